@@ -1,0 +1,87 @@
+"""Settings: every knob in one frozen object, built at the edge and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agentledger.errors import ConfigError
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("agentledger"))
+
+
+class Settings(BaseSettings):
+    """agentledger's configuration.
+
+    Read from ``AGENTLEDGER_*`` environment variables (and ``DATABASE_URL``) only when
+    :meth:`from_env` is called; nothing is read at import time.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="AGENTLEDGER_", frozen=True, extra="forbid")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "AGENTLEDGER_DATABASE_URL", "database_url"),
+        description="Owner connection (migrations, admin). Unset: the embedded server.",
+    )
+    app_url: str | None = Field(
+        default=None, description="Application connection; default: database_url as app_role."
+    )
+    app_role: str = Field(default="agentledger_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    app_password: SecretStr | None = None
+    data_dir: Path = Field(default_factory=default_data_dir)
+    pool_min_size: int = Field(default=1, ge=0, le=1000)
+    pool_max_size: int = Field(default=10, ge=1, le=1000)
+    pool_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for a connection.")
+    connect_timeout: int = Field(default=5, ge=1, le=600)
+    statement_timeout_ms: int = Field(default=30_000, ge=0)
+    retry_attempts: int = Field(default=3, ge=1, le=20)
+    retry_backoff: float = Field(
+        default=0.2, ge=0, description="First retry delay, doubled each time."
+    )
+
+    @field_validator("database_url", "app_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql://")
+        return value
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """Build settings from the environment; a bad value raises ConfigError naming it."""
+        try:
+            return cls(**overrides)
+        except ValidationError as exc:
+            raise _config_error(exc) from None
+
+    @classmethod
+    def build(cls, **values: Any) -> Settings:
+        """Build settings from arguments alone, ignoring the environment."""
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise _config_error(exc) from None
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some values replaced (validated)."""
+        return Settings.build(**{**self.model_dump(), **changes})
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    first = exc.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "settings"
+    env = f"AGENTLEDGER_{key.upper()}"
+    return ConfigError(
+        f"setting {key} ({env}) = {first.get('input')!r} is invalid: {first['msg']}", field=key
+    )

@@ -1,0 +1,53 @@
+"""Where the database is and how to connect to it: embedded or DATABASE_URL, owner or app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import BaseConnection
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.types.json import JsonbDumper
+
+from agentledger.config import Settings
+from agentledger.db.embedded import EmbeddedServer
+
+# Installed when the server has them; features that need a missing one say so.
+OPTIONAL_EXTENSIONS = ("pg_trgm", "vector")
+
+
+def owner_url(settings: Settings, *, start: bool = True) -> str:
+    """The owner connection: DATABASE_URL, or the embedded server (started if asked)."""
+    if settings.database_url is not None:
+        return settings.database_url
+    server = embedded_server(settings)
+    return (server.start() if start else server.status()).url()
+
+
+def embedded_server(settings: Settings, options: tuple[str, ...] = ()) -> EmbeddedServer:
+    return EmbeddedServer(settings.data_dir, options=options)
+
+
+def app_conninfo(settings: Settings, url: str) -> str:
+    """The application's connection: ``app_url``, or the owner URL logged in as app_role."""
+    if settings.app_url is not None:
+        return settings.app_url
+    params = conninfo_to_dict(url)
+    params["user"] = settings.app_role
+    params.pop("password", None)
+    if settings.app_password is not None:
+        params["password"] = settings.app_password.get_secret_value()
+    return make_conninfo("", **params)
+
+
+def connection_kwargs(settings: Settings) -> dict[str, Any]:
+    return {
+        "autocommit": True,
+        "connect_timeout": settings.connect_timeout,
+        "application_name": "agentledger",
+        "options": f"-c statement_timeout={settings.statement_timeout_ms}",
+    }
+
+
+def register_adapters(conn: BaseConnection[Any]) -> None:
+    """Python dicts travel as jsonb, so operations pass plain dicts."""
+    conn.adapters.register_dumper(dict, JsonbDumper)

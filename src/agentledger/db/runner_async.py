@@ -1,0 +1,242 @@
+"""Run operations on PostgreSQL: the driver, the pool, retries, and tenant-bound transactions.
+
+This is the only code that touches psycopg connections and cursors: it runs an operation's
+statements in one transaction bound to a tenant, retries connection failures with backoff,
+and translates driver errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, LiteralString, Protocol, TypeVar
+
+from psycopg import AsyncConnection, AsyncCursor, AsyncPipeline
+from psycopg.pq import TransactionStatus
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from agentledger.config import Settings
+from agentledger.db.binding import QUERIES, Binding
+from agentledger.db.connect import (
+    OPTIONAL_EXTENSIONS,
+    app_conninfo,
+    connection_kwargs,
+    register_adapters,
+)
+from agentledger.db.statements import Gen, Op, Stmt
+from agentledger.db.translate import is_connection_failure, translate
+from agentledger.errors import MissingExtension
+
+T = TypeVar("T")
+BEGIN: LiteralString = "BEGIN"
+COMMIT: LiteralString = "COMMIT"
+
+
+class AsyncRunner(Protocol):
+    """Runs one operation: in its own transaction, or inside an open one."""
+
+    async def __call__(self, op: Op[T], /) -> T: ...
+
+
+async def execute(
+    cur: AsyncCursor[DictRow], stmt: Stmt, pipeline: AsyncPipeline | None = None
+) -> Any:
+    """Send one statement and shape its result as the statement asked.
+
+    In pipeline mode a statement whose result is not needed is only queued: it travels
+    with the next one that is.
+    """
+    if stmt.many:
+        await cur.executemany(stmt.query.sql, stmt.params)
+        return None
+    await cur.execute(stmt.query.sql, stmt.params)
+    if stmt.fetch == "none":
+        return None
+    if pipeline is not None:
+        await pipeline.sync()
+    if stmt.fetch == "rowcount":
+        return cur.rowcount
+    if stmt.fetch == "all":
+        return await cur.fetchall()
+    row = await cur.fetchone()
+    if stmt.fetch == "scalar":
+        return None if row is None else next(iter(row.values()))
+    return row
+
+
+async def drive(
+    cur: AsyncCursor[DictRow], gen: Gen[T], pipeline: AsyncPipeline | None = None
+) -> T:
+    """Run an operation's generator to completion on ``cur``."""
+    result: Any = None
+    try:
+        while True:
+            result = await execute(cur, gen.send(result), pipeline)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+class AsyncSession:
+    """A connection inside an open transaction bound to one tenant (or the platform)."""
+
+    def __init__(self, conn: AsyncConnection[DictRow], binding: Binding) -> None:
+        self.conn = conn
+        self.binding = binding
+
+    async def run(self, op: Op[T]) -> T:
+        try:
+            async with self.conn.cursor() as cur:
+                return await drive(cur, op.start())
+        except Exception as exc:
+            raise translate(exc, tenant=self.binding.tenant) from exc
+
+
+class AsyncDatabase:
+    """The application's pool and the policy for using it (binding, retries, errors)."""
+
+    def __init__(self, settings: Settings, url: str) -> None:
+        self.settings = settings
+        self.url = url
+        self.extensions: frozenset[str] = frozenset()
+        self.pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
+            app_conninfo(settings, url),
+            connection_class=AsyncConnection[DictRow],
+            kwargs={**connection_kwargs(settings), "row_factory": dict_row},
+            configure=_configure,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+            timeout=settings.pool_timeout,
+            name="agentledger",
+            open=False,
+        )
+
+    async def open(self) -> None:
+        await self.pool.open(wait=False)
+        rows = await self.run(
+            Op(_installed_extensions, writes=False, idempotent=True), Binding.platform()
+        )
+        self.extensions = frozenset(rows)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    def require_extension(self, name: str, feature: str) -> None:
+        if name not in self.extensions:
+            raise MissingExtension(
+                f"{feature} needs the PostgreSQL extension {name!r}, "
+                "which this server does not have"
+            )
+
+    async def run(self, op: Op[T], binding: Binding) -> T:
+        """Run ``op`` in its own transaction, retrying connection failures with backoff.
+
+        A failure while committing is retried only for idempotent operations: for the
+        others the outcome is unknown, and the caller is told so.
+        """
+        delay = self.settings.retry_backoff
+        for attempt in range(1, self.settings.retry_attempts + 1):
+            committing = False
+            try:
+                async with self.pool.connection() as conn:
+                    try:
+                        # BEGIN, the binding and the first statement share one round trip,
+                        # COMMIT another.
+                        async with conn.pipeline() as pipeline, conn.cursor() as cur:
+                            await cur.execute(BEGIN)
+                            result = await drive(cur, _bound(binding, op), pipeline)
+                            committing = True
+                            await cur.execute(COMMIT)
+                    except BaseException:
+                        await _discard_transaction(conn)
+                        raise
+                return result
+            except Exception as exc:
+                retry = is_connection_failure(exc) and attempt < self.settings.retry_attempts
+                if not retry or (committing and not op.idempotent):
+                    err = translate(exc, tenant=binding.tenant)
+                    if committing and is_connection_failure(exc):
+                        err.message = f"{err.message} (the outcome of {op.name} is unknown)"
+                        err.args = (err.message,)
+                    raise err from exc
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @asynccontextmanager
+    async def transaction(self, binding: Binding) -> AsyncIterator[AsyncSession]:
+        """One transaction for several operations.
+
+        Connection failures before the first operation are retried; later ones raise
+        Unavailable, and nothing of the block is committed.
+        """
+        conn = await self._acquire_bound(binding)
+        try:
+            yield AsyncSession(conn, binding)
+            await conn.commit()
+        except Exception as exc:
+            raise translate(exc, tenant=binding.tenant) from exc
+        finally:
+            await _discard_transaction(conn)
+            await self.pool.putconn(conn)
+
+    async def _acquire_bound(self, binding: Binding) -> AsyncConnection[DictRow]:
+        delay = self.settings.retry_backoff
+        for attempt in range(1, self.settings.retry_attempts + 1):
+            conn = None
+            try:
+                conn = await self.pool.getconn()
+                await conn.set_autocommit(False)
+                async with conn.cursor() as cur:
+                    await execute(cur, binding.statement())
+                return conn
+            except Exception as exc:
+                if conn is not None:
+                    await _discard_transaction(conn)
+                    await self.pool.putconn(conn)
+                if not is_connection_failure(exc) or attempt == self.settings.retry_attempts:
+                    raise translate(exc, tenant=binding.tenant) from exc
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def ping(self) -> bool:
+        """True when the server answers a query within the pool timeout."""
+        try:
+            async with self.pool.connection() as conn:
+                await conn.execute(QUERIES.ping.sql)
+        except Exception:
+            return False
+        return True
+
+
+def _bound(binding: Binding, op: Op[T]) -> Gen[T]:
+    """The operation preceded by its binding, so both travel in one pipeline flush."""
+    yield binding.statement()
+    return (yield from op.start())
+
+
+async def _configure(conn: AsyncConnection[DictRow]) -> None:
+    register_adapters(conn)
+
+
+async def _discard_transaction(conn: AsyncConnection[DictRow]) -> None:
+    """Return the connection to the pool idle and in autocommit mode, whatever happened."""
+    if conn.closed:
+        return
+    try:
+        if conn.autocommit:
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                await conn.execute("ROLLBACK")
+        else:
+            await conn.rollback()
+            await conn.set_autocommit(True)
+    except Exception:
+        await conn.close()
+
+
+def _installed_extensions() -> Gen[list[str]]:
+    rows = yield QUERIES.installed_extensions.all(names=list(OPTIONAL_EXTENSIONS))
+    return [row["extname"] for row in rows]

@@ -1,0 +1,240 @@
+# Generated from src/agentledger/db/runner_async.py by scripts/async_to_sync.py.
+# Edit the source and rerun the script; CI fails when this file is stale.
+"""Run operations on PostgreSQL: the driver, the pool, retries, and tenant-bound transactions.
+
+This is the only code that touches psycopg connections and cursors: it runs an operation's
+statements in one transaction bound to a tenant, retries connection failures with backoff,
+and translates driver errors.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, LiteralString, Protocol, TypeVar
+
+from psycopg import Connection, Cursor, Pipeline
+from psycopg.pq import TransactionStatus
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import ConnectionPool
+
+from agentledger.config import Settings
+from agentledger.db.binding import QUERIES, Binding
+from agentledger.db.connect import (
+    OPTIONAL_EXTENSIONS,
+    app_conninfo,
+    connection_kwargs,
+    register_adapters,
+)
+from agentledger.db.statements import Gen, Op, Stmt
+from agentledger.db.translate import is_connection_failure, translate
+from agentledger.errors import MissingExtension
+
+T = TypeVar("T")
+BEGIN: LiteralString = "BEGIN"
+COMMIT: LiteralString = "COMMIT"
+
+
+class Runner(Protocol):
+    """Runs one operation: in its own transaction, or inside an open one."""
+
+    def __call__(self, op: Op[T], /) -> T: ...
+
+
+def execute(cur: Cursor[DictRow], stmt: Stmt, pipeline: Pipeline | None = None) -> Any:
+    """Send one statement and shape its result as the statement asked.
+
+    In pipeline mode a statement whose result is not needed is only queued: it travels
+    with the next one that is.
+    """
+    if stmt.many:
+        cur.executemany(stmt.query.sql, stmt.params)
+        return None
+    cur.execute(stmt.query.sql, stmt.params)
+    if stmt.fetch == "none":
+        return None
+    if pipeline is not None:
+        pipeline.sync()
+    if stmt.fetch == "rowcount":
+        return cur.rowcount
+    if stmt.fetch == "all":
+        return cur.fetchall()
+    row = cur.fetchone()
+    if stmt.fetch == "scalar":
+        return None if row is None else next(iter(row.values()))
+    return row
+
+
+def drive(cur: Cursor[DictRow], gen: Gen[T], pipeline: Pipeline | None = None) -> T:
+    """Run an operation's generator to completion on ``cur``."""
+    result: Any = None
+    try:
+        while True:
+            result = execute(cur, gen.send(result), pipeline)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+class Session:
+    """A connection inside an open transaction bound to one tenant (or the platform)."""
+
+    def __init__(self, conn: Connection[DictRow], binding: Binding) -> None:
+        self.conn = conn
+        self.binding = binding
+
+    def run(self, op: Op[T]) -> T:
+        try:
+            with self.conn.cursor() as cur:
+                return drive(cur, op.start())
+        except Exception as exc:
+            raise translate(exc, tenant=self.binding.tenant) from exc
+
+
+class Database:
+    """The application's pool and the policy for using it (binding, retries, errors)."""
+
+    def __init__(self, settings: Settings, url: str) -> None:
+        self.settings = settings
+        self.url = url
+        self.extensions: frozenset[str] = frozenset()
+        self.pool: ConnectionPool[Connection[DictRow]] = ConnectionPool(
+            app_conninfo(settings, url),
+            connection_class=Connection[DictRow],
+            kwargs={**connection_kwargs(settings), "row_factory": dict_row},
+            configure=_configure,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+            timeout=settings.pool_timeout,
+            name="agentledger",
+            open=False,
+        )
+
+    def open(self) -> None:
+        self.pool.open(wait=False)
+        rows = self.run(
+            Op(_installed_extensions, writes=False, idempotent=True), Binding.platform()
+        )
+        self.extensions = frozenset(rows)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def require_extension(self, name: str, feature: str) -> None:
+        if name not in self.extensions:
+            raise MissingExtension(
+                f"{feature} needs the PostgreSQL extension {name!r}, "
+                "which this server does not have"
+            )
+
+    def run(self, op: Op[T], binding: Binding) -> T:
+        """Run ``op`` in its own transaction, retrying connection failures with backoff.
+
+        A failure while committing is retried only for idempotent operations: for the
+        others the outcome is unknown, and the caller is told so.
+        """
+        delay = self.settings.retry_backoff
+        for attempt in range(1, self.settings.retry_attempts + 1):
+            committing = False
+            try:
+                with self.pool.connection() as conn:
+                    try:
+                        # BEGIN, the binding and the first statement share one round trip,
+                        # COMMIT another.
+                        with conn.pipeline() as pipeline, conn.cursor() as cur:
+                            cur.execute(BEGIN)
+                            result = drive(cur, _bound(binding, op), pipeline)
+                            committing = True
+                            cur.execute(COMMIT)
+                    except BaseException:
+                        _discard_transaction(conn)
+                        raise
+                return result
+            except Exception as exc:
+                retry = is_connection_failure(exc) and attempt < self.settings.retry_attempts
+                if not retry or (committing and not op.idempotent):
+                    err = translate(exc, tenant=binding.tenant)
+                    if committing and is_connection_failure(exc):
+                        err.message = f"{err.message} (the outcome of {op.name} is unknown)"
+                        err.args = (err.message,)
+                    raise err from exc
+            time.sleep(delay * (0.5 + random.random()))
+            delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextmanager
+    def transaction(self, binding: Binding) -> Iterator[Session]:
+        """One transaction for several operations.
+
+        Connection failures before the first operation are retried; later ones raise
+        Unavailable, and nothing of the block is committed.
+        """
+        conn = self._acquire_bound(binding)
+        try:
+            yield Session(conn, binding)
+            conn.commit()
+        except Exception as exc:
+            raise translate(exc, tenant=binding.tenant) from exc
+        finally:
+            _discard_transaction(conn)
+            self.pool.putconn(conn)
+
+    def _acquire_bound(self, binding: Binding) -> Connection[DictRow]:
+        delay = self.settings.retry_backoff
+        for attempt in range(1, self.settings.retry_attempts + 1):
+            conn = None
+            try:
+                conn = self.pool.getconn()
+                conn.set_autocommit(False)
+                with conn.cursor() as cur:
+                    execute(cur, binding.statement())
+                return conn
+            except Exception as exc:
+                if conn is not None:
+                    _discard_transaction(conn)
+                    self.pool.putconn(conn)
+                if not is_connection_failure(exc) or attempt == self.settings.retry_attempts:
+                    raise translate(exc, tenant=binding.tenant) from exc
+            time.sleep(delay * (0.5 + random.random()))
+            delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def ping(self) -> bool:
+        """True when the server answers a query within the pool timeout."""
+        try:
+            with self.pool.connection() as conn:
+                conn.execute(QUERIES.ping.sql)
+        except Exception:
+            return False
+        return True
+
+
+def _bound(binding: Binding, op: Op[T]) -> Gen[T]:
+    """The operation preceded by its binding, so both travel in one pipeline flush."""
+    yield binding.statement()
+    return (yield from op.start())
+
+
+def _configure(conn: Connection[DictRow]) -> None:
+    register_adapters(conn)
+
+
+def _discard_transaction(conn: Connection[DictRow]) -> None:
+    """Return the connection to the pool idle and in autocommit mode, whatever happened."""
+    if conn.closed:
+        return
+    try:
+        if conn.autocommit:
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+        else:
+            conn.rollback()
+            conn.set_autocommit(True)
+    except Exception:
+        conn.close()
+
+
+def _installed_extensions() -> Gen[list[str]]:
+    rows = yield QUERIES.installed_extensions.all(names=list(OPTIONAL_EXTENSIONS))
+    return [row["extname"] for row in rows]

@@ -1,0 +1,165 @@
+"""Statements and operations: the I/O-free vocabulary every module speaks.
+
+A module operation is a generator that yields :class:`Stmt` objects, receives each one's
+result, and returns a record. It never touches a connection, so one implementation serves
+the sync and the async driver, and its logic is testable by feeding it rows.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, Literal, LiteralString, ParamSpec, TypeVar, cast
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+Row = dict[str, Any]
+Params = Mapping[str, Any]
+Fetch = Literal["none", "one", "all", "scalar", "rowcount"]
+Gen = Generator["Stmt", Any, T]
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A named SQL statement loaded from a module's ``queries.sql``."""
+
+    name: str
+    sql: LiteralString
+    doc: str = ""
+
+    def none(self, **params: Any) -> Stmt:
+        return Stmt(self, params, "none")
+
+    def one(self, **params: Any) -> Stmt:
+        """Result: the first row as a dict, or None."""
+        return Stmt(self, params, "one")
+
+    def all(self, **params: Any) -> Stmt:
+        """Result: a list of dict rows."""
+        return Stmt(self, params, "all")
+
+    def scalar(self, **params: Any) -> Stmt:
+        """Result: the first column of the first row, or None."""
+        return Stmt(self, params, "scalar")
+
+    def rowcount(self, **params: Any) -> Stmt:
+        return Stmt(self, params, "rowcount")
+
+    def many(self, rows: Iterable[Params]) -> Stmt:
+        """Run once per parameter set (``executemany``, pipelined); result: None."""
+        return Stmt(self, list(rows), "none", many=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Stmt:
+    query: Query
+    params: Params | Sequence[Params]
+    fetch: Fetch
+    many: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Op(Generic[T]):
+    """A restartable operation: the generator function and its arguments.
+
+    ``writes`` tells the runner the operation changes data; ``idempotent`` that running it
+    again after an unknown outcome (a connection lost during COMMIT) is harmless.
+    """
+
+    fn: Callable[..., Gen[T]]
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    writes: bool = True
+    idempotent: bool = False
+
+    def start(self) -> Gen[T]:
+        return self.fn(*self.args, **self.kwargs)
+
+    @property
+    def name(self) -> str:
+        return f"{self.fn.__module__.rsplit('.', 2)[-2]}.{self.fn.__name__}"
+
+
+def operation(
+    *, writes: bool = True, idempotent: bool | None = None
+) -> Callable[[Callable[P, Gen[T]]], Callable[P, Op[T]]]:
+    """Turn a generator function into a factory of restartable :class:`Op` objects.
+
+    Reads are idempotent by nature; writes say so when client-side ids make them safe to
+    repeat.
+    """
+
+    def wrap(fn: Callable[P, Gen[T]]) -> Callable[P, Op[T]]:
+        @functools.wraps(fn)
+        def make(*args: P.args, **kwargs: P.kwargs) -> Op[T]:
+            return Op(
+                fn,
+                args,
+                kwargs,
+                writes=writes,
+                idempotent=(not writes) if idempotent is None else idempotent,
+            )
+
+        return make
+
+    return wrap
+
+
+def run_offline(op: Op[T], results: Iterable[Any]) -> tuple[T, list[Stmt]]:
+    """Run ``op`` feeding it canned ``results``; returns its value and the statements it sent.
+
+    For unit tests of an operation's logic and row shaping (never a stand-in for the database
+    in behaviour tests).
+    """
+    gen, sent, feed = op.start(), [], iter(results)
+    try:
+        stmt = next(gen)
+        while True:
+            sent.append(stmt)
+            stmt = gen.send(next(feed))
+    except StopIteration as stop:
+        return cast(T, stop.value), sent
+
+
+class Queries:
+    """The named queries of one ``.sql`` file, loaded once: ``queries.claim_tasks``.
+
+    Blocks start with ``-- name: <identifier>`` and an optional one-line ``-- purpose``
+    comment; the SQL runs to the next block.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.by_name: dict[str, Query] = {}
+        name: str | None = None
+        doc: list[str] = []
+        body: list[str] = []
+        for line in [*path.read_text().splitlines(), "-- name: __end__"]:
+            if line.startswith("-- name:"):
+                if name is not None:
+                    sql = "\n".join(body).strip().rstrip(";")
+                    if not sql:
+                        raise ValueError(f"{path}: query {name} is empty")
+                    # Package files only: the text is as literal as a constant in code.
+                    self.by_name[name] = Query(name, sql, " ".join(doc))
+                name, doc, body = line.split(":", 1)[1].strip(), [], []
+                if name in self.by_name:
+                    raise ValueError(f"{path}: query {name} is defined twice")
+            elif name is not None and line.startswith("--") and not body:
+                doc.append(line.lstrip("- "))
+            elif name is not None:
+                body.append(line)
+        self.by_name.pop("__end__", None)
+
+    @classmethod
+    def beside(cls, module_file: str, filename: str = "queries.sql") -> Queries:
+        return cls(Path(module_file).with_name(filename))
+
+    def __getattr__(self, name: str) -> Query:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise AttributeError(f"{self.path.name} has no query named {name!r}") from None

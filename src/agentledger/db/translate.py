@@ -1,0 +1,86 @@
+"""Translate driver errors into the LedgerError hierarchy: by SQLSTATE and constraint name."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import errors as pg
+from psycopg_pool import PoolTimeout
+
+from agentledger import errors
+
+# Our own SQL functions raise these SQLSTATEs (class "AL" is unused by PostgreSQL).
+CUSTOM_STATES: dict[str, type[errors.LedgerError]] = {
+    "ALNF0": errors.NotFound,
+    "ALTI0": errors.TenantInactive,
+    "ALVC0": errors.VersionConflict,
+    "ALIT0": errors.IllegalTransition,
+    "ALCF0": errors.Conflict,
+    "ALII0": errors.InvalidInput,
+}
+
+# Constraint name -> (error class, field, message). Modules register their own.
+CONSTRAINTS: dict[str, tuple[type[errors.LedgerError], str | None, str]] = {}
+
+
+def register_constraint(
+    name: str, error: type[errors.LedgerError], message: str, *, field: str | None = None
+) -> None:
+    CONSTRAINTS[name] = (error, field, message)
+
+
+def is_connection_failure(exc: BaseException) -> bool:
+    """True for failures of the connection itself (worth a retry), never for SQL errors."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if isinstance(exc, psycopg.Error):
+        state = exc.sqlstate
+        if state is None:
+            return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+        return state.startswith("08") or state in {"57P01", "57P02", "57P03"}
+    return isinstance(exc, ConnectionError)
+
+
+def translate(exc: BaseException, *, tenant: str | None = None) -> errors.LedgerError:
+    """Map a driver exception to a LedgerError whose message names what is at fault."""
+    if isinstance(exc, errors.LedgerError):
+        return exc
+    if is_connection_failure(exc):
+        return errors.Unavailable(f"the database is unavailable: {_first_line(exc)}")
+    if not isinstance(exc, psycopg.Error):
+        return errors.LedgerError(str(exc))
+    state = exc.sqlstate or ""
+    diag = exc.diag
+    message = diag.message_primary or _first_line(exc)
+    if state in CUSTOM_STATES:
+        return CUSTOM_STATES[state](message, field=diag.column_name)
+    constraint = diag.constraint_name
+    if constraint and constraint in CONSTRAINTS:
+        cls, field, text = CONSTRAINTS[constraint]
+        return cls(text, field=field, constraint=constraint)
+    if isinstance(exc, pg.ReadOnlySqlTransaction):
+        return errors.TenantInactive(
+            f"tenant {tenant!r} is suspended: it can read but not write"
+            if tenant
+            else "the transaction is read-only"
+        )
+    if isinstance(exc, pg.UniqueViolation):
+        return errors.Conflict(f"already exists ({constraint}): {diag.message_detail or message}")
+    if isinstance(exc, pg.ForeignKeyViolation):
+        return errors.NotFound(f"a referenced object does not exist ({constraint})")
+    if isinstance(exc, pg.CheckViolation | pg.NotNullViolation | pg.ExclusionViolation):
+        return errors.InvalidInput(
+            f"{message}{f' ({constraint})' if constraint else ''}", field=diag.column_name
+        )
+    if isinstance(exc, pg.InsufficientPrivilege):
+        return errors.PermissionDenied(message)
+    if isinstance(exc, pg.QueryCanceled):
+        return errors.QueryTimeout(f"the statement was cancelled: {message}")
+    if isinstance(exc, pg.SerializationFailure | pg.DeadlockDetected):
+        return errors.Conflict(f"concurrent update, retry: {message}")
+    if state.startswith("22"):
+        return errors.InvalidInput(message, field=diag.column_name)
+    return errors.LedgerError(f"database error {state}: {message}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -1,0 +1,135 @@
+"""AsyncLedger: the async entry point that binds modules to a tenant.
+
+``Ledger`` (ledger_sync.py) is generated from this file by scripts/async_to_sync.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from agentledger.config import Settings
+from agentledger.db import migrate
+from agentledger.db.binding import Binding
+from agentledger.db.connect import owner_url
+from agentledger.db.runner_async import AsyncDatabase, AsyncRunner, AsyncSession
+from agentledger.db.statements import Op
+from agentledger.tenants.facade_async import AsyncKeys, AsyncTenants
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Health:
+    database: bool
+    migrations_current: bool
+    extensions: frozenset[str]
+
+
+class AsyncModules:
+    """The modules reachable through a tenant-bound handle or an open transaction."""
+
+    def __init__(self, tenant_id: str, run: AsyncRunner) -> None:
+        self.tenant_id = tenant_id
+        self.keys = AsyncKeys(run)
+
+
+class AsyncTransaction(AsyncModules):
+    """Operations of several modules committed together, or not at all."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session.binding.tenant or "", session.run)
+        self._session = session
+
+
+class AsyncTenantScope(AsyncModules):
+    """Everything one tenant owns; each call runs in its own transaction bound to it."""
+
+    def __init__(self, db: AsyncDatabase, binding: Binding) -> None:
+        self._db = db
+        self._binding = binding
+        super().__init__(binding.tenant or "", self._run)
+
+    async def _run(self, op: Op[T]) -> T:
+        return await self._db.run(op, self._binding)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncTransaction]:
+        """``async with scope.transaction() as tx:`` runs several operations atomically."""
+        async with self._db.transaction(self._binding) as session:
+            yield AsyncTransaction(session)
+
+
+class AsyncLedger:
+    """agentledger for asyncio code.
+
+    ``AsyncLedger()`` uses the embedded PostgreSQL (started if needed) unless the settings
+    name a ``database_url``; ``open()`` applies pending migrations unless told not to.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, migrate: bool = True) -> None:
+        self.settings = settings if settings is not None else Settings.build()
+        self._migrate = migrate
+        self._db: AsyncDatabase | None = None
+
+    @classmethod
+    def from_env(cls, *, migrate: bool = True, **overrides: Any) -> Self:
+        """Settings from ``AGENTLEDGER_*`` / ``DATABASE_URL``, with keyword overrides."""
+        return cls(Settings.from_env(**overrides), migrate=migrate)
+
+    async def open(self) -> Self:
+        if self._db is not None:
+            return self
+        url = await asyncio.to_thread(owner_url, self.settings)
+        if self._migrate:
+            await asyncio.to_thread(_migrate_if_behind, url, self.settings.app_role)
+        db = AsyncDatabase(self.settings, url)
+        await db.open()
+        self._db = db
+        return self
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def __aenter__(self) -> Self:
+        return await self.open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def db(self) -> AsyncDatabase:
+        if self._db is None:
+            raise RuntimeError("the ledger is not open: call open() or use it as a context manager")
+        return self._db
+
+    @property
+    def tenants(self) -> AsyncTenants:
+        """Tenant administration (the platform scope)."""
+        return AsyncTenants(self.db)
+
+    def tenant(self, tenant_id: str) -> AsyncTenantScope:
+        """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""
+        return AsyncTenantScope(self.db, Binding.to_tenant(tenant_id))
+
+    async def health(self) -> Health:
+        db = self.db
+        up = await db.ping()
+        current = up and await asyncio.to_thread(migrate.is_current, db.url)
+        return Health(database=up, migrations_current=current, extensions=db.extensions)
+
+
+def _migrate_if_behind(url: str, app_role: str) -> None:
+    if not migrate.is_current(url):
+        migrate.upgrade(url, app_role=app_role)

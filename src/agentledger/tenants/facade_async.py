@@ -1,0 +1,70 @@
+"""Tenant administration (platform scope) and a tenant's API keys: the async façade."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from agentledger.db.binding import Binding
+from agentledger.db.runner_async import AsyncDatabase, AsyncRunner
+from agentledger.tenants import ops
+from agentledger.tenants.records import ApiKey, CreatedKey, KeyIdentity, Tenant
+
+PLATFORM = Binding.platform()
+
+
+class AsyncTenants:
+    """Create, list and change the status of tenants; authenticate API keys."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._db = db
+
+    async def create(
+        self,
+        id: str,
+        name: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        exist_ok: bool = False,
+    ) -> Tenant:
+        return await self._db.run(ops.create(id, name, metadata, exist_ok=exist_ok), PLATFORM)
+
+    async def get(self, id: str) -> Tenant:
+        return await self._db.run(ops.get(id), PLATFORM)
+
+    async def list(
+        self, *, status: str | None = None, after: str = "", limit: int = 100
+    ) -> list[Tenant]:
+        return await self._db.run(ops.list_(status=status, after=after, limit=limit), PLATFORM)
+
+    async def suspend(self, id: str) -> Tenant:
+        """Suspended tenants can read but not write."""
+        return await self._db.run(ops.transition(id, "suspend"), PLATFORM)
+
+    async def archive(self, id: str) -> Tenant:
+        """Archived tenants can neither read nor write; their data is kept."""
+        return await self._db.run(ops.transition(id, "archive"), PLATFORM)
+
+    async def activate(self, id: str) -> Tenant:
+        return await self._db.run(ops.transition(id, "activate"), PLATFORM)
+
+    async def authenticate(self, secret: str) -> KeyIdentity | None:
+        """The tenant and role of a live API key, or None."""
+        return await self._db.run(ops.authenticate(secret), PLATFORM)
+
+
+class AsyncKeys:
+    """The bound tenant's API keys."""
+
+    def __init__(self, run: AsyncRunner) -> None:
+        self._run = run
+
+    async def create(self, *, role: str, name: str = "") -> CreatedKey:
+        """A new key for role admin, writer or reader; its secret is returned only here."""
+        return await self._run(ops.create_key(role=role, name=name))
+
+    async def list(self, *, include_revoked: bool = False) -> list[ApiKey]:
+        return await self._run(ops.list_keys(include_revoked=include_revoked))
+
+    async def revoke(self, key_id: UUID | str) -> ApiKey:
+        return await self._run(ops.revoke_key(key_id))

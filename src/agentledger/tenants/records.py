@@ -1,0 +1,60 @@
+"""Tenant and API-key records returned to callers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from agentledger.lifecycle import Lifecycle
+
+TENANT_LIFECYCLE = Lifecycle(
+    "tenant",
+    {
+        "active": {"suspend": "suspended", "archive": "archived"},
+        "suspended": {"activate": "active", "archive": "archived"},
+        "archived": {"activate": "active"},
+    },
+)
+KEY_ROLES = ("admin", "writer", "reader")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Tenant:
+    id: str
+    name: str
+    status: str
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ApiKey:
+    id: UUID
+    tenant_id: str
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CreatedKey:
+    """A new key; ``secret`` is shown this once and only its hash is stored."""
+
+    key: ApiKey
+    secret: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class KeyIdentity:
+    """Who a presented key belongs to."""
+
+    tenant_id: str
+    key_id: UUID
+    role: str
+    tenant_status: str

@@ -1,0 +1,145 @@
+"""Refuse input PostgreSQL would reject, before it reaches the server, naming the field."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from agentledger.errors import InvalidInput
+
+MAX_JSON_BYTES = 1_000_000
+_INT64 = 2**63
+
+
+def text(
+    field: str, value: object, *, max_len: int = 10_000, min_len: int = 1, strip: bool = False
+) -> str:
+    """A string without NUL bytes or lone surrogates, within length bounds."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be a string, not {type(value).__name__}", field=field)
+    if strip:
+        value = value.strip()
+    if "\x00" in value:
+        raise InvalidInput(
+            f"{field} contains a NUL byte, which PostgreSQL cannot store", field=field
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{field} is not valid UTF-8 text", field=field) from None
+    if len(value) < min_len:
+        raise InvalidInput(
+            f"{field} must not be empty" if min_len == 1 else f"{field} is shorter than {min_len}",
+            field=field,
+        )
+    if len(value) > max_len:
+        raise InvalidInput(
+            f"{field} is {len(value)} characters long; the limit is {max_len}", field=field
+        )
+    return value
+
+
+def optional_text(field: str, value: object, *, max_len: int = 10_000) -> str | None:
+    return None if value is None else text(field, value, max_len=max_len, min_len=0)
+
+
+def choice(field: str, value: object, allowed: Collection[str]) -> str:
+    if value not in allowed:
+        raise InvalidInput(
+            f"{field} is {value!r}; expected one of {', '.join(sorted(allowed))}", field=field
+        )
+    return str(value)
+
+
+def integer(field: str, value: object, *, low: int = -_INT64, high: int = _INT64 - 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{field} must be an integer, not {type(value).__name__}", field=field)
+    if not low <= value <= high:
+        raise InvalidInput(f"{field} is {value}; it must be between {low} and {high}", field=field)
+    return value
+
+
+def number(
+    field: str, value: object, *, low: float | None = None, high: float | None = None
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidInput(f"{field} must be a number, not {type(value).__name__}", field=field)
+    if not math.isfinite(value):
+        raise InvalidInput(f"{field} must be a finite number", field=field)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise InvalidInput(f"{field} is {value}; it must be between {low} and {high}", field=field)
+    return float(value)
+
+
+def json_object(field: str, value: object, *, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any]:
+    """A JSON object PostgreSQL's jsonb accepts: no NUL, finite numbers, bounded size."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInput(
+            f"{field} must be a JSON object, not {type(value).__name__}", field=field
+        )
+    json_value(field, value, max_bytes=max_bytes)
+    return dict(value)
+
+
+def json_value(field: str, value: object, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    _check_json(field, value, depth=0)
+    try:
+        size = len(json.dumps(value, allow_nan=False).encode())
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{field} is not JSON-serialisable: {exc}", field=field) from None
+    if size > max_bytes:
+        raise InvalidInput(
+            f"{field} is {size} bytes of JSON; the limit is {max_bytes}", field=field
+        )
+    return value
+
+
+def tags(field: str, value: object, *, max_items: int = 100) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, Sequence | set | frozenset):
+        raise InvalidInput(f"{field} must be a list of strings", field=field)
+    items = [text(f"{field}[{i}]", v, max_len=200) for i, v in enumerate(value)]
+    if len(items) > max_items:
+        raise InvalidInput(f"{field} has {len(items)} items; the limit is {max_items}", field=field)
+    return sorted(set(items))
+
+
+def _check_json(field: str, value: object, depth: int) -> None:
+    if depth > 64:
+        raise InvalidInput(f"{field} is nested deeper than 64 levels", field=field)
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput(f"{field} contains a NUL character (\\u0000)", field=field)
+    elif isinstance(value, bool) or value is None or isinstance(value, int):
+        return
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput(f"{field} contains a non-finite number ({value})", field=field)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInput(f"{field} has a non-string key {key!r}", field=field)
+            _check_json(f"{field}.{key}", key, depth + 1)
+            _check_json(f"{field}.{key}", item, depth + 1)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_json(f"{field}[{i}]", item, depth + 1)
+    else:
+        raise InvalidInput(
+            f"{field} holds a {type(value).__name__}, which is not a JSON type", field=field
+        )
+
+
+def uuid(field: str, value: object) -> UUID:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise InvalidInput(f"{field} {value!r} is not a UUID", field=field) from None
