@@ -10,7 +10,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, create_engine, text
+import psycopg
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
 from agentledger.db.migrations.helpers import DEFAULT_APP_ROLE, VERSION_TABLE
@@ -32,7 +33,7 @@ def heads() -> set[str]:
 
 @contextmanager
 def _locked(url: str) -> Iterator[Connection]:
-    engine = create_engine(_sqlalchemy_url(url), poolclass=NullPool)
+    engine = _engine(url)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
@@ -65,7 +66,7 @@ def downgrade(url: str, revision: str, *, app_role: str = DEFAULT_APP_ROLE) -> N
 
 def current(url: str) -> set[str]:
     """The revisions the database is at (empty before the first migration)."""
-    engine = create_engine(_sqlalchemy_url(url), poolclass=NullPool)
+    engine = _engine(url)
     try:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
@@ -87,8 +88,8 @@ def upgrade_sql(revision: str = "heads", *, app_role: str = DEFAULT_APP_ROLE) ->
     return buffer.getvalue()
 
 
-def _sqlalchemy_url(url: str) -> str:
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+def _engine(url: str) -> Engine:
+    """An engine over one psycopg connection to ``url`` (a URL or any libpq conninfo)."""
+    return create_engine(
+        "postgresql+psycopg://", creator=lambda: psycopg.connect(url), poolclass=NullPool
+    )

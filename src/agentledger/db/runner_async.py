@@ -27,7 +27,7 @@ from agentledger.db.connect import (
     register_adapters,
 )
 from agentledger.db.statements import Gen, Op, Stmt
-from agentledger.db.translate import is_connection_failure, translate
+from agentledger.db.translate import is_connection_failure, is_driver_error, translate
 from agentledger.errors import MissingExtension
 
 T = TypeVar("T")
@@ -67,9 +67,7 @@ async def execute(
     return row
 
 
-async def drive(
-    cur: AsyncCursor[DictRow], gen: Gen[T], pipeline: AsyncPipeline | None = None
-) -> T:
+async def drive(cur: AsyncCursor[DictRow], gen: Gen[T], pipeline: AsyncPipeline | None = None) -> T:
     """Run an operation's generator to completion on ``cur``."""
     result: Any = None
     try:
@@ -91,6 +89,8 @@ class AsyncSession:
             async with self.conn.cursor() as cur:
                 return await drive(cur, op.start())
         except Exception as exc:
+            if not is_driver_error(exc):
+                raise
             raise translate(exc, tenant=self.binding.tenant) from exc
 
 
@@ -154,6 +154,8 @@ class AsyncDatabase:
                         raise
                 return result
             except Exception as exc:
+                if not is_driver_error(exc):
+                    raise
                 retry = is_connection_failure(exc) and attempt < self.settings.retry_attempts
                 if not retry or (committing and not op.idempotent):
                     err = translate(exc, tenant=binding.tenant)
@@ -177,6 +179,8 @@ class AsyncDatabase:
             yield AsyncSession(conn, binding)
             await conn.commit()
         except Exception as exc:
+            if not is_driver_error(exc):
+                raise
             raise translate(exc, tenant=binding.tenant) from exc
         finally:
             await _discard_transaction(conn)

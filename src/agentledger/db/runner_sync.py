@@ -29,7 +29,7 @@ from agentledger.db.connect import (
     register_adapters,
 )
 from agentledger.db.statements import Gen, Op, Stmt
-from agentledger.db.translate import is_connection_failure, translate
+from agentledger.db.translate import is_connection_failure, is_driver_error, translate
 from agentledger.errors import MissingExtension
 
 T = TypeVar("T")
@@ -89,6 +89,8 @@ class Session:
             with self.conn.cursor() as cur:
                 return drive(cur, op.start())
         except Exception as exc:
+            if not is_driver_error(exc):
+                raise
             raise translate(exc, tenant=self.binding.tenant) from exc
 
 
@@ -152,6 +154,8 @@ class Database:
                         raise
                 return result
             except Exception as exc:
+                if not is_driver_error(exc):
+                    raise
                 retry = is_connection_failure(exc) and attempt < self.settings.retry_attempts
                 if not retry or (committing and not op.idempotent):
                     err = translate(exc, tenant=binding.tenant)
@@ -175,6 +179,8 @@ class Database:
             yield Session(conn, binding)
             conn.commit()
         except Exception as exc:
+            if not is_driver_error(exc):
+                raise
             raise translate(exc, tenant=binding.tenant) from exc
         finally:
             _discard_transaction(conn)

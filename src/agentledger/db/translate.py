@@ -40,6 +40,11 @@ def is_connection_failure(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError)
 
 
+def is_driver_error(exc: BaseException) -> bool:
+    """Errors that come from the driver or the pool (everything else is the caller's own)."""
+    return isinstance(exc, psycopg.Error | PoolTimeout | ConnectionError)
+
+
 def translate(exc: BaseException, *, tenant: str | None = None) -> errors.LedgerError:
     """Map a driver exception to a LedgerError whose message names what is at fault."""
     if isinstance(exc, errors.LedgerError):

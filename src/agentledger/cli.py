@@ -1,0 +1,231 @@
+"""The ``agentledger`` command line: the database, migrations, tenants, keys, the demo."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agentledger.config import Settings
+from agentledger.db import migrate as migrations
+from agentledger.db.connect import embedded_server, owner_url
+from agentledger.errors import LedgerError
+from agentledger.ledger import Ledger
+
+app = typer.Typer(
+    help="agentledger: the PostgreSQL system of record for AI agents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The embedded PostgreSQL server.", no_args_is_help=True)
+tenant_app = typer.Typer(
+    help="Tenants: create, list, suspend, activate, archive.", no_args_is_help=True
+)
+key_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(key_app, name="key")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _embedded_only(settings: Settings) -> None:
+    if not settings.embedded:
+        err.print("[yellow]DATABASE_URL is set: the embedded server is not in use.[/]")
+        raise typer.Exit(2)
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded server (it keeps running after this command exits)."""
+    settings = _settings()
+    _embedded_only(settings)
+    with out.status("starting PostgreSQL..."):
+        status = embedded_server(settings).start()
+    out.print(f"running (pid {status.pid}) at [bold]{status.url()}[/]")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded server."""
+    settings = _settings()
+    _embedded_only(settings)
+    stopped = embedded_server(settings).stop()
+    out.print("stopped" if stopped else "not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Report whether the embedded server runs, and where."""
+    settings = _settings()
+    if not settings.embedded:
+        out.print("using DATABASE_URL (external server)")
+        return
+    status = embedded_server(settings).status()
+    if status.running:
+        out.print(f"running (pid {status.pid}, port {status.port}), data in {status.pgdata}")
+    else:
+        out.print(f"not running, data in {status.pgdata}")
+        raise typer.Exit(1)
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the owner connection URL (for psql, pg_dump...)."""
+    settings = _settings()
+    print(owner_url(settings, start=False))
+
+
+@db_app.command("psql")
+def db_psql() -> None:
+    """Open psql on the database."""
+    from agentledger.db.embedded import bin_dir
+
+    settings = _settings()
+    psql = shutil.which("psql") or str(bin_dir() / "psql")
+    raise typer.Exit(subprocess.call([psql, owner_url(settings)]))
+
+
+@app.command()
+def migrate(
+    sql: Annotated[
+        bool, typer.Option("--sql", help="Print the SQL instead of running it.")
+    ] = False,
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "heads",
+    down: Annotated[
+        str | None, typer.Option("--down", help="Downgrade to this revision (e.g. base).")
+    ] = None,
+) -> None:
+    """Apply pending migrations (under an advisory lock: concurrent runs are safe)."""
+    settings = _settings()
+    if sql:
+        print(migrations.upgrade_sql(revision, app_role=settings.app_role))
+        return
+    url = owner_url(settings)
+    if down is not None:
+        migrations.downgrade(url, down, app_role=settings.app_role)
+    else:
+        migrations.upgrade(url, revision, app_role=settings.app_role)
+    out.print(f"database at {', '.join(sorted(migrations.current(url))) or 'base'}")
+
+
+def _open() -> Ledger:
+    return Ledger(_settings()).open()
+
+
+@tenant_app.command("create")
+def tenant_create(
+    tenant_id: str, name: Annotated[str | None, typer.Option(help="Display name.")] = None
+) -> None:
+    with _open() as ledger:
+        tenant = ledger.tenants.create(tenant_id, name)
+    out.print(f"created tenant [bold]{tenant.id}[/] ({tenant.status})")
+
+
+@tenant_app.command("list")
+def tenant_list() -> None:
+    with _open() as ledger:
+        tenants = ledger.tenants.list(limit=1000)
+    table = Table("id", "name", "status", "created")
+    for t in tenants:
+        table.add_row(t.id, t.name, t.status, f"{t.created_at:%Y-%m-%d %H:%M}")
+    out.print(table)
+
+
+def _transition(action: str, tenant_id: str) -> None:
+    with _open() as ledger:
+        tenant = getattr(ledger.tenants, action)(tenant_id)
+    out.print(f"tenant [bold]{tenant.id}[/] is now {tenant.status}")
+
+
+@tenant_app.command("suspend")
+def tenant_suspend(tenant_id: str) -> None:
+    """Suspended tenants can read but not write."""
+    _transition("suspend", tenant_id)
+
+
+@tenant_app.command("activate")
+def tenant_activate(tenant_id: str) -> None:
+    _transition("activate", tenant_id)
+
+
+@tenant_app.command("archive")
+def tenant_archive(tenant_id: str) -> None:
+    """Archived tenants can neither read nor write."""
+    _transition("archive", tenant_id)
+
+
+@key_app.command("create")
+def key_create(
+    tenant: Annotated[str, typer.Option(help="Tenant id.")],
+    role: Annotated[str, typer.Option(help="admin, writer or reader.")] = "writer",
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "",
+) -> None:
+    """Create an API key; the secret is printed once and stored only as a hash."""
+    with _open() as ledger:
+        created = ledger.tenant(tenant).keys.create(role=role, name=name)
+    err.print(f"key {created.key.id} ({created.key.role}) for tenant {tenant}:")
+    print(created.secret)
+
+
+@key_app.command("list")
+def key_list(tenant: Annotated[str, typer.Option(help="Tenant id.")]) -> None:
+    with _open() as ledger:
+        keys = ledger.tenant(tenant).keys.list(include_revoked=True)
+    table = Table("id", "name", "role", "prefix", "last used", "revoked")
+    for k in keys:
+        table.add_row(
+            str(k.id),
+            k.name,
+            k.role,
+            k.prefix,
+            f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "-",
+            "yes" if k.revoked_at else "",
+        )
+    out.print(table)
+
+
+@key_app.command("revoke")
+def key_revoke(key_id: str, tenant: Annotated[str, typer.Option(help="Tenant id.")]) -> None:
+    with _open() as ledger:
+        ledger.tenant(tenant).keys.revoke(key_id)
+    out.print(f"revoked {key_id}")
+
+
+@app.command()
+def demo(tenant: Annotated[str, typer.Option(help="Demo tenant id.")] = "demo") -> None:
+    """Start the database (embedded unless DATABASE_URL is set), migrate, create a demo tenant."""
+    settings = _settings()
+    with out.status("starting the database and applying migrations..."):
+        ledger = Ledger(settings).open()
+    with ledger:
+        t = ledger.tenants.create(tenant, "Demo tenant", exist_ok=True)
+        health = ledger.health()
+        created = ledger.tenant(t.id).keys.create(role="admin", name="demo")
+    out.print(f"database: {owner_url(settings, start=False)}")
+    out.print(
+        f"migrations current: {health.migrations_current}; "
+        f"extensions: {', '.join(sorted(health.extensions)) or 'none'}"
+    )
+    out.print(f"tenant [bold]{t.id}[/] is {t.status}; admin API key: {created.secret}")
+
+
+def main() -> None:
+    try:
+        app()
+    except LedgerError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

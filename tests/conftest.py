@@ -1,0 +1,156 @@
+"""Fixtures against real PostgreSQL: the embedded server (or DATABASE_URL), one migrated
+template database per run, and a fresh clone of it per test module."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from agentledger import AsyncLedger, Ledger, Settings
+from agentledger.db import migrate
+from agentledger.db.embedded import FAST_OPTIONS, EmbeddedServer
+from tests.faces import AsyncFace
+
+_counter = itertools.count()
+
+
+def with_database(url: str, dbname: str) -> str:
+    """The same server URL with another database name."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{dbname}"))
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The owner URL of the server under test (its maintenance database)."""
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        yield external
+        return
+    server = EmbeddedServer(tmp_path_factory.mktemp("pg"), options=FAST_OPTIONS)
+    server.start()
+    try:
+        yield server.url("postgres")
+    finally:
+        server.stop(mode="immediate")
+
+
+def _admin(url: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(url, autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def template_url(server_url: str) -> Iterator[str]:
+    """A database migrated once per run, cloned for each test module."""
+    name = f"al_template_{os.getpid()}"
+    with _admin(server_url) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = with_database(server_url, name)
+    migrate.upgrade(url)
+    yield url
+    with _admin(server_url) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def clone_database(server_url: str, template_url: str, label: str) -> str:
+    name = f"al_{re.sub(r'[^a-z0-9]', '_', label.lower())[-30:]}_{os.getpid()}_{next(_counter)}"
+    template = conninfo_to_dict(template_url)["dbname"]
+    with _admin(server_url) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(str(template))
+            )
+        )
+    return with_database(server_url, name)
+
+
+def drop_database(server_url: str, url: str) -> None:
+    name = str(conninfo_to_dict(url)["dbname"])
+    with _admin(server_url) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="module")
+def database_url(
+    server_url: str, template_url: str, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A fresh migrated database for this test module."""
+    url = clone_database(server_url, template_url, request.module.__name__.rsplit(".", 1)[-1])
+    yield url
+    drop_database(server_url, url)
+
+
+@pytest.fixture(scope="module")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings.build(
+        database_url=database_url,
+        data_dir=tmp_path_factory.mktemp("data"),
+        pool_max_size=8,
+        retry_backoff=0.05,
+    )
+
+
+@pytest.fixture(scope="session")
+def aio() -> Iterator[asyncio.Runner]:
+    """One event loop for every async-face test of the run."""
+    with asyncio.Runner() as runner:
+        yield runner
+
+
+@pytest.fixture(scope="module")
+def sync_ledger(settings: Settings) -> Iterator[Ledger]:
+    with Ledger(settings, migrate=False) as ledger:
+        yield ledger
+
+
+@pytest.fixture(scope="module")
+def async_ledger(settings: Settings, aio: asyncio.Runner) -> Iterator[AsyncLedger]:
+    ledger = AsyncLedger(settings, migrate=False)
+    aio.run(ledger.open())
+    yield ledger
+    aio.run(ledger.close())
+
+
+@pytest.fixture(params=["sync", "async"])
+def ledger(request: pytest.FixtureRequest, aio: asyncio.Runner) -> Any:
+    """The same behaviour suite on both faces: ``Ledger`` and ``AsyncLedger``."""
+    if request.param == "sync":
+        return request.getfixturevalue("sync_ledger")
+    return AsyncFace(request.getfixturevalue("async_ledger"), aio)
+
+
+@pytest.fixture
+def tenant_id(ledger: Any) -> str:
+    """A fresh active tenant for one test."""
+    tid = f"t-{uuid.uuid4().hex[:12]}"
+    ledger.tenants.create(tid, f"Tenant {tid}")
+    return tid
+
+
+@pytest.fixture
+def app_url(settings: Settings) -> str:
+    """Connect as the application role (RLS applies), like the library does."""
+    from agentledger.db.connect import app_conninfo
+
+    assert settings.database_url is not None
+    return app_conninfo(settings, settings.database_url)
+
+
+ROOT = Path(__file__).resolve().parents[1]
