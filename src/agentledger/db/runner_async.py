@@ -26,6 +26,7 @@ from agentledger.db.connect import (
     connection_kwargs,
     register_adapters,
 )
+from agentledger.db.listen_async import AsyncListener
 from agentledger.db.statements import Gen, Op, Stmt
 from agentledger.db.translate import is_connection_failure, is_driver_error, translate
 from agentledger.errors import MissingExtension
@@ -205,6 +206,10 @@ class AsyncDatabase:
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def listener(self, *channels: str) -> AsyncListener:
+        """A dedicated LISTEN connection on ``channels`` (use with ``async with``)."""
+        return AsyncListener(self.settings, self.url, channels)
 
     async def ping(self) -> bool:
         """True when the server answers a query within the pool timeout."""

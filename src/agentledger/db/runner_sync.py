@@ -28,6 +28,7 @@ from agentledger.db.connect import (
     connection_kwargs,
     register_adapters,
 )
+from agentledger.db.listen_sync import Listener
 from agentledger.db.statements import Gen, Op, Stmt
 from agentledger.db.translate import is_connection_failure, is_driver_error, translate
 from agentledger.errors import MissingExtension
@@ -205,6 +206,10 @@ class Database:
             time.sleep(delay * (0.5 + random.random()))
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def listener(self, *channels: str) -> Listener:
+        """A dedicated LISTEN connection on ``channels`` (use with ``with``)."""
+        return Listener(self.settings, self.url, channels)
 
     def ping(self) -> bool:
         """True when the server answers a query within the pool timeout."""

@@ -1,0 +1,137 @@
+"""What every benchmark shares: a throwaway server, a migrated database, timing and tables.
+
+A benchmark measures the library and its ceiling (the same statements through raw psycopg)
+in the same run on the same server, and prints ratios; nothing here is a pass/fail check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from agentledger import Settings
+from agentledger.db import migrate
+from agentledger.db.embedded import FAST_OPTIONS, EmbeddedServer
+
+console = Console()
+
+
+@dataclass
+class BenchDatabase:
+    owner_url: str
+    settings: Settings
+    app_url: str
+
+
+@contextlib.contextmanager
+def bench_database(name: str = "bench") -> Iterator[BenchDatabase]:
+    """A fresh migrated database: on DATABASE_URL's server, else a throwaway embedded one."""
+    from agentledger.db.connect import app_conninfo
+
+    with contextlib.ExitStack() as stack:
+        server_url = os.environ.get("DATABASE_URL")
+        if not server_url:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="al-bench-")))
+            server = EmbeddedServer(tmp, options=FAST_OPTIONS)
+            server.start()
+            stack.callback(server.stop, "immediate")
+            server_url = server.url("postgres")
+        dbname = f"al_{name}_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        url = urlunsplit(urlsplit(server_url)._replace(path=f"/{dbname}"))
+
+        def drop() -> None:
+            with psycopg.connect(server_url, autocommit=True) as conn:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(dbname)
+                    )
+                )
+
+        stack.callback(drop)
+        migrate.upgrade(url)
+        settings = Settings.build(database_url=url, data_dir=tmp if "tmp" in dir() else "/tmp")
+        yield BenchDatabase(owner_url=url, settings=settings, app_url=app_conninfo(settings, url))
+
+
+@dataclass
+class Timing:
+    label: str
+    samples: list[float] = field(default_factory=list)  # seconds per repeat
+    units: int = 1  # operations per repeat
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def spread(self) -> float:
+        """(max - min) / median over the repeats."""
+        return (max(self.samples) - min(self.samples)) / self.median if self.median else 0.0
+
+    @property
+    def per_second(self) -> float:
+        return self.units / self.median if self.median else float("inf")
+
+
+def measure(label: str, fn: Callable[[], object], *, units: int = 1, repeats: int = 5) -> Timing:
+    """Run ``fn`` ``repeats`` times after one warm-up; ``units`` operations per run."""
+    fn()
+    timing = Timing(label, units=units)
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        timing.samples.append(time.perf_counter() - start)
+    return timing
+
+
+def ratio_table(title: str, rows: list[tuple[Timing, Timing]]) -> Table:
+    """Each row: (ours, baseline). Ratio > 1 means ours is slower than the baseline."""
+    table = Table(title=title)
+    for col in ("scenario", "ours ops/s", "baseline", "baseline ops/s", "time ratio", "spread"):
+        table.add_column(col, justify="right" if col != "scenario" else "left")
+    for ours, base in rows:
+        table.add_row(
+            ours.label,
+            f"{ours.per_second:,.0f}",
+            base.label,
+            f"{base.per_second:,.0f}",
+            f"{ours.median / base.median:.2f}x",
+            f"{ours.spread:.0%} / {base.spread:.0%}",
+        )
+    return table
+
+
+def progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def machine() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": str(os.cpu_count()),
+        "psycopg": psycopg.__version__,
+    }

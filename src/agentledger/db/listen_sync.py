@@ -1,0 +1,79 @@
+# Generated from src/agentledger/db/listen_async.py by scripts/async_to_sync.py.
+# Edit the source and rerun the script; CI fails when this file is stale.
+"""LISTEN/NOTIFY: wake-ups for idle readers and workers (the tables stay the truth)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+from psycopg import Connection, sql
+
+from agentledger.config import Settings
+from agentledger.db.connect import app_conninfo, connection_kwargs
+from agentledger.db.translate import is_driver_error, translate
+from agentledger.errors import InvalidInput
+
+_CHANNEL = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Notification:
+    channel: str
+    payload: str
+
+
+class Listener:
+    """A dedicated connection LISTENing on some channels.
+
+    ``listener.wait(timeout)`` returns the notifications that arrived (possibly none)
+    within ``timeout`` seconds. Notifications can be lost across a reconnect: callers poll
+    their tables as well and treat a notification only as a hint to look now.
+    """
+
+    def __init__(self, settings: Settings, url: str, channels: tuple[str, ...]) -> None:
+        for channel in channels:
+            if not _CHANNEL.fullmatch(channel):
+                raise InvalidInput(
+                    f"channel {channel!r} is not a plain identifier", field="channel"
+                )
+        self._conninfo = app_conninfo(settings, url)
+        self._kwargs = connection_kwargs(settings)
+        self.channels = channels
+        self._conn: Connection[tuple[object, ...]] | None = None
+
+    def __enter__(self) -> Self:
+        try:
+            self._conn = Connection.connect(self._conninfo, **self._kwargs)
+            for channel in self.channels:
+                self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        except Exception as exc:
+            if not is_driver_error(exc):
+                raise
+            raise translate(exc) from exc
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def wait(self, timeout: float) -> list[Notification]:
+        if self._conn is None:
+            raise RuntimeError("the listener is not open: use it as a context manager")
+        received: list[Notification] = []
+        try:
+            for note in self._conn.notifies(timeout=timeout, stop_after=1):
+                received.append(Notification(channel=note.channel, payload=note.payload))
+        except Exception as exc:
+            if not is_driver_error(exc):
+                raise
+            raise translate(exc) from exc
+        return received
