@@ -44,9 +44,9 @@ def bench_database(name: str = "bench") -> Iterator[BenchDatabase]:
     from agentledger.db.connect import app_conninfo
 
     with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="al-bench-")))
         server_url = os.environ.get("DATABASE_URL")
         if not server_url:
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="al-bench-")))
             server = EmbeddedServer(tmp, options=FAST_OPTIONS)
             server.start()
             stack.callback(server.stop, "immediate")
@@ -66,7 +66,7 @@ def bench_database(name: str = "bench") -> Iterator[BenchDatabase]:
 
         stack.callback(drop)
         migrate.upgrade(url)
-        settings = Settings.build(database_url=url, data_dir=tmp if "tmp" in dir() else "/tmp")
+        settings = Settings.build(database_url=url, data_dir=tmp)
         yield BenchDatabase(owner_url=url, settings=settings, app_url=app_conninfo(settings, url))
 
 

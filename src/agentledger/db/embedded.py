@@ -269,6 +269,8 @@ def _pid_alive(pid: int) -> bool:
 
 def _port_is_free(port: int) -> bool:
     with socket.socket() as sock:
+        # As PostgreSQL does: connections in TIME_WAIT from before a restart don't count.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The two commands a newcomer needs, each installing what it uses into ./.venv:
+#   ./dev.sh demo   start the embedded PostgreSQL, migrate, create a demo tenant
+#   ./dev.sh test   lint, type-check, check generated code, run the whole test suite
+# Anything else is passed to the agentledger CLI: ./dev.sh db status
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PY=${PYTHON:-python3}
+VENV=.venv
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV"
+fi
+# Reinstall only when the project's requirements changed.
+stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e '.[test]'
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+fi
+export PATH="$PWD/$VENV/bin:$PATH"
+
+cmd=${1:-demo}
+shift || true
+case "$cmd" in
+    demo)
+        exec agentledger demo "$@"
+        ;;
+    test)
+        ruff format --check src tests scripts bench
+        ruff check src tests scripts bench
+        mypy
+        python scripts/async_to_sync.py --check
+        exec python -m pytest -q "$@"
+        ;;
+    *)
+        exec agentledger "$cmd" "$@"
+        ;;
+esac

@@ -1,0 +1,110 @@
+"""The rules that keep the code base in shape: layering, generated code, named queries."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from agentledger.db.statements import Queries
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "src" / "agentledger"
+# Which top-level parts of the package each part may import (api/console/cli -> ledger ->
+# modules -> db). Modules may use the shared leaf helpers.
+LEAVES = {"errors", "config", "validation", "lifecycle", "records"}
+FRONT = {"api", "console", "cli", "__init__", "__main__"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def _part(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0].removesuffix(".py")
+
+
+def test_only_db_imports_psycopg() -> None:
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in PACKAGE.rglob("*.py")
+        if _part(p) != "db"
+        and any(m.split(".")[0] in {"psycopg", "psycopg_pool"} for m in _imports(p))
+    ]
+    assert offenders == []
+
+
+def _rank(part: str) -> int:
+    """Higher layers may import lower ones (and modules each other), never the reverse."""
+    if part in FRONT:
+        return 3
+    if part.startswith("ledger"):
+        return 2
+    if part == "db":
+        return 0
+    if part in LEAVES:
+        return -1
+    return 1  # a domain module
+
+
+def test_imports_flow_one_way() -> None:
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        part = _part(path)
+        for module in _imports(path):
+            if not module.startswith("agentledger.") or module == "agentledger":
+                continue
+            target = module.split(".")[1]
+            if target == part:
+                continue
+            allowed = _rank(target) < _rank(part) or _rank(target) == _rank(part) in (-1, 1, 2)
+            if not allowed:
+                offenders.append(f"{path.relative_to(ROOT)}: {part} -> {target}")
+    assert offenders == []
+
+
+def test_generated_sync_code_is_fresh() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "async_to_sync.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_named_query_is_used_and_every_used_name_exists() -> None:
+    for sql_file in PACKAGE.rglob("*.sql"):
+        names = set(Queries(sql_file).by_name)
+        users = list(sql_file.parent.glob("*.py"))
+        text = "\n".join(p.read_text() for p in users)
+        used = set(re.findall(r"\b(?:Q|QUERIES)\.(\w+)\b", text)) - {"beside", "by_name", "path"}
+        assert names - used == set(), f"{sql_file.relative_to(ROOT)}: unused {names - used}"
+        assert used - names == set(), f"{sql_file.relative_to(ROOT)}: undefined {used - names}"
+
+
+def test_sql_is_never_built_from_strings_at_run_time() -> None:
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.JoinedStr):
+                literal = "".join(
+                    v.value
+                    for v in node.values
+                    if isinstance(v, ast.Constant) and isinstance(v.value, str)
+                )
+                if re.search(r"\b(SELECT|INSERT|UPDATE|DELETE)\b", literal):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []

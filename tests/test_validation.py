@@ -1,0 +1,89 @@
+"""Input PostgreSQL would reject is refused up front with the field named (no database)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from agentledger import InvalidInput, Settings
+from agentledger import validation as v
+from agentledger.errors import ConfigError, IllegalTransition
+from agentledger.lifecycle import Lifecycle
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [("a\x00b", "NUL"), ("x" * 11, "limit is 10"), ("", "must not be empty"), (3, "string")],
+)
+def test_text_refusals_name_the_field(value: object, needle: str) -> None:
+    with pytest.raises(InvalidInput, match=needle) as info:
+        v.text("title", value, max_len=10)
+    assert info.value.field == "title"
+
+
+def test_lone_surrogates_are_refused() -> None:
+    with pytest.raises(InvalidInput, match="UTF-8"):
+        v.text("name", "bad \udc80")
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ({"a": "x\x00"}, "NUL"),
+        ({"a": [1, math.nan]}, "non-finite"),
+        ({"a": {1, 2}}, "not a JSON type"),
+        ({1: "x"}, "non-string key"),
+        ([1], "JSON object"),
+    ],
+)
+def test_json_refusals_name_the_path(value: object, needle: str) -> None:
+    with pytest.raises(InvalidInput, match=needle):
+        v.json_object("attrs", value)
+
+
+def test_oversized_json_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="limit is 100"):
+        v.json_object("attrs", {"k": "x" * 200}, max_bytes=100)
+
+
+def test_integers_and_choices() -> None:
+    with pytest.raises(InvalidInput, match="between"):
+        v.integer("limit", 0, low=1, high=10)
+    with pytest.raises(InvalidInput, match="integer"):
+        v.integer("limit", True)
+    with pytest.raises(InvalidInput, match="expected one of"):
+        v.choice("tier", "urgent", ["1", "2"])
+    with pytest.raises(InvalidInput, match="UUID"):
+        v.uuid("id", "nope")
+
+
+def test_bad_setting_names_the_key_and_value() -> None:
+    with pytest.raises(ConfigError, match=r"pool_max_size .*AGENTLEDGER_POOL_MAX_SIZE.*0"):
+        Settings.build(pool_max_size=0)
+    with pytest.raises(ConfigError, match="database_url"):
+        Settings.build(database_url="mysql://x")
+
+
+def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTLEDGER_POOL_MAX_SIZE", "3")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
+    settings = Settings.from_env()
+    assert (settings.pool_max_size, settings.database_url) == (3, "postgresql://u@h/db")
+    monkeypatch.setenv("AGENTLEDGER_STATEMENT_TIMEOUT_MS", "soon")
+    with pytest.raises(ConfigError, match="STATEMENT_TIMEOUT_MS"):
+        Settings.from_env()
+
+
+def test_lifecycle_table_drives_checks() -> None:
+    life = Lifecycle(
+        "alert", {"pending": {"ack": "acked"}, "acked": {"resolve": "done"}, "done": {}}
+    )
+    assert life.sources("ack") == ["pending"]
+    assert life.check("ack", "pending") == "acked"
+    with pytest.raises(IllegalTransition, match="cannot resolve alert in state 'pending'"):
+        life.check("resolve", "pending")
+    with pytest.raises(InvalidInput, match="not a alert action"):
+        life.check("fly", "pending")
+    with pytest.raises(ValueError, match="unknown state"):
+        Lifecycle("x", {"a": {"go": "b"}})
