@@ -7,6 +7,8 @@ import asyncio
 import itertools
 import os
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,19 +34,26 @@ def with_database(url: str, dbname: str) -> str:
     return urlunsplit(parts._replace(path=f"/{dbname}"))
 
 
+def server_dir() -> Path:
+    """A directory for a test server, outside pytest's private (0700) temp tree, which the
+    unprivileged user PostgreSQL runs as under root could not enter."""
+    return Path(tempfile.mkdtemp(prefix="agentledger-test-"))
+
+
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """The owner URL of the server under test (its maintenance database)."""
     external = os.environ.get("DATABASE_URL")
     if external:
         yield external
         return
-    server = EmbeddedServer(tmp_path_factory.mktemp("pg"), options=FAST_OPTIONS)
+    server = EmbeddedServer(server_dir(), options=FAST_OPTIONS)
     server.start()
     try:
         yield server.url("postgres")
     finally:
         server.stop(mode="immediate")
+        shutil.rmtree(server.data_dir, ignore_errors=True)
 
 
 def _admin(url: str) -> psycopg.Connection[Any]:

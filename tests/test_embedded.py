@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import psycopg
 import pytest
 
 from agentledger.db.embedded import EmbeddedServer, bin_dir
+from tests.conftest import server_dir
 
 pytestmark = pytest.mark.slow
 
@@ -31,9 +33,11 @@ def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path
-    EmbeddedServer(tmp_path).stop(mode="immediate")
+def data_dir() -> Iterator[Path]:
+    path = server_dir()
+    yield path
+    EmbeddedServer(path).stop(mode="immediate")
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def test_db_start_outlives_the_cli_and_psql_connects(data_dir: Path) -> None:

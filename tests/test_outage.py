@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 import uuid
@@ -14,18 +15,20 @@ import pytest
 from agentledger import AsyncLedger, Ledger, Settings, Unavailable
 from agentledger.db import migrate
 from agentledger.db.embedded import EmbeddedServer
+from tests.conftest import server_dir
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]:
+def own_server() -> Iterator[EmbeddedServer]:
     """A server of our own, so stopping it does not disturb the rest of the suite."""
-    server = EmbeddedServer(tmp_path_factory.mktemp("outage"))  # durable: we crash it
+    server = EmbeddedServer(server_dir())  # durable: we crash it
     server.start()
     migrate.upgrade(server.url())
     yield server
     server.stop(mode="immediate")
+    shutil.rmtree(server.data_dir, ignore_errors=True)
 
 
 def _settings(server: EmbeddedServer, tmp: Path, **kw: object) -> Settings:

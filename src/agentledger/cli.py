@@ -219,6 +219,21 @@ def demo(tenant: Annotated[str, typer.Option(help="Demo tenant id.")] = "demo") 
     out.print(f"tenant [bold]{t.id}[/] is {t.status}; admin API key: {created.secret}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8700,
+) -> None:
+    """Serve the HTTP API (and console) on the configured database, migrating first."""
+    import uvicorn
+
+    from agentledger.api import create_app
+
+    settings = _settings()
+    out.print(f"agentledger on http://{host}:{port}  (API docs at /docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
 def main() -> None:
     try:
         app()

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     connect_timeout: int = Field(default=5, ge=1, le=600)
     statement_timeout_ms: int = Field(default=30_000, ge=0)
     retry_attempts: int = Field(default=3, ge=1, le=20)
+    admin_key: SecretStr | None = Field(
+        default=None, description="Platform admin API key (tenant administration over HTTP)."
+    )
+    max_body_bytes: int = Field(default=2_000_000, ge=1_000)
     retry_backoff: float = Field(
         default=0.2, ge=0, description="First retry delay, doubled each time."
     )

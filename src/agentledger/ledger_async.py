@@ -123,6 +123,10 @@ class AsyncLedger:
         """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""
         return AsyncTenantScope(self.db, Binding.to_tenant(tenant_id))
 
+    def pool_stats(self) -> dict[str, int]:
+        """Connection pool counters (size, available, waiting...) for metrics."""
+        return dict(self.db.pool.get_stats())
+
     async def health(self) -> Health:
         db = self.db
         up = await db.ping()

@@ -124,6 +124,10 @@ class Ledger:
         """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""
         return TenantScope(self.db, Binding.to_tenant(tenant_id))
 
+    def pool_stats(self) -> dict[str, int]:
+        """Connection pool counters (size, available, waiting...) for metrics."""
+        return dict(self.db.pool.get_stats())
+
     def health(self) -> Health:
         db = self.db
         up = db.ping()

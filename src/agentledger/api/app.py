@@ -1,0 +1,57 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from agentledger.api import problems
+from agentledger.api.auth import KeyCache
+from agentledger.api.middleware import Metrics, RequestContext
+from agentledger.api.routes import health, keys, tenants
+from agentledger.config import Settings
+from agentledger.errors import LedgerError
+from agentledger.ledger import AsyncLedger
+
+DESCRIPTION = """The PostgreSQL system of record for AI agents, over HTTP.
+
+Authenticate with `Authorization: Bearer <API key>`; the key decides the tenant and the role
+(reader < writer < admin). Lists are keyset-paginated: pass `next_cursor` back as `cursor`.
+Errors are RFC 9457 `application/problem+json` naming the offending `field`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, ledger: AsyncLedger | None = None) -> FastAPI:
+    """The API; it opens its own AsyncLedger (migrating first) unless one is given."""
+    settings = settings if settings is not None else Settings.from_env()
+    owned = ledger is None
+    the_ledger = ledger if ledger is not None else AsyncLedger(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if owned:
+            await the_ledger.open()
+        try:
+            yield
+        finally:
+            if owned:
+                await the_ledger.close()
+
+    app = FastAPI(title="agentledger", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.ledger = the_ledger
+    app.state.key_cache = KeyCache()
+    app.state.admin_key = (
+        settings.admin_key.get_secret_value() if settings.admin_key is not None else None
+    )
+    app.state.metrics = Metrics()
+    app.add_exception_handler(LedgerError, problems.ledger_error)
+    app.add_exception_handler(RequestValidationError, problems.validation_error)
+    app.add_exception_handler(HTTPException, problems.http_error)
+    for module in (health, tenants, keys):
+        app.include_router(module.router)
+    app.add_middleware(RequestContext, max_body=settings.max_body_bytes, metrics=app.state.metrics)
+    return app

@@ -1,0 +1,63 @@
+"""Tenant administration with the platform admin key."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+
+from agentledger.api.auth import PlatformAdmin, ledger_of
+from agentledger.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from agentledger.api.schemas import CreatedKeyOut, KeyIn, Page, TenantIn, TenantOut
+
+router = APIRouter(prefix="/v1/tenants", tags=["tenants (platform admin)"])
+
+
+@router.post("", status_code=201, response_model=TenantOut, summary="Create a tenant")
+async def create_tenant(body: TenantIn, request: Request, _: PlatformAdmin) -> object:
+    return await ledger_of(request).tenants.create(body.id, body.name, body.metadata)
+
+
+@router.get("", response_model=Page[TenantOut], summary="List tenants (keyset pages)")
+async def list_tenants(
+    request: Request,
+    _: PlatformAdmin,
+    status: Literal["active", "suspended", "archived"] | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> object:
+    after = str(decode_cursor(cursor).get("id", ""))
+    items = await ledger_of(request).tenants.list(status=status, after=after, limit=limit)
+    nxt = encode_cursor({"id": items[-1].id}) if len(items) == limit else None
+    return {"items": items, "next_cursor": nxt}
+
+
+@router.get("/{tenant_id}", response_model=TenantOut, summary="One tenant")
+async def get_tenant(tenant_id: str, request: Request, _: PlatformAdmin) -> object:
+    return await ledger_of(request).tenants.get(tenant_id)
+
+
+@router.post(
+    "/{tenant_id}/keys",
+    status_code=201,
+    response_model=CreatedKeyOut,
+    summary="Create an API key for a tenant",
+)
+async def create_tenant_key(
+    tenant_id: str, body: KeyIn, request: Request, _: PlatformAdmin
+) -> object:
+    return await ledger_of(request).tenant(tenant_id).keys.create(role=body.role, name=body.name)
+
+
+@router.post(
+    "/{tenant_id}/{action}",
+    response_model=TenantOut,
+    summary="Suspend, activate or archive a tenant",
+)
+async def transition_tenant(
+    tenant_id: str,
+    action: Literal["suspend", "activate", "archive"],
+    request: Request,
+    _: PlatformAdmin,
+) -> object:
+    return await getattr(ledger_of(request).tenants, action)(tenant_id)

@@ -1,0 +1,63 @@
+"""Request and response bodies at the HTTP edge (pydantic), with OpenAPI examples."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a keyset-paginated list; pass ``next_cursor`` back as ``cursor``."""
+
+    items: list[T]
+    next_cursor: str | None = Field(default=None, examples=["eyJpZCI6ImFjbWUifQ"])
+
+
+class TenantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=64, examples=["acme"])
+    name: str | None = Field(default=None, max_length=200, examples=["Acme Corp"])
+    metadata: dict[str, Any] = Field(default_factory=dict, examples=[{"plan": "pro"}])
+
+
+class TenantOut(BaseModel):
+    id: str
+    name: str
+    status: Literal["active", "suspended", "archived"]
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["admin", "writer", "reader"] = Field(examples=["writer"])
+    name: str = Field(default="", max_length=200, examples=["ci pipeline"])
+
+
+class KeyOut(BaseModel):
+    id: UUID
+    tenant_id: str
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class CreatedKeyOut(BaseModel):
+    key: KeyOut
+    secret: str = Field(description="Shown once; only its hash is stored.")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    database: bool
+    migrations_current: bool
+    extensions: list[str]
