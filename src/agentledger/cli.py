@@ -26,9 +26,13 @@ tenant_app = typer.Typer(
     help="Tenants: create, list, suspend, activate, archive.", no_args_is_help=True
 )
 key_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+spool_app = typer.Typer(
+    help="The local spool of writes kept while PostgreSQL was down.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(key_app, name="key")
+app.add_typer(spool_app, name="spool")
 
 out = Console()
 err = Console(stderr=True)
@@ -199,6 +203,38 @@ def key_revoke(key_id: str, tenant: Annotated[str, typer.Option(help="Tenant id.
     with _open() as ledger:
         ledger.tenant(tenant).keys.revoke(key_id)
     out.print(f"revoked {key_id}")
+
+
+def _spool_settings() -> Settings:
+    settings = _settings()
+    if settings.spool_dir is None:
+        err.print("[yellow]No spool: set AGENTLEDGER_SPOOL_DIR.[/]")
+        raise typer.Exit(2)
+    return settings
+
+
+@spool_app.command("status")
+def spool_status() -> None:
+    """How many writes wait in the spool, and how many were refused (dead letters)."""
+    from agentledger.ledger import spool_status_of
+
+    status = spool_status_of(_spool_settings())
+    out.print(
+        f"spool {status.directory}: {status.pending} pending, {status.dead} dead"
+        + (f", oldest {status.oldest}" if status.oldest else "")
+    )
+
+
+@spool_app.command("replay")
+def spool_replay() -> None:
+    """Apply the spooled writes now, in order, exactly once."""
+    with Ledger(_spool_settings()).open() as ledger:
+        applied = ledger.replay_spool()
+        status = ledger.spool_status()
+    assert status is not None
+    out.print(f"applied {applied}; {status.pending} still pending, {status.dead} dead")
+    if status.pending:
+        raise typer.Exit(1)
 
 
 @app.command()

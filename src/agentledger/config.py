@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     connect_timeout: int = Field(default=5, ge=1, le=600)
     statement_timeout_ms: int = Field(default=30_000, ge=0)
     retry_attempts: int = Field(default=3, ge=1, le=20)
+    spool_dir: Path | None = Field(
+        default=None, description="Keep spoolable writes here while PostgreSQL is down."
+    )
     admin_key: SecretStr | None = Field(
         default=None, description="Platform admin API key (tenant administration over HTTP)."
     )

@@ -97,6 +97,14 @@ class Unavailable(LedgerError):
     code = "unavailable"
 
 
+class Spooled(LedgerError):
+    """The database is unavailable: the write was kept in the local spool and will be
+    applied, exactly once and in order, when it returns."""
+
+    status = 202
+    code = "spooled"
+
+
 class QueryTimeout(Unavailable):
     """The statement ran longer than the statement timeout."""
 
@@ -113,6 +121,7 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "QueryTimeout",
+    "Spooled",
     "TenantInactive",
     "TenantMismatch",
     "Unavailable",

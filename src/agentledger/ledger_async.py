@@ -17,7 +17,9 @@ from agentledger.db import migrate
 from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.runner_async import AsyncDatabase, AsyncRunner, AsyncSession
+from agentledger.db.spool import SpoolStatus
 from agentledger.db.statements import Op
+from agentledger.db.translate import is_connection_failure
 from agentledger.tenants.facade_async import AsyncKeys, AsyncTenants
 
 T = TypeVar("T")
@@ -86,7 +88,12 @@ class AsyncLedger:
             return self
         url = await asyncio.to_thread(owner_url, self.settings)
         if self._migrate:
-            await asyncio.to_thread(_migrate_if_behind, url, self.settings.app_role)
+            try:
+                await asyncio.to_thread(_migrate_if_behind, url, self.settings.app_role)
+            except Exception as exc:
+                # With a spool, a ledger opens while the database is down; writes wait.
+                if self.settings.spool_dir is None or not _is_outage(exc):
+                    raise
         db = AsyncDatabase(self.settings, url)
         await db.open()
         self._db = db
@@ -123,6 +130,14 @@ class AsyncLedger:
         """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""
         return AsyncTenantScope(self.db, Binding.to_tenant(tenant_id))
 
+    async def replay_spool(self) -> int:
+        """Apply what the spool holds (in order, exactly once); returns how many applied."""
+        return len(await self.db.replay())
+
+    def spool_status(self) -> SpoolStatus | None:
+        spool = self.db.spool
+        return None if spool is None else spool.status()
+
     def pool_stats(self) -> dict[str, int]:
         """Connection pool counters (size, available, waiting...) for metrics."""
         return dict(self.db.pool.get_stats())
@@ -132,6 +147,10 @@ class AsyncLedger:
         up = await db.ping()
         current = up and await asyncio.to_thread(migrate.is_current, db.url)
         return Health(database=up, migrations_current=current, extensions=db.extensions)
+
+
+def _is_outage(exc: BaseException) -> bool:
+    return is_connection_failure(exc) or is_connection_failure(exc.__cause__ or exc)
 
 
 def _migrate_if_behind(url: str, app_role: str) -> None:

@@ -18,7 +18,9 @@ from agentledger.db import migrate
 from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.runner_sync import Database, Runner, Session
+from agentledger.db.spool import SpoolStatus
 from agentledger.db.statements import Op
+from agentledger.db.translate import is_connection_failure
 from agentledger.tenants.facade_sync import Keys, Tenants
 
 T = TypeVar("T")
@@ -87,7 +89,12 @@ class Ledger:
             return self
         url = owner_url(self.settings)
         if self._migrate:
-            _migrate_if_behind(url, self.settings.app_role)
+            try:
+                _migrate_if_behind(url, self.settings.app_role)
+            except Exception as exc:
+                # With a spool, a ledger opens while the database is down; writes wait.
+                if self.settings.spool_dir is None or not _is_outage(exc):
+                    raise
         db = Database(self.settings, url)
         db.open()
         self._db = db
@@ -124,6 +131,14 @@ class Ledger:
         """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""
         return TenantScope(self.db, Binding.to_tenant(tenant_id))
 
+    def replay_spool(self) -> int:
+        """Apply what the spool holds (in order, exactly once); returns how many applied."""
+        return len(self.db.replay())
+
+    def spool_status(self) -> SpoolStatus | None:
+        spool = self.db.spool
+        return None if spool is None else spool.status()
+
     def pool_stats(self) -> dict[str, int]:
         """Connection pool counters (size, available, waiting...) for metrics."""
         return dict(self.db.pool.get_stats())
@@ -133,6 +148,10 @@ class Ledger:
         up = db.ping()
         current = up and migrate.is_current(db.url)
         return Health(database=up, migrations_current=current, extensions=db.extensions)
+
+
+def _is_outage(exc: BaseException) -> bool:
+    return is_connection_failure(exc) or is_connection_failure(exc.__cause__ or exc)
 
 
 def _migrate_if_behind(url: str, app_role: str) -> None:

@@ -9,6 +9,7 @@ and translates driver errors.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Iterator
@@ -29,11 +30,13 @@ from agentledger.db.connect import (
     register_adapters,
 )
 from agentledger.db.listen_sync import Listener
+from agentledger.db.spool import Spool
 from agentledger.db.statements import Gen, Op, Stmt
 from agentledger.db.translate import is_connection_failure, is_driver_error, translate
-from agentledger.errors import MissingExtension
+from agentledger.errors import LedgerError, MissingExtension, Spooled, Unavailable
 
 T = TypeVar("T")
+log = logging.getLogger("agentledger")
 BEGIN: LiteralString = "BEGIN"
 COMMIT: LiteralString = "COMMIT"
 
@@ -102,6 +105,8 @@ class Database:
         self.settings = settings
         self.url = url
         self.extensions: frozenset[str] = frozenset()
+        self.spool = Spool(settings.spool_dir) if settings.spool_dir is not None else None
+        self._down_until = 0.0
         self.pool: ConnectionPool[Connection[DictRow]] = ConnectionPool(
             app_conninfo(settings, url),
             connection_class=Connection[DictRow],
@@ -116,7 +121,15 @@ class Database:
 
     def open(self) -> None:
         self.pool.open(wait=False)
-        rows = self.run(
+        try:
+            self.probe_extensions()
+        except Unavailable:
+            if self.spool is None:
+                raise
+            log.warning("PostgreSQL is unavailable; writes will wait in %s", self.spool.directory)
+
+    def probe_extensions(self) -> None:
+        rows = self._run(
             Op(_installed_extensions, writes=False, idempotent=True), Binding.platform()
         )
         self.extensions = frozenset(rows)
@@ -132,6 +145,61 @@ class Database:
             )
 
     def run(self, op: Op[T], binding: Binding) -> T:
+        """Run ``op`` in its own transaction; spoolable writes may wait in the spool."""
+        if self.spool is not None and op.spoolable:
+            return self._run_or_spool(op, binding, self.spool)
+        return self._run(op, binding)
+
+    def _run_or_spool(self, op: Op[T], binding: Binding, spool: Spool) -> T:
+        """While the spool holds entries, new writes queue behind them, so order is kept."""
+        _validate_offline(op)
+        if not spool.has_pending():
+            try:
+                return self._run(op, binding)
+            except Unavailable as exc:
+                self._down_until = time.monotonic() + 1.0
+                entry = spool.append(binding, op)
+                raise Spooled(
+                    f"{op.name} was spooled as {entry}: {exc.message}", entry_id=entry
+                ) from None
+        entry = spool.append(binding, op)
+        results = self.replay()
+        if entry in results:
+            return results[entry]  # type: ignore[no-any-return]
+        raise Spooled(f"{op.name} was spooled as {entry} behind earlier entries", entry_id=entry)
+
+    def replay(self) -> dict[str, Any]:
+        """Apply spooled entries in order; stops at the first sign of an outage.
+
+        Returns the results by entry id. Entries the database refuses for a reason other
+        than an outage are set aside in the spool's dead letters, with the error.
+        """
+        results: dict[str, Any] = {}
+        spool = self.spool
+        if spool is None or not spool.has_pending():
+            return results
+        if time.monotonic() < self._down_until:
+            return results  # it was down a moment ago: don't make every write wait to see
+        if not self.ping(timeout=min(1.0, self.settings.pool_timeout)):
+            self._down_until = time.monotonic() + 1.0
+            return results
+        with spool.replaying() as mine:
+            if not mine:
+                return results
+            for entry in spool.pending():
+                try:
+                    binding, op = Spool.decode(entry)
+                    results[entry.id] = self._run(op, binding)
+                except Unavailable:
+                    return results
+                except LedgerError as exc:
+                    spool.quarantine(entry, f"{type(exc).__name__}: {exc}")
+                    continue
+                spool.mark_done(entry.id)
+            spool.compact()
+        return results
+
+    def _run(self, op: Op[T], binding: Binding) -> T:
         """Run ``op`` in its own transaction, retrying connection failures with backoff.
 
         A failure while committing is retried only for idempotent operations: for the
@@ -211,10 +279,10 @@ class Database:
         """A dedicated LISTEN connection on ``channels`` (use with ``with``)."""
         return Listener(self.settings, self.url, channels)
 
-    def ping(self) -> bool:
-        """True when the server answers a query within the pool timeout."""
+    def ping(self, timeout: float | None = None) -> bool:
+        """True when the server answers a query within ``timeout`` (the pool timeout)."""
         try:
-            with self.pool.connection() as conn:
+            with self.pool.connection(timeout=timeout) as conn:
                 conn.execute(QUERIES.ping.sql)
         except Exception:
             return False
@@ -244,6 +312,18 @@ def _discard_transaction(conn: Connection[DictRow]) -> None:
             conn.set_autocommit(True)
     except Exception:
         conn.close()
+
+
+def _validate_offline(op: Op[Any]) -> None:
+    """Run the operation up to its first statement: its input checks come first, so bad
+    input is refused now rather than spooled."""
+    gen = op.start()
+    try:
+        next(gen)
+    except StopIteration:
+        pass
+    finally:
+        gen.close()
 
 
 def _installed_extensions() -> Gen[list[str]]:

@@ -66,7 +66,9 @@ class Op(Generic[T]):
     """A restartable operation: the generator function and its arguments.
 
     ``writes`` tells the runner the operation changes data; ``idempotent`` that running it
-    again after an unknown outcome (a connection lost during COMMIT) is harmless.
+    again after an unknown outcome (a connection lost during COMMIT) is harmless;
+    ``spoolable`` that, when the database is down, it may wait in the local spool and be
+    replayed later (its arguments are JSON-encodable and carry client-side ids).
     """
 
     fn: Callable[..., Gen[T]]
@@ -74,6 +76,7 @@ class Op(Generic[T]):
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     writes: bool = True
     idempotent: bool = False
+    spoolable: bool = False
 
     def start(self) -> Gen[T]:
         return self.fn(*self.args, **self.kwargs)
@@ -84,13 +87,15 @@ class Op(Generic[T]):
 
 
 def operation(
-    *, writes: bool = True, idempotent: bool | None = None
+    *, writes: bool = True, idempotent: bool | None = None, spoolable: bool = False
 ) -> Callable[[Callable[P, Gen[T]]], Callable[P, Op[T]]]:
     """Turn a generator function into a factory of restartable :class:`Op` objects.
 
     Reads are idempotent by nature; writes say so when client-side ids make them safe to
-    repeat.
+    repeat. A spoolable operation must be idempotent.
     """
+    if spoolable and (not writes or idempotent is False):
+        raise ValueError("a spoolable operation is an idempotent write")
 
     def wrap(fn: Callable[P, Gen[T]]) -> Callable[P, Op[T]]:
         @functools.wraps(fn)
@@ -101,6 +106,7 @@ def operation(
                 kwargs,
                 writes=writes,
                 idempotent=(not writes) if idempotent is None else idempotent,
+                spoolable=spoolable,
             )
 
         return make

@@ -1,0 +1,233 @@
+"""The local spool: writes accepted while PostgreSQL is down, replayed in order later.
+
+A journal of JSON lines (fsync'd before the caller hears back) and a log of the entries
+already applied. Replay is safe to interrupt at any point: an entry applied but not yet
+marked is applied again, which spoolable operations tolerate (client-side ids make them
+idempotent), so every entry lands exactly once.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import decimal
+import fcntl
+import importlib
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agentledger.db.binding import Binding
+from agentledger.db.statements import Op
+from agentledger.errors import InvalidInput
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SpoolEntry:
+    id: str
+    tenant: str | None
+    op: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    at: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SpoolStatus:
+    directory: Path
+    pending: int
+    dead: int
+    oldest: str | None
+
+
+class Spool:
+    """One spool directory, shared safely by the threads and processes that use it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory).expanduser()
+        self.journal = self.directory / "journal.jsonl"
+        self.done = self.directory / "done.log"
+        self.dead = self.directory / "dead.jsonl"
+
+    # -- writing -----------------------------------------------------------------------
+    def append(self, binding: Binding, op: Op[Any]) -> str:
+        """Durably record ``op`` for ``binding``; returns the entry id."""
+        if not op.spoolable:
+            raise InvalidInput(f"{op.name} cannot be spooled", field="op")
+        entry_id = uuid.uuid4().hex
+        line = json.dumps(
+            {
+                "id": entry_id,
+                "tenant": binding.tenant,
+                "op": f"{op.fn.__module__}:{op.fn.__name__}",
+                "args": _encode(list(op.args)),
+                "kwargs": _encode(dict(op.kwargs)),
+                "at": dt.datetime.now(dt.UTC).isoformat(),
+            },
+            separators=(",", ":"),
+        )
+        with self._lock("append"):
+            _append_durably(self.journal, line)
+        return entry_id
+
+    def has_pending(self) -> bool:
+        """Cheap: a non-empty journal (it is emptied once fully replayed)."""
+        try:
+            return self.journal.stat().st_size > 0
+        except FileNotFoundError:
+            return False
+
+    def pending(self) -> list[SpoolEntry]:
+        done = self._done_ids()
+        return [e for e in self._entries(self.journal) if e.id not in done]
+
+    def mark_done(self, entry_id: str) -> None:
+        _append_durably(self.done, entry_id)
+
+    def quarantine(self, entry: SpoolEntry, error: str) -> None:
+        """Set aside an entry the database refused (not an outage), with the reason."""
+        record = {**_entry_dict(entry), "error": error}
+        _append_durably(self.dead, json.dumps(record, separators=(",", ":")))
+        self.mark_done(entry.id)
+
+    def compact(self) -> None:
+        """Empty the journal once every entry in it has been applied."""
+        with self._lock("append"):
+            done = self._done_ids()
+            if all(e.id in done for e in self._entries(self.journal)):
+                for path in (self.journal, self.done):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.truncate(path, 0)
+
+    def status(self) -> SpoolStatus:
+        pending = self.pending()
+        return SpoolStatus(
+            directory=self.directory,
+            pending=len(pending),
+            dead=sum(1 for _ in self._lines(self.dead)),
+            oldest=pending[0].at if pending else None,
+        )
+
+    # -- replaying ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def replaying(self) -> Iterator[bool]:
+        """Hold the replay lock if no one else does; yields whether we got it."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / "replay.lock").open("a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    @staticmethod
+    def decode(entry: SpoolEntry) -> tuple[Binding, Op[Any]]:
+        """The binding and the operation an entry recorded."""
+        module, _, name = entry.op.partition(":")
+        if not module.startswith(("agentledger.", "tests.", "examples.")):
+            raise InvalidInput(f"spool entry {entry.id} names a foreign operation {entry.op}")
+        factory = getattr(importlib.import_module(module), name)
+        op: Op[Any] = factory(*_decode(entry.args), **_decode(entry.kwargs))
+        return Binding(entry.tenant), op
+
+    # -- internals ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _lock(self, name: str) -> Iterator[None]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / f"{name}.lock").open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _done_ids(self) -> set[str]:
+        return set(self._lines(self.done))
+
+    def _entries(self, path: Path) -> Iterator[SpoolEntry]:
+        for line in self._lines(path):
+            try:
+                raw = json.loads(line)
+            except ValueError:
+                continue  # a torn last line from a crash mid-write: never acknowledged
+            yield SpoolEntry(**{k: raw[k] for k in ("id", "tenant", "op", "args", "kwargs", "at")})
+
+    @staticmethod
+    def _lines(path: Path) -> Iterator[str]:
+        try:
+            with path.open() as fh:
+                for line in fh:
+                    if line.endswith("\n") and line.strip():
+                        yield line.rstrip("\n")
+        except FileNotFoundError:
+            return
+
+
+def _entry_dict(entry: SpoolEntry) -> dict[str, Any]:
+    return {k: getattr(entry, k) for k in ("id", "tenant", "op", "args", "kwargs", "at")}
+
+
+def _append_durably(path: Path, line: str) -> None:
+    new = not path.exists()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, (line + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if new:  # make the new directory entry durable too
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return {"$uuid": str(value)}
+    if isinstance(value, dt.datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, decimal.Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, bytes):
+        return {"$bytes": base64.b64encode(value).decode()}
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encode(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise InvalidInput(f"a {type(value).__name__} argument cannot be spooled")
+
+
+_DECODERS: dict[str, Any] = {
+    "$uuid": uuid.UUID,
+    "$datetime": dt.datetime.fromisoformat,
+    "$date": dt.date.fromisoformat,
+    "$decimal": decimal.Decimal,
+    "$bytes": base64.b64decode,
+}
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1:
+            ((key, inner),) = value.items()
+            if key in _DECODERS:
+                return _DECODERS[key](inner)
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value

@@ -1,0 +1,154 @@
+"""The spool: writes accepted while PostgreSQL is really down, replayed exactly once, in
+order, even when a replaying process is killed halfway."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentledger import InvalidInput, Ledger, Settings, Spooled
+from agentledger.db import migrate
+from agentledger.db.binding import Binding
+from agentledger.db.embedded import EmbeddedServer
+from agentledger.db.spool import Spool
+from tests.conftest import ROOT, server_dir
+from tests.spool_ops import count_markers, insert_marker
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EmbeddedServer]:
+    srv = EmbeddedServer(server_dir())
+    srv.start()
+    migrate.upgrade(srv.url())
+    yield srv
+    srv.stop(mode="immediate")
+    shutil.rmtree(srv.data_dir, ignore_errors=True)
+
+
+def _settings(server: EmbeddedServer, spool: Path) -> Settings:
+    return Settings.build(
+        database_url=server.url(),
+        data_dir=spool.parent,
+        spool_dir=spool,
+        pool_timeout=0.5,
+        connect_timeout=1,
+        retry_attempts=2,
+        retry_backoff=0.05,
+    )
+
+
+def _write(ledger: Ledger, tenant: str, name: str) -> str:
+    op = insert_marker(uuid.uuid4(), name)
+    try:
+        return ledger.db.run(op, Binding(tenant))
+    except Spooled:
+        return "spooled"
+
+
+def _markers(ledger: Ledger, tenant: str) -> dict[str, Any]:
+    return ledger.db.run(count_markers(), Binding(tenant))
+
+
+def test_entries_survive_a_torn_last_line(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.append(Binding("t"), insert_marker(uuid.uuid4(), "a"))
+    with spool.journal.open("a") as fh:
+        fh.write('{"id": "half')  # a crash mid-write: never acknowledged
+    assert [e.op.rsplit(":", 1)[1] for e in spool.pending()] == ["insert_marker"]
+    binding, op = Spool.decode(spool.pending()[0])
+    assert binding.tenant == "t" and op.args[1] == "a" and isinstance(op.args[0], uuid.UUID)
+
+
+def test_writes_during_an_outage_are_spooled_then_replayed_in_order(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    settings = _settings(server, tmp_path / "spool")
+    with Ledger(settings, migrate=False) as ledger:
+        tenant = ledger.tenants.create(f"s-{uuid.uuid4().hex[:8]}").id
+        assert _write(ledger, tenant, "w00") == "w00"
+        server.stop(mode="immediate")
+        try:
+            outcomes = [_write(ledger, tenant, f"w{i:02d}") for i in range(1, 41)]
+            with pytest.raises(InvalidInput):  # bad input is refused, not spooled
+                ledger.db.run(insert_marker(uuid.uuid4(), "nul\x00"), Binding(tenant))
+            assert outcomes == ["spooled"] * 40
+            assert ledger.spool_status().pending == 40
+        finally:
+            server.start()
+        # the next write queues behind the spool and replays it all, in order
+        assert _write(ledger, tenant, "w41") == "w41"
+        markers = _markers(ledger, tenant)
+        assert markers["n"] == 42
+        assert markers["names"] == [f"w{i:02d}" for i in range(42)]
+        status = ledger.spool_status()
+        assert (status.pending, status.dead) == (0, 0)
+
+
+def test_ledger_opens_while_the_database_is_down(server: EmbeddedServer, tmp_path: Path) -> None:
+    settings = _settings(server, tmp_path / "spool")
+    with Ledger(settings, migrate=False) as ledger:
+        tenant = ledger.tenants.create(f"s-{uuid.uuid4().hex[:8]}").id
+    server.stop(mode="immediate")
+    try:
+        with Ledger(settings) as ledger:  # migrate=True: the check is skipped, not fatal
+            assert _write(ledger, tenant, "offline") == "spooled"
+    finally:
+        server.start()
+    with Ledger(settings) as ledger:
+        assert ledger.replay_spool() == 1
+        assert _markers(ledger, tenant)["names"] == ["offline"]
+
+
+REPLAYER = """
+import sys
+from agentledger import Ledger, Settings
+settings = Settings.build(database_url=sys.argv[1], spool_dir=sys.argv[2], data_dir=sys.argv[3])
+with Ledger(settings, migrate=False) as ledger:
+    print(ledger.replay_spool())
+"""
+
+
+def test_replay_killed_halfway_then_resumed_is_exactly_once(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    spool_dir = tmp_path / "spool"
+    settings = _settings(server, spool_dir)
+    with Ledger(settings, migrate=False) as ledger:
+        tenant = ledger.tenants.create(f"s-{uuid.uuid4().hex[:8]}").id
+    spool = Spool(spool_dir)
+    total = 400
+    for i in range(total):
+        spool.append(Binding(tenant), insert_marker(uuid.uuid4(), f"k{i:03d}"))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", REPLAYER, server.url(), str(spool_dir), str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if spool.done.exists() and spool.done.stat().st_size > 20 * 33:
+            break
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    replayed_before_kill = len(spool.done.read_text().split())
+    assert 0 < replayed_before_kill < total, "the kill must land mid-replay"
+    with Ledger(settings, migrate=False) as ledger:
+        ledger.replay_spool()
+        markers = _markers(ledger, tenant)
+    assert markers["n"] == total
+    assert markers["names"] == [f"k{i:03d}" for i in range(total)]
+    assert spool.status().pending == 0
