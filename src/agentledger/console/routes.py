@@ -1,0 +1,231 @@
+"""Console pages: overview (supervisor view), alerts, decisions, memory, events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from agentledger.api.auth import Principal, ledger_of, resolve
+from agentledger.console import charts
+from agentledger.console.session import COOKIE, TTL_SECONDS, Sessions
+from agentledger.errors import LedgerError
+from agentledger.ledger import AsyncTenantScope
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=1, default=str)[:2000]
+templates.env.filters["ago"] = lambda t: _ago(t)
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+class SignIn(Exception):
+    """Raised when a console page needs a signed-in user."""
+
+
+def mount(app: FastAPI) -> None:
+    app.state.sessions = Sessions()
+    app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
+    app.include_router(router)
+
+    async def to_login(request: Request, exc: Exception) -> Response:
+        if request.headers.get("hx-request"):
+            return Response(status_code=204, headers={"HX-Redirect": "/console/login"})
+        return RedirectResponse("/console/login", status_code=303)
+
+    app.add_exception_handler(SignIn, to_login)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/console/", status_code=303)
+
+
+async def _who(request: Request) -> tuple[Principal, AsyncTenantScope]:
+    session = request.app.state.sessions.get(request)
+    if session is None:
+        raise SignIn
+    principal = await resolve(request, session.secret)  # a revoked key signs out
+    if principal is None:
+        request.app.state.sessions.drop(request)
+        raise SignIn
+    return principal, ledger_of(request).tenant(principal.tenant_id)
+
+
+def _page(request: Request, name: str, who: Principal, active: str, **ctx: Any) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request, name, {"who": who, "active": active, **ctx}
+    )
+
+
+@router.get("/login", name="console-login")
+async def login_form(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "login.html", {"title": "Sign in", "who": None})
+
+
+@router.post("/login")
+async def login(request: Request, key: str = Form(...)) -> Response:
+    principal = await resolve(request, key.strip())
+    if principal is None:
+        return templates.TemplateResponse(
+            request, "login.html",
+            {"title": "Sign in", "who": None, "error": "That key is unknown or revoked."},
+            status_code=401,
+        )
+    sid = request.app.state.sessions.create(principal, key.strip())
+    response = RedirectResponse("/console/", status_code=303)
+    response.set_cookie(COOKIE, sid, max_age=TTL_SECONDS, httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/logout", name="console-logout")
+async def logout(request: Request) -> Response:
+    request.app.state.sessions.drop(request)
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/", name="console-overview")
+async def overview(request: Request) -> HTMLResponse:
+    who, scope = await _who(request)
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    pending = await scope.alerts.pending(limit=500)
+    by_tier = {tier: sum(1 for a in pending if a.tier == tier) for tier in (1, 2, 3)}
+    since = today - dt.timedelta(days=29)
+    days = [(since + dt.timedelta(days=i)).date() for i in range(30)]
+    acceptance = await scope.decisions.acceptance_stats(by=(), period="day", since=since)
+    rate = {s.period_start.date(): s.acceptance_rate for s in acceptance if s.period_start}
+    decided = {s.period_start.date(): s.with_feedback for s in acceptance if s.period_start}
+    run_stats = await scope.runs.stats(since=since)
+    runs_per_day: dict[dt.date, int] = defaultdict(int)
+    p95: dict[dt.date, float] = {}
+    for stat in run_stats:
+        runs_per_day[stat.day] += stat.runs
+        if stat.p95_ms is not None:
+            p95[stat.day] = max(p95.get(stat.day, 0.0), float(stat.p95_ms))
+    labels = [d.strftime("%b %d") for d in days]
+    return _page(
+        request, "overview.html", who, "console-overview", title="Overview",
+        by_tier=by_tier, pending=pending[:8],
+        acceptance_chart=charts.line_chart(labels, [rate.get(d) for d in days], unit="%",
+                                           top=1.0, title="Decision acceptance rate"),
+        decided_total=sum(decided.values()),
+        runs_chart=charts.bar_chart(labels, [runs_per_day.get(d, 0) for d in days],
+                                    title="Runs per day"),
+        duration_chart=charts.line_chart(labels, [p95.get(d) for d in days], unit=" ms",
+                                         color="#c98a0b", title="p95 run duration"),
+        runs_total=sum(runs_per_day.values()),
+        events=await scope.events.recent(limit=10),
+    )
+
+
+@router.get("/alerts", name="console-alerts")
+async def alerts(request: Request, status: str = "pending", tier: str = "") -> HTMLResponse:
+    who, scope = await _who(request)
+    rows = await scope.alerts.list(status=status or None, tier=tier or None, limit=200)
+    return _page(request, "alerts.html", who, "console-alerts", title="Alerts", alerts=rows,
+                 status=status, tier=tier)
+
+
+@router.post("/alerts/{alert_id}/{action}", name="console-alert-action")
+async def alert_action(request: Request, alert_id: UUID, action: str) -> HTMLResponse:
+    who, scope = await _who(request)
+    if action not in ("acknowledge", "resolve"):
+        return HTMLResponse("unknown action", status_code=400)
+    by = f"console:{who.key_id[:8]}"
+    error = None
+    try:
+        alert = await getattr(scope.alerts, action)(alert_id, by=by)
+    except LedgerError as exc:
+        alert, error = await scope.alerts.get(alert_id), exc.message
+    return templates.TemplateResponse(request, "_alert_row.html", {"a": alert, "error": error})
+
+
+@router.get("/decisions", name="console-decisions")
+async def decisions(request: Request, awaiting: str = "") -> HTMLResponse:
+    who, scope = await _who(request)
+    rows = await scope.decisions.list(awaiting_feedback=bool(awaiting), limit=200)
+    stats = await scope.decisions.acceptance_stats(by=("decision_type",))
+    return _page(request, "decisions.html", who, "console-decisions", title="Decisions",
+                 decisions=rows, stats=stats, awaiting=awaiting)
+
+
+@router.post("/decisions/{decision_id}/feedback", name="console-feedback")
+async def feedback(request: Request, decision_id: UUID, accepted: str = Form(...),
+                   reason: str = Form("")) -> HTMLResponse:
+    who, scope = await _who(request)
+    error = None
+    try:
+        d = await scope.decisions.record_feedback(
+            decision_id, accepted == "true", reason=reason or None, by=f"console:{who.key_id[:8]}"
+        )
+    except LedgerError as exc:
+        d, error = await scope.decisions.get(decision_id), exc.message
+    return templates.TemplateResponse(request, "_decision_row.html", {"d": d, "error": error})
+
+
+@router.get("/memory", name="console-memory")
+async def memory(request: Request, q: str = "", kind: str = "") -> HTMLResponse:
+    who, scope = await _who(request)
+    columns: list[tuple[str, list[Any]]] = []
+    error = None
+    if q.strip():
+        kinds = [kind] if kind else None
+        try:
+            columns = [
+                ("Fuzzy name (pg_trgm)", await scope.memory.find_by_name(q, kind=kind or None,
+                                                                        limit=10)),
+                ("Full text (tsvector)", await scope.memory.search_text(q, kinds=kinds, limit=10)),
+                ("Hybrid (rank fusion)", await scope.memory.search(q, kinds=kinds, limit=10)),
+            ]
+        except LedgerError as exc:
+            error = exc.message
+    stats = await scope.memory.stats()
+    recent = [] if q.strip() else await scope.memory.list(limit=20)
+    return _page(request, "memory.html", who, "console-memory", title="Memory", q=q,
+                 kind=kind, columns=columns, error=error, stats=stats, recent=recent)
+
+
+@router.get("/memory/{entity_id}", name="console-entity")
+async def entity(request: Request, entity_id: UUID) -> HTMLResponse:
+    who, scope = await _who(request)
+    try:
+        e = await scope.memory.get(entity_id)
+    except LedgerError:
+        return _page(request, "missing.html", who, "console-memory", title="Not found",
+                     what="entity")
+    neighbours = await scope.memory.neighbours(entity_id, limit=50)
+    return _page(request, "entity.html", who, "console-memory", title=e.name, e=e,
+                 neighbours=neighbours)
+
+
+@router.get("/events", name="console-events")
+async def events(request: Request, stream: str = "", partial: str = "") -> HTMLResponse:
+    who, scope = await _who(request)
+    error = None
+    try:
+        rows = (await scope.events.read_stream(stream, backwards=True, limit=100) if stream
+                else await scope.events.recent(limit=100))
+    except LedgerError as exc:
+        rows, error = [], exc.message
+    name = "_events_table.html" if partial else "events.html"
+    return _page(request, name, who, "console-events", title="Events", events=rows,
+                 stream=stream, error=error)
+
+
+def _ago(t: dt.datetime | None) -> str:
+    if t is None:
+        return "-"
+    seconds = (dt.datetime.now(dt.UTC) - t).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return "just now"
