@@ -16,6 +16,7 @@ from agentledger.errors import (
     Unavailable,
     VersionConflict,
 )
+from agentledger.events import Appended, Event, NewEvent
 from agentledger.ledger import AsyncLedger, Health, Ledger
 from agentledger.tenants import ApiKey, CreatedKey, KeyIdentity, Tenant
 
@@ -23,10 +24,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ApiKey",
+    "Appended",
     "AsyncLedger",
     "ConfigError",
     "Conflict",
     "CreatedKey",
+    "Event",
     "Health",
     "IllegalTransition",
     "InvalidInput",
@@ -34,6 +37,7 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "MissingExtension",
+    "NewEvent",
     "NotFound",
     "PermissionDenied",
     "QueryTimeout",
