@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from agentledger.alerts.facade_async import AsyncAlerts
 from agentledger.config import Settings
 from agentledger.db import migrate
 from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.runner_async import AsyncDatabase, AsyncRunner, AsyncSession
 from agentledger.db.statements import Op
+from agentledger.decisions.facade_async import AsyncDecisions
 from agentledger.events.facade_async import AsyncEvents
+from agentledger.runs.facade_async import AsyncRuns
 from agentledger.tenants.facade_async import AsyncKeys, AsyncTenants
 
 T = TypeVar("T")
@@ -38,6 +41,9 @@ class AsyncModules:
         self.tenant_id = tenant_id
         self.keys = AsyncKeys(run)
         self.events = AsyncEvents(run)
+        self.decisions = AsyncDecisions(run)
+        self.runs = AsyncRuns(run)
+        self.alerts = AsyncAlerts(run)
 
 
 class AsyncTransaction(AsyncModules):

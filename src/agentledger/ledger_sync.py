@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from agentledger.alerts.facade_sync import Alerts
 from agentledger.config import Settings
 from agentledger.db import migrate
 from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.runner_sync import Database, Runner, Session
 from agentledger.db.statements import Op
+from agentledger.decisions.facade_sync import Decisions
 from agentledger.events.facade_sync import Events
+from agentledger.runs.facade_sync import Runs
 from agentledger.tenants.facade_sync import Keys, Tenants
 
 T = TypeVar("T")
@@ -39,6 +42,9 @@ class Modules:
         self.tenant_id = tenant_id
         self.keys = Keys(run)
         self.events = Events(run)
+        self.decisions = Decisions(run)
+        self.runs = Runs(run)
+        self.alerts = Alerts(run)
 
 
 class Transaction(Modules):
