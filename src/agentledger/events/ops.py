@@ -32,8 +32,13 @@ def event_json(event: NewEvent, field: str = "event") -> dict[str, Any]:
         "type": v.text("type", event.type, max_len=MAX_NAME),
         "actor_type": v.choice("actor_type", event.actor_type, ACTOR_TYPES),
         "actor_id": v.optional_text("actor_id", event.actor_id, max_len=MAX_NAME),
-        "payload": v.json_object("payload", event.payload),
-        "metadata": v.json_object("metadata", event.metadata, max_bytes=100_000),
+        # Empty objects (the common metadata) need no walk.
+        "payload": v.json_object("payload", event.payload) if event.payload != {} else {},
+        "metadata": (
+            v.json_object("metadata", event.metadata, max_bytes=100_000)
+            if event.metadata != {}
+            else {}
+        ),
     }
 
 
