@@ -1,6 +1,8 @@
 """agentledger: the PostgreSQL system of record for AI-agent applications."""
 
+from agentledger.alerts import Alert, AlertNotice
 from agentledger.config import Settings
+from agentledger.decisions import AcceptanceStat, Decision
 from agentledger.errors import (
     ConfigError,
     Conflict,
@@ -17,17 +19,25 @@ from agentledger.errors import (
     Unavailable,
     VersionConflict,
 )
+from agentledger.events import Appended, Event, NewEvent
 from agentledger.ledger import AsyncLedger, Health, Ledger
+from agentledger.runs import Run, RunStat
 from agentledger.tenants import ApiKey, CreatedKey, KeyIdentity, Tenant
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AcceptanceStat",
+    "Alert",
+    "AlertNotice",
     "ApiKey",
+    "Appended",
     "AsyncLedger",
     "ConfigError",
     "Conflict",
     "CreatedKey",
+    "Decision",
+    "Event",
     "Health",
     "IllegalTransition",
     "InvalidInput",
@@ -35,9 +45,12 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "MissingExtension",
+    "NewEvent",
     "NotFound",
     "PermissionDenied",
     "QueryTimeout",
+    "Run",
+    "RunStat",
     "Settings",
     "Spooled",
     "Tenant",

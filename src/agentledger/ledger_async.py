@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from agentledger.alerts.facade_async import AsyncAlerts
 from agentledger.config import Settings
 from agentledger.db import migrate
 from agentledger.db.binding import Binding
@@ -20,6 +21,9 @@ from agentledger.db.runner_async import AsyncDatabase, AsyncRunner, AsyncSession
 from agentledger.db.spool import SpoolStatus
 from agentledger.db.statements import Op
 from agentledger.db.translate import is_connection_failure
+from agentledger.decisions.facade_async import AsyncDecisions
+from agentledger.events.facade_async import AsyncEvents
+from agentledger.runs.facade_async import AsyncRuns
 from agentledger.tenants.facade_async import AsyncKeys, AsyncTenants
 
 T = TypeVar("T")
@@ -38,6 +42,10 @@ class AsyncModules:
     def __init__(self, tenant_id: str, run: AsyncRunner) -> None:
         self.tenant_id = tenant_id
         self.keys = AsyncKeys(run)
+        self.events = AsyncEvents(run)
+        self.decisions = AsyncDecisions(run)
+        self.runs = AsyncRuns(run)
+        self.alerts = AsyncAlerts(run)
 
 
 class AsyncTransaction(AsyncModules):

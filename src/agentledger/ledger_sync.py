@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from agentledger.alerts.facade_sync import Alerts
 from agentledger.config import Settings
 from agentledger.db import migrate
 from agentledger.db.binding import Binding
@@ -21,6 +22,9 @@ from agentledger.db.runner_sync import Database, Runner, Session
 from agentledger.db.spool import SpoolStatus
 from agentledger.db.statements import Op
 from agentledger.db.translate import is_connection_failure
+from agentledger.decisions.facade_sync import Decisions
+from agentledger.events.facade_sync import Events
+from agentledger.runs.facade_sync import Runs
 from agentledger.tenants.facade_sync import Keys, Tenants
 
 T = TypeVar("T")
@@ -39,6 +43,10 @@ class Modules:
     def __init__(self, tenant_id: str, run: Runner) -> None:
         self.tenant_id = tenant_id
         self.keys = Keys(run)
+        self.events = Events(run)
+        self.decisions = Decisions(run)
+        self.runs = Runs(run)
+        self.alerts = Alerts(run)
 
 
 class Transaction(Modules):

@@ -1,0 +1,68 @@
+# Generated from src/agentledger/alerts/facade_async.py by scripts/async_to_sync.py.
+# Edit the source and rerun the script; CI fails when this file is stale.
+"""The bound tenant's alerts: the async façade."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from agentledger.alerts import ops
+from agentledger.alerts.records import Alert
+from agentledger.db.runner_sync import Runner
+
+
+class Alerts:
+    """Raise tiered alerts (1 urgent, 2 important, 3 info), acknowledge and resolve them."""
+
+    def __init__(self, run: Runner) -> None:
+        self._run = run
+
+    def create(
+        self,
+        tier: int | str,
+        title: str,
+        *,
+        body: str = "",
+        action_required: bool = False,
+        run_id: UUID | str | None = None,
+        entity_ref: str | None = None,
+        case_ref: str | None = None,
+        dedup_key: str | None = None,
+    ) -> Alert:
+        """A pending alert; a repeat of an open alert's ``dedup_key`` bumps its occurrences
+        instead. New alerts are announced on ALERTS_CHANNEL when the transaction commits."""
+        return self._run(
+            ops.raise_(
+                tier,
+                title,
+                body=body,
+                action_required=action_required,
+                run_id=run_id,
+                entity_ref=entity_ref,
+                case_ref=case_ref,
+                dedup_key=dedup_key,
+            )
+        )
+
+    def acknowledge(self, alert_id: UUID | str, *, by: str | None = None) -> Alert:
+        return self._run(ops.transition(alert_id, "acknowledge", by=by))
+
+    def resolve(self, alert_id: UUID | str, *, by: str | None = None) -> Alert:
+        return self._run(ops.transition(alert_id, "resolve", by=by))
+
+    def get(self, alert_id: UUID | str) -> Alert:
+        return self._run(ops.get(alert_id))
+
+    def pending(self, tier: int | str | None = None, *, limit: int = 100) -> list[Alert]:
+        """Pending alerts, most urgent first."""
+        return self._run(ops.pending(tier, limit=limit))
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        tier: int | str | None = None,
+        before: UUID | str | None = None,
+        limit: int = 100,
+    ) -> list[Alert]:
+        return self._run(ops.list_(status=status, tier_=tier, before=before, limit=limit))

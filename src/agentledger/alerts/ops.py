@@ -1,0 +1,107 @@
+"""Alert operations: raise (with dedup), acknowledge, resolve, list."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from agentledger import validation as v
+from agentledger.alerts.records import ALERT_LIFECYCLE, TIERS, Alert
+from agentledger.db.statements import Gen, Queries, operation
+from agentledger.db.translate import register_constraint
+from agentledger.errors import InvalidInput, NotFound
+from agentledger.records import from_row
+
+Q = Queries.beside(__file__)
+MAX_PAGE = 1000
+register_constraint("alerts_run_fk", NotFound, "the alert's run does not exist", field="run_id")
+
+
+def tier(value: object) -> int:
+    """1, 2 or 3, or the names urgent, important, info."""
+    if isinstance(value, str) and value in TIERS:
+        return TIERS[value]
+    if isinstance(value, int) and not isinstance(value, bool) and value in TIERS.values():
+        return value
+    raise InvalidInput(
+        f"tier is {value!r}; expected 1 (urgent), 2 (important) or 3 (info)", field="tier"
+    )
+
+
+@operation()
+def raise_(
+    tier_: int | str,
+    title: str,
+    *,
+    body: str = "",
+    action_required: bool = False,
+    run_id: UUID | str | None = None,
+    entity_ref: str | None = None,
+    case_ref: str | None = None,
+    dedup_key: str | None = None,
+) -> Gen[Alert]:
+    """A new pending alert, or, when an open alert has the same ``dedup_key``, that alert
+    with its ``occurrences`` bumped. New alerts notify ALERTS_CHANNEL."""
+    row = yield Q.raise_alert.one(
+        tier=tier(tier_),
+        title=v.text("title", title, max_len=500),
+        body=v.text("body", body, max_len=100_000, min_len=0),
+        action_required=bool(action_required),
+        run_id=None if run_id is None else v.uuid("run_id", run_id),
+        entity_ref=v.optional_text("entity_ref", entity_ref, max_len=500),
+        case_ref=v.optional_text("case_ref", case_ref, max_len=500),
+        dedup_key=v.optional_text("dedup_key", dedup_key, max_len=500),
+    )
+    return from_row(Alert, row)
+
+
+@operation(idempotent=True)
+def transition(alert_id: UUID | str, action: str, *, by: str | None = None) -> Gen[Alert]:
+    """Acknowledge or resolve; IllegalTransition (a Conflict) names the action and state."""
+    aid = v.uuid("alert_id", alert_id)
+    row = yield Q.transition_alert.one(
+        id=aid,
+        target=ALERT_LIFECYCLE.target(action),
+        sources=ALERT_LIFECYCLE.sources(action),
+        by=v.optional_text("by", by, max_len=200),
+    )
+    if row is None:
+        current = yield Q.get_alert.one(id=aid)
+        if current is None:
+            raise NotFound(f"alert {alert_id} does not exist", field="alert_id")
+        ALERT_LIFECYCLE.check(action, current["status"])  # raises: the move is illegal
+        row = current  # pragma: no cover
+    return from_row(Alert, row)
+
+
+@operation(writes=False)
+def get(alert_id: UUID | str) -> Gen[Alert]:
+    row = yield Q.get_alert.one(id=v.uuid("alert_id", alert_id))
+    if row is None:
+        raise NotFound(f"alert {alert_id} does not exist", field="alert_id")
+    return from_row(Alert, row)
+
+
+@operation(writes=False)
+def pending(tier_: int | str | None = None, *, limit: int = 100) -> Gen[list[Alert]]:
+    rows = yield Q.pending_alerts.all(
+        tier=None if tier_ is None else tier(tier_),
+        limit=v.integer("limit", limit, low=1, high=MAX_PAGE),
+    )
+    return [from_row(Alert, row) for row in rows]
+
+
+@operation(writes=False)
+def list_(
+    *,
+    status: str | None = None,
+    tier_: int | str | None = None,
+    before: UUID | str | None = None,
+    limit: int = 100,
+) -> Gen[list[Alert]]:
+    rows = yield Q.list_alerts.all(
+        status=None if status is None else v.choice("status", status, ALERT_LIFECYCLE.states),
+        tier=None if tier_ is None else tier(tier_),
+        before=None if before is None else v.uuid("before", before),
+        limit=v.integer("limit", limit, low=1, high=MAX_PAGE),
+    )
+    return [from_row(Alert, row) for row in rows]

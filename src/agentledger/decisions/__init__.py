@@ -1,0 +1,5 @@
+"""Decisions agents made, with the human feedback that closes the learning loop."""
+
+from agentledger.decisions.records import AcceptanceStat, Decision
+
+__all__ = ["AcceptanceStat", "Decision"]

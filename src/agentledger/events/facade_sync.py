@@ -1,0 +1,85 @@
+# Generated from src/agentledger/events/facade_async.py by scripts/async_to_sync.py.
+# Edit the source and rerun the script; CI fails when this file is stale.
+"""The bound tenant's event log: the async façade."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from agentledger.db.runner_sync import Runner
+from agentledger.events import ops
+from agentledger.events.records import Appended, Event, NewEvent
+
+
+class Events:
+    """Append to and read the append-only log; save subscribers' checkpoints."""
+
+    def __init__(self, run: Runner) -> None:
+        self._run = run
+
+    def append(
+        self,
+        stream: str,
+        type: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        event_id: UUID | str | None = None,
+        actor_type: str = "system",
+        actor_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        expected_version: int | None = None,
+    ) -> Appended:
+        """Append one event. ``expected_version``: the stream's version before it (0: new),
+        else VersionConflict. A repeated ``event_id`` returns ``already_appended=True``."""
+        event = NewEvent(
+            stream=stream,
+            type=type,
+            payload=payload or {},
+            metadata=metadata or {},
+            actor_type=actor_type,
+            actor_id=actor_id,
+            event_id=event_id,
+        )
+        return self._run(ops.append_one(event, expected_version))
+
+    def append_many(
+        self, events: Sequence[NewEvent], *, expected_versions: Mapping[str, int] | None = None
+    ) -> list[Appended]:
+        """Append a batch in one round trip, atomically; results in the input's order."""
+        return self._run(ops.append(events, expected_versions))
+
+    def get(self, event_id: UUID | str) -> Event:
+        return self._run(ops.get(event_id))
+
+    def exists(self, event_id: UUID | str) -> bool:
+        return self._run(ops.exists(event_id))
+
+    def stream_version(self, stream: str) -> int:
+        return self._run(ops.stream_version(stream))
+
+    def read_stream(
+        self,
+        stream: str,
+        *,
+        from_version: int | None = None,
+        backwards: bool = False,
+        limit: int = 100,
+    ) -> list[Event]:
+        return self._run(
+            ops.read_stream(stream, from_version=from_version, backwards=backwards, limit=limit)
+        )
+
+    def read_all(
+        self, after: int = 0, *, types: Sequence[str] | None = None, limit: int = 1000
+    ) -> list[Event]:
+        """Events after position ``after`` that no later commit can precede (see
+        ``ops.read_all``); pass the last one's position to continue."""
+        return self._run(ops.read_all(after, types=types, limit=limit))
+
+    def save_checkpoint(self, subscriber: str, position: int) -> None:
+        self._run(ops.save_checkpoint(subscriber, position))
+
+    def checkpoint(self, subscriber: str) -> int:
+        return self._run(ops.checkpoint(subscriber))

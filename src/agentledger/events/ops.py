@@ -1,0 +1,193 @@
+"""Event log operations: append (single and batch), read streams, read all, checkpoints."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from agentledger import validation as v
+from agentledger.db.statements import Gen, Queries, Stmt, operation
+from agentledger.errors import InvalidInput, NotFound
+from agentledger.events.records import ACTOR_TYPES, Appended, Event, NewEvent
+from agentledger.records import from_row
+
+Q = Queries.beside(__file__)
+MAX_BATCH = 10_000
+MAX_PAGE = 10_000
+MAX_NAME = 200
+
+
+def event_json(event: NewEvent, field: str = "event") -> dict[str, Any]:
+    """One validated event as the JSON object ``append_events_v1`` takes."""
+    if not isinstance(event, NewEvent):
+        raise InvalidInput(f"{field} must be a NewEvent, not {type(event).__name__}", field=field)
+    return {
+        "event_id": str(
+            uuid.uuid4() if event.event_id is None else v.uuid("event_id", event.event_id)
+        ),
+        "stream": v.text("stream", event.stream, max_len=MAX_NAME),
+        "type": v.text("type", event.type, max_len=MAX_NAME),
+        "actor_type": v.choice("actor_type", event.actor_type, ACTOR_TYPES),
+        "actor_id": v.optional_text("actor_id", event.actor_id, max_len=MAX_NAME),
+        # Empty objects (the common metadata) need no walk.
+        "payload": v.json_object("payload", event.payload) if event.payload != {} else {},
+        "metadata": (
+            v.json_object("metadata", event.metadata, max_bytes=100_000)
+            if event.metadata != {}
+            else {}
+        ),
+    }
+
+
+def append_statement(
+    events: Sequence[dict[str, Any]], expected: Mapping[str, int] | None = None
+) -> Stmt:
+    """The statement that appends already-validated events (for other modules' operations,
+    so their rows and their events commit in one transaction)."""
+    return Q.append_events.all(
+        events=json.dumps(list(events), separators=(",", ":")),
+        expected=None if expected is None else json.dumps(dict(expected)),
+    )
+
+
+def appended_in_order(
+    rows: list[dict[str, Any]], events: Sequence[dict[str, Any]]
+) -> list[Appended]:
+    by_id = {str(row["event_id"]): row for row in rows}
+    return [from_row(Appended, by_id[e["event_id"]]) for e in events]
+
+
+@operation(idempotent=True)
+def append(
+    events: Sequence[NewEvent], expected_versions: Mapping[str, int] | None = None
+) -> Gen[list[Appended]]:
+    """Append ``events`` atomically; one result per event, in order.
+
+    ``expected_versions`` maps a stream to the version it must be at before this batch
+    (0: the stream is new); a mismatch raises VersionConflict and nothing is written.
+    Events whose id is already stored come back with ``already_appended=True`` and their
+    original version and position; an id stored with other content is a Conflict.
+    """
+    if isinstance(events, NewEvent) or not isinstance(events, Sequence):
+        raise InvalidInput("events must be a list of NewEvent", field="events")
+    if not 1 <= len(events) <= MAX_BATCH:
+        raise InvalidInput(
+            f"events has {len(events)} items; append 1 to {MAX_BATCH} at a time", field="events"
+        )
+    rows = [event_json(e, f"events[{i}]") for i, e in enumerate(events)]
+    seen: set[str] = set()
+    for row in rows:
+        if row["event_id"] in seen:
+            raise InvalidInput(
+                f"event_id {row['event_id']} appears twice in one batch", field="event_id"
+            )
+        seen.add(row["event_id"])
+    expected = None
+    if expected_versions is not None:
+        if not isinstance(expected_versions, Mapping):
+            raise InvalidInput(
+                "expected_versions must map streams to versions", field="expected_versions"
+            )
+        expected = {
+            v.text("stream", s, max_len=MAX_NAME): v.integer(
+                "expected_version", version, low=0, high=2**62
+            )
+            for s, version in expected_versions.items()
+        }
+    result = yield append_statement(rows, expected)
+    return appended_in_order(result, rows)
+
+
+@operation(idempotent=True)
+def append_one(event: NewEvent, expected_version: int | None = None) -> Gen[Appended]:
+    """Append one event; ``expected_version`` is its stream's version before it."""
+    row = event_json(event)
+    expected = None
+    if expected_version is not None:
+        expected = {row["stream"]: v.integer("expected_version", expected_version, low=0)}
+    result = yield append_statement([row], expected)
+    return appended_in_order(result, [row])[0]
+
+
+@operation(writes=False)
+def get(event_id: UUID | str) -> Gen[Event]:
+    row = yield Q.get_event.one(event_id=v.uuid("event_id", event_id))
+    if row is None:
+        raise NotFound(f"event {event_id} does not exist", field="event_id")
+    return from_row(Event, row)
+
+
+@operation(writes=False)
+def exists(event_id: UUID | str) -> Gen[bool]:
+    row = yield Q.get_event.one(event_id=v.uuid("event_id", event_id))
+    return row is not None
+
+
+@operation(writes=False)
+def stream_version(stream: str) -> Gen[int]:
+    version = yield Q.stream_version.scalar(stream=v.text("stream", stream, max_len=MAX_NAME))
+    return int(version)
+
+
+@operation(writes=False)
+def read_stream(
+    stream: str, *, from_version: int | None = None, backwards: bool = False, limit: int = 100
+) -> Gen[list[Event]]:
+    """Forwards from ``from_version`` (default 1), or backwards from it (default: the end)."""
+    params = {
+        "stream": v.text("stream", stream, max_len=MAX_NAME),
+        "limit": v.integer("limit", limit, low=1, high=MAX_PAGE),
+    }
+    if backwards:
+        top = 2**62 if from_version is None else from_version
+        version = v.integer("from_version", top, low=0, high=2**62)
+        rows = yield Q.read_stream_backwards.all(version=version, **params)
+    else:
+        start = 1 if from_version is None else from_version
+        version = v.integer("from_version", start, low=0, high=2**62)
+        rows = yield Q.read_stream_forwards.all(version=version, **params)
+    return [from_row(Event, row) for row in rows]
+
+
+@operation(writes=False)
+def read_all(
+    after: int = 0, *, types: Sequence[str] | None = None, limit: int = 1000
+) -> Gen[list[Event]]:
+    """The tenant's events after the event at position ``after`` (0: from the start).
+
+    Only events every reader can safely consume are returned: those of transactions older
+    than any still running, in commit-safe order (by writing transaction, then position).
+    Feeding the last returned position back in reads every committed event exactly once,
+    however writers' commits interleave. Within one stream, events keep their version order
+    when each append runs in its own transaction.
+    """
+    position = v.integer("after", after, low=0)
+    kinds = None if types is None else [v.text("types", t, max_len=MAX_NAME) for t in types]
+    rows = yield Q.read_all.all(
+        after=position, types=kinds, limit=v.integer("limit", limit, low=1, high=MAX_PAGE)
+    )
+    if not rows or not rows[0]["cursor_found"]:
+        raise NotFound(f"position {position} is not an event of this tenant", field="after")
+    return [from_row(Event, row) for row in rows if row["position"] is not None]
+
+
+@operation(idempotent=True)
+def save_checkpoint(subscriber: str, position: int) -> Gen[None]:
+    """Remember ``subscriber``'s position; run it in your own transaction to commit your
+    writes and the checkpoint together."""
+    yield Q.save_checkpoint.none(
+        subscriber=v.text("subscriber", subscriber, max_len=MAX_NAME),
+        position=v.integer("position", position, low=0),
+    )
+
+
+@operation(writes=False)
+def checkpoint(subscriber: str) -> Gen[int]:
+    """``subscriber``'s saved position, 0 when it has none."""
+    position = yield Q.get_checkpoint.scalar(
+        subscriber=v.text("subscriber", subscriber, max_len=MAX_NAME)
+    )
+    return 0 if position is None else int(position)

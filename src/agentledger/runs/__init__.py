@@ -1,0 +1,5 @@
+"""The run log: every trigger an agent pipeline handles, with timings, tokens and outcome."""
+
+from agentledger.runs.records import Run, RunStat
+
+__all__ = ["Run", "RunStat"]

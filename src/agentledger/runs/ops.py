@@ -1,0 +1,149 @@
+"""Run log operations: start, finish, read, statistics."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from agentledger import validation as v
+from agentledger.db.statements import Gen, Queries, operation
+from agentledger.errors import Conflict, InvalidInput, NotFound
+from agentledger.records import from_row
+from agentledger.runs.records import RUN_LIFECYCLE, Run, RunStat
+
+Q = Queries.beside(__file__)
+MAX_CONTENT = 20_000  # characters kept of a trigger's content
+MAX_INPUT = 10_000_000  # characters accepted before truncation
+MAX_PAGE = 1000
+
+
+def truncate(content: str, limit: int = MAX_CONTENT) -> str:
+    """``content`` cut to ``limit`` characters, ending with a marker saying how many went."""
+    if len(content) <= limit:
+        return content
+    dropped = len(content) - limit
+    while True:  # the marker's own length shifts the count; this settles in two rounds
+        marker = f"\n…[truncated {dropped} characters]"
+        kept = limit - len(marker)
+        if len(content) - kept == dropped:
+            return content[:kept] + marker
+        dropped = len(content) - kept
+
+
+def timestamp(field: str, value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise InvalidInput(f"{field} must be a timezone-aware datetime", field=field)
+    return value
+
+
+@operation(idempotent=True)
+def start(
+    trigger_type: str,
+    *,
+    source_id: str | None = None,
+    content: str | None = None,
+    priority: str | None = None,
+    entity_ref: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    id: UUID | str | None = None,
+) -> Gen[Run]:
+    """Log a run as started. Content longer than MAX_CONTENT characters is kept truncated,
+    with a marker. A repeated ``id`` returns the run already logged (Conflict when that run
+    has another trigger type)."""
+    run_id = uuid.uuid4() if id is None else v.uuid("id", id)
+    trigger = v.text("trigger_type", trigger_type, max_len=100)
+    text = v.optional_text("content", content, max_len=MAX_INPUT)
+    row = yield Q.insert_run.one(
+        id=run_id,
+        trigger_type=trigger,
+        source_id=v.optional_text("source_id", source_id, max_len=500),
+        content=None if text is None else truncate(text),
+        priority=v.optional_text("priority", priority, max_len=50),
+        entity_ref=v.optional_text("entity_ref", entity_ref, max_len=500),
+        metadata=v.json_object("metadata", metadata, max_bytes=100_000),
+    )
+    if row is None:
+        row = yield Q.get_run.one(id=run_id)
+        if row is None or row["trigger_type"] != trigger:
+            raise Conflict(f"run {run_id} was already logged for another trigger", field="id")
+    return from_row(Run, row)
+
+
+@operation()
+def finish(
+    run_id: UUID | str,
+    *,
+    error: str | None = None,
+    response_id: str | None = None,
+    duration_ms: int | None = None,
+    tokens_in: int = 0,
+    tokens_out: int = 0,
+) -> Gen[Run]:
+    """Finish a started run: failed when ``error`` is given, else succeeded. The duration
+    defaults to the time since the start. Finishing twice is an IllegalTransition."""
+    rid = v.uuid("run_id", run_id)
+    action = "fail" if error is not None else "succeed"
+    row = yield Q.finish_run.one(
+        id=rid,
+        target=RUN_LIFECYCLE.target(action),
+        sources=RUN_LIFECYCLE.sources(action),
+        error=v.optional_text("error", error, max_len=MAX_CONTENT),
+        response_id=v.optional_text("response_id", response_id, max_len=500),
+        duration_ms=None
+        if duration_ms is None
+        else v.integer("duration_ms", duration_ms, low=0, high=2**53),
+        tokens_in=v.integer("tokens_in", tokens_in, low=0, high=2**53),
+        tokens_out=v.integer("tokens_out", tokens_out, low=0, high=2**53),
+    )
+    if row is None:
+        current = yield Q.get_run.one(id=rid)
+        if current is None:
+            raise NotFound(f"run {run_id} does not exist", field="run_id")
+        RUN_LIFECYCLE.check(action, current["status"])  # raises: the run is finished
+        row = current  # pragma: no cover
+    return from_row(Run, row)
+
+
+@operation(writes=False)
+def get(run_id: UUID | str) -> Gen[Run]:
+    row = yield Q.get_run.one(id=v.uuid("run_id", run_id))
+    if row is None:
+        raise NotFound(f"run {run_id} does not exist", field="run_id")
+    return from_row(Run, row)
+
+
+@operation(writes=False)
+def list_(
+    *,
+    status: str | None = None,
+    trigger_type: str | None = None,
+    before: UUID | str | None = None,
+    limit: int = 100,
+) -> Gen[list[Run]]:
+    """Newest first; ``before`` is the id of the last run of the previous page."""
+    rows = yield Q.list_runs.all(
+        status=None if status is None else v.choice("status", status, RUN_LIFECYCLE.states),
+        trigger_type=v.optional_text("trigger_type", trigger_type, max_len=100),
+        before=None if before is None else v.uuid("before", before),
+        limit=v.integer("limit", limit, low=1, high=MAX_PAGE),
+    )
+    return [from_row(Run, row) for row in rows]
+
+
+@operation(writes=False)
+def stats(
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    trigger_type: str | None = None,
+) -> Gen[list[RunStat]]:
+    rows = yield Q.run_stats.all(
+        since=timestamp("since", since),
+        until=timestamp("until", until),
+        trigger_type=v.optional_text("trigger_type", trigger_type, max_len=100),
+    )
+    return [from_row(RunStat, row) for row in rows]

@@ -1,0 +1,202 @@
+"""The append-only event log, on both faces: idempotency, versions, reads, isolation."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+
+from agentledger import (
+    Conflict,
+    InvalidInput,
+    Ledger,
+    NewEvent,
+    NotFound,
+    Settings,
+    VersionConflict,
+)
+
+
+def test_append_and_read_a_stream(ledger: Any, tenant_id: str) -> None:
+    events = ledger.tenant(tenant_id).events
+    first = events.append(
+        "case:EX-1", "ExceptionCreated", {"amount": 10}, actor_type="agent", actor_id="triage"
+    )
+    second = events.append("case:EX-1", "TriageCompleted", expected_version=1)
+    assert (first.version, second.version) == (1, 2)
+    assert second.position > first.position
+    assert not first.already_appended
+    stored = events.read_stream("case:EX-1")
+    assert [e.type for e in stored] == ["ExceptionCreated", "TriageCompleted"]
+    assert stored[0].payload == {"amount": 10}
+    assert (stored[0].actor_type, stored[0].actor_id) == ("agent", "triage")
+    backwards = events.read_stream("case:EX-1", backwards=True)
+    assert [e.version for e in backwards] == [2, 1]
+    assert [e.version for e in events.read_stream("case:EX-1", from_version=2)] == [2]
+    assert [e.version for e in events.read_stream("case:EX-1", from_version=1, backwards=True)] == [
+        1
+    ]
+    assert events.stream_version("case:EX-1") == 2
+    assert events.stream_version("case:none") == 0
+    assert events.get(first.event_id).type == "ExceptionCreated"
+
+
+def test_reappending_an_id_says_so_with_the_original_place(ledger: Any, tenant_id: str) -> None:
+    events = ledger.tenant(tenant_id).events
+    event_id = uuid.uuid4()
+    first = events.append("s", "Created", {"a": 1}, event_id=event_id, expected_version=0)
+    # A retry after an unknown outcome: same id, same expected version.
+    again = events.append("s", "Created", {"a": 1}, event_id=event_id, expected_version=0)
+    assert again.already_appended and not first.already_appended
+    assert (again.position, again.version) == (first.position, first.version)
+    assert events.stream_version("s") == 1
+    assert events.exists(event_id)
+    with pytest.raises(Conflict, match=str(event_id)):
+        events.append("s", "Created", {"a": 2}, event_id=event_id)
+
+
+def test_expected_version_mismatch_raises_and_writes_nothing(ledger: Any, tenant_id: str) -> None:
+    events = ledger.tenant(tenant_id).events
+    events.append("order:1", "Placed", expected_version=0)
+    with pytest.raises(VersionConflict, match="'order:1' is at version 1, not the expected 0"):
+        events.append_many(
+            [NewEvent(stream="order:2", type="Placed"), NewEvent(stream="order:1", type="Paid")],
+            expected_versions={"order:1": 0},
+        )
+    assert events.stream_version("order:2") == 0
+    assert events.stream_version("order:1") == 1
+
+
+def test_batch_append_is_atomic_and_ordered(ledger: Any, tenant_id: str) -> None:
+    events = ledger.tenant(tenant_id).events
+    known = events.append("b:1", "Zero")
+    batch = [NewEvent(stream=f"b:{i % 3}", type="T", payload={"i": i}) for i in range(30)]
+    batch.insert(5, NewEvent(stream="b:1", type="Zero", event_id=known.event_id))
+    results = events.append_many(batch, expected_versions={"b:0": 0, "b:1": 1})
+    assert len(results) == 31
+    assert results[5].already_appended and results[5].position == known.position
+    fresh = [r for r in results if not r.already_appended]
+    assert [r.position for r in fresh] == sorted(r.position for r in fresh)
+    assert [e.payload["i"] for e in events.read_stream("b:1")[1:]] == list(range(1, 30, 3))
+    assert events.stream_version("b:1") == 11
+    with pytest.raises(InvalidInput, match="appears twice"):
+        same = uuid.uuid4()
+        events.append_many([NewEvent(stream="x", type="T", event_id=same)] * 2)
+    assert events.stream_version("x") == 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"stream": "", "type": "T"}, "stream"),
+        ({"stream": "s\x00", "type": "T"}, "stream"),
+        ({"stream": "s", "type": "T", "payload": {"x": "a\x00"}}, "payload.x"),
+        ({"stream": "s", "type": "T", "payload": {"x": "y" * 1_100_000}}, "payload"),
+        ({"stream": "s", "type": "T", "actor_type": "robot"}, "actor_type"),
+        ({"stream": "s", "type": "T", "event_id": "nope"}, "event_id"),
+        ({"stream": "s", "type": "T", "expected_version": -1}, "expected_version"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_field(
+    ledger: Any, tenant_id: str, kwargs: dict[str, Any], field: str
+) -> None:
+    events = ledger.tenant(tenant_id).events
+    with pytest.raises(InvalidInput) as info:
+        events.append(**kwargs)
+    assert info.value.field == field
+    assert events.read_all() == []
+
+
+def test_read_all_pages_by_position_and_filters_types(ledger: Any, tenant_id: str) -> None:
+    events = ledger.tenant(tenant_id).events
+    for i in range(5):
+        events.append(f"s{i}", "Even" if i % 2 == 0 else "Odd", {"i": i})
+    page = events.read_all(limit=3)
+    rest = events.read_all(page[-1].position)
+    assert [e.payload["i"] for e in page + rest] == list(range(5))
+    assert [e.payload["i"] for e in events.read_all(types=["Odd"])] == [1, 3]
+    assert events.read_all(rest[-1].position) == []
+    with pytest.raises(NotFound, match="position"):
+        events.read_all(rest[-1].position + 10_000)
+
+
+def test_checkpoints_commit_with_the_consumers_writes(ledger: Any, tenant_id: str) -> None:
+    scope = ledger.tenant(tenant_id)
+    assert scope.events.checkpoint("projector") == 0
+    appended = scope.events.append("s", "T")
+    with pytest.raises(RuntimeError), scope.transaction() as tx:
+        tx.events.save_checkpoint("projector", appended.position)
+        tx.events.append("projection", "Projected")
+        raise RuntimeError("the consumer failed")
+    assert scope.events.checkpoint("projector") == 0
+    assert scope.events.stream_version("projection") == 0
+    with scope.transaction() as tx:
+        tx.events.save_checkpoint("projector", appended.position)
+        tx.events.append("projection", "Projected")
+    assert scope.events.checkpoint("projector") == appended.position
+    assert scope.events.stream_version("projection") == 1
+
+
+def test_tenants_do_not_see_each_others_events(ledger: Any, tenant_id: str) -> None:
+    other = f"o-{uuid.uuid4().hex[:10]}"
+    ledger.tenants.create(other)
+    mine = ledger.tenant(tenant_id).events.append("shared-name", "Mine")
+    theirs = ledger.tenant(other).events
+    assert theirs.read_all() == []
+    assert theirs.read_stream("shared-name") == []
+    assert not theirs.exists(mine.event_id)
+    with pytest.raises(NotFound):
+        theirs.read_all(mine.position)
+    # The same id and stream in another tenant is another event.
+    again = theirs.append("shared-name", "Theirs", event_id=mine.event_id)
+    assert not again.already_appended and again.version == 1
+
+
+def test_app_role_cannot_update_or_delete_the_log(
+    sync_ledger: Ledger, app_url: str, tenant_id: str
+) -> None:
+    appended = sync_ledger.tenant(tenant_id).events.append("s", "T")
+    for statement in (
+        "UPDATE agentledger.events SET type = 'X' WHERE position = %s",
+        "DELETE FROM agentledger.events WHERE position = %s",
+        "TRUNCATE agentledger.events",
+    ):
+        with psycopg.connect(app_url) as conn:
+            conn.execute("SELECT agentledger.bind_tenant(%s)", [tenant_id])
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement, [appended.position] if "%s" in statement else None)
+    assert sync_ledger.tenant(tenant_id).events.get(appended.event_id).type == "T"
+
+
+def test_concurrent_duplicate_appends_store_one_event(
+    settings: Settings, sync_ledger: Ledger, tenant_id: str
+) -> None:
+    event_id = uuid.uuid4()
+    results: list[Any] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def worker() -> None:
+        with Ledger(settings, migrate=False) as mine:
+            barrier.wait()
+            try:
+                results.append(
+                    mine.tenant(tenant_id).events.append(
+                        "dup", "Once", {"k": 1}, event_id=event_id, expected_version=0
+                    )
+                )
+            except BaseException as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(not r.already_appended for r in results) == 1
+    assert {(r.position, r.version) for r in results} == {(results[0].position, 1)}
+    assert len(sync_ledger.tenant(tenant_id).events.read_stream("dup")) == 1

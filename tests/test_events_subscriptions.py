@@ -1,0 +1,162 @@
+"""Subscribers see every committed event exactly once, in order, whatever the commit order."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import AbstractContextManager
+from typing import Any
+
+import pytest
+
+from agentledger import Ledger, NewEvent, Settings
+from agentledger.events import EVENTS_CHANNEL
+from agentledger.events.follow_async import AsyncFollower
+from agentledger.events.follow_sync import Follower
+from tests.faces import AsyncFace, _sync_cm
+
+
+def follower(ledger: Any, tenant_id: str, name: str, **kwargs: Any) -> AbstractContextManager[Any]:
+    """The follower of whichever face ``ledger`` is, as a sync context manager."""
+    if isinstance(ledger, AsyncFace):
+        target = AsyncFollower(ledger._target.db, tenant_id, name, **kwargs)
+        return _sync_cm(target, ledger._runner)
+    return Follower(ledger.db, tenant_id, name, **kwargs)
+
+
+def test_a_late_commit_is_not_skipped(ledger: Any, tenant_id: str) -> None:
+    """A naive ``WHERE position > last`` reader would read B, move past A's position, and
+    never see A once it commits."""
+    scope = ledger.tenant(tenant_id)
+    with scope.transaction() as slow:
+        a = slow.events.append("s", "A")  # takes the lower position, commits last
+        b = scope.events.append("s2", "B")
+        assert b.position > a.position
+        assert scope.events.read_all() == []  # B waits until A's transaction is over
+    seen = scope.events.read_all()
+    assert [e.type for e in seen] == ["A", "B"]
+
+
+def test_an_older_writer_with_the_higher_position_is_read_first(
+    ledger: Any, tenant_id: str
+) -> None:
+    """The writer that started first (older transaction id) may take the higher position and
+    commit last: nothing is read while it runs, then both events arrive exactly once, and a
+    reader that stored the last position it saw still misses nothing."""
+    scope = ledger.tenant(tenant_id)
+    with scope.transaction() as older:
+        older.events.save_checkpoint("warm-up", 0)  # the transaction gets its id now
+        with scope.transaction() as younger:
+            low = younger.events.append("s", "Low")
+            high = older.events.append("s2", "High")
+            assert high.position > low.position
+        # Low is committed, but the older transaction still runs: nothing is safe yet.
+        assert scope.events.read_all() == []
+    batch = scope.events.read_all()
+    assert [e.position for e in batch] == [high.position, low.position]
+    assert scope.events.read_all(batch[-1].position) == []
+    assert scope.events.read_all(high.position) == batch[1:]
+
+
+def test_follower_resumes_from_its_checkpoint(ledger: Any, tenant_id: str) -> None:
+    events = ledger.tenant(tenant_id).events
+    for i in range(5):
+        events.append("s", "T", {"i": i})
+    with follower(ledger, tenant_id, "proj", batch_size=2) as f:
+        got = f.next_batch(timeout=1) + f.next_batch(timeout=1)
+        f.save()
+    assert [e.payload["i"] for e in got] == [0, 1, 2, 3]
+    with follower(ledger, tenant_id, "proj") as f:
+        rest = f.next_batch(timeout=1)
+        assert f.next_batch(timeout=0) == []
+    assert [e.payload["i"] for e in rest] == [4]
+
+
+def test_notify_wakes_a_waiting_follower(ledger: Any, sync_ledger: Ledger, tenant_id: str) -> None:
+    """With polling every 60 s and a 30 s timeout, only the notification can deliver the
+    event: without it next_batch would come back empty."""
+    with follower(ledger, tenant_id, "waker", poll_interval=60) as f:
+        assert f.next_batch(timeout=0) == []
+        timer = threading.Timer(0.2, sync_ledger.tenant(tenant_id).events.append, ("s", "Ping"))
+        timer.start()
+        try:
+            got = f.next_batch(timeout=30)
+        finally:
+            timer.join()
+    assert [e.type for e in got] == ["Ping"]
+
+
+def test_appends_notify_the_events_channel(sync_ledger: Ledger, tenant_id: str) -> None:
+    with sync_ledger.db.listener(EVENTS_CHANNEL) as listener:
+        sync_ledger.tenant(tenant_id).events.append("s", "T")
+        notes = listener.wait(10)
+    assert [(n.channel, n.payload) for n in notes] == [(EVENTS_CHANNEL, tenant_id)]
+
+
+@pytest.mark.slow
+def test_subscriber_sees_every_event_once_in_order_with_concurrent_writers(
+    settings: Settings, sync_ledger: Ledger, tenant_id: str
+) -> None:
+    writers, rounds = 8, 40
+    done = threading.Event()
+    acknowledged: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def write(w: int) -> None:
+        try:
+            with Ledger(settings, migrate=False) as mine:
+                scope = mine.tenant(tenant_id)
+                for r in range(rounds):
+                    if r % 3 == 0:  # two appends held in one transaction: commits interleave
+                        with scope.transaction() as tx:
+                            tx.events.append(f"w{w}", "T", {"w": w, "r": r, "k": 0})
+                            tx.events.append(f"w{w}", "T", {"w": w, "r": r, "k": 1})
+                        n = 2
+                    elif r % 3 == 1:
+                        scope.events.append_many(
+                            [
+                                NewEvent(stream=f"w{w}", type="T", payload={"w": w, "r": r, "k": k})
+                                for k in range(3)
+                            ]
+                        )
+                        n = 3
+                    else:
+                        scope.events.append(f"w{w}", "T", {"w": w, "r": r, "k": 0})
+                        n = 1
+                    with lock:
+                        acknowledged.extend((w, r * 10 + k) for k in range(n))
+        except BaseException as exc:
+            errors.append(exc)
+
+    seen: list[Any] = []
+
+    def read() -> None:
+        try:
+            with Follower(sync_ledger.db, tenant_id, "auditor", poll_interval=0.05) as f:
+                while True:
+                    finished = done.is_set()
+                    batch = f.next_batch(timeout=0.2)
+                    seen.extend(batch)
+                    if finished and not batch:
+                        return
+        except BaseException as exc:
+            errors.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    reader.join()
+    assert errors == []
+    ids = [e.event_id for e in seen]
+    assert len(ids) == len(set(ids)) == len(acknowledged)
+    assert sorted((e.payload["w"], e.payload["r"] * 10 + e.payload["k"]) for e in seen) == sorted(
+        acknowledged
+    )
+    for w in range(writers):  # each writer's events arrive in its own order
+        versions = [e.version for e in seen if e.stream == f"w{w}"]
+        assert versions == sorted(versions) == list(range(1, len(versions) + 1))
