@@ -67,7 +67,7 @@ def test_imports_flow_one_way() -> None:
             target = module.split(".")[1]
             if target == part:
                 continue
-            allowed = _rank(target) < _rank(part) or _rank(target) == _rank(part) in (-1, 1, 2)
+            allowed = _rank(target) <= _rank(part)
             if not allowed:
                 offenders.append(f"{path.relative_to(ROOT)}: {part} -> {target}")
     assert offenders == []

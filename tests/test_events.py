@@ -200,3 +200,12 @@ def test_concurrent_duplicate_appends_store_one_event(
     assert sum(not r.already_appended for r in results) == 1
     assert {(r.position, r.version) for r in results} == {(results[0].position, 1)}
     assert len(sync_ledger.tenant(tenant_id).events.read_stream("dup")) == 1
+
+
+def test_recent_lists_newest_first_with_type_filter(ledger: Any, tenant_id: str) -> None:
+    events = ledger.tenant(tenant_id).events
+    for i in range(5):
+        events.append("s:recent", "Even" if i % 2 == 0 else "Odd", {"i": i})
+    latest = events.recent(limit=3)
+    assert [e.payload["i"] for e in latest] == [4, 3, 2]
+    assert [e.payload["i"] for e in events.recent(types=["Odd"])] == [3, 1]

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
@@ -23,6 +23,7 @@ from agentledger.db.statements import Op
 from agentledger.db.translate import is_connection_failure
 from agentledger.decisions.facade_async import AsyncDecisions
 from agentledger.events.facade_async import AsyncEvents
+from agentledger.events.follow_async import AsyncFollower
 from agentledger.runs.facade_async import AsyncRuns
 from agentledger.tenants.facade_async import AsyncKeys, AsyncTenants
 
@@ -66,6 +67,25 @@ class AsyncTenantScope(AsyncModules):
 
     async def _run(self, op: Op[T]) -> T:
         return await self._db.run(op, self._binding)
+
+    def follow(
+        self,
+        subscriber: str | None = None,
+        *,
+        after: int | None = None,
+        types: Sequence[str] | None = None,
+        poll_interval: float = 1.0,
+    ) -> AsyncFollower:
+        """Follow the tenant's event log (``async with scope.follow("projector") as f``):
+        from the subscriber's checkpoint, or ``after`` a position when given."""
+        return AsyncFollower(
+            self._db,
+            self._binding.tenant or "",
+            subscriber,
+            after=after,
+            types=types,
+            poll_interval=poll_interval,
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncTransaction]:

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
@@ -24,6 +24,7 @@ from agentledger.db.statements import Op
 from agentledger.db.translate import is_connection_failure
 from agentledger.decisions.facade_sync import Decisions
 from agentledger.events.facade_sync import Events
+from agentledger.events.follow_sync import Follower
 from agentledger.runs.facade_sync import Runs
 from agentledger.tenants.facade_sync import Keys, Tenants
 
@@ -67,6 +68,25 @@ class TenantScope(Modules):
 
     def _run(self, op: Op[T]) -> T:
         return self._db.run(op, self._binding)
+
+    def follow(
+        self,
+        subscriber: str | None = None,
+        *,
+        after: int | None = None,
+        types: Sequence[str] | None = None,
+        poll_interval: float = 1.0,
+    ) -> Follower:
+        """Follow the tenant's event log (``with scope.follow("projector") as f``):
+        from the subscriber's checkpoint, or ``after`` a position when given."""
+        return Follower(
+            self._db,
+            self._binding.tenant or "",
+            subscriber,
+            after=after,
+            types=types,
+            poll_interval=poll_interval,
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from agentledger.api import problems
 from agentledger.api.auth import KeyCache
 from agentledger.api.middleware import Metrics, RequestContext
-from agentledger.api.routes import health, keys, tenants
+from agentledger.api.routes import audit, events, health, keys, tenants
 from agentledger.config import Settings
 from agentledger.errors import LedgerError
 from agentledger.ledger import AsyncLedger
@@ -48,10 +48,11 @@ def create_app(settings: Settings | None = None, *, ledger: AsyncLedger | None =
         settings.admin_key.get_secret_value() if settings.admin_key is not None else None
     )
     app.state.metrics = Metrics()
+    app.state.sse_poll = 1.0
     app.add_exception_handler(LedgerError, problems.ledger_error)
     app.add_exception_handler(RequestValidationError, problems.validation_error)
     app.add_exception_handler(HTTPException, problems.http_error)
-    for module in (health, tenants, keys):
+    for module in (health, tenants, keys, events, audit):
         app.include_router(module.router)
     app.add_middleware(RequestContext, max_body=settings.max_body_bytes, metrics=app.state.metrics)
     return app

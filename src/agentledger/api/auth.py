@@ -61,8 +61,8 @@ def bearer(request: Request) -> str:
     return secret.strip()
 
 
-async def principal(request: Request) -> Principal:
-    secret = bearer(request)
+async def resolve(request: Request, secret: str) -> Principal | None:
+    """The principal of a live key (cached briefly), or None."""
     cache: KeyCache = request.app.state.key_cache
     known, found = cache.get(secret)
     if not known:
@@ -75,6 +75,11 @@ async def principal(request: Request) -> Principal:
             )
         )
         cache.put(secret, found)
+    return found
+
+
+async def principal(request: Request) -> Principal:
+    found = await resolve(request, bearer(request))
     if found is None:
         raise HTTPException(
             401, "Unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}

@@ -8,8 +8,14 @@ from html import escape
 WIDTH, HEIGHT, PAD_L, PAD_B, PAD_T, PAD_R = 560, 200, 44, 28, 12, 12
 
 
-def bar_chart(labels: Sequence[str], values: Sequence[float], *, unit: str = "",
-              color: str = "#4f6bed", title: str = "") -> str:
+def bar_chart(
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    unit: str = "",
+    color: str = "#4f6bed",
+    title: str = "",
+) -> str:
     """Vertical bars, one per label, with the y axis scaled to the largest value."""
     if not values:
         return _empty(title)
@@ -32,8 +38,15 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, unit: str = "",
     return "".join(parts)
 
 
-def line_chart(labels: Sequence[str], values: Sequence[float | None], *, unit: str = "",
-               top: float | None = None, color: str = "#1a9e6e", title: str = "") -> str:
+def line_chart(
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    *,
+    unit: str = "",
+    top: float | None = None,
+    color: str = "#1a9e6e",
+    title: str = "",
+) -> str:
     """A line through the points that have a value (gaps are skipped)."""
     points = [(i, v) for i, v in enumerate(values) if v is not None]
     if not points:
@@ -43,11 +56,16 @@ def line_chart(labels: Sequence[str], values: Sequence[float | None], *, unit: s
     step = plot_w / max(len(values) - 1, 1)
     coords = [(PAD_L + i * step, PAD_T + plot_h - plot_h * v / top) for i, v in points]
     path = " ".join(f"{'M' if n == 0 else 'L'}{x:.1f},{y:.1f}" for n, (x, y) in enumerate(coords))
-    parts = [_frame(title), *_y_axis(top, unit),
-             f'<path d="{path}" fill="none" stroke="{color}" stroke-width="2.5"/>']
+    parts = [
+        _frame(title),
+        *_y_axis(top, unit),
+        f'<path d="{path}" fill="none" stroke="{color}" stroke-width="2.5"/>',
+    ]
     for (i, v), (x, y) in zip(points, coords, strict=True):
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}">'
-                     f"<title>{escape(labels[i])}: {v:,.2f}{escape(unit)}</title></circle>")
+        parts.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}">'
+            f"<title>{escape(labels[i])}: {v:,.2f}{escape(unit)}</title></circle>"
+        )
     for i, label in enumerate(labels):
         if len(labels) <= 16 or i % max(1, len(labels) // 8) == 0:
             parts.append(_x_label(PAD_L + i * step, label))
@@ -56,8 +74,10 @@ def line_chart(labels: Sequence[str], values: Sequence[float | None], *, unit: s
 
 
 def _frame(title: str) -> str:
-    return (f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-            f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">')
+    return (
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
+    )
 
 
 def _y_axis(top: float, unit: str) -> list[str]:
@@ -65,20 +85,27 @@ def _y_axis(top: float, unit: str) -> list[str]:
     out = []
     for frac in (0, 0.5, 1):
         y = PAD_T + plot_h * (1 - frac)
-        out.append(f'<line x1="{PAD_L}" x2="{WIDTH - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" '
-                   'stroke="#e3e6ee"/>')
+        out.append(
+            f'<line x1="{PAD_L}" x2="{WIDTH - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e6ee"/>'
+        )
         value = top * frac
         text = f"{value:.0%}" if unit == "%" else f"{value:,.0f}{unit}"
-        out.append(f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end" '
-                   f'class="axis">{escape(text)}</text>')
+        out.append(
+            f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end" '
+            f'class="axis">{escape(text)}</text>'
+        )
     return out
 
 
 def _x_label(x: float, label: str) -> str:
-    return (f'<text x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle" class="axis">'
-            f"{escape(label)}</text>")
+    return (
+        f'<text x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle" class="axis">'
+        f"{escape(label)}</text>"
+    )
 
 
 def _empty(title: str) -> str:
-    return (f'{_frame(title)}<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" '
-            'class="empty">No data yet</text></svg>')
+    return (
+        f'{_frame(title)}<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" '
+        'class="empty">No data yet</text></svg>'
+    )

@@ -60,9 +60,7 @@ async def _who(request: Request) -> tuple[Principal, AsyncTenantScope]:
 
 
 def _page(request: Request, name: str, who: Principal, active: str, **ctx: Any) -> HTMLResponse:
-    return templates.TemplateResponse(
-        request, name, {"who": who, "active": active, **ctx}
-    )
+    return templates.TemplateResponse(request, name, {"who": who, "active": active, **ctx})
 
 
 @router.get("/login", name="console-login")
@@ -75,7 +73,8 @@ async def login(request: Request, key: str = Form(...)) -> Response:
     principal = await resolve(request, key.strip())
     if principal is None:
         return templates.TemplateResponse(
-            request, "login.html",
+            request,
+            "login.html",
             {"title": "Sign in", "who": None, "error": "That key is unknown or revoked."},
             status_code=401,
         )
@@ -113,15 +112,27 @@ async def overview(request: Request) -> HTMLResponse:
             p95[stat.day] = max(p95.get(stat.day, 0.0), float(stat.p95_ms))
     labels = [d.strftime("%b %d") for d in days]
     return _page(
-        request, "overview.html", who, "console-overview", title="Overview",
-        by_tier=by_tier, pending=pending[:8],
-        acceptance_chart=charts.line_chart(labels, [rate.get(d) for d in days], unit="%",
-                                           top=1.0, title="Decision acceptance rate"),
+        request,
+        "overview.html",
+        who,
+        "console-overview",
+        title="Overview",
+        by_tier=by_tier,
+        pending=pending[:8],
+        acceptance_chart=charts.line_chart(
+            labels, [rate.get(d) for d in days], unit="%", top=1.0, title="Decision acceptance rate"
+        ),
         decided_total=sum(decided.values()),
-        runs_chart=charts.bar_chart(labels, [runs_per_day.get(d, 0) for d in days],
-                                    title="Runs per day"),
-        duration_chart=charts.line_chart(labels, [p95.get(d) for d in days], unit=" ms",
-                                         color="#c98a0b", title="p95 run duration"),
+        runs_chart=charts.bar_chart(
+            labels, [runs_per_day.get(d, 0) for d in days], title="Runs per day"
+        ),
+        duration_chart=charts.line_chart(
+            labels,
+            [p95.get(d) for d in days],
+            unit=" ms",
+            color="#c98a0b",
+            title="p95 run duration",
+        ),
         runs_total=sum(runs_per_day.values()),
         events=await scope.events.recent(limit=10),
     )
@@ -130,9 +141,19 @@ async def overview(request: Request) -> HTMLResponse:
 @router.get("/alerts", name="console-alerts")
 async def alerts(request: Request, status: str = "pending", tier: str = "") -> HTMLResponse:
     who, scope = await _who(request)
-    rows = await scope.alerts.list(status=status or None, tier=tier or None, limit=200)
-    return _page(request, "alerts.html", who, "console-alerts", title="Alerts", alerts=rows,
-                 status=status, tier=tier)
+    rows = await scope.alerts.list(
+        status=status or None, tier=int(tier) if tier.isdigit() else None, limit=200
+    )
+    return _page(
+        request,
+        "alerts.html",
+        who,
+        "console-alerts",
+        title="Alerts",
+        alerts=rows,
+        status=status,
+        tier=tier,
+    )
 
 
 @router.post("/alerts/{alert_id}/{action}", name="console-alert-action")
@@ -154,13 +175,22 @@ async def decisions(request: Request, awaiting: str = "") -> HTMLResponse:
     who, scope = await _who(request)
     rows = await scope.decisions.list(awaiting_feedback=bool(awaiting), limit=200)
     stats = await scope.decisions.acceptance_stats(by=("decision_type",))
-    return _page(request, "decisions.html", who, "console-decisions", title="Decisions",
-                 decisions=rows, stats=stats, awaiting=awaiting)
+    return _page(
+        request,
+        "decisions.html",
+        who,
+        "console-decisions",
+        title="Decisions",
+        decisions=rows,
+        stats=stats,
+        awaiting=awaiting,
+    )
 
 
 @router.post("/decisions/{decision_id}/feedback", name="console-feedback")
-async def feedback(request: Request, decision_id: UUID, accepted: str = Form(...),
-                   reason: str = Form("")) -> HTMLResponse:
+async def feedback(
+    request: Request, decision_id: UUID, accepted: str = Form(...), reason: str = Form("")
+) -> HTMLResponse:
     who, scope = await _who(request)
     error = None
     try:
@@ -181,8 +211,10 @@ async def memory(request: Request, q: str = "", kind: str = "") -> HTMLResponse:
         kinds = [kind] if kind else None
         try:
             columns = [
-                ("Fuzzy name (pg_trgm)", await scope.memory.find_by_name(q, kind=kind or None,
-                                                                        limit=10)),
+                (
+                    "Fuzzy name (pg_trgm)",
+                    await scope.memory.find_by_name(q, kind=kind or None, limit=10),
+                ),
                 ("Full text (tsvector)", await scope.memory.search_text(q, kinds=kinds, limit=10)),
                 ("Hybrid (rank fusion)", await scope.memory.search(q, kinds=kinds, limit=10)),
             ]
@@ -190,8 +222,19 @@ async def memory(request: Request, q: str = "", kind: str = "") -> HTMLResponse:
             error = exc.message
     stats = await scope.memory.stats()
     recent = [] if q.strip() else await scope.memory.list(limit=20)
-    return _page(request, "memory.html", who, "console-memory", title="Memory", q=q,
-                 kind=kind, columns=columns, error=error, stats=stats, recent=recent)
+    return _page(
+        request,
+        "memory.html",
+        who,
+        "console-memory",
+        title="Memory",
+        q=q,
+        kind=kind,
+        columns=columns,
+        error=error,
+        stats=stats,
+        recent=recent,
+    )
 
 
 @router.get("/memory/{entity_id}", name="console-entity")
@@ -200,11 +243,13 @@ async def entity(request: Request, entity_id: UUID) -> HTMLResponse:
     try:
         e = await scope.memory.get(entity_id)
     except LedgerError:
-        return _page(request, "missing.html", who, "console-memory", title="Not found",
-                     what="entity")
+        return _page(
+            request, "missing.html", who, "console-memory", title="Not found", what="entity"
+        )
     neighbours = await scope.memory.neighbours(entity_id, limit=50)
-    return _page(request, "entity.html", who, "console-memory", title=e.name, e=e,
-                 neighbours=neighbours)
+    return _page(
+        request, "entity.html", who, "console-memory", title=e.name, e=e, neighbours=neighbours
+    )
 
 
 @router.get("/events", name="console-events")
@@ -212,13 +257,24 @@ async def events(request: Request, stream: str = "", partial: str = "") -> HTMLR
     who, scope = await _who(request)
     error = None
     try:
-        rows = (await scope.events.read_stream(stream, backwards=True, limit=100) if stream
-                else await scope.events.recent(limit=100))
+        rows = (
+            await scope.events.read_stream(stream, backwards=True, limit=100)
+            if stream
+            else await scope.events.recent(limit=100)
+        )
     except LedgerError as exc:
         rows, error = [], exc.message
     name = "_events_table.html" if partial else "events.html"
-    return _page(request, name, who, "console-events", title="Events", events=rows,
-                 stream=stream, error=error)
+    return _page(
+        request,
+        name,
+        who,
+        "console-events",
+        title="Events",
+        events=rows,
+        stream=stream,
+        error=error,
+    )
 
 
 def _ago(t: dt.datetime | None) -> str:

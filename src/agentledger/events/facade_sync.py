@@ -71,6 +71,10 @@ class Events:
             ops.read_stream(stream, from_version=from_version, backwards=backwards, limit=limit)
         )
 
+    def recent(self, *, types: Sequence[str] | None = None, limit: int = 50) -> list[Event]:
+        """The latest events, newest first (for display; subscribers use ``read_all``)."""
+        return self._run(ops.recent(types=types, limit=limit))
+
     def read_all(
         self, after: int = 0, *, types: Sequence[str] | None = None, limit: int = 1000
     ) -> list[Event]:

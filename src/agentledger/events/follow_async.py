@@ -15,6 +15,7 @@ from typing import Self
 from agentledger import validation as v
 from agentledger.db.binding import Binding
 from agentledger.db.runner_async import AsyncDatabase
+from agentledger.errors import InvalidInput
 from agentledger.events import ops
 from agentledger.events.records import EVENTS_CHANNEL, Event
 
@@ -32,15 +33,21 @@ class AsyncFollower:
         self,
         db: AsyncDatabase,
         tenant_id: str,
-        subscriber: str,
+        subscriber: str | None,
         *,
+        after: int | None = None,
         types: Sequence[str] | None = None,
         batch_size: int = 1000,
         poll_interval: float = 1.0,
     ) -> None:
         self._db = db
         self._binding = Binding.to_tenant(tenant_id)
-        self.subscriber = v.text("subscriber", subscriber, max_len=ops.MAX_NAME)
+        # No subscriber: an anonymous reader that starts ``after`` a position (0: the start)
+        # and keeps no checkpoint (a browser following over SSE, say).
+        self.subscriber = (
+            None if subscriber is None else v.text("subscriber", subscriber, max_len=ops.MAX_NAME)
+        )
+        self._start = None if after is None else v.integer("after", after, low=0)
         self.types = None if types is None else list(types)
         self.batch_size = v.integer("batch_size", batch_size, low=1, high=ops.MAX_PAGE)
         self.poll_interval = v.number("poll_interval", poll_interval, low=0.001, high=3600)
@@ -51,7 +58,10 @@ class AsyncFollower:
         # Listen before reading the checkpoint, so no wake-up falls between the two.
         await self._listener.__aenter__()
         try:
-            self.position = await self._db.run(ops.checkpoint(self.subscriber), self._binding)
+            if self._start is not None or self.subscriber is None:
+                self.position = self._start or 0
+            else:
+                self.position = await self._db.run(ops.checkpoint(self.subscriber), self._binding)
         except BaseException as exc:
             await self._listener.__aexit__(type(exc), exc, exc.__traceback__)
             raise
@@ -88,4 +98,6 @@ class AsyncFollower:
 
     async def save(self) -> None:
         """Save ``position`` as the subscriber's checkpoint, in its own transaction."""
+        if self.subscriber is None:
+            raise InvalidInput("an anonymous follower has no checkpoint", field="subscriber")
         await self._db.run(ops.save_checkpoint(self.subscriber, self.position), self._binding)

@@ -174,6 +174,14 @@ def read_all(
     return [from_row(Event, row) for row in rows if row["position"] is not None]
 
 
+@operation(writes=False)
+def recent(*, types: Sequence[str] | None = None, limit: int = 50) -> Gen[list[Event]]:
+    """The latest events, newest first: for a person watching the log, not a subscriber."""
+    kinds = None if types is None else [v.text("types", t, max_len=MAX_NAME) for t in types]
+    rows = yield Q.recent.all(types=kinds, limit=v.integer("limit", limit, low=1, high=MAX_PAGE))
+    return [from_row(Event, row) for row in rows]
+
+
 @operation(idempotent=True)
 def save_checkpoint(subscriber: str, position: int) -> Gen[None]:
     """Remember ``subscriber``'s position; run it in your own transaction to commit your

@@ -64,3 +64,13 @@ DO UPDATE SET position = excluded.position, updated_at = now()
 -- A named subscriber's saved position (none when it never saved one).
 SELECT position FROM agentledger.event_checkpoints
 WHERE tenant_id = agentledger.current_tenant() AND subscriber = %(subscriber)s
+
+-- name: recent
+-- The tenant's latest events, newest first (for people watching; subscribers use read_all).
+SELECT event_id, stream, version, position, type, actor_type, actor_id, payload, metadata,
+       created_at
+FROM agentledger.events
+WHERE tenant_id = agentledger.current_tenant()
+  AND (%(types)s::text[] IS NULL OR type = ANY(%(types)s::text[]))
+ORDER BY position DESC
+LIMIT %(limit)s

@@ -1,0 +1,178 @@
+"""The append-only event log over HTTP, and a server-sent-events feed that resumes."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentledger.api.auth import Reader, Writer, scope
+from agentledger.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from agentledger.api.schemas import Page
+from agentledger.errors import InvalidInput
+from agentledger.events import Appended, Event, NewEvent
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stream: str = Field(min_length=1, examples=["case:EX-2025-1234"])
+    type: str = Field(min_length=1, examples=["ExceptionRaised"])
+    payload: dict[str, Any] = Field(default_factory=dict, examples=[{"amount": 1200}])
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    actor_type: Literal["agent", "user", "system"] = "system"
+    actor_id: str | None = Field(default=None, examples=["triage-agent"])
+    event_id: UUID | None = Field(
+        default=None,
+        description="Idempotency key: appending the "
+        "same id again stores nothing and says already_appended.",
+    )
+    expected_version: int | None = Field(
+        default=None, ge=0, description="Optimistic concurrency: 409 when the stream is elsewhere."
+    )
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    events: list[EventIn] = Field(min_length=1, max_length=5000)
+
+
+@router.post(
+    "/events",
+    status_code=201,
+    response_model=Appended,
+    summary="Append one event (idempotent by event_id)",
+)
+async def append(body: EventIn, request: Request, who: Writer) -> object:
+    return await scope(request, who).events.append(
+        body.stream,
+        body.type,
+        body.payload,
+        event_id=body.event_id,
+        actor_type=body.actor_type,
+        actor_id=body.actor_id,
+        metadata=body.metadata,
+        expected_version=body.expected_version,
+    )
+
+
+@router.post(
+    "/events/batch",
+    status_code=201,
+    response_model=list[Appended],
+    summary="Append many events atomically, in one round trip",
+)
+async def append_many(body: BatchIn, request: Request, who: Writer) -> object:
+    expected: dict[str, int] = {}
+    for e in body.events:
+        if e.expected_version is None:
+            continue
+        if expected.setdefault(e.stream, e.expected_version) != e.expected_version:
+            raise InvalidInput(
+                f"two expected versions for stream {e.stream!r}", field="expected_version"
+            )
+    events = [
+        NewEvent(
+            stream=e.stream,
+            type=e.type,
+            payload=e.payload,
+            metadata=e.metadata,
+            actor_type=e.actor_type,
+            actor_id=e.actor_id,
+            event_id=e.event_id,
+        )
+        for e in body.events
+    ]
+    return await scope(request, who).events.append_many(events, expected_versions=expected or None)
+
+
+@router.get(
+    "/events",
+    response_model=Page[Event],
+    summary="The tenant's log in commit-safe order (for readers that never miss one)",
+)
+async def read_all(
+    request: Request,
+    who: Reader,
+    cursor: str | None = None,
+    types: Annotated[list[str] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+) -> object:
+    after = decode_cursor(cursor).get("after", 0)
+    if not isinstance(after, int):
+        raise InvalidInput("cursor is not a cursor this API issued", field="cursor")
+    items = await scope(request, who).events.read_all(after, types=types, limit=limit)
+    last = items[-1].position if items else after
+    return {"items": items, "next_cursor": encode_cursor({"after": last})}
+
+
+@router.get("/events/recent", response_model=list[Event], summary="The latest events")
+async def recent(
+    request: Request,
+    who: Reader,
+    types: Annotated[list[str] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> object:
+    return await scope(request, who).events.recent(types=types, limit=limit)
+
+
+@router.get(
+    "/events/stream",
+    response_class=StreamingResponse,
+    summary="Server-sent events: every event, resuming after Last-Event-ID",
+)
+async def stream(
+    request: Request,
+    who: Reader,
+    types: Annotated[list[str] | None, Query()] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
+) -> StreamingResponse:
+    resume = request.headers.get("last-event-id", "")
+    start = int(resume) if resume.isdigit() else (after or 0)
+    follower = scope(request, who).follow(
+        after=start, types=types, poll_interval=request.app.state.sse_poll
+    )
+
+    async def gen() -> AsyncIterator[str]:
+        async with follower:
+            yield ": following the event log\n\n"
+            while not await request.is_disconnected():
+                for event in await follower.next_batch(timeout=5.0):
+                    data = json.dumps(dataclasses.asdict(event), default=str)
+                    yield f"id: {event.position}\nevent: {event.type}\ndata: {data}\n\n"
+                yield ": keep-alive\n\n"
+
+    return StreamingResponse(gen(), media_type="text/event-stream")
+
+
+@router.get("/events/{event_id}", response_model=Event, summary="One event by id")
+async def get_event(event_id: UUID, request: Request, who: Reader) -> object:
+    return await scope(request, who).events.get(event_id)
+
+
+@router.get(
+    "/streams/{stream}/events", response_model=list[Event], summary="A stream's events by version"
+)
+async def read_stream(
+    stream: str,
+    request: Request,
+    who: Reader,
+    from_version: int | None = None,
+    backwards: bool = False,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+) -> object:
+    return await scope(request, who).events.read_stream(
+        stream, from_version=from_version, backwards=backwards, limit=limit
+    )
+
+
+@router.get("/streams/{stream}/version", summary="A stream's current version (0: empty)")
+async def stream_version(stream: str, request: Request, who: Reader) -> dict[str, int]:
+    return {"version": await scope(request, who).events.stream_version(stream)}
