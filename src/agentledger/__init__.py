@@ -1,5 +1,6 @@
 """agentledger: the PostgreSQL system of record for AI-agent applications."""
 
+from agentledger.agents import Agent
 from agentledger.config import Settings
 from agentledger.errors import (
     ConfigError,
@@ -17,11 +18,13 @@ from agentledger.errors import (
     VersionConflict,
 )
 from agentledger.ledger import AsyncLedger, Health, Ledger
+from agentledger.tasks import NewTask, Outcome, QueueStats, Settled, Task
 from agentledger.tenants import ApiKey, CreatedKey, KeyIdentity, Tenant
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
     "ApiKey",
     "AsyncLedger",
     "ConfigError",
@@ -34,10 +37,15 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "MissingExtension",
+    "NewTask",
     "NotFound",
+    "Outcome",
     "PermissionDenied",
     "QueryTimeout",
+    "QueueStats",
     "Settings",
+    "Settled",
+    "Task",
     "Tenant",
     "TenantInactive",
     "TenantMismatch",

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from agentledger.agents.facade_async import AsyncAgents
 from agentledger.config import Settings
 from agentledger.db import migrate
 from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.runner_async import AsyncDatabase, AsyncRunner, AsyncSession
 from agentledger.db.statements import Op
+from agentledger.tasks.facade_async import AsyncPlatformTasks, AsyncTasks
 from agentledger.tenants.facade_async import AsyncKeys, AsyncTenants
 
 T = TypeVar("T")
@@ -36,6 +38,8 @@ class AsyncModules:
     def __init__(self, tenant_id: str, run: AsyncRunner) -> None:
         self.tenant_id = tenant_id
         self.keys = AsyncKeys(run)
+        self.agents = AsyncAgents(run)
+        self.tasks = AsyncTasks(run, getattr(self, "_db", None), tenant_id)
 
 
 class AsyncTransaction(AsyncModules):
@@ -118,6 +122,11 @@ class AsyncLedger:
     def tenants(self) -> AsyncTenants:
         """Tenant administration (the platform scope)."""
         return AsyncTenants(self.db)
+
+    @property
+    def platform_tasks(self) -> AsyncPlatformTasks:
+        """Cross-tenant, fair claims and workers for a platform worker (the platform scope)."""
+        return AsyncPlatformTasks(self.db)
 
     def tenant(self, tenant_id: str) -> AsyncTenantScope:
         """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from agentledger.agents.facade_sync import Agents
 from agentledger.config import Settings
 from agentledger.db import migrate
 from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.runner_sync import Database, Runner, Session
 from agentledger.db.statements import Op
+from agentledger.tasks.facade_sync import PlatformTasks, Tasks
 from agentledger.tenants.facade_sync import Keys, Tenants
 
 T = TypeVar("T")
@@ -37,6 +39,8 @@ class Modules:
     def __init__(self, tenant_id: str, run: Runner) -> None:
         self.tenant_id = tenant_id
         self.keys = Keys(run)
+        self.agents = Agents(run)
+        self.tasks = Tasks(run, getattr(self, "_db", None), tenant_id)
 
 
 class Transaction(Modules):
@@ -119,6 +123,11 @@ class Ledger:
     def tenants(self) -> Tenants:
         """Tenant administration (the platform scope)."""
         return Tenants(self.db)
+
+    @property
+    def platform_tasks(self) -> PlatformTasks:
+        """Cross-tenant, fair claims and workers for a platform worker (the platform scope)."""
+        return PlatformTasks(self.db)
 
     def tenant(self, tenant_id: str) -> TenantScope:
         """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""
