@@ -68,6 +68,8 @@ class WorkerOptions:
 
 
 PRUNE_EVERY = 60.0
+# Idle waits on the LISTEN connection are cut into slices this long, so stop() is prompt.
+WAIT_SLICE = 0.25
 
 
 def outcome_of(task: Task, result: object, exc: BaseException | None) -> Outcome:
@@ -165,6 +167,7 @@ class AsyncWorker:
         try:
             listen_task = asyncio.create_task(self._listen(wake))
             while not self._stopping:
+                wake.clear()  # before looking: a wake-up during the work below is kept
                 try:
                     await asyncio.sleep(0)  # let finished handlers report first
                     await flush()
@@ -189,16 +192,17 @@ class AsyncWorker:
                         continue
                 except Unavailable:
                     pass  # the database is away: keep in-flight work, retry after a pause
-                wake.clear()
                 timeout = max(0.0, min(opts.poll_interval, next_beat - time.monotonic()))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout)
             await self._drain(inflight, done, flush)
         finally:
             if listen_task is not None:
-                listen_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await listen_task
+                self._stopping = True  # the listener finishes its current slice and exits
+                try:
+                    await asyncio.wait_for(listen_task, WAIT_SLICE * 8)
+                except (TimeoutError, Exception):
+                    listen_task.cancel()
             if with_signal:
                 loop.remove_signal_handler(signal.SIGTERM)
             self._wake = None
@@ -229,7 +233,7 @@ class AsyncWorker:
             try:
                 async with self.source.listener() as listener:
                     while not self._stopping:
-                        if await listener.wait(self.options.poll_interval * 10):
+                        if await listener.wait(WAIT_SLICE):
                             wake.set()
             except Unavailable:
                 await asyncio.sleep(self.options.poll_interval)
@@ -376,11 +380,16 @@ class _SyncWake:
             self._listener = None
 
     def wait(self, timeout: float) -> None:
+        """Until a notification, ``stop()``, or ``timeout`` seconds."""
         if self._listener is None:
             self._worker._stopping.wait(timeout)
             self._open()
             return
+        deadline = time.monotonic() + timeout
         try:
-            self._listener.wait(timeout)
+            while not self._worker._stopping.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0 or self._listener.wait(min(WAIT_SLICE, left)):
+                    return
         except Unavailable:
             self._close()
