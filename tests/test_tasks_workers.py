@@ -242,7 +242,11 @@ def test_completion_racing_a_lease_expiry_has_one_winner(settings: Settings) -> 
             rescued: list[Task] = []
             completed: list[bool] = []
 
-            def finish(held: Task = held, barrier: threading.Barrier = barrier) -> None:
+            def finish(
+                held: Task = held,
+                barrier: threading.Barrier = barrier,
+                completed: list[bool] = completed,
+            ) -> None:
                 barrier.wait()
                 try:
                     a.complete(held)
@@ -250,7 +254,9 @@ def test_completion_racing_a_lease_expiry_has_one_winner(settings: Settings) -> 
                 except Conflict:
                     completed.append(False)
 
-            def rescue(barrier: threading.Barrier = barrier) -> None:
+            def rescue(
+                barrier: threading.Barrier = barrier, rescued: list[Task] = rescued
+            ) -> None:
                 barrier.wait()
                 rescued.extend(b.claim("expiry"))
 

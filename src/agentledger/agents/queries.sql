@@ -5,14 +5,14 @@ INSERT INTO agentledger.agents AS a (
     last_heartbeat_at)
 VALUES (
     agentledger.current_tenant(), %(name)s, coalesce(%(agent_type)s, ''),
-    coalesce(%(domain)s, ''), %(command)s, coalesce(%(capabilities)s, '{}'),
-    coalesce(%(config)s, '{}'), coalesce(%(heartbeat_timeout)s, 60), now())
+    coalesce(%(domain)s, ''), %(command)s, coalesce(%(capabilities)s::text[], '{}'),
+    coalesce(%(config)s::jsonb, '{}'), coalesce(%(heartbeat_timeout)s, 60), now())
 ON CONFLICT (tenant_id, name) DO UPDATE SET
     agent_type = coalesce(%(agent_type)s, a.agent_type),
     domain = coalesce(%(domain)s, a.domain),
     command = coalesce(%(command)s, a.command),
-    capabilities = coalesce(%(capabilities)s, a.capabilities),
-    config = coalesce(%(config)s, a.config),
+    capabilities = coalesce(%(capabilities)s::text[], a.capabilities),
+    config = coalesce(%(config)s::jsonb, a.config),
     heartbeat_timeout = coalesce(%(heartbeat_timeout)s, a.heartbeat_timeout),
     last_heartbeat_at = now(),
     updated_at = now()
