@@ -254,9 +254,7 @@ def test_completion_racing_a_lease_expiry_has_one_winner(settings: Settings) -> 
                 except Conflict:
                     completed.append(False)
 
-            def rescue(
-                barrier: threading.Barrier = barrier, rescued: list[Task] = rescued
-            ) -> None:
+            def rescue(barrier: threading.Barrier = barrier, rescued: list[Task] = rescued) -> None:
                 barrier.wait()
                 rescued.extend(b.claim("expiry"))
 
