@@ -43,3 +43,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def echo(task: Task) -> dict[str, Any]:
+    """A handler for the ``agentledger worker`` command test."""
+    return {"echo": task.input}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -103,3 +104,45 @@ def _all(tasks: object, queue: str) -> list[object]:
         out.extend(page)
         after = page[-1].id
     return out
+
+
+@pytest.mark.slow
+def test_worker_command_runs_a_handler_by_import_path(settings: Settings) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    with Ledger(settings, migrate=False) as ledger:
+        ledger.tenants.create(tenant)
+        tasks = ledger.tenant(tenant).tasks
+        ids = tasks.enqueue_many("cli", [{"i": i} for i in range(20)])
+        env = {
+            **os.environ,
+            "DATABASE_URL": str(settings.database_url),
+            "AGENTLEDGER_DATA_DIR": str(settings.data_dir),
+        }
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "agentledger.cli",
+                "worker",
+                "cli",
+                "tests.task_proc:echo",
+                "--tenant",
+                tenant,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and tasks.stats("cli")[0].completed < 20:
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, out
+        assert "completed=20" in out
+        assert tasks.get(ids[3]).output == {"echo": {"i": 3}}
