@@ -1,5 +1,6 @@
 """agentledger: the PostgreSQL system of record for AI-agent applications."""
 
+from agentledger.agents import Agent
 from agentledger.alerts import Alert, AlertNotice
 from agentledger.config import Settings
 from agentledger.decisions import AcceptanceStat, Decision
@@ -22,12 +23,14 @@ from agentledger.errors import (
 from agentledger.events import Appended, Event, NewEvent
 from agentledger.ledger import AsyncLedger, Health, Ledger
 from agentledger.runs import Run, RunStat
+from agentledger.tasks import NewTask, Outcome, QueueStats, Settled, Task
 from agentledger.tenants import ApiKey, CreatedKey, KeyIdentity, Tenant
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AcceptanceStat",
+    "Agent",
     "Alert",
     "AlertNotice",
     "ApiKey",
@@ -46,13 +49,18 @@ __all__ = [
     "LedgerError",
     "MissingExtension",
     "NewEvent",
+    "NewTask",
     "NotFound",
+    "Outcome",
     "PermissionDenied",
     "QueryTimeout",
+    "QueueStats",
     "Run",
     "RunStat",
     "Settings",
+    "Settled",
     "Spooled",
+    "Task",
     "Tenant",
     "TenantInactive",
     "TenantMismatch",

@@ -270,6 +270,54 @@ def serve(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+@app.command()
+def worker(
+    queue: Annotated[str, typer.Argument(help="Queue to work on.")],
+    handler: Annotated[str, typer.Argument(help="Handler import path, module:function.")],
+    tenant: Annotated[
+        str | None, typer.Option(help="Tenant id; omit with --platform to serve every tenant.")
+    ] = None,
+    platform: Annotated[bool, typer.Option(help="Claim fairly across all tenants.")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, help="Handlers running at once.")] = 10,
+    lease: Annotated[float, typer.Option(help="Lease seconds (heartbeats renew it).")] = 60.0,
+) -> None:
+    """Run a task worker until SIGTERM / Ctrl-C (in-flight work finishes or is released).
+
+    A coroutine function handler runs on AsyncLedger; a plain function on Ledger's threads.
+    """
+    import asyncio
+    import importlib
+    import inspect
+
+    from agentledger.ledger_async import AsyncLedger
+
+    if (tenant is None) == (not platform):
+        err.print("give exactly one of --tenant or --platform")
+        raise typer.Exit(2)
+    module, _, name = handler.partition(":")
+    fn = getattr(importlib.import_module(module), name or "handler")
+    options = {"concurrency": concurrency, "lease": lease}
+    out.print(f"working on queue [bold]{queue}[/] with {handler} (Ctrl-C or SIGTERM to stop)")
+    if inspect.iscoroutinefunction(fn):
+
+        async def run_async() -> None:
+            async with AsyncLedger(_settings()) as aledger:
+                tasks = aledger.platform_tasks if platform else aledger.tenant(tenant or "").tasks
+                await tasks.worker(queue, fn, **options).run()  # type: ignore[arg-type]
+
+        asyncio.run(run_async())
+        return
+    with Ledger(_settings()) as ledger:
+        scope = ledger.platform_tasks if platform else ledger.tenant(tenant or "").tasks
+        w = scope.worker(queue, fn, **options)  # type: ignore[arg-type]
+        try:
+            stats = w.run()
+        except KeyboardInterrupt:
+            w.stop()
+            raise
+    out.print(f"stopped: {stats}")
+
+
 def main() -> None:
     try:
         app()

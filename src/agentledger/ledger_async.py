@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from agentledger.agents.facade_async import AsyncAgents
 from agentledger.alerts.facade_async import AsyncAlerts
 from agentledger.config import Settings
 from agentledger.db import migrate
@@ -25,6 +26,7 @@ from agentledger.decisions.facade_async import AsyncDecisions
 from agentledger.events.facade_async import AsyncEvents
 from agentledger.events.follow_async import AsyncFollower
 from agentledger.runs.facade_async import AsyncRuns
+from agentledger.tasks.facade_async import AsyncPlatformTasks, AsyncTasks
 from agentledger.tenants.facade_async import AsyncKeys, AsyncTenants
 
 T = TypeVar("T")
@@ -47,6 +49,8 @@ class AsyncModules:
         self.decisions = AsyncDecisions(run)
         self.runs = AsyncRuns(run)
         self.alerts = AsyncAlerts(run)
+        self.agents = AsyncAgents(run)
+        self.tasks = AsyncTasks(run, getattr(self, "_db", None), tenant_id)
 
 
 class AsyncTransaction(AsyncModules):
@@ -153,6 +157,11 @@ class AsyncLedger:
     def tenants(self) -> AsyncTenants:
         """Tenant administration (the platform scope)."""
         return AsyncTenants(self.db)
+
+    @property
+    def platform_tasks(self) -> AsyncPlatformTasks:
+        """Cross-tenant, fair claims and workers for a platform worker (the platform scope)."""
+        return AsyncPlatformTasks(self.db)
 
     def tenant(self, tenant_id: str) -> AsyncTenantScope:
         """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""

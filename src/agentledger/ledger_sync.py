@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from agentledger.agents.facade_sync import Agents
 from agentledger.alerts.facade_sync import Alerts
 from agentledger.config import Settings
 from agentledger.db import migrate
@@ -26,6 +27,7 @@ from agentledger.decisions.facade_sync import Decisions
 from agentledger.events.facade_sync import Events
 from agentledger.events.follow_sync import Follower
 from agentledger.runs.facade_sync import Runs
+from agentledger.tasks.facade_sync import PlatformTasks, Tasks
 from agentledger.tenants.facade_sync import Keys, Tenants
 
 T = TypeVar("T")
@@ -48,6 +50,8 @@ class Modules:
         self.decisions = Decisions(run)
         self.runs = Runs(run)
         self.alerts = Alerts(run)
+        self.agents = Agents(run)
+        self.tasks = Tasks(run, getattr(self, "_db", None), tenant_id)
 
 
 class Transaction(Modules):
@@ -154,6 +158,11 @@ class Ledger:
     def tenants(self) -> Tenants:
         """Tenant administration (the platform scope)."""
         return Tenants(self.db)
+
+    @property
+    def platform_tasks(self) -> PlatformTasks:
+        """Cross-tenant, fair claims and workers for a platform worker (the platform scope)."""
+        return PlatformTasks(self.db)
 
     def tenant(self, tenant_id: str) -> TenantScope:
         """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""

@@ -1,0 +1,338 @@
+"""Task queue benchmark: batch enqueue and one-process processing of no-op tasks.
+
+``python -m bench.tasks [--quick] [--tasks N]`` compares, in one run on one server:
+agentledger (the sync Ledger and its worker), the same statements through raw psycopg
+(transaction + tenant binding), a bare minimal queue table (batch SKIP LOCKED claim and
+batch completion), and the peers pgqueuer and procrastinate when they are installed
+(``pip install -e '.[bench]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from agentledger import Ledger
+from agentledger.tasks.ops import Q
+from bench.common import Timing, bench_database, console, machine, progress, ratio_table
+
+BATCH = 100  # tasks per claim, for every contender
+RAW_TABLE = """
+CREATE TABLE IF NOT EXISTS raw_jobs (
+    id bigserial PRIMARY KEY, queue text NOT NULL, priority int NOT NULL DEFAULT 0,
+    status text NOT NULL DEFAULT 'pending', payload jsonb NOT NULL,
+    run_after timestamptz NOT NULL DEFAULT now(), lease_expires_at timestamptz);
+CREATE INDEX IF NOT EXISTS raw_jobs_ready ON raw_jobs (queue, priority DESC, run_after, id)
+    WHERE status = 'pending';
+"""
+RAW_ENQUEUE = (
+    "INSERT INTO raw_jobs (queue, payload) SELECT 'bench', p::jsonb FROM unnest(%s::text[]) p"
+)
+RAW_CLAIM = """
+WITH picked AS MATERIALIZED (
+    SELECT id FROM raw_jobs WHERE queue = 'bench' AND status = 'pending' AND run_after <= now()
+    ORDER BY priority DESC, run_after, id LIMIT %s FOR UPDATE SKIP LOCKED)
+UPDATE raw_jobs j SET status = 'running', lease_expires_at = now() + interval '60 seconds'
+FROM picked WHERE j.id = picked.id RETURNING j.id, j.payload
+"""
+RAW_COMPLETE = "UPDATE raw_jobs SET status = 'completed' WHERE id = ANY(%s)"
+
+
+def timed(
+    label: str, fn: Callable[[], object], *, setup: Callable[[], object], units: int, repeats: int
+) -> Timing:
+    """Like bench.common.measure, with an untimed setup before each run."""
+    timing = Timing(label, units=units)
+    for i in range(repeats + 1):
+        setup()
+        start = time.perf_counter()
+        fn()
+        if i:  # the first run warms up
+            timing.samples.append(time.perf_counter() - start)
+    return timing
+
+
+class Contenders:
+    def __init__(self, db: Any, n: int) -> None:
+        self.db = db
+        self.n = n
+        self.ledger = Ledger(db.settings, migrate=False).open()
+        self.ledger.tenants.create("bench", exist_ok=True)
+        self.scope = self.ledger.tenant("bench")
+        self.owner = psycopg.connect(db.owner_url, autocommit=True)
+        self.owner.execute(RAW_TABLE)
+        self.app = psycopg.connect(db.app_url, autocommit=True, row_factory=dict_row)
+        from agentledger.db.connect import register_adapters
+
+        register_adapters(self.app)
+        self.inputs = [{"i": i} for i in range(n)]
+
+    def close(self) -> None:
+        self.ledger.close()
+        self.owner.close()
+        self.app.close()
+
+    def reset(self) -> None:
+        self.owner.execute("TRUNCATE agentledger.tasks, raw_jobs")
+
+    # -- enqueue ----------------------------------------------------------------
+    def enqueue_ours(self) -> None:
+        self.scope.tasks.enqueue_many("bench", self.inputs)
+
+    def enqueue_same_sql(self) -> None:
+        n = self.n
+        params = {
+            "queues": ["bench"] * n,
+            "task_types": [""] * n,
+            "agent_names": [None] * n,
+            "priorities": [0] * n,
+            "inputs": [json.dumps(i) for i in self.inputs],
+            "max_attempts": [5] * n,
+            "retry_delays": [1.0] * n,
+            "run_afters": [None] * n,
+            "session_ids": [None] * n,
+            "entity_ids": [None] * n,
+            "dedup_keys": [None] * n,
+        }
+        with self.app.transaction(), self.app.cursor() as cur:
+            cur.execute("SELECT agentledger.bind_tenant(%s)", ("bench",))
+            cur.execute(Q.enqueue_many.sql, params)
+            cur.fetchall()
+            cur.execute(Q.notify_queues.sql, {"queues": ["bench"]})
+
+    def enqueue_bare(self) -> None:
+        with self.owner.transaction():
+            self.owner.execute(RAW_ENQUEUE, ([json.dumps(i) for i in self.inputs],))
+
+    # -- process ----------------------------------------------------------------
+    def process_ours(self) -> None:
+        worker = self.scope.tasks.worker("bench", lambda t: None, concurrency=BATCH)
+        stats = worker.run(until_empty=True)
+        assert stats.completed == self.n, stats
+
+    def process_same_sql(self) -> None:
+        done = 0
+        with self.app.cursor() as cur:
+            while True:
+                with self.app.transaction():
+                    cur.execute("SELECT agentledger.bind_tenant(%s)", ("bench",))
+                    cur.execute(
+                        Q.claim.sql,
+                        {
+                            "queue": "bench",
+                            "limit": BATCH,
+                            "lease": 60.0,
+                            "worker": "raw",
+                            "agent": None,
+                        },
+                    )
+                    rows = cur.fetchall()
+                if not rows:
+                    break
+                with self.app.transaction():
+                    cur.execute("SELECT agentledger.bind_tenant(%s)", ("bench",))
+                    cur.execute(Q.settle.sql, _settle_params(rows))
+                    done += len(cur.fetchall())
+        assert done == self.n
+
+    def process_bare(self) -> None:
+        done = 0
+        with self.owner.cursor() as cur:
+            while True:
+                cur.execute(RAW_CLAIM, (BATCH,))
+                ids = [row[0] for row in cur.fetchall()]
+                if not ids:
+                    break
+                cur.execute(RAW_COMPLETE, (ids,))
+                done += len(ids)
+        assert done == self.n
+
+
+def _settle_params(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(rows)
+    return {
+        "ids": [r["id"] for r in rows],
+        "tokens": [r["claim_token"] for r in rows],
+        "actions": ["complete"] * n,
+        "outputs": [None] * n,
+        "errors": [None] * n,
+        "retries": [True] * n,
+        "sources": ["running"],
+        "completed": "completed",
+        "released": "pending",
+        "retried": "pending",
+        "buried": "dead",
+    }
+
+
+# -- peers ------------------------------------------------------------------------
+class PgQueuer:
+    def __init__(self, url: str, n: int) -> None:
+        self.url, self.n = url, n
+
+    async def _conn(self) -> Any:
+        return await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+
+    def install(self) -> None:
+        from pgqueuer import PsycopgDriver, Queries
+
+        async def go() -> None:
+            conn = await self._conn()
+            await Queries(PsycopgDriver(conn)).install()
+            await conn.close()
+
+        asyncio.run(go())
+
+    def reset(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("TRUNCATE pgqueuer, pgqueuer_log")
+
+    def enqueue(self) -> None:
+        from pgqueuer import PsycopgDriver, Queries
+
+        async def go() -> None:
+            conn = await self._conn()
+            await Queries(PsycopgDriver(conn)).enqueue(
+                ["noop"] * self.n, [None] * self.n, [0] * self.n
+            )
+            await conn.close()
+
+        asyncio.run(go())
+
+    def process(self) -> None:
+        from datetime import timedelta
+
+        from pgqueuer import PsycopgDriver, Queries, QueueManager
+        from pgqueuer.types import QueueExecutionMode
+
+        async def go() -> None:
+            conn = await self._conn()
+            qm = QueueManager(Queries(PsycopgDriver(conn)))
+
+            @qm.entrypoint("noop")
+            async def noop(job: Any) -> None:
+                return None
+
+            await qm.run(
+                batch_size=BATCH,
+                mode=QueueExecutionMode.drain,
+                dequeue_timeout=timedelta(seconds=0.5),
+            )
+            await conn.close()
+
+        asyncio.run(go())
+
+
+class Procrastinate:
+    def __init__(self, url: str, n: int) -> None:
+        import procrastinate
+
+        self.url, self.n = url, n
+        self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=url))
+
+        @self.app.task(name="noop", queue="bench")
+        async def noop() -> None:
+            return None
+
+        self.task = noop
+
+    def install(self) -> None:
+        async def go() -> None:
+            async with self.app.open_async():
+                await self.app.schema_manager.apply_schema_async()
+
+        asyncio.run(go())
+
+    def reset(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("TRUNCATE procrastinate_jobs CASCADE")
+
+    def enqueue(self) -> None:
+        async def go() -> None:
+            async with self.app.open_async():
+                await self.task.batch_defer_async(*([{}] * self.n))
+
+        asyncio.run(go())
+
+    def process(self) -> None:
+        async def go() -> None:
+            async with self.app.open_async():
+                await self.app.run_worker_async(
+                    queues=["bench"], wait=False, concurrency=10, install_signal_handlers=False
+                )
+
+        asyncio.run(go())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
+    parser.add_argument("--tasks", type=int, default=None)
+    args = parser.parse_args(argv)
+    n = args.tasks or (500 if args.quick else 20_000)
+    repeats = 1 if args.quick else 3
+    console.print(f"tasks benchmark: {n} no-op tasks, batches of {BATCH}; {machine()}")
+    with bench_database("tasks") as db:
+        c = Contenders(db, n)
+        peers: list[tuple[str, Any]] = []
+        for name, cls in (("pgqueuer", PgQueuer), ("procrastinate", Procrastinate)):
+            try:
+                peer = cls(db.owner_url, n)
+                peer.install()
+                peers.append((name, peer))
+            except Exception as exc:  # a peer that cannot run here is reported, not faked
+                console.print(f"[yellow]{name} unavailable: {type(exc).__name__}: {exc}[/]")
+        try:
+            filled = c.enqueue_ours
+            results: dict[str, Timing] = {}
+            plan: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
+                ("enqueue agentledger", c.enqueue_ours, c.reset),
+                ("enqueue same SQL, raw psycopg", c.enqueue_same_sql, c.reset),
+                ("enqueue bare table, raw psycopg", c.enqueue_bare, c.reset),
+                ("process agentledger worker", c.process_ours, lambda: (c.reset(), filled())),
+                (
+                    "process same SQL, raw psycopg",
+                    c.process_same_sql,
+                    lambda: (c.reset(), filled()),
+                ),
+                (
+                    "process bare table, raw psycopg",
+                    c.process_bare,
+                    lambda: (c.reset(), c.enqueue_bare()),
+                ),
+            ]
+            for name, peer in peers:
+                plan.append((f"enqueue {name}", peer.enqueue, peer.reset))
+                plan.append(
+                    (f"process {name}", peer.process, lambda p=peer: (p.reset(), p.enqueue()))
+                )
+            with progress() as bar:
+                job = bar.add_task("scenarios", total=len(plan))
+                for label, fn, setup in plan:
+                    bar.update(job, description=label)
+                    results[label] = timed(label, fn, setup=setup, units=n, repeats=repeats)
+                    bar.advance(job)
+        finally:
+            c.close()
+    r = results
+    rows = [
+        (r["enqueue agentledger"], r["enqueue same SQL, raw psycopg"]),
+        (r["enqueue agentledger"], r["enqueue bare table, raw psycopg"]),
+        (r["process agentledger worker"], r["process same SQL, raw psycopg"]),
+        (r["process agentledger worker"], r["process bare table, raw psycopg"]),
+    ]
+    for name, _ in peers:
+        rows.append((r["enqueue agentledger"], r[f"enqueue {name}"]))
+        rows.append((r["process agentledger worker"], r[f"process {name}"]))
+    console.print(ratio_table(f"tasks: {n} no-op tasks (time ratio < 1: ours is faster)", rows))
+
+
+if __name__ == "__main__":
+    main()

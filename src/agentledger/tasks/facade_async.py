@@ -1,0 +1,212 @@
+"""The task queue of one tenant, and cross-tenant claims for platform workers: async façade."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from agentledger.db.binding import Binding
+from agentledger.db.runner_async import AsyncDatabase, AsyncRunner
+from agentledger.tasks import ops
+from agentledger.tasks.records import NewTask, Outcome, QueueStats, Settled, Task
+from agentledger.tasks.source_async import AsyncTaskSource
+from agentledger.tasks.worker import AsyncHandler, AsyncWorker, WorkerOptions
+
+PLATFORM = Binding.platform()
+
+
+class AsyncTasks:
+    """Enqueue, claim, settle and inspect the bound tenant's tasks; run workers."""
+
+    def __init__(self, run: AsyncRunner, db: AsyncDatabase | None, tenant_id: str) -> None:
+        self._run = run
+        self._db = db
+        self._tenant_id = tenant_id
+
+    async def enqueue(
+        self,
+        queue: str,
+        input: Mapping[str, Any] | None = None,
+        *,
+        task_type: str = "",
+        priority: int = 0,
+        agent_name: str | None = None,
+        max_attempts: int = 5,
+        retry_delay: float = 1.0,
+        run_after: datetime | None = None,
+        session_id: str | None = None,
+        entity_id: str | None = None,
+        dedup_key: str | None = None,
+    ) -> Task:
+        """Add a task; a ``dedup_key`` held by an unfinished task returns that task."""
+        return await self._run(
+            ops.enqueue(
+                queue,
+                input,
+                task_type=task_type,
+                priority=priority,
+                agent_name=agent_name,
+                max_attempts=max_attempts,
+                retry_delay=retry_delay,
+                run_after=run_after,
+                session_id=session_id,
+                entity_id=entity_id,
+                dedup_key=dedup_key,
+            )
+        )
+
+    async def enqueue_many(
+        self, queue: str, tasks: Iterable[NewTask | Mapping[str, Any]]
+    ) -> list[int]:
+        """Add a batch in one round trip (a mapping is a task's input); ids in input order."""
+        return await self._run(ops.enqueue_many(queue, tasks))
+
+    async def claim(
+        self,
+        queue: str,
+        *,
+        limit: int = 1,
+        lease: float = 60.0,
+        worker: str | None = None,
+        agent: str | None = None,
+    ) -> list[Task]:
+        """Lease up to ``limit`` ready (or lease-expired) tasks, highest priority first."""
+        return await self._run(
+            ops.claim(queue, limit=limit, lease=lease, worker=worker, agent=agent)
+        )
+
+    async def complete(
+        self,
+        task: Task | int,
+        output: Mapping[str, Any] | None = None,
+        *,
+        token: UUID | str | None = None,
+    ) -> Task:
+        """Complete a claimed task; Conflict when its lease was lost to another claim."""
+        return await self._run(
+            ops.settle_one(ops.outcome(task, "complete", token=token, output=output))
+        )
+
+    async def fail(
+        self,
+        task: Task | int,
+        error: str,
+        *,
+        retry: bool = True,
+        token: UUID | str | None = None,
+    ) -> Task:
+        """Fail a claimed task: it retries after a backoff, or goes dead when spent."""
+        return await self._run(
+            ops.settle_one(ops.outcome(task, "fail", token=token, error=error, retry=retry))
+        )
+
+    async def release(self, task: Task | int, *, token: UUID | str | None = None) -> Task:
+        """Give a claimed task back to the queue without spending an attempt."""
+        return await self._run(ops.settle_one(ops.outcome(task, "release", token=token)))
+
+    async def settle(self, outcomes: Sequence[Outcome]) -> Settled:
+        """Complete, fail or release many tasks in one round trip."""
+        return await self._run(ops.settle(outcomes))
+
+    async def heartbeat(self, tasks: Sequence[Task], *, lease: float = 60.0) -> list[int]:
+        """Extend the leases of claimed tasks; returns the ids still held."""
+        return await self._run(
+            ops.heartbeat([(t.id, t.claim_token) for t in tasks if t.claim_token], lease=lease)
+        )
+
+    async def get(self, task_id: int) -> Task:
+        return await self._run(ops.get(task_id))
+
+    async def cancel(self, task_id: int) -> Task:
+        """Cancel a pending task."""
+        return await self._run(ops.transition(task_id, "cancel"))
+
+    async def redrive(self, task_id: int) -> Task:
+        """Send a dead task back to pending with fresh attempts."""
+        return await self._run(ops.transition(task_id, "redrive"))
+
+    async def redrive_queue(self, queue: str, *, limit: int = 1000) -> list[int]:
+        return await self._run(ops.redrive_queue(queue, limit=limit))
+
+    async def stats(self, queue: str | None = None) -> list[QueueStats]:
+        """Depth by status, oldest ready age, last-minute throughput, per queue."""
+        return await self._run(ops.stats(queue))
+
+    async def prune(self, *, older_than: float, limit: int = 1000) -> int:
+        """Move one batch of tasks finished ``older_than`` seconds ago to the archive."""
+        return await self._run(ops.prune(older_than=older_than, limit=limit))
+
+    def worker(
+        self,
+        queue: str,
+        handler: AsyncHandler,
+        *,
+        concurrency: int = 10,
+        lease: float = 60.0,
+        poll_interval: float = 1.0,
+        grace: float = 30.0,
+        retention: float | None = None,
+        worker_id: str = "",
+        agent: str | None = None,
+    ) -> AsyncWorker:
+        """A worker for this tenant's ``queue``; call ``run()`` on it."""
+        if self._db is None:
+            raise RuntimeError("workers run on a tenant scope, not inside a transaction")
+        source = AsyncTaskSource(self._db, Binding.to_tenant(self._tenant_id), agent=agent)
+        options = WorkerOptions(
+            concurrency=concurrency,
+            lease=lease,
+            poll_interval=poll_interval,
+            grace=grace,
+            retention=retention,
+            worker_id=worker_id,
+        )
+        return AsyncWorker(source, queue, handler, options)
+
+    async def list(
+        self,
+        *,
+        queue: str | None = None,
+        status: str | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[Task]:
+        return await self._run(ops.list_(queue=queue, status=status, after=after, limit=limit))
+
+
+class AsyncPlatformTasks:
+    """Platform workers: claim fairly across every active tenant's queue."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self._db = db
+
+    async def claim(
+        self, queue: str, *, limit: int = 10, lease: float = 60.0, worker: str | None = None
+    ) -> list[Task]:
+        """An equal share of ``limit`` per tenant with ready work (longest-waiting first)."""
+        return await self._db.run(
+            ops.claim_fair(queue, limit=limit, lease=lease, worker=worker), PLATFORM
+        )
+
+    def worker(
+        self,
+        queue: str,
+        handler: AsyncHandler,
+        *,
+        concurrency: int = 10,
+        lease: float = 60.0,
+        poll_interval: float = 1.0,
+        grace: float = 30.0,
+        worker_id: str = "",
+    ) -> AsyncWorker:
+        """A worker over every tenant's ``queue``, settling each task in its own tenant."""
+        options = WorkerOptions(
+            concurrency=concurrency,
+            lease=lease,
+            poll_interval=poll_interval,
+            grace=grace,
+            worker_id=worker_id,
+        )
+        return AsyncWorker(AsyncTaskSource(self._db, PLATFORM), queue, handler, options)

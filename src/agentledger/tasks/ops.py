@@ -1,0 +1,330 @@
+"""Task queue operations (I/O-free): enqueue, claim, settle, heartbeat, inspect, prune."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from agentledger import validation as v
+from agentledger.db.statements import Gen, Queries, operation
+from agentledger.errors import Conflict, InvalidInput, NotFound
+from agentledger.records import from_row
+from agentledger.tasks.records import (
+    TASK_LIFECYCLE,
+    NewTask,
+    Outcome,
+    QueueStats,
+    Settled,
+    Task,
+)
+
+Q = Queries.beside(__file__)
+MAX_BATCH = 50_000
+MAX_PAGE = 1000
+MAX_LEASE = 86_400.0
+OUTCOME_ACTIONS = ("complete", "fail", "release")
+
+
+def _queue(value: object) -> str:
+    return v.text("queue", value, max_len=200)
+
+
+def _when(field: str, value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise InvalidInput(f"{field} must be a timezone-aware datetime", field=field)
+    return value
+
+
+def _new_task(queue: str, task: NewTask | Mapping[str, Any], index: int) -> NewTask:
+    """Validate one task of a batch (a plain mapping is its input)."""
+    if not isinstance(task, NewTask):
+        task = NewTask(input=v.json_object(f"tasks[{index}]", task))
+    at = f"tasks[{index}]"
+    return NewTask(
+        input=v.json_object(f"{at}.input", task.input),
+        task_type=v.text(f"{at}.task_type", task.task_type, max_len=200, min_len=0),
+        priority=v.integer(f"{at}.priority", task.priority, low=-(2**31), high=2**31 - 1),
+        queue=_queue(task.queue if task.queue is not None else queue),
+        agent_name=v.optional_text(f"{at}.agent_name", task.agent_name, max_len=200),
+        max_attempts=v.integer(f"{at}.max_attempts", task.max_attempts, low=1, high=1000),
+        retry_delay=v.number(f"{at}.retry_delay", task.retry_delay, low=0, high=86_400),
+        run_after=_when(f"{at}.run_after", task.run_after),
+        session_id=v.optional_text(f"{at}.session_id", task.session_id, max_len=200),
+        entity_id=v.optional_text(f"{at}.entity_id", task.entity_id, max_len=200),
+        dedup_key=v.optional_text(f"{at}.dedup_key", task.dedup_key, max_len=500),
+    )
+
+
+@operation(idempotent=False)
+def enqueue(queue: str, input: Mapping[str, Any] | None = None, **fields: Any) -> Gen[Task]:
+    """Add one task; with a ``dedup_key`` held by an unfinished task, return that one."""
+    task = _new_task(queue, NewTask(input=dict(input or {}), **fields), 0)
+    params = {
+        name: getattr(task, name)
+        for name in [
+            "queue",
+            "task_type",
+            "agent_name",
+            "priority",
+            "input",
+            "max_attempts",
+            "retry_delay",
+            "run_after",
+            "session_id",
+            "entity_id",
+            "dedup_key",
+        ]
+    }
+    row = yield Q.enqueue.one(**params)
+    if row is None:
+        row = yield Q.find_unfinished.one(queue=task.queue, dedup_key=task.dedup_key)
+        if row is None:  # finished between the conflict and the look-up: enqueue afresh
+            row = yield Q.enqueue.one(**params)
+    yield Q.notify_queues.none(queues=[task.queue])
+    return from_row(Task, row)
+
+
+@operation(idempotent=False)
+def enqueue_many(queue: str, tasks: Iterable[NewTask | Mapping[str, Any]]) -> Gen[list[int]]:
+    """Add a batch in one statement; the ids in input order (existing ids for duplicates)."""
+    batch = [_new_task(queue, task, i) for i, task in enumerate(tasks)]
+    if len(batch) > MAX_BATCH:
+        raise InvalidInput(f"a batch holds at most {MAX_BATCH} tasks", field="tasks")
+    if not batch:
+        return []
+    rows = yield Q.enqueue_many.all(
+        queues=[t.queue for t in batch],
+        task_types=[t.task_type for t in batch],
+        agent_names=[t.agent_name for t in batch],
+        priorities=[t.priority for t in batch],
+        inputs=[json.dumps(t.input) for t in batch],
+        max_attempts=[t.max_attempts for t in batch],
+        retry_delays=[t.retry_delay for t in batch],
+        run_afters=[t.run_after for t in batch],
+        session_ids=[t.session_id for t in batch],
+        entity_ids=[t.entity_id for t in batch],
+        dedup_keys=[t.dedup_key for t in batch],
+    )
+    yield Q.notify_queues.none(queues=sorted({str(t.queue) for t in batch}))
+    return [row["id"] for row in rows]
+
+
+def _claim_args(queue: str, limit: int, lease: float, worker: str | None) -> dict[str, Any]:
+    return {
+        "queue": _queue(queue),
+        "limit": v.integer("limit", limit, low=1, high=MAX_PAGE),
+        "lease": v.number("lease", lease, low=0.001, high=MAX_LEASE),
+        "worker": v.optional_text("worker", worker, max_len=200),
+    }
+
+
+@operation(idempotent=False)
+def claim(
+    queue: str,
+    *,
+    limit: int = 1,
+    lease: float = 60.0,
+    worker: str | None = None,
+    agent: str | None = None,
+) -> Gen[list[Task]]:
+    """Claim up to ``limit`` ready tasks (or tasks whose lease expired) and lease them.
+
+    With ``agent`` the claim also takes tasks addressed to that agent; without it only
+    unaddressed tasks. ``worker`` is recorded as ``claimed_by`` (default: the agent).
+    """
+    args = _claim_args(queue, limit, lease, worker if worker is not None else agent)
+    rows = yield Q.claim.all(agent=v.optional_text("agent", agent, max_len=200), **args)
+    return [from_row(Task, row) for row in rows]
+
+
+@operation(idempotent=False)
+def claim_fair(
+    queue: str, *, limit: int = 10, lease: float = 60.0, worker: str | None = None
+) -> Gen[list[Task]]:
+    """Claim across tenants, fairly (platform scope only)."""
+    rows = yield Q.claim_fair.all(**_claim_args(queue, limit, lease, worker))
+    return [from_row(Task, row) for row in rows]
+
+
+def _outcome(outcome: Outcome, index: int) -> Outcome:
+    at = f"outcomes[{index}]"
+    if not isinstance(outcome, Outcome):
+        raise InvalidInput(f"{at} must be an Outcome", field=at)
+    v.choice(f"{at}.action", outcome.action, OUTCOME_ACTIONS)
+    return Outcome(
+        id=v.integer(f"{at}.id", outcome.id, low=1),
+        token=v.uuid(f"{at}.token", outcome.token),
+        action=outcome.action,
+        output=None if outcome.output is None else v.json_object(f"{at}.output", outcome.output),
+        error=v.optional_text(f"{at}.error", outcome.error, max_len=20_000),
+        retry=bool(outcome.retry),
+    )
+
+
+@operation(idempotent=True)
+def settle(outcomes: Sequence[Outcome]) -> Gen[Settled]:
+    """Apply many outcomes in one statement; outcomes whose claim was lost are refused."""
+    checked = [_outcome(o, i) for i, o in enumerate(outcomes)]
+    if not checked:
+        return Settled(applied={}, refused=[])
+    sources = TASK_LIFECYCLE.sources("complete")
+    rows = yield Q.settle.all(
+        ids=[o.id for o in checked],
+        tokens=[o.token for o in checked],
+        actions=[o.action for o in checked],
+        outputs=[None if o.output is None else json.dumps(o.output) for o in checked],
+        errors=[o.error for o in checked],
+        retries=[o.retry for o in checked],
+        sources=sources,
+        completed=TASK_LIFECYCLE.target("complete"),
+        released=TASK_LIFECYCLE.target("release"),
+        retried=TASK_LIFECYCLE.target("retry"),
+        buried=TASK_LIFECYCLE.target("bury"),
+    )
+    applied = {row["id"]: row["status"] for row in rows}
+    released = {row["queue"] for row in rows if row["status"] == "pending" and row["ready"]}
+    if released:  # released work is ready again at once: tell idle workers
+        yield Q.notify_queues.none(queues=sorted(released))
+    return Settled(applied=applied, refused=[o.id for o in checked if o.id not in applied])
+
+
+@operation(idempotent=True)
+def settle_one(outcome: Outcome) -> Gen[Task]:
+    """Apply one outcome; Conflict when the claim was lost, naming the task and its state."""
+    checked = _outcome(outcome, 0)
+    result = yield from settle([checked]).start()
+    row = yield Q.get_task.one(id=checked.id)
+    if row is None:
+        raise NotFound(f"task {checked.id} does not exist", field="task_id")
+    if checked.id not in result.applied:
+        if row["status"] == "running":
+            raise Conflict(
+                f"task {checked.id} is held by another claim (by {row['claimed_by']!r}): "
+                "this worker's lease was lost",
+                field="token",
+            )
+        action = {"complete": "complete", "fail": "retry", "release": "release"}
+        TASK_LIFECYCLE.check(action[checked.action], row["status"])  # raises: not running
+    return from_row(Task, row)
+
+
+def outcome(
+    task: Task | int,
+    action: str,
+    *,
+    token: UUID | str | None = None,
+    output: Mapping[str, Any] | None = None,
+    error: str | None = None,
+    retry: bool = True,
+) -> Outcome:
+    """The outcome of a claimed task (a Task record carries its own claim token)."""
+    if isinstance(task, Task):
+        task_id, held = task.id, task.claim_token if token is None else token
+    else:
+        task_id, held = task, token
+    if held is None:
+        raise InvalidInput(f"task {task_id} has no claim token: claim it first", field="token")
+    return Outcome(
+        id=task_id,
+        token=v.uuid("token", held),
+        action=action,
+        output=None if output is None else dict(output),
+        error=error,
+        retry=retry,
+    )
+
+
+@operation(idempotent=True)
+def heartbeat(claims: Sequence[tuple[int, UUID]], *, lease: float = 60.0) -> Gen[list[int]]:
+    """Extend the leases of tasks still held under these tokens; returns those ids."""
+    pairs = [
+        (v.integer(f"claims[{i}].id", task_id, low=1), v.uuid(f"claims[{i}].token", token))
+        for i, (task_id, token) in enumerate(claims)
+    ]
+    if not pairs:
+        return []
+    rows = yield Q.heartbeat.all(
+        ids=[p[0] for p in pairs],
+        tokens=[p[1] for p in pairs],
+        lease=v.number("lease", lease, low=0.001, high=MAX_LEASE),
+    )
+    return [row["id"] for row in rows]
+
+
+@operation(writes=False)
+def get(task_id: int) -> Gen[Task]:
+    row = yield Q.get_task.one(id=v.integer("task_id", task_id, low=1))
+    if row is None:
+        row = yield Q.get_archived.one(id=task_id)
+    if row is None:
+        raise NotFound(f"task {task_id} does not exist", field="task_id")
+    return from_row(Task, row)
+
+
+@operation(writes=False)
+def list_(
+    *, queue: str | None = None, status: str | None = None, after: int = 0, limit: int = 100
+) -> Gen[list[Task]]:
+    if status is not None:
+        v.choice("status", status, TASK_LIFECYCLE.states)
+    rows = yield Q.list_tasks.all(
+        queue=None if queue is None else _queue(queue),
+        status=status,
+        after=v.integer("after", after, low=0),
+        limit=v.integer("limit", limit, low=1, high=MAX_PAGE),
+    )
+    return [from_row(Task, row) for row in rows]
+
+
+@operation(idempotent=True)
+def transition(task_id: int, action: str) -> Gen[Task]:
+    """Cancel a pending task or redrive a dead one; IllegalTransition names the state."""
+    if action not in ("cancel", "redrive"):
+        raise InvalidInput(f"{action!r} is not cancel or redrive", field="action")
+    row = yield Q.transition.one(
+        id=v.integer("task_id", task_id, low=1),
+        target=TASK_LIFECYCLE.target(action),
+        sources=TASK_LIFECYCLE.sources(action),
+    )
+    if row is None:
+        current = yield Q.get_task.one(id=task_id)
+        if current is None:
+            raise NotFound(f"task {task_id} does not exist", field="task_id")
+        TASK_LIFECYCLE.check(action, current["status"])  # raises: the move is illegal
+        row = current  # pragma: no cover
+    if row["status"] == "pending":
+        yield Q.notify_queues.none(queues=[row["queue"]])
+    return from_row(Task, row)
+
+
+@operation(idempotent=True)
+def redrive_queue(queue: str, *, limit: int = 1000) -> Gen[list[int]]:
+    """Send up to ``limit`` dead tasks of ``queue`` back to pending; returns their ids."""
+    rows = yield Q.redrive_queue.all(
+        queue=_queue(queue), limit=v.integer("limit", limit, low=1, high=MAX_BATCH)
+    )
+    if rows:
+        yield Q.notify_queues.none(queues=[queue])
+    return [row["id"] for row in rows]
+
+
+@operation(writes=False)
+def stats(queue: str | None = None) -> Gen[list[QueueStats]]:
+    rows = yield Q.stats.all(queue=None if queue is None else _queue(queue))
+    return [from_row(QueueStats, row) for row in rows]
+
+
+@operation(idempotent=True)
+def prune(*, older_than: float, limit: int = 1000) -> Gen[int]:
+    """Move up to ``limit`` tasks finished more than ``older_than`` seconds ago to the
+    archive (out of the hot table); returns how many moved. Call until it returns 0."""
+    moved = yield Q.prune.rowcount(
+        older_than=v.number("older_than", older_than, low=0),
+        limit=v.integer("limit", limit, low=1, high=MAX_BATCH),
+    )
+    return int(moved)

@@ -1,0 +1,231 @@
+-- name: enqueue
+-- Add one task; returns nothing when an unfinished task has the same dedup key.
+INSERT INTO agentledger.tasks (
+    tenant_id, queue, task_type, agent_name, priority, input, max_attempts, retry_delay,
+    run_after, session_id, entity_id, dedup_key)
+VALUES (
+    agentledger.current_tenant(), %(queue)s, %(task_type)s, %(agent_name)s, %(priority)s,
+    %(input)s, %(max_attempts)s, %(retry_delay)s, coalesce(%(run_after)s, now()),
+    %(session_id)s, %(entity_id)s, %(dedup_key)s)
+ON CONFLICT (tenant_id, queue, dedup_key)
+    WHERE dedup_key IS NOT NULL AND status IN ('pending', 'running')
+DO NOTHING
+RETURNING *
+
+-- name: find_unfinished
+-- The unfinished task of a queue holding a dedup key.
+SELECT * FROM agentledger.tasks
+WHERE tenant_id = agentledger.current_tenant() AND queue = %(queue)s
+  AND dedup_key = %(dedup_key)s AND status IN ('pending', 'running')
+
+-- name: enqueue_many
+-- Add a batch in one statement; one id per input row, in input order (an existing
+-- unfinished task's id for a duplicate dedup key, or NULL if it finished meanwhile).
+WITH input AS MATERIALIZED (
+    SELECT nextval('agentledger.tasks_id_seq') AS id, x.*
+    FROM unnest(
+        %(queues)s::text[], %(task_types)s::text[], %(agent_names)s::text[],
+        %(priorities)s::integer[], %(inputs)s::text[], %(max_attempts)s::integer[],
+        %(retry_delays)s::double precision[], %(run_afters)s::timestamptz[],
+        %(session_ids)s::text[], %(entity_ids)s::text[], %(dedup_keys)s::text[]
+    ) WITH ORDINALITY AS x(queue, task_type, agent_name, priority, input, max_attempts,
+                           retry_delay, run_after, session_id, entity_id, dedup_key, ord)
+), inserted AS (
+    INSERT INTO agentledger.tasks (
+        tenant_id, id, queue, task_type, agent_name, priority, input, max_attempts,
+        retry_delay, run_after, session_id, entity_id, dedup_key)
+    SELECT agentledger.current_tenant(), id, queue, task_type, agent_name, priority,
+           input::jsonb, max_attempts, retry_delay, coalesce(run_after, now()), session_id,
+           entity_id, dedup_key
+    FROM input ORDER BY ord
+    ON CONFLICT (tenant_id, queue, dedup_key)
+        WHERE dedup_key IS NOT NULL AND status IN ('pending', 'running')
+    DO NOTHING
+    RETURNING id, queue, dedup_key
+)
+SELECT coalesce(ins.id, twin.id, old.id) AS id
+FROM input i
+LEFT JOIN inserted ins ON ins.id = i.id
+LEFT JOIN inserted twin
+    ON ins.id IS NULL AND twin.queue = i.queue AND twin.dedup_key = i.dedup_key
+LEFT JOIN agentledger.tasks old
+    ON ins.id IS NULL AND i.dedup_key IS NOT NULL
+   AND old.tenant_id = agentledger.current_tenant() AND old.queue = i.queue
+   AND old.dedup_key = i.dedup_key AND old.status IN ('pending', 'running')
+ORDER BY i.ord
+
+-- name: notify_queues
+-- Wake idle workers: new ready work in these queues (the payload is the queue name).
+SELECT pg_notify('agentledger_tasks', q) FROM unnest(%(queues)s::text[]) AS q
+
+-- name: claim
+-- Claim up to limit tasks of a queue: expired leases first (rescue), then ready work by
+-- priority and age; SKIP LOCKED so concurrent claimers never wait for or share a task.
+-- A rescued task with no attempts left goes dead instead of running again.
+WITH expired AS (
+    SELECT tenant_id, id, 0 AS pass FROM agentledger.tasks
+    WHERE tenant_id = agentledger.current_tenant() AND status = 'running'
+      AND lease_expires_at < now() AND queue = %(queue)s
+      AND (agent_name IS NULL OR agent_name = %(agent)s)
+    ORDER BY lease_expires_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), ready AS (
+    SELECT tenant_id, id, 1 AS pass FROM agentledger.tasks
+    WHERE tenant_id = agentledger.current_tenant() AND queue = %(queue)s
+      AND status = 'pending' AND run_after <= now()
+      AND (agent_name IS NULL OR agent_name = %(agent)s)
+    ORDER BY priority DESC, run_after, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT tenant_id, id FROM (SELECT * FROM expired UNION ALL SELECT * FROM ready) u
+    ORDER BY pass
+    LIMIT %(limit)s
+), claimed AS (
+    UPDATE agentledger.tasks t
+    SET status = CASE WHEN t.status = 'running' AND t.attempts >= t.max_attempts
+                      THEN 'dead' ELSE 'running' END,
+        error = CASE WHEN t.status = 'running' AND t.attempts >= t.max_attempts
+                     THEN 'lease expired after the last attempt' ELSE t.error END,
+        finished_at = CASE WHEN t.status = 'running' AND t.attempts >= t.max_attempts
+                           THEN now() END,
+        rescues = t.rescues + (t.status = 'running')::integer,
+        attempts = t.attempts + (t.status = 'pending' OR t.attempts < t.max_attempts)::integer,
+        claim_token = gen_random_uuid(),
+        claimed_by = %(worker)s,
+        lease_expires_at = now() + make_interval(secs => %(lease)s),
+        updated_at = now()
+    FROM picked p
+    WHERE t.tenant_id = p.tenant_id AND t.id = p.id
+    RETURNING t.*
+)
+SELECT * FROM claimed WHERE status = 'running' ORDER BY priority DESC, run_after, id
+
+-- name: claim_fair
+-- Claim across tenants, an equal share each (platform scope; see claim_tasks_fair_v1).
+SELECT * FROM agentledger.claim_tasks_fair_v1(%(queue)s, %(limit)s, %(lease)s, %(worker)s)
+
+-- name: settle
+-- Apply outcomes (complete / fail / release) to running tasks still held under the given
+-- claim tokens; a failure retries after an exponential, jittered backoff until its attempts
+-- are spent, then goes dead. Returns the ids applied and their new status.
+UPDATE agentledger.tasks t
+SET status = CASE o.action
+        WHEN 'complete' THEN %(completed)s
+        WHEN 'release' THEN %(released)s
+        ELSE CASE WHEN o.retry AND t.attempts < t.max_attempts
+                  THEN %(retried)s ELSE %(buried)s END END,
+    output = CASE WHEN o.action = 'complete' THEN o.output::jsonb ELSE t.output END,
+    error = CASE WHEN o.action = 'fail' THEN o.error ELSE t.error END,
+    attempts = t.attempts - (o.action = 'release')::integer,
+    run_after = CASE WHEN o.action = 'fail' AND o.retry AND t.attempts < t.max_attempts
+        THEN now() + make_interval(secs => least(3600.0,
+            t.retry_delay * power(2.0, t.attempts - 1)) * (0.5 + random() / 2))
+        ELSE t.run_after END,
+    finished_at = CASE WHEN o.action = 'complete'
+        OR (o.action = 'fail' AND NOT (o.retry AND t.attempts < t.max_attempts))
+        THEN now() END,
+    lease_expires_at = NULL,
+    claim_token = NULL,
+    updated_at = now()
+FROM unnest(
+    %(ids)s::bigint[], %(tokens)s::uuid[], %(actions)s::text[], %(outputs)s::text[],
+    %(errors)s::text[], %(retries)s::boolean[]
+) AS o(id, token, action, output, error, retry)
+WHERE t.tenant_id = agentledger.current_tenant() AND t.id = o.id
+  AND t.status = ANY(%(sources)s) AND t.claim_token = o.token
+RETURNING t.id, t.status, t.queue, t.run_after <= now() AS ready
+
+-- name: heartbeat
+-- Extend the leases of tasks still held under the given claim tokens; returns their ids.
+UPDATE agentledger.tasks t
+SET lease_expires_at = now() + make_interval(secs => %(lease)s)
+FROM unnest(%(ids)s::bigint[], %(tokens)s::uuid[]) AS h(id, token)
+WHERE t.tenant_id = agentledger.current_tenant() AND t.id = h.id
+  AND t.status = 'running' AND t.claim_token = h.token
+RETURNING t.id
+
+-- name: get_task
+-- One task by id.
+SELECT * FROM agentledger.tasks
+WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
+
+-- name: list_tasks
+-- Tasks after a keyset cursor (id order), optionally of one queue and status.
+SELECT * FROM agentledger.tasks
+WHERE tenant_id = agentledger.current_tenant() AND id > %(after)s
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s)
+  AND (%(status)s::text IS NULL OR status = %(status)s)
+ORDER BY id
+LIMIT %(limit)s
+
+-- name: transition
+-- Apply a lifecycle action (cancel, redrive) to one task in a state it is allowed from.
+UPDATE agentledger.tasks
+SET status = %(target)s,
+    attempts = CASE WHEN %(target)s = 'pending' THEN 0 ELSE attempts END,
+    run_after = CASE WHEN %(target)s = 'pending' THEN now() ELSE run_after END,
+    finished_at = CASE WHEN %(target)s = 'pending' THEN NULL ELSE now() END,
+    updated_at = now()
+WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
+  AND status = ANY(%(sources)s)
+RETURNING *
+
+-- name: redrive_queue
+-- Send up to limit dead tasks of a queue back to pending with fresh attempts.
+WITH dead AS MATERIALIZED (
+    SELECT tenant_id, id FROM agentledger.tasks
+    WHERE tenant_id = agentledger.current_tenant() AND queue = %(queue)s
+      AND status = 'dead'
+    ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+)
+UPDATE agentledger.tasks t
+SET status = 'pending', attempts = 0, run_after = now(), finished_at = NULL,
+    updated_at = now()
+FROM dead d
+WHERE t.tenant_id = d.tenant_id AND t.id = d.id
+RETURNING t.id
+
+-- name: stats
+-- Depth by status, age of the oldest ready task, last-minute throughput, per queue.
+SELECT queue,
+       count(*) FILTER (WHERE status = 'pending') AS pending,
+       count(*) FILTER (WHERE status = 'pending' AND run_after <= now()) AS ready,
+       count(*) FILTER (WHERE status = 'running') AS running,
+       count(*) FILTER (WHERE status = 'completed') AS completed,
+       count(*) FILTER (WHERE status = 'dead') AS dead,
+       count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
+       extract(epoch FROM now() - min(run_after)
+               FILTER (WHERE status = 'pending' AND run_after <= now()))::float8
+           AS oldest_ready_age,
+       count(*) FILTER (WHERE status = 'completed'
+                          AND finished_at > now() - interval '1 minute')
+           AS completed_last_minute,
+       coalesce(sum(rescues), 0)::bigint AS rescued
+FROM agentledger.tasks
+WHERE tenant_id = agentledger.current_tenant()
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s)
+GROUP BY queue
+ORDER BY queue
+
+-- name: prune
+-- Move up to limit tasks finished (completed or cancelled) before the cutoff out of the
+-- hot table into the archive; returns how many moved.
+WITH doomed AS MATERIALIZED (
+    SELECT tenant_id, id FROM agentledger.tasks
+    WHERE tenant_id = agentledger.current_tenant()
+      AND status IN ('completed', 'cancelled')
+      AND finished_at < now() - make_interval(secs => %(older_than)s)
+    ORDER BY finished_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM agentledger.tasks t USING doomed d
+    WHERE t.tenant_id = d.tenant_id AND t.id = d.id
+    RETURNING t.*
+)
+INSERT INTO agentledger.task_archive SELECT * FROM gone
+
+-- name: get_archived
+-- One archived task by id.
+SELECT * FROM agentledger.task_archive
+WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s

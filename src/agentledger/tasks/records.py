@@ -1,0 +1,115 @@
+"""Task records and the task lifecycle returned to callers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from agentledger.lifecycle import Lifecycle
+
+# A failure moves a running task to "pending" again (retry, after a backoff) or to "dead"
+# once its attempts are spent; a claim also takes a running task whose lease expired.
+TASK_LIFECYCLE = Lifecycle(
+    "task",
+    {
+        "pending": {"claim": "running", "cancel": "cancelled"},
+        "running": {
+            "claim": "running",
+            "complete": "completed",
+            "retry": "pending",
+            "release": "pending",
+            "bury": "dead",
+        },
+        "completed": {},
+        "dead": {"redrive": "pending"},
+        "cancelled": {},
+    },
+)
+
+# LISTEN/NOTIFY channel told about new ready work; the payload is the queue name.
+TASKS_CHANNEL = "agentledger_tasks"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Task:
+    tenant_id: str
+    id: int
+    queue: str
+    task_type: str
+    agent_name: str | None
+    priority: int
+    input: dict[str, Any]
+    output: dict[str, Any] | None
+    status: str
+    attempts: int
+    max_attempts: int
+    retry_delay: float
+    run_after: datetime
+    lease_expires_at: datetime | None
+    claimed_by: str | None
+    claim_token: UUID | None
+    rescues: int
+    error: str | None
+    session_id: str | None
+    entity_id: str | None
+    dedup_key: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NewTask:
+    """One task of a batch for ``enqueue_many`` (``queue`` defaults to the batch's)."""
+
+    input: dict[str, Any] | None = None
+    task_type: str = ""
+    priority: int = 0
+    queue: str | None = None
+    agent_name: str | None = None
+    max_attempts: int = 5
+    retry_delay: float = 1.0
+    run_after: datetime | None = None
+    session_id: str | None = None
+    entity_id: str | None = None
+    dedup_key: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Outcome:
+    """How a claimed task ended, for ``settle``: complete, fail or release.
+
+    ``token`` is the claim token the task was claimed with: an outcome whose lease was lost
+    (the task was re-claimed by another worker) is refused.
+    """
+
+    id: int
+    token: UUID
+    action: str
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    retry: bool = True
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Settled:
+    """The result of ``settle``: ids applied (with their new status) and ids refused."""
+
+    applied: dict[int, str]
+    refused: list[int]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class QueueStats:
+    queue: str
+    pending: int
+    ready: int
+    running: int
+    completed: int
+    dead: int
+    cancelled: int
+    oldest_ready_age: float | None  # seconds the oldest ready task has waited
+    completed_last_minute: int
+    rescued: int

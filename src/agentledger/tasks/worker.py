@@ -1,0 +1,395 @@
+"""Worker runtimes: claim batches, run handlers, settle outcomes, heartbeat, shut down cleanly.
+
+The two loops (threads for ``Worker``, asyncio tasks for ``AsyncWorker``) are written per
+face because their concurrency differs; everything they say to the database goes through
+the task source's operations (claim, settle, heartbeat), written once.
+
+A handler takes the claimed :class:`Task` and returns its output (a dict, or None). An
+exception fails the task (it retries with backoff until its attempts are spent). On
+``stop()`` or SIGTERM the worker claims nothing more, lets in-flight handlers finish within
+``grace`` seconds, and releases the rest back to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue as queues
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from agentledger.errors import Unavailable
+from agentledger.tasks.records import Outcome, Task
+from agentledger.tasks.source_async import AsyncTaskSource
+from agentledger.tasks.source_sync import TaskSource
+
+Handler = Callable[[Task], "dict[str, Any] | None"]
+AsyncHandler = Callable[[Task], Awaitable["dict[str, Any] | None"]]
+
+
+@dataclass(kw_only=True, slots=True)
+class WorkerStats:
+    """What one ``run()`` did."""
+
+    claimed: int = 0
+    completed: int = 0
+    failed: int = 0
+    released: int = 0
+    refused: int = 0  # outcomes refused because the lease was lost to another worker
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WorkerOptions:
+    concurrency: int = 10
+    lease: float = 60.0
+    poll_interval: float = 1.0
+    grace: float = 30.0
+    retention: float | None = None  # prune tasks finished longer ago than this (seconds)
+    worker_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1 or self.lease <= 0 or self.poll_interval <= 0:
+            raise ValueError("concurrency, lease and poll_interval must be positive")
+
+    @property
+    def heartbeat_every(self) -> float:
+        return self.lease / 3
+
+    def ident(self) -> str:
+        return self.worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+PRUNE_EVERY = 60.0
+# Idle waits on the LISTEN connection are cut into slices this long, so stop() is prompt.
+WAIT_SLICE = 0.25
+
+
+def outcome_of(task: Task, result: object, exc: BaseException | None) -> Outcome:
+    """The outcome of one handler call."""
+    assert task.claim_token is not None
+    if exc is not None:
+        error = f"{type(exc).__name__}: {exc}"[:20_000]
+        return Outcome(id=task.id, token=task.claim_token, action="fail", error=error)
+    if result is not None and not isinstance(result, dict):
+        error = f"handler returned {type(result).__name__}, not a dict or None"
+        return Outcome(id=task.id, token=task.claim_token, action="fail", error=error)
+    return Outcome(id=task.id, token=task.claim_token, action="complete", output=result)
+
+
+def _count(stats: WorkerStats, done: list[tuple[str, Outcome]], refused: list[int]) -> None:
+    lost = set(refused)
+    stats.refused += len(lost)
+    for _, o in done:
+        if o.id in lost:
+            continue
+        if o.action == "complete":
+            stats.completed += 1
+        elif o.action == "fail":
+            stats.failed += 1
+        else:
+            stats.released += 1
+
+
+@contextlib.contextmanager
+def _on_sigterm(stop: Callable[[], None]) -> Iterator[None]:
+    """Route SIGTERM to ``stop`` while the worker runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class AsyncWorker:
+    """Runs ``handler`` on tasks of ``queue`` with up to ``concurrency`` asyncio tasks."""
+
+    def __init__(
+        self, source: AsyncTaskSource, queue: str, handler: AsyncHandler, options: WorkerOptions
+    ) -> None:
+        self.source = source
+        self.queue = queue
+        self.handler = handler
+        self.options = options
+        self.id = options.ident()
+        self.stats = WorkerStats()
+        self._stopping = False
+        self._wake: asyncio.Event | None = None
+
+    def stop(self) -> None:
+        """Ask the worker to finish: no new claims, in-flight work finishes or is released."""
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run(self, *, until_empty: bool = False) -> WorkerStats:
+        """Work until ``stop()`` (or SIGTERM); with ``until_empty``, until no work is ready."""
+        opts = self.options
+        self._wake = wake = asyncio.Event()
+        inflight: dict[int, tuple[Task, asyncio.Task[None]]] = {}
+        done: list[tuple[str, Outcome]] = []
+
+        async def call(task: Task) -> None:
+            try:
+                result = await self.handler(task)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                done.append((task.tenant_id, outcome_of(task, None, exc)))
+            else:
+                done.append((task.tenant_id, outcome_of(task, result, None)))
+            inflight.pop(task.id, None)
+            wake.set()
+
+        async def flush() -> None:
+            if done:
+                batch = done[:]
+                del done[:]
+                result = await self.source.settle(batch)
+                _count(self.stats, batch, result.refused)
+
+        loop = asyncio.get_running_loop()
+        with_signal = threading.current_thread() is threading.main_thread()
+        if with_signal:
+            loop.add_signal_handler(signal.SIGTERM, self.stop)
+        listen_task: asyncio.Task[None] | None = None
+        next_beat = next_prune = time.monotonic()
+        try:
+            listen_task = asyncio.create_task(self._listen(wake))
+            while not self._stopping:
+                wake.clear()  # before looking: a wake-up during the work below is kept
+                try:
+                    await asyncio.sleep(0)  # let finished handlers report first
+                    await flush()
+                    now = time.monotonic()
+                    if inflight and now >= next_beat:
+                        await self.source.heartbeat([t for t, _ in inflight.values()], opts.lease)
+                    if now >= next_beat:
+                        next_beat = now + opts.heartbeat_every
+                    if opts.retention is not None and now >= next_prune:
+                        await self.source.prune(opts.retention)
+                        next_prune = now + PRUNE_EVERY
+                    free = opts.concurrency - len(inflight)
+                    claimed = []
+                    if free > 0:
+                        claimed = await self.source.claim(self.queue, free, opts.lease, self.id)
+                    self.stats.claimed += len(claimed)
+                    for task in claimed:
+                        inflight[task.id] = (task, asyncio.create_task(call(task)))
+                    if until_empty and not claimed and not inflight and not done:
+                        break
+                    if claimed and len(claimed) == free:
+                        continue
+                except Unavailable:
+                    pass  # the database is away: keep in-flight work, retry after a pause
+                timeout = max(0.0, min(opts.poll_interval, next_beat - time.monotonic()))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout)
+            await self._drain(inflight, done, flush)
+        finally:
+            if listen_task is not None:
+                self._stopping = True  # the listener finishes its current slice and exits
+                try:
+                    await asyncio.wait_for(listen_task, WAIT_SLICE * 8)
+                except (TimeoutError, Exception):
+                    listen_task.cancel()
+            if with_signal:
+                loop.remove_signal_handler(signal.SIGTERM)
+            self._wake = None
+        return self.stats
+
+    async def _drain(
+        self,
+        inflight: dict[int, tuple[Task, asyncio.Task[None]]],
+        done: list[tuple[str, Outcome]],
+        flush: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Let in-flight handlers finish within the grace period; release the rest."""
+        pending = [job for _, job in inflight.values()]
+        if pending:
+            await asyncio.wait(pending, timeout=self.options.grace)
+        for task, job in list(inflight.values()):
+            job.cancel()
+            assert task.claim_token is not None
+            done.append(
+                (task.tenant_id, Outcome(id=task.id, token=task.claim_token, action="release"))
+            )
+        inflight.clear()
+        await flush()
+
+    async def _listen(self, wake: asyncio.Event) -> None:
+        """Set ``wake`` on notifications; when listening fails, polling carries on alone."""
+        while not self._stopping:
+            try:
+                async with self.source.listener() as listener:
+                    while not self._stopping:
+                        if await listener.wait(WAIT_SLICE):
+                            wake.set()
+            except Unavailable:
+                await asyncio.sleep(self.options.poll_interval)
+
+
+class Worker:
+    """Runs ``handler`` on tasks of ``queue`` in up to ``concurrency`` threads."""
+
+    def __init__(
+        self, source: TaskSource, queue: str, handler: Handler, options: WorkerOptions
+    ) -> None:
+        self.source = source
+        self.queue = queue
+        self.handler = handler
+        self.options = options
+        self.id = options.ident()
+        self.stats = WorkerStats()
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the worker to finish: no new claims, in-flight work finishes or is released."""
+        self._stopping.set()
+
+    def run(self, *, until_empty: bool = False) -> WorkerStats:
+        """Work until ``stop()`` (or SIGTERM); with ``until_empty``, until no work is ready."""
+        opts = self.options
+        results: queues.SimpleQueue[tuple[Task, object, BaseException | None]] = (
+            queues.SimpleQueue()
+        )
+        inflight: dict[int, tuple[Task, Future[None]]] = {}
+        done: list[tuple[str, Outcome]] = []
+
+        def call(task: Task) -> None:
+            try:
+                result = self.handler(task)
+            except Exception as exc:
+                results.put((task, None, exc))
+            else:
+                results.put((task, result, None))
+
+        def collect(block: float | None) -> None:
+            try:
+                item = results.get(timeout=block) if block else results.get_nowait()
+                while True:
+                    task, result, exc = item
+                    inflight.pop(task.id, None)
+                    done.append((task.tenant_id, outcome_of(task, result, exc)))
+                    item = results.get_nowait()
+            except queues.Empty:
+                pass
+
+        def flush() -> None:
+            if done:
+                batch = done[:]
+                del done[:]
+                result = self.source.settle(batch)
+                _count(self.stats, batch, result.refused)
+
+        next_beat = next_prune = time.monotonic()
+        pool = ThreadPoolExecutor(opts.concurrency, thread_name_prefix="agentledger-worker")
+        with contextlib.ExitStack() as stack:
+            # Handlers still running after the grace period were released: do not wait.
+            stack.callback(pool.shutdown, wait=False, cancel_futures=True)
+            stack.enter_context(_on_sigterm(self.stop))
+            wake = stack.enter_context(_SyncWake(self))
+            while not self._stopping.is_set():
+                try:
+                    collect(None)
+                    flush()
+                    now = time.monotonic()
+                    if inflight and now >= next_beat:
+                        self.source.heartbeat([t for t, _ in inflight.values()], opts.lease)
+                    if now >= next_beat:
+                        next_beat = now + opts.heartbeat_every
+                    if opts.retention is not None and now >= next_prune:
+                        self.source.prune(opts.retention)
+                        next_prune = now + PRUNE_EVERY
+                    free = opts.concurrency - len(inflight)
+                    claimed = []
+                    if free > 0:
+                        claimed = self.source.claim(self.queue, free, opts.lease, self.id)
+                    self.stats.claimed += len(claimed)
+                    for task in claimed:
+                        inflight[task.id] = (task, pool.submit(call, task))
+                    if until_empty and not claimed and not inflight and not done:
+                        break
+                    if claimed and len(claimed) == free:
+                        continue
+                except Unavailable:
+                    pass  # the database is away: keep in-flight work, retry after a pause
+                timeout = max(0.001, min(opts.poll_interval, next_beat - time.monotonic()))
+                if inflight:
+                    collect(timeout)  # a handler finishing frees a slot
+                else:
+                    wake.wait(timeout)  # a notification, or the poll interval
+            self._drain(inflight, done, collect, flush)
+        return self.stats
+
+    def _drain(
+        self,
+        inflight: dict[int, tuple[Task, Future[None]]],
+        done: list[tuple[str, Outcome]],
+        collect: Callable[[float | None], None],
+        flush: Callable[[], None],
+    ) -> None:
+        """Let in-flight handlers finish within the grace period; release the rest."""
+        deadline = time.monotonic() + self.options.grace
+        while inflight and time.monotonic() < deadline:
+            collect(min(0.1, max(0.001, deadline - time.monotonic())))
+        for task, future in list(inflight.values()):
+            future.cancel()  # a thread cannot be interrupted: its late outcome is refused
+            assert task.claim_token is not None
+            done.append(
+                (task.tenant_id, Outcome(id=task.id, token=task.claim_token, action="release"))
+            )
+        inflight.clear()
+        flush()
+
+
+class _SyncWake:
+    """The sync worker's wake-up: a LISTEN connection, or plain sleeping when it fails."""
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+        self._listener: Any = None
+
+    def __enter__(self) -> _SyncWake:
+        self._open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+
+    def _open(self) -> None:
+        try:
+            self._listener = self._worker.source.listener().__enter__()
+        except Unavailable:
+            self._listener = None
+
+    def _close(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                self._listener.__exit__(None, None, None)
+            self._listener = None
+
+    def wait(self, timeout: float) -> None:
+        """Until a notification, ``stop()``, or ``timeout`` seconds."""
+        if self._listener is None:
+            self._worker._stopping.wait(timeout)
+            self._open()
+            return
+        deadline = time.monotonic() + timeout
+        try:
+            while not self._worker._stopping.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0 or self._listener.wait(min(WAIT_SLICE, left)):
+                    return
+        except Unavailable:
+            self._close()

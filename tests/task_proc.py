@@ -1,0 +1,50 @@
+"""A worker process for the kill tests: ``python -m tests.task_proc URL DATA_DIR TENANT QUEUE``.
+
+Each handler call records its side effect (task id, claim token, pid) in ``effects`` over its
+own connection, then returns the token as the task's output.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import threading
+import time
+from typing import Any
+
+import psycopg
+
+from agentledger import Ledger, Settings, Task
+
+
+def main() -> None:
+    url, data_dir, tenant, queue = sys.argv[1:5]
+    local = threading.local()
+
+    def handle(task: Task) -> dict[str, Any]:
+        if not hasattr(local, "conn"):
+            local.conn = psycopg.connect(url, autocommit=True)
+        time.sleep(random.random() * 0.01)
+        local.conn.execute(
+            "INSERT INTO effects (task_id, token, pid) VALUES (%s, %s, %s)",
+            (task.id, task.claim_token, os.getpid()),
+        )
+        return {"token": str(task.claim_token)}
+
+    settings = Settings.build(database_url=url, data_dir=data_dir, pool_max_size=4)
+    with Ledger(settings, migrate=False) as ledger:
+        worker = ledger.tenant(tenant).tasks.worker(
+            queue, handle, concurrency=4, lease=1.0, poll_interval=0.2, grace=5
+        )
+        print("ready", flush=True)
+        worker.run()
+
+
+if __name__ == "__main__":
+    main()
+
+
+def echo(task: Task) -> dict[str, Any]:
+    """A handler for the ``agentledger worker`` command test."""
+    return {"echo": task.input}

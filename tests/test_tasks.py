@@ -1,0 +1,297 @@
+"""The task queue, on both faces: enqueue, claim, settle, leases, retries, dead letters."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from agentledger import Conflict, IllegalTransition, InvalidInput, NewTask, NotFound, Outcome
+from agentledger.tasks.ops import Q
+from agentledger.tasks.records import TASK_LIFECYCLE
+
+
+def test_enqueue_claim_complete(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    task = tasks.enqueue("mail", {"to": "a@example.com"}, task_type="send", priority=3)
+    assert task.status == "pending" and task.attempts == 0 and task.input == {"to": "a@example.com"}
+    [claimed] = tasks.claim("mail", limit=5, worker="w1")
+    assert claimed.id == task.id and claimed.status == "running" and claimed.attempts == 1
+    assert claimed.claimed_by == "w1" and claimed.claim_token is not None
+    assert claimed.lease_expires_at is not None
+    done = tasks.complete(claimed, {"sent": True})
+    assert done.status == "completed" and done.output == {"sent": True}
+    assert done.finished_at is not None
+    assert tasks.claim("mail") == []
+
+
+def test_claim_orders_by_priority_then_age_and_respects_run_after(
+    ledger: Any, tenant_id: str
+) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    low = tasks.enqueue("q", {"n": 1}, priority=0)
+    high = tasks.enqueue("q", {"n": 2}, priority=10)
+    later = tasks.enqueue(
+        "q", {"n": 3}, priority=99, run_after=datetime.now(UTC) + timedelta(hours=1)
+    )
+    low2 = tasks.enqueue("q", {"n": 4}, priority=0)
+    claimed = tasks.claim("q", limit=10)
+    assert [t.id for t in claimed] == [high.id, low.id, low2.id]
+    assert later.id not in [t.id for t in claimed]
+
+
+def test_enqueue_many_in_one_statement_with_dedup(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    first = tasks.enqueue("batch", {"k": 0}, dedup_key="same")
+    ids = tasks.enqueue_many(
+        "batch",
+        [
+            {"k": 1},
+            NewTask(input={"k": 2}, priority=5, task_type="t"),
+            NewTask(input={"k": 3}, dedup_key="same"),
+            NewTask(input={"k": 4}, dedup_key="new"),
+            NewTask(input={"k": 5}, dedup_key="new"),
+            NewTask(input={"k": 6}, queue="other"),
+        ],
+    )
+    assert len(ids) == 6
+    assert ids[2] == first.id  # the unfinished duplicate is returned
+    assert ids[3] == ids[4]  # duplicates within the batch collapse
+    assert len(set(ids)) == 5
+    assert tasks.get(ids[1]).priority == 5
+    assert tasks.get(ids[5]).queue == "other"
+    assert tasks.enqueue("batch", {"again": 1}, dedup_key="same").id == first.id
+    assert tasks.enqueue_many("batch", []) == []
+
+
+def test_dedup_key_is_free_again_once_the_task_finished(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    first = tasks.enqueue("d", dedup_key="x")
+    [claimed] = tasks.claim("d")
+    tasks.complete(claimed)
+    assert tasks.enqueue("d", dedup_key="x").id != first.id
+
+
+def test_failure_retries_with_backoff_then_goes_dead_and_redrives(
+    ledger: Any, tenant_id: str
+) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    task = tasks.enqueue("f", max_attempts=2, retry_delay=0.0)
+    [c1] = tasks.claim("f")
+    retried = tasks.fail(c1, "boom")
+    assert retried.status == "pending" and retried.error == "boom" and retried.attempts == 1
+    [c2] = tasks.claim("f")
+    assert c2.attempts == 2
+    dead = tasks.fail(c2, "boom again")
+    assert dead.status == "dead" and dead.finished_at is not None
+    assert tasks.claim("f") == []
+    assert tasks.stats("f")[0].dead == 1
+    back = tasks.redrive(task.id)
+    assert back.status == "pending" and back.attempts == 0
+    with pytest.raises(IllegalTransition, match="cannot redrive task in state 'pending'"):
+        tasks.redrive(task.id)
+
+
+def test_backoff_delays_the_retry(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    tasks.enqueue("b", retry_delay=30.0)
+    [c] = tasks.claim("b")
+    failed = tasks.fail(c, "later")
+    assert failed.run_after > datetime.now(UTC) + timedelta(seconds=10)
+    assert tasks.claim("b") == []
+
+
+def test_permanent_failure_goes_dead_at_once(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    tasks.enqueue("p", max_attempts=5)
+    [c] = tasks.claim("p")
+    assert tasks.fail(c, "bad input", retry=False).status == "dead"
+
+
+def test_redrive_queue(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    tasks.enqueue_many("rq", [NewTask(max_attempts=1) for _ in range(3)])
+    for c in tasks.claim("rq", limit=3):
+        tasks.fail(c, "x")
+    assert len(tasks.redrive_queue("rq")) == 3
+    assert len(tasks.claim("rq", limit=10)) == 3
+
+
+def test_cancel_only_pending(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    a = tasks.enqueue("c")
+    assert tasks.cancel(a.id).status == "cancelled"
+    b = tasks.enqueue("c")
+    tasks.claim("c")
+    with pytest.raises(IllegalTransition, match="cannot cancel task in state 'running'"):
+        tasks.cancel(b.id)
+    with pytest.raises(NotFound):
+        tasks.cancel(10**12)
+
+
+def test_release_returns_work_without_spending_an_attempt(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    tasks.enqueue("r")
+    [c] = tasks.claim("r")
+    released = tasks.release(c)
+    assert released.status == "pending" and released.attempts == 0
+    assert len(tasks.claim("r")) == 1
+
+
+def test_expired_lease_is_rescued_and_the_old_holder_cannot_complete(
+    ledger: Any, tenant_id: str
+) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    tasks.enqueue("lease")
+    [old] = tasks.claim("lease", lease=0.05, worker="slow")
+    time.sleep(0.1)
+    [new] = tasks.claim("lease", worker="fast")
+    assert new.id == old.id and new.rescues == 1 and new.attempts == 2
+    with pytest.raises(Conflict, match="lease was lost"):
+        tasks.complete(old, {"late": True})
+    assert tasks.complete(new).status == "completed"
+    with pytest.raises(IllegalTransition, match="state 'completed'"):
+        tasks.complete(new)
+    assert tasks.stats("lease")[0].rescued == 1
+
+
+def test_rescue_of_a_spent_task_buries_it(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    task = tasks.enqueue("spent", max_attempts=1)
+    tasks.claim("spent", lease=0.05)
+    time.sleep(0.1)
+    assert tasks.claim("spent") == []
+    dead = tasks.get(task.id)
+    assert dead.status == "dead" and "lease expired" in (dead.error or "")
+
+
+def test_heartbeat_extends_the_lease(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    tasks.enqueue("hb")
+    [c] = tasks.claim("hb", lease=0.3)
+    time.sleep(0.15)
+    assert tasks.heartbeat([c], lease=30) == [c.id]
+    time.sleep(0.25)
+    assert tasks.claim("hb") == []  # still held
+    assert tasks.complete(c).status == "completed"
+    assert tasks.heartbeat([c]) == []  # no longer held
+
+
+def test_settle_many_in_one_round_trip_refuses_lost_claims(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    tasks.enqueue_many("s", [{"i": i} for i in range(4)])
+    a, b, c, d = tasks.claim("s", limit=4)
+    assert c.claim_token is not None and d.claim_token is not None
+    result = tasks.settle(
+        [
+            Outcome(id=a.id, token=a.claim_token, action="complete", output={"ok": 1}),
+            Outcome(id=b.id, token=b.claim_token, action="fail", error="e", retry=False),
+            Outcome(id=c.id, token=c.claim_token, action="release"),
+            Outcome(id=d.id, token=uuid.uuid4(), action="complete"),
+        ]
+    )
+    assert result.applied == {a.id: "completed", b.id: "dead", c.id: "pending"}
+    assert result.refused == [d.id]
+
+
+def test_agent_addressed_tasks(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    mine = tasks.enqueue("agents", agent_name="codex")
+    anyone = tasks.enqueue("agents")
+    assert [t.id for t in tasks.claim("agents", limit=5)] == [anyone.id]
+    [c] = tasks.claim("agents", agent="codex")
+    assert c.id == mine.id and c.claimed_by == "codex"
+
+
+def test_list_get_stats(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    ids = tasks.enqueue_many("ls", [{"i": i} for i in range(5)])
+    page = tasks.list(queue="ls", limit=3)
+    rest = tasks.list(queue="ls", after=page[-1].id)
+    assert [t.id for t in page + rest] == ids
+    tasks.claim("ls", limit=2)
+    [stats] = tasks.stats("ls")
+    assert (stats.pending, stats.running, stats.ready) == (3, 2, 3)
+    assert stats.oldest_ready_age is not None and stats.oldest_ready_age >= 0
+    assert tasks.list(status="running", queue="ls")[0].status == "running"
+    with pytest.raises(NotFound):
+        tasks.get(10**12)
+
+
+def test_prune_moves_finished_tasks_to_the_archive(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    tasks.enqueue_many("old", [{"i": i} for i in range(3)])
+    for c in tasks.claim("old", limit=3):
+        tasks.complete(c)
+    assert tasks.prune(older_than=0, limit=2) == 2
+    assert tasks.prune(older_than=0, limit=2) == 1
+    assert tasks.prune(older_than=0) == 0
+    assert tasks.list(queue="old") == []
+    archived = tasks.get(c.id)
+    assert archived.status == "completed"
+
+
+def test_enqueue_inside_a_transaction_with_other_writes(ledger: Any, tenant_id: str) -> None:
+    scope = ledger.tenant(tenant_id)
+    with pytest.raises(RuntimeError), scope.transaction() as tx:
+        tx.tasks.enqueue("tx", {"a": 1})
+        tx.keys.create(role="reader")
+        raise RuntimeError("roll back")
+    assert scope.tasks.list(queue="tx") == []
+    with scope.transaction() as tx:
+        tx.tasks.enqueue_many("tx", [{"a": 1}, {"a": 2}])
+        tx.keys.create(role="reader")
+    assert len(scope.tasks.list(queue="tx")) == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"queue": ""}, "queue"),
+        ({"queue": "q", "input": {"x": "\x00"}}, "input.x"),
+        ({"queue": "q", "priority": "high"}, "tasks[0].priority"),
+        ({"queue": "q", "max_attempts": 0}, "tasks[0].max_attempts"),
+        ({"queue": "q", "run_after": datetime(2030, 1, 1)}, "tasks[0].run_after"),
+    ],
+)
+def test_bad_input_is_refused_naming_the_field(
+    ledger: Any, tenant_id: str, kwargs: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as info:
+        ledger.tenant(tenant_id).tasks.enqueue(**kwargs)
+    assert info.value.field is not None and info.value.field.endswith(field)
+
+
+def test_claim_limits_are_checked(ledger: Any, tenant_id: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        ledger.tenant(tenant_id).tasks.claim("q", limit=0)
+    assert info.value.field == "limit"
+
+
+def test_tenants_are_isolated(ledger: Any, tenant_id: str) -> None:
+    other = f"t-{uuid.uuid4().hex[:12]}"
+    ledger.tenants.create(other)
+    mine = ledger.tenant(tenant_id).tasks.enqueue("iso", {"secret": 1})
+    assert ledger.tenant(other).tasks.claim("iso", limit=10) == []
+    with pytest.raises(NotFound):
+        ledger.tenant(other).tasks.get(mine.id)
+
+
+def test_every_named_query_is_used() -> None:
+    from pathlib import Path
+
+    import agentledger.tasks.ops as ops_module
+
+    source = Path(ops_module.__file__).read_text()
+    for name in Q.by_name:
+        assert f"Q.{name}." in source, name
+
+
+def test_sql_guards_follow_the_lifecycle() -> None:
+    assert TASK_LIFECYCLE.sources("complete") == ["running"]
+    assert set(TASK_LIFECYCLE.sources("claim")) == {"pending", "running"}
+    assert TASK_LIFECYCLE.target("retry") == TASK_LIFECYCLE.target("release") == "pending"
+    assert "status = 'pending'" in Q.claim.sql and "status = 'running'" in Q.claim.sql

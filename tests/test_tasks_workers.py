@@ -1,0 +1,270 @@
+"""Workers on both faces, platform (cross-tenant) claims, and claims under real concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from agentledger import AsyncLedger, Conflict, Ledger, Settings, Task
+from tests.faces import AsyncFace
+
+
+def _handler(ledger: Any, fn: Any) -> Any:
+    """The same handler as a plain or a coroutine function, to suit the face."""
+    if isinstance(ledger, AsyncFace):
+
+        async def handle(task: Task) -> Any:
+            return fn(task)
+
+        return handle
+    return fn
+
+
+def _boom_on_odd(task: Task) -> dict[str, Any]:
+    if task.input["i"] % 2:
+        raise ValueError(f"odd {task.input['i']}")
+    return {"double": task.input["i"] * 2}
+
+
+def test_worker_runs_handlers_until_empty(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    tasks.enqueue_many("w", [{"i": i, "max": 1} for i in range(30)])
+    from agentledger import NewTask
+
+    tasks.enqueue_many("w", [NewTask(input={"i": 101}, max_attempts=1)])
+    worker = tasks.worker("w", _handler(ledger, _boom_on_odd), concurrency=4, poll_interval=0.05)
+    stats = worker.run(until_empty=True)
+    assert stats.completed == 15
+    done = tasks.list(queue="w", status="completed", limit=100)
+    assert sorted(t.output["double"] for t in done) == [i * 2 for i in range(0, 30, 2)]
+    [dead] = tasks.list(queue="w", status="dead")
+    assert dead.input == {"i": 101} and "ValueError: odd 101" in (dead.error or "")
+    failed = tasks.list(queue="w", status="pending", limit=100)
+    assert len(failed) == 15 and all(t.attempts == 1 and t.error for t in failed)
+
+
+def test_worker_refuses_a_non_dict_result(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    task = tasks.enqueue("nd", max_attempts=1)
+    tasks.worker("nd", _handler(ledger, lambda t: [1, 2])).run(until_empty=True)
+    assert "not a dict" in (tasks.get(task.id).error or "")
+
+
+def test_sync_worker_wakes_on_notify_and_stops_cleanly(
+    sync_ledger: Ledger, settings: Settings
+) -> None:
+    tid = f"t-{uuid.uuid4().hex[:12]}"
+    sync_ledger.tenants.create(tid)
+    tasks = sync_ledger.tenant(tid).tasks
+    seen = threading.Event()
+    worker = tasks.worker("wake", lambda t: seen.set() or {}, poll_interval=60)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        time.sleep(0.3)  # the worker is idle, listening
+        tasks.enqueue("wake")
+        # Far sooner than the 60 s poll: only the notification can wake it.
+        assert seen.wait(20)
+    finally:
+        worker.stop()
+        thread.join(90)
+    assert not thread.is_alive()
+    assert worker.stats.completed == 1
+
+
+def test_async_worker_wakes_on_notify(async_ledger: AsyncLedger, aio: asyncio.Runner) -> None:
+    async def scenario() -> int:
+        tid = f"t-{uuid.uuid4().hex[:12]}"
+        await async_ledger.tenants.create(tid)
+        tasks = async_ledger.tenant(tid).tasks
+        seen = asyncio.Event()
+
+        async def handle(task: Task) -> None:
+            seen.set()
+
+        worker = tasks.worker("wake", handle, poll_interval=60)
+        running = asyncio.create_task(worker.run())
+        await asyncio.sleep(0.3)
+        await tasks.enqueue("wake")
+        await asyncio.wait_for(seen.wait(), 20)
+        worker.stop()
+        stats = await asyncio.wait_for(running, 30)
+        return stats.completed
+
+    assert aio.run(scenario()) == 1
+
+
+def test_stop_releases_work_still_running_after_the_grace_period(
+    sync_ledger: Ledger,
+) -> None:
+    tid = f"t-{uuid.uuid4().hex[:12]}"
+    sync_ledger.tenants.create(tid)
+    tasks = sync_ledger.tenant(tid).tasks
+    task = tasks.enqueue("slow")
+    started, finish = threading.Event(), threading.Event()
+
+    def handle(t: Task) -> dict[str, Any]:
+        started.set()
+        finish.wait(30)
+        return {}
+
+    worker = tasks.worker("slow", handle, grace=0.2, poll_interval=0.05)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    assert started.wait(20)
+    worker.stop()
+    thread.join(30)
+    finish.set()
+    released = tasks.get(task.id)
+    assert released.status == "pending" and released.attempts == 0
+    assert worker.stats.released == 1
+
+
+def test_async_stop_releases_work_after_grace(
+    async_ledger: AsyncLedger, aio: asyncio.Runner
+) -> None:
+    async def scenario() -> Task:
+        tid = f"t-{uuid.uuid4().hex[:12]}"
+        await async_ledger.tenants.create(tid)
+        tasks = async_ledger.tenant(tid).tasks
+        task = await tasks.enqueue("slow")
+        started = asyncio.Event()
+
+        async def handle(t: Task) -> None:
+            started.set()
+            await asyncio.sleep(30)
+
+        worker = tasks.worker("slow", handle, grace=0.2, poll_interval=0.05)
+        running = asyncio.create_task(worker.run())
+        await asyncio.wait_for(started.wait(), 20)
+        worker.stop()
+        await asyncio.wait_for(running, 20)
+        return await tasks.get(task.id)
+
+    released = aio.run(scenario())
+    assert released.status == "pending" and released.attempts == 0
+
+
+def test_platform_claims_are_fair_across_tenants(ledger: Any) -> None:
+    queue = f"fair-{uuid.uuid4().hex[:6]}"
+    busy, quiet = (f"t-{uuid.uuid4().hex[:12]}" for _ in range(2))
+    for tid in (busy, quiet):
+        ledger.tenants.create(tid)
+    ledger.tenant(busy).tasks.enqueue_many(queue, [{"i": i} for i in range(200)])
+    ledger.tenant(quiet).tasks.enqueue_many(queue, [{"i": i} for i in range(3)])
+    claimed = ledger.platform_tasks.claim(queue, limit=4, worker="platform")
+    by_tenant = Counter(t.tenant_id for t in claimed)
+    assert by_tenant == {busy: 2, quiet: 2}
+    # Each claimed task is settled in its own tenant's binding.
+    for task in claimed:
+        assert ledger.tenant(task.tenant_id).tasks.complete(task).status == "completed"
+
+
+def test_platform_worker_drains_every_tenant(ledger: Any) -> None:
+    queue = f"pw-{uuid.uuid4().hex[:6]}"
+    tenants = [f"t-{uuid.uuid4().hex[:12]}" for _ in range(3)]
+    for n, tid in enumerate(tenants):
+        ledger.tenants.create(tid)
+        ledger.tenant(tid).tasks.enqueue_many(queue, [{"i": i} for i in range(5 + n)])
+    worker = ledger.platform_tasks.worker(
+        queue, _handler(ledger, lambda t: {"tenant": t.tenant_id}), concurrency=4
+    )
+    assert worker.run(until_empty=True).completed == 18
+    for tid in tenants:
+        done = ledger.tenant(tid).tasks.list(queue=queue, status="completed")
+        assert done and all(t.output == {"tenant": tid} for t in done)
+
+
+def test_tenant_scope_cannot_use_the_fair_claim(sync_ledger: Ledger, tenant_id: str) -> None:
+    from agentledger import InvalidInput
+    from agentledger.tasks import ops
+
+    scope = sync_ledger.tenant(tenant_id)
+    with pytest.raises(InvalidInput, match="platform scope"):
+        scope._run(ops.claim_fair("q"))
+
+
+def test_concurrent_claimers_never_share_a_task(settings: Settings) -> None:
+    tid = f"t-{uuid.uuid4().hex[:12]}"
+    with Ledger(settings, migrate=False) as admin:
+        admin.tenants.create(tid)
+        admin.tenant(tid).tasks.enqueue_many("race", [{"i": i} for i in range(600)])
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def claimer() -> None:
+        with Ledger(settings.with_(pool_max_size=2), migrate=False) as ledger:
+            tasks = ledger.tenant(tid).tasks
+            while batch := tasks.claim("race", limit=7):
+                with lock:
+                    claimed.extend(t.id for t in batch)
+                tasks.settle([_complete(t) for t in batch])
+
+    threads = [threading.Thread(target=claimer) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(claimed) == 600 and len(set(claimed)) == 600
+
+
+def _complete(task: Task) -> Any:
+    from agentledger import Outcome
+
+    assert task.claim_token is not None
+    return Outcome(id=task.id, token=task.claim_token, action="complete")
+
+
+def test_completion_racing_a_lease_expiry_has_one_winner(settings: Settings) -> None:
+    """The old holder completes exactly while another worker rescues the expired lease:
+    either the completion lands and the rescue finds nothing, or the rescue wins and the
+    completion is refused; never both."""
+    tid = f"t-{uuid.uuid4().hex[:12]}"
+    rounds = 40
+    with (
+        Ledger(settings, migrate=False) as one,
+        Ledger(settings.with_(pool_max_size=2), migrate=False) as two,
+    ):
+        one.tenants.create(tid)
+        a, b = one.tenant(tid).tasks, two.tenant(tid).tasks
+        outcomes = Counter()
+        for _ in range(rounds):
+            a.enqueue("expiry")
+            [held] = a.claim("expiry", lease=0.02)
+            time.sleep(0.03)
+            barrier = threading.Barrier(2)
+            rescued: list[Task] = []
+            completed: list[bool] = []
+
+            def finish(
+                held: Task = held,
+                barrier: threading.Barrier = barrier,
+                completed: list[bool] = completed,
+            ) -> None:
+                barrier.wait()
+                try:
+                    a.complete(held)
+                    completed.append(True)
+                except Conflict:
+                    completed.append(False)
+
+            def rescue(barrier: threading.Barrier = barrier, rescued: list[Task] = rescued) -> None:
+                barrier.wait()
+                rescued.extend(b.claim("expiry"))
+
+            threads = [threading.Thread(target=finish), threading.Thread(target=rescue)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            assert completed[0] != bool(rescued), (completed, rescued)
+            outcomes["completed" if completed[0] else "rescued"] += 1
+            for task in rescued:
+                b.complete(task)
+        assert sum(outcomes.values()) == rounds
