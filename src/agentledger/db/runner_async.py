@@ -164,13 +164,16 @@ class AsyncDatabase:
                     f"{op.name} was spooled as {entry}: {exc.message}", entry_id=entry
                 ) from None
         entry = await asyncio.to_thread(spool.append, binding, op)
-        results = await self.replay()
+        results = await self.replay(eager=False)
         if entry in results:
             return results[entry]  # type: ignore[no-any-return]
         raise Spooled(f"{op.name} was spooled as {entry} behind earlier entries", entry_id=entry)
 
-    async def replay(self) -> dict[str, Any]:
+    async def replay(self, *, eager: bool = True) -> dict[str, Any]:
         """Apply spooled entries in order; stops at the first sign of an outage.
+
+        ``eager=False`` (a write queueing behind the spool) skips the attempt when an outage
+        was seen within the last second, so writes during an outage don't each wait for it.
 
         Returns the results by entry id. Entries the database refuses for a reason other
         than an outage are set aside in the spool's dead letters, with the error.
@@ -179,7 +182,7 @@ class AsyncDatabase:
         spool = self.spool
         if spool is None or not await asyncio.to_thread(spool.has_pending):
             return results
-        if time.monotonic() < self._down_until:
+        if not eager and time.monotonic() < self._down_until:
             return results  # it was down a moment ago: don't make every write wait to see
         if not await self.ping(timeout=min(1.0, self.settings.pool_timeout)):
             self._down_until = time.monotonic() + 1.0

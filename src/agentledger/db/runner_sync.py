@@ -163,13 +163,16 @@ class Database:
                     f"{op.name} was spooled as {entry}: {exc.message}", entry_id=entry
                 ) from None
         entry = spool.append(binding, op)
-        results = self.replay()
+        results = self.replay(eager=False)
         if entry in results:
             return results[entry]  # type: ignore[no-any-return]
         raise Spooled(f"{op.name} was spooled as {entry} behind earlier entries", entry_id=entry)
 
-    def replay(self) -> dict[str, Any]:
+    def replay(self, *, eager: bool = True) -> dict[str, Any]:
         """Apply spooled entries in order; stops at the first sign of an outage.
+
+        ``eager=False`` (a write queueing behind the spool) skips the attempt when an outage
+        was seen within the last second, so writes during an outage don't each wait for it.
 
         Returns the results by entry id. Entries the database refuses for a reason other
         than an outage are set aside in the spool's dead letters, with the error.
@@ -178,7 +181,7 @@ class Database:
         spool = self.spool
         if spool is None or not spool.has_pending():
             return results
-        if time.monotonic() < self._down_until:
+        if not eager and time.monotonic() < self._down_until:
             return results  # it was down a moment ago: don't make every write wait to see
         if not self.ping(timeout=min(1.0, self.settings.pool_timeout)):
             self._down_until = time.monotonic() + 1.0
