@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from agentledger.api import problems
 from agentledger.api.auth import KeyCache
 from agentledger.api.middleware import Metrics, RequestContext
+from agentledger.api.schemas import ERRORS
 from agentledger.api.routes import audit, events, health, keys, tenants
 from agentledger.config import Settings
 from agentledger.errors import LedgerError
@@ -52,7 +53,8 @@ def create_app(settings: Settings | None = None, *, ledger: AsyncLedger | None =
     app.add_exception_handler(LedgerError, problems.ledger_error)
     app.add_exception_handler(RequestValidationError, problems.validation_error)
     app.add_exception_handler(HTTPException, problems.http_error)
-    for module in (health, tenants, keys, events, audit):
-        app.include_router(module.router)
+    for module in (tenants, keys, events, audit):
+        app.include_router(module.router, responses=ERRORS)
+    app.include_router(health.router)
     app.add_middleware(RequestContext, max_body=settings.max_body_bytes, metrics=app.state.metrics)
     return app

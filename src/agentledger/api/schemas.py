@@ -20,7 +20,7 @@ class Page(BaseModel, Generic[T]):
 
 class TenantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=64, examples=["acme"])
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$", examples=["acme"])
     name: str | None = Field(default=None, max_length=200, examples=["Acme Corp"])
     metadata: dict[str, Any] = Field(default_factory=dict, examples=[{"plan": "pro"}])
 
@@ -61,3 +61,34 @@ class Health(BaseModel):
     database: bool
     migrations_current: bool
     extensions: list[str]
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: what went wrong, and which field when the input is at fault."""
+
+    type: str = Field(examples=["https://agentledger.dev/problems/invalid-input"])
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+    request_id: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "model": Problem,
+        "description": description,
+        "content": {"application/problem+json": {}},
+    }
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: _problem("Missing, unknown or revoked API key"),
+    403: _problem("The key's role or the tenant's status does not allow this"),
+    404: _problem("No such object for this tenant"),
+    409: _problem("Conflicts with the current state"),
+    413: _problem("The body is too large"),
+    422: _problem("The input is not valid; `field` names it"),
+    503: _problem("The database is unavailable"),
+}
