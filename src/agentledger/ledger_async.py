@@ -18,6 +18,7 @@ from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.runner_async import AsyncDatabase, AsyncRunner, AsyncSession
 from agentledger.db.statements import Op
+from agentledger.memory.facade_async import AsyncMemory
 from agentledger.tenants.facade_async import AsyncKeys, AsyncTenants
 
 T = TypeVar("T")
@@ -36,6 +37,7 @@ class AsyncModules:
     def __init__(self, tenant_id: str, run: AsyncRunner) -> None:
         self.tenant_id = tenant_id
         self.keys = AsyncKeys(run)
+        self.memory = AsyncMemory(run)
 
 
 class AsyncTransaction(AsyncModules):

@@ -19,6 +19,7 @@ from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.runner_sync import Database, Runner, Session
 from agentledger.db.statements import Op
+from agentledger.memory.facade_sync import Memory
 from agentledger.tenants.facade_sync import Keys, Tenants
 
 T = TypeVar("T")
@@ -37,6 +38,7 @@ class Modules:
     def __init__(self, tenant_id: str, run: Runner) -> None:
         self.tenant_id = tenant_id
         self.keys = Keys(run)
+        self.memory = Memory(run)
 
 
 class Transaction(Modules):
