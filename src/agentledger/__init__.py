@@ -22,6 +22,21 @@ from agentledger.errors import (
 )
 from agentledger.events import Appended, Event, NewEvent
 from agentledger.ledger import AsyncLedger, Health, Ledger
+from agentledger.memory import (
+    EMBEDDING_DIMENSIONS,
+    Embedder,
+    Entity,
+    Filter,
+    HashingEmbedder,
+    MemoryStats,
+    Neighbour,
+    NewEntity,
+    PathStep,
+    Relationship,
+    RetentionResult,
+    SearchHit,
+    UpsertResult,
+)
 from agentledger.runs import Run, RunStat
 from agentledger.tasks import NewTask, Outcome, QueueStats, Settled, Task
 from agentledger.tenants import ApiKey, CreatedKey, KeyIdentity, Tenant
@@ -29,6 +44,7 @@ from agentledger.tenants import ApiKey, CreatedKey, KeyIdentity, Tenant
 __version__ = "0.1.0"
 
 __all__ = [
+    "EMBEDDING_DIMENSIONS",
     "AcceptanceStat",
     "Agent",
     "Alert",
@@ -40,23 +56,34 @@ __all__ = [
     "Conflict",
     "CreatedKey",
     "Decision",
+    "Embedder",
+    "Entity",
     "Event",
+    "Filter",
+    "HashingEmbedder",
     "Health",
     "IllegalTransition",
     "InvalidInput",
     "KeyIdentity",
     "Ledger",
     "LedgerError",
+    "MemoryStats",
     "MissingExtension",
+    "Neighbour",
+    "NewEntity",
     "NewEvent",
     "NewTask",
     "NotFound",
     "Outcome",
+    "PathStep",
     "PermissionDenied",
     "QueryTimeout",
     "QueueStats",
+    "Relationship",
+    "RetentionResult",
     "Run",
     "RunStat",
+    "SearchHit",
     "Settings",
     "Settled",
     "Spooled",
@@ -65,5 +92,6 @@ __all__ = [
     "TenantInactive",
     "TenantMismatch",
     "Unavailable",
+    "UpsertResult",
     "VersionConflict",
 ]

@@ -25,6 +25,7 @@ from agentledger.db.translate import is_connection_failure
 from agentledger.decisions.facade_async import AsyncDecisions
 from agentledger.events.facade_async import AsyncEvents
 from agentledger.events.follow_async import AsyncFollower
+from agentledger.memory.facade_async import AsyncMemory
 from agentledger.runs.facade_async import AsyncRuns
 from agentledger.tasks.facade_async import AsyncPlatformTasks, AsyncTasks
 from agentledger.tenants.facade_async import AsyncKeys, AsyncTenants
@@ -51,6 +52,7 @@ class AsyncModules:
         self.alerts = AsyncAlerts(run)
         self.agents = AsyncAgents(run)
         self.tasks = AsyncTasks(run, getattr(self, "_db", None), tenant_id)
+        self.memory = AsyncMemory(run)
 
 
 class AsyncTransaction(AsyncModules):

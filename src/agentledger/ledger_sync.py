@@ -26,6 +26,7 @@ from agentledger.db.translate import is_connection_failure
 from agentledger.decisions.facade_sync import Decisions
 from agentledger.events.facade_sync import Events
 from agentledger.events.follow_sync import Follower
+from agentledger.memory.facade_sync import Memory
 from agentledger.runs.facade_sync import Runs
 from agentledger.tasks.facade_sync import PlatformTasks, Tasks
 from agentledger.tenants.facade_sync import Keys, Tenants
@@ -52,6 +53,7 @@ class Modules:
         self.alerts = Alerts(run)
         self.agents = Agents(run)
         self.tasks = Tasks(run, getattr(self, "_db", None), tenant_id)
+        self.memory = Memory(run)
 
 
 class Transaction(Modules):

@@ -12,9 +12,10 @@ from starlette.exceptions import HTTPException
 from agentledger.api import problems
 from agentledger.api.auth import KeyCache
 from agentledger.api.middleware import Metrics, RequestContext
-from agentledger.api.schemas import ERRORS
 from agentledger.api.routes import audit, events, health, keys, tenants
+from agentledger.api.schemas import ERRORS
 from agentledger.config import Settings
+from agentledger.console import mount as mount_console
 from agentledger.errors import LedgerError
 from agentledger.ledger import AsyncLedger
 
@@ -56,5 +57,6 @@ def create_app(settings: Settings | None = None, *, ledger: AsyncLedger | None =
     for module in (tenants, keys, events, audit):
         app.include_router(module.router, responses=ERRORS)
     app.include_router(health.router)
+    mount_console(app)
     app.add_middleware(RequestContext, max_body=settings.max_body_bytes, metrics=app.state.metrics)
     return app

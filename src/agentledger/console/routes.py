@@ -19,6 +19,7 @@ from agentledger.console import charts
 from agentledger.console.session import COOKIE, TTL_SECONDS, Sessions
 from agentledger.errors import LedgerError
 from agentledger.ledger import AsyncTenantScope
+from agentledger.memory import Filter
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -208,15 +209,13 @@ async def memory(request: Request, q: str = "", kind: str = "") -> HTMLResponse:
     columns: list[tuple[str, list[Any]]] = []
     error = None
     if q.strip():
-        kinds = [kind] if kind else None
+        where = Filter(kind=kind) if kind else None
+        memory = scope.memory
         try:
             columns = [
-                (
-                    "Fuzzy name (pg_trgm)",
-                    await scope.memory.find_by_name(q, kind=kind or None, limit=10),
-                ),
-                ("Full text (tsvector)", await scope.memory.search_text(q, kinds=kinds, limit=10)),
-                ("Hybrid (rank fusion)", await scope.memory.search(q, kinds=kinds, limit=10)),
+                ("Fuzzy name (pg_trgm)", await memory.find_by_name(q, filter=where, limit=10)),
+                ("Full text (tsvector)", await memory.search_text(q, filter=where, limit=10)),
+                ("Hybrid (rank fusion)", await memory.search(q, filter=where, limit=10)),
             ]
         except LedgerError as exc:
             error = exc.message

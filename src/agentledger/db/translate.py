@@ -16,6 +16,7 @@ CUSTOM_STATES: dict[str, type[errors.LedgerError]] = {
     "ALIT0": errors.IllegalTransition,
     "ALCF0": errors.Conflict,
     "ALII0": errors.InvalidInput,
+    "ALMX0": errors.MissingExtension,
 }
 
 # Constraint name -> (error class, field, message). Modules register their own.

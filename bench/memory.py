@@ -1,0 +1,256 @@
+"""Memory benchmark: upserts against the raw-psycopg ceiling; search latency at two sizes.
+
+    python -m bench.memory [--quick] [--small N] [--large N]
+
+Prints single and batch upsert throughput beside the same SQL through raw psycopg (in a
+bound transaction, and as a bare statement), find_by_name and hybrid-search p50/p99 at the
+small and large size with their EXPLAIN plans, and vector recall against exact search.
+Rows past the small size are bulk-loaded with COPY (no embeddings: vector figures are for
+the small size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+import uuid
+from typing import Any
+
+import psycopg
+
+from agentledger import Filter, Ledger, NewEntity
+from agentledger.memory import ops
+from bench.common import bench_database, console, machine, measure, progress, ratio_table
+
+FIRST = ["John", "Jane", "Alice", "Bob", "Maria", "Chen", "Olga", "Ravi", "Fatima", "Lars"]
+LAST = ["Smith", "Jones", "Wong", "Garcia", "Novak", "Patel", "Kim", "Berg", "Costa", "Ito"]
+WORDS = [
+    "budget",
+    "deal",
+    "renewal",
+    "contract",
+    "meeting",
+    "launch",
+    "pricing",
+    "churn",
+    "hiring",
+    "audit",
+]
+
+
+def entity(i: int, rng: random.Random) -> NewEntity:
+    return NewEntity(
+        kind=rng.choice(["contact", "deal", "fact"]),
+        name=f"{rng.choice(FIRST)} {rng.choice(LAST)} {i}",
+        key=f"k{i}",
+        source="bench",
+        summary=" ".join(rng.choices(WORDS, k=6)),
+        attrs={"value": rng.randint(1, 10_000)},
+        tags=[rng.choice(["vip", "new", "cold"])],
+        user_id=f"u{i % 100}",
+    )
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered) * 1000, ordered[int(len(ordered) * 0.99) - 1] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--large", type=int, default=1_000_000)
+    args = parser.parse_args()
+    small, large = (1000, 5000) if args.quick else (args.small, args.large)
+    singles, batch, queries = (50, 1000, 30) if args.quick else (500, 10_000, 200)
+    console.print(machine())
+    rng = random.Random(7)
+    with bench_database("memory") as bdb, Ledger(bdb.settings, migrate=False) as ledger:
+        tid = "bench"
+        ledger.tenants.create(tid)
+        mem = ledger.tenant(tid).memory
+        raw = psycopg.connect(bdb.app_url, autocommit=True)
+        sql = ops.Q.upsert_entities.sql
+        bind = "SELECT agentledger.bind_tenant(%(tenant)s)"
+
+        def rows_of(items: list[NewEntity]) -> str:
+            return json.dumps(
+                [
+                    {k: x for k, x in ops._entity_row(e, "e").items() if k != "embedding"}
+                    for e in items
+                ]
+            )
+
+        counter = iter(range(10**9))
+
+        def ours_single() -> None:
+            for _ in range(singles):
+                mem.upsert_many([entity(next(counter), rng)])
+
+        def raw_single() -> None:
+            for _ in range(singles):
+                params = rows_of([entity(next(counter), rng)])
+                with raw.pipeline(), raw.cursor() as cur:
+                    cur.execute("BEGIN")
+                    cur.execute(bind, {"tenant": tid})
+                    cur.execute(sql, {"rows": params})
+                    cur.fetchall()
+                    cur.execute("COMMIT")
+
+        bare = psycopg.connect(bdb.app_url, autocommit=True)
+        bare.execute("SELECT set_config('agentledger.tenant_id', %s, false)", [tid])
+
+        def bare_single() -> None:
+            for _ in range(singles):
+                bare.execute(sql, {"rows": rows_of([entity(next(counter), rng)])}).fetchall()
+
+        def ours_batch() -> None:
+            mem.upsert_many([entity(next(counter), rng) for _ in range(batch)])
+
+        def raw_batch() -> None:
+            params = rows_of([entity(next(counter), rng) for _ in range(batch)])
+            with raw.transaction(), raw.cursor() as cur:
+                cur.execute(bind, {"tenant": tid})
+                cur.execute(sql, {"rows": params}).fetchall()
+
+        one = measure("upsert (1 row)", ours_single, units=singles, repeats=3)
+        console.print(
+            ratio_table(
+                "memory upserts (new rows; input shaping included on both sides)",
+                [
+                    (
+                        one,
+                        measure(
+                            "raw: BEGIN+bind+upsert+COMMIT", raw_single, units=singles, repeats=3
+                        ),
+                    ),
+                    (one, measure("raw: bare statement", bare_single, units=singles, repeats=3)),
+                    (
+                        measure(f"upsert_many ({batch})", ours_batch, units=batch, repeats=3),
+                        measure(f"raw batch ({batch})", raw_batch, units=batch, repeats=3),
+                    ),
+                ],
+            )
+        )
+        owner = psycopg.connect(bdb.owner_url, autocommit=True)
+        latencies: dict[int, dict[str, tuple[float, float]]] = {}
+        for size in (small, large):
+            have = owner.execute("SELECT count(*) FROM agentledger.memory_entities").fetchone()
+            load(owner, tid, size - (have[0] if have else 0), rng)
+            owner.execute("VACUUM ANALYZE agentledger.memory_entities")
+            latencies[size] = search_latency(mem, rng, queries, owner, tid)
+        console.print("p50 / p99 in ms:")
+        for size, found in latencies.items():
+            console.print(size, {k: f"{a:.2f} / {b:.2f}" for k, (a, b) in found.items()})
+        if "vector" in ledger.db.extensions:
+            recall(mem, owner, tid, rng, queries)
+
+
+def load(owner: psycopg.Connection[Any], tid: str, count: int, rng: random.Random) -> None:
+    """Bulk-load ``count`` entities with COPY (as the owner: COPY FROM refuses RLS tables)."""
+    if count <= 0:
+        return
+    step = 50_000
+    cols = "tenant_id, user_id, kind, dedup_key, name, summary, attrs, tags"
+    with progress() as bar:
+        task = bar.add_task(f"COPY {count:,} entities", total=count)
+        done = 0
+        while done < count:
+            n = min(step, count - done)
+            with (
+                owner.cursor() as cur,
+                cur.copy(f"COPY agentledger.memory_entities ({cols}) FROM STDIN") as copy,
+            ):
+                for _ in range(n):
+                    i = rng.randrange(10**12)
+                    e = entity(i, rng)
+                    copy.write_row(
+                        (
+                            tid,
+                            e.user_id,
+                            e.kind,
+                            json.dumps(["id", str(uuid.uuid4())]),
+                            e.name,
+                            e.summary,
+                            json.dumps(e.attrs),
+                            e.tags,
+                        )
+                    )
+            done += n
+            bar.advance(task, n)
+
+
+def search_latency(
+    mem: Any, rng: random.Random, queries: int, owner: psycopg.Connection[Any], tid: str
+) -> dict[str, tuple[float, float]]:
+    out = {}
+    cases = {
+        "find_by_name": lambda: mem.find_by_name(
+            f"{rng.choice(FIRST)[:-1]} {rng.choice(LAST)}", limit=10
+        ),
+        "hybrid": lambda: mem.search(f"{rng.choice(LAST)} {rng.choice(WORDS)}", limit=10),
+        "hybrid user-scoped": lambda: mem.search(
+            f"{rng.choice(LAST)} {rng.choice(WORDS)}", filter=Filter(user="u7"), limit=10
+        ),
+    }
+    for label, fn in cases.items():
+        fn()
+        samples = []
+        for _ in range(queries):
+            start = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - start)
+        out[label] = percentiles(samples)
+    with owner.transaction():
+        owner.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tid])
+        owner.execute("SELECT set_config('pg_trgm.similarity_threshold', '0.3', true)")
+        for label, query, params in (
+            ("find_by_name", ops.Q.find_by_name.sql, {"name": "Jon Smith"}),
+            ("hybrid", ops.Q.search_hybrid.sql, {"query": "Smith budget", "pool": 20, "rrf_k": 60}),
+        ):
+            plan = owner.execute(
+                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + query,
+                {**ops.filters.params(None), "limit": 10, **params},
+            ).fetchall()
+            console.print(f"[bold]EXPLAIN {label}[/bold]")
+            console.print("\n".join(r[0] for r in plan), markup=False)
+    return out
+
+
+def recall(mem: Any, owner: psycopg.Connection[Any], tid: str, rng: random.Random, n: int) -> None:
+    """Vector recall@10 against exact search, unscoped and scoped to one user."""
+    items = []
+    for i in range(5000):
+        v = [rng.gauss(0, 1) for _ in range(384)]
+        e = entity(10**13 + i, rng)
+        items.append(
+            NewEntity(
+                kind=e.kind, name=e.name, key=e.key, source="vec", user_id=e.user_id, embedding=v
+            )
+        )
+    mem.upsert_many(items)
+    owner.execute("ANALYZE agentledger.memory_entities")
+    for label, flt in (("unscoped", None), ("user-scoped", Filter(user="u3"))):
+        hits = 0
+        for _ in range(min(n, 50)):
+            q = [rng.gauss(0, 1) for _ in range(384)]
+            got = {h.entity.id for h in mem.search_vector(q, filter=flt, limit=10)}
+            text = "[" + ",".join(map(repr, q)) + "]"
+            with owner.transaction():
+                owner.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tid])
+                exact = owner.execute(
+                    "SELECT id FROM agentledger.memory_entities WHERE tenant_id = %s"
+                    " AND embedding IS NOT NULL AND (%s::text IS NULL OR user_id IN ('', %s))"
+                    " ORDER BY (embedding <=> %s::vector) + 0 LIMIT 10",
+                    [tid, flt and flt.user, flt and flt.user, text],
+                ).fetchall()
+            hits += len(got & {r[0] for r in exact})
+        console.print(f"vector recall@10 {label}: {hits / (10 * min(n, 50)):.3f}")
+
+
+if __name__ == "__main__":
+    main()

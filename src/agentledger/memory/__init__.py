@@ -1,0 +1,34 @@
+"""Memory: entities with merge-upsert, relationships, fuzzy / text / vector / hybrid search."""
+
+from agentledger.memory.embedder import Embedder, HashingEmbedder
+from agentledger.memory.filters import Filter
+from agentledger.memory.records import (
+    EMBEDDING_DIMENSIONS,
+    RELATIONSHIP_TYPES,
+    Entity,
+    MemoryStats,
+    Neighbour,
+    NewEntity,
+    PathStep,
+    Relationship,
+    RetentionResult,
+    SearchHit,
+    UpsertResult,
+)
+
+__all__ = [
+    "EMBEDDING_DIMENSIONS",
+    "RELATIONSHIP_TYPES",
+    "Embedder",
+    "Entity",
+    "Filter",
+    "HashingEmbedder",
+    "MemoryStats",
+    "Neighbour",
+    "NewEntity",
+    "PathStep",
+    "Relationship",
+    "RetentionResult",
+    "SearchHit",
+    "UpsertResult",
+]

@@ -1,0 +1,305 @@
+# Generated from src/agentledger/memory/facade_async.py by scripts/async_to_sync.py.
+# Edit the source and rerun the script; CI fails when this file is stale.
+"""The bound tenant's memory (entities, relationships, search): the async façade."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+from uuid import UUID
+
+from agentledger.db.runner_sync import Runner
+from agentledger.errors import InvalidInput
+from agentledger.memory import ops
+from agentledger.memory.embedder import Embedder
+from agentledger.memory.filters import Filter
+from agentledger.memory.records import (
+    Entity,
+    MemoryStats,
+    Neighbour,
+    NewEntity,
+    PathStep,
+    Relationship,
+    RetentionResult,
+    SearchHit,
+    UpsertResult,
+)
+
+
+class Memory:
+    """Entities with merge-upsert, their relationships, search, retention and stats.
+
+    ``user`` arguments scope a call to one user of the tenant: it sees the tenant's own
+    entities (``user_id`` None), its own, and other users' shared ones. Without ``user`` a
+    call reads as the tenant and sees everything. ``touch=True`` on a read also records the
+    access (count and time) in the same transaction; returned records show the values from
+    before this read.
+    """
+
+    def __init__(self, run: Runner, embedder: Embedder | None = None) -> None:
+        self._run = run
+        self._embedder = embedder
+
+    def with_embedder(self, embedder: Embedder | None) -> Memory:
+        """This memory, embedding upserted entities and search queries with ``embedder``."""
+        return Memory(self._run, embedder)
+
+    def upsert(
+        self,
+        kind: str,
+        name: str,
+        *,
+        key: str | None = None,
+        source: str = "",
+        by_name: bool = False,
+        summary: str | None = None,
+        attrs: Mapping[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+        relevance: float | None = None,
+        user: str | None = None,
+        shared: bool = False,
+        embedding: Sequence[float] | None = None,
+    ) -> Entity:
+        """Insert an entity, or merge into the one with the same natural key.
+
+        The natural key is ``(source, key)`` (e.g. ``("salesforce", "001234")``), or kind +
+        name (case- and space-insensitive) with ``by_name=True``; with neither, a new entity
+        is always inserted. Keys are per user (``user``), or the tenant's own when None.
+
+        Merging: attrs merge key by key and a None or missing value never overwrites a
+        stored one; tags are unioned; summary, relevance and embedding change only when
+        given; kind and name take the new values; ``shared`` can be turned on, not off;
+        an archived entity becomes active again; ``update_count`` and ``updated_at`` are
+        bumped. One statement, safe under concurrent upserts of the same entity.
+        """
+        entity = NewEntity(
+            kind=kind,
+            name=name,
+            key=key,
+            source=source,
+            by_name=by_name,
+            summary=summary,
+            attrs=dict(attrs) if attrs is not None else None,
+            tags=list(tags) if tags is not None else None,
+            relevance=relevance,
+            user_id=user,
+            shared=shared,
+            embedding=list(embedding) if embedding is not None else None,
+        )
+        if embedding is None and self._embedder is not None:
+            (vector,) = self._embed([_embedding_text(entity)])
+            entity = _with_embedding(entity, vector)
+        return self._run(ops.upsert(entity))
+
+    def upsert_many(self, entities: Iterable[NewEntity | Mapping[str, Any]]) -> UpsertResult:
+        """Upsert a batch (up to 50,000) in one statement; ids come back in input order."""
+        items = [e if isinstance(e, NewEntity) else _new_entity(e) for e in entities]
+        missing = [i for i, e in enumerate(items) if e.embedding is None]
+        if self._embedder is not None and missing:
+            vectors = self._embed([_embedding_text(items[i]) for i in missing])
+            for i, vector in zip(missing, vectors, strict=True):
+                items[i] = _with_embedding(items[i], vector)
+        return self._run(ops.upsert_many(items))
+
+    def get(self, id: UUID | str, *, user: str | None = None, touch: bool = False) -> Entity:
+        """One entity; NotFound when it does not exist or the user may not see it."""
+        return self._run(ops.get(id, user=user, touch=touch))
+
+    def get_by_key(
+        self,
+        key: str | None = None,
+        *,
+        source: str = "",
+        kind: str | None = None,
+        name: str | None = None,
+        user: str | None = None,
+        touch: bool = False,
+    ) -> Entity | None:
+        """By natural key, or by kind + name; looks in ``user``'s namespace (or the tenant's)."""
+        return self._run(
+            ops.get_by_key(key, source=source, kind=kind, name=name, user=user, touch=touch)
+        )
+
+    def delete(self, id: UUID | str, *, user: str | None = None) -> bool:
+        """Delete an entity and its relationships; False when there was nothing to delete."""
+        return self._run(ops.delete(id, user=user))
+
+    def find_by_name(
+        self,
+        name: str,
+        *,
+        threshold: float = 0.3,
+        filter: Filter | None = None,
+        limit: int = 10,
+        touch: bool = False,
+    ) -> list[SearchHit]:
+        """Fuzzy name match (pg_trgm): "Jon Smth" finds "John Smith"; most similar first."""
+        return self._run(
+            ops.find_by_name(name, threshold=threshold, filter=filter, limit=limit, touch=touch)
+        )
+
+    def search_text(
+        self, query: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
+    ) -> list[SearchHit]:
+        """Full-text search over name, summary and string attrs, ranked, with highlights."""
+        return self._run(ops.search_text(query, filter=filter, limit=limit, touch=touch))
+
+    def search_vector(
+        self,
+        query: str | Sequence[float],
+        *,
+        filter: Filter | None = None,
+        limit: int = 10,
+        touch: bool = False,
+    ) -> list[SearchHit]:
+        """Nearest entities by cosine similarity to an embedding (or to a text, embedded by
+        the configured embedder). Needs pgvector (MissingExtension otherwise)."""
+        if isinstance(query, str):
+            (embedding,) = self._embed([query])
+        else:
+            embedding = list(query)
+        return self._run(ops.search_vector(embedding, filter=filter, limit=limit, touch=touch))
+
+    def search(
+        self,
+        query: str,
+        *,
+        embedding: Sequence[float] | None = None,
+        filter: Filter | None = None,
+        limit: int = 10,
+        threshold: float = 0.3,
+        touch: bool = False,
+    ) -> list[SearchHit]:
+        """Hybrid search: full-text, fuzzy-name and vector ranks fused (reciprocal rank
+        fusion) in one statement. The vector signal joins when an embedding is given or an
+        embedder is configured. Each hit carries every signal's score."""
+        if embedding is None and self._embedder is not None:
+            (embedding,) = self._embed([query])
+        return self._run(
+            ops.search_hybrid(
+                query,
+                embedding=embedding,
+                filter=filter,
+                limit=limit,
+                threshold=threshold,
+                touch=touch,
+            )
+        )
+
+    def relate(
+        self,
+        from_id: UUID | str,
+        to_id: UUID | str,
+        type: str,
+        *,
+        weight: float = 1.0,
+        attrs: Mapping[str, Any] | None = None,
+        user: str | None = None,
+    ) -> Relationship:
+        """A typed, weighted edge, unique per (from, to, type): created, or updated in place.
+
+        Types: led_to, relates_to, depends_on, produces, belongs_to, or any of your own.
+        NotFound when an end does not exist in this tenant (or ``user`` may not see it).
+        """
+        return self._run(ops.relate(from_id, to_id, type, weight=weight, attrs=attrs, user=user))
+
+    def unrelate(self, from_id: UUID | str, to_id: UUID | str, type: str) -> bool:
+        return self._run(ops.unrelate(from_id, to_id, type))
+
+    def neighbours(
+        self,
+        id: UUID | str,
+        *,
+        direction: str = "both",
+        types: Sequence[str] | None = None,
+        user: str | None = None,
+        limit: int = 100,
+    ) -> list[Neighbour]:
+        """Entities one edge away (``direction`` out, in or both), heaviest edge first."""
+        return self._run(
+            ops.neighbours(id, direction=direction, types=types, user=user, limit=limit)
+        )
+
+    def traverse(
+        self,
+        id: UUID | str,
+        *,
+        max_depth: int = 2,
+        direction: str = "out",
+        types: Sequence[str] | None = None,
+        user: str | None = None,
+        limit: int = 1000,
+    ) -> list[PathStep]:
+        """Entities within ``max_depth`` (1-6) edges, each once at its shortest depth."""
+        return self._run(
+            ops.traverse(
+                id, max_depth=max_depth, direction=direction, types=types, user=user, limit=limit
+            )
+        )
+
+    def retain(
+        self,
+        *,
+        older_than_days: int | None = None,
+        below_relevance: float | None = None,
+        user: str | None = None,
+        action: str = "delete",
+        batch_size: int = 1000,
+    ) -> RetentionResult:
+        """Delete (or archive) entities not updated for ``older_than_days`` and/or with a
+        relevance below ``below_relevance``, for one user or the whole tenant.
+
+        Works in batches of ``batch_size``, each its own short transaction that skips rows
+        other transactions hold, so the table is never locked; a skipped row waits for the
+        next pass. Inside ``transaction()`` all batches share that transaction.
+        """
+        affected = batches = 0
+        while True:
+            count = self._run(
+                ops.retention_batch(
+                    action=action,
+                    older_than_days=older_than_days,
+                    below_relevance=below_relevance,
+                    user=user,
+                    batch_size=batch_size,
+                )
+            )
+            affected += count
+            batches += 1
+            if count < batch_size:
+                return RetentionResult(action=action, affected=affected, batches=batches)
+
+    def stats(self, *, user: str | None = None) -> MemoryStats:
+        """Counts by kind and status, relationships, last activity: the tenant's, or one
+        user's own entities (and the edges leaving them)."""
+        return self._run(ops.stats(user=user))
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        if self._embedder is None:
+            raise InvalidInput(
+                "no embedder is configured: pass an embedding, or use with_embedder()",
+                field="query",
+            )
+        return self._embedder.embed(texts)
+
+    def list(
+        self, filter: Filter | None = None, *, after: Entity | None = None, limit: int = 100
+    ) -> list[Entity]:
+        """Entities newest change first; pass the last one as ``after`` for the next page."""
+        return self._run(ops.list_(filter, after=after, limit=limit))
+
+
+def _new_entity(item: Mapping[str, Any]) -> NewEntity:
+    try:
+        return NewEntity(**item)
+    except TypeError as exc:
+        raise InvalidInput(f"entities: {exc}", field="entities") from None
+
+
+def _embedding_text(entity: NewEntity) -> str:
+    return entity.name if entity.summary is None else f"{entity.name}\n{entity.summary}"
+
+
+def _with_embedding(entity: NewEntity, vector: Sequence[float]) -> NewEntity:
+    return replace(entity, embedding=list(vector))

@@ -1,0 +1,126 @@
+"""Search scopes and filters, validated and shaped into the parameters every search query takes.
+
+Attribute comparisons become one jsonpath predicate (a bound value, never SQL): numbers
+compare as numbers and dates as dates, because jsonpath compares typed values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from agentledger import validation as v
+from agentledger.errors import InvalidInput
+
+MAX_LIMIT = 1000
+COMPARISONS = {"=": "==", "==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+# One attribute comparison: (attribute name, operator, value).
+Where = tuple[str, str, Any]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Filter:
+    """What a search or listing is limited to; every field is optional.
+
+    ``user``: the user reading (sees the tenant's entities, their own and shared ones; None
+    reads as the tenant and sees all). ``kind``: one kind or several. ``tags``: all must be
+    present. ``attrs``: containment (``{"industry": "tech"}``). ``where``: comparisons such
+    as ``("revenue", ">", 1000)`` or ``("closed", "<", date(2024, 1, 1))``. Time bounds are
+    inclusive below, exclusive above. Archived entities are left out unless asked for.
+    """
+
+    user: str | None = None
+    kind: str | Sequence[str] | None = None
+    tags: Sequence[str] | None = None
+    attrs: Mapping[str, Any] | None = None
+    where: Sequence[Where] | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+    include_archived: bool = False
+
+
+def user_id(value: object, field: str = "user") -> str | None:
+    return None if value is None else v.text(field, value, max_len=200)
+
+
+def limit(value: object) -> int:
+    return v.integer("limit", value, low=1, high=MAX_LIMIT)
+
+
+def params(f: Filter | None) -> dict[str, Any]:
+    """The filter's query parameters (names shared by every search query)."""
+    f = f if f is not None else Filter()
+    if not isinstance(f, Filter):
+        raise InvalidInput(f"filter must be a Filter, not {type(f).__name__}", field="filter")
+    kinds: list[str] | None = None
+    if isinstance(f.kind, str):
+        kinds = [v.text("kind", f.kind, max_len=100)]
+    elif f.kind is not None:
+        kinds = [v.text(f"kind[{i}]", k, max_len=100) for i, k in enumerate(f.kind)]
+    return {
+        "user": user_id(f.user),
+        "kinds": kinds,
+        "tags": v.tags("tags", f.tags) or None if f.tags is not None else None,
+        "attrs": v.json_object("attrs", f.attrs, max_bytes=10_000) if f.attrs else None,
+        "where": jsonpath(f.where) if f.where else None,
+        "created_after": _moment("created_after", f.created_after),
+        "created_before": _moment("created_before", f.created_before),
+        "updated_after": _moment("updated_after", f.updated_after),
+        "updated_before": _moment("updated_before", f.updated_before),
+        "archived": bool(f.include_archived),
+    }
+
+
+def jsonpath(where: Sequence[Where]) -> str:
+    """``[("revenue", ">", 1000)]`` -> ``$."revenue" > 1000`` (conditions joined by &&)."""
+    if isinstance(where, str | bytes) or not isinstance(where, Sequence):
+        raise InvalidInput("where must be a list of (attribute, operator, value)", field="where")
+    terms = []
+    for i, item in enumerate(where):
+        field = f"where[{i}]"
+        if not isinstance(item, Sequence) or isinstance(item, str) or len(item) != 3:
+            raise InvalidInput(f"{field} must be (attribute, operator, value)", field="where")
+        key, op, value = item
+        name = json.dumps(v.text(f"{field} attribute", key, max_len=200))
+        if op not in COMPARISONS:
+            raise InvalidInput(
+                f"{field} operator is {op!r}; expected one of {', '.join(COMPARISONS)}",
+                field="where",
+            )
+        terms.append(_term(field, name, COMPARISONS[op], value))
+    return " && ".join(terms)
+
+
+def _term(field: str, name: str, op: str, value: object) -> str:
+    if isinstance(value, bool):
+        if op not in ("==", "!="):
+            raise InvalidInput(f"{field}: booleans compare only with = or !=", field="where")
+        return f"$.{name} {op} {'true' if value else 'false'}"
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise InvalidInput(f"{field}: the value must be a finite number", field="where")
+        return f"$.{name} {op} {value!r}"
+    if isinstance(value, datetime | date):
+        # Dates compare as dates: both sides parsed by jsonpath's datetime().
+        stamp = json.dumps(value.isoformat())
+        return f"$.{name}.datetime() {op} {stamp}.datetime()"
+    if isinstance(value, str):
+        return f"$.{name} {op} {json.dumps(v.text(field, value, max_len=1000, min_len=0))}"
+    raise InvalidInput(
+        f"{field}: compare with a number, string, boolean, date or datetime, "
+        f"not {type(value).__name__}",
+        field="where",
+    )
+
+
+def _moment(field: str, value: object) -> datetime | None:
+    if value is not None and not isinstance(value, datetime):
+        raise InvalidInput(f"{field} must be a datetime", field=field)
+    return value

@@ -1,0 +1,501 @@
+-- name: upsert_entities
+-- Insert entities or merge them into the rows with the same (user, dedup key): attrs merged
+-- key by key, NULLs never overwrite, tags unioned, update_count and updated_at bumped.
+INSERT INTO agentledger.memory_entities AS e
+    (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
+     relevance)
+SELECT agentledger.current_tenant(), u.user_id, u.shared, u.kind, u.source, u.key, u.dedup_key,
+       u.name, u.summary, u.attrs, u.tags, u.relevance
+FROM jsonb_to_recordset(%(rows)s::jsonb) AS u(
+    user_id text, shared boolean, kind text, source text, key text, dedup_key text, name text,
+    summary text, attrs jsonb, tags text[], relevance real)
+ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
+    kind = EXCLUDED.kind,
+    name = EXCLUDED.name,
+    summary = coalesce(EXCLUDED.summary, e.summary),
+    attrs = e.attrs || EXCLUDED.attrs,
+    tags = ARRAY(SELECT DISTINCT t FROM unnest(e.tags || EXCLUDED.tags) AS t ORDER BY t),
+    relevance = coalesce(EXCLUDED.relevance, e.relevance),
+    shared = e.shared OR EXCLUDED.shared,
+    status = 'active',
+    update_count = e.update_count + 1,
+    updated_at = now()
+RETURNING e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
+       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
+       e.created_at, e.updated_at, e.dedup_key, (e.xmax = 0) AS inserted
+
+-- name: set_embeddings
+-- Store the embeddings of entities just upserted, found by (user, dedup key).
+UPDATE agentledger.memory_entities AS e SET embedding = u.embedding::vector
+FROM jsonb_to_recordset(%(rows)s::jsonb) AS u(user_id text, dedup_key text, embedding text)
+WHERE e.tenant_id = agentledger.current_tenant()
+  AND e.user_id = u.user_id AND e.dedup_key = u.dedup_key
+
+-- name: require_extension
+-- Fail with MissingExtension when the feature's extension is absent.
+SELECT agentledger.memory_require(%(extension)s, %(feature)s)
+
+-- name: get_entity
+-- One entity by id, if the user may see it.
+SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
+       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
+       e.created_at, e.updated_at
+FROM agentledger.memory_entities e
+WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
+  AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+
+-- name: get_entity_by_key
+-- One entity by its dedup key in one user's namespace ('' for the tenant's own).
+SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
+       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
+       e.created_at, e.updated_at
+FROM agentledger.memory_entities e
+WHERE e.tenant_id = agentledger.current_tenant() AND e.user_id = %(owner)s
+  AND e.dedup_key = %(dedup_key)s
+
+-- name: touch_entities
+-- Record a read: bump access_count and last_accessed_at.
+UPDATE agentledger.memory_entities AS e SET access_count = e.access_count + 1, last_accessed_at = now()
+WHERE e.tenant_id = agentledger.current_tenant() AND e.id = ANY(%(ids)s::uuid[])
+
+-- name: delete_entity
+-- Delete one entity the user may see (its relationships go with it).
+DELETE FROM agentledger.memory_entities AS e
+WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
+  AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+
+-- name: list_entities
+-- Entities matching a filter, newest change first, after a keyset cursor.
+SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
+       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
+       e.created_at, e.updated_at
+FROM agentledger.memory_entities e
+WHERE e.tenant_id = agentledger.current_tenant()
+      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
+      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
+      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
+      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
+      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
+      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
+      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
+      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
+      AND (%(archived)s OR e.status = 'active')
+  AND (%(after_updated)s::timestamptz IS NULL
+       OR (e.updated_at, e.id) < (%(after_updated)s, %(after_id)s::uuid))
+ORDER BY e.updated_at DESC, e.id DESC
+LIMIT %(limit)s
+
+-- name: prepare_fuzzy
+-- Check pg_trgm and set the similarity threshold the %% operator uses, for this transaction.
+SELECT agentledger.memory_require('pg_trgm', %(feature)s),
+       set_config('pg_trgm.similarity_threshold', %(threshold)s, true)
+
+-- name: find_by_name
+-- Entities whose name is similar to the given one (pg_trgm, GiST KNN), most similar first.
+SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
+       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
+       e.created_at, e.updated_at, similarity(e.name, %(name)s)::float8 AS score
+FROM agentledger.memory_entities e
+WHERE e.name %% %(name)s
+  AND e.tenant_id = agentledger.current_tenant()
+      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
+      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
+      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
+      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
+      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
+      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
+      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
+      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
+      AND (%(archived)s OR e.status = 'active')
+ORDER BY e.name <-> %(name)s, e.id
+LIMIT %(limit)s
+
+-- name: search_text
+-- Full-text search over name (A), summary (B) and string attrs (C), ranked, with highlights.
+WITH q AS (SELECT websearch_to_tsquery('english', %(query)s) AS tsq)
+SELECT s.*, ts_headline('english', concat_ws(' - ', s.name, s.summary), q.tsq,
+                        'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10') AS highlight
+FROM (
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
+       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
+       e.created_at, e.updated_at, ts_rank_cd(e.search, q.tsq)::float8 AS score
+    FROM agentledger.memory_entities e, q
+    WHERE e.search @@ q.tsq
+      AND e.tenant_id = agentledger.current_tenant()
+      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
+      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
+      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
+      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
+      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
+      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
+      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
+      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
+      AND (%(archived)s OR e.status = 'active')
+    ORDER BY score DESC, e.id
+    LIMIT %(limit)s
+) s, q
+ORDER BY s.score DESC, s.id
+
+-- name: prepare_vector
+-- Check pgvector; let the HNSW scan continue past filtered-out rows (iterative scan).
+SELECT agentledger.memory_require('vector', %(feature)s),
+       set_config('hnsw.iterative_scan', 'relaxed_order', true),
+       set_config('hnsw.ef_search', %(ef_search)s, true)
+
+-- name: search_vector
+-- Nearest entities by cosine distance (HNSW); an exact scan of the scope takes over when the
+-- index finds fewer than limit, so a narrow filter never silently shortens the answer.
+WITH ann AS MATERIALIZED (
+    SELECT e.id, e.embedding <=> %(embedding)s::vector AS distance
+    FROM agentledger.memory_entities e
+    WHERE e.embedding IS NOT NULL
+      AND e.tenant_id = agentledger.current_tenant()
+      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
+      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
+      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
+      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
+      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
+      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
+      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
+      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
+      AND (%(archived)s OR e.status = 'active')
+    ORDER BY e.embedding <=> %(embedding)s::vector
+    LIMIT %(limit)s
+), exact AS (
+    SELECT e.id, e.embedding <=> %(embedding)s::vector AS distance
+    FROM agentledger.memory_entities e
+    WHERE (SELECT count(*) FROM ann) < %(limit)s
+      AND e.embedding IS NOT NULL
+      AND e.tenant_id = agentledger.current_tenant()
+      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
+      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
+      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
+      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
+      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
+      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
+      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
+      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
+      AND (%(archived)s OR e.status = 'active')
+    ORDER BY (e.embedding <=> %(embedding)s::vector) + 0
+    LIMIT %(limit)s
+), hits AS (
+    SELECT * FROM ann WHERE (SELECT count(*) FROM ann) >= %(limit)s
+    UNION ALL
+    SELECT * FROM exact
+)
+SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
+       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
+       e.created_at, e.updated_at, (1 - h.distance)::float8 AS score
+FROM hits h JOIN agentledger.memory_entities e ON e.tenant_id = agentledger.current_tenant() AND e.id = h.id
+ORDER BY h.distance, e.id
+
+-- name: search_hybrid
+-- Text and fuzzy-name candidates fused by reciprocal rank (RRF), each signal's score kept.
+WITH q AS (SELECT websearch_to_tsquery('english', %(query)s) AS tsq),
+text_hits AS (
+    SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
+    FROM (
+        SELECT e.id, ts_rank_cd(e.search, q.tsq)::float8 AS score
+        FROM agentledger.memory_entities e, q
+        WHERE e.search @@ q.tsq
+          AND e.tenant_id = agentledger.current_tenant()
+      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
+      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
+      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
+      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
+      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
+      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
+      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
+      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
+      AND (%(archived)s OR e.status = 'active')
+        ORDER BY score DESC, e.id
+        LIMIT %(pool)s
+    ) t
+), fuzzy_hits AS (
+    SELECT id, score, row_number() OVER (ORDER BY distance, id) AS rank
+    FROM (
+        SELECT e.id, similarity(e.name, %(query)s)::float8 AS score,
+               e.name <-> %(query)s AS distance
+        FROM agentledger.memory_entities e
+        WHERE e.name %% %(query)s
+          AND e.tenant_id = agentledger.current_tenant()
+      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
+      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
+      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
+      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
+      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
+      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
+      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
+      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
+      AND (%(archived)s OR e.status = 'active')
+        ORDER BY e.name <-> %(query)s, e.id
+        LIMIT %(pool)s
+    ) f
+), fused AS (
+    SELECT id, sum(1.0 / (%(rrf_k)s + rank))::float8 AS score,
+           max(text_score) AS text_score, max(fuzzy_score) AS fuzzy_score
+    FROM (
+        SELECT id, rank, score AS text_score, NULL::float8 AS fuzzy_score FROM text_hits
+        UNION ALL
+        SELECT id, rank, NULL, score FROM fuzzy_hits
+    ) u
+    GROUP BY id
+    ORDER BY score DESC, id
+    LIMIT %(limit)s
+)
+SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
+       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
+       e.created_at, e.updated_at, f.score, f.text_score, f.fuzzy_score, NULL::float8 AS vector_score,
+       CASE WHEN f.text_score IS NOT NULL THEN
+           ts_headline('english', concat_ws(' - ', e.name, e.summary), q.tsq,
+                       'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10')
+       END AS highlight
+FROM fused f JOIN agentledger.memory_entities e ON e.tenant_id = agentledger.current_tenant() AND e.id = f.id, q
+ORDER BY f.score DESC, e.id
+
+-- name: search_hybrid_vector
+-- Text, fuzzy-name and vector candidates fused by reciprocal rank (RRF), in one statement.
+WITH q AS (SELECT websearch_to_tsquery('english', %(query)s) AS tsq),
+text_hits AS (
+    SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
+    FROM (
+        SELECT e.id, ts_rank_cd(e.search, q.tsq)::float8 AS score
+        FROM agentledger.memory_entities e, q
+        WHERE e.search @@ q.tsq
+          AND e.tenant_id = agentledger.current_tenant()
+      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
+      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
+      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
+      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
+      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
+      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
+      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
+      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
+      AND (%(archived)s OR e.status = 'active')
+        ORDER BY score DESC, e.id
+        LIMIT %(pool)s
+    ) t
+), fuzzy_hits AS (
+    SELECT id, score, row_number() OVER (ORDER BY distance, id) AS rank
+    FROM (
+        SELECT e.id, similarity(e.name, %(query)s)::float8 AS score,
+               e.name <-> %(query)s AS distance
+        FROM agentledger.memory_entities e
+        WHERE e.name %% %(query)s
+          AND e.tenant_id = agentledger.current_tenant()
+      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
+      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
+      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
+      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
+      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
+      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
+      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
+      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
+      AND (%(archived)s OR e.status = 'active')
+        ORDER BY e.name <-> %(query)s, e.id
+        LIMIT %(pool)s
+    ) f
+), vector_hits AS (
+    SELECT id, 1 - distance AS score, row_number() OVER (ORDER BY distance, id) AS rank
+    FROM (
+        SELECT e.id, e.embedding <=> %(embedding)s::vector AS distance
+        FROM agentledger.memory_entities e
+        WHERE e.embedding IS NOT NULL
+          AND e.tenant_id = agentledger.current_tenant()
+      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
+      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
+      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
+      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
+      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
+      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
+      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
+      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
+      AND (%(archived)s OR e.status = 'active')
+        ORDER BY e.embedding <=> %(embedding)s::vector
+        LIMIT %(pool)s
+    ) v
+), fused AS (
+    SELECT id, sum(1.0 / (%(rrf_k)s + rank))::float8 AS score,
+           max(text_score) AS text_score, max(fuzzy_score) AS fuzzy_score,
+           max(vector_score) AS vector_score
+    FROM (
+        SELECT id, rank, score AS text_score, NULL::float8 AS fuzzy_score,
+               NULL::float8 AS vector_score FROM text_hits
+        UNION ALL
+        SELECT id, rank, NULL, score, NULL FROM fuzzy_hits
+        UNION ALL
+        SELECT id, rank, NULL, NULL, score FROM vector_hits
+    ) u
+    GROUP BY id
+    ORDER BY score DESC, id
+    LIMIT %(limit)s
+)
+SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
+       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
+       e.created_at, e.updated_at, f.score, f.text_score, f.fuzzy_score, f.vector_score,
+       CASE WHEN f.text_score IS NOT NULL THEN
+           ts_headline('english', concat_ws(' - ', e.name, e.summary), q.tsq,
+                       'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10')
+       END AS highlight
+FROM fused f JOIN agentledger.memory_entities e ON e.tenant_id = agentledger.current_tenant() AND e.id = f.id, q
+ORDER BY f.score DESC, e.id
+
+-- name: relate
+-- Create or update the edge (from, to, type) when the user may see both ends.
+INSERT INTO agentledger.memory_relationships AS r (tenant_id, from_id, to_id, type, weight, attrs)
+SELECT agentledger.current_tenant(), %(from_id)s, %(to_id)s, %(type)s, %(weight)s, %(attrs)s
+WHERE (SELECT count(*) FROM agentledger.memory_entities e
+       WHERE e.tenant_id = agentledger.current_tenant()
+         AND e.id IN (%(from_id)s, %(to_id)s)
+         AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)) = 2
+ON CONFLICT (tenant_id, from_id, to_id, type) DO UPDATE SET
+    weight = EXCLUDED.weight,
+    attrs = r.attrs || EXCLUDED.attrs,
+    updated_at = now()
+RETURNING r.id, r.from_id, r.to_id, r.type, r.weight::float8 AS weight, r.attrs, r.created_at,
+          r.updated_at
+
+-- name: unrelate
+-- Delete the edge (from, to, type).
+DELETE FROM agentledger.memory_relationships AS r
+WHERE r.tenant_id = agentledger.current_tenant()
+  AND r.from_id = %(from_id)s AND r.to_id = %(to_id)s AND r.type = %(type)s
+
+-- name: neighbours
+-- Entities joined to one entity by an edge out of it, into it, or both; heaviest first.
+SELECT * FROM (
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
+       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
+       e.created_at, e.updated_at, r.id AS r_id, r.from_id AS r_from_id, r.to_id AS r_to_id, r.type AS r_type,
+       r.weight::float8 AS r_weight, r.attrs AS r_attrs, r.created_at AS r_created_at,
+       r.updated_at AS r_updated_at, 'out' AS direction
+    FROM agentledger.memory_relationships r JOIN agentledger.memory_entities e ON e.tenant_id = r.tenant_id AND e.id = r.to_id
+    WHERE r.tenant_id = agentledger.current_tenant() AND r.from_id = %(id)s AND %(out)s
+      AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
+      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+    UNION ALL
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
+       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
+       e.created_at, e.updated_at, r.id AS r_id, r.from_id AS r_from_id, r.to_id AS r_to_id, r.type AS r_type,
+       r.weight::float8 AS r_weight, r.attrs AS r_attrs, r.created_at AS r_created_at,
+       r.updated_at AS r_updated_at, 'in' AS direction
+    FROM agentledger.memory_relationships r JOIN agentledger.memory_entities e ON e.tenant_id = r.tenant_id AND e.id = r.from_id
+    WHERE r.tenant_id = agentledger.current_tenant() AND r.to_id = %(id)s AND %(in)s
+      AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
+      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+) n
+ORDER BY r_weight DESC, r_type, id
+LIMIT %(limit)s
+
+-- name: traverse
+-- Entities reachable from one within max_depth edges (recursive, never revisiting a node on
+-- a path); each reported once, at its shortest depth.
+WITH RECURSIVE walk (id, depth, path, via) AS (
+    SELECT %(id)s::uuid, 0, ARRAY[%(id)s::uuid], ''::text
+    UNION ALL
+    SELECT n.id, w.depth + 1, w.path || n.id, n.type
+    FROM walk w CROSS JOIN LATERAL (
+        SELECT r.to_id AS id, r.type
+        FROM agentledger.memory_relationships r
+        WHERE %(out)s AND r.tenant_id = agentledger.current_tenant() AND r.from_id = w.id
+          AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
+        UNION ALL
+        SELECT r.from_id, r.type
+        FROM agentledger.memory_relationships r
+        WHERE %(in)s AND r.tenant_id = agentledger.current_tenant() AND r.to_id = w.id
+          AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
+    ) n
+    WHERE w.depth < %(max_depth)s
+      AND NOT n.id = ANY(w.path)
+      AND (%(user)s::text IS NULL OR EXISTS (
+          SELECT 1 FROM agentledger.memory_entities e
+          WHERE e.tenant_id = agentledger.current_tenant() AND e.id = n.id AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)))
+), shortest AS (
+    SELECT DISTINCT ON (id) id, depth, path, via
+    FROM walk
+    WHERE depth > 0
+    ORDER BY id, depth, path
+)
+SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
+       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
+       e.created_at, e.updated_at, s.depth, s.path, s.via
+FROM shortest s JOIN agentledger.memory_entities e ON e.tenant_id = agentledger.current_tenant() AND e.id = s.id
+ORDER BY s.depth, e.name, e.id
+LIMIT %(limit)s
+
+-- name: stats
+-- Counts for the tenant or one user's own entities, from one snapshot.
+SELECT count(*) AS entities,
+       count(*) FILTER (WHERE e.status = 'active') AS active,
+       count(*) FILTER (WHERE e.status = 'archived') AS archived,
+       max(greatest(e.updated_at, e.last_accessed_at)) AS last_activity,
+       coalesce((SELECT jsonb_object_agg(k.kind, k.n) FROM (
+           SELECT e.kind, count(*) AS n FROM agentledger.memory_entities e
+           WHERE e.tenant_id = agentledger.current_tenant()
+             AND (%(user)s::text IS NULL OR e.user_id = %(user)s)
+           GROUP BY e.kind) k), '{}') AS by_kind,
+       (SELECT count(*) FROM agentledger.memory_relationships r
+        WHERE r.tenant_id = agentledger.current_tenant()
+          AND (%(user)s::text IS NULL OR EXISTS (
+              SELECT 1 FROM agentledger.memory_entities f
+              WHERE f.tenant_id = r.tenant_id AND f.id = r.from_id
+                AND f.user_id = %(user)s))) AS relationships
+FROM agentledger.memory_entities e
+WHERE e.tenant_id = agentledger.current_tenant()
+  AND (%(user)s::text IS NULL OR e.user_id = %(user)s)
+
+-- name: retention_delete
+-- Delete one batch of entities past retention, skipping rows other transactions hold.
+WITH victims AS (
+    SELECT e.tenant_id, e.id
+    FROM agentledger.memory_entities e
+    WHERE e.tenant_id = agentledger.current_tenant()
+      AND (%(user)s::text IS NULL OR e.user_id = %(user)s)
+      AND (%(days)s::int IS NULL OR e.updated_at < now() - make_interval(days => %(days)s::int))
+      AND (%(below)s::real IS NULL OR coalesce(e.relevance, 0.5) < %(below)s::real)
+    ORDER BY e.updated_at
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM agentledger.memory_entities AS e USING victims v
+WHERE e.tenant_id = v.tenant_id AND e.id = v.id
+
+-- name: retention_archive
+-- Archive one batch of active entities past retention, skipping rows others hold.
+WITH victims AS (
+    SELECT e.tenant_id, e.id
+    FROM agentledger.memory_entities e
+    WHERE e.tenant_id = agentledger.current_tenant()
+      AND e.status = 'active'
+      AND (%(user)s::text IS NULL OR e.user_id = %(user)s)
+      AND (%(days)s::int IS NULL OR e.updated_at < now() - make_interval(days => %(days)s::int))
+      AND (%(below)s::real IS NULL OR coalesce(e.relevance, 0.5) < %(below)s::real)
+    ORDER BY e.updated_at
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE agentledger.memory_entities AS e SET status = 'archived'
+FROM victims v
+WHERE e.tenant_id = v.tenant_id AND e.id = v.id

@@ -1,0 +1,131 @@
+"""Memory records returned to callers: entities, search hits, relationships, stats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+# The embedding column's dimension (fixed by the memory_0001 migration).
+EMBEDDING_DIMENSIONS = 384
+RELATIONSHIP_TYPES = ("led_to", "relates_to", "depends_on", "produces", "belongs_to")
+ENTITY_STATUSES = ("active", "archived")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Entity:
+    """One memory entity. ``user_id`` None means tenant-wide (visible to every user)."""
+
+    id: UUID
+    kind: str
+    name: str
+    summary: str | None
+    attrs: dict[str, Any]
+    tags: list[str]
+    status: str
+    relevance: float
+    user_id: str | None
+    shared: bool
+    source: str
+    key: str | None
+    update_count: int
+    access_count: int
+    last_accessed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NewEntity:
+    """One entity to upsert (see ``Memory.upsert`` for what each field means)."""
+
+    kind: str
+    name: str
+    key: str | None = None
+    source: str = ""
+    by_name: bool = False
+    summary: str | None = None
+    attrs: dict[str, Any] | None = None
+    tags: list[str] | None = None
+    relevance: float | None = None
+    user_id: str | None = None
+    shared: bool = False
+    embedding: list[float] | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UpsertResult:
+    """A batch upsert: the entity id for each input, in input order, and what happened."""
+
+    ids: list[UUID]
+    inserted: int
+    merged: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SearchHit:
+    """An entity found by a search, with each signal's score (None: that signal missed it).
+
+    ``score`` is the ranking score: the signal's own score for single-mode searches, the
+    reciprocal-rank-fusion score for hybrid search.
+    """
+
+    entity: Entity
+    score: float
+    text_score: float | None = None
+    fuzzy_score: float | None = None
+    vector_score: float | None = None
+    highlight: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Relationship:
+    id: UUID
+    from_id: UUID
+    to_id: UUID
+    type: str
+    weight: float
+    attrs: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Neighbour:
+    """An entity next to another, and the edge that joins them (``direction`` out or in)."""
+
+    entity: Entity
+    relationship: Relationship
+    direction: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PathStep:
+    """An entity reached by a traversal, ``depth`` edges from the start along ``path``."""
+
+    entity: Entity
+    depth: int
+    path: list[UUID]
+    via: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class MemoryStats:
+    """Counts for a tenant or one user, taken from one snapshot."""
+
+    entities: int
+    active: int
+    archived: int
+    relationships: int
+    by_kind: dict[str, int]
+    last_activity: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RetentionResult:
+    """What a retention pass did: ``affected`` entities in ``batches`` transactions."""
+
+    action: str
+    affected: int
+    batches: int

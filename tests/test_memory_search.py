@@ -1,0 +1,115 @@
+"""Memory search: fuzzy names, full text, vectors, hybrid fusion, scoped limits; both faces."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from agentledger import EMBEDDING_DIMENSIONS, Filter, HashingEmbedder, MissingExtension, NewEntity
+
+
+@pytest.fixture
+def mem(ledger: Any, tenant_id: str) -> Any:
+    return ledger.tenant(tenant_id).memory
+
+
+@pytest.fixture
+def has_vector(sync_ledger: Any) -> bool:
+    return "vector" in sync_ledger.db.extensions
+
+
+def unit(seed: int) -> list[float]:
+    rng = random.Random(seed)
+    return [rng.uniform(-1, 1) for _ in range(EMBEDDING_DIMENSIONS)]
+
+
+def test_find_by_name_is_fuzzy_and_ranked(mem: Any) -> None:
+    for name in ["John Smith", "Jane Smithers", "Joanna Smythe-Barrow", "Alice Wong"]:
+        mem.upsert("contact", name, by_name=True)
+    hits = mem.find_by_name("Jon Smth")
+    assert hits[0].entity.name == "John Smith"
+    assert hits[0].fuzzy_score == hits[0].score and hits[0].score >= 0.3
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert "Alice Wong" not in [h.entity.name for h in hits]
+    assert mem.find_by_name("Jon Smth", threshold=0.95) == []
+    assert mem.find_by_name("Jon Smth", filter=Filter(kind="deal")) == []
+
+
+def test_text_search_ranks_and_highlights(mem: Any) -> None:
+    mem.upsert("fact", "Quarterly budget", summary="The budget review is due in March")
+    mem.upsert("fact", "Team offsite", summary="Offsite planning; budget not decided")
+    mem.upsert("fact", "Unrelated", attrs={"note": "the budget lives in attrs"})
+    mem.upsert("fact", "Nothing here", summary="irrelevant text")
+    hits = mem.search_text("budget")
+    assert hits[0].entity.name == "Quarterly budget"
+    assert {h.entity.name for h in hits} == {"Quarterly budget", "Team offsite", "Unrelated"}
+    assert "<b>budget</b>" in (hits[0].highlight or "").lower()
+    assert [h.entity.name for h in mem.search_text('"budget review"')] == ["Quarterly budget"]
+
+
+def test_hybrid_fuses_signals_and_reports_each_score(mem: Any) -> None:
+    mem.upsert("contact", "John Smith", summary="met at the Berlin conference")
+    mem.upsert("fact", "Berlin trip", summary="John Smith organised the Berlin trip")
+    mem.upsert("fact", "Other", summary="nothing to see")
+    hits = mem.search("John Smith")
+    names = [h.entity.name for h in hits]
+    assert names[0] == "John Smith"  # text and fuzzy both rank it first
+    top = hits[0]
+    assert top.text_score is not None and top.fuzzy_score is not None
+    assert top.vector_score is None
+    assert "Berlin trip" in names and "Other" not in names
+    assert hits[0].score >= hits[-1].score
+
+
+def test_search_returns_the_full_limit_in_a_narrow_scope(mem: Any, has_vector: bool) -> None:
+    # 300 entities for other users, 12 for alice: a scoped search must still fill its limit.
+    items = [
+        NewEntity(kind="fact", name=f"budget note {i}", user_id=f"u{i % 5}", embedding=None)
+        for i in range(300)
+    ]
+    items += [NewEntity(kind="fact", name=f"budget alice {i}", user_id="alice") for i in range(12)]
+    if has_vector:
+        items = [
+            NewEntity(kind=e.kind, name=e.name, user_id=e.user_id, embedding=unit(i))
+            for i, e in enumerate(items)
+        ]
+    mem.upsert_many(items)
+    scope = Filter(user="alice")
+    assert len(mem.search_text("budget", filter=scope, limit=10)) == 10
+    assert len(mem.find_by_name("budget alice", filter=scope, limit=10)) == 10
+    assert len(mem.search("budget", filter=scope, limit=10)) == 10
+    if has_vector:
+        hits = mem.search_vector(unit(999), filter=scope, limit=10)
+        assert len(hits) == 10
+        assert all(h.entity.user_id == "alice" for h in hits)
+        assert len(mem.search_vector(unit(999), filter=scope, limit=50)) == 12
+
+
+def test_vector_search_and_embedder(mem: Any, has_vector: bool) -> None:
+    if not has_vector:
+        with pytest.raises(MissingExtension, match="vector"):
+            mem.search_vector(unit(1))
+        with pytest.raises(MissingExtension):
+            mem.upsert("fact", "x", embedding=unit(1))
+        assert mem.stats().entities == 0
+        return
+    a = mem.upsert("fact", "a", embedding=unit(1))
+    mem.upsert("fact", "b", embedding=unit(2))
+    hits = mem.search_vector(unit(1), limit=2)
+    assert hits[0].entity.id == a.id and hits[0].vector_score == pytest.approx(1.0, abs=1e-5)
+    smart = mem.with_embedder(HashingEmbedder())
+    smart.upsert("fact", "Penguins live in Antarctica", summary="cold birds")
+    smart.upsert("fact", "Camels cross the Sahara", summary="desert animals")
+    found = smart.search_vector("antarctica penguins", limit=1)
+    assert found[0].entity.name == "Penguins live in Antarctica"
+    fused = smart.search("penguins")
+    assert fused[0].vector_score is not None and fused[0].text_score is not None
+
+
+def test_wrong_dimension_embedding_is_invalid(mem: Any) -> None:
+    from agentledger import InvalidInput
+
+    with pytest.raises(InvalidInput, match="dimensions"):
+        mem.search_vector([1.0, 2.0])
