@@ -107,7 +107,7 @@ def test_validation_problems_name_the_field(platform: httpx.Client) -> None:
     assert r.status_code == 422
     assert r.json()["field"] == "metadata"
     r = platform.post("/v1/tenants", json={"id": "bad id"})
-    assert r.status_code == 422 and r.json()["field"] == "tenant_id"
+    assert r.status_code == 422 and r.json()["field"] == "id"
     r = platform.post("/v1/tenants", json={"id": "x", "metadata": {"a": "\u0000"}})
     assert r.status_code == 422 and "NUL" in r.json()["detail"]
     r = platform.get("/v1/tenants", params={"cursor": "!!!"})
