@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from schemathesis import checks
 from hypothesis import HealthCheck, given, settings
+from schemathesis import checks
 
 from agentledger import Settings
 from agentledger.api import create_app
@@ -63,7 +63,7 @@ def test_no_server_errors_and_responses_match_schema(api_schema: Any, writer_key
             derandomize=True,
             database=None,
         )
-        def fuzz(case: Any) -> None:
+        def fuzz(case: Any, key: str = key) -> None:
             case.call_and_validate(headers={"Authorization": f"Bearer {key}"}, checks=CHECKS)
 
         try:

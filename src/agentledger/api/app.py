@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from agentledger.api import problems
 from agentledger.api.auth import KeyCache
 from agentledger.api.middleware import Metrics, RequestContext
-from agentledger.api.routes import audit, events, health, keys, tenants
+from agentledger.api.routes import audit, events, health, keys, memory, tasks, tenants
 from agentledger.api.schemas import ERRORS
 from agentledger.config import Settings
 from agentledger.console import mount as mount_console
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, ledger: AsyncLedger | None =
     app.add_exception_handler(LedgerError, problems.ledger_error)
     app.add_exception_handler(RequestValidationError, problems.validation_error)
     app.add_exception_handler(HTTPException, problems.http_error)
-    for module in (tenants, keys, events, audit):
+    for module in (tenants, keys, memory, events, audit, tasks):
         app.include_router(module.router, responses=ERRORS)
     app.include_router(health.router)
     mount_console(app)

@@ -106,11 +106,18 @@ class Tasks:
         """Complete, fail or release many tasks in one round trip."""
         return self._run(ops.settle(outcomes))
 
-    def heartbeat(self, tasks: Sequence[Task], *, lease: float = 60.0) -> list[int]:
-        """Extend the leases of claimed tasks; returns the ids still held."""
-        return self._run(
-            ops.heartbeat([(t.id, t.claim_token) for t in tasks if t.claim_token], lease=lease)
-        )
+    def heartbeat(
+        self, tasks: Sequence[Task | tuple[int, UUID | str]], *, lease: float = 60.0
+    ) -> list[int]:
+        """Extend the leases of claimed tasks (records, or (id, claim token) pairs); returns
+        the ids still held."""
+        claims: list[tuple[int, UUID | str]] = []
+        for t in tasks:
+            if not isinstance(t, Task):
+                claims.append((t[0], t[1]))
+            elif t.claim_token is not None:
+                claims.append((t.id, t.claim_token))
+        return self._run(ops.heartbeat(claims, lease=lease))
 
     def get(self, task_id: int) -> Task:
         return self._run(ops.get(task_id))

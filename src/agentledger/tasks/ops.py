@@ -240,7 +240,7 @@ def outcome(
 
 
 @operation(idempotent=True)
-def heartbeat(claims: Sequence[tuple[int, UUID]], *, lease: float = 60.0) -> Gen[list[int]]:
+def heartbeat(claims: Sequence[tuple[int, UUID | str]], *, lease: float = 60.0) -> Gen[list[int]]:
     """Extend the leases of tasks still held under these tokens; returns those ids."""
     pairs = [
         (v.integer(f"claims[{i}].id", task_id, low=1), v.uuid(f"claims[{i}].token", token))

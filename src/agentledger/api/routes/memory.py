@@ -1,0 +1,273 @@
+"""The memory graph over HTTP: merge-upsert, lookups, every search mode, the graph, stats."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentledger.api.auth import Reader, Writer, scope
+from agentledger.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from agentledger.api.schemas import Page
+from agentledger.memory import (
+    Entity,
+    Filter,
+    MemoryStats,
+    Neighbour,
+    PathStep,
+    Relationship,
+    SearchHit,
+    UpsertResult,
+)
+
+router = APIRouter(prefix="/v1/memory", tags=["memory"])
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+class EntityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(min_length=1, max_length=100, examples=["contact"])
+    name: str = Field(min_length=1, examples=["John Smith"])
+    key: str | None = Field(
+        default=None, description="Natural key for dedup (with source).", examples=["hubspot:4411"]
+    )
+    source: str = Field(default="", examples=["hubspot"])
+    by_name: bool = Field(default=False, description="Dedup by kind + name instead of key.")
+    summary: str | None = Field(default=None, examples=["CFO at Acme; prefers email"])
+    attrs: dict[str, Any] | None = Field(default=None, examples=[{"company": "Acme"}])
+    tags: list[str] | None = Field(default=None, examples=[["vip"]])
+    relevance: float | None = Field(default=None, ge=0, le=1)
+    user: str | None = Field(default=None, description="Owner user (private unless shared).")
+    shared: bool = False
+    embedding: list[float] | None = Field(default=None, description="384 dimensions.")
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    entities: list[EntityIn] = Field(min_length=1, max_length=10_000)
+
+
+class FilterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user: str | None = None
+    kind: list[str] | None = Field(default=None, examples=[["contact", "deal"]])
+    tags: list[str] | None = None
+    attrs: dict[str, Any] | None = Field(default=None, examples=[{"industry": "tech"}])
+    where: list[tuple[str, Literal["=", "!=", "<", "<=", ">", ">="], Any]] | None = Field(
+        default=None,
+        examples=[[["revenue", ">", 1000]]],
+        description="Typed comparisons on attrs: numbers as numbers, ISO dates as dates.",
+    )
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+    updated_after: dt.datetime | None = None
+    updated_before: dt.datetime | None = None
+    include_archived: bool = False
+
+    def build(self) -> Filter:
+        where = None
+        if self.where:
+            where = [(f, op, _typed(value)) for f, op, value in self.where]
+        return Filter(
+            user=self.user,
+            kind=self.kind,
+            tags=self.tags,
+            attrs=self.attrs,
+            where=where,
+            created_after=self.created_after,
+            created_before=self.created_before,
+            updated_after=self.updated_after,
+            updated_before=self.updated_before,
+            include_archived=self.include_archived,
+        )
+
+
+class SearchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(min_length=1, examples=["Jon Smth"])
+    mode: Literal["hybrid", "fuzzy", "text", "vector"] = "hybrid"
+    embedding: list[float] | None = Field(default=None, description="For vector / hybrid.")
+    filter: FilterIn | None = None
+    threshold: float = Field(default=0.3, ge=0, le=1, description="Fuzzy similarity floor.")
+    limit: int = Field(default=10, ge=1, le=100)
+    touch: bool = Field(default=False, description="Record the access on each hit.")
+
+
+class RelateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    from_id: UUID
+    to_id: UUID
+    type: str = Field(min_length=1, max_length=100, examples=["works_at"])
+    weight: float = Field(default=1.0, ge=0)
+    attrs: dict[str, Any] | None = None
+
+
+@router.post("/entities", response_model=Entity, summary="Merge-upsert one entity")
+async def upsert(body: EntityIn, request: Request, who: Writer) -> object:
+    fields = body.model_dump()
+    return await scope(request, who).memory.upsert(fields.pop("kind"), fields.pop("name"), **fields)
+
+
+@router.post(
+    "/entities/batch",
+    response_model=UpsertResult,
+    summary="Merge-upsert many entities in one statement",
+)
+async def upsert_many(body: BatchIn, request: Request, who: Writer) -> object:
+    rows = []
+    for entity in body.entities:
+        row = entity.model_dump()
+        row["user_id"] = row.pop("user")  # a batch row names the owner as NewEntity does
+        rows.append(row)
+    return await scope(request, who).memory.upsert_many(rows)
+
+
+@router.get("/entities", response_model=Page[Entity], summary="Entities, latest change first")
+async def list_entities(
+    request: Request,
+    who: Reader,
+    kind: str | None = None,
+    user: str | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> object:
+    memory = scope(request, who).memory
+    after_id = decode_cursor(cursor).get("after")
+    after = await memory.get(str(after_id)) if after_id else None
+    items = await memory.list(Filter(kind=kind, user=user), after=after, limit=limit)
+    nxt = encode_cursor({"after": str(items[-1].id)}) if len(items) == limit else None
+    return {"items": items, "next_cursor": nxt}
+
+
+@router.get("/entities/by-key", response_model=Entity, summary="One entity by natural key")
+async def get_by_key(
+    request: Request, who: Reader, key: str, source: str = "", user: str | None = None
+) -> object:
+    from agentledger.errors import NotFound
+
+    found = await scope(request, who).memory.get_by_key(key, source=source, user=user)
+    if found is None:
+        raise NotFound(f"no entity with key {key!r} from {source!r}", field="key")
+    return found
+
+
+@router.get("/entities/{entity_id}", response_model=Entity, summary="One entity")
+async def get_entity(
+    entity_id: UUID, request: Request, who: Reader, user: str | None = None, touch: bool = False
+) -> object:
+    return await scope(request, who).memory.get(entity_id, user=user, touch=touch)
+
+
+@router.delete("/entities/{entity_id}", status_code=204, summary="Delete an entity")
+async def delete_entity(
+    entity_id: UUID, request: Request, who: Writer, user: str | None = None
+) -> None:
+    from agentledger.errors import NotFound
+
+    if not await scope(request, who).memory.delete(entity_id, user=user):
+        raise NotFound(f"entity {entity_id} does not exist", field="entity_id")
+
+
+@router.post(
+    "/search",
+    response_model=list[SearchHit],
+    summary="Search: hybrid (rank fusion), fuzzy name, full text or vector",
+)
+async def search(body: SearchIn, request: Request, who: Reader) -> object:
+    memory = scope(request, who).memory
+    where = body.filter.build() if body.filter else None
+    if body.mode == "fuzzy":
+        return await memory.find_by_name(
+            body.query, threshold=body.threshold, filter=where, limit=body.limit, touch=body.touch
+        )
+    if body.mode == "text":
+        return await memory.search_text(
+            body.query, filter=where, limit=body.limit, touch=body.touch
+        )
+    if body.mode == "vector":
+        return await memory.search_vector(
+            body.embedding or body.query, filter=where, limit=body.limit, touch=body.touch
+        )
+    return await memory.search(
+        body.query,
+        embedding=body.embedding,
+        filter=where,
+        limit=body.limit,
+        threshold=body.threshold,
+        touch=body.touch,
+    )
+
+
+@router.post(
+    "/relationships",
+    status_code=201,
+    response_model=Relationship,
+    summary="Relate two entities (upsert by from, to, type)",
+)
+async def relate(body: RelateIn, request: Request, who: Writer) -> object:
+    return await scope(request, who).memory.relate(
+        body.from_id, body.to_id, body.type, weight=body.weight, attrs=body.attrs
+    )
+
+
+@router.delete("/relationships", status_code=204, summary="Remove a relationship")
+async def unrelate(request: Request, who: Writer, from_id: UUID, to_id: UUID, type: str) -> None:
+    from agentledger.errors import NotFound
+
+    if not await scope(request, who).memory.unrelate(from_id, to_id, type):
+        raise NotFound("no such relationship", field="type")
+
+
+@router.get(
+    "/entities/{entity_id}/neighbours",
+    response_model=list[Neighbour],
+    summary="Directly related entities",
+)
+async def neighbours(
+    entity_id: UUID,
+    request: Request,
+    who: Reader,
+    direction: Literal["in", "out", "both"] = "both",
+    types: Annotated[list[str] | None, Query()] = None,
+    limit: Limit = 100,
+) -> object:
+    return await scope(request, who).memory.neighbours(
+        entity_id, direction=direction, types=types, limit=limit
+    )
+
+
+@router.get(
+    "/entities/{entity_id}/traverse",
+    response_model=list[PathStep],
+    summary="Entities reachable within max_depth hops",
+)
+async def traverse(
+    entity_id: UUID,
+    request: Request,
+    who: Reader,
+    max_depth: Annotated[int, Query(ge=1, le=6)] = 2,
+    direction: Literal["in", "out", "both"] = "out",
+    types: Annotated[list[str] | None, Query()] = None,
+    limit: Limit = 200,
+) -> object:
+    return await scope(request, who).memory.traverse(
+        entity_id, max_depth=max_depth, direction=direction, types=types, limit=limit
+    )
+
+
+@router.get("/stats", response_model=MemoryStats, summary="Counts by kind, relationships")
+async def stats(request: Request, who: Reader, user: str | None = None) -> object:
+    return await scope(request, who).memory.stats(user=user)
+
+
+def _typed(value: Any) -> Any:
+    """JSON has no dates: an ISO date string in a comparison compares as a date."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+    return value

@@ -1,0 +1,235 @@
+"""The task queue and agent registry over HTTP, so an agent in any language can take work."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentledger.agents import Agent
+from agentledger.api.auth import Admin, Reader, Writer, scope
+from agentledger.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from agentledger.api.schemas import Page
+from agentledger.tasks import NewTask, Outcome, QueueStats, Settled, Task
+
+router = APIRouter(prefix="/v1")
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+class TaskIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    input: dict[str, Any] = Field(default_factory=dict, examples=[{"url": "https://..."}])
+    task_type: str = Field(default="", max_length=200, examples=["summarise"])
+    priority: int = Field(default=0, ge=-1000, le=1000)
+    agent_name: str | None = Field(default=None, description="Address one agent.")
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    retry_delay: float = Field(default=1.0, ge=0, le=86400)
+    run_after: dt.datetime | None = None
+    session_id: str | None = None
+    entity_id: str | None = None
+    dedup_key: str | None = Field(
+        default=None,
+        description="An unfinished task with this key is returned instead of a new one.",
+    )
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tasks: list[TaskIn] = Field(min_length=1, max_length=10_000)
+
+
+class ClaimIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(default=1, ge=1, le=1000)
+    lease: float = Field(default=60.0, gt=0, le=86400)
+    worker: str | None = Field(default=None, examples=["worker-7"])
+    agent: str | None = None
+
+
+class OutcomeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: int = Field(ge=1)
+    token: UUID = Field(description="The claim token the task was claimed with.")
+    action: Literal["complete", "fail", "release"]
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    retry: bool = True
+
+
+class SettleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcomes: list[OutcomeIn] = Field(min_length=1, max_length=1000)
+
+
+class HeartbeatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    claims: list[OutcomeRef] = Field(min_length=1, max_length=1000)
+    lease: float = Field(default=60.0, gt=0, le=86400)
+
+
+class OutcomeRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: int = Field(ge=1)
+    token: UUID
+
+
+class AgentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    agent_type: str | None = Field(default=None, examples=["researcher"])
+    domain: str | None = None
+    command: str | None = None
+    capabilities: list[str] | None = Field(default=None, examples=[["search", "summarise"]])
+    config: dict[str, Any] | None = None
+    heartbeat_timeout: float | None = Field(default=None, gt=0)
+
+
+class AgentBeatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["available", "busy", "offline", "error"] | None = None
+
+
+HeartbeatIn.model_rebuild()
+
+
+@router.post(
+    "/queues/{queue}/tasks",
+    status_code=201,
+    response_model=Task,
+    tags=["tasks"],
+    summary="Enqueue a task",
+)
+async def enqueue(queue: str, body: TaskIn, request: Request, who: Writer) -> object:
+    fields = body.model_dump()
+    return await scope(request, who).tasks.enqueue(queue, fields.pop("input"), **fields)
+
+
+@router.post(
+    "/queues/{queue}/tasks/batch",
+    status_code=201,
+    response_model=list[int],
+    tags=["tasks"],
+    summary="Enqueue many tasks in one round trip",
+)
+async def enqueue_many(queue: str, body: BatchIn, request: Request, who: Writer) -> object:
+    batch = [NewTask(**t.model_dump()) for t in body.tasks]
+    return await scope(request, who).tasks.enqueue_many(queue, batch)
+
+
+@router.post(
+    "/queues/{queue}/claim",
+    response_model=list[Task],
+    tags=["tasks"],
+    summary="Lease up to `limit` ready tasks (SKIP LOCKED; expired leases rescued)",
+)
+async def claim(queue: str, body: ClaimIn, request: Request, who: Writer) -> object:
+    return await scope(request, who).tasks.claim(
+        queue, limit=body.limit, lease=body.lease, worker=body.worker, agent=body.agent
+    )
+
+
+@router.post(
+    "/tasks/settle",
+    response_model=Settled,
+    tags=["tasks"],
+    summary="Complete, fail or release claimed tasks (409 if the lease was lost)",
+)
+async def settle(body: SettleIn, request: Request, who: Writer) -> object:
+    outcomes = [Outcome(**o.model_dump()) for o in body.outcomes]
+    return await scope(request, who).tasks.settle(outcomes)
+
+
+@router.post(
+    "/tasks/heartbeat",
+    response_model=list[int],
+    tags=["tasks"],
+    summary="Extend leases; returns the ids still held",
+)
+async def heartbeat(body: HeartbeatIn, request: Request, who: Writer) -> object:
+    claims = [(c.id, c.token) for c in body.claims]
+    return await scope(request, who).tasks.heartbeat(claims, lease=body.lease)
+
+
+@router.get("/tasks", response_model=Page[Task], tags=["tasks"], summary="Tasks by id")
+async def list_tasks(
+    request: Request,
+    who: Reader,
+    queue: str | None = None,
+    status: Literal["pending", "running", "completed", "dead", "cancelled"] | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> object:
+    after = decode_cursor(cursor).get("after", 0)
+    items = await scope(request, who).tasks.list(
+        queue=queue, status=status, after=int(after), limit=limit
+    )
+    nxt = encode_cursor({"after": items[-1].id}) if len(items) == limit else None
+    return {"items": items, "next_cursor": nxt}
+
+
+@router.get(
+    "/tasks/stats",
+    response_model=list[QueueStats],
+    tags=["tasks"],
+    summary="Depth by status, oldest ready age, throughput, dead count",
+)
+async def queue_stats(request: Request, who: Reader, queue: str | None = None) -> object:
+    return await scope(request, who).tasks.stats(queue)
+
+
+@router.get("/tasks/{task_id}", response_model=Task, tags=["tasks"])
+async def get_task(task_id: int, request: Request, who: Reader) -> object:
+    return await scope(request, who).tasks.get(task_id)
+
+
+@router.post(
+    "/tasks/{task_id}/{action}",
+    response_model=Task,
+    tags=["tasks"],
+    summary="Cancel a pending task, or redrive a dead one",
+)
+async def task_action(
+    task_id: int, action: Literal["cancel", "redrive"], request: Request, who: Writer
+) -> object:
+    tasks = scope(request, who).tasks
+    return await (tasks.cancel(task_id) if action == "cancel" else tasks.redrive(task_id))
+
+
+@router.put(
+    "/agents/{name}", response_model=Agent, tags=["agents"], summary="Register or update an agent"
+)
+async def register_agent(name: str, body: AgentIn, request: Request, who: Admin) -> object:
+    return await scope(request, who).agents.register(name, **body.model_dump())
+
+
+@router.get("/agents", response_model=list[Agent], tags=["agents"], summary="The registry")
+async def list_agents(
+    request: Request,
+    who: Reader,
+    status: Literal["available", "busy", "offline", "error"] | None = None,
+    agent_type: str | None = None,
+    capability: str | None = None,
+    limit: Limit = 100,
+) -> object:
+    return await scope(request, who).agents.list(
+        status=status, agent_type=agent_type, capability=capability, limit=limit
+    )
+
+
+@router.get("/agents/{name}", response_model=Agent, tags=["agents"])
+async def get_agent(name: str, request: Request, who: Reader) -> object:
+    return await scope(request, who).agents.get(name)
+
+
+@router.post(
+    "/agents/{name}/heartbeat",
+    response_model=Agent,
+    tags=["agents"],
+    summary="The agent is alive (optionally with a status)",
+)
+async def agent_heartbeat(
+    name: str, request: Request, who: Writer, body: AgentBeatIn | None = None
+) -> object:
+    return await scope(request, who).agents.heartbeat(name, status=body.status if body else None)
