@@ -172,3 +172,16 @@ def test_decisions_are_tenant_scoped_and_never_deleted(
         conn.execute("SELECT agentledger.bind_tenant(%s)", [tenant_id])
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM agentledger.decisions")
+
+
+def test_imported_decisions_count_on_their_day(ledger: Any, tenant_id: str) -> None:
+    import datetime as dt
+
+    decisions = ledger.tenant(tenant_id).decisions
+    day = dt.datetime.now(dt.UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    past = day - dt.timedelta(days=5)
+    d = decisions.record("old call", decision_type="import", at=past)
+    decisions.record_feedback(d.id, True)
+    assert d.created_at == past
+    stats = decisions.acceptance_stats(by=(), period="day")
+    assert any(s.period_start.date() == past.date() and s.accepted == 1 for s in stats)

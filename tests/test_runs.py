@@ -85,3 +85,17 @@ def test_stats_and_listing(ledger: Any, tenant_id: str) -> None:
     assert len(page) + len(rest) == 6
     assert len({r.id for r in page + rest}) == 6
     assert [r.status for r in runs.list(status="started")] == ["started"]
+
+
+def test_imported_runs_keep_their_times(ledger: Any, tenant_id: str) -> None:
+    import datetime as dt
+
+    runs = ledger.tenant(tenant_id).runs
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    run = runs.start("import", at=start)
+    done = runs.finish(run.id, at=start + dt.timedelta(seconds=2))
+    assert done.started_at == start and done.duration_ms == 2000
+    with pytest.raises(InvalidInput, match="future"):
+        runs.start("import", at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+    with pytest.raises(InvalidInput, match="timezone"):
+        runs.start("import", at=dt.datetime(2024, 1, 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from collections.abc import Collection, Mapping, Sequence
@@ -143,3 +144,14 @@ def uuid(field: str, value: object) -> UUID:
         return UUID(str(value))
     except ValueError:
         raise InvalidInput(f"{field} {value!r} is not a UUID", field=field) from None
+
+
+def moment(field: str, value: object) -> dt.datetime | None:
+    """An optional timezone-aware timestamp (for importing history); never in the future."""
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime) or value.tzinfo is None:
+        raise InvalidInput(f"{field} must be a timezone-aware datetime", field=field)
+    if value > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
+        raise InvalidInput(f"{field} is in the future ({value.isoformat()})", field=field)
+    return value

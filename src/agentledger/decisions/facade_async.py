@@ -29,6 +29,7 @@ class AsyncDecisions:
         agent: str | None = None,
         run_id: UUID | str | None = None,
         id: UUID | str | None = None,
+        at: datetime | None = None,
     ) -> Decision:
         """Record a decision (confidence 0..1) and append its DecisionRecorded event."""
         return await self._run(
@@ -41,6 +42,7 @@ class AsyncDecisions:
                 agent=agent,
                 run_id=run_id,
                 id=id,
+                at=at,
             )
         )
 

@@ -31,6 +31,7 @@ class Decisions:
         agent: str | None = None,
         run_id: UUID | str | None = None,
         id: UUID | str | None = None,
+        at: datetime | None = None,
     ) -> Decision:
         """Record a decision (confidence 0..1) and append its DecisionRecorded event."""
         return self._run(
@@ -43,6 +44,7 @@ class Decisions:
                 agent=agent,
                 run_id=run_id,
                 id=id,
+                at=at,
             )
         )
 

@@ -56,9 +56,11 @@ def record(
     agent: str | None = None,
     run_id: UUID | str | None = None,
     id: UUID | str | None = None,
+    at: datetime | None = None,
 ) -> Gen[Decision]:
     """Record a decision and its DecisionRecorded event. A repeated ``id`` returns the
-    decision already recorded (Conflict when that one says something else)."""
+    decision already recorded (Conflict when that one says something else). ``at`` dates an
+    imported decision in the past (default: now)."""
     decision_id = uuid.uuid4() if id is None else v.uuid("id", id)
     text = v.text("decision", decision, max_len=10_000)
     kind = v.text("decision_type", decision_type, max_len=100)
@@ -73,6 +75,7 @@ def record(
         data=v.json_object("data", data),
         agent=v.optional_text("agent", agent, max_len=200),
         run_id=None if run_id is None else v.uuid("run_id", run_id),
+        at=v.moment("at", at),
     )
     if row is None:
         row = yield Q.get_decision.one(id=decision_id)

@@ -1,9 +1,11 @@
 -- name: insert_decision
 -- Record a decision (a repeated client-side id returns nothing).
 INSERT INTO agentledger.decisions
-    (tenant_id, id, decision, reasoning, confidence, decision_type, data, agent, run_id)
+    (tenant_id, id, decision, reasoning, confidence, decision_type, data, agent, run_id,
+     created_at)
 VALUES (agentledger.current_tenant(), %(id)s, %(decision)s, %(reasoning)s, %(confidence)s,
-        %(decision_type)s, %(data)s, %(agent)s, %(run_id)s)
+        %(decision_type)s, %(data)s, %(agent)s, %(run_id)s,
+        coalesce(%(at)s::timestamptz, now()))
 ON CONFLICT (tenant_id, id) DO NOTHING
 RETURNING *
 

@@ -27,6 +27,7 @@ class AsyncRuns:
         entity_ref: str | None = None,
         metadata: dict[str, Any] | None = None,
         id: UUID | str | None = None,
+        at: datetime | None = None,
     ) -> Run:
         """Log a started run; long content is kept truncated with a marker."""
         return await self._run(
@@ -38,6 +39,7 @@ class AsyncRuns:
                 entity_ref=entity_ref,
                 metadata=metadata,
                 id=id,
+                at=at,
             )
         )
 
@@ -50,6 +52,7 @@ class AsyncRuns:
         duration_ms: int | None = None,
         tokens_in: int = 0,
         tokens_out: int = 0,
+        at: datetime | None = None,
     ) -> Run:
         """Succeeded, or failed when ``error`` is given; a second finish is IllegalTransition."""
         return await self._run(
@@ -60,6 +63,7 @@ class AsyncRuns:
                 duration_ms=duration_ms,
                 tokens_in=tokens_in,
                 tokens_out=tokens_out,
+                at=at,
             )
         )
 

@@ -29,6 +29,7 @@ class Runs:
         entity_ref: str | None = None,
         metadata: dict[str, Any] | None = None,
         id: UUID | str | None = None,
+        at: datetime | None = None,
     ) -> Run:
         """Log a started run; long content is kept truncated with a marker."""
         return self._run(
@@ -40,6 +41,7 @@ class Runs:
                 entity_ref=entity_ref,
                 metadata=metadata,
                 id=id,
+                at=at,
             )
         )
 
@@ -52,6 +54,7 @@ class Runs:
         duration_ms: int | None = None,
         tokens_in: int = 0,
         tokens_out: int = 0,
+        at: datetime | None = None,
     ) -> Run:
         """Succeeded, or failed when ``error`` is given; a second finish is IllegalTransition."""
         return self._run(
@@ -62,6 +65,7 @@ class Runs:
                 duration_ms=duration_ms,
                 tokens_in=tokens_in,
                 tokens_out=tokens_out,
+                at=at,
             )
         )
 

@@ -50,10 +50,11 @@ def start(
     entity_ref: str | None = None,
     metadata: dict[str, Any] | None = None,
     id: UUID | str | None = None,
+    at: datetime | None = None,
 ) -> Gen[Run]:
     """Log a run as started. Content longer than MAX_CONTENT characters is kept truncated,
     with a marker. A repeated ``id`` returns the run already logged (Conflict when that run
-    has another trigger type)."""
+    has another trigger type). ``at`` dates an imported run in the past (default: now)."""
     run_id = uuid.uuid4() if id is None else v.uuid("id", id)
     trigger = v.text("trigger_type", trigger_type, max_len=100)
     text = v.optional_text("content", content, max_len=MAX_INPUT)
@@ -65,6 +66,7 @@ def start(
         priority=v.optional_text("priority", priority, max_len=50),
         entity_ref=v.optional_text("entity_ref", entity_ref, max_len=500),
         metadata=v.json_object("metadata", metadata, max_bytes=100_000),
+        at=v.moment("at", at),
     )
     if row is None:
         row = yield Q.get_run.one(id=run_id)
@@ -82,9 +84,11 @@ def finish(
     duration_ms: int | None = None,
     tokens_in: int = 0,
     tokens_out: int = 0,
+    at: datetime | None = None,
 ) -> Gen[Run]:
     """Finish a started run: failed when ``error`` is given, else succeeded. The duration
-    defaults to the time since the start. Finishing twice is an IllegalTransition."""
+    defaults to the time since the start (to ``at`` for an imported run). Finishing twice is
+    an IllegalTransition."""
     rid = v.uuid("run_id", run_id)
     action = "fail" if error is not None else "succeed"
     row = yield Q.finish_run.one(
@@ -98,6 +102,7 @@ def finish(
         else v.integer("duration_ms", duration_ms, low=0, high=2**53),
         tokens_in=v.integer("tokens_in", tokens_in, low=0, high=2**53),
         tokens_out=v.integer("tokens_out", tokens_out, low=0, high=2**53),
+        at=v.moment("at", at),
     )
     if row is None:
         current = yield Q.get_run.one(id=rid)

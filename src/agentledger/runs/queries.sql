@@ -1,9 +1,10 @@
 -- name: insert_run
 -- Log a started run (a repeated client-side id returns nothing).
 INSERT INTO agentledger.runs
-    (tenant_id, id, trigger_type, source_id, content, priority, entity_ref, metadata)
+    (tenant_id, id, trigger_type, source_id, content, priority, entity_ref, metadata,
+     started_at)
 VALUES (agentledger.current_tenant(), %(id)s, %(trigger_type)s, %(source_id)s, %(content)s,
-        %(priority)s, %(entity_ref)s, %(metadata)s)
+        %(priority)s, %(entity_ref)s, %(metadata)s, coalesce(%(at)s::timestamptz, now()))
 ON CONFLICT (tenant_id, id) DO NOTHING
 RETURNING *
 
@@ -20,10 +21,11 @@ SET status = %(target)s,
     error = %(error)s,
     response_id = %(response_id)s,
     duration_ms = coalesce(%(duration_ms)s::bigint,
-        (extract(epoch FROM clock_timestamp() - started_at) * 1000)::bigint),
+        (extract(epoch FROM coalesce(%(at)s::timestamptz, clock_timestamp()) - started_at)
+         * 1000)::bigint),
     tokens_in = %(tokens_in)s,
     tokens_out = %(tokens_out)s,
-    finished_at = clock_timestamp()
+    finished_at = coalesce(%(at)s::timestamptz, clock_timestamp())
 WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
   AND status = ANY(%(sources)s)
 RETURNING *
