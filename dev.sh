@@ -28,6 +28,12 @@ case "$cmd" in
         exec agentledger demo "$@"
         ;;
     test)
+        # The console's browser test drives the machine's Chromium (Playwright cannot
+        # download browsers here); install it from the distribution when it is missing.
+        if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+            && [ "$(id -u)" = 0 ]; then
+            apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null
+        fi
         ruff format --check src tests scripts bench
         ruff check src tests scripts bench
         mypy

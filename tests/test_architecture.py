@@ -15,7 +15,7 @@ PACKAGE = ROOT / "src" / "agentledger"
 # Which top-level parts of the package each part may import (api/console/cli -> ledger ->
 # modules -> db). Modules may use the shared leaf helpers.
 LEAVES = {"errors", "config", "validation", "lifecycle", "records"}
-FRONT = {"api", "console", "cli", "__init__", "__main__"}
+FRONT = {"api", "console", "cli", "demo", "__init__", "__main__"}
 
 
 def _imports(path: Path) -> set[str]:

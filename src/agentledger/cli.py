@@ -238,21 +238,43 @@ def spool_replay() -> None:
 
 
 @app.command()
-def demo(tenant: Annotated[str, typer.Option(help="Demo tenant id.")] = "demo") -> None:
-    """Start the database (embedded unless DATABASE_URL is set), migrate, create a demo tenant."""
+def demo(
+    tenant: Annotated[str, typer.Option(help="Demo tenant id.")] = "demo",
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8700,
+    serve_: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the console.")] = True,
+) -> None:
+    """Start the database (embedded unless DATABASE_URL), migrate, load a month of demo data
+    into a demo tenant, and serve the API and console."""
+    from rich.progress import Progress
+
+    from agentledger import demo as demo_data
+
     settings = _settings()
     with out.status("starting the database and applying migrations..."):
         ledger = Ledger(settings).open()
     with ledger:
-        t = ledger.tenants.create(tenant, "Demo tenant", exist_ok=True)
-        health = ledger.health()
-        created = ledger.tenant(t.id).keys.create(role="admin", name="demo")
+        t = ledger.tenants.create(tenant, "Demo: Northwind Sales", exist_ok=True)
+        scope = ledger.tenant(t.id)
+        if demo_data.is_loaded(scope):
+            out.print(f"tenant [bold]{t.id}[/] already has its demo data")
+        else:
+            with Progress(console=out) as bar:
+                task = bar.add_task("loading demo data", total=35)
+
+                def step(label: str, _n: int) -> None:
+                    bar.update(task, advance=1, description=f"loading {label}")
+
+                counts = demo_data.load(ledger, t.id, progress=step)
+                bar.update(task, completed=35)
+            out.print("loaded " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        key = scope.keys.create(role="admin", name="demo console").secret
     out.print(f"database: {owner_url(settings, start=False)}")
-    out.print(
-        f"migrations current: {health.migrations_current}; "
-        f"extensions: {', '.join(sorted(health.extensions)) or 'none'}"
-    )
-    out.print(f"tenant [bold]{t.id}[/] is {t.status}; admin API key: {created.secret}")
+    out.print(f"console:  [bold]http://{host}:{port}/console/[/]  (sign in with the key below)")
+    out.print(f"API docs: http://{host}:{port}/docs")
+    out.print(f"admin API key for tenant {t.id}: [bold]{key}[/]")
+    if serve_:
+        serve(host=host, port=port)
 
 
 @app.command()

@@ -24,6 +24,7 @@ from agentledger.memory import Filter
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=1, default=str)[:2000]
+templates.env.filters["tojson_line"] = lambda v: json.dumps(v, default=str)[:300]
 templates.env.filters["ago"] = lambda t: _ago(t)
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -107,8 +108,10 @@ async def overview(request: Request) -> HTMLResponse:
     run_stats = await scope.runs.stats(since=since)
     runs_per_day: dict[dt.date, int] = defaultdict(int)
     p95: dict[dt.date, float] = {}
+    tokens: dict[dt.date, int] = defaultdict(int)
     for stat in run_stats:
         runs_per_day[stat.day] += stat.runs
+        tokens[stat.day] += stat.tokens_in + stat.tokens_out
         if stat.p95_ms is not None:
             p95[stat.day] = max(p95.get(stat.day, 0.0), float(stat.p95_ms))
     labels = [d.strftime("%b %d") for d in days]
@@ -135,6 +138,13 @@ async def overview(request: Request) -> HTMLResponse:
             title="p95 run duration",
         ),
         runs_total=sum(runs_per_day.values()),
+        tokens_chart=charts.bar_chart(
+            labels,
+            [tokens.get(d, 0) / 1000 for d in days],
+            unit="k",
+            color="#8a5cf6",
+            title="Tokens per day (thousands)",
+        ),
         events=await scope.events.recent(limit=10),
     )
 
@@ -142,9 +152,11 @@ async def overview(request: Request) -> HTMLResponse:
 @router.get("/alerts", name="console-alerts")
 async def alerts(request: Request, status: str = "pending", tier: str = "") -> HTMLResponse:
     who, scope = await _who(request)
-    rows = await scope.alerts.list(
-        status=status or None, tier=int(tier) if tier.isdigit() else None, limit=200
-    )
+    tier_no = int(tier) if tier.isdigit() else None
+    if status == "pending":  # the work queue: most urgent first
+        rows = await scope.alerts.pending(tier_no, limit=200)
+    else:
+        rows = await scope.alerts.list(status=status or None, tier=tier_no, limit=200)
     return _page(
         request,
         "alerts.html",

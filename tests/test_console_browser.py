@@ -1,0 +1,140 @@
+"""The console in a real browser: Playwright driving the machine's Chromium against a served
+app with the demo data set. Screenshots of every page land in the test's output directory
+(or in $AGENTLEDGER_SCREENSHOTS)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from agentledger import Ledger, Settings, demo
+from agentledger.api import create_app
+from tests.http_server import serve
+
+pytestmark = pytest.mark.slow
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def demo_tenant(sync_ledger: Ledger) -> tuple[str, str]:
+    tid = f"demo-{uuid.uuid4().hex[:6]}"
+    sync_ledger.tenants.create(tid, "Demo")
+    demo.load(sync_ledger, tid, days=14)
+    return tid, sync_ledger.tenant(tid).keys.create(role="admin").secret
+
+
+@pytest.fixture(scope="module")
+def base(settings: Settings) -> Iterator[str]:
+    with serve(create_app(settings)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = os.environ.get("AGENTLEDGER_SCREENSHOTS")
+    path = Path(target) if target else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def page(base: str) -> Iterator[Page]:
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert executable, "Chromium is needed: apt-get install -y chromium (./dev.sh test does it)"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        context = browser.new_context(viewport={"width": 1366, "height": 860}, base_url=base)
+        yield context.new_page()
+        browser.close()
+
+
+def _shot(page: Page, shots: Path, name: str) -> None:
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+
+def test_sign_in_is_required_and_a_bad_key_is_refused(page: Page, shots: Path) -> None:
+    page.goto("/console/")
+    expect(page).to_have_url("/console/login")
+    page.fill("#key", "al_nope")
+    page.click("button[type=submit]")
+    expect(page.locator(".error")).to_contain_text("unknown or revoked")
+    _shot(page, shots, "01-login")
+
+
+def test_console_pages(page: Page, shots: Path, demo_tenant: tuple[str, str]) -> None:
+    _tid, key = demo_tenant
+    page.goto("/console/login")
+    page.fill("#key", key)
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Overview")
+    expect(page.locator("svg.chart circle").first).to_be_attached()  # acceptance points
+    expect(page.locator("svg.chart rect").first).to_be_attached()  # runs per day bars
+    _shot(page, shots, "02-overview")
+
+    page.goto("/console/alerts")
+    rows = page.locator("tbody tr")
+    before = rows.count()
+    assert before >= 3
+    first = rows.first
+    title = first.locator("strong").first.inner_text()
+    first.get_by_role("button", name="Acknowledge").click()
+    expect(page.locator("tbody tr").first.locator(".pill.st-acknowledged")).to_be_visible()
+    _shot(page, shots, "03-alerts-acknowledged")
+    page.goto("/console/alerts?status=pending")
+    expect(page.locator("tbody tr")).to_have_count(before - 1)
+    page.goto("/console/alerts?status=acknowledged")
+    expect(page.locator("tbody")).to_contain_text(title)
+
+    page.goto("/console/decisions?awaiting=1")
+    waiting = page.locator("tbody tr")
+    assert waiting.count() >= 1
+    waiting.first.get_by_role("button", name="Accept").click()
+    expect(page.locator("tbody tr").first.locator(".pill.st-accepted")).to_be_visible()
+    _shot(page, shots, "04-decisions")
+
+    page.goto("/console/memory?q=Jon+Smth")
+    expect(page.locator(".columns .card")).to_have_count(3)
+    expect(page.locator(".columns")).to_contain_text("John Smith")
+    _shot(page, shots, "05-memory-search")
+    page.locator(".columns a", has_text="John Smith").first.click()
+    expect(page.locator("h1")).to_contain_text("John Smith")
+    expect(page.locator("table").last).to_contain_text("works_at")
+    _shot(page, shots, "06-entity")
+
+    page.goto("/console/events")
+    expect(page.locator("tbody tr").first).to_be_visible()
+    _shot(page, shots, "07-events")
+
+
+def test_empty_states_say_what_to_do(page: Page, shots: Path, sync_ledger: Ledger) -> None:
+    tid = f"empty-{uuid.uuid4().hex[:6]}"
+    sync_ledger.tenants.create(tid)
+    key = sync_ledger.tenant(tid).keys.create(role="reader").secret
+    page.context.clear_cookies()
+    page.goto("/console/login")
+    page.fill("#key", key)
+    page.click("button[type=submit]")
+    expect(page.locator(".empty-state").first).to_contain_text("alerts.create")
+    for path, hint in [
+        ("/console/alerts", "alerts.create"),
+        ("/console/memory", "memory.upsert"),
+        ("/console/decisions", "decisions.record"),
+        ("/console/events", "append"),
+    ]:
+        page.goto(path)
+        expect(page.locator(".empty-state").first).to_contain_text(hint)
+    _shot(page, shots, "08-empty-state")
