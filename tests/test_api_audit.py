@@ -5,48 +5,9 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
-
-from agentledger import Settings
-from agentledger.api import create_app
-from tests.api_support import ADMIN, tenant_with_keys
-from tests.http_server import client, serve
-
-
-@pytest.fixture(scope="module")
-def base(settings: Settings) -> Iterator[str]:
-    app = create_app(settings.with_(admin_key=ADMIN))
-    app.state.sse_poll = 0.1
-    with serve(app) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def tenants(base: str) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    with client(base, ADMIN) as platform:
-        yield tenant_with_keys(platform), tenant_with_keys(platform)
-
-
-@pytest.fixture
-def writer(base: str, tenants: Any) -> Iterator[httpx.Client]:
-    with client(base, tenants[0]["keys"]["writer"]) as c:
-        yield c
-
-
-@pytest.fixture
-def reader(base: str, tenants: Any) -> Iterator[httpx.Client]:
-    with client(base, tenants[0]["keys"]["reader"]) as c:
-        yield c
-
-
-@pytest.fixture
-def intruder(base: str, tenants: Any) -> Iterator[httpx.Client]:
-    with client(base, tenants[1]["keys"]["admin"]) as c:
-        yield c
 
 
 def test_event_append_is_idempotent_and_versioned(writer: httpx.Client) -> None:
