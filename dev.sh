@@ -14,8 +14,12 @@ fi
 # Reinstall only when the project's requirements changed.
 stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    "$VENV/bin/python" -m pip install -q -e '.[test]'
+    log="$VENV/install.log"
+    if ! { "$VENV/bin/python" -m pip install -q --upgrade pip \
+           && "$VENV/bin/python" -m pip install -q -e '.[test]'; } >"$log" 2>&1; then
+        cat "$log" >&2
+        exit 1
+    fi
     rm -f "$VENV"/.installed-*
     touch "$stamp"
 fi
