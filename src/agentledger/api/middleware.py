@@ -33,6 +33,9 @@ class Metrics:
         self.pool_available = Gauge(
             "agentledger_pool_available", "Idle pool connections", registry=self.registry
         )
+        self.spool_pending = Gauge(
+            "agentledger_spool_pending", "Writes waiting in the local spool", registry=self.registry
+        )
         self.pool_waiting = Gauge(
             "agentledger_pool_waiting", "Requests waiting for a connection", registry=self.registry
         )

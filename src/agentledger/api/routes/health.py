@@ -43,4 +43,7 @@ async def metrics(request: Request) -> Response:
     m.pool_size.set(stats.get("pool_size", 0))
     m.pool_available.set(stats.get("pool_available", 0))
     m.pool_waiting.set(stats.get("requests_waiting", 0))
+    spool = ledger_of(request).spool_status()
+    if spool is not None:
+        m.spool_pending.set(spool.pending)
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
