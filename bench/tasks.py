@@ -118,28 +118,29 @@ class Contenders:
         assert stats.completed == self.n, stats
 
     def process_same_sql(self) -> None:
+        """The worker's statement (settle the last batch, claim the next) and nothing else."""
         done = 0
+        rows: list[dict[str, Any]] = []
         with self.app.cursor() as cur:
             while True:
                 with self.app.transaction():
                     cur.execute("SELECT agentledger.bind_tenant(%s)", ("bench",))
                     cur.execute(
-                        Q.claim.sql,
+                        Q.settle_and_claim.sql,
                         {
                             "queue": "bench",
                             "limit": BATCH,
                             "lease": 60.0,
                             "worker": "raw",
                             "agent": None,
+                            **_settle_params(rows),
                         },
                     )
-                    rows = cur.fetchall()
+                    result = cur.fetchall()
+                done += sum(1 for r in result if r["settled_id"] is not None)
+                rows = [r for r in result if r["settled_id"] is None]
                 if not rows:
                     break
-                with self.app.transaction():
-                    cur.execute("SELECT agentledger.bind_tenant(%s)", ("bench",))
-                    cur.execute(Q.settle.sql, _settle_params(rows))
-                    done += len(cur.fetchall())
         assert done == self.n
 
     def process_bare(self) -> None:

@@ -294,4 +294,5 @@ def test_sql_guards_follow_the_lifecycle() -> None:
     assert TASK_LIFECYCLE.sources("complete") == ["running"]
     assert set(TASK_LIFECYCLE.sources("claim")) == {"pending", "running"}
     assert TASK_LIFECYCLE.target("retry") == TASK_LIFECYCLE.target("release") == "pending"
-    assert "status = 'pending'" in Q.claim.sql and "status = 'running'" in Q.claim.sql
+    claim = Q.settle_and_claim.sql
+    assert "status = 'pending'" in claim and "status = 'running'" in claim

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -11,5 +12,10 @@ R = TypeVar("R")
 
 def from_row(cls: type[R], row: Mapping[str, Any]) -> R:
     """Build ``cls`` from the row's columns that are fields of ``cls`` (extra columns ignored)."""
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    return cls(**{k: v for k, v in row.items() if k in names})
+    names = _field_names(cls)  # type: ignore[arg-type]
+    return cls(**{name: row[name] for name in names if name in row})
+
+
+@functools.cache
+def _field_names(cls: type[Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))

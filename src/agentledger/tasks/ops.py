@@ -14,6 +14,7 @@ from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.records import from_row
 from agentledger.tasks.records import (
     TASK_LIFECYCLE,
+    Cycle,
     NewTask,
     Outcome,
     QueueStats,
@@ -114,10 +115,12 @@ def enqueue_many(queue: str, tasks: Iterable[NewTask | Mapping[str, Any]]) -> Ge
     return [row["id"] for row in rows]
 
 
-def _claim_args(queue: str, limit: int, lease: float, worker: str | None) -> dict[str, Any]:
+def _claim_args(
+    queue: str, limit: int, lease: float, worker: str | None, *, low: int = 1
+) -> dict[str, Any]:
     return {
         "queue": _queue(queue),
-        "limit": v.integer("limit", limit, low=1, high=MAX_PAGE),
+        "limit": v.integer("limit", limit, low=low, high=MAX_PAGE),
         "lease": v.number("lease", lease, low=0.001, high=MAX_LEASE),
         "worker": v.optional_text("worker", worker, max_len=200),
     }
@@ -137,9 +140,58 @@ def claim(
     With ``agent`` the claim also takes tasks addressed to that agent; without it only
     unaddressed tasks. ``worker`` is recorded as ``claimed_by`` (default: the agent).
     """
-    args = _claim_args(queue, limit, lease, worker if worker is not None else agent)
-    rows = yield Q.claim.all(agent=v.optional_text("agent", agent, max_len=200), **args)
-    return [from_row(Task, row) for row in rows]
+    v.integer("limit", limit, low=1, high=MAX_PAGE)
+    cycle = yield from settle_and_claim(
+        [], queue, limit=limit, lease=lease, worker=worker, agent=agent
+    ).start()
+    return cycle.claimed
+
+
+@operation(idempotent=False)
+def settle_and_claim(
+    outcomes: Sequence[Outcome],
+    queue: str,
+    *,
+    limit: int = 1,
+    lease: float = 60.0,
+    worker: str | None = None,
+    agent: str | None = None,
+) -> Gen[Cycle]:
+    """A worker's cycle in one statement: settle ``outcomes`` (as :func:`settle`), then claim
+    up to ``limit`` tasks of ``queue`` (as :func:`claim`; ``limit`` 0 claims nothing).
+
+    Safe to repeat after an unknown outcome as far as the outcomes go: an outcome already
+    applied is refused the second time (its claim token is spent), never applied twice.
+    """
+    checked = [_outcome(o, i) for i, o in enumerate(outcomes)]
+    args = _claim_args(queue, limit, lease, worker if worker is not None else agent, low=0)
+    rows = yield Q.settle_and_claim.all(
+        agent=v.optional_text("agent", agent, max_len=200), **args, **_settle_params(checked)
+    )
+    return _cycle(checked, rows)
+
+
+def _settle_params(checked: Sequence[Outcome]) -> dict[str, Any]:
+    return {
+        "ids": [o.id for o in checked],
+        "tokens": [o.token for o in checked],
+        "actions": [o.action for o in checked],
+        "outputs": [None if o.output is None else json.dumps(o.output) for o in checked],
+        "errors": [o.error for o in checked],
+        "retries": [o.retry for o in checked],
+        "sources": TASK_LIFECYCLE.sources("complete"),
+        "completed": TASK_LIFECYCLE.target("complete"),
+        "released": TASK_LIFECYCLE.target("release"),
+        "retried": TASK_LIFECYCLE.target("retry"),
+        "buried": TASK_LIFECYCLE.target("bury"),
+    }
+
+
+def _cycle(checked: Sequence[Outcome], rows: Sequence[Mapping[str, Any]]) -> Cycle:
+    applied = {r["settled_id"]: r["settled_status"] for r in rows if r["settled_id"] is not None}
+    claimed = [from_row(Task, r) for r in rows if r["settled_id"] is None]
+    refused = [o.id for o in checked if o.id not in applied]
+    return Cycle(settled=Settled(applied=applied, refused=refused), claimed=claimed)
 
 
 @operation(idempotent=False)
@@ -172,25 +224,10 @@ def settle(outcomes: Sequence[Outcome]) -> Gen[Settled]:
     checked = [_outcome(o, i) for i, o in enumerate(outcomes)]
     if not checked:
         return Settled(applied={}, refused=[])
-    sources = TASK_LIFECYCLE.sources("complete")
-    rows = yield Q.settle.all(
-        ids=[o.id for o in checked],
-        tokens=[o.token for o in checked],
-        actions=[o.action for o in checked],
-        outputs=[None if o.output is None else json.dumps(o.output) for o in checked],
-        errors=[o.error for o in checked],
-        retries=[o.retry for o in checked],
-        sources=sources,
-        completed=TASK_LIFECYCLE.target("complete"),
-        released=TASK_LIFECYCLE.target("release"),
-        retried=TASK_LIFECYCLE.target("retry"),
-        buried=TASK_LIFECYCLE.target("bury"),
+    rows = yield Q.settle_and_claim.all(
+        queue=None, limit=0, lease=1.0, worker=None, agent=None, **_settle_params(checked)
     )
-    applied = {row["id"]: row["status"] for row in rows}
-    released = {row["queue"] for row in rows if row["status"] == "pending" and row["ready"]}
-    if released:  # released work is ready again at once: tell idle workers
-        yield Q.notify_queues.none(queues=sorted(released))
-    return Settled(applied=applied, refused=[o.id for o in checked if o.id not in applied])
+    return _cycle(checked, rows).settled
 
 
 @operation(idempotent=True)

@@ -58,15 +58,54 @@ ORDER BY i.ord
 -- Wake idle workers: new ready work in these queues (the payload is the queue name).
 SELECT pg_notify('agentledger_tasks', q) FROM unnest(%(queues)s::text[]) AS q
 
--- name: claim
--- Claim up to limit tasks of a queue: expired leases first (rescue), then ready work by
--- priority and age; SKIP LOCKED so concurrent claimers never wait for or share a task.
--- A rescued task with no attempts left goes dead instead of running again.
-WITH expired AS (
+-- name: settle_and_claim
+-- A worker's cycle in one statement: apply outcomes (complete / fail / release) to running
+-- tasks still held under their claim tokens, then claim up to limit tasks of a queue.
+-- Settling: a failure retries after an exponential, jittered backoff until its attempts are
+-- spent, then goes dead; released work that is ready at once wakes idle workers. Rows with
+-- a settled_id report an applied outcome (and the task's new status); the other rows are the
+-- claimed tasks. Claiming: expired leases first (rescue; never a task settled here), then
+-- ready work by priority and age, SKIP LOCKED so concurrent claimers never wait for or share
+-- a task; a rescued task with no attempts left goes dead instead of running again.
+-- Settle only with limit 0; claim only with no outcomes.
+WITH settled AS (
+    UPDATE agentledger.tasks t
+    SET status = CASE o.action
+            WHEN 'complete' THEN %(completed)s
+            WHEN 'release' THEN %(released)s
+            ELSE CASE WHEN o.retry AND t.attempts < t.max_attempts
+                      THEN %(retried)s ELSE %(buried)s END END,
+        output = CASE WHEN o.action = 'complete' THEN o.output::jsonb ELSE t.output END,
+        error = CASE WHEN o.action = 'fail' THEN o.error ELSE t.error END,
+        attempts = t.attempts - (o.action = 'release')::integer,
+        run_after = CASE WHEN o.action = 'fail' AND o.retry AND t.attempts < t.max_attempts
+            THEN now() + make_interval(secs => least(3600.0,
+                t.retry_delay * power(2.0, t.attempts - 1)) * (0.5 + random() / 2))
+            ELSE t.run_after END,
+        finished_at = CASE WHEN o.action = 'complete'
+            OR (o.action = 'fail' AND NOT (o.retry AND t.attempts < t.max_attempts))
+            THEN now() END,
+        lease_expires_at = NULL,
+        claim_token = NULL,
+        updated_at = now()
+    FROM unnest(
+        %(ids)s::bigint[], %(tokens)s::uuid[], %(actions)s::text[], %(outputs)s::text[],
+        %(errors)s::text[], %(retries)s::boolean[]
+    ) AS o(id, token, action, output, error, retry)
+    -- id = ANY(ids) lets the planner look the batch up by primary key whatever its
+    -- statistics say (a join on o.id alone may scan every running task of the tenant).
+    WHERE t.tenant_id = agentledger.current_tenant() AND t.id = ANY(%(ids)s::bigint[])
+      AND t.id = o.id AND t.status = ANY(%(sources)s) AND t.claim_token = o.token
+    RETURNING t.id, t.status, t.queue, t.run_after <= now() AS ready
+), woken AS (
+    SELECT pg_notify('agentledger_tasks', q.queue)
+    FROM (SELECT DISTINCT queue FROM settled WHERE status = 'pending' AND ready) q
+), expired AS (
     SELECT tenant_id, id, 0 AS pass FROM agentledger.tasks
     WHERE tenant_id = agentledger.current_tenant() AND status = 'running'
       AND lease_expires_at < now() AND queue = %(queue)s
       AND (agent_name IS NULL OR agent_name = %(agent)s)
+      AND id <> ALL(%(ids)s::bigint[])
     ORDER BY lease_expires_at
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -100,42 +139,17 @@ WITH expired AS (
     WHERE t.tenant_id = p.tenant_id AND t.id = p.id
     RETURNING t.*
 )
-SELECT * FROM claimed WHERE status = 'running' ORDER BY priority DESC, run_after, id
+-- FULL JOIN ON false: the settled rows and the claimed rows, each padded with NULLs.
+-- The one-time filter makes the (otherwise unreferenced) notifications run.
+SELECT s.id AS settled_id, s.status AS settled_status, c.*
+FROM (SELECT * FROM claimed WHERE status = 'running') c
+FULL JOIN settled s ON false
+WHERE (SELECT count(*) FROM woken) >= 0
+ORDER BY c.priority DESC, c.run_after, c.id
 
 -- name: claim_fair
 -- Claim across tenants, an equal share each (platform scope; see claim_tasks_fair_v1).
 SELECT * FROM agentledger.claim_tasks_fair_v1(%(queue)s, %(limit)s, %(lease)s, %(worker)s)
-
--- name: settle
--- Apply outcomes (complete / fail / release) to running tasks still held under the given
--- claim tokens; a failure retries after an exponential, jittered backoff until its attempts
--- are spent, then goes dead. Returns the ids applied and their new status.
-UPDATE agentledger.tasks t
-SET status = CASE o.action
-        WHEN 'complete' THEN %(completed)s
-        WHEN 'release' THEN %(released)s
-        ELSE CASE WHEN o.retry AND t.attempts < t.max_attempts
-                  THEN %(retried)s ELSE %(buried)s END END,
-    output = CASE WHEN o.action = 'complete' THEN o.output::jsonb ELSE t.output END,
-    error = CASE WHEN o.action = 'fail' THEN o.error ELSE t.error END,
-    attempts = t.attempts - (o.action = 'release')::integer,
-    run_after = CASE WHEN o.action = 'fail' AND o.retry AND t.attempts < t.max_attempts
-        THEN now() + make_interval(secs => least(3600.0,
-            t.retry_delay * power(2.0, t.attempts - 1)) * (0.5 + random() / 2))
-        ELSE t.run_after END,
-    finished_at = CASE WHEN o.action = 'complete'
-        OR (o.action = 'fail' AND NOT (o.retry AND t.attempts < t.max_attempts))
-        THEN now() END,
-    lease_expires_at = NULL,
-    claim_token = NULL,
-    updated_at = now()
-FROM unnest(
-    %(ids)s::bigint[], %(tokens)s::uuid[], %(actions)s::text[], %(outputs)s::text[],
-    %(errors)s::text[], %(retries)s::boolean[]
-) AS o(id, token, action, output, error, retry)
-WHERE t.tenant_id = agentledger.current_tenant() AND t.id = o.id
-  AND t.status = ANY(%(sources)s) AND t.claim_token = o.token
-RETURNING t.id, t.status, t.queue, t.run_after <= now() AS ready
 
 -- name: heartbeat
 -- Extend the leases of tasks still held under the given claim tokens; returns their ids.

@@ -102,6 +102,14 @@ class Settled:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Cycle:
+    """The result of ``settle_and_claim``: the outcomes settled, then the tasks claimed."""
+
+    settled: Settled
+    claimed: list[Task]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class QueueStats:
     queue: str
     pending: int

@@ -14,7 +14,7 @@ from agentledger.db.binding import Binding
 from agentledger.db.listen_async import AsyncListener
 from agentledger.db.runner_async import AsyncDatabase
 from agentledger.tasks import ops
-from agentledger.tasks.records import TASKS_CHANNEL, Outcome, Settled, Task
+from agentledger.tasks.records import TASKS_CHANNEL, Cycle, Outcome, Settled, Task
 
 T = TypeVar("T")
 
@@ -34,6 +34,20 @@ class AsyncTaskSource:
             op = ops.claim_fair(queue, limit=limit, lease=lease, worker=worker)
             return await self._db.run(op, self._binding)
         op = ops.claim(queue, limit=limit, lease=lease, worker=worker, agent=self.agent)
+        return await self._db.run(op, self._binding)
+
+    async def cycle(
+        self, done: Sequence[tuple[str, Outcome]], queue: str, limit: int, lease: float, worker: str
+    ) -> Cycle:
+        """Settle ``done``, then claim up to ``limit`` tasks: one statement for a tenant's
+        worker; per-tenant settles and a fair claim for a platform worker."""
+        if self.platform:
+            settled = await self.settle(done)
+            claimed = await self.claim(queue, limit, lease, worker) if limit else []
+            return Cycle(settled=settled, claimed=claimed)
+        op = ops.settle_and_claim(
+            [o for _, o in done], queue, limit=limit, lease=lease, worker=worker, agent=self.agent
+        )
         return await self._db.run(op, self._binding)
 
     async def settle(self, done: Sequence[tuple[str, Outcome]]) -> Settled:

@@ -16,7 +16,7 @@ from agentledger.db.binding import Binding
 from agentledger.db.listen_sync import Listener
 from agentledger.db.runner_sync import Database
 from agentledger.tasks import ops
-from agentledger.tasks.records import TASKS_CHANNEL, Outcome, Settled, Task
+from agentledger.tasks.records import TASKS_CHANNEL, Cycle, Outcome, Settled, Task
 
 T = TypeVar("T")
 
@@ -36,6 +36,20 @@ class TaskSource:
             op = ops.claim_fair(queue, limit=limit, lease=lease, worker=worker)
             return self._db.run(op, self._binding)
         op = ops.claim(queue, limit=limit, lease=lease, worker=worker, agent=self.agent)
+        return self._db.run(op, self._binding)
+
+    def cycle(
+        self, done: Sequence[tuple[str, Outcome]], queue: str, limit: int, lease: float, worker: str
+    ) -> Cycle:
+        """Settle ``done``, then claim up to ``limit`` tasks: one statement for a tenant's
+        worker; per-tenant settles and a fair claim for a platform worker."""
+        if self.platform:
+            settled = self.settle(done)
+            claimed = self.claim(queue, limit, lease, worker) if limit else []
+            return Cycle(settled=settled, claimed=claimed)
+        op = ops.settle_and_claim(
+            [o for _, o in done], queue, limit=limit, lease=lease, worker=worker, agent=self.agent
+        )
         return self._db.run(op, self._binding)
 
     def settle(self, done: Sequence[tuple[str, Outcome]]) -> Settled:

@@ -13,6 +13,7 @@ exception fails the task (it retries with backoff until its attempts are spent).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import queue as queues
@@ -22,7 +23,6 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +70,9 @@ class WorkerOptions:
 PRUNE_EVERY = 60.0
 # Idle waits on the LISTEN connection are cut into slices this long, so stop() is prompt.
 WAIT_SLICE = 0.25
+# After a handler finishes, wait up to this long for more to finish before the next cycle
+# while fewer than half the slots are free: settling and claiming in batches, not one by one.
+BATCH_WINDOW = 0.002
 
 
 def outcome_of(task: Task, result: object, exc: BaseException | None) -> Outcome:
@@ -152,11 +155,20 @@ class AsyncWorker:
             wake.set()
 
         async def flush() -> None:
-            if done:
-                batch = done[:]
-                del done[:]
-                result = await self.source.settle(batch)
-                _count(self.stats, batch, result.refused)
+            await cycle(0)
+
+        async def cycle(limit: int) -> list[Task]:
+            """Settle what is done and claim up to ``limit`` tasks, in one round trip.
+
+            Outcomes are kept until the database has taken them (they are safe to send
+            again: an outcome already applied is refused, never applied twice)."""
+            if not done and not limit:
+                return []
+            batch = done[:]
+            result = await self.source.cycle(batch, self.queue, limit, opts.lease, self.id)
+            del done[: len(batch)]
+            _count(self.stats, batch, result.settled.refused)
+            return result.claimed
 
         loop = asyncio.get_running_loop()
         with_signal = threading.current_thread() is threading.main_thread()
@@ -168,9 +180,9 @@ class AsyncWorker:
             listen_task = asyncio.create_task(self._listen(wake))
             while not self._stopping:
                 wake.clear()  # before looking: a wake-up during the work below is kept
+                claimed: list[Task] = []
                 try:
                     await asyncio.sleep(0)  # let finished handlers report first
-                    await flush()
                     now = time.monotonic()
                     if inflight and now >= next_beat:
                         await self.source.heartbeat([t for t, _ in inflight.values()], opts.lease)
@@ -180,21 +192,28 @@ class AsyncWorker:
                         await self.source.prune(opts.retention)
                         next_prune = now + PRUNE_EVERY
                     free = opts.concurrency - len(inflight)
-                    claimed = []
-                    if free > 0:
-                        claimed = await self.source.claim(self.queue, free, opts.lease, self.id)
+                    claimed = await cycle(free)
                     self.stats.claimed += len(claimed)
                     for task in claimed:
                         inflight[task.id] = (task, asyncio.create_task(call(task)))
                     if until_empty and not claimed and not inflight and not done:
                         break
-                    if claimed and len(claimed) == free:
-                        continue
                 except Unavailable:
                     pass  # the database is away: keep in-flight work, retry after a pause
+                if claimed and len(claimed) == free:
+                    await asyncio.sleep(0)  # full batch: let handlers start, then settle
+                    continue
                 timeout = max(0.0, min(opts.poll_interval, next_beat - time.monotonic()))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout)
+                deadline = time.monotonic() + BATCH_WINDOW
+                while inflight and len(inflight) > opts.concurrency // 2:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), left)
             await self._drain(inflight, done, flush)
         finally:
             if listen_task is not None:
@@ -240,7 +259,12 @@ class AsyncWorker:
 
 
 class Worker:
-    """Runs ``handler`` on tasks of ``queue`` in up to ``concurrency`` threads."""
+    """Runs ``handler`` on tasks of ``queue``, at most ``concurrency`` at a time.
+
+    Handlers run on runner threads started only as the work needs them (up to
+    ``concurrency``): quick handlers are run one after another by the few runners awake,
+    while handlers that block make room for more.
+    """
 
     def __init__(
         self, source: TaskSource, queue: str, handler: Handler, options: WorkerOptions
@@ -263,7 +287,7 @@ class Worker:
         results: queues.SimpleQueue[tuple[Task, object, BaseException | None]] = (
             queues.SimpleQueue()
         )
-        inflight: dict[int, tuple[Task, Future[None]]] = {}
+        inflight: dict[int, Task] = {}
         done: list[tuple[str, Outcome]] = []
 
         def call(task: Task) -> None:
@@ -279,78 +303,155 @@ class Worker:
                 item = results.get(timeout=block) if block else results.get_nowait()
                 while True:
                     task, result, exc = item
-                    inflight.pop(task.id, None)
-                    done.append((task.tenant_id, outcome_of(task, result, exc)))
+                    if inflight.pop(task.id, None) is not None:  # else released at shutdown
+                        done.append((task.tenant_id, outcome_of(task, result, exc)))
                     item = results.get_nowait()
             except queues.Empty:
                 pass
 
-        def flush() -> None:
-            if done:
-                batch = done[:]
-                del done[:]
-                result = self.source.settle(batch)
-                _count(self.stats, batch, result.refused)
+        def cycle(limit: int) -> list[Task]:
+            """Settle what is done and claim up to ``limit`` tasks, in one round trip.
+
+            Outcomes are kept until the database has taken them (they are safe to send
+            again: an outcome already applied is refused, never applied twice)."""
+            if not done and not limit:
+                return []
+            batch = done[:]
+            result = self.source.cycle(batch, self.queue, limit, opts.lease, self.id)
+            del done[: len(batch)]
+            _count(self.stats, batch, result.settled.refused)
+            return result.claimed
 
         next_beat = next_prune = time.monotonic()
-        pool = ThreadPoolExecutor(opts.concurrency, thread_name_prefix="agentledger-worker")
+        runners = _Runners(call, opts.concurrency)
         with contextlib.ExitStack() as stack:
             # Handlers still running after the grace period were released: do not wait.
-            stack.callback(pool.shutdown, wait=False, cancel_futures=True)
+            stack.callback(runners.close)
             stack.enter_context(_on_sigterm(self.stop))
             wake = stack.enter_context(_SyncWake(self))
             while not self._stopping.is_set():
+                claimed: list[Task] = []
+                free = 0
                 try:
                     collect(None)
-                    flush()
                     now = time.monotonic()
                     if inflight and now >= next_beat:
-                        self.source.heartbeat([t for t, _ in inflight.values()], opts.lease)
+                        self.source.heartbeat(list(inflight.values()), opts.lease)
                     if now >= next_beat:
                         next_beat = now + opts.heartbeat_every
                     if opts.retention is not None and now >= next_prune:
                         self.source.prune(opts.retention)
                         next_prune = now + PRUNE_EVERY
                     free = opts.concurrency - len(inflight)
-                    claimed = []
-                    if free > 0:
-                        claimed = self.source.claim(self.queue, free, opts.lease, self.id)
+                    claimed = cycle(free)
                     self.stats.claimed += len(claimed)
                     for task in claimed:
-                        inflight[task.id] = (task, pool.submit(call, task))
+                        inflight[task.id] = task
+                    runners.submit(claimed)
                     if until_empty and not claimed and not inflight and not done:
                         break
-                    if claimed and len(claimed) == free:
-                        continue
                 except Unavailable:
                     pass  # the database is away: keep in-flight work, retry after a pause
+                if claimed and len(claimed) == free:
+                    continue  # a full batch: its outcomes are awaited below, next time round
                 timeout = max(0.001, min(opts.poll_interval, next_beat - time.monotonic()))
-                if inflight:
-                    collect(timeout)  # a handler finishing frees a slot
-                else:
+                if not inflight:
                     wake.wait(timeout)  # a notification, or the poll interval
-            self._drain(inflight, done, collect, flush)
+                    continue
+                collect(timeout)  # a handler finishing frees a slot
+                deadline = time.monotonic() + BATCH_WINDOW
+                while len(inflight) > opts.concurrency // 2:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    collect(left)
+            self._drain(inflight, done, collect, cycle)
         return self.stats
 
     def _drain(
         self,
-        inflight: dict[int, tuple[Task, Future[None]]],
+        inflight: dict[int, Task],
         done: list[tuple[str, Outcome]],
         collect: Callable[[float | None], None],
-        flush: Callable[[], None],
+        cycle: Callable[[int], object],
     ) -> None:
         """Let in-flight handlers finish within the grace period; release the rest."""
         deadline = time.monotonic() + self.options.grace
         while inflight and time.monotonic() < deadline:
             collect(min(0.1, max(0.001, deadline - time.monotonic())))
-        for task, future in list(inflight.values()):
-            future.cancel()  # a thread cannot be interrupted: its late outcome is refused
+        for task in list(inflight.values()):
+            # A thread cannot be interrupted: its late outcome is dropped (the task is
+            # released here, and a settle with the old token would be refused anyway).
             assert task.claim_token is not None
             done.append(
                 (task.tenant_id, Outcome(id=task.id, token=task.claim_token, action="release"))
             )
         inflight.clear()
-        flush()
+        cycle(0)  # settle only
+
+
+class _Runners:
+    """Runner threads for a sync worker's handlers: at most ``limit``, started lazily.
+
+    Submitted tasks wait in a deque. One runner is woken at a time, and it wakes the next
+    only while work is still waiting, so quick handlers cost no thread hand-offs and blocking
+    ones still get up to ``limit`` threads.
+    """
+
+    def __init__(self, call: Callable[[Task], None], limit: int) -> None:
+        self._call = call
+        self._limit = limit
+        self._waiting: collections.deque[Task] = collections.deque()
+        self._lock = threading.Condition(threading.Lock())
+        self._threads = 0
+        self._idle = 0
+        self._waking = False
+        self._closed = False
+
+    def submit(self, tasks: list[Task]) -> None:
+        if not tasks:
+            return
+        with self._lock:
+            self._waiting.extend(tasks)
+            self._wake_one()
+
+    def close(self) -> None:
+        """Stop the runners once they finish their current handler (without waiting)."""
+        with self._lock:
+            self._closed = True
+            self._waiting.clear()
+            self._lock.notify_all()
+
+    def _wake_one(self) -> None:
+        """Wake an idle runner, or start one (the lock is held)."""
+        if self._waking or not self._waiting or self._closed:
+            return
+        if self._idle:
+            self._waking = True
+            self._lock.notify()
+        elif self._threads < self._limit:
+            self._threads += 1
+            self._waking = True
+            threading.Thread(
+                target=self._run, name=f"agentledger-worker-{self._threads}", daemon=True
+            ).start()
+
+    def _run(self) -> None:
+        with self._lock:
+            self._waking = False
+        while True:
+            with self._lock:
+                while not self._waiting and not self._closed:
+                    self._idle += 1
+                    self._lock.wait()
+                    self._idle -= 1
+                    self._waking = False
+                if self._closed:
+                    self._threads -= 1
+                    return
+                task = self._waiting.popleft()
+                self._wake_one()  # more work waits: another runner may take it meanwhile
+            self._call(task)
 
 
 class _SyncWake:

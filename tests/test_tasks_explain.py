@@ -1,0 +1,46 @@
+"""The claim reads the small partial index of ready work, not the whole task table."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import psycopg
+from psycopg.rows import dict_row
+
+from agentledger import Ledger, NewTask
+from agentledger.tasks.ops import Q, _settle_params
+
+FINISHED = 20_000
+PENDING = 200
+
+
+def test_claim_uses_the_ready_index(sync_ledger: Ledger, database_url: str, app_url: str) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    sync_ledger.tenants.create(tenant)
+    tasks = sync_ledger.tenant(tenant).tasks
+    tasks.enqueue_many("ex", [NewTask(input={"i": i}) for i in range(FINISHED + PENDING)])
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        # A long history: most tasks finished, a few still waiting.
+        owner.execute(
+            "UPDATE agentledger.tasks SET status = 'completed', finished_at = now() "
+            "WHERE tenant_id = %s AND id IN (SELECT id FROM agentledger.tasks "
+            "WHERE tenant_id = %s ORDER BY id LIMIT %s)",
+            (tenant, tenant, FINISHED),
+        )
+        owner.execute("VACUUM ANALYZE agentledger.tasks")
+    params = {
+        "queue": "ex",
+        "limit": 100,
+        "lease": 60.0,
+        "worker": "explain",
+        "agent": None,
+        **_settle_params([]),
+    }
+    with psycopg.connect(app_url, row_factory=dict_row) as conn:
+        conn.execute("SELECT agentledger.bind_tenant(%s)", (tenant,))
+        rows = conn.execute("EXPLAIN (FORMAT JSON) " + Q.settle_and_claim.sql, params).fetchall()
+        conn.rollback()
+    plan = json.dumps(rows[0]["QUERY PLAN"])
+    assert '"Index Name": "tasks_ready"' in plan, plan
+    assert '"Node Type": "Seq Scan"' not in plan, plan
