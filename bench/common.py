@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -36,6 +37,22 @@ class BenchDatabase:
     owner_url: str
     settings: Settings
     app_url: str
+
+
+@contextlib.contextmanager
+def shared_server() -> Iterator[str]:
+    """DATABASE_URL, or one throwaway embedded server for a whole run (its maintenance URL)."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="al-bench-") as tmp:
+        server = EmbeddedServer(Path(tmp), options=FAST_OPTIONS)
+        server.start()
+        try:
+            yield server.url("postgres")
+        finally:
+            server.stop("immediate")
 
 
 @contextlib.contextmanager
@@ -101,8 +118,25 @@ def measure(label: str, fn: Callable[[], object], *, units: int = 1, repeats: in
     return timing
 
 
+# Every ratio printed in a run, for `python -m bench` to publish (json, Markdown, chart).
+RECORDED: list[dict[str, Any]] = []
+
+
 def ratio_table(title: str, rows: list[tuple[Timing, Timing]]) -> Table:
     """Each row: (ours, baseline). Ratio > 1 means ours is slower than the baseline."""
+    for ours, base in rows:
+        RECORDED.append(
+            {
+                "table": title,
+                "scenario": ours.label,
+                "ours_per_s": ours.per_second,
+                "baseline": base.label,
+                "baseline_per_s": base.per_second,
+                "time_ratio": ours.median / base.median,
+                "spread": [ours.spread, base.spread],
+                "repeats": len(ours.samples),
+            }
+        )
     table = Table(title=title)
     for col in ("scenario", "ours ops/s", "baseline", "baseline ops/s", "time ratio", "spread"):
         table.add_column(col, justify="right" if col != "scenario" else "left")

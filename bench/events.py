@@ -19,7 +19,15 @@ from rich.table import Table
 from agentledger import Ledger, NewEvent
 from agentledger.events.follow_sync import Follower
 from agentledger.events.ops import Q
-from bench.common import bench_database, console, machine, measure, progress, ratio_table
+from bench.common import (
+    Timing,
+    bench_database,
+    console,
+    machine,
+    measure,
+    progress,
+    ratio_table,
+)
 
 APPEND = Q.append_events.sql
 BIND = "SELECT agentledger.bind_tenant(%(tenant)s)"
@@ -54,12 +62,66 @@ def as_json(events: list[NewEvent]) -> str:
     )
 
 
-def main() -> None:
+def eventsourcing_peer(
+    url: str, singles: int, batch: int, repeats: int
+) -> tuple[Timing, Timing, Timing] | None:
+    """The same work through eventsourcing's PostgresApplicationRecorder, configured as its
+    docs advise (a pooled datastore, the default table); None when it is not installed."""
+    try:
+        from eventsourcing.persistence import StoredEvent
+        from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+    except ImportError:
+        console.print("[yellow]eventsourcing is not installed (pip install '.[bench]')[/]")
+        return None
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(url)
+    datastore = PostgresDatastore(
+        dbname=str(params["dbname"]),
+        host=str(params.get("host", "127.0.0.1")),
+        port=str(params.get("port", 5432)),
+        user=str(params.get("user", "postgres")),
+        password=str(params.get("password", "")),
+        pool_size=2,
+    )
+    recorder = PostgresApplicationRecorder(datastore, events_table_name="es_bench_events")
+    recorder.create_table()
+    state = json.dumps({"i": 0, "note": "x" * 40}).encode()
+
+    def single() -> None:
+        originator = uuid.uuid4()
+        for version in range(1, singles + 1):
+            recorder.insert_events([StoredEvent(originator, version, "Measured", state)])
+
+    def many() -> None:
+        originator = uuid.uuid4()
+        recorder.insert_events(
+            [StoredEvent(originator, v, "Measured", state) for v in range(1, batch + 1)]
+        )
+
+    with progress() as bar:
+        task = bar.add_task("eventsourcing recorder", total=3)
+        single_t = measure("append (eventsourcing)", single, units=singles, repeats=repeats)
+        bar.advance(task)
+        many_t = measure(f"insert {batch} (eventsourcing)", many, units=batch, repeats=repeats)
+        bar.advance(task)
+        catchup_t = measure(
+            f"select_notifications {batch} (eventsourcing)",
+            lambda: recorder.select_notifications(start=1, limit=batch),
+            units=batch,
+            repeats=repeats,
+        )
+        bar.advance(task)
+    datastore.close()
+    return single_t, many_t, catchup_t
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
     parser.add_argument("--singles", type=int, default=None)
     parser.add_argument("--batch", type=int, default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     singles = args.singles or (50 if args.quick else 1000)
     batch = args.batch or (100 if args.quick else 1000)
     per_writer = 20 if args.quick else 500
@@ -167,6 +229,21 @@ def main() -> None:
             bar.advance(task)
         rows += [(ours_b, base_b), (ours_b, bare_b), (replay, ours_b)]
         console.print(ratio_table("Event log: library vs raw psycopg (ratio > 1: slower)", rows))
+        peer = eventsourcing_peer(bdb.owner_url, singles, batch, repeats)
+        if peer is not None:
+            single_peer, batch_peer, catchup_peer = peer
+            ours_catchup = measure(
+                f"catch-up read {batch} (library)",
+                lambda: scope.events.read_all(0, limit=batch),
+                units=batch,
+                repeats=repeats,
+            )
+            console.print(
+                ratio_table(
+                    "Event log: library vs the eventsourcing library's PostgreSQL recorder",
+                    [(ours, single_peer), (ours_b, batch_peer), (ours_catchup, catchup_peer)],
+                )
+            )
 
         # A follower while 8 writers append concurrently.
         writers = 8

@@ -1,0 +1,46 @@
+"""Run every benchmark in one go on one server, then publish the ratios.
+
+    python -m bench [--quick] [--only events,tasks,memory,api]
+
+Each scenario runs beside its ceiling (the same statements through raw psycopg) and its
+peers, in the same run; results land in bench/results/latest.{json,md,svg}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import time
+
+import psycopg
+
+from bench import report
+from bench.common import RECORDED, console, machine, shared_server
+
+SUITES = ["events", "tasks", "memory"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes: a few minutes")
+    parser.add_argument("--only", default=",".join(SUITES), help="comma-separated suites")
+    args = parser.parse_args()
+    meta = {**machine(), "quick": args.quick}
+    started = time.monotonic()
+    with shared_server() as url:
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+            meta["postgres"] = str(row[0]) if row else "?"
+        os.environ["DATABASE_URL"] = url  # every suite on this one server
+        for name in args.only.split(","):
+            console.rule(f"[bold]{name}")
+            module = importlib.import_module(f"bench.{name}")
+            module.main(["--quick"] if args.quick else [])
+    meta["seconds"] = round(time.monotonic() - started)
+    for path in report.write(RECORDED, meta):
+        console.print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
