@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from uuid import UUID
 
 from agentledger.alerts import ops
@@ -26,9 +27,12 @@ class AsyncAlerts:
         entity_ref: str | None = None,
         case_ref: str | None = None,
         dedup_key: str | None = None,
+        id: UUID | str | None = None,
     ) -> Alert:
         """A pending alert; a repeat of an open alert's ``dedup_key`` bumps its occurrences
-        instead. New alerts are announced on ALERTS_CHANNEL when the transaction commits."""
+        instead. New alerts are announced on ALERTS_CHANNEL when the transaction commits.
+        ``id`` (made here when not given) makes the call repeatable: the same id again
+        returns the alert it created or bumped, unchanged."""
         return await self._run(
             ops.raise_(
                 tier,
@@ -39,6 +43,7 @@ class AsyncAlerts:
                 entity_ref=entity_ref,
                 case_ref=case_ref,
                 dedup_key=dedup_key,
+                id=uuid.uuid4() if id is None else id,
             )
         )
 

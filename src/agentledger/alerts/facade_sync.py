@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import uuid
 from uuid import UUID
 
 from agentledger.alerts import ops
@@ -28,9 +29,12 @@ class Alerts:
         entity_ref: str | None = None,
         case_ref: str | None = None,
         dedup_key: str | None = None,
+        id: UUID | str | None = None,
     ) -> Alert:
         """A pending alert; a repeat of an open alert's ``dedup_key`` bumps its occurrences
-        instead. New alerts are announced on ALERTS_CHANNEL when the transaction commits."""
+        instead. New alerts are announced on ALERTS_CHANNEL when the transaction commits.
+        ``id`` (made here when not given) makes the call repeatable: the same id again
+        returns the alert it created or bumped, unchanged."""
         return self._run(
             ops.raise_(
                 tier,
@@ -41,6 +45,7 @@ class Alerts:
                 entity_ref=entity_ref,
                 case_ref=case_ref,
                 dedup_key=dedup_key,
+                id=uuid.uuid4() if id is None else id,
             )
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from uuid import UUID
 
 from agentledger import validation as v
@@ -27,7 +28,7 @@ def tier(value: object) -> int:
     )
 
 
-@operation()
+@operation(idempotent=True, spoolable=True)
 def raise_(
     tier_: int | str,
     title: str,
@@ -38,10 +39,14 @@ def raise_(
     entity_ref: str | None = None,
     case_ref: str | None = None,
     dedup_key: str | None = None,
+    id: UUID | str | None = None,
 ) -> Gen[Alert]:
-    """A new pending alert, or, when an open alert has the same ``dedup_key``, that alert
-    with its ``occurrences`` bumped. New alerts notify ALERTS_CHANNEL."""
+    """A new pending alert with id ``id``, or, when an open alert has the same
+    ``dedup_key``, that alert with its ``occurrences`` bumped. A repeated ``id`` returns the
+    alert it created or bumped, unchanged, so a retry or a spool replay counts once. New
+    alerts notify ALERTS_CHANNEL."""
     row = yield Q.raise_alert.one(
+        id=uuid.uuid4() if id is None else v.uuid("id", id),
         tier=tier(tier_),
         title=v.text("title", title, max_len=500),
         body=v.text("body", body, max_len=100_000, min_len=0),

@@ -1,19 +1,36 @@
 -- name: raise_alert
--- Create an alert, or bump the counter of the open alert with the same dedup key; a new
--- alert notifies the alerts channel (delivered when the transaction commits).
-WITH upserted AS (
+-- Create an alert with the client-side id, or bump the open alert with the same dedup key
+-- (remembering the id); a repeated id returns its alert unchanged. A new alert notifies the
+-- alerts channel (delivered when the transaction commits).
+WITH seen AS (
+    SELECT r.alert_id FROM agentledger.alert_requests r
+    WHERE r.tenant_id = agentledger.current_tenant() AND r.request_id = %(id)s
+    UNION ALL
+    SELECT s.id FROM agentledger.alerts s
+    WHERE s.tenant_id = agentledger.current_tenant() AND s.id = %(id)s
+), upserted AS (
     INSERT INTO agentledger.alerts AS a
-        (tenant_id, tier, title, body, action_required, run_id, entity_ref, case_ref, dedup_key)
-    VALUES (agentledger.current_tenant(), %(tier)s, %(title)s, %(body)s, %(action_required)s,
-            %(run_id)s, %(entity_ref)s, %(case_ref)s, %(dedup_key)s)
+        (tenant_id, id, tier, title, body, action_required, run_id, entity_ref, case_ref,
+         dedup_key)
+    SELECT agentledger.current_tenant(), %(id)s, %(tier)s, %(title)s, %(body)s,
+           %(action_required)s, %(run_id)s, %(entity_ref)s, %(case_ref)s, %(dedup_key)s
+    WHERE NOT EXISTS (SELECT 1 FROM seen)
     ON CONFLICT (tenant_id, dedup_key) WHERE dedup_key IS NOT NULL AND status <> 'resolved'
     DO UPDATE SET occurrences = a.occurrences + 1, last_seen_at = now()
     RETURNING a.*
+), noted AS (
+    INSERT INTO agentledger.alert_requests (tenant_id, request_id, alert_id)
+    SELECT u.tenant_id, %(id)s, u.id FROM upserted u WHERE u.id <> %(id)s
 )
 SELECT u.*,
-       CASE WHEN u.occurrences = 1 THEN pg_notify('agentledger_alerts', json_build_object(
-           'tenant_id', u.tenant_id, 'alert_id', u.id, 'tier', u.tier)::text) END AS notified
+       (CASE WHEN u.occurrences = 1 THEN pg_notify('agentledger_alerts', json_build_object(
+           'tenant_id', u.tenant_id, 'alert_id', u.id, 'tier', u.tier)::text) END)::text
+           AS notified
 FROM upserted u
+UNION ALL
+SELECT a.*, NULL::text AS notified
+FROM agentledger.alerts a
+WHERE a.tenant_id = agentledger.current_tenant() AND a.id = (SELECT alert_id FROM seen LIMIT 1)
 
 -- name: get_alert
 -- One alert by id.

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -33,7 +34,8 @@ class Decisions:
         id: UUID | str | None = None,
         at: datetime | None = None,
     ) -> Decision:
-        """Record a decision (confidence 0..1) and append its DecisionRecorded event."""
+        """Record a decision (confidence 0..1) and append its DecisionRecorded event. The id
+        is made here when not given, so a retry or a spool replay repeats the same decision."""
         return self._run(
             ops.record(
                 decision,
@@ -43,7 +45,7 @@ class Decisions:
                 data=data,
                 agent=agent,
                 run_id=run_id,
-                id=id,
+                id=uuid.uuid4() if id is None else id,
                 at=at,
             )
         )

@@ -45,7 +45,7 @@ def _event(
     }
 
 
-@operation(idempotent=True)
+@operation(idempotent=True, spoolable=True)
 def record(
     decision: str,
     *,
@@ -94,7 +94,7 @@ def record(
     return recorded
 
 
-@operation(idempotent=True)
+@operation(idempotent=True, spoolable=True)
 def record_feedback(
     decision_id: UUID | str, accepted: bool, *, reason: str | None = None, by: str | None = None
 ) -> Gen[Decision]:

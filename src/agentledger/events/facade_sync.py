@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -32,17 +33,20 @@ class Events:
         expected_version: int | None = None,
     ) -> Appended:
         """Append one event. ``expected_version``: the stream's version before it (0: new),
-        else VersionConflict. A repeated ``event_id`` returns ``already_appended=True``."""
-        event = NewEvent(
-            stream=stream,
-            type=type,
-            payload=payload or {},
-            metadata=metadata or {},
-            actor_type=actor_type,
-            actor_id=actor_id,
-            event_id=event_id,
+        else VersionConflict. A repeated ``event_id`` returns ``already_appended=True``; one
+        is made here when not given, so a retry or a spool replay repeats the same event."""
+        return self._run(
+            ops.append_fields(
+                stream,
+                type,
+                payload,
+                event_id=uuid.uuid4() if event_id is None else event_id,
+                actor_type=actor_type,
+                actor_id=actor_id,
+                metadata=metadata,
+                expected_version=expected_version,
+            )
         )
-        return self._run(ops.append_one(event, expected_version))
 
     def append_many(
         self, events: Sequence[NewEvent], *, expected_versions: Mapping[str, int] | None = None

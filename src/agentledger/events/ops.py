@@ -112,6 +112,32 @@ def append_one(event: NewEvent, expected_version: int | None = None) -> Gen[Appe
     return appended_in_order(result, [row])[0]
 
 
+@operation(idempotent=True, spoolable=True)
+def append_fields(
+    stream: str,
+    type: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    event_id: UUID | str,
+    actor_type: str = "system",
+    actor_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    expected_version: int | None = None,
+) -> Gen[Appended]:
+    """``append_one`` from plain arguments with a required ``event_id``, so it can wait in
+    the spool: a repeat of the id returns the stored event (``already_appended``)."""
+    event = NewEvent(
+        stream=stream,
+        type=type,
+        payload=payload or {},
+        metadata=metadata or {},
+        actor_type=actor_type,
+        actor_id=actor_id,
+        event_id=v.uuid("event_id", event_id),
+    )
+    return (yield from append_one(event, expected_version).start())
+
+
 @operation(writes=False)
 def get(event_id: UUID | str) -> Gen[Event]:
     row = yield Q.get_event.one(event_id=v.uuid("event_id", event_id))

@@ -2,6 +2,7 @@
 
 from agentledger.memory.embedder import Embedder, HashingEmbedder
 from agentledger.memory.filters import Filter
+from agentledger.memory.minilm import MiniLMEmbedder
 from agentledger.memory.records import (
     EMBEDDING_DIMENSIONS,
     RELATIONSHIP_TYPES,
@@ -24,6 +25,7 @@ __all__ = [
     "Filter",
     "HashingEmbedder",
     "MemoryStats",
+    "MiniLMEmbedder",
     "Neighbour",
     "NewEntity",
     "PathStep",

@@ -72,6 +72,9 @@ class Memory:
         given; kind and name take the new values; ``shared`` can be turned on, not off;
         an archived entity becomes active again; ``update_count`` and ``updated_at`` are
         bumped. One statement, safe under concurrent upserts of the same entity.
+
+        With a natural key the write is repeatable, so on a ledger with a spool it waits
+        there while PostgreSQL is down (``Spooled``) and is replayed later.
         """
         entity = NewEntity(
             kind=kind,
@@ -90,7 +93,25 @@ class Memory:
         if embedding is None and self._embedder is not None:
             (vector,) = self._embed([_embedding_text(entity)])
             entity = _with_embedding(entity, vector)
-        return self._run(ops.upsert(entity))
+        if entity.key is None and not entity.by_name:
+            return self._run(ops.upsert(entity))
+        # A natural key makes the upsert repeatable: it may wait in the spool.
+        return self._run(
+            ops.upsert_keyed(
+                entity.kind,
+                entity.name,
+                key=entity.key,
+                source=entity.source,
+                by_name=entity.by_name,
+                summary=entity.summary,
+                attrs=entity.attrs,
+                tags=entity.tags,
+                relevance=entity.relevance,
+                user_id=entity.user_id,
+                shared=entity.shared,
+                embedding=entity.embedding,
+            )
+        )
 
     def upsert_many(self, entities: Iterable[NewEntity | Mapping[str, Any]]) -> UpsertResult:
         """Upsert a batch (up to 50,000) in one statement; ids come back in input order."""

@@ -63,6 +63,50 @@ def upsert(entity: NewEntity) -> Gen[Entity]:
     return _entity(rows[0])
 
 
+@operation(idempotent=True, spoolable=True)
+def upsert_keyed(
+    kind: str,
+    name: str,
+    *,
+    key: str | None = None,
+    source: str = "",
+    by_name: bool = False,
+    summary: str | None = None,
+    attrs: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
+    relevance: float | None = None,
+    user_id: str | None = None,
+    shared: bool = False,
+    embedding: list[float] | None = None,
+) -> Gen[Entity]:
+    """``upsert`` of an entity with a natural key (``key`` or ``by_name``), from plain
+    arguments so it can wait in the spool.
+
+    The natural key makes a repeat merge into the same entity, and merging the same values
+    again leaves the same fields, so a retry or a replay never adds an entity (it does count
+    in ``update_count``). Without a natural key each call inserts: InvalidInput.
+    """
+    if key is None and not by_name:
+        raise InvalidInput(
+            "a repeatable upsert needs a natural key: give key, or by_name=True", field="key"
+        )
+    entity = NewEntity(
+        kind=kind,
+        name=name,
+        key=key,
+        source=source,
+        by_name=by_name,
+        summary=summary,
+        attrs=attrs,
+        tags=tags,
+        relevance=relevance,
+        user_id=user_id,
+        shared=shared,
+        embedding=embedding,
+    )
+    return (yield from upsert(entity).start())
+
+
 @operation()
 def upsert_many(entities: Iterable[NewEntity | Mapping[str, Any]]) -> Gen[UpsertResult]:
     """Upsert a batch in one statement; inputs with the same key are merged first, in order."""

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -31,7 +32,8 @@ class Runs:
         id: UUID | str | None = None,
         at: datetime | None = None,
     ) -> Run:
-        """Log a started run; long content is kept truncated with a marker."""
+        """Log a started run; long content is kept truncated with a marker. The id is made
+        here when not given, so a retry or a spool replay repeats the same run."""
         return self._run(
             ops.start(
                 trigger_type,
@@ -40,7 +42,7 @@ class Runs:
                 priority=priority,
                 entity_ref=entity_ref,
                 metadata=metadata,
-                id=id,
+                id=uuid.uuid4() if id is None else id,
                 at=at,
             )
         )

@@ -40,7 +40,7 @@ def timestamp(field: str, value: object) -> datetime | None:
     return value
 
 
-@operation(idempotent=True)
+@operation(idempotent=True, spoolable=True)
 def start(
     trigger_type: str,
     *,
@@ -75,7 +75,7 @@ def start(
     return from_row(Run, row)
 
 
-@operation()
+@operation(idempotent=True, spoolable=True)
 def finish(
     run_id: UUID | str,
     *,
@@ -87,29 +87,42 @@ def finish(
     at: datetime | None = None,
 ) -> Gen[Run]:
     """Finish a started run: failed when ``error`` is given, else succeeded. The duration
-    defaults to the time since the start (to ``at`` for an imported run). Finishing twice is
-    an IllegalTransition."""
+    defaults to the time since the start (to ``at`` for an imported run). Repeating the same
+    finish (same outcome, error, response id, tokens and, when given, duration) returns the
+    run as finished, so a retry or a spool replay is harmless; any other second finish is an
+    IllegalTransition."""
     rid = v.uuid("run_id", run_id)
     action = "fail" if error is not None else "succeed"
+    given = {
+        "status": RUN_LIFECYCLE.target(action),
+        "error": v.optional_text("error", error, max_len=MAX_CONTENT),
+        "response_id": v.optional_text("response_id", response_id, max_len=500),
+        "tokens_in": v.integer("tokens_in", tokens_in, low=0, high=2**53),
+        "tokens_out": v.integer("tokens_out", tokens_out, low=0, high=2**53),
+    }
+    if duration_ms is not None:
+        duration_ms = v.integer("duration_ms", duration_ms, low=0, high=2**53)
     row = yield Q.finish_run.one(
         id=rid,
-        target=RUN_LIFECYCLE.target(action),
+        target=given["status"],
         sources=RUN_LIFECYCLE.sources(action),
-        error=v.optional_text("error", error, max_len=MAX_CONTENT),
-        response_id=v.optional_text("response_id", response_id, max_len=500),
-        duration_ms=None
-        if duration_ms is None
-        else v.integer("duration_ms", duration_ms, low=0, high=2**53),
-        tokens_in=v.integer("tokens_in", tokens_in, low=0, high=2**53),
-        tokens_out=v.integer("tokens_out", tokens_out, low=0, high=2**53),
+        error=given["error"],
+        response_id=given["response_id"],
+        duration_ms=duration_ms,
+        tokens_in=given["tokens_in"],
+        tokens_out=given["tokens_out"],
         at=v.moment("at", at),
     )
     if row is None:
         current = yield Q.get_run.one(id=rid)
         if current is None:
             raise NotFound(f"run {run_id} does not exist", field="run_id")
-        RUN_LIFECYCLE.check(action, current["status"])  # raises: the run is finished
-        row = current  # pragma: no cover
+        same = all(current[k] == x for k, x in given.items()) and (
+            duration_ms is None or current["duration_ms"] == duration_ms
+        )
+        if not same:
+            RUN_LIFECYCLE.check(action, current["status"])  # raises: finished otherwise
+        row = current
     return from_row(Run, row)
 
 
