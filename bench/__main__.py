@@ -12,6 +12,7 @@ import argparse
 import importlib
 import os
 import time
+from pathlib import Path
 
 import psycopg
 
@@ -21,11 +22,12 @@ from bench.common import RECORDED, console, machine, shared_server
 SUITES = ["events", "tasks", "memory"]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes: a few minutes")
     parser.add_argument("--only", default=",".join(SUITES), help="comma-separated suites")
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=report.RESULTS, help="where to publish")
+    args = parser.parse_args(argv)
     meta = {**machine(), "quick": args.quick}
     started = time.monotonic()
     with shared_server() as url:
@@ -38,7 +40,7 @@ def main() -> None:
             module = importlib.import_module(f"bench.{name}")
             module.main(["--quick"] if args.quick else [])
     meta["seconds"] = round(time.monotonic() - started)
-    for path in report.write(RECORDED, meta):
+    for path in report.write(RECORDED, meta, args.out):
         console.print(f"wrote {path}")
 
 

@@ -11,11 +11,11 @@ from typing import Any
 RESULTS = Path(__file__).parent / "results"
 
 
-def write(records: list[dict[str, Any]], meta: dict[str, Any]) -> list[Path]:
-    RESULTS.mkdir(exist_ok=True)
+def write(records: list[dict[str, Any]], meta: dict[str, Any], out: Path = RESULTS) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     data = {"generated_at": stamp, "machine": meta, "results": records}
-    paths = [RESULTS / "latest.json", RESULTS / "latest.md", RESULTS / "latest.svg"]
+    paths = [out / "latest.json", out / "latest.md", out / "latest.svg"]
     paths[0].write_text(json.dumps(data, indent=2) + "\n")
     paths[1].write_text(markdown(records, meta, stamp))
     paths[2].write_text(chart(records))

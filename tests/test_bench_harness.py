@@ -1,0 +1,25 @@
+"""`python -m bench` still runs end to end and publishes (tiny sizes; figures not checked)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.slow
+def test_bench_runner_publishes_json_markdown_and_chart(
+    server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bench.__main__ as runner
+    from bench.common import RECORDED
+
+    monkeypatch.setenv("DATABASE_URL", server_url)
+    RECORDED.clear()
+    runner.main(["--quick", "--only", "events", "--out", str(tmp_path)])
+    data = json.loads((tmp_path / "latest.json").read_text())
+    assert data["machine"]["quick"] is True and data["results"]
+    assert all(r["time_ratio"] > 0 for r in data["results"])
+    assert "| time ratio |" in (tmp_path / "latest.md").read_text()
+    assert (tmp_path / "latest.svg").read_text().startswith("<svg")
