@@ -17,40 +17,28 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
 from agentledger import Filter, Ledger, NewEntity
-from agentledger.memory import ops
+from agentledger.memory import filters, ops
 from bench.common import bench_database, console, machine, measure, progress, ratio_table
-
-FIRST = ["John", "Jane", "Alice", "Bob", "Maria", "Chen", "Olga", "Ravi", "Fatima", "Lars"]
-LAST = ["Smith", "Jones", "Wong", "Garcia", "Novak", "Patel", "Kim", "Berg", "Costa", "Ito"]
-WORDS = [
-    "budget",
-    "deal",
-    "renewal",
-    "contract",
-    "meeting",
-    "launch",
-    "pricing",
-    "churn",
-    "hiring",
-    "audit",
-]
+from bench.corpus import Corpus
 
 
-def entity(i: int, rng: random.Random) -> NewEntity:
+def entity(i: int, corpus: Corpus) -> NewEntity:
+    r = corpus.row()
     return NewEntity(
-        kind=rng.choice(["contact", "deal", "fact"]),
-        name=f"{rng.choice(FIRST)} {rng.choice(LAST)} {i}",
+        kind=r.kind,
+        name=r.name,
         key=f"k{i}",
         source="bench",
-        summary=" ".join(rng.choices(WORDS, k=6)),
-        attrs={"value": rng.randint(1, 10_000)},
-        tags=[rng.choice(["vip", "new", "cold"])],
-        user_id=f"u{i % 100}",
+        summary=r.summary,
+        attrs=r.attrs,
+        tags=r.tags,
+        user_id=r.user_id,
     )
 
 
@@ -64,11 +52,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
+    parser.add_argument("--large-queries", type=int, default=200)
     args = parser.parse_args()
     small, large = (1000, 5000) if args.quick else (args.small, args.large)
     singles, batch, queries = (50, 1000, 30) if args.quick else (500, 10_000, 200)
     console.print(machine())
     rng = random.Random(7)
+    corpus = Corpus(seed=7)
     with bench_database("memory") as bdb, Ledger(bdb.settings, migrate=False) as ledger:
         tid = "bench"
         ledger.tenants.create(tid)
@@ -89,11 +79,11 @@ def main() -> None:
 
         def ours_single() -> None:
             for _ in range(singles):
-                mem.upsert_many([entity(next(counter), rng)])
+                mem.upsert_many([entity(next(counter), corpus)])
 
         def raw_single() -> None:
             for _ in range(singles):
-                params = rows_of([entity(next(counter), rng)])
+                params = rows_of([entity(next(counter), corpus)])
                 with raw.pipeline(), raw.cursor() as cur:
                     cur.execute("BEGIN")
                     cur.execute(bind, {"tenant": tid})
@@ -106,13 +96,13 @@ def main() -> None:
 
         def bare_single() -> None:
             for _ in range(singles):
-                bare.execute(sql, {"rows": rows_of([entity(next(counter), rng)])}).fetchall()
+                bare.execute(sql, {"rows": rows_of([entity(next(counter), corpus)])}).fetchall()
 
         def ours_batch() -> None:
-            mem.upsert_many([entity(next(counter), rng) for _ in range(batch)])
+            mem.upsert_many([entity(next(counter), corpus) for _ in range(batch)])
 
         def raw_batch() -> None:
-            params = rows_of([entity(next(counter), rng) for _ in range(batch)])
+            params = rows_of([entity(next(counter), corpus) for _ in range(batch)])
             with raw.transaction(), raw.cursor() as cur:
                 cur.execute(bind, {"tenant": tid})
                 cur.execute(sql, {"rows": params}).fetchall()
@@ -140,21 +130,26 @@ def main() -> None:
         latencies: dict[int, dict[str, tuple[float, float]]] = {}
         for size in (small, large):
             have = owner.execute("SELECT count(*) FROM agentledger.memory_entities").fetchone()
-            load(owner, tid, size - (have[0] if have else 0), rng)
+            load(owner, tid, size - (have[0] if have else 0), corpus)
             owner.execute("VACUUM ANALYZE agentledger.memory_entities")
-            latencies[size] = search_latency(mem, rng, queries, owner, tid)
+            n = queries if size == small else min(queries, args.large_queries)
+            latencies[size] = search_latency(mem, Corpus(seed=11), n, raw, tid, size)
+            if size == small and "vector" in ledger.db.extensions:
+                recall(mem, owner, tid, rng, queries)
         console.print("p50 / p99 in ms:")
         for size, found in latencies.items():
             console.print(size, {k: f"{a:.2f} / {b:.2f}" for k, (a, b) in found.items()})
-        if "vector" in ledger.db.extensions:
-            recall(mem, owner, tid, rng, queries)
+        for label in latencies[small]:
+            ratio = latencies[large][label][1] / latencies[small][label][1]
+            console.print(f"p99 ratio {large:,} / {small:,} {label}: {ratio:.1f}x (target <= 3x)")
 
 
-def load(owner: psycopg.Connection[Any], tid: str, count: int, rng: random.Random) -> None:
+def load(
+    owner: psycopg.Connection[Any], tid: str, count: int, corpus: Corpus, step: int = 20_000
+) -> None:
     """Bulk-load ``count`` entities with COPY (as the owner: COPY FROM refuses RLS tables)."""
     if count <= 0:
         return
-    step = 50_000
     cols = "tenant_id, user_id, kind, dedup_key, name, summary, attrs, tags"
     with progress() as bar:
         task = bar.add_task(f"COPY {count:,} entities", total=count)
@@ -166,18 +161,17 @@ def load(owner: psycopg.Connection[Any], tid: str, count: int, rng: random.Rando
                 cur.copy(f"COPY agentledger.memory_entities ({cols}) FROM STDIN") as copy,
             ):
                 for _ in range(n):
-                    i = rng.randrange(10**12)
-                    e = entity(i, rng)
+                    r = corpus.row()
                     copy.write_row(
                         (
                             tid,
-                            e.user_id,
-                            e.kind,
+                            r.user_id,
+                            r.kind,
                             json.dumps(["id", str(uuid.uuid4())]),
-                            e.name,
-                            e.summary,
-                            json.dumps(e.attrs),
-                            e.tags,
+                            r.name,
+                            r.summary,
+                            json.dumps(r.attrs),
+                            r.tags,
                         )
                     )
             done += n
@@ -185,17 +179,24 @@ def load(owner: psycopg.Connection[Any], tid: str, count: int, rng: random.Rando
 
 
 def search_latency(
-    mem: Any, rng: random.Random, queries: int, owner: psycopg.Connection[Any], tid: str
+    mem: Any,
+    corpus: Corpus,
+    queries: int,
+    app: psycopg.Connection[Any],
+    tid: str,
+    size: int,
 ) -> dict[str, tuple[float, float]]:
+    """p50 / p99 of each search over ``queries`` generated queries, then the EXPLAIN plans
+    (as the application role, so row-level security shapes them as it does the library's)."""
     out = {}
-    cases = {
-        "find_by_name": lambda: mem.find_by_name(
-            f"{rng.choice(FIRST)[:-1]} {rng.choice(LAST)}", limit=10
+    scope = Filter(user="u7")
+    cases: dict[str, Callable[[], object]] = {
+        "find_by_name": lambda: mem.find_by_name(corpus.name_query(), limit=10),
+        "find_by_name user-scoped": lambda: mem.find_by_name(
+            corpus.name_query(), filter=scope, limit=10
         ),
-        "hybrid": lambda: mem.search(f"{rng.choice(LAST)} {rng.choice(WORDS)}", limit=10),
-        "hybrid user-scoped": lambda: mem.search(
-            f"{rng.choice(LAST)} {rng.choice(WORDS)}", filter=Filter(user="u7"), limit=10
-        ),
+        "hybrid": lambda: mem.search(corpus.topic_query(), limit=10),
+        "hybrid user-scoped": lambda: mem.search(corpus.topic_query(), filter=scope, limit=10),
     }
     for label, fn in cases.items():
         fn()
@@ -205,18 +206,25 @@ def search_latency(
             fn()
             samples.append(time.perf_counter() - start)
         out[label] = percentiles(samples)
-    with owner.transaction():
-        owner.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tid])
-        owner.execute("SELECT set_config('pg_trgm.similarity_threshold', '0.3', true)")
-        for label, query, params in (
-            ("find_by_name", ops.Q.find_by_name.sql, {"name": "Jon Smith"}),
-            ("hybrid", ops.Q.search_hybrid.sql, {"query": "Smith budget", "pool": 20, "rrf_k": 60}),
+    hybrid = {"pool": 20, "text_cap": ops.TEXT_CANDIDATES, "rrf_k": ops.RRF_K}
+    with app.transaction():
+        app.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tid])
+        app.execute("SELECT set_config('pg_trgm.similarity_threshold', '0.3', true)")
+        for label, query, params, flt in (
+            ("find_by_name", ops.Q.find_by_name.sql, {"name": "Jon Smith"}, None),
+            ("hybrid", ops.Q.search_hybrid.sql, {"query": "Smith budget", **hybrid}, None),
+            (
+                "hybrid user-scoped",
+                ops.Q.search_hybrid.sql,
+                {"query": "Smith budget", **hybrid},
+                scope,
+            ),
         ):
-            plan = owner.execute(
+            plan = app.execute(
                 "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + query,
-                {**ops.filters.params(None), "limit": 10, **params},
+                {**filters.params(flt), "limit": 10, **params},
             ).fetchall()
-            console.print(f"[bold]EXPLAIN {label}[/bold]")
+            console.print(f"[bold]EXPLAIN {label} at {size:,}[/bold]")
             console.print("\n".join(r[0] for r in plan), markup=False)
     return out
 
@@ -226,7 +234,7 @@ def recall(mem: Any, owner: psycopg.Connection[Any], tid: str, rng: random.Rando
     items = []
     for i in range(5000):
         v = [rng.gauss(0, 1) for _ in range(384)]
-        e = entity(10**13 + i, rng)
+        e = entity(10**13 + i, Corpus(seed=i))
         items.append(
             NewEntity(
                 kind=e.kind, name=e.name, key=e.key, source="vec", user_id=e.user_id, embedding=v

@@ -33,6 +33,9 @@ MAX_BATCH = 50_000
 MAX_ATTRS_BYTES = 256_000
 MAX_DEPTH = 6
 RRF_K = 60
+# Hybrid search ranks at most this many full-text matches (or 4x its candidate pool): a
+# common word can match most of the table, and ranking all of it grows with the table.
+TEXT_CANDIDATES = 1000
 DIRECTIONS = ("out", "in", "both")
 
 register_constraint(
@@ -285,6 +288,7 @@ def search_hybrid(
         **filters.params(filter),
         "limit": size,
         "pool": pool,
+        "text_cap": max(TEXT_CANDIDATES, 4 * pool),
         "rrf_k": RRF_K,
     }
     if embedding is None:

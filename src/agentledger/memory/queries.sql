@@ -202,15 +202,16 @@ FROM hits h JOIN agentledger.memory_entities e ON e.tenant_id = agentledger.curr
 ORDER BY h.distance, e.id
 
 -- name: search_hybrid
--- Text and fuzzy-name candidates fused by reciprocal rank (RRF), each signal's score kept.
+-- Text and fuzzy-name candidates fused by reciprocal rank (RRF), each signal's score kept;
+-- every branch does bounded work (capped text matches, index-ordered KNN for names).
 WITH q AS (SELECT websearch_to_tsquery('english', %(query)s) AS tsq),
-text_hits AS (
-    SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
-    FROM (
-        SELECT e.id, ts_rank_cd(e.search, q.tsq)::float8 AS score
-        FROM agentledger.memory_entities e, q
-        WHERE e.search @@ q.tsq
-          AND e.tenant_id = agentledger.current_tenant()
+text_found AS MATERIALIZED (
+    -- At most text_cap matches, as the GIN index yields them: ranking every match of a
+    -- common word would cost time proportional to the table.
+    SELECT e.id, e.search
+    FROM agentledger.memory_entities e, q
+    WHERE e.search @@ q.tsq
+      AND e.tenant_id = agentledger.current_tenant()
       AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
       AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
       AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
@@ -221,9 +222,15 @@ text_hits AS (
       AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
       AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
       AND (%(archived)s OR e.status = 'active')
-        ORDER BY score DESC, e.id
+    LIMIT %(text_cap)s
+), text_hits AS (
+    SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
+    FROM (
+        SELECT t.id, ts_rank_cd(t.search, q.tsq)::float8 AS score
+        FROM text_found t, q
+        ORDER BY score DESC, t.id
         LIMIT %(pool)s
-    ) t
+    ) r
 ), fuzzy_hits AS (
     SELECT id, score, row_number() OVER (ORDER BY distance, id) AS rank
     FROM (
@@ -269,15 +276,16 @@ FROM fused f JOIN agentledger.memory_entities e ON e.tenant_id = agentledger.cur
 ORDER BY f.score DESC, e.id
 
 -- name: search_hybrid_vector
--- Text, fuzzy-name and vector candidates fused by reciprocal rank (RRF), in one statement.
+-- Text, fuzzy-name and vector candidates fused by reciprocal rank (RRF), in one statement;
+-- every branch does bounded work (capped text matches, index-ordered KNN for names and HNSW).
 WITH q AS (SELECT websearch_to_tsquery('english', %(query)s) AS tsq),
-text_hits AS (
-    SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
-    FROM (
-        SELECT e.id, ts_rank_cd(e.search, q.tsq)::float8 AS score
-        FROM agentledger.memory_entities e, q
-        WHERE e.search @@ q.tsq
-          AND e.tenant_id = agentledger.current_tenant()
+text_found AS MATERIALIZED (
+    -- At most text_cap matches, as the GIN index yields them: ranking every match of a
+    -- common word would cost time proportional to the table.
+    SELECT e.id, e.search
+    FROM agentledger.memory_entities e, q
+    WHERE e.search @@ q.tsq
+      AND e.tenant_id = agentledger.current_tenant()
       AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
       AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
       AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
@@ -288,9 +296,15 @@ text_hits AS (
       AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
       AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
       AND (%(archived)s OR e.status = 'active')
-        ORDER BY score DESC, e.id
+    LIMIT %(text_cap)s
+), text_hits AS (
+    SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
+    FROM (
+        SELECT t.id, ts_rank_cd(t.search, q.tsq)::float8 AS score
+        FROM text_found t, q
+        ORDER BY score DESC, t.id
         LIMIT %(pool)s
-    ) t
+    ) r
 ), fuzzy_hits AS (
     SELECT id, score, row_number() OVER (ORDER BY distance, id) AS rank
     FROM (
