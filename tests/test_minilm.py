@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agentledger import ConfigError, MiniLMEmbedder
+from agentledger import ConfigError, MiniLMEmbedder, MissingExtension
 from agentledger.memory import minilm
 
 
@@ -34,11 +34,15 @@ def test_minilm_embeds_by_meaning_or_names_the_extra() -> None:
 
 
 def test_minilm_vectors_search_in_pgvector(sync_ledger: Any, tenant_id: str) -> None:
-    if not minilm.available():
-        return  # covered above: without the extra there is no model to search with
-    if "vector" not in sync_ledger.db.extensions:
-        return  # PostgreSQL without pgvector: MissingExtension is tested in test_memory_search
     memory = sync_ledger.tenant(tenant_id).memory.with_embedder(MiniLMEmbedder())
+    if not minilm.available():  # without the extra, a search by text says what to install
+        with pytest.raises(ConfigError, match=r"agentledger\[embed\]"):
+            memory.search_vector("purchase of real estate in Germany", limit=1)
+        return
+    if "vector" not in sync_ledger.db.extensions:
+        with pytest.raises(MissingExtension):
+            memory.upsert("note", "berlin", key="1", summary="x", embedding=[0.0] * 384)
+        return
     memory.upsert("note", "berlin", key="1", summary="We agreed to buy the Berlin building.")
     memory.upsert("note", "cat", key="2", summary="The cat sleeps all afternoon.")
     hits = memory.search_vector("purchase of real estate in Germany", limit=1)
