@@ -19,7 +19,24 @@ def write(records: list[dict[str, Any]], meta: dict[str, Any], out: Path = RESUL
     paths[0].write_text(json.dumps(data, indent=2) + "\n")
     paths[1].write_text(markdown(records, meta, stamp))
     paths[2].write_text(chart(records))
+    if out == RESULTS:
+        _embed_in_docs(paths[1].read_text())
     return paths
+
+
+DOC = Path(__file__).parents[1] / "docs" / "benchmarks.md"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def _embed_in_docs(table: str) -> None:
+    """Keep docs/benchmarks.md showing the published run (between its markers)."""
+    if not DOC.exists():
+        return
+    text = DOC.read_text()
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        _, tail = rest.split(END, 1)
+        DOC.write_text(f"{head}{START}\n{table}{END}{tail}")
 
 
 def markdown(records: list[dict[str, Any]], meta: dict[str, Any], stamp: str) -> str:
