@@ -38,8 +38,8 @@ case "$cmd" in
             && [ "$(id -u)" = 0 ]; then
             apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null
         fi
-        ruff format --check src tests scripts bench
-        ruff check src tests scripts bench
+        ruff format --check src tests scripts bench examples
+        ruff check src tests scripts bench examples
         mypy
         python scripts/async_to_sync.py --check
         exec python -m pytest -q "$@"

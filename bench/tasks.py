@@ -272,6 +272,16 @@ class Procrastinate:
         asyncio.run(go())
 
 
+def then(*steps: Callable[[], object]) -> Callable[[], None]:
+    """One setup step made of several, run in order."""
+
+    def run() -> None:
+        for step in steps:
+            step()
+
+    return run
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
@@ -297,23 +307,13 @@ def main(argv: list[str] | None = None) -> None:
                 ("enqueue agentledger", c.enqueue_ours, c.reset),
                 ("enqueue same SQL, raw psycopg", c.enqueue_same_sql, c.reset),
                 ("enqueue bare table, raw psycopg", c.enqueue_bare, c.reset),
-                ("process agentledger worker", c.process_ours, lambda: (c.reset(), filled())),
-                (
-                    "process same SQL, raw psycopg",
-                    c.process_same_sql,
-                    lambda: (c.reset(), filled()),
-                ),
-                (
-                    "process bare table, raw psycopg",
-                    c.process_bare,
-                    lambda: (c.reset(), c.enqueue_bare()),
-                ),
+                ("process agentledger worker", c.process_ours, then(c.reset, filled)),
+                ("process same SQL, raw psycopg", c.process_same_sql, then(c.reset, filled)),
+                ("process bare table, raw psycopg", c.process_bare, then(c.reset, c.enqueue_bare)),
             ]
             for name, peer in peers:
                 plan.append((f"enqueue {name}", peer.enqueue, peer.reset))
-                plan.append(
-                    (f"process {name}", peer.process, lambda p=peer: (p.reset(), p.enqueue()))
-                )
+                plan.append((f"process {name}", peer.process, then(peer.reset, peer.enqueue)))
             with progress() as bar:
                 job = bar.add_task("scenarios", total=len(plan))
                 for label, fn, setup in plan:

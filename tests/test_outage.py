@@ -66,7 +66,12 @@ def test_async_face_retries_too(own_server: EmbeddedServer, tmp_path: Path) -> N
             await ledger.tenants.create(tid)
             own_server.stop(mode="immediate")
             loop = asyncio.get_running_loop()
-            restart = loop.run_in_executor(None, lambda: (time.sleep(1.0), own_server.start()))
+
+            def restart_soon() -> None:
+                time.sleep(1.0)
+                own_server.start()
+
+            restart = loop.run_in_executor(None, restart_soon)
             await ledger.tenant(tid).keys.create(role="reader")
             await restart
             return len(await ledger.tenant(tid).keys.list())

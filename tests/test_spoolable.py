@@ -11,6 +11,7 @@ import pytest
 from agentledger import IllegalTransition, InvalidInput
 from agentledger.alerts import ops as alerts_ops
 from agentledger.db.binding import Binding
+from agentledger.db.statements import Op
 from agentledger.decisions import ops as decisions_ops
 from agentledger.events import ops as events_ops
 from agentledger.memory import ops as memory_ops
@@ -19,7 +20,7 @@ from agentledger.runs import ops as runs_ops
 
 def test_the_store_back_writes_are_spoolable() -> None:
     rid = uuid.uuid4()
-    ops = [
+    ops: list[Op[Any]] = [
         runs_ops.start("email", id=rid),
         runs_ops.finish(rid, tokens_in=1),
         decisions_ops.record("d", decision_type="email", id=uuid.uuid4()),

@@ -14,7 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from agentledger import Ledger, Settings
+from agentledger import Ledger, Settings, Task
+from agentledger.tasks.facade_sync import Tasks
 from tests.conftest import ROOT
 
 TASKS = 1500
@@ -98,9 +99,10 @@ def test_sigkilled_workers_lose_nothing_and_complete_nothing_twice(
     assert kills > 0
 
 
-def _all(tasks: object, queue: str) -> list[object]:
-    out, after = [], 0
-    while page := tasks.list(queue=queue, after=after, limit=1000):  # type: ignore[attr-defined]
+def _all(tasks: Tasks, queue: str) -> list[Task]:
+    out: list[Task] = []
+    after = 0
+    while page := tasks.list(queue=queue, after=after, limit=1000):
         out.extend(page)
         after = page[-1].id
     return out

@@ -124,7 +124,7 @@ def test_workers_ride_out_a_server_restart(own_server: EmbeddedServer, tmp_path:
         done_tasks = [tasks.get(task_id) for task_id in ids]
     assert all(t.status == "completed" for t in done_tasks)
     with psycopg.connect(url) as conn:
-        effects = dict(conn.execute("SELECT task_id, runs FROM effects").fetchall())
+        effects: dict[int, int] = dict(conn.execute("SELECT task_id, runs FROM effects").fetchall())
     assert sorted(effects) == sorted(ids)  # every task's handler ran
     twice = {task_id: runs for task_id, runs in effects.items() if runs > 1}
     by_id = {t.id: t for t in done_tasks}

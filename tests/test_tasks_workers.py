@@ -63,7 +63,12 @@ def test_sync_worker_wakes_on_notify_and_stops_cleanly(
     sync_ledger.tenants.create(tid)
     tasks = sync_ledger.tenant(tid).tasks
     seen = threading.Event()
-    worker = tasks.worker("wake", lambda t: seen.set() or {}, poll_interval=60)
+
+    def handler(task: Task) -> dict[str, Any]:
+        seen.set()
+        return {}
+
+    worker = tasks.worker("wake", handler, poll_interval=60)
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
@@ -233,7 +238,7 @@ def test_completion_racing_a_lease_expiry_has_one_winner(settings: Settings) -> 
     ):
         one.tenants.create(tid)
         a, b = one.tenant(tid).tasks, two.tenant(tid).tasks
-        outcomes = Counter()
+        outcomes: Counter[str] = Counter()
         for _ in range(rounds):
             a.enqueue("expiry")
             [held] = a.claim("expiry", lease=0.02)
