@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> None:
         for name in args.only.split(","):
             console.rule(f"[bold]{name}")
             module = importlib.import_module(f"bench.{name}")
+            suite_started = time.monotonic()
             module.main(["--quick"] if args.quick else [])
+            meta[f"seconds_{name}"] = round(time.monotonic() - suite_started)
     meta["seconds"] = round(time.monotonic() - started)
     for path in report.write(RECORDED, meta, args.out):
         console.print(f"wrote {path}")

@@ -47,13 +47,13 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, ordered[int(len(ordered) * 0.99) - 1] * 1000
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--large-queries", type=int, default=200)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     small, large = (1000, 5000) if args.quick else (args.small, args.large)
     singles, batch, queries = (50, 1000, 30) if args.quick else (500, 10_000, 200)
     console.print(machine())
