@@ -297,7 +297,9 @@ def search_hybrid(
     if embedding is None:
         rows = yield Q.search_hybrid.all(**common)
     else:
-        yield Q.prepare_vector.none(feature="hybrid vector search", ef_search=str(max(EF_SEARCH, pool)))
+        yield Q.prepare_vector.none(
+            feature="hybrid vector search", ef_search=str(max(EF_SEARCH, pool))
+        )
         rows = yield Q.search_hybrid_vector.all(
             **common, embedding=vector_text("embedding", embedding)
         )

@@ -34,6 +34,8 @@ branch_labels = None
 depends_on = None
 
 # What every search function returns (scores a search does not compute are NULL).
+TSQ = "websearch_to_tsquery('english', p_query)"
+
 HIT_TYPE = """
 CREATE TYPE agentledger.memory_search_hit_v1 AS (
     id uuid, kind text, name text, summary text, attrs jsonb, tags text[], status text,
@@ -78,7 +80,7 @@ ENTITY = """e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
            e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
            e.updated_at"""
 
-HIGHLIGHT = """ts_headline('english', concat_ws(' - ', e.name, e.summary), q.tsq,
+HIGHLIGHT = """ts_headline('english', concat_ws(' - ', e.name, e.summary), @tsq@,
                         'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10')"""
 
 NAME_FN = (
@@ -115,11 +117,10 @@ CREATE FUNCTION agentledger.memory_search_text_v1(p_query text,"""
     + """AS $fn$
 BEGIN
     RETURN QUERY
-    WITH q AS (SELECT websearch_to_tsquery('english', p_query) AS tsq),
-    found AS (
-        SELECT e.*, ts_rank_cd(e.search, q.tsq)::float8 AS rank
-        FROM agentledger.memory_entities e, q
-        WHERE e.search @@ q.tsq"""
+    WITH found AS (
+        SELECT e.*, ts_rank_cd(e.search, @tsq@)::float8 AS rank
+        FROM agentledger.memory_entities e
+        WHERE e.search @@ @tsq@"""
     + SCOPE
     + """
         ORDER BY rank DESC, e.id
@@ -131,7 +132,7 @@ BEGIN
            e.rank, NULL::float8, NULL::float8, NULL::float8, """
     + HIGHLIGHT
     + """
-    FROM found e, q
+    FROM found e
     ORDER BY e.rank DESC, e.id;
 END
 $fn$;
@@ -188,21 +189,20 @@ $fn$;
 # matches, index-ordered KNN for names), then, after VECTOR_BRANCH or not, the fusion.
 HYBRID_BRANCHES = (
     """
-    WITH q AS (SELECT websearch_to_tsquery('english', p_query) AS tsq),
-    text_found AS MATERIALIZED (
+    WITH text_found AS MATERIALIZED (
         -- At most p_text_cap matches, as the GIN index yields them: ranking every match
         -- of a common word would cost time proportional to the table.
         SELECT e.id, e.search
-        FROM agentledger.memory_entities e, q
-        WHERE e.search @@ q.tsq"""
+        FROM agentledger.memory_entities e
+        WHERE e.search @@ @tsq@"""
     + SCOPE
     + """
         LIMIT p_text_cap
     ), text_hits AS (
         SELECT r.id, r.score, row_number() OVER (ORDER BY r.score DESC, r.id) AS rank
         FROM (
-            SELECT t.id, ts_rank_cd(t.search, q.tsq)::float8 AS score
-            FROM text_found t, q
+            SELECT t.id, ts_rank_cd(t.search, @tsq@)::float8 AS score
+            FROM text_found t
             ORDER BY score DESC, t.id
             LIMIT p_pool
         ) r
@@ -262,7 +262,7 @@ FUSION = (
     + """ END
     FROM fused f
     JOIN agentledger.memory_entities e
-      ON e.tenant_id = agentledger.current_tenant() AND e.id = f.id, q
+      ON e.tenant_id = agentledger.current_tenant() AND e.id = f.id
     ORDER BY f.score DESC, e.id;
 END
 $fn$;
@@ -303,6 +303,12 @@ BEGIN
         "UNION ALL\n            SELECT x.id, x.rank, NULL, NULL, x.score FROM vector_hits x",
     )
 )
+
+# The query as a tsquery: written inline (not a CTE joined in) so that the planner folds it
+# to a constant and ``@@`` becomes a GIN index condition.
+TEXT_FN = TEXT_FN.replace("@tsq@", TSQ)
+HYBRID_FN = HYBRID_FN.replace("@tsq@", TSQ)
+HYBRID_VECTOR_FN = HYBRID_VECTOR_FN.replace("@tsq@", TSQ)
 
 # (function, its DDL, the extensions it needs)
 FUNCTIONS = (
