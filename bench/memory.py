@@ -26,6 +26,7 @@ from agentledger import Filter, Ledger, NewEntity
 from agentledger.memory import filters, ops
 from bench.common import bench_database, console, machine, measure, progress, ratio_table
 from bench.corpus import Corpus
+from bench.plans import body_plan
 
 
 def entity(i: int, corpus: Corpus) -> NewEntity:
@@ -127,15 +128,20 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
         owner = psycopg.connect(bdb.owner_url, autocommit=True)
+        # The search phase starts from an empty table: the small size is exactly that many
+        # entities, not that many on top of the rows the upsert timings left behind.
+        owner.execute("TRUNCATE agentledger.memory_entities CASCADE")
         latencies: dict[int, dict[str, tuple[float, float]]] = {}
         for size in (small, large):
             have = owner.execute("SELECT count(*) FROM agentledger.memory_entities").fetchone()
             load(owner, tid, size - (have[0] if have else 0), corpus)
             owner.execute("VACUUM ANALYZE agentledger.memory_entities")
+            count = owner.execute("SELECT count(*) FROM agentledger.memory_entities").fetchone()
+            console.print(f"entities in the table (all in tenant {tid!r}): {count and count[0]:,}")
             n = queries if size == small else min(queries, args.large_queries)
-            latencies[size] = search_latency(mem, Corpus(seed=11), n, raw, tid, size)
+            latencies[size] = search_latency(mem, Corpus(seed=11), n, owner, tid, size)
             if size == small and "vector" in ledger.db.extensions:
-                recall(mem, owner, tid, rng, queries)
+                recall(mem, owner, raw, tid, rng, queries)
         console.print("p50 / p99 in ms:")
         for size, found in latencies.items():
             console.print(size, {k: f"{a:.2f} / {b:.2f}" for k, (a, b) in found.items()})
@@ -182,12 +188,12 @@ def search_latency(
     mem: Any,
     corpus: Corpus,
     queries: int,
-    app: psycopg.Connection[Any],
+    owner: psycopg.Connection[Any],
     tid: str,
     size: int,
 ) -> dict[str, tuple[float, float]]:
     """p50 / p99 of each search over ``queries`` generated queries, then the EXPLAIN plans
-    (as the application role, so row-level security shapes them as it does the library's)."""
+    of the search functions' bodies (as the owner the functions run as, tenant bound)."""
     out = {}
     scope = Filter(user="u7")
     cases: dict[str, Callable[[], object]] = {
@@ -207,30 +213,38 @@ def search_latency(
             samples.append(time.perf_counter() - start)
         out[label] = percentiles(samples)
     hybrid = {"pool": 20, "text_cap": ops.TEXT_CANDIDATES, "rrf_k": ops.RRF_K}
-    with app.transaction():
-        app.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tid])
-        app.execute("SELECT set_config('pg_trgm.similarity_threshold', '0.3', true)")
-        for label, query, params, flt in (
-            ("find_by_name", ops.Q.find_by_name.sql, {"name": "Jon Smith"}, None),
-            ("hybrid", ops.Q.search_hybrid.sql, {"query": "Smith budget", **hybrid}, None),
+    with owner.transaction():
+        owner.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tid])
+        owner.execute("SELECT set_config('pg_trgm.similarity_threshold', '0.3', true)")
+        for label, function, params, flt in (
+            ("find_by_name", "memory_search_name_v1", {"name": "Jon Smith"}, None),
+            ("find_by_name user-scoped", "memory_search_name_v1", {"name": "Jon Smith"}, scope),
+            ("hybrid", "memory_search_hybrid_v1", {"query": "Smith budget", **hybrid}, None),
             (
                 "hybrid user-scoped",
-                ops.Q.search_hybrid.sql,
+                "memory_search_hybrid_v1",
                 {"query": "Smith budget", **hybrid},
                 scope,
             ),
         ):
-            plan = app.execute(
-                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + query,
-                {**filters.params(flt), "limit": 10, **params},
-            ).fetchall()
-            console.print(f"[bold]EXPLAIN {label} at {size:,}[/bold]")
-            console.print("\n".join(r[0] for r in plan), markup=False)
+            shown = body_plan(
+                owner, function, {**params, **filters.params(flt), "limit": 10}, analyze=True
+            )
+            console.print(f"[bold]EXPLAIN {label} at {size:,}[/bold] (the function's body)")
+            console.print(shown, markup=False)
     return out
 
 
-def recall(mem: Any, owner: psycopg.Connection[Any], tid: str, rng: random.Random, n: int) -> None:
-    """Vector recall@10 against exact search, unscoped and scoped to one user."""
+def recall(
+    mem: Any,
+    owner: psycopg.Connection[Any],
+    app: psycopg.Connection[Any],
+    tid: str,
+    rng: random.Random,
+    n: int,
+) -> None:
+    """Vector recall@10 against exact search, unscoped and scoped to one user: through the
+    library, then through the search function at several ``hnsw.ef_search`` values."""
     items = []
     for i in range(5000):
         v = [rng.gauss(0, 1) for _ in range(384)]
@@ -242,9 +256,12 @@ def recall(mem: Any, owner: psycopg.Connection[Any], tid: str, rng: random.Rando
         )
     mem.upsert_many(items)
     owner.execute("ANALYZE agentledger.memory_entities")
+    efs = (40, 100, 200, 400)
     for label, flt in (("unscoped", None), ("user-scoped", Filter(user="u3"))):
         hits = 0
-        for _ in range(min(n, 50)):
+        by_ef = dict.fromkeys(efs, 0)
+        rounds = min(n, 50)
+        for _ in range(rounds):
             q = [rng.gauss(0, 1) for _ in range(384)]
             got = {h.entity.id for h in mem.search_vector(q, filter=flt, limit=10)}
             text = "[" + ",".join(map(repr, q)) + "]"
@@ -256,8 +273,26 @@ def recall(mem: Any, owner: psycopg.Connection[Any], tid: str, rng: random.Rando
                     " ORDER BY (embedding <=> %s::vector) + 0 LIMIT 10",
                     [tid, flt and flt.user, flt and flt.user, text],
                 ).fetchall()
-            hits += len(got & {r[0] for r in exact})
-        console.print(f"vector recall@10 {label}: {hits / (10 * min(n, 50)):.3f}")
+            truth = {r[0] for r in exact}
+            hits += len(got & truth)
+            for ef in efs:
+                with app.transaction():
+                    app.execute("SELECT agentledger.bind_tenant(%s)", [tid])
+                    app.execute(
+                        "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),"
+                        " set_config('hnsw.ef_search', %s, true)",
+                        [str(ef)],
+                    )
+                    found = app.execute(
+                        ops.Q.search_vector.sql,
+                        {**filters.params(flt), "embedding": text, "limit": 10},
+                    ).fetchall()
+                by_ef[ef] += len({r[0] for r in found} & truth)
+        console.print(f"vector recall@10 {label}: {hits / (10 * rounds):.3f} (library)")
+        console.print(
+            f"vector recall@10 {label} by hnsw.ef_search: "
+            + ", ".join(f"{ef}: {h / (10 * rounds):.3f}" for ef, h in by_ef.items())
+        )
 
 
 if __name__ == "__main__":

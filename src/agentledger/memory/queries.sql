@@ -97,53 +97,26 @@ SELECT agentledger.memory_require('pg_trgm', %(feature)s),
 
 -- name: find_by_name
 -- Entities whose name is similar to the given one (pg_trgm, GiST KNN), most similar first.
-SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
-       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
-       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at, similarity(e.name, %(name)s)::float8 AS score
-FROM agentledger.memory_entities e
-WHERE e.name %% %(name)s
-  AND e.tenant_id = agentledger.current_tenant()
-      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
-      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
-      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
-      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
-      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
-      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
-      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
-      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
-      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
-      AND (%(archived)s OR e.status = 'active')
-ORDER BY e.name <-> %(name)s, e.id
-LIMIT %(limit)s
+-- Through a definer function: under RLS the similarity operator could not use its index.
+SELECT * FROM agentledger.memory_search_name_v1(
+    p_name => %(name)s::text, p_user => %(user)s::text, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+    p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
+    p_created_after => %(created_after)s::timestamptz,
+    p_created_before => %(created_before)s::timestamptz,
+    p_updated_after => %(updated_after)s::timestamptz,
+    p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
+    p_limit => %(limit)s::integer)
 
 -- name: search_text
 -- Full-text search over name (A), summary (B) and string attrs (C), ranked, with highlights.
-WITH q AS (SELECT websearch_to_tsquery('english', %(query)s) AS tsq)
-SELECT s.*, ts_headline('english', concat_ws(' - ', s.name, s.summary), q.tsq,
-                        'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10') AS highlight
-FROM (
-    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
-       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
-       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at, ts_rank_cd(e.search, q.tsq)::float8 AS score
-    FROM agentledger.memory_entities e, q
-    WHERE e.search @@ q.tsq
-      AND e.tenant_id = agentledger.current_tenant()
-      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
-      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
-      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
-      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
-      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
-      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
-      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
-      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
-      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
-      AND (%(archived)s OR e.status = 'active')
-    ORDER BY score DESC, e.id
-    LIMIT %(limit)s
-) s, q
-ORDER BY s.score DESC, s.id
+SELECT * FROM agentledger.memory_search_text_v1(
+    p_query => %(query)s::text, p_user => %(user)s::text, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+    p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
+    p_created_after => %(created_after)s::timestamptz,
+    p_created_before => %(created_before)s::timestamptz,
+    p_updated_after => %(updated_after)s::timestamptz,
+    p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
+    p_limit => %(limit)s::integer)
 
 -- name: prepare_vector
 -- Check pgvector; let the HNSW scan continue past filtered-out rows (iterative scan).
@@ -152,226 +125,42 @@ SELECT agentledger.memory_require('vector', %(feature)s),
        set_config('hnsw.ef_search', %(ef_search)s, true)
 
 -- name: search_vector
--- Nearest entities by cosine distance (HNSW); an exact scan of the scope takes over when the
--- index finds fewer than limit, so a narrow filter never silently shortens the answer.
-WITH ann AS MATERIALIZED (
-    SELECT e.id, e.embedding <=> %(embedding)s::vector AS distance
-    FROM agentledger.memory_entities e
-    WHERE e.embedding IS NOT NULL
-      AND e.tenant_id = agentledger.current_tenant()
-      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
-      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
-      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
-      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
-      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
-      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
-      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
-      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
-      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
-      AND (%(archived)s OR e.status = 'active')
-    ORDER BY e.embedding <=> %(embedding)s::vector
-    LIMIT %(limit)s
-), exact AS (
-    SELECT e.id, e.embedding <=> %(embedding)s::vector AS distance
-    FROM agentledger.memory_entities e
-    WHERE (SELECT count(*) FROM ann) < %(limit)s
-      AND e.embedding IS NOT NULL
-      AND e.tenant_id = agentledger.current_tenant()
-      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
-      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
-      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
-      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
-      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
-      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
-      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
-      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
-      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
-      AND (%(archived)s OR e.status = 'active')
-    ORDER BY (e.embedding <=> %(embedding)s::vector) + 0
-    LIMIT %(limit)s
-), hits AS (
-    SELECT * FROM ann WHERE (SELECT count(*) FROM ann) >= %(limit)s
-    UNION ALL
-    SELECT * FROM exact
-)
-SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
-       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
-       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at, (1 - h.distance)::float8 AS score
-FROM hits h JOIN agentledger.memory_entities e ON e.tenant_id = agentledger.current_tenant() AND e.id = h.id
-ORDER BY h.distance, e.id
+-- Nearest entities by cosine distance (HNSW); exact over the scope when the index falls short.
+SELECT * FROM agentledger.memory_search_vector_v1(
+    p_embedding => %(embedding)s::vector, p_user => %(user)s::text, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+    p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
+    p_created_after => %(created_after)s::timestamptz,
+    p_created_before => %(created_before)s::timestamptz,
+    p_updated_after => %(updated_after)s::timestamptz,
+    p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
+    p_limit => %(limit)s::integer)
 
 -- name: search_hybrid
--- Text and fuzzy-name candidates fused by reciprocal rank (RRF), each signal's score kept;
--- every branch does bounded work (capped text matches, index-ordered KNN for names).
-WITH q AS (SELECT websearch_to_tsquery('english', %(query)s) AS tsq),
-text_found AS MATERIALIZED (
-    -- At most text_cap matches, as the GIN index yields them: ranking every match of a
-    -- common word would cost time proportional to the table.
-    SELECT e.id, e.search
-    FROM agentledger.memory_entities e, q
-    WHERE e.search @@ q.tsq
-      AND e.tenant_id = agentledger.current_tenant()
-      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
-      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
-      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
-      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
-      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
-      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
-      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
-      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
-      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
-      AND (%(archived)s OR e.status = 'active')
-    LIMIT %(text_cap)s
-), text_hits AS (
-    SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
-    FROM (
-        SELECT t.id, ts_rank_cd(t.search, q.tsq)::float8 AS score
-        FROM text_found t, q
-        ORDER BY score DESC, t.id
-        LIMIT %(pool)s
-    ) r
-), fuzzy_hits AS (
-    SELECT id, score, row_number() OVER (ORDER BY distance, id) AS rank
-    FROM (
-        SELECT e.id, similarity(e.name, %(query)s)::float8 AS score,
-               e.name <-> %(query)s AS distance
-        FROM agentledger.memory_entities e
-        WHERE e.name %% %(query)s
-          AND e.tenant_id = agentledger.current_tenant()
-      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
-      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
-      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
-      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
-      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
-      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
-      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
-      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
-      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
-      AND (%(archived)s OR e.status = 'active')
-        ORDER BY e.name <-> %(query)s, e.id
-        LIMIT %(pool)s
-    ) f
-), fused AS (
-    SELECT id, sum(1.0 / (%(rrf_k)s + rank))::float8 AS score,
-           max(text_score) AS text_score, max(fuzzy_score) AS fuzzy_score
-    FROM (
-        SELECT id, rank, score AS text_score, NULL::float8 AS fuzzy_score FROM text_hits
-        UNION ALL
-        SELECT id, rank, NULL, score FROM fuzzy_hits
-    ) u
-    GROUP BY id
-    ORDER BY score DESC, id
-    LIMIT %(limit)s
-)
-SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
-       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
-       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at, f.score, f.text_score, f.fuzzy_score, NULL::float8 AS vector_score,
-       CASE WHEN f.text_score IS NOT NULL THEN
-           ts_headline('english', concat_ws(' - ', e.name, e.summary), q.tsq,
-                       'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10')
-       END AS highlight
-FROM fused f JOIN agentledger.memory_entities e ON e.tenant_id = agentledger.current_tenant() AND e.id = f.id, q
-ORDER BY f.score DESC, e.id
+-- Text and fuzzy-name candidates fused by reciprocal rank (RRF), each signal's score kept.
+SELECT * FROM agentledger.memory_search_hybrid_v1(
+    p_query => %(query)s::text, p_pool => %(pool)s::integer, p_text_cap => %(text_cap)s::integer,
+    p_rrf_k => %(rrf_k)s::integer,
+    p_user => %(user)s::text, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+    p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
+    p_created_after => %(created_after)s::timestamptz,
+    p_created_before => %(created_before)s::timestamptz,
+    p_updated_after => %(updated_after)s::timestamptz,
+    p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
+    p_limit => %(limit)s::integer)
 
 -- name: search_hybrid_vector
--- Text, fuzzy-name and vector candidates fused by reciprocal rank (RRF), in one statement;
--- every branch does bounded work (capped text matches, index-ordered KNN for names and HNSW).
-WITH q AS (SELECT websearch_to_tsquery('english', %(query)s) AS tsq),
-text_found AS MATERIALIZED (
-    -- At most text_cap matches, as the GIN index yields them: ranking every match of a
-    -- common word would cost time proportional to the table.
-    SELECT e.id, e.search
-    FROM agentledger.memory_entities e, q
-    WHERE e.search @@ q.tsq
-      AND e.tenant_id = agentledger.current_tenant()
-      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
-      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
-      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
-      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
-      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
-      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
-      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
-      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
-      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
-      AND (%(archived)s OR e.status = 'active')
-    LIMIT %(text_cap)s
-), text_hits AS (
-    SELECT id, score, row_number() OVER (ORDER BY score DESC, id) AS rank
-    FROM (
-        SELECT t.id, ts_rank_cd(t.search, q.tsq)::float8 AS score
-        FROM text_found t, q
-        ORDER BY score DESC, t.id
-        LIMIT %(pool)s
-    ) r
-), fuzzy_hits AS (
-    SELECT id, score, row_number() OVER (ORDER BY distance, id) AS rank
-    FROM (
-        SELECT e.id, similarity(e.name, %(query)s)::float8 AS score,
-               e.name <-> %(query)s AS distance
-        FROM agentledger.memory_entities e
-        WHERE e.name %% %(query)s
-          AND e.tenant_id = agentledger.current_tenant()
-      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
-      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
-      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
-      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
-      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
-      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
-      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
-      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
-      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
-      AND (%(archived)s OR e.status = 'active')
-        ORDER BY e.name <-> %(query)s, e.id
-        LIMIT %(pool)s
-    ) f
-), vector_hits AS (
-    SELECT id, 1 - distance AS score, row_number() OVER (ORDER BY distance, id) AS rank
-    FROM (
-        SELECT e.id, e.embedding <=> %(embedding)s::vector AS distance
-        FROM agentledger.memory_entities e
-        WHERE e.embedding IS NOT NULL
-          AND e.tenant_id = agentledger.current_tenant()
-      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
-      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
-      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
-      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
-      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
-      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
-      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
-      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
-      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
-      AND (%(archived)s OR e.status = 'active')
-        ORDER BY e.embedding <=> %(embedding)s::vector
-        LIMIT %(pool)s
-    ) v
-), fused AS (
-    SELECT id, sum(1.0 / (%(rrf_k)s + rank))::float8 AS score,
-           max(text_score) AS text_score, max(fuzzy_score) AS fuzzy_score,
-           max(vector_score) AS vector_score
-    FROM (
-        SELECT id, rank, score AS text_score, NULL::float8 AS fuzzy_score,
-               NULL::float8 AS vector_score FROM text_hits
-        UNION ALL
-        SELECT id, rank, NULL, score, NULL FROM fuzzy_hits
-        UNION ALL
-        SELECT id, rank, NULL, NULL, score FROM vector_hits
-    ) u
-    GROUP BY id
-    ORDER BY score DESC, id
-    LIMIT %(limit)s
-)
-SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
-       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
-       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at, f.score, f.text_score, f.fuzzy_score, f.vector_score,
-       CASE WHEN f.text_score IS NOT NULL THEN
-           ts_headline('english', concat_ws(' - ', e.name, e.summary), q.tsq,
-                       'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10')
-       END AS highlight
-FROM fused f JOIN agentledger.memory_entities e ON e.tenant_id = agentledger.current_tenant() AND e.id = f.id, q
-ORDER BY f.score DESC, e.id
+-- Text, fuzzy-name and vector candidates fused by reciprocal rank (RRF), in one statement.
+SELECT * FROM agentledger.memory_search_hybrid_vector_v1(
+    p_query => %(query)s::text, p_pool => %(pool)s::integer, p_text_cap => %(text_cap)s::integer,
+    p_rrf_k => %(rrf_k)s::integer,
+    p_embedding => %(embedding)s::vector,
+    p_user => %(user)s::text, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+    p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
+    p_created_after => %(created_after)s::timestamptz,
+    p_created_before => %(created_before)s::timestamptz,
+    p_updated_after => %(updated_after)s::timestamptz,
+    p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
+    p_limit => %(limit)s::integer)
 
 -- name: relate
 -- Create or update the edge (from, to, type) when the user may see both ends.
