@@ -2,6 +2,7 @@
 # The two commands a newcomer needs, each installing what it uses into ./.venv:
 #   ./dev.sh demo   start the embedded PostgreSQL, migrate, create a demo tenant
 #   ./dev.sh test   lint, type-check, check generated code, run the whole test suite
+#   ./dev.sh bench  every benchmark beside the raw driver and the peers (--quick: minutes)
 # Anything else is passed to the agentledger CLI: ./dev.sh db status
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -43,6 +44,11 @@ case "$cmd" in
         mypy
         python scripts/async_to_sync.py --check
         exec python -m pytest -q "$@"
+        ;;
+    bench)
+        python -m pip install -q -e '.[test,bench]' >"$VENV/install-bench.log" 2>&1 \
+            || { cat "$VENV/install-bench.log" >&2; exit 1; }
+        exec python -m bench "$@"
         ;;
     *)
         exec agentledger "$cmd" "$@"
