@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         ledger.tenants.create(tenant)
         memory = ledger.tenant(tenant).memory
         index = {"dims": embedder.dimensions, "embed": embedder.embed, "fields": ["text"]}
-        with PostgresStore.from_conn_string(db.owner_url, index=index) as store:  # type: ignore[arg-type]
+        with PostgresStore.from_conn_string(db.owner_url, index=index) as store:  # type: ignore[arg-type,unused-ignore]
             store.setup()
             rows: list[tuple[Timing, Timing]] = []
 
