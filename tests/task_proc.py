@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import sys
 import threading
 import time
@@ -37,6 +38,8 @@ def main() -> None:
         worker = ledger.tenant(tenant).tasks.worker(
             queue, handle, concurrency=4, lease=1.0, poll_interval=0.2, grace=5
         )
+        # Graceful from now on (run() installs the same), then tell the test we are ready.
+        signal.signal(signal.SIGTERM, lambda *_: worker.stop())
         print("ready", flush=True)
         worker.run()
 

@@ -70,8 +70,10 @@ def test_sigkilled_workers_lose_nothing_and_complete_nothing_twice(
                     victim.wait()
                     kills += 1
                     procs.append(_spawn(settings, tenant, queue))
-            # The survivors shut down gracefully on SIGTERM.
+            # The survivors shut down gracefully on SIGTERM (once they say they are ready:
+            # a process still starting up has no handler yet).
             for proc in procs:
+                assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
                 proc.send_signal(signal.SIGTERM)
             for proc in procs:
                 assert proc.wait(60) == 0
