@@ -87,3 +87,16 @@ def test_lifecycle_table_drives_checks() -> None:
         life.check("fly", "pending")
     with pytest.raises(ValueError, match="unknown state"):
         Lifecycle("x", {"a": {"go": "b"}})
+
+
+def test_operations_run_offline_on_canned_rows() -> None:
+    """An operation's logic is testable without a server: feed it rows, see its statements."""
+    from agentledger.db.statements import run_offline
+    from agentledger.tenants import ops
+
+    # The guarded UPDATE matched nothing; the follow-up read finds the tenant archived.
+    with pytest.raises(IllegalTransition, match="cannot suspend tenant in state 'archived'"):
+        run_offline(ops.transition("acme", "suspend"), [None, {"status": "archived"}])
+    _, sent = run_offline(ops.list_(limit=5), [[]])
+    assert [s.query.name for s in sent] == ["list_tenants"]
+    assert sent[0].params == {"status": None, "after": "", "limit": 5}

@@ -32,7 +32,7 @@ from agentledger.db.listen_async import AsyncListener
 from agentledger.db.spool import Spool
 from agentledger.db.statements import Gen, Op, Stmt
 from agentledger.db.translate import is_connection_failure, is_driver_error, translate
-from agentledger.errors import LedgerError, MissingExtension, Spooled, Unavailable
+from agentledger.errors import LedgerError, Spooled, Unavailable
 
 T = TypeVar("T")
 log = logging.getLogger("agentledger")
@@ -137,13 +137,6 @@ class AsyncDatabase:
 
     async def close(self) -> None:
         await self.pool.close()
-
-    def require_extension(self, name: str, feature: str) -> None:
-        if name not in self.extensions:
-            raise MissingExtension(
-                f"{feature} needs the PostgreSQL extension {name!r}, "
-                "which this server does not have"
-            )
 
     async def run(self, op: Op[T], binding: Binding) -> T:
         """Run ``op`` in its own transaction; spoolable writes may wait in the spool."""
