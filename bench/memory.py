@@ -150,7 +150,9 @@ def main(argv: list[str] | None = None) -> None:
             console.print(f"p99 ratio {large:,} / {small:,} {label}: {ratio:.1f}x (target <= 3x)")
             RECORDED.append(
                 {  # growth: the same lookup at two sizes, published with the rest
-                    "table": f"memory growth: p99 at {large:,} vs {small:,} entities (target <= 3x)",
+                    "table": (
+                        f"memory growth: p99 at {large:,} vs {small:,} entities (target <= 3x)"
+                    ),
                     "scenario": f"{label} at {large:,}",
                     "ours_per_s": 1000 / latencies[large][label][1],
                     "baseline": f"{label} at {small:,}",
