@@ -26,7 +26,7 @@ from agentledger import Filter, Ledger, NewEntity
 from agentledger.memory import filters, ops
 from bench.common import RECORDED, bench_database, console, machine, measure, progress, ratio_table
 from bench.corpus import Corpus
-from bench.plans import body_plan
+from bench.plans import traced_plans
 
 
 def entity(i: int, corpus: Corpus) -> NewEntity:
@@ -227,25 +227,22 @@ def search_latency(
             samples.append(time.perf_counter() - start)
         out[label] = percentiles(samples)
     hybrid = {"pool": 20, "text_cap": ops.TEXT_CANDIDATES, "rrf_k": ops.RRF_K}
-    with owner.transaction():
-        owner.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tid])
-        owner.execute("SELECT set_config('pg_trgm.similarity_threshold', '0.3', true)")
-        for label, function, params, flt in (
-            ("find_by_name", "memory_search_name_v1", {"name": "Jon Smith"}, None),
-            ("find_by_name user-scoped", "memory_search_name_v1", {"name": "Jon Smith"}, scope),
-            ("hybrid", "memory_search_hybrid_v1", {"query": "Smith budget", **hybrid}, None),
-            (
-                "hybrid user-scoped",
-                "memory_search_hybrid_v1",
-                {"query": "Smith budget", **hybrid},
-                scope,
-            ),
-        ):
-            shown = body_plan(
-                owner, function, {**params, **filters.params(flt), "limit": 10}, analyze=True
+    fuzzy = {"threshold": 0.3, "cap": ops.NAME_CANDIDATES}
+    for label, statement, params, flt in (
+        ("find_by_name", ops.Q.find_by_name, {"name": "Jon Smith"}, None),
+        ("find_by_name user-scoped", ops.Q.find_by_name, {"name": "Jon Smith"}, scope),
+        ("hybrid", ops.Q.search_hybrid, {"query": "Smith budget", **hybrid}, None),
+        ("hybrid user-scoped", ops.Q.search_hybrid, {"query": "Smith budget", **hybrid}, scope),
+    ):
+        with owner.transaction():
+            owner.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tid])
+            shown = traced_plans(
+                owner,
+                statement.sql,
+                {**params, **fuzzy, **filters.params(flt), "limit": 10},
             )
-            console.print(f"[bold]EXPLAIN {label} at {size:,}[/bold] (the function's body)")
-            console.print(shown, markup=False)
+        console.print(f"[bold]EXPLAIN {label} at {size:,}[/bold] (every statement it runs)")
+        console.print(shown, markup=False)
     return out
 
 

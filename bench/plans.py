@@ -57,3 +57,36 @@ def body_plan(
         sql.SQL("EXPLAIN ({}) SELECT * FROM {}({})").format(sql.SQL(options), copy, call)
     ).fetchall()
     return "\n".join(r[0] for r in rows)
+
+
+def traced_plans(
+    conn: psycopg.Connection[Any],
+    statement: str,
+    params: Mapping[str, Any],
+    *,
+    role: str | None = None,
+) -> str:
+    """The plans of every statement a call runs, nested ones included (auto_explain, which
+    needs a superuser; ``role`` then runs the call as that role): for functions of several
+    statements, which body_plan cannot copy. Call inside a transaction."""
+    notices: list[str] = []
+
+    def keep(diag: psycopg.errors.Diagnostic) -> None:
+        notices.append(diag.message_primary or "")
+
+    conn.add_notice_handler(keep)
+    try:
+        conn.execute("LOAD 'auto_explain'")
+        for name, value in (
+            ("auto_explain.log_min_duration", "0"),
+            ("auto_explain.log_nested_statements", "on"),
+            ("auto_explain.log_level", "notice"),
+            ("client_min_messages", "notice"),
+        ):
+            conn.execute("SELECT set_config(%s, %s, true)", [name, value])
+        if role is not None:
+            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+        conn.execute(statement, params).fetchall()
+    finally:
+        conn.remove_notice_handler(keep)
+    return "\n".join(notices)

@@ -18,9 +18,13 @@ FUNCTIONS = (
     "memory_search_name_v1",
     "memory_search_text_v1",
     "memory_search_hybrid_v1",
+    "memory_search_name_v2",
+    "memory_search_hybrid_v2",
     "memory_search_vector_v1",
     "memory_search_hybrid_vector_v1",
+    "memory_search_hybrid_vector_v2",
 )
+FUZZY = {"threshold": 0.3, "cap": ops.NAME_CANDIDATES}
 
 
 def unit(seed: int) -> list[float]:
@@ -72,11 +76,17 @@ def test_an_unbound_caller_finds_nothing(
     sync_ledger: Any, tenant_id: str, app_url: str, tenant: str | None
 ) -> None:
     twin(sync_ledger.tenant(tenant_id).memory, False)
-    hybrid = {"pool": 20, "text_cap": ops.TEXT_CANDIDATES, "rrf_k": ops.RRF_K, "limit": 10}
+    hybrid = {
+        "pool": 20,
+        "text_cap": ops.TEXT_CANDIDATES,
+        "rrf_k": ops.RRF_K,
+        "limit": 10,
+        **FUZZY,
+    }
     with psycopg.connect(app_url, row_factory=dict_row) as conn, conn.transaction():
         if tenant is not None:
             conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tenant])
-        assert call(conn, ops.Q.find_by_name, name="John Smith", limit=10) == []
+        assert call(conn, ops.Q.find_by_name, name="John Smith", limit=10, **FUZZY) == []
         assert call(conn, ops.Q.search_text, query="budget", limit=10) == []
         assert call(conn, ops.Q.search_hybrid, query="John Smith", **hybrid) == []
 
@@ -89,16 +99,24 @@ def test_a_direct_call_as_the_app_role_sees_only_the_bound_tenant(
     twin(sync_ledger.tenant(tenant_id).memory, False, shared=True)
     theirs = twin(sync_ledger.tenant(other).memory, False)
     private = twin(sync_ledger.tenant(other).memory, False, user="u2")
-    hybrid = {"pool": 20, "text_cap": ops.TEXT_CANDIDATES, "rrf_k": ops.RRF_K, "limit": 10}
+    hybrid = {
+        "pool": 20,
+        "text_cap": ops.TEXT_CANDIDATES,
+        "rrf_k": ops.RRF_K,
+        "limit": 10,
+        **FUZZY,
+    }
     with psycopg.connect(app_url, row_factory=dict_row) as conn, conn.transaction():
         conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [other])
         both = {theirs.id, private.id}
-        assert set(call(conn, ops.Q.find_by_name, name="John Smith", limit=10)) == both
+        assert set(call(conn, ops.Q.find_by_name, name="John Smith", limit=10, **FUZZY)) == both
         assert set(call(conn, ops.Q.search_text, query="budget", limit=10)) == both
         assert set(call(conn, ops.Q.search_hybrid, query="John Smith", **hybrid)) == both
         # User scoping holds inside the function too: u1 sees the tenant's row, not u2's.
         u1 = Filter(user="u1")
-        assert call(conn, ops.Q.find_by_name, name="John Smith", limit=10, flt=u1) == [theirs.id]
+        assert call(conn, ops.Q.find_by_name, name="John Smith", limit=10, flt=u1, **FUZZY) == [
+            theirs.id
+        ]
         assert call(conn, ops.Q.search_hybrid, query="budget", flt=u1, **hybrid) == [theirs.id]
 
 
@@ -109,7 +127,7 @@ def test_only_the_app_role_may_execute_the_functions(sync_ledger: Any, database_
             " FROM pg_proc p WHERE p.pronamespace = 'agentledger'::regnamespace"
             " AND p.proname LIKE 'memory_search_%%'"
         ).fetchall()
-    expected = set(FUNCTIONS if "vector" in sync_ledger.db.extensions else FUNCTIONS[:3])
+    expected = set(FUNCTIONS if "vector" in sync_ledger.db.extensions else FUNCTIONS[:5])
     assert {r[0] for r in rows} == expected
     for name, definer, config, acl in rows:
         assert definer, name
@@ -117,3 +135,11 @@ def test_only_the_app_role_may_execute_the_functions(sync_ledger: Any, database_
         # No grant to PUBLIC ("=X/owner"); EXECUTE for the app role.
         assert not any(entry.startswith("=") for entry in acl), (name, acl)
         assert any(entry.startswith("agentledger_app=X/") for entry in acl), (name, acl)
+    # The fuzzy candidate helper serves the definer functions only.
+    with psycopg.connect(database_url) as conn:
+        allowed = conn.execute(
+            "SELECT has_function_privilege('agentledger_app', p.oid, 'EXECUTE')"
+            " FROM pg_proc p WHERE p.pronamespace = 'agentledger'::regnamespace"
+            " AND p.proname = 'memory_fuzzy_v1'"
+        ).fetchone()
+    assert allowed == (False,)

@@ -10,17 +10,18 @@ from typing import Any
 
 import psycopg
 import pytest
-from bench.plans import body_plan
+from bench.plans import body_plan, traced_plans
 from psycopg import sql
 
 from agentledger import NewEntity
-from agentledger.memory import filters
+from agentledger.memory import filters, ops
 from tests.test_memory_definer import FUNCTIONS
 
 
 @pytest.fixture
 def plain_owner(sync_ledger: Any, database_url: str) -> Iterator[str]:
-    """Hand the entities table, its policy and the search functions to a plain role."""
+    """Hand the entities and name-word tables, their policies and the search functions to a
+    plain role."""
     role = f"al_plain_{uuid.uuid4().hex[:8]}"
     ident = sql.Identifier(role)
     with psycopg.connect(database_url, autocommit=True) as su:
@@ -32,17 +33,15 @@ def plain_owner(sync_ledger: Any, database_url: str) -> Iterator[str]:
             for r in su.execute(
                 "SELECT p.oid::regprocedure::text FROM pg_proc p"
                 " WHERE p.proname = ANY(%s) AND p.pronamespace = 'agentledger'::regnamespace",
-                [list(FUNCTIONS)],
+                [[*FUNCTIONS, "memory_fuzzy_v1"]],
             )
         ]
 
         def hand_to(who: sql.Identifier) -> None:
-            su.execute(sql.SQL("ALTER TABLE agentledger.memory_entities OWNER TO {}").format(who))
-            su.execute(
-                sql.SQL("ALTER POLICY definer_search ON agentledger.memory_entities TO {}").format(
-                    who
-                )
-            )
+            for table in ("memory_entities", "memory_name_terms"):
+                name = sql.Identifier("agentledger", table)
+                su.execute(sql.SQL("ALTER TABLE {} OWNER TO {}").format(name, who))
+                su.execute(sql.SQL("ALTER POLICY definer_search ON {} TO {}").format(name, who))
             for fn in names:
                 su.execute(sql.SQL("ALTER FUNCTION {} OWNER TO {}").format(sql.SQL(fn), who))
 
@@ -81,7 +80,14 @@ def test_a_plain_owner_keeps_tenants_apart_and_uses_the_indexes(
         conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tenant_id])
         conn.execute("SELECT set_config('pg_trgm.similarity_threshold', '0.3', true)")
         unscoped = {**filters.params(None), "limit": 10}
-        name = body_plan(conn, "memory_search_name_v1", {**unscoped, "name": "Zelda Quin"})
         text = body_plan(conn, "memory_search_text_v1", {**unscoped, "query": "zelda"})
-    assert "memory_entities_name_trgm_idx" in name and "Seq Scan" not in name, name
+    with psycopg.connect(database_url) as conn, conn.transaction():
+        conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tenant_id])
+        name = traced_plans(
+            conn,
+            ops.Q.find_by_name.sql,
+            {**unscoped, "name": "Zelda Quin", "threshold": 0.3, "cap": ops.NAME_CANDIDATES},
+            role=plain_owner,
+        )
+    assert "memory_entities_name_words_idx" in name and "Seq Scan" not in name, name
     assert "memory_entities_search_idx" in text and "Seq Scan" not in text, text

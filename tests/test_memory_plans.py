@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from bench.plans import body_plan
+from bench.plans import body_plan, traced_plans
 
 from agentledger import Filter, NewEntity
 from agentledger.memory import filters, ops
@@ -17,6 +17,16 @@ def plan(owner_url: str, tenant: str, function: str, params: dict[str, Any]) -> 
         conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tenant])
         conn.execute("SELECT set_config('pg_trgm.similarity_threshold', '0.3', true)")
         return body_plan(conn, function, params)
+
+
+def traced(owner_url: str, tenant: str, statement: Any, params: dict[str, Any]) -> str:
+    """The plans of every statement of a library query, as the owner, tenant bound."""
+    with psycopg.connect(owner_url) as conn, conn.transaction():
+        conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tenant])
+        return traced_plans(conn, statement.sql, params)
+
+
+FUZZY = {"threshold": 0.3, "cap": ops.NAME_CANDIDATES}
 
 
 def test_user_scoped_searches_use_the_scope_indexes(
@@ -35,20 +45,20 @@ def test_user_scoped_searches_use_the_scope_indexes(
     with psycopg.connect(database_url, autocommit=True) as owner:
         owner.execute("VACUUM ANALYZE agentledger.memory_entities")
     scope = {**filters.params(Filter(user="u7")), "limit": 10}
-    hybrid = {"query": "budget", "pool": 20, "text_cap": ops.TEXT_CANDIDATES, "rrf_k": ops.RRF_K}
-    for function, params in (
-        ("memory_search_hybrid_v1", {**scope, **hybrid}),
-        ("memory_search_text_v1", {**scope, "query": "budget"}),
-    ):
-        shown = plan(database_url, tenant_id, function, params)
-        assert "memory_entities_user_idx" in shown, shown
-        assert "memory_entities_shared_idx" in shown, shown
-        assert "Seq Scan on memory_entities" not in shown, shown
-    # With the similarity operator indexable, a name search whose every row matches may
-    # walk the trigram index in distance order instead (it stops at the limit).
-    shown = plan(database_url, tenant_id, "memory_search_name_v1", {**scope, "name": "persn 7"})
-    assert "memory_entities_user_idx" in shown or "memory_entities_name_trgm_idx" in shown, shown
+    shown = plan(database_url, tenant_id, "memory_search_text_v1", {**scope, "query": "budget"})
+    assert "memory_entities_user_idx" in shown, shown
+    assert "memory_entities_shared_idx" in shown, shown
     assert "Seq Scan on memory_entities" not in shown, shown
+    # Fuzzy names read the user's lexemes in the name-word index (memory_0004).
+    hybrid = {"query": "budget", "pool": 20, "text_cap": ops.TEXT_CANDIDATES, "rrf_k": ops.RRF_K}
+    for statement, params in (
+        (ops.Q.search_hybrid, {**scope, **hybrid, **FUZZY}),
+        (ops.Q.find_by_name, {**scope, **FUZZY, "name": "persn 7"}),
+    ):
+        shown = traced(database_url, tenant_id, statement, params)
+        assert "memory_entities_name_words_idx" in shown, shown
+        assert f"{tenant_id} u7 " in shown, shown  # the user's own lexemes
+        assert "Seq Scan on memory_entities" not in shown, shown
     # The scoped searches still fill their limit.
     assert len(mem.search("budget", filter=Filter(user="u7"), limit=10)) == 10
 
@@ -72,18 +82,21 @@ def test_unscoped_fuzzy_and_text_searches_use_their_indexes(
     with psycopg.connect(database_url, autocommit=True) as owner:
         owner.execute("VACUUM ANALYZE agentledger.memory_entities")
     unscoped = {**filters.params(None), "limit": 10}
-    name = plan(database_url, tenant_id, "memory_search_name_v1", {**unscoped, "name": "persn 7"})
-    assert "memory_entities_name_trgm_idx" in name, name
-    # The trigram operator is an index condition or the index's KNN order, not a filter
-    # applied to every row of a scan.
+    name = traced(
+        database_url, tenant_id, ops.Q.find_by_name, {**unscoped, **FUZZY, "name": "persn 7"}
+    )
+    # Close words come from the trigram index of the word dictionary; names from the GIN
+    # index of their words: no scan of the table, or of the dictionary.
+    assert "memory_name_terms_trgm_idx" in name, name
+    assert "memory_entities_name_words_idx" in name, name
     assert "Seq Scan" not in name, name
     text = plan(database_url, tenant_id, "memory_search_text_v1", {**unscoped, "query": "zeppelin"})
     assert "memory_entities_search_idx" in text, text
     assert "Index Cond: (search @@" in text or "Recheck Cond: (search @@" in text, text
     assert "Seq Scan" not in text, text
     hybrid = {"query": "zeppelin", "pool": 20, "text_cap": ops.TEXT_CANDIDATES, "rrf_k": ops.RRF_K}
-    both = plan(database_url, tenant_id, "memory_search_hybrid_v1", {**unscoped, **hybrid})
+    both = traced(database_url, tenant_id, ops.Q.search_hybrid, {**unscoped, **hybrid, **FUZZY})
     assert "memory_entities_search_idx" in both, both
-    assert "memory_entities_name_trgm_idx" in both, both
+    assert "memory_entities_name_words_idx" in both, both
     assert "Seq Scan on memory_entities" not in both, both
     assert len(mem.search_text("zeppelin", limit=100)) == 40

@@ -36,6 +36,9 @@ RRF_K = 60
 # Hybrid search ranks at most this many full-text matches (or 4x its candidate pool): a
 # common word can match most of the table, and ranking all of it grows with the table.
 TEXT_CANDIDATES = 1000
+# Fuzzy name matching ranks at most this many candidates per pass (or 10x its limit): names
+# holding a close word for every query word first, then for any (see memory_0004).
+NAME_CANDIDATES = 128
 DIRECTIONS = ("out", "in", "both")
 # The HNSW candidate list (hnsw.ef_search) is at least this long. pgvector's default of 40
 # measured recall@10 of 0.52 on the benchmark's random 384-d vectors; 200 measured 0.96.
@@ -227,14 +230,15 @@ def find_by_name(
     touch: bool = False,
 ) -> Gen[list[SearchHit]]:
     """Entities whose name is similar to ``name`` (trigram similarity >= threshold)."""
-    yield Q.prepare_fuzzy.none(
-        feature="fuzzy name search",
-        threshold=str(v.number("threshold", threshold, low=0.0, high=1.0)),
-    )
+    size = filters.limit(limit)
+    checked = v.number("threshold", threshold, low=0.0, high=1.0)
+    yield Q.prepare_fuzzy.none(feature="fuzzy name search")
     rows = yield Q.find_by_name.all(
         name=v.text("name", name, max_len=1000),
+        threshold=checked,
+        cap=max(NAME_CANDIDATES, 10 * size),
         **filters.params(filter),
-        limit=filters.limit(limit),
+        limit=size,
     )
     return (yield from _hits(rows, touch, "fuzzy_score"))
 
@@ -282,12 +286,12 @@ def search_hybrid(
     """Text, fuzzy-name and (given an embedding) vector ranks fused by reciprocal rank."""
     size = filters.limit(limit)
     pool = min(max(2 * size, 20), 2 * filters.MAX_LIMIT)
-    yield Q.prepare_fuzzy.none(
-        feature="hybrid search",
-        threshold=str(v.number("threshold", threshold, low=0.0, high=1.0)),
-    )
+    checked = v.number("threshold", threshold, low=0.0, high=1.0)
+    yield Q.prepare_fuzzy.none(feature="hybrid search")
     common = {
         "query": v.text("query", query, max_len=1000),
+        "threshold": checked,
+        "cap": max(NAME_CANDIDATES, 10 * pool),
         **filters.params(filter),
         "limit": size,
         "pool": pool,

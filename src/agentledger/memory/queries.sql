@@ -91,15 +91,15 @@ ORDER BY e.updated_at DESC, e.id DESC
 LIMIT %(limit)s
 
 -- name: prepare_fuzzy
--- Check pg_trgm and set the similarity threshold the %% operator uses, for this transaction.
-SELECT agentledger.memory_require('pg_trgm', %(feature)s),
-       set_config('pg_trgm.similarity_threshold', %(threshold)s, true)
+-- Check pg_trgm, which fuzzy name matching needs.
+SELECT agentledger.memory_require('pg_trgm', %(feature)s)
 
 -- name: find_by_name
--- Entities whose name is similar to the given one (pg_trgm, GiST KNN), most similar first.
--- Through a definer function: under RLS the similarity operator could not use its index.
-SELECT * FROM agentledger.memory_search_name_v1(
-    p_name => %(name)s::text, p_user => %(user)s::text, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+-- Entities whose name is similar to the given one, most similar first: close words from the
+-- tenant's word dictionary, then trigram similarity of whole names (see memory_0004).
+SELECT * FROM agentledger.memory_search_name_v2(
+    p_name => %(name)s::text, p_threshold => %(threshold)s::float8, p_cap => %(cap)s::integer,
+    p_user => %(user)s::text, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
     p_created_before => %(created_before)s::timestamptz,
@@ -137,9 +137,10 @@ SELECT * FROM agentledger.memory_search_vector_v1(
 
 -- name: search_hybrid
 -- Text and fuzzy-name candidates fused by reciprocal rank (RRF), each signal's score kept.
-SELECT * FROM agentledger.memory_search_hybrid_v1(
+SELECT * FROM agentledger.memory_search_hybrid_v2(
     p_query => %(query)s::text, p_pool => %(pool)s::integer, p_text_cap => %(text_cap)s::integer,
-    p_rrf_k => %(rrf_k)s::integer,
+    p_rrf_k => %(rrf_k)s::integer, p_threshold => %(threshold)s::float8,
+    p_cap => %(cap)s::integer,
     p_user => %(user)s::text, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
@@ -150,9 +151,10 @@ SELECT * FROM agentledger.memory_search_hybrid_v1(
 
 -- name: search_hybrid_vector
 -- Text, fuzzy-name and vector candidates fused by reciprocal rank (RRF), in one statement.
-SELECT * FROM agentledger.memory_search_hybrid_vector_v1(
+SELECT * FROM agentledger.memory_search_hybrid_vector_v2(
     p_query => %(query)s::text, p_pool => %(pool)s::integer, p_text_cap => %(text_cap)s::integer,
-    p_rrf_k => %(rrf_k)s::integer,
+    p_rrf_k => %(rrf_k)s::integer, p_threshold => %(threshold)s::float8,
+    p_cap => %(cap)s::integer,
     p_embedding => %(embedding)s::vector,
     p_user => %(user)s::text, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
