@@ -265,7 +265,8 @@ def recall(
                 kind=e.kind, name=e.name, key=e.key, source="vec", user_id=e.user_id, embedding=v
             )
         )
-    mem.upsert_many(items)
+    for start in range(0, len(items), 1000):  # each batch well inside the statement timeout
+        mem.upsert_many(items[start : start + 1000])
     owner.execute("ANALYZE agentledger.memory_entities")
     efs = (40, 100, 200, 400)
     for label, flt in (("unscoped", None), ("user-scoped", Filter(user="u3"))):
