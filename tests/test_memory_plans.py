@@ -3,6 +3,7 @@ the owner they run as (SECURITY DEFINER), with the tenant bound (see bench.plans
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import psycopg
@@ -100,3 +101,37 @@ def test_unscoped_fuzzy_and_text_searches_use_their_indexes(
     assert "memory_entities_name_words_idx" in both, both
     assert "Seq Scan on memory_entities" not in both, both
     assert len(mem.search_text("zeppelin", limit=100)) == 40
+
+
+def test_a_listing_filtered_by_a_rare_attribute_uses_the_attrs_index(
+    sync_ledger: Any, tenant_id: str, database_url: str
+) -> None:
+    """The finding memory_0005 fixes: under RLS ``attrs @>`` could not be an index condition,
+    so a listing walked the tenant newest first; in the definer function it reads the GIN
+    index of attrs."""
+    mem = sync_ledger.tenant(tenant_id).memory
+    mem.upsert_many(
+        NewEntity(
+            kind="deal",
+            name=f"deal {i}",
+            attrs={"stage": "won" if i % 400 == 0 else "lead"},
+            tags=["rare"] if i % 400 == 0 else [],
+        )
+        for i in range(4000)
+    )
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        owner.execute("VACUUM ANALYZE agentledger.memory_entities")
+    rare = Filter(attrs={"stage": "won"})
+    params = {**filters.params(rare), "after_updated": None, "after_id": None, "limit": 10}
+    params["attrs"] = json.dumps(params["attrs"])  # a literal in the EXPLAIN
+    shown = plan(database_url, tenant_id, "memory_list_v1", params)
+    assert "memory_entities_attrs_idx" in shown, shown
+    tagged = {**params, **filters.params(Filter(tags=["rare"])), "attrs": None}
+    shown = plan(database_url, tenant_id, "memory_list_v1", tagged)
+    assert "memory_entities_tags_idx" in shown, shown
+    # Same rows through the library, pages and all.
+    first = mem.list(rare, limit=6)
+    rest = mem.list(rare, after=first[-1], limit=6)
+    assert len(first) == 6 and len(rest) == 4
+    assert {e.attrs["stage"] for e in first + rest} == {"won"}
+    assert len({e.id for e in first + rest}) == 10

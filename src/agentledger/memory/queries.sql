@@ -68,27 +68,17 @@ WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
   AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
 
 -- name: list_entities
--- Entities matching a filter, newest change first, after a keyset cursor.
-SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
-       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
-       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at
-FROM agentledger.memory_entities e
-WHERE e.tenant_id = agentledger.current_tenant()
-      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
-      AND (%(kinds)s::text[] IS NULL OR e.kind = ANY(%(kinds)s::text[]))
-      AND (%(tags)s::text[] IS NULL OR e.tags @> %(tags)s::text[])
-      AND (%(attrs)s::jsonb IS NULL OR e.attrs @> %(attrs)s::jsonb)
-      AND (%(where)s::jsonpath IS NULL OR e.attrs @@ %(where)s::jsonpath)
-      AND (%(created_after)s::timestamptz IS NULL OR e.created_at >= %(created_after)s)
-      AND (%(created_before)s::timestamptz IS NULL OR e.created_at < %(created_before)s)
-      AND (%(updated_after)s::timestamptz IS NULL OR e.updated_at >= %(updated_after)s)
-      AND (%(updated_before)s::timestamptz IS NULL OR e.updated_at < %(updated_before)s)
-      AND (%(archived)s OR e.status = 'active')
-  AND (%(after_updated)s::timestamptz IS NULL
-       OR (e.updated_at, e.id) < (%(after_updated)s, %(after_id)s::uuid))
-ORDER BY e.updated_at DESC, e.id DESC
-LIMIT %(limit)s
+-- Entities matching a filter, newest change first, after a keyset cursor. Through a definer
+-- function: under RLS the tags / attrs filters could not use their indexes (memory_0005).
+SELECT * FROM agentledger.memory_list_v1(
+    p_after_updated => %(after_updated)s::timestamptz, p_after_id => %(after_id)s::uuid,
+    p_user => %(user)s::text, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+    p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
+    p_created_after => %(created_after)s::timestamptz,
+    p_created_before => %(created_before)s::timestamptz,
+    p_updated_after => %(updated_after)s::timestamptz,
+    p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
+    p_limit => %(limit)s::integer)
 
 -- name: prepare_fuzzy
 -- Check pg_trgm, which fuzzy name matching needs.
