@@ -157,14 +157,12 @@ class Contenders:
 
 
 def _settle_params(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    n = len(rows)
+    """The statement's parameters for completing ``rows`` (as a raw driver user would)."""
     return {
         "ids": [r["id"] for r in rows],
-        "tokens": [r["claim_token"] for r in rows],
-        "actions": ["complete"] * n,
-        "outputs": [None] * n,
-        "errors": [None] * n,
-        "retries": [True] * n,
+        "outcomes": json.dumps(
+            {str(r["id"]): {"token": str(r["claim_token"]), "action": "complete"} for r in rows}
+        ),
         "sources": ["running"],
         "completed": "completed",
         "released": "pending",

@@ -197,6 +197,29 @@ def test_settle_many_in_one_round_trip_refuses_lost_claims(ledger: Any, tenant_i
     assert result.refused == [d.id]
 
 
+def test_settle_reads_each_outcome_by_its_task(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    tasks.enqueue_many("s2", [{"i": i} for i in range(3)])
+    a, b, c = tasks.claim("s2", limit=3)
+    assert a.claim_token and b.claim_token and c.claim_token
+    output = {"text": 'caf\u00e9 "quoted" \\ back', "nested": {"list": [1, 2.5, None, True]}}
+    result = tasks.settle(
+        [
+            # Given out of order, with another task's token, and one id twice (the first
+            # outcome given for an id is the one applied).
+            Outcome(id=c.id, token=c.claim_token, action="complete", output=output),
+            Outcome(id=a.id, token=b.claim_token, action="complete"),
+            Outcome(id=b.id, token=b.claim_token, action="fail", error="boom", retry=False),
+            Outcome(id=b.id, token=b.claim_token, action="complete"),
+        ]
+    )
+    assert result.applied == {c.id: "completed", b.id: "dead"}
+    assert result.refused == [a.id]
+    assert tasks.get(c.id).output == output
+    assert tasks.get(b.id).error == "boom" and tasks.get(b.id).output is None
+    assert tasks.get(a.id).status == "running"
+
+
 def test_agent_addressed_tasks(ledger: Any, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     mine = tasks.enqueue("agents", agent_name="codex")

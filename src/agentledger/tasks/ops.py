@@ -174,17 +174,31 @@ def settle_and_claim(
 def _settle_params(checked: Sequence[Outcome]) -> dict[str, Any]:
     return {
         "ids": [o.id for o in checked],
-        "tokens": [o.token for o in checked],
-        "actions": [o.action for o in checked],
-        "outputs": [None if o.output is None else json.dumps(o.output) for o in checked],
-        "errors": [o.error for o in checked],
-        "retries": [o.retry for o in checked],
+        "outcomes": json.dumps(_outcome_map(checked)),
         "sources": TASK_LIFECYCLE.sources("complete"),
         "completed": TASK_LIFECYCLE.target("complete"),
         "released": TASK_LIFECYCLE.target("release"),
         "retried": TASK_LIFECYCLE.target("retry"),
         "buried": TASK_LIFECYCLE.target("bury"),
     }
+
+
+def _outcome_map(checked: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
+    """The outcomes keyed by task id (an id given twice is settled by its first outcome)."""
+    entries: dict[str, dict[str, Any]] = {}
+    for o in checked:
+        entries.setdefault(str(o.id), _outcome_entry(o))
+    return entries
+
+
+def _outcome_entry(o: Outcome) -> dict[str, Any]:
+    """One outcome as the statement reads it (absent keys read as NULL)."""
+    entry: dict[str, Any] = {"token": str(o.token), "action": o.action, "retry": o.retry}
+    if o.output is not None:
+        entry["output"] = o.output
+    if o.error is not None:
+        entry["error"] = o.error
+    return entry
 
 
 def _cycle(checked: Sequence[Outcome], rows: Sequence[Mapping[str, Any]]) -> Cycle:
