@@ -87,6 +87,7 @@ class Contenders:
         self.scope.tasks.enqueue_many("bench", self.inputs)
 
     def enqueue_same_sql(self) -> None:
+        """The statement our enqueue_many sends for a batch without dedup keys."""
         n = self.n
         params = {
             "queues": ["bench"] * n,
@@ -99,11 +100,10 @@ class Contenders:
             "run_afters": [None] * n,
             "session_ids": [None] * n,
             "entity_ids": [None] * n,
-            "dedup_keys": [None] * n,
         }
         with self.app.transaction(), self.app.cursor() as cur:
             cur.execute("SELECT agentledger.bind_tenant(%s)", ("bench",))
-            cur.execute(Q.enqueue_many.sql, params)
+            cur.execute(Q.enqueue_many_plain.sql, params)
             cur.fetchall()
             cur.execute(Q.notify_queues.sql, {"queues": ["bench"]})
 

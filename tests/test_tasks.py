@@ -288,6 +288,80 @@ def test_bad_input_is_refused_naming_the_field(
     assert info.value.field is not None and info.value.field.endswith(field)
 
 
+def test_enqueue_many_without_dedup_keys_returns_ids_in_input_order(
+    ledger: Any, tenant_id: str
+) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    later = datetime.now(UTC) + timedelta(hours=1)
+    batch: list[Any] = [{"i": i} for i in range(300)]
+    batch[7] = NewTask(input={"i": 7}, priority=9, queue="side", run_after=later)
+    batch[8] = NewTask(task_type="typed", agent_name="a1", session_id="s", entity_id="e")
+    batch[9] = {"nested": {"list": [1, 2.5, None, True, "caf\u00e9"]}, "i": 9}
+    ids = tasks.enqueue_many("order", batch)
+    assert len(ids) == 300 and len(set(ids)) == 300
+    for i in (0, 1, 150, 299):
+        assert tasks.get(ids[i]).input == {"i": i}
+    side = tasks.get(ids[7])
+    assert (side.queue, side.priority, side.run_after, side.input) == ("side", 9, later, {"i": 7})
+    typed = tasks.get(ids[8])
+    assert (typed.task_type, typed.agent_name, typed.session_id, typed.entity_id) == (
+        "typed",
+        "a1",
+        "s",
+        "e",
+    )
+    assert typed.input == {} and typed.max_attempts == 5 and typed.retry_delay == 1.0
+    assert tasks.get(ids[9]).input == batch[9]
+    assert [t.id for t in tasks.claim("order", limit=3)] == ids[:3]
+
+
+def test_enqueue_many_with_some_dedup_keys_still_deduplicates(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    ids = tasks.enqueue_many(
+        "mixed",
+        [{"i": 0}, NewTask(input={"i": 1}, dedup_key="k"), {"i": 2}, NewTask(dedup_key="k")],
+    )
+    assert ids[1] == ids[3] and len(set(ids)) == 3
+    assert [tasks.get(i).input for i in ids[:3]] == [{"i": 0}, {"i": 1}, {"i": 2}]
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ({"x": "\x00"}, "tasks[1].x"),
+        ({"x": [1, float("nan")]}, "tasks[1].x[1]"),
+        ({"x": {1: "int key"}}, "tasks[1].x"),
+        ({"x": {"s": {1, 2}}}, "tasks[1].x.s"),
+        ({"big": "x" * 1_000_001}, "tasks[1]"),
+        (NewTask(input={"x": float("inf")}), "tasks[1].input.x"),
+        (NewTask(input={"x": 1}, priority=2**40), "tasks[1].priority"),
+        (NewTask(queue=""), "queue"),
+        ("not a mapping", "tasks[1]"),
+    ],
+)
+def test_enqueue_many_refuses_bad_items_naming_them(
+    ledger: Any, tenant_id: str, item: Any, field: str
+) -> None:
+    with pytest.raises(InvalidInput) as info:
+        ledger.tenant(tenant_id).tasks.enqueue_many("bad", [{"ok": 1}, item])
+    assert info.value.field == field
+    assert ledger.tenant(tenant_id).tasks.list(queue="bad") == []
+
+
+def test_enqueue_many_takes_text_that_only_looks_like_an_escape(
+    ledger: Any, tenant_id: str
+) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    deep: dict[str, Any] = {"leaf": 1}
+    for _ in range(40):
+        deep = {"d": deep}
+    inputs = [{"s": "\\u0000 is not NUL"}, {"t": ("a", "b")}, deep]
+    ids = tasks.enqueue_many("escape", inputs)
+    assert tasks.get(ids[0]).input == inputs[0]
+    assert tasks.get(ids[1]).input == {"t": ["a", "b"]}
+    assert tasks.get(ids[2]).input == deep
+
+
 def test_claim_limits_are_checked(ledger: Any, tenant_id: str) -> None:
     with pytest.raises(InvalidInput) as info:
         ledger.tenant(tenant_id).tasks.claim("q", limit=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -93,26 +94,87 @@ def enqueue(queue: str, input: Mapping[str, Any] | None = None, **fields: Any) -
 @operation(idempotent=False)
 def enqueue_many(queue: str, tasks: Iterable[NewTask | Mapping[str, Any]]) -> Gen[list[int]]:
     """Add a batch in one statement; the ids in input order (existing ids for duplicates)."""
-    batch = [_new_task(queue, task, i) for i, task in enumerate(tasks)]
-    if len(batch) > MAX_BATCH:
+    items = list(tasks)
+    if len(items) > MAX_BATCH:
         raise InvalidInput(f"a batch holds at most {MAX_BATCH} tasks", field="tasks")
-    if not batch:
+    if not items:
         return []
-    rows = yield Q.enqueue_many.all(
-        queues=[t.queue for t in batch],
-        task_types=[t.task_type for t in batch],
-        agent_names=[t.agent_name for t in batch],
-        priorities=[t.priority for t in batch],
-        inputs=[json.dumps(t.input) for t in batch],
-        max_attempts=[t.max_attempts for t in batch],
-        retry_delays=[t.retry_delay for t in batch],
-        run_afters=[t.run_after for t in batch],
-        session_ids=[t.session_id for t in batch],
-        entity_ids=[t.entity_id for t in batch],
-        dedup_keys=[t.dedup_key for t in batch],
-    )
-    yield Q.notify_queues.none(queues=sorted({str(t.queue) for t in batch}))
+    columns = _batch_columns(_queue(queue), items)
+    if any(key is not None for key in columns["dedup_keys"]):
+        rows = yield Q.enqueue_many.all(**columns)
+    else:  # nothing to deduplicate: a plain insert
+        del columns["dedup_keys"]
+        rows = yield Q.enqueue_many_plain.all(**columns)
+    yield Q.notify_queues.none(queues=sorted(set(columns["queues"])))
     return [row["id"] for row in rows]
+
+
+def _batch_columns(
+    queue: str, items: Sequence[NewTask | Mapping[str, Any]]
+) -> dict[str, list[Any]]:
+    """Validate a batch into the statement's columns, each task checked once.
+
+    A plain mapping is a task's input with every other field at its default."""
+    inputs: list[str] = []
+    tasks: list[NewTask] = []
+    plain = NewTask(queue=queue)
+    for i, task in enumerate(items):
+        if isinstance(task, NewTask):
+            inputs.append(_input_json(f"tasks[{i}].input", task.input))
+            tasks.append(_new_task(queue, replace(task, input=None), i))
+        else:
+            inputs.append(_input_json(f"tasks[{i}]", task))
+            tasks.append(plain)
+    return {
+        "queues": [t.queue for t in tasks],
+        "task_types": [t.task_type for t in tasks],
+        "agent_names": [t.agent_name for t in tasks],
+        "priorities": [t.priority for t in tasks],
+        "inputs": inputs,
+        "max_attempts": [t.max_attempts for t in tasks],
+        "retry_delays": [t.retry_delay for t in tasks],
+        "run_afters": [t.run_after for t in tasks],
+        "session_ids": [t.session_id for t in tasks],
+        "entity_ids": [t.entity_id for t in tasks],
+        "dedup_keys": [t.dedup_key for t in tasks],
+    }
+
+
+def _input_json(field: str, value: object) -> str:
+    """A task's input as JSON text: one encoding for the common case (a dict of JSON values
+    that encodes cleanly); anything else gets the full check, which names the problem."""
+    if value is None:
+        return "{}"
+    if type(value) is dict and _plain_json(value, 0):
+        try:
+            text = json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            pass
+        else:  # ASCII (ensure_ascii), so its length is its size in bytes
+            if len(text) <= v.MAX_JSON_BYTES and "\\u0000" not in text:
+                return text
+    return json.dumps(v.json_object(field, value))
+
+
+def _plain_json(value: object, depth: int) -> bool:
+    """Containers whose keys are strings, not nested too deeply (the scalars are checked by
+    encoding: json.dumps refuses non-finite numbers and foreign types)."""
+    if depth > 60:
+        return False
+    if type(value) is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) in _CONTAINERS and not _plain_json(item, depth + 1):
+                return False
+    elif type(value) in _CONTAINERS:
+        for item in value:  # type: ignore[attr-defined]
+            if type(item) in _CONTAINERS and not _plain_json(item, depth + 1):
+                return False
+    return True
+
+
+_CONTAINERS = (dict, list, tuple)
 
 
 def _claim_args(

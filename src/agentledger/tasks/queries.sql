@@ -21,13 +21,14 @@ WHERE tenant_id = agentledger.current_tenant() AND queue = %(queue)s
 -- name: enqueue_many
 -- Add a batch in one statement; one id per input row, in input order (an existing
 -- unfinished task's id for a duplicate dedup key, or NULL if it finished meanwhile).
+-- The arrays travel as binary parameters: no quoting and escaping of every element.
 WITH input AS MATERIALIZED (
     SELECT nextval('agentledger.tasks_id_seq') AS id, x.*
     FROM unnest(
-        %(queues)s::text[], %(task_types)s::text[], %(agent_names)s::text[],
-        %(priorities)s::integer[], %(inputs)s::text[], %(max_attempts)s::integer[],
-        %(retry_delays)s::double precision[], %(run_afters)s::timestamptz[],
-        %(session_ids)s::text[], %(entity_ids)s::text[], %(dedup_keys)s::text[]
+        %(queues)b::text[], %(task_types)b::text[], %(agent_names)b::text[],
+        %(priorities)b::integer[], %(inputs)b::text[], %(max_attempts)b::integer[],
+        %(retry_delays)b::double precision[], %(run_afters)b::timestamptz[],
+        %(session_ids)b::text[], %(entity_ids)b::text[], %(dedup_keys)b::text[]
     ) WITH ORDINALITY AS x(queue, task_type, agent_name, priority, input, max_attempts,
                            retry_delay, run_after, session_id, entity_id, dedup_key, ord)
 ), inserted AS (
@@ -53,6 +54,28 @@ LEFT JOIN agentledger.tasks old
    AND old.tenant_id = agentledger.current_tenant() AND old.queue = i.queue
    AND old.dedup_key = i.dedup_key AND old.status IN ('pending', 'running')
 ORDER BY i.ord
+
+-- name: enqueue_many_plain
+-- Add a batch with no dedup keys in one statement; its ids in input order.
+WITH input AS MATERIALIZED (
+    SELECT nextval('agentledger.tasks_id_seq') AS id, x.*
+    FROM unnest(
+        %(queues)b::text[], %(task_types)b::text[], %(agent_names)b::text[],
+        %(priorities)b::integer[], %(inputs)b::text[], %(max_attempts)b::integer[],
+        %(retry_delays)b::double precision[], %(run_afters)b::timestamptz[],
+        %(session_ids)b::text[], %(entity_ids)b::text[]
+    ) WITH ORDINALITY AS x(queue, task_type, agent_name, priority, input, max_attempts,
+                           retry_delay, run_after, session_id, entity_id, ord)
+), inserted AS (
+    INSERT INTO agentledger.tasks (
+        tenant_id, id, queue, task_type, agent_name, priority, input, max_attempts,
+        retry_delay, run_after, session_id, entity_id)
+    SELECT agentledger.current_tenant(), id, queue, task_type, agent_name, priority,
+           input::jsonb, max_attempts, retry_delay, coalesce(run_after, now()), session_id,
+           entity_id
+    FROM input
+)
+SELECT id FROM input ORDER BY ord
 
 -- name: notify_queues
 -- Wake idle workers: new ready work in these queues (the payload is the queue name).
