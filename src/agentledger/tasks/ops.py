@@ -147,7 +147,7 @@ def _input_json(field: str, value: object) -> str:
         return "{}"
     if type(value) is dict and _plain_json(value, 0):
         try:
-            text = json.dumps(value, allow_nan=False)
+            text = _encode(value)
         except (TypeError, ValueError):
             pass
         else:  # ASCII (ensure_ascii), so its length is its size in bytes
@@ -175,6 +175,8 @@ def _plain_json(value: object, depth: int) -> bool:
 
 
 _CONTAINERS = (dict, list, tuple)
+# One encoder for every input (json.dumps with options builds a new one per call).
+_encode = json.JSONEncoder(allow_nan=False).encode
 
 
 def _claim_args(
