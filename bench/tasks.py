@@ -87,6 +87,7 @@ class Contenders:
         self.scope.tasks.enqueue_many("bench", self.inputs)
 
     def enqueue_same_sql(self) -> None:
+        """The statement our enqueue_many sends for a batch without dedup keys."""
         n = self.n
         params = {
             "queues": ["bench"] * n,
@@ -99,11 +100,10 @@ class Contenders:
             "run_afters": [None] * n,
             "session_ids": [None] * n,
             "entity_ids": [None] * n,
-            "dedup_keys": [None] * n,
         }
         with self.app.transaction(), self.app.cursor() as cur:
             cur.execute("SELECT agentledger.bind_tenant(%s)", ("bench",))
-            cur.execute(Q.enqueue_many.sql, params)
+            cur.execute(Q.enqueue_many_plain.sql, params)
             cur.fetchall()
             cur.execute(Q.notify_queues.sql, {"queues": ["bench"]})
 
@@ -157,14 +157,12 @@ class Contenders:
 
 
 def _settle_params(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    n = len(rows)
+    """The statement's parameters for completing ``rows`` (as a raw driver user would)."""
     return {
         "ids": [r["id"] for r in rows],
-        "tokens": [r["claim_token"] for r in rows],
-        "actions": ["complete"] * n,
-        "outputs": [None] * n,
-        "errors": [None] * n,
-        "retries": [True] * n,
+        "outcomes": json.dumps(
+            {str(r["id"]): {"token": str(r["claim_token"]), "action": "complete"} for r in rows}
+        ),
         "sources": ["running"],
         "completed": "completed",
         "released": "pending",

@@ -197,6 +197,29 @@ def test_settle_many_in_one_round_trip_refuses_lost_claims(ledger: Any, tenant_i
     assert result.refused == [d.id]
 
 
+def test_settle_reads_each_outcome_by_its_task(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    tasks.enqueue_many("s2", [{"i": i} for i in range(3)])
+    a, b, c = tasks.claim("s2", limit=3)
+    assert a.claim_token and b.claim_token and c.claim_token
+    output = {"text": 'caf\u00e9 "quoted" \\ back', "nested": {"list": [1, 2.5, None, True]}}
+    result = tasks.settle(
+        [
+            # Given out of order, with another task's token, and one id twice (the first
+            # outcome given for an id is the one applied).
+            Outcome(id=c.id, token=c.claim_token, action="complete", output=output),
+            Outcome(id=a.id, token=b.claim_token, action="complete"),
+            Outcome(id=b.id, token=b.claim_token, action="fail", error="boom", retry=False),
+            Outcome(id=b.id, token=b.claim_token, action="complete"),
+        ]
+    )
+    assert result.applied == {c.id: "completed", b.id: "dead"}
+    assert result.refused == [a.id]
+    assert tasks.get(c.id).output == output
+    assert tasks.get(b.id).error == "boom" and tasks.get(b.id).output is None
+    assert tasks.get(a.id).status == "running"
+
+
 def test_agent_addressed_tasks(ledger: Any, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     mine = tasks.enqueue("agents", agent_name="codex")
@@ -263,6 +286,80 @@ def test_bad_input_is_refused_naming_the_field(
     with pytest.raises(InvalidInput) as info:
         ledger.tenant(tenant_id).tasks.enqueue(**kwargs)
     assert info.value.field is not None and info.value.field.endswith(field)
+
+
+def test_enqueue_many_without_dedup_keys_returns_ids_in_input_order(
+    ledger: Any, tenant_id: str
+) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    later = datetime.now(UTC) + timedelta(hours=1)
+    batch: list[Any] = [{"i": i} for i in range(300)]
+    batch[7] = NewTask(input={"i": 7}, priority=9, queue="side", run_after=later)
+    batch[8] = NewTask(task_type="typed", agent_name="a1", session_id="s", entity_id="e")
+    batch[9] = {"nested": {"list": [1, 2.5, None, True, "caf\u00e9"]}, "i": 9}
+    ids = tasks.enqueue_many("order", batch)
+    assert len(ids) == 300 and len(set(ids)) == 300
+    for i in (0, 1, 150, 299):
+        assert tasks.get(ids[i]).input == {"i": i}
+    side = tasks.get(ids[7])
+    assert (side.queue, side.priority, side.run_after, side.input) == ("side", 9, later, {"i": 7})
+    typed = tasks.get(ids[8])
+    assert (typed.task_type, typed.agent_name, typed.session_id, typed.entity_id) == (
+        "typed",
+        "a1",
+        "s",
+        "e",
+    )
+    assert typed.input == {} and typed.max_attempts == 5 and typed.retry_delay == 1.0
+    assert tasks.get(ids[9]).input == batch[9]
+    assert [t.id for t in tasks.claim("order", limit=3)] == ids[:3]
+
+
+def test_enqueue_many_with_some_dedup_keys_still_deduplicates(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    ids = tasks.enqueue_many(
+        "mixed",
+        [{"i": 0}, NewTask(input={"i": 1}, dedup_key="k"), {"i": 2}, NewTask(dedup_key="k")],
+    )
+    assert ids[1] == ids[3] and len(set(ids)) == 3
+    assert [tasks.get(i).input for i in ids[:3]] == [{"i": 0}, {"i": 1}, {"i": 2}]
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        ({"x": "\x00"}, "tasks[1].x"),
+        ({"x": [1, float("nan")]}, "tasks[1].x[1]"),
+        ({"x": {1: "int key"}}, "tasks[1].x"),
+        ({"x": {"s": {1, 2}}}, "tasks[1].x.s"),
+        ({"big": "x" * 1_000_001}, "tasks[1]"),
+        (NewTask(input={"x": float("inf")}), "tasks[1].input.x"),
+        (NewTask(input={"x": 1}, priority=2**40), "tasks[1].priority"),
+        (NewTask(queue=""), "queue"),
+        ("not a mapping", "tasks[1]"),
+    ],
+)
+def test_enqueue_many_refuses_bad_items_naming_them(
+    ledger: Any, tenant_id: str, item: Any, field: str
+) -> None:
+    with pytest.raises(InvalidInput) as info:
+        ledger.tenant(tenant_id).tasks.enqueue_many("bad", [{"ok": 1}, item])
+    assert info.value.field == field
+    assert ledger.tenant(tenant_id).tasks.list(queue="bad") == []
+
+
+def test_enqueue_many_takes_text_that_only_looks_like_an_escape(
+    ledger: Any, tenant_id: str
+) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    deep: dict[str, Any] = {"leaf": 1}
+    for _ in range(40):
+        deep = {"d": deep}
+    inputs = [{"s": "\\u0000 is not NUL"}, {"t": ("a", "b")}, deep]
+    ids = tasks.enqueue_many("escape", inputs)
+    assert tasks.get(ids[0]).input == inputs[0]
+    assert tasks.get(ids[1]).input == {"t": ["a", "b"]}
+    assert tasks.get(ids[2]).input == deep
 
 
 def test_claim_limits_are_checked(ledger: Any, tenant_id: str) -> None:

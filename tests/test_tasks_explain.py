@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
-from agentledger import Ledger, NewTask
+from agentledger import Ledger, NewTask, Outcome
 from agentledger.tasks.ops import Q, _settle_params
 
 FINISHED = 20_000
@@ -44,3 +45,45 @@ def test_claim_uses_the_ready_index(sync_ledger: Ledger, database_url: str, app_
     plan = json.dumps(rows[0]["QUERY PLAN"])
     assert '"Index Name": "tasks_ready"' in plan, plan
     assert '"Node Type": "Seq Scan"' not in plan, plan
+
+
+def test_settle_finds_the_batch_by_primary_key(
+    sync_ledger: Ledger, database_url: str, app_url: str
+) -> None:
+    """Whatever the table's statistics say (none here: it was never analyzed), the settled
+    batch is looked up by primary key, with no join over the batch per row."""
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    sync_ledger.tenants.create(tenant)
+    tasks = sync_ledger.tenant(tenant).tasks
+    tasks.enqueue_many("ex", [{"i": i} for i in range(2_000)])
+    held = [t for _ in range(5) for t in tasks.claim("ex", limit=100)]
+    done = [Outcome(id=t.id, token=t.claim_token, action="complete") for t in held if t.claim_token]
+    tasks.settle(done[:400])
+    last = done[400:]
+    params = {
+        "queue": None,
+        "limit": 0,
+        "lease": 1.0,
+        "worker": None,
+        "agent": None,
+        **_settle_params(last),
+    }
+    with psycopg.connect(app_url, row_factory=dict_row) as conn:
+        conn.execute("SELECT agentledger.bind_tenant(%s)", (tenant,))
+        rows = conn.execute("EXPLAIN (FORMAT JSON) " + Q.settle_and_claim.sql, params).fetchall()
+        conn.rollback()
+    update = _find(rows[0]["QUERY PLAN"][0]["Plan"], "ModifyTable")
+    assert update is not None
+    plan = json.dumps(update)
+    assert '"Index Name": "tasks_pkey"' in plan, plan
+    assert "Join" not in plan and "Nested Loop" not in plan, plan
+
+
+def _find(node: dict[str, Any], node_type: str) -> dict[str, Any] | None:
+    if node.get("Node Type") == node_type:
+        return node
+    for child in node.get("Plans", []):
+        found = _find(child, node_type)
+        if found is not None:
+            return found
+    return None

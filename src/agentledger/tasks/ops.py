@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -93,26 +94,89 @@ def enqueue(queue: str, input: Mapping[str, Any] | None = None, **fields: Any) -
 @operation(idempotent=False)
 def enqueue_many(queue: str, tasks: Iterable[NewTask | Mapping[str, Any]]) -> Gen[list[int]]:
     """Add a batch in one statement; the ids in input order (existing ids for duplicates)."""
-    batch = [_new_task(queue, task, i) for i, task in enumerate(tasks)]
-    if len(batch) > MAX_BATCH:
+    items = list(tasks)
+    if len(items) > MAX_BATCH:
         raise InvalidInput(f"a batch holds at most {MAX_BATCH} tasks", field="tasks")
-    if not batch:
+    if not items:
         return []
-    rows = yield Q.enqueue_many.all(
-        queues=[t.queue for t in batch],
-        task_types=[t.task_type for t in batch],
-        agent_names=[t.agent_name for t in batch],
-        priorities=[t.priority for t in batch],
-        inputs=[json.dumps(t.input) for t in batch],
-        max_attempts=[t.max_attempts for t in batch],
-        retry_delays=[t.retry_delay for t in batch],
-        run_afters=[t.run_after for t in batch],
-        session_ids=[t.session_id for t in batch],
-        entity_ids=[t.entity_id for t in batch],
-        dedup_keys=[t.dedup_key for t in batch],
-    )
-    yield Q.notify_queues.none(queues=sorted({str(t.queue) for t in batch}))
+    columns = _batch_columns(_queue(queue), items)
+    if any(key is not None for key in columns["dedup_keys"]):
+        rows = yield Q.enqueue_many.all(**columns)
+    else:  # nothing to deduplicate: a plain insert
+        del columns["dedup_keys"]
+        rows = yield Q.enqueue_many_plain.all(**columns)
+    yield Q.notify_queues.none(queues=sorted(set(columns["queues"])))
     return [row["id"] for row in rows]
+
+
+def _batch_columns(
+    queue: str, items: Sequence[NewTask | Mapping[str, Any]]
+) -> dict[str, list[Any]]:
+    """Validate a batch into the statement's columns, each task checked once.
+
+    A plain mapping is a task's input with every other field at its default."""
+    inputs: list[str] = []
+    tasks: list[NewTask] = []
+    plain = NewTask(queue=queue)
+    for i, task in enumerate(items):
+        if isinstance(task, NewTask):
+            inputs.append(_input_json(f"tasks[{i}].input", task.input))
+            tasks.append(_new_task(queue, replace(task, input=None), i))
+        else:
+            inputs.append(_input_json(f"tasks[{i}]", task))
+            tasks.append(plain)
+    return {
+        "queues": [t.queue for t in tasks],
+        "task_types": [t.task_type for t in tasks],
+        "agent_names": [t.agent_name for t in tasks],
+        "priorities": [t.priority for t in tasks],
+        "inputs": inputs,
+        "max_attempts": [t.max_attempts for t in tasks],
+        "retry_delays": [t.retry_delay for t in tasks],
+        "run_afters": [t.run_after for t in tasks],
+        "session_ids": [t.session_id for t in tasks],
+        "entity_ids": [t.entity_id for t in tasks],
+        "dedup_keys": [t.dedup_key for t in tasks],
+    }
+
+
+def _input_json(field: str, value: object) -> str:
+    """A task's input as JSON text: one encoding for the common case (a dict of JSON values
+    that encodes cleanly); anything else gets the full check, which names the problem."""
+    if value is None:
+        return "{}"
+    if type(value) is dict and _plain_json(value, 0):
+        try:
+            text = _encode(value)
+        except (TypeError, ValueError):
+            pass
+        else:  # ASCII (ensure_ascii), so its length is its size in bytes
+            if len(text) <= v.MAX_JSON_BYTES and "\\u0000" not in text:
+                return text
+    return json.dumps(v.json_object(field, value))
+
+
+def _plain_json(value: object, depth: int) -> bool:
+    """Containers whose keys are strings, not nested too deeply (the scalars are checked by
+    encoding: json.dumps refuses non-finite numbers and foreign types)."""
+    if depth > 60:
+        return False
+    if type(value) is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) in _CONTAINERS and not _plain_json(item, depth + 1):
+                return False
+    elif type(value) in _CONTAINERS:
+        for item in value:  # type: ignore[attr-defined]
+            if type(item) in _CONTAINERS and not _plain_json(item, depth + 1):
+                return False
+    return True
+
+
+_CONTAINERS = (dict, list, tuple)
+# One encoder for every input (json.dumps with options builds a new one per call).
+_encode = json.JSONEncoder(allow_nan=False).encode
 
 
 def _claim_args(
@@ -174,17 +238,31 @@ def settle_and_claim(
 def _settle_params(checked: Sequence[Outcome]) -> dict[str, Any]:
     return {
         "ids": [o.id for o in checked],
-        "tokens": [o.token for o in checked],
-        "actions": [o.action for o in checked],
-        "outputs": [None if o.output is None else json.dumps(o.output) for o in checked],
-        "errors": [o.error for o in checked],
-        "retries": [o.retry for o in checked],
+        "outcomes": json.dumps(_outcome_map(checked)),
         "sources": TASK_LIFECYCLE.sources("complete"),
         "completed": TASK_LIFECYCLE.target("complete"),
         "released": TASK_LIFECYCLE.target("release"),
         "retried": TASK_LIFECYCLE.target("retry"),
         "buried": TASK_LIFECYCLE.target("bury"),
     }
+
+
+def _outcome_map(checked: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
+    """The outcomes keyed by task id (an id given twice is settled by its first outcome)."""
+    entries: dict[str, dict[str, Any]] = {}
+    for o in checked:
+        entries.setdefault(str(o.id), _outcome_entry(o))
+    return entries
+
+
+def _outcome_entry(o: Outcome) -> dict[str, Any]:
+    """One outcome as the statement reads it (absent keys read as NULL)."""
+    entry: dict[str, Any] = {"token": str(o.token), "action": o.action, "retry": o.retry}
+    if o.output is not None:
+        entry["output"] = o.output
+    if o.error is not None:
+        entry["error"] = o.error
+    return entry
 
 
 def _cycle(checked: Sequence[Outcome], rows: Sequence[Mapping[str, Any]]) -> Cycle:
@@ -204,6 +282,17 @@ def claim_fair(
 
 
 def _outcome(outcome: Outcome, index: int) -> Outcome:
+    if (
+        type(outcome) is Outcome
+        and type(outcome.id) is int
+        and 1 <= outcome.id < 2**63
+        and type(outcome.token) is UUID
+        and outcome.action in OUTCOME_ACTIONS
+        and outcome.output is None
+        and outcome.error is None
+        and type(outcome.retry) is bool
+    ):
+        return outcome  # the common case (a worker's completion): nothing to check or convert
     at = f"outcomes[{index}]"
     if not isinstance(outcome, Outcome):
         raise InvalidInput(f"{at} must be an Outcome", field=at)

@@ -21,13 +21,14 @@ WHERE tenant_id = agentledger.current_tenant() AND queue = %(queue)s
 -- name: enqueue_many
 -- Add a batch in one statement; one id per input row, in input order (an existing
 -- unfinished task's id for a duplicate dedup key, or NULL if it finished meanwhile).
+-- The arrays travel as binary parameters: no quoting and escaping of every element.
 WITH input AS MATERIALIZED (
     SELECT nextval('agentledger.tasks_id_seq') AS id, x.*
     FROM unnest(
-        %(queues)s::text[], %(task_types)s::text[], %(agent_names)s::text[],
-        %(priorities)s::integer[], %(inputs)s::text[], %(max_attempts)s::integer[],
-        %(retry_delays)s::double precision[], %(run_afters)s::timestamptz[],
-        %(session_ids)s::text[], %(entity_ids)s::text[], %(dedup_keys)s::text[]
+        %(queues)b::text[], %(task_types)b::text[], %(agent_names)b::text[],
+        %(priorities)b::integer[], %(inputs)b::text[], %(max_attempts)b::integer[],
+        %(retry_delays)b::double precision[], %(run_afters)b::timestamptz[],
+        %(session_ids)b::text[], %(entity_ids)b::text[], %(dedup_keys)b::text[]
     ) WITH ORDINALITY AS x(queue, task_type, agent_name, priority, input, max_attempts,
                            retry_delay, run_after, session_id, entity_id, dedup_key, ord)
 ), inserted AS (
@@ -54,6 +55,28 @@ LEFT JOIN agentledger.tasks old
    AND old.dedup_key = i.dedup_key AND old.status IN ('pending', 'running')
 ORDER BY i.ord
 
+-- name: enqueue_many_plain
+-- Add a batch with no dedup keys in one statement; its ids in input order.
+WITH input AS MATERIALIZED (
+    SELECT nextval('agentledger.tasks_id_seq') AS id, x.*
+    FROM unnest(
+        %(queues)b::text[], %(task_types)b::text[], %(agent_names)b::text[],
+        %(priorities)b::integer[], %(inputs)b::text[], %(max_attempts)b::integer[],
+        %(retry_delays)b::double precision[], %(run_afters)b::timestamptz[],
+        %(session_ids)b::text[], %(entity_ids)b::text[]
+    ) WITH ORDINALITY AS x(queue, task_type, agent_name, priority, input, max_attempts,
+                           retry_delay, run_after, session_id, entity_id, ord)
+), inserted AS (
+    INSERT INTO agentledger.tasks (
+        tenant_id, id, queue, task_type, agent_name, priority, input, max_attempts,
+        retry_delay, run_after, session_id, entity_id)
+    SELECT agentledger.current_tenant(), id, queue, task_type, agent_name, priority,
+           input::jsonb, max_attempts, retry_delay, coalesce(run_after, now()), session_id,
+           entity_id
+    FROM input
+)
+SELECT id FROM input ORDER BY ord
+
 -- name: notify_queues
 -- Wake idle workers: new ready work in these queues (the payload is the queue name).
 SELECT pg_notify('agentledger_tasks', q) FROM unnest(%(queues)s::text[]) AS q
@@ -68,34 +91,37 @@ SELECT pg_notify('agentledger_tasks', q) FROM unnest(%(queues)s::text[]) AS q
 -- ready work by priority and age, SKIP LOCKED so concurrent claimers never wait for or share
 -- a task; a rescued task with no attempts left goes dead instead of running again.
 -- Settle only with limit 0; claim only with no outcomes.
+-- The outcomes travel as one JSON object keyed by task id, read per row by key (no join:
+-- a join of the batch with the table costs a pass over the batch per row when the planner
+-- misjudges the table's size), and the batch is found by primary key. The status guard is
+-- written as IS TRUE so that the partial indexes on status stay out of this choice.
 WITH settled AS (
     UPDATE agentledger.tasks t
-    SET status = CASE o.action
-            WHEN 'complete' THEN %(completed)s
-            WHEN 'release' THEN %(released)s
-            ELSE CASE WHEN o.retry AND t.attempts < t.max_attempts
-                      THEN %(retried)s ELSE %(buried)s END END,
-        output = CASE WHEN o.action = 'complete' THEN o.output::jsonb ELSE t.output END,
-        error = CASE WHEN o.action = 'fail' THEN o.error ELSE t.error END,
-        attempts = t.attempts - (o.action = 'release')::integer,
-        run_after = CASE WHEN o.action = 'fail' AND o.retry AND t.attempts < t.max_attempts
-            THEN now() + make_interval(secs => least(3600.0,
-                t.retry_delay * power(2.0, t.attempts - 1)) * (0.5 + random() / 2))
-            ELSE t.run_after END,
-        finished_at = CASE WHEN o.action = 'complete'
-            OR (o.action = 'fail' AND NOT (o.retry AND t.attempts < t.max_attempts))
-            THEN now() END,
+    SET (status, output, error, attempts, run_after, finished_at) = (
+            SELECT CASE o.action
+                    WHEN 'complete' THEN %(completed)s
+                    WHEN 'release' THEN %(released)s
+                    ELSE CASE WHEN o.retry AND t.attempts < t.max_attempts
+                              THEN %(retried)s ELSE %(buried)s END END,
+                CASE WHEN o.action = 'complete' THEN o.output ELSE t.output END,
+                CASE WHEN o.action = 'fail' THEN o.error ELSE t.error END,
+                t.attempts - (o.action = 'release')::integer,
+                CASE WHEN o.action = 'fail' AND o.retry AND t.attempts < t.max_attempts
+                    THEN now() + make_interval(secs => least(3600.0,
+                        t.retry_delay * power(2.0, t.attempts - 1)) * (0.5 + random() / 2))
+                    ELSE t.run_after END,
+                CASE WHEN o.action = 'complete'
+                    OR (o.action = 'fail' AND NOT (o.retry AND t.attempts < t.max_attempts))
+                    THEN now() END
+            FROM jsonb_to_record(b.outcomes -> t.id::text)
+                AS o(action text, output jsonb, error text, retry boolean)),
         lease_expires_at = NULL,
         claim_token = NULL,
         updated_at = now()
-    FROM unnest(
-        %(ids)s::bigint[], %(tokens)s::uuid[], %(actions)s::text[], %(outputs)s::text[],
-        %(errors)s::text[], %(retries)s::boolean[]
-    ) AS o(id, token, action, output, error, retry)
-    -- id = ANY(ids) lets the planner look the batch up by primary key whatever its
-    -- statistics say (a join on o.id alone may scan every running task of the tenant).
+    FROM (SELECT %(outcomes)s::jsonb AS outcomes) b
     WHERE t.tenant_id = agentledger.current_tenant() AND t.id = ANY(%(ids)s::bigint[])
-      AND t.id = o.id AND t.status = ANY(%(sources)s) AND t.claim_token = o.token
+      AND (t.status = ANY(%(sources)s)) IS TRUE
+      AND t.claim_token = (b.outcomes -> t.id::text ->> 'token')::uuid
     RETURNING t.id, t.status, t.queue, t.run_after <= now() AS ready
 ), woken AS (
     SELECT pg_notify('agentledger_tasks', q.queue)

@@ -352,8 +352,9 @@ class Worker:
                         break
                 except Unavailable:
                     pass  # the database is away: keep in-flight work, retry after a pause
-                if claimed and len(claimed) == free:
-                    continue  # a full batch: its outcomes are awaited below, next time round
+                # Even after a full batch, wait for handlers to finish (below) rather than
+                # cycle again at once: settling whatever few are done by then splits every
+                # later batch in parts.
                 timeout = max(0.001, min(opts.poll_interval, next_beat - time.monotonic()))
                 if not inflight:
                     wake.wait(timeout)  # a notification, or the poll interval
