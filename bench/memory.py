@@ -135,7 +135,9 @@ def main(argv: list[str] | None = None) -> None:
         for size in (small, large):
             have = owner.execute("SELECT count(*) FROM agentledger.memory_entities").fetchone()
             load(owner, tid, size - (have[0] if have else 0), corpus)
-            owner.execute("VACUUM ANALYZE agentledger.memory_entities")
+            owner.execute(
+                "VACUUM ANALYZE agentledger.memory_entities, agentledger.memory_name_terms"
+            )
             count = owner.execute("SELECT count(*) FROM agentledger.memory_entities").fetchone()
             console.print(f"entities in the table (all in tenant {tid!r}): {count and count[0]:,}")
             n = queries if size == small else min(queries, args.large_queries)

@@ -74,7 +74,7 @@ def test_a_plain_owner_keeps_tenants_apart_and_uses_the_indexes(
         assert [h.entity.id for h in mem.search_text("zelda")] == [expected]
         assert [h.entity.id for h in mem.search("Zelda Quinn")] == [expected]
     with psycopg.connect(database_url, autocommit=True) as su:
-        su.execute("VACUUM ANALYZE agentledger.memory_entities")
+        su.execute("VACUUM ANALYZE agentledger.memory_entities, agentledger.memory_name_terms")
     with psycopg.connect(database_url) as conn, conn.transaction():
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(plain_owner)))
         conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tenant_id])

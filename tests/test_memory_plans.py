@@ -44,7 +44,7 @@ def test_user_scoped_searches_use_the_scope_indexes(
         for i in range(4000)
     )
     with psycopg.connect(database_url, autocommit=True) as owner:
-        owner.execute("VACUUM ANALYZE agentledger.memory_entities")
+        owner.execute("VACUUM ANALYZE agentledger.memory_entities, agentledger.memory_name_terms")
     scope = {**filters.params(Filter(user="u7")), "limit": 10}
     shown = plan(database_url, tenant_id, "memory_search_text_v1", {**scope, "query": "budget"})
     assert "memory_entities_user_idx" in shown, shown
@@ -81,7 +81,7 @@ def test_unscoped_fuzzy_and_text_searches_use_their_indexes(
         for i in range(4000)
     )
     with psycopg.connect(database_url, autocommit=True) as owner:
-        owner.execute("VACUUM ANALYZE agentledger.memory_entities")
+        owner.execute("VACUUM ANALYZE agentledger.memory_entities, agentledger.memory_name_terms")
     unscoped = {**filters.params(None), "limit": 10}
     name = traced(
         database_url, tenant_id, ops.Q.find_by_name, {**unscoped, **FUZZY, "name": "persn 7"}
@@ -120,7 +120,7 @@ def test_a_listing_filtered_by_a_rare_attribute_uses_the_attrs_index(
         for i in range(4000)
     )
     with psycopg.connect(database_url, autocommit=True) as owner:
-        owner.execute("VACUUM ANALYZE agentledger.memory_entities")
+        owner.execute("VACUUM ANALYZE agentledger.memory_entities, agentledger.memory_name_terms")
     rare = Filter(attrs={"stage": "won"})
     params = {**filters.params(rare), "after_updated": None, "after_id": None, "limit": 10}
     params["attrs"] = json.dumps(params["attrs"])  # a literal in the EXPLAIN
