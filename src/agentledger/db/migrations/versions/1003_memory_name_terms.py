@@ -116,19 +116,23 @@ CREATE INDEX memory_entities_name_words_idx ON agentledger.memory_entities
     USING gin (agentledger.memory_name_lexemes(tenant_id, user_id, shared, name));
 """
 
-OPTIONAL = """
-DO $do$
-BEGIN
-    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
-        DROP INDEX IF EXISTS agentledger.memory_entities_name_trgm_idx;
-        EXECUTE 'CREATE INDEX memory_name_terms_trgm_idx ON agentledger.memory_name_terms '
-            || 'USING gist (term ' || (SELECT extnamespace::regnamespace::text
-                                       FROM pg_extension WHERE extname = 'pg_trgm')
-            || '.gist_trgm_ops)';
-    END IF;
-END
-$do$;
-"""
+
+def _trgm_index(name: str, table: str, column: str) -> str:
+    """A DO block creating a GiST trigram index when pg_trgm is installed (its operator
+    class qualified by the extension's schema)."""
+    return f"""
+    DO $do$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+            EXECUTE 'CREATE INDEX {name} ON agentledger.{table} USING gist ({column} '
+                || (SELECT extnamespace::regnamespace::text
+                    FROM pg_extension WHERE extname = 'pg_trgm')
+                || '.gist_trgm_ops)';
+        END IF;
+    END
+    $do$;
+    """
+
 
 # The scope filter of v1 (tenant, user, kinds, tags, attrs, dates, archived) on ``e``.
 SCOPE = v1.SCOPE
@@ -327,23 +331,20 @@ def upgrade() -> None:
     op.execute(DICTIONARY)
     op.execute(tenant_table("memory_name_terms", "SELECT, INSERT, DELETE"))
     op.execute(OWNER_POLICY.replace("@role@", role))
-    op.execute(OPTIONAL)
+    op.execute("DROP INDEX IF EXISTS agentledger.memory_entities_name_trgm_idx")
+    op.execute(_trgm_index("memory_name_terms_trgm_idx", "memory_name_terms", "term"))
     for name, ddl, needs in FUNCTIONS:
         op.execute(v1._create(name, ddl, needs, role))
     # The fuzzy helper is for the definer functions only.
-    op.execute(
-        """
+    op.execute(f"""
     DO $do$
     BEGIN
-        IF to_regprocedure('agentledger.memory_fuzzy_v1(text, double precision, integer, '
-                || 'text, text[], text[], jsonb, jsonpath, timestamptz, timestamptz, '
-                || 'timestamptz, timestamptz, boolean, integer)') IS NOT NULL THEN
-            EXECUTE 'REVOKE ALL ON FUNCTION agentledger.memory_fuzzy_v1 FROM "@role@"';
+        IF to_regproc('agentledger.memory_fuzzy_v1') IS NOT NULL THEN
+            REVOKE ALL ON FUNCTION agentledger.memory_fuzzy_v1 FROM "{role}";
         END IF;
     END
     $do$;
-    """.replace("@role@", role)
-    )
+    """)
 
 
 def downgrade() -> None:
@@ -360,14 +361,5 @@ def downgrade() -> None:
     DROP TABLE agentledger.memory_name_terms;
     DROP FUNCTION agentledger.memory_name_lexemes(text, text, boolean, text);
     DROP FUNCTION agentledger.memory_name_words(text);
-    DO $do$
-    BEGIN
-        IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
-            EXECUTE 'CREATE INDEX memory_entities_name_trgm_idx ON agentledger.memory_entities '
-                || 'USING gist (name ' || (SELECT extnamespace::regnamespace::text
-                                           FROM pg_extension WHERE extname = 'pg_trgm')
-                || '.gist_trgm_ops)';
-        END IF;
-    END
-    $do$;
     """)
+    op.execute(_trgm_index("memory_entities_name_trgm_idx", "memory_entities", "name"))
