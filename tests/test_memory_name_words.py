@@ -1,14 +1,18 @@
-"""Fuzzy names through the word dictionary (memory_0004): misspelt words find their close
-words, renames keep the dictionary current, odd characters stay data, scopes hold."""
+"""Fuzzy names through the word dictionary (memory_0004, memory_0006): misspelt words find
+their close words, renames keep the dictionary current, odd characters stay data, scopes
+hold, common words are sampled."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 import psycopg
+from bench.plans import traced_plans
 
 from agentledger import Filter, NewEntity
+from agentledger.memory import filters, ops
 
 
 def words(database_url: str, tenant: str) -> set[str]:
@@ -78,3 +82,38 @@ def test_user_scope_and_tenant_scope_hold(ledger: Any, tenant_id: str) -> None:
     assert everyone == {alice.id, bob.id, team.id, public.id}
     hybrid = {h.entity.id for h in mem.search(query, filter=Filter(user="bob"))}
     assert hybrid == {bob.id, team.id, public.id}
+
+
+def test_the_any_word_pass_reads_each_close_word_from_a_bounded_sample(
+    ledger: Any, tenant_id: str, database_url: str
+) -> None:
+    """memory_0006: when no name holds a close word of every query word, the any-word pass
+    reads the close words one by one (each under GIN's sample bound, which the function
+    keeps to itself), and the rarer word's names are ranked beside the common word's."""
+    mem = ledger.tenant(tenant_id).memory
+    mem.upsert_many(NewEntity(kind="contact", name=f"Zebulon Kx{i:04d}") for i in range(300))
+    rare = mem.upsert_many(
+        NewEntity(kind="contact", name=f"Quillfeather {n}") for n in ("Abbot", "Birch", "Cobb")
+    )
+    query = "Zebulon Quilfeather"  # no name holds a close word of both
+    hits = mem.find_by_name(query, limit=10, threshold=0.1)
+    assert len(hits) == 10
+    assert set(rare.ids) <= {h.entity.id for h in hits}
+    assert all("Zebulon" in h.entity.name or "Quillfeather" in h.entity.name for h in hits)
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    with psycopg.connect(database_url) as conn, conn.transaction():
+        conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tenant_id])
+        shown = traced_plans(
+            conn,
+            ops.Q.find_by_name.sql,
+            {"name": query, "threshold": 0.1, "cap": 16, "limit": 10} | filters.params(None),
+        )
+        after = conn.execute("SHOW gin_fuzzy_search_limit").fetchone()
+    plans = shown.split("duration: ")
+    word = re.compile(rf"@@ '''{re.escape(tenant_id)} (\w+)'''::tsquery")
+    each = {m.group(1): p for p in plans for m in [word.search(p)] if m}
+    assert {"zebulon", "quillfeather"} <= set(each), shown
+    assert all("LIMIT least(p_cap" in p for p in each.values()), each
+    assert any("zebulon'' & " in p or "quillfeather'' & " in p for p in plans), shown
+    assert after == ("0",)  # the sample bound ends with the function

@@ -326,6 +326,19 @@ $do$;
 """
 
 
+def revoke_fuzzy(role: str) -> str:
+    """The fuzzy helper is for the definer functions only (creating it granted it)."""
+    return f"""
+    DO $do$
+    BEGIN
+        IF to_regproc('agentledger.memory_fuzzy_v1') IS NOT NULL THEN
+            REVOKE ALL ON FUNCTION agentledger.memory_fuzzy_v1 FROM "{role}";
+        END IF;
+    END
+    $do$;
+    """
+
+
 def upgrade() -> None:
     role = app_role()
     op.execute(DICTIONARY)
@@ -335,16 +348,7 @@ def upgrade() -> None:
     op.execute(_trgm_index("memory_name_terms_trgm_idx", "memory_name_terms", "term"))
     for name, ddl, needs in FUNCTIONS:
         op.execute(v1._create(name, ddl, needs, role))
-    # The fuzzy helper is for the definer functions only.
-    op.execute(f"""
-    DO $do$
-    BEGIN
-        IF to_regproc('agentledger.memory_fuzzy_v1') IS NOT NULL THEN
-            REVOKE ALL ON FUNCTION agentledger.memory_fuzzy_v1 FROM "{role}";
-        END IF;
-    END
-    $do$;
-    """)
+    op.execute(revoke_fuzzy(role))
 
 
 def downgrade() -> None:
