@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from agentledger.db.embedded import EmbeddedServer, bin_dir
+from agentledger.db.embedded import EmbeddedServer, bin_dir, shared_buffers_mb
 from tests.conftest import server_dir
 
 pytestmark = pytest.mark.slow
@@ -55,6 +55,24 @@ def test_db_start_outlives_the_cli_and_psql_connects(data_dir: Path) -> None:
     assert cli(data_dir, "db", "status").returncode == 0
     assert cli(data_dir, "db", "stop").returncode == 0
     assert cli(data_dir, "db", "status").returncode == 1
+
+
+def _buffers_mb(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT setting::bigint * 8192 / 1048576 FROM pg_settings WHERE name = 'shared_buffers'"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_buffer_cache_is_sized_to_the_machine_unless_an_option_says(data_dir: Path) -> None:
+    assert 128 <= shared_buffers_mb() <= 2048
+    server = EmbeddedServer(data_dir)
+    assert _buffers_mb(server.start().url()) == shared_buffers_mb()
+    server.stop()
+    told = EmbeddedServer(data_dir, options=("shared_buffers=48MB",))
+    assert _buffers_mb(told.start().url()) == 48
 
 
 def test_concurrent_starters_share_one_server(data_dir: Path) -> None:

@@ -25,6 +25,9 @@ DATABASE = "agentledger"
 SUPERUSER = "postgres"
 # Durability off: only for throwaway servers (tests, benchmarks) that never keep data.
 FAST_OPTIONS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+# PostgreSQL's own default buffer cache (128 MB) is sized for any machine, not this one.
+MIN_SHARED_BUFFERS_MB = 128
+MAX_SHARED_BUFFERS_MB = 2048
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,7 +71,8 @@ class EmbeddedServer:
             self._ensure_initialised()
             self._remove_stale_pid_file()
             port = self._choose_port()
-            opts = " ".join([f"-p {port}", *(f"-c {o}" for o in self.options)])
+            settings = (f"shared_buffers={shared_buffers_mb()}MB", *self.options)
+            opts = " ".join([f"-p {port}", *(f"-c {o}" for o in settings)])
             self._pg(
                 [
                     "pg_ctl",
@@ -223,6 +227,19 @@ def _quiet_import() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
+
+
+def shared_buffers_mb() -> int:
+    """A quarter of the memory this process may use (the usual starting point for a server
+    of its own), within 128 MB and 2 GB: memory searches at a million entities read several
+    hundred MB of heap and index pages, and PostgreSQL's default of 128 MB holds only a
+    small part of them. Only pages in use take memory; an option passed to the server
+    (``shared_buffers=...``) overrides this."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    with contextlib.suppress(OSError, ValueError):  # a container's limit, when it has one
+        total = min(total, int(Path("/sys/fs/cgroup/memory.max").read_text().strip()))
+    quarter = total // 4 // 2**20
+    return max(MIN_SHARED_BUFFERS_MB, min(MAX_SHARED_BUFFERS_MB, quarter))
 
 
 def bin_dir() -> Path:
