@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> None:
         with psycopg.connect(url) as conn:
             row = conn.execute("SHOW server_version").fetchone()
             meta["postgres"] = str(row[0]) if row else "?"
+            row = conn.execute("SHOW shared_buffers").fetchone()
+            meta["shared_buffers"] = str(row[0]) if row else "?"
         os.environ["DATABASE_URL"] = url  # every suite on this one server
         for name in args.only.split(","):
             console.rule(f"[bold]{name}")

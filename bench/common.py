@@ -162,6 +162,23 @@ def progress() -> Progress:
     )
 
 
+def measure_alternately(
+    contenders: list[tuple[str, Callable[[], object]]], *, units: int = 1, repeats: int = 5
+) -> list[Timing]:
+    """Like ``measure`` for several contenders doing the same work, their repeats taken in
+    turn (a, b, c, a, b, c, ...) so that drift on a busy machine (caches, autovacuum, a
+    neighbour's load) falls on each of them alike instead of on whichever ran last."""
+    for _, fn in contenders:
+        fn()
+    timings = [Timing(label, units=units) for label, _ in contenders]
+    for _ in range(repeats):
+        for timing, (_, fn) in zip(timings, contenders, strict=True):
+            start = time.perf_counter()
+            fn()
+            timing.samples.append(time.perf_counter() - start)
+    return timings
+
+
 def machine() -> dict[str, str]:
     return {
         "python": platform.python_version(),

@@ -24,7 +24,15 @@ import psycopg
 
 from agentledger import Filter, Ledger, NewEntity
 from agentledger.memory import filters, ops
-from bench.common import RECORDED, bench_database, console, machine, measure, progress, ratio_table
+from bench.common import (
+    RECORDED,
+    bench_database,
+    console,
+    machine,
+    measure_alternately,
+    progress,
+    ratio_table,
+)
 from bench.corpus import Corpus
 from bench.plans import traced_plans
 
@@ -108,23 +116,24 @@ def main(argv: list[str] | None = None) -> None:
                 cur.execute(bind, {"tenant": tid})
                 cur.execute(sql, {"rows": params}).fetchall()
 
-        one = measure("upsert (1 row)", ours_single, units=singles, repeats=3)
+        one, raw_one, bare_one = measure_alternately(
+            [
+                ("upsert (1 row)", ours_single),
+                ("raw: BEGIN+bind+upsert+COMMIT", raw_single),
+                ("raw: bare statement", bare_single),
+            ],
+            units=singles,
+            repeats=5,
+        )
+        many, raw_many = measure_alternately(
+            [(f"upsert_many ({batch})", ours_batch), (f"raw batch ({batch})", raw_batch)],
+            units=batch,
+            repeats=3,
+        )
         console.print(
             ratio_table(
                 "memory upserts (new rows; input shaping included on both sides)",
-                [
-                    (
-                        one,
-                        measure(
-                            "raw: BEGIN+bind+upsert+COMMIT", raw_single, units=singles, repeats=3
-                        ),
-                    ),
-                    (one, measure("raw: bare statement", bare_single, units=singles, repeats=3)),
-                    (
-                        measure(f"upsert_many ({batch})", ours_batch, units=batch, repeats=3),
-                        measure(f"raw batch ({batch})", raw_batch, units=batch, repeats=3),
-                    ),
-                ],
+                [(one, raw_one), (one, bare_one), (many, raw_many)],
             )
         )
         owner = psycopg.connect(bdb.owner_url, autocommit=True)

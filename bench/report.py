@@ -43,7 +43,8 @@ def markdown(records: list[dict[str, Any]], meta: dict[str, Any], stamp: str) ->
     lines = [
         f"Generated {stamp} by `python -m bench` on {meta.get('platform', '?')}, "
         f"{meta.get('cpus', '?')} CPUs, Python {meta.get('python', '?')}, "
-        f"PostgreSQL {meta.get('postgres', '?')}{' (quick mode)' if meta.get('quick') else ''}.",
+        f"PostgreSQL {meta.get('postgres', '?')} (shared_buffers "
+        f"{meta.get('shared_buffers', '?')}){' (quick mode)' if meta.get('quick') else ''}.",
         "",
         "Time ratio = our median time / the baseline's median time for the same work "
         "(below 1: we are faster). Spread = (max - min) / median over the repeats.",
