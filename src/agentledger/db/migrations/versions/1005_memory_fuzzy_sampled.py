@@ -74,6 +74,17 @@ ANY_PASS_START = """
     -- Then names holding a close word for any of them.
     IF cardinality(v_ids) < p_limit AND v_any <> v_last THEN"""
 
+# The scope filter of the word-by-word scans. Their words already carry the user scope (a
+# user's own lexemes and the unowned-or-shared ones), and the planner, misjudging how many
+# names one word holds, would AND each scan with a bitmap of every name the user may see
+# (a step per visible name, per word). The check stays, written so that it is one.
+USER_CHECK = "AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)"
+WORD_SCOPE = _swap(
+    v1.SCOPE,
+    USER_CHECK,
+    "AND (p_user IS NULL OR coalesce(nullif(e.user_id, p_user), '') = '' OR e.shared)",
+)
+
 SAMPLED_ANY_PASS = (
     """
     -- Then names holding a close word for any of them: word by word, the closest first,
@@ -88,7 +99,7 @@ SAMPLED_ANY_PASS = (
                 WHERE agentledger.memory_name_lexemes(e.tenant_id, e.user_id, e.shared, e.name)
                       @@ v_word
                   AND e.id <> ALL(v_ids)"""
-    + v1.SCOPE
+    + WORD_SCOPE
     + """
                 LIMIT least(p_cap, p_cap * @any_cap@ - v_ranked)
             )
