@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from agentledger.db import migrate
+from agentledger.db.migrations.helpers import DEFAULT_APP_ROLE
 from tests.conftest import drop_database, with_database
 
 
@@ -80,3 +81,27 @@ def test_offline_sql_covers_every_revision() -> None:
     assert "CREATE TABLE agentledger.tenants" in text
     assert "CREATE POLICY tenant_isolation ON agentledger.api_keys" in text
     assert "%%" not in text
+
+
+def test_replacing_a_function_in_place_downgrades_to_the_previous_body(empty_url: str) -> None:
+    """memory_0006 replaces memory_fuzzy_v1 in place; stepping back restores memory_0004's
+    body, and the app role can run it in neither (it is for the definer functions only)."""
+
+    def fuzzy() -> tuple[str, bool]:
+        with psycopg.connect(empty_url) as conn:
+            row = conn.execute(
+                "SELECT prosrc, has_function_privilege(%s, p.oid, 'EXECUTE')"
+                " FROM pg_proc p WHERE proname = 'memory_fuzzy_v1'",
+                [DEFAULT_APP_ROLE],
+            ).fetchone()
+        assert row is not None
+        return row[0], row[1]
+
+    migrate.upgrade(empty_url)
+    body, executable = fuzzy()
+    assert "gin_fuzzy_search_limit" in body and not executable
+    migrate.downgrade(empty_url, "memory_0005")
+    body, executable = fuzzy()
+    assert "gin_fuzzy_search_limit" not in body and "p_cap * 4" in body and not executable
+    migrate.upgrade(empty_url)
+    assert "gin_fuzzy_search_limit" in fuzzy()[0]
