@@ -174,8 +174,8 @@ WHERE (SELECT count(*) FROM woken) >= 0
 ORDER BY c.priority DESC, c.run_after, c.id
 
 -- name: claim_fair
--- Claim across tenants, an equal share each (platform scope; see claim_tasks_fair_v1).
-SELECT * FROM agentledger.claim_tasks_fair_v1(%(queue)s, %(limit)s, %(lease)s, %(worker)s)
+-- Claim across tenants, an equal share each (platform scope; see claim_tasks_fair_v2).
+SELECT * FROM agentledger.claim_tasks_fair_v2(%(queue)s, %(limit)s, %(lease)s, %(worker)s)
 
 -- name: heartbeat
 -- Extend the leases of tasks still held under the given claim tokens; returns their ids.
