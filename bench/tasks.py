@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 
 from agentledger import Ledger
 from agentledger.tasks.ops import Q
@@ -118,10 +118,11 @@ class Contenders:
         assert stats.completed == self.n, stats
 
     def process_same_sql(self) -> None:
-        """The worker's statement (settle the last batch, claim the next) and nothing else."""
+        """The worker's statement (settle the last batch, claim the next) and nothing else,
+        its rows read by position as a raw driver user would."""
         done = 0
-        rows: list[dict[str, Any]] = []
-        with self.app.cursor() as cur:
+        claimed: list[tuple[Any, ...]] = []
+        with self.app.cursor(row_factory=tuple_row) as cur:
             while True:
                 with self.app.transaction():
                     cur.execute("SELECT agentledger.bind_tenant(%s)", ("bench",))
@@ -133,13 +134,14 @@ class Contenders:
                             "lease": 60.0,
                             "worker": "raw",
                             "agent": None,
-                            **_settle_params(rows),
+                            **_settle_params(claimed),
                         },
                     )
                     result = cur.fetchall()
-                done += sum(1 for r in result if r["settled_id"] is not None)
-                rows = [r for r in result if r["settled_id"] is None]
-                if not rows:
+                settled = next(r[SUMMARY] for r in result if r[0] is None)
+                done += len(settled or ())
+                claimed = [r for r in result if r[0] is not None]
+                if not claimed:
                     break
         assert done == self.n
 
@@ -156,12 +158,18 @@ class Contenders:
         assert done == self.n
 
 
-def _settle_params(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The statement's parameters for completing ``rows`` (as a raw driver user would)."""
+# settle_and_claim's result columns read here: a claimed task's id and claim token, and the
+# summary row's settled ids.
+TOKEN = 10
+SUMMARY = 17
+
+
+def _settle_params(claimed: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """The statement's parameters for completing ``claimed`` (as a raw driver user would)."""
     return {
-        "ids": [r["id"] for r in rows],
+        "ids": [r[0] for r in claimed],
         "outcomes": json.dumps(
-            {str(r["id"]): {"token": str(r["claim_token"]), "action": "complete"} for r in rows}
+            {str(r[0]): {"token": str(r[TOKEN]), "action": "complete"} for r in claimed}
         ),
         "sources": ["running"],
         "completed": "completed",

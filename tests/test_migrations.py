@@ -105,3 +105,24 @@ def test_replacing_a_function_in_place_downgrades_to_the_previous_body(empty_url
     assert "gin_fuzzy_search_limit" not in body and "p_cap * 4" in body and not executable
     migrate.upgrade(empty_url)
     assert "gin_fuzzy_search_limit" in fuzzy()[0]
+
+
+def test_fair_claim_v2_downgrades_to_v1_only(empty_url: str) -> None:
+    """tasks_0002 adds claim_tasks_fair_v2 beside v1; its downgrade drops v2 and keeps v1."""
+
+    def fair_claims() -> list[str]:
+        with psycopg.connect(empty_url) as conn:
+            rows = conn.execute(
+                "SELECT proname FROM pg_proc WHERE proname LIKE 'claim_tasks_fair_v%' "
+                "ORDER BY proname"
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    migrate.upgrade(empty_url)
+    assert fair_claims() == ["claim_tasks_fair_v1", "claim_tasks_fair_v2"]
+    migrate.downgrade(empty_url, "tasks_0001")
+    assert "tasks_0001" in migrate.current(empty_url)
+    assert fair_claims() == ["claim_tasks_fair_v1"]
+    migrate.upgrade(empty_url)
+    assert fair_claims() == ["claim_tasks_fair_v1", "claim_tasks_fair_v2"]
+    assert migrate.is_current(empty_url)

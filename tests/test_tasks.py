@@ -270,6 +270,25 @@ def test_enqueue_inside_a_transaction_with_other_writes(ledger: Any, tenant_id: 
     assert len(scope.tasks.list(queue="tx")) == 2
 
 
+def test_claim_and_settle_inside_a_transaction(ledger: Any, tenant_id: str) -> None:
+    """Outside a pipeline too, the compact claim result reads back as whole records."""
+    scope = ledger.tenant(tenant_id)
+    scope.tasks.enqueue_many("txc", [{"i": i} for i in range(3)])
+    with scope.transaction() as tx:
+        claimed = tx.tasks.claim("txc", limit=5, worker="tx")
+        result = tx.tasks.settle(
+            [
+                Outcome(id=t.id, token=t.claim_token, action="complete")
+                for t in claimed
+                if t.claim_token
+            ]
+        )
+    assert [t.input for t in claimed] == [{"i": 0}, {"i": 1}, {"i": 2}]
+    assert all(t.claimed_by == "tx" and t.status == "running" for t in claimed)
+    assert sorted(result.applied) == sorted(t.id for t in claimed) and result.refused == []
+    assert all(scope.tasks.get(t.id).status == "completed" for t in claimed)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
@@ -375,6 +394,54 @@ def test_tenants_are_isolated(ledger: Any, tenant_id: str) -> None:
     assert ledger.tenant(other).tasks.claim("iso", limit=10) == []
     with pytest.raises(NotFound):
         ledger.tenant(other).tasks.get(mine.id)
+
+
+def test_claimed_tasks_are_recorded_exactly_as_stored(ledger: Any, tenant_id: str) -> None:
+    """A claim returns only what differs per task and fills in what the claim itself set
+    (tenant, queue, status, claimed_by, lease, update time): the records must still be
+    exactly the stored rows, fresh and rescued tasks alike."""
+    tasks = ledger.tenant(tenant_id).tasks
+    later = datetime.now(UTC) - timedelta(seconds=1)
+    tasks.enqueue(
+        "exact",
+        {"k": [1, "two"]},
+        task_type="t",
+        priority=7,
+        agent_name="codex",
+        max_attempts=3,
+        retry_delay=2.5,
+        run_after=later,
+        session_id="s1",
+        entity_id="e1",
+        dedup_key="d1",
+    )
+    tasks.enqueue_many("exact", [{"i": i} for i in range(3)])
+    [old] = tasks.claim("exact", limit=1, lease=0.05, agent="codex")
+    assert old.error is None and old.rescues == 0
+    time.sleep(0.1)
+    claimed = tasks.claim("exact", limit=10, worker="w9", agent="codex")
+    assert [t.priority for t in claimed] == [7, 0, 0, 0]
+    assert claimed[0].id == old.id and claimed[0].rescues == 1
+    for task in claimed:
+        assert task == tasks.get(task.id)
+        assert task.status == "running" and task.claimed_by == "w9" and task.finished_at is None
+
+
+def test_each_task_of_each_claim_gets_its_own_token(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    tasks.enqueue_many("tok", [{"i": i} for i in range(20)])
+    first = tasks.claim("tok", limit=10)
+    second = tasks.claim("tok", limit=10)
+    tokens = [t.claim_token for t in first + second]
+    assert None not in tokens and len(set(tokens)) == 20
+    # The same task claimed again (released, then re-claimed) holds a new token, and the
+    # old one no longer settles it.
+    task = first[0]
+    tasks.release(task)
+    [again] = tasks.claim("tok", limit=1)
+    assert again.id == task.id and again.claim_token not in tokens
+    assert tasks.settle([Outcome(id=task.id, token=task.claim_token, action="complete")]).refused
+    assert tasks.complete(again).status == "completed"
 
 
 def test_every_named_query_is_used() -> None:

@@ -9,6 +9,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
+import psycopg
 import pytest
 
 from agentledger import AsyncLedger, Conflict, Ledger, Settings, Task
@@ -169,6 +170,34 @@ def test_platform_claims_are_fair_across_tenants(ledger: Any) -> None:
     # Each claimed task is settled in its own tenant's binding.
     for task in claimed:
         assert ledger.tenant(task.tenant_id).tasks.complete(task).status == "completed"
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_both_fair_claim_versions_share_fairly(
+    sync_ledger: Ledger, app_url: str, version: str
+) -> None:
+    """v2 (cheaper tokens) claims exactly as v1 did; v1 stays for older clients."""
+    queue = f"fair-{version}-{uuid.uuid4().hex[:6]}"
+    busy, quiet = (f"t-{uuid.uuid4().hex[:12]}" for _ in range(2))
+    for tid in (busy, quiet):
+        sync_ledger.tenants.create(tid)
+    sync_ledger.tenant(busy).tasks.enqueue_many(queue, [{"i": i} for i in range(50)])
+    sync_ledger.tenant(quiet).tasks.enqueue_many(queue, [{"i": i} for i in range(3)])
+    call = FAIR_CALLS[version]
+    with psycopg.connect(app_url) as conn:
+        conn.execute("SELECT set_config('agentledger.platform', 'on', true)")
+        rows = conn.execute(call, (queue, 6, 60.0, "platform")).fetchall()
+        again = conn.execute(call, (queue, 6, 60.0, "platform")).fetchall()
+    assert Counter(r[0] for r in rows) == {busy: 3, quiet: 3}
+    assert Counter(r[0] for r in again) == {busy: 6}
+    tokens = [r[1] for r in rows + again]
+    assert None not in tokens and len(set(tokens)) == 12
+
+
+FAIR_CALLS = {
+    "v1": "SELECT tenant_id, claim_token FROM agentledger.claim_tasks_fair_v1(%s, %s, %s, %s)",
+    "v2": "SELECT tenant_id, claim_token FROM agentledger.claim_tasks_fair_v2(%s, %s, %s, %s)",
+}
 
 
 def test_platform_worker_drains_every_tenant(ledger: Any) -> None:

@@ -13,11 +13,11 @@ import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, LiteralString, Protocol, TypeVar
+from typing import Any, LiteralString, Protocol, TypeVar, cast
 
 from psycopg import AsyncConnection, AsyncCursor, AsyncPipeline
 from psycopg.pq import TransactionStatus
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import DictRow, dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool
 
 from agentledger.config import Settings
@@ -66,10 +66,22 @@ async def execute(
         return cur.rowcount
     if stmt.fetch == "all":
         return await cur.fetchall()
+    if stmt.fetch == "tuples":
+        return await _fetch_tuples(cur)
     row = await cur.fetchone()
     if stmt.fetch == "scalar":
         return None if row is None else next(iter(row.values()))
     return row
+
+
+async def _fetch_tuples(cur: AsyncCursor[DictRow]) -> list[tuple[Any, ...]]:
+    """All rows as plain tuples: no per-row dict, for results read by position."""
+    rows = cast("AsyncCursor[tuple[Any, ...]]", cur)
+    rows.row_factory = tuple_row
+    try:
+        return await rows.fetchall()
+    finally:
+        cur.row_factory = dict_row
 
 
 async def drive(cur: AsyncCursor[DictRow], gen: Gen[T], pipeline: AsyncPipeline | None = None) -> T:

@@ -14,11 +14,11 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, LiteralString, Protocol, TypeVar
+from typing import Any, LiteralString, Protocol, TypeVar, cast
 
 from psycopg import Connection, Cursor, Pipeline
 from psycopg.pq import TransactionStatus
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import DictRow, dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 
 from agentledger.config import Settings
@@ -65,10 +65,22 @@ def execute(cur: Cursor[DictRow], stmt: Stmt, pipeline: Pipeline | None = None) 
         return cur.rowcount
     if stmt.fetch == "all":
         return cur.fetchall()
+    if stmt.fetch == "tuples":
+        return _fetch_tuples(cur)
     row = cur.fetchone()
     if stmt.fetch == "scalar":
         return None if row is None else next(iter(row.values()))
     return row
+
+
+def _fetch_tuples(cur: Cursor[DictRow]) -> list[tuple[Any, ...]]:
+    """All rows as plain tuples: no per-row dict, for results read by position."""
+    rows = cast("Cursor[tuple[Any, ...]]", cur)
+    rows.row_factory = tuple_row
+    try:
+        return rows.fetchall()
+    finally:
+        cur.row_factory = dict_row
 
 
 def drive(cur: Cursor[DictRow], gen: Gen[T], pipeline: Pipeline | None = None) -> T:

@@ -18,7 +18,7 @@ P = ParamSpec("P")
 
 Row = dict[str, Any]
 Params = Mapping[str, Any]
-Fetch = Literal["none", "one", "all", "scalar", "rowcount"]
+Fetch = Literal["none", "one", "all", "tuples", "scalar", "rowcount"]
 Gen = Generator["Stmt", Any, T]
 
 
@@ -40,6 +40,11 @@ class Query:
     def all(self, **params: Any) -> Stmt:
         """Result: a list of dict rows."""
         return Stmt(self, params, "all")
+
+    def tuples(self, **params: Any) -> Stmt:
+        """Result: a list of plain tuples, columns in the statement's order (for hot paths
+        that read rows by position and should not pay for a dict per row)."""
+        return Stmt(self, params, "tuples")
 
     def scalar(self, **params: Any) -> Stmt:
         """Result: the first column of the first row, or None."""

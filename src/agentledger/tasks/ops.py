@@ -229,16 +229,16 @@ def settle_and_claim(
     """
     checked = [_outcome(o, i) for i, o in enumerate(outcomes)]
     args = _claim_args(queue, limit, lease, worker if worker is not None else agent, low=0)
-    rows = yield Q.settle_and_claim.all(
+    rows = yield Q.settle_and_claim.tuples(
         agent=v.optional_text("agent", agent, max_len=200), **args, **_settle_params(checked)
     )
-    return _cycle(checked, rows)
+    return _cycle(checked, rows, args["queue"], args["worker"])
 
 
 def _settle_params(checked: Sequence[Outcome]) -> dict[str, Any]:
     return {
         "ids": [o.id for o in checked],
-        "outcomes": json.dumps(_outcome_map(checked)),
+        "outcomes": _outcomes_json(checked),
         "sources": TASK_LIFECYCLE.sources("complete"),
         "completed": TASK_LIFECYCLE.target("complete"),
         "released": TASK_LIFECYCLE.target("release"),
@@ -247,16 +247,27 @@ def _settle_params(checked: Sequence[Outcome]) -> dict[str, Any]:
     }
 
 
-def _outcome_map(checked: Sequence[Outcome]) -> dict[str, dict[str, Any]]:
-    """The outcomes keyed by task id (an id given twice is settled by its first outcome)."""
-    entries: dict[str, dict[str, Any]] = {}
+def _outcomes_json(checked: Sequence[Outcome]) -> str:
+    """The outcomes as one JSON object keyed by task id (an id given twice is settled by its
+    first outcome). Absent keys read as NULL.
+
+    An outcome with no output or error (a worker's usual completion) is written out
+    directly: its id is an int, its token a UUID and its action one of three words, checked
+    by ``_outcome``, so nothing in it needs escaping; the rest go through the encoder."""
+    entries: dict[int, str] = {}
     for o in checked:
-        entries.setdefault(str(o.id), _outcome_entry(o))
-    return entries
+        if o.id in entries:
+            continue
+        if o.output is None and o.error is None:
+            retry = "true" if o.retry else "false"
+            entries[o.id] = f'{{"token":"{o.token}","action":"{o.action}","retry":{retry}}}'
+        else:
+            entries[o.id] = _encode(_outcome_entry(o))
+    return "{" + ",".join(f'"{i}":{entry}' for i, entry in entries.items()) + "}"
 
 
 def _outcome_entry(o: Outcome) -> dict[str, Any]:
-    """One outcome as the statement reads it (absent keys read as NULL)."""
+    """One outcome as the statement reads it."""
     entry: dict[str, Any] = {"token": str(o.token), "action": o.action, "retry": o.retry}
     if o.output is not None:
         entry["output"] = o.output
@@ -265,11 +276,93 @@ def _outcome_entry(o: Outcome) -> dict[str, Any]:
     return entry
 
 
-def _cycle(checked: Sequence[Outcome], rows: Sequence[Mapping[str, Any]]) -> Cycle:
-    applied = {r["settled_id"]: r["settled_status"] for r in rows if r["settled_id"] is not None}
-    claimed = [from_row(Task, r) for r in rows if r["settled_id"] is None]
-    refused = [o.id for o in checked if o.id not in applied]
-    return Cycle(settled=Settled(applied=applied, refused=refused), claimed=claimed)
+# settle_and_claim's result: a claimed task's own columns, then the summary row's.
+_OWN = 17
+_RUNNING = TASK_LIFECYCLE.target("claim")
+
+
+def _cycle(
+    checked: Sequence[Outcome], rows: Sequence[tuple[Any, ...]], queue: str, worker: str | None
+) -> Cycle:
+    """Shape settle_and_claim's compact result. Its one summary row (claimed_id NULL) holds
+    the settled ids and statuses and the values every claimed task shares; ``queue`` and
+    ``worker`` are the claim's own arguments, written as they are into every claimed task."""
+    summary = _summary(rows)
+    _, _, tenant_id, at, lease_expires_at = summary
+    claimed = [
+        _claimed(row, tenant_id, queue, worker, at, lease_expires_at)
+        for row in rows
+        if row[0] is not None
+    ]
+    return Cycle(settled=_settled(checked, summary), claimed=claimed)
+
+
+def _summary(rows: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """settle_and_claim's summary row (there is exactly one; it sorts first), its columns."""
+    return next(row for row in rows if row[0] is None)[_OWN:]
+
+
+def _settled(checked: Sequence[Outcome], summary: tuple[Any, ...]) -> Settled:
+    ids, statuses = summary[0], summary[1]
+    applied: dict[int, str] = {} if ids is None else dict(zip(ids, statuses, strict=True))
+    return Settled(applied=applied, refused=[o.id for o in checked if o.id not in applied])
+
+
+def _claimed(
+    row: tuple[Any, ...],
+    tenant_id: str,
+    queue: str,
+    worker: str | None,
+    at: datetime,
+    lease_expires_at: datetime,
+) -> Task:
+    """A claimed task from its own columns and those it shares with the claim (a task just
+    claimed is running, unfinished, and was last updated by the claim)."""
+    (
+        task_id,
+        task_type,
+        agent_name,
+        priority,
+        input,
+        output,
+        attempts,
+        max_attempts,
+        retry_delay,
+        run_after,
+        claim_token,
+        rescues,
+        error,
+        session_id,
+        entity_id,
+        dedup_key,
+        created_at,
+    ) = row[:_OWN]
+    return Task(
+        tenant_id=tenant_id,
+        id=task_id,
+        queue=queue,
+        task_type=task_type,
+        agent_name=agent_name,
+        priority=priority,
+        input=input,
+        output=output,
+        status=_RUNNING,
+        attempts=attempts,
+        max_attempts=max_attempts,
+        retry_delay=retry_delay,
+        run_after=run_after,
+        lease_expires_at=lease_expires_at,
+        claimed_by=worker,
+        claim_token=claim_token,
+        rescues=rescues,
+        error=error,
+        session_id=session_id,
+        entity_id=entity_id,
+        dedup_key=dedup_key,
+        created_at=created_at,
+        updated_at=at,
+        finished_at=None,
+    )
 
 
 @operation(idempotent=False)
@@ -313,10 +406,10 @@ def settle(outcomes: Sequence[Outcome]) -> Gen[Settled]:
     checked = [_outcome(o, i) for i, o in enumerate(outcomes)]
     if not checked:
         return Settled(applied={}, refused=[])
-    rows = yield Q.settle_and_claim.all(
+    rows = yield Q.settle_and_claim.tuples(
         queue=None, limit=0, lease=1.0, worker=None, agent=None, **_settle_params(checked)
     )
-    return _cycle(checked, rows).settled
+    return _settled(checked, _summary(rows))
 
 
 @operation(idempotent=True)

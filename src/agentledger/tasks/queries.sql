@@ -85,16 +85,20 @@ SELECT pg_notify('agentledger_tasks', q) FROM unnest(%(queues)s::text[]) AS q
 -- A worker's cycle in one statement: apply outcomes (complete / fail / release) to running
 -- tasks still held under their claim tokens, then claim up to limit tasks of a queue.
 -- Settling: a failure retries after an exponential, jittered backoff until its attempts are
--- spent, then goes dead; released work that is ready at once wakes idle workers. Rows with
--- a settled_id report an applied outcome (and the task's new status); the other rows are the
--- claimed tasks. Claiming: expired leases first (rescue; never a task settled here), then
--- ready work by priority and age, SKIP LOCKED so concurrent claimers never wait for or share
--- a task; a rescued task with no attempts left goes dead instead of running again.
+-- spent, then goes dead; released work that is ready at once wakes idle workers. Claiming:
+-- expired leases first (rescue; never a task settled here), then ready work by priority and
+-- age, SKIP LOCKED so concurrent claimers never wait for or share a task; a rescued task with
+-- no attempts left goes dead instead of running again. Each claimed task's token is derived
+-- from one random value drawn per claim and the task's id: its own token, cheaply.
 -- Settle only with limit 0; claim only with no outcomes.
 -- The outcomes travel as one JSON object keyed by task id, read per row by key (no join:
 -- a join of the batch with the table costs a pass over the batch per row when the planner
 -- misjudges the table's size), and the batch is found by primary key. The status guard is
 -- written as IS TRUE so that the partial indexes on status stay out of this choice.
+-- The result is compact: one summary row (claimed_id NULL) with the settled ids and their
+-- new statuses as arrays and the values every claimed task shares (tenant, claim time,
+-- lease expiry), then one row per claimed task with only the columns that differ per task
+-- (its queue, status 'running', claimed_by and NULL finished_at are the caller's own).
 WITH settled AS (
     UPDATE agentledger.tasks t
     SET (status, output, error, attempts, run_after, finished_at) = (
@@ -147,6 +151,10 @@ WITH settled AS (
     SELECT tenant_id, id FROM (SELECT * FROM expired UNION ALL SELECT * FROM ready) u
     ORDER BY pass
     LIMIT %(limit)s
+), k AS MATERIALIZED (
+    -- What every task of this claim shares: drawn or computed once.
+    SELECT gen_random_uuid()::text AS salt, agentledger.current_tenant() AS tenant_id,
+           now() AS at, now() + make_interval(secs => %(lease)s) AS lease_expires_at
 ), claimed AS (
     UPDATE agentledger.tasks t
     SET status = CASE WHEN t.status = 'running' AND t.attempts >= t.max_attempts
@@ -154,28 +162,37 @@ WITH settled AS (
         error = CASE WHEN t.status = 'running' AND t.attempts >= t.max_attempts
                      THEN 'lease expired after the last attempt' ELSE t.error END,
         finished_at = CASE WHEN t.status = 'running' AND t.attempts >= t.max_attempts
-                           THEN now() END,
+                           THEN k.at END,
         rescues = t.rescues + (t.status = 'running')::integer,
         attempts = t.attempts + (t.status = 'pending' OR t.attempts < t.max_attempts)::integer,
-        claim_token = gen_random_uuid(),
+        claim_token = md5(k.salt || t.id)::uuid,
         claimed_by = %(worker)s,
-        lease_expires_at = now() + make_interval(secs => %(lease)s),
-        updated_at = now()
-    FROM picked p
+        lease_expires_at = k.lease_expires_at,
+        updated_at = k.at
+    FROM picked p, k
     WHERE t.tenant_id = p.tenant_id AND t.id = p.id
-    RETURNING t.*
+    RETURNING t.id, t.task_type, t.agent_name, t.priority, t.input, t.output, t.attempts,
+              t.max_attempts, t.retry_delay, t.run_after, t.claim_token, t.rescues, t.error,
+              t.session_id, t.entity_id, t.dedup_key, t.created_at, t.status
 )
--- FULL JOIN ON false: the settled rows and the claimed rows, each padded with NULLs.
--- The one-time filter makes the (otherwise unreferenced) notifications run.
-SELECT s.id AS settled_id, s.status AS settled_status, c.*
+-- FULL JOIN ON false: the summary row and the claimed rows. The one-time filter makes the
+-- (otherwise unreferenced) notifications run.
+SELECT c.id AS claimed_id, c.task_type, c.agent_name, c.priority, c.input, c.output,
+       c.attempts, c.max_attempts, c.retry_delay, c.run_after, c.claim_token, c.rescues,
+       c.error, c.session_id, c.entity_id, c.dedup_key, c.created_at,
+       s.settled_ids, s.settled_statuses, s.tenant_id, s.at, s.lease_expires_at
 FROM (SELECT * FROM claimed WHERE status = 'running') c
-FULL JOIN settled s ON false
+FULL JOIN (
+    SELECT a.settled_ids, a.settled_statuses, k.tenant_id, k.at, k.lease_expires_at
+    FROM k, (SELECT array_agg(id) AS settled_ids, array_agg(status) AS settled_statuses
+             FROM settled) a
+) s ON false
 WHERE (SELECT count(*) FROM woken) >= 0
 ORDER BY c.priority DESC, c.run_after, c.id
 
 -- name: claim_fair
--- Claim across tenants, an equal share each (platform scope; see claim_tasks_fair_v1).
-SELECT * FROM agentledger.claim_tasks_fair_v1(%(queue)s, %(limit)s, %(lease)s, %(worker)s)
+-- Claim across tenants, an equal share each (platform scope; see claim_tasks_fair_v2).
+SELECT * FROM agentledger.claim_tasks_fair_v2(%(queue)s, %(limit)s, %(lease)s, %(worker)s)
 
 -- name: heartbeat
 -- Extend the leases of tasks still held under the given claim tokens; returns their ids.
