@@ -20,7 +20,7 @@ import psycopg
 from psycopg.rows import dict_row, tuple_row
 
 from agentledger import Ledger
-from agentledger.tasks.ops import Q
+from agentledger.tasks.ops import UNIFORM, Q
 from bench.common import Timing, bench_database, console, machine, progress, ratio_table
 
 BATCH = 100  # tasks per claim, for every contender
@@ -87,19 +87,20 @@ class Contenders:
         self.scope.tasks.enqueue_many("bench", self.inputs)
 
     def enqueue_same_sql(self) -> None:
-        """The statement our enqueue_many sends for a batch without dedup keys."""
-        n = self.n
+        """The statement our enqueue_many sends for a batch without dedup keys: one value
+        per task for the inputs, one for the batch for every column the tasks share."""
         params = {
-            "queues": ["bench"] * n,
-            "task_types": [""] * n,
-            "agent_names": [None] * n,
-            "priorities": [0] * n,
+            **{name: None for name in UNIFORM},
+            "queue": "bench",
+            "task_type": "",
+            "agent_name": None,
+            "priority": 0,
+            "max_attempt": 5,
+            "retry_delay": 1.0,
+            "run_after": None,
+            "session_id": None,
+            "entity_id": None,
             "inputs": [json.dumps(i) for i in self.inputs],
-            "max_attempts": [5] * n,
-            "retry_delays": [1.0] * n,
-            "run_afters": [None] * n,
-            "session_ids": [None] * n,
-            "entity_ids": [None] * n,
         }
         with self.app.transaction(), self.app.cursor() as cur:
             cur.execute("SELECT agentledger.bind_tenant(%s)", ("bench",))

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from agentledger import Conflict, IllegalTransition, InvalidInput, NewTask, NotFound, Outcome
+from agentledger.tasks import ops
 from agentledger.tasks.ops import Q
 from agentledger.tasks.records import TASK_LIFECYCLE
 
@@ -332,6 +333,35 @@ def test_enqueue_many_without_dedup_keys_returns_ids_in_input_order(
     assert typed.input == {} and typed.max_attempts == 5 and typed.retry_delay == 1.0
     assert tasks.get(ids[9]).input == batch[9]
     assert [t.id for t in tasks.claim("order", limit=3)] == ids[:3]
+
+
+def test_enqueue_many_sends_shared_fields_once_and_keeps_them(ledger: Any, tenant_id: str) -> None:
+    """Fields every task of a batch shares travel as one value (ops.plain_batch); each stored
+    task still has them, and a field that differs in one task is kept per task."""
+    tasks = ledger.tenant(tenant_id).tasks
+    later = datetime.now(UTC) + timedelta(hours=1)
+    shared: dict[str, Any] = {
+        "task_type": "typed",
+        "agent_name": "a9",
+        "priority": 3,
+        "run_after": later,
+    }
+    batch = [NewTask(input={"i": i}, max_attempts=7, **shared) for i in range(50)]
+    params = ops.plain_batch(ops._batch_columns("q", batch))
+    assert params["queues"] is None and params["queue"] == "q"
+    assert params["priorities"] is None and params["priority"] == 3
+    ids = tasks.enqueue_many("q", batch)
+    for i in (0, 49):
+        got = tasks.get(ids[i])
+        assert (got.task_type, got.agent_name, got.priority, got.run_after) == tuple(
+            shared.values()
+        )
+        assert (got.max_attempts, got.input, got.queue) == (7, {"i": i}, "q")
+    batch[10] = NewTask(input={"i": 10}, max_attempts=2, **shared)
+    mixed = ops.plain_batch(ops._batch_columns("q", batch))
+    assert mixed["max_attempts"] == [7] * 10 + [2] + [7] * 39 and mixed["max_attempt"] is None
+    ids = tasks.enqueue_many("q", batch)
+    assert [tasks.get(ids[i]).max_attempts for i in (9, 10, 11)] == [7, 2, 7]
 
 
 def test_enqueue_many_with_some_dedup_keys_still_deduplicates(ledger: Any, tenant_id: str) -> None:

@@ -104,7 +104,7 @@ def enqueue_many(queue: str, tasks: Iterable[NewTask | Mapping[str, Any]]) -> Ge
         rows = yield Q.enqueue_many.all(**columns)
     else:  # nothing to deduplicate: a plain insert
         del columns["dedup_keys"]
-        rows = yield Q.enqueue_many_plain.all(**columns)
+        rows = yield Q.enqueue_many_plain.all(**plain_batch(columns))
     yield Q.notify_queues.none(queues=sorted(set(columns["queues"])))
     return [row["id"] for row in rows]
 
@@ -138,6 +138,35 @@ def _batch_columns(
         "entity_ids": [t.entity_id for t in tasks],
         "dedup_keys": [t.dedup_key for t in tasks],
     }
+
+
+# The plain insert's columns that may travel once for the whole batch, by their scalar's name.
+UNIFORM = {
+    "queues": "queue",
+    "task_types": "task_type",
+    "agent_names": "agent_name",
+    "priorities": "priority",
+    "max_attempts": "max_attempt",
+    "retry_delays": "retry_delay",
+    "run_afters": "run_after",
+    "session_ids": "session_id",
+    "entity_ids": "entity_id",
+}
+
+
+def plain_batch(columns: dict[str, list[Any]]) -> dict[str, Any]:
+    """The plain insert's parameters: a column with one value for every task as that value
+    (and a NULL array), the others as arrays; inputs always as an array (it sets the batch's
+    length). Sending 20k copies of a queue name costs more than the insert's own checks."""
+    params: dict[str, Any] = {"inputs": columns["inputs"]}
+    for name, scalar in UNIFORM.items():
+        values = columns[name]
+        first = values[0]
+        if all(value == first and type(value) is type(first) for value in values):
+            params[name], params[scalar] = None, first
+        else:
+            params[name], params[scalar] = values, None
+    return params
 
 
 def _input_json(field: str, value: object) -> str:

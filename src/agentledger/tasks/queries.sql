@@ -56,7 +56,9 @@ LEFT JOIN agentledger.tasks old
 ORDER BY i.ord
 
 -- name: enqueue_many_plain
--- Add a batch with no dedup keys in one statement; its ids in input order.
+-- Add a batch with no dedup keys in one statement; its ids in input order. A column with one
+-- value for the whole batch (its queue, most often its type and priority...) travels once,
+-- as its scalar parameter, with a NULL array that unnest pads; the others as arrays.
 WITH input AS MATERIALIZED (
     SELECT nextval('agentledger.tasks_id_seq') AS id, x.*
     FROM unnest(
@@ -70,9 +72,13 @@ WITH input AS MATERIALIZED (
     INSERT INTO agentledger.tasks (
         tenant_id, id, queue, task_type, agent_name, priority, input, max_attempts,
         retry_delay, run_after, session_id, entity_id)
-    SELECT agentledger.current_tenant(), id, queue, task_type, agent_name, priority,
-           input::jsonb, max_attempts, retry_delay, coalesce(run_after, now()), session_id,
-           entity_id
+    SELECT agentledger.current_tenant(), id, coalesce(queue, %(queue)s::text),
+           coalesce(task_type, %(task_type)s::text), coalesce(agent_name, %(agent_name)s::text),
+           coalesce(priority, %(priority)s::integer), input::jsonb,
+           coalesce(max_attempts, %(max_attempt)s::integer),
+           coalesce(retry_delay, %(retry_delay)s::double precision),
+           coalesce(run_after, %(run_after)s::timestamptz, now()),
+           coalesce(session_id, %(session_id)s::text), coalesce(entity_id, %(entity_id)s::text)
     FROM input
 )
 SELECT id FROM input ORDER BY ord
