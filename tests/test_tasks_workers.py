@@ -157,13 +157,18 @@ def test_async_stop_releases_work_after_grace(
     assert released.status == "pending" and released.attempts == 0
 
 
+def busy_and_quiet(ledger: Any, queue: str, backlog: int) -> tuple[str, str]:
+    """Two new tenants with ready work in ``queue``: one with a backlog, one with 3 tasks."""
+    busy, quiet = (f"t-{uuid.uuid4().hex[:12]}" for _ in range(2))
+    for tid, count in ((busy, backlog), (quiet, 3)):
+        ledger.tenants.create(tid)
+        ledger.tenant(tid).tasks.enqueue_many(queue, [{"i": i} for i in range(count)])
+    return busy, quiet
+
+
 def test_platform_claims_are_fair_across_tenants(ledger: Any) -> None:
     queue = f"fair-{uuid.uuid4().hex[:6]}"
-    busy, quiet = (f"t-{uuid.uuid4().hex[:12]}" for _ in range(2))
-    for tid in (busy, quiet):
-        ledger.tenants.create(tid)
-    ledger.tenant(busy).tasks.enqueue_many(queue, [{"i": i} for i in range(200)])
-    ledger.tenant(quiet).tasks.enqueue_many(queue, [{"i": i} for i in range(3)])
+    busy, quiet = busy_and_quiet(ledger, queue, 200)
     claimed = ledger.platform_tasks.claim(queue, limit=4, worker="platform")
     by_tenant = Counter(t.tenant_id for t in claimed)
     assert by_tenant == {busy: 2, quiet: 2}
@@ -178,11 +183,7 @@ def test_both_fair_claim_versions_share_fairly(
 ) -> None:
     """v2 (cheaper tokens) claims exactly as v1 did; v1 stays for older clients."""
     queue = f"fair-{version}-{uuid.uuid4().hex[:6]}"
-    busy, quiet = (f"t-{uuid.uuid4().hex[:12]}" for _ in range(2))
-    for tid in (busy, quiet):
-        sync_ledger.tenants.create(tid)
-    sync_ledger.tenant(busy).tasks.enqueue_many(queue, [{"i": i} for i in range(50)])
-    sync_ledger.tenant(quiet).tasks.enqueue_many(queue, [{"i": i} for i in range(3)])
+    busy, quiet = busy_and_quiet(sync_ledger, queue, 50)
     call = FAIR_CALLS[version]
     with psycopg.connect(app_url) as conn:
         conn.execute("SELECT set_config('agentledger.platform', 'on', true)")

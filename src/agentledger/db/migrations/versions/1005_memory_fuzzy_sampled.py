@@ -26,7 +26,7 @@ import importlib
 
 from alembic import op
 
-from agentledger.db.migrations.helpers import app_role
+from agentledger.db.migrations.helpers import app_role, swap
 
 revision = "memory_0006"
 down_revision = "memory_0005"
@@ -35,13 +35,6 @@ depends_on = None
 
 v1 = importlib.import_module("agentledger.db.migrations.versions.1002_memory_search_definer")
 v4 = importlib.import_module("agentledger.db.migrations.versions.1003_memory_name_terms")
-
-
-def _swap(text: str, old: str, new: str) -> str:
-    """``text`` with its one occurrence of ``old`` replaced (memory_0004's text is fixed)."""
-    if text.count(old) != 1:
-        raise AssertionError(f"expected one occurrence of {old[:60]!r}")
-    return text.replace(old, new)
 
 
 DECLARE = """    v_more_scores float8[];
@@ -79,7 +72,7 @@ ANY_PASS_START = """
 # names one word holds, would AND each scan with a bitmap of every name the user may see
 # (a step per visible name, per word). The check stays, written so that it is one.
 USER_CHECK = "AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)"
-WORD_SCOPE = _swap(
+WORD_SCOPE = swap(
     v1.SCOPE,
     USER_CHECK,
     "AND (p_user IS NULL OR coalesce(nullif(e.user_id, p_user), '') = '' OR e.shared)",
@@ -129,7 +122,7 @@ SAMPLED_ANY_PASS = (
 
 
 def _replaced(ddl: str) -> str:
-    return _swap(ddl, "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION")
+    return swap(ddl, "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION")
 
 
 def _sampled(ddl: str) -> str:
@@ -137,9 +130,9 @@ def _sampled(ddl: str) -> str:
     start = ddl.index(ANY_PASS_START)
     end = ddl.index("\n    END IF;", start) + len("\n    END IF;")
     ddl = ddl[:start] + SAMPLED_ANY_PASS + ddl[end:]
-    ddl = _swap(ddl, DECLARE, DECLARE + MORE_VARIABLES)
-    ddl = _swap(ddl, LISTS, LISTS_AND_WORDS)
-    ddl = _swap(
+    ddl = swap(ddl, DECLARE, DECLARE + MORE_VARIABLES)
+    ddl = swap(ddl, LISTS, LISTS_AND_WORDS)
+    ddl = swap(
         ddl,
         "SET plan_cache_mode = force_custom_plan\n",
         # Restored when the function returns, whatever the pass set it to.
