@@ -120,9 +120,10 @@ class Contenders:
 
     def process_same_sql(self) -> None:
         """The worker's statement (settle the last batch, claim the next) and nothing else,
-        its rows read by position as a raw driver user would."""
+        its rows read by position (in binary) as a raw driver user would."""
         done = 0
         claimed: list[tuple[Any, ...]] = []
+        token = None
         with self.app.cursor(row_factory=tuple_row) as cur:
             while True:
                 with self.app.transaction():
@@ -135,12 +136,14 @@ class Contenders:
                             "lease": 60.0,
                             "worker": "raw",
                             "agent": None,
-                            **_settle_params(claimed),
+                            **_settle_params(claimed, token),
                         },
+                        binary=True,  # as the library reads it
                     )
                     result = cur.fetchall()
-                settled = next(r[SUMMARY] for r in result if r[0] is None)
-                done += len(settled or ())
+                summary = next(r for r in result if r[0] is None)
+                done += len(summary[SETTLED] or ())
+                token = summary[TOKEN]
                 claimed = [r for r in result if r[0] is not None]
                 if not claimed:
                     break
@@ -159,19 +162,20 @@ class Contenders:
         assert done == self.n
 
 
-# settle_and_claim's result columns read here: a claimed task's id and claim token, and the
-# summary row's settled ids.
-TOKEN = 10
-SUMMARY = 17
+# settle_and_claim's result columns read here: the summary row's settled ids and the
+# claim's token (a claimed task's row starts with its id).
+SETTLED = 17
+TOKEN = 22
 
 
-def _settle_params(claimed: list[tuple[Any, ...]]) -> dict[str, Any]:
-    """The statement's parameters for completing ``claimed`` (as a raw driver user would)."""
+def _settle_params(claimed: list[tuple[Any, ...]], token: Any) -> dict[str, Any]:
+    """The statement's parameters for completing ``claimed``, all held under ``token`` (as
+    a raw driver user would write them)."""
     return {
-        "ids": [r[0] for r in claimed],
-        "outcomes": json.dumps(
-            {str(r[0]): {"token": str(r[TOKEN]), "action": "complete"} for r in claimed}
-        ),
+        "done_ids": [r[0] for r in claimed],
+        "done_tokens": [token] * len(claimed),
+        "ids": [],
+        "outcomes": "{}",
         "sources": ["running"],
         "completed": "completed",
         "released": "pending",

@@ -107,8 +107,9 @@ def test_replacing_a_function_in_place_downgrades_to_the_previous_body(empty_url
     assert "gin_fuzzy_search_limit" in fuzzy()[0]
 
 
-def test_fair_claim_v2_downgrades_to_v1_only(empty_url: str) -> None:
-    """tasks_0002 adds claim_tasks_fair_v2 beside v1; its downgrade drops v2 and keeps v1."""
+def test_fair_claim_versions_step_down_one_by_one(empty_url: str) -> None:
+    """tasks_0002 and tasks_0004 each add a claim_tasks_fair version beside the earlier ones;
+    a downgrade drops only its own (and tasks_0004's puts the status-named indexes back)."""
 
     def fair_claims() -> list[str]:
         with psycopg.connect(empty_url) as conn:
@@ -118,11 +119,26 @@ def test_fair_claim_v2_downgrades_to_v1_only(empty_url: str) -> None:
             ).fetchall()
         return [row[0] for row in rows]
 
+    def index(name: str) -> str | None:
+        with psycopg.connect(empty_url) as conn:
+            row = conn.execute(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = 'agentledger' "
+                "AND indexname = %s",
+                (name,),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
     migrate.upgrade(empty_url)
+    assert fair_claims() == ["claim_tasks_fair_v1", "claim_tasks_fair_v2", "claim_tasks_fair_v3"]
+    assert "finished_at IS NULL" in (index("tasks_ready") or "")
+    assert index("tasks_leases") is None
+    migrate.downgrade(empty_url, "tasks_0003")
     assert fair_claims() == ["claim_tasks_fair_v1", "claim_tasks_fair_v2"]
+    assert "status = 'pending'" in (index("tasks_ready") or "")
+    assert index("tasks_leases") is not None
     migrate.downgrade(empty_url, "tasks_0001")
     assert "tasks_0001" in migrate.current(empty_url)
     assert fair_claims() == ["claim_tasks_fair_v1"]
     migrate.upgrade(empty_url)
-    assert fair_claims() == ["claim_tasks_fair_v1", "claim_tasks_fair_v2"]
+    assert fair_claims() == ["claim_tasks_fair_v1", "claim_tasks_fair_v2", "claim_tasks_fair_v3"]
     assert migrate.is_current(empty_url)

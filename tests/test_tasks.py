@@ -201,15 +201,18 @@ def test_settle_many_in_one_round_trip_refuses_lost_claims(ledger: Any, tenant_i
 def test_settle_reads_each_outcome_by_its_task(ledger: Any, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     tasks.enqueue_many("s2", [{"i": i} for i in range(3)])
-    a, b, c = tasks.claim("s2", limit=3)
+    a, b = tasks.claim("s2", limit=2)
+    [c] = tasks.claim("s2", limit=1)
     assert a.claim_token and b.claim_token and c.claim_token
+    # Every task of a claim holds the claim's token; another claim has another.
+    assert a.claim_token == b.claim_token != c.claim_token
     output = {"text": 'caf\u00e9 "quoted" \\ back', "nested": {"list": [1, 2.5, None, True]}}
     result = tasks.settle(
         [
-            # Given out of order, with another task's token, and one id twice (the first
+            # Given out of order, with another claim's token, and one id twice (the first
             # outcome given for an id is the one applied).
             Outcome(id=c.id, token=c.claim_token, action="complete", output=output),
-            Outcome(id=a.id, token=b.claim_token, action="complete"),
+            Outcome(id=a.id, token=c.claim_token, action="complete"),
             Outcome(id=b.id, token=b.claim_token, action="fail", error="boom", retry=False),
             Outcome(id=b.id, token=b.claim_token, action="complete"),
         ]
@@ -457,13 +460,15 @@ def test_claimed_tasks_are_recorded_exactly_as_stored(ledger: Any, tenant_id: st
         assert task.status == "running" and task.claimed_by == "w9" and task.finished_at is None
 
 
-def test_each_task_of_each_claim_gets_its_own_token(ledger: Any, tenant_id: str) -> None:
+def test_each_claim_gets_its_own_token(ledger: Any, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     tasks.enqueue_many("tok", [{"i": i} for i in range(20)])
     first = tasks.claim("tok", limit=10)
     second = tasks.claim("tok", limit=10)
     tokens = [t.claim_token for t in first + second]
-    assert None not in tokens and len(set(tokens)) == 20
+    assert None not in tokens
+    assert {t.claim_token for t in first} != {t.claim_token for t in second}
+    assert len({t.claim_token for t in first}) == len({t.claim_token for t in second}) == 1
     # The same task claimed again (released, then re-claimed) holds a new token, and the
     # old one no longer settles it.
     task = first[0]

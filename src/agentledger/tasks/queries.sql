@@ -8,7 +8,7 @@ VALUES (
     %(input)s, %(max_attempts)s, %(retry_delay)s, coalesce(%(run_after)s, now()),
     %(session_id)s, %(entity_id)s, %(dedup_key)s)
 ON CONFLICT (tenant_id, queue, dedup_key)
-    WHERE dedup_key IS NOT NULL AND status IN ('pending', 'running')
+    WHERE dedup_key IS NOT NULL AND finished_at IS NULL
 DO NOTHING
 RETURNING *
 
@@ -16,7 +16,7 @@ RETURNING *
 -- The unfinished task of a queue holding a dedup key.
 SELECT * FROM agentledger.tasks
 WHERE tenant_id = agentledger.current_tenant() AND queue = %(queue)s
-  AND dedup_key = %(dedup_key)s AND status IN ('pending', 'running')
+  AND dedup_key = %(dedup_key)s AND finished_at IS NULL
 
 -- name: enqueue_many
 -- Add a batch in one statement; one id per input row, in input order (an existing
@@ -40,7 +40,7 @@ WITH input AS MATERIALIZED (
            entity_id, dedup_key
     FROM input ORDER BY ord
     ON CONFLICT (tenant_id, queue, dedup_key)
-        WHERE dedup_key IS NOT NULL AND status IN ('pending', 'running')
+        WHERE dedup_key IS NOT NULL AND finished_at IS NULL
     DO NOTHING
     RETURNING id, queue, dedup_key
 )
@@ -52,7 +52,7 @@ LEFT JOIN inserted twin
 LEFT JOIN agentledger.tasks old
     ON ins.id IS NULL AND i.dedup_key IS NOT NULL
    AND old.tenant_id = agentledger.current_tenant() AND old.queue = i.queue
-   AND old.dedup_key = i.dedup_key AND old.status IN ('pending', 'running')
+   AND old.dedup_key = i.dedup_key AND old.finished_at IS NULL
 ORDER BY i.ord
 
 -- name: enqueue_many_plain
@@ -92,20 +92,33 @@ SELECT pg_notify('agentledger_tasks', q) FROM unnest(%(queues)s::text[]) AS q
 -- tasks still held under their claim tokens, then claim up to limit tasks of a queue.
 -- Settling: a failure retries after an exponential, jittered backoff until its attempts are
 -- spent, then goes dead; released work that is ready at once wakes idle workers. Claiming:
--- expired leases first (rescue; never a task settled here), then ready work by priority and
--- age, SKIP LOCKED so concurrent claimers never wait for or share a task; a rescued task with
--- no attempts left goes dead instead of running again. Each claimed task's token is derived
--- from one random value drawn per claim and the task's id: its own token, cheaply.
+-- unfinished tasks in priority and age order that are pending or running under an expired
+-- lease (rescue; never a task settled here), SKIP LOCKED so concurrent claimers never wait
+-- for or share a task; a rescued task with no attempts left goes dead instead of running
+-- again. A claim changes no indexed column: each row is rewritten in place (HOT), found
+-- again by its physical address rather than a second primary key lookup. Every task of a
+-- claim holds the claim's token, one random value.
 -- Settle only with limit 0; claim only with no outcomes.
--- The outcomes travel as one JSON object keyed by task id, read per row by key (no join:
--- a join of the batch with the table costs a pass over the batch per row when the planner
--- misjudges the table's size), and the batch is found by primary key. The status guard is
--- written as IS TRUE so that the partial indexes on status stay out of this choice.
--- The result is compact: one summary row (claimed_id NULL) with the settled ids and their
+-- Plain completions (no output: a worker's usual outcome) travel as two binary arrays, the
+-- ids and their tokens side by side; the other outcomes as one JSON object keyed by task id, read
+-- per row by key. Neither is joined with the table (a join of the batch costs a pass over
+-- the batch per row when the planner misjudges the table's size): the batch is found by
+-- primary key. The status guards are written as IS TRUE so that no partial index is
+-- considered for this choice.
+-- The result is compact: one summary row (its task id NULL) with the settled ids and their
 -- new statuses as arrays and the values every claimed task shares (tenant, claim time,
--- lease expiry), then one row per claimed task with only the columns that differ per task
--- (its queue, status 'running', claimed_by and NULL finished_at are the caller's own).
-WITH settled AS (
+-- lease expiry, token), then one row per claimed task with only the columns that differ per
+-- task (its queue, status 'running', claimed_by and NULL finished_at are the caller's own).
+WITH completed AS (
+    UPDATE agentledger.tasks t
+    SET status = %(completed)s, finished_at = now(), lease_expires_at = NULL,
+        claim_token = NULL, updated_at = now()
+    WHERE t.tenant_id = agentledger.current_tenant() AND t.id = ANY(%(done_ids)b::bigint[])
+      AND (t.status = ANY(%(sources)s)) IS TRUE
+      AND t.claim_token
+          = (%(done_tokens)b::uuid[])[array_position(%(done_ids)b::bigint[], t.id)]
+    RETURNING t.id, t.status, t.queue, false AS ready
+), other AS (
     UPDATE agentledger.tasks t
     SET (status, output, error, attempts, run_after, finished_at) = (
             SELECT CASE o.action
@@ -129,37 +142,28 @@ WITH settled AS (
         claim_token = NULL,
         updated_at = now()
     FROM (SELECT %(outcomes)s::jsonb AS outcomes) b
-    WHERE t.tenant_id = agentledger.current_tenant() AND t.id = ANY(%(ids)s::bigint[])
+    WHERE t.tenant_id = agentledger.current_tenant() AND t.id = ANY(%(ids)b::bigint[])
       AND (t.status = ANY(%(sources)s)) IS TRUE
       AND t.claim_token = (b.outcomes -> t.id::text ->> 'token')::uuid
     RETURNING t.id, t.status, t.queue, t.run_after <= now() AS ready
+), settled AS (
+    SELECT * FROM completed UNION ALL SELECT * FROM other
 ), woken AS (
     SELECT pg_notify('agentledger_tasks', q.queue)
     FROM (SELECT DISTINCT queue FROM settled WHERE status = 'pending' AND ready) q
-), expired AS (
-    SELECT tenant_id, id, 0 AS pass FROM agentledger.tasks
-    WHERE tenant_id = agentledger.current_tenant() AND status = 'running'
-      AND lease_expires_at < now() AND queue = %(queue)s
-      AND (agent_name IS NULL OR agent_name = %(agent)s)
-      AND id <> ALL(%(ids)s::bigint[])
-    ORDER BY lease_expires_at
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-), ready AS (
-    SELECT tenant_id, id, 1 AS pass FROM agentledger.tasks
+), picked AS (
+    SELECT ctid FROM agentledger.tasks
     WHERE tenant_id = agentledger.current_tenant() AND queue = %(queue)s
-      AND status = 'pending' AND run_after <= now()
+      AND finished_at IS NULL AND run_after <= now()
+      AND (status = 'pending' OR lease_expires_at < now())
       AND (agent_name IS NULL OR agent_name = %(agent)s)
+      AND id <> ALL(%(ids)b::bigint[]) AND id <> ALL(%(done_ids)b::bigint[])
     ORDER BY priority DESC, run_after, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
-), picked AS (
-    SELECT tenant_id, id FROM (SELECT * FROM expired UNION ALL SELECT * FROM ready) u
-    ORDER BY pass
-    LIMIT %(limit)s
 ), k AS MATERIALIZED (
     -- What every task of this claim shares: drawn or computed once.
-    SELECT gen_random_uuid()::text AS salt, agentledger.current_tenant() AS tenant_id,
+    SELECT gen_random_uuid() AS token, agentledger.current_tenant() AS tenant_id,
            now() AS at, now() + make_interval(secs => %(lease)s) AS lease_expires_at
 ), claimed AS (
     UPDATE agentledger.tasks t
@@ -171,25 +175,23 @@ WITH settled AS (
                            THEN k.at END,
         rescues = t.rescues + (t.status = 'running')::integer,
         attempts = t.attempts + (t.status = 'pending' OR t.attempts < t.max_attempts)::integer,
-        claim_token = md5(k.salt || t.id)::uuid,
+        claim_token = k.token,
         claimed_by = %(worker)s,
         lease_expires_at = k.lease_expires_at,
         updated_at = k.at
-    FROM picked p, k
-    WHERE t.tenant_id = p.tenant_id AND t.id = p.id
+    FROM k
+    WHERE t.ctid = ANY(ARRAY(SELECT ctid FROM picked))
+      AND t.tenant_id = agentledger.current_tenant()
     RETURNING t.id, t.task_type, t.agent_name, t.priority, t.input, t.output, t.attempts,
-              t.max_attempts, t.retry_delay, t.run_after, t.claim_token, t.rescues, t.error,
+              t.max_attempts, t.retry_delay, t.run_after, t.rescues, t.error,
               t.session_id, t.entity_id, t.dedup_key, t.created_at, t.status
 )
 -- FULL JOIN ON false: the summary row and the claimed rows. The one-time filter makes the
 -- (otherwise unreferenced) notifications run.
-SELECT c.id AS claimed_id, c.task_type, c.agent_name, c.priority, c.input, c.output,
-       c.attempts, c.max_attempts, c.retry_delay, c.run_after, c.claim_token, c.rescues,
-       c.error, c.session_id, c.entity_id, c.dedup_key, c.created_at,
-       s.settled_ids, s.settled_statuses, s.tenant_id, s.at, s.lease_expires_at
+SELECT c.*, s.*
 FROM (SELECT * FROM claimed WHERE status = 'running') c
 FULL JOIN (
-    SELECT a.settled_ids, a.settled_statuses, k.tenant_id, k.at, k.lease_expires_at
+    SELECT a.settled_ids, a.settled_statuses, k.tenant_id, k.at, k.lease_expires_at, k.token
     FROM k, (SELECT array_agg(id) AS settled_ids, array_agg(status) AS settled_statuses
              FROM settled) a
 ) s ON false
@@ -197,8 +199,8 @@ WHERE (SELECT count(*) FROM woken) >= 0
 ORDER BY c.priority DESC, c.run_after, c.id
 
 -- name: claim_fair
--- Claim across tenants, an equal share each (platform scope; see claim_tasks_fair_v2).
-SELECT * FROM agentledger.claim_tasks_fair_v2(%(queue)s, %(limit)s, %(lease)s, %(worker)s)
+-- Claim across tenants, an equal share each (platform scope; see claim_tasks_fair_v3).
+SELECT * FROM agentledger.claim_tasks_fair_v3(%(queue)s, %(limit)s, %(lease)s, %(worker)s)
 
 -- name: heartbeat
 -- Extend the leases of tasks still held under the given claim tokens; returns their ids.
@@ -278,7 +280,7 @@ ORDER BY queue
 WITH doomed AS MATERIALIZED (
     SELECT tenant_id, id FROM agentledger.tasks
     WHERE tenant_id = agentledger.current_tenant()
-      AND status IN ('completed', 'cancelled')
+      AND status IN ('completed', 'cancelled') AND finished_at IS NOT NULL
       AND finished_at < now() - make_interval(secs => %(older_than)s)
     ORDER BY finished_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
 ), gone AS (
