@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agentledger.db.statements import Queries
+from agentledger.db.statements import Queries, compact
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "agentledger"
@@ -91,6 +91,32 @@ def test_every_named_query_is_used_and_every_used_name_exists() -> None:
         used = set(re.findall(r"\b(?:Q|QUERIES)\.(\w+)\b", text)) - {"beside", "by_name", "path"}
         assert names - used == set(), f"{sql_file.relative_to(ROOT)}: unused {names - used}"
         assert used - names == set(), f"{sql_file.relative_to(ROOT)}: undefined {used - names}"
+
+
+# psycopg parses a statement's placeholders once and caches the result only for statements
+# up to this length; a longer one is parsed again on every call (psycopg._queries).
+DRIVER_CACHED_LENGTH = 4096
+
+
+def test_every_named_query_is_compact_and_short_enough_for_the_driver_cache() -> None:
+    for sql_file in PACKAGE.rglob("*.sql"):
+        for name, query in Queries(sql_file).by_name.items():
+            where = f"{sql_file.relative_to(ROOT)}: {name}"
+            assert "\n--" not in query.sql and "\n " not in query.sql, where
+            assert len(query.sql) <= DRIVER_CACHED_LENGTH, f"{where}: {len(query.sql)} chars"
+
+
+def test_compact_leaves_quoted_text_alone() -> None:
+    assert (
+        compact("SELECT a,\n    -- why\n    b\n  FROM t -- keep\n")
+        == "SELECT a,\nb\nFROM t -- keep"
+    )
+    for untouched in (
+        "SELECT 'two\n   lines'",  # a line break inside a literal
+        'SELECT "odd\n   name"',  # ... inside a quoted name
+        "SELECT $$x\n  -- y$$",  # dollar quoting
+    ):
+        assert compact(untouched) == untouched
 
 
 def test_sql_is_never_built_from_strings_at_run_time() -> None:

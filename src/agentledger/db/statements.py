@@ -42,8 +42,8 @@ class Query:
         return Stmt(self, params, "all")
 
     def tuples(self, **params: Any) -> Stmt:
-        """Result: a list of plain tuples, columns in the statement's order (for hot paths
-        that read rows by position and should not pay for a dict per row)."""
+        """Result: a list of plain tuples, columns in the statement's order, sent in binary
+        (for hot paths that read rows by position and should not pay for a dict per row)."""
         return Stmt(self, params, "tuples")
 
     def scalar(self, **params: Any) -> Stmt:
@@ -135,11 +135,23 @@ def run_offline(op: Op[T], results: Iterable[Any]) -> tuple[T, list[Stmt]]:
         return cast(T, stop.value), sent
 
 
+def compact(sql: str) -> str:
+    """``sql`` without its comment lines and indentation, when no line can start inside a
+    quoted string (no line break in a literal, no dollar quoting): the driver converts and
+    caches the parameters of statements up to 4 kB only, and converting a longer one anew
+    on every call costs more than its round trip."""
+    lines = sql.splitlines()
+    if "$" in sql or any(line.count("'") % 2 or line.count('"') % 2 for line in lines):
+        return sql
+    kept = (line.strip() for line in lines if not line.lstrip().startswith("--"))
+    return "\n".join(line for line in kept if line)
+
+
 class Queries:
     """The named queries of one ``.sql`` file, loaded once: ``queries.claim_tasks``.
 
     Blocks start with ``-- name: <identifier>`` and an optional one-line ``-- purpose``
-    comment; the SQL runs to the next block.
+    comment; the SQL runs to the next block, and is kept :func:`compact`.
     """
 
     def __init__(self, path: Path) -> None:
@@ -151,7 +163,7 @@ class Queries:
         for line in [*path.read_text().splitlines(), "-- name: __end__"]:
             if line.startswith("-- name:"):
                 if name is not None:
-                    sql = "\n".join(body).strip().rstrip(";")
+                    sql = compact("\n".join(body).strip().rstrip(";"))
                     if not sql:
                         raise ValueError(f"{path}: query {name} is empty")
                     # Package files only: the text is as literal as a constant in code.
