@@ -45,18 +45,26 @@ FROM picked WHERE j.id = picked.id RETURNING j.id, j.payload
 RAW_COMPLETE = "UPDATE raw_jobs SET status = 'completed' WHERE id = ANY(%s)"
 
 
-def timed(
-    label: str, fn: Callable[[], object], *, setup: Callable[[], object], units: int, repeats: int
-) -> Timing:
-    """Like bench.common.measure, with an untimed setup before each run."""
-    timing = Timing(label, units=units)
-    for i in range(repeats + 1):
-        setup()
-        start = time.perf_counter()
-        fn()
-        if i:  # the first run warms up
-            timing.samples.append(time.perf_counter() - start)
-    return timing
+Scenario = tuple[str, Callable[[], object], Callable[[], object]]  # label, run, setup
+
+
+def timed_alternately(plan: list[Scenario], *, units: int, repeats: int) -> dict[str, Timing]:
+    """Every scenario's runs taken in turn (a, b, c, a, b, c, ...), each after an untimed
+    setup, so that drift on a busy machine falls on every contender alike instead of on
+    whichever ran at a slow moment. The first round warms up."""
+    timings = {label: Timing(label, units=units) for label, _, _ in plan}
+    with progress() as bar:
+        job = bar.add_task("runs", total=len(plan) * (repeats + 1))
+        for i in range(repeats + 1):
+            for label, fn, setup in plan:
+                bar.update(job, description=label)
+                setup()
+                start = time.perf_counter()
+                fn()
+                if i:
+                    timings[label].samples.append(time.perf_counter() - start)
+                bar.advance(job)
+    return timings
 
 
 class Contenders:
@@ -299,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tasks", type=int, default=None)
     args = parser.parse_args(argv)
     n = args.tasks or (500 if args.quick else 20_000)
-    repeats = 1 if args.quick else 3
+    repeats = 1 if args.quick else 5
     console.print(f"tasks benchmark: {n} no-op tasks, batches of {BATCH}; {machine()}")
     with bench_database("tasks") as db:
         c = Contenders(db, n)
@@ -313,8 +321,7 @@ def main(argv: list[str] | None = None) -> None:
                 console.print(f"[yellow]{name} unavailable: {type(exc).__name__}: {exc}[/]")
         try:
             filled = c.enqueue_ours
-            results: dict[str, Timing] = {}
-            plan: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
+            plan: list[Scenario] = [
                 ("enqueue agentledger", c.enqueue_ours, c.reset),
                 ("enqueue same SQL, raw psycopg", c.enqueue_same_sql, c.reset),
                 ("enqueue bare table, raw psycopg", c.enqueue_bare, c.reset),
@@ -325,12 +332,7 @@ def main(argv: list[str] | None = None) -> None:
             for name, peer in peers:
                 plan.append((f"enqueue {name}", peer.enqueue, peer.reset))
                 plan.append((f"process {name}", peer.process, then(peer.reset, peer.enqueue)))
-            with progress() as bar:
-                job = bar.add_task("scenarios", total=len(plan))
-                for label, fn, setup in plan:
-                    bar.update(job, description=label)
-                    results[label] = timed(label, fn, setup=setup, units=n, repeats=repeats)
-                    bar.advance(job)
+            results = timed_alternately(plan, units=n, repeats=repeats)
         finally:
             c.close()
     r = results

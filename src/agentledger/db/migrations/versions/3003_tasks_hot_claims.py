@@ -4,7 +4,7 @@ Every index on tasks used to read ``status`` (the ready and dedup indexes in the
 predicates) or the lease (the index of leases to rescue). A claim changes both, so
 PostgreSQL wrote each claimed row as a new tuple plus a new entry in the primary key and
 in the leases index; a heartbeat did the same. Now no index reads a column a claim or a
-heartbeat changes, and pages keep room for the new version (fillfactor 50), so both are
+heartbeat changes, and pages keep room for the new version (fillfactor 40), so both are
 heap-only updates (HOT): the new version goes on the same page and no index is touched.
 
 - An unfinished task (pending or running) is one with no ``finished_at``; a check makes
@@ -57,7 +57,8 @@ CREATE UNIQUE INDEX tasks_dedup ON agentledger.tasks (tenant_id, queue, dedup_ke
 -- Pruning: finished tasks, oldest first.
 CREATE INDEX tasks_finished ON agentledger.tasks (tenant_id, finished_at)
     WHERE finished_at IS NOT NULL;
--- Room on every page for the claim's version of each of its rows.
+-- Room on every page for the claim's version of each of its rows (a claimed row is the
+-- larger: it holds a token, the worker's id and the lease).
 ALTER TABLE agentledger.tasks SET (fillfactor = 40);
 """
 
