@@ -46,23 +46,43 @@ class AsyncRunner(Protocol):
     async def __call__(self, op: Op[T], /) -> T: ...
 
 
+class Commit:
+    """Whether COMMIT has been sent with an operation's last statement."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent = False
+
+
 async def execute(
-    cur: AsyncCursor[DictRow], stmt: Stmt, pipeline: AsyncPipeline | None = None
+    cur: AsyncCursor[DictRow],
+    stmt: Stmt,
+    pipeline: AsyncPipeline | None = None,
+    commit: Commit | None = None,
 ) -> Any:
     """Send one statement and shape its result as the statement asked.
 
     In pipeline mode a statement whose result is not needed is only queued: it travels
-    with the next one that is.
+    with the next one that is. With ``commit`` (the operation's own transaction), COMMIT
+    travels with a statement marked last: one round trip for the whole transaction.
     """
     if stmt.many:
         await cur.executemany(stmt.query.sql, stmt.params)
         return None
+    commits = False
+    if commit is not None and pipeline is not None and stmt.last:
+        commits = commit.sent = True
     # Rows read by position come back in binary: cheaper to write and to read than text.
     await cur.execute(stmt.query.sql, stmt.params, binary=stmt.fetch == "tuples")
-    if stmt.fetch == "none":
+    if commits:
+        await cur.connection.execute(COMMIT)
+    elif stmt.fetch == "none":
         return None
     if pipeline is not None:
         await pipeline.sync()
+    if stmt.fetch == "none":
+        return None
     if stmt.fetch == "rowcount":
         return cur.rowcount
     if stmt.fetch == "all":
@@ -85,12 +105,22 @@ async def _fetch_tuples(cur: AsyncCursor[DictRow]) -> list[tuple[Any, ...]]:
         cur.row_factory = dict_row
 
 
-async def drive(cur: AsyncCursor[DictRow], gen: Gen[T], pipeline: AsyncPipeline | None = None) -> T:
+async def drive(
+    cur: AsyncCursor[DictRow],
+    gen: Gen[T],
+    pipeline: AsyncPipeline | None = None,
+    commit: Commit | None = None,
+) -> T:
     """Run an operation's generator to completion on ``cur``."""
     result: Any = None
+    last = False
     try:
         while True:
-            result = await execute(cur, gen.send(result), pipeline)
+            stmt = gen.send(result)
+            if last:
+                raise AssertionError("a statement after the one marked last")
+            last = stmt.last
+            result = await execute(cur, stmt, pipeline, commit)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 
@@ -217,17 +247,18 @@ class AsyncDatabase:
         """
         delay = self.settings.retry_backoff
         for attempt in range(1, self.settings.retry_attempts + 1):
-            committing = False
+            commit = Commit()
             try:
                 async with self.pool.connection() as conn:
                     try:
                         # BEGIN, the binding and the first statement share one round trip,
-                        # COMMIT another.
+                        # COMMIT another (or the first, after a statement marked last).
                         async with conn.pipeline() as pipeline, conn.cursor() as cur:
                             await cur.execute(BEGIN)
-                            result = await drive(cur, _bound(binding, op), pipeline)
-                            committing = True
-                            await cur.execute(COMMIT)
+                            result = await drive(cur, _bound(binding, op), pipeline, commit)
+                            if not commit.sent:
+                                commit.sent = True
+                                await cur.execute(COMMIT)
                     except BaseException:
                         await _discard_transaction(conn)
                         raise
@@ -236,9 +267,9 @@ class AsyncDatabase:
                 if not is_driver_error(exc):
                     raise
                 retry = is_connection_failure(exc) and attempt < self.settings.retry_attempts
-                if not retry or (committing and not op.idempotent):
+                if not retry or (commit.sent and not op.idempotent):
                     err = translate(exc, tenant=binding.tenant)
-                    if committing and is_connection_failure(exc):
+                    if commit.sent and is_connection_failure(exc):
                         err.message = f"{err.message} (the outcome of {op.name} is unknown)"
                         err.args = (err.message,)
                     raise err from exc

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, Literal, LiteralString, ParamSpec, TypeVar, cast
 
@@ -64,6 +64,13 @@ class Stmt:
     params: Params | Sequence[Params]
     fetch: Fetch
     many: bool = False
+    last: bool = False
+
+    def then_commit(self) -> Stmt:
+        """This statement, marked as its operation's last: in the operation's own
+        transaction COMMIT is sent with it (a round trip saved; a connection lost on the way
+        leaves the outcome unknown, as one lost during COMMIT does)."""
+        return replace(self, last=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -260,7 +260,7 @@ def settle_and_claim(
     args = _claim_args(queue, limit, lease, worker if worker is not None else agent, low=0)
     rows = yield Q.settle_and_claim.tuples(
         agent=v.optional_text("agent", agent, max_len=200), **args, **_settle_params(checked)
-    )
+    ).then_commit()
     return _cycle(checked, rows, args["queue"], args["worker"])
 
 

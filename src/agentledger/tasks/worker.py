@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentledger.errors import Unavailable
+from agentledger.records import builder
 from agentledger.tasks.records import Outcome, Task
 from agentledger.tasks.source_async import AsyncTaskSource
 from agentledger.tasks.source_sync import TaskSource
@@ -84,7 +85,11 @@ def outcome_of(task: Task, result: object, exc: BaseException | None) -> Outcome
     if result is not None and not isinstance(result, dict):
         error = f"handler returned {type(result).__name__}, not a dict or None"
         return Outcome(id=task.id, token=task.claim_token, action="fail", error=error)
-    return Outcome(id=task.id, token=task.claim_token, action="complete", output=result)
+    return _completed(task.id, task.claim_token, "complete", result, None, True)
+
+
+# Outcome's fields in order (id, token, action, output, error, retry): one per task done.
+_completed = builder(Outcome)
 
 
 def _count(stats: WorkerStats, done: list[tuple[str, Outcome]], refused: list[int]) -> None:
