@@ -365,48 +365,21 @@ def _claimed(
     token: UUID,
 ) -> Task:
     """A claimed task from its own columns and those it shares with the claim (a task just
-    claimed is running, unfinished, holds the claim's token and was last updated by it)."""
-    (
-        task_id,
-        task_type,
-        agent_name,
-        priority,
-        input,
-        output,
-        attempts,
-        max_attempts,
-        retry_delay,
-        run_after,
-        rescues,
-        error,
-        session_id,
-        entity_id,
-        dedup_key,
-        created_at,
-    ) = row[:_OWN]
+    claimed is running, unfinished, holds the claim's token and was last updated by it).
+
+    The statement returns a task's own columns in Task's field order, so they go in as
+    runs: (id), (task_type .. output), (attempts .. run_after), (rescues .. created_at)."""
     return _build_task(
         tenant_id,
-        task_id,
+        row[0],
         queue,
-        task_type,
-        agent_name,
-        priority,
-        input,
-        output,
+        *row[1:6],
         _RUNNING,
-        attempts,
-        max_attempts,
-        retry_delay,
-        run_after,
+        *row[6:10],
         lease_expires_at,
         worker,
         token,
-        rescues,
-        error,
-        session_id,
-        entity_id,
-        dedup_key,
-        created_at,
+        *row[10:_OWN],
         at,
         None,
     )
