@@ -331,7 +331,7 @@ _RUNNING = TASK_LIFECYCLE.target("claim")
 def _cycle(
     checked: Sequence[Outcome], rows: Sequence[tuple[Any, ...]], queue: str, worker: str | None
 ) -> Cycle:
-    """Shape settle_and_claim's compact result. Its one summary row (claimed_id NULL) holds
+    """Shape settle_and_claim's compact result. Its one summary row (task id NULL) holds
     the settled ids and statuses and the values every claimed task shares; ``queue`` and
     ``worker`` are the claim's own arguments, written as they are into every claimed task."""
     summary = _summary(rows)
