@@ -163,19 +163,25 @@ def progress() -> Progress:
 
 
 def measure_alternately(
-    contenders: list[tuple[str, Callable[[], object]]], *, units: int = 1, repeats: int = 5
+    contenders: list[tuple[str, Callable[[], object]]],
+    *,
+    units: int = 1,
+    repeats: int = 5,
+    setup: Callable[[str], object] | None = None,
 ) -> list[Timing]:
     """Like ``measure`` for several contenders doing the same work, their repeats taken in
     turn (a, b, c, a, b, c, ...) so that drift on a busy machine (caches, autovacuum, a
-    neighbour's load) falls on each of them alike instead of on whichever ran last."""
-    for _, fn in contenders:
-        fn()
+    neighbour's load) falls on each of them alike instead of on whichever ran last. The
+    first round warms up; ``setup(label)``, when given, runs untimed before every run."""
     timings = [Timing(label, units=units) for label, _ in contenders]
-    for _ in range(repeats):
-        for timing, (_, fn) in zip(timings, contenders, strict=True):
+    for i in range(repeats + 1):
+        for timing, (label, fn) in zip(timings, contenders, strict=True):
+            if setup is not None:
+                setup(label)
             start = time.perf_counter()
             fn()
-            timing.samples.append(time.perf_counter() - start)
+            if i:
+                timing.samples.append(time.perf_counter() - start)
     return timings
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +20,15 @@ from psycopg.rows import dict_row, tuple_row
 
 from agentledger import Ledger
 from agentledger.tasks.ops import UNIFORM, Q
-from bench.common import Timing, bench_database, console, machine, progress, ratio_table
+from bench.common import (
+    Timing,
+    bench_database,
+    console,
+    machine,
+    measure_alternately,
+    progress,
+    ratio_table,
+)
 
 BATCH = 100  # tasks per claim, for every contender
 RAW_TABLE = """
@@ -49,22 +56,20 @@ Scenario = tuple[str, Callable[[], object], Callable[[], object]]  # label, run,
 
 
 def timed_alternately(plan: list[Scenario], *, units: int, repeats: int) -> dict[str, Timing]:
-    """Every scenario's runs taken in turn (a, b, c, a, b, c, ...), each after an untimed
-    setup, so that drift on a busy machine falls on every contender alike instead of on
-    whichever ran at a slow moment. The first round warms up."""
-    timings = {label: Timing(label, units=units) for label, _, _ in plan}
+    """The scenarios measured in turn (bench.common.measure_alternately), each run after
+    its untimed setup, with a progress bar of the runs started."""
+    setups = {label: setup for label, _, setup in plan}
     with progress() as bar:
         job = bar.add_task("runs", total=len(plan) * (repeats + 1))
-        for i in range(repeats + 1):
-            for label, fn, setup in plan:
-                bar.update(job, description=label)
-                setup()
-                start = time.perf_counter()
-                fn()
-                if i:
-                    timings[label].samples.append(time.perf_counter() - start)
-                bar.advance(job)
-    return timings
+
+        def before(label: str) -> None:
+            bar.update(job, description=label, advance=1)
+            setups[label]()
+
+        timings = measure_alternately(
+            [(label, fn) for label, fn, _ in plan], units=units, repeats=repeats, setup=before
+        )
+    return {t.label: t for t in timings}
 
 
 class Contenders:

@@ -78,7 +78,7 @@ async def execute(
     if commits:
         await cur.connection.execute(COMMIT)
     elif stmt.fetch == "none":
-        return None
+        return None  # queued: it travels with the next statement (or COMMIT)
     if pipeline is not None:
         await pipeline.sync()
     if stmt.fetch == "none":

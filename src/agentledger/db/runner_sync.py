@@ -79,7 +79,7 @@ def execute(
     if commits:
         cur.connection.execute(COMMIT)
     elif stmt.fetch == "none":
-        return None
+        return None  # queued: it travels with the next statement (or COMMIT)
     if pipeline is not None:
         pipeline.sync()
     if stmt.fetch == "none":

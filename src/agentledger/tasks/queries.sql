@@ -100,15 +100,16 @@ SELECT pg_notify('agentledger_tasks', q) FROM unnest(%(queues)s::text[]) AS q
 -- claim holds the claim's token, one random value.
 -- Settle only with limit 0; claim only with no outcomes.
 -- Plain completions (no output: a worker's usual outcome) travel as two binary arrays, the
--- ids and their tokens side by side; the other outcomes as one JSON object keyed by task id, read
--- per row by key. Neither is joined with the table (a join of the batch costs a pass over
--- the batch per row when the planner misjudges the table's size): the batch is found by
--- primary key. The status guards are written as IS TRUE so that no partial index is
--- considered for this choice.
+-- ids and their tokens side by side; the other outcomes as one JSON object keyed by task
+-- id, read per row by key. Neither is joined with the table (a join of the batch costs a
+-- pass over the batch per row when the planner misjudges the table's size): the batch is
+-- found by primary key. The status guards are written as IS TRUE so that no partial index
+-- is considered for this choice.
 -- The result is compact: one summary row (its task id NULL) with the settled ids and their
 -- new statuses as arrays and the values every claimed task shares (tenant, claim time,
 -- lease expiry, token), then one row per claimed task with only the columns that differ per
--- task (its queue, status 'running', claimed_by and NULL finished_at are the caller's own).
+-- task, in Task's field order, and its status (its queue, claimed_by and NULL finished_at
+-- are the caller's own).
 WITH completed AS (
     UPDATE agentledger.tasks t
     SET status = %(completed)s, finished_at = now(), lease_expires_at = NULL,
