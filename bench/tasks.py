@@ -19,6 +19,7 @@ import psycopg
 from psycopg.rows import dict_row, tuple_row
 
 from agentledger import Ledger
+from agentledger.db.adapters import Bigints, Uuids
 from agentledger.tasks.ops import UNIFORM, Q
 from bench.common import (
     Timing,
@@ -82,7 +83,7 @@ class Contenders:
         self.owner = psycopg.connect(db.owner_url, autocommit=True)
         self.owner.execute(RAW_TABLE)
         self.app = psycopg.connect(db.app_url, autocommit=True, row_factory=dict_row)
-        from agentledger.db.connect import register_adapters
+        from agentledger.db.adapters import register_adapters
 
         register_adapters(self.app)
         self.inputs = [{"i": i} for i in range(n)]
@@ -183,11 +184,12 @@ TOKEN = 22
 
 def _settle_params(claimed: list[tuple[Any, ...]], token: Any) -> dict[str, Any]:
     """The statement's parameters for completing ``claimed``, all held under ``token`` (as
-    a raw driver user would write them)."""
+    a raw driver user would write them, its arrays packed and typed as the library sends
+    them)."""
     return {
-        "done_ids": [r[0] for r in claimed],
-        "done_tokens": [token] * len(claimed),
-        "ids": [],
+        "done_ids": Bigints(r[0] for r in claimed),
+        "done_tokens": Uuids([token] * len(claimed)),
+        "ids": Bigints(),
         "outcomes": "{}",
         "sources": ["running"],
         "completed": "completed",

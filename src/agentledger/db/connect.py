@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from psycopg import BaseConnection
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg.types.json import JsonbDumper, set_json_loads
 
 from agentledger.config import Settings
 from agentledger.db.embedded import EmbeddedServer
@@ -47,17 +44,3 @@ def connection_kwargs(settings: Settings) -> dict[str, Any]:
         "application_name": "agentledger",
         "options": f"-c statement_timeout={settings.statement_timeout_ms}",
     }
-
-
-def register_adapters(conn: BaseConnection[Any]) -> None:
-    """Python dicts travel as jsonb, so operations pass plain dicts; JSON comes back through
-    one decoder (the server sends UTF-8: no guessing the encoding per value)."""
-    conn.adapters.register_dumper(dict, JsonbDumper)
-    set_json_loads(_loads, conn)
-
-
-_decode = json.JSONDecoder().decode
-
-
-def _loads(data: bytes | str) -> Any:
-    return _decode(data if isinstance(data, str) else str(data, "utf-8"))

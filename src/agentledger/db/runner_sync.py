@@ -22,13 +22,9 @@ from psycopg.rows import DictRow, dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 
 from agentledger.config import Settings
+from agentledger.db.adapters import register_adapters
 from agentledger.db.binding import QUERIES, Binding
-from agentledger.db.connect import (
-    OPTIONAL_EXTENSIONS,
-    app_conninfo,
-    connection_kwargs,
-    register_adapters,
-)
+from agentledger.db.connect import OPTIONAL_EXTENSIONS, app_conninfo, connection_kwargs
 from agentledger.db.listen_sync import Listener
 from agentledger.db.spool import Spool
 from agentledger.db.statements import Gen, Op, Stmt
@@ -39,6 +35,10 @@ T = TypeVar("T")
 log = logging.getLogger("agentledger")
 BEGIN: LiteralString = "BEGIN"
 COMMIT: LiteralString = "COMMIT"
+# Around a statement marked ``-- plan: generic`` in an operation's own transaction (its
+# plan is chosen when it is bound).
+GENERIC_PLAN: LiteralString = "SET LOCAL plan_cache_mode = force_generic_plan"
+ANY_PLAN: LiteralString = "SET LOCAL plan_cache_mode = DEFAULT"
 
 
 class Runner(Protocol):
@@ -74,10 +74,15 @@ def execute(
     commits = False
     if commit is not None and pipeline is not None and stmt.last:
         commits = commit.sent = True
+    generic = stmt.query.generic and pipeline is not None  # queued: no round trip of its own
+    if generic:
+        cur.connection.execute(GENERIC_PLAN)
     # Rows read by position come back in binary: cheaper to write and to read than text.
     cur.execute(stmt.query.sql, stmt.params, binary=stmt.fetch == "tuples")
     if commits:
         cur.connection.execute(COMMIT)
+    elif generic:
+        cur.connection.execute(ANY_PLAN)
     elif stmt.fetch == "none":
         return None  # queued: it travels with the next statement (or COMMIT)
     if pipeline is not None:

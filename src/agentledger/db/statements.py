@@ -29,6 +29,8 @@ class Query:
     name: str
     sql: LiteralString
     doc: str = ""
+    # Always run with the generic plan (``-- plan: generic``), see Queries.
+    generic: bool = False
 
     def none(self, **params: Any) -> Stmt:
         return Stmt(self, params, "none")
@@ -157,8 +159,12 @@ def compact(sql: str) -> str:
 class Queries:
     """The named queries of one ``.sql`` file, loaded once: ``queries.claim_tasks``.
 
-    Blocks start with ``-- name: <identifier>`` and an optional one-line ``-- purpose``
-    comment; the SQL runs to the next block, and is kept :func:`compact`.
+    Blocks start with ``-- name: <identifier>`` and optional ``-- purpose`` comment lines;
+    the SQL runs to the next block, and is kept :func:`compact`. A comment line
+    ``-- plan: generic`` marks a statement whose plan does not depend on its parameters'
+    values: it always runs with its generic plan. PostgreSQL would otherwise plan it anew
+    on every call whenever its cost estimate for the values at hand (a small LIMIT, say)
+    beats the generic plan's, which for a worker's statement costs more than running it.
     """
 
     def __init__(self, path: Path) -> None:
@@ -167,6 +173,7 @@ class Queries:
         name: str | None = None
         doc: list[str] = []
         body: list[str] = []
+        generic = False
         for line in [*path.read_text().splitlines(), "-- name: __end__"]:
             if line.startswith("-- name:"):
                 if name is not None:
@@ -174,10 +181,13 @@ class Queries:
                     if not sql:
                         raise ValueError(f"{path}: query {name} is empty")
                     # Package files only: the text is as literal as a constant in code.
-                    self.by_name[name] = Query(name, sql, " ".join(doc))
+                    self.by_name[name] = Query(name, sql, " ".join(doc), generic)
                 name, doc, body = line.split(":", 1)[1].strip(), [], []
+                generic = False
                 if name in self.by_name:
                     raise ValueError(f"{path}: query {name} is defined twice")
+            elif name is not None and line.strip() == "-- plan: generic" and not body:
+                generic = True
             elif name is not None and line.startswith("--") and not body:
                 doc.append(line.lstrip("- "))
             elif name is not None:

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from agentledger import validation as v
+from agentledger.db.adapters import Bigints, Uuids
 from agentledger.db.statements import Gen, Queries, operation
 from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.records import builder, from_row
@@ -267,8 +268,8 @@ def settle_and_claim(
 def _settle_params(checked: Sequence[Outcome]) -> dict[str, Any]:
     """Plain completions (no output) as two arrays, ids and tokens; the rest as JSON. An id
     given twice is settled by its first outcome."""
-    done_ids: list[int] = []
-    done_tokens: list[UUID] = []
+    done_ids = Bigints()
+    done_tokens = Uuids()
     rest: list[Outcome] = []
     seen: set[int] = set()
     for o in checked:
@@ -283,7 +284,7 @@ def _settle_params(checked: Sequence[Outcome]) -> dict[str, Any]:
     return {
         "done_ids": done_ids,
         "done_tokens": done_tokens,
-        "ids": [o.id for o in rest],
+        "ids": Bigints(o.id for o in rest),
         "outcomes": _outcomes_json(rest),
         "sources": TASK_LIFECYCLE.sources("complete"),
         "completed": TASK_LIFECYCLE.target("complete"),
@@ -492,8 +493,8 @@ def heartbeat(claims: Sequence[tuple[int, UUID | str]], *, lease: float = 60.0) 
     if not pairs:
         return []
     rows = yield Q.heartbeat.all(
-        ids=[p[0] for p in pairs],
-        tokens=[p[1] for p in pairs],
+        ids=Bigints(p[0] for p in pairs),
+        tokens=Uuids(p[1] for p in pairs),
         lease=v.number("lease", lease, low=0.001, high=MAX_LEASE),
     )
     return [row["id"] for row in rows]

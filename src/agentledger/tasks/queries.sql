@@ -88,6 +88,7 @@ SELECT id FROM input ORDER BY ord
 SELECT pg_notify('agentledger_tasks', q) FROM unnest(%(queues)s::text[]) AS q
 
 -- name: settle_and_claim
+-- plan: generic
 -- A worker's cycle in one statement: apply outcomes (complete / fail / release) to running
 -- tasks still held under their claim tokens, then claim up to limit tasks of a queue.
 -- Settling: a failure retries after an exponential, jittered backoff until its attempts are

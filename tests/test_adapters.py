@@ -1,0 +1,72 @@
+"""Values on the wire: id and token arrays arrive whole and typed as the statements expect;
+JSON from the server reads back exactly, and anything else still gets the decoder's errors."""
+
+from __future__ import annotations
+
+import json
+import struct
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from agentledger.db.adapters import Bigints, Uuids, _loads, register_adapters
+
+
+@pytest.fixture
+def conn(app_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    with psycopg.connect(app_url, autocommit=True) as conn:
+        register_adapters(conn)
+        yield conn
+
+
+@pytest.mark.parametrize(
+    "values", [[], [1], [1, 2, 3], [-(2**63), 0, 2**63 - 1], list(range(1, 2001))]
+)
+def test_integers_travel_as_bigint_whatever_their_size(
+    conn: psycopg.Connection[tuple[object, ...]], values: list[int]
+) -> None:
+    row = conn.execute("SELECT %b::text, pg_typeof(%b)::text, %b", [Bigints(values)] * 3)
+    text, type_name, back = row.fetchone() or ()
+    assert type_name == "bigint[]"
+    assert back == values
+    assert text == "{" + ",".join(map(str, values)) + "}"
+
+
+def test_uuids_travel_as_one_uuid_array(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    shared, other = uuid.uuid4(), uuid.uuid4()
+    values = [shared, shared, other, shared]
+    for sent in (values, []):
+        row = conn.execute("SELECT pg_typeof(%b)::text, %b", [Uuids(sent)] * 2).fetchone()
+        assert row == ("uuid[]", sent)
+
+
+def test_a_bigint_out_of_range_is_refused_before_sending(
+    conn: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    for value in (2**63, -(2**63) - 1):
+        with pytest.raises(struct.error):
+            conn.execute("SELECT %b", [Bigints([value])])
+
+
+@pytest.mark.parametrize(
+    "value", [{"a": [1, 2.5, None, True]}, [], "text", 3, None, {"é": "ü"}, {"": {"": []}}]
+)
+def test_json_from_the_server_reads_back(
+    conn: psycopg.Connection[tuple[object, ...]], value: object
+) -> None:
+    row = conn.execute("SELECT %s::jsonb", [json.dumps(value)]).fetchone()
+    assert row == (value,)
+
+
+@pytest.mark.parametrize("text", [" {}", "{} ", "\n[1]\n"])
+def test_json_with_surrounding_whitespace_still_reads(text: str) -> None:
+    assert _loads(text) == json.loads(text)
+    assert _loads(text.encode()) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"a": 1} x', "nope", "[1,]"])
+def test_bad_json_raises_the_decoders_error(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        _loads(text)
