@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, LiteralString, Protocol, TypeVar, cast
+from typing import Any, Generic, LiteralString, Protocol, TypeVar, cast
 
 from psycopg import AsyncConnection, AsyncCursor, AsyncPipeline
 from psycopg.pq import TransactionStatus
@@ -65,7 +65,9 @@ async def execute(
 
     In pipeline mode a statement whose result is not needed is only queued: it travels
     with the next one that is. With ``commit`` (the operation's own transaction), COMMIT
-    travels with a statement marked last: one round trip for the whole transaction.
+    travels with a statement marked last, and its result is left :data:`UNREAD` in the
+    cursor: the Sync that closes the pipeline fetches it, so the whole transaction takes
+    one round trip.
     """
     if stmt.many:
         await cur.executemany(stmt.query.sql, stmt.params)
@@ -80,12 +82,22 @@ async def execute(
     await cur.execute(stmt.query.sql, stmt.params, binary=stmt.fetch == "tuples")
     if commits:
         await cur.connection.execute(COMMIT)
-    elif generic:
+        return UNREAD
+    if generic:
         await cur.connection.execute(ANY_PLAN)
     elif stmt.fetch == "none":
         return None  # queued: it travels with the next statement (or COMMIT)
     if pipeline is not None:
         await pipeline.sync()
+    return await result_of(cur, stmt)
+
+
+# A statement's result still in its cursor, to be read once its pipeline is closed.
+UNREAD: Any = object()
+
+
+async def result_of(cur: AsyncCursor[DictRow], stmt: Stmt) -> Any:
+    """The statement's result, from its cursor, in the shape it asked for."""
     if stmt.fetch == "none":
         return None
     if stmt.fetch == "rowcount":
@@ -115,8 +127,9 @@ async def drive(
     gen: Gen[T],
     pipeline: AsyncPipeline | None = None,
     commit: Commit | None = None,
-) -> T:
-    """Run an operation's generator to completion on ``cur``."""
+) -> T | Unread[T]:
+    """Run an operation's generator on ``cur``: to completion, or (in its own transaction)
+    up to the statement that carries COMMIT, whose result is read after the pipeline."""
     result: Any = None
     last = False
     try:
@@ -126,8 +139,28 @@ async def drive(
                 raise AssertionError("a statement after the one marked last")
             last = stmt.last
             result = await execute(cur, stmt, pipeline, commit)
+            if result is UNREAD:
+                return Unread(gen, stmt)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+
+
+class Unread(Generic[T]):
+    """An operation whose last statement's result waits in the cursor."""
+
+    __slots__ = ("gen", "stmt")
+
+    def __init__(self, gen: Gen[T], stmt: Stmt) -> None:
+        self.gen = gen
+        self.stmt = stmt
+
+    async def finish(self, cur: AsyncCursor[DictRow]) -> T:
+        """Hand the operation its last result; its return value."""
+        try:
+            self.gen.send(await result_of(cur, self.stmt))
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        raise AssertionError("a statement after the one marked last")
 
 
 class AsyncSession:
@@ -140,7 +173,9 @@ class AsyncSession:
     async def run(self, op: Op[T]) -> T:
         try:
             async with self.conn.cursor() as cur:
-                return await drive(cur, op.start())
+                result = await drive(cur, op.start())
+                assert not isinstance(result, Unread)  # nothing commits inside a transaction
+                return result
         except Exception as exc:
             if not is_driver_error(exc):
                 raise
@@ -257,13 +292,16 @@ class AsyncDatabase:
                 async with self.pool.connection() as conn:
                     try:
                         # BEGIN, the binding and the first statement share one round trip,
-                        # COMMIT another (or the first, after a statement marked last).
-                        async with conn.pipeline() as pipeline, conn.cursor() as cur:
-                            await cur.execute(BEGIN)
-                            result = await drive(cur, _bound(binding, op), pipeline, commit)
-                            if not commit.sent:
-                                commit.sent = True
-                                await cur.execute(COMMIT)
+                        # COMMIT another (or the first, after a statement marked last: then
+                        # the pipeline's closing Sync brings back its result).
+                        async with conn.cursor() as cur:
+                            async with conn.pipeline() as pipeline:
+                                await cur.execute(BEGIN)
+                                done = await drive(cur, _bound(binding, op), pipeline, commit)
+                                if not commit.sent:
+                                    commit.sent = True
+                                    await cur.execute(COMMIT)
+                            result = await done.finish(cur) if isinstance(done, Unread) else done
                     except BaseException:
                         await _discard_transaction(conn)
                         raise

@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, LiteralString, Protocol, TypeVar, cast
+from typing import Any, Generic, LiteralString, Protocol, TypeVar, cast
 
 from psycopg import Connection, Cursor, Pipeline
 from psycopg.pq import TransactionStatus
@@ -66,7 +66,9 @@ def execute(
 
     In pipeline mode a statement whose result is not needed is only queued: it travels
     with the next one that is. With ``commit`` (the operation's own transaction), COMMIT
-    travels with a statement marked last: one round trip for the whole transaction.
+    travels with a statement marked last, and its result is left :data:`UNREAD` in the
+    cursor: the Sync that closes the pipeline fetches it, so the whole transaction takes
+    one round trip.
     """
     if stmt.many:
         cur.executemany(stmt.query.sql, stmt.params)
@@ -81,12 +83,22 @@ def execute(
     cur.execute(stmt.query.sql, stmt.params, binary=stmt.fetch == "tuples")
     if commits:
         cur.connection.execute(COMMIT)
-    elif generic:
+        return UNREAD
+    if generic:
         cur.connection.execute(ANY_PLAN)
     elif stmt.fetch == "none":
         return None  # queued: it travels with the next statement (or COMMIT)
     if pipeline is not None:
         pipeline.sync()
+    return result_of(cur, stmt)
+
+
+# A statement's result still in its cursor, to be read once its pipeline is closed.
+UNREAD: Any = object()
+
+
+def result_of(cur: Cursor[DictRow], stmt: Stmt) -> Any:
+    """The statement's result, from its cursor, in the shape it asked for."""
     if stmt.fetch == "none":
         return None
     if stmt.fetch == "rowcount":
@@ -116,8 +128,9 @@ def drive(
     gen: Gen[T],
     pipeline: Pipeline | None = None,
     commit: Commit | None = None,
-) -> T:
-    """Run an operation's generator to completion on ``cur``."""
+) -> T | Unread[T]:
+    """Run an operation's generator on ``cur``: to completion, or (in its own transaction)
+    up to the statement that carries COMMIT, whose result is read after the pipeline."""
     result: Any = None
     last = False
     try:
@@ -127,8 +140,28 @@ def drive(
                 raise AssertionError("a statement after the one marked last")
             last = stmt.last
             result = execute(cur, stmt, pipeline, commit)
+            if result is UNREAD:
+                return Unread(gen, stmt)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+
+
+class Unread(Generic[T]):
+    """An operation whose last statement's result waits in the cursor."""
+
+    __slots__ = ("gen", "stmt")
+
+    def __init__(self, gen: Gen[T], stmt: Stmt) -> None:
+        self.gen = gen
+        self.stmt = stmt
+
+    def finish(self, cur: Cursor[DictRow]) -> T:
+        """Hand the operation its last result; its return value."""
+        try:
+            self.gen.send(result_of(cur, self.stmt))
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        raise AssertionError("a statement after the one marked last")
 
 
 class Session:
@@ -141,7 +174,9 @@ class Session:
     def run(self, op: Op[T]) -> T:
         try:
             with self.conn.cursor() as cur:
-                return drive(cur, op.start())
+                result = drive(cur, op.start())
+                assert not isinstance(result, Unread)  # nothing commits inside a transaction
+                return result
         except Exception as exc:
             if not is_driver_error(exc):
                 raise
@@ -258,13 +293,16 @@ class Database:
                 with self.pool.connection() as conn:
                     try:
                         # BEGIN, the binding and the first statement share one round trip,
-                        # COMMIT another (or the first, after a statement marked last).
-                        with conn.pipeline() as pipeline, conn.cursor() as cur:
-                            cur.execute(BEGIN)
-                            result = drive(cur, _bound(binding, op), pipeline, commit)
-                            if not commit.sent:
-                                commit.sent = True
-                                cur.execute(COMMIT)
+                        # COMMIT another (or the first, after a statement marked last: then
+                        # the pipeline's closing Sync brings back its result).
+                        with conn.cursor() as cur:
+                            with conn.pipeline() as pipeline:
+                                cur.execute(BEGIN)
+                                done = drive(cur, _bound(binding, op), pipeline, commit)
+                                if not commit.sent:
+                                    commit.sent = True
+                                    cur.execute(COMMIT)
+                            result = done.finish(cur) if isinstance(done, Unread) else done
                     except BaseException:
                         _discard_transaction(conn)
                         raise
