@@ -303,3 +303,26 @@ def test_completion_racing_a_lease_expiry_has_one_winner(settings: Settings) -> 
             for task in rescued:
                 b.complete(task)
         assert sum(outcomes.values()) == rounds
+
+
+def test_finished_results_wake_the_loop_once_enough_are_in() -> None:
+    """The sync worker's loop waits for a number of handler results, not for each one."""
+    from agentledger.tasks.worker import _Finished
+
+    finished = _Finished()
+    assert finished.take(3, 0.01) == []  # nothing came: the wait times out empty
+    items: list[Any] = [(object(), None, None) for _ in range(3)]
+
+    def deliver() -> None:
+        for item in items:
+            time.sleep(0.05)
+            finished.put(item)
+
+    threading.Thread(target=deliver).start()
+    started = time.monotonic()
+    got = finished.take(3, 10.0)
+    waited = time.monotonic() - started
+    assert got == items  # woken by the third, not by the first
+    assert 0.1 <= waited < 5.0
+    finished.put(items[0])
+    assert finished.take() == [items[0]]  # no wait asked: whatever is in

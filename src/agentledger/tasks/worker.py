@@ -16,7 +16,6 @@ import asyncio
 import collections
 import contextlib
 import os
-import queue as queues
 import signal
 import socket
 import threading
@@ -71,8 +70,8 @@ class WorkerOptions:
 PRUNE_EVERY = 60.0
 # Idle waits on the LISTEN connection are cut into slices this long, so stop() is prompt.
 WAIT_SLICE = 0.25
-# After a handler finishes, wait up to this long for more to finish before the next cycle
-# while fewer than half the slots are free: settling and claiming in batches, not one by one.
+# After a handler finishes, while more than half the slots are busy, wait up to this long for
+# the others before the next cycle: settling and claiming in batches, not one by one.
 BATCH_WINDOW = 0.002
 
 
@@ -289,9 +288,7 @@ class Worker:
     def run(self, *, until_empty: bool = False) -> WorkerStats:
         """Work until ``stop()`` (or SIGTERM); with ``until_empty``, until no work is ready."""
         opts = self.options
-        results: queues.SimpleQueue[tuple[Task, object, BaseException | None]] = (
-            queues.SimpleQueue()
-        )
+        finished = _Finished()
         inflight: dict[int, Task] = {}
         done: list[tuple[str, Outcome]] = []
 
@@ -299,20 +296,14 @@ class Worker:
             try:
                 result = self.handler(task)
             except Exception as exc:
-                results.put((task, None, exc))
+                finished.put((task, None, exc))
             else:
-                results.put((task, result, None))
+                finished.put((task, result, None))
 
-        def collect(block: float | None) -> None:
-            try:
-                item = results.get(timeout=block) if block else results.get_nowait()
-                while True:
-                    task, result, exc = item
-                    if inflight.pop(task.id, None) is not None:  # else released at shutdown
-                        done.append((task.tenant_id, outcome_of(task, result, exc)))
-                    item = results.get_nowait()
-            except queues.Empty:
-                pass
+        def collect(want: int = 0, timeout: float | None = None) -> None:
+            for task, result, exc in finished.take(want, timeout):
+                if inflight.pop(task.id, None) is not None:  # else released at shutdown
+                    done.append((task.tenant_id, outcome_of(task, result, exc)))
 
         def cycle(limit: int) -> list[Task]:
             """Settle what is done and claim up to ``limit`` tasks, in one round trip.
@@ -338,7 +329,7 @@ class Worker:
                 claimed: list[Task] = []
                 free = 0
                 try:
-                    collect(None)
+                    collect()
                     now = time.monotonic()
                     if inflight and now >= next_beat:
                         self.source.heartbeat(list(inflight.values()), opts.lease)
@@ -364,13 +355,9 @@ class Worker:
                 if not inflight:
                     wake.wait(timeout)  # a notification, or the poll interval
                     continue
-                collect(timeout)  # a handler finishing frees a slot
-                deadline = time.monotonic() + BATCH_WINDOW
-                while len(inflight) > opts.concurrency // 2:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    collect(left)
+                collect(1, timeout)  # a handler finishing frees a slot
+                if len(inflight) > opts.concurrency // 2:
+                    collect(len(inflight), BATCH_WINDOW)  # the rest may be about to finish
             self._drain(inflight, done, collect, cycle)
         return self.stats
 
@@ -378,13 +365,13 @@ class Worker:
         self,
         inflight: dict[int, Task],
         done: list[tuple[str, Outcome]],
-        collect: Callable[[float | None], None],
+        collect: Callable[[int, float], None],
         cycle: Callable[[int], object],
     ) -> None:
         """Let in-flight handlers finish within the grace period; release the rest."""
         deadline = time.monotonic() + self.options.grace
         while inflight and time.monotonic() < deadline:
-            collect(min(0.1, max(0.001, deadline - time.monotonic())))
+            collect(len(inflight), min(0.1, max(0.001, deadline - time.monotonic())))
         for task in list(inflight.values()):
             # A thread cannot be interrupted: its late outcome is dropped (the task is
             # released here, and a settle with the old token would be refused anyway).
@@ -458,6 +445,36 @@ class _Runners:
                 task = self._waiting.popleft()
                 self._wake_one()  # more work waits: another runner may take it meanwhile
             self._call(task)
+
+
+class _Finished:
+    """Handler results on their way to the sync worker's loop. The loop says how many it
+    waits for and is woken once they are in, not once per handler: each wake-up is a
+    thread switch, dearer than a quick handler."""
+
+    def __init__(self) -> None:
+        self._items: list[tuple[Task, object, BaseException | None]] = []
+        self._ready = threading.Condition(threading.Lock())
+        self._want = 0  # how many results the loop waits for (0: it is not waiting)
+
+    def put(self, item: tuple[Task, object, BaseException | None]) -> None:
+        with self._ready:
+            self._items.append(item)
+            if 0 < self._want <= len(self._items):
+                self._want = 0
+                self._ready.notify()
+
+    def take(
+        self, want: int = 0, timeout: float | None = None
+    ) -> list[tuple[Task, object, BaseException | None]]:
+        """Every result in so far, after waiting up to ``timeout`` seconds for ``want``."""
+        with self._ready:
+            if timeout and len(self._items) < want:
+                self._want = want
+                self._ready.wait(timeout)
+                self._want = 0
+            items, self._items = self._items, []
+        return items
 
 
 class _SyncWake:
