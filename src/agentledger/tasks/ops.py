@@ -322,9 +322,8 @@ def _outcome_entry(o: Outcome) -> dict[str, Any]:
     return entry
 
 
-# settle_and_claim's result: a claimed task's own columns (and its status), then the
+# settle_and_claim's result: a claimed task's own 16 columns (and its status), then the
 # summary row's.
-_OWN = 16
 _SUMMARY = 17
 _RUNNING = TASK_LIFECYCLE.target("claim")
 
@@ -334,13 +333,44 @@ def _cycle(
 ) -> Cycle:
     """Shape settle_and_claim's compact result. Its one summary row (task id NULL) holds
     the settled ids and statuses and the values every claimed task shares; ``queue`` and
-    ``worker`` are the claim's own arguments, written as they are into every claimed task."""
+    ``worker`` are the claim's own arguments, written as they are into every claimed task.
+
+    A claimed task's row holds its own columns in Task's field order: (id), (task_type ..
+    output), (attempts .. run_after), (rescues .. created_at); the fields between them
+    are the claim's (a task just claimed is running, unfinished, holds the claim's token
+    and was last updated by it). Passed field by field: slicing and unpacking cost more."""
     summary = _summary(rows)
-    _, _, tenant_id, at, lease_expires_at, token = summary
+    _, _, tenant_id, at, lease, token = summary
+    build, running = _build_task, _RUNNING
     claimed = [
-        _claimed(row, tenant_id, queue, worker, at, lease_expires_at, token)
-        for row in rows
-        if row[0] is not None
+        build(
+            tenant_id,
+            r[0],
+            queue,
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            running,
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            lease,
+            worker,
+            token,
+            r[10],
+            r[11],
+            r[12],
+            r[13],
+            r[14],
+            r[15],
+            at,
+            None,
+        )
+        for r in rows
+        if r[0] is not None
     ]
     return Cycle(settled=_settled(checked, summary), claimed=claimed)
 
@@ -354,36 +384,6 @@ def _settled(checked: Sequence[Outcome], summary: tuple[Any, ...]) -> Settled:
     ids, statuses = summary[0], summary[1]
     applied: dict[int, str] = {} if ids is None else dict(zip(ids, statuses, strict=True))
     return Settled(applied=applied, refused=[o.id for o in checked if o.id not in applied])
-
-
-def _claimed(
-    row: tuple[Any, ...],
-    tenant_id: str,
-    queue: str,
-    worker: str | None,
-    at: datetime,
-    lease_expires_at: datetime,
-    token: UUID,
-) -> Task:
-    """A claimed task from its own columns and those it shares with the claim (a task just
-    claimed is running, unfinished, holds the claim's token and was last updated by it).
-
-    The statement returns a task's own columns in Task's field order, so they go in as
-    runs: (id), (task_type .. output), (attempts .. run_after), (rescues .. created_at)."""
-    return _build_task(
-        tenant_id,
-        row[0],
-        queue,
-        *row[1:6],
-        _RUNNING,
-        *row[6:10],
-        lease_expires_at,
-        worker,
-        token,
-        *row[10:_OWN],
-        at,
-        None,
-    )
 
 
 # Task's fields in order, for the thousands a worker builds per second.
