@@ -85,7 +85,7 @@ async def execute(
         return UNREAD
     if generic:
         await cur.connection.execute(ANY_PLAN)
-    elif stmt.fetch == "none":
+    if stmt.fetch == "none":
         return None  # queued: it travels with the next statement (or COMMIT)
     if pipeline is not None:
         await pipeline.sync()

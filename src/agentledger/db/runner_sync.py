@@ -86,7 +86,7 @@ def execute(
         return UNREAD
     if generic:
         cur.connection.execute(ANY_PLAN)
-    elif stmt.fetch == "none":
+    if stmt.fetch == "none":
         return None  # queued: it travels with the next statement (or COMMIT)
     if pipeline is not None:
         pipeline.sync()
