@@ -326,3 +326,48 @@ def test_finished_results_wake_the_loop_once_enough_are_in() -> None:
     assert 0.1 <= waited < 5.0
     finished.put(items[0])
     assert finished.take() == [items[0]]  # no wait asked: whatever is in
+
+
+def _run_all(runners: Any, tasks: list[Any], ran: list[Any], timeout: float = 20.0) -> None:
+    runners.submit(tasks)
+    deadline = time.monotonic() + timeout
+    while len(ran) < len(tasks) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def test_runners_give_blocking_handlers_a_thread_each_up_to_the_limit() -> None:
+    """Quick handlers are run one after another; once handlers block, more runners start
+    (all of them block together here, so each needs its own), but never more than the
+    limit at once."""
+    from agentledger.tasks.worker import _Runners
+
+    quick: list[Any] = []
+    blocked = threading.Barrier(4, timeout=15)
+    ran: list[Any] = []
+    running = peak = 0
+    lock = threading.Lock()
+
+    def call(task: Any) -> None:
+        nonlocal running, peak
+        if task[0] == "quick":
+            quick.append(task)
+            return
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        try:
+            blocked.wait()  # returns only once four handlers wait here together
+            ran.append(task)
+        finally:
+            with lock:
+                running -= 1
+
+    runners = _Runners(call, 4)
+    try:
+        _run_all(runners, [("quick", i) for i in range(500)], quick)
+        assert len(quick) == 500
+        _run_all(runners, [("block", i) for i in range(12)], ran)
+    finally:
+        runners.close()
+    assert sorted(ran) == [("block", i) for i in range(12)]
+    assert peak == 4

@@ -73,6 +73,8 @@ WAIT_SLICE = 0.25
 # After a handler finishes, while more than half the slots are busy, wait up to this long for
 # the others before the next cycle: settling and claiming in batches, not one by one.
 BATCH_WINDOW = 0.002
+# A handler running this long blocks (on I/O, a lock, a sleep): more runners are started.
+STALL = 0.001
 
 
 def outcome_of(task: Task, result: object, exc: BaseException | None) -> Outcome:
@@ -355,9 +357,13 @@ class Worker:
                 if not inflight:
                     wake.wait(timeout)  # a notification, or the poll interval
                     continue
-                collect(1, timeout)  # a handler finishing frees a slot
-                if len(inflight) > opts.concurrency // 2:
-                    collect(len(inflight), BATCH_WINDOW)  # the rest may be about to finish
+                before = len(inflight)
+                if before > opts.concurrency // 2:
+                    collect(before, BATCH_WINDOW)  # quick handlers: all of them, one wake-up
+                if len(inflight) == before:
+                    collect(1, timeout)  # a handler finishing frees a slot
+                    if len(inflight) > opts.concurrency // 2:
+                        collect(len(inflight), BATCH_WINDOW)  # the rest may be about to finish
             self._drain(inflight, done, collect, cycle)
         return self.stats
 
@@ -386,42 +392,55 @@ class Worker:
 class _Runners:
     """Runner threads for a sync worker's handlers: at most ``limit``, started lazily.
 
-    Submitted tasks wait in a deque. One runner is woken at a time, and it wakes the next
-    only while work is still waiting, so quick handlers cost no thread hand-offs and blocking
-    ones still get up to ``limit`` threads.
+    Submitted tasks wait in a deque. While handlers are quick, one runner works through it
+    and one more stands by: several runners taking turns at quick handlers would only pass
+    the GIL back and forth. The stand-by watches the queue; when no task has been taken for
+    ``STALL`` seconds although tasks wait, the busy runners are blocked in their handlers, so
+    it takes one itself, and from then on (until a handler finishes quickly again) every
+    runner that takes a task wakes another while tasks wait, up to ``limit``.
     """
 
     def __init__(self, call: Callable[[Task], None], limit: int) -> None:
         self._call = call
         self._limit = limit
         self._waiting: collections.deque[Task] = collections.deque()
-        self._lock = threading.Condition(threading.Lock())
+        lock = threading.Lock()
+        self._work = threading.Condition(lock)  # idle runners wait here for a wake-up
+        self._watch = threading.Condition(lock)  # the stand-by waits here, STALL at a time
         self._threads = 0
         self._idle = 0
-        self._waking = False
+        self._busy = 0  # runners in a handler
+        self._taken = 0  # tasks taken so far: the progress a stand-by watches
+        self._waking = False  # a runner was woken (or started) and has not looked yet
+        self._watching = False  # a runner stands by
+        self._slow = False  # handlers block: fan out at once
         self._closed = False
 
     def submit(self, tasks: list[Task]) -> None:
         if not tasks:
             return
-        with self._lock:
+        with self._work:
             self._waiting.extend(tasks)
-            self._wake_one()
+            self._help()
 
     def close(self) -> None:
         """Stop the runners once they finish their current handler (without waiting)."""
-        with self._lock:
+        with self._work:
             self._closed = True
             self._waiting.clear()
-            self._lock.notify_all()
+            self._work.notify_all()
+            self._watch.notify_all()
 
-    def _wake_one(self) -> None:
-        """Wake an idle runner, or start one (the lock is held)."""
-        if self._waking or not self._waiting or self._closed:
+    def _help(self) -> None:
+        """Tasks wait (the lock is held): wake a runner to take one or, while a runner is
+        busy with quick handlers and none stands by, to stand by."""
+        if self._closed or not self._waiting or self._waking:
+            return
+        if self._busy and not self._slow and self._watching:
             return
         if self._idle:
             self._waking = True
-            self._lock.notify()
+            self._work.notify()
         elif self._threads < self._limit:
             self._threads += 1
             self._waking = True
@@ -430,21 +449,68 @@ class _Runners:
             ).start()
 
     def _run(self) -> None:
-        with self._lock:
-            self._waking = False
+        slow: bool | None = None  # how the last handler went (None: this runner just woke)
+        waiting, call, clock = self._waiting, self._call, time.monotonic
         while True:
-            with self._lock:
-                while not self._waiting and not self._closed:
-                    self._idle += 1
-                    self._lock.wait()
-                    self._idle -= 1
-                    self._waking = False
-                if self._closed:
-                    self._threads -= 1
-                    return
-                task = self._waiting.popleft()
-                self._wake_one()  # more work waits: another runner may take it meanwhile
-            self._call(task)
+            with self._work:
+                task = self._take(slow)
+            if task is None:
+                return
+            # While handlers are quick, take the next task without the lock (a deque's pops
+            # are atomic); the count of tasks taken is only ever compared for a change.
+            while True:
+                started = clock()
+                call(task)
+                slow = clock() - started > STALL
+                if slow or not waiting:
+                    break
+                try:
+                    task = waiting.popleft()
+                except IndexError:
+                    break
+                self._taken += 1
+
+    def _take(self, slow: bool | None) -> Task | None:
+        """The next task for this runner, after waiting or standing by as needed (the lock
+        is held); None once closed."""
+        if slow is None:
+            self._waking = False
+        else:
+            self._busy -= 1
+            self._slow = slow
+        working = slow is not None  # it just finished a handler: it carries on
+        watching = stalled = False
+        while True:
+            if self._closed:
+                self._threads -= 1
+                return None
+            waiting = bool(self._waiting)
+            if waiting and (working or stalled or self._slow or not self._busy):
+                break
+            if waiting and (watching or not self._watching):
+                # Stand by: if no task is taken meanwhile, the busy runners are blocked.
+                watching = self._watching = True
+                mark = self._taken
+                self._watch.wait(STALL)
+                stalled = self._taken == mark
+            else:
+                if watching:
+                    watching = self._watching = False
+                self._idle += 1
+                self._work.wait()
+                self._idle -= 1
+                self._waking = False
+            working = False
+        if watching:
+            self._watching = False
+        if stalled:
+            self._slow = True
+        task = self._waiting.popleft()
+        self._taken += 1
+        self._busy += 1
+        if self._waiting:
+            self._help()
+        return task
 
 
 class _Finished:
