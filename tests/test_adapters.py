@@ -1,5 +1,6 @@
 """Values on the wire: id and token arrays arrive whole and typed as the statements expect;
-JSON from the server reads back exactly, and anything else still gets the decoder's errors."""
+JSON from the server reads back exactly, and anything else still gets the decoder's errors;
+datetimes come back in UTC."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ import json
 import struct
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from psycopg import sql
 
+from agentledger import Ledger
+from agentledger.config import Settings
 from agentledger.db.adapters import Bigints, Uuids, _loads, register_adapters
 
 
@@ -53,11 +58,14 @@ def test_a_bigint_out_of_range_is_refused_before_sending(
 @pytest.mark.parametrize(
     "value", [{"a": [1, 2.5, None, True]}, [], "text", 3, None, {"é": "ü"}, {"": {"": []}}]
 )
+@pytest.mark.parametrize("binary", [False, True])
 def test_json_from_the_server_reads_back(
-    conn: psycopg.Connection[tuple[object, ...]], value: object
+    conn: psycopg.Connection[tuple[object, ...]], value: object, binary: bool
 ) -> None:
-    row = conn.execute("SELECT %s::jsonb", [json.dumps(value)]).fetchone()
-    assert row == (value,)
+    text = json.dumps(value)
+    with conn.cursor(binary=binary) as cur:
+        row = cur.execute("SELECT %s::jsonb, %s::json", [text, text]).fetchone()
+    assert row == (value, value)
 
 
 @pytest.mark.parametrize("text", [" {}", "{} ", "\n[1]\n"])
@@ -70,3 +78,24 @@ def test_json_with_surrounding_whitespace_still_reads(text: str) -> None:
 def test_bad_json_raises_the_decoders_error(text: str) -> None:
     with pytest.raises(json.JSONDecodeError):
         _loads(text)
+
+
+def test_records_carry_utc_whatever_the_servers_zone(settings: Settings) -> None:
+    """The library's sessions speak UTC: a server whose default zone is elsewhere still
+    gives records UTC datetimes (the same instants)."""
+    assert settings.database_url is not None
+    with psycopg.connect(settings.database_url, autocommit=True) as owner:
+        name = sql.Identifier(owner.info.dbname)
+        owner.execute(sql.SQL("ALTER DATABASE {} SET TimeZone = 'Asia/Kolkata'").format(name))
+        try:
+            with Ledger(settings, migrate=False) as ledger:
+                ledger.tenants.create("zones", exist_ok=True)
+                before = datetime.now(UTC)
+                task = ledger.tenant("zones").tasks.enqueue("zones", {})
+            with psycopg.connect(settings.database_url) as plain:  # asks for no zone
+                row = plain.execute("SELECT now()").fetchone()
+            assert row is not None and row[0].utcoffset() == timedelta(hours=5, minutes=30)
+            assert task.created_at.tzinfo is UTC
+            assert abs(task.created_at - before) < timedelta(minutes=5)
+        finally:
+            owner.execute(sql.SQL("ALTER DATABASE {} RESET TimeZone").format(name))

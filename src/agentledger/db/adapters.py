@@ -16,10 +16,10 @@ from itertools import chain, repeat
 from typing import Any
 from uuid import UUID
 
-from psycopg import BaseConnection, postgres
-from psycopg.adapt import Buffer, Dumper
+from psycopg import BaseConnection, DataError, postgres
+from psycopg.adapt import Buffer, Dumper, Loader
 from psycopg.pq import Format
-from psycopg.types.json import JsonbDumper, set_json_loads
+from psycopg.types.json import JsonbDumper
 
 
 class Bigints(list[int]):
@@ -33,10 +33,14 @@ class Uuids(list[UUID]):
 def register_adapters(conn: BaseConnection[Any]) -> None:
     """Python dicts travel as jsonb, so operations pass plain dicts; JSON comes back through
     one decoder (the server sends UTF-8: no guessing the encoding per value)."""
-    conn.adapters.register_dumper(dict, JsonbDumper)
-    conn.adapters.register_dumper(Bigints, BigintsDumper)
-    conn.adapters.register_dumper(Uuids, UuidsDumper)
-    set_json_loads(_loads, conn)
+    adapters = conn.adapters
+    adapters.register_dumper(dict, JsonbDumper)
+    adapters.register_dumper(Bigints, BigintsDumper)
+    adapters.register_dumper(Uuids, UuidsDumper)
+    for name in ("json", "jsonb"):
+        adapters.register_loader(name, JsonLoader)
+    adapters.register_loader("json", JsonBinaryLoader)
+    adapters.register_loader("jsonb", JsonbBinaryLoader)
 
 
 def _array_head(count: int, element_oid: int) -> bytes:
@@ -79,7 +83,7 @@ _decoder = json.JSONDecoder()
 _scan: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
 
 
-def _loads(data: bytes | str) -> Any:
+def _loads(data: Buffer | str) -> Any:
     """One JSON value, read by the decoder's scanner alone: the server's jsonb text has no
     surrounding whitespace to skip. Anything else takes the full decoder (and its errors)."""
     text = data if isinstance(data, str) else str(data, "utf-8")
@@ -88,3 +92,26 @@ def _loads(data: bytes | str) -> Any:
     except StopIteration:
         return _decoder.decode(text)
     return value if end == len(text) else _decoder.decode(text)
+
+
+class JsonLoader(Loader):
+    """json and jsonb as text. One call per value and nothing else: psycopg's own loaders
+    go through two more Python calls per value, more than decoding a small object costs."""
+
+    def load(self, data: Buffer) -> Any:
+        return _loads(str(data, "utf-8"))
+
+
+class JsonBinaryLoader(JsonLoader):
+    format = Format.BINARY  # json's binary form is its text
+
+
+class JsonbBinaryLoader(Loader):
+    """jsonb in binary: a format version byte (1), then the text."""
+
+    format = Format.BINARY
+
+    def load(self, data: Buffer) -> Any:
+        if data[0] != 1:
+            raise DataError(f"unknown jsonb binary format: {data[0]}")
+        return _loads(str(data[1:], "utf-8"))

@@ -38,9 +38,12 @@ def app_conninfo(settings: Settings, url: str) -> str:
 
 
 def connection_kwargs(settings: Settings) -> dict[str, Any]:
+    """The application's sessions. They speak UTC whatever the server's default: records
+    carry UTC datetimes, and psycopg builds those from the wire without a zone lookup
+    (a third of the cost of converting to a named zone such as ``Etc/UTC``)."""
     return {
         "autocommit": True,
         "connect_timeout": settings.connect_timeout,
         "application_name": "agentledger",
-        "options": f"-c statement_timeout={settings.statement_timeout_ms}",
+        "options": f"-c statement_timeout={settings.statement_timeout_ms} -c TimeZone=UTC",
     }
