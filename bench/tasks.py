@@ -19,7 +19,8 @@ import psycopg
 from psycopg.rows import dict_row, tuple_row
 
 from agentledger import Ledger
-from agentledger.db.adapters import Bigints, Uuids
+from agentledger.db.adapters import Bigints, Uuids, register_adapters
+from agentledger.db.connect import connection_kwargs
 from agentledger.tasks.ops import UNIFORM, Q
 from bench.common import (
     Timing,
@@ -82,9 +83,11 @@ class Contenders:
         self.scope = self.ledger.tenant("bench")
         self.owner = psycopg.connect(db.owner_url, autocommit=True)
         self.owner.execute(RAW_TABLE)
-        self.app = psycopg.connect(db.app_url, autocommit=True, row_factory=dict_row)
-        from agentledger.db.adapters import register_adapters
-
+        # The library's session settings and wire adapters: "same SQL" differs from ours
+        # only in the Python around the statements.
+        self.app = psycopg.connect(
+            db.app_url, **connection_kwargs(db.settings), row_factory=dict_row
+        )
         register_adapters(self.app)
         self.inputs = [{"i": i} for i in range(n)]
 
