@@ -36,7 +36,7 @@ def test_claim_uses_the_ready_index(sync_ledger: Ledger, database_url: str, app_
         "lease": 60.0,
         "worker": "explain",
         "agent": None,
-        **_settle_params([]),
+        **_settle_params([])[1],
     }
     with psycopg.connect(app_url, row_factory=dict_row) as conn:
         conn.execute("SELECT agentledger.bind_tenant(%s)", (tenant,))
@@ -66,7 +66,7 @@ def test_settle_finds_the_batch_by_primary_key(
         "lease": 1.0,
         "worker": None,
         "agent": None,
-        **_settle_params(last),
+        **_settle_params(last)[1],
     }
     with psycopg.connect(app_url, row_factory=dict_row) as conn:
         conn.execute("SELECT agentledger.bind_tenant(%s)", (tenant,))

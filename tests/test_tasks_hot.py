@@ -32,7 +32,9 @@ def test_claim_and_heartbeat_are_heap_only_updates(sync_ledger: Ledger, app_url:
     params = {"queue": "hot", "limit": 100, "lease": 60.0, "worker": "w", "agent": None}
     with psycopg.connect(app_url, row_factory=dict_row) as conn:
         conn.execute("SELECT agentledger.bind_tenant(%s)", (tenant,))
-        claimed = conn.execute(Q.settle_and_claim.sql, {**params, **_settle_params([])}).fetchall()
+        claimed = conn.execute(
+            Q.settle_and_claim.sql, {**params, **_settle_params([])[1]}
+        ).fetchall()
         ids = [row["id"] for row in claimed if row["id"] is not None]
         token = next(row["token"] for row in claimed if row["id"] is None)
         assert len(ids) == 100

@@ -257,22 +257,36 @@ def settle_and_claim(
     Safe to repeat after an unknown outcome as far as the outcomes go: an outcome already
     applied is refused the second time (its claim token is spent), never applied twice.
     """
-    checked = [_outcome(o, i) for i, o in enumerate(outcomes)]
+    checked, params = _settle_params(outcomes)
     args = _claim_args(queue, limit, lease, worker if worker is not None else agent, low=0)
     rows = yield Q.settle_and_claim.tuples(
-        agent=v.optional_text("agent", agent, max_len=200), **args, **_settle_params(checked)
+        agent=v.optional_text("agent", agent, max_len=200), **args, **params
     ).then_commit()
     return _cycle(checked, rows, args["queue"], args["worker"])
 
 
-def _settle_params(checked: Sequence[Outcome]) -> dict[str, Any]:
-    """Plain completions (no output) as two arrays, ids and tokens; the rest as JSON. An id
-    given twice is settled by its first outcome."""
+def _settle_params(outcomes: Sequence[Outcome]) -> tuple[list[Outcome], dict[str, Any]]:
+    """The outcomes checked, and the statement's parameters for them: plain completions (no
+    output) as two arrays, ids and tokens; the rest as JSON. An id given twice is settled
+    by its first outcome. One pass: a worker settles thousands a second."""
+    checked: list[Outcome] = []
     done_ids = Bigints()
     done_tokens = Uuids()
     rest: list[Outcome] = []
     seen: set[int] = set()
-    for o in checked:
+    for i, o in enumerate(outcomes):
+        if not (
+            type(o) is Outcome
+            and o.action == "complete"
+            and o.output is None
+            and o.error is None
+            and type(o.id) is int
+            and 1 <= o.id < 2**63
+            and type(o.token) is UUID
+            and type(o.retry) is bool
+        ):
+            o = _outcome(o, i)
+        checked.append(o)
         if o.id in seen:
             continue
         seen.add(o.id)
@@ -281,7 +295,7 @@ def _settle_params(checked: Sequence[Outcome]) -> dict[str, Any]:
             done_tokens.append(o.token)
         else:
             rest.append(o)
-    return {
+    return checked, {
         "done_ids": done_ids,
         "done_tokens": done_tokens,
         "ids": Bigints(o.id for o in rest),
@@ -383,6 +397,8 @@ def _summary(rows: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
 def _settled(checked: Sequence[Outcome], summary: tuple[Any, ...]) -> Settled:
     ids, statuses = summary[0], summary[1]
     applied: dict[int, str] = {} if ids is None else dict(zip(ids, statuses, strict=True))
+    if len(applied) == len(checked):
+        return Settled(applied=applied, refused=[])  # each id settled: none refused
     return Settled(applied=applied, refused=[o.id for o in checked if o.id not in applied])
 
 
@@ -428,11 +444,11 @@ def _outcome(outcome: Outcome, index: int) -> Outcome:
 @operation(idempotent=True)
 def settle(outcomes: Sequence[Outcome]) -> Gen[Settled]:
     """Apply many outcomes in one statement; outcomes whose claim was lost are refused."""
-    checked = [_outcome(o, i) for i, o in enumerate(outcomes)]
+    checked, params = _settle_params(outcomes)
     if not checked:
         return Settled(applied={}, refused=[])
     rows = yield Q.settle_and_claim.tuples(
-        queue=None, limit=0, lease=1.0, worker=None, agent=None, **_settle_params(checked)
+        queue=None, limit=0, lease=1.0, worker=None, agent=None, **params
     )
     return _settled(checked, _summary(rows))
 

@@ -80,6 +80,8 @@ STALL = 0.001
 def outcome_of(task: Task, result: object, exc: BaseException | None) -> Outcome:
     """The outcome of one handler call."""
     assert task.claim_token is not None
+    if result is None and exc is None:  # the usual case first
+        return _completed(task.id, task.claim_token, "complete", None, None, True)
     if exc is not None:
         error = f"{type(exc).__name__}: {exc}"[:20_000]
         return Outcome(id=task.id, token=task.claim_token, action="fail", error=error)
