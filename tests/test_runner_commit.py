@@ -1,15 +1,20 @@
 """A statement marked last carries COMMIT with it in its operation's own transaction, and
-only there: inside a caller's transaction() it commits nothing."""
+only there: inside a caller's transaction() it commits nothing. A lone one runs in the
+pipeline's implicit transaction, with its binding."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
-from agentledger import Ledger
+from agentledger import Ledger, NotFound
+from agentledger.config import Settings
 from agentledger.db.binding import QUERIES, Binding
-from agentledger.db.statements import Gen, operation
+from agentledger.db.statements import Gen, Queries, operation
+
+Q = Queries.beside(__file__, "runner_ops.sql")
 
 
 @operation(writes=False)
@@ -52,3 +57,48 @@ def test_inside_a_transaction_the_last_statement_commits_nothing(sync_ledger: Le
         raise RuntimeError("abandon")
     assert scope.tasks.get(task.id).status == "pending"
     assert [t.id for t in scope.tasks.list(queue="tx")] == [task.id]
+
+
+@operation(writes=False)
+def _session_state(generic: bool) -> Gen[dict[str, Any]]:
+    query = Q.session_state_generic if generic else Q.session_state
+    row = yield query.one().then_commit()
+    return dict(row)
+
+
+def test_a_lone_last_statement_runs_with_its_binding_in_one_transaction(
+    settings: Settings,
+) -> None:
+    """No BEGIN and no COMMIT: the binding and the statement share the pipeline's implicit
+    transaction (a binding lasts only as long as its transaction), the Sync commits it, and
+    the generic-plan setting goes with it without a warning."""
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    notices: list[str] = []
+    with Ledger(settings.model_copy(update={"pool_max_size": 1}), migrate=False) as ledger:
+        ledger.tenants.create(tenant)
+        db = ledger._db
+        assert db is not None
+        with db.pool.connection() as conn:
+            conn.add_notice_handler(lambda d: notices.append(str(d.message_primary)))
+        for generic in (False, True, False):
+            state = db.run(_session_state(generic), Binding.to_tenant(tenant))
+            plan = "force_generic_plan" if generic else "auto"
+            assert state == {"tenant": tenant, "plan_mode": plan}
+        with db.pool.connection() as conn:
+            assert conn.info.transaction_status.name == "IDLE"
+            after = conn.execute(
+                "SELECT current_setting('agentledger.tenant_id', true) AS tenant, "
+                "current_setting('plan_cache_mode') AS plan_mode"
+            ).fetchone()
+    assert after is not None and after["tenant"] in (None, "") and after["plan_mode"] == "auto"
+    assert notices == []
+
+
+def test_a_lone_last_statement_that_fails_leaves_the_connection_idle(sync_ledger: Ledger) -> None:
+    db = sync_ledger._db
+    assert db is not None
+    with pytest.raises(NotFound, match="missing-"):
+        db.run(_session_state(True), Binding.to_tenant(f"missing-{uuid.uuid4().hex[:8]}"))
+    with db.pool.connection() as conn:
+        assert conn.info.transaction_status.name == "IDLE"
+    assert db.run(_ping_last(), Binding.platform()) == 1

@@ -36,8 +36,9 @@ log = logging.getLogger("agentledger")
 BEGIN: LiteralString = "BEGIN"
 COMMIT: LiteralString = "COMMIT"
 # Around a statement marked ``-- plan: generic`` in an operation's own transaction (its
-# plan is chosen when it is bound).
-GENERIC_PLAN: LiteralString = "SET LOCAL plan_cache_mode = force_generic_plan"
+# plan is chosen when it is bound). set_config, not SET LOCAL: it is silent in the
+# implicit transaction of a pipeline too.
+GENERIC_PLAN: LiteralString = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
 ANY_PLAN: LiteralString = "SET LOCAL plan_cache_mode = DEFAULT"
 
 
@@ -48,12 +49,15 @@ class Runner(Protocol):
 
 
 class Commit:
-    """Whether COMMIT has been sent with an operation's last statement."""
+    """How an operation's own transaction ends: whether its commit is under way (COMMIT
+    sent, or the statement that the closing Sync commits), and whether it runs in the
+    pipeline's implicit transaction (no BEGIN and no COMMIT: the Sync commits it)."""
 
-    __slots__ = ("sent",)
+    __slots__ = ("implicit", "sent")
 
-    def __init__(self) -> None:
+    def __init__(self, *, implicit: bool = False) -> None:
         self.sent = False
+        self.implicit = implicit
 
 
 def execute(
@@ -66,9 +70,9 @@ def execute(
 
     In pipeline mode a statement whose result is not needed is only queued: it travels
     with the next one that is. With ``commit`` (the operation's own transaction), COMMIT
-    travels with a statement marked last, and its result is left :data:`UNREAD` in the
-    cursor: the Sync that closes the pipeline fetches it, so the whole transaction takes
-    one round trip.
+    travels with a statement marked last (none is needed in an implicit transaction), and
+    its result is left :data:`UNREAD` in the cursor: the Sync that closes the pipeline
+    fetches it, so the whole transaction takes one round trip.
     """
     if stmt.many:
         cur.executemany(stmt.query.sql, stmt.params)
@@ -82,7 +86,8 @@ def execute(
     # Rows read by position come back in binary: cheaper to write and to read than text.
     cur.execute(stmt.query.sql, stmt.params, binary=stmt.fetch == "tuples")
     if commits:
-        cur.connection.execute(COMMIT)
+        if commit is not None and not commit.implicit:
+            cur.connection.execute(COMMIT)
         return UNREAD
     if generic:
         cur.connection.execute(ANY_PLAN)
@@ -288,17 +293,26 @@ class Database:
         """
         delay = self.settings.retry_backoff
         for attempt in range(1, self.settings.retry_attempts + 1):
-            commit = Commit()
+            gen = op.start()
+            try:
+                first = next(gen)  # the operation's input checks run before it connects
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            # A lone statement marked last runs in the pipeline's implicit transaction.
+            commit = Commit(implicit=first.last and not first.many)
             try:
                 with self.pool.connection() as conn:
                     try:
                         # BEGIN, the binding and the first statement share one round trip,
                         # COMMIT another (or the first, after a statement marked last: then
-                        # the pipeline's closing Sync brings back its result).
+                        # the pipeline's closing Sync brings back its result; a lone one
+                        # needs neither BEGIN nor COMMIT, as that Sync commits it).
                         with conn.cursor() as cur:
                             with conn.pipeline() as pipeline:
-                                cur.execute(BEGIN)
-                                done = drive(cur, _bound(binding, op), pipeline, commit)
+                                if not commit.implicit:
+                                    cur.execute(BEGIN)
+                                bound = _bound(binding, first, gen)
+                                done = drive(cur, bound, pipeline, commit)
                                 if not commit.sent:
                                     commit.sent = True
                                     cur.execute(COMMIT)
@@ -374,10 +388,17 @@ class Database:
         return True
 
 
-def _bound(binding: Binding, op: Op[T]) -> Gen[T]:
-    """The operation preceded by its binding, so both travel in one pipeline flush."""
+def _bound(binding: Binding, first: Stmt, rest: Gen[T]) -> Gen[T]:
+    """An operation (its first statement already drawn) preceded by its binding, so both
+    travel in one pipeline flush."""
     yield binding.statement()
-    return (yield from op.start())
+    stmt = first
+    while True:
+        result = yield stmt
+        try:
+            stmt = rest.send(result)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
 
 
 def _configure(conn: Connection[DictRow]) -> None:
