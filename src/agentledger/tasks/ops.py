@@ -268,33 +268,30 @@ def settle_and_claim(
 def _settle_params(outcomes: Sequence[Outcome]) -> tuple[list[Outcome], dict[str, Any]]:
     """The outcomes checked, and the statement's parameters for them: plain completions (no
     output) as two arrays, ids and tokens; the rest as JSON. An id given twice is settled
-    by its first outcome. One pass: a worker settles thousands a second."""
-    checked: list[Outcome] = []
+    by its first outcome. A worker settles thousands a second: one pass, and ids are
+    looked at for repeats all at once."""
+    checked = list(outcomes)
     done_ids = Bigints()
     done_tokens = Uuids()
     rest: list[Outcome] = []
-    seen: set[int] = set()
-    for i, o in enumerate(outcomes):
-        if not (
+    for i, o in enumerate(checked):
+        if (
             type(o) is Outcome
             and o.action == "complete"
             and o.output is None
             and o.error is None
             and type(o.id) is int
-            and 1 <= o.id < 2**63
+            and 0 < o.id < 2**63
             and type(o.token) is UUID
             and type(o.retry) is bool
         ):
-            o = _outcome(o, i)
-        checked.append(o)
-        if o.id in seen:
-            continue
-        seen.add(o.id)
-        if o.action == "complete" and o.output is None:
-            done_ids.append(o.id)
+            done_ids.append(o.id)  # a plain completion, the usual case: nothing to convert
             done_tokens.append(o.token)
-        else:
-            rest.append(o)
+            continue
+        checked[i] = _outcome(o, i)
+        _file(checked[i], done_ids, done_tokens, rest)
+    if len(set(done_ids).union(o.id for o in rest)) < len(checked):
+        done_ids, done_tokens, rest = _firsts(checked)  # an id given twice
     return checked, {
         "done_ids": done_ids,
         "done_tokens": done_tokens,
@@ -306,6 +303,28 @@ def _settle_params(outcomes: Sequence[Outcome]) -> tuple[list[Outcome], dict[str
         "retried": TASK_LIFECYCLE.target("retry"),
         "buried": TASK_LIFECYCLE.target("bury"),
     }
+
+
+def _firsts(checked: Sequence[Outcome]) -> tuple[Bigints, Uuids, list[Outcome]]:
+    """Each id's first outcome, split as ``_settle_params`` sends them."""
+    done_ids = Bigints()
+    done_tokens = Uuids()
+    rest: list[Outcome] = []
+    seen: set[int] = set()
+    for o in checked:
+        if o.id not in seen:
+            seen.add(o.id)
+            _file(o, done_ids, done_tokens, rest)
+    return done_ids, done_tokens, rest
+
+
+def _file(o: Outcome, done_ids: Bigints, done_tokens: Uuids, rest: list[Outcome]) -> None:
+    """A plain completion (no output) joins the ids and tokens; any other outcome the rest."""
+    if o.action == "complete" and o.output is None:
+        done_ids.append(o.id)
+        done_tokens.append(o.token)
+    else:
+        rest.append(o)
 
 
 def _outcomes_json(checked: Sequence[Outcome]) -> str:
