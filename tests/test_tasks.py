@@ -365,6 +365,15 @@ def test_enqueue_many_sends_shared_fields_once_and_keeps_them(ledger: Any, tenan
     assert mixed["max_attempts"] == [7] * 10 + [2] + [7] * 39 and mixed["max_attempt"] is None
     ids = tasks.enqueue_many("q", batch)
     assert [tasks.get(ids[i]).max_attempts for i in (9, 10, 11)] == [7, 2, 7]
+    # Plain inputs share every other field; one task of their own among them does not.
+    inputs: list[Any] = [{"i": i} for i in range(4)]
+    plain = ops.plain_batch(ops._batch_columns("q", inputs))
+    assert plain["priorities"] is None and plain["priority"] == 0 and plain["queue"] == "q"
+    inputs[2] = NewTask(input={"i": 2}, priority=9)
+    one = ops.plain_batch(ops._batch_columns("q", inputs))
+    assert one["priorities"] == [0, 0, 9, 0] and one["queue"] == "q"
+    ids = tasks.enqueue_many("q", inputs)
+    assert [tasks.get(i).priority for i in ids] == [0, 0, 9, 0]
 
 
 def test_enqueue_many_with_some_dedup_keys_still_deduplicates(ledger: Any, tenant_id: str) -> None:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
@@ -126,20 +127,34 @@ def _batch_columns(
         else:
             inputs.append(_input_json(f"tasks[{i}]", task))
             tasks.append(plain)
-    return {
-        "queues": [t.queue for t in tasks],
-        "task_types": [t.task_type for t in tasks],
-        "agent_names": [t.agent_name for t in tasks],
-        "priorities": [t.priority for t in tasks],
-        "inputs": inputs,
-        "max_attempts": [t.max_attempts for t in tasks],
-        "retry_delays": [t.retry_delay for t in tasks],
-        "run_afters": [t.run_after for t in tasks],
-        "session_ids": [t.session_id for t in tasks],
-        "entity_ids": [t.entity_id for t in tasks],
-        "dedup_keys": [t.dedup_key for t in tasks],
-    }
+    # Inputs only (the usual batch): every other column repeats one value, known as such.
+    shared = tasks.count(plain) == len(tasks)
+    columns: dict[str, list[Any]] = {"inputs": inputs}
+    for column, field in _BATCH_FIELDS.items():
+        if shared:
+            columns[column] = Repeated([getattr(plain, field)] * len(tasks))
+        else:
+            columns[column] = list(map(attrgetter(field), tasks))
+    return columns
 
+
+class Repeated(list[Any]):
+    """A batch column known to hold one value for every task."""
+
+
+# A batch's columns (but its inputs), by the NewTask field each is read from.
+_BATCH_FIELDS = {
+    "queues": "queue",
+    "task_types": "task_type",
+    "agent_names": "agent_name",
+    "priorities": "priority",
+    "max_attempts": "max_attempts",
+    "retry_delays": "retry_delay",
+    "run_afters": "run_after",
+    "session_ids": "session_id",
+    "entity_ids": "entity_id",
+    "dedup_keys": "dedup_key",
+}
 
 # The plain insert's columns that may travel once for the whole batch, by their scalar's name.
 UNIFORM = {
@@ -163,7 +178,9 @@ def plain_batch(columns: dict[str, list[Any]]) -> dict[str, Any]:
     for name, scalar in UNIFORM.items():
         values = columns[name]
         first = values[0]
-        if all(value == first and type(value) is type(first) for value in values):
+        if type(values) is Repeated or all(
+            value == first and type(value) is type(first) for value in values
+        ):
             params[name], params[scalar] = None, first
         else:
             params[name], params[scalar] = values, None
