@@ -452,17 +452,8 @@ def claim_fair(
 
 
 def _outcome(outcome: Outcome, index: int) -> Outcome:
-    if (
-        type(outcome) is Outcome
-        and type(outcome.id) is int
-        and 1 <= outcome.id < 2**63
-        and type(outcome.token) is UUID
-        and outcome.action in OUTCOME_ACTIONS
-        and outcome.output is None
-        and outcome.error is None
-        and type(outcome.retry) is bool
-    ):
-        return outcome  # the common case (a worker's completion): nothing to check or convert
+    """One outcome checked and converted (a plain completion of the right types skips this
+    in ``_settle_params``)."""
     at = f"outcomes[{index}]"
     if not isinstance(outcome, Outcome):
         raise InvalidInput(f"{at} must be an Outcome", field=at)
