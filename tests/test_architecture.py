@@ -15,7 +15,10 @@ PACKAGE = ROOT / "src" / "agentledger"
 # Which top-level parts of the package each part may import (api/console/cli -> ledger ->
 # modules -> db). Modules may use the shared leaf helpers.
 LEAVES = {"errors", "config", "validation", "lifecycle", "records"}
-FRONT = {"api", "console", "cli", "demo", "__init__", "__main__"}
+FRONT = {"api", "console", "web", "cli", "demo", "__init__", "__main__"}
+# The two HTTP faces share agentledger.web and never import each other, save the one place
+# that composes them (the app factory mounts the console).
+FACES_APART = {("console", "api"), ("web", "api"), ("web", "console")}
 
 
 def _imports(path: Path) -> set[str]:
@@ -70,6 +73,16 @@ def test_imports_flow_one_way() -> None:
             allowed = _rank(target) <= _rank(part)
             if not allowed:
                 offenders.append(f"{path.relative_to(ROOT)}: {part} -> {target}")
+    assert offenders == []
+
+
+def test_http_faces_do_not_import_each_other() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)} -> {module}"
+        for path in PACKAGE.rglob("*.py")
+        for module in _imports(path)
+        if module.startswith("agentledger.") and (_part(path), module.split(".")[1]) in FACES_APART
+    ]
     assert offenders == []
 
 

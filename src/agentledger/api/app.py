@@ -10,7 +10,6 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from agentledger.api import problems
-from agentledger.api.auth import KeyCache
 from agentledger.api.middleware import Metrics, RequestContext
 from agentledger.api.routes import audit, events, health, keys, memory, tasks, tenants
 from agentledger.api.schemas import ERRORS
@@ -18,6 +17,7 @@ from agentledger.config import Settings
 from agentledger.console import mount as mount_console
 from agentledger.errors import LedgerError
 from agentledger.ledger import AsyncLedger
+from agentledger.web.auth import KeyCache
 
 DESCRIPTION = """The PostgreSQL system of record for AI agents, over HTTP.
 

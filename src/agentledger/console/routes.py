@@ -6,20 +6,27 @@ import datetime as dt
 import json
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from agentledger.api.auth import Principal, ledger_of, resolve
 from agentledger.console import charts
-from agentledger.console.session import COOKIE, TTL_SECONDS, Sessions
+from agentledger.console.session import (
+    COOKIE,
+    CSRF_FIELD,
+    TTL_SECONDS,
+    Sessions,
+    check_csrf,
+    check_origin,
+)
 from agentledger.errors import LedgerError
 from agentledger.ledger import AsyncTenantScope
 from agentledger.memory import Filter
+from agentledger.web.auth import Principal, RoleCheck, ledger_of, resolve
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -50,19 +57,38 @@ def mount(app: FastAPI) -> None:
         return RedirectResponse("/console/", status_code=303)
 
 
-async def _who(request: Request) -> tuple[Principal, AsyncTenantScope]:
+async def signed_in(request: Request) -> Principal:
+    """The signed-in principal (its key still live); a state-changing request must also
+    carry the session's CSRF token and come from this site."""
     session = request.app.state.sessions.get(request)
     if session is None:
         raise SignIn
+    await check_csrf(request, session)
     principal = await resolve(request, session.secret)  # a revoked key signs out
     if principal is None:
         request.app.state.sessions.drop(request)
         raise SignIn
-    return principal, ledger_of(request).tenant(principal.tenant_id)
+    request.state.csrf = session.csrf
+    return principal
+
+
+# The same role rules as the API, through the same check (agentledger.web.auth).
+Viewer = Annotated[Principal, Depends(RoleCheck("reader", signed_in))]
+Editor = Annotated[Principal, Depends(RoleCheck("writer", signed_in))]
+
+
+def _scope(request: Request, who: Principal) -> AsyncTenantScope:
+    return ledger_of(request).tenant(who.tenant_id)
 
 
 def _page(request: Request, name: str, who: Principal, active: str, **ctx: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, name, {"who": who, "active": active, **ctx})
+    return _fragment(request, name, who, active=active, **ctx)
+
+
+def _fragment(request: Request, name: str, who: Principal, **ctx: Any) -> HTMLResponse:
+    """A template with what every page needs: who is signed in and the CSRF token."""
+    context = {"who": who, "csrf": request.state.csrf, "csrf_field": CSRF_FIELD, **ctx}
+    return templates.TemplateResponse(request, name, context)
 
 
 @router.get("/login", name="console-login")
@@ -72,6 +98,7 @@ async def login_form(request: Request) -> HTMLResponse:
 
 @router.post("/login")
 async def login(request: Request, key: str = Form(...)) -> Response:
+    check_origin(request)
     principal = await resolve(request, key.strip())
     if principal is None:
         return templates.TemplateResponse(
@@ -87,7 +114,7 @@ async def login(request: Request, key: str = Form(...)) -> Response:
 
 
 @router.post("/logout", name="console-logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, who: Viewer) -> Response:
     request.app.state.sessions.drop(request)
     response = RedirectResponse("/console/login", status_code=303)
     response.delete_cookie(COOKIE)
@@ -95,8 +122,8 @@ async def logout(request: Request) -> Response:
 
 
 @router.get("/", name="console-overview")
-async def overview(request: Request) -> HTMLResponse:
-    who, scope = await _who(request)
+async def overview(request: Request, who: Viewer) -> HTMLResponse:
+    scope = _scope(request, who)
     today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     pending = await scope.alerts.pending(limit=500)
     by_tier = {tier: sum(1 for a in pending if a.tier == tier) for tier in (1, 2, 3)}
@@ -150,8 +177,10 @@ async def overview(request: Request) -> HTMLResponse:
 
 
 @router.get("/alerts", name="console-alerts")
-async def alerts(request: Request, status: str = "pending", tier: str = "") -> HTMLResponse:
-    who, scope = await _who(request)
+async def alerts(
+    request: Request, who: Viewer, status: str = "pending", tier: str = ""
+) -> HTMLResponse:
+    scope = _scope(request, who)
     tier_no = int(tier) if tier.isdigit() else None
     if status == "pending":  # the work queue: most urgent first
         rows = await scope.alerts.pending(tier_no, limit=200)
@@ -170,22 +199,22 @@ async def alerts(request: Request, status: str = "pending", tier: str = "") -> H
 
 
 @router.post("/alerts/{alert_id}/{action}", name="console-alert-action")
-async def alert_action(request: Request, alert_id: UUID, action: str) -> HTMLResponse:
-    who, scope = await _who(request)
-    if action not in ("acknowledge", "resolve"):
-        return HTMLResponse("unknown action", status_code=400)
+async def alert_action(
+    request: Request, alert_id: UUID, action: Literal["acknowledge", "resolve"], who: Editor
+) -> HTMLResponse:
+    scope = _scope(request, who)
     by = f"console:{who.key_id[:8]}"
     error = None
     try:
         alert = await getattr(scope.alerts, action)(alert_id, by=by)
     except LedgerError as exc:
         alert, error = await scope.alerts.get(alert_id), exc.message
-    return templates.TemplateResponse(request, "_alert_row.html", {"a": alert, "error": error})
+    return _fragment(request, "_alert_row.html", who, a=alert, error=error)
 
 
 @router.get("/decisions", name="console-decisions")
-async def decisions(request: Request, awaiting: str = "") -> HTMLResponse:
-    who, scope = await _who(request)
+async def decisions(request: Request, who: Viewer, awaiting: str = "") -> HTMLResponse:
+    scope = _scope(request, who)
     rows = await scope.decisions.list(awaiting_feedback=bool(awaiting), limit=200)
     stats = await scope.decisions.acceptance_stats(by=("decision_type",))
     return _page(
@@ -202,9 +231,13 @@ async def decisions(request: Request, awaiting: str = "") -> HTMLResponse:
 
 @router.post("/decisions/{decision_id}/feedback", name="console-feedback")
 async def feedback(
-    request: Request, decision_id: UUID, accepted: str = Form(...), reason: str = Form("")
+    request: Request,
+    decision_id: UUID,
+    who: Editor,
+    accepted: Literal["true", "false"] = Form(...),
+    reason: str = Form(""),
 ) -> HTMLResponse:
-    who, scope = await _who(request)
+    scope = _scope(request, who)
     error = None
     try:
         d = await scope.decisions.record_feedback(
@@ -212,12 +245,12 @@ async def feedback(
         )
     except LedgerError as exc:
         d, error = await scope.decisions.get(decision_id), exc.message
-    return templates.TemplateResponse(request, "_decision_row.html", {"d": d, "error": error})
+    return _fragment(request, "_decision_row.html", who, d=d, error=error)
 
 
 @router.get("/memory", name="console-memory")
-async def memory(request: Request, q: str = "", kind: str = "") -> HTMLResponse:
-    who, scope = await _who(request)
+async def memory(request: Request, who: Viewer, q: str = "", kind: str = "") -> HTMLResponse:
+    scope = _scope(request, who)
     columns: list[tuple[str, list[Any]]] = []
     error = None
     if q.strip():
@@ -249,8 +282,8 @@ async def memory(request: Request, q: str = "", kind: str = "") -> HTMLResponse:
 
 
 @router.get("/memory/{entity_id}", name="console-entity")
-async def entity(request: Request, entity_id: UUID) -> HTMLResponse:
-    who, scope = await _who(request)
+async def entity(request: Request, entity_id: UUID, who: Viewer) -> HTMLResponse:
+    scope = _scope(request, who)
     try:
         e = await scope.memory.get(entity_id)
     except LedgerError:
@@ -264,8 +297,10 @@ async def entity(request: Request, entity_id: UUID) -> HTMLResponse:
 
 
 @router.get("/events", name="console-events")
-async def events(request: Request, stream: str = "", partial: str = "") -> HTMLResponse:
-    who, scope = await _who(request)
+async def events(
+    request: Request, who: Viewer, stream: str = "", partial: str = ""
+) -> HTMLResponse:
+    scope = _scope(request, who)
     error = None
     try:
         rows = (

@@ -1,17 +1,23 @@
-"""Console sign-in: an API key exchanged for a server-side session id in a strict cookie."""
+"""Console sign-in: an API key exchanged for a server-side session id in a strict cookie,
+and the session's CSRF token that every state-changing request must carry."""
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 
-from agentledger.api.auth import Principal
+from agentledger.web.auth import Principal
 
 COOKIE = "agentledger_session"
 TTL_SECONDS = 12 * 3600
+CSRF_HEADER = "x-csrf-token"  # htmx sends it on every request (hx-headers on <body>)
+CSRF_FIELD = "csrf"  # plain forms post it as a hidden field
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass
@@ -19,6 +25,7 @@ class Session:
     principal: Principal
     secret: str
     expires: float
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
 
 
 class Sessions:
@@ -43,3 +50,33 @@ class Sessions:
         sid = request.cookies.get(COOKIE)
         if sid:
             self._by_id.pop(sid, None)
+
+
+def check_origin(request: Request) -> None:
+    """A state-changing request sent by a page of another site is refused (403).
+
+    Browsers send ``Origin`` on cross-site POSTs; a request without it (a script, curl) is
+    judged by its CSRF token alone.
+    """
+    origin = request.headers.get("origin")
+    if origin is None or request.method in SAFE_METHODS:
+        return
+    theirs = urlsplit(origin)
+    ours = request.url
+    if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc):
+        raise HTTPException(403, f"Cross-site request from {origin} refused")
+
+
+async def check_csrf(request: Request, session: Session) -> None:
+    """The session's CSRF token, from the htmx header or the form field, or 403."""
+    if request.method in SAFE_METHODS:
+        return
+    check_origin(request)
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        value = (await request.form()).get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    if sent is None or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+        raise HTTPException(403, "Missing or stale CSRF token: reload the page and try again")

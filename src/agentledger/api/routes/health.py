@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from agentledger.api.auth import ledger_of
 from agentledger.api.middleware import Metrics
 from agentledger.api.schemas import Health
+from agentledger.web.auth import ledger_of
 
 router = APIRouter(tags=["operations"])
 

@@ -6,9 +6,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from agentledger.api.auth import PlatformAdmin, ledger_of
+from agentledger.api.auth import PlatformAdmin
 from agentledger.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
 from agentledger.api.schemas import CreatedKeyOut, KeyIn, Page, TenantIn, TenantOut
+from agentledger.web.auth import ledger_of
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants (platform admin)"])
 

@@ -1,0 +1,94 @@
+"""Principals and roles: one role check for every state-changing route of every face.
+
+A route that changes state depends on a :class:`RoleCheck` (identifying the caller by the
+API's bearer key or the console's session); the check carries the role it demands, so a test
+can prove that no such route was left without one, and that both faces demand the same role
+for the same action.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request
+
+from agentledger.ledger import AsyncLedger
+
+ROLES = ("reader", "writer", "admin")
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+CACHE_SECONDS = 5.0  # a revoked key stops working within this many seconds
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Principal:
+    tenant_id: str
+    role: str
+    key_id: str
+
+    def can(self, role: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+
+class KeyCache:
+    """Recently verified keys, so a burst of requests costs one lookup."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, Principal | None]] = {}
+
+    def get(self, secret: str) -> tuple[bool, Principal | None]:
+        hit = self._entries.get(secret)
+        if hit is None or hit[0] < time.monotonic():
+            return False, None
+        return True, hit[1]
+
+    def put(self, secret: str, principal: Principal | None) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[secret] = (time.monotonic() + CACHE_SECONDS, principal)
+
+
+def ledger_of(request: Request) -> AsyncLedger:
+    ledger: AsyncLedger = request.app.state.ledger
+    return ledger
+
+
+async def resolve(request: Request, secret: str) -> Principal | None:
+    """The principal of a live key (cached briefly), or None."""
+    cache: KeyCache = request.app.state.key_cache
+    known, found = cache.get(secret)
+    if not known:
+        identity = await ledger_of(request).tenants.authenticate(secret)
+        found = (
+            None
+            if identity is None
+            else Principal(
+                tenant_id=identity.tenant_id, role=identity.role, key_id=str(identity.key_id)
+            )
+        )
+        cache.put(secret, found)
+    return found
+
+
+def authorize(who: Principal, role: str) -> Principal:
+    """``who`` if its role reaches ``role``; 403 naming both otherwise."""
+    if not who.can(role):
+        raise HTTPException(403, f"This needs the {role} role; the key is {who.role}")
+    return who
+
+
+@dataclass(frozen=True, slots=True)
+class RoleCheck:
+    """A route dependency: the caller, as ``identify`` finds them, if their role reaches
+    ``role``. Every route of every face that changes state depends on one."""
+
+    role: str
+    identify: Callable[[Request], Awaitable[Principal]]
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLE_RANK:
+            raise ValueError(f"unknown role {self.role!r}; roles are {', '.join(ROLES)}")
+
+    async def __call__(self, request: Request) -> Principal:
+        return authorize(await self.identify(request), self.role)
