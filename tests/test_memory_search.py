@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -113,3 +114,59 @@ def test_wrong_dimension_embedding_is_invalid(mem: Any) -> None:
 
     with pytest.raises(InvalidInput, match="dimensions"):
         mem.search_vector([1.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    ("vector", "problem"),
+    [
+        ([0.0] * EMBEDDING_DIMENSIONS, "zero vector"),
+        ([1e-50] * EMBEDDING_DIMENSIONS, "zero vector"),  # zero in single precision
+        ([1e39] + [0.0] * (EMBEDDING_DIMENSIONS - 1), "single precision"),
+    ],
+)
+def test_vectors_without_a_direction_are_refused(
+    mem: Any, vector: list[float], problem: str
+) -> None:
+    from agentledger import InvalidInput
+
+    calls: list[Callable[[], object]] = [
+        lambda: mem.upsert("fact", "flat", embedding=vector),
+        lambda: mem.upsert_many([NewEntity(kind="fact", name="flat", embedding=vector)]),
+        lambda: mem.search_vector(vector),
+        lambda: mem.search("flat", embedding=vector),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidInput, match=problem) as caught:
+            call()
+        assert caught.value.field is not None and "embedding" in caught.value.field
+    assert mem.stats().entities == 0
+
+
+def test_a_stored_zero_vector_never_scores_nan(
+    mem: Any, has_vector: bool, database_url: str, tenant_id: str
+) -> None:
+    """A zero-length embedding written before such vectors were refused (here by the owner,
+    past the library's checks) is no vector hit, and scores no NaN in a fused ranking."""
+    if not has_vector:  # nothing can be stored without pgvector
+        with pytest.raises(MissingExtension):
+            mem.upsert("fact", "x", embedding=unit(7))
+        return
+    import math
+
+    import psycopg
+
+    flat = mem.upsert("fact", "flat penguin")
+    good = mem.upsert("fact", "round penguin", embedding=unit(7))
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE agentledger.memory_entities SET embedding = array_fill(0, ARRAY[%s])::vector"
+            " WHERE tenant_id = %s AND id = %s",
+            (EMBEDDING_DIMENSIONS, tenant_id, flat.id),
+        )
+    hits = mem.search_vector(unit(7), limit=10)
+    assert [h.entity.id for h in hits] == [good.id]
+    for hit in mem.search("penguin", embedding=unit(7), limit=10):
+        assert math.isfinite(hit.score)
+        assert hit.vector_score is None or math.isfinite(hit.vector_score)
+        if hit.entity.id == flat.id:
+            assert hit.vector_score is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import uuid as uuidlib
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -311,17 +312,25 @@ def search_hybrid(
 
 
 def _hits(rows: list[dict[str, Any]], touch: bool, signal: str | None) -> Gen[list[SearchHit]]:
+    """Hits from ranked rows. A vector similarity that is not a number (an embedding of zero
+    length stored before such vectors were refused) is no similarity: such a row is no
+    vector hit, and in a fused ranking its vector score is None."""
+    rows = [r for r in rows if signal is None or _finite(r["score"])]
     if touch and rows:
         yield Q.touch_entities.none(ids=[r["id"] for r in rows])
     hits = []
     for r in rows:
-        scores = {k: r.get(k) for k in ("text_score", "fuzzy_score", "vector_score")}
+        scores = {k: _finite(r.get(k)) for k in ("text_score", "fuzzy_score", "vector_score")}
         if signal is not None:
             scores[signal] = r["score"]
         hits.append(
             SearchHit(entity=_entity(r), score=r["score"], highlight=r.get("highlight"), **scores)
         )
     return hits
+
+
+def _finite(score: float | None) -> float | None:
+    return score if score is not None and math.isfinite(score) else None
 
 
 # --- relationships ----------------------------------------------------------------------
@@ -481,7 +490,12 @@ def stats(*, user: str | None = None) -> Gen[MemoryStats]:
 
 
 def vector_text(field: str, values: object) -> str:
-    """An embedding as pgvector's text form, after checking its dimension and numbers."""
+    """An embedding as pgvector's text form, after checking its dimension and numbers.
+
+    pgvector stores single-precision floats, so each number must be finite in that
+    precision, and the vector must keep a non-zero length once stored: cosine similarity
+    against a zero vector is undefined (it would score NaN).
+    """
     if isinstance(values, str | bytes) or not isinstance(values, Sequence):
         raise InvalidInput(f"{field} must be a list of numbers", field=field)
     if len(values) != EMBEDDING_DIMENSIONS:
@@ -493,8 +507,17 @@ def vector_text(field: str, values: object) -> str:
     for x in values:
         if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
             raise InvalidInput(f"{field} must hold finite numbers only", field=field)
-        out.append(repr(float(x)))
-    return "[" + ",".join(out) + "]"
+        out.append(float(x))
+    stored = array("f", out)  # what pgvector will keep: single precision
+    if not all(map(math.isfinite, stored)):
+        raise InvalidInput(f"{field} holds a number beyond single precision (±3.4e38)", field=field)
+    if not any(stored):
+        raise InvalidInput(
+            f"{field} is a zero vector (or rounds to one): it has no direction, so cosine "
+            "similarity against it is undefined",
+            field=field,
+        )
+    return "[" + ",".join(map(repr, out)) + "]"
 
 
 def _entity_row(e: NewEntity, field: str) -> dict[str, Any]:
