@@ -36,6 +36,13 @@ class InvalidInput(LedgerError):
     code = "invalid-input"
 
 
+class MalformedRequest(InvalidInput):
+    """A request header or parameter is malformed."""
+
+    status = 400
+    code = "malformed-request"
+
+
 class NotFound(LedgerError):
     """The object does not exist."""
 

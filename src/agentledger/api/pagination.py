@@ -1,15 +1,21 @@
-"""Keyset pagination: an opaque cursor carries the last row's sort key, never an offset."""
+"""Reading what a request says where to resume: keyset cursors (an opaque cursor carries
+the last row's sort key, never an offset) and ``Last-Event-ID``. Every route parses them
+here, so a malformed value is a 4xx naming it, never a 500 and never silently ignored."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+import re
 from typing import Any
+from uuid import UUID
 
-from agentledger.errors import InvalidInput
+from agentledger.errors import InvalidInput, MalformedRequest
 
 MAX_LIMIT = 500
+MAX_POSITION = 2**63 - 1  # bigint: ids and event positions
+_DECIMAL = re.compile(r"[0-9]{1,19}")  # ASCII digits only ("²".isdigit() is true)
 
 
 def encode_cursor(key: dict[str, Any]) -> str:
@@ -24,7 +30,63 @@ def decode_cursor(cursor: str | None) -> dict[str, Any]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidInput("cursor is not a cursor this API issued", field="cursor") from None
+        raise _foreign() from None
     if not isinstance(value, dict):
-        raise InvalidInput("cursor is not a cursor this API issued", field="cursor")
+        raise _foreign()
     return value
+
+
+def cursor_int(cursor: str | None, key: str) -> int | None:
+    """The non-negative bigint ``key`` of a cursor this API issued; None without a cursor."""
+    value = _issued(cursor, key)
+    if value is None or (type(value) is int and 0 <= value <= MAX_POSITION):
+        return value
+    raise _foreign()
+
+
+def cursor_text(cursor: str | None, key: str) -> str | None:
+    """The text ``key`` (1-200 characters) of a cursor this API issued, or None."""
+    value = _issued(cursor, key)
+    if value is None or (isinstance(value, str) and 0 < len(value) <= 200):
+        return value
+    raise _foreign()
+
+
+def cursor_uuid(cursor: str | None, key: str) -> UUID | None:
+    """The UUID ``key`` of a cursor this API issued, or None."""
+    value = _issued(cursor, key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return UUID(value)
+        except ValueError:
+            pass
+    raise _foreign()
+
+
+def _issued(cursor: str | None, key: str) -> Any:
+    """None without a cursor; a cursor without ``key`` was not issued here."""
+    if not cursor:
+        return None
+    found = decode_cursor(cursor)
+    if found.get(key) is None:
+        raise _foreign()
+    return found[key]
+
+
+def event_position(header: str | None) -> int | None:
+    """A ``Last-Event-ID`` naming an event position; None when absent or empty (the SSE
+    way to start over); 400 naming the header for anything else."""
+    if header is None or header == "":
+        return None
+    if _DECIMAL.fullmatch(header) and int(header) <= MAX_POSITION:
+        return int(header)
+    raise MalformedRequest(
+        f"Last-Event-ID must be an event position (a whole number from 0), not {header!r}",
+        field="Last-Event-ID",
+    )
+
+
+def _foreign() -> InvalidInput:
+    return InvalidInput("cursor is not a cursor this API issued", field="cursor")

@@ -181,7 +181,7 @@ async def alerts(
     request: Request, who: Viewer, status: str = "pending", tier: str = ""
 ) -> HTMLResponse:
     scope = _scope(request, who)
-    tier_no = int(tier) if tier.isdigit() else None
+    tier_no = int(tier) if tier in ("1", "2", "3") else None
     if status == "pending":  # the work queue: most urgent first
         rows = await scope.alerts.pending(tier_no, limit=200)
     else:

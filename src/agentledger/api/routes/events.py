@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api.auth import Reader, Writer, scope
-from agentledger.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from agentledger.api.pagination import MAX_LIMIT, cursor_int, encode_cursor, event_position
 from agentledger.api.schemas import Page
 from agentledger.errors import InvalidInput
 from agentledger.events import Appended, Event, NewEvent
@@ -105,9 +105,7 @@ async def read_all(
     types: Annotated[list[str] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> object:
-    after = decode_cursor(cursor).get("after", 0)
-    if not isinstance(after, int):
-        raise InvalidInput("cursor is not a cursor this API issued", field="cursor")
+    after = cursor_int(cursor, "after") or 0
     items = await scope(request, who).events.read_all(after, types=types, limit=limit)
     last = items[-1].position if items else after
     return {"items": items, "next_cursor": encode_cursor({"after": last})}
@@ -134,8 +132,8 @@ async def stream(
     types: Annotated[list[str] | None, Query()] = None,
     after: Annotated[int | None, Query(ge=0)] = None,
 ) -> StreamingResponse:
-    resume = request.headers.get("last-event-id", "")
-    start = int(resume) if resume.isdigit() else (after or 0)
+    resume = event_position(request.headers.get("last-event-id"))
+    start = resume if resume is not None else (after or 0)
     follower = scope(request, who).follow(
         after=start, types=types, poll_interval=request.app.state.sse_poll
     )

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api.auth import Reader, Writer, scope
-from agentledger.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from agentledger.api.pagination import MAX_LIMIT, cursor_uuid, encode_cursor
 from agentledger.api.schemas import Page
 from agentledger.memory import (
     Entity,
@@ -135,8 +135,8 @@ async def list_entities(
     limit: Limit = 50,
 ) -> object:
     memory = scope(request, who).memory
-    after_id = decode_cursor(cursor).get("after")
-    after = await memory.get(str(after_id)) if after_id else None
+    after_id = cursor_uuid(cursor, "after")
+    after = await memory.get(after_id) if after_id else None
     items = await memory.list(Filter(kind=kind, user=user), after=after, limit=limit)
     nxt = encode_cursor({"after": str(items[-1].id)}) if len(items) == limit else None
     return {"items": items, "next_cursor": nxt}

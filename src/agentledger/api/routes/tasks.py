@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.agents import Agent
 from agentledger.api.auth import Admin, Reader, Writer, scope
-from agentledger.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from agentledger.api.pagination import MAX_LIMIT, cursor_int, encode_cursor
 from agentledger.api.schemas import Page
 from agentledger.tasks import NewTask, Outcome, QueueStats, Settled, Task
 
@@ -161,9 +161,9 @@ async def list_tasks(
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> object:
-    after = decode_cursor(cursor).get("after", 0)
+    after = cursor_int(cursor, "after") or 0
     items = await scope(request, who).tasks.list(
-        queue=queue, status=status, after=int(after), limit=limit
+        queue=queue, status=status, after=after, limit=limit
     )
     nxt = encode_cursor({"after": items[-1].id}) if len(items) == limit else None
     return {"items": items, "next_cursor": nxt}

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 
 from agentledger.api.auth import PlatformAdmin
-from agentledger.api.pagination import MAX_LIMIT, decode_cursor, encode_cursor
+from agentledger.api.pagination import MAX_LIMIT, cursor_text, encode_cursor
 from agentledger.api.schemas import CreatedKeyOut, KeyIn, Page, TenantIn, TenantOut
 from agentledger.web.auth import ledger_of
 
@@ -27,7 +27,7 @@ async def list_tenants(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> object:
-    after = str(decode_cursor(cursor).get("id", ""))
+    after = cursor_text(cursor, "id") or ""
     items = await ledger_of(request).tenants.list(status=status, after=after, limit=limit)
     nxt = encode_cursor({"id": items[-1].id}) if len(items) == limit else None
     return {"items": items, "next_cursor": nxt}
