@@ -65,7 +65,7 @@ def test_issued_cursors_still_page(writer: httpx.Client) -> None:
 @pytest.mark.parametrize("header", ["²", "abc", "-5", "1.5", "0x10", "99999999999999999999"])
 def test_a_malformed_last_event_id_is_400(writer: httpx.Client, header: str) -> None:
     raw = header.encode("latin-1")  # as a browser would send "²": one byte, 0xB2
-    response = writer.get("/v1/events/stream", headers={"Last-Event-ID": raw})
+    response = writer.get("/v1/events/stream", headers={b"Last-Event-ID": raw})
     _is_problem(response, 400, "Last-Event-ID")
 
 
