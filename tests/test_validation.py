@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import pytest
@@ -56,6 +57,22 @@ def test_integers_and_choices() -> None:
         v.choice("tier", "urgent", ["1", "2"])
     with pytest.raises(InvalidInput, match="UUID"):
         v.uuid("id", "nope")
+
+
+def test_aware_datetimes() -> None:
+    now = dt.datetime.now(dt.UTC)
+    assert v.aware_datetime("since", None) is None
+    assert v.aware_datetime("since", now) == now
+    with pytest.raises(InvalidInput, match="timezone-aware") as info:
+        v.aware_datetime("tasks[2].run_after", now.replace(tzinfo=None))
+    assert info.value.field == "tasks[2].run_after"
+    with pytest.raises(InvalidInput, match="timezone-aware"):
+        v.aware_datetime("since", now.date())
+    later = now + dt.timedelta(hours=1)
+    assert v.aware_datetime("run_after", later) == later  # the future is fine by default
+    with pytest.raises(InvalidInput, match="in the future") as info:
+        v.aware_datetime("at", later, not_future=True)
+    assert info.value.field == "at"
 
 
 def test_bad_setting_names_the_key_and_value() -> None:
