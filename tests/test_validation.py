@@ -106,6 +106,35 @@ def test_lifecycle_table_drives_checks() -> None:
         Lifecycle("x", {"a": {"go": "b"}})
 
 
+def test_lifecycle_move_says_why_nothing_moved() -> None:
+    """One helper drives every ``transition`` op: the guarded UPDATE, then a read on a miss."""
+    from agentledger.alerts import ops as alerts
+    from agentledger.db.statements import run_offline
+    from agentledger.errors import Conflict, NotFound
+
+    aid = "00000000-0000-4000-8000-000000000001"
+    moved, sent = run_offline(alerts.transition(aid, "resolve"), [_alert_row("resolved")])
+    assert moved.status == "resolved" and [s.query.name for s in sent] == ["transition_alert"]
+    with pytest.raises(NotFound, match=f"alert {aid} does not exist") as missing:
+        run_offline(alerts.transition(aid, "resolve"), [None, None])
+    assert missing.value.field == "alert_id"
+    with pytest.raises(IllegalTransition, match="cannot acknowledge alert in state 'resolved'"):
+        run_offline(alerts.transition(aid, "acknowledge"), [None, {"status": "resolved"}])
+    # The row reached a state the move is legal in after the UPDATE looked (a race).
+    with pytest.raises(Conflict, match="changed state concurrently") as raced:
+        run_offline(alerts.transition(aid, "resolve"), [None, {"status": "pending"}])
+    assert not isinstance(raced.value, IllegalTransition)
+
+
+def _alert_row(status: str) -> dict[str, object]:
+    """A row with every column of an alert (only the status matters here)."""
+    import dataclasses
+
+    from agentledger.alerts import Alert
+
+    return {**{f.name: None for f in dataclasses.fields(Alert)}, "status": status}
+
+
 def test_operations_run_offline_on_canned_rows() -> None:
     """An operation's logic is testable without a server: feed it rows, see its statements."""
     from agentledger.db.statements import run_offline

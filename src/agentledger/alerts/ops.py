@@ -63,18 +63,18 @@ def raise_(
 def transition(alert_id: UUID | str, action: str, *, by: str | None = None) -> Gen[Alert]:
     """Acknowledge or resolve; IllegalTransition (a Conflict) names the action and state."""
     aid = v.uuid("alert_id", alert_id)
-    row = yield Q.transition_alert.one(
-        id=aid,
-        target=ALERT_LIFECYCLE.target(action),
-        sources=ALERT_LIFECYCLE.sources(action),
-        by=v.optional_text("by", by, max_len=200),
+    row = yield from ALERT_LIFECYCLE.move(
+        action,
+        Q.transition_alert.one(
+            id=aid,
+            target=ALERT_LIFECYCLE.target(action),
+            sources=ALERT_LIFECYCLE.sources(action),
+            by=v.optional_text("by", by, max_len=200),
+        ),
+        Q.get_alert.one(id=aid),
+        what=f"alert {alert_id}",
+        field="alert_id",
     )
-    if row is None:
-        current = yield Q.get_alert.one(id=aid)
-        if current is None:
-            raise NotFound(f"alert {alert_id} does not exist", field="alert_id")
-        ALERT_LIFECYCLE.check(action, current["status"])  # raises: the move is illegal
-        row = current  # pragma: no cover
     return from_row(Alert, row)
 
 

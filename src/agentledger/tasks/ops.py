@@ -564,17 +564,17 @@ def transition(task_id: int, action: str) -> Gen[Task]:
     """Cancel a pending task or redrive a dead one; IllegalTransition names the state."""
     if action not in ("cancel", "redrive"):
         raise InvalidInput(f"{action!r} is not cancel or redrive", field="action")
-    row = yield Q.transition.one(
-        id=v.integer("task_id", task_id, low=1),
-        target=TASK_LIFECYCLE.target(action),
-        sources=TASK_LIFECYCLE.sources(action),
+    row = yield from TASK_LIFECYCLE.move(
+        action,
+        Q.transition.one(
+            id=v.integer("task_id", task_id, low=1),
+            target=TASK_LIFECYCLE.target(action),
+            sources=TASK_LIFECYCLE.sources(action),
+        ),
+        Q.get_task.one(id=task_id),
+        what=f"task {task_id}",
+        field="task_id",
     )
-    if row is None:
-        current = yield Q.get_task.one(id=task_id)
-        if current is None:
-            raise NotFound(f"task {task_id} does not exist", field="task_id")
-        TASK_LIFECYCLE.check(action, current["status"])  # raises: the move is illegal
-        row = current  # pragma: no cover
     if row["status"] == "pending":
         yield Q.notify_queues.none(queues=[row["queue"]])
     return from_row(Task, row)
