@@ -8,13 +8,11 @@ from uuid import UUID
 from agentledger import validation as v
 from agentledger.alerts.records import ALERT_LIFECYCLE, TIERS, Alert
 from agentledger.db.statements import Gen, Queries, operation
-from agentledger.db.translate import register_constraint
 from agentledger.errors import InvalidInput, NotFound
 from agentledger.records import from_row
 
 Q = Queries.beside(__file__)
 MAX_PAGE = 1000
-register_constraint("alerts_run_fk", NotFound, "the alert's run does not exist", field="run_id")
 
 
 def tier(value: object) -> int:

@@ -15,7 +15,6 @@ from uuid import UUID
 
 from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, operation
-from agentledger.db.translate import register_constraint
 from agentledger.decisions.records import PERIODS, STATS_KEYS, AcceptanceStat, Decision
 from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.events.ops import append_statement
@@ -25,9 +24,6 @@ Q = Queries.beside(__file__)
 MAX_PAGE = 1000
 RECORDED = "DecisionRecorded"
 FEEDBACK = "FeedbackRecorded"
-register_constraint(
-    "decisions_run_fk", NotFound, "the decision's run does not exist", field="run_id"
-)
 
 
 def _event(
