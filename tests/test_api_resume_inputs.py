@@ -76,3 +76,17 @@ def test_vectors_without_a_direction_are_422_naming_the_field(writer: httpx.Clie
     for mode in ("vector", "hybrid"):
         search = {"query": "flat", "mode": mode, "embedding": flat}
         _is_problem(writer.post("/v1/memory/search", json=search), 422, "embedding")
+
+
+@pytest.mark.parametrize("header", ["²", "abc", "-5", "12345678-1234"])
+def test_a_malformed_alert_stream_resume_is_400(writer: httpx.Client, header: str) -> None:
+    raw = header.encode("latin-1")
+    response = writer.get("/v1/alerts/stream", headers={b"Last-Event-ID": raw})
+    _is_problem(response, 400, "Last-Event-ID")
+
+
+@pytest.mark.parametrize("path", ["/v1/decisions", "/v1/runs", "/v1/alerts"])
+def test_newest_first_cursors_are_checked(writer: httpx.Client, path: str) -> None:
+    for value in ([1], {"x": 1}, 7, "not-a-uuid", ""):
+        response = writer.get(path, params={"cursor": _cursor({"before": value})})
+        _is_problem(response, 422, "cursor")

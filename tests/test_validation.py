@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import pytest
@@ -58,6 +59,22 @@ def test_integers_and_choices() -> None:
         v.uuid("id", "nope")
 
 
+def test_aware_datetimes() -> None:
+    now = dt.datetime.now(dt.UTC)
+    assert v.aware_datetime("since", None) is None
+    assert v.aware_datetime("since", now) == now
+    with pytest.raises(InvalidInput, match="timezone-aware") as info:
+        v.aware_datetime("tasks[2].run_after", now.replace(tzinfo=None))
+    assert info.value.field == "tasks[2].run_after"
+    with pytest.raises(InvalidInput, match="timezone-aware"):
+        v.aware_datetime("since", now.date())
+    later = now + dt.timedelta(hours=1)
+    assert v.aware_datetime("run_after", later) == later  # the future is fine by default
+    with pytest.raises(InvalidInput, match="in the future") as info:
+        v.aware_datetime("at", later, not_future=True)
+    assert info.value.field == "at"
+
+
 def test_bad_setting_names_the_key_and_value() -> None:
     with pytest.raises(ConfigError, match=r"pool_max_size .*AGENTLEDGER_POOL_MAX_SIZE.*0"):
         Settings.build(pool_max_size=0)
@@ -87,6 +104,35 @@ def test_lifecycle_table_drives_checks() -> None:
         life.check("fly", "pending")
     with pytest.raises(ValueError, match="unknown state"):
         Lifecycle("x", {"a": {"go": "b"}})
+
+
+def test_lifecycle_move_says_why_nothing_moved() -> None:
+    """One helper drives every ``transition`` op: the guarded UPDATE, then a read on a miss."""
+    from agentledger.alerts import ops as alerts
+    from agentledger.db.statements import run_offline
+    from agentledger.errors import Conflict, NotFound
+
+    aid = "00000000-0000-4000-8000-000000000001"
+    moved, sent = run_offline(alerts.transition(aid, "resolve"), [_alert_row("resolved")])
+    assert moved.status == "resolved" and [s.query.name for s in sent] == ["transition_alert"]
+    with pytest.raises(NotFound, match=f"alert {aid} does not exist") as missing:
+        run_offline(alerts.transition(aid, "resolve"), [None, None])
+    assert missing.value.field == "alert_id"
+    with pytest.raises(IllegalTransition, match="cannot acknowledge alert in state 'resolved'"):
+        run_offline(alerts.transition(aid, "acknowledge"), [None, {"status": "resolved"}])
+    # The row reached a state the move is legal in after the UPDATE looked (a race).
+    with pytest.raises(Conflict, match="changed state concurrently") as raced:
+        run_offline(alerts.transition(aid, "resolve"), [None, {"status": "pending"}])
+    assert not isinstance(raced.value, IllegalTransition)
+
+
+def _alert_row(status: str) -> dict[str, object]:
+    """A row with every column of an alert (only the status matters here)."""
+    import dataclasses
+
+    from agentledger.alerts import Alert
+
+    return {**{f.name: None for f in dataclasses.fields(Alert)}, "status": status}
 
 
 def test_operations_run_offline_on_canned_rows() -> None:

@@ -14,7 +14,7 @@ from agentledger.config import Settings
 from agentledger.db import migrate as migrations
 from agentledger.db.connect import embedded_server, owner_url
 from agentledger.errors import LedgerError
-from agentledger.ledger import Ledger
+from agentledger.ledger import AsyncLedger, Ledger
 
 app = typer.Typer(
     help="agentledger: the PostgreSQL system of record for AI agents.",
@@ -310,8 +310,6 @@ def worker(
     import asyncio
     import importlib
     import inspect
-
-    from agentledger.ledger_async import AsyncLedger
 
     if (tenant is None) == (not platform):
         err.print("give exactly one of --tenant or --platform")

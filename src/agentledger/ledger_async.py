@@ -41,9 +41,13 @@ class Health:
 
 
 class AsyncModules:
-    """The modules reachable through a tenant-bound handle or an open transaction."""
+    """The modules reachable through a tenant-bound handle or an open transaction.
 
-    def __init__(self, tenant_id: str, run: AsyncRunner) -> None:
+    ``run`` runs each operation; ``db``, when given, lets the tasks module start workers
+    (which need connections of their own, so an open transaction passes none).
+    """
+
+    def __init__(self, tenant_id: str, run: AsyncRunner, db: AsyncDatabase | None = None) -> None:
         self.tenant_id = tenant_id
         self.keys = AsyncKeys(run)
         self.events = AsyncEvents(run)
@@ -51,7 +55,7 @@ class AsyncModules:
         self.runs = AsyncRuns(run)
         self.alerts = AsyncAlerts(run)
         self.agents = AsyncAgents(run)
-        self.tasks = AsyncTasks(run, getattr(self, "_db", None), tenant_id)
+        self.tasks = AsyncTasks(run, db, tenant_id)
         self.memory = AsyncMemory(run)
 
 
@@ -67,9 +71,9 @@ class AsyncTenantScope(AsyncModules):
     """Everything one tenant owns; each call runs in its own transaction bound to it."""
 
     def __init__(self, db: AsyncDatabase, binding: Binding) -> None:
+        super().__init__(binding.tenant or "", self._run, db)
         self._db = db
         self._binding = binding
-        super().__init__(binding.tenant or "", self._run)
 
     async def _run(self, op: Op[T]) -> T:
         return await self._db.run(op, self._binding)

@@ -42,9 +42,13 @@ class Health:
 
 
 class Modules:
-    """The modules reachable through a tenant-bound handle or an open transaction."""
+    """The modules reachable through a tenant-bound handle or an open transaction.
 
-    def __init__(self, tenant_id: str, run: Runner) -> None:
+    ``run`` runs each operation; ``db``, when given, lets the tasks module start workers
+    (which need connections of their own, so an open transaction passes none).
+    """
+
+    def __init__(self, tenant_id: str, run: Runner, db: Database | None = None) -> None:
         self.tenant_id = tenant_id
         self.keys = Keys(run)
         self.events = Events(run)
@@ -52,7 +56,7 @@ class Modules:
         self.runs = Runs(run)
         self.alerts = Alerts(run)
         self.agents = Agents(run)
-        self.tasks = Tasks(run, getattr(self, "_db", None), tenant_id)
+        self.tasks = Tasks(run, db, tenant_id)
         self.memory = Memory(run)
 
 
@@ -68,9 +72,9 @@ class TenantScope(Modules):
     """Everything one tenant owns; each call runs in its own transaction bound to it."""
 
     def __init__(self, db: Database, binding: Binding) -> None:
+        super().__init__(binding.tenant or "", self._run, db)
         self._db = db
         self._binding = binding
-        super().__init__(binding.tenant or "", self._run)
 
     def _run(self, op: Op[T]) -> T:
         return self._db.run(op, self._binding)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
+from typing import Any, TypeVar
 
-from agentledger.errors import IllegalTransition, InvalidInput
+from agentledger.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+
+S = TypeVar("S")  # a statement (this leaf module does not know the db layer's type)
+Row = dict[str, Any]
 
 
 class Lifecycle:
@@ -48,6 +52,32 @@ class Lifecycle:
             raise IllegalTransition(
                 f"cannot {action} {self.subject} in state {state!r}", action=action, state=state
             ) from None
+
+    def move(
+        self, action: str, update: S, reread: S, *, what: str, field: str
+    ) -> Generator[S, Row | None, Row]:
+        """The steps of a ``transition`` operation (``row = yield from life.move(...)``).
+
+        Yields ``update``, the guarded UPDATE of one row to :meth:`target` from one of
+        :meth:`sources`, which returns the moved row (with its ``status``) or no row. When
+        nothing moved, yields ``reread`` (the row as it is) to say why: NotFound
+        ``"<what> does not exist"`` naming ``field``, IllegalTransition naming the action
+        and the current state, or Conflict when the row reached a state the action is
+        allowed in only after the UPDATE looked (retrying is safe). Returns the moved row.
+        """
+        row = yield update
+        if row is not None:
+            return row
+        current = yield reread
+        if current is None:
+            raise NotFound(f"{what} does not exist", field=field)
+        state = current["status"]
+        self.check(action, state)
+        raise Conflict(
+            f"{what} changed state concurrently (now {state!r}); {action} it again",
+            action=action,
+            state=state,
+        )
 
     def _known(self, action: str) -> None:
         if action not in self.targets:

@@ -146,12 +146,13 @@ def uuid(field: str, value: object) -> UUID:
         raise InvalidInput(f"{field} {value!r} is not a UUID", field=field) from None
 
 
-def moment(field: str, value: object) -> dt.datetime | None:
-    """An optional timezone-aware timestamp (for importing history); never in the future."""
+def aware_datetime(field: str, value: object, *, not_future: bool = False) -> dt.datetime | None:
+    """An optional timezone-aware datetime (None passes through). With ``not_future`` (a
+    date for imported history) it may be at most five minutes ahead of this clock."""
     if value is None:
         return None
     if not isinstance(value, dt.datetime) or value.tzinfo is None:
         raise InvalidInput(f"{field} must be a timezone-aware datetime", field=field)
-    if value > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
+    if not_future and value > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
         raise InvalidInput(f"{field} is in the future ({value.isoformat()})", field=field)
     return value

@@ -8,13 +8,11 @@ from uuid import UUID
 from agentledger import validation as v
 from agentledger.alerts.records import ALERT_LIFECYCLE, TIERS, Alert
 from agentledger.db.statements import Gen, Queries, operation
-from agentledger.db.translate import register_constraint
 from agentledger.errors import InvalidInput, NotFound
 from agentledger.records import from_row
 
 Q = Queries.beside(__file__)
 MAX_PAGE = 1000
-register_constraint("alerts_run_fk", NotFound, "the alert's run does not exist", field="run_id")
 
 
 def tier(value: object) -> int:
@@ -63,18 +61,18 @@ def raise_(
 def transition(alert_id: UUID | str, action: str, *, by: str | None = None) -> Gen[Alert]:
     """Acknowledge or resolve; IllegalTransition (a Conflict) names the action and state."""
     aid = v.uuid("alert_id", alert_id)
-    row = yield Q.transition_alert.one(
-        id=aid,
-        target=ALERT_LIFECYCLE.target(action),
-        sources=ALERT_LIFECYCLE.sources(action),
-        by=v.optional_text("by", by, max_len=200),
+    row = yield from ALERT_LIFECYCLE.move(
+        action,
+        Q.transition_alert.one(
+            id=aid,
+            target=ALERT_LIFECYCLE.target(action),
+            sources=ALERT_LIFECYCLE.sources(action),
+            by=v.optional_text("by", by, max_len=200),
+        ),
+        Q.get_alert.one(id=aid),
+        what=f"alert {alert_id}",
+        field="alert_id",
     )
-    if row is None:
-        current = yield Q.get_alert.one(id=aid)
-        if current is None:
-            raise NotFound(f"alert {alert_id} does not exist", field="alert_id")
-        ALERT_LIFECYCLE.check(action, current["status"])  # raises: the move is illegal
-        row = current  # pragma: no cover
     return from_row(Alert, row)
 
 

@@ -11,7 +11,18 @@ from starlette.exceptions import HTTPException
 
 from agentledger.api import problems
 from agentledger.api.middleware import Metrics, RequestContext
-from agentledger.api.routes import audit, events, health, keys, memory, tasks, tenants
+from agentledger.api.routes import (
+    agents,
+    alerts,
+    decisions,
+    events,
+    health,
+    keys,
+    memory,
+    runs,
+    tasks,
+    tenants,
+)
 from agentledger.api.schemas import ERRORS
 from agentledger.config import Settings
 from agentledger.console import mount as mount_console
@@ -54,7 +65,7 @@ def create_app(settings: Settings | None = None, *, ledger: AsyncLedger | None =
     app.add_exception_handler(LedgerError, problems.ledger_error)
     app.add_exception_handler(RequestValidationError, problems.validation_error)
     app.add_exception_handler(HTTPException, problems.http_error)
-    for module in (tenants, keys, memory, events, audit, tasks):
+    for module in (tenants, keys, memory, events, decisions, runs, alerts, tasks, agents):
         app.include_router(module.router, responses=ERRORS)
     app.include_router(health.router)
     mount_console(app)

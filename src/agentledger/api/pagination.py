@@ -8,14 +8,19 @@ import base64
 import binascii
 import json
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import Annotated, Any
 from uuid import UUID
+
+from fastapi import Query
 
 from agentledger.errors import InvalidInput, MalformedRequest
 
 MAX_LIMIT = 500
 MAX_POSITION = 2**63 - 1  # bigint: ids and event positions
 _DECIMAL = re.compile(r"[0-9]{1,19}")  # ASCII digits only ("²".isdigit() is true)
+# A page size query parameter: 1 to MAX_LIMIT items.
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 def encode_cursor(key: dict[str, Any]) -> str:
@@ -88,5 +93,32 @@ def event_position(header: str | None) -> int | None:
     )
 
 
+def alert_position(header: str | None) -> UUID | None:
+    """A ``Last-Event-ID`` naming an alert (the alert stream's ids); None when absent or
+    empty; 400 naming the header for anything else."""
+    if header is None or header == "":
+        return None
+    try:
+        return UUID(header)
+    except ValueError:
+        raise MalformedRequest(
+            f"Last-Event-ID must be an alert id (a UUID), not {header!r}", field="Last-Event-ID"
+        ) from None
+
+
 def _foreign() -> InvalidInput:
     return InvalidInput("cursor is not a cursor this API issued", field="cursor")
+
+
+def newest_first(items: Sequence[Any], limit: int) -> dict[str, Any]:
+    """A page of a newest-first list (items with an ``id``): a full page's cursor carries
+    its last item's id as ``before``; a short page is the last one (no cursor)."""
+    nxt = encode_cursor({"before": str(items[-1].id)}) if len(items) == limit else None
+    return {"items": items, "next_cursor": nxt}
+
+
+def before(cursor: str | None) -> str | None:
+    """The ``before`` id a :func:`newest_first` cursor carries; None for the first page.
+    A cursor this API did not issue is InvalidInput naming ``cursor``."""
+    value = cursor_uuid(cursor, "before")
+    return None if value is None else str(value)

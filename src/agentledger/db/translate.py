@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import psycopg
 from psycopg import errors as pg
 from psycopg_pool import PoolTimeout
@@ -19,14 +22,41 @@ CUSTOM_STATES: dict[str, type[errors.LedgerError]] = {
     "ALMX0": errors.MissingExtension,
 }
 
-# Constraint name -> (error class, field, message). Modules register their own.
-CONSTRAINTS: dict[str, tuple[type[errors.LedgerError], str | None, str]] = {}
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """How a violation of one named constraint reads to the caller."""
+
+    error: type[errors.LedgerError]
+    message: str
+    field: str | None = None
 
 
-def register_constraint(
-    name: str, error: type[errors.LedgerError], message: str, *, field: str | None = None
-) -> None:
-    CONSTRAINTS[name] = (error, field, message)
+# The constraints whose violation a caller can cause and should read in its own terms, by
+# the names the migrations give them (a test checks that each exists). Others fall back to
+# the generic translation by SQLSTATE.
+CONSTRAINTS: Mapping[str, Constraint] = {
+    # decisions
+    "decisions_run_fk": Constraint(
+        errors.NotFound, "the decision's run does not exist", field="run_id"
+    ),
+    # alerts
+    "alerts_run_fk": Constraint(errors.NotFound, "the alert's run does not exist", field="run_id"),
+    # memory
+    "memory_relationships_from_fk": Constraint(
+        errors.NotFound,
+        "the relationship's from entity does not exist in this tenant",
+        field="from_id",
+    ),
+    "memory_relationships_to_fk": Constraint(
+        errors.NotFound,
+        "the relationship's to entity does not exist in this tenant",
+        field="to_id",
+    ),
+    "memory_relationships_not_self": Constraint(
+        errors.InvalidInput, "an entity cannot relate to itself"
+    ),
+}
 
 
 def is_connection_failure(exc: BaseException) -> bool:
@@ -60,9 +90,9 @@ def translate(exc: BaseException, *, tenant: str | None = None) -> errors.Ledger
     if state in CUSTOM_STATES:
         return CUSTOM_STATES[state](message, field=diag.column_name)
     constraint = diag.constraint_name
-    if constraint and constraint in CONSTRAINTS:
-        cls, field, text = CONSTRAINTS[constraint]
-        return cls(text, field=field, constraint=constraint)
+    known = CONSTRAINTS.get(constraint) if constraint else None
+    if known is not None:
+        return known.error(known.message, field=known.field, constraint=constraint)
     if isinstance(exc, pg.ReadOnlySqlTransaction):
         return errors.TenantInactive(
             f"tenant {tenant!r} is suspended: it can read but not write"

@@ -15,20 +15,15 @@ from uuid import UUID
 
 from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, operation
-from agentledger.db.translate import register_constraint
 from agentledger.decisions.records import PERIODS, STATS_KEYS, AcceptanceStat, Decision
 from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.events.ops import append_statement
 from agentledger.records import from_row
-from agentledger.runs.ops import timestamp
 
 Q = Queries.beside(__file__)
 MAX_PAGE = 1000
 RECORDED = "DecisionRecorded"
 FEEDBACK = "FeedbackRecorded"
-register_constraint(
-    "decisions_run_fk", NotFound, "the decision's run does not exist", field="run_id"
-)
 
 
 def _event(
@@ -75,7 +70,7 @@ def record(
         data=v.json_object("data", data),
         agent=v.optional_text("agent", agent, max_len=200),
         run_id=None if run_id is None else v.uuid("run_id", run_id),
-        at=v.moment("at", at),
+        at=v.aware_datetime("at", at, not_future=True),
     )
     if row is None:
         row = yield Q.get_decision.one(id=decision_id)
@@ -174,7 +169,7 @@ def acceptance_stats(
         by_type="decision_type" in keys,
         by_agent="agent" in keys,
         period=None if period is None else v.choice("period", period, PERIODS),
-        since=timestamp("since", since),
-        until=timestamp("until", until),
+        since=v.aware_datetime("since", since),
+        until=v.aware_datetime("until", until),
     )
     return [from_row(AcceptanceStat, row) for row in rows]

@@ -12,7 +12,6 @@ from uuid import UUID
 
 from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, operation
-from agentledger.db.translate import register_constraint
 from agentledger.errors import InvalidInput, NotFound
 from agentledger.memory import filters
 from agentledger.memory.filters import Filter
@@ -44,22 +43,6 @@ DIRECTIONS = ("out", "in", "both")
 # The HNSW candidate list (hnsw.ef_search) is at least this long. pgvector's default of 40
 # measured recall@10 of 0.52 on the benchmark's random 384-d vectors; 200 measured 0.96.
 EF_SEARCH = 200
-
-register_constraint(
-    "memory_relationships_from_fk",
-    NotFound,
-    "the relationship's from entity does not exist in this tenant",
-    field="from_id",
-)
-register_constraint(
-    "memory_relationships_to_fk",
-    NotFound,
-    "the relationship's to entity does not exist in this tenant",
-    field="to_id",
-)
-register_constraint(
-    "memory_relationships_not_self", InvalidInput, "an entity cannot relate to itself"
-)
 
 
 # --- entities ---------------------------------------------------------------------------

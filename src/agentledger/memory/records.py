@@ -10,7 +10,6 @@ from uuid import UUID
 # The embedding column's dimension (fixed by the memory_0001 migration).
 EMBEDDING_DIMENSIONS = 384
 RELATIONSHIP_TYPES = ("led_to", "relates_to", "depends_on", "produces", "belongs_to")
-ENTITY_STATUSES = ("active", "archived")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

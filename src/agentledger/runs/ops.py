@@ -9,7 +9,7 @@ from uuid import UUID
 
 from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, operation
-from agentledger.errors import Conflict, InvalidInput, NotFound
+from agentledger.errors import Conflict, NotFound
 from agentledger.records import from_row
 from agentledger.runs.records import RUN_LIFECYCLE, Run, RunStat
 
@@ -30,14 +30,6 @@ def truncate(content: str, limit: int = MAX_CONTENT) -> str:
         if len(content) - kept == dropped:
             return content[:kept] + marker
         dropped = len(content) - kept
-
-
-def timestamp(field: str, value: object) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise InvalidInput(f"{field} must be a timezone-aware datetime", field=field)
-    return value
 
 
 @operation(idempotent=True, spoolable=True)
@@ -66,7 +58,7 @@ def start(
         priority=v.optional_text("priority", priority, max_len=50),
         entity_ref=v.optional_text("entity_ref", entity_ref, max_len=500),
         metadata=v.json_object("metadata", metadata, max_bytes=100_000),
-        at=v.moment("at", at),
+        at=v.aware_datetime("at", at, not_future=True),
     )
     if row is None:
         row = yield Q.get_run.one(id=run_id)
@@ -111,7 +103,7 @@ def finish(
         duration_ms=duration_ms,
         tokens_in=given["tokens_in"],
         tokens_out=given["tokens_out"],
-        at=v.moment("at", at),
+        at=v.aware_datetime("at", at, not_future=True),
     )
     if row is None:
         current = yield Q.get_run.one(id=rid)
@@ -160,8 +152,8 @@ def stats(
     trigger_type: str | None = None,
 ) -> Gen[list[RunStat]]:
     rows = yield Q.run_stats.all(
-        since=timestamp("since", since),
-        until=timestamp("until", until),
+        since=v.aware_datetime("since", since),
+        until=v.aware_datetime("until", until),
         trigger_type=v.optional_text("trigger_type", trigger_type, max_len=100),
     )
     return [from_row(RunStat, row) for row in rows]

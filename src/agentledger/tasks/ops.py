@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
 from operator import attrgetter
 from typing import Any
 from uuid import UUID
@@ -36,14 +35,6 @@ def _queue(value: object) -> str:
     return v.text("queue", value, max_len=200)
 
 
-def _when(field: str, value: object) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise InvalidInput(f"{field} must be a timezone-aware datetime", field=field)
-    return value
-
-
 def _new_task(queue: str, task: NewTask | Mapping[str, Any], index: int) -> NewTask:
     """Validate one task of a batch (a plain mapping is its input)."""
     if not isinstance(task, NewTask):
@@ -57,7 +48,7 @@ def _new_task(queue: str, task: NewTask | Mapping[str, Any], index: int) -> NewT
         agent_name=v.optional_text(f"{at}.agent_name", task.agent_name, max_len=200),
         max_attempts=v.integer(f"{at}.max_attempts", task.max_attempts, low=1, high=1000),
         retry_delay=v.number(f"{at}.retry_delay", task.retry_delay, low=0, high=86_400),
-        run_after=_when(f"{at}.run_after", task.run_after),
+        run_after=v.aware_datetime(f"{at}.run_after", task.run_after),
         session_id=v.optional_text(f"{at}.session_id", task.session_id, max_len=200),
         entity_id=v.optional_text(f"{at}.entity_id", task.entity_id, max_len=200),
         dedup_key=v.optional_text(f"{at}.dedup_key", task.dedup_key, max_len=500),
@@ -573,17 +564,17 @@ def transition(task_id: int, action: str) -> Gen[Task]:
     """Cancel a pending task or redrive a dead one; IllegalTransition names the state."""
     if action not in ("cancel", "redrive"):
         raise InvalidInput(f"{action!r} is not cancel or redrive", field="action")
-    row = yield Q.transition.one(
-        id=v.integer("task_id", task_id, low=1),
-        target=TASK_LIFECYCLE.target(action),
-        sources=TASK_LIFECYCLE.sources(action),
+    row = yield from TASK_LIFECYCLE.move(
+        action,
+        Q.transition.one(
+            id=v.integer("task_id", task_id, low=1),
+            target=TASK_LIFECYCLE.target(action),
+            sources=TASK_LIFECYCLE.sources(action),
+        ),
+        Q.get_task.one(id=task_id),
+        what=f"task {task_id}",
+        field="task_id",
     )
-    if row is None:
-        current = yield Q.get_task.one(id=task_id)
-        if current is None:
-            raise NotFound(f"task {task_id} does not exist", field="task_id")
-        TASK_LIFECYCLE.check(action, current["status"])  # raises: the move is illegal
-        row = current  # pragma: no cover
     if row["status"] == "pending":
         yield Q.notify_queues.none(queues=[row["queue"]])
     return from_row(Task, row)

@@ -77,17 +77,17 @@ def list_(*, status: str | None = None, after: str = "", limit: int = 100) -> Ge
 def transition(id: str, action: str) -> Gen[Tenant]:
     """Suspend, activate or archive; IllegalTransition names the action and current state."""
     tenant_id = check_tenant_id(id)
-    row = yield Q.transition_tenant.one(
-        id=tenant_id,
-        target=TENANT_LIFECYCLE.target(action),
-        sources=TENANT_LIFECYCLE.sources(action),
+    row = yield from TENANT_LIFECYCLE.move(
+        action,
+        Q.transition_tenant.one(
+            id=tenant_id,
+            target=TENANT_LIFECYCLE.target(action),
+            sources=TENANT_LIFECYCLE.sources(action),
+        ),
+        Q.get_tenant.one(id=tenant_id),
+        what=f"tenant {id!r}",
+        field="id",
     )
-    if row is None:
-        current = yield Q.get_tenant.one(id=tenant_id)
-        if current is None:
-            raise NotFound(f"tenant {id!r} does not exist", field="id")
-        TENANT_LIFECYCLE.check(action, current["status"])  # raises: the move is illegal
-        row = current  # pragma: no cover (a legal move always matches the UPDATE)
     return from_row(Tenant, row)
 
 

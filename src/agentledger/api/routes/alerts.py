@@ -1,0 +1,163 @@
+"""Tiered alerts over HTTP: raise, list, acknowledge, resolve, and a live stream."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentledger.alerts import Alert
+from agentledger.api import pagination
+from agentledger.api.auth import Reader, Writer, scope
+from agentledger.api.pagination import Limit
+from agentledger.api.schemas import Page
+from agentledger.errors import NotFound
+
+router = APIRouter(prefix="/v1")
+
+
+class AlertIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tier: Literal[1, 2, 3, "urgent", "important", "info"] = Field(examples=[1])
+    title: str = Field(min_length=1, examples=["Contract renewal overdue"])
+    body: str = Field(default="", examples=["Acme's renewal was due yesterday."])
+    action_required: bool = False
+    run_id: UUID | None = None
+    entity_ref: str | None = None
+    case_ref: str | None = None
+    dedup_key: str | None = Field(
+        default=None,
+        description="Repeats of an open alert with "
+        "this key bump its counter instead of adding a new one.",
+    )
+
+
+class AlertActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    by: str | None = Field(default=None, max_length=200, examples=["ops-oncall"])
+
+
+@router.post(
+    "/alerts",
+    status_code=201,
+    response_model=Alert,
+    tags=["alerts"],
+    summary="Raise an alert (deduplicated by dedup_key while open)",
+)
+async def create_alert(body: AlertIn, request: Request, who: Writer) -> object:
+    return await scope(request, who).alerts.create(
+        body.tier,
+        body.title,
+        body=body.body,
+        action_required=body.action_required,
+        run_id=body.run_id,
+        entity_ref=body.entity_ref,
+        case_ref=body.case_ref,
+        dedup_key=body.dedup_key,
+    )
+
+
+@router.get("/alerts", response_model=Page[Alert], tags=["alerts"], summary="Alerts")
+async def list_alerts(
+    request: Request,
+    who: Reader,
+    status: Literal["pending", "acknowledged", "resolved"] | None = None,
+    tier: Literal["1", "2", "3", "urgent", "important", "info"] | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> object:
+    items = await scope(request, who).alerts.list(
+        status=status, tier=_tier(tier), before=pagination.before(cursor), limit=limit
+    )
+    return pagination.newest_first(items, limit)
+
+
+@router.get(
+    "/alerts/pending",
+    response_model=list[Alert],
+    tags=["alerts"],
+    summary="Pending alerts, most urgent first",
+)
+async def pending_alerts(
+    request: Request,
+    who: Reader,
+    tier: Literal["1", "2", "3", "urgent", "important", "info"] | None = None,
+    limit: Limit = 100,
+) -> object:
+    return await scope(request, who).alerts.pending(_tier(tier), limit=limit)
+
+
+@router.get(
+    "/alerts/stream",
+    tags=["alerts"],
+    response_class=StreamingResponse,
+    summary="Server-sent events: new pending alerts as they are raised",
+)
+async def alert_stream(
+    request: Request, who: Reader, tier: Literal["1", "2", "3"] | None = None
+) -> StreamingResponse:
+    alerts = scope(request, who).alerts
+    current = await alerts.pending(_tier(tier), limit=500)
+    seen: set[UUID] = {a.id for a in current}
+    resume = pagination.alert_position(request.headers.get("last-event-id"))
+    if resume is not None:  # a reconnect: deliver what was raised after the last alert it saw
+        try:
+            last = await alerts.get(resume)
+        except NotFound:  # gone (retention): deliver every pending alert
+            last = None
+        if last is not None:
+            seen = {a.id for a in current if a.created_at <= last.created_at}
+
+    async def gen() -> AsyncIterator[str]:
+        yield ": following new alerts\n\n"
+        while not await request.is_disconnected():
+            for alert in reversed(await alerts.pending(_tier(tier), limit=500)):
+                if alert.id not in seen:
+                    seen.add(alert.id)
+                    yield _sse(str(alert.id), "alert", _json(alert))
+            await asyncio.sleep(request.app.state.sse_poll)
+
+    return StreamingResponse(gen(), media_type="text/event-stream")
+
+
+@router.get("/alerts/{alert_id}", response_model=Alert, tags=["alerts"])
+async def get_alert(alert_id: UUID, request: Request, who: Reader) -> object:
+    return await scope(request, who).alerts.get(alert_id)
+
+
+@router.post(
+    "/alerts/{alert_id}/{action}",
+    response_model=Alert,
+    tags=["alerts"],
+    summary="Acknowledge or resolve (an illegal move is 409)",
+)
+async def alert_action(
+    alert_id: UUID,
+    action: Literal["acknowledge", "resolve"],
+    request: Request,
+    who: Writer,
+    body: AlertActionIn | None = None,
+) -> object:
+    alerts = scope(request, who).alerts
+    method = alerts.acknowledge if action == "acknowledge" else alerts.resolve
+    return await method(alert_id, by=body.by if body else None)
+
+
+def _tier(tier: str | None) -> int | str | None:
+    """Query strings carry tiers as text: "1" means tier 1."""
+    return int(tier) if tier in ("1", "2", "3") else tier
+
+
+def _sse(event_id: str, kind: str, data: str) -> str:
+    return f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n"
+
+
+def _json(record: Any) -> str:
+    return json.dumps(dataclasses.asdict(record), default=str)

@@ -1,0 +1,104 @@
+"""Runs (the trigger log) and their statistics over HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentledger.api import pagination
+from agentledger.api.auth import Reader, Writer, scope
+from agentledger.api.pagination import Limit
+from agentledger.api.schemas import Page
+from agentledger.runs import Run, RunStat
+
+router = APIRouter(prefix="/v1")
+
+
+class RunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    trigger_type: str = Field(min_length=1, max_length=200, examples=["email"])
+    source_id: str | None = Field(default=None, examples=["msg-8812"])
+    content: str | None = Field(default=None, description="Truncated, with a marker, if long.")
+    priority: str | None = Field(default=None, examples=["high"])
+    entity_ref: str | None = Field(default=None, examples=["contact:john-smith"])
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    id: UUID | None = Field(default=None, description="Client-side id: retries are idempotent.")
+
+
+class RunFinishIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    error: str | None = Field(default=None, description="Set for a failed run.")
+    response_id: str | None = None
+    duration_ms: int | None = Field(default=None, ge=0)
+    tokens_in: int = Field(default=0, ge=0)
+    tokens_out: int = Field(default=0, ge=0)
+
+
+@router.post("/runs", status_code=201, response_model=Run, tags=["runs"], summary="Start a run")
+async def start_run(body: RunIn, request: Request, who: Writer) -> object:
+    return await scope(request, who).runs.start(
+        body.trigger_type,
+        source_id=body.source_id,
+        content=body.content,
+        priority=body.priority,
+        entity_ref=body.entity_ref,
+        metadata=body.metadata,
+        id=body.id,
+    )
+
+
+@router.post(
+    "/runs/{run_id}/finish",
+    response_model=Run,
+    tags=["runs"],
+    summary="Finish a run (succeeded, or failed with an error)",
+)
+async def finish_run(run_id: UUID, body: RunFinishIn, request: Request, who: Writer) -> object:
+    return await scope(request, who).runs.finish(
+        run_id,
+        error=body.error,
+        response_id=body.response_id,
+        duration_ms=body.duration_ms,
+        tokens_in=body.tokens_in,
+        tokens_out=body.tokens_out,
+    )
+
+
+@router.get("/runs", response_model=Page[Run], tags=["runs"], summary="Runs, newest first")
+async def list_runs(
+    request: Request,
+    who: Reader,
+    status: Literal["started", "succeeded", "failed"] | None = None,
+    trigger_type: str | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> object:
+    items = await scope(request, who).runs.list(
+        status=status, trigger_type=trigger_type, before=pagination.before(cursor), limit=limit
+    )
+    return pagination.newest_first(items, limit)
+
+
+@router.get(
+    "/runs/stats",
+    response_model=list[RunStat],
+    tags=["runs"],
+    summary="Per trigger type and day: count, p50/p95 duration, tokens",
+)
+async def run_stats(
+    request: Request,
+    who: Reader,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    trigger_type: str | None = None,
+) -> object:
+    return await scope(request, who).runs.stats(since=since, until=until, trigger_type=trigger_type)
+
+
+@router.get("/runs/{run_id}", response_model=Run, tags=["runs"])
+async def get_run(run_id: UUID, request: Request, who: Reader) -> object:
+    return await scope(request, who).runs.get(run_id)

@@ -1,0 +1,35 @@
+"""Driver errors become LedgerErrors by constraint name: the names the translator knows are
+the schema's own, and a violation reads in the caller's terms."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+
+from agentledger import NotFound
+from agentledger.db.translate import CONSTRAINTS
+
+
+def test_every_translated_constraint_exists_in_the_migrated_schema(database_url: str) -> None:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT conname FROM pg_constraint"
+            " WHERE connamespace = 'agentledger'::regnamespace AND conname = ANY(%s)",
+            [list(CONSTRAINTS)],
+        ).fetchall()
+    assert sorted(name for (name,) in rows) == sorted(CONSTRAINTS)
+
+
+@pytest.mark.parametrize("module", ["decisions", "alerts"])
+def test_a_missing_run_is_not_found_naming_run_id(ledger: Any, tenant_id: str, module: str) -> None:
+    scope = ledger.tenant(tenant_id)
+    with pytest.raises(NotFound, match=f"the {module[:-1]}'s run does not exist") as info:
+        if module == "decisions":
+            scope.decisions.record("a", decision_type="t", run_id=uuid.uuid4())
+        else:
+            scope.alerts.create(1, "t", run_id=uuid.uuid4())
+    assert info.value.field == "run_id"
+    assert info.value.detail["constraint"] == f"{module}_run_fk"
