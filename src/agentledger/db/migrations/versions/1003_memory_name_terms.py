@@ -7,7 +7,7 @@ engines expand each query word against their term dictionary instead; so does th
 
 * ``memory_name_terms`` holds every word that occurs in a tenant's entity names (kept by
   statement triggers; a few thousand words for a million names, since names reuse words).
-  A misspelt query word finds its close words there (pg_trgm, ``%`` at WORD_SIMILARITY).
+  A misspelt query word finds its close words there (pg_trgm, ``%`` at a similarity of 0.2).
 * Each entity's name words are indexed (GIN) as lexemes prefixed with the tenant, and again
   with the tenant and the entity's visibility (its user, or '' when it is unowned or
   shared), so a tenant-wide or user-scoped lookup of "any close word of each query word"
@@ -28,24 +28,14 @@ Revises: memory_0003
 
 from __future__ import annotations
 
-import importlib
-
 from alembic import op
 
-from agentledger.db.migrations.helpers import app_role, tenant_table
+from agentledger.db.migrations.helpers import app_role, create_function, tenant_table
 
 revision = "memory_0004"
 down_revision = "memory_0003"
 branch_labels = None
 depends_on = None
-
-v1 = importlib.import_module("agentledger.db.migrations.versions.1002_memory_search_definer")
-
-WORD_SIMILARITY = "0.2"  # how close a dictionary word must be to a query word
-QUERY_WORDS = 8  # the longest words of a query that take part
-EXPANSIONS = 8  # close words per query word
-ANY_CAP = 4  # the any-word pass ranks up to this many times p_cap candidates
-TIERS = (1, 3, EXPANSIONS)  # passes over the closest 1, 3, ... words of every query word
 
 DICTIONARY = """
 -- The words of a name, as the 'simple' text search parser splits and lowercases them.
@@ -134,49 +124,24 @@ def _trgm_index(name: str, table: str, column: str) -> str:
     """
 
 
-# The scope filter of v1 (tenant, user, kinds, tags, attrs, dates, archived) on ``e``.
-SCOPE = v1.SCOPE
-
-# One pass over the entities whose name lexemes match ``@match@`` (none already found): at
-# most @cap@ candidates, ranked by trigram similarity of the whole name.
-RANKED_PASS = (
-    """
-        WITH candidate AS MATERIALIZED (
-            SELECT e.id, @trgm@.similarity(e.name, p_query)::float8 AS score
-            FROM agentledger.memory_entities e
-            WHERE agentledger.memory_name_lexemes(e.tenant_id, e.user_id, e.shared, e.name)
-                  @@ @match@
-              AND e.id <> ALL(v_ids)"""
-    + SCOPE
-    + """
-            LIMIT @cap@
-        ), ranked AS (
-            SELECT c.id, c.score FROM candidate c
-            WHERE c.score >= p_threshold
-            ORDER BY c.score DESC, c.id
-            LIMIT p_limit - cardinality(v_ids)
-        )
-        SELECT coalesce((SELECT array_agg(r.id ORDER BY r.score DESC, r.id) FROM ranked r), '{}'),
-               coalesce((SELECT array_agg(r.score ORDER BY r.score DESC, r.id) FROM ranked r),
-                        '{}')
-        INTO v_more_ids, v_more_scores;
-        v_ids := v_ids || v_more_ids;
-        v_scores := v_scores || v_more_scores;"""
-)
-
-FUZZY_FN = (
-    """
+# memory_fuzzy_v1's numbers: a dictionary word is close to a query word at
+# ``pg_trgm.similarity_threshold = 0.2``; the 8 longest words of a query take part, each
+# with its 8 closest words; the every-word passes read the closest 1, 3 and 8 words of every
+# query word (``ARRAY[1, 3, 8]``), and the any-word pass ranks up to ``p_cap * 4`` names.
+# Each pass takes at most its cap of the entities whose name lexemes match (none already
+# found) and ranks them by trigram similarity of the whole name.
+FUZZY_FN = r"""
 CREATE FUNCTION agentledger.memory_fuzzy_v1(p_query text, p_threshold double precision,
-    p_cap integer,"""
-    + v1.FILTER_ARGS
-    + """)
+    p_cap integer,
+    p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath,
+    p_created_after timestamptz, p_created_before timestamptz,
+    p_updated_after timestamptz, p_updated_before timestamptz, p_archived boolean,
+    p_limit integer)
     RETURNS TABLE (id uuid, score double precision)
     LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 10
     SET search_path = pg_catalog, pg_temp
     SET plan_cache_mode = force_custom_plan
-    SET pg_trgm.similarity_threshold = """
-    + WORD_SIMILARITY
-    + """
+    SET pg_trgm.similarity_threshold = 0.2
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -198,7 +163,7 @@ BEGIN
     WITH words AS (
         SELECT w FROM unnest(agentledger.memory_name_words(p_query)) AS w
         ORDER BY length(w) DESC, w
-        LIMIT @query_words@
+        LIMIT 8
     ), close AS (
         SELECT q.w, x.term, row_number() OVER (PARTITION BY q.w ORDER BY x.sim DESC, x.term)
             AS closeness
@@ -208,11 +173,11 @@ BEGIN
             FROM agentledger.memory_name_terms t
             WHERE t.tenant_id = v_tenant AND t.term @similar@ q.w
             ORDER BY sim DESC, t.term
-            LIMIT @expansions@
+            LIMIT 8
         ) x
     ), quoted AS (
         SELECT c.w, c.closeness,
-               '''' || replace(replace(l.lexeme, '\\', '\\\\'), '''', '''''') || '''' AS lexeme
+               '''' || replace(replace(l.lexeme, '\', '\\'), '''', '''''') || '''' AS lexeme
         FROM close c
         CROSS JOIN LATERAL unnest(CASE
             WHEN p_user IS NULL THEN ARRAY[v_tenant || ' ' || c.term]
@@ -220,7 +185,7 @@ BEGIN
             END) AS l(lexeme)
     ), alternatives AS (
         SELECT t.tier, q.w, string_agg(q.lexeme, ' | ') AS alts
-        FROM unnest(ARRAY@tiers@) AS t(tier)
+        FROM unnest(ARRAY[1, 3, 8]) AS t(tier)
         JOIN quoted q ON q.closeness <= t.tier
         GROUP BY t.tier, q.w
     ), tiers AS (
@@ -239,41 +204,95 @@ BEGIN
     -- Names holding a close word for every query word, the closest words first.
     FOREACH v_tier IN ARRAY v_tiers LOOP
         CONTINUE WHEN v_tier = v_last;
-        v_last := v_tier;"""
-    + RANKED_PASS.replace("@match@", "v_tier").replace("@cap@", "p_cap")
-    + """
+        v_last := v_tier;
+        WITH candidate AS MATERIALIZED (
+            SELECT e.id, @trgm@.similarity(e.name, p_query)::float8 AS score
+            FROM agentledger.memory_entities e
+            WHERE agentledger.memory_name_lexemes(e.tenant_id, e.user_id, e.shared, e.name)
+                  @@ v_tier
+              AND e.id <> ALL(v_ids)
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+            LIMIT p_cap
+        ), ranked AS (
+            SELECT c.id, c.score FROM candidate c
+            WHERE c.score >= p_threshold
+            ORDER BY c.score DESC, c.id
+            LIMIT p_limit - cardinality(v_ids)
+        )
+        SELECT coalesce((SELECT array_agg(r.id ORDER BY r.score DESC, r.id) FROM ranked r), '{}'),
+               coalesce((SELECT array_agg(r.score ORDER BY r.score DESC, r.id) FROM ranked r),
+                        '{}')
+        INTO v_more_ids, v_more_scores;
+        v_ids := v_ids || v_more_ids;
+        v_scores := v_scores || v_more_scores;
         EXIT WHEN cardinality(v_ids) >= p_limit;
     END LOOP;
     -- Then names holding a close word for any of them.
-    IF cardinality(v_ids) < p_limit AND v_any <> v_last THEN"""
-    + RANKED_PASS.replace("@match@", "v_any").replace("@cap@", "p_cap * @any_cap@")
-    + """
+    IF cardinality(v_ids) < p_limit AND v_any <> v_last THEN
+        WITH candidate AS MATERIALIZED (
+            SELECT e.id, @trgm@.similarity(e.name, p_query)::float8 AS score
+            FROM agentledger.memory_entities e
+            WHERE agentledger.memory_name_lexemes(e.tenant_id, e.user_id, e.shared, e.name)
+                  @@ v_any
+              AND e.id <> ALL(v_ids)
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+            LIMIT p_cap * 4
+        ), ranked AS (
+            SELECT c.id, c.score FROM candidate c
+            WHERE c.score >= p_threshold
+            ORDER BY c.score DESC, c.id
+            LIMIT p_limit - cardinality(v_ids)
+        )
+        SELECT coalesce((SELECT array_agg(r.id ORDER BY r.score DESC, r.id) FROM ranked r), '{}'),
+               coalesce((SELECT array_agg(r.score ORDER BY r.score DESC, r.id) FROM ranked r),
+                        '{}')
+        INTO v_more_ids, v_more_scores;
+        v_ids := v_ids || v_more_ids;
+        v_scores := v_scores || v_more_scores;
     END IF;
     RETURN QUERY SELECT u.id, u.score FROM unnest(v_ids, v_scores) AS u(id, score);
 END
 $fn$;
 """
-)
-FUZZY_FN = (
-    FUZZY_FN.replace("@query_words@", str(QUERY_WORDS))
-    .replace("@expansions@", str(EXPANSIONS))
-    .replace("@tiers@", str(list(TIERS)))
-    .replace("@any_cap@", str(ANY_CAP))
-)
 
-NAME_FN = (
-    """
+NAME_FN = """
 CREATE FUNCTION agentledger.memory_search_name_v2(p_name text, p_threshold double precision,
-    p_cap integer,"""
-    + v1.FILTER_ARGS
-    + ")"
-    + v1.HEADER
-    + """AS $fn$
+    p_cap integer,
+    p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath,
+    p_created_after timestamptz, p_created_before timestamptz,
+    p_updated_after timestamptz, p_updated_before timestamptz, p_archived boolean,
+    p_limit integer)
+    RETURNS SETOF agentledger.memory_search_hit_v1
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_custom_plan
+AS $fn$
 BEGIN
     RETURN QUERY
-        SELECT """
-    + v1.ENTITY
-    + """,
+        SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at,
                f.score, NULL::float8, NULL::float8, NULL::float8, NULL::text
         FROM agentledger.memory_fuzzy_v1(p_name, p_threshold, p_cap, p_user, p_kinds, p_tags,
             p_attrs, p_where, p_created_after, p_created_before, p_updated_after,
@@ -284,32 +303,185 @@ BEGIN
 END
 $fn$;
 """
-)
 
-FUZZY_BRANCH = """
+# The hybrid searches of memory_0003 with the dictionary's fuzzy branch and its arguments.
+# Function texts are kept exactly as this revision has always run them (the database
+# stores each body as written), long lines included.
+HYBRID_FN = """
+CREATE FUNCTION agentledger.memory_search_hybrid_v2(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer,
+    p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath,
+    p_created_after timestamptz, p_created_before timestamptz,
+    p_updated_after timestamptz, p_updated_before timestamptz, p_archived boolean,
+    p_limit integer)
+    RETURNS SETOF agentledger.memory_search_hit_v1
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_custom_plan
+AS $fn$
+BEGIN
+    RETURN QUERY
+    WITH text_found AS MATERIALIZED (
+        -- At most p_text_cap matches, as the GIN index yields them: ranking every match
+        -- of a common word would cost time proportional to the table.
+        SELECT e.id, e.search
+        FROM agentledger.memory_entities e
+        WHERE e.search @@ websearch_to_tsquery('english', p_query)
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        LIMIT p_text_cap
+    ), text_hits AS (
+        SELECT r.id, r.score, row_number() OVER (ORDER BY r.score DESC, r.id) AS rank
+        FROM (
+            SELECT t.id, ts_rank_cd(t.search, websearch_to_tsquery('english', p_query))::float8 AS score
+            FROM text_found t
+            ORDER BY score DESC, t.id
+            LIMIT p_pool
+        ) r
     ), fuzzy_hits AS (
         SELECT f.id, f.score, row_number() OVER (ORDER BY f.score DESC, f.id) AS rank
         FROM agentledger.memory_fuzzy_v1(p_query, p_threshold, p_cap, p_user, p_kinds,
             p_tags, p_attrs, p_where, p_created_after, p_created_before, p_updated_after,
             p_updated_before, p_archived, p_pool) f
-    )"""
-
-
-def _hybrid_v2(ddl: str) -> str:
-    """A v1 hybrid function with the dictionary fuzzy branch and the new arguments."""
-    start = ddl.index("), fuzzy_hits AS (")
-    end = ddl.index("\n    )", start) + len("\n    )")
-    ddl = ddl[:start] + FUZZY_BRANCH.lstrip("\n").removeprefix("    ") + ddl[end:]
-    return ddl.replace("_v1(", "_v2(", 1).replace(
-        "p_rrf_k integer,", "p_rrf_k integer, p_threshold double precision, p_cap integer,"
+    ), fused AS (
+        SELECT u.id, sum(1.0 / (p_rrf_k + u.rank))::float8 AS score,
+               max(u.text_score) AS text_score, max(u.fuzzy_score) AS fuzzy_score,
+               max(u.vector_score) AS vector_score
+        FROM (
+            SELECT t.id, t.rank, t.score AS text_score, NULL::float8 AS fuzzy_score,
+                   NULL::float8 AS vector_score FROM text_hits t
+            UNION ALL
+            SELECT f.id, f.rank, NULL, f.score, NULL FROM fuzzy_hits f
+            
+        ) u
+        GROUP BY u.id
+        ORDER BY score DESC, u.id
+        LIMIT p_limit
     )
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at,
+           f.score, f.text_score, f.fuzzy_score, f.vector_score,
+           CASE WHEN f.text_score IS NOT NULL THEN ts_headline('english', concat_ws(' - ', e.name, e.summary), websearch_to_tsquery('english', p_query),
+                        'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10') END
+    FROM fused f
+    JOIN agentledger.memory_entities e
+      ON e.tenant_id = agentledger.current_tenant() AND e.id = f.id
+    ORDER BY f.score DESC, e.id;
+END
+$fn$;
+"""  # noqa: E501, W293
 
+HYBRID_VECTOR_FN = """
+CREATE FUNCTION agentledger.memory_search_hybrid_vector_v2(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_embedding @vector@.vector,
+    p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath,
+    p_created_after timestamptz, p_created_before timestamptz,
+    p_updated_after timestamptz, p_updated_before timestamptz, p_archived boolean,
+    p_limit integer)
+    RETURNS SETOF agentledger.memory_search_hit_v1
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_custom_plan
+AS $fn$
+BEGIN
+    RETURN QUERY
+    WITH text_found AS MATERIALIZED (
+        -- At most p_text_cap matches, as the GIN index yields them: ranking every match
+        -- of a common word would cost time proportional to the table.
+        SELECT e.id, e.search
+        FROM agentledger.memory_entities e
+        WHERE e.search @@ websearch_to_tsquery('english', p_query)
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        LIMIT p_text_cap
+    ), text_hits AS (
+        SELECT r.id, r.score, row_number() OVER (ORDER BY r.score DESC, r.id) AS rank
+        FROM (
+            SELECT t.id, ts_rank_cd(t.search, websearch_to_tsquery('english', p_query))::float8 AS score
+            FROM text_found t
+            ORDER BY score DESC, t.id
+            LIMIT p_pool
+        ) r
+    ), fuzzy_hits AS (
+        SELECT f.id, f.score, row_number() OVER (ORDER BY f.score DESC, f.id) AS rank
+        FROM agentledger.memory_fuzzy_v1(p_query, p_threshold, p_cap, p_user, p_kinds,
+            p_tags, p_attrs, p_where, p_created_after, p_created_before, p_updated_after,
+            p_updated_before, p_archived, p_pool) f
+    ), vector_hits AS (
+        SELECT v.id, 1 - v.distance AS score,
+               row_number() OVER (ORDER BY v.distance, v.id) AS rank
+        FROM (
+            SELECT e.id, e.embedding OPERATOR(@vector@.<=>) p_embedding AS distance
+            FROM agentledger.memory_entities e
+            WHERE e.embedding IS NOT NULL
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+            ORDER BY e.embedding OPERATOR(@vector@.<=>) p_embedding
+            LIMIT p_pool
+        ) v
+    ), fused AS (
+        SELECT u.id, sum(1.0 / (p_rrf_k + u.rank))::float8 AS score,
+               max(u.text_score) AS text_score, max(u.fuzzy_score) AS fuzzy_score,
+               max(u.vector_score) AS vector_score
+        FROM (
+            SELECT t.id, t.rank, t.score AS text_score, NULL::float8 AS fuzzy_score,
+                   NULL::float8 AS vector_score FROM text_hits t
+            UNION ALL
+            SELECT f.id, f.rank, NULL, f.score, NULL FROM fuzzy_hits f
+            UNION ALL
+            SELECT x.id, x.rank, NULL, NULL, x.score FROM vector_hits x
+        ) u
+        GROUP BY u.id
+        ORDER BY score DESC, u.id
+        LIMIT p_limit
+    )
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at,
+           f.score, f.text_score, f.fuzzy_score, f.vector_score,
+           CASE WHEN f.text_score IS NOT NULL THEN ts_headline('english', concat_ws(' - ', e.name, e.summary), websearch_to_tsquery('english', p_query),
+                        'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10') END
+    FROM fused f
+    JOIN agentledger.memory_entities e
+      ON e.tenant_id = agentledger.current_tenant() AND e.id = f.id
+    ORDER BY f.score DESC, e.id;
+END
+$fn$;
+"""  # noqa: E501
 
 FUNCTIONS = (
     ("memory_fuzzy_v1", FUZZY_FN, ("pg_trgm",)),
     ("memory_search_name_v2", NAME_FN, ("pg_trgm",)),
-    ("memory_search_hybrid_v2", _hybrid_v2(v1.HYBRID_FN), ("pg_trgm",)),
-    ("memory_search_hybrid_vector_v2", _hybrid_v2(v1.HYBRID_VECTOR_FN), ("pg_trgm", "vector")),
+    ("memory_search_hybrid_v2", HYBRID_FN, ("pg_trgm",)),
+    ("memory_search_hybrid_vector_v2", HYBRID_VECTOR_FN, ("pg_trgm", "vector")),
 )
 
 # The owner reads every tenant's words in the definer functions, as memory_0003 lets it
@@ -347,7 +519,7 @@ def upgrade() -> None:
     op.execute("DROP INDEX IF EXISTS agentledger.memory_entities_name_trgm_idx")
     op.execute(_trgm_index("memory_name_terms_trgm_idx", "memory_name_terms", "term"))
     for name, ddl, needs in FUNCTIONS:
-        op.execute(v1._create(name, ddl, needs, role))
+        op.execute(create_function(name, ddl, needs, role))
     op.execute(revoke_fuzzy(role))
 
 
