@@ -12,11 +12,13 @@ and the user scope exactly as the library's queries did.
 Each body is one ``RETURN QUERY`` planned per call with its arguments as constants
 (``plan_cache_mode = force_custom_plan``), so an absent filter folds away as it did when the
 statement came from the client. The search path is only ``pg_catalog, pg_temp``; extension
-operators are schema-qualified (the ``@trgm@`` / ``@vector@`` / ``@similar@`` tokens are
-replaced by the installed schema when the function is created; ``chr(37)`` is pg_trgm's
-similarity operator, spelled so that no percent sign reaches the migration runner). A
-function whose extension is absent is not created; the library checks the extension first
-and raises MissingExtension.
+operators are schema-qualified through the ``@trgm@`` / ``@vector@`` / ``@similar@`` tokens
+of ``helpers.create_function``. A function whose extension is absent is not created; the
+library checks the extension first and raises MissingExtension.
+
+The query as a tsquery is written inline (not a CTE joined in) so that the planner folds it
+to a constant and ``@@`` becomes a GIN index condition. Hybrid search runs bounded branches
+(capped text matches, index-ordered KNN for names and embeddings) and fuses their ranks.
 
 Revision ID: memory_0003
 Revises: memory_0002
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from agentledger.db.migrations.helpers import app_role
+from agentledger.db.migrations.helpers import app_role, create_function
 
 revision = "memory_0003"
 down_revision = "memory_0002"
@@ -34,8 +36,6 @@ branch_labels = None
 depends_on = None
 
 # What every search function returns (scores a search does not compute are NULL).
-TSQ = "websearch_to_tsquery('english', p_query)"
-
 HIT_TYPE = """
 CREATE TYPE agentledger.memory_search_hit_v1 AS (
     id uuid, kind text, name text, summary text, attrs jsonb, tags text[], status text,
@@ -47,22 +47,26 @@ CREATE TYPE agentledger.memory_search_hit_v1 AS (
 );
 """
 
-# The filter arguments every function takes, after its own.
-FILTER_ARGS = """
+# Function texts are kept exactly as this revision has always run them (the database
+# stores each body as written), long lines included.
+
+TEXT_FN = """
+CREATE FUNCTION agentledger.memory_search_text_v1(p_query text,
     p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath,
     p_created_after timestamptz, p_created_before timestamptz,
     p_updated_after timestamptz, p_updated_before timestamptz, p_archived boolean,
-    p_limit integer"""
-
-HEADER = """
+    p_limit integer)
     RETURNS SETOF agentledger.memory_search_hit_v1
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     SET plan_cache_mode = force_custom_plan
-"""
-
-# The tenant (explicit: RLS does not apply here) and the caller's filter, on entities ``e``.
-SCOPE = """
+AS $fn$
+BEGIN
+    RETURN QUERY
+    WITH found AS (
+        SELECT e.*, ts_rank_cd(e.search, websearch_to_tsquery('english', p_query))::float8 AS rank
+        FROM agentledger.memory_entities e
+        WHERE e.search @@ websearch_to_tsquery('english', p_query)
           AND e.tenant_id = agentledger.current_tenant()
           AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
           AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
@@ -73,79 +77,71 @@ SCOPE = """
           AND (p_created_before IS NULL OR e.created_at < p_created_before)
           AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
           AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
-          AND (p_archived OR e.status = 'active')"""
-
-ENTITY = """e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+          AND (p_archived OR e.status = 'active')
+        ORDER BY rank DESC, e.id
+        LIMIT p_limit
+    )
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
            coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
            e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
-           e.updated_at"""
+           e.updated_at,
+           e.rank, NULL::float8, NULL::float8, NULL::float8, ts_headline('english', concat_ws(' - ', e.name, e.summary), websearch_to_tsquery('english', p_query),
+                        'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10')
+    FROM found e
+    ORDER BY e.rank DESC, e.id;
+END
+$fn$;
+"""  # noqa: E501
 
-HIGHLIGHT = """ts_headline('english', concat_ws(' - ', e.name, e.summary), @tsq@,
-                        'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10')"""
-
-NAME_FN = (
-    """
-CREATE FUNCTION agentledger.memory_search_name_v1(p_name text,"""
-    + FILTER_ARGS
-    + ")"
-    + HEADER
-    + """AS $fn$
+NAME_FN = """
+CREATE FUNCTION agentledger.memory_search_name_v1(p_name text,
+    p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath,
+    p_created_after timestamptz, p_created_before timestamptz,
+    p_updated_after timestamptz, p_updated_before timestamptz, p_archived boolean,
+    p_limit integer)
+    RETURNS SETOF agentledger.memory_search_hit_v1
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_custom_plan
+AS $fn$
 BEGIN
     RETURN QUERY
-        SELECT """
-    + ENTITY
-    + """,
+        SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at,
                @trgm@.similarity(e.name, p_name)::float8, NULL::float8, NULL::float8,
                NULL::float8, NULL::text
         FROM agentledger.memory_entities e
-        WHERE e.name @similar@ p_name"""
-    + SCOPE
-    + """
+        WHERE e.name @similar@ p_name
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
         ORDER BY e.name OPERATOR(@trgm@.<->) p_name, e.id
         LIMIT p_limit;
 END
 $fn$;
 """
-)
 
-TEXT_FN = (
-    """
-CREATE FUNCTION agentledger.memory_search_text_v1(p_query text,"""
-    + FILTER_ARGS
-    + ")"
-    + HEADER
-    + """AS $fn$
-BEGIN
-    RETURN QUERY
-    WITH found AS (
-        SELECT e.*, ts_rank_cd(e.search, @tsq@)::float8 AS rank
-        FROM agentledger.memory_entities e
-        WHERE e.search @@ @tsq@"""
-    + SCOPE
-    + """
-        ORDER BY rank DESC, e.id
-        LIMIT p_limit
-    )
-    SELECT """
-    + ENTITY
-    + """,
-           e.rank, NULL::float8, NULL::float8, NULL::float8, """
-    + HIGHLIGHT
-    + """
-    FROM found e
-    ORDER BY e.rank DESC, e.id;
-END
-$fn$;
-"""
-)
-
-VECTOR_FN = (
-    """
-CREATE FUNCTION agentledger.memory_search_vector_v1(p_embedding @vector@.vector,"""
-    + FILTER_ARGS
-    + ")"
-    + HEADER
-    + """AS $fn$
+VECTOR_FN = """
+CREATE FUNCTION agentledger.memory_search_vector_v1(p_embedding @vector@.vector,
+    p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath,
+    p_created_after timestamptz, p_created_before timestamptz,
+    p_updated_after timestamptz, p_updated_before timestamptz, p_archived boolean,
+    p_limit integer)
+    RETURNS SETOF agentledger.memory_search_hit_v1
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_custom_plan
+AS $fn$
 BEGIN
     -- The HNSW scan first; an exact scan of the scope takes over when the index finds
     -- fewer than p_limit, so a narrow filter never silently shortens the answer.
@@ -153,18 +149,36 @@ BEGIN
     WITH ann AS MATERIALIZED (
         SELECT e.id, e.embedding OPERATOR(@vector@.<=>) p_embedding AS distance
         FROM agentledger.memory_entities e
-        WHERE e.embedding IS NOT NULL"""
-    + SCOPE
-    + """
+        WHERE e.embedding IS NOT NULL
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
         ORDER BY e.embedding OPERATOR(@vector@.<=>) p_embedding
         LIMIT p_limit
     ), exact AS (
         SELECT e.id, e.embedding OPERATOR(@vector@.<=>) p_embedding AS distance
         FROM agentledger.memory_entities e
         WHERE (SELECT count(*) FROM ann) < p_limit
-          AND e.embedding IS NOT NULL"""
-    + SCOPE
-    + """
+          AND e.embedding IS NOT NULL
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
         ORDER BY (e.embedding OPERATOR(@vector@.<=>) p_embedding) + 0
         LIMIT p_limit
     ), hits AS (
@@ -172,9 +186,10 @@ BEGIN
         UNION ALL
         SELECT * FROM exact
     )
-    SELECT """
-    + ENTITY
-    + """,
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at,
            (1 - h.distance)::float8, NULL::float8, NULL::float8, NULL::float8, NULL::text
     FROM hits h
     JOIN agentledger.memory_entities e
@@ -183,25 +198,42 @@ BEGIN
 END
 $fn$;
 """
-)
 
-# The text and fuzzy-name branches of hybrid search (each does bounded work: capped text
-# matches, index-ordered KNN for names), then, after VECTOR_BRANCH or not, the fusion.
-HYBRID_BRANCHES = (
-    """
+HYBRID_FN = """
+CREATE FUNCTION agentledger.memory_search_hybrid_v1(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer,
+    p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath,
+    p_created_after timestamptz, p_created_before timestamptz,
+    p_updated_after timestamptz, p_updated_before timestamptz, p_archived boolean,
+    p_limit integer)
+    RETURNS SETOF agentledger.memory_search_hit_v1
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_custom_plan
+AS $fn$
+BEGIN
+    RETURN QUERY
     WITH text_found AS MATERIALIZED (
         -- At most p_text_cap matches, as the GIN index yields them: ranking every match
         -- of a common word would cost time proportional to the table.
         SELECT e.id, e.search
         FROM agentledger.memory_entities e
-        WHERE e.search @@ @tsq@"""
-    + SCOPE
-    + """
+        WHERE e.search @@ websearch_to_tsquery('english', p_query)
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
         LIMIT p_text_cap
     ), text_hits AS (
         SELECT r.id, r.score, row_number() OVER (ORDER BY r.score DESC, r.id) AS rank
         FROM (
-            SELECT t.id, ts_rank_cd(t.search, @tsq@)::float8 AS score
+            SELECT t.id, ts_rank_cd(t.search, websearch_to_tsquery('english', p_query))::float8 AS score
             FROM text_found t
             ORDER BY score DESC, t.id
             LIMIT p_pool
@@ -212,33 +244,22 @@ HYBRID_BRANCHES = (
             SELECT e.id, @trgm@.similarity(e.name, p_query)::float8 AS score,
                    e.name OPERATOR(@trgm@.<->) p_query AS distance
             FROM agentledger.memory_entities e
-            WHERE e.name @similar@ p_query"""
-    + SCOPE
-    + """
+            WHERE e.name @similar@ p_query
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
             ORDER BY e.name OPERATOR(@trgm@.<->) p_query, e.id
             LIMIT p_pool
         ) f
-    )"""
-)
-
-VECTOR_BRANCH = (
-    """, vector_hits AS (
-        SELECT v.id, 1 - v.distance AS score,
-               row_number() OVER (ORDER BY v.distance, v.id) AS rank
-        FROM (
-            SELECT e.id, e.embedding OPERATOR(@vector@.<=>) p_embedding AS distance
-            FROM agentledger.memory_entities e
-            WHERE e.embedding IS NOT NULL"""
-    + SCOPE
-    + """
-            ORDER BY e.embedding OPERATOR(@vector@.<=>) p_embedding
-            LIMIT p_pool
-        ) v
-    )"""
-)
-
-FUSION = (
-    """, fused AS (
+    ), fused AS (
         SELECT u.id, sum(1.0 / (p_rrf_k + u.rank))::float8 AS score,
                max(u.text_score) AS text_score, max(u.fuzzy_score) AS fuzzy_score,
                max(u.vector_score) AS vector_score
@@ -247,68 +268,138 @@ FUSION = (
                    NULL::float8 AS vector_score FROM text_hits t
             UNION ALL
             SELECT f.id, f.rank, NULL, f.score, NULL FROM fuzzy_hits f
-            @vector_union@
+            
         ) u
         GROUP BY u.id
         ORDER BY score DESC, u.id
         LIMIT p_limit
     )
-    SELECT """
-    + ENTITY
-    + """,
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at,
            f.score, f.text_score, f.fuzzy_score, f.vector_score,
-           CASE WHEN f.text_score IS NOT NULL THEN """
-    + HIGHLIGHT
-    + """ END
+           CASE WHEN f.text_score IS NOT NULL THEN ts_headline('english', concat_ws(' - ', e.name, e.summary), websearch_to_tsquery('english', p_query),
+                        'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10') END
     FROM fused f
     JOIN agentledger.memory_entities e
       ON e.tenant_id = agentledger.current_tenant() AND e.id = f.id
     ORDER BY f.score DESC, e.id;
 END
 $fn$;
-"""
-)
+"""  # noqa: E501, W293
 
-HYBRID_ARGS = "p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer,"
-
-HYBRID_FN = (
-    """
-CREATE FUNCTION agentledger.memory_search_hybrid_v1("""
-    + HYBRID_ARGS
-    + FILTER_ARGS
-    + ")"
-    + HEADER
-    + """AS $fn$
+HYBRID_VECTOR_FN = """
+CREATE FUNCTION agentledger.memory_search_hybrid_vector_v1(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_embedding @vector@.vector,
+    p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath,
+    p_created_after timestamptz, p_created_before timestamptz,
+    p_updated_after timestamptz, p_updated_before timestamptz, p_archived boolean,
+    p_limit integer)
+    RETURNS SETOF agentledger.memory_search_hit_v1
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_custom_plan
+AS $fn$
 BEGIN
-    RETURN QUERY"""
-    + HYBRID_BRANCHES
-    + FUSION.replace("@vector_union@", "")
-)
-
-HYBRID_VECTOR_FN = (
-    """
-CREATE FUNCTION agentledger.memory_search_hybrid_vector_v1("""
-    + HYBRID_ARGS
-    + " p_embedding @vector@.vector,"
-    + FILTER_ARGS
-    + ")"
-    + HEADER
-    + """AS $fn$
-BEGIN
-    RETURN QUERY"""
-    + HYBRID_BRANCHES
-    + VECTOR_BRANCH
-    + FUSION.replace(
-        "@vector_union@",
-        "UNION ALL\n            SELECT x.id, x.rank, NULL, NULL, x.score FROM vector_hits x",
+    RETURN QUERY
+    WITH text_found AS MATERIALIZED (
+        -- At most p_text_cap matches, as the GIN index yields them: ranking every match
+        -- of a common word would cost time proportional to the table.
+        SELECT e.id, e.search
+        FROM agentledger.memory_entities e
+        WHERE e.search @@ websearch_to_tsquery('english', p_query)
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        LIMIT p_text_cap
+    ), text_hits AS (
+        SELECT r.id, r.score, row_number() OVER (ORDER BY r.score DESC, r.id) AS rank
+        FROM (
+            SELECT t.id, ts_rank_cd(t.search, websearch_to_tsquery('english', p_query))::float8 AS score
+            FROM text_found t
+            ORDER BY score DESC, t.id
+            LIMIT p_pool
+        ) r
+    ), fuzzy_hits AS (
+        SELECT f.id, f.score, row_number() OVER (ORDER BY f.distance, f.id) AS rank
+        FROM (
+            SELECT e.id, @trgm@.similarity(e.name, p_query)::float8 AS score,
+                   e.name OPERATOR(@trgm@.<->) p_query AS distance
+            FROM agentledger.memory_entities e
+            WHERE e.name @similar@ p_query
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+            ORDER BY e.name OPERATOR(@trgm@.<->) p_query, e.id
+            LIMIT p_pool
+        ) f
+    ), vector_hits AS (
+        SELECT v.id, 1 - v.distance AS score,
+               row_number() OVER (ORDER BY v.distance, v.id) AS rank
+        FROM (
+            SELECT e.id, e.embedding OPERATOR(@vector@.<=>) p_embedding AS distance
+            FROM agentledger.memory_entities e
+            WHERE e.embedding IS NOT NULL
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+            ORDER BY e.embedding OPERATOR(@vector@.<=>) p_embedding
+            LIMIT p_pool
+        ) v
+    ), fused AS (
+        SELECT u.id, sum(1.0 / (p_rrf_k + u.rank))::float8 AS score,
+               max(u.text_score) AS text_score, max(u.fuzzy_score) AS fuzzy_score,
+               max(u.vector_score) AS vector_score
+        FROM (
+            SELECT t.id, t.rank, t.score AS text_score, NULL::float8 AS fuzzy_score,
+                   NULL::float8 AS vector_score FROM text_hits t
+            UNION ALL
+            SELECT f.id, f.rank, NULL, f.score, NULL FROM fuzzy_hits f
+            UNION ALL
+            SELECT x.id, x.rank, NULL, NULL, x.score FROM vector_hits x
+        ) u
+        GROUP BY u.id
+        ORDER BY score DESC, u.id
+        LIMIT p_limit
     )
-)
-
-# The query as a tsquery: written inline (not a CTE joined in) so that the planner folds it
-# to a constant and ``@@`` becomes a GIN index condition.
-TEXT_FN = TEXT_FN.replace("@tsq@", TSQ)
-HYBRID_FN = HYBRID_FN.replace("@tsq@", TSQ)
-HYBRID_VECTOR_FN = HYBRID_VECTOR_FN.replace("@tsq@", TSQ)
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at,
+           f.score, f.text_score, f.fuzzy_score, f.vector_score,
+           CASE WHEN f.text_score IS NOT NULL THEN ts_headline('english', concat_ws(' - ', e.name, e.summary), websearch_to_tsquery('english', p_query),
+                        'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10') END
+    FROM fused f
+    JOIN agentledger.memory_entities e
+      ON e.tenant_id = agentledger.current_tenant() AND e.id = f.id
+    ORDER BY f.score DESC, e.id;
+END
+$fn$;
+"""  # noqa: E501
 
 # (function, its DDL, the extensions it needs)
 FUNCTIONS = (
@@ -320,47 +411,11 @@ FUNCTIONS = (
 )
 
 
-def _create(name: str, ddl: str, needs: tuple[str, ...], role: str) -> str:
-    """A DO block creating one function (when its extensions exist) and granting it."""
-    present = " AND ".join(f"v_{ext} IS NOT NULL" for ext in needs) or "true"
-    return (
-        """
-    DO $do$
-    DECLARE
-        v_pg_trgm text := (SELECT extnamespace::regnamespace::text FROM pg_extension
-                           WHERE extname = 'pg_trgm');
-        v_vector text := (SELECT extnamespace::regnamespace::text FROM pg_extension
-                          WHERE extname = 'vector');
-    BEGIN
-        IF """
-        + present
-        + """ THEN
-            EXECUTE replace(replace(replace($body$"""
-        + ddl
-        + """$body$,
-                '@similar@', 'OPERATOR(' || v_pg_trgm || '.' || chr(37) || ')'),
-                '@trgm@', coalesce(v_pg_trgm, 'public')),
-                '@vector@', coalesce(v_vector, 'public'));
-            REVOKE ALL ON FUNCTION agentledger."""
-        + name
-        + """ FROM PUBLIC;
-            GRANT EXECUTE ON FUNCTION agentledger."""
-        + name
-        + ' TO "'
-        + role
-        + """";
-        END IF;
-    END
-    $do$;
-    """
-    )
-
-
 def upgrade() -> None:
     role = app_role()
     op.execute(HIT_TYPE)
     for name, ddl, needs in FUNCTIONS:
-        op.execute(_create(name, ddl, needs, role))
+        op.execute(create_function(name, ddl, needs, role))
     # A plain (non-superuser) owner is itself under the FORCEd tenant policy; this policy
     # lets it, and so the definer functions, read every tenant's entities (they filter the
     # tenant themselves). Inert for a superuser owner, who bypasses RLS anyway; never
