@@ -92,11 +92,3 @@ def create_function(name: str, ddl: str, needs: tuple[str, ...], role: str) -> s
     $do$;
     """
     )
-
-
-def swap(text: str, old: str, new: str) -> str:
-    """``text`` with its one occurrence of ``old`` replaced: how a revision derives a new
-    version of an earlier revision's function (whose text never changes) without a copy."""
-    if text.count(old) != 1:
-        raise AssertionError(f"expected one occurrence of {old[:60]!r}")
-    return text.replace(old, new)
