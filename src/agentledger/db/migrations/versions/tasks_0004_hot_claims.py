@@ -60,9 +60,9 @@ CREATE INDEX tasks_finished ON agentledger.tasks (tenant_id, finished_at)
 ALTER TABLE agentledger.tasks SET (fillfactor = 40);
 """
 
-# v2 (tasks_0002) reading the unfinished tasks' index: a tenant has claimable work when it
-# has a pending task or a running one whose lease expired, and both kinds are taken in
-# priority order; every task of the claim holds the claim's token.
+# claim_tasks_fair_v2 (tasks_0002) reading the unfinished tasks' index: a tenant has
+# claimable work when it has a pending task or a running one whose lease expired, and both
+# kinds are taken in priority order; every task of the claim holds the claim's token.
 FAIR_CLAIM = """
 CREATE FUNCTION agentledger.claim_tasks_fair_v3(
     p_queue text, p_limit integer, p_lease double precision, p_worker text

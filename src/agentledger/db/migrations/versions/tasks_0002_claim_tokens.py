@@ -23,9 +23,9 @@ depends_on = None
 
 SIGNATURE = "agentledger.claim_tasks_fair_v2(text, integer, double precision, text)"
 
-# v1 (tasks_0001) with its tokens drawn once per claim: SECURITY DEFINER, platform scope
-# only; every tenant with ready work gets an equal share of the batch (at least one),
-# longest-waiting tenants first.
+# claim_tasks_fair_v1 (tasks_0001) with its tokens drawn once per claim: SECURITY DEFINER,
+# platform scope only; every tenant with ready work gets an equal share of the batch (at
+# least one), longest-waiting tenants first.
 FAIR_CLAIM = """
 CREATE FUNCTION agentledger.claim_tasks_fair_v2(
     p_queue text, p_limit integer, p_lease double precision, p_worker text
