@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from agentledger.db.schema import SCHEMA_SQL
 from agentledger.db.statements import Queries, compact
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,8 +97,13 @@ def test_generated_sync_code_is_fresh() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _query_files() -> list[Path]:
+    """The named-query files (schema.sql is a dump, not queries)."""
+    return [p for p in sorted(PACKAGE.rglob("*.sql")) if p != SCHEMA_SQL]
+
+
 def test_every_named_query_is_used_and_every_used_name_exists() -> None:
-    for sql_file in PACKAGE.rglob("*.sql"):
+    for sql_file in _query_files():
         names = set(Queries(sql_file).by_name)
         users = list(sql_file.parent.glob("*.py"))
         text = "\n".join(p.read_text() for p in users)
@@ -112,7 +118,7 @@ DRIVER_CACHED_LENGTH = 4096
 
 
 def test_every_named_query_is_compact_and_short_enough_for_the_driver_cache() -> None:
-    for sql_file in PACKAGE.rglob("*.sql"):
+    for sql_file in _query_files():
         for name, query in Queries(sql_file).by_name.items():
             where = f"{sql_file.relative_to(ROOT)}: {name}"
             assert "\n--" not in query.sql and "\n " not in query.sql, where

@@ -1,42 +1,61 @@
-"""Migrations: upgrade from empty, downgrade, round trip, offline SQL, concurrent runs."""
+"""Migrations: upgrade from empty matches schema.sql, each downgrade undoes its upgrade,
+round trips, offline SQL, concurrent runs, and revisions that stand on their own."""
 
 from __future__ import annotations
 
+import ast
 import threading
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
+from alembic.script import ScriptDirectory
 
-from agentledger.db import migrate
+from agentledger.db import migrate, schema
 from agentledger.db.migrations.helpers import DEFAULT_APP_ROLE
 from tests.conftest import drop_database, with_database
+
+VERSIONS = Path(migrate.__file__).with_name("migrations") / "versions"
 
 
 @pytest.fixture
 def empty_url(server_url: str) -> Iterator[str]:
-    import uuid
-
-    name = f"al_empty_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
-    url = with_database(server_url, name)
+    url = _create_database(server_url)
     yield url
     drop_database(server_url, url)
 
 
-def _schema(url: str) -> list[tuple[str, ...]]:
+def _create_database(server_url: str) -> str:
+    name = f"al_empty_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+    return with_database(server_url, name)
+
+
+def _tables(url: str) -> set[str]:
     with psycopg.connect(url) as conn:
-        return [
-            tuple(str(v) for v in row)
-            for row in conn.execute(
-                """
-                SELECT table_name, column_name, data_type, is_nullable
-                FROM information_schema.columns WHERE table_schema = 'agentledger'
-                ORDER BY 1, 2
-                """
-            )
-        ]
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'agentledger'"
+        ).fetchall()
+    return {str(row[0]) for row in rows}
+
+
+def _dump(url: str) -> str:
+    """The normalized schema, or a skip saying why this server cannot produce a comparable
+    one (a PostgreSQL major version other than the embedded pg_dump's)."""
+    try:
+        return schema.dump(url)
+    except schema.Incomparable as exc:
+        pytest.skip(str(exc))
+
+
+def _assert_same(before: str, after: str, what: str) -> None:
+    """Two dumps from this server agree (the failure shows their diff)."""
+    difference = schema.diff(before, after)
+    if difference:
+        pytest.fail(f"{what}:\n{difference}", pytrace=False)
 
 
 def test_upgrade_from_empty_reaches_heads(empty_url: str) -> None:
@@ -44,18 +63,56 @@ def test_upgrade_from_empty_reaches_heads(empty_url: str) -> None:
     migrate.upgrade(empty_url)
     assert migrate.current(empty_url) == migrate.heads()
     assert migrate.is_current(empty_url)
-    tables = {row[0] for row in _schema(empty_url)}
-    assert {"tenants", "api_keys"} <= tables
+    assert {"tenants", "api_keys"} <= _tables(empty_url)
+
+
+def test_upgrade_from_empty_matches_schema_sql(empty_url: str) -> None:
+    migrate.upgrade(empty_url)
+    try:
+        difference = schema.compare(schema.SCHEMA_SQL.read_text(), _dump(empty_url))
+    except schema.Incomparable as exc:
+        pytest.skip(str(exc))
+    if difference:
+        pytest.fail(
+            "schema.sql disagrees with the migrations (if the change is meant, regenerate it:"
+            f" python scripts/schema.py):\n{difference}",
+            pytrace=False,
+        )
 
 
 def test_downgrade_to_base_and_back_round_trips(empty_url: str) -> None:
     migrate.upgrade(empty_url)
-    before = _schema(empty_url)
+    before = _dump(empty_url)
     migrate.downgrade(empty_url, "base")
     assert migrate.current(empty_url) == set()
-    assert _schema(empty_url) == []
+    assert "agentledger." not in _dump(empty_url)
     migrate.upgrade(empty_url)
-    assert _schema(empty_url) == before
+    _assert_same(before, _dump(empty_url), "the schema after downgrade and upgrade differs")
+
+
+@pytest.mark.slow
+def test_every_downgrade_undoes_its_upgrade(server_url: str) -> None:
+    """Step by step along each branch (one database per branch, so that stepping back from
+    a branch's first revision leaves the other branches alone): each revision's downgrade
+    restores the schema as it was before its upgrade. Stepping back to base alone would
+    not show it: the foundation's downgrade drops the whole schema (and leaves the
+    server's extensions installed, which the round trip through base covers)."""
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    checked = {"0001"}
+    for head in sorted(migrate.heads()):
+        url = _create_database(server_url)
+        try:
+            for revision in reversed(list(script.iterate_revisions(head, "base"))):
+                before = _dump(url)
+                migrate.upgrade(url, revision.revision)
+                if revision.revision not in checked:
+                    migrate.downgrade(url, str(revision.down_revision or "base"))
+                    _assert_same(before, _dump(url), f"{revision.revision}'s downgrade")
+                    migrate.upgrade(url, revision.revision)
+                    checked.add(revision.revision)
+        finally:
+            drop_database(server_url, url)
+    assert checked == {r.revision for r in script.walk_revisions()}
 
 
 def test_two_concurrent_upgrades_are_safe(empty_url: str) -> None:
@@ -142,3 +199,45 @@ def test_fair_claim_versions_step_down_one_by_one(empty_url: str) -> None:
     migrate.upgrade(empty_url)
     assert fair_claims() == ["claim_tasks_fair_v1", "claim_tasks_fair_v2", "claim_tasks_fair_v3"]
     assert migrate.is_current(empty_url)
+
+
+def test_schema_sql_is_compared_only_with_a_like_server() -> None:
+    """A dump from another major version, or with other optional extensions, is refused
+    with the reason instead of a diff of differences the migrations did not make."""
+    expected = schema.SCHEMA_SQL.read_text()
+    assert schema.compare(expected, expected) == ""
+    other_major = expected.replace("as PostgreSQL 18 dumps it", "as PostgreSQL 17 dumps it")
+    with pytest.raises(schema.Incomparable, match="runs 17"):
+        schema.compare(expected, other_major)
+    without_vector = expected.replace("CREATE EXTENSION IF NOT EXISTS vector", "")
+    with pytest.raises(schema.Incomparable, match=r"\['pg_trgm'\]"):
+        schema.compare(expected, without_vector)
+
+
+# What a revision may import: alembic's op and the shared helpers, never another revision.
+REVISION_IMPORTS = {"__future__", "alembic", "agentledger.db.migrations.helpers"}
+
+
+@pytest.mark.parametrize("path", sorted(VERSIONS.glob("[!_]*.py")), ids=lambda p: p.name)
+def test_a_revision_stands_on_its_own(path: Path) -> None:
+    """Each revision holds the full text of what it creates (no revision reads another's,
+    so editing one never changes another) and lives in a file named by its id."""
+    tree = ast.parse(path.read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Attribute | ast.Name):
+            name = node.attr if isinstance(node, ast.Attribute) else node.id
+            assert name not in {"import_module", "__import__"}, f"{path.name}:{node.lineno}"
+    assert imported <= REVISION_IMPORTS, f"{path.name} imports {imported - REVISION_IMPORTS}"
+    revision = next(
+        str(node.value.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and [getattr(t, "id", None) for t in node.targets] == ["revision"]
+        and isinstance(node.value, ast.Constant)
+    )
+    assert path.name.startswith(f"{revision}_"), f"{path.name} holds revision {revision}"

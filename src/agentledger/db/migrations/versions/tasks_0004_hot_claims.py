@@ -22,11 +22,9 @@ Revises: tasks_0003
 
 from __future__ import annotations
 
-import importlib
-
 from alembic import op
 
-from agentledger.db.migrations.helpers import app_role, swap
+from agentledger.db.migrations.helpers import app_role
 
 revision = "tasks_0004"
 down_revision = "tasks_0003"
@@ -62,50 +60,80 @@ CREATE INDEX tasks_finished ON agentledger.tasks (tenant_id, finished_at)
 ALTER TABLE agentledger.tasks SET (fillfactor = 40);
 """
 
-v2 = importlib.import_module("agentledger.db.migrations.versions.3001_tasks_claim_tokens")
-
-# v2 (tasks_0002) reading the unfinished tasks' index: a tenant has claimable work when it
-# has a pending task or a running one whose lease expired, and both kinds are taken in
-# priority order; every task of the claim holds the claim's token.
-CLAIMABLE = "(t.status = 'pending' OR t.lease_expires_at < now())"
-FAIR_CLAIM = v2.FAIR_CLAIM
-for old, new in (
-    ("claim_tasks_fair_v2(", "claim_tasks_fair_v3("),
-    ("    v_salt text;\n", "    v_token uuid;\n"),
-    (
-        "    -- One random value per claim; each task's token is derived from it and the task id.\n"
-        "    v_salt := gen_random_uuid()::text;\n",
-        "    -- One random value per claim: the token of every task it takes.\n"
-        "    v_token := gen_random_uuid();\n",
-    ),
-    ("claim_token = md5(v_salt || t.id)::uuid,", "claim_token = v_token,"),
-    (
-        "AND t.status = 'pending'\n          AND t.run_after <= now());",
-        f"AND t.finished_at IS NULL\n          AND t.run_after <= now() AND {CLAIMABLE});",
-    ),
-    (
-        "AND t.status = 'pending'\n              AND t.run_after <= now()\n",
-        f"AND t.finished_at IS NULL\n              AND t.run_after <= now() AND {CLAIMABLE}\n",
-    ),
-    (
-        "AND t.status = 'pending' AND t.run_after <= now()\n",
-        f"AND t.finished_at IS NULL AND t.run_after <= now()\n                  AND {CLAIMABLE}\n",
-    ),
-    (
-        "    ), expired AS (\n"
-        "        SELECT t.tenant_id, t.id, 0 AS rank FROM agentledger.tasks t\n"
-        "        JOIN agentledger.tenants tn ON tn.id = t.tenant_id AND tn.status = 'active'\n"
-        "        WHERE t.status = 'running' AND t.lease_expires_at < now() AND t.queue = p_queue\n"
-        "        ORDER BY t.lease_expires_at LIMIT p_limit\n"
-        "        FOR UPDATE OF t SKIP LOCKED\n",
-        "",
-    ),
-    (
-        "SELECT tenant_id, id FROM (SELECT * FROM expired UNION ALL SELECT * FROM ready) u",
-        "SELECT tenant_id, id FROM ready",
-    ),
-):
-    FAIR_CLAIM = swap(FAIR_CLAIM, old, new)
+# claim_tasks_fair_v2 (tasks_0002) reading the unfinished tasks' index: a tenant has
+# claimable work when it has a pending task or a running one whose lease expired, and both
+# kinds are taken in priority order; every task of the claim holds the claim's token.
+FAIR_CLAIM = """
+CREATE FUNCTION agentledger.claim_tasks_fair_v3(
+    p_queue text, p_limit integer, p_lease double precision, p_worker text
+) RETURNS SETOF agentledger.tasks
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    v_tenants integer;
+    v_share integer;
+    v_token uuid;
+BEGIN
+    IF NOT agentledger.is_platform() THEN
+        RAISE EXCEPTION USING ERRCODE = 'ALII0',
+            MESSAGE = 'cross-tenant claims need the platform scope';
+    END IF;
+    SELECT count(*) INTO v_tenants FROM agentledger.tenants tn
+    WHERE tn.status = 'active' AND EXISTS (
+        SELECT 1 FROM agentledger.tasks t
+        WHERE t.tenant_id = tn.id AND t.queue = p_queue AND t.finished_at IS NULL
+          AND t.run_after <= now() AND (t.status = 'pending' OR t.lease_expires_at < now()));
+    v_share := greatest(1, ceil(p_limit::numeric / greatest(v_tenants, 1))::integer);
+    -- One random value per claim: the token of every task it takes.
+    v_token := gen_random_uuid();
+    RETURN QUERY
+    WITH waiting AS (
+        SELECT tn.id AS tenant_id, oldest.run_after
+        FROM agentledger.tenants tn
+        CROSS JOIN LATERAL (
+            SELECT t.run_after FROM agentledger.tasks t
+            WHERE t.tenant_id = tn.id AND t.queue = p_queue AND t.finished_at IS NULL
+              AND t.run_after <= now() AND (t.status = 'pending' OR t.lease_expires_at < now())
+            ORDER BY t.priority DESC, t.run_after, t.id LIMIT 1) oldest
+        WHERE tn.status = 'active'
+        ORDER BY oldest.run_after
+        LIMIT p_limit
+    ), ready AS (
+        SELECT c.tenant_id, c.id, c.rank FROM waiting w
+        CROSS JOIN LATERAL (
+            SELECT t.tenant_id, t.id, row_number() OVER () AS rank FROM (
+                SELECT t.tenant_id, t.id FROM agentledger.tasks t
+                WHERE t.tenant_id = w.tenant_id AND t.queue = p_queue
+                  AND t.finished_at IS NULL AND t.run_after <= now()
+                  AND (t.status = 'pending' OR t.lease_expires_at < now())
+                ORDER BY t.priority DESC, t.run_after, t.id
+                LIMIT v_share
+                FOR UPDATE SKIP LOCKED) t) c
+    ), picked AS (
+        SELECT tenant_id, id FROM ready
+        ORDER BY rank LIMIT p_limit
+    ), claimed AS (
+        UPDATE agentledger.tasks t
+        SET status = CASE WHEN t.status = 'running' AND t.attempts >= t.max_attempts
+                          THEN 'dead' ELSE 'running' END,
+            error = CASE WHEN t.status = 'running' AND t.attempts >= t.max_attempts
+                         THEN 'lease expired after the last attempt' ELSE t.error END,
+            finished_at = CASE WHEN t.status = 'running' AND t.attempts >= t.max_attempts
+                               THEN now() END,
+            rescues = t.rescues + (t.status = 'running')::integer,
+            attempts = t.attempts + (t.status = 'pending' OR t.attempts < t.max_attempts)::integer,
+            claim_token = v_token,
+            claimed_by = p_worker,
+            lease_expires_at = now() + make_interval(secs => p_lease),
+            updated_at = now()
+        FROM picked p
+        WHERE t.tenant_id = p.tenant_id AND t.id = p.id
+        RETURNING t.*
+    )
+    SELECT * FROM claimed WHERE claimed.status = 'running';
+END
+$fn$;
+"""
 
 
 def upgrade() -> None:
