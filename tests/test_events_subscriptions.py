@@ -36,25 +36,37 @@ def test_a_late_commit_is_not_skipped(ledger: Any, tenant_id: str) -> None:
     assert [e.type for e in seen] == ["A", "B"]
 
 
-def test_an_older_writer_with_the_higher_position_is_read_first(
-    ledger: Any, tenant_id: str
-) -> None:
-    """The writer that started first (older transaction id) may take the higher position and
-    commit last: nothing is read while it runs, then both events arrive exactly once, and a
-    reader that stored the last position it saw still misses nothing."""
+def test_a_writer_that_took_its_id_early_is_not_skipped(ledger: Any, tenant_id: str) -> None:
+    """The writer that started first (older transaction id) appends last and takes the higher
+    position: while it runs nothing it could precede is read, then both events arrive
+    exactly once, and a reader that stored the last position it saw still misses nothing."""
     scope = ledger.tenant(tenant_id)
     with scope.transaction() as older:
         older.events.save_checkpoint("warm-up", 0)  # the transaction gets its id now
         with scope.transaction() as younger:
             low = younger.events.append("s", "Low")
-            high = older.events.append("s2", "High")
-            assert high.position > low.position
-        # Low is committed, but the older transaction still runs: nothing is safe yet.
+        high = older.events.append("s2", "High")
+        assert high.position > low.position
+        # Low is committed, but the older transaction has appended and still runs.
         assert scope.events.read_all() == []
     batch = scope.events.read_all()
-    assert [e.position for e in batch] == [high.position, low.position]
+    assert [e.position for e in batch] == [low.position, high.position]
     assert scope.events.read_all(batch[-1].position) == []
-    assert scope.events.read_all(high.position) == batch[1:]
+    assert scope.events.read_all(low.position) == batch[1:]
+
+
+def test_a_reader_that_moved_on_still_gets_an_early_writers_events(
+    ledger: Any, tenant_id: str
+) -> None:
+    """A transaction that got its id before a younger one appended, and appends only after
+    a reader has moved past the younger event, is still read after it (never skipped)."""
+    scope = ledger.tenant(tenant_id)
+    with scope.transaction() as older:
+        older.events.save_checkpoint("warm-up", 0)  # an id, but no append yet
+        young = scope.events.append("s", "Young")
+        assert [e.position for e in scope.events.read_all()] == [young.position]
+        late = older.events.append("s2", "Late")
+    assert [e.position for e in scope.events.read_all(young.position)] == [late.position]
 
 
 def test_follower_resumes_from_its_checkpoint(ledger: Any, tenant_id: str) -> None:
@@ -107,7 +119,12 @@ def test_subscriber_sees_every_event_once_in_order_with_concurrent_writers(
             with Ledger(settings, migrate=False) as mine:
                 scope = mine.tenant(tenant_id)
                 for r in range(rounds):
-                    if r % 3 == 0:  # two appends held in one transaction: commits interleave
+                    if r % 4 == 3:  # the transaction has its id before it appends
+                        with scope.transaction() as tx:
+                            tx.events.save_checkpoint(f"w{w}", r)
+                            tx.events.append(f"w{w}", "T", {"w": w, "r": r, "k": 0})
+                        n = 1
+                    elif r % 3 == 0:  # two appends held in one transaction: commits interleave
                         with scope.transaction() as tx:
                             tx.events.append(f"w{w}", "T", {"w": w, "r": r, "k": 0})
                             tx.events.append(f"w{w}", "T", {"w": w, "r": r, "k": 1})

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     pool_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for a connection.")
     connect_timeout: int = Field(default=5, ge=1, le=600)
     statement_timeout_ms: int = Field(default=30_000, ge=0)
+    idle_in_transaction_timeout_ms: int = Field(
+        default=60_000,
+        ge=0,
+        description="End a library session left idle inside a transaction this long (0: never).",
+    )
     retry_attempts: int = Field(default=3, ge=1, le=20)
     spool_dir: Path | None = Field(
         default=None, description="Keep spoolable writes here while PostgreSQL is down."

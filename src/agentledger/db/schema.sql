@@ -81,7 +81,33 @@ CREATE FUNCTION agentledger.append_events_v1(p_events jsonb, p_expected jsonb) R
 DECLARE
     v_tenant text := agentledger.current_tenant();
     v_bad record;
+    v_xid xid8 := pg_current_xact_id();  -- the transaction's id (taken now if it had none)
+    v_mark text := current_setting('agentledger.feed_order', true);
+    v_order xid8;
 BEGIN
+    -- Held until commit, and taken with an id already assigned: a reader of this tenant's
+    -- feed that sees the lock also sees the id, and reads nothing ordered at or past it.
+    PERFORM pg_advisory_xact_lock_shared(hashtextextended('agentledger.feed/' || v_tenant, 0));
+    IF split_part(coalesce(v_mark, ''), ' ', 1) = v_tenant THEN
+        v_order := split_part(v_mark, ' ', 2)::xid8;  -- this transaction's earlier append
+    ELSE
+        -- A reader that looked before the lock read only ids older than the first one not
+        -- finished then: place the events at or past that (pg_snapshot_xmax, now).
+        v_order := greatest(v_xid, pg_snapshot_xmax(pg_current_snapshot()));
+        IF v_order > v_xid THEN
+            -- Take an id past v_order and undo it: that finishes it, so once this
+            -- transaction ends too, readers' horizons pass v_order.
+            BEGIN
+                INSERT INTO agentledger.event_checkpoints (tenant_id, subscriber, position)
+                VALUES (v_tenant, 'agentledger:feed-order', 0);
+                RAISE EXCEPTION USING ERRCODE = 'ALFO0';
+            EXCEPTION WHEN SQLSTATE 'ALFO0' OR unique_violation THEN
+                NULL;
+            END;
+        END IF;
+        PERFORM set_config('agentledger.feed_order', v_tenant || ' ' || v_order, true);
+    END IF;
+
     PERFORM pg_advisory_xact_lock(
         hashtextextended('agentledger.events/' || v_tenant || '/' || s, 0))
     FROM (SELECT DISTINCT e ->> 'stream' AS s
@@ -149,9 +175,10 @@ BEGIN
         FROM (SELECT DISTINCT f.stream FROM fresh f) s
     ), added AS (
         INSERT INTO agentledger.events AS ev
-            (tenant_id, event_id, stream, version, type, actor_type, actor_id, payload, metadata)
+            (tenant_id, event_id, stream, version, type, actor_type, actor_id, payload, metadata,
+             commit_order)
         SELECT v_tenant, f.event_id, f.stream, h.head + f.n, f.type, f.actor_type, f.actor_id,
-               f.payload, f.metadata
+               f.payload, f.metadata, v_order
         FROM fresh f JOIN heads h ON h.stream = f.stream
         ORDER BY f.ord
         RETURNING ev.event_id, ev.stream, ev.version, ev.position, ev.created_at
@@ -1292,6 +1319,69 @@ END
 $$;
 
 --
+-- Name: read_events_v1(bigint, text[], integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.read_events_v1(p_after bigint, p_types text[], p_limit integer) RETURNS TABLE(cursor_found bigint, event_id uuid, stream text, version bigint, "position" bigint, type text, actor_type text, actor_id text, payload jsonb, metadata jsonb, created_at timestamp with time zone)
+    LANGUAGE plpgsql
+    AS $$
+-- The tenant's events after the cursor event (0: from the start), in commit-safe order.
+-- One row with NULL event columns when nothing is readable; cursor_found says whether the
+-- cursor exists. Each statement takes its own snapshot (read committed), so the look at the
+-- feed's lock holders comes before the snapshot the events are read in.
+#variable_conflict use_column
+DECLARE
+    v_tenant text := agentledger.current_tenant();
+    v_key bigint := hashtextextended('agentledger.feed/' || v_tenant, 0);
+    v_snap pg_snapshot := pg_current_snapshot();
+    v_next bigint := pg_snapshot_xmax(v_snap)::text::bigint;
+    v_horizon bigint := v_next;
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        -- One snapshot for the whole transaction: only what it saw finished is safe.
+        v_horizon := pg_snapshot_xmin(v_snap)::text::bigint;
+    ELSIF pg_snapshot_xmin(v_snap) <> pg_snapshot_xmax(v_snap) THEN
+        -- Transactions are running: the oldest holding this feed's lock bounds the read.
+        -- pg_locks shows 32-bit ids; each is widened against v_next (one 2^31 or more
+        -- behind is at or past v_next, and so is its commit_order: it bounds nothing).
+        SELECT least(v_horizon, min(v_next - held.d)) INTO v_horizon
+        FROM (
+            SELECT mod(mod(v_next - t.transactionid::text::bigint, 4294967296) + 4294967296,
+                       4294967296) AS d
+            FROM pg_locks f
+            JOIN pg_locks t ON t.virtualtransaction = f.virtualtransaction
+            WHERE f.locktype = 'advisory' AND f.granted AND f.objsubid = 1
+              AND f.classid = ((v_key >> 32) & 4294967295)::text::oid
+              AND f.objid = (v_key & 4294967295)::text::oid
+              AND t.locktype = 'transactionid' AND t.mode = 'ExclusiveLock' AND t.granted
+        ) held
+        WHERE held.d < 2147483648;
+    END IF;
+
+    RETURN QUERY
+    WITH cur AS (
+        SELECT c.commit_order, c.position FROM agentledger.events c
+        WHERE c.tenant_id = v_tenant AND c.position = p_after
+        UNION ALL
+        SELECT '0'::xid8, 0::bigint WHERE p_after = 0
+    )
+    SELECT (SELECT count(*) FROM cur), e.*
+    FROM (SELECT 1) AS one
+    LEFT JOIN LATERAL (
+        SELECT e.event_id, e.stream, e.version, e.position, e.type, e.actor_type, e.actor_id,
+               e.payload, e.metadata, e.created_at
+        FROM cur, agentledger.events e
+        WHERE e.tenant_id = v_tenant
+          AND (e.commit_order, e.position) > (cur.commit_order, cur.position)
+          AND e.commit_order < v_horizon::text::xid8
+          AND (p_types IS NULL OR e.type = ANY(p_types))
+        ORDER BY e.commit_order, e.position
+        LIMIT p_limit
+    ) e ON true;
+END
+$$;
+
+--
 -- Name: tasks_tenant_missing(text); Type: FUNCTION; Schema: agentledger
 --
 
@@ -1512,7 +1602,7 @@ CREATE TABLE agentledger.events (
     payload jsonb DEFAULT '{}'::jsonb NOT NULL,
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    commit_order xid8 DEFAULT pg_current_xact_id() CONSTRAINT events_xid_not_null NOT NULL,
     CONSTRAINT events_actor_type CHECK ((actor_type = ANY (ARRAY['agent'::text, 'user'::text, 'system'::text]))),
     CONSTRAINT events_stream_length CHECK (((length(stream) >= 1) AND (length(stream) <= 200))),
     CONSTRAINT events_type_length CHECK (((length(type) >= 1) AND (length(type) <= 200))),
@@ -1520,6 +1610,12 @@ CREATE TABLE agentledger.events (
 );
 
 ALTER TABLE ONLY agentledger.events FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: COLUMN events.commit_order; Type: COMMENT; Schema: agentledger
+--
+
+COMMENT ON COLUMN agentledger.events.commit_order IS 'Feed order: the appending transaction''s id, or past every id finished before its feed lock';
 
 --
 -- Name: event_position; Type: SEQUENCE; Schema: agentledger
@@ -1896,7 +1992,7 @@ CREATE INDEX decisions_type_created ON agentledger.decisions USING btree (tenant
 -- Name: events_commit_order; Type: INDEX; Schema: agentledger
 --
 
-CREATE INDEX events_commit_order ON agentledger.events USING btree (tenant_id, xid, "position");
+CREATE INDEX events_commit_order ON agentledger.events USING btree (tenant_id, commit_order, "position");
 
 --
 -- Name: memory_entities_attrs_idx; Type: INDEX; Schema: agentledger
@@ -2463,6 +2559,13 @@ GRANT ALL ON FUNCTION agentledger.memory_search_text_v1(p_query text, p_user tex
 
 REVOKE ALL ON FUNCTION agentledger.memory_search_vector_v1(p_embedding public.vector, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.memory_search_vector_v1(p_embedding public.vector, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION read_events_v1(p_after bigint, p_types text[], p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.read_events_v1(p_after bigint, p_types text[], p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.read_events_v1(p_after bigint, p_types text[], p_limit integer) TO agentledger_app;
 
 --
 -- Name: TABLE agents; Type: ACL; Schema: agentledger

@@ -184,11 +184,12 @@ def read_all(
 ) -> Gen[list[Event]]:
     """The tenant's events after the event at position ``after`` (0: from the start).
 
-    Only events every reader can safely consume are returned: those of transactions older
-    than any still running, in commit-safe order (by writing transaction, then position).
-    Feeding the last returned position back in reads every committed event exactly once,
-    however writers' commits interleave. Within one stream, events keep their version order
-    when each append runs in its own transaction.
+    Events come in commit-safe order: feeding the last returned position back in reads
+    every committed event exactly once, however writers' commits interleave. To keep that
+    promise an event is held back while an older transaction that appended to this tenant
+    is still open; other tenants' transactions, and transactions that appended nothing,
+    never hold it back. Within one stream, events keep their version order when each append
+    runs in its own transaction. See docs/architecture.md, "The event feed".
     """
     position = v.integer("after", after, low=0)
     kinds = None if types is None else [v.text("types", t, max_len=MAX_NAME) for t in types]

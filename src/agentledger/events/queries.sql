@@ -29,29 +29,10 @@ ORDER BY version DESC
 LIMIT %(limit)s
 
 -- name: read_all
--- The tenant's events after a cursor event, in commit-safe order: by writing transaction,
--- then position, and only from transactions older than every one still running (so an
--- event that commits later can never sort before one already read). One row with NULL
--- event columns when nothing is readable; cursor_found says whether the cursor exists.
-WITH cur AS (
-    SELECT c.xid, c.position FROM agentledger.events c
-    WHERE c.tenant_id = agentledger.current_tenant() AND c.position = %(after)s
-    UNION ALL
-    SELECT '0'::xid8, 0::bigint WHERE %(after)s = 0
-)
-SELECT (SELECT count(*) FROM cur) AS cursor_found, e.*
-FROM (SELECT 1) AS one
-LEFT JOIN LATERAL (
-    SELECT e.event_id, e.stream, e.version, e.position, e.type, e.actor_type, e.actor_id,
-           e.payload, e.metadata, e.created_at
-    FROM cur, agentledger.events e
-    WHERE e.tenant_id = agentledger.current_tenant()
-      AND (e.xid, e.position) > (cur.xid, cur.position)
-      AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
-      AND (%(types)s::text[] IS NULL OR e.type = ANY(%(types)s::text[]))
-    ORDER BY e.xid, e.position
-    LIMIT %(limit)s
-) e ON true
+-- The tenant's events after a cursor event, in commit-safe order; held back only by this
+-- tenant's transactions that are appending (audit_0004). One row with NULL event columns
+-- when nothing is readable; cursor_found says whether the cursor exists.
+SELECT * FROM agentledger.read_events_v1(%(after)s, %(types)s::text[], %(limit)s)
 
 -- name: save_checkpoint
 -- Remember how far a named subscriber has read.

@@ -1,0 +1,86 @@
+"""One tenant's open transactions never hold back another tenant's event feed, and nothing
+but an open append holds back a tenant's own."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import psycopg
+import pytest
+
+from agentledger import Ledger, LedgerError, Settings
+
+
+def _tenant(ledger: Ledger) -> str:
+    tid = f"t-{uuid.uuid4().hex[:12]}"
+    ledger.tenants.create(tid, tid)
+    return tid
+
+
+def test_another_tenants_open_append_does_not_hold_back_this_feed(sync_ledger: Ledger) -> None:
+    noisy, quiet = _tenant(sync_ledger), _tenant(sync_ledger)
+    with sync_ledger.tenant(noisy).transaction() as open_tx:
+        open_tx.events.append("s", "Held")  # appended, not committed: holds noisy's feed
+        mine = sync_ledger.tenant(quiet).events.append("s", "Mine")
+        assert [e.position for e in sync_ledger.tenant(quiet).events.read_all()] == [mine.position]
+        # The noisy tenant's own later commits wait for its open append, as they must.
+        later = sync_ledger.tenant(noisy).events.append("s2", "Later")
+        assert sync_ledger.tenant(noisy).events.read_all() == []
+    assert [e.type for e in sync_ledger.tenant(noisy).events.read_all()] == ["Held", "Later"]
+    assert later.position > 0
+
+
+def test_transactions_that_append_nothing_hold_back_no_feed(
+    sync_ledger: Ledger, database_url: str
+) -> None:
+    tid = _tenant(sync_ledger)
+    scope = sync_ledger.tenant(tid)
+    with (
+        psycopg.connect(database_url) as report,  # a BI query: a long repeatable-read read
+        scope.transaction() as idle,  # this tenant's own session, idle after other writes
+    ):
+        report.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        report.execute("SELECT count(*) FROM agentledger.events")
+        report.execute("SELECT pg_current_xact_id()")  # even one holding a transaction id
+        idle.memory.upsert("fact", "wrote something, appended nothing")
+        first = scope.events.append("s", "A")
+        second = scope.events.append("s", "B")
+        seen = scope.events.read_all()
+        assert [e.position for e in seen] == [first.position, second.position]
+        report.execute("ROLLBACK")
+
+
+def test_a_feed_read_in_repeatable_read_is_still_commit_safe(
+    sync_ledger: Ledger, app_url: str
+) -> None:
+    """Inside one snapshot only what that snapshot saw finished is returned."""
+    tid = _tenant(sync_ledger)
+    scope = sync_ledger.tenant(tid)
+    done = scope.events.append("s", "Done")
+    with psycopg.connect(app_url) as reader:
+        reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        reader.execute("SELECT agentledger.bind_tenant(%s)", (tid,))
+        before = reader.execute(
+            "SELECT position FROM agentledger.read_events_v1(0, NULL, 100)"
+        ).fetchall()
+        scope.events.append("s", "After")  # committed after the snapshot: not visible
+        again = reader.execute(
+            "SELECT position FROM agentledger.read_events_v1(0, NULL, 100)"
+        ).fetchall()
+        reader.execute("ROLLBACK")
+    assert before == again == [(done.position,)]
+
+
+def test_an_appender_left_idle_in_its_transaction_is_ended(settings: Settings) -> None:
+    """The library's sessions end a transaction left idle past the timeout, so a forgotten
+    open append cannot hold its tenant's feed (or anything else) for long."""
+    with Ledger(settings.with_(idle_in_transaction_timeout_ms=200), migrate=False) as ledger:
+        tid = _tenant(ledger)
+        scope = ledger.tenant(tid)
+        with pytest.raises(LedgerError), scope.transaction() as forgotten:
+            forgotten.events.append("s", "Forgotten")
+            time.sleep(1.0)  # well past the timeout: the server ends the session
+            forgotten.events.append("s", "Too late")
+        after = scope.events.append("s", "After")
+        assert [e.position for e in scope.events.read_all()] == [after.position]
