@@ -72,6 +72,21 @@ def test_batch_upsert_merges_duplicates_and_reports_ids_in_order(mem: Any) -> No
     assert mem.get(result.ids[0]).update_count == 1
 
 
+def test_batch_update_counts_match_one_by_one_upserts(mem: Any) -> None:
+    """Each input merged into an entity counts once in update_count, whether it came in the
+    same batch as the insert, in a later batch, or alone."""
+    def item(**extra: Any) -> NewEntity:
+        return NewEntity(kind="fact", name="repeated", key="rep", **extra)
+
+    first = mem.upsert_many([item(), item(attrs={"n": 2})])
+    assert (first.inserted, first.merged) == (1, 1)
+    assert mem.get(first.ids[0]).update_count == 1
+    mem.upsert_many([item(), item(), item(tags=["t"])])
+    assert mem.get(first.ids[0]).update_count == 4
+    alone = mem.upsert("fact", "repeated", key="rep")
+    assert alone.update_count == 5 and alone.attrs == {"n": 2} and alone.tags == ["t"]
+
+
 def test_touch_records_access_in_the_same_transaction(mem: Any) -> None:
     e = mem.upsert("fact", "sky is blue")
     assert e.access_count == 0 and e.last_accessed_at is None

@@ -535,6 +535,7 @@ def _entity_row(e: NewEntity, field: str) -> dict[str, Any]:
         if e.relevance is None
         else v.number("relevance", e.relevance, low=0.0, high=1.0),
         "embedding": None if e.embedding is None else vector_text("embedding", e.embedding),
+        "repeats": 0,  # inputs of the same batch merged into this one, each an update
     }
 
 
@@ -547,6 +548,7 @@ def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     merged["attrs"] = {**old["attrs"], **new["attrs"]}
     merged["tags"] = sorted(set(old["tags"]) | set(new["tags"]))
     merged["shared"] = old["shared"] or new["shared"]
+    merged["repeats"] = old["repeats"] + 1
     return merged
 
 

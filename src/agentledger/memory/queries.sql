@@ -1,14 +1,15 @@
 -- name: upsert_entities
 -- Insert entities or merge them into the rows with the same (user, dedup key): attrs merged
--- key by key, NULLs never overwrite, tags unioned, update_count and updated_at bumped.
+-- key by key, NULLs never overwrite, tags unioned, updated_at bumped, and update_count
+-- counting each merge (``repeats``: inputs of one batch already merged into the row).
 INSERT INTO agentledger.memory_entities AS e
     (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
-     relevance)
+     relevance, update_count)
 SELECT agentledger.current_tenant(), u.user_id, u.shared, u.kind, u.source, u.key, u.dedup_key,
-       u.name, u.summary, u.attrs, u.tags, u.relevance
+       u.name, u.summary, u.attrs, u.tags, u.relevance, u.repeats
 FROM jsonb_to_recordset(%(rows)s::jsonb) AS u(
     user_id text, shared boolean, kind text, source text, key text, dedup_key text, name text,
-    summary text, attrs jsonb, tags text[], relevance real)
+    summary text, attrs jsonb, tags text[], relevance real, repeats integer)
 ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
     kind = EXCLUDED.kind,
     name = EXCLUDED.name,
@@ -18,7 +19,7 @@ ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
     relevance = coalesce(EXCLUDED.relevance, e.relevance),
     shared = e.shared OR EXCLUDED.shared,
     status = 'active',
-    update_count = e.update_count + 1,
+    update_count = e.update_count + 1 + EXCLUDED.update_count,
     updated_at = now()
 RETURNING e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
        coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
