@@ -307,9 +307,9 @@ def test_completion_racing_a_lease_expiry_has_one_winner(settings: Settings) -> 
 
 def test_finished_results_wake_the_loop_once_enough_are_in() -> None:
     """The sync worker's loop waits for a number of handler results, not for each one."""
-    from agentledger.tasks.worker import _Finished
+    from agentledger.tasks.threads import Finished
 
-    finished = _Finished()
+    finished = Finished()
     assert finished.take(3, 0.01) == []  # nothing came: the wait times out empty
     items: list[Any] = [(object(), None, None) for _ in range(3)]
 
@@ -339,7 +339,7 @@ def test_runners_give_blocking_handlers_a_thread_each_up_to_the_limit() -> None:
     """Quick handlers are run one after another; once handlers block, more runners start
     (all of them block together here, so each needs its own), but never more than the
     limit at once."""
-    from agentledger.tasks.worker import _Runners
+    from agentledger.tasks.threads import Runners
 
     quick: list[Any] = []
     blocked = threading.Barrier(4, timeout=15)
@@ -362,7 +362,7 @@ def test_runners_give_blocking_handlers_a_thread_each_up_to_the_limit() -> None:
             with lock:
                 running -= 1
 
-    runners = _Runners(call, 4)
+    runners = Runners(call, 4)
     try:
         _run_all(runners, [("quick", i) for i in range(500)], quick)
         assert len(quick) == 500

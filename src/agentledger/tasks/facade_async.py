@@ -10,9 +10,10 @@ from uuid import UUID
 from agentledger.db.binding import Binding
 from agentledger.db.runner_async import AsyncDatabase, AsyncRunner
 from agentledger.tasks import ops
+from agentledger.tasks.books import WorkerOptions
 from agentledger.tasks.records import NewTask, Outcome, QueueStats, Settled, Task
 from agentledger.tasks.source_async import AsyncTaskSource
-from agentledger.tasks.worker import AsyncHandler, AsyncWorker, WorkerOptions
+from agentledger.tasks.worker import AsyncHandler, AsyncWorker
 
 PLATFORM = Binding.platform()
 

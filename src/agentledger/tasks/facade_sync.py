@@ -12,9 +12,10 @@ from uuid import UUID
 from agentledger.db.binding import Binding
 from agentledger.db.runner_sync import Database, Runner
 from agentledger.tasks import ops
+from agentledger.tasks.books import WorkerOptions
 from agentledger.tasks.records import NewTask, Outcome, QueueStats, Settled, Task
 from agentledger.tasks.source_sync import TaskSource
-from agentledger.tasks.worker import Handler, Worker, WorkerOptions
+from agentledger.tasks.worker import Handler, Worker
 
 PLATFORM = Binding.platform()
 

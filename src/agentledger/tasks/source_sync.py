@@ -16,6 +16,7 @@ from agentledger.db.binding import Binding
 from agentledger.db.listen_sync import Listener
 from agentledger.db.runner_sync import Database
 from agentledger.tasks import ops
+from agentledger.tasks.books import Books
 from agentledger.tasks.records import TASKS_CHANNEL, Cycle, Outcome, Settled, Task
 
 T = TypeVar("T")
@@ -51,6 +52,26 @@ class TaskSource:
             [o for _, o in done], queue, limit=limit, lease=lease, worker=worker, agent=self.agent
         )
         return self._db.run(op, self._binding)
+
+    def turn(self, books: Books, queue: str, limit: int, worker: str) -> list[Task]:
+        """A worker's turn: settle what ``books`` owe and claim up to ``limit`` tasks of
+        ``queue`` (in one round trip for a tenant's worker); returns the tasks claimed, now
+        held. Outcomes stay owed until the database has taken them."""
+        batch = books.to_send(limit)
+        if batch is None:
+            return []
+        return books.sent(batch, self.cycle(batch, queue, limit, books.options.lease, worker))
+
+    def upkeep(self, books: Books) -> None:
+        """Extend the leases of the tasks ``books`` hold, and prune old tasks, when due."""
+        options = books.options
+        if books.beat.due():
+            if books.held:
+                self.heartbeat(list(books.held.values()), options.lease)
+            books.beat.done()
+        if options.retention is not None and books.prune.due():
+            self.prune(options.retention)
+            books.prune.done()
 
     def settle(self, done: Sequence[tuple[str, Outcome]]) -> Settled:
         """Outcomes of (tenant, outcome) pairs: one statement per tenant involved."""
