@@ -57,31 +57,54 @@ def test_worker_refuses_a_non_dict_result(ledger: Any, tenant_id: str) -> None:
     assert "not a dict" in (tasks.get(task.id).error or "")
 
 
+def _completed_soon(tasks: Any, task_id: int, timeout: float = 20.0) -> bool:
+    """Whether the task is completed within ``timeout`` seconds (read back from the table)."""
+    deadline = time.monotonic() + timeout
+    while tasks.get(task_id).status != "completed":
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+# Wake-up tests: the worker's poll interval and heartbeat period (a third of the lease) are
+# far longer than the waits, so only a notification can wake an idle worker in time.
+IDLE_POLL, IDLE_LEASE = 600.0, 1800.0
+
+
 def test_sync_worker_wakes_on_notify_and_stops_cleanly(
     sync_ledger: Ledger, settings: Settings
 ) -> None:
     tid = f"t-{uuid.uuid4().hex[:12]}"
     sync_ledger.tenants.create(tid)
     tasks = sync_ledger.tenant(tid).tasks
-    seen = threading.Event()
+    seen: list[int] = []
+    second = threading.Event()
 
     def handler(task: Task) -> dict[str, Any]:
-        seen.set()
+        seen.append(task.id)
+        if len(seen) == 2:
+            second.set()
         return {}
 
-    worker = tasks.worker("wake", handler, poll_interval=60)
+    worker = tasks.worker("wake", handler, poll_interval=IDLE_POLL, lease=IDLE_LEASE)
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
-        time.sleep(0.3)  # the worker is idle, listening
+        assert worker.listening.wait(20)
+        # The first task may be found by the worker's first claim. Its completion and the
+        # claim that found nothing after it are one statement: once it is completed, the
+        # worker is idle.
+        first = tasks.enqueue("wake")
+        assert _completed_soon(tasks, first.id)
         tasks.enqueue("wake")
-        # Far sooner than the 60 s poll: only the notification can wake it.
-        assert seen.wait(20)
+        assert second.wait(20)
     finally:
         worker.stop()
         thread.join(90)
     assert not thread.is_alive()
-    assert worker.stats.completed == 1
+    assert worker.stats.completed == 2
+    assert not worker.listening.is_set()
 
 
 def test_async_worker_wakes_on_notify(async_ledger: AsyncLedger, aio: asyncio.Runner) -> None:
@@ -89,21 +112,29 @@ def test_async_worker_wakes_on_notify(async_ledger: AsyncLedger, aio: asyncio.Ru
         tid = f"t-{uuid.uuid4().hex[:12]}"
         await async_ledger.tenants.create(tid)
         tasks = async_ledger.tenant(tid).tasks
-        seen = asyncio.Event()
+        seen: list[int] = []
+        second = asyncio.Event()
 
         async def handle(task: Task) -> None:
-            seen.set()
+            seen.append(task.id)
+            if len(seen) == 2:
+                second.set()
 
-        worker = tasks.worker("wake", handle, poll_interval=60)
+        worker = tasks.worker("wake", handle, poll_interval=IDLE_POLL, lease=IDLE_LEASE)
         running = asyncio.create_task(worker.run())
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(worker.listening.wait(), 20)
+        first = await tasks.enqueue("wake")  # as in the sync test: then the worker is idle
+        deadline = time.monotonic() + 20
+        while (await tasks.get(first.id)).status != "completed":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
         await tasks.enqueue("wake")
-        await asyncio.wait_for(seen.wait(), 20)
+        await asyncio.wait_for(second.wait(), 20)
         worker.stop()
         stats = await asyncio.wait_for(running, 30)
         return stats.completed
 
-    assert aio.run(scenario()) == 1
+    assert aio.run(scenario()) == 2
 
 
 def test_stop_releases_work_still_running_after_the_grace_period(

@@ -177,11 +177,21 @@ class Finished:
 
 
 class Wake:
-    """The sync worker's wake-up: a LISTEN connection, or plain sleeping when it fails."""
+    """The sync worker's wake-up: a LISTEN connection, or plain sleeping when it fails.
 
-    def __init__(self, listener: Callable[[], Listener], stopping: threading.Event) -> None:
+    ``listening`` is set while the LISTEN connection is open (a notification sent from then
+    on wakes the worker), and cleared when it is lost.
+    """
+
+    def __init__(
+        self,
+        listener: Callable[[], Listener],
+        stopping: threading.Event,
+        listening: threading.Event,
+    ) -> None:
         self._new_listener = listener
         self._stopping = stopping
+        self._listening = listening
         self._listener: Listener | None = None
 
     def __enter__(self) -> Wake:
@@ -196,8 +206,11 @@ class Wake:
             self._listener = self._new_listener().__enter__()
         except Unavailable:
             self._listener = None
+        else:
+            self._listening.set()
 
     def _close(self) -> None:
+        self._listening.clear()
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 self._listener.__exit__(None, None, None)

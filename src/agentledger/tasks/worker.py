@@ -69,7 +69,11 @@ def _on_sigterm(stop: Callable[[], None]) -> Iterator[None]:
 
 
 class AsyncWorker:
-    """Runs ``handler`` on tasks of ``queue`` with up to ``concurrency`` asyncio tasks."""
+    """Runs ``handler`` on tasks of ``queue`` with up to ``concurrency`` asyncio tasks.
+
+    ``listening`` is set while its LISTEN connection is open: from then on a notification
+    of new work wakes an idle worker at once.
+    """
 
     def __init__(
         self, source: AsyncTaskSource, queue: str, handler: AsyncHandler, options: WorkerOptions
@@ -80,6 +84,7 @@ class AsyncWorker:
         self.options = options
         self.id = options.ident()
         self.stats = WorkerStats()
+        self.listening = asyncio.Event()
         self._stopping = False
         self._wake: asyncio.Event | None = None
 
@@ -174,9 +179,13 @@ class AsyncWorker:
         while not self._stopping:
             try:
                 async with self.source.listener() as listener:
-                    while not self._stopping:
-                        if await listener.wait(WAIT_SLICE):
-                            wake.set()
+                    self.listening.set()
+                    try:
+                        while not self._stopping:
+                            if await listener.wait(WAIT_SLICE):
+                                wake.set()
+                    finally:
+                        self.listening.clear()
             except Unavailable:
                 await asyncio.sleep(self.options.poll_interval)
 
@@ -186,7 +195,8 @@ class Worker:
 
     Handlers run on runner threads started only as the work needs them (up to
     ``concurrency``): quick handlers are run one after another by the few runners awake,
-    while handlers that block make room for more.
+    while handlers that block make room for more. ``listening`` is set while its LISTEN
+    connection is open: from then on a notification of new work wakes an idle worker at once.
     """
 
     def __init__(
@@ -198,6 +208,7 @@ class Worker:
         self.options = options
         self.id = options.ident()
         self.stats = WorkerStats()
+        self.listening = threading.Event()
         self._stopping = threading.Event()
 
     def stop(self) -> None:
@@ -228,7 +239,7 @@ class Worker:
             # Handlers still running after the grace period were released: do not wait.
             stack.callback(runners.close)
             stack.enter_context(_on_sigterm(self.stop))
-            wake = stack.enter_context(Wake(self.source.listener, self._stopping))
+            wake = stack.enter_context(Wake(self.source.listener, self._stopping, self.listening))
             while not self._stopping.is_set():
                 claimed: list[Task] = []
                 try:
