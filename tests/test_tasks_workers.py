@@ -402,3 +402,12 @@ def test_runners_give_blocking_handlers_a_thread_each_up_to_the_limit() -> None:
         runners.close()
     assert sorted(ran) == [("block", i) for i in range(12)]
     assert peak == 4
+
+
+def test_a_worker_runs_again_after_running_until_empty(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    worker = tasks.worker("again", _handler(ledger, lambda t: None), poll_interval=0.05)
+    tasks.enqueue("again")
+    assert worker.run(until_empty=True).completed == 1
+    tasks.enqueue("again")
+    assert worker.run(until_empty=True).completed == 2  # the stats add up over runs

@@ -86,6 +86,7 @@ class AsyncWorker:
         self.stats = WorkerStats()
         self.listening = asyncio.Event()
         self._stopping = False
+        self._ended = False  # run() is over: its listener exits (stop() is not implied)
         self._wake: asyncio.Event | None = None
 
     def stop(self) -> None:
@@ -99,6 +100,7 @@ class AsyncWorker:
         opts = self.options
         books = Books(opts, self.stats)
         self._wake = wake = asyncio.Event()
+        self._ended = False
         jobs: dict[int, asyncio.Task[None]] = {}
 
         async def call(task: Task) -> None:
@@ -151,7 +153,7 @@ class AsyncWorker:
             await self._drain(books, jobs)
         finally:
             if listen_task is not None:
-                self._stopping = True  # the listener finishes its current slice and exits
+                self._ended = True  # the listener finishes its current slice and exits
                 try:
                     await asyncio.wait_for(listen_task, WAIT_SLICE * 8)
                 except (TimeoutError, Exception):
@@ -176,12 +178,12 @@ class AsyncWorker:
 
     async def _listen(self, wake: asyncio.Event) -> None:
         """Set ``wake`` on notifications; when listening fails, polling carries on alone."""
-        while not self._stopping:
+        while not (self._stopping or self._ended):
             try:
                 async with self.source.listener() as listener:
                     self.listening.set()
                     try:
-                        while not self._stopping:
+                        while not (self._stopping or self._ended):
                             if await listener.wait(WAIT_SLICE):
                                 wake.set()
                     finally:
