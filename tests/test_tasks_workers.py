@@ -411,3 +411,53 @@ def test_a_worker_runs_again_after_running_until_empty(ledger: Any, tenant_id: s
     assert worker.run(until_empty=True).completed == 1
     tasks.enqueue("again")
     assert worker.run(until_empty=True).completed == 2  # the stats add up over runs
+
+
+def test_a_task_claimed_again_under_its_running_handler_is_booked_per_claim(
+    ledger: Any, sync_ledger: Ledger, tenant_id: str
+) -> None:
+    """Released under its running handler (from another connection), a task is claimed
+    again by the same worker while the first handler still runs: each handler's result is
+    booked against its own claim, so the second's completion is settled (the first's is
+    refused)."""
+    tasks = ledger.tenant(tenant_id).tasks
+    [task_id] = tasks.enqueue_many("again", [{}])
+    runs: list[int] = []
+
+    def first(task: Task) -> bool:
+        """Whether this is the first run: it releases its task, then waits for the second."""
+        runs.append(task.id)
+        if len(runs) == 1:
+            sync_ledger.tenant(tenant_id).tasks.release(task)
+            return True
+        return False
+
+    handler: Any
+    if isinstance(ledger, AsyncFace):
+        second = asyncio.Event()
+
+        async def handle_async(task: Task) -> dict[str, Any]:
+            if first(task):
+                await asyncio.wait_for(second.wait(), 20)
+                return {"run": 1}
+            second.set()
+            return {"run": 2}
+
+        handler = handle_async
+    else:
+        second_started = threading.Event()
+
+        def handle(task: Task) -> dict[str, Any]:
+            if first(task):
+                assert second_started.wait(20)
+                return {"run": 1}
+            second_started.set()
+            return {"run": 2}
+
+        handler = handle
+    worker = tasks.worker("again", handler, concurrency=2, poll_interval=0.05)
+    stats = worker.run(until_empty=True)
+    assert runs == [task_id, task_id]
+    assert (stats.claimed, stats.completed, stats.refused) == (2, 1, 1)
+    done = tasks.get(task_id)
+    assert done.status == "completed" and done.output == {"run": 2}

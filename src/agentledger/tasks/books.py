@@ -12,6 +12,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
+from uuid import UUID
 
 from agentledger.tasks.records import Cycle, Outcome, Task
 
@@ -28,7 +29,7 @@ class WorkerStats:
     completed: int = 0
     failed: int = 0
     released: int = 0
-    refused: int = 0  # outcomes refused because the lease was lost to another worker
+    refused: int = 0  # claims lost to another claim: their outcomes refused or dropped
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -72,14 +73,28 @@ class Every:
         return max(0.0, self._at - time.monotonic())
 
 
+# A claim of a task: its id and the claim's token (a task released, or whose lease was lost,
+# under a running handler may be claimed again meanwhile: two handlers then run for it).
+Claim = tuple[int, "UUID | None"]
+
+
+def claim_of(task: Task) -> Claim:
+    return (task.id, task.claim_token)
+
+
 class Books:
     """The state of one ``run()``: tasks held (claimed, their handler not yet booked),
-    outcomes owed (kept until the database has taken them), stats, and the chores' times."""
+    outcomes owed (kept until the database has taken them), stats, and the chores' times.
+
+    A task is held under its latest claim only: claimed again while an earlier claim's
+    handler still runs, the earlier claim is void (the database holds the new token), and
+    that handler's result is dropped when it comes.
+    """
 
     def __init__(self, options: WorkerOptions, stats: WorkerStats) -> None:
         self.options = options
         self.stats = stats
-        self.held: dict[int, Task] = {}
+        self.held: dict[int, Task] = {}  # by id: the claim's own record
         self.owed: list[tuple[str, Outcome]] = []  # (tenant, outcome)
         self.beat = Every(options.heartbeat_every)
         self.prune = Every(PRUNE_EVERY)
@@ -120,24 +135,34 @@ class Books:
             else:
                 stats.released += 1
         stats.claimed += len(cycle.claimed)
+        held = self.held
         for task in cycle.claimed:
-            self.held[task.id] = task
+            if task.id in held:
+                stats.refused += 1  # the earlier claim is void: its outcome would be refused
+            held[task.id] = task
         return cycle.claimed
 
     def owe(self, task: Task, outcome: Outcome) -> None:
         """A handler ended: its outcome is owed, unless the task was released meanwhile."""
-        if self.held.pop(task.id, None) is not None:
+        if self._unhold(task):
             self.owed.append((task.tenant_id, outcome))
 
     def settled(self, task: Task) -> None:
         """A handler's transaction completed its task: nothing is owed for it."""
-        if self.held.pop(task.id, None) is not None:
+        if self._unhold(task):
             self.stats.completed += 1
 
     def lost(self, task: Task) -> None:
         """A handler found its lease lost to another claim: nothing is owed for it."""
-        if self.held.pop(task.id, None) is not None:
+        if self._unhold(task):
             self.stats.refused += 1
+
+    def _unhold(self, task: Task) -> bool:
+        """Whether ``task`` (a claim's own record) was held; it is not any more."""
+        if self.held.get(task.id) is not task:
+            return False  # released at shutdown, or claimed again since
+        del self.held[task.id]
+        return True
 
     def release_all(self) -> None:
         """Owe a release for every task still held (shutting down: its handler is late)."""

@@ -23,7 +23,7 @@ from typing import Any
 
 from agentledger.errors import Unavailable
 from agentledger.records import builder
-from agentledger.tasks.books import WAIT_SLICE, Books, WorkerOptions, WorkerStats
+from agentledger.tasks.books import WAIT_SLICE, Books, Claim, WorkerOptions, WorkerStats, claim_of
 from agentledger.tasks.records import Outcome, Task
 from agentledger.tasks.source_async import AsyncTaskSource
 from agentledger.tasks.source_sync import TaskSource
@@ -101,7 +101,7 @@ class AsyncWorker:
         books = Books(opts, self.stats)
         self._wake = wake = asyncio.Event()
         self._ended = False
-        jobs: dict[int, asyncio.Task[None]] = {}
+        jobs: dict[Claim, asyncio.Task[None]] = {}
 
         async def call(task: Task) -> None:
             try:
@@ -112,7 +112,7 @@ class AsyncWorker:
                 books.owe(task, outcome_of(task, None, exc))
             else:
                 books.owe(task, outcome_of(task, result, None))
-            jobs.pop(task.id, None)
+            jobs.pop(claim_of(task), None)
             wake.set()
 
         loop = asyncio.get_running_loop()
@@ -131,7 +131,7 @@ class AsyncWorker:
                     await self.source.upkeep(books)
                     claimed = await self.source.turn(books, self.queue, free, self.id)
                     for task in claimed:
-                        jobs[task.id] = asyncio.create_task(call(task))
+                        jobs[claim_of(task)] = asyncio.create_task(call(task))
                     if until_empty and not claimed and books.idle:
                         break
                 except Unavailable:
@@ -163,7 +163,7 @@ class AsyncWorker:
             self._wake = None
         return self.stats
 
-    async def _drain(self, books: Books, jobs: dict[int, asyncio.Task[None]]) -> None:
+    async def _drain(self, books: Books, jobs: dict[Claim, asyncio.Task[None]]) -> None:
         """Let in-flight handlers finish within the grace period; release the rest."""
         if jobs:
             await asyncio.wait(list(jobs.values()), timeout=self.options.grace)
