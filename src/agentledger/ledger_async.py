@@ -51,7 +51,7 @@ class AsyncModules:
         self.runs = AsyncRuns(run)
         self.alerts = AsyncAlerts(run)
         self.agents = AsyncAgents(run)
-        self.tasks = AsyncTasks(run, getattr(self, "_db", None), tenant_id)
+        self.tasks = AsyncTasks(run, getattr(self, "_db", None), tenant_id, AsyncTransaction)
         self.memory = AsyncMemory(run)
 
 
@@ -161,9 +161,9 @@ class AsyncLedger:
         return AsyncTenants(self.db)
 
     @property
-    def platform_tasks(self) -> AsyncPlatformTasks:
+    def platform_tasks(self) -> AsyncPlatformTasks[AsyncTransaction]:
         """Cross-tenant, fair claims and workers for a platform worker (the platform scope)."""
-        return AsyncPlatformTasks(self.db)
+        return AsyncPlatformTasks(self.db, AsyncTransaction)
 
     def tenant(self, tenant_id: str) -> AsyncTenantScope:
         """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""

@@ -4,13 +4,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from agentledger.db.binding import Binding
-from agentledger.db.runner_sync import Database, Runner
+from agentledger.db.runner_sync import Database, Runner, Session
 from agentledger.tasks import ops
 from agentledger.tasks.books import WorkerOptions
 from agentledger.tasks.records import NewTask, Outcome, QueueStats, Settled, Task
@@ -18,15 +19,35 @@ from agentledger.tasks.source_sync import TaskSource
 from agentledger.tasks.worker import Handler, Worker
 
 PLATFORM = Binding.platform()
+# The transaction scope a task's handler writes through (the ledger's Transaction).
+S = TypeVar("S")
 
 
-class Tasks:
-    """Enqueue, claim, settle and inspect the bound tenant's tasks; run workers."""
+class Tasks(Generic[S]):
+    """Enqueue, claim, settle and inspect the bound tenant's tasks; run workers.
 
-    def __init__(self, run: Runner, db: Database | None, tenant_id: str) -> None:
+    ``scope`` makes the transaction scope that ``completing`` hands out, of an open
+    transaction's session.
+    """
+
+    def __init__(
+        self,
+        run: Runner,
+        db: Database | None,
+        tenant_id: str,
+        scope: Callable[[Session], S],
+    ) -> None:
         self._run = run
         self._db = db
         self._tenant_id = tenant_id
+        self._scope = scope
+
+    def _source(self, agent: str | None = None) -> TaskSource:
+        if self._db is None:
+            raise RuntimeError(
+                "workers and completing() run on a tenant scope, not inside a transaction"
+            )
+        return TaskSource(self._db, Binding.to_tenant(self._tenant_id), agent=agent)
 
     def enqueue(
         self,
@@ -107,6 +128,20 @@ class Tasks:
         """Complete, fail or release many tasks in one round trip."""
         return self._run(ops.settle(outcomes))
 
+    @contextmanager
+    def completing(self, task: Task, output: Mapping[str, Any] | None = None) -> Iterator[S]:
+        """``with scope.tasks.completing(task) as tx:`` a transaction (the same scope
+        ``transaction()`` gives) whose writes commit together with the claimed ``task``'s
+        completion (with ``output``), or not at all.
+
+        LeaseLost, on entry or on exit, when the task no longer runs under this claim (its
+        lease expired and another worker took it over, or it was released): nothing of the
+        block is committed. An exception in the block rolls it back and leaves the task
+        running under its claim (fail or release it as usual).
+        """
+        with self._source().completing(task, self._scope, output) as held:
+            yield held.tx
+
     def heartbeat(
         self, tasks: Sequence[Task | tuple[int, UUID | str]], *, lease: float = 60.0
     ) -> list[int]:
@@ -156,9 +191,6 @@ class Tasks:
         agent: str | None = None,
     ) -> Worker:
         """A worker for this tenant's ``queue``; call ``run()`` on it."""
-        if self._db is None:
-            raise RuntimeError("workers run on a tenant scope, not inside a transaction")
-        source = TaskSource(self._db, Binding.to_tenant(self._tenant_id), agent=agent)
         options = WorkerOptions(
             concurrency=concurrency,
             lease=lease,
@@ -167,7 +199,7 @@ class Tasks:
             retention=retention,
             worker_id=worker_id,
         )
-        return Worker(source, queue, handler, options)
+        return Worker(self._source(agent), queue, handler, options)
 
     def list(
         self,
@@ -180,11 +212,12 @@ class Tasks:
         return self._run(ops.list_(queue=queue, status=status, after=after, limit=limit))
 
 
-class PlatformTasks:
+class PlatformTasks(Generic[S]):
     """Platform workers: claim fairly across every active tenant's queue."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, scope: Callable[[Session], S]) -> None:
         self._db = db
+        self._scope = scope
 
     def claim(
         self, queue: str, *, limit: int = 10, lease: float = 60.0, worker: str | None = None
@@ -193,6 +226,12 @@ class PlatformTasks:
         return self._db.run(
             ops.claim_fair(queue, limit=limit, lease=lease, worker=worker), PLATFORM
         )
+
+    @contextmanager
+    def completing(self, task: Task, output: Mapping[str, Any] | None = None) -> Iterator[S]:
+        """As a tenant's ``completing``, in the transaction of the task's own tenant."""
+        with TaskSource(self._db, PLATFORM).completing(task, self._scope, output) as held:
+            yield held.tx
 
     def worker(
         self,
