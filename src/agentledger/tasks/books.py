@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from uuid import UUID
 
+from agentledger.errors import ConfigError
 from agentledger.tasks.records import Cycle, Outcome, Task
 
 PRUNE_EVERY = 60.0
@@ -40,10 +41,27 @@ class WorkerOptions:
     grace: float = 30.0
     retention: float | None = None  # prune tasks finished longer ago than this (seconds)
     worker_id: str = ""
+    # Handlers take (task, tx): their writes commit with the task's completion.
+    transactional: bool = False
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.lease <= 0 or self.poll_interval <= 0:
             raise ValueError("concurrency, lease and poll_interval must be positive")
+
+    def check_transactional(self, scope: object, pool_max_size: int) -> None:
+        """A transactional worker needs the ``scope`` of its handlers' transactions, and a
+        pool that lends each running handler a connection and its own turns one more."""
+        if not self.transactional:
+            return
+        if scope is None:
+            raise ValueError("a transactional worker needs the scope of its transactions")
+        if self.concurrency >= pool_max_size:
+            raise ConfigError(
+                f"a transactional worker with concurrency {self.concurrency} needs "
+                f"pool_max_size above it (it is {pool_max_size}): lower the concurrency "
+                "or raise pool_max_size",
+                field="concurrency",
+            )
 
     @property
     def heartbeat_every(self) -> float:

@@ -38,6 +38,13 @@ class Completing(Generic[S]):
         self.output = output
 
 
+def output_of(result: object) -> dict[str, Any] | None:
+    """A transactional handler's result as its task's output: a dict, or None."""
+    if result is not None and not isinstance(result, dict):
+        raise TypeError(f"handler returned {type(result).__name__}, not a dict or None")
+    return result
+
+
 @operation(writes=False)
 def check_claim(task_id: int, token: UUID) -> Gen[None]:
     """LeaseLost unless the task still runs under ``token``; NotFound if it does not exist

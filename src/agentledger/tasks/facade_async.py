@@ -14,7 +14,7 @@ from agentledger.tasks import ops
 from agentledger.tasks.books import WorkerOptions
 from agentledger.tasks.records import NewTask, Outcome, QueueStats, Settled, Task
 from agentledger.tasks.source_async import AsyncTaskSource
-from agentledger.tasks.worker import AsyncHandler, AsyncWorker
+from agentledger.tasks.worker import AsyncHandler, AsyncTransactionalHandler, AsyncWorker
 
 PLATFORM = Binding.platform()
 # The transaction scope a task's handler writes through (the ledger's AsyncTransaction).
@@ -24,8 +24,8 @@ S = TypeVar("S")
 class AsyncTasks(Generic[S]):
     """Enqueue, claim, settle and inspect the bound tenant's tasks; run workers.
 
-    ``scope`` makes the transaction scope that ``completing`` hands out, of an open
-    transaction's session.
+    ``scope`` makes the transaction scope that ``completing`` and transactional workers
+    hand out, of an open transaction's session.
     """
 
     def __init__(
@@ -186,7 +186,7 @@ class AsyncTasks(Generic[S]):
     def worker(
         self,
         queue: str,
-        handler: AsyncHandler,
+        handler: AsyncHandler | AsyncTransactionalHandler,
         *,
         concurrency: int = 10,
         lease: float = 60.0,
@@ -195,8 +195,15 @@ class AsyncTasks(Generic[S]):
         retention: float | None = None,
         worker_id: str = "",
         agent: str | None = None,
+        transactional: bool = False,
     ) -> AsyncWorker:
-        """A worker for this tenant's ``queue``; call ``run()`` on it."""
+        """A worker for this tenant's ``queue``; call ``run()`` on it.
+
+        ``transactional``: the handler is called as ``handler(task, tx)`` inside
+        ``completing(task)``, its result the output: its writes through ``tx`` commit with
+        the completion, exactly once. Each running handler holds a pooled connection, so
+        ``concurrency`` must stay below the pool's ``pool_max_size``.
+        """
         options = WorkerOptions(
             concurrency=concurrency,
             lease=lease,
@@ -204,8 +211,9 @@ class AsyncTasks(Generic[S]):
             grace=grace,
             retention=retention,
             worker_id=worker_id,
+            transactional=transactional,
         )
-        return AsyncWorker(self._source(agent), queue, handler, options)
+        return AsyncWorker(self._source(agent), queue, handler, options, scope=self._scope)
 
     async def list(
         self,
@@ -246,20 +254,24 @@ class AsyncPlatformTasks(Generic[S]):
     def worker(
         self,
         queue: str,
-        handler: AsyncHandler,
+        handler: AsyncHandler | AsyncTransactionalHandler,
         *,
         concurrency: int = 10,
         lease: float = 60.0,
         poll_interval: float = 1.0,
         grace: float = 30.0,
         worker_id: str = "",
+        transactional: bool = False,
     ) -> AsyncWorker:
-        """A worker over every tenant's ``queue``, settling each task in its own tenant."""
+        """A worker over every tenant's ``queue``, settling each task in its own tenant
+        (``transactional``: as a tenant's worker, each transaction in the task's tenant)."""
         options = WorkerOptions(
             concurrency=concurrency,
             lease=lease,
             poll_interval=poll_interval,
             grace=grace,
             worker_id=worker_id,
+            transactional=transactional,
         )
-        return AsyncWorker(AsyncTaskSource(self._db, PLATFORM), queue, handler, options)
+        source = AsyncTaskSource(self._db, PLATFORM)
+        return AsyncWorker(source, queue, handler, options, scope=self._scope)

@@ -16,7 +16,7 @@ from agentledger.tasks import ops
 from agentledger.tasks.books import WorkerOptions
 from agentledger.tasks.records import NewTask, Outcome, QueueStats, Settled, Task
 from agentledger.tasks.source_sync import TaskSource
-from agentledger.tasks.worker import Handler, Worker
+from agentledger.tasks.worker import Handler, TransactionalHandler, Worker
 
 PLATFORM = Binding.platform()
 # The transaction scope a task's handler writes through (the ledger's Transaction).
@@ -26,8 +26,8 @@ S = TypeVar("S")
 class Tasks(Generic[S]):
     """Enqueue, claim, settle and inspect the bound tenant's tasks; run workers.
 
-    ``scope`` makes the transaction scope that ``completing`` hands out, of an open
-    transaction's session.
+    ``scope`` makes the transaction scope that ``completing`` and transactional workers
+    hand out, of an open transaction's session.
     """
 
     def __init__(
@@ -180,7 +180,7 @@ class Tasks(Generic[S]):
     def worker(
         self,
         queue: str,
-        handler: Handler,
+        handler: Handler | TransactionalHandler,
         *,
         concurrency: int = 10,
         lease: float = 60.0,
@@ -189,8 +189,15 @@ class Tasks(Generic[S]):
         retention: float | None = None,
         worker_id: str = "",
         agent: str | None = None,
+        transactional: bool = False,
     ) -> Worker:
-        """A worker for this tenant's ``queue``; call ``run()`` on it."""
+        """A worker for this tenant's ``queue``; call ``run()`` on it.
+
+        ``transactional``: the handler is called as ``handler(task, tx)`` inside
+        ``completing(task)``, its result the output: its writes through ``tx`` commit with
+        the completion, exactly once. Each running handler holds a pooled connection, so
+        ``concurrency`` must stay below the pool's ``pool_max_size``.
+        """
         options = WorkerOptions(
             concurrency=concurrency,
             lease=lease,
@@ -198,8 +205,9 @@ class Tasks(Generic[S]):
             grace=grace,
             retention=retention,
             worker_id=worker_id,
+            transactional=transactional,
         )
-        return Worker(self._source(agent), queue, handler, options)
+        return Worker(self._source(agent), queue, handler, options, scope=self._scope)
 
     def list(
         self,
@@ -236,20 +244,24 @@ class PlatformTasks(Generic[S]):
     def worker(
         self,
         queue: str,
-        handler: Handler,
+        handler: Handler | TransactionalHandler,
         *,
         concurrency: int = 10,
         lease: float = 60.0,
         poll_interval: float = 1.0,
         grace: float = 30.0,
         worker_id: str = "",
+        transactional: bool = False,
     ) -> Worker:
-        """A worker over every tenant's ``queue``, settling each task in its own tenant."""
+        """A worker over every tenant's ``queue``, settling each task in its own tenant
+        (``transactional``: as a tenant's worker, each transaction in the task's tenant)."""
         options = WorkerOptions(
             concurrency=concurrency,
             lease=lease,
             poll_interval=poll_interval,
             grace=grace,
             worker_id=worker_id,
+            transactional=transactional,
         )
-        return Worker(TaskSource(self._db, PLATFORM), queue, handler, options)
+        source = TaskSource(self._db, PLATFORM)
+        return Worker(source, queue, handler, options, scope=self._scope)

@@ -137,6 +137,11 @@ class AsyncTaskSource:
             )
         return self._binding
 
+    @property
+    def pool_max_size(self) -> int:
+        """How many connections the pool lends at most (a transactional handler holds one)."""
+        return self._db.settings.pool_max_size
+
     def listener(self) -> AsyncListener:
         return self._db.listener(TASKS_CHANNEL)
 

@@ -139,6 +139,11 @@ class TaskSource:
             )
         return self._binding
 
+    @property
+    def pool_max_size(self) -> int:
+        """How many connections the pool lends at most (a transactional handler holds one)."""
+        return self._db.settings.pool_max_size
+
     def listener(self) -> Listener:
         return self._db.listener(TASKS_CHANNEL)
 

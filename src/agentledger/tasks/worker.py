@@ -9,6 +9,11 @@ A handler takes the claimed :class:`Task` and returns its output (a dict, or Non
 exception fails the task (it retries with backoff until its attempts are spent). On
 ``stop()`` or SIGTERM the worker claims nothing more, lets in-flight handlers finish within
 ``grace`` seconds, and releases the rest back to the queue.
+
+A transactional worker calls ``handler(task, tx)`` inside a transaction bound to the task's
+tenant, and completes the task in that same transaction (see ``tasks/completion.py``): its
+writes through ``tx`` and the completion commit together, once. An exception rolls them
+back and fails the task as usual; a lease lost meanwhile rolls them back and settles nothing.
 """
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
-from agentledger.errors import Unavailable
+from agentledger.db.runner_async import AsyncSession
+from agentledger.db.runner_sync import Session
+from agentledger.errors import LeaseLost, Unavailable
 from agentledger.records import builder
 from agentledger.tasks.books import WAIT_SLICE, Books, Claim, WorkerOptions, WorkerStats, claim_of
+from agentledger.tasks.completion import output_of
 from agentledger.tasks.records import Outcome, Task
 from agentledger.tasks.source_async import AsyncTaskSource
 from agentledger.tasks.source_sync import TaskSource
@@ -31,6 +39,9 @@ from agentledger.tasks.threads import Finished, Runners, Wake
 
 Handler = Callable[[Task], "dict[str, Any] | None"]
 AsyncHandler = Callable[[Task], Awaitable["dict[str, Any] | None"]]
+# The second argument is the transaction scope (the ledger's Transaction / AsyncTransaction).
+TransactionalHandler = Callable[[Task, Any], "dict[str, Any] | None"]
+AsyncTransactionalHandler = Callable[[Task, Any], Awaitable["dict[str, Any] | None"]]
 
 # After a handler finishes, while more than half the slots are busy, wait up to this long for
 # the others before the next cycle: settling and claiming in batches, not one by one.
@@ -54,6 +65,22 @@ def outcome_of(task: Task, result: object, exc: BaseException | None) -> Outcome
 # Outcome's fields in order (id, token, action, output, error, retry): one per task done.
 _completed = builder(Outcome)
 
+# A handler's result when its own transaction completed the task: nothing left to settle.
+SETTLED: Any = object()
+
+
+def _book(books: Books, task: Task, result: object, exc: BaseException | None) -> None:
+    """Book how a handler call ended (both faces)."""
+    if exc is None:
+        if result is SETTLED:
+            books.settled(task)
+        else:
+            books.owe(task, outcome_of(task, result, None))
+    elif isinstance(exc, LeaseLost):
+        books.lost(task)  # another claim holds the task: an outcome would be refused
+    else:
+        books.owe(task, outcome_of(task, None, exc))
+
 
 @contextlib.contextmanager
 def _on_sigterm(stop: Callable[[], None]) -> Iterator[None]:
@@ -72,16 +99,25 @@ class AsyncWorker:
     """Runs ``handler`` on tasks of ``queue`` with up to ``concurrency`` asyncio tasks.
 
     ``listening`` is set while its LISTEN connection is open: from then on a notification
-    of new work wakes an idle worker at once.
+    of new work wakes an idle worker at once. A transactional worker needs ``scope``, which
+    makes the handler's transaction scope of a session.
     """
 
     def __init__(
-        self, source: AsyncTaskSource, queue: str, handler: AsyncHandler, options: WorkerOptions
+        self,
+        source: AsyncTaskSource,
+        queue: str,
+        handler: AsyncHandler | AsyncTransactionalHandler,
+        options: WorkerOptions,
+        *,
+        scope: Callable[[AsyncSession], Any] | None = None,
     ) -> None:
+        options.check_transactional(scope, source.pool_max_size)
         self.source = source
         self.queue = queue
         self.handler = handler
         self.options = options
+        self.scope = scope
         self.id = options.ident()
         self.stats = WorkerStats()
         self.listening = asyncio.Event()
@@ -105,13 +141,13 @@ class AsyncWorker:
 
         async def call(task: Task) -> None:
             try:
-                result = await self.handler(task)
+                result = await self._handle(task)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                books.owe(task, outcome_of(task, None, exc))
+                _book(books, task, None, exc)
             else:
-                books.owe(task, outcome_of(task, result, None))
+                _book(books, task, result, None)
             jobs.pop(claim_of(task), None)
             wake.set()
 
@@ -163,6 +199,16 @@ class AsyncWorker:
             self._wake = None
         return self.stats
 
+    async def _handle(self, task: Task) -> object:
+        """The handler's result; SETTLED when its transaction completed the task."""
+        if not self.options.transactional:
+            return await cast(AsyncHandler, self.handler)(task)
+        assert self.scope is not None
+        handler = cast(AsyncTransactionalHandler, self.handler)
+        async with self.source.completing(task, self.scope) as held:
+            held.output = output_of(await handler(task, held.tx))
+        return SETTLED
+
     async def _drain(self, books: Books, jobs: dict[Claim, asyncio.Task[None]]) -> None:
         """Let in-flight handlers finish within the grace period; release the rest."""
         if jobs:
@@ -199,15 +245,25 @@ class Worker:
     ``concurrency``): quick handlers are run one after another by the few runners awake,
     while handlers that block make room for more. ``listening`` is set while its LISTEN
     connection is open: from then on a notification of new work wakes an idle worker at once.
+    A transactional worker needs ``scope``, which makes the handler's transaction scope of a
+    session.
     """
 
     def __init__(
-        self, source: TaskSource, queue: str, handler: Handler, options: WorkerOptions
+        self,
+        source: TaskSource,
+        queue: str,
+        handler: Handler | TransactionalHandler,
+        options: WorkerOptions,
+        *,
+        scope: Callable[[Session], Any] | None = None,
     ) -> None:
+        options.check_transactional(scope, source.pool_max_size)
         self.source = source
         self.queue = queue
         self.handler = handler
         self.options = options
+        self.scope = scope
         self.id = options.ident()
         self.stats = WorkerStats()
         self.listening = threading.Event()
@@ -226,7 +282,7 @@ class Worker:
 
         def call(task: Task) -> None:
             try:
-                result = self.handler(task)
+                result = self._handle(task)
             except Exception as exc:
                 finished.put((task, None, exc))
             else:
@@ -234,7 +290,7 @@ class Worker:
 
         def collect(want: int = 0, timeout: float | None = None) -> None:
             for task, result, exc in finished.take(want, timeout):
-                books.owe(task, outcome_of(task, result, exc))  # dropped if released
+                _book(books, task, result, exc)  # dropped if released
 
         runners = Runners(call, opts.concurrency)
         with contextlib.ExitStack() as stack:
@@ -269,6 +325,16 @@ class Worker:
                         collect(len(held), BATCH_WINDOW)  # the rest may be about to finish
             self._drain(books, collect)
         return self.stats
+
+    def _handle(self, task: Task) -> object:
+        """The handler's result; SETTLED when its transaction completed the task."""
+        if not self.options.transactional:
+            return cast(Handler, self.handler)(task)
+        assert self.scope is not None
+        handler = cast(TransactionalHandler, self.handler)
+        with self.source.completing(task, self.scope) as held:
+            held.output = output_of(handler(task, held.tx))
+        return SETTLED
 
     def _drain(self, books: Books, collect: Callable[[int, float], None]) -> None:
         """Let in-flight handlers finish within the grace period; release the rest."""
