@@ -161,8 +161,10 @@ class Books:
         return cycle.claimed
 
     def owe(self, task: Task, outcome: Outcome) -> None:
-        """A handler ended: its outcome is owed, unless the task was released meanwhile."""
-        if self._unhold(task):
+        """A handler ended: its outcome is owed, unless its claim is no longer held."""
+        held = self.held
+        if held.get(task.id) is task:  # as _unhold, inline: once per task
+            del held[task.id]
             self.owed.append((task.tenant_id, outcome))
 
     def settled(self, task: Task) -> None:

@@ -138,10 +138,11 @@ class AsyncWorker:
         self._wake = wake = asyncio.Event()
         self._ended = False
         jobs: dict[Claim, asyncio.Task[None]] = {}
+        handle = self._in_transaction if opts.transactional else cast(AsyncHandler, self.handler)
 
         async def call(task: Task) -> None:
             try:
-                result = await self._handle(task)
+                result = await handle(task)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -199,10 +200,8 @@ class AsyncWorker:
             self._wake = None
         return self.stats
 
-    async def _handle(self, task: Task) -> object:
-        """The handler's result; SETTLED when its transaction completed the task."""
-        if not self.options.transactional:
-            return await cast(AsyncHandler, self.handler)(task)
+    async def _in_transaction(self, task: Task) -> object:
+        """Run the handler in the transaction that completes its task; SETTLED."""
         assert self.scope is not None
         handler = cast(AsyncTransactionalHandler, self.handler)
         async with self.source.completing(task, self.scope) as held:
@@ -279,10 +278,11 @@ class Worker:
         books = Books(opts, self.stats)
         held = books.held
         finished = Finished()
+        handle = self._in_transaction if opts.transactional else cast(Handler, self.handler)
 
         def call(task: Task) -> None:
             try:
-                result = self._handle(task)
+                result = handle(task)
             except Exception as exc:
                 finished.put((task, None, exc))
             else:
@@ -326,10 +326,8 @@ class Worker:
             self._drain(books, collect)
         return self.stats
 
-    def _handle(self, task: Task) -> object:
-        """The handler's result; SETTLED when its transaction completed the task."""
-        if not self.options.transactional:
-            return cast(Handler, self.handler)(task)
+    def _in_transaction(self, task: Task) -> object:
+        """Run the handler in the transaction that completes its task; SETTLED."""
         assert self.scope is not None
         handler = cast(TransactionalHandler, self.handler)
         with self.source.completing(task, self.scope) as held:
