@@ -75,6 +75,7 @@ def test_batch_upsert_merges_duplicates_and_reports_ids_in_order(mem: Any) -> No
 def test_batch_update_counts_match_one_by_one_upserts(mem: Any) -> None:
     """Each input merged into an entity counts once in update_count, whether it came in the
     same batch as the insert, in a later batch, or alone."""
+
     def item(**extra: Any) -> NewEntity:
         return NewEntity(kind="fact", name="repeated", key="rep", **extra)
 

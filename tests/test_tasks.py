@@ -172,10 +172,12 @@ def test_rescue_of_a_spent_task_buries_it(ledger: Any, tenant_id: str) -> None:
 def test_heartbeat_extends_the_lease(ledger: Any, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     tasks.enqueue("hb")
-    [c] = tasks.claim("hb", lease=0.3)
-    time.sleep(0.15)
-    assert tasks.heartbeat([c], lease=30) == [c.id]
-    time.sleep(0.25)
+    [c] = tasks.claim("hb", lease=60)
+    assert c.lease_expires_at is not None
+    assert tasks.heartbeat([c], lease=3600) == [c.id]
+    # Read on the server's clock: the lease now ends about an hour after the claim.
+    extended = tasks.get(c.id).lease_expires_at
+    assert extended is not None and extended - c.lease_expires_at > timedelta(minutes=50)
     assert tasks.claim("hb") == []  # still held
     assert tasks.complete(c).status == "completed"
     assert tasks.heartbeat([c]) == []  # no longer held

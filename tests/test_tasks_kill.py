@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from agentledger import Ledger, Settings, Task
+from agentledger.ledger_sync import Transaction
 from agentledger.tasks.facade_sync import Tasks
 from tests.conftest import ROOT
 
@@ -101,7 +102,7 @@ def test_sigkilled_workers_lose_nothing_and_complete_nothing_twice(
     assert kills > 0
 
 
-def _all(tasks: Tasks, queue: str) -> list[Task]:
+def _all(tasks: Tasks[Transaction], queue: str) -> list[Task]:
     out: list[Task] = []
     after = 0
     while page := tasks.list(queue=queue, after=after, limit=1000):

@@ -57,31 +57,54 @@ def test_worker_refuses_a_non_dict_result(ledger: Any, tenant_id: str) -> None:
     assert "not a dict" in (tasks.get(task.id).error or "")
 
 
+def _completed_soon(tasks: Any, task_id: int, timeout: float = 20.0) -> bool:
+    """Whether the task is completed within ``timeout`` seconds (read back from the table)."""
+    deadline = time.monotonic() + timeout
+    while tasks.get(task_id).status != "completed":
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+# Wake-up tests: the worker's poll interval and heartbeat period (a third of the lease) are
+# far longer than the waits, so only a notification can wake an idle worker in time.
+IDLE_POLL, IDLE_LEASE = 600.0, 1800.0
+
+
 def test_sync_worker_wakes_on_notify_and_stops_cleanly(
     sync_ledger: Ledger, settings: Settings
 ) -> None:
     tid = f"t-{uuid.uuid4().hex[:12]}"
     sync_ledger.tenants.create(tid)
     tasks = sync_ledger.tenant(tid).tasks
-    seen = threading.Event()
+    seen: list[int] = []
+    second = threading.Event()
 
     def handler(task: Task) -> dict[str, Any]:
-        seen.set()
+        seen.append(task.id)
+        if len(seen) == 2:
+            second.set()
         return {}
 
-    worker = tasks.worker("wake", handler, poll_interval=60)
+    worker = tasks.worker("wake", handler, poll_interval=IDLE_POLL, lease=IDLE_LEASE)
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
-        time.sleep(0.3)  # the worker is idle, listening
+        assert worker.listening.wait(20)
+        # The first task may be found by the worker's first claim. Its completion and the
+        # claim that found nothing after it are one statement: once it is completed, the
+        # worker is idle.
+        first = tasks.enqueue("wake")
+        assert _completed_soon(tasks, first.id)
         tasks.enqueue("wake")
-        # Far sooner than the 60 s poll: only the notification can wake it.
-        assert seen.wait(20)
+        assert second.wait(20)
     finally:
         worker.stop()
         thread.join(90)
     assert not thread.is_alive()
-    assert worker.stats.completed == 1
+    assert worker.stats.completed == 2
+    assert not worker.listening.is_set()
 
 
 def test_async_worker_wakes_on_notify(async_ledger: AsyncLedger, aio: asyncio.Runner) -> None:
@@ -89,21 +112,29 @@ def test_async_worker_wakes_on_notify(async_ledger: AsyncLedger, aio: asyncio.Ru
         tid = f"t-{uuid.uuid4().hex[:12]}"
         await async_ledger.tenants.create(tid)
         tasks = async_ledger.tenant(tid).tasks
-        seen = asyncio.Event()
+        seen: list[int] = []
+        second = asyncio.Event()
 
         async def handle(task: Task) -> None:
-            seen.set()
+            seen.append(task.id)
+            if len(seen) == 2:
+                second.set()
 
-        worker = tasks.worker("wake", handle, poll_interval=60)
+        worker = tasks.worker("wake", handle, poll_interval=IDLE_POLL, lease=IDLE_LEASE)
         running = asyncio.create_task(worker.run())
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(worker.listening.wait(), 20)
+        first = await tasks.enqueue("wake")  # as in the sync test: then the worker is idle
+        deadline = time.monotonic() + 20
+        while (await tasks.get(first.id)).status != "completed":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
         await tasks.enqueue("wake")
-        await asyncio.wait_for(seen.wait(), 20)
+        await asyncio.wait_for(second.wait(), 20)
         worker.stop()
         stats = await asyncio.wait_for(running, 30)
         return stats.completed
 
-    assert aio.run(scenario()) == 1
+    assert aio.run(scenario()) == 2
 
 
 def test_stop_releases_work_still_running_after_the_grace_period(
@@ -307,9 +338,9 @@ def test_completion_racing_a_lease_expiry_has_one_winner(settings: Settings) -> 
 
 def test_finished_results_wake_the_loop_once_enough_are_in() -> None:
     """The sync worker's loop waits for a number of handler results, not for each one."""
-    from agentledger.tasks.worker import _Finished
+    from agentledger.tasks.threads import Finished
 
-    finished = _Finished()
+    finished = Finished()
     assert finished.take(3, 0.01) == []  # nothing came: the wait times out empty
     items: list[Any] = [(object(), None, None) for _ in range(3)]
 
@@ -339,7 +370,7 @@ def test_runners_give_blocking_handlers_a_thread_each_up_to_the_limit() -> None:
     """Quick handlers are run one after another; once handlers block, more runners start
     (all of them block together here, so each needs its own), but never more than the
     limit at once."""
-    from agentledger.tasks.worker import _Runners
+    from agentledger.tasks.threads import Runners
 
     quick: list[Any] = []
     blocked = threading.Barrier(4, timeout=15)
@@ -362,7 +393,7 @@ def test_runners_give_blocking_handlers_a_thread_each_up_to_the_limit() -> None:
             with lock:
                 running -= 1
 
-    runners = _Runners(call, 4)
+    runners = Runners(call, 4)
     try:
         _run_all(runners, [("quick", i) for i in range(500)], quick)
         assert len(quick) == 500
@@ -371,3 +402,62 @@ def test_runners_give_blocking_handlers_a_thread_each_up_to_the_limit() -> None:
         runners.close()
     assert sorted(ran) == [("block", i) for i in range(12)]
     assert peak == 4
+
+
+def test_a_worker_runs_again_after_running_until_empty(ledger: Any, tenant_id: str) -> None:
+    tasks = ledger.tenant(tenant_id).tasks
+    worker = tasks.worker("again", _handler(ledger, lambda t: None), poll_interval=0.05)
+    tasks.enqueue("again")
+    assert worker.run(until_empty=True).completed == 1
+    tasks.enqueue("again")
+    assert worker.run(until_empty=True).completed == 2  # the stats add up over runs
+
+
+def test_a_task_claimed_again_under_its_running_handler_is_booked_per_claim(
+    ledger: Any, sync_ledger: Ledger, tenant_id: str
+) -> None:
+    """Released under its running handler (from another connection), a task is claimed
+    again by the same worker while the first handler still runs: each handler's result is
+    booked against its own claim, so the second's completion is settled (the first's is
+    refused)."""
+    tasks = ledger.tenant(tenant_id).tasks
+    [task_id] = tasks.enqueue_many("again", [{}])
+    runs: list[int] = []
+
+    def first(task: Task) -> bool:
+        """Whether this is the first run: it releases its task, then waits for the second."""
+        runs.append(task.id)
+        if len(runs) == 1:
+            sync_ledger.tenant(tenant_id).tasks.release(task)
+            return True
+        return False
+
+    handler: Any
+    if isinstance(ledger, AsyncFace):
+        second = asyncio.Event()
+
+        async def handle_async(task: Task) -> dict[str, Any]:
+            if first(task):
+                await asyncio.wait_for(second.wait(), 20)
+                return {"run": 1}
+            second.set()
+            return {"run": 2}
+
+        handler = handle_async
+    else:
+        second_started = threading.Event()
+
+        def handle(task: Task) -> dict[str, Any]:
+            if first(task):
+                assert second_started.wait(20)
+                return {"run": 1}
+            second_started.set()
+            return {"run": 2}
+
+        handler = handle
+    worker = tasks.worker("again", handler, concurrency=2, poll_interval=0.05)
+    stats = worker.run(until_empty=True)
+    assert runs == [task_id, task_id]
+    assert (stats.claimed, stats.completed, stats.refused) == (2, 1, 1)
+    done = tasks.get(task_id)
+    assert done.status == "completed" and done.output == {"run": 2}

@@ -302,10 +302,18 @@ def worker(
     platform: Annotated[bool, typer.Option(help="Claim fairly across all tenants.")] = False,
     concurrency: Annotated[int, typer.Option(min=1, help="Handlers running at once.")] = 10,
     lease: Annotated[float, typer.Option(help="Lease seconds (heartbeats renew it).")] = 60.0,
+    transactional: Annotated[
+        bool,
+        typer.Option(
+            help="Call handler(task, tx): its writes through tx commit with the completion."
+        ),
+    ] = False,
 ) -> None:
     """Run a task worker until SIGTERM / Ctrl-C (in-flight work finishes or is released).
 
     A coroutine function handler runs on AsyncLedger; a plain function on Ledger's threads.
+    A transactional worker needs a pool larger than its concurrency
+    (AGENTLEDGER_POOL_MAX_SIZE).
     """
     import asyncio
     import importlib
@@ -316,7 +324,7 @@ def worker(
         raise typer.Exit(2)
     module, _, name = handler.partition(":")
     fn = getattr(importlib.import_module(module), name or "handler")
-    options = {"concurrency": concurrency, "lease": lease}
+    options = {"concurrency": concurrency, "lease": lease, "transactional": transactional}
     out.print(f"working on queue [bold]{queue}[/] with {handler} (Ctrl-C or SIGTERM to stop)")
     if inspect.iscoroutinefunction(fn):
 

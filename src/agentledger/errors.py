@@ -69,6 +69,12 @@ class IllegalTransition(Conflict):
     code = "illegal-transition"
 
 
+class LeaseLost(Conflict):
+    """The task's lease was lost to another claim: nothing of this transaction was committed."""
+
+    code = "lease-lost"
+
+
 class TenantMismatch(LedgerError):
     """The object belongs to another tenant."""
 
@@ -123,6 +129,7 @@ __all__ = [
     "Conflict",
     "IllegalTransition",
     "InvalidInput",
+    "LeaseLost",
     "LedgerError",
     "MissingExtension",
     "NotFound",

@@ -55,7 +55,7 @@ class AsyncModules:
         self.runs = AsyncRuns(run)
         self.alerts = AsyncAlerts(run)
         self.agents = AsyncAgents(run)
-        self.tasks = AsyncTasks(run, db, tenant_id)
+        self.tasks = AsyncTasks(run, db, tenant_id, AsyncTransaction)
         self.memory = AsyncMemory(run)
 
 
@@ -165,9 +165,9 @@ class AsyncLedger:
         return AsyncTenants(self.db)
 
     @property
-    def platform_tasks(self) -> AsyncPlatformTasks:
+    def platform_tasks(self) -> AsyncPlatformTasks[AsyncTransaction]:
         """Cross-tenant, fair claims and workers for a platform worker (the platform scope)."""
-        return AsyncPlatformTasks(self.db)
+        return AsyncPlatformTasks(self.db, AsyncTransaction)
 
     def tenant(self, tenant_id: str) -> AsyncTenantScope:
         """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""

@@ -56,7 +56,7 @@ class Modules:
         self.runs = Runs(run)
         self.alerts = Alerts(run)
         self.agents = Agents(run)
-        self.tasks = Tasks(run, db, tenant_id)
+        self.tasks = Tasks(run, db, tenant_id, Transaction)
         self.memory = Memory(run)
 
 
@@ -166,9 +166,9 @@ class Ledger:
         return Tenants(self.db)
 
     @property
-    def platform_tasks(self) -> PlatformTasks:
+    def platform_tasks(self) -> PlatformTasks[Transaction]:
         """Cross-tenant, fair claims and workers for a platform worker (the platform scope)."""
-        return PlatformTasks(self.db)
+        return PlatformTasks(self.db, Transaction)
 
     def tenant(self, tenant_id: str) -> TenantScope:
         """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""

@@ -2,28 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from agentledger.db.binding import Binding
-from agentledger.db.runner_async import AsyncDatabase, AsyncRunner
+from agentledger.db.runner_async import AsyncDatabase, AsyncRunner, AsyncSession
 from agentledger.tasks import ops
+from agentledger.tasks.books import WorkerOptions
 from agentledger.tasks.records import NewTask, Outcome, QueueStats, Settled, Task
 from agentledger.tasks.source_async import AsyncTaskSource
-from agentledger.tasks.worker import AsyncHandler, AsyncWorker, WorkerOptions
+from agentledger.tasks.worker import AsyncHandler, AsyncTransactionalHandler, AsyncWorker
 
 PLATFORM = Binding.platform()
+# The transaction scope a task's handler writes through (the ledger's AsyncTransaction).
+S = TypeVar("S")
 
 
-class AsyncTasks:
-    """Enqueue, claim, settle and inspect the bound tenant's tasks; run workers."""
+class AsyncTasks(Generic[S]):
+    """Enqueue, claim, settle and inspect the bound tenant's tasks; run workers.
 
-    def __init__(self, run: AsyncRunner, db: AsyncDatabase | None, tenant_id: str) -> None:
+    ``scope`` makes the transaction scope that ``completing`` and transactional workers
+    hand out, of an open transaction's session.
+    """
+
+    def __init__(
+        self,
+        run: AsyncRunner,
+        db: AsyncDatabase | None,
+        tenant_id: str,
+        scope: Callable[[AsyncSession], S],
+    ) -> None:
         self._run = run
         self._db = db
         self._tenant_id = tenant_id
+        self._scope = scope
+
+    def _source(self, agent: str | None = None) -> AsyncTaskSource:
+        if self._db is None:
+            raise RuntimeError(
+                "workers and completing() run on a tenant scope, not inside a transaction"
+            )
+        return AsyncTaskSource(self._db, Binding.to_tenant(self._tenant_id), agent=agent)
 
     async def enqueue(
         self,
@@ -110,6 +132,22 @@ class AsyncTasks:
         """Complete, fail or release many tasks in one round trip."""
         return await self._run(ops.settle(outcomes))
 
+    @asynccontextmanager
+    async def completing(
+        self, task: Task, output: Mapping[str, Any] | None = None
+    ) -> AsyncIterator[S]:
+        """``async with scope.tasks.completing(task) as tx:`` a transaction (the same scope
+        ``transaction()`` gives) whose writes commit together with the claimed ``task``'s
+        completion (with ``output``), or not at all.
+
+        LeaseLost, on entry or on exit, when the task no longer runs under this claim (its
+        lease expired and another worker took it over, or it was released): nothing of the
+        block is committed. An exception in the block rolls it back and leaves the task
+        running under its claim (fail or release it as usual).
+        """
+        async with self._source().completing(task, self._scope, output) as held:
+            yield held.tx
+
     async def heartbeat(
         self, tasks: Sequence[Task | tuple[int, UUID | str]], *, lease: float = 60.0
     ) -> list[int]:
@@ -148,7 +186,7 @@ class AsyncTasks:
     def worker(
         self,
         queue: str,
-        handler: AsyncHandler,
+        handler: AsyncHandler | AsyncTransactionalHandler,
         *,
         concurrency: int = 10,
         lease: float = 60.0,
@@ -157,11 +195,15 @@ class AsyncTasks:
         retention: float | None = None,
         worker_id: str = "",
         agent: str | None = None,
+        transactional: bool = False,
     ) -> AsyncWorker:
-        """A worker for this tenant's ``queue``; call ``run()`` on it."""
-        if self._db is None:
-            raise RuntimeError("workers run on a tenant scope, not inside a transaction")
-        source = AsyncTaskSource(self._db, Binding.to_tenant(self._tenant_id), agent=agent)
+        """A worker for this tenant's ``queue``; call ``run()`` on it.
+
+        ``transactional``: the handler is called as ``handler(task, tx)`` inside
+        ``completing(task)``, its result the output: its writes through ``tx`` commit with
+        the completion, exactly once. Each running handler holds a pooled connection, so
+        ``concurrency`` must stay below the pool's ``pool_max_size``.
+        """
         options = WorkerOptions(
             concurrency=concurrency,
             lease=lease,
@@ -169,8 +211,9 @@ class AsyncTasks:
             grace=grace,
             retention=retention,
             worker_id=worker_id,
+            transactional=transactional,
         )
-        return AsyncWorker(source, queue, handler, options)
+        return AsyncWorker(self._source(agent), queue, handler, options, scope=self._scope)
 
     async def list(
         self,
@@ -183,11 +226,12 @@ class AsyncTasks:
         return await self._run(ops.list_(queue=queue, status=status, after=after, limit=limit))
 
 
-class AsyncPlatformTasks:
+class AsyncPlatformTasks(Generic[S]):
     """Platform workers: claim fairly across every active tenant's queue."""
 
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: AsyncDatabase, scope: Callable[[AsyncSession], S]) -> None:
         self._db = db
+        self._scope = scope
 
     async def claim(
         self, queue: str, *, limit: int = 10, lease: float = 60.0, worker: str | None = None
@@ -197,23 +241,37 @@ class AsyncPlatformTasks:
             ops.claim_fair(queue, limit=limit, lease=lease, worker=worker), PLATFORM
         )
 
+    @asynccontextmanager
+    async def completing(
+        self, task: Task, output: Mapping[str, Any] | None = None
+    ) -> AsyncIterator[S]:
+        """As a tenant's ``completing``, in the transaction of the task's own tenant."""
+        async with AsyncTaskSource(self._db, PLATFORM).completing(
+            task, self._scope, output
+        ) as held:
+            yield held.tx
+
     def worker(
         self,
         queue: str,
-        handler: AsyncHandler,
+        handler: AsyncHandler | AsyncTransactionalHandler,
         *,
         concurrency: int = 10,
         lease: float = 60.0,
         poll_interval: float = 1.0,
         grace: float = 30.0,
         worker_id: str = "",
+        transactional: bool = False,
     ) -> AsyncWorker:
-        """A worker over every tenant's ``queue``, settling each task in its own tenant."""
+        """A worker over every tenant's ``queue``, settling each task in its own tenant
+        (``transactional``: as a tenant's worker, each transaction in the task's tenant)."""
         options = WorkerOptions(
             concurrency=concurrency,
             lease=lease,
             poll_interval=poll_interval,
             grace=grace,
             worker_id=worker_id,
+            transactional=transactional,
         )
-        return AsyncWorker(AsyncTaskSource(self._db, PLATFORM), queue, handler, options)
+        source = AsyncTaskSource(self._db, PLATFORM)
+        return AsyncWorker(source, queue, handler, options, scope=self._scope)

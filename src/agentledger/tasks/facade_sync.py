@@ -4,28 +4,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from agentledger.db.binding import Binding
-from agentledger.db.runner_sync import Database, Runner
+from agentledger.db.runner_sync import Database, Runner, Session
 from agentledger.tasks import ops
+from agentledger.tasks.books import WorkerOptions
 from agentledger.tasks.records import NewTask, Outcome, QueueStats, Settled, Task
 from agentledger.tasks.source_sync import TaskSource
-from agentledger.tasks.worker import Handler, Worker, WorkerOptions
+from agentledger.tasks.worker import Handler, TransactionalHandler, Worker
 
 PLATFORM = Binding.platform()
+# The transaction scope a task's handler writes through (the ledger's Transaction).
+S = TypeVar("S")
 
 
-class Tasks:
-    """Enqueue, claim, settle and inspect the bound tenant's tasks; run workers."""
+class Tasks(Generic[S]):
+    """Enqueue, claim, settle and inspect the bound tenant's tasks; run workers.
 
-    def __init__(self, run: Runner, db: Database | None, tenant_id: str) -> None:
+    ``scope`` makes the transaction scope that ``completing`` and transactional workers
+    hand out, of an open transaction's session.
+    """
+
+    def __init__(
+        self,
+        run: Runner,
+        db: Database | None,
+        tenant_id: str,
+        scope: Callable[[Session], S],
+    ) -> None:
         self._run = run
         self._db = db
         self._tenant_id = tenant_id
+        self._scope = scope
+
+    def _source(self, agent: str | None = None) -> TaskSource:
+        if self._db is None:
+            raise RuntimeError(
+                "workers and completing() run on a tenant scope, not inside a transaction"
+            )
+        return TaskSource(self._db, Binding.to_tenant(self._tenant_id), agent=agent)
 
     def enqueue(
         self,
@@ -106,6 +128,20 @@ class Tasks:
         """Complete, fail or release many tasks in one round trip."""
         return self._run(ops.settle(outcomes))
 
+    @contextmanager
+    def completing(self, task: Task, output: Mapping[str, Any] | None = None) -> Iterator[S]:
+        """``with scope.tasks.completing(task) as tx:`` a transaction (the same scope
+        ``transaction()`` gives) whose writes commit together with the claimed ``task``'s
+        completion (with ``output``), or not at all.
+
+        LeaseLost, on entry or on exit, when the task no longer runs under this claim (its
+        lease expired and another worker took it over, or it was released): nothing of the
+        block is committed. An exception in the block rolls it back and leaves the task
+        running under its claim (fail or release it as usual).
+        """
+        with self._source().completing(task, self._scope, output) as held:
+            yield held.tx
+
     def heartbeat(
         self, tasks: Sequence[Task | tuple[int, UUID | str]], *, lease: float = 60.0
     ) -> list[int]:
@@ -144,7 +180,7 @@ class Tasks:
     def worker(
         self,
         queue: str,
-        handler: Handler,
+        handler: Handler | TransactionalHandler,
         *,
         concurrency: int = 10,
         lease: float = 60.0,
@@ -153,11 +189,15 @@ class Tasks:
         retention: float | None = None,
         worker_id: str = "",
         agent: str | None = None,
+        transactional: bool = False,
     ) -> Worker:
-        """A worker for this tenant's ``queue``; call ``run()`` on it."""
-        if self._db is None:
-            raise RuntimeError("workers run on a tenant scope, not inside a transaction")
-        source = TaskSource(self._db, Binding.to_tenant(self._tenant_id), agent=agent)
+        """A worker for this tenant's ``queue``; call ``run()`` on it.
+
+        ``transactional``: the handler is called as ``handler(task, tx)`` inside
+        ``completing(task)``, its result the output: its writes through ``tx`` commit with
+        the completion, exactly once. Each running handler holds a pooled connection, so
+        ``concurrency`` must stay below the pool's ``pool_max_size``.
+        """
         options = WorkerOptions(
             concurrency=concurrency,
             lease=lease,
@@ -165,8 +205,9 @@ class Tasks:
             grace=grace,
             retention=retention,
             worker_id=worker_id,
+            transactional=transactional,
         )
-        return Worker(source, queue, handler, options)
+        return Worker(self._source(agent), queue, handler, options, scope=self._scope)
 
     def list(
         self,
@@ -179,11 +220,12 @@ class Tasks:
         return self._run(ops.list_(queue=queue, status=status, after=after, limit=limit))
 
 
-class PlatformTasks:
+class PlatformTasks(Generic[S]):
     """Platform workers: claim fairly across every active tenant's queue."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, scope: Callable[[Session], S]) -> None:
         self._db = db
+        self._scope = scope
 
     def claim(
         self, queue: str, *, limit: int = 10, lease: float = 60.0, worker: str | None = None
@@ -193,23 +235,33 @@ class PlatformTasks:
             ops.claim_fair(queue, limit=limit, lease=lease, worker=worker), PLATFORM
         )
 
+    @contextmanager
+    def completing(self, task: Task, output: Mapping[str, Any] | None = None) -> Iterator[S]:
+        """As a tenant's ``completing``, in the transaction of the task's own tenant."""
+        with TaskSource(self._db, PLATFORM).completing(task, self._scope, output) as held:
+            yield held.tx
+
     def worker(
         self,
         queue: str,
-        handler: Handler,
+        handler: Handler | TransactionalHandler,
         *,
         concurrency: int = 10,
         lease: float = 60.0,
         poll_interval: float = 1.0,
         grace: float = 30.0,
         worker_id: str = "",
+        transactional: bool = False,
     ) -> Worker:
-        """A worker over every tenant's ``queue``, settling each task in its own tenant."""
+        """A worker over every tenant's ``queue``, settling each task in its own tenant
+        (``transactional``: as a tenant's worker, each transaction in the task's tenant)."""
         options = WorkerOptions(
             concurrency=concurrency,
             lease=lease,
             poll_interval=poll_interval,
             grace=grace,
             worker_id=worker_id,
+            transactional=transactional,
         )
-        return Worker(TaskSource(self._db, PLATFORM), queue, handler, options)
+        source = TaskSource(self._db, PLATFORM)
+        return Worker(source, queue, handler, options, scope=self._scope)
