@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The two commands a newcomer needs, each installing what it uses into ./.venv:
 #   ./dev.sh demo   start the embedded PostgreSQL, migrate, create a demo tenant
-#   ./dev.sh test   lint, type-check, check generated code, run the whole test suite
+#   ./dev.sh test   lint, type-check, check generated code, run the whole test suite with
+#                   line coverage held to its floor (./dev.sh test tests/x.py: just those)
 #   ./dev.sh bench  every benchmark beside the raw driver and the peers (--quick: minutes)
 # Anything else is passed to the agentledger CLI: ./dev.sh db status
 set -euo pipefail
@@ -43,6 +44,12 @@ case "$cmd" in
         ruff check src tests scripts bench examples
         mypy
         python scripts/async_to_sync.py --check
+        if [ $# -eq 0 ]; then
+            # The whole suite: measure line coverage of src/ and hold it to the floor in
+            # pyproject.toml ([tool.coverage.report] fail_under); the total is printed.
+            rm -f .coverage .coverage.*
+            exec python -m pytest -q --cov --cov-report=
+        fi
         exec python -m pytest -q "$@"
         ;;
     bench)

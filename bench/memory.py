@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 
 from agentledger import Filter, Ledger, NewEntity
-from agentledger.memory import filters, ops
+from agentledger.memory import filters, ops, search
 from bench.common import (
     RECORDED,
     bench_database,
@@ -237,8 +237,8 @@ def search_latency(
             fn()
             samples.append(time.perf_counter() - start)
         out[label] = percentiles(samples)
-    hybrid = {"pool": 20, "text_cap": ops.TEXT_CANDIDATES, "rrf_k": ops.RRF_K}
-    fuzzy = {"threshold": 0.3, "cap": ops.NAME_CANDIDATES}
+    hybrid = {"pool": 20, "text_cap": search.TEXT_CANDIDATES, "rrf_k": search.RRF_K}
+    fuzzy = {"threshold": 0.3, "cap": search.NAME_CANDIDATES}
     for label, statement, params, flt in (
         ("find_by_name", ops.Q.find_by_name, {"name": "Jon Smith"}, None),
         ("find_by_name user-scoped", ops.Q.find_by_name, {"name": "Jon Smith"}, scope),

@@ -12,7 +12,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -139,15 +139,17 @@ def async_ledger(settings: Settings, aio: asyncio.Runner) -> Iterator[AsyncLedge
 
 
 @pytest.fixture(params=["sync", "async"])
-def ledger(request: pytest.FixtureRequest, aio: asyncio.Runner) -> Any:
-    """The same behaviour suite on both faces: ``Ledger`` and ``AsyncLedger``."""
+def ledger(request: pytest.FixtureRequest, aio: asyncio.Runner) -> Ledger:
+    """The same behaviour suite on both faces: ``Ledger``, and ``AsyncLedger`` behind a
+    proxy that awaits each call; both are typed as the sync face they present."""
     if request.param == "sync":
-        return request.getfixturevalue("sync_ledger")
-    return AsyncFace(request.getfixturevalue("async_ledger"), aio)
+        face: Ledger = request.getfixturevalue("sync_ledger")
+        return face
+    return cast(Ledger, AsyncFace(request.getfixturevalue("async_ledger"), aio))
 
 
 @pytest.fixture
-def tenant_id(ledger: Any) -> str:
+def tenant_id(ledger: Ledger) -> str:
     """A fresh active tenant for one test."""
     tid = f"t-{uuid.uuid4().hex[:12]}"
     ledger.tenants.create(tid, f"Tenant {tid}")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
 
 import pytest
 
-from agentledger import InvalidInput, NotFound
+from agentledger import InvalidInput, Ledger, NotFound
 
 
-def test_register_merge_and_get(ledger: Any, tenant_id: str) -> None:
+def test_register_merge_and_get(ledger: Ledger, tenant_id: str) -> None:
     agents = ledger.tenant(tenant_id).agents
     first = agents.register(
         "codex",
@@ -30,7 +29,7 @@ def test_register_merge_and_get(ledger: Any, tenant_id: str) -> None:
     assert agents.get("codex") == again
 
 
-def test_heartbeat_status_and_runs(ledger: Any, tenant_id: str) -> None:
+def test_heartbeat_status_and_runs(ledger: Ledger, tenant_id: str) -> None:
     agents = ledger.tenant(tenant_id).agents
     agents.register("r1", agent_type="research")
     busy = agents.heartbeat("r1", status="busy")
@@ -44,7 +43,7 @@ def test_heartbeat_status_and_runs(ledger: Any, tenant_id: str) -> None:
     assert info.value.field == "status"
 
 
-def test_silent_agent_is_shown_offline(ledger: Any, tenant_id: str) -> None:
+def test_silent_agent_is_shown_offline(ledger: Ledger, tenant_id: str) -> None:
     agents = ledger.tenant(tenant_id).agents
     agents.register("quiet", heartbeat_timeout=0.05)
     agents.register("alive", heartbeat_timeout=600)
@@ -55,7 +54,7 @@ def test_silent_agent_is_shown_offline(ledger: Any, tenant_id: str) -> None:
     assert agents.heartbeat("quiet").status == "available"
 
 
-def test_list_filters_and_pages(ledger: Any, tenant_id: str) -> None:
+def test_list_filters_and_pages(ledger: Ledger, tenant_id: str) -> None:
     agents = ledger.tenant(tenant_id).agents
     for i in range(5):
         agents.register(f"a{i}", agent_type="code" if i % 2 else "doc", capabilities=[f"c{i}"])
@@ -68,7 +67,7 @@ def test_list_filters_and_pages(ledger: Any, tenant_id: str) -> None:
         agents.get("a0")
 
 
-def test_agents_are_tenant_isolated(ledger: Any, tenant_id: str) -> None:
+def test_agents_are_tenant_isolated(ledger: Ledger, tenant_id: str) -> None:
     other = f"t-{uuid.uuid4().hex[:12]}"
     ledger.tenants.create(other)
     ledger.tenant(tenant_id).agents.register("secret-agent")

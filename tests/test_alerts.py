@@ -13,7 +13,7 @@ from agentledger.alerts import ALERTS_CHANNEL
 from agentledger.config import Settings
 
 
-def test_create_acknowledge_resolve(ledger: Any, tenant_id: str) -> None:
+def test_create_acknowledge_resolve(ledger: Ledger, tenant_id: str) -> None:
     alerts = ledger.tenant(tenant_id).alerts
     run = ledger.tenant(tenant_id).runs.start("email")
     a = alerts.create(
@@ -41,7 +41,7 @@ def test_create_acknowledge_resolve(ledger: Any, tenant_id: str) -> None:
         alerts.acknowledge(uuid.uuid4())
 
 
-def test_dedup_bumps_the_open_alert(ledger: Any, tenant_id: str) -> None:
+def test_dedup_bumps_the_open_alert(ledger: Ledger, tenant_id: str) -> None:
     alerts = ledger.tenant(tenant_id).alerts
     first = alerts.create(2, "Disk full", dedup_key="disk:/")
     again = alerts.create(2, "Disk full", dedup_key="disk:/")
@@ -54,7 +54,7 @@ def test_dedup_bumps_the_open_alert(ledger: Any, tenant_id: str) -> None:
     assert alerts.create(2, "No key").id != alerts.create(2, "No key").id
 
 
-def test_pending_by_tier(ledger: Any, tenant_id: str) -> None:
+def test_pending_by_tier(ledger: Ledger, tenant_id: str) -> None:
     alerts = ledger.tenant(tenant_id).alerts
     info = alerts.create(3, "info")
     urgent = alerts.create(1, "urgent")
@@ -79,7 +79,7 @@ def test_pending_by_tier(ledger: Any, tenant_id: str) -> None:
     ],
 )
 def test_bad_alerts_are_refused(
-    ledger: Any, tenant_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], field: str
+    ledger: Ledger, tenant_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], field: str
 ) -> None:
     alerts = ledger.tenant(tenant_id).alerts
     with pytest.raises((InvalidInput, NotFound)) as info:
@@ -88,7 +88,7 @@ def test_bad_alerts_are_refused(
     assert alerts.list() == []
 
 
-def test_unknown_action_is_invalid(ledger: Any, tenant_id: str) -> None:
+def test_unknown_action_is_invalid(ledger: Ledger, tenant_id: str) -> None:
     from agentledger.alerts import ops
 
     a = ledger.tenant(tenant_id).alerts.create(1, "x")
@@ -128,7 +128,7 @@ def test_concurrent_repeats_make_one_alert(
     assert sync_ledger.tenant(tenant_id).alerts.get(ids[0]).occurrences == 6
 
 
-def test_alerts_are_tenant_scoped(ledger: Any, tenant_id: str) -> None:
+def test_alerts_are_tenant_scoped(ledger: Ledger, tenant_id: str) -> None:
     other = f"o-{uuid.uuid4().hex[:10]}"
     ledger.tenants.create(other)
     a = ledger.tenant(tenant_id).alerts.create(1, "Mine", dedup_key="k")

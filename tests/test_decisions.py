@@ -11,7 +11,7 @@ import pytest
 from agentledger import Conflict, InvalidInput, Ledger, NotFound, Settings
 
 
-def test_record_appends_an_event_in_the_same_transaction(ledger: Any, tenant_id: str) -> None:
+def test_record_appends_an_event_in_the_same_transaction(ledger: Ledger, tenant_id: str) -> None:
     scope = ledger.tenant(tenant_id)
     run = scope.runs.start("email")
     d = scope.decisions.record(
@@ -38,7 +38,7 @@ def test_record_appends_an_event_in_the_same_transaction(ledger: Any, tenant_id:
     assert scope.events.read_stream(f"decision:{lost.id}") == []
 
 
-def test_record_with_the_same_id_is_idempotent(ledger: Any, tenant_id: str) -> None:
+def test_record_with_the_same_id_is_idempotent(ledger: Ledger, tenant_id: str) -> None:
     decisions = ledger.tenant(tenant_id).decisions
     did = uuid.uuid4()
     first = decisions.record("Buy", decision_type="trade", id=did)
@@ -48,7 +48,7 @@ def test_record_with_the_same_id_is_idempotent(ledger: Any, tenant_id: str) -> N
     assert len(ledger.tenant(tenant_id).events.read_stream(f"decision:{did}")) == 1
 
 
-def test_feedback_is_set_once(ledger: Any, tenant_id: str) -> None:
+def test_feedback_is_set_once(ledger: Ledger, tenant_id: str) -> None:
     scope = ledger.tenant(tenant_id)
     d = scope.decisions.record("Escalate", decision_type="triage")
     fed = scope.decisions.record_feedback(d.id, False, reason="too early", by="ceo")
@@ -64,7 +64,7 @@ def test_feedback_is_set_once(ledger: Any, tenant_id: str) -> None:
     assert stream[1].payload == {"accepted": False, "reason": "too early", "by": "ceo"}
 
 
-def test_feedback_on_a_missing_decision_is_not_found(ledger: Any, tenant_id: str) -> None:
+def test_feedback_on_a_missing_decision_is_not_found(ledger: Ledger, tenant_id: str) -> None:
     with pytest.raises(NotFound) as info:
         ledger.tenant(tenant_id).decisions.record_feedback(uuid.uuid4(), True)
     assert info.value.field == "decision_id"
@@ -82,7 +82,7 @@ def test_feedback_on_a_missing_decision_is_not_found(ledger: Any, tenant_id: str
     ],
 )
 def test_bad_decisions_are_refused_and_nothing_is_written(
-    ledger: Any, tenant_id: str, kwargs: dict[str, Any], field: str
+    ledger: Ledger, tenant_id: str, kwargs: dict[str, Any], field: str
 ) -> None:
     scope = ledger.tenant(tenant_id)
     with pytest.raises((InvalidInput, NotFound)) as info:
@@ -118,7 +118,7 @@ def test_concurrent_different_feedback_one_wins(
     assert [e.type for e in stream] == ["DecisionRecorded", "FeedbackRecorded"]
 
 
-def test_acceptance_statistics_and_listing(ledger: Any, tenant_id: str) -> None:
+def test_acceptance_statistics_and_listing(ledger: Ledger, tenant_id: str) -> None:
     decisions = ledger.tenant(tenant_id).decisions
     made = []
     for i, (kind, agent, accepted) in enumerate(
@@ -157,7 +157,7 @@ def test_acceptance_statistics_and_listing(ledger: Any, tenant_id: str) -> None:
 
 
 def test_decisions_are_tenant_scoped_and_never_deleted(
-    ledger: Any, tenant_id: str, app_url: str
+    ledger: Ledger, tenant_id: str, app_url: str
 ) -> None:
     import psycopg
 
@@ -174,7 +174,7 @@ def test_decisions_are_tenant_scoped_and_never_deleted(
             conn.execute("DELETE FROM agentledger.decisions")
 
 
-def test_imported_decisions_count_on_their_day(ledger: Any, tenant_id: str) -> None:
+def test_imported_decisions_count_on_their_day(ledger: Ledger, tenant_id: str) -> None:
     import datetime as dt
 
     decisions = ledger.tenant(tenant_id).decisions
@@ -184,4 +184,7 @@ def test_imported_decisions_count_on_their_day(ledger: Any, tenant_id: str) -> N
     decisions.record_feedback(d.id, True)
     assert d.created_at == past
     stats = decisions.acceptance_stats(by=(), period="day")
-    assert any(s.period_start.date() == past.date() and s.accepted == 1 for s in stats)
+    assert any(
+        s.period_start is not None and s.period_start.date() == past.date() and s.accepted == 1
+        for s in stats
+    )

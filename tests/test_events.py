@@ -20,7 +20,7 @@ from agentledger import (
 )
 
 
-def test_append_and_read_a_stream(ledger: Any, tenant_id: str) -> None:
+def test_append_and_read_a_stream(ledger: Ledger, tenant_id: str) -> None:
     events = ledger.tenant(tenant_id).events
     first = events.append(
         "case:EX-1", "ExceptionCreated", {"amount": 10}, actor_type="agent", actor_id="triage"
@@ -44,7 +44,7 @@ def test_append_and_read_a_stream(ledger: Any, tenant_id: str) -> None:
     assert events.get(first.event_id).type == "ExceptionCreated"
 
 
-def test_reappending_an_id_says_so_with_the_original_place(ledger: Any, tenant_id: str) -> None:
+def test_reappending_an_id_says_so_with_the_original_place(ledger: Ledger, tenant_id: str) -> None:
     events = ledger.tenant(tenant_id).events
     event_id = uuid.uuid4()
     first = events.append("s", "Created", {"a": 1}, event_id=event_id, expected_version=0)
@@ -58,7 +58,9 @@ def test_reappending_an_id_says_so_with_the_original_place(ledger: Any, tenant_i
         events.append("s", "Created", {"a": 2}, event_id=event_id)
 
 
-def test_expected_version_mismatch_raises_and_writes_nothing(ledger: Any, tenant_id: str) -> None:
+def test_expected_version_mismatch_raises_and_writes_nothing(
+    ledger: Ledger, tenant_id: str
+) -> None:
     events = ledger.tenant(tenant_id).events
     events.append("order:1", "Placed", expected_version=0)
     with pytest.raises(VersionConflict, match="'order:1' is at version 1, not the expected 0"):
@@ -70,7 +72,7 @@ def test_expected_version_mismatch_raises_and_writes_nothing(ledger: Any, tenant
     assert events.stream_version("order:1") == 1
 
 
-def test_batch_append_is_atomic_and_ordered(ledger: Any, tenant_id: str) -> None:
+def test_batch_append_is_atomic_and_ordered(ledger: Ledger, tenant_id: str) -> None:
     events = ledger.tenant(tenant_id).events
     known = events.append("b:1", "Zero")
     batch = [NewEvent(stream=f"b:{i % 3}", type="T", payload={"i": i}) for i in range(30)]
@@ -101,7 +103,7 @@ def test_batch_append_is_atomic_and_ordered(ledger: Any, tenant_id: str) -> None
     ],
 )
 def test_bad_input_is_refused_naming_the_field(
-    ledger: Any, tenant_id: str, kwargs: dict[str, Any], field: str
+    ledger: Ledger, tenant_id: str, kwargs: dict[str, Any], field: str
 ) -> None:
     events = ledger.tenant(tenant_id).events
     with pytest.raises(InvalidInput) as info:
@@ -110,7 +112,7 @@ def test_bad_input_is_refused_naming_the_field(
     assert events.read_all() == []
 
 
-def test_read_all_pages_by_position_and_filters_types(ledger: Any, tenant_id: str) -> None:
+def test_read_all_pages_by_position_and_filters_types(ledger: Ledger, tenant_id: str) -> None:
     events = ledger.tenant(tenant_id).events
     for i in range(5):
         events.append(f"s{i}", "Even" if i % 2 == 0 else "Odd", {"i": i})
@@ -123,7 +125,7 @@ def test_read_all_pages_by_position_and_filters_types(ledger: Any, tenant_id: st
         events.read_all(rest[-1].position + 10_000)
 
 
-def test_checkpoints_commit_with_the_consumers_writes(ledger: Any, tenant_id: str) -> None:
+def test_checkpoints_commit_with_the_consumers_writes(ledger: Ledger, tenant_id: str) -> None:
     scope = ledger.tenant(tenant_id)
     assert scope.events.checkpoint("projector") == 0
     appended = scope.events.append("s", "T")
@@ -140,7 +142,7 @@ def test_checkpoints_commit_with_the_consumers_writes(ledger: Any, tenant_id: st
     assert scope.events.stream_version("projection") == 1
 
 
-def test_tenants_do_not_see_each_others_events(ledger: Any, tenant_id: str) -> None:
+def test_tenants_do_not_see_each_others_events(ledger: Ledger, tenant_id: str) -> None:
     other = f"o-{uuid.uuid4().hex[:10]}"
     ledger.tenants.create(other)
     mine = ledger.tenant(tenant_id).events.append("shared-name", "Mine")
@@ -202,7 +204,7 @@ def test_concurrent_duplicate_appends_store_one_event(
     assert len(sync_ledger.tenant(tenant_id).events.read_stream("dup")) == 1
 
 
-def test_recent_lists_newest_first_with_type_filter(ledger: Any, tenant_id: str) -> None:
+def test_recent_lists_newest_first_with_type_filter(ledger: Ledger, tenant_id: str) -> None:
     events = ledger.tenant(tenant_id).events
     for i in range(5):
         events.append("s:recent", "Even" if i % 2 == 0 else "Odd", {"i": i})

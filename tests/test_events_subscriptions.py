@@ -15,7 +15,9 @@ from agentledger.events.follow_sync import Follower
 from tests.faces import AsyncFace, _sync_cm
 
 
-def follower(ledger: Any, tenant_id: str, name: str, **kwargs: Any) -> AbstractContextManager[Any]:
+def follower(
+    ledger: Ledger, tenant_id: str, name: str, **kwargs: Any
+) -> AbstractContextManager[Any]:
     """The follower of whichever face ``ledger`` is, as a sync context manager."""
     if isinstance(ledger, AsyncFace):
         target = AsyncFollower(ledger._target.db, tenant_id, name, **kwargs)
@@ -23,7 +25,7 @@ def follower(ledger: Any, tenant_id: str, name: str, **kwargs: Any) -> AbstractC
     return Follower(ledger.db, tenant_id, name, **kwargs)
 
 
-def test_a_late_commit_is_not_skipped(ledger: Any, tenant_id: str) -> None:
+def test_a_late_commit_is_not_skipped(ledger: Ledger, tenant_id: str) -> None:
     """A naive ``WHERE position > last`` reader would read B, move past A's position, and
     never see A once it commits."""
     scope = ledger.tenant(tenant_id)
@@ -36,7 +38,7 @@ def test_a_late_commit_is_not_skipped(ledger: Any, tenant_id: str) -> None:
     assert [e.type for e in seen] == ["A", "B"]
 
 
-def test_a_writer_that_took_its_id_early_is_not_skipped(ledger: Any, tenant_id: str) -> None:
+def test_a_writer_that_took_its_id_early_is_not_skipped(ledger: Ledger, tenant_id: str) -> None:
     """The writer that started first (older transaction id) appends last and takes the higher
     position: while it runs nothing it could precede is read, then both events arrive
     exactly once, and a reader that stored the last position it saw still misses nothing."""
@@ -56,7 +58,7 @@ def test_a_writer_that_took_its_id_early_is_not_skipped(ledger: Any, tenant_id: 
 
 
 def test_a_reader_that_moved_on_still_gets_an_early_writers_events(
-    ledger: Any, tenant_id: str
+    ledger: Ledger, tenant_id: str
 ) -> None:
     """A transaction that got its id before a younger one appended, and appends only after
     a reader has moved past the younger event, is still read after it (never skipped)."""
@@ -69,7 +71,7 @@ def test_a_reader_that_moved_on_still_gets_an_early_writers_events(
     assert [e.position for e in scope.events.read_all(young.position)] == [late.position]
 
 
-def test_follower_resumes_from_its_checkpoint(ledger: Any, tenant_id: str) -> None:
+def test_follower_resumes_from_its_checkpoint(ledger: Ledger, tenant_id: str) -> None:
     events = ledger.tenant(tenant_id).events
     for i in range(5):
         events.append("s", "T", {"i": i})
@@ -83,7 +85,9 @@ def test_follower_resumes_from_its_checkpoint(ledger: Any, tenant_id: str) -> No
     assert [e.payload["i"] for e in rest] == [4]
 
 
-def test_notify_wakes_a_waiting_follower(ledger: Any, sync_ledger: Ledger, tenant_id: str) -> None:
+def test_notify_wakes_a_waiting_follower(
+    ledger: Ledger, sync_ledger: Ledger, tenant_id: str
+) -> None:
     """With polling every 60 s and a 30 s timeout, only the notification can deliver the
     event: without it next_batch would come back empty."""
     with follower(ledger, tenant_id, "waker", poll_interval=60) as f:

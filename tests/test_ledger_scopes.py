@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from agentledger import Task
+from agentledger import Ledger, Task
 
 
 def _handle(task: Task) -> dict[str, Any]:
@@ -14,7 +14,7 @@ def _handle(task: Task) -> dict[str, Any]:
 
 
 def test_workers_start_from_a_tenant_scope_not_inside_a_transaction(
-    ledger: Any, tenant_id: str
+    ledger: Ledger, tenant_id: str
 ) -> None:
     scope = ledger.tenant(tenant_id)
     assert scope.tasks.worker("q", _handle) is not None  # built, not run

@@ -11,17 +11,19 @@ from agentledger import (
     EMBEDDING_DIMENSIONS,
     Filter,
     InvalidInput,
+    Ledger,
     NewEntity,
     NotFound,
 )
+from agentledger.memory.facade_sync import Memory
 
 
 @pytest.fixture
-def mem(ledger: Any, tenant_id: str) -> Any:
+def mem(ledger: Ledger, tenant_id: str) -> Memory:
     return ledger.tenant(tenant_id).memory
 
 
-def test_upsert_merges_attrs_never_overwriting_with_null(mem: Any) -> None:
+def test_upsert_merges_attrs_never_overwriting_with_null(mem: Memory) -> None:
     first = mem.upsert(
         "contact",
         "John Smith",
@@ -50,17 +52,18 @@ def test_upsert_merges_attrs_never_overwriting_with_null(mem: Any) -> None:
     assert mem.get_by_key("c-1", source="other") is None
 
 
-def test_upsert_by_name_dedups_case_and_space_insensitively(mem: Any) -> None:
+def test_upsert_by_name_dedups_case_and_space_insensitively(mem: Memory) -> None:
     a = mem.upsert("deal", "Project  Atlas", by_name=True, attrs={"stage": "lead"})
     b = mem.upsert("deal", "project atlas", by_name=True, attrs={"value": 5})
     assert a.id == b.id and b.attrs == {"stage": "lead", "value": 5}
-    assert mem.get_by_key(kind="deal", name="PROJECT ATLAS").id == a.id
+    found = mem.get_by_key(kind="deal", name="PROJECT ATLAS")
+    assert found is not None and found.id == a.id
     # No key and no by_name: always a new entity.
     c = mem.upsert("deal", "Project Atlas")
     assert c.id != a.id
 
 
-def test_batch_upsert_merges_duplicates_and_reports_ids_in_order(mem: Any) -> None:
+def test_batch_upsert_merges_duplicates_and_reports_ids_in_order(mem: Memory) -> None:
     items = [NewEntity(kind="fact", name=f"fact {i}", key=f"k{i}") for i in range(500)]
     items.append(NewEntity(kind="fact", name="fact 3", key="k3", attrs={"x": 1}))
     result = mem.upsert_many(items)
@@ -72,7 +75,7 @@ def test_batch_upsert_merges_duplicates_and_reports_ids_in_order(mem: Any) -> No
     assert mem.get(result.ids[0]).update_count == 1
 
 
-def test_batch_update_counts_match_one_by_one_upserts(mem: Any) -> None:
+def test_batch_update_counts_match_one_by_one_upserts(mem: Memory) -> None:
     """Each input merged into an entity counts once in update_count, whether it came in the
     same batch as the insert, in a later batch, or alone."""
 
@@ -88,7 +91,7 @@ def test_batch_update_counts_match_one_by_one_upserts(mem: Any) -> None:
     assert alone.update_count == 5 and alone.attrs == {"n": 2} and alone.tags == ["t"]
 
 
-def test_touch_records_access_in_the_same_transaction(mem: Any) -> None:
+def test_touch_records_access_in_the_same_transaction(mem: Memory) -> None:
     e = mem.upsert("fact", "sky is blue")
     assert e.access_count == 0 and e.last_accessed_at is None
     mem.get(e.id, touch=True)
@@ -97,7 +100,7 @@ def test_touch_records_access_in_the_same_transaction(mem: Any) -> None:
     assert after.access_count == 2 and after.last_accessed_at is not None
 
 
-def test_user_scoping(mem: Any) -> None:
+def test_user_scoping(mem: Memory) -> None:
     mine = mem.upsert("preference", "likes tea", user="alice", key="drink")
     theirs = mem.upsert("preference", "likes coffee", user="bob", key="drink")
     shared = mem.upsert("fact", "alice shares this", user="alice", shared=True)
@@ -108,12 +111,13 @@ def test_user_scoping(mem: Any) -> None:
     with pytest.raises(NotFound):
         mem.get(mine.id, user="bob")
     assert mem.get(mine.id, user="alice") == mine
-    assert mem.get_by_key("drink", user="alice").id == mine.id
+    by_key = mem.get_by_key("drink", user="alice")
+    assert by_key is not None and by_key.id == mine.id
     assert not mem.delete(mine.id, user="bob")
     assert len(mem.list()) == 4  # the tenant itself sees everything
 
 
-def test_tenant_isolation(ledger: Any, tenant_id: str) -> None:
+def test_tenant_isolation(ledger: Ledger, tenant_id: str) -> None:
     other = f"o-{uuid.uuid4().hex[:10]}"
     ledger.tenants.create(other)
     a = ledger.tenant(tenant_id).memory.upsert("contact", "Shared Name", key="same")
@@ -126,7 +130,7 @@ def test_tenant_isolation(ledger: Any, tenant_id: str) -> None:
     assert [h.entity.id for h in ledger.tenant(other).memory.search_text("Shared")] == [b.id]
 
 
-def test_filters_compare_numbers_and_dates_as_such(mem: Any) -> None:
+def test_filters_compare_numbers_and_dates_as_such(mem: Memory) -> None:
     from datetime import date
 
     small = mem.upsert("deal", "small", attrs={"value": 9, "closed": "2024-02-01"})
@@ -142,7 +146,7 @@ def test_filters_compare_numbers_and_dates_as_such(mem: Any) -> None:
     assert len(mem.list(Filter(kind=["deal", "contact"]))) == 3
 
 
-def test_keyset_pages(mem: Any) -> None:
+def test_keyset_pages(mem: Memory) -> None:
     mem.upsert_many([NewEntity(kind="fact", name=f"n{i}") for i in range(7)])
     first = mem.list(limit=4)
     rest = mem.list(after=first[-1], limit=4)
@@ -173,7 +177,7 @@ def test_bad_input_is_refused_and_nothing_is_written(
     assert mem.stats().entities == 0
 
 
-def test_bad_batch_writes_nothing(mem: Any) -> None:
+def test_bad_batch_writes_nothing(mem: Memory) -> None:
     items = [NewEntity(kind="fact", name=f"n{i}") for i in range(5)]
     items.append(NewEntity(kind="fact", name="bad\x00"))
     with pytest.raises(InvalidInput, match="NUL"):
@@ -181,7 +185,7 @@ def test_bad_batch_writes_nothing(mem: Any) -> None:
     assert mem.stats().entities == 0
 
 
-def test_bad_ids_and_filters(mem: Any) -> None:
+def test_bad_ids_and_filters(mem: Memory) -> None:
     with pytest.raises(InvalidInput):
         mem.get("not-a-uuid")
     with pytest.raises(NotFound):

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from agentledger import EMBEDDING_DIMENSIONS, Filter
-from agentledger.memory import filters, ops
+from agentledger import EMBEDDING_DIMENSIONS, Filter, Ledger
+from agentledger.memory import filters, ops, search
 
 FUNCTIONS = (
     "memory_search_name_v1",
@@ -24,7 +24,7 @@ FUNCTIONS = (
     "memory_search_hybrid_vector_v1",
     "memory_search_hybrid_vector_v2",
 )
-FUZZY = {"threshold": 0.3, "cap": ops.NAME_CANDIDATES}
+FUZZY = {"threshold": 0.3, "cap": search.NAME_CANDIDATES}
 
 
 def unit(seed: int) -> list[float]:
@@ -43,7 +43,7 @@ def twin(mem: Any, vectors: bool, **extra: Any) -> Any:
     )
 
 
-def test_no_search_returns_another_tenants_entity(ledger: Any, tenant_id: str) -> None:
+def test_no_search_returns_another_tenants_entity(ledger: Ledger, tenant_id: str) -> None:
     vectors = "vector" in ledger.db.extensions
     other = f"t-{uuid.uuid4().hex[:12]}"
     ledger.tenants.create(other, "Other")
@@ -78,8 +78,8 @@ def test_an_unbound_caller_finds_nothing(
     twin(sync_ledger.tenant(tenant_id).memory, False)
     hybrid = {
         "pool": 20,
-        "text_cap": ops.TEXT_CANDIDATES,
-        "rrf_k": ops.RRF_K,
+        "text_cap": search.TEXT_CANDIDATES,
+        "rrf_k": search.RRF_K,
         "limit": 10,
         **FUZZY,
     }
@@ -101,8 +101,8 @@ def test_a_direct_call_as_the_app_role_sees_only_the_bound_tenant(
     private = twin(sync_ledger.tenant(other).memory, False, user="u2")
     hybrid = {
         "pool": 20,
-        "text_cap": ops.TEXT_CANDIDATES,
-        "rrf_k": ops.RRF_K,
+        "text_cap": search.TEXT_CANDIDATES,
+        "rrf_k": search.RRF_K,
         "limit": 10,
         **FUZZY,
     }

@@ -14,7 +14,7 @@ from bench.plans import body_plan, traced_plans
 from psycopg import sql
 
 from agentledger import NewEntity
-from agentledger.memory import filters, ops
+from agentledger.memory import filters, ops, search
 from tests.test_memory_definer import FUNCTIONS
 
 
@@ -86,7 +86,7 @@ def test_a_plain_owner_keeps_tenants_apart_and_uses_the_indexes(
         name = traced_plans(
             conn,
             ops.Q.find_by_name.sql,
-            {**unscoped, "name": "Zelda Quin", "threshold": 0.3, "cap": ops.NAME_CANDIDATES},
+            {**unscoped, "name": "Zelda Quin", "threshold": 0.3, "cap": search.NAME_CANDIDATES},
             role=plain_owner,
         )
     assert "memory_entities_name_words_idx" in name and "Seq Scan" not in name, name

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import Any
 
 import pytest
 
 from agentledger import InvalidInput, Ledger, NewEntity, NotFound, Settings
+from agentledger.memory.facade_sync import Memory
 
 
 @pytest.fixture
-def mem(ledger: Any, tenant_id: str) -> Any:
+def mem(ledger: Ledger, tenant_id: str) -> Memory:
     return ledger.tenant(tenant_id).memory
 
 
-def test_relationships_are_unique_typed_and_deleted_with_entities(mem: Any) -> None:
+def test_relationships_are_unique_typed_and_deleted_with_entities(mem: Memory) -> None:
     a, b, c = (mem.upsert("fact", n) for n in "abc")
     r1 = mem.relate(a.id, b.id, "led_to", weight=0.5, attrs={"why": "x"})
     r2 = mem.relate(a.id, b.id, "led_to", weight=0.9, attrs={"how": "y"})
@@ -37,7 +37,7 @@ def test_relationships_are_unique_typed_and_deleted_with_entities(mem: Any) -> N
     assert mem.stats().relationships == 1
 
 
-def test_bad_relationships(mem: Any) -> None:
+def test_bad_relationships(mem: Memory) -> None:
     a = mem.upsert("fact", "a")
     with pytest.raises(NotFound):
         mem.relate(a.id, uuid.uuid4(), "relates_to")
@@ -48,7 +48,7 @@ def test_bad_relationships(mem: Any) -> None:
     assert mem.stats().relationships == 0
 
 
-def test_traversal_is_bounded_and_cycle_safe(mem: Any) -> None:
+def test_traversal_is_bounded_and_cycle_safe(mem: Memory) -> None:
     ids = mem.upsert_many([NewEntity(kind="fact", name=f"n{i}") for i in range(5)]).ids
     for i in range(5):  # a ring: n0 -> n1 -> ... -> n4 -> n0
         mem.relate(ids[i], ids[(i + 1) % 5], "led_to")
@@ -67,7 +67,7 @@ def test_traversal_is_bounded_and_cycle_safe(mem: Any) -> None:
         mem.traverse(ids[0], max_depth=99)
 
 
-def test_traversal_and_neighbours_respect_user_scope(mem: Any) -> None:
+def test_traversal_and_neighbours_respect_user_scope(mem: Memory) -> None:
     a = mem.upsert("fact", "public")
     hidden = mem.upsert("fact", "bob's", user="bob")
     beyond = mem.upsert("fact", "beyond")
@@ -83,7 +83,7 @@ def test_traversal_and_neighbours_respect_user_scope(mem: Any) -> None:
         mem.relate(a.id, hidden.id, "relates_to", user="alice")
 
 
-def test_retention_deletes_or_archives_in_batches(mem: Any) -> None:
+def test_retention_deletes_or_archives_in_batches(mem: Memory) -> None:
     mem.upsert_many(
         [NewEntity(kind="fact", name=f"low {i}", relevance=0.1) for i in range(25)]
         + [NewEntity(kind="fact", name=f"high {i}", relevance=0.9) for i in range(5)]
@@ -104,7 +104,7 @@ def test_retention_deletes_or_archives_in_batches(mem: Any) -> None:
         mem.retain()
 
 
-def test_stats_by_kind_and_user(mem: Any) -> None:
+def test_stats_by_kind_and_user(mem: Memory) -> None:
     mem.upsert("contact", "c1")
     mem.upsert("deal", "d1", user="alice")
     mem.upsert("deal", "d2", user="alice")

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
 
 import psycopg
 from bench.plans import traced_plans
 
-from agentledger import Filter, NewEntity
+from agentledger import Filter, Ledger, NewEntity
 from agentledger.memory import filters, ops
 
 
@@ -24,7 +23,7 @@ def words(database_url: str, tenant: str) -> set[str]:
 
 
 def test_names_feed_the_dictionary_and_renames_are_found(
-    ledger: Any, tenant_id: str, database_url: str
+    ledger: Ledger, tenant_id: str, database_url: str
 ) -> None:
     mem = ledger.tenant(tenant_id).memory
     mem.upsert_many([NewEntity(kind="contact", name="Margaret Thatcherly")])
@@ -39,7 +38,7 @@ def test_names_feed_the_dictionary_and_renames_are_found(
     assert hits[0].fuzzy_score is not None and hits[0].fuzzy_score >= 0.3
 
 
-def test_quotes_and_backslashes_in_names_are_data(ledger: Any, tenant_id: str) -> None:
+def test_quotes_and_backslashes_in_names_are_data(ledger: Ledger, tenant_id: str) -> None:
     mem = ledger.tenant(tenant_id).memory
     odd = mem.upsert("contact", "Siobhan O'Briain \\ Ltd | & ! (x)", by_name=True)
     hits = mem.find_by_name("Siobhan O'Brian \\ | & !")
@@ -48,7 +47,7 @@ def test_quotes_and_backslashes_in_names_are_data(ledger: Any, tenant_id: str) -
 
 
 def test_one_word_matching_fills_the_limit_and_ranks_by_similarity(
-    ledger: Any, tenant_id: str
+    ledger: Ledger, tenant_id: str
 ) -> None:
     mem = ledger.tenant(tenant_id).memory
     mem.upsert_many(
@@ -66,7 +65,7 @@ def test_one_word_matching_fills_the_limit_and_ranks_by_similarity(
     }
 
 
-def test_user_scope_and_tenant_scope_hold(ledger: Any, tenant_id: str) -> None:
+def test_user_scope_and_tenant_scope_hold(ledger: Ledger, tenant_id: str) -> None:
     other = f"t-{uuid.uuid4().hex[:12]}"
     ledger.tenants.create(other, "Other")
     mem = ledger.tenant(tenant_id).memory
@@ -85,7 +84,7 @@ def test_user_scope_and_tenant_scope_hold(ledger: Any, tenant_id: str) -> None:
 
 
 def test_the_any_word_pass_reads_each_close_word_from_a_bounded_sample(
-    ledger: Any, tenant_id: str, database_url: str
+    ledger: Ledger, tenant_id: str, database_url: str
 ) -> None:
     """memory_0006: when no name holds a close word of every query word, the any-word pass
     reads the close words one by one (each under GIN's sample bound, which the function

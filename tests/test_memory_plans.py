@@ -10,7 +10,7 @@ import psycopg
 from bench.plans import body_plan, traced_plans
 
 from agentledger import Filter, NewEntity
-from agentledger.memory import filters, ops
+from agentledger.memory import filters, ops, search
 
 
 def plan(owner_url: str, tenant: str, function: str, params: dict[str, Any]) -> str:
@@ -27,7 +27,7 @@ def traced(owner_url: str, tenant: str, statement: Any, params: dict[str, Any]) 
         return traced_plans(conn, statement.sql, params)
 
 
-FUZZY = {"threshold": 0.3, "cap": ops.NAME_CANDIDATES}
+FUZZY = {"threshold": 0.3, "cap": search.NAME_CANDIDATES}
 
 
 def test_user_scoped_searches_use_the_scope_indexes(
@@ -51,7 +51,12 @@ def test_user_scoped_searches_use_the_scope_indexes(
     assert "memory_entities_shared_idx" in shown, shown
     assert "Seq Scan on memory_entities" not in shown, shown
     # Fuzzy names read the user's lexemes in the name-word index (memory_0004).
-    hybrid = {"query": "budget", "pool": 20, "text_cap": ops.TEXT_CANDIDATES, "rrf_k": ops.RRF_K}
+    hybrid = {
+        "query": "budget",
+        "pool": 20,
+        "text_cap": search.TEXT_CANDIDATES,
+        "rrf_k": search.RRF_K,
+    }
     for statement, params in (
         (ops.Q.search_hybrid, {**scope, **hybrid, **FUZZY}),
         (ops.Q.find_by_name, {**scope, **FUZZY, "name": "persn 7"}),
@@ -95,7 +100,12 @@ def test_unscoped_fuzzy_and_text_searches_use_their_indexes(
     assert "memory_entities_search_idx" in text, text
     assert "Index Cond: (search @@" in text or "Recheck Cond: (search @@" in text, text
     assert "Seq Scan" not in text, text
-    hybrid = {"query": "zeppelin", "pool": 20, "text_cap": ops.TEXT_CANDIDATES, "rrf_k": ops.RRF_K}
+    hybrid = {
+        "query": "zeppelin",
+        "pool": 20,
+        "text_cap": search.TEXT_CANDIDATES,
+        "rrf_k": search.RRF_K,
+    }
     both = traced(database_url, tenant_id, ops.Q.search_hybrid, {**unscoped, **hybrid, **FUZZY})
     assert "memory_entities_search_idx" in both, both
     assert "memory_entities_name_words_idx" in both, both

@@ -8,11 +8,19 @@ from typing import Any
 
 import pytest
 
-from agentledger import EMBEDDING_DIMENSIONS, Filter, HashingEmbedder, MissingExtension, NewEntity
+from agentledger import (
+    EMBEDDING_DIMENSIONS,
+    Filter,
+    HashingEmbedder,
+    Ledger,
+    MissingExtension,
+    NewEntity,
+)
+from agentledger.memory.facade_sync import Memory
 
 
 @pytest.fixture
-def mem(ledger: Any, tenant_id: str) -> Any:
+def mem(ledger: Ledger, tenant_id: str) -> Memory:
     return ledger.tenant(tenant_id).memory
 
 
@@ -26,7 +34,7 @@ def unit(seed: int) -> list[float]:
     return [rng.uniform(-1, 1) for _ in range(EMBEDDING_DIMENSIONS)]
 
 
-def test_find_by_name_is_fuzzy_and_ranked(mem: Any) -> None:
+def test_find_by_name_is_fuzzy_and_ranked(mem: Memory) -> None:
     for name in ["John Smith", "Jane Smithers", "Joanna Smythe-Barrow", "Alice Wong"]:
         mem.upsert("contact", name, by_name=True)
     hits = mem.find_by_name("Jon Smth")
@@ -38,7 +46,7 @@ def test_find_by_name_is_fuzzy_and_ranked(mem: Any) -> None:
     assert mem.find_by_name("Jon Smth", filter=Filter(kind="deal")) == []
 
 
-def test_text_search_ranks_and_highlights(mem: Any) -> None:
+def test_text_search_ranks_and_highlights(mem: Memory) -> None:
     mem.upsert("fact", "Quarterly budget", summary="The budget review is due in March")
     mem.upsert("fact", "Team offsite", summary="Offsite planning; budget not decided")
     mem.upsert("fact", "Unrelated", attrs={"note": "the budget lives in attrs"})
@@ -50,7 +58,7 @@ def test_text_search_ranks_and_highlights(mem: Any) -> None:
     assert [h.entity.name for h in mem.search_text('"budget review"')] == ["Quarterly budget"]
 
 
-def test_hybrid_fuses_signals_and_reports_each_score(mem: Any) -> None:
+def test_hybrid_fuses_signals_and_reports_each_score(mem: Memory) -> None:
     mem.upsert("contact", "John Smith", summary="met at the Berlin conference")
     mem.upsert("fact", "Berlin trip", summary="John Smith organised the Berlin trip")
     mem.upsert("fact", "Other", summary="nothing to see")
@@ -64,7 +72,7 @@ def test_hybrid_fuses_signals_and_reports_each_score(mem: Any) -> None:
     assert hits[0].score >= hits[-1].score
 
 
-def test_search_returns_the_full_limit_in_a_narrow_scope(mem: Any, has_vector: bool) -> None:
+def test_search_returns_the_full_limit_in_a_narrow_scope(mem: Memory, has_vector: bool) -> None:
     # 300 entities for other users, 12 for alice: a scoped search must still fill its limit.
     items = [
         NewEntity(kind="fact", name=f"budget note {i}", user_id=f"u{i % 5}", embedding=None)
@@ -88,7 +96,7 @@ def test_search_returns_the_full_limit_in_a_narrow_scope(mem: Any, has_vector: b
         assert len(mem.search_vector(unit(999), filter=scope, limit=50)) == 12
 
 
-def test_vector_search_and_embedder(mem: Any, has_vector: bool) -> None:
+def test_vector_search_and_embedder(mem: Memory, has_vector: bool) -> None:
     if not has_vector:
         with pytest.raises(MissingExtension, match="vector"):
             mem.search_vector(unit(1))
@@ -109,7 +117,7 @@ def test_vector_search_and_embedder(mem: Any, has_vector: bool) -> None:
     assert fused[0].vector_score is not None and fused[0].text_score is not None
 
 
-def test_wrong_dimension_embedding_is_invalid(mem: Any) -> None:
+def test_wrong_dimension_embedding_is_invalid(mem: Memory) -> None:
     from agentledger import InvalidInput
 
     with pytest.raises(InvalidInput, match="dimensions"):

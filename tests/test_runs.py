@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from agentledger import IllegalTransition, InvalidInput, NotFound
+from agentledger import IllegalTransition, InvalidInput, Ledger, NotFound
 from agentledger.runs.ops import MAX_CONTENT
 
 
-def test_start_and_finish(ledger: Any, tenant_id: str) -> None:
+def test_start_and_finish(ledger: Ledger, tenant_id: str) -> None:
     runs = ledger.tenant(tenant_id).runs
     run = runs.start(
         "email", source_id="msg-1", content="hello", priority="high", entity_ref="contact:7"
@@ -34,14 +34,14 @@ def test_start_and_finish(ledger: Any, tenant_id: str) -> None:
         runs.finish(uuid.uuid4())
 
 
-def test_repeated_start_id_returns_the_same_run(ledger: Any, tenant_id: str) -> None:
+def test_repeated_start_id_returns_the_same_run(ledger: Ledger, tenant_id: str) -> None:
     runs = ledger.tenant(tenant_id).runs
     rid = uuid.uuid4()
     assert runs.start("email", id=rid) == runs.start("email", id=rid)
     assert len(runs.list()) == 1
 
 
-def test_long_content_is_truncated_with_a_marker(ledger: Any, tenant_id: str) -> None:
+def test_long_content_is_truncated_with_a_marker(ledger: Ledger, tenant_id: str) -> None:
     runs = ledger.tenant(tenant_id).runs
     run = runs.start("email", content="x" * (MAX_CONTENT + 5000))
     assert run.content is not None and len(run.content) == MAX_CONTENT
@@ -58,7 +58,7 @@ def test_long_content_is_truncated_with_a_marker(ledger: Any, tenant_id: str) ->
     ],
 )
 def test_bad_runs_are_refused(
-    ledger: Any, tenant_id: str, kwargs: dict[str, Any], field: str
+    ledger: Ledger, tenant_id: str, kwargs: dict[str, Any], field: str
 ) -> None:
     runs = ledger.tenant(tenant_id).runs
     with pytest.raises(InvalidInput) as info:
@@ -67,7 +67,7 @@ def test_bad_runs_are_refused(
     assert runs.list() == []
 
 
-def test_stats_and_listing(ledger: Any, tenant_id: str) -> None:
+def test_stats_and_listing(ledger: Ledger, tenant_id: str) -> None:
     runs = ledger.tenant(tenant_id).runs
     for ms in (100, 200, 300, 400):
         runs.finish(runs.start("email").id, duration_ms=ms, tokens_in=10, tokens_out=1)
@@ -87,7 +87,7 @@ def test_stats_and_listing(ledger: Any, tenant_id: str) -> None:
     assert [r.status for r in runs.list(status="started")] == ["started"]
 
 
-def test_imported_runs_keep_their_times(ledger: Any, tenant_id: str) -> None:
+def test_imported_runs_keep_their_times(ledger: Ledger, tenant_id: str) -> None:
     import datetime as dt
 
     runs = ledger.tenant(tenant_id).runs

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agentledger import IllegalTransition, InvalidInput
+from agentledger import IllegalTransition, InvalidInput, Ledger
 from agentledger.alerts import ops as alerts_ops
 from agentledger.db.binding import Binding
 from agentledger.db.statements import Op
@@ -32,7 +32,7 @@ def test_the_store_back_writes_are_spoolable() -> None:
     assert all(op.spoolable and op.idempotent for op in ops)
 
 
-def test_a_repeated_alert_id_counts_once(ledger: Any, tenant_id: str) -> None:
+def test_a_repeated_alert_id_counts_once(ledger: Ledger, tenant_id: str) -> None:
     alerts = ledger.tenant(tenant_id).alerts
     first_id, bump_id = uuid.uuid4(), uuid.uuid4()
     first = alerts.create(2, "Disk full", dedup_key="disk", id=first_id)
@@ -48,7 +48,7 @@ def test_a_repeated_alert_id_counts_once(ledger: Any, tenant_id: str) -> None:
     assert len(alerts.list(limit=10)) == 2
 
 
-def test_finishing_a_run_again_the_same_way_is_harmless(ledger: Any, tenant_id: str) -> None:
+def test_finishing_a_run_again_the_same_way_is_harmless(ledger: Ledger, tenant_id: str) -> None:
     runs = ledger.tenant(tenant_id).runs
     run = runs.start("email")
     done = runs.finish(run.id, response_id="r", duration_ms=12, tokens_in=3)
@@ -84,7 +84,7 @@ def test_ids_are_made_before_the_operation_so_replays_repeat_them(
     assert scope.memory.stats().entities == 1
 
 
-def test_an_upsert_without_a_natural_key_is_not_repeatable(ledger: Any, tenant_id: str) -> None:
+def test_an_upsert_without_a_natural_key_is_not_repeatable(ledger: Ledger, tenant_id: str) -> None:
     with pytest.raises(InvalidInput, match="natural key"):
         ledger.db.run(memory_ops.upsert_keyed("note", "n"), Binding(tenant_id))
     memory = ledger.tenant(tenant_id).memory

@@ -9,13 +9,21 @@ from typing import Any
 
 import pytest
 
-from agentledger import Conflict, IllegalTransition, InvalidInput, NewTask, NotFound, Outcome
+from agentledger import (
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    Ledger,
+    NewTask,
+    NotFound,
+    Outcome,
+)
 from agentledger.tasks import ops
 from agentledger.tasks.ops import Q
 from agentledger.tasks.records import TASK_LIFECYCLE
 
 
-def test_enqueue_claim_complete(ledger: Any, tenant_id: str) -> None:
+def test_enqueue_claim_complete(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     task = tasks.enqueue("mail", {"to": "a@example.com"}, task_type="send", priority=3)
     assert task.status == "pending" and task.attempts == 0 and task.input == {"to": "a@example.com"}
@@ -30,7 +38,7 @@ def test_enqueue_claim_complete(ledger: Any, tenant_id: str) -> None:
 
 
 def test_claim_orders_by_priority_then_age_and_respects_run_after(
-    ledger: Any, tenant_id: str
+    ledger: Ledger, tenant_id: str
 ) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     low = tasks.enqueue("q", {"n": 1}, priority=0)
@@ -44,7 +52,7 @@ def test_claim_orders_by_priority_then_age_and_respects_run_after(
     assert later.id not in [t.id for t in claimed]
 
 
-def test_enqueue_many_in_one_statement_with_dedup(ledger: Any, tenant_id: str) -> None:
+def test_enqueue_many_in_one_statement_with_dedup(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     first = tasks.enqueue("batch", {"k": 0}, dedup_key="same")
     ids = tasks.enqueue_many(
@@ -68,7 +76,7 @@ def test_enqueue_many_in_one_statement_with_dedup(ledger: Any, tenant_id: str) -
     assert tasks.enqueue_many("batch", []) == []
 
 
-def test_dedup_key_is_free_again_once_the_task_finished(ledger: Any, tenant_id: str) -> None:
+def test_dedup_key_is_free_again_once_the_task_finished(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     first = tasks.enqueue("d", dedup_key="x")
     [claimed] = tasks.claim("d")
@@ -77,7 +85,7 @@ def test_dedup_key_is_free_again_once_the_task_finished(ledger: Any, tenant_id: 
 
 
 def test_failure_retries_with_backoff_then_goes_dead_and_redrives(
-    ledger: Any, tenant_id: str
+    ledger: Ledger, tenant_id: str
 ) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     task = tasks.enqueue("f", max_attempts=2, retry_delay=0.0)
@@ -96,7 +104,7 @@ def test_failure_retries_with_backoff_then_goes_dead_and_redrives(
         tasks.redrive(task.id)
 
 
-def test_backoff_delays_the_retry(ledger: Any, tenant_id: str) -> None:
+def test_backoff_delays_the_retry(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     tasks.enqueue("b", retry_delay=30.0)
     [c] = tasks.claim("b")
@@ -105,14 +113,14 @@ def test_backoff_delays_the_retry(ledger: Any, tenant_id: str) -> None:
     assert tasks.claim("b") == []
 
 
-def test_permanent_failure_goes_dead_at_once(ledger: Any, tenant_id: str) -> None:
+def test_permanent_failure_goes_dead_at_once(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     tasks.enqueue("p", max_attempts=5)
     [c] = tasks.claim("p")
     assert tasks.fail(c, "bad input", retry=False).status == "dead"
 
 
-def test_redrive_queue(ledger: Any, tenant_id: str) -> None:
+def test_redrive_queue(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     tasks.enqueue_many("rq", [NewTask(max_attempts=1) for _ in range(3)])
     for c in tasks.claim("rq", limit=3):
@@ -121,7 +129,7 @@ def test_redrive_queue(ledger: Any, tenant_id: str) -> None:
     assert len(tasks.claim("rq", limit=10)) == 3
 
 
-def test_cancel_only_pending(ledger: Any, tenant_id: str) -> None:
+def test_cancel_only_pending(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     a = tasks.enqueue("c")
     assert tasks.cancel(a.id).status == "cancelled"
@@ -133,7 +141,7 @@ def test_cancel_only_pending(ledger: Any, tenant_id: str) -> None:
         tasks.cancel(10**12)
 
 
-def test_release_returns_work_without_spending_an_attempt(ledger: Any, tenant_id: str) -> None:
+def test_release_returns_work_without_spending_an_attempt(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     tasks.enqueue("r")
     [c] = tasks.claim("r")
@@ -143,7 +151,7 @@ def test_release_returns_work_without_spending_an_attempt(ledger: Any, tenant_id
 
 
 def test_expired_lease_is_rescued_and_the_old_holder_cannot_complete(
-    ledger: Any, tenant_id: str
+    ledger: Ledger, tenant_id: str
 ) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     tasks.enqueue("lease")
@@ -159,7 +167,7 @@ def test_expired_lease_is_rescued_and_the_old_holder_cannot_complete(
     assert tasks.stats("lease")[0].rescued == 1
 
 
-def test_rescue_of_a_spent_task_buries_it(ledger: Any, tenant_id: str) -> None:
+def test_rescue_of_a_spent_task_buries_it(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     task = tasks.enqueue("spent", max_attempts=1)
     tasks.claim("spent", lease=0.05)
@@ -169,7 +177,7 @@ def test_rescue_of_a_spent_task_buries_it(ledger: Any, tenant_id: str) -> None:
     assert dead.status == "dead" and "lease expired" in (dead.error or "")
 
 
-def test_heartbeat_extends_the_lease(ledger: Any, tenant_id: str) -> None:
+def test_heartbeat_extends_the_lease(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     tasks.enqueue("hb")
     [c] = tasks.claim("hb", lease=60)
@@ -183,11 +191,11 @@ def test_heartbeat_extends_the_lease(ledger: Any, tenant_id: str) -> None:
     assert tasks.heartbeat([c]) == []  # no longer held
 
 
-def test_settle_many_in_one_round_trip_refuses_lost_claims(ledger: Any, tenant_id: str) -> None:
+def test_settle_many_in_one_round_trip_refuses_lost_claims(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     tasks.enqueue_many("s", [{"i": i} for i in range(4)])
     a, b, c, d = tasks.claim("s", limit=4)
-    assert c.claim_token is not None and d.claim_token is not None
+    assert a.claim_token and b.claim_token and c.claim_token and d.claim_token
     result = tasks.settle(
         [
             Outcome(id=a.id, token=a.claim_token, action="complete", output={"ok": 1}),
@@ -200,7 +208,7 @@ def test_settle_many_in_one_round_trip_refuses_lost_claims(ledger: Any, tenant_i
     assert result.refused == [d.id]
 
 
-def test_settle_reads_each_outcome_by_its_task(ledger: Any, tenant_id: str) -> None:
+def test_settle_reads_each_outcome_by_its_task(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     tasks.enqueue_many("s2", [{"i": i} for i in range(3)])
     a, b = tasks.claim("s2", limit=2)
@@ -226,7 +234,7 @@ def test_settle_reads_each_outcome_by_its_task(ledger: Any, tenant_id: str) -> N
     assert tasks.get(a.id).status == "running"
 
 
-def test_agent_addressed_tasks(ledger: Any, tenant_id: str) -> None:
+def test_agent_addressed_tasks(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     mine = tasks.enqueue("agents", agent_name="codex")
     anyone = tasks.enqueue("agents")
@@ -235,7 +243,7 @@ def test_agent_addressed_tasks(ledger: Any, tenant_id: str) -> None:
     assert c.id == mine.id and c.claimed_by == "codex"
 
 
-def test_list_get_stats(ledger: Any, tenant_id: str) -> None:
+def test_list_get_stats(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     ids = tasks.enqueue_many("ls", [{"i": i} for i in range(5)])
     page = tasks.list(queue="ls", limit=3)
@@ -250,7 +258,7 @@ def test_list_get_stats(ledger: Any, tenant_id: str) -> None:
         tasks.get(10**12)
 
 
-def test_prune_moves_finished_tasks_to_the_archive(ledger: Any, tenant_id: str) -> None:
+def test_prune_moves_finished_tasks_to_the_archive(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     tasks.enqueue_many("old", [{"i": i} for i in range(3)])
     for c in tasks.claim("old", limit=3):
@@ -263,7 +271,7 @@ def test_prune_moves_finished_tasks_to_the_archive(ledger: Any, tenant_id: str) 
     assert archived.status == "completed"
 
 
-def test_enqueue_inside_a_transaction_with_other_writes(ledger: Any, tenant_id: str) -> None:
+def test_enqueue_inside_a_transaction_with_other_writes(ledger: Ledger, tenant_id: str) -> None:
     scope = ledger.tenant(tenant_id)
     with pytest.raises(RuntimeError), scope.transaction() as tx:
         tx.tasks.enqueue("tx", {"a": 1})
@@ -276,7 +284,7 @@ def test_enqueue_inside_a_transaction_with_other_writes(ledger: Any, tenant_id: 
     assert len(scope.tasks.list(queue="tx")) == 2
 
 
-def test_claim_and_settle_inside_a_transaction(ledger: Any, tenant_id: str) -> None:
+def test_claim_and_settle_inside_a_transaction(ledger: Ledger, tenant_id: str) -> None:
     """Outside a pipeline too, the compact claim result reads back as whole records."""
     scope = ledger.tenant(tenant_id)
     scope.tasks.enqueue_many("txc", [{"i": i} for i in range(3)])
@@ -306,7 +314,7 @@ def test_claim_and_settle_inside_a_transaction(ledger: Any, tenant_id: str) -> N
     ],
 )
 def test_bad_input_is_refused_naming_the_field(
-    ledger: Any, tenant_id: str, kwargs: dict[str, Any], field: str
+    ledger: Ledger, tenant_id: str, kwargs: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(InvalidInput) as info:
         ledger.tenant(tenant_id).tasks.enqueue(**kwargs)
@@ -314,7 +322,7 @@ def test_bad_input_is_refused_naming_the_field(
 
 
 def test_enqueue_many_without_dedup_keys_returns_ids_in_input_order(
-    ledger: Any, tenant_id: str
+    ledger: Ledger, tenant_id: str
 ) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     later = datetime.now(UTC) + timedelta(hours=1)
@@ -340,7 +348,9 @@ def test_enqueue_many_without_dedup_keys_returns_ids_in_input_order(
     assert [t.id for t in tasks.claim("order", limit=3)] == ids[:3]
 
 
-def test_enqueue_many_sends_shared_fields_once_and_keeps_them(ledger: Any, tenant_id: str) -> None:
+def test_enqueue_many_sends_shared_fields_once_and_keeps_them(
+    ledger: Ledger, tenant_id: str
+) -> None:
     """Fields every task of a batch shares travel as one value (ops.plain_batch); each stored
     task still has them, and a field that differs in one task is kept per task."""
     tasks = ledger.tenant(tenant_id).tasks
@@ -378,7 +388,9 @@ def test_enqueue_many_sends_shared_fields_once_and_keeps_them(ledger: Any, tenan
     assert [tasks.get(i).priority for i in ids] == [0, 0, 9, 0]
 
 
-def test_enqueue_many_with_some_dedup_keys_still_deduplicates(ledger: Any, tenant_id: str) -> None:
+def test_enqueue_many_with_some_dedup_keys_still_deduplicates(
+    ledger: Ledger, tenant_id: str
+) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     ids = tasks.enqueue_many(
         "mixed",
@@ -403,7 +415,7 @@ def test_enqueue_many_with_some_dedup_keys_still_deduplicates(ledger: Any, tenan
     ],
 )
 def test_enqueue_many_refuses_bad_items_naming_them(
-    ledger: Any, tenant_id: str, item: Any, field: str
+    ledger: Ledger, tenant_id: str, item: Any, field: str
 ) -> None:
     with pytest.raises(InvalidInput) as info:
         ledger.tenant(tenant_id).tasks.enqueue_many("bad", [{"ok": 1}, item])
@@ -412,26 +424,26 @@ def test_enqueue_many_refuses_bad_items_naming_them(
 
 
 def test_enqueue_many_takes_text_that_only_looks_like_an_escape(
-    ledger: Any, tenant_id: str
+    ledger: Ledger, tenant_id: str
 ) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     deep: dict[str, Any] = {"leaf": 1}
     for _ in range(40):
         deep = {"d": deep}
-    inputs = [{"s": "\\u0000 is not NUL"}, {"t": ("a", "b")}, deep]
+    inputs: list[dict[str, Any]] = [{"s": "\\u0000 is not NUL"}, {"t": ("a", "b")}, deep]
     ids = tasks.enqueue_many("escape", inputs)
     assert tasks.get(ids[0]).input == inputs[0]
     assert tasks.get(ids[1]).input == {"t": ["a", "b"]}
     assert tasks.get(ids[2]).input == deep
 
 
-def test_claim_limits_are_checked(ledger: Any, tenant_id: str) -> None:
+def test_claim_limits_are_checked(ledger: Ledger, tenant_id: str) -> None:
     with pytest.raises(InvalidInput) as info:
         ledger.tenant(tenant_id).tasks.claim("q", limit=0)
     assert info.value.field == "limit"
 
 
-def test_tenants_are_isolated(ledger: Any, tenant_id: str) -> None:
+def test_tenants_are_isolated(ledger: Ledger, tenant_id: str) -> None:
     other = f"t-{uuid.uuid4().hex[:12]}"
     ledger.tenants.create(other)
     mine = ledger.tenant(tenant_id).tasks.enqueue("iso", {"secret": 1})
@@ -440,7 +452,7 @@ def test_tenants_are_isolated(ledger: Any, tenant_id: str) -> None:
         ledger.tenant(other).tasks.get(mine.id)
 
 
-def test_claimed_tasks_are_recorded_exactly_as_stored(ledger: Any, tenant_id: str) -> None:
+def test_claimed_tasks_are_recorded_exactly_as_stored(ledger: Ledger, tenant_id: str) -> None:
     """A claim returns only what differs per task and fills in what the claim itself set
     (tenant, queue, status, claimed_by, lease, update time): the records must still be
     exactly the stored rows, fresh and rescued tasks alike."""
@@ -471,7 +483,7 @@ def test_claimed_tasks_are_recorded_exactly_as_stored(ledger: Any, tenant_id: st
         assert task.status == "running" and task.claimed_by == "w9" and task.finished_at is None
 
 
-def test_each_claim_gets_its_own_token(ledger: Any, tenant_id: str) -> None:
+def test_each_claim_gets_its_own_token(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     tasks.enqueue_many("tok", [{"i": i} for i in range(20)])
     first = tasks.claim("tok", limit=10)
@@ -486,6 +498,7 @@ def test_each_claim_gets_its_own_token(ledger: Any, tenant_id: str) -> None:
     tasks.release(task)
     [again] = tasks.claim("tok", limit=1)
     assert again.id == task.id and again.claim_token not in tokens
+    assert task.claim_token is not None
     assert tasks.settle([Outcome(id=task.id, token=task.claim_token, action="complete")]).refused
     assert tasks.complete(again).status == "completed"
 

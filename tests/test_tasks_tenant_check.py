@@ -5,12 +5,11 @@ being written holds its tenant against a concurrent delete."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import psycopg
 import pytest
 
-from agentledger import NotFound
+from agentledger import Ledger, NotFound
 
 
 def _count(database_url: str, tenant: str) -> int:
@@ -23,7 +22,7 @@ def _count(database_url: str, tenant: str) -> int:
 
 
 def test_a_task_for_an_unknown_tenant_is_refused_and_nothing_written(
-    ledger: Any, tenant_id: str, database_url: str
+    ledger: Ledger, tenant_id: str, database_url: str
 ) -> None:
     ledger.tenant(tenant_id).tasks.enqueue_many("q", [{"n": 1}, {"n": 2}])
     with (
@@ -46,7 +45,9 @@ def test_a_task_for_an_unknown_tenant_is_refused_and_nothing_written(
     assert _count(database_url, tenant_id) == 2
 
 
-def test_a_tenant_with_tasks_keeps_its_row(ledger: Any, tenant_id: str, database_url: str) -> None:
+def test_a_tenant_with_tasks_keeps_its_row(
+    ledger: Ledger, tenant_id: str, database_url: str
+) -> None:
     ledger.tenant(tenant_id).tasks.enqueue("q", {"n": 1})
     with psycopg.connect(database_url) as conn:
         for statement in (
@@ -60,7 +61,7 @@ def test_a_tenant_with_tasks_keeps_its_row(ledger: Any, tenant_id: str, database
 
 
 def test_a_batch_in_flight_holds_its_tenant_against_a_delete(
-    ledger: Any, database_url: str, app_url: str
+    ledger: Ledger, database_url: str, app_url: str
 ) -> None:
     """The trigger's KEY SHARE lock: the delete waits for the batch, then sees its tasks."""
     tenant = f"t-{uuid.uuid4().hex[:12]}"
@@ -81,6 +82,6 @@ def test_a_batch_in_flight_holds_its_tenant_against_a_delete(
     assert _count(database_url, tenant) == 1
 
 
-def test_the_library_reports_an_unknown_tenant_as_not_found(ledger: Any) -> None:
+def test_the_library_reports_an_unknown_tenant_as_not_found(ledger: Ledger) -> None:
     with pytest.raises(NotFound):
         ledger.tenant("t-never-created").tasks.enqueue("q", {"n": 1})

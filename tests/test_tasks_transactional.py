@@ -28,7 +28,7 @@ def _stream(task_id: int) -> str:
     return f"effect-{task_id}"
 
 
-def _tx_handler(ledger: Any, before: Callable[[Task], None] | None = None) -> Any:
+def _tx_handler(ledger: Ledger, before: Callable[[Task], None] | None = None) -> Any:
     """A transactional handler for the face at hand: it appends one event (its effect, on
     the task's own stream, with no idempotency key: a second run appends a second event),
     calls ``before(task)`` and returns the task's input as its output."""
@@ -56,7 +56,7 @@ def _effects(scope: Any, task_id: int) -> list[int]:
     return [e.payload["attempt"] for e in scope.events.read_stream(_stream(task_id))]
 
 
-def test_completing_commits_the_writes_with_the_completion(ledger: Any, tenant_id: str) -> None:
+def test_completing_commits_the_writes_with_the_completion(ledger: Ledger, tenant_id: str) -> None:
     scope = ledger.tenant(tenant_id)
     scope.tasks.enqueue("tx", {"n": 1})
     [task] = scope.tasks.claim("tx")
@@ -73,7 +73,7 @@ def test_completing_commits_the_writes_with_the_completion(ledger: Any, tenant_i
 
 
 def test_an_exception_in_the_block_rolls_back_and_keeps_the_claim(
-    ledger: Any, tenant_id: str
+    ledger: Ledger, tenant_id: str
 ) -> None:
     scope = ledger.tenant(tenant_id)
     scope.tasks.enqueue("tx-error")
@@ -97,7 +97,7 @@ def _claim_when_expired(tasks: Any, queue_name: str, worker: str) -> Task:
 
 
 def test_a_lease_lost_mid_block_rolls_back_its_writes_and_the_new_holder_commits(
-    ledger: Any, tenant_id: str
+    ledger: Ledger, tenant_id: str
 ) -> None:
     scope = ledger.tenant(tenant_id)
     tasks = scope.tasks
@@ -120,7 +120,7 @@ def test_a_lease_lost_mid_block_rolls_back_its_writes_and_the_new_holder_commits
     assert done.status == "completed" and done.output == {"by": "fast"}
 
 
-def test_completing_refuses_another_tenants_task(ledger: Any, tenant_id: str) -> None:
+def test_completing_refuses_another_tenants_task(ledger: Ledger, tenant_id: str) -> None:
     from agentledger import TenantMismatch
 
     ledger.tenant(tenant_id).tasks.enqueue("tx-tenant")
@@ -138,7 +138,7 @@ def test_completing_refuses_another_tenants_task(ledger: Any, tenant_id: str) ->
 
 
 def test_a_transactional_worker_commits_effects_with_completions(
-    ledger: Any, tenant_id: str
+    ledger: Ledger, tenant_id: str
 ) -> None:
     scope = ledger.tenant(tenant_id)
     ids = scope.tasks.enqueue_many("txw", [{"i": i} for i in range(12)])
@@ -155,7 +155,7 @@ def test_a_transactional_worker_commits_effects_with_completions(
 
 
 def test_a_transactional_handlers_exception_rolls_back_and_the_task_retries(
-    ledger: Any, tenant_id: str
+    ledger: Ledger, tenant_id: str
 ) -> None:
     scope = ledger.tenant(tenant_id)
     [task_id] = scope.tasks.enqueue_many("txf", [NewTask(input={}, max_attempts=2, retry_delay=0)])
@@ -179,7 +179,7 @@ def test_a_transactional_handlers_exception_rolls_back_and_the_task_retries(
 
 
 def test_a_transactional_worker_settles_nothing_for_a_lost_lease(
-    ledger: Any, sync_ledger: Ledger, tenant_id: str
+    ledger: Ledger, sync_ledger: Ledger, tenant_id: str
 ) -> None:
     """The first run's task is released under it (as a worker shutting down releases late
     work): its writes roll back and the worker settles nothing for it; the task is claimed

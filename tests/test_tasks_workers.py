@@ -16,7 +16,7 @@ from agentledger import AsyncLedger, Conflict, Ledger, Settings, Task
 from tests.faces import AsyncFace
 
 
-def _handler(ledger: Any, fn: Any) -> Any:
+def _handler(ledger: Ledger, fn: Any) -> Any:
     """The same handler as a plain or a coroutine function, to suit the face."""
     if isinstance(ledger, AsyncFace):
 
@@ -33,7 +33,7 @@ def _boom_on_odd(task: Task) -> dict[str, Any]:
     return {"double": task.input["i"] * 2}
 
 
-def test_worker_runs_handlers_until_empty(ledger: Any, tenant_id: str) -> None:
+def test_worker_runs_handlers_until_empty(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     tasks.enqueue_many("w", [{"i": i, "max": 1} for i in range(30)])
     from agentledger import NewTask
@@ -43,14 +43,14 @@ def test_worker_runs_handlers_until_empty(ledger: Any, tenant_id: str) -> None:
     stats = worker.run(until_empty=True)
     assert stats.completed == 15
     done = tasks.list(queue="w", status="completed", limit=100)
-    assert sorted(t.output["double"] for t in done) == [i * 2 for i in range(0, 30, 2)]
+    assert sorted((t.output or {})["double"] for t in done) == [i * 2 for i in range(0, 30, 2)]
     [dead] = tasks.list(queue="w", status="dead")
     assert dead.input == {"i": 101} and "ValueError: odd 101" in (dead.error or "")
     failed = tasks.list(queue="w", status="pending", limit=100)
     assert len(failed) == 15 and all(t.attempts == 1 and t.error for t in failed)
 
 
-def test_worker_refuses_a_non_dict_result(ledger: Any, tenant_id: str) -> None:
+def test_worker_refuses_a_non_dict_result(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     task = tasks.enqueue("nd", max_attempts=1)
     tasks.worker("nd", _handler(ledger, lambda t: [1, 2])).run(until_empty=True)
@@ -188,7 +188,7 @@ def test_async_stop_releases_work_after_grace(
     assert released.status == "pending" and released.attempts == 0
 
 
-def busy_and_quiet(ledger: Any, queue: str, backlog: int) -> tuple[str, str]:
+def busy_and_quiet(ledger: Ledger, queue: str, backlog: int) -> tuple[str, str]:
     """Two new tenants with ready work in ``queue``: one with a backlog, one with 3 tasks."""
     busy, quiet = (f"t-{uuid.uuid4().hex[:12]}" for _ in range(2))
     for tid, count in ((busy, backlog), (quiet, 3)):
@@ -197,7 +197,7 @@ def busy_and_quiet(ledger: Any, queue: str, backlog: int) -> tuple[str, str]:
     return busy, quiet
 
 
-def test_platform_claims_are_fair_across_tenants(ledger: Any) -> None:
+def test_platform_claims_are_fair_across_tenants(ledger: Ledger) -> None:
     queue = f"fair-{uuid.uuid4().hex[:6]}"
     busy, quiet = busy_and_quiet(ledger, queue, 200)
     claimed = ledger.platform_tasks.claim(queue, limit=4, worker="platform")
@@ -232,7 +232,7 @@ FAIR_CALLS = {
 }
 
 
-def test_platform_worker_drains_every_tenant(ledger: Any) -> None:
+def test_platform_worker_drains_every_tenant(ledger: Ledger) -> None:
     queue = f"pw-{uuid.uuid4().hex[:6]}"
     tenants = [f"t-{uuid.uuid4().hex[:12]}" for _ in range(3)]
     for n, tid in enumerate(tenants):
@@ -404,7 +404,7 @@ def test_runners_give_blocking_handlers_a_thread_each_up_to_the_limit() -> None:
     assert peak == 4
 
 
-def test_a_worker_runs_again_after_running_until_empty(ledger: Any, tenant_id: str) -> None:
+def test_a_worker_runs_again_after_running_until_empty(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     worker = tasks.worker("again", _handler(ledger, lambda t: None), poll_interval=0.05)
     tasks.enqueue("again")
@@ -414,7 +414,7 @@ def test_a_worker_runs_again_after_running_until_empty(ledger: Any, tenant_id: s
 
 
 def test_a_task_claimed_again_under_its_running_handler_is_booked_per_claim(
-    ledger: Any, sync_ledger: Ledger, tenant_id: str
+    ledger: Ledger, sync_ledger: Ledger, tenant_id: str
 ) -> None:
     """Released under its running handler (from another connection), a task is claimed
     again by the same worker while the first handler still runs: each handler's result is

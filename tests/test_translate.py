@@ -4,12 +4,11 @@ the schema's own, and a violation reads in the caller's terms."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import psycopg
 import pytest
 
-from agentledger import NotFound
+from agentledger import Ledger, NotFound
 from agentledger.db.translate import CONSTRAINTS
 
 
@@ -24,7 +23,9 @@ def test_every_translated_constraint_exists_in_the_migrated_schema(database_url:
 
 
 @pytest.mark.parametrize("module", ["decisions", "alerts"])
-def test_a_missing_run_is_not_found_naming_run_id(ledger: Any, tenant_id: str, module: str) -> None:
+def test_a_missing_run_is_not_found_naming_run_id(
+    ledger: Ledger, tenant_id: str, module: str
+) -> None:
     scope = ledger.tenant(tenant_id)
     with pytest.raises(NotFound, match=f"the {module[:-1]}'s run does not exist") as info:
         if module == "decisions":

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from agentledger.db.runner_async import AsyncRunner
 from agentledger.errors import InvalidInput
-from agentledger.memory import ops
+from agentledger.memory import graph, ops, search
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.filters import Filter
 from agentledger.memory.records import (
@@ -156,14 +156,14 @@ class AsyncMemory:
     ) -> list[SearchHit]:
         """Fuzzy name match (pg_trgm): "Jon Smth" finds "John Smith"; most similar first."""
         return await self._run(
-            ops.find_by_name(name, threshold=threshold, filter=filter, limit=limit, touch=touch)
+            search.find_by_name(name, threshold=threshold, filter=filter, limit=limit, touch=touch)
         )
 
     async def search_text(
         self, query: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
     ) -> list[SearchHit]:
         """Full-text search over name, summary and string attrs, ranked, with highlights."""
-        return await self._run(ops.search_text(query, filter=filter, limit=limit, touch=touch))
+        return await self._run(search.search_text(query, filter=filter, limit=limit, touch=touch))
 
     async def search_vector(
         self,
@@ -180,7 +180,7 @@ class AsyncMemory:
         else:
             embedding = list(query)
         return await self._run(
-            ops.search_vector(embedding, filter=filter, limit=limit, touch=touch)
+            search.search_vector(embedding, filter=filter, limit=limit, touch=touch)
         )
 
     async def search(
@@ -199,7 +199,7 @@ class AsyncMemory:
         if embedding is None and self._embedder is not None:
             (embedding,) = await self._embed([query])
         return await self._run(
-            ops.search_hybrid(
+            search.search_hybrid(
                 query,
                 embedding=embedding,
                 filter=filter,
@@ -225,11 +225,11 @@ class AsyncMemory:
         NotFound when an end does not exist in this tenant (or ``user`` may not see it).
         """
         return await self._run(
-            ops.relate(from_id, to_id, type, weight=weight, attrs=attrs, user=user)
+            graph.relate(from_id, to_id, type, weight=weight, attrs=attrs, user=user)
         )
 
     async def unrelate(self, from_id: UUID | str, to_id: UUID | str, type: str) -> bool:
-        return await self._run(ops.unrelate(from_id, to_id, type))
+        return await self._run(graph.unrelate(from_id, to_id, type))
 
     async def neighbours(
         self,
@@ -242,7 +242,7 @@ class AsyncMemory:
     ) -> list[Neighbour]:
         """Entities one edge away (``direction`` out, in or both), heaviest edge first."""
         return await self._run(
-            ops.neighbours(id, direction=direction, types=types, user=user, limit=limit)
+            graph.neighbours(id, direction=direction, types=types, user=user, limit=limit)
         )
 
     async def traverse(
@@ -257,7 +257,7 @@ class AsyncMemory:
     ) -> list[PathStep]:
         """Entities within ``max_depth`` (1-6) edges, each once at its shortest depth."""
         return await self._run(
-            ops.traverse(
+            graph.traverse(
                 id, max_depth=max_depth, direction=direction, types=types, user=user, limit=limit
             )
         )

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from agentledger.db.runner_sync import Runner
 from agentledger.errors import InvalidInput
-from agentledger.memory import ops
+from agentledger.memory import graph, ops, search
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.filters import Filter
 from agentledger.memory.records import (
@@ -157,14 +157,14 @@ class Memory:
     ) -> list[SearchHit]:
         """Fuzzy name match (pg_trgm): "Jon Smth" finds "John Smith"; most similar first."""
         return self._run(
-            ops.find_by_name(name, threshold=threshold, filter=filter, limit=limit, touch=touch)
+            search.find_by_name(name, threshold=threshold, filter=filter, limit=limit, touch=touch)
         )
 
     def search_text(
         self, query: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
     ) -> list[SearchHit]:
         """Full-text search over name, summary and string attrs, ranked, with highlights."""
-        return self._run(ops.search_text(query, filter=filter, limit=limit, touch=touch))
+        return self._run(search.search_text(query, filter=filter, limit=limit, touch=touch))
 
     def search_vector(
         self,
@@ -180,7 +180,7 @@ class Memory:
             (embedding,) = self._embed([query])
         else:
             embedding = list(query)
-        return self._run(ops.search_vector(embedding, filter=filter, limit=limit, touch=touch))
+        return self._run(search.search_vector(embedding, filter=filter, limit=limit, touch=touch))
 
     def search(
         self,
@@ -198,7 +198,7 @@ class Memory:
         if embedding is None and self._embedder is not None:
             (embedding,) = self._embed([query])
         return self._run(
-            ops.search_hybrid(
+            search.search_hybrid(
                 query,
                 embedding=embedding,
                 filter=filter,
@@ -223,10 +223,10 @@ class Memory:
         Types: led_to, relates_to, depends_on, produces, belongs_to, or any of your own.
         NotFound when an end does not exist in this tenant (or ``user`` may not see it).
         """
-        return self._run(ops.relate(from_id, to_id, type, weight=weight, attrs=attrs, user=user))
+        return self._run(graph.relate(from_id, to_id, type, weight=weight, attrs=attrs, user=user))
 
     def unrelate(self, from_id: UUID | str, to_id: UUID | str, type: str) -> bool:
-        return self._run(ops.unrelate(from_id, to_id, type))
+        return self._run(graph.unrelate(from_id, to_id, type))
 
     def neighbours(
         self,
@@ -239,7 +239,7 @@ class Memory:
     ) -> list[Neighbour]:
         """Entities one edge away (``direction`` out, in or both), heaviest edge first."""
         return self._run(
-            ops.neighbours(id, direction=direction, types=types, user=user, limit=limit)
+            graph.neighbours(id, direction=direction, types=types, user=user, limit=limit)
         )
 
     def traverse(
@@ -254,7 +254,7 @@ class Memory:
     ) -> list[PathStep]:
         """Entities within ``max_depth`` (1-6) edges, each once at its shortest depth."""
         return self._run(
-            ops.traverse(
+            graph.traverse(
                 id, max_depth=max_depth, direction=direction, types=types, user=user, limit=limit
             )
         )

@@ -1,4 +1,5 @@
-"""Memory entities and relationships, as I/O-free operations."""
+"""Memory entities as I/O-free operations: merge-upserts, reads, retention, statistics.
+Searches live in ``memory.search``, relationships in ``memory.graph``."""
 
 from __future__ import annotations
 
@@ -19,11 +20,7 @@ from agentledger.memory.records import (
     EMBEDDING_DIMENSIONS,
     Entity,
     MemoryStats,
-    Neighbour,
     NewEntity,
-    PathStep,
-    Relationship,
-    SearchHit,
     UpsertResult,
 )
 from agentledger.records import from_row
@@ -31,18 +28,6 @@ from agentledger.records import from_row
 Q = Queries.beside(__file__)
 MAX_BATCH = 50_000
 MAX_ATTRS_BYTES = 256_000
-MAX_DEPTH = 6
-RRF_K = 60
-# Hybrid search ranks at most this many full-text matches (or 4x its candidate pool): a
-# common word can match most of the table, and ranking all of it grows with the table.
-TEXT_CANDIDATES = 1000
-# Fuzzy name matching ranks at most this many candidates per pass (or 10x its limit): names
-# holding a close word for every query word first, then for any (see memory_0004).
-NAME_CANDIDATES = 128
-DIRECTIONS = ("out", "in", "both")
-# The HNSW candidate list (hnsw.ef_search) is at least this long. pgvector's default of 40
-# measured recall@10 of 0.52 on the benchmark's random 384-d vectors; 200 measured 0.96.
-EF_SEARCH = 200
 
 
 # --- entities ---------------------------------------------------------------------------
@@ -53,7 +38,7 @@ def upsert(entity: NewEntity) -> Gen[Entity]:
     """Insert the entity, or merge it into the one with the same natural key."""
     row = _entity_row(entity, "entity")
     rows = yield from _upsert_rows([row])
-    return _entity(rows[0])
+    return entity_from_row(rows[0])
 
 
 @operation(idempotent=True, spoolable=True)
@@ -154,7 +139,7 @@ def get(id: UUID | str, *, user: str | None = None, touch: bool = False) -> Gen[
         raise NotFound(f"entity {id} does not exist", field="id")
     if touch:
         yield Q.touch_entities.none(ids=[row["id"]])
-    return _entity(row)
+    return entity_from_row(row)
 
 
 @operation(writes=False)
@@ -177,7 +162,7 @@ def get_by_key(
     row = yield Q.get_entity_by_key.one(owner=filters.user_id(user) or "", dedup_key=dedup)
     if row is not None and touch:
         yield Q.touch_entities.none(ids=[row["id"]])
-    return None if row is None else _entity(row)
+    return None if row is None else entity_from_row(row)
 
 
 @operation()
@@ -198,239 +183,7 @@ def list_(
         after_id=None if after is None else after.id,
         limit=filters.limit(limit),
     )
-    return [_entity(r) for r in rows]
-
-
-# --- search -----------------------------------------------------------------------------
-
-
-@operation(writes=False)
-def find_by_name(
-    name: str,
-    *,
-    threshold: float = 0.3,
-    filter: Filter | None = None,
-    limit: int = 10,
-    touch: bool = False,
-) -> Gen[list[SearchHit]]:
-    """Entities whose name is similar to ``name`` (trigram similarity >= threshold)."""
-    size = filters.limit(limit)
-    checked = v.number("threshold", threshold, low=0.0, high=1.0)
-    yield Q.prepare_fuzzy.none(feature="fuzzy name search")
-    rows = yield Q.find_by_name.all(
-        name=v.text("name", name, max_len=1000),
-        threshold=checked,
-        cap=max(NAME_CANDIDATES, 10 * size),
-        **filters.params(filter),
-        limit=size,
-    )
-    return (yield from _hits(rows, touch, "fuzzy_score"))
-
-
-@operation(writes=False)
-def search_text(
-    query: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
-) -> Gen[list[SearchHit]]:
-    """Full-text search (web-search syntax: quotes, OR, -not), ranked, with highlights."""
-    rows = yield Q.search_text.all(
-        query=v.text("query", query, max_len=1000),
-        **filters.params(filter),
-        limit=filters.limit(limit),
-    )
-    return (yield from _hits(rows, touch, "text_score"))
-
-
-@operation(writes=False)
-def search_vector(
-    embedding: Sequence[float],
-    *,
-    filter: Filter | None = None,
-    limit: int = 10,
-    touch: bool = False,
-) -> Gen[list[SearchHit]]:
-    """Nearest entities by cosine similarity; exact when the index alone would fall short."""
-    size = filters.limit(limit)
-    yield Q.prepare_vector.none(feature="vector search", ef_search=str(max(EF_SEARCH, size)))
-    rows = yield Q.search_vector.all(
-        embedding=vector_text("embedding", embedding), **filters.params(filter), limit=size
-    )
-    return (yield from _hits(rows, touch, "vector_score"))
-
-
-@operation(writes=False)
-def search_hybrid(
-    query: str,
-    *,
-    embedding: Sequence[float] | None = None,
-    filter: Filter | None = None,
-    limit: int = 10,
-    threshold: float = 0.3,
-    touch: bool = False,
-) -> Gen[list[SearchHit]]:
-    """Text, fuzzy-name and (given an embedding) vector ranks fused by reciprocal rank."""
-    size = filters.limit(limit)
-    pool = min(max(2 * size, 20), 2 * filters.MAX_LIMIT)
-    checked = v.number("threshold", threshold, low=0.0, high=1.0)
-    yield Q.prepare_fuzzy.none(feature="hybrid search")
-    common = {
-        "query": v.text("query", query, max_len=1000),
-        "threshold": checked,
-        "cap": max(NAME_CANDIDATES, 10 * pool),
-        **filters.params(filter),
-        "limit": size,
-        "pool": pool,
-        "text_cap": max(TEXT_CANDIDATES, 4 * pool),
-        "rrf_k": RRF_K,
-    }
-    if embedding is None:
-        rows = yield Q.search_hybrid.all(**common)
-    else:
-        yield Q.prepare_vector.none(
-            feature="hybrid vector search", ef_search=str(max(EF_SEARCH, pool))
-        )
-        rows = yield Q.search_hybrid_vector.all(
-            **common, embedding=vector_text("embedding", embedding)
-        )
-    return (yield from _hits(rows, touch, None))
-
-
-def _hits(rows: list[dict[str, Any]], touch: bool, signal: str | None) -> Gen[list[SearchHit]]:
-    """Hits from ranked rows. A vector similarity that is not a number (an embedding of zero
-    length stored before such vectors were refused) is no similarity: such a row is no
-    vector hit, and in a fused ranking its vector score is None."""
-    rows = [r for r in rows if signal is None or _finite(r["score"])]
-    if touch and rows:
-        yield Q.touch_entities.none(ids=[r["id"] for r in rows])
-    hits = []
-    for r in rows:
-        scores = {k: _finite(r.get(k)) for k in ("text_score", "fuzzy_score", "vector_score")}
-        if signal is not None:
-            scores[signal] = r["score"]
-        hits.append(
-            SearchHit(entity=_entity(r), score=r["score"], highlight=r.get("highlight"), **scores)
-        )
-    return hits
-
-
-def _finite(score: float | None) -> float | None:
-    return score if score is not None and math.isfinite(score) else None
-
-
-# --- relationships ----------------------------------------------------------------------
-
-
-@operation(idempotent=True)
-def relate(
-    from_id: UUID | str,
-    to_id: UUID | str,
-    type: str,
-    *,
-    weight: float = 1.0,
-    attrs: Mapping[str, Any] | None = None,
-    user: str | None = None,
-) -> Gen[Relationship]:
-    """Create the typed edge, or update its weight and merge its attrs when it exists."""
-    source, target = v.uuid("from_id", from_id), v.uuid("to_id", to_id)
-    if source == target:
-        raise InvalidInput("an entity cannot relate to itself", field="to_id")
-    row = yield Q.relate.one(
-        from_id=source,
-        to_id=target,
-        type=v.text("type", type, max_len=100),
-        weight=v.number("weight", weight),
-        attrs=v.json_object("attrs", attrs, max_bytes=MAX_ATTRS_BYTES),
-        user=filters.user_id(user),
-    )
-    if row is None:
-        raise NotFound(
-            f"entity {source} or {target} does not exist in this tenant"
-            + (f" or is not visible to user {user!r}" if user else ""),
-            field="from_id",
-        )
-    return from_row(Relationship, row)
-
-
-@operation(idempotent=True)
-def unrelate(from_id: UUID | str, to_id: UUID | str, type: str) -> Gen[bool]:
-    count = yield Q.unrelate.rowcount(
-        from_id=v.uuid("from_id", from_id),
-        to_id=v.uuid("to_id", to_id),
-        type=v.text("type", type, max_len=100),
-    )
-    return bool(count)
-
-
-@operation(writes=False)
-def neighbours(
-    id: UUID | str,
-    *,
-    direction: str = "both",
-    types: Sequence[str] | None = None,
-    user: str | None = None,
-    limit: int = 100,
-) -> Gen[list[Neighbour]]:
-    start = yield from _visible(id, user)
-    v.choice("direction", direction, DIRECTIONS)
-    rows = yield Q.neighbours.all(
-        id=start,
-        out=direction in ("out", "both"),
-        **{"in": direction in ("in", "both")},
-        types=_types(types),
-        user=filters.user_id(user),
-        limit=filters.limit(limit),
-    )
-    return [
-        Neighbour(
-            entity=_entity(r),
-            relationship=Relationship(**{k[2:]: x for k, x in r.items() if k.startswith("r_")}),
-            direction=r["direction"],
-        )
-        for r in rows
-    ]
-
-
-@operation(writes=False)
-def traverse(
-    id: UUID | str,
-    *,
-    max_depth: int = 2,
-    direction: str = "out",
-    types: Sequence[str] | None = None,
-    user: str | None = None,
-    limit: int = 1000,
-) -> Gen[list[PathStep]]:
-    """Entities within ``max_depth`` edges, each once at its shortest depth (cycle-safe)."""
-    start = yield from _visible(id, user)
-    v.choice("direction", direction, DIRECTIONS)
-    rows = yield Q.traverse.all(
-        id=start,
-        max_depth=v.integer("max_depth", max_depth, low=1, high=MAX_DEPTH),
-        out=direction in ("out", "both"),
-        **{"in": direction in ("in", "both")},
-        types=_types(types),
-        user=filters.user_id(user),
-        limit=filters.limit(limit),
-    )
-    return [
-        PathStep(entity=_entity(r), depth=r["depth"], path=list(r["path"]), via=r["via"])
-        for r in rows
-    ]
-
-
-def _visible(id: UUID | str, user: str | None) -> Gen[UUID]:
-    entity_id = v.uuid("id", id)
-    row = yield Q.get_entity.one(id=entity_id, user=filters.user_id(user))
-    if row is None:
-        raise NotFound(f"entity {id} does not exist", field="id")
-    return entity_id
-
-
-def _types(types: Sequence[str] | None) -> list[str] | None:
-    if types is None:
-        return None
-    if isinstance(types, str):
-        types = [types]
-    return [v.text(f"types[{i}]", t, max_len=100) for i, t in enumerate(types)]
+    return [entity_from_row(r) for r in rows]
 
 
 # --- retention and stats ----------------------------------------------------------------
@@ -564,5 +317,5 @@ def _name_dedup(kind: str, name: str) -> str:
     return json.dumps(["name", kind, " ".join(name.split()).casefold()])
 
 
-def _entity(row: Mapping[str, Any]) -> Entity:
+def entity_from_row(row: Mapping[str, Any]) -> Entity:
     return from_row(Entity, row)

@@ -1,0 +1,133 @@
+"""The memory graph as I/O-free operations: relationships, neighbours, traversal."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from agentledger import validation as v
+from agentledger.db.statements import Gen, Queries, operation
+from agentledger.errors import InvalidInput, NotFound
+from agentledger.memory import filters
+from agentledger.memory.ops import MAX_ATTRS_BYTES, entity_from_row
+from agentledger.memory.records import Neighbour, PathStep, Relationship
+from agentledger.records import from_row
+
+Q = Queries.beside(__file__)
+MAX_DEPTH = 6
+DIRECTIONS = ("out", "in", "both")
+
+
+@operation(idempotent=True)
+def relate(
+    from_id: UUID | str,
+    to_id: UUID | str,
+    type: str,
+    *,
+    weight: float = 1.0,
+    attrs: Mapping[str, Any] | None = None,
+    user: str | None = None,
+) -> Gen[Relationship]:
+    """Create the typed edge, or update its weight and merge its attrs when it exists."""
+    source, target = v.uuid("from_id", from_id), v.uuid("to_id", to_id)
+    if source == target:
+        raise InvalidInput("an entity cannot relate to itself", field="to_id")
+    row = yield Q.relate.one(
+        from_id=source,
+        to_id=target,
+        type=v.text("type", type, max_len=100),
+        weight=v.number("weight", weight),
+        attrs=v.json_object("attrs", attrs, max_bytes=MAX_ATTRS_BYTES),
+        user=filters.user_id(user),
+    )
+    if row is None:
+        raise NotFound(
+            f"entity {source} or {target} does not exist in this tenant"
+            + (f" or is not visible to user {user!r}" if user else ""),
+            field="from_id",
+        )
+    return from_row(Relationship, row)
+
+
+@operation(idempotent=True)
+def unrelate(from_id: UUID | str, to_id: UUID | str, type: str) -> Gen[bool]:
+    count = yield Q.unrelate.rowcount(
+        from_id=v.uuid("from_id", from_id),
+        to_id=v.uuid("to_id", to_id),
+        type=v.text("type", type, max_len=100),
+    )
+    return bool(count)
+
+
+@operation(writes=False)
+def neighbours(
+    id: UUID | str,
+    *,
+    direction: str = "both",
+    types: Sequence[str] | None = None,
+    user: str | None = None,
+    limit: int = 100,
+) -> Gen[list[Neighbour]]:
+    start = yield from _visible(id, user)
+    v.choice("direction", direction, DIRECTIONS)
+    rows = yield Q.neighbours.all(
+        id=start,
+        out=direction in ("out", "both"),
+        **{"in": direction in ("in", "both")},
+        types=_types(types),
+        user=filters.user_id(user),
+        limit=filters.limit(limit),
+    )
+    return [
+        Neighbour(
+            entity=entity_from_row(r),
+            relationship=Relationship(**{k[2:]: x for k, x in r.items() if k.startswith("r_")}),
+            direction=r["direction"],
+        )
+        for r in rows
+    ]
+
+
+@operation(writes=False)
+def traverse(
+    id: UUID | str,
+    *,
+    max_depth: int = 2,
+    direction: str = "out",
+    types: Sequence[str] | None = None,
+    user: str | None = None,
+    limit: int = 1000,
+) -> Gen[list[PathStep]]:
+    """Entities within ``max_depth`` edges, each once at its shortest depth (cycle-safe)."""
+    start = yield from _visible(id, user)
+    v.choice("direction", direction, DIRECTIONS)
+    rows = yield Q.traverse.all(
+        id=start,
+        max_depth=v.integer("max_depth", max_depth, low=1, high=MAX_DEPTH),
+        out=direction in ("out", "both"),
+        **{"in": direction in ("in", "both")},
+        types=_types(types),
+        user=filters.user_id(user),
+        limit=filters.limit(limit),
+    )
+    return [
+        PathStep(entity=entity_from_row(r), depth=r["depth"], path=list(r["path"]), via=r["via"])
+        for r in rows
+    ]
+
+
+def _visible(id: UUID | str, user: str | None) -> Gen[UUID]:
+    entity_id = v.uuid("id", id)
+    row = yield Q.get_entity.one(id=entity_id, user=filters.user_id(user))
+    if row is None:
+        raise NotFound(f"entity {id} does not exist", field="id")
+    return entity_id
+
+
+def _types(types: Sequence[str] | None) -> list[str] | None:
+    if types is None:
+        return None
+    if isinstance(types, str):
+        types = [types]
+    return [v.text(f"types[{i}]", t, max_len=100) for i, t in enumerate(types)]

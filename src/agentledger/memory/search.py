@@ -1,0 +1,141 @@
+"""Memory searches as I/O-free operations: fuzzy names, full text, vectors, and their
+rank fusion."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from agentledger import validation as v
+from agentledger.db.statements import Gen, Queries, operation
+from agentledger.memory import filters
+from agentledger.memory.filters import Filter
+from agentledger.memory.ops import entity_from_row, vector_text
+from agentledger.memory.records import SearchHit
+
+Q = Queries.beside(__file__)
+RRF_K = 60
+# Hybrid search ranks at most this many full-text matches (or 4x its candidate pool): a
+# common word can match most of the table, and ranking all of it grows with the table.
+TEXT_CANDIDATES = 1000
+# Fuzzy name matching ranks at most this many candidates per pass (or 10x its limit): names
+# holding a close word for every query word first, then for any (see memory_0004).
+NAME_CANDIDATES = 128
+# The HNSW candidate list (hnsw.ef_search) is at least this long: pgvector's default (40)
+# loses recall on the benchmark's vectors (docs/benchmarks.md).
+EF_SEARCH = 200
+
+
+@operation(writes=False)
+def find_by_name(
+    name: str,
+    *,
+    threshold: float = 0.3,
+    filter: Filter | None = None,
+    limit: int = 10,
+    touch: bool = False,
+) -> Gen[list[SearchHit]]:
+    """Entities whose name is similar to ``name`` (trigram similarity >= threshold)."""
+    size = filters.limit(limit)
+    checked = v.number("threshold", threshold, low=0.0, high=1.0)
+    yield Q.prepare_fuzzy.none(feature="fuzzy name search")
+    rows = yield Q.find_by_name.all(
+        name=v.text("name", name, max_len=1000),
+        threshold=checked,
+        cap=max(NAME_CANDIDATES, 10 * size),
+        **filters.params(filter),
+        limit=size,
+    )
+    return (yield from _hits(rows, touch, "fuzzy_score"))
+
+
+@operation(writes=False)
+def search_text(
+    query: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
+) -> Gen[list[SearchHit]]:
+    """Full-text search (web-search syntax: quotes, OR, -not), ranked, with highlights."""
+    rows = yield Q.search_text.all(
+        query=v.text("query", query, max_len=1000),
+        **filters.params(filter),
+        limit=filters.limit(limit),
+    )
+    return (yield from _hits(rows, touch, "text_score"))
+
+
+@operation(writes=False)
+def search_vector(
+    embedding: Sequence[float],
+    *,
+    filter: Filter | None = None,
+    limit: int = 10,
+    touch: bool = False,
+) -> Gen[list[SearchHit]]:
+    """Nearest entities by cosine similarity; exact when the index alone would fall short."""
+    size = filters.limit(limit)
+    yield Q.prepare_vector.none(feature="vector search", ef_search=str(max(EF_SEARCH, size)))
+    rows = yield Q.search_vector.all(
+        embedding=vector_text("embedding", embedding), **filters.params(filter), limit=size
+    )
+    return (yield from _hits(rows, touch, "vector_score"))
+
+
+@operation(writes=False)
+def search_hybrid(
+    query: str,
+    *,
+    embedding: Sequence[float] | None = None,
+    filter: Filter | None = None,
+    limit: int = 10,
+    threshold: float = 0.3,
+    touch: bool = False,
+) -> Gen[list[SearchHit]]:
+    """Text, fuzzy-name and (given an embedding) vector ranks fused by reciprocal rank."""
+    size = filters.limit(limit)
+    pool = min(max(2 * size, 20), 2 * filters.MAX_LIMIT)
+    checked = v.number("threshold", threshold, low=0.0, high=1.0)
+    yield Q.prepare_fuzzy.none(feature="hybrid search")
+    common = {
+        "query": v.text("query", query, max_len=1000),
+        "threshold": checked,
+        "cap": max(NAME_CANDIDATES, 10 * pool),
+        **filters.params(filter),
+        "limit": size,
+        "pool": pool,
+        "text_cap": max(TEXT_CANDIDATES, 4 * pool),
+        "rrf_k": RRF_K,
+    }
+    if embedding is None:
+        rows = yield Q.search_hybrid.all(**common)
+    else:
+        yield Q.prepare_vector.none(
+            feature="hybrid vector search", ef_search=str(max(EF_SEARCH, pool))
+        )
+        rows = yield Q.search_hybrid_vector.all(
+            **common, embedding=vector_text("embedding", embedding)
+        )
+    return (yield from _hits(rows, touch, None))
+
+
+def _hits(rows: list[dict[str, Any]], touch: bool, signal: str | None) -> Gen[list[SearchHit]]:
+    """Hits from ranked rows. A vector similarity that is not a number (an embedding of zero
+    length stored before such vectors were refused) is no similarity: such a row is no
+    vector hit, and in a fused ranking its vector score is None."""
+    rows = [r for r in rows if signal is None or _finite(r["score"])]
+    if touch and rows:
+        yield Q.touch_entities.none(ids=[r["id"] for r in rows])
+    hits = []
+    for r in rows:
+        scores = {k: _finite(r.get(k)) for k in ("text_score", "fuzzy_score", "vector_score")}
+        if signal is not None:
+            scores[signal] = r["score"]
+        hits.append(
+            SearchHit(
+                entity=entity_from_row(r), score=r["score"], highlight=r.get("highlight"), **scores
+            )
+        )
+    return hits
+
+
+def _finite(score: float | None) -> float | None:
+    return score if score is not None and math.isfinite(score) else None
