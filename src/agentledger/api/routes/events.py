@@ -13,7 +13,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api.auth import Reader, Writer, scope
-from agentledger.api.pagination import MAX_LIMIT, cursor_int, encode_cursor, event_position
+from agentledger.api.pagination import (
+    MAX_LIMIT,
+    MAX_POSITION,
+    cursor_int,
+    encode_cursor,
+    event_position,
+)
 from agentledger.api.schemas import Page
 from agentledger.errors import InvalidInput
 from agentledger.events import Appended, Event, NewEvent
@@ -130,7 +136,7 @@ async def stream(
     request: Request,
     who: Reader,
     types: Annotated[list[str] | None, Query()] = None,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> StreamingResponse:
     resume = event_position(request.headers.get("last-event-id"))
     start = resume if resume is not None else (after or 0)
