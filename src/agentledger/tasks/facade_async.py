@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from agentledger.db.binding import Binding
-from agentledger.db.runner_async import AsyncDatabase, AsyncRunner
+from agentledger.db.database_async import AsyncDatabase, AsyncRunner
 from agentledger.tasks import ops
 from agentledger.tasks.records import NewTask, Outcome, QueueStats, Settled, Task
 from agentledger.tasks.source_async import AsyncTaskSource

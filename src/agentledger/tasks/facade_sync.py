@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from agentledger.db.binding import Binding
-from agentledger.db.runner_sync import Database, Runner
+from agentledger.db.database_sync import Database, Runner
 from agentledger.tasks import ops
 from agentledger.tasks.records import NewTask, Outcome, QueueStats, Settled, Task
 from agentledger.tasks.source_sync import TaskSource

@@ -278,7 +278,7 @@ def settle_and_claim(
     args = _claim_args(queue, limit, lease, worker if worker is not None else agent, low=0)
     rows = yield Q.settle_and_claim.tuples(
         agent=v.optional_text("agent", agent, max_len=200), **args, **params
-    ).then_commit()
+    ).alone()
     return _cycle(checked, rows, args["queue"], args["worker"])
 
 

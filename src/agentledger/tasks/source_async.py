@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from agentledger.db.binding import Binding
+from agentledger.db.database_async import AsyncDatabase
 from agentledger.db.listen_async import AsyncListener
-from agentledger.db.runner_async import AsyncDatabase
 from agentledger.tasks import ops
 from agentledger.tasks.records import TASKS_CHANNEL, Cycle, Outcome, Settled, Task
 

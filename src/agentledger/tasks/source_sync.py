@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from agentledger.db.binding import Binding
+from agentledger.db.database_sync import Database
 from agentledger.db.listen_sync import Listener
-from agentledger.db.runner_sync import Database
 from agentledger.tasks import ops
 from agentledger.tasks.records import TASKS_CHANNEL, Cycle, Outcome, Settled, Task
 
