@@ -19,8 +19,9 @@ import psycopg
 from psycopg.rows import dict_row, tuple_row
 
 from agentledger import Ledger
-from agentledger.db.adapters import Bigints, Uuids, register_adapters
+from agentledger.db.adapters import register_adapters
 from agentledger.db.connect import connection_kwargs
+from agentledger.db.types import Bigints, Uuids
 from agentledger.tasks.ops import UNIFORM, Q
 from bench.common import (
     Timing,

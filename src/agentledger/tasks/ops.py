@@ -11,8 +11,8 @@ from typing import Any
 from uuid import UUID
 
 from agentledger import validation as v
-from agentledger.db.adapters import Bigints, Uuids
 from agentledger.db.statements import Gen, Queries, operation
+from agentledger.db.types import Bigints, Uuids
 from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.records import builder, from_row
 from agentledger.tasks.records import (
