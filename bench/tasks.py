@@ -22,7 +22,8 @@ from agentledger import Ledger
 from agentledger.db.adapters import register_adapters
 from agentledger.db.connect import connection_kwargs
 from agentledger.db.types import Bigints, Uuids
-from agentledger.tasks.ops import UNIFORM, Q
+from agentledger.tasks.batch import UNIFORM
+from agentledger.tasks.ops import Q
 from bench.common import (
     Timing,
     bench_database,

@@ -1,0 +1,196 @@
+"""A worker's cycle, without I/O: outcomes checked and packed for settle_and_claim, and its
+result rows shaped into records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from agentledger import validation as v
+from agentledger.db.types import Bigints, Uuids
+from agentledger.errors import InvalidInput
+from agentledger.records import builder
+from agentledger.tasks.records import TASK_LIFECYCLE, Cycle, Outcome, Settled, Task
+
+OUTCOME_ACTIONS = ("complete", "fail", "release")
+# One encoder for every outcome (json.dumps with options builds a new one per call).
+_encode = json.JSONEncoder(allow_nan=False).encode
+
+
+def checked_outcome(outcome: Outcome, index: int) -> Outcome:
+    """One outcome checked and converted (a plain completion of the right types skips this
+    in ``settle_params``)."""
+    at = f"outcomes[{index}]"
+    if not isinstance(outcome, Outcome):
+        raise InvalidInput(f"{at} must be an Outcome", field=at)
+    v.choice(f"{at}.action", outcome.action, OUTCOME_ACTIONS)
+    return Outcome(
+        id=v.integer(f"{at}.id", outcome.id, low=1),
+        token=v.uuid(f"{at}.token", outcome.token),
+        action=outcome.action,
+        output=None if outcome.output is None else v.json_object(f"{at}.output", outcome.output),
+        error=v.optional_text(f"{at}.error", outcome.error, max_len=20_000),
+        retry=bool(outcome.retry),
+    )
+
+
+def settle_params(outcomes: Sequence[Outcome]) -> tuple[list[Outcome], dict[str, Any]]:
+    """The outcomes checked, and the statement's parameters for them: plain completions (no
+    output) as two arrays, ids and tokens; the rest as JSON. An id given twice is settled
+    by its first outcome. A worker settles thousands a second: one pass, and ids are
+    looked at for repeats all at once."""
+    checked = list(outcomes)
+    done_ids = Bigints()
+    done_tokens = Uuids()
+    rest: list[Outcome] = []
+    for i, o in enumerate(checked):
+        if (
+            type(o) is Outcome
+            and o.action == "complete"
+            and o.output is None
+            and o.error is None
+            and type(o.id) is int
+            and 0 < o.id < 2**63
+            and type(o.token) is UUID
+            and type(o.retry) is bool
+        ):
+            done_ids.append(o.id)  # a plain completion, the usual case: nothing to convert
+            done_tokens.append(o.token)
+            continue
+        checked[i] = checked_outcome(o, i)
+        _file(checked[i], done_ids, done_tokens, rest)
+    if len(set(done_ids).union(o.id for o in rest)) < len(checked):
+        done_ids, done_tokens, rest = _firsts(checked)  # an id given twice
+    return checked, {
+        "done_ids": done_ids,
+        "done_tokens": done_tokens,
+        "ids": Bigints(o.id for o in rest),
+        "outcomes": _outcomes_json(rest),
+        "sources": TASK_LIFECYCLE.sources("complete"),
+        "completed": TASK_LIFECYCLE.target("complete"),
+        "released": TASK_LIFECYCLE.target("release"),
+        "retried": TASK_LIFECYCLE.target("retry"),
+        "buried": TASK_LIFECYCLE.target("bury"),
+    }
+
+
+def _firsts(checked: Sequence[Outcome]) -> tuple[Bigints, Uuids, list[Outcome]]:
+    """Each id's first outcome, split as ``settle_params`` sends them."""
+    done_ids = Bigints()
+    done_tokens = Uuids()
+    rest: list[Outcome] = []
+    seen: set[int] = set()
+    for o in checked:
+        if o.id not in seen:
+            seen.add(o.id)
+            _file(o, done_ids, done_tokens, rest)
+    return done_ids, done_tokens, rest
+
+
+def _file(o: Outcome, done_ids: Bigints, done_tokens: Uuids, rest: list[Outcome]) -> None:
+    """A plain completion (no output) joins the ids and tokens; any other outcome the rest."""
+    if o.action == "complete" and o.output is None:
+        done_ids.append(o.id)
+        done_tokens.append(o.token)
+    else:
+        rest.append(o)
+
+
+def _outcomes_json(checked: Sequence[Outcome]) -> str:
+    """The outcomes as one JSON object keyed by task id (ids are distinct). Absent keys read
+    as NULL.
+
+    An outcome with no output or error (a release, a failure without a message) is written
+    out directly: its id is an int, its token a UUID and its action one of three words,
+    checked by ``checked_outcome``, so nothing in it needs escaping; the rest go through the
+    encoder."""
+    entries: dict[int, str] = {}
+    for o in checked:
+        if o.output is None and o.error is None:
+            retry = "true" if o.retry else "false"
+            entries[o.id] = f'{{"token":"{o.token}","action":"{o.action}","retry":{retry}}}'
+        else:
+            entries[o.id] = _encode(_outcome_entry(o))
+    return "{" + ",".join(f'"{i}":{entry}' for i, entry in entries.items()) + "}"
+
+
+def _outcome_entry(o: Outcome) -> dict[str, Any]:
+    """One outcome as the statement reads it."""
+    entry: dict[str, Any] = {"token": str(o.token), "action": o.action, "retry": o.retry}
+    if o.output is not None:
+        entry["output"] = o.output
+    if o.error is not None:
+        entry["error"] = o.error
+    return entry
+
+
+# settle_and_claim's result: a claimed task's own 16 columns (and its status), then the
+# summary row's.
+_SUMMARY = 17
+_RUNNING = TASK_LIFECYCLE.target("claim")
+
+
+def cycle_of(
+    checked: Sequence[Outcome], rows: Sequence[tuple[Any, ...]], queue: str, worker: str | None
+) -> Cycle:
+    """Shape settle_and_claim's compact result. Its one summary row (task id NULL) holds
+    the settled ids and statuses and the values every claimed task shares; ``queue`` and
+    ``worker`` are the claim's own arguments, written as they are into every claimed task.
+
+    A claimed task's row holds its own columns in Task's field order: (id), (task_type ..
+    output), (attempts .. run_after), (rescues .. created_at); the fields between them
+    are the claim's (a task just claimed is running, unfinished, holds the claim's token
+    and was last updated by it). Passed field by field: slicing and unpacking cost more."""
+    summary = summary_of(rows)
+    _, _, tenant_id, at, lease, token = summary
+    build, running = _build_task, _RUNNING
+    claimed = [
+        build(
+            tenant_id,
+            r[0],
+            queue,
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            running,
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            lease,
+            worker,
+            token,
+            r[10],
+            r[11],
+            r[12],
+            r[13],
+            r[14],
+            r[15],
+            at,
+            None,
+        )
+        for r in rows
+        if r[0] is not None
+    ]
+    return Cycle(settled=settled_of(checked, summary), claimed=claimed)
+
+
+def summary_of(rows: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
+    """settle_and_claim's summary row (there is exactly one; it sorts first), its columns."""
+    return next(row for row in rows if row[0] is None)[_SUMMARY:]
+
+
+def settled_of(checked: Sequence[Outcome], summary: tuple[Any, ...]) -> Settled:
+    ids, statuses = summary[0], summary[1]
+    applied: dict[int, str] = {} if ids is None else dict(zip(ids, statuses, strict=True))
+    if len(applied) == len(checked):
+        return Settled(applied=applied, refused=[])  # each id settled: none refused
+    return Settled(applied=applied, refused=[o.id for o in checked if o.id not in applied])
+
+
+# Task's fields in order, for the thousands a worker builds per second.
+_build_task = builder(Task)
