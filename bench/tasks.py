@@ -23,6 +23,7 @@ from agentledger.db.adapters import register_adapters
 from agentledger.db.connect import connection_kwargs
 from agentledger.db.types import Bigints, Uuids
 from agentledger.tasks.batch import UNIFORM
+from agentledger.tasks.cycle import RESULT_COLUMNS
 from agentledger.tasks.ops import Q
 from bench.common import (
     Timing,
@@ -183,8 +184,8 @@ class Contenders:
 
 # settle_and_claim's result columns read here: the summary row's settled ids and the
 # claim's token (a claimed task's row starts with its id).
-SETTLED = 17
-TOKEN = 22
+SETTLED = RESULT_COLUMNS.index("settled_ids")
+TOKEN = RESULT_COLUMNS.index("token")
 
 
 def _settle_params(claimed: list[tuple[Any, ...]], token: Any) -> dict[str, Any]:

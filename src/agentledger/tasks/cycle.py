@@ -4,14 +4,14 @@ result rows shaped into records."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
 from agentledger import validation as v
 from agentledger.db.types import Bigints, Uuids
 from agentledger.errors import InvalidInput
-from agentledger.records import builder
+from agentledger.tasks.builders import row_builder
 from agentledger.tasks.records import TASK_LIFECYCLE, Cycle, Outcome, Settled, Task
 
 OUTCOME_ACTIONS = ("complete", "fail", "release")
@@ -126,71 +126,87 @@ def _outcome_entry(o: Outcome) -> dict[str, Any]:
     return entry
 
 
-# settle_and_claim's result: a claimed task's own 16 columns (and its status), then the
-# summary row's.
-_SUMMARY = 17
-_RUNNING = TASK_LIFECYCLE.target("claim")
+# settle_and_claim's result rows, by column (its RETURNING and summary lists in queries.sql):
+# a claimed task's row holds the CLAIMED_COLUMNS, then NULL where the summary's columns are;
+# the one summary row holds NULL where a task's columns are (its id NULL), then the
+# SUMMARY_COLUMNS: the settled ids and their new statuses, then what the claim's tasks share.
+CLAIMED_COLUMNS = (
+    "id",
+    "task_type",
+    "agent_name",
+    "priority",
+    "input",
+    "output",
+    "attempts",
+    "max_attempts",
+    "retry_delay",
+    "run_after",
+    "rescues",
+    "error",
+    "session_id",
+    "entity_id",
+    "dedup_key",
+    "created_at",
+    "status",
+)
+SUMMARY_COLUMNS = (
+    "settled_ids",
+    "settled_statuses",
+    "tenant_id",
+    "at",
+    "lease_expires_at",
+    "token",
+)
+RESULT_COLUMNS = CLAIMED_COLUMNS + SUMMARY_COLUMNS
+SUMMARY = len(CLAIMED_COLUMNS)  # where the summary's columns start in a row
+_ID = RESULT_COLUMNS.index("id")
+
+# A claimed task's other fields hold the claim's own values, the same for all its tasks.
+_claimed_task = row_builder(
+    Task,
+    CLAIMED_COLUMNS,
+    shared=(
+        "tenant_id",
+        "queue",
+        "claimed_by",
+        "claim_token",
+        "lease_expires_at",
+        "updated_at",
+        "finished_at",
+    ),
+)
 
 
 def cycle_of(
     checked: Sequence[Outcome], rows: Sequence[tuple[Any, ...]], queue: str, worker: str | None
 ) -> Cycle:
-    """Shape settle_and_claim's compact result. Its one summary row (task id NULL) holds
-    the settled ids and statuses and the values every claimed task shares; ``queue`` and
-    ``worker`` are the claim's own arguments, written as they are into every claimed task.
-
-    A claimed task's row holds its own columns in Task's field order: (id), (task_type ..
-    output), (attempts .. run_after), (rescues .. created_at); the fields between them
-    are the claim's (a task just claimed is running, unfinished, holds the claim's token
-    and was last updated by it). Passed field by field: slicing and unpacking cost more."""
+    """settle_and_claim's ``rows`` (laid out as RESULT_COLUMNS) as the outcomes settled and
+    the tasks claimed. ``queue`` and ``worker`` are the claim's arguments, which the
+    statement does not send back."""
     summary = summary_of(rows)
-    _, _, tenant_id, at, lease, token = summary
-    build, running = _build_task, _RUNNING
-    claimed = [
-        build(
-            tenant_id,
-            r[0],
-            queue,
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            running,
-            r[6],
-            r[7],
-            r[8],
-            r[9],
-            lease,
-            worker,
-            token,
-            r[10],
-            r[11],
-            r[12],
-            r[13],
-            r[14],
-            r[15],
-            at,
-            None,
-        )
-        for r in rows
-        if r[0] is not None
-    ]
+    build = _claimed_task(
+        tenant_id=summary["tenant_id"],
+        queue=queue,
+        claimed_by=worker,
+        claim_token=summary["token"],
+        lease_expires_at=summary["lease_expires_at"],
+        updated_at=summary["at"],  # the claim's time
+        finished_at=None,  # a claimed task is unfinished
+    )
+    claimed = [build(row) for row in rows if row[_ID] is not None]
     return Cycle(settled=settled_of(checked, summary), claimed=claimed)
 
 
-def summary_of(rows: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
-    """settle_and_claim's summary row (there is exactly one; it sorts first), its columns."""
-    return next(row for row in rows if row[0] is None)[_SUMMARY:]
+def summary_of(rows: Sequence[tuple[Any, ...]]) -> dict[str, Any]:
+    """settle_and_claim's summary row (there is exactly one), by column name."""
+    row = next(row for row in rows if row[_ID] is None)
+    return dict(zip(SUMMARY_COLUMNS, row[SUMMARY:], strict=True))
 
 
-def settled_of(checked: Sequence[Outcome], summary: tuple[Any, ...]) -> Settled:
-    ids, statuses = summary[0], summary[1]
+def settled_of(checked: Sequence[Outcome], summary: Mapping[str, Any]) -> Settled:
+    """Which of the ``checked`` outcomes the summary row says were applied, and which not."""
+    ids, statuses = summary["settled_ids"], summary["settled_statuses"]
     applied: dict[int, str] = {} if ids is None else dict(zip(ids, statuses, strict=True))
     if len(applied) == len(checked):
         return Settled(applied=applied, refused=[])  # each id settled: none refused
     return Settled(applied=applied, refused=[o.id for o in checked if o.id not in applied])
-
-
-# Task's fields in order, for the thousands a worker builds per second.
-_build_task = builder(Task)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentledger.errors import Unavailable
-from agentledger.records import builder
+from agentledger.tasks.builders import builder
 from agentledger.tasks.records import Outcome, Task
 from agentledger.tasks.source_async import AsyncTaskSource
 from agentledger.tasks.source_sync import TaskSource
