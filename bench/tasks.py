@@ -22,7 +22,7 @@ from agentledger import Ledger
 from agentledger.db.adapters import register_adapters
 from agentledger.db.connect import connection_kwargs
 from agentledger.db.types import Bigints, Uuids
-from agentledger.tasks.batch import UNIFORM
+from agentledger.tasks.batch import BATCH_ARRAYS, SHAREABLE
 from agentledger.tasks.cycle import RESULT_COLUMNS
 from agentledger.tasks.ops import Q
 from bench.common import (
@@ -110,12 +110,12 @@ class Contenders:
         """The statement our enqueue_many sends for a batch without dedup keys: one value
         per task for the inputs, one for the batch for every column the tasks share."""
         params = {
-            **{name: None for name in UNIFORM},
+            **{BATCH_ARRAYS[field]: None for field in SHAREABLE},
             "queue": "bench",
             "task_type": "",
             "agent_name": None,
             "priority": 0,
-            "max_attempt": 5,
+            "max_attempts": 5,
             "retry_delay": 1.0,
             "run_after": None,
             "session_id": None,

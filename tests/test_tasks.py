@@ -362,7 +362,7 @@ def test_enqueue_many_sends_shared_fields_once_and_keeps_them(ledger: Any, tenan
         assert (got.max_attempts, got.input, got.queue) == (7, {"i": i}, "q")
     batch[10] = NewTask(input={"i": 10}, max_attempts=2, **shared)
     mixed = plain_batch(batch_columns("q", batch))
-    assert mixed["max_attempts"] == [7] * 10 + [2] + [7] * 39 and mixed["max_attempt"] is None
+    assert mixed["attempt_limits"] == [7] * 10 + [2] + [7] * 39 and mixed["max_attempts"] is None
     ids = tasks.enqueue_many("q", batch)
     assert [tasks.get(ids[i]).max_attempts for i in (9, 10, 11)] == [7, 2, 7]
     # Plain inputs share every other field; one task of their own among them does not.

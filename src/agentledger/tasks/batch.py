@@ -47,8 +47,28 @@ def checked_task(queue: str, task: NewTask | Mapping[str, Any], index: int) -> N
     )
 
 
+# Every NewTask field with its array parameter in the batch inserts (a field's scalar
+# parameter, in the single insert and the plain batch insert, has the field's own name).
+BATCH_ARRAYS = {
+    "input": "inputs",
+    "queue": "queues",
+    "task_type": "task_types",
+    "agent_name": "agent_names",
+    "priority": "priorities",
+    "max_attempts": "attempt_limits",
+    "retry_delay": "retry_delays",
+    "run_after": "run_afters",
+    "session_id": "session_ids",
+    "entity_id": "entity_ids",
+    "dedup_key": "dedup_keys",
+}
+# The fields whose column may travel once for a whole batch in the plain insert: inputs
+# always travel per task, and a batch with dedup keys takes the other statement.
+SHAREABLE = tuple(field for field in BATCH_ARRAYS if field not in ("input", "dedup_key"))
+
+
 def batch_columns(queue: str, items: Sequence[NewTask | Mapping[str, Any]]) -> dict[str, list[Any]]:
-    """Validate a batch into the statement's columns, each task checked once.
+    """A batch checked, each task once, as the batch insert's arrays (BATCH_ARRAYS).
 
     A plain mapping is a task's input with every other field at its default."""
     inputs: list[str] = []
@@ -63,12 +83,14 @@ def batch_columns(queue: str, items: Sequence[NewTask | Mapping[str, Any]]) -> d
             tasks.append(plain)
     # Inputs only (the usual batch): every other column repeats one value, known as such.
     shared = tasks.count(plain) == len(tasks)
-    columns: dict[str, list[Any]] = {"inputs": inputs}
-    for column, field in _BATCH_FIELDS.items():
-        if shared:
-            columns[column] = Repeated([getattr(plain, field)] * len(tasks))
+    columns: dict[str, list[Any]] = {}
+    for field, array in BATCH_ARRAYS.items():
+        if field == "input":
+            columns[array] = inputs
+        elif shared:
+            columns[array] = Repeated([getattr(plain, field)] * len(tasks))
         else:
-            columns[column] = list(map(attrgetter(field), tasks))
+            columns[array] = list(map(attrgetter(field), tasks))
     return columns
 
 
@@ -76,48 +98,22 @@ class Repeated(list[Any]):
     """A batch column known to hold one value for every task."""
 
 
-# A batch's columns (but its inputs), by the NewTask field each is read from.
-_BATCH_FIELDS = {
-    "queues": "queue",
-    "task_types": "task_type",
-    "agent_names": "agent_name",
-    "priorities": "priority",
-    "max_attempts": "max_attempts",
-    "retry_delays": "retry_delay",
-    "run_afters": "run_after",
-    "session_ids": "session_id",
-    "entity_ids": "entity_id",
-    "dedup_keys": "dedup_key",
-}
-
-# The plain insert's columns that may travel once for the whole batch, by their scalar's name.
-UNIFORM = {
-    "queues": "queue",
-    "task_types": "task_type",
-    "agent_names": "agent_name",
-    "priorities": "priority",
-    "max_attempts": "max_attempt",
-    "retry_delays": "retry_delay",
-    "run_afters": "run_after",
-    "session_ids": "session_id",
-    "entity_ids": "entity_id",
-}
-
-
 def plain_batch(columns: dict[str, list[Any]]) -> dict[str, Any]:
-    """The plain insert's parameters: a column with one value for every task as that value
-    (and a NULL array), the others as arrays; inputs always as an array (it sets the batch's
-    length)."""
+    """The plain insert's parameters for a batch's arrays (no dedup keys): a column that
+    holds one value for every task travels once, as its field's scalar parameter with a
+    NULL array; the others as arrays with a NULL scalar. Inputs always travel as an array
+    (it sets the batch's length)."""
     params: dict[str, Any] = {"inputs": columns["inputs"]}
-    for name, scalar in UNIFORM.items():
-        values = columns[name]
+    for field in SHAREABLE:
+        array = BATCH_ARRAYS[field]
+        values = columns[array]
         first = values[0]
         if type(values) is Repeated or all(
             value == first and type(value) is type(first) for value in values
         ):
-            params[name], params[scalar] = None, first
+            params[array], params[field] = None, first
         else:
-            params[name], params[scalar] = values, None
+            params[array], params[field] = values, None
     return params
 
 

@@ -11,7 +11,13 @@ from agentledger.db.statements import Gen, Queries, operation
 from agentledger.db.types import Bigints, Uuids
 from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.records import from_row
-from agentledger.tasks.batch import batch_columns, checked_task, plain_batch, queue_name
+from agentledger.tasks.batch import (
+    BATCH_ARRAYS,
+    batch_columns,
+    checked_task,
+    plain_batch,
+    queue_name,
+)
 from agentledger.tasks.cycle import (
     checked_outcome,
     cycle_of,
@@ -39,22 +45,7 @@ MAX_LEASE = 86_400.0
 def enqueue(queue: str, input: Mapping[str, Any] | None = None, **fields: Any) -> Gen[Task]:
     """Add one task; with a ``dedup_key`` held by an unfinished task, return that one."""
     task = checked_task(queue, NewTask(input=dict(input or {}), **fields), 0)
-    params = {
-        name: getattr(task, name)
-        for name in [
-            "queue",
-            "task_type",
-            "agent_name",
-            "priority",
-            "input",
-            "max_attempts",
-            "retry_delay",
-            "run_after",
-            "session_id",
-            "entity_id",
-            "dedup_key",
-        ]
-    }
+    params = {field: getattr(task, field) for field in BATCH_ARRAYS}  # every field, by name
     row = yield Q.enqueue.one(**params)
     if row is None:
         row = yield Q.find_unfinished.one(queue=task.queue, dedup_key=task.dedup_key)
@@ -76,7 +67,6 @@ def enqueue_many(queue: str, tasks: Iterable[NewTask | Mapping[str, Any]]) -> Ge
     if any(key is not None for key in columns["dedup_keys"]):
         rows = yield Q.enqueue_many.all(**columns)
     else:  # nothing to deduplicate: a plain insert
-        del columns["dedup_keys"]
         rows = yield Q.enqueue_many_plain.all(**plain_batch(columns))
     yield Q.notify_queues.none(queues=sorted(set(columns["queues"])))
     return [row["id"] for row in rows]

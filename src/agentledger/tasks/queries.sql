@@ -26,7 +26,7 @@ WITH input AS MATERIALIZED (
     SELECT nextval('agentledger.tasks_id_seq') AS id, x.*
     FROM unnest(
         %(queues)b::text[], %(task_types)b::text[], %(agent_names)b::text[],
-        %(priorities)b::integer[], %(inputs)b::text[], %(max_attempts)b::integer[],
+        %(priorities)b::integer[], %(inputs)b::text[], %(attempt_limits)b::integer[],
         %(retry_delays)b::double precision[], %(run_afters)b::timestamptz[],
         %(session_ids)b::text[], %(entity_ids)b::text[], %(dedup_keys)b::text[]
     ) WITH ORDINALITY AS x(queue, task_type, agent_name, priority, input, max_attempts,
@@ -63,7 +63,7 @@ WITH input AS MATERIALIZED (
     SELECT nextval('agentledger.tasks_id_seq') AS id, x.*
     FROM unnest(
         %(queues)b::text[], %(task_types)b::text[], %(agent_names)b::text[],
-        %(priorities)b::integer[], %(inputs)b::text[], %(max_attempts)b::integer[],
+        %(priorities)b::integer[], %(inputs)b::text[], %(attempt_limits)b::integer[],
         %(retry_delays)b::double precision[], %(run_afters)b::timestamptz[],
         %(session_ids)b::text[], %(entity_ids)b::text[]
     ) WITH ORDINALITY AS x(queue, task_type, agent_name, priority, input, max_attempts,
@@ -75,7 +75,7 @@ WITH input AS MATERIALIZED (
     SELECT agentledger.current_tenant(), id, coalesce(queue, %(queue)s::text),
            coalesce(task_type, %(task_type)s::text), coalesce(agent_name, %(agent_name)s::text),
            coalesce(priority, %(priority)s::integer), input::jsonb,
-           coalesce(max_attempts, %(max_attempt)s::integer),
+           coalesce(max_attempts, %(max_attempts)s::integer),
            coalesce(retry_delay, %(retry_delay)s::double precision),
            coalesce(run_after, %(run_after)s::timestamptz, now()),
            coalesce(session_id, %(session_id)s::text), coalesce(entity_id, %(entity_id)s::text)
