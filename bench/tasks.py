@@ -23,7 +23,7 @@ from agentledger.db.adapters import register_adapters
 from agentledger.db.connect import connection_kwargs
 from agentledger.db.types import Bigints, Uuids
 from agentledger.tasks.batch import BATCH_ARRAYS, SHAREABLE
-from agentledger.tasks.cycle import RESULT_COLUMNS
+from agentledger.tasks.cycle import RESULT_COLUMNS, STATUS_PARAMS
 from agentledger.tasks.ops import Q
 from bench.common import (
     Timing,
@@ -197,11 +197,7 @@ def _settle_params(claimed: list[tuple[Any, ...]], token: Any) -> dict[str, Any]
         "done_tokens": Uuids([token] * len(claimed)),
         "ids": Bigints(),
         "outcomes": "{}",
-        "sources": ["running"],
-        "completed": "completed",
-        "released": "pending",
-        "retried": "pending",
-        "buried": "dead",
+        **STATUS_PARAMS,
     }
 
 

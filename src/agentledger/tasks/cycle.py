@@ -37,10 +37,11 @@ def checked_outcome(outcome: Outcome, index: int) -> Outcome:
 
 
 def settle_params(outcomes: Sequence[Outcome]) -> tuple[list[Outcome], dict[str, Any]]:
-    """The outcomes checked, and the statement's parameters for them: plain completions (no
-    output) as two arrays, ids and tokens; the rest as JSON. An id given twice is settled
-    by its first outcome. A worker settles thousands a second: one pass, and ids are
-    looked at for repeats all at once."""
+    """The outcomes checked, and settle_and_claim's parameters for them (also for running
+    the statement directly): plain completions (no output) as two arrays, ids and tokens
+    side by side; the other outcomes as one JSON object keyed by task id; the statuses of
+    STATUS_PARAMS. An id given twice is settled by its first outcome. InvalidInput names
+    the first bad outcome (``outcomes[i]``)."""
     checked = list(outcomes)
     done_ids = Bigints()
     done_tokens = Uuids()
@@ -60,23 +61,29 @@ def settle_params(outcomes: Sequence[Outcome]) -> tuple[list[Outcome], dict[str,
             done_tokens.append(o.token)
             continue
         checked[i] = checked_outcome(o, i)
-        _file(checked[i], done_ids, done_tokens, rest)
+        _place(checked[i], done_ids, done_tokens, rest)
     if len(set(done_ids).union(o.id for o in rest)) < len(checked):
-        done_ids, done_tokens, rest = _firsts(checked)  # an id given twice
+        done_ids, done_tokens, rest = _first_of_each_id(checked)  # an id given twice
     return checked, {
         "done_ids": done_ids,
         "done_tokens": done_tokens,
         "ids": Bigints(o.id for o in rest),
         "outcomes": _outcomes_json(rest),
-        "sources": TASK_LIFECYCLE.sources("complete"),
-        "completed": TASK_LIFECYCLE.target("complete"),
-        "released": TASK_LIFECYCLE.target("release"),
-        "retried": TASK_LIFECYCLE.target("retry"),
-        "buried": TASK_LIFECYCLE.target("bury"),
+        **STATUS_PARAMS,
     }
 
 
-def _firsts(checked: Sequence[Outcome]) -> tuple[Bigints, Uuids, list[Outcome]]:
+# The statuses settling moves a task from and to, as the lifecycle says.
+STATUS_PARAMS = {
+    "sources": TASK_LIFECYCLE.sources("complete"),
+    "completed": TASK_LIFECYCLE.target("complete"),
+    "released": TASK_LIFECYCLE.target("release"),
+    "retried": TASK_LIFECYCLE.target("retry"),
+    "buried": TASK_LIFECYCLE.target("bury"),
+}
+
+
+def _first_of_each_id(checked: Sequence[Outcome]) -> tuple[Bigints, Uuids, list[Outcome]]:
     """Each id's first outcome, split as ``settle_params`` sends them."""
     done_ids = Bigints()
     done_tokens = Uuids()
@@ -85,12 +92,13 @@ def _firsts(checked: Sequence[Outcome]) -> tuple[Bigints, Uuids, list[Outcome]]:
     for o in checked:
         if o.id not in seen:
             seen.add(o.id)
-            _file(o, done_ids, done_tokens, rest)
+            _place(o, done_ids, done_tokens, rest)
     return done_ids, done_tokens, rest
 
 
-def _file(o: Outcome, done_ids: Bigints, done_tokens: Uuids, rest: list[Outcome]) -> None:
-    """A plain completion (no output) joins the ids and tokens; any other outcome the rest."""
+def _place(o: Outcome, done_ids: Bigints, done_tokens: Uuids, rest: list[Outcome]) -> None:
+    """Put one outcome where the statement reads it: a plain completion (no output) with
+    the ids and tokens, any other outcome with the rest."""
     if o.action == "complete" and o.output is None:
         done_ids.append(o.id)
         done_tokens.append(o.token)
