@@ -156,7 +156,7 @@ class Contenders:
                             "lease": 60.0,
                             "worker": "raw",
                             "agent": None,
-                            **_settle_params(claimed, token),
+                            **_completing(claimed, token),
                         },
                         binary=True,  # as the library reads it
                     )
@@ -188,7 +188,7 @@ SETTLED = RESULT_COLUMNS.index("settled_ids")
 TOKEN = RESULT_COLUMNS.index("token")
 
 
-def _settle_params(claimed: list[tuple[Any, ...]], token: Any) -> dict[str, Any]:
+def _completing(claimed: list[tuple[Any, ...]], token: Any) -> dict[str, Any]:
     """The statement's parameters for completing ``claimed``, all held under ``token`` (as
     a raw driver user would write them, its arrays packed and typed as the library sends
     them)."""

@@ -74,9 +74,9 @@ class Stmt:
         """This statement, marked as its operation's only one.
 
         Run as its own transaction, it travels with its binding and no BEGIN or COMMIT, in
-        one round trip (the driver's ``run_lone``); a connection lost on the way
-        leaves the outcome unknown, as one lost during COMMIT does. Inside a caller's
-        transaction it runs like any other. The operation must yield nothing after it.
+        one round trip (the driver's ``run_lone``); a connection lost on the way leaves the
+        outcome unknown, as one lost during COMMIT does. Inside a caller's transaction it
+        runs like any other. The operation must yield nothing after it.
         """
         if self.many:
             raise ValueError(f"{self.query.name}: a statement run many times is never alone")
