@@ -19,9 +19,12 @@ import psycopg
 from psycopg.rows import dict_row, tuple_row
 
 from agentledger import Ledger
-from agentledger.db.adapters import Bigints, Uuids, register_adapters
+from agentledger.db.adapters import register_adapters
 from agentledger.db.connect import connection_kwargs
-from agentledger.tasks.ops import UNIFORM, Q
+from agentledger.db.types import Bigints, Uuids
+from agentledger.tasks.batch import BATCH_ARRAYS, SHAREABLE
+from agentledger.tasks.cycle import RESULT_COLUMNS, STATUS_PARAMS
+from agentledger.tasks.ops import Q
 from bench.common import (
     Timing,
     bench_database,
@@ -107,12 +110,12 @@ class Contenders:
         """The statement our enqueue_many sends for a batch without dedup keys: one value
         per task for the inputs, one for the batch for every column the tasks share."""
         params = {
-            **{name: None for name in UNIFORM},
+            **{BATCH_ARRAYS[field]: None for field in SHAREABLE},
             "queue": "bench",
             "task_type": "",
             "agent_name": None,
             "priority": 0,
-            "max_attempt": 5,
+            "max_attempts": 5,
             "retry_delay": 1.0,
             "run_after": None,
             "session_id": None,
@@ -153,7 +156,7 @@ class Contenders:
                             "lease": 60.0,
                             "worker": "raw",
                             "agent": None,
-                            **_settle_params(claimed, token),
+                            **_completing(claimed, token),
                         },
                         binary=True,  # as the library reads it
                     )
@@ -181,11 +184,11 @@ class Contenders:
 
 # settle_and_claim's result columns read here: the summary row's settled ids and the
 # claim's token (a claimed task's row starts with its id).
-SETTLED = 17
-TOKEN = 22
+SETTLED = RESULT_COLUMNS.index("settled_ids")
+TOKEN = RESULT_COLUMNS.index("token")
 
 
-def _settle_params(claimed: list[tuple[Any, ...]], token: Any) -> dict[str, Any]:
+def _completing(claimed: list[tuple[Any, ...]], token: Any) -> dict[str, Any]:
     """The statement's parameters for completing ``claimed``, all held under ``token`` (as
     a raw driver user would write them, its arrays packed and typed as the library sends
     them)."""
@@ -194,11 +197,7 @@ def _settle_params(claimed: list[tuple[Any, ...]], token: Any) -> dict[str, Any]
         "done_tokens": Uuids([token] * len(claimed)),
         "ids": Bigints(),
         "outcomes": "{}",
-        "sources": ["running"],
-        "completed": "completed",
-        "released": "pending",
-        "retried": "pending",
-        "buried": "dead",
+        **STATUS_PARAMS,
     }
 
 

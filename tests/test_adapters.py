@@ -16,7 +16,8 @@ from psycopg import sql
 
 from agentledger import Ledger
 from agentledger.config import Settings
-from agentledger.db.adapters import Bigints, Uuids, _loads, register_adapters
+from agentledger.db.adapters import _loads, register_adapters
+from agentledger.db.types import Bigints, Uuids
 
 
 @pytest.fixture

@@ -87,6 +87,21 @@ def test_http_faces_do_not_import_each_other() -> None:
     assert offenders == []
 
 
+# What an operation may use of db/: the I/O-free vocabulary (statements, parameter types),
+# the binding's tenant-id check and the error translator's constraint registry.
+OPS_MAY_IMPORT = {"statements", "types", "binding", "translate"}
+
+
+def test_operations_use_only_the_io_free_parts_of_db() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in PACKAGE.glob("*/ops.py")
+        for module in _imports(path)
+        if module.startswith("agentledger.db.") and module.split(".")[2] not in OPS_MAY_IMPORT
+    ]
+    assert offenders == []
+
+
 def test_generated_sync_code_is_fresh() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "async_to_sync.py"), "--check"],

@@ -18,7 +18,7 @@ from agentledger import (
     NotFound,
     Outcome,
 )
-from agentledger.tasks import ops
+from agentledger.tasks.batch import batch_columns, plain_batch
 from agentledger.tasks.ops import Q
 from agentledger.tasks.records import TASK_LIFECYCLE
 
@@ -351,7 +351,7 @@ def test_enqueue_many_without_dedup_keys_returns_ids_in_input_order(
 def test_enqueue_many_sends_shared_fields_once_and_keeps_them(
     ledger: Ledger, tenant_id: str
 ) -> None:
-    """Fields every task of a batch shares travel as one value (ops.plain_batch); each stored
+    """Fields every task of a batch shares travel as one value (plain_batch); each stored
     task still has them, and a field that differs in one task is kept per task."""
     tasks = ledger.tenant(tenant_id).tasks
     later = datetime.now(UTC) + timedelta(hours=1)
@@ -362,7 +362,7 @@ def test_enqueue_many_sends_shared_fields_once_and_keeps_them(
         "run_after": later,
     }
     batch = [NewTask(input={"i": i}, max_attempts=7, **shared) for i in range(50)]
-    params = ops.plain_batch(ops._batch_columns("q", batch))
+    params = plain_batch(batch_columns("q", batch))
     assert params["queues"] is None and params["queue"] == "q"
     assert params["priorities"] is None and params["priority"] == 3
     ids = tasks.enqueue_many("q", batch)
@@ -373,16 +373,16 @@ def test_enqueue_many_sends_shared_fields_once_and_keeps_them(
         )
         assert (got.max_attempts, got.input, got.queue) == (7, {"i": i}, "q")
     batch[10] = NewTask(input={"i": 10}, max_attempts=2, **shared)
-    mixed = ops.plain_batch(ops._batch_columns("q", batch))
-    assert mixed["max_attempts"] == [7] * 10 + [2] + [7] * 39 and mixed["max_attempt"] is None
+    mixed = plain_batch(batch_columns("q", batch))
+    assert mixed["attempt_limits"] == [7] * 10 + [2] + [7] * 39 and mixed["max_attempts"] is None
     ids = tasks.enqueue_many("q", batch)
     assert [tasks.get(ids[i]).max_attempts for i in (9, 10, 11)] == [7, 2, 7]
     # Plain inputs share every other field; one task of their own among them does not.
     inputs: list[Any] = [{"i": i} for i in range(4)]
-    plain = ops.plain_batch(ops._batch_columns("q", inputs))
+    plain = plain_batch(batch_columns("q", inputs))
     assert plain["priorities"] is None and plain["priority"] == 0 and plain["queue"] == "q"
     inputs[2] = NewTask(input={"i": 2}, priority=9)
-    one = ops.plain_batch(ops._batch_columns("q", inputs))
+    one = plain_batch(batch_columns("q", inputs))
     assert one["priorities"] == [0, 0, 9, 0] and one["queue"] == "q"
     ids = tasks.enqueue_many("q", inputs)
     assert [tasks.get(i).priority for i in ids] == [0, 0, 9, 0]

@@ -10,7 +10,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from agentledger import Ledger, NewTask, Outcome
-from agentledger.tasks.ops import Q, _settle_params
+from agentledger.tasks.cycle import settle_params
+from agentledger.tasks.ops import Q
 
 FINISHED = 20_000
 PENDING = 200
@@ -36,7 +37,7 @@ def test_claim_uses_the_ready_index(sync_ledger: Ledger, database_url: str, app_
         "lease": 60.0,
         "worker": "explain",
         "agent": None,
-        **_settle_params([])[1],
+        **settle_params([])[1],
     }
     with psycopg.connect(app_url, row_factory=dict_row) as conn:
         conn.execute("SELECT agentledger.bind_tenant(%s)", (tenant,))
@@ -66,7 +67,7 @@ def test_settle_finds_the_batch_by_primary_key(
         "lease": 1.0,
         "worker": None,
         "agent": None,
-        **_settle_params(last)[1],
+        **settle_params(last)[1],
     }
     with psycopg.connect(app_url, row_factory=dict_row) as conn:
         conn.execute("SELECT agentledger.bind_tenant(%s)", (tenant,))

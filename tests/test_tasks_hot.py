@@ -11,7 +11,8 @@ import pytest
 from psycopg.rows import dict_row
 
 from agentledger import Ledger
-from agentledger.tasks.ops import Q, _settle_params
+from agentledger.tasks.cycle import RESULT_COLUMNS, settle_params
+from agentledger.tasks.ops import Q
 
 
 def _updates(conn: psycopg.Connection[Any]) -> tuple[int, int]:
@@ -32,9 +33,10 @@ def test_claim_and_heartbeat_are_heap_only_updates(sync_ledger: Ledger, app_url:
     params = {"queue": "hot", "limit": 100, "lease": 60.0, "worker": "w", "agent": None}
     with psycopg.connect(app_url, row_factory=dict_row) as conn:
         conn.execute("SELECT agentledger.bind_tenant(%s)", (tenant,))
-        claimed = conn.execute(
-            Q.settle_and_claim.sql, {**params, **_settle_params([])[1]}
-        ).fetchall()
+        cur = conn.execute(Q.settle_and_claim.sql, {**params, **settle_params([])[1]})
+        assert cur.description is not None
+        assert tuple(column.name for column in cur.description) == RESULT_COLUMNS
+        claimed = cur.fetchall()
         ids = [row["id"] for row in claimed if row["id"] is not None]
         token = next(row["token"] for row in claimed if row["id"] is None)
         assert len(ids) == 100

@@ -18,7 +18,7 @@ from agentledger.config import Settings
 from agentledger.db import migrate
 from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
-from agentledger.db.runner_async import AsyncDatabase, AsyncRunner, AsyncSession
+from agentledger.db.database_async import AsyncDatabase, AsyncRunner, AsyncSession
 from agentledger.db.spool import SpoolStatus
 from agentledger.db.statements import Op
 from agentledger.db.translate import is_connection_failure

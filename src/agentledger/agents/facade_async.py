@@ -7,7 +7,7 @@ from typing import Any
 
 from agentledger.agents import ops
 from agentledger.agents.records import Agent
-from agentledger.db.runner_async import AsyncRunner
+from agentledger.db.database_async import AsyncRunner
 
 
 class AsyncAgents:

@@ -9,7 +9,7 @@ from typing import Any
 
 from agentledger.agents import ops
 from agentledger.agents.records import Agent
-from agentledger.db.runner_sync import Runner
+from agentledger.db.database_sync import Runner
 
 
 class Agents:

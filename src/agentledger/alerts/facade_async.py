@@ -7,7 +7,7 @@ from uuid import UUID
 
 from agentledger.alerts import ops
 from agentledger.alerts.records import Alert
-from agentledger.db.runner_async import AsyncRunner
+from agentledger.db.database_async import AsyncRunner
 
 
 class AsyncAlerts:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from agentledger.alerts import ops
 from agentledger.alerts.records import Alert
-from agentledger.db.runner_sync import Runner
+from agentledger.db.database_sync import Runner
 
 
 class Alerts:

@@ -1,10 +1,9 @@
 """How values cross the wire: dicts as jsonb, JSON decoded once, id and token arrays packed.
 
-A worker settles a batch of tasks by sending their ids and claim tokens as two arrays. psycopg
-would dump them element by element in Python and type a list of small integers as
-smallint[] or integer[]; these list types are packed in one go and always carry the type
-the statements expect (a ``::bigint[]`` cast of an integer[] parameter converts the whole
-array wherever it is evaluated: in a row filter, once per row).
+The list types of ``db/types.py`` are packed in one go and always carry the type the
+statements expect: psycopg would dump them element by element and type a list of small
+integers as smallint[] or integer[], and a ``::bigint[]`` cast of such a parameter converts
+the whole array wherever it is evaluated (in a row filter, once per row).
 """
 
 from __future__ import annotations
@@ -21,13 +20,7 @@ from psycopg.adapt import Buffer, Dumper, Loader
 from psycopg.pq import Format
 from psycopg.types.json import JsonbDumper
 
-
-class Bigints(list[int]):
-    """Integers that travel as one bigint[] (every element 64 bits, whatever its size)."""
-
-
-class Uuids(list[UUID]):
-    """UUIDs that travel as one uuid[]."""
+from agentledger.db.types import Bigints, Uuids
 
 
 def register_adapters(conn: BaseConnection[Any]) -> None:
@@ -95,8 +88,7 @@ def _loads(data: Buffer | str) -> Any:
 
 
 class JsonLoader(Loader):
-    """json and jsonb as text. One call per value and nothing else: psycopg's own loaders
-    go through two more Python calls per value, more than decoding a small object costs."""
+    """json and jsonb as text, decoded by one call per value."""
 
     def load(self, data: Buffer) -> Any:
         return _loads(str(data, "utf-8"))

@@ -62,24 +62,32 @@ class Query:
 
 @dataclass(frozen=True, slots=True)
 class Stmt:
+    """One statement to run, its parameters, and the shape of the result wanted."""
+
     query: Query
     params: Params | Sequence[Params]
     fetch: Fetch
     many: bool = False
-    last: bool = False
+    lone: bool = False  # see alone()
 
-    def then_commit(self) -> Stmt:
-        """This statement, marked as its operation's last: in the operation's own
-        transaction COMMIT is sent with it (a round trip saved; a connection lost on the way
-        leaves the outcome unknown, as one lost during COMMIT does)."""
-        return replace(self, last=True)
+    def alone(self) -> Stmt:
+        """This statement, marked as its operation's only one.
+
+        Run as its own transaction, it travels with its binding and no BEGIN or COMMIT, in
+        one round trip (the driver's ``run_lone``); a connection lost on the way leaves the
+        outcome unknown, as one lost during COMMIT does. Inside a caller's transaction it
+        runs like any other. The operation must yield nothing after it.
+        """
+        if self.many:
+            raise ValueError(f"{self.query.name}: a statement run many times is never alone")
+        return replace(self, lone=True)
 
 
 @dataclass(frozen=True, slots=True)
 class Op(Generic[T]):
     """A restartable operation: the generator function and its arguments.
 
-    ``writes`` tells the runner the operation changes data; ``idempotent`` that running it
+    ``writes`` tells the database the operation changes data; ``idempotent`` that running it
     again after an unknown outcome (a connection lost during COMMIT) is harmless;
     ``spoolable`` that, when the database is down, it may wait in the local spool and be
     replayed later (its arguments are JSON-encodable and carry client-side ids).
@@ -146,9 +154,9 @@ def run_offline(op: Op[T], results: Iterable[Any]) -> tuple[T, list[Stmt]]:
 
 def compact(sql: str) -> str:
     """``sql`` without its comment lines and indentation, when no line can start inside a
-    quoted string (no line break in a literal, no dollar quoting): the driver converts and
-    caches the parameters of statements up to 4 kB only, and converting a longer one anew
-    on every call costs more than its round trip."""
+    quoted string (no line break in a literal, no dollar quoting); otherwise unchanged.
+
+    Shorter text keeps a statement within the size the driver caches its parsing for."""
     lines = sql.splitlines()
     if "$" in sql or any(line.count("'") % 2 or line.count('"') % 2 for line in lines):
         return sql
@@ -162,9 +170,8 @@ class Queries:
     Blocks start with ``-- name: <identifier>`` and optional ``-- purpose`` comment lines;
     the SQL runs to the next block, and is kept :func:`compact`. A comment line
     ``-- plan: generic`` marks a statement whose plan does not depend on its parameters'
-    values: it always runs with its generic plan. PostgreSQL would otherwise plan it anew
-    on every call whenever its cost estimate for the values at hand (a small LIMIT, say)
-    beats the generic plan's, which for a worker's statement costs more than running it.
+    values: the driver always runs it with its generic plan, never one planned anew for
+    the values at hand.
     """
 
     def __init__(self, path: Path) -> None:

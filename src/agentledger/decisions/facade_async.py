@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from agentledger.db.runner_async import AsyncRunner
+from agentledger.db.database_async import AsyncRunner
 from agentledger.decisions import ops
 from agentledger.decisions.records import AcceptanceStat, Decision
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from agentledger.db.runner_sync import Runner
+from agentledger.db.database_sync import Runner
 from agentledger.decisions import ops
 from agentledger.decisions.records import AcceptanceStat, Decision
 

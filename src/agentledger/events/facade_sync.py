@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from agentledger.db.runner_sync import Runner
+from agentledger.db.database_sync import Runner
 from agentledger.events import ops
 from agentledger.events.records import Appended, Event, NewEvent
 

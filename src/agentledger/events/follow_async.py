@@ -14,7 +14,7 @@ from typing import Self
 
 from agentledger import validation as v
 from agentledger.db.binding import Binding
-from agentledger.db.runner_async import AsyncDatabase
+from agentledger.db.database_async import AsyncDatabase
 from agentledger.errors import InvalidInput
 from agentledger.events import ops
 from agentledger.events.records import EVENTS_CHANNEL, Event

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
-from agentledger.db.runner_async import AsyncRunner
+from agentledger.db.database_async import AsyncRunner
 from agentledger.errors import InvalidInput
 from agentledger.memory import graph, ops, search
 from agentledger.memory.embedder import Embedder

@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
-from agentledger.db.runner_sync import Runner
+from agentledger.db.database_sync import Runner
 from agentledger.errors import InvalidInput
 from agentledger.memory import graph, ops, search
 from agentledger.memory.embedder import Embedder

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from agentledger.db.runner_async import AsyncRunner
+from agentledger.db.database_async import AsyncRunner
 from agentledger.runs import ops
 from agentledger.runs.records import Run, RunStat
 

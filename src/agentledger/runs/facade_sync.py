@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from agentledger.db.runner_sync import Runner
+from agentledger.db.database_sync import Runner
 from agentledger.runs import ops
 from agentledger.runs.records import Run, RunStat
 

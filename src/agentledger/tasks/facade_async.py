@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from agentledger.db.binding import Binding
-from agentledger.db.runner_async import AsyncDatabase, AsyncRunner, AsyncSession
+from agentledger.db.database_async import AsyncDatabase, AsyncRunner, AsyncSession
 from agentledger.tasks import ops
 from agentledger.tasks.books import WorkerOptions
 from agentledger.tasks.records import NewTask, Outcome, QueueStats, Settled, Task

@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from agentledger.db.binding import Binding
-from agentledger.db.runner_sync import Database, Runner, Session
+from agentledger.db.database_sync import Database, Runner, Session
 from agentledger.tasks import ops
 from agentledger.tasks.books import WorkerOptions
 from agentledger.tasks.records import NewTask, Outcome, QueueStats, Settled, Task

@@ -26,7 +26,7 @@ WITH input AS MATERIALIZED (
     SELECT nextval('agentledger.tasks_id_seq') AS id, x.*
     FROM unnest(
         %(queues)b::text[], %(task_types)b::text[], %(agent_names)b::text[],
-        %(priorities)b::integer[], %(inputs)b::text[], %(max_attempts)b::integer[],
+        %(priorities)b::integer[], %(inputs)b::text[], %(attempt_limits)b::integer[],
         %(retry_delays)b::double precision[], %(run_afters)b::timestamptz[],
         %(session_ids)b::text[], %(entity_ids)b::text[], %(dedup_keys)b::text[]
     ) WITH ORDINALITY AS x(queue, task_type, agent_name, priority, input, max_attempts,
@@ -63,7 +63,7 @@ WITH input AS MATERIALIZED (
     SELECT nextval('agentledger.tasks_id_seq') AS id, x.*
     FROM unnest(
         %(queues)b::text[], %(task_types)b::text[], %(agent_names)b::text[],
-        %(priorities)b::integer[], %(inputs)b::text[], %(max_attempts)b::integer[],
+        %(priorities)b::integer[], %(inputs)b::text[], %(attempt_limits)b::integer[],
         %(retry_delays)b::double precision[], %(run_afters)b::timestamptz[],
         %(session_ids)b::text[], %(entity_ids)b::text[]
     ) WITH ORDINALITY AS x(queue, task_type, agent_name, priority, input, max_attempts,
@@ -75,7 +75,7 @@ WITH input AS MATERIALIZED (
     SELECT agentledger.current_tenant(), id, coalesce(queue, %(queue)s::text),
            coalesce(task_type, %(task_type)s::text), coalesce(agent_name, %(agent_name)s::text),
            coalesce(priority, %(priority)s::integer), input::jsonb,
-           coalesce(max_attempts, %(max_attempt)s::integer),
+           coalesce(max_attempts, %(max_attempts)s::integer),
            coalesce(retry_delay, %(retry_delay)s::double precision),
            coalesce(run_after, %(run_after)s::timestamptz, now()),
            coalesce(session_id, %(session_id)s::text), coalesce(entity_id, %(entity_id)s::text)
@@ -89,29 +89,19 @@ SELECT pg_notify('agentledger_tasks', q) FROM unnest(%(queues)s::text[]) AS q
 
 -- name: settle_and_claim
 -- plan: generic
--- A worker's cycle in one statement: apply outcomes (complete / fail / release) to running
--- tasks still held under their claim tokens, then claim up to limit tasks of a queue.
--- Settling: a failure retries after an exponential, jittered backoff until its attempts are
--- spent, then goes dead; released work that is ready at once wakes idle workers. Claiming:
--- unfinished tasks in priority and age order that are pending or running under an expired
--- lease (rescue; never a task settled here), SKIP LOCKED so concurrent claimers never wait
--- for or share a task; a rescued task with no attempts left goes dead instead of running
--- again. A claim changes no indexed column: each row is rewritten in place (HOT), found
--- again by its physical address rather than a second primary key lookup. Every task of a
--- claim holds the claim's token, one random value.
--- Settle only with limit 0; claim only with no outcomes.
--- Plain completions (no output: a worker's usual outcome) travel as two binary arrays, the
--- ids and their tokens side by side; the other outcomes as one JSON object keyed by task
--- id, read per row by key. Neither is joined with the table (a join of the batch costs a
--- pass over the batch per row when the planner misjudges the table's size): the batch is
--- found by primary key. The status guards are written as IS TRUE so that no partial index
--- is considered for this choice.
--- The result is compact: one summary row (its task id NULL) with the settled ids and their
--- new statuses as arrays and the values every claimed task shares (tenant, claim time,
--- lease expiry, token), then one row per claimed task with only the columns that differ per
--- task, in Task's field order, and its status (its queue, claimed_by and NULL finished_at
--- are the caller's own).
+-- A worker's cycle in one statement: settle outcomes, then claim up to limit tasks of a queue.
+-- An outcome applies only to a running task still held under its claim token; a failure
+-- retries after a jittered exponential backoff until its attempts are spent, then goes dead;
+-- released work that is ready at once wakes idle workers. The claim takes ready unfinished
+-- tasks in priority and age order, pending or running under an expired lease (a rescue,
+-- which goes dead when its attempts are spent), never one settled here, SKIP LOCKED; every
+-- task of a claim holds the claim's one random token. Settle only with limit 0, claim only
+-- with no outcomes. Result: one summary row, then the claimed tasks (tasks/cycle.py).
 WITH completed AS (
+    -- Plain completions: their ids and tokens arrive as two arrays, side by side. Neither
+    -- these nor the other outcomes are joined with the table: a join of the batch costs a
+    -- pass over it per row when the planner misjudges the table size; the batch is found
+    -- by primary key. IS TRUE keeps the partial indexes out of that choice.
     UPDATE agentledger.tasks t
     SET status = %(completed)s, finished_at = now(), lease_expires_at = NULL,
         claim_token = NULL, updated_at = now()
@@ -121,6 +111,7 @@ WITH completed AS (
           = (%(done_tokens)b::uuid[])[array_position(%(done_ids)b::bigint[], t.id)]
     RETURNING t.id, t.status, t.queue, false AS ready
 ), other AS (
+    -- The other outcomes: one JSON object keyed by task id, read per row by key.
     UPDATE agentledger.tasks t
     SET (status, output, error, attempts, run_after, finished_at) = (
             SELECT CASE o.action
@@ -168,6 +159,8 @@ WITH completed AS (
     SELECT gen_random_uuid() AS token, agentledger.current_tenant() AS tenant_id,
            now() AS at, now() + make_interval(secs => %(lease)s) AS lease_expires_at
 ), claimed AS (
+    -- No indexed column changes, so each row is rewritten in place (HOT), and found again
+    -- by its physical address rather than by a second primary key lookup.
     UPDATE agentledger.tasks t
     SET status = CASE WHEN t.status = 'running' AND t.attempts >= t.max_attempts
                       THEN 'dead' ELSE 'running' END,
@@ -184,6 +177,7 @@ WITH completed AS (
     FROM k
     WHERE t.ctid = ANY(ARRAY(SELECT ctid FROM picked))
       AND t.tenant_id = agentledger.current_tenant()
+    -- Only what differs per task (tasks/cycle.py: CLAIMED_COLUMNS); the claim has the rest.
     RETURNING t.id, t.task_type, t.agent_name, t.priority, t.input, t.output, t.attempts,
               t.max_attempts, t.retry_delay, t.run_after, t.rescues, t.error,
               t.session_id, t.entity_id, t.dedup_key, t.created_at, t.status

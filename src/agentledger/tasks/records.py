@@ -10,13 +10,15 @@ from uuid import UUID
 from agentledger.lifecycle import Lifecycle
 
 # A failure moves a running task to "pending" again (retry, after a backoff) or to "dead"
-# once its attempts are spent; a claim also takes a running task whose lease expired.
+# once its attempts are spent (bury). A claim also rescues a running task whose lease
+# expired: it runs again (claim), or goes dead when its attempts are spent (expire).
 TASK_LIFECYCLE = Lifecycle(
     "task",
     {
         "pending": {"claim": "running", "cancel": "cancelled"},
         "running": {
             "claim": "running",
+            "expire": "dead",
             "complete": "completed",
             "retry": "pending",
             "release": "pending",

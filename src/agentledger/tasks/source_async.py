@@ -13,8 +13,8 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from agentledger.db.binding import Binding
+from agentledger.db.database_async import AsyncDatabase, AsyncSession
 from agentledger.db.listen_async import AsyncListener
-from agentledger.db.runner_async import AsyncDatabase, AsyncSession
 from agentledger.errors import TenantMismatch
 from agentledger.tasks import completion, ops
 from agentledger.tasks.books import Books

@@ -15,8 +15,8 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from agentledger.db.binding import Binding
+from agentledger.db.database_sync import Database, Session
 from agentledger.db.listen_sync import Listener
-from agentledger.db.runner_sync import Database, Session
 from agentledger.errors import TenantMismatch
 from agentledger.tasks import completion, ops
 from agentledger.tasks.books import Books

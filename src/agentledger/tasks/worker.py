@@ -26,11 +26,11 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, cast
 
-from agentledger.db.runner_async import AsyncSession
-from agentledger.db.runner_sync import Session
+from agentledger.db.database_async import AsyncSession
+from agentledger.db.database_sync import Session
 from agentledger.errors import LeaseLost, Unavailable
-from agentledger.records import builder
 from agentledger.tasks.books import WAIT_SLICE, Books, Claim, WorkerOptions, WorkerStats, claim_of
+from agentledger.tasks.builders import builder
 from agentledger.tasks.completion import output_of
 from agentledger.tasks.records import Outcome, Task
 from agentledger.tasks.source_async import AsyncTaskSource

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from agentledger.db.binding import Binding
-from agentledger.db.runner_async import AsyncDatabase, AsyncRunner
+from agentledger.db.database_async import AsyncDatabase, AsyncRunner
 from agentledger.tenants import ops
 from agentledger.tenants.records import ApiKey, CreatedKey, KeyIdentity, Tenant
 

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from agentledger.db.binding import Binding
-from agentledger.db.runner_sync import Database, Runner
+from agentledger.db.database_sync import Database, Runner
 from agentledger.tenants import ops
 from agentledger.tenants.records import ApiKey, CreatedKey, KeyIdentity, Tenant
 

@@ -1,8 +1,8 @@
-"""Run operations on PostgreSQL: the driver, the pool, retries, and tenant-bound transactions.
+"""The database: the pool, tenant-bound transactions, retries, and the spool's replay.
 
-This is the only code that touches psycopg connections and cursors: it runs an operation's
-statements in one transaction bound to a tenant, retries connection failures with backoff,
-and translates driver errors.
+It runs each operation in a transaction bound to a tenant (or the platform) through the
+driver (db/driver_async.py), retries connection failures with backoff, and translates
+driver errors into LedgerError.
 """
 
 from __future__ import annotations
@@ -13,17 +13,18 @@ import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Generic, LiteralString, Protocol, TypeVar, cast
+from typing import Any, LiteralString, Protocol, TypeVar
 
-from psycopg import AsyncConnection, AsyncCursor, AsyncPipeline
+from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
-from psycopg.rows import DictRow, dict_row, tuple_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from agentledger.config import Settings
 from agentledger.db.adapters import register_adapters
 from agentledger.db.binding import QUERIES, Binding
 from agentledger.db.connect import OPTIONAL_EXTENSIONS, app_conninfo, connection_kwargs
+from agentledger.db.driver_async import drive, execute, run_lone
 from agentledger.db.listen_async import AsyncListener
 from agentledger.db.spool import Spool
 from agentledger.db.statements import Gen, Op, Stmt
@@ -34,138 +35,12 @@ T = TypeVar("T")
 log = logging.getLogger("agentledger")
 BEGIN: LiteralString = "BEGIN"
 COMMIT: LiteralString = "COMMIT"
-# Around a statement marked ``-- plan: generic`` in an operation's own transaction (its
-# plan is chosen when it is bound). set_config, not SET LOCAL: it is silent in the
-# implicit transaction of a pipeline too.
-GENERIC_PLAN: LiteralString = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
-ANY_PLAN: LiteralString = "SET LOCAL plan_cache_mode = DEFAULT"
 
 
 class AsyncRunner(Protocol):
     """Runs one operation: in its own transaction, or inside an open one."""
 
     async def __call__(self, op: Op[T], /) -> T: ...
-
-
-class Commit:
-    """How an operation's own transaction ends: whether its commit is under way (COMMIT
-    sent, or the statement that the closing Sync commits), and whether it runs in the
-    pipeline's implicit transaction (no BEGIN and no COMMIT: the Sync commits it)."""
-
-    __slots__ = ("implicit", "sent")
-
-    def __init__(self, *, implicit: bool = False) -> None:
-        self.sent = False
-        self.implicit = implicit
-
-
-async def execute(
-    cur: AsyncCursor[DictRow],
-    stmt: Stmt,
-    pipeline: AsyncPipeline | None = None,
-    commit: Commit | None = None,
-) -> Any:
-    """Send one statement and shape its result as the statement asked.
-
-    In pipeline mode a statement whose result is not needed is only queued: it travels
-    with the next one that is. With ``commit`` (the operation's own transaction), COMMIT
-    travels with a statement marked last (none is needed in an implicit transaction), and
-    its result is left :data:`UNREAD` in the cursor: the Sync that closes the pipeline
-    fetches it, so the whole transaction takes one round trip.
-    """
-    if stmt.many:
-        await cur.executemany(stmt.query.sql, stmt.params)
-        return None
-    commits = False
-    if commit is not None and pipeline is not None and stmt.last:
-        commits = commit.sent = True
-    generic = stmt.query.generic and pipeline is not None  # queued: no round trip of its own
-    if generic:
-        await cur.connection.execute(GENERIC_PLAN)
-    # Rows read by position come back in binary: cheaper to write and to read than text.
-    await cur.execute(stmt.query.sql, stmt.params, binary=stmt.fetch == "tuples")
-    if commits:
-        if commit is not None and not commit.implicit:
-            await cur.connection.execute(COMMIT)
-        return UNREAD
-    if generic:
-        await cur.connection.execute(ANY_PLAN)
-    if stmt.fetch == "none":
-        return None  # queued: it travels with the next statement (or COMMIT)
-    if pipeline is not None:
-        await pipeline.sync()
-    return await result_of(cur, stmt)
-
-
-# A statement's result still in its cursor, to be read once its pipeline is closed.
-UNREAD: Any = object()
-
-
-async def result_of(cur: AsyncCursor[DictRow], stmt: Stmt) -> Any:
-    """The statement's result, from its cursor, in the shape it asked for."""
-    if stmt.fetch == "none":
-        return None
-    if stmt.fetch == "rowcount":
-        return cur.rowcount
-    if stmt.fetch == "all":
-        return await cur.fetchall()
-    if stmt.fetch == "tuples":
-        return await _fetch_tuples(cur)
-    row = await cur.fetchone()
-    if stmt.fetch == "scalar":
-        return None if row is None else next(iter(row.values()))
-    return row
-
-
-async def _fetch_tuples(cur: AsyncCursor[DictRow]) -> list[tuple[Any, ...]]:
-    """All rows as plain tuples: no per-row dict, for results read by position."""
-    rows = cast("AsyncCursor[tuple[Any, ...]]", cur)
-    rows.row_factory = tuple_row
-    try:
-        return await rows.fetchall()
-    finally:
-        cur.row_factory = dict_row
-
-
-async def drive(
-    cur: AsyncCursor[DictRow],
-    gen: Gen[T],
-    pipeline: AsyncPipeline | None = None,
-    commit: Commit | None = None,
-) -> T | Unread[T]:
-    """Run an operation's generator on ``cur``: to completion, or (in its own transaction)
-    up to the statement that carries COMMIT, whose result is read after the pipeline."""
-    result: Any = None
-    last = False
-    try:
-        while True:
-            stmt = gen.send(result)
-            if last:
-                raise AssertionError("a statement after the one marked last")
-            last = stmt.last
-            result = await execute(cur, stmt, pipeline, commit)
-            if result is UNREAD:
-                return Unread(gen, stmt)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-
-
-class Unread(Generic[T]):
-    """An operation whose last statement's result waits in the cursor."""
-
-    __slots__ = ("gen", "stmt")
-
-    def __init__(self, gen: Gen[T], stmt: Stmt) -> None:
-        self.gen = gen
-        self.stmt = stmt
-
-    async def finish(self, cur: AsyncCursor[DictRow]) -> T:
-        """Hand the operation its last result; its return value."""
-        try:
-            self.gen.send(await result_of(cur, self.stmt))
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        raise AssertionError("a statement after the one marked last")
 
 
 class AsyncSession:
@@ -178,9 +53,7 @@ class AsyncSession:
     async def run(self, op: Op[T]) -> T:
         try:
             async with self.conn.cursor() as cur:
-                result = await drive(cur, op.start())
-                assert not isinstance(result, Unread)  # nothing commits inside a transaction
-                return result
+                return await drive(cur, op.start())
         except Exception as exc:
             if not is_driver_error(exc):
                 raise
@@ -297,36 +170,31 @@ class AsyncDatabase:
                 first = next(gen)  # the operation's input checks run before it connects
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
-            # A lone statement marked last runs in the pipeline's implicit transaction.
-            commit = Commit(implicit=first.last and not first.many)
+            committing = False  # from here on a lost connection leaves the outcome unknown
             try:
                 async with self.pool.connection() as conn:
                     try:
+                        if first.lone:
+                            committing = True
+                            return await run_lone(conn, binding.statement(), first, gen)
                         # BEGIN, the binding and the first statement share one round trip,
-                        # COMMIT another (or the first, after a statement marked last: then
-                        # the pipeline's closing Sync brings back its result; a lone one
-                        # needs neither BEGIN nor COMMIT, as that Sync commits it).
-                        async with conn.cursor() as cur:
-                            async with conn.pipeline() as pipeline:
-                                if not commit.implicit:
-                                    await cur.execute(BEGIN)
-                                bound = _bound(binding, first, gen)
-                                done = await drive(cur, bound, pipeline, commit)
-                                if not commit.sent:
-                                    commit.sent = True
-                                    await cur.execute(COMMIT)
-                            result = await done.finish(cur) if isinstance(done, Unread) else done
+                        # COMMIT another.
+                        async with conn.cursor() as cur, conn.pipeline() as pipeline:
+                            await cur.execute(BEGIN)
+                            result = await drive(cur, _bound(binding, first, gen), pipeline)
+                            committing = True
+                            await cur.execute(COMMIT)
+                        return result
                     except BaseException:
                         await _discard_transaction(conn)
                         raise
-                return result
             except Exception as exc:
                 if not is_driver_error(exc):
                     raise
                 retry = is_connection_failure(exc) and attempt < self.settings.retry_attempts
-                if not retry or (commit.sent and not op.idempotent):
+                if not retry or (committing and not op.idempotent):
                     err = translate(exc, tenant=binding.tenant)
-                    if commit.sent and is_connection_failure(exc):
+                    if committing and is_connection_failure(exc):
                         err.message = f"{err.message} (the outcome of {op.name} is unknown)"
                         err.args = (err.message,)
                     raise err from exc

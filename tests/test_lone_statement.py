@@ -1,6 +1,6 @@
-"""A statement marked last carries COMMIT with it in its operation's own transaction, and
-only there: inside a caller's transaction() it commits nothing. A lone one runs in the
-pipeline's implicit transaction, with its binding."""
+"""A statement marked alone is its operation's whole transaction: run on its own it travels
+with its binding in the pipeline's implicit transaction (no BEGIN, no COMMIT); inside a
+caller's transaction() it commits nothing."""
 
 from __future__ import annotations
 
@@ -14,44 +14,44 @@ from agentledger.config import Settings
 from agentledger.db.binding import QUERIES, Binding
 from agentledger.db.statements import Gen, Queries, operation
 
-Q = Queries.beside(__file__, "runner_ops.sql")
+Q = Queries.beside(__file__, "lone_ops.sql")
 
 
 @operation(writes=False)
 def _ping_then_more() -> Gen[int]:
-    yield QUERIES.ping.scalar().then_commit()
+    yield QUERIES.ping.scalar().alone()
     value: int = yield QUERIES.ping.scalar()
     return value
 
 
 @operation(writes=False)
-def _ping_last() -> Gen[int]:
-    value: int = yield QUERIES.ping.scalar().then_commit()
+def _ping_alone() -> Gen[int]:
+    value: int = yield QUERIES.ping.scalar().alone()
     return value
 
 
-def test_a_last_statement_ends_its_transaction(sync_ledger: Ledger) -> None:
+def test_a_lone_statement_ends_its_transaction(sync_ledger: Ledger) -> None:
     db = sync_ledger._db
     assert db is not None
-    assert db.run(_ping_last(), Binding.platform()) == 1
+    assert db.run(_ping_alone(), Binding.platform()) == 1
     with db.pool.connection() as conn:  # back in the pool idle, its transaction ended
         assert conn.info.transaction_status.name == "IDLE"
 
 
-def test_a_statement_after_the_last_is_a_programming_error(sync_ledger: Ledger) -> None:
+def test_a_statement_after_a_lone_one_is_a_programming_error(sync_ledger: Ledger) -> None:
     db = sync_ledger._db
     assert db is not None
-    with pytest.raises(AssertionError, match="after the one marked last"):
+    with pytest.raises(AssertionError, match="marked alone"):
         db.run(_ping_then_more(), Binding.platform())
 
 
-def test_inside_a_transaction_the_last_statement_commits_nothing(sync_ledger: Ledger) -> None:
+def test_inside_a_transaction_a_lone_statement_commits_nothing(sync_ledger: Ledger) -> None:
     tenant = f"t-{uuid.uuid4().hex[:12]}"
     sync_ledger.tenants.create(tenant)
     scope = sync_ledger.tenant(tenant)
     task = scope.tasks.enqueue("tx")
     with pytest.raises(RuntimeError, match="abandon"), scope.transaction() as tx:
-        [claimed] = tx.tasks.claim("tx")  # the claim's statement is marked last
+        [claimed] = tx.tasks.claim("tx")  # the claim's statement is marked alone
         assert claimed.id == task.id
         tx.tasks.enqueue("tx")
         raise RuntimeError("abandon")
@@ -62,11 +62,11 @@ def test_inside_a_transaction_the_last_statement_commits_nothing(sync_ledger: Le
 @operation(writes=False)
 def _session_state(generic: bool) -> Gen[dict[str, Any]]:
     query = Q.session_state_generic if generic else Q.session_state
-    row = yield query.one().then_commit()
+    row = yield query.one().alone()
     return dict(row)
 
 
-def test_a_lone_last_statement_runs_with_its_binding_in_one_transaction(
+def test_a_lone_statement_runs_with_its_binding_in_one_transaction(
     settings: Settings,
 ) -> None:
     """No BEGIN and no COMMIT: the binding and the statement share the pipeline's implicit
@@ -94,11 +94,16 @@ def test_a_lone_last_statement_runs_with_its_binding_in_one_transaction(
     assert notices == []
 
 
-def test_a_lone_last_statement_that_fails_leaves_the_connection_idle(sync_ledger: Ledger) -> None:
+def test_a_lone_statement_that_fails_leaves_the_connection_idle(sync_ledger: Ledger) -> None:
     db = sync_ledger._db
     assert db is not None
     with pytest.raises(NotFound, match="missing-"):
         db.run(_session_state(True), Binding.to_tenant(f"missing-{uuid.uuid4().hex[:8]}"))
     with db.pool.connection() as conn:
         assert conn.info.transaction_status.name == "IDLE"
-    assert db.run(_ping_last(), Binding.platform()) == 1
+    assert db.run(_ping_alone(), Binding.platform()) == 1
+
+
+def test_a_statement_run_many_times_is_never_alone() -> None:
+    with pytest.raises(ValueError, match="never alone"):
+        QUERIES.ping.many([{}, {}]).alone()

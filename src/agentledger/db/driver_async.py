@@ -1,0 +1,106 @@
+"""The driver: run an operation's statements on a psycopg cursor and hand back the results.
+
+An operation is an I/O-free generator (db/statements.py); :func:`drive` feeds it the result
+of each statement it yields. Transactions, the pool and retries are the database's
+(db/database_async.py); the one exception is :func:`run_lone`, the named path for an
+operation whose only statement is its whole transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any, LiteralString, TypeVar, cast
+
+from psycopg import AsyncConnection, AsyncCursor, AsyncPipeline
+from psycopg.rows import DictRow, dict_row, tuple_row
+
+from agentledger.db.statements import Gen, Stmt
+
+T = TypeVar("T")
+# Around a statement marked ``-- plan: generic`` (its plan is chosen when it is bound).
+# set_config, not SET LOCAL: it is silent in the implicit transaction of a pipeline too.
+GENERIC_PLAN: LiteralString = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
+ANY_PLAN: LiteralString = "SET LOCAL plan_cache_mode = DEFAULT"
+
+
+async def execute(
+    cur: AsyncCursor[DictRow], stmt: Stmt, pipeline: AsyncPipeline | None = None
+) -> Any:
+    """Send one statement and return its result in the shape the statement asked for.
+
+    In pipeline mode a statement whose result is not needed is only queued: it travels
+    with the next one that is (or with COMMIT).
+    """
+    if stmt.many:
+        await cur.executemany(stmt.query.sql, stmt.params)
+        return None
+    generic = stmt.query.generic and pipeline is not None  # queued: no round trip of its own
+    if generic:
+        await cur.connection.execute(GENERIC_PLAN)
+    # Rows read by position come back in binary.
+    await cur.execute(stmt.query.sql, stmt.params, binary=stmt.fetch == "tuples")
+    if generic:
+        await cur.connection.execute(ANY_PLAN)
+    if stmt.fetch == "none":
+        return None
+    if pipeline is not None:
+        await pipeline.sync()
+    return await result_of(cur, stmt)
+
+
+async def result_of(cur: AsyncCursor[DictRow], stmt: Stmt) -> Any:
+    """The statement's result, from its cursor, in the shape it asked for."""
+    if stmt.fetch == "none":
+        return None
+    if stmt.fetch == "rowcount":
+        return cur.rowcount
+    if stmt.fetch == "all":
+        return await cur.fetchall()
+    if stmt.fetch == "tuples":
+        return await _fetch_tuples(cur)
+    row = await cur.fetchone()
+    if stmt.fetch == "scalar":
+        return None if row is None else next(iter(row.values()))
+    return row
+
+
+async def _fetch_tuples(cur: AsyncCursor[DictRow]) -> list[tuple[Any, ...]]:
+    """All rows as plain tuples, for results read by position."""
+    rows = cast("AsyncCursor[tuple[Any, ...]]", cur)
+    rows.row_factory = tuple_row
+    try:
+        return await rows.fetchall()
+    finally:
+        cur.row_factory = dict_row
+
+
+async def drive(cur: AsyncCursor[DictRow], gen: Gen[T], pipeline: AsyncPipeline | None = None) -> T:
+    """Run an operation's generator on ``cur`` to completion; its return value."""
+    result: Any = None
+    try:
+        while True:
+            result = await execute(cur, gen.send(result), pipeline)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+async def run_lone(conn: AsyncConnection[DictRow], binding: Stmt, stmt: Stmt, rest: Gen[T]) -> T:
+    """Run an operation whose only statement is ``stmt`` (marked with :meth:`Stmt.alone`, and
+    already drawn from ``rest``) as a transaction of its own, in one round trip.
+
+    ``binding`` and ``stmt`` run in the pipeline's implicit transaction, with neither BEGIN
+    nor COMMIT: the pipeline's closing Sync commits them, and the result is read after it.
+    Once this is called the commit is under way: a connection lost on the way leaves the
+    outcome unknown. AssertionError if the operation yields another statement.
+    """
+    async with conn.cursor() as cur:
+        async with conn.pipeline() as pipeline:
+            await execute(cur, binding, pipeline)
+            if stmt.query.generic:  # local to the implicit transaction: no reset needed
+                await conn.execute(GENERIC_PLAN)
+            await cur.execute(stmt.query.sql, stmt.params, binary=stmt.fetch == "tuples")
+        result = await result_of(cur, stmt)
+    try:
+        rest.send(result)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    raise AssertionError(f"a statement after {stmt.query.name}, which was marked alone")
