@@ -11,12 +11,13 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from agentledger import InvalidInput, Ledger, Settings, Spooled
+from agentledger import ConfigError, InvalidInput, Ledger, Settings, Spooled
 from agentledger.db import migrate
 from agentledger.db.binding import Binding
 from agentledger.db.embedded import EmbeddedServer
@@ -25,6 +26,8 @@ from tests.conftest import ROOT, server_dir
 from tests.spool_ops import count_markers, insert_marker
 
 pytestmark = pytest.mark.slow
+# The spool replays the library's operations; these tests spool their own as well.
+TEST_OPS = ("tests.",)
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +45,7 @@ def _settings(server: EmbeddedServer, spool: Path) -> Settings:
         database_url=server.url(),
         data_dir=spool.parent,
         spool_dir=spool,
+        spool_replay_modules=TEST_OPS,
         pool_timeout=0.5,
         connect_timeout=1,
         retry_attempts=2,
@@ -62,13 +66,32 @@ def _markers(ledger: Ledger, tenant: str) -> dict[str, Any]:
 
 
 def test_entries_survive_a_torn_last_line(tmp_path: Path) -> None:
-    spool = Spool(tmp_path)
+    spool = Spool(tmp_path, replay_modules=TEST_OPS)
     spool.append(Binding("t"), insert_marker(uuid.uuid4(), "a"))
     with spool.journal.open("a") as fh:
         fh.write('{"id": "half')  # a crash mid-write: never acknowledged
     assert [e.op.rsplit(":", 1)[1] for e in spool.pending()] == ["insert_marker"]
-    binding, op = Spool.decode(spool.pending()[0])
+    binding, op = spool.decode(spool.pending()[0])
     assert binding.tenant == "t" and op.args[1] == "a" and isinstance(op.args[0], uuid.UUID)
+
+
+def test_a_replay_imports_only_from_the_modules_it_was_given(tmp_path: Path) -> None:
+    Spool(tmp_path, replay_modules=TEST_OPS).append(Binding("t"), insert_marker(uuid.uuid4(), "a"))
+    entry = Spool(tmp_path).pending()[0]
+    with pytest.raises(InvalidInput, match=r"foreign operation tests\.spool_ops:insert_marker"):
+        Spool(tmp_path).decode(entry)  # by default, agentledger's own operations only
+    forged = replace(entry, op="os:system", args=["echo owned"])
+    with pytest.raises(InvalidInput, match="foreign operation os:system"):
+        Spool(tmp_path, replay_modules=TEST_OPS).decode(forged)
+
+
+def test_replay_modules_must_be_module_prefixes() -> None:
+    assert Settings.build(spool_replay_modules=["my_app.ops."]).spool_replay_modules == (
+        "my_app.ops.",
+    )
+    for bad in ("tests", "", ".", "my-app."):
+        with pytest.raises(ConfigError, match="spool_replay_modules"):
+            Settings.build(spool_replay_modules=[bad])
 
 
 def test_writes_during_an_outage_are_spooled_then_replayed_in_order(
@@ -117,7 +140,10 @@ def test_ledger_opens_while_the_database_is_down(server: EmbeddedServer, tmp_pat
 REPLAYER = """
 import sys
 from agentledger import Ledger, Settings
-settings = Settings.build(database_url=sys.argv[1], spool_dir=sys.argv[2], data_dir=sys.argv[3])
+settings = Settings.build(
+    database_url=sys.argv[1], spool_dir=sys.argv[2], data_dir=sys.argv[3],
+    spool_replay_modules=["tests."],
+)
 with Ledger(settings, migrate=False) as ledger:
     print(ledger.replay_spool())
 """

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     spool_dir: Path | None = Field(
         default=None, description="Keep spoolable writes here while PostgreSQL is down."
     )
+    spool_replay_modules: tuple[str, ...] = Field(
+        default=(),
+        description="Module prefixes (besides agentledger's) whose spoolable operations a "
+        'spool replay may import, each ending in a dot: ["myapp."].',
+    )
     admin_key: SecretStr | None = Field(
         default=None, description="Platform admin API key (tenant administration over HTTP)."
     )
@@ -63,6 +68,15 @@ class Settings(BaseSettings):
     def _postgres_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("must start with postgresql://")
+        return value
+
+    @field_validator("spool_replay_modules")
+    @classmethod
+    def _module_prefixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for prefix in value:
+            parts = prefix.removesuffix(".").split(".")
+            if not prefix.endswith(".") or not all(part.isidentifier() for part in parts):
+                raise ValueError(f"{prefix!r} is not a module prefix such as 'myapp.'")
         return value
 
     @classmethod

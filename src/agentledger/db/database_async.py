@@ -67,7 +67,11 @@ class AsyncDatabase:
         self.settings = settings
         self.url = url
         self.extensions: frozenset[str] = frozenset()
-        self.spool = Spool(settings.spool_dir) if settings.spool_dir is not None else None
+        self.spool = (
+            Spool(settings.spool_dir, replay_modules=settings.spool_replay_modules)
+            if settings.spool_dir is not None
+            else None
+        )
         self._down_until = 0.0
         self.pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
             app_conninfo(settings, url),
@@ -146,7 +150,7 @@ class AsyncDatabase:
                 return results
             for entry in await asyncio.to_thread(spool.pending):
                 try:
-                    binding, op = Spool.decode(entry)
+                    binding, op = spool.decode(entry)
                     results[entry.id] = await self._run(op, binding)
                 except Unavailable:
                     return results

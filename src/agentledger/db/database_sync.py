@@ -68,7 +68,11 @@ class Database:
         self.settings = settings
         self.url = url
         self.extensions: frozenset[str] = frozenset()
-        self.spool = Spool(settings.spool_dir) if settings.spool_dir is not None else None
+        self.spool = (
+            Spool(settings.spool_dir, replay_modules=settings.spool_replay_modules)
+            if settings.spool_dir is not None
+            else None
+        )
         self._down_until = 0.0
         self.pool: ConnectionPool[Connection[DictRow]] = ConnectionPool(
             app_conninfo(settings, url),
@@ -147,7 +151,7 @@ class Database:
                 return results
             for entry in spool.pending():
                 try:
-                    binding, op = Spool.decode(entry)
+                    binding, op = spool.decode(entry)
                     results[entry.id] = self._run(op, binding)
                 except Unavailable:
                     return results

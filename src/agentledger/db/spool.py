@@ -17,7 +17,7 @@ import importlib
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,9 @@ from typing import Any
 from agentledger.db.binding import Binding
 from agentledger.db.statements import Op
 from agentledger.errors import InvalidInput
+
+# A replay imports the operation an entry names; the library's own always qualify.
+LIBRARY_MODULES = "agentledger."
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -46,9 +49,14 @@ class SpoolStatus:
 
 
 class Spool:
-    """One spool directory, shared safely by the threads and processes that use it."""
+    """One spool directory, shared safely by the threads and processes that use it.
 
-    def __init__(self, directory: Path) -> None:
+    ``replay_modules`` are further module prefixes (``"myapp."``) whose operations a replay
+    may import, for applications that define spoolable operations of their own.
+    """
+
+    def __init__(self, directory: Path, *, replay_modules: Iterable[str] = ()) -> None:
+        self.replay_modules = (LIBRARY_MODULES, *replay_modules)
         self.directory = Path(directory).expanduser()
         self.journal = self.directory / "journal.jsonl"
         self.done = self.directory / "done.log"
@@ -129,11 +137,11 @@ class Spool:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    @staticmethod
-    def decode(entry: SpoolEntry) -> tuple[Binding, Op[Any]]:
-        """The binding and the operation an entry recorded."""
+    def decode(self, entry: SpoolEntry) -> tuple[Binding, Op[Any]]:
+        """The binding and the operation an entry recorded; InvalidInput when the operation
+        is not in a module this spool may replay from (``replay_modules``)."""
         module, _, name = entry.op.partition(":")
-        if not module.startswith(("agentledger.", "tests.", "examples.")):
+        if not module.startswith(self.replay_modules):
             raise InvalidInput(f"spool entry {entry.id} names a foreign operation {entry.op}")
         factory = getattr(importlib.import_module(module), name)
         op: Op[Any] = factory(*_decode(entry.args), **_decode(entry.kwargs))
