@@ -38,11 +38,11 @@ def app_conninfo(settings: Settings, url: str) -> str:
 
 
 def connection_kwargs(settings: Settings) -> dict[str, Any]:
-    """The application's sessions. They speak UTC whatever the server's default: records
-    carry UTC datetimes, and psycopg builds those from the wire without a zone lookup
-    (a third of the cost of converting to a named zone such as ``Etc/UTC``). A session
-    left idle inside a transaction is ended, so it cannot hold locks (an open append holds
-    its tenant's event feed) or the vacuum horizon indefinitely."""
+    """The application's sessions. They speak UTC whatever the server's default, so every
+    datetime a record carries is in UTC (and psycopg builds it without a zone lookup).
+    Statements are bounded by ``statement_timeout_ms``, and a session left idle inside a
+    transaction is ended, so it cannot hold locks (an open append holds its tenant's event
+    feed) or the vacuum horizon indefinitely."""
     options = (
         f"-c statement_timeout={settings.statement_timeout_ms}"
         f" -c idle_in_transaction_session_timeout={settings.idle_in_transaction_timeout_ms}"

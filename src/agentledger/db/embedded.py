@@ -231,10 +231,10 @@ def _quiet_import() -> Iterator[None]:
 
 def shared_buffers_mb() -> int:
     """A quarter of the memory this process may use (the usual starting point for a server
-    of its own), within 128 MB and 2 GB: memory searches at a million entities read several
-    hundred MB of heap and index pages, and PostgreSQL's default of 128 MB holds only a
-    small part of them. Only pages in use take memory; an option passed to the server
-    (``shared_buffers=...``) overrides this."""
+    of its own; a container's limit counts), within 128 MB and 2 GB, rather than
+    PostgreSQL's fixed 128 MB, so that memory search over a large tenant keeps its working
+    set cached (docs/notes/fuzzy-names.md). Only pages in use take memory; an option
+    passed to the server (``shared_buffers=...``) overrides this."""
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     with contextlib.suppress(OSError, ValueError):  # a container's limit, when it has one
         total = min(total, int(Path("/sys/fs/cgroup/memory.max").read_text().strip()))
