@@ -97,6 +97,7 @@ SELECT pg_notify('agentledger_tasks', q) FROM unnest(%(queues)s::text[]) AS q
 -- which goes dead when its attempts are spent), never one settled here, SKIP LOCKED; every
 -- task of a claim holds the claim's one random token. Settle only with limit 0, claim only
 -- with no outcomes. Result: one summary row, then the claimed tasks (tasks/cycle.py).
+-- Why it has this shape, with the measurements: docs/notes/worker-cycle.md.
 WITH completed AS (
     -- Plain completions: their ids and tokens arrive as two arrays, side by side. Neither
     -- these nor the other outcomes are joined with the table: a join of the batch costs a
