@@ -16,7 +16,7 @@ from psycopg import sql
 
 from agentledger import Ledger
 from agentledger.config import Settings
-from agentledger.db.adapters import _loads, register_adapters
+from agentledger.db.adapters import load_json, register_adapters
 from agentledger.db.types import Bigints, Uuids
 
 
@@ -71,14 +71,14 @@ def test_json_from_the_server_reads_back(
 
 @pytest.mark.parametrize("text", [" {}", "{} ", "\n[1]\n"])
 def test_json_with_surrounding_whitespace_still_reads(text: str) -> None:
-    assert _loads(text) == json.loads(text)
-    assert _loads(text.encode()) == json.loads(text)
+    assert load_json(text) == json.loads(text)
+    assert load_json(text.encode()) == json.loads(text)
 
 
 @pytest.mark.parametrize("text", ["", "{", '{"a": 1} x', "nope", "[1,]"])
 def test_bad_json_raises_the_decoders_error(text: str) -> None:
     with pytest.raises(json.JSONDecodeError):
-        _loads(text)
+        load_json(text)
 
 
 def test_records_carry_utc_whatever_the_servers_zone(settings: Settings) -> None:

@@ -76,7 +76,7 @@ _decoder = json.JSONDecoder()
 _scan: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]
 
 
-def _loads(data: Buffer | str) -> Any:
+def load_json(data: Buffer | str) -> Any:
     """One JSON value, read by the decoder's scanner alone: the server's jsonb text has no
     surrounding whitespace to skip. Anything else takes the full decoder (and its errors)."""
     text = data if isinstance(data, str) else str(data, "utf-8")
@@ -91,7 +91,7 @@ class JsonLoader(Loader):
     """json and jsonb as text, decoded by one call per value."""
 
     def load(self, data: Buffer) -> Any:
-        return _loads(str(data, "utf-8"))
+        return load_json(str(data, "utf-8"))
 
 
 class JsonBinaryLoader(JsonLoader):
@@ -106,4 +106,4 @@ class JsonbBinaryLoader(Loader):
     def load(self, data: Buffer) -> Any:
         if data[0] != 1:
             raise DataError(f"unknown jsonb binary format: {data[0]}")
-        return _loads(str(data[1:], "utf-8"))
+        return load_json(str(data[1:], "utf-8"))
