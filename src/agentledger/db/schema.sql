@@ -525,6 +525,26 @@ CREATE FUNCTION agentledger.is_platform() RETURNS boolean
     RETURN (COALESCE(current_setting('agentledger.platform'::text, true), ''::text) = 'on'::text);
 
 --
+-- Name: jsonb_merge_deep(jsonb, jsonb); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.jsonb_merge_deep(a jsonb, b jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+SELECT CASE
+    WHEN b IS NULL OR jsonb_typeof(b) = 'null' THEN a
+    WHEN jsonb_typeof(a) = 'object' AND jsonb_typeof(b) = 'object' THEN (
+        SELECT coalesce(jsonb_object_agg(m.k, m.v), '{}'::jsonb)
+        FROM (SELECT keys.k, agentledger.jsonb_merge_deep(a -> keys.k, b -> keys.k) AS v
+              FROM (SELECT jsonb_object_keys(a) UNION SELECT jsonb_object_keys(b)) AS keys(k)
+             ) AS m
+        WHERE m.v IS NOT NULL)
+    ELSE jsonb_strip_nulls(b)
+END
+$$;
+
+--
 -- Name: memory_fuzzy_v1(text, double precision, integer, text, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -2484,6 +2504,13 @@ GRANT ALL ON FUNCTION agentledger.claim_tasks_fair_v2(p_queue text, p_limit inte
 
 REVOKE ALL ON FUNCTION agentledger.claim_tasks_fair_v3(p_queue text, p_limit integer, p_lease double precision, p_worker text) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.claim_tasks_fair_v3(p_queue text, p_limit integer, p_lease double precision, p_worker text) TO agentledger_app;
+
+--
+-- Name: FUNCTION jsonb_merge_deep(a jsonb, b jsonb); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.jsonb_merge_deep(a jsonb, b jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.jsonb_merge_deep(a jsonb, b jsonb) TO agentledger_app;
 
 --
 -- Name: FUNCTION memory_fuzzy_v1(p_query text, p_threshold double precision, p_cap integer, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
