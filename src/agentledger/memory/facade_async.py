@@ -47,7 +47,7 @@ class AsyncMemory:
     async def upsert(
         self,
         kind: str,
-        name: str,
+        name: str | None,
         *,
         key: str | None = None,
         source: str = "",
@@ -59,6 +59,7 @@ class AsyncMemory:
         user: str | None = None,
         shared: bool = False,
         embedding: Sequence[float] | None = None,
+        merge: str = "shallow",
     ) -> Entity:
         """Insert an entity, or merge into the one with the same natural key.
 
@@ -67,8 +68,12 @@ class AsyncMemory:
         is always inserted. Keys are per user (``user``), or the tenant's own when None.
 
         Merging: attrs merge key by key and a None or missing value never overwrites a
-        stored one; tags are unioned; summary, relevance and embedding change only when
-        given; kind and name take the new values; ``shared`` can be turned on, not off;
+        stored one; ``merge="deep"`` merges nested objects key by key too, at every depth
+        (a None at any depth never overwrites; arrays and scalars replace), where the
+        default "shallow" replaces a nested object whole. Tags are unioned; summary,
+        relevance and embedding change only when given; kind takes the new value, and so
+        does name unless it is None, which with ``key`` keeps the stored name (a new entity
+        needs one: InvalidInput, nothing written); ``shared`` can be turned on, not off;
         an archived entity becomes active again; ``update_count`` and ``updated_at`` are
         bumped. One statement, safe under concurrent upserts of the same entity.
 
@@ -89,11 +94,12 @@ class AsyncMemory:
             shared=shared,
             embedding=list(embedding) if embedding is not None else None,
         )
-        if embedding is None and self._embedder is not None:
+        # A kept name is not known here: the stored embedding stays too.
+        if embedding is None and self._embedder is not None and entity.name is not None:
             (vector,) = await self._embed([_embedding_text(entity)])
             entity = _with_embedding(entity, vector)
         if entity.key is None and not entity.by_name:
-            return await self._run(ops.upsert(entity))
+            return await self._run(ops.upsert(entity, merge=merge))
         # A natural key makes the upsert repeatable: it may wait in the spool.
         return await self._run(
             ops.upsert_keyed(
@@ -109,18 +115,22 @@ class AsyncMemory:
                 user_id=entity.user_id,
                 shared=entity.shared,
                 embedding=entity.embedding,
+                merge=merge,
             )
         )
 
-    async def upsert_many(self, entities: Iterable[NewEntity | Mapping[str, Any]]) -> UpsertResult:
-        """Upsert a batch (up to 50,000) in one statement; ids come back in input order."""
+    async def upsert_many(
+        self, entities: Iterable[NewEntity | Mapping[str, Any]], *, merge: str = "shallow"
+    ) -> UpsertResult:
+        """Upsert a batch (up to 50,000) in one statement; ids come back in input order.
+        Each input merges as ``upsert`` would (``merge`` likewise), in input order."""
         items = [e if isinstance(e, NewEntity) else _new_entity(e) for e in entities]
-        missing = [i for i, e in enumerate(items) if e.embedding is None]
+        missing = [i for i, e in enumerate(items) if e.embedding is None and e.name is not None]
         if self._embedder is not None and missing:
             vectors = await self._embed([_embedding_text(items[i]) for i in missing])
             for i, vector in zip(missing, vectors, strict=True):
                 items[i] = _with_embedding(items[i], vector)
-        return await self._run(ops.upsert_many(items))
+        return await self._run(ops.upsert_many(items, merge=merge))
 
     async def get(self, id: UUID | str, *, user: str | None = None, touch: bool = False) -> Entity:
         """One entity; NotFound when it does not exist or the user may not see it."""
@@ -322,6 +332,7 @@ def _new_entity(item: Mapping[str, Any]) -> NewEntity:
 
 
 def _embedding_text(entity: NewEntity) -> str:
+    assert entity.name is not None  # a kept name is not embedded
     return entity.name if entity.summary is None else f"{entity.name}\n{entity.summary}"
 
 

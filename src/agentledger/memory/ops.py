@@ -28,23 +28,29 @@ from agentledger.records import from_row
 Q = Queries.beside(__file__)
 MAX_BATCH = 50_000
 MAX_ATTRS_BYTES = 256_000
+MERGES = ("shallow", "deep")
 
 
 # --- entities ---------------------------------------------------------------------------
 
 
 @operation()
-def upsert(entity: NewEntity) -> Gen[Entity]:
-    """Insert the entity, or merge it into the one with the same natural key."""
-    row = _entity_row(entity, "entity")
-    rows = yield from _upsert_rows([row])
+def upsert(entity: NewEntity, *, merge: str = "shallow") -> Gen[Entity]:
+    """Insert the entity, or merge it into the one with the same natural key.
+
+    ``merge`` is how attrs merge: "shallow" (top-level keys) or "deep" (nested objects key
+    by key at every depth). A None name keeps the stored one; a new entity needs a name.
+    """
+    deep = v.choice("merge", merge, MERGES) == "deep"
+    row = _entity_row(entity, "entity", deep)
+    rows = yield from _upsert_rows([row], deep)
     return entity_from_row(rows[0])
 
 
 @operation(idempotent=True, spoolable=True)
 def upsert_keyed(
     kind: str,
-    name: str,
+    name: str | None,
     *,
     key: str | None = None,
     source: str = "",
@@ -56,6 +62,7 @@ def upsert_keyed(
     user_id: str | None = None,
     shared: bool = False,
     embedding: list[float] | None = None,
+    merge: str = "shallow",
 ) -> Gen[Entity]:
     """``upsert`` of an entity with a natural key (``key`` or ``by_name``), from plain
     arguments so it can wait in the spool.
@@ -82,18 +89,27 @@ def upsert_keyed(
         shared=shared,
         embedding=embedding,
     )
-    return (yield from upsert(entity).start())
+    return (yield from upsert(entity, merge=merge).start())
 
 
 @operation()
-def upsert_many(entities: Iterable[NewEntity | Mapping[str, Any]]) -> Gen[UpsertResult]:
-    """Upsert a batch in one statement; inputs with the same key are merged first, in order."""
+def upsert_many(
+    entities: Iterable[NewEntity | Mapping[str, Any]], *, merge: str = "shallow"
+) -> Gen[UpsertResult]:
+    """Upsert a batch in one statement; inputs with the same key are merged first, in order.
+
+    Under ``merge="deep"`` an input that puts an object where an earlier one of the same key
+    put a scalar or an array cannot be merged into it (the stored object would be merged in
+    again): it goes to a second statement, so the batch ends as one-by-one upserts would.
+    """
+    deep = v.choice("merge", merge, MERGES) == "deep"
     items = list(entities)
     if len(items) > MAX_BATCH:
         raise InvalidInput(
             f"entities has {len(items)} items; the limit is {MAX_BATCH}", field="entities"
         )
-    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    rounds: list[dict[tuple[str, str], dict[str, Any]]] = []  # one statement each, in order
+    last: dict[tuple[str, str], int] = {}  # the round holding each key's latest input
     order: list[tuple[str, str]] = []
     for i, item in enumerate(items):
         if isinstance(item, Mapping):
@@ -101,22 +117,47 @@ def upsert_many(entities: Iterable[NewEntity | Mapping[str, Any]]) -> Gen[Upsert
                 item = NewEntity(**item)
             except TypeError as exc:
                 raise InvalidInput(f"entities[{i}]: {exc}", field="entities") from None
-        row = _entity_row(item, f"entities[{i}]")
+        row = _entity_row(item, f"entities[{i}]", deep)
         ident = (row["user_id"], row["dedup_key"])
         order.append(ident)
-        merged[ident] = _merge(merged[ident], row) if ident in merged else row
-    if not merged:
-        return UpsertResult(ids=[], inserted=0, merged=0)
-    # A stable order keeps concurrent batches that share keys from deadlocking.
-    rows = yield from _upsert_rows([merged[k] for k in sorted(merged)])
-    ids = {(r["user_id"] or "", r["dedup_key"]): r["id"] for r in rows}
-    inserted = sum(1 for r in rows if r["inserted"])
+        at = last.get(ident)
+        if at is not None and _mergeable(rounds[at][ident]["attrs"], row["attrs"], deep):
+            rounds[at][ident] = _merge(rounds[at][ident], row, deep)
+            continue
+        at = 0 if at is None else at + 1
+        if at == len(rounds):
+            rounds.append({})
+        rounds[at][ident] = row
+        last[ident] = at
+    ids: dict[tuple[str, str], UUID] = {}
+    inserted = 0
+    for batch in rounds:
+        # A stable order keeps concurrent batches that share keys from deadlocking.
+        rows = yield from _upsert_rows([batch[k] for k in sorted(batch)], deep)
+        ids.update({(r["user_id"] or "", r["dedup_key"]): r["id"] for r in rows})
+        inserted += sum(1 for r in rows if r["inserted"])
     return UpsertResult(
         ids=[ids[k] for k in order], inserted=inserted, merged=len(items) - inserted
     )
 
 
-def _upsert_rows(rows: list[dict[str, Any]]) -> Gen[list[dict[str, Any]]]:
+def _upsert_rows(rows: list[dict[str, Any]], deep: bool) -> Gen[list[dict[str, Any]]]:
+    nameless = [
+        {"user_id": r["user_id"], "dedup_key": r["dedup_key"]} for r in rows if r["name"] is None
+    ]
+    if nameless:
+        # Locked, so the name read is the one the upsert keeps (no rename or delete between).
+        found = yield Q.entity_names.all(rows=json.dumps(nameless))
+        names = {(f["user_id"], f["dedup_key"]): f["name"] for f in found}
+        for r in rows:
+            if r["name"] is None:
+                r["name"] = names.get((r["user_id"], r["dedup_key"]))
+                if r["name"] is None:
+                    raise InvalidInput(
+                        f"a new entity needs a name: none has key {r['key']!r}"
+                        f" (source {r['source']!r})",
+                        field="name",
+                    )
     embedded = [
         {"user_id": r["user_id"], "dedup_key": r["dedup_key"], "embedding": r["embedding"]}
         for r in rows
@@ -125,7 +166,8 @@ def _upsert_rows(rows: list[dict[str, Any]]) -> Gen[list[dict[str, Any]]]:
     if embedded:
         yield Q.require_extension.none(extension="vector", feature="entity embeddings")
     result: list[dict[str, Any]] = yield Q.upsert_entities.all(
-        rows=json.dumps([{k: x for k, x in r.items() if k != "embedding"} for r in rows])
+        rows=json.dumps([{k: x for k, x in r.items() if k != "embedding"} for r in rows]),
+        deep=deep,
     )
     if embedded:
         yield Q.set_embeddings.none(rows=json.dumps(embedded))
@@ -256,18 +298,22 @@ def vector_text(field: str, values: object) -> str:
     return "[" + ",".join(map(repr, out)) + "]"
 
 
-def _entity_row(e: NewEntity, field: str) -> dict[str, Any]:
+def _entity_row(e: NewEntity, field: str, deep: bool = False) -> dict[str, Any]:
     if not isinstance(e, NewEntity):
         raise InvalidInput(f"{field} must be a NewEntity, not {type(e).__name__}", field=field)
     kind = v.text("kind", e.kind, max_len=100, strip=True)
-    name = v.text("name", e.name, max_len=1000, strip=True)
+    if e.name is None and (e.key is None or e.by_name):
+        why = "by_name needs a name" if e.by_name else "an entity without a key is new"
+        raise InvalidInput(f"{field}: {why}; a new entity needs a name", field="name")
+    # None keeps the stored name (looked up in _upsert_rows).
+    name = None if e.name is None else v.text("name", e.name, max_len=1000, strip=True)
     source = v.text("source", e.source, max_len=200, min_len=0)
     key = None if e.key is None else v.text("key", e.key, max_len=500)
     if key is not None and e.by_name:
         raise InvalidInput("give key or by_name, not both", field="key")
     if key is not None:
         dedup = _key_dedup(source, key)
-    elif e.by_name:
+    elif e.by_name and name is not None:  # by_name without a name was refused above
         dedup = _name_dedup(kind, name)
     else:
         dedup = json.dumps(["id", str(uuidlib.uuid4())])
@@ -281,8 +327,8 @@ def _entity_row(e: NewEntity, field: str) -> dict[str, Any]:
         "dedup_key": dedup,
         "name": name,
         "summary": v.optional_text("summary", e.summary, max_len=100_000),
-        # A missing or None attribute never overwrites a stored one.
-        "attrs": {k: x for k, x in attrs.items() if x is not None},
+        # A missing or None attribute never overwrites a stored one (at any depth if deep).
+        "attrs": strip_nulls(attrs) if deep else {k: x for k, x in attrs.items() if x is not None},
         "tags": v.tags("tags", e.tags),
         "relevance": None
         if e.relevance is None
@@ -292,17 +338,53 @@ def _entity_row(e: NewEntity, field: str) -> dict[str, Any]:
     }
 
 
-def _merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+def _merge(old: dict[str, Any], new: dict[str, Any], deep: bool) -> dict[str, Any]:
     """Two inputs for one entity in a batch, merged the way the database merges them."""
     merged = dict(new)
-    for field in ("summary", "relevance", "embedding"):
+    for field in ("name", "summary", "relevance", "embedding"):
         if new[field] is None:
             merged[field] = old[field]
-    merged["attrs"] = {**old["attrs"], **new["attrs"]}
+    merged["attrs"] = (
+        merge_deep(old["attrs"], new["attrs"]) if deep else {**old["attrs"], **new["attrs"]}
+    )
     merged["tags"] = sorted(set(old["tags"]) | set(new["tags"]))
     merged["shared"] = old["shared"] or new["shared"]
     merged["repeats"] = old["repeats"] + 1
     return merged
+
+
+def merge_deep(old: Any, new: Any) -> Any:
+    """``new`` merged into ``old`` as ``agentledger.jsonb_merge_deep`` does (memory_0007):
+    objects key by key at every depth, a None never overwrites, anything else replaces."""
+    if new is None:
+        return old
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = dict(old)
+        for k, x in new.items():
+            if x is not None:
+                out[k] = merge_deep(old.get(k), x)
+        return out
+    return strip_nulls(new)
+
+
+def strip_nulls(value: Any) -> Any:
+    """``value`` without its None object members at any depth (as ``jsonb_strip_nulls``)."""
+    if isinstance(value, dict):
+        return {k: strip_nulls(x) for k, x in value.items() if x is not None}
+    if isinstance(value, list):
+        return [strip_nulls(x) for x in value]
+    return value
+
+
+def _mergeable(old: Any, new: Any, deep: bool) -> bool:
+    """Whether merging ``new`` into ``old`` first and the result into a stored value equals
+    merging them into it one by one: not when ``new`` puts an object where ``old`` put a
+    scalar or an array, which the stored object would be merged into again."""
+    if not deep or not isinstance(new, dict):
+        return True
+    if not isinstance(old, dict):
+        return old is None
+    return all(_mergeable(old.get(k), x, True) for k, x in new.items())
 
 
 def _key_dedup(source: str, key: str) -> str:

@@ -1,7 +1,7 @@
 -- name: upsert_entities
 -- Insert entities or merge them into the rows with the same (user, dedup key): attrs merged
--- key by key, NULLs never overwrite, tags unioned, updated_at bumped, and update_count
--- counting each merge (``repeats``: inputs of one batch already merged into the row).
+-- key by key (at every depth if deep), NULLs never overwrite, tags unioned, updated_at bumped,
+-- update_count counting each merge (``repeats``: inputs of one batch already merged in).
 INSERT INTO agentledger.memory_entities AS e
     (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
      relevance, update_count)
@@ -14,7 +14,8 @@ ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
     kind = EXCLUDED.kind,
     name = EXCLUDED.name,
     summary = coalesce(EXCLUDED.summary, e.summary),
-    attrs = e.attrs || EXCLUDED.attrs,
+    attrs = CASE WHEN %(deep)s THEN agentledger.jsonb_merge_deep(e.attrs, EXCLUDED.attrs)
+                 ELSE e.attrs || EXCLUDED.attrs END,
     tags = ARRAY(SELECT DISTINCT t FROM unnest(e.tags || EXCLUDED.tags) AS t ORDER BY t),
     relevance = coalesce(EXCLUDED.relevance, e.relevance),
     shared = e.shared OR EXCLUDED.shared,
@@ -25,6 +26,16 @@ RETURNING e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
        coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
        e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
        e.created_at, e.updated_at, e.dedup_key, (e.xmax = 0) AS inserted
+
+-- name: entity_names
+-- The stored names of entities by (user, dedup key), locked in key order for the upsert.
+SELECT e.user_id, e.dedup_key, e.name
+FROM agentledger.memory_entities e
+JOIN jsonb_to_recordset(%(rows)s::jsonb) AS u(user_id text, dedup_key text)
+  ON e.user_id = u.user_id AND e.dedup_key = u.dedup_key
+WHERE e.tenant_id = agentledger.current_tenant()
+ORDER BY e.user_id COLLATE "C", e.dedup_key COLLATE "C"
+FOR NO KEY UPDATE OF e
 
 -- name: set_embeddings
 -- Store the embeddings of entities just upserted, found by (user, dedup key).

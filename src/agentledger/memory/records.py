@@ -40,7 +40,7 @@ class NewEntity:
     """One entity to upsert (see ``Memory.upsert`` for what each field means)."""
 
     kind: str
-    name: str
+    name: str | None  # None: keep the stored name (with ``key``)
     key: str | None = None
     source: str = ""
     by_name: bool = False

@@ -30,7 +30,12 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 class EntityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(min_length=1, max_length=100, examples=["contact"])
-    name: str = Field(min_length=1, examples=["John Smith"])
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Omitted with a key: the stored name stays (a new entity needs one).",
+        examples=["John Smith"],
+    )
     key: str | None = Field(
         default=None, description="Natural key for dedup (with source).", examples=["hubspot:4411"]
     )
@@ -45,9 +50,20 @@ class EntityIn(BaseModel):
     embedding: list[float] | None = Field(default=None, description="384 dimensions.")
 
 
+MergeMode = Annotated[
+    Literal["shallow", "deep"],
+    Field(description="deep: nested attrs objects merge key by key at every depth."),
+]
+
+
+class UpsertIn(EntityIn):
+    merge: MergeMode = "shallow"
+
+
 class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     entities: list[EntityIn] = Field(min_length=1, max_length=10_000)
+    merge: MergeMode = "shallow"
 
 
 class FilterIn(BaseModel):
@@ -106,7 +122,7 @@ class RelateIn(BaseModel):
 
 
 @router.post("/entities", response_model=Entity, summary="Merge-upsert one entity")
-async def upsert(body: EntityIn, request: Request, who: Writer) -> object:
+async def upsert(body: UpsertIn, request: Request, who: Writer) -> object:
     fields = body.model_dump()
     return await scope(request, who).memory.upsert(fields.pop("kind"), fields.pop("name"), **fields)
 
@@ -122,7 +138,7 @@ async def upsert_many(body: BatchIn, request: Request, who: Writer) -> object:
         row = entity.model_dump()
         row["user_id"] = row.pop("user")  # a batch row names the owner as NewEntity does
         rows.append(row)
-    return await scope(request, who).memory.upsert_many(rows)
+    return await scope(request, who).memory.upsert_many(rows, merge=body.merge)
 
 
 @router.get("/entities", response_model=Page[Entity], summary="Entities, latest change first")
