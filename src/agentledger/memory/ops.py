@@ -16,6 +16,7 @@ from agentledger.db.statements import Gen, Queries, operation
 from agentledger.errors import InvalidInput, NotFound
 from agentledger.memory import filters
 from agentledger.memory.filters import Filter
+from agentledger.memory.merging import merge_rows, mergeable, strip_nulls
 from agentledger.memory.records import (
     EMBEDDING_DIMENSIONS,
     Entity,
@@ -121,8 +122,8 @@ def upsert_many(
         ident = (row["user_id"], row["dedup_key"])
         order.append(ident)
         at = last.get(ident)
-        if at is not None and _mergeable(rounds[at][ident]["attrs"], row["attrs"], deep):
-            rounds[at][ident] = _merge(rounds[at][ident], row, deep)
+        if at is not None and mergeable(rounds[at][ident]["attrs"], row["attrs"], deep):
+            rounds[at][ident] = merge_rows(rounds[at][ident], row, deep)
             continue
         at = 0 if at is None else at + 1
         if at == len(rounds):
@@ -142,12 +143,11 @@ def upsert_many(
 
 
 def _upsert_rows(rows: list[dict[str, Any]], deep: bool) -> Gen[list[dict[str, Any]]]:
-    nameless = [
-        {"user_id": r["user_id"], "dedup_key": r["dedup_key"]} for r in rows if r["name"] is None
-    ]
-    if nameless:
-        # Locked, so the name read is the one the upsert keeps (no rename or delete between).
-        found = yield Q.entity_names.all(rows=json.dumps(nameless))
+    if any(r["name"] is None for r in rows):
+        # Locked, so the name read is the one the upsert keeps (no rename or delete between);
+        # all the batch's rows, in the upsert's order, so that batches lock in one order.
+        keys = [{"user_id": r["user_id"], "dedup_key": r["dedup_key"]} for r in rows]
+        found = yield Q.entity_names.all(rows=json.dumps(keys))
         names = {(f["user_id"], f["dedup_key"]): f["name"] for f in found}
         for r in rows:
             if r["name"] is None:
@@ -336,55 +336,6 @@ def _entity_row(e: NewEntity, field: str, deep: bool = False) -> dict[str, Any]:
         "embedding": None if e.embedding is None else vector_text("embedding", e.embedding),
         "repeats": 0,  # inputs of the same batch merged into this one, each an update
     }
-
-
-def _merge(old: dict[str, Any], new: dict[str, Any], deep: bool) -> dict[str, Any]:
-    """Two inputs for one entity in a batch, merged the way the database merges them."""
-    merged = dict(new)
-    for field in ("name", "summary", "relevance", "embedding"):
-        if new[field] is None:
-            merged[field] = old[field]
-    merged["attrs"] = (
-        merge_deep(old["attrs"], new["attrs"]) if deep else {**old["attrs"], **new["attrs"]}
-    )
-    merged["tags"] = sorted(set(old["tags"]) | set(new["tags"]))
-    merged["shared"] = old["shared"] or new["shared"]
-    merged["repeats"] = old["repeats"] + 1
-    return merged
-
-
-def merge_deep(old: Any, new: Any) -> Any:
-    """``new`` merged into ``old`` as ``agentledger.jsonb_merge_deep`` does (memory_0007):
-    objects key by key at every depth, a None never overwrites, anything else replaces."""
-    if new is None:
-        return old
-    if isinstance(old, dict) and isinstance(new, dict):
-        out = dict(old)
-        for k, x in new.items():
-            if x is not None:
-                out[k] = merge_deep(old.get(k), x)
-        return out
-    return strip_nulls(new)
-
-
-def strip_nulls(value: Any) -> Any:
-    """``value`` without its None object members at any depth (as ``jsonb_strip_nulls``)."""
-    if isinstance(value, dict):
-        return {k: strip_nulls(x) for k, x in value.items() if x is not None}
-    if isinstance(value, list):
-        return [strip_nulls(x) for x in value]
-    return value
-
-
-def _mergeable(old: Any, new: Any, deep: bool) -> bool:
-    """Whether merging ``new`` into ``old`` first and the result into a stored value equals
-    merging them into it one by one: not when ``new`` puts an object where ``old`` put a
-    scalar or an array, which the stored object would be merged into again."""
-    if not deep or not isinstance(new, dict):
-        return True
-    if not isinstance(old, dict):
-        return old is None
-    return all(_mergeable(old.get(k), x, True) for k, x in new.items())
 
 
 def _key_dedup(source: str, key: str) -> str:

@@ -3,7 +3,7 @@
 An upsert merges attrs shallowly (``e.attrs || EXCLUDED.attrs``): a nested object sent
 again replaces the stored one whole. With ``merge="deep"`` it goes through this function
 instead: objects merge key by key at every depth, a JSON null never overwrites (nor is it
-stored), and arrays and scalars replace. ``memory.ops.merge_deep`` is its Python twin, for
+stored), and arrays and scalars replace. ``memory.merging.merge_deep`` is its Python twin, for
 the inputs of one batch that share a key.
 
 Revision ID: memory_0007

@@ -1,0 +1,55 @@
+"""How inputs for one entity merge: the Python twin of the upsert's merge, for the inputs of
+one batch that share a key (merged before the statement, as the database would merge them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def merge_rows(old: dict[str, Any], new: dict[str, Any], deep: bool) -> dict[str, Any]:
+    """Two inputs for one entity in a batch, merged the way the database merges them."""
+    merged = dict(new)
+    for field in ("name", "summary", "relevance", "embedding"):
+        if new[field] is None:
+            merged[field] = old[field]
+    merged["attrs"] = (
+        merge_deep(old["attrs"], new["attrs"]) if deep else {**old["attrs"], **new["attrs"]}
+    )
+    merged["tags"] = sorted(set(old["tags"]) | set(new["tags"]))
+    merged["shared"] = old["shared"] or new["shared"]
+    merged["repeats"] = old["repeats"] + 1
+    return merged
+
+
+def merge_deep(old: Any, new: Any) -> Any:
+    """``new`` merged into ``old`` as ``agentledger.jsonb_merge_deep`` does (memory_0007):
+    objects key by key at every depth, a None never overwrites, anything else replaces."""
+    if new is None:
+        return old
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = dict(old)
+        for k, x in new.items():
+            if x is not None:
+                out[k] = merge_deep(old.get(k), x)
+        return out
+    return strip_nulls(new)
+
+
+def strip_nulls(value: Any) -> Any:
+    """``value`` without its None object members at any depth (as ``jsonb_strip_nulls``)."""
+    if isinstance(value, dict):
+        return {k: strip_nulls(x) for k, x in value.items() if x is not None}
+    if isinstance(value, list):
+        return [strip_nulls(x) for x in value]
+    return value
+
+
+def mergeable(old: Any, new: Any, deep: bool) -> bool:
+    """Whether merging ``new`` into ``old`` first and the result into a stored value equals
+    merging them into it one by one: not when ``new`` puts an object where ``old`` put a
+    scalar or an array, which the stored object would be merged into again."""
+    if not deep or not isinstance(new, dict):
+        return True
+    if not isinstance(old, dict):
+        return old is None
+    return all(mergeable(old.get(k), x, True) for k, x in new.items())
