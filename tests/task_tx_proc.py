@@ -20,11 +20,14 @@ def main() -> None:
     url, data_dir, tenant, queue, mode = sys.argv[1:6]
     settings = Settings.build(database_url=url, data_dir=data_dir, pool_max_size=5)
     forever = threading.Event()
+    say = threading.Lock()  # handler threads write whole lines, never interleaved
     with Ledger(settings, migrate=False) as ledger:
         scope = ledger.tenant(tenant)
 
         def in_flight(task: Task) -> None:
-            print(f"in flight {task.id}", flush=True)
+            with say:
+                sys.stdout.write(f"in flight {task.id}\n")
+                sys.stdout.flush()
             forever.wait()
 
         def in_tx(task: Task, tx: Transaction) -> None:
