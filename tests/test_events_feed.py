@@ -3,6 +3,7 @@ but an open append holds back a tenant's own."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -84,3 +85,26 @@ def test_an_appender_left_idle_in_its_transaction_is_ended(settings: Settings) -
             forgotten.events.append("s", "Too late")
         after = scope.events.append("s", "After")
         assert [e.position for e in scope.events.read_all()] == [after.position]
+
+
+def test_a_repeatable_read_appender_that_wrote_first_is_not_skipped(
+    sync_ledger: Ledger, app_url: str
+) -> None:
+    """An appender in one snapshot (REPEATABLE READ) that took its id before a younger
+    append committed and was read still sorts after what the reader has read."""
+    tid = _tenant(sync_ledger)
+    scope = sync_ledger.tenant(tid)
+    with psycopg.connect(app_url) as older:
+        older.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        older.execute("SELECT agentledger.bind_tenant(%s)", (tid,))
+        older.execute("SELECT pg_current_xact_id()")  # its id, and its one snapshot, now
+        young = scope.events.append("s", "Young")
+        assert [e.position for e in scope.events.read_all()] == [young.position]
+        late_event = {"event_id": str(uuid.uuid4()), "stream": "s2", "type": "Late"}
+        older.execute(
+            "SELECT * FROM agentledger.append_events_v1(%s::jsonb, NULL)",
+            (json.dumps([{**late_event, "actor_type": "system"}]),),
+        )
+        older.execute("COMMIT")
+    late = scope.events.read_all(young.position)
+    assert [e.type for e in late] == ["Late"]

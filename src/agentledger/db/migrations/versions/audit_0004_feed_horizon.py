@@ -6,9 +6,10 @@ transaction anywhere (another tenant's, a report's, a session idle in transactio
 every tenant's feed. Now an appending transaction holds a shared, transaction-scoped advisory
 lock on its tenant's feed (taken once it has a transaction id), and each event carries
 ``commit_order`` (the column was ``xid``, the writing transaction's id): the transaction's
-id, or, when younger transactions had already finished by the time it took the lock, the
-next id after theirs (the append then takes and undoes one more id in a subtransaction, so
-that once it ends, readers' horizons pass its events). ``read_events_v1`` looks first at
+id, or, when younger transactions had already finished by the time it took the lock (or
+outside read committed, where its snapshot predates the lock), the id of a subtransaction
+it takes after the lock and undoes (so that once it ends, readers' horizons pass its
+events). ``read_events_v1`` looks first at
 which transactions hold the tenant's feed lock, then reads, in a later snapshot, only events
 ordered below the oldest holder's id and below the horizon of finished ids of its first
 look. An event that commits later can still never sort before one already read, and only
@@ -49,6 +50,7 @@ DECLARE
     v_xid xid8 := pg_current_xact_id();  -- the transaction's id (taken now if it had none)
     v_mark text := current_setting('agentledger.feed_order', true);
     v_order xid8;
+    v_step xid;  -- the id of a subtransaction taken (and undone) after the lock
 BEGIN
     -- Held until commit, and taken with an id already assigned: a reader of this tenant's
     -- feed that sees the lock also sees the id, and reads nothing ordered at or past it.
@@ -59,16 +61,23 @@ BEGIN
         -- A reader that looked before the lock read only ids older than the first one not
         -- finished then: place the events at or past that (pg_snapshot_xmax, now).
         v_order := greatest(v_xid, pg_snapshot_xmax(pg_current_snapshot()));
-        IF v_order > v_xid THEN
-            -- Take an id past v_order and undo it: that finishes it, so once this
-            -- transaction ends too, readers' horizons pass v_order.
+        IF v_order > v_xid OR current_setting('transaction_isolation') <> 'read committed'
+        THEN
+            -- Take one more id, after the lock, and undo it. It is past every id assigned
+            -- before the lock (outside read committed the snapshot above is the
+            -- transaction's own, older than the lock), and, undone, it is finished: once
+            -- this transaction ends too, readers' horizons pass it.
             BEGIN
                 INSERT INTO agentledger.event_checkpoints (tenant_id, subscriber, position)
-                VALUES (v_tenant, 'agentledger:feed-order', 0);
+                VALUES (v_tenant, 'agentledger:feed-order:' || gen_random_uuid(), 0)
+                RETURNING xmin INTO v_step;
                 RAISE EXCEPTION USING ERRCODE = 'ALFO0';
-            EXCEPTION WHEN SQLSTATE 'ALFO0' OR unique_violation THEN
+            EXCEPTION WHEN SQLSTATE 'ALFO0' THEN
                 NULL;
             END;
+            v_order := greatest(v_order, (v_xid::text::bigint + mod(mod(
+                v_step::text::bigint - mod(v_xid::text::bigint, 4294967296), 4294967296)
+                + 4294967296, 4294967296))::text::xid8);
         END IF;
         PERFORM set_config('agentledger.feed_order', v_tenant || ' ' || v_order, true);
     END IF;
