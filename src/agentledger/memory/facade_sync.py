@@ -252,6 +252,22 @@ class Memory:
             graph.neighbours(id, direction=direction, types=types, user=user, limit=limit)
         )
 
+    def relationships(
+        self,
+        ids: Sequence[UUID | str],
+        *,
+        user: str | None = None,
+        types: Sequence[str] | None = None,
+        direction: str = "both",
+        limit: int = 1000,
+    ) -> list[Relationship]:
+        """The edges touching any of ``ids`` (at most 1000; ``direction`` out of them, into
+        them or both), heaviest first, in one statement. With ``user``, only edges whose two
+        ends the user may see. InvalidInput naming ``ids`` for a bad id or too many."""
+        return self._run(
+            graph.relationships(ids, user=user, types=types, direction=direction, limit=limit)
+        )
+
     def traverse(
         self,
         id: UUID | str,

@@ -215,6 +215,21 @@ SELECT * FROM (
 ORDER BY r_weight DESC, r_type, id
 LIMIT %(limit)s
 
+-- name: relationships_of
+-- The edges out of or into any of a set of entities, both ends visible to the user.
+SELECT r.id, r.from_id, r.to_id, r.type, r.weight::float8 AS weight, r.attrs, r.created_at,
+       r.updated_at
+FROM agentledger.memory_relationships r
+WHERE r.tenant_id = agentledger.current_tenant()
+  AND ((%(out)s AND r.from_id = ANY(%(ids)s::uuid[]))
+       OR (%(in)s AND r.to_id = ANY(%(ids)s::uuid[])))
+  AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
+  AND (%(user)s::text IS NULL OR 2 = (SELECT count(*) FROM agentledger.memory_entities e
+       WHERE e.tenant_id = r.tenant_id AND e.id IN (r.from_id, r.to_id)
+         AND (e.user_id = '' OR e.user_id = %(user)s OR e.shared)))
+ORDER BY r.weight DESC, r.type, r.id
+LIMIT %(limit)s
+
 -- name: traverse
 -- Entities reachable from one within max_depth edges (recursive, never revisiting a node on
 -- a path); each reported once, at its shortest depth.

@@ -121,6 +121,15 @@ class RelateIn(BaseModel):
     attrs: dict[str, Any] | None = None
 
 
+class EdgesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[UUID] = Field(min_length=1, max_length=1000)
+    user: str | None = None
+    types: list[str] | None = None
+    direction: Literal["in", "out", "both"] = "both"
+    limit: int = Field(default=1000, ge=1, le=1000)
+
+
 @router.post("/entities", response_model=Entity, summary="Merge-upsert one entity")
 async def upsert(body: UpsertIn, request: Request, who: Writer) -> object:
     fields = body.model_dump()
@@ -235,6 +244,17 @@ async def unrelate(request: Request, who: Writer, from_id: UUID, to_id: UUID, ty
 
     if not await scope(request, who).memory.unrelate(from_id, to_id, type):
         raise NotFound("no such relationship", field="type")
+
+
+@router.post(
+    "/relationships/query",
+    response_model=list[Relationship],
+    summary="The relationships touching any of a set of entities",
+)
+async def relationships(body: EdgesIn, request: Request, who: Reader) -> object:
+    return await scope(request, who).memory.relationships(
+        body.ids, user=body.user, types=body.types, direction=body.direction, limit=body.limit
+    )
 
 
 @router.get(
