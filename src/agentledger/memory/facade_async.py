@@ -169,6 +169,15 @@ class AsyncMemory:
             search.find_by_name(name, threshold=threshold, filter=filter, limit=limit, touch=touch)
         )
 
+    async def find_by_substring(
+        self, text: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
+    ) -> list[SearchHit]:
+        """Names or summaries holding ``text`` (3+ characters, case-insensitive, taken
+        literally: "cme" finds "Acme Corp"), name matches first; trigram-indexed."""
+        return await self._run(
+            search.find_by_substring(text, filter=filter, limit=limit, touch=touch)
+        )
+
     async def search_text(
         self, query: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
     ) -> list[SearchHit]:

@@ -170,6 +170,13 @@ class Memory:
             search.find_by_name(name, threshold=threshold, filter=filter, limit=limit, touch=touch)
         )
 
+    def find_by_substring(
+        self, text: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
+    ) -> list[SearchHit]:
+        """Names or summaries holding ``text`` (3+ characters, case-insensitive, taken
+        literally: "cme" finds "Acme Corp"), name matches first; trigram-indexed."""
+        return self._run(search.find_by_substring(text, filter=filter, limit=limit, touch=touch))
+
     def search_text(
         self, query: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
     ) -> list[SearchHit]:

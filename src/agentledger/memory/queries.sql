@@ -120,6 +120,18 @@ SELECT * FROM agentledger.memory_search_text_v1(
     p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
     p_limit => %(limit)s::integer)
 
+-- name: find_by_substring
+-- Entities whose name or summary holds a text (an escaped ILIKE pattern), name matches
+-- first; through a definer function so the trigram GIN indexes serve it (memory_0008).
+SELECT * FROM agentledger.memory_search_substring_v1(
+    p_pattern => %(pattern)s::text, p_user => %(user)s::text, p_kinds => %(kinds)s::text[],
+    p_tags => %(tags)s::text[], p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
+    p_created_after => %(created_after)s::timestamptz,
+    p_created_before => %(created_before)s::timestamptz,
+    p_updated_after => %(updated_after)s::timestamptz,
+    p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
+    p_limit => %(limit)s::integer)
+
 -- name: prepare_vector
 -- Check pgvector; let the HNSW scan continue past filtered-out rows (iterative scan).
 SELECT agentledger.memory_require('vector', %(feature)s),

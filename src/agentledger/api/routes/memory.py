@@ -104,7 +104,7 @@ class FilterIn(BaseModel):
 class SearchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     query: str = Field(min_length=1, examples=["Jon Smth"])
-    mode: Literal["hybrid", "fuzzy", "text", "vector"] = "hybrid"
+    mode: Literal["hybrid", "fuzzy", "text", "vector", "substring"] = "hybrid"
     embedding: list[float] | None = Field(default=None, description="For vector / hybrid.")
     filter: FilterIn | None = None
     threshold: float = Field(default=0.3, ge=0, le=1, description="Fuzzy similarity floor.")
@@ -199,7 +199,7 @@ async def delete_entity(
 @router.post(
     "/search",
     response_model=list[SearchHit],
-    summary="Search: hybrid (rank fusion), fuzzy name, full text or vector",
+    summary="Search: hybrid (rank fusion), fuzzy name, full text, vector or substring",
 )
 async def search(body: SearchIn, request: Request, who: Reader) -> object:
     memory = scope(request, who).memory
@@ -210,6 +210,10 @@ async def search(body: SearchIn, request: Request, who: Reader) -> object:
         )
     if body.mode == "text":
         return await memory.search_text(
+            body.query, filter=where, limit=body.limit, touch=body.touch
+        )
+    if body.mode == "substring":
+        return await memory.find_by_substring(
             body.query, filter=where, limit=body.limit, touch=body.touch
         )
     if body.mode == "vector":
