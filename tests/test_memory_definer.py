@@ -20,6 +20,7 @@ FUNCTIONS = (
     "memory_search_hybrid_v1",
     "memory_search_name_v2",
     "memory_search_hybrid_v2",
+    "memory_search_substring_v1",
     "memory_search_vector_v1",
     "memory_search_hybrid_vector_v1",
     "memory_search_hybrid_vector_v2",
@@ -127,7 +128,7 @@ def test_only_the_app_role_may_execute_the_functions(sync_ledger: Any, database_
             " FROM pg_proc p WHERE p.pronamespace = 'agentledger'::regnamespace"
             " AND p.proname LIKE 'memory_search_%%'"
         ).fetchall()
-    expected = set(FUNCTIONS if "vector" in sync_ledger.db.extensions else FUNCTIONS[:5])
+    expected = set(FUNCTIONS if "vector" in sync_ledger.db.extensions else FUNCTIONS[:6])
     assert {r[0] for r in rows} == expected
     for name, definer, config, acl in rows:
         assert definer, name

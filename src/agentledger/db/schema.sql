@@ -1242,6 +1242,41 @@ END
 $$;
 
 --
+-- Name: memory_search_substring_v1(text, text, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_search_substring_v1(p_pattern text, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS SETOF agentledger.memory_search_hit_v1
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+BEGIN
+    RETURN QUERY
+        SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at,
+               CASE WHEN e.name ILIKE p_pattern THEN 1.0 ELSE 0.5 END::float8,
+               NULL::float8, NULL::float8, NULL::float8, NULL::text
+        FROM agentledger.memory_entities e
+        WHERE (e.name ILIKE p_pattern OR e.summary ILIKE p_pattern)
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        ORDER BY e.name ILIKE p_pattern DESC, length(e.name), e.name, e.id
+        LIMIT p_limit;
+END
+$$;
+
+--
 -- Name: memory_search_text_v1(text, text, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -2047,6 +2082,12 @@ CREATE INDEX memory_entities_embedding_idx ON agentledger.memory_entities USING 
 CREATE INDEX memory_entities_kind_idx ON agentledger.memory_entities USING btree (tenant_id, kind, updated_at);
 
 --
+-- Name: memory_entities_name_gin_trgm_idx; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX memory_entities_name_gin_trgm_idx ON agentledger.memory_entities USING gin (name public.gin_trgm_ops);
+
+--
 -- Name: memory_entities_name_words_idx; Type: INDEX; Schema: agentledger
 --
 
@@ -2063,6 +2104,12 @@ CREATE INDEX memory_entities_search_idx ON agentledger.memory_entities USING gin
 --
 
 CREATE INDEX memory_entities_shared_idx ON agentledger.memory_entities USING btree (tenant_id) WHERE shared;
+
+--
+-- Name: memory_entities_summary_gin_trgm_idx; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX memory_entities_summary_gin_trgm_idx ON agentledger.memory_entities USING gin (summary public.gin_trgm_ops);
 
 --
 -- Name: memory_entities_tags_idx; Type: INDEX; Schema: agentledger
@@ -2580,6 +2627,13 @@ GRANT ALL ON FUNCTION agentledger.memory_search_name_v1(p_name text, p_user text
 
 REVOKE ALL ON FUNCTION agentledger.memory_search_name_v2(p_name text, p_threshold double precision, p_cap integer, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.memory_search_name_v2(p_name text, p_threshold double precision, p_cap integer, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION memory_search_substring_v1(p_pattern text, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_search_substring_v1(p_pattern text, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_search_substring_v1(p_pattern text, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
 -- Name: FUNCTION memory_search_text_v1(p_query text, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger

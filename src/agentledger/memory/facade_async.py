@@ -169,6 +169,15 @@ class AsyncMemory:
             search.find_by_name(name, threshold=threshold, filter=filter, limit=limit, touch=touch)
         )
 
+    async def find_by_substring(
+        self, text: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
+    ) -> list[SearchHit]:
+        """Names or summaries holding ``text`` (3+ characters, case-insensitive, taken
+        literally: "cme" finds "Acme Corp"), name matches first; trigram-indexed."""
+        return await self._run(
+            search.find_by_substring(text, filter=filter, limit=limit, touch=touch)
+        )
+
     async def search_text(
         self, query: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
     ) -> list[SearchHit]:
@@ -253,6 +262,22 @@ class AsyncMemory:
         """Entities one edge away (``direction`` out, in or both), heaviest edge first."""
         return await self._run(
             graph.neighbours(id, direction=direction, types=types, user=user, limit=limit)
+        )
+
+    async def relationships(
+        self,
+        ids: Sequence[UUID | str],
+        *,
+        user: str | None = None,
+        types: Sequence[str] | None = None,
+        direction: str = "both",
+        limit: int = 1000,
+    ) -> list[Relationship]:
+        """The edges touching any of ``ids`` (at most 1000; ``direction`` out of them, into
+        them or both), heaviest first, in one statement. With ``user``, only edges whose two
+        ends the user may see. InvalidInput naming ``ids`` for a bad id or too many."""
+        return await self._run(
+            graph.relationships(ids, user=user, types=types, direction=direction, limit=limit)
         )
 
     async def traverse(

@@ -17,6 +17,8 @@ from agentledger.records import from_row
 Q = Queries.beside(__file__)
 MAX_DEPTH = 6
 DIRECTIONS = ("out", "in", "both")
+# ``relationships`` takes at most this many entity ids per call.
+MAX_IDS = 1000
 
 
 @operation(idempotent=True)
@@ -90,6 +92,30 @@ def neighbours(
 
 
 @operation(writes=False)
+def relationships(
+    ids: Sequence[UUID | str],
+    *,
+    user: str | None = None,
+    types: Sequence[str] | None = None,
+    direction: str = "both",
+    limit: int = 1000,
+) -> Gen[list[Relationship]]:
+    """The edges touching any of ``ids`` (out of them, into them, or both), heaviest first,
+    in one statement. With ``user``, only edges whose two ends the user may see."""
+    entity_ids = _ids(ids)
+    v.choice("direction", direction, DIRECTIONS)
+    rows = yield Q.relationships_of.all(
+        ids=entity_ids,
+        out=direction in ("out", "both"),
+        **{"in": direction in ("in", "both")},
+        types=_types(types),
+        user=filters.user_id(user),
+        limit=filters.limit(limit),
+    )
+    return [from_row(Relationship, r) for r in rows]
+
+
+@operation(writes=False)
 def traverse(
     id: UUID | str,
     *,
@@ -123,6 +149,14 @@ def _visible(id: UUID | str, user: str | None) -> Gen[UUID]:
     if row is None:
         raise NotFound(f"entity {id} does not exist", field="id")
     return entity_id
+
+
+def _ids(ids: Sequence[UUID | str]) -> list[UUID]:
+    if isinstance(ids, str | bytes) or not isinstance(ids, Sequence):
+        raise InvalidInput("ids must be a list of entity ids", field="ids")
+    if len(ids) > MAX_IDS:
+        raise InvalidInput(f"ids holds {len(ids)} ids; at most {MAX_IDS} a call", field="ids")
+    return list(dict.fromkeys(v.uuid("ids", i) for i in ids))
 
 
 def _types(types: Sequence[str] | None) -> list[str] | None:

@@ -120,6 +120,18 @@ SELECT * FROM agentledger.memory_search_text_v1(
     p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
     p_limit => %(limit)s::integer)
 
+-- name: find_by_substring
+-- Entities whose name or summary holds a text (an escaped ILIKE pattern), name matches
+-- first; through a definer function so the trigram GIN indexes serve it (memory_0008).
+SELECT * FROM agentledger.memory_search_substring_v1(
+    p_pattern => %(pattern)s::text, p_user => %(user)s::text, p_kinds => %(kinds)s::text[],
+    p_tags => %(tags)s::text[], p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
+    p_created_after => %(created_after)s::timestamptz,
+    p_created_before => %(created_before)s::timestamptz,
+    p_updated_after => %(updated_after)s::timestamptz,
+    p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
+    p_limit => %(limit)s::integer)
+
 -- name: prepare_vector
 -- Check pgvector; let the HNSW scan continue past filtered-out rows (iterative scan).
 SELECT agentledger.memory_require('vector', %(feature)s),
@@ -213,6 +225,21 @@ SELECT * FROM (
       AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
 ) n
 ORDER BY r_weight DESC, r_type, id
+LIMIT %(limit)s
+
+-- name: relationships_of
+-- The edges out of or into any of a set of entities, both ends visible to the user.
+SELECT r.id, r.from_id, r.to_id, r.type, r.weight::float8 AS weight, r.attrs, r.created_at,
+       r.updated_at
+FROM agentledger.memory_relationships r
+WHERE r.tenant_id = agentledger.current_tenant()
+  AND ((%(out)s AND r.from_id = ANY(%(ids)s::uuid[]))
+       OR (%(in)s AND r.to_id = ANY(%(ids)s::uuid[])))
+  AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
+  AND (%(user)s::text IS NULL OR 2 = (SELECT count(*) FROM agentledger.memory_entities e
+       WHERE e.tenant_id = r.tenant_id AND e.id IN (r.from_id, r.to_id)
+         AND (e.user_id = '' OR e.user_id = %(user)s OR e.shared)))
+ORDER BY r.weight DESC, r.type, r.id
 LIMIT %(limit)s
 
 -- name: traverse

@@ -26,6 +26,8 @@ NAME_CANDIDATES = 128
 # The HNSW candidate list (hnsw.ef_search) is at least this long: pgvector's default (40)
 # loses recall on the benchmark's vectors (docs/benchmarks.md).
 EF_SEARCH = 200
+# A substring shorter than a trigram gives the trigram indexes nothing to look up.
+MIN_SUBSTRING = 3
 
 
 @operation(writes=False)
@@ -62,6 +64,24 @@ def search_text(
         limit=filters.limit(limit),
     )
     return (yield from _hits(rows, touch, "text_score"))
+
+
+@operation(writes=False)
+def find_by_substring(
+    text: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
+) -> Gen[list[SearchHit]]:
+    """Entities whose name or summary holds ``text`` (case-insensitive; ``%``, ``_`` and
+    ``\\`` match themselves), name matches first (score 1, summary-only 0.5)."""
+    checked = v.text("text", text, max_len=1000, min_len=MIN_SUBSTRING)
+    rows = yield Q.find_by_substring.all(
+        pattern=f"%{like_escape(checked)}%", **filters.params(filter), limit=filters.limit(limit)
+    )
+    return (yield from _hits(rows, touch, None))
+
+
+def like_escape(text: str) -> str:
+    """``text`` as a LIKE pattern matching itself: backslash escapes ``\\``, ``%`` and ``_``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @operation(writes=False)

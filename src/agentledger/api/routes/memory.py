@@ -104,7 +104,7 @@ class FilterIn(BaseModel):
 class SearchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     query: str = Field(min_length=1, examples=["Jon Smth"])
-    mode: Literal["hybrid", "fuzzy", "text", "vector"] = "hybrid"
+    mode: Literal["hybrid", "fuzzy", "text", "vector", "substring"] = "hybrid"
     embedding: list[float] | None = Field(default=None, description="For vector / hybrid.")
     filter: FilterIn | None = None
     threshold: float = Field(default=0.3, ge=0, le=1, description="Fuzzy similarity floor.")
@@ -119,6 +119,15 @@ class RelateIn(BaseModel):
     type: str = Field(min_length=1, max_length=100, examples=["works_at"])
     weight: float = Field(default=1.0, ge=0)
     attrs: dict[str, Any] | None = None
+
+
+class EdgesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[UUID] = Field(min_length=1, max_length=1000)
+    user: str | None = None
+    types: list[str] | None = None
+    direction: Literal["in", "out", "both"] = "both"
+    limit: int = Field(default=1000, ge=1, le=1000)
 
 
 @router.post("/entities", response_model=Entity, summary="Merge-upsert one entity")
@@ -190,7 +199,7 @@ async def delete_entity(
 @router.post(
     "/search",
     response_model=list[SearchHit],
-    summary="Search: hybrid (rank fusion), fuzzy name, full text or vector",
+    summary="Search: hybrid (rank fusion), fuzzy name, full text, vector or substring",
 )
 async def search(body: SearchIn, request: Request, who: Reader) -> object:
     memory = scope(request, who).memory
@@ -201,6 +210,10 @@ async def search(body: SearchIn, request: Request, who: Reader) -> object:
         )
     if body.mode == "text":
         return await memory.search_text(
+            body.query, filter=where, limit=body.limit, touch=body.touch
+        )
+    if body.mode == "substring":
+        return await memory.find_by_substring(
             body.query, filter=where, limit=body.limit, touch=body.touch
         )
     if body.mode == "vector":
@@ -235,6 +248,17 @@ async def unrelate(request: Request, who: Writer, from_id: UUID, to_id: UUID, ty
 
     if not await scope(request, who).memory.unrelate(from_id, to_id, type):
         raise NotFound("no such relationship", field="type")
+
+
+@router.post(
+    "/relationships/query",
+    response_model=list[Relationship],
+    summary="The relationships touching any of a set of entities",
+)
+async def relationships(body: EdgesIn, request: Request, who: Reader) -> object:
+    return await scope(request, who).memory.relationships(
+        body.ids, user=body.user, types=body.types, direction=body.direction, limit=body.limit
+    )
 
 
 @router.get(
