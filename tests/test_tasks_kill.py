@@ -18,26 +18,13 @@ from agentledger import Ledger, Settings, Task
 from agentledger.ledger_sync import Transaction
 from agentledger.tasks.facade_sync import Tasks
 from tests.conftest import ROOT
+from tests.procs import spawn_worker
 
 TASKS = 1500
 
 
 def _spawn(settings: Settings, tenant: str, queue: str) -> subprocess.Popen[str]:
-    assert settings.database_url is not None
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.task_proc",
-            settings.database_url,
-            str(settings.data_dir),
-            tenant,
-            queue,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    return spawn_worker("tests.task_proc", settings, tenant, queue)
 
 
 @pytest.mark.slow

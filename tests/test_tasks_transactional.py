@@ -21,6 +21,7 @@ from agentledger import ConfigError, LeaseLost, Ledger, NewTask, Settings, Task
 from agentledger.ledger import AsyncTransaction, Transaction
 from tests.conftest import ROOT
 from tests.faces import AsyncFace
+from tests.procs import spawn_worker
 
 
 def _stream(task_id: int) -> str:
@@ -218,22 +219,7 @@ def test_a_transactional_worker_needs_a_pool_larger_than_its_concurrency(
 
 
 def _spawn(settings: Settings, tenant: str, queue_name: str, mode: str) -> Any:
-    assert settings.database_url is not None
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.task_tx_proc",
-            settings.database_url,
-            str(settings.data_dir),
-            tenant,
-            queue_name,
-            mode,
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    return spawn_worker("tests.task_tx_proc", settings, tenant, queue_name, mode)
 
 
 def _lines(proc: Any) -> queue.Queue[str]:
