@@ -41,10 +41,14 @@ def test_a_merge_moves_updated_at_only(mem: Memory) -> None:
 
 @pytest.mark.parametrize(
     "at",
-    [OLD.replace(tzinfo=None), NOW + dt.timedelta(days=1)],
-    ids=["naive", "future"],
+    [
+        OLD.replace(tzinfo=None),
+        NOW + dt.timedelta(days=1),
+        dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=14))),
+    ],
+    ids=["naive", "future", "before-year-1"],
 )
-def test_a_naive_or_future_moment_is_refused_and_nothing_is_written(
+def test_a_naive_future_or_ancient_moment_is_refused_and_nothing_is_written(
     mem: Memory, at: dt.datetime
 ) -> None:
     with pytest.raises(InvalidInput) as info:

@@ -8,7 +8,7 @@ import math
 import uuid as uuidlib
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -323,7 +323,7 @@ def _entity_row(e: NewEntity, field: str, deep: bool = False) -> dict[str, Any]:
         dedup = json.dumps(["id", str(uuidlib.uuid4())])
     attrs = v.json_object("attrs", e.attrs, max_bytes=MAX_ATTRS_BYTES)
     at = v.aware_datetime("at", e.at, not_future=True)
-    stamp = None if at is None else at.isoformat()
+    stamp = None if at is None else _utc_stamp(at)
     return {
         "user_id": filters.user_id(e.user_id, "user_id") or "",
         "shared": bool(e.shared),
@@ -344,6 +344,14 @@ def _entity_row(e: NewEntity, field: str, deep: bool = False) -> dict[str, Any]:
         "at": stamp,  # the moment of this write (None: now)
         "first_at": stamp,  # a new entity's created_at: its batch's first input's moment
     }
+
+
+def _utc_stamp(at: datetime) -> str:
+    try:
+        # Before year 1 in UTC the database would store a date no reader could load.
+        return at.astimezone(UTC).isoformat()
+    except OverflowError:
+        raise InvalidInput(f"at is before year 1 in UTC ({at.isoformat()})", field="at") from None
 
 
 def _key_dedup(source: str, key: str) -> str:
