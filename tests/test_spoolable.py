@@ -3,7 +3,9 @@ retry after an unknown commit, a spool replay after a crash) stores nothing twic
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from agentledger import IllegalTransition, InvalidInput, Ledger
 from agentledger.alerts import ops as alerts_ops
 from agentledger.db.binding import Binding
+from agentledger.db.spool import Spool
 from agentledger.db.statements import Op
 from agentledger.decisions import ops as decisions_ops
 from agentledger.events import ops as events_ops
@@ -91,3 +94,17 @@ def test_an_upsert_without_a_natural_key_is_not_repeatable(ledger: Ledger, tenan
     a = memory.upsert("contact", "Bo", by_name=True, attrs={"x": 1})
     b = memory.upsert("contact", "bo ", by_name=True, attrs={"x": None, "y": 2})
     assert a.id == b.id and b.attrs == {"x": 1, "y": 2}
+
+
+def test_a_spooled_back_dated_upsert_keeps_its_moment(
+    sync_ledger: Any, tenant_id: str, tmp_path: Path
+) -> None:
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=40)
+    spool = Spool(tmp_path)
+    spool.append(Binding(tenant_id), memory_ops.upsert_keyed("contact", "Ann", key="a", at=at))
+    (entry,) = spool.pending()
+    binding, op = spool.decode(entry)
+    first = sync_ledger.db.run(op, binding)
+    again = sync_ledger.db.run(op, binding)  # a replay after an unknown commit
+    assert again.id == first.id and again.update_count == 1
+    assert first.created_at == first.updated_at == again.created_at == again.updated_at == at

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -59,6 +60,7 @@ class AsyncMemory:
         user: str | None = None,
         shared: bool = False,
         embedding: Sequence[float] | None = None,
+        at: datetime | None = None,
         merge: str = "shallow",
     ) -> Entity:
         """Insert an entity, or merge into the one with the same natural key.
@@ -77,6 +79,10 @@ class AsyncMemory:
         an archived entity becomes active again; ``update_count`` and ``updated_at`` are
         bumped. One statement, safe under concurrent upserts of the same entity.
 
+        ``at`` dates the write, for imported history: a new entity is created and updated
+        then, a merge sets ``updated_at`` to it (``created_at`` never moves). It must be
+        timezone-aware and not in the future (InvalidInput naming ``at``); None is now.
+
         With a natural key the write is repeatable, so on a ledger with a spool it waits
         there while PostgreSQL is down (``Spooled``) and is replayed later.
         """
@@ -93,6 +99,7 @@ class AsyncMemory:
             user_id=user,
             shared=shared,
             embedding=list(embedding) if embedding is not None else None,
+            at=at,
         )
         # A kept name is not known here: the stored embedding stays too.
         if embedding is None and self._embedder is not None and entity.name is not None:
@@ -115,6 +122,7 @@ class AsyncMemory:
                 user_id=entity.user_id,
                 shared=entity.shared,
                 embedding=entity.embedding,
+                at=entity.at,
                 merge=merge,
             )
         )
@@ -123,7 +131,8 @@ class AsyncMemory:
         self, entities: Iterable[NewEntity | Mapping[str, Any]], *, merge: str = "shallow"
     ) -> UpsertResult:
         """Upsert a batch (up to 50,000) in one statement; ids come back in input order.
-        Each input merges as ``upsert`` would (``merge`` likewise), in input order."""
+        Each input merges as ``upsert`` would (``merge`` likewise, and ``NewEntity.at``),
+        in input order."""
         items = [e if isinstance(e, NewEntity) else _new_entity(e) for e in entities]
         missing = [i for i, e in enumerate(items) if e.embedding is None and e.name is not None]
         if self._embedder is not None and missing:

@@ -18,6 +18,9 @@ def merge_rows(old: dict[str, Any], new: dict[str, Any], deep: bool) -> dict[str
     merged["tags"] = sorted(set(old["tags"]) | set(new["tags"]))
     merged["shared"] = old["shared"] or new["shared"]
     merged["repeats"] = old["repeats"] + 1
+    # The later input's moment (None: now) is the update's; a new entity was created at the
+    # first input's, as one-by-one upserts would leave it.
+    merged["first_at"] = old["first_at"]
     return merged
 
 

@@ -8,6 +8,7 @@ import math
 import uuid as uuidlib
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -63,6 +64,7 @@ def upsert_keyed(
     user_id: str | None = None,
     shared: bool = False,
     embedding: list[float] | None = None,
+    at: datetime | None = None,
     merge: str = "shallow",
 ) -> Gen[Entity]:
     """``upsert`` of an entity with a natural key (``key`` or ``by_name``), from plain
@@ -70,7 +72,8 @@ def upsert_keyed(
 
     The natural key makes a repeat merge into the same entity, and merging the same values
     again leaves the same fields, so a retry or a replay never adds an entity (it does count
-    in ``update_count``). Without a natural key each call inserts: InvalidInput.
+    in ``update_count``). Without a natural key each call inserts: InvalidInput. ``at``
+    dates the write (see ``upsert``); a replay without one is dated when it runs.
     """
     if key is None and not by_name:
         raise InvalidInput(
@@ -89,6 +92,7 @@ def upsert_keyed(
         user_id=user_id,
         shared=shared,
         embedding=embedding,
+        at=at,
     )
     return (yield from upsert(entity, merge=merge).start())
 
@@ -318,6 +322,8 @@ def _entity_row(e: NewEntity, field: str, deep: bool = False) -> dict[str, Any]:
     else:
         dedup = json.dumps(["id", str(uuidlib.uuid4())])
     attrs = v.json_object("attrs", e.attrs, max_bytes=MAX_ATTRS_BYTES)
+    at = v.aware_datetime("at", e.at, not_future=True)
+    stamp = None if at is None else _utc_stamp(at)
     return {
         "user_id": filters.user_id(e.user_id, "user_id") or "",
         "shared": bool(e.shared),
@@ -335,7 +341,17 @@ def _entity_row(e: NewEntity, field: str, deep: bool = False) -> dict[str, Any]:
         else v.number("relevance", e.relevance, low=0.0, high=1.0),
         "embedding": None if e.embedding is None else vector_text("embedding", e.embedding),
         "repeats": 0,  # inputs of the same batch merged into this one, each an update
+        "at": stamp,  # the moment of this write (None: now)
+        "first_at": stamp,  # a new entity's created_at: its batch's first input's moment
     }
+
+
+def _utc_stamp(at: datetime) -> str:
+    try:
+        # Before year 1 in UTC the database would store a date no reader could load.
+        return at.astimezone(UTC).isoformat()
+    except OverflowError:
+        raise InvalidInput(f"at is before year 1 in UTC ({at.isoformat()})", field="at") from None
 
 
 def _key_dedup(source: str, key: str) -> str:

@@ -1,15 +1,18 @@
 -- name: upsert_entities
 -- Insert entities or merge them into the rows with the same (user, dedup key): attrs merged
--- key by key (at every depth if deep), NULLs never overwrite, tags unioned, updated_at bumped,
+-- key by key (at every depth if deep), NULLs never overwrite, tags unioned, updated_at set to
+-- ``at`` (default now; ``first_at``: a batch's first input's, for a new entity's created_at),
 -- update_count counting each merge (``repeats``: inputs of one batch already merged in).
 INSERT INTO agentledger.memory_entities AS e
     (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
-     relevance, update_count)
+     relevance, update_count, created_at, updated_at)
 SELECT agentledger.current_tenant(), u.user_id, u.shared, u.kind, u.source, u.key, u.dedup_key,
-       u.name, u.summary, u.attrs, u.tags, u.relevance, u.repeats
+       u.name, u.summary, u.attrs, u.tags, u.relevance, u.repeats, coalesce(u.first_at, now()),
+       coalesce(u.at, now())
 FROM jsonb_to_recordset(%(rows)s::jsonb) AS u(
     user_id text, shared boolean, kind text, source text, key text, dedup_key text, name text,
-    summary text, attrs jsonb, tags text[], relevance real, repeats integer)
+    summary text, attrs jsonb, tags text[], relevance real, repeats integer,
+    first_at timestamptz, at timestamptz)
 ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
     kind = EXCLUDED.kind,
     name = EXCLUDED.name,
@@ -21,7 +24,7 @@ ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
     shared = e.shared OR EXCLUDED.shared,
     status = 'active',
     update_count = e.update_count + 1 + EXCLUDED.update_count,
-    updated_at = now()
+    updated_at = EXCLUDED.updated_at
 RETURNING e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
        coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
        e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,

@@ -51,6 +51,7 @@ class NewEntity:
     user_id: str | None = None
     shared: bool = False
     embedding: list[float] | None = None
+    at: datetime | None = None  # the moment of this write, for imported history (None: now)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

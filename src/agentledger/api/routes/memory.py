@@ -48,6 +48,10 @@ class EntityIn(BaseModel):
     user: str | None = Field(default=None, description="Owner user (private unless shared).")
     shared: bool = False
     embedding: list[float] | None = Field(default=None, description="384 dimensions.")
+    at: dt.datetime | None = Field(
+        default=None,
+        description="When this write happened, for imported history (with a zone; default now).",
+    )
 
 
 MergeMode = Annotated[
