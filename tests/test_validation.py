@@ -73,6 +73,14 @@ def test_aware_datetimes() -> None:
     with pytest.raises(InvalidInput, match="in the future") as info:
         v.aware_datetime("at", later, not_future=True)
     assert info.value.field == "at"
+    # Beyond years 1-9999 once in UTC: PostgreSQL would keep a date psycopg cannot read.
+    for edge in (
+        dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=14))),
+        dt.datetime(9999, 12, 31, 23, tzinfo=dt.timezone(dt.timedelta(hours=-14))),
+    ):
+        with pytest.raises(InvalidInput, match="outside years 1-9999") as info:
+            v.aware_datetime("started_at", edge)
+        assert info.value.field == "started_at"
 
 
 def test_bad_setting_names_the_key_and_value() -> None:

@@ -147,12 +147,19 @@ def uuid(field: str, value: object) -> UUID:
 
 
 def aware_datetime(field: str, value: object, *, not_future: bool = False) -> dt.datetime | None:
-    """An optional timezone-aware datetime (None passes through). With ``not_future`` (a
-    date for imported history) it may be at most five minutes ahead of this clock."""
+    """An optional timezone-aware datetime (None passes through) within years 1-9999 in
+    UTC. With ``not_future`` (a date for imported history) it may be at most five minutes
+    ahead of this clock."""
     if value is None:
         return None
     if not isinstance(value, dt.datetime) or value.tzinfo is None:
         raise InvalidInput(f"{field} must be a timezone-aware datetime", field=field)
+    try:
+        value.astimezone(dt.UTC)  # PostgreSQL stores UTC; out of range, no reader could load it
+    except OverflowError:
+        raise InvalidInput(
+            f"{field} ({value.isoformat()}) is outside years 1-9999 in UTC", field=field
+        ) from None
     if not_future and value > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
         raise InvalidInput(f"{field} is in the future ({value.isoformat()})", field=field)
     return value
