@@ -49,9 +49,7 @@ def output_of(result: object) -> dict[str, Any] | None:
 def check_claim(task_id: int, token: UUID) -> Gen[None]:
     """LeaseLost unless the task still runs under ``token``; NotFound if it does not exist
     (in the bound tenant)."""
-    row = yield Q.get_task.one(id=task_id)
-    if row is None:
-        raise NotFound(f"task {task_id} does not exist", field="task_id")
+    row = yield from _stored(task_id)
     if row["status"] != _RUNNING or row["claim_token"] != token:
         raise _lost(task_id, row)
 
@@ -62,10 +60,15 @@ def complete(outcome: Outcome) -> Gen[None]:
     token (LeaseLost if not: the caller's transaction must then roll back)."""
     settled = yield from ops.settle([outcome]).start()
     if outcome.id not in settled.applied:
-        row = yield Q.get_task.one(id=outcome.id)
-        if row is None:
-            raise NotFound(f"task {outcome.id} does not exist", field="task_id")
-        raise _lost(outcome.id, row)
+        raise _lost(outcome.id, (yield from _stored(outcome.id)))
+
+
+def _stored(task_id: int) -> Gen[Mapping[str, Any]]:
+    """The task's row; NotFound if it does not exist (in the bound tenant)."""
+    row: Mapping[str, Any] | None = yield Q.get_task.one(id=task_id)
+    if row is None:
+        raise NotFound(f"task {task_id} does not exist", field="task_id")
+    return row
 
 
 def _lost(task_id: int, row: Mapping[str, Any]) -> LeaseLost:
