@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from agentledger.ledger import AsyncTenantScope
-from agentledger.web.auth import Principal, RoleCheck, ledger_of, resolve
+from agentledger.web.auth import Principal, RoleCheck, resolve
+from agentledger.web.auth import scope as scope  # the routes' way to their tenant
 
 
 def bearer(request: Request) -> str:
@@ -51,8 +51,3 @@ async def platform_admin(request: Request) -> None:
 
 
 PlatformAdmin = Annotated[None, Depends(platform_admin)]
-
-
-def scope(request: Request, who: Principal) -> AsyncTenantScope:
-    """The caller's tenant: always from the key, never from the path or body."""
-    return ledger_of(request).tenant(who.tenant_id)

@@ -24,9 +24,9 @@ from agentledger.console.session import (
     check_origin,
 )
 from agentledger.errors import LedgerError
-from agentledger.ledger import AsyncTenantScope
 from agentledger.memory import Filter
-from agentledger.web.auth import Principal, RoleCheck, ledger_of, resolve
+from agentledger.web.auth import Principal, RoleCheck, resolve
+from agentledger.web.auth import scope as tenant_of
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -77,10 +77,6 @@ Viewer = Annotated[Principal, Depends(RoleCheck("reader", signed_in))]
 Editor = Annotated[Principal, Depends(RoleCheck("writer", signed_in))]
 
 
-def _scope(request: Request, who: Principal) -> AsyncTenantScope:
-    return ledger_of(request).tenant(who.tenant_id)
-
-
 def _page(request: Request, name: str, who: Principal, active: str, **ctx: Any) -> HTMLResponse:
     return _fragment(request, name, who, active=active, **ctx)
 
@@ -123,7 +119,7 @@ async def logout(request: Request, who: Viewer) -> Response:
 
 @router.get("/", name="console-overview")
 async def overview(request: Request, who: Viewer) -> HTMLResponse:
-    scope = _scope(request, who)
+    scope = tenant_of(request, who)
     today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     pending = await scope.alerts.pending(limit=500)
     by_tier = {tier: sum(1 for a in pending if a.tier == tier) for tier in (1, 2, 3)}
@@ -180,7 +176,7 @@ async def overview(request: Request, who: Viewer) -> HTMLResponse:
 async def alerts(
     request: Request, who: Viewer, status: str = "pending", tier: str = ""
 ) -> HTMLResponse:
-    scope = _scope(request, who)
+    scope = tenant_of(request, who)
     tier_no = int(tier) if tier in ("1", "2", "3") else None
     if status == "pending":  # the work queue: most urgent first
         rows = await scope.alerts.pending(tier_no, limit=200)
@@ -202,7 +198,7 @@ async def alerts(
 async def alert_action(
     request: Request, alert_id: UUID, action: Literal["acknowledge", "resolve"], who: Editor
 ) -> HTMLResponse:
-    scope = _scope(request, who)
+    scope = tenant_of(request, who)
     by = f"console:{who.key_id[:8]}"
     error = None
     try:
@@ -214,7 +210,7 @@ async def alert_action(
 
 @router.get("/decisions", name="console-decisions")
 async def decisions(request: Request, who: Viewer, awaiting: str = "") -> HTMLResponse:
-    scope = _scope(request, who)
+    scope = tenant_of(request, who)
     rows = await scope.decisions.list(awaiting_feedback=bool(awaiting), limit=200)
     stats = await scope.decisions.acceptance_stats(by=("decision_type",))
     return _page(
@@ -237,7 +233,7 @@ async def feedback(
     accepted: Literal["true", "false"] = Form(...),
     reason: str = Form(""),
 ) -> HTMLResponse:
-    scope = _scope(request, who)
+    scope = tenant_of(request, who)
     error = None
     try:
         d = await scope.decisions.record_feedback(
@@ -250,7 +246,7 @@ async def feedback(
 
 @router.get("/memory", name="console-memory")
 async def memory(request: Request, who: Viewer, q: str = "", kind: str = "") -> HTMLResponse:
-    scope = _scope(request, who)
+    scope = tenant_of(request, who)
     columns: list[tuple[str, list[Any]]] = []
     error = None
     if q.strip():
@@ -283,7 +279,7 @@ async def memory(request: Request, who: Viewer, q: str = "", kind: str = "") -> 
 
 @router.get("/memory/{entity_id}", name="console-entity")
 async def entity(request: Request, entity_id: UUID, who: Viewer) -> HTMLResponse:
-    scope = _scope(request, who)
+    scope = tenant_of(request, who)
     try:
         e = await scope.memory.get(entity_id)
     except LedgerError:
@@ -300,7 +296,7 @@ async def entity(request: Request, entity_id: UUID, who: Viewer) -> HTMLResponse
 async def events(
     request: Request, who: Viewer, stream: str = "", partial: str = ""
 ) -> HTMLResponse:
-    scope = _scope(request, who)
+    scope = tenant_of(request, who)
     error = None
     try:
         rows = (

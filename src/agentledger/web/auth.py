@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
 
-from agentledger.ledger import AsyncLedger
+from agentledger.ledger import AsyncLedger, AsyncTenantScope
 
 ROLES = ("reader", "writer", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -52,6 +52,11 @@ class KeyCache:
 def ledger_of(request: Request) -> AsyncLedger:
     ledger: AsyncLedger = request.app.state.ledger
     return ledger
+
+
+def scope(request: Request, who: Principal) -> AsyncTenantScope:
+    """The caller's tenant: always from the key, never from the path or body."""
+    return ledger_of(request).tenant(who.tenant_id)
 
 
 async def resolve(request: Request, secret: str) -> Principal | None:
