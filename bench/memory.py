@@ -138,6 +138,24 @@ def main(argv: list[str] | None = None) -> None:
                 [(one, raw_one), (one, bare_one), (many, raw_many)],
             )
         )
+        # Access tracking: a read that records itself (touch) against the same read.
+        ids = [e.id for e in mem.list(limit=200)]
+        picks = iter(range(10**9))
+
+        def plain_get() -> None:
+            for _ in range(singles):
+                mem.get(ids[next(picks) % len(ids)])
+
+        def touched_get() -> None:
+            for _ in range(singles):
+                mem.get(ids[next(picks) % len(ids)], touch=True)
+
+        touched, plain = measure_alternately(
+            [("get, touch=True", touched_get), ("get", plain_get)], units=singles, repeats=5
+        )
+        console.print(
+            ratio_table("memory access tracking (target: touch costs <= 1.10x)", [(touched, plain)])
+        )
         owner = psycopg.connect(bdb.owner_url, autocommit=True)
         # The search phase starts from an empty table: the small size is exactly that many
         # entities, not that many on top of the rows the upsert timings left behind.
