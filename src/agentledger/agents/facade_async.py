@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
 from agentledger.agents import ops
 from agentledger.agents.records import Agent
 from agentledger.db.database_async import AsyncRunner
+from agentledger.db.forward import forward_async
 
 
 class AsyncAgents:
@@ -16,51 +14,9 @@ class AsyncAgents:
     def __init__(self, run: AsyncRunner) -> None:
         self._run = run
 
-    async def register(
-        self,
-        name: str,
-        *,
-        agent_type: str | None = None,
-        domain: str | None = None,
-        command: str | None = None,
-        capabilities: Sequence[str] | None = None,
-        config: Mapping[str, Any] | None = None,
-        heartbeat_timeout: float | None = None,
-    ) -> Agent:
-        """Register or update an agent; arguments left None keep their stored value."""
-        return await self._run(
-            ops.register(
-                name,
-                agent_type=agent_type,
-                domain=domain,
-                command=command,
-                capabilities=capabilities,
-                config=config,
-                heartbeat_timeout=heartbeat_timeout,
-            )
-        )
-
-    async def get(self, name: str) -> Agent:
-        return await self._run(ops.get(name))
-
-    async def list(
-        self,
-        *,
-        status: str | None = None,
-        agent_type: str | None = None,
-        capability: str | None = None,
-        after: str = "",
-        limit: int = 100,
-    ) -> list[Agent]:
-        return await self._run(
-            ops.list_(
-                status=status,
-                agent_type=agent_type,
-                capability=capability,
-                after=after,
-                limit=limit,
-            )
-        )
+    register = forward_async(ops.register)
+    get = forward_async(ops.get)
+    list = forward_async(ops.list_)
 
     async def heartbeat(self, name: str, *, status: str | None = None) -> Agent:
         """The agent is alive (and, optionally, available / busy / offline / error)."""
@@ -70,5 +26,4 @@ class AsyncAgents:
         """The agent ran just now: stamps last_run_at (and its heartbeat)."""
         return await self._run(ops.heartbeat(name, status=status, ran=True))
 
-    async def remove(self, name: str) -> bool:
-        return await self._run(ops.remove(name))
+    remove = forward_async(ops.remove)

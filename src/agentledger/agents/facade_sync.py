@@ -4,12 +4,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
 from agentledger.agents import ops
 from agentledger.agents.records import Agent
 from agentledger.db.database_sync import Runner
+from agentledger.db.forward import forward_sync
 
 
 class Agents:
@@ -18,51 +16,9 @@ class Agents:
     def __init__(self, run: Runner) -> None:
         self._run = run
 
-    def register(
-        self,
-        name: str,
-        *,
-        agent_type: str | None = None,
-        domain: str | None = None,
-        command: str | None = None,
-        capabilities: Sequence[str] | None = None,
-        config: Mapping[str, Any] | None = None,
-        heartbeat_timeout: float | None = None,
-    ) -> Agent:
-        """Register or update an agent; arguments left None keep their stored value."""
-        return self._run(
-            ops.register(
-                name,
-                agent_type=agent_type,
-                domain=domain,
-                command=command,
-                capabilities=capabilities,
-                config=config,
-                heartbeat_timeout=heartbeat_timeout,
-            )
-        )
-
-    def get(self, name: str) -> Agent:
-        return self._run(ops.get(name))
-
-    def list(
-        self,
-        *,
-        status: str | None = None,
-        agent_type: str | None = None,
-        capability: str | None = None,
-        after: str = "",
-        limit: int = 100,
-    ) -> list[Agent]:
-        return self._run(
-            ops.list_(
-                status=status,
-                agent_type=agent_type,
-                capability=capability,
-                after=after,
-                limit=limit,
-            )
-        )
+    register = forward_sync(ops.register)
+    get = forward_sync(ops.get)
+    list = forward_sync(ops.list_)
 
     def heartbeat(self, name: str, *, status: str | None = None) -> Agent:
         """The agent is alive (and, optionally, available / busy / offline / error)."""
@@ -72,5 +28,4 @@ class Agents:
         """The agent ran just now: stamps last_run_at (and its heartbeat)."""
         return self._run(ops.heartbeat(name, status=status, ran=True))
 
-    def remove(self, name: str) -> bool:
-        return self._run(ops.remove(name))
+    remove = forward_sync(ops.remove)

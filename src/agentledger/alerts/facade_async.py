@@ -8,6 +8,7 @@ from uuid import UUID
 from agentledger.alerts import ops
 from agentledger.alerts.records import Alert
 from agentledger.db.database_async import AsyncRunner
+from agentledger.db.forward import forward_async
 
 
 class AsyncAlerts:
@@ -53,8 +54,7 @@ class AsyncAlerts:
     async def resolve(self, alert_id: UUID | str, *, by: str | None = None) -> Alert:
         return await self._run(ops.transition(alert_id, "resolve", by=by))
 
-    async def get(self, alert_id: UUID | str) -> Alert:
-        return await self._run(ops.get(alert_id))
+    get = forward_async(ops.get)
 
     async def pending(self, tier: int | str | None = None, *, limit: int = 100) -> list[Alert]:
         """Pending alerts, most urgent first."""

@@ -10,6 +10,7 @@ from uuid import UUID
 from agentledger.alerts import ops
 from agentledger.alerts.records import Alert
 from agentledger.db.database_sync import Runner
+from agentledger.db.forward import forward_sync
 
 
 class Alerts:
@@ -55,8 +56,7 @@ class Alerts:
     def resolve(self, alert_id: UUID | str, *, by: str | None = None) -> Alert:
         return self._run(ops.transition(alert_id, "resolve", by=by))
 
-    def get(self, alert_id: UUID | str) -> Alert:
-        return self._run(ops.get(alert_id))
+    get = forward_sync(ops.get)
 
     def pending(self, tier: int | str | None = None, *, limit: int = 100) -> list[Alert]:
         """Pending alerts, most urgent first."""

@@ -8,8 +8,8 @@ from uuid import UUID
 from agentledger import validation as v
 from agentledger.alerts.records import ALERT_LIFECYCLE, TIERS, Alert
 from agentledger.db.statements import Gen, Queries, operation
-from agentledger.errors import InvalidInput, NotFound
-from agentledger.records import from_row
+from agentledger.errors import InvalidInput
+from agentledger.records import found, from_row
 
 Q = Queries.beside(__file__)
 MAX_PAGE = 1000
@@ -79,9 +79,7 @@ def transition(alert_id: UUID | str, action: str, *, by: str | None = None) -> G
 @operation(writes=False)
 def get(alert_id: UUID | str) -> Gen[Alert]:
     row = yield Q.get_alert.one(id=v.uuid("alert_id", alert_id))
-    if row is None:
-        raise NotFound(f"alert {alert_id} does not exist", field="alert_id")
-    return from_row(Alert, row)
+    return found(Alert, row, f"alert {alert_id}", field="alert_id")
 
 
 @operation(writes=False)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from agentledger.db.database_async import AsyncRunner
+from agentledger.db.forward import forward_async
 from agentledger.decisions import ops
-from agentledger.decisions.records import AcceptanceStat, Decision
+from agentledger.decisions.records import Decision
 
 
 class AsyncDecisions:
@@ -48,48 +48,7 @@ class AsyncDecisions:
             )
         )
 
-    async def record_feedback(
-        self,
-        decision_id: UUID | str,
-        accepted: bool,
-        *,
-        reason: str | None = None,
-        by: str | None = None,
-    ) -> Decision:
-        """Feedback is set once: the same again is a no-op, different feedback a Conflict."""
-        return await self._run(ops.record_feedback(decision_id, accepted, reason=reason, by=by))
-
-    async def get(self, decision_id: UUID | str) -> Decision:
-        return await self._run(ops.get(decision_id))
-
-    async def acceptance_stats(
-        self,
-        *,
-        by: Sequence[str] = ("decision_type",),
-        period: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[AcceptanceStat]:
-        return await self._run(ops.acceptance_stats(by=by, period=period, since=since, until=until))
-
-    async def list(
-        self,
-        *,
-        decision_type: str | None = None,
-        agent: str | None = None,
-        run_id: UUID | str | None = None,
-        awaiting_feedback: bool = False,
-        before: UUID | str | None = None,
-        limit: int = 100,
-    ) -> list[Decision]:
-        """Newest first; pass the last decision's id as ``before`` for the next page."""
-        return await self._run(
-            ops.list_(
-                decision_type=decision_type,
-                agent=agent,
-                run_id=run_id,
-                awaiting_feedback=awaiting_feedback,
-                before=before,
-                limit=limit,
-            )
-        )
+    record_feedback = forward_async(ops.record_feedback)
+    get = forward_async(ops.get)
+    acceptance_stats = forward_async(ops.acceptance_stats)
+    list = forward_async(ops.list_)

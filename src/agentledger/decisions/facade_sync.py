@@ -5,14 +5,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from agentledger.db.database_sync import Runner
+from agentledger.db.forward import forward_sync
 from agentledger.decisions import ops
-from agentledger.decisions.records import AcceptanceStat, Decision
+from agentledger.decisions.records import Decision
 
 
 class Decisions:
@@ -50,48 +50,7 @@ class Decisions:
             )
         )
 
-    def record_feedback(
-        self,
-        decision_id: UUID | str,
-        accepted: bool,
-        *,
-        reason: str | None = None,
-        by: str | None = None,
-    ) -> Decision:
-        """Feedback is set once: the same again is a no-op, different feedback a Conflict."""
-        return self._run(ops.record_feedback(decision_id, accepted, reason=reason, by=by))
-
-    def get(self, decision_id: UUID | str) -> Decision:
-        return self._run(ops.get(decision_id))
-
-    def acceptance_stats(
-        self,
-        *,
-        by: Sequence[str] = ("decision_type",),
-        period: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> list[AcceptanceStat]:
-        return self._run(ops.acceptance_stats(by=by, period=period, since=since, until=until))
-
-    def list(
-        self,
-        *,
-        decision_type: str | None = None,
-        agent: str | None = None,
-        run_id: UUID | str | None = None,
-        awaiting_feedback: bool = False,
-        before: UUID | str | None = None,
-        limit: int = 100,
-    ) -> list[Decision]:
-        """Newest first; pass the last decision's id as ``before`` for the next page."""
-        return self._run(
-            ops.list_(
-                decision_type=decision_type,
-                agent=agent,
-                run_id=run_id,
-                awaiting_feedback=awaiting_feedback,
-                before=before,
-                limit=limit,
-            )
-        )
+    record_feedback = forward_sync(ops.record_feedback)
+    get = forward_sync(ops.get)
+    acceptance_stats = forward_sync(ops.acceptance_stats)
+    list = forward_sync(ops.list_)

@@ -18,7 +18,7 @@ from agentledger.db.statements import Gen, Queries, operation
 from agentledger.decisions.records import PERIODS, STATS_KEYS, AcceptanceStat, Decision
 from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.events.ops import append_statement
-from agentledger.records import from_row
+from agentledger.records import found, from_row
 
 Q = Queries.beside(__file__)
 MAX_PAGE = 1000
@@ -126,9 +126,7 @@ def record_feedback(
 @operation(writes=False)
 def get(decision_id: UUID | str) -> Gen[Decision]:
     row = yield Q.get_decision.one(id=v.uuid("decision_id", decision_id))
-    if row is None:
-        raise NotFound(f"decision {decision_id} does not exist", field="decision_id")
-    return from_row(Decision, row)
+    return found(Decision, row, f"decision {decision_id}", field="decision_id")
 
 
 @operation(writes=False)
@@ -141,6 +139,7 @@ def list_(
     before: UUID | str | None = None,
     limit: int = 100,
 ) -> Gen[list[Decision]]:
+    """Newest first; pass the last decision's id as ``before`` for the next page."""
     rows = yield Q.list_decisions.all(
         decision_type=v.optional_text("decision_type", decision_type, max_len=100),
         agent=v.optional_text("agent", agent, max_len=200),

@@ -8,8 +8,9 @@ from typing import Any
 from uuid import UUID
 
 from agentledger.db.database_async import AsyncRunner
+from agentledger.db.forward import forward_async
 from agentledger.events import ops
-from agentledger.events.records import Appended, Event, NewEvent
+from agentledger.events.records import Appended, NewEvent
 
 
 class AsyncEvents:
@@ -52,40 +53,14 @@ class AsyncEvents:
         """Append a batch in one round trip, atomically; results in the input's order."""
         return await self._run(ops.append(events, expected_versions))
 
-    async def get(self, event_id: UUID | str) -> Event:
-        return await self._run(ops.get(event_id))
-
-    async def exists(self, event_id: UUID | str) -> bool:
-        return await self._run(ops.exists(event_id))
-
-    async def stream_version(self, stream: str) -> int:
-        return await self._run(ops.stream_version(stream))
-
-    async def read_stream(
-        self,
-        stream: str,
-        *,
-        from_version: int | None = None,
-        backwards: bool = False,
-        limit: int = 100,
-    ) -> list[Event]:
-        return await self._run(
-            ops.read_stream(stream, from_version=from_version, backwards=backwards, limit=limit)
-        )
-
-    async def recent(self, *, types: Sequence[str] | None = None, limit: int = 50) -> list[Event]:
-        """The latest events, newest first (for display; subscribers use ``read_all``)."""
-        return await self._run(ops.recent(types=types, limit=limit))
-
-    async def read_all(
-        self, after: int = 0, *, types: Sequence[str] | None = None, limit: int = 1000
-    ) -> list[Event]:
-        """Events after position ``after`` that no later commit can precede (see
-        ``ops.read_all``); pass the last one's position to continue."""
-        return await self._run(ops.read_all(after, types=types, limit=limit))
+    get = forward_async(ops.get)
+    exists = forward_async(ops.exists)
+    stream_version = forward_async(ops.stream_version)
+    read_stream = forward_async(ops.read_stream)
+    recent = forward_async(ops.recent)
+    read_all = forward_async(ops.read_all)
 
     async def save_checkpoint(self, subscriber: str, position: int) -> None:
         await self._run(ops.save_checkpoint(subscriber, position))
 
-    async def checkpoint(self, subscriber: str) -> int:
-        return await self._run(ops.checkpoint(subscriber))
+    checkpoint = forward_async(ops.checkpoint)

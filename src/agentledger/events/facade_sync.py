@@ -10,8 +10,9 @@ from typing import Any
 from uuid import UUID
 
 from agentledger.db.database_sync import Runner
+from agentledger.db.forward import forward_sync
 from agentledger.events import ops
-from agentledger.events.records import Appended, Event, NewEvent
+from agentledger.events.records import Appended, NewEvent
 
 
 class Events:
@@ -54,40 +55,14 @@ class Events:
         """Append a batch in one round trip, atomically; results in the input's order."""
         return self._run(ops.append(events, expected_versions))
 
-    def get(self, event_id: UUID | str) -> Event:
-        return self._run(ops.get(event_id))
-
-    def exists(self, event_id: UUID | str) -> bool:
-        return self._run(ops.exists(event_id))
-
-    def stream_version(self, stream: str) -> int:
-        return self._run(ops.stream_version(stream))
-
-    def read_stream(
-        self,
-        stream: str,
-        *,
-        from_version: int | None = None,
-        backwards: bool = False,
-        limit: int = 100,
-    ) -> list[Event]:
-        return self._run(
-            ops.read_stream(stream, from_version=from_version, backwards=backwards, limit=limit)
-        )
-
-    def recent(self, *, types: Sequence[str] | None = None, limit: int = 50) -> list[Event]:
-        """The latest events, newest first (for display; subscribers use ``read_all``)."""
-        return self._run(ops.recent(types=types, limit=limit))
-
-    def read_all(
-        self, after: int = 0, *, types: Sequence[str] | None = None, limit: int = 1000
-    ) -> list[Event]:
-        """Events after position ``after`` that no later commit can precede (see
-        ``ops.read_all``); pass the last one's position to continue."""
-        return self._run(ops.read_all(after, types=types, limit=limit))
+    get = forward_sync(ops.get)
+    exists = forward_sync(ops.exists)
+    stream_version = forward_sync(ops.stream_version)
+    read_stream = forward_sync(ops.read_stream)
+    recent = forward_sync(ops.recent)
+    read_all = forward_sync(ops.read_all)
 
     def save_checkpoint(self, subscriber: str, position: int) -> None:
         self._run(ops.save_checkpoint(subscriber, position))
 
-    def checkpoint(self, subscriber: str) -> int:
-        return self._run(ops.checkpoint(subscriber))
+    checkpoint = forward_sync(ops.checkpoint)

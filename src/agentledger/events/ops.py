@@ -12,7 +12,7 @@ from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, Stmt, operation
 from agentledger.errors import InvalidInput, NotFound
 from agentledger.events.records import ACTOR_TYPES, Appended, Event, NewEvent
-from agentledger.records import from_row
+from agentledger.records import found, from_row
 
 Q = Queries.beside(__file__)
 MAX_BATCH = 10_000
@@ -141,9 +141,7 @@ def append_fields(
 @operation(writes=False)
 def get(event_id: UUID | str) -> Gen[Event]:
     row = yield Q.get_event.one(event_id=v.uuid("event_id", event_id))
-    if row is None:
-        raise NotFound(f"event {event_id} does not exist", field="event_id")
-    return from_row(Event, row)
+    return found(Event, row, f"event {event_id}", field="event_id")
 
 
 @operation(writes=False)

@@ -7,20 +7,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from agentledger.db.database_async import AsyncRunner
+from agentledger.db.forward import forward_async
 from agentledger.errors import InvalidInput
 from agentledger.memory import graph, ops, search, vocabulary
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.filters import Filter
 from agentledger.memory.records import (
     Entity,
-    MemoryStats,
-    Neighbour,
     NewEntity,
-    PathStep,
-    Relationship,
     RetentionResult,
     SearchHit,
     UpsertResult,
@@ -143,66 +139,12 @@ class AsyncMemory:
                 items[i] = _with_embedding(items[i], vector)
         return await self._run(ops.upsert_many(items, merge=merge))
 
-    async def get(
-        self,
-        id: UUID | str,
-        *,
-        user: str | None = None,
-        scope: str = "shared",
-        touch: bool = False,
-    ) -> Entity:
-        """One entity; NotFound when it does not exist or the user may not see it."""
-        return await self._run(ops.get(id, user=user, scope=scope, touch=touch))
-
-    async def get_by_key(
-        self,
-        key: str | None = None,
-        *,
-        source: str = "",
-        kind: str | None = None,
-        name: str | None = None,
-        user: str | None = None,
-        touch: bool = False,
-    ) -> Entity | None:
-        """By natural key, or by kind + name; looks in ``user``'s namespace (or the tenant's)."""
-        return await self._run(
-            ops.get_by_key(key, source=source, kind=kind, name=name, user=user, touch=touch)
-        )
-
-    async def delete(
-        self, id: UUID | str, *, user: str | None = None, scope: str = "shared"
-    ) -> bool:
-        """Delete an entity and its relationships; False when there was nothing to delete."""
-        return await self._run(ops.delete(id, user=user, scope=scope))
-
-    async def find_by_name(
-        self,
-        name: str,
-        *,
-        threshold: float = 0.3,
-        filter: Filter | None = None,
-        limit: int = 10,
-        touch: bool = False,
-    ) -> list[SearchHit]:
-        """Fuzzy name match (pg_trgm): "Jon Smth" finds "John Smith"; most similar first."""
-        return await self._run(
-            search.find_by_name(name, threshold=threshold, filter=filter, limit=limit, touch=touch)
-        )
-
-    async def find_by_substring(
-        self, text: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
-    ) -> list[SearchHit]:
-        """Names or summaries holding ``text`` (3+ characters, case-insensitive, taken
-        literally: "cme" finds "Acme Corp"), name matches first; trigram-indexed."""
-        return await self._run(
-            search.find_by_substring(text, filter=filter, limit=limit, touch=touch)
-        )
-
-    async def search_text(
-        self, query: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
-    ) -> list[SearchHit]:
-        """Full-text search over name, summary and string attrs, ranked, with highlights."""
-        return await self._run(search.search_text(query, filter=filter, limit=limit, touch=touch))
+    get = forward_async(ops.get)
+    get_by_key = forward_async(ops.get_by_key)
+    delete = forward_async(ops.delete)
+    find_by_name = forward_async(search.find_by_name)
+    find_by_substring = forward_async(search.find_by_substring)
+    search_text = forward_async(search.search_text)
 
     async def search_vector(
         self,
@@ -248,88 +190,11 @@ class AsyncMemory:
             )
         )
 
-    async def relate(
-        self,
-        from_id: UUID | str,
-        to_id: UUID | str,
-        type: str,
-        *,
-        weight: float = 1.0,
-        attrs: Mapping[str, Any] | None = None,
-        user: str | None = None,
-        scope: str = "shared",
-    ) -> Relationship:
-        """A typed, weighted edge, unique per (from, to, type): created, or updated in place.
-
-        Types: led_to, relates_to, depends_on, produces, belongs_to, or any of your own.
-        NotFound when an end does not exist in this tenant (or ``user`` may not see it).
-        """
-        return await self._run(
-            graph.relate(from_id, to_id, type, weight=weight, attrs=attrs, user=user, scope=scope)
-        )
-
-    async def unrelate(self, from_id: UUID | str, to_id: UUID | str, type: str) -> bool:
-        return await self._run(graph.unrelate(from_id, to_id, type))
-
-    async def neighbours(
-        self,
-        id: UUID | str,
-        *,
-        direction: str = "both",
-        types: Sequence[str] | None = None,
-        user: str | None = None,
-        scope: str = "shared",
-        limit: int = 100,
-    ) -> list[Neighbour]:
-        """Entities one edge away (``direction`` out, in or both), heaviest edge first."""
-        return await self._run(
-            graph.neighbours(
-                id, direction=direction, types=types, user=user, scope=scope, limit=limit
-            )
-        )
-
-    async def relationships(
-        self,
-        ids: Sequence[UUID | str],
-        *,
-        user: str | None = None,
-        scope: str = "shared",
-        types: Sequence[str] | None = None,
-        direction: str = "both",
-        limit: int = 1000,
-    ) -> list[Relationship]:
-        """The edges touching any of ``ids`` (at most 1000; ``direction`` out of them, into
-        them or both), heaviest first, in one statement. With ``user``, only edges whose two
-        ends the user may see. InvalidInput naming ``ids`` for a bad id or too many."""
-        return await self._run(
-            graph.relationships(
-                ids, user=user, scope=scope, types=types, direction=direction, limit=limit
-            )
-        )
-
-    async def traverse(
-        self,
-        id: UUID | str,
-        *,
-        max_depth: int = 2,
-        direction: str = "out",
-        types: Sequence[str] | None = None,
-        user: str | None = None,
-        scope: str = "shared",
-        limit: int = 1000,
-    ) -> list[PathStep]:
-        """Entities within ``max_depth`` (1-6) edges, each once at its shortest depth."""
-        return await self._run(
-            graph.traverse(
-                id,
-                max_depth=max_depth,
-                direction=direction,
-                types=types,
-                user=user,
-                scope=scope,
-                limit=limit,
-            )
-        )
+    relate = forward_async(graph.relate)
+    unrelate = forward_async(graph.unrelate)
+    neighbours = forward_async(graph.neighbours)
+    relationships = forward_async(graph.relationships)
+    traverse = forward_async(graph.traverse)
 
     async def retain(
         self,
@@ -363,10 +228,7 @@ class AsyncMemory:
             if count < batch_size:
                 return RetentionResult(action=action, affected=affected, batches=batches)
 
-    async def stats(self, *, user: str | None = None) -> MemoryStats:
-        """Counts by kind and status, relationships, last activity: the tenant's, or one
-        user's own entities (and the edges leaving them)."""
-        return await self._run(ops.stats(user=user))
+    stats = forward_async(ops.stats)
 
     async def define_vocabulary(
         self,
@@ -386,9 +248,7 @@ class AsyncMemory:
             vocabulary.define(kinds=kinds, relationship_types=relationship_types)
         )
 
-    async def vocabulary(self) -> Vocabulary:
-        """The kinds and relationship types this tenant allows (None: any)."""
-        return await self._run(vocabulary.get())
+    vocabulary = forward_async(vocabulary.get)
 
     async def _embed(self, texts: list[str]) -> list[list[float]]:
         if self._embedder is None:
@@ -398,11 +258,7 @@ class AsyncMemory:
             )
         return await asyncio.to_thread(self._embedder.embed, texts)
 
-    async def list(
-        self, filter: Filter | None = None, *, after: Entity | None = None, limit: int = 100
-    ) -> list[Entity]:
-        """Entities newest change first; pass the last one as ``after`` for the next page."""
-        return await self._run(ops.list_(filter, after=after, limit=limit))
+    list = forward_async(ops.list_)
 
 
 def _new_entity(item: Mapping[str, Any]) -> NewEntity:

@@ -8,20 +8,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from agentledger.db.database_sync import Runner
+from agentledger.db.forward import forward_sync
 from agentledger.errors import InvalidInput
 from agentledger.memory import graph, ops, search, vocabulary
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.filters import Filter
 from agentledger.memory.records import (
     Entity,
-    MemoryStats,
-    Neighbour,
     NewEntity,
-    PathStep,
-    Relationship,
     RetentionResult,
     SearchHit,
     UpsertResult,
@@ -144,62 +140,12 @@ class Memory:
                 items[i] = _with_embedding(items[i], vector)
         return self._run(ops.upsert_many(items, merge=merge))
 
-    def get(
-        self,
-        id: UUID | str,
-        *,
-        user: str | None = None,
-        scope: str = "shared",
-        touch: bool = False,
-    ) -> Entity:
-        """One entity; NotFound when it does not exist or the user may not see it."""
-        return self._run(ops.get(id, user=user, scope=scope, touch=touch))
-
-    def get_by_key(
-        self,
-        key: str | None = None,
-        *,
-        source: str = "",
-        kind: str | None = None,
-        name: str | None = None,
-        user: str | None = None,
-        touch: bool = False,
-    ) -> Entity | None:
-        """By natural key, or by kind + name; looks in ``user``'s namespace (or the tenant's)."""
-        return self._run(
-            ops.get_by_key(key, source=source, kind=kind, name=name, user=user, touch=touch)
-        )
-
-    def delete(self, id: UUID | str, *, user: str | None = None, scope: str = "shared") -> bool:
-        """Delete an entity and its relationships; False when there was nothing to delete."""
-        return self._run(ops.delete(id, user=user, scope=scope))
-
-    def find_by_name(
-        self,
-        name: str,
-        *,
-        threshold: float = 0.3,
-        filter: Filter | None = None,
-        limit: int = 10,
-        touch: bool = False,
-    ) -> list[SearchHit]:
-        """Fuzzy name match (pg_trgm): "Jon Smth" finds "John Smith"; most similar first."""
-        return self._run(
-            search.find_by_name(name, threshold=threshold, filter=filter, limit=limit, touch=touch)
-        )
-
-    def find_by_substring(
-        self, text: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
-    ) -> list[SearchHit]:
-        """Names or summaries holding ``text`` (3+ characters, case-insensitive, taken
-        literally: "cme" finds "Acme Corp"), name matches first; trigram-indexed."""
-        return self._run(search.find_by_substring(text, filter=filter, limit=limit, touch=touch))
-
-    def search_text(
-        self, query: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
-    ) -> list[SearchHit]:
-        """Full-text search over name, summary and string attrs, ranked, with highlights."""
-        return self._run(search.search_text(query, filter=filter, limit=limit, touch=touch))
+    get = forward_sync(ops.get)
+    get_by_key = forward_sync(ops.get_by_key)
+    delete = forward_sync(ops.delete)
+    find_by_name = forward_sync(search.find_by_name)
+    find_by_substring = forward_sync(search.find_by_substring)
+    search_text = forward_sync(search.search_text)
 
     def search_vector(
         self,
@@ -243,88 +189,11 @@ class Memory:
             )
         )
 
-    def relate(
-        self,
-        from_id: UUID | str,
-        to_id: UUID | str,
-        type: str,
-        *,
-        weight: float = 1.0,
-        attrs: Mapping[str, Any] | None = None,
-        user: str | None = None,
-        scope: str = "shared",
-    ) -> Relationship:
-        """A typed, weighted edge, unique per (from, to, type): created, or updated in place.
-
-        Types: led_to, relates_to, depends_on, produces, belongs_to, or any of your own.
-        NotFound when an end does not exist in this tenant (or ``user`` may not see it).
-        """
-        return self._run(
-            graph.relate(from_id, to_id, type, weight=weight, attrs=attrs, user=user, scope=scope)
-        )
-
-    def unrelate(self, from_id: UUID | str, to_id: UUID | str, type: str) -> bool:
-        return self._run(graph.unrelate(from_id, to_id, type))
-
-    def neighbours(
-        self,
-        id: UUID | str,
-        *,
-        direction: str = "both",
-        types: Sequence[str] | None = None,
-        user: str | None = None,
-        scope: str = "shared",
-        limit: int = 100,
-    ) -> list[Neighbour]:
-        """Entities one edge away (``direction`` out, in or both), heaviest edge first."""
-        return self._run(
-            graph.neighbours(
-                id, direction=direction, types=types, user=user, scope=scope, limit=limit
-            )
-        )
-
-    def relationships(
-        self,
-        ids: Sequence[UUID | str],
-        *,
-        user: str | None = None,
-        scope: str = "shared",
-        types: Sequence[str] | None = None,
-        direction: str = "both",
-        limit: int = 1000,
-    ) -> list[Relationship]:
-        """The edges touching any of ``ids`` (at most 1000; ``direction`` out of them, into
-        them or both), heaviest first, in one statement. With ``user``, only edges whose two
-        ends the user may see. InvalidInput naming ``ids`` for a bad id or too many."""
-        return self._run(
-            graph.relationships(
-                ids, user=user, scope=scope, types=types, direction=direction, limit=limit
-            )
-        )
-
-    def traverse(
-        self,
-        id: UUID | str,
-        *,
-        max_depth: int = 2,
-        direction: str = "out",
-        types: Sequence[str] | None = None,
-        user: str | None = None,
-        scope: str = "shared",
-        limit: int = 1000,
-    ) -> list[PathStep]:
-        """Entities within ``max_depth`` (1-6) edges, each once at its shortest depth."""
-        return self._run(
-            graph.traverse(
-                id,
-                max_depth=max_depth,
-                direction=direction,
-                types=types,
-                user=user,
-                scope=scope,
-                limit=limit,
-            )
-        )
+    relate = forward_sync(graph.relate)
+    unrelate = forward_sync(graph.unrelate)
+    neighbours = forward_sync(graph.neighbours)
+    relationships = forward_sync(graph.relationships)
+    traverse = forward_sync(graph.traverse)
 
     def retain(
         self,
@@ -358,10 +227,7 @@ class Memory:
             if count < batch_size:
                 return RetentionResult(action=action, affected=affected, batches=batches)
 
-    def stats(self, *, user: str | None = None) -> MemoryStats:
-        """Counts by kind and status, relationships, last activity: the tenant's, or one
-        user's own entities (and the edges leaving them)."""
-        return self._run(ops.stats(user=user))
+    stats = forward_sync(ops.stats)
 
     def define_vocabulary(
         self,
@@ -379,9 +245,7 @@ class Memory:
         """
         return self._run(vocabulary.define(kinds=kinds, relationship_types=relationship_types))
 
-    def vocabulary(self) -> Vocabulary:
-        """The kinds and relationship types this tenant allows (None: any)."""
-        return self._run(vocabulary.get())
+    vocabulary = forward_sync(vocabulary.get)
 
     def _embed(self, texts: list[str]) -> list[list[float]]:
         if self._embedder is None:
@@ -391,11 +255,7 @@ class Memory:
             )
         return self._embedder.embed(texts)
 
-    def list(
-        self, filter: Filter | None = None, *, after: Entity | None = None, limit: int = 100
-    ) -> list[Entity]:
-        """Entities newest change first; pass the last one as ``after`` for the next page."""
-        return self._run(ops.list_(filter, after=after, limit=limit))
+    list = forward_sync(ops.list_)
 
 
 def _new_entity(item: Mapping[str, Any]) -> NewEntity:

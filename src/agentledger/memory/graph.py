@@ -32,7 +32,12 @@ def relate(
     user: str | None = None,
     scope: str = "shared",
 ) -> Gen[Relationship]:
-    """Create the typed edge, or update its weight and merge its attrs when it exists."""
+    """A typed, weighted edge, unique per (from, to, type): created, or updated in place (new
+    weight, attrs merged).
+
+    Types: led_to, relates_to, depends_on, produces, belongs_to, or any of your own (a tenant's
+    vocabulary may restrict them). NotFound when an end does not exist in this tenant (or ``user``
+    may not see it)."""
     source, target = v.uuid("from_id", from_id), v.uuid("to_id", to_id)
     if source == target:
         raise InvalidInput("an entity cannot relate to itself", field="to_id")
@@ -73,6 +78,7 @@ def neighbours(
     scope: str = "shared",
     limit: int = 100,
 ) -> Gen[list[Neighbour]]:
+    """Entities one edge away (``direction`` out, in or both), heaviest edge first."""
     start = yield from _visible(id, user, scope)
     v.choice("direction", direction, DIRECTIONS)
     rows = yield Q.neighbours.all(
@@ -103,8 +109,9 @@ def relationships(
     direction: str = "both",
     limit: int = 1000,
 ) -> Gen[list[Relationship]]:
-    """The edges touching any of ``ids`` (out of them, into them, or both), heaviest first,
-    in one statement. With ``user``, only edges whose two ends the user may see."""
+    """The edges touching any of ``ids`` (at most 1000; ``direction`` out of them, into them or
+    both), heaviest first, in one statement. With ``user``, only edges whose two ends the user
+    may see. InvalidInput naming ``ids`` for a bad id or too many."""
     entity_ids = _ids(ids)
     v.choice("direction", direction, DIRECTIONS)
     rows = yield Q.relationships_of.all(
@@ -129,7 +136,7 @@ def traverse(
     scope: str = "shared",
     limit: int = 1000,
 ) -> Gen[list[PathStep]]:
-    """Entities within ``max_depth`` edges, each once at its shortest depth (cycle-safe)."""
+    """Entities within ``max_depth`` (1-6) edges, each once at its shortest depth (cycle-safe)."""
     start = yield from _visible(id, user, scope)
     v.choice("direction", direction, DIRECTIONS)
     rows = yield Q.traverse.all(

@@ -182,6 +182,7 @@ def _upsert_rows(rows: list[dict[str, Any]], deep: bool) -> Gen[list[dict[str, A
 def get(
     id: UUID | str, *, user: str | None = None, scope: str = "shared", touch: bool = False
 ) -> Gen[Entity]:
+    """One entity; NotFound when it does not exist or the user may not see it."""
     row = yield Q.get_entity.one(id=v.uuid("id", id), **filters.scoped(user, scope))
     if row is None:
         raise NotFound(f"entity {id} does not exist", field="id")
@@ -200,7 +201,8 @@ def get_by_key(
     user: str | None = None,
     touch: bool = False,
 ) -> Gen[Entity | None]:
-    """By natural key (source + key), or by kind + name for entities upserted by name."""
+    """By natural key (source + key), or by kind + name for entities upserted by name; looks in
+    ``user``'s namespace (or the tenant's)."""
     if key is not None:
         dedup = _key_dedup(source, key)
     elif kind is not None and name is not None:
@@ -266,6 +268,8 @@ def retention_batch(
 
 @operation(writes=False)
 def stats(*, user: str | None = None) -> Gen[MemoryStats]:
+    """Counts by kind and status, relationships, last activity: the tenant's, or one user's own
+    entities (and the edges leaving them)."""
     row = yield Q.stats.one(user=filters.user_id(user))
     return from_row(MemoryStats, row)
 

@@ -39,7 +39,8 @@ def find_by_name(
     limit: int = 10,
     touch: bool = False,
 ) -> Gen[list[SearchHit]]:
-    """Entities whose name is similar to ``name`` (trigram similarity >= threshold)."""
+    """Fuzzy name match (pg_trgm): "Jon Smth" finds "John Smith"; names whose trigram similarity
+    reaches ``threshold``, most similar first."""
     size = filters.limit(limit)
     checked = v.number("threshold", threshold, low=0.0, high=1.0)
     yield Q.prepare_fuzzy.none(feature="fuzzy name search")
@@ -57,7 +58,8 @@ def find_by_name(
 def search_text(
     query: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
 ) -> Gen[list[SearchHit]]:
-    """Full-text search (web-search syntax: quotes, OR, -not), ranked, with highlights."""
+    """Full-text search over name, summary and string attrs (web-search syntax: quotes, OR, -not),
+    ranked, with highlights."""
     rows = yield Q.search_text.all(
         query=v.text("query", query, max_len=1000),
         **filters.params(filter),
@@ -70,8 +72,9 @@ def search_text(
 def find_by_substring(
     text: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
 ) -> Gen[list[SearchHit]]:
-    """Entities whose name or summary holds ``text`` (case-insensitive; ``%``, ``_`` and
-    ``\\`` match themselves), name matches first (score 1, summary-only 0.5)."""
+    r"""Entities whose name or summary holds ``text`` (3+ characters, case-insensitive, taken
+    literally: "cme" finds "Acme Corp"; ``%``, ``_`` and ``\`` match themselves), name matches
+    first (score 1, summary-only 0.5); trigram-indexed."""
     checked = v.text("text", text, max_len=1000, min_len=MIN_SUBSTRING)
     rows = yield Q.find_by_substring.all(
         pattern=f"%{like_escape(checked)}%", **filters.params(filter), limit=filters.limit(limit)

@@ -38,6 +38,7 @@ def define(
 
 @operation(writes=False)
 def get() -> Gen[Vocabulary]:
+    """The kinds and relationship types this tenant allows (None: any)."""
     return (yield from vocabulary())
 
 

@@ -10,8 +10,9 @@ from typing import Any
 from uuid import UUID
 
 from agentledger.db.database_sync import Runner
+from agentledger.db.forward import forward_sync
 from agentledger.runs import ops
-from agentledger.runs.records import Run, RunStat
+from agentledger.runs.records import Run
 
 
 class Runs:
@@ -47,52 +48,7 @@ class Runs:
             )
         )
 
-    def finish(
-        self,
-        run_id: UUID | str,
-        *,
-        error: str | None = None,
-        response_id: str | None = None,
-        duration_ms: int | None = None,
-        tokens_in: int = 0,
-        tokens_out: int = 0,
-        at: datetime | None = None,
-    ) -> Run:
-        """Succeeded, or failed when ``error`` is given; a second finish is IllegalTransition."""
-        return self._run(
-            ops.finish(
-                run_id,
-                error=error,
-                response_id=response_id,
-                duration_ms=duration_ms,
-                tokens_in=tokens_in,
-                tokens_out=tokens_out,
-                at=at,
-            )
-        )
-
-    def get(self, run_id: UUID | str) -> Run:
-        return self._run(ops.get(run_id))
-
-    def stats(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        trigger_type: str | None = None,
-    ) -> list[RunStat]:
-        """Per trigger type and UTC day: count, outcomes, p50/p95 duration, tokens."""
-        return self._run(ops.stats(since=since, until=until, trigger_type=trigger_type))
-
-    def list(
-        self,
-        *,
-        status: str | None = None,
-        trigger_type: str | None = None,
-        before: UUID | str | None = None,
-        limit: int = 100,
-    ) -> list[Run]:
-        """Newest first; pass the last run's id as ``before`` for the next page."""
-        return self._run(
-            ops.list_(status=status, trigger_type=trigger_type, before=before, limit=limit)
-        )
+    finish = forward_sync(ops.finish)
+    get = forward_sync(ops.get)
+    stats = forward_sync(ops.stats)
+    list = forward_sync(ops.list_)

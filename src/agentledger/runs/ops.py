@@ -10,7 +10,7 @@ from uuid import UUID
 from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, operation
 from agentledger.errors import Conflict, NotFound
-from agentledger.records import from_row
+from agentledger.records import found, from_row
 from agentledger.runs.records import RUN_LIFECYCLE, Run, RunStat
 
 Q = Queries.beside(__file__)
@@ -121,9 +121,7 @@ def finish(
 @operation(writes=False)
 def get(run_id: UUID | str) -> Gen[Run]:
     row = yield Q.get_run.one(id=v.uuid("run_id", run_id))
-    if row is None:
-        raise NotFound(f"run {run_id} does not exist", field="run_id")
-    return from_row(Run, row)
+    return found(Run, row, f"run {run_id}", field="run_id")
 
 
 @operation(writes=False)
@@ -134,7 +132,7 @@ def list_(
     before: UUID | str | None = None,
     limit: int = 100,
 ) -> Gen[list[Run]]:
-    """Newest first; ``before`` is the id of the last run of the previous page."""
+    """Newest first; pass the last run's id as ``before`` for the next page."""
     rows = yield Q.list_runs.all(
         status=None if status is None else v.choice("status", status, RUN_LIFECYCLE.states),
         trigger_type=v.optional_text("trigger_type", trigger_type, max_len=100),
@@ -151,6 +149,7 @@ def stats(
     until: datetime | None = None,
     trigger_type: str | None = None,
 ) -> Gen[list[RunStat]]:
+    """Per trigger type and UTC day: count, outcomes, p50/p95 duration, tokens."""
     rows = yield Q.run_stats.all(
         since=v.aware_datetime("since", since),
         until=v.aware_datetime("until", until),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -10,9 +10,10 @@ from uuid import UUID
 
 from agentledger.db.binding import Binding
 from agentledger.db.database_async import AsyncDatabase, AsyncRunner, AsyncSession
+from agentledger.db.forward import forward_async
 from agentledger.tasks import ops
 from agentledger.tasks.books import WorkerOptions
-from agentledger.tasks.records import NewTask, Outcome, QueueStats, Settled, Task
+from agentledger.tasks.records import Task
 from agentledger.tasks.source_async import AsyncTaskSource
 from agentledger.tasks.worker import AsyncHandler, AsyncTransactionalHandler, AsyncWorker
 
@@ -79,25 +80,8 @@ class AsyncTasks(Generic[S]):
             )
         )
 
-    async def enqueue_many(
-        self, queue: str, tasks: Iterable[NewTask | Mapping[str, Any]]
-    ) -> list[int]:
-        """Add a batch in one round trip (a mapping is a task's input); ids in input order."""
-        return await self._run(ops.enqueue_many(queue, tasks))
-
-    async def claim(
-        self,
-        queue: str,
-        *,
-        limit: int = 1,
-        lease: float = 60.0,
-        worker: str | None = None,
-        agent: str | None = None,
-    ) -> list[Task]:
-        """Lease up to ``limit`` ready (or lease-expired) tasks, highest priority first."""
-        return await self._run(
-            ops.claim(queue, limit=limit, lease=lease, worker=worker, agent=agent)
-        )
+    enqueue_many = forward_async(ops.enqueue_many)
+    claim = forward_async(ops.claim)
 
     async def complete(
         self,
@@ -128,9 +112,7 @@ class AsyncTasks(Generic[S]):
         """Give a claimed task back to the queue without spending an attempt."""
         return await self._run(ops.settle_one(ops.outcome(task, "release", token=token)))
 
-    async def settle(self, outcomes: Sequence[Outcome]) -> Settled:
-        """Complete, fail or release many tasks in one round trip."""
-        return await self._run(ops.settle(outcomes))
+    settle = forward_async(ops.settle)
 
     @asynccontextmanager
     async def completing(
@@ -161,8 +143,7 @@ class AsyncTasks(Generic[S]):
                 claims.append((t.id, t.claim_token))
         return await self._run(ops.heartbeat(claims, lease=lease))
 
-    async def get(self, task_id: int) -> Task:
-        return await self._run(ops.get(task_id))
+    get = forward_async(ops.get)
 
     async def cancel(self, task_id: int) -> Task:
         """Cancel a pending task."""
@@ -172,16 +153,9 @@ class AsyncTasks(Generic[S]):
         """Send a dead task back to pending with fresh attempts."""
         return await self._run(ops.transition(task_id, "redrive"))
 
-    async def redrive_queue(self, queue: str, *, limit: int = 1000) -> list[int]:
-        return await self._run(ops.redrive_queue(queue, limit=limit))
-
-    async def stats(self, queue: str | None = None) -> list[QueueStats]:
-        """Depth by status, oldest ready age, last-minute throughput, per queue."""
-        return await self._run(ops.stats(queue))
-
-    async def prune(self, *, older_than: float, limit: int = 1000) -> int:
-        """Move one batch of tasks finished ``older_than`` seconds ago to the archive."""
-        return await self._run(ops.prune(older_than=older_than, limit=limit))
+    redrive_queue = forward_async(ops.redrive_queue)
+    stats = forward_async(ops.stats)
+    prune = forward_async(ops.prune)
 
     def worker(
         self,
@@ -215,15 +189,7 @@ class AsyncTasks(Generic[S]):
         )
         return AsyncWorker(self._source(agent), queue, handler, options, scope=self._scope)
 
-    async def list(
-        self,
-        *,
-        queue: str | None = None,
-        status: str | None = None,
-        after: int = 0,
-        limit: int = 100,
-    ) -> list[Task]:
-        return await self._run(ops.list_(queue=queue, status=status, after=after, limit=limit))
+    list = forward_async(ops.list_)
 
 
 class AsyncPlatformTasks(Generic[S]):

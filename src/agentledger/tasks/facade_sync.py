@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -12,9 +12,10 @@ from uuid import UUID
 
 from agentledger.db.binding import Binding
 from agentledger.db.database_sync import Database, Runner, Session
+from agentledger.db.forward import forward_sync
 from agentledger.tasks import ops
 from agentledger.tasks.books import WorkerOptions
-from agentledger.tasks.records import NewTask, Outcome, QueueStats, Settled, Task
+from agentledger.tasks.records import Task
 from agentledger.tasks.source_sync import TaskSource
 from agentledger.tasks.worker import Handler, TransactionalHandler, Worker
 
@@ -81,21 +82,8 @@ class Tasks(Generic[S]):
             )
         )
 
-    def enqueue_many(self, queue: str, tasks: Iterable[NewTask | Mapping[str, Any]]) -> list[int]:
-        """Add a batch in one round trip (a mapping is a task's input); ids in input order."""
-        return self._run(ops.enqueue_many(queue, tasks))
-
-    def claim(
-        self,
-        queue: str,
-        *,
-        limit: int = 1,
-        lease: float = 60.0,
-        worker: str | None = None,
-        agent: str | None = None,
-    ) -> list[Task]:
-        """Lease up to ``limit`` ready (or lease-expired) tasks, highest priority first."""
-        return self._run(ops.claim(queue, limit=limit, lease=lease, worker=worker, agent=agent))
+    enqueue_many = forward_sync(ops.enqueue_many)
+    claim = forward_sync(ops.claim)
 
     def complete(
         self,
@@ -124,9 +112,7 @@ class Tasks(Generic[S]):
         """Give a claimed task back to the queue without spending an attempt."""
         return self._run(ops.settle_one(ops.outcome(task, "release", token=token)))
 
-    def settle(self, outcomes: Sequence[Outcome]) -> Settled:
-        """Complete, fail or release many tasks in one round trip."""
-        return self._run(ops.settle(outcomes))
+    settle = forward_sync(ops.settle)
 
     @contextmanager
     def completing(self, task: Task, output: Mapping[str, Any] | None = None) -> Iterator[S]:
@@ -155,8 +141,7 @@ class Tasks(Generic[S]):
                 claims.append((t.id, t.claim_token))
         return self._run(ops.heartbeat(claims, lease=lease))
 
-    def get(self, task_id: int) -> Task:
-        return self._run(ops.get(task_id))
+    get = forward_sync(ops.get)
 
     def cancel(self, task_id: int) -> Task:
         """Cancel a pending task."""
@@ -166,16 +151,9 @@ class Tasks(Generic[S]):
         """Send a dead task back to pending with fresh attempts."""
         return self._run(ops.transition(task_id, "redrive"))
 
-    def redrive_queue(self, queue: str, *, limit: int = 1000) -> list[int]:
-        return self._run(ops.redrive_queue(queue, limit=limit))
-
-    def stats(self, queue: str | None = None) -> list[QueueStats]:
-        """Depth by status, oldest ready age, last-minute throughput, per queue."""
-        return self._run(ops.stats(queue))
-
-    def prune(self, *, older_than: float, limit: int = 1000) -> int:
-        """Move one batch of tasks finished ``older_than`` seconds ago to the archive."""
-        return self._run(ops.prune(older_than=older_than, limit=limit))
+    redrive_queue = forward_sync(ops.redrive_queue)
+    stats = forward_sync(ops.stats)
+    prune = forward_sync(ops.prune)
 
     def worker(
         self,
@@ -209,15 +187,7 @@ class Tasks(Generic[S]):
         )
         return Worker(self._source(agent), queue, handler, options, scope=self._scope)
 
-    def list(
-        self,
-        *,
-        queue: str | None = None,
-        status: str | None = None,
-        after: int = 0,
-        limit: int = 100,
-    ) -> list[Task]:
-        return self._run(ops.list_(queue=queue, status=status, after=after, limit=limit))
+    list = forward_sync(ops.list_)
 
 
 class PlatformTasks(Generic[S]):

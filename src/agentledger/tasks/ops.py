@@ -57,7 +57,8 @@ def enqueue(queue: str, input: Mapping[str, Any] | None = None, **fields: Any) -
 
 @operation(idempotent=False)
 def enqueue_many(queue: str, tasks: Iterable[NewTask | Mapping[str, Any]]) -> Gen[list[int]]:
-    """Add a batch in one statement; the ids in input order (existing ids for duplicates)."""
+    """Add a batch in one statement (a mapping is a task's input); the ids in input order (existing
+    ids for duplicates)."""
     items = list(tasks)
     if len(items) > MAX_BATCH:
         raise InvalidInput(f"a batch holds at most {MAX_BATCH} tasks", field="tasks")
@@ -92,11 +93,11 @@ def claim(
     worker: str | None = None,
     agent: str | None = None,
 ) -> Gen[list[Task]]:
-    """Claim up to ``limit`` ready tasks (or tasks whose lease expired) and lease them.
+    """Claim up to ``limit`` ready tasks (or tasks whose lease expired), highest priority first, and
+    lease them.
 
-    With ``agent`` the claim also takes tasks addressed to that agent; without it only
-    unaddressed tasks. ``worker`` is recorded as ``claimed_by`` (default: the agent).
-    """
+    With ``agent`` the claim also takes tasks addressed to that agent; without it only unaddressed
+    tasks. ``worker`` is recorded as ``claimed_by`` (default: the agent)."""
     v.integer("limit", limit, low=1, high=MAX_PAGE)
     cycle = yield from settle_and_claim(
         [], queue, limit=limit, lease=lease, worker=worker, agent=agent
@@ -139,7 +140,8 @@ def claim_fair(
 
 @operation(idempotent=True)
 def settle(outcomes: Sequence[Outcome]) -> Gen[Settled]:
-    """Apply many outcomes in one statement; outcomes whose claim was lost are refused."""
+    """Complete, fail or release many tasks in one statement; outcomes whose claim was lost are
+    refused."""
     checked, params = settle_params(outcomes)
     if not checked:
         return Settled(applied={}, refused=[])
@@ -271,6 +273,7 @@ def redrive_queue(queue: str, *, limit: int = 1000) -> Gen[list[int]]:
 
 @operation(writes=False)
 def stats(queue: str | None = None) -> Gen[list[QueueStats]]:
+    """Depth by status, oldest ready age, last-minute throughput, per queue."""
     rows = yield Q.stats.all(queue=None if queue is None else queue_name(queue))
     return [from_row(QueueStats, row) for row in rows]
 

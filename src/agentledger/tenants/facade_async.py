@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from agentledger.db.binding import Binding
 from agentledger.db.database_async import AsyncDatabase, AsyncRunner
+from agentledger.db.forward import forward_async
 from agentledger.tenants import ops
-from agentledger.tenants.records import ApiKey, CreatedKey, KeyIdentity, Tenant
+from agentledger.tenants.records import KeyIdentity, Tenant
 
 PLATFORM = Binding.platform()
 
@@ -59,12 +59,6 @@ class AsyncKeys:
     def __init__(self, run: AsyncRunner) -> None:
         self._run = run
 
-    async def create(self, *, role: str, name: str = "") -> CreatedKey:
-        """A new key for role admin, writer or reader; its secret is returned only here."""
-        return await self._run(ops.create_key(role=role, name=name))
-
-    async def list(self, *, include_revoked: bool = False) -> list[ApiKey]:
-        return await self._run(ops.list_keys(include_revoked=include_revoked))
-
-    async def revoke(self, key_id: UUID | str) -> ApiKey:
-        return await self._run(ops.revoke_key(key_id))
+    create = forward_async(ops.create_key)
+    list = forward_async(ops.list_keys)
+    revoke = forward_async(ops.revoke_key)

@@ -5,12 +5,12 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from agentledger.db.binding import Binding
 from agentledger.db.database_sync import Database, Runner
+from agentledger.db.forward import forward_sync
 from agentledger.tenants import ops
-from agentledger.tenants.records import ApiKey, CreatedKey, KeyIdentity, Tenant
+from agentledger.tenants.records import KeyIdentity, Tenant
 
 PLATFORM = Binding.platform()
 
@@ -59,12 +59,6 @@ class Keys:
     def __init__(self, run: Runner) -> None:
         self._run = run
 
-    def create(self, *, role: str, name: str = "") -> CreatedKey:
-        """A new key for role admin, writer or reader; its secret is returned only here."""
-        return self._run(ops.create_key(role=role, name=name))
-
-    def list(self, *, include_revoked: bool = False) -> list[ApiKey]:
-        return self._run(ops.list_keys(include_revoked=include_revoked))
-
-    def revoke(self, key_id: UUID | str) -> ApiKey:
-        return self._run(ops.revoke_key(key_id))
+    create = forward_sync(ops.create_key)
+    list = forward_sync(ops.list_keys)
+    revoke = forward_sync(ops.revoke_key)

@@ -11,7 +11,7 @@ from agentledger import validation as v
 from agentledger.db.binding import check_tenant_id
 from agentledger.db.statements import Gen, Queries, operation
 from agentledger.errors import Conflict, NotFound
-from agentledger.records import from_row
+from agentledger.records import found, from_row
 from agentledger.tenants.records import (
     KEY_ROLES,
     TENANT_LIFECYCLE,
@@ -93,7 +93,8 @@ def transition(id: str, action: str) -> Gen[Tenant]:
 
 @operation()
 def create_key(*, role: str, name: str = "") -> Gen[CreatedKey]:
-    """A new API key for the bound tenant; the secret is returned once."""
+    """A new API key for the bound tenant, for role admin, writer or reader; its secret is returned
+    only here."""
     v.choice("role", role, KEY_ROLES)
     prefix = secrets.token_hex(4)
     secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
@@ -115,9 +116,7 @@ def list_keys(*, include_revoked: bool = False) -> Gen[list[ApiKey]]:
 @operation(idempotent=True)
 def revoke_key(key_id: UUID | str) -> Gen[ApiKey]:
     row = yield Q.revoke_key.one(id=v.uuid("key_id", key_id))
-    if row is None:
-        raise NotFound(f"API key {key_id} does not exist", field="key_id")
-    return from_row(ApiKey, row)
+    return found(ApiKey, row, f"API key {key_id}", field="key_id")
 
 
 @operation(idempotent=True)

@@ -1,0 +1,55 @@
+"""Façade methods that only run an operation: written once, as ``get = forward_async(ops.get)``.
+
+A façade method whose whole body would be ``return await self._run(ops.x(...))`` with the
+same parameters is not written out: ``forward_async`` makes it from the operation, which
+keeps the one signature and docstring (type checkers and ``help()`` see both). The sync face
+is generated from the async one, where ``forward_async`` becomes ``forward_sync``. A method
+that does more (makes an id, embeds a text, loops) is written out as usual.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from agentledger.db.statements import Op
+
+P = ParamSpec("P")
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def forward_async(
+    op: Callable[P, Op[T]],
+) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, T]]:
+    """An async method running ``op`` through its façade's ``_run``."""
+
+    async def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        result: T = await self._run(op(*args, **kwargs))
+        return result
+
+    return _like(method, op)
+
+
+def forward_sync(op: Callable[P, Op[T]]) -> Callable[Concatenate[Any, P], T]:
+    """A method running ``op`` through its façade's ``_run``."""
+
+    def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        result: T = self._run(op(*args, **kwargs))
+        return result
+
+    return _like(method, op)
+
+
+def _like(method: F, op: Callable[..., Any]) -> F:
+    """``method`` named, documented and signed as ``op`` with ``self`` in front (no
+    ``__wrapped__``: inspecting a bound method would then drop ``op``'s first parameter)."""
+    functools.update_wrapper(method, op, assigned=("__module__", "__name__", "__doc__"), updated=())
+    signature = inspect.signature(op)
+    self = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+    method.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[self, *signature.parameters.values()]
+    )
+    return method
