@@ -14,16 +14,25 @@ from psycopg.rows import dict_row
 from agentledger import EMBEDDING_DIMENSIONS, Filter, Ledger
 from agentledger.memory import filters, ops, search
 
-FUNCTIONS = (
+# The definer functions that need only core PostgreSQL and pg_trgm, then those on pgvector.
+PLAIN_FUNCTIONS = (
     "memory_search_name_v1",
     "memory_search_text_v1",
     "memory_search_hybrid_v1",
     "memory_search_name_v2",
     "memory_search_hybrid_v2",
     "memory_search_substring_v1",
+    "memory_search_name_v3",
+    "memory_search_text_v2",
+    "memory_search_hybrid_v3",
+    "memory_search_substring_v2",
+)
+VECTOR_FUNCTIONS = (
     "memory_search_vector_v1",
     "memory_search_hybrid_vector_v1",
     "memory_search_hybrid_vector_v2",
+    "memory_search_vector_v2",
+    "memory_search_hybrid_vector_v3",
 )
 FUZZY = {"threshold": 0.3, "cap": search.NAME_CANDIDATES}
 
@@ -128,7 +137,8 @@ def test_only_the_app_role_may_execute_the_functions(sync_ledger: Any, database_
             " FROM pg_proc p WHERE p.pronamespace = 'agentledger'::regnamespace"
             " AND p.proname LIKE 'memory_search_%%'"
         ).fetchall()
-    expected = set(FUNCTIONS if "vector" in sync_ledger.db.extensions else FUNCTIONS[:6])
+    vector = "vector" in sync_ledger.db.extensions
+    expected = set(PLAIN_FUNCTIONS + (VECTOR_FUNCTIONS if vector else ()))
     assert {r[0] for r in rows} == expected
     for name, definer, config, acl in rows:
         assert definer, name
@@ -141,6 +151,6 @@ def test_only_the_app_role_may_execute_the_functions(sync_ledger: Any, database_
         allowed = conn.execute(
             "SELECT has_function_privilege('agentledger_app', p.oid, 'EXECUTE')"
             " FROM pg_proc p WHERE p.pronamespace = 'agentledger'::regnamespace"
-            " AND p.proname = 'memory_fuzzy_v1'"
-        ).fetchone()
-    assert allowed == (False,)
+            " AND p.proname LIKE 'memory_fuzzy_v%%' ORDER BY p.proname"
+        ).fetchall()
+    assert allowed == [(False,), (False,)]

@@ -15,7 +15,7 @@ from psycopg import sql
 
 from agentledger import NewEntity
 from agentledger.memory import filters, ops, search
-from tests.test_memory_definer import FUNCTIONS
+from tests.test_memory_definer import PLAIN_FUNCTIONS, VECTOR_FUNCTIONS
 
 
 @pytest.fixture
@@ -33,7 +33,15 @@ def plain_owner(sync_ledger: Any, database_url: str) -> Iterator[str]:
             for r in su.execute(
                 "SELECT p.oid::regprocedure::text FROM pg_proc p"
                 " WHERE p.proname = ANY(%s) AND p.pronamespace = 'agentledger'::regnamespace",
-                [[*FUNCTIONS, "memory_fuzzy_v1"]],
+                [
+                    [
+                        *PLAIN_FUNCTIONS,
+                        *VECTOR_FUNCTIONS,
+                        "memory_fuzzy_v1",
+                        "memory_fuzzy_v2",
+                        "memory_list_v2",
+                    ]
+                ],
             )
         ]
 
@@ -80,7 +88,7 @@ def test_a_plain_owner_keeps_tenants_apart_and_uses_the_indexes(
         conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tenant_id])
         conn.execute("SELECT set_config('pg_trgm.similarity_threshold', '0.3', true)")
         unscoped = {**filters.params(None), "limit": 10}
-        text = body_plan(conn, "memory_search_text_v1", {**unscoped, "query": "zelda"})
+        text = body_plan(conn, "memory_search_text_v2", {**unscoped, "query": "zelda"})
     with psycopg.connect(database_url) as conn, conn.transaction():
         conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tenant_id])
         name = traced_plans(

@@ -46,7 +46,7 @@ def test_user_scoped_searches_use_the_scope_indexes(
     with psycopg.connect(database_url, autocommit=True) as owner:
         owner.execute("VACUUM ANALYZE agentledger.memory_entities, agentledger.memory_name_terms")
     scope = {**filters.params(Filter(user="u7")), "limit": 10}
-    shown = plan(database_url, tenant_id, "memory_search_text_v1", {**scope, "query": "budget"})
+    shown = plan(database_url, tenant_id, "memory_search_text_v2", {**scope, "query": "budget"})
     assert "memory_entities_user_idx" in shown, shown
     assert "memory_entities_shared_idx" in shown, shown
     assert "Seq Scan on memory_entities" not in shown, shown
@@ -96,7 +96,7 @@ def test_unscoped_fuzzy_and_text_searches_use_their_indexes(
     assert "memory_name_terms_trgm_idx" in name, name
     assert "memory_entities_name_words_idx" in name, name
     assert "Seq Scan" not in name, name
-    text = plan(database_url, tenant_id, "memory_search_text_v1", {**unscoped, "query": "zeppelin"})
+    text = plan(database_url, tenant_id, "memory_search_text_v2", {**unscoped, "query": "zeppelin"})
     assert "memory_entities_search_idx" in text, text
     assert "Index Cond: (search @@" in text or "Recheck Cond: (search @@" in text, text
     assert "Seq Scan" not in text, text
@@ -134,10 +134,10 @@ def test_a_listing_filtered_by_a_rare_attribute_uses_the_attrs_index(
     rare = Filter(attrs={"stage": "won"})
     params = {**filters.params(rare), "after_updated": None, "after_id": None, "limit": 10}
     params["attrs"] = json.dumps(params["attrs"])  # a literal in the EXPLAIN
-    shown = plan(database_url, tenant_id, "memory_list_v1", params)
+    shown = plan(database_url, tenant_id, "memory_list_v2", params)
     assert "memory_entities_attrs_idx" in shown, shown
     tagged = {**params, **filters.params(Filter(tags=["rare"])), "attrs": None}
-    shown = plan(database_url, tenant_id, "memory_list_v1", tagged)
+    shown = plan(database_url, tenant_id, "memory_list_v2", tagged)
     assert "memory_entities_tags_idx" in shown, shown
     # Same rows through the library, pages and all.
     first = mem.list(rare, limit=6)

@@ -720,6 +720,174 @@ END
 $$;
 
 --
+-- Name: memory_fuzzy_v2(text, double precision, integer, text, boolean, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_fuzzy_v2(p_query text, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS TABLE(id uuid, score double precision)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 10
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    SET gin_fuzzy_search_limit TO '0'
+    SET "pg_trgm.similarity_threshold" TO '0.2'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_tenant text := agentledger.current_tenant();
+    v_tiers tsquery[];  -- the closest 1, 3, ... words of every query word
+    v_tier tsquery;
+    v_last tsquery;
+    v_any tsquery;      -- any close word of any query word
+    v_ids uuid[] := '{}';
+    v_scores float8[] := '{}';
+    v_more_ids uuid[];
+    v_more_scores float8[];
+    v_each tsquery[];  -- each close word alone, closest first
+    v_word tsquery;
+    v_ranked integer := 0;
+    v_count integer;
+    v_any_ids uuid[] := '{}';
+    v_any_scores float8[] := '{}';
+BEGIN
+    IF v_tenant IS NULL OR v_tenant = '' OR p_limit < 1 THEN
+        RETURN;
+    END IF;
+    -- Each query word's close dictionary words, ranked, as lexemes of the caller's scope
+    -- quoted for tsquery input: tiers (a) & (c), (a | b) & (c | d), ... and (a | b | c | d).
+    WITH words AS (
+        SELECT w FROM unnest(agentledger.memory_name_words(p_query)) AS w
+        ORDER BY length(w) DESC, w
+        LIMIT 8
+    ), close AS (
+        SELECT q.w, x.term, row_number() OVER (PARTITION BY q.w ORDER BY x.sim DESC, x.term)
+            AS closeness
+        FROM words q
+        CROSS JOIN LATERAL (
+            SELECT t.term, public.similarity(t.term, q.w) AS sim
+            FROM agentledger.memory_name_terms t
+            WHERE t.tenant_id = v_tenant AND t.term OPERATOR(public.%) q.w
+            ORDER BY sim DESC, t.term
+            LIMIT 8
+        ) x
+    ), quoted AS (
+        SELECT c.w, c.closeness,
+               '''' || replace(replace(l.lexeme, '\', '\\'), '''', '''''') || '''' AS lexeme
+        FROM close c
+        CROSS JOIN LATERAL unnest(CASE
+            WHEN p_user IS NULL THEN ARRAY[v_tenant || ' ' || c.term]
+            ELSE ARRAY[v_tenant || ' ' || p_user || ' ' || c.term, v_tenant || '  ' || c.term]
+            END) AS l(lexeme)
+    ), alternatives AS (
+        SELECT t.tier, q.w, string_agg(q.lexeme, ' | ') AS alts
+        FROM unnest(ARRAY[1, 3, 8]) AS t(tier)
+        JOIN quoted q ON q.closeness <= t.tier
+        GROUP BY t.tier, q.w
+    ), tiers AS (
+        SELECT a.tier, string_agg('(' || a.alts || ')', ' & ')::tsquery AS every,
+               string_agg(a.alts, ' | ')::tsquery AS any
+        FROM alternatives a
+        GROUP BY a.tier
+    ), each_word AS (
+        SELECT q.closeness, q.w, string_agg(q.lexeme, ' | ')::tsquery AS query
+        FROM quoted q
+        GROUP BY q.closeness, q.w
+    )
+    SELECT array_agg(t.every ORDER BY t.tier),
+           (array_agg(t.any ORDER BY t.tier DESC))[1],
+           (SELECT array_agg(x.query ORDER BY x.closeness, x.w) FROM each_word x)
+    INTO v_tiers, v_any, v_each
+    FROM tiers t;
+    IF v_any IS NULL THEN
+        RETURN;
+    END IF;
+    -- Names holding a close word for every query word, the closest words first.
+    FOREACH v_tier IN ARRAY v_tiers LOOP
+        CONTINUE WHEN v_tier = v_last;
+        v_last := v_tier;
+        WITH candidate AS MATERIALIZED (
+            SELECT e.id, public.similarity(e.name, p_query)::float8 AS score
+            FROM agentledger.memory_entities e
+            WHERE agentledger.memory_name_lexemes(e.tenant_id, e.user_id, e.shared, e.name)
+                  @@ v_tier
+              AND e.id <> ALL(v_ids)
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = p_user OR (NOT p_own AND (e.user_id = '' OR e.shared)))
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+            LIMIT p_cap
+        ), ranked AS (
+            SELECT c.id, c.score FROM candidate c
+            WHERE c.score >= p_threshold
+            ORDER BY c.score DESC, c.id
+            LIMIT p_limit - cardinality(v_ids)
+        )
+        SELECT coalesce((SELECT array_agg(r.id ORDER BY r.score DESC, r.id) FROM ranked r), '{}'),
+               coalesce((SELECT array_agg(r.score ORDER BY r.score DESC, r.id) FROM ranked r),
+                        '{}')
+        INTO v_more_ids, v_more_scores;
+        v_ids := v_ids || v_more_ids;
+        v_scores := v_scores || v_more_scores;
+        EXIT WHEN cardinality(v_ids) >= p_limit;
+    END LOOP;
+    -- Then names holding a close word for any of them: word by word, the closest first,
+    -- up to p_cap names each from a bounded sample of the word's names.
+    IF cardinality(v_ids) < p_limit AND v_any <> v_last THEN
+        PERFORM set_config('gin_fuzzy_search_limit', (2 * p_cap)::text, true);
+        FOREACH v_word IN ARRAY v_each LOOP
+            EXIT WHEN v_ranked >= p_cap * 4;
+            WITH candidate AS MATERIALIZED (
+                SELECT e.id, public.similarity(e.name, p_query)::float8 AS score
+                FROM agentledger.memory_entities e
+                WHERE agentledger.memory_name_lexemes(e.tenant_id, e.user_id, e.shared, e.name)
+                      @@ v_word
+                  AND e.id <> ALL(v_ids)
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR coalesce(nullif(e.user_id, p_user), '') = '' OR e.shared)
+          AND (p_user IS NULL OR NOT p_own OR nullif(e.user_id, p_user) IS NULL)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+                LIMIT least(p_cap, p_cap * 4 - v_ranked)
+            )
+            SELECT count(*)::integer,
+                   coalesce(array_agg(c.id) FILTER (WHERE c.score >= p_threshold), '{}'),
+                   coalesce(array_agg(c.score) FILTER (WHERE c.score >= p_threshold), '{}')
+            INTO v_count, v_more_ids, v_more_scores
+            FROM candidate c;
+            v_ranked := v_ranked + v_count;
+            v_any_ids := v_any_ids || v_more_ids;
+            v_any_scores := v_any_scores || v_more_scores;
+        END LOOP;
+        PERFORM set_config('gin_fuzzy_search_limit', '0', true);
+        WITH ranked AS (
+            SELECT DISTINCT u.id, u.score FROM unnest(v_any_ids, v_any_scores) AS u(id, score)
+            ORDER BY u.score DESC, u.id
+            LIMIT p_limit - cardinality(v_ids)
+        )
+        SELECT coalesce(array_agg(r.id ORDER BY r.score DESC, r.id), '{}'),
+               coalesce(array_agg(r.score ORDER BY r.score DESC, r.id), '{}')
+        INTO v_more_ids, v_more_scores
+        FROM ranked r;
+        v_ids := v_ids || v_more_ids;
+        v_scores := v_scores || v_more_scores;
+    END IF;
+    RETURN QUERY SELECT u.id, u.score FROM unnest(v_ids, v_scores) AS u(id, score);
+END
+$$;
+
+--
 -- Name: memory_list_v1(timestamp with time zone, uuid, text, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -739,6 +907,40 @@ BEGIN
         WHERE (p_after_updated IS NULL OR (e.updated_at, e.id) < (p_after_updated, p_after_id))
           AND e.tenant_id = agentledger.current_tenant()
           AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        ORDER BY e.updated_at DESC, e.id DESC
+        LIMIT p_limit;
+END
+$$;
+
+--
+-- Name: memory_list_v2(timestamp with time zone, uuid, text, boolean, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_list_v2(p_after_updated timestamp with time zone, p_after_id uuid, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS SETOF agentledger.memory_search_hit_v1
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+BEGIN
+    RETURN QUERY
+        SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at,
+               NULL::float8, NULL::float8, NULL::float8, NULL::float8, NULL::text
+        FROM agentledger.memory_entities e
+        WHERE (p_after_updated IS NULL OR (e.updated_at, e.id) < (p_after_updated, p_after_id))
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = p_user OR (NOT p_own AND (e.user_id = '' OR e.shared)))
           AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
           AND (p_tags IS NULL OR e.tags @> p_tags)
           AND (p_attrs IS NULL OR e.attrs @> p_attrs)
@@ -980,6 +1182,77 @@ END
 $$;
 
 --
+-- Name: memory_search_hybrid_v3(text, integer, integer, integer, double precision, integer, text, boolean, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_search_hybrid_v3(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS SETOF agentledger.memory_search_hit_v1
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+BEGIN
+    RETURN QUERY
+    WITH text_found AS MATERIALIZED (
+        -- At most p_text_cap matches, as the GIN index yields them: ranking every match
+        -- of a common word would cost time proportional to the table.
+        SELECT e.id, e.search
+        FROM agentledger.memory_entities e
+        WHERE e.search @@ websearch_to_tsquery('english', p_query)
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = p_user OR (NOT p_own AND (e.user_id = '' OR e.shared)))
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        LIMIT p_text_cap
+    ), text_hits AS (
+        SELECT r.id, r.score, row_number() OVER (ORDER BY r.score DESC, r.id) AS rank
+        FROM (
+            SELECT t.id, ts_rank_cd(t.search, websearch_to_tsquery('english', p_query))::float8 AS score
+            FROM text_found t
+            ORDER BY score DESC, t.id
+            LIMIT p_pool
+        ) r
+    ), fuzzy_hits AS (
+        SELECT f.id, f.score, row_number() OVER (ORDER BY f.score DESC, f.id) AS rank
+        FROM agentledger.memory_fuzzy_v2(p_query, p_threshold, p_cap, p_user, p_own, p_kinds,
+            p_tags, p_attrs, p_where, p_created_after, p_created_before, p_updated_after,
+            p_updated_before, p_archived, p_pool) f
+    ), fused AS (
+        SELECT u.id, sum(1.0 / (p_rrf_k + u.rank))::float8 AS score,
+               max(u.text_score) AS text_score, max(u.fuzzy_score) AS fuzzy_score,
+               max(u.vector_score) AS vector_score
+        FROM (
+            SELECT t.id, t.rank, t.score AS text_score, NULL::float8 AS fuzzy_score,
+                   NULL::float8 AS vector_score FROM text_hits t
+            UNION ALL
+            SELECT f.id, f.rank, NULL, f.score, NULL FROM fuzzy_hits f
+
+        ) u
+        GROUP BY u.id
+        ORDER BY score DESC, u.id
+        LIMIT p_limit
+    )
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at,
+           f.score, f.text_score, f.fuzzy_score, f.vector_score,
+           CASE WHEN f.text_score IS NOT NULL THEN ts_headline('english', concat_ws(' - ', e.name, e.summary), websearch_to_tsquery('english', p_query),
+                        'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10') END
+    FROM fused f
+    JOIN agentledger.memory_entities e
+      ON e.tenant_id = agentledger.current_tenant() AND e.id = f.id
+    ORDER BY f.score DESC, e.id;
+END
+$$;
+
+--
 -- Name: memory_search_hybrid_vector_v1(text, integer, integer, integer, public.vector, text, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -1182,6 +1455,99 @@ END
 $$;
 
 --
+-- Name: memory_search_hybrid_vector_v3(text, integer, integer, integer, double precision, integer, public.vector, text, boolean, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_search_hybrid_vector_v3(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_embedding public.vector, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS SETOF agentledger.memory_search_hit_v1
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+BEGIN
+    RETURN QUERY
+    WITH text_found AS MATERIALIZED (
+        -- At most p_text_cap matches, as the GIN index yields them: ranking every match
+        -- of a common word would cost time proportional to the table.
+        SELECT e.id, e.search
+        FROM agentledger.memory_entities e
+        WHERE e.search @@ websearch_to_tsquery('english', p_query)
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = p_user OR (NOT p_own AND (e.user_id = '' OR e.shared)))
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        LIMIT p_text_cap
+    ), text_hits AS (
+        SELECT r.id, r.score, row_number() OVER (ORDER BY r.score DESC, r.id) AS rank
+        FROM (
+            SELECT t.id, ts_rank_cd(t.search, websearch_to_tsquery('english', p_query))::float8 AS score
+            FROM text_found t
+            ORDER BY score DESC, t.id
+            LIMIT p_pool
+        ) r
+    ), fuzzy_hits AS (
+        SELECT f.id, f.score, row_number() OVER (ORDER BY f.score DESC, f.id) AS rank
+        FROM agentledger.memory_fuzzy_v2(p_query, p_threshold, p_cap, p_user, p_own, p_kinds,
+            p_tags, p_attrs, p_where, p_created_after, p_created_before, p_updated_after,
+            p_updated_before, p_archived, p_pool) f
+    ), vector_hits AS (
+        SELECT v.id, 1 - v.distance AS score,
+               row_number() OVER (ORDER BY v.distance, v.id) AS rank
+        FROM (
+            SELECT e.id, e.embedding OPERATOR(public.<=>) p_embedding AS distance
+            FROM agentledger.memory_entities e
+            WHERE e.embedding IS NOT NULL
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = p_user OR (NOT p_own AND (e.user_id = '' OR e.shared)))
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+            ORDER BY e.embedding OPERATOR(public.<=>) p_embedding
+            LIMIT p_pool
+        ) v
+    ), fused AS (
+        SELECT u.id, sum(1.0 / (p_rrf_k + u.rank))::float8 AS score,
+               max(u.text_score) AS text_score, max(u.fuzzy_score) AS fuzzy_score,
+               max(u.vector_score) AS vector_score
+        FROM (
+            SELECT t.id, t.rank, t.score AS text_score, NULL::float8 AS fuzzy_score,
+                   NULL::float8 AS vector_score FROM text_hits t
+            UNION ALL
+            SELECT f.id, f.rank, NULL, f.score, NULL FROM fuzzy_hits f
+            UNION ALL
+            SELECT x.id, x.rank, NULL, NULL, x.score FROM vector_hits x
+        ) u
+        GROUP BY u.id
+        ORDER BY score DESC, u.id
+        LIMIT p_limit
+    )
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at,
+           f.score, f.text_score, f.fuzzy_score, f.vector_score,
+           CASE WHEN f.text_score IS NOT NULL THEN ts_headline('english', concat_ws(' - ', e.name, e.summary), websearch_to_tsquery('english', p_query),
+                        'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10') END
+    FROM fused f
+    JOIN agentledger.memory_entities e
+      ON e.tenant_id = agentledger.current_tenant() AND e.id = f.id
+    ORDER BY f.score DESC, e.id;
+END
+$$;
+
+--
 -- Name: memory_search_name_v1(text, text, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -1242,6 +1608,31 @@ END
 $$;
 
 --
+-- Name: memory_search_name_v3(text, double precision, integer, text, boolean, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_search_name_v3(p_name text, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS SETOF agentledger.memory_search_hit_v1
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+BEGIN
+    RETURN QUERY
+        SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at,
+               f.score, NULL::float8, NULL::float8, NULL::float8, NULL::text
+        FROM agentledger.memory_fuzzy_v2(p_name, p_threshold, p_cap, p_user, p_own, p_kinds, p_tags,
+            p_attrs, p_where, p_created_after, p_created_before, p_updated_after,
+            p_updated_before, p_archived, p_limit) f
+        JOIN agentledger.memory_entities e
+          ON e.tenant_id = agentledger.current_tenant() AND e.id = f.id
+        ORDER BY f.score DESC, e.id;
+END
+$$;
+
+--
 -- Name: memory_search_substring_v1(text, text, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -1277,6 +1668,41 @@ END
 $$;
 
 --
+-- Name: memory_search_substring_v2(text, text, boolean, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_search_substring_v2(p_pattern text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS SETOF agentledger.memory_search_hit_v1
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+BEGIN
+    RETURN QUERY
+        SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at,
+               CASE WHEN e.name ILIKE p_pattern THEN 1.0 ELSE 0.5 END::float8,
+               NULL::float8, NULL::float8, NULL::float8, NULL::text
+        FROM agentledger.memory_entities e
+        WHERE (e.name ILIKE p_pattern OR e.summary ILIKE p_pattern)
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = p_user OR (NOT p_own AND (e.user_id = '' OR e.shared)))
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        ORDER BY e.name ILIKE p_pattern DESC, length(e.name), e.name, e.id
+        LIMIT p_limit;
+END
+$$;
+
+--
 -- Name: memory_search_text_v1(text, text, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -1293,6 +1719,46 @@ BEGIN
         WHERE e.search @@ websearch_to_tsquery('english', p_query)
           AND e.tenant_id = agentledger.current_tenant()
           AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        ORDER BY rank DESC, e.id
+        LIMIT p_limit
+    )
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at,
+           e.rank, NULL::float8, NULL::float8, NULL::float8, ts_headline('english', concat_ws(' - ', e.name, e.summary), websearch_to_tsquery('english', p_query),
+                        'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10')
+    FROM found e
+    ORDER BY e.rank DESC, e.id;
+END
+$$;
+
+--
+-- Name: memory_search_text_v2(text, text, boolean, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_search_text_v2(p_query text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS SETOF agentledger.memory_search_hit_v1
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+BEGIN
+    RETURN QUERY
+    WITH found AS (
+        SELECT e.*, ts_rank_cd(e.search, websearch_to_tsquery('english', p_query))::float8 AS rank
+        FROM agentledger.memory_entities e
+        WHERE e.search @@ websearch_to_tsquery('english', p_query)
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = p_user OR (NOT p_own AND (e.user_id = '' OR e.shared)))
           AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
           AND (p_tags IS NULL OR e.tags @> p_tags)
           AND (p_attrs IS NULL OR e.attrs @> p_attrs)
@@ -1353,6 +1819,71 @@ BEGIN
           AND e.embedding IS NOT NULL
           AND e.tenant_id = agentledger.current_tenant()
           AND (p_user IS NULL OR e.user_id = '' OR e.user_id = p_user OR e.shared)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        ORDER BY (e.embedding OPERATOR(public.<=>) p_embedding) + 0
+        LIMIT p_limit
+    ), hits AS (
+        SELECT * FROM ann WHERE (SELECT count(*) FROM ann) >= p_limit
+        UNION ALL
+        SELECT * FROM exact
+    )
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at,
+           (1 - h.distance)::float8, NULL::float8, NULL::float8, NULL::float8, NULL::text
+    FROM hits h
+    JOIN agentledger.memory_entities e
+      ON e.tenant_id = agentledger.current_tenant() AND e.id = h.id
+    ORDER BY h.distance, e.id;
+END
+$$;
+
+--
+-- Name: memory_search_vector_v2(public.vector, text, boolean, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_search_vector_v2(p_embedding public.vector, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS SETOF agentledger.memory_search_hit_v1
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+BEGIN
+    -- The HNSW scan first; an exact scan of the scope takes over when the index finds
+    -- fewer than p_limit, so a narrow filter never silently shortens the answer.
+    RETURN QUERY
+    WITH ann AS MATERIALIZED (
+        SELECT e.id, e.embedding OPERATOR(public.<=>) p_embedding AS distance
+        FROM agentledger.memory_entities e
+        WHERE e.embedding IS NOT NULL
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = p_user OR (NOT p_own AND (e.user_id = '' OR e.shared)))
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        ORDER BY e.embedding OPERATOR(public.<=>) p_embedding
+        LIMIT p_limit
+    ), exact AS (
+        SELECT e.id, e.embedding OPERATOR(public.<=>) p_embedding AS distance
+        FROM agentledger.memory_entities e
+        WHERE (SELECT count(*) FROM ann) < p_limit
+          AND e.embedding IS NOT NULL
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = p_user OR (NOT p_own AND (e.user_id = '' OR e.shared)))
           AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
           AND (p_tags IS NULL OR e.tags @> p_tags)
           AND (p_attrs IS NULL OR e.attrs @> p_attrs)
@@ -2574,11 +3105,24 @@ GRANT ALL ON FUNCTION agentledger.jsonb_merge_deep(a jsonb, b jsonb) TO agentled
 REVOKE ALL ON FUNCTION agentledger.memory_fuzzy_v1(p_query text, p_threshold double precision, p_cap integer, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
 
 --
+-- Name: FUNCTION memory_fuzzy_v2(p_query text, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_fuzzy_v2(p_query text, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION memory_list_v1(p_after_updated timestamp with time zone, p_after_id uuid, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
 --
 
 REVOKE ALL ON FUNCTION agentledger.memory_list_v1(p_after_updated timestamp with time zone, p_after_id uuid, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.memory_list_v1(p_after_updated timestamp with time zone, p_after_id uuid, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION memory_list_v2(p_after_updated timestamp with time zone, p_after_id uuid, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_list_v2(p_after_updated timestamp with time zone, p_after_id uuid, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_list_v2(p_after_updated timestamp with time zone, p_after_id uuid, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
 -- Name: FUNCTION memory_require(p_extension text, p_feature text); Type: ACL; Schema: agentledger
@@ -2601,6 +3145,13 @@ REVOKE ALL ON FUNCTION agentledger.memory_search_hybrid_v2(p_query text, p_pool 
 GRANT ALL ON FUNCTION agentledger.memory_search_hybrid_v2(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
+-- Name: FUNCTION memory_search_hybrid_v3(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_search_hybrid_v3(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_search_hybrid_v3(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
 -- Name: FUNCTION memory_search_hybrid_vector_v1(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_embedding public.vector, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
 --
 
@@ -2613,6 +3164,13 @@ GRANT ALL ON FUNCTION agentledger.memory_search_hybrid_vector_v1(p_query text, p
 
 REVOKE ALL ON FUNCTION agentledger.memory_search_hybrid_vector_v2(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_embedding public.vector, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.memory_search_hybrid_vector_v2(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_embedding public.vector, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION memory_search_hybrid_vector_v3(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_embedding public.vector, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_search_hybrid_vector_v3(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_embedding public.vector, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_search_hybrid_vector_v3(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_embedding public.vector, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
 -- Name: FUNCTION memory_search_name_v1(p_name text, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
@@ -2629,11 +3187,25 @@ REVOKE ALL ON FUNCTION agentledger.memory_search_name_v2(p_name text, p_threshol
 GRANT ALL ON FUNCTION agentledger.memory_search_name_v2(p_name text, p_threshold double precision, p_cap integer, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
+-- Name: FUNCTION memory_search_name_v3(p_name text, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_search_name_v3(p_name text, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_search_name_v3(p_name text, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
 -- Name: FUNCTION memory_search_substring_v1(p_pattern text, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
 --
 
 REVOKE ALL ON FUNCTION agentledger.memory_search_substring_v1(p_pattern text, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.memory_search_substring_v1(p_pattern text, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION memory_search_substring_v2(p_pattern text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_search_substring_v2(p_pattern text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_search_substring_v2(p_pattern text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
 -- Name: FUNCTION memory_search_text_v1(p_query text, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
@@ -2643,11 +3215,25 @@ REVOKE ALL ON FUNCTION agentledger.memory_search_text_v1(p_query text, p_user te
 GRANT ALL ON FUNCTION agentledger.memory_search_text_v1(p_query text, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
+-- Name: FUNCTION memory_search_text_v2(p_query text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_search_text_v2(p_query text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_search_text_v2(p_query text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
 -- Name: FUNCTION memory_search_vector_v1(p_embedding public.vector, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
 --
 
 REVOKE ALL ON FUNCTION agentledger.memory_search_vector_v1(p_embedding public.vector, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.memory_search_vector_v1(p_embedding public.vector, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION memory_search_vector_v2(p_embedding public.vector, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_search_vector_v2(p_embedding public.vector, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_search_vector_v2(p_embedding public.vector, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
 -- Name: FUNCTION read_events_v1(p_after bigint, p_types text[], p_limit integer); Type: ACL; Schema: agentledger

@@ -30,11 +30,12 @@ from agentledger.memory.records import (
 class AsyncMemory:
     """Entities with merge-upsert, their relationships, search, retention and stats.
 
-    ``user`` arguments scope a call to one user of the tenant: it sees the tenant's own
-    entities (``user_id`` None), its own, and other users' shared ones. Without ``user`` a
-    call reads as the tenant and sees everything. ``touch=True`` on a read also records the
-    access (count and time) in the same transaction; returned records show the values from
-    before this read.
+    ``user`` arguments scope a call to one user of the tenant: with ``scope="shared"`` (the
+    default) it sees the tenant's own entities (``user_id`` None), its own, and other users'
+    shared ones; with ``scope="own"`` only its own (``Filter.scope`` likewise). Without
+    ``user`` a call reads as the tenant and sees everything. ``touch=True`` on a read also
+    records the access (count and time) in the same transaction; returned records show the
+    values from before this read. A merge by natural key counts as an access too.
     """
 
     def __init__(self, run: AsyncRunner, embedder: Embedder | None = None) -> None:
@@ -141,9 +142,16 @@ class AsyncMemory:
                 items[i] = _with_embedding(items[i], vector)
         return await self._run(ops.upsert_many(items, merge=merge))
 
-    async def get(self, id: UUID | str, *, user: str | None = None, touch: bool = False) -> Entity:
+    async def get(
+        self,
+        id: UUID | str,
+        *,
+        user: str | None = None,
+        scope: str = "shared",
+        touch: bool = False,
+    ) -> Entity:
         """One entity; NotFound when it does not exist or the user may not see it."""
-        return await self._run(ops.get(id, user=user, touch=touch))
+        return await self._run(ops.get(id, user=user, scope=scope, touch=touch))
 
     async def get_by_key(
         self,
@@ -160,9 +168,11 @@ class AsyncMemory:
             ops.get_by_key(key, source=source, kind=kind, name=name, user=user, touch=touch)
         )
 
-    async def delete(self, id: UUID | str, *, user: str | None = None) -> bool:
+    async def delete(
+        self, id: UUID | str, *, user: str | None = None, scope: str = "shared"
+    ) -> bool:
         """Delete an entity and its relationships; False when there was nothing to delete."""
-        return await self._run(ops.delete(id, user=user))
+        return await self._run(ops.delete(id, user=user, scope=scope))
 
     async def find_by_name(
         self,
@@ -246,6 +256,7 @@ class AsyncMemory:
         weight: float = 1.0,
         attrs: Mapping[str, Any] | None = None,
         user: str | None = None,
+        scope: str = "shared",
     ) -> Relationship:
         """A typed, weighted edge, unique per (from, to, type): created, or updated in place.
 
@@ -253,7 +264,7 @@ class AsyncMemory:
         NotFound when an end does not exist in this tenant (or ``user`` may not see it).
         """
         return await self._run(
-            graph.relate(from_id, to_id, type, weight=weight, attrs=attrs, user=user)
+            graph.relate(from_id, to_id, type, weight=weight, attrs=attrs, user=user, scope=scope)
         )
 
     async def unrelate(self, from_id: UUID | str, to_id: UUID | str, type: str) -> bool:
@@ -266,11 +277,14 @@ class AsyncMemory:
         direction: str = "both",
         types: Sequence[str] | None = None,
         user: str | None = None,
+        scope: str = "shared",
         limit: int = 100,
     ) -> list[Neighbour]:
         """Entities one edge away (``direction`` out, in or both), heaviest edge first."""
         return await self._run(
-            graph.neighbours(id, direction=direction, types=types, user=user, limit=limit)
+            graph.neighbours(
+                id, direction=direction, types=types, user=user, scope=scope, limit=limit
+            )
         )
 
     async def relationships(
@@ -278,6 +292,7 @@ class AsyncMemory:
         ids: Sequence[UUID | str],
         *,
         user: str | None = None,
+        scope: str = "shared",
         types: Sequence[str] | None = None,
         direction: str = "both",
         limit: int = 1000,
@@ -286,7 +301,9 @@ class AsyncMemory:
         them or both), heaviest first, in one statement. With ``user``, only edges whose two
         ends the user may see. InvalidInput naming ``ids`` for a bad id or too many."""
         return await self._run(
-            graph.relationships(ids, user=user, types=types, direction=direction, limit=limit)
+            graph.relationships(
+                ids, user=user, scope=scope, types=types, direction=direction, limit=limit
+            )
         )
 
     async def traverse(
@@ -297,12 +314,19 @@ class AsyncMemory:
         direction: str = "out",
         types: Sequence[str] | None = None,
         user: str | None = None,
+        scope: str = "shared",
         limit: int = 1000,
     ) -> list[PathStep]:
         """Entities within ``max_depth`` (1-6) edges, each once at its shortest depth."""
         return await self._run(
             graph.traverse(
-                id, max_depth=max_depth, direction=direction, types=types, user=user, limit=limit
+                id,
+                max_depth=max_depth,
+                direction=direction,
+                types=types,
+                user=user,
+                scope=scope,
+                limit=limit,
             )
         )
 

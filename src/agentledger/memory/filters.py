@@ -17,6 +17,9 @@ from agentledger import validation as v
 from agentledger.errors import InvalidInput
 
 MAX_LIMIT = 1000
+# What a user's read sees: "own" only the user's entities; "shared" also the tenant's own
+# (no user) and other users' shared ones. A read without a user sees the whole tenant.
+SCOPES = ("own", "shared")
 COMPARISONS = {"=": "==", "==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 # One attribute comparison: (attribute name, operator, value).
@@ -27,14 +30,17 @@ Where = tuple[str, str, Any]
 class Filter:
     """What a search or listing is limited to; every field is optional.
 
-    ``user``: the user reading (sees the tenant's entities, their own and shared ones; None
-    reads as the tenant and sees all). ``kind``: one kind or several. ``tags``: all must be
-    present. ``attrs``: containment (``{"industry": "tech"}``). ``where``: comparisons such
-    as ``("revenue", ">", 1000)`` or ``("closed", "<", date(2024, 1, 1))``. Time bounds are
-    inclusive below, exclusive above. Archived entities are left out unless asked for.
+    ``user``: the user reading; None reads as the tenant and sees all. ``scope`` says what
+    the user sees: "shared" (the default) their own entities, the tenant's own (no user) and
+    other users' shared ones; "own" only their own. ``kind``: one kind or several.
+    ``tags``: all must be present. ``attrs``: containment (``{"industry": "tech"}``).
+    ``where``: comparisons such as ``("revenue", ">", 1000)`` or ``("closed", "<",
+    date(2024, 1, 1))``. Time bounds are inclusive below, exclusive above. Archived
+    entities are left out unless asked for.
     """
 
     user: str | None = None
+    scope: str = "shared"
     kind: str | Sequence[str] | None = None
     tags: Sequence[str] | None = None
     attrs: Mapping[str, Any] | None = None
@@ -48,6 +54,11 @@ class Filter:
 
 def user_id(value: object, field: str = "user") -> str | None:
     return None if value is None else v.text(field, value, max_len=200)
+
+
+def scoped(user: object, scope: object = "shared") -> dict[str, Any]:
+    """The ``user`` and ``own`` parameters of a statement that reads as a user."""
+    return {"user": user_id(user), "own": v.choice("scope", scope, SCOPES) == "own"}
 
 
 def limit(value: object) -> int:
@@ -65,7 +76,7 @@ def params(f: Filter | None) -> dict[str, Any]:
     elif f.kind is not None:
         kinds = [v.text(f"kind[{i}]", k, max_len=100) for i, k in enumerate(f.kind)]
     return {
-        "user": user_id(f.user),
+        **scoped(f.user, f.scope),
         "kinds": kinds,
         "tags": v.tags("tags", f.tags) or None if f.tags is not None else None,
         "attrs": v.json_object("attrs", f.attrs, max_bytes=10_000) if f.attrs else None,

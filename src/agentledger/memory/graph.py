@@ -30,6 +30,7 @@ def relate(
     weight: float = 1.0,
     attrs: Mapping[str, Any] | None = None,
     user: str | None = None,
+    scope: str = "shared",
 ) -> Gen[Relationship]:
     """Create the typed edge, or update its weight and merge its attrs when it exists."""
     source, target = v.uuid("from_id", from_id), v.uuid("to_id", to_id)
@@ -41,7 +42,7 @@ def relate(
         type=v.text("type", type, max_len=100),
         weight=v.number("weight", weight),
         attrs=v.json_object("attrs", attrs, max_bytes=MAX_ATTRS_BYTES),
-        user=filters.user_id(user),
+        **filters.scoped(user, scope),
     )
     if row is None:
         raise NotFound(
@@ -69,16 +70,17 @@ def neighbours(
     direction: str = "both",
     types: Sequence[str] | None = None,
     user: str | None = None,
+    scope: str = "shared",
     limit: int = 100,
 ) -> Gen[list[Neighbour]]:
-    start = yield from _visible(id, user)
+    start = yield from _visible(id, user, scope)
     v.choice("direction", direction, DIRECTIONS)
     rows = yield Q.neighbours.all(
         id=start,
         out=direction in ("out", "both"),
         **{"in": direction in ("in", "both")},
         types=_types(types),
-        user=filters.user_id(user),
+        **filters.scoped(user, scope),
         limit=filters.limit(limit),
     )
     return [
@@ -96,6 +98,7 @@ def relationships(
     ids: Sequence[UUID | str],
     *,
     user: str | None = None,
+    scope: str = "shared",
     types: Sequence[str] | None = None,
     direction: str = "both",
     limit: int = 1000,
@@ -109,7 +112,7 @@ def relationships(
         out=direction in ("out", "both"),
         **{"in": direction in ("in", "both")},
         types=_types(types),
-        user=filters.user_id(user),
+        **filters.scoped(user, scope),
         limit=filters.limit(limit),
     )
     return [from_row(Relationship, r) for r in rows]
@@ -123,10 +126,11 @@ def traverse(
     direction: str = "out",
     types: Sequence[str] | None = None,
     user: str | None = None,
+    scope: str = "shared",
     limit: int = 1000,
 ) -> Gen[list[PathStep]]:
     """Entities within ``max_depth`` edges, each once at its shortest depth (cycle-safe)."""
-    start = yield from _visible(id, user)
+    start = yield from _visible(id, user, scope)
     v.choice("direction", direction, DIRECTIONS)
     rows = yield Q.traverse.all(
         id=start,
@@ -134,7 +138,7 @@ def traverse(
         out=direction in ("out", "both"),
         **{"in": direction in ("in", "both")},
         types=_types(types),
-        user=filters.user_id(user),
+        **filters.scoped(user, scope),
         limit=filters.limit(limit),
     )
     return [
@@ -143,9 +147,9 @@ def traverse(
     ]
 
 
-def _visible(id: UUID | str, user: str | None) -> Gen[UUID]:
+def _visible(id: UUID | str, user: str | None, scope: str) -> Gen[UUID]:
     entity_id = v.uuid("id", id)
-    row = yield Q.get_entity.one(id=entity_id, user=filters.user_id(user))
+    row = yield Q.get_entity.one(id=entity_id, **filters.scoped(user, scope))
     if row is None:
         raise NotFound(f"entity {id} does not exist", field="id")
     return entity_id

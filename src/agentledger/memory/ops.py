@@ -179,8 +179,10 @@ def _upsert_rows(rows: list[dict[str, Any]], deep: bool) -> Gen[list[dict[str, A
 
 
 @operation(writes=False)
-def get(id: UUID | str, *, user: str | None = None, touch: bool = False) -> Gen[Entity]:
-    row = yield Q.get_entity.one(id=v.uuid("id", id), user=filters.user_id(user))
+def get(
+    id: UUID | str, *, user: str | None = None, scope: str = "shared", touch: bool = False
+) -> Gen[Entity]:
+    row = yield Q.get_entity.one(id=v.uuid("id", id), **filters.scoped(user, scope))
     if row is None:
         raise NotFound(f"entity {id} does not exist", field="id")
     if touch:
@@ -212,9 +214,9 @@ def get_by_key(
 
 
 @operation()
-def delete(id: UUID | str, *, user: str | None = None) -> Gen[bool]:
+def delete(id: UUID | str, *, user: str | None = None, scope: str = "shared") -> Gen[bool]:
     """Delete an entity and its relationships; False when there was none to delete."""
-    count = yield Q.delete_entity.rowcount(id=v.uuid("id", id), user=filters.user_id(user))
+    count = yield Q.delete_entity.rowcount(id=v.uuid("id", id), **filters.scoped(user, scope))
     return bool(count)
 
 

@@ -2,7 +2,8 @@
 -- Insert entities or merge them into the rows with the same (user, dedup key): attrs merged
 -- key by key (at every depth if deep), NULLs never overwrite, tags unioned, updated_at set to
 -- ``at`` (default now; ``first_at``: a batch's first input's, for a new entity's created_at),
--- update_count counting each merge (``repeats``: inputs of one batch already merged in).
+-- update_count counting each merge (``repeats``: inputs of one batch already merged in), and
+-- each merge recorded as an access (access_count, last_accessed_at).
 INSERT INTO agentledger.memory_entities AS e
     (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
      relevance, update_count, created_at, updated_at)
@@ -24,7 +25,9 @@ ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
     shared = e.shared OR EXCLUDED.shared,
     status = 'active',
     update_count = e.update_count + 1 + EXCLUDED.update_count,
-    updated_at = EXCLUDED.updated_at
+    updated_at = EXCLUDED.updated_at,
+    access_count = e.access_count + 1 + EXCLUDED.update_count,
+    last_accessed_at = greatest(e.last_accessed_at, EXCLUDED.updated_at)
 RETURNING e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
        coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
        e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
@@ -59,7 +62,8 @@ SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
        e.created_at, e.updated_at
 FROM agentledger.memory_entities e
 WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
-  AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+  AND (%(user)s::text IS NULL OR e.user_id = %(user)s
+           OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
 
 -- name: get_entity_by_key
 -- One entity by its dedup key in one user's namespace ('' for the tenant's own).
@@ -80,14 +84,15 @@ WHERE e.tenant_id = agentledger.current_tenant() AND e.id = ANY(%(ids)s::uuid[])
 -- Delete one entity the user may see (its relationships go with it).
 DELETE FROM agentledger.memory_entities AS e
 WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
-  AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+  AND (%(user)s::text IS NULL OR e.user_id = %(user)s
+           OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
 
 -- name: list_entities
 -- Entities matching a filter, newest change first, after a keyset cursor. Through a definer
 -- function: under RLS the tags / attrs filters could not use their indexes (memory_0005).
-SELECT * FROM agentledger.memory_list_v1(
+SELECT * FROM agentledger.memory_list_v2(
     p_after_updated => %(after_updated)s::timestamptz, p_after_id => %(after_id)s::uuid,
-    p_user => %(user)s::text, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+    p_user => %(user)s::text, p_own => %(own)s::boolean, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
     p_created_before => %(created_before)s::timestamptz,
@@ -102,9 +107,9 @@ SELECT agentledger.memory_require('pg_trgm', %(feature)s)
 -- name: find_by_name
 -- Entities whose name is similar to the given one, most similar first: close words from the
 -- tenant's word dictionary, then trigram similarity of whole names (see memory_0004).
-SELECT * FROM agentledger.memory_search_name_v2(
+SELECT * FROM agentledger.memory_search_name_v3(
     p_name => %(name)s::text, p_threshold => %(threshold)s::float8, p_cap => %(cap)s::integer,
-    p_user => %(user)s::text, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+    p_user => %(user)s::text, p_own => %(own)s::boolean, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
     p_created_before => %(created_before)s::timestamptz,
@@ -114,8 +119,8 @@ SELECT * FROM agentledger.memory_search_name_v2(
 
 -- name: search_text
 -- Full-text search over name (A), summary (B) and string attrs (C), ranked, with highlights.
-SELECT * FROM agentledger.memory_search_text_v1(
-    p_query => %(query)s::text, p_user => %(user)s::text, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+SELECT * FROM agentledger.memory_search_text_v2(
+    p_query => %(query)s::text, p_user => %(user)s::text, p_own => %(own)s::boolean, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
     p_created_before => %(created_before)s::timestamptz,
@@ -126,8 +131,8 @@ SELECT * FROM agentledger.memory_search_text_v1(
 -- name: find_by_substring
 -- Entities whose name or summary holds a text (an escaped ILIKE pattern), name matches
 -- first; through a definer function so the trigram GIN indexes serve it (memory_0008).
-SELECT * FROM agentledger.memory_search_substring_v1(
-    p_pattern => %(pattern)s::text, p_user => %(user)s::text, p_kinds => %(kinds)s::text[],
+SELECT * FROM agentledger.memory_search_substring_v2(
+    p_pattern => %(pattern)s::text, p_user => %(user)s::text, p_own => %(own)s::boolean, p_kinds => %(kinds)s::text[],
     p_tags => %(tags)s::text[], p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
     p_created_before => %(created_before)s::timestamptz,
@@ -143,8 +148,8 @@ SELECT agentledger.memory_require('vector', %(feature)s),
 
 -- name: search_vector
 -- Nearest entities by cosine distance (HNSW); exact over the scope when the index falls short.
-SELECT * FROM agentledger.memory_search_vector_v1(
-    p_embedding => %(embedding)s::vector, p_user => %(user)s::text, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+SELECT * FROM agentledger.memory_search_vector_v2(
+    p_embedding => %(embedding)s::vector, p_user => %(user)s::text, p_own => %(own)s::boolean, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
     p_created_before => %(created_before)s::timestamptz,
@@ -154,11 +159,11 @@ SELECT * FROM agentledger.memory_search_vector_v1(
 
 -- name: search_hybrid
 -- Text and fuzzy-name candidates fused by reciprocal rank (RRF), each signal's score kept.
-SELECT * FROM agentledger.memory_search_hybrid_v2(
+SELECT * FROM agentledger.memory_search_hybrid_v3(
     p_query => %(query)s::text, p_pool => %(pool)s::integer, p_text_cap => %(text_cap)s::integer,
     p_rrf_k => %(rrf_k)s::integer, p_threshold => %(threshold)s::float8,
     p_cap => %(cap)s::integer,
-    p_user => %(user)s::text, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+    p_user => %(user)s::text, p_own => %(own)s::boolean, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
     p_created_before => %(created_before)s::timestamptz,
@@ -168,12 +173,12 @@ SELECT * FROM agentledger.memory_search_hybrid_v2(
 
 -- name: search_hybrid_vector
 -- Text, fuzzy-name and vector candidates fused by reciprocal rank (RRF), in one statement.
-SELECT * FROM agentledger.memory_search_hybrid_vector_v2(
+SELECT * FROM agentledger.memory_search_hybrid_vector_v3(
     p_query => %(query)s::text, p_pool => %(pool)s::integer, p_text_cap => %(text_cap)s::integer,
     p_rrf_k => %(rrf_k)s::integer, p_threshold => %(threshold)s::float8,
     p_cap => %(cap)s::integer,
     p_embedding => %(embedding)s::vector,
-    p_user => %(user)s::text, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+    p_user => %(user)s::text, p_own => %(own)s::boolean, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
     p_created_before => %(created_before)s::timestamptz,
@@ -188,7 +193,8 @@ SELECT agentledger.current_tenant(), %(from_id)s, %(to_id)s, %(type)s, %(weight)
 WHERE (SELECT count(*) FROM agentledger.memory_entities e
        WHERE e.tenant_id = agentledger.current_tenant()
          AND e.id IN (%(from_id)s, %(to_id)s)
-         AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)) = 2
+         AND (%(user)s::text IS NULL OR e.user_id = %(user)s
+           OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))) = 2
 ON CONFLICT (tenant_id, from_id, to_id, type) DO UPDATE SET
     weight = EXCLUDED.weight,
     attrs = r.attrs || EXCLUDED.attrs,
@@ -214,7 +220,8 @@ SELECT * FROM (
     FROM agentledger.memory_relationships r JOIN agentledger.memory_entities e ON e.tenant_id = r.tenant_id AND e.id = r.to_id
     WHERE r.tenant_id = agentledger.current_tenant() AND r.from_id = %(id)s AND %(out)s
       AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
-      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+      AND (%(user)s::text IS NULL OR e.user_id = %(user)s
+           OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
     UNION ALL
     SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
        coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
@@ -225,7 +232,8 @@ SELECT * FROM (
     FROM agentledger.memory_relationships r JOIN agentledger.memory_entities e ON e.tenant_id = r.tenant_id AND e.id = r.from_id
     WHERE r.tenant_id = agentledger.current_tenant() AND r.to_id = %(id)s AND %(in)s
       AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
-      AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)
+      AND (%(user)s::text IS NULL OR e.user_id = %(user)s
+           OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
 ) n
 ORDER BY r_weight DESC, r_type, id
 LIMIT %(limit)s
@@ -241,7 +249,7 @@ WHERE r.tenant_id = agentledger.current_tenant()
   AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
   AND (%(user)s::text IS NULL OR 2 = (SELECT count(*) FROM agentledger.memory_entities e
        WHERE e.tenant_id = r.tenant_id AND e.id IN (r.from_id, r.to_id)
-         AND (e.user_id = '' OR e.user_id = %(user)s OR e.shared)))
+         AND (e.user_id = %(user)s OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))))
 ORDER BY r.weight DESC, r.type, r.id
 LIMIT %(limit)s
 
@@ -267,7 +275,8 @@ WITH RECURSIVE walk (id, depth, path, via) AS (
       AND NOT n.id = ANY(w.path)
       AND (%(user)s::text IS NULL OR EXISTS (
           SELECT 1 FROM agentledger.memory_entities e
-          WHERE e.tenant_id = agentledger.current_tenant() AND e.id = n.id AND (%(user)s::text IS NULL OR e.user_id = '' OR e.user_id = %(user)s OR e.shared)))
+          WHERE e.tenant_id = agentledger.current_tenant() AND e.id = n.id AND (%(user)s::text IS NULL OR e.user_id = %(user)s
+           OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))))
 ), shortest AS (
     SELECT DISTINCT ON (id) id, depth, path, via
     FROM walk

@@ -60,6 +60,14 @@ MergeMode = Annotated[
 ]
 
 
+UserScope = Literal["own", "shared"]
+SCOPE_HELP = (
+    "With user: own = only the user's entities; shared = also the tenant's own and other "
+    "users' shared ones."
+)
+ScopeQuery = Annotated[UserScope, Query(alias="scope", description=SCOPE_HELP)]
+
+
 class UpsertIn(EntityIn):
     merge: MergeMode = "shallow"
 
@@ -73,6 +81,7 @@ class BatchIn(BaseModel):
 class FilterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     user: str | None = None
+    scope: UserScope = Field(default="shared", description=SCOPE_HELP)
     kind: list[str] | None = Field(default=None, examples=[["contact", "deal"]])
     tags: list[str] | None = None
     attrs: dict[str, Any] | None = Field(default=None, examples=[{"industry": "tech"}])
@@ -93,6 +102,7 @@ class FilterIn(BaseModel):
             where = [(f, op, _typed(value)) for f, op, value in self.where]
         return Filter(
             user=self.user,
+            scope=self.scope,
             kind=self.kind,
             tags=self.tags,
             attrs=self.attrs,
@@ -129,6 +139,7 @@ class EdgesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ids: list[UUID] = Field(min_length=1, max_length=1000)
     user: str | None = None
+    scope: UserScope = Field(default="shared", description=SCOPE_HELP)
     types: list[str] | None = None
     direction: Literal["in", "out", "both"] = "both"
     limit: int = Field(default=1000, ge=1, le=1000)
@@ -160,13 +171,15 @@ async def list_entities(
     who: Reader,
     kind: str | None = None,
     user: str | None = None,
+    user_scope: ScopeQuery = "shared",
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> object:
     memory = scope(request, who).memory
     after_id = cursor_uuid(cursor, "after")
     after = await memory.get(after_id) if after_id else None
-    items = await memory.list(Filter(kind=kind, user=user), after=after, limit=limit)
+    where = Filter(kind=kind, user=user, scope=user_scope)
+    items = await memory.list(where, after=after, limit=limit)
     nxt = encode_cursor({"after": str(items[-1].id)}) if len(items) == limit else None
     return {"items": items, "next_cursor": nxt}
 
@@ -185,18 +198,28 @@ async def get_by_key(
 
 @router.get("/entities/{entity_id}", response_model=Entity, summary="One entity")
 async def get_entity(
-    entity_id: UUID, request: Request, who: Reader, user: str | None = None, touch: bool = False
+    entity_id: UUID,
+    request: Request,
+    who: Reader,
+    user: str | None = None,
+    user_scope: ScopeQuery = "shared",
+    touch: bool = False,
 ) -> object:
-    return await scope(request, who).memory.get(entity_id, user=user, touch=touch)
+    memory = scope(request, who).memory
+    return await memory.get(entity_id, user=user, scope=user_scope, touch=touch)
 
 
 @router.delete("/entities/{entity_id}", status_code=204, summary="Delete an entity")
 async def delete_entity(
-    entity_id: UUID, request: Request, who: Writer, user: str | None = None
+    entity_id: UUID,
+    request: Request,
+    who: Writer,
+    user: str | None = None,
+    user_scope: ScopeQuery = "shared",
 ) -> None:
     from agentledger.errors import NotFound
 
-    if not await scope(request, who).memory.delete(entity_id, user=user):
+    if not await scope(request, who).memory.delete(entity_id, user=user, scope=user_scope):
         raise NotFound(f"entity {entity_id} does not exist", field="entity_id")
 
 
@@ -261,7 +284,12 @@ async def unrelate(request: Request, who: Writer, from_id: UUID, to_id: UUID, ty
 )
 async def relationships(body: EdgesIn, request: Request, who: Reader) -> object:
     return await scope(request, who).memory.relationships(
-        body.ids, user=body.user, types=body.types, direction=body.direction, limit=body.limit
+        body.ids,
+        user=body.user,
+        scope=body.scope,
+        types=body.types,
+        direction=body.direction,
+        limit=body.limit,
     )
 
 
