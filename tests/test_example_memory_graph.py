@@ -116,6 +116,12 @@ async def test_no_call_crosses_users(backend: PostgresMemoryBackend) -> None:
     their_contact = await backend.store_node(seed_data.contact(), b)
     await backend.store_relationship(b, theirs, their_contact, RelationshipType.RELATES_TO)
     assert mine != theirs
+    # what the shared scope would let A see: B's shared entity and a tenant-wide one
+    memory = backend.scope.memory
+    await memory.upsert(
+        "domain_entity", "Acme Shared", key="SH-1", source="crm", user=b, shared=True
+    )
+    await memory.upsert("domain_entity", "Acme Tenant-wide", key="TW-1", source="crm")
     assert [n.node_id for n in await backend.search_nodes(a, "Acme")] == [mine]
     assert [n.node_id for n in await backend.get_nodes_by_user(a)] == [mine]
     assert await backend.get_node(theirs, a) is None
@@ -128,7 +134,7 @@ async def test_no_call_crosses_users(backend: PostgresMemoryBackend) -> None:
     assert (await backend.get_user_stats(a))["total_nodes"] == 1
     assert (await backend.load_user_memories(a)).relationships == []
     assert await backend.cleanup_old_nodes(a, days=0) == 1
-    assert len(await backend.get_nodes_by_user(b)) == 2
+    assert len(await backend.get_nodes_by_user(b)) == 3  # two nodes and the shared one
 
 
 async def test_concurrent_stores_of_one_entity_merge_into_one_node(

@@ -2,7 +2,8 @@
 relationships, search, stats, cleanup) as a thin layer over agentledger's memory.
 
 Every node is its user's own entity (never shared, never tenant-wide) in one tenant of
-the application; every call passes the user, so no read, relate or delete crosses users.
+the application; every call passes the user with the own-only scope, so no read, relate
+or delete crosses users.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ PAGE = 1000  # agentledger's largest page (list, relationships)
 # load_user_memories asks for the out-edges of this many edges' worth of nodes at a time,
 # leaving room under PAGE for nodes of more than average degree.
 EDGE_TARGET = 800
+# Every read is of the user's own nodes only (the seed: "all queries filtered by user_id").
+OWN = "own"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -172,13 +175,15 @@ class PostgresMemoryBackend:
     async def get_node(self, node_id: str, user_id: str) -> MemoryNode | None:
         """The user's node, or None (also for another user's node)."""
         try:
-            return node_from_entity(await self.scope.memory.get(node_id, user=user(user_id)))
+            return node_from_entity(
+                await self.scope.memory.get(node_id, user=user(user_id), scope=OWN)
+            )
         except NotFound:
             return None
 
     async def delete_node(self, node_id: str, user_id: str) -> bool:
         """Delete the user's node and its relationships; False when there was none."""
-        return await self.scope.memory.delete(node_id, user=user(user_id))
+        return await self.scope.memory.delete(node_id, user=user(user_id), scope=OWN)
 
     async def search_nodes(
         self,
@@ -248,12 +253,13 @@ class PostgresMemoryBackend:
             weight=strength,
             attrs=metadata,
             user=user(user_id),
+            scope=OWN,
         )
         return str(rel.id)
 
     async def get_relationships(self, node_id: str, user_id: str) -> list[dict[str, Any]]:
         """The edges into and out of the user's node, strongest first."""
-        rels = await self.scope.memory.relationships([node_id], user=user(user_id))
+        rels = await self.scope.memory.relationships([node_id], user=user(user_id), scope=OWN)
         return [relationship_dict(r, user_id) for r in rels]
 
     async def load_user_memories(self, user_id: str) -> UserMemories:
@@ -286,7 +292,9 @@ class PostgresMemoryBackend:
             incomplete: list[str] = []
             while pending:
                 chunk = pending.pop()
-                got = await tx.memory.relationships(chunk, user=owner, direction="out", limit=PAGE)
+                got = await tx.memory.relationships(
+                    chunk, user=owner, scope=OWN, direction="out", limit=PAGE
+                )
                 queries += 1
                 if len(got) == PAGE and len(chunk) > 1:
                     half = len(chunk) // 2
@@ -349,4 +357,4 @@ def own(
     """The user's own nodes, of the given context types (all when None)."""
     wanted = list(context_filter or ())
     kinds = sorted({context_type(c).value for c in wanted}) if wanted else None
-    return Filter(user=user(user_id), kind=kinds, include_archived=include_archived)
+    return Filter(user=user(user_id), scope=OWN, kind=kinds, include_archived=include_archived)

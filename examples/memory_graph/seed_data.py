@@ -148,7 +148,7 @@ async def load_graph(
     async def work(share: list[tuple[str, str, RelationshipType]]) -> None:
         async with backend.acquire() as tx:
             for source, target, kind in share:
-                await tx.memory.relate(source, target, kind.value, user=user_id)
+                await tx.memory.relate(source, target, kind.value, user=user_id, scope="own")
 
     await asyncio.gather(*(work(todo[w::workers]) for w in range(workers)))
     return ids

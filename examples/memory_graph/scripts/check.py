@@ -99,6 +99,8 @@ class Checks:
             and content["last_updated"] >= stored.content["last_updated"]
         )
         assert merged.summary == seed_data.account_first().summary  # kept: none given
+        assert merged.access_count == stored.access_count + 1  # the seed's trigger
+        assert merged.last_accessed is not None
 
     async def dedup_key(self) -> None:
         mine = await self.b.store_node(seed_data.account_first(), self.a)
