@@ -39,6 +39,7 @@ from agentledger.memory import (
     RetentionResult,
     SearchHit,
     UpsertResult,
+    Vocabulary,
 )
 from agentledger.runs import Run, RunStat
 from agentledger.tasks import NewTask, Outcome, QueueStats, Settled, Task
@@ -100,4 +101,5 @@ __all__ = [
     "Unavailable",
     "UpsertResult",
     "VersionConflict",
+    "Vocabulary",
 ]

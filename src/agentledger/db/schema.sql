@@ -553,6 +553,52 @@ END
 $$;
 
 --
+-- Name: memory_check_kind(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_check_kind() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    DECLARE
+        v_terms text[];
+    BEGIN
+        SELECT v.terms INTO v_terms FROM agentledger.memory_vocabularies v
+        WHERE v.tenant_id = NEW.tenant_id AND v.domain = 'kind';
+        IF v_terms IS NOT NULL AND NOT NEW.kind = ANY(v_terms) THEN
+            RAISE EXCEPTION USING ERRCODE = 'ALII0', COLUMN = 'kind',
+                MESSAGE = 'kind ' || quote_literal(NEW.kind)
+                    || ' is not in this tenant''s vocabulary; allowed: '
+                    || array_to_string(v_terms, ', ');
+        END IF;
+        RETURN NEW;
+    END
+    $$;
+
+--
+-- Name: memory_check_relationship_type(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_check_relationship_type() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    DECLARE
+        v_terms text[];
+    BEGIN
+        SELECT v.terms INTO v_terms FROM agentledger.memory_vocabularies v
+        WHERE v.tenant_id = NEW.tenant_id AND v.domain = 'relationship_type';
+        IF v_terms IS NOT NULL AND NOT NEW.type = ANY(v_terms) THEN
+            RAISE EXCEPTION USING ERRCODE = 'ALII0', COLUMN = 'type',
+                MESSAGE = 'relationship type ' || quote_literal(NEW.type)
+                    || ' is not in this tenant''s vocabulary; allowed: '
+                    || array_to_string(v_terms, ', ');
+        END IF;
+        RETURN NEW;
+    END
+    $$;
+
+--
 -- Name: memory_fuzzy_v1(text, double precision, integer, text, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -2295,6 +2341,21 @@ CREATE TABLE agentledger.memory_relationships (
 ALTER TABLE ONLY agentledger.memory_relationships FORCE ROW LEVEL SECURITY;
 
 --
+-- Name: memory_vocabularies; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.memory_vocabularies (
+    tenant_id text NOT NULL,
+    domain text NOT NULL,
+    terms text[] NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT memory_vocabularies_domain CHECK ((domain = ANY (ARRAY['kind'::text, 'relationship_type'::text]))),
+    CONSTRAINT memory_vocabularies_terms CHECK (((cardinality(terms) >= 1) AND (cardinality(terms) <= 1000)))
+);
+
+ALTER TABLE ONLY agentledger.memory_vocabularies FORCE ROW LEVEL SECURITY;
+
+--
 -- Name: runs; Type: TABLE; Schema: agentledger
 --
 
@@ -2506,6 +2567,13 @@ ALTER TABLE ONLY agentledger.memory_relationships
     ADD CONSTRAINT memory_relationships_unique UNIQUE (tenant_id, from_id, to_id, type);
 
 --
+-- Name: memory_vocabularies memory_vocabularies_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.memory_vocabularies
+    ADD CONSTRAINT memory_vocabularies_pkey PRIMARY KEY (tenant_id, domain);
+
+--
 -- Name: runs runs_pkey; Type: CONSTRAINT; Schema: agentledger
 --
 
@@ -2703,6 +2771,18 @@ CREATE INDEX tasks_finished ON agentledger.tasks USING btree (tenant_id, finishe
 CREATE INDEX tasks_ready ON agentledger.tasks USING btree (tenant_id, queue, priority DESC, run_after, id) WHERE (finished_at IS NULL);
 
 --
+-- Name: memory_entities memory_entities_kind_insert; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER memory_entities_kind_insert BEFORE INSERT ON agentledger.memory_entities FOR EACH ROW EXECUTE FUNCTION agentledger.memory_check_kind();
+
+--
+-- Name: memory_entities memory_entities_kind_update; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER memory_entities_kind_update BEFORE UPDATE OF kind ON agentledger.memory_entities FOR EACH ROW WHEN ((new.kind IS DISTINCT FROM old.kind)) EXECUTE FUNCTION agentledger.memory_check_kind();
+
+--
 -- Name: memory_entities memory_name_terms_insert; Type: TRIGGER; Schema: agentledger
 --
 
@@ -2713,6 +2793,18 @@ CREATE TRIGGER memory_name_terms_insert AFTER INSERT ON agentledger.memory_entit
 --
 
 CREATE TRIGGER memory_name_terms_update AFTER UPDATE ON agentledger.memory_entities REFERENCING OLD TABLE AS previous NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION agentledger.memory_name_terms_rename();
+
+--
+-- Name: memory_relationships memory_relationships_type_insert; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER memory_relationships_type_insert BEFORE INSERT ON agentledger.memory_relationships FOR EACH ROW EXECUTE FUNCTION agentledger.memory_check_relationship_type();
+
+--
+-- Name: memory_relationships memory_relationships_type_update; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER memory_relationships_type_update BEFORE UPDATE OF type ON agentledger.memory_relationships FOR EACH ROW WHEN ((new.type IS DISTINCT FROM old.type)) EXECUTE FUNCTION agentledger.memory_check_relationship_type();
 
 --
 -- Name: tasks tasks_tenant_moved; Type: TRIGGER; Schema: agentledger
@@ -2838,6 +2930,13 @@ ALTER TABLE ONLY agentledger.memory_relationships
     ADD CONSTRAINT memory_relationships_to_fk FOREIGN KEY (tenant_id, to_id) REFERENCES agentledger.memory_entities(tenant_id, id) ON DELETE CASCADE;
 
 --
+-- Name: memory_vocabularies memory_vocabularies_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.memory_vocabularies
+    ADD CONSTRAINT memory_vocabularies_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
+
+--
 -- Name: runs runs_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
 --
 
@@ -2930,6 +3029,12 @@ ALTER TABLE agentledger.memory_name_terms ENABLE ROW LEVEL SECURITY;
 ALTER TABLE agentledger.memory_relationships ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: memory_vocabularies; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.memory_vocabularies ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: runs; Type: ROW SECURITY; Schema: agentledger
 --
 
@@ -3006,6 +3111,12 @@ CREATE POLICY tenant_isolation ON agentledger.memory_name_terms USING ((tenant_i
 --
 
 CREATE POLICY tenant_isolation ON agentledger.memory_relationships USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: memory_vocabularies tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.memory_vocabularies USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
 
 --
 -- Name: runs tenant_isolation; Type: POLICY; Schema: agentledger
@@ -3097,6 +3208,20 @@ GRANT ALL ON FUNCTION agentledger.claim_tasks_fair_v3(p_queue text, p_limit inte
 
 REVOKE ALL ON FUNCTION agentledger.jsonb_merge_deep(a jsonb, b jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.jsonb_merge_deep(a jsonb, b jsonb) TO agentledger_app;
+
+--
+-- Name: FUNCTION memory_check_kind(); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_check_kind() FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_check_kind() TO agentledger_app;
+
+--
+-- Name: FUNCTION memory_check_relationship_type(); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_check_relationship_type() FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_check_relationship_type() TO agentledger_app;
 
 --
 -- Name: FUNCTION memory_fuzzy_v1(p_query text, p_threshold double precision, p_cap integer, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
@@ -3307,6 +3432,12 @@ GRANT SELECT,INSERT,DELETE ON TABLE agentledger.memory_name_terms TO agentledger
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.memory_relationships TO agentledger_app;
+
+--
+-- Name: TABLE memory_vocabularies; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.memory_vocabularies TO agentledger_app;
 
 --
 -- Name: TABLE runs; Type: ACL; Schema: agentledger

@@ -15,6 +15,7 @@ from agentledger.memory.records import (
     RetentionResult,
     SearchHit,
     UpsertResult,
+    Vocabulary,
 )
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "RetentionResult",
     "SearchHit",
     "UpsertResult",
+    "Vocabulary",
 ]

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from agentledger.db.database_async import AsyncRunner
 from agentledger.errors import InvalidInput
-from agentledger.memory import graph, ops, search
+from agentledger.memory import graph, ops, search, vocabulary
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.filters import Filter
 from agentledger.memory.records import (
@@ -24,6 +24,7 @@ from agentledger.memory.records import (
     RetentionResult,
     SearchHit,
     UpsertResult,
+    Vocabulary,
 )
 
 
@@ -366,6 +367,28 @@ class AsyncMemory:
         """Counts by kind and status, relationships, last activity: the tenant's, or one
         user's own entities (and the edges leaving them)."""
         return await self._run(ops.stats(user=user))
+
+    async def define_vocabulary(
+        self,
+        *,
+        kinds: Sequence[str] | None = None,
+        relationship_types: Sequence[str] | None = None,
+    ) -> Vocabulary:
+        """Allow only these entity kinds and relationship types in this tenant (None: any).
+
+        The database holds every later write to them: an unknown kind is InvalidInput naming
+        ``kind``, an unknown type InvalidInput naming ``type``, each listing the allowed
+        terms. Refused (InvalidInput, nothing changed) when stored memory already uses a
+        term left out. A write running while the vocabulary changes is checked against the
+        vocabulary it read.
+        """
+        return await self._run(
+            vocabulary.define(kinds=kinds, relationship_types=relationship_types)
+        )
+
+    async def vocabulary(self) -> Vocabulary:
+        """The kinds and relationship types this tenant allows (None: any)."""
+        return await self._run(vocabulary.get())
 
     async def _embed(self, texts: list[str]) -> list[list[float]]:
         if self._embedder is None:

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from agentledger.db.database_sync import Runner
 from agentledger.errors import InvalidInput
-from agentledger.memory import graph, ops, search
+from agentledger.memory import graph, ops, search, vocabulary
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.filters import Filter
 from agentledger.memory.records import (
@@ -25,6 +25,7 @@ from agentledger.memory.records import (
     RetentionResult,
     SearchHit,
     UpsertResult,
+    Vocabulary,
 )
 
 
@@ -361,6 +362,26 @@ class Memory:
         """Counts by kind and status, relationships, last activity: the tenant's, or one
         user's own entities (and the edges leaving them)."""
         return self._run(ops.stats(user=user))
+
+    def define_vocabulary(
+        self,
+        *,
+        kinds: Sequence[str] | None = None,
+        relationship_types: Sequence[str] | None = None,
+    ) -> Vocabulary:
+        """Allow only these entity kinds and relationship types in this tenant (None: any).
+
+        The database holds every later write to them: an unknown kind is InvalidInput naming
+        ``kind``, an unknown type InvalidInput naming ``type``, each listing the allowed
+        terms. Refused (InvalidInput, nothing changed) when stored memory already uses a
+        term left out. A write running while the vocabulary changes is checked against the
+        vocabulary it read.
+        """
+        return self._run(vocabulary.define(kinds=kinds, relationship_types=relationship_types))
+
+    def vocabulary(self) -> Vocabulary:
+        """The kinds and relationship types this tenant allows (None: any)."""
+        return self._run(vocabulary.get())
 
     def _embed(self, texts: list[str]) -> list[list[float]]:
         if self._embedder is None:

@@ -129,3 +129,11 @@ class RetentionResult:
     action: str
     affected: int
     batches: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Vocabulary:
+    """The entity kinds and relationship types a tenant allows (None: any)."""
+
+    kinds: list[str] | None
+    relationship_types: list[str] | None

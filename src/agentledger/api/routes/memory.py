@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentledger.api.auth import Reader, Writer, scope
+from agentledger.api.auth import Admin, Reader, Writer, scope
 from agentledger.api.pagination import MAX_LIMIT, cursor_uuid, encode_cursor
 from agentledger.api.schemas import Page
 from agentledger.memory import (
@@ -21,6 +21,7 @@ from agentledger.memory import (
     Relationship,
     SearchHit,
     UpsertResult,
+    Vocabulary,
 )
 
 router = APIRouter(prefix="/v1/memory", tags=["memory"])
@@ -133,6 +134,16 @@ class RelateIn(BaseModel):
     type: str = Field(min_length=1, max_length=100, examples=["works_at"])
     weight: float = Field(default=1.0, ge=0)
     attrs: dict[str, Any] | None = None
+
+
+class VocabularyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kinds: list[str] | None = Field(
+        default=None, description="Allowed entity kinds (null: any).", examples=[["contact"]]
+    )
+    relationship_types: list[str] | None = Field(
+        default=None, description="Allowed relationship types (null: any).", examples=[None]
+    )
 
 
 class EdgesIn(BaseModel):
@@ -327,6 +338,22 @@ async def traverse(
 ) -> object:
     return await scope(request, who).memory.traverse(
         entity_id, max_depth=max_depth, direction=direction, types=types, limit=limit
+    )
+
+
+@router.get("/vocabulary", response_model=Vocabulary, summary="Allowed kinds and types")
+async def get_vocabulary(request: Request, who: Reader) -> object:
+    return await scope(request, who).memory.vocabulary()
+
+
+@router.put(
+    "/vocabulary",
+    response_model=Vocabulary,
+    summary="Allow only these entity kinds and relationship types (admin)",
+)
+async def define_vocabulary(body: VocabularyIn, request: Request, who: Admin) -> object:
+    return await scope(request, who).memory.define_vocabulary(
+        kinds=body.kinds, relationship_types=body.relationship_types
     )
 
 
