@@ -26,6 +26,7 @@ from agentledger import (
     Relationship,
     Settings,
     Unavailable,
+    Vocabulary,
 )
 from agentledger.ledger_async import AsyncTransaction
 from examples.memory_graph.config import DEFAULT_POOL_SIZE, memory_settings
@@ -33,14 +34,11 @@ from examples.memory_graph.models import (
     ContextType,
     MemoryNode,
     RelationshipType,
-    context_type,
     fallback_name,
     new_entity,
     node_from_entity,
     relationship_dict,
-)
-from examples.memory_graph.models import (
-    relationship_type as edge_type,
+    term,
 )
 
 log = logging.getLogger("memory_graph.postgres")
@@ -50,6 +48,9 @@ PAGE = 1000  # agentledger's largest page (list, relationships)
 # load_user_memories asks for the out-edges of this many edges' worth of nodes at a time,
 # leaving room under PAGE for nodes of more than average degree.
 EDGE_TARGET = 800
+VOCABULARY = Vocabulary(
+    kinds=[str(t) for t in ContextType], relationship_types=[str(t) for t in RelationshipType]
+)
 # Every read is of the user's own nodes only (the seed: "all queries filtered by user_id").
 OWN = "own"
 
@@ -99,7 +100,9 @@ class PostgresMemoryBackend:
         self._open = False
 
     async def initialize(self) -> Self:
-        """Open the pool (applying migrations) and make the application's tenant."""
+        """Open the pool (applying migrations), make the application's tenant and give it
+        the seed's vocabulary: the seven context types as the only entity kinds and the
+        five relationship types, so the database refuses any other (the seed's CHECKs)."""
         if self._open:
             return self
         if self._own:
@@ -110,8 +113,12 @@ class PostgresMemoryBackend:
                 await self.ledger.tenants.get(self.tenant)
             except NotFound:
                 await self.ledger.tenants.create(self.tenant, "Contextual memory graph")
+            if not same_terms(await self.scope.memory.vocabulary(), VOCABULARY):
+                await self.scope.memory.define_vocabulary(
+                    kinds=VOCABULARY.kinds, relationship_types=VOCABULARY.relationship_types
+                )
         except Unavailable:
-            log.warning("PostgreSQL is down: assuming tenant %s exists", self.tenant)
+            log.warning("PostgreSQL is down: assuming tenant %s is ready", self.tenant)
         self._open = True
         return self
 
@@ -245,11 +252,12 @@ class PostgresMemoryBackend:
         metadata: dict[str, Any] | None = None,
     ) -> str:
         """One edge per (from, to, type): created, or its strength updated. Both nodes must
-        be the user's (NotFound otherwise); an unknown type raises InvalidInput."""
+        be the user's (NotFound otherwise); the tenant's vocabulary refuses an unknown type
+        (InvalidInput naming ``type``, listing the five)."""
         rel = await self.scope.memory.relate(
             from_node_id,
             to_node_id,
-            edge_type(relationship_type).value,
+            term(relationship_type),
             weight=strength,
             attrs=metadata,
             user=user(user_id),
@@ -348,6 +356,14 @@ def user(user_id: object) -> str:
     return user_id
 
 
+def same_terms(a: Vocabulary, b: Vocabulary) -> bool:
+    """Whether two vocabularies allow the same terms (in whatever order)."""
+    return all(
+        (x is None and y is None) or (x is not None and y is not None and set(x) == set(y))
+        for x, y in ((a.kinds, b.kinds), (a.relationship_types, b.relationship_types))
+    )
+
+
 def own(
     user_id: str,
     context_filter: Iterable[ContextType | str] | None = None,
@@ -356,5 +372,5 @@ def own(
 ) -> Filter:
     """The user's own nodes, of the given context types (all when None)."""
     wanted = list(context_filter or ())
-    kinds = sorted({context_type(c).value for c in wanted}) if wanted else None
+    kinds = sorted({term(c) for c in wanted}) if wanted else None
     return Filter(user=user(user_id), scope=OWN, kind=kinds, include_archived=include_archived)

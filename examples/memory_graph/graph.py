@@ -12,8 +12,7 @@ from examples.memory_graph.models import (
     ContextType,
     MemoryNode,
     RelationshipType,
-    context_type,
-    relationship_type,
+    term,
 )
 
 log = logging.getLogger("memory_graph")
@@ -58,7 +57,7 @@ class ContextualMemoryGraph:
         """Keep a node; returns its local id. Where it went is the local row's state:
         ``stored`` (PostgreSQL has it), ``spooled`` (PostgreSQL will, exactly once) or
         ``local`` (transient, PostgreSQL disabled, or a store it could not take)."""
-        kind = context_type(node.context_type)
+        kind = term(node.context_type)
         if kind in TRANSIENT or not self.backend.enabled:
             return self.local.put(node, self.user_id, state="local", stored_as=None)
         try:
@@ -79,8 +78,8 @@ class ContextualMemoryGraph:
         strength: float = 1.0,
     ) -> None:
         """Relate two nodes locally, and in PostgreSQL when both are stored there."""
-        kind = relationship_type(type)
-        self.local.relate(self.user_id, from_id, to_id, kind.value, strength)
+        kind = term(type)
+        self.local.relate(self.user_id, from_id, to_id, kind, strength)
         ends = self.local.stored_id(from_id), self.local.stored_id(to_id)
         if not self.backend.enabled or None in ends:
             return

@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from examples.memory_graph.models import MemoryNode, context_type
+from agentledger import InvalidInput
+from examples.memory_graph.models import ContextType, MemoryNode, RelationshipType, term
 
-SCHEMA = """
+CONTEXT_TYPES = ", ".join(f"'{t}'" for t in ContextType)
+RELATIONSHIP_TYPES = ", ".join(f"'{t}'" for t in RelationshipType)
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS nodes (
     node_id      TEXT PRIMARY KEY,
     user_id      TEXT NOT NULL,
-    context_type TEXT NOT NULL,
+    context_type TEXT NOT NULL CHECK (context_type IN ({CONTEXT_TYPES})),
     summary      TEXT,
     content      TEXT NOT NULL,
     tags         TEXT NOT NULL DEFAULT '[]',
-    metadata     TEXT NOT NULL DEFAULT '{}',
+    metadata     TEXT NOT NULL DEFAULT '{{}}',
     created_at   TEXT NOT NULL,
     stored_as    TEXT,            -- the PostgreSQL node id, once stored there
     state        TEXT NOT NULL    -- local (SQLite only), stored, spooled
@@ -30,7 +35,7 @@ CREATE TABLE IF NOT EXISTS edges (
     user_id           TEXT NOT NULL,
     from_node_id      TEXT NOT NULL,
     to_node_id        TEXT NOT NULL,
-    relationship_type TEXT NOT NULL,
+    relationship_type TEXT NOT NULL CHECK (relationship_type IN ({RELATIONSHIP_TYPES})),
     strength          REAL NOT NULL DEFAULT 1.0,
     PRIMARY KEY (user_id, from_node_id, to_node_id, relationship_type)
 );
@@ -54,7 +59,7 @@ class LocalStore:
         """Keep the node (replacing the one with the same id, or the same PostgreSQL id)."""
         assert state in STATES
         created = (node.created_at or datetime.now(UTC)).isoformat()
-        with self.db:
+        with _checked("context_type", node.context_type, CONTEXT_TYPES), self.db:
             if stored_as is not None:
                 self.db.execute(
                     "DELETE FROM nodes WHERE stored_as = ? AND node_id <> ?",
@@ -65,7 +70,7 @@ class LocalStore:
                 (
                     node.node_id,
                     user_id,
-                    context_type(node.context_type).value,
+                    term(node.context_type),
                     node.summary,
                     json.dumps(node.content, default=str),
                     json.dumps(node.tags),
@@ -78,7 +83,7 @@ class LocalStore:
         return node.node_id
 
     def relate(self, user_id: str, from_id: str, to_id: str, type: str, strength: float) -> None:
-        with self.db:
+        with _checked("relationship_type", type, RELATIONSHIP_TYPES), self.db:
             self.db.execute(
                 "INSERT INTO edges VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
                 " SET strength = excluded.strength",
@@ -122,11 +127,24 @@ class LocalStore:
         return {r["state"]: r["n"] for r in rows}
 
 
+@contextmanager
+def _checked(field: str, value: object, allowed: str) -> Iterator[None]:
+    """The schema's CHECK refusal as InvalidInput naming the field and the allowed values."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        if "CHECK" not in str(exc):
+            raise
+        raise InvalidInput(
+            f"{field} is {value!r}; expected one of {allowed}", field=field
+        ) from None
+
+
 def _node(row: sqlite3.Row) -> MemoryNode:
     return MemoryNode(
         node_id=row["node_id"],
         user_id=row["user_id"],
-        context_type=context_type(row["context_type"]),
+        context_type=ContextType(row["context_type"]),
         summary=row["summary"],
         content=json.loads(row["content"]),
         tags=json.loads(row["tags"]),

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from agentledger import Entity, InvalidInput, NewEntity, Relationship
+from agentledger import Entity, NewEntity, Relationship
 
 # Content keys that live in the entity's own columns rather than in its attrs.
 ENTITY_ID, ENTITY_SYSTEM, ENTITY_NAME = "entity_id", "entity_system", "entity_name"
@@ -40,27 +40,10 @@ class RelationshipType(StrEnum):
     BELONGS_TO = "belongs_to"
 
 
-def context_type(value: ContextType | str) -> ContextType:
-    """The value as a ContextType; InvalidInput naming ``context_type`` otherwise."""
-    try:
-        return ContextType(value)
-    except ValueError:
-        allowed = ", ".join(ContextType)
-        raise InvalidInput(
-            f"context_type is {value!r}; expected one of {allowed}", field="context_type"
-        ) from None
-
-
-def relationship_type(value: RelationshipType | str) -> RelationshipType:
-    """The value as a RelationshipType; InvalidInput naming ``relationship_type`` otherwise."""
-    try:
-        return RelationshipType(value)
-    except ValueError:
-        allowed = ", ".join(RelationshipType)
-        raise InvalidInput(
-            f"relationship_type is {value!r}; expected one of {allowed}",
-            field="relationship_type",
-        ) from None
+def term(value: ContextType | RelationshipType | str) -> str:
+    """A context or relationship type as stored. Not checked here: the tenant's vocabulary
+    (``PostgresMemoryBackend.initialize``) and the local store's CHECKs refuse others."""
+    return str(value)
 
 
 @dataclass(kw_only=True)
@@ -98,7 +81,7 @@ def new_entity(node: MemoryNode, user_id: str, *, at: datetime | None = None) ->
     """The agentledger upsert for a node: (entity_system, entity_id) is the natural key in
     the user's namespace; a node without one is keyed by its own ``node_id``, so storing
     it again (a retry, a spool replay) never makes a second node."""
-    kind = context_type(node.context_type)
+    kind = term(node.context_type)
     content = dict(node.content)
     key = node.entity_key
     attrs: dict[str, Any] = {"content": content, "metadata": dict(node.metadata)}
@@ -108,9 +91,9 @@ def new_entity(node: MemoryNode, user_id: str, *, at: datetime | None = None) ->
         name = content.get(ENTITY_NAME) or _data(content).get("name")
     else:
         source, ident = "", node.node_id
-        name = node.summary or f"{kind.value} {node.node_id}"
+        name = node.summary or f"{kind} {node.node_id}"
     return NewEntity(
-        kind=kind.value,
+        kind=kind,
         name=None if name is None else str(name),
         key=ident,
         source=source,
@@ -126,7 +109,7 @@ def new_entity(node: MemoryNode, user_id: str, *, at: datetime | None = None) ->
 def fallback_name(node: MemoryNode) -> str:
     """A name for a new entity whose content names none (the seed's name is optional)."""
     content = node.content
-    label = content.get("entity_type") or context_type(node.context_type).value
+    label = content.get("entity_type") or term(node.context_type)
     return node.summary or f"{label} {content.get(ENTITY_ID, node.node_id)}"
 
 
@@ -143,7 +126,7 @@ def node_from_entity(entity: Entity) -> MemoryNode:
         node_id=str(entity.id),
         user_id=entity.user_id,
         content=content,
-        context_type=context_type(entity.kind),
+        context_type=ContextType(entity.kind),
         summary=entity.summary,
         tags=list(entity.tags),
         base_relevance=entity.relevance,

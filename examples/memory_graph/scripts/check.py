@@ -174,7 +174,7 @@ class Checks:
         try:
             await self.b.store_relationship(user, account, person, "is_friends_with")
         except InvalidInput as exc:
-            assert exc.field == "relationship_type", exc.field
+            assert exc.field == "type" and "relates_to" in str(exc), exc
         else:
             raise AssertionError("an unknown relationship type was accepted")
         assert await self.b.delete_node(person, user)
@@ -212,9 +212,12 @@ class Checks:
         try:
             await self.b.store_node(bad, self.a)
         except InvalidInput as exc:
-            assert exc.field == "context_type" and "domain_entity" in str(exc), exc
+            assert exc.field == "kind" and "domain_entity" in str(exc), exc
         else:
             raise AssertionError("an invalid context type was accepted")
+        vocabulary = await self.b.scope.memory.vocabulary()  # the database enforces it
+        assert set(vocabulary.kinds or ()) == set(ContextType), vocabulary
+        assert set(vocabulary.relationship_types or ()) == set(RelationshipType), vocabulary
 
     async def disabled(self) -> None:
         with environment(POSTGRES_ENABLED="false"):
@@ -231,6 +234,13 @@ class Checks:
             assert [n.node_id for n in graph.search("technology")] == [account]
             assert {n.node_id for n in graph.search("cme")} == {account, person}
             assert local.counts(self.a) == {"local": 2} and len(local.edges(self.a)) == 1
+            bad = MemoryNode(content={}, context_type="long_term_memory")  # type: ignore[arg-type]
+            try:
+                await graph.remember(bad)
+            except InvalidInput as exc:  # the local schema's CHECK, as the seed's
+                assert exc.field == "context_type", exc
+            else:
+                raise AssertionError("the local store took an invalid context type")
         finally:
             await close_postgres_backend()
 
