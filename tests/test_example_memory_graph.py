@@ -4,6 +4,7 @@ replayed once, concurrent stores, user isolation, and load_user_memories' statem
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import subprocess
 import sys
@@ -59,6 +60,41 @@ def test_the_script_prints_a_tick_per_check(database_url: str, tmp_path: Path) -
     assert len(lines) == CHECKS and all(line.endswith("✓") for line in lines), result.stdout
     # 1 count + 5 pages of nodes + 25 slices of out-edges
     assert "5000 nodes, 20000 edges in 31 queries" in lines[-1], lines[-1]
+
+
+def test_the_readme_example_runs(database_url: str, tmp_path: Path) -> None:
+    (code,) = re.findall(r"```python\n(.*?)```", (EXAMPLE / "README.md").read_text(), re.DOTALL)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"DATABASE_URL": database_url, "AGENTLEDGER_DATA_DIR": str(tmp_path), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "'user_id': 'user123', 'total_nodes'" in result.stdout, result.stdout
+
+
+def test_the_seed_data_loads_with_one_command_idempotently(
+    database_url: str, tmp_path: Path
+) -> None:
+    outputs = []
+    for _ in range(2):
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLE / "seed_data.py")],
+            env={"DATABASE_URL": database_url, "AGENTLEDGER_DATA_DIR": str(tmp_path), "PATH": ""},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
+    assert "user123: 9 nodes, 1 relationships" in outputs[0], outputs[0]
+    assert "user456: 1 nodes, 0 relationships" in outputs[0], outputs[0]
 
 
 def test_the_seed_environment_maps_onto_settings(tmp_path: Path) -> None:

@@ -156,8 +156,13 @@ async def load_graph(
 
 async def main() -> int:
     async with PostgresMemoryBackend() as backend:
-        ids = await load(backend)
-        print(f"loaded the seed example into tenant {backend.tenant!r}: {len(ids)} groups")
+        await load(backend)
+        for user in (USER_A, USER_B):
+            stats = await backend.get_user_stats(user)
+            print(
+                f"{user}: {stats['total_nodes']} nodes, "
+                f"{stats['total_relationships']} relationships (tenant {backend.tenant!r})"
+            )
     return 0
 
 
