@@ -44,8 +44,9 @@ STATES = ("local", "stored", "spooled")
 
 
 class LocalStore:
-    """One SQLite file (or ``":memory:"``). Calls are short local writes made from the
-    event loop directly: each is well under a millisecond, less than a thread hop."""
+    """One SQLite file (or ``":memory:"``). Its calls are short local statements run on
+    the caller's thread, the event loop's included; a file store syncs each write to disk,
+    so an application storing at a high rate would move them to a thread."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.db = sqlite3.connect(str(path), isolation_level=None)
