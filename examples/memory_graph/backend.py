@@ -293,7 +293,6 @@ class PostgresMemoryBackend:
                 if len(page) < PAGE:
                     break
             ids = [e.id for e in entities]
-            own_ids = set(ids)
             degree = stats.relationships / max(1, len(ids))
             step = max(1, min(PAGE, math.floor(EDGE_TARGET / degree) if degree else PAGE))
             pending = [ids[i : i + step] for i in range(0, len(ids), step)]
@@ -301,11 +300,9 @@ class PostgresMemoryBackend:
             incomplete: list[str] = []
             while pending:
                 chunk = pending.pop()
-                # The own-only check is made here, against the complete set of the user's
-                # ids: under scope="own" PostgreSQL may check each edge's ends by scanning
-                # all of the user's nodes (a freshly loaded user: 730 ms for 800 edges,
-                # against 4 ms for the primary-key lookups of the shared scope).
-                got = await tx.memory.relationships(chunk, user=owner, direction="out", limit=PAGE)
+                got = await tx.memory.relationships(
+                    chunk, user=owner, scope=OWN, direction="out", limit=PAGE
+                )
                 queries += 1
                 if len(got) == PAGE and len(chunk) > 1:
                     half = len(chunk) // 2
@@ -313,7 +310,7 @@ class PostgresMemoryBackend:
                     continue
                 if len(got) == PAGE:
                     incomplete.append(str(chunk[0]))
-                edges += [r for r in got if r.to_id in own_ids]
+                edges += got
         return UserMemories(
             nodes=[node_from_entity(e) for e in entities],
             relationships=[relationship_dict(r, user_id) for r in edges],
