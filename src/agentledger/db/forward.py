@@ -2,7 +2,8 @@
 
 A façade method whose whole body would be ``return await self._run(ops.x(...))`` with the
 same parameters is not written out: ``forward_async`` makes it from the operation, which
-keeps the one signature and docstring (type checkers and ``help()`` see both). The sync face
+keeps the one signature and docstring (type checkers and ``help()`` see both); ``new_id``
+names an id argument the façade makes when the caller gives none. The sync face
 is generated from the async one, where ``forward_async`` becomes ``forward_sync``. A method
 that does more (makes an id, embeds a text, loops) is written out as usual.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -22,21 +24,28 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def forward_async(
-    op: Callable[P, Op[T]],
+    op: Callable[P, Op[T]], *, new_id: str | None = None
 ) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, T]]:
-    """An async method running ``op`` through its façade's ``_run``."""
+    """An async method running ``op`` through its façade's ``_run``; with ``new_id``, that
+    keyword argument, when None, becomes a new UUID first (made once, before any retry)."""
 
     async def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        if new_id is not None and kwargs.get(new_id) is None:
+            kwargs[new_id] = uuid.uuid4()
         result: T = await self._run(op(*args, **kwargs))
         return result
 
     return _like(method, op)
 
 
-def forward_sync(op: Callable[P, Op[T]]) -> Callable[Concatenate[Any, P], T]:
-    """A method running ``op`` through its façade's ``_run``."""
+def forward_sync(
+    op: Callable[P, Op[T]], *, new_id: str | None = None
+) -> Callable[Concatenate[Any, P], T]:
+    """A method running ``op`` through its façade's ``_run`` (see ``forward_async``)."""
 
     def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        if new_id is not None and kwargs.get(new_id) is None:
+            kwargs[new_id] = uuid.uuid4()
         result: T = self._run(op(*args, **kwargs))
         return result
 

@@ -53,9 +53,10 @@ def record(
     id: UUID | str | None = None,
     at: datetime | None = None,
 ) -> Gen[Decision]:
-    """Record a decision and its DecisionRecorded event. A repeated ``id`` returns the
-    decision already recorded (Conflict when that one says something else). ``at`` dates an
-    imported decision in the past (default: now)."""
+    """Record a decision (confidence 0..1) and its DecisionRecorded event. A repeated ``id``
+    returns the decision already recorded (Conflict when that one says something else); the
+    façade makes the id when none is given, so a retry or a spool replay repeats the same
+    decision. ``at`` dates an imported decision in the past (default: now)."""
     decision_id = uuid.uuid4() if id is None else v.uuid("id", id)
     text = v.text("decision", decision, max_len=10_000)
     kind = v.text("decision_type", decision_type, max_len=100)

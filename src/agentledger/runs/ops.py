@@ -46,7 +46,9 @@ def start(
 ) -> Gen[Run]:
     """Log a run as started. Content longer than MAX_CONTENT characters is kept truncated,
     with a marker. A repeated ``id`` returns the run already logged (Conflict when that run
-    has another trigger type). ``at`` dates an imported run in the past (default: now)."""
+    has another trigger type); the façade makes the id when none is given, so a retry or a
+    spool replay repeats the same run. ``at`` dates an imported run in the past (default:
+    now)."""
     run_id = uuid.uuid4() if id is None else v.uuid("id", id)
     trigger = v.text("trigger_type", trigger_type, max_len=100)
     text = v.optional_text("content", content, max_len=MAX_INPUT)
