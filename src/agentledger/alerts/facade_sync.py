@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import uuid
 from uuid import UUID
 
 from agentledger.alerts import ops
@@ -19,36 +18,7 @@ class Alerts:
     def __init__(self, run: Runner) -> None:
         self._run = run
 
-    def create(
-        self,
-        tier: int | str,
-        title: str,
-        *,
-        body: str = "",
-        action_required: bool = False,
-        run_id: UUID | str | None = None,
-        entity_ref: str | None = None,
-        case_ref: str | None = None,
-        dedup_key: str | None = None,
-        id: UUID | str | None = None,
-    ) -> Alert:
-        """A pending alert; a repeat of an open alert's ``dedup_key`` bumps its occurrences
-        instead. New alerts are announced on ALERTS_CHANNEL when the transaction commits.
-        ``id`` (made here when not given) makes the call repeatable: the same id again
-        returns the alert it created or bumped, unchanged."""
-        return self._run(
-            ops.raise_(
-                tier,
-                title,
-                body=body,
-                action_required=action_required,
-                run_id=run_id,
-                entity_ref=entity_ref,
-                case_ref=case_ref,
-                dedup_key=dedup_key,
-                id=uuid.uuid4() if id is None else id,
-            )
-        )
+    create = forward_sync(ops.raise_, new_id="id")
 
     def acknowledge(self, alert_id: UUID | str, *, by: str | None = None) -> Alert:
         return self._run(ops.transition(alert_id, "acknowledge", by=by))
@@ -57,17 +27,5 @@ class Alerts:
         return self._run(ops.transition(alert_id, "resolve", by=by))
 
     get = forward_sync(ops.get)
-
-    def pending(self, tier: int | str | None = None, *, limit: int = 100) -> list[Alert]:
-        """Pending alerts, most urgent first."""
-        return self._run(ops.pending(tier, limit=limit))
-
-    def list(
-        self,
-        *,
-        status: str | None = None,
-        tier: int | str | None = None,
-        before: UUID | str | None = None,
-        limit: int = 100,
-    ) -> list[Alert]:
-        return self._run(ops.list_(status=status, tier_=tier, before=before, limit=limit))
+    pending = forward_sync(ops.pending)
+    list = forward_sync(ops.list_)

@@ -15,7 +15,7 @@ Q = Queries.beside(__file__)
 MAX_PAGE = 1000
 
 
-def tier(value: object) -> int:
+def tier_number(value: object) -> int:
     """1, 2 or 3, or the names urgent, important, info."""
     if isinstance(value, str) and value in TIERS:
         return TIERS[value]
@@ -28,7 +28,7 @@ def tier(value: object) -> int:
 
 @operation(idempotent=True, spoolable=True)
 def raise_(
-    tier_: int | str,
+    tier: int | str,
     title: str,
     *,
     body: str = "",
@@ -39,13 +39,14 @@ def raise_(
     dedup_key: str | None = None,
     id: UUID | str | None = None,
 ) -> Gen[Alert]:
-    """A new pending alert with id ``id``, or, when an open alert has the same
-    ``dedup_key``, that alert with its ``occurrences`` bumped. A repeated ``id`` returns the
-    alert it created or bumped, unchanged, so a retry or a spool replay counts once. New
-    alerts notify ALERTS_CHANNEL."""
+    """A pending alert (tier 1 urgent, 2 important, 3 info) with id ``id``, or, when an open
+    alert has the same ``dedup_key``, that alert with its ``occurrences`` bumped. A repeated
+    ``id`` returns the alert it created or bumped, unchanged, so a retry or a spool replay
+    counts once; the façade makes the id when none is given. New alerts are announced on
+    ALERTS_CHANNEL when the transaction commits."""
     row = yield Q.raise_alert.one(
         id=uuid.uuid4() if id is None else v.uuid("id", id),
-        tier=tier(tier_),
+        tier=tier_number(tier),
         title=v.text("title", title, max_len=500),
         body=v.text("body", body, max_len=100_000, min_len=0),
         action_required=bool(action_required),
@@ -83,9 +84,10 @@ def get(alert_id: UUID | str) -> Gen[Alert]:
 
 
 @operation(writes=False)
-def pending(tier_: int | str | None = None, *, limit: int = 100) -> Gen[list[Alert]]:
+def pending(tier: int | str | None = None, *, limit: int = 100) -> Gen[list[Alert]]:
+    """Pending alerts, most urgent first."""
     rows = yield Q.pending_alerts.all(
-        tier=None if tier_ is None else tier(tier_),
+        tier=None if tier is None else tier_number(tier),
         limit=v.integer("limit", limit, low=1, high=MAX_PAGE),
     )
     return [from_row(Alert, row) for row in rows]
@@ -95,13 +97,13 @@ def pending(tier_: int | str | None = None, *, limit: int = 100) -> Gen[list[Ale
 def list_(
     *,
     status: str | None = None,
-    tier_: int | str | None = None,
+    tier: int | str | None = None,
     before: UUID | str | None = None,
     limit: int = 100,
 ) -> Gen[list[Alert]]:
     rows = yield Q.list_alerts.all(
         status=None if status is None else v.choice("status", status, ALERT_LIFECYCLE.states),
-        tier=None if tier_ is None else tier(tier_),
+        tier=None if tier is None else tier_number(tier),
         before=None if before is None else v.uuid("before", before),
         limit=v.integer("limit", limit, low=1, high=MAX_PAGE),
     )
