@@ -104,6 +104,15 @@ def add_chunk(
 
 
 @operation(writes=False)
+def chunk_info(chunk_id: UUID | str) -> Gen[ChunkInfo]:
+    """A chunk's description, without its content."""
+    row = yield Q.get_chunk.one(id=v.uuid("chunk_id", chunk_id))
+    if row is None:
+        raise NotFound(f"chunk {chunk_id} does not exist", field="chunk_id")
+    return from_row(ChunkInfo, row)
+
+
+@operation(writes=False)
 def get_chunk(chunk_id: UUID | str) -> Gen[Chunk]:
     """A chunk with its whole content."""
     cid = v.uuid("chunk_id", chunk_id)

@@ -118,6 +118,10 @@ class AsyncSessions:
     async def get_chunk(self, chunk_id: UUID | str) -> Chunk:
         return await self._run(content.get_chunk(chunk_id))
 
+    async def chunk_info(self, chunk_id: UUID | str) -> ChunkInfo:
+        """A chunk's description, without its content."""
+        return await self._run(content.chunk_info(chunk_id))
+
     async def chunk_segments(
         self, chunk_id: UUID | str, *, start: int = 0, limit: int = content.READ_BATCH
     ) -> list[str]:
