@@ -1514,6 +1514,85 @@ END
 $$;
 
 --
+-- Name: session_search_artifacts_v1(text, uuid, text, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.session_search_artifacts_v1(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer) RETURNS TABLE(artifact_id uuid, session_id uuid, name text, version integer, artifact_type text, segment integer, "offset" bigint, rank real, snippet text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH best AS (
+        SELECT DISTINCT ON (g.artifact_id) g.artifact_id, g.ord, g.start_at, a.session_id,
+               a.name, a.version, a.artifact_type,
+               ts_rank_cd(g.tsv, websearch_to_tsquery('english', p_query)) AS rank
+        FROM agentledger.session_artifact_segments g
+        JOIN agentledger.session_artifacts a
+            ON a.tenant_id = g.tenant_id AND a.id = g.artifact_id
+        WHERE g.tsv @@ websearch_to_tsquery('english', p_query)
+          AND g.tenant_id = agentledger.current_tenant()
+          AND (p_session IS NULL OR a.session_id = p_session)
+          AND (p_type IS NULL OR a.artifact_type = p_type)
+          AND (p_all_versions OR NOT EXISTS (
+              SELECT 1 FROM agentledger.session_artifacts n
+              WHERE n.tenant_id = a.tenant_id AND n.session_id = a.session_id
+                AND n.name = a.name AND n.version > a.version))
+        ORDER BY g.artifact_id, rank DESC, g.ord
+    ), top AS (
+        SELECT * FROM best b ORDER BY b.rank DESC, b.artifact_id LIMIT p_limit
+    )
+    SELECT t.artifact_id, t.session_id, t.name, t.version, t.artifact_type, t.ord,
+           t.start_at, t.rank,
+           ts_headline('english', g.body || g.overlap, websearch_to_tsquery('english', p_query),
+               'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MinWords=8, MaxWords=30')
+    FROM top t
+    JOIN agentledger.session_artifact_segments g
+        ON g.tenant_id = agentledger.current_tenant() AND g.artifact_id = t.artifact_id
+       AND g.ord = t.ord
+    ORDER BY t.rank DESC, t.artifact_id;
+END
+$$;
+
+--
+-- Name: session_search_chunks_v1(text, uuid, text, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.session_search_chunks_v1(p_query text, p_session uuid, p_format text, p_limit integer) RETURNS TABLE(chunk_id uuid, session_id uuid, seq integer, format text, segment integer, "offset" bigint, rank real, snippet text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH best AS (
+        SELECT DISTINCT ON (g.chunk_id) g.chunk_id, g.ord, g.start_at, c.session_id, c.seq,
+               c.format, ts_rank_cd(g.tsv, websearch_to_tsquery('english', p_query)) AS rank
+        FROM agentledger.session_chunk_segments g
+        JOIN agentledger.session_chunks c ON c.tenant_id = g.tenant_id AND c.id = g.chunk_id
+        WHERE g.tsv @@ websearch_to_tsquery('english', p_query)
+          AND g.tenant_id = agentledger.current_tenant()
+          AND (p_session IS NULL OR c.session_id = p_session)
+          AND (p_format IS NULL OR c.format = p_format)
+        ORDER BY g.chunk_id, rank DESC, g.ord
+    ), top AS (
+        SELECT * FROM best b ORDER BY b.rank DESC, b.chunk_id LIMIT p_limit
+    )
+    SELECT t.chunk_id, t.session_id, t.seq, t.format, t.ord, t.start_at, t.rank,
+           ts_headline('english', g.body || g.overlap, websearch_to_tsquery('english', p_query),
+               'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MinWords=8, MaxWords=30')
+    FROM top t
+    JOIN agentledger.session_chunk_segments g
+        ON g.tenant_id = agentledger.current_tenant() AND g.chunk_id = t.chunk_id
+       AND g.ord = t.ord
+    ORDER BY t.rank DESC, t.chunk_id;
+END
+$$;
+
+--
 -- Name: session_touch(text, uuid, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -2753,6 +2832,30 @@ CREATE POLICY definer_search ON agentledger.memory_entities FOR SELECT TO CURREN
 CREATE POLICY definer_search ON agentledger.memory_name_terms FOR SELECT TO CURRENT_USER USING (true);
 
 --
+-- Name: session_artifact_segments definer_search; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY definer_search ON agentledger.session_artifact_segments FOR SELECT TO CURRENT_USER USING (true);
+
+--
+-- Name: session_artifacts definer_search; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY definer_search ON agentledger.session_artifacts FOR SELECT TO CURRENT_USER USING (true);
+
+--
+-- Name: session_chunk_segments definer_search; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY definer_search ON agentledger.session_chunk_segments FOR SELECT TO CURRENT_USER USING (true);
+
+--
+-- Name: session_chunks definer_search; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY definer_search ON agentledger.session_chunks FOR SELECT TO CURRENT_USER USING (true);
+
+--
 -- Name: event_checkpoints; Type: ROW SECURITY; Schema: agentledger
 --
 
@@ -3099,6 +3202,20 @@ GRANT ALL ON FUNCTION agentledger.memory_search_vector_v1(p_embedding public.vec
 
 REVOKE ALL ON FUNCTION agentledger.read_events_v1(p_after bigint, p_types text[], p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.read_events_v1(p_after bigint, p_types text[], p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION session_search_artifacts_v1(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.session_search_artifacts_v1(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.session_search_artifacts_v1(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION session_search_chunks_v1(p_query text, p_session uuid, p_format text, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.session_search_chunks_v1(p_query text, p_session uuid, p_format text, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.session_search_chunks_v1(p_query text, p_session uuid, p_format text, p_limit integer) TO agentledger_app;
 
 --
 -- Name: TABLE agents; Type: ACL; Schema: agentledger

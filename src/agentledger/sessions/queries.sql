@@ -122,30 +122,10 @@ ORDER BY ord
 LIMIT %(limit)s
 
 -- name: search_chunks
--- Chunks whose text matches a web-style query, best first: each chunk's best segment,
--- ranked, with a highlighted snippet of that segment only.
-WITH q AS (SELECT websearch_to_tsquery('english', %(query)s) AS q
-), best AS (
-    SELECT DISTINCT ON (g.chunk_id) g.chunk_id, g.ord, g.start_at, c.session_id, c.seq,
-           c.format, ts_rank_cd(g.tsv, q.q) AS rank
-    FROM q, agentledger.session_chunk_segments g
-    JOIN agentledger.session_chunks c ON c.tenant_id = g.tenant_id AND c.id = g.chunk_id
-    WHERE g.tenant_id = agentledger.current_tenant() AND g.tsv @@ q.q
-      AND (%(session_id)s::uuid IS NULL OR c.session_id = %(session_id)s::uuid)
-      AND (%(format)s::text IS NULL OR c.format = %(format)s::text)
-    ORDER BY g.chunk_id, rank DESC, g.ord
-), top AS (
-    SELECT * FROM best ORDER BY rank DESC, chunk_id LIMIT %(limit)s
-)
-SELECT t.chunk_id, t.session_id, t.seq, t.format, t.ord AS segment, t.start_at AS "offset",
-       t.rank, ts_headline('english', g.body || g.overlap, q.q,
-           'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MinWords=8, MaxWords=30')
-           AS snippet
-FROM top t CROSS JOIN q
-JOIN agentledger.session_chunk_segments g
-    ON g.tenant_id = agentledger.current_tenant() AND g.chunk_id = t.chunk_id
-   AND g.ord = t.ord
-ORDER BY t.rank DESC, t.chunk_id
+-- Chunks matching a web-style query, best first, one hit per chunk at its best segment
+-- with a highlighted snippet (a definer function, so the GIN index serves it under RLS).
+SELECT * FROM agentledger.session_search_chunks_v1(
+    %(query)s, %(session_id)s::uuid, %(format)s::text, %(limit)s)
 
 -- name: save_artifact
 -- Save a version of a named artifact and its segments (a repeated id returns nothing); the
@@ -213,31 +193,8 @@ ORDER BY ord
 LIMIT %(limit)s
 
 -- name: search_artifacts
--- Artifact versions matching a web-style query, best first (only each name's latest
--- version unless asked), with a highlighted snippet of the best segment.
-WITH q AS (SELECT websearch_to_tsquery('english', %(query)s) AS q
-), best AS (
-    SELECT DISTINCT ON (g.artifact_id) g.artifact_id, g.ord, g.start_at, a.session_id,
-           a.name, a.version, a.artifact_type, ts_rank_cd(g.tsv, q.q) AS rank
-    FROM q, agentledger.session_artifact_segments g
-    JOIN agentledger.session_artifacts a ON a.tenant_id = g.tenant_id AND a.id = g.artifact_id
-    WHERE g.tenant_id = agentledger.current_tenant() AND g.tsv @@ q.q
-      AND (%(session_id)s::uuid IS NULL OR a.session_id = %(session_id)s::uuid)
-      AND (%(artifact_type)s::text IS NULL OR a.artifact_type = %(artifact_type)s::text)
-      AND (%(all_versions)s OR NOT EXISTS (
-          SELECT 1 FROM agentledger.session_artifacts n
-          WHERE n.tenant_id = a.tenant_id AND n.session_id = a.session_id
-            AND n.name = a.name AND n.version > a.version))
-    ORDER BY g.artifact_id, rank DESC, g.ord
-), top AS (
-    SELECT * FROM best ORDER BY rank DESC, artifact_id LIMIT %(limit)s
-)
-SELECT t.artifact_id, t.session_id, t.name, t.version, t.artifact_type, t.ord AS segment,
-       t.start_at AS "offset", t.rank, ts_headline('english', g.body || g.overlap, q.q,
-           'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MinWords=8, MaxWords=30')
-           AS snippet
-FROM top t CROSS JOIN q
-JOIN agentledger.session_artifact_segments g
-    ON g.tenant_id = agentledger.current_tenant() AND g.artifact_id = t.artifact_id
-   AND g.ord = t.ord
-ORDER BY t.rank DESC, t.artifact_id
+-- Artifact versions matching a web-style query, best first (each name's latest version
+-- unless all_versions), with a highlighted snippet of the best segment.
+SELECT * FROM agentledger.session_search_artifacts_v1(
+    %(query)s, %(session_id)s::uuid, %(artifact_type)s::text, %(all_versions)s::boolean,
+    %(limit)s)

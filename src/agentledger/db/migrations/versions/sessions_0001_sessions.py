@@ -12,6 +12,13 @@ triggers, which also keep the session's counters and ``last_activity``; a status
 must follow ``session_transitions`` (the lifecycle in ``sessions/records.py``), whoever
 runs the UPDATE.
 
+Search runs in SECURITY DEFINER functions, as memory's does (memory_0003): under the
+tenant policy PostgreSQL may evaluate only leakproof operators before the policy's filter,
+and ``@@`` is not leakproof, so through the app role the GIN indexes could never serve a
+search. The functions run as the owner and filter ``tenant_id = current_tenant()``
+themselves, with the query inline (folded to a constant per call) so that ``@@`` becomes
+an index condition.
+
 Revision ID: sessions_0001
 Revises: 0001
 """
@@ -256,6 +263,102 @@ CREATE TRIGGER session_artifacts_deleted AFTER DELETE ON agentledger.session_art
     FOR EACH STATEMENT EXECUTE FUNCTION agentledger.session_artifacts_deleted();
 """
 
+# One hit per chunk (its best segment), ranked; ts_headline runs on the few hits only.
+SEARCH_CHUNKS = """
+CREATE FUNCTION agentledger.session_search_chunks_v1(
+    p_query text, p_session uuid, p_format text, p_limit integer)
+    RETURNS TABLE (chunk_id uuid, session_id uuid, seq integer, format text, segment integer,
+                   "offset" bigint, rank real, snippet text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_custom_plan
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH best AS (
+        SELECT DISTINCT ON (g.chunk_id) g.chunk_id, g.ord, g.start_at, c.session_id, c.seq,
+               c.format, ts_rank_cd(g.tsv, websearch_to_tsquery('english', p_query)) AS rank
+        FROM agentledger.session_chunk_segments g
+        JOIN agentledger.session_chunks c ON c.tenant_id = g.tenant_id AND c.id = g.chunk_id
+        WHERE g.tsv @@ websearch_to_tsquery('english', p_query)
+          AND g.tenant_id = agentledger.current_tenant()
+          AND (p_session IS NULL OR c.session_id = p_session)
+          AND (p_format IS NULL OR c.format = p_format)
+        ORDER BY g.chunk_id, rank DESC, g.ord
+    ), top AS (
+        SELECT * FROM best b ORDER BY b.rank DESC, b.chunk_id LIMIT p_limit
+    )
+    SELECT t.chunk_id, t.session_id, t.seq, t.format, t.ord, t.start_at, t.rank,
+           ts_headline('english', g.body || g.overlap, websearch_to_tsquery('english', p_query),
+               'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MinWords=8, MaxWords=30')
+    FROM top t
+    JOIN agentledger.session_chunk_segments g
+        ON g.tenant_id = agentledger.current_tenant() AND g.chunk_id = t.chunk_id
+       AND g.ord = t.ord
+    ORDER BY t.rank DESC, t.chunk_id;
+END
+$fn$;
+"""
+
+# The same over artifact versions: each name's latest version unless p_all_versions.
+SEARCH_ARTIFACTS = """
+CREATE FUNCTION agentledger.session_search_artifacts_v1(
+    p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer)
+    RETURNS TABLE (artifact_id uuid, session_id uuid, name text, version integer,
+                   artifact_type text, segment integer, "offset" bigint, rank real,
+                   snippet text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET plan_cache_mode = force_custom_plan
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH best AS (
+        SELECT DISTINCT ON (g.artifact_id) g.artifact_id, g.ord, g.start_at, a.session_id,
+               a.name, a.version, a.artifact_type,
+               ts_rank_cd(g.tsv, websearch_to_tsquery('english', p_query)) AS rank
+        FROM agentledger.session_artifact_segments g
+        JOIN agentledger.session_artifacts a
+            ON a.tenant_id = g.tenant_id AND a.id = g.artifact_id
+        WHERE g.tsv @@ websearch_to_tsquery('english', p_query)
+          AND g.tenant_id = agentledger.current_tenant()
+          AND (p_session IS NULL OR a.session_id = p_session)
+          AND (p_type IS NULL OR a.artifact_type = p_type)
+          AND (p_all_versions OR NOT EXISTS (
+              SELECT 1 FROM agentledger.session_artifacts n
+              WHERE n.tenant_id = a.tenant_id AND n.session_id = a.session_id
+                AND n.name = a.name AND n.version > a.version))
+        ORDER BY g.artifact_id, rank DESC, g.ord
+    ), top AS (
+        SELECT * FROM best b ORDER BY b.rank DESC, b.artifact_id LIMIT p_limit
+    )
+    SELECT t.artifact_id, t.session_id, t.name, t.version, t.artifact_type, t.ord,
+           t.start_at, t.rank,
+           ts_headline('english', g.body || g.overlap, websearch_to_tsquery('english', p_query),
+               'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MinWords=8, MaxWords=30')
+    FROM top t
+    JOIN agentledger.session_artifact_segments g
+        ON g.tenant_id = agentledger.current_tenant() AND g.artifact_id = t.artifact_id
+       AND g.ord = t.ord
+    ORDER BY t.rank DESC, t.artifact_id;
+END
+$fn$;
+"""
+
+SEARCH_FUNCTIONS = (
+    "session_search_chunks_v1(text, uuid, text, integer)",
+    "session_search_artifacts_v1(text, uuid, text, boolean, integer)",
+)
+# The tables the search functions read as their owner.
+SEARCHED = (
+    "session_chunks",
+    "session_chunk_segments",
+    "session_artifacts",
+    "session_artifact_segments",
+)
+
 TENANT_TABLES = (
     "sessions",
     "session_chunks",
@@ -271,11 +374,30 @@ def upgrade() -> None:
         op.execute(tenant_table(table, "SELECT, INSERT, UPDATE, DELETE"))
     op.execute(f'GRANT SELECT ON agentledger.session_transitions TO "{app_role()}"')
     op.execute(TRIGGERS)
+    role = app_role()
+    op.execute(SEARCH_CHUNKS)
+    op.execute(SEARCH_ARTIFACTS)
+    for function in SEARCH_FUNCTIONS:
+        op.execute(f"REVOKE ALL ON FUNCTION agentledger.{function} FROM PUBLIC")
+        op.execute(f'GRANT EXECUTE ON FUNCTION agentledger.{function} TO "{role}"')
+    # A plain (non-superuser) owner is itself under the FORCEd tenant policy; these policies
+    # let it, and so the search functions, read every tenant's rows (the functions filter
+    # the tenant themselves). Inert for a superuser owner; never created for the app role.
+    for table in SEARCHED:
+        op.execute(
+            "DO $do$ BEGIN IF current_user <> '"
+            + role
+            + "' THEN CREATE POLICY definer_search ON agentledger."
+            + table
+            + " FOR SELECT TO CURRENT_USER USING (true); END IF; END $do$;"
+        )
 
 
 def downgrade() -> None:
     op.execute(
         """
+        DROP FUNCTION agentledger.session_search_chunks_v1(text, uuid, text, integer),
+            agentledger.session_search_artifacts_v1(text, uuid, text, boolean, integer);
         DROP TABLE agentledger.session_artifact_segments, agentledger.session_artifacts,
             agentledger.session_chunk_segments, agentledger.session_chunks;
         DROP FUNCTION agentledger.session_chunks_assign(), agentledger.session_artifacts_assign(),
