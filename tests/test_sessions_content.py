@@ -220,3 +220,17 @@ def test_session_events_reach_followers(ledger: Ledger, tenant_id: str) -> None:
         "SessionStatusChanged",
     ]
     assert seen[1].payload["seq"] == 1 and seen[3].payload["status"] == "paused"
+
+
+def test_a_follower_sees_session_events(sync_ledger: Ledger) -> None:
+    tid = f"t-{uuid.uuid4().hex[:12]}"
+    sync_ledger.tenants.create(tid)
+    scope = sync_ledger.tenant(tid)
+    with scope.follow(after=0, poll_interval=0.05) as follower:
+        sid = scope.sessions.create("followed").id
+        scope.sessions.add_chunk(sid, "hello")
+        seen: list[str] = []
+        deadline = time.monotonic() + 5
+        while len(seen) < 2 and time.monotonic() < deadline:
+            seen += [e.type for e in follower.next_batch(0.5) if e.stream == f"session:{sid}"]
+    assert seen == ["SessionCreated", "ChunkAdded"]
