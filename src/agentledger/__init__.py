@@ -42,6 +42,16 @@ from agentledger.memory import (
     Vocabulary,
 )
 from agentledger.runs import Run, RunStat
+from agentledger.sessions import (
+    Artifact,
+    ArtifactHit,
+    ArtifactInfo,
+    Chunk,
+    ChunkHit,
+    ChunkInfo,
+    Session,
+    SessionSummary,
+)
 from agentledger.tasks import NewTask, Outcome, QueueStats, Settled, Task
 from agentledger.tenants import ApiKey, CreatedKey, KeyIdentity, Tenant
 
@@ -55,7 +65,13 @@ __all__ = [
     "AlertNotice",
     "ApiKey",
     "Appended",
+    "Artifact",
+    "ArtifactHit",
+    "ArtifactInfo",
     "AsyncLedger",
+    "Chunk",
+    "ChunkHit",
+    "ChunkInfo",
     "ConfigError",
     "Conflict",
     "CreatedKey",
@@ -91,6 +107,8 @@ __all__ = [
     "Run",
     "RunStat",
     "SearchHit",
+    "Session",
+    "SessionSummary",
     "Settings",
     "Settled",
     "Spooled",

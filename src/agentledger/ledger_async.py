@@ -27,6 +27,7 @@ from agentledger.events.facade_async import AsyncEvents
 from agentledger.events.follow_async import AsyncFollower
 from agentledger.memory.facade_async import AsyncMemory
 from agentledger.runs.facade_async import AsyncRuns
+from agentledger.sessions.facade_async import AsyncSessions
 from agentledger.tasks.facade_async import AsyncPlatformTasks, AsyncTasks
 from agentledger.tenants.facade_async import AsyncKeys, AsyncTenants
 
@@ -57,6 +58,7 @@ class AsyncModules:
         self.agents = AsyncAgents(run)
         self.tasks = AsyncTasks(run, db, tenant_id, AsyncTransaction)
         self.memory = AsyncMemory(run)
+        self.sessions = AsyncSessions(run)
 
 
 class AsyncTransaction(AsyncModules):

@@ -28,6 +28,7 @@ from agentledger.events.facade_sync import Events
 from agentledger.events.follow_sync import Follower
 from agentledger.memory.facade_sync import Memory
 from agentledger.runs.facade_sync import Runs
+from agentledger.sessions.facade_sync import Sessions
 from agentledger.tasks.facade_sync import PlatformTasks, Tasks
 from agentledger.tenants.facade_sync import Keys, Tenants
 
@@ -58,6 +59,7 @@ class Modules:
         self.agents = Agents(run)
         self.tasks = Tasks(run, db, tenant_id, Transaction)
         self.memory = Memory(run)
+        self.sessions = Sessions(run)
 
 
 class Transaction(Modules):

@@ -20,6 +20,8 @@ from agentledger.api.routes import (
     keys,
     memory,
     runs,
+    session_artifacts,
+    sessions,
     tasks,
     tenants,
 )
@@ -65,7 +67,19 @@ def create_app(settings: Settings | None = None, *, ledger: AsyncLedger | None =
     app.add_exception_handler(LedgerError, problems.ledger_error)
     app.add_exception_handler(RequestValidationError, problems.validation_error)
     app.add_exception_handler(HTTPException, problems.http_error)
-    for module in (tenants, keys, memory, events, decisions, runs, alerts, tasks, agents):
+    for module in (
+        tenants,
+        keys,
+        memory,
+        events,
+        decisions,
+        runs,
+        alerts,
+        tasks,
+        agents,
+        sessions,
+        session_artifacts,
+    ):
         app.include_router(module.router, responses=ERRORS)
     app.include_router(health.router)
     mount_console(app)

@@ -2022,6 +2022,207 @@ END
 $$;
 
 --
+-- Name: session_artifacts_assign(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.session_artifacts_assign() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM agentledger.session_touch(NEW.tenant_id, NEW.session_id, 0);
+    SELECT coalesce(max(a.version), 0) + 1 INTO NEW.version FROM agentledger.session_artifacts a
+    WHERE a.tenant_id = NEW.tenant_id AND a.session_id = NEW.session_id AND a.name = NEW.name;
+    IF NEW.version = 1 THEN
+        UPDATE agentledger.sessions s SET artifact_count = s.artifact_count + 1
+        WHERE s.tenant_id = NEW.tenant_id AND s.id = NEW.session_id;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+--
+-- Name: session_artifacts_deleted(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.session_artifacts_deleted() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    UPDATE agentledger.sessions s SET artifact_count = (
+        SELECT count(DISTINCT a.name)::integer FROM agentledger.session_artifacts a
+        WHERE a.tenant_id = s.tenant_id AND a.session_id = s.id)
+    FROM (SELECT DISTINCT o.tenant_id, o.session_id FROM gone o) d
+    WHERE s.tenant_id = d.tenant_id AND s.id = d.session_id;
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: session_chunks_assign(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.session_chunks_assign() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    NEW.seq := agentledger.session_touch(NEW.tenant_id, NEW.session_id, 1);
+    RETURN NEW;
+END
+$$;
+
+--
+-- Name: session_chunks_deleted(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.session_chunks_deleted() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    UPDATE agentledger.sessions s SET chunk_count = s.chunk_count - d.n
+    FROM (SELECT o.tenant_id, o.session_id, count(*)::integer AS n FROM gone o
+          GROUP BY o.tenant_id, o.session_id) d
+    WHERE s.tenant_id = d.tenant_id AND s.id = d.session_id;
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: session_search_artifacts_v1(text, uuid, text, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.session_search_artifacts_v1(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer) RETURNS TABLE(artifact_id uuid, session_id uuid, name text, version integer, artifact_type text, segment integer, "offset" bigint, rank real, snippet text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH best AS (
+        SELECT DISTINCT ON (g.artifact_id) g.artifact_id, g.ord, g.start_at, a.session_id,
+               a.name, a.version, a.artifact_type,
+               ts_rank_cd(g.tsv, websearch_to_tsquery('english', p_query)) AS rank
+        FROM agentledger.session_artifact_segments g
+        JOIN agentledger.session_artifacts a
+            ON a.tenant_id = g.tenant_id AND a.id = g.artifact_id
+        WHERE g.tsv @@ websearch_to_tsquery('english', p_query)
+          AND g.tenant_id = agentledger.current_tenant()
+          AND (p_session IS NULL OR a.session_id = p_session)
+          AND (p_type IS NULL OR a.artifact_type = p_type)
+          AND (p_all_versions OR NOT EXISTS (
+              SELECT 1 FROM agentledger.session_artifacts n
+              WHERE n.tenant_id = a.tenant_id AND n.session_id = a.session_id
+                AND n.name = a.name AND n.version > a.version))
+        ORDER BY g.artifact_id, rank DESC, g.ord
+    ), top AS (
+        SELECT * FROM best b ORDER BY b.rank DESC, b.artifact_id LIMIT p_limit
+    )
+    SELECT t.artifact_id, t.session_id, t.name, t.version, t.artifact_type, t.ord,
+           t.start_at, t.rank,
+           ts_headline('english', g.body || g.overlap, websearch_to_tsquery('english', p_query),
+               'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MinWords=8, MaxWords=30')
+    FROM top t
+    JOIN agentledger.session_artifact_segments g
+        ON g.tenant_id = agentledger.current_tenant() AND g.artifact_id = t.artifact_id
+       AND g.ord = t.ord
+    ORDER BY t.rank DESC, t.artifact_id;
+END
+$$;
+
+--
+-- Name: session_search_chunks_v1(text, uuid, text, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.session_search_chunks_v1(p_query text, p_session uuid, p_format text, p_limit integer) RETURNS TABLE(chunk_id uuid, session_id uuid, seq integer, format text, segment integer, "offset" bigint, rank real, snippet text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH best AS (
+        SELECT DISTINCT ON (g.chunk_id) g.chunk_id, g.ord, g.start_at, c.session_id, c.seq,
+               c.format, ts_rank_cd(g.tsv, websearch_to_tsquery('english', p_query)) AS rank
+        FROM agentledger.session_chunk_segments g
+        JOIN agentledger.session_chunks c ON c.tenant_id = g.tenant_id AND c.id = g.chunk_id
+        WHERE g.tsv @@ websearch_to_tsquery('english', p_query)
+          AND g.tenant_id = agentledger.current_tenant()
+          AND (p_session IS NULL OR c.session_id = p_session)
+          AND (p_format IS NULL OR c.format = p_format)
+        ORDER BY g.chunk_id, rank DESC, g.ord
+    ), top AS (
+        SELECT * FROM best b ORDER BY b.rank DESC, b.chunk_id LIMIT p_limit
+    )
+    SELECT t.chunk_id, t.session_id, t.seq, t.format, t.ord, t.start_at, t.rank,
+           ts_headline('english', g.body || g.overlap, websearch_to_tsquery('english', p_query),
+               'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MinWords=8, MaxWords=30')
+    FROM top t
+    JOIN agentledger.session_chunk_segments g
+        ON g.tenant_id = agentledger.current_tenant() AND g.chunk_id = t.chunk_id
+       AND g.ord = t.ord
+    ORDER BY t.rank DESC, t.chunk_id;
+END
+$$;
+
+--
+-- Name: session_touch(text, uuid, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.session_touch(p_tenant text, p_session uuid, p_chunks integer) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_seq integer;
+    v_status text;
+BEGIN
+    UPDATE agentledger.sessions s
+    SET chunk_count = s.chunk_count + p_chunks, chunk_seq = s.chunk_seq + p_chunks,
+        last_activity = now()
+    WHERE s.tenant_id = p_tenant AND s.id = p_session
+    RETURNING s.chunk_seq, s.status INTO v_seq, v_status;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'ALNF0', COLUMN = 'session_id',
+            MESSAGE = 'session ' || p_session || ' does not exist';
+    END IF;
+    IF v_status NOT IN ('active', 'paused') THEN
+        RAISE EXCEPTION USING ERRCODE = 'ALCF0', COLUMN = 'session_id',
+            MESSAGE = 'session ' || p_session || ' is ' || v_status
+                || ': it takes no more chunks or artifacts';
+    END IF;
+    RETURN v_seq;
+END
+$$;
+
+--
+-- Name: sessions_guard_status(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.sessions_guard_status() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF NEW.status IS DISTINCT FROM OLD.status THEN
+        IF NOT EXISTS (SELECT 1 FROM agentledger.session_transitions t
+                       WHERE t.from_status = OLD.status AND t.to_status = NEW.status) THEN
+            RAISE EXCEPTION USING ERRCODE = 'ALIT0', COLUMN = 'status',
+                MESSAGE = 'session ' || OLD.id || ' cannot move from ' || quote_literal(OLD.status)
+                    || ' to ' || quote_literal(NEW.status);
+        END IF;
+        NEW.status_changed_at := now();
+        NEW.last_activity := now();
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+--
 -- Name: tasks_tenant_missing(text); Type: FUNCTION; Schema: agentledger
 --
 
@@ -2386,6 +2587,117 @@ CREATE TABLE agentledger.runs (
 ALTER TABLE ONLY agentledger.runs FORCE ROW LEVEL SECURITY;
 
 --
+-- Name: session_artifact_segments; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.session_artifact_segments (
+    tenant_id text NOT NULL,
+    artifact_id uuid NOT NULL,
+    ord integer NOT NULL,
+    start_at bigint NOT NULL,
+    body text NOT NULL,
+    overlap text DEFAULT ''::text NOT NULL,
+    tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, (body || overlap))) STORED
+);
+
+ALTER TABLE ONLY agentledger.session_artifact_segments FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: session_artifacts; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.session_artifacts (
+    tenant_id text NOT NULL,
+    session_id uuid NOT NULL,
+    id uuid NOT NULL,
+    name text NOT NULL,
+    version integer NOT NULL,
+    artifact_type text NOT NULL,
+    format text NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    author text,
+    size bigint NOT NULL,
+    segment_count integer NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT session_artifacts_name_length CHECK (((length(name) >= 1) AND (length(name) <= 300))),
+    CONSTRAINT session_artifacts_type CHECK ((artifact_type = ANY (ARRAY['code'::text, 'document'::text, 'research'::text, 'prd'::text, 'report'::text])))
+);
+
+ALTER TABLE ONLY agentledger.session_artifacts FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: session_chunk_segments; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.session_chunk_segments (
+    tenant_id text NOT NULL,
+    chunk_id uuid NOT NULL,
+    ord integer NOT NULL,
+    start_at bigint NOT NULL,
+    body text NOT NULL,
+    overlap text DEFAULT ''::text NOT NULL,
+    tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, (body || overlap))) STORED
+);
+
+ALTER TABLE ONLY agentledger.session_chunk_segments FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: session_chunks; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.session_chunks (
+    tenant_id text NOT NULL,
+    session_id uuid NOT NULL,
+    id uuid NOT NULL,
+    seq integer NOT NULL,
+    format text NOT NULL,
+    author text,
+    extracted jsonb DEFAULT '{}'::jsonb NOT NULL,
+    size bigint NOT NULL,
+    segment_count integer NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT session_chunks_format CHECK ((format = ANY (ARRAY['dialogue'::text, 'summary'::text, 'transcript'::text])))
+);
+
+ALTER TABLE ONLY agentledger.session_chunks FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: session_transitions; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.session_transitions (
+    from_status text NOT NULL,
+    action text NOT NULL,
+    to_status text NOT NULL
+);
+
+--
+-- Name: sessions; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.sessions (
+    tenant_id text NOT NULL,
+    id uuid NOT NULL,
+    title text NOT NULL,
+    participants text[] DEFAULT '{}'::text[] NOT NULL,
+    status text DEFAULT 'active'::text NOT NULL,
+    summary text DEFAULT ''::text NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    chunk_count integer DEFAULT 0 NOT NULL,
+    artifact_count integer DEFAULT 0 NOT NULL,
+    memory_count integer DEFAULT 0 NOT NULL,
+    task_count integer DEFAULT 0 NOT NULL,
+    chunk_seq integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_activity timestamp with time zone DEFAULT now() NOT NULL,
+    status_changed_at timestamp with time zone,
+    CONSTRAINT sessions_status CHECK ((status = ANY (ARRAY['active'::text, 'paused'::text, 'completed'::text, 'archived'::text]))),
+    CONSTRAINT sessions_title_length CHECK (((length(title) >= 1) AND (length(title) <= 500)))
+);
+
+ALTER TABLE ONLY agentledger.sessions FORCE ROW LEVEL SECURITY;
+
+--
 -- Name: task_archive; Type: TABLE; Schema: agentledger
 --
 
@@ -2581,6 +2893,62 @@ ALTER TABLE ONLY agentledger.runs
     ADD CONSTRAINT runs_pkey PRIMARY KEY (tenant_id, id);
 
 --
+-- Name: session_artifact_segments session_artifact_segments_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.session_artifact_segments
+    ADD CONSTRAINT session_artifact_segments_pkey PRIMARY KEY (tenant_id, artifact_id, ord);
+
+--
+-- Name: session_artifacts session_artifacts_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.session_artifacts
+    ADD CONSTRAINT session_artifacts_pkey PRIMARY KEY (tenant_id, id);
+
+--
+-- Name: session_artifacts session_artifacts_version; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.session_artifacts
+    ADD CONSTRAINT session_artifacts_version UNIQUE (tenant_id, session_id, name, version);
+
+--
+-- Name: session_chunk_segments session_chunk_segments_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.session_chunk_segments
+    ADD CONSTRAINT session_chunk_segments_pkey PRIMARY KEY (tenant_id, chunk_id, ord);
+
+--
+-- Name: session_chunks session_chunks_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.session_chunks
+    ADD CONSTRAINT session_chunks_pkey PRIMARY KEY (tenant_id, id);
+
+--
+-- Name: session_chunks session_chunks_seq; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.session_chunks
+    ADD CONSTRAINT session_chunks_seq UNIQUE (tenant_id, session_id, seq);
+
+--
+-- Name: session_transitions session_transitions_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.session_transitions
+    ADD CONSTRAINT session_transitions_pkey PRIMARY KEY (from_status, action);
+
+--
+-- Name: sessions sessions_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.sessions
+    ADD CONSTRAINT sessions_pkey PRIMARY KEY (tenant_id, id);
+
+--
 -- Name: task_archive task_archive_pkey; Type: CONSTRAINT; Schema: agentledger
 --
 
@@ -2753,6 +3121,36 @@ CREATE INDEX runs_started ON agentledger.runs USING btree (tenant_id, started_at
 CREATE INDEX runs_trigger_started ON agentledger.runs USING btree (tenant_id, trigger_type, started_at);
 
 --
+-- Name: session_artifact_segments_tsv; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX session_artifact_segments_tsv ON agentledger.session_artifact_segments USING gin (tsv);
+
+--
+-- Name: session_chunk_segments_tsv; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX session_chunk_segments_tsv ON agentledger.session_chunk_segments USING gin (tsv);
+
+--
+-- Name: sessions_activity; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX sessions_activity ON agentledger.sessions USING btree (tenant_id, last_activity DESC, id DESC);
+
+--
+-- Name: sessions_participants; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX sessions_participants ON agentledger.sessions USING gin (participants);
+
+--
+-- Name: sessions_status_activity; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX sessions_status_activity ON agentledger.sessions USING btree (tenant_id, status, last_activity DESC, id DESC);
+
+--
 -- Name: tasks_dedup; Type: INDEX; Schema: agentledger
 --
 
@@ -2805,6 +3203,36 @@ CREATE TRIGGER memory_relationships_type_insert BEFORE INSERT ON agentledger.mem
 --
 
 CREATE TRIGGER memory_relationships_type_update BEFORE UPDATE OF type ON agentledger.memory_relationships FOR EACH ROW WHEN ((new.type IS DISTINCT FROM old.type)) EXECUTE FUNCTION agentledger.memory_check_relationship_type();
+
+--
+-- Name: session_artifacts session_artifacts_assign; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER session_artifacts_assign BEFORE INSERT ON agentledger.session_artifacts FOR EACH ROW EXECUTE FUNCTION agentledger.session_artifacts_assign();
+
+--
+-- Name: session_artifacts session_artifacts_deleted; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER session_artifacts_deleted AFTER DELETE ON agentledger.session_artifacts REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION agentledger.session_artifacts_deleted();
+
+--
+-- Name: session_chunks session_chunks_assign; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER session_chunks_assign BEFORE INSERT ON agentledger.session_chunks FOR EACH ROW EXECUTE FUNCTION agentledger.session_chunks_assign();
+
+--
+-- Name: session_chunks session_chunks_deleted; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER session_chunks_deleted AFTER DELETE ON agentledger.session_chunks REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION agentledger.session_chunks_deleted();
+
+--
+-- Name: sessions sessions_guard_status; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER sessions_guard_status BEFORE UPDATE OF status ON agentledger.sessions FOR EACH ROW EXECUTE FUNCTION agentledger.sessions_guard_status();
 
 --
 -- Name: tasks tasks_tenant_moved; Type: TRIGGER; Schema: agentledger
@@ -2944,6 +3372,41 @@ ALTER TABLE ONLY agentledger.runs
     ADD CONSTRAINT runs_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
 
 --
+-- Name: session_artifact_segments session_artifact_segments_artifact_fk; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.session_artifact_segments
+    ADD CONSTRAINT session_artifact_segments_artifact_fk FOREIGN KEY (tenant_id, artifact_id) REFERENCES agentledger.session_artifacts(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: session_artifacts session_artifacts_session_fk; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.session_artifacts
+    ADD CONSTRAINT session_artifacts_session_fk FOREIGN KEY (tenant_id, session_id) REFERENCES agentledger.sessions(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: session_chunk_segments session_chunk_segments_chunk_fk; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.session_chunk_segments
+    ADD CONSTRAINT session_chunk_segments_chunk_fk FOREIGN KEY (tenant_id, chunk_id) REFERENCES agentledger.session_chunks(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: session_chunks session_chunks_session_fk; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.session_chunks
+    ADD CONSTRAINT session_chunks_session_fk FOREIGN KEY (tenant_id, session_id) REFERENCES agentledger.sessions(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: sessions sessions_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.sessions
+    ADD CONSTRAINT sessions_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
+
+--
 -- Name: task_archive task_archive_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
 --
 
@@ -2999,6 +3462,30 @@ CREATE POLICY definer_search ON agentledger.memory_entities FOR SELECT TO CURREN
 CREATE POLICY definer_search ON agentledger.memory_name_terms FOR SELECT TO CURRENT_USER USING (true);
 
 --
+-- Name: session_artifact_segments definer_search; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY definer_search ON agentledger.session_artifact_segments FOR SELECT TO CURRENT_USER USING (true);
+
+--
+-- Name: session_artifacts definer_search; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY definer_search ON agentledger.session_artifacts FOR SELECT TO CURRENT_USER USING (true);
+
+--
+-- Name: session_chunk_segments definer_search; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY definer_search ON agentledger.session_chunk_segments FOR SELECT TO CURRENT_USER USING (true);
+
+--
+-- Name: session_chunks definer_search; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY definer_search ON agentledger.session_chunks FOR SELECT TO CURRENT_USER USING (true);
+
+--
 -- Name: event_checkpoints; Type: ROW SECURITY; Schema: agentledger
 --
 
@@ -3039,6 +3526,36 @@ ALTER TABLE agentledger.memory_vocabularies ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE agentledger.runs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: session_artifact_segments; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.session_artifact_segments ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: session_artifacts; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.session_artifacts ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: session_chunk_segments; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.session_chunk_segments ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: session_chunks; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.session_chunks ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: sessions; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.sessions ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: task_archive; Type: ROW SECURITY; Schema: agentledger
@@ -3123,6 +3640,36 @@ CREATE POLICY tenant_isolation ON agentledger.memory_vocabularies USING ((tenant
 --
 
 CREATE POLICY tenant_isolation ON agentledger.runs USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: session_artifact_segments tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.session_artifact_segments USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: session_artifacts tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.session_artifacts USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: session_chunk_segments tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.session_chunk_segments USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: session_chunks tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.session_chunks USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: sessions tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.sessions USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
 
 --
 -- Name: task_archive tenant_isolation; Type: POLICY; Schema: agentledger
@@ -3368,6 +3915,20 @@ REVOKE ALL ON FUNCTION agentledger.read_events_v1(p_after bigint, p_types text[]
 GRANT ALL ON FUNCTION agentledger.read_events_v1(p_after bigint, p_types text[], p_limit integer) TO agentledger_app;
 
 --
+-- Name: FUNCTION session_search_artifacts_v1(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.session_search_artifacts_v1(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.session_search_artifacts_v1(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION session_search_chunks_v1(p_query text, p_session uuid, p_format text, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.session_search_chunks_v1(p_query text, p_session uuid, p_format text, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.session_search_chunks_v1(p_query text, p_session uuid, p_format text, p_limit integer) TO agentledger_app;
+
+--
 -- Name: TABLE agents; Type: ACL; Schema: agentledger
 --
 
@@ -3444,6 +4005,42 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.memory_vocabularies TO ag
 --
 
 GRANT SELECT,INSERT,UPDATE ON TABLE agentledger.runs TO agentledger_app;
+
+--
+-- Name: TABLE session_artifact_segments; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.session_artifact_segments TO agentledger_app;
+
+--
+-- Name: TABLE session_artifacts; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.session_artifacts TO agentledger_app;
+
+--
+-- Name: TABLE session_chunk_segments; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.session_chunk_segments TO agentledger_app;
+
+--
+-- Name: TABLE session_chunks; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.session_chunks TO agentledger_app;
+
+--
+-- Name: TABLE session_transitions; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT ON TABLE agentledger.session_transitions TO agentledger_app;
+
+--
+-- Name: TABLE sessions; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.sessions TO agentledger_app;
 
 --
 -- Name: TABLE task_archive; Type: ACL; Schema: agentledger

@@ -1,0 +1,293 @@
+"""Collaborative sessions over HTTP: sessions, their lifecycle, conversation chunks, search.
+
+Artifacts are in ``session_artifacts.py``. Bodies are bounded by the server's
+``max_body_bytes`` (413 beyond it); the library itself takes chunks up to
+MAX_CONTENT_CHARS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentledger.api import pagination
+from agentledger.api.auth import Admin, Reader, Writer, scope
+from agentledger.api.pagination import Limit
+from agentledger.api.schemas import Page
+from agentledger.errors import InvalidInput, NotFound
+from agentledger.sessions import Chunk, ChunkHit, ChunkInfo, Session, SessionSummary
+
+router = APIRouter(prefix="/v1", tags=["sessions"])
+Status = Literal["active", "paused", "completed", "archived"]
+Format = Literal["dialogue", "summary", "transcript"]
+
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=500, examples=["Launch plan"])
+    participants: list[str] = Field(default_factory=list, examples=[["ana", "codex"]])
+    summary: str = Field(default="", examples=["Plan the Q3 launch"])
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    id: UUID | None = Field(default=None, description="Client-side id: retries are idempotent.")
+
+
+class SessionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    participants: list[str] | None = None
+    summary: str | None = Field(default=None, examples=["Agreed to ship on Monday"])
+    metadata: dict[str, Any] | None = Field(default=None, description="Replaces the stored object.")
+
+
+class TransitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["pause", "resume", "complete", "archive"] = Field(examples=["pause"])
+    by: str | None = Field(default=None, max_length=200, examples=["ana"])
+
+
+class ChunkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    content: str = Field(min_length=1, examples=["ana: shall we ship?\ncodex: yes"])
+    format: Format = "dialogue"
+    author: str | None = Field(default=None, max_length=200, examples=["ana"])
+    extracted: Any = Field(default=None, examples=[{"decisions": ["ship on Monday"]}])
+    id: UUID | None = Field(default=None, description="Client-side id: retries are idempotent.")
+
+
+class PurgeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    older_than_days: float = Field(ge=0, examples=[90])
+    batch: int = Field(default=500, ge=1, le=10_000)
+
+
+class Purged(BaseModel):
+    deleted: int
+
+
+@router.post("/sessions", status_code=201, response_model=Session, summary="Start a session")
+async def create_session(body: SessionIn, request: Request, who: Writer) -> object:
+    return await scope(request, who).sessions.create(
+        body.title,
+        participants=body.participants,
+        summary=body.summary,
+        metadata=body.metadata,
+        id=body.id,
+    )
+
+
+@router.get("/sessions", response_model=Page[Session], summary="Sessions, latest activity first")
+async def list_sessions(
+    request: Request,
+    who: Reader,
+    status: Status | None = None,
+    participant: str | None = None,
+    active_since: dt.datetime | None = None,
+    active_until: dt.datetime | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> object:
+    items = await scope(request, who).sessions.list(
+        status=status,
+        participant=participant,
+        active_since=active_since,
+        active_until=active_until,
+        before=_before(cursor),
+        limit=limit,
+    )
+    nxt = None
+    if len(items) == limit:
+        last = items[-1]
+        nxt = pagination.encode_cursor({"at": last.last_activity.isoformat(), "id": str(last.id)})
+    return {"items": items, "next_cursor": nxt}
+
+
+@router.get(
+    "/sessions/search",
+    response_model=list[ChunkHit],
+    summary="Full-text search over conversation chunks",
+    description='Web search syntax (words, "a phrase", -not, or). One hit per chunk, at '
+    "its best segment, with a snippet whose matches are wrapped in <mark>...</mark>.",
+)
+async def search_chunks(
+    request: Request,
+    who: Reader,
+    q: str,
+    session_id: UUID | None = None,
+    format: Format | None = None,
+    limit: int = 20,
+) -> object:
+    return await scope(request, who).sessions.search(
+        q, session_id=session_id, format=format, limit=limit
+    )
+
+
+@router.post(
+    "/sessions/purge",
+    response_model=Purged,
+    summary="Retention: delete completed and archived sessions idle for N days",
+)
+async def purge_sessions(body: PurgeIn, request: Request, who: Admin) -> object:
+    deleted = await scope(request, who).sessions.purge(body.older_than_days, batch=body.batch)
+    return {"deleted": deleted}
+
+
+@router.get("/sessions/{session_id}", response_model=Session, summary="One session")
+async def get_session(session_id: UUID, request: Request, who: Reader) -> object:
+    return await scope(request, who).sessions.get(session_id)
+
+
+@router.patch(
+    "/sessions/{session_id}",
+    response_model=Session,
+    summary="Change title, participants, summary or metadata (absent fields are kept)",
+)
+async def update_session(
+    session_id: UUID, body: SessionPatch, request: Request, who: Writer
+) -> object:
+    return await scope(request, who).sessions.update(
+        session_id,
+        title=body.title,
+        participants=body.participants,
+        summary=body.summary,
+        metadata=body.metadata,
+    )
+
+
+@router.get(
+    "/sessions/{session_id}/summary",
+    response_model=SessionSummary,
+    summary="A session with its latest chunks and artifacts",
+)
+async def session_summary(
+    session_id: UUID, request: Request, who: Reader, chunks: int = 5
+) -> object:
+    return await scope(request, who).sessions.get_summary(session_id, chunks=chunks)
+
+
+@router.post(
+    "/sessions/{session_id}/transition",
+    response_model=Session,
+    summary="Pause, resume, complete or archive (an illegal move is 409)",
+)
+async def transition_session(
+    session_id: UUID, body: TransitionIn, request: Request, who: Writer
+) -> object:
+    return await scope(request, who).sessions.transition(session_id, body.action, by=body.by)
+
+
+@router.delete(
+    "/sessions/{session_id}", status_code=204, summary="Delete a session and all it holds"
+)
+async def delete_session(session_id: UUID, request: Request, who: Writer) -> None:
+    if not await scope(request, who).sessions.delete(session_id):
+        raise NotFound(f"session {session_id} does not exist", field="session_id")
+
+
+@router.post(
+    "/sessions/{session_id}/chunks",
+    status_code=201,
+    response_model=ChunkInfo,
+    summary="Append a conversation chunk (the session's next seq)",
+)
+async def add_chunk(session_id: UUID, body: ChunkIn, request: Request, who: Writer) -> object:
+    return await scope(request, who).sessions.add_chunk(
+        session_id,
+        body.content,
+        format=body.format,
+        author=body.author,
+        extracted=body.extracted,
+        id=body.id,
+    )
+
+
+@router.get(
+    "/sessions/{session_id}/chunks",
+    response_model=Page[ChunkInfo],
+    summary="A session's chunks in seq order (without content)",
+)
+async def list_chunks(
+    session_id: UUID,
+    request: Request,
+    who: Reader,
+    format: Format | None = None,
+    cursor: str | None = None,
+    limit: Limit = 100,
+) -> object:
+    after = pagination.cursor_int(cursor, "after") or 0
+    items = await scope(request, who).sessions.list_chunks(
+        session_id, format=format, after=after, limit=limit
+    )
+    nxt = pagination.encode_cursor({"after": items[-1].seq}) if len(items) == limit else None
+    return {"items": items, "next_cursor": nxt}
+
+
+@router.get(
+    "/sessions/{session_id}/chunks/{chunk_id}",
+    response_model=Chunk,
+    summary="One chunk with its content (see /content to stream a large one)",
+)
+async def get_chunk(session_id: UUID, chunk_id: UUID, request: Request, who: Reader) -> object:
+    chunk = await scope(request, who).sessions.get_chunk(chunk_id)
+    if chunk.session_id != session_id:
+        raise NotFound(f"chunk {chunk_id} does not exist", field="chunk_id")
+    return chunk
+
+
+@router.get(
+    "/sessions/{session_id}/chunks/{chunk_id}/content",
+    response_class=StreamingResponse,
+    summary="A chunk's content as text, streamed segment by segment",
+)
+async def chunk_content(
+    session_id: UUID, chunk_id: UUID, request: Request, who: Reader
+) -> StreamingResponse:
+    sessions = scope(request, who).sessions
+    chunk = await sessions.chunk_info(chunk_id)
+    if chunk.session_id != session_id:
+        raise NotFound(f"chunk {chunk_id} does not exist", field="chunk_id")
+
+    async def read(start: int) -> list[str]:
+        return await sessions.chunk_segments(chunk_id, start=start, limit=STREAM_BATCH)
+
+    return text_stream(read, chunk.segment_count)
+
+
+# Segments per read while streaming content (about 2 MB).
+STREAM_BATCH = 64
+
+
+def text_stream(read: Callable[[int], Awaitable[list[str]]], count: int) -> StreamingResponse:
+    """A text/plain response of ``count`` segments, fetched ``STREAM_BATCH`` at a time."""
+
+    async def body() -> AsyncIterator[bytes]:
+        start = 0
+        while start < count:
+            parts = await read(start)
+            if not parts:
+                return
+            for part in parts:
+                yield part.encode()
+            start += len(parts)
+
+    return StreamingResponse(body(), media_type="text/plain; charset=utf-8")
+
+
+def _before(cursor: str | None) -> tuple[dt.datetime, UUID] | None:
+    """The (last_activity, id) a sessions cursor carries; None for the first page."""
+    at = pagination.cursor_text(cursor, "at")
+    sid = pagination.cursor_uuid(cursor, "id")
+    if at is None or sid is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(at)
+    except ValueError:
+        raise InvalidInput("cursor is not a cursor this API issued", field="cursor") from None
+    if when.tzinfo is None:
+        raise InvalidInput("cursor is not a cursor this API issued", field="cursor")
+    return when, sid

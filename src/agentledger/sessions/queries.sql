@@ -1,0 +1,200 @@
+-- name: create_session
+-- Start a session with the client-side id (a repeated id returns nothing).
+INSERT INTO agentledger.sessions (tenant_id, id, title, participants, summary, metadata)
+VALUES (agentledger.current_tenant(), %(id)s, %(title)s, %(participants)s::text[],
+        %(summary)s, %(metadata)s::jsonb)
+ON CONFLICT (tenant_id, id) DO NOTHING
+RETURNING *
+
+-- name: get_session
+-- One session by id.
+SELECT * FROM agentledger.sessions
+WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
+
+-- name: list_sessions
+-- Sessions by latest activity, newest first, after a (last_activity, id) keyset cursor,
+-- optionally of one status, with one participant, active within a range.
+SELECT * FROM agentledger.sessions
+WHERE tenant_id = agentledger.current_tenant()
+  AND (%(status)s::text IS NULL OR status = %(status)s::text)
+  AND (%(participant)s::text IS NULL OR participants @> ARRAY[%(participant)s::text])
+  AND (%(active_since)s::timestamptz IS NULL OR last_activity >= %(active_since)s::timestamptz)
+  AND (%(active_until)s::timestamptz IS NULL OR last_activity < %(active_until)s::timestamptz)
+  AND (%(before_at)s::timestamptz IS NULL
+       OR (last_activity, id) < (%(before_at)s::timestamptz, %(before_id)s::uuid))
+ORDER BY last_activity DESC, id DESC
+LIMIT %(limit)s
+
+-- name: update_session
+-- Change a session's title, participants, summary or metadata (NULL keeps the stored value).
+UPDATE agentledger.sessions s
+SET title = coalesce(%(title)s, s.title),
+    participants = coalesce(%(participants)s::text[], s.participants),
+    summary = coalesce(%(summary)s, s.summary),
+    metadata = coalesce(%(metadata)s::jsonb, s.metadata),
+    last_activity = now()
+WHERE s.tenant_id = agentledger.current_tenant() AND s.id = %(id)s
+RETURNING s.*
+
+-- name: transition_session
+-- Move a session to the action's target from one of its source states.
+UPDATE agentledger.sessions SET status = %(target)s::text
+WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s AND status = ANY(%(sources)s)
+RETURNING *
+
+-- name: delete_session
+-- Delete a session with its chunks and artifacts (the foreign keys cascade).
+DELETE FROM agentledger.sessions
+WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
+RETURNING id
+
+-- name: purge_sessions
+-- One batch of retention: completed or archived sessions idle since before the cutoff,
+-- oldest first; rows another transaction holds are left for the next pass.
+DELETE FROM agentledger.sessions s
+WHERE s.tenant_id = agentledger.current_tenant() AND (s.tenant_id, s.id) IN (
+    SELECT o.tenant_id, o.id FROM agentledger.sessions o
+    WHERE o.tenant_id = agentledger.current_tenant()
+      AND o.status IN ('completed', 'archived') AND o.last_activity < %(cutoff)s
+    ORDER BY o.last_activity
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED)
+
+-- name: session_transitions
+-- The lifecycle as the database enforces it (for the test that it matches the code's).
+SELECT from_status, action, to_status FROM agentledger.session_transitions
+ORDER BY from_status, action
+
+-- name: add_chunk
+-- Add a chunk and its segments (a repeated id returns nothing); the insert trigger locks
+-- the session, assigns seq and counts the chunk.
+WITH c AS (
+    INSERT INTO agentledger.session_chunks AS c
+        (tenant_id, session_id, id, seq, format, author, extracted, size, segment_count)
+    SELECT agentledger.current_tenant(), %(session_id)s, %(id)s, 0, %(format)s, %(author)s,
+           %(extracted)s::jsonb, %(size)s, %(segment_count)s
+    WHERE NOT EXISTS (
+        SELECT 1 FROM agentledger.session_chunks x
+        WHERE x.tenant_id = agentledger.current_tenant() AND x.id = %(id)s)
+    RETURNING c.*
+), g AS (
+    INSERT INTO agentledger.session_chunk_segments
+        (tenant_id, chunk_id, ord, start_at, body, overlap)
+    SELECT c.tenant_id, c.id, s.ord::integer - 1, s.start_at, s.body, s.overlap
+    FROM c, unnest(%(bodies)s::text[], %(overlaps)s::text[], %(starts)s::bigint[])
+        WITH ORDINALITY AS s(body, overlap, start_at, ord)
+)
+SELECT * FROM c
+
+-- name: add_chunk_segments
+-- More of a new chunk's segments, numbered from first_ord.
+INSERT INTO agentledger.session_chunk_segments (tenant_id, chunk_id, ord, start_at, body, overlap)
+SELECT agentledger.current_tenant(), %(id)s, %(first_ord)s + s.ord::integer - 1, s.start_at,
+       s.body, s.overlap
+FROM unnest(%(bodies)s::text[], %(overlaps)s::text[], %(starts)s::bigint[])
+    WITH ORDINALITY AS s(body, overlap, start_at, ord)
+
+-- name: get_chunk
+-- One chunk's description by id.
+SELECT * FROM agentledger.session_chunks
+WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
+
+-- name: list_chunks
+-- A session's chunks in seq order after a seq, optionally of one format.
+SELECT * FROM agentledger.session_chunks
+WHERE tenant_id = agentledger.current_tenant() AND session_id = %(session_id)s
+  AND seq > %(after)s AND (%(format)s::text IS NULL OR format = %(format)s::text)
+ORDER BY seq
+LIMIT %(limit)s
+
+-- name: recent_chunks
+-- A session's latest chunks, newest first.
+SELECT * FROM agentledger.session_chunks
+WHERE tenant_id = agentledger.current_tenant() AND session_id = %(session_id)s
+ORDER BY seq DESC
+LIMIT %(limit)s
+
+-- name: chunk_segments
+-- A run of a chunk's segment texts in order, from segment ord onwards.
+SELECT body FROM agentledger.session_chunk_segments
+WHERE tenant_id = agentledger.current_tenant() AND chunk_id = %(id)s AND ord >= %(ord)s
+ORDER BY ord
+LIMIT %(limit)s
+
+-- name: search_chunks
+-- Chunks matching a web-style query, best first, one hit per chunk at its best segment
+-- with a highlighted snippet (a definer function, so the GIN index serves it under RLS).
+SELECT * FROM agentledger.session_search_chunks_v1(
+    %(query)s, %(session_id)s::uuid, %(format)s::text, %(limit)s)
+
+-- name: save_artifact
+-- Save a version of a named artifact and its segments (a repeated id returns nothing); the
+-- insert trigger locks the session and assigns the version.
+WITH a AS (
+    INSERT INTO agentledger.session_artifacts AS a
+        (tenant_id, session_id, id, name, version, artifact_type, format, metadata, author,
+         size, segment_count)
+    SELECT agentledger.current_tenant(), %(session_id)s, %(id)s, %(name)s, 0,
+           %(artifact_type)s, %(format)s, %(metadata)s::jsonb, %(author)s, %(size)s,
+           %(segment_count)s
+    WHERE NOT EXISTS (
+        SELECT 1 FROM agentledger.session_artifacts x
+        WHERE x.tenant_id = agentledger.current_tenant() AND x.id = %(id)s)
+    RETURNING a.*
+), g AS (
+    INSERT INTO agentledger.session_artifact_segments
+        (tenant_id, artifact_id, ord, start_at, body, overlap)
+    SELECT a.tenant_id, a.id, s.ord::integer - 1, s.start_at, s.body, s.overlap
+    FROM a, unnest(%(bodies)s::text[], %(overlaps)s::text[], %(starts)s::bigint[])
+        WITH ORDINALITY AS s(body, overlap, start_at, ord)
+)
+SELECT * FROM a
+
+-- name: add_artifact_segments
+-- More of a new artifact version's segments, numbered from first_ord.
+INSERT INTO agentledger.session_artifact_segments
+    (tenant_id, artifact_id, ord, start_at, body, overlap)
+SELECT agentledger.current_tenant(), %(id)s, %(first_ord)s + s.ord::integer - 1, s.start_at,
+       s.body, s.overlap
+FROM unnest(%(bodies)s::text[], %(overlaps)s::text[], %(starts)s::bigint[])
+    WITH ORDINALITY AS s(body, overlap, start_at, ord)
+
+-- name: get_artifact
+-- One artifact version's description by its id.
+SELECT * FROM agentledger.session_artifacts
+WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
+
+-- name: find_artifact
+-- A named artifact of a session: the given version, or the latest.
+SELECT * FROM agentledger.session_artifacts
+WHERE tenant_id = agentledger.current_tenant() AND session_id = %(session_id)s
+  AND name = %(name)s AND (%(version)s::integer IS NULL OR version = %(version)s::integer)
+ORDER BY version DESC
+LIMIT 1
+
+-- name: artifact_versions
+-- Every version of a named artifact, newest first.
+SELECT * FROM agentledger.session_artifacts
+WHERE tenant_id = agentledger.current_tenant() AND session_id = %(session_id)s
+  AND name = %(name)s
+ORDER BY version DESC
+
+-- name: latest_artifacts
+-- The latest version of each of a session's artifacts, by name.
+SELECT DISTINCT ON (name) * FROM agentledger.session_artifacts
+WHERE tenant_id = agentledger.current_tenant() AND session_id = %(session_id)s
+ORDER BY name, version DESC
+
+-- name: artifact_segments
+-- A run of an artifact version's segment texts in order, from segment ord onwards.
+SELECT body FROM agentledger.session_artifact_segments
+WHERE tenant_id = agentledger.current_tenant() AND artifact_id = %(id)s AND ord >= %(ord)s
+ORDER BY ord
+LIMIT %(limit)s
+
+-- name: search_artifacts
+-- Artifact versions matching a web-style query, best first (each name's latest version
+-- unless all_versions), with a highlighted snippet of the best segment.
+SELECT * FROM agentledger.session_search_artifacts_v1(
+    %(query)s, %(session_id)s::uuid, %(artifact_type)s::text, %(all_versions)s::boolean,
+    %(limit)s)
