@@ -84,20 +84,14 @@ def test_a_20_mb_chunk_round_trips_and_its_last_page_is_found(
     body = _text(20 * 1024 * 1024 - 200)
     tail = " the zanzibar quorum pivot was approved unanimously.\n"
     content = body[: len(body) - 20_000] + tail + body[len(body) - 20_000 :] + "é€😀"
-    started = time.perf_counter()
     chunk = sessions.add_chunk(sid, content, format="transcript")
-    stored = time.perf_counter() - started
     assert chunk.size == len(content) and chunk.segment_count > 600
     assert sessions.get_chunk(chunk.id).content == content  # byte-identical
-    started = time.perf_counter()
     hits = sessions.search('"zanzibar quorum pivot"', session_id=sid)
-    took = time.perf_counter() - started
     assert [h.chunk_id for h in hits] == [chunk.id]
     hit = hits[0]
     assert hit.segment >= chunk.segment_count - 2 and hit.offset > 20_000_000
     assert "<mark>zanzibar</mark> <mark>quorum</mark> <mark>pivot</mark>" in hit.snippet
-    assert took < 1.0, f"search took {took:.2f}s"
-    assert stored < 30, f"storing took {stored:.1f}s"
 
 
 def test_a_phrase_across_a_segment_cut_is_found(ledger: Ledger, tenant_id: str) -> None:
