@@ -206,3 +206,17 @@ def test_a_second_tenant_sees_nothing(ledger: Ledger, tenant_id: str) -> None:
             call()
     assert theirs.delete(sid) is False
     assert mine.get(sid).chunk_count == 1 and mine.get(sid).status == "active"
+
+
+def test_update_keeps_what_is_not_given(ledger: Ledger, tenant_id: str) -> None:
+    sessions = ledger.tenant(tenant_id).sessions
+    made = sessions.create("Draft", participants=["ana"], metadata={"a": 1})
+    changed = sessions.update(made.id, summary="We agreed on Monday.", participants=["ana", "bo"])
+    assert (changed.title, changed.metadata) == ("Draft", {"a": 1})
+    assert changed.summary == "We agreed on Monday." and changed.participants == ["ana", "bo"]
+    assert changed.last_activity >= made.last_activity
+    with pytest.raises(NotFound):
+        sessions.update(uuid.uuid4(), title="x")
+    with pytest.raises(InvalidInput) as info:
+        sessions.update(made.id, summary="nul\x00")
+    assert info.value.field == "summary"

@@ -28,6 +28,10 @@ def test_session_lifecycle_and_listing(writer: httpx.Client, reader: httpx.Clien
     unknown = writer.post(f"/v1/sessions/{sid}/transition", json={"action": "explode"})
     assert unknown.status_code == 422 and unknown.json()["field"] == "action"
     assert reader.get(f"/v1/sessions/{sid}").json()["status"] == "paused"
+    patched = writer.patch(f"/v1/sessions/{sid}", json={"summary": "Ship Monday"})
+    assert patched.status_code == 200 and patched.json()["summary"] == "Ship Monday"
+    assert patched.json()["participants"] == ["ana", "codex"]
+    assert reader.patch(f"/v1/sessions/{sid}", json={"summary": "x"}).status_code == 403
     for _ in range(3):
         _session(writer, participants=["zed"])
     page = reader.get("/v1/sessions", params={"participant": "zed", "limit": 2}).json()
@@ -163,6 +167,7 @@ def test_roles_and_tenant_isolation(
     moved = intruder.post(f"/v1/sessions/{sid}/transition", json={"action": "pause"})
     assert moved.status_code == 404
     assert intruder.delete(f"/v1/sessions/{sid}").status_code == 404
+    assert intruder.patch(f"/v1/sessions/{sid}", json={"title": "mine"}).status_code == 404
     assert intruder.get("/v1/sessions/search", params={"q": "quasar"}).json() == []
     assert intruder.get("/v1/sessions/artifacts/search", params={"q": "quasar"}).json() == []
     assert writer.delete(f"/v1/sessions/{sid}").status_code == 204

@@ -1,4 +1,4 @@
-"""The ``agentledger`` command line: the database, migrations, tenants, keys, the demo."""
+"""The ``agentledger`` command line: the database, migrations, tenants, keys, sessions."""
 
 from __future__ import annotations
 
@@ -26,12 +26,14 @@ tenant_app = typer.Typer(
     help="Tenants: create, list, suspend, activate, archive.", no_args_is_help=True
 )
 key_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+session_app = typer.Typer(help="Collaborative sessions: list, show, search.", no_args_is_help=True)
 spool_app = typer.Typer(
     help="The local spool of writes kept while PostgreSQL was down.", no_args_is_help=True
 )
 app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(key_app, name="key")
+app.add_typer(session_app, name="session")
 app.add_typer(spool_app, name="spool")
 
 out = Console()
@@ -203,6 +205,63 @@ def key_revoke(key_id: str, tenant: Annotated[str, typer.Option(help="Tenant id.
     with _open() as ledger:
         ledger.tenant(tenant).keys.revoke(key_id)
     out.print(f"revoked {key_id}")
+
+
+Tenant = Annotated[str, typer.Option(help="Tenant id.")]
+
+
+@session_app.command("list")
+def session_list(
+    tenant: Tenant,
+    status: Annotated[str | None, typer.Option(help="active, paused, completed, archived.")] = None,
+    participant: Annotated[str | None, typer.Option(help="Only sessions with them.")] = None,
+    limit: int = 50,
+) -> None:
+    with _open() as ledger:
+        found = ledger.tenant(tenant).sessions.list(
+            status=status, participant=participant, limit=limit
+        )
+    table = Table("id", "title", "status", "chunks", "artifacts", "last activity")
+    for s in found:
+        table.add_row(
+            str(s.id),
+            s.title,
+            s.status,
+            str(s.chunk_count),
+            str(s.artifact_count),
+            f"{s.last_activity:%Y-%m-%d %H:%M}",
+        )
+    out.print(table)
+
+
+@session_app.command("show")
+def session_show(session_id: str, tenant: Tenant) -> None:
+    """A session, its latest chunks and its artifacts."""
+    with _open() as ledger:
+        summary = ledger.tenant(tenant).sessions.get_summary(session_id, chunks=10)
+    s = summary.session
+    out.print(f"[bold]{s.title}[/] ({s.status}) {s.id}")
+    out.print(f"participants: {', '.join(s.participants) or '-'}")
+    out.print(f"chunks {s.chunk_count}, artifacts {s.artifact_count}, last {s.last_activity}")
+    for c in summary.recent_chunks:
+        out.print(f"  #{c.seq} {c.format} by {c.author or '-'}: {c.size} chars")
+    for a in summary.artifacts:
+        out.print(f"  {a.name} v{a.version} ({a.artifact_type}, {a.format}): {a.size} chars")
+
+
+@session_app.command("search")
+def session_search(
+    query: str,
+    tenant: Tenant,
+    session: Annotated[str | None, typer.Option(help="Only this session.")] = None,
+    limit: int = 20,
+) -> None:
+    """Full-text search over conversation chunks; matches show as [[...]]."""
+    with _open() as ledger:
+        hits = ledger.tenant(tenant).sessions.search(query, session_id=session, limit=limit)
+    for h in hits:
+        snippet = h.snippet.replace("<mark>", "[[").replace("</mark>", "]]")
+        out.print(f"{h.session_id} #{h.seq} @{h.offset} ({h.rank:.3f}): {snippet}", markup=False)
 
 
 def _spool_settings() -> Settings:

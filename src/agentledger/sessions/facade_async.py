@@ -56,6 +56,26 @@ class AsyncSessions:
         """The session, its latest chunks and the latest version of each artifact."""
         return await self._run(ops.summary(session_id, chunks=chunks))
 
+    async def update(
+        self,
+        session_id: UUID | str,
+        *,
+        title: str | None = None,
+        participants: Sequence[str] | None = None,
+        summary: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Session:
+        """Change the title, participants, summary or metadata (None keeps each)."""
+        return await self._run(
+            ops.update(
+                session_id,
+                title=title,
+                participants=participants,
+                summary=summary,
+                metadata=metadata,
+            )
+        )
+
     async def transition(
         self, session_id: UUID | str, action: str, *, by: str | None = None
     ) -> Session:

@@ -58,6 +58,26 @@ class Sessions:
         """The session, its latest chunks and the latest version of each artifact."""
         return self._run(ops.summary(session_id, chunks=chunks))
 
+    def update(
+        self,
+        session_id: UUID | str,
+        *,
+        title: str | None = None,
+        participants: Sequence[str] | None = None,
+        summary: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Session:
+        """Change the title, participants, summary or metadata (None keeps each)."""
+        return self._run(
+            ops.update(
+                session_id,
+                title=title,
+                participants=participants,
+                summary=summary,
+                metadata=metadata,
+            )
+        )
+
     def transition(self, session_id: UUID | str, action: str, *, by: str | None = None) -> Session:
         """``pause``, ``resume``, ``complete`` or ``archive`` (IllegalTransition otherwise)."""
         return self._run(ops.transition(session_id, action, by=by))

@@ -153,6 +153,29 @@ def list_(
 
 
 @operation(idempotent=True)
+def update(
+    sid: UUID | str,
+    *,
+    title: str | None = None,
+    participants: Sequence[str] | None = None,
+    summary: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Gen[Session]:
+    """Change what is given (None keeps the stored value); ``metadata`` replaces the stored
+    object. Counts as activity."""
+    row = yield Q.update_session.one(
+        id=session_id(sid),
+        title=None if title is None else v.text("title", title, max_len=500, strip=True),
+        participants=None if participants is None else v.tags("participants", participants),
+        summary=None if summary is None else v.text("summary", summary, max_len=100_000, min_len=0),
+        metadata=None if metadata is None else v.json_object("metadata", metadata),
+    )
+    if row is None:
+        raise not_found(sid)
+    return from_row(Session, row)
+
+
+@operation(idempotent=True)
 def transition(sid: UUID | str, action: str, *, by: str | None = None) -> Gen[Session]:
     """Pause, resume, complete or archive; IllegalTransition names the action and state."""
     found = session_id(sid)

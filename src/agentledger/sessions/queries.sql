@@ -25,6 +25,17 @@ WHERE tenant_id = agentledger.current_tenant()
 ORDER BY last_activity DESC, id DESC
 LIMIT %(limit)s
 
+-- name: update_session
+-- Change a session's title, participants, summary or metadata (NULL keeps the stored value).
+UPDATE agentledger.sessions s
+SET title = coalesce(%(title)s, s.title),
+    participants = coalesce(%(participants)s::text[], s.participants),
+    summary = coalesce(%(summary)s, s.summary),
+    metadata = coalesce(%(metadata)s::jsonb, s.metadata),
+    last_activity = now()
+WHERE s.tenant_id = agentledger.current_tenant() AND s.id = %(id)s
+RETURNING s.*
+
 -- name: transition_session
 -- Move a session to the action's target from one of its source states.
 UPDATE agentledger.sessions SET status = %(target)s::text

@@ -37,6 +37,14 @@ class SessionIn(BaseModel):
     id: UUID | None = Field(default=None, description="Client-side id: retries are idempotent.")
 
 
+class SessionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    participants: list[str] | None = None
+    summary: str | None = Field(default=None, examples=["Agreed to ship on Monday"])
+    metadata: dict[str, Any] | None = Field(default=None, description="Replaces the stored object.")
+
+
 class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     action: Literal["pause", "resume", "complete", "archive"] = Field(examples=["pause"])
@@ -132,6 +140,23 @@ async def purge_sessions(body: PurgeIn, request: Request, who: Admin) -> object:
 @router.get("/sessions/{session_id}", response_model=Session, summary="One session")
 async def get_session(session_id: UUID, request: Request, who: Reader) -> object:
     return await scope(request, who).sessions.get(session_id)
+
+
+@router.patch(
+    "/sessions/{session_id}",
+    response_model=Session,
+    summary="Change title, participants, summary or metadata (absent fields are kept)",
+)
+async def update_session(
+    session_id: UUID, body: SessionPatch, request: Request, who: Writer
+) -> object:
+    return await scope(request, who).sessions.update(
+        session_id,
+        title=body.title,
+        participants=body.participants,
+        summary=body.summary,
+        metadata=body.metadata,
+    )
 
 
 @router.get(

@@ -1,0 +1,110 @@
+"""Console pages for collaborative sessions: the list (with chunk search) and one session."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup, escape
+
+from agentledger.console.routes import Editor, Viewer, _fragment, _page, templates
+from agentledger.errors import LedgerError
+from agentledger.sessions import SESSION_LIFECYCLE, ChunkHit
+from agentledger.web.auth import scope as tenant_of
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+STATUSES = SESSION_LIFECYCLE.states
+# How much of each chunk and artifact the session page shows.
+PREVIEW_CHARS = 1500
+
+
+def _marks(snippet: str) -> Markup:
+    """A search snippet as HTML: its text escaped, its <mark> highlights kept."""
+    safe = str(escape(snippet))
+    return Markup(safe.replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>"))
+
+
+templates.env.filters["marks"] = _marks
+
+
+@router.get("/sessions", name="console-sessions")
+async def sessions(request: Request, who: Viewer, status: str = "", q: str = "") -> HTMLResponse:
+    scope = tenant_of(request, who)
+    error = None
+    hits: list[ChunkHit] = []
+    if q.strip():
+        try:
+            hits = await scope.sessions.search(q, limit=50)
+        except LedgerError as exc:
+            error = exc.message
+    rows = await scope.sessions.list(status=status if status in STATUSES else None, limit=200)
+    return _page(
+        request,
+        "sessions.html",
+        who,
+        "console-sessions",
+        title="Sessions",
+        sessions=rows,
+        statuses=STATUSES,
+        status=status,
+        q=q,
+        hits=hits,
+        error=error,
+    )
+
+
+@router.get("/sessions/{session_id}", name="console-session")
+async def session(request: Request, session_id: UUID, who: Viewer) -> HTMLResponse:
+    scope = tenant_of(request, who)
+    try:
+        summary = await scope.sessions.get_summary(session_id, chunks=20)
+    except LedgerError:
+        return _page(
+            request, "missing.html", who, "console-sessions", title="Not found", what="session"
+        )
+    previews = {}
+    for chunk in summary.recent_chunks:
+        first = await scope.sessions.chunk_segments(chunk.id, limit=1)
+        previews[chunk.id] = first[0][:PREVIEW_CHARS] if first else ""
+    for artifact in summary.artifacts:
+        first = await scope.sessions.artifact_segments(artifact.id, limit=1)
+        previews[artifact.id] = first[0][:PREVIEW_CHARS] if first else ""
+    return _page(
+        request,
+        "session.html",
+        who,
+        "console-sessions",
+        title=summary.session.title,
+        s=summary.session,
+        chunks=summary.recent_chunks,
+        artifacts=summary.artifacts,
+        previews=previews,
+        preview_chars=PREVIEW_CHARS,
+        moves=SESSION_LIFECYCLE.table[summary.session.status],
+        error=None,
+    )
+
+
+@router.post("/sessions/{session_id}/{action}", name="console-session-action")
+async def session_action(
+    request: Request,
+    session_id: UUID,
+    action: Literal["pause", "resume", "complete", "archive"],
+    who: Editor,
+) -> HTMLResponse:
+    scope = tenant_of(request, who)
+    error = None
+    try:
+        moved = await scope.sessions.transition(session_id, action, by=f"console:{who.key_id[:8]}")
+    except LedgerError as exc:
+        moved, error = await scope.sessions.get(session_id), exc.message
+    return _fragment(
+        request,
+        "_session_status.html",
+        who,
+        s=moved,
+        moves=SESSION_LIFECYCLE.table[moved.status],
+        error=error,
+    )
