@@ -73,10 +73,11 @@ class StorageError(Exception):
 class SessionBackend(Protocol):
     """What an agent calls, on either backend.
 
-    Sessions: ``create_session`` / ``load_session`` / ``save_session`` (status changes only,
-    along SESSION_MOVES) / ``list_sessions`` / ``list_active_sessions`` (status active) /
-    ``get_session_summary``. Session dicts carry ``chunk_count``, ``memory_count``,
-    ``task_count``, ``artifact_count`` and ``last_activity``, kept by the store itself.
+    Sessions: ``create_session`` / ``load_session`` / ``save_session`` (title, participants,
+    summary, metadata; status along SESSION_MOVES) / ``list_sessions`` /
+    ``list_active_sessions`` (status active) / ``get_session_summary``. Session dicts
+    carry ``chunk_count``, ``memory_count``, ``task_count``, ``artifact_count`` and
+    ``last_activity``, kept by the store itself.
 
     Chunks: conversation text of any size, returned byte-identical; ``search_conversations``
     returns hits best first with ``rank`` and a ``snippet`` whose matches are wrapped in

@@ -185,12 +185,17 @@ class JsonBackend:
     def save_session(self, session: Mapping[str, Any]) -> dict[str, Any]:
         with self._locked():
             folder, stored = self._open(str(session["id"]))
-            changed = [k for k in ("title", "participants", "summary", "metadata")
-                       if k in session and session[k] != stored.get(k)]  # fmt: skip
-            if changed:
-                raise StorageError(f"{changed[0]} cannot change after creation; only status")
+            changes = {
+                k: session[k]
+                for k in ("title", "participants", "summary", "metadata")
+                if k in session and session[k] != stored.get(k)
+            }
+            if "participants" in changes:
+                changes["participants"] = list(dict.fromkeys(changes["participants"]))
             if next_status(stored["status"], str(session.get("status", stored["status"]))):
-                stored["status"] = session["status"]
+                changes["status"] = session["status"]
+            if changes:
+                stored.update(changes)
                 self._touch(folder, stored)
         return dict(stored)
 

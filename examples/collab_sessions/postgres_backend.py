@@ -251,16 +251,18 @@ class PostgresBackend:
         return self._with_counts([found])[0]
 
     def save_session(self, session: Mapping[str, Any]) -> dict[str, Any]:
-        stored = session_dict(self._session(str(session["id"])))
-        changed = [k for k in ("title", "participants", "summary", "metadata")
-                   if k in session and session[k] != stored[k]]  # fmt: skip
-        if changed:
-            raise StorageError(f"{changed[0]} cannot change after creation; only status")
+        sid = str(session["id"])
+        stored = session_dict(self._session(sid))
+        changes = {
+            k: session[k]
+            for k in ("title", "participants", "summary", "metadata")
+            if k in session and session[k] != stored[k]
+        }
         action = next_status(stored["status"], str(session.get("status", stored["status"])))
-        moved = self._session(stored["id"])
-        if action is not None:
-            with storage_errors():
-                moved = self.scope.sessions.transition(stored["id"], action)
+        with storage_errors(), self.scope.transaction() as tx:
+            moved = tx.sessions.update(sid, **changes) if changes else tx.sessions.get(sid)
+            if action is not None:
+                moved = tx.sessions.transition(sid, action)
         return self._with_counts([moved])[0]
 
     def list_sessions(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

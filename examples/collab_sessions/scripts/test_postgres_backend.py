@@ -79,6 +79,10 @@ def checks(store: SessionBackend, scratch: Path, ledger: Ledger | None) -> list[
         assert loaded["participants"] == ["ana", "claude_code"] and loaded["status"] == "active"
         assert sid in [s["id"] for s in store.list_sessions()]
         assert store.load_session(str(uuid.uuid4())) is None
+        saved = store.save_session({**loaded, "title": "Plan the big launch", "summary": "v1"})
+        assert (saved["title"], saved["summary"]) == ("Plan the big launch", "v1")
+        again = store.load_session(sid)
+        assert again is not None and again["title"] == "Plan the big launch"
 
     def chunk() -> None:
         text = big_text(5 * 1024 * 1024)
