@@ -58,7 +58,10 @@ def _like(method: F, op: Callable[..., Any]) -> F:
     functools.update_wrapper(method, op, assigned=("__module__", "__name__", "__doc__"), updated=())
     signature = inspect.signature(op)
     self = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+    returns = signature.return_annotation  # "Gen[X]" (postponed): the method returns X
+    if isinstance(returns, str) and returns.startswith("Gen[") and returns.endswith("]"):
+        returns = returns[4:-1]
     method.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[self, *signature.parameters.values()]
+        parameters=[self, *signature.parameters.values()], return_annotation=returns
     )
     return method

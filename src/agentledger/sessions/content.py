@@ -16,7 +16,7 @@ from agentledger.db.statements import Gen, Queries, Query, operation
 from agentledger.errors import Conflict, NotFound
 from agentledger.records import from_row
 from agentledger.sessions import segments
-from agentledger.sessions.ops import event, not_found, session_id
+from agentledger.sessions.ops import event, not_found, session_uuid
 from agentledger.sessions.records import (
     ARTIFACT_TYPES,
     CHUNK_FORMATS,
@@ -63,19 +63,19 @@ def _rest(query: Query, owner: UUID, parts: segments.Segments) -> Gen[None]:
 
 @operation(idempotent=True)
 def add_chunk(
-    sid: UUID | str,
+    session_id: UUID | str,
     content: str | bytes,
     *,
     format: str = "dialogue",
     author: str | None = None,
     extracted: Any = None,
-    id: UUID | str,
+    id: UUID | str | None = None,
 ) -> Gen[ChunkInfo]:
     """Append a chunk to an active or paused session; the database gives it the session's
     next ``seq``. A repeated ``id`` returns the stored chunk (Conflict when it belongs to
     another session). NotFound when the session does not exist; Conflict when it is closed.
     """
-    found = session_id(sid)
+    found = session_uuid(session_id)
     chunk_id = v.uuid("id", id)
     text = segments.content("content", content, max_chars=MAX_CONTENT_CHARS)
     kind = v.choice("format", format, CHUNK_FORMATS)
@@ -143,12 +143,12 @@ def chunk_segments(
 
 @operation(writes=False)
 def list_chunks(
-    sid: UUID | str, *, format: str | None = None, after: int = 0, limit: int = 100
+    session_id: UUID | str, *, format: str | None = None, after: int = 0, limit: int = 100
 ) -> Gen[list[ChunkInfo]]:
     """A session's chunks in ``seq`` order after seq ``after``, without their content."""
-    found = session_id(sid)
+    found = session_uuid(session_id)
     if (yield Q.get_session.one(id=found)) is None:
-        raise not_found(sid)
+        raise not_found(session_id)
     rows = yield Q.list_chunks.all(
         session_id=found,
         format=None if format is None else v.choice("format", format, CHUNK_FORMATS),
@@ -160,13 +160,13 @@ def list_chunks(
 
 @operation(writes=False)
 def search_chunks(
-    query: str, *, session_id_: UUID | str | None = None, format: str | None = None, limit: int = 20
+    query: str, *, session_id: UUID | str | None = None, format: str | None = None, limit: int = 20
 ) -> Gen[list[ChunkHit]]:
     """Chunks matching ``query`` (web search syntax: words, "a phrase", -not, or), best
     first, one hit per chunk at its best segment."""
     rows = yield Q.search_chunks.all(
         query=_query(query),
-        session_id=None if session_id_ is None else session_id(session_id_),
+        session_id=None if session_id is None else session_uuid(session_id),
         format=None if format is None else v.choice("format", format, CHUNK_FORMATS),
         limit=v.integer("limit", limit, low=1, high=MAX_HITS),
     )
@@ -175,7 +175,7 @@ def search_chunks(
 
 @operation(idempotent=True)
 def save_artifact(
-    sid: UUID | str,
+    session_id: UUID | str,
     name: str,
     content: str | bytes,
     *,
@@ -183,11 +183,11 @@ def save_artifact(
     format: str = "text",
     metadata: dict[str, Any] | None = None,
     author: str | None = None,
-    id: UUID | str,
+    id: UUID | str | None = None,
 ) -> Gen[ArtifactInfo]:
     """Save a new version of the session's artifact ``name`` (the database numbers it one
     past the latest). A repeated ``id`` returns the version it saved."""
-    found = session_id(sid)
+    found = session_uuid(session_id)
     artifact_id = v.uuid("id", id)
     text = segments.content("content", content, max_chars=MAX_CONTENT_CHARS)
     title = v.text("name", name, max_len=300, strip=True)
@@ -223,9 +223,11 @@ def save_artifact(
 
 
 @operation(writes=False)
-def find_artifact(sid: UUID | str, name: str, *, version: int | None = None) -> Gen[ArtifactInfo]:
+def find_artifact(
+    session_id: UUID | str, name: str, *, version: int | None = None
+) -> Gen[ArtifactInfo]:
     """A named artifact's latest version, or the given one."""
-    found = session_id(sid)
+    found = session_uuid(session_id)
     title = v.text("name", name, max_len=300, strip=True)
     row = yield Q.find_artifact.one(
         session_id=found,
@@ -234,14 +236,14 @@ def find_artifact(sid: UUID | str, name: str, *, version: int | None = None) -> 
     )
     if row is None:
         which = "" if version is None else f" version {version}"
-        raise NotFound(f"session {sid} has no artifact {title!r}{which}", field="name")
+        raise NotFound(f"session {session_id} has no artifact {title!r}{which}", field="name")
     return from_row(ArtifactInfo, row)
 
 
 @operation(writes=False)
-def get_artifact(sid: UUID | str, name: str, *, version: int | None = None) -> Gen[Artifact]:
+def get_artifact(session_id: UUID | str, name: str, *, version: int | None = None) -> Gen[Artifact]:
     """A named artifact's latest version (or the given one) with its content."""
-    info = yield from find_artifact(sid, name, version=version).start()
+    info = yield from find_artifact(session_id, name, version=version).start()
     parts: list[str] = []
     while len(parts) < info.segment_count:
         batch = yield Q.artifact_segments.tuples(id=info.id, ord=len(parts), limit=READ_BATCH)
@@ -265,21 +267,21 @@ def artifact_segments(
 
 
 @operation(writes=False)
-def artifact_versions(sid: UUID | str, name: str) -> Gen[list[ArtifactInfo]]:
+def artifact_versions(session_id: UUID | str, name: str) -> Gen[list[ArtifactInfo]]:
     """Every version of a named artifact, newest first (NotFound when it has none)."""
     title = v.text("name", name, max_len=300, strip=True)
-    rows = yield Q.artifact_versions.all(session_id=session_id(sid), name=title)
+    rows = yield Q.artifact_versions.all(session_id=session_uuid(session_id), name=title)
     if not rows:
-        raise NotFound(f"session {sid} has no artifact {title!r}", field="name")
+        raise NotFound(f"session {session_id} has no artifact {title!r}", field="name")
     return [from_row(ArtifactInfo, r) for r in rows]
 
 
 @operation(writes=False)
-def list_artifacts(sid: UUID | str) -> Gen[list[ArtifactInfo]]:
+def list_artifacts(session_id: UUID | str) -> Gen[list[ArtifactInfo]]:
     """The latest version of each of the session's artifacts, by name."""
-    found = session_id(sid)
+    found = session_uuid(session_id)
     if (yield Q.get_session.one(id=found)) is None:
-        raise not_found(sid)
+        raise not_found(session_id)
     rows = yield Q.latest_artifacts.all(session_id=found)
     return [from_row(ArtifactInfo, r) for r in rows]
 
@@ -288,7 +290,7 @@ def list_artifacts(sid: UUID | str) -> Gen[list[ArtifactInfo]]:
 def search_artifacts(
     query: str,
     *,
-    session_id_: UUID | str | None = None,
+    session_id: UUID | str | None = None,
     artifact_type: str | None = None,
     all_versions: bool = False,
     limit: int = 20,
@@ -297,7 +299,7 @@ def search_artifacts(
     ``all_versions``."""
     rows = yield Q.search_artifacts.all(
         query=_query(query),
-        session_id=None if session_id_ is None else session_id(session_id_),
+        session_id=None if session_id is None else session_uuid(session_id),
         artifact_type=None
         if artifact_type is None
         else v.choice("artifact_type", artifact_type, ARTIFACT_TYPES),

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from agentledger.db.database_async import AsyncRunner
-from agentledger.sessions import content, ops
+from agentledger.db.forward import forward_async
+from agentledger.sessions import content as texts
+from agentledger.sessions import ops
 from agentledger.sessions.records import (
     Artifact,
     ArtifactHit,
     ArtifactInfo,
-    Chunk,
     ChunkHit,
     ChunkInfo,
     Session,
@@ -29,25 +28,7 @@ class AsyncSessions:
     def __init__(self, run: AsyncRunner) -> None:
         self._run = run
 
-    async def create(
-        self,
-        title: str,
-        *,
-        participants: Sequence[str] | None = None,
-        summary: str = "",
-        metadata: dict[str, Any] | None = None,
-        id: UUID | str | None = None,
-    ) -> Session:
-        """An active session; the same ``id`` again returns it (a retry is safe)."""
-        return await self._run(
-            ops.create(
-                title,
-                participants=participants,
-                summary=summary,
-                metadata=metadata,
-                id=uuid.uuid4() if id is None else id,
-            )
-        )
+    create = forward_async(ops.create, new_id="id")
 
     async def get(self, session_id: UUID | str) -> Session:
         return await self._run(ops.get(session_id))
@@ -108,45 +89,13 @@ class AsyncSessions:
             if done < batch:
                 return total
 
-    async def transitions(self) -> list[tuple[str, str, str]]:
-        """The lifecycle the database enforces, as (from, action, to) rows."""
-        return await self._run(ops.transitions())
+    transitions = forward_async(ops.transitions)
 
-    async def add_chunk(
-        self,
-        session_id: UUID | str,
-        content_: str | bytes,
-        *,
-        format: str = "dialogue",
-        author: str | None = None,
-        extracted: Any = None,
-        id: UUID | str | None = None,
-    ) -> ChunkInfo:
-        """Append conversation text of any size (up to MAX_CONTENT_CHARS) as the session's
-        next chunk; ``format`` is dialogue, summary or transcript."""
-        return await self._run(
-            content.add_chunk(
-                session_id,
-                content_,
-                format=format,
-                author=author,
-                extracted=extracted,
-                id=uuid.uuid4() if id is None else id,
-            )
-        )
+    add_chunk = forward_async(texts.add_chunk, new_id="id")
 
-    async def get_chunk(self, chunk_id: UUID | str) -> Chunk:
-        return await self._run(content.get_chunk(chunk_id))
-
-    async def chunk_info(self, chunk_id: UUID | str) -> ChunkInfo:
-        """A chunk's description, without its content."""
-        return await self._run(content.chunk_info(chunk_id))
-
-    async def chunk_segments(
-        self, chunk_id: UUID | str, *, start: int = 0, limit: int = content.READ_BATCH
-    ) -> list[str]:
-        """A run of the chunk's segments (for streaming large content)."""
-        return await self._run(content.chunk_segments(chunk_id, start=start, limit=limit))
+    get_chunk = forward_async(texts.get_chunk)
+    chunk_info = forward_async(texts.chunk_info)
+    chunk_segments = forward_async(texts.chunk_segments)
 
     async def list_chunks(
         self,
@@ -158,7 +107,7 @@ class AsyncSessions:
     ) -> list[ChunkInfo]:
         """Chunks in seq order after seq ``after``, without content."""
         return await self._run(
-            content.list_chunks(session_id, format=format, after=after, limit=limit)
+            texts.list_chunks(session_id, format=format, after=after, limit=limit)
         )
 
     async def search(
@@ -171,58 +120,30 @@ class AsyncSessions:
     ) -> list[ChunkHit]:
         """Full-text search over every chunk (web search syntax), best first."""
         return await self._run(
-            content.search_chunks(query, session_id_=session_id, format=format, limit=limit)
+            texts.search_chunks(query, session_id=session_id, format=format, limit=limit)
         )
 
-    async def save_artifact(
-        self,
-        session_id: UUID | str,
-        name: str,
-        content_: str | bytes,
-        *,
-        artifact_type: str,
-        format: str = "text",
-        metadata: dict[str, Any] | None = None,
-        author: str | None = None,
-        id: UUID | str | None = None,
-    ) -> ArtifactInfo:
-        """Save the next version of the session's artifact ``name``."""
-        return await self._run(
-            content.save_artifact(
-                session_id,
-                name,
-                content_,
-                artifact_type=artifact_type,
-                format=format,
-                metadata=metadata,
-                author=author,
-                id=uuid.uuid4() if id is None else id,
-            )
-        )
+    save_artifact = forward_async(texts.save_artifact, new_id="id")
 
     async def get_artifact(
         self, session_id: UUID | str, name: str, *, version: int | None = None
     ) -> Artifact:
         """The latest version of ``name`` (or ``version``) with its content."""
-        return await self._run(content.get_artifact(session_id, name, version=version))
+        return await self._run(texts.get_artifact(session_id, name, version=version))
 
     async def find_artifact(
         self, session_id: UUID | str, name: str, *, version: int | None = None
     ) -> ArtifactInfo:
         """Like get_artifact, without the content."""
-        return await self._run(content.find_artifact(session_id, name, version=version))
+        return await self._run(texts.find_artifact(session_id, name, version=version))
 
     async def artifact_versions(self, session_id: UUID | str, name: str) -> list[ArtifactInfo]:
-        return await self._run(content.artifact_versions(session_id, name))
+        return await self._run(texts.artifact_versions(session_id, name))
 
     async def list_artifacts(self, session_id: UUID | str) -> list[ArtifactInfo]:
-        return await self._run(content.list_artifacts(session_id))
+        return await self._run(texts.list_artifacts(session_id))
 
-    async def artifact_segments(
-        self, artifact_id: UUID | str, *, start: int = 0, limit: int = content.READ_BATCH
-    ) -> list[str]:
-        """A run of an artifact version's segments (for streaming large content)."""
-        return await self._run(content.artifact_segments(artifact_id, start=start, limit=limit))
+    artifact_segments = forward_async(texts.artifact_segments)
 
     async def search_artifacts(
         self,
@@ -236,34 +157,13 @@ class AsyncSessions:
         """Full-text search over artifacts (each name's latest version unless
         ``all_versions``), best first."""
         return await self._run(
-            content.search_artifacts(
+            texts.search_artifacts(
                 query,
-                session_id_=session_id,
+                session_id=session_id,
                 artifact_type=artifact_type,
                 all_versions=all_versions,
                 limit=limit,
             )
         )
 
-    async def list(
-        self,
-        *,
-        status: str | None = None,
-        participant: str | None = None,
-        active_since: dt.datetime | None = None,
-        active_until: dt.datetime | None = None,
-        before: tuple[dt.datetime, UUID | str] | None = None,
-        limit: int = 100,
-    ) -> list[Session]:
-        """Newest activity first; pass the last one's ``(last_activity, id)`` as ``before``
-        for the next page."""
-        return await self._run(
-            ops.list_(
-                status=status,
-                participant=participant,
-                active_since=active_since,
-                active_until=active_until,
-                before=before,
-                limit=limit,
-            )
-        )
+    list = forward_async(ops.list_)

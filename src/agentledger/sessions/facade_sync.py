@@ -4,19 +4,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from agentledger.db.database_sync import Runner
-from agentledger.sessions import content, ops
+from agentledger.db.forward import forward_sync
+from agentledger.sessions import content as texts
+from agentledger.sessions import ops
 from agentledger.sessions.records import (
     Artifact,
     ArtifactHit,
     ArtifactInfo,
-    Chunk,
     ChunkHit,
     ChunkInfo,
     Session,
@@ -31,25 +30,7 @@ class Sessions:
     def __init__(self, run: Runner) -> None:
         self._run = run
 
-    def create(
-        self,
-        title: str,
-        *,
-        participants: Sequence[str] | None = None,
-        summary: str = "",
-        metadata: dict[str, Any] | None = None,
-        id: UUID | str | None = None,
-    ) -> Session:
-        """An active session; the same ``id`` again returns it (a retry is safe)."""
-        return self._run(
-            ops.create(
-                title,
-                participants=participants,
-                summary=summary,
-                metadata=metadata,
-                id=uuid.uuid4() if id is None else id,
-            )
-        )
+    create = forward_sync(ops.create, new_id="id")
 
     def get(self, session_id: UUID | str) -> Session:
         return self._run(ops.get(session_id))
@@ -108,45 +89,13 @@ class Sessions:
             if done < batch:
                 return total
 
-    def transitions(self) -> list[tuple[str, str, str]]:
-        """The lifecycle the database enforces, as (from, action, to) rows."""
-        return self._run(ops.transitions())
+    transitions = forward_sync(ops.transitions)
 
-    def add_chunk(
-        self,
-        session_id: UUID | str,
-        content_: str | bytes,
-        *,
-        format: str = "dialogue",
-        author: str | None = None,
-        extracted: Any = None,
-        id: UUID | str | None = None,
-    ) -> ChunkInfo:
-        """Append conversation text of any size (up to MAX_CONTENT_CHARS) as the session's
-        next chunk; ``format`` is dialogue, summary or transcript."""
-        return self._run(
-            content.add_chunk(
-                session_id,
-                content_,
-                format=format,
-                author=author,
-                extracted=extracted,
-                id=uuid.uuid4() if id is None else id,
-            )
-        )
+    add_chunk = forward_sync(texts.add_chunk, new_id="id")
 
-    def get_chunk(self, chunk_id: UUID | str) -> Chunk:
-        return self._run(content.get_chunk(chunk_id))
-
-    def chunk_info(self, chunk_id: UUID | str) -> ChunkInfo:
-        """A chunk's description, without its content."""
-        return self._run(content.chunk_info(chunk_id))
-
-    def chunk_segments(
-        self, chunk_id: UUID | str, *, start: int = 0, limit: int = content.READ_BATCH
-    ) -> list[str]:
-        """A run of the chunk's segments (for streaming large content)."""
-        return self._run(content.chunk_segments(chunk_id, start=start, limit=limit))
+    get_chunk = forward_sync(texts.get_chunk)
+    chunk_info = forward_sync(texts.chunk_info)
+    chunk_segments = forward_sync(texts.chunk_segments)
 
     def list_chunks(
         self,
@@ -157,7 +106,7 @@ class Sessions:
         limit: int = 100,
     ) -> list[ChunkInfo]:
         """Chunks in seq order after seq ``after``, without content."""
-        return self._run(content.list_chunks(session_id, format=format, after=after, limit=limit))
+        return self._run(texts.list_chunks(session_id, format=format, after=after, limit=limit))
 
     def search(
         self,
@@ -169,58 +118,30 @@ class Sessions:
     ) -> list[ChunkHit]:
         """Full-text search over every chunk (web search syntax), best first."""
         return self._run(
-            content.search_chunks(query, session_id_=session_id, format=format, limit=limit)
+            texts.search_chunks(query, session_id=session_id, format=format, limit=limit)
         )
 
-    def save_artifact(
-        self,
-        session_id: UUID | str,
-        name: str,
-        content_: str | bytes,
-        *,
-        artifact_type: str,
-        format: str = "text",
-        metadata: dict[str, Any] | None = None,
-        author: str | None = None,
-        id: UUID | str | None = None,
-    ) -> ArtifactInfo:
-        """Save the next version of the session's artifact ``name``."""
-        return self._run(
-            content.save_artifact(
-                session_id,
-                name,
-                content_,
-                artifact_type=artifact_type,
-                format=format,
-                metadata=metadata,
-                author=author,
-                id=uuid.uuid4() if id is None else id,
-            )
-        )
+    save_artifact = forward_sync(texts.save_artifact, new_id="id")
 
     def get_artifact(
         self, session_id: UUID | str, name: str, *, version: int | None = None
     ) -> Artifact:
         """The latest version of ``name`` (or ``version``) with its content."""
-        return self._run(content.get_artifact(session_id, name, version=version))
+        return self._run(texts.get_artifact(session_id, name, version=version))
 
     def find_artifact(
         self, session_id: UUID | str, name: str, *, version: int | None = None
     ) -> ArtifactInfo:
         """Like get_artifact, without the content."""
-        return self._run(content.find_artifact(session_id, name, version=version))
+        return self._run(texts.find_artifact(session_id, name, version=version))
 
     def artifact_versions(self, session_id: UUID | str, name: str) -> list[ArtifactInfo]:
-        return self._run(content.artifact_versions(session_id, name))
+        return self._run(texts.artifact_versions(session_id, name))
 
     def list_artifacts(self, session_id: UUID | str) -> list[ArtifactInfo]:
-        return self._run(content.list_artifacts(session_id))
+        return self._run(texts.list_artifacts(session_id))
 
-    def artifact_segments(
-        self, artifact_id: UUID | str, *, start: int = 0, limit: int = content.READ_BATCH
-    ) -> list[str]:
-        """A run of an artifact version's segments (for streaming large content)."""
-        return self._run(content.artifact_segments(artifact_id, start=start, limit=limit))
+    artifact_segments = forward_sync(texts.artifact_segments)
 
     def search_artifacts(
         self,
@@ -234,34 +155,13 @@ class Sessions:
         """Full-text search over artifacts (each name's latest version unless
         ``all_versions``), best first."""
         return self._run(
-            content.search_artifacts(
+            texts.search_artifacts(
                 query,
-                session_id_=session_id,
+                session_id=session_id,
                 artifact_type=artifact_type,
                 all_versions=all_versions,
                 limit=limit,
             )
         )
 
-    def list(
-        self,
-        *,
-        status: str | None = None,
-        participant: str | None = None,
-        active_since: dt.datetime | None = None,
-        active_until: dt.datetime | None = None,
-        before: tuple[dt.datetime, UUID | str] | None = None,
-        limit: int = 100,
-    ) -> list[Session]:
-        """Newest activity first; pass the last one's ``(last_activity, id)`` as ``before``
-        for the next page."""
-        return self._run(
-            ops.list_(
-                status=status,
-                participant=participant,
-                active_since=active_since,
-                active_until=active_until,
-                before=before,
-                limit=limit,
-            )
-        )
+    list = forward_sync(ops.list_)

@@ -57,12 +57,12 @@ def event(
     )
 
 
-def session_id(value: object, field: str = "session_id") -> UUID:
+def session_uuid(value: object, field: str = "session_id") -> UUID:
     return v.uuid(field, value)
 
 
-def not_found(sid: object, field: str = "session_id") -> NotFound:
-    return NotFound(f"session {sid} does not exist", field=field)
+def not_found(session_id: object, field: str = "session_id") -> NotFound:
+    return NotFound(f"session {session_id} does not exist", field=field)
 
 
 @operation(idempotent=True)
@@ -72,44 +72,44 @@ def create(
     participants: Sequence[str] | None = None,
     summary: str = "",
     metadata: dict[str, Any] | None = None,
-    id: UUID | str,
+    id: UUID | str | None = None,
 ) -> Gen[Session]:
     """Start an active session. A repeated ``id`` returns the stored session (Conflict when
     it has another title), so a retry is safe."""
-    sid = session_id(id, "id")
+    session_id = session_uuid(id, "id")
     name = v.text("title", title, max_len=500, strip=True)
     row = yield Q.create_session.one(
-        id=sid,
+        id=session_id,
         title=name,
         participants=v.tags("participants", participants),
         summary=v.text("summary", summary, max_len=100_000, min_len=0),
         metadata=v.json_object("metadata", metadata),
     )
     if row is None:
-        row = yield Q.get_session.one(id=sid)
+        row = yield Q.get_session.one(id=session_id)
         if row is None or row["title"] != name:
-            raise Conflict(f"session {sid} already exists with another title", field="id")
+            raise Conflict(f"session {session_id} already exists with another title", field="id")
         return from_row(Session, row)
     created = from_row(Session, row)
-    yield event(sid, CREATED, "", {"title": name, "participants": created.participants})
+    yield event(session_id, CREATED, "", {"title": name, "participants": created.participants})
     return created
 
 
 @operation(writes=False)
-def get(sid: UUID | str) -> Gen[Session]:
-    row = yield Q.get_session.one(id=session_id(sid))
+def get(session_id: UUID | str) -> Gen[Session]:
+    row = yield Q.get_session.one(id=session_uuid(session_id))
     if row is None:
-        raise not_found(sid)
+        raise not_found(session_id)
     return from_row(Session, row)
 
 
 @operation(writes=False)
-def summary(sid: UUID | str, *, chunks: int = 5) -> Gen[SessionSummary]:
+def summary(session_id: UUID | str, *, chunks: int = 5) -> Gen[SessionSummary]:
     """The session, its latest ``chunks`` chunks and the latest version of each artifact."""
-    found = session_id(sid)
+    found = session_uuid(session_id)
     row = yield Q.get_session.one(id=found)
     if row is None:
-        raise not_found(sid)
+        raise not_found(session_id)
     recent = yield Q.recent_chunks.all(
         session_id=found, limit=v.integer("chunks", chunks, low=1, high=MAX_PAGE)
     )
@@ -154,7 +154,7 @@ def list_(
 
 @operation(idempotent=True)
 def update(
-    sid: UUID | str,
+    session_id: UUID | str,
     *,
     title: str | None = None,
     participants: Sequence[str] | None = None,
@@ -164,21 +164,21 @@ def update(
     """Change what is given (None keeps the stored value); ``metadata`` replaces the stored
     object. Counts as activity."""
     row = yield Q.update_session.one(
-        id=session_id(sid),
+        id=session_uuid(session_id),
         title=None if title is None else v.text("title", title, max_len=500, strip=True),
         participants=None if participants is None else v.tags("participants", participants),
         summary=None if summary is None else v.text("summary", summary, max_len=100_000, min_len=0),
         metadata=None if metadata is None else v.json_object("metadata", metadata),
     )
     if row is None:
-        raise not_found(sid)
+        raise not_found(session_id)
     return from_row(Session, row)
 
 
 @operation(idempotent=True)
-def transition(sid: UUID | str, action: str, *, by: str | None = None) -> Gen[Session]:
+def transition(session_id: UUID | str, action: str, *, by: str | None = None) -> Gen[Session]:
     """Pause, resume, complete or archive; IllegalTransition names the action and state."""
-    found = session_id(sid)
+    found = session_uuid(session_id)
     actor = v.optional_text("by", by, max_len=200)
     row = yield from SESSION_LIFECYCLE.move(
         action,
@@ -188,7 +188,7 @@ def transition(sid: UUID | str, action: str, *, by: str | None = None) -> Gen[Se
             sources=SESSION_LIFECYCLE.sources(action),
         ),
         Q.get_session.one(id=found),
-        what=f"session {sid}",
+        what=f"session {session_id}",
         field="session_id",
     )
     moved = from_row(Session, row)
@@ -199,9 +199,9 @@ def transition(sid: UUID | str, action: str, *, by: str | None = None) -> Gen[Se
 
 
 @operation(idempotent=True)
-def delete(sid: UUID | str) -> Gen[bool]:
+def delete(session_id: UUID | str) -> Gen[bool]:
     """Delete a session with its chunks and artifacts; False when it did not exist."""
-    found = session_id(sid)
+    found = session_uuid(session_id)
     gone = yield Q.delete_session.scalar(id=found)
     if gone is None:
         return False
