@@ -2,7 +2,8 @@
 
 - ``load_user_memories`` of a user with N nodes and 4N edges, against the same statements
   (the library's SQL text, same pages and slices) through raw psycopg in one transaction;
-- ``search_nodes`` p50 / p99 at a small and a large table (target: p99 grows <= 3x);
+- ``search_nodes`` p50 / p99 at a small and a large table, users of 100 nodes each (the
+  tenant grows by users: target p99 grows <= 3x);
 - ``store_node`` one at a time and ``store_nodes`` in a batch, against LangGraph's
   PostgresStore ``put`` and batch put (skipped when langgraph is not installed).
 
@@ -43,7 +44,8 @@ from examples.memory_graph.models import ContextType, MemoryNode, RelationshipTy
 T = TypeVar("T")
 KINDS = [str(c) for c in ContextType]
 EDGE_TYPES = [str(r) for r in RelationshipType]
-USERS = 100
+# Nodes a user holds in the search tables (a table of N nodes has N / NODES_A_USER users).
+NODES_A_USER = 100
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -226,13 +228,14 @@ def search_growth(
     latencies: dict[int, tuple[float, float]] = {}
     have = 0
     for size in sizes:
-        copy_nodes(owner, tenant, corpus, size - have)
+        users = size // NODES_A_USER
+        copy_nodes(owner, tenant, corpus, size - have, users=users, start=have)
         have = size
         owner.execute("VACUUM ANALYZE agentledger.memory_entities, agentledger.memory_name_terms")
         asks = Corpus(seed=13)
         samples = []
         for i in range(queries):
-            user = f"u{i % USERS}"
+            user = f"u{i * 7919 % users}"
             query = asks.topic_query().split()[-1] if i % 2 else asks.company().split()[0]
             context = [KINDS[i % len(KINDS)]] if i % 3 == 0 else None
             started = time.perf_counter()
@@ -240,7 +243,7 @@ def search_growth(
             samples.append(time.perf_counter() - started)
         latencies[size] = percentiles(samples)
         console.print(
-            f"search_nodes over {size:,} nodes ({size // USERS:,} a user): "
+            f"search_nodes over {size:,} nodes ({users:,} users): "
             f"p50 {latencies[size][0]:.2f} ms, p99 {latencies[size][1]:.2f} ms"
         )
     small, large = sizes
@@ -276,8 +279,17 @@ def node(corpus: Corpus, i: int) -> MemoryNode:
     )
 
 
-def copy_nodes(owner: psycopg.Connection[Any], tenant: str, corpus: Corpus, count: int) -> None:
-    """``count`` nodes spread over USERS users, by COPY (as the owner: COPY skips RLS)."""
+def copy_nodes(
+    owner: psycopg.Connection[Any],
+    tenant: str,
+    corpus: Corpus,
+    count: int,
+    *,
+    users: int,
+    start: int = 0,
+) -> None:
+    """``count`` nodes, node ``start + j`` of user ``u{(start + j) % users}``, by COPY (as
+    the owner: COPY skips RLS)."""
     cols = "tenant_id, user_id, kind, source, key, dedup_key, name, summary, attrs, tags"
     with progress() as bar:
         task = bar.add_task(f"COPY {count:,} nodes", total=count)
@@ -295,7 +307,7 @@ def copy_nodes(owner: psycopg.Connection[Any], tenant: str, corpus: Corpus, coun
                     copy.write_row(
                         (
                             tenant,
-                            r.user_id,
+                            f"u{(start + done + j) % users}",
                             KINDS[(done + j) % len(KINDS)],
                             "bench",
                             key,

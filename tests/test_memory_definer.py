@@ -26,6 +26,8 @@ PLAIN_FUNCTIONS = (
     "memory_search_text_v2",
     "memory_search_hybrid_v3",
     "memory_search_substring_v2",
+    "memory_search_text_v3",
+    "memory_search_substring_v3",
 )
 VECTOR_FUNCTIONS = (
     "memory_search_vector_v1",

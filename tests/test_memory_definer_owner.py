@@ -88,7 +88,7 @@ def test_a_plain_owner_keeps_tenants_apart_and_uses_the_indexes(
         conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tenant_id])
         conn.execute("SELECT set_config('pg_trgm.similarity_threshold', '0.3', true)")
         unscoped = {**filters.params(None), "limit": 10}
-        text = body_plan(conn, "memory_search_text_v2", {**unscoped, "query": "zelda"})
+        text = body_plan(conn, "memory_search_text_v3", {**unscoped, "query": "zelda"})
     with psycopg.connect(database_url) as conn, conn.transaction():
         conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tenant_id])
         name = traced_plans(

@@ -1749,6 +1749,53 @@ END
 $$;
 
 --
+-- Name: memory_search_substring_v3(text, text, boolean, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_search_substring_v3(p_pattern text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS SETOF agentledger.memory_search_hit_v1
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+BEGIN
+    RETURN QUERY
+        SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at,
+               CASE WHEN e.name ILIKE p_pattern THEN 1.0 ELSE 0.5 END::float8,
+               NULL::float8, NULL::float8, NULL::float8, NULL::text
+        FROM (
+            SELECT t.* FROM agentledger.memory_entities t
+            WHERE NOT (p_own AND p_user IS NOT NULL)
+              AND (t.name ILIKE p_pattern OR t.summary ILIKE p_pattern)
+              AND t.tenant_id = agentledger.current_tenant()
+              AND (p_user IS NULL OR t.user_id = p_user
+                   OR (NOT p_own AND (t.user_id = '' OR t.shared)))
+            UNION ALL
+            SELECT m.* FROM (
+                SELECT u.* FROM agentledger.memory_entities u
+                WHERE p_own AND p_user IS NOT NULL
+                  AND u.tenant_id = agentledger.current_tenant() AND u.user_id = p_user
+                OFFSET 0
+            ) m
+            WHERE m.name ILIKE p_pattern OR m.summary ILIKE p_pattern
+        ) e
+        WHERE (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        ORDER BY e.name ILIKE p_pattern DESC, length(e.name), e.name, e.id
+        LIMIT p_limit;
+END
+$$;
+
+--
 -- Name: memory_search_text_v1(text, text, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -1823,6 +1870,60 @@ BEGIN
            e.updated_at,
            e.rank, NULL::float8, NULL::float8, NULL::float8, ts_headline('english', concat_ws(' - ', e.name, e.summary), websearch_to_tsquery('english', p_query),
                         'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10')
+    FROM found e
+    ORDER BY e.rank DESC, e.id;
+END
+$$;
+
+--
+-- Name: memory_search_text_v3(text, text, boolean, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_search_text_v3(p_query text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS SETOF agentledger.memory_search_hit_v1
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+BEGIN
+    RETURN QUERY
+    WITH found AS (
+        SELECT e.*, ts_rank_cd(e.search, websearch_to_tsquery('english', p_query))::float8 AS rank
+        FROM (
+            SELECT t.* FROM agentledger.memory_entities t
+            WHERE NOT (p_own AND p_user IS NOT NULL)
+              AND t.search @@ websearch_to_tsquery('english', p_query)
+              AND t.tenant_id = agentledger.current_tenant()
+              AND (p_user IS NULL OR t.user_id = p_user
+                   OR (NOT p_own AND (t.user_id = '' OR t.shared)))
+            UNION ALL
+            SELECT m.* FROM (
+                SELECT u.* FROM agentledger.memory_entities u
+                WHERE p_own AND p_user IS NOT NULL
+                  AND u.tenant_id = agentledger.current_tenant() AND u.user_id = p_user
+                OFFSET 0
+            ) m
+            WHERE m.search @@ websearch_to_tsquery('english', p_query)
+        ) e
+        WHERE (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        ORDER BY rank DESC, e.id
+        LIMIT p_limit
+    )
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at,
+           e.rank, NULL::float8, NULL::float8, NULL::float8,
+           ts_headline('english', concat_ws(' - ', e.name, e.summary),
+                       websearch_to_tsquery('english', p_query),
+                       'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10')
     FROM found e
     ORDER BY e.rank DESC, e.id;
 END
@@ -3880,6 +3981,13 @@ REVOKE ALL ON FUNCTION agentledger.memory_search_substring_v2(p_pattern text, p_
 GRANT ALL ON FUNCTION agentledger.memory_search_substring_v2(p_pattern text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
+-- Name: FUNCTION memory_search_substring_v3(p_pattern text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_search_substring_v3(p_pattern text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_search_substring_v3(p_pattern text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
 -- Name: FUNCTION memory_search_text_v1(p_query text, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
 --
 
@@ -3892,6 +4000,13 @@ GRANT ALL ON FUNCTION agentledger.memory_search_text_v1(p_query text, p_user tex
 
 REVOKE ALL ON FUNCTION agentledger.memory_search_text_v2(p_query text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.memory_search_text_v2(p_query text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION memory_search_text_v3(p_query text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_search_text_v3(p_query text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_search_text_v3(p_query text, p_user text, p_own boolean, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
 -- Name: FUNCTION memory_search_vector_v1(p_embedding public.vector, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger

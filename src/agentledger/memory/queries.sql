@@ -119,7 +119,7 @@ SELECT * FROM agentledger.memory_search_name_v3(
 
 -- name: search_text
 -- Full-text search over name (A), summary (B) and string attrs (C), ranked, with highlights.
-SELECT * FROM agentledger.memory_search_text_v2(
+SELECT * FROM agentledger.memory_search_text_v3(
     p_query => %(query)s::text, p_user => %(user)s::text, p_own => %(own)s::boolean, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
@@ -131,7 +131,7 @@ SELECT * FROM agentledger.memory_search_text_v2(
 -- name: find_by_substring
 -- Entities whose name or summary holds a text (an escaped ILIKE pattern), name matches
 -- first; through a definer function so the trigram GIN indexes serve it (memory_0008).
-SELECT * FROM agentledger.memory_search_substring_v2(
+SELECT * FROM agentledger.memory_search_substring_v3(
     p_pattern => %(pattern)s::text, p_user => %(user)s::text, p_own => %(own)s::boolean, p_kinds => %(kinds)s::text[],
     p_tags => %(tags)s::text[], p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
