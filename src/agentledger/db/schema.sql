@@ -1767,7 +1767,11 @@ BEGIN
                NULL::float8, NULL::float8, NULL::float8, NULL::text
         FROM (
             SELECT t.* FROM agentledger.memory_entities t
-            WHERE NOT (p_own AND p_user IS NOT NULL)
+            WHERE NOT (p_own AND p_user IS NOT NULL AND (
+                SELECT count(*) < 2000 FROM (
+                    SELECT 1 FROM agentledger.memory_entities c
+                    WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
+                    LIMIT 2000) s))
               AND (t.name ILIKE p_pattern OR t.summary ILIKE p_pattern)
               AND t.tenant_id = agentledger.current_tenant()
               AND (p_user IS NULL OR t.user_id = p_user
@@ -1775,7 +1779,11 @@ BEGIN
             UNION ALL
             SELECT m.* FROM (
                 SELECT u.* FROM agentledger.memory_entities u
-                WHERE p_own AND p_user IS NOT NULL
+                WHERE (p_own AND p_user IS NOT NULL AND (
+                SELECT count(*) < 2000 FROM (
+                    SELECT 1 FROM agentledger.memory_entities c
+                    WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
+                    LIMIT 2000) s))
                   AND u.tenant_id = agentledger.current_tenant() AND u.user_id = p_user
                 OFFSET 0
             ) m
@@ -1890,7 +1898,11 @@ BEGIN
         SELECT e.*, ts_rank_cd(e.search, websearch_to_tsquery('english', p_query))::float8 AS rank
         FROM (
             SELECT t.* FROM agentledger.memory_entities t
-            WHERE NOT (p_own AND p_user IS NOT NULL)
+            WHERE NOT (p_own AND p_user IS NOT NULL AND (
+                SELECT count(*) < 2000 FROM (
+                    SELECT 1 FROM agentledger.memory_entities c
+                    WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
+                    LIMIT 2000) s))
               AND t.search @@ websearch_to_tsquery('english', p_query)
               AND t.tenant_id = agentledger.current_tenant()
               AND (p_user IS NULL OR t.user_id = p_user
@@ -1898,7 +1910,11 @@ BEGIN
             UNION ALL
             SELECT m.* FROM (
                 SELECT u.* FROM agentledger.memory_entities u
-                WHERE p_own AND p_user IS NOT NULL
+                WHERE (p_own AND p_user IS NOT NULL AND (
+                SELECT count(*) < 2000 FROM (
+                    SELECT 1 FROM agentledger.memory_entities c
+                    WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
+                    LIMIT 2000) s))
                   AND u.tenant_id = agentledger.current_tenant() AND u.user_id = p_user
                 OFFSET 0
             ) m

@@ -1,14 +1,16 @@
-"""A user's own-scope text and substring searches read that user's entities, not the tenant's.
+"""A small user's own-scope text and substring searches read that user's entities alone.
 
 Through the full-text and trigram GIN indexes a search finds its matches across the whole
 tenant and only then keeps the caller's: a common word matched in a tenant of a million
 entities costs a million-entity bitmap, however few the user owns. With the own scope
-(``p_own`` and ``p_user``) the rows to look at are the user's, so these versions read them
-through the tenant/user index and test the match on each: the cost follows the size of the
-user's memory, not the tenant's. Every other scope runs memory_0009's query unchanged. The
-two paths are the arms of one UNION ALL guarded by constant conditions, which the custom
-plan (``force_custom_plan``) reduces to the arm that applies; ``OFFSET 0`` keeps the match
-out of the user scan, so no GIN index is chosen for it.
+(``p_own`` and ``p_user``) and a user of fewer than 2,000 entities (counted first, on the
+tenant/user index, stopping at 2,000), these versions read the user's entities through that
+index and test the match on each, so the cost follows the size of the user's memory, not
+the tenant's. A larger user, and every other scope, runs memory_0009's query: past a few
+thousand rows, testing each costs more than the indexes' bitmap. The two paths are the arms
+of one UNION ALL, each guarded by that test as a one-time filter, so only the arm that
+applies runs; ``OFFSET 0`` keeps the match out of the user scan, so no
+GIN index is chosen for it.
 
 Revision ID: memory_0011
 Revises: memory_0010
@@ -42,7 +44,11 @@ BEGIN
         SELECT e.*, ts_rank_cd(e.search, websearch_to_tsquery('english', p_query))::float8 AS rank
         FROM (
             SELECT t.* FROM agentledger.memory_entities t
-            WHERE NOT (p_own AND p_user IS NOT NULL)
+            WHERE NOT (p_own AND p_user IS NOT NULL AND (
+                SELECT count(*) < 2000 FROM (
+                    SELECT 1 FROM agentledger.memory_entities c
+                    WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
+                    LIMIT 2000) s))
               AND t.search @@ websearch_to_tsquery('english', p_query)
               AND t.tenant_id = agentledger.current_tenant()
               AND (p_user IS NULL OR t.user_id = p_user
@@ -50,7 +56,11 @@ BEGIN
             UNION ALL
             SELECT m.* FROM (
                 SELECT u.* FROM agentledger.memory_entities u
-                WHERE p_own AND p_user IS NOT NULL
+                WHERE (p_own AND p_user IS NOT NULL AND (
+                SELECT count(*) < 2000 FROM (
+                    SELECT 1 FROM agentledger.memory_entities c
+                    WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
+                    LIMIT 2000) s))
                   AND u.tenant_id = agentledger.current_tenant() AND u.user_id = p_user
                 OFFSET 0
             ) m
@@ -104,7 +114,11 @@ BEGIN
                NULL::float8, NULL::float8, NULL::float8, NULL::text
         FROM (
             SELECT t.* FROM agentledger.memory_entities t
-            WHERE NOT (p_own AND p_user IS NOT NULL)
+            WHERE NOT (p_own AND p_user IS NOT NULL AND (
+                SELECT count(*) < 2000 FROM (
+                    SELECT 1 FROM agentledger.memory_entities c
+                    WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
+                    LIMIT 2000) s))
               AND (t.name ILIKE p_pattern OR t.summary ILIKE p_pattern)
               AND t.tenant_id = agentledger.current_tenant()
               AND (p_user IS NULL OR t.user_id = p_user
@@ -112,7 +126,11 @@ BEGIN
             UNION ALL
             SELECT m.* FROM (
                 SELECT u.* FROM agentledger.memory_entities u
-                WHERE p_own AND p_user IS NOT NULL
+                WHERE (p_own AND p_user IS NOT NULL AND (
+                SELECT count(*) < 2000 FROM (
+                    SELECT 1 FROM agentledger.memory_entities c
+                    WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
+                    LIMIT 2000) s))
                   AND u.tenant_id = agentledger.current_tenant() AND u.user_id = p_user
                 OFFSET 0
             ) m
