@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from bench.plans import body_plan, traced_plans
+from bench.plans import traced_plans
 from psycopg import sql
 
 from agentledger import NewEntity
@@ -83,12 +83,12 @@ def test_a_plain_owner_keeps_tenants_apart_and_uses_the_indexes(
         assert [h.entity.id for h in mem.search("Zelda Quinn")] == [expected]
     with psycopg.connect(database_url, autocommit=True) as su:
         su.execute("VACUUM ANALYZE agentledger.memory_entities, agentledger.memory_name_terms")
+    unscoped = {**filters.params(None), "limit": 10}
     with psycopg.connect(database_url) as conn, conn.transaction():
-        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(plain_owner)))
         conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tenant_id])
-        conn.execute("SELECT set_config('pg_trgm.similarity_threshold', '0.3', true)")
-        unscoped = {**filters.params(None), "limit": 10}
-        text = body_plan(conn, "memory_search_text_v3", {**unscoped, "query": "zelda"})
+        text = traced_plans(
+            conn, ops.Q.search_text.sql, {**unscoped, "query": "zelda"}, role=plain_owner
+        )
     with psycopg.connect(database_url) as conn, conn.transaction():
         conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tenant_id])
         name = traced_plans(

@@ -46,17 +46,17 @@ def test_user_scoped_searches_use_the_scope_indexes(
     with psycopg.connect(database_url, autocommit=True) as owner:
         owner.execute("VACUUM ANALYZE agentledger.memory_entities, agentledger.memory_name_terms")
     scope = {**filters.params(Filter(user="u7")), "limit": 10}
-    shown = plan(database_url, tenant_id, "memory_search_text_v3", {**scope, "query": "budget"})
+    shown = traced(database_url, tenant_id, ops.Q.search_text, {**scope, "query": "budget"})
     assert "memory_entities_user_idx" in shown, shown
     assert "memory_entities_shared_idx" in shown, shown
     assert "Seq Scan on memory_entities" not in shown, shown
     # The own scope reads the user's entities alone (memory_0011), whatever the tenant holds.
     own = {**filters.params(Filter(user="u7", scope="own")), "limit": 10}
-    for function, args in (
-        ("memory_search_text_v3", {**own, "query": "budget"}),
-        ("memory_search_substring_v3", {**own, "pattern": "%budget%"}),
+    for statement, args in (
+        (ops.Q.search_text, {**own, "query": "budget"}),
+        (ops.Q.find_by_substring, {**own, "pattern": "%budget%"}),
     ):
-        shown = plan(database_url, tenant_id, function, args)
+        shown = traced(database_url, tenant_id, statement, args)
         assert "memory_entities_user_idx" in shown, shown
         assert "gin" not in shown and "search_idx" not in shown, shown
         assert "Seq Scan on memory_entities" not in shown, shown
@@ -110,7 +110,7 @@ def test_unscoped_fuzzy_and_text_searches_use_their_indexes(
     assert "memory_name_terms_trgm_idx" in name, name
     assert "memory_entities_name_words_idx" in name, name
     assert "Seq Scan" not in name, name
-    text = plan(database_url, tenant_id, "memory_search_text_v3", {**unscoped, "query": "zeppelin"})
+    text = traced(database_url, tenant_id, ops.Q.search_text, {**unscoped, "query": "zeppelin"})
     assert "memory_entities_search_idx" in text, text
     assert "Index Cond: (search @@" in text or "Recheck Cond: (search @@" in text, text
     assert "Seq Scan" not in text, text

@@ -7,7 +7,7 @@ import uuid
 import httpx
 import psycopg
 import pytest
-from bench.plans import body_plan
+from bench.plans import traced_plans
 
 from agentledger import Filter, InvalidInput, Ledger, NewEntity
 from agentledger.memory import filters, search
@@ -77,7 +77,7 @@ def test_substring_search_reads_the_trigram_indexes(
     args = {**filters.params(Filter(user="u1")), "limit": 10, "pattern": "%cme%"}
     with psycopg.connect(database_url) as conn, conn.transaction():
         conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tenant_id])
-        shown = body_plan(conn, "memory_search_substring_v3", args)
+        shown = traced_plans(conn, search.Q.find_by_substring.sql, args)
     assert "memory_entities_name_gin_trgm_idx" in shown, shown
     assert "memory_entities_summary_gin_trgm_idx" in shown, shown
     assert "Seq Scan" not in shown, shown

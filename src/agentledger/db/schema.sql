@@ -1757,6 +1757,13 @@ CREATE FUNCTION agentledger.memory_search_substring_v3(p_pattern text, p_user te
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET plan_cache_mode TO 'force_custom_plan'
     AS $$
+DECLARE
+    -- The own scope of a user with fewer than 2,000 entities (counted on the user index).
+    v_scan boolean := p_own AND p_user IS NOT NULL AND (
+        SELECT count(*) < 2000 FROM (
+            SELECT 1 FROM agentledger.memory_entities c
+            WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
+            LIMIT 2000) s);
 BEGIN
     RETURN QUERY
         SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
@@ -1767,11 +1774,7 @@ BEGIN
                NULL::float8, NULL::float8, NULL::float8, NULL::text
         FROM (
             SELECT t.* FROM agentledger.memory_entities t
-            WHERE NOT (p_own AND p_user IS NOT NULL AND (
-                SELECT count(*) < 2000 FROM (
-                    SELECT 1 FROM agentledger.memory_entities c
-                    WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
-                    LIMIT 2000) s))
+            WHERE NOT v_scan
               AND (t.name ILIKE p_pattern OR t.summary ILIKE p_pattern)
               AND t.tenant_id = agentledger.current_tenant()
               AND (p_user IS NULL OR t.user_id = p_user
@@ -1779,11 +1782,7 @@ BEGIN
             UNION ALL
             SELECT m.* FROM (
                 SELECT u.* FROM agentledger.memory_entities u
-                WHERE (p_own AND p_user IS NOT NULL AND (
-                SELECT count(*) < 2000 FROM (
-                    SELECT 1 FROM agentledger.memory_entities c
-                    WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
-                    LIMIT 2000) s))
+                WHERE v_scan
                   AND u.tenant_id = agentledger.current_tenant() AND u.user_id = p_user
                 OFFSET 0
             ) m
@@ -1892,17 +1891,20 @@ CREATE FUNCTION agentledger.memory_search_text_v3(p_query text, p_user text, p_o
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET plan_cache_mode TO 'force_custom_plan'
     AS $$
+DECLARE
+    -- The own scope of a user with fewer than 2,000 entities (counted on the user index).
+    v_scan boolean := p_own AND p_user IS NOT NULL AND (
+        SELECT count(*) < 2000 FROM (
+            SELECT 1 FROM agentledger.memory_entities c
+            WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
+            LIMIT 2000) s);
 BEGIN
     RETURN QUERY
     WITH found AS (
         SELECT e.*, ts_rank_cd(e.search, websearch_to_tsquery('english', p_query))::float8 AS rank
         FROM (
             SELECT t.* FROM agentledger.memory_entities t
-            WHERE NOT (p_own AND p_user IS NOT NULL AND (
-                SELECT count(*) < 2000 FROM (
-                    SELECT 1 FROM agentledger.memory_entities c
-                    WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
-                    LIMIT 2000) s))
+            WHERE NOT v_scan
               AND t.search @@ websearch_to_tsquery('english', p_query)
               AND t.tenant_id = agentledger.current_tenant()
               AND (p_user IS NULL OR t.user_id = p_user
@@ -1910,11 +1912,7 @@ BEGIN
             UNION ALL
             SELECT m.* FROM (
                 SELECT u.* FROM agentledger.memory_entities u
-                WHERE (p_own AND p_user IS NOT NULL AND (
-                SELECT count(*) < 2000 FROM (
-                    SELECT 1 FROM agentledger.memory_entities c
-                    WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
-                    LIMIT 2000) s))
+                WHERE v_scan
                   AND u.tenant_id = agentledger.current_tenant() AND u.user_id = p_user
                 OFFSET 0
             ) m

@@ -8,9 +8,9 @@ tenant/user index, stopping at 2,000), these versions read the user's entities t
 index and test the match on each, so the cost follows the size of the user's memory, not
 the tenant's. A larger user, and every other scope, runs memory_0009's query: past a few
 thousand rows, testing each costs more than the indexes' bitmap. The two paths are the arms
-of one UNION ALL, each guarded by that test as a one-time filter, so only the arm that
-applies runs; ``OFFSET 0`` keeps the match out of the user scan, so no
-GIN index is chosen for it.
+of one UNION ALL guarded by that test, a variable the custom plan
+(``force_custom_plan``) sees as a constant, so the other arm is never planned; ``OFFSET 0``
+keeps the match out of the user scan, so no GIN index is chosen for it.
 
 Revision ID: memory_0011
 Revises: memory_0010
@@ -38,17 +38,20 @@ CREATE FUNCTION agentledger.memory_search_text_v3(p_query text,
     SET search_path = pg_catalog, pg_temp
     SET plan_cache_mode = force_custom_plan
 AS $fn$
+DECLARE
+    -- The own scope of a user with fewer than 2,000 entities (counted on the user index).
+    v_scan boolean := p_own AND p_user IS NOT NULL AND (
+        SELECT count(*) < 2000 FROM (
+            SELECT 1 FROM agentledger.memory_entities c
+            WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
+            LIMIT 2000) s);
 BEGIN
     RETURN QUERY
     WITH found AS (
         SELECT e.*, ts_rank_cd(e.search, websearch_to_tsquery('english', p_query))::float8 AS rank
         FROM (
             SELECT t.* FROM agentledger.memory_entities t
-            WHERE NOT (p_own AND p_user IS NOT NULL AND (
-                SELECT count(*) < 2000 FROM (
-                    SELECT 1 FROM agentledger.memory_entities c
-                    WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
-                    LIMIT 2000) s))
+            WHERE NOT v_scan
               AND t.search @@ websearch_to_tsquery('english', p_query)
               AND t.tenant_id = agentledger.current_tenant()
               AND (p_user IS NULL OR t.user_id = p_user
@@ -56,11 +59,7 @@ BEGIN
             UNION ALL
             SELECT m.* FROM (
                 SELECT u.* FROM agentledger.memory_entities u
-                WHERE (p_own AND p_user IS NOT NULL AND (
-                SELECT count(*) < 2000 FROM (
-                    SELECT 1 FROM agentledger.memory_entities c
-                    WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
-                    LIMIT 2000) s))
+                WHERE v_scan
                   AND u.tenant_id = agentledger.current_tenant() AND u.user_id = p_user
                 OFFSET 0
             ) m
@@ -104,6 +103,13 @@ CREATE FUNCTION agentledger.memory_search_substring_v3(p_pattern text,
     SET search_path = pg_catalog, pg_temp
     SET plan_cache_mode = force_custom_plan
 AS $fn$
+DECLARE
+    -- The own scope of a user with fewer than 2,000 entities (counted on the user index).
+    v_scan boolean := p_own AND p_user IS NOT NULL AND (
+        SELECT count(*) < 2000 FROM (
+            SELECT 1 FROM agentledger.memory_entities c
+            WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
+            LIMIT 2000) s);
 BEGIN
     RETURN QUERY
         SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
@@ -114,11 +120,7 @@ BEGIN
                NULL::float8, NULL::float8, NULL::float8, NULL::text
         FROM (
             SELECT t.* FROM agentledger.memory_entities t
-            WHERE NOT (p_own AND p_user IS NOT NULL AND (
-                SELECT count(*) < 2000 FROM (
-                    SELECT 1 FROM agentledger.memory_entities c
-                    WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
-                    LIMIT 2000) s))
+            WHERE NOT v_scan
               AND (t.name ILIKE p_pattern OR t.summary ILIKE p_pattern)
               AND t.tenant_id = agentledger.current_tenant()
               AND (p_user IS NULL OR t.user_id = p_user
@@ -126,11 +128,7 @@ BEGIN
             UNION ALL
             SELECT m.* FROM (
                 SELECT u.* FROM agentledger.memory_entities u
-                WHERE (p_own AND p_user IS NOT NULL AND (
-                SELECT count(*) < 2000 FROM (
-                    SELECT 1 FROM agentledger.memory_entities c
-                    WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
-                    LIMIT 2000) s))
+                WHERE v_scan
                   AND u.tenant_id = agentledger.current_tenant() AND u.user_id = p_user
                 OFFSET 0
             ) m
