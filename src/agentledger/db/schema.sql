@@ -2206,6 +2206,26 @@ END
 $$;
 
 --
+-- Name: session_count_task(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.session_count_task() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+    BEGIN
+        IF NEW.session_id
+            ~* ('^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-' || '[0-9a-f]{4}-[0-9a-f]{12}$')
+        THEN
+            UPDATE agentledger.sessions s
+            SET task_count = s.task_count + 1, last_activity = now()
+            WHERE s.tenant_id = NEW.tenant_id AND s.id = NEW.session_id::uuid;
+        END IF;
+        RETURN NULL;
+    END
+    $_$;
+
+--
 -- Name: session_search_artifacts_v1(text, uuid, text, boolean, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -3284,6 +3304,12 @@ CREATE INDEX tasks_finished ON agentledger.tasks USING btree (tenant_id, finishe
 CREATE INDEX tasks_ready ON agentledger.tasks USING btree (tenant_id, queue, priority DESC, run_after, id) WHERE (finished_at IS NULL);
 
 --
+-- Name: tasks_session_idx; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX tasks_session_idx ON agentledger.tasks USING btree (tenant_id, session_id, id) WHERE (session_id IS NOT NULL);
+
+--
 -- Name: memory_entities memory_entities_kind_insert; Type: TRIGGER; Schema: agentledger
 --
 
@@ -3348,6 +3374,12 @@ CREATE TRIGGER session_chunks_deleted AFTER DELETE ON agentledger.session_chunks
 --
 
 CREATE TRIGGER sessions_guard_status BEFORE UPDATE OF status ON agentledger.sessions FOR EACH ROW EXECUTE FUNCTION agentledger.sessions_guard_status();
+
+--
+-- Name: tasks tasks_session_count; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER tasks_session_count AFTER INSERT ON agentledger.tasks FOR EACH ROW WHEN ((new.session_id IS NOT NULL)) EXECUTE FUNCTION agentledger.session_count_task();
 
 --
 -- Name: tasks tasks_tenant_moved; Type: TRIGGER; Schema: agentledger
@@ -4044,6 +4076,13 @@ REVOKE ALL ON FUNCTION agentledger.read_events_v1(p_after bigint, p_types text[]
 GRANT ALL ON FUNCTION agentledger.read_events_v1(p_after bigint, p_types text[], p_limit integer) TO agentledger_app;
 
 --
+-- Name: FUNCTION session_count_task(); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.session_count_task() FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.session_count_task() TO agentledger_app;
+
+--
 -- Name: FUNCTION session_search_artifacts_v1(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer); Type: ACL; Schema: agentledger
 --
 
@@ -4175,7 +4214,7 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.sessions TO agentledger_a
 -- Name: TABLE task_archive; Type: ACL; Schema: agentledger
 --
 
-GRANT SELECT,INSERT ON TABLE agentledger.task_archive TO agentledger_app;
+GRANT SELECT,INSERT,DELETE ON TABLE agentledger.task_archive TO agentledger_app;
 
 --
 -- Name: SEQUENCE tasks_id_seq; Type: ACL; Schema: agentledger

@@ -75,9 +75,7 @@ class AsyncSessions:
     async def archive(self, session_id: UUID | str, *, by: str | None = None) -> Session:
         return await self.transition(session_id, "archive", by=by)
 
-    async def delete(self, session_id: UUID | str) -> bool:
-        """Delete a session with all its chunks and artifacts; False when it did not exist."""
-        return await self._run(ops.delete(session_id))
+    delete = forward_async(ops.delete)
 
     async def purge(self, older_than_days: float, *, batch: int = 500) -> int:
         """Retention: delete completed and archived sessions idle for more than

@@ -75,9 +75,7 @@ class Sessions:
     def archive(self, session_id: UUID | str, *, by: str | None = None) -> Session:
         return self.transition(session_id, "archive", by=by)
 
-    def delete(self, session_id: UUID | str) -> bool:
-        """Delete a session with all its chunks and artifacts; False when it did not exist."""
-        return self._run(ops.delete(session_id))
+    delete = forward_sync(ops.delete)
 
     def purge(self, older_than_days: float, *, batch: int = 500) -> int:
         """Retention: delete completed and archived sessions idle for more than

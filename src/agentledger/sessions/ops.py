@@ -199,12 +199,15 @@ def transition(session_id: UUID | str, action: str, *, by: str | None = None) ->
 
 
 @operation(idempotent=True)
-def delete(session_id: UUID | str) -> Gen[bool]:
-    """Delete a session with its chunks and artifacts; False when it did not exist."""
+def delete(session_id: UUID | str, *, tasks: bool = False) -> Gen[bool]:
+    """Delete a session with its chunks and artifacts, and with ``tasks`` the tasks naming
+    it too (else they keep its id as a reference); False when it did not exist."""
     found = session_uuid(session_id)
     gone = yield Q.delete_session.scalar(id=found)
     if gone is None:
         return False
+    if tasks:
+        yield Q.delete_session_tasks.scalar(session_id=str(found))
     yield event(found, DELETED, "", {})
     return True
 

@@ -48,6 +48,19 @@ DELETE FROM agentledger.sessions
 WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
 RETURNING id
 
+-- name: delete_session_tasks
+-- The tasks naming a session, finished and archived ones included (on request, with it).
+WITH live AS (
+    DELETE FROM agentledger.tasks t
+    WHERE t.tenant_id = agentledger.current_tenant() AND t.session_id = %(session_id)s
+    RETURNING 1
+), archived AS (
+    DELETE FROM agentledger.task_archive a
+    WHERE a.tenant_id = agentledger.current_tenant() AND a.session_id = %(session_id)s
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM live) + (SELECT count(*) FROM archived) AS deleted
+
 -- name: purge_sessions
 -- One batch of retention: completed or archived sessions idle since before the cutoff,
 -- oldest first; rows another transaction holds are left for the next pass.

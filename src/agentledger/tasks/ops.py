@@ -226,13 +226,26 @@ def get(task_id: int) -> Gen[Task]:
 
 @operation(writes=False)
 def list_(
-    *, queue: str | None = None, status: str | None = None, after: int = 0, limit: int = 100
+    *,
+    queue: str | None = None,
+    status: str | None = None,
+    session_id: str | UUID | None = None,
+    agent: str | None = None,
+    claimed_by: str | None = None,
+    after: int = 0,
+    limit: int = 100,
 ) -> Gen[list[Task]]:
+    """Tasks in id order after ``after`` (the last id of the previous page): of a queue, a
+    status, a session, the agent they are addressed to, or the worker that claimed them."""
     if status is not None:
         v.choice("status", status, TASK_LIFECYCLE.states)
+    session = str(session_id) if isinstance(session_id, UUID) else session_id
     rows = yield Q.list_tasks.all(
         queue=None if queue is None else queue_name(queue),
         status=status,
+        session_id=v.optional_text("session_id", session, max_len=200),
+        agent=v.optional_text("agent", agent, max_len=200),
+        claimed_by=v.optional_text("claimed_by", claimed_by, max_len=200),
         after=v.integer("after", after, low=0),
         limit=v.integer("limit", limit, low=1, high=MAX_PAGE),
     )

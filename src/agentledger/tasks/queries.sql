@@ -214,11 +214,15 @@ SELECT * FROM agentledger.tasks
 WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
 
 -- name: list_tasks
--- Tasks after a keyset cursor (id order), optionally of one queue and status.
+-- Tasks after a keyset cursor (id order), optionally of one queue, status, session, the
+-- agent they are addressed to, or the worker that claimed them.
 SELECT * FROM agentledger.tasks
 WHERE tenant_id = agentledger.current_tenant() AND id > %(after)s
   AND (%(queue)s::text IS NULL OR queue = %(queue)s)
   AND (%(status)s::text IS NULL OR status = %(status)s)
+  AND (%(session_id)s::text IS NULL OR session_id = %(session_id)s)
+  AND (%(agent)s::text IS NULL OR agent_name = %(agent)s)
+  AND (%(claimed_by)s::text IS NULL OR claimed_by = %(claimed_by)s)
 ORDER BY id
 LIMIT %(limit)s
 
