@@ -205,22 +205,14 @@ class PostgresBackend:
             return self.scope.sessions.get(session_id)
 
     def _with_counts(self, sessions: list[Session]) -> list[dict[str, Any]]:
-        """Sessions with memory and task counts, and last_activity covering memories and
-        tasks: the sessions module keeps chunk and artifact counters itself, not these."""
-        tasks: dict[str, list[Task]] = {}
-        for task in self._tasks():
-            if task.session_id is not None:
-                tasks.setdefault(task.session_id, []).append(task)
+        """Sessions with their memory count, and last_activity covering memories: the
+        database keeps the chunk, artifact and task counters and their activity itself."""
         rows = []
         for s in sessions:
             row = session_dict(s)
             memories = self._memories(row["id"])
-            mine = tasks.get(row["id"], [])
             moments = [s.last_activity, *(e.updated_at for e in memories[:1])]
-            moments += [t.updated_at for t in mine]
-            row.update(
-                memory_count=len(memories), task_count=len(mine), last_activity=iso(max(moments))
-            )
+            row.update(memory_count=len(memories), last_activity=iso(max(moments)))
             rows.append(row)
         return rows
 
@@ -286,12 +278,11 @@ class PostgresBackend:
         }
 
     def delete_session(self, session_id: str) -> bool:
-        """The session with its chunks and artifacts, its memories and its tasks' rows
-        are left to the retention of their own modules (tasks are an audit trail)."""
+        """The session with its chunks, artifacts, memories and tasks (archived ones too)."""
         with storage_errors():
             for entity in self._memories(session_id):
                 self.scope.memory.delete(entity.id)
-            return self.scope.sessions.delete(session_id)
+            return self.scope.sessions.delete(session_id, tasks=True)
 
     # --- conversation chunks -----------------------------------------------------------
 
@@ -397,16 +388,16 @@ class PostgresBackend:
 
     # --- tasks -------------------------------------------------------------------------
 
-    def _tasks(self) -> Iterator[Task]:
-        """Every task of both queues (the library lists tasks by queue, not by session)."""
-        for queue in QUEUES:
-            after = 0
-            while True:
-                page = self.scope.tasks.list(queue=queue, after=after, limit=1000)
-                yield from page
-                if len(page) < 1000:
-                    break
-                after = page[-1].id
+    def _tasks(self, session_id: str) -> Iterator[Task]:
+        """The session's tasks, both queues, in id order (the library lists by session)."""
+        after = 0
+        while True:
+            with storage_errors():
+                page = self.scope.tasks.list(session_id=session_id, after=after, limit=1000)
+            yield from page
+            if len(page) < 1000:
+                break
+            after = page[-1].id
 
     def create_task(
         self,
@@ -462,7 +453,7 @@ class PostgresBackend:
         return task_dict(self._task(task_id))
 
     def list_tasks(self, session_id: str, *, status: str | None = None) -> list[dict[str, Any]]:
-        rows = [task_dict(t) for t in self._tasks() if t.session_id == session_id]
+        rows = [task_dict(t) for t in self._tasks(session_id)]
         return [t for t in rows if status is None or t["status"] == status]
 
     def task_counts(self, session_id: str | None = None) -> dict[str, int]:
