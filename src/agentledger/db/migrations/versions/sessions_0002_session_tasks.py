@@ -7,8 +7,8 @@ text that is no session's id, costs nothing more (the trigger's WHEN skips it, o
 update finds no row). ``task_count`` counts the tasks created in the session: finishing,
 archiving or cancelling one leaves it counted. A partial index serves listing a session's
 tasks. The revision joins the sessions and tasks branches (it needs both tables), so later
-revisions of either go on from it. Deleting a session may take its tasks, archived ones too (the app role may delete
-from the archive).
+revisions of either go on from it. Deleting a session may take its tasks, archived ones
+too (the app role may delete from the archive).
 
 Revision ID: sessions_0002
 Revises: sessions_0001, tasks_0004
