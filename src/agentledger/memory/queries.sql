@@ -187,15 +187,19 @@ SELECT * FROM agentledger.memory_search_hybrid_vector_v3(
     p_limit => %(limit)s::integer)
 
 -- name: relate
--- Create or update the edge (from, to, type) when the user may see both ends (visibility is
--- a FILTER, so the ends are always found by primary key, never through the user index).
+-- Create or update the edge (from, to, type) when the user may see both ends: each end is
+-- looked up by its whole primary key (equality on both columns: the unique index, whatever
+-- the statistics say) and visibility is tested on the row found, never used to find it.
 INSERT INTO agentledger.memory_relationships AS r (tenant_id, from_id, to_id, type, weight, attrs)
 SELECT agentledger.current_tenant(), %(from_id)s, %(to_id)s, %(type)s, %(weight)s, %(attrs)s
-WHERE (SELECT count(*) FILTER (WHERE %(user)s::text IS NULL OR e.user_id = %(user)s
-                                  OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
+WHERE (SELECT %(user)s::text IS NULL OR e.user_id = %(user)s
+               OR (NOT %(own)s AND (e.user_id = '' OR e.shared))
        FROM agentledger.memory_entities e
-       WHERE e.tenant_id = agentledger.current_tenant()
-         AND e.id IN (%(from_id)s, %(to_id)s)) = 2
+       WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(from_id)s)
+  AND (SELECT %(user)s::text IS NULL OR e.user_id = %(user)s
+               OR (NOT %(own)s AND (e.user_id = '' OR e.shared))
+       FROM agentledger.memory_entities e
+       WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(to_id)s)
 ON CONFLICT (tenant_id, from_id, to_id, type) DO UPDATE SET
     weight = EXCLUDED.weight,
     attrs = r.attrs || EXCLUDED.attrs,
@@ -240,8 +244,8 @@ ORDER BY r_weight DESC, r_type, id
 LIMIT %(limit)s
 
 -- name: relationships_of
--- The edges out of or into any of a set of entities, both ends visible to the user (found
--- by primary key: visibility is a FILTER, see relate).
+-- The edges out of or into any of a set of entities, both ends visible to the user (each
+-- end found by its primary key, as in relate).
 SELECT r.id, r.from_id, r.to_id, r.type, r.weight::float8 AS weight, r.attrs, r.created_at,
        r.updated_at
 FROM agentledger.memory_relationships r
@@ -249,11 +253,13 @@ WHERE r.tenant_id = agentledger.current_tenant()
   AND ((%(out)s AND r.from_id = ANY(%(ids)s::uuid[]))
        OR (%(in)s AND r.to_id = ANY(%(ids)s::uuid[])))
   AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
-  AND (%(user)s::text IS NULL OR 2 = (
-       SELECT count(*) FILTER (WHERE e.user_id = %(user)s
-                                  OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
-       FROM agentledger.memory_entities e
-       WHERE e.tenant_id = r.tenant_id AND e.id IN (r.from_id, r.to_id)))
+  AND (%(user)s::text IS NULL OR (
+       (SELECT e.user_id = %(user)s OR (NOT %(own)s AND (e.user_id = '' OR e.shared))
+        FROM agentledger.memory_entities e
+        WHERE e.tenant_id = r.tenant_id AND e.id = r.from_id)
+       AND (SELECT e.user_id = %(user)s OR (NOT %(own)s AND (e.user_id = '' OR e.shared))
+            FROM agentledger.memory_entities e
+            WHERE e.tenant_id = r.tenant_id AND e.id = r.to_id)))
 ORDER BY r.weight DESC, r.type, r.id
 LIMIT %(limit)s
 
