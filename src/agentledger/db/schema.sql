@@ -2641,7 +2641,8 @@ CREATE TABLE agentledger.memory_entities (
     CONSTRAINT memory_entities_name CHECK (((length(name) >= 1) AND (length(name) <= 1000))),
     CONSTRAINT memory_entities_relevance CHECK (((relevance >= (0)::double precision) AND (relevance <= (1)::double precision))),
     CONSTRAINT memory_entities_status CHECK ((status = ANY (ARRAY['active'::text, 'archived'::text])))
-);
+)
+WITH (fillfactor='80');
 
 ALTER TABLE ONLY agentledger.memory_entities FORCE ROW LEVEL SECURITY;
 

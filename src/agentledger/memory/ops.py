@@ -183,11 +183,10 @@ def get(
     id: UUID | str, *, user: str | None = None, scope: str = "shared", touch: bool = False
 ) -> Gen[Entity]:
     """One entity; NotFound when it does not exist or the user may not see it."""
-    row = yield Q.get_entity.one(id=v.uuid("id", id), **filters.scoped(user, scope))
+    query = Q.get_entity_touched if touch else Q.get_entity  # one round trip either way
+    row = yield query.one(id=v.uuid("id", id), **filters.scoped(user, scope))
     if row is None:
         raise NotFound(f"entity {id} does not exist", field="id")
-    if touch:
-        yield Q.touch_entities.none(ids=[row["id"]])
     return entity_from_row(row)
 
 

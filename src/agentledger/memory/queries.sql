@@ -65,6 +65,26 @@ WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
   AND (%(user)s::text IS NULL OR e.user_id = %(user)s
            OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
 
+-- name: get_entity_touched
+-- One entity by id, if the user may see it, recording the read (access_count,
+-- last_accessed_at) in the same statement; the row shows the values from before.
+WITH found AS (
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
+           e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
+           e.created_at, e.updated_at
+    FROM agentledger.memory_entities e
+    WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
+      AND (%(user)s::text IS NULL OR e.user_id = %(user)s
+           OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
+), touched AS (
+    UPDATE agentledger.memory_entities AS t
+    SET access_count = t.access_count + 1, last_accessed_at = now()
+    FROM found f
+    WHERE t.tenant_id = agentledger.current_tenant() AND t.id = f.id
+)
+SELECT * FROM found
+
 -- name: get_entity_by_key
 -- One entity by its dedup key in one user's namespace ('' for the tenant's own).
 SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
