@@ -288,9 +288,10 @@ def recall(
     """Vector recall@10 against exact search, unscoped and scoped to one user: through the
     library, then through the search function at several ``hnsw.ef_search`` values."""
     items = []
+    corpus = Corpus(seed=17)  # one generator: building one is most of a quick run's time
     for i in range(5000):
         v = [rng.gauss(0, 1) for _ in range(384)]
-        e = entity(10**13 + i, Corpus(seed=i))
+        e = entity(10**13 + i, corpus)
         items.append(
             NewEntity(
                 kind=e.kind, name=e.name, key=e.key, source="vec", user_id=e.user_id, embedding=v
