@@ -122,6 +122,27 @@ def measure(label: str, fn: Callable[[], object], *, units: int = 1, repeats: in
 RECORDED: list[dict[str, Any]] = []
 
 
+def record_growth(
+    table: str, label: str, sizes: tuple[str, str], p99_ms: tuple[float, float]
+) -> float:
+    """Publish a growth row: the same lookup's p99 at a large size against a small one
+    (``sizes`` and ``p99_ms`` are large first). Returns the time ratio."""
+    ratio = p99_ms[0] / p99_ms[1]
+    RECORDED.append(
+        {
+            "table": table,
+            "scenario": f"{label} at {sizes[0]}",
+            "ours_per_s": 1000 / p99_ms[0],
+            "baseline": f"{label} at {sizes[1]}",
+            "baseline_per_s": 1000 / p99_ms[1],
+            "time_ratio": ratio,
+            "spread": [0.0, 0.0],
+            "repeats": 1,
+        }
+    )
+    return ratio
+
+
 def ratio_table(title: str, rows: list[tuple[Timing, Timing]]) -> Table:
     """Each row: (ours, baseline). Ratio > 1 means ours is slower than the baseline."""
     for ours, base in rows:

@@ -25,13 +25,13 @@ import psycopg
 from agentledger import Filter, Ledger, NewEntity
 from agentledger.memory import filters, ops, search
 from bench.common import (
-    RECORDED,
     bench_database,
     console,
     machine,
     measure_alternately,
     progress,
     ratio_table,
+    record_growth,
 )
 from bench.corpus import Corpus
 from bench.plans import traced_plans
@@ -177,22 +177,13 @@ def main(argv: list[str] | None = None) -> None:
         for size, found in latencies.items():
             console.print(size, {k: f"{a:.2f} / {b:.2f}" for k, (a, b) in found.items()})
         for label in latencies[small]:
-            ratio = latencies[large][label][1] / latencies[small][label][1]
-            console.print(f"p99 ratio {large:,} / {small:,} {label}: {ratio:.1f}x (target <= 3x)")
-            RECORDED.append(
-                {  # growth: the same lookup at two sizes, published with the rest
-                    "table": (
-                        f"memory growth: p99 at {large:,} vs {small:,} entities (target <= 3x)"
-                    ),
-                    "scenario": f"{label} at {large:,}",
-                    "ours_per_s": 1000 / latencies[large][label][1],
-                    "baseline": f"{label} at {small:,}",
-                    "baseline_per_s": 1000 / latencies[small][label][1],
-                    "time_ratio": ratio,
-                    "spread": [0.0, 0.0],
-                    "repeats": 1,
-                }
+            ratio = record_growth(
+                f"memory growth: p99 at {large:,} vs {small:,} entities (target <= 3x)",
+                label,
+                (f"{large:,}", f"{small:,}"),
+                (latencies[large][label][1], latencies[small][label][1]),
             )
+            console.print(f"p99 ratio {large:,} / {small:,} {label}: {ratio:.1f}x (target <= 3x)")
 
 
 def load(

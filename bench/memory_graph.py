@@ -28,13 +28,13 @@ from psycopg.rows import dict_row
 from agentledger import Filter
 from agentledger.memory import filters, graph, ops
 from bench.common import (
-    RECORDED,
     bench_database,
     console,
     machine,
     measure_alternately,
     progress,
     ratio_table,
+    record_growth,
 )
 from bench.corpus import Corpus
 from bench.memory import percentiles
@@ -247,20 +247,13 @@ def search_growth(
             f"p50 {latencies[size][0]:.2f} ms, p99 {latencies[size][1]:.2f} ms"
         )
     small, large = sizes
-    ratio = latencies[large][1] / latencies[small][1]
-    console.print(f"p99 growth {large:,} / {small:,}: {ratio:.2f}x (target <= 3x)")
-    RECORDED.append(
-        {
-            "table": f"memory graph search_nodes: p99 at {large:,} vs {small:,} nodes (<= 3x)",
-            "scenario": f"search_nodes at {large:,}",
-            "ours_per_s": 1000 / latencies[large][1],
-            "baseline": f"search_nodes at {small:,}",
-            "baseline_per_s": 1000 / latencies[small][1],
-            "time_ratio": ratio,
-            "spread": [0.0, 0.0],
-            "repeats": 1,
-        }
+    ratio = record_growth(
+        f"memory graph search_nodes: p99 at {large:,} vs {small:,} nodes (<= 3x)",
+        "search_nodes",
+        (f"{large:,}", f"{small:,}"),
+        (latencies[large][1], latencies[small][1]),
     )
+    console.print(f"p99 growth {large:,} / {small:,}: {ratio:.2f}x (target <= 3x)")
 
 
 def node(corpus: Corpus, i: int) -> MemoryNode:

@@ -35,13 +35,13 @@ from agentledger.sessions import content as texts
 from agentledger.sessions import segments
 from agentledger.sessions.ops import event
 from bench.common import (
-    RECORDED,
     bench_database,
     console,
     machine,
     measure_alternately,
     progress,
     ratio_table,
+    record_growth,
 )
 from bench.corpus import Corpus
 from bench.memory import percentiles
@@ -349,21 +349,14 @@ def search_growth(
         console.print(f"({found:,} hits in all, at most 20 a query)")
     small, large = sizes
     for where in ("all", "tenant-wide", "in a session"):
-        ratio = figures[large, where][1] / figures[small, where][1]
+        ratio = record_growth(
+            f"sessions search: p99 at {large:,} vs {small:,} chunks (<= 3x)",
+            f"search {where}",
+            (f"{large:,}", f"{small:,}"),
+            (figures[large, where][1], figures[small, where][1]),
+        )
         console.print(
             f"p99 growth {large:,} / {small:,} chunks, {where}: {ratio:.2f}x (target <= 3x)"
-        )
-        RECORDED.append(
-            {
-                "table": f"sessions search: p99 at {large:,} vs {small:,} chunks (<= 3x)",
-                "scenario": f"search {where} at {large:,}",
-                "ours_per_s": 1000 / figures[large, where][1],
-                "baseline": f"search {where} at {small:,}",
-                "baseline_per_s": 1000 / figures[small, where][1],
-                "time_ratio": ratio,
-                "spread": [0.0, 0.0],
-                "repeats": 1,
-            }
         )
 
 

@@ -1,8 +1,9 @@
-"""Worker processes for the tests that kill them: started from this checkout, speaking
-on stdout."""
+"""Processes the tests start from this checkout: workers they kill, speaking on stdout, and
+benchmark runs."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,3 +22,18 @@ def spawn_worker(module: str, settings: Settings, *args: str) -> subprocess.Pope
         stdout=subprocess.PIPE,
         text=True,
     )
+
+
+def run_bench(module: str, server_url: str, *args: str, timeout: float = 600) -> str:
+    """``python -m module *args`` against ``server_url``; its stdout, once it exited 0."""
+    env = {**os.environ, "DATABASE_URL": server_url, "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
