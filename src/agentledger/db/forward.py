@@ -3,9 +3,9 @@
 A façade method whose whole body would be ``return await self._run(ops.x(...))`` with the
 same parameters is not written out: ``forward_async`` makes it from the operation, which
 keeps the one signature and docstring (type checkers and ``help()`` see both); ``new_id``
-names an id argument the façade makes when the caller gives none. The sync face
-is generated from the async one, where ``forward_async`` becomes ``forward_sync``. A method
-that does more (makes an id, embeds a text, loops) is written out as usual.
+names an id argument the façade makes when the caller gives none. The sync face is
+generated from the async one, where ``forward_async`` becomes ``forward_sync``. A method that
+does more (embeds a text, loops, calls two operations) is written out as usual.
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ def forward_async(
     keyword argument, when None, becomes a new UUID first (made once, before any retry)."""
 
     async def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        if new_id is not None and kwargs.get(new_id) is None:
-            kwargs[new_id] = uuid.uuid4()
+        _fill_id(kwargs, new_id)
         result: T = await self._run(op(*args, **kwargs))
         return result
 
@@ -44,12 +43,16 @@ def forward_sync(
     """A method running ``op`` through its façade's ``_run`` (see ``forward_async``)."""
 
     def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        if new_id is not None and kwargs.get(new_id) is None:
-            kwargs[new_id] = uuid.uuid4()
+        _fill_id(kwargs, new_id)
         result: T = self._run(op(*args, **kwargs))
         return result
 
     return _like(method, op)
+
+
+def _fill_id(kwargs: dict[str, Any], new_id: str | None) -> None:
+    if new_id is not None and kwargs.get(new_id) is None:
+        kwargs[new_id] = uuid.uuid4()
 
 
 def _like(method: F, op: Callable[..., Any]) -> F:

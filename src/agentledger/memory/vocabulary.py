@@ -22,15 +22,19 @@ def define(
 ) -> Gen[Vocabulary]:
     """Restrict kinds and relationship types to the given terms (None: any). Refused, and
     nothing changed, when stored entities or edges already use a term left out."""
-    domains = (
-        ("kind", "kinds", kinds, Q.kinds_outside),
-        ("relationship_type", "relationship_types", relationship_types, Q.types_outside),
+    domains = (  # both lists checked before any statement runs
+        ("kind", "kinds", _terms("kinds", kinds), Q.kinds_outside),
+        (
+            "relationship_type",
+            "relationship_types",
+            _terms("relationship_types", relationship_types),
+            Q.types_outside,
+        ),
     )
-    for domain, field, given, outside in domains:
-        if given is None:
+    for domain, field, terms, outside in domains:
+        if terms is None:
             yield Q.clear_vocabulary.none(domain=domain)
             continue
-        terms = _terms(field, given)
         yield from _refuse_stored(field, terms, outside)
         yield Q.set_vocabulary.none(domain=domain, terms=terms)
     return (yield from vocabulary())
@@ -48,7 +52,9 @@ def vocabulary() -> Gen[Vocabulary]:
     return Vocabulary(kinds=terms.get("kind"), relationship_types=terms.get("relationship_type"))
 
 
-def _terms(field: str, given: Sequence[str]) -> list[str]:
+def _terms(field: str, given: Sequence[str] | None) -> list[str] | None:
+    if given is None:
+        return None
     if isinstance(given, str) or not isinstance(given, Sequence):
         raise InvalidInput(f"{field} must be a list of names", field=field)
     if not 1 <= len(given) <= MAX_TERMS:
