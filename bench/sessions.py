@@ -31,6 +31,7 @@ from psycopg import sql
 from agentledger import Ledger
 from agentledger.db import binding
 from agentledger.ledger import TenantScope
+from agentledger.session_import import KINDS
 from agentledger.sessions import content as texts
 from agentledger.sessions import segments
 from agentledger.sessions.ops import event
@@ -46,7 +47,7 @@ from bench.common import (
 from bench.corpus import Corpus
 from bench.memory import percentiles
 from examples.collab_sessions.json_backend import JsonBackend, read_json, write_json
-from examples.collab_sessions.migrate_json import KINDS, import_sessions
+from examples.collab_sessions.migrate_json import import_sessions
 
 BIND: LiteralString = binding.QUERIES.bind_tenant.sql
 CHUNK_CHARS = 5_000  # the search corpus: about 5 KB a chunk

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from agentledger import Ledger
+from agentledger.session_import import derived_id
 from agentledger.sessions import SESSION_LIFECYCLE
 from examples.collab_sessions import JsonBackend, StorageError, get_session_manager
-from examples.collab_sessions.interface import SESSION_MOVES, derived_id
+from examples.collab_sessions.interface import SESSION_MOVES
 from examples.collab_sessions.migrate_json import import_sessions
 from examples.collab_sessions.postgres_backend import PostgresBackend
 from tests.conftest import ROOT
@@ -123,22 +124,22 @@ def test_an_importer_killed_mid_session_leaves_whole_sessions(
     tenant = f"kill-{uuid.uuid4().hex[:8]}"
     calls = {"n": 0}
 
-    from examples.collab_sessions import migrate_json
+    from agentledger import session_import
 
-    original = migrate_json._SessionImport._artifacts
+    original = session_import._SessionImport._artifacts
 
-    def dying(self: migrate_json._SessionImport, tx: object) -> None:
+    def dying(self: session_import._SessionImport, tx: object) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt  # the process is stopped in the second session
         original(self, tx)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(migrate_json._SessionImport, "_artifacts", dying)
+    monkeypatch.setattr(session_import._SessionImport, "_artifacts", dying)
     with pytest.raises(KeyboardInterrupt):
         import_sessions(sync_ledger, store.root, tenant=tenant)
     scope = sync_ledger.tenant(tenant)
     assert len(scope.sessions.list()) == 1  # the second session rolled back whole
-    monkeypatch.setattr(migrate_json._SessionImport, "_artifacts", original)
+    monkeypatch.setattr(session_import._SessionImport, "_artifacts", original)
     resumed = import_sessions(sync_ledger, store.root, tenant=tenant)
     assert resumed.imported["sessions"] == 2 and resumed.imported["chunks"] == 2
     assert len(scope.sessions.list()) == 3

@@ -1,4 +1,4 @@
-"""The collaborative-session interface both storage backends implement (stdlib only).
+"""The collaborative-session interface both storage backends implement.
 
 Every call takes and returns plain JSON-ready values (dicts of str, int, float, bool, None,
 lists; times as ISO-8601 UTC text), so an agent sees the same results whichever backend
@@ -7,8 +7,6 @@ lists; times as ISO-8601 UTC text), so an agent sees the same results whichever 
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -62,8 +60,6 @@ SAMPLE_AGENTS: tuple[dict[str, Any], ...] = (
         "capabilities": ["research", "summarise"],
     },
 )
-# uuid5 namespace of ids derived from JSON ids that are not UUIDs already.
-ID_NAMESPACE = uuid.UUID("5b0c7c35-3a55-4f8e-9b7a-0c2f7d1e6a41")
 
 
 class StorageError(Exception):
@@ -203,37 +199,6 @@ class SessionBackend(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     def list_agents(self, status: str | None = None) -> list[dict[str, Any]]: ...
-
-
-def derived_id(value: str, *scope: str) -> str:
-    """A UUID string for a JSON id: the id itself when it is a UUID, else a uuid5 of the
-    scope and the id, so re-importing the same file always yields the same id."""
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return str(uuid.uuid5(ID_NAMESPACE, "/".join((*scope, value))))
-
-
-def memory_text(content: Any) -> str:
-    """The searchable text of a memory's content: a string as is, else its string values."""
-    if isinstance(content, str):
-        return content
-    words: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str):
-            words.append(value)
-        elif isinstance(value, Mapping):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                walk(item)
-        elif value is not None:
-            words.append(json.dumps(value))
-
-    walk(content)
-    return "\n".join(words)
 
 
 def choice(field: str, value: str, allowed: Sequence[str]) -> str:

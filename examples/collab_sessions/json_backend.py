@@ -1,4 +1,4 @@
-"""The JSON-file backend: one directory per session, a file per kind (stdlib only).
+"""The JSON-file backend: one directory per session, a file per kind (no database).
 
 Layout under the root directory (see the README)::
 
@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agentledger.session_import import memory_text
 from examples.collab_sessions.interface import (
     ARTIFACT_TYPES,
     CHUNK_FORMATS,
@@ -35,7 +36,6 @@ from examples.collab_sessions.interface import (
     TASK_TYPES,
     StorageError,
     choice,
-    memory_text,
     next_status,
 )
 

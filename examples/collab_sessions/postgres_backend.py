@@ -26,6 +26,7 @@ from agentledger import (
     Settings,
     Task,
 )
+from agentledger.session_import import memory_text
 from examples.collab_sessions.interface import (
     ARTIFACT_TYPES,
     CHUNK_FORMATS,
@@ -35,7 +36,6 @@ from examples.collab_sessions.interface import (
     TASK_TYPES,
     StorageError,
     choice,
-    memory_text,
     next_status,
 )
 
@@ -55,9 +55,13 @@ STATUS_OF_TASK = {"running": "claimed", "dead": "failed"}
 TASK_STATUS_OF = {"claimed": "running", "failed": "dead"}
 
 
+# A session's memories live under the source "<MEMORY_PREFIX>:<session id>".
+MEMORY_PREFIX = "collab"
+
+
 def memory_source(session_id: str) -> str:
     """The memory ``source`` namespacing a session's memory keys."""
-    return f"collab:{session_id}"
+    return f"{MEMORY_PREFIX}:{session_id}"
 
 
 def iso(moment: datetime | None) -> str | None:

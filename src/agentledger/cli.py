@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,6 +28,7 @@ tenant_app = typer.Typer(
 )
 key_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 session_app = typer.Typer(help="Collaborative sessions: list, show, search.", no_args_is_help=True)
+import_app = typer.Typer(help="Import data kept elsewhere.", no_args_is_help=True)
 spool_app = typer.Typer(
     help="The local spool of writes kept while PostgreSQL was down.", no_args_is_help=True
 )
@@ -34,6 +36,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(key_app, name="key")
 app.add_typer(session_app, name="session")
+app.add_typer(import_app, name="import")
 app.add_typer(spool_app, name="spool")
 
 out = Console()
@@ -262,6 +265,40 @@ def session_search(
     for h in hits:
         snippet = h.snippet.replace("<mark>", "[[").replace("</mark>", "]]")
         out.print(f"{h.session_id} #{h.seq} @{h.offset} ({h.rank:.3f}): {snippet}", markup=False)
+
+
+@import_app.command("sessions")
+def import_sessions(
+    directory: Annotated[Path, typer.Argument(help="The JSON session store's directory.")],
+    tenant: Tenant,
+    queue: Annotated[str, typer.Option(help="Queue of the imported live tasks.")] = "sessions",
+    history_queue: Annotated[
+        str, typer.Option(help="Queue of the imported finished tasks.")
+    ] = "sessions-history",
+    memory_prefix: Annotated[
+        str, typer.Option(help="Memories go under the source <prefix>:<session id>.")
+    ] = "session",
+) -> None:
+    """Import a JSON session store: one transaction per session, idempotent, resumable;
+    malformed files are reported and skipped (exit status 1)."""
+    from agentledger.session_import import KINDS, StoreLayout
+    from agentledger.session_import import import_sessions as run_import
+
+    if not directory.is_dir():
+        err.print(f"[red]{directory} is not a directory[/]")
+        raise typer.Exit(2)
+    layout = StoreLayout(queue=queue, history_queue=history_queue, memory_prefix=memory_prefix)
+    with _open() as ledger:
+        ledger.tenants.get(tenant)  # NotFound names a missing tenant before any work
+        report = run_import(ledger.tenant(tenant), directory, layout=layout, progress=True)
+    table = Table("kind", "in JSON", "imported now")
+    for kind in KINDS:
+        table.add_row(kind, str(report.found[kind]), str(report.imported[kind]))
+    out.print(table)
+    for problem in report.errors:
+        err.print(f"[red]skipped[/] {problem}", highlight=False)
+    if report.errors:
+        raise typer.Exit(1)
 
 
 def _spool_settings() -> Settings:
