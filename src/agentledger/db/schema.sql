@@ -9,6 +9,18 @@
 CREATE SCHEMA agentledger;
 
 --
+-- Name: agentledger_reporting; Type: SCHEMA; Schema: -
+--
+
+CREATE SCHEMA agentledger_reporting;
+
+--
+-- Name: SCHEMA agentledger_reporting; Type: COMMENT; Schema: -
+--
+
+COMMENT ON SCHEMA agentledger_reporting IS 'agentledger reporting views: read-only, each row limited to the tenants granted to the login';
+
+--
 -- Name: pg_trgm; Type: EXTENSION; Schema: -
 --
 
@@ -2137,6 +2149,22 @@ END
 $$;
 
 --
+-- Name: reporting_tenants(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.reporting_tenants() RETURNS text[]
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL RESTRICTED
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT CASE WHEN bool_or(g.tenant IS NULL)
+                THEN ARRAY(SELECT t.id FROM agentledger.tenants t)
+                ELSE coalesce(array_agg(g.tenant), '{}')
+           END
+    FROM agentledger.reporting_grants g
+    WHERE g.role_name = session_user
+$$;
+
+--
 -- Name: session_artifacts_assign(); Type: FUNCTION; Schema: agentledger
 --
 
@@ -2693,6 +2721,22 @@ CREATE TABLE agentledger.memory_vocabularies (
 ALTER TABLE ONLY agentledger.memory_vocabularies FORCE ROW LEVEL SECURITY;
 
 --
+-- Name: reporting_grants; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.reporting_grants (
+    role_name name NOT NULL,
+    tenant text,
+    granted_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: COLUMN reporting_grants.tenant; Type: COMMENT; Schema: agentledger
+--
+
+COMMENT ON COLUMN agentledger.reporting_grants.tenant IS 'The tenant granted; NULL: every tenant';
+
+--
 -- Name: runs; Type: TABLE; Schema: agentledger
 --
 
@@ -2896,6 +2940,396 @@ CREATE TABLE agentledger.tenants (
 );
 
 --
+-- Name: agents; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.agents WITH (security_invoker='true') AS
+ SELECT tenant_id,
+    name,
+    agent_type,
+    domain,
+    capabilities,
+    agentledger.agent_status(status, last_heartbeat_at, heartbeat_timeout) AS status,
+    status AS reported_status,
+    last_heartbeat_at,
+    last_run_at,
+    created_at,
+    updated_at
+   FROM agentledger.agents a;
+
+--
+-- Name: VIEW agents; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.agents IS 'The agent registry (without config or command)';
+
+--
+-- Name: COLUMN agents.status; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON COLUMN agentledger_reporting.agents.status IS 'As the library shows it: offline when the heartbeat is overdue, else reported_status';
+
+--
+-- Name: alerts; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.alerts WITH (security_invoker='true') AS
+ SELECT tenant_id,
+    id AS alert_id,
+    tier,
+        CASE tier
+            WHEN 1 THEN 'urgent'::text
+            WHEN 2 THEN 'important'::text
+            ELSE 'info'::text
+        END AS tier_name,
+    status,
+    title,
+    body,
+    action_required,
+    occurrences,
+    run_id,
+    entity_ref,
+    case_ref,
+    created_at,
+    last_seen_at,
+    acknowledged_at,
+    acknowledged_by,
+    resolved_at,
+    resolved_by
+   FROM agentledger.alerts a;
+
+--
+-- Name: VIEW alerts; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.alerts IS 'Tiered alerts: pending, acknowledged, resolved';
+
+--
+-- Name: COLUMN alerts.occurrences; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON COLUMN agentledger_reporting.alerts.occurrences IS 'How many raises the alert stands for (repeats of an open dedup key count here)';
+
+--
+-- Name: decisions; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.decisions WITH (security_invoker='true') AS
+ SELECT tenant_id,
+    id AS decision_id,
+    agent,
+    decision_type,
+    decision,
+    reasoning,
+    confidence,
+    run_id,
+    created_at,
+        CASE
+            WHEN (accepted IS NULL) THEN 'awaiting'::text
+            WHEN accepted THEN 'accepted'::text
+            ELSE 'rejected'::text
+        END AS feedback,
+    accepted,
+    feedback_reason,
+    feedback_by,
+    feedback_at,
+    data
+   FROM agentledger.decisions d;
+
+--
+-- Name: VIEW decisions; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.decisions IS 'Agent decisions with their human feedback';
+
+--
+-- Name: COLUMN decisions.feedback; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON COLUMN agentledger_reporting.decisions.feedback IS 'awaiting (no feedback yet), accepted or rejected';
+
+--
+-- Name: events; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.events WITH (security_invoker='true') AS
+ SELECT tenant_id,
+    "position",
+    event_id,
+    stream,
+    version,
+    type AS event_type,
+    actor_type,
+    actor_id,
+    created_at,
+    payload,
+    metadata
+   FROM agentledger.events e;
+
+--
+-- Name: VIEW events; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.events IS 'The append-only event log (the audit trail)';
+
+--
+-- Name: memory_entities; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.memory_entities WITH (security_invoker='true') AS
+ SELECT tenant_id,
+    id AS entity_id,
+    kind,
+    name,
+    summary,
+    key,
+    source,
+    user_id,
+    shared,
+    status,
+    tags,
+    relevance,
+    update_count,
+    access_count,
+    last_accessed_at,
+    created_at,
+    updated_at,
+    attrs
+   FROM agentledger.memory_entities m;
+
+--
+-- Name: VIEW memory_entities; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.memory_entities IS 'Memory graph entities (contacts, deals, ...), without search vectors or embeddings';
+
+--
+-- Name: memory_relationships; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.memory_relationships WITH (security_invoker='true') AS
+ SELECT tenant_id,
+    id AS relationship_id,
+    from_id,
+    to_id,
+    type AS relationship_type,
+    weight,
+    created_at,
+    updated_at,
+    attrs
+   FROM agentledger.memory_relationships r;
+
+--
+-- Name: VIEW memory_relationships; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.memory_relationships IS 'Memory graph edges between two entities (from_id, to_id: entity_id)';
+
+--
+-- Name: runs; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.runs WITH (security_invoker='true') AS
+ SELECT tenant_id,
+    id AS run_id,
+    trigger_type,
+    source_id,
+    priority,
+    entity_ref,
+    status,
+    started_at,
+    finished_at,
+    duration_ms,
+    tokens_in,
+    tokens_out,
+    response_id,
+    error,
+    content,
+    metadata
+   FROM agentledger.runs r;
+
+--
+-- Name: VIEW runs; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.runs IS 'Trigger and run log: one row per agent run';
+
+--
+-- Name: session_artifacts; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.session_artifacts WITH (security_invoker='true') AS
+ SELECT tenant_id,
+    id AS artifact_id,
+    session_id,
+    name,
+    version,
+    (NOT (EXISTS ( SELECT 1
+           FROM agentledger.session_artifacts n
+          WHERE ((n.tenant_id = a.tenant_id) AND (n.session_id = a.session_id) AND (n.name = a.name) AND (n.version > a.version))))) AS is_latest,
+    artifact_type,
+    format,
+    author,
+    size,
+    segment_count,
+    created_at,
+    metadata
+   FROM agentledger.session_artifacts a;
+
+--
+-- Name: VIEW session_artifacts; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.session_artifacts IS 'Artifact versions of a session: metadata, not the content';
+
+--
+-- Name: COLUMN session_artifacts.is_latest; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON COLUMN agentledger_reporting.session_artifacts.is_latest IS 'The newest version of this name in its session';
+
+--
+-- Name: session_chunks; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.session_chunks WITH (security_invoker='true') AS
+ SELECT tenant_id,
+    id AS chunk_id,
+    session_id,
+    seq,
+    format,
+    author,
+    size,
+    segment_count,
+    created_at,
+    extracted
+   FROM agentledger.session_chunks c;
+
+--
+-- Name: VIEW session_chunks; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.session_chunks IS 'Conversation chunks of a session: metadata and extracted items, not the text';
+
+--
+-- Name: COLUMN session_chunks.size; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON COLUMN agentledger_reporting.session_chunks.size IS 'Length of the text, characters';
+
+--
+-- Name: sessions; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.sessions WITH (security_invoker='true') AS
+ SELECT tenant_id,
+    id AS session_id,
+    title,
+    status,
+    participants,
+    summary,
+    chunk_count,
+    artifact_count,
+    memory_count,
+    task_count,
+    created_at,
+    last_activity,
+    status_changed_at,
+    metadata
+   FROM agentledger.sessions s;
+
+--
+-- Name: VIEW sessions; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.sessions IS 'Collaborative sessions and their counters';
+
+--
+-- Name: tasks; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.tasks WITH (security_invoker='true') AS
+ SELECT t.tenant_id,
+    t.id AS task_id,
+    t.queue,
+    t.task_type,
+    t.agent_name,
+    t.priority,
+    t.status,
+    ((t.status = 'pending'::text) AND (t.run_after <= now())) AS ready,
+    false AS archived,
+    t.attempts,
+    t.max_attempts,
+    t.rescues,
+    t.run_after,
+    t.lease_expires_at,
+    t.claimed_by,
+    t.session_id,
+    t.entity_id,
+    t.created_at,
+    t.updated_at,
+    t.finished_at,
+    t.error,
+    t.input,
+    t.output
+   FROM agentledger.tasks t
+UNION ALL
+ SELECT a.tenant_id,
+    a.id AS task_id,
+    a.queue,
+    a.task_type,
+    a.agent_name,
+    a.priority,
+    a.status,
+    false AS ready,
+    true AS archived,
+    a.attempts,
+    a.max_attempts,
+    a.rescues,
+    a.run_after,
+    a.lease_expires_at,
+    a.claimed_by,
+    a.session_id,
+    a.entity_id,
+    a.created_at,
+    a.updated_at,
+    a.finished_at,
+    a.error,
+    a.input,
+    a.output
+   FROM agentledger.task_archive a;
+
+--
+-- Name: VIEW tasks; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.tasks IS 'Task queue rows, live and archived (archived: moved out of the queue by a prune)';
+
+--
+-- Name: COLUMN tasks.ready; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON COLUMN agentledger_reporting.tasks.ready IS 'Pending and due now: a worker may claim it';
+
+--
+-- Name: tenants; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.tenants WITH (security_invoker='true') AS
+ SELECT id AS tenant_id,
+    name,
+    status,
+    created_at,
+    updated_at
+   FROM agentledger.tenants t;
+
+--
+-- Name: VIEW tenants; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.tenants IS 'Tenants: status active, suspended (reads only) or archived';
+
+--
 -- Name: agentledger_version; Type: TABLE; Schema: public
 --
 
@@ -3020,6 +3454,13 @@ ALTER TABLE ONLY agentledger.memory_relationships
 
 ALTER TABLE ONLY agentledger.memory_vocabularies
     ADD CONSTRAINT memory_vocabularies_pkey PRIMARY KEY (tenant_id, domain);
+
+--
+-- Name: reporting_grants reporting_grants_unique; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.reporting_grants
+    ADD CONSTRAINT reporting_grants_unique UNIQUE NULLS NOT DISTINCT (role_name, tenant);
 
 --
 -- Name: runs runs_pkey; Type: CONSTRAINT; Schema: agentledger
@@ -3513,6 +3954,13 @@ ALTER TABLE ONLY agentledger.memory_vocabularies
     ADD CONSTRAINT memory_vocabularies_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
 
 --
+-- Name: reporting_grants reporting_grants_tenant_fkey; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.reporting_grants
+    ADD CONSTRAINT reporting_grants_tenant_fkey FOREIGN KEY (tenant) REFERENCES agentledger.tenants(id) ON DELETE CASCADE;
+
+--
 -- Name: runs runs_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
 --
 
@@ -3668,6 +4116,162 @@ ALTER TABLE agentledger.memory_relationships ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE agentledger.memory_vocabularies ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: agents reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.agents FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: alerts reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.alerts FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: decisions reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.decisions FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: events reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.events FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: memory_entities reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.memory_entities FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: memory_relationships reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.memory_relationships FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: runs reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.runs FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: session_artifacts reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.session_artifacts FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: session_chunks reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.session_chunks FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: sessions reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.sessions FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: task_archive reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.task_archive FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: tasks reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.tasks FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: tenants reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.tenants FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: agents reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.agents AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: alerts reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.alerts AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: decisions reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.decisions AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: events reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.events AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: memory_entities reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.memory_entities AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: memory_relationships reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.memory_relationships AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: runs reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.runs AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: session_artifacts reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.session_artifacts AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: session_chunks reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.session_chunks AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: sessions reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.sessions AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: task_archive reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.task_archive AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: tasks reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.tasks AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: tenants reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.tenants AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
 
 --
 -- Name: runs; Type: ROW SECURITY; Schema: agentledger
@@ -3850,6 +4454,12 @@ ALTER TABLE agentledger.tenants ENABLE ROW LEVEL SECURITY;
 GRANT USAGE ON SCHEMA agentledger TO agentledger_app;
 
 --
+-- Name: SCHEMA agentledger_reporting; Type: ACL; Schema: -
+--
+
+GRANT USAGE ON SCHEMA agentledger_reporting TO agentledger_reporting;
+
+--
 -- Name: FUNCTION append_events_v1(p_events jsonb, p_expected jsonb); Type: ACL; Schema: agentledger
 --
 
@@ -3875,6 +4485,132 @@ GRANT ALL ON FUNCTION agentledger.bind_tenant(p_tenant text) TO agentledger_app;
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.tasks TO agentledger_app;
+
+--
+-- Name: COLUMN tasks.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(id) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.queue; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(queue) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.task_type; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(task_type) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.agent_name; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(agent_name) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.priority; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(priority) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.input; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(input) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.output; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(output) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.status; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(status) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.attempts; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(attempts) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.max_attempts; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(max_attempts) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.run_after; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(run_after) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.lease_expires_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(lease_expires_at) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.claimed_by; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(claimed_by) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.rescues; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(rescues) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.error; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(error) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.session_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(session_id) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.entity_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(entity_id) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.updated_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(updated_at) ON TABLE agentledger.tasks TO agentledger_reporting;
+
+--
+-- Name: COLUMN tasks.finished_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(finished_at) ON TABLE agentledger.tasks TO agentledger_reporting;
 
 --
 -- Name: FUNCTION claim_tasks_fair_v1(p_queue text, p_limit integer, p_lease double precision, p_worker text); Type: ACL; Schema: agentledger
@@ -4077,6 +4813,13 @@ REVOKE ALL ON FUNCTION agentledger.read_events_v1(p_after bigint, p_types text[]
 GRANT ALL ON FUNCTION agentledger.read_events_v1(p_after bigint, p_types text[], p_limit integer) TO agentledger_app;
 
 --
+-- Name: FUNCTION reporting_tenants(); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.reporting_tenants() FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.reporting_tenants() TO agentledger_reporting;
+
+--
 -- Name: FUNCTION session_count_task(); Type: ACL; Schema: agentledger
 --
 
@@ -4104,6 +4847,72 @@ GRANT ALL ON FUNCTION agentledger.session_search_chunks_v1(p_query text, p_sessi
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.agents TO agentledger_app;
 
 --
+-- Name: COLUMN agents.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.agents TO agentledger_reporting;
+
+--
+-- Name: COLUMN agents.name; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(name) ON TABLE agentledger.agents TO agentledger_reporting;
+
+--
+-- Name: COLUMN agents.agent_type; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(agent_type) ON TABLE agentledger.agents TO agentledger_reporting;
+
+--
+-- Name: COLUMN agents.domain; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(domain) ON TABLE agentledger.agents TO agentledger_reporting;
+
+--
+-- Name: COLUMN agents.capabilities; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(capabilities) ON TABLE agentledger.agents TO agentledger_reporting;
+
+--
+-- Name: COLUMN agents.status; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(status) ON TABLE agentledger.agents TO agentledger_reporting;
+
+--
+-- Name: COLUMN agents.heartbeat_timeout; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(heartbeat_timeout) ON TABLE agentledger.agents TO agentledger_reporting;
+
+--
+-- Name: COLUMN agents.last_heartbeat_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(last_heartbeat_at) ON TABLE agentledger.agents TO agentledger_reporting;
+
+--
+-- Name: COLUMN agents.last_run_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(last_run_at) ON TABLE agentledger.agents TO agentledger_reporting;
+
+--
+-- Name: COLUMN agents.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.agents TO agentledger_reporting;
+
+--
+-- Name: COLUMN agents.updated_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(updated_at) ON TABLE agentledger.agents TO agentledger_reporting;
+
+--
 -- Name: TABLE alert_requests; Type: ACL; Schema: agentledger
 --
 
@@ -4114,6 +4923,108 @@ GRANT SELECT,INSERT ON TABLE agentledger.alert_requests TO agentledger_app;
 --
 
 GRANT SELECT,INSERT,UPDATE ON TABLE agentledger.alerts TO agentledger_app;
+
+--
+-- Name: COLUMN alerts.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.alerts TO agentledger_reporting;
+
+--
+-- Name: COLUMN alerts.id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(id) ON TABLE agentledger.alerts TO agentledger_reporting;
+
+--
+-- Name: COLUMN alerts.tier; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tier) ON TABLE agentledger.alerts TO agentledger_reporting;
+
+--
+-- Name: COLUMN alerts.title; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(title) ON TABLE agentledger.alerts TO agentledger_reporting;
+
+--
+-- Name: COLUMN alerts.body; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(body) ON TABLE agentledger.alerts TO agentledger_reporting;
+
+--
+-- Name: COLUMN alerts.action_required; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(action_required) ON TABLE agentledger.alerts TO agentledger_reporting;
+
+--
+-- Name: COLUMN alerts.run_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(run_id) ON TABLE agentledger.alerts TO agentledger_reporting;
+
+--
+-- Name: COLUMN alerts.entity_ref; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(entity_ref) ON TABLE agentledger.alerts TO agentledger_reporting;
+
+--
+-- Name: COLUMN alerts.case_ref; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(case_ref) ON TABLE agentledger.alerts TO agentledger_reporting;
+
+--
+-- Name: COLUMN alerts.occurrences; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(occurrences) ON TABLE agentledger.alerts TO agentledger_reporting;
+
+--
+-- Name: COLUMN alerts.status; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(status) ON TABLE agentledger.alerts TO agentledger_reporting;
+
+--
+-- Name: COLUMN alerts.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.alerts TO agentledger_reporting;
+
+--
+-- Name: COLUMN alerts.last_seen_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(last_seen_at) ON TABLE agentledger.alerts TO agentledger_reporting;
+
+--
+-- Name: COLUMN alerts.acknowledged_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(acknowledged_at) ON TABLE agentledger.alerts TO agentledger_reporting;
+
+--
+-- Name: COLUMN alerts.acknowledged_by; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(acknowledged_by) ON TABLE agentledger.alerts TO agentledger_reporting;
+
+--
+-- Name: COLUMN alerts.resolved_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(resolved_at) ON TABLE agentledger.alerts TO agentledger_reporting;
+
+--
+-- Name: COLUMN alerts.resolved_by; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(resolved_by) ON TABLE agentledger.alerts TO agentledger_reporting;
 
 --
 -- Name: TABLE api_keys; Type: ACL; Schema: agentledger
@@ -4128,6 +5039,90 @@ GRANT SELECT,INSERT,UPDATE ON TABLE agentledger.api_keys TO agentledger_app;
 GRANT SELECT,INSERT,UPDATE ON TABLE agentledger.decisions TO agentledger_app;
 
 --
+-- Name: COLUMN decisions.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.decisions TO agentledger_reporting;
+
+--
+-- Name: COLUMN decisions.id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(id) ON TABLE agentledger.decisions TO agentledger_reporting;
+
+--
+-- Name: COLUMN decisions.decision; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(decision) ON TABLE agentledger.decisions TO agentledger_reporting;
+
+--
+-- Name: COLUMN decisions.reasoning; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(reasoning) ON TABLE agentledger.decisions TO agentledger_reporting;
+
+--
+-- Name: COLUMN decisions.confidence; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(confidence) ON TABLE agentledger.decisions TO agentledger_reporting;
+
+--
+-- Name: COLUMN decisions.decision_type; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(decision_type) ON TABLE agentledger.decisions TO agentledger_reporting;
+
+--
+-- Name: COLUMN decisions.data; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(data) ON TABLE agentledger.decisions TO agentledger_reporting;
+
+--
+-- Name: COLUMN decisions.agent; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(agent) ON TABLE agentledger.decisions TO agentledger_reporting;
+
+--
+-- Name: COLUMN decisions.run_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(run_id) ON TABLE agentledger.decisions TO agentledger_reporting;
+
+--
+-- Name: COLUMN decisions.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.decisions TO agentledger_reporting;
+
+--
+-- Name: COLUMN decisions.accepted; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(accepted) ON TABLE agentledger.decisions TO agentledger_reporting;
+
+--
+-- Name: COLUMN decisions.feedback_reason; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(feedback_reason) ON TABLE agentledger.decisions TO agentledger_reporting;
+
+--
+-- Name: COLUMN decisions.feedback_by; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(feedback_by) ON TABLE agentledger.decisions TO agentledger_reporting;
+
+--
+-- Name: COLUMN decisions.feedback_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(feedback_at) ON TABLE agentledger.decisions TO agentledger_reporting;
+
+--
 -- Name: TABLE event_checkpoints; Type: ACL; Schema: agentledger
 --
 
@@ -4138,6 +5133,72 @@ GRANT SELECT,INSERT,UPDATE ON TABLE agentledger.event_checkpoints TO agentledger
 --
 
 GRANT SELECT,INSERT ON TABLE agentledger.events TO agentledger_app;
+
+--
+-- Name: COLUMN events.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.events TO agentledger_reporting;
+
+--
+-- Name: COLUMN events."position"; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT("position") ON TABLE agentledger.events TO agentledger_reporting;
+
+--
+-- Name: COLUMN events.event_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(event_id) ON TABLE agentledger.events TO agentledger_reporting;
+
+--
+-- Name: COLUMN events.stream; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(stream) ON TABLE agentledger.events TO agentledger_reporting;
+
+--
+-- Name: COLUMN events.version; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(version) ON TABLE agentledger.events TO agentledger_reporting;
+
+--
+-- Name: COLUMN events.type; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(type) ON TABLE agentledger.events TO agentledger_reporting;
+
+--
+-- Name: COLUMN events.actor_type; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(actor_type) ON TABLE agentledger.events TO agentledger_reporting;
+
+--
+-- Name: COLUMN events.actor_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(actor_id) ON TABLE agentledger.events TO agentledger_reporting;
+
+--
+-- Name: COLUMN events.payload; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(payload) ON TABLE agentledger.events TO agentledger_reporting;
+
+--
+-- Name: COLUMN events.metadata; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(metadata) ON TABLE agentledger.events TO agentledger_reporting;
+
+--
+-- Name: COLUMN events.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.events TO agentledger_reporting;
 
 --
 -- Name: SEQUENCE event_position; Type: ACL; Schema: agentledger
@@ -4152,6 +5213,114 @@ GRANT USAGE ON SEQUENCE agentledger.event_position TO agentledger_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.memory_entities TO agentledger_app;
 
 --
+-- Name: COLUMN memory_entities.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_entities.id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(id) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_entities.user_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(user_id) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_entities.shared; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(shared) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_entities.kind; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(kind) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_entities.source; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(source) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_entities.key; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(key) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_entities.name; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(name) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_entities.summary; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(summary) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_entities.attrs; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(attrs) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_entities.tags; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tags) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_entities.status; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(status) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_entities.relevance; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(relevance) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_entities.update_count; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(update_count) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_entities.access_count; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(access_count) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_entities.last_accessed_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(last_accessed_at) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_entities.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_entities.updated_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(updated_at) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
 -- Name: TABLE memory_name_terms; Type: ACL; Schema: agentledger
 --
 
@@ -4162,6 +5331,60 @@ GRANT SELECT,INSERT,DELETE ON TABLE agentledger.memory_name_terms TO agentledger
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.memory_relationships TO agentledger_app;
+
+--
+-- Name: COLUMN memory_relationships.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.memory_relationships TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_relationships.id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(id) ON TABLE agentledger.memory_relationships TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_relationships.from_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(from_id) ON TABLE agentledger.memory_relationships TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_relationships.to_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(to_id) ON TABLE agentledger.memory_relationships TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_relationships.type; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(type) ON TABLE agentledger.memory_relationships TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_relationships.weight; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(weight) ON TABLE agentledger.memory_relationships TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_relationships.attrs; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(attrs) ON TABLE agentledger.memory_relationships TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_relationships.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.memory_relationships TO agentledger_reporting;
+
+--
+-- Name: COLUMN memory_relationships.updated_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(updated_at) ON TABLE agentledger.memory_relationships TO agentledger_reporting;
 
 --
 -- Name: TABLE memory_vocabularies; Type: ACL; Schema: agentledger
@@ -4176,6 +5399,102 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.memory_vocabularies TO ag
 GRANT SELECT,INSERT,UPDATE ON TABLE agentledger.runs TO agentledger_app;
 
 --
+-- Name: COLUMN runs.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.runs TO agentledger_reporting;
+
+--
+-- Name: COLUMN runs.id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(id) ON TABLE agentledger.runs TO agentledger_reporting;
+
+--
+-- Name: COLUMN runs.trigger_type; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(trigger_type) ON TABLE agentledger.runs TO agentledger_reporting;
+
+--
+-- Name: COLUMN runs.source_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(source_id) ON TABLE agentledger.runs TO agentledger_reporting;
+
+--
+-- Name: COLUMN runs.content; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(content) ON TABLE agentledger.runs TO agentledger_reporting;
+
+--
+-- Name: COLUMN runs.priority; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(priority) ON TABLE agentledger.runs TO agentledger_reporting;
+
+--
+-- Name: COLUMN runs.entity_ref; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(entity_ref) ON TABLE agentledger.runs TO agentledger_reporting;
+
+--
+-- Name: COLUMN runs.status; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(status) ON TABLE agentledger.runs TO agentledger_reporting;
+
+--
+-- Name: COLUMN runs.duration_ms; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(duration_ms) ON TABLE agentledger.runs TO agentledger_reporting;
+
+--
+-- Name: COLUMN runs.tokens_in; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tokens_in) ON TABLE agentledger.runs TO agentledger_reporting;
+
+--
+-- Name: COLUMN runs.tokens_out; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tokens_out) ON TABLE agentledger.runs TO agentledger_reporting;
+
+--
+-- Name: COLUMN runs.response_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(response_id) ON TABLE agentledger.runs TO agentledger_reporting;
+
+--
+-- Name: COLUMN runs.error; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(error) ON TABLE agentledger.runs TO agentledger_reporting;
+
+--
+-- Name: COLUMN runs.metadata; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(metadata) ON TABLE agentledger.runs TO agentledger_reporting;
+
+--
+-- Name: COLUMN runs.started_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(started_at) ON TABLE agentledger.runs TO agentledger_reporting;
+
+--
+-- Name: COLUMN runs.finished_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(finished_at) ON TABLE agentledger.runs TO agentledger_reporting;
+
+--
 -- Name: TABLE session_artifact_segments; Type: ACL; Schema: agentledger
 --
 
@@ -4186,6 +5505,78 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.session_artifact_segments
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.session_artifacts TO agentledger_app;
+
+--
+-- Name: COLUMN session_artifacts.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.session_artifacts TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_artifacts.session_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(session_id) ON TABLE agentledger.session_artifacts TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_artifacts.id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(id) ON TABLE agentledger.session_artifacts TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_artifacts.name; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(name) ON TABLE agentledger.session_artifacts TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_artifacts.version; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(version) ON TABLE agentledger.session_artifacts TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_artifacts.artifact_type; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(artifact_type) ON TABLE agentledger.session_artifacts TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_artifacts.format; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(format) ON TABLE agentledger.session_artifacts TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_artifacts.metadata; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(metadata) ON TABLE agentledger.session_artifacts TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_artifacts.author; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(author) ON TABLE agentledger.session_artifacts TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_artifacts.size; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(size) ON TABLE agentledger.session_artifacts TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_artifacts.segment_count; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(segment_count) ON TABLE agentledger.session_artifacts TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_artifacts.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.session_artifacts TO agentledger_reporting;
 
 --
 -- Name: TABLE session_chunk_segments; Type: ACL; Schema: agentledger
@@ -4200,6 +5591,66 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.session_chunk_segments TO
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.session_chunks TO agentledger_app;
 
 --
+-- Name: COLUMN session_chunks.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.session_chunks TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_chunks.session_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(session_id) ON TABLE agentledger.session_chunks TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_chunks.id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(id) ON TABLE agentledger.session_chunks TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_chunks.seq; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(seq) ON TABLE agentledger.session_chunks TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_chunks.format; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(format) ON TABLE agentledger.session_chunks TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_chunks.author; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(author) ON TABLE agentledger.session_chunks TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_chunks.extracted; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(extracted) ON TABLE agentledger.session_chunks TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_chunks.size; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(size) ON TABLE agentledger.session_chunks TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_chunks.segment_count; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(segment_count) ON TABLE agentledger.session_chunks TO agentledger_reporting;
+
+--
+-- Name: COLUMN session_chunks.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.session_chunks TO agentledger_reporting;
+
+--
 -- Name: TABLE session_transitions; Type: ACL; Schema: agentledger
 --
 
@@ -4212,10 +5663,220 @@ GRANT SELECT ON TABLE agentledger.session_transitions TO agentledger_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.sessions TO agentledger_app;
 
 --
+-- Name: COLUMN sessions.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.sessions TO agentledger_reporting;
+
+--
+-- Name: COLUMN sessions.id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(id) ON TABLE agentledger.sessions TO agentledger_reporting;
+
+--
+-- Name: COLUMN sessions.title; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(title) ON TABLE agentledger.sessions TO agentledger_reporting;
+
+--
+-- Name: COLUMN sessions.participants; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(participants) ON TABLE agentledger.sessions TO agentledger_reporting;
+
+--
+-- Name: COLUMN sessions.status; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(status) ON TABLE agentledger.sessions TO agentledger_reporting;
+
+--
+-- Name: COLUMN sessions.summary; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(summary) ON TABLE agentledger.sessions TO agentledger_reporting;
+
+--
+-- Name: COLUMN sessions.metadata; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(metadata) ON TABLE agentledger.sessions TO agentledger_reporting;
+
+--
+-- Name: COLUMN sessions.chunk_count; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(chunk_count) ON TABLE agentledger.sessions TO agentledger_reporting;
+
+--
+-- Name: COLUMN sessions.artifact_count; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(artifact_count) ON TABLE agentledger.sessions TO agentledger_reporting;
+
+--
+-- Name: COLUMN sessions.memory_count; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(memory_count) ON TABLE agentledger.sessions TO agentledger_reporting;
+
+--
+-- Name: COLUMN sessions.task_count; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(task_count) ON TABLE agentledger.sessions TO agentledger_reporting;
+
+--
+-- Name: COLUMN sessions.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.sessions TO agentledger_reporting;
+
+--
+-- Name: COLUMN sessions.last_activity; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(last_activity) ON TABLE agentledger.sessions TO agentledger_reporting;
+
+--
+-- Name: COLUMN sessions.status_changed_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(status_changed_at) ON TABLE agentledger.sessions TO agentledger_reporting;
+
+--
 -- Name: TABLE task_archive; Type: ACL; Schema: agentledger
 --
 
 GRANT SELECT,INSERT,DELETE ON TABLE agentledger.task_archive TO agentledger_app;
+
+--
+-- Name: COLUMN task_archive.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(id) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.queue; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(queue) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.task_type; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(task_type) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.agent_name; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(agent_name) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.priority; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(priority) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.input; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(input) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.output; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(output) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.status; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(status) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.attempts; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(attempts) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.max_attempts; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(max_attempts) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.run_after; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(run_after) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.lease_expires_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(lease_expires_at) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.claimed_by; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(claimed_by) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.rescues; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(rescues) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.error; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(error) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.session_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(session_id) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.entity_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(entity_id) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.updated_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(updated_at) ON TABLE agentledger.task_archive TO agentledger_reporting;
+
+--
+-- Name: COLUMN task_archive.finished_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(finished_at) ON TABLE agentledger.task_archive TO agentledger_reporting;
 
 --
 -- Name: SEQUENCE tasks_id_seq; Type: ACL; Schema: agentledger
@@ -4228,3 +5889,105 @@ GRANT USAGE ON SEQUENCE agentledger.tasks_id_seq TO agentledger_app;
 --
 
 GRANT SELECT,INSERT,UPDATE ON TABLE agentledger.tenants TO agentledger_app;
+
+--
+-- Name: COLUMN tenants.id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(id) ON TABLE agentledger.tenants TO agentledger_reporting;
+
+--
+-- Name: COLUMN tenants.name; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(name) ON TABLE agentledger.tenants TO agentledger_reporting;
+
+--
+-- Name: COLUMN tenants.status; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(status) ON TABLE agentledger.tenants TO agentledger_reporting;
+
+--
+-- Name: COLUMN tenants.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.tenants TO agentledger_reporting;
+
+--
+-- Name: COLUMN tenants.updated_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(updated_at) ON TABLE agentledger.tenants TO agentledger_reporting;
+
+--
+-- Name: TABLE agents; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.agents TO agentledger_reporting;
+
+--
+-- Name: TABLE alerts; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.alerts TO agentledger_reporting;
+
+--
+-- Name: TABLE decisions; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.decisions TO agentledger_reporting;
+
+--
+-- Name: TABLE events; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.events TO agentledger_reporting;
+
+--
+-- Name: TABLE memory_entities; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.memory_entities TO agentledger_reporting;
+
+--
+-- Name: TABLE memory_relationships; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.memory_relationships TO agentledger_reporting;
+
+--
+-- Name: TABLE runs; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.runs TO agentledger_reporting;
+
+--
+-- Name: TABLE session_artifacts; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.session_artifacts TO agentledger_reporting;
+
+--
+-- Name: TABLE session_chunks; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.session_chunks TO agentledger_reporting;
+
+--
+-- Name: TABLE sessions; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.sessions TO agentledger_reporting;
+
+--
+-- Name: TABLE tasks; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.tasks TO agentledger_reporting;
+
+--
+-- Name: TABLE tenants; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.tenants TO agentledger_reporting;
