@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from agentledger.agents.facade_sync import Agents
 from agentledger.alerts.facade_sync import Alerts
 from agentledger.config import Settings
-from agentledger.db import migrate
+from agentledger.db import app_migrations, migrate
 from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.database_sync import Database, Runner, Session
@@ -37,9 +38,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Health:
+    """The database answers; every revision of the core and of the registered application
+    folders is applied (``missing_revisions`` are not yet; ``unknown_revisions`` are applied
+    but neither the core nor a registered folder holds them)."""
+
     database: bool
     migrations_current: bool
     extensions: frozenset[str]
+    missing_revisions: tuple[str, ...] = ()
+    unknown_revisions: tuple[str, ...] = ()
 
 
 class Modules:
@@ -118,6 +125,7 @@ class Ledger:
         self.settings = settings if settings is not None else Settings.build()
         self._migrate = migrate
         self._db: Database | None = None
+        self._locations: tuple[Path, ...] = ()
 
     @classmethod
     def from_env(cls, *, migrate: bool = True, **overrides: Any) -> Self:
@@ -127,10 +135,11 @@ class Ledger:
     def open(self) -> Self:
         if self._db is not None:
             return self
+        locations = app_migrations.registered(self.settings)
         url = owner_url(self.settings)
         if self._migrate:
             try:
-                _migrate_if_behind(url, self.settings.app_role)
+                _migrate_if_behind(url, self.settings.app_role, locations)
             except Exception as exc:
                 # With a spool, a ledger opens while the database is down; writes wait.
                 if self.settings.spool_dir is None or not _is_outage(exc):
@@ -138,6 +147,7 @@ class Ledger:
         db = Database(self.settings, url)
         db.open()
         self._db = db
+        self._locations = locations
         return self
 
     def close(self) -> None:
@@ -190,15 +200,24 @@ class Ledger:
 
     def health(self) -> Health:
         db = self.db
-        up = db.ping()
-        current = up and migrate.is_current(db.url)
-        return Health(database=up, migrations_current=current, extensions=db.extensions)
+        if not db.ping():
+            return Health(database=False, migrations_current=False, extensions=db.extensions)
+        found = migrate.status(db.url, self._locations)
+        return Health(
+            database=True,
+            migrations_current=found.current,
+            extensions=db.extensions,
+            missing_revisions=found.missing,
+            unknown_revisions=tuple(sorted(found.unknown)),
+        )
 
 
 def _is_outage(exc: BaseException) -> bool:
     return is_connection_failure(exc) or is_connection_failure(exc.__cause__ or exc)
 
 
-def _migrate_if_behind(url: str, app_role: str) -> None:
-    if not migrate.is_current(url):
-        migrate.upgrade(url, app_role=app_role)
+def _migrate_if_behind(url: str, app_role: str, locations: tuple[Path, ...]) -> None:
+    """Upgrade when a revision of the core or of ``locations`` is missing (ConfigError when
+    the database holds revisions neither knows)."""
+    if not migrate.is_current(url, locations):
+        migrate.upgrade(url, app_role=app_role, locations=locations)
