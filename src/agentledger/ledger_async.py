@@ -6,17 +6,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, LiteralString, Self, TypeVar
 
 from agentledger.agents.facade_async import AsyncAgents
 from agentledger.alerts.facade_async import AsyncAlerts
 from agentledger.config import Settings
 from agentledger.db import app_migrations, migrate
+from agentledger.db.app_sql import run_sql
 from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.database_async import AsyncDatabase, AsyncRunner, AsyncSession
@@ -57,6 +58,7 @@ class AsyncModules:
 
     def __init__(self, tenant_id: str, run: AsyncRunner, db: AsyncDatabase | None = None) -> None:
         self.tenant_id = tenant_id
+        self._run_app_sql = run
         self.keys = AsyncKeys(run)
         self.events = AsyncEvents(run)
         self.decisions = AsyncDecisions(run)
@@ -66,6 +68,35 @@ class AsyncModules:
         self.tasks = AsyncTasks(run, db, tenant_id, AsyncTransaction)
         self.memory = AsyncMemory(run)
         self.sessions = AsyncSessions(run)
+
+    async def execute(self, sql: LiteralString, params: Mapping[str, Any] | None = None) -> int:
+        """Run one statement of the application's own (its tables, docs/app-tables.md) in
+        this tenant's binding; returns the number of rows it changed.
+
+        ``sql`` is literal text with ``%(name)s`` placeholders, filled from ``params`` (a
+        literal percent sign is ``%%``). Row-level security on the application's tenant
+        tables shows and accepts only this tenant's rows. Errors are LedgerErrors.
+        """
+        result: int = await self._run_app_sql(run_sql(sql, params, "rowcount"))
+        return result
+
+    async def fetch(
+        self, sql: LiteralString, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Like :meth:`execute`; returns every row, as a dict by column name."""
+        rows: list[dict[str, Any]] = await self._run_app_sql(run_sql(sql, params, "all"))
+        return rows
+
+    async def fetch_one(
+        self, sql: LiteralString, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """Like :meth:`execute`; returns the first row, or None."""
+        row: dict[str, Any] | None = await self._run_app_sql(run_sql(sql, params, "one"))
+        return row
+
+    async def fetch_value(self, sql: LiteralString, params: Mapping[str, Any] | None = None) -> Any:
+        """Like :meth:`execute`; returns the first column of the first row, or None."""
+        return await self._run_app_sql(run_sql(sql, params, "scalar"))
 
 
 class AsyncTransaction(AsyncModules):

@@ -7,17 +7,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, LiteralString, Self, TypeVar
 
 from agentledger.agents.facade_sync import Agents
 from agentledger.alerts.facade_sync import Alerts
 from agentledger.config import Settings
 from agentledger.db import app_migrations, migrate
+from agentledger.db.app_sql import run_sql
 from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.database_sync import Database, Runner, Session
@@ -58,6 +59,7 @@ class Modules:
 
     def __init__(self, tenant_id: str, run: Runner, db: Database | None = None) -> None:
         self.tenant_id = tenant_id
+        self._run_app_sql = run
         self.keys = Keys(run)
         self.events = Events(run)
         self.decisions = Decisions(run)
@@ -67,6 +69,35 @@ class Modules:
         self.tasks = Tasks(run, db, tenant_id, Transaction)
         self.memory = Memory(run)
         self.sessions = Sessions(run)
+
+    def execute(self, sql: LiteralString, params: Mapping[str, Any] | None = None) -> int:
+        """Run one statement of the application's own (its tables, docs/app-tables.md) in
+        this tenant's binding; returns the number of rows it changed.
+
+        ``sql`` is literal text with ``%(name)s`` placeholders, filled from ``params`` (a
+        literal percent sign is ``%%``). Row-level security on the application's tenant
+        tables shows and accepts only this tenant's rows. Errors are LedgerErrors.
+        """
+        result: int = self._run_app_sql(run_sql(sql, params, "rowcount"))
+        return result
+
+    def fetch(
+        self, sql: LiteralString, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Like :meth:`execute`; returns every row, as a dict by column name."""
+        rows: list[dict[str, Any]] = self._run_app_sql(run_sql(sql, params, "all"))
+        return rows
+
+    def fetch_one(
+        self, sql: LiteralString, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """Like :meth:`execute`; returns the first row, or None."""
+        row: dict[str, Any] | None = self._run_app_sql(run_sql(sql, params, "one"))
+        return row
+
+    def fetch_value(self, sql: LiteralString, params: Mapping[str, Any] | None = None) -> Any:
+        """Like :meth:`execute`; returns the first column of the first row, or None."""
+        return self._run_app_sql(run_sql(sql, params, "scalar"))
 
 
 class Transaction(Modules):
