@@ -93,8 +93,8 @@ def _print_migrations(settings: Settings, url: str) -> None:
     try:
         found = migrations.status(url, locations)
     except LedgerError:
-        raise
-    except Exception as exc:
+        raise  # a registration at fault: main() names it
+    except Exception as exc:  # the server does not answer: the status above stands
         out.print(f"migrations: cannot read them ({exc})", markup=False, highlight=False)
         return
     out.print(f"at {', '.join(sorted(found.applied)) or 'base'}", markup=False, highlight=False)
