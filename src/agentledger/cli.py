@@ -15,6 +15,7 @@ from rich.table import Table
 from agentledger.config import Settings
 from agentledger.db import migrate as migrations
 from agentledger.db import reporting
+from agentledger.db.app_migrations import registered
 from agentledger.db.connect import embedded_server, owner_url
 from agentledger.errors import LedgerError
 from agentledger.ledger import AsyncLedger, Ledger
@@ -81,17 +82,33 @@ def db_stop() -> None:
 
 @db_app.command("status")
 def db_status() -> None:
-    """Report whether the embedded server runs, and where."""
+    """Report whether the embedded server runs, and where, and which revisions the
+    database is at: the core's and the registered application folders'."""
     settings = _settings()
     if not settings.embedded:
         out.print("using DATABASE_URL (external server)")
-        return
-    status = embedded_server(settings).status()
-    if status.running:
-        out.print(f"running (pid {status.pid}, port {status.port}), data in {status.pgdata}")
     else:
-        out.print(f"not running, data in {status.pgdata}")
-        raise typer.Exit(1)
+        status = embedded_server(settings).status()
+        if not status.running:
+            out.print(f"not running, data in {status.pgdata}")
+            raise typer.Exit(1)
+        out.print(f"running (pid {status.pid}, port {status.port}), data in {status.pgdata}")
+    _print_migrations(settings, owner_url(settings, start=False))
+
+
+def _print_migrations(settings: Settings, url: str) -> None:
+    locations = registered(settings)
+    for folder in locations:
+        out.print(f"application revisions in {folder}", markup=False, highlight=False)
+    try:
+        found = migrations.status(url, locations)
+    except LedgerError:
+        raise  # a registration at fault: main() names it
+    except Exception as exc:  # the server does not answer: the status above stands
+        out.print(f"migrations: cannot read them ({exc})", markup=False, highlight=False)
+        return
+    out.print(f"at {', '.join(sorted(found.applied)) or 'base'}", markup=False, highlight=False)
+    out.print(f"migrations: {found.describe()}", markup=False, highlight=False)
 
 
 @db_app.command("url")
@@ -118,19 +135,30 @@ def migrate(
     ] = False,
     revision: Annotated[str, typer.Option(help="Target revision.")] = "heads",
     down: Annotated[
-        str | None, typer.Option("--down", help="Downgrade to this revision (e.g. base).")
+        str | None,
+        typer.Option("--down", help="Downgrade to this revision (base, or <branch>@base)."),
     ] = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Change nothing; exit 1 unless every revision is applied."),
+    ] = False,
 ) -> None:
-    """Apply pending migrations (under an advisory lock: concurrent runs are safe)."""
+    """Apply pending migrations: the core's, then the registered application folders'
+    (under an advisory lock: concurrent runs are safe)."""
     settings = _settings()
+    locations = registered(settings)
     if sql:
-        print(migrations.upgrade_sql(revision, app_role=settings.app_role))
+        print(migrations.upgrade_sql(revision, app_role=settings.app_role, locations=locations))
         return
     url = owner_url(settings)
+    if check:
+        found = migrations.status(url, locations)
+        out.print(f"migrations: {found.describe()}", markup=False, highlight=False)
+        raise typer.Exit(0 if found.current else 1)
     if down is not None:
-        migrations.downgrade(url, down, app_role=settings.app_role)
+        migrations.downgrade(url, down, app_role=settings.app_role, locations=locations)
     else:
-        migrations.upgrade(url, revision, app_role=settings.app_role)
+        migrations.upgrade(url, revision, app_role=settings.app_role, locations=locations)
     out.print(f"database at {', '.join(sorted(migrations.current(url))) or 'base'}")
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agentledger.errors import ConfigError
 
@@ -55,6 +56,13 @@ class Settings(BaseSettings):
         description="Module prefixes (besides agentledger's) whose spoolable operations a "
         'spool replay may import, each ending in a dot: ["myapp."].',
     )
+    migrations: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="The application's own Alembic revision folders, run after the core's: "
+        "package paths ('myapp.migrations') or directories ('./migrations'); from the "
+        "environment a comma list or a JSON list. Installed packages' "
+        "'agentledger.migrations' entry points are added to them.",
+    )
     admin_key: SecretStr | None = Field(
         default=None, description="Platform admin API key (tenant administration over HTTP)."
     )
@@ -77,6 +85,17 @@ class Settings(BaseSettings):
             parts = prefix.removesuffix(".").split(".")
             if not prefix.endswith(".") or not all(part.isidentifier() for part in parts):
                 raise ValueError(f"{prefix!r} is not a module prefix such as 'myapp.'")
+        return value
+
+    @field_validator("migrations", mode="before")
+    @classmethod
+    def _folder_list(cls, value: Any) -> Any:
+        """A comma list or a JSON list from the environment; blanks dropped."""
+        if isinstance(value, str):
+            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+        if isinstance(value, list | tuple):
+            value = tuple(item.strip() if isinstance(item, str) else item for item in value)
+            return tuple(item for item in value if item != "")
         return value
 
     @classmethod

@@ -6,16 +6,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, LiteralString, Self, TypeVar
 
 from agentledger.agents.facade_async import AsyncAgents
 from agentledger.alerts.facade_async import AsyncAlerts
 from agentledger.config import Settings
-from agentledger.db import migrate
+from agentledger.db import app_migrations, migrate
+from agentledger.db.app_sql import run_sql
 from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.database_async import AsyncDatabase, AsyncRunner, AsyncSession
@@ -36,9 +38,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Health:
+    """The database answers; every revision of the core and of the registered application
+    folders is applied (``missing_revisions`` are not yet; ``unknown_revisions`` are applied
+    but neither the core nor a registered folder holds them)."""
+
     database: bool
     migrations_current: bool
     extensions: frozenset[str]
+    missing_revisions: tuple[str, ...] = ()
+    unknown_revisions: tuple[str, ...] = ()
 
 
 class AsyncModules:
@@ -50,6 +58,7 @@ class AsyncModules:
 
     def __init__(self, tenant_id: str, run: AsyncRunner, db: AsyncDatabase | None = None) -> None:
         self.tenant_id = tenant_id
+        self._run_app_sql = run
         self.keys = AsyncKeys(run)
         self.events = AsyncEvents(run)
         self.decisions = AsyncDecisions(run)
@@ -59,6 +68,35 @@ class AsyncModules:
         self.tasks = AsyncTasks(run, db, tenant_id, AsyncTransaction)
         self.memory = AsyncMemory(run)
         self.sessions = AsyncSessions(run)
+
+    async def execute(self, sql: LiteralString, params: Mapping[str, Any] | None = None) -> int:
+        """Run one statement of the application's own (its tables, docs/app-tables.md) in
+        this tenant's binding; returns the number of rows it changed.
+
+        ``sql`` is literal text with ``%(name)s`` placeholders, filled from ``params`` (a
+        literal percent sign is ``%%``). Row-level security on the application's tenant
+        tables shows and accepts only this tenant's rows. Errors are LedgerErrors.
+        """
+        result: int = await self._run_app_sql(run_sql(sql, params, "rowcount"))
+        return result
+
+    async def fetch(
+        self, sql: LiteralString, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Like :meth:`execute`; returns every row, as a dict by column name."""
+        rows: list[dict[str, Any]] = await self._run_app_sql(run_sql(sql, params, "all"))
+        return rows
+
+    async def fetch_one(
+        self, sql: LiteralString, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """Like :meth:`execute`; returns the first row, or None."""
+        row: dict[str, Any] | None = await self._run_app_sql(run_sql(sql, params, "one"))
+        return row
+
+    async def fetch_value(self, sql: LiteralString, params: Mapping[str, Any] | None = None) -> Any:
+        """Like :meth:`execute`; returns the first column of the first row, or None."""
+        return await self._run_app_sql(run_sql(sql, params, "scalar"))
 
 
 class AsyncTransaction(AsyncModules):
@@ -117,6 +155,7 @@ class AsyncLedger:
         self.settings = settings if settings is not None else Settings.build()
         self._migrate = migrate
         self._db: AsyncDatabase | None = None
+        self._locations: tuple[Path, ...] = ()
 
     @classmethod
     def from_env(cls, *, migrate: bool = True, **overrides: Any) -> Self:
@@ -126,10 +165,11 @@ class AsyncLedger:
     async def open(self) -> Self:
         if self._db is not None:
             return self
+        locations = await asyncio.to_thread(app_migrations.registered, self.settings)
         url = await asyncio.to_thread(owner_url, self.settings)
         if self._migrate:
             try:
-                await asyncio.to_thread(_migrate_if_behind, url, self.settings.app_role)
+                await asyncio.to_thread(_migrate_if_behind, url, self.settings.app_role, locations)
             except Exception as exc:
                 # With a spool, a ledger opens while the database is down; writes wait.
                 if self.settings.spool_dir is None or not _is_outage(exc):
@@ -137,6 +177,7 @@ class AsyncLedger:
         db = AsyncDatabase(self.settings, url)
         await db.open()
         self._db = db
+        self._locations = locations
         return self
 
     async def close(self) -> None:
@@ -189,15 +230,24 @@ class AsyncLedger:
 
     async def health(self) -> Health:
         db = self.db
-        up = await db.ping()
-        current = up and await asyncio.to_thread(migrate.is_current, db.url)
-        return Health(database=up, migrations_current=current, extensions=db.extensions)
+        if not await db.ping():
+            return Health(database=False, migrations_current=False, extensions=db.extensions)
+        found = await asyncio.to_thread(migrate.status, db.url, self._locations)
+        return Health(
+            database=True,
+            migrations_current=found.current,
+            extensions=db.extensions,
+            missing_revisions=found.missing,
+            unknown_revisions=tuple(sorted(found.unknown)),
+        )
 
 
 def _is_outage(exc: BaseException) -> bool:
     return is_connection_failure(exc) or is_connection_failure(exc.__cause__ or exc)
 
 
-def _migrate_if_behind(url: str, app_role: str) -> None:
-    if not migrate.is_current(url):
-        migrate.upgrade(url, app_role=app_role)
+def _migrate_if_behind(url: str, app_role: str, locations: tuple[Path, ...]) -> None:
+    """Upgrade when a revision of the core or of ``locations`` is missing (ConfigError when
+    the database holds revisions neither knows)."""
+    if not migrate.is_current(url, locations):
+        migrate.upgrade(url, app_role=app_role, locations=locations)

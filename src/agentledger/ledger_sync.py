@@ -7,16 +7,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, LiteralString, Self, TypeVar
 
 from agentledger.agents.facade_sync import Agents
 from agentledger.alerts.facade_sync import Alerts
 from agentledger.config import Settings
-from agentledger.db import migrate
+from agentledger.db import app_migrations, migrate
+from agentledger.db.app_sql import run_sql
 from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.database_sync import Database, Runner, Session
@@ -37,9 +39,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Health:
+    """The database answers; every revision of the core and of the registered application
+    folders is applied (``missing_revisions`` are not yet; ``unknown_revisions`` are applied
+    but neither the core nor a registered folder holds them)."""
+
     database: bool
     migrations_current: bool
     extensions: frozenset[str]
+    missing_revisions: tuple[str, ...] = ()
+    unknown_revisions: tuple[str, ...] = ()
 
 
 class Modules:
@@ -51,6 +59,7 @@ class Modules:
 
     def __init__(self, tenant_id: str, run: Runner, db: Database | None = None) -> None:
         self.tenant_id = tenant_id
+        self._run_app_sql = run
         self.keys = Keys(run)
         self.events = Events(run)
         self.decisions = Decisions(run)
@@ -60,6 +69,35 @@ class Modules:
         self.tasks = Tasks(run, db, tenant_id, Transaction)
         self.memory = Memory(run)
         self.sessions = Sessions(run)
+
+    def execute(self, sql: LiteralString, params: Mapping[str, Any] | None = None) -> int:
+        """Run one statement of the application's own (its tables, docs/app-tables.md) in
+        this tenant's binding; returns the number of rows it changed.
+
+        ``sql`` is literal text with ``%(name)s`` placeholders, filled from ``params`` (a
+        literal percent sign is ``%%``). Row-level security on the application's tenant
+        tables shows and accepts only this tenant's rows. Errors are LedgerErrors.
+        """
+        result: int = self._run_app_sql(run_sql(sql, params, "rowcount"))
+        return result
+
+    def fetch(
+        self, sql: LiteralString, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Like :meth:`execute`; returns every row, as a dict by column name."""
+        rows: list[dict[str, Any]] = self._run_app_sql(run_sql(sql, params, "all"))
+        return rows
+
+    def fetch_one(
+        self, sql: LiteralString, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """Like :meth:`execute`; returns the first row, or None."""
+        row: dict[str, Any] | None = self._run_app_sql(run_sql(sql, params, "one"))
+        return row
+
+    def fetch_value(self, sql: LiteralString, params: Mapping[str, Any] | None = None) -> Any:
+        """Like :meth:`execute`; returns the first column of the first row, or None."""
+        return self._run_app_sql(run_sql(sql, params, "scalar"))
 
 
 class Transaction(Modules):
@@ -118,6 +156,7 @@ class Ledger:
         self.settings = settings if settings is not None else Settings.build()
         self._migrate = migrate
         self._db: Database | None = None
+        self._locations: tuple[Path, ...] = ()
 
     @classmethod
     def from_env(cls, *, migrate: bool = True, **overrides: Any) -> Self:
@@ -127,10 +166,11 @@ class Ledger:
     def open(self) -> Self:
         if self._db is not None:
             return self
+        locations = app_migrations.registered(self.settings)
         url = owner_url(self.settings)
         if self._migrate:
             try:
-                _migrate_if_behind(url, self.settings.app_role)
+                _migrate_if_behind(url, self.settings.app_role, locations)
             except Exception as exc:
                 # With a spool, a ledger opens while the database is down; writes wait.
                 if self.settings.spool_dir is None or not _is_outage(exc):
@@ -138,6 +178,7 @@ class Ledger:
         db = Database(self.settings, url)
         db.open()
         self._db = db
+        self._locations = locations
         return self
 
     def close(self) -> None:
@@ -190,15 +231,24 @@ class Ledger:
 
     def health(self) -> Health:
         db = self.db
-        up = db.ping()
-        current = up and migrate.is_current(db.url)
-        return Health(database=up, migrations_current=current, extensions=db.extensions)
+        if not db.ping():
+            return Health(database=False, migrations_current=False, extensions=db.extensions)
+        found = migrate.status(db.url, self._locations)
+        return Health(
+            database=True,
+            migrations_current=found.current,
+            extensions=db.extensions,
+            missing_revisions=found.missing,
+            unknown_revisions=tuple(sorted(found.unknown)),
+        )
 
 
 def _is_outage(exc: BaseException) -> bool:
     return is_connection_failure(exc) or is_connection_failure(exc.__cause__ or exc)
 
 
-def _migrate_if_behind(url: str, app_role: str) -> None:
-    if not migrate.is_current(url):
-        migrate.upgrade(url, app_role=app_role)
+def _migrate_if_behind(url: str, app_role: str, locations: tuple[Path, ...]) -> None:
+    """Upgrade when a revision of the core or of ``locations`` is missing (ConfigError when
+    the database holds revisions neither knows)."""
+    if not migrate.is_current(url, locations):
+        migrate.upgrade(url, app_role=app_role, locations=locations)

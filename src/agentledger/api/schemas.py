@@ -61,6 +61,13 @@ class Health(BaseModel):
     database: bool
     migrations_current: bool
     extensions: list[str]
+    missing_revisions: list[str] = Field(
+        default=[], description="Revisions of the core or the application not yet applied."
+    )
+    unknown_revisions: list[str] = Field(
+        default=[], description="Applied revisions that no registered migrations folder holds."
+    )
+    detail: str | None = Field(default=None, description="Why the server is not ready.")
 
 
 class Problem(BaseModel):

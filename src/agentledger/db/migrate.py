@@ -1,34 +1,244 @@
-"""Run the Alembic revisions on the owner connection, under an advisory lock."""
+"""Run the Alembic revisions on the owner connection, under an advisory lock.
+
+The core's revisions live in ``db/migrations/versions``. An application's own folders
+(``locations``, resolved by ``db/app_migrations.py``) join them as further Alembic version
+locations: one version table holds one graph, whose application branches ``depends_on``
+the core revisions they need. An upgrade to the heads applies the core's heads first, then
+everything else, in one locked run. With no locations everything works on the core alone.
+"""
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import psycopg
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from agentledger.db.app_migrations import CORE_VERSIONS
 from agentledger.db.migrations.helpers import DEFAULT_APP_ROLE, VERSION_TABLE
+from agentledger.errors import ConfigError
 
 # Two `migrate` runs at once: the second waits for the first, then finds nothing to do.
 ADVISORY_LOCK_KEY = 0x6167_656E_746C_6467  # "agentldg"
+REGISTER_HINT = (
+    "register the folders that hold them (the migrations setting, AGENTLEDGER_MIGRATIONS, "
+    "or an agentledger.migrations entry point)"
+)
 
 
-def alembic_config(app_role: str = DEFAULT_APP_ROLE) -> Config:
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Status:
+    """Where a database stands against the core's and the registered revisions."""
+
+    applied: frozenset[str]
+    """The version table's rows (Alembic keeps only the heads of what is applied)."""
+    missing: tuple[str, ...]
+    """Known revisions not applied, in the order an upgrade applies them (the core's
+    first); empty when ``unknown`` is not, since then it cannot be told."""
+    unknown: frozenset[str]
+    """Applied revisions that neither the core nor a registered folder holds."""
+
+    @property
+    def current(self) -> bool:
+        return not self.missing and not self.unknown
+
+    def describe(self) -> str:
+        """One line for an operator: current, or what is missing or unknown."""
+        if self.unknown:
+            return (
+                f"the database holds revisions this process does not know: "
+                f"{', '.join(sorted(self.unknown))}; {REGISTER_HINT}"
+            )
+        if self.missing:
+            return f"revisions not applied: {', '.join(self.missing)}"
+        return "current"
+
+
+def alembic_config(app_role: str = DEFAULT_APP_ROLE, locations: Sequence[Path] = ()) -> Config:
+    """The core's configuration; with ``locations``, their revisions join the core's."""
     cfg = Config()
     cfg.set_main_option("script_location", "agentledger.db:migrations")
+    if locations:
+        folders = (CORE_VERSIONS.resolve(), *locations)
+        cfg.set_main_option("path_separator", "newline")
+        # Option values are interpolated: a percent sign in a path is written twice.
+        cfg.set_main_option(
+            "version_locations", "\n".join(str(p).replace("%", "%%") for p in folders)
+        )
     cfg.attributes["app_role"] = app_role
     return cfg
 
 
-def heads() -> set[str]:
-    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+def heads(locations: Sequence[Path] = ()) -> set[str]:
+    """The heads of the core's revisions, or of the core's and ``locations``' together."""
+    return set(script_directory(locations).get_heads())
+
+
+def script_directory(locations: Sequence[Path] = ()) -> ScriptDirectory:
+    """The revisions of the core and ``locations``, read once per process.
+
+    ConfigError when the registered revisions reuse an id or do not form a graph (a
+    ``down_revision`` or ``depends_on`` that no folder holds)."""
+    return _script(tuple(locations))
+
+
+@functools.lru_cache(maxsize=8)
+def _script(locations: tuple[Path, ...]) -> ScriptDirectory:
+    script = ScriptDirectory.from_config(alembic_config(locations=locations))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            script.get_heads()  # reads every revision file and builds the graph
+        except (CommandError, RevisionError, KeyError) as exc:
+            what = f"no folder holds revision {exc}" if isinstance(exc, KeyError) else exc
+            raise ConfigError(
+                f"the registered revisions do not form a graph: {what}", field="migrations"
+            ) from exc
+    twice = [str(w.message) for w in caught if "present more than once" in str(w.message)]
+    if twice:
+        raise ConfigError(
+            f"revision ids are used twice among the core and {list(map(str, locations))}: "
+            + "; ".join(twice),
+            field="migrations",
+        )
+    return script
+
+
+def status(url: str, locations: Sequence[Path] = ()) -> Status:
+    """The database's revisions against the core's and ``locations``'."""
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            return _status(conn, tuple(locations))
+    finally:
+        engine.dispose()
+
+
+def _status(conn: Connection, locations: tuple[Path, ...]) -> Status:
+    script = _script(locations)
+    applied = frozenset(_version_rows(conn))
+    unknown = frozenset(rev for rev in applied if rev not in _ids(locations))
+    if unknown:
+        return Status(applied=applied, missing=(), unknown=unknown)
+    pending = script.revision_map.iterate_revisions("heads", tuple(applied), implicit_base=True)
+    in_order = [rev.revision for rev in reversed(list(pending))]
+    core = _ids(())
+    missing = [rev for rev in in_order if rev in core] + [r for r in in_order if r not in core]
+    return Status(applied=applied, missing=tuple(missing), unknown=unknown)
+
+
+@functools.lru_cache(maxsize=8)
+def _ids(locations: tuple[Path, ...]) -> frozenset[str]:
+    return frozenset(rev.revision for rev in _script(locations).walk_revisions())
+
+
+def current(url: str) -> set[str]:
+    """The revisions the database is at (empty before the first migration)."""
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            return _version_rows(conn)
+    finally:
+        engine.dispose()
+
+
+def is_current(url: str, locations: Sequence[Path] = ()) -> bool:
+    """Every revision of the core and of ``locations`` is applied, and no other."""
+    return status(url, locations).current
+
+
+def upgrade(
+    url: str,
+    revision: str = "heads",
+    *,
+    app_role: str = DEFAULT_APP_ROLE,
+    locations: Sequence[Path] = (),
+) -> None:
+    """Upgrade to ``revision``; to the heads, the core's heads are reached first.
+
+    ConfigError, before anything runs, when the database holds revisions that neither the
+    core nor ``locations`` know."""
+    locations = tuple(locations)
+    with _locked(url) as conn:
+        _refuse_unknown(conn, locations)
+        cfg = alembic_config(app_role, locations)
+        cfg.attributes["connection"] = conn
+        if revision == "heads" and locations:
+            for head in sorted(heads()):
+                command.upgrade(cfg, head)
+        command.upgrade(cfg, revision)
+        conn.commit()
+
+
+def downgrade(
+    url: str, revision: str, *, app_role: str = DEFAULT_APP_ROLE, locations: Sequence[Path] = ()
+) -> None:
+    """Downgrade to ``revision`` (``base``, an id, or ``<branch label>@base`` for one
+    application branch); revisions that depend on what goes are downgraded first."""
+    locations = tuple(locations)
+    with _locked(url) as conn:
+        _refuse_unknown(conn, locations)
+        cfg = alembic_config(app_role, locations)
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+        conn.commit()
+
+
+def _refuse_unknown(conn: Connection, locations: tuple[Path, ...]) -> None:
+    found = _status(conn, locations)
+    conn.commit()
+    if found.unknown:
+        raise ConfigError(found.describe(), field="migrations")
+
+
+def upgrade_sql(
+    revision: str = "heads", *, app_role: str = DEFAULT_APP_ROLE, locations: Sequence[Path] = ()
+) -> str:
+    """The SQL an upgrade from empty would run, without touching any database (to the
+    heads: the core's, then the rest from the core's heads)."""
+    buffer = io.StringIO()
+    locations = tuple(locations)
+    if not locations or revision != "heads":
+        cfg = alembic_config(app_role, locations)
+        cfg.output_buffer = buffer
+        command.upgrade(cfg, revision, sql=True)
+        return buffer.getvalue()
+    core = alembic_config(app_role)
+    core.output_buffer = buffer
+    command.upgrade(core, "heads", sql=True)
+    cfg = alembic_config(app_role, locations)
+    cfg.output_buffer = buffer
+    script = ScriptDirectory.from_config(cfg)
+
+    # What command.upgrade runs, from the core's heads (it can start from one revision only).
+    def steps(rev: Any, _context: Any) -> Any:
+        return script._upgrade_revs("heads", rev)
+
+    with EnvironmentContext(
+        cfg,
+        script,
+        fn=steps,
+        as_sql=True,
+        starting_rev=tuple(sorted(heads())),
+        destination_rev="heads",
+    ):
+        script.run_env()
+    return buffer.getvalue()
 
 
 @contextmanager
@@ -48,44 +258,9 @@ def _locked(url: str) -> Iterator[Connection]:
         engine.dispose()
 
 
-def upgrade(url: str, revision: str = "heads", *, app_role: str = DEFAULT_APP_ROLE) -> None:
-    with _locked(url) as conn:
-        cfg = alembic_config(app_role)
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
-        conn.commit()
-
-
-def downgrade(url: str, revision: str, *, app_role: str = DEFAULT_APP_ROLE) -> None:
-    with _locked(url) as conn:
-        cfg = alembic_config(app_role)
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-        conn.commit()
-
-
-def current(url: str) -> set[str]:
-    """The revisions the database is at (empty before the first migration)."""
-    engine = _engine(url)
-    try:
-        with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-            return set(ctx.get_current_heads())
-    finally:
-        engine.dispose()
-
-
-def is_current(url: str) -> bool:
-    return current(url) == heads()
-
-
-def upgrade_sql(revision: str = "heads", *, app_role: str = DEFAULT_APP_ROLE) -> str:
-    """The SQL an upgrade from empty would run, without touching any database."""
-    buffer = io.StringIO()
-    cfg = alembic_config(app_role)
-    cfg.output_buffer = buffer
-    command.upgrade(cfg, revision, sql=True)
-    return buffer.getvalue()
+def _version_rows(conn: Connection) -> set[str]:
+    ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+    return set(ctx.get_current_heads())
 
 
 def _engine(url: str) -> Engine:

@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agentledger.api.middleware import Metrics
 from agentledger.api.schemas import Health
+from agentledger.ledger import Health as LedgerHealth
 from agentledger.web.auth import ledger_of
 
 router = APIRouter(tags=["operations"])
@@ -32,8 +33,21 @@ async def readyz(request: Request) -> JSONResponse:
         database=health.database,
         migrations_current=health.migrations_current,
         extensions=sorted(health.extensions),
+        missing_revisions=list(health.missing_revisions),
+        unknown_revisions=list(health.unknown_revisions),
+        detail=None if ready else _why(health),
     )
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+def _why(health: LedgerHealth) -> str:
+    if not health.database:
+        return "the database does not answer"
+    if health.unknown_revisions:
+        return "the database holds revisions no registered migrations folder has: " + ", ".join(
+            health.unknown_revisions
+        )
+    return "migrations not applied: " + ", ".join(health.missing_revisions)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

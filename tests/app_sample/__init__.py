@@ -1,0 +1,1 @@
+"""A small application built on agentledger, with tables of its own."""
