@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from agentledger import Ledger, Settings, demo
+from agentledger import Ledger, NewTask, Outcome, Settings, demo
 from agentledger.api import create_app
 from tests.http_server import serve
 
@@ -138,3 +138,42 @@ def test_empty_states_say_what_to_do(page: Page, shots: Path, sync_ledger: Ledge
         page.goto(path)
         expect(page.locator(".empty-state").first).to_contain_text(hint)
     _shot(page, shots, "08-empty-state")
+
+
+def test_operator_pages_and_a_dead_letter_retried(
+    page: Page, shots: Path, sync_ledger: Ledger, demo_tenant: tuple[str, str]
+) -> None:
+    tid, key = demo_tenant
+    tasks = sync_ledger.tenant(tid).tasks
+    tasks.enqueue_many("exports", [NewTask(max_attempts=1, input={"n": n}) for n in range(2)])
+    outcomes = []
+    for task in tasks.claim("exports", limit=2):
+        assert task.claim_token is not None
+        outcomes.append(Outcome(id=task.id, token=task.claim_token, action="fail", error="disk"))
+    tasks.settle(outcomes)
+    letter = outcomes[0].id
+    page.context.clear_cookies()
+    page.goto("/console/login")
+    page.fill("#key", key)
+    page.click("button[type=submit]")
+    page.goto("/console/queues")
+    expect(page.locator('svg.chart rect[data-series="ready"]').first).to_be_attached()
+    expect(page.locator('svg.chart rect[data-series="dead"]').first).to_be_attached()
+    dead_cell = page.locator('tr[data-queue="exports"] td.num').nth(5)
+    expect(dead_cell).to_have_text("2")
+    _shot(page, shots, "09-queues")
+    page.locator(f"#task-{letter}").get_by_role("button", name="Retry").click()
+    expect(page.locator(f"#task-{letter} .pill")).to_have_text("retrying")
+    expect(dead_cell).to_have_text("1")  # the depth card reloads after the action
+    assert tasks.get(letter).status == "pending"
+    page.reload()
+    expect(page.locator(f"#task-{letter}")).to_have_count(0)
+    expect(page.locator(f"#task-{outcomes[1].id}")).to_be_visible()
+
+    page.goto("/console/agents")
+    expect(page.locator('tr[data-agent="sentinel"] .pill')).to_have_text("available")
+    _shot(page, shots, "10-agents")
+    page.goto("/console/runs")
+    expect(page.locator("svg.chart path").first).to_be_attached()  # durations
+    expect(page.locator("tr[data-run]").first).to_be_visible()
+    _shot(page, shots, "11-runs")

@@ -1,4 +1,5 @@
-"""The claim reads the small partial index of ready work, not the whole task table."""
+"""The claim reads the small partial index of ready work, not the whole task table; queue
+depth and dead letters read their indexes, not the tenant's history."""
 
 from __future__ import annotations
 
@@ -78,6 +79,46 @@ def test_settle_finds_the_batch_by_primary_key(
     plan = json.dumps(update)
     assert '"Index Name": "tasks_pkey"' in plan, plan
     assert "Join" not in plan and "Nested Loop" not in plan, plan
+
+
+def test_depth_and_dead_letters_read_indexes_only(
+    sync_ledger: Ledger, database_url: str, app_url: str
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    sync_ledger.tenants.create(tenant)
+    tasks = sync_ledger.tenant(tenant).tasks
+    ids = tasks.enqueue_many("ex", [NewTask(input={"i": i}) for i in range(FINISHED + PENDING)])
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        # A long history of completed tasks, a few dead ones and a few still waiting.
+        for status, some in (
+            ("completed", ids[: FINISHED - 50]),
+            ("dead", ids[FINISHED - 50 : FINISHED]),
+        ):
+            owner.execute(
+                "UPDATE agentledger.tasks SET status = %s, finished_at = now() - interval '1 hour' "
+                "WHERE tenant_id = %s AND id = ANY(%s)",
+                (status, tenant, some),
+            )
+        owner.execute("VACUUM ANALYZE agentledger.tasks")
+    plans = {}
+    with psycopg.connect(app_url, row_factory=dict_row) as conn:
+        conn.execute("SELECT agentledger.bind_tenant(%s)", (tenant,))
+        for name, query, params in (
+            ("depth", Q.queue_depth, {"queue": None}),
+            ("letters", Q.dead_letters, {"queue": None, "before": 2**63 - 1, "limit": 50}),
+            ("queue letters", Q.dead_letters, {"queue": "ex", "before": 2**63 - 1, "limit": 50}),
+            ("redrive", Q.redrive_queue, {"queue": "ex", "limit": 1000}),
+        ):
+            rows = conn.execute("EXPLAIN (FORMAT JSON) " + query.sql, params).fetchall()
+            plans[name] = json.dumps(rows[0]["QUERY PLAN"])
+        conn.rollback()
+    for name, plan in plans.items():
+        assert '"Node Type": "Seq Scan"' not in plan, (name, plan)
+        assert '"Index Name": "tasks_dead_letters"' in plan, (name, plan)
+    assert '"Index Name": "tasks_ready"' in plans["depth"], plans["depth"]
+    assert '"Index Name": "tasks_finished"' in plans["depth"], plans["depth"]
+    [depth] = tasks.depth()
+    assert (depth.ready, depth.dead, depth.completed_last_minute) == (PENDING, 50, 0)
 
 
 def _find(node: dict[str, Any], node_type: str) -> dict[str, Any] | None:

@@ -52,7 +52,7 @@ from agentledger.sessions import (
     Session,
     SessionSummary,
 )
-from agentledger.tasks import NewTask, Outcome, QueueStats, Settled, Task
+from agentledger.tasks import NewTask, Outcome, QueueDepth, QueueStats, Settled, Task
 from agentledger.tenants import ApiKey, CreatedKey, KeyIdentity, Tenant
 
 __version__ = "0.1.0"
@@ -101,6 +101,7 @@ __all__ = [
     "PathStep",
     "PermissionDenied",
     "QueryTimeout",
+    "QueueDepth",
     "QueueStats",
     "Relationship",
     "RetentionResult",

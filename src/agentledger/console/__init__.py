@@ -2,13 +2,14 @@
 
 from fastapi import FastAPI
 
-from agentledger.console import routes, sessions
+from agentledger.console import agents, queues, routes, runs, sessions
 
 
 def mount(app: FastAPI) -> None:
     """Serve the console's pages and static files under /console."""
     routes.mount(app)
-    app.include_router(sessions.router)
+    for pages in (sessions, runs, agents, queues):
+        app.include_router(pages.router)
 
 
 __all__ = ["mount"]

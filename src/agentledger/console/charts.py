@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from html import escape
 
 WIDTH, HEIGHT, PAD_L, PAD_B, PAD_T, PAD_R = 560, 200, 44, 28, 12, 12
+LEGEND_H = 18  # room above a stacked chart's plot for its legend
 
 
 def bar_chart(
@@ -34,6 +35,50 @@ def bar_chart(
         )
         if len(values) <= 16 or i % max(1, len(values) // 8) == 0:
             parts.append(_x_label(PAD_L + i * step + step / 2, label))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def stacked_bar_chart(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, str, Sequence[float]]],
+    *,
+    unit: str = "",
+    title: str = "",
+) -> str:
+    """One bar per label, stacked from the series given as (name, colour, values), with a
+    legend; the y axis is scaled to the tallest stack."""
+    totals = [sum(values[i] for _, _, values in series) for i in range(len(labels))]
+    if not labels or not any(totals):
+        return _empty(title)
+    top = max(totals)
+    plot_w, plot_h = WIDTH - PAD_L - PAD_R, HEIGHT - PAD_T - PAD_B - LEGEND_H
+    step = plot_w / len(labels)
+    bar_w = max(min(step * 0.7, 64.0), 1.0)
+    parts = [_frame(title), *_y_axis(top, unit, top_y=PAD_T + LEGEND_H)]
+    for i, label in enumerate(labels):
+        x = PAD_L + i * step + (step - bar_w) / 2
+        base = float(PAD_T + LEGEND_H + plot_h)
+        for name, color, values in series:
+            h = plot_h * values[i] / top
+            if h <= 0:
+                continue
+            base -= h
+            parts.append(
+                f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
+                f'fill="{color}" data-series="{escape(name)}"><title>{escape(label)} · '
+                f"{escape(name)}: {values[i]:,.0f}{escape(unit)}</title></rect>"
+            )
+        if len(labels) <= 16 or i % max(1, len(labels) // 8) == 0:
+            parts.append(_x_label(PAD_L + i * step + step / 2, label))
+    legend_x = float(PAD_L)
+    for name, color, _ in series:
+        parts.append(
+            f'<rect x="{legend_x:.1f}" y="{PAD_T - 2}" width="10" height="10" rx="2" '
+            f'fill="{color}"/><text x="{legend_x + 14:.1f}" y="{PAD_T + 7}" class="axis">'
+            f"{escape(name)}</text>"
+        )
+        legend_x += 24 + 7 * len(name)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -80,16 +125,21 @@ def _frame(title: str) -> str:
     )
 
 
-def _y_axis(top: float, unit: str) -> list[str]:
-    plot_h = HEIGHT - PAD_T - PAD_B
+def _y_axis(top: float, unit: str, *, top_y: float = PAD_T) -> list[str]:
+    plot_h = HEIGHT - top_y - PAD_B
     out = []
     for frac in (0, 0.5, 1):
-        y = PAD_T + plot_h * (1 - frac)
+        y = top_y + plot_h * (1 - frac)
         out.append(
             f'<line x1="{PAD_L}" x2="{WIDTH - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e6ee"/>'
         )
         value = top * frac
-        text = f"{value:.0%}" if unit == "%" else f"{value:,.0f}{unit}"
+        if unit == "%":
+            text = f"{value:.0%}"
+        elif value >= 100 or value == round(value):
+            text = f"{value:,.0f}{unit}"
+        else:  # a small scale: whole numbers would repeat or mislabel the gridlines
+            text = f"{value:,.1f}{unit}"
         out.append(
             f'<text x="{PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end" '
             f'class="axis">{escape(text)}</text>'

@@ -292,6 +292,7 @@ CREATE TABLE agentledger.tasks (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     finished_at timestamp with time zone,
+    dead_letter boolean GENERATED ALWAYS AS ((status = 'dead'::text)) STORED,
     CONSTRAINT tasks_finished_at CHECK (((finished_at IS NULL) = (status = ANY (ARRAY['pending'::text, 'running'::text])))),
     CONSTRAINT tasks_max_attempts CHECK (((max_attempts >= 1) AND (max_attempts <= 1000))),
     CONSTRAINT tasks_queue_length CHECK (((length(queue) >= 1) AND (length(queue) <= 200))),
@@ -2905,7 +2906,8 @@ CREATE TABLE agentledger.task_archive (
     dedup_key text,
     created_at timestamp with time zone DEFAULT now() CONSTRAINT tasks_created_at_not_null NOT NULL,
     updated_at timestamp with time zone DEFAULT now() CONSTRAINT tasks_updated_at_not_null NOT NULL,
-    finished_at timestamp with time zone
+    finished_at timestamp with time zone,
+    dead_letter boolean DEFAULT false NOT NULL
 );
 
 ALTER TABLE ONLY agentledger.task_archive FORCE ROW LEVEL SECURITY;
@@ -3726,6 +3728,12 @@ CREATE INDEX sessions_participants ON agentledger.sessions USING gin (participan
 --
 
 CREATE INDEX sessions_status_activity ON agentledger.sessions USING btree (tenant_id, status, last_activity DESC, id DESC);
+
+--
+-- Name: tasks_dead_letters; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX tasks_dead_letters ON agentledger.tasks USING btree (tenant_id, id DESC) INCLUDE (queue) WHERE dead_letter;
 
 --
 -- Name: tasks_dedup; Type: INDEX; Schema: agentledger

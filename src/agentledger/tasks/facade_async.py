@@ -153,8 +153,14 @@ class AsyncTasks(Generic[S]):
         """Send a dead task back to pending with fresh attempts."""
         return await self._run(ops.transition(task_id, "redrive"))
 
+    async def discard(self, task_id: int) -> Task:
+        """Set a dead task aside: cancelled, kept with its error until pruned."""
+        return await self._run(ops.transition(task_id, "discard"))
+
     redrive_queue = forward_async(ops.redrive_queue)
+    dead_letters = forward_async(ops.dead_letters)
     stats = forward_async(ops.stats)
+    depth = forward_async(ops.depth)
     prune = forward_async(ops.prune)
 
     def worker(

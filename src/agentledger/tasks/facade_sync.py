@@ -151,8 +151,14 @@ class Tasks(Generic[S]):
         """Send a dead task back to pending with fresh attempts."""
         return self._run(ops.transition(task_id, "redrive"))
 
+    def discard(self, task_id: int) -> Task:
+        """Set a dead task aside: cancelled, kept with its error until pruned."""
+        return self._run(ops.transition(task_id, "discard"))
+
     redrive_queue = forward_sync(ops.redrive_queue)
+    dead_letters = forward_sync(ops.dead_letters)
     stats = forward_sync(ops.stats)
+    depth = forward_sync(ops.depth)
     prune = forward_sync(ops.prune)
 
     def worker(

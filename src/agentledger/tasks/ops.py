@@ -1,4 +1,5 @@
-"""Task queue operations (I/O-free): enqueue, claim, settle, heartbeat, inspect, prune."""
+"""Task queue operations (I/O-free): enqueue, claim, settle, heartbeat, inspect, dead
+letters, prune."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from agentledger.tasks.records import (
     Cycle,
     NewTask,
     Outcome,
+    QueueDepth,
     QueueStats,
     Settled,
     Task,
@@ -39,6 +41,10 @@ Q = Queries.beside(__file__)
 MAX_BATCH = 50_000
 MAX_PAGE = 1000
 MAX_LEASE = 86_400.0
+# The largest task id (bigint): "before" no id at all.
+LAST_ID = 2**63 - 1
+# The lifecycle actions a caller applies to one task by hand (the others are a worker's).
+MANUAL_ACTIONS = ("cancel", "redrive", "discard")
 
 
 @operation(idempotent=False)
@@ -254,9 +260,11 @@ def list_(
 
 @operation(idempotent=True)
 def transition(task_id: int, action: str) -> Gen[Task]:
-    """Cancel a pending task or redrive a dead one; IllegalTransition names the state."""
-    if action not in ("cancel", "redrive"):
-        raise InvalidInput(f"{action!r} is not cancel or redrive", field="action")
+    """Cancel a pending task, redrive a dead one (pending again, with fresh attempts) or
+    discard it (cancelled, kept with its error until pruned); IllegalTransition names the
+    state."""
+    if action not in MANUAL_ACTIONS:
+        raise InvalidInput(f"{action!r} is not one of {', '.join(MANUAL_ACTIONS)}", field="action")
     row = yield from TASK_LIFECYCLE.move(
         action,
         Q.transition.one(
@@ -289,6 +297,32 @@ def stats(queue: str | None = None) -> Gen[list[QueueStats]]:
     """Depth by status, oldest ready age, last-minute throughput, per queue."""
     rows = yield Q.stats.all(queue=None if queue is None else queue_name(queue))
     return [from_row(QueueStats, row) for row in rows]
+
+
+@operation(writes=False)
+def depth(queue: str | None = None) -> Gen[list[QueueDepth]]:
+    """What waits in each queue (or in ``queue``): ready, scheduled, retrying, running and
+    expired tasks, dead letters, the oldest ready task's wait and last-minute completions.
+
+    Reads only the indexes of unfinished tasks, dead letters and recent completions, so its
+    cost follows the work waiting, not the history kept (``stats`` counts every task still
+    in the table). A queue with nothing waiting, dead or just completed is not listed."""
+    rows = yield Q.queue_depth.all(queue=None if queue is None else queue_name(queue))
+    return [from_row(QueueDepth, row) for row in rows]
+
+
+@operation(writes=False)
+def dead_letters(
+    queue: str | None = None, *, before: int | None = None, limit: int = 100
+) -> Gen[list[Task]]:
+    """Dead tasks (of ``queue``, or of every queue), the most recently enqueued first; pass
+    the last task's id as ``before`` for the next page. ``redrive`` or ``discard`` each one."""
+    rows = yield Q.dead_letters.all(
+        queue=None if queue is None else queue_name(queue),
+        before=LAST_ID if before is None else v.integer("before", before, low=1),
+        limit=v.integer("limit", limit, low=1, high=MAX_PAGE),
+    )
+    return [from_row(Task, row) for row in rows]
 
 
 @operation(idempotent=True)

@@ -227,7 +227,8 @@ ORDER BY id
 LIMIT %(limit)s
 
 -- name: transition
--- Apply a lifecycle action (cancel, redrive) to one task in a state it is allowed from.
+-- Apply a lifecycle action (cancel, redrive, discard) to one task in a state it is allowed
+-- from.
 UPDATE agentledger.tasks
 SET status = %(target)s,
     attempts = CASE WHEN %(target)s = 'pending' THEN 0 ELSE attempts END,
@@ -243,7 +244,7 @@ RETURNING *
 WITH dead AS MATERIALIZED (
     SELECT tenant_id, id FROM agentledger.tasks
     WHERE tenant_id = agentledger.current_tenant() AND queue = %(queue)s
-      AND status = 'dead'
+      AND dead_letter
     ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
 )
 UPDATE agentledger.tasks t
@@ -274,6 +275,54 @@ WHERE tenant_id = agentledger.current_tenant()
   AND (%(queue)s::text IS NULL OR queue = %(queue)s)
 GROUP BY queue
 ORDER BY queue
+
+-- name: dead_letters
+-- Dead tasks newest first, optionally of one queue, before a keyset cursor (a task id).
+SELECT * FROM agentledger.tasks
+WHERE tenant_id = agentledger.current_tenant() AND dead_letter AND id < %(before)s
+  AND (%(queue)s::text IS NULL OR queue = %(queue)s)
+ORDER BY id DESC
+LIMIT %(limit)s
+
+-- name: queue_depth
+-- What waits per queue, from indexes only: unfinished tasks by state (the ready index),
+-- dead letters (their own index) and completions of the last minute (the finished index).
+WITH waiting AS (
+    SELECT queue,
+           count(*) FILTER (WHERE status = 'pending' AND run_after <= now()) AS ready,
+           count(*) FILTER (WHERE status = 'pending' AND run_after > now()) AS scheduled,
+           count(*) FILTER (WHERE status = 'pending' AND attempts > 0) AS retrying,
+           count(*) FILTER (WHERE status = 'running' AND (lease_expires_at < now()) IS NOT TRUE)
+               AS running,
+           count(*) FILTER (WHERE status = 'running' AND lease_expires_at < now()) AS expired,
+           min(run_after) FILTER (WHERE status = 'pending' AND run_after <= now())
+               AS oldest_ready
+    FROM agentledger.tasks
+    WHERE tenant_id = agentledger.current_tenant() AND finished_at IS NULL
+      AND (%(queue)s::text IS NULL OR queue = %(queue)s)
+    GROUP BY queue
+), dead AS (
+    SELECT queue, count(*) AS dead FROM agentledger.tasks
+    WHERE tenant_id = agentledger.current_tenant() AND dead_letter
+      AND (%(queue)s::text IS NULL OR queue = %(queue)s)
+    GROUP BY queue
+), done AS (
+    SELECT queue, count(*) AS completed_last_minute FROM agentledger.tasks
+    WHERE tenant_id = agentledger.current_tenant()
+      AND finished_at > now() - interval '1 minute' AND status = 'completed'
+      AND (%(queue)s::text IS NULL OR queue = %(queue)s)
+    GROUP BY queue
+)
+SELECT coalesce(w.queue, d.queue, c.queue) AS queue,
+       coalesce(w.ready, 0) AS ready, coalesce(w.scheduled, 0) AS scheduled,
+       coalesce(w.retrying, 0) AS retrying, coalesce(w.running, 0) AS running,
+       coalesce(w.expired, 0) AS expired, coalesce(d.dead, 0) AS dead,
+       extract(epoch FROM now() - w.oldest_ready)::float8 AS oldest_ready_age,
+       coalesce(c.completed_last_minute, 0) AS completed_last_minute
+FROM waiting w
+FULL JOIN dead d ON d.queue = w.queue
+FULL JOIN done c ON c.queue = coalesce(w.queue, d.queue)
+ORDER BY 1
 
 -- name: prune
 -- Move up to limit tasks finished (completed or cancelled) before the cutoff out of the

@@ -11,7 +11,8 @@ from agentledger.lifecycle import Lifecycle
 
 # A failure moves a running task to "pending" again (retry, after a backoff) or to "dead"
 # once its attempts are spent (bury). A claim also rescues a running task whose lease
-# expired: it runs again (claim), or goes dead when its attempts are spent (expire).
+# expired: it runs again (claim), or goes dead when its attempts are spent (expire). A dead
+# task (a dead letter) runs again from the start (redrive) or is set aside (discard).
 TASK_LIFECYCLE = Lifecycle(
     "task",
     {
@@ -25,7 +26,7 @@ TASK_LIFECYCLE = Lifecycle(
             "bury": "dead",
         },
         "completed": {},
-        "dead": {"redrive": "pending"},
+        "dead": {"redrive": "pending", "discard": "cancelled"},
         "cancelled": {},
     },
 )
@@ -123,3 +124,24 @@ class QueueStats:
     oldest_ready_age: float | None  # seconds the oldest ready task has waited
     completed_last_minute: int
     rescued: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class QueueDepth:
+    """What waits in one queue, read from indexes (``depth``): unfinished tasks by state,
+    dead letters, and completions of the last minute.
+
+    ``ready`` tasks may be claimed now; ``scheduled`` ones wait for their ``run_after``
+    (a retry's backoff among them); ``retrying`` counts the pending tasks that have failed
+    before (part of ready and scheduled). ``running`` tasks hold a live lease; ``expired``
+    ones lost theirs and are taken by the next claim."""
+
+    queue: str
+    ready: int
+    scheduled: int
+    retrying: int
+    running: int
+    expired: int
+    dead: int
+    oldest_ready_age: float | None  # seconds the oldest ready task has waited
+    completed_last_minute: int

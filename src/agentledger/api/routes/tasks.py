@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentledger.api.auth import Reader, Writer, scope
 from agentledger.api.pagination import MAX_LIMIT, cursor_int, encode_cursor
 from agentledger.api.schemas import Page
-from agentledger.tasks import NewTask, Outcome, QueueStats, Settled, Task
+from agentledger.tasks import NewTask, Outcome, QueueDepth, QueueStats, Settled, Task
 
 router = APIRouter(prefix="/v1")
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
@@ -163,6 +163,35 @@ async def queue_stats(request: Request, who: Reader, queue: str | None = None) -
     return await scope(request, who).tasks.stats(queue)
 
 
+@router.get(
+    "/tasks/depth",
+    response_model=list[QueueDepth],
+    tags=["tasks"],
+    summary="What waits per queue, read from indexes: ready, scheduled, running, dead",
+)
+async def queue_depth(request: Request, who: Reader, queue: str | None = None) -> object:
+    return await scope(request, who).tasks.depth(queue)
+
+
+@router.get(
+    "/tasks/dead",
+    response_model=Page[Task],
+    tags=["tasks"],
+    summary="Dead letters, newest first",
+)
+async def dead_letters(
+    request: Request,
+    who: Reader,
+    queue: str | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+) -> object:
+    before = cursor_int(cursor, "before")
+    items = await scope(request, who).tasks.dead_letters(queue, before=before, limit=limit)
+    nxt = encode_cursor({"before": items[-1].id}) if len(items) == limit else None
+    return {"items": items, "next_cursor": nxt}
+
+
 @router.get("/tasks/{task_id}", response_model=Task, tags=["tasks"])
 async def get_task(task_id: int, request: Request, who: Reader) -> object:
     return await scope(request, who).tasks.get(task_id)
@@ -172,10 +201,12 @@ async def get_task(task_id: int, request: Request, who: Reader) -> object:
     "/tasks/{task_id}/{action}",
     response_model=Task,
     tags=["tasks"],
-    summary="Cancel a pending task, or redrive a dead one",
+    summary="Cancel a pending task; redrive or discard a dead one",
 )
 async def task_action(
-    task_id: int, action: Literal["cancel", "redrive"], request: Request, who: Writer
+    task_id: int,
+    action: Literal["cancel", "redrive", "discard"],
+    request: Request,
+    who: Writer,
 ) -> object:
-    tasks = scope(request, who).tasks
-    return await (tasks.cancel(task_id) if action == "cancel" else tasks.redrive(task_id))
+    return await getattr(scope(request, who).tasks, action)(task_id)
