@@ -14,6 +14,7 @@ from typing import Any, Self, TypeVar
 
 from agentledger.agents.facade_async import AsyncAgents
 from agentledger.alerts.facade_async import AsyncAlerts
+from agentledger.catalog.facade_async import AsyncCatalog, AsyncPlatformCatalog
 from agentledger.config import Settings
 from agentledger.db import migrate
 from agentledger.db.binding import Binding
@@ -59,6 +60,7 @@ class AsyncModules:
         self.tasks = AsyncTasks(run, db, tenant_id, AsyncTransaction)
         self.memory = AsyncMemory(run)
         self.sessions = AsyncSessions(run)
+        self.catalog = AsyncCatalog(run)
 
 
 class AsyncTransaction(AsyncModules):
@@ -170,6 +172,12 @@ class AsyncLedger:
     def platform_tasks(self) -> AsyncPlatformTasks[AsyncTransaction]:
         """Cross-tenant, fair claims and workers for a platform worker (the platform scope)."""
         return AsyncPlatformTasks(self.db, AsyncTransaction)
+
+    @property
+    def platform_catalog(self) -> AsyncPlatformCatalog:
+        """The global catalog (the platform scope): documents and schemas every tenant
+        reads, written only here."""
+        return AsyncPlatformCatalog(self.db)
 
     def tenant(self, tenant_id: str) -> AsyncTenantScope:
         """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""
