@@ -340,6 +340,10 @@ def test_listing_documents_in_keyset_pages(ledger: Ledger, tenant_id: str) -> No
             break
         after = (page[-1].doc_type, page[-1].name)
     assert seen == [("playbook", "z"), ("tool", "a"), ("tool", "b"), ("tool", "c")]
+    newest = catalog.list_documents(scope="tenant", descending=True, limit=3)
+    assert [d.name for d in newest] == ["c", "b", "a"]
+    last = catalog.list_documents(scope="tenant", descending=True, after=("tool", "a"))
+    assert [(d.doc_type, d.name) for d in last] == [("playbook", "z")]
     tools = catalog.list_documents("tool", scope="tenant")
     assert [(d.name, d.title, d.latest_version) for d in tools] == [
         ("a", "A", 1),

@@ -66,6 +66,12 @@ def test_documents_list_in_keyset_pages(writer: httpx.Client, reader: httpx.Clie
     ).json()
     assert [d["name"] for d in first["items"] + rest["items"]] == ["a", "b", "c"]
     assert rest["next_cursor"] is None
+    params: dict[str, str | int] = {"doc_type": doc_type, "limit": 2, "descending": "true"}
+    down = reader.get("/v1/catalog/documents", params=params).json()
+    more = reader.get(
+        "/v1/catalog/documents", params={**params, "cursor": down["next_cursor"]}
+    ).json()
+    assert [d["name"] for d in down["items"] + more["items"]] == ["c", "b", "a"]
     bad = reader.get("/v1/catalog/documents", params={"cursor": "garbage"})
     assert bad.status_code == 422 and bad.json()["field"] == "cursor"
 

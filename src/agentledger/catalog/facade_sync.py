@@ -114,9 +114,12 @@ class PlatformCatalog:
         scope: str = "global",
         after: tuple[str, str] | None = None,
         limit: int = 100,
+        descending: bool = False,
     ) -> list[CatalogDocument]:
         return self._run(
-            ops.list_documents(doc_type, name=name, scope=scope, after=after, limit=limit)
+            ops.list_documents(
+                doc_type, name=name, scope=scope, after=after, limit=limit, descending=descending
+            )
         )
 
     def diff(

@@ -205,16 +205,19 @@ def list_documents(
     scope: str = "any",
     after: tuple[str, str] | None = None,
     limit: int = 100,
+    descending: bool = False,
 ) -> Gen[list[CatalogDocument]]:
-    """Documents by (doc_type, name), optionally of one type or one name; ``after`` is the
-    (doc_type, name) of the last document of the previous page. With ``scope="any"`` a
-    global document the tenant shadows is left out (its own takes its place)."""
+    """Documents by (doc_type, name), or with ``descending`` the other way round (weekly
+    plans named by date, newest first), optionally of one type or one name; ``after`` is
+    the (doc_type, name) of the last document of the previous page. With ``scope="any"``
+    a global document the tenant shadows is left out (its own takes its place)."""
     after_type = after_name = None
     if after is not None:
         if not isinstance(after, tuple | list) or len(after) != 2:
             raise InvalidInput("after must be a (doc_type, name) pair", field="after")
         after_type, after_name = doc_type_of(after[0], "after"), name_of(after[1], "after")
-    rows = yield Q.list_documents.all(
+    listing = Q.list_documents_desc if descending else Q.list_documents
+    rows = yield listing.all(
         doc_type=None if doc_type is None else doc_type_of(doc_type),
         name=None if name is None else name_of(name),
         scope=read_scope(scope),

@@ -171,6 +171,48 @@ CROSS JOIN LATERAL (
 ) v
 ORDER BY p.doc_type, p.name
 
+-- name: list_documents_desc
+-- list_documents in descending (doc_type, name) order, before a keyset cursor (weekly plans
+-- named by date: the newest week first).
+WITH own AS (
+    SELECT t.doc_type, t.name, false AS is_global, t.latest_version, t.created_at
+    FROM agentledger.catalog_documents t
+    WHERE t.tenant_id = agentledger.current_tenant() AND %(scope)s::text <> 'global'
+      AND (%(doc_type)s::text IS NULL OR t.doc_type = %(doc_type)s::text)
+      AND (%(name)s::text IS NULL OR t.name = %(name)s::text)
+      AND (%(after_type)s::text IS NULL
+           OR (t.doc_type, t.name) < (%(after_type)s::text, %(after_name)s::text))
+    ORDER BY t.doc_type DESC, t.name DESC
+    LIMIT %(limit)s
+), shared AS (
+    SELECT g.doc_type, g.name, true AS is_global, g.latest_version, g.created_at
+    FROM agentledger.catalog_global_documents g
+    LEFT JOIN agentledger.catalog_documents t
+        ON %(scope)s::text = 'any' AND t.tenant_id = agentledger.current_tenant()
+       AND t.doc_type = g.doc_type AND t.name = g.name
+    WHERE %(scope)s::text <> 'tenant' AND t.name IS NULL
+      AND (%(doc_type)s::text IS NULL OR g.doc_type = %(doc_type)s::text)
+      AND (%(name)s::text IS NULL OR g.name = %(name)s::text)
+      AND (%(after_type)s::text IS NULL
+           OR (g.doc_type, g.name) < (%(after_type)s::text, %(after_name)s::text))
+    ORDER BY g.doc_type DESC, g.name DESC
+    LIMIT %(limit)s
+), page AS (
+    SELECT * FROM own UNION ALL SELECT * FROM shared
+    ORDER BY doc_type DESC, name DESC
+    LIMIT %(limit)s
+)
+SELECT p.doc_type, p.name, p.is_global, p.latest_version, v.title, v.description,
+       p.created_at, v.created_at AS updated_at
+FROM page p
+CROSS JOIN LATERAL (
+    SELECT y.title, y.description, y.created_at FROM agentledger.catalog_visible_versions y
+    WHERE y.is_global = p.is_global AND y.doc_type = p.doc_type AND y.name = p.name
+      AND y.version = p.latest_version
+    LIMIT 1  -- a subquery of its own: one primary-key lookup per document listed
+) v
+ORDER BY p.doc_type DESC, p.name DESC
+
 -- name: delete_document
 -- Delete one of the bound tenant's documents with all its versions (the foreign key
 -- cascades).

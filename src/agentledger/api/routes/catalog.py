@@ -80,6 +80,10 @@ async def list_documents(
     scope_: ReadScope = "any",
     doc_type: str | None = None,
     name: str | None = None,
+    descending: Annotated[
+        bool,
+        Query(description="Last (doc_type, name) first: weekly plans named by date, newest first."),
+    ] = False,
     cursor: str | None = None,
     limit: Limit = 100,
 ) -> object:
@@ -91,6 +95,7 @@ async def list_documents(
         scope=scope_,
         after=None if after_type is None or after_name is None else (after_type, after_name),
         limit=limit,
+        descending=descending,
     )
     nxt = None
     if len(items) == limit:
