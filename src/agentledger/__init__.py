@@ -2,6 +2,14 @@
 
 from agentledger.agents import Agent
 from agentledger.alerts import Alert, AlertNotice
+from agentledger.catalog import (
+    CatalogDiff,
+    CatalogDocument,
+    CatalogSchema,
+    CatalogVersion,
+    CatalogVersionInfo,
+    DiffEntry,
+)
 from agentledger.config import Settings
 from agentledger.decisions import AcceptanceStat, Decision
 from agentledger.errors import (
@@ -69,6 +77,11 @@ __all__ = [
     "ArtifactHit",
     "ArtifactInfo",
     "AsyncLedger",
+    "CatalogDiff",
+    "CatalogDocument",
+    "CatalogSchema",
+    "CatalogVersion",
+    "CatalogVersionInfo",
     "Chunk",
     "ChunkHit",
     "ChunkInfo",
@@ -76,6 +89,7 @@ __all__ = [
     "Conflict",
     "CreatedKey",
     "Decision",
+    "DiffEntry",
     "Embedder",
     "Entity",
     "Event",

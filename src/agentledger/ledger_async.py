@@ -15,6 +15,7 @@ from typing import Any, LiteralString, Self, TypeVar
 
 from agentledger.agents.facade_async import AsyncAgents
 from agentledger.alerts.facade_async import AsyncAlerts
+from agentledger.catalog.facade_async import AsyncCatalog, AsyncPlatformCatalog
 from agentledger.config import Settings
 from agentledger.db import app_migrations, migrate
 from agentledger.db.app_sql import run_sql
@@ -68,6 +69,7 @@ class AsyncModules:
         self.tasks = AsyncTasks(run, db, tenant_id, AsyncTransaction)
         self.memory = AsyncMemory(run)
         self.sessions = AsyncSessions(run)
+        self.catalog = AsyncCatalog(run)
 
     async def execute(self, sql: LiteralString, params: Mapping[str, Any] | None = None) -> int:
         """Run one statement of the application's own (its tables, docs/app-tables.md) in
@@ -211,6 +213,12 @@ class AsyncLedger:
     def platform_tasks(self) -> AsyncPlatformTasks[AsyncTransaction]:
         """Cross-tenant, fair claims and workers for a platform worker (the platform scope)."""
         return AsyncPlatformTasks(self.db, AsyncTransaction)
+
+    @property
+    def platform_catalog(self) -> AsyncPlatformCatalog:
+        """The global catalog (the platform scope): documents and schemas every tenant
+        reads, written only here."""
+        return AsyncPlatformCatalog(self.db)
 
     def tenant(self, tenant_id: str) -> AsyncTenantScope:
         """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""

@@ -16,6 +16,7 @@ from typing import Any, LiteralString, Self, TypeVar
 
 from agentledger.agents.facade_sync import Agents
 from agentledger.alerts.facade_sync import Alerts
+from agentledger.catalog.facade_sync import Catalog, PlatformCatalog
 from agentledger.config import Settings
 from agentledger.db import app_migrations, migrate
 from agentledger.db.app_sql import run_sql
@@ -69,6 +70,7 @@ class Modules:
         self.tasks = Tasks(run, db, tenant_id, Transaction)
         self.memory = Memory(run)
         self.sessions = Sessions(run)
+        self.catalog = Catalog(run)
 
     def execute(self, sql: LiteralString, params: Mapping[str, Any] | None = None) -> int:
         """Run one statement of the application's own (its tables, docs/app-tables.md) in
@@ -212,6 +214,12 @@ class Ledger:
     def platform_tasks(self) -> PlatformTasks[Transaction]:
         """Cross-tenant, fair claims and workers for a platform worker (the platform scope)."""
         return PlatformTasks(self.db, Transaction)
+
+    @property
+    def platform_catalog(self) -> PlatformCatalog:
+        """The global catalog (the platform scope): documents and schemas every tenant
+        reads, written only here."""
+        return PlatformCatalog(self.db)
 
     def tenant(self, tenant_id: str) -> TenantScope:
         """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""

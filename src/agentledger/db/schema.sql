@@ -264,6 +264,31 @@ CREATE FUNCTION agentledger.bind_tenant(p_tenant text) RETURNS text
     $$;
 
 --
+-- Name: catalog_hash(jsonb); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.catalog_hash(p_value jsonb) RETURNS bytea
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN sha256(convert_to((p_value)::text, 'UTF8'::name));
+
+--
+-- Name: catalog_require_platform(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.catalog_require_platform() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF NOT agentledger.is_platform() THEN
+        RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+            MESSAGE = 'global catalog entries are written only through the platform scope, '
+                || 'not by a tenant';
+    END IF;
+END
+$$;
+
+--
 -- Name: tasks; Type: TABLE; Schema: agentledger
 --
 
@@ -2550,6 +2575,199 @@ CREATE TABLE agentledger.api_keys (
 ALTER TABLE ONLY agentledger.api_keys FORCE ROW LEVEL SECURITY;
 
 --
+-- Name: catalog_documents; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.catalog_documents (
+    tenant_id text NOT NULL,
+    doc_type text NOT NULL,
+    name text NOT NULL,
+    latest_version integer NOT NULL,
+    latest_fingerprint bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT catalog_documents_doc_type CHECK ((doc_type ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
+    CONSTRAINT catalog_documents_latest_version CHECK ((latest_version >= 1)),
+    CONSTRAINT catalog_documents_name CHECK ((name ~ '^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,199}$'::text))
+);
+
+ALTER TABLE ONLY agentledger.catalog_documents FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: catalog_global_documents; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.catalog_global_documents (
+    doc_type text NOT NULL,
+    name text NOT NULL,
+    latest_version integer NOT NULL,
+    latest_fingerprint bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT catalog_global_documents_doc_type CHECK ((doc_type ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
+    CONSTRAINT catalog_global_documents_latest_version CHECK ((latest_version >= 1)),
+    CONSTRAINT catalog_global_documents_name CHECK ((name ~ '^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,199}$'::text))
+);
+
+ALTER TABLE ONLY agentledger.catalog_global_documents FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: catalog_global_schemas; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.catalog_global_schemas (
+    doc_type text NOT NULL,
+    json_schema jsonb NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text,
+    CONSTRAINT catalog_global_schemas_doc_type CHECK ((doc_type ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
+    CONSTRAINT catalog_global_schemas_object CHECK ((jsonb_typeof(json_schema) = 'object'::text))
+);
+
+ALTER TABLE ONLY agentledger.catalog_global_schemas FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: catalog_global_versions; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.catalog_global_versions (
+    doc_type text NOT NULL,
+    name text NOT NULL,
+    version integer NOT NULL,
+    content jsonb NOT NULL,
+    title text,
+    description text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    content_hash text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text,
+    CONSTRAINT catalog_global_versions_description CHECK ((length(description) <= 10000)),
+    CONSTRAINT catalog_global_versions_title CHECK ((length(title) <= 500)),
+    CONSTRAINT catalog_global_versions_version CHECK ((version >= 1))
+);
+
+ALTER TABLE ONLY agentledger.catalog_global_versions FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: catalog_schemas; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.catalog_schemas (
+    tenant_id text NOT NULL,
+    doc_type text NOT NULL,
+    json_schema jsonb NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text,
+    CONSTRAINT catalog_schemas_doc_type CHECK ((doc_type ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
+    CONSTRAINT catalog_schemas_object CHECK ((jsonb_typeof(json_schema) = 'object'::text))
+);
+
+ALTER TABLE ONLY agentledger.catalog_schemas FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: catalog_versions; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.catalog_versions (
+    tenant_id text NOT NULL,
+    doc_type text NOT NULL,
+    name text NOT NULL,
+    version integer NOT NULL,
+    content jsonb NOT NULL,
+    title text,
+    description text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    content_hash text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_by text,
+    CONSTRAINT catalog_versions_description CHECK ((length(description) <= 10000)),
+    CONSTRAINT catalog_versions_title CHECK ((length(title) <= 500)),
+    CONSTRAINT catalog_versions_version CHECK ((version >= 1))
+);
+
+ALTER TABLE ONLY agentledger.catalog_versions FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: catalog_visible_documents; Type: VIEW; Schema: agentledger
+--
+
+CREATE VIEW agentledger.catalog_visible_documents WITH (security_invoker='true') AS
+ SELECT d.doc_type,
+    d.name,
+    false AS is_global,
+    d.latest_version,
+    d.latest_fingerprint,
+    d.created_at
+   FROM agentledger.catalog_documents d
+  WHERE (d.tenant_id = agentledger.current_tenant())
+UNION ALL
+ SELECT g.doc_type,
+    g.name,
+    true AS is_global,
+    g.latest_version,
+    g.latest_fingerprint,
+    g.created_at
+   FROM agentledger.catalog_global_documents g;
+
+--
+-- Name: catalog_visible_schemas; Type: VIEW; Schema: agentledger
+--
+
+CREATE VIEW agentledger.catalog_visible_schemas WITH (security_invoker='true') AS
+ SELECT s.doc_type,
+    false AS is_global,
+    s.json_schema,
+    s.version,
+    s.created_at,
+    s.updated_at,
+    s.created_by
+   FROM agentledger.catalog_schemas s
+  WHERE (s.tenant_id = agentledger.current_tenant())
+UNION ALL
+ SELECT g.doc_type,
+    true AS is_global,
+    g.json_schema,
+    g.version,
+    g.created_at,
+    g.updated_at,
+    g.created_by
+   FROM agentledger.catalog_global_schemas g;
+
+--
+-- Name: catalog_visible_versions; Type: VIEW; Schema: agentledger
+--
+
+CREATE VIEW agentledger.catalog_visible_versions WITH (security_invoker='true') AS
+ SELECT v.doc_type,
+    v.name,
+    false AS is_global,
+    v.version,
+    v.content,
+    v.title,
+    v.description,
+    v.metadata,
+    v.content_hash,
+    v.created_at,
+    v.created_by
+   FROM agentledger.catalog_versions v
+  WHERE (v.tenant_id = agentledger.current_tenant())
+UNION ALL
+ SELECT g.doc_type,
+    g.name,
+    true AS is_global,
+    g.version,
+    g.content,
+    g.title,
+    g.description,
+    g.metadata,
+    g.content_hash,
+    g.created_at,
+    g.created_by
+   FROM agentledger.catalog_global_versions g;
+
+--
 -- Name: decisions; Type: TABLE; Schema: agentledger
 --
 
@@ -3381,6 +3599,48 @@ ALTER TABLE ONLY agentledger.api_keys
     ADD CONSTRAINT api_keys_pkey PRIMARY KEY (tenant_id, id);
 
 --
+-- Name: catalog_documents catalog_documents_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.catalog_documents
+    ADD CONSTRAINT catalog_documents_pkey PRIMARY KEY (tenant_id, doc_type, name);
+
+--
+-- Name: catalog_global_documents catalog_global_documents_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.catalog_global_documents
+    ADD CONSTRAINT catalog_global_documents_pkey PRIMARY KEY (doc_type, name);
+
+--
+-- Name: catalog_global_schemas catalog_global_schemas_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.catalog_global_schemas
+    ADD CONSTRAINT catalog_global_schemas_pkey PRIMARY KEY (doc_type);
+
+--
+-- Name: catalog_global_versions catalog_global_versions_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.catalog_global_versions
+    ADD CONSTRAINT catalog_global_versions_pkey PRIMARY KEY (doc_type, name, version);
+
+--
+-- Name: catalog_schemas catalog_schemas_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.catalog_schemas
+    ADD CONSTRAINT catalog_schemas_pkey PRIMARY KEY (tenant_id, doc_type);
+
+--
+-- Name: catalog_versions catalog_versions_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.catalog_versions
+    ADD CONSTRAINT catalog_versions_pkey PRIMARY KEY (tenant_id, doc_type, name, version);
+
+--
 -- Name: decisions decisions_pkey; Type: CONSTRAINT; Schema: agentledger
 --
 
@@ -3892,6 +4152,34 @@ ALTER TABLE ONLY agentledger.api_keys
     ADD CONSTRAINT api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
 
 --
+-- Name: catalog_documents catalog_documents_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.catalog_documents
+    ADD CONSTRAINT catalog_documents_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
+
+--
+-- Name: catalog_global_versions catalog_global_versions_document_fk; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.catalog_global_versions
+    ADD CONSTRAINT catalog_global_versions_document_fk FOREIGN KEY (doc_type, name) REFERENCES agentledger.catalog_global_documents(doc_type, name) ON DELETE CASCADE;
+
+--
+-- Name: catalog_schemas catalog_schemas_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.catalog_schemas
+    ADD CONSTRAINT catalog_schemas_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
+
+--
+-- Name: catalog_versions catalog_versions_document_fk; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.catalog_versions
+    ADD CONSTRAINT catalog_versions_document_fk FOREIGN KEY (tenant_id, doc_type, name) REFERENCES agentledger.catalog_documents(tenant_id, doc_type, name) ON DELETE CASCADE;
+
+--
 -- Name: decisions decisions_run_fk; Type: FK CONSTRAINT; Schema: agentledger
 --
 
@@ -4042,6 +4330,42 @@ ALTER TABLE agentledger.alerts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE agentledger.api_keys ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: catalog_documents; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.catalog_documents ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: catalog_global_documents; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.catalog_global_documents ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: catalog_global_schemas; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.catalog_global_schemas ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: catalog_global_versions; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.catalog_global_versions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: catalog_schemas; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.catalog_schemas ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: catalog_versions; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.catalog_versions ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: decisions; Type: ROW SECURITY; Schema: agentledger
 --
 
@@ -4102,6 +4426,24 @@ ALTER TABLE agentledger.event_checkpoints ENABLE ROW LEVEL SECURITY;
 ALTER TABLE agentledger.events ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: catalog_global_documents global_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY global_read ON agentledger.catalog_global_documents FOR SELECT USING ((agentledger.is_platform() OR (COALESCE(agentledger.current_tenant(), ''::text) <> ''::text)));
+
+--
+-- Name: catalog_global_schemas global_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY global_read ON agentledger.catalog_global_schemas FOR SELECT USING ((agentledger.is_platform() OR (COALESCE(agentledger.current_tenant(), ''::text) <> ''::text)));
+
+--
+-- Name: catalog_global_versions global_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY global_read ON agentledger.catalog_global_versions FOR SELECT USING ((agentledger.is_platform() OR (COALESCE(agentledger.current_tenant(), ''::text) <> ''::text)));
+
+--
 -- Name: memory_entities; Type: ROW SECURITY; Schema: agentledger
 --
 
@@ -4124,6 +4466,60 @@ ALTER TABLE agentledger.memory_relationships ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE agentledger.memory_vocabularies ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: catalog_global_documents platform_delete; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY platform_delete ON agentledger.catalog_global_documents FOR DELETE USING (agentledger.is_platform());
+
+--
+-- Name: catalog_global_schemas platform_delete; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY platform_delete ON agentledger.catalog_global_schemas FOR DELETE USING (agentledger.is_platform());
+
+--
+-- Name: catalog_global_versions platform_delete; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY platform_delete ON agentledger.catalog_global_versions FOR DELETE USING (agentledger.is_platform());
+
+--
+-- Name: catalog_global_documents platform_insert; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY platform_insert ON agentledger.catalog_global_documents FOR INSERT WITH CHECK (agentledger.is_platform());
+
+--
+-- Name: catalog_global_schemas platform_insert; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY platform_insert ON agentledger.catalog_global_schemas FOR INSERT WITH CHECK (agentledger.is_platform());
+
+--
+-- Name: catalog_global_versions platform_insert; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY platform_insert ON agentledger.catalog_global_versions FOR INSERT WITH CHECK (agentledger.is_platform());
+
+--
+-- Name: catalog_global_documents platform_update; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY platform_update ON agentledger.catalog_global_documents FOR UPDATE USING (agentledger.is_platform()) WITH CHECK (agentledger.is_platform());
+
+--
+-- Name: catalog_global_schemas platform_update; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY platform_update ON agentledger.catalog_global_schemas FOR UPDATE USING (agentledger.is_platform()) WITH CHECK (agentledger.is_platform());
+
+--
+-- Name: catalog_global_versions platform_update; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY platform_update ON agentledger.catalog_global_versions FOR UPDATE USING (agentledger.is_platform()) WITH CHECK (agentledger.is_platform());
 
 --
 -- Name: agents reporting_read; Type: POLICY; Schema: agentledger
@@ -4354,6 +4750,24 @@ CREATE POLICY tenant_isolation ON agentledger.alerts USING ((tenant_id = agentle
 CREATE POLICY tenant_isolation ON agentledger.api_keys USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
 
 --
+-- Name: catalog_documents tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.catalog_documents USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: catalog_schemas tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.catalog_schemas USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: catalog_versions tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.catalog_versions USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
 -- Name: decisions tenant_isolation; Type: POLICY; Schema: agentledger
 --
 
@@ -4487,6 +4901,20 @@ GRANT ALL ON FUNCTION agentledger.authenticate_key(p_hash bytea) TO agentledger_
 
 REVOKE ALL ON FUNCTION agentledger.bind_tenant(p_tenant text) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.bind_tenant(p_tenant text) TO agentledger_app;
+
+--
+-- Name: FUNCTION catalog_hash(p_value jsonb); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.catalog_hash(p_value jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.catalog_hash(p_value jsonb) TO agentledger_app;
+
+--
+-- Name: FUNCTION catalog_require_platform(); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.catalog_require_platform() FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.catalog_require_platform() TO agentledger_app;
 
 --
 -- Name: TABLE tasks; Type: ACL; Schema: agentledger
@@ -5039,6 +5467,60 @@ GRANT SELECT(resolved_by) ON TABLE agentledger.alerts TO agentledger_reporting;
 --
 
 GRANT SELECT,INSERT,UPDATE ON TABLE agentledger.api_keys TO agentledger_app;
+
+--
+-- Name: TABLE catalog_documents; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.catalog_documents TO agentledger_app;
+
+--
+-- Name: TABLE catalog_global_documents; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.catalog_global_documents TO agentledger_app;
+
+--
+-- Name: TABLE catalog_global_schemas; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.catalog_global_schemas TO agentledger_app;
+
+--
+-- Name: TABLE catalog_global_versions; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.catalog_global_versions TO agentledger_app;
+
+--
+-- Name: TABLE catalog_schemas; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.catalog_schemas TO agentledger_app;
+
+--
+-- Name: TABLE catalog_versions; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.catalog_versions TO agentledger_app;
+
+--
+-- Name: TABLE catalog_visible_documents; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT ON TABLE agentledger.catalog_visible_documents TO agentledger_app;
+
+--
+-- Name: TABLE catalog_visible_schemas; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT ON TABLE agentledger.catalog_visible_schemas TO agentledger_app;
+
+--
+-- Name: TABLE catalog_visible_versions; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT ON TABLE agentledger.catalog_visible_versions TO agentledger_app;
 
 --
 -- Name: TABLE decisions; Type: ACL; Schema: agentledger
