@@ -54,6 +54,7 @@ TOOLS = {
     "sessions_search",
     "sessions_summary",
 }
+IDEMPOTENT = {"memory_relate", "decisions_feedback", "alerts_acknowledge", "tasks_settle"}
 READS = {
     "memory_find_by_name",
     "memory_search",
@@ -276,6 +277,8 @@ def test_every_tool_is_listed_with_its_arguments_described(writer: Connected) ->
             assert field.get("description"), f"{t.name}.{name}"
         assert t.annotations is not None
         assert t.annotations.read_only_hint is (t.name in READS), t.name
+        if t.name not in READS:
+            assert t.annotations.idempotent_hint is (t.name in IDEMPOTENT), t.name
     upsert = next(t for t in tools if t.name == "memory_upsert")
     assert upsert.input_schema["required"] == ["kind"]
     assert upsert.input_schema["properties"]["merge"]["enum"] == ["shallow", "deep"]

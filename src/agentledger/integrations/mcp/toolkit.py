@@ -18,8 +18,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Every tool works inside the ledger only (closed world).
 READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
-# A write whose repeat with the same arguments changes nothing more (a merge, an edge, feedback,
-# an acknowledgement); the others may add a second row.
+# A write whose repeat with the same arguments changes nothing more (an edge, feedback, an
+# acknowledgement, a settled task); the others may add a second row unless given an id.
 WRITE_AGAIN = ToolAnnotations(
     read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )

@@ -152,7 +152,7 @@ def register(server: MCPServer, access: Access) -> None:
             task = await tasks.fail(task_id, error, retry=retry, token=token)
         return TaskResult(task=task)
 
-    @tool(server, WRITE_AGAIN)
+    @tool(server, WRITE)
     async def sessions_create(
         title: Annotated[
             str,
@@ -182,7 +182,7 @@ def register(server: MCPServer, access: Access) -> None:
         )
         return SessionResult(session=created)
 
-    @tool(server, WRITE_AGAIN)
+    @tool(server, WRITE)
     async def sessions_add_chunk(
         session_id: Annotated[UUID, Field(description="The session's id.")],
         content: Annotated[
