@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -195,30 +196,19 @@ def http_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """``agentledger mcp --transport http`` on a free port, until the module ends."""
     port = _free_port()
     env = _environment(database_url, tmp_path_factory.mktemp("http"))
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agentledger.cli",
-            "mcp",
-            "--transport",
-            "http",
-            "--port",
-            f"{port}",
-        ],
-        cwd=ROOT,
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = tmp_path_factory.mktemp("http-log") / "stderr"
+    command = [sys.executable, "-m", "agentledger.cli", "mcp", "--transport", "http"]
+    with log.open("w") as stderr:
+        proc = subprocess.Popen([*command, "--port", f"{port}"], cwd=ROOT, env=env, stderr=stderr)
     deadline = time.monotonic() + 60
     while not _listening(port):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            raise RuntimeError(f"the MCP server did not start: {proc.communicate()[1]}")
+            raise RuntimeError(f"the MCP server did not start: {log.read_text()}")
         time.sleep(0.05)
     yield f"http://127.0.0.1:{port}/mcp"
-    proc.terminate()
+    # Ctrl-C, as a person stops it: the process leaves through its atexit handlers.
+    proc.send_signal(signal.SIGINT)
     proc.wait(timeout=30)
 
 
@@ -396,6 +386,13 @@ def test_tasks_and_sessions(writer: Connected, home: Any) -> None:
     assert done["status"] == "completed"
     assert home.tasks.get(task["id"]).output == {"pages": 3}
     assert writer.ok("tasks_claim", queue=queue)["tasks"] == []
+    doomed = writer.ok("tasks_enqueue", queue=queue, max_attempts=1)["task"]
+    (held,) = writer.ok("tasks_claim", queue=queue, lease=30)["tasks"]
+    failed = writer.ok(
+        "tasks_settle", task_id=held["id"], token=held["claim_token"], action="fail", error="404"
+    )["task"]
+    assert held["id"] == doomed["id"] and failed["status"] == "dead"
+    assert home.tasks.get(doomed["id"]).error == "404"
 
     session = writer.ok("sessions_create", title="Launch plan", participants=["ana"])["session"]
     chunk = writer.ok(
@@ -428,6 +425,10 @@ def test_bad_arguments_are_tool_errors_naming_the_field(writer: Connected) -> No
     failing = writer.error("tasks_settle", task_id=1, token=str(uuid.uuid4()), action="fail")
     assert failing.endswith("(field: error)")
     assert "Traceback" not in nameless + short + failing
+    assert writer.error("memory_forget", id=str(uuid.uuid4())).startswith("Unknown tool")
+    with pytest.raises(MCPError) as not_an_id:
+        writer.read("agentledger://memory/entities/nope")
+    assert "not a UUID (field: id)" in str(not_an_id.value)
 
 
 def test_another_tenants_ids_are_not_found(
