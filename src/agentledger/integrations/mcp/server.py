@@ -24,8 +24,8 @@ INSTRUCTIONS = """agentledger is the system of record of an AI-agent application
 memory (entities and the relationships between them), append-only event streams, decisions
 with human feedback, alerts for people, a task queue, and conversation sessions.
 
-Everything you read and write belongs to the tenant of the API key this server was given;
-a reader key reads, a writer key also writes. Ids are UUIDs (task ids are integers): keep
+Everything you read and write belongs to the tenant of your agentledger API key; a reader
+key reads, a writer key also writes. Ids are UUIDs (task ids are integers): keep
 the ids tools return to refer to things later. Before creating a memory entity, search for
 it (memory_find_by_name, memory_search) or upsert with a key so that it is not duplicated.
 Errors start with a code (invalid-input, not-found, conflict, permission-denied...) and name
