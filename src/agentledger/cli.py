@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -707,6 +708,55 @@ def worker(
             w.stop()
             raise
     out.print(f"stopped: {stats}")
+
+
+class McpTransport(StrEnum):
+    stdio = "stdio"
+    http = "http"
+
+
+@app.command()
+def mcp(
+    transport: Annotated[
+        McpTransport,
+        typer.Option(help="stdio (an MCP client starts this command) or http (streamable HTTP)."),
+    ] = McpTransport.stdio,
+    host: Annotated[str, typer.Option(help="Interface to listen on (http).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (http).")] = 8701,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="AGENTLEDGER_API_KEY",
+            show_default=False,
+            help="stdio: the API key whose tenant and role are served (prefer the env var). "
+            "http takes each request's Authorization: Bearer key instead.",
+        ),
+    ] = None,
+) -> None:
+    """Serve the ledger to MCP clients (Claude Desktop, IDEs, agent frameworks): memory,
+    events, decisions, alerts, tasks and sessions as tools, for an API key's tenant.
+    Needs the optional mcp extra."""
+    import asyncio
+
+    try:
+        from agentledger.integrations.mcp import serve_http, serve_stdio
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] != "mcp":
+            raise
+        err.print(
+            "agentledger mcp needs the mcp extra: pip install 'agentledger[mcp]'", markup=False
+        )
+        raise typer.Exit(2) from None
+    settings = _settings()
+    if transport is McpTransport.http:
+        err.print(f"MCP on http://{host}:{port}/mcp (Authorization: Bearer <API key>)")
+        serve_http(settings, host=host, port=port)
+        return
+    if not api_key:
+        err.print("agentledger mcp over stdio needs an API key: set AGENTLEDGER_API_KEY")
+        raise typer.Exit(2)
+    # stdout carries the protocol: everything else goes to stderr.
+    asyncio.run(serve_stdio(settings, api_key))
 
 
 def main() -> None:

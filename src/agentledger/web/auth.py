@@ -61,10 +61,15 @@ def scope(request: Request, who: Principal) -> AsyncTenantScope:
 
 async def resolve(request: Request, secret: str) -> Principal | None:
     """The principal of a live key (cached briefly), or None."""
-    cache: KeyCache = request.app.state.key_cache
+    return await lookup(ledger_of(request), request.app.state.key_cache, secret)
+
+
+async def lookup(ledger: AsyncLedger, cache: KeyCache, secret: str) -> Principal | None:
+    """The principal of a live key, asking ``ledger`` only when ``cache`` does not know it:
+    every face (REST, console, MCP) turns a key into a tenant and a role this one way."""
     known, found = cache.get(secret)
     if not known:
-        identity = await ledger_of(request).tenants.authenticate(secret)
+        identity = await ledger.tenants.authenticate(secret)
         found = (
             None
             if identity is None

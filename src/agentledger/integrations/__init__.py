@@ -1,0 +1,1 @@
+"""Integrations with agent frameworks and protocols, each behind its own optional extra."""

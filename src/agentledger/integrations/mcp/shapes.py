@@ -1,0 +1,115 @@
+"""What the MCP tools take and give: argument types with the descriptions a model reads in
+the input schemas, and the results, each a named object (its fields are the library's
+records) so that the output schema and the text a model sees say what each part is."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from agentledger.alerts import Alert
+from agentledger.decisions import Decision
+from agentledger.events import Appended, Event
+from agentledger.memory import Entity, Neighbour, Relationship, SearchHit
+from agentledger.sessions import ArtifactInfo, ChunkHit, ChunkInfo, Session
+from agentledger.tasks import Task
+
+# Arguments several tools share.
+User = Annotated[
+    str | None,
+    Field(
+        description="Read or write as this end user of the tenant (their private memory); "
+        "omit to act as the tenant itself, which sees every entity.",
+        examples=["user-42"],
+    ),
+]
+Scope = Annotated[
+    Literal["shared", "own"],
+    Field(
+        description="With user: 'shared' sees the user's own entities, the tenant's and "
+        "other users' shared ones; 'own' only the user's own."
+    ),
+]
+Kinds = Annotated[
+    list[str] | None,
+    Field(description="Only entities of these kinds.", examples=[["person", "company"]]),
+]
+JsonObject = Annotated[
+    dict[str, object] | None,
+    Field(description="Any JSON object.", examples=[{"source": "email"}]),
+]
+
+
+class EntityResult(BaseModel):
+    entity: Entity = Field(description="The stored entity; keep its id to relate or look it up.")
+
+
+class Hits(BaseModel):
+    hits: list[SearchHit] = Field(description="Best match first; score is the ranking score.")
+
+
+class RelationshipResult(BaseModel):
+    relationship: Relationship
+
+
+class Neighbours(BaseModel):
+    neighbours: list[Neighbour] = Field(
+        description="Each with the edge and its direction: out (the entity points to it) or "
+        "in (it points to the entity); heaviest edge first."
+    )
+
+
+class AppendResult(BaseModel):
+    event: Appended = Field(
+        description="Where the event landed (its version in the stream); already_appended is "
+        "true when this event_id was stored before and nothing new was written."
+    )
+
+
+class StreamEvents(BaseModel):
+    stream: str
+    events: list[Event] = Field(description="In version order (newest first when backwards).")
+
+
+class DecisionResult(BaseModel):
+    decision: Decision
+
+
+class AlertResult(BaseModel):
+    alert: Alert
+
+
+class Alerts(BaseModel):
+    alerts: list[Alert] = Field(description="Most urgent (lowest tier) first, then oldest.")
+
+
+class TaskResult(BaseModel):
+    task: Task
+
+
+class ClaimedTasks(BaseModel):
+    tasks: list[Task] = Field(
+        description="The tasks now leased to you (empty when none is ready). Settle each with "
+        "tasks_settle (its id, and its claim_token as token) before lease_expires_at."
+    )
+
+
+class SessionResult(BaseModel):
+    session: Session
+
+
+class ChunkResult(BaseModel):
+    chunk: ChunkInfo = Field(description="The stored chunk (without its content); seq orders it.")
+
+
+class ChunkHits(BaseModel):
+    hits: list[ChunkHit] = Field(
+        description="Best first, one per chunk; matches are wrapped in <mark>...</mark>."
+    )
+
+
+class SessionDigest(BaseModel):
+    session: Session
+    recent_chunks: list[ChunkInfo] = Field(description="The latest chunks, newest first.")
+    artifacts: list[ArtifactInfo] = Field(description="The latest version of each artifact.")
