@@ -55,17 +55,21 @@ def event_json(event: NewEvent, field: str = "event") -> dict[str, Any]:
 
 
 def append_statement(
-    events: Sequence[dict[str, Any]], expected: Mapping[str, int] | None = None
+    events: Sequence[dict[str, Any]],
+    expected: Mapping[str, int] | None = None,
+    *,
+    dated: bool | None = None,
 ) -> Stmt:
     """The statement that appends already-validated events (for other modules' operations,
     so their rows and their events commit in one transaction). An event object may carry
     ``at`` (from :func:`event_time`): the event's time instead of now; its position is
-    still the order of appending."""
+    still the order of appending. ``dated``: whether some event has ``at``, when the caller
+    knows (else it is looked up)."""
     return Q.append_events.all(
         events=json.dumps(list(events), separators=(",", ":")),
         expected=None if expected is None else json.dumps(dict(expected)),
         # Read each event's ``at`` only when some event has one.
-        dated=any("at" in e for e in events),
+        dated=any("at" in e for e in events) if dated is None else dated,
     )
 
 
@@ -97,13 +101,14 @@ def append(
             f"events has {len(events)} items; append 1 to {MAX_BATCH} at a time", field="events"
         )
     rows = [event_json(e, f"events[{i}]") for i, e in enumerate(events)]
-    seen: set[str] = set()
-    for row in rows:
-        if row["event_id"] in seen:
-            raise InvalidInput(
-                f"event_id {row['event_id']} appears twice in one batch", field="event_id"
-            )
-        seen.add(row["event_id"])
+    if len({row["event_id"] for row in rows}) < len(rows):  # one pass; a walk only to name it
+        seen: set[str] = set()
+        for row in rows:
+            if row["event_id"] in seen:
+                raise InvalidInput(
+                    f"event_id {row['event_id']} appears twice in one batch", field="event_id"
+                )
+            seen.add(row["event_id"])
     expected = None
     if expected_versions is not None:
         if not isinstance(expected_versions, Mapping):
@@ -127,7 +132,7 @@ def append_one(event: NewEvent, expected_version: int | None = None) -> Gen[Appe
     expected = None
     if expected_version is not None:
         expected = {row["stream"]: v.integer("expected_version", expected_version, low=0)}
-    result = yield append_statement([row], expected)
+    result = yield append_statement([row], expected, dated="at" in row)
     return appended_in_order(result, [row])[0]
 
 
