@@ -150,14 +150,15 @@ def main(argv: list[str] | None = None) -> None:
                 with raw.pipeline(), raw.transaction():
                     raw.execute(BIND, {"tenant": tenant})
                     raw.execute(
-                        APPEND, {"events": as_json([one(stream, i)]), "expected": None}
+                        APPEND,
+                        {"events": as_json([one(stream, i)]), "expected": None, "dated": False},
                     ).fetchall()
 
         def bare_single() -> None:
             stream = f"single-{next(counter)}"
             for i in range(singles):
                 bare.execute(
-                    APPEND, {"events": as_json([one(stream, i)]), "expected": None}
+                    APPEND, {"events": as_json([one(stream, i)]), "expected": None, "dated": False}
                 ).fetchall()
 
         with progress() as bar:
@@ -189,13 +190,18 @@ def main(argv: list[str] | None = None) -> None:
                     {
                         "events": as_json(new_events(batch, f"batch-{next(counter)}")),
                         "expected": None,
+                        "dated": False,
                     },
                 ).fetchall()
 
         def bare_batch() -> None:
             bare.execute(
                 APPEND,
-                {"events": as_json(new_events(batch, f"batch-{next(counter)}")), "expected": None},
+                {
+                    "events": as_json(new_events(batch, f"batch-{next(counter)}")),
+                    "expected": None,
+                    "dated": False,
+                },
             ).fetchall()
 
         fixed = [

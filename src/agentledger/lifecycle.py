@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, TypeVar
 
 from agentledger.errors import Conflict, IllegalTransition, InvalidInput, NotFound
@@ -54,7 +54,14 @@ class Lifecycle:
             ) from None
 
     def move(
-        self, action: str, update: S, reread: S, *, what: str, field: str
+        self,
+        action: str,
+        update: S,
+        reread: S,
+        *,
+        what: str,
+        field: str,
+        refused: Callable[[Row], None] | None = None,
     ) -> Generator[S, Row | None, Row]:
         """The steps of a ``transition`` operation (``row = yield from life.move(...)``).
 
@@ -62,8 +69,10 @@ class Lifecycle:
         :meth:`sources`, which returns the moved row (with its ``status``) or no row. When
         nothing moved, yields ``reread`` (the row as it is) to say why: NotFound
         ``"<what> does not exist"`` naming ``field``, IllegalTransition naming the action
-        and the current state, or Conflict when the row reached a state the action is
-        allowed in only after the UPDATE looked (retrying is safe). Returns the moved row.
+        and the current state, the error ``refused`` raises for the row (when the UPDATE
+        guards more than the state, it says which other rule the row failed), or Conflict
+        when the row reached a state the action is allowed in only after the UPDATE looked
+        (retrying is safe). Returns the moved row.
         """
         row = yield update
         if row is not None:
@@ -73,6 +82,8 @@ class Lifecycle:
             raise NotFound(f"{what} does not exist", field=field)
         state = current["status"]
         self.check(action, state)
+        if refused is not None:
+            refused(current)
         raise Conflict(
             f"{what} changed state concurrently (now {state!r}); {action} it again",
             action=action,

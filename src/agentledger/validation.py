@@ -12,6 +12,10 @@ from uuid import UUID
 from agentledger.errors import InvalidInput
 
 MAX_JSON_BYTES = 1_000_000
+# How far ahead of this clock a fixed timestamp (``at=``) may be: clocks of a client and of
+# the database server disagree by a little, never by more.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+_SKEW_TEXT = f"{CLOCK_SKEW.total_seconds() / 60:g} minutes"
 _INT64 = 2**63
 
 
@@ -147,9 +151,13 @@ def uuid(field: str, value: object) -> UUID:
 
 
 def aware_datetime(field: str, value: object, *, not_future: bool = False) -> dt.datetime | None:
-    """An optional timezone-aware datetime (None passes through) within years 1-9999 in
-    UTC. With ``not_future`` (a date for imported history) it may be at most five minutes
-    ahead of this clock."""
+    """An optional timezone-aware datetime (None passes through; a naive one is refused,
+    never assumed UTC) within years 1-9999 in UTC.
+
+    With ``not_future`` it is a fixed timestamp for a write (``at=``: imported history,
+    back-dating, deterministic tests): it may lie anywhere in the past but at most
+    CLOCK_SKEW ahead of this clock, which allows for a client's clock running ahead of the
+    database server's. Every module that takes ``at=`` checks it here."""
     if value is None:
         return None
     if not isinstance(value, dt.datetime) or value.tzinfo is None:
@@ -160,6 +168,10 @@ def aware_datetime(field: str, value: object, *, not_future: bool = False) -> dt
         raise InvalidInput(
             f"{field} ({value.isoformat()}) is outside years 1-9999 in UTC", field=field
         ) from None
-    if not_future and value > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
-        raise InvalidInput(f"{field} is in the future ({value.isoformat()})", field=field)
+    if not_future and value > dt.datetime.now(dt.UTC) + CLOCK_SKEW:
+        raise InvalidInput(
+            f"{field} ({value.isoformat()}) is in the future: a fixed timestamp may be at "
+            f"most {_SKEW_TEXT} ahead of this clock",
+            field=field,
+        )
     return value

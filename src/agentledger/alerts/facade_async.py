@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from agentledger.alerts import ops
@@ -18,11 +19,17 @@ class AsyncAlerts:
 
     create = forward_async(ops.raise_, new_id="id")
 
-    async def acknowledge(self, alert_id: UUID | str, *, by: str | None = None) -> Alert:
-        return await self._run(ops.transition(alert_id, "acknowledge", by=by))
+    async def acknowledge(
+        self, alert_id: UUID | str, *, by: str | None = None, at: datetime | None = None
+    ) -> Alert:
+        """Acknowledge a pending alert; ``at`` dates an imported change (default now)."""
+        return await self._run(ops.transition(alert_id, "acknowledge", by=by, at=at))
 
-    async def resolve(self, alert_id: UUID | str, *, by: str | None = None) -> Alert:
-        return await self._run(ops.transition(alert_id, "resolve", by=by))
+    async def resolve(
+        self, alert_id: UUID | str, *, by: str | None = None, at: datetime | None = None
+    ) -> Alert:
+        """Resolve an open alert; ``at`` dates an imported change (default now)."""
+        return await self._run(ops.transition(alert_id, "resolve", by=by, at=at))
 
     get = forward_async(ops.get)
     pending = forward_async(ops.pending)

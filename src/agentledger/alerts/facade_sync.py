@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from agentledger.alerts import ops
@@ -20,11 +21,17 @@ class Alerts:
 
     create = forward_sync(ops.raise_, new_id="id")
 
-    def acknowledge(self, alert_id: UUID | str, *, by: str | None = None) -> Alert:
-        return self._run(ops.transition(alert_id, "acknowledge", by=by))
+    def acknowledge(
+        self, alert_id: UUID | str, *, by: str | None = None, at: datetime | None = None
+    ) -> Alert:
+        """Acknowledge a pending alert; ``at`` dates an imported change (default now)."""
+        return self._run(ops.transition(alert_id, "acknowledge", by=by, at=at))
 
-    def resolve(self, alert_id: UUID | str, *, by: str | None = None) -> Alert:
-        return self._run(ops.transition(alert_id, "resolve", by=by))
+    def resolve(
+        self, alert_id: UUID | str, *, by: str | None = None, at: datetime | None = None
+    ) -> Alert:
+        """Resolve an open alert; ``at`` dates an imported change (default now)."""
+        return self._run(ops.transition(alert_id, "resolve", by=by, at=at))
 
     get = forward_sync(ops.get)
     pending = forward_sync(ops.pending)

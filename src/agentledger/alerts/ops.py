@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from agentledger import validation as v
@@ -38,12 +40,19 @@ def raise_(
     case_ref: str | None = None,
     dedup_key: str | None = None,
     id: UUID | str | None = None,
+    at: datetime | None = None,
 ) -> Gen[Alert]:
     """A pending alert (tier 1 urgent, 2 important, 3 info) with id ``id``, or, when an open
     alert has the same ``dedup_key``, that alert with its ``occurrences`` bumped. A repeated
     ``id`` returns the alert it created or bumped, unchanged, so a retry or a spool replay
     counts once; the façade makes the id when none is given. New alerts are announced on
-    ALERTS_CHANNEL when the transaction commits."""
+    ALERTS_CHANNEL when the transaction commits.
+
+    ``at`` is when this occurrence happened, for imported history (anywhere in the past, at
+    most ``validation.CLOCK_SKEW`` ahead; default now): a new alert's ``created_at`` and
+    ``last_seen_at``; a bump moves ``created_at`` back or ``last_seen_at`` forward to it,
+    so they span the occurrences in whatever order they are imported. ``recorded_at`` stays
+    the time the ledger stored the alert."""
     row = yield Q.raise_alert.one(
         id=uuid.uuid4() if id is None else v.uuid("id", id),
         tier=tier_number(tier),
@@ -54,14 +63,37 @@ def raise_(
         entity_ref=v.optional_text("entity_ref", entity_ref, max_len=500),
         case_ref=v.optional_text("case_ref", case_ref, max_len=500),
         dedup_key=v.optional_text("dedup_key", dedup_key, max_len=500),
+        at=v.aware_datetime("at", at, not_future=True),
     )
     return from_row(Alert, row)
 
 
 @operation(idempotent=True)
-def transition(alert_id: UUID | str, action: str, *, by: str | None = None) -> Gen[Alert]:
-    """Acknowledge or resolve; IllegalTransition (a Conflict) names the action and state."""
+def transition(
+    alert_id: UUID | str, action: str, *, by: str | None = None, at: datetime | None = None
+) -> Gen[Alert]:
+    """Acknowledge or resolve; IllegalTransition (a Conflict) names the action and state.
+    ``at`` dates an imported change (``acknowledged_at`` / ``resolved_at``; not before the
+    alert was created or acknowledged, at most ``validation.CLOCK_SKEW`` ahead; default
+    now)."""
     aid = v.uuid("alert_id", alert_id)
+    moment = v.aware_datetime("at", at, not_future=True)
+
+    def too_early(current: dict[str, Any]) -> None:
+        """The guard refused ``moment``: name the time it may not precede."""
+        if moment is None:
+            return
+        created, acknowledged = current["created_at"], current["acknowledged_at"]
+        after, what = (
+            (acknowledged, "acknowledged")
+            if acknowledged is not None and acknowledged > created
+            else (created, "created")
+        )
+        raise InvalidInput(
+            f"at ({moment.isoformat()}) is before alert {aid} was {what} ({after.isoformat()})",
+            field="at",
+        )
+
     row = yield from ALERT_LIFECYCLE.move(
         action,
         Q.transition_alert.one(
@@ -69,10 +101,12 @@ def transition(alert_id: UUID | str, action: str, *, by: str | None = None) -> G
             target=ALERT_LIFECYCLE.target(action),
             sources=ALERT_LIFECYCLE.sources(action),
             by=v.optional_text("by", by, max_len=200),
+            at=moment,
         ),
         Q.get_alert.one(id=aid),
         what=f"alert {alert_id}",
         field="alert_id",
+        refused=too_early,
     )
     return from_row(Alert, row)
 

@@ -1,7 +1,8 @@
 -- name: raise_alert
 -- Create an alert with the client-side id, or bump the open alert with the same dedup key
--- (remembering the id); a repeated id returns its alert unchanged. A new alert notifies the
--- alerts channel (delivered when the transaction commits).
+-- (remembering the id); a repeated id returns its alert unchanged. ``at``: when this
+-- occurrence happened (default now); created_at and last_seen_at span the occurrences. A
+-- new alert notifies the alerts channel (delivered when the transaction commits).
 WITH seen AS (
     SELECT r.alert_id FROM agentledger.alert_requests r
     WHERE r.tenant_id = agentledger.current_tenant() AND r.request_id = %(id)s
@@ -11,12 +12,15 @@ WITH seen AS (
 ), upserted AS (
     INSERT INTO agentledger.alerts AS a
         (tenant_id, id, tier, title, body, action_required, run_id, entity_ref, case_ref,
-         dedup_key)
+         dedup_key, created_at, last_seen_at)
     SELECT agentledger.current_tenant(), %(id)s, %(tier)s, %(title)s, %(body)s,
-           %(action_required)s, %(run_id)s, %(entity_ref)s, %(case_ref)s, %(dedup_key)s
+           %(action_required)s, %(run_id)s, %(entity_ref)s, %(case_ref)s, %(dedup_key)s,
+           coalesce(%(at)s::timestamptz, now()), coalesce(%(at)s::timestamptz, now())
     WHERE NOT EXISTS (SELECT 1 FROM seen)
     ON CONFLICT (tenant_id, dedup_key) WHERE dedup_key IS NOT NULL AND status <> 'resolved'
-    DO UPDATE SET occurrences = a.occurrences + 1, last_seen_at = now()
+    DO UPDATE SET occurrences = a.occurrences + 1,
+        created_at = least(a.created_at, EXCLUDED.created_at),
+        last_seen_at = greatest(a.last_seen_at, EXCLUDED.last_seen_at)
     RETURNING a.*
 ), noted AS (
     INSERT INTO agentledger.alert_requests (tenant_id, request_id, alert_id)
@@ -38,16 +42,20 @@ SELECT * FROM agentledger.alerts
 WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
 
 -- name: transition_alert
--- Acknowledge or resolve an alert in a state the action is allowed from, noting who and when.
+-- Acknowledge or resolve an alert in a state the action is allowed from, noting who and when
+-- (``at``, default now; not before the alert was created or acknowledged).
 UPDATE agentledger.alerts
 SET status = %(target)s::text,
-    acknowledged_at = CASE WHEN %(target)s::text = 'acknowledged' THEN now()
-                           ELSE acknowledged_at END,
+    acknowledged_at = CASE WHEN %(target)s::text = 'acknowledged'
+                           THEN coalesce(%(at)s::timestamptz, now()) ELSE acknowledged_at END,
     acknowledged_by = CASE WHEN %(target)s::text = 'acknowledged' THEN %(by)s::text
                            ELSE acknowledged_by END,
-    resolved_at = CASE WHEN %(target)s::text = 'resolved' THEN now() ELSE resolved_at END,
+    resolved_at = CASE WHEN %(target)s::text = 'resolved'
+                       THEN coalesce(%(at)s::timestamptz, now()) ELSE resolved_at END,
     resolved_by = CASE WHEN %(target)s::text = 'resolved' THEN %(by)s::text ELSE resolved_by END
 WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s AND status = ANY(%(sources)s)
+  AND (%(at)s::timestamptz IS NULL
+       OR %(at)s::timestamptz >= greatest(created_at, acknowledged_at))
 RETURNING *
 
 -- name: pending_alerts

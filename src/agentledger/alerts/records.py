@@ -25,7 +25,9 @@ ALERT_LIFECYCLE = Lifecycle(
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Alert:
-    """An alert; ``occurrences`` counts repeats folded into it by its dedup key."""
+    """An alert; ``occurrences`` counts repeats folded into it by its dedup key.
+    ``created_at`` is when it happened (``at=`` may set it in the past), ``recorded_at``
+    when the ledger stored it."""
 
     id: UUID
     tier: int
@@ -44,6 +46,7 @@ class Alert:
     acknowledged_by: str | None
     resolved_at: datetime | None
     resolved_by: str | None
+    recorded_at: datetime
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -8,7 +8,16 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentledger.validation import CLOCK_SKEW
+
 T = TypeVar("T")
+
+# The description of every write's optional fixed timestamp (docs/backdating.md).
+AT_HELP = (
+    "When this happened, for imported history: an ISO 8601 time with its offset, in the past "
+    f"or at most {CLOCK_SKEW.total_seconds() / 60:g} minutes ahead (default now). It dates "
+    "the record, never its order in a feed."
+)
 
 
 class Page(BaseModel, Generic[T]):

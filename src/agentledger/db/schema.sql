@@ -86,6 +86,16 @@ CREATE FUNCTION agentledger.agent_status(p_status text, p_beat timestamp with ti
 --
 
 CREATE FUNCTION agentledger.append_events_v1(p_events jsonb, p_expected jsonb) RETURNS TABLE(event_id uuid, stream text, version bigint, "position" bigint, created_at timestamp with time zone, already_appended boolean)
+    LANGUAGE sql
+    AS $$
+    SELECT * FROM agentledger.append_events_v2(p_events, p_expected, false)
+$$;
+
+--
+-- Name: append_events_v2(jsonb, jsonb, boolean); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.append_events_v2(p_events jsonb, p_expected jsonb, p_dated boolean) RETURNS TABLE(event_id uuid, stream text, version bigint, "position" bigint, created_at timestamp with time zone, already_appended boolean)
     LANGUAGE plpgsql
     SET plan_cache_mode TO 'force_custom_plan'
     AS $$
@@ -175,7 +185,9 @@ BEGIN
         SELECT (e ->> 'event_id')::uuid AS event_id, e ->> 'stream' AS stream,
                e ->> 'type' AS type, e ->> 'actor_type' AS actor_type,
                e ->> 'actor_id' AS actor_id, coalesce(e -> 'payload', '{}') AS payload,
-               coalesce(e -> 'metadata', '{}') AS metadata, t.ord
+               coalesce(e -> 'metadata', '{}') AS metadata, t.ord,
+               -- Folded to NULL when the batch carries no time (plans are custom).
+               CASE WHEN p_dated THEN (e ->> 'at')::timestamptz END AS at
         FROM jsonb_array_elements(p_events) WITH ORDINALITY AS t(e, ord)
     ), known AS (
         SELECT x.event_id, x.stream, x.version, x.position, x.created_at
@@ -196,9 +208,10 @@ BEGIN
     ), added AS (
         INSERT INTO agentledger.events AS ev
             (tenant_id, event_id, stream, version, type, actor_type, actor_id, payload, metadata,
-             commit_order)
+             commit_order, created_at)
         SELECT v_tenant, f.event_id, f.stream, h.head + f.n, f.type, f.actor_type, f.actor_id,
-               f.payload, f.metadata, v_order
+               f.payload, f.metadata, v_order,
+               CASE WHEN p_dated THEN coalesce(f.at, now()) ELSE now() END
         FROM fresh f JOIN heads h ON h.stream = f.stream
         ORDER BY f.ord
         RETURNING ev.event_id, ev.stream, ev.version, ev.position, ev.created_at
@@ -2548,12 +2561,19 @@ CREATE TABLE agentledger.alerts (
     acknowledged_by text,
     resolved_at timestamp with time zone,
     resolved_by text,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT alerts_status CHECK ((status = ANY (ARRAY['pending'::text, 'acknowledged'::text, 'resolved'::text]))),
     CONSTRAINT alerts_tier CHECK (((tier >= 1) AND (tier <= 3))),
     CONSTRAINT alerts_title_length CHECK (((length(title) >= 1) AND (length(title) <= 500)))
 );
 
 ALTER TABLE ONLY agentledger.alerts FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: COLUMN alerts.recorded_at; Type: COMMENT; Schema: agentledger
+--
+
+COMMENT ON COLUMN agentledger.alerts.recorded_at IS 'When the ledger stored the alert; created_at is when it happened (given by at=)';
 
 --
 -- Name: api_keys; Type: TABLE; Schema: agentledger
@@ -4887,6 +4907,13 @@ GRANT USAGE ON SCHEMA agentledger_reporting TO agentledger_reporting;
 
 REVOKE ALL ON FUNCTION agentledger.append_events_v1(p_events jsonb, p_expected jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.append_events_v1(p_events jsonb, p_expected jsonb) TO agentledger_app;
+
+--
+-- Name: FUNCTION append_events_v2(p_events jsonb, p_expected jsonb, p_dated boolean); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.append_events_v2(p_events jsonb, p_expected jsonb, p_dated boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.append_events_v2(p_events jsonb, p_expected jsonb, p_dated boolean) TO agentledger_app;
 
 --
 -- Name: FUNCTION authenticate_key(p_hash bytea); Type: ACL; Schema: agentledger

@@ -17,7 +17,7 @@ from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, operation
 from agentledger.decisions.records import PERIODS, STATS_KEYS, AcceptanceStat, Decision
 from agentledger.errors import Conflict, InvalidInput, NotFound
-from agentledger.events.ops import append_statement
+from agentledger.events.ops import append_statement, event_time
 from agentledger.records import found, from_row
 
 Q = Queries.beside(__file__)
@@ -27,9 +27,14 @@ FEEDBACK = "FeedbackRecorded"
 
 
 def _event(
-    decision: Decision, type: str, payload: dict[str, Any], actor: str | None
+    decision: Decision,
+    type: str,
+    payload: dict[str, Any],
+    actor: str | None,
+    at: datetime | None,
 ) -> dict[str, Any]:
-    return {
+    """The event of one change; a change dated by ``at`` dates its event alike."""
+    event: dict[str, Any] = {
         "event_id": str(uuid.uuid5(decision.id, type)),
         "stream": f"decision:{decision.id}",
         "type": type,
@@ -38,6 +43,9 @@ def _event(
         "payload": payload,
         "metadata": {},
     }
+    if at is not None:
+        event["at"] = event_time(at)
+    return event
 
 
 @operation(idempotent=True, spoolable=True)
@@ -56,10 +64,12 @@ def record(
     """Record a decision (confidence 0..1) and its DecisionRecorded event. A repeated ``id``
     returns the decision already recorded (Conflict when that one says something else); the
     façade makes the id when none is given, so a retry or a spool replay repeats the same
-    decision. ``at`` dates an imported decision in the past (default: now)."""
+    decision. ``at`` dates an imported decision, and its event (``created_at``; anywhere in
+    the past, at most ``validation.CLOCK_SKEW`` ahead; default now)."""
     decision_id = uuid.uuid4() if id is None else v.uuid("id", id)
     text = v.text("decision", decision, max_len=10_000)
     kind = v.text("decision_type", decision_type, max_len=100)
+    moment = v.aware_datetime("at", at, not_future=True)
     row = yield Q.insert_decision.one(
         id=decision_id,
         decision=text,
@@ -71,7 +81,7 @@ def record(
         data=v.json_object("data", data),
         agent=v.optional_text("agent", agent, max_len=200),
         run_id=None if run_id is None else v.uuid("run_id", run_id),
-        at=v.aware_datetime("at", at, not_future=True),
+        at=moment,
     )
     if row is None:
         row = yield Q.get_decision.one(id=decision_id)
@@ -86,18 +96,26 @@ def record(
         "agent": recorded.agent,
         "run_id": None if recorded.run_id is None else str(recorded.run_id),
     }
-    yield append_statement([_event(recorded, RECORDED, payload, recorded.agent)])
+    yield append_statement([_event(recorded, RECORDED, payload, recorded.agent, moment)])
     return recorded
 
 
 @operation(idempotent=True, spoolable=True)
 def record_feedback(
-    decision_id: UUID | str, accepted: bool, *, reason: str | None = None, by: str | None = None
+    decision_id: UUID | str,
+    accepted: bool,
+    *,
+    reason: str | None = None,
+    by: str | None = None,
+    at: datetime | None = None,
 ) -> Gen[Decision]:
     """Set the decision's feedback once, with a FeedbackRecorded event. Repeating the same
-    feedback returns the decision; different feedback is a Conflict; NotFound when the
-    decision does not exist."""
+    feedback returns the decision (with the time stored first, whatever ``at`` the repeat
+    gives); different feedback is a Conflict; NotFound when the decision does not exist.
+    ``at`` dates imported feedback and its event (``feedback_at``; not before the decision
+    was recorded, at most ``validation.CLOCK_SKEW`` ahead; default now)."""
     did = v.uuid("decision_id", decision_id)
+    moment = v.aware_datetime("at", at, not_future=True)
     if not isinstance(accepted, bool):
         raise InvalidInput(f"accepted must be true or false, not {accepted!r}", field="accepted")
     given = (
@@ -105,11 +123,19 @@ def record_feedback(
         v.optional_text("reason", reason, max_len=10_000),
         v.optional_text("by", by, max_len=200),
     )
-    row = yield Q.set_feedback.one(id=did, accepted=given[0], reason=given[1], by=given[2])
+    row = yield Q.set_feedback.one(
+        id=did, accepted=given[0], reason=given[1], by=given[2], at=moment
+    )
     if row is None:
         current = yield Q.get_decision.one(id=did)
         if current is None:
             raise NotFound(f"decision {decision_id} does not exist", field="decision_id")
+        if current["feedback_at"] is None and moment is not None:  # the guard refused it
+            raise InvalidInput(
+                f"at ({moment.isoformat()}) is before decision {did} was recorded "
+                f"({current['created_at'].isoformat()})",
+                field="at",
+            )
         stored = (current["accepted"], current["feedback_reason"], current["feedback_by"])
         if stored != given:
             raise Conflict(
@@ -120,7 +146,7 @@ def record_feedback(
         return from_row(Decision, current)
     updated = from_row(Decision, row)
     payload = {"accepted": accepted, "reason": given[1], "by": given[2]}
-    yield append_statement([_event(updated, FEEDBACK, payload, given[2])])
+    yield append_statement([_event(updated, FEEDBACK, payload, given[2], moment)])
     return updated
 
 

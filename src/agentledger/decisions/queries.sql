@@ -15,11 +15,13 @@ SELECT * FROM agentledger.decisions
 WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
 
 -- name: set_feedback
--- Set a decision's feedback if it has none yet (the row lock orders concurrent callers).
+-- Set a decision's feedback if it has none yet (the row lock orders concurrent callers), at
+-- the given time (default now), which may not precede the decision.
 UPDATE agentledger.decisions
 SET accepted = %(accepted)s, feedback_reason = %(reason)s, feedback_by = %(by)s,
-    feedback_at = now()
+    feedback_at = coalesce(%(at)s::timestamptz, now())
 WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s AND feedback_at IS NULL
+  AND (%(at)s::timestamptz IS NULL OR %(at)s::timestamptz >= created_at)
 RETURNING *
 
 -- name: list_decisions

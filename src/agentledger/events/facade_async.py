@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,10 +31,12 @@ class AsyncEvents:
         actor_id: str | None = None,
         metadata: dict[str, Any] | None = None,
         expected_version: int | None = None,
+        at: dt.datetime | None = None,
     ) -> Appended:
         """Append one event. ``expected_version``: the stream's version before it (0: new),
         else VersionConflict. A repeated ``event_id`` returns ``already_appended=True``; one
-        is made here when not given, so a retry or a spool replay repeats the same event."""
+        is made here when not given, so a retry or a spool replay repeats the same event.
+        ``at`` is when it happened (its ``created_at``; default now), not its position."""
         return await self._run(
             ops.append_fields(
                 stream,
@@ -44,6 +47,7 @@ class AsyncEvents:
                 actor_id=actor_id,
                 metadata=metadata,
                 expected_version=expected_version,
+                at=at,
             )
         )
 

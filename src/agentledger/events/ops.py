@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -20,11 +21,19 @@ MAX_PAGE = 10_000
 MAX_NAME = 200
 
 
+def event_time(at: object, field: str = "at") -> str | None:
+    """A fixed timestamp for an event (``validation.aware_datetime`` with ``not_future``: the
+    rule every ``at=`` follows) as the UTC text an event object's ``at`` takes; None for
+    none (the event is dated when it is appended)."""
+    checked = v.aware_datetime(field, at, not_future=True)
+    return None if checked is None else checked.astimezone(dt.UTC).isoformat()
+
+
 def event_json(event: NewEvent, field: str = "event") -> dict[str, Any]:
-    """One validated event as the JSON object ``append_events_v1`` takes."""
+    """One validated event as the JSON object ``append_events_v2`` takes."""
     if not isinstance(event, NewEvent):
         raise InvalidInput(f"{field} must be a NewEvent, not {type(event).__name__}", field=field)
-    return {
+    row: dict[str, Any] = {
         "event_id": str(
             uuid.uuid4() if event.event_id is None else v.uuid("event_id", event.event_id)
         ),
@@ -40,16 +49,27 @@ def event_json(event: NewEvent, field: str = "event") -> dict[str, Any]:
             else {}
         ),
     }
+    if event.at is not None:  # only a dated event carries the key (see append_statement)
+        row["at"] = event_time(event.at)
+    return row
 
 
 def append_statement(
-    events: Sequence[dict[str, Any]], expected: Mapping[str, int] | None = None
+    events: Sequence[dict[str, Any]],
+    expected: Mapping[str, int] | None = None,
+    *,
+    dated: bool | None = None,
 ) -> Stmt:
     """The statement that appends already-validated events (for other modules' operations,
-    so their rows and their events commit in one transaction)."""
+    so their rows and their events commit in one transaction). An event object may carry
+    ``at`` (from :func:`event_time`): the event's time instead of now; its position is
+    still the order of appending. ``dated``: whether some event has ``at``, when the caller
+    knows (else it is looked up)."""
     return Q.append_events.all(
         events=json.dumps(list(events), separators=(",", ":")),
         expected=None if expected is None else json.dumps(dict(expected)),
+        # Read each event's ``at`` only when some event has one.
+        dated=any("at" in e for e in events) if dated is None else dated,
     )
 
 
@@ -69,7 +89,10 @@ def append(
     ``expected_versions`` maps a stream to the version it must be at before this batch
     (0: the stream is new); a mismatch raises VersionConflict and nothing is written.
     Events whose id is already stored come back with ``already_appended=True`` and their
-    original version and position; an id stored with other content is a Conflict.
+    original version, position and time; an id stored with other content is a Conflict.
+    An event's ``at`` fixes its ``created_at`` (anywhere in the past, at most
+    ``validation.CLOCK_SKEW`` ahead; default now); positions still follow the order of
+    appending, so readers of the feed see a back-dated event as new.
     """
     if isinstance(events, NewEvent) or not isinstance(events, Sequence):
         raise InvalidInput("events must be a list of NewEvent", field="events")
@@ -78,13 +101,14 @@ def append(
             f"events has {len(events)} items; append 1 to {MAX_BATCH} at a time", field="events"
         )
     rows = [event_json(e, f"events[{i}]") for i, e in enumerate(events)]
-    seen: set[str] = set()
-    for row in rows:
-        if row["event_id"] in seen:
-            raise InvalidInput(
-                f"event_id {row['event_id']} appears twice in one batch", field="event_id"
-            )
-        seen.add(row["event_id"])
+    if len({row["event_id"] for row in rows}) < len(rows):  # one pass; a walk only to name it
+        seen: set[str] = set()
+        for row in rows:
+            if row["event_id"] in seen:
+                raise InvalidInput(
+                    f"event_id {row['event_id']} appears twice in one batch", field="event_id"
+                )
+            seen.add(row["event_id"])
     expected = None
     if expected_versions is not None:
         if not isinstance(expected_versions, Mapping):
@@ -108,7 +132,7 @@ def append_one(event: NewEvent, expected_version: int | None = None) -> Gen[Appe
     expected = None
     if expected_version is not None:
         expected = {row["stream"]: v.integer("expected_version", expected_version, low=0)}
-    result = yield append_statement([row], expected)
+    result = yield append_statement([row], expected, dated="at" in row)
     return appended_in_order(result, [row])[0]
 
 
@@ -123,9 +147,11 @@ def append_fields(
     actor_id: str | None = None,
     metadata: dict[str, Any] | None = None,
     expected_version: int | None = None,
+    at: dt.datetime | None = None,
 ) -> Gen[Appended]:
     """``append_one`` from plain arguments with a required ``event_id``, so it can wait in
-    the spool: a repeat of the id returns the stored event (``already_appended``)."""
+    the spool: a repeat of the id returns the stored event (``already_appended``). ``at``
+    fixes the event's time (see ``append``)."""
     event = NewEvent(
         stream=stream,
         type=type,
@@ -134,6 +160,7 @@ def append_fields(
         actor_type=actor_type,
         actor_id=actor_id,
         event_id=v.uuid("event_id", event_id),
+        at=at,
     )
     return (yield from append_one(event, expected_version).start())
 

@@ -1,6 +1,8 @@
 -- name: append_events
--- Append a batch atomically (idempotent by event id, version-checked per stream).
-SELECT * FROM agentledger.append_events_v1(%(events)s::jsonb, %(expected)s::jsonb)
+-- Append a batch atomically (idempotent by event id, version-checked per stream); dated:
+-- some event carries its own time (audit_0005).
+SELECT * FROM agentledger.append_events_v2(%(events)s::jsonb, %(expected)s::jsonb,
+                                           %(dated)s::boolean)
 
 -- name: get_event
 -- One event by its id.

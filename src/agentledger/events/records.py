@@ -15,7 +15,9 @@ EVENTS_CHANNEL = "agentledger_events"
 @dataclass(frozen=True, kw_only=True, slots=True)
 class NewEvent:
     """An event to append. ``event_id`` is the idempotency key (a random one when omitted:
-    give your own to make retries safe)."""
+    give your own to make retries safe). ``at`` is when it happened, for imported history
+    (timezone-aware; in the past, or at most ``validation.CLOCK_SKEW`` ahead); it becomes
+    ``created_at`` (default: the time of appending), never the event's position."""
 
     stream: str
     type: str
@@ -24,6 +26,7 @@ class NewEvent:
     actor_type: str = "system"
     actor_id: str | None = None
     event_id: UUID | str | None = None
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, operation
-from agentledger.errors import Conflict, NotFound
+from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.records import found, from_row
 from agentledger.runs.records import RUN_LIFECYCLE, Run, RunStat
 
@@ -47,8 +47,8 @@ def start(
     """Log a run as started. Content longer than MAX_CONTENT characters is kept truncated,
     with a marker. A repeated ``id`` returns the run already logged (Conflict when that run
     has another trigger type); the façade makes the id when none is given, so a retry or a
-    spool replay repeats the same run. ``at`` dates an imported run in the past (default:
-    now)."""
+    spool replay repeats the same run. ``at`` dates an imported run (``started_at``;
+    anywhere in the past, at most ``validation.CLOCK_SKEW`` ahead; default now)."""
     run_id = uuid.uuid4() if id is None else v.uuid("id", id)
     trigger = v.text("trigger_type", trigger_type, max_len=100)
     text = v.optional_text("content", content, max_len=MAX_INPUT)
@@ -80,11 +80,12 @@ def finish(
     tokens_out: int = 0,
     at: datetime | None = None,
 ) -> Gen[Run]:
-    """Finish a started run: failed when ``error`` is given, else succeeded. The duration
-    defaults to the time since the start (to ``at`` for an imported run). Repeating the same
-    finish (same outcome, error, response id, tokens and, when given, duration) returns the
-    run as finished, so a retry or a spool replay is harmless; any other second finish is an
-    IllegalTransition."""
+    """Finish a started run: failed when ``error`` is given, else succeeded. ``at`` dates an
+    imported finish (``finished_at``; not before the run started, at most
+    ``validation.CLOCK_SKEW`` ahead; default now). The duration defaults to the time since
+    the start (to ``at`` when given). Repeating the same finish (same outcome, error,
+    response id, tokens and, when given, duration) returns the run as finished, so a retry
+    or a spool replay is harmless; any other second finish is an IllegalTransition."""
     rid = v.uuid("run_id", run_id)
     action = "fail" if error is not None else "succeed"
     given = {
@@ -96,6 +97,7 @@ def finish(
     }
     if duration_ms is not None:
         duration_ms = v.integer("duration_ms", duration_ms, low=0, high=2**53)
+    moment = v.aware_datetime("at", at, not_future=True)
     row = yield Q.finish_run.one(
         id=rid,
         target=given["status"],
@@ -105,7 +107,7 @@ def finish(
         duration_ms=duration_ms,
         tokens_in=given["tokens_in"],
         tokens_out=given["tokens_out"],
-        at=v.aware_datetime("at", at, not_future=True),
+        at=moment,
     )
     if row is None:
         current = yield Q.get_run.one(id=rid)
@@ -116,6 +118,12 @@ def finish(
         )
         if not same:
             RUN_LIFECYCLE.check(action, current["status"])  # raises: finished otherwise
+            if moment is not None:  # still started: the guard refused the time
+                raise InvalidInput(
+                    f"at ({moment.isoformat()}) is before run {rid} started "
+                    f"({current['started_at'].isoformat()})",
+                    field="at",
+                )
         row = current
     return from_row(Run, row)
 

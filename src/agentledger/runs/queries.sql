@@ -14,8 +14,9 @@ SELECT * FROM agentledger.runs
 WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
 
 -- name: finish_run
--- Record a run's outcome when it is in a state the action is allowed from; the duration
--- defaults to the time since it started.
+-- Record a run's outcome when it is in a state the action is allowed from, at the given
+-- time (default now; not before the start); the duration defaults to the time since it
+-- started.
 UPDATE agentledger.runs
 SET status = %(target)s,
     error = %(error)s,
@@ -28,6 +29,7 @@ SET status = %(target)s,
     finished_at = coalesce(%(at)s::timestamptz, clock_timestamp())
 WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
   AND status = ANY(%(sources)s)
+  AND (%(at)s::timestamptz IS NULL OR %(at)s::timestamptz >= started_at)
 RETURNING *
 
 -- name: list_runs

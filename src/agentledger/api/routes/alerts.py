@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -17,7 +18,7 @@ from agentledger.alerts import Alert
 from agentledger.api import pagination
 from agentledger.api.auth import Reader, Writer, scope
 from agentledger.api.pagination import Limit
-from agentledger.api.schemas import Page
+from agentledger.api.schemas import AT_HELP, Page
 from agentledger.errors import NotFound
 
 router = APIRouter(prefix="/v1")
@@ -37,11 +38,14 @@ class AlertIn(BaseModel):
         description="Repeats of an open alert with "
         "this key bump its counter instead of adding a new one.",
     )
+    id: UUID | None = Field(default=None, description="Client-side id: retries are idempotent.")
+    at: dt.datetime | None = Field(default=None, description=AT_HELP)
 
 
 class AlertActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     by: str | None = Field(default=None, max_length=200, examples=["ops-oncall"])
+    at: dt.datetime | None = Field(default=None, description=AT_HELP)
 
 
 @router.post(
@@ -61,6 +65,8 @@ async def create_alert(body: AlertIn, request: Request, who: Writer) -> object:
         entity_ref=body.entity_ref,
         case_ref=body.case_ref,
         dedup_key=body.dedup_key,
+        id=body.id,
+        at=body.at,
     )
 
 
@@ -112,8 +118,8 @@ async def alert_stream(
             last = await alerts.get(resume)
         except NotFound:  # gone (retention): deliver every pending alert
             last = None
-        if last is not None:
-            seen = {a.id for a in current if a.created_at <= last.created_at}
+        if last is not None:  # by when they were stored: a back-dated alert is still new
+            seen = {a.id for a in current if a.recorded_at <= last.recorded_at}
 
     async def gen() -> AsyncIterator[str]:
         yield ": following new alerts\n\n"
@@ -147,7 +153,7 @@ async def alert_action(
 ) -> object:
     alerts = scope(request, who).alerts
     method = alerts.acknowledge if action == "acknowledge" else alerts.resolve
-    return await method(alert_id, by=body.by if body else None)
+    return await method(alert_id, by=body.by if body else None, at=body.at if body else None)
 
 
 def _tier(tier: str | None) -> int | str | None:

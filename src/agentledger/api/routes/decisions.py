@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentledger.api import pagination
 from agentledger.api.auth import Reader, Writer, scope
 from agentledger.api.pagination import Limit
-from agentledger.api.schemas import Page
+from agentledger.api.schemas import AT_HELP, Page
 from agentledger.decisions import AcceptanceStat, Decision
 
 router = APIRouter(prefix="/v1")
@@ -28,6 +28,7 @@ class DecisionIn(BaseModel):
     agent: str | None = Field(default=None, max_length=200, examples=["sentinel"])
     run_id: UUID | None = None
     id: UUID | None = Field(default=None, description="Client-side id: retries are idempotent.")
+    at: dt.datetime | None = Field(default=None, description=AT_HELP)
 
 
 class FeedbackIn(BaseModel):
@@ -35,6 +36,7 @@ class FeedbackIn(BaseModel):
     accepted: bool
     reason: str | None = Field(default=None, examples=["Right call"])
     by: str | None = Field(default=None, max_length=200, examples=["ceo"])
+    at: dt.datetime | None = Field(default=None, description=AT_HELP)
 
 
 @router.post(
@@ -54,6 +56,7 @@ async def record_decision(body: DecisionIn, request: Request, who: Writer) -> ob
         agent=body.agent,
         run_id=body.run_id,
         id=body.id,
+        at=body.at,
     )
 
 
@@ -116,5 +119,5 @@ async def decision_feedback(
     decision_id: UUID, body: FeedbackIn, request: Request, who: Writer
 ) -> object:
     return await scope(request, who).decisions.record_feedback(
-        decision_id, body.accepted, reason=body.reason, by=body.by
+        decision_id, body.accepted, reason=body.reason, by=body.by, at=body.at
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
@@ -20,7 +21,7 @@ from agentledger.api.pagination import (
     encode_cursor,
     event_position,
 )
-from agentledger.api.schemas import Page
+from agentledger.api.schemas import AT_HELP, Page
 from agentledger.errors import InvalidInput
 from agentledger.events import Appended, Event, NewEvent
 
@@ -43,6 +44,7 @@ class EventIn(BaseModel):
     expected_version: int | None = Field(
         default=None, ge=0, description="Optimistic concurrency: 409 when the stream is elsewhere."
     )
+    at: dt.datetime | None = Field(default=None, description=AT_HELP)
 
 
 class BatchIn(BaseModel):
@@ -66,6 +68,7 @@ async def append(body: EventIn, request: Request, who: Writer) -> object:
         actor_id=body.actor_id,
         metadata=body.metadata,
         expected_version=body.expected_version,
+        at=body.at,
     )
 
 
@@ -93,6 +96,7 @@ async def append_many(body: BatchIn, request: Request, who: Writer) -> object:
             actor_type=e.actor_type,
             actor_id=e.actor_id,
             event_id=e.event_id,
+            at=e.at,
         )
         for e in body.events
     ]

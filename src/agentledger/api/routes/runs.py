@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentledger.api import pagination
 from agentledger.api.auth import Reader, Writer, scope
 from agentledger.api.pagination import Limit
-from agentledger.api.schemas import Page
+from agentledger.api.schemas import AT_HELP, Page
 from agentledger.runs import Run, RunStat
 
 router = APIRouter(prefix="/v1")
@@ -27,6 +27,7 @@ class RunIn(BaseModel):
     entity_ref: str | None = Field(default=None, examples=["contact:john-smith"])
     metadata: dict[str, Any] = Field(default_factory=dict)
     id: UUID | None = Field(default=None, description="Client-side id: retries are idempotent.")
+    at: dt.datetime | None = Field(default=None, description=AT_HELP)
 
 
 class RunFinishIn(BaseModel):
@@ -36,6 +37,7 @@ class RunFinishIn(BaseModel):
     duration_ms: int | None = Field(default=None, ge=0)
     tokens_in: int = Field(default=0, ge=0)
     tokens_out: int = Field(default=0, ge=0)
+    at: dt.datetime | None = Field(default=None, description=AT_HELP)
 
 
 @router.post("/runs", status_code=201, response_model=Run, tags=["runs"], summary="Start a run")
@@ -48,6 +50,7 @@ async def start_run(body: RunIn, request: Request, who: Writer) -> object:
         entity_ref=body.entity_ref,
         metadata=body.metadata,
         id=body.id,
+        at=body.at,
     )
 
 
@@ -65,6 +68,7 @@ async def finish_run(run_id: UUID, body: RunFinishIn, request: Request, who: Wri
         duration_ms=body.duration_ms,
         tokens_in=body.tokens_in,
         tokens_out=body.tokens_out,
+        at=body.at,
     )
 
 
