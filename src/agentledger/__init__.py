@@ -2,6 +2,7 @@
 
 from agentledger.agents import Agent
 from agentledger.alerts import Alert, AlertNotice
+from agentledger.checkpoints import ChannelBlob, StoredCheckpoint, TaskWrite
 from agentledger.config import Settings
 from agentledger.decisions import AcceptanceStat, Decision
 from agentledger.errors import (
@@ -69,6 +70,7 @@ __all__ = [
     "ArtifactHit",
     "ArtifactInfo",
     "AsyncLedger",
+    "ChannelBlob",
     "Chunk",
     "ChunkHit",
     "ChunkInfo",
@@ -112,7 +114,9 @@ __all__ = [
     "Settings",
     "Settled",
     "Spooled",
+    "StoredCheckpoint",
     "Task",
+    "TaskWrite",
     "Tenant",
     "TenantInactive",
     "TenantMismatch",

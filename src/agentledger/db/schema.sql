@@ -2521,6 +2521,63 @@ CREATE TABLE agentledger.api_keys (
 ALTER TABLE ONLY agentledger.api_keys FORCE ROW LEVEL SECURITY;
 
 --
+-- Name: checkpoint_blobs; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.checkpoint_blobs (
+    tenant_id text NOT NULL,
+    thread_id text NOT NULL COLLATE pg_catalog."C",
+    checkpoint_ns text DEFAULT ''::text NOT NULL COLLATE pg_catalog."C",
+    channel text NOT NULL COLLATE pg_catalog."C",
+    version text NOT NULL COLLATE pg_catalog."C",
+    type text NOT NULL,
+    blob bytea
+);
+
+ALTER TABLE ONLY agentledger.checkpoint_blobs FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: checkpoint_writes; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.checkpoint_writes (
+    tenant_id text NOT NULL,
+    thread_id text NOT NULL COLLATE pg_catalog."C",
+    checkpoint_ns text DEFAULT ''::text NOT NULL COLLATE pg_catalog."C",
+    checkpoint_id text NOT NULL COLLATE pg_catalog."C",
+    task_id text NOT NULL COLLATE pg_catalog."C",
+    idx integer NOT NULL,
+    task_path text DEFAULT ''::text NOT NULL COLLATE pg_catalog."C",
+    channel text NOT NULL,
+    type text NOT NULL,
+    blob bytea NOT NULL
+);
+
+ALTER TABLE ONLY agentledger.checkpoint_writes FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: checkpoints; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.checkpoints (
+    tenant_id text NOT NULL,
+    thread_id text NOT NULL COLLATE pg_catalog."C",
+    checkpoint_ns text DEFAULT ''::text NOT NULL COLLATE pg_catalog."C",
+    checkpoint_id text NOT NULL COLLATE pg_catalog."C",
+    parent_checkpoint_id text COLLATE pg_catalog."C",
+    run_id text,
+    type text NOT NULL,
+    checkpoint bytea NOT NULL,
+    channel_versions jsonb DEFAULT '{}'::jsonb NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT checkpoints_channel_versions CHECK ((jsonb_typeof(channel_versions) = 'object'::text)),
+    CONSTRAINT checkpoints_metadata CHECK ((jsonb_typeof(metadata) = 'object'::text))
+);
+
+ALTER TABLE ONLY agentledger.checkpoints FORCE ROW LEVEL SECURITY;
+
+--
 -- Name: decisions; Type: TABLE; Schema: agentledger
 --
 
@@ -2945,6 +3002,27 @@ ALTER TABLE ONLY agentledger.api_keys
     ADD CONSTRAINT api_keys_pkey PRIMARY KEY (tenant_id, id);
 
 --
+-- Name: checkpoint_blobs checkpoint_blobs_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.checkpoint_blobs
+    ADD CONSTRAINT checkpoint_blobs_pkey PRIMARY KEY (tenant_id, thread_id, checkpoint_ns, channel, version);
+
+--
+-- Name: checkpoint_writes checkpoint_writes_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.checkpoint_writes
+    ADD CONSTRAINT checkpoint_writes_pkey PRIMARY KEY (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx);
+
+--
+-- Name: checkpoints checkpoints_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.checkpoints
+    ADD CONSTRAINT checkpoints_pkey PRIMARY KEY (tenant_id, thread_id, checkpoint_ns, checkpoint_id);
+
+--
 -- Name: decisions decisions_pkey; Type: CONSTRAINT; Schema: agentledger
 --
 
@@ -3135,6 +3213,18 @@ CREATE UNIQUE INDEX alerts_open_dedup ON agentledger.alerts USING btree (tenant_
 --
 
 CREATE INDEX alerts_pending ON agentledger.alerts USING btree (tenant_id, tier, created_at) WHERE (status = 'pending'::text);
+
+--
+-- Name: checkpoints_newest; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX checkpoints_newest ON agentledger.checkpoints USING btree (tenant_id, checkpoint_id);
+
+--
+-- Name: checkpoints_runs; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX checkpoints_runs ON agentledger.checkpoints USING btree (tenant_id, run_id) WHERE (run_id IS NOT NULL);
 
 --
 -- Name: decisions_agent_created; Type: INDEX; Schema: agentledger
@@ -3443,6 +3533,27 @@ ALTER TABLE ONLY agentledger.api_keys
     ADD CONSTRAINT api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
 
 --
+-- Name: checkpoint_blobs checkpoint_blobs_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.checkpoint_blobs
+    ADD CONSTRAINT checkpoint_blobs_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
+
+--
+-- Name: checkpoint_writes checkpoint_writes_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.checkpoint_writes
+    ADD CONSTRAINT checkpoint_writes_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
+
+--
+-- Name: checkpoints checkpoints_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.checkpoints
+    ADD CONSTRAINT checkpoints_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
+
+--
 -- Name: decisions decisions_run_fk; Type: FK CONSTRAINT; Schema: agentledger
 --
 
@@ -3584,6 +3695,24 @@ ALTER TABLE agentledger.alerts ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE agentledger.api_keys ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: checkpoint_blobs; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.checkpoint_blobs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: checkpoint_writes; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.checkpoint_writes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: checkpoints; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.checkpoints ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: decisions; Type: ROW SECURITY; Schema: agentledger
@@ -3740,6 +3869,24 @@ CREATE POLICY tenant_isolation ON agentledger.alerts USING ((tenant_id = agentle
 --
 
 CREATE POLICY tenant_isolation ON agentledger.api_keys USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: checkpoint_blobs tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.checkpoint_blobs USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: checkpoint_writes tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.checkpoint_writes USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: checkpoints tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.checkpoints USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
 
 --
 -- Name: decisions tenant_isolation; Type: POLICY; Schema: agentledger
@@ -4120,6 +4267,24 @@ GRANT SELECT,INSERT,UPDATE ON TABLE agentledger.alerts TO agentledger_app;
 --
 
 GRANT SELECT,INSERT,UPDATE ON TABLE agentledger.api_keys TO agentledger_app;
+
+--
+-- Name: TABLE checkpoint_blobs; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.checkpoint_blobs TO agentledger_app;
+
+--
+-- Name: TABLE checkpoint_writes; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.checkpoint_writes TO agentledger_app;
+
+--
+-- Name: TABLE checkpoints; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.checkpoints TO agentledger_app;
 
 --
 -- Name: TABLE decisions; Type: ACL; Schema: agentledger
