@@ -16,7 +16,17 @@ PACKAGE = ROOT / "src" / "agentledger"
 # Which top-level parts of the package each part may import (api/console/cli -> ledger ->
 # modules -> db). Modules may use the shared leaf helpers.
 LEAVES = {"errors", "config", "validation", "lifecycle", "records"}
-FRONT = {"api", "console", "web", "cli", "demo", "session_import", "__init__", "__main__"}
+FRONT = {
+    "api",
+    "console",
+    "web",
+    "cli",
+    "demo",
+    "session_import",
+    "integrations",
+    "__init__",
+    "__main__",
+}
 # The two HTTP faces share agentledger.web and never import each other, save the one place
 # that composes them (the app factory mounts the console).
 FACES_APART = {("console", "api"), ("web", "api"), ("web", "console")}

@@ -1,0 +1,1 @@
+"""Integrations of agentledger with other frameworks, each behind its own optional extra."""
