@@ -206,7 +206,9 @@ def get_by_key(
     """By natural key (source + key), or by kind + name for entities upserted by name; looks in
     ``user``'s namespace (or the tenant's)."""
     dedup = _natural_dedup(key, source, kind, name)
-    row = yield Q.get_entity_by_key.one(owner=filters.user_id(user) or "", dedup_key=dedup)
+    lookup = Q.get_entity_by_key.one(owner=filters.user_id(user) or "", dedup_key=dedup)
+    # Without a touch the lookup is the whole operation: one round trip.
+    row = yield (lookup if touch else lookup.alone())
     if row is not None and touch:
         yield Q.touch_entities.none(ids=[row["id"]])
     return None if row is None else entity_from_row(row)
@@ -270,7 +272,7 @@ def list_(
         after_updated=None if after is None else after.updated_at,
         after_id=None if after is None else after.id,
         limit=filters.limit(limit),
-    )
+    ).alone()
     return [entity_from_row(r) for r in rows]
 
 
