@@ -1,6 +1,6 @@
 """Run every benchmark in one go on one server, then publish the ratios.
 
-    python -m bench [--quick] [--only events,tasks,memory,api]
+    python -m bench [--quick] [--only events,tasks,memory,api,langgraph]
 
 Each scenario runs beside its ceiling (the same statements through raw psycopg) and its
 peers, in the same run; results land in bench/results/latest.{json,md,svg}.
@@ -19,7 +19,7 @@ import psycopg
 from bench import report
 from bench.common import RECORDED, console, machine, shared_server
 
-SUITES = ["events", "tasks", "memory_peers", "memory", "memory_graph", "sessions"]
+SUITES = ["events", "tasks", "memory_peers", "memory", "memory_graph", "sessions", "langgraph"]
 
 
 def main(argv: list[str] | None = None) -> None:

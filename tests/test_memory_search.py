@@ -178,3 +178,13 @@ def test_a_stored_zero_vector_never_scores_nan(
         assert hit.vector_score is None or math.isfinite(hit.vector_score)
         if hit.entity.id == flat.id:
             assert hit.vector_score is None
+
+
+def test_an_orthogonal_vector_is_a_hit_of_similarity_zero(mem: Memory, has_vector: bool) -> None:
+    if not has_vector:
+        pytest.skip("pgvector is not installed")
+    axis = [[1.0 if i == k else 0.0 for i in range(EMBEDDING_DIMENSIONS)] for k in range(2)]
+    mem.upsert("doc", "along", embedding=axis[0])
+    mem.upsert("doc", "across", embedding=axis[1])
+    hits = mem.search_vector(axis[0])
+    assert [(h.entity.name, h.score) for h in hits] == [("along", 1.0), ("across", 0.0)]

@@ -10,6 +10,7 @@ from agentledger.catalog import (
     CatalogVersionInfo,
     DiffEntry,
 )
+from agentledger.checkpoints import ChannelBlob, StoredCheckpoint, TaskWrite
 from agentledger.config import Settings
 from agentledger.decisions import AcceptanceStat, Decision
 from agentledger.errors import (
@@ -82,6 +83,7 @@ __all__ = [
     "CatalogSchema",
     "CatalogVersion",
     "CatalogVersionInfo",
+    "ChannelBlob",
     "Chunk",
     "ChunkHit",
     "ChunkInfo",
@@ -127,7 +129,9 @@ __all__ = [
     "Settings",
     "Settled",
     "Spooled",
+    "StoredCheckpoint",
     "Task",
+    "TaskWrite",
     "Tenant",
     "TenantInactive",
     "TenantMismatch",

@@ -16,6 +16,7 @@ from typing import Any, LiteralString, Self, TypeVar
 from agentledger.agents.facade_async import AsyncAgents
 from agentledger.alerts.facade_async import AsyncAlerts
 from agentledger.catalog.facade_async import AsyncCatalog, AsyncPlatformCatalog
+from agentledger.checkpoints.facade_async import AsyncCheckpoints
 from agentledger.config import Settings
 from agentledger.db import app_migrations, migrate
 from agentledger.db.app_sql import run_sql
@@ -70,6 +71,7 @@ class AsyncModules:
         self.memory = AsyncMemory(run)
         self.sessions = AsyncSessions(run)
         self.catalog = AsyncCatalog(run)
+        self.checkpoints = AsyncCheckpoints(run)
 
     async def execute(self, sql: LiteralString, params: Mapping[str, Any] | None = None) -> int:
         """Run one statement of the application's own (its tables, docs/app-tables.md) in

@@ -17,6 +17,7 @@ from typing import Any, LiteralString, Self, TypeVar
 from agentledger.agents.facade_sync import Agents
 from agentledger.alerts.facade_sync import Alerts
 from agentledger.catalog.facade_sync import Catalog, PlatformCatalog
+from agentledger.checkpoints.facade_sync import Checkpoints
 from agentledger.config import Settings
 from agentledger.db import app_migrations, migrate
 from agentledger.db.app_sql import run_sql
@@ -71,6 +72,7 @@ class Modules:
         self.memory = Memory(run)
         self.sessions = Sessions(run)
         self.catalog = Catalog(run)
+        self.checkpoints = Checkpoints(run)
 
     def execute(self, sql: LiteralString, params: Mapping[str, Any] | None = None) -> int:
         """Run one statement of the application's own (its tables, docs/app-tables.md) in

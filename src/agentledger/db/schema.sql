@@ -2788,6 +2788,63 @@ UNION ALL
    FROM agentledger.catalog_global_versions g;
 
 --
+-- Name: checkpoint_blobs; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.checkpoint_blobs (
+    tenant_id text NOT NULL,
+    thread_id text NOT NULL COLLATE pg_catalog."C",
+    checkpoint_ns text DEFAULT ''::text NOT NULL COLLATE pg_catalog."C",
+    channel text NOT NULL COLLATE pg_catalog."C",
+    version text NOT NULL COLLATE pg_catalog."C",
+    type text NOT NULL,
+    blob bytea
+);
+
+ALTER TABLE ONLY agentledger.checkpoint_blobs FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: checkpoint_writes; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.checkpoint_writes (
+    tenant_id text NOT NULL,
+    thread_id text NOT NULL COLLATE pg_catalog."C",
+    checkpoint_ns text DEFAULT ''::text NOT NULL COLLATE pg_catalog."C",
+    checkpoint_id text NOT NULL COLLATE pg_catalog."C",
+    task_id text NOT NULL COLLATE pg_catalog."C",
+    idx integer NOT NULL,
+    task_path text DEFAULT ''::text NOT NULL COLLATE pg_catalog."C",
+    channel text NOT NULL,
+    type text NOT NULL,
+    blob bytea NOT NULL
+);
+
+ALTER TABLE ONLY agentledger.checkpoint_writes FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: checkpoints; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.checkpoints (
+    tenant_id text NOT NULL,
+    thread_id text NOT NULL COLLATE pg_catalog."C",
+    checkpoint_ns text DEFAULT ''::text NOT NULL COLLATE pg_catalog."C",
+    checkpoint_id text NOT NULL COLLATE pg_catalog."C",
+    parent_checkpoint_id text COLLATE pg_catalog."C",
+    run_id text,
+    type text NOT NULL,
+    checkpoint bytea NOT NULL,
+    channel_versions jsonb DEFAULT '{}'::jsonb NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT checkpoints_channel_versions CHECK ((jsonb_typeof(channel_versions) = 'object'::text)),
+    CONSTRAINT checkpoints_metadata CHECK ((jsonb_typeof(metadata) = 'object'::text))
+);
+
+ALTER TABLE ONLY agentledger.checkpoints FORCE ROW LEVEL SECURITY;
+
+--
 -- Name: decisions; Type: TABLE; Schema: agentledger
 --
 
@@ -3661,6 +3718,27 @@ ALTER TABLE ONLY agentledger.catalog_versions
     ADD CONSTRAINT catalog_versions_pkey PRIMARY KEY (tenant_id, doc_type, name, version);
 
 --
+-- Name: checkpoint_blobs checkpoint_blobs_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.checkpoint_blobs
+    ADD CONSTRAINT checkpoint_blobs_pkey PRIMARY KEY (tenant_id, thread_id, checkpoint_ns, channel, version);
+
+--
+-- Name: checkpoint_writes checkpoint_writes_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.checkpoint_writes
+    ADD CONSTRAINT checkpoint_writes_pkey PRIMARY KEY (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx);
+
+--
+-- Name: checkpoints checkpoints_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.checkpoints
+    ADD CONSTRAINT checkpoints_pkey PRIMARY KEY (tenant_id, thread_id, checkpoint_ns, checkpoint_id);
+
+--
 -- Name: decisions decisions_pkey; Type: CONSTRAINT; Schema: agentledger
 --
 
@@ -3858,6 +3936,18 @@ CREATE UNIQUE INDEX alerts_open_dedup ON agentledger.alerts USING btree (tenant_
 --
 
 CREATE INDEX alerts_pending ON agentledger.alerts USING btree (tenant_id, tier, created_at) WHERE (status = 'pending'::text);
+
+--
+-- Name: checkpoints_newest; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX checkpoints_newest ON agentledger.checkpoints USING btree (tenant_id, checkpoint_id);
+
+--
+-- Name: checkpoints_runs; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX checkpoints_runs ON agentledger.checkpoints USING btree (tenant_id, run_id) WHERE (run_id IS NOT NULL);
 
 --
 -- Name: decisions_agent_created; Type: INDEX; Schema: agentledger
@@ -4200,6 +4290,27 @@ ALTER TABLE ONLY agentledger.catalog_versions
     ADD CONSTRAINT catalog_versions_document_fk FOREIGN KEY (tenant_id, doc_type, name) REFERENCES agentledger.catalog_documents(tenant_id, doc_type, name) ON DELETE CASCADE;
 
 --
+-- Name: checkpoint_blobs checkpoint_blobs_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.checkpoint_blobs
+    ADD CONSTRAINT checkpoint_blobs_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
+
+--
+-- Name: checkpoint_writes checkpoint_writes_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.checkpoint_writes
+    ADD CONSTRAINT checkpoint_writes_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
+
+--
+-- Name: checkpoints checkpoints_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.checkpoints
+    ADD CONSTRAINT checkpoints_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
+
+--
 -- Name: decisions decisions_run_fk; Type: FK CONSTRAINT; Schema: agentledger
 --
 
@@ -4384,6 +4495,24 @@ ALTER TABLE agentledger.catalog_schemas ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE agentledger.catalog_versions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: checkpoint_blobs; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.checkpoint_blobs ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: checkpoint_writes; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.checkpoint_writes ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: checkpoints; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.checkpoints ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: decisions; Type: ROW SECURITY; Schema: agentledger
@@ -4786,6 +4915,24 @@ CREATE POLICY tenant_isolation ON agentledger.catalog_schemas USING ((tenant_id 
 --
 
 CREATE POLICY tenant_isolation ON agentledger.catalog_versions USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: checkpoint_blobs tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.checkpoint_blobs USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: checkpoint_writes tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.checkpoint_writes USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: checkpoints tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.checkpoints USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
 
 --
 -- Name: decisions tenant_isolation; Type: POLICY; Schema: agentledger
@@ -5548,6 +5695,24 @@ GRANT SELECT ON TABLE agentledger.catalog_visible_schemas TO agentledger_app;
 --
 
 GRANT SELECT ON TABLE agentledger.catalog_visible_versions TO agentledger_app;
+
+--
+-- Name: TABLE checkpoint_blobs; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.checkpoint_blobs TO agentledger_app;
+
+--
+-- Name: TABLE checkpoint_writes; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.checkpoint_writes TO agentledger_app;
+
+--
+-- Name: TABLE checkpoints; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.checkpoints TO agentledger_app;
 
 --
 -- Name: TABLE decisions; Type: ACL; Schema: agentledger

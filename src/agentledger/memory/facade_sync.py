@@ -71,9 +71,11 @@ class Memory:
         Merging: attrs merge key by key and a None or missing value never overwrites a
         stored one; ``merge="deep"`` merges nested objects key by key too, at every depth
         (a None at any depth never overwrites; arrays and scalars replace), where the
-        default "shallow" replaces a nested object whole. Tags are unioned; summary,
-        relevance and embedding change only when given; kind takes the new value, and so
-        does name unless it is None, which with ``key`` keeps the stored name (a new entity
+        default "shallow" replaces a nested object whole; ``merge="replace"`` makes attrs
+        and tags exactly the given ones (a None is stored as JSON null). Otherwise tags are
+        unioned. Summary, relevance and embedding change only when given; kind takes the
+        new value, and so does name unless it is None, which with ``key`` keeps the stored
+        name (a new entity
         needs one: InvalidInput, nothing written); ``shared`` can be turned on, not off;
         an archived entity becomes active again; ``update_count`` and ``updated_at`` are
         bumped. One statement, safe under concurrent upserts of the same entity.
@@ -143,6 +145,8 @@ class Memory:
     get = forward_sync(ops.get)
     get_by_key = forward_sync(ops.get_by_key)
     delete = forward_sync(ops.delete)
+    delete_by_key = forward_sync(ops.delete_by_key)
+    sources = forward_sync(ops.sources)
     find_by_name = forward_sync(search.find_by_name)
     find_by_substring = forward_sync(search.find_by_substring)
     search_text = forward_sync(search.search_text)

@@ -18,8 +18,9 @@ from agentledger.errors import InvalidInput
 
 MAX_LIMIT = 1000
 # What a user's read sees: "own" only the user's entities; "shared" also the tenant's own
-# (no user) and other users' shared ones. A read without a user sees the whole tenant.
-SCOPES = ("own", "shared")
+# (no user) and other users' shared ones. A read without a user sees the whole tenant, or,
+# with "tenant", only the tenant's own entities (those of no user).
+SCOPES = ("own", "shared", "tenant")
 COMPARISONS = {"=": "==", "==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 # One attribute comparison: (attribute name, operator, value).
@@ -32,7 +33,8 @@ class Filter:
 
     ``user``: the user reading; None reads as the tenant and sees all. ``scope`` says what
     the user sees: "shared" (the default) their own entities, the tenant's own (no user) and
-    other users' shared ones; "own" only their own. ``kind``: one kind or several.
+    other users' shared ones; "own" only their own; "tenant" (with no user) only the
+    tenant's own, none of its users'. ``kind``: one kind or several.
     ``tags``: all must be present. ``attrs``: containment (``{"industry": "tech"}``).
     ``where``: comparisons such as ``("revenue", ">", 1000)`` or ``("closed", "<",
     date(2024, 1, 1))``. Time bounds are inclusive below, exclusive above. Archived
@@ -57,8 +59,18 @@ def user_id(value: object, field: str = "user") -> str | None:
 
 
 def scoped(user: object, scope: object = "shared") -> dict[str, Any]:
-    """The ``user`` and ``own`` parameters of a statement that reads as a user."""
-    return {"user": user_id(user), "own": v.choice("scope", scope, SCOPES) == "own"}
+    """The ``user`` and ``own`` parameters of a statement that reads as a user.
+
+    The tenant's own scope reads as the owner ``''`` (the tenant's entities are stored
+    under it) with only its own rows: every statement's scope test then keeps those."""
+    chosen = v.choice("scope", scope, SCOPES)
+    if chosen == "tenant":
+        if user is not None:
+            raise InvalidInput(
+                "scope 'tenant' reads the tenant's own entities: give no user", field="scope"
+            )
+        return {"user": "", "own": True}
+    return {"user": user_id(user), "own": chosen == "own"}
 
 
 def limit(value: object) -> int:

@@ -6,16 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 
-def merge_rows(old: dict[str, Any], new: dict[str, Any], deep: bool) -> dict[str, Any]:
-    """Two inputs for one entity in a batch, merged the way the database merges them."""
+def merge_rows(old: dict[str, Any], new: dict[str, Any], mode: str) -> dict[str, Any]:
+    """Two inputs for one entity in a batch, merged the way the database merges them
+    (``mode``: "shallow", "deep" or "replace", as ``upsert``'s ``merge``)."""
     merged = dict(new)
     for field in ("name", "summary", "relevance", "embedding"):
         if new[field] is None:
             merged[field] = old[field]
-    merged["attrs"] = (
-        merge_deep(old["attrs"], new["attrs"]) if deep else {**old["attrs"], **new["attrs"]}
-    )
-    merged["tags"] = sorted(set(old["tags"]) | set(new["tags"]))
+    # "replace" keeps the later input's attrs and tags as they are.
+    if mode != "replace":
+        merged["attrs"] = (
+            merge_deep(old["attrs"], new["attrs"])
+            if mode == "deep"
+            else {**old["attrs"], **new["attrs"]}
+        )
+        merged["tags"] = sorted(set(old["tags"]) | set(new["tags"]))
     merged["shared"] = old["shared"] or new["shared"]
     merged["repeats"] = old["repeats"] + 1
     # The later input's moment (None: now) is the update's; a new entity was created at the
@@ -47,12 +52,12 @@ def strip_nulls(value: Any) -> Any:
     return value
 
 
-def mergeable(old: Any, new: Any, deep: bool) -> bool:
+def mergeable(old: Any, new: Any, mode: str) -> bool:
     """Whether merging ``new`` into ``old`` first and the result into a stored value equals
-    merging them into it one by one: not when ``new`` puts an object where ``old`` put a
-    scalar or an array, which the stored object would be merged into again."""
-    if not deep or not isinstance(new, dict):
+    merging them into it one by one: not when a deep merge's ``new`` puts an object where
+    ``old`` put a scalar or an array, which the stored object would be merged into again."""
+    if mode != "deep" or not isinstance(new, dict):
         return True
     if not isinstance(old, dict):
         return old is None
-    return all(mergeable(old.get(k), x, True) for k, x in new.items())
+    return all(mergeable(old.get(k), x, "deep") for k, x in new.items())

@@ -30,7 +30,9 @@ from agentledger.records import from_row
 Q = Queries.beside(__file__)
 MAX_BATCH = 50_000
 MAX_ATTRS_BYTES = 256_000
-MERGES = ("shallow", "deep")
+# How an upsert merges into the stored entity: attrs key by key ("shallow"), nested objects
+# too ("deep"), or attrs and tags replaced whole ("replace").
+MERGES = ("shallow", "deep", "replace")
 
 
 # --- entities ---------------------------------------------------------------------------
@@ -40,12 +42,13 @@ MERGES = ("shallow", "deep")
 def upsert(entity: NewEntity, *, merge: str = "shallow") -> Gen[Entity]:
     """Insert the entity, or merge it into the one with the same natural key.
 
-    ``merge`` is how attrs merge: "shallow" (top-level keys) or "deep" (nested objects key
-    by key at every depth). A None name keeps the stored one; a new entity needs a name.
+    ``merge`` is how attrs merge: "shallow" (top-level keys), "deep" (nested objects key
+    by key at every depth), or "replace" (attrs and tags become the given ones, None values
+    stored as JSON null). A None name keeps the stored one; a new entity needs a name.
     """
-    deep = v.choice("merge", merge, MERGES) == "deep"
-    row = _entity_row(entity, "entity", deep)
-    rows = yield from _upsert_rows([row], deep)
+    mode = v.choice("merge", merge, MERGES)
+    row = _entity_row(entity, "entity", mode)
+    rows = yield from _upsert_rows([row], mode)
     return entity_from_row(rows[0])
 
 
@@ -107,7 +110,7 @@ def upsert_many(
     put a scalar or an array cannot be merged into it (the stored object would be merged in
     again): it goes to a second statement, so the batch ends as one-by-one upserts would.
     """
-    deep = v.choice("merge", merge, MERGES) == "deep"
+    mode = v.choice("merge", merge, MERGES)
     items = list(entities)
     if len(items) > MAX_BATCH:
         raise InvalidInput(
@@ -122,12 +125,12 @@ def upsert_many(
                 item = NewEntity(**item)
             except TypeError as exc:
                 raise InvalidInput(f"entities[{i}]: {exc}", field="entities") from None
-        row = _entity_row(item, f"entities[{i}]", deep)
+        row = _entity_row(item, f"entities[{i}]", mode)
         ident = (row["user_id"], row["dedup_key"])
         order.append(ident)
         at = last.get(ident)
-        if at is not None and mergeable(rounds[at][ident]["attrs"], row["attrs"], deep):
-            rounds[at][ident] = merge_rows(rounds[at][ident], row, deep)
+        if at is not None and mergeable(rounds[at][ident]["attrs"], row["attrs"], mode):
+            rounds[at][ident] = merge_rows(rounds[at][ident], row, mode)
             continue
         at = 0 if at is None else at + 1
         if at == len(rounds):
@@ -138,7 +141,7 @@ def upsert_many(
     inserted = 0
     for batch in rounds:
         # A stable order keeps concurrent batches that share keys from deadlocking.
-        rows = yield from _upsert_rows([batch[k] for k in sorted(batch)], deep)
+        rows = yield from _upsert_rows([batch[k] for k in sorted(batch)], mode)
         ids.update({(r["user_id"] or "", r["dedup_key"]): r["id"] for r in rows})
         inserted += sum(1 for r in rows if r["inserted"])
     return UpsertResult(
@@ -146,7 +149,7 @@ def upsert_many(
     )
 
 
-def _upsert_rows(rows: list[dict[str, Any]], deep: bool) -> Gen[list[dict[str, Any]]]:
+def _upsert_rows(rows: list[dict[str, Any]], mode: str) -> Gen[list[dict[str, Any]]]:
     if any(r["name"] is None for r in rows):
         # Locked, so the name read is the one the upsert keeps (no rename or delete between);
         # all the batch's rows, in the upsert's order, so that batches lock in one order.
@@ -171,7 +174,7 @@ def _upsert_rows(rows: list[dict[str, Any]], deep: bool) -> Gen[list[dict[str, A
         yield Q.require_extension.none(extension="vector", feature="entity embeddings")
     result: list[dict[str, Any]] = yield Q.upsert_entities.all(
         rows=json.dumps([{k: x for k, x in r.items() if k != "embedding"} for r in rows]),
-        deep=deep,
+        mode=mode,
     )
     if embedded:
         yield Q.set_embeddings.none(rows=json.dumps(embedded))
@@ -202,13 +205,10 @@ def get_by_key(
 ) -> Gen[Entity | None]:
     """By natural key (source + key), or by kind + name for entities upserted by name; looks in
     ``user``'s namespace (or the tenant's)."""
-    if key is not None:
-        dedup = _key_dedup(source, key)
-    elif kind is not None and name is not None:
-        dedup = _name_dedup(kind, name)
-    else:
-        raise InvalidInput("give key (and source), or kind and name", field="key")
-    row = yield Q.get_entity_by_key.one(owner=filters.user_id(user) or "", dedup_key=dedup)
+    dedup = _natural_dedup(key, source, kind, name)
+    lookup = Q.get_entity_by_key.one(owner=filters.user_id(user) or "", dedup_key=dedup)
+    # Without a touch the lookup is the whole operation: one round trip.
+    row = yield (lookup if touch else lookup.alone())
     if row is not None and touch:
         yield Q.touch_entities.none(ids=[row["id"]])
     return None if row is None else entity_from_row(row)
@@ -221,6 +221,47 @@ def delete(id: UUID | str, *, user: str | None = None, scope: str = "shared") ->
     return bool(count)
 
 
+@operation(idempotent=True)
+def delete_by_key(
+    key: str | None = None,
+    *,
+    source: str = "",
+    kind: str | None = None,
+    name: str | None = None,
+    user: str | None = None,
+) -> Gen[bool]:
+    """Delete the entity with this natural key (as ``get_by_key`` finds it, in ``user``'s
+    namespace or the tenant's) and its relationships; False when there was none."""
+    dedup = _natural_dedup(key, source, kind, name)
+    count = yield Q.delete_entity_by_key.rowcount(
+        owner=filters.user_id(user) or "", dedup_key=dedup
+    )
+    return bool(count)
+
+
+@operation(writes=False)
+def sources(
+    prefix: str = "",
+    *,
+    kind: str | None = None,
+    user: str | None = None,
+    scope: str = "shared",
+    after: str | None = None,
+    limit: int = 100,
+) -> Gen[list[str]]:
+    """Where the entities a reader sees came from: their distinct sources (of ``kind`` only,
+    when given) that start with ``prefix``, in code point order, the page after ``after``
+    (pass the last source back for the next page)."""
+    rows = yield Q.entity_sources.all(
+        prefix=v.text("prefix", prefix, max_len=200, min_len=0),
+        kind=None if kind is None else v.text("kind", kind, max_len=100),
+        **filters.scoped(user, scope),
+        after=None if after is None else v.text("after", after, max_len=200, min_len=0),
+        limit=filters.limit(limit),
+    )
+    return [r["source"] for r in rows]
+
+
 @operation(writes=False)
 def list_(
     filter: Filter | None = None, *, after: Entity | None = None, limit: int = 100
@@ -231,7 +272,7 @@ def list_(
         after_updated=None if after is None else after.updated_at,
         after_id=None if after is None else after.id,
         limit=filters.limit(limit),
-    )
+    ).alone()
     return [entity_from_row(r) for r in rows]
 
 
@@ -307,7 +348,7 @@ def vector_text(field: str, values: object) -> str:
     return "[" + ",".join(map(repr, out)) + "]"
 
 
-def _entity_row(e: NewEntity, field: str, deep: bool = False) -> dict[str, Any]:
+def _entity_row(e: NewEntity, field: str, mode: str = "shallow") -> dict[str, Any]:
     if not isinstance(e, NewEntity):
         raise InvalidInput(f"{field} must be a NewEntity, not {type(e).__name__}", field=field)
     kind = v.text("kind", e.kind, max_len=100, strip=True)
@@ -338,8 +379,7 @@ def _entity_row(e: NewEntity, field: str, deep: bool = False) -> dict[str, Any]:
         "dedup_key": dedup,
         "name": name,
         "summary": v.optional_text("summary", e.summary, max_len=100_000),
-        # A missing or None attribute never overwrites a stored one (at any depth if deep).
-        "attrs": strip_nulls(attrs) if deep else {k: x for k, x in attrs.items() if x is not None},
+        "attrs": _merged_attrs(attrs, mode),
         "tags": v.tags("tags", e.tags),
         "relevance": None
         if e.relevance is None
@@ -351,9 +391,28 @@ def _entity_row(e: NewEntity, field: str, deep: bool = False) -> dict[str, Any]:
     }
 
 
+def _merged_attrs(attrs: dict[str, Any], mode: str) -> dict[str, Any]:
+    """The attrs an upsert sends: a None never overwrites a stored value when merging (at
+    any depth when deep), so it is left out; a replacement keeps it, as JSON null."""
+    if mode == "replace":
+        return attrs
+    if mode == "deep":
+        return dict(strip_nulls(attrs))
+    return {k: x for k, x in attrs.items() if x is not None}
+
+
 def _utc_stamp(at: datetime) -> str:
     """A checked moment (``validation.aware_datetime``) as the statement's UTC text."""
     return at.astimezone(UTC).isoformat()
+
+
+def _natural_dedup(key: str | None, source: str, kind: str | None, name: str | None) -> str:
+    """The dedup key of a natural key: source + key, or kind + name."""
+    if key is not None:
+        return _key_dedup(source, key)
+    if kind is not None and name is not None:
+        return _name_dedup(kind, name)
+    raise InvalidInput("give key (and source), or kind and name", field="key")
 
 
 def _key_dedup(source: str, key: str) -> str:

@@ -1,6 +1,7 @@
 -- name: upsert_entities
 -- Insert entities or merge them into the rows with the same (user, dedup key): attrs merged
--- key by key (at every depth if deep), NULLs never overwrite, tags unioned, updated_at set to
+-- key by key (at every depth if mode is deep; replaced whole, with the tags, if replace),
+-- NULLs never overwrite, tags unioned, updated_at set to
 -- ``at`` (default now; ``first_at``: a batch's first input's, for a new entity's created_at),
 -- update_count counting each merge (``repeats``: inputs of one batch already merged in), and
 -- each merge recorded as an access (access_count, last_accessed_at).
@@ -18,9 +19,10 @@ ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
     kind = EXCLUDED.kind,
     name = EXCLUDED.name,
     summary = coalesce(EXCLUDED.summary, e.summary),
-    attrs = CASE WHEN %(deep)s THEN agentledger.jsonb_merge_deep(e.attrs, EXCLUDED.attrs)
-                 ELSE e.attrs || EXCLUDED.attrs END,
-    tags = ARRAY(SELECT DISTINCT t FROM unnest(e.tags || EXCLUDED.tags) AS t ORDER BY t),
+    attrs = CASE %(mode)s WHEN 'deep' THEN agentledger.jsonb_merge_deep(e.attrs, EXCLUDED.attrs)
+                 WHEN 'replace' THEN EXCLUDED.attrs ELSE e.attrs || EXCLUDED.attrs END,
+    tags = CASE WHEN %(mode)s = 'replace' THEN EXCLUDED.tags
+                ELSE ARRAY(SELECT DISTINCT t FROM unnest(e.tags || EXCLUDED.tags) AS t ORDER BY t) END,
     relevance = coalesce(EXCLUDED.relevance, e.relevance),
     shared = e.shared OR EXCLUDED.shared,
     status = 'active',
@@ -106,6 +108,26 @@ DELETE FROM agentledger.memory_entities AS e
 WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
   AND (%(user)s::text IS NULL OR e.user_id = %(user)s
            OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
+
+-- name: delete_entity_by_key
+-- Delete one entity by its dedup key in one user's namespace ('' for the tenant's own).
+DELETE FROM agentledger.memory_entities AS e
+WHERE e.tenant_id = agentledger.current_tenant() AND e.user_id = %(owner)s
+  AND e.dedup_key = %(dedup_key)s
+
+-- name: entity_sources
+-- The distinct sources of the entities a reader sees (of one kind, when given) that start
+-- with a prefix, in code point order, after a keyset cursor.
+SELECT DISTINCT e.source COLLATE "C" AS source
+FROM agentledger.memory_entities e
+WHERE e.tenant_id = agentledger.current_tenant()
+  AND (%(kind)s::text IS NULL OR e.kind = %(kind)s::text)
+  AND (%(user)s::text IS NULL OR e.user_id = %(user)s
+       OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
+  AND starts_with(e.source, %(prefix)s::text)
+  AND (%(after)s::text IS NULL OR e.source COLLATE "C" > %(after)s::text)
+ORDER BY 1
+LIMIT %(limit)s
 
 -- name: list_entities
 -- Entities matching a filter, newest change first, after a keyset cursor. Through a definer

@@ -145,7 +145,7 @@ def _hits(rows: list[dict[str, Any]], touch: bool, signal: str | None) -> Gen[li
     """Hits from ranked rows. A vector similarity that is not a number (an embedding of zero
     length stored before such vectors were refused) is no similarity: such a row is no
     vector hit, and in a fused ranking its vector score is None."""
-    rows = [r for r in rows if signal is None or _finite(r["score"])]
+    rows = [r for r in rows if signal is None or _finite(r["score"]) is not None]
     if touch and rows:
         yield Q.touch_entities.none(ids=[r["id"] for r in rows])
     hits = []

@@ -1,0 +1,31 @@
+"""LangGraph on agentledger: a long-term memory store on the memory module and a
+checkpointer on the checkpoints module, each bound to one tenant (``pip install
+'agentledger[langgraph]'``).
+
+    store = AgentLedgerStore(ledger.tenant("acme"), embedder=HashingEmbedder())
+    saver = AgentLedgerSaver(ledger.tenant("acme"))
+    graph = builder.compile(checkpointer=saver, store=store)
+
+``AsyncAgentLedgerStore`` and ``AsyncAgentLedgerSaver`` take an ``AsyncLedger`` tenant.
+"""
+
+try:
+    import langgraph.checkpoint.base
+    import langgraph.store.base  # noqa: F401
+except ImportError as exc:  # pragma: no cover - only without the extra
+    raise ImportError(
+        "agentledger.integrations.langgraph needs LangGraph: pip install 'agentledger[langgraph]'"
+    ) from exc
+
+from agentledger.integrations.langgraph.items import DEFAULT_KIND, SOURCE_PREFIX
+from agentledger.integrations.langgraph.saver import AgentLedgerSaver, AsyncAgentLedgerSaver
+from agentledger.integrations.langgraph.store import AgentLedgerStore, AsyncAgentLedgerStore
+
+__all__ = [
+    "DEFAULT_KIND",
+    "SOURCE_PREFIX",
+    "AgentLedgerSaver",
+    "AgentLedgerStore",
+    "AsyncAgentLedgerSaver",
+    "AsyncAgentLedgerStore",
+]

@@ -1,0 +1,178 @@
+"""LangGraph store operations run on the bound tenant's memory (``store_sync.py`` is
+generated from ``store_async.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+
+from langgraph.store.base import (
+    GetOp,
+    Item,
+    ListNamespacesOp,
+    Op,
+    PutOp,
+    Result,
+    SearchItem,
+    SearchOp,
+    validate_op_namespace,
+)
+
+from agentledger.errors import InvalidInput
+from agentledger.integrations.langgraph import items
+from agentledger.memory.embedder import Embedder
+from agentledger.memory.facade_async import AsyncMemory
+from agentledger.memory.filters import MAX_LIMIT, Filter
+from agentledger.memory.records import NewEntity
+
+# Sources read per page while listing namespaces.
+SOURCES_PAGE = 1000
+# memory's limit on a summary, which holds the text an item was embedded from.
+MAX_SUMMARY = 100_000
+
+
+class AsyncStoreCore:
+    """A batch of LangGraph store operations, each on memory: reads in order, then the
+    batch's writes (the last write of each item wins), as LangGraph's stores apply them."""
+
+    def __init__(
+        self,
+        memory: AsyncMemory,
+        *,
+        embedder: Embedder | None,
+        fields: Sequence[str],
+        kind: str,
+        user: str | None,
+    ) -> None:
+        self._memory = memory
+        self._embedder = embedder
+        self._fields = list(fields)
+        self._kind = kind
+        self._user = user
+        self._scope = "tenant" if user is None else "own"
+
+    async def batch(self, ops: Iterable[Op]) -> list[Result]:
+        todo = list(ops)
+        for op in todo:
+            validate_op_namespace(op)
+        results: list[Result] = []
+        writes: dict[tuple[tuple[str, ...], str], PutOp] = {}
+        for op in todo:
+            if isinstance(op, GetOp):
+                results.append(await self._get(op))
+            elif isinstance(op, SearchOp):
+                results.append(await self._search(op))
+            elif isinstance(op, ListNamespacesOp):
+                results.append(await self._list_namespaces(op))
+            elif isinstance(op, PutOp):
+                writes[(tuple(op.namespace), op.key)] = op
+                results.append(None)
+            else:
+                raise InvalidInput(f"unknown store operation {type(op).__name__}", field="ops")
+        if writes:
+            await self._write(list(writes.values()))
+        return results
+
+    async def _get(self, op: GetOp) -> Item | None:
+        entity = await self._memory.get_by_key(
+            op.key, source=items.source(op.namespace), user=self._user
+        )
+        return None if entity is None else items.item(entity)
+
+    async def _search(self, op: SearchOp) -> list[SearchItem]:
+        if op.limit < 0 or op.offset < 0:
+            raise InvalidInput("limit and offset must not be negative", field="limit")
+        if op.limit == 0:
+            return []
+        size = op.offset + op.limit
+        if size > MAX_LIMIT:
+            raise InvalidInput(
+                f"offset + limit is {size}; a search reads at most {MAX_LIMIT}", field="limit"
+            )
+        where, contained = items.conditions(op.filter)
+        scope = Filter(
+            user=self._user,
+            scope=self._scope,
+            kind=self._kind,
+            tags=[items.source(op.namespace_prefix)] if op.namespace_prefix else None,
+            attrs=contained or None,
+            where=where or None,
+        )
+        if op.query and self._embedder is not None:
+            (vector,) = await asyncio.to_thread(self._embedder.embed, [op.query])
+            hits = await self._memory.search_vector(vector, filter=scope, limit=size)
+            return [items.scored(hit) for hit in hits[op.offset :]]
+        found = await self._memory.list(scope, limit=size)
+        return [items.search_item(entity) for entity in found[op.offset :]]
+
+    async def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
+        """Every namespace under the conditions' literal prefix is read (a page of sources
+        at a time, skipping the descendants of a namespace cut to ``max_depth``), then the
+        matching ones are cut, sorted as tuples and paged."""
+        if op.limit < 0 or op.offset < 0:
+            raise InvalidInput("limit and offset must not be negative", field="limit")
+        conditions = op.match_conditions or ()
+        start = items.SOURCE_PREFIX + ".".join(items.literal_prefix(conditions))
+        found: set[tuple[str, ...]] = set()
+        after: str | None = None
+        while True:
+            page = await self._memory.sources(
+                start,
+                kind=self._kind,
+                user=self._user,
+                scope=self._scope,
+                after=after,
+                limit=SOURCES_PAGE,
+            )
+            skip = ""
+            for text in page:
+                ns = items.namespace(text)
+                if not all(items.matches(c, ns) for c in conditions):
+                    continue
+                if op.max_depth is not None and len(ns) > op.max_depth:
+                    ns = ns[: op.max_depth]
+                    skip = items.source(ns) + items.PAST_DESCENDANTS
+                found.add(ns)
+            if len(page) < SOURCES_PAGE:
+                break
+            after = max(page[-1], skip)
+        return sorted(found)[op.offset : op.offset + op.limit]
+
+    async def _write(self, writes: list[PutOp]) -> None:
+        """Values replace the stored ones whole, in one statement; deletes go one by one."""
+        puts = [w for w in writes if w.value is not None]
+        texts = [
+            items.index_text(w.value, self._fields if w.index is None else w.index)
+            if w.value is not None and w.index is not False and self._embedder is not None
+            else ""
+            for w in puts
+        ]
+        wanted = [i for i, text in enumerate(texts) if text]
+        vectors: list[list[float] | None] = [None] * len(puts)
+        if wanted and self._embedder is not None:
+            embedded = await asyncio.to_thread(self._embedder.embed, [texts[i] for i in wanted])
+            for i, vector in zip(wanted, embedded, strict=True):
+                vectors[i] = vector
+        if puts:
+            await self._memory.upsert_many(
+                [
+                    NewEntity(
+                        kind=self._kind,
+                        name=w.key if w.key.strip() else "(blank key)",
+                        key=w.key,
+                        source=items.source(w.namespace),
+                        summary=text[:MAX_SUMMARY],
+                        attrs=dict(w.value or {}),
+                        tags=items.prefix_tags(w.namespace),
+                        user_id=self._user,
+                        embedding=vector,
+                    )
+                    for w, text, vector in zip(puts, texts, vectors, strict=True)
+                ],
+                merge="replace",
+            )
+        for w in writes:
+            if w.value is None:
+                await self._memory.delete_by_key(
+                    w.key, source=items.source(w.namespace), user=self._user
+                )
