@@ -2,6 +2,17 @@
 
 from agentledger.agents import Agent
 from agentledger.alerts import Alert, AlertNotice
+from agentledger.cases import (
+    Case,
+    CaseAggregates,
+    CaseEvent,
+    CaseKind,
+    CaseLink,
+    CasePage,
+    DurationStats,
+    SimilarCase,
+    UpsertedCase,
+)
 from agentledger.config import Settings
 from agentledger.decisions import AcceptanceStat, Decision
 from agentledger.errors import (
@@ -69,6 +80,12 @@ __all__ = [
     "ArtifactHit",
     "ArtifactInfo",
     "AsyncLedger",
+    "Case",
+    "CaseAggregates",
+    "CaseEvent",
+    "CaseKind",
+    "CaseLink",
+    "CasePage",
     "Chunk",
     "ChunkHit",
     "ChunkInfo",
@@ -76,6 +93,7 @@ __all__ = [
     "Conflict",
     "CreatedKey",
     "Decision",
+    "DurationStats",
     "Embedder",
     "Entity",
     "Event",
@@ -111,6 +129,7 @@ __all__ = [
     "SessionSummary",
     "Settings",
     "Settled",
+    "SimilarCase",
     "Spooled",
     "Task",
     "Tenant",
@@ -118,6 +137,7 @@ __all__ = [
     "TenantMismatch",
     "Unavailable",
     "UpsertResult",
+    "UpsertedCase",
     "VersionConflict",
     "Vocabulary",
 ]

@@ -14,6 +14,7 @@ from typing import Any, Self, TypeVar
 
 from agentledger.agents.facade_async import AsyncAgents
 from agentledger.alerts.facade_async import AsyncAlerts
+from agentledger.cases.facade_async import AsyncCases
 from agentledger.config import Settings
 from agentledger.db import migrate
 from agentledger.db.binding import Binding
@@ -59,6 +60,7 @@ class AsyncModules:
         self.tasks = AsyncTasks(run, db, tenant_id, AsyncTransaction)
         self.memory = AsyncMemory(run)
         self.sessions = AsyncSessions(run)
+        self.cases = AsyncCases(run)
 
 
 class AsyncTransaction(AsyncModules):

@@ -15,6 +15,7 @@ from typing import Any, Self, TypeVar
 
 from agentledger.agents.facade_sync import Agents
 from agentledger.alerts.facade_sync import Alerts
+from agentledger.cases.facade_sync import Cases
 from agentledger.config import Settings
 from agentledger.db import migrate
 from agentledger.db.binding import Binding
@@ -60,6 +61,7 @@ class Modules:
         self.tasks = Tasks(run, db, tenant_id, Transaction)
         self.memory = Memory(run)
         self.sessions = Sessions(run)
+        self.cases = Cases(run)
 
 
 class Transaction(Modules):
