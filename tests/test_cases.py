@@ -501,6 +501,7 @@ def test_links_to_memory_entities(ledger: Ledger, tenant_id: str) -> None:
     assert cases.link_entity(case.id, bob) is True  # linked again: a new event
     scope.memory.delete(acme)
     assert [x.entity_id for x in cases.linked_entities(case.id)] == [bob]
+    assert cases.linked_to(acme) == []
     assert types(cases, case.id) == [
         "CaseCreated",
         "CaseLinked",

@@ -211,6 +211,12 @@ JOIN agentledger.cases c ON c.tenant_id = b.tenant_id AND c.id = b.blocker
 WHERE b.tenant_id = agentledger.current_tenant() AND b.blocked = %(id)s
 ORDER BY c.created_at, c.id
 
+-- name: hold_entity
+-- A memory entity of the tenant, held against deletion until this transaction ends.
+SELECT e.id FROM agentledger.memory_entities e
+WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(entity_id)s
+FOR KEY SHARE
+
 -- name: add_link
 -- Link a case to a memory entity in a role (nothing when already linked so).
 INSERT INTO agentledger.case_links (tenant_id, case_id, entity_id, role)
@@ -226,7 +232,8 @@ WHERE l.tenant_id = agentledger.current_tenant() AND l.case_id = %(case_id)s
 RETURNING l.created_at
 
 -- name: case_links
--- The memory entities a case is linked to, in the order they were linked.
+-- The memory entities a case is linked to (those that still exist), in the order they
+-- were linked.
 SELECT l.case_id, l.entity_id, l.role, l.created_at, e.kind AS entity_kind,
        e.name AS entity_name
 FROM agentledger.case_links l
@@ -235,7 +242,7 @@ WHERE l.tenant_id = agentledger.current_tenant() AND l.case_id = %(case_id)s
 ORDER BY l.created_at, l.entity_id, l.role
 
 -- name: linked_cases
--- The cases linked to a memory entity, newest first.
+-- The cases linked to a memory entity, newest first (none once the entity is deleted).
 SELECT DISTINCT ON (c.created_at, c.id)
        c.id, c.kind, c.ref, c.status, c.title, c.body, c.type, c.severity, c.score,
        c.confidence, c.owner, c.domain, c.entity, c.source, c.amount, c.sla_deadline,
@@ -244,6 +251,8 @@ SELECT DISTINCT ON (c.created_at, c.id)
 FROM agentledger.case_links l
 JOIN agentledger.cases c ON c.tenant_id = l.tenant_id AND c.id = l.case_id
 WHERE l.tenant_id = agentledger.current_tenant() AND l.entity_id = %(entity_id)s
+  AND EXISTS (SELECT 1 FROM agentledger.memory_entities e
+              WHERE e.tenant_id = l.tenant_id AND e.id = l.entity_id)
 ORDER BY c.created_at DESC, c.id DESC
 LIMIT %(limit)s
 

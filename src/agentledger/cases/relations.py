@@ -22,7 +22,7 @@ from agentledger.cases.ops import (
 from agentledger.cases.records import BLOCKED, LINKED, UNBLOCKED, UNLINKED, Case, CaseLink
 from agentledger.db.statements import Gen, operation
 from agentledger.db.types import Uuids
-from agentledger.errors import Conflict, InvalidInput
+from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.records import from_row
 
 MAX_LINKED = 1000
@@ -38,10 +38,13 @@ def link_entity(
 ) -> Gen[bool]:
     """Link the case to a memory entity (in a ``role``, "" by default); False when it
     was linked so already. An entity of another tenant, or none, is NotFound naming
-    ``entity_id``. Records ``CaseLinked``."""
+    ``entity_id``; a deleted entity's links are no longer listed. Records ``CaseLinked``."""
     found, entity = case_uuid(case_id), case_uuid(entity_id, "entity_id")
     name, actor = _role(role), fields.actor(by)
     created_at = yield from held(found)
+    exists = yield Q.hold_entity.scalar(entity_id=entity)
+    if exists is None:
+        raise NotFound(f"memory entity {entity} does not exist", field="entity_id")
     linked_at = yield Q.add_link.scalar(case_id=found, entity_id=entity, role=name)
     if linked_at is None:
         return False

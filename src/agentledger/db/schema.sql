@@ -3842,16 +3842,10 @@ CREATE INDEX cases_entity_created ON agentledger.cases USING btree (tenant_id, e
 CREATE INDEX cases_kind_status_score ON agentledger.cases USING btree (tenant_id, kind, status, COALESCE(score, ('-1'::integer)::double precision) DESC, id DESC);
 
 --
--- Name: cases_open_age; Type: INDEX; Schema: agentledger
---
-
-CREATE INDEX cases_open_age ON agentledger.cases USING btree (tenant_id, opened_at) INCLUDE (kind, domain, sla_deadline) WHERE (resolved_at IS NULL);
-
---
 -- Name: cases_open_sla; Type: INDEX; Schema: agentledger
 --
 
-CREATE INDEX cases_open_sla ON agentledger.cases USING btree (tenant_id, COALESCE(sla_deadline, 'infinity'::timestamp with time zone), id) WHERE (resolved_at IS NULL);
+CREATE INDEX cases_open_sla ON agentledger.cases USING btree (tenant_id, COALESCE(sla_deadline, 'infinity'::timestamp with time zone), id) INCLUDE (opened_at, kind, domain, sla_deadline) WHERE (resolved_at IS NULL);
 
 --
 -- Name: cases_resolved; Type: INDEX; Schema: agentledger
@@ -4240,13 +4234,6 @@ ALTER TABLE ONLY agentledger.case_kinds
 
 ALTER TABLE ONLY agentledger.case_links
     ADD CONSTRAINT case_links_case_fk FOREIGN KEY (tenant_id, case_id) REFERENCES agentledger.cases(tenant_id, id) ON DELETE CASCADE;
-
---
--- Name: case_links case_links_entity_fk; Type: FK CONSTRAINT; Schema: agentledger
---
-
-ALTER TABLE ONLY agentledger.case_links
-    ADD CONSTRAINT case_links_entity_fk FOREIGN KEY (tenant_id, entity_id) REFERENCES agentledger.memory_entities(tenant_id, id) ON DELETE CASCADE;
 
 --
 -- Name: case_statuses case_statuses_kind_fk; Type: FK CONSTRAINT; Schema: agentledger

@@ -63,9 +63,6 @@ CONSTRAINTS: Mapping[str, Constraint] = {
     "cases_resolved_after_opened": Constraint(
         errors.InvalidInput, "a case cannot be resolved before it was opened", field="at"
     ),
-    "case_links_entity_fk": Constraint(
-        errors.NotFound, "the memory entity does not exist in this tenant", field="entity_id"
-    ),
 }
 
 

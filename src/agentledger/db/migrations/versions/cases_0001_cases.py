@@ -25,8 +25,9 @@ leakproof and could not use their indexes, and each call is planned with its arg
 as constants (``force_custom_plan``), so an absent filter folds away and the index for
 the requested order serves the keyset.
 
-Links to memory entities carry a foreign key to ``memory_entities``, so this branch
-depends on the memory branch (``memory_0012``).
+Links to memory entities have no foreign key to ``memory_entities``, another branch's
+table: linking checks (and holds) the entity in the same transaction, and listings show
+only links whose entity still exists.
 
 Revision ID: cases_0001
 Revises: 0001
@@ -41,7 +42,7 @@ from agentledger.db.migrations.helpers import app_role, tenant_table
 revision = "cases_0001"
 down_revision = "0001"
 branch_labels = ("cases",)
-depends_on = "memory_0012"
+depends_on = None
 
 TABLES = """
 CREATE TABLE agentledger.case_kinds (
@@ -135,12 +136,11 @@ CREATE INDEX cases_domain_created ON agentledger.cases
     (tenant_id, domain, created_at DESC, id DESC) WHERE domain IS NOT NULL;
 CREATE INDEX cases_entity_created ON agentledger.cases
     (tenant_id, entity, created_at DESC, id DESC) WHERE entity IS NOT NULL;
--- Open cases only: by deadline (SLA breaches, the sla_deadline order) and by age.
+-- Open cases only, by deadline: SLA breaches, the sla_deadline order, and the ages of
+-- open cases (read from the index alone).
 CREATE INDEX cases_open_sla ON agentledger.cases
     (tenant_id, (coalesce(sla_deadline, 'infinity'::timestamptz)), id)
-    WHERE resolved_at IS NULL;
-CREATE INDEX cases_open_age ON agentledger.cases (tenant_id, opened_at)
-    INCLUDE (kind, domain, sla_deadline) WHERE resolved_at IS NULL;
+    INCLUDE (opened_at, kind, domain, sla_deadline) WHERE resolved_at IS NULL;
 CREATE INDEX cases_resolved ON agentledger.cases (tenant_id, resolved_at)
     INCLUDE (opened_at, kind, domain) WHERE resolved_at IS NOT NULL;
 CREATE INDEX cases_attrs ON agentledger.cases USING gin (attrs jsonb_path_ops);
@@ -161,7 +161,7 @@ CREATE TABLE agentledger.case_blocks (
 );
 CREATE INDEX case_blocks_blocked ON agentledger.case_blocks (tenant_id, blocked);
 
--- The memory entities a case is about (an entity's deletion removes its links).
+-- The memory entities a case is about.
 CREATE TABLE agentledger.case_links (
     tenant_id  text NOT NULL,
     case_id    uuid NOT NULL,
@@ -171,9 +171,7 @@ CREATE TABLE agentledger.case_links (
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, case_id, entity_id, role),
     CONSTRAINT case_links_case_fk FOREIGN KEY (tenant_id, case_id)
-        REFERENCES agentledger.cases (tenant_id, id) ON DELETE CASCADE,
-    CONSTRAINT case_links_entity_fk FOREIGN KEY (tenant_id, entity_id)
-        REFERENCES agentledger.memory_entities (tenant_id, id) ON DELETE CASCADE
+        REFERENCES agentledger.cases (tenant_id, id) ON DELETE CASCADE
 );
 CREATE INDEX case_links_entity ON agentledger.case_links (tenant_id, entity_id);
 
