@@ -14,6 +14,7 @@ from agentledger.api.middleware import Metrics, RequestContext
 from agentledger.api.routes import (
     agents,
     alerts,
+    cases,
     decisions,
     events,
     health,
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, ledger: AsyncLedger | None =
         agents,
         sessions,
         session_artifacts,
+        cases,
     ):
         app.include_router(module.router, responses=ERRORS)
     app.include_router(health.router)

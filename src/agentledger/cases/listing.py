@@ -305,7 +305,10 @@ def aggregates(
     area = None if domain is None else fields.check("domain", domain)
     at = _moment("now", now) or dt.datetime.now(dt.UTC)
     end = _moment("until", until) or at
-    start = _moment("since", since) or end - DEFAULT_WINDOW
+    try:
+        start = _moment("since", since) or end - DEFAULT_WINDOW
+    except OverflowError:
+        raise InvalidInput("until is too early for a window before it", field="until") from None
     if start >= end:
         raise InvalidInput("since must be earlier than until", field="since")
     rows = yield Q.case_counts.all(kind=name, domain=area)
