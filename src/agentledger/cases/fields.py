@@ -105,7 +105,8 @@ def check(field: str, value: object) -> Any:
 
 
 def given(values: Mapping[str, object]) -> dict[str, Any]:
-    """The fields given (not None), checked, in FIELDS order."""
+    """The fields among ``values`` (an operation's arguments) that are given (not None),
+    checked, in FIELDS order."""
     return {f: check(f, values[f]) for f in FIELDS if values.get(f) is not None}
 
 

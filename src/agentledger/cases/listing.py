@@ -37,6 +37,14 @@ MAX_PAGE = 1000
 DEFAULT_WINDOW = dt.timedelta(days=30)
 _RANK: dict[str | None, int] = {None: 0, **{s: i + 1 for i, s in enumerate(SEVERITIES)}}
 _NO_DEADLINE = "infinity"
+BOUNDS = (
+    "created_after",
+    "created_before",
+    "opened_after",
+    "opened_before",
+    "resolved_after",
+    "resolved_before",
+)
 
 
 def _one_or_many(field: str, value: object) -> list[str] | None:
@@ -54,42 +62,22 @@ def _moment(field: str, value: object) -> dt.datetime | None:
     return v.aware_datetime(field, value)
 
 
-def filters(
-    *,
-    kind: str | None,
-    status: str | Sequence[str] | None,
-    severity: str | Sequence[str] | None,
-    domain: str | None,
-    owner: str | None,
-    entity: str | None,
-    source: str | None,
-    type: str | None,
-    open: bool | None,
-    created_after: dt.datetime | None,
-    created_before: dt.datetime | None,
-    opened_after: dt.datetime | None,
-    opened_before: dt.datetime | None,
-    resolved_after: dt.datetime | None,
-    resolved_before: dt.datetime | None,
-    attrs: Mapping[str, Any] | None,
-    where: Sequence[Where] | None,
-) -> dict[str, Any]:
-    """The listing's filter parameters, checked (each naming its field)."""
-    if open is not None and not isinstance(open, bool):
+def filters(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The filter parameters of a listing's arguments ``values``, checked (each naming
+    its field)."""
+    is_open, kind, attrs, where = values["open"], values["kind"], values["attrs"], values["where"]
+    if is_open is not None and not isinstance(is_open, bool):
         raise InvalidInput("open must be true, false or absent", field="open")
-    short = {"domain": domain, "owner": owner, "entity": entity, "source": source, "type": type}
     return {
         "kind": None if kind is None else fields.kind_name(kind),
-        "statuses": _one_or_many("status", status),
-        "severities": _one_or_many("severity", severity),
-        **{k: None if x is None else fields.check(k, x) for k, x in short.items()},
-        "open": open,
-        "created_after": _moment("created_after", created_after),
-        "created_before": _moment("created_before", created_before),
-        "opened_after": _moment("opened_after", opened_after),
-        "opened_before": _moment("opened_before", opened_before),
-        "resolved_after": _moment("resolved_after", resolved_after),
-        "resolved_before": _moment("resolved_before", resolved_before),
+        "statuses": _one_or_many("status", values["status"]),
+        "severities": _one_or_many("severity", values["severity"]),
+        **{
+            k: None if values[k] is None else fields.check(k, values[k])
+            for k in ("domain", "owner", "entity", "source", "type")
+        },
+        "open": is_open,
+        **{k: _moment(k, values[k]) for k in BOUNDS},
         "attrs": v.json_object("attrs", attrs, max_bytes=10_000) if attrs else None,
         "where": jsonpath(where) if where else None,
     }
@@ -190,26 +178,8 @@ def list_(
     above; ``attrs`` is containment and ``where`` typed comparisons on attrs (as memory's
     Filter). Pass the page's ``next_cursor`` back as ``cursor`` with the same filters.
     """
+    params = filters(locals())  # the filter arguments, checked
     chosen = v.choice("order", order, ORDERS)
-    params = filters(
-        kind=kind,
-        status=status,
-        severity=severity,
-        domain=domain,
-        owner=owner,
-        entity=entity,
-        source=source,
-        type=type,
-        open=open,
-        created_after=created_after,
-        created_before=created_before,
-        opened_after=opened_after,
-        opened_before=opened_before,
-        resolved_after=resolved_after,
-        resolved_before=resolved_before,
-        attrs=attrs,
-        where=where,
-    )
     if not isinstance(sla_breached, bool):
         raise InvalidInput("sla_breached must be true or false", field="sla_breached")
     size = v.integer("limit", limit, low=1, high=MAX_PAGE)

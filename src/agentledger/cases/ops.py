@@ -164,25 +164,7 @@ def create(
     creation time. Records ``CaseCreated``."""
     case_id = case_uuid(id, "id")
     name = fields.kind_name(kind)
-    given = fields.given(
-        {
-            "title": title,
-            "body": body,
-            "type": type,
-            "severity": severity,
-            "score": score,
-            "confidence": confidence,
-            "owner": owner,
-            "domain": domain,
-            "entity": entity,
-            "source": source,
-            "amount": amount,
-            "sla_deadline": sla_deadline,
-            "playbook": playbook,
-            "playbook_step": playbook_step,
-            "attrs": attrs,
-        }
-    )
+    given = fields.given(locals())  # the field arguments, checked
     if "title" not in given:
         raise InvalidInput("title must be a string, not NoneType", field="title")
     key = None if ref is None else fields.ref(ref)
@@ -236,25 +218,7 @@ def upsert(
     changes nothing and records nothing, so a retry or a replay is safe. Records
     ``CaseCreated``, or ``CaseUpdated`` and ``CaseStatusChanged`` for what changed."""
     name, key = fields.kind_name(kind), fields.ref(ref)
-    given = fields.given(
-        {
-            "title": title,
-            "body": body,
-            "type": type,
-            "severity": severity,
-            "score": score,
-            "confidence": confidence,
-            "owner": owner,
-            "domain": domain,
-            "entity": entity,
-            "source": source,
-            "amount": amount,
-            "sla_deadline": sla_deadline,
-            "playbook": playbook,
-            "playbook_step": playbook_step,
-            "attrs": attrs,
-        }
-    )
+    given = fields.given(locals())  # the field arguments, checked
     target = None if status is None else fields.status_name(status)
     case_id = case_uuid(id, "id")
     actor, when = fields.actor(by), moment(at)
@@ -396,25 +360,7 @@ def update(
     names fields to empty first). With ``expected_version``, VersionConflict unless the
     case is at that version. No difference, no change. Records ``CaseUpdated``."""
     found = case_uuid(case_id)
-    given = fields.given(
-        {
-            "title": title,
-            "body": body,
-            "type": type,
-            "severity": severity,
-            "score": score,
-            "confidence": confidence,
-            "owner": owner,
-            "domain": domain,
-            "entity": entity,
-            "source": source,
-            "amount": amount,
-            "sla_deadline": sla_deadline,
-            "playbook": playbook,
-            "playbook_step": playbook_step,
-            "attrs": attrs,
-        }
-    )
+    given = fields.given(locals())  # the field arguments, checked
     cleared = fields.clearing(clear)
     version, actor, when = _version(expected_version), fields.actor(by), moment(at)
     current = yield from locked(found, version)
