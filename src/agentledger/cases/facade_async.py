@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agentledger.cases import kinds as kind_ops
 from agentledger.cases import listing, ops, relations
+from agentledger.cases import timeline as timelines
 from agentledger.db.database_async import AsyncRunner
 from agentledger.db.forward import forward_async
 
@@ -27,9 +28,9 @@ class AsyncCases:
     update = forward_async(ops.update)
     transition = forward_async(ops.transition)
     assign = forward_async(ops.assign)
-    comment = forward_async(ops.comment, new_id="id")
-    append_event = forward_async(ops.append_event, new_id="event_id")
-    timeline = forward_async(ops.timeline)
+    comment = forward_async(timelines.comment, new_id="id")
+    append_event = forward_async(timelines.append_event, new_id="event_id")
+    timeline = forward_async(timelines.timeline)
     delete = forward_async(ops.delete)
 
     link_entity = forward_async(relations.link_entity)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from agentledger.cases import kinds as kind_ops
 from agentledger.cases import listing, ops, relations
+from agentledger.cases import timeline as timelines
 from agentledger.db.database_sync import Runner
 from agentledger.db.forward import forward_sync
 
@@ -29,9 +30,9 @@ class Cases:
     update = forward_sync(ops.update)
     transition = forward_sync(ops.transition)
     assign = forward_sync(ops.assign)
-    comment = forward_sync(ops.comment, new_id="id")
-    append_event = forward_sync(ops.append_event, new_id="event_id")
-    timeline = forward_sync(ops.timeline)
+    comment = forward_sync(timelines.comment, new_id="id")
+    append_event = forward_sync(timelines.append_event, new_id="event_id")
+    timeline = forward_sync(timelines.timeline)
     delete = forward_sync(ops.delete)
 
     link_entity = forward_sync(relations.link_entity)

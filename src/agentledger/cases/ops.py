@@ -1,5 +1,5 @@
 """Case operations (I/O-free): create, upsert by ref, read, update, transition, assign,
-comment, custom events, timeline, delete.
+delete (comments, custom events and the timeline are in ``timeline.py``).
 
 Every change appends its events to the stream ``case:<id>`` in the change's own
 transaction, through the events module's append statement. Each event id derives from the
@@ -21,24 +21,19 @@ from agentledger import validation as v
 from agentledger.cases import fields
 from agentledger.cases.records import (
     ASSIGNED,
-    COMMENTED,
     CREATED,
     DELETED,
-    EVENT_TYPES,
     STATUS_CHANGED,
     UPDATED,
     Case,
-    CaseEvent,
     UpsertedCase,
 )
 from agentledger.db.statements import Gen, Queries, Stmt, operation
 from agentledger.errors import Conflict, InvalidInput, NotFound, VersionConflict
 from agentledger.events import ops as events
-from agentledger.events.records import ACTOR_TYPES, Appended, Event
 from agentledger.records import from_row
 
 Q = Queries.beside(__file__)
-MAX_TIMELINE = 10_000
 
 
 def stream(case_id: UUID) -> str:
@@ -94,21 +89,6 @@ def event(
 def record(*rows: dict[str, Any]) -> Stmt:
     """The statement appending case events (in the caller's transaction)."""
     return events.append_statement(list(rows))
-
-
-def case_event(row: Event) -> CaseEvent:
-    at = row.metadata.get("at") if isinstance(row.metadata, dict) else None
-    return CaseEvent(
-        event_id=row.event_id,
-        case_id=UUID(row.stream.removeprefix("case:")),
-        version=row.version,
-        type=row.type,
-        actor_type=row.actor_type,
-        actor_id=row.actor_id,
-        payload=row.payload,
-        at=dt.datetime.fromisoformat(at) if isinstance(at, str) else row.created_at,
-        recorded_at=row.created_at,
-    )
 
 
 def _created(case: Case, by: str | None, at: dt.datetime | None) -> Stmt:
@@ -417,101 +397,6 @@ def held(case_id: UUID) -> Gen[dt.datetime]:
     if created_at is None:
         raise not_found(case_id)
     return created_at  # type: ignore[no-any-return]
-
-
-def _actor_type(value: object, by: str | None) -> str:
-    if value is None:
-        return "agent" if by else "system"
-    return v.choice("actor_type", value, ACTOR_TYPES)
-
-
-@operation(idempotent=True)
-def comment(
-    case_id: UUID | str,
-    text: str,
-    *,
-    by: str | None = None,
-    actor_type: str | None = None,
-    at: dt.datetime | None = None,
-    id: UUID | str | None = None,
-) -> Gen[CaseEvent]:
-    """Add a comment to the case's timeline (``CaseCommented``); the comment's ``id`` is
-    its event id, so a retry adds it once."""
-    found = case_uuid(case_id)
-    body = v.text("text", text, max_len=fields.MAX_BODY)
-    actor, when = fields.actor(by), moment(at)
-    kind = _actor_type(actor_type, actor)
-    comment_id = case_uuid(id, "id")
-    created_at = yield from held(found)
-    row = event(
-        found,
-        created_at,
-        COMMENTED,
-        "",
-        {"case_id": str(found), "text": body},
-        by=actor,
-        actor_type=kind,
-        at=when,
-        event_id=comment_id,
-    )
-    result = yield record(row)
-    appended = events.appended_in_order(result, [row])[0]
-    return CaseEvent(
-        event_id=appended.event_id,
-        case_id=found,
-        version=appended.version,
-        type=COMMENTED,
-        actor_type=kind,
-        actor_id=actor,
-        payload=row["payload"],
-        at=when or appended.created_at,
-        recorded_at=appended.created_at,
-    )
-
-
-@operation(idempotent=True)
-def append_event(
-    case_id: UUID | str,
-    type: str,
-    data: dict[str, Any] | None = None,
-    *,
-    event_id: UUID | str | None = None,
-    by: str | None = None,
-    actor_type: str | None = None,
-    at: dt.datetime | None = None,
-) -> Gen[Appended]:
-    """Append an event of the caller's own ``type`` (not one the module records) with
-    ``data`` as its payload to the case's timeline. The same ``event_id`` again appends
-    nothing and reports ``already_appended``; with other content it is a Conflict."""
-    found = case_uuid(case_id)
-    name = v.text("type", type, max_len=events.MAX_NAME, strip=True)
-    if name in EVENT_TYPES:
-        raise InvalidInput(f"{name} events are recorded by the cases module itself", field="type")
-    payload = v.json_object("data", data)
-    eid = case_uuid(event_id, "event_id")
-    actor, when = fields.actor(by), moment(at)
-    kind = _actor_type(actor_type, actor)
-    created_at = yield from held(found)
-    row = event(
-        found, created_at, name, "", payload, by=actor, actor_type=kind, at=when, event_id=eid
-    )
-    result = yield record(row)
-    return events.appended_in_order(result, [row])[0]
-
-
-@operation(writes=False)
-def timeline(case_id: UUID | str, *, after: int = 0, limit: int = 1000) -> Gen[list[CaseEvent]]:
-    """The case's events in order, after its event number ``after`` (0: from the first).
-    A deleted case's timeline stays readable."""
-    found = case_uuid(case_id)
-    start = v.integer("after", after, low=0, high=2**62) + 1
-    count = v.integer("limit", limit, low=1, high=MAX_TIMELINE)
-    rows = yield from events.read_stream(stream(found), from_version=start, limit=count).start()
-    if not rows:
-        row = yield Q.get_case.one(id=found)
-        if row is None and start == 1:
-            raise not_found(case_id)
-    return [case_event(r) for r in rows]
 
 
 @operation(idempotent=True)
