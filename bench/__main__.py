@@ -19,7 +19,16 @@ import psycopg
 from bench import report
 from bench.common import RECORDED, console, machine, shared_server
 
-SUITES = ["events", "tasks", "memory_peers", "memory", "memory_graph", "sessions", "langgraph"]
+SUITES = [
+    "events",
+    "tasks",
+    "memory_peers",
+    "memory",
+    "memory_graph",
+    "sessions",
+    "cases",
+    "langgraph",
+]
 
 
 def main(argv: list[str] | None = None) -> None:

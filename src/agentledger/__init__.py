@@ -2,6 +2,17 @@
 
 from agentledger.agents import Agent
 from agentledger.alerts import Alert, AlertNotice
+from agentledger.cases import (
+    Case,
+    CaseAggregates,
+    CaseEvent,
+    CaseKind,
+    CaseLink,
+    CasePage,
+    DurationStats,
+    SimilarCase,
+    UpsertedCase,
+)
 from agentledger.catalog import (
     CatalogDiff,
     CatalogDocument,
@@ -78,6 +89,12 @@ __all__ = [
     "ArtifactHit",
     "ArtifactInfo",
     "AsyncLedger",
+    "Case",
+    "CaseAggregates",
+    "CaseEvent",
+    "CaseKind",
+    "CaseLink",
+    "CasePage",
     "CatalogDiff",
     "CatalogDocument",
     "CatalogSchema",
@@ -92,6 +109,7 @@ __all__ = [
     "CreatedKey",
     "Decision",
     "DiffEntry",
+    "DurationStats",
     "Embedder",
     "Entity",
     "Event",
@@ -128,6 +146,7 @@ __all__ = [
     "SessionSummary",
     "Settings",
     "Settled",
+    "SimilarCase",
     "Spooled",
     "StoredCheckpoint",
     "Task",
@@ -137,6 +156,7 @@ __all__ = [
     "TenantMismatch",
     "Unavailable",
     "UpsertResult",
+    "UpsertedCase",
     "VersionConflict",
     "Vocabulary",
 ]

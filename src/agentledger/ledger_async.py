@@ -15,6 +15,7 @@ from typing import Any, LiteralString, Self, TypeVar
 
 from agentledger.agents.facade_async import AsyncAgents
 from agentledger.alerts.facade_async import AsyncAlerts
+from agentledger.cases.facade_async import AsyncCases
 from agentledger.catalog.facade_async import AsyncCatalog, AsyncPlatformCatalog
 from agentledger.checkpoints.facade_async import AsyncCheckpoints
 from agentledger.config import Settings
@@ -72,6 +73,7 @@ class AsyncModules:
         self.sessions = AsyncSessions(run)
         self.catalog = AsyncCatalog(run)
         self.checkpoints = AsyncCheckpoints(run)
+        self.cases = AsyncCases(run)
 
     async def execute(self, sql: LiteralString, params: Mapping[str, Any] | None = None) -> int:
         """Run one statement of the application's own (its tables, docs/app-tables.md) in

@@ -16,6 +16,7 @@ from typing import Any, LiteralString, Self, TypeVar
 
 from agentledger.agents.facade_sync import Agents
 from agentledger.alerts.facade_sync import Alerts
+from agentledger.cases.facade_sync import Cases
 from agentledger.catalog.facade_sync import Catalog, PlatformCatalog
 from agentledger.checkpoints.facade_sync import Checkpoints
 from agentledger.config import Settings
@@ -73,6 +74,7 @@ class Modules:
         self.sessions = Sessions(run)
         self.catalog = Catalog(run)
         self.checkpoints = Checkpoints(run)
+        self.cases = Cases(run)
 
     def execute(self, sql: LiteralString, params: Mapping[str, Any] | None = None) -> int:
         """Run one statement of the application's own (its tables, docs/app-tables.md) in

@@ -14,6 +14,7 @@ from agentledger.api.middleware import Metrics, RequestContext
 from agentledger.api.routes import (
     agents,
     alerts,
+    cases,
     catalog,
     decisions,
     events,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, ledger: AsyncLedger | None =
         sessions,
         session_artifacts,
         catalog,
+        cases,
     ):
         app.include_router(module.router, responses=ERRORS)
     app.include_router(health.router)

@@ -277,6 +277,438 @@ CREATE FUNCTION agentledger.bind_tenant(p_tenant text) RETURNS text
     $$;
 
 --
+-- Name: case_statuses_guard(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.case_statuses_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF NEW.terminal IS DISTINCT FROM OLD.terminal THEN
+        RAISE EXCEPTION USING ERRCODE = 'ALCF0', COLUMN = 'terminal',
+            MESSAGE = 'status ' || quote_literal(OLD.status) || ' of case kind '
+                || quote_literal(OLD.kind) || ' is '
+                || CASE WHEN OLD.terminal THEN 'terminal' ELSE 'open' END
+                || ' and stays so; define a new status instead';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+--
+-- Name: cases_guard(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.cases_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_initial text;
+    v_terminal boolean;
+    v_was_terminal boolean;
+    v_allowed text;
+BEGIN
+    IF TG_OP = 'UPDATE' AND (NEW.tenant_id <> OLD.tenant_id OR NEW.id <> OLD.id
+                             OR NEW.kind <> OLD.kind OR NEW.created_at <> OLD.created_at) THEN
+        RAISE EXCEPTION USING ERRCODE = 'ALII0', COLUMN = 'kind',
+            MESSAGE = 'case ' || OLD.id || ' keeps its tenant, id, kind and creation time';
+    END IF;
+    IF TG_OP = 'UPDATE' AND NEW.status IS NULL THEN
+        RETURN NEW;  -- refused by the column's NOT NULL
+    END IF;
+    IF TG_OP = 'INSERT' OR NEW.status IS DISTINCT FROM OLD.status THEN
+        SELECT k.initial, s.terminal INTO v_initial, v_terminal
+        FROM agentledger.case_kinds k
+        LEFT JOIN agentledger.case_statuses s ON s.tenant_id = k.tenant_id
+            AND s.kind = k.kind AND s.status = coalesce(NEW.status, k.initial)
+        WHERE k.tenant_id = NEW.tenant_id AND k.kind = NEW.kind;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = 'ALII0', COLUMN = 'kind',
+                MESSAGE = 'case kind ' || quote_literal(NEW.kind)
+                    || ' is not defined: define it first';
+        END IF;
+        IF TG_OP = 'INSERT' THEN
+            NEW.status := coalesce(NEW.status, v_initial);
+        END IF;
+        IF v_terminal IS NULL THEN
+            SELECT string_agg(quote_literal(s.status), ', ' ORDER BY s.position) INTO v_allowed
+            FROM agentledger.case_statuses s
+            WHERE s.tenant_id = NEW.tenant_id AND s.kind = NEW.kind;
+            RAISE EXCEPTION USING ERRCODE = 'ALII0', COLUMN = 'status',
+                MESSAGE = 'status ' || coalesce(quote_literal(NEW.status), 'NULL')
+                    || ' is not a status of case kind ' || quote_literal(NEW.kind)
+                    || '; expected one of ' || coalesce(v_allowed, 'none');
+        END IF;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        NEW.version := 1;
+        NEW.updated_at := NEW.created_at;
+        NEW.opened_at := NEW.created_at;
+        NEW.resolved_at := CASE WHEN v_terminal THEN NEW.created_at END;
+        RETURN NEW;
+    END IF;
+    NEW.version := OLD.version + 1;
+    IF NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN
+        NEW.updated_at := now();
+    END IF;
+    NEW.opened_at := OLD.opened_at;
+    NEW.resolved_at := OLD.resolved_at;
+    IF NEW.status IS DISTINCT FROM OLD.status THEN
+        IF NOT EXISTS (SELECT 1 FROM agentledger.case_transitions t
+                       WHERE t.tenant_id = NEW.tenant_id AND t.kind = NEW.kind
+                         AND t.from_status = OLD.status AND t.to_status = NEW.status) THEN
+            SELECT string_agg(quote_literal(t.to_status), ', ' ORDER BY s.position)
+            INTO v_allowed
+            FROM agentledger.case_transitions t
+            JOIN agentledger.case_statuses s ON s.tenant_id = t.tenant_id AND s.kind = t.kind
+                AND s.status = t.to_status
+            WHERE t.tenant_id = OLD.tenant_id AND t.kind = OLD.kind
+              AND t.from_status = OLD.status;
+            RAISE EXCEPTION USING ERRCODE = 'ALIT0', COLUMN = 'status',
+                MESSAGE = 'case ' || coalesce(quote_literal(OLD.ref), OLD.id::text) || ' ('
+                    || OLD.kind || ') cannot move from ' || quote_literal(OLD.status) || ' to '
+                    || quote_literal(NEW.status) || CASE WHEN v_allowed IS NULL
+                        THEN ': ' || quote_literal(OLD.status) || ' has no moves'
+                        ELSE ': from ' || quote_literal(OLD.status) || ' it may move to '
+                            || v_allowed END;
+        END IF;
+        SELECT s.terminal INTO v_was_terminal FROM agentledger.case_statuses s
+        WHERE s.tenant_id = OLD.tenant_id AND s.kind = OLD.kind AND s.status = OLD.status;
+        IF v_terminal AND NOT v_was_terminal THEN
+            NEW.resolved_at := NEW.updated_at;
+        ELSIF v_was_terminal AND NOT v_terminal THEN
+            NEW.resolved_at := NULL;
+            NEW.opened_at := NEW.updated_at;
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+--
+-- Name: cases_list_v1(text, double precision, timestamp with time zone, uuid, text, text[], text[], text, text, text, text, text, boolean, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, jsonb, jsonpath, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.cases_list_v1(p_order text, p_after_num double precision, p_after_at timestamp with time zone, p_after_id uuid, p_kind text, p_statuses text[], p_severities text[], p_domain text, p_owner text, p_entity text, p_source text, p_type text, p_open boolean, p_breached_at timestamp with time zone, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_opened_after timestamp with time zone, p_opened_before timestamp with time zone, p_resolved_after timestamp with time zone, p_resolved_before timestamp with time zone, p_attrs jsonb, p_where jsonpath, p_limit integer) RETURNS TABLE(id uuid, kind text, ref text, status text, title text, body text, type text, severity text, score double precision, confidence double precision, owner text, domain text, entity text, source text, amount numeric, sla_deadline timestamp with time zone, playbook text, playbook_step integer, attrs jsonb, version integer, created_at timestamp with time zone, updated_at timestamp with time zone, opened_at timestamp with time zone, resolved_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+#variable_conflict use_column
+BEGIN
+    IF p_order = 'score' THEN
+        RETURN QUERY
+        SELECT c.id, c.kind, c.ref, c.status, c.title, c.body, c.type, c.severity, c.score,
+           c.confidence, c.owner, c.domain, c.entity, c.source, c.amount, c.sla_deadline,
+           c.playbook, c.playbook_step, c.attrs, c.version, c.created_at, c.updated_at,
+           c.opened_at, c.resolved_at
+        FROM agentledger.cases c
+        WHERE c.tenant_id = agentledger.current_tenant()
+          AND (p_kind IS NULL OR c.kind = p_kind)
+          AND (p_statuses IS NULL OR (cardinality(p_statuses) = 1 AND c.status = p_statuses[1])
+               OR (cardinality(p_statuses) > 1 AND c.status = ANY(p_statuses)))
+          AND (p_severities IS NULL
+               OR (cardinality(p_severities) = 1 AND c.severity = p_severities[1])
+               OR (cardinality(p_severities) > 1 AND c.severity = ANY(p_severities)))
+          AND (p_domain IS NULL OR c.domain = p_domain)
+          AND (p_owner IS NULL OR c.owner = p_owner)
+          AND (p_entity IS NULL OR c.entity = p_entity)
+          AND (p_source IS NULL OR c.source = p_source)
+          AND (p_type IS NULL OR c.type = p_type)
+          AND (p_open IS NULL OR (p_open AND c.resolved_at IS NULL)
+               OR (NOT p_open AND c.resolved_at IS NOT NULL))
+          AND (p_breached_at IS NULL OR (c.resolved_at IS NULL
+               AND coalesce(c.sla_deadline, 'infinity'::timestamptz) < p_breached_at))
+          AND (p_created_after IS NULL OR c.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR c.created_at < p_created_before)
+          AND (p_opened_after IS NULL OR c.opened_at >= p_opened_after)
+          AND (p_opened_before IS NULL OR c.opened_at < p_opened_before)
+          AND (p_resolved_after IS NULL OR c.resolved_at >= p_resolved_after)
+          AND (p_resolved_before IS NULL OR c.resolved_at < p_resolved_before)
+          AND (p_attrs IS NULL OR c.attrs @> p_attrs)
+          AND (p_where IS NULL OR c.attrs @@ p_where)
+          AND (p_after_id IS NULL OR (coalesce(c.score, -1), c.id) < (p_after_num, p_after_id))
+        ORDER BY coalesce(c.score, -1) DESC, c.id DESC
+        LIMIT p_limit;
+        RETURN;
+    END IF;
+    IF p_order = 'created_at' THEN
+        RETURN QUERY
+        SELECT c.id, c.kind, c.ref, c.status, c.title, c.body, c.type, c.severity, c.score,
+           c.confidence, c.owner, c.domain, c.entity, c.source, c.amount, c.sla_deadline,
+           c.playbook, c.playbook_step, c.attrs, c.version, c.created_at, c.updated_at,
+           c.opened_at, c.resolved_at
+        FROM agentledger.cases c
+        WHERE c.tenant_id = agentledger.current_tenant()
+          AND (p_kind IS NULL OR c.kind = p_kind)
+          AND (p_statuses IS NULL OR (cardinality(p_statuses) = 1 AND c.status = p_statuses[1])
+               OR (cardinality(p_statuses) > 1 AND c.status = ANY(p_statuses)))
+          AND (p_severities IS NULL
+               OR (cardinality(p_severities) = 1 AND c.severity = p_severities[1])
+               OR (cardinality(p_severities) > 1 AND c.severity = ANY(p_severities)))
+          AND (p_domain IS NULL OR c.domain = p_domain)
+          AND (p_owner IS NULL OR c.owner = p_owner)
+          AND (p_entity IS NULL OR c.entity = p_entity)
+          AND (p_source IS NULL OR c.source = p_source)
+          AND (p_type IS NULL OR c.type = p_type)
+          AND (p_open IS NULL OR (p_open AND c.resolved_at IS NULL)
+               OR (NOT p_open AND c.resolved_at IS NOT NULL))
+          AND (p_breached_at IS NULL OR (c.resolved_at IS NULL
+               AND coalesce(c.sla_deadline, 'infinity'::timestamptz) < p_breached_at))
+          AND (p_created_after IS NULL OR c.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR c.created_at < p_created_before)
+          AND (p_opened_after IS NULL OR c.opened_at >= p_opened_after)
+          AND (p_opened_before IS NULL OR c.opened_at < p_opened_before)
+          AND (p_resolved_after IS NULL OR c.resolved_at >= p_resolved_after)
+          AND (p_resolved_before IS NULL OR c.resolved_at < p_resolved_before)
+          AND (p_attrs IS NULL OR c.attrs @> p_attrs)
+          AND (p_where IS NULL OR c.attrs @@ p_where)
+          AND (p_after_id IS NULL OR (c.created_at, c.id) < (p_after_at, p_after_id))
+        ORDER BY c.created_at DESC, c.id DESC
+        LIMIT p_limit;
+        RETURN;
+    END IF;
+    IF p_order = 'updated_at' THEN
+        RETURN QUERY
+        SELECT c.id, c.kind, c.ref, c.status, c.title, c.body, c.type, c.severity, c.score,
+           c.confidence, c.owner, c.domain, c.entity, c.source, c.amount, c.sla_deadline,
+           c.playbook, c.playbook_step, c.attrs, c.version, c.created_at, c.updated_at,
+           c.opened_at, c.resolved_at
+        FROM agentledger.cases c
+        WHERE c.tenant_id = agentledger.current_tenant()
+          AND (p_kind IS NULL OR c.kind = p_kind)
+          AND (p_statuses IS NULL OR (cardinality(p_statuses) = 1 AND c.status = p_statuses[1])
+               OR (cardinality(p_statuses) > 1 AND c.status = ANY(p_statuses)))
+          AND (p_severities IS NULL
+               OR (cardinality(p_severities) = 1 AND c.severity = p_severities[1])
+               OR (cardinality(p_severities) > 1 AND c.severity = ANY(p_severities)))
+          AND (p_domain IS NULL OR c.domain = p_domain)
+          AND (p_owner IS NULL OR c.owner = p_owner)
+          AND (p_entity IS NULL OR c.entity = p_entity)
+          AND (p_source IS NULL OR c.source = p_source)
+          AND (p_type IS NULL OR c.type = p_type)
+          AND (p_open IS NULL OR (p_open AND c.resolved_at IS NULL)
+               OR (NOT p_open AND c.resolved_at IS NOT NULL))
+          AND (p_breached_at IS NULL OR (c.resolved_at IS NULL
+               AND coalesce(c.sla_deadline, 'infinity'::timestamptz) < p_breached_at))
+          AND (p_created_after IS NULL OR c.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR c.created_at < p_created_before)
+          AND (p_opened_after IS NULL OR c.opened_at >= p_opened_after)
+          AND (p_opened_before IS NULL OR c.opened_at < p_opened_before)
+          AND (p_resolved_after IS NULL OR c.resolved_at >= p_resolved_after)
+          AND (p_resolved_before IS NULL OR c.resolved_at < p_resolved_before)
+          AND (p_attrs IS NULL OR c.attrs @> p_attrs)
+          AND (p_where IS NULL OR c.attrs @@ p_where)
+          AND (p_after_id IS NULL OR (c.updated_at, c.id) < (p_after_at, p_after_id))
+        ORDER BY c.updated_at DESC, c.id DESC
+        LIMIT p_limit;
+        RETURN;
+    END IF;
+    IF p_order = 'severity' THEN
+        RETURN QUERY
+        SELECT c.id, c.kind, c.ref, c.status, c.title, c.body, c.type, c.severity, c.score,
+           c.confidence, c.owner, c.domain, c.entity, c.source, c.amount, c.sla_deadline,
+           c.playbook, c.playbook_step, c.attrs, c.version, c.created_at, c.updated_at,
+           c.opened_at, c.resolved_at
+        FROM agentledger.cases c
+        WHERE c.tenant_id = agentledger.current_tenant()
+          AND (p_kind IS NULL OR c.kind = p_kind)
+          AND (p_statuses IS NULL OR (cardinality(p_statuses) = 1 AND c.status = p_statuses[1])
+               OR (cardinality(p_statuses) > 1 AND c.status = ANY(p_statuses)))
+          AND (p_severities IS NULL
+               OR (cardinality(p_severities) = 1 AND c.severity = p_severities[1])
+               OR (cardinality(p_severities) > 1 AND c.severity = ANY(p_severities)))
+          AND (p_domain IS NULL OR c.domain = p_domain)
+          AND (p_owner IS NULL OR c.owner = p_owner)
+          AND (p_entity IS NULL OR c.entity = p_entity)
+          AND (p_source IS NULL OR c.source = p_source)
+          AND (p_type IS NULL OR c.type = p_type)
+          AND (p_open IS NULL OR (p_open AND c.resolved_at IS NULL)
+               OR (NOT p_open AND c.resolved_at IS NOT NULL))
+          AND (p_breached_at IS NULL OR (c.resolved_at IS NULL
+               AND coalesce(c.sla_deadline, 'infinity'::timestamptz) < p_breached_at))
+          AND (p_created_after IS NULL OR c.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR c.created_at < p_created_before)
+          AND (p_opened_after IS NULL OR c.opened_at >= p_opened_after)
+          AND (p_opened_before IS NULL OR c.opened_at < p_opened_before)
+          AND (p_resolved_after IS NULL OR c.resolved_at >= p_resolved_after)
+          AND (p_resolved_before IS NULL OR c.resolved_at < p_resolved_before)
+          AND (p_attrs IS NULL OR c.attrs @> p_attrs)
+          AND (p_where IS NULL OR c.attrs @@ p_where)
+          AND (p_after_id IS NULL OR (c.severity_rank, c.created_at, c.id) < (p_after_num::smallint, p_after_at, p_after_id))
+        ORDER BY c.severity_rank DESC, c.created_at DESC, c.id DESC
+        LIMIT p_limit;
+        RETURN;
+    END IF;
+    IF p_order = 'sla_deadline' THEN
+        RETURN QUERY
+        SELECT c.id, c.kind, c.ref, c.status, c.title, c.body, c.type, c.severity, c.score,
+           c.confidence, c.owner, c.domain, c.entity, c.source, c.amount, c.sla_deadline,
+           c.playbook, c.playbook_step, c.attrs, c.version, c.created_at, c.updated_at,
+           c.opened_at, c.resolved_at
+        FROM agentledger.cases c
+        WHERE c.tenant_id = agentledger.current_tenant()
+          AND (p_kind IS NULL OR c.kind = p_kind)
+          AND (p_statuses IS NULL OR (cardinality(p_statuses) = 1 AND c.status = p_statuses[1])
+               OR (cardinality(p_statuses) > 1 AND c.status = ANY(p_statuses)))
+          AND (p_severities IS NULL
+               OR (cardinality(p_severities) = 1 AND c.severity = p_severities[1])
+               OR (cardinality(p_severities) > 1 AND c.severity = ANY(p_severities)))
+          AND (p_domain IS NULL OR c.domain = p_domain)
+          AND (p_owner IS NULL OR c.owner = p_owner)
+          AND (p_entity IS NULL OR c.entity = p_entity)
+          AND (p_source IS NULL OR c.source = p_source)
+          AND (p_type IS NULL OR c.type = p_type)
+          AND (p_open IS NULL OR (p_open AND c.resolved_at IS NULL)
+               OR (NOT p_open AND c.resolved_at IS NOT NULL))
+          AND (p_breached_at IS NULL OR (c.resolved_at IS NULL
+               AND coalesce(c.sla_deadline, 'infinity'::timestamptz) < p_breached_at))
+          AND (p_created_after IS NULL OR c.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR c.created_at < p_created_before)
+          AND (p_opened_after IS NULL OR c.opened_at >= p_opened_after)
+          AND (p_opened_before IS NULL OR c.opened_at < p_opened_before)
+          AND (p_resolved_after IS NULL OR c.resolved_at >= p_resolved_after)
+          AND (p_resolved_before IS NULL OR c.resolved_at < p_resolved_before)
+          AND (p_attrs IS NULL OR c.attrs @> p_attrs)
+          AND (p_where IS NULL OR c.attrs @@ p_where)
+          AND (p_after_id IS NULL OR (coalesce(c.sla_deadline, 'infinity'::timestamptz), c.id) > (p_after_at, p_after_id))
+        ORDER BY coalesce(c.sla_deadline, 'infinity'::timestamptz), c.id
+        LIMIT p_limit;
+        RETURN;
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = 'ALII0', COLUMN = 'order',
+        MESSAGE = 'order ' || quote_literal(p_order) || ' is not a case order';
+END
+$$;
+
+--
+-- Name: cases_similar_v1(uuid, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.cases_similar_v1(p_id uuid, p_limit integer) RETURNS TABLE(id uuid, kind text, ref text, status text, title text, body text, type text, severity text, score double precision, confidence double precision, owner text, domain text, entity text, source text, amount numeric, sla_deadline timestamp with time zone, playbook text, playbook_step integer, attrs jsonb, version integer, created_at timestamp with time zone, updated_at timestamp with time zone, opened_at timestamp with time zone, resolved_at timestamp with time zone, same_kind boolean, same_entity boolean, same_type boolean, text_rank real)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    v_tenant text := agentledger.current_tenant();
+    v_case agentledger.cases;
+    v_query tsquery;
+BEGIN
+    SELECT * INTO v_case FROM agentledger.cases c WHERE c.tenant_id = v_tenant AND c.id = p_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'ALNF0', COLUMN = 'case_id',
+            MESSAGE = 'case ' || p_id || ' does not exist';
+    END IF;
+    SELECT string_agg(quote_literal(w.word), ' | ')::tsquery INTO v_query
+    FROM (SELECT unnest(tsvector_to_array(to_tsvector('english'::regconfig, v_case.title)))
+          AS word LIMIT 32) w;
+    RETURN QUERY
+    WITH near AS (
+        SELECT c.id FROM agentledger.cases c
+        WHERE c.tenant_id = v_tenant AND c.entity = v_case.entity AND c.kind = v_case.kind
+          AND c.id <> p_id
+        ORDER BY c.created_at DESC, c.id DESC
+        LIMIT p_limit
+    ), worded AS (
+        SELECT c.id FROM agentledger.cases c
+        WHERE v_query IS NOT NULL AND c.tsv @@ v_query AND c.tenant_id = v_tenant
+          AND c.id <> p_id
+        ORDER BY ts_rank_cd(c.tsv, v_query) DESC, c.id
+        LIMIT greatest(p_limit * 4, 50)
+    ), pool AS (
+        SELECT near.id FROM near UNION SELECT worded.id FROM worded
+    ), ranked AS (
+        SELECT c.id, c.kind, c.ref, c.status, c.title, c.body, c.type, c.severity, c.score,
+           c.confidence, c.owner, c.domain, c.entity, c.source, c.amount, c.sla_deadline,
+           c.playbook, c.playbook_step, c.attrs, c.version, c.created_at, c.updated_at,
+           c.opened_at, c.resolved_at,
+               c.kind = v_case.kind AS same_kind,
+               coalesce(c.kind = v_case.kind AND c.entity = v_case.entity, false)
+                   AS same_entity,
+               coalesce(c.type = v_case.type, false) AS same_type,
+               CASE WHEN v_query IS NULL THEN 0::real
+                    ELSE ts_rank_cd(c.tsv, v_query) END AS text_rank
+        FROM pool JOIN agentledger.cases c ON c.tenant_id = v_tenant AND c.id = pool.id
+    )
+    SELECT * FROM ranked r
+    ORDER BY r.same_entity DESC, r.same_type DESC, r.same_kind DESC, r.text_rank DESC,
+             r.created_at DESC, r.id
+    LIMIT p_limit;
+END
+$$;
+
+--
+-- Name: cases_tally(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.cases_tally() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_fold boolean;
+    v_tenant text;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        WITH d AS (
+            INSERT INTO agentledger.case_tally_deltas
+                (tenant_id, kind, status, severity, domain, n)
+            SELECT a.tenant_id, a.kind, a.status, coalesce(a.severity, ''),
+                   coalesce(a.domain, ''), count(*)
+            FROM added a GROUP BY 1, 2, 3, 4, 5
+            RETURNING id
+        )
+        SELECT bool_or(mod(d.id, 32) = 0) INTO v_fold FROM d;
+    ELSIF TG_OP = 'UPDATE' THEN
+        WITH d AS (
+            INSERT INTO agentledger.case_tally_deltas
+                (tenant_id, kind, status, severity, domain, n)
+            SELECT x.tenant_id, x.kind, x.status, x.severity, x.domain, sum(x.n)
+            FROM (SELECT a.tenant_id, a.kind, a.status, coalesce(a.severity, '') AS severity,
+                         coalesce(a.domain, '') AS domain, 1 AS n FROM added a
+                  UNION ALL
+                  SELECT g.tenant_id, g.kind, g.status, coalesce(g.severity, ''),
+                         coalesce(g.domain, ''), -1 FROM gone g) x
+            GROUP BY 1, 2, 3, 4, 5
+            HAVING sum(x.n) <> 0
+            RETURNING id
+        )
+        SELECT bool_or(mod(d.id, 32) = 0) INTO v_fold FROM d;
+    ELSE
+        WITH d AS (
+            INSERT INTO agentledger.case_tally_deltas
+                (tenant_id, kind, status, severity, domain, n)
+            SELECT g.tenant_id, g.kind, g.status, coalesce(g.severity, ''),
+                   coalesce(g.domain, ''), -count(*)
+            FROM gone g GROUP BY 1, 2, 3, 4, 5
+            RETURNING id
+        )
+        SELECT bool_or(mod(d.id, 32) = 0) INTO v_fold FROM d;
+    END IF;
+    v_tenant := agentledger.current_tenant();
+    IF v_fold AND v_tenant IS NOT NULL
+       AND current_setting('transaction_isolation') = 'read committed'
+       AND pg_try_advisory_xact_lock(hashtextextended('agentledger.case_tallies/' || v_tenant, 0))
+    THEN
+        WITH moved AS (
+            DELETE FROM agentledger.case_tally_deltas d WHERE d.tenant_id = v_tenant
+            RETURNING d.kind, d.status, d.severity, d.domain, d.n
+        )
+        INSERT INTO agentledger.case_tallies AS t (tenant_id, kind, status, severity, domain, n)
+        SELECT v_tenant, m.kind, m.status, m.severity, m.domain, sum(m.n)
+        FROM moved m GROUP BY 2, 3, 4, 5
+        ON CONFLICT (tenant_id, kind, status, severity, domain)
+        DO UPDATE SET n = t.n + excluded.n;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+--
 -- Name: catalog_hash(jsonb); Type: FUNCTION; Schema: agentledger
 --
 
@@ -2595,6 +3027,174 @@ CREATE TABLE agentledger.api_keys (
 ALTER TABLE ONLY agentledger.api_keys FORCE ROW LEVEL SECURITY;
 
 --
+-- Name: case_blocks; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.case_blocks (
+    tenant_id text NOT NULL,
+    blocker uuid NOT NULL,
+    blocked uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT case_blocks_not_self CHECK ((blocker <> blocked))
+);
+
+ALTER TABLE ONLY agentledger.case_blocks FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: case_kinds; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.case_kinds (
+    tenant_id text NOT NULL,
+    kind text NOT NULL,
+    initial text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT case_kinds_kind_length CHECK (((length(kind) >= 1) AND (length(kind) <= 100)))
+);
+
+ALTER TABLE ONLY agentledger.case_kinds FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: case_links; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.case_links (
+    tenant_id text NOT NULL,
+    case_id uuid NOT NULL,
+    entity_id uuid NOT NULL,
+    role text DEFAULT ''::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT case_links_role_length CHECK ((length(role) <= 100))
+);
+
+ALTER TABLE ONLY agentledger.case_links FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: case_statuses; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.case_statuses (
+    tenant_id text NOT NULL,
+    kind text NOT NULL,
+    status text NOT NULL,
+    terminal boolean NOT NULL,
+    "position" integer NOT NULL,
+    CONSTRAINT case_statuses_status_length CHECK (((length(status) >= 1) AND (length(status) <= 100)))
+);
+
+ALTER TABLE ONLY agentledger.case_statuses FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: case_tallies; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.case_tallies (
+    tenant_id text NOT NULL,
+    kind text NOT NULL,
+    status text NOT NULL,
+    severity text NOT NULL,
+    domain text NOT NULL,
+    n bigint NOT NULL
+);
+
+ALTER TABLE ONLY agentledger.case_tallies FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: case_tally_deltas; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.case_tally_deltas (
+    tenant_id text NOT NULL,
+    id bigint NOT NULL,
+    kind text NOT NULL,
+    status text NOT NULL,
+    severity text NOT NULL,
+    domain text NOT NULL,
+    n bigint NOT NULL
+);
+
+ALTER TABLE ONLY agentledger.case_tally_deltas FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: case_tally_deltas_id_seq; Type: SEQUENCE; Schema: agentledger
+--
+
+ALTER TABLE agentledger.case_tally_deltas ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME agentledger.case_tally_deltas_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: case_transitions; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.case_transitions (
+    tenant_id text NOT NULL,
+    kind text NOT NULL,
+    from_status text NOT NULL,
+    to_status text NOT NULL,
+    CONSTRAINT case_transitions_not_self CHECK ((from_status <> to_status))
+);
+
+ALTER TABLE ONLY agentledger.case_transitions FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: cases; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.cases (
+    tenant_id text NOT NULL,
+    id uuid NOT NULL,
+    kind text NOT NULL,
+    ref text,
+    status text NOT NULL,
+    title text NOT NULL,
+    body text DEFAULT ''::text NOT NULL,
+    type text,
+    severity text,
+    score double precision,
+    confidence double precision,
+    owner text,
+    domain text,
+    entity text,
+    source text,
+    amount numeric,
+    sla_deadline timestamp with time zone,
+    playbook text,
+    playbook_step integer,
+    attrs jsonb DEFAULT '{}'::jsonb NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    opened_at timestamp with time zone DEFAULT now() NOT NULL,
+    resolved_at timestamp with time zone,
+    severity_rank smallint GENERATED ALWAYS AS (
+CASE severity
+    WHEN 'low'::text THEN 1
+    WHEN 'medium'::text THEN 2
+    WHEN 'high'::text THEN 3
+    WHEN 'critical'::text THEN 4
+    ELSE 0
+END) STORED NOT NULL,
+    tsv tsvector GENERATED ALWAYS AS ((setweight(to_tsvector('english'::regconfig, title), 'A'::"char") || setweight(to_tsvector('english'::regconfig, "left"(body, 20000)), 'B'::"char"))) STORED NOT NULL,
+    CONSTRAINT cases_attrs_object CHECK ((jsonb_typeof(attrs) = 'object'::text)),
+    CONSTRAINT cases_confidence_range CHECK (((confidence >= (0)::double precision) AND (confidence <= (1)::double precision))),
+    CONSTRAINT cases_playbook_step CHECK ((playbook_step >= 0)),
+    CONSTRAINT cases_ref_length CHECK (((length(ref) >= 1) AND (length(ref) <= 200))),
+    CONSTRAINT cases_resolved_after_opened CHECK ((resolved_at >= opened_at)),
+    CONSTRAINT cases_score_range CHECK (((score >= (0)::double precision) AND (score <= (10)::double precision))),
+    CONSTRAINT cases_severity CHECK ((severity = ANY (ARRAY['low'::text, 'medium'::text, 'high'::text, 'critical'::text]))),
+    CONSTRAINT cases_title_length CHECK (((length(title) >= 1) AND (length(title) <= 500)))
+);
+
+ALTER TABLE ONLY agentledger.cases FORCE ROW LEVEL SECURITY;
+
+--
 -- Name: catalog_documents; Type: TABLE; Schema: agentledger
 --
 
@@ -3676,6 +4276,69 @@ ALTER TABLE ONLY agentledger.api_keys
     ADD CONSTRAINT api_keys_pkey PRIMARY KEY (tenant_id, id);
 
 --
+-- Name: case_blocks case_blocks_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.case_blocks
+    ADD CONSTRAINT case_blocks_pkey PRIMARY KEY (tenant_id, blocker, blocked);
+
+--
+-- Name: case_kinds case_kinds_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.case_kinds
+    ADD CONSTRAINT case_kinds_pkey PRIMARY KEY (tenant_id, kind);
+
+--
+-- Name: case_links case_links_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.case_links
+    ADD CONSTRAINT case_links_pkey PRIMARY KEY (tenant_id, case_id, entity_id, role);
+
+--
+-- Name: case_statuses case_statuses_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.case_statuses
+    ADD CONSTRAINT case_statuses_pkey PRIMARY KEY (tenant_id, kind, status);
+
+--
+-- Name: case_tallies case_tallies_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.case_tallies
+    ADD CONSTRAINT case_tallies_pkey PRIMARY KEY (tenant_id, kind, status, severity, domain);
+
+--
+-- Name: case_tally_deltas case_tally_deltas_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.case_tally_deltas
+    ADD CONSTRAINT case_tally_deltas_pkey PRIMARY KEY (tenant_id, id);
+
+--
+-- Name: case_transitions case_transitions_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.case_transitions
+    ADD CONSTRAINT case_transitions_pkey PRIMARY KEY (tenant_id, kind, from_status, to_status);
+
+--
+-- Name: cases cases_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.cases
+    ADD CONSTRAINT cases_pkey PRIMARY KEY (tenant_id, id);
+
+--
+-- Name: cases cases_ref_unique; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.cases
+    ADD CONSTRAINT cases_ref_unique UNIQUE (tenant_id, kind, ref);
+
+--
 -- Name: catalog_documents catalog_documents_pkey; Type: CONSTRAINT; Schema: agentledger
 --
 
@@ -3938,6 +4601,78 @@ CREATE UNIQUE INDEX alerts_open_dedup ON agentledger.alerts USING btree (tenant_
 CREATE INDEX alerts_pending ON agentledger.alerts USING btree (tenant_id, tier, created_at) WHERE (status = 'pending'::text);
 
 --
+-- Name: case_blocks_blocked; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX case_blocks_blocked ON agentledger.case_blocks USING btree (tenant_id, blocked);
+
+--
+-- Name: case_links_entity; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX case_links_entity ON agentledger.case_links USING btree (tenant_id, entity_id);
+
+--
+-- Name: cases_attrs; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX cases_attrs ON agentledger.cases USING gin (attrs jsonb_path_ops);
+
+--
+-- Name: cases_created; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX cases_created ON agentledger.cases USING btree (tenant_id, created_at DESC, id DESC);
+
+--
+-- Name: cases_domain_created; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX cases_domain_created ON agentledger.cases USING btree (tenant_id, domain, created_at DESC, id DESC) WHERE (domain IS NOT NULL);
+
+--
+-- Name: cases_entity_created; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX cases_entity_created ON agentledger.cases USING btree (tenant_id, entity, created_at DESC, id DESC) WHERE (entity IS NOT NULL);
+
+--
+-- Name: cases_kind_status_score; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX cases_kind_status_score ON agentledger.cases USING btree (tenant_id, kind, status, COALESCE(score, ('-1'::integer)::double precision) DESC, id DESC);
+
+--
+-- Name: cases_open_sla; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX cases_open_sla ON agentledger.cases USING btree (tenant_id, COALESCE(sla_deadline, 'infinity'::timestamp with time zone), id) INCLUDE (opened_at, kind, domain, sla_deadline) WHERE (resolved_at IS NULL);
+
+--
+-- Name: cases_resolved; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX cases_resolved ON agentledger.cases USING btree (tenant_id, resolved_at) INCLUDE (opened_at, kind, domain) WHERE (resolved_at IS NOT NULL);
+
+--
+-- Name: cases_severity; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX cases_severity ON agentledger.cases USING btree (tenant_id, severity_rank DESC, created_at DESC, id DESC);
+
+--
+-- Name: cases_tsv; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX cases_tsv ON agentledger.cases USING gin (tsv);
+
+--
+-- Name: cases_updated; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX cases_updated ON agentledger.cases USING btree (tenant_id, updated_at DESC, id DESC);
+
+--
 -- Name: checkpoints_newest; Type: INDEX; Schema: agentledger
 --
 
@@ -4130,6 +4865,36 @@ CREATE INDEX tasks_ready ON agentledger.tasks USING btree (tenant_id, queue, pri
 CREATE INDEX tasks_session_idx ON agentledger.tasks USING btree (tenant_id, session_id, id) WHERE (session_id IS NOT NULL);
 
 --
+-- Name: case_statuses case_statuses_guard; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER case_statuses_guard BEFORE UPDATE ON agentledger.case_statuses FOR EACH ROW EXECUTE FUNCTION agentledger.case_statuses_guard();
+
+--
+-- Name: cases cases_guard; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER cases_guard BEFORE INSERT OR UPDATE ON agentledger.cases FOR EACH ROW EXECUTE FUNCTION agentledger.cases_guard();
+
+--
+-- Name: cases cases_tally_delete; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER cases_tally_delete AFTER DELETE ON agentledger.cases REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION agentledger.cases_tally();
+
+--
+-- Name: cases cases_tally_insert; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER cases_tally_insert AFTER INSERT ON agentledger.cases REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION agentledger.cases_tally();
+
+--
+-- Name: cases cases_tally_update; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER cases_tally_update AFTER UPDATE ON agentledger.cases REFERENCING OLD TABLE AS gone NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION agentledger.cases_tally();
+
+--
 -- Name: memory_entities memory_entities_kind_insert; Type: TRIGGER; Schema: agentledger
 --
 
@@ -4260,6 +5025,62 @@ ALTER TABLE ONLY agentledger.alerts
 
 ALTER TABLE ONLY agentledger.api_keys
     ADD CONSTRAINT api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
+
+--
+-- Name: case_blocks case_blocks_blocked_fk; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.case_blocks
+    ADD CONSTRAINT case_blocks_blocked_fk FOREIGN KEY (tenant_id, blocked) REFERENCES agentledger.cases(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: case_blocks case_blocks_blocker_fk; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.case_blocks
+    ADD CONSTRAINT case_blocks_blocker_fk FOREIGN KEY (tenant_id, blocker) REFERENCES agentledger.cases(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: case_kinds case_kinds_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.case_kinds
+    ADD CONSTRAINT case_kinds_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
+
+--
+-- Name: case_links case_links_case_fk; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.case_links
+    ADD CONSTRAINT case_links_case_fk FOREIGN KEY (tenant_id, case_id) REFERENCES agentledger.cases(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: case_statuses case_statuses_kind_fk; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.case_statuses
+    ADD CONSTRAINT case_statuses_kind_fk FOREIGN KEY (tenant_id, kind) REFERENCES agentledger.case_kinds(tenant_id, kind) ON DELETE CASCADE;
+
+--
+-- Name: case_transitions case_transitions_from_fk; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.case_transitions
+    ADD CONSTRAINT case_transitions_from_fk FOREIGN KEY (tenant_id, kind, from_status) REFERENCES agentledger.case_statuses(tenant_id, kind, status) ON DELETE CASCADE;
+
+--
+-- Name: case_transitions case_transitions_to_fk; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.case_transitions
+    ADD CONSTRAINT case_transitions_to_fk FOREIGN KEY (tenant_id, kind, to_status) REFERENCES agentledger.case_statuses(tenant_id, kind, status) ON DELETE CASCADE;
+
+--
+-- Name: cases cases_status_fk; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.cases
+    ADD CONSTRAINT cases_status_fk FOREIGN KEY (tenant_id, kind, status) REFERENCES agentledger.case_statuses(tenant_id, kind, status);
 
 --
 -- Name: catalog_documents catalog_documents_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
@@ -4461,6 +5282,54 @@ ALTER TABLE agentledger.alerts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE agentledger.api_keys ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: case_blocks; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.case_blocks ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: case_kinds; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.case_kinds ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: case_links; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.case_links ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: case_statuses; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.case_statuses ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: case_tallies; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.case_tallies ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: case_tally_deltas; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.case_tally_deltas ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: case_transitions; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.case_transitions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: cases; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.cases ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: catalog_documents; Type: ROW SECURITY; Schema: agentledger
 --
 
@@ -4525,6 +5394,12 @@ ALTER TABLE agentledger.decisions ENABLE ROW LEVEL SECURITY;
 --
 
 CREATE POLICY definer_claims ON agentledger.tasks TO CURRENT_USER USING (true) WITH CHECK (true);
+
+--
+-- Name: cases definer_search; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY definer_search ON agentledger.cases FOR SELECT TO CURRENT_USER USING (true);
 
 --
 -- Name: memory_entities definer_search; Type: POLICY; Schema: agentledger
@@ -4899,6 +5774,54 @@ CREATE POLICY tenant_isolation ON agentledger.alerts USING ((tenant_id = agentle
 CREATE POLICY tenant_isolation ON agentledger.api_keys USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
 
 --
+-- Name: case_blocks tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.case_blocks USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: case_kinds tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.case_kinds USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: case_links tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.case_links USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: case_statuses tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.case_statuses USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: case_tallies tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.case_tallies USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: case_tally_deltas tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.case_tally_deltas USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: case_transitions tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.case_transitions USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: cases tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.cases USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
 -- Name: catalog_documents tenant_isolation; Type: POLICY; Schema: agentledger
 --
 
@@ -5075,6 +5998,26 @@ GRANT ALL ON FUNCTION agentledger.authenticate_key(p_hash bytea) TO agentledger_
 
 REVOKE ALL ON FUNCTION agentledger.bind_tenant(p_tenant text) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.bind_tenant(p_tenant text) TO agentledger_app;
+
+--
+-- Name: FUNCTION cases_list_v1(p_order text, p_after_num double precision, p_after_at timestamp with time zone, p_after_id uuid, p_kind text, p_statuses text[], p_severities text[], p_domain text, p_owner text, p_entity text, p_source text, p_type text, p_open boolean, p_breached_at timestamp with time zone, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_opened_after timestamp with time zone, p_opened_before timestamp with time zone, p_resolved_after timestamp with time zone, p_resolved_before timestamp with time zone, p_attrs jsonb, p_where jsonpath, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.cases_list_v1(p_order text, p_after_num double precision, p_after_at timestamp with time zone, p_after_id uuid, p_kind text, p_statuses text[], p_severities text[], p_domain text, p_owner text, p_entity text, p_source text, p_type text, p_open boolean, p_breached_at timestamp with time zone, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_opened_after timestamp with time zone, p_opened_before timestamp with time zone, p_resolved_after timestamp with time zone, p_resolved_before timestamp with time zone, p_attrs jsonb, p_where jsonpath, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.cases_list_v1(p_order text, p_after_num double precision, p_after_at timestamp with time zone, p_after_id uuid, p_kind text, p_statuses text[], p_severities text[], p_domain text, p_owner text, p_entity text, p_source text, p_type text, p_open boolean, p_breached_at timestamp with time zone, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_opened_after timestamp with time zone, p_opened_before timestamp with time zone, p_resolved_after timestamp with time zone, p_resolved_before timestamp with time zone, p_attrs jsonb, p_where jsonpath, p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION cases_similar_v1(p_id uuid, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.cases_similar_v1(p_id uuid, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.cases_similar_v1(p_id uuid, p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION cases_tally(); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.cases_tally() FROM PUBLIC;
 
 --
 -- Name: FUNCTION catalog_hash(p_value jsonb); Type: ACL; Schema: agentledger
@@ -5641,6 +6584,54 @@ GRANT SELECT(resolved_by) ON TABLE agentledger.alerts TO agentledger_reporting;
 --
 
 GRANT SELECT,INSERT,UPDATE ON TABLE agentledger.api_keys TO agentledger_app;
+
+--
+-- Name: TABLE case_blocks; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE ON TABLE agentledger.case_blocks TO agentledger_app;
+
+--
+-- Name: TABLE case_kinds; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.case_kinds TO agentledger_app;
+
+--
+-- Name: TABLE case_links; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE ON TABLE agentledger.case_links TO agentledger_app;
+
+--
+-- Name: TABLE case_statuses; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.case_statuses TO agentledger_app;
+
+--
+-- Name: TABLE case_tallies; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT ON TABLE agentledger.case_tallies TO agentledger_app;
+
+--
+-- Name: TABLE case_tally_deltas; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT ON TABLE agentledger.case_tally_deltas TO agentledger_app;
+
+--
+-- Name: TABLE case_transitions; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE ON TABLE agentledger.case_transitions TO agentledger_app;
+
+--
+-- Name: TABLE cases; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.cases TO agentledger_app;
 
 --
 -- Name: TABLE catalog_documents; Type: ACL; Schema: agentledger

@@ -56,6 +56,13 @@ CONSTRAINTS: Mapping[str, Constraint] = {
     "memory_relationships_not_self": Constraint(
         errors.InvalidInput, "an entity cannot relate to itself"
     ),
+    # cases
+    "cases_status_fk": Constraint(
+        errors.Conflict, "a status that still holds cases cannot be dropped", field="statuses"
+    ),
+    "cases_resolved_after_opened": Constraint(
+        errors.InvalidInput, "a case cannot be resolved before it was opened", field="at"
+    ),
 }
 
 
