@@ -23,6 +23,7 @@ from agentledger import Ledger, cli
 from agentledger.cli import REPORTING_PASSWORD_ENV, app
 from agentledger.db import reporting
 from agentledger.errors import InvalidInput, LedgerError, NotFound
+from agentledger.ledger import TenantScope
 from tests.conftest import ROOT
 
 PASSWORD = "bi-" + uuid.uuid4().hex
@@ -110,6 +111,51 @@ def _populate(ledger: Ledger, tenant: str, *, scale: int) -> None:
     scope.sessions.add_chunk(s.id, "we picked the vermilion logo", author="ana")
     scope.sessions.save_artifact(s.id, "brief.md", "# Brief", artifact_type="document")
     scope.sessions.save_artifact(s.id, "brief.md", "# Brief v2", artifact_type="document")
+    _cases(scope, now, scale=scale, contact=ana.id)
+    scope.catalog.create_version("policy_pack", "refunds", {"limit": 100 * scale})
+    scope.catalog.create_version("policy_pack", "refunds", {"limit": 200 * scale})
+
+
+def _cases(scope: TenantScope, now: datetime, *, scale: int, contact: uuid.UUID) -> None:
+    """Bottlenecks by two agents in several statuses, and exceptions over two domains, some
+    open past their SLA."""
+    cases = scope.cases
+    cases.define_kind(
+        "bottleneck",
+        ["pending", "in_progress", "resolved", "ignored"],
+        transitions={"pending": ["in_progress", "ignored"], "in_progress": ["resolved"]},
+        terminal=["resolved", "ignored"],
+    )
+    cases.define_kind(
+        "exception",
+        ["open", "analyzing", "resolved", "escalated"],
+        transitions={"open": ["analyzing"], "analyzing": ["resolved", "escalated"]},
+        terminal=["resolved"],
+    )
+    made = []
+    for n in range(4 * scale):
+        agent = ("research", "github")[n % 2]
+        made.append(
+            cases.create("bottleneck", f"slow step {n}", source=agent, score=n % 10, confidence=0.5)
+        )
+    cases.transition(made[0].id, "in_progress")
+    cases.transition(made[1].id, "ignored")
+    cases.block(made[2].id, made[3].id)
+    cases.link_entity(made[2].id, contact)
+    for n in range(3 * scale):
+        due = now + timedelta(hours=-2 if n % 3 else 2)  # two in three are past their SLA
+        exc = cases.create(
+            "exception",
+            f"mismatch {n}",
+            ref=f"EX-{n:04}",
+            domain=("finance", "billing")[n % 2],
+            amount=10 * (n + 1),
+            severity="high",
+            sla_deadline=due,
+        )
+        if n == 1:
+            cases.transition(exc.id, "analyzing")
+            cases.transition(exc.id, "resolved")  # resolved: no longer a breach
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +220,12 @@ def test_every_module_has_a_view_with_rows_in_both_tenants(
         "sessions",
         "session_chunks",
         "session_artifacts",
+        "case_statuses",
+        "cases",
+        "case_blocks",
+        "case_links",
+        "catalog_documents",
+        "catalog_versions",
     }
     for view, counts in owner_counts.items():
         assert counts.get(world.a, 0) > 0 and counts.get(world.b, 0) > 0, view
@@ -437,6 +489,74 @@ def test_alerts_by_tier_and_status_per_day_match_the_library(
     assert got == dict(expected)
     assert all(r["occurrences"] == 2 * r["alerts"] and r["tenant_id"] == world.b for r in rows)
     assert {r["tier_name"] for r in rows} == {"urgent", "important"}
+
+
+def test_bottlenecks_by_status_and_agent_match_the_library(
+    world: World, logins: list[str], sync_ledger: Ledger
+) -> None:
+    role = _login(logins, world, tenant_id=world.a)
+    rows = _dashboard(world, role, "bottlenecks by status and agent")
+    found = sync_ledger.tenant(world.a).cases.list(kind="bottleneck", limit=1000).items
+    groups: dict[tuple[str, str | None], list[float]] = {}
+    for c in found:
+        assert c.score is not None
+        groups.setdefault((c.status, c.source), []).append(c.score)
+    expected = {
+        (status, agent): (len(scores), sum(scores) / len(scores))
+        for (status, agent), scores in groups.items()
+    }
+    got = {
+        (r["status"], r["agent_id"]): (r["bottlenecks"], float(r["average_impact"])) for r in rows
+    }
+    assert got == pytest.approx(expected)
+    assert {r["tenant_id"] for r in rows} == {world.a}
+    assert {"pending", "in_progress", "ignored"} <= {status for status, _ in got}
+
+
+def test_exceptions_past_sla_by_domain_match_the_library(
+    world: World, logins: list[str], sync_ledger: Ledger
+) -> None:
+    role = _login(logins, world, all_tenants=True)
+    rows = _dashboard(world, role, "exceptions past SLA by domain")
+    for tenant in (world.a, world.b):
+        breaches = sync_ledger.tenant(tenant).cases.find_sla_breaches(kind="exception")
+        expected = Counter(c.domain for c in breaches)
+        amounts: Counter[str | None] = Counter()
+        for c in breaches:
+            amounts[c.domain] += int(c.amount or 0)
+        got = {r["domain"]: r["past_sla"] for r in rows if r["tenant_id"] == tenant}
+        assert got == dict(expected) and sum(got.values()) > 0
+        assert {
+            r["domain"]: int(r["amount_at_risk"]) for r in rows if r["tenant_id"] == tenant
+        } == dict(amounts)
+
+
+def test_the_global_catalog_shows_to_a_login_with_a_grant_only(
+    world: World, logins: list[str], sync_ledger: Ledger
+) -> None:
+    name = f"pack-{uuid.uuid4().hex[:8]}"
+    sync_ledger.platform_catalog.create_version("domain_pack", name, {"v": 1})
+    granted = _login(logins, world, tenant_id=world.b)
+    with _connect(world, granted) as conn:
+        rows = conn.execute(
+            "SELECT tenant_id, is_global, name FROM agentledger_reporting.catalog_documents"
+            " WHERE doc_type = 'domain_pack'"
+        ).fetchall()
+        tenants = {
+            t
+            for (t,) in conn.execute(
+                "SELECT tenant_id FROM agentledger_reporting.catalog_documents"
+            )
+        }
+    assert (None, True, name) in rows and tenants <= {None, world.b}
+    nobody = _login(logins, world, tenant_id=world.a)
+    reporting.revoke(world.url, nobody)
+    reporting.grant(world.url, nobody, tenant_id=world.a)  # still a member, then no grant left
+    reporting.revoke(world.url, nobody, tenant_id=world.a)
+    with _connect(world, nobody) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM agentledger_reporting.catalog_versions"
+        ).fetchone() == (0,)
 
 
 def test_grant_refuses_what_would_see_or_write_more(world: World, logins: list[str]) -> None:

@@ -3908,6 +3908,186 @@ COMMENT ON VIEW agentledger_reporting.alerts IS 'Tiered alerts: pending, acknowl
 COMMENT ON COLUMN agentledger_reporting.alerts.occurrences IS 'How many raises the alert stands for (repeats of an open dedup key count here)';
 
 --
+-- Name: case_blocks; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.case_blocks WITH (security_invoker='true') AS
+ SELECT tenant_id,
+    blocker AS blocker_id,
+    blocked AS blocked_id,
+    created_at
+   FROM agentledger.case_blocks b;
+
+--
+-- Name: VIEW case_blocks; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.case_blocks IS 'blocker_id must be dealt with before blocked_id can move on';
+
+--
+-- Name: case_links; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.case_links WITH (security_invoker='true') AS
+ SELECT tenant_id,
+    case_id,
+    entity_id,
+    role,
+    created_at
+   FROM agentledger.case_links l;
+
+--
+-- Name: VIEW case_links; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.case_links IS 'The memory entities each case is about (entity_id: memory_entities.entity_id)';
+
+--
+-- Name: case_statuses; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.case_statuses WITH (security_invoker='true') AS
+ SELECT s.tenant_id,
+    s.kind,
+    s.status,
+    s."position",
+    s.terminal,
+    (k.initial = s.status) AS initial
+   FROM (agentledger.case_statuses s
+     JOIN agentledger.case_kinds k ON (((k.tenant_id = s.tenant_id) AND (k.kind = s.kind))));
+
+--
+-- Name: VIEW case_statuses; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.case_statuses IS 'The statuses of each case kind, in their defined order; terminal ones close a case';
+
+--
+-- Name: cases; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.cases WITH (security_invoker='true') AS
+ SELECT tenant_id,
+    id AS case_id,
+    kind,
+    ref,
+    status,
+    (resolved_at IS NULL) AS is_open,
+    ((resolved_at IS NULL) AND (sla_deadline < now())) AS sla_breached,
+    title,
+    type,
+    severity,
+    score,
+    confidence,
+    owner,
+    domain,
+    entity,
+    source,
+    amount,
+    sla_deadline,
+    playbook,
+    playbook_step,
+    version,
+    created_at,
+    updated_at,
+    opened_at,
+    resolved_at,
+    EXTRACT(epoch FROM (resolved_at - opened_at)) AS resolution_seconds,
+    body,
+    attrs
+   FROM agentledger.cases c;
+
+--
+-- Name: VIEW cases; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.cases IS 'Cases (exceptions, bottlenecks, incidents...) with their lifecycle state';
+
+--
+-- Name: COLUMN cases.is_open; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON COLUMN agentledger_reporting.cases.is_open IS 'Until the case enters a terminal status of its kind';
+
+--
+-- Name: COLUMN cases.sla_breached; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON COLUMN agentledger_reporting.cases.sla_breached IS 'Open and past sla_deadline at the time of the query';
+
+--
+-- Name: COLUMN cases.resolution_seconds; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON COLUMN agentledger_reporting.cases.resolution_seconds IS 'From opened_at to resolved_at; NULL while open';
+
+--
+-- Name: catalog_documents; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.catalog_documents WITH (security_invoker='true') AS
+ SELECT d.tenant_id,
+    false AS is_global,
+    d.doc_type,
+    d.name,
+    d.latest_version,
+    d.created_at
+   FROM agentledger.catalog_documents d
+UNION ALL
+ SELECT NULL::text AS tenant_id,
+    true AS is_global,
+    g.doc_type,
+    g.name,
+    g.latest_version,
+    g.created_at
+   FROM agentledger.catalog_global_documents g;
+
+--
+-- Name: VIEW catalog_documents; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.catalog_documents IS 'Versioned documents (packs, playbooks, tools, plans...): the tenant''s and the global ones';
+
+--
+-- Name: catalog_versions; Type: VIEW; Schema: agentledger_reporting
+--
+
+CREATE VIEW agentledger_reporting.catalog_versions WITH (security_invoker='true') AS
+ SELECT v.tenant_id,
+    false AS is_global,
+    v.doc_type,
+    v.name,
+    v.version,
+    v.title,
+    v.description,
+    v.created_at,
+    v.created_by,
+    v.content_hash,
+    v.metadata,
+    v.content
+   FROM agentledger.catalog_versions v
+UNION ALL
+ SELECT NULL::text AS tenant_id,
+    true AS is_global,
+    g.doc_type,
+    g.name,
+    g.version,
+    g.title,
+    g.description,
+    g.created_at,
+    g.created_by,
+    g.content_hash,
+    g.metadata,
+    g.content
+   FROM agentledger.catalog_global_versions g;
+
+--
+-- Name: VIEW catalog_versions; Type: COMMENT; Schema: agentledger_reporting
+--
+
+COMMENT ON VIEW agentledger_reporting.catalog_versions IS 'Every version of every catalog document, with its content';
+
+--
 -- Name: decisions; Type: VIEW; Schema: agentledger_reporting
 --
 
@@ -5558,6 +5738,60 @@ CREATE POLICY reporting_read ON agentledger.agents FOR SELECT TO agentledger_rep
 CREATE POLICY reporting_read ON agentledger.alerts FOR SELECT TO agentledger_reporting USING (true);
 
 --
+-- Name: case_blocks reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.case_blocks FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: case_kinds reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.case_kinds FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: case_links reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.case_links FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: case_statuses reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.case_statuses FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: cases reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.cases FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: catalog_documents reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.catalog_documents FOR SELECT TO agentledger_reporting USING (true);
+
+--
+-- Name: catalog_global_documents reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.catalog_global_documents FOR SELECT TO agentledger_reporting USING ((cardinality(( SELECT agentledger.reporting_tenants() AS reporting_tenants)) > 0));
+
+--
+-- Name: catalog_global_versions reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.catalog_global_versions FOR SELECT TO agentledger_reporting USING ((cardinality(( SELECT agentledger.reporting_tenants() AS reporting_tenants)) > 0));
+
+--
+-- Name: catalog_versions reporting_read; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_read ON agentledger.catalog_versions FOR SELECT TO agentledger_reporting USING (true);
+
+--
 -- Name: decisions reporting_read; Type: POLICY; Schema: agentledger
 --
 
@@ -5634,6 +5868,48 @@ CREATE POLICY reporting_scope ON agentledger.agents AS RESTRICTIVE FOR SELECT TO
 --
 
 CREATE POLICY reporting_scope ON agentledger.alerts AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: case_blocks reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.case_blocks AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: case_kinds reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.case_kinds AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: case_links reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.case_links AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: case_statuses reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.case_statuses AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: cases reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.cases AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: catalog_documents reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.catalog_documents AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
+
+--
+-- Name: catalog_versions reporting_scope; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY reporting_scope ON agentledger.catalog_versions AS RESTRICTIVE FOR SELECT TO agentledger_reporting USING ((tenant_id = ANY (( SELECT agentledger.reporting_tenants() AS reporting_tenants)::text[])));
 
 --
 -- Name: decisions reporting_scope; Type: POLICY; Schema: agentledger
@@ -6592,10 +6868,64 @@ GRANT SELECT,INSERT,UPDATE ON TABLE agentledger.api_keys TO agentledger_app;
 GRANT SELECT,INSERT,DELETE ON TABLE agentledger.case_blocks TO agentledger_app;
 
 --
+-- Name: COLUMN case_blocks.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.case_blocks TO agentledger_reporting;
+
+--
+-- Name: COLUMN case_blocks.blocker; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(blocker) ON TABLE agentledger.case_blocks TO agentledger_reporting;
+
+--
+-- Name: COLUMN case_blocks.blocked; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(blocked) ON TABLE agentledger.case_blocks TO agentledger_reporting;
+
+--
+-- Name: COLUMN case_blocks.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.case_blocks TO agentledger_reporting;
+
+--
 -- Name: TABLE case_kinds; Type: ACL; Schema: agentledger
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.case_kinds TO agentledger_app;
+
+--
+-- Name: COLUMN case_kinds.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.case_kinds TO agentledger_reporting;
+
+--
+-- Name: COLUMN case_kinds.kind; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(kind) ON TABLE agentledger.case_kinds TO agentledger_reporting;
+
+--
+-- Name: COLUMN case_kinds.initial; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(initial) ON TABLE agentledger.case_kinds TO agentledger_reporting;
+
+--
+-- Name: COLUMN case_kinds.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.case_kinds TO agentledger_reporting;
+
+--
+-- Name: COLUMN case_kinds.updated_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(updated_at) ON TABLE agentledger.case_kinds TO agentledger_reporting;
 
 --
 -- Name: TABLE case_links; Type: ACL; Schema: agentledger
@@ -6604,10 +6934,70 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.case_kinds TO agentledger
 GRANT SELECT,INSERT,DELETE ON TABLE agentledger.case_links TO agentledger_app;
 
 --
+-- Name: COLUMN case_links.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.case_links TO agentledger_reporting;
+
+--
+-- Name: COLUMN case_links.case_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(case_id) ON TABLE agentledger.case_links TO agentledger_reporting;
+
+--
+-- Name: COLUMN case_links.entity_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(entity_id) ON TABLE agentledger.case_links TO agentledger_reporting;
+
+--
+-- Name: COLUMN case_links.role; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(role) ON TABLE agentledger.case_links TO agentledger_reporting;
+
+--
+-- Name: COLUMN case_links.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.case_links TO agentledger_reporting;
+
+--
 -- Name: TABLE case_statuses; Type: ACL; Schema: agentledger
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.case_statuses TO agentledger_app;
+
+--
+-- Name: COLUMN case_statuses.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.case_statuses TO agentledger_reporting;
+
+--
+-- Name: COLUMN case_statuses.kind; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(kind) ON TABLE agentledger.case_statuses TO agentledger_reporting;
+
+--
+-- Name: COLUMN case_statuses.status; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(status) ON TABLE agentledger.case_statuses TO agentledger_reporting;
+
+--
+-- Name: COLUMN case_statuses.terminal; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(terminal) ON TABLE agentledger.case_statuses TO agentledger_reporting;
+
+--
+-- Name: COLUMN case_statuses."position"; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT("position") ON TABLE agentledger.case_statuses TO agentledger_reporting;
 
 --
 -- Name: TABLE case_tallies; Type: ACL; Schema: agentledger
@@ -6634,16 +7024,220 @@ GRANT SELECT,INSERT,DELETE ON TABLE agentledger.case_transitions TO agentledger_
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.cases TO agentledger_app;
 
 --
+-- Name: COLUMN cases.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(id) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.kind; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(kind) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.ref; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(ref) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.status; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(status) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.title; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(title) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.body; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(body) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.type; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(type) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.severity; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(severity) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.score; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(score) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.confidence; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(confidence) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.owner; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(owner) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.domain; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(domain) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.entity; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(entity) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.source; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(source) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.amount; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(amount) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.sla_deadline; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(sla_deadline) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.playbook; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(playbook) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.playbook_step; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(playbook_step) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.attrs; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(attrs) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.version; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(version) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.updated_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(updated_at) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.opened_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(opened_at) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
+-- Name: COLUMN cases.resolved_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(resolved_at) ON TABLE agentledger.cases TO agentledger_reporting;
+
+--
 -- Name: TABLE catalog_documents; Type: ACL; Schema: agentledger
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.catalog_documents TO agentledger_app;
 
 --
+-- Name: COLUMN catalog_documents.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.catalog_documents TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_documents.doc_type; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(doc_type) ON TABLE agentledger.catalog_documents TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_documents.name; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(name) ON TABLE agentledger.catalog_documents TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_documents.latest_version; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(latest_version) ON TABLE agentledger.catalog_documents TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_documents.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.catalog_documents TO agentledger_reporting;
+
+--
 -- Name: TABLE catalog_global_documents; Type: ACL; Schema: agentledger
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.catalog_global_documents TO agentledger_app;
+
+--
+-- Name: COLUMN catalog_global_documents.doc_type; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(doc_type) ON TABLE agentledger.catalog_global_documents TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_global_documents.name; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(name) ON TABLE agentledger.catalog_global_documents TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_global_documents.latest_version; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(latest_version) ON TABLE agentledger.catalog_global_documents TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_global_documents.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.catalog_global_documents TO agentledger_reporting;
 
 --
 -- Name: TABLE catalog_global_schemas; Type: ACL; Schema: agentledger
@@ -6658,6 +7252,66 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.catalog_global_schemas TO
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.catalog_global_versions TO agentledger_app;
 
 --
+-- Name: COLUMN catalog_global_versions.doc_type; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(doc_type) ON TABLE agentledger.catalog_global_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_global_versions.name; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(name) ON TABLE agentledger.catalog_global_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_global_versions.version; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(version) ON TABLE agentledger.catalog_global_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_global_versions.content; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(content) ON TABLE agentledger.catalog_global_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_global_versions.title; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(title) ON TABLE agentledger.catalog_global_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_global_versions.description; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(description) ON TABLE agentledger.catalog_global_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_global_versions.metadata; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(metadata) ON TABLE agentledger.catalog_global_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_global_versions.content_hash; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(content_hash) ON TABLE agentledger.catalog_global_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_global_versions.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.catalog_global_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_global_versions.created_by; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_by) ON TABLE agentledger.catalog_global_versions TO agentledger_reporting;
+
+--
 -- Name: TABLE catalog_schemas; Type: ACL; Schema: agentledger
 --
 
@@ -6668,6 +7322,72 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.catalog_schemas TO agentl
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.catalog_versions TO agentledger_app;
+
+--
+-- Name: COLUMN catalog_versions.tenant_id; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(tenant_id) ON TABLE agentledger.catalog_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_versions.doc_type; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(doc_type) ON TABLE agentledger.catalog_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_versions.name; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(name) ON TABLE agentledger.catalog_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_versions.version; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(version) ON TABLE agentledger.catalog_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_versions.content; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(content) ON TABLE agentledger.catalog_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_versions.title; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(title) ON TABLE agentledger.catalog_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_versions.description; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(description) ON TABLE agentledger.catalog_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_versions.metadata; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(metadata) ON TABLE agentledger.catalog_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_versions.content_hash; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(content_hash) ON TABLE agentledger.catalog_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_versions.created_at; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_at) ON TABLE agentledger.catalog_versions TO agentledger_reporting;
+
+--
+-- Name: COLUMN catalog_versions.created_by; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT(created_by) ON TABLE agentledger.catalog_versions TO agentledger_reporting;
 
 --
 -- Name: TABLE catalog_visible_documents; Type: ACL; Schema: agentledger
@@ -7604,6 +8324,42 @@ GRANT SELECT ON TABLE agentledger_reporting.agents TO agentledger_reporting;
 --
 
 GRANT SELECT ON TABLE agentledger_reporting.alerts TO agentledger_reporting;
+
+--
+-- Name: TABLE case_blocks; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.case_blocks TO agentledger_reporting;
+
+--
+-- Name: TABLE case_links; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.case_links TO agentledger_reporting;
+
+--
+-- Name: TABLE case_statuses; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.case_statuses TO agentledger_reporting;
+
+--
+-- Name: TABLE cases; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.cases TO agentledger_reporting;
+
+--
+-- Name: TABLE catalog_documents; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.catalog_documents TO agentledger_reporting;
+
+--
+-- Name: TABLE catalog_versions; Type: ACL; Schema: agentledger_reporting
+--
+
+GRANT SELECT ON TABLE agentledger_reporting.catalog_versions TO agentledger_reporting;
 
 --
 -- Name: TABLE decisions; Type: ACL; Schema: agentledger_reporting
