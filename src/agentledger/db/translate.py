@@ -56,6 +56,9 @@ CONSTRAINTS: Mapping[str, Constraint] = {
     "memory_relationships_not_self": Constraint(
         errors.InvalidInput, "an entity cannot relate to itself"
     ),
+    "memory_entities_session_fk": Constraint(
+        errors.NotFound, "the entity's session does not exist in this tenant", field="session_id"
+    ),
 }
 
 

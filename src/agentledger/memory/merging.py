@@ -9,7 +9,7 @@ from typing import Any
 def merge_rows(old: dict[str, Any], new: dict[str, Any], deep: bool) -> dict[str, Any]:
     """Two inputs for one entity in a batch, merged the way the database merges them."""
     merged = dict(new)
-    for field in ("name", "summary", "relevance", "embedding"):
+    for field in ("name", "summary", "relevance", "embedding", "session_id"):
         if new[field] is None:
             merged[field] = old[field]
     merged["attrs"] = (
