@@ -10,9 +10,13 @@ import uuid
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from agentledger import EMBEDDING_DIMENSIONS, Filter, InvalidInput, Ledger, NewEntity, NotFound
+from agentledger.memory import filters, ops
+from tests.test_console_roles import _console
+from tests.test_memory_plans import traced
 
 
 def unit(seed: int) -> list[float]:
@@ -244,3 +248,50 @@ def test_session_memories_over_http(
     assert reader.get("/v1/memory/entities", params={"session": sid}).json()["items"] == []
     gone = reader.get(f"/v1/memory/entities/{made.json()['id']}")
     assert gone.status_code == 404
+
+
+def test_the_console_session_page_lists_its_memories(
+    writer: httpx.Client, base: str, tenants: Any
+) -> None:
+    sid = writer.post("/v1/sessions", json={"title": "Pricing"}).json()["id"]
+    made = writer.post(
+        "/v1/memory/entities",
+        json={"kind": "fact", "name": "Tangerine <tier>", "summary": "cheap", "session_id": sid},
+    ).json()
+    browser, _ = _console(base, tenants[0]["keys"]["reader"])
+    try:
+        page = browser.get(f"/console/sessions/{sid}")
+    finally:
+        browser.close()
+    assert page.status_code == 200
+    assert "Tangerine &lt;tier&gt;" in page.text and f"/console/memory/{made['id']}" in page.text
+    assert "Memories (latest 1 of 1)" in page.text
+
+
+def test_a_small_sessions_searches_read_the_session_index(
+    sync_ledger: Ledger, tenant_id: str, database_url: str
+) -> None:
+    scope = sync_ledger.tenant(tenant_id)
+    sid = scope.sessions.create("small").id
+    scope.memory.upsert_many(
+        NewEntity(
+            kind="note",
+            name=f"budget item {i}",
+            summary="budget review",
+            session_id=sid if i % 500 == 0 else None,
+        )
+        for i in range(3000)
+    )
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        owner.execute("VACUUM ANALYZE agentledger.memory_entities")
+    params = {**filters.params(Filter(session=sid)), "limit": 10}
+    for statement, args in (
+        (ops.Q.search_text, {**params, "query": "budget"}),
+        (ops.Q.find_by_substring, {**params, "pattern": "%budget%"}),
+        (ops.Q.list_entities, {**params, "after_updated": None, "after_id": None}),
+    ):
+        shown = traced(database_url, tenant_id, statement, args)
+        assert "memory_entities_session_idx" in shown, shown
+        assert "search_idx" not in shown and "trgm" not in shown, shown
+        assert "Seq Scan on memory_entities" not in shown, shown
+    assert len(scope.memory.search_text("budget", filter=Filter(session=sid), limit=100)) == 6
