@@ -34,7 +34,7 @@ class Entity:
     last_accessed_at: datetime | None
     created_at: datetime
     updated_at: datetime
-    session_id: UUID | None = None
+    session_id: UUID | None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

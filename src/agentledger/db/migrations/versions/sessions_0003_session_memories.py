@@ -11,7 +11,8 @@ memory_0004 already collects), one on delete subtracts, and a row trigger on a c
 the two sessions, locking them in id order. Updates under the session row's lock keep
 the count right under concurrent writers. A new or moved-in memory notes the session's
 activity. A partial index, newest change first, lists a session's memories and serves
-the session filter.
+the session filter. Adding the foreign key and the index reads the entities table once
+each, writes to it waiting meanwhile; no row is rewritten.
 
 Every search and listing takes ``p_session`` beside the user scope: the functions the
 library calls are created anew under the next version names, returning
@@ -23,8 +24,9 @@ scan, for a session), and the vector search takes its exact scan over such a ses
 without the HNSW pass.
 
 The revision joins the sessions branch (its head, sessions_0002) and memory's (memory_0012):
-it needs both tables. Later revisions of memory's search functions go on from it, as it
-holds their latest versions.
+it needs both tables. It becomes the head of both: later memory revisions go on from it
+(it holds the latest search functions and the entities' last shape), and so do later
+sessions revisions.
 
 Revision ID: sessions_0003
 Revises: sessions_0002, memory_0012
