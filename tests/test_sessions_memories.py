@@ -269,8 +269,10 @@ def test_the_console_session_page_lists_its_memories(
 
 
 def test_a_small_sessions_searches_read_the_session_index(
-    sync_ledger: Ledger, tenant_id: str, database_url: str
+    sync_ledger: Ledger, database_url: str
 ) -> None:
+    tenant_id = f"t-{uuid.uuid4().hex[:12]}"
+    sync_ledger.tenants.create(tenant_id)
     scope = sync_ledger.tenant(tenant_id)
     sid = scope.sessions.create("small").id
     scope.memory.upsert_many(
