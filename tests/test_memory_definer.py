@@ -28,6 +28,10 @@ PLAIN_FUNCTIONS = (
     "memory_search_substring_v2",
     "memory_search_text_v3",
     "memory_search_substring_v3",
+    "memory_search_name_v4",
+    "memory_search_hybrid_v4",
+    "memory_search_text_v4",
+    "memory_search_substring_v4",
 )
 VECTOR_FUNCTIONS = (
     "memory_search_vector_v1",
@@ -35,6 +39,8 @@ VECTOR_FUNCTIONS = (
     "memory_search_hybrid_vector_v2",
     "memory_search_vector_v2",
     "memory_search_hybrid_vector_v3",
+    "memory_search_vector_v3",
+    "memory_search_hybrid_vector_v4",
 )
 FUZZY = {"threshold": 0.3, "cap": search.NAME_CANDIDATES}
 
@@ -155,4 +161,4 @@ def test_only_the_app_role_may_execute_the_functions(sync_ledger: Any, database_
             " FROM pg_proc p WHERE p.pronamespace = 'agentledger'::regnamespace"
             " AND p.proname LIKE 'memory_fuzzy_v%%' ORDER BY p.proname"
         ).fetchall()
-    assert allowed == [(False,), (False,)]
+    assert allowed == [(False,), (False,), (False,)]

@@ -39,7 +39,9 @@ def plain_owner(sync_ledger: Any, database_url: str) -> Iterator[str]:
                         *VECTOR_FUNCTIONS,
                         "memory_fuzzy_v1",
                         "memory_fuzzy_v2",
+                        "memory_fuzzy_v3",
                         "memory_list_v2",
+                        "memory_list_v3",
                     ]
                 ],
             )

@@ -148,10 +148,10 @@ def test_a_listing_filtered_by_a_rare_attribute_uses_the_attrs_index(
     rare = Filter(attrs={"stage": "won"})
     params = {**filters.params(rare), "after_updated": None, "after_id": None, "limit": 10}
     params["attrs"] = json.dumps(params["attrs"])  # a literal in the EXPLAIN
-    shown = plan(database_url, tenant_id, "memory_list_v2", params)
+    shown = plan(database_url, tenant_id, "memory_list_v3", params)
     assert "memory_entities_attrs_idx" in shown, shown
     tagged = {**params, **filters.params(Filter(tags=["rare"])), "attrs": None}
-    shown = plan(database_url, tenant_id, "memory_list_v2", tagged)
+    shown = plan(database_url, tenant_id, "memory_list_v3", tagged)
     assert "memory_entities_tags_idx" in shown, shown
     # Same rows through the library, pages and all.
     first = mem.list(rare, limit=6)

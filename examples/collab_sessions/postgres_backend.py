@@ -1,9 +1,10 @@
 """The PostgreSQL backend: the session interface as a thin layer over agentledger.
 
 Sessions, chunks and artifacts are the ``sessions`` module; memories are memory entities
-of the memory's type, keyed ``(source="collab:<session id>", key)`` and carrying the
-session id in ``attrs``; tasks are one task queue (``collab``) with the task's
-``session_id`` column set; agents are the agent registry. See the README for the table.
+of the memory's type attached to their session (``session_id``), keyed
+``(source="collab:<session id>", key)`` and carrying the session id in ``attrs`` too;
+tasks are one task queue (``collab``) with the task's ``session_id`` column set; agents
+are the agent registry. See the README for the table.
 """
 
 from __future__ import annotations
@@ -146,9 +147,7 @@ def task_dict(t: Task) -> dict[str, Any]:
 def memory_filter(
     session_id: str, memory_type: str | None = None, tags: Sequence[str] | None = None
 ) -> Filter:
-    return Filter(
-        kind=memory_type, tags=list(tags) if tags else None, attrs={"session_id": session_id}
-    )
+    return Filter(kind=memory_type, tags=list(tags) if tags else None, session=session_id)
 
 
 @contextmanager
@@ -209,14 +208,15 @@ class PostgresBackend:
             return self.scope.sessions.get(session_id)
 
     def _with_counts(self, sessions: list[Session]) -> list[dict[str, Any]]:
-        """Sessions with their memory count, and last_activity covering memories: the
-        database keeps the chunk, artifact and task counters and their activity itself."""
+        """Sessions with last_activity covering changes to their memories: the database
+        keeps every counter, and the activity of new chunks, artifacts, tasks and memories,
+        itself; a memory stored again (an update) is the latest memory's change."""
         rows = []
         for s in sessions:
             row = session_dict(s)
-            memories = self._memories(row["id"])
-            moments = [s.last_activity, *(e.updated_at for e in memories[:1])]
-            row.update(memory_count=len(memories), last_activity=iso(max(moments)))
+            latest = self.scope.memory.list(memory_filter(row["id"]), limit=1)
+            moments = [s.last_activity, *(e.updated_at for e in latest)]
+            row.update(last_activity=iso(max(moments)))
             rows.append(row)
         return rows
 
@@ -284,9 +284,7 @@ class PostgresBackend:
     def delete_session(self, session_id: str) -> bool:
         """The session with its chunks, artifacts, memories and tasks (archived ones too)."""
         with storage_errors():
-            for entity in self._memories(session_id):
-                self.scope.memory.delete(entity.id)
-            return self.scope.sessions.delete(session_id, tasks=True)
+            return self.scope.sessions.delete(session_id, tasks=True, memories=True)
 
     # --- conversation chunks -----------------------------------------------------------
 
@@ -336,17 +334,6 @@ class PostgresBackend:
 
     # --- memories ----------------------------------------------------------------------
 
-    def _memories(self, session_id: str) -> list[Entity]:
-        """The session's memories, newest change first."""
-        found: list[Entity] = []
-        while True:
-            page = self.scope.memory.list(
-                memory_filter(session_id), after=found[-1] if found else None, limit=1000
-            )
-            found += page
-            if len(page) < 1000:
-                return found
-
     def store_memory(
         self,
         session_id: str,
@@ -366,6 +353,7 @@ class PostgresBackend:
                 summary=memory_text(content),
                 attrs={"session_id": sid, "content": content},
                 tags=list(tags),
+                session_id=sid,
             )
         return memory_dict(entity)
 

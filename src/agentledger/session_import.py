@@ -45,7 +45,8 @@ FINISHED = {"completed": "complete", "failed": "fail"}
 class StoreLayout:
     """Where imported items land: live tasks in ``queue``; tasks that had already finished,
     settled as they ended, in ``history_queue`` (so the live queue only holds work to
-    claim); a session's memories under the source ``<memory_prefix>:<session id>``."""
+    claim); a session's memories attached to it, under the source
+    ``<memory_prefix>:<session id>``."""
 
     queue: str = "sessions"
     history_queue: str = "sessions-history"
@@ -261,6 +262,7 @@ class _SessionImport:
                 attrs={"session_id": self.sid, "content": m.get("content")},
                 tags=list(m.get("tags") or []),
                 at=_moment(m.get("updated")),
+                session_id=self.sid,
             )
             for key, m in self.memories.items()
             if key not in stored

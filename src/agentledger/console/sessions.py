@@ -59,7 +59,7 @@ async def sessions(request: Request, who: Viewer, status: str = "", q: str = "")
 async def session(request: Request, session_id: UUID, who: Viewer) -> HTMLResponse:
     scope = tenant_of(request, who)
     try:
-        summary = await scope.sessions.get_summary(session_id, chunks=20)
+        summary = await scope.sessions.get_summary(session_id, chunks=20, memories=20)
     except LedgerError:
         return _page(
             request, "missing.html", who, "console-sessions", title="Not found", what="session"
@@ -80,6 +80,7 @@ async def session(request: Request, session_id: UUID, who: Viewer) -> HTMLRespon
         s=summary.session,
         chunks=summary.recent_chunks,
         artifacts=summary.artifacts,
+        memories=summary.memories,
         previews=previews,
         preview_chars=PREVIEW_CHARS,
         moves=SESSION_LIFECYCLE.table[summary.session.status],

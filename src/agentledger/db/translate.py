@@ -63,6 +63,9 @@ CONSTRAINTS: Mapping[str, Constraint] = {
     "cases_resolved_after_opened": Constraint(
         errors.InvalidInput, "a case cannot be resolved before it was opened", field="at"
     ),
+    "memory_entities_session_fk": Constraint(
+        errors.NotFound, "the entity's session does not exist in this tenant", field="session_id"
+    ),
 }
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from agentledger.db.database_async import AsyncRunner
 from agentledger.db.forward import forward_async
@@ -60,6 +61,7 @@ class AsyncMemory:
         embedding: Sequence[float] | None = None,
         at: datetime | None = None,
         merge: str = "shallow",
+        session_id: UUID | str | None = None,
     ) -> Entity:
         """Insert an entity, or merge into the one with the same natural key.
 
@@ -83,6 +85,11 @@ class AsyncMemory:
         then, a merge sets ``updated_at`` to it (``created_at`` never moves). It must be
         timezone-aware and not in the future (InvalidInput naming ``at``); None is now.
 
+        ``session_id`` attaches the entity to a session of the tenant (it counts in the
+        session's ``memory_count``); on a merge a given session moves the entity there and
+        None keeps its session. A missing session, or another tenant's: NotFound naming
+        ``session_id``, nothing written.
+
         With a natural key the write is repeatable, so on a ledger with a spool it waits
         there while PostgreSQL is down (``Spooled``) and is replayed later.
         """
@@ -100,6 +107,7 @@ class AsyncMemory:
             shared=shared,
             embedding=list(embedding) if embedding is not None else None,
             at=at,
+            session_id=session_id,
         )
         # A kept name is not known here: the stored embedding stays too.
         if embedding is None and self._embedder is not None and entity.name is not None:
@@ -124,6 +132,7 @@ class AsyncMemory:
                 embedding=entity.embedding,
                 at=entity.at,
                 merge=merge,
+                session_id=entity.session_id,
             )
         )
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
 from agentledger import validation as v
 from agentledger.errors import InvalidInput
@@ -38,7 +39,7 @@ class Filter:
     ``tags``: all must be present. ``attrs``: containment (``{"industry": "tech"}``).
     ``where``: comparisons such as ``("revenue", ">", 1000)`` or ``("closed", "<",
     date(2024, 1, 1))``. Time bounds are inclusive below, exclusive above. Archived
-    entities are left out unless asked for.
+    entities are left out unless asked for. ``session``: only the memories of that session.
     """
 
     user: str | None = None
@@ -52,6 +53,7 @@ class Filter:
     updated_after: datetime | None = None
     updated_before: datetime | None = None
     include_archived: bool = False
+    session: UUID | str | None = None
 
 
 def user_id(value: object, field: str = "user") -> str | None:
@@ -98,6 +100,7 @@ def params(f: Filter | None) -> dict[str, Any]:
         "updated_after": _moment("updated_after", f.updated_after),
         "updated_before": _moment("updated_before", f.updated_before),
         "archived": bool(f.include_archived),
+        "session": None if f.session is None else v.uuid("session", f.session),
     }
 
 

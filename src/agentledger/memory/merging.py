@@ -10,7 +10,7 @@ def merge_rows(old: dict[str, Any], new: dict[str, Any], mode: str) -> dict[str,
     """Two inputs for one entity in a batch, merged the way the database merges them
     (``mode``: "shallow", "deep" or "replace", as ``upsert``'s ``merge``)."""
     merged = dict(new)
-    for field in ("name", "summary", "relevance", "embedding"):
+    for field in ("name", "summary", "relevance", "embedding", "session_id"):
         if new[field] is None:
             merged[field] = old[field]
     # "replace" keeps the later input's attrs and tags as they are.

@@ -69,6 +69,7 @@ def upsert_keyed(
     embedding: list[float] | None = None,
     at: datetime | None = None,
     merge: str = "shallow",
+    session_id: UUID | str | None = None,
 ) -> Gen[Entity]:
     """``upsert`` of an entity with a natural key (``key`` or ``by_name``), from plain
     arguments so it can wait in the spool.
@@ -96,6 +97,7 @@ def upsert_keyed(
         shared=shared,
         embedding=embedding,
         at=at,
+        session_id=session_id,
     )
     return (yield from upsert(entity, merge=merge).start())
 
@@ -388,6 +390,8 @@ def _entity_row(e: NewEntity, field: str, mode: str = "shallow") -> dict[str, An
         "repeats": 0,  # inputs of the same batch merged into this one, each an update
         "at": stamp,  # the moment of this write (None: now)
         "first_at": stamp,  # a new entity's created_at: its batch's first input's moment
+        # The session it belongs to (None: a new entity has none, a merge keeps its own).
+        "session_id": None if e.session_id is None else str(v.uuid("session_id", e.session_id)),
     }
 
 

@@ -3,20 +3,22 @@
 -- key by key (at every depth if mode is deep; replaced whole, with the tags, if replace),
 -- NULLs never overwrite, tags unioned, updated_at set to
 -- ``at`` (default now; ``first_at``: a batch's first input's, for a new entity's created_at),
--- update_count counting each merge (``repeats``: inputs of one batch already merged in), and
--- each merge recorded as an access (access_count, last_accessed_at).
+-- update_count counting each merge (``repeats``: inputs of one batch already merged in),
+-- each merge recorded as an access (access_count, last_accessed_at), and a given session
+-- moving the entity to it (an absent one keeps the stored session).
 INSERT INTO agentledger.memory_entities AS e
     (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
-     relevance, update_count, created_at, updated_at)
+     relevance, update_count, created_at, updated_at, session_id)
 SELECT agentledger.current_tenant(), u.user_id, u.shared, u.kind, u.source, u.key, u.dedup_key,
        u.name, u.summary, u.attrs, u.tags, u.relevance, u.repeats, coalesce(u.first_at, now()),
-       coalesce(u.at, now())
+       coalesce(u.at, now()), u.session_id
 FROM jsonb_to_recordset(%(rows)s::jsonb) AS u(
     user_id text, shared boolean, kind text, source text, key text, dedup_key text, name text,
     summary text, attrs jsonb, tags text[], relevance real, repeats integer,
-    first_at timestamptz, at timestamptz)
+    first_at timestamptz, at timestamptz, session_id uuid)
 ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
     kind = EXCLUDED.kind,
+    session_id = coalesce(EXCLUDED.session_id, e.session_id),
     name = EXCLUDED.name,
     summary = coalesce(EXCLUDED.summary, e.summary),
     attrs = CASE %(mode)s WHEN 'deep' THEN agentledger.jsonb_merge_deep(e.attrs, EXCLUDED.attrs)
@@ -33,7 +35,7 @@ ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
 RETURNING e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
        coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
        e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at, e.dedup_key, (e.xmax = 0) AS inserted
+       e.created_at, e.updated_at, e.session_id, e.dedup_key, (e.xmax = 0) AS inserted
 
 -- name: entity_names
 -- The stored names of entities by (user, dedup key), locked in key order for the upsert.
@@ -61,7 +63,7 @@ SELECT agentledger.memory_require(%(extension)s, %(feature)s)
 SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
        coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
        e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at
+       e.created_at, e.updated_at, e.session_id
 FROM agentledger.memory_entities e
 WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
   AND (%(user)s::text IS NULL OR e.user_id = %(user)s
@@ -74,7 +76,7 @@ WITH found AS (
     SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
            coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
            e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-           e.created_at, e.updated_at
+           e.created_at, e.updated_at, e.session_id
     FROM agentledger.memory_entities e
     WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
       AND (%(user)s::text IS NULL OR e.user_id = %(user)s
@@ -92,7 +94,7 @@ SELECT * FROM found
 SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
        coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
        e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at
+       e.created_at, e.updated_at, e.session_id
 FROM agentledger.memory_entities e
 WHERE e.tenant_id = agentledger.current_tenant() AND e.user_id = %(owner)s
   AND e.dedup_key = %(dedup_key)s
@@ -132,9 +134,10 @@ LIMIT %(limit)s
 -- name: list_entities
 -- Entities matching a filter, newest change first, after a keyset cursor. Through a definer
 -- function: under RLS the tags / attrs filters could not use their indexes (memory_0005).
-SELECT * FROM agentledger.memory_list_v2(
+SELECT * FROM agentledger.memory_list_v3(
     p_after_updated => %(after_updated)s::timestamptz, p_after_id => %(after_id)s::uuid,
-    p_user => %(user)s::text, p_own => %(own)s::boolean, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+    p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
+    p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
     p_created_before => %(created_before)s::timestamptz,
@@ -149,9 +152,10 @@ SELECT agentledger.memory_require('pg_trgm', %(feature)s)
 -- name: find_by_name
 -- Entities whose name is similar to the given one, most similar first: close words from the
 -- tenant's word dictionary, then trigram similarity of whole names (see memory_0004).
-SELECT * FROM agentledger.memory_search_name_v3(
+SELECT * FROM agentledger.memory_search_name_v4(
     p_name => %(name)s::text, p_threshold => %(threshold)s::float8, p_cap => %(cap)s::integer,
-    p_user => %(user)s::text, p_own => %(own)s::boolean, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+    p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
+    p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
     p_created_before => %(created_before)s::timestamptz,
@@ -161,8 +165,9 @@ SELECT * FROM agentledger.memory_search_name_v3(
 
 -- name: search_text
 -- Full-text search over name (A), summary (B) and string attrs (C), ranked, with highlights.
-SELECT * FROM agentledger.memory_search_text_v3(
-    p_query => %(query)s::text, p_user => %(user)s::text, p_own => %(own)s::boolean, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+SELECT * FROM agentledger.memory_search_text_v4(
+    p_query => %(query)s::text, p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
+    p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
     p_created_before => %(created_before)s::timestamptz,
@@ -173,8 +178,9 @@ SELECT * FROM agentledger.memory_search_text_v3(
 -- name: find_by_substring
 -- Entities whose name or summary holds a text (an escaped ILIKE pattern), name matches
 -- first; through a definer function so the trigram GIN indexes serve it (memory_0008).
-SELECT * FROM agentledger.memory_search_substring_v3(
-    p_pattern => %(pattern)s::text, p_user => %(user)s::text, p_own => %(own)s::boolean, p_kinds => %(kinds)s::text[],
+SELECT * FROM agentledger.memory_search_substring_v4(
+    p_pattern => %(pattern)s::text, p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
+    p_kinds => %(kinds)s::text[],
     p_tags => %(tags)s::text[], p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
     p_created_before => %(created_before)s::timestamptz,
@@ -190,8 +196,9 @@ SELECT agentledger.memory_require('vector', %(feature)s),
 
 -- name: search_vector
 -- Nearest entities by cosine distance (HNSW); exact over the scope when the index falls short.
-SELECT * FROM agentledger.memory_search_vector_v2(
-    p_embedding => %(embedding)s::vector, p_user => %(user)s::text, p_own => %(own)s::boolean, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+SELECT * FROM agentledger.memory_search_vector_v3(
+    p_embedding => %(embedding)s::vector, p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
+    p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
     p_created_before => %(created_before)s::timestamptz,
@@ -201,11 +208,12 @@ SELECT * FROM agentledger.memory_search_vector_v2(
 
 -- name: search_hybrid
 -- Text and fuzzy-name candidates fused by reciprocal rank (RRF), each signal's score kept.
-SELECT * FROM agentledger.memory_search_hybrid_v3(
+SELECT * FROM agentledger.memory_search_hybrid_v4(
     p_query => %(query)s::text, p_pool => %(pool)s::integer, p_text_cap => %(text_cap)s::integer,
     p_rrf_k => %(rrf_k)s::integer, p_threshold => %(threshold)s::float8,
     p_cap => %(cap)s::integer,
-    p_user => %(user)s::text, p_own => %(own)s::boolean, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+    p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
+    p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
     p_created_before => %(created_before)s::timestamptz,
@@ -215,12 +223,13 @@ SELECT * FROM agentledger.memory_search_hybrid_v3(
 
 -- name: search_hybrid_vector
 -- Text, fuzzy-name and vector candidates fused by reciprocal rank (RRF), in one statement.
-SELECT * FROM agentledger.memory_search_hybrid_vector_v3(
+SELECT * FROM agentledger.memory_search_hybrid_vector_v4(
     p_query => %(query)s::text, p_pool => %(pool)s::integer, p_text_cap => %(text_cap)s::integer,
     p_rrf_k => %(rrf_k)s::integer, p_threshold => %(threshold)s::float8,
     p_cap => %(cap)s::integer,
     p_embedding => %(embedding)s::vector,
-    p_user => %(user)s::text, p_own => %(own)s::boolean, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
+    p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
+    p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
     p_created_before => %(created_before)s::timestamptz,
@@ -261,7 +270,7 @@ SELECT * FROM (
     SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
        coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
        e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at, r.id AS r_id, r.from_id AS r_from_id, r.to_id AS r_to_id, r.type AS r_type,
+       e.created_at, e.updated_at, e.session_id, r.id AS r_id, r.from_id AS r_from_id, r.to_id AS r_to_id, r.type AS r_type,
        r.weight::float8 AS r_weight, r.attrs AS r_attrs, r.created_at AS r_created_at,
        r.updated_at AS r_updated_at, 'out' AS direction
     FROM agentledger.memory_relationships r JOIN agentledger.memory_entities e ON e.tenant_id = r.tenant_id AND e.id = r.to_id
@@ -273,7 +282,7 @@ SELECT * FROM (
     SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
        coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
        e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at, r.id AS r_id, r.from_id AS r_from_id, r.to_id AS r_to_id, r.type AS r_type,
+       e.created_at, e.updated_at, e.session_id, r.id AS r_id, r.from_id AS r_from_id, r.to_id AS r_to_id, r.type AS r_type,
        r.weight::float8 AS r_weight, r.attrs AS r_attrs, r.created_at AS r_created_at,
        r.updated_at AS r_updated_at, 'in' AS direction
     FROM agentledger.memory_relationships r JOIN agentledger.memory_entities e ON e.tenant_id = r.tenant_id AND e.id = r.from_id
@@ -338,7 +347,7 @@ WITH RECURSIVE walk (id, depth, path, via) AS (
 SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
        coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
        e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at, s.depth, s.path, s.via
+       e.created_at, e.updated_at, e.session_id, s.depth, s.path, s.via
 FROM shortest s JOIN agentledger.memory_entities e ON e.tenant_id = agentledger.current_tenant() AND e.id = s.id
 ORDER BY s.depth, e.name, e.id
 LIMIT %(limit)s

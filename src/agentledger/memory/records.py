@@ -14,7 +14,8 @@ RELATIONSHIP_TYPES = ("led_to", "relates_to", "depends_on", "produces", "belongs
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Entity:
-    """One memory entity. ``user_id`` None means tenant-wide (visible to every user)."""
+    """One memory entity. ``user_id`` None means tenant-wide (visible to every user);
+    ``session_id`` is the session it belongs to (None: none)."""
 
     id: UUID
     kind: str
@@ -33,6 +34,7 @@ class Entity:
     last_accessed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    session_id: UUID | None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -52,6 +54,7 @@ class NewEntity:
     shared: bool = False
     embedding: list[float] | None = None
     at: datetime | None = None  # the moment of this write, for imported history (None: now)
+    session_id: UUID | str | None = None  # moves a merged entity there (None: keeps its own)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

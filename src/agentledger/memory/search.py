@@ -20,8 +20,8 @@ RRF_K = 60
 # common word can match most of the table, and ranking all of it grows with the table.
 TEXT_CANDIDATES = 1000
 # Fuzzy name matching ranks at most this many candidates per pass (or 10x its limit): names
-# holding a close word for every query word first, then for any (memory_fuzzy_v2, revisions
-# memory_0004, memory_0006 and memory_0009; docs/notes/fuzzy-names.md).
+# holding a close word for every query word first, then for any (memory_fuzzy_v3, revisions
+# memory_0004, memory_0006, memory_0009 and sessions_0003; docs/notes/fuzzy-names.md).
 NAME_CANDIDATES = 128
 # The HNSW candidate list (hnsw.ef_search) is at least this long: pgvector's default (40)
 # loses recall on the benchmark's vectors (docs/benchmarks.md).

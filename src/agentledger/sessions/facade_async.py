@@ -33,9 +33,12 @@ class AsyncSessions:
     async def get(self, session_id: UUID | str) -> Session:
         return await self._run(ops.get(session_id))
 
-    async def get_summary(self, session_id: UUID | str, *, chunks: int = 5) -> SessionSummary:
-        """The session, its latest chunks and the latest version of each artifact."""
-        return await self._run(ops.summary(session_id, chunks=chunks))
+    async def get_summary(
+        self, session_id: UUID | str, *, chunks: int = 5, memories: int = 5
+    ) -> SessionSummary:
+        """The session, its latest chunks, the latest version of each artifact and its latest
+        memories (newest change first)."""
+        return await self._run(ops.summary(session_id, chunks=chunks, memories=memories))
 
     async def update(
         self,

@@ -35,9 +35,12 @@ class Sessions:
     def get(self, session_id: UUID | str) -> Session:
         return self._run(ops.get(session_id))
 
-    def get_summary(self, session_id: UUID | str, *, chunks: int = 5) -> SessionSummary:
-        """The session, its latest chunks and the latest version of each artifact."""
-        return self._run(ops.summary(session_id, chunks=chunks))
+    def get_summary(
+        self, session_id: UUID | str, *, chunks: int = 5, memories: int = 5
+    ) -> SessionSummary:
+        """The session, its latest chunks, the latest version of each artifact and its latest
+        memories (newest change first)."""
+        return self._run(ops.summary(session_id, chunks=chunks, memories=memories))
 
     def update(
         self,

@@ -16,6 +16,7 @@ from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, Stmt, operation
 from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.events.ops import append_statement
+from agentledger.memory.records import Entity
 from agentledger.records import from_row
 from agentledger.sessions.records import (
     SESSION_LIFECYCLE,
@@ -104,8 +105,9 @@ def get(session_id: UUID | str) -> Gen[Session]:
 
 
 @operation(writes=False)
-def summary(session_id: UUID | str, *, chunks: int = 5) -> Gen[SessionSummary]:
-    """The session, its latest ``chunks`` chunks and the latest version of each artifact."""
+def summary(session_id: UUID | str, *, chunks: int = 5, memories: int = 5) -> Gen[SessionSummary]:
+    """The session, its latest ``chunks`` chunks, the latest version of each artifact and
+    its ``memories`` latest memories (newest change first, archived ones too; 0 for none)."""
     found = session_uuid(session_id)
     row = yield Q.get_session.one(id=found)
     if row is None:
@@ -114,10 +116,13 @@ def summary(session_id: UUID | str, *, chunks: int = 5) -> Gen[SessionSummary]:
         session_id=found, limit=v.integer("chunks", chunks, low=1, high=MAX_PAGE)
     )
     artifacts = yield Q.latest_artifacts.all(session_id=found)
+    size = v.integer("memories", memories, low=0, high=MAX_PAGE)
+    kept = (yield Q.session_memories.all(session_id=found, limit=size)) if size else []
     return SessionSummary(
         session=from_row(Session, row),
         recent_chunks=[from_row(ChunkInfo, r) for r in recent],
         artifacts=[from_row(ArtifactInfo, r) for r in artifacts],
+        memories=[from_row(Entity, r) for r in kept],
     )
 
 
@@ -199,10 +204,14 @@ def transition(session_id: UUID | str, action: str, *, by: str | None = None) ->
 
 
 @operation(idempotent=True)
-def delete(session_id: UUID | str, *, tasks: bool = False) -> Gen[bool]:
-    """Delete a session with its chunks and artifacts, and with ``tasks`` the tasks naming
-    it too (else they keep its id as a reference); False when it did not exist."""
+def delete(session_id: UUID | str, *, tasks: bool = False, memories: bool = False) -> Gen[bool]:
+    """Delete a session with its chunks and artifacts, with ``tasks`` the tasks naming it
+    too (else they keep its id as a reference), and with ``memories`` its memories (else
+    they stay, in no session); False when it did not exist."""
     found = session_uuid(session_id)
+    if memories:
+        # First: deleting the session detaches its memories (the foreign key).
+        yield Q.delete_session_memories.rowcount(session_id=found)
     gone = yield Q.delete_session.scalar(id=found)
     if gone is None:
         return False

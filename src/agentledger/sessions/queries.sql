@@ -61,6 +61,22 @@ WITH live AS (
 )
 SELECT (SELECT count(*) FROM live) + (SELECT count(*) FROM archived) AS deleted
 
+-- name: delete_session_memories
+-- The memory entities of a session (on request, before it; their relationships go too).
+DELETE FROM agentledger.memory_entities e
+WHERE e.tenant_id = agentledger.current_tenant() AND e.session_id = %(session_id)s
+
+-- name: session_memories
+-- A session's latest memories, newest change first (read on the session index).
+SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
+       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
+       e.created_at, e.updated_at, e.session_id
+FROM agentledger.memory_entities e
+WHERE e.tenant_id = agentledger.current_tenant() AND e.session_id = %(session_id)s
+ORDER BY e.updated_at DESC, e.id DESC
+LIMIT %(limit)s
+
 -- name: purge_sessions
 -- One batch of retention: completed or archived sessions idle since before the cutoff,
 -- oldest first; rows another transaction holds are left for the next pass.

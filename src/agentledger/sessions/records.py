@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from agentledger.lifecycle import Lifecycle
+from agentledger.memory.records import Entity
 
 # The SQL guard (the session_transitions table of migration sessions_0001) holds the same
 # moves; a test compares the two.
@@ -96,12 +97,13 @@ class Artifact(ArtifactInfo):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SessionSummary:
-    """A session at a glance: the session, its latest chunks (newest first) and the latest
-    version of each artifact."""
+    """A session at a glance: the session, its latest chunks (newest first), the latest
+    version of each artifact and its latest memories (newest change first)."""
 
     session: Session
     recent_chunks: list[ChunkInfo]
     artifacts: list[ArtifactInfo]
+    memories: list[Entity] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -53,6 +53,10 @@ class EntityIn(BaseModel):
         default=None,
         description="When this write happened, for imported history (with a zone; default now).",
     )
+    session_id: UUID | None = Field(
+        default=None,
+        description="The session it belongs to; on a merge it moves there (omitted: kept).",
+    )
 
 
 MergeMode = Annotated[
@@ -96,6 +100,7 @@ class FilterIn(BaseModel):
     updated_after: dt.datetime | None = None
     updated_before: dt.datetime | None = None
     include_archived: bool = False
+    session: UUID | None = Field(default=None, description="Only this session's memories.")
 
     def build(self) -> Filter:
         where = None
@@ -113,6 +118,7 @@ class FilterIn(BaseModel):
             updated_after=self.updated_after,
             updated_before=self.updated_before,
             include_archived=self.include_archived,
+            session=self.session,
         )
 
 
@@ -183,13 +189,14 @@ async def list_entities(
     kind: str | None = None,
     user: str | None = None,
     user_scope: ScopeQuery = "shared",
+    session: UUID | None = None,
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> object:
     memory = scope(request, who).memory
     after_id = cursor_uuid(cursor, "after")
     after = await memory.get(after_id) if after_id else None
-    where = Filter(kind=kind, user=user, scope=user_scope)
+    where = Filter(kind=kind, user=user, scope=user_scope, session=session)
     items = await memory.list(where, after=after, limit=limit)
     nxt = encode_cursor({"after": str(items[-1].id)}) if len(items) == limit else None
     return {"items": items, "next_cursor": nxt}

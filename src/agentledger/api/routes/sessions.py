@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -162,12 +162,18 @@ async def update_session(
 @router.get(
     "/sessions/{session_id}/summary",
     response_model=SessionSummary,
-    summary="A session with its latest chunks and artifacts",
+    summary="A session with its latest chunks, artifacts and memories",
 )
 async def session_summary(
-    session_id: UUID, request: Request, who: Reader, chunks: int = 5
+    session_id: UUID,
+    request: Request,
+    who: Reader,
+    chunks: int = 5,
+    memories: Annotated[int, Query(ge=0, le=1000)] = 5,
 ) -> object:
-    return await scope(request, who).sessions.get_summary(session_id, chunks=chunks)
+    return await scope(request, who).sessions.get_summary(
+        session_id, chunks=chunks, memories=memories
+    )
 
 
 @router.post(
@@ -184,8 +190,15 @@ async def transition_session(
 @router.delete(
     "/sessions/{session_id}", status_code=204, summary="Delete a session and all it holds"
 )
-async def delete_session(session_id: UUID, request: Request, who: Writer) -> None:
-    if not await scope(request, who).sessions.delete(session_id):
+async def delete_session(
+    session_id: UUID,
+    request: Request,
+    who: Writer,
+    memories: Annotated[
+        bool, Query(description="Delete its memories too (else they stay, in no session).")
+    ] = False,
+) -> None:
+    if not await scope(request, who).sessions.delete(session_id, memories=memories):
         raise NotFound(f"session {session_id} does not exist", field="session_id")
 
 
