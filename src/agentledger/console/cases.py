@@ -131,7 +131,9 @@ def _unit(seconds: list[float]) -> tuple[str, float]:
         return "d", 86400.0
     if top >= 2 * 3600:
         return "h", 3600.0
-    return "m", 60.0
+    if top >= 2 * 60:
+        return "m", 60.0
+    return "s", 1.0
 
 
 def _duration(seconds: float | None) -> str:
