@@ -4,6 +4,7 @@ moves, assignment and comments, and the supervisor's view of the tenant's cases.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -11,7 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from agentledger.cases import ORDERS, SEVERITIES, Case, CaseKind
+from agentledger.cases import ORDERS, SEVERITIES, Case, CaseKind, DurationStats
 from agentledger.console import charts
 from agentledger.console.routes import Editor, Viewer, _fragment, _page
 from agentledger.errors import LedgerError, NotFound
@@ -43,8 +44,8 @@ SEVERITY_COLORS = {
     "low": "#1a9e6e",
     "": "#a0a7b8",
 }
+# The domains the supervisor's chart shows, largest first (the table lists them all).
 DOMAINS_CHARTED = 12
-assert set(ORDER_LABELS) == set(ORDERS)
 
 
 def _missing(request: Request, who: Principal) -> HTMLResponse:
@@ -146,7 +147,7 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds:.0f}s"
 
 
-def _percentiles_chart(stats: Any, title: str, color: str) -> str:
+def _percentiles_chart(stats: DurationStats, title: str, color: str) -> str:
     """Average, p50, p90, p99 and maximum of ``stats`` (DurationStats) as bars."""
     if stats.count == 0:
         return charts.bar_chart([], [], title=title)
@@ -260,7 +261,7 @@ async def case(request: Request, case_id: UUID, who: Viewer, partial: str = "") 
 
 
 async def _status_card(
-    request: Request, who: Principal, case_id: UUID, change: Any
+    request: Request, who: Principal, case_id: UUID, change: Awaitable[Case]
 ) -> HTMLResponse:
     """The status card after ``change`` (a coroutine making it), with the library's
     refusal when there was one; 404 for a case the tenant does not have."""
