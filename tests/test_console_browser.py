@@ -223,7 +223,12 @@ def test_cases_supervisor_counts_and_table_pages(
     assert seen == [str(c.id) for c in cases.list(kind="ticket", order="severity").items]
     _shot(page, shots, "13-cases-last-page")
     page.locator("tr[data-case] a").first.click()
-    expect(page.locator("#timeline tr[data-event]").first).to_have_attribute(
-        "data-event", "CaseCreated"
-    )
+    events = page.locator("#timeline tr[data-event]")
+    expect(events.first).to_have_attribute("data-event", "CaseCreated")
+    page.get_by_role("button", name="→ working").click()
+    expect(page.locator("#case-status .pill").first).to_have_text("working")
+    expect(events.last).to_have_attribute("data-event", "CaseStatusChanged")  # reloaded
+    page.fill("#case-timeline input[name=text]", "Picked up")
+    page.get_by_role("button", name="Comment").click()
+    expect(events.last).to_contain_text("Picked up")
     _shot(page, shots, "14-case")
