@@ -177,3 +177,58 @@ def test_operator_pages_and_a_dead_letter_retried(
     expect(page.locator("svg.chart path").first).to_be_attached()  # durations
     expect(page.locator("tr[data-run]").first).to_be_visible()
     _shot(page, shots, "11-runs")
+
+
+def test_cases_supervisor_counts_and_table_pages(
+    page: Page, shots: Path, sync_ledger: Ledger, demo_tenant: tuple[str, str]
+) -> None:
+    tid, key = demo_tenant
+    cases = sync_ledger.tenant(tid).cases
+    cases.define_kind(
+        "ticket",
+        ["open", "working", "done"],
+        transitions={"open": ["working"], "working": ["done"]},
+        terminal=["done"],
+    )
+    for n, severity in enumerate(["critical", "high", "high", "low", "medium"]):
+        made = cases.create("ticket", f"Ticket {n}", severity=severity, domain=f"d{n % 2}")
+        if n < 2:
+            cases.transition(made.id, "working")
+    page.context.clear_cookies()
+    page.goto("/console/login")
+    page.fill("#key", key)
+    page.click("button[type=submit]")
+    page.goto("/console/cases/supervisor")
+    stats = cases.aggregates()
+    for name in ("total", "open", "sla_breached"):
+        expect(page.locator(f'[data-stat="{name}"] .n')).to_have_text(str(getattr(stats, name)))
+    for status, n in stats.by_status.items():
+        expect(page.locator(f'tr[data-count="status:{status}"] td.num')).to_have_text(str(n))
+    for severity, n in stats.by_severity.items():
+        expect(page.locator(f'tr[data-count="severity:{severity}"] td.num')).to_have_text(str(n))
+    expect(page.locator("svg.chart rect").first).to_be_attached()
+    _shot(page, shots, "12-cases-supervisor")
+
+    page.goto("/console/cases?kind=ticket&order=severity&limit=2")
+    seen: list[str] = []
+    while True:
+        rows = page.locator("tr[data-case]")
+        expect(rows.first).to_be_visible()
+        assert rows.count() <= 2
+        seen += [rows.nth(i).get_attribute("data-case") or "" for i in range(rows.count())]
+        following = page.locator('a[rel="next"]')
+        if following.count() == 0:
+            break
+        following.click()
+    assert seen == [str(c.id) for c in cases.list(kind="ticket", order="severity").items]
+    _shot(page, shots, "13-cases-last-page")
+    page.locator("tr[data-case] a").first.click()
+    events = page.locator("#timeline tr[data-event]")
+    expect(events.first).to_have_attribute("data-event", "CaseCreated")
+    page.get_by_role("button", name="→ working").click()
+    expect(page.locator("#case-status .pill").first).to_have_text("working")
+    expect(events.last).to_have_attribute("data-event", "CaseStatusChanged")  # reloaded
+    page.fill("#case-timeline input[name=text]", "Picked up")
+    page.get_by_role("button", name="Comment").click()
+    expect(events.last).to_contain_text("Picked up")
+    _shot(page, shots, "14-case")

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -54,8 +55,26 @@ TOOLS = {
     "sessions_add_chunk",
     "sessions_search",
     "sessions_summary",
+    "cases_list",
+    "cases_get",
+    "cases_create",
+    "cases_upsert",
+    "cases_transition",
+    "cases_comment",
+    "cases_aggregates",
+    "catalog_get",
+    "catalog_list",
+    "catalog_create_version",
 }
-IDEMPOTENT = {"memory_relate", "decisions_feedback", "alerts_acknowledge", "tasks_settle"}
+IDEMPOTENT = {
+    "memory_relate",
+    "decisions_feedback",
+    "alerts_acknowledge",
+    "tasks_settle",
+    "cases_upsert",
+    "cases_transition",
+    "catalog_create_version",
+}
 READS = {
     "memory_find_by_name",
     "memory_search",
@@ -64,6 +83,11 @@ READS = {
     "alerts_pending",
     "sessions_search",
     "sessions_summary",
+    "cases_list",
+    "cases_get",
+    "cases_aggregates",
+    "catalog_get",
+    "catalog_list",
 }
 
 
@@ -410,6 +434,104 @@ def test_tasks_and_sessions(writer: Connected, home: Any) -> None:
     assert [c["id"] for c in digest["recent_chunks"]] == [chunk["id"]]
 
 
+def test_cases_open_move_comment_list_and_count(writer: Connected, home: Any) -> None:
+    home.cases.define_kind(
+        "exception",
+        ["open", "analyzing", "resolved", "escalated"],
+        transitions={"open": ["analyzing"], "analyzing": ["resolved", "escalated"]},
+        terminal=["resolved"],
+    )
+    ref, domain = f"EX-{uuid.uuid4().hex[:8]}", f"d-{uuid.uuid4().hex[:8]}"
+    fields = {"kind": "exception", "ref": ref, "severity": "high", "domain": domain}
+    opened = writer.ok("cases_upsert", title="Settlement failed", amount="1250000.50", **fields)
+    assert opened["created"] and opened["case"]["status"] == "open"
+    again = writer.ok("cases_upsert", **fields)
+    assert again["changed"] == [] and again["case"]["version"] == 1
+    worse = writer.ok("cases_upsert", **{**fields, "severity": "critical"})
+    assert worse["changed"] == ["severity"] and worse["case"]["version"] == 2
+    case_id = opened["case"]["id"]
+    assert home.cases.get(case_id).amount == Decimal("1250000.50")
+
+    detail = writer.ok("cases_get", ref=ref, kind="exception")
+    assert detail["case"]["id"] == case_id and detail["next_statuses"] == ["analyzing"]
+    assert [e["type"] for e in detail["timeline"]] == ["CaseCreated", "CaseUpdated"]
+    moved = writer.ok(
+        "cases_transition", case_id=case_id, status="analyzing", reason="triage", expected_version=2
+    )["case"]
+    assert moved["status"] == "analyzing" and moved["version"] == 3
+    illegal = writer.error("cases_transition", case_id=case_id, status="open")
+    assert illegal.startswith("illegal-transition:") and "'analyzing'" in illegal
+    stale = writer.error("cases_transition", case_id=case_id, status="resolved", expected_version=2)
+    assert stale.startswith("version-conflict:")
+    note = writer.ok("cases_comment", case_id=case_id, text="Desk called back", by="claude")
+    assert note["comment"]["payload"]["text"] == "Desk called back"
+    assert home.cases.timeline(case_id)[-1].actor_id == "claude"
+
+    other = writer.ok("cases_create", kind="exception", title="Margin call", domain=domain)["case"]
+    page = writer.ok("cases_list", domain=domain, limit=1)
+    rest = writer.ok("cases_list", domain=domain, limit=1, cursor=page["next_cursor"])
+    assert [c["id"] for c in page["cases"] + rest["cases"]] == [other["id"], case_id]
+    only = writer.ok("cases_list", domain=domain, status=["analyzing"], severity=["critical"])
+    assert [c["id"] for c in only["cases"]] == [case_id] and only["next_cursor"] is None
+    counted = writer.ok("cases_aggregates", domain=domain)["aggregates"]
+    assert counted["by_status"] == home.cases.aggregates(domain=domain).by_status
+    assert counted["by_status"] == {"open": 1, "analyzing": 1} and counted["open"] == 2
+
+
+def test_catalog_documents_by_version(writer: Connected, home: Any, sync_ledger: Ledger) -> None:
+    name = f"settle-{uuid.uuid4().hex[:8]}"
+    steps = {"steps": [{"order": 1, "name": "Notify desk"}]}
+    first = writer.ok("catalog_create_version", doc_type="playbook", name=name, content=steps)
+    assert first["document"]["version"] == 1 and not first["document"]["is_global"]
+    steps["steps"].append({"order": 2, "name": "Escalate"})
+    second = writer.ok(
+        "catalog_create_version",
+        doc_type="playbook",
+        name=name,
+        content=steps,
+        title="Settlement fail",
+        expected_version=1,
+    )["document"]
+    assert second["version"] == 2
+    same = writer.ok(
+        "catalog_create_version",
+        doc_type="playbook",
+        name=name,
+        content=steps,
+        title="Settlement fail",
+    )
+    assert same["document"]["version"] == 2
+    late = writer.error(
+        "catalog_create_version", doc_type="playbook", name=name, content={}, expected_version=1
+    )
+    assert late.startswith("version-conflict:")
+    assert home.catalog.get_latest("playbook", name).content == steps
+    latest = writer.ok("catalog_get", doc_type="playbook", name=name)["document"]
+    assert latest["version"] == 2 and latest["content"] == steps
+    old = writer.ok("catalog_get", doc_type="playbook", name=name, version=1)["document"]
+    assert len(old["content"]["steps"]) == 1
+    assert writer.error("catalog_get", doc_type="playbook", name=name, version=9).endswith(
+        "(field: version)"
+    )
+
+    pack = f"pack-{uuid.uuid4().hex[:8]}"
+    sync_ledger.platform_catalog.create_version("domain_pack", pack, {"domain": "Finance"})
+    shared = writer.ok("catalog_get", doc_type="domain_pack", name=pack)["document"]
+    assert shared["is_global"] and shared["content"] == {"domain": "Finance"}
+    assert writer.error(
+        "catalog_get", doc_type="domain_pack", name=pack, scope="tenant"
+    ).startswith("not-found:")
+    listed = writer.ok("catalog_list", doc_type="playbook", scope="tenant", limit=1)
+    walked = [d["name"] for d in listed["documents"]]
+    while listed["next_after"] is not None:
+        listed = writer.ok(
+            "catalog_list", doc_type="playbook", scope="tenant", limit=1, after=listed["next_after"]
+        )
+        walked += [d["name"] for d in listed["documents"]]
+    assert walked == [d.name for d in home.catalog.list_documents("playbook", scope="tenant")]
+    assert name in walked
+
+
 def test_bad_arguments_are_tool_errors_naming_the_field(writer: Connected) -> None:
     assert writer.error("memory_upsert", name="no kind").startswith("invalid-input: kind:")
     limit = writer.error("memory_find_by_name", name="x", limit=0)
@@ -441,6 +563,10 @@ def test_another_tenants_ids_are_not_found(
     alert = away.alerts.create(2, "theirs")
     session = away.sessions.create("theirs")
     task = away.tasks.enqueue("q")
+    away.cases.define_kind("theirs", ["open", "done"], transitions={"open": ["done"]})
+    ref = f"T-{uuid.uuid4().hex[:8]}"
+    case = away.cases.create("theirs", "Their case", ref=ref)
+    away.catalog.create_version("playbook", "their-playbook", {"steps": []})
     calls: list[tuple[str, dict[str, Any]]] = [
         ("memory_neighbours", {"id": str(entity.id)}),
         ("memory_relate", {"from_id": str(entity.id), "to_id": str(other.id), "type": "x"}),
@@ -449,6 +575,11 @@ def test_another_tenants_ids_are_not_found(
         ("sessions_summary", {"session_id": str(session.id)}),
         ("sessions_add_chunk", {"session_id": str(session.id), "content": "hi"}),
         ("tasks_settle", {"task_id": task.id, "token": str(uuid.uuid4()), "action": "release"}),
+        ("cases_get", {"case_id": str(case.id)}),
+        ("cases_get", {"ref": ref}),
+        ("cases_transition", {"case_id": str(case.id), "status": "done"}),
+        ("cases_comment", {"case_id": str(case.id), "text": "mine now"}),
+        ("catalog_get", {"doc_type": "playbook", "name": "their-playbook"}),
     ]
     for tool, arguments in calls:
         assert writer.error(tool, **arguments).startswith("not-found:"), tool
@@ -457,6 +588,7 @@ def test_another_tenants_ids_are_not_found(
     assert "not-found" in str(refused.value)
     assert away.decisions.get(decision.id).accepted is None
     assert away.alerts.get(alert.id).status == "pending"
+    assert [e.type for e in away.cases.timeline(case.id)] == ["CaseCreated"]
 
 
 def test_a_reader_key_reads_and_is_refused_writes(
@@ -470,6 +602,14 @@ def test_a_reader_key_reads_and_is_refused_writes(
     assert home.events.read_stream(stream) == []
     assert reader.ok("events_read_stream", stream=stream)["events"] == []
     assert "hits" in reader.ok("memory_search", query="anything")
+    writes: list[tuple[str, dict[str, Any]]] = [
+        ("cases_create", {"kind": "exception", "title": "Tried"}),
+        ("catalog_create_version", {"doc_type": "playbook", "name": "tried", "content": {}}),
+    ]
+    for tool, arguments in writes:
+        assert reader.error(tool, **arguments).startswith("permission-denied:"), tool
+    assert "cases" in reader.ok("cases_list")
+    assert reader.ok("cases_aggregates")["aggregates"]["total"] >= 0
 
 
 def test_clients_of_the_initialize_handshake_are_served_as_their_key(

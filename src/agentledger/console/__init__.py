@@ -2,13 +2,13 @@
 
 from fastapi import FastAPI
 
-from agentledger.console import agents, queues, routes, runs, sessions
+from agentledger.console import agents, cases, queues, routes, runs, sessions
 
 
 def mount(app: FastAPI) -> None:
     """Serve the console's pages and static files under /console."""
     routes.mount(app)
-    for pages in (sessions, runs, agents, queues):
+    for pages in (sessions, runs, agents, queues, cases):
         app.include_router(pages.router)
 
 

@@ -1,6 +1,6 @@
 """agentledger over the Model Context Protocol (the ``mcp`` extra): memory, events,
-decisions, alerts, tasks and sessions as tools, entities and streams as resources, for the
-tenant and role of an agentledger API key, over stdio or streamable HTTP."""
+decisions, alerts, tasks, sessions, cases and the catalog as tools, entities and streams as
+resources, for the tenant and role of an agentledger API key, over stdio or streamable HTTP."""
 
 from agentledger.integrations.mcp.auth import Access, KeyVerifier, bearer_caller, key_caller
 from agentledger.integrations.mcp.serve import DEFAULT_PORT, http_app, serve_http, serve_stdio

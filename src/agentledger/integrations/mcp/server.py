@@ -16,17 +16,26 @@ from pydantic import AnyHttpUrl, ValidationError
 
 from agentledger import __version__
 from agentledger.errors import InvalidInput, LedgerError, NotFound, TenantMismatch
-from agentledger.integrations.mcp import tools_log, tools_memory, tools_work
+from agentledger.integrations.mcp import (
+    tools_cases,
+    tools_catalog,
+    tools_log,
+    tools_memory,
+    tools_work,
+)
 from agentledger.integrations.mcp.auth import Access
 from agentledger.integrations.mcp.toolkit import ledger_error_text, validation_text
 
 INSTRUCTIONS = """agentledger is the system of record of an AI-agent application: long-term
 memory (entities and the relationships between them), append-only event streams, decisions
-with human feedback, alerts for people, a task queue, and conversation sessions.
+with human feedback, alerts for people, a task queue, conversation sessions, cases (items
+with a lifecycle and a timeline, such as exceptions) and a catalog of versioned documents
+(playbooks, policies, tool definitions).
 
 Everything you read and write belongs to the tenant of your agentledger API key; a reader
 key reads, a writer key also writes. Ids are UUIDs (task ids are integers): keep
-the ids tools return to refer to things later. Before creating a memory entity, search for
+the ids tools return to refer to things later. A case moves only as its kind allows:
+cases_get lists the statuses it may move to next. Before creating a memory entity, search for
 it (memory_find_by_name, memory_search) or upsert with a key so that it is not duplicated.
 Errors start with a code (invalid-input, not-found, conflict, permission-denied...) and name
 the argument at fault."""
@@ -76,6 +85,8 @@ def create_server(
     tools_memory.register(server, access)
     tools_log.register(server, access)
     tools_work.register(server, access)
+    tools_cases.register(server, access)
+    tools_catalog.register(server, access)
     _resources(server, access)
     return server
 

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from agentledger.alerts import Alert
+from agentledger.cases import Case, CaseAggregates, CaseEvent
+from agentledger.catalog import CatalogDocument, CatalogVersion
 from agentledger.decisions import Decision
 from agentledger.events import Appended, Event
 from agentledger.memory import Entity, Neighbour, Relationship, SearchHit
@@ -113,3 +115,61 @@ class SessionDigest(BaseModel):
     session: Session
     recent_chunks: list[ChunkInfo] = Field(description="The latest chunks, newest first.")
     artifacts: list[ArtifactInfo] = Field(description="The latest version of each artifact.")
+
+
+class CaseResult(BaseModel):
+    case: Case = Field(description="The stored case; version counts its changes.")
+
+
+class UpsertedCaseResult(BaseModel):
+    case: Case
+    created: bool = Field(description="True when the ref was new and the case was opened.")
+    changed: list[str] = Field(
+        description="The fields the call changed ('status' when it moved); empty when the "
+        "same content was already stored."
+    )
+
+
+class CasePageResult(BaseModel):
+    cases: list[Case] = Field(description="One page, in the order asked for.")
+    next_cursor: str | None = Field(
+        description="Pass it back as cursor, with the same filters, for the next page; null "
+        "on the last page."
+    )
+
+
+class CaseDetail(BaseModel):
+    case: Case
+    next_statuses: list[str] = Field(
+        description="The statuses its kind allows it to move to from its current one "
+        "(cases_transition takes one of these)."
+    )
+    timeline: list[CaseEvent] = Field(description="Its events, oldest first.")
+
+
+class CommentResult(BaseModel):
+    comment: CaseEvent = Field(description="The comment as it stands in the case's timeline.")
+
+
+class AggregatesResult(BaseModel):
+    aggregates: CaseAggregates = Field(
+        description="Counts by status, severity, kind and domain ('' for none); open cases, "
+        "those past their SLA deadline and their ages; resolution times (seconds) of the "
+        "cases resolved in [since, until)."
+    )
+
+
+class CatalogVersionResult(BaseModel):
+    document: CatalogVersion = Field(
+        description="One version of the document with its content; is_global tells whether "
+        "it is the platform's (read by every tenant) or the tenant's own."
+    )
+
+
+class CatalogDocuments(BaseModel):
+    documents: list[CatalogDocument] = Field(
+        description="By type then name, each with its latest version number and title."
+    )
+    next_after: str | None = Field(
+        description="Pass it back as after for the next page; null on the last page."
+    )
