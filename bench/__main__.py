@@ -19,7 +19,7 @@ import psycopg
 from bench import report
 from bench.common import RECORDED, console, machine, shared_server
 
-SUITES = ["events", "tasks", "memory_peers", "memory", "memory_graph", "sessions"]
+SUITES = ["events", "tasks", "memory_peers", "memory", "memory_graph", "sessions", "relay"]
 
 
 def main(argv: list[str] | None = None) -> None:
