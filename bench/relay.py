@@ -51,7 +51,16 @@ def main(argv: list[str] | None = None) -> None:
 
 async def run(events: int, lag_events: int) -> None:
     try:
-        nc = await nats.connect(NATS_URL, connect_timeout=2, allow_reconnect=False)
+        nc = await asyncio.wait_for(
+            nats.connect(
+                NATS_URL,
+                connect_timeout=2,
+                allow_reconnect=False,
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0,
+            ),
+            10,
+        )
         await nc.jetstream().account_info()
         await nc.close()
     except Exception as exc:

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ import pytest
 from agentledger import AsyncLedger, Ledger, NewEvent, Settings
 from agentledger.db.binding import Binding
 from agentledger.errors import InvalidInput
+from tests.nats_fixtures import NATS_URL
 from tests.procs import ROOT
 from tests.tcp_proxy import TcpProxy
 
@@ -29,51 +29,7 @@ nats = pytest.importorskip("nats", reason="the nats extra (nats-py) is not insta
 from agentledger.integrations.nats import Relay, category, subject, token  # noqa: E402
 from agentledger.integrations.nats import lag as lag_ops  # noqa: E402
 
-NATS_HOST = os.environ.get("AGENTLEDGER_TEST_NATS_HOST", "127.0.0.1")
-NATS_PORT = int(os.environ.get("AGENTLEDGER_TEST_NATS_PORT", "4222"))
-NATS_URL = f"nats://{NATS_HOST}:{NATS_PORT}"
 EVENTS = 6000
-
-
-async def _jetstream_reachable() -> str | None:
-    """None when JetStream answers at NATS_URL, else why not."""
-    try:
-        nc = await nats.connect(NATS_URL, connect_timeout=2, allow_reconnect=False)
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    try:
-        await nc.jetstream().account_info()
-    except Exception as exc:
-        return f"JetStream: {type(exc).__name__}: {exc}"
-    finally:
-        await nc.close()
-    return None
-
-
-@pytest.fixture(scope="module")
-def jetstream(aio: asyncio.Runner) -> str:
-    why = aio.run(_jetstream_reachable())
-    if why is not None:
-        pytest.skip(f"NATS JetStream not reachable at {NATS_URL} ({why})")
-    return NATS_URL
-
-
-@pytest.fixture
-def stream_name(aio: asyncio.Runner, jetstream: str) -> Iterator[str]:
-    """A JetStream stream name of this test alone, deleted afterwards."""
-    name = f"AL_TEST_{uuid.uuid4().hex[:12].upper()}"
-    yield name
-
-    async def delete() -> None:
-        nc = await nats.connect(jetstream, allow_reconnect=False)
-        try:
-            await nc.jetstream().delete_stream(name)
-        except nats.js.errors.NotFoundError:
-            pass
-        finally:
-            await nc.close()
-
-    aio.run(delete())
 
 
 def _prefix() -> str:
