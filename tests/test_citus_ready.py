@@ -3,6 +3,8 @@ catalog of a database at the heads, so a revision that breaks a rule fails here.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -150,3 +152,19 @@ def test_sequence_defaults_on_tenant_tables_are_noted(catalog: dict[str, Any]) -
 def test_reference_tables_hold_no_sequence_the_nodes_would_need(catalog: dict[str, Any]) -> None:
     reference = set(REFERENCE_TABLES) | set(TENANT_REFERENCE_TABLES)
     assert [(t, c) for t, c in catalog["sequences"] if t in reference] == []
+
+
+def test_the_scaling_guide_names_every_table(catalog: dict[str, Any]) -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "scaling.md").read_text()
+    distributed = re.findall(r"create_distributed_table\('agentledger\.(\w+)', 'tenant_id'", text)
+    reference = re.findall(r"create_reference_table\('agentledger\.(\w+)'\)", text)
+    assert sorted(distributed) == sorted(_distributed(catalog))
+    assert sorted(reference) == sorted(set(REFERENCE_TABLES) | set(TENANT_REFERENCE_TABLES))
+    # Each table's foreign keys point at tables created before it.
+    order = reference + distributed
+    late = [
+        (name, source, target)
+        for name, source, target, *_ in catalog["foreign"]
+        if order.index(target) > order.index(source)
+    ]
+    assert late == []
