@@ -189,6 +189,34 @@ def test_filters_by_tenant_and_type(
     assert relay.stats.published == 5
 
 
+def test_all_tenants_through_the_platform_scope(
+    sync_ledger: Ledger,
+    async_ledger: AsyncLedger,
+    aio: asyncio.Runner,
+    jetstream: str,
+    stream_name: str,
+) -> None:
+    """Without ``tenants`` a relay serves every active tenant; a suspended or archived
+    tenant's events wait (it can save no checkpoint) until it is active again."""
+    active, suspended, archived = (_new_tenant(sync_ledger) for _ in range(3))
+    for tenant in (active, suspended, archived):
+        sync_ledger.tenant(tenant).events.append("order:1", "placed")
+    sync_ledger.tenants.suspend(suspended)
+    sync_ledger.tenants.archive(archived)
+    relay = Relay(async_ledger, jetstream, name="everyone", stream=stream_name, prefix=_prefix())
+    aio.run(relay.run(until_idle=True))
+    stored = {m.headers["Agentledger-Tenant"] for m in aio.run(_stored(jetstream, stream_name))}
+    assert active in stored
+    assert suspended not in stored and archived not in stored
+    lag = aio.run(relay.lag())
+    assert lag[active] == 0 and suspended not in lag
+    sync_ledger.tenants.activate(suspended)
+    aio.run(relay.run(until_idle=True))
+    stored = {m.headers["Agentledger-Tenant"] for m in aio.run(_stored(jetstream, stream_name))}
+    assert suspended in stored and archived not in stored
+    assert set(aio.run(relay.lag()).values()) == {0}
+
+
 def test_every_event_once_in_order_through_crashes_and_outages(
     sync_ledger: Ledger, settings: Settings, aio: asyncio.Runner, stream_name: str, jetstream: str
 ) -> None:

@@ -64,10 +64,11 @@ class Relay:
     """Relays events to JetStream: ``await Relay(ledger, "nats://...").run(stop)``.
 
     ``tenants``: the tenants to relay (None: every tenant, listed through the platform scope
-    at each pass). ``types``: only events of these types (None: all). ``stream``: the
-    JetStream stream, created with subjects ``<prefix>.>`` and ``duplicate_window`` seconds
-    when it does not exist (an existing stream is used as it is). ``batch_size`` events are
-    published per tenant and pass, pipelined over one connection, then acknowledged together.
+    at each pass); only active ones are relayed. ``types``: only events of these types
+    (None: all). ``stream``: the JetStream stream, created with subjects ``<prefix>.>`` and
+    ``duplicate_window`` seconds when it does not exist (an existing stream is used as it
+    is). ``batch_size`` events are published per tenant and pass, pipelined over one
+    connection, then acknowledged together.
     """
 
     def __init__(
@@ -105,6 +106,9 @@ class Relay:
         self.connect_timeout = v.number("connect_timeout", connect_timeout, low=0.01, high=3600)
         self.retry_backoff = v.number("retry_backoff", retry_backoff, low=0.001, high=60)
         self.stats = RelayStats()
+        # Checkpoints as saved while this process leads (no other relay of the name writes
+        # them then); forgotten whenever leadership is taken again.
+        self._positions: dict[str, int] = {}
 
     @property
     def subscriber(self) -> str:
@@ -169,6 +173,7 @@ class Relay:
             reconnect_time_wait=0,
             error_cb=_broker_error,
         )
+        self._positions.clear()
         try:
             js = nc.jetstream(timeout=self.ack_timeout)
             await self._ensure_stream(js)
@@ -179,7 +184,7 @@ class Relay:
                         return False
                     published = 0
                     for tenant in await self._tenant_ids():
-                        published += await self._relay_tenant(js, nc, tenant)
+                        published += await self._relay_tenant(js, tenant)
                     if published:
                         continue
                     if until_idle:
@@ -200,23 +205,31 @@ class Relay:
             )
 
     async def _tenant_ids(self) -> list[str]:
-        if self.tenants is not None:
-            return self.tenants
+        """The active tenants among those relayed. A suspended tenant cannot save a
+        checkpoint and an archived one cannot be read: their events wait until the tenant
+        is active again."""
         found: list[str] = []
         after = ""
         while True:
-            page = await self.ledger.tenants.list(after=after, limit=TENANT_PAGE)
+            page = await self.ledger.tenants.list(status="active", after=after, limit=TENANT_PAGE)
             found.extend(t.id for t in page)
             if len(page) < TENANT_PAGE:
-                return found
+                break
             after = page[-1].id
+        if self.tenants is None:
+            return found
+        active = set(found)
+        return [t for t in self.tenants if t in active]
 
-    async def _relay_tenant(self, js: JetStreamContext, nc: Client, tenant: str) -> int:
+    async def _relay_tenant(self, js: JetStreamContext, tenant: str) -> int:
         """Publish one batch of ``tenant``'s events; the checkpoint advances over the
         acknowledged prefix. Raises BrokerError when a message was not acknowledged."""
         binding = Binding.to_tenant(tenant)
         db = self.ledger.db
-        position = await db.run(events.checkpoint(self.subscriber), binding)
+        position = self._positions.get(tenant)
+        if position is None:
+            position = await db.run(events.checkpoint(self.subscriber), binding)
+            self._positions[tenant] = position
         batch = await db.run(
             events.read_all(position, types=self.types, limit=self.batch_size), binding
         )
@@ -226,6 +239,7 @@ class Relay:
         if acked:
             last = batch[acked - 1].position
             await db.run(events.save_checkpoint(self.subscriber, last), binding)
+            self._positions[tenant] = last
             self.stats.published += acked
             self.stats.batches += 1
         if failure is not None:
