@@ -72,41 +72,44 @@ def _lag(ledger: Ledger, tenant: str, name: str) -> int:
     return ledger.db.run(lag_ops.lag(position), Binding.to_tenant(tenant))
 
 
-def _spawn_relay(
-    settings: Settings, url: str, name: str, tenant: str, stream: str, prefix: str
-) -> subprocess.Popen[bytes]:
-    assert settings.database_url is not None
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "AGENTLEDGER_DATA_DIR": str(settings.data_dir),
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agentledger.cli",
-            "relay",
-            "--nats",
-            url,
-            "--name",
-            name,
-            "--tenant",
-            tenant,
-            "--stream",
-            stream,
-            "--prefix",
-            prefix,
-            "--batch-size",
-            "200",
-            "--poll-interval",
-            "0.2",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+class RelayProcess:
+    """``agentledger relay`` in a process of its own; its log says whether it leads."""
+
+    def __init__(
+        self, settings: Settings, url: str, name: str, tenant: str, stream: str, prefix: str
+    ) -> None:
+        assert settings.database_url is not None
+        env = {
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "AGENTLEDGER_DATA_DIR": str(settings.data_dir),
+        }
+        args = ["--nats", url, "--name", name, "--tenant", tenant, "--stream", stream]
+        args += ["--prefix", prefix, "--batch-size", "200", "--poll-interval", "0.1"]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "agentledger.cli", "relay", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.ready = False
+        self.leading = False
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            if line.rstrip().endswith(": leading"):
+                self.ready = self.leading = True
+            elif line.rstrip().endswith(": standing by"):
+                self.ready, self.leading = True, False
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        self.leading = False
 
 
 def _wait_for(check: Any, timeout: float, what: str) -> None:
@@ -248,20 +251,26 @@ def test_every_event_once_in_order_through_crashes_and_outages(
 
     host, port = NATS_URL.removeprefix("nats://").split(":")
     writer = threading.Thread(target=write)
-    relays: list[subprocess.Popen[bytes]] = []
+    relays: list[RelayProcess] = []
+
+    def leader() -> RelayProcess | None:
+        return next((r for r in relays if r.leading), None)
+
     with TcpProxy(host, int(port)) as proxy:
         try:
-            for _ in range(2):  # a leader and a standby
-                relays.append(_spawn_relay(settings, proxy.url, name, tenant, stream_name, prefix))
+            # A leader and three standbys, started together: each round kills the leader
+            # and a warm standby takes over.
+            for _ in range(4):
+                relays.append(RelayProcess(settings, proxy.url, name, tenant, stream_name, prefix))
+            _wait_for(lambda: all(r.ready for r in relays) and leader(), 120, "relays ready")
             writer.start()
             for round_ in range(3):
                 before = checkpoint()
                 _wait_for(lambda b=before: moved(b), 60, f"progress in round {round_}")
-                # Kill one relay mid-flight; the other (or a new one) carries on.
-                victim = relays.pop(0)
-                victim.send_signal(signal.SIGKILL)
-                victim.wait()
-                relays.append(_spawn_relay(settings, proxy.url, name, tenant, stream_name, prefix))
+                victim = leader()
+                assert victim is not None
+                victim.kill()
+                relays.remove(victim)
                 before = checkpoint()
                 _wait_for(lambda b=before: moved(b), 60, f"takeover in round {round_}")
                 # The broker goes away for a while, then comes back on the same address.
@@ -271,10 +280,10 @@ def test_every_event_once_in_order_through_crashes_and_outages(
             writer.join()
             _wait_for(lambda: _lag(sync_ledger, tenant, name) == 0, 60, "the lag to reach 0")
         finally:
-            for process in relays:
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-            writer.join()
+            for relay in relays:
+                relay.kill()
+            if writer.is_alive():
+                writer.join()
 
     log = _log(sync_ledger, tenant)
     assert len(log) == EVENTS

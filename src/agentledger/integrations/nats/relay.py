@@ -109,6 +109,7 @@ class Relay:
         # Checkpoints as saved while this process leads (no other relay of the name writes
         # them then); forgotten whenever leadership is taken again.
         self._positions: dict[str, int] = {}
+        self._leading: bool | None = None
 
     @property
     def subscriber(self) -> str:
@@ -153,9 +154,10 @@ class Relay:
         return found
 
     def _lead(self, leading: bool) -> None:
-        if leading != self.stats.leader:
+        """Note (and log, when it changes, the first time included) whether this leads."""
+        if leading != self._leading:
             log.info("relay %s: %s", self.name, "leading" if leading else "standing by")
-        self.stats.leader = leading
+        self._leading = self.stats.leader = leading
 
     async def _publish_while_leading(
         self,
