@@ -256,16 +256,19 @@ class Relay:
         were sent, so what JetStream stored is a prefix of the batch."""
         futures: list[asyncio.Future[PubAck]] = []
         try:
-            for event in batch:
-                futures.append(
-                    await js.publish_async(
-                        subjects.subject(tenant, event.stream, self.prefix),
-                        subjects.body(tenant, event),
-                        wait_stall=self.ack_timeout,
-                        stream=self.stream,
-                        headers=subjects.headers(tenant, event),
+            # No wait_stall: waiting for a free slot through wait_for would yield to the
+            # client's flusher after every message (one write each); the batch's deadline
+            # bounds the wait instead.
+            async with asyncio.timeout(self.ack_timeout):
+                for event in batch:
+                    futures.append(
+                        await js.publish_async(
+                            subjects.subject(tenant, event.stream, self.prefix),
+                            subjects.body(tenant, event),
+                            stream=self.stream,
+                            headers=subjects.headers(tenant, event),
+                        )
                     )
-                )
         except BROKER_ERRORS as exc:
             failure: BaseException | None = exc
         else:
