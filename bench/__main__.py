@@ -28,6 +28,7 @@ SUITES = [
     "sessions",
     "cases",
     "langgraph",
+    "relay",
 ]
 
 

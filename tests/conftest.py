@@ -25,7 +25,7 @@ from agentledger.db import migrate
 from agentledger.db.embedded import FAST_OPTIONS, EmbeddedServer
 from tests.faces import AsyncFace
 
-pytest_plugins = ["tests.api_fixtures"]
+pytest_plugins = ["tests.api_fixtures", "tests.nats_fixtures"]
 _counter = itertools.count()
 
 

@@ -870,6 +870,73 @@ def mcp(
     asyncio.run(serve_stdio(settings, api_key))
 
 
+@app.command()
+def relay(
+    nats: Annotated[
+        list[str] | None,
+        typer.Option("--nats", help="NATS server URL (repeat for a cluster)."),
+    ] = None,
+    name: Annotated[
+        str, typer.Option(help="Relay name: one checkpoint and one leader lock per name.")
+    ] = "default",
+    tenant: Annotated[
+        list[str] | None,
+        typer.Option("--tenant", help="Relay only this tenant (repeatable; default: all)."),
+    ] = None,
+    event_type: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="Relay only events of this type (repeatable)."),
+    ] = None,
+    stream: Annotated[str, typer.Option(help="JetStream stream (created if missing).")] = (
+        "AGENTLEDGER"
+    ),
+    prefix: Annotated[str, typer.Option(help="Subject prefix.")] = "agentledger",
+    batch_size: Annotated[int, typer.Option(help="Events published per acknowledgement.")] = 500,
+    poll_interval: Annotated[float, typer.Option(help="Seconds between idle polls.")] = 1.0,
+) -> None:
+    """Publish every committed event to NATS JetStream as subject
+    <prefix>.<tenant>.<category>, in commit-safe order, until interrupted. Runs as a leader
+    (one per name) or stands by. Needs the optional nats extra."""
+    import asyncio
+    import logging
+    import signal
+
+    try:
+        from agentledger.integrations.nats import DEFAULT_SERVERS, Relay
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] != "nats":
+            raise
+        err.print(
+            "agentledger relay needs the nats extra: pip install 'agentledger[nats]'", markup=False
+        )
+        raise typer.Exit(2) from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = _settings()
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with AsyncLedger(settings) as ledger:
+            worker = Relay(
+                ledger,
+                nats or DEFAULT_SERVERS,
+                name=name,
+                tenants=tenant or None,
+                types=event_type or None,
+                stream=stream,
+                prefix=prefix,
+                batch_size=batch_size,
+                poll_interval=poll_interval,
+            )
+            err.print(f"relay {name}: events to {stream} as {prefix}.<tenant>.<category>")
+            await worker.run(stop)
+            err.print(f"relay {name}: stopped after publishing {worker.stats.published} events")
+
+    asyncio.run(serve())
+
+
 def main() -> None:
     try:
         app()

@@ -25,6 +25,7 @@ from agentledger.db.adapters import register_adapters
 from agentledger.db.binding import QUERIES, Binding
 from agentledger.db.connect import OPTIONAL_EXTENSIONS, app_conninfo, connection_kwargs
 from agentledger.db.driver_async import drive, execute, run_lone
+from agentledger.db.leader_async import AsyncLeaderLock
 from agentledger.db.listen_async import AsyncListener
 from agentledger.db.spool import Spool
 from agentledger.db.statements import Gen, Op, Stmt
@@ -248,6 +249,10 @@ class AsyncDatabase:
     def listener(self, *channels: str) -> AsyncListener:
         """A dedicated LISTEN connection on ``channels`` (use with ``async with``)."""
         return AsyncListener(self.settings, self.url, channels)
+
+    def leader_lock(self, name: str) -> AsyncLeaderLock:
+        """A named session-level lock on its own connection, for leader election."""
+        return AsyncLeaderLock(self.settings, self.url, name)
 
     async def ping(self, timeout: float | None = None) -> bool:
         """True when the server answers a query within ``timeout`` (the pool timeout)."""

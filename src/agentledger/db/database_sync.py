@@ -26,6 +26,7 @@ from agentledger.db.adapters import register_adapters
 from agentledger.db.binding import QUERIES, Binding
 from agentledger.db.connect import OPTIONAL_EXTENSIONS, app_conninfo, connection_kwargs
 from agentledger.db.driver_sync import drive, execute, run_lone
+from agentledger.db.leader_sync import LeaderLock
 from agentledger.db.listen_sync import Listener
 from agentledger.db.spool import Spool
 from agentledger.db.statements import Gen, Op, Stmt
@@ -249,6 +250,10 @@ class Database:
     def listener(self, *channels: str) -> Listener:
         """A dedicated LISTEN connection on ``channels`` (use with ``with``)."""
         return Listener(self.settings, self.url, channels)
+
+    def leader_lock(self, name: str) -> LeaderLock:
+        """A named session-level lock on its own connection, for leader election."""
+        return LeaderLock(self.settings, self.url, name)
 
     def ping(self, timeout: float | None = None) -> bool:
         """True when the server answers a query within ``timeout`` (the pool timeout)."""

@@ -13,3 +13,11 @@ SELECT extname FROM pg_extension WHERE extname = ANY(%(names)s)
 -- name: ping
 -- The cheapest round trip that proves the server answers.
 SELECT 1
+
+-- name: try_leader_lock
+-- Take a named session-level lock if no other session holds it (leader election).
+SELECT pg_try_advisory_lock(hashtextextended('agentledger.leader/' || %(name)s, 0))
+
+-- name: leader_lock_held
+-- Whether this session still holds the named lock.
+SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() AND objsubid = 1 AND classid = ((hashtextextended('agentledger.leader/' || %(name)s, 0) >> 32) & 4294967295)::text::oid AND objid = (hashtextextended('agentledger.leader/' || %(name)s, 0) & 4294967295)::text::oid)

@@ -1,0 +1,91 @@
+# Generated from src/agentledger/db/leader_async.py by scripts/async_to_sync.py.
+# Edit the source and rerun the script; CI fails when this file is stale.
+"""Leader election: a named PostgreSQL session-level advisory lock on its own connection."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from psycopg import Connection
+
+from agentledger.config import Settings
+from agentledger.db.binding import QUERIES
+from agentledger.db.connect import app_conninfo, connection_kwargs
+from agentledger.db.translate import is_driver_error, translate
+
+
+class LeaderLock:
+    """``with db.leader_lock("relay/default") as lock:`` then ``lock.acquire()``.
+
+    At most one session in the database holds a name at a time. The lock lives as long as
+    its connection: when the holder's process dies or its connection breaks, PostgreSQL
+    releases it and another candidate's ``acquire`` succeeds. A holder checks ``held()``
+    before each piece of work, so a leader that lost its connection stops.
+    """
+
+    def __init__(self, settings: Settings, url: str, name: str) -> None:
+        self._conninfo = app_conninfo(settings, url)
+        self._kwargs = connection_kwargs(settings)
+        self.name = name
+        self._conn: Connection[tuple[object, ...]] | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def acquire(self) -> bool:
+        """True when this session holds the lock (now or already); False when another does.
+        Raises Unavailable when the database cannot be reached."""
+        try:
+            if self._conn is not None and self._holds(self._conn):
+                return True
+            self.release()
+            conn = Connection.connect(self._conninfo, **self._kwargs)
+            cur = conn.execute(QUERIES.try_leader_lock.sql, {"name": self.name})
+            row = cur.fetchone()
+            if row is not None and row[0] is True:
+                self._conn = conn
+                return True
+            conn.close()
+            return False
+        except Exception as exc:
+            if not is_driver_error(exc):
+                raise
+            self.release()
+            raise translate(exc) from exc
+
+    def held(self) -> bool:
+        """True while the lock's connection is alive and holds it."""
+        if self._conn is None:
+            return False
+        try:
+            if self._holds(self._conn):
+                return True
+        except Exception as exc:
+            if not is_driver_error(exc):
+                raise
+        self.release()
+        return False
+
+    def release(self) -> None:
+        """Close the lock's connection, which releases the lock."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception as exc:  # a broken connection: the lock is gone either way
+                if not is_driver_error(exc):
+                    raise
+
+    def _holds(self, conn: Connection[tuple[object, ...]]) -> bool:
+        cur = conn.execute(QUERIES.leader_lock_held.sql, {"name": self.name})
+        row = cur.fetchone()
+        return row is not None and row[0] is True

@@ -1,0 +1,333 @@
+"""The outbox relay against the machine's NATS JetStream: each event exactly once, in order
+per subject, through relay crashes (SIGKILL), a standby taking over, and broker outages
+(a TCP proxy in front of the broker, stopped and started again)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from agentledger import AsyncLedger, Ledger, NewEvent, Settings
+from agentledger.db.binding import Binding
+from agentledger.errors import InvalidInput
+from tests.nats_fixtures import NATS_URL
+from tests.procs import ROOT
+from tests.tcp_proxy import TcpProxy
+
+nats = pytest.importorskip("nats", reason="the nats extra (nats-py) is not installed")
+
+from agentledger.integrations.nats import Relay, category, subject, token  # noqa: E402
+from agentledger.integrations.nats import lag as lag_ops  # noqa: E402
+
+EVENTS = 6000
+
+
+def _prefix() -> str:
+    return f"agentledger_test_{uuid.uuid4().hex[:10]}"
+
+
+def _new_tenant(ledger: Ledger) -> str:
+    tid = f"relay-{uuid.uuid4().hex[:10]}"
+    ledger.tenants.create(tid, tid)
+    return tid
+
+
+async def _stored(url: str, stream: str) -> list[Any]:
+    """Every message the stream holds, in stream order."""
+    nc = await nats.connect(url, allow_reconnect=False)
+    try:
+        js = nc.jetstream()
+        total = (await js.stream_info(stream)).state.messages
+        sub = await js.subscribe(">", stream=stream, ordered_consumer=True)
+        found: list[Any] = []
+        while len(found) < total:
+            found.append(await sub.next_msg(timeout=10))
+        await sub.unsubscribe()
+        return found
+    finally:
+        await nc.close()
+
+
+def _log(ledger: Ledger, tenant: str) -> list[Any]:
+    """The tenant's events in commit-safe order."""
+    events: list[Any] = []
+    scope = ledger.tenant(tenant)
+    while batch := scope.events.read_all(events[-1].position if events else 0, limit=5000):
+        events.extend(batch)
+    return events
+
+
+def _lag(ledger: Ledger, tenant: str, name: str) -> int:
+    position = ledger.tenant(tenant).events.checkpoint(f"relay:{name}")
+    return ledger.db.run(lag_ops.lag(position), Binding.to_tenant(tenant))
+
+
+class RelayProcess:
+    """``agentledger relay`` in a process of its own; its log says whether it leads."""
+
+    def __init__(
+        self, settings: Settings, url: str, name: str, tenant: str, stream: str, prefix: str
+    ) -> None:
+        assert settings.database_url is not None
+        env = {
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "AGENTLEDGER_DATA_DIR": str(settings.data_dir),
+        }
+        args = ["--nats", url, "--name", name, "--tenant", tenant, "--stream", stream]
+        args += ["--prefix", prefix, "--batch-size", "200", "--poll-interval", "0.1"]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "agentledger.cli", "relay", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.ready = False
+        self.leading = False
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            if line.rstrip().endswith(": leading"):
+                self.ready = self.leading = True
+            elif line.rstrip().endswith(": standing by"):
+                self.ready, self.leading = True, False
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        self.leading = False
+
+
+def _wait_for(check: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_subject_mapping() -> None:
+    assert category("order:42") == "order"
+    assert category("order-42:x") == "order"
+    assert category("ledger") == "ledger"
+    assert token("acme.eu") == "acme_eu"
+    assert token("a*b>c d") == "a_b_c_d"
+    assert token("") == "_"
+    assert subject("acme.eu", "invoice:7") == "agentledger.acme_eu.invoice"
+    assert subject("acme", "user.profile-9", prefix="x.y") == "x.y.acme.user_profile"
+
+
+def test_bad_options_name_the_field(sync_ledger: Ledger, async_ledger: AsyncLedger) -> None:
+    with pytest.raises(InvalidInput) as bad:
+        Relay(async_ledger, prefix="a..b")
+    assert bad.value.field == "prefix"
+    with pytest.raises(InvalidInput) as bad:
+        Relay(async_ledger, tenants=["no spaces"])
+    assert bad.value.field == "tenant_id"
+    with pytest.raises(InvalidInput) as bad:
+        Relay(async_ledger, batch_size=0)
+    assert bad.value.field == "batch_size"
+
+
+def test_one_leader_per_relay_name(async_ledger: AsyncLedger, aio: asyncio.Runner) -> None:
+    async def scenario() -> list[bool]:
+        db = async_ledger.db
+        name = f"relay/{uuid.uuid4().hex}"
+        async with db.leader_lock(name) as first, db.leader_lock(name) as second:
+            seen = [await first.acquire(), await second.acquire(), await first.held()]
+            await first.release()
+            seen += [await first.held(), await second.acquire(), await first.acquire()]
+            async with db.leader_lock(f"{name}-other") as other:
+                seen.append(await other.acquire())
+        return seen
+
+    assert aio.run(scenario()) == [True, False, True, False, True, False, True]
+
+
+def test_filters_by_tenant_and_type(
+    sync_ledger: Ledger,
+    async_ledger: AsyncLedger,
+    aio: asyncio.Runner,
+    jetstream: str,
+    stream_name: str,
+) -> None:
+    ours, theirs = _new_tenant(sync_ledger), _new_tenant(sync_ledger)
+    for tenant in (ours, theirs):
+        sync_ledger.tenant(tenant).events.append_many(
+            [NewEvent(stream=f"order:{i}", type="kept" if i % 2 else "dropped") for i in range(10)]
+        )
+    prefix = _prefix()
+    relay = Relay(
+        async_ledger,
+        jetstream,
+        name="filtered",
+        tenants=[ours],
+        types=["kept"],
+        stream=stream_name,
+        prefix=prefix,
+    )
+    aio.run(relay.run(until_idle=True))
+    stored = aio.run(_stored(jetstream, stream_name))
+    assert {m.headers["Agentledger-Tenant"] for m in stored} == {ours}
+    assert {m.headers["Agentledger-Type"] for m in stored} == {"kept"}
+    assert [m.subject for m in stored] == [f"{prefix}.{ours}.order"] * 5
+    assert aio.run(relay.lag()) == {ours: 0}
+    # Run again: nothing new is published, the checkpoint holds.
+    aio.run(relay.run(until_idle=True))
+    assert len(aio.run(_stored(jetstream, stream_name))) == 5
+    assert relay.stats.published == 5
+
+
+def test_all_tenants_through_the_platform_scope(
+    sync_ledger: Ledger,
+    async_ledger: AsyncLedger,
+    aio: asyncio.Runner,
+    jetstream: str,
+    stream_name: str,
+) -> None:
+    """Without ``tenants`` a relay serves every active tenant; a suspended or archived
+    tenant's events wait (it can save no checkpoint) until it is active again."""
+    active, suspended, archived = (_new_tenant(sync_ledger) for _ in range(3))
+    for tenant in (active, suspended, archived):
+        sync_ledger.tenant(tenant).events.append("order:1", "placed")
+    sync_ledger.tenants.suspend(suspended)
+    sync_ledger.tenants.archive(archived)
+    relay = Relay(async_ledger, jetstream, name="everyone", stream=stream_name, prefix=_prefix())
+    aio.run(relay.run(until_idle=True))
+    stored = {m.headers["Agentledger-Tenant"] for m in aio.run(_stored(jetstream, stream_name))}
+    assert active in stored
+    assert suspended not in stored and archived not in stored
+    lag = aio.run(relay.lag())
+    assert lag[active] == 0 and suspended not in lag
+    sync_ledger.tenants.activate(suspended)
+    aio.run(relay.run(until_idle=True))
+    stored = {m.headers["Agentledger-Tenant"] for m in aio.run(_stored(jetstream, stream_name))}
+    assert suspended in stored and archived not in stored
+    assert set(aio.run(relay.lag()).values()) == {0}
+
+
+def test_every_event_once_in_order_through_crashes_and_outages(
+    sync_ledger: Ledger, settings: Settings, aio: asyncio.Runner, stream_name: str, jetstream: str
+) -> None:
+    tenant = _new_tenant(sync_ledger)
+    prefix, name = _prefix(), f"crash-{uuid.uuid4().hex[:6]}"
+    streams = ["order:1", "order-2", "invoice:1", "user.profile:7", "audit"]
+    written = threading.Event()
+
+    def write() -> None:
+        scope = sync_ledger.tenant(tenant)
+        for start in range(0, EVENTS, 50):
+            scope.events.append_many(
+                [
+                    NewEvent(stream=streams[i % len(streams)], type="t", payload={"i": i})
+                    for i in range(start, start + 50)
+                ]
+            )
+            time.sleep(0.05)  # a steady stream, so relays die and the broker goes mid-way
+        written.set()
+
+    def checkpoint() -> int:
+        return sync_ledger.tenant(tenant).events.checkpoint(f"relay:{name}")
+
+    def moved(before: int) -> bool:
+        """The checkpoint moved, or there is nothing left to move it."""
+        if checkpoint() != before:
+            return True
+        return written.is_set() and _lag(sync_ledger, tenant, name) == 0
+
+    host, port = NATS_URL.removeprefix("nats://").split(":")
+    writer = threading.Thread(target=write)
+    relays: list[RelayProcess] = []
+
+    def leader() -> RelayProcess | None:
+        return next((r for r in relays if r.leading), None)
+
+    with TcpProxy(host, int(port)) as proxy:
+        try:
+            # A leader and three standbys, started together: each round kills the leader
+            # and a warm standby takes over.
+            for _ in range(4):
+                relays.append(RelayProcess(settings, proxy.url, name, tenant, stream_name, prefix))
+            _wait_for(lambda: all(r.ready for r in relays) and leader(), 120, "relays ready")
+            writer.start()
+            for round_ in range(3):
+                before = checkpoint()
+                _wait_for(lambda b=before: moved(b), 60, f"progress in round {round_}")
+                victim = leader()
+                assert victim is not None
+                victim.kill()
+                relays.remove(victim)
+                before = checkpoint()
+                _wait_for(lambda b=before: moved(b), 60, f"takeover in round {round_}")
+                # The broker goes away for a while, then comes back on the same address.
+                proxy.stop()
+                time.sleep(0.5)
+                proxy.start()
+            writer.join()
+            _wait_for(lambda: _lag(sync_ledger, tenant, name) == 0, 60, "the lag to reach 0")
+        finally:
+            for relay in relays:
+                relay.kill()
+            if writer.is_alive():
+                writer.join()
+
+    log = _log(sync_ledger, tenant)
+    assert len(log) == EVENTS
+    stored = aio.run(_stored(jetstream, stream_name))
+    ids = [m.headers["Nats-Msg-Id"] for m in stored]
+    assert len(ids) == len(set(ids)) == EVENTS  # each event id exactly once
+    assert set(ids) == {str(e.event_id) for e in log}
+    # Per subject, messages are in the log's commit-safe order.
+    by_subject: dict[str, list[str]] = {}
+    for message in stored:
+        by_subject.setdefault(message.subject, []).append(message.headers["Nats-Msg-Id"])
+    expected: dict[str, list[str]] = {}
+    for event in log:
+        expected.setdefault(subject(tenant, event.stream, prefix), []).append(str(event.event_id))
+    assert by_subject == expected
+    assert sorted(by_subject) == sorted(
+        f"{prefix}.{tenant}.{c}" for c in ("order", "invoice", "user_profile", "audit")
+    )
+
+
+def test_unreachable_broker_keeps_the_checkpoint(
+    sync_ledger: Ledger, async_ledger: AsyncLedger, aio: asyncio.Runner
+) -> None:
+    """A relay pointed at a closed port publishes nothing and saves no checkpoint."""
+    tenant = _new_tenant(sync_ledger)
+    sync_ledger.tenant(tenant).events.append("order:1", "t")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    relay = Relay(
+        async_ledger,
+        f"nats://127.0.0.1:{closed}",
+        name="nowhere",
+        tenants=[tenant],
+        connect_timeout=0.2,
+        retry_backoff=0.05,
+    )
+
+    async def for_a_while() -> None:
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.5, stop.set)
+        await relay.run(stop)
+
+    aio.run(for_a_while())
+    assert relay.stats.broker_failures >= 1
+    assert relay.stats.published == 0
+    assert aio.run(relay.lag()) == {tenant: 1}
