@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from agentledger import Case, CaseEvent, InvalidInput, Tenant
+from agentledger import Case, CaseEvent, InvalidInput, LedgerError, Tenant
 
 KIND = "exception"
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -53,10 +53,10 @@ SEED_NAMES = {
 
 @contextmanager
 def seed_fields() -> Iterator[None]:
-    """Re-raise agentledger's InvalidInput naming the seed's field instead of its own."""
+    """Re-raise agentledger's errors naming the seed's field instead of its own."""
     try:
         yield
-    except InvalidInput as exc:
+    except LedgerError as exc:
         name = SEED_NAMES.get(exc.field or "", exc.field)
         if name == exc.field:
             raise
