@@ -686,7 +686,7 @@ class Checks:
                 ready = await http.get("/readyz")
                 assert ready.status_code == 503, ready.text
                 loop = asyncio.get_running_loop()
-                loop.call_later(1.0, lambda: asyncio.ensure_future(proxy.start()))
+                loop.call_later(0.5, lambda: asyncio.ensure_future(proxy.start()))
                 bodies = [self.ex(f"EX-{self.run}-r{i}") for i in range(5)]
                 answers = await asyncio.gather(
                     *(
