@@ -5,6 +5,7 @@ for a database that comes up late, and the seed's settings refused naming the va
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import sys
 import uuid
@@ -12,21 +13,25 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from agentledger import AsyncLedger, ConfigError, InvalidInput, Settings
+from agentledger.db import migrate
+from agentledger.db.embedded import EmbeddedServer
 from examples.sentinai_phase6 import (
     EventEnvelope,
     ExceptionEventRepository,
     ExceptionRepository,
     TenantRepository,
+    create_phase6_app,
     initialize_database,
     phase6_settings,
     seed_data,
     unit_of_work,
 )
 from examples.sentinai_phase6.proxy import Proxy
-from tests.conftest import ROOT
+from tests.conftest import ROOT, server_dir
 
 EXAMPLE = ROOT / "examples" / "sentinai_phase6"
 CHECKS = 20
@@ -173,3 +178,60 @@ def test_the_seed_settings_map_and_refuse_naming_the_variable() -> None:
     with pytest.raises(ConfigError) as bad:
         phase6_settings({"DB_POOL_TIMEOUT": "soon"})
     assert bad.value.field == "DB_POOL_TIMEOUT"
+
+
+@pytest.mark.slow
+async def test_a_real_database_restart_during_requests(tmp_path: Path) -> None:
+    """The server itself stops (a crash: no clean shutdown) under running requests and
+    starts again: /readyz answers 503 while it is down, the requests are retried and each
+    write is stored once."""
+    server = EmbeddedServer(server_dir())  # durable: we crash it
+    await asyncio.to_thread(server.start)
+    try:
+        await asyncio.to_thread(migrate.upgrade, server.url())
+        settings = Settings.build(
+            database_url=server.url(),
+            data_dir=tmp_path,
+            pool_timeout=1.0,
+            connect_timeout=2,
+            retry_attempts=10,
+            retry_backoff=0.3,
+        )
+        async with AsyncLedger(settings, migrate=False) as ledger:
+            await TenantRepository(ledger).create_tenant("finance", "Finance Corp")
+            key = (await ledger.tenant("finance").keys.create(role="writer")).secret
+            headers = {"Authorization": f"Bearer {key}"}
+            app = create_phase6_app(ledger=ledger)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://phase6", timeout=60
+            ) as http:
+                first = _exception("EX-2025-0001", type="SettlementFail")
+                answer = await http.post("/api/exceptions/finance", json=first, headers=headers)
+                assert answer.status_code == 200, answer.text
+                await asyncio.to_thread(server.stop, mode="immediate")
+                assert (await http.get("/readyz")).status_code == 503
+
+                async def restart() -> None:
+                    await asyncio.sleep(0.5)
+                    await asyncio.to_thread(server.start)
+
+                bodies = [_exception(f"EX-2025-00{i:02d}") for i in range(2, 8)]
+                answers = await asyncio.gather(
+                    restart(),
+                    *(http.post("/api/exceptions/finance", json=b, headers=headers)
+                      for b in bodies),
+                    http.get("/api/exceptions/finance", headers=headers),
+                )  # fmt: skip
+                codes = [a.status_code for a in answers[1:] if a is not None]
+                assert codes == [200] * 7, [a.text for a in answers[1:] if a is not None]
+                assert (await http.get("/readyz")).status_code == 200
+            events = ExceptionEventRepository(ledger)
+            for body in [first, *bodies]:
+                log = await events.get_events_for_exception("finance", body["exception_id"])
+                assert [e.event_type for e in log] == ["CaseCreated", "ExceptionCreated"]
+            page = await ExceptionRepository(ledger).list_exceptions("finance")
+            assert len(page.items) == 7
+    finally:
+        await asyncio.to_thread(server.stop, mode="immediate")
+        shutil.rmtree(server.data_dir, ignore_errors=True)
