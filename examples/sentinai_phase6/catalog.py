@@ -35,7 +35,8 @@ class TenantRepository:
         self.session = session
 
     async def create_tenant(self, tenant_id: str, name: str) -> TenantRecord:
-        """Create the tenant (active), or return it when it exists with this name."""
+        """Create the tenant (active), or return it as it is when it exists; either way
+        its `exception` lifecycle is defined."""
         ledger = ledger_of(self.session, "create_tenant")
         if not isinstance(name, str) or not name.strip():
             raise InvalidInput("name is required", field="name")
