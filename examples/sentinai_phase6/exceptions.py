@@ -158,7 +158,7 @@ class ExceptionRepository:
         """One page of the tenant's exceptions matching every filter given, newest first
         (ties by id): ``created_from`` inclusive, ``created_to`` exclusive. Pass the page's
         ``next_cursor`` back as ``cursor`` with the same filters for the next page."""
-        with seed_fields():
+        with seed_fields(limit="page_size"):
             page = await self._cases(tenant_id).cases.list(
                 kind=KIND,
                 domain=domain,

@@ -47,17 +47,17 @@ SEED_NAMES = {
     "at": "created_at",
     "data": "payload",
     "by": "actor_id",
-    "limit": "page_size",
 }
 
 
 @contextmanager
-def seed_fields() -> Iterator[None]:
-    """Re-raise agentledger's errors naming the seed's field instead of its own."""
+def seed_fields(**renamed: str) -> Iterator[None]:
+    """Re-raise agentledger's errors naming the seed's field instead of its own (and
+    ``renamed``'s fields as the call names them)."""
     try:
         yield
     except LedgerError as exc:
-        name = SEED_NAMES.get(exc.field or "", exc.field)
+        name = {**SEED_NAMES, **renamed}.get(exc.field or "", exc.field)
         if name == exc.field:
             raise
         raise type(exc)(exc.message, field=name, **exc.detail) from exc
