@@ -32,7 +32,6 @@ PLAN = "weekly_plan"
 SYNCED = "NotionSynced"
 STATUSES = ("pending", "in_progress", "resolved", "ignored")
 MOVES = {"pending": ["in_progress", "ignored"], "in_progress": ["resolved"]}
-AGENT_TYPES = ("research", "github", "orchestrator")
 # The seed's agent statuses and the registry's.
 AGENT_STATUS = {"active": "available", "running": "busy", "inactive": "offline", "error": "error"}
 SEED_STATUS = {ours: seed for seed, ours in AGENT_STATUS.items()}
@@ -59,20 +58,22 @@ class SentinelRepository:
         *,
         domain: str | None = None,
         config: Mapping[str, Any] | None = None,
-        status: str = "active",
+        status: str | None = None,
     ) -> Agent:
-        """Register an agent, or update it (fields left None keep their value). Agents keep
-        no heartbeat: the status is the one last set, however long ago the last run was."""
-        ours = v.choice("status", status, AGENT_STATUS)
-        registered = self.scope.agents.register(
-            agent_id,
-            agent_type=v.text("agent_type", agent_type, max_len=50),
-            domain=domain,
-            config=None if config is None else dict(config),
-            heartbeat_timeout="never",
-        )
-        if registered.status != AGENT_STATUS[ours]:
-            registered = self.scope.agents.heartbeat(agent_id, status=AGENT_STATUS[ours])
+        """Register an agent (``active`` unless ``status`` says otherwise), or update it:
+        fields left None keep their value. Agents keep no heartbeat, so the status is the
+        one last set, however long ago the last run was."""
+        ours = None if status is None else AGENT_STATUS[v.choice("status", status, AGENT_STATUS)]
+        with self.scope.transaction() as tx:
+            registered = tx.agents.register(
+                agent_id,
+                agent_type=v.text("agent_type", agent_type, max_len=50),
+                domain=domain,
+                config=None if config is None else dict(config),
+                heartbeat_timeout="never",
+            )
+            if ours is not None and registered.status != ours:
+                registered = tx.agents.heartbeat(agent_id, status=ours)
         return _agent(registered)
 
     def get_agent(self, agent_id: str) -> Agent:
@@ -95,10 +96,11 @@ class SentinelRepository:
     def record_run(self, agent_id: str, *, started_at: dt.datetime | None = None) -> Agent:
         """The agent ran: its ``last_run`` is now, and the run is in the run log (trigger
         type ``agent_run``, source the agent) from ``started_at`` (default now) to now."""
-        agent = self.get_agent(agent_id)
-        run = self.scope.runs.start("agent_run", source_id=agent.agent_id, at=started_at)
-        self.scope.runs.finish(run.id)
-        return _agent(self.scope.agents.record_run(agent_id))
+        self.get_agent(agent_id)
+        with self.scope.transaction() as tx:
+            run = tx.runs.start("agent_run", source_id=agent_id, at=started_at)
+            tx.runs.finish(run.id)
+            return _agent(tx.agents.record_run(agent_id))
 
     def set_agent_status(self, agent_id: str, status: str) -> Agent:
         """Set an agent's status (active, running, inactive or error)."""

@@ -102,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
             assert later.last_run is not None and later.last_run > ran.last_run
             assert test.set_agent_status("research-1", "inactive").status == "inactive"
             assert [a.agent_id for a in test.list_agents(status="inactive")] == ["research-1"]
+            kept = test.register_agent("research-1", "research", config={"schedule": "daily"})
+            assert (kept.status, kept.config, kept.domain) == (
+                "inactive",
+                {"schedule": "daily"},
+                "ai",
+            )
             test.set_agent_status("research-1", "active")
             seeded = repo.list_agents(status="active")
             assert len(seeded) == 4 and all(a.last_run is not None for a in seeded)
