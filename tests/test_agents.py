@@ -72,3 +72,26 @@ def test_agents_are_tenant_isolated(ledger: Ledger, tenant_id: str) -> None:
     ledger.tenants.create(other)
     ledger.tenant(tenant_id).agents.register("secret-agent")
     assert ledger.tenant(other).agents.list() == []
+
+
+def test_an_agent_without_a_heartbeat_shows_what_it_reported(
+    ledger: Ledger, tenant_id: str
+) -> None:
+    agents = ledger.tenant(tenant_id).agents
+    weekly = agents.register("weekly", agent_type="research", heartbeat_timeout="never")
+    assert weekly.heartbeat_timeout is None and weekly.status == "available"
+    agents.register("watched", heartbeat_timeout=0.05)
+    time.sleep(0.1)
+    assert agents.get("weekly").status == "available"  # silent, yet not offline
+    assert agents.get("watched").status == "offline"
+    assert [a.name for a in agents.list(status="available")] == ["weekly"]
+    assert agents.heartbeat("weekly", status="error").status == "error"
+    assert agents.record_run("weekly", status="available").status == "available"
+    # Updating other fields keeps it unwatched; a number watches it again.
+    assert agents.register("weekly", domain="market").heartbeat_timeout is None
+    again = agents.register("weekly", heartbeat_timeout=0.05)
+    assert again.heartbeat_timeout == 0.05
+    with pytest.raises(InvalidInput) as info:
+        agents.register("weekly", heartbeat_timeout="always")  # type: ignore[arg-type]
+    assert info.value.field == "heartbeat_timeout"
+    assert agents.get("weekly").heartbeat_timeout == 0.05  # nothing written

@@ -185,3 +185,7 @@ def test_agent_registry(admin: httpx.Client, reader: httpx.Client) -> None:
     assert beat["status"] == "busy"
     listed = reader.get("/v1/agents", params={"capability": "search"}).json()
     assert name in [a["name"] for a in listed]
+    weekly = admin.put(f"/v1/agents/{name}-weekly", json={"heartbeat_timeout": "never"})
+    assert weekly.status_code == 200 and weekly.json()["heartbeat_timeout"] is None, weekly.text
+    bad = admin.put(f"/v1/agents/{name}-weekly", json={"heartbeat_timeout": "always"})
+    assert bad.status_code == 422 and "heartbeat_timeout" in bad.text, bad.text

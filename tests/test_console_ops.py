@@ -174,6 +174,18 @@ def test_agents_pages_show_status_heartbeat_and_capabilities(
     intruder, _ = browsers["intruder"]
     assert f"scout-{tag}" not in intruder.get("/console/agents").text
     assert "does not exist" in intruder.get(f"/console/agents/scout-{tag}").text
+    scope.agents.register(f"weekly-{tag}", agent_type="research", heartbeat_timeout="never")
+    with psycopg.connect(database_url) as owner:  # silent for an hour, yet not offline
+        owner.execute(
+            "UPDATE agentledger.agents SET last_heartbeat_at = now() - interval '1 hour' "
+            "WHERE name = %s",
+            (f"weekly-{tag}",),
+        )
+    listed = reader.get("/console/agents").text
+    row = re.search(rf'<tr data-agent="weekly-{tag}">(.*?)</tr>', listed, re.S)
+    assert row is not None and 'class="pill st-available"' in row.group(1)
+    weekly = reader.get(f"/console/agents/weekly-{tag}")
+    assert weekly.status_code == 200 and "keeps no heartbeat" in weekly.text
 
 
 def test_runs_page_lists_filters_and_charts_runs(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from agentledger import validation as v
 from agentledger.agents.records import AGENT_STATUSES, Agent
@@ -13,6 +13,8 @@ from agentledger.records import from_row
 
 Q = Queries.beside(__file__)
 MAX_PAGE = 1000
+# The heartbeat_timeout of an agent that keeps no heartbeat.
+NEVER = "never"
 
 
 def _name(value: object) -> str:
@@ -32,9 +34,16 @@ def register(
     command: str | None = None,
     capabilities: Sequence[str] | None = None,
     config: Mapping[str, Any] | None = None,
-    heartbeat_timeout: float | None = None,
+    heartbeat_timeout: float | Literal["never"] | None = None,
 ) -> Gen[Agent]:
-    """Register or update an agent (arguments left None keep their stored value)."""
+    """Register or update an agent (arguments left None keep their stored value).
+
+    ``heartbeat_timeout`` is how many seconds without a heartbeat show the agent
+    ``offline`` (60 for a new agent); ``"never"`` registers an agent that keeps no
+    heartbeat, such as one that runs on a schedule: its status is the one it last
+    reported, however long ago its last heartbeat or run was.
+    """
+    never = heartbeat_timeout == NEVER
     row = yield Q.upsert_agent.one(
         name=_name(name),
         agent_type=v.optional_text("agent_type", agent_type, max_len=200),
@@ -43,8 +52,9 @@ def register(
         capabilities=None if capabilities is None else v.tags("capabilities", capabilities),
         config=None if config is None else v.json_object("config", config),
         heartbeat_timeout=None
-        if heartbeat_timeout is None
+        if heartbeat_timeout is None or never
         else v.number("heartbeat_timeout", heartbeat_timeout, low=0.001, high=86_400 * 30),
+        no_heartbeat=never,
     )
     return _agent(row)
 

@@ -1,19 +1,22 @@
 -- name: upsert_agent
--- Register an agent, or update it: fields passed as NULL keep their stored value.
+-- Register an agent, or update it: fields passed as NULL keep their stored value;
+-- no_heartbeat clears the heartbeat timeout (the agent is never shown offline for silence).
 INSERT INTO agentledger.agents AS a (
     tenant_id, name, agent_type, domain, command, capabilities, config, heartbeat_timeout,
     last_heartbeat_at)
 VALUES (
     agentledger.current_tenant(), %(name)s, coalesce(%(agent_type)s, ''),
     coalesce(%(domain)s, ''), %(command)s, coalesce(%(capabilities)s::text[], '{}'),
-    coalesce(%(config)s::jsonb, '{}'), coalesce(%(heartbeat_timeout)s, 60), now())
+    coalesce(%(config)s::jsonb, '{}'),
+    CASE WHEN %(no_heartbeat)s THEN NULL ELSE coalesce(%(heartbeat_timeout)s, 60) END, now())
 ON CONFLICT (tenant_id, name) DO UPDATE SET
     agent_type = coalesce(%(agent_type)s, a.agent_type),
     domain = coalesce(%(domain)s, a.domain),
     command = coalesce(%(command)s, a.command),
     capabilities = coalesce(%(capabilities)s::text[], a.capabilities),
     config = coalesce(%(config)s::jsonb, a.config),
-    heartbeat_timeout = coalesce(%(heartbeat_timeout)s, a.heartbeat_timeout),
+    heartbeat_timeout = CASE WHEN %(no_heartbeat)s THEN NULL
+                             ELSE coalesce(%(heartbeat_timeout)s, a.heartbeat_timeout) END,
     last_heartbeat_at = now(),
     updated_at = now()
 RETURNING a.*, agentledger.agent_status(a.status, a.last_heartbeat_at, a.heartbeat_timeout)

@@ -109,7 +109,7 @@ CREATE TYPE agentledger.memory_search_hit_v2 AS (
 
 CREATE FUNCTION agentledger.agent_status(p_status text, p_beat timestamp with time zone, p_timeout double precision) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN CASE WHEN ((p_beat IS NULL) OR (p_beat < (now() - make_interval(secs => p_timeout)))) THEN 'offline'::text ELSE p_status END;
+    RETURN CASE WHEN (p_timeout IS NULL) THEN p_status WHEN ((p_beat IS NULL) OR (p_beat < (now() - make_interval(secs => p_timeout)))) THEN 'offline'::text ELSE p_status END;
 
 --
 -- Name: append_events_v1(jsonb, jsonb); Type: FUNCTION; Schema: agentledger
@@ -3671,7 +3671,7 @@ CREATE TABLE agentledger.agents (
     capabilities text[] DEFAULT '{}'::text[] NOT NULL,
     config jsonb DEFAULT '{}'::jsonb NOT NULL,
     status text DEFAULT 'available'::text NOT NULL,
-    heartbeat_timeout double precision DEFAULT 60 NOT NULL,
+    heartbeat_timeout double precision DEFAULT 60,
     last_heartbeat_at timestamp with time zone,
     last_run_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
@@ -3682,6 +3682,12 @@ CREATE TABLE agentledger.agents (
 );
 
 ALTER TABLE ONLY agentledger.agents FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: COLUMN agents.heartbeat_timeout; Type: COMMENT; Schema: agentledger
+--
+
+COMMENT ON COLUMN agentledger.agents.heartbeat_timeout IS 'Seconds without a heartbeat before the agent is shown offline; NULL: never';
 
 --
 -- Name: alert_requests; Type: TABLE; Schema: agentledger

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +21,9 @@ class AgentIn(BaseModel):
     command: str | None = None
     capabilities: list[str] | None = Field(default=None, examples=[["search", "summarise"]])
     config: dict[str, Any] | None = None
-    heartbeat_timeout: float | None = Field(default=None, gt=0)
+    heartbeat_timeout: Annotated[float, Field(gt=0)] | Literal["never"] | None = Field(
+        default=None, description='Seconds before a silent agent is offline; "never": no heartbeat'
+    )
 
 
 class AgentBeatIn(BaseModel):
