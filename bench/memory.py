@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
                 with raw.pipeline(), raw.cursor() as cur:
                     cur.execute("BEGIN")
                     cur.execute(bind, {"tenant": tid})
-                    cur.execute(sql, {"rows": params, "deep": False})
+                    cur.execute(sql, {"rows": params, "mode": "shallow"})
                     cur.fetchall()
                     cur.execute("COMMIT")
 
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         def bare_single() -> None:
             for _ in range(singles):
                 bare.execute(
-                    sql, {"rows": rows_of([entity(next(counter), corpus)]), "deep": False}
+                    sql, {"rows": rows_of([entity(next(counter), corpus)]), "mode": "shallow"}
                 ).fetchall()
 
         def ours_batch() -> None:
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
             params = rows_of([entity(next(counter), corpus) for _ in range(batch)])
             with raw.transaction(), raw.cursor() as cur:
                 cur.execute(bind, {"tenant": tid})
-                cur.execute(sql, {"rows": params, "deep": False}).fetchall()
+                cur.execute(sql, {"rows": params, "mode": "shallow"}).fetchall()
 
         one, raw_one, bare_one = measure_alternately(
             [
