@@ -42,7 +42,9 @@ def _seed(ledger: Ledger, tenant: str, marker: str, inner: str) -> dict[str, lis
     entity = s.memory.upsert("thing", f"name-{marker}", key=f"key-{marker}", attrs={"m": inner})
     other = s.memory.upsert("thing", f"other-{marker}", key=f"k2-{marker}")
     s.memory.relate(entity.id, other.id, "knows")
-    decision = s.decisions.record(f"decide-{marker}", decision_type=f"dt-{marker}", data={"m": inner})
+    decision = s.decisions.record(
+        f"decide-{marker}", decision_type=f"dt-{marker}", data={"m": inner}
+    )
     run = s.runs.start(f"trigger-{marker}", content=inner)
     alert = s.alerts.create(1, f"alert-{marker}", body=inner)
     task = s.tasks.enqueue(f"queue-{marker}", {"m": inner})
@@ -71,7 +73,9 @@ def _seed(ledger: Ledger, tenant: str, marker: str, inner: str) -> dict[str, lis
     }
 
 
-def _requests(doc: dict[str, Any], ids: dict[str, list[str]]) -> list[tuple[str, str, dict[str, Any]]]:
+def _requests(
+    doc: dict[str, Any], ids: dict[str, list[str]]
+) -> list[tuple[str, str, dict[str, Any]]]:
     """(method, url, query) for every route: path ids filled with A's values, lists with
     A's names as filters."""
     out: list[tuple[str, str, dict[str, Any]]] = []
@@ -170,7 +174,6 @@ def run(quick: bool) -> Result:
         "" if intact else "A's data changed",
         f"{len(errors)} 5xx answers" if errors else "",
     )
-
 
 
 def _where(text: str, secret: str) -> str:

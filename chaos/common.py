@@ -70,9 +70,9 @@ class OwnServer:
     """A durable embedded PostgreSQL in a temporary directory, migrated, that a scenario
     may stop, crash and restart without disturbing anything else."""
 
-    def __init__(self, *, durable: bool = True) -> None:
+    def __init__(self, *, durable: bool = True, base: Path | None = None) -> None:
         # Outside any private temp tree: under root the server runs as an unprivileged user.
-        self.dir = Path(tempfile.mkdtemp(prefix="al-chaos-"))
+        self.dir = Path(tempfile.mkdtemp(prefix="al-chaos-", dir=base))
         os.chmod(self.dir, 0o755)
         self.server = EmbeddedServer(self.dir, options=() if durable else FAST_OPTIONS)
         self.server.start()
@@ -131,8 +131,8 @@ class OwnServer:
 
 
 @contextlib.contextmanager
-def own_server(*, durable: bool = True) -> Iterator[OwnServer]:
-    own = OwnServer(durable=durable)
+def own_server(*, durable: bool = True, base: Path | None = None) -> Iterator[OwnServer]:
+    own = OwnServer(durable=durable, base=base)
     try:
         yield own
     finally:
