@@ -106,7 +106,7 @@ def _requests(
 
 
 def run(quick: bool) -> Result:
-    target = 600 if quick else 10_000
+    target = 300 if quick else 10_000
     result = Result(NAME, METHOD)
     leaks: list[str] = []
     with own_server(durable=False) as own:
@@ -133,7 +133,7 @@ def run(quick: bool) -> Result:
                 while sent < target:
                     for method, url, query in plan:
                         http = clients[sent % 3]
-                        body = {} if method in WRITE else None
+                        body: dict[str, Any] | None = {} if method in WRITE else None
                         answer = http.request(method, url, params=query, json=body)
                         sent += 1
                         text = answer.text

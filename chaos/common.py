@@ -73,7 +73,7 @@ class OwnServer:
     def __init__(self, *, durable: bool = True, base: Path | None = None) -> None:
         # Outside any private temp tree: under root the server runs as an unprivileged user.
         self.dir = Path(tempfile.mkdtemp(prefix="al-chaos-", dir=base))
-        os.chmod(self.dir, 0o755)
+        self.dir.chmod(0o755)
         self.server = EmbeddedServer(self.dir, options=() if durable else FAST_OPTIONS)
         self.server.start()
         self.url = self.server.url()

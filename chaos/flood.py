@@ -25,7 +25,7 @@ LIMIT = 100_000  # max_body_bytes for this run: small, so the flood is cheap
 
 
 def run(quick: bool) -> Result:
-    parallel_rounds = 5 if quick else 50
+    parallel_rounds = 3 if quick else 50
     result = Result(NAME, METHOD)
     wrong: list[str] = []
     with own_server(durable=False) as own:

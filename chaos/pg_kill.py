@@ -135,7 +135,7 @@ def _settle_one(scope: Any, queue: str, client: Client, stop_by: float) -> None:
             continue
         task = claimed[0]
         try:
-            ok, done = _retry(stop_by, lambda: scope.tasks.complete(task, {"n": task.input["n"]}))
+            ok, done = _retry(stop_by, lambda t=task: scope.tasks.complete(t, {"n": t.input["n"]}))
         except Conflict:
             continue  # the lease expired meanwhile: claim again
         if ok:

@@ -14,9 +14,10 @@ from chaos.common import Result, own_server
 
 NAME = "Commit reordering"
 METHOD = (
-    "writer threads append 1-3 events in a transaction and sleep 0-50 ms before committing "
-    "(positions commit out of order), a second tenant writes alongside; one follower "
-    "(scope.follow) tails the tenant; its set compared with the table's"
+    "writer threads append 1-3 events (streams in sorted order) in a transaction and "
+    "sleep 0-50 ms before committing (positions commit out of order), a second tenant "
+    "writes alongside; one follower (scope.follow) tails the tenant; its set compared "
+    "with the table's"
 )
 
 
@@ -40,17 +41,22 @@ def run(quick: bool) -> Result:
                     main = rng.random() >= 0.2
                     scope = ledger.tenant(tenant if main else other)
                     ids = [str(uuid.uuid4()) for _ in range(rng.randint(1, 3))]
+                    # Streams in a consistent (sorted) order: appends in one transaction lock
+                    # their streams in call order, so two transactions taking the same
+                    # streams in opposite orders would deadlock (the application's order).
+                    streams = sorted(f"s-{rng.randrange(6)}" for _ in ids)
+                    delay = rng.uniform(0, 0.05)
                     try:
                         with scope.transaction() as tx:
-                            for eid in ids:
-                                tx.events.append(
-                                    f"s-{rng.randrange(6)}", "Wrote", {"w": w, "i": i}, event_id=eid
-                                )
-                            time.sleep(rng.uniform(0, 0.05))
+                            for eid, stream in zip(ids, streams, strict=True):
+                                payload = {"w": w, "i": i}
+                                tx.events.append(stream, "Wrote", payload, event_id=eid)
+                            time.sleep(delay)
                     except Exception as exc:
                         errors.append(f"{type(exc).__name__}: {exc}")
                         continue
                     with lock:
+                        result.faults += 1  # a transaction held open past later appends
                         if main:
                             acked.extend(ids)
                         result.operations += len(ids)

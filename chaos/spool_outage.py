@@ -67,10 +67,8 @@ class Writer:
     def wait_acks(self, n: int, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while len(self.acked) < n:
-            if (
-                time.monotonic() > deadline
-                or self.proc.poll() is not None
-                and not self.reader.is_alive()
+            if time.monotonic() > deadline or (
+                self.proc.poll() is not None and not self.reader.is_alive()
             ):
                 raise RuntimeError(f"the writer acknowledged {len(self.acked)} of {n}")
             time.sleep(0.02)

@@ -20,7 +20,8 @@ NAME = "Task exactly-once under SIGKILL"
 METHOD = (
     "tasks enqueued, 3 transactional worker processes (concurrency 4, lease 1 s) whose "
     "handler appends an event in the completing transaction; a random worker SIGKILLed "
-    "0.2-0.5 s after it started working, and replaced; then tasks and effect events compared as the owner"
+    "0.2-0.5 s after it started working, and replaced; then tasks and effect events "
+    "compared as the owner"
 )
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,7 +53,7 @@ def _ready(proc: subprocess.Popen[str], working: set[int]) -> None:
 
 
 def run(quick: bool) -> Result:
-    count, max_kills = (300, 5) if quick else (3000, 25)
+    count, max_kills = (200, 3) if quick else (3000, 25)
     result = Result(NAME, METHOD)
     rng = random.Random(8)
     with own_server(durable=False) as own:
