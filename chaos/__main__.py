@@ -15,6 +15,8 @@ import json
 import logging
 import os
 import platform
+import signal
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -40,6 +42,7 @@ SCENARIOS = [
     "flood",
     "disk_full",
     "unsynced",
+    "fuzz",
 ]
 
 
@@ -123,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # A crashed server makes the pools log every failed reconnection; the rows tell the story.
     logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
+    # Stopped with SIGTERM: unwind, so that every scenario stops the servers it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.monotonic()
     results: list[Result] = []
     for name in args.only.split(","):

@@ -27,6 +27,7 @@ from agentledger.db import migrate
 from agentledger.db.embedded import FAST_OPTIONS, EmbeddedServer
 
 console = Console()
+SMALL_BUFFERS = "shared_buffers=128MB"
 
 
 @dataclass
@@ -74,7 +75,9 @@ class OwnServer:
         # Outside any private temp tree: under root the server runs as an unprivileged user.
         self.dir = Path(tempfile.mkdtemp(prefix="al-chaos-", dir=base))
         self.dir.chmod(0o755)
-        self.server = EmbeddedServer(self.dir, options=() if durable else FAST_OPTIONS)
+        # PostgreSQL's own small buffer cache: restarts after a crash stay quick.
+        options = (SMALL_BUFFERS,) if durable else (SMALL_BUFFERS, *FAST_OPTIONS)
+        self.server = EmbeddedServer(self.dir, options=options)
         self.server.start()
         self.url = self.server.url()
         self.admin_url = self.server.url("postgres")
