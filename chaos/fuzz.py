@@ -18,6 +18,11 @@ METHOD = (
 
 
 def run(quick: bool) -> Result:
+    if quick:
+        raise NotRun(
+            "left to the full run: the test suite fuzzes every operation already "
+            "(tests/test_api_fuzz.py)"
+        )
     try:
         import schemathesis
         from hypothesis import HealthCheck, given, settings
@@ -25,11 +30,6 @@ def run(quick: bool) -> Result:
         from schemathesis.core.result import Ok
     except ImportError as exc:
         raise NotRun(f"schemathesis is not installed (the [test] extra): {exc}") from exc
-    if quick:
-        raise NotRun(
-            "left to the full run: the test suite fuzzes every operation already "
-            "(tests/test_api_fuzz.py)"
-        )
     examples = 40
     result = Result(NAME, METHOD)
     failures: list[str] = []

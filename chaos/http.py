@@ -36,6 +36,8 @@ class ApiProcess:
             "DATABASE_URL": str(self.settings.database_url),
             "AGENTLEDGER_DATA_DIR": str(self.settings.data_dir),
             "AGENTLEDGER_ADMIN_KEY": ADMIN,
+            # Bursts of concurrent requests wait for a pooled connection rather than fail.
+            "AGENTLEDGER_POOL_TIMEOUT": "30",
             **self.extra,
         }
         self.proc = subprocess.Popen(
