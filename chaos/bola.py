@@ -121,6 +121,12 @@ def run(quick: bool) -> Result:
             # name. Objects are A's by id.
             objects = {v for n, vs in ids.items() if n.endswith("_id") for v in vs}
             secrets = {inner, a["id"], *(v for v in objects if len(v) >= 20)}
+            # The detector sees A's data when A asks: a leak would show.
+            with httpx.Client(
+                base_url=base, headers={"Authorization": f"Bearer {a['reader']}"}, timeout=30
+            ) as mine:
+                seen = mine.get(f"/v1/events/{ids['event_id'][0]}").text
+                sees = inner in seen and mine.get("/v1/agents").text.count(inner) == 1
             doc = httpx.get(f"{base}/openapi.json").json()
             plan = _requests(doc, ids)
             rng = random.Random(5)
@@ -172,6 +178,7 @@ def run(quick: bool) -> Result:
     errors = result.details.get("server_errors", [])
     return result.decide(
         "" if intact else "A's data changed",
+        "" if sees else "the detector does not see A's data even for A",
         f"{len(errors)} 5xx answers" if errors else "",
     )
 
