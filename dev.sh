@@ -40,8 +40,8 @@ case "$cmd" in
             && [ "$(id -u)" = 0 ]; then
             apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null
         fi
-        ruff format --check src tests scripts bench examples
-        ruff check src tests scripts bench examples
+        ruff format --check src tests scripts bench chaos examples
+        ruff check src tests scripts bench chaos examples
         mypy
         python scripts/async_to_sync.py --check
         if [ $# -eq 0 ]; then

@@ -133,6 +133,22 @@ def test_oversized_body_is_413_and_request_ids_echo(platform: httpx.Client) -> N
     assert r.headers["x-request-id"] == "req-42"
 
 
+def test_oversized_body_streamed_without_a_length_is_413(platform: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"id": "'
+        for _ in range(10):
+            yield b"x" * 4_000
+        yield b'"}'
+
+    r = platform.post(
+        "/v1/tenants",
+        content=chunks(),
+        headers={"content-type": "application/json", "x-request-id": "req-43"},
+    )
+    assert r.status_code == 413 and r.json()["status"] == 413
+    assert r.headers["x-request-id"] == "req-43"
+
+
 def test_openapi_document_lists_routes(base: str) -> None:
     with client(base) as c:
         doc = c.get("/openapi.json").json()

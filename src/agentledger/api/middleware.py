@@ -62,13 +62,15 @@ class RequestContext:
             await _too_large(send, request_id, self.max_body)
             return
         received = 0
+        too_large = answered = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
+                    too_large = True
                     raise BodyTooLarge
             return message
 
@@ -76,7 +78,15 @@ class RequestContext:
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
+            if too_large:
+                # A body streamed without a length went over the limit while the app read
+                # it, and the app answered its own error (400): the answer is 413 instead.
+                if not answered:
+                    answered = True
+                    status = 413
+                    await _too_large(send, request_id, self.max_body)
+                return
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
@@ -85,7 +95,8 @@ class RequestContext:
         try:
             await self.app(scope, limited_receive, send_with_id)
         except BodyTooLarge:
-            await _too_large(send, request_id, self.max_body)
+            if not answered:
+                await _too_large(send, request_id, self.max_body)
             status = 413
         finally:
             route = scope.get("route")
