@@ -81,6 +81,7 @@ def walk(cases: Cases, limit: int = 7, **filters: Any) -> list[Case]:
     while True:
         page = cases.list(**filters, cursor=cursor, limit=limit)
         out.extend(page.items)
+        assert page.items or cursor is None  # a cursor is given only when a page follows
         if page.next_cursor is None:
             return out
         cursor = page.next_cursor
@@ -154,6 +155,9 @@ def test_every_filter_and_order_walks_each_match_once(ledger: Ledger, tenant_id:
         walked = walk(cases, **f)
         assert walked == sorted(expected, key=key, reverse=desc), f
     assert len(walk(cases, kind="bottleneck", status="pending")) > 0
+    # A page that ends exactly at the last match says no page follows.
+    whole = cases.list(kind="bottleneck", limit=len(walk(cases, kind="bottleneck")))
+    assert whole.items and whole.next_cursor is None
     for order, (key, desc) in ORDER_KEYS.items():
         for f in (FILTERS[0], FILTERS[19], FILTERS[20]):
             expected = sorted((c for c in made if matches(c, f)), key=key, reverse=desc)

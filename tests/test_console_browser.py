@@ -4,16 +4,18 @@ app with the demo data set. Screenshots of every page land in the test's output 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from agentledger import Ledger, NewTask, Outcome, Settings, demo
+from agentledger import AsyncLedger, CaseAggregates, Ledger, NewTask, Outcome, Settings, demo
 from agentledger.api import create_app
 from tests.http_server import serve
 
@@ -232,3 +234,47 @@ def test_cases_supervisor_counts_and_table_pages(
     page.get_by_role("button", name="Comment").click()
     expect(events.last).to_contain_text("Picked up")
     _shot(page, shots, "14-case")
+
+
+def test_seed_004_exceptions_in_the_console(
+    page: Page, shots: Path, settings: Settings, sync_ledger: Ledger
+) -> None:
+    """SentinAI's UI on the console's case pages: the supervisor view's counts equal the
+    seed's repository aggregates, and the exceptions table pages through every exception."""
+    from examples.sentinai_phase6 import ExceptionRepository, seed_data
+
+    async def load() -> CaseAggregates:
+        async with AsyncLedger(settings, migrate=False) as ledger:
+            await seed_data.load(ledger)
+            return await ExceptionRepository(ledger).aggregates("finance")
+
+    # Playwright's sync API runs an event loop in this thread: load in another.
+    with ThreadPoolExecutor(1) as pool:
+        stats = pool.submit(asyncio.run, load()).result()
+    key = sync_ledger.tenant("finance").keys.create(role="reader").secret
+    page.context.clear_cookies()
+    page.goto("/console/login")
+    page.fill("#key", key)
+    page.click("button[type=submit]")
+    page.goto("/console/cases/supervisor?kind=exception")
+    for name in ("total", "open", "sla_breached"):
+        expect(page.locator(f'[data-stat="{name}"] .n')).to_have_text(str(getattr(stats, name)))
+    for dim in ("status", "severity", "domain"):
+        for value, n in getattr(stats, f"by_{dim}").items():
+            cell = page.locator(f'tr[data-count="{dim}:{value}"] td.num')
+            expect(cell).to_have_text(str(n))
+    _shot(page, shots, "15-seed-004-supervisor")
+    page.goto("/console/cases?kind=exception&order=severity&limit=10")
+    seen: list[str] = []
+    while True:
+        rows = page.locator("tr[data-case]")
+        expect(rows.first).to_be_visible()
+        seen += [rows.nth(i).get_attribute("data-case") or "" for i in range(rows.count())]
+        following = page.locator('a[rel="next"]')
+        if following.count() == 0:
+            break
+        following.click()
+    assert len(seen) == len(set(seen)) == stats.total
+    page.locator("tr[data-case] a").first.click()
+    expect(page.locator("#timeline tr[data-event]").first).to_be_attached()
+    _shot(page, shots, "16-seed-004-exception")

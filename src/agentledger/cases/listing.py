@@ -196,11 +196,12 @@ def list_(
     breached_at = None
     if sla_breached:
         breached_at = at or dt.datetime.now(dt.UTC)
+    # One row more than the page tells whether another page follows.
     rows = yield Q.list_cases.all(
-        order=chosen, breached_at=breached_at, limit=size, **params, **after
+        order=chosen, breached_at=breached_at, limit=size + 1, **params, **after
     )
-    items = [case_from_row(r) for r in rows]
-    nxt = encode_cursor(chosen, digest, items[-1], breached_at) if len(items) == size else None
+    items = [case_from_row(r) for r in rows[:size]]
+    nxt = encode_cursor(chosen, digest, items[-1], breached_at) if len(rows) > size else None
     return CasePage(items=items, next_cursor=nxt)
 
 
