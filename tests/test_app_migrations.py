@@ -29,6 +29,7 @@ from agentledger import (
 )
 from agentledger import cli as cli_module
 from agentledger.api import create_app
+from agentledger.cli import common
 from agentledger.db import migrate
 from agentledger.db.app_migrations import ENTRY_POINT_GROUP, registered
 from agentledger.migrations import tenant_table_sql
@@ -192,7 +193,7 @@ def test_the_cli_migrates_checks_and_reports_the_application(
     monkeypatch.setenv("DATABASE_URL", fresh_url)
     monkeypatch.setenv("AGENTLEDGER_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("AGENTLEDGER_MIGRATIONS", SPEC)
-    monkeypatch.setattr(cli_module, "out", Console(width=400))
+    monkeypatch.setattr(common, "out", Console(width=400))
     runner = CliRunner()
     behind = runner.invoke(cli_module.app, ["migrate", "--check"])
     assert behind.exit_code == 1, behind.output

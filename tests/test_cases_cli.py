@@ -9,8 +9,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from agentledger import Ledger, cli
-from agentledger.cli import app
+from agentledger import Ledger
+from agentledger.cli import app, common
 from tests.test_cases import BOTTLENECK
 
 
@@ -27,7 +27,7 @@ def test_case_list_and_show(
     cases.comment(slow.id, "adding runners", by="ana")
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("AGENTLEDGER_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(cli, "out", Console(width=200))  # whole ids on one line
+    monkeypatch.setattr(common, "out", Console(width=200))  # whole ids on one line
     runner = CliRunner()
     listed = runner.invoke(app, ["case", "list", "--tenant", tid, "--order", "score"])
     assert listed.exit_code == 0, listed.output

@@ -10,16 +10,16 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from agentledger import Ledger, NotFound, cli
-from agentledger.cli import app
+from agentledger import Ledger, NotFound
+from agentledger.cli import app, common
 
 
 @pytest.fixture
 def runner(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("AGENTLEDGER_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(cli, "out", Console(width=200))
-    monkeypatch.setattr(cli, "err", Console(width=200, stderr=True))
+    monkeypatch.setattr(common, "out", Console(width=200))
+    monkeypatch.setattr(common, "err", Console(width=200, stderr=True))
     return CliRunner()
 
 

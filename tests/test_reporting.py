@@ -19,8 +19,8 @@ from psycopg.rows import dict_row
 from rich.console import Console
 from typer.testing import CliRunner
 
-from agentledger import Ledger, cli
-from agentledger.cli import REPORTING_PASSWORD_ENV, app
+from agentledger import Ledger
+from agentledger.cli import REPORTING_PASSWORD_ENV, app, common
 from agentledger.db import reporting
 from agentledger.errors import InvalidInput, LedgerError, NotFound
 from agentledger.ledger import TenantScope
@@ -613,7 +613,7 @@ def test_the_cli_grants_lists_and_revokes(
     monkeypatch.setenv("DATABASE_URL", world.url)
     monkeypatch.setenv("AGENTLEDGER_DATA_DIR", str(tmp_path))
     monkeypatch.setenv(REPORTING_PASSWORD_ENV, PASSWORD)
-    monkeypatch.setattr(cli, "out", Console(width=200))  # the URL on one line
+    monkeypatch.setattr(common, "out", Console(width=200))  # the URL on one line
     runner = CliRunner()
     granted = runner.invoke(app, ["reporting", "grant", role, "--tenant", world.a, "--password"])
     assert granted.exit_code == 0, granted.output

@@ -10,8 +10,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from agentledger import Ledger, cli
-from agentledger.cli import app
+from agentledger import Ledger
+from agentledger.cli import app, common
 
 
 def test_session_list_show_and_search(
@@ -25,7 +25,7 @@ def test_session_list_show_and_search(
     sessions.save_artifact(sid, "brief.md", "# Brief", artifact_type="document")
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("AGENTLEDGER_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(cli, "out", Console(width=200))  # whole ids on one line
+    monkeypatch.setattr(common, "out", Console(width=200))  # whole ids on one line
     runner = CliRunner()
     listed = runner.invoke(app, ["session", "list", "--tenant", tid])
     assert listed.exit_code == 0, listed.output
@@ -73,8 +73,8 @@ def test_import_sessions_counts_skips_and_runs_twice(
     _json_store(tmp_path / "store")
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("AGENTLEDGER_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(cli, "out", Console(width=200))
-    monkeypatch.setattr(cli, "err", Console(width=400, stderr=True))
+    monkeypatch.setattr(common, "out", Console(width=200))
+    monkeypatch.setattr(common, "err", Console(width=400, stderr=True))
     runner = CliRunner()
     args = ["import", "sessions", str(tmp_path / "store"), "--tenant", tid]
     first = runner.invoke(app, args)

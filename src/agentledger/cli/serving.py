@@ -1,0 +1,238 @@
+"""The commands that run until stopped: ``demo``, ``serve``, ``worker``, ``mcp``, ``relay``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from agentledger.cli import common
+from agentledger.db.connect import owner_url
+from agentledger.ledger import AsyncLedger, Ledger
+
+
+def demo(
+    tenant: Annotated[str, typer.Option(help="Demo tenant id.")] = "demo",
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8700,
+    serve_: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the console.")] = True,
+) -> None:
+    """Start the database (embedded unless DATABASE_URL), migrate, load a month of demo data
+    into a demo tenant, and serve the API and console."""
+    from rich.progress import Progress
+
+    from agentledger import demo as demo_data
+
+    settings = common.settings()
+    with common.out.status("starting the database and applying migrations..."):
+        ledger = Ledger(settings).open()
+    with ledger:
+        t = ledger.tenants.create(tenant, "Demo: Northwind Sales", exist_ok=True)
+        scope = ledger.tenant(t.id)
+        if demo_data.is_loaded(scope):
+            common.out.print(f"tenant [bold]{t.id}[/] already has its demo data")
+        else:
+            with Progress(console=common.out) as bar:
+                task = bar.add_task("loading demo data", total=35)
+
+                def step(label: str, _n: int) -> None:
+                    bar.update(task, advance=1, description=f"loading {label}")
+
+                counts = demo_data.load(ledger, t.id, progress=step)
+                bar.update(task, completed=35)
+            common.out.print("loaded " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        key = scope.keys.create(role="admin", name="demo console").secret
+    common.out.print(f"database: {owner_url(settings, start=False)}")
+    common.out.print(
+        f"console:  [bold]http://{host}:{port}/console/[/]  (sign in with the key below)",
+    )
+    common.out.print(f"API docs: http://{host}:{port}/docs")
+    common.out.print(f"admin API key for tenant {t.id}: [bold]{key}[/]")
+    if serve_:
+        serve(host=host, port=port)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8700,
+) -> None:
+    """Serve the HTTP API (and console) on the configured database, migrating first."""
+    import uvicorn
+
+    from agentledger.api import create_app
+
+    settings = common.settings()
+    common.out.print(f"agentledger on http://{host}:{port}  (API docs at /docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def worker(
+    queue: Annotated[str, typer.Argument(help="Queue to work on.")],
+    handler: Annotated[str, typer.Argument(help="Handler import path, module:function.")],
+    tenant: Annotated[
+        str | None, typer.Option(help="Tenant id; omit with --platform to serve every tenant.")
+    ] = None,
+    platform: Annotated[bool, typer.Option(help="Claim fairly across all tenants.")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, help="Handlers running at once.")] = 10,
+    lease: Annotated[float, typer.Option(help="Lease seconds (heartbeats renew it).")] = 60.0,
+    transactional: Annotated[
+        bool,
+        typer.Option(
+            help="Call handler(task, tx): its writes through tx commit with the completion."
+        ),
+    ] = False,
+) -> None:
+    """Run a task worker until SIGTERM / Ctrl-C (in-flight work finishes or is released).
+
+    A coroutine function handler runs on AsyncLedger; a plain function on Ledger's threads.
+    A transactional worker needs a pool larger than its concurrency
+    (AGENTLEDGER_POOL_MAX_SIZE).
+    """
+    import asyncio
+    import importlib
+    import inspect
+
+    if (tenant is None) == (not platform):
+        common.err.print("give exactly one of --tenant or --platform")
+        raise typer.Exit(2)
+    module, _, name = handler.partition(":")
+    fn = getattr(importlib.import_module(module), name or "handler")
+    options = {"concurrency": concurrency, "lease": lease, "transactional": transactional}
+    common.out.print(
+        f"working on queue [bold]{queue}[/] with {handler} (Ctrl-C or SIGTERM to stop)",
+    )
+    if inspect.iscoroutinefunction(fn):
+
+        async def run_async() -> None:
+            async with AsyncLedger(common.settings()) as aledger:
+                tasks = aledger.platform_tasks if platform else aledger.tenant(tenant or "").tasks
+                await tasks.worker(queue, fn, **options).run()  # type: ignore[arg-type]
+
+        asyncio.run(run_async())
+        return
+    with Ledger(common.settings()) as ledger:
+        scope = ledger.platform_tasks if platform else ledger.tenant(tenant or "").tasks
+        w = scope.worker(queue, fn, **options)  # type: ignore[arg-type]
+        try:
+            stats = w.run()
+        except KeyboardInterrupt:
+            w.stop()
+            raise
+    common.out.print(f"stopped: {stats}")
+
+
+class McpTransport(StrEnum):
+    stdio = "stdio"
+    http = "http"
+
+
+def mcp(
+    transport: Annotated[
+        McpTransport,
+        typer.Option(help="stdio (an MCP client starts this command) or http (streamable HTTP)."),
+    ] = McpTransport.stdio,
+    host: Annotated[str, typer.Option(help="Interface to listen on (http).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (http).")] = 8701,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="AGENTLEDGER_API_KEY",
+            show_default=False,
+            help="stdio: the API key whose tenant and role are served (prefer the env var). "
+            "http takes each request's Authorization: Bearer key instead.",
+        ),
+    ] = None,
+) -> None:
+    """Serve the ledger to MCP clients (Claude Desktop, IDEs, agent frameworks): memory,
+    events, decisions, alerts, tasks and sessions as tools, for an API key's tenant.
+    Needs the optional mcp extra."""
+    import asyncio
+
+    try:
+        from agentledger.integrations.mcp import serve_http, serve_stdio
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] != "mcp":
+            raise
+        common.err.print(
+            "agentledger mcp needs the mcp extra: pip install 'agentledger[mcp]'", markup=False
+        )
+        raise typer.Exit(2) from None
+    settings = common.settings()
+    if transport is McpTransport.http:
+        common.err.print(f"MCP on http://{host}:{port}/mcp (Authorization: Bearer <API key>)")
+        serve_http(settings, host=host, port=port)
+        return
+    if not api_key:
+        common.err.print("agentledger mcp over stdio needs an API key: set AGENTLEDGER_API_KEY")
+        raise typer.Exit(2)
+    # stdout carries the protocol: everything else goes to stderr.
+    asyncio.run(serve_stdio(settings, api_key))
+
+
+def relay(
+    nats: Annotated[
+        list[str] | None,
+        typer.Option("--nats", help="NATS server URL (repeat for a cluster)."),
+    ] = None,
+    name: Annotated[
+        str, typer.Option(help="Relay name: one checkpoint and one leader lock per name.")
+    ] = "default",
+    tenant: Annotated[
+        list[str] | None,
+        typer.Option("--tenant", help="Relay only this tenant (repeatable; default: all)."),
+    ] = None,
+    event_type: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="Relay only events of this type (repeatable)."),
+    ] = None,
+    stream: Annotated[str, typer.Option(help="JetStream stream (created if missing).")] = (
+        "AGENTLEDGER"
+    ),
+    prefix: Annotated[str, typer.Option(help="Subject prefix.")] = "agentledger",
+    batch_size: Annotated[int, typer.Option(help="Events published per acknowledgement.")] = 500,
+    poll_interval: Annotated[float, typer.Option(help="Seconds between idle polls.")] = 1.0,
+) -> None:
+    """Publish every committed event to NATS JetStream as subject
+    <prefix>.<tenant>.<category>, in commit-safe order, until interrupted. Runs as a leader
+    (one per name) or stands by. Needs the optional nats extra."""
+    import asyncio
+    import logging
+    import signal
+
+    try:
+        from agentledger.integrations.nats import DEFAULT_SERVERS, Relay
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] != "nats":
+            raise
+        common.err.print(
+            "agentledger relay needs the nats extra: pip install 'agentledger[nats]'", markup=False
+        )
+        raise typer.Exit(2) from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = common.settings()
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with AsyncLedger(settings) as ledger:
+            worker = Relay(
+                ledger,
+                nats or DEFAULT_SERVERS,
+                name=name,
+                tenants=tenant or None,
+                types=event_type or None,
+                stream=stream,
+                prefix=prefix,
+                batch_size=batch_size,
+                poll_interval=poll_interval,
+            )
+            common.err.print(f"relay {name}: events to {stream} as {prefix}.<tenant>.<category>")
+            await worker.run(stop)
+            common.err.print(
+                f"relay {name}: stopped after publishing {worker.stats.published} events",
+            )
+
+    asyncio.run(serve())
