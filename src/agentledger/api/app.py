@@ -14,6 +14,8 @@ from agentledger.api.middleware import Metrics, RequestContext
 from agentledger.api.routes import (
     agents,
     alerts,
+    case_kinds,
+    case_relations,
     cases,
     catalog,
     decisions,
@@ -82,7 +84,9 @@ def create_app(settings: Settings | None = None, *, ledger: AsyncLedger | None =
         sessions,
         session_artifacts,
         catalog,
+        case_kinds,
         cases,
+        case_relations,
     ):
         app.include_router(module.router, responses=ERRORS)
     app.include_router(health.router)

@@ -25,8 +25,6 @@ from agentledger.cases import (
     Case,
     CaseAggregates,
     CaseEvent,
-    CaseKind,
-    CaseLink,
     SimilarCase,
     UpsertedCase,
 )
@@ -125,70 +123,9 @@ class CaseEventIn(BaseModel):
     at: dt.datetime | None = Field(default=None, description=AT_HELP)
 
 
-class CaseLinkIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    entity_id: UUID
-    role: str = Field(default="", max_length=100, examples=["counterparty"])
-    by: str | None = Field(default=None, max_length=200)
-
-
-class CaseBlockIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    blocks: UUID = Field(description="The case this one blocks.")
-    by: str | None = Field(default=None, max_length=200)
-
-
-class CaseKindIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    statuses: list[str] = Field(
-        min_length=1, examples=[["open", "analyzing", "resolved", "escalated"]]
-    )
-    transitions: dict[str, list[str]] = Field(
-        examples=[{"open": ["analyzing"], "analyzing": ["resolved", "escalated"]}]
-    )
-    initial: str | None = Field(default=None, description="Default: the first status.")
-    terminal: list[str] = Field(default_factory=list, examples=[["resolved"]])
-
-
 class CaseDetail(BaseModel):
     case: Case
     timeline: list[CaseEvent]
-
-
-class CaseBlocks(BaseModel):
-    blocking: list[Case] = Field(description="The cases this one blocks.")
-    blocked_by: list[Case] = Field(description="The cases that block this one.")
-
-
-class CaseChanged(BaseModel):
-    changed: bool
-
-
-@router.get("/case-kinds", response_model=list[CaseKind], summary="The tenant's case kinds")
-async def list_kinds(request: Request, who: Reader) -> object:
-    return await scope(request, who).cases.kinds()
-
-
-@router.get("/case-kinds/{kind}", response_model=CaseKind, summary="One case kind")
-async def get_kind(kind: str, request: Request, who: Reader) -> object:
-    return await scope(request, who).cases.kind(kind)
-
-
-@router.put(
-    "/case-kinds/{kind}",
-    response_model=CaseKind,
-    summary="Define or redefine a case kind and its lifecycle",
-    description="A redefinition may add statuses and change the moves; dropping a status "
-    "that still holds cases, or changing whether a status is terminal, is 409.",
-)
-async def define_kind(kind: str, body: CaseKindIn, request: Request, who: Admin) -> object:
-    return await scope(request, who).cases.define_kind(
-        kind,
-        body.statuses,
-        transitions=body.transitions,
-        initial=body.initial,
-        terminal=body.terminal,
-    )
 
 
 @router.get("/cases", response_model=Page[Case], summary="Cases matching filters, one page")
@@ -408,67 +345,6 @@ async def timeline(
     items = await scope(request, who).cases.timeline(case_id, after=after, limit=limit)
     nxt = pagination.encode_cursor({"after": items[-1].version}) if len(items) == limit else None
     return {"items": items, "next_cursor": nxt}
-
-
-@router.get(
-    "/cases/{case_id}/links",
-    response_model=list[CaseLink],
-    summary="The memory entities a case is linked to",
-)
-async def links(case_id: UUID, request: Request, who: Reader) -> object:
-    return await scope(request, who).cases.linked_entities(case_id)
-
-
-@router.post(
-    "/cases/{case_id}/links", response_model=CaseChanged, summary="Link a case to a memory entity"
-)
-async def link(case_id: UUID, body: CaseLinkIn, request: Request, who: Writer) -> object:
-    done = await scope(request, who).cases.link_entity(
-        case_id, body.entity_id, role=body.role, by=body.by
-    )
-    return {"changed": done}
-
-
-@router.delete(
-    "/cases/{case_id}/links/{entity_id}", status_code=204, summary="Unlink a memory entity"
-)
-async def unlink(
-    case_id: UUID, entity_id: UUID, request: Request, who: Writer, role: str = ""
-) -> None:
-    if not await scope(request, who).cases.unlink_entity(case_id, entity_id, role=role):
-        raise NotFound(f"case {case_id} is not linked to {entity_id}", field="entity_id")
-
-
-@router.get(
-    "/cases/{case_id}/blocks",
-    response_model=CaseBlocks,
-    summary="The cases a case blocks and those that block it",
-)
-async def blocks(case_id: UUID, request: Request, who: Reader) -> object:
-    cases = scope(request, who).cases
-    return {
-        "blocking": await cases.blocking(case_id),
-        "blocked_by": await cases.blocked_by(case_id),
-    }
-
-
-@router.post(
-    "/cases/{case_id}/blocks",
-    response_model=CaseChanged,
-    summary="This case blocks another (a cycle is 409)",
-)
-async def block(case_id: UUID, body: CaseBlockIn, request: Request, who: Writer) -> object:
-    return {"changed": await scope(request, who).cases.block(case_id, body.blocks, by=body.by)}
-
-
-@router.delete(
-    "/cases/{case_id}/blocks/{blocked_id}",
-    status_code=204,
-    summary="This case no longer blocks another",
-)
-async def unblock(case_id: UUID, blocked_id: UUID, request: Request, who: Writer) -> None:
-    if not await scope(request, who).cases.unblock(case_id, blocked_id):
-        raise NotFound(f"case {case_id} does not block {blocked_id}", field="blocked_id")
 
 
 @router.get(
