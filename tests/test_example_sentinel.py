@@ -210,7 +210,7 @@ def _stored(store: SentinelStoreBack) -> dict[str, int]:
 def test_pipeline_survives_a_real_outage_and_stores_everything_once(
     server: EmbeddedServer, tmp_path: Path
 ) -> None:
-    total, stop_at, start_at = 60, 15, 35
+    total, stop_at, start_at = 24, 8, 14
     with Ledger(_outage_settings(server, tmp_path), migrate=False) as ledger:
         store = SentinelStoreBack(ledger, tenant=f"o-{uuid.uuid4().hex[:8]}")
         pipeline = SentinelPipeline(store)
