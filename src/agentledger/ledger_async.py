@@ -24,6 +24,7 @@ from agentledger.db.app_sql import run_sql
 from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.database_async import AsyncDatabase, AsyncRunner, AsyncSession
+from agentledger.db.freshness import WriteMark
 from agentledger.db.spool import SpoolStatus
 from agentledger.db.statements import Op
 from agentledger.db.translate import is_connection_failure
@@ -114,15 +115,22 @@ class AsyncTransaction(AsyncModules):
 
 
 class AsyncTenantScope(AsyncModules):
-    """Everything one tenant owns; each call runs in its own transaction bound to it."""
+    """Everything one tenant owns; each call runs in its own transaction bound to it.
 
-    def __init__(self, db: AsyncDatabase, binding: Binding) -> None:
+    With ``read_your_writes``, and a standby configured, this handle's reads see its own
+    writes: they run on the standby only once it has replayed them (docs/scaling.md).
+    """
+
+    def __init__(
+        self, db: AsyncDatabase, binding: Binding, *, read_your_writes: bool = False
+    ) -> None:
         super().__init__(binding.tenant or "", self._run, db)
         self._db = db
         self._binding = binding
+        self._mark = WriteMark() if read_your_writes else None
 
     async def _run(self, op: Op[T]) -> T:
-        return await self._db.run(op, self._binding)
+        return await self._db.run(op, self._binding, mark=self._mark)
 
     def follow(
         self,
@@ -146,7 +154,7 @@ class AsyncTenantScope(AsyncModules):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncTransaction]:
         """``async with scope.transaction() as tx:`` runs several operations atomically."""
-        async with self._db.transaction(self._binding) as session:
+        async with self._db.transaction(self._binding, mark=self._mark) as session:
             yield AsyncTransaction(session)
 
 
@@ -224,9 +232,15 @@ class AsyncLedger:
         reads, written only here."""
         return AsyncPlatformCatalog(self.db)
 
-    def tenant(self, tenant_id: str) -> AsyncTenantScope:
-        """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""
-        return AsyncTenantScope(self.db, Binding.to_tenant(tenant_id))
+    def tenant(self, tenant_id: str, *, read_your_writes: bool = False) -> AsyncTenantScope:
+        """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``.
+
+        Reads may run on a standby (``read_database_url``); ``read_your_writes=True``
+        makes this handle's reads see the writes it made (keep the handle to keep that).
+        """
+        return AsyncTenantScope(
+            self.db, Binding.to_tenant(tenant_id), read_your_writes=read_your_writes
+        )
 
     async def replay_spool(self) -> int:
         """Apply what the spool holds (in order, exactly once); returns how many applied."""

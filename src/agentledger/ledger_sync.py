@@ -25,6 +25,7 @@ from agentledger.db.app_sql import run_sql
 from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.database_sync import Database, Runner, Session
+from agentledger.db.freshness import WriteMark
 from agentledger.db.spool import SpoolStatus
 from agentledger.db.statements import Op
 from agentledger.db.translate import is_connection_failure
@@ -115,15 +116,20 @@ class Transaction(Modules):
 
 
 class TenantScope(Modules):
-    """Everything one tenant owns; each call runs in its own transaction bound to it."""
+    """Everything one tenant owns; each call runs in its own transaction bound to it.
 
-    def __init__(self, db: Database, binding: Binding) -> None:
+    With ``read_your_writes``, and a standby configured, this handle's reads see its own
+    writes: they run on the standby only once it has replayed them (docs/scaling.md).
+    """
+
+    def __init__(self, db: Database, binding: Binding, *, read_your_writes: bool = False) -> None:
         super().__init__(binding.tenant or "", self._run, db)
         self._db = db
         self._binding = binding
+        self._mark = WriteMark() if read_your_writes else None
 
     def _run(self, op: Op[T]) -> T:
-        return self._db.run(op, self._binding)
+        return self._db.run(op, self._binding, mark=self._mark)
 
     def follow(
         self,
@@ -147,7 +153,7 @@ class TenantScope(Modules):
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """``with scope.transaction() as tx:`` runs several operations atomically."""
-        with self._db.transaction(self._binding) as session:
+        with self._db.transaction(self._binding, mark=self._mark) as session:
             yield Transaction(session)
 
 
@@ -225,9 +231,13 @@ class Ledger:
         reads, written only here."""
         return PlatformCatalog(self.db)
 
-    def tenant(self, tenant_id: str) -> TenantScope:
-        """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""
-        return TenantScope(self.db, Binding.to_tenant(tenant_id))
+    def tenant(self, tenant_id: str, *, read_your_writes: bool = False) -> TenantScope:
+        """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``.
+
+        Reads may run on a standby (``read_database_url``); ``read_your_writes=True``
+        makes this handle's reads see the writes it made (keep the handle to keep that).
+        """
+        return TenantScope(self.db, Binding.to_tenant(tenant_id), read_your_writes=read_your_writes)
 
     def replay_spool(self) -> int:
         """Apply what the spool holds (in order, exactly once); returns how many applied."""
