@@ -252,9 +252,13 @@ def test_a_stopped_standby_falls_back_to_the_primary_and_is_tried_again(
         assert not _on_standby(ledger, tenant)  # no error: the primary answered
         assert scope.agents.get("planner").name == "planner"
         assert not _on_standby(ledger, tenant)
+        health = ledger.health()
+        assert health.database and health.standby is False
     finally:
         pair.standby.start()
     _until_on_standby(ledger, tenant)  # after read_retry_interval, and a reconnect
+    assert ledger.health().standby is True
+    assert ledger.pool_stats()["read_pool_size"] >= 1
 
 
 def test_without_a_read_url_everything_runs_on_the_primary(
@@ -264,6 +268,34 @@ def test_without_a_read_url_everything_runs_on_the_primary(
     with Ledger(settings, migrate=False) as plain:
         assert plain.db.standby is None
         assert not _on_standby(plain, tenant)
+        assert plain.health().standby is None
+        assert "read_pool_size" not in plain.pool_stats()
+
+
+def test_a_multi_host_read_url_prefers_the_standby(pair: Pair, tmp_path: Path) -> None:
+    """libpq picks the server: the standby while it runs, else the primary it also names."""
+    primary, standby = pair.primary.status().port, pair.standby.status().port
+    settings = Settings.build(
+        database_url=pair.primary.url(),
+        read_database_url=f"postgresql://127.0.0.1:{primary},127.0.0.1:{standby}/agentledger"
+        "?target_session_attrs=prefer-standby",
+        data_dir=tmp_path,
+        read_retry_interval=0,
+    )
+    with Ledger(settings, migrate=False) as multi:
+        tenant = f"r-{uuid.uuid4().hex[:10]}"
+        multi.tenants.create(tenant)
+        pair.caught_up()
+        assert _on_standby(multi, tenant)
+        pair.standby.stop(mode="immediate")
+        try:
+            assert not _on_standby(multi, tenant)  # the pool's connection was lost
+            assert not _on_standby(multi, tenant)  # a new one, to the primary
+            assert multi.db.standby is not None
+            with multi.db.standby.pool.connection() as conn:
+                assert conn.info.port == primary
+        finally:
+            pair.standby.start()
 
 
 def test_reads_that_decide_writes_stay_on_the_primary() -> None:

@@ -44,13 +44,16 @@ T = TypeVar("T")
 class Health:
     """The database answers; every revision of the core and of the registered application
     folders is applied (``missing_revisions`` are not yet; ``unknown_revisions`` are applied
-    but neither the core nor a registered folder holds them)."""
+    but neither the core nor a registered folder holds them). ``standby``: whether the read
+    connection answers, None when no ``read_database_url`` is set (reads fall back to the
+    primary while it does not, so it never makes the ledger unhealthy)."""
 
     database: bool
     migrations_current: bool
     extensions: frozenset[str]
     missing_revisions: tuple[str, ...] = ()
     unknown_revisions: tuple[str, ...] = ()
+    standby: bool | None = None
 
 
 class AsyncModules:
@@ -251,13 +254,24 @@ class AsyncLedger:
         return None if spool is None else spool.status()
 
     def pool_stats(self) -> dict[str, int]:
-        """Connection pool counters (size, available, waiting...) for metrics."""
-        return dict(self.db.pool.get_stats())
+        """Connection pool counters (size, available, waiting...) for metrics; the standby
+        pool's, when there is one, under the same names prefixed ``read_``."""
+        stats = dict(self.db.pool.get_stats())
+        if self.db.standby is not None:
+            read = self.db.standby.pool.get_stats()
+            stats.update({f"read_{name}": value for name, value in read.items()})
+        return stats
 
     async def health(self) -> Health:
         db = self.db
+        standby = None if db.standby is None else await db.ping(standby=True)
         if not await db.ping():
-            return Health(database=False, migrations_current=False, extensions=db.extensions)
+            return Health(
+                database=False,
+                migrations_current=False,
+                extensions=db.extensions,
+                standby=standby,
+            )
         found = await asyncio.to_thread(migrate.status, db.url, self._locations)
         return Health(
             database=True,
@@ -265,6 +279,7 @@ class AsyncLedger:
             extensions=db.extensions,
             missing_revisions=found.missing,
             unknown_revisions=tuple(sorted(found.unknown)),
+            standby=standby,
         )
 
 

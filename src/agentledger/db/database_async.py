@@ -327,10 +327,14 @@ class AsyncDatabase:
         """A named session-level lock on its own connection, for leader election."""
         return AsyncLeaderLock(self.settings, self.url, name)
 
-    async def ping(self, timeout: float | None = None) -> bool:
-        """True when the server answers a query within ``timeout`` (the pool timeout)."""
+    async def ping(self, timeout: float | None = None, *, standby: bool = False) -> bool:
+        """True when the server (with ``standby``: the read connection, False when none is
+        configured) answers a query within ``timeout`` (the pool's timeout)."""
+        if standby and self.standby is None:
+            return False
+        pool = self.standby.pool if standby and self.standby is not None else self.pool
         try:
-            async with self.pool.connection(timeout=timeout) as conn:
+            async with pool.connection(timeout=timeout) as conn:
                 await conn.execute(QUERIES.ping.sql)
         except Exception:
             return False

@@ -322,10 +322,14 @@ class Database:
         """A named session-level lock on its own connection, for leader election."""
         return LeaderLock(self.settings, self.url, name)
 
-    def ping(self, timeout: float | None = None) -> bool:
-        """True when the server answers a query within ``timeout`` (the pool timeout)."""
+    def ping(self, timeout: float | None = None, *, standby: bool = False) -> bool:
+        """True when the server (with ``standby``: the read connection, False when none is
+        configured) answers a query within ``timeout`` (the pool's timeout)."""
+        if standby and self.standby is None:
+            return False
+        pool = self.standby.pool if standby and self.standby is not None else self.pool
         try:
-            with self.pool.connection(timeout=timeout) as conn:
+            with pool.connection(timeout=timeout) as conn:
                 conn.execute(QUERIES.ping.sql)
         except Exception:
             return False
