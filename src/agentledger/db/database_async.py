@@ -124,8 +124,18 @@ class AsyncDatabase:
         moves it to how far the primary's WAL reached, and a read runs on the standby only
         once it has replayed that far (docs/scaling.md).
         """
-        if self.standby is not None and op.standby:
-            return await self._read(op, binding, self.standby, mark)
+        if self.standby is not None:
+            return await self._routed(op, binding, self.standby, mark)
+        if self.spool is not None and op.spoolable:
+            return await self._run_or_spool(op, binding, self.spool)
+        return await self._run(op, binding)
+
+    async def _routed(
+        self, op: Op[T], binding: Binding, standby: AsyncStandby, mark: WriteMark | None
+    ) -> T:
+        """With a standby: the reads it may serve go there, and writes keep ``mark``."""
+        if op.standby:
+            return await self._read(op, binding, standby, mark)
         try:
             if self.spool is not None and op.spoolable:
                 result = await self._run_or_spool(op, binding, self.spool)
@@ -135,7 +145,7 @@ class AsyncDatabase:
             if mark is not None and op.writes:
                 mark.unknown = True  # it may have committed
             raise
-        if mark is not None and op.writes and self.standby is not None:
+        if mark is not None and op.writes:
             await self._mark(mark)
         return result
 

@@ -125,8 +125,16 @@ class Database:
         moves it to how far the primary's WAL reached, and a read runs on the standby only
         once it has replayed that far (docs/scaling.md).
         """
-        if self.standby is not None and op.standby:
-            return self._read(op, binding, self.standby, mark)
+        if self.standby is not None:
+            return self._routed(op, binding, self.standby, mark)
+        if self.spool is not None and op.spoolable:
+            return self._run_or_spool(op, binding, self.spool)
+        return self._run(op, binding)
+
+    def _routed(self, op: Op[T], binding: Binding, standby: Standby, mark: WriteMark | None) -> T:
+        """With a standby: the reads it may serve go there, and writes keep ``mark``."""
+        if op.standby:
+            return self._read(op, binding, standby, mark)
         try:
             if self.spool is not None and op.spoolable:
                 result = self._run_or_spool(op, binding, self.spool)
@@ -136,7 +144,7 @@ class Database:
             if mark is not None and op.writes:
                 mark.unknown = True  # it may have committed
             raise
-        if mark is not None and op.writes and self.standby is not None:
+        if mark is not None and op.writes:
             self._mark(mark)
         return result
 
