@@ -34,6 +34,29 @@ class Settings(BaseSettings):
     app_url: str | None = Field(
         default=None, description="Application connection; default: database_url as app_role."
     )
+    read_database_url: str | None = Field(
+        default=None,
+        description="Streaming standby(s) for read-only operations (docs/scaling.md); "
+        "a multi-host URL with target_session_attrs=prefer-standby works. Unset: all on "
+        "the primary.",
+    )
+    read_pool_timeout: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds a read waits for a standby connection before it goes to the primary.",
+    )
+    read_retry_interval: float = Field(
+        default=5.0,
+        ge=0,
+        description="After a standby fails, reads go to the primary this many seconds "
+        "before it is tried again.",
+    )
+    read_your_writes_wait: float = Field(
+        default=0.2,
+        ge=0,
+        description="How long a read-your-writes read waits for the standby to replay "
+        "its scope's last write before it goes to the primary.",
+    )
     app_role: str = Field(default="agentledger_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     app_password: SecretStr | None = None
     data_dir: Path = Field(default_factory=default_data_dir)
@@ -71,7 +94,7 @@ class Settings(BaseSettings):
         default=0.2, ge=0, description="First retry delay, doubled each time."
     )
 
-    @field_validator("database_url", "app_url")
+    @field_validator("database_url", "app_url", "read_database_url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("postgresql://", "postgres://")):

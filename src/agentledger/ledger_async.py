@@ -24,6 +24,7 @@ from agentledger.db.app_sql import run_sql
 from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.database_async import AsyncDatabase, AsyncRunner, AsyncSession
+from agentledger.db.freshness import WriteMark
 from agentledger.db.spool import SpoolStatus
 from agentledger.db.statements import Op
 from agentledger.db.translate import is_connection_failure
@@ -43,13 +44,16 @@ T = TypeVar("T")
 class Health:
     """The database answers; every revision of the core and of the registered application
     folders is applied (``missing_revisions`` are not yet; ``unknown_revisions`` are applied
-    but neither the core nor a registered folder holds them)."""
+    but neither the core nor a registered folder holds them). ``standby``: whether the read
+    connection answers, None when no ``read_database_url`` is set (reads fall back to the
+    primary while it does not, so it never makes the ledger unhealthy)."""
 
     database: bool
     migrations_current: bool
     extensions: frozenset[str]
     missing_revisions: tuple[str, ...] = ()
     unknown_revisions: tuple[str, ...] = ()
+    standby: bool | None = None
 
 
 class AsyncModules:
@@ -114,15 +118,22 @@ class AsyncTransaction(AsyncModules):
 
 
 class AsyncTenantScope(AsyncModules):
-    """Everything one tenant owns; each call runs in its own transaction bound to it."""
+    """Everything one tenant owns; each call runs in its own transaction bound to it.
 
-    def __init__(self, db: AsyncDatabase, binding: Binding) -> None:
+    With ``read_your_writes``, and a standby configured, this handle's reads see its own
+    writes: they run on the standby only once it has replayed them (docs/scaling.md).
+    """
+
+    def __init__(
+        self, db: AsyncDatabase, binding: Binding, *, read_your_writes: bool = False
+    ) -> None:
         super().__init__(binding.tenant or "", self._run, db)
         self._db = db
         self._binding = binding
+        self._mark = WriteMark() if read_your_writes else None
 
     async def _run(self, op: Op[T]) -> T:
-        return await self._db.run(op, self._binding)
+        return await self._db.run(op, self._binding, mark=self._mark)
 
     def follow(
         self,
@@ -146,7 +157,7 @@ class AsyncTenantScope(AsyncModules):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncTransaction]:
         """``async with scope.transaction() as tx:`` runs several operations atomically."""
-        async with self._db.transaction(self._binding) as session:
+        async with self._db.transaction(self._binding, mark=self._mark) as session:
             yield AsyncTransaction(session)
 
 
@@ -224,9 +235,15 @@ class AsyncLedger:
         reads, written only here."""
         return AsyncPlatformCatalog(self.db)
 
-    def tenant(self, tenant_id: str) -> AsyncTenantScope:
-        """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""
-        return AsyncTenantScope(self.db, Binding.to_tenant(tenant_id))
+    def tenant(self, tenant_id: str, *, read_your_writes: bool = False) -> AsyncTenantScope:
+        """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``.
+
+        Reads may run on a standby (``read_database_url``); ``read_your_writes=True``
+        makes this handle's reads see the writes it made (keep the handle to keep that).
+        """
+        return AsyncTenantScope(
+            self.db, Binding.to_tenant(tenant_id), read_your_writes=read_your_writes
+        )
 
     async def replay_spool(self) -> int:
         """Apply what the spool holds (in order, exactly once); returns how many applied."""
@@ -237,13 +254,24 @@ class AsyncLedger:
         return None if spool is None else spool.status()
 
     def pool_stats(self) -> dict[str, int]:
-        """Connection pool counters (size, available, waiting...) for metrics."""
-        return dict(self.db.pool.get_stats())
+        """Connection pool counters (size, available, waiting...) for metrics; the standby
+        pool's, when there is one, under the same names prefixed ``read_``."""
+        stats = dict(self.db.pool.get_stats())
+        if self.db.standby is not None:
+            read = self.db.standby.pool.get_stats()
+            stats.update({f"read_{name}": value for name, value in read.items()})
+        return stats
 
     async def health(self) -> Health:
         db = self.db
+        standby = None if db.standby is None else await db.ping(standby=True)
         if not await db.ping():
-            return Health(database=False, migrations_current=False, extensions=db.extensions)
+            return Health(
+                database=False,
+                migrations_current=False,
+                extensions=db.extensions,
+                standby=standby,
+            )
         found = await asyncio.to_thread(migrate.status, db.url, self._locations)
         return Health(
             database=True,
@@ -251,6 +279,7 @@ class AsyncLedger:
             extensions=db.extensions,
             missing_revisions=found.missing,
             unknown_revisions=tuple(sorted(found.unknown)),
+            standby=standby,
         )
 
 

@@ -25,6 +25,7 @@ from agentledger.db.app_sql import run_sql
 from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.database_sync import Database, Runner, Session
+from agentledger.db.freshness import WriteMark
 from agentledger.db.spool import SpoolStatus
 from agentledger.db.statements import Op
 from agentledger.db.translate import is_connection_failure
@@ -44,13 +45,16 @@ T = TypeVar("T")
 class Health:
     """The database answers; every revision of the core and of the registered application
     folders is applied (``missing_revisions`` are not yet; ``unknown_revisions`` are applied
-    but neither the core nor a registered folder holds them)."""
+    but neither the core nor a registered folder holds them). ``standby``: whether the read
+    connection answers, None when no ``read_database_url`` is set (reads fall back to the
+    primary while it does not, so it never makes the ledger unhealthy)."""
 
     database: bool
     migrations_current: bool
     extensions: frozenset[str]
     missing_revisions: tuple[str, ...] = ()
     unknown_revisions: tuple[str, ...] = ()
+    standby: bool | None = None
 
 
 class Modules:
@@ -115,15 +119,20 @@ class Transaction(Modules):
 
 
 class TenantScope(Modules):
-    """Everything one tenant owns; each call runs in its own transaction bound to it."""
+    """Everything one tenant owns; each call runs in its own transaction bound to it.
 
-    def __init__(self, db: Database, binding: Binding) -> None:
+    With ``read_your_writes``, and a standby configured, this handle's reads see its own
+    writes: they run on the standby only once it has replayed them (docs/scaling.md).
+    """
+
+    def __init__(self, db: Database, binding: Binding, *, read_your_writes: bool = False) -> None:
         super().__init__(binding.tenant or "", self._run, db)
         self._db = db
         self._binding = binding
+        self._mark = WriteMark() if read_your_writes else None
 
     def _run(self, op: Op[T]) -> T:
-        return self._db.run(op, self._binding)
+        return self._db.run(op, self._binding, mark=self._mark)
 
     def follow(
         self,
@@ -147,7 +156,7 @@ class TenantScope(Modules):
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """``with scope.transaction() as tx:`` runs several operations atomically."""
-        with self._db.transaction(self._binding) as session:
+        with self._db.transaction(self._binding, mark=self._mark) as session:
             yield Transaction(session)
 
 
@@ -225,9 +234,13 @@ class Ledger:
         reads, written only here."""
         return PlatformCatalog(self.db)
 
-    def tenant(self, tenant_id: str) -> TenantScope:
-        """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``."""
-        return TenantScope(self.db, Binding.to_tenant(tenant_id))
+    def tenant(self, tenant_id: str, *, read_your_writes: bool = False) -> TenantScope:
+        """A handle bound to one tenant: ``ledger.tenant("acme").keys.list()``.
+
+        Reads may run on a standby (``read_database_url``); ``read_your_writes=True``
+        makes this handle's reads see the writes it made (keep the handle to keep that).
+        """
+        return TenantScope(self.db, Binding.to_tenant(tenant_id), read_your_writes=read_your_writes)
 
     def replay_spool(self) -> int:
         """Apply what the spool holds (in order, exactly once); returns how many applied."""
@@ -238,13 +251,24 @@ class Ledger:
         return None if spool is None else spool.status()
 
     def pool_stats(self) -> dict[str, int]:
-        """Connection pool counters (size, available, waiting...) for metrics."""
-        return dict(self.db.pool.get_stats())
+        """Connection pool counters (size, available, waiting...) for metrics; the standby
+        pool's, when there is one, under the same names prefixed ``read_``."""
+        stats = dict(self.db.pool.get_stats())
+        if self.db.standby is not None:
+            read = self.db.standby.pool.get_stats()
+            stats.update({f"read_{name}": value for name, value in read.items()})
+        return stats
 
     def health(self) -> Health:
         db = self.db
+        standby = None if db.standby is None else db.ping(standby=True)
         if not db.ping():
-            return Health(database=False, migrations_current=False, extensions=db.extensions)
+            return Health(
+                database=False,
+                migrations_current=False,
+                extensions=db.extensions,
+                standby=standby,
+            )
         found = migrate.status(db.url, self._locations)
         return Health(
             database=True,
@@ -252,6 +276,7 @@ class Ledger:
             extensions=db.extensions,
             missing_revisions=found.missing,
             unknown_revisions=tuple(sorted(found.unknown)),
+            standby=standby,
         )
 
 

@@ -77,6 +77,11 @@ class Health(BaseModel):
         default=[], description="Applied revisions that no registered migrations folder holds."
     )
     detail: str | None = Field(default=None, description="Why the server is not ready.")
+    standby: bool | None = Field(
+        default=None,
+        description="Whether the read replica answers (null: none configured). Reads fall "
+        "back to the primary while it does not, so it does not decide readiness.",
+    )
 
 
 class Problem(BaseModel):

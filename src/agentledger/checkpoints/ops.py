@@ -121,7 +121,8 @@ def put_writes(
     ).alone()
 
 
-@operation(writes=False)
+# A graph resumes from it and writes the next checkpoint on top: the primary's, always.
+@operation(writes=False, standby=False)
 def get(
     thread_id: str, checkpoint_ns: str = "", checkpoint_id: str | None = None
 ) -> Gen[StoredCheckpoint | None]:
@@ -136,7 +137,7 @@ def get(
     return None if row is None else stored_from_row(row)
 
 
-@operation(writes=False)
+@operation(writes=False, standby=False)
 def list_(
     *,
     thread_id: str | None = None,

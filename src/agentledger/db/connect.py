@@ -37,6 +37,17 @@ def app_conninfo(settings: Settings, url: str) -> str:
     return make_conninfo("", **params)
 
 
+def read_conninfo(settings: Settings) -> str | None:
+    """The standby connection for reads, None when none is configured: ``read_database_url``
+    as given when ``app_url`` is set (it then carries its own login), otherwise logged in as
+    app_role like the primary's application connection."""
+    if settings.read_database_url is None:
+        return None
+    if settings.app_url is not None:
+        return settings.read_database_url
+    return app_conninfo(settings, settings.read_database_url)
+
+
 def connection_kwargs(settings: Settings) -> dict[str, Any]:
     """The application's sessions. They speak UTC whatever the server's default, so every
     datetime a record carries is in UTC (and psycopg builds it without a zone lookup).

@@ -4,7 +4,8 @@
 
 It runs each operation in a transaction bound to a tenant (or the platform) through the
 driver (db/driver_sync.py), retries connection failures with backoff, and translates
-driver errors into LedgerError.
+driver errors into LedgerError. It is also the one place that sends a read to a standby,
+when one is configured (db/standby_sync.py, docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, LiteralString, Protocol, TypeVar
 
+import psycopg
 from psycopg import Connection
+from psycopg.errors import SerializationFailure
 from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
@@ -24,17 +27,26 @@ from psycopg_pool import ConnectionPool
 from agentledger.config import Settings
 from agentledger.db.adapters import register_adapters
 from agentledger.db.binding import QUERIES, Binding
-from agentledger.db.connect import OPTIONAL_EXTENSIONS, app_conninfo, connection_kwargs
+from agentledger.db.connect import (
+    OPTIONAL_EXTENSIONS,
+    app_conninfo,
+    connection_kwargs,
+    read_conninfo,
+)
 from agentledger.db.driver_sync import drive, execute, run_lone
+from agentledger.db.freshness import WriteMark
 from agentledger.db.leader_sync import LeaderLock
 from agentledger.db.listen_sync import Listener
 from agentledger.db.spool import Spool
+from agentledger.db.standby_sync import Standby
 from agentledger.db.statements import Gen, Op, Stmt
 from agentledger.db.translate import is_connection_failure, is_driver_error, translate
 from agentledger.errors import LedgerError, Spooled, Unavailable
 
 T = TypeVar("T")
 log = logging.getLogger("agentledger")
+# bind_tenant's state for a tenant it does not know (see translate.CUSTOM_STATES).
+TENANT_NOT_FOUND = "ALNF0"
 BEGIN: LiteralString = "BEGIN"
 COMMIT: LiteralString = "COMMIT"
 
@@ -75,20 +87,18 @@ class Database:
             else None
         )
         self._down_until = 0.0
-        self.pool: ConnectionPool[Connection[DictRow]] = ConnectionPool(
-            app_conninfo(settings, url),
-            connection_class=Connection[DictRow],
-            kwargs={**connection_kwargs(settings), "row_factory": dict_row},
-            configure=_configure,
-            min_size=settings.pool_min_size,
-            max_size=settings.pool_max_size,
-            timeout=settings.pool_timeout,
-            name="agentledger",
-            open=False,
+        self.pool = _pool(settings, app_conninfo(settings, url), "agentledger")
+        read = read_conninfo(settings)
+        self.standby = (
+            None
+            if read is None
+            else Standby(settings, _pool(settings, read, "agentledger-read", standby=True))
         )
 
     def open(self) -> None:
         self.pool.open(wait=False)
+        if self.standby is not None:
+            self.standby.pool.open(wait=False)
         try:
             self.probe_extensions()
         except Unavailable:
@@ -103,13 +113,62 @@ class Database:
         self.extensions = frozenset(rows)
 
     def close(self) -> None:
+        if self.standby is not None:
+            self.standby.pool.close()
         self.pool.close()
 
-    def run(self, op: Op[T], binding: Binding) -> T:
-        """Run ``op`` in its own transaction; spoolable writes may wait in the spool."""
+    def run(self, op: Op[T], binding: Binding, *, mark: WriteMark | None = None) -> T:
+        """Run ``op`` in its own transaction; spoolable writes may wait in the spool.
+
+        With a standby configured, an operation marked ``standby`` runs there (on the
+        primary while the standby is down). ``mark`` asks for read-your-writes: a write
+        moves it to how far the primary's WAL reached, and a read runs on the standby only
+        once it has replayed that far (docs/scaling.md).
+        """
+        if self.standby is not None:
+            return self._routed(op, binding, self.standby, mark)
         if self.spool is not None and op.spoolable:
             return self._run_or_spool(op, binding, self.spool)
         return self._run(op, binding)
+
+    def _routed(self, op: Op[T], binding: Binding, standby: Standby, mark: WriteMark | None) -> T:
+        """With a standby: the reads it may serve go there, and writes keep ``mark``."""
+        if op.standby:
+            return self._read(op, binding, standby, mark)
+        try:
+            if self.spool is not None and op.spoolable:
+                result = self._run_or_spool(op, binding, self.spool)
+            else:
+                result = self._run(op, binding)
+        except Unavailable:
+            if mark is not None and op.writes:
+                mark.unknown = True  # it may have committed
+            raise
+        if mark is not None and op.writes:
+            self._mark(mark)
+        return result
+
+    def _read(self, op: Op[T], binding: Binding, standby: Standby, mark: WriteMark | None) -> T:
+        """On the standby when it is up and has replayed ``mark``; otherwise, and when it
+        fails or cannot serve the read, on the primary."""
+        if standby.usable and (mark is None or not mark.unknown):
+            try:
+                return self._run(op, binding, standby, 0 if mark is None else mark.lsn)
+            except _ToPrimary:
+                pass
+        return self._run(op, binding)
+
+    def _mark(self, mark: WriteMark) -> None:
+        """Move ``mark`` to the primary's WAL position now, past the write just committed."""
+        try:
+            with self.pool.connection() as conn, conn.cursor() as cur:
+                lsn = execute(cur, QUERIES.wal_insert_lsn.scalar())
+        except Exception as exc:
+            if not is_driver_error(exc):
+                raise
+            mark.unknown = True  # the write stands; the scope's reads go to the primary
+            return
+        mark.reached(int(lsn))
 
     def _run_or_spool(self, op: Op[T], binding: Binding, spool: Spool) -> T:
         """While the spool holds entries, new writes queue behind them, so order is kept."""
@@ -163,14 +222,19 @@ class Database:
             spool.compact()
         return results
 
-    def _run(self, op: Op[T], binding: Binding) -> T:
+    def _run(self, op: Op[T], binding: Binding, standby: Standby | None = None, lsn: int = 0) -> T:
         """Run ``op`` in its own transaction, retrying connection failures with backoff.
 
         A failure while committing is retried only for idempotent operations: for the
         others the outcome is unknown, and the caller is told so.
+
+        On ``standby`` (once it has replayed ``lsn``) there is one attempt: _ToPrimary when
+        the primary should serve the read instead.
         """
+        pool = self.pool if standby is None else standby.pool
+        attempts = self.settings.retry_attempts if standby is None else 1
         delay = self.settings.retry_backoff
-        for attempt in range(1, self.settings.retry_attempts + 1):
+        for attempt in range(1, attempts + 1):
             gen = op.start()
             try:
                 first = next(gen)  # the operation's input checks run before it connects
@@ -178,7 +242,9 @@ class Database:
                 return stop.value  # type: ignore[no-any-return]
             committing = False  # from here on a lost connection leaves the outcome unknown
             try:
-                with self.pool.connection() as conn:
+                with pool.connection() as conn:
+                    if standby is not None and lsn and not standby.caught_up(conn, lsn):
+                        raise _ToPrimary("the standby has not replayed the scope's last write")
                     try:
                         if first.lone:
                             committing = True
@@ -197,7 +263,11 @@ class Database:
             except Exception as exc:
                 if not is_driver_error(exc):
                     raise
-                retry = is_connection_failure(exc) and attempt < self.settings.retry_attempts
+                if standby is not None and _primary_serves(exc):
+                    if is_connection_failure(exc):
+                        standby.failed(exc)
+                    raise _ToPrimary(str(exc)) from exc
+                retry = is_connection_failure(exc) and attempt < attempts
                 if not retry or (committing and not op.idempotent):
                     err = translate(exc, tenant=binding.tenant)
                     if committing and is_connection_failure(exc):
@@ -209,11 +279,11 @@ class Database:
         raise AssertionError("unreachable")  # pragma: no cover
 
     @contextmanager
-    def transaction(self, binding: Binding) -> Iterator[Session]:
-        """One transaction for several operations.
+    def transaction(self, binding: Binding, *, mark: WriteMark | None = None) -> Iterator[Session]:
+        """One transaction for several operations, on the primary.
 
         Connection failures before the first operation are retried; later ones raise
-        Unavailable, and nothing of the block is committed.
+        Unavailable, and nothing of the block is committed. ``mark`` as for :meth:`run`.
         """
         conn = self._acquire_bound(binding)
         try:
@@ -222,10 +292,15 @@ class Database:
         except Exception as exc:
             if not is_driver_error(exc):
                 raise
-            raise translate(exc, tenant=binding.tenant) from exc
+            err = translate(exc, tenant=binding.tenant)
+            if mark is not None and isinstance(err, Unavailable):
+                mark.unknown = True  # it may have committed
+            raise err from exc
         finally:
             _discard_transaction(conn)
             self.pool.putconn(conn)
+        if mark is not None and self.standby is not None:
+            self._mark(mark)
 
     def _acquire_bound(self, binding: Binding) -> Connection[DictRow]:
         delay = self.settings.retry_backoff
@@ -255,14 +330,53 @@ class Database:
         """A named session-level lock on its own connection, for leader election."""
         return LeaderLock(self.settings, self.url, name)
 
-    def ping(self, timeout: float | None = None) -> bool:
-        """True when the server answers a query within ``timeout`` (the pool timeout)."""
+    def ping(self, timeout: float | None = None, *, standby: bool = False) -> bool:
+        """True when the server (with ``standby``: the read connection, False when none is
+        configured) answers a query within ``timeout`` (the pool's timeout)."""
+        if standby and self.standby is None:
+            return False
+        pool = self.standby.pool if standby and self.standby is not None else self.pool
         try:
-            with self.pool.connection(timeout=timeout) as conn:
+            with pool.connection(timeout=timeout) as conn:
                 conn.execute(QUERIES.ping.sql)
         except Exception:
             return False
         return True
+
+
+class _ToPrimary(Exception):
+    """The standby cannot serve this read now: the primary will."""
+
+
+def _primary_serves(exc: BaseException) -> bool:
+    """Failures of a read on the standby that the primary does not share: the standby is
+    down, cancelled the read in a conflict with its replay, or does not know the tenant
+    yet (created since its last replay)."""
+    if is_connection_failure(exc) or isinstance(exc, SerializationFailure):
+        return True
+    return (
+        isinstance(exc, psycopg.Error)
+        and exc.sqlstate == TENANT_NOT_FOUND
+        and exc.diag.column_name == "tenant_id"
+    )
+
+
+def _pool(
+    settings: Settings, conninfo: str, name: str, *, standby: bool = False
+) -> ConnectionPool[Connection[DictRow]]:
+    """The application's pool of connections to the primary, or to the standby (a short
+    wait for a connection: past it, the read goes to the primary)."""
+    return ConnectionPool(
+        conninfo,
+        connection_class=Connection[DictRow],
+        kwargs={**connection_kwargs(settings), "row_factory": dict_row},
+        configure=_configure,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        timeout=settings.read_pool_timeout if standby else settings.pool_timeout,
+        name=name,
+        open=False,
+    )
 
 
 def _bound(binding: Binding, first: Stmt, rest: Gen[T]) -> Gen[T]:

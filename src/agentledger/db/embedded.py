@@ -54,7 +54,9 @@ class EmbeddedServer:
     # -- queries -----------------------------------------------------------------------
     def status(self) -> ServerStatus:
         info = _read_postmaster_pid(self.pgdata)
-        if info is None or not _is_our_postmaster(info[0], self.pgdata) or info[2] != "ready":
+        # A hot standby reports "standby" once it accepts (read-only) connections.
+        ready = info is not None and info[2] in ("ready", "standby")
+        if info is None or not ready or not _is_our_postmaster(info[0], self.pgdata):
             return ServerStatus(running=False, pgdata=self.pgdata)
         return ServerStatus(running=True, pgdata=self.pgdata, pid=info[0], port=info[1])
 
@@ -93,6 +95,38 @@ class EmbeddedServer:
             status = self._wait_ready(timeout)
             self._ensure_database(status)
             return status
+
+    def init_standby(self, primary: ServerStatus, timeout: float = 300.0) -> None:
+        """Make this (new) directory a streaming standby of ``primary``, a server on this
+        machine: a base backup that carries its own recovery settings (``pg_basebackup
+        -R``). ``start()`` then serves it read-only, following the primary. The primary's
+        pg_hba.conf must let its superuser replicate from 127.0.0.1 (initdb's default)."""
+        if primary.port is None or not primary.running:
+            raise Unavailable(f"the primary in {primary.pgdata} is not running")
+        with self._lock():
+            if (self.pgdata / "PG_VERSION").exists():
+                raise FileExistsError(f"{self.pgdata} already holds a server")
+            self.pgdata.mkdir(parents=True, exist_ok=True)
+            self.pgdata.chmod(0o700)  # the server refuses a data directory others can read
+            self._grant_to_system_user()
+            self._pg(
+                [
+                    "pg_basebackup",
+                    "-D",
+                    str(self.pgdata),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(primary.port),
+                    "-U",
+                    SUPERUSER,
+                    "--write-recovery-conf",
+                    "--wal-method=stream",
+                    "--checkpoint=fast",
+                    "--no-password",
+                ],
+                timeout=timeout,
+            )
 
     def stop(self, mode: str = "fast") -> bool:
         """Stop the server; returns False when it was not running."""

@@ -21,3 +21,11 @@ SELECT pg_try_advisory_lock(hashtextextended('agentledger.leader/' || %(name)s, 
 -- name: leader_lock_held
 -- Whether this session still holds the named lock.
 SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() AND objsubid = 1 AND classid = ((hashtextextended('agentledger.leader/' || %(name)s, 0) >> 32) & 4294967295)::text::oid AND objid = (hashtextextended('agentledger.leader/' || %(name)s, 0) & 4294967295)::text::oid)
+
+-- name: wal_insert_lsn
+-- How far the primary's WAL reaches now, as a number: a write committed before is within it.
+SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint
+
+-- name: wal_replay_lsn
+-- How far a standby has replayed the primary's WAL, as a number; NULL on a primary.
+SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint

@@ -90,7 +90,8 @@ class Op(Generic[T]):
     ``writes`` tells the database the operation changes data; ``idempotent`` that running it
     again after an unknown outcome (a connection lost during COMMIT) is harmless;
     ``spoolable`` that, when the database is down, it may wait in the local spool and be
-    replayed later (its arguments are JSON-encodable and carry client-side ids).
+    replayed later (its arguments are JSON-encodable and carry client-side ids); ``standby``
+    that a streaming standby, a little behind the primary, may serve it (docs/scaling.md).
     """
 
     fn: Callable[..., Gen[T]]
@@ -99,6 +100,7 @@ class Op(Generic[T]):
     writes: bool = True
     idempotent: bool = False
     spoolable: bool = False
+    standby: bool = False
 
     def start(self) -> Gen[T]:
         return self.fn(*self.args, **self.kwargs)
@@ -109,15 +111,23 @@ class Op(Generic[T]):
 
 
 def operation(
-    *, writes: bool = True, idempotent: bool | None = None, spoolable: bool = False
+    *,
+    writes: bool = True,
+    idempotent: bool | None = None,
+    spoolable: bool = False,
+    standby: bool | None = None,
 ) -> Callable[[Callable[P, Gen[T]]], Callable[P, Op[T]]]:
     """Turn a generator function into a factory of restartable :class:`Op` objects.
 
     Reads are idempotent by nature; writes say so when client-side ids make them safe to
-    repeat. A spoolable operation must be idempotent.
+    repeat. A spoolable operation must be idempotent. Reads may run on a standby; one
+    that decides a write or must see the latest commit says ``standby=False`` (a write
+    never runs there).
     """
     if spoolable and (not writes or idempotent is False):
         raise ValueError("a spoolable operation is an idempotent write")
+    if writes and standby:
+        raise ValueError("a write never runs on a standby")
 
     def wrap(fn: Callable[P, Gen[T]]) -> Callable[P, Op[T]]:
         @functools.wraps(fn)
@@ -129,6 +139,7 @@ def operation(
                 writes=writes,
                 idempotent=(not writes) if idempotent is None else idempotent,
                 spoolable=spoolable,
+                standby=(not writes) if standby is None else standby,
             )
 
         return make

@@ -177,7 +177,8 @@ def exists(event_id: UUID | str) -> Gen[bool]:
     return row is not None
 
 
-@operation(writes=False)
+# An expected version for the next append is chosen from it: the primary's, never a lagging one.
+@operation(writes=False, standby=False)
 def stream_version(stream: str) -> Gen[int]:
     version = yield Q.stream_version.scalar(stream=v.text("stream", stream, max_len=MAX_NAME))
     return int(version)
@@ -203,7 +204,8 @@ def read_stream(
     return [from_row(Event, row) for row in rows]
 
 
-@operation(writes=False)
+# Commit-safe order looks at the appending transactions' locks, which only the primary has.
+@operation(writes=False, standby=False)
 def read_all(
     after: int = 0, *, types: Sequence[str] | None = None, limit: int = 1000
 ) -> Gen[list[Event]]:
@@ -244,7 +246,8 @@ def save_checkpoint(subscriber: str, position: int) -> Gen[None]:
     )
 
 
-@operation(writes=False)
+# A subscriber resumes from it: a lagging copy would deliver events again.
+@operation(writes=False, standby=False)
 def checkpoint(subscriber: str) -> Gen[int]:
     """``subscriber``'s saved position, 0 when it has none."""
     position = yield Q.get_checkpoint.scalar(

@@ -45,7 +45,8 @@ def output_of(result: object) -> dict[str, Any] | None:
     return result
 
 
-@operation(writes=False)
+# It decides whether a completion may be written.
+@operation(writes=False, standby=False)
 def check_claim(task_id: int, token: UUID) -> Gen[None]:
     """LeaseLost unless the task still runs under ``token``; NotFound if it does not exist
     (in the bound tenant)."""

@@ -36,6 +36,7 @@ async def readyz(request: Request) -> JSONResponse:
         missing_revisions=list(health.missing_revisions),
         unknown_revisions=list(health.unknown_revisions),
         detail=None if ready else _why(health),
+        standby=health.standby,
     )
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 

@@ -11,7 +11,8 @@ from agentledger.events import ops as events
 Q = Queries.beside(__file__)
 
 
-@operation(writes=False)
+# Measured against the relay's checkpoint on the primary: a lagging count would under-report.
+@operation(writes=False, standby=False)
 def lag(after: int, types: Sequence[str] | None = None) -> Gen[int]:
     """How many of the bound tenant's events (of ``types``) sort after position ``after``
     in commit-safe order (``after`` 0: all of them)."""
