@@ -4,7 +4,8 @@
 
 Each scenario starts the real processes it breaks (its own PostgreSQL, API processes,
 workers). Results land in chaos/results/latest.json and in the table of
-docs/reliability.md. The exit status is 1 when a scenario that ran failed.
+docs/reliability.md (with --only, in place of those scenarios' rows of the last run). The
+exit status is 1 when a scenario that ran failed.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def publish(
         meta = {
             **previous,
             "seconds": round(sum(r["seconds"] for r in rows)),
-            "rerun": [*(m for m in previous.get("rerun", []) if m not in reran), *reran],
+            "rerun": [*(m for m in previous.get("rerun", []) if m not in reran), *sorted(reran)],
         }
     out.mkdir(parents=True, exist_ok=True)
     data = {"machine": meta, "results": rows}
