@@ -1,8 +1,9 @@
 """What every chaos scenario shares: a server of its own that it may kill, the result row,
 and a way to say a scenario could not run.
 
-A scenario is a module with ``NAME`` (its row label) and ``run(quick: bool) -> Result``; it
-counts what it did and what it found and decides ``passed`` from the counts alone.
+A scenario is a module with ``NAME`` (its row label) and ``run(quick: bool) -> Result`` (or
+a list of rows: the scenario's and its controls'); it counts what it did and what it found
+and decides ``passed`` from the counts alone.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ SMALL_BUFFERS = "shared_buffers=128MB"
 
 @dataclass
 class Result:
-    """One scenario's row. ``passed`` is None when the scenario did not run (``reason``)."""
+    """One row of a scenario (a scenario may add a control row). ``passed`` is None when
+    the scenario did not run (``reason``)."""
 
     scenario: str
     method: str
@@ -48,6 +50,7 @@ class Result:
     reason: str = ""
     seconds: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
+    module: str = ""
 
     def decide(self, *extra_failures: str) -> Result:
         """Pass only when something ran and nothing was lost, duplicated or leaked."""
@@ -95,15 +98,17 @@ class OwnServer:
     """A durable embedded PostgreSQL in a temporary directory, migrated, that a scenario
     may stop, crash and restart without disturbing anything else."""
 
-    def __init__(self, *, durable: bool = True, base: Path | None = None) -> None:
+    def __init__(
+        self, *, durable: bool = True, base: Path | None = None, options: Sequence[str] = ()
+    ) -> None:
         # Outside any private temp tree: under root the server runs as an unprivileged user.
         self.dir = Path(tempfile.mkdtemp(prefix="al-chaos-", dir=base))
         self.dir.chmod(0o755)
         # PostgreSQL's own small buffer cache: restarts after a crash stay quick.
-        options = (SMALL_BUFFERS,) if durable else (SMALL_BUFFERS, *FAST_OPTIONS)
+        chosen = (SMALL_BUFFERS,) if durable else (SMALL_BUFFERS, *FAST_OPTIONS)
         # A copy of the run's migrated cluster (ownership kept): no initdb, no migrations.
         subprocess.run(["cp", "-a", str(migrated_cluster() / PG_SUBDIR), str(self.dir)], check=True)
-        self.server = EmbeddedServer(self.dir, options=options)
+        self.server = EmbeddedServer(self.dir, options=(*chosen, *options))
         self.server.start()
         self.url = self.server.url()
         self.admin_url = self.server.url("postgres")
@@ -119,14 +124,19 @@ class OwnServer:
         }
         return Settings.build(**{**base, **kw})
 
-    def kill9(self) -> int:
-        """SIGKILL the postmaster, then its orphaned backends (a crashed server)."""
+    def kill9(self, *, at_once: bool = False) -> int:
+        """SIGKILL the postmaster, then its orphaned backends (a crashed server); with
+        ``at_once`` every process together and none left running (a power loss)."""
         status = self.server.status()
         assert status.pid is not None
         children = _children(status.pid)
         os.kill(status.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(_alive(p) for p in children):
+        if at_once:
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + (30 if at_once else 5)
+        while time.monotonic() < deadline and any(_alive(p) for p in [status.pid, *children]):
             time.sleep(0.05)
         for pid in children:
             with contextlib.suppress(ProcessLookupError):
@@ -159,8 +169,10 @@ class OwnServer:
 
 
 @contextlib.contextmanager
-def own_server(*, durable: bool = True, base: Path | None = None) -> Iterator[OwnServer]:
-    own = OwnServer(durable=durable, base=base)
+def own_server(
+    *, durable: bool = True, base: Path | None = None, options: Sequence[str] = ()
+) -> Iterator[OwnServer]:
+    own = OwnServer(durable=durable, base=base, options=options)
     try:
         yield own
     finally:

@@ -12,6 +12,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -145,33 +146,62 @@ def _settle_one(scope: Any, queue: str, client: Client, stop_by: float) -> None:
 
 def run(quick: bool) -> Result:
     cycles, clients, tenants = (2, 4, 2) if quick else (6, 8, 3)
-    result = Result(NAME, METHOD)
     rng = random.Random(11)
     with own_server() as own:
-        with Ledger(own.settings(), migrate=False) as ledger:
-            names = [f"t{i}-{uuid.uuid4().hex[:6]}" for i in range(tenants)]
-            for name in names:
-                ledger.tenants.create(name)
-        work = [Client(i, names[i % tenants]) for i in range(clients)]
-        stop = threading.Event()
-        threads = [
-            threading.Thread(target=_work, args=(own, c, stop, 100 + c.index), daemon=True)
-            for c in work
-        ]
-        for thread in threads:
-            thread.start()
-        for _ in range(cycles):
-            time.sleep(rng.uniform(0.8, 2.5))
+
+        def crash() -> None:
             own.kill9()
-            result.faults += 1
             time.sleep(rng.uniform(0.2, 1.0))
             own.restart()
+
+        return under_load(
+            own,
+            Result(NAME, METHOD),
+            cycles=cycles,
+            clients=clients,
+            tenants=tenants,
+            crash=crash,
+            rng=rng,
+        )
+
+
+def under_load(
+    own: OwnServer,
+    result: Result,
+    *,
+    cycles: int,
+    clients: int,
+    tenants: int,
+    crash: Callable[[], None],
+    rng: random.Random,
+) -> Result:
+    """Client threads write while ``crash`` (which must leave the server running again) is
+    called ``cycles`` times at random moments; then every row is checked. Counts land in
+    ``result``, decided."""
+    with Ledger(own.settings(), migrate=False) as ledger:
+        names = [f"t{i}-{uuid.uuid4().hex[:6]}" for i in range(tenants)]
+        for name in names:
+            ledger.tenants.create(name)
+    work = [Client(i, names[i % tenants]) for i in range(clients)]
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=_work, args=(own, c, stop, 100 + c.index), daemon=True)
+        for c in work
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(cycles):
+            time.sleep(rng.uniform(0.8, 2.5))
+            crash()
+            result.faults += 1
         time.sleep(1.0)
+    finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=240)
-        hung = sum(t.is_alive() for t in threads)
-        found = _check(own, work)
+    hung = sum(t.is_alive() for t in threads)
+    found = _check(own, work)
     result.operations = sum(c.operations for c in work)
     result.acknowledged = sum(
         len(c.events_acked)
@@ -183,6 +213,7 @@ def run(quick: bool) -> Result:
     result.lost = found["lost"]
     result.duplicated = found["duplicated"]
     result.details = {
+        **result.details,
         **found,
         "unacknowledged": sum(c.unacknowledged for c in work),
         "client_errors": [e for c in work for e in c.errors][:5],

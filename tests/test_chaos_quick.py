@@ -50,3 +50,35 @@ def test_quick_chaos_run_passes_and_publishes(tmp_path: Path) -> None:
             assert row["operations"] > 0
             assert row["lost"] == row["duplicated"] == row["leaked"] == 0
     assert "agentledger reliability and security" in done.stdout
+
+
+def test_only_some_scenarios_replace_their_rows_and_keep_the_others(tmp_path: Path) -> None:
+    from chaos.__main__ import publish
+    from chaos.common import Result
+
+    meta = {"quick": False, "seconds": 30, "python": "3", "platform": "x", "cpus": 2}
+    old = [
+        {**Result("PostgreSQL killed under load", "m", seconds=10.0).as_json(), "module": ""},
+        Result("Lost unsynced writes (power loss)", "m", reason="not run here").as_json(),
+        Result("API fuzzing (schemathesis)", "m", seconds=20.0).as_json(),
+    ]
+    (tmp_path / "latest.json").write_text(json.dumps({"machine": meta, "results": old}))
+    new = [
+        Result("Lost unsynced writes (power loss)", "m", passed=True, seconds=5.0),
+        Result("Lost unsynced writes: control", "m", passed=True, seconds=4.0),
+    ]
+    for row in new:
+        row.module = "unsynced"
+
+    publish(new, {**meta, "seconds": 9}, tmp_path, None, only=True)
+
+    data = json.loads((tmp_path / "latest.json").read_text())
+    assert [r["scenario"] for r in data["results"]] == [
+        "PostgreSQL killed under load",
+        "Lost unsynced writes (power loss)",
+        "Lost unsynced writes: control",
+        "API fuzzing (schemathesis)",
+    ]
+    assert [r["passed"] for r in data["results"]] == [None, True, True, None]
+    assert data["machine"]["rerun"] == ["unsynced"]
+    assert data["machine"]["seconds"] == 39

