@@ -47,8 +47,10 @@ case "$cmd" in
         if [ $# -eq 0 ]; then
             # The whole suite: measure line coverage of src/ and hold it to the floor in
             # pyproject.toml ([tool.coverage.report] fail_under); the total is printed.
+            # One worker process per core, each with its own embedded server, a test
+            # module's tests kept together (they share the module's database).
             rm -f .coverage .coverage.*
-            exec python -m pytest -q --cov --cov-report=
+            exec python -m pytest -q -n auto --dist loadfile --cov --cov-report=
         fi
         exec python -m pytest -q "$@"
         ;;
