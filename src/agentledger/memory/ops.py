@@ -207,7 +207,7 @@ def get_by_key(
 ) -> Gen[Entity | None]:
     """By natural key (source + key), or by kind + name for entities upserted by name; looks in
     ``user``'s namespace (or the tenant's)."""
-    dedup = _natural_dedup(key, source, kind, name)
+    dedup = natural_dedup(key, source, kind, name)
     lookup = Q.get_entity_by_key.one(owner=filters.user_id(user) or "", dedup_key=dedup)
     # Without a touch the lookup is the whole operation: one round trip.
     row = yield (lookup if touch else lookup.alone())
@@ -234,7 +234,7 @@ def delete_by_key(
 ) -> Gen[bool]:
     """Delete the entity with this natural key (as ``get_by_key`` finds it, in ``user``'s
     namespace or the tenant's) and its relationships; False when there was none."""
-    dedup = _natural_dedup(key, source, kind, name)
+    dedup = natural_dedup(key, source, kind, name)
     count = yield Q.delete_entity_by_key.rowcount(
         owner=filters.user_id(user) or "", dedup_key=dedup
     )
@@ -410,7 +410,7 @@ def _utc_stamp(at: datetime) -> str:
     return at.astimezone(UTC).isoformat()
 
 
-def _natural_dedup(key: str | None, source: str, kind: str | None, name: str | None) -> str:
+def natural_dedup(key: str | None, source: str, kind: str | None, name: str | None) -> str:
     """The dedup key of a natural key: source + key, or kind + name."""
     if key is not None:
         return _key_dedup(source, key)

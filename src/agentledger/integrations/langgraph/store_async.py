@@ -19,6 +19,9 @@ from langgraph.store.base import (
 )
 
 from agentledger.errors import InvalidInput
+from agentledger.expiry import Found
+from agentledger.expiry.facade_async import AsyncExpiry
+from agentledger.expiry.ops import ttl_minutes
 from agentledger.integrations.langgraph import items
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.facade_async import AsyncMemory
@@ -33,11 +36,16 @@ MAX_SUMMARY = 100_000
 
 class AsyncStoreCore:
     """A batch of LangGraph store operations, each on memory: reads in order, then the
-    batch's writes (the last write of each item wins), as LangGraph's stores apply them."""
+    batch's writes (the last write of each item wins), as LangGraph's stores apply them.
+
+    Reads go through the expiry module, which leaves out items whose TTL has run out; the
+    TTLs of the items a batch read with ``refresh_ttl`` restart in one statement after its
+    reads, and puts with a ``ttl`` set theirs after the batch's upsert."""
 
     def __init__(
         self,
         memory: AsyncMemory,
+        expiry: AsyncExpiry,
         *,
         embedder: Embedder | None,
         fields: Sequence[str],
@@ -45,6 +53,7 @@ class AsyncStoreCore:
         user: str | None,
     ) -> None:
         self._memory = memory
+        self._expiry = expiry
         self._embedder = embedder
         self._fields = list(fields)
         self._kind = kind
@@ -55,13 +64,16 @@ class AsyncStoreCore:
         todo = list(ops)
         for op in todo:
             validate_op_namespace(op)
+            if isinstance(op, PutOp) and op.value is not None and op.ttl is not None:
+                ttl_minutes(op.ttl)  # refused before anything is read or written
         results: list[Result] = []
         writes: dict[tuple[tuple[str, ...], str], PutOp] = {}
+        refresh: list[Found] = []
         for op in todo:
             if isinstance(op, GetOp):
-                results.append(await self._get(op))
+                results.append(await self._get(op, refresh))
             elif isinstance(op, SearchOp):
-                results.append(await self._search(op))
+                results.append(await self._search(op, refresh))
             elif isinstance(op, ListNamespacesOp):
                 results.append(await self._list_namespaces(op))
             elif isinstance(op, PutOp):
@@ -69,17 +81,24 @@ class AsyncStoreCore:
                 results.append(None)
             else:
                 raise InvalidInput(f"unknown store operation {type(op).__name__}", field="ops")
+        expiring = {f.entity.id for f in refresh if f.ttl_minutes is not None}
+        if expiring:
+            await self._expiry.refresh(sorted(expiring))
         if writes:
             await self._write(list(writes.values()))
         return results
 
-    async def _get(self, op: GetOp) -> Item | None:
-        entity = await self._memory.get_by_key(
+    async def _get(self, op: GetOp, refresh: list[Found]) -> Item | None:
+        found = await self._expiry.get_by_key(
             op.key, source=items.source(op.namespace), user=self._user
         )
-        return None if entity is None else items.item(entity)
+        if found is None:
+            return None
+        if op.refresh_ttl:
+            refresh.append(found)
+        return items.item(found.entity)
 
-    async def _search(self, op: SearchOp) -> list[SearchItem]:
+    async def _search(self, op: SearchOp, refresh: list[Found]) -> list[SearchItem]:
         if op.limit < 0 or op.offset < 0:
             raise InvalidInput("limit and offset must not be negative", field="limit")
         if op.limit == 0:
@@ -100,10 +119,13 @@ class AsyncStoreCore:
         )
         if op.query and self._embedder is not None:
             (vector,) = await asyncio.to_thread(self._embedder.embed, [op.query])
-            hits = await self._memory.search_vector(vector, filter=scope, limit=size)
-            return [items.scored(hit) for hit in hits[op.offset :]]
-        found = await self._memory.list(scope, limit=size)
-        return [items.search_item(entity) for entity in found[op.offset :]]
+            found = await self._expiry.search_vector(vector, filter=scope, limit=size)
+        else:
+            found = await self._expiry.list(scope, limit=size)
+        page = found[op.offset :]
+        if op.refresh_ttl:
+            refresh.extend(page)
+        return [items.search_item(f.entity, f.score) for f in page]
 
     async def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         """Every namespace under the conditions' literal prefix is read (a page of sources
@@ -116,7 +138,7 @@ class AsyncStoreCore:
         found: set[tuple[str, ...]] = set()
         after: str | None = None
         while True:
-            page = await self._memory.sources(
+            page = await self._expiry.sources(
                 start,
                 kind=self._kind,
                 user=self._user,
@@ -139,7 +161,8 @@ class AsyncStoreCore:
         return sorted(found)[op.offset : op.offset + op.limit]
 
     async def _write(self, writes: list[PutOp]) -> None:
-        """Values replace the stored ones whole, in one statement; deletes go one by one."""
+        """Values replace the stored ones whole, in one statement, then the TTLs of those put
+        with one are set in another; deletes go one by one."""
         puts = [w for w in writes if w.value is not None]
         texts = [
             items.index_text(w.value, self._fields if w.index is None else w.index)
@@ -154,7 +177,7 @@ class AsyncStoreCore:
             for i, vector in zip(wanted, embedded, strict=True):
                 vectors[i] = vector
         if puts:
-            await self._memory.upsert_many(
+            upserted = await self._memory.upsert_many(
                 [
                     NewEntity(
                         kind=self._kind,
@@ -171,6 +194,11 @@ class AsyncStoreCore:
                 ],
                 merge="replace",
             )
+            timed = [
+                (i, w.ttl) for i, w in zip(upserted.ids, puts, strict=True) if w.ttl is not None
+            ]
+            if timed:
+                await self._expiry.set_ttls([i for i, _ in timed], [t for _, t in timed])
         for w in writes:
             if w.value is None:
                 await self._memory.delete_by_key(
