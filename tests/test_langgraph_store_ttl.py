@@ -316,3 +316,25 @@ def test_ttl_rows_are_the_tenants_own(sync_ledger: Ledger, database_url: str) ->
     mine = sync_ledger.tenant(a).fetch("SELECT count(*) AS n FROM agentledger.entity_expiry")
     assert seen[0]["n"] == 0 and mine[0]["n"] == 1
     assert uuid.UUID(str(sync_ledger.tenant(a).expiry.list()[0].entity.id))
+
+
+def test_a_suspended_tenant_reads_its_items_with_their_ttls_standing_still(
+    sync_ledger: Ledger, owner: psycopg.Connection[Any]
+) -> None:
+    tenant = fresh_tenant(sync_ledger)
+    store = AgentLedgerStore(sync_ledger.tenant(tenant))
+    store.put(NS, "k", {"v": 1}, ttl=5)
+    before = owner.execute(
+        "SELECT expires_at FROM agentledger.entity_expiry WHERE tenant_id = %s", [tenant]
+    ).fetchone()
+    sync_ledger.tenants.suspend(tenant)
+    try:
+        got = store.get(NS, "k", refresh_ttl=True)
+        assert got is not None and got.value == {"v": 1}
+        assert [i.key for i in store.search(NS, refresh_ttl=True)] == ["k"]
+        after = owner.execute(
+            "SELECT expires_at FROM agentledger.entity_expiry WHERE tenant_id = %s", [tenant]
+        ).fetchone()
+        assert after == before
+    finally:
+        sync_ledger.tenants.activate(tenant)

@@ -4,6 +4,7 @@ generated from ``store_async.py``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Sequence
 
 from langgraph.store.base import (
@@ -18,7 +19,7 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
-from agentledger.errors import InvalidInput
+from agentledger.errors import InvalidInput, TenantInactive
 from agentledger.expiry import Found
 from agentledger.expiry.facade_async import AsyncExpiry
 from agentledger.expiry.ops import ttl_minutes
@@ -83,7 +84,10 @@ class AsyncStoreCore:
                 raise InvalidInput(f"unknown store operation {type(op).__name__}", field="ops")
         expiring = {f.entity.id for f in refresh if f.ttl_minutes is not None}
         if expiring:
-            await self._expiry.refresh(sorted(expiring))
+            # A suspended tenant reads but does not write: its TTLs stand still, its reads
+            # go on (and nothing sweeps its items meanwhile).
+            with contextlib.suppress(TenantInactive):
+                await self._expiry.refresh(sorted(expiring))
         if writes:
             await self._write(list(writes.values()))
         return results

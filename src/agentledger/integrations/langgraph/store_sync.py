@@ -5,6 +5,7 @@ generated from ``store_sync.py``)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 
 from langgraph.store.base import (
@@ -19,7 +20,7 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
-from agentledger.errors import InvalidInput
+from agentledger.errors import InvalidInput, TenantInactive
 from agentledger.expiry import Found
 from agentledger.expiry.facade_sync import Expiry
 from agentledger.expiry.ops import ttl_minutes
@@ -84,7 +85,10 @@ class StoreCore:
                 raise InvalidInput(f"unknown store operation {type(op).__name__}", field="ops")
         expiring = {f.entity.id for f in refresh if f.ttl_minutes is not None}
         if expiring:
-            self._expiry.refresh(sorted(expiring))
+            # A suspended tenant reads but does not write: its TTLs stand still, its reads
+            # go on (and nothing sweeps its items meanwhile).
+            with contextlib.suppress(TenantInactive):
+                self._expiry.refresh(sorted(expiring))
         if writes:
             self._write(list(writes.values()))
         return results
