@@ -167,19 +167,17 @@ def _upsert_rows(rows: list[dict[str, Any]], mode: str) -> Gen[list[dict[str, An
                         f" (source {r['source']!r})",
                         field="name",
                     )
-    embedded = [
-        {"user_id": r["user_id"], "dedup_key": r["dedup_key"], "embedding": r["embedding"]}
-        for r in rows
-        if r["embedding"] is not None
-    ]
-    if embedded:
+    if any(r["embedding"] is not None for r in rows):
         yield Q.require_extension.none(extension="vector", feature="entity embeddings")
+        embedded: list[dict[str, Any]] = yield Q.upsert_entities_embedded.all(
+            rows=json.dumps(rows), mode=mode
+        )
+        return embedded
+    # Without pgvector there is no embedding column to name.
     result: list[dict[str, Any]] = yield Q.upsert_entities.all(
         rows=json.dumps([{k: x for k, x in r.items() if k != "embedding"} for r in rows]),
         mode=mode,
     )
-    if embedded:
-        yield Q.set_embeddings.none(rows=json.dumps(embedded))
     return result
 
 
