@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
                 # table thought empty (memory's scope index over its dedup key) would time
                 # the moment after a bulk load, not the store.
                 with psycopg.connect(db.owner_url, autocommit=True) as conn:
-                    conn.execute("ANALYZE")
+                    conn.execute("ANALYZE agentledger.memory_entities, store, store_vectors")
                 picks = [rnd.randrange(n_loaded) for _ in range(n_ops)]
                 rows.append(
                     pair(
