@@ -66,9 +66,7 @@ class AgentLedgerStore(BaseStore):
         kind: str = DEFAULT_KIND,
         ttl: TTLConfig | None = None,
     ) -> None:
-        self._core = StoreCore(
-            scope.memory, scope.expiry, embedder=embedder, fields=fields, kind=kind, user=user
-        )
+        self._core = StoreCore(scope, embedder=embedder, fields=fields, kind=kind, user=user)
         self._expiry = scope.expiry
         self.ttl_config = ttl
         self._sweeper: threading.Thread | None = None
@@ -145,9 +143,7 @@ class AsyncAgentLedgerStore(BaseStore):
         kind: str = DEFAULT_KIND,
         ttl: TTLConfig | None = None,
     ) -> None:
-        self._core = AsyncStoreCore(
-            scope.memory, scope.expiry, embedder=embedder, fields=fields, kind=kind, user=user
-        )
+        self._core = AsyncStoreCore(scope, embedder=embedder, fields=fields, kind=kind, user=user)
         self._expiry = scope.expiry
         self.ttl_config = ttl
         self._bridge = LoopBridge(type(self).__name__)

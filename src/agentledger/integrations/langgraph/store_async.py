@@ -1,5 +1,5 @@
-"""LangGraph store operations run on the bound tenant's memory (``store_sync.py`` is
-generated from ``store_async.py``)."""
+"""LangGraph store operations run on the bound tenant's memory and expiry modules (the sync
+twin, ``store_sync.py``, is generated from this file)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,10 @@ from langgraph.store.base import (
 
 from agentledger.errors import InvalidInput, TenantInactive
 from agentledger.expiry import Found
-from agentledger.expiry.facade_async import AsyncExpiry
 from agentledger.expiry.ops import ttl_minutes
 from agentledger.integrations.langgraph import items
+from agentledger.ledger_async import AsyncTenantScope
 from agentledger.memory.embedder import Embedder
-from agentledger.memory.facade_async import AsyncMemory
 from agentledger.memory.filters import MAX_LIMIT, Filter
 from agentledger.memory.records import NewEntity
 
@@ -45,16 +44,16 @@ class AsyncStoreCore:
 
     def __init__(
         self,
-        memory: AsyncMemory,
-        expiry: AsyncExpiry,
+        tenant: AsyncTenantScope,
         *,
         embedder: Embedder | None,
         fields: Sequence[str],
         kind: str,
         user: str | None,
     ) -> None:
-        self._memory = memory
-        self._expiry = expiry
+        self._tenant = tenant
+        self._memory = tenant.memory
+        self._expiry = tenant.expiry
         self._embedder = embedder
         self._fields = list(fields)
         self._kind = kind
@@ -165,8 +164,9 @@ class AsyncStoreCore:
         return sorted(found)[op.offset : op.offset + op.limit]
 
     async def _write(self, writes: list[PutOp]) -> None:
-        """Values replace the stored ones whole, in one statement, then the TTLs of those put
-        with one are set in another; deletes go one by one."""
+        """Values replace the stored ones whole, in one statement; when some come with a TTL,
+        the TTLs are set in the same transaction, so an item never outlives a failed put.
+        Deletes go one by one."""
         puts = [w for w in writes if w.value is not None]
         texts = [
             items.index_text(w.value, self._fields if w.index is None else w.index)
@@ -181,28 +181,29 @@ class AsyncStoreCore:
             for i, vector in zip(wanted, embedded, strict=True):
                 vectors[i] = vector
         if puts:
-            upserted = await self._memory.upsert_many(
-                [
-                    NewEntity(
-                        kind=self._kind,
-                        name=w.key if w.key.strip() else "(blank key)",
-                        key=w.key,
-                        source=items.source(w.namespace),
-                        summary=text[:MAX_SUMMARY],
-                        attrs=dict(w.value or {}),
-                        tags=items.prefix_tags(w.namespace),
-                        user_id=self._user,
-                        embedding=vector,
-                    )
-                    for w, text, vector in zip(puts, texts, vectors, strict=True)
-                ],
-                merge="replace",
-            )
-            timed = [
-                (i, w.ttl) for i, w in zip(upserted.ids, puts, strict=True) if w.ttl is not None
+            entities = [
+                NewEntity(
+                    kind=self._kind,
+                    name=w.key if w.key.strip() else "(blank key)",
+                    key=w.key,
+                    source=items.source(w.namespace),
+                    summary=text[:MAX_SUMMARY],
+                    attrs=dict(w.value or {}),
+                    tags=items.prefix_tags(w.namespace),
+                    user_id=self._user,
+                    embedding=vector,
+                )
+                for w, text, vector in zip(puts, texts, vectors, strict=True)
             ]
+            timed = [(i, w.ttl) for i, w in enumerate(puts) if w.ttl is not None]
             if timed:
-                await self._expiry.set_ttls([i for i, _ in timed], [t for _, t in timed])
+                async with self._tenant.transaction() as tx:
+                    upserted = await tx.memory.upsert_many(entities, merge="replace")
+                    await tx.expiry.set_ttls(
+                        [upserted.ids[i] for i, _ in timed], [t for _, t in timed]
+                    )
+            else:
+                await self._memory.upsert_many(entities, merge="replace")
         for w in writes:
             if w.value is None:
                 await self._memory.delete_by_key(

@@ -1,7 +1,7 @@
 # Generated from src/agentledger/integrations/langgraph/store_async.py by scripts/async_to_sync.py.
 # Edit the source and rerun the script; CI fails when this file is stale.
-"""LangGraph store operations run on the bound tenant's memory (``store_sync.py`` is
-generated from ``store_sync.py``)."""
+"""LangGraph store operations run on the bound tenant's memory and expiry modules (the sync
+twin, ``store_sync.py``, is generated from this file)."""
 
 from __future__ import annotations
 
@@ -22,11 +22,10 @@ from langgraph.store.base import (
 
 from agentledger.errors import InvalidInput, TenantInactive
 from agentledger.expiry import Found
-from agentledger.expiry.facade_sync import Expiry
 from agentledger.expiry.ops import ttl_minutes
 from agentledger.integrations.langgraph import items
+from agentledger.ledger_sync import TenantScope
 from agentledger.memory.embedder import Embedder
-from agentledger.memory.facade_sync import Memory
 from agentledger.memory.filters import MAX_LIMIT, Filter
 from agentledger.memory.records import NewEntity
 
@@ -46,16 +45,16 @@ class StoreCore:
 
     def __init__(
         self,
-        memory: Memory,
-        expiry: Expiry,
+        tenant: TenantScope,
         *,
         embedder: Embedder | None,
         fields: Sequence[str],
         kind: str,
         user: str | None,
     ) -> None:
-        self._memory = memory
-        self._expiry = expiry
+        self._tenant = tenant
+        self._memory = tenant.memory
+        self._expiry = tenant.expiry
         self._embedder = embedder
         self._fields = list(fields)
         self._kind = kind
@@ -164,8 +163,9 @@ class StoreCore:
         return sorted(found)[op.offset : op.offset + op.limit]
 
     def _write(self, writes: list[PutOp]) -> None:
-        """Values replace the stored ones whole, in one statement, then the TTLs of those put
-        with one are set in another; deletes go one by one."""
+        """Values replace the stored ones whole, in one statement; when some come with a TTL,
+        the TTLs are set in the same transaction, so an item never outlives a failed put.
+        Deletes go one by one."""
         puts = [w for w in writes if w.value is not None]
         texts = [
             items.index_text(w.value, self._fields if w.index is None else w.index)
@@ -180,28 +180,27 @@ class StoreCore:
             for i, vector in zip(wanted, embedded, strict=True):
                 vectors[i] = vector
         if puts:
-            upserted = self._memory.upsert_many(
-                [
-                    NewEntity(
-                        kind=self._kind,
-                        name=w.key if w.key.strip() else "(blank key)",
-                        key=w.key,
-                        source=items.source(w.namespace),
-                        summary=text[:MAX_SUMMARY],
-                        attrs=dict(w.value or {}),
-                        tags=items.prefix_tags(w.namespace),
-                        user_id=self._user,
-                        embedding=vector,
-                    )
-                    for w, text, vector in zip(puts, texts, vectors, strict=True)
-                ],
-                merge="replace",
-            )
-            timed = [
-                (i, w.ttl) for i, w in zip(upserted.ids, puts, strict=True) if w.ttl is not None
+            entities = [
+                NewEntity(
+                    kind=self._kind,
+                    name=w.key if w.key.strip() else "(blank key)",
+                    key=w.key,
+                    source=items.source(w.namespace),
+                    summary=text[:MAX_SUMMARY],
+                    attrs=dict(w.value or {}),
+                    tags=items.prefix_tags(w.namespace),
+                    user_id=self._user,
+                    embedding=vector,
+                )
+                for w, text, vector in zip(puts, texts, vectors, strict=True)
             ]
+            timed = [(i, w.ttl) for i, w in enumerate(puts) if w.ttl is not None]
             if timed:
-                self._expiry.set_ttls([i for i, _ in timed], [t for _, t in timed])
+                with self._tenant.transaction() as tx:
+                    upserted = tx.memory.upsert_many(entities, merge="replace")
+                    tx.expiry.set_ttls([upserted.ids[i] for i, _ in timed], [t for _, t in timed])
+            else:
+                self._memory.upsert_many(entities, merge="replace")
         for w in writes:
             if w.value is None:
                 self._memory.delete_by_key(w.key, source=items.source(w.namespace), user=self._user)
