@@ -188,3 +188,33 @@ def test_an_orthogonal_vector_is_a_hit_of_similarity_zero(mem: Memory, has_vecto
     mem.upsert("doc", "across", embedding=axis[1])
     hits = mem.search_vector(axis[0])
     assert [(h.entity.name, h.score) for h in hits] == [("along", 1.0), ("across", 0.0)]
+
+
+def test_a_batch_upsert_stores_embeddings_and_keeps_the_ones_it_does_not_bring(
+    mem: Memory, has_vector: bool
+) -> None:
+    if not has_vector:
+        pytest.skip("needs pgvector")
+    mem.upsert_many(
+        [
+            NewEntity(kind="fact", name="a", key="a", embedding=unit(1)),
+            NewEntity(kind="fact", name="b", key="b", embedding=unit(2)),
+        ]
+    )
+    # "a" comes back without an embedding and keeps its own; "b" gets a new one; "c" is new.
+    mem.upsert_many(
+        [
+            NewEntity(kind="fact", name="a", key="a", summary="again"),
+            NewEntity(kind="fact", name="b", key="b", embedding=unit(3)),
+            NewEntity(kind="fact", name="c", key="c"),
+        ]
+    )
+
+    def nearest(seed: int) -> tuple[str, float | None]:
+        hit = mem.search_vector(unit(seed), limit=1)[0]
+        return hit.entity.name, hit.vector_score
+
+    assert nearest(1)[0] == "a" and nearest(1)[1] == pytest.approx(1.0, abs=1e-5)
+    assert nearest(3)[0] == "b" and nearest(3)[1] == pytest.approx(1.0, abs=1e-5)
+    assert nearest(2)[1] != pytest.approx(1.0, abs=1e-5)  # b's old embedding is gone
+    assert {h.entity.name for h in mem.search_vector(unit(4), limit=10)} == {"a", "b"}

@@ -31,6 +31,7 @@ from agentledger.db.translate import is_connection_failure
 from agentledger.decisions.facade_async import AsyncDecisions
 from agentledger.events.facade_async import AsyncEvents
 from agentledger.events.follow_async import AsyncFollower
+from agentledger.expiry.facade_async import AsyncExpiry
 from agentledger.memory.facade_async import AsyncMemory
 from agentledger.runs.facade_async import AsyncRuns
 from agentledger.sessions.facade_async import AsyncSessions
@@ -77,6 +78,7 @@ class AsyncModules:
         self.sessions = AsyncSessions(run)
         self.catalog = AsyncCatalog(run)
         self.checkpoints = AsyncCheckpoints(run)
+        self.expiry = AsyncExpiry(run)
         self.cases = AsyncCases(run)
 
     async def execute(self, sql: LiteralString, params: Mapping[str, Any] | None = None) -> int:

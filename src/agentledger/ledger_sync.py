@@ -32,6 +32,7 @@ from agentledger.db.translate import is_connection_failure
 from agentledger.decisions.facade_sync import Decisions
 from agentledger.events.facade_sync import Events
 from agentledger.events.follow_sync import Follower
+from agentledger.expiry.facade_sync import Expiry
 from agentledger.memory.facade_sync import Memory
 from agentledger.runs.facade_sync import Runs
 from agentledger.sessions.facade_sync import Sessions
@@ -78,6 +79,7 @@ class Modules:
         self.sessions = Sessions(run)
         self.catalog = Catalog(run)
         self.checkpoints = Checkpoints(run)
+        self.expiry = Expiry(run)
         self.cases = Cases(run)
 
     def execute(self, sql: LiteralString, params: Mapping[str, Any] | None = None) -> int:

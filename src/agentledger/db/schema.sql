@@ -4204,6 +4204,21 @@ CREATE TABLE agentledger.decisions (
 ALTER TABLE ONLY agentledger.decisions FORCE ROW LEVEL SECURITY;
 
 --
+-- Name: entity_expiry; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.entity_expiry (
+    tenant_id text NOT NULL,
+    entity_id uuid NOT NULL,
+    ttl_minutes double precision NOT NULL,
+    written_count integer NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    CONSTRAINT entity_expiry_ttl CHECK (((ttl_minutes > (0)::double precision) AND (ttl_minutes < 'Infinity'::double precision)))
+);
+
+ALTER TABLE ONLY agentledger.entity_expiry FORCE ROW LEVEL SECURITY;
+
+--
 -- Name: event_checkpoints; Type: TABLE; Schema: agentledger
 --
 
@@ -5322,6 +5337,13 @@ ALTER TABLE ONLY agentledger.decisions
     ADD CONSTRAINT decisions_pkey PRIMARY KEY (tenant_id, id);
 
 --
+-- Name: entity_expiry entity_expiry_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.entity_expiry
+    ADD CONSTRAINT entity_expiry_pkey PRIMARY KEY (tenant_id, entity_id);
+
+--
 -- Name: event_checkpoints event_checkpoints_pkey; Type: CONSTRAINT; Schema: agentledger
 --
 
@@ -5614,6 +5636,12 @@ CREATE INDEX decisions_created ON agentledger.decisions USING btree (tenant_id, 
 --
 
 CREATE INDEX decisions_type_created ON agentledger.decisions USING btree (tenant_id, decision_type, created_at);
+
+--
+-- Name: entity_expiry_due; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX entity_expiry_due ON agentledger.entity_expiry USING btree (tenant_id, expires_at);
 
 --
 -- Name: events_commit_order; Type: INDEX; Schema: agentledger
@@ -6083,6 +6111,13 @@ ALTER TABLE ONLY agentledger.decisions
     ADD CONSTRAINT decisions_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
 
 --
+-- Name: entity_expiry entity_expiry_tenant_id_entity_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.entity_expiry
+    ADD CONSTRAINT entity_expiry_tenant_id_entity_id_fkey FOREIGN KEY (tenant_id, entity_id) REFERENCES agentledger.memory_entities(tenant_id, id) ON DELETE CASCADE;
+
+--
 -- Name: event_checkpoints event_checkpoints_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
 --
 
@@ -6380,6 +6415,12 @@ CREATE POLICY definer_search ON agentledger.session_chunk_segments FOR SELECT TO
 --
 
 CREATE POLICY definer_search ON agentledger.session_chunks FOR SELECT TO CURRENT_USER USING (true);
+
+--
+-- Name: entity_expiry; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.entity_expiry ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: event_checkpoints; Type: ROW SECURITY; Schema: agentledger
@@ -6902,6 +6943,12 @@ CREATE POLICY tenant_isolation ON agentledger.checkpoints USING ((tenant_id = ag
 --
 
 CREATE POLICY tenant_isolation ON agentledger.decisions USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: entity_expiry tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.entity_expiry USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
 
 --
 -- Name: event_checkpoints tenant_isolation; Type: POLICY; Schema: agentledger
@@ -8354,6 +8401,12 @@ GRANT SELECT(feedback_by) ON TABLE agentledger.decisions TO agentledger_reportin
 --
 
 GRANT SELECT(feedback_at) ON TABLE agentledger.decisions TO agentledger_reporting;
+
+--
+-- Name: TABLE entity_expiry; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.entity_expiry TO agentledger_app;
 
 --
 -- Name: TABLE event_checkpoints; Type: ACL; Schema: agentledger

@@ -167,19 +167,17 @@ def _upsert_rows(rows: list[dict[str, Any]], mode: str) -> Gen[list[dict[str, An
                         f" (source {r['source']!r})",
                         field="name",
                     )
-    embedded = [
-        {"user_id": r["user_id"], "dedup_key": r["dedup_key"], "embedding": r["embedding"]}
-        for r in rows
-        if r["embedding"] is not None
-    ]
-    if embedded:
+    if any(r["embedding"] is not None for r in rows):
         yield Q.require_extension.none(extension="vector", feature="entity embeddings")
+        embedded: list[dict[str, Any]] = yield Q.upsert_entities_embedded.all(
+            rows=json.dumps(rows), mode=mode
+        )
+        return embedded
+    # Without pgvector there is no embedding column to name.
     result: list[dict[str, Any]] = yield Q.upsert_entities.all(
         rows=json.dumps([{k: x for k, x in r.items() if k != "embedding"} for r in rows]),
         mode=mode,
     )
-    if embedded:
-        yield Q.set_embeddings.none(rows=json.dumps(embedded))
     return result
 
 
@@ -207,7 +205,7 @@ def get_by_key(
 ) -> Gen[Entity | None]:
     """By natural key (source + key), or by kind + name for entities upserted by name; looks in
     ``user``'s namespace (or the tenant's)."""
-    dedup = _natural_dedup(key, source, kind, name)
+    dedup = natural_dedup(key, source, kind, name)
     lookup = Q.get_entity_by_key.one(owner=filters.user_id(user) or "", dedup_key=dedup)
     # Without a touch the lookup is the whole operation: one round trip.
     row = yield (lookup if touch else lookup.alone())
@@ -234,7 +232,7 @@ def delete_by_key(
 ) -> Gen[bool]:
     """Delete the entity with this natural key (as ``get_by_key`` finds it, in ``user``'s
     namespace or the tenant's) and its relationships; False when there was none."""
-    dedup = _natural_dedup(key, source, kind, name)
+    dedup = natural_dedup(key, source, kind, name)
     count = yield Q.delete_entity_by_key.rowcount(
         owner=filters.user_id(user) or "", dedup_key=dedup
     )
@@ -410,7 +408,7 @@ def _utc_stamp(at: datetime) -> str:
     return at.astimezone(UTC).isoformat()
 
 
-def _natural_dedup(key: str | None, source: str, kind: str | None, name: str | None) -> str:
+def natural_dedup(key: str | None, source: str, kind: str | None, name: str | None) -> str:
     """The dedup key of a natural key: source + key, or kind + name."""
     if key is not None:
         return _key_dedup(source, key)

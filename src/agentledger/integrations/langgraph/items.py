@@ -18,7 +18,7 @@ from langgraph.store.base.embed import get_text_at_path, tokenize_path
 
 from agentledger.errors import InvalidInput
 from agentledger.memory.filters import Where
-from agentledger.memory.records import Entity, SearchHit
+from agentledger.memory.records import Entity
 
 SOURCE_PREFIX = "langgraph:"
 DEFAULT_KIND = "langgraph"
@@ -138,10 +138,6 @@ def search_item(entity: Entity, score: float | None = None) -> SearchItem:
         updated_at=entity.updated_at,
         score=score,
     )
-
-
-def scored(hit: SearchHit) -> SearchItem:
-    return search_item(hit.entity, hit.score)
 
 
 def _structured(value: object) -> bool:

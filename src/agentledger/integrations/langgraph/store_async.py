@@ -1,9 +1,10 @@
-"""LangGraph store operations run on the bound tenant's memory (``store_sync.py`` is
-generated from ``store_async.py``)."""
+"""LangGraph store operations run on the bound tenant's memory and expiry modules (the sync
+twin, ``store_sync.py``, is generated from this file)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Sequence
 
 from langgraph.store.base import (
@@ -18,10 +19,12 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
-from agentledger.errors import InvalidInput
+from agentledger.errors import InvalidInput, TenantInactive
+from agentledger.expiry import Found
+from agentledger.expiry.ops import ttl_minutes
 from agentledger.integrations.langgraph import items
+from agentledger.ledger_async import AsyncTenantScope
 from agentledger.memory.embedder import Embedder
-from agentledger.memory.facade_async import AsyncMemory
 from agentledger.memory.filters import MAX_LIMIT, Filter
 from agentledger.memory.records import NewEntity
 
@@ -33,18 +36,24 @@ MAX_SUMMARY = 100_000
 
 class AsyncStoreCore:
     """A batch of LangGraph store operations, each on memory: reads in order, then the
-    batch's writes (the last write of each item wins), as LangGraph's stores apply them."""
+    batch's writes (the last write of each item wins), as LangGraph's stores apply them.
+
+    Reads go through the expiry module, which leaves out items whose TTL has run out; the
+    TTLs of the items a batch read with ``refresh_ttl`` restart in one statement after its
+    reads, and puts with a ``ttl`` set theirs after the batch's upsert."""
 
     def __init__(
         self,
-        memory: AsyncMemory,
+        tenant: AsyncTenantScope,
         *,
         embedder: Embedder | None,
         fields: Sequence[str],
         kind: str,
         user: str | None,
     ) -> None:
-        self._memory = memory
+        self._tenant = tenant
+        self._memory = tenant.memory
+        self._expiry = tenant.expiry
         self._embedder = embedder
         self._fields = list(fields)
         self._kind = kind
@@ -55,13 +64,16 @@ class AsyncStoreCore:
         todo = list(ops)
         for op in todo:
             validate_op_namespace(op)
+            if isinstance(op, PutOp) and op.value is not None and op.ttl is not None:
+                ttl_minutes(op.ttl)  # refused before anything is read or written
         results: list[Result] = []
         writes: dict[tuple[tuple[str, ...], str], PutOp] = {}
+        refresh: list[Found] = []
         for op in todo:
             if isinstance(op, GetOp):
-                results.append(await self._get(op))
+                results.append(await self._get(op, refresh))
             elif isinstance(op, SearchOp):
-                results.append(await self._search(op))
+                results.append(await self._search(op, refresh))
             elif isinstance(op, ListNamespacesOp):
                 results.append(await self._list_namespaces(op))
             elif isinstance(op, PutOp):
@@ -69,17 +81,27 @@ class AsyncStoreCore:
                 results.append(None)
             else:
                 raise InvalidInput(f"unknown store operation {type(op).__name__}", field="ops")
+        expiring = {f.entity.id for f in refresh if f.ttl_minutes is not None}
+        if expiring:
+            # A suspended tenant reads but does not write: its TTLs stand still, its reads
+            # go on (and nothing sweeps its items meanwhile).
+            with contextlib.suppress(TenantInactive):
+                await self._expiry.refresh(sorted(expiring))
         if writes:
             await self._write(list(writes.values()))
         return results
 
-    async def _get(self, op: GetOp) -> Item | None:
-        entity = await self._memory.get_by_key(
+    async def _get(self, op: GetOp, refresh: list[Found]) -> Item | None:
+        found = await self._expiry.get_by_key(
             op.key, source=items.source(op.namespace), user=self._user
         )
-        return None if entity is None else items.item(entity)
+        if found is None:
+            return None
+        if op.refresh_ttl:
+            refresh.append(found)
+        return items.item(found.entity)
 
-    async def _search(self, op: SearchOp) -> list[SearchItem]:
+    async def _search(self, op: SearchOp, refresh: list[Found]) -> list[SearchItem]:
         if op.limit < 0 or op.offset < 0:
             raise InvalidInput("limit and offset must not be negative", field="limit")
         if op.limit == 0:
@@ -100,10 +122,13 @@ class AsyncStoreCore:
         )
         if op.query and self._embedder is not None:
             (vector,) = await asyncio.to_thread(self._embedder.embed, [op.query])
-            hits = await self._memory.search_vector(vector, filter=scope, limit=size)
-            return [items.scored(hit) for hit in hits[op.offset :]]
-        found = await self._memory.list(scope, limit=size)
-        return [items.search_item(entity) for entity in found[op.offset :]]
+            found = await self._expiry.search_vector(vector, filter=scope, limit=size)
+        else:
+            found = await self._expiry.list(scope, limit=size)
+        page = found[op.offset :]
+        if op.refresh_ttl:
+            refresh.extend(page)
+        return [items.search_item(f.entity, f.score) for f in page]
 
     async def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         """Every namespace under the conditions' literal prefix is read (a page of sources
@@ -116,7 +141,7 @@ class AsyncStoreCore:
         found: set[tuple[str, ...]] = set()
         after: str | None = None
         while True:
-            page = await self._memory.sources(
+            page = await self._expiry.sources(
                 start,
                 kind=self._kind,
                 user=self._user,
@@ -139,7 +164,9 @@ class AsyncStoreCore:
         return sorted(found)[op.offset : op.offset + op.limit]
 
     async def _write(self, writes: list[PutOp]) -> None:
-        """Values replace the stored ones whole, in one statement; deletes go one by one."""
+        """Values replace the stored ones whole, in one statement; when some come with a TTL,
+        the TTLs are set in the same transaction, so an item never outlives a failed put.
+        Deletes go one by one."""
         puts = [w for w in writes if w.value is not None]
         texts = [
             items.index_text(w.value, self._fields if w.index is None else w.index)
@@ -154,23 +181,29 @@ class AsyncStoreCore:
             for i, vector in zip(wanted, embedded, strict=True):
                 vectors[i] = vector
         if puts:
-            await self._memory.upsert_many(
-                [
-                    NewEntity(
-                        kind=self._kind,
-                        name=w.key if w.key.strip() else "(blank key)",
-                        key=w.key,
-                        source=items.source(w.namespace),
-                        summary=text[:MAX_SUMMARY],
-                        attrs=dict(w.value or {}),
-                        tags=items.prefix_tags(w.namespace),
-                        user_id=self._user,
-                        embedding=vector,
+            entities = [
+                NewEntity(
+                    kind=self._kind,
+                    name=w.key if w.key.strip() else "(blank key)",
+                    key=w.key,
+                    source=items.source(w.namespace),
+                    summary=text[:MAX_SUMMARY],
+                    attrs=dict(w.value or {}),
+                    tags=items.prefix_tags(w.namespace),
+                    user_id=self._user,
+                    embedding=vector,
+                )
+                for w, text, vector in zip(puts, texts, vectors, strict=True)
+            ]
+            timed = [(i, w.ttl) for i, w in enumerate(puts) if w.ttl is not None]
+            if timed:
+                async with self._tenant.transaction() as tx:
+                    upserted = await tx.memory.upsert_many(entities, merge="replace")
+                    await tx.expiry.set_ttls(
+                        [upserted.ids[i] for i, _ in timed], [t for _, t in timed]
                     )
-                    for w, text, vector in zip(puts, texts, vectors, strict=True)
-                ],
-                merge="replace",
-            )
+            else:
+                await self._memory.upsert_many(entities, merge="replace")
         for w in writes:
             if w.value is None:
                 await self._memory.delete_by_key(

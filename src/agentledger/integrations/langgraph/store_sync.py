@@ -1,10 +1,11 @@
 # Generated from src/agentledger/integrations/langgraph/store_async.py by scripts/async_to_sync.py.
 # Edit the source and rerun the script; CI fails when this file is stale.
-"""LangGraph store operations run on the bound tenant's memory (``store_sync.py`` is
-generated from ``store_sync.py``)."""
+"""LangGraph store operations run on the bound tenant's memory and expiry modules (the sync
+twin, ``store_sync.py``, is generated from this file)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 
 from langgraph.store.base import (
@@ -19,10 +20,12 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
-from agentledger.errors import InvalidInput
+from agentledger.errors import InvalidInput, TenantInactive
+from agentledger.expiry import Found
+from agentledger.expiry.ops import ttl_minutes
 from agentledger.integrations.langgraph import items
+from agentledger.ledger_sync import TenantScope
 from agentledger.memory.embedder import Embedder
-from agentledger.memory.facade_sync import Memory
 from agentledger.memory.filters import MAX_LIMIT, Filter
 from agentledger.memory.records import NewEntity
 
@@ -34,18 +37,24 @@ MAX_SUMMARY = 100_000
 
 class StoreCore:
     """A batch of LangGraph store operations, each on memory: reads in order, then the
-    batch's writes (the last write of each item wins), as LangGraph's stores apply them."""
+    batch's writes (the last write of each item wins), as LangGraph's stores apply them.
+
+    Reads go through the expiry module, which leaves out items whose TTL has run out; the
+    TTLs of the items a batch read with ``refresh_ttl`` restart in one statement after its
+    reads, and puts with a ``ttl`` set theirs after the batch's upsert."""
 
     def __init__(
         self,
-        memory: Memory,
+        tenant: TenantScope,
         *,
         embedder: Embedder | None,
         fields: Sequence[str],
         kind: str,
         user: str | None,
     ) -> None:
-        self._memory = memory
+        self._tenant = tenant
+        self._memory = tenant.memory
+        self._expiry = tenant.expiry
         self._embedder = embedder
         self._fields = list(fields)
         self._kind = kind
@@ -56,13 +65,16 @@ class StoreCore:
         todo = list(ops)
         for op in todo:
             validate_op_namespace(op)
+            if isinstance(op, PutOp) and op.value is not None and op.ttl is not None:
+                ttl_minutes(op.ttl)  # refused before anything is read or written
         results: list[Result] = []
         writes: dict[tuple[tuple[str, ...], str], PutOp] = {}
+        refresh: list[Found] = []
         for op in todo:
             if isinstance(op, GetOp):
-                results.append(self._get(op))
+                results.append(self._get(op, refresh))
             elif isinstance(op, SearchOp):
-                results.append(self._search(op))
+                results.append(self._search(op, refresh))
             elif isinstance(op, ListNamespacesOp):
                 results.append(self._list_namespaces(op))
             elif isinstance(op, PutOp):
@@ -70,15 +82,25 @@ class StoreCore:
                 results.append(None)
             else:
                 raise InvalidInput(f"unknown store operation {type(op).__name__}", field="ops")
+        expiring = {f.entity.id for f in refresh if f.ttl_minutes is not None}
+        if expiring:
+            # A suspended tenant reads but does not write: its TTLs stand still, its reads
+            # go on (and nothing sweeps its items meanwhile).
+            with contextlib.suppress(TenantInactive):
+                self._expiry.refresh(sorted(expiring))
         if writes:
             self._write(list(writes.values()))
         return results
 
-    def _get(self, op: GetOp) -> Item | None:
-        entity = self._memory.get_by_key(op.key, source=items.source(op.namespace), user=self._user)
-        return None if entity is None else items.item(entity)
+    def _get(self, op: GetOp, refresh: list[Found]) -> Item | None:
+        found = self._expiry.get_by_key(op.key, source=items.source(op.namespace), user=self._user)
+        if found is None:
+            return None
+        if op.refresh_ttl:
+            refresh.append(found)
+        return items.item(found.entity)
 
-    def _search(self, op: SearchOp) -> list[SearchItem]:
+    def _search(self, op: SearchOp, refresh: list[Found]) -> list[SearchItem]:
         if op.limit < 0 or op.offset < 0:
             raise InvalidInput("limit and offset must not be negative", field="limit")
         if op.limit == 0:
@@ -99,10 +121,13 @@ class StoreCore:
         )
         if op.query and self._embedder is not None:
             (vector,) = self._embedder.embed([op.query])
-            hits = self._memory.search_vector(vector, filter=scope, limit=size)
-            return [items.scored(hit) for hit in hits[op.offset :]]
-        found = self._memory.list(scope, limit=size)
-        return [items.search_item(entity) for entity in found[op.offset :]]
+            found = self._expiry.search_vector(vector, filter=scope, limit=size)
+        else:
+            found = self._expiry.list(scope, limit=size)
+        page = found[op.offset :]
+        if op.refresh_ttl:
+            refresh.extend(page)
+        return [items.search_item(f.entity, f.score) for f in page]
 
     def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         """Every namespace under the conditions' literal prefix is read (a page of sources
@@ -115,7 +140,7 @@ class StoreCore:
         found: set[tuple[str, ...]] = set()
         after: str | None = None
         while True:
-            page = self._memory.sources(
+            page = self._expiry.sources(
                 start,
                 kind=self._kind,
                 user=self._user,
@@ -138,7 +163,9 @@ class StoreCore:
         return sorted(found)[op.offset : op.offset + op.limit]
 
     def _write(self, writes: list[PutOp]) -> None:
-        """Values replace the stored ones whole, in one statement; deletes go one by one."""
+        """Values replace the stored ones whole, in one statement; when some come with a TTL,
+        the TTLs are set in the same transaction, so an item never outlives a failed put.
+        Deletes go one by one."""
         puts = [w for w in writes if w.value is not None]
         texts = [
             items.index_text(w.value, self._fields if w.index is None else w.index)
@@ -153,23 +180,27 @@ class StoreCore:
             for i, vector in zip(wanted, embedded, strict=True):
                 vectors[i] = vector
         if puts:
-            self._memory.upsert_many(
-                [
-                    NewEntity(
-                        kind=self._kind,
-                        name=w.key if w.key.strip() else "(blank key)",
-                        key=w.key,
-                        source=items.source(w.namespace),
-                        summary=text[:MAX_SUMMARY],
-                        attrs=dict(w.value or {}),
-                        tags=items.prefix_tags(w.namespace),
-                        user_id=self._user,
-                        embedding=vector,
-                    )
-                    for w, text, vector in zip(puts, texts, vectors, strict=True)
-                ],
-                merge="replace",
-            )
+            entities = [
+                NewEntity(
+                    kind=self._kind,
+                    name=w.key if w.key.strip() else "(blank key)",
+                    key=w.key,
+                    source=items.source(w.namespace),
+                    summary=text[:MAX_SUMMARY],
+                    attrs=dict(w.value or {}),
+                    tags=items.prefix_tags(w.namespace),
+                    user_id=self._user,
+                    embedding=vector,
+                )
+                for w, text, vector in zip(puts, texts, vectors, strict=True)
+            ]
+            timed = [(i, w.ttl) for i, w in enumerate(puts) if w.ttl is not None]
+            if timed:
+                with self._tenant.transaction() as tx:
+                    upserted = tx.memory.upsert_many(entities, merge="replace")
+                    tx.expiry.set_ttls([upserted.ids[i] for i, _ in timed], [t for _, t in timed])
+            else:
+                self._memory.upsert_many(entities, merge="replace")
         for w in writes:
             if w.value is None:
                 self._memory.delete_by_key(w.key, source=items.source(w.namespace), user=self._user)
