@@ -24,6 +24,7 @@ from agentledger.db.embedded import EmbeddedServer
 from agentledger.db.statements import Gen, Op, Query, operation
 from agentledger.errors import ConfigError
 from agentledger.events import ops as events
+from agentledger.memory import ops as memory_ops
 from tests.conftest import server_dir
 from tests.faces import AsyncFace
 
@@ -296,6 +297,21 @@ def test_a_multi_host_read_url_prefers_the_standby(pair: Pair, tmp_path: Path) -
                 assert conn.info.port == primary
         finally:
             pair.standby.start()
+
+
+def test_reads_that_record_their_access_run_on_the_primary(
+    ledger: Ledger, pair: Pair, tenant: str
+) -> None:
+    mem = ledger.tenant(tenant).memory
+    entity = mem.upsert("fact", "sky is blue", key="sky")
+    pair.caught_up()
+    assert mem.get(entity.id).access_count == 0  # a plain read: the standby's
+    mem.get(entity.id, touch=True)  # a standby would refuse the access it records
+    assert mem.get_by_key("sky", touch=True) is not None
+    assert mem.search_text("sky", touch=True)[0].entity.id == entity.id
+    count = "SELECT access_count FROM agentledger.memory_entities WHERE id = %s"
+    assert pair.primary_sql(count, (entity.id,)) == 3
+    assert memory_ops.get(entity.id).standby and not memory_ops.get(entity.id, touch=True).standby
 
 
 def test_reads_that_decide_writes_stay_on_the_primary() -> None:

@@ -116,13 +116,16 @@ def operation(
     idempotent: bool | None = None,
     spoolable: bool = False,
     standby: bool | None = None,
+    primary_if: str | None = None,
 ) -> Callable[[Callable[P, Gen[T]]], Callable[P, Op[T]]]:
     """Turn a generator function into a factory of restartable :class:`Op` objects.
 
     Reads are idempotent by nature; writes say so when client-side ids make them safe to
     repeat. A spoolable operation must be idempotent. Reads may run on a standby; one
     that decides a write or must see the latest commit says ``standby=False`` (a write
-    never runs there).
+    never runs there). ``primary_if`` names a keyword argument of a read that, when true,
+    makes the call write as well (``touch=True`` records the access): such a call runs on
+    the primary.
     """
     if spoolable and (not writes or idempotent is False):
         raise ValueError("a spoolable operation is an idempotent write")
@@ -132,6 +135,7 @@ def operation(
     def wrap(fn: Callable[P, Gen[T]]) -> Callable[P, Op[T]]:
         @functools.wraps(fn)
         def make(*args: P.args, **kwargs: P.kwargs) -> Op[T]:
+            on_standby = (not writes) if standby is None else standby
             return Op(
                 fn,
                 args,
@@ -139,7 +143,7 @@ def operation(
                 writes=writes,
                 idempotent=(not writes) if idempotent is None else idempotent,
                 spoolable=spoolable,
-                standby=(not writes) if standby is None else standby,
+                standby=on_standby and not (primary_if and kwargs.get(primary_if)),
             )
 
         return make

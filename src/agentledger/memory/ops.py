@@ -181,7 +181,7 @@ def _upsert_rows(rows: list[dict[str, Any]], mode: str) -> Gen[list[dict[str, An
     return result
 
 
-@operation(writes=False)
+@operation(writes=False, primary_if="touch")
 def get(
     id: UUID | str, *, user: str | None = None, scope: str = "shared", touch: bool = False
 ) -> Gen[Entity]:
@@ -193,7 +193,7 @@ def get(
     return entity_from_row(row)
 
 
-@operation(writes=False)
+@operation(writes=False, primary_if="touch")
 def get_by_key(
     key: str | None = None,
     *,

@@ -30,7 +30,7 @@ EF_SEARCH = 200
 MIN_SUBSTRING = 3
 
 
-@operation(writes=False)
+@operation(writes=False, primary_if="touch")
 def find_by_name(
     name: str,
     *,
@@ -54,7 +54,7 @@ def find_by_name(
     return (yield from _hits(rows, touch, "fuzzy_score"))
 
 
-@operation(writes=False)
+@operation(writes=False, primary_if="touch")
 def search_text(
     query: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
 ) -> Gen[list[SearchHit]]:
@@ -68,7 +68,7 @@ def search_text(
     return (yield from _hits(rows, touch, "text_score"))
 
 
-@operation(writes=False)
+@operation(writes=False, primary_if="touch")
 def find_by_substring(
     text: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
 ) -> Gen[list[SearchHit]]:
@@ -87,7 +87,7 @@ def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-@operation(writes=False)
+@operation(writes=False, primary_if="touch")
 def search_vector(
     embedding: Sequence[float],
     *,
@@ -104,7 +104,7 @@ def search_vector(
     return (yield from _hits(rows, touch, "vector_score"))
 
 
-@operation(writes=False)
+@operation(writes=False, primary_if="touch")
 def search_hybrid(
     query: str,
     *,
