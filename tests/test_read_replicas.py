@@ -299,30 +299,33 @@ def test_a_multi_host_read_url_prefers_the_standby(pair: Pair, tmp_path: Path) -
             pair.standby.start()
 
 
-def test_reads_that_record_their_access_run_on_the_primary(
+def test_touched_reads_run_on_the_standby_and_their_access_is_written_on_the_primary(
     ledger: Ledger, pair: Pair, tenant: str
 ) -> None:
     mem = ledger.tenant(tenant).memory
     entity = mem.upsert("fact", "sky is blue", key="sky")
     pair.caught_up()
-    assert mem.get(entity.id).access_count == 0  # a plain read: the standby's
-    mem.get(entity.id, touch=True)  # a standby would refuse the access it records
-    assert mem.get_by_key("sky", touch=True) is not None
-    assert mem.search_text("sky", touch=True)[0].entity.id == entity.id
-    count = "SELECT access_count FROM agentledger.memory_entities WHERE id = %s"
-    assert pair.primary_sql(count, (entity.id,)) == 3
-    assert memory_ops.get(entity.id).standby and not memory_ops.get(entity.id, touch=True).standby
+    with pair.paused():
+        mem.get(entity.id, touch=True)  # a plain read: the access is counted, not written
+        assert mem.get_by_key("sky", touch=True) is not None
+        assert mem.search_text("sky", touch=True)[0].entity.id == entity.id
+        assert ledger.flush_access() == 1  # on the primary: a standby would refuse it
+        count = "SELECT access_count FROM agentledger.memory_entities WHERE id = %s"
+        assert pair.primary_sql(count, (entity.id,)) == 3
+    # A touch written with its read (in a transaction, or an interval of 0) is a write.
+    assert memory_ops.get(entity.id).on_standby
+    assert not memory_ops.get(entity.id, touch=True).on_standby
 
 
 def test_reads_that_decide_writes_stay_on_the_primary() -> None:
-    assert events.read_stream("s").standby
+    assert events.read_stream("s").on_standby
     for op in (
         events.read_all(),
         events.checkpoint("sub"),
         events.stream_version("s"),
         events.append_fields("s", "t", {}, event_id=uuid.uuid4()),
     ):
-        assert not op.standby, op.name
+        assert not op.on_standby, op.name
     with pytest.raises(ValueError, match="never runs on a standby"):
         operation(writes=True, standby=True)
 

@@ -71,6 +71,13 @@ class Settings(BaseSettings):
         description="End a library session left idle inside a transaction this long (0: never).",
     )
     retry_attempts: int = Field(default=3, ge=1, le=20)
+    access_flush_interval: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description="Seconds touched memory reads are counted before the counts are written "
+        "(0: each in the read's own transaction).",
+    )
     spool_dir: Path | None = Field(
         default=None, description="Keep spoolable writes here while PostgreSQL is down."
     )

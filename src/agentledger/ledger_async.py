@@ -33,6 +33,7 @@ from agentledger.events.facade_async import AsyncEvents
 from agentledger.events.follow_async import AsyncFollower
 from agentledger.expiry.facade_async import AsyncExpiry
 from agentledger.memory.facade_async import AsyncMemory
+from agentledger.memory.recorder_async import AsyncAccessRecorder
 from agentledger.runs.facade_async import AsyncRuns
 from agentledger.sessions.facade_async import AsyncSessions
 from agentledger.tasks.facade_async import AsyncPlatformTasks, AsyncTasks
@@ -61,10 +62,18 @@ class AsyncModules:
     """The modules reachable through a tenant-bound handle or an open transaction.
 
     ``run`` runs each operation; ``db``, when given, lets the tasks module start workers
-    (which need connections of their own, so an open transaction passes none).
+    (which need connections of their own, so an open transaction passes none); ``recorder``
+    counts touched memory reads for a later write (an open transaction passes none: its
+    touches are written with it).
     """
 
-    def __init__(self, tenant_id: str, run: AsyncRunner, db: AsyncDatabase | None = None) -> None:
+    def __init__(
+        self,
+        tenant_id: str,
+        run: AsyncRunner,
+        db: AsyncDatabase | None = None,
+        recorder: AsyncAccessRecorder | None = None,
+    ) -> None:
         self.tenant_id = tenant_id
         self._run_app_sql = run
         self.keys = AsyncKeys(run)
@@ -74,7 +83,7 @@ class AsyncModules:
         self.alerts = AsyncAlerts(run)
         self.agents = AsyncAgents(run)
         self.tasks = AsyncTasks(run, db, tenant_id, AsyncTransaction)
-        self.memory = AsyncMemory(run)
+        self.memory = AsyncMemory(run, recorder=recorder, tenant=tenant_id)
         self.sessions = AsyncSessions(run)
         self.catalog = AsyncCatalog(run)
         self.checkpoints = AsyncCheckpoints(run)
@@ -127,9 +136,14 @@ class AsyncTenantScope(AsyncModules):
     """
 
     def __init__(
-        self, db: AsyncDatabase, binding: Binding, *, read_your_writes: bool = False
+        self,
+        db: AsyncDatabase,
+        binding: Binding,
+        *,
+        read_your_writes: bool = False,
+        recorder: AsyncAccessRecorder | None = None,
     ) -> None:
-        super().__init__(binding.tenant or "", self._run, db)
+        super().__init__(binding.tenant or "", self._run, db, recorder)
         self._db = db
         self._binding = binding
         self._mark = WriteMark() if read_your_writes else None
@@ -174,6 +188,7 @@ class AsyncLedger:
         self.settings = settings if settings is not None else Settings.build()
         self._migrate = migrate
         self._db: AsyncDatabase | None = None
+        self._recorder: AsyncAccessRecorder | None = None
         self._locations: tuple[Path, ...] = ()
 
     @classmethod
@@ -196,13 +211,21 @@ class AsyncLedger:
         db = AsyncDatabase(self.settings, url)
         await db.open()
         self._db = db
+        interval = self.settings.access_flush_interval
+        self._recorder = AsyncAccessRecorder(db, interval) if interval > 0 else None
         self._locations = locations
         return self
 
     async def close(self) -> None:
         if self._db is not None:
+            await self.flush_access()
             await self._db.close()
             self._db = None
+
+    async def flush_access(self) -> int:
+        """Write the touched memory reads counted so far (memory/access.py) now; how many
+        entities were updated."""
+        return 0 if self._recorder is None else await self._recorder.flush()
 
     async def __aenter__(self) -> Self:
         return await self.open()
@@ -244,7 +267,10 @@ class AsyncLedger:
         makes this handle's reads see the writes it made (keep the handle to keep that).
         """
         return AsyncTenantScope(
-            self.db, Binding.to_tenant(tenant_id), read_your_writes=read_your_writes
+            self.db,
+            Binding.to_tenant(tenant_id),
+            read_your_writes=read_your_writes,
+            recorder=self._recorder,
         )
 
     async def replay_spool(self) -> int:

@@ -34,6 +34,7 @@ from agentledger.events.facade_sync import Events
 from agentledger.events.follow_sync import Follower
 from agentledger.expiry.facade_sync import Expiry
 from agentledger.memory.facade_sync import Memory
+from agentledger.memory.recorder_sync import AccessRecorder
 from agentledger.runs.facade_sync import Runs
 from agentledger.sessions.facade_sync import Sessions
 from agentledger.tasks.facade_sync import PlatformTasks, Tasks
@@ -62,10 +63,18 @@ class Modules:
     """The modules reachable through a tenant-bound handle or an open transaction.
 
     ``run`` runs each operation; ``db``, when given, lets the tasks module start workers
-    (which need connections of their own, so an open transaction passes none).
+    (which need connections of their own, so an open transaction passes none); ``recorder``
+    counts touched memory reads for a later write (an open transaction passes none: its
+    touches are written with it).
     """
 
-    def __init__(self, tenant_id: str, run: Runner, db: Database | None = None) -> None:
+    def __init__(
+        self,
+        tenant_id: str,
+        run: Runner,
+        db: Database | None = None,
+        recorder: AccessRecorder | None = None,
+    ) -> None:
         self.tenant_id = tenant_id
         self._run_app_sql = run
         self.keys = Keys(run)
@@ -75,7 +84,7 @@ class Modules:
         self.alerts = Alerts(run)
         self.agents = Agents(run)
         self.tasks = Tasks(run, db, tenant_id, Transaction)
-        self.memory = Memory(run)
+        self.memory = Memory(run, recorder=recorder, tenant=tenant_id)
         self.sessions = Sessions(run)
         self.catalog = Catalog(run)
         self.checkpoints = Checkpoints(run)
@@ -127,8 +136,15 @@ class TenantScope(Modules):
     writes: they run on the standby only once it has replayed them (docs/scaling.md).
     """
 
-    def __init__(self, db: Database, binding: Binding, *, read_your_writes: bool = False) -> None:
-        super().__init__(binding.tenant or "", self._run, db)
+    def __init__(
+        self,
+        db: Database,
+        binding: Binding,
+        *,
+        read_your_writes: bool = False,
+        recorder: AccessRecorder | None = None,
+    ) -> None:
+        super().__init__(binding.tenant or "", self._run, db, recorder)
         self._db = db
         self._binding = binding
         self._mark = WriteMark() if read_your_writes else None
@@ -173,6 +189,7 @@ class Ledger:
         self.settings = settings if settings is not None else Settings.build()
         self._migrate = migrate
         self._db: Database | None = None
+        self._recorder: AccessRecorder | None = None
         self._locations: tuple[Path, ...] = ()
 
     @classmethod
@@ -195,13 +212,21 @@ class Ledger:
         db = Database(self.settings, url)
         db.open()
         self._db = db
+        interval = self.settings.access_flush_interval
+        self._recorder = AccessRecorder(db, interval) if interval > 0 else None
         self._locations = locations
         return self
 
     def close(self) -> None:
         if self._db is not None:
+            self.flush_access()
             self._db.close()
             self._db = None
+
+    def flush_access(self) -> int:
+        """Write the touched memory reads counted so far (memory/access.py) now; how many
+        entities were updated."""
+        return 0 if self._recorder is None else self._recorder.flush()
 
     def __enter__(self) -> Self:
         return self.open()
@@ -242,7 +267,12 @@ class Ledger:
         Reads may run on a standby (``read_database_url``); ``read_your_writes=True``
         makes this handle's reads see the writes it made (keep the handle to keep that).
         """
-        return TenantScope(self.db, Binding.to_tenant(tenant_id), read_your_writes=read_your_writes)
+        return TenantScope(
+            self.db,
+            Binding.to_tenant(tenant_id),
+            read_your_writes=read_your_writes,
+            recorder=self._recorder,
+        )
 
     def replay_spool(self) -> int:
         """Apply what the spool holds (in order, exactly once); returns how many applied."""

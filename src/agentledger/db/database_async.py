@@ -134,7 +134,7 @@ class AsyncDatabase:
         self, op: Op[T], binding: Binding, standby: AsyncStandby, mark: WriteMark | None
     ) -> T:
         """With a standby: the reads it may serve go there, and writes keep ``mark``."""
-        if op.standby:
+        if op.on_standby:
             return await self._read(op, binding, standby, mark)
         try:
             if self.spool is not None and op.spoolable:

@@ -133,7 +133,7 @@ class Database:
 
     def _routed(self, op: Op[T], binding: Binding, standby: Standby, mark: WriteMark | None) -> T:
         """With a standby: the reads it may serve go there, and writes keep ``mark``."""
-        if op.standby:
+        if op.on_standby:
             return self._read(op, binding, standby, mark)
         try:
             if self.spool is not None and op.spoolable:

@@ -91,7 +91,8 @@ class Op(Generic[T]):
     again after an unknown outcome (a connection lost during COMMIT) is harmless;
     ``spoolable`` that, when the database is down, it may wait in the local spool and be
     replayed later (its arguments are JSON-encodable and carry client-side ids); ``standby``
-    that a streaming standby, a little behind the primary, may serve it (docs/scaling.md).
+    that a streaming standby, a little behind the primary, may serve it (docs/scaling.md),
+    unless its keyword argument named ``primary_if`` is true.
     """
 
     fn: Callable[..., Gen[T]]
@@ -101,9 +102,19 @@ class Op(Generic[T]):
     idempotent: bool = False
     spoolable: bool = False
     standby: bool = False
+    primary_if: str | None = None
 
     def start(self) -> Gen[T]:
         return self.fn(*self.args, **self.kwargs)
+
+    @property
+    def on_standby(self) -> bool:
+        """Whether this call may run on a standby."""
+        return self.standby and not (self.primary_if and self.kwargs.get(self.primary_if))
+
+    def with_kwargs(self, **changes: Any) -> Op[T]:
+        """The same call with some keyword arguments changed."""
+        return replace(self, kwargs={**self.kwargs, **changes})
 
     @property
     def name(self) -> str:
@@ -135,7 +146,6 @@ def operation(
     def wrap(fn: Callable[P, Gen[T]]) -> Callable[P, Op[T]]:
         @functools.wraps(fn)
         def make(*args: P.args, **kwargs: P.kwargs) -> Op[T]:
-            on_standby = (not writes) if standby is None else standby
             return Op(
                 fn,
                 args,
@@ -143,7 +153,8 @@ def operation(
                 writes=writes,
                 idempotent=(not writes) if idempotent is None else idempotent,
                 spoolable=spoolable,
-                standby=on_standby and not (primary_if and kwargs.get(primary_if)),
+                standby=(not writes) if standby is None else standby,
+                primary_if=primary_if,
             )
 
         return make

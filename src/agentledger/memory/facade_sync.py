@@ -7,15 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from agentledger.db.database_sync import Runner
 from agentledger.db.forward import forward_sync
+from agentledger.db.statements import Op
 from agentledger.errors import InvalidInput
 from agentledger.memory import graph, ops, search, vocabulary
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.filters import Filter
+from agentledger.memory.recorder_sync import AccessRecorder
 from agentledger.memory.records import (
     Entity,
     NewEntity,
@@ -25,6 +27,8 @@ from agentledger.memory.records import (
     Vocabulary,
 )
 
+T = TypeVar("T")
+
 
 class Memory:
     """Entities with merge-upsert, their relationships, search, retention and stats.
@@ -33,17 +37,38 @@ class Memory:
     default) it sees the tenant's own entities (``user_id`` None), its own, and other users'
     shared ones; with ``scope="own"`` only its own (``Filter.scope`` likewise). Without
     ``user`` a call reads as the tenant and sees everything. ``touch=True`` on a read also
-    records the access (count and time) in the same transaction; returned records show the
-    values from before this read. A merge by natural key counts as an access too.
+    records the access (count and time): through a tenant handle, counted by the ledger and
+    written in batches within ``access_flush_interval`` seconds, at ``close()`` or on
+    ``flush_access()`` (memory/access.py); inside ``transaction()``, or with an interval of
+    0, in the read's own transaction. Returned records show the values from before this
+    read. A merge by natural key counts as an access too, in its own statement.
     """
 
-    def __init__(self, run: Runner, embedder: Embedder | None = None) -> None:
-        self._run = run
+    def __init__(
+        self,
+        run: Runner,
+        embedder: Embedder | None = None,
+        *,
+        recorder: AccessRecorder | None = None,
+        tenant: str = "",
+    ) -> None:
+        self._runner = run
         self._embedder = embedder
+        self._recorder = recorder
+        self._tenant = tenant
 
     def with_embedder(self, embedder: Embedder | None) -> Memory:
         """This memory, embedding upserted entities and search queries with ``embedder``."""
-        return Memory(self._run, embedder)
+        return Memory(self._runner, embedder, recorder=self._recorder, tenant=self._tenant)
+
+    def _run(self, op: Op[T]) -> T:
+        """Run ``op``; a touched read, with a recorder, runs as a plain read (a standby may
+        serve it) and leaves its access to the recorder."""
+        if self._recorder is None or not op.kwargs.get("touch"):
+            return self._runner(op)
+        result = self._runner(op.with_kwargs(touch=False))
+        self._recorder.record(self._tenant, _read_ids(result))
+        return result
 
     def upsert(
         self,
@@ -285,3 +310,12 @@ def _embedding_text(entity: NewEntity) -> str:
 
 def _with_embedding(entity: NewEntity, vector: Sequence[float]) -> NewEntity:
     return replace(entity, embedding=list(vector))
+
+
+def _read_ids(result: object) -> list[UUID]:
+    """The entities a touched read returned: one, none, or each hit's."""
+    if isinstance(result, Entity):
+        return [result.id]
+    if isinstance(result, list):
+        return [h.entity.id for h in result if isinstance(h, SearchHit)]
+    return []

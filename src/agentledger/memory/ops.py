@@ -214,6 +214,17 @@ def get_by_key(
     return None if row is None else entity_from_row(row)
 
 
+@operation(idempotent=False)
+def record_access(reads: Mapping[UUID, tuple[int, datetime]]) -> Gen[int]:
+    """Write reads counted by an access log: per entity, how many and when the last; how many
+    entities it updated (those deleted since are skipped)."""
+    ids = sorted(reads)  # one order for every flush: concurrent flushes never deadlock
+    count: int = yield Q.record_access.rowcount(
+        ids=ids, counts=[reads[i][0] for i in ids], ats=[reads[i][1] for i in ids]
+    )
+    return count
+
+
 @operation()
 def delete(id: UUID | str, *, user: str | None = None, scope: str = "shared") -> Gen[bool]:
     """Delete an entity and its relationships; False when there was none to delete."""

@@ -133,6 +133,15 @@ WHERE e.tenant_id = agentledger.current_tenant() AND e.user_id = %(owner)s
 UPDATE agentledger.memory_entities AS e SET access_count = e.access_count + 1, last_accessed_at = now()
 WHERE e.tenant_id = agentledger.current_tenant() AND e.id = ANY(%(ids)s::uuid[])
 
+-- name: record_access
+-- Write the reads an access log counted (memory/access.py): each entity's count added and
+-- its last read kept when later than the stored one; entities deleted since are skipped.
+UPDATE agentledger.memory_entities AS e
+SET access_count = e.access_count + r.n,
+    last_accessed_at = greatest(e.last_accessed_at, r.at)
+FROM unnest(%(ids)s::uuid[], %(counts)s::integer[], %(ats)s::timestamptz[]) AS r(id, n, at)
+WHERE e.tenant_id = agentledger.current_tenant() AND e.id = r.id
+
 -- name: delete_entity
 -- Delete one entity the user may see (its relationships go with it).
 DELETE FROM agentledger.memory_entities AS e

@@ -1,0 +1,46 @@
+"""Writes what the access log counted (memory/access.py): each tenant's touched reads in one
+statement, through the ledger's database."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from uuid import UUID
+
+from agentledger.db.binding import Binding
+from agentledger.db.database_async import AsyncDatabase
+from agentledger.errors import LedgerError
+from agentledger.memory import ops
+from agentledger.memory.access import AccessLog
+
+log = logging.getLogger("agentledger")
+
+
+class AsyncAccessRecorder:
+    """One per ledger: every tenant's touched reads, written together once due."""
+
+    def __init__(self, db: AsyncDatabase, interval: float) -> None:
+        self.db = db
+        self.log = AccessLog(interval)
+
+    async def record(self, tenant: str, ids: Iterable[UUID]) -> None:
+        self.log.record(tenant, ids)
+        if self.log.due():
+            await self.flush()
+
+    async def flush(self) -> int:
+        """Write every count waiting; how many entities were updated. Counts a tenant cannot
+        write now (suspended, the database down) are dropped with a warning: access
+        statistics are advisory, and a read never fails for them."""
+        updated = 0
+        for tenant, reads in self.log.take().items():
+            try:
+                updated += await self.db.run(ops.record_access(reads), Binding.to_tenant(tenant))
+            except LedgerError as exc:
+                log.warning(
+                    "access counts of %d entities of tenant %s not written: %s",
+                    len(reads),
+                    tenant,
+                    exc,
+                )
+        return updated
