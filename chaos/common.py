@@ -99,19 +99,30 @@ class OwnServer:
     may stop, crash and restart without disturbing anything else."""
 
     def __init__(
-        self, *, durable: bool = True, base: Path | None = None, options: Sequence[str] = ()
+        self,
+        *,
+        durable: bool = True,
+        base: Path | None = None,
+        options: Sequence[str] = (),
+        fresh: bool = False,
     ) -> None:
         # Outside any private temp tree: under root the server runs as an unprivileged user.
         self.dir = Path(tempfile.mkdtemp(prefix="al-chaos-", dir=base))
         self.dir.chmod(0o755)
         # PostgreSQL's own small buffer cache: restarts after a crash stay quick.
         chosen = (SMALL_BUFFERS,) if durable else (SMALL_BUFFERS, *FAST_OPTIONS)
-        # A copy of the run's migrated cluster (ownership kept): no initdb, no migrations.
-        subprocess.run(["cp", "-a", str(migrated_cluster() / PG_SUBDIR), str(self.dir)], check=True)
+        if not fresh:
+            # A copy of the run's migrated cluster (ownership kept): no initdb, no
+            # migrations. ``fresh`` initialises one instead, with only the files initdb
+            # and the migrations leave (a scenario measuring free space wants that).
+            cluster = str(migrated_cluster() / PG_SUBDIR)
+            subprocess.run(["cp", "-a", cluster, str(self.dir)], check=True)
         self.server = EmbeddedServer(self.dir, options=(*chosen, *options))
         self.server.start()
         self.url = self.server.url()
         self.admin_url = self.server.url("postgres")
+        if fresh:
+            migrate.upgrade(self.url)
 
     def settings(self, **kw: Any) -> Settings:
         base: dict[str, Any] = {
@@ -170,9 +181,13 @@ class OwnServer:
 
 @contextlib.contextmanager
 def own_server(
-    *, durable: bool = True, base: Path | None = None, options: Sequence[str] = ()
+    *,
+    durable: bool = True,
+    base: Path | None = None,
+    options: Sequence[str] = (),
+    fresh: bool = False,
 ) -> Iterator[OwnServer]:
-    own = OwnServer(durable=durable, base=base, options=options)
+    own = OwnServer(durable=durable, base=base, options=options, fresh=fresh)
     try:
         yield own
     finally:

@@ -7,9 +7,10 @@ import uuid
 
 import psycopg
 import pytest
+from psycopg import errors as pg
 
-from agentledger import Ledger, NotFound
-from agentledger.db.translate import CONSTRAINTS
+from agentledger import Ledger, NotFound, Unavailable
+from agentledger.db.translate import CONSTRAINTS, translate
 
 
 def test_every_translated_constraint_exists_in_the_migrated_schema(database_url: str) -> None:
@@ -34,3 +35,19 @@ def test_a_missing_run_is_not_found_naming_run_id(
             scope.alerts.create(1, "t", run_id=uuid.uuid4())
     assert info.value.field == "run_id"
     assert info.value.detail["constraint"] == f"{module}_run_fk"
+
+
+@pytest.mark.parametrize(
+    ("error", "what"),
+    [
+        (pg.DiskFull, "disk space"),
+        (pg.OutOfMemory, "memory"),
+        (pg.TooManyConnections, "connections"),
+    ],
+)
+def test_a_server_out_of_resources_is_unavailable_without_its_paths(
+    error: type[psycopg.Error], what: str
+) -> None:
+    found = translate(error('could not extend file "base/16384/2619": No space left on device'))
+    assert isinstance(found, Unavailable)
+    assert what in found.message and "base/16384" not in found.message

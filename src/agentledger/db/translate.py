@@ -23,6 +23,15 @@ CUSTOM_STATES: dict[str, type[errors.LedgerError]] = {
 }
 
 
+# SQLSTATE class 53, insufficient resources: what the server ran out of.
+RESOURCES: Mapping[str, str] = {
+    "53100": "disk space",
+    "53200": "memory",
+    "53300": "connections",
+    "53400": "a configured limit",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Constraint:
     """How a violation of one named constraint reads to the caller."""
@@ -125,6 +134,11 @@ def translate(exc: BaseException, *, tenant: str | None = None) -> errors.Ledger
         return errors.Conflict(f"concurrent update, retry: {message}")
     if state.startswith("22"):
         return errors.InvalidInput(message, field=diag.column_name)
+    if state.startswith("53"):
+        # Insufficient resources: the server's trouble, not the caller's, and passing. The
+        # server's own message names its files, which callers have no business seeing.
+        what = RESOURCES.get(state, "resources")
+        return errors.Unavailable(f"the database server is out of {what} ({state}); retry later")
     return errors.LedgerError(f"database error {state}: {message}")
 
 
