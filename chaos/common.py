@@ -114,7 +114,8 @@ class OwnServer:
         if not fresh:
             # A copy of the run's migrated cluster (ownership kept): no initdb, no
             # migrations. ``fresh`` initialises one instead, with only the files initdb
-            # and the migrations leave (a scenario measuring free space wants that).
+            # and the migrations leave (a scenario measuring free space wants that), each
+            # fsync'd by them (a copy is not: a power loss would take it back).
             cluster = str(migrated_cluster() / PG_SUBDIR)
             subprocess.run(["cp", "-a", cluster, str(self.dir)], check=True)
         self.server = EmbeddedServer(self.dir, options=(*chosen, *options))

@@ -143,7 +143,7 @@ def _power_losses(result: Result, *, cycles: int, seed: int, options: Sequence[s
     started = time.monotonic()
     with lossy_mount() as fs:
         try:
-            with own_server(base=fs.mountpoint, options=options) as own:
+            with own_server(base=fs.mountpoint, options=options, fresh=True) as own:
 
                 def crash() -> None:
                     own.kill9(at_once=True)
