@@ -31,8 +31,8 @@ from tests.procs import spawn_cli
 
 API_PROCESSES = 4
 WORKERS = 4
-TASKS = 400
-EVENTS = 240
+TASKS = 240
+EVENTS = 160
 QUEUE = "many"
 SENTINEL = "AllWritten"
 # Small pools: eight processes share the test server's connections with the other tests.
@@ -145,7 +145,7 @@ def test_four_api_and_four_worker_processes_lose_and_duplicate_nothing(
         for consumer in consumers:
             assert consumer.connected.wait(WAIT), consumer.error
         # Every worker and every SSE feed waits on its LISTEN connection before work starts.
-        _wait_for("the workers' LISTEN", lambda: _listeners(database_url, TASKS_CHANNEL) >= 4)
+        _wait_for("the workers' LISTEN", lambda: _listeners(database_url, TASKS_CHANNEL) >= WORKERS)
         assert _listeners(database_url, EVENTS_CHANNEL) >= len(consumers)
 
         def client(i: int) -> httpx.Client:
