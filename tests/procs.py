@@ -24,6 +24,24 @@ def spawn_worker(module: str, settings: Settings, *args: str) -> subprocess.Pope
     )
 
 
+def spawn_cli(settings: Settings, *args: str, **env: str) -> subprocess.Popen[str]:
+    """``agentledger *args`` on the test's database (extra ``env`` variables added), its
+    stdout a text pipe."""
+    full = {
+        **os.environ,
+        "DATABASE_URL": str(settings.database_url),
+        "AGENTLEDGER_DATA_DIR": str(settings.data_dir),
+        **env,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "agentledger.cli", *args],
+        cwd=ROOT,
+        env=full,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
 def run_bench(module: str, server_url: str, *args: str, timeout: float = 600) -> str:
     """``python -m module *args`` against ``server_url``; its stdout, once it exited 0."""
     env = {**os.environ, "DATABASE_URL": server_url, "COLUMNS": "200"}

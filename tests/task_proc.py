@@ -18,20 +18,26 @@ import psycopg
 
 from agentledger import Ledger, Settings, Task
 
+_local = threading.local()
+
+
+def _effect(url: str, task: Task) -> dict[str, Any]:
+    """Record the task's side effect in ``effects`` (over this thread's own connection)."""
+    if not hasattr(_local, "conn"):
+        _local.conn = psycopg.connect(url, autocommit=True)
+    time.sleep(random.random() * 0.01)
+    _local.conn.execute(
+        "INSERT INTO effects (task_id, token, pid) VALUES (%s, %s, %s)",
+        (task.id, task.claim_token, os.getpid()),
+    )
+    return {"token": str(task.claim_token), "pid": os.getpid()}
+
 
 def main() -> None:
     url, data_dir, tenant, queue = sys.argv[1:5]
-    local = threading.local()
 
     def handle(task: Task) -> dict[str, Any]:
-        if not hasattr(local, "conn"):
-            local.conn = psycopg.connect(url, autocommit=True)
-        time.sleep(random.random() * 0.01)
-        local.conn.execute(
-            "INSERT INTO effects (task_id, token, pid) VALUES (%s, %s, %s)",
-            (task.id, task.claim_token, os.getpid()),
-        )
-        return {"token": str(task.claim_token)}
+        return _effect(url, task)
 
     settings = Settings.build(database_url=url, data_dir=data_dir, pool_max_size=4)
     with Ledger(settings, migrate=False) as ledger:
@@ -51,3 +57,9 @@ if __name__ == "__main__":
 def echo(task: Task) -> dict[str, Any]:
     """A handler for the ``agentledger worker`` command test."""
     return {"echo": task.input}
+
+
+def record(task: Task) -> dict[str, Any]:
+    """An ``agentledger worker`` handler recording its effect in the ``effects`` table of
+    the worker's own database (DATABASE_URL)."""
+    return _effect(os.environ["DATABASE_URL"], task)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,8 +15,7 @@ import pytest
 from agentledger import Ledger, Settings, Task
 from agentledger.ledger_sync import Transaction
 from agentledger.tasks.facade_sync import Tasks
-from tests.conftest import ROOT
-from tests.procs import spawn_worker
+from tests.procs import spawn_cli, spawn_worker
 
 TASKS = 1500
 
@@ -105,27 +102,7 @@ def test_worker_command_runs_a_handler_by_import_path(settings: Settings) -> Non
         ledger.tenants.create(tenant)
         tasks = ledger.tenant(tenant).tasks
         ids = tasks.enqueue_many("cli", [{"i": i} for i in range(20)])
-        env = {
-            **os.environ,
-            "DATABASE_URL": str(settings.database_url),
-            "AGENTLEDGER_DATA_DIR": str(settings.data_dir),
-        }
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "agentledger.cli",
-                "worker",
-                "cli",
-                "tests.task_proc:echo",
-                "--tenant",
-                tenant,
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        proc = spawn_cli(settings, "worker", "cli", "tests.task_proc:echo", "--tenant", tenant)
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and tasks.stats("cli")[0].completed < 20:
