@@ -207,8 +207,13 @@ CREATE FUNCTION agentledger.memory_nearest_v1(p_space bigint, p_embedding @vecto
     p_limit integer)
     RETURNS TABLE (id uuid, distance double precision, score double precision)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
+    -- As many rows as a search's limit: callers join them to the entities one by one.
+    ROWS 20
     SET search_path = pg_catalog, pg_temp
     SET plan_cache_mode = force_custom_plan
+    -- The HNSW pass must read the index: with few or stale statistics the planner would
+    -- rather sort the whole space (the exact pass sorts anyway, having no other way).
+    SET enable_sort = off
 AS $fn$
 DECLARE
     s agentledger.memory_spaces;
@@ -284,22 +289,25 @@ BEGIN
     -- fewer than p_limit.
     RETURN QUERY EXECUTE replace(replace(replace(replace($q$
         WITH ann AS MATERIALIZED (
+            -- The scope is a filter of the index scan (a scalar subquery per candidate, not
+            -- a join the planner could reorder), so the iterative scan goes on past the
+            -- candidates it drops until it has $14.
             SELECT v.entity_id AS id, (v.embedding::@type@ @op@ $1::@type@)::float8 AS distance
             FROM agentledger.memory_vectors v
-            JOIN agentledger.memory_entities e
-              ON e.tenant_id = v.tenant_id AND e.id = v.entity_id
             WHERE v.space_id = @space@ AND v.tenant_id = agentledger.current_tenant()
-              AND ($2 IS NULL OR e.user_id = $2 OR (NOT $3 AND (e.user_id = '' OR e.shared)))
-              AND ($4 IS NULL OR e.session_id = $4)
-              AND ($5 IS NULL OR e.kind = ANY($5))
-              AND ($6 IS NULL OR e.tags @> $6)
-              AND ($7 IS NULL OR e.attrs @> $7)
-              AND ($8 IS NULL OR e.attrs @@ $8)
-              AND ($9 IS NULL OR e.created_at >= $9)
-              AND ($10 IS NULL OR e.created_at < $10)
-              AND ($11 IS NULL OR e.updated_at >= $11)
-              AND ($12 IS NULL OR e.updated_at < $12)
-              AND ($13 OR e.status = 'active')
+              AND (SELECT ($2 IS NULL OR e.user_id = $2 OR (NOT $3 AND (e.user_id = '' OR e.shared)))
+                      AND ($4 IS NULL OR e.session_id = $4)
+                      AND ($5 IS NULL OR e.kind = ANY($5))
+                      AND ($6 IS NULL OR e.tags @> $6)
+                      AND ($7 IS NULL OR e.attrs @> $7)
+                      AND ($8 IS NULL OR e.attrs @@ $8)
+                      AND ($9 IS NULL OR e.created_at >= $9)
+                      AND ($10 IS NULL OR e.created_at < $10)
+                      AND ($11 IS NULL OR e.updated_at >= $11)
+                      AND ($12 IS NULL OR e.updated_at < $12)
+                      AND ($13 OR e.status = 'active')
+                   FROM agentledger.memory_entities e
+                   WHERE e.tenant_id = v.tenant_id AND e.id = v.entity_id)
             ORDER BY v.embedding::@type@ @op@ $1::@type@
             LIMIT $14
         ), exact AS (
@@ -357,8 +365,12 @@ BEGIN
     FROM agentledger.memory_nearest_v1(p_space, p_embedding, p_user, p_own, p_session, p_kinds,
         p_tags, p_attrs, p_where, p_created_after, p_created_before, p_updated_after,
         p_updated_before, p_archived, p_limit) h
-    JOIN agentledger.memory_entities e
-      ON e.tenant_id = agentledger.current_tenant() AND e.id = h.id
+    -- Each hit by its primary key (OFFSET 0 keeps the lookup per hit, whatever the
+    -- statistics say about the tenant's size).
+    CROSS JOIN LATERAL (
+        SELECT m.* FROM agentledger.memory_entities m
+        WHERE m.tenant_id = agentledger.current_tenant() AND m.id = h.id
+        OFFSET 0) e
     ORDER BY h.distance, e.id;
 END
 $fn$;
