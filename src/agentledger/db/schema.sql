@@ -6979,6 +6979,12 @@ CREATE POLICY definer_search ON agentledger.memory_entities FOR SELECT TO CURREN
 CREATE POLICY definer_search ON agentledger.memory_name_terms FOR SELECT TO CURRENT_USER USING (true);
 
 --
+-- Name: memory_vectors definer_search; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY definer_search ON agentledger.memory_vectors FOR SELECT TO CURRENT_USER USING (true);
+
+--
 -- Name: session_artifact_segments definer_search; Type: POLICY; Schema: agentledger
 --
 

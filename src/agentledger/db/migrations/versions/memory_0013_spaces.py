@@ -133,6 +133,12 @@ BEGIN
         CREATE INDEX memory_vectors_entity_idx
             ON agentledger.memory_vectors (tenant_id, entity_id);
         {tenant_table("memory_vectors")}
+        -- A plain (non-superuser) owner reads it in the search functions without the
+        -- tenant policy, as memory_0003 lets it read the entities: they filter themselves.
+        IF current_user <> '{app_role()}' THEN
+            CREATE POLICY definer_search ON agentledger.memory_vectors
+                FOR SELECT TO CURRENT_USER USING (true);
+        END IF;
     END IF;
 END
 $do$;
