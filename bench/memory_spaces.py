@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--entities", type=int, default=None, help="entities searched")
     args = parser.parse_args(argv)
-    n_single, n_batch, n_transfer = (50, 500, 2000) if args.quick else (200, 2000, 10_000)
-    n_search = args.entities or (2000 if args.quick else 20_000)
+    n_single, n_batch, n_transfer = (50, 250, 2000) if args.quick else (200, 500, 10_000)
+    n_search = args.entities or (2000 if args.quick else 10_000)
     repeats = 2 if args.quick else 5
     console.print(machine())
     with bench_database("spaces") as db, Ledger(db.settings, migrate=False) as ledger:
@@ -184,8 +184,8 @@ def _search(memory: Any, n: int) -> None:
     vectors = unit_rows(4, n)
     with progress() as bar:
         task = bar.add_task(f"loading {n} entities", total=n)
-        for start in range(0, n, 1000):
-            chunk = vectors[start : start + 1000]
+        for start in range(0, n, 250):  # HNSW inserts of 1536 numbers: short statements
+            chunk = vectors[start : start + 250]
             memory.upsert_many(
                 NewEntity(
                     kind="doc",

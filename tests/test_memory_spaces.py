@@ -303,3 +303,46 @@ def test_full_text_search_in_german_and_spanish(ledger: Ledger, mem: Memory) -> 
     assert [h.entity.id for h in spanish.search_text("canciones")] == [song.id]
     assert [h.entity.id for h in spanish.search_text("cantar las canciones")] == []
     assert mem.search_text("canciones") == []  # the German tenant's memory is its own
+
+
+class Flaky:
+    """An embedder that fails on its second call, as an interrupted run would stop."""
+
+    dimensions = 64
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.inner = HashingEmbedder(dimensions=64)
+
+    def embed(self, texts: Any) -> Any:
+        self.calls += 1
+        if self.calls == 2:
+            raise RuntimeError("the model went away")
+        return self.inner.embed(texts)
+
+
+def test_reembed_fills_a_new_space_resumably_then_flips_the_default(mem: Memory) -> None:
+    for i in range(10):
+        mem.upsert("fact", f"fact number {i}", summary="about penguins" if i == 7 else None)
+    mem.declare_space("h64", dimensions=64)
+    with pytest.raises(RuntimeError):
+        mem.reembed("h64", Flaky(), batch_size=3)
+    seen: list[int] = []
+    assert (
+        mem.reembed("h64", HashingEmbedder(dimensions=64), batch_size=3, progress=seen.append) == 7
+    )
+    assert seen == [3, 6, 7]
+    assert mem.reembed("h64", HashingEmbedder(dimensions=64)) == 0  # nothing left
+    assert [s.name for s in mem.spaces() if s.default] == ["default"]
+    assert mem.reembed("h64", HashingEmbedder(dimensions=64), make_default=True) == 0
+    assert [s.name for s in mem.spaces() if s.default] == ["h64"]
+    smart = mem.with_embedder(HashingEmbedder(dimensions=64))  # the default space now
+    assert smart.search_vector("penguins", limit=1)[0].entity.name == "fact number 7"
+    with pytest.raises(InvalidInput, match="declared space") as caught:
+        mem.reembed("default", HashingEmbedder())
+    assert caught.value.field == "space"
+    mem.declare_space("h32", dimensions=32)
+    with pytest.raises(InvalidInput, match="holds 32") as caught:
+        mem.reembed("h32", HashingEmbedder(dimensions=64))
+    assert caught.value.field == "embeddings[0]"
+    assert mem.search_vector(np.ones(32), space="h32") == []

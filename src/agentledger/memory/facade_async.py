@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -230,6 +230,41 @@ class AsyncMemory:
                 touch=touch,
             )
         )
+
+    async def reembed(
+        self,
+        space: str,
+        embedder: Embedder,
+        *,
+        batch_size: int = 256,
+        make_default: bool = False,
+        progress: Callable[[int], object] | None = None,
+    ) -> int:
+        """Fill the declared ``space`` with ``embedder``'s vectors of every entity that has
+        none there yet (name, and summary on the next line), ``batch_size`` at a time, each
+        batch its own transaction; returns how many were stored. Searches of other spaces
+        carry on meanwhile. Resumable: run it again after an interruption and it goes on
+        with the entities still missing. ``make_default`` then makes ``space`` the default
+        space (one statement, once every entity has its vector); ``progress`` is called
+        with the count stored after each batch."""
+        stored = 0
+        after: UUID | None = None
+        while True:
+            _, batch = await self._run(
+                spaces.reembed_candidates(space, after=after, limit=batch_size)
+            )
+            if batch:
+                vectors = await asyncio.to_thread(embedder.embed, [t for _, t in batch])
+                ids = [i for i, _ in batch]
+                stored += await self._run(spaces.add_vectors(space, ids, vectors))
+                after = ids[-1]
+                if progress is not None:
+                    progress(stored)
+            if len(batch) < batch_size:
+                break
+        if make_default:
+            await self._run(spaces.set_default(space))
+        return stored
 
     embedding = forward_async(ops.embedding)
     declare_space = forward_async(spaces.declare)

@@ -515,3 +515,23 @@ ON CONFLICT (tenant_id) DO UPDATE SET text_config = EXCLUDED.text_config, update
 -- Re-index the tenant's entities under its configuration (their search vectors are generated).
 UPDATE agentledger.memory_entities AS e SET text_config = %(config)s
 WHERE e.tenant_id = agentledger.current_tenant() AND e.text_config <> %(config)s
+
+-- name: reembed_candidates
+-- The next entities (in id order, after a cursor) with no vector in a space yet.
+SELECT e.id, e.name, e.summary FROM agentledger.memory_entities e
+WHERE e.tenant_id = agentledger.current_tenant()
+  AND (%(after)s::uuid IS NULL OR e.id > %(after)s::uuid)
+  AND NOT EXISTS (
+      SELECT 1 FROM agentledger.memory_vectors v
+      WHERE v.tenant_id = e.tenant_id AND v.space_id = %(space)s AND v.entity_id = e.id)
+ORDER BY e.id
+LIMIT %(limit)s
+
+-- name: add_space_vectors
+-- Store re-embedded vectors of entities that still exist, keeping any written meanwhile.
+INSERT INTO agentledger.memory_vectors AS m (tenant_id, space_id, entity_id, embedding)
+SELECT e.tenant_id, %(space)s, e.id, u.embedding
+FROM unnest(%(ids)s::uuid[], %(embeddings)s::vector[]) AS u(entity_id, embedding)
+JOIN agentledger.memory_entities e
+  ON e.tenant_id = agentledger.current_tenant() AND e.id = u.entity_id
+ON CONFLICT (tenant_id, space_id, entity_id) DO NOTHING

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+from uuid import UUID
 
 from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, operation
-from agentledger.db.types import Vector
+from agentledger.db.types import Uuids, Vector, Vectors
 from agentledger.errors import Conflict, InvalidInput
 from agentledger.memory.records import EMBEDDING_DIMENSIONS, EmbeddingSpace
 
@@ -210,3 +211,47 @@ def set_language(config: str) -> Gen[str]:
     yield Q.set_text_config.none(config=name)
     yield Q.rebuild_text_config.none(config=name)
     return name
+
+
+# --- re-embedding -----------------------------------------------------------------------
+
+
+@operation(writes=False)
+def reembed_candidates(
+    space: str, *, after: UUID | None = None, limit: int = 256
+) -> Gen[tuple[EmbeddingSpace, list[tuple[UUID, str]]]]:
+    """The space, and the next entities after ``after`` (id order) that have no vector in
+    it yet, each with the text to embed (name, and summary on the next line)."""
+    name = space_name("space", space)
+    found = yield Q.vector_spaces.one(feature="re-embedding")
+    target = resolve(found["spaces"], name, "space")
+    if target.id is None:
+        raise InvalidInput(
+            "re-embedding fills a declared space; declare one for the new model", field="space"
+        )
+    rows = yield Q.reembed_candidates.all(
+        space=target.id, after=after, limit=v.integer("batch_size", limit, low=1, high=10_000)
+    )
+    texts = [
+        (r["id"], r["name"] if r["summary"] is None else f"{r['name']}\n{r['summary']}")
+        for r in rows
+    ]
+    return target, texts
+
+
+@operation()
+def add_vectors(space: str, ids: Sequence[UUID], embeddings: Sequence[Any]) -> Gen[int]:
+    """Store vectors in ``space`` for entities that have none there (a vector written
+    meanwhile wins; a deleted entity is skipped): how many were stored."""
+    name = space_name("space", space)
+    if len(ids) != len(embeddings):
+        raise InvalidInput(f"{len(embeddings)} vectors for {len(ids)} entities", field="embeddings")
+    packed = Vectors(vector(f"embeddings[{i}]", e) for i, e in enumerate(embeddings))
+    found = yield Q.vector_spaces.one(feature="re-embedding")
+    target = resolve(found["spaces"], name, "space")
+    for i, item in enumerate(packed):
+        check(f"embeddings[{i}]", item, target)
+    stored: int = yield Q.add_space_vectors.rowcount(
+        space=target.id, ids=Uuids(v.uuid("ids", x) for x in ids), embeddings=packed
+    )
+    return stored
