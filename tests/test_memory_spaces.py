@@ -346,3 +346,32 @@ def test_reembed_fills_a_new_space_resumably_then_flips_the_default(mem: Memory)
         mem.reembed("h32", HashingEmbedder(dimensions=64))
     assert caught.value.field == "embeddings[0]"
     assert mem.search_vector(np.ones(32), space="h32") == []
+
+
+def test_the_memory_cli_lists_spaces_and_reembeds(
+    sync_ledger: Ledger, database_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from agentledger import cli
+
+    tid = f"t-{uuid.uuid4().hex[:12]}"
+    sync_ledger.tenants.create(tid)
+    memory = sync_ledger.tenant(tid).memory
+    for i in range(5):
+        memory.upsert("fact", f"fact {i}")
+    memory.declare_space("h96", dimensions=96)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("AGENTLEDGER_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(cli, "out", Console(width=200))
+    runner = CliRunner()
+    done = runner.invoke(cli.app, ["memory", "reembed", "h96", "--tenant", tid, "--make-default"])
+    assert done.exit_code == 0, done.output
+    assert "stored 5 vectors in h96 (now the default)" in done.output
+    listed = runner.invoke(cli.app, ["memory", "spaces", "--tenant", tid])
+    assert listed.exit_code == 0 and "* h96" in listed.output
+    again = runner.invoke(cli.app, ["memory", "reembed", "h96", "--tenant", tid])
+    assert "stored 0 vectors" in again.output
+    unknown = runner.invoke(cli.app, ["memory", "reembed", "nope", "--tenant", tid])
+    assert unknown.exit_code != 0
