@@ -35,6 +35,15 @@ def unit_rows(seed: int, n: int) -> Any:
     return m / np.linalg.norm(m, axis=1, keepdims=True)
 
 
+def clustered_rows(seed: int, n: int, centroids: Any) -> Any:
+    """Unit vectors around topics, as a model's embeddings of related texts fall (random
+    vectors of 1536 dimensions are all about equally far apart: no neighbourhood to find)."""
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(centroids), n)
+    m = centroids[picks] + 0.6 * rng.standard_normal((n, DIMS)).astype(np.float32) / DIMS**0.5
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
@@ -181,7 +190,8 @@ def _transfer(url: str, n: int, repeats: int) -> tuple[Timing, Timing]:
 def _search(memory: Any, n: int) -> None:
     """Latency and recall@10 of a user's vector search in the space, against exact search."""
     users = 10
-    vectors = unit_rows(4, n)
+    topics = unit_rows(6, max(10, n // 100))
+    vectors = clustered_rows(4, n, topics)
     with progress() as bar:
         task = bar.add_task(f"loading {n} entities", total=n)
         for start in range(0, n, 250):  # HNSW inserts of 1536 numbers: short statements
@@ -197,7 +207,7 @@ def _search(memory: Any, n: int) -> None:
                 for i, vec in enumerate(chunk)
             )
             bar.advance(task, len(chunk))
-    queries = unit_rows(5, 100)
+    queries = clustered_rows(5, 100, topics)
     user = "u3"
     mine = np.arange(3, n, users)
     latencies: list[float] = []
