@@ -375,3 +375,12 @@ def test_the_memory_cli_lists_spaces_and_reembeds(
     assert "stored 0 vectors" in again.output
     unknown = runner.invoke(cli.app, ["memory", "reembed", "nope", "--tenant", tid])
     assert unknown.exit_code != 0
+
+
+def test_vectors_read_back_as_lists_without_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agentledger.db import adapters
+
+    packed = spaces.vector("embedding", [0.5, -1.0, 2.0])
+    assert adapters.load_vector(packed).tolist() == [0.5, -1.0, 2.0]  # numpy, float32
+    monkeypatch.setattr(adapters, "optional_numpy", lambda: None)
+    assert adapters.load_vector(packed) == [0.5, -1.0, 2.0]
