@@ -288,9 +288,12 @@ def test_vectors_without_numpy_are_checked_the_same(monkeypatch: pytest.MonkeyPa
 
 def test_full_text_search_in_german_and_spanish(ledger: Ledger, mem: Memory) -> None:
     kept = mem.upsert("fact", "Das Haus am See", summary="ein altes Haus mit Garten")
+    for i in range(4):
+        mem.upsert("fact", f"Notiz {i}")
     assert mem.search_text("Häuser") == []  # english stems nothing here
-    assert mem.set_language("german") == "german"
+    assert mem.set_language("german", batch_size=2) == "german"  # re-indexed in 3 batches
     assert mem.language() == "german"
+    assert mem.reindex() == 0  # nothing left in another language
     # Stored entities were re-indexed; new ones are indexed in German too.
     mem.upsert("fact", "Die Gärten", summary="zwei Gärten hinter den Häusern")
     assert [h.entity.id for h in mem.search_text("Häuser")][:1] == [kept.id]

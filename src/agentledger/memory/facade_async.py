@@ -271,7 +271,30 @@ class AsyncMemory:
     drop_space = forward_async(spaces.drop)
     set_default_space = forward_async(spaces.set_default)
     language = forward_async(spaces.language)
-    set_language = forward_async(spaces.set_language)
+
+    async def set_language(self, config: str, *, batch_size: int = 2000) -> str:
+        """Full-text search in ``config``, a text-search configuration of this server
+        ("german", "spanish", "simple", ...; InvalidInput naming ``language`` and listing
+        the server's otherwise, nothing changed). New writes and queries use it at once;
+        the stored entities are then re-indexed ``batch_size`` at a time, each batch its own
+        short transaction that skips rows others hold, so the table is never locked (until
+        its batch, a row still indexed in the old language may be missed by queries in the
+        new one). Interrupted, ``reindex()`` (or this again) finishes the work. Inside
+        ``transaction()`` every batch shares that transaction."""
+        name = await self._run(spaces.set_language(config))
+        await self.reindex(batch_size=batch_size)
+        return name
+
+    async def reindex(self, *, batch_size: int = 2000) -> int:
+        """Re-index the entities still indexed in another language than the tenant's
+        (see ``set_language``): how many were."""
+        done = 0
+        while True:
+            count = await self._run(spaces.reindex_batch(batch_size=batch_size))
+            done += count
+            if count < batch_size:
+                return done
+
     spaces = forward_async(spaces.list_)  # last: the name is the module's until here
 
     relate = forward_async(graph.relate)

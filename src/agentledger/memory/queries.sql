@@ -512,9 +512,21 @@ VALUES (agentledger.current_tenant(), %(config)s)
 ON CONFLICT (tenant_id) DO UPDATE SET text_config = EXCLUDED.text_config, updated_at = now()
 
 -- name: rebuild_text_config
--- Re-index the tenant's entities under its configuration (their search vectors are generated).
-UPDATE agentledger.memory_entities AS e SET text_config = %(config)s
-WHERE e.tenant_id = agentledger.current_tenant() AND e.text_config <> %(config)s
+-- Re-index one batch of the tenant's entities under its configuration (the search vector is
+-- generated from text_config), skipping rows other transactions hold.
+WITH todo AS (
+    SELECT e.tenant_id, e.id FROM agentledger.memory_entities e
+    WHERE e.tenant_id = agentledger.current_tenant()
+      AND e.text_config <> coalesce((SELECT c.text_config FROM agentledger.memory_settings c
+                                     WHERE c.tenant_id = e.tenant_id), 'english')
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE agentledger.memory_entities AS e
+SET text_config = coalesce((SELECT c.text_config FROM agentledger.memory_settings c
+                            WHERE c.tenant_id = e.tenant_id), 'english')
+FROM todo t
+WHERE e.tenant_id = t.tenant_id AND e.id = t.id
 
 -- name: reembed_candidates
 -- The next entities (in id order, after a cursor) with no vector in a space yet.

@@ -197,9 +197,9 @@ def language() -> Gen[str]:
 @operation()
 def set_language(config: str) -> Gen[str]:
     """Full-text search in ``config``, a text-search configuration of this server
-    ("german", "spanish", "simple", ...): new writes and queries use it from now on, and the
-    tenant's stored entities are re-indexed under it in this transaction. InvalidInput
-    naming ``language`` and the configurations there are when the server has no such one."""
+    ("german", "spanish", "simple", ...): new writes and queries use it from now on; the
+    stored entities are re-indexed by ``reindex_batch``. InvalidInput naming ``language``
+    and the configurations there are when the server has no such one."""
     name = v.text("language", config, max_len=200, strip=True)
     known: list[str] = yield Q.text_configs.scalar()
     if name not in known:
@@ -209,8 +209,18 @@ def set_language(config: str) -> Gen[str]:
             field="language",
         )
     yield Q.set_text_config.none(config=name)
-    yield Q.rebuild_text_config.none(config=name)
     return name
+
+
+@operation(idempotent=True)
+def reindex_batch(*, batch_size: int) -> Gen[int]:
+    """Re-index up to ``batch_size`` of the tenant's entities still indexed in another
+    language than its own, skipping rows other transactions hold; the façade loops until a
+    short batch."""
+    count: int = yield Q.rebuild_text_config.rowcount(
+        batch=v.integer("batch_size", batch_size, low=1, high=100_000)
+    )
+    return count
 
 
 # --- re-embedding -----------------------------------------------------------------------
