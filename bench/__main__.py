@@ -23,6 +23,7 @@ SUITES = [
     "events",
     "tasks",
     "memory_peers",
+    "memory_spaces",
     "memory",
     "memory_graph",
     "sessions",

@@ -325,7 +325,7 @@ def recall(
                     )
                     found = app.execute(
                         ops.Q.search_vector.sql,
-                        {**filters.params(flt), "embedding": text, "limit": 10},
+                        {**filters.params(flt), "space": None, "embedding": text, "limit": 10},
                     ).fetchall()
                 by_ef[ef] += len({r[0] for r in found} & truth)
         console.print(f"vector recall@10 {label}: {hits / (10 * rounds):.3f} (library)")

@@ -32,6 +32,8 @@ PLAIN_FUNCTIONS = (
     "memory_search_hybrid_v4",
     "memory_search_text_v4",
     "memory_search_substring_v4",
+    "memory_search_hybrid_v5",
+    "memory_search_text_v5",
 )
 VECTOR_FUNCTIONS = (
     "memory_search_vector_v1",
@@ -41,6 +43,8 @@ VECTOR_FUNCTIONS = (
     "memory_search_hybrid_vector_v3",
     "memory_search_vector_v3",
     "memory_search_hybrid_vector_v4",
+    "memory_search_vector_v4",
+    "memory_search_hybrid_vector_v5",
 )
 FUZZY = {"threshold": 0.3, "cap": search.NAME_CANDIDATES}
 
@@ -162,3 +166,11 @@ def test_only_the_app_role_may_execute_the_functions(sync_ledger: Any, database_
             " AND p.proname LIKE 'memory_fuzzy_v%%' ORDER BY p.proname"
         ).fetchall()
     assert allowed == [(False,), (False,), (False,)]
+    if vector:  # nor does the nearest-neighbour pass of the spaces (memory_0013)
+        with psycopg.connect(database_url) as conn:
+            nearest = conn.execute(
+                "SELECT has_function_privilege('agentledger_app', p.oid, 'EXECUTE')"
+                " FROM pg_proc p WHERE p.pronamespace = 'agentledger'::regnamespace"
+                " AND p.proname = 'memory_nearest_v1'"
+            ).fetchall()
+        assert nearest == [(False,)]

@@ -42,19 +42,27 @@ def plain_owner(sync_ledger: Any, database_url: str) -> Iterator[str]:
                         "memory_fuzzy_v3",
                         "memory_list_v2",
                         "memory_list_v3",
+                        "memory_nearest_v1",
+                        "memory_declare_space_v1",
+                        "memory_drop_space_v1",
                     ]
                 ],
             )
         ]
 
         def hand_to(who: sql.Identifier) -> None:
-            for table in ("memory_entities", "memory_name_terms"):
+            for table in ("memory_entities", "memory_name_terms", *vector_tables):
                 name = sql.Identifier("agentledger", table)
                 su.execute(sql.SQL("ALTER TABLE {} OWNER TO {}").format(name, who))
                 su.execute(sql.SQL("ALTER POLICY definer_search ON {} TO {}").format(name, who))
+            # The tenant's settings and spaces are read under the tenant policy.
+            for table in ("memory_settings", "memory_spaces"):
+                name = sql.Identifier("agentledger", table)
+                su.execute(sql.SQL("ALTER TABLE {} OWNER TO {}").format(name, who))
             for fn in names:
                 su.execute(sql.SQL("ALTER FUNCTION {} OWNER TO {}").format(sql.SQL(fn), who))
 
+        vector_tables = ("memory_vectors",) if "vector" in sync_ledger.db.extensions else ()
         su.execute(sql.SQL("CREATE ROLE {} NOLOGIN NOSUPERUSER NOBYPASSRLS").format(ident))
         try:
             su.execute(sql.SQL("GRANT USAGE ON SCHEMA agentledger TO {}").format(ident))

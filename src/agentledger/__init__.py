@@ -47,6 +47,7 @@ from agentledger.ledger import AsyncLedger, Health, Ledger
 from agentledger.memory import (
     EMBEDDING_DIMENSIONS,
     Embedder,
+    EmbeddingSpace,
     Entity,
     Filter,
     HashingEmbedder,
@@ -111,6 +112,7 @@ __all__ = [
     "DiffEntry",
     "DurationStats",
     "Embedder",
+    "EmbeddingSpace",
     "Entity",
     "Event",
     "Filter",

@@ -10,6 +10,7 @@ from agentledger.cli import common
 from agentledger.cli.cases import case_app
 from agentledger.cli.catalog import catalog_app
 from agentledger.cli.database import db_app, migrate
+from agentledger.cli.memory import memory_app
 from agentledger.cli.reporting import REPORTING_PASSWORD_ENV, reporting_app
 from agentledger.cli.serving import demo, mcp, relay, serve, worker
 from agentledger.cli.sessions import import_app, session_app
@@ -32,6 +33,7 @@ for group, name in (
     (import_app, "import"),
     (catalog_app, "catalog"),
     (case_app, "case"),
+    (memory_app, "memory"),
     (spool_app, "spool"),
     (reporting_app, "reporting"),
 ):

@@ -1,4 +1,5 @@
-"""How values cross the wire: dicts as jsonb, JSON decoded once, id and token arrays packed.
+"""How values cross the wire: dicts as jsonb, JSON decoded once, id and token arrays packed,
+embeddings in pgvector's binary form both ways.
 
 The list types of ``db/types.py`` are packed in one go and always carry the type the
 statements expect: psycopg would dump them element by element and type a list of small
@@ -8,8 +9,11 @@ the whole array wherever it is evaluated (in a row filter, once per row).
 
 from __future__ import annotations
 
+import functools
 import json
 import struct
+import sys
+from array import array
 from collections.abc import Callable
 from itertools import chain, repeat
 from typing import Any
@@ -20,7 +24,7 @@ from psycopg.adapt import Buffer, Dumper, Loader
 from psycopg.pq import Format
 from psycopg.types.json import JsonbDumper
 
-from agentledger.db.types import Bigints, Uuids
+from agentledger.db.types import Bigints, Uuids, Vector, Vectors
 
 
 def register_adapters(conn: BaseConnection[Any]) -> None:
@@ -107,3 +111,84 @@ class JsonbBinaryLoader(Loader):
         if data[0] != 1:
             raise DataError(f"unknown jsonb binary format: {data[0]}")
         return load_json(str(data[1:], "utf-8"))
+
+
+# The oids of pgvector's vector type and its array, where the extension is installed.
+VECTOR_TYPES = """
+SELECT t.oid, t.typarray FROM pg_type t
+JOIN pg_extension x ON x.extname = 'vector' AND t.typnamespace = x.extnamespace
+WHERE t.typname = 'vector'
+"""
+
+
+def register_vector(conn: BaseConnection[Any], oid: int, array_oid: int) -> None:
+    """Embeddings travel in pgvector's binary form: checked ``Vector`` values out (alone or
+    as a ``Vectors`` array) and every ``vector`` read back as a numpy array when numpy is
+    installed, else as a list of floats. The oids differ per database (an extension's type),
+    so the pool looks them up once per connection (``VECTOR_TYPES``)."""
+    adapters = conn.adapters
+    dumper = type("VectorDumper", (VectorDumper,), {"oid": oid})
+    arrays = type("VectorsDumper", (VectorsDumper,), {"oid": array_oid, "_element": oid})
+    adapters.register_dumper(Vector, dumper)
+    adapters.register_dumper(Vectors, arrays)
+    adapters.register_loader(oid, VectorBinaryLoader)
+    adapters.register_loader(oid, VectorTextLoader)
+
+
+class VectorDumper(Dumper):
+    format = Format.BINARY
+
+    def dump(self, obj: Vector) -> Buffer:
+        return obj  # already in pgvector's binary form
+
+
+class VectorsDumper(Dumper):
+    format = Format.BINARY
+    _element = 0
+
+    def dump(self, obj: list[Vector]) -> Buffer:
+        parts = [_array_head(len(obj), self._element)]
+        for value in obj:
+            parts.append(struct.pack("!i", len(value)))
+            parts.append(value)
+        return b"".join(parts)
+
+
+def load_vector(data: Buffer) -> Any:
+    """A vector in pgvector's binary form as a float32 numpy array (numpy installed), else a
+    list of floats."""
+    dims = int.from_bytes(bytes(data[:2]), "big")
+    body = bytes(data[4 : 4 + 4 * dims])
+    np = optional_numpy()
+    if np is not None:
+        return np.frombuffer(body, dtype=">f4").astype(np.float32)
+    values = array("f", body)
+    if sys.byteorder == "little":
+        values.byteswap()
+    return values.tolist()
+
+
+class VectorBinaryLoader(Loader):
+    format = Format.BINARY
+
+    def load(self, data: Buffer) -> Any:
+        return load_vector(data)
+
+
+class VectorTextLoader(Loader):
+    """A vector as text ("[1,2,3]"), read the same way as the binary form."""
+
+    def load(self, data: Buffer) -> Any:
+        values = [float(x) for x in str(data, "ascii").strip("[]").split(",") if x]
+        np = optional_numpy()
+        return values if np is None else np.asarray(values, dtype=np.float32)
+
+
+@functools.cache
+def optional_numpy() -> Any:
+    """numpy when it is installed (None otherwise), imported once on first use."""
+    try:
+        import numpy
+    except ImportError:
+        return None
+    return numpy

@@ -25,7 +25,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from agentledger.config import Settings
-from agentledger.db.adapters import register_adapters
+from agentledger.db.adapters import VECTOR_TYPES, register_adapters, register_vector
 from agentledger.db.binding import QUERIES, Binding
 from agentledger.db.connect import (
     OPTIONAL_EXTENSIONS,
@@ -394,6 +394,10 @@ def _bound(binding: Binding, first: Stmt, rest: Gen[T]) -> Gen[T]:
 
 def _configure(conn: Connection[DictRow]) -> None:
     register_adapters(conn)
+    # pgvector's types have per-database oids: looked up once per connection (autocommit).
+    row = (conn.execute(VECTOR_TYPES)).fetchone()
+    if row is not None:
+        register_vector(conn, row["oid"], row["typarray"])
 
 
 def _discard_transaction(conn: Connection[DictRow]) -> None:

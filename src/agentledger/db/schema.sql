@@ -1112,6 +1112,94 @@ CREATE FUNCTION agentledger.memory_check_relationship_type() RETURNS trigger
     $$;
 
 --
+-- Name: memory_spaces; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.memory_spaces (
+    tenant_id text NOT NULL,
+    id bigint NOT NULL,
+    name text NOT NULL,
+    model text DEFAULT ''::text NOT NULL,
+    dimensions integer NOT NULL,
+    distance text NOT NULL,
+    element text NOT NULL,
+    is_default boolean DEFAULT false NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT memory_spaces_dimensions CHECK (((dimensions >= 1) AND (dimensions <=
+CASE element
+    WHEN 'halfvec'::text THEN 4000
+    ELSE 2000
+END))),
+    CONSTRAINT memory_spaces_distance CHECK ((distance = ANY (ARRAY['cosine'::text, 'inner_product'::text, 'l2'::text]))),
+    CONSTRAINT memory_spaces_element CHECK ((element = ANY (ARRAY['vector'::text, 'halfvec'::text]))),
+    CONSTRAINT memory_spaces_model CHECK ((length(model) <= 200)),
+    CONSTRAINT memory_spaces_name CHECK ((name ~ '^[a-z0-9][a-z0-9_.:-]{0,99}$'::text))
+);
+
+ALTER TABLE ONLY agentledger.memory_spaces FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: memory_declare_space_v1(text, text, integer, text, text); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_declare_space_v1(p_name text, p_model text, p_dimensions integer, p_distance text, p_element text) RETURNS SETOF agentledger.memory_spaces
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    s agentledger.memory_spaces;
+BEGIN
+    -- The row's checks refuse a bad name, distance, element or dimension.
+    INSERT INTO agentledger.memory_spaces AS m
+        (tenant_id, name, model, dimensions, distance, element)
+    VALUES (agentledger.current_tenant(), p_name, p_model, p_dimensions, p_distance, p_element)
+    ON CONFLICT (tenant_id, name) DO NOTHING
+    RETURNING m.* INTO s;
+    IF s.id IS NULL THEN  -- declared before: the stored space, unchanged
+        RETURN QUERY SELECT m.* FROM agentledger.memory_spaces m
+            WHERE m.tenant_id = agentledger.current_tenant() AND m.name = p_name;
+        RETURN;
+    END IF;
+    -- Fixed text; only the new row's id and dimension (integers) and keywords picked from
+    -- its checked columns are put in.
+    EXECUTE replace(replace(replace(replace(
+        'CREATE INDEX memory_vectors_space_@id@_idx ON agentledger.memory_vectors '
+        'USING hnsw ((embedding::public.@type@(@dims@)) public.@ops@) '
+        'WHERE space_id = @id@',
+        '@id@', s.id::text),
+        '@dims@', s.dimensions::text),
+        '@type@', CASE s.element WHEN 'halfvec' THEN 'halfvec' ELSE 'vector' END),
+        '@ops@', CASE s.element WHEN 'halfvec' THEN 'halfvec' ELSE 'vector' END
+            || CASE s.distance WHEN 'inner_product' THEN '_ip_ops'
+                               WHEN 'l2' THEN '_l2_ops' ELSE '_cosine_ops' END);
+    RETURN NEXT s;
+END
+$$;
+
+--
+-- Name: memory_drop_space_v1(text); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_drop_space_v1(p_name text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    DELETE FROM agentledger.memory_spaces m
+    WHERE m.tenant_id = agentledger.current_tenant() AND m.name = p_name
+    RETURNING m.id INTO v_id;
+    IF v_id IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE replace('DROP INDEX IF EXISTS agentledger.memory_vectors_space_@id@_idx',
+                    '@id@', v_id::text);
+    RETURN true;
+END
+$$;
+
+--
 -- Name: memory_fuzzy_v1(text, double precision, integer, text, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -1772,6 +1860,144 @@ END
 $$;
 
 --
+-- Name: memory_nearest_v1(bigint, public.vector, text, boolean, uuid, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_nearest_v1(p_space bigint, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS TABLE(id uuid, distance double precision, score double precision)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 20
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    SET enable_sort TO 'off'
+    AS $_$
+DECLARE
+    s agentledger.memory_spaces;
+    v_in_session boolean;
+    v_type text;
+    v_op text;
+BEGIN
+    IF p_space IS NULL THEN
+        -- The built-in space: the entities' own embedding column (memory_search_vector_v3).
+        v_in_session := p_session IS NOT NULL AND (
+            SELECT count(*) < 2000 FROM (
+                SELECT 1 FROM agentledger.memory_entities c
+                WHERE c.tenant_id = agentledger.current_tenant() AND c.session_id = p_session
+                LIMIT 2000) q);
+        RETURN QUERY
+        WITH ann AS MATERIALIZED (
+            SELECT e.id, e.embedding OPERATOR(public.<=>) p_embedding AS distance
+            FROM agentledger.memory_entities e
+            WHERE NOT v_in_session
+              AND e.embedding IS NOT NULL
+              AND e.tenant_id = agentledger.current_tenant()
+              AND (p_user IS NULL OR e.user_id = p_user OR (NOT p_own AND (e.user_id = '' OR e.shared)))
+              AND (p_session IS NULL OR e.session_id = p_session)
+              AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+              AND (p_tags IS NULL OR e.tags @> p_tags)
+              AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+              AND (p_where IS NULL OR e.attrs @@ p_where)
+              AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+              AND (p_created_before IS NULL OR e.created_at < p_created_before)
+              AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+              AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+              AND (p_archived OR e.status = 'active')
+            ORDER BY e.embedding OPERATOR(public.<=>) p_embedding
+            LIMIT p_limit
+        ), exact AS (
+            SELECT e.id, e.embedding OPERATOR(public.<=>) p_embedding AS distance
+            FROM agentledger.memory_entities e
+            WHERE (SELECT count(*) FROM ann) < p_limit
+              AND e.embedding IS NOT NULL
+              AND e.tenant_id = agentledger.current_tenant()
+              AND (p_user IS NULL OR e.user_id = p_user OR (NOT p_own AND (e.user_id = '' OR e.shared)))
+              AND (p_session IS NULL OR e.session_id = p_session)
+              AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+              AND (p_tags IS NULL OR e.tags @> p_tags)
+              AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+              AND (p_where IS NULL OR e.attrs @@ p_where)
+              AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+              AND (p_created_before IS NULL OR e.created_at < p_created_before)
+              AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+              AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+              AND (p_archived OR e.status = 'active')
+            ORDER BY (e.embedding OPERATOR(public.<=>) p_embedding) + 0
+            LIMIT p_limit
+        )
+        SELECT h.id, h.distance, 1 - h.distance
+        FROM (SELECT * FROM ann WHERE (SELECT count(*) FROM ann) >= p_limit
+              UNION ALL SELECT * FROM exact) h;
+        RETURN;
+    END IF;
+    SELECT m.* INTO s FROM agentledger.memory_spaces m
+    WHERE m.tenant_id = agentledger.current_tenant() AND m.id = p_space;
+    IF s.id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'ALNF0', MESSAGE = 'the embedding space does not exist';
+    END IF;
+    v_type := CASE s.element WHEN 'halfvec' THEN 'public.halfvec(' ELSE 'public.vector(' END
+        || s.dimensions::text || ')';
+    v_op := CASE s.distance WHEN 'inner_product' THEN 'OPERATOR(public.<#>)'
+                            WHEN 'l2' THEN 'OPERATOR(public.<->)'
+                            ELSE 'OPERATOR(public.<=>)' END;
+    -- Fixed text; the space's id (an integer), its type and operator (picked above from its
+    -- checked columns) are put in, everything the caller gave is a parameter. The HNSW pass
+    -- reads the space's partial index; the exact scan of the scope takes over when it finds
+    -- fewer than p_limit.
+    RETURN QUERY EXECUTE replace(replace(replace(replace($q$
+        WITH ann AS MATERIALIZED (
+            -- The scope is a filter of the index scan (a scalar subquery per candidate, not
+            -- a join the planner could reorder), so the iterative scan goes on past the
+            -- candidates it drops until it has $14.
+            SELECT v.entity_id AS id, (v.embedding::@type@ @op@ $1::@type@)::float8 AS distance
+            FROM agentledger.memory_vectors v
+            WHERE v.space_id = @space@ AND v.tenant_id = agentledger.current_tenant()
+              AND (SELECT ($2 IS NULL OR e.user_id = $2 OR (NOT $3 AND (e.user_id = '' OR e.shared)))
+                      AND ($4 IS NULL OR e.session_id = $4)
+                      AND ($5 IS NULL OR e.kind = ANY($5))
+                      AND ($6 IS NULL OR e.tags @> $6)
+                      AND ($7 IS NULL OR e.attrs @> $7)
+                      AND ($8 IS NULL OR e.attrs @@ $8)
+                      AND ($9 IS NULL OR e.created_at >= $9)
+                      AND ($10 IS NULL OR e.created_at < $10)
+                      AND ($11 IS NULL OR e.updated_at >= $11)
+                      AND ($12 IS NULL OR e.updated_at < $12)
+                      AND ($13 OR e.status = 'active')
+                   FROM agentledger.memory_entities e
+                   WHERE e.tenant_id = v.tenant_id AND e.id = v.entity_id)
+            ORDER BY v.embedding::@type@ @op@ $1::@type@
+            LIMIT $14
+        ), exact AS (
+            SELECT v.entity_id AS id, (v.embedding::@type@ @op@ $1::@type@)::float8 AS distance
+            FROM agentledger.memory_vectors v
+            JOIN agentledger.memory_entities e
+              ON e.tenant_id = v.tenant_id AND e.id = v.entity_id
+            WHERE (SELECT count(*) FROM ann) < $14
+              AND v.space_id = @space@ AND v.tenant_id = agentledger.current_tenant()
+              AND ($2 IS NULL OR e.user_id = $2 OR (NOT $3 AND (e.user_id = '' OR e.shared)))
+              AND ($4 IS NULL OR e.session_id = $4)
+              AND ($5 IS NULL OR e.kind = ANY($5))
+              AND ($6 IS NULL OR e.tags @> $6)
+              AND ($7 IS NULL OR e.attrs @> $7)
+              AND ($8 IS NULL OR e.attrs @@ $8)
+              AND ($9 IS NULL OR e.created_at >= $9)
+              AND ($10 IS NULL OR e.created_at < $10)
+              AND ($11 IS NULL OR e.updated_at >= $11)
+              AND ($12 IS NULL OR e.updated_at < $12)
+              AND ($13 OR e.status = 'active')
+            ORDER BY (v.embedding::@type@ @op@ $1::@type@) + 0
+            LIMIT $14
+        )
+        SELECT h.id, h.distance, @score@
+        FROM (SELECT * FROM ann WHERE (SELECT count(*) FROM ann) >= $14
+              UNION ALL SELECT * FROM exact) h
+        $q$,
+        '@type@', v_type), '@op@', v_op), '@space@', s.id::text),
+        '@score@', CASE s.distance WHEN 'cosine' THEN '1 - h.distance' ELSE '-h.distance' END)
+    USING p_embedding, p_user, p_own, p_session, p_kinds, p_tags, p_attrs, p_where,
+          p_created_after, p_created_before, p_updated_after, p_updated_before, p_archived,
+          p_limit;
+END
+$_$;
+
+--
 -- Name: memory_require(text, text); Type: FUNCTION; Schema: agentledger
 --
 
@@ -2080,6 +2306,83 @@ BEGIN
            e.updated_at, e.session_id,
            f.score, f.text_score, f.fuzzy_score, f.vector_score,
            CASE WHEN f.text_score IS NOT NULL THEN ts_headline('english', concat_ws(' - ', e.name, e.summary), websearch_to_tsquery('english', p_query),
+                        'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10') END
+    FROM fused f
+    JOIN agentledger.memory_entities e
+      ON e.tenant_id = agentledger.current_tenant() AND e.id = f.id
+    ORDER BY f.score DESC, e.id;
+END
+$$;
+
+--
+-- Name: memory_search_hybrid_v5(text, integer, integer, integer, double precision, integer, text, boolean, uuid, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_search_hybrid_v5(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS SETOF agentledger.memory_search_hit_v2
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+DECLARE
+    -- The tenant's text-search configuration (memory_settings; english when unset).
+    v_config regconfig := coalesce((
+        SELECT s.text_config FROM agentledger.memory_settings s
+        WHERE s.tenant_id = agentledger.current_tenant()), 'english')::regconfig;
+    v_tsquery tsquery := websearch_to_tsquery(v_config, p_query);
+BEGIN
+    RETURN QUERY
+    WITH text_found AS MATERIALIZED (
+        -- At most p_text_cap matches, as the GIN index yields them: ranking every match
+        -- of a common word would cost time proportional to the table.
+        SELECT e.id, e.search
+        FROM agentledger.memory_entities e
+        WHERE e.search @@ v_tsquery
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = p_user OR (NOT p_own AND (e.user_id = '' OR e.shared)))
+          AND (p_session IS NULL OR e.session_id = p_session)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        LIMIT p_text_cap
+    ), text_hits AS (
+        SELECT r.id, r.score, row_number() OVER (ORDER BY r.score DESC, r.id) AS rank
+        FROM (
+            SELECT t.id, ts_rank_cd(t.search, v_tsquery)::float8 AS score
+            FROM text_found t
+            ORDER BY score DESC, t.id
+            LIMIT p_pool
+        ) r
+    ), fuzzy_hits AS (
+        SELECT f.id, f.score, row_number() OVER (ORDER BY f.score DESC, f.id) AS rank
+        FROM agentledger.memory_fuzzy_v3(p_query, p_threshold, p_cap, p_user, p_own, p_session, p_kinds,
+            p_tags, p_attrs, p_where, p_created_after, p_created_before, p_updated_after,
+            p_updated_before, p_archived, p_pool) f
+    ), fused AS (
+        SELECT u.id, sum(1.0 / (p_rrf_k + u.rank))::float8 AS score,
+               max(u.text_score) AS text_score, max(u.fuzzy_score) AS fuzzy_score,
+               max(u.vector_score) AS vector_score
+        FROM (
+            SELECT t.id, t.rank, t.score AS text_score, NULL::float8 AS fuzzy_score,
+                   NULL::float8 AS vector_score FROM text_hits t
+            UNION ALL
+            SELECT f.id, f.rank, NULL, f.score, NULL FROM fuzzy_hits f
+        ) u
+        GROUP BY u.id
+        ORDER BY score DESC, u.id
+        LIMIT p_limit
+    )
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at, e.session_id,
+           f.score, f.text_score, f.fuzzy_score, f.vector_score,
+           CASE WHEN f.text_score IS NOT NULL THEN ts_headline(v_config, concat_ws(' - ', e.name, e.summary), v_tsquery,
                         'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10') END
     FROM fused f
     JOIN agentledger.memory_entities e
@@ -2470,6 +2773,91 @@ BEGIN
            e.updated_at, e.session_id,
            f.score, f.text_score, f.fuzzy_score, f.vector_score,
            CASE WHEN f.text_score IS NOT NULL THEN ts_headline('english', concat_ws(' - ', e.name, e.summary), websearch_to_tsquery('english', p_query),
+                        'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10') END
+    FROM fused f
+    JOIN agentledger.memory_entities e
+      ON e.tenant_id = agentledger.current_tenant() AND e.id = f.id
+    ORDER BY f.score DESC, e.id;
+END
+$$;
+
+--
+-- Name: memory_search_hybrid_vector_v5(text, integer, integer, integer, double precision, integer, bigint, public.vector, text, boolean, uuid, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_search_hybrid_vector_v5(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_space bigint, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS SETOF agentledger.memory_search_hit_v2
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+DECLARE
+    -- The tenant's text-search configuration (memory_settings; english when unset).
+    v_config regconfig := coalesce((
+        SELECT s.text_config FROM agentledger.memory_settings s
+        WHERE s.tenant_id = agentledger.current_tenant()), 'english')::regconfig;
+    v_tsquery tsquery := websearch_to_tsquery(v_config, p_query);
+BEGIN
+    RETURN QUERY
+    WITH text_found AS MATERIALIZED (
+        -- At most p_text_cap matches, as the GIN index yields them: ranking every match
+        -- of a common word would cost time proportional to the table.
+        SELECT e.id, e.search
+        FROM agentledger.memory_entities e
+        WHERE e.search @@ v_tsquery
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = p_user OR (NOT p_own AND (e.user_id = '' OR e.shared)))
+          AND (p_session IS NULL OR e.session_id = p_session)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        LIMIT p_text_cap
+    ), text_hits AS (
+        SELECT r.id, r.score, row_number() OVER (ORDER BY r.score DESC, r.id) AS rank
+        FROM (
+            SELECT t.id, ts_rank_cd(t.search, v_tsquery)::float8 AS score
+            FROM text_found t
+            ORDER BY score DESC, t.id
+            LIMIT p_pool
+        ) r
+    ), fuzzy_hits AS (
+        SELECT f.id, f.score, row_number() OVER (ORDER BY f.score DESC, f.id) AS rank
+        FROM agentledger.memory_fuzzy_v3(p_query, p_threshold, p_cap, p_user, p_own, p_session, p_kinds,
+            p_tags, p_attrs, p_where, p_created_after, p_created_before, p_updated_after,
+            p_updated_before, p_archived, p_pool) f
+    )
+    , vector_hits AS (
+        SELECT n.id, n.score, row_number() OVER (ORDER BY n.distance, n.id) AS rank
+        FROM agentledger.memory_nearest_v1(p_space, p_embedding, p_user, p_own, p_session,
+            p_kinds, p_tags, p_attrs, p_where, p_created_after, p_created_before,
+            p_updated_after, p_updated_before, p_archived, p_pool) n
+    ), fused AS (
+        SELECT u.id, sum(1.0 / (p_rrf_k + u.rank))::float8 AS score,
+               max(u.text_score) AS text_score, max(u.fuzzy_score) AS fuzzy_score,
+               max(u.vector_score) AS vector_score
+        FROM (
+            SELECT t.id, t.rank, t.score AS text_score, NULL::float8 AS fuzzy_score,
+                   NULL::float8 AS vector_score FROM text_hits t
+            UNION ALL
+            SELECT f.id, f.rank, NULL, f.score, NULL FROM fuzzy_hits f
+            UNION ALL
+            SELECT x.id, x.rank, NULL, NULL, x.score FROM vector_hits x
+        ) u
+        GROUP BY u.id
+        ORDER BY score DESC, u.id
+        LIMIT p_limit
+    )
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at, e.session_id,
+           f.score, f.text_score, f.fuzzy_score, f.vector_score,
+           CASE WHEN f.text_score IS NOT NULL THEN ts_headline(v_config, concat_ws(' - ', e.name, e.summary), v_tsquery,
                         'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10') END
     FROM fused f
     JOIN agentledger.memory_entities e
@@ -3003,6 +3391,88 @@ END
 $$;
 
 --
+-- Name: memory_search_text_v5(text, text, boolean, uuid, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_search_text_v5(p_query text, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS SETOF agentledger.memory_search_hit_v2
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+DECLARE
+    -- The tenant's text-search configuration (memory_settings; english when unset).
+    v_config regconfig := coalesce((
+        SELECT s.text_config FROM agentledger.memory_settings s
+        WHERE s.tenant_id = agentledger.current_tenant()), 'english')::regconfig;
+    v_tsquery tsquery := websearch_to_tsquery(v_config, p_query);
+    -- A session of fewer than 2,000 entities (counted on the session index).
+    v_in_session boolean := p_session IS NOT NULL AND (
+        SELECT count(*) < 2000 FROM (
+            SELECT 1 FROM agentledger.memory_entities c
+            WHERE c.tenant_id = agentledger.current_tenant() AND c.session_id = p_session
+            LIMIT 2000) s);
+    -- Else the own scope of a user with fewer than 2,000 entities (counted on the user index).
+    v_scan boolean := NOT v_in_session AND p_own AND p_user IS NOT NULL AND (
+        SELECT count(*) < 2000 FROM (
+            SELECT 1 FROM agentledger.memory_entities c
+            WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
+            LIMIT 2000) s);
+BEGIN
+    RETURN QUERY
+    WITH found AS (
+        SELECT e.*, ts_rank_cd(e.search, v_tsquery)::float8 AS rank
+        FROM (
+            SELECT t.* FROM agentledger.memory_entities t
+            WHERE NOT v_scan AND NOT v_in_session
+              AND t.search @@ v_tsquery
+              AND t.tenant_id = agentledger.current_tenant()
+              AND (p_user IS NULL OR t.user_id = p_user
+                   OR (NOT p_own AND (t.user_id = '' OR t.shared)))
+            UNION ALL
+            SELECT m.* FROM (
+                SELECT u.* FROM agentledger.memory_entities u
+                WHERE v_scan
+                  AND u.tenant_id = agentledger.current_tenant() AND u.user_id = p_user
+                OFFSET 0
+            ) m
+            WHERE m.search @@ v_tsquery
+            UNION ALL
+            SELECT m.* FROM (
+                SELECT s.* FROM agentledger.memory_entities s
+                WHERE v_in_session
+                  AND s.tenant_id = agentledger.current_tenant() AND s.session_id = p_session
+                OFFSET 0
+            ) m
+            WHERE (m.search @@ v_tsquery)
+              AND (p_user IS NULL OR m.user_id = p_user
+                   OR (NOT p_own AND (m.user_id = '' OR m.shared)))
+        ) e
+        WHERE (p_session IS NULL OR e.session_id = p_session)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        ORDER BY rank DESC, e.id
+        LIMIT p_limit
+    )
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at, e.session_id,
+           e.rank, NULL::float8, NULL::float8, NULL::float8,
+           ts_headline(v_config, concat_ws(' - ', e.name, e.summary), v_tsquery,
+                       'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10')
+    FROM found e
+    ORDER BY e.rank DESC, e.id;
+END
+$$;
+
+--
 -- Name: memory_search_vector_v1(public.vector, text, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -3209,6 +3679,35 @@ END
 $$;
 
 --
+-- Name: memory_search_vector_v4(bigint, public.vector, text, boolean, uuid, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_search_vector_v4(p_space bigint, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS SETOF agentledger.memory_search_hit_v2
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+BEGIN
+    RETURN QUERY
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at, e.session_id,
+           h.score, NULL::float8, NULL::float8, NULL::float8, NULL::text
+    FROM agentledger.memory_nearest_v1(p_space, p_embedding, p_user, p_own, p_session, p_kinds,
+        p_tags, p_attrs, p_where, p_created_after, p_created_before, p_updated_after,
+        p_updated_before, p_archived, p_limit) h
+    -- Each hit by its primary key (OFFSET 0 keeps the lookup per hit, whatever the
+    -- statistics say about the tenant's size).
+    CROSS JOIN LATERAL (
+        SELECT m.* FROM agentledger.memory_entities m
+        WHERE m.tenant_id = agentledger.current_tenant() AND m.id = h.id
+        OFFSET 0) e
+    ORDER BY h.distance, e.id;
+END
+$$;
+
+--
 -- Name: memory_session_count_delete(); Type: FUNCTION; Schema: agentledger
 --
 
@@ -3280,6 +3779,19 @@ BEGIN
     WHERE s.tenant_id = NEW.tenant_id AND s.id IN (OLD.session_id, NEW.session_id);
     RETURN NULL;
 END
+$$;
+
+--
+-- Name: memory_tsvector(text, text, text, jsonb); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_tsvector(p_config text, p_name text, p_summary text, p_attrs jsonb) RETURNS tsvector
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT setweight(to_tsvector(p_config::regconfig, p_name), 'A')
+        || setweight(to_tsvector(p_config::regconfig, coalesce(p_summary, '')), 'B')
+        || setweight(jsonb_to_tsvector(p_config::regconfig, p_attrs, '["string"]'), 'C')
 $$;
 
 --
@@ -4305,14 +4817,16 @@ CREATE TABLE agentledger.memory_entities (
     last_accessed_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    search tsvector GENERATED ALWAYS AS (((setweight(to_tsvector('english'::regconfig, name), 'A'::"char") || setweight(to_tsvector('english'::regconfig, COALESCE(summary, ''::text)), 'B'::"char")) || setweight(jsonb_to_tsvector('english'::regconfig, attrs, '["string"]'::jsonb), 'C'::"char"))) STORED,
+    search tsvector GENERATED ALWAYS AS (agentledger.memory_tsvector(text_config, name, summary, attrs)) STORED,
     embedding public.vector(384),
     session_id uuid,
+    text_config text DEFAULT 'english'::text NOT NULL,
     CONSTRAINT memory_entities_attrs CHECK ((jsonb_typeof(attrs) = 'object'::text)),
     CONSTRAINT memory_entities_kind CHECK (((length(kind) >= 1) AND (length(kind) <= 100))),
     CONSTRAINT memory_entities_name CHECK (((length(name) >= 1) AND (length(name) <= 1000))),
     CONSTRAINT memory_entities_relevance CHECK (((relevance >= (0)::double precision) AND (relevance <= (1)::double precision))),
-    CONSTRAINT memory_entities_status CHECK ((status = ANY (ARRAY['active'::text, 'archived'::text])))
+    CONSTRAINT memory_entities_status CHECK ((status = ANY (ARRAY['active'::text, 'archived'::text]))),
+    CONSTRAINT memory_entities_text_config CHECK (((length(text_config) >= 1) AND (length(text_config) <= 200)))
 )
 WITH (fillfactor='80');
 
@@ -4348,6 +4862,45 @@ CREATE TABLE agentledger.memory_relationships (
 );
 
 ALTER TABLE ONLY agentledger.memory_relationships FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: memory_settings; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.memory_settings (
+    tenant_id text NOT NULL,
+    text_config text DEFAULT 'english'::text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT memory_settings_text_config CHECK (((length(text_config) >= 1) AND (length(text_config) <= 200)))
+);
+
+ALTER TABLE ONLY agentledger.memory_settings FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: memory_spaces_id_seq; Type: SEQUENCE; Schema: agentledger
+--
+
+ALTER TABLE agentledger.memory_spaces ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME agentledger.memory_spaces_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: memory_vectors; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.memory_vectors (
+    tenant_id text NOT NULL,
+    space_id bigint NOT NULL,
+    entity_id uuid NOT NULL,
+    embedding public.vector NOT NULL
+);
+
+ALTER TABLE ONLY agentledger.memory_vectors FORCE ROW LEVEL SECURITY;
 
 --
 -- Name: memory_vocabularies; Type: TABLE; Schema: agentledger
@@ -5407,6 +5960,34 @@ ALTER TABLE ONLY agentledger.memory_relationships
     ADD CONSTRAINT memory_relationships_unique UNIQUE (tenant_id, from_id, to_id, type);
 
 --
+-- Name: memory_settings memory_settings_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.memory_settings
+    ADD CONSTRAINT memory_settings_pkey PRIMARY KEY (tenant_id);
+
+--
+-- Name: memory_spaces memory_spaces_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.memory_spaces
+    ADD CONSTRAINT memory_spaces_pkey PRIMARY KEY (tenant_id, id);
+
+--
+-- Name: memory_spaces memory_spaces_unique; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.memory_spaces
+    ADD CONSTRAINT memory_spaces_unique UNIQUE (tenant_id, name);
+
+--
+-- Name: memory_vectors memory_vectors_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.memory_vectors
+    ADD CONSTRAINT memory_vectors_pkey PRIMARY KEY (tenant_id, space_id, entity_id);
+
+--
 -- Name: memory_vocabularies memory_vocabularies_pkey; Type: CONSTRAINT; Schema: agentledger
 --
 
@@ -5738,6 +6319,18 @@ CREATE INDEX memory_name_terms_trgm_idx ON agentledger.memory_name_terms USING g
 --
 
 CREATE INDEX memory_relationships_to_idx ON agentledger.memory_relationships USING btree (tenant_id, to_id, type);
+
+--
+-- Name: memory_spaces_default_idx; Type: INDEX; Schema: agentledger
+--
+
+CREATE UNIQUE INDEX memory_spaces_default_idx ON agentledger.memory_spaces USING btree (tenant_id) WHERE is_default;
+
+--
+-- Name: memory_vectors_entity_idx; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX memory_vectors_entity_idx ON agentledger.memory_vectors USING btree (tenant_id, entity_id);
 
 --
 -- Name: runs_started; Type: INDEX; Schema: agentledger
@@ -6174,6 +6767,34 @@ ALTER TABLE ONLY agentledger.memory_relationships
     ADD CONSTRAINT memory_relationships_to_fk FOREIGN KEY (tenant_id, to_id) REFERENCES agentledger.memory_entities(tenant_id, id) ON DELETE CASCADE;
 
 --
+-- Name: memory_settings memory_settings_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.memory_settings
+    ADD CONSTRAINT memory_settings_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
+
+--
+-- Name: memory_spaces memory_spaces_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.memory_spaces
+    ADD CONSTRAINT memory_spaces_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
+
+--
+-- Name: memory_vectors memory_vectors_entity_fk; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.memory_vectors
+    ADD CONSTRAINT memory_vectors_entity_fk FOREIGN KEY (tenant_id, entity_id) REFERENCES agentledger.memory_entities(tenant_id, id) ON DELETE CASCADE;
+
+--
+-- Name: memory_vectors memory_vectors_space_fk; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.memory_vectors
+    ADD CONSTRAINT memory_vectors_space_fk FOREIGN KEY (tenant_id, space_id) REFERENCES agentledger.memory_spaces(tenant_id, id) ON DELETE CASCADE;
+
+--
 -- Name: memory_vocabularies memory_vocabularies_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
 --
 
@@ -6393,6 +7014,12 @@ CREATE POLICY definer_search ON agentledger.memory_entities FOR SELECT TO CURREN
 CREATE POLICY definer_search ON agentledger.memory_name_terms FOR SELECT TO CURRENT_USER USING (true);
 
 --
+-- Name: memory_vectors definer_search; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY definer_search ON agentledger.memory_vectors FOR SELECT TO CURRENT_USER USING (true);
+
+--
 -- Name: session_artifact_segments definer_search; Type: POLICY; Schema: agentledger
 --
 
@@ -6469,6 +7096,24 @@ ALTER TABLE agentledger.memory_name_terms ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE agentledger.memory_relationships ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: memory_settings; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.memory_settings ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: memory_spaces; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.memory_spaces ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: memory_vectors; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.memory_vectors ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: memory_vocabularies; Type: ROW SECURITY; Schema: agentledger
@@ -6981,6 +7626,24 @@ CREATE POLICY tenant_isolation ON agentledger.memory_name_terms USING ((tenant_i
 CREATE POLICY tenant_isolation ON agentledger.memory_relationships USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
 
 --
+-- Name: memory_settings tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.memory_settings USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: memory_spaces tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.memory_spaces USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: memory_vectors tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.memory_vectors USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
 -- Name: memory_vocabularies tenant_isolation; Type: POLICY; Schema: agentledger
 --
 
@@ -7295,6 +7958,26 @@ REVOKE ALL ON FUNCTION agentledger.memory_check_relationship_type() FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.memory_check_relationship_type() TO agentledger_app;
 
 --
+-- Name: TABLE memory_spaces; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.memory_spaces TO agentledger_app;
+
+--
+-- Name: FUNCTION memory_declare_space_v1(p_name text, p_model text, p_dimensions integer, p_distance text, p_element text); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_declare_space_v1(p_name text, p_model text, p_dimensions integer, p_distance text, p_element text) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_declare_space_v1(p_name text, p_model text, p_dimensions integer, p_distance text, p_element text) TO agentledger_app;
+
+--
+-- Name: FUNCTION memory_drop_space_v1(p_name text); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_drop_space_v1(p_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_drop_space_v1(p_name text) TO agentledger_app;
+
+--
 -- Name: FUNCTION memory_fuzzy_v1(p_query text, p_threshold double precision, p_cap integer, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
 --
 
@@ -7334,6 +8017,12 @@ REVOKE ALL ON FUNCTION agentledger.memory_list_v3(p_after_updated timestamp with
 GRANT ALL ON FUNCTION agentledger.memory_list_v3(p_after_updated timestamp with time zone, p_after_id uuid, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
+-- Name: FUNCTION memory_nearest_v1(p_space bigint, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_nearest_v1(p_space bigint, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION memory_require(p_extension text, p_feature text); Type: ACL; Schema: agentledger
 --
 
@@ -7368,6 +8057,13 @@ REVOKE ALL ON FUNCTION agentledger.memory_search_hybrid_v4(p_query text, p_pool 
 GRANT ALL ON FUNCTION agentledger.memory_search_hybrid_v4(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
+-- Name: FUNCTION memory_search_hybrid_v5(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_search_hybrid_v5(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_search_hybrid_v5(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
 -- Name: FUNCTION memory_search_hybrid_vector_v1(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_embedding public.vector, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
 --
 
@@ -7394,6 +8090,13 @@ GRANT ALL ON FUNCTION agentledger.memory_search_hybrid_vector_v3(p_query text, p
 
 REVOKE ALL ON FUNCTION agentledger.memory_search_hybrid_vector_v4(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.memory_search_hybrid_vector_v4(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION memory_search_hybrid_vector_v5(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_space bigint, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_search_hybrid_vector_v5(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_space bigint, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_search_hybrid_vector_v5(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_space bigint, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
 -- Name: FUNCTION memory_search_name_v1(p_name text, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
@@ -7480,6 +8183,13 @@ REVOKE ALL ON FUNCTION agentledger.memory_search_text_v4(p_query text, p_user te
 GRANT ALL ON FUNCTION agentledger.memory_search_text_v4(p_query text, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
+-- Name: FUNCTION memory_search_text_v5(p_query text, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_search_text_v5(p_query text, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_search_text_v5(p_query text, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
 -- Name: FUNCTION memory_search_vector_v1(p_embedding public.vector, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
 --
 
@@ -7499,6 +8209,13 @@ GRANT ALL ON FUNCTION agentledger.memory_search_vector_v2(p_embedding public.vec
 
 REVOKE ALL ON FUNCTION agentledger.memory_search_vector_v3(p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.memory_search_vector_v3(p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION memory_search_vector_v4(p_space bigint, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_search_vector_v4(p_space bigint, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_search_vector_v4(p_space bigint, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
 -- Name: FUNCTION memory_session_count_delete(); Type: ACL; Schema: agentledger
@@ -8671,6 +9388,18 @@ GRANT SELECT(created_at) ON TABLE agentledger.memory_relationships TO agentledge
 --
 
 GRANT SELECT(updated_at) ON TABLE agentledger.memory_relationships TO agentledger_reporting;
+
+--
+-- Name: TABLE memory_settings; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.memory_settings TO agentledger_app;
+
+--
+-- Name: TABLE memory_vectors; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.memory_vectors TO agentledger_app;
 
 --
 -- Name: TABLE memory_vocabularies; Type: ACL; Schema: agentledger

@@ -17,3 +17,16 @@ class Bigints(list[int]):
 
 class Uuids(list[UUID]):
     """UUIDs that travel as one uuid[]."""
+
+
+class Vector(bytes):
+    """One embedding in pgvector's binary form (dimension, a zero, big-endian float32s),
+    as ``validation.vector`` makes it: it travels as ``vector`` with no text in between."""
+
+    @property
+    def dimensions(self) -> int:
+        return int.from_bytes(self[:2], "big")
+
+
+class Vectors(list[Vector]):
+    """Embeddings that travel as one vector[] (each in pgvector's binary form)."""

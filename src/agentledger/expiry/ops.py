@@ -16,9 +16,9 @@ from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, operation
 from agentledger.errors import InvalidInput
 from agentledger.expiry.records import Found
-from agentledger.memory import filters
+from agentledger.memory import filters, spaces
 from agentledger.memory.filters import Filter
-from agentledger.memory.ops import entity_from_row, natural_dedup, vector_text
+from agentledger.memory.ops import entity_from_row, natural_dedup
 from agentledger.memory.search import EF_SEARCH
 from agentledger.memory.search import Q as MEMORY_SEARCH
 
@@ -62,14 +62,16 @@ def list_(filter: Filter | None = None, *, limit: int = 100) -> Gen[list[Found]]
 def search_vector(
     embedding: Sequence[float], *, filter: Filter | None = None, limit: int = 10
 ) -> Gen[list[Found]]:
-    """memory's ``search_vector``, without entities whose TTL has run out."""
+    """memory's ``search_vector`` in the built-in space, without entities whose TTL has run
+    out."""
     size = filters.limit(limit)
-    yield MEMORY_SEARCH.prepare_vector.none(
+    vector = spaces.check(
+        "embedding", spaces.vector("embedding", embedding), spaces.builtin(default=True)
+    )
+    yield MEMORY_SEARCH.prepare_space_search.none(
         feature="vector search", ef_search=str(max(EF_SEARCH, size))
     )
-    rows = yield Q.search_vector.all(
-        embedding=vector_text("embedding", embedding), **filters.params(filter), limit=size
-    )
+    rows = yield Q.search_vector.all(embedding=vector, **filters.params(filter), limit=size)
     return [_found(r) for r in rows if r["score"] is not None and math.isfinite(r["score"])]
 
 

@@ -6,6 +6,7 @@ from agentledger.memory.minilm import MiniLMEmbedder
 from agentledger.memory.records import (
     EMBEDDING_DIMENSIONS,
     RELATIONSHIP_TYPES,
+    EmbeddingSpace,
     Entity,
     MemoryStats,
     Neighbour,
@@ -22,6 +23,7 @@ __all__ = [
     "EMBEDDING_DIMENSIONS",
     "RELATIONSHIP_TYPES",
     "Embedder",
+    "EmbeddingSpace",
     "Entity",
     "Filter",
     "HashingEmbedder",

@@ -6,7 +6,7 @@ import hashlib
 import math
 import re
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from agentledger.memory.records import EMBEDDING_DIMENSIONS
 
@@ -15,12 +15,17 @@ _WORD = re.compile(r"\w+")
 
 @runtime_checkable
 class Embedder(Protocol):
-    """Turns texts into vectors of ``EMBEDDING_DIMENSIONS`` numbers (one per text).
+    """Turns texts into vectors (one per text: lists of floats, or numpy arrays).
 
-    Called in a worker thread by the async face, so a blocking local model is fine.
+    Its vectors must have the dimension of the space they go to
+    (``Memory.with_embedder(embedder, space=...)``; the tenant's default space, 384 numbers
+    for the built-in one, when none is named): a vector of another dimension is refused,
+    naming the space's. The built-in embedders say theirs in ``dimensions``, which
+    ``Memory.declare_space`` takes. Called in a worker thread by the async face, so a
+    blocking local model is fine.
     """
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+    def embed(self, texts: Sequence[str]) -> Sequence[Any]: ...
 
 
 class HashingEmbedder:

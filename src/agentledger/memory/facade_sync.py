@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -14,7 +14,7 @@ from agentledger.db.database_sync import Runner
 from agentledger.db.forward import forward_sync
 from agentledger.db.statements import Op
 from agentledger.errors import InvalidInput
-from agentledger.memory import graph, ops, search, vocabulary
+from agentledger.memory import graph, ops, search, spaces, vocabulary
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.filters import Filter
 from agentledger.memory.recorder_sync import AccessRecorder
@@ -48,18 +48,22 @@ class Memory:
         self,
         run: Runner,
         embedder: Embedder | None = None,
+        space: str | None = None,
         *,
         recorder: AccessRecorder | None = None,
         tenant: str = "",
     ) -> None:
         self._runner = run
         self._embedder = embedder
+        self._space = space
         self._recorder = recorder
         self._tenant = tenant
 
-    def with_embedder(self, embedder: Embedder | None) -> Memory:
-        """This memory, embedding upserted entities and search queries with ``embedder``."""
-        return Memory(self._runner, embedder, recorder=self._recorder, tenant=self._tenant)
+    def with_embedder(self, embedder: Embedder | None, *, space: str | None = None) -> Memory:
+        """This memory, embedding upserted entities and search queries with ``embedder``,
+        whose vectors belong to ``space`` (None: the tenant's default space). A vector of
+        another dimension than the space's is refused (InvalidInput naming ``embedding``)."""
+        return Memory(self._runner, embedder, space, recorder=self._recorder, tenant=self._tenant)
 
     def _run(self, op: Op[T]) -> T:
         """Run ``op``; a touched read, with a recorder, runs as a plain read (a standby may
@@ -84,10 +88,12 @@ class Memory:
         relevance: float | None = None,
         user: str | None = None,
         shared: bool = False,
-        embedding: Sequence[float] | None = None,
+        embedding: Any = None,
         at: datetime | None = None,
         merge: str = "shallow",
         session_id: UUID | str | None = None,
+        space: str | None = None,
+        embeddings: Mapping[str, Any] | None = None,
     ) -> Entity:
         """Insert an entity, or merge into the one with the same natural key.
 
@@ -116,6 +122,13 @@ class Memory:
         None keeps its session. A missing session, or another tenant's: NotFound naming
         ``session_id``, nothing written.
 
+        ``embedding`` is a vector (list, tuple, ``array.array`` or 1-D numpy array of any
+        real dtype) in ``space`` (None: the tenant's default space); ``embeddings`` maps
+        other spaces' names to their vectors. Each must have its space's dimension, finite
+        numbers (in single precision too) and a non-zero length: InvalidInput naming the
+        field, nothing written. An unknown space: InvalidInput naming ``space`` (or the
+        ``embeddings`` key).
+
         With a natural key the write is repeatable, so on a ledger with a spool it waits
         there while PostgreSQL is down (``Spooled``) and is replayed later.
         """
@@ -131,14 +144,16 @@ class Memory:
             relevance=relevance,
             user_id=user,
             shared=shared,
-            embedding=list(embedding) if embedding is not None else None,
+            embedding=embedding,
             at=at,
             session_id=session_id,
+            space=space,
+            embeddings=dict(embeddings) if embeddings is not None else None,
         )
         # A kept name is not known here: the stored embedding stays too.
         if embedding is None and self._embedder is not None and entity.name is not None:
             (vector,) = self._embed([_embedding_text(entity)])
-            entity = _with_embedding(entity, vector)
+            entity = self._with_embedding(entity, vector)
         if entity.key is None and not entity.by_name:
             return self._run(ops.upsert(entity, merge=merge))
         # A natural key makes the upsert repeatable: it may wait in the spool.
@@ -155,10 +170,14 @@ class Memory:
                 relevance=entity.relevance,
                 user_id=entity.user_id,
                 shared=entity.shared,
-                embedding=entity.embedding,
+                embedding=_plain(entity.embedding),
                 at=entity.at,
                 merge=merge,
                 session_id=entity.session_id,
+                space=entity.space,
+                embeddings=None
+                if entity.embeddings is None
+                else {k: _plain(x) for k, x in entity.embeddings.items()},
             )
         )
 
@@ -173,7 +192,7 @@ class Memory:
         if self._embedder is not None and missing:
             vectors = self._embed([_embedding_text(items[i]) for i in missing])
             for i, vector in zip(missing, vectors, strict=True):
-                items[i] = _with_embedding(items[i], vector)
+                items[i] = self._with_embedding(items[i], vector)
         return self._run(ops.upsert_many(items, merge=merge))
 
     get = forward_sync(ops.get)
@@ -187,45 +206,119 @@ class Memory:
 
     def search_vector(
         self,
-        query: str | Sequence[float],
+        query: Any,
         *,
+        space: str | None = None,
         filter: Filter | None = None,
         limit: int = 10,
         touch: bool = False,
     ) -> list[SearchHit]:
-        """Nearest entities by cosine similarity to an embedding (or to a text, embedded by
-        the configured embedder). Needs pgvector (MissingExtension otherwise)."""
+        """Nearest entities in ``space`` (None: the tenant's default space, or the
+        embedder's) to an embedding (a list, tuple, ``array.array`` or 1-D numpy array), or
+        to a text embedded by the configured embedder; by the space's distance. Needs
+        pgvector (MissingExtension otherwise)."""
         if isinstance(query, str):
             (embedding,) = self._embed([query])
+            space = self._space if space is None else space
         else:
-            embedding = list(query)
-        return self._run(search.search_vector(embedding, filter=filter, limit=limit, touch=touch))
+            embedding = query
+        return self._run(
+            search.search_vector(embedding, space=space, filter=filter, limit=limit, touch=touch)
+        )
 
     def search(
         self,
         query: str,
         *,
-        embedding: Sequence[float] | None = None,
+        embedding: Any = None,
+        space: str | None = None,
         filter: Filter | None = None,
         limit: int = 10,
         threshold: float = 0.3,
         touch: bool = False,
     ) -> list[SearchHit]:
-        """Hybrid search: full-text, fuzzy-name and vector ranks fused (reciprocal rank
-        fusion) in one statement. The vector signal joins when an embedding is given or an
-        embedder is configured. Each hit carries every signal's score."""
+        """Hybrid search: full-text (in the tenant's language), fuzzy-name and vector ranks
+        fused (reciprocal rank fusion) in one statement. The vector signal joins when an
+        embedding is given (in ``space``, None: the default space) or an embedder is
+        configured (in its space). Each hit carries every signal's score."""
         if embedding is None and self._embedder is not None:
             (embedding,) = self._embed([query])
+            space = self._space if space is None else space
         return self._run(
             search.search_hybrid(
                 query,
                 embedding=embedding,
+                space=space,
                 filter=filter,
                 limit=limit,
                 threshold=threshold,
                 touch=touch,
             )
         )
+
+    def reembed(
+        self,
+        space: str,
+        embedder: Embedder,
+        *,
+        batch_size: int = 256,
+        make_default: bool = False,
+        progress: Callable[[int], object] | None = None,
+    ) -> int:
+        """Fill the declared ``space`` with ``embedder``'s vectors of every entity that has
+        none there yet (name, and summary on the next line), ``batch_size`` at a time, each
+        batch its own transaction; returns how many were stored. Searches of other spaces
+        carry on meanwhile. Resumable: run it again after an interruption and it goes on
+        with the entities still missing. ``make_default`` then makes ``space`` the default
+        space (one statement, once every entity has its vector); ``progress`` is called
+        with the count stored after each batch."""
+        stored = 0
+        after: UUID | None = None
+        while True:
+            _, batch = self._run(spaces.reembed_candidates(space, after=after, limit=batch_size))
+            if batch:
+                vectors = embedder.embed([t for _, t in batch])
+                ids = [i for i, _ in batch]
+                stored += self._run(spaces.add_vectors(space, ids, vectors))
+                after = ids[-1]
+                if progress is not None:
+                    progress(stored)
+            if len(batch) < batch_size:
+                break
+        if make_default:
+            self._run(spaces.set_default(space))
+        return stored
+
+    embedding = forward_sync(ops.embedding)
+    declare_space = forward_sync(spaces.declare)
+    drop_space = forward_sync(spaces.drop)
+    set_default_space = forward_sync(spaces.set_default)
+    language = forward_sync(spaces.language)
+
+    def set_language(self, config: str, *, batch_size: int = 2000) -> str:
+        """Full-text search in ``config``, a text-search configuration of this server
+        ("german", "spanish", "simple", ...; InvalidInput naming ``language`` and listing
+        the server's otherwise, nothing changed). New writes and queries use it at once;
+        the stored entities are then re-indexed ``batch_size`` at a time, each batch its own
+        short transaction that skips rows others hold, so the table is never locked (until
+        its batch, a row still indexed in the old language may be missed by queries in the
+        new one). Interrupted, ``reindex()`` (or this again) finishes the work. Inside
+        ``transaction()`` every batch shares that transaction."""
+        name = self._run(spaces.set_language(config))
+        self.reindex(batch_size=batch_size)
+        return name
+
+    def reindex(self, *, batch_size: int = 2000) -> int:
+        """Re-index the entities still indexed in another language than the tenant's
+        (see ``set_language``): how many were."""
+        done = 0
+        while True:
+            count = self._run(spaces.reindex_batch(batch_size=batch_size))
+            done += count
+            if count < batch_size:
+                return done
+
+    spaces = forward_sync(spaces.list_)  # last: the name is the module's until here
 
     relate = forward_sync(graph.relate)
     unrelate = forward_sync(graph.unrelate)
@@ -285,7 +378,13 @@ class Memory:
 
     vocabulary = forward_sync(vocabulary.get)
 
-    def _embed(self, texts: list[str]) -> list[list[float]]:
+    def _with_embedding(self, entity: NewEntity, vector: Any) -> NewEntity:
+        """The entity with the embedder's vector, in the embedder's space."""
+        if self._space is None:
+            return replace(entity, embedding=vector)
+        return replace(entity, embeddings={**(entity.embeddings or {}), self._space: vector})
+
+    def _embed(self, texts: list[str]) -> Sequence[Any]:
         if self._embedder is None:
             raise InvalidInput(
                 "no embedder is configured: pass an embedding, or use with_embedder()",
@@ -308,8 +407,13 @@ def _embedding_text(entity: NewEntity) -> str:
     return entity.name if entity.summary is None else f"{entity.name}\n{entity.summary}"
 
 
-def _with_embedding(entity: NewEntity, vector: Sequence[float]) -> NewEntity:
-    return replace(entity, embedding=list(vector))
+def _plain(vector: Any) -> Any:
+    """A vector as a list of floats (numpy and array.array have ``tolist``), so that a
+    keyed upsert's arguments can wait in the spool as JSON."""
+    if vector is None or isinstance(vector, list):
+        return vector
+    tolist = getattr(vector, "tolist", None)
+    return tolist() if tolist is not None else list(vector)
 
 
 def _read_ids(result: object) -> list[UUID]:

@@ -10,9 +10,11 @@ def merge_rows(old: dict[str, Any], new: dict[str, Any], mode: str) -> dict[str,
     """Two inputs for one entity in a batch, merged the way the database merges them
     (``mode``: "shallow", "deep" or "replace", as ``upsert``'s ``merge``)."""
     merged = dict(new)
-    for field in ("name", "summary", "relevance", "embedding", "session_id"):
+    for field in ("name", "summary", "relevance", "session_id"):
         if new[field] is None:
             merged[field] = old[field]
+    # Vectors by space: a later input's replace an earlier one's in the same space.
+    merged["embedding"] = {**(old["embedding"] or {}), **(new["embedding"] or {})} or None
     # "replace" keeps the later input's attrs and tags as they are.
     if mode != "replace":
         merged["attrs"] = (

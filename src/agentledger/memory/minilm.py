@@ -36,13 +36,17 @@ class MiniLMEmbedder:
     the threads that call ``embed``. ConfigError naming the extra when it is not installed.
     """
 
+    # The model's dimension, for the space its vectors go to.
+    dimensions = EMBEDDING_DIMENSIONS
+
     def __init__(self, *, device: str = "cpu", batch_size: int = 64) -> None:
         self.device = device
         self.batch_size = batch_size
         self._model: Any = None
         self._lock = threading.Lock()
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    def embed(self, texts: Sequence[str]) -> Sequence[Any]:
+        """One float32 numpy row per text (taken as they are: no conversion per number)."""
         if not texts:
             return []
         vectors = self._load().encode(
@@ -52,7 +56,7 @@ class MiniLMEmbedder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return [[float(x) for x in row] for row in vectors]
+        return list(vectors)
 
     def _load(self) -> Any:
         with self._lock:

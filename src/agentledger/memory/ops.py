@@ -4,22 +4,21 @@ Searches live in ``memory.search``, relationships in ``memory.graph``."""
 from __future__ import annotations
 
 import json
-import math
 import uuid as uuidlib
-from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, operation
+from agentledger.db.types import Bigints, Uuids, Vector, Vectors
 from agentledger.errors import InvalidInput, NotFound
-from agentledger.memory import filters
+from agentledger.memory import filters, spaces
 from agentledger.memory.filters import Filter
 from agentledger.memory.merging import merge_rows, mergeable, strip_nulls
 from agentledger.memory.records import (
-    EMBEDDING_DIMENSIONS,
+    EmbeddingSpace,
     Entity,
     MemoryStats,
     NewEntity,
@@ -70,6 +69,8 @@ def upsert_keyed(
     at: datetime | None = None,
     merge: str = "shallow",
     session_id: UUID | str | None = None,
+    space: str | None = None,
+    embeddings: dict[str, list[float]] | None = None,
 ) -> Gen[Entity]:
     """``upsert`` of an entity with a natural key (``key`` or ``by_name``), from plain
     arguments so it can wait in the spool.
@@ -98,6 +99,8 @@ def upsert_keyed(
         embedding=embedding,
         at=at,
         session_id=session_id,
+        space=space,
+        embeddings=embeddings,
     )
     return (yield from upsert(entity, merge=merge).start())
 
@@ -167,18 +170,65 @@ def _upsert_rows(rows: list[dict[str, Any]], mode: str) -> Gen[list[dict[str, An
                         f" (source {r['source']!r})",
                         field="name",
                     )
-    if any(r["embedding"] is not None for r in rows):
-        yield Q.require_extension.none(extension="vector", feature="entity embeddings")
-        embedded: list[dict[str, Any]] = yield Q.upsert_entities_embedded.all(
-            rows=json.dumps(rows), mode=mode
-        )
-        return embedded
-    # Without pgvector there is no embedding column to name.
+    embedded = [r for r in rows if r["embedding"]]
+    targets: dict[str | None, EmbeddingSpace] = {}
+    if embedded:
+        # The spaces named, checked before anything is written (and pgvector with them).
+        found = yield Q.vector_spaces.one(feature="entity embeddings")
+        for r in embedded:
+            for name, (field, vector) in r["embedding"].items():
+                if name not in targets:
+                    targets[name] = spaces.resolve(found["spaces"], name, _space_field(field))
+                spaces.check(field, vector, targets[name])
     result: list[dict[str, Any]] = yield Q.upsert_entities.all(
         rows=json.dumps([{k: x for k, x in r.items() if k != "embedding"} for r in rows]),
         mode=mode,
     )
+    if embedded:
+        ids = {(r["user_id"] or "", r["dedup_key"]): r["id"] for r in result}
+        builtin: tuple[Uuids, Vectors] = (Uuids(), Vectors())
+        declared: tuple[Bigints, Uuids, Vectors] = (Bigints(), Uuids(), Vectors())
+        for r in embedded:
+            entity_id = ids[(r["user_id"], r["dedup_key"])]
+            for name, (_, vector) in r["embedding"].items():
+                space_id = targets[name].id
+                if space_id is None:
+                    builtin[0].append(entity_id)
+                    builtin[1].append(vector)
+                else:
+                    declared[0].append(space_id)
+                    declared[1].append(entity_id)
+                    declared[2].append(vector)
+        if builtin[0]:
+            yield Q.set_embeddings.none(ids=builtin[0], embeddings=builtin[1])
+        if declared[0]:
+            yield Q.set_space_vectors.none(
+                spaces=declared[0], ids=declared[1], embeddings=declared[2]
+            )
     return result
+
+
+def _space_field(field: str) -> str:
+    """The field that names a vector's space: ``space`` for ``embedding``, the key itself
+    for ``embeddings[name]``."""
+    return "space" if field == "embedding" else field
+
+
+@operation(writes=False)
+def embedding(
+    id: UUID | str, *, space: str | None = None, user: str | None = None, scope: str = "shared"
+) -> Gen[Any]:
+    """The entity's vector in ``space`` (None: the tenant's default space), as a float32
+    numpy array when numpy is installed, else a list of floats; None when it has none there.
+    NotFound when the entity does not exist or the user may not see it."""
+    entity_id = v.uuid("id", id)
+    name = None if space is None else spaces.space_name("space", space)
+    found = yield Q.vector_spaces.one(feature="entity embeddings")
+    target = spaces.resolve(found["spaces"], name, "space")
+    row = yield Q.get_embedding.one(id=entity_id, space=target.id, **filters.scoped(user, scope))
+    if row is None:
+        raise NotFound(f"entity {id} does not exist", field="id")
+    return row["embedding"]
 
 
 @operation(writes=False, primary_if="touch")
@@ -328,37 +378,6 @@ def stats(*, user: str | None = None) -> Gen[MemoryStats]:
 # --- shaping input and rows -------------------------------------------------------------
 
 
-def vector_text(field: str, values: object) -> str:
-    """An embedding as pgvector's text form, after checking its dimension and numbers.
-
-    pgvector stores single-precision floats, so each number must be finite in that
-    precision, and the vector must keep a non-zero length once stored: cosine similarity
-    against a zero vector is undefined (it would score NaN).
-    """
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
-        raise InvalidInput(f"{field} must be a list of numbers", field=field)
-    if len(values) != EMBEDDING_DIMENSIONS:
-        raise InvalidInput(
-            f"{field} has {len(values)} dimensions; expected {EMBEDDING_DIMENSIONS}",
-            field=field,
-        )
-    out = []
-    for x in values:
-        if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
-            raise InvalidInput(f"{field} must hold finite numbers only", field=field)
-        out.append(float(x))
-    stored = array("f", out)  # what pgvector will keep: single precision
-    if not all(map(math.isfinite, stored)):
-        raise InvalidInput(f"{field} holds a number beyond single precision (±3.4e38)", field=field)
-    if not any(stored):
-        raise InvalidInput(
-            f"{field} is a zero vector (or rounds to one): it has no direction, so cosine "
-            "similarity against it is undefined",
-            field=field,
-        )
-    return "[" + ",".join(map(repr, out)) + "]"
-
-
 def _entity_row(e: NewEntity, field: str, mode: str = "shallow") -> dict[str, Any]:
     if not isinstance(e, NewEntity):
         raise InvalidInput(f"{field} must be a NewEntity, not {type(e).__name__}", field=field)
@@ -395,13 +414,34 @@ def _entity_row(e: NewEntity, field: str, mode: str = "shallow") -> dict[str, An
         "relevance": None
         if e.relevance is None
         else v.number("relevance", e.relevance, low=0.0, high=1.0),
-        "embedding": None if e.embedding is None else vector_text("embedding", e.embedding),
+        "embedding": _vectors(e),
         "repeats": 0,  # inputs of the same batch merged into this one, each an update
         "at": stamp,  # the moment of this write (None: now)
         "first_at": stamp,  # a new entity's created_at: its batch's first input's moment
         # The session it belongs to (None: a new entity has none, a merge keeps its own).
         "session_id": None if e.session_id is None else str(v.uuid("session_id", e.session_id)),
     }
+
+
+def _vectors(e: NewEntity) -> dict[str | None, tuple[str, Vector]] | None:
+    """The entity's vectors by space name (None: the default space), each checked as a
+    vector and kept with its field; their spaces' dimensions are checked once read."""
+    out: dict[str | None, tuple[str, Vector]] = {}
+    if e.embedding is not None:
+        space = None if e.space is None else spaces.space_name("space", e.space)
+        out[space] = ("embedding", spaces.vector("embedding", e.embedding))
+    elif e.space is not None:
+        raise InvalidInput("space names the space of embedding; give embedding", field="space")
+    if e.embeddings is not None:
+        if not isinstance(e.embeddings, Mapping):
+            raise InvalidInput("embeddings must map space names to vectors", field="embeddings")
+        for name, vector in e.embeddings.items():
+            field = f"embeddings[{name!r}]"
+            checked = spaces.space_name(field, name)
+            if checked in out:
+                raise InvalidInput(f"{field}: a second vector for one space", field=field)
+            out[checked] = (field, spaces.vector(field, vector))
+    return out or None
 
 
 def _merged_attrs(attrs: dict[str, Any], mode: str) -> dict[str, Any]:

@@ -5,55 +5,23 @@
 -- ``at`` (default now; ``first_at``: a batch's first input's, for a new entity's created_at),
 -- update_count counting each merge (``repeats``: inputs of one batch already merged in),
 -- each merge recorded as an access (access_count, last_accessed_at), and a given session
--- moving the entity to it (an absent one keeps the stored session).
+-- moving the entity to it (an absent one keeps the stored session); the search vector is
+-- built in the tenant's text-search configuration (memory_settings, english when unset).
 INSERT INTO agentledger.memory_entities AS e
     (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
-     relevance, update_count, created_at, updated_at, session_id)
+     relevance, update_count, created_at, updated_at, session_id, text_config)
 SELECT agentledger.current_tenant(), u.user_id, u.shared, u.kind, u.source, u.key, u.dedup_key,
        u.name, u.summary, u.attrs, u.tags, u.relevance, u.repeats, coalesce(u.first_at, now()),
-       coalesce(u.at, now()), u.session_id
+       coalesce(u.at, now()), u.session_id,
+       coalesce((SELECT c.text_config FROM agentledger.memory_settings c
+                 WHERE c.tenant_id = agentledger.current_tenant()), 'english')
 FROM jsonb_to_recordset(%(rows)s::jsonb) AS u(
     user_id text, shared boolean, kind text, source text, key text, dedup_key text, name text,
     summary text, attrs jsonb, tags text[], relevance real, repeats integer,
     first_at timestamptz, at timestamptz, session_id uuid)
 ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
     kind = EXCLUDED.kind,
-    session_id = coalesce(EXCLUDED.session_id, e.session_id),
-    name = EXCLUDED.name,
-    summary = coalesce(EXCLUDED.summary, e.summary),
-    attrs = CASE %(mode)s WHEN 'deep' THEN agentledger.jsonb_merge_deep(e.attrs, EXCLUDED.attrs)
-                 WHEN 'replace' THEN EXCLUDED.attrs ELSE e.attrs || EXCLUDED.attrs END,
-    tags = CASE WHEN %(mode)s = 'replace' THEN EXCLUDED.tags
-                ELSE ARRAY(SELECT DISTINCT t FROM unnest(e.tags || EXCLUDED.tags) AS t ORDER BY t) END,
-    relevance = coalesce(EXCLUDED.relevance, e.relevance),
-    shared = e.shared OR EXCLUDED.shared,
-    status = 'active',
-    update_count = e.update_count + 1 + EXCLUDED.update_count,
-    updated_at = EXCLUDED.updated_at,
-    access_count = e.access_count + 1 + EXCLUDED.update_count,
-    last_accessed_at = greatest(e.last_accessed_at, EXCLUDED.updated_at)
-RETURNING e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
-       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
-       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at, e.session_id, e.dedup_key, (e.xmax = 0) AS inserted
-
--- name: upsert_entities_embedded
--- upsert_entities for a batch some of whose rows bring an embedding (pgvector is there): the
--- embedding lands in the same row version as the rest, so every index is written once (an
--- UPDATE after the upsert wrote them all again); a row without one keeps the stored one.
-INSERT INTO agentledger.memory_entities AS e
-    (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
-     relevance, update_count, created_at, updated_at, session_id, embedding)
-SELECT agentledger.current_tenant(), u.user_id, u.shared, u.kind, u.source, u.key, u.dedup_key,
-       u.name, u.summary, u.attrs, u.tags, u.relevance, u.repeats, coalesce(u.first_at, now()),
-       coalesce(u.at, now()), u.session_id, u.embedding::vector
-FROM jsonb_to_recordset(%(rows)s::jsonb) AS u(
-    user_id text, shared boolean, kind text, source text, key text, dedup_key text, name text,
-    summary text, attrs jsonb, tags text[], relevance real, repeats integer,
-    first_at timestamptz, at timestamptz, session_id uuid, embedding text)
-ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
-    kind = EXCLUDED.kind,
-    embedding = coalesce(EXCLUDED.embedding, e.embedding),
+    text_config = EXCLUDED.text_config,
     session_id = coalesce(EXCLUDED.session_id, e.session_id),
     name = EXCLUDED.name,
     summary = coalesce(EXCLUDED.summary, e.summary),
@@ -82,6 +50,12 @@ JOIN jsonb_to_recordset(%(rows)s::jsonb) AS u(user_id text, dedup_key text)
 WHERE e.tenant_id = agentledger.current_tenant()
 ORDER BY e.user_id COLLATE "C", e.dedup_key COLLATE "C"
 FOR NO KEY UPDATE OF e
+
+-- name: set_embeddings
+-- Store the built-in space's embeddings of entities just upserted (binary vectors by id).
+UPDATE agentledger.memory_entities AS e SET embedding = u.embedding
+FROM unnest(%(ids)s::uuid[], %(embeddings)s::vector[]) AS u(id, embedding)
+WHERE e.tenant_id = agentledger.current_tenant() AND e.id = u.id
 
 -- name: require_extension
 -- Fail with MissingExtension when the feature's extension is absent.
@@ -203,7 +177,7 @@ SELECT * FROM agentledger.memory_search_name_v4(
 
 -- name: search_text
 -- Full-text search over name (A), summary (B) and string attrs (C), ranked, with highlights.
-SELECT * FROM agentledger.memory_search_text_v4(
+SELECT * FROM agentledger.memory_search_text_v5(
     p_query => %(query)s::text, p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
     p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
@@ -226,16 +200,11 @@ SELECT * FROM agentledger.memory_search_substring_v4(
     p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
     p_limit => %(limit)s::integer)
 
--- name: prepare_vector
--- Check pgvector; let the HNSW scan continue past filtered-out rows (iterative scan).
-SELECT agentledger.memory_require('vector', %(feature)s),
-       set_config('hnsw.iterative_scan', 'relaxed_order', true),
-       set_config('hnsw.ef_search', %(ef_search)s, true)
-
 -- name: search_vector
--- Nearest entities by cosine distance (HNSW); exact over the scope when the index falls short.
-SELECT * FROM agentledger.memory_search_vector_v3(
-    p_embedding => %(embedding)s::vector, p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
+-- Nearest entities in a space (NULL: the built-in column) by its distance, through its HNSW
+-- index; exact over the scope when the index falls short.
+SELECT * FROM agentledger.memory_search_vector_v4(
+    p_space => %(space)s::bigint, p_embedding => %(embedding)s::vector, p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
     p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
     p_created_after => %(created_after)s::timestamptz,
@@ -246,7 +215,7 @@ SELECT * FROM agentledger.memory_search_vector_v3(
 
 -- name: search_hybrid
 -- Text and fuzzy-name candidates fused by reciprocal rank (RRF), each signal's score kept.
-SELECT * FROM agentledger.memory_search_hybrid_v4(
+SELECT * FROM agentledger.memory_search_hybrid_v5(
     p_query => %(query)s::text, p_pool => %(pool)s::integer, p_text_cap => %(text_cap)s::integer,
     p_rrf_k => %(rrf_k)s::integer, p_threshold => %(threshold)s::float8,
     p_cap => %(cap)s::integer,
@@ -261,11 +230,11 @@ SELECT * FROM agentledger.memory_search_hybrid_v4(
 
 -- name: search_hybrid_vector
 -- Text, fuzzy-name and vector candidates fused by reciprocal rank (RRF), in one statement.
-SELECT * FROM agentledger.memory_search_hybrid_vector_v4(
+SELECT * FROM agentledger.memory_search_hybrid_vector_v5(
     p_query => %(query)s::text, p_pool => %(pool)s::integer, p_text_cap => %(text_cap)s::integer,
     p_rrf_k => %(rrf_k)s::integer, p_threshold => %(threshold)s::float8,
     p_cap => %(cap)s::integer,
-    p_embedding => %(embedding)s::vector,
+    p_space => %(space)s::bigint, p_embedding => %(embedding)s::vector,
     p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
     p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
@@ -472,3 +441,118 @@ WHERE e.tenant_id = agentledger.current_tenant() AND NOT e.kind = ANY(%(terms)s:
 SELECT coalesce(array_agg(DISTINCT r.type ORDER BY r.type), '{}') AS terms
 FROM agentledger.memory_relationships r
 WHERE r.tenant_id = agentledger.current_tenant() AND NOT r.type = ANY(%(terms)s::text[])
+
+-- name: vector_spaces
+-- Check pgvector; the tenant's declared embedding spaces (the built-in one is implied).
+SELECT agentledger.memory_require('vector', %(feature)s) AS ok,
+       coalesce((SELECT jsonb_agg(to_jsonb(s) ORDER BY s.name) FROM agentledger.memory_spaces s
+                 WHERE s.tenant_id = agentledger.current_tenant()), '[]') AS spaces
+
+-- name: prepare_space_search
+-- Check pgvector, let the HNSW scan continue past filtered-out rows, read the spaces.
+SELECT agentledger.memory_require('vector', %(feature)s) AS ok,
+       set_config('hnsw.iterative_scan', 'relaxed_order', true) AS scan,
+       set_config('hnsw.ef_search', %(ef_search)s, true) AS ef,
+       coalesce((SELECT jsonb_agg(to_jsonb(s) ORDER BY s.name) FROM agentledger.memory_spaces s
+                 WHERE s.tenant_id = agentledger.current_tenant()), '[]') AS spaces
+
+-- name: declare_space
+-- Declare a space and build its partial HNSW index (memory_0013); a declared one is returned.
+SELECT * FROM agentledger.memory_declare_space_v1(
+    p_name => %(name)s::text, p_model => %(model)s::text, p_dimensions => %(dimensions)s::integer,
+    p_distance => %(distance)s::text, p_element => %(element)s::text)
+
+-- name: drop_space
+-- Drop a declared space, its vectors and its index.
+SELECT agentledger.memory_drop_space_v1(p_name => %(name)s::text)
+
+-- name: list_spaces
+-- The tenant's declared spaces by name.
+SELECT * FROM agentledger.memory_spaces s
+WHERE s.tenant_id = agentledger.current_tenant()
+ORDER BY s.name
+
+-- name: clear_default_space
+-- No declared space is the default (the built-in one is).
+UPDATE agentledger.memory_spaces AS s SET is_default = false
+WHERE s.tenant_id = agentledger.current_tenant() AND s.is_default
+
+-- name: set_default_space
+-- Make one declared space the default.
+UPDATE agentledger.memory_spaces AS s SET is_default = true
+WHERE s.tenant_id = agentledger.current_tenant() AND s.name = %(name)s
+RETURNING s.*
+
+-- name: set_space_vectors
+-- Store vectors of declared spaces for entities just upserted (replacing earlier ones).
+INSERT INTO agentledger.memory_vectors AS m (tenant_id, space_id, entity_id, embedding)
+SELECT agentledger.current_tenant(), u.space_id, u.entity_id, u.embedding
+FROM unnest(%(spaces)s::bigint[], %(ids)s::uuid[], %(embeddings)s::vector[])
+     AS u(space_id, entity_id, embedding)
+ON CONFLICT (tenant_id, space_id, entity_id) DO UPDATE SET embedding = EXCLUDED.embedding
+
+-- name: get_embedding
+-- An entity's vector in a space (NULL space: the built-in column), if the user may see it.
+SELECT CASE WHEN %(space)s::bigint IS NULL THEN e.embedding::vector
+            ELSE (SELECT v.embedding FROM agentledger.memory_vectors v
+                  WHERE v.tenant_id = e.tenant_id AND v.space_id = %(space)s::bigint
+                    AND v.entity_id = e.id) END AS embedding
+FROM agentledger.memory_entities e
+WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
+  AND (%(user)s::text IS NULL OR e.user_id = %(user)s
+           OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
+
+-- name: get_text_config
+-- The tenant's text-search configuration (NULL: never chosen, english).
+SELECT s.text_config FROM agentledger.memory_settings s
+WHERE s.tenant_id = agentledger.current_tenant()
+
+-- name: text_configs
+-- The server's text-search configurations, as their names resolve under pg_catalog.
+SELECT array_agg(CASE WHEN n.nspname = 'pg_catalog' THEN c.cfgname::text
+                      ELSE quote_ident(n.nspname) || '.' || quote_ident(c.cfgname) END
+                 ORDER BY n.nspname <> 'pg_catalog', c.cfgname)
+FROM pg_ts_config c JOIN pg_namespace n ON n.oid = c.cfgnamespace
+
+-- name: set_text_config
+-- Choose the tenant's text-search configuration for new writes and queries.
+INSERT INTO agentledger.memory_settings AS s (tenant_id, text_config)
+VALUES (agentledger.current_tenant(), %(config)s)
+ON CONFLICT (tenant_id) DO UPDATE SET text_config = EXCLUDED.text_config, updated_at = now()
+
+-- name: rebuild_text_config
+-- Re-index one batch of the tenant's entities under its configuration (the search vector is
+-- generated from text_config), skipping rows other transactions hold.
+WITH todo AS (
+    SELECT e.tenant_id, e.id FROM agentledger.memory_entities e
+    WHERE e.tenant_id = agentledger.current_tenant()
+      AND e.text_config <> coalesce((SELECT c.text_config FROM agentledger.memory_settings c
+                                     WHERE c.tenant_id = e.tenant_id), 'english')
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE agentledger.memory_entities AS e
+SET text_config = coalesce((SELECT c.text_config FROM agentledger.memory_settings c
+                            WHERE c.tenant_id = e.tenant_id), 'english')
+FROM todo t
+WHERE e.tenant_id = t.tenant_id AND e.id = t.id
+
+-- name: reembed_candidates
+-- The next entities (in id order, after a cursor) with no vector in a space yet.
+SELECT e.id, e.name, e.summary FROM agentledger.memory_entities e
+WHERE e.tenant_id = agentledger.current_tenant()
+  AND (%(after)s::uuid IS NULL OR e.id > %(after)s::uuid)
+  AND NOT EXISTS (
+      SELECT 1 FROM agentledger.memory_vectors v
+      WHERE v.tenant_id = e.tenant_id AND v.space_id = %(space)s AND v.entity_id = e.id)
+ORDER BY e.id
+LIMIT %(limit)s
+
+-- name: add_space_vectors
+-- Store re-embedded vectors of entities that still exist, keeping any written meanwhile.
+INSERT INTO agentledger.memory_vectors AS m (tenant_id, space_id, entity_id, embedding)
+SELECT e.tenant_id, %(space)s, e.id, u.embedding
+FROM unnest(%(ids)s::uuid[], %(embeddings)s::vector[]) AS u(entity_id, embedding)
+JOIN agentledger.memory_entities e
+  ON e.tenant_id = agentledger.current_tenant() AND e.id = u.entity_id
+ON CONFLICT (tenant_id, space_id, entity_id) DO NOTHING

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-# The embedding column's dimension (fixed by the memory_0001 migration).
+# The built-in "default" space's dimension: the entities' own embedding column (memory_0001).
 EMBEDDING_DIMENSIONS = 384
 RELATIONSHIP_TYPES = ("led_to", "relates_to", "depends_on", "produces", "belongs_to")
 
@@ -52,9 +52,13 @@ class NewEntity:
     relevance: float | None = None
     user_id: str | None = None
     shared: bool = False
-    embedding: list[float] | None = None
+    # A vector (list, tuple, array.array or 1-D numpy array) in ``space`` (None: the
+    # tenant's default space), and vectors in other spaces by name.
+    embedding: Any = None
     at: datetime | None = None  # the moment of this write, for imported history (None: now)
     session_id: UUID | str | None = None  # moves a merged entity there (None: keeps its own)
+    space: str | None = None
+    embeddings: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -140,3 +144,24 @@ class Vocabulary:
 
     kinds: list[str] | None
     relationship_types: list[str] | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EmbeddingSpace:
+    """A named embedding space of a tenant: vectors of one model, of ``dimensions`` numbers,
+    compared by ``distance`` ("cosine", "inner_product" or "l2") through an HNSW index of
+    ``element`` type ("vector": up to 2,000 dimensions; "halfvec": up to 4,000).
+
+    ``default``: the space an embedding without a named space goes to. The built-in space
+    "default" (``builtin``, ``id`` None) is the entities' own 384-dimension column; it is
+    the default until the tenant makes a declared space its default.
+    """
+
+    id: int | None
+    name: str
+    model: str
+    dimensions: int
+    distance: str
+    element: str
+    default: bool
+    builtin: bool = False

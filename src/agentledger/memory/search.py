@@ -4,14 +4,14 @@ rank fusion."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, operation
-from agentledger.memory import filters
+from agentledger.errors import InvalidInput
+from agentledger.memory import filters, spaces
 from agentledger.memory.filters import Filter
-from agentledger.memory.ops import entity_from_row, vector_text
+from agentledger.memory.ops import entity_from_row
 from agentledger.memory.records import SearchHit
 
 Q = Queries.beside(__file__)
@@ -89,17 +89,28 @@ def like_escape(text: str) -> str:
 
 @operation(writes=False, primary_if="touch")
 def search_vector(
-    embedding: Sequence[float],
+    embedding: Any,
     *,
+    space: str | None = None,
     filter: Filter | None = None,
     limit: int = 10,
     touch: bool = False,
 ) -> Gen[list[SearchHit]]:
-    """Nearest entities by cosine similarity; exact when the index alone would fall short."""
+    """Nearest entities in ``space`` (None: the tenant's default space) by the space's
+    distance, most similar first; exact when the index alone would fall short. The score
+    is the cosine similarity, the inner product, or minus the L2 distance."""
     size = filters.limit(limit)
-    yield Q.prepare_vector.none(feature="vector search", ef_search=str(max(EF_SEARCH, size)))
+    vector = spaces.vector("embedding", embedding)
+    name = None if space is None else spaces.space_name("space", space)
+    found = yield Q.prepare_space_search.one(
+        feature="vector search", ef_search=str(max(EF_SEARCH, size))
+    )
+    target = spaces.resolve(found["spaces"], name, "space")
     rows = yield Q.search_vector.all(
-        embedding=vector_text("embedding", embedding), **filters.params(filter), limit=size
+        space=target.id,
+        embedding=spaces.check("embedding", vector, target),
+        **filters.params(filter),
+        limit=size,
     )
     return (yield from _hits(rows, touch, "vector_score"))
 
@@ -108,16 +119,22 @@ def search_vector(
 def search_hybrid(
     query: str,
     *,
-    embedding: Sequence[float] | None = None,
+    embedding: Any = None,
+    space: str | None = None,
     filter: Filter | None = None,
     limit: int = 10,
     threshold: float = 0.3,
     touch: bool = False,
 ) -> Gen[list[SearchHit]]:
-    """Text, fuzzy-name and (given an embedding) vector ranks fused by reciprocal rank."""
+    """Text, fuzzy-name and (given an embedding, in ``space`` or the tenant's default
+    space) vector ranks fused by reciprocal rank."""
     size = filters.limit(limit)
     pool = min(max(2 * size, 20), 2 * filters.MAX_LIMIT)
     checked = v.number("threshold", threshold, low=0.0, high=1.0)
+    vector = None if embedding is None else spaces.vector("embedding", embedding)
+    name = None if space is None else spaces.space_name("space", space)
+    if vector is None and name is not None:
+        raise InvalidInput("space names the space of embedding; give embedding", field="space")
     yield Q.prepare_fuzzy.none(feature="hybrid search")
     common = {
         "query": v.text("query", query, max_len=1000),
@@ -129,14 +146,15 @@ def search_hybrid(
         "text_cap": max(TEXT_CANDIDATES, 4 * pool),
         "rrf_k": RRF_K,
     }
-    if embedding is None:
+    if vector is None:
         rows = yield Q.search_hybrid.all(**common)
     else:
-        yield Q.prepare_vector.none(
+        found = yield Q.prepare_space_search.one(
             feature="hybrid vector search", ef_search=str(max(EF_SEARCH, pool))
         )
+        target = spaces.resolve(found["spaces"], name, "space")
         rows = yield Q.search_hybrid_vector.all(
-            **common, embedding=vector_text("embedding", embedding)
+            **common, space=target.id, embedding=spaces.check("embedding", vector, target)
         )
     return (yield from _hits(rows, touch, None))
 

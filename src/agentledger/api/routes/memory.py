@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import sys
+from array import array
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -12,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentledger.api.auth import Admin, Reader, Writer, scope
 from agentledger.api.pagination import MAX_LIMIT, cursor_uuid, encode_cursor
 from agentledger.api.schemas import Page
+from agentledger.errors import InvalidInput
 from agentledger.memory import (
+    EmbeddingSpace,
     Entity,
     Filter,
     MemoryStats,
@@ -26,6 +32,14 @@ from agentledger.memory import (
 
 router = APIRouter(prefix="/v1/memory", tags=["memory"])
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+VectorIn = Annotated[
+    list[float] | str,
+    Field(
+        description="A JSON array of numbers, or base64 of little-endian float32s "
+        "(4 bytes a number); of the dimension of its space."
+    ),
+]
+SPACE_HELP = "The embedding space of embedding (omitted: the tenant's default space)."
 
 
 class EntityIn(BaseModel):
@@ -48,7 +62,11 @@ class EntityIn(BaseModel):
     relevance: float | None = Field(default=None, ge=0, le=1)
     user: str | None = Field(default=None, description="Owner user (private unless shared).")
     shared: bool = False
-    embedding: list[float] | None = Field(default=None, description="384 dimensions.")
+    embedding: VectorIn | None = None
+    space: str | None = Field(default=None, description=SPACE_HELP)
+    embeddings: dict[str, VectorIn] | None = Field(
+        default=None, description="Vectors in other spaces, by space name."
+    )
     at: dt.datetime | None = Field(
         default=None,
         description="When this write happened, for imported history (with a zone; default now).",
@@ -126,7 +144,8 @@ class SearchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     query: str = Field(min_length=1, examples=["Jon Smth"])
     mode: Literal["hybrid", "fuzzy", "text", "vector", "substring"] = "hybrid"
-    embedding: list[float] | None = Field(default=None, description="For vector / hybrid.")
+    embedding: VectorIn | None = Field(default=None, description="For vector / hybrid.")
+    space: str | None = Field(default=None, description=SPACE_HELP)
     filter: FilterIn | None = None
     threshold: float = Field(default=0.3, ge=0, le=1, description="Fuzzy similarity floor.")
     limit: int = Field(default=10, ge=1, le=100)
@@ -164,7 +183,7 @@ class EdgesIn(BaseModel):
 
 @router.post("/entities", response_model=Entity, summary="Merge-upsert one entity")
 async def upsert(body: UpsertIn, request: Request, who: Writer) -> object:
-    fields = body.model_dump()
+    fields = _decoded(body.model_dump())
     return await scope(request, who).memory.upsert(fields.pop("kind"), fields.pop("name"), **fields)
 
 
@@ -174,9 +193,9 @@ async def upsert(body: UpsertIn, request: Request, who: Writer) -> object:
     summary="Merge-upsert many entities in one statement",
 )
 async def upsert_many(body: BatchIn, request: Request, who: Writer) -> object:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for entity in body.entities:
-        row = entity.model_dump()
+        row = _decoded(entity.model_dump(), f"entities[{len(rows)}].")
         row["user_id"] = row.pop("user")  # a batch row names the owner as NewEntity does
         rows.append(row)
     return await scope(request, who).memory.upsert_many(rows, merge=body.merge)
@@ -261,13 +280,19 @@ async def search(body: SearchIn, request: Request, who: Reader) -> object:
         return await memory.find_by_substring(
             body.query, filter=where, limit=body.limit, touch=body.touch
         )
+    embedding = None if body.embedding is None else vector_in("embedding", body.embedding)
     if body.mode == "vector":
         return await memory.search_vector(
-            body.embedding or body.query, filter=where, limit=body.limit, touch=body.touch
+            body.query if embedding is None else embedding,
+            space=body.space,
+            filter=where,
+            limit=body.limit,
+            touch=body.touch,
         )
     return await memory.search(
         body.query,
-        embedding=body.embedding,
+        embedding=embedding,
+        space=body.space,
         filter=where,
         limit=body.limit,
         threshold=body.threshold,
@@ -364,6 +389,85 @@ async def define_vocabulary(body: VocabularyIn, request: Request, who: Admin) ->
     )
 
 
+class SpaceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(examples=["openai-small"])
+    dimensions: int = Field(examples=[1536])
+    distance: Literal["cosine", "inner_product", "l2"] = "cosine"
+    element: Literal["vector", "halfvec"] = Field(
+        default="vector", description="vector: up to 2000 dimensions; halfvec: up to 4000."
+    )
+    model: str = Field(default="", examples=["text-embedding-3-small"])
+    default: bool = Field(default=False, description="Make it the tenant's default space.")
+
+
+class LanguageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    language: str = Field(examples=["german"])
+
+
+class Language(BaseModel):
+    language: str
+
+
+@router.get("/spaces", response_model=list[EmbeddingSpace], summary="Embedding spaces")
+async def spaces(request: Request, who: Reader) -> object:
+    return await scope(request, who).memory.spaces()
+
+
+@router.post("/spaces", status_code=201, response_model=EmbeddingSpace, summary="Declare a space")
+async def declare_space(body: SpaceIn, request: Request, who: Admin) -> object:
+    fields = body.model_dump()
+    return await scope(request, who).memory.declare_space(fields.pop("name"), **fields)
+
+
+@router.put(
+    "/spaces/{name}/default", response_model=EmbeddingSpace, summary="Make a space the default"
+)
+async def set_default_space(name: str, request: Request, who: Admin) -> object:
+    return await scope(request, who).memory.set_default_space(name)
+
+
+@router.delete("/spaces/{name}", status_code=204, summary="Drop a space and its vectors")
+async def drop_space(name: str, request: Request, who: Admin) -> None:
+    from agentledger.errors import NotFound
+
+    if not await scope(request, who).memory.drop_space(name):
+        raise NotFound(f"no embedding space {name!r}", field="name")
+
+
+@router.get(
+    "/entities/{entity_id}/embedding",
+    summary="An entity's vector in a space (null: none there)",
+)
+async def get_embedding(
+    entity_id: UUID,
+    request: Request,
+    who: Reader,
+    space: str | None = None,
+    user: str | None = None,
+) -> list[float] | None:
+    found = await scope(request, who).memory.embedding(entity_id, space=space, user=user)
+    if found is None or isinstance(found, list):
+        return found
+    values: list[float] = found.tolist()  # a numpy array: converted in one call
+    return values
+
+
+@router.get("/language", response_model=Language, summary="Full-text search language")
+async def language(request: Request, who: Reader) -> object:
+    return {"language": await scope(request, who).memory.language()}
+
+
+@router.put(
+    "/language",
+    response_model=Language,
+    summary="Choose the text-search configuration (re-indexes the tenant's memory)",
+)
+async def set_language(body: LanguageIn, request: Request, who: Admin) -> object:
+    return {"language": await scope(request, who).memory.set_language(body.language)}
+
+
 @router.get("/stats", response_model=MemoryStats, summary="Counts by kind, relationships")
 async def stats(request: Request, who: Reader, user: str | None = None) -> object:
     return await scope(request, who).memory.stats(user=user)
@@ -377,3 +481,33 @@ def _typed(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+def vector_in(field: str, value: list[float] | str) -> Any:
+    """A vector from JSON: the array as it is, or base64 of little-endian float32s."""
+    if isinstance(value, list):
+        return value
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"{field} is neither a JSON array nor base64", field=field) from None
+    if len(raw) % 4:
+        raise InvalidInput(
+            f"{field} holds {len(raw)} bytes: not whole float32s (4 bytes each)", field=field
+        )
+    values = array("f", raw)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values
+
+
+def _decoded(fields: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """An entity's fields with its vectors decoded (``vector_in``), errors naming them."""
+    if fields.get("embedding") is not None:
+        fields["embedding"] = vector_in(f"{prefix}embedding", fields["embedding"])
+    if fields.get("embeddings"):
+        fields["embeddings"] = {
+            name: vector_in(f"{prefix}embeddings[{name!r}]", value)
+            for name, value in fields["embeddings"].items()
+        }
+    return fields

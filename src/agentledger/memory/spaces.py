@@ -1,0 +1,267 @@
+"""A tenant's embedding spaces (memory_0013) and its text-search language: declaring,
+listing and choosing them, and resolving the space a vector belongs to."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from agentledger import validation as v
+from agentledger.db.statements import Gen, Queries, operation
+from agentledger.db.types import Uuids, Vector, Vectors
+from agentledger.errors import Conflict, InvalidInput
+from agentledger.memory.records import EMBEDDING_DIMENSIONS, EmbeddingSpace
+
+Q = Queries.beside(__file__)
+BUILTIN = "default"
+DISTANCES = ("cosine", "inner_product", "l2")
+# The most dimensions pgvector's HNSW index takes for each element type.
+ELEMENT_LIMITS = {"vector": 2000, "halfvec": 4000}
+_NAME = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,99}")
+
+
+def space_name(field: str, value: object) -> str:
+    """A space's name: lower-case letters, digits and ``_ . : -``, up to 100 characters."""
+    name = v.text(field, value, max_len=100)
+    if not _NAME.fullmatch(name):
+        raise InvalidInput(
+            f"{field} {name!r} is not a space name: lower-case letters, digits and _ . : - "
+            "(starting with a letter or digit), up to 100 characters",
+            field=field,
+        )
+    return name
+
+
+@operation()
+def declare(
+    name: str,
+    *,
+    dimensions: int,
+    distance: str = "cosine",
+    element: str = "vector",
+    model: str = "",
+    default: bool = False,
+) -> Gen[EmbeddingSpace]:
+    """Declare a space and build its HNSW index (a new space's index is empty; building it
+    reads the vectors table once). Declaring it again with the same definition returns it;
+    with another: Conflict naming the field that differs. ``default=True`` also makes it
+    the tenant's default space."""
+    checked = space_name("name", name)
+    if checked == BUILTIN:
+        raise InvalidInput(f"the space {BUILTIN!r} is built in; choose another name", field="name")
+    kind = v.choice("element", element, ELEMENT_LIMITS)
+    limit = ELEMENT_LIMITS[kind]
+    dims = v.integer("dimensions", dimensions)
+    if not 1 <= dims <= limit:
+        raise InvalidInput(
+            f"dimensions is {dims}; an HNSW index of {kind} takes 1 to {limit}"
+            + (
+                " (use element='halfvec' for up to 4000)"
+                if kind == "vector" and dims <= 4000
+                else ""
+            ),
+            field="dimensions",
+        )
+    wanted = {
+        "dimensions": dims,
+        "distance": v.choice("distance", distance, DISTANCES),
+        "element": kind,
+        "model": v.text("model", model, max_len=200, min_len=0),
+    }
+    yield Q.require_extension.none(extension="vector", feature="embedding spaces")
+    row = yield Q.declare_space.one(name=checked, **wanted)
+    for field, value in wanted.items():
+        if row[field] != value:
+            raise Conflict(
+                f"space {checked!r} exists with {field} {row[field]!r}, not {value!r}; "
+                "declare a space of another name",
+                field=field,
+            )
+    if default and not row["is_default"]:
+        return (yield from set_default(checked).start())
+    return _space(row)
+
+
+@operation()
+def set_default(name: str) -> Gen[EmbeddingSpace]:
+    """Make ``name`` the space an embedding without a named space goes to (and that searches
+    use when none is named); "default" is the built-in space."""
+    checked = space_name("name", name)
+    yield Q.clear_default_space.none()
+    if checked == BUILTIN:
+        return builtin(default=True)
+    row = yield Q.set_default_space.one(name=checked)
+    if row is None:
+        yield from _unknown("name", checked)
+    return _space(row)
+
+
+@operation()
+def drop(name: str) -> Gen[bool]:
+    """Drop a declared space with its vectors and index; False when there was none. The
+    built-in space cannot be dropped."""
+    checked = space_name("name", name)
+    if checked == BUILTIN:
+        raise InvalidInput(f"the space {BUILTIN!r} is built in", field="name")
+    yield Q.require_extension.none(extension="vector", feature="embedding spaces")
+    dropped: bool = yield Q.drop_space.scalar(name=checked)
+    return dropped
+
+
+@operation(writes=False)
+def list_() -> Gen[list[EmbeddingSpace]]:
+    """The built-in space, then the declared ones by name."""
+    rows = yield Q.list_spaces.all()
+    declared = [_space(r) for r in rows]
+    return [builtin(default=not any(s.default for s in declared)), *declared]
+
+
+def builtin(*, default: bool) -> EmbeddingSpace:
+    return EmbeddingSpace(
+        id=None,
+        name=BUILTIN,
+        model="",
+        dimensions=EMBEDDING_DIMENSIONS,
+        distance="cosine",
+        element="vector",
+        default=default,
+        builtin=True,
+    )
+
+
+def resolve(rows: Sequence[Mapping[str, Any]], name: str | None, field: str) -> EmbeddingSpace:
+    """The space named ``name`` among the tenant's (``rows`` from ``vector_spaces``), or its
+    default space when None. InvalidInput naming ``field`` and the known spaces when none
+    has that name."""
+    declared = [_space(r) for r in rows]
+    if name is None:
+        return next((s for s in declared if s.default), None) or builtin(default=True)
+    if name == BUILTIN:
+        return builtin(default=not any(s.default for s in declared))
+    for space in declared:
+        if space.name == name:
+            return space
+    known = ", ".join([BUILTIN, *sorted(s.name for s in declared)])
+    raise InvalidInput(
+        f"{field} {name!r} is not an embedding space of this tenant; it has: {known}",
+        field=field,
+    )
+
+
+def vector(field: str, value: object) -> Vector:
+    """``value`` checked as a vector (``validation.vector``), ready to travel in binary."""
+    return Vector(v.vector(field, value))
+
+
+def check(field: str, vector: Vector, space: EmbeddingSpace) -> Vector:
+    """``vector`` when it has the space's dimension; InvalidInput naming both otherwise."""
+    if vector.dimensions != space.dimensions:
+        raise InvalidInput(
+            f"{field} has {vector.dimensions} dimensions; space {space.name!r}"
+            + (f" ({space.model})" if space.model else "")
+            + f" holds {space.dimensions}",
+            field=field,
+        )
+    return vector
+
+
+def _unknown(field: str, name: str) -> Gen[None]:
+    rows = yield Q.list_spaces.all()
+    resolve(rows, name, field)  # raises, naming the spaces there are
+
+
+def _space(row: Mapping[str, Any]) -> EmbeddingSpace:
+    return EmbeddingSpace(
+        id=row["id"],
+        name=row["name"],
+        model=row["model"],
+        dimensions=row["dimensions"],
+        distance=row["distance"],
+        element=row["element"],
+        default=row["is_default"],
+    )
+
+
+# --- language ---------------------------------------------------------------------------
+
+
+@operation(writes=False)
+def language() -> Gen[str]:
+    """The tenant's text-search configuration ("english" until it chooses another)."""
+    name: str | None = yield Q.get_text_config.scalar()
+    return name or "english"
+
+
+@operation()
+def set_language(config: str) -> Gen[str]:
+    """Full-text search in ``config``, a text-search configuration of this server
+    ("german", "spanish", "simple", ...): new writes and queries use it from now on; the
+    stored entities are re-indexed by ``reindex_batch``. InvalidInput naming ``language``
+    and the configurations there are when the server has no such one."""
+    name = v.text("language", config, max_len=200, strip=True)
+    known: list[str] = yield Q.text_configs.scalar()
+    if name not in known:
+        raise InvalidInput(
+            f"language {name!r} is not a text-search configuration of this server; "
+            f"it has: {', '.join(known)}",
+            field="language",
+        )
+    yield Q.set_text_config.none(config=name)
+    return name
+
+
+@operation(idempotent=True)
+def reindex_batch(*, batch_size: int) -> Gen[int]:
+    """Re-index up to ``batch_size`` of the tenant's entities still indexed in another
+    language than its own, skipping rows other transactions hold; the façade loops until a
+    short batch."""
+    count: int = yield Q.rebuild_text_config.rowcount(
+        batch=v.integer("batch_size", batch_size, low=1, high=100_000)
+    )
+    return count
+
+
+# --- re-embedding -----------------------------------------------------------------------
+
+
+@operation(writes=False)
+def reembed_candidates(
+    space: str, *, after: UUID | None = None, limit: int = 256
+) -> Gen[tuple[EmbeddingSpace, list[tuple[UUID, str]]]]:
+    """The space, and the next entities after ``after`` (id order) that have no vector in
+    it yet, each with the text to embed (name, and summary on the next line)."""
+    name = space_name("space", space)
+    found = yield Q.vector_spaces.one(feature="re-embedding")
+    target = resolve(found["spaces"], name, "space")
+    if target.id is None:
+        raise InvalidInput(
+            "re-embedding fills a declared space; declare one for the new model", field="space"
+        )
+    rows = yield Q.reembed_candidates.all(
+        space=target.id, after=after, limit=v.integer("batch_size", limit, low=1, high=10_000)
+    )
+    texts = [
+        (r["id"], r["name"] if r["summary"] is None else f"{r['name']}\n{r['summary']}")
+        for r in rows
+    ]
+    return target, texts
+
+
+@operation()
+def add_vectors(space: str, ids: Sequence[UUID], embeddings: Sequence[Any]) -> Gen[int]:
+    """Store vectors in ``space`` for entities that have none there (a vector written
+    meanwhile wins; a deleted entity is skipped): how many were stored."""
+    name = space_name("space", space)
+    if len(ids) != len(embeddings):
+        raise InvalidInput(f"{len(embeddings)} vectors for {len(ids)} entities", field="embeddings")
+    packed = Vectors(vector(f"embeddings[{i}]", e) for i, e in enumerate(embeddings))
+    found = yield Q.vector_spaces.one(feature="re-embedding")
+    target = resolve(found["spaces"], name, "space")
+    for i, item in enumerate(packed):
+        check(f"embeddings[{i}]", item, target)
+    stored: int = yield Q.add_space_vectors.rowcount(
+        space=target.id, ids=Uuids(v.uuid("ids", x) for x in ids), embeddings=packed
+    )
+    return stored
