@@ -120,6 +120,13 @@ FROM head WHERE NOT EXISTS (SELECT 1 FROM known)
 RETURNING position
 """
 
+# The append's two look-ups as one read, for their plans.
+LOOKUPS = """
+SELECT (SELECT 1 FROM {table} WHERE tenant_id = %(tenant)s AND event_id = %(id)s LIMIT 1),
+       (SELECT coalesce(max(version), 0) FROM {table}
+        WHERE tenant_id = %(tenant)s AND stream = %(stream)s)
+"""
+
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%(tenant)s || '/' || %(stream)s, 0))"
 
 STREAM = """
@@ -252,6 +259,22 @@ def wal_since(conn: psycopg.Connection[Any], lsn: Any) -> int:
     return int(row[0])
 
 
+def plan_summary(conn: psycopg.Connection[Any], stmt: sql.Composed, params: Any) -> str:
+    """How many index scans a statement's plan runs and the buffers it touches."""
+    row = conn.execute(
+        sql.SQL("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ") + stmt, params
+    ).fetchone()
+    assert row is not None
+    plan = row[0][0]["Plan"]
+    scans, stack = 0, [plan]
+    while stack:
+        node = stack.pop()
+        scans += "Index" in node["Node Type"]
+        stack.extend(node.get("Plans", []))
+    buffers = plan.get("Shared Hit Blocks", 0) + plan.get("Shared Read Blocks", 0)
+    return f"{scans} index scans, {buffers} buffers"
+
+
 def mb(n: float) -> str:
     return f"{n / 2**20:,.1f} MB"
 
@@ -365,6 +388,18 @@ def main(argv: list[str] | None = None) -> None:
             parted_t.label = f"{name} (partitioned)"
             pairs.append((parted_t, plain_t))
         console.print(latency)
+        plans = Table(title="Plans, run once each (EXPLAIN ANALYZE as the owner)")
+        for col in ("statement", "plain", "partitioned"):
+            plans.add_column(col)
+        for name, template, params in (
+            ("append's id look-up + stream head", LOOKUPS, {**targets[0], "id": uuid.uuid4()}),
+            ("stream read", STREAM, stream_targets[0]),
+            ("catch-up read", CATCH_UP, catch_targets[0]),
+        ):
+            plans.add_row(
+                name, *(plan_summary(conn, q(template, t), params) for t in (PLAIN, PARTED))
+            )
+        console.print(plans)
         console.print(
             ratio_table(f"Partitioned / plain event table at {rows:,} rows (time ratio)", pairs)
         )
