@@ -33,6 +33,7 @@ NOTED_SEQUENCES = {
     ("events", "position"): "one sequence per node: unique, ordered only within a node",
     ("tasks", "id"): "identity: unique per node's range; ids are keys, never an order",
     ("case_tally_deltas", "id"): "identity: a key only; a fold takes every committed delta",
+    ("memory_spaces", "id"): "identity: a key only; a space's vectors and index name it",
 }
 
 
