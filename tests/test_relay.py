@@ -29,7 +29,11 @@ nats = pytest.importorskip("nats", reason="the nats extra (nats-py) is not insta
 from agentledger.integrations.nats import Relay, category, subject, token  # noqa: E402
 from agentledger.integrations.nats import lag as lag_ops  # noqa: E402
 
-EVENTS = 6000
+# The crash test's size. The suite runs it small; docs/relay.md gives the command and the
+# figures of a run at 100k events, a kill every few seconds and a 30 s broker outage.
+EVENTS = int(os.environ.get("AGENTLEDGER_TEST_RELAY_EVENTS", "6000"))
+KILLS = int(os.environ.get("AGENTLEDGER_TEST_RELAY_KILLS", "3"))
+OUTAGE = float(os.environ.get("AGENTLEDGER_TEST_RELAY_OUTAGE", "0.5"))  # seconds, mid-run
 
 
 def _prefix() -> str:
@@ -264,18 +268,21 @@ def test_every_event_once_in_order_through_crashes_and_outages(
                 relays.append(RelayProcess(settings, proxy.url, name, tenant, stream_name, prefix))
             _wait_for(lambda: all(r.ready for r in relays) and leader(), 120, "relays ready")
             writer.start()
-            for round_ in range(3):
+            for round_ in range(KILLS):
                 before = checkpoint()
                 _wait_for(lambda b=before: moved(b), 60, f"progress in round {round_}")
                 victim = leader()
                 assert victim is not None
                 victim.kill()
                 relays.remove(victim)
+                # A new standby replaces it, so that every round has one to take over.
+                relays.append(RelayProcess(settings, proxy.url, name, tenant, stream_name, prefix))
                 before = checkpoint()
                 _wait_for(lambda b=before: moved(b), 60, f"takeover in round {round_}")
-                # The broker goes away for a while, then comes back on the same address.
+                # The broker goes away (the longest outage mid-run), then comes back on the
+                # same address.
                 proxy.stop()
-                time.sleep(0.5)
+                time.sleep(OUTAGE if round_ == KILLS // 2 else 0.5)
                 proxy.start()
             writer.join()
             _wait_for(lambda: _lag(sync_ledger, tenant, name) == 0, 60, "the lag to reach 0")
