@@ -292,7 +292,7 @@ class AsyncMemory:
             await self._run(spaces.set_default(space))
         return stored
 
-    embedding = forward_async(ops.embedding)
+    embedding = forward_async(spaces.embedding)
     declare_space = forward_async(spaces.declare)
     drop_space = forward_async(spaces.drop)
     set_default_space = forward_async(spaces.set_default)

@@ -289,7 +289,7 @@ class Memory:
             self._run(spaces.set_default(space))
         return stored
 
-    embedding = forward_sync(ops.embedding)
+    embedding = forward_sync(spaces.embedding)
     declare_space = forward_sync(spaces.declare)
     drop_space = forward_sync(spaces.drop)
     set_default_space = forward_sync(spaces.set_default)

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, operation
-from agentledger.db.types import Bigints, Uuids, Vector, Vectors
+from agentledger.db.types import Bigints, Uuids, Vectors
 from agentledger.errors import InvalidInput, NotFound
 from agentledger.memory import filters, spaces
 from agentledger.memory.filters import Filter
@@ -214,23 +214,6 @@ def _space_field(field: str) -> str:
     return "space" if field == "embedding" else field
 
 
-@operation(writes=False)
-def embedding(
-    id: UUID | str, *, space: str | None = None, user: str | None = None, scope: str = "shared"
-) -> Gen[Any]:
-    """The entity's vector in ``space`` (None: the tenant's default space), as a float32
-    numpy array when numpy is installed, else a list of floats; None when it has none there.
-    NotFound when the entity does not exist or the user may not see it."""
-    entity_id = v.uuid("id", id)
-    name = None if space is None else spaces.space_name("space", space)
-    found = yield Q.vector_spaces.one(feature="entity embeddings")
-    target = spaces.resolve(found["spaces"], name, "space")
-    row = yield Q.get_embedding.one(id=entity_id, space=target.id, **filters.scoped(user, scope))
-    if row is None:
-        raise NotFound(f"entity {id} does not exist", field="id")
-    return row["embedding"]
-
-
 @operation(writes=False, primary_if="touch")
 def get(
     id: UUID | str, *, user: str | None = None, scope: str = "shared", touch: bool = False
@@ -414,34 +397,13 @@ def _entity_row(e: NewEntity, field: str, mode: str = "shallow") -> dict[str, An
         "relevance": None
         if e.relevance is None
         else v.number("relevance", e.relevance, low=0.0, high=1.0),
-        "embedding": _vectors(e),
+        "embedding": spaces.entity_vectors(e),
         "repeats": 0,  # inputs of the same batch merged into this one, each an update
         "at": stamp,  # the moment of this write (None: now)
         "first_at": stamp,  # a new entity's created_at: its batch's first input's moment
         # The session it belongs to (None: a new entity has none, a merge keeps its own).
         "session_id": None if e.session_id is None else str(v.uuid("session_id", e.session_id)),
     }
-
-
-def _vectors(e: NewEntity) -> dict[str | None, tuple[str, Vector]] | None:
-    """The entity's vectors by space name (None: the default space), each checked as a
-    vector and kept with its field; their spaces' dimensions are checked once read."""
-    out: dict[str | None, tuple[str, Vector]] = {}
-    if e.embedding is not None:
-        space = None if e.space is None else spaces.space_name("space", e.space)
-        out[space] = ("embedding", spaces.vector("embedding", e.embedding))
-    elif e.space is not None:
-        raise InvalidInput("space names the space of embedding; give embedding", field="space")
-    if e.embeddings is not None:
-        if not isinstance(e.embeddings, Mapping):
-            raise InvalidInput("embeddings must map space names to vectors", field="embeddings")
-        for name, vector in e.embeddings.items():
-            field = f"embeddings[{name!r}]"
-            checked = spaces.space_name(field, name)
-            if checked in out:
-                raise InvalidInput(f"{field}: a second vector for one space", field=field)
-            out[checked] = (field, spaces.vector(field, vector))
-    return out or None
 
 
 def _merged_attrs(attrs: dict[str, Any], mode: str) -> dict[str, Any]:

@@ -11,8 +11,9 @@ from uuid import UUID
 from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, operation
 from agentledger.db.types import Uuids, Vector, Vectors
-from agentledger.errors import Conflict, InvalidInput
-from agentledger.memory.records import EMBEDDING_DIMENSIONS, EmbeddingSpace
+from agentledger.errors import Conflict, InvalidInput, NotFound
+from agentledger.memory import filters
+from agentledger.memory.records import EMBEDDING_DIMENSIONS, EmbeddingSpace, NewEntity
 
 Q = Queries.beside(__file__)
 BUILTIN = "default"
@@ -265,3 +266,41 @@ def add_vectors(space: str, ids: Sequence[UUID], embeddings: Sequence[Any]) -> G
         space=target.id, ids=Uuids(v.uuid("ids", x) for x in ids), embeddings=packed
     )
     return stored
+
+
+@operation(writes=False)
+def embedding(
+    id: UUID | str, *, space: str | None = None, user: str | None = None, scope: str = "shared"
+) -> Gen[Any]:
+    """The entity's vector in ``space`` (None: the tenant's default space), as a float32
+    numpy array when numpy is installed, else a list of floats; None when it has none there.
+    NotFound when the entity does not exist or the user may not see it."""
+    entity_id = v.uuid("id", id)
+    name = None if space is None else space_name("space", space)
+    found = yield Q.vector_spaces.one(feature="entity embeddings")
+    target = resolve(found["spaces"], name, "space")
+    row = yield Q.get_embedding.one(id=entity_id, space=target.id, **filters.scoped(user, scope))
+    if row is None:
+        raise NotFound(f"entity {id} does not exist", field="id")
+    return row["embedding"]
+
+
+def entity_vectors(e: NewEntity) -> dict[str | None, tuple[str, Vector]] | None:
+    """The entity's vectors by space name (None: the default space), each checked as a
+    vector and kept with its field; their spaces' dimensions are checked once read."""
+    out: dict[str | None, tuple[str, Vector]] = {}
+    if e.embedding is not None:
+        space = None if e.space is None else space_name("space", e.space)
+        out[space] = ("embedding", vector("embedding", e.embedding))
+    elif e.space is not None:
+        raise InvalidInput("space names the space of embedding; give embedding", field="space")
+    if e.embeddings is not None:
+        if not isinstance(e.embeddings, Mapping):
+            raise InvalidInput("embeddings must map space names to vectors", field="embeddings")
+        for name, value in e.embeddings.items():
+            field = f"embeddings[{name!r}]"
+            checked = space_name(field, name)
+            if checked in out:
+                raise InvalidInput(f"{field}: a second vector for one space", field=field)
+            out[checked] = (field, vector(field, value))
+    return out or None

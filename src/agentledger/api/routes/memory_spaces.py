@@ -1,0 +1,94 @@
+"""A tenant's embedding spaces and full-text search language over HTTP, and an entity's
+vector in a space. Reading needs a reader key; declaring, dropping and choosing need an
+admin key."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentledger.api.auth import Admin, Reader, scope
+from agentledger.errors import NotFound
+from agentledger.memory import EmbeddingSpace
+
+router = APIRouter(prefix="/v1/memory", tags=["memory"])
+
+
+class SpaceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(examples=["openai-small"])
+    dimensions: int = Field(examples=[1536])
+    distance: Literal["cosine", "inner_product", "l2"] = "cosine"
+    element: Literal["vector", "halfvec"] = Field(
+        default="vector", description="vector: up to 2000 dimensions; halfvec: up to 4000."
+    )
+    model: str = Field(default="", examples=["text-embedding-3-small"])
+    default: bool = Field(default=False, description="Make it the tenant's default space.")
+
+
+class LanguageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    language: str = Field(examples=["german"])
+
+
+class Language(BaseModel):
+    language: str
+
+
+@router.get("/spaces", response_model=list[EmbeddingSpace], summary="Embedding spaces")
+async def spaces(request: Request, who: Reader) -> object:
+    return await scope(request, who).memory.spaces()
+
+
+@router.post("/spaces", status_code=201, response_model=EmbeddingSpace, summary="Declare a space")
+async def declare_space(body: SpaceIn, request: Request, who: Admin) -> object:
+    fields = body.model_dump()
+    return await scope(request, who).memory.declare_space(fields.pop("name"), **fields)
+
+
+@router.put(
+    "/spaces/{name}/default", response_model=EmbeddingSpace, summary="Make a space the default"
+)
+async def set_default_space(name: str, request: Request, who: Admin) -> object:
+    return await scope(request, who).memory.set_default_space(name)
+
+
+@router.delete("/spaces/{name}", status_code=204, summary="Drop a space and its vectors")
+async def drop_space(name: str, request: Request, who: Admin) -> None:
+    if not await scope(request, who).memory.drop_space(name):
+        raise NotFound(f"no embedding space {name!r}", field="name")
+
+
+@router.get(
+    "/entities/{entity_id}/embedding",
+    summary="An entity's vector in a space (null: none there)",
+)
+async def get_embedding(
+    entity_id: UUID,
+    request: Request,
+    who: Reader,
+    space: str | None = None,
+    user: str | None = None,
+) -> list[float] | None:
+    found = await scope(request, who).memory.embedding(entity_id, space=space, user=user)
+    if found is None or isinstance(found, list):
+        return found
+    values: list[float] = found.tolist()  # a numpy array: converted in one call
+    return values
+
+
+@router.get("/language", response_model=Language, summary="Full-text search language")
+async def language(request: Request, who: Reader) -> object:
+    return {"language": await scope(request, who).memory.language()}
+
+
+@router.put(
+    "/language",
+    response_model=Language,
+    summary="Choose the text-search configuration (re-indexes the tenant's memory)",
+)
+async def set_language(body: LanguageIn, request: Request, who: Admin) -> object:
+    return {"language": await scope(request, who).memory.set_language(body.language)}
