@@ -97,6 +97,12 @@ class Settings(BaseSettings):
         default=None, description="Platform admin API key (tenant administration over HTTP)."
     )
     max_body_bytes: int = Field(default=2_000_000, ge=1_000)
+    rate_limit: str | None = Field(
+        default=None,
+        description="Requests each API key (or, without one, each address) may make to "
+        "one API process: '100/second', or several as '100/second;3000/minute'. Over it: "
+        "429 with Retry-After. Unset: no limit.",
+    )
     retry_backoff: float = Field(
         default=0.2, ge=0, description="First retry delay, doubled each time."
     )
@@ -106,6 +112,16 @@ class Settings(BaseSettings):
     def _postgres_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("must start with postgresql://")
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str | None) -> str | None:
+        if value is not None:
+            from limits import parse_many
+
+            if not parse_many(value):  # ValueError: the setting's error names the text
+                raise ValueError(f"no rate limit in {value!r}")
         return value
 
     @field_validator("spool_replay_modules")

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 
 from agentledger.api import problems
 from agentledger.api.middleware import Metrics, RequestContext
+from agentledger.api.ratelimit import RateLimit
 from agentledger.api.routes import (
     agents,
     alerts,
@@ -93,5 +94,8 @@ def create_app(settings: Settings | None = None, *, ledger: AsyncLedger | None =
         app.include_router(module.router, responses=ERRORS)
     app.include_router(health.router)
     mount_console(app)
+    if settings.rate_limit is not None:
+        # Inside RequestContext, so a 429 has its request id and is counted in the metrics.
+        app.add_middleware(RateLimit, limits=settings.rate_limit)
     app.add_middleware(RequestContext, max_body=settings.max_body_bytes, metrics=app.state.metrics)
     return app

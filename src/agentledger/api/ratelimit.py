@@ -1,0 +1,114 @@
+"""Per-key request rate limiting, as plain ASGI middleware in front of the routes.
+
+A caller is its API key (the bearer secret, hashed) or, without one, its address; each
+caller has its own budget, so one tenant's flood is answered 429 before it reaches the
+database while every other key keeps its full rate. Counting uses the ``limits`` package's
+sliding-window counter in the process's memory: each ``agentledger serve`` process allows
+a key the whole rate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+# Probes and scrapes are never limited: an orchestrator must see a flooded server's health.
+EXEMPT = ("/healthz", "/readyz", "/metrics")
+
+
+def parse_limits(text: str) -> list[RateLimitItem]:
+    """``"100/second;2000/minute"`` as limit items; ValueError names what didn't parse."""
+    items = parse_many(text)
+    if not items:
+        raise ValueError(f"no rate limit in {text!r}")
+    return items
+
+
+class RateLimit:
+    """Answers 429 (problem+json, ``Retry-After``) once a caller is over any of its limits;
+    every limited answer carries ``RateLimit-Limit`` / ``-Remaining`` / ``-Reset``."""
+
+    def __init__(self, app: ASGIApp, *, limits: str) -> None:
+        self.app = app
+        self.items = parse_limits(limits)
+        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(EXEMPT):
+            await self.app(scope, receive, send)
+            return
+        caller = _caller(scope)
+        tightest: tuple[RateLimitItem, float, int] | None = None
+        for item in self.items:
+            allowed = await self.limiter.hit(item, caller)
+            stats = await self.limiter.get_window_stats(item, caller)
+            if tightest is None or stats.remaining < tightest[2]:
+                tightest = (item, stats.reset_time, stats.remaining)
+            if not allowed:
+                await _too_many(send, scope, item, stats.reset_time)
+                return
+        assert tightest is not None
+        item, reset, remaining = tightest
+        headers = _headers(item, reset, remaining)
+
+        async def send_with_headers(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], *headers]  # type: ignore[misc]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)  # type: ignore[arg-type]
+
+
+def _caller(scope: Scope) -> str:
+    """The bearer secret's digest (never the secret itself), else the client's address."""
+    for name, value in scope.get("headers") or []:
+        if name == b"authorization":
+            scheme, _, secret = value.partition(b" ")
+            if scheme.lower() == b"bearer" and secret.strip():
+                return "key:" + hashlib.sha256(secret.strip()).hexdigest()[:32]
+    client = scope.get("client")
+    return f"addr:{client[0] if client else 'unknown'}"
+
+
+def _headers(item: RateLimitItem, reset: float, remaining: int) -> list[tuple[bytes, bytes]]:
+    seconds = max(0, math.ceil(reset - time.time()))
+    return [
+        (b"ratelimit-limit", str(item.amount).encode()),
+        (b"ratelimit-remaining", str(max(0, remaining)).encode()),
+        (b"ratelimit-reset", str(seconds).encode()),
+    ]
+
+
+async def _too_many(send: Send, scope: Scope, item: RateLimitItem, reset: float) -> None:
+    retry = max(1, math.ceil(reset - time.time()))
+    request_id = str(scope.get("state", {}).get("request_id", ""))
+    body = json.dumps(
+        {
+            "type": "https://agentledger.dev/problems/rate-limited",
+            "title": "Too many requests.",
+            "status": 429,
+            "detail": f"this key's limit is {item}; retry after {retry} s",
+            "request_id": request_id,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(retry).encode()),
+                *_headers(item, reset, 0),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
