@@ -16,13 +16,13 @@ import uuid
 from typing import Any
 
 import pytest
+from chaos.tcp_proxy import TcpProxy
 
 from agentledger import AsyncLedger, Ledger, NewEvent, Settings
 from agentledger.db.binding import Binding
 from agentledger.errors import InvalidInput
 from tests.nats_fixtures import NATS_URL
 from tests.procs import ROOT
-from tests.tcp_proxy import TcpProxy
 
 nats = pytest.importorskip("nats", reason="the nats extra (nats-py) is not installed")
 

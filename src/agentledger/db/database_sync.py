@@ -374,6 +374,11 @@ def _pool(
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.read_pool_timeout if standby else settings.pool_timeout,
+        # While the server is unreachable the pool retries with a doubling delay; ending
+        # each series of attempts after pool_timeout (not psycopg_pool's 5 minutes) keeps
+        # that delay short, so requests are served again within seconds of the server's
+        # return instead of after the last, longest delay.
+        reconnect_timeout=max(1.0, settings.pool_timeout),
         name=name,
         open=False,
     )

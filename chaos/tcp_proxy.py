@@ -1,5 +1,5 @@
-"""A TCP proxy the tests stop and start, to take a server away from a client for a while
-(the server itself is shared and keeps running)."""
+"""A TCP proxy the tests and scenarios stop and start, to take a server away from its
+clients for a while (the server itself keeps running)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import socket
 import threading
 from types import TracebackType
 from typing import Self
+from urllib.parse import urlsplit, urlunsplit
 
 
 class TcpProxy:
@@ -37,6 +38,12 @@ class TcpProxy:
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
+
+    def through(self, url: str) -> str:
+        """``url`` (whose host and port are the target's) pointed at the proxy instead."""
+        parts = urlsplit(url)
+        user = f"{parts.username}@" if parts.username else ""
+        return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{self.port}"))
 
     def start(self) -> None:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
