@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -89,7 +91,9 @@ class RequestContext:
                 return
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+                headers = message.setdefault("headers", [])
+                if not any(name == b"x-request-id" for name, _ in headers):
+                    headers.append((b"x-request-id", request_id.encode()))
             await send(message)
 
         try:
@@ -119,25 +123,44 @@ class BodyTooLarge(Exception):
 
 
 async def _too_large(send: Send, request_id: str, limit: int) -> None:
-    import json
+    await send_problem(
+        send,
+        413,
+        "too-large",
+        "The request body is too large.",
+        f"the limit is {limit} bytes",
+        request_id,
+    )
 
+
+async def send_problem(
+    send: Send,
+    status: int,
+    kind: str,
+    title: str,
+    detail: str,
+    request_id: str,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """An RFC 9457 answer sent from ASGI middleware, before or instead of the app's."""
     body = json.dumps(
         {
-            "type": "https://agentledger.dev/problems/too-large",
-            "title": "The request body is too large.",
-            "status": 413,
-            "detail": f"the limit is {limit} bytes",
+            "type": f"https://agentledger.dev/problems/{kind}",
+            "title": title,
+            "status": status,
+            "detail": detail,
             "request_id": request_id,
         }
     ).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"x-request-id", request_id.encode()),
+                *headers,
             ],
         }
     )

@@ -10,7 +10,6 @@ a key the whole rate.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import time
 
@@ -18,6 +17,8 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from agentledger.api.middleware import send_problem
 
 # Probes and scrapes are never limited: an orchestrator must see a flooded server's health.
 EXEMPT = ("/healthz", "/readyz", "/metrics")
@@ -89,26 +90,12 @@ def _headers(item: RateLimitItem, reset: float, remaining: int) -> list[tuple[by
 
 async def _too_many(send: Send, scope: Scope, item: RateLimitItem, reset: float) -> None:
     retry = max(1, math.ceil(reset - time.time()))
-    request_id = str(scope.get("state", {}).get("request_id", ""))
-    body = json.dumps(
-        {
-            "type": "https://agentledger.dev/problems/rate-limited",
-            "title": "Too many requests.",
-            "status": 429,
-            "detail": f"this key's limit is {item}; retry after {retry} s",
-            "request_id": request_id,
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(retry).encode()),
-                *_headers(item, reset, 0),
-            ],
-        }
+    await send_problem(
+        send,
+        429,
+        "rate-limited",
+        "Too many requests.",
+        f"this key's limit is {item}; retry after {retry} s",
+        str(scope.get("state", {}).get("request_id", "")),
+        [(b"retry-after", str(retry).encode()), *_headers(item, reset, 0)],
     )
-    await send({"type": "http.response.body", "body": body})
