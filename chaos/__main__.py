@@ -41,6 +41,7 @@ SCENARIOS = [
     "spool_outage",
     "task_kill",
     "flood",
+    "partition",
     "disk_full",
     "unsynced",
     "fuzz",

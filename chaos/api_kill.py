@@ -13,15 +13,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from rich.progress import track
 
-from chaos.common import Result, free_port, own_server
-from chaos.http import ApiProcess, tenant_with_keys
+from chaos.common import Result, console, free_port, own_server
+from chaos.http import ForkedApi, tenant_with_keys
 
 NAME = "API process killed mid-request"
 METHOD = (
-    "client threads POST events (event_id), decisions (id) and tasks (dedup_key) to an "
-    "`agentledger serve` process that is SIGKILLed at random moments and restarted on the "
-    "same port; unanswered requests are retried with the same body until a 2xx; then the "
+    "client threads POST events (event_id), decisions (id) and tasks (dedup_key) to the "
+    "API process (what `agentledger serve` runs, forked from a process that has imported "
+    "it) SIGKILLed at random moments and restarted on the same port (full run: 1,000 "
+    "kills); unanswered requests are retried with the same body until a 2xx; then the "
     "table is compared with the answers"
 )
 
@@ -79,12 +81,12 @@ def _client(base: str, key: str, seed: int, stop: threading.Event, tally: Tally)
 
 
 def run(quick: bool) -> Result:
-    cycles, clients = (2, 4) if quick else (8, 8)
+    cycles, clients = (4, 4) if quick else (1000, 8)
     result = Result(NAME, METHOD)
     rng = random.Random(3)
     tally = Tally()
     with own_server(durable=False) as own:
-        api = ApiProcess(own.settings(), free_port())
+        api = ForkedApi(own.settings(), free_port())
         api.start()
         try:
             keys = tenant_with_keys(api.base)
@@ -97,11 +99,11 @@ def run(quick: bool) -> Result:
             ]
             for thread in threads:
                 thread.start()
-            for _ in range(cycles):
-                time.sleep(rng.uniform(0.5, 1.5))
+            for _ in track(range(cycles), "API processes killed", console=console, disable=quick):
+                time.sleep(rng.uniform(0.1, 0.5))
                 api.kill9()
                 result.faults += 1
-                time.sleep(rng.uniform(0.05, 0.3))
+                time.sleep(rng.uniform(0.0, 0.1))
                 api.start()
             time.sleep(0.5)
             stop.set()

@@ -10,16 +10,19 @@ from typing import Any
 
 import httpx
 
+from chaos import flood_rate
 from chaos.common import Result, own_server
 from chaos.http import ADMIN, api_server, tenant_with_keys
 
-NAME = "Flood: oversized bodies and pages"
+NAME = "Flood: oversized bodies, pages and request rate"
 METHOD = (
     "against `agentledger serve`: POST bodies of twice max_body_bytes with Content-Length "
     "and chunked without one on every POST route (expect 413), limit over each list's cap, "
     "zero and negative (expect 422), while 8 threads upload oversized bodies and one writer "
     "appends normally (all its writes must succeed); then the tenant must hold only the "
-    "normal writes"
+    "normal writes. Then, with a rate limit of 40 requests/s a key, tenant A appends at "
+    "10x that (in its own process) while tenant B reads at 20/s: A's excess is 429 and "
+    "not stored, B gets no error, and (full run) B's p99 stays within 2x its p99 alone"
 )
 LIMIT = 100_000  # max_body_bytes for this run: small, so the flood is cheap
 
@@ -85,7 +88,22 @@ def run(quick: bool) -> Result:
                 result.duplicated = max(0, stored - result.acknowledged)
                 if http.get("/readyz").status_code != 200:
                     wrong.append("not ready after the flood")
-    result.details = {"unexpected": wrong[:10], "max_body_bytes": LIMIT}
+        rate = flood_rate.run(own, quick)
+    result.operations += rate.flood_sent
+    result.faults += rate.flood_sent
+    result.acknowledged += len(rate.flood_acked)
+    result.lost += max(0, len(rate.flood_acked) - rate.stored)
+    result.duplicated += max(0, rate.stored - len(rate.flood_acked))
+    wrong.extend(rate.unexpected)
+    result.details = {
+        "unexpected": wrong[:10],
+        "max_body_bytes": LIMIT,
+        "rate_limit_per_key_s": flood_rate.LIMIT,
+        "flood_requests_s": round(rate.flood_sent / rate.flood_seconds),
+        "flood_refused_429": rate.flood_refused,
+        "quiet_p99_alone_ms": round(rate.quiet_alone_p99_ms, 1),
+        "quiet_p99_flooded_ms": round(rate.quiet_flooded_p99_ms, 1),
+    }
     return result.decide(f"{len(wrong)} unexpected answers" if wrong else "")
 
 

@@ -30,8 +30,8 @@ class ApiProcess:
         self.extra = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
-        env = {
+    def env(self) -> dict[str, str]:
+        return {
             **os.environ,
             "DATABASE_URL": str(self.settings.database_url),
             "AGENTLEDGER_DATA_DIR": str(self.settings.data_dir),
@@ -40,21 +40,30 @@ class ApiProcess:
             "AGENTLEDGER_POOL_TIMEOUT": "30",
             **self.extra,
         }
+
+    def start(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "agentledger.cli", "serve", "--port", str(self.port)],
             cwd=ROOT,
-            env=env,
+            env=self.env(),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        self.wait_ready()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def wait_ready(self) -> None:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the API process exited with {self.proc.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code < 500:
-                    return
-            time.sleep(0.1)
+        with httpx.Client(base_url=self.base, timeout=1) as http:  # one client: cheap polls
+            while time.monotonic() < deadline:
+                if not self.alive():
+                    raise RuntimeError("the API process exited")
+                with contextlib.suppress(httpx.HTTPError):
+                    if http.get("/healthz").status_code < 500:
+                        return
+                time.sleep(0.05)
         raise RuntimeError("the API process did not start")
 
     def kill9(self) -> None:
@@ -70,6 +79,60 @@ class ApiProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+class ForkedApi(ApiProcess):
+    """The same server, each process forked from ``chaos.api_zygote`` (imports done once):
+    a restart costs the app's start, not the interpreter's, so a scenario can kill the API
+    a thousand times."""
+
+    def __init__(self, settings: Settings, port: int, env: dict[str, str] | None = None) -> None:
+        super().__init__(settings, port, env)
+        self.zygote = subprocess.Popen(
+            [sys.executable, "-m", "chaos.api_zygote"],
+            cwd=ROOT,
+            env=self.env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self.pid: int | None = None
+
+    def start(self) -> None:
+        assert self.zygote.stdin is not None and self.zygote.stdout is not None
+        self.zygote.stdin.write(f"{self.port}\n")
+        self.zygote.stdin.flush()
+        self.pid = int(self.zygote.stdout.readline())
+        self.wait_ready()
+
+    def alive(self) -> bool:
+        if self.pid is None:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def kill9(self) -> None:
+        assert self.pid is not None
+        os.kill(self.pid, signal.SIGKILL)
+        while self.alive():  # reaped by the zygote: gone once the kernel has freed it
+            time.sleep(0.005)
+
+    def stop(self) -> None:
+        if self.alive():
+            assert self.pid is not None
+            os.kill(self.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 20
+            while self.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if self.alive():
+                self.kill9()
+        if self.zygote.stdin is not None:
+            self.zygote.stdin.close()
+        self.zygote.wait(20)
 
 
 @contextlib.contextmanager

@@ -145,7 +145,7 @@ def _settle_one(scope: Any, queue: str, client: Client, stop_by: float) -> None:
 
 
 def run(quick: bool) -> Result:
-    cycles, clients, tenants = (2, 4, 2) if quick else (6, 8, 3)
+    cycles, clients, tenants = (2, 4, 2) if quick else (10, 32, 10)
     rng = random.Random(11)
     with own_server() as own:
 

@@ -22,7 +22,7 @@ METHOD = (
 
 
 def run(quick: bool) -> Result:
-    writers, per_writer = (8, 25) if quick else (16, 150)
+    writers, per_writer = (8, 25) if quick else (64, 40)
     result = Result(NAME, METHOD)
     with own_server(durable=False) as own:
         tenant, other = f"ro-{uuid.uuid4().hex[:6]}", f"rx-{uuid.uuid4().hex[:6]}"

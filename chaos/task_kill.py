@@ -53,7 +53,7 @@ def _ready(proc: subprocess.Popen[str], working: set[int]) -> None:
 
 
 def run(quick: bool) -> Result:
-    count, max_kills = (200, 3) if quick else (3000, 25)
+    count, max_kills = (200, 3) if quick else (20_000, 40)
     result = Result(NAME, METHOD)
     rng = random.Random(8)
     with own_server(durable=False) as own:

@@ -23,7 +23,8 @@ MUST_RUN = {
     "API process killed mid-request",
     "Database outage with the spool",
     "Task exactly-once under SIGKILL",
-    "Flood: oversized bodies and pages",
+    "Flood: oversized bodies, pages and request rate",
+    "API cut off from PostgreSQL",
 }
 
 
