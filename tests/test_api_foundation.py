@@ -149,6 +149,29 @@ def test_oversized_body_streamed_without_a_length_is_413(platform: httpx.Client)
     assert r.headers["x-request-id"] == "req-43"
 
 
+def test_a_body_that_is_not_utf8_is_422_naming_the_body(base: str, platform: httpx.Client) -> None:
+    t = _tenant_with_keys(platform)
+    with client(base, t["keys"]["writer"]["secret"]) as c:
+        r = c.post(
+            "/v1/events",
+            content=b'{"stream": "\xff\xfe"}',
+            headers={"content-type": "application/json"},
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["field"] == "body" and "UTF-8" in r.json()["detail"]
+        assert c.get("/v1/events").json()["items"] == []
+
+
+def test_the_document_declares_the_bearer_scheme_on_every_keyed_route(base: str) -> None:
+    with client(base) as c:
+        doc = c.get("/openapi.json").json()
+    assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            keyed = path.startswith("/v1/")
+            assert (op.get("security") == [{"HTTPBearer": []}]) is keyed, (method, path)
+
+
 def test_openapi_document_lists_routes(base: str) -> None:
     with client(base) as c:
         doc = c.get("/openapi.json").json()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from agentledger.api import problems
+from agentledger.api.auth import SCHEME
 from agentledger.api.middleware import Metrics, RequestContext
 from agentledger.api.ratelimit import RateLimit
 from agentledger.api.routes import (
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None, *, ledger: AsyncLedger | None =
         cases,
         case_relations,
     ):
-        app.include_router(module.router, responses=ERRORS)
+        app.include_router(module.router, responses=ERRORS, dependencies=[Depends(SCHEME)])
     app.include_router(health.router)
     mount_console(app)
     if settings.rate_limit is not None:

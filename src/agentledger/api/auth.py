@@ -6,9 +6,15 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPBearer
 
 from agentledger.web.auth import Principal, RoleCheck, resolve
 from agentledger.web.auth import scope as scope  # the routes' way to their tenant
+
+# Declares the bearer scheme in the OpenAPI document for every route of the API's routers
+# (a dependency of each, see app.py); the header itself is read by ``bearer``, so a missing
+# key is our 401 problem, not FastAPI's 403.
+SCHEME = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`")
 
 
 def bearer(request: Request) -> str:

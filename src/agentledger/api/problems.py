@@ -65,6 +65,16 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+        # A JSON body that is not UTF-8: the caller's input, answered like malformed JSON.
+        return problem(
+            422,
+            "The input is not valid.",
+            f"body: not UTF-8 ({exc.__cause__.reason} at byte {exc.__cause__.start})",
+            code="invalid-input",
+            field="body",
+            request_id=getattr(request.state, "request_id", None),
+        )
     code = {
         401: "unauthorized",
         403: "forbidden",

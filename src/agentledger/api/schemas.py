@@ -111,5 +111,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: _problem("Conflicts with the current state"),
     413: _problem("The body is too large"),
     422: _problem("The input is not valid; `field` names it"),
+    429: _problem("Over the key's rate limit (when one is set); see Retry-After"),
     503: _problem("The database is unavailable"),
 }
