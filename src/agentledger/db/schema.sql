@@ -4052,7 +4052,7 @@ BEGIN
                     AND n.name = a.name AND n.version > a.version))
             LIMIT v_examined
         ) p
-        WHERE p.tsv @@ v_tsquery
+        WHERE v_words = v_tsquery OR p.tsv @@ v_tsquery
     ), best AS (
         SELECT DISTINCT ON (f.artifact_id) f.*
         FROM found f
@@ -4156,7 +4156,7 @@ BEGIN
               AND (p_format IS NULL OR c.format = p_format)
             LIMIT v_examined
         ) p
-        WHERE p.tsv @@ v_tsquery
+        WHERE v_words = v_tsquery OR p.tsv @@ v_tsquery
     ), best AS (
         SELECT DISTINCT ON (f.chunk_id) f.*
         FROM found f
