@@ -117,7 +117,9 @@ class Sessions:
         format: str | None = None,
         limit: int = 20,
     ) -> list[ChunkHit]:
-        """Full-text search over every chunk (web search syntax), best first."""
+        """Full-text search over every chunk (web search syntax) in the tenant's language,
+        best first. A query matching more segments than a search reads (common words) is
+        ranked over a bounded sample of its matches; see docs/sessions.md."""
         return self._run(
             texts.search_chunks(query, session_id=session_id, format=format, limit=limit)
         )
