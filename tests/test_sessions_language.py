@@ -74,13 +74,17 @@ def test_a_rare_word_is_found_among_many_common_word_matches(
         sessions.add_chunk(small, f"common words near the rare needle number {i}") for i in range(3)
     ]
     wanted = {n.id for n in needles}
-    assert {h.chunk_id for h in sessions.search("needle")} == wanted
+    apart = sessions.add_chunk(small, "a needle, and rare words after it", format="summary")
+    assert {h.chunk_id for h in sessions.search("needle")} == wanted | {apart.id}
     assert {h.chunk_id for h in sessions.search("common needle")} == wanted
+    # The phrase is checked on the segments holding its words: the words apart do not match.
     assert {h.chunk_id for h in sessions.search('"rare needle"')} == wanted
+    assert {h.chunk_id for h in sessions.search('needle -"rare needle"')} == {apart.id}
     either = sessions.search("needle or nothing")
-    assert {h.chunk_id for h in either} == wanted
+    assert {h.chunk_id for h in either} == wanted | {apart.id}
     common = sessions.search("common", limit=50)
     assert len(common) == 50
     assert all(a.rank >= b.rank for a, b in itertools.pairwise(common))
     # In one session every match is ranked.
     assert {h.chunk_id for h in sessions.search("common", session_id=small)} == wanted
+    assert [h.chunk_id for h in sessions.search("needle", format="summary")] == [apart.id]
