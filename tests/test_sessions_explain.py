@@ -8,21 +8,20 @@ from typing import Any
 
 import psycopg
 import pytest
-from bench.plans import body_plan
+from bench.plans import traced_plans
 
 from agentledger import InvalidInput, Ledger
+from agentledger.db.migrations.helpers import DEFAULT_APP_ROLE
 from agentledger.sessions import MAX_CONTENT_CHARS
+from agentledger.sessions.content import Q
 
 
-def plan(owner_url: str, tenant: str, function: str, params: dict[str, Any]) -> str:
-    """The plan of a search function's body, as the owner it runs as, tenant bound. A small
-    table reads fastest whole or by its primary key; with those paths off, this asks
-    whether the GIN index can serve the search at all (at scale it wins on cost)."""
+def plan(owner_url: str, tenant: str, statement: str, params: dict[str, Any]) -> str:
+    """The plans of a search statement's nested queries, run as the app role with the
+    tenant bound (the functions set their own planner options)."""
     with psycopg.connect(owner_url) as conn, conn.transaction():
         conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tenant])
-        conn.execute("SET LOCAL enable_seqscan = off")
-        conn.execute("SET LOCAL enable_indexscan = off")
-        return body_plan(conn, function, params)
+        return traced_plans(conn, statement, params, role=DEFAULT_APP_ROLE)
 
 
 def test_chunk_and_artifact_search_use_the_segment_indexes(
@@ -42,15 +41,21 @@ def test_chunk_and_artifact_search_use_the_segment_indexes(
     chunks = plan(
         database_url,
         tenant,
-        "session_search_chunks_v1",
-        {"query": "obsidian", "session": None, "format": None, "limit": 20},
+        Q.search_chunks.sql,
+        {"query": "obsidian", "session_id": None, "format": None, "limit": 20},
     )
     assert "session_chunk_segments_tsv" in chunks, chunks
     artifacts = plan(
         database_url,
         tenant,
-        "session_search_artifacts_v1",
-        {"query": "body", "session": None, "type": None, "all_versions": False, "limit": 20},
+        Q.search_artifacts.sql,
+        {
+            "query": "body",
+            "session_id": None,
+            "artifact_type": None,
+            "all_versions": False,
+            "limit": 20,
+        },
     )
     assert "session_artifact_segments_tsv" in artifacts, artifacts
 

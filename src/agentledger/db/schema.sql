@@ -4006,6 +4006,73 @@ END
 $$;
 
 --
+-- Name: session_search_artifacts_v2(text, uuid, text, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.session_search_artifacts_v2(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer) RETURNS TABLE(artifact_id uuid, session_id uuid, name text, version integer, artifact_type text, segment integer, "offset" bigint, rank real, snippet text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    SET enable_indexscan TO 'off'
+    SET enable_seqscan TO 'off'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    -- The tenant's text-search configuration (memory_settings; english when unset).
+    v_config regconfig := coalesce((
+        SELECT s.text_config FROM agentledger.memory_settings s
+        WHERE s.tenant_id = agentledger.current_tenant()), 'english')::regconfig;
+    v_tsquery tsquery := websearch_to_tsquery(v_config, p_query);
+    -- The query with its phrases loosened to "every word" (a negated one left as it is):
+    -- GIN answers it without reading the rows, so a phrase is checked, and the matches
+    -- ranked, on at most v_examined segments holding its words: a bounded sample of the
+    -- matches of common words.
+    v_words tsquery := CASE WHEN strpos(v_tsquery::text, '!') = 0
+        THEN regexp_replace(v_tsquery::text, '<(-|[0-9]+)>', '&', 'g')::tsquery
+        ELSE v_tsquery END;
+    v_examined integer := greatest(3000, p_limit * 20);
+BEGIN
+    RETURN QUERY
+    WITH found AS (
+        SELECT p.artifact_id, p.ord, p.start_at, p.session_id, p.name, p.version,
+               p.artifact_type, ts_rank_cd(p.tsv, v_tsquery) AS rank
+        FROM (
+            SELECT g.artifact_id, g.ord, g.start_at, g.tsv, a.session_id, a.name, a.version,
+                   a.artifact_type
+            FROM agentledger.session_artifact_segments g
+            JOIN agentledger.session_artifacts a
+                ON a.tenant_id = g.tenant_id AND a.id = g.artifact_id
+            WHERE g.tsv @@ v_words
+              AND g.tenant_id = agentledger.current_tenant()
+              AND (p_session IS NULL OR a.session_id = p_session)
+              AND (p_type IS NULL OR a.artifact_type = p_type)
+              AND (p_all_versions OR NOT EXISTS (
+                  SELECT 1 FROM agentledger.session_artifacts n
+                  WHERE n.tenant_id = a.tenant_id AND n.session_id = a.session_id
+                    AND n.name = a.name AND n.version > a.version))
+            LIMIT v_examined
+        ) p
+        WHERE v_words = v_tsquery OR p.tsv @@ v_tsquery
+    ), best AS (
+        SELECT DISTINCT ON (f.artifact_id) f.*
+        FROM found f
+        ORDER BY f.artifact_id, f.rank DESC, f.ord
+    ), top AS (
+        SELECT * FROM best b ORDER BY b.rank DESC, b.artifact_id LIMIT p_limit
+    )
+    SELECT t.artifact_id, t.session_id, t.name, t.version, t.artifact_type, t.ord,
+           t.start_at, t.rank,
+           ts_headline(v_config, g.body || g.overlap, v_tsquery,
+               'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MinWords=8, MaxWords=30')
+    FROM top t
+    JOIN agentledger.session_artifact_segments g
+        ON g.tenant_id = agentledger.current_tenant() AND g.artifact_id = t.artifact_id
+       AND g.ord = t.ord
+    ORDER BY t.rank DESC, t.artifact_id;
+END
+$$;
+
+--
 -- Name: session_search_chunks_v1(text, uuid, text, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -4038,6 +4105,93 @@ BEGIN
         ON g.tenant_id = agentledger.current_tenant() AND g.chunk_id = t.chunk_id
        AND g.ord = t.ord
     ORDER BY t.rank DESC, t.chunk_id;
+END
+$$;
+
+--
+-- Name: session_search_chunks_v2(text, uuid, text, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.session_search_chunks_v2(p_query text, p_session uuid, p_format text, p_limit integer) RETURNS TABLE(chunk_id uuid, session_id uuid, seq integer, format text, segment integer, "offset" bigint, rank real, snippet text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    SET enable_indexscan TO 'off'
+    SET enable_seqscan TO 'off'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    -- The tenant's text-search configuration (memory_settings; english when unset).
+    v_config regconfig := coalesce((
+        SELECT s.text_config FROM agentledger.memory_settings s
+        WHERE s.tenant_id = agentledger.current_tenant()), 'english')::regconfig;
+    v_tsquery tsquery := websearch_to_tsquery(v_config, p_query);
+    -- The query with its phrases loosened to "every word" (a negated one left as it is):
+    -- GIN answers it without reading the rows, so a phrase is checked, and the matches
+    -- ranked, on at most v_examined segments holding its words: a bounded sample of the
+    -- matches of common words.
+    v_words tsquery := CASE WHEN strpos(v_tsquery::text, '!') = 0
+        THEN regexp_replace(v_tsquery::text, '<(-|[0-9]+)>', '&', 'g')::tsquery
+        ELSE v_tsquery END;
+    v_examined integer := greatest(3000, p_limit * 20);
+BEGIN
+    RETURN QUERY
+    WITH found AS (
+        SELECT p.chunk_id, p.ord, p.start_at, ts_rank_cd(p.tsv, v_tsquery) AS rank
+        FROM (
+            SELECT g.chunk_id, g.ord, g.start_at, g.tsv
+            FROM agentledger.session_chunk_segments g
+            WHERE p_session IS NULL AND p_format IS NULL
+              AND g.tsv @@ v_words
+              AND g.tenant_id = agentledger.current_tenant()
+            UNION ALL
+            SELECT g.chunk_id, g.ord, g.start_at, g.tsv
+            FROM agentledger.session_chunks c
+            JOIN agentledger.session_chunk_segments g
+                ON g.tenant_id = c.tenant_id AND g.chunk_id = c.id
+            WHERE NOT (p_session IS NULL AND p_format IS NULL)
+              AND g.tsv @@ v_words
+              AND c.tenant_id = agentledger.current_tenant()
+              AND (p_session IS NULL OR c.session_id = p_session)
+              AND (p_format IS NULL OR c.format = p_format)
+            LIMIT v_examined
+        ) p
+        WHERE v_words = v_tsquery OR p.tsv @@ v_tsquery
+    ), best AS (
+        SELECT DISTINCT ON (f.chunk_id) f.*
+        FROM found f
+        ORDER BY f.chunk_id, f.rank DESC, f.ord
+    ), top AS (
+        SELECT * FROM best b ORDER BY b.rank DESC, b.chunk_id LIMIT p_limit
+    )
+    SELECT t.chunk_id, c.session_id, c.seq, c.format, t.ord, t.start_at, t.rank,
+           ts_headline(v_config, g.body || g.overlap, v_tsquery,
+               'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MinWords=8, MaxWords=30')
+    FROM top t
+    JOIN agentledger.session_chunks c
+        ON c.tenant_id = agentledger.current_tenant() AND c.id = t.chunk_id
+    JOIN agentledger.session_chunk_segments g
+        ON g.tenant_id = agentledger.current_tenant() AND g.chunk_id = t.chunk_id
+       AND g.ord = t.ord
+    ORDER BY t.rank DESC, t.chunk_id;
+END
+$$;
+
+--
+-- Name: session_segment_tsv(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.session_segment_tsv() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        NEW.text_config := coalesce((SELECT s.text_config FROM agentledger.memory_settings s
+                                     WHERE s.tenant_id = NEW.tenant_id), 'english');
+    END IF;
+    NEW.tsv := to_tsvector(NEW.text_config::regconfig, NEW.body || NEW.overlap);
+    RETURN NEW;
 END
 $$;
 
@@ -4974,7 +5128,9 @@ CREATE TABLE agentledger.session_artifact_segments (
     start_at bigint NOT NULL,
     body text NOT NULL,
     overlap text DEFAULT ''::text NOT NULL,
-    tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, (body || overlap))) STORED
+    tsv tsvector,
+    text_config text DEFAULT 'english'::text NOT NULL,
+    CONSTRAINT session_artifact_segments_text_config CHECK (((length(text_config) >= 1) AND (length(text_config) <= 200)))
 );
 
 ALTER TABLE ONLY agentledger.session_artifact_segments FORCE ROW LEVEL SECURITY;
@@ -5013,7 +5169,9 @@ CREATE TABLE agentledger.session_chunk_segments (
     start_at bigint NOT NULL,
     body text NOT NULL,
     overlap text DEFAULT ''::text NOT NULL,
-    tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, (body || overlap))) STORED
+    tsv tsvector,
+    text_config text DEFAULT 'english'::text NOT NULL,
+    CONSTRAINT session_chunk_segments_text_config CHECK (((length(text_config) >= 1) AND (length(text_config) <= 200)))
 );
 
 ALTER TABLE ONLY agentledger.session_chunk_segments FORCE ROW LEVEL SECURITY;
@@ -6489,6 +6647,12 @@ CREATE TRIGGER memory_relationships_type_insert BEFORE INSERT ON agentledger.mem
 CREATE TRIGGER memory_relationships_type_update BEFORE UPDATE OF type ON agentledger.memory_relationships FOR EACH ROW WHEN ((new.type IS DISTINCT FROM old.type)) EXECUTE FUNCTION agentledger.memory_check_relationship_type();
 
 --
+-- Name: session_artifact_segments session_artifact_segments_tsv; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER session_artifact_segments_tsv BEFORE INSERT OR UPDATE ON agentledger.session_artifact_segments FOR EACH ROW EXECUTE FUNCTION agentledger.session_segment_tsv();
+
+--
 -- Name: session_artifacts session_artifacts_assign; Type: TRIGGER; Schema: agentledger
 --
 
@@ -6499,6 +6663,12 @@ CREATE TRIGGER session_artifacts_assign BEFORE INSERT ON agentledger.session_art
 --
 
 CREATE TRIGGER session_artifacts_deleted AFTER DELETE ON agentledger.session_artifacts REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION agentledger.session_artifacts_deleted();
+
+--
+-- Name: session_chunk_segments session_chunk_segments_tsv; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER session_chunk_segments_tsv BEFORE INSERT OR UPDATE ON agentledger.session_chunk_segments FOR EACH ROW EXECUTE FUNCTION agentledger.session_segment_tsv();
 
 --
 -- Name: session_chunks session_chunks_assign; Type: TRIGGER; Schema: agentledger
@@ -8267,11 +8437,32 @@ REVOKE ALL ON FUNCTION agentledger.session_search_artifacts_v1(p_query text, p_s
 GRANT ALL ON FUNCTION agentledger.session_search_artifacts_v1(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer) TO agentledger_app;
 
 --
+-- Name: FUNCTION session_search_artifacts_v2(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.session_search_artifacts_v2(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.session_search_artifacts_v2(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer) TO agentledger_app;
+
+--
 -- Name: FUNCTION session_search_chunks_v1(p_query text, p_session uuid, p_format text, p_limit integer); Type: ACL; Schema: agentledger
 --
 
 REVOKE ALL ON FUNCTION agentledger.session_search_chunks_v1(p_query text, p_session uuid, p_format text, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.session_search_chunks_v1(p_query text, p_session uuid, p_format text, p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION session_search_chunks_v2(p_query text, p_session uuid, p_format text, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.session_search_chunks_v2(p_query text, p_session uuid, p_format text, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.session_search_chunks_v2(p_query text, p_session uuid, p_format text, p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION session_segment_tsv(); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.session_segment_tsv() FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.session_segment_tsv() TO agentledger_app;
 
 --
 -- Name: TABLE agents; Type: ACL; Schema: agentledger

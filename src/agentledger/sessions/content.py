@@ -307,3 +307,15 @@ def search_artifacts(
         limit=v.integer("limit", limit, low=1, high=MAX_HITS),
     )
     return [from_row(ArtifactHit, r) for r in rows]
+
+
+@operation(idempotent=True)
+def reindex_batch(*, batch_size: int = 500) -> Gen[int]:
+    """Re-index up to ``batch_size`` of the tenant's chunk and artifact segments still
+    indexed in another language than its own (``memory.set_language``), chunks first,
+    skipping rows other transactions hold; how many were (fewer: nothing left)."""
+    size = v.integer("batch_size", batch_size, low=1, high=10_000)
+    done: int = yield Q.reindex_chunk_segments.rowcount(batch=size)
+    if done < size:
+        done += yield Q.reindex_artifact_segments.rowcount(batch=size - done)
+    return done

@@ -119,7 +119,9 @@ class AsyncSessions:
         format: str | None = None,
         limit: int = 20,
     ) -> list[ChunkHit]:
-        """Full-text search over every chunk (web search syntax), best first."""
+        """Full-text search over every chunk (web search syntax) in the tenant's language,
+        best first. A query matching more segments than a search reads (common words) is
+        ranked over a bounded sample of its matches; see docs/sessions.md."""
         return await self._run(
             texts.search_chunks(query, session_id=session_id, format=format, limit=limit)
         )
@@ -166,5 +168,18 @@ class AsyncSessions:
                 limit=limit,
             )
         )
+
+    async def reindex(self, *, batch_size: int = 500) -> int:
+        """Index the stored chunks and artifacts again in the tenant's language after
+        ``memory.set_language``, ``batch_size`` segments per transaction (each a short one
+        that skips rows others hold; inside ``transaction()`` they share it); how many
+        were. Until then a segment stays indexed in the language it was written in, and a
+        query in the new language may miss it. Interrupted, calling it again finishes."""
+        done = 0
+        while True:
+            count = await self._run(texts.reindex_batch(batch_size=batch_size))
+            done += count
+            if count < batch_size:
+                return done
 
     list = forward_async(ops.list_)

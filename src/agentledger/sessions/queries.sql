@@ -153,7 +153,7 @@ LIMIT %(limit)s
 -- name: search_chunks
 -- Chunks matching a web-style query, best first, one hit per chunk at its best segment
 -- with a highlighted snippet (a definer function, so the GIN index serves it under RLS).
-SELECT * FROM agentledger.session_search_chunks_v1(
+SELECT * FROM agentledger.session_search_chunks_v2(
     %(query)s, %(session_id)s::uuid, %(format)s::text, %(limit)s)
 
 -- name: save_artifact
@@ -224,6 +224,40 @@ LIMIT %(limit)s
 -- name: search_artifacts
 -- Artifact versions matching a web-style query, best first (each name's latest version
 -- unless all_versions), with a highlighted snippet of the best segment.
-SELECT * FROM agentledger.session_search_artifacts_v1(
+SELECT * FROM agentledger.session_search_artifacts_v2(
     %(query)s, %(session_id)s::uuid, %(artifact_type)s::text, %(all_versions)s::boolean,
     %(limit)s)
+
+-- name: reindex_chunk_segments
+-- Re-index one batch of the tenant's chunk segments indexed in another text-search
+-- configuration than its own (the insert-and-update trigger rebuilds the tsvector),
+-- skipping rows other transactions hold.
+WITH todo AS (
+    SELECT g.tenant_id, g.chunk_id, g.ord FROM agentledger.session_chunk_segments g
+    WHERE g.tenant_id = agentledger.current_tenant()
+      AND g.text_config <> coalesce((SELECT s.text_config FROM agentledger.memory_settings s
+                                     WHERE s.tenant_id = g.tenant_id), 'english')
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE agentledger.session_chunk_segments AS g
+SET text_config = coalesce((SELECT s.text_config FROM agentledger.memory_settings s
+                            WHERE s.tenant_id = g.tenant_id), 'english')
+FROM todo t
+WHERE g.tenant_id = t.tenant_id AND g.chunk_id = t.chunk_id AND g.ord = t.ord
+
+-- name: reindex_artifact_segments
+-- The same for the tenant's artifact segments.
+WITH todo AS (
+    SELECT g.tenant_id, g.artifact_id, g.ord FROM agentledger.session_artifact_segments g
+    WHERE g.tenant_id = agentledger.current_tenant()
+      AND g.text_config <> coalesce((SELECT s.text_config FROM agentledger.memory_settings s
+                                     WHERE s.tenant_id = g.tenant_id), 'english')
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE agentledger.session_artifact_segments AS g
+SET text_config = coalesce((SELECT s.text_config FROM agentledger.memory_settings s
+                            WHERE s.tenant_id = g.tenant_id), 'english')
+FROM todo t
+WHERE g.tenant_id = t.tenant_id AND g.artifact_id = t.artifact_id AND g.ord = t.ord
