@@ -253,6 +253,7 @@ USING hnsw ((binary_quantize(embedding)::bit({DIMS})) bit_hamming_ops)
 """
 PLAIN_QUERY = "SELECT id FROM bench_docs ORDER BY embedding <=> %(q)s::vector LIMIT %(k)s"
 # pgvector's README: candidates by Hamming distance over the bits, re-ranked by the vectors.
+# DIMS is a constant: nothing of the input is formatted in.
 BINARY_QUERY = f"""
 SELECT c.id FROM (
     SELECT d.id, d.embedding FROM bench_docs d
@@ -261,7 +262,7 @@ SELECT c.id FROM (
 ) c
 ORDER BY c.embedding <=> %(q)s::vector
 LIMIT %(k)s
-"""
+"""  # noqa: S608
 
 
 def _binary(url: str, n: int) -> None:
@@ -282,7 +283,10 @@ def _binary(url: str, n: int) -> None:
                 chunk = vectors[start : start + 5000]
                 conn.execute(
                     "INSERT INTO bench_docs SELECT * FROM unnest(%s::int[], %s::vector[])",
-                    [list(range(start, start + len(chunk))), Vectors(Vector(v.vector("embedding", x)) for x in chunk)],
+                    [
+                        list(range(start, start + len(chunk))),
+                        Vectors(Vector(v.vector("embedding", x)) for x in chunk),
+                    ],
                 )
                 bar.advance(task, len(chunk))
         conn.execute("VACUUM ANALYZE bench_docs")
@@ -320,7 +324,12 @@ def _binary(url: str, n: int) -> None:
                 for q, exact in zip(queries, truth, strict=True):
                     began = time.perf_counter()
                     ids = conn.execute(
-                        sql, {"q": Vector(v.vector("q", q)), "k": k, "candidates": params.get("candidates", k)}
+                        sql,
+                        {
+                            "q": Vector(v.vector("q", q)),
+                            "k": k,
+                            "candidates": params.get("candidates", k),
+                        },
                     ).fetchall()
                     latencies.append(time.perf_counter() - began)
                     found += len(exact & {r[0] for r in ids})
@@ -331,11 +340,10 @@ def _binary(url: str, n: int) -> None:
                 f"recall@10 {found / (k * len(queries)):.3f}"
             )
         plan = conn.execute(
-            "EXPLAIN " + BINARY_QUERY, {"q": Vector(v.vector("q", queries[0])), "k": k, "candidates": 40}
+            "EXPLAIN " + BINARY_QUERY,
+            {"q": Vector(v.vector("q", queries[0])), "k": k, "candidates": 40},
         ).fetchall()
-        console.print(
-            f"{n} clustered {DIMS}-dim vectors, 100 queries, k={k}:", *lines, sep="\n"
-        )
+        console.print(f"{n} clustered {DIMS}-dim vectors, 100 queries, k={k}:", *lines, sep="\n")
         # The plan's nodes, without the query vector and its bits printed in full.
         console.print("binary plan:", *(r[0].split(" <~> ")[0][:100] for r in plan), sep="\n")
 

@@ -165,3 +165,28 @@ class EmbeddingSpace:
     element: str
     default: bool
     builtin: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LanguageStatus:
+    """The tenant's text-search language and how far the re-index after its last change
+    has come: ``pending`` entities are still indexed in another language, ``batches``
+    re-index tasks wait or run (queue ``agentledger.reindex``). Done when both are 0."""
+
+    language: str
+    pending: int
+    batches: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReembedStatus:
+    """How far re-embedding into ``space`` has come: ``missing`` entities have no vector
+    there yet, ``batches`` tasks wait or run (queue ``agentledger.reembed:<space>``, the
+    final flip among them); ``default``: the space is the tenant's default; ``stored``:
+    the vectors this call stored itself."""
+
+    space: str
+    missing: int
+    batches: int
+    default: bool
+    stored: int = 0

@@ -195,59 +195,7 @@ def language() -> Gen[str]:
     return name or "english"
 
 
-@operation()
-def set_language(config: str) -> Gen[str]:
-    """Full-text search in ``config``, a text-search configuration of this server
-    ("german", "spanish", "simple", ...): new writes and queries use it from now on; the
-    stored entities are re-indexed by ``reindex_batch``. InvalidInput naming ``language``
-    and the configurations there are when the server has no such one."""
-    name = v.text("language", config, max_len=200, strip=True)
-    known: list[str] = yield Q.text_configs.scalar()
-    if name not in known:
-        raise InvalidInput(
-            f"language {name!r} is not a text-search configuration of this server; "
-            f"it has: {', '.join(known)}",
-            field="language",
-        )
-    yield Q.set_text_config.none(config=name)
-    return name
-
-
-@operation(idempotent=True)
-def reindex_batch(*, batch_size: int) -> Gen[int]:
-    """Re-index up to ``batch_size`` of the tenant's entities still indexed in another
-    language than its own, skipping rows other transactions hold; the façade loops until a
-    short batch."""
-    count: int = yield Q.rebuild_text_config.rowcount(
-        batch=v.integer("batch_size", batch_size, low=1, high=100_000)
-    )
-    return count
-
-
 # --- re-embedding -----------------------------------------------------------------------
-
-
-@operation(writes=False)
-def reembed_candidates(
-    space: str, *, after: UUID | None = None, limit: int = 256
-) -> Gen[tuple[EmbeddingSpace, list[tuple[UUID, str]]]]:
-    """The space, and the next entities after ``after`` (id order) that have no vector in
-    it yet, each with the text to embed (name, and summary on the next line)."""
-    name = space_name("space", space)
-    found = yield Q.vector_spaces.one(feature="re-embedding")
-    target = resolve(found["spaces"], name, "space")
-    if target.id is None:
-        raise InvalidInput(
-            "re-embedding fills a declared space; declare one for the new model", field="space"
-        )
-    rows = yield Q.reembed_candidates.all(
-        space=target.id, after=after, limit=v.integer("batch_size", limit, low=1, high=10_000)
-    )
-    texts = [
-        (r["id"], r["name"] if r["summary"] is None else f"{r['name']}\n{r['summary']}")
-        for r in rows
-    ]
-    return target, texts
 
 
 @operation()
