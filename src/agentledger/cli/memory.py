@@ -26,7 +26,7 @@ def memory_spaces(tenant: Tenant) -> None:
             ("* " if s.default else "") + s.name,
             str(s.dimensions),
             s.distance,
-            s.element,
+            s.element + (f", binary x{s.rerank}" if s.quantization == "binary" else ""),
             s.model or "-",
         )
     common.out.print(table)

@@ -202,8 +202,8 @@ SELECT * FROM agentledger.memory_search_substring_v4(
 
 -- name: search_vector
 -- Nearest entities in a space (NULL: the built-in column) by its distance, through its HNSW
--- index; exact over the scope when the index falls short.
-SELECT * FROM agentledger.memory_search_vector_v4(
+-- index (a binary space's candidates re-ranked); exact over the scope when it falls short.
+SELECT * FROM agentledger.memory_search_vector_v5(
     p_space => %(space)s::bigint, p_embedding => %(embedding)s::vector, p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
     p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
@@ -230,7 +230,7 @@ SELECT * FROM agentledger.memory_search_hybrid_v5(
 
 -- name: search_hybrid_vector
 -- Text, fuzzy-name and vector candidates fused by reciprocal rank (RRF), in one statement.
-SELECT * FROM agentledger.memory_search_hybrid_vector_v5(
+SELECT * FROM agentledger.memory_search_hybrid_vector_v6(
     p_query => %(query)s::text, p_pool => %(pool)s::integer, p_text_cap => %(text_cap)s::integer,
     p_rrf_k => %(rrf_k)s::integer, p_threshold => %(threshold)s::float8,
     p_cap => %(cap)s::integer,
@@ -457,10 +457,12 @@ SELECT agentledger.memory_require('vector', %(feature)s) AS ok,
                  WHERE s.tenant_id = agentledger.current_tenant()), '[]') AS spaces
 
 -- name: declare_space
--- Declare a space and build its partial HNSW index (memory_0013); a declared one is returned.
-SELECT * FROM agentledger.memory_declare_space_v1(
+-- Declare a space and build its partial HNSW index, of the vectors or of their bits
+-- (memory_0014); a declared one is returned.
+SELECT * FROM agentledger.memory_declare_space_v2(
     p_name => %(name)s::text, p_model => %(model)s::text, p_dimensions => %(dimensions)s::integer,
-    p_distance => %(distance)s::text, p_element => %(element)s::text)
+    p_distance => %(distance)s::text, p_element => %(element)s::text,
+    p_quantization => %(quantization)s::text, p_rerank => %(rerank)s::integer)
 
 -- name: drop_space
 -- Drop a declared space, its vectors and its index.

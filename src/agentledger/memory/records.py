@@ -155,6 +155,10 @@ class EmbeddingSpace:
     ``default``: the space an embedding without a named space goes to. The built-in space
     "default" (``builtin``, ``id`` None) is the entities' own 384-dimension column; it is
     the default until the tenant makes a declared space its default.
+
+    ``quantization`` "binary": the index holds a bit per dimension (the sign) and a search
+    takes ``rerank`` candidates per hit by Hamming distance, re-ranked by ``distance`` on
+    the stored vectors; "none": the index holds the vectors.
     """
 
     id: int | None
@@ -165,6 +169,8 @@ class EmbeddingSpace:
     element: str
     default: bool
     builtin: bool = False
+    quantization: str = "none"
+    rerank: int = 10
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -27,6 +27,13 @@ class SpaceIn(BaseModel):
     )
     model: str = Field(default="", examples=["text-embedding-3-small"])
     default: bool = Field(default=False, description="Make it the tenant's default space.")
+    quantization: Literal["none", "binary"] = Field(
+        default="none",
+        description="binary: index the signs' bits (up to 16000 dimensions) and re-rank.",
+    )
+    rerank: int = Field(
+        default=10, description="Binary: candidates taken per hit, re-ranked exactly (1-100)."
+    )
 
 
 class LanguageIn(BaseModel):
