@@ -56,11 +56,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--binary", action="store_true", help="only binary quantisation against plain HNSW"
     )
+    parser.add_argument(
+        "--library-entities",
+        type=int,
+        default=None,
+        help="with --binary: entities searched through the library's spaces (0: none)",
+    )
     args = parser.parse_args(argv)
     if args.binary:
         console.print(machine())
         with bench_database("binary") as db:
             _binary(db.owner_url, args.entities or (5000 if args.quick else 100_000))
+            through = args.library_entities
+            through = (2000 if args.quick else 10_000) if through is None else through
+            if through:
+                with Ledger(db.settings, migrate=False) as ledger:
+                    _binary_library(ledger, through)
         return
     n_single, n_batch, n_transfer = (50, 250, 2000) if args.quick else (200, 500, 10_000)
     n_search = args.entities or (2000 if args.quick else 10_000)
@@ -346,6 +357,52 @@ def _binary(url: str, n: int) -> None:
         console.print(f"{n} clustered {DIMS}-dim vectors, 100 queries, k={k}:", *lines, sep="\n")
         # The plan's nodes, without the query vector and its bits printed in full.
         console.print("binary plan:", *(r[0].split(" <~> ")[0][:100] for r in plan), sep="\n")
+
+
+def _binary_library(ledger: Ledger, n: int) -> None:
+    """The same comparison through the library: a plain and a binary-quantised space
+    (re-rank 10) holding the same vectors, searched with ``search_vector``."""
+    k = 10
+    ledger.tenants.create("bench")
+    memory = ledger.tenant("bench").memory
+    memory.declare_space("plain", dimensions=DIMS)
+    memory.declare_space("bits", dimensions=DIMS, quantization="binary", rerank=10)
+    topics = unit_rows(6, max(10, n // 100))
+    vectors = clustered_rows(4, n, topics)
+    with progress() as bar:
+        task = bar.add_task(f"loading {n} entities into both spaces", total=n)
+        for start in range(0, n, 250):
+            chunk = vectors[start : start + 250]
+            memory.upsert_many(
+                NewEntity(
+                    kind="doc",
+                    name=f"doc {start + i}",
+                    embedding=vec,
+                    space="plain",
+                    embeddings={"bits": vec},
+                )
+                for i, vec in enumerate(chunk)
+            )
+            bar.advance(task, len(chunk))
+    queries = clustered_rows(5, 100, topics)
+    truth = [{f"doc {j}" for j in np.argsort(-(vectors @ q))[:k]} for q in queries]
+    for space in ("plain", "bits"):
+        latencies: list[float] = []
+        found = 0
+        for _ in range(2):  # the first round warms the cache; the second is measured
+            latencies, found = [], 0
+            for q, exact in zip(queries, truth, strict=True):
+                began = time.perf_counter()
+                hits = memory.search_vector(q, space=space, limit=k)
+                latencies.append(time.perf_counter() - began)
+                found += len(exact & {h.entity.name for h in hits})
+        latencies.sort()
+        console.print(
+            f"library search_vector, space {space!r}, {n} entities: "
+            f"p50 {1000 * statistics.median(latencies):.2f} ms, "
+            f"p99 {1000 * latencies[int(0.99 * (len(latencies) - 1))]:.2f} ms, "
+            f"recall@10 {found / (k * len(queries)):.3f}"
+        )
 
 
 if __name__ == "__main__":
