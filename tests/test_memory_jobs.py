@@ -252,3 +252,22 @@ def test_the_memory_cli_switches_the_language_and_reindexes(
     assert "re-indexed 3 entities" in done.output
     shown = runner.invoke(cli.app, ["memory", "language", "--tenant", tid])
     assert "language german: 0 entities to re-index, 0 batches left" in shown.output
+
+
+@pytest.mark.usefixtures("needs_vector")
+def test_batches_of_a_dropped_space_complete_with_nothing_to_do(
+    sync_ledger: Ledger, tid: str
+) -> None:
+    scope = sync_ledger.tenant(tid)
+    memory = scope.memory
+    facts(memory, 4)
+    memory.declare_space("gone", dimensions=16)
+    memory.reembed("gone", batch_size=10, make_default=True)
+    assert memory.drop_space("gone")
+    queue = rebuild.reembed_queue("gone")
+    handler = memory.reembed_handler(HashingEmbedder(dimensions=16))
+    worker = scope.tasks.worker(queue, handler, concurrency=1, transactional=True)
+    assert worker.run(until_empty=True).completed == 2  # the batch and the flip
+    outputs = [t.output for t in scope.tasks.list(queue=queue)]
+    assert outputs == [{"stored": 0, "dropped": True}, {"flipped": False, "dropped": True}]
+    assert [s.name for s in memory.spaces() if s.default] == ["default"]

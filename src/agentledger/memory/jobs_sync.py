@@ -135,8 +135,9 @@ class Jobs:
         return replace(self._run(rebuild.reembed_status(status.space)), stored=stored)
 
     def reembed_handler(self, embedder: EmbedderFor) -> TransactionalHandler:
-        """``reembed_handler(embedder)``: for ``tasks.worker(queue, handler,
-        transactional=True)`` on a space's queue."""
+        """A transactional handler of a space's re-embedding batches with ``embedder``
+        (module-level ``reembed_handler``), for ``tasks.worker(queue, handler,
+        transactional=True)``."""
         return reembed_handler(embedder)
 
     def reembed_batch(self, task_input: Mapping[str, Any], embedder: EmbedderFor) -> dict[str, Any]:
@@ -145,6 +146,8 @@ class Jobs:
         if task_input.get("flip"):
             return self._run(rebuild.reembed_flip(task_input))
         target, todo = self._run(rebuild.reembed_candidates(task_input))
+        if target is None:
+            return {"stored": 0, "dropped": True}  # the space went: nothing to fill
         model = embedder if isinstance(embedder, Embedder) else embedder(target)
         size = max(1, int(task_input.get("batch_size", 256)))
         stored = 0

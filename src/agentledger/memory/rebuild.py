@@ -147,6 +147,16 @@ def _declared(name: str) -> Gen[EmbeddingSpace]:
     return target
 
 
+def _still_declared(task_input: Mapping[str, Any]) -> Gen[EmbeddingSpace | None]:
+    """The space of a task, or None when it was dropped since (its tasks have nothing
+    left to do)."""
+    name = spaces.space_name("space", task_input.get("space"))
+    found = yield Q.vector_spaces.one(feature="re-embedding")
+    if not any(row["name"] == name for row in found["spaces"]):
+        return None
+    return (yield from _declared(name))
+
+
 @operation()
 def plan_reembed(
     space: str, *, batch_size: int = 256, make_default: bool = False
@@ -203,11 +213,13 @@ def reembed_status(space: str) -> Gen[ReembedStatus]:
 @operation(writes=False, standby=False)
 def reembed_candidates(
     task_input: Mapping[str, Any],
-) -> Gen[tuple[EmbeddingSpace, list[tuple[UUID, str]]]]:
+) -> Gen[tuple[EmbeddingSpace | None, list[tuple[UUID, str]]]]:
     """The space of a re-embedding batch (a task's input: ``space``, ``lo``, ``hi``) and
     the range's entities with no vector there yet, each with the text to embed (name, and
-    summary on the next line)."""
-    target = yield from _declared(str(task_input.get("space")))
+    summary on the next line); None and nothing when the space was dropped since."""
+    target = yield from _still_declared(task_input)
+    if target is None:
+        return None, []
     rows = yield Q.reembed_candidates.all(
         space=target.id, lo=_bound(task_input, "lo"), hi=_bound(task_input, "hi")
     )
@@ -224,7 +236,9 @@ def reembed_flip(task_input: Mapping[str, Any]) -> Gen[dict[str, Any]]:
     default, in this transaction, when every entity has its vector there. While batches
     still wait or run, the flip comes back later; when none do and entities written
     meanwhile still miss a vector, batches for them are enqueued first."""
-    target = yield from _declared(str(task_input.get("space")))
+    target = yield from _still_declared(task_input)
+    if target is None:
+        return {"flipped": False, "dropped": True}
     size = v.integer("batch_size", task_input.get("batch_size", 256), low=1, high=10_000)
     queue = reembed_queue(target.name)
     found = yield Q.reembed_bounds.one(space=target.id, batch=size)
