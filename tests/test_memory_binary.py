@@ -73,8 +73,9 @@ def test_a_binary_space_reranks_its_bit_index_candidates_exactly(scope: Any) -> 
         assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     mine = mem.search_vector(vectors[4], space="bits", filter=Filter(user="u1", scope="own"))
     assert len(mine) == 10 and {h.entity.user_id for h in mine} == {"u1"}
-    fused = mem.search("doc", embedding=vectors[5], space="bits", limit=10)
-    assert max(fused, key=lambda h: h.vector_score or 0).entity.name == "doc 5"
+    fused = mem.search("doc 5", embedding=vectors[5], space="bits", limit=10)
+    assert fused[0].entity.name == "doc 5"
+    assert fused[0].vector_score == pytest.approx(1.0, abs=1e-5)  # the vector signal too
 
 
 def test_a_binary_space_goes_past_4000_dimensions(scope: Any) -> None:
