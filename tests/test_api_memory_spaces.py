@@ -85,15 +85,25 @@ def test_spaces_and_vectors_over_http(
     assert admin.delete("/v1/memory/spaces/openai-small").status_code == 404
 
 
-def test_the_search_language_over_http(admin: httpx.Client, reader: httpx.Client) -> None:
-    assert reader.get("/v1/memory/language").json() == {"language": "english"}
+def test_the_search_language_over_http(
+    admin: httpx.Client, reader: httpx.Client, sync_ledger: Any, tenants: Any
+) -> None:
+    english = {"language": "english", "pending": 0, "batches": 0}
+    assert reader.get("/v1/memory/language").json() == english
     assert reader.put("/v1/memory/language", json={"language": "german"}).status_code == 403
     bad = admin.put("/v1/memory/language", json={"language": "klingon"})
     assert bad.status_code == 422 and bad.json()["field"] == "language"
     assert "german" in bad.json()["detail"]
-    assert admin.put("/v1/memory/language", json={"language": "german"}).json() == {
-        "language": "german"
-    }
+    admin.post("/v1/memory/entities", json={"kind": "fact", "name": "Der Garten"})
+    # It answers at once: the stored entities wait for their batch, in the queue.
+    switched = admin.put("/v1/memory/language", json={"language": "german"}).json()
+    assert switched["language"] == "german" and switched["pending"] >= 1
+    assert switched["batches"] == 1
+    assert reader.get("/v1/memory/language").json() == switched
+    worked = sync_ledger.tenant(tenants[0]["id"]).memory.reindex()
+    assert worked == switched["pending"]
+    german = {"language": "german", "pending": 0, "batches": 0}
+    assert reader.get("/v1/memory/language").json() == german
     admin.post("/v1/memory/entities", json={"kind": "fact", "name": "Das alte Haus"})
     hits = reader.post("/v1/memory/search", json={"query": "Häuser", "mode": "text"}).json()
     assert [h["entity"]["name"] for h in hits] == ["Das alte Haus"]

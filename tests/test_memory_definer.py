@@ -45,6 +45,8 @@ VECTOR_FUNCTIONS = (
     "memory_search_hybrid_vector_v4",
     "memory_search_vector_v4",
     "memory_search_hybrid_vector_v5",
+    "memory_search_vector_v5",
+    "memory_search_hybrid_vector_v6",
 )
 FUZZY = {"threshold": 0.3, "cap": search.NAME_CANDIDATES}
 
@@ -166,11 +168,11 @@ def test_only_the_app_role_may_execute_the_functions(sync_ledger: Any, database_
             " AND p.proname LIKE 'memory_fuzzy_v%%' ORDER BY p.proname"
         ).fetchall()
     assert allowed == [(False,), (False,), (False,)]
-    if vector:  # nor does the nearest-neighbour pass of the spaces (memory_0013)
+    if vector:  # nor does the nearest-neighbour pass of the spaces (memory_0013, 0014)
         with psycopg.connect(database_url) as conn:
             nearest = conn.execute(
                 "SELECT has_function_privilege('agentledger_app', p.oid, 'EXECUTE')"
                 " FROM pg_proc p WHERE p.pronamespace = 'agentledger'::regnamespace"
-                " AND p.proname = 'memory_nearest_v1'"
+                " AND p.proname IN ('memory_nearest_v1', 'memory_nearest_v2')"
             ).fetchall()
-        assert nearest == [(False,)]
+        assert nearest == [(False,), (False,)]

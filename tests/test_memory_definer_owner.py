@@ -43,7 +43,9 @@ def plain_owner(sync_ledger: Any, database_url: str) -> Iterator[str]:
                         "memory_list_v2",
                         "memory_list_v3",
                         "memory_nearest_v1",
+                        "memory_nearest_v2",
                         "memory_declare_space_v1",
+                        "memory_declare_space_v2",
                         "memory_drop_space_v1",
                     ]
                 ],

@@ -23,6 +23,7 @@ from agentledger import (
 from agentledger import validation as v
 from agentledger.memory import spaces
 from agentledger.memory.facade_sync import Memory
+from agentledger.memory.records import LanguageStatus, ReembedStatus
 
 pytestmark = pytest.mark.usefixtures("needs_vector")
 
@@ -291,8 +292,14 @@ def test_full_text_search_in_german_and_spanish(ledger: Ledger, mem: Memory) -> 
     for i in range(4):
         mem.upsert("fact", f"Notiz {i}")
     assert mem.search_text("Häuser") == []  # english stems nothing here
-    assert mem.set_language("german", batch_size=2) == "german"  # re-indexed in 3 batches
+    assert mem.set_language("german", batch_size=2) == "german"  # at once: 3 batches wait
     assert mem.language() == "german"
+    status = mem.language_status()
+    assert (status.language, status.pending, status.batches) == ("german", 5, 3)
+    seen: list[int] = []
+    assert mem.reindex(progress=seen.append) == 5  # worked here, batch by batch
+    assert seen[-1] == 5 and seen == sorted(seen)
+    assert mem.language_status() == LanguageStatus(language="german", pending=0, batches=0)
     assert mem.reindex() == 0  # nothing left in another language
     # Stored entities were re-indexed; new ones are indexed in German too.
     mem.upsert("fact", "Die Gärten", summary="zwei Gärten hinter den Häusern")
@@ -329,15 +336,18 @@ def test_reembed_fills_a_new_space_resumably_then_flips_the_default(mem: Memory)
         mem.upsert("fact", f"fact number {i}", summary="about penguins" if i == 7 else None)
     mem.declare_space("h64", dimensions=64)
     with pytest.raises(RuntimeError):
-        mem.reembed("h64", Flaky(), batch_size=3)
-    seen: list[int] = []
-    assert (
-        mem.reembed("h64", HashingEmbedder(dimensions=64), batch_size=3, progress=seen.append) == 7
+        mem.reembed("h64", Flaky(), batch_size=3)  # the first batch of 3 is stored
+    assert mem.reembed_status("h64") == ReembedStatus(
+        space="h64", missing=7, batches=3, default=False
     )
-    assert seen == [3, 6, 7]
-    assert mem.reembed("h64", HashingEmbedder(dimensions=64)) == 0  # nothing left
+    seen: list[int] = []
+    done = mem.reembed("h64", HashingEmbedder(dimensions=64), batch_size=3, progress=seen.append)
+    assert (done.stored, done.missing, done.batches) == (7, 0, 0)
+    assert len(seen) == 3 and seen[-1] == 7  # the three batches left, resumed
+    assert mem.reembed("h64", HashingEmbedder(dimensions=64)).stored == 0  # nothing left
     assert [s.name for s in mem.spaces() if s.default] == ["default"]
-    assert mem.reembed("h64", HashingEmbedder(dimensions=64), make_default=True) == 0
+    flipped = mem.reembed("h64", HashingEmbedder(dimensions=64), make_default=True)
+    assert (flipped.stored, flipped.default) == (0, True)
     assert [s.name for s in mem.spaces() if s.default] == ["h64"]
     smart = mem.with_embedder(HashingEmbedder(dimensions=64))  # the default space now
     assert smart.search_vector("penguins", limit=1)[0].entity.name == "fact number 7"

@@ -83,7 +83,7 @@ class AsyncModules:
         self.alerts = AsyncAlerts(run)
         self.agents = AsyncAgents(run)
         self.tasks = AsyncTasks(run, db, tenant_id, AsyncTransaction)
-        self.memory = AsyncMemory(run, recorder=recorder, tenant=tenant_id)
+        self.memory = AsyncMemory(run, recorder=recorder, tenant=tenant_id, tasks=self.tasks)
         self.sessions = AsyncSessions(run)
         self.catalog = AsyncCatalog(run)
         self.checkpoints = AsyncCheckpoints(run)

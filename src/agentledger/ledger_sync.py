@@ -84,7 +84,7 @@ class Modules:
         self.alerts = Alerts(run)
         self.agents = Agents(run)
         self.tasks = Tasks(run, db, tenant_id, Transaction)
-        self.memory = Memory(run, recorder=recorder, tenant=tenant_id)
+        self.memory = Memory(run, recorder=recorder, tenant=tenant_id, tasks=self.tasks)
         self.sessions = Sessions(run)
         self.catalog = Catalog(run)
         self.checkpoints = Checkpoints(run)

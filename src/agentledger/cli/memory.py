@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -26,7 +26,7 @@ def memory_spaces(tenant: Tenant) -> None:
             ("* " if s.default else "") + s.name,
             str(s.dimensions),
             s.distance,
-            s.element,
+            s.element + (f", binary x{s.rerank}" if s.quantization == "binary" else ""),
             s.model or "-",
         )
     common.out.print(table)
@@ -43,29 +43,36 @@ def memory_reembed(
     make_default: Annotated[
         bool, typer.Option(help="Make the space the default once every entity has a vector.")
     ] = False,
+    enqueue_only: Annotated[
+        bool,
+        typer.Option(
+            help="Enqueue the batches for workers (agentledger worker "
+            "agentledger.reembed:SPACE) and return."
+        ),
+    ] = False,
 ) -> None:
     """Fill a declared space with the embedder's vectors of every entity that has none
-    there yet; run it again to resume after an interruption."""
+    there yet, through the task queue, working its batches here beside any workers; run it
+    again to resume after an interruption."""
     from rich.progress import Progress
-
-    from agentledger.memory import HashingEmbedder, MiniLMEmbedder
 
     with common.open_ledger() as ledger:
         memory = ledger.tenant(tenant).memory
         target = next((s for s in memory.spaces() if s.name == space), None)
         if target is None:
             raise typer.BadParameter(f"no embedding space {space!r}", param_hint="SPACE")
-        if embedder not in ("hashing", "minilm"):
-            raise typer.BadParameter("hashing or minilm", param_hint="--embedder")
-        model = (
-            HashingEmbedder(dimensions=target.dimensions)
-            if embedder == "hashing"
-            else MiniLMEmbedder()
-        )
-        total = memory.stats().entities
+        model = embedder_for(embedder)
+        if enqueue_only:
+            status = memory.reembed(space, batch_size=batch_size, make_default=make_default)
+            common.out.print(
+                f"{status.missing} entities to embed into {space}: {status.batches} tasks "
+                f"on queue agentledger.reembed:{space}"
+            )
+            return
+        total = memory.reembed_status(space).missing
         with Progress(console=common.out) as bar:
             task = bar.add_task(f"re-embedding into {space}", total=total)
-            stored = memory.reembed(
+            status = memory.reembed(
                 space,
                 model,
                 batch_size=batch_size,
@@ -73,5 +80,67 @@ def memory_reembed(
                 progress=lambda n: bar.update(task, completed=n),
             )
     common.out.print(
-        f"stored {stored} vectors in {space}" + (" (now the default)" if make_default else "")
+        f"stored {status.stored} vectors in {space}"
+        + (" (now the default)" if status.default else "")
     )
+
+
+def embedder_for(name: str) -> Any:
+    """The embedder a name stands for: hashing (of each space's dimension), minilm, or a
+    ``module:function`` that returns one (called with the space)."""
+    from agentledger.memory import HashingEmbedder, MiniLMEmbedder
+
+    if name == "hashing":
+        return lambda space: HashingEmbedder(dimensions=space.dimensions)
+    if name == "minilm":
+        return MiniLMEmbedder()
+    module, colon, attr = name.partition(":")
+    if not colon:
+        raise typer.BadParameter("hashing, minilm or module:function", param_hint="--embedder")
+    import importlib
+
+    return getattr(importlib.import_module(module), attr)
+
+
+@memory_app.command("language")
+def memory_language(
+    tenant: Tenant,
+    config: Annotated[
+        str | None, typer.Argument(help="A text-search configuration to switch to.")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="Re-index here before returning.")] = False,
+) -> None:
+    """The tenant's full-text search language and what its re-index has left; with CONFIG,
+    switch to it (the re-index is enqueued for workers, or run here with --wait)."""
+    with common.open_ledger() as ledger:
+        memory = ledger.tenant(tenant).memory
+        if config is not None:
+            memory.set_language(config)
+            if wait:
+                _reindex(memory, memory.language_status().pending)
+        status = memory.language_status()
+    common.out.print(
+        f"language {status.language}: {status.pending} entities to re-index, "
+        f"{status.batches} batches left"
+    )
+
+
+@memory_app.command("reindex")
+def memory_reindex(tenant: Tenant, batch_size: int = 2000) -> None:
+    """Finish the re-index after a language change here, with a progress bar."""
+    with common.open_ledger() as ledger:
+        memory = ledger.tenant(tenant).memory
+        done = _reindex(memory, memory.language_status().pending, batch_size)
+    common.out.print(f"re-indexed {done} entities")
+
+
+def _reindex(memory: Any, total: int, batch_size: int = 2000) -> int:
+    from rich.progress import Progress
+
+    with Progress(console=common.out) as bar:
+        task = bar.add_task("re-indexing", total=total)
+        done: int = memory.reindex(
+            batch_size=batch_size, progress=lambda n: bar.update(task, completed=n)
+        )
+        bar.update(task, completed=total)
+    return done

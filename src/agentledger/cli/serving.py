@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -69,7 +69,13 @@ def serve(
 
 def worker(
     queue: Annotated[str, typer.Argument(help="Queue to work on.")],
-    handler: Annotated[str, typer.Argument(help="Handler import path, module:function.")],
+    handler: Annotated[
+        str | None,
+        typer.Argument(
+            help="Handler import path, module:function (built in for agentledger.reindex "
+            "and agentledger.reembed:SPACE)."
+        ),
+    ] = None,
     tenant: Annotated[
         str | None, typer.Option(help="Tenant id; omit with --platform to serve every tenant.")
     ] = None,
@@ -82,12 +88,22 @@ def worker(
             help="Call handler(task, tx): its writes through tx commit with the completion."
         ),
     ] = False,
+    embedder: Annotated[
+        str,
+        typer.Option(
+            help="For agentledger.reembed:SPACE: hashing, minilm or module:function "
+            "(called with the space, returns its embedder)."
+        ),
+    ] = "hashing",
 ) -> None:
     """Run a task worker until SIGTERM / Ctrl-C (in-flight work finishes or is released).
 
     A coroutine function handler runs on AsyncLedger; a plain function on Ledger's threads.
     A transactional worker needs a pool larger than its concurrency
-    (AGENTLEDGER_POOL_MAX_SIZE).
+    (AGENTLEDGER_POOL_MAX_SIZE). The memory's background queues have their handlers built
+    in: ``agentledger worker agentledger.reindex --platform`` re-indexes after language
+    changes, ``agentledger worker agentledger.reembed:SPACE --platform --embedder E``
+    re-embeds into spaces of that name.
     """
     import asyncio
     import importlib
@@ -96,8 +112,13 @@ def worker(
     if (tenant is None) == (not platform):
         common.err.print("give exactly one of --tenant or --platform")
         raise typer.Exit(2)
-    module, _, name = handler.partition(":")
-    fn = getattr(importlib.import_module(module), name or "handler")
+    if handler is None:
+        fn = builtin_handler(queue, embedder)
+        transactional = True
+        handler = f"the built-in handler of {queue}"
+    else:
+        module, _, name = handler.partition(":")
+        fn = getattr(importlib.import_module(module), name or "handler")
     options = {"concurrency": concurrency, "lease": lease, "transactional": transactional}
     common.out.print(
         f"working on queue [bold]{queue}[/] with {handler} (Ctrl-C or SIGTERM to stop)",
@@ -120,6 +141,20 @@ def worker(
             w.stop()
             raise
     common.out.print(f"stopped: {stats}")
+
+
+def builtin_handler(queue: str, embedder: str) -> Any:
+    """The handler of one of the memory's background queues (memory/jobs_sync.py)."""
+    from agentledger.cli.memory import embedder_for
+    from agentledger.memory import jobs_sync, rebuild
+
+    if queue == rebuild.REINDEX_QUEUE:
+        return jobs_sync.reindex_handler
+    if queue.startswith(rebuild.REEMBED_QUEUE + ":"):
+        return jobs_sync.reembed_handler(embedder_for(embedder))
+    raise typer.BadParameter(
+        f"{queue!r} has no built-in handler; give one as module:function", param_hint="HANDLER"
+    )
 
 
 class McpTransport(StrEnum):

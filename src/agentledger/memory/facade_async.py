@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -16,6 +16,7 @@ from agentledger.errors import InvalidInput
 from agentledger.memory import graph, ops, search, spaces, vocabulary
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.filters import Filter
+from agentledger.memory.jobs_async import AsyncJobs
 from agentledger.memory.recorder_async import AsyncAccessRecorder
 from agentledger.memory.records import (
     Entity,
@@ -25,11 +26,12 @@ from agentledger.memory.records import (
     UpsertResult,
     Vocabulary,
 )
+from agentledger.tasks.facade_async import AsyncTasks
 
 T = TypeVar("T")
 
 
-class AsyncMemory:
+class AsyncMemory(AsyncJobs):
     """Entities with merge-upsert, their relationships, search, retention and stats.
 
     ``user`` arguments scope a call to one user of the tenant: with ``scope="shared"`` (the
@@ -51,8 +53,10 @@ class AsyncMemory:
         *,
         recorder: AsyncAccessRecorder | None = None,
         tenant: str = "",
+        tasks: AsyncTasks[Any] | None = None,
     ) -> None:
         self._runner = run
+        self._tasks = tasks
         self._embedder = embedder
         self._space = space
         self._recorder = recorder
@@ -63,7 +67,12 @@ class AsyncMemory:
         whose vectors belong to ``space`` (None: the tenant's default space). A vector of
         another dimension than the space's is refused (InvalidInput naming ``embedding``)."""
         return AsyncMemory(
-            self._runner, embedder, space, recorder=self._recorder, tenant=self._tenant
+            self._runner,
+            embedder,
+            space,
+            recorder=self._recorder,
+            tenant=self._tenant,
+            tasks=self._tasks,
         )
 
     async def _run(self, op: Op[T]) -> T:
@@ -257,69 +266,11 @@ class AsyncMemory:
             )
         )
 
-    async def reembed(
-        self,
-        space: str,
-        embedder: Embedder,
-        *,
-        batch_size: int = 256,
-        make_default: bool = False,
-        progress: Callable[[int], object] | None = None,
-    ) -> int:
-        """Fill the declared ``space`` with ``embedder``'s vectors of every entity that has
-        none there yet (name, and summary on the next line), ``batch_size`` at a time, each
-        batch its own transaction; returns how many were stored. Searches of other spaces
-        carry on meanwhile. Resumable: run it again after an interruption and it goes on
-        with the entities still missing. ``make_default`` then makes ``space`` the default
-        space (one statement, once every entity has its vector); ``progress`` is called
-        with the count stored after each batch."""
-        stored = 0
-        after: UUID | None = None
-        while True:
-            _, batch = await self._run(
-                spaces.reembed_candidates(space, after=after, limit=batch_size)
-            )
-            if batch:
-                vectors = await asyncio.to_thread(embedder.embed, [t for _, t in batch])
-                ids = [i for i, _ in batch]
-                stored += await self._run(spaces.add_vectors(space, ids, vectors))
-                after = ids[-1]
-                if progress is not None:
-                    progress(stored)
-            if len(batch) < batch_size:
-                break
-        if make_default:
-            await self._run(spaces.set_default(space))
-        return stored
-
     embedding = forward_async(spaces.embedding)
     declare_space = forward_async(spaces.declare)
     drop_space = forward_async(spaces.drop)
     set_default_space = forward_async(spaces.set_default)
     language = forward_async(spaces.language)
-
-    async def set_language(self, config: str, *, batch_size: int = 2000) -> str:
-        """Full-text search in ``config``, a text-search configuration of this server
-        ("german", "spanish", "simple", ...; InvalidInput naming ``language`` and listing
-        the server's otherwise, nothing changed). New writes and queries use it at once;
-        the stored entities are then re-indexed ``batch_size`` at a time, each batch its own
-        short transaction that skips rows others hold, so the table is never locked (until
-        its batch, a row still indexed in the old language may be missed by queries in the
-        new one). Interrupted, ``reindex()`` (or this again) finishes the work. Inside
-        ``transaction()`` every batch shares that transaction."""
-        name = await self._run(spaces.set_language(config))
-        await self.reindex(batch_size=batch_size)
-        return name
-
-    async def reindex(self, *, batch_size: int = 2000) -> int:
-        """Re-index the entities still indexed in another language than the tenant's
-        (see ``set_language``): how many were."""
-        done = 0
-        while True:
-            count = await self._run(spaces.reindex_batch(batch_size=batch_size))
-            done += count
-            if count < batch_size:
-                return done
 
     spaces = forward_async(spaces.list_)  # last: the name is the module's until here
 

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -17,6 +17,7 @@ from agentledger.errors import InvalidInput
 from agentledger.memory import graph, ops, search, spaces, vocabulary
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.filters import Filter
+from agentledger.memory.jobs_sync import Jobs
 from agentledger.memory.recorder_sync import AccessRecorder
 from agentledger.memory.records import (
     Entity,
@@ -26,11 +27,12 @@ from agentledger.memory.records import (
     UpsertResult,
     Vocabulary,
 )
+from agentledger.tasks.facade_sync import Tasks
 
 T = TypeVar("T")
 
 
-class Memory:
+class Memory(Jobs):
     """Entities with merge-upsert, their relationships, search, retention and stats.
 
     ``user`` arguments scope a call to one user of the tenant: with ``scope="shared"`` (the
@@ -52,8 +54,10 @@ class Memory:
         *,
         recorder: AccessRecorder | None = None,
         tenant: str = "",
+        tasks: Tasks[Any] | None = None,
     ) -> None:
         self._runner = run
+        self._tasks = tasks
         self._embedder = embedder
         self._space = space
         self._recorder = recorder
@@ -63,7 +67,14 @@ class Memory:
         """This memory, embedding upserted entities and search queries with ``embedder``,
         whose vectors belong to ``space`` (None: the tenant's default space). A vector of
         another dimension than the space's is refused (InvalidInput naming ``embedding``)."""
-        return Memory(self._runner, embedder, space, recorder=self._recorder, tenant=self._tenant)
+        return Memory(
+            self._runner,
+            embedder,
+            space,
+            recorder=self._recorder,
+            tenant=self._tenant,
+            tasks=self._tasks,
+        )
 
     def _run(self, op: Op[T]) -> T:
         """Run ``op``; a touched read, with a recorder, runs as a plain read (a standby may
@@ -256,67 +267,11 @@ class Memory:
             )
         )
 
-    def reembed(
-        self,
-        space: str,
-        embedder: Embedder,
-        *,
-        batch_size: int = 256,
-        make_default: bool = False,
-        progress: Callable[[int], object] | None = None,
-    ) -> int:
-        """Fill the declared ``space`` with ``embedder``'s vectors of every entity that has
-        none there yet (name, and summary on the next line), ``batch_size`` at a time, each
-        batch its own transaction; returns how many were stored. Searches of other spaces
-        carry on meanwhile. Resumable: run it again after an interruption and it goes on
-        with the entities still missing. ``make_default`` then makes ``space`` the default
-        space (one statement, once every entity has its vector); ``progress`` is called
-        with the count stored after each batch."""
-        stored = 0
-        after: UUID | None = None
-        while True:
-            _, batch = self._run(spaces.reembed_candidates(space, after=after, limit=batch_size))
-            if batch:
-                vectors = embedder.embed([t for _, t in batch])
-                ids = [i for i, _ in batch]
-                stored += self._run(spaces.add_vectors(space, ids, vectors))
-                after = ids[-1]
-                if progress is not None:
-                    progress(stored)
-            if len(batch) < batch_size:
-                break
-        if make_default:
-            self._run(spaces.set_default(space))
-        return stored
-
     embedding = forward_sync(spaces.embedding)
     declare_space = forward_sync(spaces.declare)
     drop_space = forward_sync(spaces.drop)
     set_default_space = forward_sync(spaces.set_default)
     language = forward_sync(spaces.language)
-
-    def set_language(self, config: str, *, batch_size: int = 2000) -> str:
-        """Full-text search in ``config``, a text-search configuration of this server
-        ("german", "spanish", "simple", ...; InvalidInput naming ``language`` and listing
-        the server's otherwise, nothing changed). New writes and queries use it at once;
-        the stored entities are then re-indexed ``batch_size`` at a time, each batch its own
-        short transaction that skips rows others hold, so the table is never locked (until
-        its batch, a row still indexed in the old language may be missed by queries in the
-        new one). Interrupted, ``reindex()`` (or this again) finishes the work. Inside
-        ``transaction()`` every batch shares that transaction."""
-        name = self._run(spaces.set_language(config))
-        self.reindex(batch_size=batch_size)
-        return name
-
-    def reindex(self, *, batch_size: int = 2000) -> int:
-        """Re-index the entities still indexed in another language than the tenant's
-        (see ``set_language``): how many were."""
-        done = 0
-        while True:
-            count = self._run(spaces.reindex_batch(batch_size=batch_size))
-            done += count
-            if count < batch_size:
-                return done
 
     spaces = forward_sync(spaces.list_)  # last: the name is the module's until here
 

@@ -202,8 +202,8 @@ SELECT * FROM agentledger.memory_search_substring_v4(
 
 -- name: search_vector
 -- Nearest entities in a space (NULL: the built-in column) by its distance, through its HNSW
--- index; exact over the scope when the index falls short.
-SELECT * FROM agentledger.memory_search_vector_v4(
+-- index (a binary space's candidates re-ranked); exact over the scope when it falls short.
+SELECT * FROM agentledger.memory_search_vector_v5(
     p_space => %(space)s::bigint, p_embedding => %(embedding)s::vector, p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
     p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
@@ -230,7 +230,7 @@ SELECT * FROM agentledger.memory_search_hybrid_v5(
 
 -- name: search_hybrid_vector
 -- Text, fuzzy-name and vector candidates fused by reciprocal rank (RRF), in one statement.
-SELECT * FROM agentledger.memory_search_hybrid_vector_v5(
+SELECT * FROM agentledger.memory_search_hybrid_vector_v6(
     p_query => %(query)s::text, p_pool => %(pool)s::integer, p_text_cap => %(text_cap)s::integer,
     p_rrf_k => %(rrf_k)s::integer, p_threshold => %(threshold)s::float8,
     p_cap => %(cap)s::integer,
@@ -457,10 +457,12 @@ SELECT agentledger.memory_require('vector', %(feature)s) AS ok,
                  WHERE s.tenant_id = agentledger.current_tenant()), '[]') AS spaces
 
 -- name: declare_space
--- Declare a space and build its partial HNSW index (memory_0013); a declared one is returned.
-SELECT * FROM agentledger.memory_declare_space_v1(
+-- Declare a space and build its partial HNSW index, of the vectors or of their bits
+-- (memory_0014); a declared one is returned.
+SELECT * FROM agentledger.memory_declare_space_v2(
     p_name => %(name)s::text, p_model => %(model)s::text, p_dimensions => %(dimensions)s::integer,
-    p_distance => %(distance)s::text, p_element => %(element)s::text)
+    p_distance => %(distance)s::text, p_element => %(element)s::text,
+    p_quantization => %(quantization)s::text, p_rerank => %(rerank)s::integer)
 
 -- name: drop_space
 -- Drop a declared space, its vectors and its index.
@@ -520,33 +522,96 @@ INSERT INTO agentledger.memory_settings AS s (tenant_id, text_config)
 VALUES (agentledger.current_tenant(), %(config)s)
 ON CONFLICT (tenant_id) DO UPDATE SET text_config = EXCLUDED.text_config, updated_at = now()
 
--- name: rebuild_text_config
--- Re-index one batch of the tenant's entities under its configuration (the search vector is
--- generated from text_config), skipping rows other transactions hold.
-WITH todo AS (
-    SELECT e.tenant_id, e.id FROM agentledger.memory_entities e
-    WHERE e.tenant_id = agentledger.current_tenant()
-      AND e.text_config <> coalesce((SELECT c.text_config FROM agentledger.memory_settings c
-                                     WHERE c.tenant_id = e.tenant_id), 'english')
-    LIMIT %(batch)s
-    FOR UPDATE SKIP LOCKED
+-- name: reindex_bounds
+-- How many of the tenant's entities are indexed in another language than its own, and
+-- every n-th of their ids: the upper keyset bounds of re-index batches.
+WITH cfg AS (
+    SELECT coalesce((SELECT c.text_config FROM agentledger.memory_settings c
+                     WHERE c.tenant_id = agentledger.current_tenant()), 'english') AS config
+), todo AS (
+    SELECT e.id, row_number() OVER (ORDER BY e.id) AS n
+    FROM agentledger.memory_entities e, cfg
+    WHERE e.tenant_id = agentledger.current_tenant() AND e.text_config <> cfg.config
 )
-UPDATE agentledger.memory_entities AS e
-SET text_config = coalesce((SELECT c.text_config FROM agentledger.memory_settings c
-                            WHERE c.tenant_id = e.tenant_id), 'english')
+SELECT count(*) AS pending,
+       coalesce(array_agg(t.id ORDER BY t.id) FILTER (WHERE mod(t.n, %(batch)s) = 0), '{}')
+           AS bounds
 FROM todo t
-WHERE e.tenant_id = t.tenant_id AND e.id = t.id
+
+-- name: reindex_range
+-- Re-index the tenant's entities of one keyset range (lo, hi] still in another language
+-- (the search vector is generated from text_config), skipping rows others hold; with how
+-- many were pending in the range before (the skipped ones are the difference).
+WITH cfg AS (
+    SELECT coalesce((SELECT c.text_config FROM agentledger.memory_settings c
+                     WHERE c.tenant_id = agentledger.current_tenant()), 'english') AS config
+), todo AS (
+    SELECT e.tenant_id, e.id FROM agentledger.memory_entities e, cfg
+    WHERE e.tenant_id = agentledger.current_tenant()
+      AND (%(lo)s::uuid IS NULL OR e.id > %(lo)s::uuid)
+      AND (%(hi)s::uuid IS NULL OR e.id <= %(hi)s::uuid)
+      AND e.text_config <> cfg.config
+    FOR UPDATE OF e SKIP LOCKED
+), done AS (
+    UPDATE agentledger.memory_entities AS e SET text_config = cfg.config
+    FROM todo t, cfg
+    WHERE e.tenant_id = t.tenant_id AND e.id = t.id
+    RETURNING e.id
+)
+SELECT (SELECT count(*) FROM done) AS done,
+       (SELECT count(*) FROM agentledger.memory_entities e, cfg
+        WHERE e.tenant_id = agentledger.current_tenant()
+          AND (%(lo)s::uuid IS NULL OR e.id > %(lo)s::uuid)
+          AND (%(hi)s::uuid IS NULL OR e.id <= %(hi)s::uuid)
+          AND e.text_config <> cfg.config) AS pending
+
+-- name: reindex_pending
+-- How many of the tenant's entities are indexed in another language than its own.
+SELECT count(*) FROM agentledger.memory_entities e
+WHERE e.tenant_id = agentledger.current_tenant()
+  AND e.text_config <> coalesce((SELECT c.text_config FROM agentledger.memory_settings c
+                                 WHERE c.tenant_id = e.tenant_id), 'english')
+
+-- name: reembed_bounds
+-- How many of the tenant's entities have no vector in a space yet, and every n-th of their
+-- ids: the upper keyset bounds of re-embedding batches.
+WITH todo AS (
+    SELECT e.id, row_number() OVER (ORDER BY e.id) AS n
+    FROM agentledger.memory_entities e
+    WHERE e.tenant_id = agentledger.current_tenant()
+      AND NOT EXISTS (
+          SELECT 1 FROM agentledger.memory_vectors v
+          WHERE v.tenant_id = e.tenant_id AND v.space_id = %(space)s AND v.entity_id = e.id)
+)
+SELECT count(*) AS missing,
+       coalesce(array_agg(t.id ORDER BY t.id) FILTER (WHERE mod(t.n, %(batch)s) = 0), '{}')
+           AS bounds
+FROM todo t
 
 -- name: reembed_candidates
--- The next entities (in id order, after a cursor) with no vector in a space yet.
+-- The entities of one keyset range (lo, hi] with no vector in a space yet, in id order.
 SELECT e.id, e.name, e.summary FROM agentledger.memory_entities e
 WHERE e.tenant_id = agentledger.current_tenant()
-  AND (%(after)s::uuid IS NULL OR e.id > %(after)s::uuid)
+  AND (%(lo)s::uuid IS NULL OR e.id > %(lo)s::uuid)
+  AND (%(hi)s::uuid IS NULL OR e.id <= %(hi)s::uuid)
   AND NOT EXISTS (
       SELECT 1 FROM agentledger.memory_vectors v
       WHERE v.tenant_id = e.tenant_id AND v.space_id = %(space)s AND v.entity_id = e.id)
 ORDER BY e.id
-LIMIT %(limit)s
+
+-- name: unfinished_batches
+-- The batch tasks of a queue (the flips left out) that wait or run.
+SELECT count(*) FROM agentledger.tasks t
+WHERE t.tenant_id = agentledger.current_tenant() AND t.finished_at IS NULL
+  AND t.queue = %(queue)s AND t.task_type = 'batch'
+
+-- name: reembed_missing
+-- How many of the tenant's entities have no vector in a space yet.
+SELECT count(*) FROM agentledger.memory_entities e
+WHERE e.tenant_id = agentledger.current_tenant()
+  AND NOT EXISTS (
+      SELECT 1 FROM agentledger.memory_vectors v
+      WHERE v.tenant_id = e.tenant_id AND v.space_id = %(space)s AND v.entity_id = e.id)
 
 -- name: add_space_vectors
 -- Store re-embedded vectors of entities that still exist, keeping any written meanwhile.

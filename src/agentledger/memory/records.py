@@ -155,6 +155,10 @@ class EmbeddingSpace:
     ``default``: the space an embedding without a named space goes to. The built-in space
     "default" (``builtin``, ``id`` None) is the entities' own 384-dimension column; it is
     the default until the tenant makes a declared space its default.
+
+    ``quantization`` "binary": the index holds a bit per dimension (the sign) and a search
+    takes ``rerank`` candidates per hit by Hamming distance, re-ranked by ``distance`` on
+    the stored vectors; "none": the index holds the vectors.
     """
 
     id: int | None
@@ -165,3 +169,30 @@ class EmbeddingSpace:
     element: str
     default: bool
     builtin: bool = False
+    quantization: str = "none"
+    rerank: int = 10
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LanguageStatus:
+    """The tenant's text-search language and how far the re-index after its last change
+    has come: ``pending`` entities are still indexed in another language, ``batches``
+    re-index tasks wait or run (queue ``agentledger.reindex``). Done when both are 0."""
+
+    language: str
+    pending: int
+    batches: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReembedStatus:
+    """How far re-embedding into ``space`` has come: ``missing`` entities have no vector
+    there yet, ``batches`` tasks wait or run (queue ``agentledger.reembed:<space>``, the
+    final flip among them); ``default``: the space is the tenant's default; ``stored``:
+    the vectors this call stored itself."""
+
+    space: str
+    missing: int
+    batches: int
+    default: bool
+    stored: int = 0

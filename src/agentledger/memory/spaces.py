@@ -20,6 +20,10 @@ BUILTIN = "default"
 DISTANCES = ("cosine", "inner_product", "l2")
 # The most dimensions pgvector's HNSW index takes for each element type.
 ELEMENT_LIMITS = {"vector": 2000, "halfvec": 4000}
+# A binary-quantised space's index holds bits (HNSW: up to 64,000); its vectors, up to
+# 16,000 numbers (the most a pgvector vector holds).
+QUANTIZATIONS = ("none", "binary")
+BINARY_LIMIT = 16_000
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,99}")
 
 
@@ -44,23 +48,34 @@ def declare(
     element: str = "vector",
     model: str = "",
     default: bool = False,
+    quantization: str = "none",
+    rerank: int = 10,
 ) -> Gen[EmbeddingSpace]:
     """Declare a space and build its HNSW index (a new space's index is empty; building it
     reads the vectors table once). Declaring it again with the same definition returns it;
     with another: Conflict naming the field that differs. ``default=True`` also makes it
-    the tenant's default space."""
+    the tenant's default space. ``quantization="binary"`` indexes the signs' bits instead
+    of the vectors (up to 16,000 dimensions); its searches take ``rerank`` candidates per
+    hit by Hamming distance and re-rank them by the exact distance."""
     checked = space_name("name", name)
     if checked == BUILTIN:
         raise InvalidInput(f"the space {BUILTIN!r} is built in; choose another name", field="name")
     kind = v.choice("element", element, ELEMENT_LIMITS)
-    limit = ELEMENT_LIMITS[kind]
+    quantized = v.choice("quantization", quantization, QUANTIZATIONS)
+    limit = BINARY_LIMIT if quantized == "binary" else ELEMENT_LIMITS[kind]
     dims = v.integer("dimensions", dimensions)
     if not 1 <= dims <= limit:
         raise InvalidInput(
-            f"dimensions is {dims}; an HNSW index of {kind} takes 1 to {limit}"
+            f"dimensions is {dims}; "
             + (
-                " (use element='halfvec' for up to 4000)"
-                if kind == "vector" and dims <= 4000
+                f"a binary-quantised space takes 1 to {limit}"
+                if quantized == "binary"
+                else f"an HNSW index of {kind} takes 1 to {limit}"
+            )
+            + (
+                " (use element='halfvec' for up to 4000, or quantization='binary' for up to "
+                f"{BINARY_LIMIT})"
+                if quantized == "none" and dims <= BINARY_LIMIT
                 else ""
             ),
             field="dimensions",
@@ -70,6 +85,8 @@ def declare(
         "distance": v.choice("distance", distance, DISTANCES),
         "element": kind,
         "model": v.text("model", model, max_len=200, min_len=0),
+        "quantization": quantized,
+        "rerank": v.integer("rerank", rerank, low=1, high=100),
     }
     yield Q.require_extension.none(extension="vector", feature="embedding spaces")
     row = yield Q.declare_space.one(name=checked, **wanted)
@@ -182,6 +199,8 @@ def _space(row: Mapping[str, Any]) -> EmbeddingSpace:
         distance=row["distance"],
         element=row["element"],
         default=row["is_default"],
+        quantization=row["quantization"],
+        rerank=row["rerank"],
     )
 
 
@@ -195,59 +214,7 @@ def language() -> Gen[str]:
     return name or "english"
 
 
-@operation()
-def set_language(config: str) -> Gen[str]:
-    """Full-text search in ``config``, a text-search configuration of this server
-    ("german", "spanish", "simple", ...): new writes and queries use it from now on; the
-    stored entities are re-indexed by ``reindex_batch``. InvalidInput naming ``language``
-    and the configurations there are when the server has no such one."""
-    name = v.text("language", config, max_len=200, strip=True)
-    known: list[str] = yield Q.text_configs.scalar()
-    if name not in known:
-        raise InvalidInput(
-            f"language {name!r} is not a text-search configuration of this server; "
-            f"it has: {', '.join(known)}",
-            field="language",
-        )
-    yield Q.set_text_config.none(config=name)
-    return name
-
-
-@operation(idempotent=True)
-def reindex_batch(*, batch_size: int) -> Gen[int]:
-    """Re-index up to ``batch_size`` of the tenant's entities still indexed in another
-    language than its own, skipping rows other transactions hold; the façade loops until a
-    short batch."""
-    count: int = yield Q.rebuild_text_config.rowcount(
-        batch=v.integer("batch_size", batch_size, low=1, high=100_000)
-    )
-    return count
-
-
 # --- re-embedding -----------------------------------------------------------------------
-
-
-@operation(writes=False)
-def reembed_candidates(
-    space: str, *, after: UUID | None = None, limit: int = 256
-) -> Gen[tuple[EmbeddingSpace, list[tuple[UUID, str]]]]:
-    """The space, and the next entities after ``after`` (id order) that have no vector in
-    it yet, each with the text to embed (name, and summary on the next line)."""
-    name = space_name("space", space)
-    found = yield Q.vector_spaces.one(feature="re-embedding")
-    target = resolve(found["spaces"], name, "space")
-    if target.id is None:
-        raise InvalidInput(
-            "re-embedding fills a declared space; declare one for the new model", field="space"
-        )
-    rows = yield Q.reembed_candidates.all(
-        space=target.id, after=after, limit=v.integer("batch_size", limit, low=1, high=10_000)
-    )
-    texts = [
-        (r["id"], r["name"] if r["summary"] is None else f"{r['name']}\n{r['summary']}")
-        for r in rows
-    ]
-    return target, texts
 
 
 @operation()

@@ -27,6 +27,13 @@ class SpaceIn(BaseModel):
     )
     model: str = Field(default="", examples=["text-embedding-3-small"])
     default: bool = Field(default=False, description="Make it the tenant's default space.")
+    quantization: Literal["none", "binary"] = Field(
+        default="none",
+        description="binary: index the signs' bits (up to 16000 dimensions) and re-rank.",
+    )
+    rerank: int = Field(
+        default=10, description="Binary: candidates taken per hit, re-ranked exactly (1-100)."
+    )
 
 
 class LanguageIn(BaseModel):
@@ -36,6 +43,8 @@ class LanguageIn(BaseModel):
 
 class Language(BaseModel):
     language: str
+    pending: int = Field(description="Entities still indexed in another language.")
+    batches: int = Field(description="Re-index tasks waiting or running.")
 
 
 @router.get("/spaces", response_model=list[EmbeddingSpace], summary="Embedding spaces")
@@ -80,15 +89,21 @@ async def get_embedding(
     return values
 
 
-@router.get("/language", response_model=Language, summary="Full-text search language")
+@router.get(
+    "/language",
+    response_model=Language,
+    summary="Full-text search language, and what its re-index has left",
+)
 async def language(request: Request, who: Reader) -> object:
-    return {"language": await scope(request, who).memory.language()}
+    return await scope(request, who).memory.language_status()
 
 
 @router.put(
     "/language",
     response_model=Language,
-    summary="Choose the text-search configuration (re-indexes the tenant's memory)",
+    summary="Choose the text-search configuration (the re-index runs in the background)",
 )
 async def set_language(body: LanguageIn, request: Request, who: Admin) -> object:
-    return {"language": await scope(request, who).memory.set_language(body.language)}
+    memory = scope(request, who).memory
+    await memory.set_language(body.language)
+    return await memory.language_status()

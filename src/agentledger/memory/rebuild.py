@@ -1,0 +1,254 @@
+"""Work that follows a change of a tenant's memory as tasks of the queue: re-indexing after
+a language change and re-embedding into a new space, in keyset batches of entity ids.
+
+Each batch is a task of ``(lo, hi]`` over the entities' ids (None: open), so the batches
+cover every id there is, entities written meanwhile too. A batch is idempotent: it touches
+only the entities still indexed in another language, or with no vector in the space, so a
+batch run twice, or two overlapping ones, do the work once.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from agentledger import validation as v
+from agentledger.db.statements import Gen, Queries, operation
+from agentledger.errors import InvalidInput
+from agentledger.memory import spaces
+from agentledger.memory.records import EmbeddingSpace, LanguageStatus, ReembedStatus
+from agentledger.tasks import NewTask
+from agentledger.tasks import ops as tasks
+
+Q = Queries.beside(__file__)
+REINDEX_QUEUE = "agentledger.reindex"
+REEMBED_QUEUE = "agentledger.reembed"
+# A batch that skipped rows others held comes back this much later for them.
+AGAIN_AFTER = timedelta(seconds=1)
+# Batches of one job go to a handler many times over their life: retry them patiently.
+ATTEMPTS = 20
+
+
+def reembed_queue(space: str) -> str:
+    """The queue of re-embedding into ``space``: one per space, so that a worker holding
+    one model's embedder serves exactly that model's batches."""
+    return f"{REEMBED_QUEUE}:{space}"
+
+
+def _batches(queue: str, bounds: Sequence[UUID], input: Mapping[str, Any]) -> list[NewTask]:
+    """Tasks covering every id: (None, b1], (b1, b2], ..., (bn, None)."""
+    edges: list[UUID | None] = [None, *bounds, None]
+    return [
+        NewTask(
+            input={**input, "lo": _text(lo), "hi": _text(hi)},
+            task_type="batch",
+            max_attempts=ATTEMPTS,
+        )
+        for lo, hi in itertools.pairwise(edges)
+    ]
+
+
+def _text(value: UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _bound(task_input: Mapping[str, Any], field: str) -> UUID | None:
+    value = task_input.get(field)
+    return None if value is None else v.uuid(field, value)
+
+
+def _unfinished(queue: str) -> Gen[int]:
+    """The tasks of ``queue`` that wait or run (expired leases too)."""
+    rows = yield from tasks.depth(queue).start()
+    return sum(d.ready + d.scheduled + d.running + d.expired for d in rows)
+
+
+# --- language ---------------------------------------------------------------------------
+
+
+@operation()
+def set_language(config: str, *, batch_size: int = 2000) -> Gen[LanguageStatus]:
+    """Full-text search in ``config``, a text-search configuration of this server
+    ("german", "spanish", "simple", ...), for new writes and queries; the re-index of the
+    stored entities is enqueued (``REINDEX_QUEUE``) in the same transaction. InvalidInput
+    naming ``language`` and the configurations there are when the server has no such one."""
+    name = v.text("language", config, max_len=200, strip=True)
+    size = v.integer("batch_size", batch_size, low=1, high=100_000)
+    known: list[str] = yield Q.text_configs.scalar()
+    if name not in known:
+        raise InvalidInput(
+            f"language {name!r} is not a text-search configuration of this server; "
+            f"it has: {', '.join(known)}",
+            field="language",
+        )
+    yield Q.set_text_config.none(config=name)
+    return (yield from _plan_reindex(name, size, always=True))
+
+
+@operation()
+def plan_reindex(*, batch_size: int = 2000) -> Gen[LanguageStatus]:
+    """Enqueue re-index batches for the entities still in another language, unless batches
+    already wait or run (a run interrupted resumes with them)."""
+    size = v.integer("batch_size", batch_size, low=1, high=100_000)
+    name = yield from spaces.language().start()
+    return (yield from _plan_reindex(name, size, always=False))
+
+
+def _plan_reindex(name: str, size: int, *, always: bool) -> Gen[LanguageStatus]:
+    waiting = yield from _unfinished(REINDEX_QUEUE)
+    found = yield Q.reindex_bounds.one(batch=size)
+    if found["pending"] and (always or not waiting):
+        batches = _batches(REINDEX_QUEUE, found["bounds"], {"batch_size": size})
+        waiting += len((yield from tasks.enqueue_many(REINDEX_QUEUE, batches).start()))
+    return LanguageStatus(language=name, pending=found["pending"], batches=waiting)
+
+
+@operation(writes=False, standby=False)
+def language_status() -> Gen[LanguageStatus]:
+    """The tenant's language, the entities still indexed in another, the batches left."""
+    name = yield from spaces.language().start()
+    pending: int = yield Q.reindex_pending.scalar()
+    waiting = yield from _unfinished(REINDEX_QUEUE)
+    return LanguageStatus(language=name, pending=pending, batches=waiting)
+
+
+@operation()
+def reindex_range(task_input: Mapping[str, Any]) -> Gen[dict[str, int]]:
+    """One re-index batch (a task's input: ``lo``, ``hi``): the range's entities still in
+    another language are re-indexed, skipping rows other transactions hold; when some were
+    skipped, a batch of the same range is enqueued to come back for them."""
+    lo, hi = _bound(task_input, "lo"), _bound(task_input, "hi")
+    row = yield Q.reindex_range.one(lo=lo, hi=hi)
+    left = row["pending"] - row["done"]
+    if left > 0:
+        again = NewTask(
+            input=dict(task_input),
+            task_type="batch",
+            max_attempts=ATTEMPTS,
+            run_after=datetime.now(UTC) + AGAIN_AFTER,
+        )
+        yield from tasks.enqueue_many(REINDEX_QUEUE, [again]).start()
+    return {"reindexed": row["done"], "skipped": left}
+
+
+# --- re-embedding -----------------------------------------------------------------------
+
+
+def _declared(name: str) -> Gen[EmbeddingSpace]:
+    found = yield Q.vector_spaces.one(feature="re-embedding")
+    target = spaces.resolve(found["spaces"], spaces.space_name("space", name), "space")
+    if target.id is None:
+        raise InvalidInput(
+            "re-embedding fills a declared space; declare one for the new model", field="space"
+        )
+    return target
+
+
+def _still_declared(task_input: Mapping[str, Any]) -> Gen[EmbeddingSpace | None]:
+    """The space of a task, or None when it was dropped since (its tasks have nothing
+    left to do)."""
+    name = spaces.space_name("space", task_input.get("space"))
+    found = yield Q.vector_spaces.one(feature="re-embedding")
+    if not any(row["name"] == name for row in found["spaces"]):
+        return None
+    return (yield from _declared(name))
+
+
+@operation()
+def plan_reembed(
+    space: str, *, batch_size: int = 256, make_default: bool = False
+) -> Gen[ReembedStatus]:
+    """Enqueue re-embedding batches for the entities with no vector in ``space`` (unless
+    its batches already wait or run: an interrupted run resumes with them), and with
+    ``make_default`` the flip, a task that makes the space the default once every entity
+    has its vector there. With nothing missing, the flip is made at once."""
+    target = yield from _declared(space)
+    size = v.integer("batch_size", batch_size, low=1, high=10_000)
+    queue = reembed_queue(target.name)
+    waiting = yield from _unfinished(queue)
+    found = yield Q.reembed_bounds.one(space=target.id, batch=size)
+    if found["missing"] == 0 and waiting == 0:
+        if make_default and not target.default:
+            target = yield from spaces.set_default(target.name).start()
+        return ReembedStatus(space=target.name, missing=0, batches=0, default=target.default)
+    work: list[NewTask] = []
+    if not waiting:
+        work += _batches(queue, found["bounds"], {"space": target.name, "batch_size": size})
+    if make_default and not target.default:
+        work.append(_flip(target.name, size))
+    if work:
+        waiting += len((yield from tasks.enqueue_many(queue, work).start()))
+    return ReembedStatus(
+        space=target.name, missing=found["missing"], batches=waiting, default=target.default
+    )
+
+
+def _flip(space: str, size: int, *, later: bool = False) -> NewTask:
+    """The task that makes ``space`` the default once it is full: after every batch (a
+    lower priority), and again ``AGAIN_AFTER`` later while batches still run."""
+    return NewTask(
+        input={"space": space, "batch_size": size, "flip": True},
+        task_type="flip",
+        priority=-1,
+        max_attempts=ATTEMPTS,
+        dedup_key=None if later else f"flip:{space}",
+        run_after=datetime.now(UTC) + AGAIN_AFTER if later else None,
+    )
+
+
+@operation(writes=False, standby=False)
+def reembed_status(space: str) -> Gen[ReembedStatus]:
+    """The entities with no vector in ``space`` yet, and the batches left."""
+    target = yield from _declared(space)
+    missing: int = yield Q.reembed_missing.scalar(space=target.id)
+    waiting = yield from _unfinished(reembed_queue(target.name))
+    return ReembedStatus(
+        space=target.name, missing=missing, batches=waiting, default=target.default
+    )
+
+
+@operation(writes=False, standby=False)
+def reembed_candidates(
+    task_input: Mapping[str, Any],
+) -> Gen[tuple[EmbeddingSpace | None, list[tuple[UUID, str]]]]:
+    """The space of a re-embedding batch (a task's input: ``space``, ``lo``, ``hi``) and
+    the range's entities with no vector there yet, each with the text to embed (name, and
+    summary on the next line); None and nothing when the space was dropped since."""
+    target = yield from _still_declared(task_input)
+    if target is None:
+        return None, []
+    rows = yield Q.reembed_candidates.all(
+        space=target.id, lo=_bound(task_input, "lo"), hi=_bound(task_input, "hi")
+    )
+    texts = [
+        (r["id"], r["name"] if r["summary"] is None else f"{r['name']}\n{r['summary']}")
+        for r in rows
+    ]
+    return target, texts
+
+
+@operation()
+def reembed_flip(task_input: Mapping[str, Any]) -> Gen[dict[str, Any]]:
+    """The flip of a re-embedding (a task's input: ``space``): the space becomes the
+    default, in this transaction, when every entity has its vector there. While batches
+    still wait or run, the flip comes back later; when none do and entities written
+    meanwhile still miss a vector, batches for them are enqueued first."""
+    target = yield from _still_declared(task_input)
+    if target is None:
+        return {"flipped": False, "dropped": True}
+    size = v.integer("batch_size", task_input.get("batch_size", 256), low=1, high=10_000)
+    queue = reembed_queue(target.name)
+    found = yield Q.reembed_bounds.one(space=target.id, batch=size)
+    if found["missing"] == 0:
+        if not target.default:
+            yield from spaces.set_default(target.name).start()
+        return {"flipped": True, "missing": 0}
+    batches: int = yield Q.unfinished_batches.scalar(queue=queue)
+    work = [_flip(target.name, size, later=True)]
+    if batches == 0:
+        work[:0] = _batches(queue, found["bounds"], {"space": target.name, "batch_size": size})
+    yield from tasks.enqueue_many(queue, work).start()
+    return {"flipped": False, "missing": found["missing"]}
