@@ -65,7 +65,7 @@ def test_a_language_change_returns_at_once_and_a_worker_reindexes(
     # A batch run twice (here: the whole range again) changes nothing the second time.
     again = scope.tasks.enqueue(rebuild.REINDEX_QUEUE, {"lo": None, "hi": None})
     worker.run(until_empty=True)
-    assert scope.tasks.get(again.id).output == {"reindexed": 0, "skipped": 0}
+    assert scope.tasks.get(again.id).output == {"reindexed": 0, "skipped": 0, "segments": 0}
 
 
 def test_a_batch_skips_rows_others_hold_and_comes_back_for_them(
@@ -82,7 +82,11 @@ def test_a_batch_skips_rows_others_hold_and_comes_back_for_them(
         )
         [task] = scope.tasks.claim(rebuild.REINDEX_QUEUE)
         with scope.tasks.completing(task) as held:
-            assert held.memory.reindex_batch(task.input) == {"reindexed": 3, "skipped": 1}
+            assert held.memory.reindex_batch(task.input) == {
+                "reindexed": 3,
+                "skipped": 1,
+                "segments": 0,
+            }
     status = memory.language_status()
     assert (status.pending, status.batches) == (1, 1)  # the batch comes back for it
     assert memory.reindex() == 1  # waits for that batch's turn, then does it here

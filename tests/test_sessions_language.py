@@ -34,6 +34,22 @@ def test_chunks_and_artifacts_are_searched_in_the_tenant_language(
     assert [h.chunk_id for h in sessions.search('"alte Haus"')] == [old.id]
 
 
+def test_a_language_change_reindexes_session_text_with_the_entities(
+    ledger: Ledger, tenant_id: str
+) -> None:
+    scope = ledger.tenant(tenant_id)
+    sid = scope.sessions.create("Umzug").id
+    old = scope.sessions.add_chunk(sid, "Zwei alte Häuser am See.")
+    note = scope.sessions.save_artifact(sid, "notiz", "Die Gärten.", artifact_type="document")
+    scope.memory.set_language("german")
+    assert scope.sessions.search("Haus") == []  # its batch waits in the queue
+    scope.memory.reindex()  # what a worker of agentledger.reindex does
+    assert [h.chunk_id for h in scope.sessions.search("Haus")] == [old.id]
+    assert [h.artifact_id for h in scope.sessions.search_artifacts("Garten")] == [note.id]
+    assert scope.sessions.reindex() == 0  # nothing left for the manual way
+    assert scope.memory.language_status().batches == 0
+
+
 def test_another_tenant_keeps_its_language(ledger: Ledger, tenant_id: str) -> None:
     german = ledger.tenant(tenant_id)
     german.memory.set_language("german")

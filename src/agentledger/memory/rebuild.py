@@ -20,6 +20,7 @@ from agentledger.db.statements import Gen, Queries, operation
 from agentledger.errors import InvalidInput
 from agentledger.memory import spaces
 from agentledger.memory.records import EmbeddingSpace, LanguageStatus, ReembedStatus
+from agentledger.sessions import content as session_text
 from agentledger.tasks import NewTask
 from agentledger.tasks import ops as tasks
 
@@ -30,6 +31,8 @@ REEMBED_QUEUE = "agentledger.reembed"
 AGAIN_AFTER = timedelta(seconds=1)
 # Batches of one job go to a handler many times over their life: retry them patiently.
 ATTEMPTS = 20
+# Session segments (of chunks and artifacts) a re-index batch moves to the new language.
+SEGMENTS = 500
 
 
 def reembed_queue(space: str) -> str:
@@ -100,7 +103,9 @@ def plan_reindex(*, batch_size: int = 2000) -> Gen[LanguageStatus]:
 def _plan_reindex(name: str, size: int, *, always: bool) -> Gen[LanguageStatus]:
     waiting = yield from _unfinished(REINDEX_QUEUE)
     found = yield Q.reindex_bounds.one(batch=size)
-    if found["pending"] and (always or not waiting):
+    # A language change always enqueues (one open batch at least): sessions' segments are
+    # re-indexed by the batches too, whether or not an entity is.
+    if always or (found["pending"] and not waiting):
         batches = _batches(REINDEX_QUEUE, found["bounds"], {"batch_size": size})
         waiting += len((yield from tasks.enqueue_many(REINDEX_QUEUE, batches).start()))
     return LanguageStatus(language=name, pending=found["pending"], batches=waiting)
@@ -118,20 +123,24 @@ def language_status() -> Gen[LanguageStatus]:
 @operation()
 def reindex_range(task_input: Mapping[str, Any]) -> Gen[dict[str, int]]:
     """One re-index batch (a task's input: ``lo``, ``hi``): the range's entities still in
-    another language are re-indexed, skipping rows other transactions hold; when some were
-    skipped, a batch of the same range is enqueued to come back for them."""
+    another language are re-indexed, and up to ``SEGMENTS`` session segments, skipping rows
+    other transactions hold; when some were skipped, or segments may be left, a batch of
+    the same range is enqueued to come back for them."""
     lo, hi = _bound(task_input, "lo"), _bound(task_input, "hi")
     row = yield Q.reindex_range.one(lo=lo, hi=hi)
     left = row["pending"] - row["done"]
-    if left > 0:
+    # And a batch of the tenant's session segments still in another language (any batch
+    # takes some: they have no entity range).
+    segments = yield from session_text.reindex_batch(batch_size=SEGMENTS).start()
+    if left > 0 or segments == SEGMENTS:
         again = NewTask(
             input=dict(task_input),
             task_type="batch",
             max_attempts=ATTEMPTS,
-            run_after=datetime.now(UTC) + AGAIN_AFTER,
+            run_after=datetime.now(UTC) + (AGAIN_AFTER if left > 0 else timedelta(0)),
         )
         yield from tasks.enqueue_many(REINDEX_QUEUE, [again]).start()
-    return {"reindexed": row["done"], "skipped": left}
+    return {"reindexed": row["done"], "skipped": left, "segments": segments}
 
 
 # --- re-embedding -----------------------------------------------------------------------
