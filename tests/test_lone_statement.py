@@ -156,7 +156,8 @@ def _two() -> Gen[int]:
 def _nested() -> Gen[int]:
     def inner() -> Gen[int]:
         yield QUERIES.ping.scalar()
-        return (yield QUERIES.ping.scalar())
+        inner_value: int = yield QUERIES.ping.scalar()
+        return inner_value
 
     del inner
     value: int = yield QUERIES.ping.scalar()
