@@ -25,7 +25,9 @@ import psycopg
 from rich.table import Table
 
 from agentledger import Ledger, NewEvent
+from agentledger.db.adapters import register_adapters
 from agentledger.db.embedded import FAST_OPTIONS
+from agentledger.db.types import Jsonbs, Texts, Uuids
 from agentledger.events.follow_sync import Follower
 from agentledger.events.ops import Q
 from bench.common import (
@@ -55,22 +57,20 @@ def one(stream: str, i: int) -> NewEvent:
     return NewEvent(stream=stream, type="Measured", payload={"i": i, "note": "x" * 40})
 
 
-def as_json(events: list[NewEvent]) -> str:
-    return json.dumps(
-        [
-            {
-                "event_id": str(uuid.uuid4()),
-                "stream": e.stream,
-                "type": e.type,
-                "actor_type": e.actor_type,
-                "actor_id": e.actor_id,
-                "payload": e.payload,
-                "metadata": e.metadata,
-            }
-            for e in events
-        ],
-        separators=(",", ":"),
-    )
+def raw_params(events: list[NewEvent]) -> dict[str, Any]:
+    """The append statement's parameters for ``events``, built directly (fresh ids)."""
+    return {
+        "ids": Uuids(uuid.uuid4() for _ in events),
+        "streams": Texts(e.stream for e in events),
+        "types": Texts(e.type for e in events),
+        "actor_types": Texts(e.actor_type for e in events),
+        "actor_ids": Texts(e.actor_id for e in events),
+        "payloads": Jsonbs(e.payload for e in events),
+        "metadata": Jsonbs(e.metadata for e in events),
+        "at": None,
+        "expected_streams": None,
+        "expected_versions": None,
+    }
 
 
 def timed(lat: list[float], fn: Callable[..., object], *args: Any) -> None:
@@ -228,24 +228,24 @@ def run(
     raws = [psycopg.connect(app_url, autocommit=True) for _ in range(writers)]
     raw = raws[0]
     bare = psycopg.connect(app_url, autocommit=True)
+    for conn in [*raws, bare]:
+        register_adapters(conn)  # the library's dumpers for the typed arrays
     bare.execute("SELECT set_config('agentledger.tenant_id', %s, false)", [tenant])
     es = peer(owner_url, writers)
     counter = iter(range(10**9))
     each = max(1, singles // writers)
 
-    def raw_append(conn: psycopg.Connection[Any], events: str) -> list[Any]:
+    def raw_append(conn: psycopg.Connection[Any], events: list[NewEvent]) -> list[Any]:
         with conn.pipeline():
             conn.execute(BIND, {"tenant": tenant})
-            cur = conn.execute(APPEND, {"events": events, "expected": None, "dated": False})
+            cur = conn.execute(APPEND, raw_params(events))
         return cur.fetchall()
 
     def raw_one(conn: psycopg.Connection[Any], stream: str, i: int) -> list[Any]:
-        return raw_append(conn, as_json([one(stream, i)]))
+        return raw_append(conn, [one(stream, i)])
 
     def bare_one(stream: str, i: int) -> list[Any]:
-        return bare.execute(
-            APPEND, {"events": as_json([one(stream, i)]), "expected": None, "dated": False}
-        ).fetchall()
+        return bare.execute(APPEND, raw_params([one(stream, i)])).fetchall()
 
     def lib_single(lat: list[float]) -> None:
         stream = f"single-{next(counter)}"
@@ -309,16 +309,11 @@ def run(
 
     def raw_batch(lat: list[float]) -> None:
         events = new_events(batch, f"batch-{next(counter)}")
-        timed(lat, lambda: raw_append(raw, as_json(events)))
+        timed(lat, lambda: raw_append(raw, events))
 
     def bare_batch(lat: list[float]) -> None:
         events = new_events(batch, f"batch-{next(counter)}")
-        timed(
-            lat,
-            lambda: bare.execute(
-                APPEND, {"events": as_json(events), "expected": None, "dated": False}
-            ).fetchall(),
-        )
+        timed(lat, lambda: bare.execute(APPEND, raw_params(events)).fetchall())
 
     fixed = [
         NewEvent(

@@ -1,8 +1,9 @@
 -- name: append_events
--- Append a batch atomically (idempotent by event id, version-checked per stream); dated:
--- some event carries its own time (audit_0005).
-SELECT * FROM agentledger.append_events_v2(%(events)s::jsonb, %(expected)s::jsonb,
-                                           %(dated)s::boolean)
+-- Append a batch atomically (idempotent by event id, version-checked per stream), one typed
+-- array per column; at: NULL, or each event's own time or NULL (audit_0006).
+SELECT * FROM agentledger.append_events_v3(
+    %(ids)s, %(streams)s, %(types)s, %(actor_types)s, %(actor_ids)s, %(payloads)s,
+    %(metadata)s, %(at)s::timestamptz[], %(expected_streams)s, %(expected_versions)s)
 
 -- name: get_event
 -- One event by its id.
@@ -32,9 +33,12 @@ LIMIT %(limit)s
 
 -- name: read_all
 -- The tenant's events after a cursor event, in commit-safe order; held back only by this
--- tenant's transactions that are appending (audit_0004). One row with NULL event columns
--- when nothing is readable; cursor_found says whether the cursor exists.
-SELECT * FROM agentledger.read_events_v1(%(after)s, %(types)s::text[], %(limit)s)
+-- tenant's transactions that are appending (audit_0004), along the feed's index (audit_0006).
+-- One row with NULL event columns when nothing is readable; cursor_found says whether the
+-- cursor exists. JSON comes as its text, for the records to decode when it is read.
+SELECT cursor_found, event_id, stream, version, position, type, actor_type, actor_id,
+       payload::text, metadata::text, created_at
+FROM agentledger.read_events_v2(%(after)s, %(types)s::text[], %(limit)s)
 
 -- name: save_checkpoint
 -- Remember how far a named subscriber has read.
