@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -89,38 +89,45 @@ class _DecodedOnRead:
         self.slot.__set__(obj, value)
 
 
-# The slots' own setters, taken before payload and metadata are wrapped.
-(
-    _set_event_id,
-    _set_stream,
-    _set_version,
-    _set_position,
-    _set_type,
-    _set_actor_type,
-    _set_actor_id,
-    _set_payload,
-    _set_metadata,
-    _set_created_at,
-) = (Event.__dict__[f.name].__set__ for f in fields(Event))
+def _stored_event_builder() -> Callable[[Sequence[Any]], Event]:
+    """:func:`stored_event`, over the slots' own setters (taken before payload and metadata
+    are wrapped), held in its closure: a catch-up read builds a thousand events a call."""
+    (
+        set_event_id,
+        set_stream,
+        set_version,
+        set_position,
+        set_type,
+        set_actor_type,
+        set_actor_id,
+        set_payload,
+        set_metadata,
+        set_created_at,
+    ) = (Event.__dict__[f.name].__set__ for f in fields(Event))
+    new = object.__new__
+
+    def stored_event(values: Sequence[Any]) -> Event:
+        """An event from its fields' values in their order (as a read's row gives them),
+        its payload and metadata as JSON text (decoded when first read).
+
+        Fills the slots directly: a frozen dataclass's ``__init__`` costs more than the
+        rest of a catch-up read's work per event."""
+        event: Event = new(Event)
+        set_event_id(event, values[0])
+        set_stream(event, values[1])
+        set_version(event, values[2])
+        set_position(event, values[3])
+        set_type(event, values[4])
+        set_actor_type(event, values[5])
+        set_actor_id(event, values[6])
+        set_payload(event, EncodedJson(values[7]))
+        set_metadata(event, EncodedJson(values[8]))
+        set_created_at(event, values[9])
+        return event
+
+    return stored_event
+
+
+stored_event = _stored_event_builder()
 for _name in ("payload", "metadata"):
     setattr(Event, _name, _DecodedOnRead(Event.__dict__[_name]))
-
-
-def stored_event(values: Sequence[Any]) -> Event:
-    """An event from its fields' values in their order (as a read's row gives them), its
-    payload and metadata as JSON text (decoded when first read).
-
-    Fills the slots directly: a frozen dataclass's ``__init__`` costs more than the rest
-    of a catch-up read's work per event."""
-    event = object.__new__(Event)
-    _set_event_id(event, values[0])
-    _set_stream(event, values[1])
-    _set_version(event, values[2])
-    _set_position(event, values[3])
-    _set_type(event, values[4])
-    _set_actor_type(event, values[5])
-    _set_actor_id(event, values[6])
-    _set_payload(event, EncodedJson(values[7]))
-    _set_metadata(event, EncodedJson(values[8]))
-    _set_created_at(event, values[9])
-    return event
