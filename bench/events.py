@@ -27,7 +27,6 @@ from rich.table import Table
 from agentledger import Ledger, NewEvent
 from agentledger.db.adapters import register_adapters
 from agentledger.db.embedded import FAST_OPTIONS
-from agentledger.db.types import Jsonbs, Texts, Uuids
 from agentledger.events.follow_sync import Follower
 from agentledger.events.ops import Q
 from bench.common import (
@@ -60,16 +59,23 @@ def one(stream: str, i: int) -> NewEvent:
 def raw_params(events: list[NewEvent]) -> dict[str, Any]:
     """The append statement's parameters for ``events``, built directly (fresh ids)."""
     return {
-        "ids": Uuids(uuid.uuid4() for _ in events),
-        "streams": Texts(e.stream for e in events),
-        "types": Texts(e.type for e in events),
-        "actor_types": Texts(e.actor_type for e in events),
-        "actor_ids": Texts(e.actor_id for e in events),
-        "payloads": Jsonbs(e.payload for e in events),
-        "metadata": Jsonbs(e.metadata for e in events),
-        "at": None,
-        "expected_streams": None,
-        "expected_versions": None,
+        "events": json.dumps(
+            [
+                {
+                    "event_id": str(uuid.uuid4()),
+                    "stream": e.stream,
+                    "type": e.type,
+                    "actor_type": e.actor_type,
+                    "actor_id": e.actor_id,
+                    "payload": e.payload,
+                    "metadata": e.metadata,
+                }
+                for e in events
+            ],
+            separators=(",", ":"),
+        ),
+        "expected": None,
+        "dated": False,
     }
 
 
@@ -229,7 +235,7 @@ def run(
     raw = raws[0]
     bare = psycopg.connect(app_url, autocommit=True)
     for conn in [*raws, bare]:
-        register_adapters(conn)  # the library's dumpers for the typed arrays
+        register_adapters(conn)  # values travel and load as the library's do
     bare.execute("SELECT set_config('agentledger.tenant_id', %s, false)", [tenant])
     es = peer(owner_url, writers)
     counter = iter(range(10**9))

@@ -17,7 +17,7 @@ from psycopg import sql
 from agentledger import Ledger
 from agentledger.config import Settings
 from agentledger.db.adapters import load_json, register_adapters
-from agentledger.db.types import Bigints, Jsonbs, Texts, Uuids
+from agentledger.db.types import Bigints, Uuids
 
 
 @pytest.fixture
@@ -46,27 +46,6 @@ def test_uuids_travel_as_one_uuid_array(conn: psycopg.Connection[tuple[object, .
     for sent in (values, []):
         row = conn.execute("SELECT pg_typeof(%b)::text, %b", [Uuids(sent)] * 2).fetchone()
         assert row == ("uuid[]", sent)
-
-
-def test_texts_travel_as_one_text_array_with_nulls(
-    conn: psycopg.Connection[tuple[object, ...]],
-) -> None:
-    for sent in (["a", None, "é ünï", "", 'quote" {brace}, comma'], [], [None]):
-        row = conn.execute(
-            "SELECT pg_typeof(%b)::text, %b, cardinality(%b)", [Texts(sent)] * 3
-        ).fetchone()
-        assert row == ("text[]", sent, len(sent))
-
-
-def test_json_values_travel_as_one_jsonb_array(
-    conn: psycopg.Connection[tuple[object, ...]],
-) -> None:
-    sent = [{}, {"a": [1, 2.5, None, True], "é": 'x"y'}, {"n": {"deep": "ü"}}]
-    row = conn.execute(
-        "SELECT pg_typeof(%b)::text, %b, (%b)[2] ->> 'é'", [Jsonbs(sent)] * 3
-    ).fetchone()
-    assert row == ("jsonb[]", sent, 'x"y')
-    assert conn.execute("SELECT cardinality(%b)", [Jsonbs([])]).fetchone() == (0,)
 
 
 def test_a_bigint_out_of_range_is_refused_before_sending(

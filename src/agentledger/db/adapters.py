@@ -24,7 +24,7 @@ from psycopg.adapt import Buffer, Dumper, Loader
 from psycopg.pq import Format
 from psycopg.types.json import JsonbDumper
 
-from agentledger.db.types import Bigints, Jsonbs, Texts, Uuids, Vector, Vectors
+from agentledger.db.types import Bigints, Uuids, Vector, Vectors
 
 
 def register_adapters(conn: BaseConnection[Any]) -> None:
@@ -34,8 +34,6 @@ def register_adapters(conn: BaseConnection[Any]) -> None:
     adapters.register_dumper(dict, JsonbDumper)
     adapters.register_dumper(Bigints, BigintsDumper)
     adapters.register_dumper(Uuids, UuidsDumper)
-    adapters.register_dumper(Texts, TextsDumper)
-    adapters.register_dumper(Jsonbs, JsonbsDumper)
     for name in ("json", "jsonb"):
         adapters.register_loader(name, JsonLoader)
     adapters.register_loader("json", JsonBinaryLoader)
@@ -77,47 +75,6 @@ class UuidsDumper(Dumper):
         return b"".join(parts)
 
 
-_NULL = struct.pack("!i", -1)
-
-
-class TextsDumper(Dumper):
-    """A text[] in binary: each element its length and its UTF-8 bytes (-1: NULL)."""
-
-    format = Format.BINARY
-    oid = postgres.types["text"].array_oid
-    _element = postgres.types["text"].oid
-
-    def dump(self, obj: list[str | None]) -> Buffer:
-        parts = [_array_head(len(obj), self._element)]
-        for value in obj:
-            if value is None:
-                parts.append(_NULL)
-            else:
-                data = value.encode()
-                parts.append(struct.pack("!i", len(data)))
-                parts.append(data)
-        return b"".join(parts)
-
-
-class JsonbsDumper(Dumper):
-    """A jsonb[] in binary: each element its length, jsonb's format version (1) and the
-    JSON text, encoded once."""
-
-    format = Format.BINARY
-    oid = postgres.types["jsonb"].array_oid
-    _element = postgres.types["jsonb"].oid
-
-    def dump(self, obj: list[Any]) -> Buffer:
-        parts = [_array_head(len(obj), self._element)]
-        for value in obj:
-            data = _encode(value).encode()
-            parts.append(struct.pack("!i", len(data) + 1))
-            parts.append(b"\x01")
-            parts.append(data)
-        return b"".join(parts)
-
-
-_encode = json.JSONEncoder(separators=(",", ":")).encode
 _decoder = json.JSONDecoder()
 # The decoder's scanner (the C one where available): one value from a position.
 _scan: Callable[[str, int], tuple[Any, int]] = _decoder.scan_once  # type: ignore[attr-defined]

@@ -8,7 +8,6 @@ Module operations import this module by design, as they import ``db/statements.p
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 
@@ -18,15 +17,6 @@ class Bigints(list[int]):
 
 class Uuids(list[UUID]):
     """UUIDs that travel as one uuid[]."""
-
-
-class Texts(list[str | None]):
-    """Strings (or NULLs) that travel as one text[], in binary: no quoting per element."""
-
-
-class Jsonbs(list[Any]):
-    """JSON values that travel as one jsonb[], in binary: one encoding per element and no
-    quoting, where a list of dicts would be escaped element by element as array text."""
 
 
 class Vector(bytes):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -10,7 +11,6 @@ from uuid import UUID
 
 from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, Stmt, operation
-from agentledger.db.types import Bigints, Jsonbs, Texts, Uuids
 from agentledger.errors import InvalidInput, NotFound
 from agentledger.events.records import ACTOR_TYPES, Appended, Event, NewEvent, stored_event
 from agentledger.records import found, from_row
@@ -64,20 +64,12 @@ def append_statement(
     so their rows and their events commit in one transaction). An event object may carry
     ``at`` (from :func:`event_time`): the event's time instead of now; its position is
     still the order of appending. ``dated``: whether some event has ``at``, when the caller
-    knows (else it is looked up). The events travel as one typed array per column."""
-    if dated is None:
-        dated = any("at" in e for e in events)
+    knows (else it is looked up)."""
     return Q.append_events.all(
-        ids=Uuids(UUID(e["event_id"]) for e in events),
-        streams=Texts(e["stream"] for e in events),
-        types=Texts(e["type"] for e in events),
-        actor_types=Texts(e.get("actor_type", "system") for e in events),
-        actor_ids=Texts(e.get("actor_id") for e in events),
-        payloads=Jsonbs(e.get("payload") or {} for e in events),
-        metadata=Jsonbs(e.get("metadata") or {} for e in events),
-        at=Texts(e.get("at") for e in events) if dated else None,
-        expected_streams=None if expected is None else Texts(expected),
-        expected_versions=None if expected is None else Bigints(expected.values()),
+        events=json.dumps(list(events), separators=(",", ":")),
+        expected=None if expected is None else json.dumps(dict(expected)),
+        # Read each event's ``at`` only when some event has one.
+        dated=any("at" in e for e in events) if dated is None else dated,
     )
 
 

@@ -1,9 +1,8 @@
 -- name: append_events
--- Append a batch atomically (idempotent by event id, version-checked per stream), one typed
--- array per column; at: NULL, or each event's own time or NULL (audit_0006).
-SELECT * FROM agentledger.append_events_v3(
-    %(ids)s, %(streams)s, %(types)s, %(actor_types)s, %(actor_ids)s, %(payloads)s,
-    %(metadata)s, %(at)s::timestamptz[], %(expected_streams)s, %(expected_versions)s)
+-- Append a batch atomically (idempotent by event id, version-checked per stream); dated:
+-- some event carries its own time (audit_0005).
+SELECT * FROM agentledger.append_events_v2(%(events)s::jsonb, %(expected)s::jsonb,
+                                           %(dated)s::boolean)
 
 -- name: get_event
 -- One event by its id.
