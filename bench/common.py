@@ -56,15 +56,18 @@ def shared_server() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def bench_database(name: str = "bench") -> Iterator[BenchDatabase]:
-    """A fresh migrated database: on DATABASE_URL's server, else a throwaway embedded one."""
+def bench_database(
+    name: str = "bench", options: tuple[str, ...] = FAST_OPTIONS
+) -> Iterator[BenchDatabase]:
+    """A fresh migrated database: on DATABASE_URL's server, else a throwaway embedded one
+    started with ``options`` (default: no fsync; ``()`` for a durable server)."""
     from agentledger.db.connect import app_conninfo
 
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="al-bench-")))
         server_url = os.environ.get("DATABASE_URL")
         if not server_url:
-            server = EmbeddedServer(tmp, options=FAST_OPTIONS)
+            server = EmbeddedServer(tmp, options=options)
             server.start()
             stack.callback(server.stop, "immediate")
             server_url = server.url("postgres")
@@ -92,6 +95,7 @@ class Timing:
     label: str
     samples: list[float] = field(default_factory=list)  # seconds per repeat
     units: int = 1  # operations per repeat
+    latencies: list[float] = field(default_factory=list)  # seconds per operation, when kept
 
     @property
     def median(self) -> float:
@@ -101,6 +105,11 @@ class Timing:
     def spread(self) -> float:
         """(max - min) / median over the repeats."""
         return (max(self.samples) - min(self.samples)) / self.median if self.median else 0.0
+
+    def percentile(self, q: float) -> float:
+        """The ``q`` quantile (0-1) of the kept per-operation latencies, in seconds."""
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
     @property
     def per_second(self) -> float:

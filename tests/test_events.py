@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from typing import Any
@@ -211,3 +212,67 @@ def test_recent_lists_newest_first_with_type_filter(ledger: Ledger, tenant_id: s
     latest = events.recent(limit=3)
     assert [e.payload["i"] for e in latest] == [4, 3, 2]
     assert [e.payload["i"] for e in events.recent(types=["Odd"])] == [3, 1]
+
+
+def test_of_fifty_concurrent_appends_expecting_one_version_exactly_one_wins(
+    settings: Settings, sync_ledger: Ledger, tenant_id: str
+) -> None:
+    """Distinct event ids, one stream, each expecting version 3: one appends version 4,
+    the other 49 get VersionConflict and write nothing."""
+    events = sync_ledger.tenant(tenant_id).events
+    for i in range(3):
+        events.append("race", "Before", {"i": i})
+    writers = 50
+    won: list[Any] = []
+    lost: list[BaseException] = []
+    barrier = threading.Barrier(writers)
+    with Ledger(settings.model_copy(update={"pool_max_size": writers}), migrate=False) as mine:
+        scope = mine.tenant(tenant_id)
+
+        def worker(i: int) -> None:
+            barrier.wait()
+            try:
+                won.append(scope.events.append("race", "Raced", {"i": i}, expected_version=3))
+            except BaseException as exc:
+                lost.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(writers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(won) == 1 and won[0].version == 4 and not won[0].already_appended
+    assert len(lost) == writers - 1
+    assert all(isinstance(exc, VersionConflict) for exc in lost)
+    stored = events.read_stream("race")
+    assert [e.version for e in stored] == [1, 2, 3, 4]
+    assert stored[-1].event_id == won[0].event_id
+
+
+def test_a_catch_up_read_gives_the_same_events_as_the_stream(
+    ledger: Ledger, tenant_id: str
+) -> None:
+    """read_all hands out events whose JSON is decoded when first read: equal to the same
+    events read by stream, field for field, and serialised alike."""
+    events = ledger.tenant(tenant_id).events
+    appended = events.append_many(
+        [
+            NewEvent(stream="feed", type="T", payload={"i": i, "nested": {"s": "é"}})
+            for i in range(3)
+        ]
+        + [NewEvent(stream="feed", type="U", metadata={"trace": "t-1"})]
+    )
+    feed = events.read_all(0)
+    by_stream = events.read_stream("feed")
+    assert [e.position for e in feed] == [a.position for a in appended]
+    assert feed == by_stream
+    assert [dataclasses.asdict(e) for e in events.read_all(0)] == [
+        dataclasses.asdict(e) for e in by_stream
+    ]
+    fresh = events.read_all(0)
+    assert repr(fresh[0]) == repr(by_stream[0])
+    assert fresh[1].payload == {"i": 1, "nested": {"s": "é"}}
+    assert isinstance(fresh[1].payload, dict) and fresh[3].metadata == {"trace": "t-1"}
+    assert fresh[3].payload == {}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fresh[2].payload = {}  # type: ignore[misc]

@@ -10,7 +10,7 @@ import uuid
 import psycopg
 import pytest
 
-from agentledger import Ledger, LedgerError, Settings
+from agentledger import Ledger, LedgerError, NewEvent, Settings
 
 
 def _tenant(ledger: Ledger) -> str:
@@ -108,3 +108,30 @@ def test_a_repeatable_read_appender_that_wrote_first_is_not_skipped(
         older.execute("COMMIT")
     late = scope.events.read_all(young.position)
     assert [e.type for e in late] == ["Late"]
+
+
+def test_a_catch_up_read_walks_the_feed_index_in_order(
+    sync_ledger: Ledger, database_url: str
+) -> None:
+    """Whatever the statistics say (none yet for these rows), the read follows the
+    (tenant_id, commit_order, position) index and stops at its limit: no bitmap scan of the
+    tenant's whole log, and no sort."""
+    tenant = _tenant(sync_ledger)
+    events = sync_ledger.tenant(tenant).events
+    for batch in range(5):
+        events.append_many([NewEvent(stream=f"s{batch}", type="T") for _ in range(1000)])
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        owner.execute("LOAD 'auto_explain'")
+        owner.execute("SET auto_explain.log_nested_statements = on")
+        owner.execute("SET auto_explain.log_min_duration = 0")
+        owner.execute("SET auto_explain.log_level = notice")
+        owner.execute("SELECT set_config('agentledger.tenant_id', %s, false)", (tenant,))
+        notices: list[str] = []
+        owner.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+        rows = owner.execute(
+            "SELECT position FROM agentledger.read_events_v2(0, NULL, 1000)"
+        ).fetchall()
+    assert len(rows) == 1000
+    [plan] = [n for n in notices if "agentledger.events e" in n and "Limit" in n]
+    assert "Index Scan using events_commit_order" in plan
+    assert "Sort" not in plan and "Bitmap" not in plan

@@ -4,15 +4,17 @@ caller's transaction() it commits nothing."""
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from typing import Any
 
 import pytest
+from psycopg.pq import Trace
 
 from agentledger import Ledger, NotFound
 from agentledger.config import Settings
 from agentledger.db.binding import QUERIES, Binding
-from agentledger.db.statements import Gen, Queries, operation
+from agentledger.db.statements import Gen, Queries, operation, yields_once
 
 Q = Queries.beside(__file__, "lone_ops.sql")
 
@@ -107,3 +109,102 @@ def test_a_lone_statement_that_fails_leaves_the_connection_idle(sync_ledger: Led
 def test_a_statement_run_many_times_is_never_alone() -> None:
     with pytest.raises(ValueError, match="never alone"):
         QUERIES.ping.many([{}, {}]).alone()
+
+
+@operation(writes=False)
+def _state_read() -> Gen[dict[str, Any]]:
+    row = yield Q.session_state.one()
+    return dict(row)
+
+
+@operation(writes=True, idempotent=False)
+def _state_write() -> Gen[dict[str, Any]]:
+    row = yield Q.session_state.one()
+    return dict(row)
+
+
+@operation(writes=False)
+def _state_twice() -> Gen[dict[str, Any]]:
+    row = {}
+    for _ in range(2):
+        row = yield Q.session_state.one()
+    return dict(row)
+
+
+def _plain() -> Gen[int]:
+    value: int = yield QUERIES.ping.scalar()
+    return value
+
+
+def _looped() -> Gen[int]:
+    value = 0
+    while value == 0:
+        value = yield QUERIES.ping.scalar()
+    return value
+
+
+def _delegating() -> Gen[int]:
+    return (yield from _plain())
+
+
+def _two() -> Gen[int]:
+    yield QUERIES.ping.scalar()
+    value: int = yield QUERIES.ping.scalar()
+    return value
+
+
+def _nested() -> Gen[int]:
+    def inner() -> Gen[int]:
+        yield QUERIES.ping.scalar()
+        inner_value: int = yield QUERIES.ping.scalar()
+        return inner_value
+
+    del inner
+    value: int = yield QUERIES.ping.scalar()
+    return value
+
+
+def test_yields_once_reads_the_operations_source() -> None:
+    assert yields_once(_plain) and yields_once(_nested)
+    assert not yields_once(_looped)
+    assert not yields_once(_delegating)
+    assert not yields_once(_two)
+    assert _state_read().single and not _state_twice().single
+
+
+def _traced(ledger: Ledger, run: Any) -> str:
+    """The protocol messages the pool's one connection sent while ``run`` ran."""
+    db = ledger._db
+    assert db is not None
+    with tempfile.TemporaryFile("w+") as trace:
+        with db.pool.connection() as conn:
+            conn.pgconn.trace(trace.fileno())
+            conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
+        try:
+            run(db)
+        finally:
+            with db.pool.connection() as conn:
+                conn.pgconn.untrace()
+        trace.seek(0)
+        return trace.read()
+
+
+def test_an_idempotent_operation_of_one_statement_sends_no_begin_or_commit(
+    settings: Settings,
+) -> None:
+    """Reads and idempotent writes of one statement commit with the pipeline's Sync; a
+    non-idempotent write keeps BEGIN and COMMIT (a dead connection is retried), and so does
+    an operation that may yield twice."""
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    with Ledger(settings.model_copy(update={"pool_max_size": 1}), migrate=False) as ledger:
+        ledger.tenants.create(tenant)
+        binding = Binding.to_tenant(tenant)
+        for op, begins in ((_state_read, False), (_state_write, True), (_state_twice, True)):
+            out: list[dict[str, Any]] = []
+            sent = _traced(ledger, lambda db, op=op, out=out: out.append(db.run(op(), binding)))
+            assert out == [{"tenant": tenant, "plan_mode": "auto"}]
+            assert ("BEGIN" in sent) is begins, op.__name__
+            assert ("COMMIT" in sent) is begins, op.__name__
+            assert "Sync" in sent
+        with ledger._db.pool.connection() as conn:  # type: ignore[union-attr]
+            assert conn.info.transaction_status.name == "IDLE"

@@ -246,7 +246,7 @@ class Database:
                     if standby is not None and lsn and not standby.caught_up(conn, lsn):
                         raise _ToPrimary("the standby has not replayed the scope's last write")
                     try:
-                        if first.lone:
+                        if first.lone or (op.single and op.idempotent and not first.many):
                             committing = True
                             return run_lone(conn, binding.statement(), first, gen)
                         # BEGIN, the binding and the first statement share one round trip,

@@ -7,7 +7,10 @@ the sync and the async driver, and its logic is testable by feeding it rows.
 
 from __future__ import annotations
 
+import ast
 import functools
+import inspect
+import textwrap
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -92,7 +95,8 @@ class Op(Generic[T]):
     ``spoolable`` that, when the database is down, it may wait in the local spool and be
     replayed later (its arguments are JSON-encodable and carry client-side ids); ``standby``
     that a streaming standby, a little behind the primary, may serve it (docs/scaling.md),
-    unless its keyword argument named ``primary_if`` is true.
+    unless its keyword argument named ``primary_if`` is true. ``single`` that its function
+    yields at most one statement (see :func:`yields_once`).
     """
 
     fn: Callable[..., Gen[T]]
@@ -103,6 +107,7 @@ class Op(Generic[T]):
     spoolable: bool = False
     standby: bool = False
     primary_if: str | None = None
+    single: bool = False
 
     def start(self) -> Gen[T]:
         return self.fn(*self.args, **self.kwargs)
@@ -137,6 +142,13 @@ def operation(
     never runs there). ``primary_if`` names a keyword argument of a read that, when true,
     makes the call write as well (``touch=True`` records the access): such a call runs on
     the primary.
+
+    An idempotent operation (every read) whose function :func:`yields_once` runs, on its
+    own, as one round trip: its statement is its whole transaction (as if marked
+    :meth:`Stmt.alone`). Its statement commits before the function resumes, so an error it
+    raises after the statement must be one that follows a statement that wrote nothing
+    (no row found); a non-idempotent write keeps BEGIN and COMMIT, so that a connection
+    lost before the statement reached the server can be retried.
     """
     if spoolable and (not writes or idempotent is False):
         raise ValueError("a spoolable operation is an idempotent write")
@@ -144,6 +156,8 @@ def operation(
         raise ValueError("a write never runs on a standby")
 
     def wrap(fn: Callable[P, Gen[T]]) -> Callable[P, Op[T]]:
+        single = yields_once(fn)
+
         @functools.wraps(fn)
         def make(*args: P.args, **kwargs: P.kwargs) -> Op[T]:
             return Op(
@@ -155,11 +169,40 @@ def operation(
                 spoolable=spoolable,
                 standby=(not writes) if standby is None else standby,
                 primary_if=primary_if,
+                single=single,
             )
 
         return make
 
     return wrap
+
+
+def yields_once(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn``'s source has one ``yield``, outside any loop, and no ``yield from``:
+    then every run of it yields at most one statement, and the driver may send that
+    statement with its binding and the commit in one round trip. False when in doubt (no
+    source to read)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    if not tree.body or not isinstance(tree.body[0], ast.FunctionDef):
+        return False
+    found = 0
+
+    def visit(node: ast.AST, in_loop: bool) -> None:
+        nonlocal found
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                continue  # its yields are its own
+            if isinstance(child, ast.YieldFrom) or (isinstance(child, ast.Yield) and in_loop):
+                found += 2
+            elif isinstance(child, ast.Yield):
+                found += 1
+            visit(child, in_loop or isinstance(child, (ast.For, ast.AsyncFor, ast.While)))
+
+    visit(tree.body[0], False)
+    return found == 1
 
 
 def run_offline(op: Op[T], results: Iterable[Any]) -> tuple[T, list[Stmt]]:

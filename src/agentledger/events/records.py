@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -56,3 +58,76 @@ class Event:
     payload: dict[str, Any]
     metadata: dict[str, Any]
     created_at: datetime
+
+
+class EncodedJson(str):
+    """A stored event's JSON object as the server sent it, not decoded yet."""
+
+    __slots__ = ()
+
+
+class _DecodedOnRead:
+    """An event's payload or metadata field that may hold :class:`EncodedJson`: decoded the
+    first time it is read, then kept. A catch-up read hands out a thousand events of which
+    a subscriber often reads a few payloads (or routes on the type alone); decoding each
+    one up front was most of the read's time on the client. Equality, ``repr``,
+    ``dataclasses.asdict`` and serialisers all read the field, so they see the value."""
+
+    def __init__(self, slot: Any) -> None:
+        self.slot = slot  # the dataclass's own slot, which keeps the value
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = self.slot.__get__(obj, owner)
+        if type(value) is EncodedJson:
+            value = json.loads(value)
+            self.slot.__set__(obj, value)
+        return value
+
+    def __set__(self, obj: object, value: Any) -> None:
+        self.slot.__set__(obj, value)
+
+
+def _stored_event_builder() -> Callable[[Sequence[Any]], Event]:
+    """:func:`stored_event`, over the slots' own setters (taken before payload and metadata
+    are wrapped), held in its closure: a catch-up read builds a thousand events a call."""
+    (
+        set_event_id,
+        set_stream,
+        set_version,
+        set_position,
+        set_type,
+        set_actor_type,
+        set_actor_id,
+        set_payload,
+        set_metadata,
+        set_created_at,
+    ) = (Event.__dict__[f.name].__set__ for f in fields(Event))
+    new = object.__new__
+
+    def stored_event(values: Sequence[Any]) -> Event:
+        """An event from its fields' values in their order (as a read's row gives them),
+        its payload and metadata as JSON text (decoded when first read).
+
+        Fills the slots directly: a frozen dataclass's ``__init__`` costs more than the
+        rest of a catch-up read's work per event."""
+        event: Event = new(Event)
+        set_event_id(event, values[0])
+        set_stream(event, values[1])
+        set_version(event, values[2])
+        set_position(event, values[3])
+        set_type(event, values[4])
+        set_actor_type(event, values[5])
+        set_actor_id(event, values[6])
+        set_payload(event, EncodedJson(values[7]))
+        set_metadata(event, EncodedJson(values[8]))
+        set_created_at(event, values[9])
+        return event
+
+    return stored_event
+
+
+stored_event = _stored_event_builder()
+for _name in ("payload", "metadata"):
+    setattr(Event, _name, _DecodedOnRead(Event.__dict__[_name]))
