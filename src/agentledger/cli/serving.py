@@ -64,7 +64,8 @@ def serve(
 
     settings = common.settings()
     common.out.print(f"agentledger on http://{host}:{port}  (API docs at /docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    # The API logs every request itself (with its request id and time): no second access log.
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
 
 
 def worker(
