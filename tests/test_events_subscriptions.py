@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 from contextlib import AbstractContextManager
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 
-from agentledger import Ledger, NewEvent, Settings
+from agentledger import AsyncLedger, Conflict, Ledger, NewEvent, Settings
+from agentledger.db.binding import Binding
+from agentledger.db.listen_sync import Listener
+from agentledger.db.statements import Gen, Query, operation
 from agentledger.events import EVENTS_CHANNEL
+from agentledger.events import ops as events_ops
 from agentledger.events.follow_async import AsyncFollower
 from agentledger.events.follow_sync import Follower
 from tests.faces import AsyncFace, _sync_cm
@@ -101,11 +108,75 @@ def test_notify_wakes_a_waiting_follower(
     assert [e.type for e in got] == ["Ping"]
 
 
-def test_appends_notify_the_events_channel(sync_ledger: Ledger, tenant_id: str) -> None:
+def test_appends_notify_the_events_channel(
+    ledger: Ledger, sync_ledger: Ledger, tenant_id: str
+) -> None:
+    """Each way of appending, on either face, wakes the channel once it committed: one
+    statement (its own round trip), a batch with expected versions, and an append in a
+    caller's transaction, only after that transaction commits."""
+    scope = ledger.tenant(tenant_id)
     with sync_ledger.db.listener(EVENTS_CHANNEL) as listener:
-        sync_ledger.tenant(tenant_id).events.append("s", "T")
-        notes = listener.wait(10)
-    assert [(n.channel, n.payload) for n in notes] == [(EVENTS_CHANNEL, tenant_id)]
+        scope.events.append("s", "One")
+        assert _notes(listener) == [(EVENTS_CHANNEL, tenant_id)]
+        batch = [NewEvent(stream="s", type="Two"), NewEvent(stream="t", type="Three")]
+        scope.events.append_many(batch, expected_versions={"s": 1})
+        assert _notes(listener) == [(EVENTS_CHANNEL, tenant_id)]
+        with scope.transaction() as tx:
+            tx.events.append("s", "Four")
+            assert _notes(listener, 0.3) == []  # not committed yet
+        assert _notes(listener) == [(EVENTS_CHANNEL, tenant_id)]
+
+
+@operation(idempotent=True)
+def _read_then_append(stream: str) -> Gen[int]:
+    """Two statements: the database runs it in BEGIN ... COMMIT."""
+    version = yield from events_ops.stream_version(stream).start()
+    row = events_ops.event_json(NewEvent(stream=stream, type="Next"))
+    rows = yield events_ops.append_statement([row], {stream: version})
+    return int(rows[0]["version"])
+
+
+def test_a_multi_statement_write_wakes_after_its_commit(
+    sync_ledger: Ledger, async_ledger: AsyncLedger, aio: asyncio.Runner, tenant_id: str
+) -> None:
+    binding = Binding.to_tenant(tenant_id)
+    with sync_ledger.db.listener(EVENTS_CHANNEL) as listener:
+        assert sync_ledger.db.run(_read_then_append("m"), binding) == 1
+        assert _notes(listener) == [(EVENTS_CHANNEL, tenant_id)]
+        assert aio.run(async_ledger.db.run(_read_then_append("m"), binding)) == 2
+        assert _notes(listener) == [(EVENTS_CHANNEL, tenant_id)]
+
+
+def test_a_refused_append_wakes_nobody(sync_ledger: Ledger, tenant_id: str) -> None:
+    scope = sync_ledger.tenant(tenant_id)
+    scope.events.append("s", "One")
+    with sync_ledger.db.listener(EVENTS_CHANNEL) as listener:
+        with pytest.raises(Conflict):
+            scope.events.append("s", "Late", expected_version=0)
+        assert _notes(listener, 0.3) == []
+
+
+def _notes(listener: Listener, timeout: float = 10) -> list[tuple[str, str]]:
+    return [(n.channel, n.payload) for n in listener.wait(timeout)]
+
+
+def test_a_failed_wake_up_leaves_the_committed_write_standing(
+    sync_ledger: Ledger, tenant_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The wake-up is a transaction of its own after the COMMIT: when it fails, the write
+    is kept, its result returned and the failure logged."""
+    broken = Query("wake_listeners", "SELECT 1 / 0")
+    with (
+        patch.object(Binding, "wake", lambda self, channels: broken.none() if channels else None),
+        caplog.at_level(logging.WARNING, logger="agentledger"),
+    ):
+        scope = sync_ledger.tenant(tenant_id)
+        one = scope.events.append("s", "One")
+        version = sync_ledger.db.run(_read_then_append("s"), Binding.to_tenant(tenant_id))
+    assert version == 2
+    stored = scope.events.read_stream("s")
+    assert [e.version for e in stored] == [1, 2] and stored[0].event_id == one.event_id
+    assert sum("waking listeners" in r.getMessage() for r in caplog.records) == 2
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, LiteralString, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 from psycopg import AsyncConnection
@@ -32,7 +32,7 @@ from agentledger.db.connect import (
     connection_kwargs,
     read_conninfo,
 )
-from agentledger.db.driver_async import drive, execute, run_lone
+from agentledger.db.driver_async import BEGIN, Commit, drive, execute, run_lone
 from agentledger.db.freshness import WriteMark
 from agentledger.db.leader_async import AsyncLeaderLock
 from agentledger.db.listen_async import AsyncListener
@@ -46,8 +46,6 @@ T = TypeVar("T")
 log = logging.getLogger("agentledger")
 # bind_tenant's state for a tenant it does not know (see translate.CUSTOM_STATES).
 TENANT_NOT_FOUND = "ALNF0"
-BEGIN: LiteralString = "BEGIN"
-COMMIT: LiteralString = "COMMIT"
 
 
 class AsyncRunner(Protocol):
@@ -62,11 +60,13 @@ class AsyncSession:
     def __init__(self, conn: AsyncConnection[DictRow], binding: Binding) -> None:
         self.conn = conn
         self.binding = binding
+        # The channels to wake once the transaction commits.
+        self.woken: set[str] = set()
 
     async def run(self, op: Op[T]) -> T:
         try:
             async with self.conn.cursor() as cur:
-                return await drive(cur, op.start())
+                return await drive(cur, op.start(), woken=self.woken)
         except Exception as exc:
             if not is_driver_error(exc):
                 raise
@@ -253,14 +253,22 @@ class AsyncDatabase:
                     try:
                         if first.lone or (op.single and op.idempotent and not first.many):
                             committing = True
-                            return await run_lone(conn, binding.statement(), first, gen)
+                            wake = binding.wake(_notified(first))
+                            return await run_lone(conn, binding.statement(), first, gen, wake)
                         # BEGIN, the binding and the first statement share one round trip,
-                        # COMMIT another.
-                        async with conn.cursor() as cur, conn.pipeline() as pipeline:
-                            await cur.execute(BEGIN)
-                            result = await drive(cur, _bound(binding, first, gen), pipeline)
-                            committing = True
-                            await cur.execute(COMMIT)
+                        # COMMIT (and the listeners' wake-up) another.
+                        woken: set[str] = set()
+                        commit = Commit()
+                        try:
+                            async with conn.cursor() as cur, conn.pipeline() as pipeline:
+                                await cur.execute(BEGIN)
+                                bound = _bound(binding, first, gen)
+                                result = await drive(cur, bound, pipeline, woken)
+                                committing = True
+                                await commit.queue(conn, binding.wake(woken))
+                        except psycopg.Error as exc:
+                            if not commit.absorbs(exc):
+                                raise
                         return result
                     except BaseException:
                         await _discard_transaction(conn)
@@ -294,8 +302,10 @@ class AsyncDatabase:
         """
         conn = await self._acquire_bound(binding)
         try:
-            yield AsyncSession(conn, binding)
+            session = AsyncSession(conn, binding)
+            yield session
             await conn.commit()
+            await _wake(conn, binding.wake(session.woken))
         except Exception as exc:
             if not is_driver_error(exc):
                 raise
@@ -402,6 +412,22 @@ def _bound(binding: Binding, first: Stmt, rest: Gen[T]) -> Gen[T]:
             stmt = rest.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+
+
+def _notified(stmt: Stmt) -> set[str]:
+    return set() if stmt.query.notifies is None else {stmt.query.notifies}
+
+
+async def _wake(conn: AsyncConnection[DictRow], wake: Stmt | None) -> None:
+    """Wake listeners after a transaction committed: in a statement of its own (autocommit),
+    so its failure is logged and the committed write stands."""
+    if wake is None:
+        return
+    try:
+        await conn.set_autocommit(True)
+        await conn.execute(wake.query.sql, wake.params)
+    except psycopg.Error as exc:
+        log.warning("waking listeners after a commit failed: %s", exc)
 
 
 async def _configure(conn: AsyncConnection[DictRow]) -> None:

@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, LiteralString, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 from psycopg import Connection
@@ -33,7 +33,7 @@ from agentledger.db.connect import (
     connection_kwargs,
     read_conninfo,
 )
-from agentledger.db.driver_sync import drive, execute, run_lone
+from agentledger.db.driver_sync import BEGIN, Commit, drive, execute, run_lone
 from agentledger.db.freshness import WriteMark
 from agentledger.db.leader_sync import LeaderLock
 from agentledger.db.listen_sync import Listener
@@ -47,8 +47,6 @@ T = TypeVar("T")
 log = logging.getLogger("agentledger")
 # bind_tenant's state for a tenant it does not know (see translate.CUSTOM_STATES).
 TENANT_NOT_FOUND = "ALNF0"
-BEGIN: LiteralString = "BEGIN"
-COMMIT: LiteralString = "COMMIT"
 
 
 class Runner(Protocol):
@@ -63,11 +61,13 @@ class Session:
     def __init__(self, conn: Connection[DictRow], binding: Binding) -> None:
         self.conn = conn
         self.binding = binding
+        # The channels to wake once the transaction commits.
+        self.woken: set[str] = set()
 
     def run(self, op: Op[T]) -> T:
         try:
             with self.conn.cursor() as cur:
-                return drive(cur, op.start())
+                return drive(cur, op.start(), woken=self.woken)
         except Exception as exc:
             if not is_driver_error(exc):
                 raise
@@ -248,14 +248,22 @@ class Database:
                     try:
                         if first.lone or (op.single and op.idempotent and not first.many):
                             committing = True
-                            return run_lone(conn, binding.statement(), first, gen)
+                            wake = binding.wake(_notified(first))
+                            return run_lone(conn, binding.statement(), first, gen, wake)
                         # BEGIN, the binding and the first statement share one round trip,
-                        # COMMIT another.
-                        with conn.cursor() as cur, conn.pipeline() as pipeline:
-                            cur.execute(BEGIN)
-                            result = drive(cur, _bound(binding, first, gen), pipeline)
-                            committing = True
-                            cur.execute(COMMIT)
+                        # COMMIT (and the listeners' wake-up) another.
+                        woken: set[str] = set()
+                        commit = Commit()
+                        try:
+                            with conn.cursor() as cur, conn.pipeline() as pipeline:
+                                cur.execute(BEGIN)
+                                bound = _bound(binding, first, gen)
+                                result = drive(cur, bound, pipeline, woken)
+                                committing = True
+                                commit.queue(conn, binding.wake(woken))
+                        except psycopg.Error as exc:
+                            if not commit.absorbs(exc):
+                                raise
                         return result
                     except BaseException:
                         _discard_transaction(conn)
@@ -287,8 +295,10 @@ class Database:
         """
         conn = self._acquire_bound(binding)
         try:
-            yield Session(conn, binding)
+            session = Session(conn, binding)
+            yield session
             conn.commit()
+            _wake(conn, binding.wake(session.woken))
         except Exception as exc:
             if not is_driver_error(exc):
                 raise
@@ -395,6 +405,22 @@ def _bound(binding: Binding, first: Stmt, rest: Gen[T]) -> Gen[T]:
             stmt = rest.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+
+
+def _notified(stmt: Stmt) -> set[str]:
+    return set() if stmt.query.notifies is None else {stmt.query.notifies}
+
+
+def _wake(conn: Connection[DictRow], wake: Stmt | None) -> None:
+    """Wake listeners after a transaction committed: in a statement of its own (autocommit),
+    so its failure is logged and the committed write stands."""
+    if wake is None:
+        return
+    try:
+        conn.set_autocommit(True)
+        conn.execute(wake.query.sql, wake.params)
+    except psycopg.Error as exc:
+        log.warning("waking listeners after a commit failed: %s", exc)
 
 
 def _configure(conn: Connection[DictRow]) -> None:

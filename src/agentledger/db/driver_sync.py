@@ -6,18 +6,27 @@ An operation is an I/O-free generator (db/statements.py); :func:`drive` feeds it
 of each statement it yields. Transactions, the pool and retries are the database's
 (db/database_sync.py); the one exception is :func:`run_lone`, the named path for an
 operation whose only statement is its whole transaction.
+
+A statement marked ``-- notifies: <channel>`` has its transaction's listeners woken after
+the commit, in the same round trip (:class:`Commit`).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, LiteralString, TypeVar, cast
 
+import psycopg
 from psycopg import Connection, Cursor, Pipeline
+from psycopg.pq import ExecStatus
 from psycopg.rows import DictRow, dict_row, tuple_row
 
 from agentledger.db.statements import Gen, Stmt
 
 T = TypeVar("T")
+log = logging.getLogger("agentledger")
+BEGIN: LiteralString = "BEGIN"
+COMMIT: LiteralString = "COMMIT"
 # Around a statement marked ``-- plan: generic`` (its plan is chosen when it is bound).
 # set_config, not SET LOCAL: it is silent in the implicit transaction of a pipeline too.
 GENERIC_PLAN: LiteralString = "SELECT set_config('plan_cache_mode', 'force_generic_plan', true)"
@@ -73,31 +82,81 @@ def _fetch_tuples(cur: Cursor[DictRow]) -> list[tuple[Any, ...]]:
         cur.row_factory = dict_row
 
 
-def drive(cur: Cursor[DictRow], gen: Gen[T], pipeline: Pipeline | None = None) -> T:
-    """Run an operation's generator on ``cur`` to completion; its return value."""
+def drive(
+    cur: Cursor[DictRow],
+    gen: Gen[T],
+    pipeline: Pipeline | None = None,
+    woken: set[str] | None = None,
+) -> T:
+    """Run an operation's generator on ``cur`` to completion; its return value. The
+    channels its statements notify are added to ``woken``."""
     result: Any = None
     try:
         while True:
-            result = execute(cur, gen.send(result), pipeline)
+            stmt = gen.send(result)
+            if stmt.query.notifies is not None and woken is not None:
+                woken.add(stmt.query.notifies)
+            result = execute(cur, stmt, pipeline)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 
 
-def run_lone(conn: Connection[DictRow], binding: Stmt, stmt: Stmt, rest: Gen[T]) -> T:
+class Commit:
+    """COMMIT queued in a pipeline, then the wake-up of the listeners its transaction wrote
+    for, as a transaction of its own: both travel with the pipeline's closing Sync.
+
+    A failure the pipeline raises once the COMMIT's own result has arrived is the
+    wake-up's alone: :meth:`absorbs` logs it and the write stands (a listener polls too).
+    """
+
+    def __init__(self) -> None:
+        self._done: Cursor[DictRow] | None = None
+
+    def queue(self, conn: Connection[DictRow], wake: Stmt | None) -> None:
+        self._done = conn.execute(COMMIT)
+        if wake is not None:
+            conn.execute(wake.query.sql, wake.params)
+
+    def absorbs(self, exc: psycopg.Error) -> bool:
+        """Whether ``exc`` came after a successful COMMIT (then it is logged, not raised)."""
+        result = None if self._done is None else self._done.pgresult
+        if result is None or result.status != ExecStatus.COMMAND_OK:
+            return False
+        log.warning("waking listeners after a commit failed: %s", exc)
+        return True
+
+
+def run_lone(
+    conn: Connection[DictRow],
+    binding: Stmt,
+    stmt: Stmt,
+    rest: Gen[T],
+    wake: Stmt | None = None,
+) -> T:
     """Run an operation whose only statement is ``stmt`` (marked with :meth:`Stmt.alone`, and
     already drawn from ``rest``) as a transaction of its own, in one round trip.
 
     ``binding`` and ``stmt`` run in the pipeline's implicit transaction, with neither BEGIN
     nor COMMIT: the pipeline's closing Sync commits them, and the result is read after it.
-    Once this is called the commit is under way: a connection lost on the way leaves the
-    outcome unknown. AssertionError if the operation yields another statement.
+    With a ``wake``-up to follow, they are in BEGIN and a :class:`Commit`, still one round
+    trip. Once this is called the commit is under way: a connection lost on the way leaves
+    the outcome unknown. AssertionError if the operation yields another statement.
     """
+    commit = Commit()
     with conn.cursor() as cur:
-        with conn.pipeline() as pipeline:
-            execute(cur, binding, pipeline)
-            if stmt.query.generic:  # local to the implicit transaction: no reset needed
-                conn.execute(GENERIC_PLAN)
-            cur.execute(stmt.query.sql, stmt.params, binary=stmt.fetch == "tuples")
+        try:
+            with conn.pipeline() as pipeline:
+                if wake is not None:
+                    conn.execute(BEGIN)
+                execute(cur, binding, pipeline)
+                if stmt.query.generic:  # local to its transaction: no reset needed
+                    conn.execute(GENERIC_PLAN)
+                cur.execute(stmt.query.sql, stmt.params, binary=stmt.fetch == "tuples")
+                if wake is not None:
+                    commit.queue(conn, wake)
+        except psycopg.Error as exc:
+            if not commit.absorbs(exc):
+                raise
         result = result_of(cur, stmt)
     try:
         rest.send(result)

@@ -34,6 +34,8 @@ class Query:
     doc: str = ""
     # Always run with the generic plan (``-- plan: generic``), see Queries.
     generic: bool = False
+    # The channel whose listeners its transaction wakes once committed (``-- notifies:``).
+    notifies: str | None = None
 
     def none(self, **params: Any) -> Stmt:
         return Stmt(self, params, "none")
@@ -240,7 +242,11 @@ class Queries:
     the SQL runs to the next block, and is kept :func:`compact`. A comment line
     ``-- plan: generic`` marks a statement whose plan does not depend on its parameters'
     values: the driver always runs it with its generic plan, never one planned anew for
-    the values at hand.
+    the values at hand. ``-- notifies: <channel>`` marks a statement after whose
+    transaction the database wakes that channel's listeners, the tenant id as payload
+    (``wake_listeners``, after the commit: a NOTIFY inside a transaction holds the server's
+    notification lock through the commit's flush, so concurrent writers would commit one
+    at a time).
     """
 
     def __init__(self, path: Path) -> None:
@@ -250,6 +256,7 @@ class Queries:
         doc: list[str] = []
         body: list[str] = []
         generic = False
+        notifies: str | None = None
         for line in [*path.read_text().splitlines(), "-- name: __end__"]:
             if line.startswith("-- name:"):
                 if name is not None:
@@ -257,13 +264,15 @@ class Queries:
                     if not sql:
                         raise ValueError(f"{path}: query {name} is empty")
                     # Package files only: the text is as literal as a constant in code.
-                    self.by_name[name] = Query(name, sql, " ".join(doc), generic)
+                    self.by_name[name] = Query(name, sql, " ".join(doc), generic, notifies)
                 name, doc, body = line.split(":", 1)[1].strip(), [], []
-                generic = False
+                generic, notifies = False, None
                 if name in self.by_name:
                     raise ValueError(f"{path}: query {name} is defined twice")
             elif name is not None and line.strip() == "-- plan: generic" and not body:
                 generic = True
+            elif name is not None and line.startswith("-- notifies:") and not body:
+                notifies = line.split(":", 1)[1].strip()
             elif name is not None and line.startswith("--") and not body:
                 doc.append(line.lstrip("- "))
             elif name is not None:

@@ -30,7 +30,7 @@ def event_time(at: object, field: str = "at") -> str | None:
 
 
 def event_json(event: NewEvent, field: str = "event") -> dict[str, Any]:
-    """One validated event as the JSON object ``append_events_v2`` takes."""
+    """One validated event as the JSON object ``append_events_v3`` takes."""
     if not isinstance(event, NewEvent):
         raise InvalidInput(f"{field} must be a NewEvent, not {type(event).__name__}", field=field)
     row: dict[str, Any] = {

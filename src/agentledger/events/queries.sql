@@ -1,7 +1,9 @@
 -- name: append_events
+-- notifies: agentledger_events
 -- Append a batch atomically (idempotent by event id, version-checked per stream); dated:
--- some event carries its own time (audit_0005).
-SELECT * FROM agentledger.append_events_v2(%(events)s::jsonb, %(expected)s::jsonb,
+-- some event carries its own time (audit_0005). Followers are woken after the commit
+-- (audit_0007).
+SELECT * FROM agentledger.append_events_v3(%(events)s::jsonb, %(expected)s::jsonb,
                                            %(dated)s::boolean)
 
 -- name: get_event
