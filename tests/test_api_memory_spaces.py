@@ -88,7 +88,7 @@ def test_spaces_and_vectors_over_http(
 def test_the_search_language_over_http(
     admin: httpx.Client, reader: httpx.Client, sync_ledger: Any, tenants: Any
 ) -> None:
-    english = {"language": "english", "pending": 0, "batches": 0}
+    english = {"language": "english", "kind": None, "pending": 0, "batches": 0}
     assert reader.get("/v1/memory/language").json() == english
     assert reader.put("/v1/memory/language", json={"language": "german"}).status_code == 403
     bad = admin.put("/v1/memory/language", json={"language": "klingon"})
@@ -102,8 +102,38 @@ def test_the_search_language_over_http(
     assert reader.get("/v1/memory/language").json() == switched
     worked = sync_ledger.tenant(tenants[0]["id"]).memory.reindex()
     assert worked == switched["pending"]
-    german = {"language": "german", "pending": 0, "batches": 0}
+    german = {"language": "german", "kind": None, "pending": 0, "batches": 0}
     assert reader.get("/v1/memory/language").json() == german
     admin.post("/v1/memory/entities", json={"kind": "fact", "name": "Das alte Haus"})
     hits = reader.post("/v1/memory/search", json={"query": "Häuser", "mode": "text"}).json()
     assert [h["entity"]["name"] for h in hits] == ["Das alte Haus"]
+
+
+def test_a_kinds_search_language_over_http(
+    admin: httpx.Client,
+    reader: httpx.Client,
+    intruder: httpx.Client,
+    sync_ledger: Any,
+    tenants: Any,
+) -> None:
+    body = {"language": "spanish", "kind": "receta"}
+    assert reader.put("/v1/memory/language", json=body).status_code == 403
+    bad = admin.put("/v1/memory/language", json={"language": "klingon", "kind": "receta"})
+    assert bad.status_code == 422 and bad.json()["field"] == "language"
+    assert "spanish" in bad.json()["detail"]
+    assert admin.put("/v1/memory/language", json={"language": None}).status_code == 422
+    admin.post("/v1/memory/entities", json={"kind": "receta", "name": "Una canción de cuna"})
+    switched = admin.put("/v1/memory/language", json=body).json()
+    assert switched == {"language": "spanish", "kind": "receta", "pending": 1, "batches": 1}
+    sync_ledger.tenant(tenants[0]["id"]).memory.reindex()
+    status = reader.get("/v1/memory/language", params={"kind": "receta"}).json()
+    assert status == {"language": "spanish", "kind": "receta", "pending": 0, "batches": 0}
+    chosen = reader.get("/v1/memory/languages").json()
+    assert chosen["kinds"] == {"receta": "spanish"}
+    hits = reader.post("/v1/memory/search", json={"query": "canciones", "mode": "text"}).json()
+    assert [h["entity"]["name"] for h in hits] == ["Una canción de cuna"]
+    # Another tenant's kinds keep its own language.
+    assert intruder.get("/v1/memory/languages").json()["kinds"] == {}
+    cleared = admin.put("/v1/memory/language", json={"language": None, "kind": "receta"})
+    assert cleared.status_code == 200 and cleared.json()["language"] == chosen["language"]
+    assert reader.get("/v1/memory/languages").json()["kinds"] == {}

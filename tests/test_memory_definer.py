@@ -34,6 +34,8 @@ PLAIN_FUNCTIONS = (
     "memory_search_substring_v4",
     "memory_search_hybrid_v5",
     "memory_search_text_v5",
+    "memory_search_hybrid_v6",
+    "memory_search_text_v6",
 )
 VECTOR_FUNCTIONS = (
     "memory_search_vector_v1",
@@ -47,6 +49,7 @@ VECTOR_FUNCTIONS = (
     "memory_search_hybrid_vector_v5",
     "memory_search_vector_v5",
     "memory_search_hybrid_vector_v6",
+    "memory_search_hybrid_vector_v7",
 )
 FUZZY = {"threshold": 0.3, "cap": search.NAME_CANDIDATES}
 
@@ -168,6 +171,19 @@ def test_only_the_app_role_may_execute_the_functions(sync_ledger: Any, database_
             " AND p.proname LIKE 'memory_fuzzy_v%%' ORDER BY p.proname"
         ).fetchall()
     assert allowed == [(False,), (False,), (False,)]
+    # Nor do the language helpers of the text searches (memory_0015, sessions_0005).
+    with psycopg.connect(database_url) as conn:
+        helpers = conn.execute(
+            "SELECT p.proname, has_function_privilege('agentledger_app', p.oid, 'EXECUTE')"
+            " FROM pg_proc p WHERE p.pronamespace = 'agentledger'::regnamespace"
+            " AND (p.proname LIKE '%%text_configs_v%%' OR p.proname LIKE 'memory_tsquery_v%%')"
+            " ORDER BY p.proname"
+        ).fetchall()
+    assert helpers == [
+        ("memory_text_configs_v1", False),
+        ("memory_tsquery_v1", False),
+        ("session_text_configs_v1", False),
+    ]
     if vector:  # nor does the nearest-neighbour pass of the spaces (memory_0013, 0014)
         with psycopg.connect(database_url) as conn:
             nearest = conn.execute(

@@ -47,6 +47,8 @@ def plain_owner(sync_ledger: Any, database_url: str) -> Iterator[str]:
                         "memory_declare_space_v1",
                         "memory_declare_space_v2",
                         "memory_drop_space_v1",
+                        "memory_text_configs_v1",
+                        "memory_tsquery_v1",
                     ]
                 ],
             )
@@ -58,7 +60,7 @@ def plain_owner(sync_ledger: Any, database_url: str) -> Iterator[str]:
                 su.execute(sql.SQL("ALTER TABLE {} OWNER TO {}").format(name, who))
                 su.execute(sql.SQL("ALTER POLICY definer_search ON {} TO {}").format(name, who))
             # The tenant's settings and spaces are read under the tenant policy.
-            for table in ("memory_settings", "memory_spaces"):
+            for table in ("memory_settings", "memory_kind_languages", "memory_spaces"):
                 name = sql.Identifier("agentledger", table)
                 su.execute(sql.SQL("ALTER TABLE {} OWNER TO {}").format(name, who))
             for fn in names:

@@ -256,6 +256,20 @@ def test_the_memory_cli_switches_the_language_and_reindexes(
     assert "re-indexed 3 entities" in done.output
     shown = runner.invoke(cli.app, ["memory", "language", "--tenant", tid])
     assert "language german: 0 entities to re-index, 0 batches left" in shown.output
+    sync_ledger.tenant(tid).memory.upsert("receta", "Una canción")
+    args = ["memory", "language", "spanish", "--kind", "receta", "--tenant", tid, "--wait"]
+    kind = runner.invoke(cli.app, args)
+    assert kind.exit_code == 0, kind.output
+    assert "language of kind receta spanish: 0 entities to re-index" in kind.output
+    listed = runner.invoke(cli.app, ["memory", "language", "--tenant", tid])
+    assert "kind receta: spanish" in listed.output
+    clear = ["memory", "language", "--kind", "receta", "--clear", "--tenant", tid]
+    assert "language of kind receta german: 1 entities" in runner.invoke(cli.app, clear).output
+    assert (
+        "kind receta" not in runner.invoke(cli.app, ["memory", "language", "--tenant", tid]).output
+    )
+    misused = runner.invoke(cli.app, ["memory", "language", "--clear", "--tenant", tid])
+    assert misused.exit_code != 0
 
 
 @pytest.mark.usefixtures("needs_vector")

@@ -174,6 +174,33 @@ def test_roles_and_tenant_isolation(
     assert reader.get(f"/v1/sessions/{sid}").status_code == 404
 
 
+def test_a_sessions_language_over_http(
+    writer: httpx.Client, reader: httpx.Client, intruder: httpx.Client
+) -> None:
+    made = _session(writer, language="german")
+    assert made["language"] == "german"
+    sid = made["id"]
+    writer.post(f"/v1/sessions/{sid}/chunks", json={"content": "Zwei alte Häuser am See."})
+    hits = reader.get("/v1/sessions/search", params={"q": "Haus", "session_id": sid}).json()
+    assert len(hits) == 1 and "<mark>Häuser</mark>" in hits[0]["snippet"]
+    status = reader.get(f"/v1/sessions/{sid}/language").json()
+    assert status == {"language": "german", "pending": 0, "batches": 0}
+    bad = writer.post("/v1/sessions", json={"title": "x", "language": "klingon"})
+    assert bad.status_code == 422 and bad.json()["field"] == "language"
+    unknown = writer.put(f"/v1/sessions/{sid}/language", json={"language": "klingon"})
+    assert unknown.status_code == 422 and unknown.json()["field"] == "language"
+    assert reader.put(f"/v1/sessions/{sid}/language", json={"language": None}).status_code == 403
+    path = f"/v1/sessions/{sid}/language"
+    assert intruder.get(path).status_code == 404
+    assert intruder.put(path, json={"language": "spanish"}).status_code == 404
+    missing = f"/v1/sessions/{uuid.uuid4()}/language"
+    assert writer.put(missing, json={"language": "german"}).status_code == 404
+    cleared = writer.put(path, json={"language": None})
+    assert cleared.status_code == 200 and cleared.json()["language"] == "english"
+    assert cleared.json()["pending"] == 1 and cleared.json()["batches"] >= 1
+    assert reader.get(f"/v1/sessions/{sid}").json()["language"] is None
+
+
 def test_sessions_are_in_the_openapi_document(reader: httpx.Client) -> None:
     paths = reader.get("/openapi.json").json()["paths"]
     for path in (

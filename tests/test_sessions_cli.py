@@ -36,6 +36,18 @@ def test_session_list_show_and_search(
     found = runner.invoke(app, ["session", "search", "vermilion", "--tenant", tid])
     assert found.exit_code == 0, found.output
     assert "[[vermilion]]" in found.output and str(sid) in found.output
+    shown = runner.invoke(app, ["session", "language", str(sid), "--tenant", tid])
+    assert shown.exit_code == 0, shown.output
+    assert "language english (the tenant's): 0 segments to re-index" in shown.output
+    switched = runner.invoke(app, ["session", "language", str(sid), "german", "--tenant", tid])
+    assert switched.exit_code == 0, switched.output
+    assert "language german: 2 segments to re-index, 1 batches left" in switched.output
+    assert sessions.get(sid).language == "german"
+    cleared = runner.invoke(app, ["session", "language", str(sid), "--clear", "--tenant", tid])
+    assert cleared.exit_code == 0, cleared.output
+    assert "language english (the tenant's): 0 segments" in cleared.output
+    bad = runner.invoke(app, ["session", "language", str(sid), "klingon", "--tenant", tid])
+    assert bad.exit_code != 0 and "german" in str(bad.exception)  # main() prints it
 
 
 def _json_store(root: Path) -> None:

@@ -1,4 +1,5 @@
-"""Sessions search in the tenant's language, and its bounded candidate set."""
+"""Sessions search in the tenant's language or a session's own, and its bounded
+candidate set."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import uuid
 
 import pytest
 
-from agentledger import InvalidInput, Ledger
+from agentledger import InvalidInput, LanguageStatus, Ledger, NotFound
+from agentledger.memory import jobs_sync, rebuild
 
 
 def test_chunks_and_artifacts_are_searched_in_the_tenant_language(
@@ -104,3 +106,122 @@ def test_a_rare_word_is_found_among_many_common_word_matches(
     # In one session every match is ranked.
     assert {h.chunk_id for h in sessions.search("common", session_id=small)} == wanted
     assert [h.chunk_id for h in sessions.search("needle", format="summary")] == [apart.id]
+
+
+def test_a_session_in_its_own_language_while_the_tenant_stays_english(
+    ledger: Ledger, tenant_id: str
+) -> None:
+    sessions = ledger.tenant(tenant_id).sessions
+    umzug = sessions.create("Umzug", language="german")
+    moving = sessions.create("moving")
+    assert (umzug.language, moving.language) == ("german", None)
+    assert sessions.get(umzug.id).language == "german"
+    old = sessions.add_chunk(umzug.id, "Zwei alte Häuser am See.")
+    lake = sessions.add_chunk(moving.id, "Two old houses by the lake.")
+    doc = sessions.save_artifact(
+        umzug.id, "notiz", "Die Gärten hinter den Häusern.", artifact_type="document"
+    )
+    # In the session, its language; across the tenant, the query in every one in use.
+    assert [h.chunk_id for h in sessions.search("Haus", session_id=umzug.id)] == [old.id]
+    hits = sessions.search("Haus")
+    assert [h.chunk_id for h in hits] == [old.id]
+    assert "<mark>Häuser</mark>" in hits[0].snippet  # highlighted in German
+    assert [h.chunk_id for h in sessions.search("house")] == [lake.id]
+    assert sessions.search("Haus", session_id=moving.id) == []
+    assert [h.artifact_id for h in sessions.search_artifacts("Garten")] == [doc.id]
+    assert [h.artifact_id for h in sessions.search_artifacts("Garten", session_id=umzug.id)] == [
+        doc.id
+    ]
+    assert sessions.language_status(umzug.id) == LanguageStatus(
+        language="german", pending=0, batches=0
+    )
+    assert sessions.language_status(moving.id).language == "english"
+
+
+def test_a_session_language_change_reindexes_that_session_in_the_background(
+    sync_ledger: Ledger,
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    sync_ledger.tenants.create(tenant)
+    scope = sync_ledger.tenant(tenant)
+    sessions = scope.sessions
+    umzug = sessions.create("Umzug").id
+    other = sessions.create("other").id
+    old = [sessions.add_chunk(umzug, f"Die Häuser Nummer {i}.") for i in range(3)]
+    sessions.save_artifact(umzug, "notiz", "Die Häuser am See.", artifact_type="document")
+    sessions.add_chunk(other, "Die Häuser am Fluss.")
+    assert sessions.search("Haus") == []  # English keeps "häuser"
+    assert sessions.set_language(umzug, "german").language == "german"
+    assert sessions.language_status(umzug) == LanguageStatus(
+        language="german", pending=4, batches=1
+    )
+    fresh = sessions.add_chunk(umzug, "Das Haus am Markt.")  # in German at once
+    assert [h.chunk_id for h in sessions.search("Häuser", session_id=umzug)] == [fresh.id]
+    worker = scope.tasks.worker(
+        rebuild.REINDEX_QUEUE, jobs_sync.reindex_handler, concurrency=2, transactional=True
+    )
+    assert worker.run(until_empty=True).completed == 1
+    [task] = scope.tasks.list(queue=rebuild.REINDEX_QUEUE)
+    assert task.output == {"reindexed": 0, "skipped": 0, "segments": 4}
+    assert sessions.language_status(umzug) == LanguageStatus(
+        language="german", pending=0, batches=0
+    )
+    found = {h.chunk_id for h in sessions.search("Häuser", session_id=umzug)}
+    assert found == {fresh.id, *(c.id for c in old)}
+    assert len(sessions.search_artifacts("Haus")) == 1
+    # The other session was left alone, in the tenant's language.
+    assert sessions.search("Haus", session_id=other) == []
+    assert sessions.language_status(other).pending == 0
+    # Cleared, the session follows the tenant again; reindex() can finish it directly.
+    assert sessions.set_language(umzug, None).language is None
+    assert sessions.language_status(umzug).pending == 5
+    assert sessions.reindex(session_id=umzug) == 5
+    assert sessions.language_status(umzug) == LanguageStatus(
+        language="english", pending=0, batches=1
+    )
+    worker.run(until_empty=True)  # its batch finds nothing left
+    assert sessions.language_status(umzug).batches == 0
+    assert [h.chunk_id for h in sessions.search("Haus")] == [fresh.id]  # English again
+
+
+def test_bad_session_language_input_changes_nothing(ledger: Ledger, tenant_id: str) -> None:
+    sessions = ledger.tenant(tenant_id).sessions
+    with pytest.raises(InvalidInput, match="german") as caught:
+        sessions.create("Umzug", language="klingon")
+    assert caught.value.field == "language"
+    assert sessions.list() == []
+    sid = sessions.create("Umzug").id
+    with pytest.raises(InvalidInput, match="german") as caught:
+        sessions.set_language(sid, "klingon")
+    assert caught.value.field == "language"
+    assert sessions.get(sid).language is None
+    assert sessions.language_status(sid).batches == 0  # nothing enqueued
+    for missing in (uuid.uuid4(), "not-a-uuid"):
+        with pytest.raises((NotFound, InvalidInput)) as gone:
+            sessions.set_language(missing, "german")
+        assert gone.value.field == "session_id"
+    with pytest.raises(NotFound):
+        sessions.language_status(uuid.uuid4())
+    # Another tenant's session is not found either, and stays as it was.
+    other = f"t-{uuid.uuid4().hex[:12]}"
+    ledger.tenants.create(other)
+    theirs = ledger.tenant(other).sessions.create("theirs").id
+    with pytest.raises(NotFound):
+        sessions.set_language(theirs, "german")
+    with pytest.raises(NotFound):
+        sessions.language_status(theirs)
+    assert ledger.tenant(other).sessions.get(theirs).language is None
+
+
+def test_another_tenant_does_not_search_in_a_sessions_language(
+    ledger: Ledger, tenant_id: str
+) -> None:
+    german = ledger.tenant(tenant_id).sessions
+    german.create("Umzug", language="german")
+    other_id = f"t-{uuid.uuid4().hex[:12]}"
+    ledger.tenants.create(other_id)
+    other = ledger.tenant(other_id).sessions
+    sid = other.create("moving").id
+    other.add_chunk(sid, "Zwei alte Häuser.")
+    assert other.search("Haus") == []  # its query is English only
+    assert other.language_status(sid).language == "english"

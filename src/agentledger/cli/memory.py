@@ -108,21 +108,35 @@ def memory_language(
     config: Annotated[
         str | None, typer.Argument(help="A text-search configuration to switch to.")
     ] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="This entity kind's language, not the tenant's.")
+    ] = None,
+    clear: Annotated[
+        bool, typer.Option(help="With --kind: the kind follows the tenant's language again.")
+    ] = False,
     wait: Annotated[bool, typer.Option(help="Re-index here before returning.")] = False,
 ) -> None:
-    """The tenant's full-text search language and what its re-index has left; with CONFIG,
-    switch to it (the re-index is enqueued for workers, or run here with --wait)."""
+    """The tenant's full-text search language (or a kind's, with --kind) and what its
+    re-index has left, and the kinds with their own; with CONFIG, switch to it (the
+    re-index is enqueued for workers, or run here with --wait)."""
+    if clear and (kind is None or config is not None):
+        raise typer.BadParameter("--clear takes --kind and no CONFIG", param_hint="--clear")
     with common.open_ledger() as ledger:
         memory = ledger.tenant(tenant).memory
-        if config is not None:
-            memory.set_language(config)
+        if config is not None or clear:
+            memory.set_language(config, kind=kind)
             if wait:
                 _reindex(memory, memory.language_status().pending)
-        status = memory.language_status()
+        status = memory.language_status(kind=kind)
+        chosen = memory.languages()
+    of = "" if kind is None else f" of kind {kind}"
     common.out.print(
-        f"language {status.language}: {status.pending} entities to re-index, "
+        f"language{of} {status.language}: {status.pending} entities to re-index, "
         f"{status.batches} batches left"
     )
+    if kind is None:
+        for name, language in chosen.kinds.items():
+            common.out.print(f"kind {name}: {language}", markup=False)
 
 
 @memory_app.command("reindex")

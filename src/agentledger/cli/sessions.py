@@ -11,7 +11,9 @@ from rich.table import Table
 from agentledger.cli import common
 from agentledger.cli.common import Tenant
 
-session_app = typer.Typer(help="Collaborative sessions: list, show, search.", no_args_is_help=True)
+session_app = typer.Typer(
+    help="Collaborative sessions: list, show, search, language.", no_args_is_help=True
+)
 import_app = typer.Typer(help="Import data kept elsewhere.", no_args_is_help=True)
 
 
@@ -72,6 +74,33 @@ def session_search(
             f"{h.session_id} #{h.seq} @{h.offset} ({h.rank:.3f}): {snippet}",
             markup=False,
         )
+
+
+@session_app.command("language")
+def session_language(
+    session_id: str,
+    tenant: Tenant,
+    config: Annotated[
+        str | None, typer.Argument(help="A text-search configuration to switch to.")
+    ] = None,
+    clear: Annotated[bool, typer.Option(help="Follow the tenant's language again.")] = False,
+) -> None:
+    """A session's full-text search language and what its re-index has left; with CONFIG
+    (or --clear), switch (the re-index is enqueued for workers of agentledger.reindex)."""
+    if clear and config is not None:
+        raise typer.BadParameter("--clear takes no CONFIG", param_hint="--clear")
+    with common.open_ledger() as ledger:
+        sessions = ledger.tenant(tenant).sessions
+        if config is not None or clear:
+            sessions.set_language(session_id, config)
+        own = sessions.get(session_id).language
+        status = sessions.language_status(session_id)
+    whose = "" if own else " (the tenant's)"
+    common.out.print(
+        f"language {status.language}{whose}: {status.pending} segments to re-index, "
+        f"{status.batches} batches left",
+        markup=False,
+    )
 
 
 @import_app.command("sessions")

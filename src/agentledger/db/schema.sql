@@ -2741,6 +2741,82 @@ END
 $$;
 
 --
+-- Name: memory_search_hybrid_v6(text, integer, integer, integer, double precision, integer, text, boolean, uuid, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_search_hybrid_v6(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS SETOF agentledger.memory_search_hit_v2
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+DECLARE
+    -- The query in every configuration the searched kinds use (memory_text_configs_v1).
+    v_tsquery tsquery := agentledger.memory_tsquery_v1(
+        agentledger.memory_text_configs_v1(p_kinds), p_query);
+BEGIN
+    RETURN QUERY
+    WITH text_found AS MATERIALIZED (
+        -- At most p_text_cap matches, as the GIN index yields them: ranking every match
+        -- of a common word would cost time proportional to the table.
+        SELECT e.id, e.search
+        FROM agentledger.memory_entities e
+        WHERE e.search @@ v_tsquery
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = p_user OR (NOT p_own AND (e.user_id = '' OR e.shared)))
+          AND (p_session IS NULL OR e.session_id = p_session)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        LIMIT p_text_cap
+    ), text_hits AS (
+        SELECT r.id, r.score, row_number() OVER (ORDER BY r.score DESC, r.id) AS rank
+        FROM (
+            SELECT t.id, ts_rank_cd(t.search, v_tsquery)::float8 AS score
+            FROM text_found t
+            ORDER BY score DESC, t.id
+            LIMIT p_pool
+        ) r
+    ), fuzzy_hits AS (
+        SELECT f.id, f.score, row_number() OVER (ORDER BY f.score DESC, f.id) AS rank
+        FROM agentledger.memory_fuzzy_v3(p_query, p_threshold, p_cap, p_user, p_own, p_session, p_kinds,
+            p_tags, p_attrs, p_where, p_created_after, p_created_before, p_updated_after,
+            p_updated_before, p_archived, p_pool) f
+    ), fused AS (
+        SELECT u.id, sum(1.0 / (p_rrf_k + u.rank))::float8 AS score,
+               max(u.text_score) AS text_score, max(u.fuzzy_score) AS fuzzy_score,
+               max(u.vector_score) AS vector_score
+        FROM (
+            SELECT t.id, t.rank, t.score AS text_score, NULL::float8 AS fuzzy_score,
+                   NULL::float8 AS vector_score FROM text_hits t
+            UNION ALL
+            SELECT f.id, f.rank, NULL, f.score, NULL FROM fuzzy_hits f
+        ) u
+        GROUP BY u.id
+        ORDER BY score DESC, u.id
+        LIMIT p_limit
+    )
+    -- A text hit highlighted in the configuration it is indexed in.
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at, e.session_id,
+           f.score, f.text_score, f.fuzzy_score, f.vector_score,
+           CASE WHEN f.text_score IS NOT NULL THEN ts_headline(e.text_config::regconfig, concat_ws(' - ', e.name, e.summary), v_tsquery,
+                        'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10') END
+    FROM fused f
+    JOIN agentledger.memory_entities e
+      ON e.tenant_id = agentledger.current_tenant() AND e.id = f.id
+    ORDER BY f.score DESC, e.id;
+END
+$$;
+
+--
 -- Name: memory_search_hybrid_vector_v1(text, integer, integer, integer, public.vector, text, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -3292,6 +3368,90 @@ BEGIN
            e.updated_at, e.session_id,
            f.score, f.text_score, f.fuzzy_score, f.vector_score,
            CASE WHEN f.text_score IS NOT NULL THEN ts_headline(v_config, concat_ws(' - ', e.name, e.summary), v_tsquery,
+                        'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10') END
+    FROM fused f
+    JOIN agentledger.memory_entities e
+      ON e.tenant_id = agentledger.current_tenant() AND e.id = f.id
+    ORDER BY f.score DESC, e.id;
+END
+$$;
+
+--
+-- Name: memory_search_hybrid_vector_v7(text, integer, integer, integer, double precision, integer, bigint, public.vector, text, boolean, uuid, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_search_hybrid_vector_v7(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_space bigint, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS SETOF agentledger.memory_search_hit_v2
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+DECLARE
+    -- The query in every configuration the searched kinds use (memory_text_configs_v1).
+    v_tsquery tsquery := agentledger.memory_tsquery_v1(
+        agentledger.memory_text_configs_v1(p_kinds), p_query);
+BEGIN
+    RETURN QUERY
+    WITH text_found AS MATERIALIZED (
+        -- At most p_text_cap matches, as the GIN index yields them: ranking every match
+        -- of a common word would cost time proportional to the table.
+        SELECT e.id, e.search
+        FROM agentledger.memory_entities e
+        WHERE e.search @@ v_tsquery
+          AND e.tenant_id = agentledger.current_tenant()
+          AND (p_user IS NULL OR e.user_id = p_user OR (NOT p_own AND (e.user_id = '' OR e.shared)))
+          AND (p_session IS NULL OR e.session_id = p_session)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        LIMIT p_text_cap
+    ), text_hits AS (
+        SELECT r.id, r.score, row_number() OVER (ORDER BY r.score DESC, r.id) AS rank
+        FROM (
+            SELECT t.id, ts_rank_cd(t.search, v_tsquery)::float8 AS score
+            FROM text_found t
+            ORDER BY score DESC, t.id
+            LIMIT p_pool
+        ) r
+    ), fuzzy_hits AS (
+        SELECT f.id, f.score, row_number() OVER (ORDER BY f.score DESC, f.id) AS rank
+        FROM agentledger.memory_fuzzy_v3(p_query, p_threshold, p_cap, p_user, p_own, p_session, p_kinds,
+            p_tags, p_attrs, p_where, p_created_after, p_created_before, p_updated_after,
+            p_updated_before, p_archived, p_pool) f
+    )
+    , vector_hits AS (
+        SELECT n.id, n.score, row_number() OVER (ORDER BY n.distance, n.id) AS rank
+        FROM agentledger.memory_nearest_v2(p_space, p_embedding, p_user, p_own, p_session,
+            p_kinds, p_tags, p_attrs, p_where, p_created_after, p_created_before,
+            p_updated_after, p_updated_before, p_archived, p_pool) n
+    ), fused AS (
+        SELECT u.id, sum(1.0 / (p_rrf_k + u.rank))::float8 AS score,
+               max(u.text_score) AS text_score, max(u.fuzzy_score) AS fuzzy_score,
+               max(u.vector_score) AS vector_score
+        FROM (
+            SELECT t.id, t.rank, t.score AS text_score, NULL::float8 AS fuzzy_score,
+                   NULL::float8 AS vector_score FROM text_hits t
+            UNION ALL
+            SELECT f.id, f.rank, NULL, f.score, NULL FROM fuzzy_hits f
+            UNION ALL
+            SELECT x.id, x.rank, NULL, NULL, x.score FROM vector_hits x
+        ) u
+        GROUP BY u.id
+        ORDER BY score DESC, u.id
+        LIMIT p_limit
+    )
+    -- A text hit highlighted in the configuration it is indexed in.
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at, e.session_id,
+           f.score, f.text_score, f.fuzzy_score, f.vector_score,
+           CASE WHEN f.text_score IS NOT NULL THEN ts_headline(e.text_config::regconfig, concat_ws(' - ', e.name, e.summary), v_tsquery,
                         'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10') END
     FROM fused f
     JOIN agentledger.memory_entities e
@@ -3907,6 +4067,87 @@ END
 $$;
 
 --
+-- Name: memory_search_text_v6(text, text, boolean, uuid, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_search_text_v6(p_query text, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) RETURNS SETOF agentledger.memory_search_hit_v2
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+DECLARE
+    -- The query in every configuration the searched kinds use (memory_text_configs_v1).
+    v_tsquery tsquery := agentledger.memory_tsquery_v1(
+        agentledger.memory_text_configs_v1(p_kinds), p_query);
+    -- A session of fewer than 2,000 entities (counted on the session index).
+    v_in_session boolean := p_session IS NOT NULL AND (
+        SELECT count(*) < 2000 FROM (
+            SELECT 1 FROM agentledger.memory_entities c
+            WHERE c.tenant_id = agentledger.current_tenant() AND c.session_id = p_session
+            LIMIT 2000) s);
+    -- Else the own scope of a user with fewer than 2,000 entities (counted on the user index).
+    v_scan boolean := NOT v_in_session AND p_own AND p_user IS NOT NULL AND (
+        SELECT count(*) < 2000 FROM (
+            SELECT 1 FROM agentledger.memory_entities c
+            WHERE c.tenant_id = agentledger.current_tenant() AND c.user_id = p_user
+            LIMIT 2000) s);
+BEGIN
+    RETURN QUERY
+    WITH found AS (
+        SELECT e.*, ts_rank_cd(e.search, v_tsquery)::float8 AS rank
+        FROM (
+            SELECT t.* FROM agentledger.memory_entities t
+            WHERE NOT v_scan AND NOT v_in_session
+              AND t.search @@ v_tsquery
+              AND t.tenant_id = agentledger.current_tenant()
+              AND (p_user IS NULL OR t.user_id = p_user
+                   OR (NOT p_own AND (t.user_id = '' OR t.shared)))
+            UNION ALL
+            SELECT m.* FROM (
+                SELECT u.* FROM agentledger.memory_entities u
+                WHERE v_scan
+                  AND u.tenant_id = agentledger.current_tenant() AND u.user_id = p_user
+                OFFSET 0
+            ) m
+            WHERE m.search @@ v_tsquery
+            UNION ALL
+            SELECT m.* FROM (
+                SELECT s.* FROM agentledger.memory_entities s
+                WHERE v_in_session
+                  AND s.tenant_id = agentledger.current_tenant() AND s.session_id = p_session
+                OFFSET 0
+            ) m
+            WHERE (m.search @@ v_tsquery)
+              AND (p_user IS NULL OR m.user_id = p_user
+                   OR (NOT p_own AND (m.user_id = '' OR m.shared)))
+        ) e
+        WHERE (p_session IS NULL OR e.session_id = p_session)
+          AND (p_kinds IS NULL OR e.kind = ANY(p_kinds))
+          AND (p_tags IS NULL OR e.tags @> p_tags)
+          AND (p_attrs IS NULL OR e.attrs @> p_attrs)
+          AND (p_where IS NULL OR e.attrs @@ p_where)
+          AND (p_created_after IS NULL OR e.created_at >= p_created_after)
+          AND (p_created_before IS NULL OR e.created_at < p_created_before)
+          AND (p_updated_after IS NULL OR e.updated_at >= p_updated_after)
+          AND (p_updated_before IS NULL OR e.updated_at < p_updated_before)
+          AND (p_archived OR e.status = 'active')
+        ORDER BY rank DESC, e.id
+        LIMIT p_limit
+    )
+    -- Each hit highlighted in the configuration it is indexed in.
+    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+           coalesce(e.relevance, 0.5)::float8, nullif(e.user_id, ''), e.shared, e.source,
+           e.key, e.update_count, e.access_count, e.last_accessed_at, e.created_at,
+           e.updated_at, e.session_id,
+           e.rank, NULL::float8, NULL::float8, NULL::float8,
+           ts_headline(e.text_config::regconfig, concat_ws(' - ', e.name, e.summary), v_tsquery,
+                       'StartSel=<b>, StopSel=</b>, MaxWords=30, MinWords=10')
+    FROM found e
+    ORDER BY e.rank DESC, e.id;
+END
+$$;
+
+--
 -- Name: memory_search_vector_v1(public.vector, text, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -4241,6 +4482,63 @@ BEGIN
         last_activity = CASE WHEN s.id = NEW.session_id THEN now() ELSE s.last_activity END
     WHERE s.tenant_id = NEW.tenant_id AND s.id IN (OLD.session_id, NEW.session_id);
     RETURN NULL;
+END
+$$;
+
+--
+-- Name: memory_text_configs_v1(text[]); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_text_configs_v1(p_kinds text[]) RETURNS text[]
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    -- The configurations of the kinds given (each kind's, else the tenant's), or with no
+    -- kinds the tenant's and every kind's override: distinct, in name order.
+    WITH tenant AS (
+        SELECT coalesce((SELECT s.text_config FROM agentledger.memory_settings s
+                         WHERE s.tenant_id = agentledger.current_tenant()), 'english') AS config
+    )
+    SELECT coalesce(array_agg(DISTINCT c.config ORDER BY c.config), ARRAY['english'])
+    FROM (
+        SELECT t.config FROM tenant t WHERE p_kinds IS NULL
+        UNION ALL
+        SELECT k.text_config FROM agentledger.memory_kind_languages k
+        WHERE p_kinds IS NULL AND k.tenant_id = agentledger.current_tenant()
+        UNION ALL
+        SELECT coalesce(k.text_config, t.config)
+        FROM unnest(p_kinds) AS u(kind)
+        CROSS JOIN tenant t
+        LEFT JOIN agentledger.memory_kind_languages k
+            ON k.tenant_id = agentledger.current_tenant() AND k.kind = u.kind
+    ) c
+$$;
+
+--
+-- Name: memory_tsquery_v1(text[], text); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_tsquery_v1(p_configs text[], p_query text) RETURNS tsquery
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_each tsquery;
+    v_query tsquery;
+BEGIN
+    -- The query parsed in each configuration, ORed (each distinct parse once; one with no
+    -- lexeme, all stop words, adds nothing).
+    FOR v_each IN
+        SELECT DISTINCT websearch_to_tsquery(c.config::regconfig, p_query) AS q
+        FROM unnest(p_configs) AS c(config)
+        ORDER BY q
+    LOOP
+        IF numnode(v_each) > 0 THEN
+            v_query := CASE WHEN v_query IS NULL THEN v_each ELSE v_query || v_each END;
+        END IF;
+    END LOOP;
+    RETURN coalesce(v_query,
+                    websearch_to_tsquery(coalesce(p_configs[1], 'english')::regconfig, p_query));
 END
 $$;
 
@@ -4601,6 +4899,72 @@ END
 $$;
 
 --
+-- Name: session_search_artifacts_v3(text, uuid, text, boolean, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.session_search_artifacts_v3(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer) RETURNS TABLE(artifact_id uuid, session_id uuid, name text, version integer, artifact_type text, segment integer, "offset" bigint, rank real, snippet text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    SET enable_indexscan TO 'off'
+    SET enable_seqscan TO 'off'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    -- The query in the session's configuration, or across the tenant in every one in use.
+    v_tsquery tsquery := agentledger.memory_tsquery_v1(
+        agentledger.session_text_configs_v1(p_session), p_query);
+    -- The query with its phrases loosened to "every word" (a negated one left as it is):
+    -- GIN answers it without reading the rows, so a phrase is checked, and the matches
+    -- ranked, on at most v_examined segments holding its words: a bounded sample of the
+    -- matches of common words.
+    v_words tsquery := CASE WHEN strpos(v_tsquery::text, '!') = 0
+        THEN regexp_replace(v_tsquery::text, '<(-|[0-9]+)>', '&', 'g')::tsquery
+        ELSE v_tsquery END;
+    v_examined integer := greatest(3000, p_limit * 20);
+BEGIN
+    RETURN QUERY
+    WITH found AS (
+        SELECT p.artifact_id, p.ord, p.start_at, p.session_id, p.name, p.version,
+               p.artifact_type, ts_rank_cd(p.tsv, v_tsquery) AS rank
+        FROM (
+            SELECT g.artifact_id, g.ord, g.start_at, g.tsv, a.session_id, a.name, a.version,
+                   a.artifact_type
+            FROM agentledger.session_artifact_segments g
+            JOIN agentledger.session_artifacts a
+                ON a.tenant_id = g.tenant_id AND a.id = g.artifact_id
+            WHERE g.tsv @@ v_words
+              AND g.tenant_id = agentledger.current_tenant()
+              AND (p_session IS NULL OR a.session_id = p_session)
+              AND (p_type IS NULL OR a.artifact_type = p_type)
+              AND (p_all_versions OR NOT EXISTS (
+                  SELECT 1 FROM agentledger.session_artifacts n
+                  WHERE n.tenant_id = a.tenant_id AND n.session_id = a.session_id
+                    AND n.name = a.name AND n.version > a.version))
+            LIMIT v_examined
+        ) p
+        WHERE v_words = v_tsquery OR p.tsv @@ v_tsquery
+    ), best AS (
+        SELECT DISTINCT ON (f.artifact_id) f.*
+        FROM found f
+        ORDER BY f.artifact_id, f.rank DESC, f.ord
+    ), top AS (
+        SELECT * FROM best b ORDER BY b.rank DESC, b.artifact_id LIMIT p_limit
+    )
+    -- Each snippet highlighted in the configuration its segment is indexed in.
+    SELECT t.artifact_id, t.session_id, t.name, t.version, t.artifact_type, t.ord,
+           t.start_at, t.rank,
+           ts_headline(g.text_config::regconfig, g.body || g.overlap, v_tsquery,
+               'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MinWords=8, MaxWords=30')
+    FROM top t
+    JOIN agentledger.session_artifact_segments g
+        ON g.tenant_id = agentledger.current_tenant() AND g.artifact_id = t.artifact_id
+       AND g.ord = t.ord
+    ORDER BY t.rank DESC, t.artifact_id;
+END
+$$;
+
+--
 -- Name: session_search_chunks_v1(text, uuid, text, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -4706,6 +5070,74 @@ END
 $$;
 
 --
+-- Name: session_search_chunks_v3(text, uuid, text, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.session_search_chunks_v3(p_query text, p_session uuid, p_format text, p_limit integer) RETURNS TABLE(chunk_id uuid, session_id uuid, seq integer, format text, segment integer, "offset" bigint, rank real, snippet text)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_custom_plan'
+    SET enable_indexscan TO 'off'
+    SET enable_seqscan TO 'off'
+    AS $$
+#variable_conflict use_column
+DECLARE
+    -- The query in the session's configuration, or across the tenant in every one in use.
+    v_tsquery tsquery := agentledger.memory_tsquery_v1(
+        agentledger.session_text_configs_v1(p_session), p_query);
+    -- The query with its phrases loosened to "every word" (a negated one left as it is):
+    -- GIN answers it without reading the rows, so a phrase is checked, and the matches
+    -- ranked, on at most v_examined segments holding its words: a bounded sample of the
+    -- matches of common words.
+    v_words tsquery := CASE WHEN strpos(v_tsquery::text, '!') = 0
+        THEN regexp_replace(v_tsquery::text, '<(-|[0-9]+)>', '&', 'g')::tsquery
+        ELSE v_tsquery END;
+    v_examined integer := greatest(3000, p_limit * 20);
+BEGIN
+    RETURN QUERY
+    WITH found AS (
+        SELECT p.chunk_id, p.ord, p.start_at, ts_rank_cd(p.tsv, v_tsquery) AS rank
+        FROM (
+            SELECT g.chunk_id, g.ord, g.start_at, g.tsv
+            FROM agentledger.session_chunk_segments g
+            WHERE p_session IS NULL AND p_format IS NULL
+              AND g.tsv @@ v_words
+              AND g.tenant_id = agentledger.current_tenant()
+            UNION ALL
+            SELECT g.chunk_id, g.ord, g.start_at, g.tsv
+            FROM agentledger.session_chunks c
+            JOIN agentledger.session_chunk_segments g
+                ON g.tenant_id = c.tenant_id AND g.chunk_id = c.id
+            WHERE NOT (p_session IS NULL AND p_format IS NULL)
+              AND g.tsv @@ v_words
+              AND c.tenant_id = agentledger.current_tenant()
+              AND (p_session IS NULL OR c.session_id = p_session)
+              AND (p_format IS NULL OR c.format = p_format)
+            LIMIT v_examined
+        ) p
+        WHERE v_words = v_tsquery OR p.tsv @@ v_tsquery
+    ), best AS (
+        SELECT DISTINCT ON (f.chunk_id) f.*
+        FROM found f
+        ORDER BY f.chunk_id, f.rank DESC, f.ord
+    ), top AS (
+        SELECT * FROM best b ORDER BY b.rank DESC, b.chunk_id LIMIT p_limit
+    )
+    -- Each snippet highlighted in the configuration its segment is indexed in.
+    SELECT t.chunk_id, c.session_id, c.seq, c.format, t.ord, t.start_at, t.rank,
+           ts_headline(g.text_config::regconfig, g.body || g.overlap, v_tsquery,
+               'StartSel=<mark>, StopSel=</mark>, MaxFragments=2, MinWords=8, MaxWords=30')
+    FROM top t
+    JOIN agentledger.session_chunks c
+        ON c.tenant_id = agentledger.current_tenant() AND c.id = t.chunk_id
+    JOIN agentledger.session_chunk_segments g
+        ON g.tenant_id = agentledger.current_tenant() AND g.chunk_id = t.chunk_id
+       AND g.ord = t.ord
+    ORDER BY t.rank DESC, t.chunk_id;
+END
+$$;
+
+--
 -- Name: session_segment_tsv(); Type: FUNCTION; Schema: agentledger
 --
 
@@ -4713,14 +5145,66 @@ CREATE FUNCTION agentledger.session_segment_tsv() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+DECLARE
+    v_config text;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        NEW.text_config := coalesce((SELECT s.text_config FROM agentledger.memory_settings s
-                                     WHERE s.tenant_id = NEW.tenant_id), 'english');
+        -- (The chunk or artifact may have been inserted by the same statement: this
+        -- function is volatile, so its queries see it.)
+        IF TG_TABLE_NAME = 'session_chunk_segments' THEN
+            SELECT s.text_config INTO v_config
+            FROM agentledger.session_chunks c
+            JOIN agentledger.sessions s ON s.tenant_id = c.tenant_id AND s.id = c.session_id
+            WHERE c.tenant_id = NEW.tenant_id AND c.id = NEW.chunk_id;
+        ELSE
+            SELECT s.text_config INTO v_config
+            FROM agentledger.session_artifacts a
+            JOIN agentledger.sessions s ON s.tenant_id = a.tenant_id AND s.id = a.session_id
+            WHERE a.tenant_id = NEW.tenant_id AND a.id = NEW.artifact_id;
+        END IF;
+        NEW.text_config := coalesce(v_config,
+            (SELECT m.text_config FROM agentledger.memory_settings m
+             WHERE m.tenant_id = NEW.tenant_id), 'english');
     END IF;
     NEW.tsv := to_tsvector(NEW.text_config::regconfig, NEW.body || NEW.overlap);
     RETURN NEW;
 END
+$$;
+
+--
+-- Name: session_text_configs_v1(uuid); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.session_text_configs_v1(p_session uuid) RETURNS text[]
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET enable_indexscan TO 'on'
+    AS $$
+    WITH RECURSIVE tenant AS (
+        SELECT coalesce((SELECT m.text_config FROM agentledger.memory_settings m
+                         WHERE m.tenant_id = agentledger.current_tenant()), 'english') AS config
+    ), chosen(config) AS (
+        -- The distinct configurations sessions chose, one index probe each.
+        (SELECT s.text_config FROM agentledger.sessions s
+         WHERE p_session IS NULL AND s.tenant_id = agentledger.current_tenant()
+           AND s.text_config IS NOT NULL
+         ORDER BY s.text_config LIMIT 1)
+        UNION ALL
+        SELECT (SELECT s.text_config FROM agentledger.sessions s
+                WHERE s.tenant_id = agentledger.current_tenant() AND s.text_config > c.config
+                ORDER BY s.text_config LIMIT 1)
+        FROM chosen c
+        WHERE c.config IS NOT NULL
+    )
+    SELECT CASE WHEN p_session IS NULL THEN
+        ARRAY(SELECT t.config FROM tenant t
+              UNION SELECT c.config FROM chosen c WHERE c.config IS NOT NULL
+              ORDER BY 1)
+    ELSE
+        ARRAY[coalesce((SELECT s.text_config FROM agentledger.sessions s
+                        WHERE s.tenant_id = agentledger.current_tenant() AND s.id = p_session),
+                       (SELECT t.config FROM tenant t))]
+    END
 $$;
 
 --
@@ -5515,6 +5999,21 @@ WITH (fillfactor='80');
 ALTER TABLE ONLY agentledger.memory_entities FORCE ROW LEVEL SECURITY;
 
 --
+-- Name: memory_kind_languages; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.memory_kind_languages (
+    tenant_id text NOT NULL,
+    kind text NOT NULL,
+    text_config text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT memory_kind_languages_kind CHECK (((length(kind) >= 1) AND (length(kind) <= 100))),
+    CONSTRAINT memory_kind_languages_text_config CHECK (((length(text_config) >= 1) AND (length(text_config) <= 200)))
+);
+
+ALTER TABLE ONLY agentledger.memory_kind_languages FORCE ROW LEVEL SECURITY;
+
+--
 -- Name: memory_name_terms; Type: TABLE; Schema: agentledger
 --
 
@@ -5754,7 +6253,9 @@ CREATE TABLE agentledger.sessions (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     last_activity timestamp with time zone DEFAULT now() NOT NULL,
     status_changed_at timestamp with time zone,
+    text_config text,
     CONSTRAINT sessions_status CHECK ((status = ANY (ARRAY['active'::text, 'paused'::text, 'completed'::text, 'archived'::text]))),
+    CONSTRAINT sessions_text_config CHECK (((length(text_config) >= 1) AND (length(text_config) <= 200))),
     CONSTRAINT sessions_title_length CHECK (((length(title) >= 1) AND (length(title) <= 500)))
 );
 
@@ -6625,6 +7126,13 @@ ALTER TABLE ONLY agentledger.memory_entities
     ADD CONSTRAINT memory_entities_pkey PRIMARY KEY (tenant_id, id);
 
 --
+-- Name: memory_kind_languages memory_kind_languages_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.memory_kind_languages
+    ADD CONSTRAINT memory_kind_languages_pkey PRIMARY KEY (tenant_id, kind);
+
+--
 -- Name: memory_name_terms memory_name_terms_pkey; Type: CONSTRAINT; Schema: agentledger
 --
 
@@ -7061,6 +7569,12 @@ CREATE INDEX sessions_participants ON agentledger.sessions USING gin (participan
 CREATE INDEX sessions_status_activity ON agentledger.sessions USING btree (tenant_id, status, last_activity DESC, id DESC);
 
 --
+-- Name: sessions_text_config; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX sessions_text_config ON agentledger.sessions USING btree (tenant_id, text_config) WHERE (text_config IS NOT NULL);
+
+--
 -- Name: tasks_dead_letters; Type: INDEX; Schema: agentledger
 --
 
@@ -7437,6 +7951,13 @@ ALTER TABLE ONLY agentledger.memory_entities
     ADD CONSTRAINT memory_entities_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
 
 --
+-- Name: memory_kind_languages memory_kind_languages_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.memory_kind_languages
+    ADD CONSTRAINT memory_kind_languages_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
+
+--
 -- Name: memory_name_terms memory_name_terms_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
 --
 
@@ -7782,6 +8303,12 @@ CREATE POLICY global_read ON agentledger.catalog_global_versions FOR SELECT USIN
 --
 
 ALTER TABLE agentledger.memory_entities ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: memory_kind_languages; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.memory_kind_languages ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: memory_name_terms; Type: ROW SECURITY; Schema: agentledger
@@ -8312,6 +8839,12 @@ CREATE POLICY tenant_isolation ON agentledger.events USING ((tenant_id = agentle
 CREATE POLICY tenant_isolation ON agentledger.memory_entities USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
 
 --
+-- Name: memory_kind_languages tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.memory_kind_languages USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
 -- Name: memory_name_terms tenant_isolation; Type: POLICY; Schema: agentledger
 --
 
@@ -8782,6 +9315,13 @@ REVOKE ALL ON FUNCTION agentledger.memory_search_hybrid_v5(p_query text, p_pool 
 GRANT ALL ON FUNCTION agentledger.memory_search_hybrid_v5(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
+-- Name: FUNCTION memory_search_hybrid_v6(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_search_hybrid_v6(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_search_hybrid_v6(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
 -- Name: FUNCTION memory_search_hybrid_vector_v1(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_embedding public.vector, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
 --
 
@@ -8822,6 +9362,13 @@ GRANT ALL ON FUNCTION agentledger.memory_search_hybrid_vector_v5(p_query text, p
 
 REVOKE ALL ON FUNCTION agentledger.memory_search_hybrid_vector_v6(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_space bigint, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.memory_search_hybrid_vector_v6(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_space bigint, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION memory_search_hybrid_vector_v7(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_space bigint, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_search_hybrid_vector_v7(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_space bigint, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_search_hybrid_vector_v7(p_query text, p_pool integer, p_text_cap integer, p_rrf_k integer, p_threshold double precision, p_cap integer, p_space bigint, p_embedding public.vector, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
 -- Name: FUNCTION memory_search_name_v1(p_name text, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
@@ -8915,6 +9462,13 @@ REVOKE ALL ON FUNCTION agentledger.memory_search_text_v5(p_query text, p_user te
 GRANT ALL ON FUNCTION agentledger.memory_search_text_v5(p_query text, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
 
 --
+-- Name: FUNCTION memory_search_text_v6(p_query text, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_search_text_v6(p_query text, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_search_text_v6(p_query text, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) TO agentledger_app;
+
+--
 -- Name: FUNCTION memory_search_vector_v1(p_embedding public.vector, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger
 --
 
@@ -8971,6 +9525,18 @@ REVOKE ALL ON FUNCTION agentledger.memory_session_count_move() FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.memory_session_count_move() TO agentledger_app;
 
 --
+-- Name: FUNCTION memory_text_configs_v1(p_kinds text[]); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_text_configs_v1(p_kinds text[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION memory_tsquery_v1(p_configs text[], p_query text); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_tsquery_v1(p_configs text[], p_query text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION read_events_v1(p_after bigint, p_types text[], p_limit integer); Type: ACL; Schema: agentledger
 --
 
@@ -9013,6 +9579,13 @@ REVOKE ALL ON FUNCTION agentledger.session_search_artifacts_v2(p_query text, p_s
 GRANT ALL ON FUNCTION agentledger.session_search_artifacts_v2(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer) TO agentledger_app;
 
 --
+-- Name: FUNCTION session_search_artifacts_v3(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.session_search_artifacts_v3(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.session_search_artifacts_v3(p_query text, p_session uuid, p_type text, p_all_versions boolean, p_limit integer) TO agentledger_app;
+
+--
 -- Name: FUNCTION session_search_chunks_v1(p_query text, p_session uuid, p_format text, p_limit integer); Type: ACL; Schema: agentledger
 --
 
@@ -9027,11 +9600,24 @@ REVOKE ALL ON FUNCTION agentledger.session_search_chunks_v2(p_query text, p_sess
 GRANT ALL ON FUNCTION agentledger.session_search_chunks_v2(p_query text, p_session uuid, p_format text, p_limit integer) TO agentledger_app;
 
 --
+-- Name: FUNCTION session_search_chunks_v3(p_query text, p_session uuid, p_format text, p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.session_search_chunks_v3(p_query text, p_session uuid, p_format text, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.session_search_chunks_v3(p_query text, p_session uuid, p_format text, p_limit integer) TO agentledger_app;
+
+--
 -- Name: FUNCTION session_segment_tsv(); Type: ACL; Schema: agentledger
 --
 
 REVOKE ALL ON FUNCTION agentledger.session_segment_tsv() FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.session_segment_tsv() TO agentledger_app;
+
+--
+-- Name: FUNCTION session_text_configs_v1(p_session uuid); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.session_text_configs_v1(p_session uuid) FROM PUBLIC;
 
 --
 -- Name: TABLE agents; Type: ACL; Schema: agentledger
@@ -10082,6 +10668,12 @@ GRANT SELECT(created_at) ON TABLE agentledger.memory_entities TO agentledger_rep
 --
 
 GRANT SELECT(updated_at) ON TABLE agentledger.memory_entities TO agentledger_reporting;
+
+--
+-- Name: TABLE memory_kind_languages; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE agentledger.memory_kind_languages TO agentledger_app;
 
 --
 -- Name: TABLE memory_name_terms; Type: ACL; Schema: agentledger

@@ -14,6 +14,7 @@ from agentledger.db.forward import forward_async
 from agentledger.db.statements import Op
 from agentledger.errors import InvalidInput
 from agentledger.memory import graph, ops, search, spaces, vocabulary
+from agentledger.memory import languages as langs
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.filters import Filter
 from agentledger.memory.jobs_async import AsyncJobs
@@ -247,7 +248,7 @@ class AsyncMemory(AsyncJobs):
         threshold: float = 0.3,
         touch: bool = False,
     ) -> list[SearchHit]:
-        """Hybrid search: full-text (in the tenant's language), fuzzy-name and vector ranks
+        """Hybrid search: full-text (in each kind's language), fuzzy-name and vector ranks
         fused (reciprocal rank fusion) in one statement. The vector signal joins when an
         embedding is given (in ``space``, None: the default space) or an embedder is
         configured (in its space). Each hit carries every signal's score."""
@@ -270,7 +271,8 @@ class AsyncMemory(AsyncJobs):
     declare_space = forward_async(spaces.declare)
     drop_space = forward_async(spaces.drop)
     set_default_space = forward_async(spaces.set_default)
-    language = forward_async(spaces.language)
+    language = forward_async(langs.language)
+    languages = forward_async(langs.languages)
 
     spaces = forward_async(spaces.list_)  # last: the name is the module's until here
 

@@ -15,6 +15,7 @@ from agentledger.db.forward import forward_sync
 from agentledger.db.statements import Op
 from agentledger.errors import InvalidInput
 from agentledger.memory import graph, ops, search, spaces, vocabulary
+from agentledger.memory import languages as langs
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.filters import Filter
 from agentledger.memory.jobs_sync import Jobs
@@ -248,7 +249,7 @@ class Memory(Jobs):
         threshold: float = 0.3,
         touch: bool = False,
     ) -> list[SearchHit]:
-        """Hybrid search: full-text (in the tenant's language), fuzzy-name and vector ranks
+        """Hybrid search: full-text (in each kind's language), fuzzy-name and vector ranks
         fused (reciprocal rank fusion) in one statement. The vector signal joins when an
         embedding is given (in ``space``, None: the default space) or an embedder is
         configured (in its space). Each hit carries every signal's score."""
@@ -271,7 +272,8 @@ class Memory(Jobs):
     declare_space = forward_sync(spaces.declare)
     drop_space = forward_sync(spaces.drop)
     set_default_space = forward_sync(spaces.set_default)
-    language = forward_sync(spaces.language)
+    language = forward_sync(langs.language)
+    languages = forward_sync(langs.languages)
 
     spaces = forward_sync(spaces.list_)  # last: the name is the module's until here
 

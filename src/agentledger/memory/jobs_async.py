@@ -61,16 +61,25 @@ class AsyncJobs:
     reembed_status = forward_async(rebuild.reembed_status)
     reindex_batch = forward_async(rebuild.reindex_range)
 
-    async def set_language(self, config: str, *, batch_size: int = 2000, wait: bool = False) -> str:
+    async def set_language(
+        self,
+        config: str | None,
+        *,
+        kind: str | None = None,
+        batch_size: int = 2000,
+        wait: bool = False,
+    ) -> str:
         """Full-text search in ``config``, a text-search configuration of this server
         ("german", "spanish", "simple", ...; InvalidInput naming ``language`` and listing
-        the server's otherwise, nothing changed). New writes and queries use it at once.
-        The stored entities are re-indexed in the background: batches of ``batch_size``
+        the server's otherwise, nothing changed): the tenant's, or with ``kind`` the one
+        that kind's entities are indexed and searched in (``None`` clears the kind's, which
+        then follows the tenant's again). New writes and queries use it at once. The stored
+        entities concerned are re-indexed in the background: batches of ``batch_size``
         entities are enqueued (queue ``agentledger.reindex``) in the same transaction, for
         a worker (``reindex_handler``) or ``reindex()``; ``language_status()`` says what is
         left. ``wait=True`` works the batches here before returning (not inside
-        ``transaction()``)."""
-        status = await self._run(rebuild.set_language(config, batch_size=batch_size))
+        ``transaction()``). Returns the language now in force (the kind's, with ``kind``)."""
+        status = await self._run(rebuild.set_language(config, kind=kind, batch_size=batch_size))
         if wait:
             await self.reindex(batch_size=batch_size)
         return status.language

@@ -6,14 +6,17 @@
 -- update_count counting each merge (``repeats``: inputs of one batch already merged in),
 -- each merge recorded as an access (access_count, last_accessed_at), and a given session
 -- moving the entity to it (an absent one keeps the stored session); the search vector is
--- built in the tenant's text-search configuration (memory_settings, english when unset).
+-- built in the kind's text-search configuration (memory_kind_languages), else the
+-- tenant's (memory_settings), else english.
 INSERT INTO agentledger.memory_entities AS e
     (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
      relevance, update_count, created_at, updated_at, session_id, text_config)
 SELECT agentledger.current_tenant(), u.user_id, u.shared, u.kind, u.source, u.key, u.dedup_key,
        u.name, u.summary, u.attrs, u.tags, u.relevance, u.repeats, coalesce(u.first_at, now()),
        coalesce(u.at, now()), u.session_id,
-       coalesce((SELECT c.text_config FROM agentledger.memory_settings c
+       coalesce((SELECT k.text_config FROM agentledger.memory_kind_languages k
+                 WHERE k.tenant_id = agentledger.current_tenant() AND k.kind = u.kind),
+                (SELECT c.text_config FROM agentledger.memory_settings c
                  WHERE c.tenant_id = agentledger.current_tenant()), 'english')
 FROM jsonb_to_recordset(%(rows)s::jsonb) AS u(
     user_id text, shared boolean, kind text, source text, key text, dedup_key text, name text,
@@ -177,7 +180,7 @@ SELECT * FROM agentledger.memory_search_name_v4(
 
 -- name: search_text
 -- Full-text search over name (A), summary (B) and string attrs (C), ranked, with highlights.
-SELECT * FROM agentledger.memory_search_text_v5(
+SELECT * FROM agentledger.memory_search_text_v6(
     p_query => %(query)s::text, p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
     p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
@@ -215,7 +218,7 @@ SELECT * FROM agentledger.memory_search_vector_v5(
 
 -- name: search_hybrid
 -- Text and fuzzy-name candidates fused by reciprocal rank (RRF), each signal's score kept.
-SELECT * FROM agentledger.memory_search_hybrid_v5(
+SELECT * FROM agentledger.memory_search_hybrid_v6(
     p_query => %(query)s::text, p_pool => %(pool)s::integer, p_text_cap => %(text_cap)s::integer,
     p_rrf_k => %(rrf_k)s::integer, p_threshold => %(threshold)s::float8,
     p_cap => %(cap)s::integer,
@@ -230,7 +233,7 @@ SELECT * FROM agentledger.memory_search_hybrid_v5(
 
 -- name: search_hybrid_vector
 -- Text, fuzzy-name and vector candidates fused by reciprocal rank (RRF), in one statement.
-SELECT * FROM agentledger.memory_search_hybrid_vector_v6(
+SELECT * FROM agentledger.memory_search_hybrid_vector_v7(
     p_query => %(query)s::text, p_pool => %(pool)s::integer, p_text_cap => %(text_cap)s::integer,
     p_rrf_k => %(rrf_k)s::integer, p_threshold => %(threshold)s::float8,
     p_cap => %(cap)s::integer,
@@ -505,9 +508,21 @@ WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
            OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
 
 -- name: get_text_config
--- The tenant's text-search configuration (NULL: never chosen, english).
-SELECT s.text_config FROM agentledger.memory_settings s
-WHERE s.tenant_id = agentledger.current_tenant()
+-- The text-search configuration of a kind's entities (its own), else the tenant's (NULL:
+-- never chosen, english); of the tenant's when the kind is NULL.
+SELECT coalesce(
+    (SELECT k.text_config FROM agentledger.memory_kind_languages k
+     WHERE k.tenant_id = agentledger.current_tenant() AND k.kind = %(kind)s::text),
+    (SELECT s.text_config FROM agentledger.memory_settings s
+     WHERE s.tenant_id = agentledger.current_tenant()))
+
+-- name: text_config_choices
+-- The tenant's text-search configuration (NULL: english) and each kind's own, as an object.
+SELECT (SELECT s.text_config FROM agentledger.memory_settings s
+        WHERE s.tenant_id = agentledger.current_tenant()) AS language,
+       coalesce((SELECT jsonb_object_agg(k.kind, k.text_config)
+                 FROM agentledger.memory_kind_languages k
+                 WHERE k.tenant_id = agentledger.current_tenant()), '{}') AS kinds
 
 -- name: text_configs
 -- The server's text-search configurations, as their names resolve under pg_catalog.
@@ -522,16 +537,32 @@ INSERT INTO agentledger.memory_settings AS s (tenant_id, text_config)
 VALUES (agentledger.current_tenant(), %(config)s)
 ON CONFLICT (tenant_id) DO UPDATE SET text_config = EXCLUDED.text_config, updated_at = now()
 
+-- name: set_kind_text_config
+-- Choose the text-search configuration of one kind's entities.
+INSERT INTO agentledger.memory_kind_languages AS k (tenant_id, kind, text_config)
+VALUES (agentledger.current_tenant(), %(kind)s, %(config)s)
+ON CONFLICT (tenant_id, kind) DO UPDATE SET text_config = EXCLUDED.text_config, updated_at = now()
+
+-- name: clear_kind_text_config
+-- A kind's entities back in the tenant's text-search configuration.
+DELETE FROM agentledger.memory_kind_languages k
+WHERE k.tenant_id = agentledger.current_tenant() AND k.kind = %(kind)s
+
 -- name: reindex_bounds
--- How many of the tenant's entities are indexed in another language than its own, and
--- every n-th of their ids: the upper keyset bounds of re-index batches.
+-- How many of the tenant's entities (of one kind, or all) are indexed in another language
+-- than their own (their kind's, else the tenant's), and every n-th of their ids: the
+-- upper keyset bounds of re-index batches.
 WITH cfg AS (
     SELECT coalesce((SELECT c.text_config FROM agentledger.memory_settings c
                      WHERE c.tenant_id = agentledger.current_tenant()), 'english') AS config
 ), todo AS (
     SELECT e.id, row_number() OVER (ORDER BY e.id) AS n
-    FROM agentledger.memory_entities e, cfg
-    WHERE e.tenant_id = agentledger.current_tenant() AND e.text_config <> cfg.config
+    FROM agentledger.memory_entities e
+    CROSS JOIN cfg
+    LEFT JOIN agentledger.memory_kind_languages k ON k.tenant_id = e.tenant_id AND k.kind = e.kind
+    WHERE e.tenant_id = agentledger.current_tenant()
+      AND (%(kind)s::text IS NULL OR e.kind = %(kind)s::text)
+      AND e.text_config <> coalesce(k.text_config, cfg.config)
 )
 SELECT count(*) AS pending,
        coalesce(array_agg(t.id ORDER BY t.id) FILTER (WHERE mod(t.n, %(batch)s) = 0), '{}')
@@ -540,37 +571,51 @@ FROM todo t
 
 -- name: reindex_range
 -- Re-index the tenant's entities of one keyset range (lo, hi] still in another language
--- (the search vector is generated from text_config), skipping rows others hold; with how
--- many were pending in the range before (the skipped ones are the difference).
+-- than their own (their kind's, else the tenant's; the search vector is generated from
+-- text_config), skipping rows others hold; with how many were pending in the range before
+-- (the skipped ones are the difference). The configuration is read off the row as updated
+-- (a kind changed meanwhile is indexed in its new one).
 WITH cfg AS (
     SELECT coalesce((SELECT c.text_config FROM agentledger.memory_settings c
                      WHERE c.tenant_id = agentledger.current_tenant()), 'english') AS config
 ), todo AS (
-    SELECT e.tenant_id, e.id FROM agentledger.memory_entities e, cfg
+    SELECT e.tenant_id, e.id
+    FROM agentledger.memory_entities e
+    CROSS JOIN cfg
+    LEFT JOIN agentledger.memory_kind_languages k ON k.tenant_id = e.tenant_id AND k.kind = e.kind
     WHERE e.tenant_id = agentledger.current_tenant()
       AND (%(lo)s::uuid IS NULL OR e.id > %(lo)s::uuid)
       AND (%(hi)s::uuid IS NULL OR e.id <= %(hi)s::uuid)
-      AND e.text_config <> cfg.config
+      AND e.text_config <> coalesce(k.text_config, cfg.config)
     FOR UPDATE OF e SKIP LOCKED
 ), done AS (
-    UPDATE agentledger.memory_entities AS e SET text_config = cfg.config
+    UPDATE agentledger.memory_entities AS e
+    SET text_config = coalesce((SELECT k.text_config FROM agentledger.memory_kind_languages k
+                                WHERE k.tenant_id = e.tenant_id AND k.kind = e.kind), cfg.config)
     FROM todo t, cfg
     WHERE e.tenant_id = t.tenant_id AND e.id = t.id
     RETURNING e.id
 )
 SELECT (SELECT count(*) FROM done) AS done,
-       (SELECT count(*) FROM agentledger.memory_entities e, cfg
+       (SELECT count(*) FROM agentledger.memory_entities e
+        CROSS JOIN cfg
+        LEFT JOIN agentledger.memory_kind_languages k
+            ON k.tenant_id = e.tenant_id AND k.kind = e.kind
         WHERE e.tenant_id = agentledger.current_tenant()
           AND (%(lo)s::uuid IS NULL OR e.id > %(lo)s::uuid)
           AND (%(hi)s::uuid IS NULL OR e.id <= %(hi)s::uuid)
-          AND e.text_config <> cfg.config) AS pending
+          AND e.text_config <> coalesce(k.text_config, cfg.config)) AS pending
 
 -- name: reindex_pending
--- How many of the tenant's entities are indexed in another language than its own.
+-- How many of the tenant's entities (of one kind, or all) are indexed in another language
+-- than their own (their kind's, else the tenant's).
 SELECT count(*) FROM agentledger.memory_entities e
+LEFT JOIN agentledger.memory_kind_languages k ON k.tenant_id = e.tenant_id AND k.kind = e.kind
 WHERE e.tenant_id = agentledger.current_tenant()
-  AND e.text_config <> coalesce((SELECT c.text_config FROM agentledger.memory_settings c
-                                 WHERE c.tenant_id = e.tenant_id), 'english')
+  AND (%(kind)s::text IS NULL OR e.kind = %(kind)s::text)
+  AND e.text_config <> coalesce(k.text_config,
+                                (SELECT c.text_config FROM agentledger.memory_settings c
+                                 WHERE c.tenant_id = agentledger.current_tenant()), 'english')
 
 -- name: reembed_bounds
 -- How many of the tenant's entities have no vector in a space yet, and every n-th of their

@@ -18,7 +18,7 @@ from uuid import UUID
 from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, operation
 from agentledger.errors import InvalidInput
-from agentledger.memory import spaces
+from agentledger.memory import languages, spaces
 from agentledger.memory.records import EmbeddingSpace, LanguageStatus, ReembedStatus
 from agentledger.sessions import content as session_text
 from agentledger.tasks import NewTask
@@ -63,7 +63,7 @@ def _bound(task_input: Mapping[str, Any], field: str) -> UUID | None:
     return None if value is None else v.uuid(field, value)
 
 
-def _unfinished(queue: str) -> Gen[int]:
+def unfinished(queue: str) -> Gen[int]:
     """The tasks of ``queue`` that wait or run (expired leases too)."""
     rows = yield from tasks.depth(queue).start()
     return sum(d.ready + d.scheduled + d.running + d.expired for d in rows)
@@ -73,22 +73,35 @@ def _unfinished(queue: str) -> Gen[int]:
 
 
 @operation()
-def set_language(config: str, *, batch_size: int = 2000) -> Gen[LanguageStatus]:
+def set_language(
+    config: str | None, *, kind: str | None = None, batch_size: int = 2000
+) -> Gen[LanguageStatus]:
     """Full-text search in ``config``, a text-search configuration of this server
-    ("german", "spanish", "simple", ...), for new writes and queries; the re-index of the
-    stored entities is enqueued (``REINDEX_QUEUE``) in the same transaction. InvalidInput
-    naming ``language`` and the configurations there are when the server has no such one."""
-    name = v.text("language", config, max_len=200, strip=True)
+    ("german", "spanish", "simple", ...), for new writes and queries: the tenant's, or with
+    ``kind`` that kind's entities' own (None: the kind follows the tenant's again). The
+    re-index of the stored entities concerned is enqueued (``REINDEX_QUEUE``) in the same
+    transaction. InvalidInput naming ``language`` and the configurations there are when the
+    server has no such one, or when None is given for the tenant's."""
     size = v.integer("batch_size", batch_size, low=1, high=100_000)
-    known: list[str] = yield Q.text_configs.scalar()
-    if name not in known:
-        raise InvalidInput(
-            f"language {name!r} is not a text-search configuration of this server; "
-            f"it has: {', '.join(known)}",
-            field="language",
+    if kind is None:
+        if config is None:
+            raise InvalidInput(
+                "the tenant's language cannot be cleared (None clears a kind's): give a "
+                "text-search configuration",
+                field="language",
+            )
+        name = yield from languages.checked(config)
+        yield Q.set_text_config.none(config=name)
+        return (yield from _plan_reindex(name, size, always=True))
+    chosen = languages.kind_name(kind)
+    if config is None:
+        yield Q.clear_kind_text_config.none(kind=chosen)
+    else:
+        yield Q.set_kind_text_config.none(
+            kind=chosen, config=(yield from languages.checked(config))
         )
-    yield Q.set_text_config.none(config=name)
-    return (yield from _plan_reindex(name, size, always=True))
+    name = yield from languages.language(chosen).start()
+    return (yield from _plan_reindex(name, size, kind=chosen))
 
 
 @operation()
@@ -96,28 +109,40 @@ def plan_reindex(*, batch_size: int = 2000) -> Gen[LanguageStatus]:
     """Enqueue re-index batches for the entities still in another language, unless batches
     already wait or run (a run interrupted resumes with them)."""
     size = v.integer("batch_size", batch_size, low=1, high=100_000)
-    name = yield from spaces.language().start()
-    return (yield from _plan_reindex(name, size, always=False))
+    name = yield from languages.language().start()
+    return (yield from _plan_reindex(name, size))
 
 
-def _plan_reindex(name: str, size: int, *, always: bool) -> Gen[LanguageStatus]:
-    waiting = yield from _unfinished(REINDEX_QUEUE)
-    found = yield Q.reindex_bounds.one(batch=size)
-    # A language change always enqueues (one open batch at least): sessions' segments are
-    # re-indexed by the batches too, whether or not an entity is.
-    if always or (found["pending"] and not waiting):
+def _plan_reindex(
+    name: str, size: int, *, always: bool = False, kind: str | None = None
+) -> Gen[LanguageStatus]:
+    """Batches over every id, balanced on the entities (of ``kind``) still to re-index:
+    after a change of the tenant's language ``always`` (sessions' segments are re-indexed
+    by the batches too, whether or not an entity is); after a kind's, when any of its
+    entities is (batches already waiting may have passed their range); else only when
+    none waits (resuming an interrupted run)."""
+    waiting = yield from unfinished(REINDEX_QUEUE)
+    found = yield Q.reindex_bounds.one(batch=size, kind=kind)
+    if always or (found["pending"] and (kind is not None or not waiting)):
         batches = _batches(REINDEX_QUEUE, found["bounds"], {"batch_size": size})
         waiting += len((yield from tasks.enqueue_many(REINDEX_QUEUE, batches).start()))
-    return LanguageStatus(language=name, pending=found["pending"], batches=waiting)
+    return LanguageStatus(language=name, pending=found["pending"], batches=waiting, kind=kind)
 
 
 @operation(writes=False, standby=False)
-def language_status() -> Gen[LanguageStatus]:
-    """The tenant's language, the entities still indexed in another, the batches left."""
-    name = yield from spaces.language().start()
-    pending: int = yield Q.reindex_pending.scalar()
-    waiting = yield from _unfinished(REINDEX_QUEUE)
-    return LanguageStatus(language=name, pending=pending, batches=waiting)
+def language_status(*, kind: str | None = None) -> Gen[LanguageStatus]:
+    """The tenant's language (with ``kind``: that kind's), the entities (of that kind)
+    still indexed in another language than their own, and the re-index batches left."""
+    chosen = None if kind is None else languages.kind_name(kind)
+    name = yield from languages.language(chosen).start()
+    pending: int = yield Q.reindex_pending.scalar(kind=chosen)
+    waiting = yield from unfinished(REINDEX_QUEUE)
+    return LanguageStatus(language=name, pending=pending, batches=waiting, kind=chosen)
+
+
+def session_batch(session_id: UUID) -> NewTask:
+    """The re-index task of one session's segments, after its language changed."""
+    return NewTask(input={"session": str(session_id)}, task_type="session", max_attempts=ATTEMPTS)
 
 
 @operation()
@@ -125,7 +150,16 @@ def reindex_range(task_input: Mapping[str, Any]) -> Gen[dict[str, int]]:
     """One re-index batch (a task's input: ``lo``, ``hi``): the range's entities still in
     another language are re-indexed, and up to ``SEGMENTS`` session segments, skipping rows
     other transactions hold; when some were skipped, or segments may be left, a batch of
-    the same range is enqueued to come back for them."""
+    the same range is enqueued to come back for them. A session's batch (input:
+    ``session``) re-indexes that session's segments only, the same way."""
+    if task_input.get("session") is not None:
+        session = v.uuid("session", task_input["session"])
+        segments = yield from session_text.reindex_batch(
+            batch_size=SEGMENTS, session_id=session
+        ).start()
+        if segments == SEGMENTS:
+            yield from tasks.enqueue_many(REINDEX_QUEUE, [session_batch(session)]).start()
+        return {"reindexed": 0, "skipped": 0, "segments": segments}
     lo, hi = _bound(task_input, "lo"), _bound(task_input, "hi")
     row = yield Q.reindex_range.one(lo=lo, hi=hi)
     left = row["pending"] - row["done"]
@@ -177,7 +211,7 @@ def plan_reembed(
     target = yield from _declared(space)
     size = v.integer("batch_size", batch_size, low=1, high=10_000)
     queue = reembed_queue(target.name)
-    waiting = yield from _unfinished(queue)
+    waiting = yield from unfinished(queue)
     found = yield Q.reembed_bounds.one(space=target.id, batch=size)
     if found["missing"] == 0 and waiting == 0:
         if make_default and not target.default:
@@ -213,7 +247,7 @@ def reembed_status(space: str) -> Gen[ReembedStatus]:
     """The entities with no vector in ``space`` yet, and the batches left."""
     target = yield from _declared(space)
     missing: int = yield Q.reembed_missing.scalar(space=target.id)
-    waiting = yield from _unfinished(reembed_queue(target.name))
+    waiting = yield from unfinished(reembed_queue(target.name))
     return ReembedStatus(
         space=target.name, missing=missing, batches=waiting, default=target.default
     )

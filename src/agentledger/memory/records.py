@@ -175,13 +175,25 @@ class EmbeddingSpace:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class LanguageStatus:
-    """The tenant's text-search language and how far the re-index after its last change
-    has come: ``pending`` entities are still indexed in another language, ``batches``
-    re-index tasks wait or run (queue ``agentledger.reindex``). Done when both are 0."""
+    """A text-search language (the tenant's, an entity ``kind``'s or a session's) and how
+    far the re-index after its last change has come: ``pending`` entities (a session's
+    status: its chunk and artifact segments) are still indexed in another language,
+    ``batches`` re-index tasks of the tenant wait or run (queue ``agentledger.reindex``).
+    Done when both are 0."""
 
     language: str
     pending: int
     batches: int
+    kind: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Languages:
+    """The tenant's text-search ``language`` and the entity kinds that have their own
+    (``kinds``: kind -> configuration, by kind); every other kind uses the tenant's."""
+
+    language: str
+    kinds: dict[str, str]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

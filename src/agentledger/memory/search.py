@@ -59,7 +59,9 @@ def search_text(
     query: str, *, filter: Filter | None = None, limit: int = 10, touch: bool = False
 ) -> Gen[list[SearchHit]]:
     """Full-text search over name, summary and string attrs (web-search syntax: quotes, OR, -not),
-    ranked, with highlights."""
+    ranked, with highlights. The query is read in the language of each kind searched (the
+    filter's kinds, else every language the tenant's kinds use), and each hit highlighted
+    in its own."""
     rows = yield Q.search_text.all(
         query=v.text("query", query, max_len=1000),
         **filters.params(filter),

@@ -1,5 +1,5 @@
-"""A tenant's embedding spaces (memory_0013) and its text-search language: declaring,
-listing and choosing them, and resolving the space a vector belongs to."""
+"""A tenant's embedding spaces (memory_0013): declaring, listing and choosing them, and
+resolving the space a vector belongs to."""
 
 from __future__ import annotations
 
@@ -202,16 +202,6 @@ def _space(row: Mapping[str, Any]) -> EmbeddingSpace:
         quantization=row["quantization"],
         rerank=row["rerank"],
     )
-
-
-# --- language ---------------------------------------------------------------------------
-
-
-@operation(writes=False)
-def language() -> Gen[str]:
-    """The tenant's text-search configuration ("english" until it chooses another)."""
-    name: str | None = yield Q.get_text_config.scalar()
-    return name or "english"
 
 
 # --- re-embedding -----------------------------------------------------------------------

@@ -310,12 +310,14 @@ def search_artifacts(
 
 
 @operation(idempotent=True)
-def reindex_batch(*, batch_size: int = 500) -> Gen[int]:
-    """Re-index up to ``batch_size`` of the tenant's chunk and artifact segments still
-    indexed in another language than its own (``memory.set_language``), chunks first,
-    skipping rows other transactions hold; how many were (fewer: nothing left)."""
+def reindex_batch(*, batch_size: int = 500, session_id: UUID | str | None = None) -> Gen[int]:
+    """Re-index up to ``batch_size`` of the tenant's chunk and artifact segments (of one
+    session, or of any) still indexed in another language than their own (their
+    session's, else the tenant's), chunks first, skipping rows other transactions hold;
+    how many were (fewer: nothing left)."""
     size = v.integer("batch_size", batch_size, low=1, high=10_000)
-    done: int = yield Q.reindex_chunk_segments.rowcount(batch=size)
+    session = None if session_id is None else session_uuid(session_id)
+    done: int = yield Q.reindex_chunk_segments.rowcount(batch=size, session=session)
     if done < size:
-        done += yield Q.reindex_artifact_segments.rowcount(batch=size - done)
+        done += yield Q.reindex_artifact_segments.rowcount(batch=size - done, session=session)
     return done

@@ -9,7 +9,7 @@ from uuid import UUID
 from agentledger.db.database_async import AsyncRunner
 from agentledger.db.forward import forward_async
 from agentledger.sessions import content as texts
-from agentledger.sessions import ops
+from agentledger.sessions import language, ops
 from agentledger.sessions.records import (
     Artifact,
     ArtifactHit,
@@ -119,9 +119,11 @@ class AsyncSessions:
         format: str | None = None,
         limit: int = 20,
     ) -> list[ChunkHit]:
-        """Full-text search over every chunk (web search syntax) in the tenant's language,
-        best first. A query matching more segments than a search reads (common words) is
-        ranked over a bounded sample of its matches; see docs/sessions.md."""
+        """Full-text search over every chunk (web search syntax), best first: in one
+        session, in its language; across the tenant, in every language its sessions use
+        (the tenant's and the sessions' own). A query matching more segments than a search
+        reads (common words) is ranked over a bounded sample of its matches; see
+        docs/sessions.md."""
         return await self._run(
             texts.search_chunks(query, session_id=session_id, format=format, limit=limit)
         )
@@ -169,15 +171,22 @@ class AsyncSessions:
             )
         )
 
-    async def reindex(self, *, batch_size: int = 500) -> int:
-        """Index the stored chunks and artifacts again in the tenant's language after
-        ``memory.set_language``, ``batch_size`` segments per transaction (each a short one
-        that skips rows others hold; inside ``transaction()`` they share it); how many
-        were. Until then a segment stays indexed in the language it was written in, and a
-        query in the new language may miss it. Interrupted, calling it again finishes."""
+    set_language = forward_async(language.set_language)
+    language_status = forward_async(language.language_status)
+
+    async def reindex(self, *, batch_size: int = 500, session_id: UUID | str | None = None) -> int:
+        """Index the stored chunks and artifacts (of ``session_id``, or of every session)
+        again in their language (their session's, else the tenant's) after
+        ``memory.set_language`` or ``set_language``, ``batch_size`` segments per
+        transaction (each a short one that skips rows others hold; inside ``transaction()``
+        they share it); how many were. Until then a segment stays indexed in the language
+        it was written in, and a query in the new language may miss it. Interrupted,
+        calling it again finishes."""
         done = 0
         while True:
-            count = await self._run(texts.reindex_batch(batch_size=batch_size))
+            count = await self._run(
+                texts.reindex_batch(batch_size=batch_size, session_id=session_id)
+            )
             done += count
             if count < batch_size:
                 return done

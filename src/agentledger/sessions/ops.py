@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +16,7 @@ from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, Stmt, operation
 from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.events.ops import append_statement
+from agentledger.memory import languages
 from agentledger.memory.records import Entity
 from agentledger.records import from_row
 from agentledger.sessions.records import (
@@ -66,6 +67,11 @@ def not_found(session_id: object, field: str = "session_id") -> NotFound:
     return NotFound(f"session {session_id} does not exist", field=field)
 
 
+def record(row: Mapping[str, Any]) -> Session:
+    """A session row as the record (its ``text_config`` is the ``language``)."""
+    return from_row(Session, {**row, "language": row["text_config"]})
+
+
 @operation(idempotent=True)
 def create(
     title: str,
@@ -73,25 +79,28 @@ def create(
     participants: Sequence[str] | None = None,
     summary: str = "",
     metadata: dict[str, Any] | None = None,
+    language: str | None = None,
     id: UUID | str | None = None,
 ) -> Gen[Session]:
     """Start an active session. A repeated ``id`` returns the stored session (Conflict when
-    it has another title), so a retry is safe."""
+    it has another title), so a retry is safe. ``language``: a text-search configuration of
+    the server ("german", ...) its chunks and artifacts are indexed and searched in (None:
+    the tenant's; InvalidInput naming ``language`` and listing the server's when unknown)."""
     session_id = session_uuid(id, "id")
     name = v.text("title", title, max_len=500, strip=True)
-    row = yield Q.create_session.one(
-        id=session_id,
-        title=name,
-        participants=v.tags("participants", participants),
-        summary=v.text("summary", summary, max_len=100_000, min_len=0),
-        metadata=v.json_object("metadata", metadata),
-    )
+    fields = {
+        "participants": v.tags("participants", participants),
+        "summary": v.text("summary", summary, max_len=100_000, min_len=0),
+        "metadata": v.json_object("metadata", metadata),
+    }
+    config = None if language is None else (yield from languages.checked(language))
+    row = yield Q.create_session.one(id=session_id, title=name, language=config, **fields)
     if row is None:
         row = yield Q.get_session.one(id=session_id)
         if row is None or row["title"] != name:
             raise Conflict(f"session {session_id} already exists with another title", field="id")
-        return from_row(Session, row)
-    created = from_row(Session, row)
+        return record(row)
+    created = record(row)
     yield event(session_id, CREATED, "", {"title": name, "participants": created.participants})
     return created
 
@@ -101,7 +110,7 @@ def get(session_id: UUID | str) -> Gen[Session]:
     row = yield Q.get_session.one(id=session_uuid(session_id))
     if row is None:
         raise not_found(session_id)
-    return from_row(Session, row)
+    return record(row)
 
 
 @operation(writes=False)
@@ -119,7 +128,7 @@ def summary(session_id: UUID | str, *, chunks: int = 5, memories: int = 5) -> Ge
     size = v.integer("memories", memories, low=0, high=MAX_PAGE)
     kept = (yield Q.session_memories.all(session_id=found, limit=size)) if size else []
     return SessionSummary(
-        session=from_row(Session, row),
+        session=record(row),
         recent_chunks=[from_row(ChunkInfo, r) for r in recent],
         artifacts=[from_row(ArtifactInfo, r) for r in artifacts],
         memories=[from_row(Entity, r) for r in kept],
@@ -154,7 +163,7 @@ def list_(
         before_id=before_id,
         limit=v.integer("limit", limit, low=1, high=MAX_PAGE),
     )
-    return [from_row(Session, row) for row in rows]
+    return [record(row) for row in rows]
 
 
 @operation(idempotent=True)
@@ -177,7 +186,7 @@ def update(
     )
     if row is None:
         raise not_found(session_id)
-    return from_row(Session, row)
+    return record(row)
 
 
 @operation(idempotent=True)
@@ -196,7 +205,7 @@ def transition(session_id: UUID | str, action: str, *, by: str | None = None) ->
         what=f"session {session_id}",
         field="session_id",
     )
-    moved = from_row(Session, row)
+    moved = record(row)
     changed = moved.status_changed_at.isoformat() if moved.status_changed_at else ""
     payload = {"action": action, "status": moved.status}
     yield event(found, STATUS_CHANGED, f"{action}:{changed}", payload, actor)

@@ -1,8 +1,9 @@
 -- name: create_session
 -- Start a session with the client-side id (a repeated id returns nothing).
-INSERT INTO agentledger.sessions (tenant_id, id, title, participants, summary, metadata)
+INSERT INTO agentledger.sessions
+    (tenant_id, id, title, participants, summary, metadata, text_config)
 VALUES (agentledger.current_tenant(), %(id)s, %(title)s, %(participants)s::text[],
-        %(summary)s, %(metadata)s::jsonb)
+        %(summary)s, %(metadata)s::jsonb, %(language)s::text)
 ON CONFLICT (tenant_id, id) DO NOTHING
 RETURNING *
 
@@ -35,6 +36,35 @@ SET title = coalesce(%(title)s, s.title),
     last_activity = now()
 WHERE s.tenant_id = agentledger.current_tenant() AND s.id = %(id)s
 RETURNING s.*
+
+-- name: set_session_language
+-- Choose a session's text-search configuration (NULL: the tenant's).
+UPDATE agentledger.sessions SET text_config = %(config)s::text
+WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
+RETURNING *
+
+-- name: session_language
+-- A session's text-search configuration (its own, else the tenant's; NULL: english) and
+-- how many of its segments are indexed in another.
+WITH s AS (
+    SELECT s.id, coalesce(s.text_config,
+                          (SELECT m.text_config FROM agentledger.memory_settings m
+                           WHERE m.tenant_id = s.tenant_id), 'english') AS config
+    FROM agentledger.sessions s
+    WHERE s.tenant_id = agentledger.current_tenant() AND s.id = %(id)s
+)
+SELECT s.config AS language,
+       (SELECT count(*) FROM agentledger.session_chunks c
+        JOIN agentledger.session_chunk_segments g
+            ON g.tenant_id = c.tenant_id AND g.chunk_id = c.id
+        WHERE c.tenant_id = agentledger.current_tenant() AND c.session_id = s.id
+          AND g.text_config <> s.config)
+     + (SELECT count(*) FROM agentledger.session_artifacts a
+        JOIN agentledger.session_artifact_segments g
+            ON g.tenant_id = a.tenant_id AND g.artifact_id = a.id
+        WHERE a.tenant_id = agentledger.current_tenant() AND a.session_id = s.id
+          AND g.text_config <> s.config) AS pending
+FROM s
 
 -- name: transition_session
 -- Move a session to the action's target from one of its source states.
@@ -153,7 +183,7 @@ LIMIT %(limit)s
 -- name: search_chunks
 -- Chunks matching a web-style query, best first, one hit per chunk at its best segment
 -- with a highlighted snippet (a definer function, so the GIN index serves it under RLS).
-SELECT * FROM agentledger.session_search_chunks_v2(
+SELECT * FROM agentledger.session_search_chunks_v3(
     %(query)s, %(session_id)s::uuid, %(format)s::text, %(limit)s)
 
 -- name: save_artifact
@@ -224,40 +254,51 @@ LIMIT %(limit)s
 -- name: search_artifacts
 -- Artifact versions matching a web-style query, best first (each name's latest version
 -- unless all_versions), with a highlighted snippet of the best segment.
-SELECT * FROM agentledger.session_search_artifacts_v2(
+SELECT * FROM agentledger.session_search_artifacts_v3(
     %(query)s, %(session_id)s::uuid, %(artifact_type)s::text, %(all_versions)s::boolean,
     %(limit)s)
 
 -- name: reindex_chunk_segments
--- Re-index one batch of the tenant's chunk segments indexed in another text-search
--- configuration than its own (the insert-and-update trigger rebuilds the tsvector),
--- skipping rows other transactions hold.
-WITH todo AS (
-    SELECT g.tenant_id, g.chunk_id, g.ord FROM agentledger.session_chunk_segments g
-    WHERE g.tenant_id = agentledger.current_tenant()
-      AND g.text_config <> coalesce((SELECT s.text_config FROM agentledger.memory_settings s
-                                     WHERE s.tenant_id = g.tenant_id), 'english')
+-- Re-index one batch of the tenant's chunk segments (of one session, or of any) indexed in
+-- another text-search configuration than their own (their session's, else the tenant's;
+-- the insert-and-update trigger rebuilds the tsvector), skipping rows others hold.
+WITH cfg AS (
+    SELECT coalesce((SELECT m.text_config FROM agentledger.memory_settings m
+                     WHERE m.tenant_id = agentledger.current_tenant()), 'english') AS config
+), todo AS (
+    SELECT g.tenant_id, g.chunk_id, g.ord, coalesce(s.text_config, cfg.config) AS config
+    FROM agentledger.session_chunks c
+    JOIN agentledger.sessions s ON s.tenant_id = c.tenant_id AND s.id = c.session_id
+    JOIN agentledger.session_chunk_segments g ON g.tenant_id = c.tenant_id AND g.chunk_id = c.id
+    CROSS JOIN cfg
+    WHERE c.tenant_id = agentledger.current_tenant()
+      AND (%(session)s::uuid IS NULL OR c.session_id = %(session)s::uuid)
+      AND g.text_config <> coalesce(s.text_config, cfg.config)
     LIMIT %(batch)s
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF g SKIP LOCKED
 )
-UPDATE agentledger.session_chunk_segments AS g
-SET text_config = coalesce((SELECT s.text_config FROM agentledger.memory_settings s
-                            WHERE s.tenant_id = g.tenant_id), 'english')
+UPDATE agentledger.session_chunk_segments AS g SET text_config = t.config
 FROM todo t
 WHERE g.tenant_id = t.tenant_id AND g.chunk_id = t.chunk_id AND g.ord = t.ord
 
 -- name: reindex_artifact_segments
 -- The same for the tenant's artifact segments.
-WITH todo AS (
-    SELECT g.tenant_id, g.artifact_id, g.ord FROM agentledger.session_artifact_segments g
-    WHERE g.tenant_id = agentledger.current_tenant()
-      AND g.text_config <> coalesce((SELECT s.text_config FROM agentledger.memory_settings s
-                                     WHERE s.tenant_id = g.tenant_id), 'english')
+WITH cfg AS (
+    SELECT coalesce((SELECT m.text_config FROM agentledger.memory_settings m
+                     WHERE m.tenant_id = agentledger.current_tenant()), 'english') AS config
+), todo AS (
+    SELECT g.tenant_id, g.artifact_id, g.ord, coalesce(s.text_config, cfg.config) AS config
+    FROM agentledger.session_artifacts a
+    JOIN agentledger.sessions s ON s.tenant_id = a.tenant_id AND s.id = a.session_id
+    JOIN agentledger.session_artifact_segments g
+        ON g.tenant_id = a.tenant_id AND g.artifact_id = a.id
+    CROSS JOIN cfg
+    WHERE a.tenant_id = agentledger.current_tenant()
+      AND (%(session)s::uuid IS NULL OR a.session_id = %(session)s::uuid)
+      AND g.text_config <> coalesce(s.text_config, cfg.config)
     LIMIT %(batch)s
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF g SKIP LOCKED
 )
-UPDATE agentledger.session_artifact_segments AS g
-SET text_config = coalesce((SELECT s.text_config FROM agentledger.memory_settings s
-                            WHERE s.tenant_id = g.tenant_id), 'english')
+UPDATE agentledger.session_artifact_segments AS g SET text_config = t.config
 FROM todo t
 WHERE g.tenant_id = t.tenant_id AND g.artifact_id = t.artifact_id AND g.ord = t.ord

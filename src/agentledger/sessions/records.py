@@ -32,7 +32,8 @@ MAX_CONTENT_CHARS = 64 * 1024 * 1024
 class Session:
     """A collaborative session. The counters and ``last_activity`` are kept by the
     database as chunks and artifacts arrive (``memory_count`` and ``task_count`` too, once
-    memories and tasks attach to sessions)."""
+    memories and tasks attach to sessions). ``language`` is the session's own text-search
+    configuration (None: its chunks and artifacts follow the tenant's)."""
 
     id: UUID
     title: str
@@ -40,6 +41,7 @@ class Session:
     status: str
     summary: str
     metadata: dict[str, Any]
+    language: str | None
     chunk_count: int
     artifact_count: int
     memory_count: int

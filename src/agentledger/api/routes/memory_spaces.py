@@ -38,13 +38,26 @@ class SpaceIn(BaseModel):
 
 class LanguageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    language: str = Field(examples=["german"])
+    language: str | None = Field(
+        examples=["german"],
+        description="A text-search configuration of the server; null (with kind) clears "
+        "the kind's, which then follows the tenant's.",
+    )
+    kind: str | None = Field(
+        default=None, examples=["receta"], description="This entity kind's, not the tenant's."
+    )
 
 
 class Language(BaseModel):
     language: str
+    kind: str | None = Field(default=None, description="The entity kind it is of (null: all).")
     pending: int = Field(description="Entities still indexed in another language.")
     batches: int = Field(description="Re-index tasks waiting or running.")
+
+
+class Languages(BaseModel):
+    language: str = Field(description="The tenant's.")
+    kinds: dict[str, str] = Field(description="The kinds that have their own, by kind.")
 
 
 @router.get("/spaces", response_model=list[EmbeddingSpace], summary="Embedding spaces")
@@ -92,18 +105,28 @@ async def get_embedding(
 @router.get(
     "/language",
     response_model=Language,
-    summary="Full-text search language, and what its re-index has left",
+    summary="Full-text search language (the tenant's or a kind's), and what its re-index has left",
 )
-async def language(request: Request, who: Reader) -> object:
-    return await scope(request, who).memory.language_status()
+async def language(request: Request, who: Reader, kind: str | None = None) -> object:
+    return await scope(request, who).memory.language_status(kind=kind)
 
 
 @router.put(
     "/language",
     response_model=Language,
-    summary="Choose the text-search configuration (the re-index runs in the background)",
+    summary="Choose the text-search configuration of the tenant or of a kind (the re-index "
+    "runs in the background)",
 )
 async def set_language(body: LanguageIn, request: Request, who: Admin) -> object:
     memory = scope(request, who).memory
-    await memory.set_language(body.language)
-    return await memory.language_status()
+    await memory.set_language(body.language, kind=body.kind)
+    return await memory.language_status(kind=body.kind)
+
+
+@router.get(
+    "/languages",
+    response_model=Languages,
+    summary="The tenant's full-text search language and the kinds that have their own",
+)
+async def languages(request: Request, who: Reader) -> object:
+    return await scope(request, who).memory.languages()

@@ -34,6 +34,12 @@ class SessionIn(BaseModel):
     participants: list[str] = Field(default_factory=list, examples=[["ana", "codex"]])
     summary: str = Field(default="", examples=["Plan the Q3 launch"])
     metadata: dict[str, Any] = Field(default_factory=dict)
+    language: str | None = Field(
+        default=None,
+        examples=["german"],
+        description="The text-search configuration of its chunks and artifacts (null: the "
+        "tenant's).",
+    )
     id: UUID | None = Field(default=None, description="Client-side id: retries are idempotent.")
 
 
@@ -60,6 +66,20 @@ class ChunkIn(BaseModel):
     id: UUID | None = Field(default=None, description="Client-side id: retries are idempotent.")
 
 
+class LanguageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    language: str | None = Field(
+        examples=["german"],
+        description="A text-search configuration of the server (null: the tenant's).",
+    )
+
+
+class Language(BaseModel):
+    language: str = Field(description="The session's own, else the tenant's.")
+    pending: int = Field(description="Segments still indexed in another language.")
+    batches: int = Field(description="The tenant's re-index tasks waiting or running.")
+
+
 class PurgeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     older_than_days: float = Field(ge=0, examples=[90])
@@ -77,6 +97,7 @@ async def create_session(body: SessionIn, request: Request, who: Writer) -> obje
         participants=body.participants,
         summary=body.summary,
         metadata=body.metadata,
+        language=body.language,
         id=body.id,
     )
 
@@ -157,6 +178,28 @@ async def update_session(
         summary=body.summary,
         metadata=body.metadata,
     )
+
+
+@router.get(
+    "/sessions/{session_id}/language",
+    response_model=Language,
+    summary="The session's text-search language, and what its re-index has left",
+)
+async def session_language(session_id: UUID, request: Request, who: Reader) -> object:
+    return await scope(request, who).sessions.language_status(session_id)
+
+
+@router.put(
+    "/sessions/{session_id}/language",
+    response_model=Language,
+    summary="Choose the session's text-search configuration (its re-index runs in the background)",
+)
+async def set_session_language(
+    session_id: UUID, body: LanguageIn, request: Request, who: Writer
+) -> object:
+    sessions = scope(request, who).sessions
+    await sessions.set_language(session_id, body.language)
+    return await sessions.language_status(session_id)
 
 
 @router.get(
