@@ -127,6 +127,33 @@ def test_appends_notify_the_events_channel(
         assert _notes(listener) == [(EVENTS_CHANNEL, tenant_id)]
 
 
+def test_refused_appends_between_good_ones_on_one_connection(
+    settings: Settings, aio: asyncio.Runner, tenant_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused append leaves the COMMIT and the wake-up queued behind it unrun: on the
+    same connection, past the driver's threshold for preparing a statement, every later
+    append still succeeds, wakes its listeners, and every refusal is a clean Conflict."""
+    one = settings.with_(pool_min_size=1, pool_max_size=1)
+    caplog.set_level(logging.WARNING, logger="agentledger")
+    with Ledger(one, migrate=False) as mine:
+        events = mine.tenant(tenant_id).events
+        for version in range(12):
+            events.append("sync", "E", expected_version=version)
+            with pytest.raises(Conflict):
+                events.append("sync", "E", expected_version=version)
+
+    async def run() -> None:
+        async with AsyncLedger(one, migrate=False) as mine:
+            events = mine.tenant(tenant_id).events
+            for version in range(12):
+                await events.append("async", "E", expected_version=version)
+                with pytest.raises(Conflict):
+                    await events.append("async", "E", expected_version=version)
+
+    aio.run(run())
+    assert [r.getMessage() for r in caplog.records if "waking" in r.getMessage()] == []
+
+
 @operation(idempotent=True)
 def _read_then_append(stream: str) -> Gen[int]:
     """Two statements: the database runs it in BEGIN ... COMMIT."""

@@ -113,9 +113,11 @@ class Commit:
         self._done: AsyncCursor[DictRow] | None = None
 
     async def queue(self, conn: AsyncConnection[DictRow], wake: Stmt | None) -> None:
-        self._done = await conn.execute(COMMIT)
+        # Never prepared: when a statement before them fails, the server skips them up to
+        # the Sync, and a statement psycopg meant to prepare there would not exist.
+        self._done = await conn.execute(COMMIT, prepare=False)
         if wake is not None:
-            await conn.execute(wake.query.sql, wake.params)
+            await conn.execute(wake.query.sql, wake.params, prepare=False)
 
     def absorbs(self, exc: psycopg.Error) -> bool:
         """Whether ``exc`` came after a successful COMMIT (then it is logged, not raised)."""
@@ -147,7 +149,7 @@ async def run_lone(
         try:
             async with conn.pipeline() as pipeline:
                 if wake is not None:
-                    await conn.execute(BEGIN)
+                    await conn.execute(BEGIN, prepare=False)
                 await execute(cur, binding, pipeline)
                 if stmt.query.generic:  # local to its transaction: no reset needed
                     await conn.execute(GENERIC_PLAN)

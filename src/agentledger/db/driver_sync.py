@@ -113,9 +113,11 @@ class Commit:
         self._done: Cursor[DictRow] | None = None
 
     def queue(self, conn: Connection[DictRow], wake: Stmt | None) -> None:
-        self._done = conn.execute(COMMIT)
+        # Never prepared: when a statement before them fails, the server skips them up to
+        # the Sync, and a statement psycopg meant to prepare there would not exist.
+        self._done = conn.execute(COMMIT, prepare=False)
         if wake is not None:
-            conn.execute(wake.query.sql, wake.params)
+            conn.execute(wake.query.sql, wake.params, prepare=False)
 
     def absorbs(self, exc: psycopg.Error) -> bool:
         """Whether ``exc`` came after a successful COMMIT (then it is logged, not raised)."""
@@ -147,7 +149,7 @@ def run_lone(
         try:
             with conn.pipeline() as pipeline:
                 if wake is not None:
-                    conn.execute(BEGIN)
+                    conn.execute(BEGIN, prepare=False)
                 execute(cur, binding, pipeline)
                 if stmt.query.generic:  # local to its transaction: no reset needed
                     conn.execute(GENERIC_PLAN)
