@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -56,6 +57,9 @@ def demo(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8700,
+    access_log: Annotated[
+        bool, typer.Option(help="Log each request: method, path, status, time, request id.")
+    ] = True,
 ) -> None:
     """Serve the HTTP API (and console) on the configured database, migrating first."""
     import uvicorn
@@ -64,8 +68,29 @@ def serve(
 
     settings = common.settings()
     common.out.print(f"agentledger on http://{host}:{port}  (API docs at /docs)")
-    # The API logs every request itself (with its request id and time): no second access log.
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=log_config(access_log=access_log),
+        # The API's own request line replaces uvicorn's: it has the request id and the time.
+        access_log=False,
+    )
+
+
+def log_config(*, access_log: bool) -> dict[str, Any]:
+    """uvicorn's logging, with the API's loggers ("agentledger.api": one line per request
+    when ``access_log``) on the same handler."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["agentledger"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    config["loggers"]["agentledger.api"] = {"level": "INFO" if access_log else "WARNING"}
+    return config
 
 
 def worker(
