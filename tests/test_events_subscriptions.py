@@ -11,7 +11,7 @@ from unittest.mock import patch
 
 import pytest
 
-from agentledger import AsyncLedger, Conflict, Ledger, NewEvent, Settings
+from agentledger import AsyncLedger, Conflict, Ledger, NewEvent, NotFound, Settings
 from agentledger.db.binding import Binding
 from agentledger.db.listen_sync import Listener
 from agentledger.db.statements import Gen, Query, operation
@@ -152,6 +152,29 @@ def test_refused_appends_between_good_ones_on_one_connection(
 
     aio.run(run())
     assert [r.getMessage() for r in caplog.records if "waking" in r.getMessage()] == []
+
+
+def test_appends_after_refused_bindings_on_one_connection(
+    settings: Settings, aio: asyncio.Runner, tenant_id: str
+) -> None:
+    """An append for a tenant that does not exist fails at its binding, and the server
+    skips the append statement queued behind it: on the same connection, past the driver's
+    threshold for preparing that statement, the good appends between keep succeeding."""
+    one = settings.with_(pool_min_size=1, pool_max_size=1)
+    with Ledger(one, migrate=False) as mine:
+        for n in range(12):
+            mine.tenant(tenant_id).events.append("bound", "E")
+            with pytest.raises(NotFound):
+                mine.tenant(f"missing-{n}").events.append("bound", "E")
+
+    async def run() -> None:
+        async with AsyncLedger(one, migrate=False) as mine:
+            for n in range(12):
+                await mine.tenant(tenant_id).events.append("bound", "E")
+                with pytest.raises(NotFound):
+                    await mine.tenant(f"missing-{n}").events.append("bound", "E")
+
+    aio.run(run())
 
 
 @operation(idempotent=True)

@@ -270,8 +270,10 @@ class AsyncDatabase:
                             if not commit.absorbs(exc):
                                 raise
                         return result
-                    except BaseException:
+                    except BaseException as exc:
                         await _discard_transaction(conn)
+                        if isinstance(exc, psycopg.Error):
+                            _forget_prepared(conn)
                         raise
             except Exception as exc:
                 if not is_driver_error(exc):
@@ -412,6 +414,15 @@ def _bound(binding: Binding, first: Stmt, rest: Gen[T]) -> Gen[T]:
             stmt = rest.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+
+
+def _forget_prepared(conn: AsyncConnection[DictRow]) -> None:
+    """Make psycopg prepare the connection's statements afresh after an error in a
+    pipeline. When a statement fails, the server skips the ones queued after it up to the
+    Sync; psycopg (3.3) still records a skipped one as prepared if that round was to
+    prepare it, and its next use names a statement the server never made. Clearing the
+    cache (its DEALLOCATE ALL is sent before the next statement) keeps the two in step."""
+    conn._prepared.clear()
 
 
 def _notified(stmt: Stmt) -> set[str]:
