@@ -57,7 +57,8 @@ def run_one(name: str, quick: bool) -> list[Result]:
         rows = ran if isinstance(ran, list) else [ran]
     except NotRun as why:
         rows = [Result(module.NAME, module.METHOD, passed=None, reason=str(why))]
-    except Exception as exc:  # a scenario that broke is a failure, with its reason
+    # A scenario that broke is a failure, with its reason (groups of failures included).
+    except (Exception, BaseExceptionGroup) as exc:
         console.print(traceback.format_exc())
         rows = [
             Result(module.NAME, module.METHOD, passed=False, reason=f"{type(exc).__name__}: {exc}")

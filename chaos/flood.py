@@ -21,8 +21,9 @@ METHOD = (
     "zero and negative (expect 422), while 8 threads upload oversized bodies and one writer "
     "appends normally (all its writes must succeed); then the tenant must hold only the "
     "normal writes. Then, with a rate limit of 40 requests/s a key, tenant A appends at "
-    "10x that (in its own process) while tenant B reads at 20/s: A's excess is 429 and "
-    "not stored, B gets no error, and (full run) B's p99 stays within 2x its p99 alone "
+    "10x that, evenly spaced (in its own process), while tenant B reads at 20/s: A's "
+    "excess is 429 and not stored, B gets no error, and (full run) B's p99 stays within "
+    "2x its p99 alone "
     "(six windows alone alternate with six flooded, so drift weighs on both sides)"
 )
 LIMIT = 100_000  # max_body_bytes for this run: small, so the flood is cheap

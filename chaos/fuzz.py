@@ -82,7 +82,9 @@ def run(quick: bool) -> Result:
 
             try:
                 fuzz()
-            except Exception as exc:  # every finding collected, then the row fails once
+            # Every finding collected, then the row fails once (schemathesis reports a
+            # check's failures as a BaseExceptionGroup).
+            except (Exception, BaseExceptionGroup) as exc:
                 failures.append(f"{operation.method.upper()} {operation.path}: {exc}"[:600])
         steps, chained = _stateful(base, key, failures, examples)
         result.operations += steps
