@@ -19,7 +19,6 @@ from typing import Any, Protocol, TypeVar
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.errors import SerializationFailure
-from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -32,7 +31,17 @@ from agentledger.db.connect import (
     connection_kwargs,
     read_conninfo,
 )
-from agentledger.db.driver_async import BEGIN, Commit, drive, execute, run_lone
+from agentledger.db.driver_async import (
+    BEGIN,
+    Commit,
+    discard_transaction,
+    drive,
+    execute,
+    forget_prepared,
+    notified,
+    run_lone,
+    wake_after,
+)
 from agentledger.db.freshness import WriteMark
 from agentledger.db.leader_async import AsyncLeaderLock
 from agentledger.db.listen_async import AsyncListener
@@ -253,7 +262,7 @@ class AsyncDatabase:
                     try:
                         if first.lone or (op.single and op.idempotent and not first.many):
                             committing = True
-                            wake = binding.wake(_notified(first))
+                            wake = binding.wake(notified(first))
                             return await run_lone(conn, binding.statement(), first, gen, wake)
                         # BEGIN, the binding and the first statement share one round trip,
                         # COMMIT (and the listeners' wake-up) another.
@@ -271,9 +280,9 @@ class AsyncDatabase:
                                 raise
                         return result
                     except BaseException as exc:
-                        await _discard_transaction(conn)
+                        await discard_transaction(conn)
                         if isinstance(exc, psycopg.Error):
-                            _forget_prepared(conn)
+                            forget_prepared(conn)
                         raise
             except Exception as exc:
                 if not is_driver_error(exc):
@@ -307,7 +316,7 @@ class AsyncDatabase:
             session = AsyncSession(conn, binding)
             yield session
             await conn.commit()
-            await _wake(conn, binding.wake(session.woken))
+            await wake_after(conn, binding.wake(session.woken))
         except Exception as exc:
             if not is_driver_error(exc):
                 raise
@@ -316,7 +325,7 @@ class AsyncDatabase:
                 mark.unknown = True  # it may have committed
             raise err from exc
         finally:
-            await _discard_transaction(conn)
+            await discard_transaction(conn)
             await self.pool.putconn(conn)
         if mark is not None and self.standby is not None:
             await self._mark(mark)
@@ -333,7 +342,7 @@ class AsyncDatabase:
                 return conn
             except Exception as exc:
                 if conn is not None:
-                    await _discard_transaction(conn)
+                    await discard_transaction(conn)
                     await self.pool.putconn(conn)
                 if not is_connection_failure(exc) or attempt == self.settings.retry_attempts:
                     raise translate(exc, tenant=binding.tenant) from exc
@@ -416,52 +425,12 @@ def _bound(binding: Binding, first: Stmt, rest: Gen[T]) -> Gen[T]:
             return stop.value  # type: ignore[no-any-return]
 
 
-def _forget_prepared(conn: AsyncConnection[DictRow]) -> None:
-    """Make psycopg prepare the connection's statements afresh after an error in a
-    pipeline. When a statement fails, the server skips the ones queued after it up to the
-    Sync; psycopg (3.3) still records a skipped one as prepared if that round was to
-    prepare it, and its next use names a statement the server never made. Clearing the
-    cache (its DEALLOCATE ALL is sent before the next statement) keeps the two in step."""
-    conn._prepared.clear()
-
-
-def _notified(stmt: Stmt) -> set[str]:
-    return set() if stmt.query.notifies is None else {stmt.query.notifies}
-
-
-async def _wake(conn: AsyncConnection[DictRow], wake: Stmt | None) -> None:
-    """Wake listeners after a transaction committed: in a statement of its own (autocommit),
-    so its failure is logged and the committed write stands."""
-    if wake is None:
-        return
-    try:
-        await conn.set_autocommit(True)
-        await conn.execute(wake.query.sql, wake.params)
-    except psycopg.Error as exc:
-        log.warning("waking listeners after a commit failed: %s", exc)
-
-
 async def _configure(conn: AsyncConnection[DictRow]) -> None:
     register_adapters(conn)
     # pgvector's types have per-database oids: looked up once per connection (autocommit).
     row = await (await conn.execute(VECTOR_TYPES)).fetchone()
     if row is not None:
         register_vector(conn, row["oid"], row["typarray"])
-
-
-async def _discard_transaction(conn: AsyncConnection[DictRow]) -> None:
-    """Return the connection to the pool idle and in autocommit mode, whatever happened."""
-    if conn.closed:
-        return
-    try:
-        if conn.autocommit:
-            if conn.info.transaction_status != TransactionStatus.IDLE:
-                await conn.execute("ROLLBACK")
-        else:
-            await conn.rollback()
-            await conn.set_autocommit(True)
-    except Exception:
-        await conn.close()
 
 
 def _validate_offline(op: Op[Any]) -> None:

@@ -20,7 +20,6 @@ from typing import Any, Protocol, TypeVar
 import psycopg
 from psycopg import Connection
 from psycopg.errors import SerializationFailure
-from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
@@ -33,7 +32,17 @@ from agentledger.db.connect import (
     connection_kwargs,
     read_conninfo,
 )
-from agentledger.db.driver_sync import BEGIN, Commit, drive, execute, run_lone
+from agentledger.db.driver_sync import (
+    BEGIN,
+    Commit,
+    discard_transaction,
+    drive,
+    execute,
+    forget_prepared,
+    notified,
+    run_lone,
+    wake_after,
+)
 from agentledger.db.freshness import WriteMark
 from agentledger.db.leader_sync import LeaderLock
 from agentledger.db.listen_sync import Listener
@@ -248,7 +257,7 @@ class Database:
                     try:
                         if first.lone or (op.single and op.idempotent and not first.many):
                             committing = True
-                            wake = binding.wake(_notified(first))
+                            wake = binding.wake(notified(first))
                             return run_lone(conn, binding.statement(), first, gen, wake)
                         # BEGIN, the binding and the first statement share one round trip,
                         # COMMIT (and the listeners' wake-up) another.
@@ -266,9 +275,9 @@ class Database:
                                 raise
                         return result
                     except BaseException as exc:
-                        _discard_transaction(conn)
+                        discard_transaction(conn)
                         if isinstance(exc, psycopg.Error):
-                            _forget_prepared(conn)
+                            forget_prepared(conn)
                         raise
             except Exception as exc:
                 if not is_driver_error(exc):
@@ -300,7 +309,7 @@ class Database:
             session = Session(conn, binding)
             yield session
             conn.commit()
-            _wake(conn, binding.wake(session.woken))
+            wake_after(conn, binding.wake(session.woken))
         except Exception as exc:
             if not is_driver_error(exc):
                 raise
@@ -309,7 +318,7 @@ class Database:
                 mark.unknown = True  # it may have committed
             raise err from exc
         finally:
-            _discard_transaction(conn)
+            discard_transaction(conn)
             self.pool.putconn(conn)
         if mark is not None and self.standby is not None:
             self._mark(mark)
@@ -326,7 +335,7 @@ class Database:
                 return conn
             except Exception as exc:
                 if conn is not None:
-                    _discard_transaction(conn)
+                    discard_transaction(conn)
                     self.pool.putconn(conn)
                 if not is_connection_failure(exc) or attempt == self.settings.retry_attempts:
                     raise translate(exc, tenant=binding.tenant) from exc
@@ -409,52 +418,12 @@ def _bound(binding: Binding, first: Stmt, rest: Gen[T]) -> Gen[T]:
             return stop.value  # type: ignore[no-any-return]
 
 
-def _forget_prepared(conn: Connection[DictRow]) -> None:
-    """Make psycopg prepare the connection's statements afresh after an error in a
-    pipeline. When a statement fails, the server skips the ones queued after it up to the
-    Sync; psycopg (3.3) still records a skipped one as prepared if that round was to
-    prepare it, and its next use names a statement the server never made. Clearing the
-    cache (its DEALLOCATE ALL is sent before the next statement) keeps the two in step."""
-    conn._prepared.clear()
-
-
-def _notified(stmt: Stmt) -> set[str]:
-    return set() if stmt.query.notifies is None else {stmt.query.notifies}
-
-
-def _wake(conn: Connection[DictRow], wake: Stmt | None) -> None:
-    """Wake listeners after a transaction committed: in a statement of its own (autocommit),
-    so its failure is logged and the committed write stands."""
-    if wake is None:
-        return
-    try:
-        conn.set_autocommit(True)
-        conn.execute(wake.query.sql, wake.params)
-    except psycopg.Error as exc:
-        log.warning("waking listeners after a commit failed: %s", exc)
-
-
 def _configure(conn: Connection[DictRow]) -> None:
     register_adapters(conn)
     # pgvector's types have per-database oids: looked up once per connection (autocommit).
     row = (conn.execute(VECTOR_TYPES)).fetchone()
     if row is not None:
         register_vector(conn, row["oid"], row["typarray"])
-
-
-def _discard_transaction(conn: Connection[DictRow]) -> None:
-    """Return the connection to the pool idle and in autocommit mode, whatever happened."""
-    if conn.closed:
-        return
-    try:
-        if conn.autocommit:
-            if conn.info.transaction_status != TransactionStatus.IDLE:
-                conn.execute("ROLLBACK")
-        else:
-            conn.rollback()
-            conn.set_autocommit(True)
-    except Exception:
-        conn.close()
 
 
 def _validate_offline(op: Op[Any]) -> None:

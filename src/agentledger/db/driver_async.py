@@ -6,7 +6,9 @@ of each statement it yields. Transactions, the pool and retries are the database
 operation whose only statement is its whole transaction.
 
 A statement marked ``-- notifies: <channel>`` has its transaction's listeners woken after
-the commit, in the same round trip (:class:`Commit`).
+the commit, in the same round trip (:class:`Commit`). The connection-level steps around a
+transaction live here too: the wake-up after a caller's transaction, and putting a
+connection back as the pool expects it after a failure.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, LiteralString, TypeVar, cast
 
 import psycopg
 from psycopg import AsyncConnection, AsyncCursor, AsyncPipeline
-from psycopg.pq import ExecStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.rows import DictRow, dict_row, tuple_row
 
 from agentledger.db.statements import Gen, Stmt
@@ -165,3 +167,43 @@ async def run_lone(
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     raise AssertionError(f"a statement after {stmt.query.name}, which was marked alone")
+
+
+def notified(stmt: Stmt) -> set[str]:
+    return set() if stmt.query.notifies is None else {stmt.query.notifies}
+
+
+async def wake_after(conn: AsyncConnection[DictRow], wake: Stmt | None) -> None:
+    """Wake listeners after a transaction committed: in a statement of its own (autocommit),
+    so its failure is logged and the committed write stands."""
+    if wake is None:
+        return
+    try:
+        await conn.set_autocommit(True)
+        await conn.execute(wake.query.sql, wake.params)
+    except psycopg.Error as exc:
+        log.warning("waking listeners after a commit failed: %s", exc)
+
+
+async def discard_transaction(conn: AsyncConnection[DictRow]) -> None:
+    """Return the connection to the pool idle and in autocommit mode, whatever happened."""
+    if conn.closed:
+        return
+    try:
+        if conn.autocommit:
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                await conn.execute("ROLLBACK")
+        else:
+            await conn.rollback()
+            await conn.set_autocommit(True)
+    except Exception:
+        await conn.close()
+
+
+def forget_prepared(conn: AsyncConnection[DictRow]) -> None:
+    """Make psycopg prepare the connection's statements afresh after an error in a
+    pipeline. When a statement fails, the server skips the ones queued after it up to the
+    Sync; psycopg (3.3) still records a skipped one as prepared if that round was to
+    prepare it, and its next use names a statement the server never made. Clearing the
+    cache (its DEALLOCATE ALL is sent before the next statement) keeps the two in step."""
+    conn._prepared.clear()
