@@ -4,6 +4,7 @@ the owner they run as (SECURITY DEFINER), with the tenant bound (see bench.plans
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import psycopg
@@ -57,7 +58,8 @@ def test_user_scoped_searches_use_the_scope_indexes(
         (ops.Q.find_by_substring, {**own, "pattern": "%budget%"}),
     ):
         shown = traced(database_url, tenant_id, statement, args)
-        assert "memory_entities_user_idx" in shown, shown
+        # By an index on (tenant_id, user_id): user_idx or the dedup key's, equally narrow.
+        assert "AND (user_id = 'u7'::text))" in shown, shown
         assert "gin" not in shown and "search_idx" not in shown, shown
         assert "Seq Scan on memory_entities" not in shown, shown
     assert len(mem.search_text("budget", filter=Filter(user="u7", scope="own"), limit=100)) == 80
@@ -159,3 +161,38 @@ def test_a_listing_filtered_by_a_rare_attribute_uses_the_attrs_index(
     assert len(first) == 6 and len(rest) == 4
     assert {e.attrs["stage"] for e in first + rest} == {"won"}
     assert len({e.id for e in first + rest}) == 10
+
+
+def test_a_listing_of_one_batch_stops_at_its_page(
+    sync_ledger: Any, tenant_id: str, database_url: str
+) -> None:
+    """The finding memory_0016 fixes: a batch shares one ``updated_at``, and with indexes that
+    ended there the planner sorted the tie by id, reading every older row to see it end."""
+    mem = sync_ledger.tenant(tenant_id).memory
+    mem.upsert_many(NewEntity(kind="note", name=f"old {i}") for i in range(3000))
+    mem.upsert_many(
+        NewEntity(kind="note", name=f"new {i}", tags=["batch"], attrs={"team": f"t{i % 3}"})
+        for i in range(1500)
+    )
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        owner.execute("VACUUM ANALYZE agentledger.memory_entities")
+    where = Filter(tags=["batch"], attrs={"team": "t0"})
+    params = {**filters.params(where), "after_updated": None, "after_id": None, "limit": 10}
+    params["attrs"] = json.dumps(params["attrs"])
+    with psycopg.connect(database_url) as conn, conn.transaction():
+        conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tenant_id])
+        # The listing's order read from an index, as the planner does when it underestimates
+        # the matches (here, on a small table, it may as well scan and sort).
+        for plan_type in ("seqscan", "bitmapscan", "sort", "incremental_sort"):
+            conn.execute(f"SET LOCAL enable_{plan_type} = off")
+        shown = body_plan(conn, "memory_list_v3", params, analyze=True)
+    assert "memory_entities_updated_idx" in shown, shown
+    assert "Sort" not in shown, shown
+    removed = [int(n) for n in re.findall(r"Rows Removed by Filter: (\d+)", shown)]
+    assert sum(removed) < 100, shown  # not the 3,000 older rows
+    page = mem.list(where, limit=10)
+    assert [e.id for e in page] == sorted((e.id for e in page), reverse=True)
+    assert {e.attrs["team"] for e in page} == {"t0"}
+    rest = mem.list(where, after=page[-1], limit=1000)
+    assert len(page) + len(rest) == 500
+    assert not {e.id for e in page} & {e.id for e in rest}

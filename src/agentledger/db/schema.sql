@@ -7446,7 +7446,7 @@ CREATE INDEX memory_entities_embedding_idx ON agentledger.memory_entities USING 
 -- Name: memory_entities_kind_idx; Type: INDEX; Schema: agentledger
 --
 
-CREATE INDEX memory_entities_kind_idx ON agentledger.memory_entities USING btree (tenant_id, kind, updated_at);
+CREATE INDEX memory_entities_kind_idx ON agentledger.memory_entities USING btree (tenant_id, kind, updated_at DESC, id DESC);
 
 --
 -- Name: memory_entities_name_gin_trgm_idx; Type: INDEX; Schema: agentledger
@@ -7494,13 +7494,13 @@ CREATE INDEX memory_entities_tags_idx ON agentledger.memory_entities USING gin (
 -- Name: memory_entities_updated_idx; Type: INDEX; Schema: agentledger
 --
 
-CREATE INDEX memory_entities_updated_idx ON agentledger.memory_entities USING btree (tenant_id, updated_at);
+CREATE INDEX memory_entities_updated_idx ON agentledger.memory_entities USING btree (tenant_id, updated_at DESC, id DESC);
 
 --
 -- Name: memory_entities_user_idx; Type: INDEX; Schema: agentledger
 --
 
-CREATE INDEX memory_entities_user_idx ON agentledger.memory_entities USING btree (tenant_id, user_id, updated_at);
+CREATE INDEX memory_entities_user_idx ON agentledger.memory_entities USING btree (tenant_id, user_id, updated_at DESC, id DESC);
 
 --
 -- Name: memory_name_terms_trgm_idx; Type: INDEX; Schema: agentledger
