@@ -40,11 +40,12 @@ def register_adapters(conn: BaseConnection[Any]) -> None:
     adapters.register_loader("jsonb", JsonbBinaryLoader)
 
 
-def _array_head(count: int, element_oid: int) -> bytes:
-    """A one-dimensional array's header in PostgreSQL's binary format (no NULLs)."""
+def _array_head(count: int, element_oid: int, nulls: bool = False) -> bytes:
+    """A one-dimensional array's header in PostgreSQL's binary format (``nulls``: some
+    element is NULL)."""
     if not count:
         return struct.pack("!iii", 0, 0, element_oid)
-    return struct.pack("!iiiii", 1, 0, element_oid, count, 1)
+    return struct.pack("!iiiii", 1, int(nulls), element_oid, count, 1)
 
 
 class BigintsDumper(Dumper):
@@ -135,6 +136,9 @@ def register_vector(conn: BaseConnection[Any], oid: int, array_oid: int) -> None
     adapters.register_loader(oid, VectorTextLoader)
 
 
+_NULL = struct.pack("!i", -1)  # an array element's length when it is NULL
+
+
 class VectorDumper(Dumper):
     format = Format.BINARY
 
@@ -146,11 +150,14 @@ class VectorsDumper(Dumper):
     format = Format.BINARY
     _element = 0
 
-    def dump(self, obj: list[Vector]) -> Buffer:
-        parts = [_array_head(len(obj), self._element)]
+    def dump(self, obj: list[Vector | None]) -> Buffer:
+        parts = [_array_head(len(obj), self._element, None in obj)]
         for value in obj:
-            parts.append(struct.pack("!i", len(value)))
-            parts.append(value)
+            if value is None:
+                parts.append(_NULL)
+            else:
+                parts.append(struct.pack("!i", len(value)))
+                parts.append(value)
         return b"".join(parts)
 
 

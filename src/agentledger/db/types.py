@@ -28,5 +28,6 @@ class Vector(bytes):
         return int.from_bytes(self[:2], "big")
 
 
-class Vectors(list[Vector]):
-    """Embeddings that travel as one vector[] (each in pgvector's binary form)."""
+class Vectors(list[Vector | None]):
+    """Embeddings that travel as one vector[] (each in pgvector's binary form; None is a
+    NULL element, to keep the array aligned with other rows)."""

@@ -180,32 +180,36 @@ def _upsert_rows(rows: list[dict[str, Any]], mode: str) -> Gen[list[dict[str, An
                 if name not in targets:
                     targets[name] = spaces.resolve(found["spaces"], name, _space_field(field))
                 spaces.check(field, vector, targets[name])
-    result: list[dict[str, Any]] = yield Q.upsert_entities.all(
-        rows=json.dumps([{k: x for k, x in r.items() if k != "embedding"} for r in rows]),
-        mode=mode,
+    # The built-in space's vectors go in the upsert itself, aligned with its rows: set
+    # after it, each would write the row (and every index) a second time.
+    builtin = Vectors(_builtin_vector(r, targets) for r in rows)
+    payload = json.dumps([{k: x for k, x in r.items() if k != "embedding"} for r in rows])
+    result: list[dict[str, Any]] = yield (
+        Q.upsert_entities_embedded.all(rows=payload, mode=mode, embeddings=builtin)
+        if any(x is not None for x in builtin)
+        else Q.upsert_entities.all(rows=payload, mode=mode)
     )
+    declared: tuple[Bigints, Uuids, Vectors] = (Bigints(), Uuids(), Vectors())
     if embedded:
         ids = {(r["user_id"] or "", r["dedup_key"]): r["id"] for r in result}
-        builtin: tuple[Uuids, Vectors] = (Uuids(), Vectors())
-        declared: tuple[Bigints, Uuids, Vectors] = (Bigints(), Uuids(), Vectors())
         for r in embedded:
-            entity_id = ids[(r["user_id"], r["dedup_key"])]
             for name, (_, vector) in r["embedding"].items():
                 space_id = targets[name].id
-                if space_id is None:
-                    builtin[0].append(entity_id)
-                    builtin[1].append(vector)
-                else:
+                if space_id is not None:
                     declared[0].append(space_id)
-                    declared[1].append(entity_id)
+                    declared[1].append(ids[(r["user_id"], r["dedup_key"])])
                     declared[2].append(vector)
-        if builtin[0]:
-            yield Q.set_embeddings.none(ids=builtin[0], embeddings=builtin[1])
-        if declared[0]:
-            yield Q.set_space_vectors.none(
-                spaces=declared[0], ids=declared[1], embeddings=declared[2]
-            )
+    if declared[0]:
+        yield Q.set_space_vectors.none(spaces=declared[0], ids=declared[1], embeddings=declared[2])
     return result
+
+
+def _builtin_vector(row: dict[str, Any], targets: dict[str | None, EmbeddingSpace]) -> Any:
+    """The row's vector in the built-in space (None when it has none)."""
+    for name, (_, vector) in (row["embedding"] or {}).items():
+        if targets[name].id is None:
+            return vector
+    return None
 
 
 def _space_field(field: str) -> str:

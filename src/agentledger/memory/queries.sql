@@ -44,6 +44,51 @@ RETURNING e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
        e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
        e.created_at, e.updated_at, e.session_id, e.dedup_key, (e.xmax = 0) AS inserted
 
+-- name: upsert_entities_embedded
+-- upsert_entities with vectors of the built-in space, one per row in order (NULL: none; a
+-- stored vector stays), written with the row: set after it, the row would be written again.
+INSERT INTO agentledger.memory_entities AS e
+    (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
+     relevance, update_count, created_at, updated_at, session_id, text_config, embedding)
+SELECT agentledger.current_tenant(), u.user_id, u.shared, u.kind, u.source, u.key, u.dedup_key,
+       u.name, u.summary, u.attrs, u.tags, u.relevance, u.repeats, coalesce(u.first_at, now()),
+       coalesce(u.at, now()), u.session_id,
+       coalesce((SELECT k.text_config FROM agentledger.memory_kind_languages k
+                 WHERE k.tenant_id = agentledger.current_tenant() AND k.kind = u.kind),
+                (SELECT c.text_config FROM agentledger.memory_settings c
+                 WHERE c.tenant_id = agentledger.current_tenant()), 'english'),
+       u.embedding
+FROM ROWS FROM (
+    jsonb_to_recordset(%(rows)s::jsonb) AS (
+        user_id text, shared boolean, kind text, source text, key text, dedup_key text,
+        name text, summary text, attrs jsonb, tags text[], relevance real, repeats integer,
+        first_at timestamptz, at timestamptz, session_id uuid),
+    unnest(%(embeddings)s::vector[])
+) AS u(user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags, relevance,
+       repeats, first_at, at, session_id, embedding)
+ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
+    kind = EXCLUDED.kind,
+    text_config = EXCLUDED.text_config,
+    session_id = coalesce(EXCLUDED.session_id, e.session_id),
+    name = EXCLUDED.name,
+    summary = coalesce(EXCLUDED.summary, e.summary),
+    attrs = CASE %(mode)s WHEN 'deep' THEN agentledger.jsonb_merge_deep(e.attrs, EXCLUDED.attrs)
+                 WHEN 'replace' THEN EXCLUDED.attrs ELSE e.attrs || EXCLUDED.attrs END,
+    tags = CASE WHEN %(mode)s = 'replace' THEN EXCLUDED.tags
+                ELSE ARRAY(SELECT DISTINCT t FROM unnest(e.tags || EXCLUDED.tags) AS t ORDER BY t) END,
+    relevance = coalesce(EXCLUDED.relevance, e.relevance),
+    shared = e.shared OR EXCLUDED.shared,
+    status = 'active',
+    update_count = e.update_count + 1 + EXCLUDED.update_count,
+    updated_at = EXCLUDED.updated_at,
+    access_count = e.access_count + 1 + EXCLUDED.update_count,
+    last_accessed_at = greatest(e.last_accessed_at, EXCLUDED.updated_at),
+    embedding = coalesce(EXCLUDED.embedding, e.embedding)
+RETURNING e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
+       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
+       e.created_at, e.updated_at, e.session_id, e.dedup_key, (e.xmax = 0) AS inserted
+
 -- name: entity_names
 -- The stored names of entities by (user, dedup key), locked in key order for the upsert.
 SELECT e.user_id, e.dedup_key, e.name
@@ -53,12 +98,6 @@ JOIN jsonb_to_recordset(%(rows)s::jsonb) AS u(user_id text, dedup_key text)
 WHERE e.tenant_id = agentledger.current_tenant()
 ORDER BY e.user_id COLLATE "C", e.dedup_key COLLATE "C"
 FOR NO KEY UPDATE OF e
-
--- name: set_embeddings
--- Store the built-in space's embeddings of entities just upserted (binary vectors by id).
-UPDATE agentledger.memory_entities AS e SET embedding = u.embedding
-FROM unnest(%(ids)s::uuid[], %(embeddings)s::vector[]) AS u(id, embedding)
-WHERE e.tenant_id = agentledger.current_tenant() AND e.id = u.id
 
 -- name: require_extension
 -- Fail with MissingExtension when the feature's extension is absent.
