@@ -214,13 +214,13 @@ def add_vectors(space: str, ids: Sequence[UUID], embeddings: Sequence[Any]) -> G
     name = space_name("space", space)
     if len(ids) != len(embeddings):
         raise InvalidInput(f"{len(embeddings)} vectors for {len(ids)} entities", field="embeddings")
-    packed = Vectors(vector(f"embeddings[{i}]", e) for i, e in enumerate(embeddings))
+    packed = [vector(f"embeddings[{i}]", e) for i, e in enumerate(embeddings)]
     found = yield Q.vector_spaces.one(feature="re-embedding")
     target = resolve(found["spaces"], name, "space")
     for i, item in enumerate(packed):
         check(f"embeddings[{i}]", item, target)
     stored: int = yield Q.add_space_vectors.rowcount(
-        space=target.id, ids=Uuids(v.uuid("ids", x) for x in ids), embeddings=packed
+        space=target.id, ids=Uuids(v.uuid("ids", x) for x in ids), embeddings=Vectors(packed)
     )
     return stored
 
