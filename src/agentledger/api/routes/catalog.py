@@ -97,10 +97,9 @@ async def list_documents(
         limit=limit,
         descending=descending,
     )
-    nxt = None
-    if len(items) == limit:
-        nxt = pagination.encode_cursor({"doc_type": items[-1].doc_type, "name": items[-1].name})
-    return {"items": items, "next_cursor": nxt}
+    return pagination.page(
+        items, limit, lambda last: {"doc_type": last.doc_type, "name": last.name}
+    )
 
 
 @router.get(
@@ -146,8 +145,7 @@ async def list_versions(
     items = await scope(request, who).catalog.list_versions(
         doc_type, name, scope=scope_, before=before, limit=limit
     )
-    nxt = pagination.encode_cursor({"before": items[-1].version}) if len(items) == limit else None
-    return {"items": items, "next_cursor": nxt}
+    return pagination.page(items, limit, lambda last: {"before": last.version})
 
 
 @router.post(
