@@ -54,6 +54,10 @@ class VersionIn(BaseModel):
         "409 otherwise.",
     )
 
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments of ``create_version`` (all but the content)."""
+        return self.model_dump(exclude={"content"})
+
 
 class SchemaIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -160,14 +164,7 @@ async def create_version(
     doc_type: str, name: str, body: VersionIn, request: Request, who: Writer
 ) -> object:
     return await scope(request, who).catalog.create_version(
-        doc_type,
-        name,
-        body.content,
-        title=body.title,
-        description=body.description,
-        metadata=body.metadata,
-        created_by=body.created_by,
-        expected_version=body.expected_version,
+        doc_type, name, body.content, **body.options()
     )
 
 
@@ -258,14 +255,7 @@ async def create_global_version(
     doc_type: str, name: str, body: VersionIn, request: Request, _: PlatformAdmin
 ) -> object:
     return await ledger_of(request).platform_catalog.create_version(
-        doc_type,
-        name,
-        body.content,
-        title=body.title,
-        description=body.description,
-        metadata=body.metadata,
-        created_by=body.created_by,
-        expected_version=body.expected_version,
+        doc_type, name, body.content, **body.options()
     )
 
 
