@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from agentledger.agents.records import AGENT_STATUSES
-from agentledger.console.routes import Viewer, _page
+from agentledger.console.routes import Viewer, _missing_page, _page
 from agentledger.errors import LedgerError
 from agentledger.web.auth import scope as tenant_of
 
@@ -54,9 +54,7 @@ async def agent(request: Request, name: str, who: Viewer) -> HTMLResponse:
     try:
         a = await scope.agents.get(name)
     except LedgerError:
-        return _page(
-            request, "missing.html", who, "console-agents", title="Not found", what="agent"
-        )
+        return _missing_page(request, who, "console-agents", "agent")
     decisions = await scope.decisions.list(agent=name, limit=20)
     return _page(
         request, "agent.html", who, "console-agents", title=a.name, a=a, decisions=decisions

@@ -81,6 +81,11 @@ def _page(request: Request, name: str, who: Principal, active: str, **ctx: Any) 
     return _fragment(request, name, who, active=active, **ctx)
 
 
+def _missing_page(request: Request, who: Principal, active: str, what: str) -> HTMLResponse:
+    """The not-found page of a ``what`` (an agent, an entity...) under the ``active`` tab."""
+    return _page(request, "missing.html", who, active, title="Not found", what=what)
+
+
 def _fragment(request: Request, name: str, who: Principal, **ctx: Any) -> HTMLResponse:
     """A template with what every page needs: who is signed in and the CSRF token."""
     context = {"who": who, "csrf": request.state.csrf, "csrf_field": CSRF_FIELD, **ctx}
@@ -283,9 +288,7 @@ async def entity(request: Request, entity_id: UUID, who: Viewer) -> HTMLResponse
     try:
         e = await scope.memory.get(entity_id)
     except LedgerError:
-        return _page(
-            request, "missing.html", who, "console-memory", title="Not found", what="entity"
-        )
+        return _missing_page(request, who, "console-memory", "entity")
     neighbours = await scope.memory.neighbours(entity_id, limit=50)
     return _page(
         request, "entity.html", who, "console-memory", title=e.name, e=e, neighbours=neighbours
