@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from agentledger.agents.records import AGENT_STATUSES
-from agentledger.console.routes import Viewer, _missing_page, _page
+from agentledger.console.routes import Viewer, _listed, _missing_page, _page
 from agentledger.errors import LedgerError
 from agentledger.web.auth import scope as tenant_of
 
@@ -20,16 +20,14 @@ async def agents(
     request: Request, who: Viewer, status: str = "", agent_type: str = "", capability: str = ""
 ) -> HTMLResponse:
     scope = tenant_of(request, who)
-    error = None
-    try:
-        rows = await scope.agents.list(
+    rows, error = await _listed(
+        scope.agents.list(
             status=status or None,
             agent_type=agent_type or None,
             capability=capability or None,
             limit=PAGE,
         )
-    except LedgerError as exc:
-        rows, error = [], exc.message
+    )
     counts = {s: sum(1 for a in rows if a.status == s) for s in AGENT_STATUSES}
     return _page(
         request,
