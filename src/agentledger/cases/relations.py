@@ -49,9 +49,7 @@ def link_entity(
     linked_at = yield Q.add_link.scalar(case_id=found, entity_id=entity, role=name)
     if linked_at is None:
         return False
-    payload = {"case_id": str(found), "entity_id": str(entity), "role": name}
-    key = f"{entity}:{name}:{linked_at.isoformat()}"
-    yield record(event(found, created_at, LINKED, key, payload, by=actor))
+    yield _link_event(LINKED, found, created_at, entity, name, linked_at, actor)
     return True
 
 
@@ -66,10 +64,23 @@ def unlink_entity(
     linked_at = yield Q.remove_link.scalar(case_id=found, entity_id=entity, role=name)
     if linked_at is None:
         return False
-    payload = {"case_id": str(found), "entity_id": str(entity), "role": name}
-    key = f"{entity}:{name}:{linked_at.isoformat()}"
-    yield record(event(found, created_at, UNLINKED, key, payload, by=actor))
+    yield _link_event(UNLINKED, found, created_at, entity, name, linked_at, actor)
     return True
+
+
+def _link_event(
+    type: str,
+    case_id: UUID,
+    created_at: dt.datetime,
+    entity: UUID,
+    role: str,
+    linked_at: dt.datetime,
+    by: str | None,
+) -> Stmt:
+    """The statement recording a link's change, keyed by the link's creation time."""
+    payload = {"case_id": str(case_id), "entity_id": str(entity), "role": role}
+    key = f"{entity}:{role}:{linked_at.isoformat()}"
+    return record(event(case_id, created_at, type, key, payload, by=by))
 
 
 def _of_case(case_id: UUID, rows_of: Stmt) -> Gen[list[Any]]:
