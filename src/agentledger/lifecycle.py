@@ -43,6 +43,10 @@ class Lifecycle:
         self._known(action)
         return self.targets[action]
 
+    def guard(self, action: str) -> dict[str, Any]:
+        """The parameters of ``action``'s guarded UPDATE: its ``target`` and its ``sources``."""
+        return {"target": self.target(action), "sources": self.sources(action)}
+
     def check(self, action: str, state: str) -> str:
         """The next state, or IllegalTransition naming the action and the current state."""
         self._known(action)

@@ -98,8 +98,7 @@ def transition(
         action,
         Q.transition_alert.one(
             id=aid,
-            target=ALERT_LIFECYCLE.target(action),
-            sources=ALERT_LIFECYCLE.sources(action),
+            **ALERT_LIFECYCLE.guard(action),
             by=v.optional_text("by", by, max_len=200),
             at=moment,
         ),

@@ -8,14 +8,15 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Sequence
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import Query
 
 from agentledger.errors import InvalidInput, MalformedRequest
 
+T = TypeVar("T")
 MAX_LIMIT = 500
 MAX_POSITION = 2**63 - 1  # bigint: ids and event positions
 _DECIMAL = re.compile(r"[0-9]{1,19}")  # ASCII digits only ("²".isdigit() is true)
@@ -110,11 +111,17 @@ def _foreign() -> InvalidInput:
     return InvalidInput("cursor is not a cursor this API issued", field="cursor")
 
 
+def page(items: Sequence[T], limit: int, key: Callable[[T], dict[str, Any]]) -> dict[str, Any]:
+    """A page of a keyset list: a full page's cursor carries ``key`` of its last item (the
+    sort key to resume after); a short page is the last one (no cursor)."""
+    nxt = encode_cursor(key(items[-1])) if len(items) == limit else None
+    return {"items": items, "next_cursor": nxt}
+
+
 def newest_first(items: Sequence[Any], limit: int) -> dict[str, Any]:
     """A page of a newest-first list (items with an ``id``): a full page's cursor carries
-    its last item's id as ``before``; a short page is the last one (no cursor)."""
-    nxt = encode_cursor({"before": str(items[-1].id)}) if len(items) == limit else None
-    return {"items": items, "next_cursor": nxt}
+    its last item's id as ``before``."""
+    return page(items, limit, lambda last: {"before": str(last.id)})
 
 
 def before(cursor: str | None) -> str | None:

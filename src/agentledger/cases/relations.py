@@ -6,6 +6,7 @@ event and a retry is not."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from uuid import UUID
 
 from agentledger import validation as v
@@ -20,7 +21,7 @@ from agentledger.cases.ops import (
     record,
 )
 from agentledger.cases.records import BLOCKED, LINKED, UNBLOCKED, UNLINKED, Case, CaseLink
-from agentledger.db.statements import Gen, operation
+from agentledger.db.statements import Gen, Stmt, operation
 from agentledger.db.types import Uuids
 from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.records import from_row
@@ -48,9 +49,7 @@ def link_entity(
     linked_at = yield Q.add_link.scalar(case_id=found, entity_id=entity, role=name)
     if linked_at is None:
         return False
-    payload = {"case_id": str(found), "entity_id": str(entity), "role": name}
-    key = f"{entity}:{name}:{linked_at.isoformat()}"
-    yield record(event(found, created_at, LINKED, key, payload, by=actor))
+    yield _link_event(LINKED, found, created_at, entity, name, linked_at, actor)
     return True
 
 
@@ -65,25 +64,41 @@ def unlink_entity(
     linked_at = yield Q.remove_link.scalar(case_id=found, entity_id=entity, role=name)
     if linked_at is None:
         return False
-    payload = {"case_id": str(found), "entity_id": str(entity), "role": name}
-    key = f"{entity}:{name}:{linked_at.isoformat()}"
-    yield record(event(found, created_at, UNLINKED, key, payload, by=actor))
+    yield _link_event(UNLINKED, found, created_at, entity, name, linked_at, actor)
     return True
 
 
-def _exists(case_id: UUID) -> Gen[None]:
-    row = yield Q.get_case.one(id=case_id)
-    if row is None:
-        raise not_found(case_id)
+def _link_event(
+    type: str,
+    case_id: UUID,
+    created_at: dt.datetime,
+    entity: UUID,
+    role: str,
+    linked_at: dt.datetime,
+    by: str | None,
+) -> Stmt:
+    """The statement recording a link's change, keyed by the link's creation time."""
+    payload = {"case_id": str(case_id), "entity_id": str(entity), "role": role}
+    key = f"{entity}:{role}:{linked_at.isoformat()}"
+    return record(event(case_id, created_at, type, key, payload, by=by))
+
+
+def _of_case(case_id: UUID, rows_of: Stmt) -> Gen[list[Any]]:
+    """The rows ``rows_of`` reads about a case; none is NotFound when the case does not
+    exist (looked up only then)."""
+    rows: list[Any] = yield rows_of
+    if not rows:
+        row = yield Q.get_case.one(id=case_id)
+        if row is None:
+            raise not_found(case_id)
+    return rows
 
 
 @operation(writes=False)
 def linked_entities(case_id: UUID | str) -> Gen[list[CaseLink]]:
     """The memory entities the case is linked to, in the order they were linked."""
     found = case_uuid(case_id)
-    rows = yield Q.case_links.all(case_id=found)
-    if not rows:
-        yield from _exists(found)
+    rows = yield from _of_case(found, Q.case_links.all(case_id=found))
     return [from_row(CaseLink, r) for r in rows]
 
 
@@ -169,9 +184,7 @@ def _record_pair(
 def blocking(case_id: UUID | str) -> Gen[list[Case]]:
     """The cases this case blocks, oldest first."""
     found = case_uuid(case_id)
-    rows = yield Q.blocking.all(id=found)
-    if not rows:
-        yield from _exists(found)
+    rows = yield from _of_case(found, Q.blocking.all(id=found))
     return [case_from_row(r) for r in rows]
 
 
@@ -179,7 +192,5 @@ def blocking(case_id: UUID | str) -> Gen[list[Case]]:
 def blocked_by(case_id: UUID | str) -> Gen[list[Case]]:
     """The cases that block this case, oldest first."""
     found = case_uuid(case_id)
-    rows = yield Q.blocked_by.all(id=found)
-    if not rows:
-        yield from _exists(found)
+    rows = yield from _of_case(found, Q.blocked_by.all(id=found))
     return [case_from_row(r) for r in rows]

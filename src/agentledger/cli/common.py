@@ -32,3 +32,15 @@ def embedded_only(found: Settings) -> None:
     if not found.embedded:
         err.print("[yellow]DATABASE_URL is set: the embedded server is not in use.[/]")
         raise typer.Exit(2)
+
+
+def missing_extra(exc: ImportError, command: str, extra: str) -> typer.Exit:
+    """The exit of ``command`` when the optional ``extra`` it needs (a package of that name)
+    is not installed, after saying how to install it; any other import error is raised."""
+    if (exc.name or "").split(".")[0] != extra:
+        raise exc
+    err.print(
+        f"agentledger {command} needs the {extra} extra: pip install 'agentledger[{extra}]'",
+        markup=False,
+    )
+    return typer.Exit(2)

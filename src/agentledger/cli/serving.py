@@ -213,12 +213,7 @@ def mcp(
     try:
         from agentledger.integrations.mcp import serve_http, serve_stdio
     except ImportError as exc:
-        if (exc.name or "").split(".")[0] != "mcp":
-            raise
-        common.err.print(
-            "agentledger mcp needs the mcp extra: pip install 'agentledger[mcp]'", markup=False
-        )
-        raise typer.Exit(2) from None
+        raise common.missing_extra(exc, "mcp", "mcp") from None
     settings = common.settings()
     if transport is McpTransport.http:
         common.err.print(f"MCP on http://{host}:{port}/mcp (Authorization: Bearer <API key>)")
@@ -264,12 +259,7 @@ def relay(
     try:
         from agentledger.integrations.nats import DEFAULT_SERVERS, Relay
     except ImportError as exc:
-        if (exc.name or "").split(".")[0] != "nats":
-            raise
-        common.err.print(
-            "agentledger relay needs the nats extra: pip install 'agentledger[nats]'", markup=False
-        )
-        raise typer.Exit(2) from None
+        raise common.missing_extra(exc, "relay", "nats") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = common.settings()
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from agentledger.agents.records import AGENT_STATUSES
-from agentledger.console.routes import Viewer, _page
+from agentledger.console.routes import Viewer, _listed, _missing_page, _page
 from agentledger.errors import LedgerError
 from agentledger.web.auth import scope as tenant_of
 
@@ -20,16 +20,14 @@ async def agents(
     request: Request, who: Viewer, status: str = "", agent_type: str = "", capability: str = ""
 ) -> HTMLResponse:
     scope = tenant_of(request, who)
-    error = None
-    try:
-        rows = await scope.agents.list(
+    rows, error = await _listed(
+        scope.agents.list(
             status=status or None,
             agent_type=agent_type or None,
             capability=capability or None,
             limit=PAGE,
         )
-    except LedgerError as exc:
-        rows, error = [], exc.message
+    )
     counts = {s: sum(1 for a in rows if a.status == s) for s in AGENT_STATUSES}
     return _page(
         request,
@@ -54,9 +52,7 @@ async def agent(request: Request, name: str, who: Viewer) -> HTMLResponse:
     try:
         a = await scope.agents.get(name)
     except LedgerError:
-        return _page(
-            request, "missing.html", who, "console-agents", title="Not found", what="agent"
-        )
+        return _missing_page(request, who, "console-agents", "agent")
     decisions = await scope.decisions.list(agent=name, limit=20)
     return _page(
         request, "agent.html", who, "console-agents", title=a.name, a=a, decisions=decisions

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from agentledger.cases import ORDERS, SEVERITIES, Case, CaseKind, DurationStats
 from agentledger.console import charts
-from agentledger.console.routes import Editor, Viewer, _fragment, _page
+from agentledger.console.routes import Editor, Viewer, _fragment, _missing_page, _page
 from agentledger.errors import LedgerError, NotFound
 from agentledger.ledger import AsyncTenantScope
 from agentledger.web.auth import Principal
@@ -50,7 +50,7 @@ DOMAINS_CHARTED = 12
 
 def _missing(request: Request, who: Principal) -> HTMLResponse:
     """The console's not-found page, answered 404 (also for another tenant's case)."""
-    response = _page(request, "missing.html", who, "console-cases", title="Not found", what="case")
+    response = _missing_page(request, who, "console-cases", "case")
     response.status_code = 404
     return response
 

@@ -9,8 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from agentledger.console import charts
-from agentledger.console.routes import Editor, Viewer, _fragment, _page, templates
-from agentledger.errors import LedgerError
+from agentledger.console.routes import Editor, Viewer, _acted, _fragment, _listed, _page, templates
 from agentledger.tasks import QueueDepth
 from agentledger.web.auth import scope as tenant_of
 
@@ -68,13 +67,9 @@ async def queues(
     depth = await scope.tasks.depth()
     if partial:  # the depth card alone, reloaded after an action and every few seconds
         return _fragment(request, "_queue_depth.html", who, **_depth_context(depth))
-    error = None
-    try:
-        letters = await scope.tasks.dead_letters(
-            queue or None, before=before or None, limit=LETTERS
-        )
-    except LedgerError as exc:
-        letters, error = [], exc.message
+    letters, error = await _listed(
+        scope.tasks.dead_letters(queue or None, before=before or None, limit=LETTERS)
+    )
     return _page(
         request,
         "queues.html",
@@ -95,11 +90,8 @@ async def task_action(
 ) -> HTMLResponse:
     """Retry a dead letter (redrive: pending again, with fresh attempts) or discard it."""
     tasks = tenant_of(request, who).tasks
-    error = None
-    try:
-        task = await (tasks.redrive(task_id) if action == "retry" else tasks.discard(task_id))
-    except LedgerError as exc:
-        task, error = await tasks.get(task_id), exc.message  # NotFound: another tenant's id
+    change = tasks.redrive(task_id) if action == "retry" else tasks.discard(task_id)
+    task, error = await _acted(change, lambda: tasks.get(task_id))
     response = _fragment(request, "_dead_letter_row.html", who, t=task, error=error)
     if error is None:
         response.headers["HX-Trigger"] = CHANGED

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
@@ -34,6 +35,7 @@ templates.env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=1, defau
 templates.env.filters["tojson_line"] = lambda v: json.dumps(v, default=str)[:300]
 templates.env.filters["ago"] = lambda t: _ago(t)
 router = APIRouter(prefix="/console", include_in_schema=False)
+T = TypeVar("T")
 
 
 class SignIn(Exception):
@@ -79,6 +81,29 @@ Editor = Annotated[Principal, Depends(RoleCheck("writer", signed_in))]
 
 def _page(request: Request, name: str, who: Principal, active: str, **ctx: Any) -> HTMLResponse:
     return _fragment(request, name, who, active=active, **ctx)
+
+
+def _missing_page(request: Request, who: Principal, active: str, what: str) -> HTMLResponse:
+    """The not-found page of a ``what`` (an agent, an entity...) under the ``active`` tab."""
+    return _page(request, "missing.html", who, active, title="Not found", what=what)
+
+
+async def _listed(read: Awaitable[list[T]]) -> tuple[list[T], str | None]:
+    """The rows ``read`` gives; none, and the library's refusal to show, when it refuses (a
+    malformed filter)."""
+    try:
+        return await read, None
+    except LedgerError as exc:
+        return [], exc.message
+
+
+async def _acted(change: Awaitable[T], reread: Callable[[], Awaitable[T]]) -> tuple[T, str | None]:
+    """The record ``change`` returns; when the library refuses the change, the record as it
+    is (``reread``: NotFound for another tenant's id) and the refusal, to show in its row."""
+    try:
+        return await change, None
+    except LedgerError as exc:
+        return await reread(), exc.message
 
 
 def _fragment(request: Request, name: str, who: Principal, **ctx: Any) -> HTMLResponse:
@@ -200,11 +225,8 @@ async def alert_action(
 ) -> HTMLResponse:
     scope = tenant_of(request, who)
     by = f"console:{who.key_id[:8]}"
-    error = None
-    try:
-        alert = await getattr(scope.alerts, action)(alert_id, by=by)
-    except LedgerError as exc:
-        alert, error = await scope.alerts.get(alert_id), exc.message
+    change = getattr(scope.alerts, action)(alert_id, by=by)
+    alert, error = await _acted(change, lambda: scope.alerts.get(alert_id))
     return _fragment(request, "_alert_row.html", who, a=alert, error=error)
 
 
@@ -234,13 +256,10 @@ async def feedback(
     reason: str = Form(""),
 ) -> HTMLResponse:
     scope = tenant_of(request, who)
-    error = None
-    try:
-        d = await scope.decisions.record_feedback(
-            decision_id, accepted == "true", reason=reason or None, by=f"console:{who.key_id[:8]}"
-        )
-    except LedgerError as exc:
-        d, error = await scope.decisions.get(decision_id), exc.message
+    change = scope.decisions.record_feedback(
+        decision_id, accepted == "true", reason=reason or None, by=f"console:{who.key_id[:8]}"
+    )
+    d, error = await _acted(change, lambda: scope.decisions.get(decision_id))
     return _fragment(request, "_decision_row.html", who, d=d, error=error)
 
 
@@ -283,9 +302,7 @@ async def entity(request: Request, entity_id: UUID, who: Viewer) -> HTMLResponse
     try:
         e = await scope.memory.get(entity_id)
     except LedgerError:
-        return _page(
-            request, "missing.html", who, "console-memory", title="Not found", what="entity"
-        )
+        return _missing_page(request, who, "console-memory", "entity")
     neighbours = await scope.memory.neighbours(entity_id, limit=50)
     return _page(
         request, "entity.html", who, "console-memory", title=e.name, e=e, neighbours=neighbours
@@ -297,15 +314,11 @@ async def events(
     request: Request, who: Viewer, stream: str = "", partial: str = ""
 ) -> HTMLResponse:
     scope = tenant_of(request, who)
-    error = None
-    try:
-        rows = (
-            await scope.events.read_stream(stream, backwards=True, limit=100)
-            if stream
-            else await scope.events.recent(limit=100)
-        )
-    except LedgerError as exc:
-        rows, error = [], exc.message
+    rows, error = await _listed(
+        scope.events.read_stream(stream, backwards=True, limit=100)
+        if stream
+        else scope.events.recent(limit=100)
+    )
     name = "_events_table.html" if partial else "events.html"
     return _page(
         request,

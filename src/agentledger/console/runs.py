@@ -9,8 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from agentledger.console import charts
-from agentledger.console.routes import Viewer, _page
-from agentledger.errors import LedgerError
+from agentledger.console.routes import Viewer, _listed, _page
 from agentledger.runs.records import RUN_LIFECYCLE, Run
 from agentledger.web.auth import scope as tenant_of
 
@@ -48,17 +47,14 @@ async def runs(
     request: Request, who: Viewer, status: str = "", trigger: str = "", before: str = ""
 ) -> HTMLResponse:
     scope = tenant_of(request, who)
-    error = None
-    rows: list[Run] = []
-    try:
-        rows = await scope.runs.list(
+    rows, error = await _listed(
+        scope.runs.list(
             status=status or None,
             trigger_type=trigger or None,
             before=before or None,
             limit=PAGE,
         )
-    except LedgerError as exc:
-        error = exc.message
+    )
     durations = [r.duration_ms for r in rows if r.duration_ms is not None]
     return _page(
         request,

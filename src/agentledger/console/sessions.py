@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
-from agentledger.console.routes import Editor, Viewer, _fragment, _page, templates
+from agentledger.console.routes import Editor, Viewer, _fragment, _missing_page, _page, templates
 from agentledger.errors import LedgerError
 from agentledger.sessions import SESSION_LIFECYCLE, ChunkHit
 from agentledger.web.auth import scope as tenant_of
@@ -61,9 +61,7 @@ async def session(request: Request, session_id: UUID, who: Viewer) -> HTMLRespon
     try:
         summary = await scope.sessions.get_summary(session_id, chunks=20, memories=20)
     except LedgerError:
-        return _page(
-            request, "missing.html", who, "console-sessions", title="Not found", what="session"
-        )
+        return _missing_page(request, who, "console-sessions", "session")
     previews = {}
     for chunk in summary.recent_chunks:
         first = await scope.sessions.chunk_segments(chunk.id, limit=1)

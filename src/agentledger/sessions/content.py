@@ -128,16 +128,22 @@ def get_chunk(chunk_id: UUID | str) -> Gen[Chunk]:
     return from_row(Chunk, {**row, "content": "".join(parts)})
 
 
+def _segment_range(field: str, owner: UUID | str, start: int, limit: int) -> dict[str, Any]:
+    """The parameters of a read of ``limit`` segments from ``start`` of the chunk or the
+    artifact version ``owner`` (its argument named ``field``)."""
+    return {
+        "id": v.uuid(field, owner),
+        "ord": v.integer("start", start, low=0),
+        "limit": v.integer("limit", limit, low=1, high=READ_BATCH),
+    }
+
+
 @operation(writes=False)
 def chunk_segments(
     chunk_id: UUID | str, *, start: int = 0, limit: int = READ_BATCH
 ) -> Gen[list[str]]:
     """Segment texts of a chunk from segment ``start`` (joined in order: the content)."""
-    rows = yield Q.chunk_segments.tuples(
-        id=v.uuid("chunk_id", chunk_id),
-        ord=v.integer("start", start, low=0),
-        limit=v.integer("limit", limit, low=1, high=READ_BATCH),
-    )
+    rows = yield Q.chunk_segments.tuples(**_segment_range("chunk_id", chunk_id, start, limit))
     return [body for (body,) in rows]
 
 
@@ -259,9 +265,7 @@ def artifact_segments(
 ) -> Gen[list[str]]:
     """Segment texts of an artifact version from segment ``start``."""
     rows = yield Q.artifact_segments.tuples(
-        id=v.uuid("artifact_id", artifact_id),
-        ord=v.integer("start", start, low=0),
-        limit=v.integer("limit", limit, low=1, high=READ_BATCH),
+        **_segment_range("artifact_id", artifact_id, start, limit)
     )
     return [body for (body,) in rows]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
 from uuid import UUID
 
 from agentledger.db.database_async import AsyncRunner
@@ -11,11 +9,7 @@ from agentledger.db.forward import forward_async
 from agentledger.sessions import content as texts
 from agentledger.sessions import language, ops
 from agentledger.sessions.records import (
-    Artifact,
-    ArtifactHit,
-    ArtifactInfo,
     ChunkHit,
-    ChunkInfo,
     Session,
     SessionSummary,
 )
@@ -29,9 +23,7 @@ class AsyncSessions:
         self._run = run
 
     create = forward_async(ops.create, new_id="id")
-
-    async def get(self, session_id: UUID | str) -> Session:
-        return await self._run(ops.get(session_id))
+    get = forward_async(ops.get)
 
     async def get_summary(
         self, session_id: UUID | str, *, chunks: int = 5, memories: int = 5
@@ -40,31 +32,8 @@ class AsyncSessions:
         memories (newest change first)."""
         return await self._run(ops.summary(session_id, chunks=chunks, memories=memories))
 
-    async def update(
-        self,
-        session_id: UUID | str,
-        *,
-        title: str | None = None,
-        participants: Sequence[str] | None = None,
-        summary: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> Session:
-        """Change the title, participants, summary or metadata (None keeps each)."""
-        return await self._run(
-            ops.update(
-                session_id,
-                title=title,
-                participants=participants,
-                summary=summary,
-                metadata=metadata,
-            )
-        )
-
-    async def transition(
-        self, session_id: UUID | str, action: str, *, by: str | None = None
-    ) -> Session:
-        """``pause``, ``resume``, ``complete`` or ``archive`` (IllegalTransition otherwise)."""
-        return await self._run(ops.transition(session_id, action, by=by))
+    update = forward_async(ops.update)
+    transition = forward_async(ops.transition)
 
     async def pause(self, session_id: UUID | str, *, by: str | None = None) -> Session:
         return await self.transition(session_id, "pause", by=by)
@@ -91,25 +60,11 @@ class AsyncSessions:
                 return total
 
     transitions = forward_async(ops.transitions)
-
     add_chunk = forward_async(texts.add_chunk, new_id="id")
-
     get_chunk = forward_async(texts.get_chunk)
     chunk_info = forward_async(texts.chunk_info)
     chunk_segments = forward_async(texts.chunk_segments)
-
-    async def list_chunks(
-        self,
-        session_id: UUID | str,
-        *,
-        format: str | None = None,
-        after: int = 0,
-        limit: int = 100,
-    ) -> list[ChunkInfo]:
-        """Chunks in seq order after seq ``after``, without content."""
-        return await self._run(
-            texts.list_chunks(session_id, format=format, after=after, limit=limit)
-        )
+    list_chunks = forward_async(texts.list_chunks)
 
     async def search(
         self,
@@ -129,48 +84,12 @@ class AsyncSessions:
         )
 
     save_artifact = forward_async(texts.save_artifact, new_id="id")
-
-    async def get_artifact(
-        self, session_id: UUID | str, name: str, *, version: int | None = None
-    ) -> Artifact:
-        """The latest version of ``name`` (or ``version``) with its content."""
-        return await self._run(texts.get_artifact(session_id, name, version=version))
-
-    async def find_artifact(
-        self, session_id: UUID | str, name: str, *, version: int | None = None
-    ) -> ArtifactInfo:
-        """Like get_artifact, without the content."""
-        return await self._run(texts.find_artifact(session_id, name, version=version))
-
-    async def artifact_versions(self, session_id: UUID | str, name: str) -> list[ArtifactInfo]:
-        return await self._run(texts.artifact_versions(session_id, name))
-
-    async def list_artifacts(self, session_id: UUID | str) -> list[ArtifactInfo]:
-        return await self._run(texts.list_artifacts(session_id))
-
+    get_artifact = forward_async(texts.get_artifact)
+    find_artifact = forward_async(texts.find_artifact)
+    artifact_versions = forward_async(texts.artifact_versions)
+    list_artifacts = forward_async(texts.list_artifacts)
     artifact_segments = forward_async(texts.artifact_segments)
-
-    async def search_artifacts(
-        self,
-        query: str,
-        *,
-        session_id: UUID | str | None = None,
-        artifact_type: str | None = None,
-        all_versions: bool = False,
-        limit: int = 20,
-    ) -> list[ArtifactHit]:
-        """Full-text search over artifacts (each name's latest version unless
-        ``all_versions``), best first."""
-        return await self._run(
-            texts.search_artifacts(
-                query,
-                session_id=session_id,
-                artifact_type=artifact_type,
-                all_versions=all_versions,
-                limit=limit,
-            )
-        )
-
+    search_artifacts = forward_async(texts.search_artifacts)
     set_language = forward_async(language.set_language)
     language_status = forward_async(language.language_status)
 

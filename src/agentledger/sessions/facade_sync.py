@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
 from uuid import UUID
 
 from agentledger.db.database_sync import Runner
@@ -13,11 +11,7 @@ from agentledger.db.forward import forward_sync
 from agentledger.sessions import content as texts
 from agentledger.sessions import language, ops
 from agentledger.sessions.records import (
-    Artifact,
-    ArtifactHit,
-    ArtifactInfo,
     ChunkHit,
-    ChunkInfo,
     Session,
     SessionSummary,
 )
@@ -31,9 +25,7 @@ class Sessions:
         self._run = run
 
     create = forward_sync(ops.create, new_id="id")
-
-    def get(self, session_id: UUID | str) -> Session:
-        return self._run(ops.get(session_id))
+    get = forward_sync(ops.get)
 
     def get_summary(
         self, session_id: UUID | str, *, chunks: int = 5, memories: int = 5
@@ -42,29 +34,8 @@ class Sessions:
         memories (newest change first)."""
         return self._run(ops.summary(session_id, chunks=chunks, memories=memories))
 
-    def update(
-        self,
-        session_id: UUID | str,
-        *,
-        title: str | None = None,
-        participants: Sequence[str] | None = None,
-        summary: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> Session:
-        """Change the title, participants, summary or metadata (None keeps each)."""
-        return self._run(
-            ops.update(
-                session_id,
-                title=title,
-                participants=participants,
-                summary=summary,
-                metadata=metadata,
-            )
-        )
-
-    def transition(self, session_id: UUID | str, action: str, *, by: str | None = None) -> Session:
-        """``pause``, ``resume``, ``complete`` or ``archive`` (IllegalTransition otherwise)."""
-        return self._run(ops.transition(session_id, action, by=by))
+    update = forward_sync(ops.update)
+    transition = forward_sync(ops.transition)
 
     def pause(self, session_id: UUID | str, *, by: str | None = None) -> Session:
         return self.transition(session_id, "pause", by=by)
@@ -91,23 +62,11 @@ class Sessions:
                 return total
 
     transitions = forward_sync(ops.transitions)
-
     add_chunk = forward_sync(texts.add_chunk, new_id="id")
-
     get_chunk = forward_sync(texts.get_chunk)
     chunk_info = forward_sync(texts.chunk_info)
     chunk_segments = forward_sync(texts.chunk_segments)
-
-    def list_chunks(
-        self,
-        session_id: UUID | str,
-        *,
-        format: str | None = None,
-        after: int = 0,
-        limit: int = 100,
-    ) -> list[ChunkInfo]:
-        """Chunks in seq order after seq ``after``, without content."""
-        return self._run(texts.list_chunks(session_id, format=format, after=after, limit=limit))
+    list_chunks = forward_sync(texts.list_chunks)
 
     def search(
         self,
@@ -127,48 +86,12 @@ class Sessions:
         )
 
     save_artifact = forward_sync(texts.save_artifact, new_id="id")
-
-    def get_artifact(
-        self, session_id: UUID | str, name: str, *, version: int | None = None
-    ) -> Artifact:
-        """The latest version of ``name`` (or ``version``) with its content."""
-        return self._run(texts.get_artifact(session_id, name, version=version))
-
-    def find_artifact(
-        self, session_id: UUID | str, name: str, *, version: int | None = None
-    ) -> ArtifactInfo:
-        """Like get_artifact, without the content."""
-        return self._run(texts.find_artifact(session_id, name, version=version))
-
-    def artifact_versions(self, session_id: UUID | str, name: str) -> list[ArtifactInfo]:
-        return self._run(texts.artifact_versions(session_id, name))
-
-    def list_artifacts(self, session_id: UUID | str) -> list[ArtifactInfo]:
-        return self._run(texts.list_artifacts(session_id))
-
+    get_artifact = forward_sync(texts.get_artifact)
+    find_artifact = forward_sync(texts.find_artifact)
+    artifact_versions = forward_sync(texts.artifact_versions)
+    list_artifacts = forward_sync(texts.list_artifacts)
     artifact_segments = forward_sync(texts.artifact_segments)
-
-    def search_artifacts(
-        self,
-        query: str,
-        *,
-        session_id: UUID | str | None = None,
-        artifact_type: str | None = None,
-        all_versions: bool = False,
-        limit: int = 20,
-    ) -> list[ArtifactHit]:
-        """Full-text search over artifacts (each name's latest version unless
-        ``all_versions``), best first."""
-        return self._run(
-            texts.search_artifacts(
-                query,
-                session_id=session_id,
-                artifact_type=artifact_type,
-                all_versions=all_versions,
-                limit=limit,
-            )
-        )
-
+    search_artifacts = forward_sync(texts.search_artifacts)
     set_language = forward_sync(language.set_language)
     language_status = forward_sync(language.language_status)
 

@@ -196,11 +196,7 @@ def transition(session_id: UUID | str, action: str, *, by: str | None = None) ->
     actor = v.optional_text("by", by, max_len=200)
     row = yield from SESSION_LIFECYCLE.move(
         action,
-        Q.transition_session.one(
-            id=found,
-            target=SESSION_LIFECYCLE.target(action),
-            sources=SESSION_LIFECYCLE.sources(action),
-        ),
+        Q.transition_session.one(id=found, **SESSION_LIFECYCLE.guard(action)),
         Q.get_session.one(id=found),
         what=f"session {session_id}",
         field="session_id",

@@ -267,11 +267,7 @@ def transition(task_id: int, action: str) -> Gen[Task]:
         raise InvalidInput(f"{action!r} is not one of {', '.join(MANUAL_ACTIONS)}", field="action")
     row = yield from TASK_LIFECYCLE.move(
         action,
-        Q.transition.one(
-            id=v.integer("task_id", task_id, low=1),
-            target=TASK_LIFECYCLE.target(action),
-            sources=TASK_LIFECYCLE.sources(action),
-        ),
+        Q.transition.one(id=v.integer("task_id", task_id, low=1), **TASK_LIFECYCLE.guard(action)),
         Q.get_task.one(id=task_id),
         what=f"task {task_id}",
         field="task_id",

@@ -79,11 +79,7 @@ def transition(id: str, action: str) -> Gen[Tenant]:
     tenant_id = check_tenant_id(id)
     row = yield from TENANT_LIFECYCLE.move(
         action,
-        Q.transition_tenant.one(
-            id=tenant_id,
-            target=TENANT_LIFECYCLE.target(action),
-            sources=TENANT_LIFECYCLE.sources(action),
-        ),
+        Q.transition_tenant.one(id=tenant_id, **TENANT_LIFECYCLE.guard(action)),
         Q.get_tenant.one(id=tenant_id),
         what=f"tenant {id!r}",
         field="id",

@@ -343,8 +343,7 @@ async def timeline(
 ) -> object:
     after = pagination.cursor_int(cursor, "after") or 0
     items = await scope(request, who).cases.timeline(case_id, after=after, limit=limit)
-    nxt = pagination.encode_cursor({"after": items[-1].version}) if len(items) == limit else None
-    return {"items": items, "next_cursor": nxt}
+    return pagination.page(items, limit, lambda last: {"after": last.version})
 
 
 @router.get(

@@ -54,6 +54,10 @@ class VersionIn(BaseModel):
         "409 otherwise.",
     )
 
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments of ``create_version`` (all but the content)."""
+        return self.model_dump(exclude={"content"})
+
 
 class SchemaIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -97,10 +101,9 @@ async def list_documents(
         limit=limit,
         descending=descending,
     )
-    nxt = None
-    if len(items) == limit:
-        nxt = pagination.encode_cursor({"doc_type": items[-1].doc_type, "name": items[-1].name})
-    return {"items": items, "next_cursor": nxt}
+    return pagination.page(
+        items, limit, lambda last: {"doc_type": last.doc_type, "name": last.name}
+    )
 
 
 @router.get(
@@ -146,8 +149,7 @@ async def list_versions(
     items = await scope(request, who).catalog.list_versions(
         doc_type, name, scope=scope_, before=before, limit=limit
     )
-    nxt = pagination.encode_cursor({"before": items[-1].version}) if len(items) == limit else None
-    return {"items": items, "next_cursor": nxt}
+    return pagination.page(items, limit, lambda last: {"before": last.version})
 
 
 @router.post(
@@ -162,14 +164,7 @@ async def create_version(
     doc_type: str, name: str, body: VersionIn, request: Request, who: Writer
 ) -> object:
     return await scope(request, who).catalog.create_version(
-        doc_type,
-        name,
-        body.content,
-        title=body.title,
-        description=body.description,
-        metadata=body.metadata,
-        created_by=body.created_by,
-        expected_version=body.expected_version,
+        doc_type, name, body.content, **body.options()
     )
 
 
@@ -260,14 +255,7 @@ async def create_global_version(
     doc_type: str, name: str, body: VersionIn, request: Request, _: PlatformAdmin
 ) -> object:
     return await ledger_of(request).platform_catalog.create_version(
-        doc_type,
-        name,
-        body.content,
-        title=body.title,
-        description=body.description,
-        metadata=body.metadata,
-        created_by=body.created_by,
-        expected_version=body.expected_version,
+        doc_type, name, body.content, **body.options()
     )
 
 

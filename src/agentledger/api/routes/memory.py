@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api.auth import Admin, Reader, Writer, scope
-from agentledger.api.pagination import MAX_LIMIT, cursor_uuid, encode_cursor
+from agentledger.api.pagination import MAX_LIMIT, cursor_uuid, page
 from agentledger.api.schemas import Page
 from agentledger.errors import InvalidInput
 from agentledger.memory import (
@@ -216,8 +216,7 @@ async def list_entities(
     after = await memory.get(after_id) if after_id else None
     where = Filter(kind=kind, user=user, scope=user_scope, session=session)
     items = await memory.list(where, after=after, limit=limit)
-    nxt = encode_cursor({"after": str(items[-1].id)}) if len(items) == limit else None
-    return {"items": items, "next_cursor": nxt}
+    return page(items, limit, lambda last: {"after": str(last.id)})
 
 
 @router.get("/entities/by-key", response_model=Entity, summary="One entity by natural key")

@@ -121,11 +121,9 @@ async def list_sessions(
         before=_before(cursor),
         limit=limit,
     )
-    nxt = None
-    if len(items) == limit:
-        last = items[-1]
-        nxt = pagination.encode_cursor({"at": last.last_activity.isoformat(), "id": str(last.id)})
-    return {"items": items, "next_cursor": nxt}
+    return pagination.page(
+        items, limit, lambda last: {"at": last.last_activity.isoformat(), "id": str(last.id)}
+    )
 
 
 @router.get(
@@ -279,8 +277,7 @@ async def list_chunks(
     items = await scope(request, who).sessions.list_chunks(
         session_id, format=format, after=after, limit=limit
     )
-    nxt = pagination.encode_cursor({"after": items[-1].seq}) if len(items) == limit else None
-    return {"items": items, "next_cursor": nxt}
+    return pagination.page(items, limit, lambda last: {"after": last.seq})
 
 
 @router.get(

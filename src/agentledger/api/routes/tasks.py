@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api.auth import Reader, Writer, scope
-from agentledger.api.pagination import MAX_LIMIT, cursor_int, encode_cursor
+from agentledger.api.pagination import MAX_LIMIT, cursor_int, page
 from agentledger.api.schemas import Page
 from agentledger.tasks import NewTask, Outcome, QueueDepth, QueueStats, Settled, Task
 
@@ -149,8 +149,7 @@ async def list_tasks(
     items = await scope(request, who).tasks.list(
         queue=queue, status=status, after=after, limit=limit
     )
-    nxt = encode_cursor({"after": items[-1].id}) if len(items) == limit else None
-    return {"items": items, "next_cursor": nxt}
+    return page(items, limit, lambda last: {"after": last.id})
 
 
 @router.get(
@@ -188,8 +187,7 @@ async def dead_letters(
 ) -> object:
     before = cursor_int(cursor, "before")
     items = await scope(request, who).tasks.dead_letters(queue, before=before, limit=limit)
-    nxt = encode_cursor({"before": items[-1].id}) if len(items) == limit else None
-    return {"items": items, "next_cursor": nxt}
+    return page(items, limit, lambda last: {"before": last.id})
 
 
 @router.get("/tasks/{task_id}", response_model=Task, tags=["tasks"])

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 
 from agentledger.api.auth import PlatformAdmin
-from agentledger.api.pagination import MAX_LIMIT, cursor_text, encode_cursor
+from agentledger.api.pagination import MAX_LIMIT, cursor_text, page
 from agentledger.api.schemas import CreatedKeyOut, KeyIn, Page, TenantIn, TenantOut
 from agentledger.web.auth import ledger_of
 
@@ -29,8 +29,7 @@ async def list_tenants(
 ) -> object:
     after = cursor_text(cursor, "id") or ""
     items = await ledger_of(request).tenants.list(status=status, after=after, limit=limit)
-    nxt = encode_cursor({"id": items[-1].id}) if len(items) == limit else None
-    return {"items": items, "next_cursor": nxt}
+    return page(items, limit, lambda last: {"id": last.id})
 
 
 @router.get("/{tenant_id}", response_model=TenantOut, summary="One tenant")
