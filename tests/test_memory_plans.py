@@ -196,3 +196,31 @@ def test_a_listing_of_one_batch_stops_at_its_page(
     rest = mem.list(where, after=page[-1], limit=1000)
     assert len(page) + len(rest) == 500
     assert not {e.id for e in page} & {e.id for e in rest}
+
+
+def test_a_bulk_batch_refreshes_the_planners_figures(
+    sync_ledger: Any, tenant_id: str, database_url: str
+) -> None:
+    """memory_0017: a batch large against what the planner believes the table holds
+    analyzes it at once; a small one does not (nor does a second caller wait)."""
+
+    def measured() -> float:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT reltuples FROM pg_class WHERE oid = 'agentledger.memory_entities'::regclass"
+            ).fetchone()
+            assert row is not None
+            return float(row[0])
+
+    mem = sync_ledger.tenant(tenant_id).memory
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        owner.execute("ANALYZE agentledger.memory_entities")
+    before = measured()
+    mem.upsert_many(NewEntity(kind="note", name=f"few {i}") for i in range(10))
+    assert measured() == before
+    result = mem.upsert_many(
+        NewEntity(kind="note", name=f"bulk {i}") for i in range(max(1500, int(before) // 5))
+    )
+    assert measured() >= before + result.inserted
+    # Called again at once, with the figures fresh: nothing to do.
+    assert sync_ledger.tenant(tenant_id)._run(ops.refresh_stats(result.inserted // 100)) is False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -12,7 +13,7 @@ from uuid import UUID
 from agentledger.db.database_async import AsyncRunner
 from agentledger.db.forward import forward_async
 from agentledger.db.statements import Op
-from agentledger.errors import InvalidInput
+from agentledger.errors import InvalidInput, LedgerError
 from agentledger.memory import graph, ops, search, spaces, vocabulary
 from agentledger.memory import languages as langs
 from agentledger.memory.embedder import Embedder
@@ -30,6 +31,9 @@ from agentledger.memory.records import (
 from agentledger.tasks.facade_async import AsyncTasks
 
 T = TypeVar("T")
+log = logging.getLogger("agentledger")
+# A batch that inserts this many rows may outdate the planner's figures (memory_0017).
+BULK_ROWS = 1000
 
 
 class AsyncMemory(AsyncJobs):
@@ -204,7 +208,13 @@ class AsyncMemory(AsyncJobs):
             vectors = await self._embed([_embedding_text(items[i]) for i in missing])
             for i, vector in zip(missing, vectors, strict=True):
                 items[i] = self._with_embedding(items[i], vector)
-        return await self._run(ops.upsert_many(items, merge=merge))
+        result = await self._run(ops.upsert_many(items, merge=merge))
+        if result.inserted >= BULK_ROWS:
+            try:
+                await self._run(ops.refresh_stats(result.inserted))
+            except LedgerError as exc:  # the batch is stored; autovacuum will analyze
+                log.warning("refreshing memory statistics after a batch failed: %s", exc)
+        return result
 
     get = forward_async(ops.get)
     get_by_key = forward_async(ops.get_by_key)

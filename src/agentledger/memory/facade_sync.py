@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -13,7 +14,7 @@ from uuid import UUID
 from agentledger.db.database_sync import Runner
 from agentledger.db.forward import forward_sync
 from agentledger.db.statements import Op
-from agentledger.errors import InvalidInput
+from agentledger.errors import InvalidInput, LedgerError
 from agentledger.memory import graph, ops, search, spaces, vocabulary
 from agentledger.memory import languages as langs
 from agentledger.memory.embedder import Embedder
@@ -31,6 +32,9 @@ from agentledger.memory.records import (
 from agentledger.tasks.facade_sync import Tasks
 
 T = TypeVar("T")
+log = logging.getLogger("agentledger")
+# A batch that inserts this many rows may outdate the planner's figures (memory_0017).
+BULK_ROWS = 1000
 
 
 class Memory(Jobs):
@@ -205,7 +209,13 @@ class Memory(Jobs):
             vectors = self._embed([_embedding_text(items[i]) for i in missing])
             for i, vector in zip(missing, vectors, strict=True):
                 items[i] = self._with_embedding(items[i], vector)
-        return self._run(ops.upsert_many(items, merge=merge))
+        result = self._run(ops.upsert_many(items, merge=merge))
+        if result.inserted >= BULK_ROWS:
+            try:
+                self._run(ops.refresh_stats(result.inserted))
+            except LedgerError as exc:  # the batch is stored; autovacuum will analyze
+                log.warning("refreshing memory statistics after a batch failed: %s", exc)
+        return result
 
     get = forward_sync(ops.get)
     get_by_key = forward_sync(ops.get_by_key)

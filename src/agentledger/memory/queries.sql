@@ -89,6 +89,11 @@ RETURNING e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
        e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
        e.created_at, e.updated_at, e.session_id, e.dedup_key, (e.xmax = 0) AS inserted
 
+-- name: refresh_stats
+-- Analyze the entities table when a write of this many rows outdates the planner's figures
+-- (memory_0017): true when it did.
+SELECT agentledger.memory_refresh_stats_v1(%(written)s::bigint)
+
 -- name: entity_names
 -- The stored names of entities by (user, dedup key), locked in key order for the upsert.
 SELECT e.user_id, e.dedup_key, e.name
