@@ -11,7 +11,7 @@ import psycopg
 from bench.plans import body_plan, traced_plans
 
 from agentledger import Filter, NewEntity
-from agentledger.memory import filters, ops, search
+from agentledger.memory import filters, ops, search, statistics
 
 
 def plan(owner_url: str, tenant: str, function: str, params: dict[str, Any]) -> str:
@@ -223,4 +223,7 @@ def test_a_bulk_batch_refreshes_the_planners_figures(
     )
     assert measured() >= before + result.inserted
     # Called again at once, with the figures fresh: nothing to do.
-    assert sync_ledger.tenant(tenant_id)._run(ops.refresh_stats(result.inserted // 100)) is False
+    assert (
+        sync_ledger.tenant(tenant_id)._run(statistics.refresh_stats(result.inserted // 100))
+        is False
+    )

@@ -14,7 +14,7 @@ from agentledger.db.database_async import AsyncRunner
 from agentledger.db.forward import forward_async
 from agentledger.db.statements import Op
 from agentledger.errors import InvalidInput, LedgerError
-from agentledger.memory import graph, ops, search, spaces, vocabulary
+from agentledger.memory import graph, ops, search, spaces, statistics, vocabulary
 from agentledger.memory import languages as langs
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.filters import Filter
@@ -32,8 +32,6 @@ from agentledger.tasks.facade_async import AsyncTasks
 
 T = TypeVar("T")
 log = logging.getLogger("agentledger")
-# A batch that inserts this many rows may outdate the planner's figures (memory_0017).
-BULK_ROWS = 1000
 
 
 class AsyncMemory(AsyncJobs):
@@ -209,9 +207,9 @@ class AsyncMemory(AsyncJobs):
             for i, vector in zip(missing, vectors, strict=True):
                 items[i] = self._with_embedding(items[i], vector)
         result = await self._run(ops.upsert_many(items, merge=merge))
-        if result.inserted >= BULK_ROWS:
+        if result.inserted >= statistics.BULK_ROWS:
             try:
-                await self._run(ops.refresh_stats(result.inserted))
+                await self._run(statistics.refresh_stats(result.inserted))
             except LedgerError as exc:  # the batch is stored; autovacuum will analyze
                 log.warning("refreshing memory statistics after a batch failed: %s", exc)
         return result

@@ -15,7 +15,7 @@ from agentledger.db.database_sync import Runner
 from agentledger.db.forward import forward_sync
 from agentledger.db.statements import Op
 from agentledger.errors import InvalidInput, LedgerError
-from agentledger.memory import graph, ops, search, spaces, vocabulary
+from agentledger.memory import graph, ops, search, spaces, statistics, vocabulary
 from agentledger.memory import languages as langs
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.filters import Filter
@@ -33,8 +33,6 @@ from agentledger.tasks.facade_sync import Tasks
 
 T = TypeVar("T")
 log = logging.getLogger("agentledger")
-# A batch that inserts this many rows may outdate the planner's figures (memory_0017).
-BULK_ROWS = 1000
 
 
 class Memory(Jobs):
@@ -210,9 +208,9 @@ class Memory(Jobs):
             for i, vector in zip(missing, vectors, strict=True):
                 items[i] = self._with_embedding(items[i], vector)
         result = self._run(ops.upsert_many(items, merge=merge))
-        if result.inserted >= BULK_ROWS:
+        if result.inserted >= statistics.BULK_ROWS:
             try:
-                self._run(ops.refresh_stats(result.inserted))
+                self._run(statistics.refresh_stats(result.inserted))
             except LedgerError as exc:  # the batch is stored; autovacuum will analyze
                 log.warning("refreshing memory statistics after a batch failed: %s", exc)
         return result

@@ -154,17 +154,6 @@ def upsert_many(
     )
 
 
-@operation()
-def refresh_stats(written: int) -> Gen[bool]:
-    """After a bulk write of ``written`` rows: analyze the entities table if the planner's
-    figures no longer describe it (a listing right after a large import is otherwise planned
-    for a table a tenth of its size); whether it did."""
-    refreshed: bool = yield Q.refresh_stats.scalar(
-        written=v.integer("written", written, low=0, high=2**62)
-    )
-    return refreshed
-
-
 def _upsert_rows(rows: list[dict[str, Any]], mode: str) -> Gen[list[dict[str, Any]]]:
     if any(r["name"] is None for r in rows):
         # Locked, so the name read is the one the upsert keeps (no rename or delete between);
