@@ -79,7 +79,7 @@ def run(own: OwnServer, quick: bool) -> RateFlood:
     rate = out.flood_sent / out.flood_seconds
     if not out.flood_refused or (not quick and rate < 9 * LIMIT):
         out.unexpected.append(f"the flood reached only {rate:.0f} requests/s")
-    # The sliding window lets a key through at most its limit a second (plus one window's
+    # The moving window lets a key through at most its limit a second (plus one window's
     # worth at the start of each round).
     allowed = LIMIT * (out.flood_seconds + 2 * rounds)
     if len(out.flood_acked) > allowed:

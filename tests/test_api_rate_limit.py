@@ -3,19 +3,22 @@ keys, other tenants and the health probes keep being served."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from pydantic import ValidationError
+from starlette.types import Message, Receive, Scope, Send
 
 from agentledger import Ledger, Settings
 from agentledger.api import create_app
+from agentledger.api.ratelimit import RateLimit
 from tests.api_support import ADMIN, tenant_with_keys
 from tests.http_server import client, serve
 
-BUDGET = 5  # a minute's window: no test here runs long enough to see it roll over
+BUDGET = 5  # per minute, counted over a moving window: no test here runs for a minute
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +98,36 @@ def test_callers_without_a_key_share_their_address_budget(settings: Settings) ->
 def test_a_bad_rate_limit_setting_is_named(settings: Settings, bad: str) -> None:
     with pytest.raises(ValidationError, match="rate_limit"):
         Settings(rate_limit=bad)
+
+
+def test_the_budget_holds_across_the_clocks_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three requests just before a minute turns and one just after are four in two
+    milliseconds: the fourth is refused, however the clock's windows fall."""
+    now = [1_800_000_000.0 - 0.002]  # a multiple of 60, less two milliseconds
+    monkeypatch.setattr("time.time", lambda: now[0])
+    statuses: list[int] = []
+
+    async def ok(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def request(limiter: RateLimit) -> None:
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(int(message["status"]))
+
+        scope = {"type": "http", "path": "/v1/events", "headers": [], "client": ("10.0.0.1", 1)}
+        await limiter(scope, receive, send)
+
+    async def main() -> None:
+        limiter = RateLimit(ok, limits="3/minute")
+        for _ in range(3):
+            await request(limiter)
+        now[0] += 0.004
+        await request(limiter)
+
+    asyncio.run(main())
+    assert statuses == [200, 200, 200, 429]

@@ -3,8 +3,9 @@
 A caller is its API key (the bearer secret, hashed) or, without one, its address; each
 caller has its own budget, so one tenant's flood is answered 429 before it reaches the
 database while every other key keeps its full rate. Counting uses the ``limits`` package's
-sliding-window counter in the process's memory: each ``agentledger serve`` process allows
-a key the whole rate.
+moving window in the process's memory: a key gets at most N requests in any period of the
+limit's length, wherever the clock's minute falls, and each ``agentledger serve`` process
+allows a key the whole rate.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agentledger.api.middleware import send_problem
@@ -39,7 +40,7 @@ class RateLimit:
     def __init__(self, app: ASGIApp, *, limits: str) -> None:
         self.app = app
         self.items = parse_limits(limits)
-        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(EXEMPT):
