@@ -85,19 +85,19 @@ VALUES (agentledger.current_tenant(), %(id)s, %(kind)s, %(ref)s, %(status)s, %(t
         %(playbook_step)s, %(attrs)s::jsonb, coalesce(%(at)s::timestamptz, now()))
 ON CONFLICT DO NOTHING
 RETURNING
--- include: case_columns
+    -- include: case_columns
 
 -- name: get_case
 -- One case by id.
 SELECT
--- include: case_columns
+    -- include: case_columns
 FROM agentledger.cases c
 WHERE c.tenant_id = agentledger.current_tenant() AND c.id = %(id)s
 
 -- name: lock_case
 -- One case by id, locked for a change in this transaction.
 SELECT
--- include: case_columns
+    -- include: case_columns
 FROM agentledger.cases c
 WHERE c.tenant_id = agentledger.current_tenant() AND c.id = %(id)s
 FOR UPDATE
@@ -105,7 +105,7 @@ FOR UPDATE
 -- name: lock_case_by_ref
 -- One case by kind and ref, locked for a change in this transaction.
 SELECT
--- include: case_columns
+    -- include: case_columns
 FROM agentledger.cases c
 WHERE c.tenant_id = agentledger.current_tenant() AND c.kind = %(kind)s AND c.ref = %(ref)s
 FOR UPDATE
@@ -113,7 +113,7 @@ FOR UPDATE
 -- name: get_case_by_ref
 -- The cases with a ref (of one kind, or of any: then more than one is ambiguous).
 SELECT
--- include: case_columns
+    -- include: case_columns
 FROM agentledger.cases c
 WHERE c.tenant_id = agentledger.current_tenant() AND c.ref = %(ref)s
   AND (%(kind)s::text IS NULL OR c.kind = %(kind)s::text)
@@ -146,7 +146,7 @@ SET status = %(status)s, title = %(title)s, body = %(body)s, type = %(type)s,
     updated_at = coalesce(%(at)s::timestamptz, now())
 WHERE c.tenant_id = agentledger.current_tenant() AND c.id = %(id)s
 RETURNING
--- include: case_columns
+    -- include: case_columns
 
 -- name: delete_case
 -- Delete a case (its blocks and links go with it; its events stay).
@@ -187,7 +187,7 @@ RETURNING b.created_at
 -- name: blocking
 -- The cases a case blocks, oldest first.
 SELECT
--- include: case_columns
+    -- include: case_columns
 FROM agentledger.case_blocks b
 JOIN agentledger.cases c ON c.tenant_id = b.tenant_id AND c.id = b.blocked
 WHERE b.tenant_id = agentledger.current_tenant() AND b.blocker = %(id)s
@@ -196,7 +196,7 @@ ORDER BY c.created_at, c.id
 -- name: blocked_by
 -- The cases that block a case, oldest first.
 SELECT
--- include: case_columns
+    -- include: case_columns
 FROM agentledger.case_blocks b
 JOIN agentledger.cases c ON c.tenant_id = b.tenant_id AND c.id = b.blocker
 WHERE b.tenant_id = agentledger.current_tenant() AND b.blocked = %(id)s
@@ -235,7 +235,7 @@ ORDER BY l.created_at, l.entity_id, l.role
 -- name: linked_cases
 -- The cases linked to a memory entity, newest first (none once the entity is deleted).
 SELECT DISTINCT ON (c.created_at, c.id)
--- include: case_columns
+    -- include: case_columns
 FROM agentledger.case_links l
 JOIN agentledger.cases c ON c.tenant_id = l.tenant_id AND c.id = l.case_id
 WHERE l.tenant_id = agentledger.current_tenant() AND l.entity_id = %(entity_id)s

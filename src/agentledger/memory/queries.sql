@@ -41,7 +41,7 @@ SELECT agentledger.current_tenant(), u.user_id, u.shared, u.kind, u.source, u.ke
     access_count = e.access_count + 1 + EXCLUDED.update_count,
     last_accessed_at = greatest(e.last_accessed_at, EXCLUDED.updated_at)
 RETURNING
--- include: entity_columns
+    -- include: entity_columns
      , e.dedup_key, (e.xmax = 0) AS inserted
 
 -- name: upsert_entities
@@ -63,7 +63,7 @@ FROM jsonb_to_recordset(%(rows)s::jsonb) AS u(
     summary text, attrs jsonb, tags text[], relevance real, repeats integer,
     first_at timestamptz, at timestamptz, session_id uuid)
 ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
--- include: merge_entity
+    -- include: merge_entity
 
 -- name: upsert_entities_embedded
 -- upsert_entities with vectors of the built-in space, one per row in order (NULL: none; a
@@ -83,7 +83,7 @@ FROM ROWS FROM (
        repeats, first_at, at, session_id, embedding)
 ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
     embedding = coalesce(EXCLUDED.embedding, e.embedding),
--- include: merge_entity
+    -- include: merge_entity
 
 -- name: refresh_stats
 -- Analyze the entities table when a write of this many rows outdates the planner's figures
@@ -107,20 +107,20 @@ SELECT agentledger.memory_require(%(extension)s, %(feature)s)
 -- name: get_entity
 -- One entity by id, if the user may see it.
 SELECT
--- include: entity_columns
+    -- include: entity_columns
 FROM agentledger.memory_entities e
 WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
--- include: visible
+  -- include: visible
 
 -- name: get_entity_touched
 -- One entity by id, if the user may see it, recording the read (access_count,
 -- last_accessed_at) in the same statement; the row shows the values from before.
 WITH found AS (
     SELECT
--- include: entity_columns
+        -- include: entity_columns
     FROM agentledger.memory_entities e
     WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
--- include: visible
+      -- include: visible
 ), touched AS (
     UPDATE agentledger.memory_entities AS t
     SET access_count = t.access_count + 1, last_accessed_at = now()
@@ -132,7 +132,7 @@ SELECT * FROM found
 -- name: get_entity_by_key
 -- One entity by its dedup key in one user's namespace ('' for the tenant's own).
 SELECT
--- include: entity_columns
+    -- include: entity_columns
 FROM agentledger.memory_entities e
 WHERE e.tenant_id = agentledger.current_tenant() AND e.user_id = %(owner)s
   AND e.dedup_key = %(dedup_key)s
@@ -155,7 +155,7 @@ WHERE e.tenant_id = agentledger.current_tenant() AND e.id = r.id
 -- Delete one entity the user may see (its relationships go with it).
 DELETE FROM agentledger.memory_entities AS e
 WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
--- include: visible
+  -- include: visible
 
 -- name: delete_entity_by_key
 -- Delete one entity by its dedup key in one user's namespace ('' for the tenant's own).
@@ -170,7 +170,7 @@ SELECT DISTINCT e.source COLLATE "C" AS source
 FROM agentledger.memory_entities e
 WHERE e.tenant_id = agentledger.current_tenant()
   AND (%(kind)s::text IS NULL OR e.kind = %(kind)s::text)
--- include: visible
+  -- include: visible
   AND starts_with(e.source, %(prefix)s::text)
   AND (%(after)s::text IS NULL OR e.source COLLATE "C" > %(after)s::text)
 ORDER BY 1
@@ -193,7 +193,7 @@ LIMIT %(limit)s
 -- function: under RLS the tags / attrs filters could not use their indexes (memory_0005).
 SELECT * FROM agentledger.memory_list_v3(
     p_after_updated => %(after_updated)s::timestamptz, p_after_id => %(after_id)s::uuid,
--- include: filter_arguments
+    -- include: filter_arguments
 )
 
 -- name: prepare_fuzzy
@@ -205,14 +205,14 @@ SELECT agentledger.memory_require('pg_trgm', %(feature)s)
 -- tenant's word dictionary, then trigram similarity of whole names (see memory_0004).
 SELECT * FROM agentledger.memory_search_name_v4(
     p_name => %(name)s::text, p_threshold => %(threshold)s::float8, p_cap => %(cap)s::integer,
--- include: filter_arguments
+    -- include: filter_arguments
 )
 
 -- name: search_text
 -- Full-text search over name (A), summary (B) and string attrs (C), ranked, with highlights.
 SELECT * FROM agentledger.memory_search_text_v6(
     p_query => %(query)s::text,
--- include: filter_arguments
+    -- include: filter_arguments
 )
 
 -- name: find_by_substring
@@ -220,7 +220,7 @@ SELECT * FROM agentledger.memory_search_text_v6(
 -- first; through a definer function so the trigram GIN indexes serve it (memory_0008).
 SELECT * FROM agentledger.memory_search_substring_v4(
     p_pattern => %(pattern)s::text,
--- include: filter_arguments
+    -- include: filter_arguments
 )
 
 -- name: search_vector
@@ -228,7 +228,7 @@ SELECT * FROM agentledger.memory_search_substring_v4(
 -- index (a binary space's candidates re-ranked); exact over the scope when it falls short.
 SELECT * FROM agentledger.memory_search_vector_v5(
     p_space => %(space)s::bigint, p_embedding => %(embedding)s::vector,
--- include: filter_arguments
+    -- include: filter_arguments
 )
 
 -- name: search_hybrid
@@ -237,7 +237,7 @@ SELECT * FROM agentledger.memory_search_hybrid_v6(
     p_query => %(query)s::text, p_pool => %(pool)s::integer, p_text_cap => %(text_cap)s::integer,
     p_rrf_k => %(rrf_k)s::integer, p_threshold => %(threshold)s::float8,
     p_cap => %(cap)s::integer,
--- include: filter_arguments
+    -- include: filter_arguments
 )
 
 -- name: search_hybrid_vector
@@ -247,7 +247,7 @@ SELECT * FROM agentledger.memory_search_hybrid_vector_v7(
     p_rrf_k => %(rrf_k)s::integer, p_threshold => %(threshold)s::float8,
     p_cap => %(cap)s::integer,
     p_space => %(space)s::bigint, p_embedding => %(embedding)s::vector,
--- include: filter_arguments
+    -- include: filter_arguments
 )
 
 -- name: relate
@@ -279,7 +279,7 @@ WHERE r.tenant_id = agentledger.current_tenant()
 
 -- fragment: neighbour_columns
 -- An entity and the edge that joins it to the one asked about (records.Neighbour).
--- include: entity_columns
+    -- include: entity_columns
      , r.id AS r_id, r.from_id AS r_from_id, r.to_id AS r_to_id, r.type AS r_type,
        r.weight::float8 AS r_weight, r.attrs AS r_attrs, r.created_at AS r_created_at,
        r.updated_at AS r_updated_at
@@ -288,20 +288,20 @@ WHERE r.tenant_id = agentledger.current_tenant()
 -- Entities joined to one entity by an edge out of it, into it, or both; heaviest first.
 SELECT * FROM (
     SELECT
--- include: neighbour_columns
+        -- include: neighbour_columns
          , 'out' AS direction
     FROM agentledger.memory_relationships r JOIN agentledger.memory_entities e ON e.tenant_id = r.tenant_id AND e.id = r.to_id
     WHERE r.tenant_id = agentledger.current_tenant() AND r.from_id = %(id)s AND %(out)s
       AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
--- include: visible
+      -- include: visible
     UNION ALL
     SELECT
--- include: neighbour_columns
+        -- include: neighbour_columns
          , 'in' AS direction
     FROM agentledger.memory_relationships r JOIN agentledger.memory_entities e ON e.tenant_id = r.tenant_id AND e.id = r.from_id
     WHERE r.tenant_id = agentledger.current_tenant() AND r.to_id = %(id)s AND %(in)s
       AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
--- include: visible
+      -- include: visible
 ) n
 ORDER BY r_weight DESC, r_type, id
 LIMIT %(limit)s
@@ -349,7 +349,7 @@ WITH RECURSIVE walk (id, depth, path, via) AS (
       AND (%(user)s::text IS NULL OR EXISTS (
           SELECT 1 FROM agentledger.memory_entities e
           WHERE e.tenant_id = agentledger.current_tenant() AND e.id = n.id
--- include: visible
+            -- include: visible
       ))
 ), shortest AS (
     SELECT DISTINCT ON (id) id, depth, path, via
@@ -358,7 +358,7 @@ WITH RECURSIVE walk (id, depth, path, via) AS (
     ORDER BY id, depth, path
 )
 SELECT
--- include: entity_columns
+    -- include: entity_columns
      , s.depth, s.path, s.via
 FROM shortest s JOIN agentledger.memory_entities e ON e.tenant_id = agentledger.current_tenant() AND e.id = s.id
 ORDER BY s.depth, e.name, e.id
@@ -401,7 +401,7 @@ WITH victims AS (
     SELECT e.tenant_id, e.id
     FROM agentledger.memory_entities e
     WHERE e.tenant_id = agentledger.current_tenant()
--- include: past_retention
+      -- include: past_retention
 )
 DELETE FROM agentledger.memory_entities AS e USING victims v
 WHERE e.tenant_id = v.tenant_id AND e.id = v.id
@@ -413,7 +413,7 @@ WITH victims AS (
     FROM agentledger.memory_entities e
     WHERE e.tenant_id = agentledger.current_tenant()
       AND e.status = 'active'
--- include: past_retention
+      -- include: past_retention
 )
 UPDATE agentledger.memory_entities AS e SET status = 'archived'
 FROM victims v
@@ -506,7 +506,7 @@ SELECT CASE WHEN %(space)s::bigint IS NULL THEN e.embedding::vector
                     AND v.entity_id = e.id) END AS embedding
 FROM agentledger.memory_entities e
 WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
--- include: visible
+  -- include: visible
 
 -- name: get_text_config
 -- The text-search configuration of a kind's entities (its own), else the tenant's (NULL:
