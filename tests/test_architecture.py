@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from agentledger.db.schema import SCHEMA_SQL
 from agentledger.db.statements import Queries, compact
 
@@ -161,6 +163,41 @@ def test_compact_leaves_quoted_text_alone() -> None:
         "SELECT $$x\n  -- y$$",  # dollar quoting
     ):
         assert compact(untouched) == untouched
+
+
+def test_fragments_are_spliced_where_included(tmp_path: Path) -> None:
+    path = tmp_path / "queries.sql"
+    path.write_text(
+        "-- fragment: cols\n-- Shared columns.\n    a, b\n\n"
+        "-- fragment: filter\nWHERE x = %(x)s\n-- include: more\n\n"
+        "-- fragment: more\n  AND y\n\n"
+        "-- name: first\n-- Why.\nSELECT\n-- include: cols\nFROM t\n  -- include: filter\n\n"
+        "-- name: second\n-- include: cols\n"
+    )
+    queries = Queries(path)
+    assert queries.first.sql == "SELECT\na, b\nFROM t\nWHERE x = %(x)s\nAND y"
+    assert queries.first.doc == "Why."
+    assert queries.second.sql == "a, b"
+    assert set(queries.by_name) == {"first", "second"}
+
+
+def test_a_fragment_unknown_unused_empty_or_in_itself_fails_the_load(tmp_path: Path) -> None:
+    path = tmp_path / "queries.sql"
+    for text, error in (
+        ("-- name: q\nSELECT\n-- include: nope\n", "unknown fragment 'nope'"),
+        ("-- fragment: f\na\n-- name: q\nSELECT 1\n", "fragment f is never included"),
+        ("-- fragment: f\n-- only a comment\n-- name: q\n-- include: f\n", "f is empty"),
+        (
+            "-- fragment: f\n-- include: g\n-- fragment: g\n-- include: f\n"
+            "-- name: q\n-- include: f\n",
+            "fragment f includes itself",
+        ),
+        ("-- fragment: f\n-- plan: generic\na\n-- name: q\n-- include: f\n", "no directives"),
+        ("-- fragment: f\na\n-- fragment: f\nb\n-- name: q\n-- include: f\n", "twice"),
+    ):
+        path.write_text(text)
+        with pytest.raises(ValueError, match=error):
+            Queries(path)
 
 
 def test_sql_is_never_built_from_strings_at_run_time() -> None:

@@ -66,6 +66,13 @@ WHERE k.tenant_id = agentledger.current_tenant()
   AND (%(kind)s::text IS NULL OR k.kind = %(kind)s::text)
 ORDER BY k.kind
 
+-- fragment: case_columns
+-- A case as every statement returns it (records.Case).
+       c.id, c.kind, c.ref, c.status, c.title, c.body, c.type, c.severity, c.score,
+       c.confidence, c.owner, c.domain, c.entity, c.source, c.amount, c.sla_deadline,
+       c.playbook, c.playbook_step, c.attrs, c.version, c.created_at, c.updated_at,
+       c.opened_at, c.resolved_at
+
 -- name: insert_case
 -- A new case (nothing when its id, or its kind and ref, is taken); the cases_guard trigger
 -- checks its kind and status and sets version, opened_at and resolved_at.
@@ -77,46 +84,36 @@ VALUES (agentledger.current_tenant(), %(id)s, %(kind)s, %(ref)s, %(status)s, %(t
         %(entity)s, %(source)s, %(amount)s, %(sla_deadline)s, %(playbook)s,
         %(playbook_step)s, %(attrs)s::jsonb, coalesce(%(at)s::timestamptz, now()))
 ON CONFLICT DO NOTHING
-RETURNING c.id, c.kind, c.ref, c.status, c.title, c.body, c.type, c.severity, c.score,
-          c.confidence, c.owner, c.domain, c.entity, c.source, c.amount, c.sla_deadline,
-          c.playbook, c.playbook_step, c.attrs, c.version, c.created_at, c.updated_at,
-          c.opened_at, c.resolved_at
+RETURNING
+    -- include: case_columns
 
 -- name: get_case
 -- One case by id.
-SELECT c.id, c.kind, c.ref, c.status, c.title, c.body, c.type, c.severity, c.score,
-       c.confidence, c.owner, c.domain, c.entity, c.source, c.amount, c.sla_deadline,
-       c.playbook, c.playbook_step, c.attrs, c.version, c.created_at, c.updated_at,
-       c.opened_at, c.resolved_at
+SELECT
+    -- include: case_columns
 FROM agentledger.cases c
 WHERE c.tenant_id = agentledger.current_tenant() AND c.id = %(id)s
 
 -- name: lock_case
 -- One case by id, locked for a change in this transaction.
-SELECT c.id, c.kind, c.ref, c.status, c.title, c.body, c.type, c.severity, c.score,
-       c.confidence, c.owner, c.domain, c.entity, c.source, c.amount, c.sla_deadline,
-       c.playbook, c.playbook_step, c.attrs, c.version, c.created_at, c.updated_at,
-       c.opened_at, c.resolved_at
+SELECT
+    -- include: case_columns
 FROM agentledger.cases c
 WHERE c.tenant_id = agentledger.current_tenant() AND c.id = %(id)s
 FOR UPDATE
 
 -- name: lock_case_by_ref
 -- One case by kind and ref, locked for a change in this transaction.
-SELECT c.id, c.kind, c.ref, c.status, c.title, c.body, c.type, c.severity, c.score,
-       c.confidence, c.owner, c.domain, c.entity, c.source, c.amount, c.sla_deadline,
-       c.playbook, c.playbook_step, c.attrs, c.version, c.created_at, c.updated_at,
-       c.opened_at, c.resolved_at
+SELECT
+    -- include: case_columns
 FROM agentledger.cases c
 WHERE c.tenant_id = agentledger.current_tenant() AND c.kind = %(kind)s AND c.ref = %(ref)s
 FOR UPDATE
 
 -- name: get_case_by_ref
 -- The cases with a ref (of one kind, or of any: then more than one is ambiguous).
-SELECT c.id, c.kind, c.ref, c.status, c.title, c.body, c.type, c.severity, c.score,
-       c.confidence, c.owner, c.domain, c.entity, c.source, c.amount, c.sla_deadline,
-       c.playbook, c.playbook_step, c.attrs, c.version, c.created_at, c.updated_at,
-       c.opened_at, c.resolved_at
+SELECT
+    -- include: case_columns
 FROM agentledger.cases c
 WHERE c.tenant_id = agentledger.current_tenant() AND c.ref = %(ref)s
   AND (%(kind)s::text IS NULL OR c.kind = %(kind)s::text)
@@ -148,10 +145,8 @@ SET status = %(status)s, title = %(title)s, body = %(body)s, type = %(type)s,
     playbook_step = %(playbook_step)s, attrs = %(attrs)s::jsonb,
     updated_at = coalesce(%(at)s::timestamptz, now())
 WHERE c.tenant_id = agentledger.current_tenant() AND c.id = %(id)s
-RETURNING c.id, c.kind, c.ref, c.status, c.title, c.body, c.type, c.severity, c.score,
-          c.confidence, c.owner, c.domain, c.entity, c.source, c.amount, c.sla_deadline,
-          c.playbook, c.playbook_step, c.attrs, c.version, c.created_at, c.updated_at,
-          c.opened_at, c.resolved_at
+RETURNING
+    -- include: case_columns
 
 -- name: delete_case
 -- Delete a case (its blocks and links go with it; its events stay).
@@ -191,10 +186,8 @@ RETURNING b.created_at
 
 -- name: blocking
 -- The cases a case blocks, oldest first.
-SELECT c.id, c.kind, c.ref, c.status, c.title, c.body, c.type, c.severity, c.score,
-       c.confidence, c.owner, c.domain, c.entity, c.source, c.amount, c.sla_deadline,
-       c.playbook, c.playbook_step, c.attrs, c.version, c.created_at, c.updated_at,
-       c.opened_at, c.resolved_at
+SELECT
+    -- include: case_columns
 FROM agentledger.case_blocks b
 JOIN agentledger.cases c ON c.tenant_id = b.tenant_id AND c.id = b.blocked
 WHERE b.tenant_id = agentledger.current_tenant() AND b.blocker = %(id)s
@@ -202,10 +195,8 @@ ORDER BY c.created_at, c.id
 
 -- name: blocked_by
 -- The cases that block a case, oldest first.
-SELECT c.id, c.kind, c.ref, c.status, c.title, c.body, c.type, c.severity, c.score,
-       c.confidence, c.owner, c.domain, c.entity, c.source, c.amount, c.sla_deadline,
-       c.playbook, c.playbook_step, c.attrs, c.version, c.created_at, c.updated_at,
-       c.opened_at, c.resolved_at
+SELECT
+    -- include: case_columns
 FROM agentledger.case_blocks b
 JOIN agentledger.cases c ON c.tenant_id = b.tenant_id AND c.id = b.blocker
 WHERE b.tenant_id = agentledger.current_tenant() AND b.blocked = %(id)s
@@ -244,10 +235,7 @@ ORDER BY l.created_at, l.entity_id, l.role
 -- name: linked_cases
 -- The cases linked to a memory entity, newest first (none once the entity is deleted).
 SELECT DISTINCT ON (c.created_at, c.id)
-       c.id, c.kind, c.ref, c.status, c.title, c.body, c.type, c.severity, c.score,
-       c.confidence, c.owner, c.domain, c.entity, c.source, c.amount, c.sla_deadline,
-       c.playbook, c.playbook_step, c.attrs, c.version, c.created_at, c.updated_at,
-       c.opened_at, c.resolved_at
+    -- include: case_columns
 FROM agentledger.case_links l
 JOIN agentledger.cases c ON c.tenant_id = l.tenant_id AND c.id = l.case_id
 WHERE l.tenant_id = agentledger.current_tenant() AND l.entity_id = %(entity_id)s

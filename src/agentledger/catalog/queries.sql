@@ -2,15 +2,26 @@
 -- Refuse a global write unless the transaction is bound to the platform.
 SELECT agentledger.catalog_require_platform()
 
+-- fragment: version_input
+-- A new version's content and its fingerprint (of content, title, description, metadata).
+    SELECT %(content)s::jsonb AS content,
+           agentledger.catalog_hash(jsonb_build_array(%(content)s::jsonb, %(title)s::text,
+               %(description)s::text, %(metadata)s::jsonb)) AS fingerprint
+
+-- fragment: head_moves_on
+-- A document head that exists moves on by one version, unless a version was expected or
+-- the latest holds the same fingerprint.
+    SET latest_version = d.latest_version + 1, latest_fingerprint = excluded.latest_fingerprint
+    WHERE %(expected)s::integer IS NULL AND d.latest_fingerprint <> excluded.latest_fingerprint
+    RETURNING d.latest_version
+
 -- name: add_version
 -- The bound tenant's next version of a document, numbered under its head row's lock: the
 -- head is inserted (version 1) or moved on by one, unless the latest version already holds
 -- the same fingerprint or the head is not at the expected version (then nothing). With an
 -- expected version of 0 the document must be new; from 1 up it must be at that version.
 WITH input AS (
-    SELECT %(content)s::jsonb AS content,
-           agentledger.catalog_hash(jsonb_build_array(%(content)s::jsonb, %(title)s::text,
-               %(description)s::text, %(metadata)s::jsonb)) AS fingerprint
+    -- include: version_input
 ), head AS (
     INSERT INTO agentledger.catalog_documents AS d
         (tenant_id, doc_type, name, latest_version, latest_fingerprint, created_at)
@@ -19,9 +30,7 @@ WITH input AS (
     FROM input i
     WHERE coalesce(%(expected)s::integer, 0) = 0
     ON CONFLICT (tenant_id, doc_type, name) DO UPDATE
-    SET latest_version = d.latest_version + 1, latest_fingerprint = excluded.latest_fingerprint
-    WHERE %(expected)s::integer IS NULL AND d.latest_fingerprint <> excluded.latest_fingerprint
-    RETURNING d.latest_version
+    -- include: head_moves_on
 ), bumped AS (
     UPDATE agentledger.catalog_documents d
     SET latest_version = d.latest_version + 1, latest_fingerprint = i.fingerprint
@@ -44,9 +53,7 @@ RETURNING v.*, false AS is_global
 -- name: add_global_version
 -- The same as add_version for a global document (the platform scope only).
 WITH input AS (
-    SELECT %(content)s::jsonb AS content,
-           agentledger.catalog_hash(jsonb_build_array(%(content)s::jsonb, %(title)s::text,
-               %(description)s::text, %(metadata)s::jsonb)) AS fingerprint
+    -- include: version_input
 ), head AS (
     INSERT INTO agentledger.catalog_global_documents AS d
         (doc_type, name, latest_version, latest_fingerprint, created_at)
@@ -54,9 +61,7 @@ WITH input AS (
     FROM input i
     WHERE coalesce(%(expected)s::integer, 0) = 0
     ON CONFLICT (doc_type, name) DO UPDATE
-    SET latest_version = d.latest_version + 1, latest_fingerprint = excluded.latest_fingerprint
-    WHERE %(expected)s::integer IS NULL AND d.latest_fingerprint <> excluded.latest_fingerprint
-    RETURNING d.latest_version
+    -- include: head_moves_on
 ), bumped AS (
     UPDATE agentledger.catalog_global_documents d
     SET latest_version = d.latest_version + 1, latest_fingerprint = i.fingerprint
@@ -127,22 +132,17 @@ SELECT EXISTS (
     WHERE x.doc_type = %(doc_type)s AND x.name = %(name)s
       AND (%(scope)s::text = 'any' OR x.is_global = (%(scope)s::text = 'global')))
 
--- name: list_documents
--- Documents by (doc_type, name) after a keyset cursor, optionally of one type or name,
--- with their latest version's title and time; with 'any', a global document the tenant
--- shadows with its own of the same name is left out. Each side reads its primary key in
--- order and stops at the page's end.
-WITH own AS (
+-- fragment: own_documents
+-- The bound tenant's documents in scope, of the type and name asked for (list_documents).
     SELECT t.doc_type, t.name, false AS is_global, t.latest_version, t.created_at
     FROM agentledger.catalog_documents t
     WHERE t.tenant_id = agentledger.current_tenant() AND %(scope)s::text <> 'global'
       AND (%(doc_type)s::text IS NULL OR t.doc_type = %(doc_type)s::text)
       AND (%(name)s::text IS NULL OR t.name = %(name)s::text)
-      AND (%(after_type)s::text IS NULL
-           OR (t.doc_type, t.name) > (%(after_type)s::text, %(after_name)s::text))
-    ORDER BY t.doc_type, t.name
-    LIMIT %(limit)s
-), shared AS (
+
+-- fragment: global_documents
+-- The global documents in scope, of the type and name asked for, less those that the
+-- tenant's own shadow with 'any' (list_documents).
     SELECT g.doc_type, g.name, true AS is_global, g.latest_version, g.created_at
     FROM agentledger.catalog_global_documents g
     LEFT JOIN agentledger.catalog_documents t
@@ -151,6 +151,32 @@ WITH own AS (
     WHERE %(scope)s::text <> 'tenant' AND t.name IS NULL
       AND (%(doc_type)s::text IS NULL OR g.doc_type = %(doc_type)s::text)
       AND (%(name)s::text IS NULL OR g.name = %(name)s::text)
+
+-- fragment: page_documents
+-- The page's documents with their latest version's title and time (list_documents).
+SELECT p.doc_type, p.name, p.is_global, p.latest_version, v.title, v.description,
+       p.created_at, v.created_at AS updated_at
+FROM page p
+CROSS JOIN LATERAL (
+    SELECT y.title, y.description, y.created_at FROM agentledger.catalog_visible_versions y
+    WHERE y.is_global = p.is_global AND y.doc_type = p.doc_type AND y.name = p.name
+      AND y.version = p.latest_version
+    LIMIT 1  -- a subquery of its own: one primary-key lookup per document listed
+) v
+
+-- name: list_documents
+-- Documents by (doc_type, name) after a keyset cursor, optionally of one type or name,
+-- with their latest version's title and time; with 'any', a global document the tenant
+-- shadows with its own of the same name is left out. Each side reads its primary key in
+-- order and stops at the page's end.
+WITH own AS (
+    -- include: own_documents
+      AND (%(after_type)s::text IS NULL
+           OR (t.doc_type, t.name) > (%(after_type)s::text, %(after_name)s::text))
+    ORDER BY t.doc_type, t.name
+    LIMIT %(limit)s
+), shared AS (
+    -- include: global_documents
       AND (%(after_type)s::text IS NULL
            OR (g.doc_type, g.name) > (%(after_type)s::text, %(after_name)s::text))
     ORDER BY g.doc_type, g.name
@@ -160,39 +186,20 @@ WITH own AS (
     ORDER BY doc_type, name
     LIMIT %(limit)s
 )
-SELECT p.doc_type, p.name, p.is_global, p.latest_version, v.title, v.description,
-       p.created_at, v.created_at AS updated_at
-FROM page p
-CROSS JOIN LATERAL (
-    SELECT y.title, y.description, y.created_at FROM agentledger.catalog_visible_versions y
-    WHERE y.is_global = p.is_global AND y.doc_type = p.doc_type AND y.name = p.name
-      AND y.version = p.latest_version
-    LIMIT 1  -- a subquery of its own: one primary-key lookup per document listed
-) v
+-- include: page_documents
 ORDER BY p.doc_type, p.name
 
 -- name: list_documents_desc
 -- list_documents in descending (doc_type, name) order, before a keyset cursor (weekly plans
 -- named by date: the newest week first).
 WITH own AS (
-    SELECT t.doc_type, t.name, false AS is_global, t.latest_version, t.created_at
-    FROM agentledger.catalog_documents t
-    WHERE t.tenant_id = agentledger.current_tenant() AND %(scope)s::text <> 'global'
-      AND (%(doc_type)s::text IS NULL OR t.doc_type = %(doc_type)s::text)
-      AND (%(name)s::text IS NULL OR t.name = %(name)s::text)
+    -- include: own_documents
       AND (%(after_type)s::text IS NULL
            OR (t.doc_type, t.name) < (%(after_type)s::text, %(after_name)s::text))
     ORDER BY t.doc_type DESC, t.name DESC
     LIMIT %(limit)s
 ), shared AS (
-    SELECT g.doc_type, g.name, true AS is_global, g.latest_version, g.created_at
-    FROM agentledger.catalog_global_documents g
-    LEFT JOIN agentledger.catalog_documents t
-        ON %(scope)s::text = 'any' AND t.tenant_id = agentledger.current_tenant()
-       AND t.doc_type = g.doc_type AND t.name = g.name
-    WHERE %(scope)s::text <> 'tenant' AND t.name IS NULL
-      AND (%(doc_type)s::text IS NULL OR g.doc_type = %(doc_type)s::text)
-      AND (%(name)s::text IS NULL OR g.name = %(name)s::text)
+    -- include: global_documents
       AND (%(after_type)s::text IS NULL
            OR (g.doc_type, g.name) < (%(after_type)s::text, %(after_name)s::text))
     ORDER BY g.doc_type DESC, g.name DESC
@@ -202,15 +209,7 @@ WITH own AS (
     ORDER BY doc_type DESC, name DESC
     LIMIT %(limit)s
 )
-SELECT p.doc_type, p.name, p.is_global, p.latest_version, v.title, v.description,
-       p.created_at, v.created_at AS updated_at
-FROM page p
-CROSS JOIN LATERAL (
-    SELECT y.title, y.description, y.created_at FROM agentledger.catalog_visible_versions y
-    WHERE y.is_global = p.is_global AND y.doc_type = p.doc_type AND y.name = p.name
-      AND y.version = p.latest_version
-    LIMIT 1  -- a subquery of its own: one primary-key lookup per document listed
-) v
+-- include: page_documents
 ORDER BY p.doc_type DESC, p.name DESC
 
 -- name: delete_document

@@ -41,9 +41,9 @@ ON CONFLICT (tenant_id, thread_id, checkpoint_ns, checkpoint_id, task_id, idx) D
     blob = EXCLUDED.blob
 WHERE %(replace)s
 
--- name: get_latest
--- A thread's newest checkpoint in one namespace, with the channel values it reads and its
--- pending writes (text travels as UTF-8 bytea beside the blobs, in arrays).
+-- fragment: checkpoint_rows
+-- A checkpoint as the reads return it: with the channel values it reads and its pending
+-- writes (text travels as UTF-8 bytea beside the blobs, in arrays).
 SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, c.type,
        c.checkpoint, c.metadata, c.created_at,
        (SELECT array_agg(ARRAY[convert_to(b.channel, 'UTF8'), convert_to(b.version, 'UTF8'),
@@ -62,6 +62,11 @@ SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, c.
           AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
        ) AS writes
 FROM agentledger.checkpoints c
+
+-- name: get_latest
+-- A thread's newest checkpoint in one namespace, with the channel values it reads and its
+-- pending writes.
+-- include: checkpoint_rows
 WHERE c.tenant_id = agentledger.current_tenant() AND c.thread_id = %(thread_id)s
   AND c.checkpoint_ns = %(checkpoint_ns)s
 ORDER BY c.checkpoint_id DESC
@@ -69,48 +74,14 @@ LIMIT 1
 
 -- name: get_checkpoint
 -- One checkpoint by id, with the channel values it reads and its pending writes.
-SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, c.type,
-       c.checkpoint, c.metadata, c.created_at,
-       (SELECT array_agg(ARRAY[convert_to(b.channel, 'UTF8'), convert_to(b.version, 'UTF8'),
-                               convert_to(b.type, 'UTF8'), b.blob])
-        FROM jsonb_each_text(c.channel_versions) v
-        JOIN agentledger.checkpoint_blobs b
-          ON b.tenant_id = c.tenant_id AND b.thread_id = c.thread_id
-         AND b.checkpoint_ns = c.checkpoint_ns AND b.channel = v.key AND b.version = v.value
-       ) AS blobs,
-       (SELECT array_agg(ARRAY[convert_to(w.task_id, 'UTF8'), convert_to(w.task_path, 'UTF8'),
-                               convert_to(w.idx::text, 'UTF8'), convert_to(w.channel, 'UTF8'),
-                               convert_to(w.type, 'UTF8'), w.blob]
-                         ORDER BY w.task_path, w.task_id, w.idx)
-        FROM agentledger.checkpoint_writes w
-        WHERE w.tenant_id = c.tenant_id AND w.thread_id = c.thread_id
-          AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
-       ) AS writes
-FROM agentledger.checkpoints c
+-- include: checkpoint_rows
 WHERE c.tenant_id = agentledger.current_tenant() AND c.thread_id = %(thread_id)s
   AND c.checkpoint_ns = %(checkpoint_ns)s AND c.checkpoint_id = %(checkpoint_id)s
 
 -- name: list_thread
 -- A thread's checkpoints (of one namespace, when given) newest first, matching metadata,
 -- before a checkpoint id, after a keyset cursor (checkpoint id, namespace).
-SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, c.type,
-       c.checkpoint, c.metadata, c.created_at,
-       (SELECT array_agg(ARRAY[convert_to(b.channel, 'UTF8'), convert_to(b.version, 'UTF8'),
-                               convert_to(b.type, 'UTF8'), b.blob])
-        FROM jsonb_each_text(c.channel_versions) v
-        JOIN agentledger.checkpoint_blobs b
-          ON b.tenant_id = c.tenant_id AND b.thread_id = c.thread_id
-         AND b.checkpoint_ns = c.checkpoint_ns AND b.channel = v.key AND b.version = v.value
-       ) AS blobs,
-       (SELECT array_agg(ARRAY[convert_to(w.task_id, 'UTF8'), convert_to(w.task_path, 'UTF8'),
-                               convert_to(w.idx::text, 'UTF8'), convert_to(w.channel, 'UTF8'),
-                               convert_to(w.type, 'UTF8'), w.blob]
-                         ORDER BY w.task_path, w.task_id, w.idx)
-        FROM agentledger.checkpoint_writes w
-        WHERE w.tenant_id = c.tenant_id AND w.thread_id = c.thread_id
-          AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
-       ) AS writes
-FROM agentledger.checkpoints c
+-- include: checkpoint_rows
 WHERE c.tenant_id = agentledger.current_tenant() AND c.thread_id = %(thread_id)s
   AND (%(checkpoint_ns)s::text IS NULL OR c.checkpoint_ns = %(checkpoint_ns)s::text)
   AND (%(checkpoint_id)s::text IS NULL OR c.checkpoint_id = %(checkpoint_id)s::text)
@@ -124,24 +95,7 @@ LIMIT %(limit)s
 -- name: list_all
 -- The tenant's checkpoints across threads newest first, matching metadata, before a
 -- checkpoint id, after a keyset cursor (checkpoint id, thread, namespace).
-SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, c.type,
-       c.checkpoint, c.metadata, c.created_at,
-       (SELECT array_agg(ARRAY[convert_to(b.channel, 'UTF8'), convert_to(b.version, 'UTF8'),
-                               convert_to(b.type, 'UTF8'), b.blob])
-        FROM jsonb_each_text(c.channel_versions) v
-        JOIN agentledger.checkpoint_blobs b
-          ON b.tenant_id = c.tenant_id AND b.thread_id = c.thread_id
-         AND b.checkpoint_ns = c.checkpoint_ns AND b.channel = v.key AND b.version = v.value
-       ) AS blobs,
-       (SELECT array_agg(ARRAY[convert_to(w.task_id, 'UTF8'), convert_to(w.task_path, 'UTF8'),
-                               convert_to(w.idx::text, 'UTF8'), convert_to(w.channel, 'UTF8'),
-                               convert_to(w.type, 'UTF8'), w.blob]
-                         ORDER BY w.task_path, w.task_id, w.idx)
-        FROM agentledger.checkpoint_writes w
-        WHERE w.tenant_id = c.tenant_id AND w.thread_id = c.thread_id
-          AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id
-       ) AS writes
-FROM agentledger.checkpoints c
+-- include: checkpoint_rows
 WHERE c.tenant_id = agentledger.current_tenant()
   AND (%(metadata)s::jsonb IS NULL OR c.metadata @> %(metadata)s::jsonb)
   AND (%(before)s::text IS NULL OR c.checkpoint_id < %(before)s::text)

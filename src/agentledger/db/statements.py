@@ -235,6 +235,33 @@ def compact(sql: str) -> str:
     return "\n".join(line for line in kept if line)
 
 
+@dataclass(slots=True)
+class _Block:
+    """One block of a queries file as written: a named statement or a fragment."""
+
+    kind: Literal["query", "fragment"]
+    name: str
+    doc: list[str] = field(default_factory=list)
+    body: list[str] = field(default_factory=list)
+    generic: bool = False
+    notifies: str | None = None
+
+    def add(self, line: str) -> None:
+        """Directives and purpose comments come before the SQL; then every line is SQL."""
+        if self.body or _is_include(line) or not line.startswith("--"):
+            self.body.append(line)
+        elif line.strip() == "-- plan: generic":
+            self.generic = True
+        elif line.startswith("-- notifies:"):
+            self.notifies = line.split(":", 1)[1].strip()
+        else:
+            self.doc.append(line.lstrip("- "))
+
+
+def _is_include(line: str) -> bool:
+    return line.strip().startswith("-- include:")
+
+
 class Queries:
     """The named queries of one ``.sql`` file, loaded once: ``queries.claim_tasks``.
 
@@ -247,37 +274,76 @@ class Queries:
     (``wake_listeners``, after the commit: a NOTIFY inside a transaction holds the server's
     notification lock through the commit's flush, so concurrent writers would commit one
     at a time).
+
+    A block ``-- fragment: <identifier>`` holds lines that several statements of the file
+    share (a column list, a filter): a line that is only ``-- include: <identifier>``, in a
+    statement or in another fragment, stands for the fragment's lines. Fragments are text
+    of the same file and take no input, so every statement stays as literal as the file;
+    a fragment that is unknown, empty, never included or included in itself is an error
+    at load.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.by_name: dict[str, Query] = {}
-        name: str | None = None
-        doc: list[str] = []
-        body: list[str] = []
-        generic = False
-        notifies: str | None = None
-        for line in [*path.read_text().splitlines(), "-- name: __end__"]:
-            if line.startswith("-- name:"):
-                if name is not None:
-                    sql = compact("\n".join(body).strip().rstrip(";"))
-                    if not sql:
-                        raise ValueError(f"{path}: query {name} is empty")
-                    # Package files only: the text is as literal as a constant in code.
-                    self.by_name[name] = Query(name, sql, " ".join(doc), generic, notifies)
-                name, doc, body = line.split(":", 1)[1].strip(), [], []
-                generic, notifies = False, None
-                if name in self.by_name:
-                    raise ValueError(f"{path}: query {name} is defined twice")
-            elif name is not None and line.strip() == "-- plan: generic" and not body:
-                generic = True
-            elif name is not None and line.startswith("-- notifies:") and not body:
-                notifies = line.split(":", 1)[1].strip()
-            elif name is not None and line.startswith("--") and not body:
-                doc.append(line.lstrip("- "))
-            elif name is not None:
-                body.append(line)
-        self.by_name.pop("__end__", None)
+        queries: dict[str, _Block] = {}
+        fragments: dict[str, _Block] = {}
+        block: _Block | None = None
+        for line in path.read_text().splitlines():
+            if line.startswith(("-- name:", "-- fragment:")):
+                kind: Literal["query", "fragment"] = (
+                    "query" if line.startswith("-- name:") else "fragment"
+                )
+                name = line.split(":", 1)[1].strip()
+                blocks = queries if kind == "query" else fragments
+                if name in blocks:
+                    raise ValueError(f"{path}: {kind} {name} is defined twice")
+                block = blocks[name] = _Block(kind, name)
+            elif block is not None:
+                block.add(line)
+        for fragment in fragments.values():
+            if fragment.generic or fragment.notifies:
+                raise ValueError(f"{path}: fragment {fragment.name} takes no directives")
+            if not any(_is_include(line) for line in fragment.body) and not compact(
+                "\n".join(fragment.body)
+            ):
+                raise ValueError(f"{path}: fragment {fragment.name} is empty")
+        included: set[str] = set()
+        for name, query in queries.items():
+            lines = self._expand(query.body, name, fragments, included, ())
+            sql = compact("\n".join(lines).strip().rstrip(";"))
+            if not sql:
+                raise ValueError(f"{path}: query {name} is empty")
+            # Package files only: the text is as literal as a constant in code.
+            self.by_name[name] = Query(
+                name, sql, " ".join(query.doc), query.generic, query.notifies
+            )
+        if unused := sorted(set(fragments) - included):
+            raise ValueError(f"{path}: fragment {', '.join(unused)} is never included")
+
+    def _expand(
+        self,
+        lines: list[str],
+        where: str,
+        fragments: dict[str, _Block],
+        included: set[str],
+        within: tuple[str, ...],
+    ) -> list[str]:
+        """``lines`` with each include line replaced by its fragment's lines, expanded."""
+        out: list[str] = []
+        for line in lines:
+            if not _is_include(line):
+                out.append(line)
+                continue
+            name = line.split(":", 1)[1].strip()
+            if name not in fragments:
+                raise ValueError(f"{self.path}: {where} includes an unknown fragment {name!r}")
+            if name in within:
+                raise ValueError(f"{self.path}: fragment {name} includes itself")
+            included.add(name)
+            body = fragments[name].body
+            out += self._expand(body, where, fragments, included, (*within, name))
+        return out
 
     @classmethod
     def beside(cls, module_file: str, filename: str = "queries.sql") -> Queries:

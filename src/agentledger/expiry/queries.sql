@@ -26,13 +26,10 @@ WHERE e.tenant_id = agentledger.current_tenant() AND e.user_id = %(owner)s
   AND e.dedup_key = %(dedup_key)s
   AND (x.expires_at IS NULL OR x.expires_at > now())
 
--- name: list_entities
--- memory's listing (memory_list_v3) without the entities whose TTL has run out, in its order.
--- It is asked for as many more rows as there are run-out rows in the tenant, so that the
--- page is whole however many of them it met.
-SELECT l.*, x.ttl_minutes
-FROM agentledger.memory_list_v3(
-    p_after_updated => NULL::timestamptz, p_after_id => NULL::uuid,
+-- fragment: unexpired_page
+-- The rest of a call of one of memory's listing or search functions (l): its scope and
+-- filter, and a page size raised by the tenant's count of run-out rows, so that the page is
+-- whole however many of them it meets; then its rows, in its order, less the run-out ones.
     p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
     p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
@@ -51,28 +48,20 @@ WHERE x.expires_at IS NULL OR x.expires_at > now()
 ORDER BY l.ordinality
 LIMIT %(limit)s
 
+-- name: list_entities
+-- memory's listing (memory_list_v3) without the entities whose TTL has run out, in its order.
+SELECT l.*, x.ttl_minutes
+FROM agentledger.memory_list_v3(
+    p_after_updated => NULL::timestamptz, p_after_id => NULL::uuid,
+    -- include: unexpired_page
+
 -- name: search_vector
 -- memory's vector search (memory_search_vector_v3) without the entities whose TTL has run
--- out, asked for as many more rows as there are run-out rows in the tenant.
-SELECT s.*, x.ttl_minutes
+-- out.
+SELECT l.*, x.ttl_minutes
 FROM agentledger.memory_search_vector_v3(
-    p_embedding => %(embedding)s::vector, p_user => %(user)s::text, p_own => %(own)s::boolean,
-    p_session => %(session)s::uuid, p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
-    p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
-    p_created_after => %(created_after)s::timestamptz,
-    p_created_before => %(created_before)s::timestamptz,
-    p_updated_after => %(updated_after)s::timestamptz,
-    p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
-    p_limit => %(limit)s::integer + (
-        SELECT count(*)::integer FROM agentledger.entity_expiry d
-        WHERE d.tenant_id = agentledger.current_tenant() AND d.expires_at <= now()))
-    WITH ORDINALITY AS s
-LEFT JOIN agentledger.entity_expiry x
-  ON x.tenant_id = agentledger.current_tenant() AND x.entity_id = s.id
- AND x.written_count = s.update_count
-WHERE x.expires_at IS NULL OR x.expires_at > now()
-ORDER BY s.ordinality
-LIMIT %(limit)s
+    p_embedding => %(embedding)s::vector,
+    -- include: unexpired_page
 
 -- name: entity_sources
 -- memory's distinct sources a reader sees (entity_sources), counting only entities whose TTL

@@ -1,16 +1,18 @@
--- name: upsert_entities
--- Insert entities or merge them into the rows with the same (user, dedup key): attrs merged
--- key by key (at every depth if mode is deep; replaced whole, with the tags, if replace),
--- NULLs never overwrite, tags unioned, updated_at set to
--- ``at`` (default now; ``first_at``: a batch's first input's, for a new entity's created_at),
--- update_count counting each merge (``repeats``: inputs of one batch already merged in),
--- each merge recorded as an access (access_count, last_accessed_at), and a given session
--- moving the entity to it (an absent one keeps the stored session); the search vector is
--- built in the kind's text-search configuration (memory_kind_languages), else the
--- tenant's (memory_settings), else english.
-INSERT INTO agentledger.memory_entities AS e
-    (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
-     relevance, update_count, created_at, updated_at, session_id, text_config)
+-- fragment: entity_columns
+-- An entity as the statements return it (records.Entity).
+       e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
+       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
+       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
+       e.created_at, e.updated_at, e.session_id
+
+-- fragment: visible
+-- The reader may see entity e: any, with no user given; else the user's own and, unless
+-- own is set, the tenant's and the shared ones.
+  AND (%(user)s::text IS NULL OR e.user_id = %(user)s
+       OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
+
+-- fragment: new_entity
+-- An input row u as a new entity's values (its text configuration: see upsert_entities).
 SELECT agentledger.current_tenant(), u.user_id, u.shared, u.kind, u.source, u.key, u.dedup_key,
        u.name, u.summary, u.attrs, u.tags, u.relevance, u.repeats, coalesce(u.first_at, now()),
        coalesce(u.at, now()), u.session_id,
@@ -18,11 +20,10 @@ SELECT agentledger.current_tenant(), u.user_id, u.shared, u.kind, u.source, u.ke
                  WHERE k.tenant_id = agentledger.current_tenant() AND k.kind = u.kind),
                 (SELECT c.text_config FROM agentledger.memory_settings c
                  WHERE c.tenant_id = agentledger.current_tenant()), 'english')
-FROM jsonb_to_recordset(%(rows)s::jsonb) AS u(
-    user_id text, shared boolean, kind text, source text, key text, dedup_key text, name text,
-    summary text, attrs jsonb, tags text[], relevance real, repeats integer,
-    first_at timestamptz, at timestamptz, session_id uuid)
-ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
+
+-- fragment: merge_entity
+-- The merge of an input row into the stored entity (see upsert_entities) and the entity
+-- it leaves.
     kind = EXCLUDED.kind,
     text_config = EXCLUDED.text_config,
     session_id = coalesce(EXCLUDED.session_id, e.session_id),
@@ -39,10 +40,30 @@ ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
     updated_at = EXCLUDED.updated_at,
     access_count = e.access_count + 1 + EXCLUDED.update_count,
     last_accessed_at = greatest(e.last_accessed_at, EXCLUDED.updated_at)
-RETURNING e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
-       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
-       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at, e.session_id, e.dedup_key, (e.xmax = 0) AS inserted
+RETURNING
+    -- include: entity_columns
+     , e.dedup_key, (e.xmax = 0) AS inserted
+
+-- name: upsert_entities
+-- Insert entities or merge them into the rows with the same (user, dedup key): attrs merged
+-- key by key (at every depth if mode is deep; replaced whole, with the tags, if replace),
+-- NULLs never overwrite, tags unioned, updated_at set to
+-- ``at`` (default now; ``first_at``: a batch's first input's, for a new entity's created_at),
+-- update_count counting each merge (``repeats``: inputs of one batch already merged in),
+-- each merge recorded as an access (access_count, last_accessed_at), and a given session
+-- moving the entity to it (an absent one keeps the stored session); the search vector is
+-- built in the kind's text-search configuration (memory_kind_languages), else the
+-- tenant's (memory_settings), else english.
+INSERT INTO agentledger.memory_entities AS e
+    (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
+     relevance, update_count, created_at, updated_at, session_id, text_config)
+-- include: new_entity
+FROM jsonb_to_recordset(%(rows)s::jsonb) AS u(
+    user_id text, shared boolean, kind text, source text, key text, dedup_key text, name text,
+    summary text, attrs jsonb, tags text[], relevance real, repeats integer,
+    first_at timestamptz, at timestamptz, session_id uuid)
+ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
+    -- include: merge_entity
 
 -- name: upsert_entities_embedded
 -- upsert_entities with vectors of the built-in space, one per row in order (NULL: none; a
@@ -50,14 +71,8 @@ RETURNING e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
 INSERT INTO agentledger.memory_entities AS e
     (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
      relevance, update_count, created_at, updated_at, session_id, text_config, embedding)
-SELECT agentledger.current_tenant(), u.user_id, u.shared, u.kind, u.source, u.key, u.dedup_key,
-       u.name, u.summary, u.attrs, u.tags, u.relevance, u.repeats, coalesce(u.first_at, now()),
-       coalesce(u.at, now()), u.session_id,
-       coalesce((SELECT k.text_config FROM agentledger.memory_kind_languages k
-                 WHERE k.tenant_id = agentledger.current_tenant() AND k.kind = u.kind),
-                (SELECT c.text_config FROM agentledger.memory_settings c
-                 WHERE c.tenant_id = agentledger.current_tenant()), 'english'),
-       u.embedding
+-- include: new_entity
+     , u.embedding
 FROM ROWS FROM (
     jsonb_to_recordset(%(rows)s::jsonb) AS (
         user_id text, shared boolean, kind text, source text, key text, dedup_key text,
@@ -67,27 +82,8 @@ FROM ROWS FROM (
 ) AS u(user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags, relevance,
        repeats, first_at, at, session_id, embedding)
 ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
-    kind = EXCLUDED.kind,
-    text_config = EXCLUDED.text_config,
-    session_id = coalesce(EXCLUDED.session_id, e.session_id),
-    name = EXCLUDED.name,
-    summary = coalesce(EXCLUDED.summary, e.summary),
-    attrs = CASE %(mode)s WHEN 'deep' THEN agentledger.jsonb_merge_deep(e.attrs, EXCLUDED.attrs)
-                 WHEN 'replace' THEN EXCLUDED.attrs ELSE e.attrs || EXCLUDED.attrs END,
-    tags = CASE WHEN %(mode)s = 'replace' THEN EXCLUDED.tags
-                ELSE ARRAY(SELECT DISTINCT t FROM unnest(e.tags || EXCLUDED.tags) AS t ORDER BY t) END,
-    relevance = coalesce(EXCLUDED.relevance, e.relevance),
-    shared = e.shared OR EXCLUDED.shared,
-    status = 'active',
-    update_count = e.update_count + 1 + EXCLUDED.update_count,
-    updated_at = EXCLUDED.updated_at,
-    access_count = e.access_count + 1 + EXCLUDED.update_count,
-    last_accessed_at = greatest(e.last_accessed_at, EXCLUDED.updated_at),
-    embedding = coalesce(EXCLUDED.embedding, e.embedding)
-RETURNING e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
-       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
-       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at, e.session_id, e.dedup_key, (e.xmax = 0) AS inserted
+    embedding = coalesce(EXCLUDED.embedding, e.embedding),
+    -- include: merge_entity
 
 -- name: refresh_stats
 -- Analyze the entities table when a write of this many rows outdates the planner's figures
@@ -110,27 +106,21 @@ SELECT agentledger.memory_require(%(extension)s, %(feature)s)
 
 -- name: get_entity
 -- One entity by id, if the user may see it.
-SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
-       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
-       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at, e.session_id
+SELECT
+    -- include: entity_columns
 FROM agentledger.memory_entities e
 WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
-  AND (%(user)s::text IS NULL OR e.user_id = %(user)s
-           OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
+  -- include: visible
 
 -- name: get_entity_touched
 -- One entity by id, if the user may see it, recording the read (access_count,
 -- last_accessed_at) in the same statement; the row shows the values from before.
 WITH found AS (
-    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
-           coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
-           e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-           e.created_at, e.updated_at, e.session_id
+    SELECT
+        -- include: entity_columns
     FROM agentledger.memory_entities e
     WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
-      AND (%(user)s::text IS NULL OR e.user_id = %(user)s
-           OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
+      -- include: visible
 ), touched AS (
     UPDATE agentledger.memory_entities AS t
     SET access_count = t.access_count + 1, last_accessed_at = now()
@@ -141,10 +131,8 @@ SELECT * FROM found
 
 -- name: get_entity_by_key
 -- One entity by its dedup key in one user's namespace ('' for the tenant's own).
-SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
-       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
-       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at, e.session_id
+SELECT
+    -- include: entity_columns
 FROM agentledger.memory_entities e
 WHERE e.tenant_id = agentledger.current_tenant() AND e.user_id = %(owner)s
   AND e.dedup_key = %(dedup_key)s
@@ -167,8 +155,7 @@ WHERE e.tenant_id = agentledger.current_tenant() AND e.id = r.id
 -- Delete one entity the user may see (its relationships go with it).
 DELETE FROM agentledger.memory_entities AS e
 WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
-  AND (%(user)s::text IS NULL OR e.user_id = %(user)s
-           OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
+  -- include: visible
 
 -- name: delete_entity_by_key
 -- Delete one entity by its dedup key in one user's namespace ('' for the tenant's own).
@@ -183,18 +170,15 @@ SELECT DISTINCT e.source COLLATE "C" AS source
 FROM agentledger.memory_entities e
 WHERE e.tenant_id = agentledger.current_tenant()
   AND (%(kind)s::text IS NULL OR e.kind = %(kind)s::text)
-  AND (%(user)s::text IS NULL OR e.user_id = %(user)s
-       OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
+  -- include: visible
   AND starts_with(e.source, %(prefix)s::text)
   AND (%(after)s::text IS NULL OR e.source COLLATE "C" > %(after)s::text)
 ORDER BY 1
 LIMIT %(limit)s
 
--- name: list_entities
--- Entities matching a filter, newest change first, after a keyset cursor. Through a definer
--- function: under RLS the tags / attrs filters could not use their indexes (memory_0005).
-SELECT * FROM agentledger.memory_list_v3(
-    p_after_updated => %(after_updated)s::timestamptz, p_after_id => %(after_id)s::uuid,
+-- fragment: filter_arguments
+-- The reader's scope and the filter (filters.params), then the page size, as every listing
+-- and search function takes them.
     p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
     p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
     p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
@@ -202,7 +186,15 @@ SELECT * FROM agentledger.memory_list_v3(
     p_created_before => %(created_before)s::timestamptz,
     p_updated_after => %(updated_after)s::timestamptz,
     p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
-    p_limit => %(limit)s::integer)
+    p_limit => %(limit)s::integer
+
+-- name: list_entities
+-- Entities matching a filter, newest change first, after a keyset cursor. Through a definer
+-- function: under RLS the tags / attrs filters could not use their indexes (memory_0005).
+SELECT * FROM agentledger.memory_list_v3(
+    p_after_updated => %(after_updated)s::timestamptz, p_after_id => %(after_id)s::uuid,
+    -- include: filter_arguments
+)
 
 -- name: prepare_fuzzy
 -- Check pg_trgm, which fuzzy name matching needs.
@@ -213,52 +205,31 @@ SELECT agentledger.memory_require('pg_trgm', %(feature)s)
 -- tenant's word dictionary, then trigram similarity of whole names (see memory_0004).
 SELECT * FROM agentledger.memory_search_name_v4(
     p_name => %(name)s::text, p_threshold => %(threshold)s::float8, p_cap => %(cap)s::integer,
-    p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
-    p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
-    p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
-    p_created_after => %(created_after)s::timestamptz,
-    p_created_before => %(created_before)s::timestamptz,
-    p_updated_after => %(updated_after)s::timestamptz,
-    p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
-    p_limit => %(limit)s::integer)
+    -- include: filter_arguments
+)
 
 -- name: search_text
 -- Full-text search over name (A), summary (B) and string attrs (C), ranked, with highlights.
 SELECT * FROM agentledger.memory_search_text_v6(
-    p_query => %(query)s::text, p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
-    p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
-    p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
-    p_created_after => %(created_after)s::timestamptz,
-    p_created_before => %(created_before)s::timestamptz,
-    p_updated_after => %(updated_after)s::timestamptz,
-    p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
-    p_limit => %(limit)s::integer)
+    p_query => %(query)s::text,
+    -- include: filter_arguments
+)
 
 -- name: find_by_substring
 -- Entities whose name or summary holds a text (an escaped ILIKE pattern), name matches
 -- first; through a definer function so the trigram GIN indexes serve it (memory_0008).
 SELECT * FROM agentledger.memory_search_substring_v4(
-    p_pattern => %(pattern)s::text, p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
-    p_kinds => %(kinds)s::text[],
-    p_tags => %(tags)s::text[], p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
-    p_created_after => %(created_after)s::timestamptz,
-    p_created_before => %(created_before)s::timestamptz,
-    p_updated_after => %(updated_after)s::timestamptz,
-    p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
-    p_limit => %(limit)s::integer)
+    p_pattern => %(pattern)s::text,
+    -- include: filter_arguments
+)
 
 -- name: search_vector
 -- Nearest entities in a space (NULL: the built-in column) by its distance, through its HNSW
 -- index (a binary space's candidates re-ranked); exact over the scope when it falls short.
 SELECT * FROM agentledger.memory_search_vector_v5(
-    p_space => %(space)s::bigint, p_embedding => %(embedding)s::vector, p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
-    p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
-    p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
-    p_created_after => %(created_after)s::timestamptz,
-    p_created_before => %(created_before)s::timestamptz,
-    p_updated_after => %(updated_after)s::timestamptz,
-    p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
-    p_limit => %(limit)s::integer)
+    p_space => %(space)s::bigint, p_embedding => %(embedding)s::vector,
+    -- include: filter_arguments
+)
 
 -- name: search_hybrid
 -- Text and fuzzy-name candidates fused by reciprocal rank (RRF), each signal's score kept.
@@ -266,14 +237,8 @@ SELECT * FROM agentledger.memory_search_hybrid_v6(
     p_query => %(query)s::text, p_pool => %(pool)s::integer, p_text_cap => %(text_cap)s::integer,
     p_rrf_k => %(rrf_k)s::integer, p_threshold => %(threshold)s::float8,
     p_cap => %(cap)s::integer,
-    p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
-    p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
-    p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
-    p_created_after => %(created_after)s::timestamptz,
-    p_created_before => %(created_before)s::timestamptz,
-    p_updated_after => %(updated_after)s::timestamptz,
-    p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
-    p_limit => %(limit)s::integer)
+    -- include: filter_arguments
+)
 
 -- name: search_hybrid_vector
 -- Text, fuzzy-name and vector candidates fused by reciprocal rank (RRF), in one statement.
@@ -282,14 +247,8 @@ SELECT * FROM agentledger.memory_search_hybrid_vector_v7(
     p_rrf_k => %(rrf_k)s::integer, p_threshold => %(threshold)s::float8,
     p_cap => %(cap)s::integer,
     p_space => %(space)s::bigint, p_embedding => %(embedding)s::vector,
-    p_user => %(user)s::text, p_own => %(own)s::boolean, p_session => %(session)s::uuid,
-    p_kinds => %(kinds)s::text[], p_tags => %(tags)s::text[],
-    p_attrs => %(attrs)s::jsonb, p_where => %(where)s::jsonpath,
-    p_created_after => %(created_after)s::timestamptz,
-    p_created_before => %(created_before)s::timestamptz,
-    p_updated_after => %(updated_after)s::timestamptz,
-    p_updated_before => %(updated_before)s::timestamptz, p_archived => %(archived)s::boolean,
-    p_limit => %(limit)s::integer)
+    -- include: filter_arguments
+)
 
 -- name: relate
 -- Create or update the edge (from, to, type) when the user may see both ends: each end is
@@ -318,32 +277,31 @@ DELETE FROM agentledger.memory_relationships AS r
 WHERE r.tenant_id = agentledger.current_tenant()
   AND r.from_id = %(from_id)s AND r.to_id = %(to_id)s AND r.type = %(type)s
 
+-- fragment: neighbour_columns
+-- An entity and the edge that joins it to the one asked about (records.Neighbour).
+    -- include: entity_columns
+     , r.id AS r_id, r.from_id AS r_from_id, r.to_id AS r_to_id, r.type AS r_type,
+       r.weight::float8 AS r_weight, r.attrs AS r_attrs, r.created_at AS r_created_at,
+       r.updated_at AS r_updated_at
+
 -- name: neighbours
 -- Entities joined to one entity by an edge out of it, into it, or both; heaviest first.
 SELECT * FROM (
-    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
-       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
-       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at, e.session_id, r.id AS r_id, r.from_id AS r_from_id, r.to_id AS r_to_id, r.type AS r_type,
-       r.weight::float8 AS r_weight, r.attrs AS r_attrs, r.created_at AS r_created_at,
-       r.updated_at AS r_updated_at, 'out' AS direction
+    SELECT
+        -- include: neighbour_columns
+         , 'out' AS direction
     FROM agentledger.memory_relationships r JOIN agentledger.memory_entities e ON e.tenant_id = r.tenant_id AND e.id = r.to_id
     WHERE r.tenant_id = agentledger.current_tenant() AND r.from_id = %(id)s AND %(out)s
       AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
-      AND (%(user)s::text IS NULL OR e.user_id = %(user)s
-           OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
+      -- include: visible
     UNION ALL
-    SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
-       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
-       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at, e.session_id, r.id AS r_id, r.from_id AS r_from_id, r.to_id AS r_to_id, r.type AS r_type,
-       r.weight::float8 AS r_weight, r.attrs AS r_attrs, r.created_at AS r_created_at,
-       r.updated_at AS r_updated_at, 'in' AS direction
+    SELECT
+        -- include: neighbour_columns
+         , 'in' AS direction
     FROM agentledger.memory_relationships r JOIN agentledger.memory_entities e ON e.tenant_id = r.tenant_id AND e.id = r.from_id
     WHERE r.tenant_id = agentledger.current_tenant() AND r.to_id = %(id)s AND %(in)s
       AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
-      AND (%(user)s::text IS NULL OR e.user_id = %(user)s
-           OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
+      -- include: visible
 ) n
 ORDER BY r_weight DESC, r_type, id
 LIMIT %(limit)s
@@ -390,18 +348,18 @@ WITH RECURSIVE walk (id, depth, path, via) AS (
       AND NOT n.id = ANY(w.path)
       AND (%(user)s::text IS NULL OR EXISTS (
           SELECT 1 FROM agentledger.memory_entities e
-          WHERE e.tenant_id = agentledger.current_tenant() AND e.id = n.id AND (%(user)s::text IS NULL OR e.user_id = %(user)s
-           OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))))
+          WHERE e.tenant_id = agentledger.current_tenant() AND e.id = n.id
+            -- include: visible
+      ))
 ), shortest AS (
     SELECT DISTINCT ON (id) id, depth, path, via
     FROM walk
     WHERE depth > 0
     ORDER BY id, depth, path
 )
-SELECT e.id, e.kind, e.name, e.summary, e.attrs, e.tags, e.status,
-       coalesce(e.relevance, 0.5)::float8 AS relevance, nullif(e.user_id, '') AS user_id,
-       e.shared, e.source, e.key, e.update_count, e.access_count, e.last_accessed_at,
-       e.created_at, e.updated_at, e.session_id, s.depth, s.path, s.via
+SELECT
+    -- include: entity_columns
+     , s.depth, s.path, s.via
 FROM shortest s JOIN agentledger.memory_entities e ON e.tenant_id = agentledger.current_tenant() AND e.id = s.id
 ORDER BY s.depth, e.name, e.id
 LIMIT %(limit)s
@@ -427,18 +385,23 @@ FROM agentledger.memory_entities e
 WHERE e.tenant_id = agentledger.current_tenant()
   AND (%(user)s::text IS NULL OR e.user_id = %(user)s)
 
--- name: retention_delete
--- Delete one batch of entities past retention, skipping rows other transactions hold.
-WITH victims AS (
-    SELECT e.tenant_id, e.id
-    FROM agentledger.memory_entities e
-    WHERE e.tenant_id = agentledger.current_tenant()
+-- fragment: past_retention
+-- One batch of the entities past retention (a WHERE clause's last conditions on), the
+-- least recently changed first, skipping rows other transactions hold.
       AND (%(user)s::text IS NULL OR e.user_id = %(user)s)
       AND (%(days)s::int IS NULL OR e.updated_at < now() - make_interval(days => %(days)s::int))
       AND (%(below)s::real IS NULL OR coalesce(e.relevance, 0.5) < %(below)s::real)
     ORDER BY e.updated_at
     LIMIT %(batch)s
     FOR UPDATE SKIP LOCKED
+
+-- name: retention_delete
+-- Delete one batch of entities past retention, skipping rows other transactions hold.
+WITH victims AS (
+    SELECT e.tenant_id, e.id
+    FROM agentledger.memory_entities e
+    WHERE e.tenant_id = agentledger.current_tenant()
+      -- include: past_retention
 )
 DELETE FROM agentledger.memory_entities AS e USING victims v
 WHERE e.tenant_id = v.tenant_id AND e.id = v.id
@@ -450,12 +413,7 @@ WITH victims AS (
     FROM agentledger.memory_entities e
     WHERE e.tenant_id = agentledger.current_tenant()
       AND e.status = 'active'
-      AND (%(user)s::text IS NULL OR e.user_id = %(user)s)
-      AND (%(days)s::int IS NULL OR e.updated_at < now() - make_interval(days => %(days)s::int))
-      AND (%(below)s::real IS NULL OR coalesce(e.relevance, 0.5) < %(below)s::real)
-    ORDER BY e.updated_at
-    LIMIT %(batch)s
-    FOR UPDATE SKIP LOCKED
+      -- include: past_retention
 )
 UPDATE agentledger.memory_entities AS e SET status = 'archived'
 FROM victims v
@@ -548,8 +506,7 @@ SELECT CASE WHEN %(space)s::bigint IS NULL THEN e.embedding::vector
                     AND v.entity_id = e.id) END AS embedding
 FROM agentledger.memory_entities e
 WHERE e.tenant_id = agentledger.current_tenant() AND e.id = %(id)s
-  AND (%(user)s::text IS NULL OR e.user_id = %(user)s
-           OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
+  -- include: visible
 
 -- name: get_text_config
 -- The text-search configuration of a kind's entities (its own), else the tenant's (NULL:

@@ -124,6 +124,11 @@ WHERE s.tenant_id = agentledger.current_tenant() AND (s.tenant_id, s.id) IN (
 SELECT from_status, action, to_status FROM agentledger.session_transitions
 ORDER BY from_status, action
 
+-- fragment: segment_rows
+-- The segments a write sends (s), as three arrays side by side, numbered from 1.
+unnest(%(bodies)s::text[], %(overlaps)s::text[], %(starts)s::bigint[])
+    WITH ORDINALITY AS s(body, overlap, start_at, ord)
+
 -- name: add_chunk
 -- Add a chunk and its segments (a repeated id returns nothing); the insert trigger locks
 -- the session, assigns seq and counts the chunk.
@@ -140,8 +145,8 @@ WITH c AS (
     INSERT INTO agentledger.session_chunk_segments
         (tenant_id, chunk_id, ord, start_at, body, overlap)
     SELECT c.tenant_id, c.id, s.ord::integer - 1, s.start_at, s.body, s.overlap
-    FROM c, unnest(%(bodies)s::text[], %(overlaps)s::text[], %(starts)s::bigint[])
-        WITH ORDINALITY AS s(body, overlap, start_at, ord)
+    FROM c,
+        -- include: segment_rows
 )
 SELECT * FROM c
 
@@ -150,8 +155,8 @@ SELECT * FROM c
 INSERT INTO agentledger.session_chunk_segments (tenant_id, chunk_id, ord, start_at, body, overlap)
 SELECT agentledger.current_tenant(), %(id)s, %(first_ord)s + s.ord::integer - 1, s.start_at,
        s.body, s.overlap
-FROM unnest(%(bodies)s::text[], %(overlaps)s::text[], %(starts)s::bigint[])
-    WITH ORDINALITY AS s(body, overlap, start_at, ord)
+FROM
+    -- include: segment_rows
 
 -- name: get_chunk
 -- One chunk's description by id.
@@ -204,8 +209,8 @@ WITH a AS (
     INSERT INTO agentledger.session_artifact_segments
         (tenant_id, artifact_id, ord, start_at, body, overlap)
     SELECT a.tenant_id, a.id, s.ord::integer - 1, s.start_at, s.body, s.overlap
-    FROM a, unnest(%(bodies)s::text[], %(overlaps)s::text[], %(starts)s::bigint[])
-        WITH ORDINALITY AS s(body, overlap, start_at, ord)
+    FROM a,
+        -- include: segment_rows
 )
 SELECT * FROM a
 
@@ -215,8 +220,8 @@ INSERT INTO agentledger.session_artifact_segments
     (tenant_id, artifact_id, ord, start_at, body, overlap)
 SELECT agentledger.current_tenant(), %(id)s, %(first_ord)s + s.ord::integer - 1, s.start_at,
        s.body, s.overlap
-FROM unnest(%(bodies)s::text[], %(overlaps)s::text[], %(starts)s::bigint[])
-    WITH ORDINALITY AS s(body, overlap, start_at, ord)
+FROM
+    -- include: segment_rows
 
 -- name: get_artifact
 -- One artifact version's description by its id.

@@ -18,6 +18,13 @@ SELECT * FROM agentledger.tasks
 WHERE tenant_id = agentledger.current_tenant() AND queue = %(queue)s
   AND dedup_key = %(dedup_key)s AND finished_at IS NULL
 
+-- fragment: task_arrays
+-- A batch's task columns as arrays (batch.BATCH_ARRAYS), but for its dedup keys.
+        %(queues)b::text[], %(task_types)b::text[], %(agent_names)b::text[],
+        %(priorities)b::integer[], %(inputs)b::text[], %(attempt_limits)b::integer[],
+        %(retry_delays)b::double precision[], %(run_afters)b::timestamptz[],
+        %(session_ids)b::text[], %(entity_ids)b::text[]
+
 -- name: enqueue_many
 -- Add a batch in one statement; one id per input row, in input order (an existing
 -- unfinished task's id for a duplicate dedup key, or NULL if it finished meanwhile).
@@ -25,12 +32,10 @@ WHERE tenant_id = agentledger.current_tenant() AND queue = %(queue)s
 WITH input AS MATERIALIZED (
     SELECT nextval('agentledger.tasks_id_seq') AS id, x.*
     FROM unnest(
-        %(queues)b::text[], %(task_types)b::text[], %(agent_names)b::text[],
-        %(priorities)b::integer[], %(inputs)b::text[], %(attempt_limits)b::integer[],
-        %(retry_delays)b::double precision[], %(run_afters)b::timestamptz[],
-        %(session_ids)b::text[], %(entity_ids)b::text[], %(dedup_keys)b::text[]
-    ) WITH ORDINALITY AS x(queue, task_type, agent_name, priority, input, max_attempts,
-                           retry_delay, run_after, session_id, entity_id, dedup_key, ord)
+        %(dedup_keys)b::text[],
+        -- include: task_arrays
+    ) WITH ORDINALITY AS x(dedup_key, queue, task_type, agent_name, priority, input,
+                           max_attempts, retry_delay, run_after, session_id, entity_id, ord)
 ), inserted AS (
     INSERT INTO agentledger.tasks (
         tenant_id, id, queue, task_type, agent_name, priority, input, max_attempts,
@@ -62,10 +67,7 @@ ORDER BY i.ord
 WITH input AS MATERIALIZED (
     SELECT nextval('agentledger.tasks_id_seq') AS id, x.*
     FROM unnest(
-        %(queues)b::text[], %(task_types)b::text[], %(agent_names)b::text[],
-        %(priorities)b::integer[], %(inputs)b::text[], %(attempt_limits)b::integer[],
-        %(retry_delays)b::double precision[], %(run_afters)b::timestamptz[],
-        %(session_ids)b::text[], %(entity_ids)b::text[]
+        -- include: task_arrays
     ) WITH ORDINALITY AS x(queue, task_type, agent_name, priority, input, max_attempts,
                            retry_delay, run_after, session_id, entity_id, ord)
 ), inserted AS (
