@@ -129,12 +129,46 @@ def _query_files() -> list[Path]:
     return [p for p in sorted(PACKAGE.rglob("*.sql")) if p != SCHEMA_SQL]
 
 
+def _loaded_files(package: Path) -> dict[Path, dict[str, str]]:
+    """For each module of a package, the names it reads queries files through: bound there
+    (``Q = Queries.beside(__file__)``, ``SPACES = Queries.beside(__file__, "spaces.sql")``)
+    or imported from a sibling module that binds them; name -> file name."""
+    trees = {m: ast.parse(m.read_text()) for m in package.glob("*.py")}
+    bound: dict[Path, dict[str, str]] = {}
+    for module, tree in trees.items():
+        bound[module] = {}
+        for node in tree.body:
+            call = node.value if isinstance(node, ast.Assign) else None
+            if (
+                isinstance(call, ast.Call)
+                and ast.unparse(call.func) == "Queries.beside"
+                and isinstance(node, ast.Assign)
+                and isinstance(node.targets[0], ast.Name)
+            ):
+                args = call.args[1:]
+                filename = args[0].value if args and isinstance(args[0], ast.Constant) else None
+                bound[module][node.targets[0].id] = str(filename or "queries.sql")
+    reads = {m: dict(names) for m, names in bound.items()}
+    for module, tree in trees.items():
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and node.module:
+                source = ROOT / "src" / (node.module.replace(".", "/") + ".py")
+                for alias in node.names:
+                    if alias.name in bound.get(source, {}):
+                        reads[module][alias.asname or alias.name] = bound[source][alias.name]
+    return reads
+
+
 def test_every_named_query_is_used_and_every_used_name_exists() -> None:
     for sql_file in _query_files():
         names = set(Queries(sql_file).by_name)
-        users = list(sql_file.parent.glob("*.py"))
-        text = "\n".join(p.read_text() for p in users)
-        used = set(re.findall(r"\b(?:Q|QUERIES)\.(\w+)\b", text)) - {"beside", "by_name", "path"}
+        used: set[str] = set()
+        for module, reads in _loaded_files(sql_file.parent).items():
+            text = module.read_text()
+            for var, filename in reads.items():
+                if filename == sql_file.name:
+                    used |= set(re.findall(rf"\b{var}\.(\w+)\b", text))
+        used -= {"beside", "by_name", "path"}
         assert names - used == set(), f"{sql_file.relative_to(ROOT)}: unused {names - used}"
         assert used - names == set(), f"{sql_file.relative_to(ROOT)}: undefined {used - names}"
 
