@@ -20,7 +20,7 @@ from agentledger.memory import filters, spaces
 from agentledger.memory.filters import Filter
 from agentledger.memory.ops import entity_from_row, natural_dedup
 from agentledger.memory.search import EF_SEARCH
-from agentledger.memory.search import Q as MEMORY_SEARCH
+from agentledger.memory.spaces import Q as MEMORY_SPACES
 
 Q = Queries.beside(__file__)
 MAX_IDS = 50_000
@@ -68,7 +68,7 @@ def search_vector(
     vector = spaces.check(
         "embedding", spaces.vector("embedding", embedding), spaces.builtin(default=True)
     )
-    yield MEMORY_SEARCH.prepare_space_search.none(
+    yield MEMORY_SPACES.prepare_space_search.none(
         feature="vector search", ef_search=str(max(EF_SEARCH, size))
     )
     rows = yield Q.search_vector.all(embedding=vector, **filters.params(filter), limit=size)

@@ -9,7 +9,7 @@ from agentledger.db.statements import Gen, Queries, operation
 from agentledger.errors import InvalidInput
 from agentledger.memory.records import Languages
 
-Q = Queries.beside(__file__)
+Q = Queries.beside(__file__, "languages.sql")
 DEFAULT = "english"
 
 

@@ -27,6 +27,7 @@ from agentledger.memory.records import (
 from agentledger.records import from_row
 
 Q = Queries.beside(__file__)
+SPACES = Queries.beside(__file__, "spaces.sql")
 MAX_BATCH = 50_000
 MAX_ATTRS_BYTES = 256_000
 # How an upsert merges into the stored entity: attrs key by key ("shallow"), nested objects
@@ -174,7 +175,7 @@ def _upsert_rows(rows: list[dict[str, Any]], mode: str) -> Gen[list[dict[str, An
     targets: dict[str | None, EmbeddingSpace] = {}
     if embedded:
         # The spaces named, checked before anything is written (and pgvector with them).
-        found = yield Q.vector_spaces.one(feature="entity embeddings")
+        found = yield SPACES.vector_spaces.one(feature="entity embeddings")
         for r in embedded:
             for name, (field, vector) in r["embedding"].items():
                 if name not in targets:
@@ -189,18 +190,17 @@ def _upsert_rows(rows: list[dict[str, Any]], mode: str) -> Gen[list[dict[str, An
         if any(x is not None for x in builtin)
         else Q.upsert_entities.all(rows=payload, mode=mode)
     )
-    declared: tuple[Bigints, Uuids, Vectors] = (Bigints(), Uuids(), Vectors())
+    space_ids, entity_ids, vectors = Bigints(), Uuids(), Vectors()
     if embedded:
         ids = {(r["user_id"] or "", r["dedup_key"]): r["id"] for r in result}
         for r in embedded:
             for name, (_, vector) in r["embedding"].items():
-                space_id = targets[name].id
-                if space_id is not None:
-                    declared[0].append(space_id)
-                    declared[1].append(ids[(r["user_id"], r["dedup_key"])])
-                    declared[2].append(vector)
-    if declared[0]:
-        yield Q.set_space_vectors.none(spaces=declared[0], ids=declared[1], embeddings=declared[2])
+                if (space_id := targets[name].id) is not None:
+                    space_ids.append(space_id)
+                    entity_ids.append(ids[(r["user_id"], r["dedup_key"])])
+                    vectors.append(vector)
+    if space_ids:
+        yield SPACES.set_space_vectors.none(spaces=space_ids, ids=entity_ids, embeddings=vectors)
     return result
 
 

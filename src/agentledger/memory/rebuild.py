@@ -24,7 +24,9 @@ from agentledger.sessions import content as session_text
 from agentledger.tasks import NewTask
 from agentledger.tasks import ops as tasks
 
-Q = Queries.beside(__file__)
+Q = Queries.beside(__file__, "rebuild.sql")
+LANGUAGES = Queries.beside(__file__, "languages.sql")
+SPACES = Queries.beside(__file__, "spaces.sql")
 REINDEX_QUEUE = "agentledger.reindex"
 REEMBED_QUEUE = "agentledger.reembed"
 # A batch that skipped rows others held comes back this much later for them.
@@ -91,13 +93,13 @@ def set_language(
                 field="language",
             )
         name = yield from languages.checked(config)
-        yield Q.set_text_config.none(config=name)
+        yield LANGUAGES.set_text_config.none(config=name)
         return (yield from _plan_reindex(name, size, always=True))
     chosen = languages.kind_name(kind)
     if config is None:
-        yield Q.clear_kind_text_config.none(kind=chosen)
+        yield LANGUAGES.clear_kind_text_config.none(kind=chosen)
     else:
-        yield Q.set_kind_text_config.none(
+        yield LANGUAGES.set_kind_text_config.none(
             kind=chosen, config=(yield from languages.checked(config))
         )
     name = yield from languages.language(chosen).start()
@@ -181,7 +183,7 @@ def reindex_range(task_input: Mapping[str, Any]) -> Gen[dict[str, int]]:
 
 
 def _declared(name: str) -> Gen[EmbeddingSpace]:
-    found = yield Q.vector_spaces.one(feature="re-embedding")
+    found = yield SPACES.vector_spaces.one(feature="re-embedding")
     target = spaces.resolve(found["spaces"], spaces.space_name("space", name), "space")
     if target.id is None:
         raise InvalidInput(
@@ -194,7 +196,7 @@ def _still_declared(task_input: Mapping[str, Any]) -> Gen[EmbeddingSpace | None]
     """The space of a task, or None when it was dropped since (its tasks have nothing
     left to do)."""
     name = spaces.space_name("space", task_input.get("space"))
-    found = yield Q.vector_spaces.one(feature="re-embedding")
+    found = yield SPACES.vector_spaces.one(feature="re-embedding")
     if not any(row["name"] == name for row in found["spaces"]):
         return None
     return (yield from _declared(name))

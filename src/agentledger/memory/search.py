@@ -15,6 +15,7 @@ from agentledger.memory.ops import entity_from_row
 from agentledger.memory.records import SearchHit
 
 Q = Queries.beside(__file__)
+SPACES = Queries.beside(__file__, "spaces.sql")
 RRF_K = 60
 # Hybrid search ranks at most this many full-text matches (or 4x its candidate pool): a
 # common word can match most of the table, and ranking all of it grows with the table.
@@ -104,7 +105,7 @@ def search_vector(
     size = filters.limit(limit)
     vector = spaces.vector("embedding", embedding)
     name = None if space is None else spaces.space_name("space", space)
-    found = yield Q.prepare_space_search.one(
+    found = yield SPACES.prepare_space_search.one(
         feature="vector search", ef_search=str(max(EF_SEARCH, size))
     )
     target = spaces.resolve(found["spaces"], name, "space")
@@ -151,7 +152,7 @@ def search_hybrid(
     if vector is None:
         rows = yield Q.search_hybrid.all(**common)
     else:
-        found = yield Q.prepare_space_search.one(
+        found = yield SPACES.prepare_space_search.one(
             feature="hybrid vector search", ef_search=str(max(EF_SEARCH, pool))
         )
         target = spaces.resolve(found["spaces"], name, "space")

@@ -15,7 +15,8 @@ from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.memory import filters
 from agentledger.memory.records import EMBEDDING_DIMENSIONS, EmbeddingSpace, NewEntity
 
-Q = Queries.beside(__file__)
+Q = Queries.beside(__file__, "spaces.sql")
+ENTITIES = Queries.beside(__file__)
 BUILTIN = "default"
 DISTANCES = ("cosine", "inner_product", "l2")
 # The most dimensions pgvector's HNSW index takes for each element type.
@@ -236,7 +237,9 @@ def embedding(
     name = None if space is None else space_name("space", space)
     found = yield Q.vector_spaces.one(feature="entity embeddings")
     target = resolve(found["spaces"], name, "space")
-    row = yield Q.get_embedding.one(id=entity_id, space=target.id, **filters.scoped(user, scope))
+    row = yield ENTITIES.get_embedding.one(
+        id=entity_id, space=target.id, **filters.scoped(user, scope)
+    )
     if row is None:
         raise NotFound(f"entity {id} does not exist", field="id")
     return row["embedding"]

@@ -12,7 +12,7 @@ from agentledger.db.statements import Gen, Queries, Query, operation
 from agentledger.errors import InvalidInput
 from agentledger.memory.records import Vocabulary
 
-Q = Queries.beside(__file__)
+Q = Queries.beside(__file__, "vocabulary.sql")
 MAX_TERMS = 1000
 
 
