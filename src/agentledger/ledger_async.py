@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, LiteralString, Self, TypeVar
 
 from agentledger.agents.facade_async import AsyncAgents
@@ -25,6 +24,7 @@ from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.database_async import AsyncDatabase, AsyncRunner, AsyncSession
 from agentledger.db.freshness import WriteMark
+from agentledger.db.scoped_async import AsyncScoped
 from agentledger.db.spool import SpoolStatus
 from agentledger.db.statements import Op
 from agentledger.db.translate import is_connection_failure
@@ -177,7 +177,7 @@ class AsyncTenantScope(AsyncModules):
             yield AsyncTransaction(session)
 
 
-class AsyncLedger:
+class AsyncLedger(AsyncScoped):
     """agentledger for asyncio code.
 
     ``AsyncLedger()`` uses the embedded PostgreSQL (started if needed) unless the settings
@@ -226,17 +226,6 @@ class AsyncLedger:
         """Write the touched memory reads counted so far (memory/access.py) now; how many
         entities were updated."""
         return 0 if self._recorder is None else await self._recorder.flush()
-
-    async def __aenter__(self) -> Self:
-        return await self.open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     @property
     def db(self) -> AsyncDatabase:

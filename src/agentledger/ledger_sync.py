@@ -11,7 +11,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, LiteralString, Self, TypeVar
 
 from agentledger.agents.facade_sync import Agents
@@ -26,6 +25,7 @@ from agentledger.db.binding import Binding
 from agentledger.db.connect import owner_url
 from agentledger.db.database_sync import Database, Runner, Session
 from agentledger.db.freshness import WriteMark
+from agentledger.db.scoped_sync import Scoped
 from agentledger.db.spool import SpoolStatus
 from agentledger.db.statements import Op
 from agentledger.db.translate import is_connection_failure
@@ -178,7 +178,7 @@ class TenantScope(Modules):
             yield Transaction(session)
 
 
-class Ledger:
+class Ledger(Scoped):
     """agentledger for asyncio code.
 
     ``Ledger()`` uses the embedded PostgreSQL (started if needed) unless the settings
@@ -227,17 +227,6 @@ class Ledger:
         """Write the touched memory reads counted so far (memory/access.py) now; how many
         entities were updated."""
         return 0 if self._recorder is None else self._recorder.flush()
-
-    def __enter__(self) -> Self:
-        return self.open()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def db(self) -> Database:

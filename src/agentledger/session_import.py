@@ -181,6 +181,19 @@ class _SessionImport:
             self.report.errors.append(f"{path}: {exc}")
             return None
 
+    def _unstored(
+        self, sub: str, label: str, items: list[dict[str, Any]], stored: set[str]
+    ) -> Iterator[tuple[dict[str, Any], str, str]]:
+        """Each item whose derived id is not ``stored`` yet, with that id and its content
+        (an item whose content cannot be read is reported and skipped)."""
+        for item in items:
+            item_id = derived_id(str(item.get("id")), self.sid, label)
+            if item_id in stored:
+                continue
+            content = self._content(sub, item)
+            if content is not None:
+                yield item, item_id, content
+
     def count(self) -> None:
         found = self.report.found
         found["sessions"] += 1
@@ -226,13 +239,8 @@ class _SessionImport:
             if len(page) < 1000:
                 break
             after = page[-1].seq
-        for chunk in sorted(self.chunks, key=lambda c: c.get("seq", 0)):
-            cid = derived_id(str(chunk.get("id")), self.sid, "chunk")
-            if cid in stored:
-                continue
-            content = self._content("chunks", chunk)
-            if content is None:
-                continue
+        chunks = sorted(self.chunks, key=lambda c: c.get("seq", 0))
+        for chunk, cid, content in self._unstored("chunks", "chunk", chunks, stored):
             tx.sessions.add_chunk(
                 self.sid,
                 content,
@@ -278,13 +286,8 @@ class _SessionImport:
             except NotFound:
                 continue
             stored.update(str(a.id) for a in versions)
-        for info in sorted(self.artifacts, key=lambda a: (str(a.get("name")), a.get("version", 0))):
-            aid = derived_id(str(info.get("id")), self.sid, "artifact")
-            if aid in stored:
-                continue
-            content = self._content("artifacts", info)
-            if content is None:
-                continue
+        infos = sorted(self.artifacts, key=lambda a: (str(a.get("name")), a.get("version", 0)))
+        for info, aid, content in self._unstored("artifacts", "artifact", infos, stored):
             tx.sessions.save_artifact(
                 self.sid,
                 str(info.get("name")),

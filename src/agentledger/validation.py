@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import struct
 import sys
 from array import array
@@ -50,6 +51,17 @@ def text(
             f"{field} is {len(value)} characters long; the limit is {max_len}", field=field
         )
     return value
+
+
+def matching(
+    field: str, value: object, pattern: re.Pattern[str], *, max_len: int, what: str
+) -> str:
+    """A ``text`` that ``pattern`` matches whole; else InvalidInput saying it is not ``what``
+    (the kind of name, then how to write one)."""
+    checked = text(field, value, max_len=max_len)
+    if not pattern.fullmatch(checked):
+        raise InvalidInput(f"{field} {checked!r} is not {what}", field=field)
+    return checked
 
 
 def optional_text(field: str, value: object, *, max_len: int = 10_000) -> str | None:

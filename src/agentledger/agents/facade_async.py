@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from agentledger.agents import ops
 from agentledger.agents.records import Agent
-from agentledger.db.database_async import AsyncRunner
+from agentledger.db.facade_async import AsyncFacade
 from agentledger.db.forward import forward_async
 
 
-class AsyncAgents:
+class AsyncAgents(AsyncFacade):
     """Register agents, record heartbeats and runs, find agents by status or capability."""
-
-    def __init__(self, run: AsyncRunner) -> None:
-        self._run = run
 
     register = forward_async(ops.register)
     get = forward_async(ops.get)

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 from agentledger.agents import ops
 from agentledger.agents.records import Agent
-from agentledger.db.database_sync import Runner
+from agentledger.db.facade_sync import Facade
 from agentledger.db.forward import forward_sync
 
 
-class Agents:
+class Agents(Facade):
     """Register agents, record heartbeats and runs, find agents by status or capability."""
-
-    def __init__(self, run: Runner) -> None:
-        self._run = run
 
     register = forward_sync(ops.register)
     get = forward_sync(ops.get)

@@ -7,15 +7,12 @@ from uuid import UUID
 
 from agentledger.alerts import ops
 from agentledger.alerts.records import Alert
-from agentledger.db.database_async import AsyncRunner
+from agentledger.db.facade_async import AsyncFacade
 from agentledger.db.forward import forward_async
 
 
-class AsyncAlerts:
+class AsyncAlerts(AsyncFacade):
     """Raise tiered alerts (1 urgent, 2 important, 3 info), acknowledge and resolve them."""
-
-    def __init__(self, run: AsyncRunner) -> None:
-        self._run = run
 
     create = forward_async(ops.raise_, new_id="id")
 

@@ -9,15 +9,12 @@ from uuid import UUID
 
 from agentledger.alerts import ops
 from agentledger.alerts.records import Alert
-from agentledger.db.database_sync import Runner
+from agentledger.db.facade_sync import Facade
 from agentledger.db.forward import forward_sync
 
 
-class Alerts:
+class Alerts(Facade):
     """Raise tiered alerts (1 urgent, 2 important, 3 info), acknowledge and resolve them."""
-
-    def __init__(self, run: Runner) -> None:
-        self._run = run
 
     create = forward_sync(ops.raise_, new_id="id")
 

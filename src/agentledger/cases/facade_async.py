@@ -5,17 +5,14 @@ from __future__ import annotations
 from agentledger.cases import kinds as kind_ops
 from agentledger.cases import listing, ops, relations
 from agentledger.cases import timeline as timelines
-from agentledger.db.database_async import AsyncRunner
+from agentledger.db.facade_async import AsyncFacade
 from agentledger.db.forward import forward_async
 
 
-class AsyncCases:
+class AsyncCases(AsyncFacade):
     """System-of-record cases (exceptions, bottlenecks...) of kinds the tenant defines,
     each with a lifecycle the database enforces and a timeline of events (the stream
     ``case:<id>``) that every change appends to in its own transaction."""
-
-    def __init__(self, run: AsyncRunner) -> None:
-        self._run = run
 
     define_kind = forward_async(kind_ops.define_kind)
     kinds = forward_async(kind_ops.kinds)

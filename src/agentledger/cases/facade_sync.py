@@ -7,17 +7,14 @@ from __future__ import annotations
 from agentledger.cases import kinds as kind_ops
 from agentledger.cases import listing, ops, relations
 from agentledger.cases import timeline as timelines
-from agentledger.db.database_sync import Runner
+from agentledger.db.facade_sync import Facade
 from agentledger.db.forward import forward_sync
 
 
-class Cases:
+class Cases(Facade):
     """System-of-record cases (exceptions, bottlenecks...) of kinds the tenant defines,
     each with a lifecycle the database enforces and a timeline of events (the stream
     ``case:<id>``) that every change appends to in its own transaction."""
-
-    def __init__(self, run: Runner) -> None:
-        self._run = run
 
     define_kind = forward_sync(kind_ops.define_kind)
     kinds = forward_sync(kind_ops.kinds)

@@ -14,7 +14,8 @@ from agentledger.catalog.records import (
     CatalogVersionInfo,
 )
 from agentledger.db.binding import Binding
-from agentledger.db.database_async import AsyncDatabase, AsyncRunner
+from agentledger.db.database_async import AsyncDatabase
+from agentledger.db.facade_async import AsyncFacade
 from agentledger.db.forward import forward_async
 from agentledger.db.statements import Op
 
@@ -22,13 +23,10 @@ PLATFORM = Binding.platform()
 T = TypeVar("T")
 
 
-class AsyncCatalog:
+class AsyncCatalog(AsyncFacade):
     """Versioned documents of the bound tenant, and the global ones it reads: a lookup
     with ``scope="any"`` finds the tenant's own document first, so it shadows a global one
     of the same type and name. Writes go to the tenant's own documents."""
-
-    def __init__(self, run: AsyncRunner) -> None:
-        self._run = run
 
     create_version = forward_async(ops.create_version)
     get_latest = forward_async(ops.get_latest)

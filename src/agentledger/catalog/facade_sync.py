@@ -16,7 +16,8 @@ from agentledger.catalog.records import (
     CatalogVersionInfo,
 )
 from agentledger.db.binding import Binding
-from agentledger.db.database_sync import Database, Runner
+from agentledger.db.database_sync import Database
+from agentledger.db.facade_sync import Facade
 from agentledger.db.forward import forward_sync
 from agentledger.db.statements import Op
 
@@ -24,13 +25,10 @@ PLATFORM = Binding.platform()
 T = TypeVar("T")
 
 
-class Catalog:
+class Catalog(Facade):
     """Versioned documents of the bound tenant, and the global ones it reads: a lookup
     with ``scope="any"`` finds the tenant's own document first, so it shadows a global one
     of the same type and name. Writes go to the tenant's own documents."""
-
-    def __init__(self, run: Runner) -> None:
-        self._run = run
 
     create_version = forward_sync(ops.create_version)
     get_latest = forward_sync(ops.get_latest)

@@ -18,7 +18,9 @@ from agentledger.catalog import schemas
 from agentledger.catalog.diffing import diff_json
 from agentledger.catalog.records import (
     DOC_NAME,
+    DOC_NAME_RULE,
     DOC_TYPE,
+    DOC_TYPE_RULE,
     MAX_VERSION,
     READ_SCOPES,
     WRITE_SCOPES,
@@ -37,25 +39,11 @@ MAX_PAGE = 1000
 
 
 def doc_type_of(value: object, field: str = "doc_type") -> str:
-    text = v.text(field, value, max_len=63)
-    if not DOC_TYPE.fullmatch(text):
-        raise InvalidInput(
-            f"{field} {text!r} is not a type name: use a lower-case letter, then up to 62 "
-            "lower-case letters, digits or '_'",
-            field=field,
-        )
-    return text
+    return v.matching(field, value, DOC_TYPE, max_len=63, what=DOC_TYPE_RULE)
 
 
 def name_of(value: object, field: str = "name") -> str:
-    text = v.text(field, value, max_len=200)
-    if not DOC_NAME.fullmatch(text):
-        raise InvalidInput(
-            f"{field} {text!r} is not a document name: use a letter or digit, then up to 199 "
-            "letters, digits, '_', '.', ':', '@', '+' or '-'",
-            field=field,
-        )
-    return text
+    return v.matching(field, value, DOC_NAME, max_len=200, what=DOC_NAME_RULE)
 
 
 def version_of(value: object, field: str = "version") -> int:

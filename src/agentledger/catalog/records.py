@@ -12,7 +12,14 @@ from typing import Any
 # reads the same in a URL path (the title holds display text). The migration's CHECK
 # constraints hold the same patterns.
 DOC_TYPE = re.compile(r"[a-z][a-z0-9_]{0,62}")
+DOC_TYPE_RULE = (
+    "a type name: use a lower-case letter, then up to 62 lower-case letters, digits or '_'"
+)
 DOC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,199}")
+DOC_NAME_RULE = (
+    "a document name: use a letter or digit, then up to 199 letters, digits, "
+    "'_', '.', ':', '@', '+' or '-'"
+)
 # Where a read looks: "any" (the tenant's own document, else the global one of that name),
 # only the tenant's, or only the global ones; where a write goes.
 READ_SCOPES = ("any", "tenant", "global")

@@ -85,13 +85,7 @@ def check_schema(schema: object) -> tuple[dict[str, Any], str]:
     try:
         cls.check_schema(found)  # the metaschema, its formats too (a pattern is a regex)
     except exceptions.SchemaError as error:
-        path = error.json_path[1:]
-        raise InvalidInput(
-            f"schema{path} breaks the {error.validator!r} rule of its metaschema: "
-            f"{_cut(error.message)}",
-            field=f"schema{path}",
-            rule=str(error.validator),
-        ) from None
+        raise _broken("schema", error, "its metaschema") from None
     for path, ref in _references(found, ""):
         if not ref.startswith("#"):
             raise InvalidInput(
@@ -131,10 +125,17 @@ def validate(content: Any, schema: Mapping[str, Any], *, doc_type: str, is_globa
         ) from None
     if error is None:
         return
+    raise _broken("content", error, f"the {owner} schema for {doc_type}")
+
+
+def _broken(
+    root: str, error: exceptions.SchemaError | exceptions.ValidationError, rules: str
+) -> InvalidInput:
+    """InvalidInput naming the path under ``root`` that ``error`` is at and the rule of
+    ``rules`` it breaks."""
     path = error.json_path[1:]
-    raise InvalidInput(
-        f"content{path} breaks the {error.validator!r} rule of the {owner} schema for "
-        f"{doc_type}: {_cut(error.message)}",
-        field=f"content{path}",
+    return InvalidInput(
+        f"{root}{path} breaks the {error.validator!r} rule of {rules}: {_cut(error.message)}",
+        field=f"{root}{path}",
         rule=str(error.validator),
     )

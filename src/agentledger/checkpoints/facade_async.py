@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from agentledger.checkpoints import ops
-from agentledger.db.database_async import AsyncRunner
+from agentledger.db.facade_async import AsyncFacade
 from agentledger.db.forward import forward_async
 
 
-class AsyncCheckpoints:
+class AsyncCheckpoints(AsyncFacade):
     """Checkpoints of agent graphs per thread and namespace, the channel values they read
     and the pending writes of their tasks; serialized data stays opaque (type tag, bytes).
     ``agentledger.integrations.langgraph`` puts LangGraph's checkpointer contract on top."""
-
-    def __init__(self, run: AsyncRunner) -> None:
-        self._run = run
 
     put = forward_async(ops.put)
     put_writes = forward_async(ops.put_writes)

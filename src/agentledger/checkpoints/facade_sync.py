@@ -5,17 +5,14 @@
 from __future__ import annotations
 
 from agentledger.checkpoints import ops
-from agentledger.db.database_sync import Runner
+from agentledger.db.facade_sync import Facade
 from agentledger.db.forward import forward_sync
 
 
-class Checkpoints:
+class Checkpoints(Facade):
     """Checkpoints of agent graphs per thread and namespace, the channel values they read
     and the pending writes of their tasks; serialized data stays opaque (type tag, bytes).
     ``agentledger.integrations.langgraph`` puts LangGraph's checkpointer contract on top."""
-
-    def __init__(self, run: Runner) -> None:
-        self._run = run
 
     put = forward_sync(ops.put)
     put_writes = forward_sync(ops.put_writes)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Self
-
 from psycopg import AsyncConnection
 
 from agentledger.config import Settings
 from agentledger.db.binding import QUERIES
 from agentledger.db.connect import app_conninfo, connection_kwargs
+from agentledger.db.scoped_async import AsyncScoped
 from agentledger.db.translate import is_driver_error, translate
 
 
-class AsyncLeaderLock:
+class AsyncLeaderLock(AsyncScoped):
     """``async with db.leader_lock("relay/default") as lock:`` then ``await lock.acquire()``.
 
     At most one session in the database holds a name at a time. The lock lives as long as
@@ -27,17 +25,6 @@ class AsyncLeaderLock:
         self._kwargs = connection_kwargs(settings)
         self.name = name
         self._conn: AsyncConnection[tuple[object, ...]] | None = None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.release()
 
     async def acquire(self) -> bool:
         """True when this session holds the lock (now or already); False when another does.
@@ -82,6 +69,8 @@ class AsyncLeaderLock:
             except Exception as exc:  # a broken connection: the lock is gone either way
                 if not is_driver_error(exc):
                     raise
+
+    close = release
 
     async def _holds(self, conn: AsyncConnection[tuple[object, ...]]) -> bool:
         cur = await conn.execute(QUERIES.leader_lock_held.sql, {"name": self.name})

@@ -4,18 +4,16 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Self
-
 from psycopg import Connection
 
 from agentledger.config import Settings
 from agentledger.db.binding import QUERIES
 from agentledger.db.connect import app_conninfo, connection_kwargs
+from agentledger.db.scoped_sync import Scoped
 from agentledger.db.translate import is_driver_error, translate
 
 
-class LeaderLock:
+class LeaderLock(Scoped):
     """``with db.leader_lock("relay/default") as lock:`` then ``lock.acquire()``.
 
     At most one session in the database holds a name at a time. The lock lives as long as
@@ -29,17 +27,6 @@ class LeaderLock:
         self._kwargs = connection_kwargs(settings)
         self.name = name
         self._conn: Connection[tuple[object, ...]] | None = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
 
     def acquire(self) -> bool:
         """True when this session holds the lock (now or already); False when another does.
@@ -84,6 +71,8 @@ class LeaderLock:
             except Exception as exc:  # a broken connection: the lock is gone either way
                 if not is_driver_error(exc):
                     raise
+
+    close = release
 
     def _holds(self, conn: Connection[tuple[object, ...]]) -> bool:
         cur = conn.execute(QUERIES.leader_lock_held.sql, {"name": self.name})

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Self
 
 from psycopg import AsyncConnection, sql
 
 from agentledger.config import Settings
 from agentledger.db.connect import app_conninfo, connection_kwargs
+from agentledger.db.scoped_async import AsyncScoped
 from agentledger.db.translate import is_driver_error, translate
 from agentledger.errors import InvalidInput
 
@@ -23,7 +23,7 @@ class Notification:
     payload: str
 
 
-class AsyncListener:
+class AsyncListener(AsyncScoped):
     """A dedicated connection LISTENing on some channels.
 
     ``await listener.wait(timeout)`` returns the notifications that arrived (possibly none)
@@ -42,7 +42,7 @@ class AsyncListener:
         self.channels = channels
         self._conn: AsyncConnection[tuple[object, ...]] | None = None
 
-    async def __aenter__(self) -> Self:
+    async def open(self) -> Self:
         try:
             self._conn = await AsyncConnection.connect(self._conninfo, **self._kwargs)
             for channel in self.channels:
@@ -53,12 +53,7 @@ class AsyncListener:
             raise translate(exc) from exc
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def close(self) -> None:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Self
 
 from psycopg import Connection, sql
 
 from agentledger.config import Settings
 from agentledger.db.connect import app_conninfo, connection_kwargs
+from agentledger.db.scoped_sync import Scoped
 from agentledger.db.translate import is_driver_error, translate
 from agentledger.errors import InvalidInput
 
@@ -25,7 +25,7 @@ class Notification:
     payload: str
 
 
-class Listener:
+class Listener(Scoped):
     """A dedicated connection LISTENing on some channels.
 
     ``listener.wait(timeout)`` returns the notifications that arrived (possibly none)
@@ -44,7 +44,7 @@ class Listener:
         self.channels = channels
         self._conn: Connection[tuple[object, ...]] | None = None
 
-    def __enter__(self) -> Self:
+    def open(self) -> Self:
         try:
             self._conn = Connection.connect(self._conninfo, **self._kwargs)
             for channel in self.channels:
@@ -55,12 +55,7 @@ class Listener:
             raise translate(exc) from exc
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from agentledger.db.database_async import AsyncRunner
+from agentledger.db.facade_async import AsyncFacade
 from agentledger.db.forward import forward_async
 from agentledger.decisions import ops
 
 
-class AsyncDecisions:
+class AsyncDecisions(AsyncFacade):
     """Record decisions (never deleted), take feedback once, report acceptance."""
-
-    def __init__(self, run: AsyncRunner) -> None:
-        self._run = run
 
     record = forward_async(ops.record, new_id="id")
     record_feedback = forward_async(ops.record_feedback)

@@ -4,16 +4,13 @@
 
 from __future__ import annotations
 
-from agentledger.db.database_sync import Runner
+from agentledger.db.facade_sync import Facade
 from agentledger.db.forward import forward_sync
 from agentledger.decisions import ops
 
 
-class Decisions:
+class Decisions(Facade):
     """Record decisions (never deleted), take feedback once, report acceptance."""
-
-    def __init__(self, run: Runner) -> None:
-        self._run = run
 
     record = forward_sync(ops.record, new_id="id")
     record_feedback = forward_sync(ops.record_feedback)

@@ -8,17 +8,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from agentledger.db.database_async import AsyncRunner
+from agentledger.db.facade_async import AsyncFacade
 from agentledger.db.forward import forward_async
 from agentledger.events import ops
 from agentledger.events.records import Appended, NewEvent
 
 
-class AsyncEvents:
+class AsyncEvents(AsyncFacade):
     """Append to and read the append-only log; save subscribers' checkpoints."""
-
-    def __init__(self, run: AsyncRunner) -> None:
-        self._run = run
 
     async def append(
         self,

@@ -10,17 +10,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from agentledger.db.database_sync import Runner
+from agentledger.db.facade_sync import Facade
 from agentledger.db.forward import forward_sync
 from agentledger.events import ops
 from agentledger.events.records import Appended, NewEvent
 
 
-class Events:
+class Events(Facade):
     """Append to and read the append-only log; save subscribers' checkpoints."""
-
-    def __init__(self, run: Runner) -> None:
-        self._run = run
 
     def append(
         self,

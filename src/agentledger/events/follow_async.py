@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Self
 
 from agentledger import validation as v
 from agentledger.db.binding import Binding
 from agentledger.db.database_async import AsyncDatabase
+from agentledger.db.scoped_async import AsyncScoped
 from agentledger.errors import InvalidInput
 from agentledger.events import ops
 from agentledger.events.records import EVENTS_CHANNEL, Event
 
 
-class AsyncFollower:
+class AsyncFollower(AsyncScoped):
     """``async with AsyncFollower(ledger.db, tenant, "projector") as f:`` then
     ``await f.next_batch(timeout)`` until done; ``await f.save()`` (or save ``f.position``
     with ``tx.events.save_checkpoint`` inside your own transaction) to remember progress.
@@ -54,26 +54,21 @@ class AsyncFollower:
         self.position = 0
         self._listener = db.listener(EVENTS_CHANNEL)
 
-    async def __aenter__(self) -> Self:
+    async def open(self) -> Self:
         # Listen before reading the checkpoint, so no wake-up falls between the two.
-        await self._listener.__aenter__()
+        await self._listener.open()
         try:
             if self._start is not None or self.subscriber is None:
                 self.position = self._start or 0
             else:
                 self.position = await self._db.run(ops.checkpoint(self.subscriber), self._binding)
-        except BaseException as exc:
-            await self._listener.__aexit__(type(exc), exc, exc.__traceback__)
+        except BaseException:
+            await self._listener.close()
             raise
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._listener.__aexit__(exc_type, exc, tb)
+    async def close(self) -> None:
+        await self._listener.close()
 
     async def poll(self) -> list[Event]:
         """The events readable now after ``position`` (possibly none); advances ``position``."""

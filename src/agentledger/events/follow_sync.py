@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Self
 
 from agentledger import validation as v
 from agentledger.db.binding import Binding
 from agentledger.db.database_sync import Database
+from agentledger.db.scoped_sync import Scoped
 from agentledger.errors import InvalidInput
 from agentledger.events import ops
 from agentledger.events.records import EVENTS_CHANNEL, Event
 
 
-class Follower:
+class Follower(Scoped):
     """``with Follower(ledger.db, tenant, "projector") as f:`` then
     ``f.next_batch(timeout)`` until done; ``f.save()`` (or save ``f.position``
     with ``tx.events.save_checkpoint`` inside your own transaction) to remember progress.
@@ -56,26 +56,21 @@ class Follower:
         self.position = 0
         self._listener = db.listener(EVENTS_CHANNEL)
 
-    def __enter__(self) -> Self:
+    def open(self) -> Self:
         # Listen before reading the checkpoint, so no wake-up falls between the two.
-        self._listener.__enter__()
+        self._listener.open()
         try:
             if self._start is not None or self.subscriber is None:
                 self.position = self._start or 0
             else:
                 self.position = self._db.run(ops.checkpoint(self.subscriber), self._binding)
-        except BaseException as exc:
-            self._listener.__exit__(type(exc), exc, exc.__traceback__)
+        except BaseException:
+            self._listener.close()
             raise
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._listener.__exit__(exc_type, exc, tb)
+    def close(self) -> None:
+        self._listener.close()
 
     def poll(self) -> list[Event]:
         """The events readable now after ``position`` (possibly none); advances ``position``."""

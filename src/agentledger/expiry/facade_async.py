@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from agentledger.db.database_async import AsyncRunner
+from agentledger.db.facade_async import AsyncFacade
 from agentledger.db.forward import forward_async
 from agentledger.expiry import ops
 
 
-class AsyncExpiry:
+class AsyncExpiry(AsyncFacade):
     """Times to live of memory entities (LangGraph's store TTL): set them, read entities
     while their TTL holds, refresh them on a read, and sweep out the run-out ones."""
-
-    def __init__(self, run: AsyncRunner) -> None:
-        self._run = run
 
     set_ttls = forward_async(ops.set_ttls)
     get_by_key = forward_async(ops.get_by_key)

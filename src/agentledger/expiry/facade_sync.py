@@ -4,17 +4,14 @@
 
 from __future__ import annotations
 
-from agentledger.db.database_sync import Runner
+from agentledger.db.facade_sync import Facade
 from agentledger.db.forward import forward_sync
 from agentledger.expiry import ops
 
 
-class Expiry:
+class Expiry(Facade):
     """Times to live of memory entities (LangGraph's store TTL): set them, read entities
     while their TTL holds, refresh them on a read, and sweep out the run-out ones."""
-
-    def __init__(self, run: Runner) -> None:
-        self._run = run
 
     set_ttls = forward_sync(ops.set_ttls)
     get_by_key = forward_sync(ops.get_by_key)

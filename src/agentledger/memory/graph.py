@@ -80,15 +80,7 @@ def neighbours(
 ) -> Gen[list[Neighbour]]:
     """Entities one edge away (``direction`` out, in or both), heaviest edge first."""
     start = yield from _visible(id, user, scope)
-    v.choice("direction", direction, DIRECTIONS)
-    rows = yield Q.neighbours.all(
-        id=start,
-        out=direction in ("out", "both"),
-        **{"in": direction in ("in", "both")},
-        types=_types(types),
-        **filters.scoped(user, scope),
-        limit=filters.limit(limit),
-    )
+    rows = yield Q.neighbours.all(id=start, **_walk(direction, types, user, scope, limit))
     return [
         Neighbour(
             entity=entity_from_row(r),
@@ -113,14 +105,8 @@ def relationships(
     both), heaviest first, in one statement. With ``user``, only edges whose two ends the user
     may see. InvalidInput naming ``ids`` for a bad id or too many."""
     entity_ids = _ids(ids)
-    v.choice("direction", direction, DIRECTIONS)
     rows = yield Q.relationships_of.all(
-        ids=entity_ids,
-        out=direction in ("out", "both"),
-        **{"in": direction in ("in", "both")},
-        types=_types(types),
-        **filters.scoped(user, scope),
-        limit=filters.limit(limit),
+        ids=entity_ids, **_walk(direction, types, user, scope, limit)
     )
     return [from_row(Relationship, r) for r in rows]
 
@@ -138,20 +124,28 @@ def traverse(
 ) -> Gen[list[PathStep]]:
     """Entities within ``max_depth`` (1-6) edges, each once at its shortest depth (cycle-safe)."""
     start = yield from _visible(id, user, scope)
-    v.choice("direction", direction, DIRECTIONS)
-    rows = yield Q.traverse.all(
-        id=start,
-        max_depth=v.integer("max_depth", max_depth, low=1, high=MAX_DEPTH),
-        out=direction in ("out", "both"),
-        **{"in": direction in ("in", "both")},
-        types=_types(types),
-        **filters.scoped(user, scope),
-        limit=filters.limit(limit),
-    )
+    walk = _walk(direction, types, user, scope, limit)
+    depth = v.integer("max_depth", max_depth, low=1, high=MAX_DEPTH)
+    rows = yield Q.traverse.all(id=start, max_depth=depth, **walk)
     return [
         PathStep(entity=entity_from_row(r), depth=r["depth"], path=list(r["path"]), via=r["via"])
         for r in rows
     ]
+
+
+def _walk(
+    direction: str, types: Sequence[str] | None, user: str | None, scope: str, limit: int
+) -> dict[str, Any]:
+    """The parameters every walk along edges takes: which way, which edge types, whose view
+    of the entities, how many rows."""
+    v.choice("direction", direction, DIRECTIONS)
+    return {
+        "out": direction in ("out", "both"),
+        "in": direction in ("in", "both"),
+        "types": _types(types),
+        **filters.scoped(user, scope),
+        "limit": filters.limit(limit),
+    }
 
 
 def _visible(id: UUID | str, user: str | None, scope: str) -> Gen[UUID]:

@@ -26,18 +26,15 @@ ELEMENT_LIMITS = {"vector": 2000, "halfvec": 4000}
 QUANTIZATIONS = ("none", "binary")
 BINARY_LIMIT = 16_000
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.:-]{0,99}")
+_NAME_RULE = (
+    "a space name: lower-case letters, digits and _ . : - (starting with a letter or digit), "
+    "up to 100 characters"
+)
 
 
 def space_name(field: str, value: object) -> str:
     """A space's name: lower-case letters, digits and ``_ . : -``, up to 100 characters."""
-    name = v.text(field, value, max_len=100)
-    if not _NAME.fullmatch(name):
-        raise InvalidInput(
-            f"{field} {name!r} is not a space name: lower-case letters, digits and _ . : - "
-            "(starting with a letter or digit), up to 100 characters",
-            field=field,
-        )
-    return name
+    return v.matching(field, value, _NAME, max_len=100, what=_NAME_RULE)
 
 
 @operation()

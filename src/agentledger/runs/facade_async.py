@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from agentledger.db.database_async import AsyncRunner
+from agentledger.db.facade_async import AsyncFacade
 from agentledger.db.forward import forward_async
 from agentledger.runs import ops
 
 
-class AsyncRuns:
+class AsyncRuns(AsyncFacade):
     """Log each trigger a pipeline handles: start it, finish it, read and summarise runs."""
-
-    def __init__(self, run: AsyncRunner) -> None:
-        self._run = run
 
     start = forward_async(ops.start, new_id="id")
     finish = forward_async(ops.finish)

@@ -4,16 +4,13 @@
 
 from __future__ import annotations
 
-from agentledger.db.database_sync import Runner
+from agentledger.db.facade_sync import Facade
 from agentledger.db.forward import forward_sync
 from agentledger.runs import ops
 
 
-class Runs:
+class Runs(Facade):
     """Log each trigger a pipeline handles: start it, finish it, read and summarise runs."""
-
-    def __init__(self, run: Runner) -> None:
-        self._run = run
 
     start = forward_sync(ops.start, new_id="id")
     finish = forward_sync(ops.finish)

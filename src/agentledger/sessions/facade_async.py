@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from agentledger.db.database_async import AsyncRunner
+from agentledger.db.facade_async import AsyncFacade
 from agentledger.db.forward import forward_async
 from agentledger.sessions import content as texts
 from agentledger.sessions import language, ops
@@ -15,12 +15,9 @@ from agentledger.sessions.records import (
 )
 
 
-class AsyncSessions:
+class AsyncSessions(AsyncFacade):
     """Sessions of people and agents: their conversation chunks (any size, searchable) and
     versioned artifacts. Each change appends an event to the stream ``session:<id>``."""
-
-    def __init__(self, run: AsyncRunner) -> None:
-        self._run = run
 
     create = forward_async(ops.create, new_id="id")
     get = forward_async(ops.get)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from agentledger.db.database_sync import Runner
+from agentledger.db.facade_sync import Facade
 from agentledger.db.forward import forward_sync
 from agentledger.sessions import content as texts
 from agentledger.sessions import language, ops
@@ -17,12 +17,9 @@ from agentledger.sessions.records import (
 )
 
 
-class Sessions:
+class Sessions(Facade):
     """Sessions of people and agents: their conversation chunks (any size, searchable) and
     versioned artifacts. Each change appends an event to the stream ``session:<id>``."""
-
-    def __init__(self, run: Runner) -> None:
-        self._run = run
 
     create = forward_sync(ops.create, new_id="id")
     get = forward_sync(ops.get)

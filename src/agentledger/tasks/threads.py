@@ -12,8 +12,10 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
+from typing import Self
 
 from agentledger.db.listen_sync import Listener
+from agentledger.db.scoped_sync import Scoped
 from agentledger.errors import Unavailable
 from agentledger.tasks.books import WAIT_SLICE
 from agentledger.tasks.records import Task
@@ -176,7 +178,7 @@ class Finished:
         return items
 
 
-class Wake:
+class Wake(Scoped):
     """The sync worker's wake-up: a LISTEN connection, or plain sleeping when it fails.
 
     ``listening`` is set while the LISTEN connection is open (a notification sent from then
@@ -194,33 +196,27 @@ class Wake:
         self._listening = listening
         self._listener: Listener | None = None
 
-    def __enter__(self) -> Wake:
-        self._open()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._close()
-
-    def _open(self) -> None:
+    def open(self) -> Self:
         try:
-            self._listener = self._new_listener().__enter__()
+            self._listener = self._new_listener().open()
         except Unavailable:
             self._listener = None
         else:
             self._listening.set()
+        return self
 
-    def _close(self) -> None:
+    def close(self) -> None:
         self._listening.clear()
         if self._listener is not None:
             with contextlib.suppress(Exception):
-                self._listener.__exit__(None, None, None)
+                self._listener.close()
             self._listener = None
 
     def wait(self, timeout: float) -> None:
         """Until a notification, ``stop()``, or ``timeout`` seconds."""
         if self._listener is None:
             self._stopping.wait(timeout)
-            self._open()
+            self.open()
             return
         deadline = time.monotonic() + timeout
         try:
@@ -229,4 +225,4 @@ class Wake:
                 if left <= 0 or self._listener.wait(min(WAIT_SLICE, left)):
                     return
         except Unavailable:
-            self._close()
+            self.close()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from agentledger.db.binding import Binding
-from agentledger.db.database_async import AsyncDatabase, AsyncRunner
+from agentledger.db.database_async import AsyncDatabase
+from agentledger.db.facade_async import AsyncFacade
 from agentledger.db.forward import forward_async
 from agentledger.tenants import ops
 from agentledger.tenants.records import KeyIdentity, Tenant
@@ -53,11 +54,8 @@ class AsyncTenants:
         return await self._db.run(ops.authenticate(secret), PLATFORM)
 
 
-class AsyncKeys:
+class AsyncKeys(AsyncFacade):
     """The bound tenant's API keys."""
-
-    def __init__(self, run: AsyncRunner) -> None:
-        self._run = run
 
     create = forward_async(ops.create_key)
     list = forward_async(ops.list_keys)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from agentledger.db.binding import Binding
-from agentledger.db.database_sync import Database, Runner
+from agentledger.db.database_sync import Database
+from agentledger.db.facade_sync import Facade
 from agentledger.db.forward import forward_sync
 from agentledger.tenants import ops
 from agentledger.tenants.records import KeyIdentity, Tenant
@@ -53,11 +54,8 @@ class Tenants:
         return self._db.run(ops.authenticate(secret), PLATFORM)
 
 
-class Keys:
+class Keys(Facade):
     """The bound tenant's API keys."""
-
-    def __init__(self, run: Runner) -> None:
-        self._run = run
 
     create = forward_sync(ops.create_key)
     list = forward_sync(ops.list_keys)
