@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.alerts import Alert
 from agentledger.api import pagination
-from agentledger.api.auth import Reader, Writer, scope
+from agentledger.api.auth import ReaderTenant, WriterTenant
 from agentledger.api.pagination import Limit
 from agentledger.api.schemas import AT_HELP, Page
 from agentledger.errors import NotFound
@@ -55,8 +55,8 @@ class AlertActionIn(BaseModel):
     tags=["alerts"],
     summary="Raise an alert (deduplicated by dedup_key while open)",
 )
-async def create_alert(body: AlertIn, request: Request, who: Writer) -> object:
-    return await scope(request, who).alerts.create(
+async def create_alert(body: AlertIn, tenant: WriterTenant) -> object:
+    return await tenant.alerts.create(
         body.tier,
         body.title,
         body=body.body,
@@ -72,14 +72,13 @@ async def create_alert(body: AlertIn, request: Request, who: Writer) -> object:
 
 @router.get("/alerts", response_model=Page[Alert], tags=["alerts"], summary="Alerts")
 async def list_alerts(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     status: Literal["pending", "acknowledged", "resolved"] | None = None,
     tier: Literal["1", "2", "3", "urgent", "important", "info"] | None = None,
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> object:
-    items = await scope(request, who).alerts.list(
+    items = await tenant.alerts.list(
         status=status, tier=_tier(tier), before=pagination.before(cursor), limit=limit
     )
     return pagination.newest_first(items, limit)
@@ -92,12 +91,11 @@ async def list_alerts(
     summary="Pending alerts, most urgent first",
 )
 async def pending_alerts(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     tier: Literal["1", "2", "3", "urgent", "important", "info"] | None = None,
     limit: Limit = 100,
 ) -> object:
-    return await scope(request, who).alerts.pending(_tier(tier), limit=limit)
+    return await tenant.alerts.pending(_tier(tier), limit=limit)
 
 
 @router.get(
@@ -107,9 +105,9 @@ async def pending_alerts(
     summary="Server-sent events: new pending alerts as they are raised",
 )
 async def alert_stream(
-    request: Request, who: Reader, tier: Literal["1", "2", "3"] | None = None
+    request: Request, tenant: ReaderTenant, tier: Literal["1", "2", "3"] | None = None
 ) -> StreamingResponse:
-    alerts = scope(request, who).alerts
+    alerts = tenant.alerts
     current = await alerts.pending(_tier(tier), limit=500)
     seen: set[UUID] = {a.id for a in current}
     resume = pagination.alert_position(request.headers.get("last-event-id"))
@@ -134,8 +132,8 @@ async def alert_stream(
 
 
 @router.get("/alerts/{alert_id}", response_model=Alert, tags=["alerts"])
-async def get_alert(alert_id: UUID, request: Request, who: Reader) -> object:
-    return await scope(request, who).alerts.get(alert_id)
+async def get_alert(alert_id: UUID, tenant: ReaderTenant) -> object:
+    return await tenant.alerts.get(alert_id)
 
 
 @router.post(
@@ -147,11 +145,10 @@ async def get_alert(alert_id: UUID, request: Request, who: Reader) -> object:
 async def alert_action(
     alert_id: UUID,
     action: Literal["acknowledge", "resolve"],
-    request: Request,
-    who: Writer,
+    tenant: WriterTenant,
     body: AlertActionIn | None = None,
 ) -> object:
-    alerts = scope(request, who).alerts
+    alerts = tenant.alerts
     method = alerts.acknowledge if action == "acknowledge" else alerts.resolve
     return await method(alert_id, by=body.by if body else None, at=body.at if body else None)
 

@@ -6,11 +6,11 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api import pagination
-from agentledger.api.auth import Reader, Writer, scope
+from agentledger.api.auth import ReaderTenant, WriterTenant
 from agentledger.api.pagination import Limit
 from agentledger.api.schemas import AT_HELP, Page
 from agentledger.decisions import AcceptanceStat, Decision
@@ -46,8 +46,8 @@ class FeedbackIn(BaseModel):
     tags=["decisions"],
     summary="Record a decision (never deleted)",
 )
-async def record_decision(body: DecisionIn, request: Request, who: Writer) -> object:
-    return await scope(request, who).decisions.record(
+async def record_decision(body: DecisionIn, tenant: WriterTenant) -> object:
+    return await tenant.decisions.record(
         body.decision,
         decision_type=body.decision_type,
         reasoning=body.reasoning,
@@ -67,15 +67,14 @@ async def record_decision(body: DecisionIn, request: Request, who: Writer) -> ob
     summary="Decisions, newest first",
 )
 async def list_decisions(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     decision_type: str | None = None,
     agent: str | None = None,
     awaiting_feedback: bool = False,
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> object:
-    items = await scope(request, who).decisions.list(
+    items = await tenant.decisions.list(
         decision_type=decision_type,
         agent=agent,
         awaiting_feedback=awaiting_feedback,
@@ -92,21 +91,20 @@ async def list_decisions(
     summary="Acceptance statistics for the learning loop",
 )
 async def decision_stats(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     by: Annotated[list[Literal["decision_type", "agent"]], Query()] = ["decision_type"],  # noqa: B006
     period: Literal["day", "week", "month"] | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
 ) -> object:
-    return await scope(request, who).decisions.acceptance_stats(
+    return await tenant.decisions.acceptance_stats(
         by=tuple(by), period=period, since=since, until=until
     )
 
 
 @router.get("/decisions/{decision_id}", response_model=Decision, tags=["decisions"])
-async def get_decision(decision_id: UUID, request: Request, who: Reader) -> object:
-    return await scope(request, who).decisions.get(decision_id)
+async def get_decision(decision_id: UUID, tenant: ReaderTenant) -> object:
+    return await tenant.decisions.get(decision_id)
 
 
 @router.post(
@@ -115,9 +113,7 @@ async def get_decision(decision_id: UUID, request: Request, who: Reader) -> obje
     tags=["decisions"],
     summary="Record feedback once (the same again is a no-op; different is 409)",
 )
-async def decision_feedback(
-    decision_id: UUID, body: FeedbackIn, request: Request, who: Writer
-) -> object:
-    return await scope(request, who).decisions.record_feedback(
+async def decision_feedback(decision_id: UUID, body: FeedbackIn, tenant: WriterTenant) -> object:
+    return await tenant.decisions.record_feedback(
         decision_id, body.accepted, reason=body.reason, by=body.by, at=body.at
     )

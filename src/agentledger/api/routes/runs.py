@@ -6,11 +6,11 @@ import datetime as dt
 from typing import Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api import pagination
-from agentledger.api.auth import Reader, Writer, scope
+from agentledger.api.auth import ReaderTenant, WriterTenant
 from agentledger.api.pagination import Limit
 from agentledger.api.schemas import AT_HELP, Page
 from agentledger.runs import Run, RunStat
@@ -41,8 +41,8 @@ class RunFinishIn(BaseModel):
 
 
 @router.post("/runs", status_code=201, response_model=Run, tags=["runs"], summary="Start a run")
-async def start_run(body: RunIn, request: Request, who: Writer) -> object:
-    return await scope(request, who).runs.start(
+async def start_run(body: RunIn, tenant: WriterTenant) -> object:
+    return await tenant.runs.start(
         body.trigger_type,
         source_id=body.source_id,
         content=body.content,
@@ -60,8 +60,8 @@ async def start_run(body: RunIn, request: Request, who: Writer) -> object:
     tags=["runs"],
     summary="Finish a run (succeeded, or failed with an error)",
 )
-async def finish_run(run_id: UUID, body: RunFinishIn, request: Request, who: Writer) -> object:
-    return await scope(request, who).runs.finish(
+async def finish_run(run_id: UUID, body: RunFinishIn, tenant: WriterTenant) -> object:
+    return await tenant.runs.finish(
         run_id,
         error=body.error,
         response_id=body.response_id,
@@ -74,14 +74,13 @@ async def finish_run(run_id: UUID, body: RunFinishIn, request: Request, who: Wri
 
 @router.get("/runs", response_model=Page[Run], tags=["runs"], summary="Runs, newest first")
 async def list_runs(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     status: Literal["started", "succeeded", "failed"] | None = None,
     trigger_type: str | None = None,
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> object:
-    items = await scope(request, who).runs.list(
+    items = await tenant.runs.list(
         status=status, trigger_type=trigger_type, before=pagination.before(cursor), limit=limit
     )
     return pagination.newest_first(items, limit)
@@ -94,15 +93,14 @@ async def list_runs(
     summary="Per trigger type and day: count, p50/p95 duration, tokens",
 )
 async def run_stats(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     trigger_type: str | None = None,
 ) -> object:
-    return await scope(request, who).runs.stats(since=since, until=until, trigger_type=trigger_type)
+    return await tenant.runs.stats(since=since, until=until, trigger_type=trigger_type)
 
 
 @router.get("/runs/{run_id}", response_model=Run, tags=["runs"])
-async def get_run(run_id: UUID, request: Request, who: Reader) -> object:
-    return await scope(request, who).runs.get(run_id)
+async def get_run(run_id: UUID, tenant: ReaderTenant) -> object:
+    return await tenant.runs.get(run_id)
