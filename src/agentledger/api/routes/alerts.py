@@ -56,18 +56,7 @@ class AlertActionIn(BaseModel):
     summary="Raise an alert (deduplicated by dedup_key while open)",
 )
 async def create_alert(body: AlertIn, tenant: WriterTenant) -> object:
-    return await tenant.alerts.create(
-        body.tier,
-        body.title,
-        body=body.body,
-        action_required=body.action_required,
-        run_id=body.run_id,
-        entity_ref=body.entity_ref,
-        case_ref=body.case_ref,
-        dedup_key=body.dedup_key,
-        id=body.id,
-        at=body.at,
-    )
+    return await tenant.alerts.create(**body.model_dump())
 
 
 @router.get("/alerts", response_model=Page[Alert], tags=["alerts"], summary="Alerts")

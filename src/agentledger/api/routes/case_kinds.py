@@ -42,10 +42,4 @@ async def get_kind(kind: str, tenant: ReaderTenant) -> object:
     "that still holds cases, or changing whether a status is terminal, is 409.",
 )
 async def define_kind(kind: str, body: CaseKindIn, tenant: AdminTenant) -> object:
-    return await tenant.cases.define_kind(
-        kind,
-        body.statuses,
-        transitions=body.transitions,
-        initial=body.initial,
-        terminal=body.terminal,
-    )
+    return await tenant.cases.define_kind(kind, **body.model_dump())

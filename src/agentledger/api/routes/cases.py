@@ -271,14 +271,7 @@ async def delete_case(case_id: UUID, request: Request, who: Admin) -> None:
     summary="Move a case to a status (a move its kind does not allow is 409)",
 )
 async def transition_case(case_id: UUID, body: CaseTransitionIn, tenant: WriterTenant) -> object:
-    return await tenant.cases.transition(
-        case_id,
-        body.status,
-        by=body.by,
-        reason=body.reason,
-        expected_version=body.expected_version,
-        at=body.at,
-    )
+    return await tenant.cases.transition(case_id, **body.model_dump())
 
 
 @router.post("/cases/{case_id}/assign", response_model=Case, summary="Give a case to an owner")
@@ -312,15 +305,7 @@ async def comment_case(case_id: UUID, body: CaseCommentIn, tenant: WriterTenant)
 async def append_event(
     case_id: UUID, body: CaseEventIn, response: Response, tenant: WriterTenant
 ) -> object:
-    appended = await tenant.cases.append_event(
-        case_id,
-        body.type,
-        body.data,
-        event_id=body.event_id,
-        by=body.by,
-        actor_type=body.actor_type,
-        at=body.at,
-    )
+    appended = await tenant.cases.append_event(case_id, **body.model_dump())
     response.status_code = 200 if appended.already_appended else 201
     return appended
 

@@ -47,17 +47,7 @@ class FeedbackIn(BaseModel):
     summary="Record a decision (never deleted)",
 )
 async def record_decision(body: DecisionIn, tenant: WriterTenant) -> object:
-    return await tenant.decisions.record(
-        body.decision,
-        decision_type=body.decision_type,
-        reasoning=body.reasoning,
-        confidence=body.confidence,
-        data=body.data,
-        agent=body.agent,
-        run_id=body.run_id,
-        id=body.id,
-        at=body.at,
-    )
+    return await tenant.decisions.record(**body.model_dump())
 
 
 @router.get(

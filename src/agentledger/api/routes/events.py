@@ -59,17 +59,7 @@ class BatchIn(BaseModel):
     summary="Append one event (idempotent by event_id)",
 )
 async def append(body: EventIn, tenant: WriterTenant) -> object:
-    return await tenant.events.append(
-        body.stream,
-        body.type,
-        body.payload,
-        event_id=body.event_id,
-        actor_type=body.actor_type,
-        actor_id=body.actor_id,
-        metadata=body.metadata,
-        expected_version=body.expected_version,
-        at=body.at,
-    )
+    return await tenant.events.append(**body.model_dump())
 
 
 @router.post(
@@ -87,19 +77,7 @@ async def append_many(body: BatchIn, tenant: WriterTenant) -> object:
             raise InvalidInput(
                 f"two expected versions for stream {e.stream!r}", field="expected_version"
             )
-    events = [
-        NewEvent(
-            stream=e.stream,
-            type=e.type,
-            payload=e.payload,
-            metadata=e.metadata,
-            actor_type=e.actor_type,
-            actor_id=e.actor_id,
-            event_id=e.event_id,
-            at=e.at,
-        )
-        for e in body.events
-    ]
+    events = [NewEvent(**e.model_dump(exclude={"expected_version"})) for e in body.events]
     return await tenant.events.append_many(events, expected_versions=expected or None)
 
 

@@ -321,14 +321,7 @@ async def unrelate(tenant: WriterTenant, from_id: UUID, to_id: UUID, type: str) 
     summary="The relationships touching any of a set of entities",
 )
 async def relationships(body: EdgesIn, tenant: ReaderTenant) -> object:
-    return await tenant.memory.relationships(
-        body.ids,
-        user=body.user,
-        scope=body.scope,
-        types=body.types,
-        direction=body.direction,
-        limit=body.limit,
-    )
+    return await tenant.memory.relationships(**body.model_dump())
 
 
 @router.get(

@@ -42,16 +42,7 @@ class RunFinishIn(BaseModel):
 
 @router.post("/runs", status_code=201, response_model=Run, tags=["runs"], summary="Start a run")
 async def start_run(body: RunIn, tenant: WriterTenant) -> object:
-    return await tenant.runs.start(
-        body.trigger_type,
-        source_id=body.source_id,
-        content=body.content,
-        priority=body.priority,
-        entity_ref=body.entity_ref,
-        metadata=body.metadata,
-        id=body.id,
-        at=body.at,
-    )
+    return await tenant.runs.start(**body.model_dump())
 
 
 @router.post(
@@ -61,15 +52,7 @@ async def start_run(body: RunIn, tenant: WriterTenant) -> object:
     summary="Finish a run (succeeded, or failed with an error)",
 )
 async def finish_run(run_id: UUID, body: RunFinishIn, tenant: WriterTenant) -> object:
-    return await tenant.runs.finish(
-        run_id,
-        error=body.error,
-        response_id=body.response_id,
-        duration_ms=body.duration_ms,
-        tokens_in=body.tokens_in,
-        tokens_out=body.tokens_out,
-        at=body.at,
-    )
+    return await tenant.runs.finish(run_id, **body.model_dump())
 
 
 @router.get("/runs", response_model=Page[Run], tags=["runs"], summary="Runs, newest first")

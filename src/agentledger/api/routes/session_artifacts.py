@@ -63,16 +63,7 @@ async def search_artifacts(
     summary="Save the next version of a named artifact",
 )
 async def save_artifact(session_id: UUID, body: ArtifactIn, tenant: WriterTenant) -> object:
-    return await tenant.sessions.save_artifact(
-        session_id,
-        body.name,
-        body.content,
-        artifact_type=body.artifact_type,
-        format=body.format,
-        metadata=body.metadata,
-        author=body.author,
-        id=body.id,
-    )
+    return await tenant.sessions.save_artifact(session_id, **body.model_dump())
 
 
 @router.get(

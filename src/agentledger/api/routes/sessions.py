@@ -92,14 +92,7 @@ class Purged(BaseModel):
 
 @router.post("/sessions", status_code=201, response_model=Session, summary="Start a session")
 async def create_session(body: SessionIn, tenant: WriterTenant) -> object:
-    return await tenant.sessions.create(
-        body.title,
-        participants=body.participants,
-        summary=body.summary,
-        metadata=body.metadata,
-        language=body.language,
-        id=body.id,
-    )
+    return await tenant.sessions.create(**body.model_dump())
 
 
 @router.get("/sessions", response_model=Page[Session], summary="Sessions, latest activity first")
@@ -163,13 +156,7 @@ async def get_session(session_id: UUID, tenant: ReaderTenant) -> object:
     summary="Change title, participants, summary or metadata (absent fields are kept)",
 )
 async def update_session(session_id: UUID, body: SessionPatch, tenant: WriterTenant) -> object:
-    return await tenant.sessions.update(
-        session_id,
-        title=body.title,
-        participants=body.participants,
-        summary=body.summary,
-        metadata=body.metadata,
-    )
+    return await tenant.sessions.update(session_id, **body.model_dump())
 
 
 @router.get(
@@ -236,14 +223,7 @@ async def delete_session(
     summary="Append a conversation chunk (the session's next seq)",
 )
 async def add_chunk(session_id: UUID, body: ChunkIn, tenant: WriterTenant) -> object:
-    return await tenant.sessions.add_chunk(
-        session_id,
-        body.content,
-        format=body.format,
-        author=body.author,
-        extracted=body.extracted,
-        id=body.id,
-    )
+    return await tenant.sessions.add_chunk(session_id, **body.model_dump())
 
 
 @router.get(
