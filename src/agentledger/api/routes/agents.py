@@ -11,7 +11,7 @@ from agentledger.agents import Agent
 from agentledger.api.auth import AdminTenant, ReaderTenant, WriterTenant
 from agentledger.api.pagination import Limit
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["agents"])
 
 
 class AgentIn(BaseModel):
@@ -31,14 +31,12 @@ class AgentBeatIn(BaseModel):
     status: Literal["available", "busy", "offline", "error"] | None = None
 
 
-@router.put(
-    "/agents/{name}", response_model=Agent, tags=["agents"], summary="Register or update an agent"
-)
+@router.put("/agents/{name}", response_model=Agent, summary="Register or update an agent")
 async def register_agent(name: str, body: AgentIn, tenant: AdminTenant) -> object:
     return await tenant.agents.register(name, **body.model_dump())
 
 
-@router.get("/agents", response_model=list[Agent], tags=["agents"], summary="The registry")
+@router.get("/agents", response_model=list[Agent], summary="The registry")
 async def list_agents(
     tenant: ReaderTenant,
     status: Literal["available", "busy", "offline", "error"] | None = None,
@@ -51,7 +49,7 @@ async def list_agents(
     )
 
 
-@router.get("/agents/{name}", response_model=Agent, tags=["agents"])
+@router.get("/agents/{name}", response_model=Agent)
 async def get_agent(name: str, tenant: ReaderTenant) -> object:
     return await tenant.agents.get(name)
 
@@ -59,7 +57,6 @@ async def get_agent(name: str, tenant: ReaderTenant) -> object:
 @router.post(
     "/agents/{name}/heartbeat",
     response_model=Agent,
-    tags=["agents"],
     summary="The agent is alive (optionally with a status)",
 )
 async def agent_heartbeat(

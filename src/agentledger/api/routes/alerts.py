@@ -21,7 +21,7 @@ from agentledger.api.pagination import Limit
 from agentledger.api.schemas import AT_HELP, Page
 from agentledger.errors import NotFound
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["alerts"])
 
 
 class AlertIn(BaseModel):
@@ -52,14 +52,13 @@ class AlertActionIn(BaseModel):
     "/alerts",
     status_code=201,
     response_model=Alert,
-    tags=["alerts"],
     summary="Raise an alert (deduplicated by dedup_key while open)",
 )
 async def create_alert(body: AlertIn, tenant: WriterTenant) -> object:
     return await tenant.alerts.create(**body.model_dump())
 
 
-@router.get("/alerts", response_model=Page[Alert], tags=["alerts"], summary="Alerts")
+@router.get("/alerts", response_model=Page[Alert], summary="Alerts")
 async def list_alerts(
     tenant: ReaderTenant,
     status: Literal["pending", "acknowledged", "resolved"] | None = None,
@@ -76,7 +75,6 @@ async def list_alerts(
 @router.get(
     "/alerts/pending",
     response_model=list[Alert],
-    tags=["alerts"],
     summary="Pending alerts, most urgent first",
 )
 async def pending_alerts(
@@ -89,7 +87,6 @@ async def pending_alerts(
 
 @router.get(
     "/alerts/stream",
-    tags=["alerts"],
     response_class=StreamingResponse,
     summary="Server-sent events: new pending alerts as they are raised",
 )
@@ -120,7 +117,7 @@ async def alert_stream(
     return StreamingResponse(gen(), media_type="text/event-stream")
 
 
-@router.get("/alerts/{alert_id}", response_model=Alert, tags=["alerts"])
+@router.get("/alerts/{alert_id}", response_model=Alert)
 async def get_alert(alert_id: UUID, tenant: ReaderTenant) -> object:
     return await tenant.alerts.get(alert_id)
 
@@ -128,7 +125,6 @@ async def get_alert(alert_id: UUID, tenant: ReaderTenant) -> object:
 @router.post(
     "/alerts/{alert_id}/{action}",
     response_model=Alert,
-    tags=["alerts"],
     summary="Acknowledge or resolve (an illegal move is 409)",
 )
 async def alert_action(

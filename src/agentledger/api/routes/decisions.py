@@ -15,7 +15,7 @@ from agentledger.api.pagination import Limit
 from agentledger.api.schemas import AT_HELP, Page
 from agentledger.decisions import AcceptanceStat, Decision
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["decisions"])
 
 
 class DecisionIn(BaseModel):
@@ -43,7 +43,6 @@ class FeedbackIn(BaseModel):
     "/decisions",
     status_code=201,
     response_model=Decision,
-    tags=["decisions"],
     summary="Record a decision (never deleted)",
 )
 async def record_decision(body: DecisionIn, tenant: WriterTenant) -> object:
@@ -53,7 +52,6 @@ async def record_decision(body: DecisionIn, tenant: WriterTenant) -> object:
 @router.get(
     "/decisions",
     response_model=Page[Decision],
-    tags=["decisions"],
     summary="Decisions, newest first",
 )
 async def list_decisions(
@@ -77,7 +75,6 @@ async def list_decisions(
 @router.get(
     "/decisions/stats",
     response_model=list[AcceptanceStat],
-    tags=["decisions"],
     summary="Acceptance statistics for the learning loop",
 )
 async def decision_stats(
@@ -92,7 +89,7 @@ async def decision_stats(
     )
 
 
-@router.get("/decisions/{decision_id}", response_model=Decision, tags=["decisions"])
+@router.get("/decisions/{decision_id}", response_model=Decision)
 async def get_decision(decision_id: UUID, tenant: ReaderTenant) -> object:
     return await tenant.decisions.get(decision_id)
 
@@ -100,7 +97,6 @@ async def get_decision(decision_id: UUID, tenant: ReaderTenant) -> object:
 @router.post(
     "/decisions/{decision_id}/feedback",
     response_model=Decision,
-    tags=["decisions"],
     summary="Record feedback once (the same again is a no-op; different is 409)",
 )
 async def decision_feedback(decision_id: UUID, body: FeedbackIn, tenant: WriterTenant) -> object:

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api.auth import ReaderTenant, WriterTenant
 from agentledger.api.pagination import (
-    MAX_LIMIT,
     MAX_POSITION,
+    Limit,
     cursor_int,
     encode_cursor,
     event_position,
@@ -90,7 +90,7 @@ async def read_all(
     tenant: ReaderTenant,
     cursor: str | None = None,
     types: Annotated[list[str] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    limit: Limit = 100,
 ) -> object:
     after = cursor_int(cursor, "after") or 0
     items = await tenant.events.read_all(after, types=types, limit=limit)
@@ -102,7 +102,7 @@ async def read_all(
 async def recent(
     tenant: ReaderTenant,
     types: Annotated[list[str] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    limit: Limit = 50,
 ) -> object:
     return await tenant.events.recent(types=types, limit=limit)
 
@@ -147,7 +147,7 @@ async def read_stream(
     tenant: ReaderTenant,
     from_version: int | None = None,
     backwards: bool = False,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    limit: Limit = 100,
 ) -> object:
     return await tenant.events.read_stream(
         stream, from_version=from_version, backwards=backwards, limit=limit

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api.auth import AdminTenant, ReaderTenant, WriterTenant
-from agentledger.api.pagination import MAX_LIMIT, cursor_uuid, page
+from agentledger.api.pagination import Limit, cursor_uuid, page
 from agentledger.api.schemas import Page
 from agentledger.errors import InvalidInput
 from agentledger.memory import (
@@ -30,7 +30,6 @@ from agentledger.memory import (
 )
 
 router = APIRouter(prefix="/v1/memory", tags=["memory"])
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 VectorIn = Annotated[
     list[float] | str,
     Field(

@@ -15,7 +15,7 @@ from agentledger.api.pagination import Limit
 from agentledger.api.schemas import AT_HELP, Page
 from agentledger.runs import Run, RunStat
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["runs"])
 
 
 class RunIn(BaseModel):
@@ -40,7 +40,7 @@ class RunFinishIn(BaseModel):
     at: dt.datetime | None = Field(default=None, description=AT_HELP)
 
 
-@router.post("/runs", status_code=201, response_model=Run, tags=["runs"], summary="Start a run")
+@router.post("/runs", status_code=201, response_model=Run, summary="Start a run")
 async def start_run(body: RunIn, tenant: WriterTenant) -> object:
     return await tenant.runs.start(**body.model_dump())
 
@@ -48,14 +48,13 @@ async def start_run(body: RunIn, tenant: WriterTenant) -> object:
 @router.post(
     "/runs/{run_id}/finish",
     response_model=Run,
-    tags=["runs"],
     summary="Finish a run (succeeded, or failed with an error)",
 )
 async def finish_run(run_id: UUID, body: RunFinishIn, tenant: WriterTenant) -> object:
     return await tenant.runs.finish(run_id, **body.model_dump())
 
 
-@router.get("/runs", response_model=Page[Run], tags=["runs"], summary="Runs, newest first")
+@router.get("/runs", response_model=Page[Run], summary="Runs, newest first")
 async def list_runs(
     tenant: ReaderTenant,
     status: Literal["started", "succeeded", "failed"] | None = None,
@@ -72,7 +71,6 @@ async def list_runs(
 @router.get(
     "/runs/stats",
     response_model=list[RunStat],
-    tags=["runs"],
     summary="Per trigger type and day: count, p50/p95 duration, tokens",
 )
 async def run_stats(
@@ -84,6 +82,6 @@ async def run_stats(
     return await tenant.runs.stats(since=since, until=until, trigger_type=trigger_type)
 
 
-@router.get("/runs/{run_id}", response_model=Run, tags=["runs"])
+@router.get("/runs/{run_id}", response_model=Run)
 async def get_run(run_id: UUID, tenant: ReaderTenant) -> object:
     return await tenant.runs.get(run_id)

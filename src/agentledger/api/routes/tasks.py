@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api.auth import ReaderTenant, WriterTenant
-from agentledger.api.pagination import MAX_LIMIT, cursor_int, page
+from agentledger.api.pagination import Limit, cursor_int, page
 from agentledger.api.schemas import Page
 from agentledger.tasks import NewTask, Outcome, QueueDepth, QueueStats, Settled, Task
 
-router = APIRouter(prefix="/v1")
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+router = APIRouter(prefix="/v1", tags=["tasks"])
 
 
 class TaskIn(BaseModel):
@@ -82,7 +81,6 @@ HeartbeatIn.model_rebuild()
     "/queues/{queue}/tasks",
     status_code=201,
     response_model=Task,
-    tags=["tasks"],
     summary="Enqueue a task",
 )
 async def enqueue(queue: str, body: TaskIn, tenant: WriterTenant) -> object:
@@ -94,7 +92,6 @@ async def enqueue(queue: str, body: TaskIn, tenant: WriterTenant) -> object:
     "/queues/{queue}/tasks/batch",
     status_code=201,
     response_model=list[int],
-    tags=["tasks"],
     summary="Enqueue many tasks in one round trip",
 )
 async def enqueue_many(queue: str, body: BatchIn, tenant: WriterTenant) -> object:
@@ -105,7 +102,6 @@ async def enqueue_many(queue: str, body: BatchIn, tenant: WriterTenant) -> objec
 @router.post(
     "/queues/{queue}/claim",
     response_model=list[Task],
-    tags=["tasks"],
     summary="Lease up to `limit` ready tasks (SKIP LOCKED; expired leases rescued)",
 )
 async def claim(queue: str, body: ClaimIn, tenant: WriterTenant) -> object:
@@ -117,7 +113,6 @@ async def claim(queue: str, body: ClaimIn, tenant: WriterTenant) -> object:
 @router.post(
     "/tasks/settle",
     response_model=Settled,
-    tags=["tasks"],
     summary="Complete, fail or release claimed tasks (409 if the lease was lost)",
 )
 async def settle(body: SettleIn, tenant: WriterTenant) -> object:
@@ -128,7 +123,6 @@ async def settle(body: SettleIn, tenant: WriterTenant) -> object:
 @router.post(
     "/tasks/heartbeat",
     response_model=list[int],
-    tags=["tasks"],
     summary="Extend leases; returns the ids still held",
 )
 async def heartbeat(body: HeartbeatIn, tenant: WriterTenant) -> object:
@@ -136,7 +130,7 @@ async def heartbeat(body: HeartbeatIn, tenant: WriterTenant) -> object:
     return await tenant.tasks.heartbeat(claims, lease=body.lease)
 
 
-@router.get("/tasks", response_model=Page[Task], tags=["tasks"], summary="Tasks by id")
+@router.get("/tasks", response_model=Page[Task], summary="Tasks by id")
 async def list_tasks(
     tenant: ReaderTenant,
     queue: str | None = None,
@@ -152,7 +146,6 @@ async def list_tasks(
 @router.get(
     "/tasks/stats",
     response_model=list[QueueStats],
-    tags=["tasks"],
     summary="Depth by status, oldest ready age, throughput, dead count",
 )
 async def queue_stats(tenant: ReaderTenant, queue: str | None = None) -> object:
@@ -162,7 +155,6 @@ async def queue_stats(tenant: ReaderTenant, queue: str | None = None) -> object:
 @router.get(
     "/tasks/depth",
     response_model=list[QueueDepth],
-    tags=["tasks"],
     summary="What waits per queue, read from indexes: ready, scheduled, running, dead",
 )
 async def queue_depth(tenant: ReaderTenant, queue: str | None = None) -> object:
@@ -172,7 +164,6 @@ async def queue_depth(tenant: ReaderTenant, queue: str | None = None) -> object:
 @router.get(
     "/tasks/dead",
     response_model=Page[Task],
-    tags=["tasks"],
     summary="Dead letters, newest first",
 )
 async def dead_letters(
@@ -186,7 +177,7 @@ async def dead_letters(
     return page(items, limit, lambda last: {"before": last.id})
 
 
-@router.get("/tasks/{task_id}", response_model=Task, tags=["tasks"])
+@router.get("/tasks/{task_id}", response_model=Task)
 async def get_task(task_id: int, tenant: ReaderTenant) -> object:
     return await tenant.tasks.get(task_id)
 
@@ -194,7 +185,6 @@ async def get_task(task_id: int, tenant: ReaderTenant) -> object:
 @router.post(
     "/tasks/{task_id}/{action}",
     response_model=Task,
-    tags=["tasks"],
     summary="Cancel a pending task; redrive or discard a dead one",
 )
 async def task_action(
