@@ -123,61 +123,43 @@ class CaseEventIn(BaseModel):
     at: dt.datetime | None = Field(default=None, description=AT_HELP)
 
 
+class CaseQuery(BaseModel):
+    """The query parameters of a case listing: the list operation's filters, order and page."""
+
+    kind: str | None = None
+    status: list[str] | None = Field(default=None, description="One or several.")
+    severity: list[Severity] | None = Field(default=None, description="One or several.")
+    domain: str | None = None
+    owner: str | None = None
+    entity: str | None = None
+    source: str | None = None
+    type: str | None = None
+    open: bool | None = None
+    sla_breached: bool = False
+    now: dt.datetime | None = None
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+    opened_after: dt.datetime | None = None
+    opened_before: dt.datetime | None = None
+    resolved_after: dt.datetime | None = None
+    resolved_before: dt.datetime | None = None
+    attrs: str | None = Field(
+        default=None, description='A JSON object the attributes contain: {"region":"eu"}.'
+    )
+    order: Order = "created_at"
+    cursor: str | None = None
+    limit: Limit = 50
+
+
 class CaseDetail(BaseModel):
     case: Case
     timeline: list[CaseEvent]
 
 
 @router.get("/cases", response_model=Page[Case], summary="Cases matching filters, one page")
-async def list_cases(
-    tenant: ReaderTenant,
-    kind: str | None = None,
-    status: Annotated[list[str] | None, Query(description="One or several.")] = None,
-    severity: Annotated[list[Severity] | None, Query(description="One or several.")] = None,
-    domain: str | None = None,
-    owner: str | None = None,
-    entity: str | None = None,
-    source: str | None = None,
-    type: str | None = None,
-    open: bool | None = None,
-    sla_breached: bool = False,
-    now: dt.datetime | None = None,
-    created_after: dt.datetime | None = None,
-    created_before: dt.datetime | None = None,
-    opened_after: dt.datetime | None = None,
-    opened_before: dt.datetime | None = None,
-    resolved_after: dt.datetime | None = None,
-    resolved_before: dt.datetime | None = None,
-    attrs: Annotated[
-        str | None, Query(description='A JSON object the attributes contain: {"region":"eu"}.')
-    ] = None,
-    order: Order = "created_at",
-    cursor: str | None = None,
-    limit: Limit = 50,
-) -> object:
-    page = await tenant.cases.list(
-        kind=kind,
-        status=status,
-        severity=severity,
-        domain=domain,
-        owner=owner,
-        entity=entity,
-        source=source,
-        type=type,
-        open=open,
-        sla_breached=sla_breached,
-        now=now,
-        created_after=created_after,
-        created_before=created_before,
-        opened_after=opened_after,
-        opened_before=opened_before,
-        resolved_after=resolved_after,
-        resolved_before=resolved_before,
-        attrs=_json_object("attrs", attrs),
-        order=order,
-        cursor=cursor,
-        limit=limit,
-    )
+async def list_cases(tenant: ReaderTenant, query: Annotated[CaseQuery, Query()]) -> object:
+    given = query.model_dump(exclude={"attrs"})
+    page = await tenant.cases.list(**given, attrs=_json_object("attrs", query.attrs))
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
