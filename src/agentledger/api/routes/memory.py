@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentledger.api.auth import AdminTenant, ReaderTenant, WriterTenant
 from agentledger.api.pagination import Limit, cursor_uuid, page
 from agentledger.api.schemas import Page
-from agentledger.errors import InvalidInput
+from agentledger.errors import InvalidInput, NotFound
 from agentledger.memory import (
     Entity,
     Filter,
@@ -122,20 +122,7 @@ class FilterIn(BaseModel):
         where = None
         if self.where:
             where = [(f, op, _typed(value)) for f, op, value in self.where]
-        return Filter(
-            user=self.user,
-            scope=self.scope,
-            kind=self.kind,
-            tags=self.tags,
-            attrs=self.attrs,
-            where=where,
-            created_after=self.created_after,
-            created_before=self.created_before,
-            updated_after=self.updated_after,
-            updated_before=self.updated_before,
-            include_archived=self.include_archived,
-            session=self.session,
-        )
+        return Filter(**self.model_dump(exclude={"where"}), where=where)
 
 
 class SearchIn(BaseModel):
@@ -221,8 +208,6 @@ async def list_entities(
 async def get_by_key(
     tenant: ReaderTenant, key: str, source: str = "", user: str | None = None
 ) -> object:
-    from agentledger.errors import NotFound
-
     found = await tenant.memory.get_by_key(key, source=source, user=user)
     if found is None:
         raise NotFound(f"no entity with key {key!r} from {source!r}", field="key")
@@ -248,8 +233,6 @@ async def delete_entity(
     user: str | None = None,
     user_scope: ScopeQuery = "shared",
 ) -> None:
-    from agentledger.errors import NotFound
-
     if not await tenant.memory.delete(entity_id, user=user, scope=user_scope):
         raise NotFound(f"entity {entity_id} does not exist", field="entity_id")
 
@@ -308,8 +291,6 @@ async def relate(body: RelateIn, tenant: WriterTenant) -> object:
 
 @router.delete("/relationships", status_code=204, summary="Remove a relationship")
 async def unrelate(tenant: WriterTenant, from_id: UUID, to_id: UUID, type: str) -> None:
-    from agentledger.errors import NotFound
-
     if not await tenant.memory.unrelate(from_id, to_id, type):
         raise NotFound("no such relationship", field="type")
 
