@@ -20,7 +20,7 @@ from agentledger.api import pagination
 from agentledger.api.auth import AdminTenant, ReaderTenant, WriterTenant
 from agentledger.api.pagination import Limit
 from agentledger.api.schemas import Page
-from agentledger.errors import InvalidInput, NotFound
+from agentledger.errors import NotFound
 from agentledger.sessions import Chunk, ChunkHit, ChunkInfo, Session, SessionSummary
 
 router = APIRouter(prefix="/v1", tags=["sessions"])
@@ -296,14 +296,6 @@ def text_stream(read: Callable[[int], Awaitable[list[str]]], count: int) -> Stre
 
 def _before(cursor: str | None) -> tuple[dt.datetime, UUID] | None:
     """The (last_activity, id) a sessions cursor carries; None for the first page."""
-    at = pagination.cursor_text(cursor, "at")
+    at = pagination.cursor_time(cursor, "at")
     sid = pagination.cursor_uuid(cursor, "id")
-    if at is None or sid is None:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(at)
-    except ValueError:
-        raise InvalidInput("cursor is not a cursor this API issued", field="cursor") from None
-    if when.tzinfo is None:
-        raise InvalidInput("cursor is not a cursor this API issued", field="cursor")
-    return when, sid
+    return None if at is None or sid is None else (at, sid)
