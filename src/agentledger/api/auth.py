@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPBearer
 
+from agentledger.ledger import AsyncTenantScope
 from agentledger.web.auth import Principal, RoleCheck, resolve
 from agentledger.web.auth import scope as scope  # the routes' way to their tenant
 
@@ -47,6 +48,25 @@ def requires(role: str) -> RoleCheck:
 Reader = Annotated[Principal, Depends(requires("reader"))]
 Writer = Annotated[Principal, Depends(requires("writer"))]
 Admin = Annotated[Principal, Depends(requires("admin"))]
+
+
+# The caller's tenant for a route that needs nothing else of the request or the key; each
+# depends on its role check, so the role a route demands stays visible on the route.
+async def _reader_tenant(request: Request, who: Reader) -> AsyncTenantScope:
+    return scope(request, who)
+
+
+async def _writer_tenant(request: Request, who: Writer) -> AsyncTenantScope:
+    return scope(request, who)
+
+
+async def _admin_tenant(request: Request, who: Admin) -> AsyncTenantScope:
+    return scope(request, who)
+
+
+ReaderTenant = Annotated[AsyncTenantScope, Depends(_reader_tenant)]
+WriterTenant = Annotated[AsyncTenantScope, Depends(_writer_tenant)]
+AdminTenant = Annotated[AsyncTenantScope, Depends(_admin_tenant)]
 
 
 async def platform_admin(request: Request) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -56,6 +57,20 @@ def cursor_text(cursor: str | None, key: str) -> str | None:
     if value is None or (isinstance(value, str) and 0 < len(value) <= 200):
         return value
     raise _foreign()
+
+
+def cursor_time(cursor: str | None, key: str) -> dt.datetime | None:
+    """The time ``key`` (ISO 8601 with its offset) of a cursor this API issued, or None."""
+    value = cursor_text(cursor, key)
+    if value is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise _foreign() from None
+    if when.tzinfo is None:
+        raise _foreign()
+    return when
 
 
 def cursor_uuid(cursor: str | None, key: str) -> UUID | None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.agents import Agent
-from agentledger.api.auth import Admin, Reader, Writer, scope
+from agentledger.api.auth import AdminTenant, ReaderTenant, WriterTenant
 from agentledger.api.pagination import Limit
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["agents"])
 
 
 class AgentIn(BaseModel):
@@ -31,39 +31,35 @@ class AgentBeatIn(BaseModel):
     status: Literal["available", "busy", "offline", "error"] | None = None
 
 
-@router.put(
-    "/agents/{name}", response_model=Agent, tags=["agents"], summary="Register or update an agent"
-)
-async def register_agent(name: str, body: AgentIn, request: Request, who: Admin) -> object:
-    return await scope(request, who).agents.register(name, **body.model_dump())
+@router.put("/agents/{name}", response_model=Agent, summary="Register or update an agent")
+async def register_agent(name: str, body: AgentIn, tenant: AdminTenant) -> object:
+    return await tenant.agents.register(name, **body.model_dump())
 
 
-@router.get("/agents", response_model=list[Agent], tags=["agents"], summary="The registry")
+@router.get("/agents", response_model=list[Agent], summary="The registry")
 async def list_agents(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     status: Literal["available", "busy", "offline", "error"] | None = None,
     agent_type: str | None = None,
     capability: str | None = None,
     limit: Limit = 100,
 ) -> object:
-    return await scope(request, who).agents.list(
+    return await tenant.agents.list(
         status=status, agent_type=agent_type, capability=capability, limit=limit
     )
 
 
-@router.get("/agents/{name}", response_model=Agent, tags=["agents"])
-async def get_agent(name: str, request: Request, who: Reader) -> object:
-    return await scope(request, who).agents.get(name)
+@router.get("/agents/{name}", response_model=Agent)
+async def get_agent(name: str, tenant: ReaderTenant) -> object:
+    return await tenant.agents.get(name)
 
 
 @router.post(
     "/agents/{name}/heartbeat",
     response_model=Agent,
-    tags=["agents"],
     summary="The agent is alive (optionally with a status)",
 )
 async def agent_heartbeat(
-    name: str, request: Request, who: Writer, body: AgentBeatIn | None = None
+    name: str, tenant: WriterTenant, body: AgentBeatIn | None = None
 ) -> object:
-    return await scope(request, who).agents.heartbeat(name, status=body.status if body else None)
+    return await tenant.agents.heartbeat(name, status=body.status if body else None)

@@ -16,12 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.alerts import Alert
 from agentledger.api import pagination
-from agentledger.api.auth import Reader, Writer, scope
+from agentledger.api.auth import ReaderTenant, WriterTenant
 from agentledger.api.pagination import Limit
 from agentledger.api.schemas import AT_HELP, Page
 from agentledger.errors import NotFound
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["alerts"])
 
 
 class AlertIn(BaseModel):
@@ -52,34 +52,21 @@ class AlertActionIn(BaseModel):
     "/alerts",
     status_code=201,
     response_model=Alert,
-    tags=["alerts"],
     summary="Raise an alert (deduplicated by dedup_key while open)",
 )
-async def create_alert(body: AlertIn, request: Request, who: Writer) -> object:
-    return await scope(request, who).alerts.create(
-        body.tier,
-        body.title,
-        body=body.body,
-        action_required=body.action_required,
-        run_id=body.run_id,
-        entity_ref=body.entity_ref,
-        case_ref=body.case_ref,
-        dedup_key=body.dedup_key,
-        id=body.id,
-        at=body.at,
-    )
+async def create_alert(body: AlertIn, tenant: WriterTenant) -> object:
+    return await tenant.alerts.create(**body.model_dump())
 
 
-@router.get("/alerts", response_model=Page[Alert], tags=["alerts"], summary="Alerts")
+@router.get("/alerts", response_model=Page[Alert], summary="Alerts")
 async def list_alerts(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     status: Literal["pending", "acknowledged", "resolved"] | None = None,
     tier: Literal["1", "2", "3", "urgent", "important", "info"] | None = None,
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> object:
-    items = await scope(request, who).alerts.list(
+    items = await tenant.alerts.list(
         status=status, tier=_tier(tier), before=pagination.before(cursor), limit=limit
     )
     return pagination.newest_first(items, limit)
@@ -88,28 +75,25 @@ async def list_alerts(
 @router.get(
     "/alerts/pending",
     response_model=list[Alert],
-    tags=["alerts"],
     summary="Pending alerts, most urgent first",
 )
 async def pending_alerts(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     tier: Literal["1", "2", "3", "urgent", "important", "info"] | None = None,
     limit: Limit = 100,
 ) -> object:
-    return await scope(request, who).alerts.pending(_tier(tier), limit=limit)
+    return await tenant.alerts.pending(_tier(tier), limit=limit)
 
 
 @router.get(
     "/alerts/stream",
-    tags=["alerts"],
     response_class=StreamingResponse,
     summary="Server-sent events: new pending alerts as they are raised",
 )
 async def alert_stream(
-    request: Request, who: Reader, tier: Literal["1", "2", "3"] | None = None
+    request: Request, tenant: ReaderTenant, tier: Literal["1", "2", "3"] | None = None
 ) -> StreamingResponse:
-    alerts = scope(request, who).alerts
+    alerts = tenant.alerts
     current = await alerts.pending(_tier(tier), limit=500)
     seen: set[UUID] = {a.id for a in current}
     resume = pagination.alert_position(request.headers.get("last-event-id"))
@@ -133,25 +117,23 @@ async def alert_stream(
     return StreamingResponse(gen(), media_type="text/event-stream")
 
 
-@router.get("/alerts/{alert_id}", response_model=Alert, tags=["alerts"])
-async def get_alert(alert_id: UUID, request: Request, who: Reader) -> object:
-    return await scope(request, who).alerts.get(alert_id)
+@router.get("/alerts/{alert_id}", response_model=Alert)
+async def get_alert(alert_id: UUID, tenant: ReaderTenant) -> object:
+    return await tenant.alerts.get(alert_id)
 
 
 @router.post(
     "/alerts/{alert_id}/{action}",
     response_model=Alert,
-    tags=["alerts"],
     summary="Acknowledge or resolve (an illegal move is 409)",
 )
 async def alert_action(
     alert_id: UUID,
     action: Literal["acknowledge", "resolve"],
-    request: Request,
-    who: Writer,
+    tenant: WriterTenant,
     body: AlertActionIn | None = None,
 ) -> object:
-    alerts = scope(request, who).alerts
+    alerts = tenant.alerts
     method = alerts.acknowledge if action == "acknowledge" else alerts.resolve
     return await method(alert_id, by=body.by if body else None, at=body.at if body else None)
 

@@ -3,10 +3,10 @@ reader key, defining an admin key."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentledger.api.auth import Admin, Reader, scope
+from agentledger.api.auth import AdminTenant, ReaderTenant
 from agentledger.cases import CaseKind
 
 router = APIRouter(prefix="/v1", tags=["cases"])
@@ -25,13 +25,13 @@ class CaseKindIn(BaseModel):
 
 
 @router.get("/case-kinds", response_model=list[CaseKind], summary="The tenant's case kinds")
-async def list_kinds(request: Request, who: Reader) -> object:
-    return await scope(request, who).cases.kinds()
+async def list_kinds(tenant: ReaderTenant) -> object:
+    return await tenant.cases.kinds()
 
 
 @router.get("/case-kinds/{kind}", response_model=CaseKind, summary="One case kind")
-async def get_kind(kind: str, request: Request, who: Reader) -> object:
-    return await scope(request, who).cases.kind(kind)
+async def get_kind(kind: str, tenant: ReaderTenant) -> object:
+    return await tenant.cases.kind(kind)
 
 
 @router.put(
@@ -41,11 +41,5 @@ async def get_kind(kind: str, request: Request, who: Reader) -> object:
     description="A redefinition may add statuses and change the moves; dropping a status "
     "that still holds cases, or changing whether a status is terminal, is 409.",
 )
-async def define_kind(kind: str, body: CaseKindIn, request: Request, who: Admin) -> object:
-    return await scope(request, who).cases.define_kind(
-        kind,
-        body.statuses,
-        transitions=body.transitions,
-        initial=body.initial,
-        terminal=body.terminal,
-    )
+async def define_kind(kind: str, body: CaseKindIn, tenant: AdminTenant) -> object:
+    return await tenant.cases.define_kind(kind, **body.model_dump())

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentledger.api.auth import Reader, Writer, scope
+from agentledger.api.auth import ReaderTenant, WriterTenant
 from agentledger.cases import Case, CaseLink
 from agentledger.errors import NotFound
 
@@ -42,27 +42,23 @@ class CaseChanged(BaseModel):
     response_model=list[CaseLink],
     summary="The memory entities a case is linked to",
 )
-async def links(case_id: UUID, request: Request, who: Reader) -> object:
-    return await scope(request, who).cases.linked_entities(case_id)
+async def links(case_id: UUID, tenant: ReaderTenant) -> object:
+    return await tenant.cases.linked_entities(case_id)
 
 
 @router.post(
     "/cases/{case_id}/links", response_model=CaseChanged, summary="Link a case to a memory entity"
 )
-async def link(case_id: UUID, body: CaseLinkIn, request: Request, who: Writer) -> object:
-    done = await scope(request, who).cases.link_entity(
-        case_id, body.entity_id, role=body.role, by=body.by
-    )
+async def link(case_id: UUID, body: CaseLinkIn, tenant: WriterTenant) -> object:
+    done = await tenant.cases.link_entity(case_id, body.entity_id, role=body.role, by=body.by)
     return {"changed": done}
 
 
 @router.delete(
     "/cases/{case_id}/links/{entity_id}", status_code=204, summary="Unlink a memory entity"
 )
-async def unlink(
-    case_id: UUID, entity_id: UUID, request: Request, who: Writer, role: str = ""
-) -> None:
-    if not await scope(request, who).cases.unlink_entity(case_id, entity_id, role=role):
+async def unlink(case_id: UUID, entity_id: UUID, tenant: WriterTenant, role: str = "") -> None:
+    if not await tenant.cases.unlink_entity(case_id, entity_id, role=role):
         raise NotFound(f"case {case_id} is not linked to {entity_id}", field="entity_id")
 
 
@@ -71,8 +67,8 @@ async def unlink(
     response_model=CaseBlocks,
     summary="The cases a case blocks and those that block it",
 )
-async def blocks(case_id: UUID, request: Request, who: Reader) -> object:
-    cases = scope(request, who).cases
+async def blocks(case_id: UUID, tenant: ReaderTenant) -> object:
+    cases = tenant.cases
     return {
         "blocking": await cases.blocking(case_id),
         "blocked_by": await cases.blocked_by(case_id),
@@ -84,8 +80,8 @@ async def blocks(case_id: UUID, request: Request, who: Reader) -> object:
     response_model=CaseChanged,
     summary="This case blocks another (a cycle is 409)",
 )
-async def block(case_id: UUID, body: CaseBlockIn, request: Request, who: Writer) -> object:
-    return {"changed": await scope(request, who).cases.block(case_id, body.blocks, by=body.by)}
+async def block(case_id: UUID, body: CaseBlockIn, tenant: WriterTenant) -> object:
+    return {"changed": await tenant.cases.block(case_id, body.blocks, by=body.by)}
 
 
 @router.delete(
@@ -93,6 +89,6 @@ async def block(case_id: UUID, body: CaseBlockIn, request: Request, who: Writer)
     status_code=204,
     summary="This case no longer blocks another",
 )
-async def unblock(case_id: UUID, blocked_id: UUID, request: Request, who: Writer) -> None:
-    if not await scope(request, who).cases.unblock(case_id, blocked_id):
+async def unblock(case_id: UUID, blocked_id: UUID, tenant: WriterTenant) -> None:
+    if not await tenant.cases.unblock(case_id, blocked_id):
         raise NotFound(f"case {case_id} does not block {blocked_id}", field="blocked_id")

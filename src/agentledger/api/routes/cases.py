@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api import pagination
-from agentledger.api.auth import Admin, Reader, Writer, scope
+from agentledger.api.auth import Admin, ReaderTenant, WriterTenant, scope
 from agentledger.api.pagination import Limit
 from agentledger.api.schemas import Page
 from agentledger.cases import (
@@ -123,68 +123,49 @@ class CaseEventIn(BaseModel):
     at: dt.datetime | None = Field(default=None, description=AT_HELP)
 
 
+class CaseQuery(BaseModel):
+    """The query parameters of a case listing: the list operation's filters, order and page."""
+
+    kind: str | None = None
+    status: list[str] | None = Field(default=None, description="One or several.")
+    severity: list[Severity] | None = Field(default=None, description="One or several.")
+    domain: str | None = None
+    owner: str | None = None
+    entity: str | None = None
+    source: str | None = None
+    type: str | None = None
+    open: bool | None = None
+    sla_breached: bool = False
+    now: dt.datetime | None = None
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+    opened_after: dt.datetime | None = None
+    opened_before: dt.datetime | None = None
+    resolved_after: dt.datetime | None = None
+    resolved_before: dt.datetime | None = None
+    attrs: str | None = Field(
+        default=None, description='A JSON object the attributes contain: {"region":"eu"}.'
+    )
+    order: Order = "created_at"
+    cursor: str | None = None
+    limit: Limit = 50
+
+
 class CaseDetail(BaseModel):
     case: Case
     timeline: list[CaseEvent]
 
 
 @router.get("/cases", response_model=Page[Case], summary="Cases matching filters, one page")
-async def list_cases(
-    request: Request,
-    who: Reader,
-    kind: str | None = None,
-    status: Annotated[list[str] | None, Query(description="One or several.")] = None,
-    severity: Annotated[list[Severity] | None, Query(description="One or several.")] = None,
-    domain: str | None = None,
-    owner: str | None = None,
-    entity: str | None = None,
-    source: str | None = None,
-    type: str | None = None,
-    open: bool | None = None,
-    sla_breached: bool = False,
-    now: dt.datetime | None = None,
-    created_after: dt.datetime | None = None,
-    created_before: dt.datetime | None = None,
-    opened_after: dt.datetime | None = None,
-    opened_before: dt.datetime | None = None,
-    resolved_after: dt.datetime | None = None,
-    resolved_before: dt.datetime | None = None,
-    attrs: Annotated[
-        str | None, Query(description='A JSON object the attributes contain: {"region":"eu"}.')
-    ] = None,
-    order: Order = "created_at",
-    cursor: str | None = None,
-    limit: Limit = 50,
-) -> object:
-    page = await scope(request, who).cases.list(
-        kind=kind,
-        status=status,
-        severity=severity,
-        domain=domain,
-        owner=owner,
-        entity=entity,
-        source=source,
-        type=type,
-        open=open,
-        sla_breached=sla_breached,
-        now=now,
-        created_after=created_after,
-        created_before=created_before,
-        opened_after=opened_after,
-        opened_before=opened_before,
-        resolved_after=resolved_after,
-        resolved_before=resolved_before,
-        attrs=_json_object("attrs", attrs),
-        order=order,
-        cursor=cursor,
-        limit=limit,
-    )
+async def list_cases(tenant: ReaderTenant, query: Annotated[CaseQuery, Query()]) -> object:
+    given = query.model_dump(exclude={"attrs"})
+    page = await tenant.cases.list(**given, attrs=_json_object("attrs", query.attrs))
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
 @router.post("/cases", status_code=201, response_model=Case, summary="Open a case")
-async def create_case(body: CaseIn, request: Request, who: Writer) -> object:
-    return await scope(request, who).cases.create(**body.given())
+async def create_case(body: CaseIn, tenant: WriterTenant) -> object:
+    return await tenant.cases.create(**body.given())
 
 
 @router.get(
@@ -193,15 +174,14 @@ async def create_case(body: CaseIn, request: Request, who: Writer) -> object:
     summary="The supervisor's view: counts, SLA breaches, ages, resolution times",
 )
 async def aggregates(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     kind: str | None = None,
     domain: str | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> object:
-    return await scope(request, who).cases.aggregates(
+    return await tenant.cases.aggregates(
         kind=kind, domain=domain, since=since, until=until, now=now
     )
 
@@ -212,21 +192,18 @@ async def aggregates(
     summary="Open cases past their SLA deadline, most overdue first",
 )
 async def sla_breaches(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     now: dt.datetime | None = None,
     kind: str | None = None,
     domain: str | None = None,
     limit: Limit = 100,
 ) -> object:
-    return await scope(request, who).cases.find_sla_breaches(
-        now, kind=kind, domain=domain, limit=limit
-    )
+    return await tenant.cases.find_sla_breaches(now, kind=kind, domain=domain, limit=limit)
 
 
 @router.get("/cases/by-ref/{ref}", response_model=Case, summary="The case with an external ref")
-async def get_by_ref(ref: str, request: Request, who: Reader, kind: str | None = None) -> object:
-    return await scope(request, who).cases.get_by_ref(ref, kind=kind)
+async def get_by_ref(ref: str, tenant: ReaderTenant, kind: str | None = None) -> object:
+    return await tenant.cases.get_by_ref(ref, kind=kind)
 
 
 @router.put(
@@ -237,9 +214,9 @@ async def get_by_ref(ref: str, request: Request, who: Reader, kind: str | None =
     responses={201: {"model": UpsertedCase, "description": "Created"}},
 )
 async def upsert_case(
-    kind: str, ref: str, body: CaseUpsertIn, request: Request, response: Response, who: Writer
+    kind: str, ref: str, body: CaseUpsertIn, response: Response, tenant: WriterTenant
 ) -> object:
-    done = await scope(request, who).cases.upsert(kind, ref, **body.given())
+    done = await tenant.cases.upsert(kind, ref, **body.given())
     response.status_code = 201 if done.created else 200
     return done
 
@@ -247,11 +224,10 @@ async def upsert_case(
 @router.get("/cases/{case_id}", response_model=CaseDetail, summary="One case with its timeline")
 async def get_case(
     case_id: UUID,
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     events: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> object:
-    cases = scope(request, who).cases
+    cases = tenant.cases
     case = await cases.get(case_id)
     return {"case": case, "timeline": await cases.timeline(case_id, limit=events)}
 
@@ -261,8 +237,8 @@ async def get_case(
     response_model=Case,
     summary="Change fields (absent ones are kept; expected_version guards a stale write)",
 )
-async def update_case(case_id: UUID, body: CasePatchIn, request: Request, who: Writer) -> object:
-    return await scope(request, who).cases.update(case_id, **body.given())
+async def update_case(case_id: UUID, body: CasePatchIn, tenant: WriterTenant) -> object:
+    return await tenant.cases.update(case_id, **body.given())
 
 
 @router.delete("/cases/{case_id}", status_code=204, summary="Delete a case (its timeline stays)")
@@ -276,22 +252,13 @@ async def delete_case(case_id: UUID, request: Request, who: Admin) -> None:
     response_model=Case,
     summary="Move a case to a status (a move its kind does not allow is 409)",
 )
-async def transition_case(
-    case_id: UUID, body: CaseTransitionIn, request: Request, who: Writer
-) -> object:
-    return await scope(request, who).cases.transition(
-        case_id,
-        body.status,
-        by=body.by,
-        reason=body.reason,
-        expected_version=body.expected_version,
-        at=body.at,
-    )
+async def transition_case(case_id: UUID, body: CaseTransitionIn, tenant: WriterTenant) -> object:
+    return await tenant.cases.transition(case_id, **body.model_dump())
 
 
 @router.post("/cases/{case_id}/assign", response_model=Case, summary="Give a case to an owner")
-async def assign_case(case_id: UUID, body: CaseAssignIn, request: Request, who: Writer) -> object:
-    return await scope(request, who).cases.assign(
+async def assign_case(case_id: UUID, body: CaseAssignIn, tenant: WriterTenant) -> object:
+    return await tenant.cases.assign(
         case_id, body.owner, by=body.by, expected_version=body.expected_version, at=body.at
     )
 
@@ -302,8 +269,8 @@ async def assign_case(case_id: UUID, body: CaseAssignIn, request: Request, who: 
     response_model=CaseEvent,
     summary="Comment on a case",
 )
-async def comment_case(case_id: UUID, body: CaseCommentIn, request: Request, who: Writer) -> object:
-    return await scope(request, who).cases.comment(
+async def comment_case(case_id: UUID, body: CaseCommentIn, tenant: WriterTenant) -> object:
+    return await tenant.cases.comment(
         case_id, body.text, by=body.by, actor_type=body.actor_type, at=body.at, id=body.id
     )
 
@@ -318,17 +285,9 @@ async def comment_case(case_id: UUID, body: CaseCommentIn, request: Request, who
     responses={200: {"model": Appended, "description": "Already appended"}},
 )
 async def append_event(
-    case_id: UUID, body: CaseEventIn, request: Request, response: Response, who: Writer
+    case_id: UUID, body: CaseEventIn, response: Response, tenant: WriterTenant
 ) -> object:
-    appended = await scope(request, who).cases.append_event(
-        case_id,
-        body.type,
-        body.data,
-        event_id=body.event_id,
-        by=body.by,
-        actor_type=body.actor_type,
-        at=body.at,
-    )
+    appended = await tenant.cases.append_event(case_id, **body.model_dump())
     response.status_code = 200 if appended.already_appended else 201
     return appended
 
@@ -339,10 +298,10 @@ async def append_event(
     summary="A case's timeline, oldest first",
 )
 async def timeline(
-    case_id: UUID, request: Request, who: Reader, cursor: str | None = None, limit: Limit = 100
+    case_id: UUID, tenant: ReaderTenant, cursor: str | None = None, limit: Limit = 100
 ) -> object:
     after = pagination.cursor_int(cursor, "after") or 0
-    items = await scope(request, who).cases.timeline(case_id, after=after, limit=limit)
+    items = await tenant.cases.timeline(case_id, after=after, limit=limit)
     return pagination.page(items, limit, lambda last: {"after": last.version})
 
 
@@ -352,9 +311,9 @@ async def timeline(
     summary="The cases most like one: same entity, same type, then shared words",
 )
 async def similar(
-    case_id: UUID, request: Request, who: Reader, limit: Annotated[int, Query(ge=1, le=100)] = 10
+    case_id: UUID, tenant: ReaderTenant, limit: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> object:
-    return await scope(request, who).cases.similar(case_id, limit=limit)
+    return await tenant.cases.similar(case_id, limit=limit)
 
 
 def _json_object(field: str, text: str | None) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api import pagination
-from agentledger.api.auth import Admin, PlatformAdmin, Reader, Writer, scope
+from agentledger.api.auth import AdminTenant, PlatformAdmin, ReaderTenant, WriterTenant
 from agentledger.api.pagination import Limit
 from agentledger.api.schemas import Page
 from agentledger.catalog import (
@@ -79,8 +79,7 @@ def _missing(doc_type: str, name: str) -> NotFound:
     summary="Documents by type and name (the tenant's and the global ones)",
 )
 async def list_documents(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     scope_: ReadScope = "any",
     doc_type: str | None = None,
     name: str | None = None,
@@ -93,7 +92,7 @@ async def list_documents(
 ) -> object:
     after_type = pagination.cursor_text(cursor, "doc_type")
     after_name = pagination.cursor_text(cursor, "name")
-    items = await scope(request, who).catalog.list_documents(
+    items = await tenant.catalog.list_documents(
         doc_type,
         name=name,
         scope=scope_,
@@ -114,11 +113,10 @@ async def list_documents(
 async def get_latest(
     doc_type: str,
     name: str,
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     scope_: ReadScope = "any",
 ) -> object:
-    return await scope(request, who).catalog.get_latest(doc_type, name, scope=scope_)
+    return await tenant.catalog.get_latest(doc_type, name, scope=scope_)
 
 
 @router.delete(
@@ -126,8 +124,8 @@ async def get_latest(
     status_code=204,
     summary="Delete one of the tenant's documents with all its versions (admin)",
 )
-async def delete_document(doc_type: str, name: str, request: Request, who: Admin) -> None:
-    if not await scope(request, who).catalog.delete_document(doc_type, name):
+async def delete_document(doc_type: str, name: str, tenant: AdminTenant) -> None:
+    if not await tenant.catalog.delete_document(doc_type, name):
         raise _missing(doc_type, name)
 
 
@@ -139,14 +137,13 @@ async def delete_document(doc_type: str, name: str, request: Request, who: Admin
 async def list_versions(
     doc_type: str,
     name: str,
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     scope_: ReadScope = "any",
     cursor: str | None = None,
     limit: Limit = 100,
 ) -> object:
     before = pagination.cursor_int(cursor, "before")
-    items = await scope(request, who).catalog.list_versions(
+    items = await tenant.catalog.list_versions(
         doc_type, name, scope=scope_, before=before, limit=limit
     )
     return pagination.page(items, limit, lambda last: {"before": last.version})
@@ -160,12 +157,8 @@ async def list_versions(
     description="The same content, title, description and metadata as the latest version "
     "answer that version, unchanged.",
 )
-async def create_version(
-    doc_type: str, name: str, body: VersionIn, request: Request, who: Writer
-) -> object:
-    return await scope(request, who).catalog.create_version(
-        doc_type, name, body.content, **body.options()
-    )
+async def create_version(doc_type: str, name: str, body: VersionIn, tenant: WriterTenant) -> object:
+    return await tenant.catalog.create_version(doc_type, name, body.content, **body.options())
 
 
 @router.get(
@@ -177,11 +170,10 @@ async def get_version(
     doc_type: str,
     name: str,
     version: int,
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     scope_: ReadScope = "any",
 ) -> object:
-    return await scope(request, who).catalog.get_version(doc_type, name, version, scope=scope_)
+    return await tenant.catalog.get_version(doc_type, name, version, scope=scope_)
 
 
 @router.get(
@@ -192,15 +184,12 @@ async def get_version(
 async def diff(
     doc_type: str,
     name: str,
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     from_version: Annotated[int, Query(alias="from")],
     to_version: Annotated[int, Query(alias="to")],
     scope_: ReadScope = "any",
 ) -> object:
-    return await scope(request, who).catalog.diff(
-        doc_type, name, from_version, to_version, scope=scope_
-    )
+    return await tenant.catalog.diff(doc_type, name, from_version, to_version, scope=scope_)
 
 
 @router.get(
@@ -209,21 +198,19 @@ async def diff(
     summary="The JSON Schemas in force (the global and the tenant's)",
 )
 async def list_schemas(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     scope_: ReadScope = "any",
 ) -> object:
-    return await scope(request, who).catalog.list_schemas(scope=scope_)
+    return await tenant.catalog.list_schemas(scope=scope_)
 
 
 @router.get("/schemas/{doc_type}", response_model=CatalogSchema, summary="A type's schema")
 async def get_schema(
     doc_type: str,
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     scope_: Owner = "tenant",
 ) -> object:
-    return await scope(request, who).catalog.get_schema(doc_type, scope=scope_)
+    return await tenant.catalog.get_schema(doc_type, scope=scope_)
 
 
 @router.put(
@@ -232,15 +219,15 @@ async def get_schema(
     summary="Register or replace the tenant's schema for a type (admin)",
     description="It applies to the tenant's new versions on top of the global schema.",
 )
-async def register_schema(doc_type: str, body: SchemaIn, request: Request, who: Admin) -> object:
-    return await scope(request, who).catalog.register_schema(
+async def register_schema(doc_type: str, body: SchemaIn, tenant: AdminTenant) -> object:
+    return await tenant.catalog.register_schema(
         doc_type, body.json_schema, created_by=body.created_by
     )
 
 
 @router.delete("/schemas/{doc_type}", status_code=204, summary="Remove the tenant's schema (admin)")
-async def delete_schema(doc_type: str, request: Request, who: Admin) -> None:
-    if not await scope(request, who).catalog.delete_schema(doc_type):
+async def delete_schema(doc_type: str, tenant: AdminTenant) -> None:
+    if not await tenant.catalog.delete_schema(doc_type):
         raise NotFound(f"no tenant schema is registered for {doc_type}", field="doc_type")
 
 

@@ -6,16 +6,16 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api import pagination
-from agentledger.api.auth import Reader, Writer, scope
+from agentledger.api.auth import ReaderTenant, WriterTenant
 from agentledger.api.pagination import Limit
 from agentledger.api.schemas import AT_HELP, Page
 from agentledger.decisions import AcceptanceStat, Decision
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["decisions"])
 
 
 class DecisionIn(BaseModel):
@@ -43,39 +43,26 @@ class FeedbackIn(BaseModel):
     "/decisions",
     status_code=201,
     response_model=Decision,
-    tags=["decisions"],
     summary="Record a decision (never deleted)",
 )
-async def record_decision(body: DecisionIn, request: Request, who: Writer) -> object:
-    return await scope(request, who).decisions.record(
-        body.decision,
-        decision_type=body.decision_type,
-        reasoning=body.reasoning,
-        confidence=body.confidence,
-        data=body.data,
-        agent=body.agent,
-        run_id=body.run_id,
-        id=body.id,
-        at=body.at,
-    )
+async def record_decision(body: DecisionIn, tenant: WriterTenant) -> object:
+    return await tenant.decisions.record(**body.model_dump())
 
 
 @router.get(
     "/decisions",
     response_model=Page[Decision],
-    tags=["decisions"],
     summary="Decisions, newest first",
 )
 async def list_decisions(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     decision_type: str | None = None,
     agent: str | None = None,
     awaiting_feedback: bool = False,
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> object:
-    items = await scope(request, who).decisions.list(
+    items = await tenant.decisions.list(
         decision_type=decision_type,
         agent=agent,
         awaiting_feedback=awaiting_feedback,
@@ -88,36 +75,31 @@ async def list_decisions(
 @router.get(
     "/decisions/stats",
     response_model=list[AcceptanceStat],
-    tags=["decisions"],
     summary="Acceptance statistics for the learning loop",
 )
 async def decision_stats(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     by: Annotated[list[Literal["decision_type", "agent"]], Query()] = ["decision_type"],  # noqa: B006
     period: Literal["day", "week", "month"] | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
 ) -> object:
-    return await scope(request, who).decisions.acceptance_stats(
+    return await tenant.decisions.acceptance_stats(
         by=tuple(by), period=period, since=since, until=until
     )
 
 
-@router.get("/decisions/{decision_id}", response_model=Decision, tags=["decisions"])
-async def get_decision(decision_id: UUID, request: Request, who: Reader) -> object:
-    return await scope(request, who).decisions.get(decision_id)
+@router.get("/decisions/{decision_id}", response_model=Decision)
+async def get_decision(decision_id: UUID, tenant: ReaderTenant) -> object:
+    return await tenant.decisions.get(decision_id)
 
 
 @router.post(
     "/decisions/{decision_id}/feedback",
     response_model=Decision,
-    tags=["decisions"],
     summary="Record feedback once (the same again is a no-op; different is 409)",
 )
-async def decision_feedback(
-    decision_id: UUID, body: FeedbackIn, request: Request, who: Writer
-) -> object:
-    return await scope(request, who).decisions.record_feedback(
+async def decision_feedback(decision_id: UUID, body: FeedbackIn, tenant: WriterTenant) -> object:
+    return await tenant.decisions.record_feedback(
         decision_id, body.accepted, reason=body.reason, by=body.by, at=body.at
     )

@@ -13,10 +13,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentledger.api.auth import Reader, Writer, scope
+from agentledger.api.auth import ReaderTenant, WriterTenant
 from agentledger.api.pagination import (
-    MAX_LIMIT,
     MAX_POSITION,
+    Limit,
     cursor_int,
     encode_cursor,
     event_position,
@@ -58,18 +58,8 @@ class BatchIn(BaseModel):
     response_model=Appended,
     summary="Append one event (idempotent by event_id)",
 )
-async def append(body: EventIn, request: Request, who: Writer) -> object:
-    return await scope(request, who).events.append(
-        body.stream,
-        body.type,
-        body.payload,
-        event_id=body.event_id,
-        actor_type=body.actor_type,
-        actor_id=body.actor_id,
-        metadata=body.metadata,
-        expected_version=body.expected_version,
-        at=body.at,
-    )
+async def append(body: EventIn, tenant: WriterTenant) -> object:
+    return await tenant.events.append(**body.model_dump())
 
 
 @router.post(
@@ -78,7 +68,7 @@ async def append(body: EventIn, request: Request, who: Writer) -> object:
     response_model=list[Appended],
     summary="Append many events atomically, in one round trip",
 )
-async def append_many(body: BatchIn, request: Request, who: Writer) -> object:
+async def append_many(body: BatchIn, tenant: WriterTenant) -> object:
     expected: dict[str, int] = {}
     for e in body.events:
         if e.expected_version is None:
@@ -87,20 +77,8 @@ async def append_many(body: BatchIn, request: Request, who: Writer) -> object:
             raise InvalidInput(
                 f"two expected versions for stream {e.stream!r}", field="expected_version"
             )
-    events = [
-        NewEvent(
-            stream=e.stream,
-            type=e.type,
-            payload=e.payload,
-            metadata=e.metadata,
-            actor_type=e.actor_type,
-            actor_id=e.actor_id,
-            event_id=e.event_id,
-            at=e.at,
-        )
-        for e in body.events
-    ]
-    return await scope(request, who).events.append_many(events, expected_versions=expected or None)
+    events = [NewEvent(**e.model_dump(exclude={"expected_version"})) for e in body.events]
+    return await tenant.events.append_many(events, expected_versions=expected or None)
 
 
 @router.get(
@@ -109,26 +87,24 @@ async def append_many(body: BatchIn, request: Request, who: Writer) -> object:
     summary="The tenant's log in commit-safe order (for readers that never miss one)",
 )
 async def read_all(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     cursor: str | None = None,
     types: Annotated[list[str] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    limit: Limit = 100,
 ) -> object:
     after = cursor_int(cursor, "after") or 0
-    items = await scope(request, who).events.read_all(after, types=types, limit=limit)
+    items = await tenant.events.read_all(after, types=types, limit=limit)
     last = items[-1].position if items else after
     return {"items": items, "next_cursor": encode_cursor({"after": last})}
 
 
 @router.get("/events/recent", response_model=list[Event], summary="The latest events")
 async def recent(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     types: Annotated[list[str] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    limit: Limit = 50,
 ) -> object:
-    return await scope(request, who).events.recent(types=types, limit=limit)
+    return await tenant.events.recent(types=types, limit=limit)
 
 
 @router.get(
@@ -138,15 +114,13 @@ async def recent(
 )
 async def stream(
     request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     types: Annotated[list[str] | None, Query()] = None,
     after: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> StreamingResponse:
     resume = event_position(request.headers.get("last-event-id"))
     start = resume if resume is not None else (after or 0)
-    follower = scope(request, who).follow(
-        after=start, types=types, poll_interval=request.app.state.sse_poll
-    )
+    follower = tenant.follow(after=start, types=types, poll_interval=request.app.state.sse_poll)
 
     async def gen() -> AsyncIterator[str]:
         async with follower:
@@ -161,8 +135,8 @@ async def stream(
 
 
 @router.get("/events/{event_id}", response_model=Event, summary="One event by id")
-async def get_event(event_id: UUID, request: Request, who: Reader) -> object:
-    return await scope(request, who).events.get(event_id)
+async def get_event(event_id: UUID, tenant: ReaderTenant) -> object:
+    return await tenant.events.get(event_id)
 
 
 @router.get(
@@ -170,17 +144,16 @@ async def get_event(event_id: UUID, request: Request, who: Reader) -> object:
 )
 async def read_stream(
     stream: str,
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     from_version: int | None = None,
     backwards: bool = False,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    limit: Limit = 100,
 ) -> object:
-    return await scope(request, who).events.read_stream(
+    return await tenant.events.read_stream(
         stream, from_version=from_version, backwards=backwards, limit=limit
     )
 
 
 @router.get("/streams/{stream}/version", summary="A stream's current version (0: empty)")
-async def stream_version(stream: str, request: Request, who: Reader) -> dict[str, int]:
-    return {"version": await scope(request, who).events.stream_version(stream)}
+async def stream_version(stream: str, tenant: ReaderTenant) -> dict[str, int]:
+    return {"version": await tenant.events.stream_version(stream)}

@@ -10,13 +10,13 @@ from array import array
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentledger.api.auth import Admin, Reader, Writer, scope
-from agentledger.api.pagination import MAX_LIMIT, cursor_uuid, page
+from agentledger.api.auth import AdminTenant, ReaderTenant, WriterTenant
+from agentledger.api.pagination import Limit, cursor_uuid, page
 from agentledger.api.schemas import Page
-from agentledger.errors import InvalidInput
+from agentledger.errors import InvalidInput, NotFound
 from agentledger.memory import (
     Entity,
     Filter,
@@ -30,7 +30,6 @@ from agentledger.memory import (
 )
 
 router = APIRouter(prefix="/v1/memory", tags=["memory"])
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 VectorIn = Annotated[
     list[float] | str,
     Field(
@@ -123,20 +122,7 @@ class FilterIn(BaseModel):
         where = None
         if self.where:
             where = [(f, op, _typed(value)) for f, op, value in self.where]
-        return Filter(
-            user=self.user,
-            scope=self.scope,
-            kind=self.kind,
-            tags=self.tags,
-            attrs=self.attrs,
-            where=where,
-            created_after=self.created_after,
-            created_before=self.created_before,
-            updated_after=self.updated_after,
-            updated_before=self.updated_before,
-            include_archived=self.include_archived,
-            session=self.session,
-        )
+        return Filter(**self.model_dump(exclude={"where"}), where=where)
 
 
 class SearchIn(BaseModel):
@@ -181,9 +167,9 @@ class EdgesIn(BaseModel):
 
 
 @router.post("/entities", response_model=Entity, summary="Merge-upsert one entity")
-async def upsert(body: UpsertIn, request: Request, who: Writer) -> object:
+async def upsert(body: UpsertIn, tenant: WriterTenant) -> object:
     fields = _decoded(body.model_dump())
-    return await scope(request, who).memory.upsert(fields.pop("kind"), fields.pop("name"), **fields)
+    return await tenant.memory.upsert(fields.pop("kind"), fields.pop("name"), **fields)
 
 
 @router.post(
@@ -191,19 +177,18 @@ async def upsert(body: UpsertIn, request: Request, who: Writer) -> object:
     response_model=UpsertResult,
     summary="Merge-upsert many entities in one statement",
 )
-async def upsert_many(body: BatchIn, request: Request, who: Writer) -> object:
+async def upsert_many(body: BatchIn, tenant: WriterTenant) -> object:
     rows: list[dict[str, Any]] = []
     for entity in body.entities:
         row = _decoded(entity.model_dump(), f"entities[{len(rows)}].")
         row["user_id"] = row.pop("user")  # a batch row names the owner as NewEntity does
         rows.append(row)
-    return await scope(request, who).memory.upsert_many(rows, merge=body.merge)
+    return await tenant.memory.upsert_many(rows, merge=body.merge)
 
 
 @router.get("/entities", response_model=Page[Entity], summary="Entities, latest change first")
 async def list_entities(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     kind: str | None = None,
     user: str | None = None,
     user_scope: ScopeQuery = "shared",
@@ -211,7 +196,7 @@ async def list_entities(
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> object:
-    memory = scope(request, who).memory
+    memory = tenant.memory
     after_id = cursor_uuid(cursor, "after")
     after = await memory.get(after_id) if after_id else None
     where = Filter(kind=kind, user=user, scope=user_scope, session=session)
@@ -221,11 +206,9 @@ async def list_entities(
 
 @router.get("/entities/by-key", response_model=Entity, summary="One entity by natural key")
 async def get_by_key(
-    request: Request, who: Reader, key: str, source: str = "", user: str | None = None
+    tenant: ReaderTenant, key: str, source: str = "", user: str | None = None
 ) -> object:
-    from agentledger.errors import NotFound
-
-    found = await scope(request, who).memory.get_by_key(key, source=source, user=user)
+    found = await tenant.memory.get_by_key(key, source=source, user=user)
     if found is None:
         raise NotFound(f"no entity with key {key!r} from {source!r}", field="key")
     return found
@@ -234,27 +217,23 @@ async def get_by_key(
 @router.get("/entities/{entity_id}", response_model=Entity, summary="One entity")
 async def get_entity(
     entity_id: UUID,
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     user: str | None = None,
     user_scope: ScopeQuery = "shared",
     touch: bool = False,
 ) -> object:
-    memory = scope(request, who).memory
+    memory = tenant.memory
     return await memory.get(entity_id, user=user, scope=user_scope, touch=touch)
 
 
 @router.delete("/entities/{entity_id}", status_code=204, summary="Delete an entity")
 async def delete_entity(
     entity_id: UUID,
-    request: Request,
-    who: Writer,
+    tenant: WriterTenant,
     user: str | None = None,
     user_scope: ScopeQuery = "shared",
 ) -> None:
-    from agentledger.errors import NotFound
-
-    if not await scope(request, who).memory.delete(entity_id, user=user, scope=user_scope):
+    if not await tenant.memory.delete(entity_id, user=user, scope=user_scope):
         raise NotFound(f"entity {entity_id} does not exist", field="entity_id")
 
 
@@ -263,8 +242,8 @@ async def delete_entity(
     response_model=list[SearchHit],
     summary="Search: hybrid (rank fusion), fuzzy name, full text, vector or substring",
 )
-async def search(body: SearchIn, request: Request, who: Reader) -> object:
-    memory = scope(request, who).memory
+async def search(body: SearchIn, tenant: ReaderTenant) -> object:
+    memory = tenant.memory
     where = body.filter.build() if body.filter else None
     if body.mode == "fuzzy":
         return await memory.find_by_name(
@@ -304,17 +283,15 @@ async def search(body: SearchIn, request: Request, who: Reader) -> object:
     response_model=Relationship,
     summary="Relate two entities (upsert by from, to, type)",
 )
-async def relate(body: RelateIn, request: Request, who: Writer) -> object:
-    return await scope(request, who).memory.relate(
+async def relate(body: RelateIn, tenant: WriterTenant) -> object:
+    return await tenant.memory.relate(
         body.from_id, body.to_id, body.type, weight=body.weight, attrs=body.attrs
     )
 
 
 @router.delete("/relationships", status_code=204, summary="Remove a relationship")
-async def unrelate(request: Request, who: Writer, from_id: UUID, to_id: UUID, type: str) -> None:
-    from agentledger.errors import NotFound
-
-    if not await scope(request, who).memory.unrelate(from_id, to_id, type):
+async def unrelate(tenant: WriterTenant, from_id: UUID, to_id: UUID, type: str) -> None:
+    if not await tenant.memory.unrelate(from_id, to_id, type):
         raise NotFound("no such relationship", field="type")
 
 
@@ -323,15 +300,8 @@ async def unrelate(request: Request, who: Writer, from_id: UUID, to_id: UUID, ty
     response_model=list[Relationship],
     summary="The relationships touching any of a set of entities",
 )
-async def relationships(body: EdgesIn, request: Request, who: Reader) -> object:
-    return await scope(request, who).memory.relationships(
-        body.ids,
-        user=body.user,
-        scope=body.scope,
-        types=body.types,
-        direction=body.direction,
-        limit=body.limit,
-    )
+async def relationships(body: EdgesIn, tenant: ReaderTenant) -> object:
+    return await tenant.memory.relationships(**body.model_dump())
 
 
 @router.get(
@@ -341,15 +311,12 @@ async def relationships(body: EdgesIn, request: Request, who: Reader) -> object:
 )
 async def neighbours(
     entity_id: UUID,
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     direction: Literal["in", "out", "both"] = "both",
     types: Annotated[list[str] | None, Query()] = None,
     limit: Limit = 100,
 ) -> object:
-    return await scope(request, who).memory.neighbours(
-        entity_id, direction=direction, types=types, limit=limit
-    )
+    return await tenant.memory.neighbours(entity_id, direction=direction, types=types, limit=limit)
 
 
 @router.get(
@@ -359,21 +326,20 @@ async def neighbours(
 )
 async def traverse(
     entity_id: UUID,
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     max_depth: Annotated[int, Query(ge=1, le=6)] = 2,
     direction: Literal["in", "out", "both"] = "out",
     types: Annotated[list[str] | None, Query()] = None,
     limit: Limit = 200,
 ) -> object:
-    return await scope(request, who).memory.traverse(
+    return await tenant.memory.traverse(
         entity_id, max_depth=max_depth, direction=direction, types=types, limit=limit
     )
 
 
 @router.get("/vocabulary", response_model=Vocabulary, summary="Allowed kinds and types")
-async def get_vocabulary(request: Request, who: Reader) -> object:
-    return await scope(request, who).memory.vocabulary()
+async def get_vocabulary(tenant: ReaderTenant) -> object:
+    return await tenant.memory.vocabulary()
 
 
 @router.put(
@@ -381,15 +347,15 @@ async def get_vocabulary(request: Request, who: Reader) -> object:
     response_model=Vocabulary,
     summary="Allow only these entity kinds and relationship types (admin)",
 )
-async def define_vocabulary(body: VocabularyIn, request: Request, who: Admin) -> object:
-    return await scope(request, who).memory.define_vocabulary(
+async def define_vocabulary(body: VocabularyIn, tenant: AdminTenant) -> object:
+    return await tenant.memory.define_vocabulary(
         kinds=body.kinds, relationship_types=body.relationship_types
     )
 
 
 @router.get("/stats", response_model=MemoryStats, summary="Counts by kind, relationships")
-async def stats(request: Request, who: Reader, user: str | None = None) -> object:
-    return await scope(request, who).memory.stats(user=user)
+async def stats(tenant: ReaderTenant, user: str | None = None) -> object:
+    return await tenant.memory.stats(user=user)
 
 
 def _typed(value: Any) -> Any:

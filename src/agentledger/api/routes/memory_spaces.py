@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentledger.api.auth import Admin, Reader, scope
+from agentledger.api.auth import AdminTenant, ReaderTenant
 from agentledger.errors import NotFound
 from agentledger.memory import EmbeddingSpace
 
@@ -61,26 +61,26 @@ class Languages(BaseModel):
 
 
 @router.get("/spaces", response_model=list[EmbeddingSpace], summary="Embedding spaces")
-async def spaces(request: Request, who: Reader) -> object:
-    return await scope(request, who).memory.spaces()
+async def spaces(tenant: ReaderTenant) -> object:
+    return await tenant.memory.spaces()
 
 
 @router.post("/spaces", status_code=201, response_model=EmbeddingSpace, summary="Declare a space")
-async def declare_space(body: SpaceIn, request: Request, who: Admin) -> object:
+async def declare_space(body: SpaceIn, tenant: AdminTenant) -> object:
     fields = body.model_dump()
-    return await scope(request, who).memory.declare_space(fields.pop("name"), **fields)
+    return await tenant.memory.declare_space(fields.pop("name"), **fields)
 
 
 @router.put(
     "/spaces/{name}/default", response_model=EmbeddingSpace, summary="Make a space the default"
 )
-async def set_default_space(name: str, request: Request, who: Admin) -> object:
-    return await scope(request, who).memory.set_default_space(name)
+async def set_default_space(name: str, tenant: AdminTenant) -> object:
+    return await tenant.memory.set_default_space(name)
 
 
 @router.delete("/spaces/{name}", status_code=204, summary="Drop a space and its vectors")
-async def drop_space(name: str, request: Request, who: Admin) -> None:
-    if not await scope(request, who).memory.drop_space(name):
+async def drop_space(name: str, tenant: AdminTenant) -> None:
+    if not await tenant.memory.drop_space(name):
         raise NotFound(f"no embedding space {name!r}", field="name")
 
 
@@ -90,12 +90,11 @@ async def drop_space(name: str, request: Request, who: Admin) -> None:
 )
 async def get_embedding(
     entity_id: UUID,
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     space: str | None = None,
     user: str | None = None,
 ) -> list[float] | None:
-    found = await scope(request, who).memory.embedding(entity_id, space=space, user=user)
+    found = await tenant.memory.embedding(entity_id, space=space, user=user)
     if found is None or isinstance(found, list):
         return found
     values: list[float] = found.tolist()  # a numpy array: converted in one call
@@ -107,8 +106,8 @@ async def get_embedding(
     response_model=Language,
     summary="Full-text search language (the tenant's or a kind's), and what its re-index has left",
 )
-async def language(request: Request, who: Reader, kind: str | None = None) -> object:
-    return await scope(request, who).memory.language_status(kind=kind)
+async def language(tenant: ReaderTenant, kind: str | None = None) -> object:
+    return await tenant.memory.language_status(kind=kind)
 
 
 @router.put(
@@ -117,8 +116,8 @@ async def language(request: Request, who: Reader, kind: str | None = None) -> ob
     summary="Choose the text-search configuration of the tenant or of a kind (the re-index "
     "runs in the background)",
 )
-async def set_language(body: LanguageIn, request: Request, who: Admin) -> object:
-    memory = scope(request, who).memory
+async def set_language(body: LanguageIn, tenant: AdminTenant) -> object:
+    memory = tenant.memory
     await memory.set_language(body.language, kind=body.kind)
     return await memory.language_status(kind=body.kind)
 
@@ -128,5 +127,5 @@ async def set_language(body: LanguageIn, request: Request, who: Admin) -> object
     response_model=Languages,
     summary="The tenant's full-text search language and the kinds that have their own",
 )
-async def languages(request: Request, who: Reader) -> object:
-    return await scope(request, who).memory.languages()
+async def languages(tenant: ReaderTenant) -> object:
+    return await tenant.memory.languages()

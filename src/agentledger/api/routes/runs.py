@@ -6,16 +6,16 @@ import datetime as dt
 from typing import Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api import pagination
-from agentledger.api.auth import Reader, Writer, scope
+from agentledger.api.auth import ReaderTenant, WriterTenant
 from agentledger.api.pagination import Limit
 from agentledger.api.schemas import AT_HELP, Page
 from agentledger.runs import Run, RunStat
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["runs"])
 
 
 class RunIn(BaseModel):
@@ -40,48 +40,29 @@ class RunFinishIn(BaseModel):
     at: dt.datetime | None = Field(default=None, description=AT_HELP)
 
 
-@router.post("/runs", status_code=201, response_model=Run, tags=["runs"], summary="Start a run")
-async def start_run(body: RunIn, request: Request, who: Writer) -> object:
-    return await scope(request, who).runs.start(
-        body.trigger_type,
-        source_id=body.source_id,
-        content=body.content,
-        priority=body.priority,
-        entity_ref=body.entity_ref,
-        metadata=body.metadata,
-        id=body.id,
-        at=body.at,
-    )
+@router.post("/runs", status_code=201, response_model=Run, summary="Start a run")
+async def start_run(body: RunIn, tenant: WriterTenant) -> object:
+    return await tenant.runs.start(**body.model_dump())
 
 
 @router.post(
     "/runs/{run_id}/finish",
     response_model=Run,
-    tags=["runs"],
     summary="Finish a run (succeeded, or failed with an error)",
 )
-async def finish_run(run_id: UUID, body: RunFinishIn, request: Request, who: Writer) -> object:
-    return await scope(request, who).runs.finish(
-        run_id,
-        error=body.error,
-        response_id=body.response_id,
-        duration_ms=body.duration_ms,
-        tokens_in=body.tokens_in,
-        tokens_out=body.tokens_out,
-        at=body.at,
-    )
+async def finish_run(run_id: UUID, body: RunFinishIn, tenant: WriterTenant) -> object:
+    return await tenant.runs.finish(run_id, **body.model_dump())
 
 
-@router.get("/runs", response_model=Page[Run], tags=["runs"], summary="Runs, newest first")
+@router.get("/runs", response_model=Page[Run], summary="Runs, newest first")
 async def list_runs(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     status: Literal["started", "succeeded", "failed"] | None = None,
     trigger_type: str | None = None,
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> object:
-    items = await scope(request, who).runs.list(
+    items = await tenant.runs.list(
         status=status, trigger_type=trigger_type, before=pagination.before(cursor), limit=limit
     )
     return pagination.newest_first(items, limit)
@@ -90,19 +71,17 @@ async def list_runs(
 @router.get(
     "/runs/stats",
     response_model=list[RunStat],
-    tags=["runs"],
     summary="Per trigger type and day: count, p50/p95 duration, tokens",
 )
 async def run_stats(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     trigger_type: str | None = None,
 ) -> object:
-    return await scope(request, who).runs.stats(since=since, until=until, trigger_type=trigger_type)
+    return await tenant.runs.stats(since=since, until=until, trigger_type=trigger_type)
 
 
-@router.get("/runs/{run_id}", response_model=Run, tags=["runs"])
-async def get_run(run_id: UUID, request: Request, who: Reader) -> object:
-    return await scope(request, who).runs.get(run_id)
+@router.get("/runs/{run_id}", response_model=Run)
+async def get_run(run_id: UUID, tenant: ReaderTenant) -> object:
+    return await tenant.runs.get(run_id)

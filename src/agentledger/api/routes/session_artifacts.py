@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentledger.api.auth import Reader, Writer, scope
+from agentledger.api.auth import ReaderTenant, WriterTenant
 from agentledger.api.routes.sessions import STREAM_BATCH, text_stream
 from agentledger.sessions import ArtifactHit, ArtifactInfo
 
@@ -40,15 +40,14 @@ class ArtifactIn(BaseModel):
     "Snippets wrap matches in <mark>...</mark>.",
 )
 async def search_artifacts(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     q: str,
     session_id: UUID | None = None,
     artifact_type: ArtifactType | None = None,
     all_versions: bool = False,
     limit: int = 20,
 ) -> object:
-    return await scope(request, who).sessions.search_artifacts(
+    return await tenant.sessions.search_artifacts(
         q,
         session_id=session_id,
         artifact_type=artifact_type,
@@ -63,19 +62,8 @@ async def search_artifacts(
     response_model=ArtifactInfo,
     summary="Save the next version of a named artifact",
 )
-async def save_artifact(
-    session_id: UUID, body: ArtifactIn, request: Request, who: Writer
-) -> object:
-    return await scope(request, who).sessions.save_artifact(
-        session_id,
-        body.name,
-        body.content,
-        artifact_type=body.artifact_type,
-        format=body.format,
-        metadata=body.metadata,
-        author=body.author,
-        id=body.id,
-    )
+async def save_artifact(session_id: UUID, body: ArtifactIn, tenant: WriterTenant) -> object:
+    return await tenant.sessions.save_artifact(session_id, **body.model_dump())
 
 
 @router.get(
@@ -83,8 +71,8 @@ async def save_artifact(
     response_model=list[ArtifactInfo],
     summary="The latest version of each artifact, by name",
 )
-async def list_artifacts(session_id: UUID, request: Request, who: Reader) -> object:
-    return await scope(request, who).sessions.list_artifacts(session_id)
+async def list_artifacts(session_id: UUID, tenant: ReaderTenant) -> object:
+    return await tenant.sessions.list_artifacts(session_id)
 
 
 @router.get(
@@ -93,9 +81,9 @@ async def list_artifacts(session_id: UUID, request: Request, who: Reader) -> obj
     summary="An artifact's latest version (or ?version=), without content",
 )
 async def get_artifact(
-    session_id: UUID, name: str, request: Request, who: Reader, version: int | None = None
+    session_id: UUID, name: str, tenant: ReaderTenant, version: int | None = None
 ) -> object:
-    return await scope(request, who).sessions.find_artifact(session_id, name, version=version)
+    return await tenant.sessions.find_artifact(session_id, name, version=version)
 
 
 @router.get(
@@ -103,8 +91,8 @@ async def get_artifact(
     response_model=list[ArtifactInfo],
     summary="Every version of an artifact, newest first",
 )
-async def artifact_versions(session_id: UUID, name: str, request: Request, who: Reader) -> object:
-    return await scope(request, who).sessions.artifact_versions(session_id, name)
+async def artifact_versions(session_id: UUID, name: str, tenant: ReaderTenant) -> object:
+    return await tenant.sessions.artifact_versions(session_id, name)
 
 
 @router.get(
@@ -113,9 +101,9 @@ async def artifact_versions(session_id: UUID, name: str, request: Request, who: 
     summary="An artifact version's content, streamed segment by segment",
 )
 async def artifact_content(
-    session_id: UUID, name: str, request: Request, who: Reader, version: int | None = None
+    session_id: UUID, name: str, tenant: ReaderTenant, version: int | None = None
 ) -> StreamingResponse:
-    sessions = scope(request, who).sessions
+    sessions = tenant.sessions
     info = await sessions.find_artifact(session_id, name, version=version)
 
     async def read(start: int) -> list[str]:

@@ -12,15 +12,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api import pagination
-from agentledger.api.auth import Admin, Reader, Writer, scope
+from agentledger.api.auth import AdminTenant, ReaderTenant, WriterTenant
 from agentledger.api.pagination import Limit
 from agentledger.api.schemas import Page
-from agentledger.errors import InvalidInput, NotFound
+from agentledger.errors import NotFound
 from agentledger.sessions import Chunk, ChunkHit, ChunkInfo, Session, SessionSummary
 
 router = APIRouter(prefix="/v1", tags=["sessions"])
@@ -91,21 +91,13 @@ class Purged(BaseModel):
 
 
 @router.post("/sessions", status_code=201, response_model=Session, summary="Start a session")
-async def create_session(body: SessionIn, request: Request, who: Writer) -> object:
-    return await scope(request, who).sessions.create(
-        body.title,
-        participants=body.participants,
-        summary=body.summary,
-        metadata=body.metadata,
-        language=body.language,
-        id=body.id,
-    )
+async def create_session(body: SessionIn, tenant: WriterTenant) -> object:
+    return await tenant.sessions.create(**body.model_dump())
 
 
 @router.get("/sessions", response_model=Page[Session], summary="Sessions, latest activity first")
 async def list_sessions(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     status: Status | None = None,
     participant: str | None = None,
     active_since: dt.datetime | None = None,
@@ -113,7 +105,7 @@ async def list_sessions(
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> object:
-    items = await scope(request, who).sessions.list(
+    items = await tenant.sessions.list(
         status=status,
         participant=participant,
         active_since=active_since,
@@ -134,16 +126,13 @@ async def list_sessions(
     "its best segment, with a snippet whose matches are wrapped in <mark>...</mark>.",
 )
 async def search_chunks(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     q: str,
     session_id: UUID | None = None,
     format: Format | None = None,
     limit: int = 20,
 ) -> object:
-    return await scope(request, who).sessions.search(
-        q, session_id=session_id, format=format, limit=limit
-    )
+    return await tenant.sessions.search(q, session_id=session_id, format=format, limit=limit)
 
 
 @router.post(
@@ -151,14 +140,14 @@ async def search_chunks(
     response_model=Purged,
     summary="Retention: delete completed and archived sessions idle for N days",
 )
-async def purge_sessions(body: PurgeIn, request: Request, who: Admin) -> object:
-    deleted = await scope(request, who).sessions.purge(body.older_than_days, batch=body.batch)
+async def purge_sessions(body: PurgeIn, tenant: AdminTenant) -> object:
+    deleted = await tenant.sessions.purge(body.older_than_days, batch=body.batch)
     return {"deleted": deleted}
 
 
 @router.get("/sessions/{session_id}", response_model=Session, summary="One session")
-async def get_session(session_id: UUID, request: Request, who: Reader) -> object:
-    return await scope(request, who).sessions.get(session_id)
+async def get_session(session_id: UUID, tenant: ReaderTenant) -> object:
+    return await tenant.sessions.get(session_id)
 
 
 @router.patch(
@@ -166,16 +155,8 @@ async def get_session(session_id: UUID, request: Request, who: Reader) -> object
     response_model=Session,
     summary="Change title, participants, summary or metadata (absent fields are kept)",
 )
-async def update_session(
-    session_id: UUID, body: SessionPatch, request: Request, who: Writer
-) -> object:
-    return await scope(request, who).sessions.update(
-        session_id,
-        title=body.title,
-        participants=body.participants,
-        summary=body.summary,
-        metadata=body.metadata,
-    )
+async def update_session(session_id: UUID, body: SessionPatch, tenant: WriterTenant) -> object:
+    return await tenant.sessions.update(session_id, **body.model_dump())
 
 
 @router.get(
@@ -183,8 +164,8 @@ async def update_session(
     response_model=Language,
     summary="The session's text-search language, and what its re-index has left",
 )
-async def session_language(session_id: UUID, request: Request, who: Reader) -> object:
-    return await scope(request, who).sessions.language_status(session_id)
+async def session_language(session_id: UUID, tenant: ReaderTenant) -> object:
+    return await tenant.sessions.language_status(session_id)
 
 
 @router.put(
@@ -192,10 +173,8 @@ async def session_language(session_id: UUID, request: Request, who: Reader) -> o
     response_model=Language,
     summary="Choose the session's text-search configuration (its re-index runs in the background)",
 )
-async def set_session_language(
-    session_id: UUID, body: LanguageIn, request: Request, who: Writer
-) -> object:
-    sessions = scope(request, who).sessions
+async def set_session_language(session_id: UUID, body: LanguageIn, tenant: WriterTenant) -> object:
+    sessions = tenant.sessions
     await sessions.set_language(session_id, body.language)
     return await sessions.language_status(session_id)
 
@@ -207,14 +186,11 @@ async def set_session_language(
 )
 async def session_summary(
     session_id: UUID,
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     chunks: int = 5,
     memories: Annotated[int, Query(ge=0, le=1000)] = 5,
 ) -> object:
-    return await scope(request, who).sessions.get_summary(
-        session_id, chunks=chunks, memories=memories
-    )
+    return await tenant.sessions.get_summary(session_id, chunks=chunks, memories=memories)
 
 
 @router.post(
@@ -222,10 +198,8 @@ async def session_summary(
     response_model=Session,
     summary="Pause, resume, complete or archive (an illegal move is 409)",
 )
-async def transition_session(
-    session_id: UUID, body: TransitionIn, request: Request, who: Writer
-) -> object:
-    return await scope(request, who).sessions.transition(session_id, body.action, by=body.by)
+async def transition_session(session_id: UUID, body: TransitionIn, tenant: WriterTenant) -> object:
+    return await tenant.sessions.transition(session_id, body.action, by=body.by)
 
 
 @router.delete(
@@ -233,13 +207,12 @@ async def transition_session(
 )
 async def delete_session(
     session_id: UUID,
-    request: Request,
-    who: Writer,
+    tenant: WriterTenant,
     memories: Annotated[
         bool, Query(description="Delete its memories too (else they stay, in no session).")
     ] = False,
 ) -> None:
-    if not await scope(request, who).sessions.delete(session_id, memories=memories):
+    if not await tenant.sessions.delete(session_id, memories=memories):
         raise NotFound(f"session {session_id} does not exist", field="session_id")
 
 
@@ -249,15 +222,8 @@ async def delete_session(
     response_model=ChunkInfo,
     summary="Append a conversation chunk (the session's next seq)",
 )
-async def add_chunk(session_id: UUID, body: ChunkIn, request: Request, who: Writer) -> object:
-    return await scope(request, who).sessions.add_chunk(
-        session_id,
-        body.content,
-        format=body.format,
-        author=body.author,
-        extracted=body.extracted,
-        id=body.id,
-    )
+async def add_chunk(session_id: UUID, body: ChunkIn, tenant: WriterTenant) -> object:
+    return await tenant.sessions.add_chunk(session_id, **body.model_dump())
 
 
 @router.get(
@@ -267,16 +233,13 @@ async def add_chunk(session_id: UUID, body: ChunkIn, request: Request, who: Writ
 )
 async def list_chunks(
     session_id: UUID,
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     format: Format | None = None,
     cursor: str | None = None,
     limit: Limit = 100,
 ) -> object:
     after = pagination.cursor_int(cursor, "after") or 0
-    items = await scope(request, who).sessions.list_chunks(
-        session_id, format=format, after=after, limit=limit
-    )
+    items = await tenant.sessions.list_chunks(session_id, format=format, after=after, limit=limit)
     return pagination.page(items, limit, lambda last: {"after": last.seq})
 
 
@@ -285,8 +248,8 @@ async def list_chunks(
     response_model=Chunk,
     summary="One chunk with its content (see /content to stream a large one)",
 )
-async def get_chunk(session_id: UUID, chunk_id: UUID, request: Request, who: Reader) -> object:
-    chunk = await scope(request, who).sessions.get_chunk(chunk_id)
+async def get_chunk(session_id: UUID, chunk_id: UUID, tenant: ReaderTenant) -> object:
+    chunk = await tenant.sessions.get_chunk(chunk_id)
     if chunk.session_id != session_id:
         raise NotFound(f"chunk {chunk_id} does not exist", field="chunk_id")
     return chunk
@@ -298,9 +261,9 @@ async def get_chunk(session_id: UUID, chunk_id: UUID, request: Request, who: Rea
     summary="A chunk's content as text, streamed segment by segment",
 )
 async def chunk_content(
-    session_id: UUID, chunk_id: UUID, request: Request, who: Reader
+    session_id: UUID, chunk_id: UUID, tenant: ReaderTenant
 ) -> StreamingResponse:
-    sessions = scope(request, who).sessions
+    sessions = tenant.sessions
     chunk = await sessions.chunk_info(chunk_id)
     if chunk.session_id != session_id:
         raise NotFound(f"chunk {chunk_id} does not exist", field="chunk_id")
@@ -333,14 +296,6 @@ def text_stream(read: Callable[[int], Awaitable[list[str]]], count: int) -> Stre
 
 def _before(cursor: str | None) -> tuple[dt.datetime, UUID] | None:
     """The (last_activity, id) a sessions cursor carries; None for the first page."""
-    at = pagination.cursor_text(cursor, "at")
+    at = pagination.cursor_time(cursor, "at")
     sid = pagination.cursor_uuid(cursor, "id")
-    if at is None or sid is None:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(at)
-    except ValueError:
-        raise InvalidInput("cursor is not a cursor this API issued", field="cursor") from None
-    if when.tzinfo is None:
-        raise InvalidInput("cursor is not a cursor this API issued", field="cursor")
-    return when, sid
+    return None if at is None or sid is None else (at, sid)

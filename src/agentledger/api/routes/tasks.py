@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentledger.api.auth import Reader, Writer, scope
-from agentledger.api.pagination import MAX_LIMIT, cursor_int, page
+from agentledger.api.auth import ReaderTenant, WriterTenant
+from agentledger.api.pagination import Limit, cursor_int, page
 from agentledger.api.schemas import Page
 from agentledger.tasks import NewTask, Outcome, QueueDepth, QueueStats, Settled, Task
 
-router = APIRouter(prefix="/v1")
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+router = APIRouter(prefix="/v1", tags=["tasks"])
 
 
 class TaskIn(BaseModel):
@@ -82,34 +81,31 @@ HeartbeatIn.model_rebuild()
     "/queues/{queue}/tasks",
     status_code=201,
     response_model=Task,
-    tags=["tasks"],
     summary="Enqueue a task",
 )
-async def enqueue(queue: str, body: TaskIn, request: Request, who: Writer) -> object:
+async def enqueue(queue: str, body: TaskIn, tenant: WriterTenant) -> object:
     fields = body.model_dump()
-    return await scope(request, who).tasks.enqueue(queue, fields.pop("input"), **fields)
+    return await tenant.tasks.enqueue(queue, fields.pop("input"), **fields)
 
 
 @router.post(
     "/queues/{queue}/tasks/batch",
     status_code=201,
     response_model=list[int],
-    tags=["tasks"],
     summary="Enqueue many tasks in one round trip",
 )
-async def enqueue_many(queue: str, body: BatchIn, request: Request, who: Writer) -> object:
+async def enqueue_many(queue: str, body: BatchIn, tenant: WriterTenant) -> object:
     batch = [NewTask(**t.model_dump()) for t in body.tasks]
-    return await scope(request, who).tasks.enqueue_many(queue, batch)
+    return await tenant.tasks.enqueue_many(queue, batch)
 
 
 @router.post(
     "/queues/{queue}/claim",
     response_model=list[Task],
-    tags=["tasks"],
     summary="Lease up to `limit` ready tasks (SKIP LOCKED; expired leases rescued)",
 )
-async def claim(queue: str, body: ClaimIn, request: Request, who: Writer) -> object:
-    return await scope(request, who).tasks.claim(
+async def claim(queue: str, body: ClaimIn, tenant: WriterTenant) -> object:
+    return await tenant.tasks.claim(
         queue, limit=body.limit, lease=body.lease, worker=body.worker, agent=body.agent
     )
 
@@ -117,94 +113,83 @@ async def claim(queue: str, body: ClaimIn, request: Request, who: Writer) -> obj
 @router.post(
     "/tasks/settle",
     response_model=Settled,
-    tags=["tasks"],
     summary="Complete, fail or release claimed tasks (409 if the lease was lost)",
 )
-async def settle(body: SettleIn, request: Request, who: Writer) -> object:
+async def settle(body: SettleIn, tenant: WriterTenant) -> object:
     outcomes = [Outcome(**o.model_dump()) for o in body.outcomes]
-    return await scope(request, who).tasks.settle(outcomes)
+    return await tenant.tasks.settle(outcomes)
 
 
 @router.post(
     "/tasks/heartbeat",
     response_model=list[int],
-    tags=["tasks"],
     summary="Extend leases; returns the ids still held",
 )
-async def heartbeat(body: HeartbeatIn, request: Request, who: Writer) -> object:
+async def heartbeat(body: HeartbeatIn, tenant: WriterTenant) -> object:
     claims = [(c.id, c.token) for c in body.claims]
-    return await scope(request, who).tasks.heartbeat(claims, lease=body.lease)
+    return await tenant.tasks.heartbeat(claims, lease=body.lease)
 
 
-@router.get("/tasks", response_model=Page[Task], tags=["tasks"], summary="Tasks by id")
+@router.get("/tasks", response_model=Page[Task], summary="Tasks by id")
 async def list_tasks(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     queue: str | None = None,
     status: Literal["pending", "running", "completed", "dead", "cancelled"] | None = None,
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> object:
     after = cursor_int(cursor, "after") or 0
-    items = await scope(request, who).tasks.list(
-        queue=queue, status=status, after=after, limit=limit
-    )
+    items = await tenant.tasks.list(queue=queue, status=status, after=after, limit=limit)
     return page(items, limit, lambda last: {"after": last.id})
 
 
 @router.get(
     "/tasks/stats",
     response_model=list[QueueStats],
-    tags=["tasks"],
     summary="Depth by status, oldest ready age, throughput, dead count",
 )
-async def queue_stats(request: Request, who: Reader, queue: str | None = None) -> object:
-    return await scope(request, who).tasks.stats(queue)
+async def queue_stats(tenant: ReaderTenant, queue: str | None = None) -> object:
+    return await tenant.tasks.stats(queue)
 
 
 @router.get(
     "/tasks/depth",
     response_model=list[QueueDepth],
-    tags=["tasks"],
     summary="What waits per queue, read from indexes: ready, scheduled, running, dead",
 )
-async def queue_depth(request: Request, who: Reader, queue: str | None = None) -> object:
-    return await scope(request, who).tasks.depth(queue)
+async def queue_depth(tenant: ReaderTenant, queue: str | None = None) -> object:
+    return await tenant.tasks.depth(queue)
 
 
 @router.get(
     "/tasks/dead",
     response_model=Page[Task],
-    tags=["tasks"],
     summary="Dead letters, newest first",
 )
 async def dead_letters(
-    request: Request,
-    who: Reader,
+    tenant: ReaderTenant,
     queue: str | None = None,
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> object:
     before = cursor_int(cursor, "before")
-    items = await scope(request, who).tasks.dead_letters(queue, before=before, limit=limit)
+    items = await tenant.tasks.dead_letters(queue, before=before, limit=limit)
     return page(items, limit, lambda last: {"before": last.id})
 
 
-@router.get("/tasks/{task_id}", response_model=Task, tags=["tasks"])
-async def get_task(task_id: int, request: Request, who: Reader) -> object:
-    return await scope(request, who).tasks.get(task_id)
+@router.get("/tasks/{task_id}", response_model=Task)
+async def get_task(task_id: int, tenant: ReaderTenant) -> object:
+    return await tenant.tasks.get(task_id)
 
 
 @router.post(
     "/tasks/{task_id}/{action}",
     response_model=Task,
-    tags=["tasks"],
     summary="Cancel a pending task; redrive or discard a dead one",
 )
 async def task_action(
     task_id: int,
     action: Literal["cancel", "redrive", "discard"],
-    request: Request,
-    who: Writer,
+    tenant: WriterTenant,
 ) -> object:
-    return await getattr(scope(request, who).tasks, action)(task_id)
+    return await getattr(tenant.tasks, action)(task_id)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
 from agentledger.api.auth import PlatformAdmin
-from agentledger.api.pagination import MAX_LIMIT, cursor_text, page
+from agentledger.api.pagination import Limit, cursor_text, page
 from agentledger.api.schemas import CreatedKeyOut, KeyIn, Page, TenantIn, TenantOut
 from agentledger.web.auth import ledger_of
 
@@ -25,7 +25,7 @@ async def list_tenants(
     _: PlatformAdmin,
     status: Literal["active", "suspended", "archived"] | None = None,
     cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    limit: Limit = 50,
 ) -> object:
     after = cursor_text(cursor, "id") or ""
     items = await ledger_of(request).tenants.list(status=status, after=after, limit=limit)
