@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -77,6 +77,36 @@ def on_loop(
     def run(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
         bridge: LoopBridge = self._bridge
         return bridge.run(lambda: method(self, *args, **kwargs))
+
+    return _face(run, method, method.__name__.removeprefix("a"))
+
+
+def iter_in_thread(
+    method: Callable[Concatenate[Any, P], Iterator[T]],
+) -> Callable[Concatenate[Any, P], AsyncIterator[T]]:
+    """The async face of a sync listing (``alist = iter_in_thread(list)``): read whole in a
+    worker thread, then yielded."""
+
+    async def run(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[T]:
+        found = await asyncio.to_thread(lambda: list(method(self, *args, **kwargs)))
+        for item in found:
+            yield item
+
+    return _face(run, method, "a" + method.__name__)
+
+
+def iter_on_loop(
+    method: Callable[Concatenate[Any, P], AsyncIterator[T]],
+) -> Callable[Concatenate[Any, P], Iterator[T]]:
+    """The sync face of an async listing (``list = iter_on_loop(alist)``): read whole on the
+    object's event loop (see ``on_loop``), then yielded."""
+
+    def run(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
+        async def collect() -> list[T]:
+            return [item async for item in method(self, *args, **kwargs)]
+
+        bridge: LoopBridge = self._bridge
+        yield from bridge.run(collect)
 
     return _face(run, method, method.__name__.removeprefix("a"))
 

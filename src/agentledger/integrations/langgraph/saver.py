@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import builtins
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
@@ -19,7 +17,13 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from agentledger.integrations.langgraph import codec
-from agentledger.integrations.langgraph.bridge import LoopBridge, in_thread, on_loop
+from agentledger.integrations.langgraph.bridge import (
+    LoopBridge,
+    in_thread,
+    iter_in_thread,
+    iter_on_loop,
+    on_loop,
+)
 from agentledger.integrations.langgraph.saver_async import AsyncSaverCore
 from agentledger.integrations.langgraph.saver_sync import SaverCore
 from agentledger.ledger_async import AsyncTenantScope
@@ -73,6 +77,16 @@ class AgentLedgerSaver(BaseCheckpointSaver[str]):
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         self._core.prune(thread_ids, strategy)
 
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        return self._core.list(self.serde, config, filter=filter, before=before, limit=limit)
+
     def get_next_version(self, current: str | None, channel: None) -> str:
         return codec.next_version(current)
 
@@ -83,31 +97,7 @@ class AgentLedgerSaver(BaseCheckpointSaver[str]):
     adelete_for_runs = in_thread(delete_for_runs)
     acopy_thread = in_thread(copy_thread)
     aprune = in_thread(prune)
-
-    async def alist(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[CheckpointTuple]:
-        """The listing read whole in a worker thread, then yielded."""
-        found = await asyncio.to_thread(
-            lambda: builtins.list(self.list(config, filter=filter, before=before, limit=limit))
-        )
-        for item in found:
-            yield item
-
-    def list(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> Iterator[CheckpointTuple]:
-        return self._core.list(self.serde, config, filter=filter, before=before, limit=limit)
+    alist = iter_in_thread(list)
 
 
 class AsyncAgentLedgerSaver(BaseCheckpointSaver[str]):
@@ -183,18 +173,4 @@ class AsyncAgentLedgerSaver(BaseCheckpointSaver[str]):
     delete_for_runs = on_loop(adelete_for_runs)
     copy_thread = on_loop(acopy_thread)
     prune = on_loop(aprune)
-
-    def list(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> Iterator[CheckpointTuple]:
-        """The listing read whole on the saver's loop, then yielded."""
-
-        async def collect() -> builtins.list[CheckpointTuple]:
-            return [t async for t in self.alist(config, filter=filter, before=before, limit=limit)]
-
-        yield from self._bridge.run(collect)
+    list = iter_on_loop(alist)
