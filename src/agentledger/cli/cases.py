@@ -10,11 +10,24 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from agentledger.cases.fields import FIELDS
 from agentledger.cli import common
 from agentledger.cli.common import Tenant
 from agentledger.errors import NotFound
 
 case_app = typer.Typer(help="Cases: list, show.", no_args_is_help=True)
+# What ``show`` lists: a case's identity, its fields (title, body and attrs have places of
+# their own) and its dates.
+SHOWN = (
+    "kind",
+    "ref",
+    "status",
+    "version",
+    *(f for f in FIELDS if f not in ("title", "body", "attrs")),
+    "created_at",
+    "opened_at",
+    "resolved_at",
+)
 
 
 @case_app.command("list")
@@ -80,27 +93,7 @@ def case_show(
             found = cases.get_by_ref(case, kind=kind)
         events = cases.timeline(found.id)
     fields = Table.grid(padding=(0, 2))
-    for name in (
-        "kind",
-        "ref",
-        "status",
-        "version",
-        "severity",
-        "score",
-        "confidence",
-        "owner",
-        "domain",
-        "entity",
-        "source",
-        "type",
-        "amount",
-        "sla_deadline",
-        "playbook",
-        "playbook_step",
-        "created_at",
-        "opened_at",
-        "resolved_at",
-    ):
+    for name in SHOWN:
         value = getattr(found, name)
         if value is not None:
             fields.add_row(name, escape(str(value)))

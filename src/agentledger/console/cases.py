@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from agentledger.cases import ORDERS, SEVERITIES, Case, CaseKind, DurationStats
 from agentledger.console import charts
-from agentledger.console.routes import Editor, Viewer, _fragment, _missing_page, _page
+from agentledger.console.routes import Editor, Viewer, _by, _fragment, _missing_page, _page
 from agentledger.errors import LedgerError, NotFound
 from agentledger.ledger import AsyncTenantScope
 from agentledger.web.auth import Principal
@@ -283,10 +283,6 @@ async def _status_card(
     if error is None:
         response.headers["HX-Trigger"] = CHANGED
     return response
-
-
-def _by(who: Principal) -> str:
-    return f"console:{who.key_id[:8]}"
 
 
 @router.post("/cases/{case_id}/transition", name="console-case-transition")

@@ -88,6 +88,11 @@ def _missing_page(request: Request, who: Principal, active: str, what: str) -> H
     return _page(request, "missing.html", who, active, title="Not found", what=what)
 
 
+def _by(who: Principal) -> str:
+    """Who a console change is recorded as: the console and the key's public prefix."""
+    return f"console:{who.key_id[:8]}"
+
+
 async def _listed(read: Awaitable[list[T]]) -> tuple[list[T], str | None]:
     """The rows ``read`` gives; none, and the library's refusal to show, when it refuses (a
     malformed filter)."""
@@ -224,8 +229,7 @@ async def alert_action(
     request: Request, alert_id: UUID, action: Literal["acknowledge", "resolve"], who: Editor
 ) -> HTMLResponse:
     scope = tenant_of(request, who)
-    by = f"console:{who.key_id[:8]}"
-    change = getattr(scope.alerts, action)(alert_id, by=by)
+    change = getattr(scope.alerts, action)(alert_id, by=_by(who))
     alert, error = await _acted(change, lambda: scope.alerts.get(alert_id))
     return _fragment(request, "_alert_row.html", who, a=alert, error=error)
 
@@ -257,7 +261,7 @@ async def feedback(
 ) -> HTMLResponse:
     scope = tenant_of(request, who)
     change = scope.decisions.record_feedback(
-        decision_id, accepted == "true", reason=reason or None, by=f"console:{who.key_id[:8]}"
+        decision_id, accepted == "true", reason=reason or None, by=_by(who)
     )
     d, error = await _acted(change, lambda: scope.decisions.get(decision_id))
     return _fragment(request, "_decision_row.html", who, d=d, error=error)

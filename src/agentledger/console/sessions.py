@@ -9,7 +9,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
-from agentledger.console.routes import Editor, Viewer, _fragment, _missing_page, _page, templates
+from agentledger.console.routes import (
+    Editor,
+    Viewer,
+    _acted,
+    _by,
+    _fragment,
+    _listed,
+    _missing_page,
+    _page,
+    templates,
+)
 from agentledger.errors import LedgerError
 from agentledger.sessions import SESSION_LIFECYCLE, ChunkHit
 from agentledger.web.auth import scope as tenant_of
@@ -32,13 +42,10 @@ templates.env.filters["marks"] = _marks
 @router.get("/sessions", name="console-sessions")
 async def sessions(request: Request, who: Viewer, status: str = "", q: str = "") -> HTMLResponse:
     scope = tenant_of(request, who)
-    error = None
     hits: list[ChunkHit] = []
+    error = None
     if q.strip():
-        try:
-            hits = await scope.sessions.search(q, limit=50)
-        except LedgerError as exc:
-            error = exc.message
+        hits, error = await _listed(scope.sessions.search(q, limit=50))
     rows = await scope.sessions.list(status=status if status in STATUSES else None, limit=200)
     return _page(
         request,
@@ -94,11 +101,8 @@ async def session_action(
     who: Editor,
 ) -> HTMLResponse:
     scope = tenant_of(request, who)
-    error = None
-    try:
-        moved = await scope.sessions.transition(session_id, action, by=f"console:{who.key_id[:8]}")
-    except LedgerError as exc:
-        moved, error = await scope.sessions.get(session_id), exc.message
+    change = scope.sessions.transition(session_id, action, by=_by(who))
+    moved, error = await _acted(change, lambda: scope.sessions.get(session_id))
     return _fragment(
         request,
         "_session_status.html",

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import builtins
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
@@ -19,7 +17,13 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from agentledger.integrations.langgraph import codec
-from agentledger.integrations.langgraph.bridge import LoopBridge
+from agentledger.integrations.langgraph.bridge import (
+    LoopBridge,
+    in_thread,
+    iter_in_thread,
+    iter_on_loop,
+    on_loop,
+)
 from agentledger.integrations.langgraph.saver_async import AsyncSaverCore
 from agentledger.integrations.langgraph.saver_sync import SaverCore
 from agentledger.ledger_async import AsyncTenantScope
@@ -73,57 +77,6 @@ class AgentLedgerSaver(BaseCheckpointSaver[str]):
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         self._core.prune(thread_ids, strategy)
 
-    def get_next_version(self, current: str | None, channel: None) -> str:
-        return codec.next_version(current)
-
-    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return await asyncio.to_thread(self.get_tuple, config)
-
-    async def aput(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        return await asyncio.to_thread(self.put, config, checkpoint, metadata, new_versions)
-
-    async def aput_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        await asyncio.to_thread(self.put_writes, config, writes, task_id, task_path)
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        await asyncio.to_thread(self.delete_thread, thread_id)
-
-    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await asyncio.to_thread(self.delete_for_runs, run_ids)
-
-    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await asyncio.to_thread(self.copy_thread, source_thread_id, target_thread_id)
-
-    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        await asyncio.to_thread(self.prune, thread_ids, strategy=strategy)
-
-    async def alist(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> AsyncIterator[CheckpointTuple]:
-        """The listing read whole in a worker thread, then yielded."""
-        found = await asyncio.to_thread(
-            lambda: builtins.list(self.list(config, filter=filter, before=before, limit=limit))
-        )
-        for item in found:
-            yield item
-
     def list(
         self,
         config: RunnableConfig | None,
@@ -133,6 +86,18 @@ class AgentLedgerSaver(BaseCheckpointSaver[str]):
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
         return self._core.list(self.serde, config, filter=filter, before=before, limit=limit)
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        return codec.next_version(current)
+
+    aget_tuple = in_thread(get_tuple)
+    aput = in_thread(put)
+    aput_writes = in_thread(put_writes)
+    adelete_thread = in_thread(delete_thread)
+    adelete_for_runs = in_thread(delete_for_runs)
+    acopy_thread = in_thread(copy_thread)
+    aprune = in_thread(prune)
+    alist = iter_in_thread(list)
 
 
 class AsyncAgentLedgerSaver(BaseCheckpointSaver[str]):
@@ -201,50 +166,11 @@ class AsyncAgentLedgerSaver(BaseCheckpointSaver[str]):
     def get_next_version(self, current: str | None, channel: None) -> str:
         return codec.next_version(current)
 
-    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return self._bridge.run(lambda: self.aget_tuple(config))
-
-    def put(
-        self,
-        config: RunnableConfig,
-        checkpoint: Checkpoint,
-        metadata: CheckpointMetadata,
-        new_versions: ChannelVersions,
-    ) -> RunnableConfig:
-        return self._bridge.run(lambda: self.aput(config, checkpoint, metadata, new_versions))
-
-    def put_writes(
-        self,
-        config: RunnableConfig,
-        writes: Sequence[tuple[str, Any]],
-        task_id: str,
-        task_path: str = "",
-    ) -> None:
-        self._bridge.run(lambda: self.aput_writes(config, writes, task_id, task_path))
-
-    def delete_thread(self, thread_id: str) -> None:
-        self._bridge.run(lambda: self.adelete_thread(thread_id))
-
-    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        self._bridge.run(lambda: self.adelete_for_runs(run_ids))
-
-    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        self._bridge.run(lambda: self.acopy_thread(source_thread_id, target_thread_id))
-
-    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        self._bridge.run(lambda: self.aprune(thread_ids, strategy=strategy))
-
-    def list(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
-    ) -> Iterator[CheckpointTuple]:
-        """The listing read whole on the saver's loop, then yielded."""
-
-        async def collect() -> builtins.list[CheckpointTuple]:
-            return [t async for t in self.alist(config, filter=filter, before=before, limit=limit)]
-
-        yield from self._bridge.run(collect)
+    get_tuple = on_loop(aget_tuple)
+    put = on_loop(aput)
+    put_writes = on_loop(aput_writes)
+    delete_thread = on_loop(adelete_thread)
+    delete_for_runs = on_loop(adelete_for_runs)
+    copy_thread = on_loop(acopy_thread)
+    prune = on_loop(aprune)
+    list = iter_on_loop(alist)

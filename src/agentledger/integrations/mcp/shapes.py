@@ -5,6 +5,7 @@ records) so that the output schema and the text a model sees say what each part 
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, Field
 
@@ -40,6 +41,10 @@ Kinds = Annotated[
 JsonObject = Annotated[
     dict[str, object] | None,
     Field(description="Any JSON object.", examples=[{"source": "email"}]),
+]
+NewId = Annotated[
+    UUID | None,
+    Field(description="Your id for it: creating the same id again returns it."),
 ]
 
 

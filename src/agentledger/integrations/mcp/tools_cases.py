@@ -20,6 +20,7 @@ from agentledger.integrations.mcp.shapes import (
     CaseResult,
     CommentResult,
     JsonObject,
+    NewId,
     UpsertedCaseResult,
 )
 from agentledger.integrations.mcp.toolkit import READ, WRITE, WRITE_AGAIN, tool
@@ -169,10 +170,7 @@ def register(server: MCPServer, access: Access) -> None:
         ] = None,
         attrs: JsonObject = None,
         by: By = None,
-        id: Annotated[
-            UUID | None,
-            Field(description="Your id for it: creating the same id again returns it."),
-        ] = None,
+        id: NewId = None,
     ) -> CaseResult:
         """Open a case of a kind in its initial status. With an external id of its own,
         prefer cases_upsert, which also updates the case when it exists."""

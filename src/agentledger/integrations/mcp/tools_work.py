@@ -17,6 +17,7 @@ from agentledger.integrations.mcp.shapes import (
     ChunkResult,
     ClaimedTasks,
     JsonObject,
+    NewId,
     SessionDigest,
     SessionResult,
     TaskResult,
@@ -169,10 +170,7 @@ def register(server: MCPServer, access: Access) -> None:
         ] = None,
         summary: Annotated[str, Field(description="What it is for, or has reached so far.")] = "",
         metadata: JsonObject = None,
-        id: Annotated[
-            UUID | None,
-            Field(description="Your id for it: creating the same id again returns it."),
-        ] = None,
+        id: NewId = None,
     ) -> SessionResult:
         """Start a collaborative session: a place for a conversation's chunks and artifacts
         that people and agents come back to."""
