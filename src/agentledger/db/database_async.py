@@ -32,7 +32,6 @@ from agentledger.db.connect import (
     read_conninfo,
 )
 from agentledger.db.driver_async import (
-    BEGIN,
     Commit,
     discard_transaction,
     drive,
@@ -40,6 +39,7 @@ from agentledger.db.driver_async import (
     forget_prepared,
     notified,
     run_lone,
+    run_own,
     wake_after,
 )
 from agentledger.db.freshness import WriteMark
@@ -47,7 +47,7 @@ from agentledger.db.leader_async import AsyncLeaderLock
 from agentledger.db.listen_async import AsyncListener
 from agentledger.db.spool import Spool
 from agentledger.db.standby_async import AsyncStandby
-from agentledger.db.statements import Gen, Op, Stmt
+from agentledger.db.statements import Gen, Op
 from agentledger.db.translate import is_connection_failure, is_driver_error, translate
 from agentledger.errors import LedgerError, Spooled, Unavailable
 
@@ -255,6 +255,7 @@ class AsyncDatabase:
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             committing = False  # from here on a lost connection leaves the outcome unknown
+            commit = Commit()
             try:
                 async with pool.connection() as conn:
                     if standby is not None and lsn and not await standby.caught_up(conn, lsn):
@@ -264,21 +265,15 @@ class AsyncDatabase:
                             committing = True
                             wake = binding.wake(notified(first))
                             return await run_lone(conn, binding.statement(), first, gen, wake)
-                        # BEGIN, the binding and the first statement share one round trip,
-                        # COMMIT (and the listeners' wake-up) another.
-                        woken: set[str] = set()
-                        commit = Commit()
-                        try:
-                            async with conn.cursor() as cur, conn.pipeline() as pipeline:
-                                await cur.execute(BEGIN)
-                                bound = _bound(binding, first, gen)
-                                result = await drive(cur, bound, pipeline, woken)
-                                committing = True
-                                await commit.queue(conn, binding.wake(woken))
-                        except psycopg.Error as exc:
-                            if not commit.absorbs(exc):
-                                raise
-                        return result
+                        return await run_own(
+                            conn,
+                            binding.statement(),
+                            first,
+                            gen,
+                            commit,
+                            binding.wake,
+                            final_commits=op.idempotent,
+                        )
                     except BaseException as exc:
                         await discard_transaction(conn)
                         if isinstance(exc, psycopg.Error):
@@ -292,6 +287,7 @@ class AsyncDatabase:
                         standby.failed(exc)
                     raise _ToPrimary(str(exc)) from exc
                 retry = is_connection_failure(exc) and attempt < attempts
+                committing = committing or commit.queued
                 if not retry or (committing and not op.idempotent):
                     err = translate(exc, tenant=binding.tenant)
                     if committing and is_connection_failure(exc):
@@ -410,19 +406,6 @@ def _pool(
         name=name,
         open=False,
     )
-
-
-def _bound(binding: Binding, first: Stmt, rest: Gen[T]) -> Gen[T]:
-    """An operation (its first statement already drawn) preceded by its binding, so both
-    travel in one pipeline flush."""
-    yield binding.statement()
-    stmt = first
-    while True:
-        result = yield stmt
-        try:
-            stmt = rest.send(result)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
 
 
 async def _configure(conn: AsyncConnection[DictRow]) -> None:

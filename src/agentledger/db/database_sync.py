@@ -33,7 +33,6 @@ from agentledger.db.connect import (
     read_conninfo,
 )
 from agentledger.db.driver_sync import (
-    BEGIN,
     Commit,
     discard_transaction,
     drive,
@@ -41,6 +40,7 @@ from agentledger.db.driver_sync import (
     forget_prepared,
     notified,
     run_lone,
+    run_own,
     wake_after,
 )
 from agentledger.db.freshness import WriteMark
@@ -48,7 +48,7 @@ from agentledger.db.leader_sync import LeaderLock
 from agentledger.db.listen_sync import Listener
 from agentledger.db.spool import Spool
 from agentledger.db.standby_sync import Standby
-from agentledger.db.statements import Gen, Op, Stmt
+from agentledger.db.statements import Gen, Op
 from agentledger.db.translate import is_connection_failure, is_driver_error, translate
 from agentledger.errors import LedgerError, Spooled, Unavailable
 
@@ -250,6 +250,7 @@ class Database:
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             committing = False  # from here on a lost connection leaves the outcome unknown
+            commit = Commit()
             try:
                 with pool.connection() as conn:
                     if standby is not None and lsn and not standby.caught_up(conn, lsn):
@@ -259,21 +260,15 @@ class Database:
                             committing = True
                             wake = binding.wake(notified(first))
                             return run_lone(conn, binding.statement(), first, gen, wake)
-                        # BEGIN, the binding and the first statement share one round trip,
-                        # COMMIT (and the listeners' wake-up) another.
-                        woken: set[str] = set()
-                        commit = Commit()
-                        try:
-                            with conn.cursor() as cur, conn.pipeline() as pipeline:
-                                cur.execute(BEGIN)
-                                bound = _bound(binding, first, gen)
-                                result = drive(cur, bound, pipeline, woken)
-                                committing = True
-                                commit.queue(conn, binding.wake(woken))
-                        except psycopg.Error as exc:
-                            if not commit.absorbs(exc):
-                                raise
-                        return result
+                        return run_own(
+                            conn,
+                            binding.statement(),
+                            first,
+                            gen,
+                            commit,
+                            binding.wake,
+                            final_commits=op.idempotent,
+                        )
                     except BaseException as exc:
                         discard_transaction(conn)
                         if isinstance(exc, psycopg.Error):
@@ -287,6 +282,7 @@ class Database:
                         standby.failed(exc)
                     raise _ToPrimary(str(exc)) from exc
                 retry = is_connection_failure(exc) and attempt < attempts
+                committing = committing or commit.queued
                 if not retry or (committing and not op.idempotent):
                     err = translate(exc, tenant=binding.tenant)
                     if committing and is_connection_failure(exc):
@@ -403,19 +399,6 @@ def _pool(
         name=name,
         open=False,
     )
-
-
-def _bound(binding: Binding, first: Stmt, rest: Gen[T]) -> Gen[T]:
-    """An operation (its first statement already drawn) preceded by its binding, so both
-    travel in one pipeline flush."""
-    yield binding.statement()
-    stmt = first
-    while True:
-        result = yield stmt
-        try:
-            stmt = rest.send(result)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
 
 
 def _configure(conn: Connection[DictRow]) -> None:

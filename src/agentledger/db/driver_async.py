@@ -14,6 +14,7 @@ connection back as the pool expects it after a failure.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, LiteralString, TypeVar, cast
 
 import psycopg
@@ -41,9 +42,19 @@ async def execute(
     In pipeline mode a statement whose result is not needed is only queued: it travels
     with the next one that is (or with COMMIT).
     """
+    await send(cur, stmt, pipeline)
+    if stmt.many or stmt.fetch == "none":
+        return None
+    if pipeline is not None:
+        await pipeline.sync()
+    return await result_of(cur, stmt)
+
+
+async def send(cur: AsyncCursor[DictRow], stmt: Stmt, pipeline: AsyncPipeline | None) -> None:
+    """Send one statement (in pipeline mode: queue it) without reading its result."""
     if stmt.many:
         await cur.executemany(stmt.query.sql, stmt.params)
-        return None
+        return
     generic = stmt.query.generic and pipeline is not None  # queued: no round trip of its own
     if generic:
         await cur.connection.execute(GENERIC_PLAN)
@@ -51,11 +62,6 @@ async def execute(
     await cur.execute(stmt.query.sql, stmt.params, binary=stmt.fetch == "tuples")
     if generic:
         await cur.connection.execute(ANY_PLAN)
-    if stmt.fetch == "none":
-        return None
-    if pipeline is not None:
-        await pipeline.sync()
-    return await result_of(cur, stmt)
 
 
 async def result_of(cur: AsyncCursor[DictRow], stmt: Stmt) -> Any:
@@ -92,15 +98,33 @@ async def drive(
 ) -> T:
     """Run an operation's generator on ``cur`` to completion; its return value. The
     channels its statements notify are added to ``woken``."""
+    _, value = await _steps(cur, gen, pipeline, woken, finals=False)
+    return cast(T, value)
+
+
+async def _steps(
+    cur: AsyncCursor[DictRow],
+    gen: Gen[Any],
+    pipeline: AsyncPipeline | None,
+    woken: set[str] | None,
+    *,
+    finals: bool,
+) -> tuple[Stmt | None, Any]:
+    """Run ``gen``'s statements: (None, its return value); with ``finals``, as soon as it
+    yields a statement marked :meth:`Stmt.final`, (that statement, None), the statement
+    queued and its result not read yet."""
     result: Any = None
     try:
         while True:
             stmt = gen.send(result)
             if stmt.query.notifies is not None and woken is not None:
                 woken.add(stmt.query.notifies)
+            if finals and stmt.last:
+                await send(cur, stmt, pipeline)
+                return stmt, None
             result = await execute(cur, stmt, pipeline)
     except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+        return None, stop.value
 
 
 class Commit:
@@ -113,10 +137,12 @@ class Commit:
 
     def __init__(self) -> None:
         self._done: AsyncCursor[DictRow] | None = None
+        self.queued = False  # from then on a lost connection leaves the outcome unknown
 
     async def queue(self, conn: AsyncConnection[DictRow], wake: Stmt | None) -> None:
         # Never prepared: when a statement before them fails, the server skips them up to
         # the Sync, and a statement psycopg meant to prepare there would not exist.
+        self.queued = True
         self._done = await conn.execute(COMMIT, prepare=False)
         if wake is not None:
             await conn.execute(wake.query.sql, wake.params, prepare=False)
@@ -128,6 +154,56 @@ class Commit:
             return False
         log.warning("waking listeners after a commit failed: %s", exc)
         return True
+
+
+async def run_own(
+    conn: AsyncConnection[DictRow],
+    binding: Stmt,
+    first: Stmt,
+    rest: Gen[T],
+    commit: Commit,
+    wake: Callable[[set[str]], Stmt | None],
+    *,
+    final_commits: bool,
+) -> T:
+    """Run an operation (its ``first`` statement already drawn from ``rest``) as a
+    transaction of its own. BEGIN, the binding and the first statement share one round
+    trip; COMMIT and the wake-up of the channels it wrote for go with the pipeline's
+    closing Sync, after its last statement, or, with ``final_commits`` (an idempotent
+    operation), with the statement marked :meth:`Stmt.final`, whose result is read once
+    they all arrived. On failure ``commit.queued`` tells whether COMMIT was sent."""
+    woken: set[str] = set()
+    gen = _bound(binding, first, rest)
+    async with conn.cursor() as cur:
+        try:
+            async with conn.pipeline() as pipeline:
+                await cur.execute(BEGIN)
+                final, value = await _steps(cur, gen, pipeline, woken, finals=final_commits)
+                await commit.queue(conn, wake(woken))
+        except psycopg.Error as exc:
+            if not commit.absorbs(exc):
+                raise
+        if final is None:
+            return cast(T, value)
+        result = await result_of(cur, final)
+    try:
+        gen.send(result)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    raise AssertionError(f"a statement after {final.query.name}, which was marked final")
+
+
+def _bound(binding: Stmt, first: Stmt, rest: Gen[T]) -> Gen[T]:
+    """An operation (its first statement already drawn) preceded by its binding, so both
+    travel in one pipeline flush."""
+    yield binding
+    stmt = first
+    while True:
+        result = yield stmt
+        try:
+            stmt = rest.send(result)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
 
 
 async def run_lone(

@@ -16,6 +16,7 @@ connection back as the pool expects it after a failure.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, LiteralString, TypeVar, cast
 
 import psycopg
@@ -41,9 +42,19 @@ def execute(cur: Cursor[DictRow], stmt: Stmt, pipeline: Pipeline | None = None) 
     In pipeline mode a statement whose result is not needed is only queued: it travels
     with the next one that is (or with COMMIT).
     """
+    send(cur, stmt, pipeline)
+    if stmt.many or stmt.fetch == "none":
+        return None
+    if pipeline is not None:
+        pipeline.sync()
+    return result_of(cur, stmt)
+
+
+def send(cur: Cursor[DictRow], stmt: Stmt, pipeline: Pipeline | None) -> None:
+    """Send one statement (in pipeline mode: queue it) without reading its result."""
     if stmt.many:
         cur.executemany(stmt.query.sql, stmt.params)
-        return None
+        return
     generic = stmt.query.generic and pipeline is not None  # queued: no round trip of its own
     if generic:
         cur.connection.execute(GENERIC_PLAN)
@@ -51,11 +62,6 @@ def execute(cur: Cursor[DictRow], stmt: Stmt, pipeline: Pipeline | None = None) 
     cur.execute(stmt.query.sql, stmt.params, binary=stmt.fetch == "tuples")
     if generic:
         cur.connection.execute(ANY_PLAN)
-    if stmt.fetch == "none":
-        return None
-    if pipeline is not None:
-        pipeline.sync()
-    return result_of(cur, stmt)
 
 
 def result_of(cur: Cursor[DictRow], stmt: Stmt) -> Any:
@@ -92,15 +98,33 @@ def drive(
 ) -> T:
     """Run an operation's generator on ``cur`` to completion; its return value. The
     channels its statements notify are added to ``woken``."""
+    _, value = _steps(cur, gen, pipeline, woken, finals=False)
+    return cast(T, value)
+
+
+def _steps(
+    cur: Cursor[DictRow],
+    gen: Gen[Any],
+    pipeline: Pipeline | None,
+    woken: set[str] | None,
+    *,
+    finals: bool,
+) -> tuple[Stmt | None, Any]:
+    """Run ``gen``'s statements: (None, its return value); with ``finals``, as soon as it
+    yields a statement marked :meth:`Stmt.final`, (that statement, None), the statement
+    queued and its result not read yet."""
     result: Any = None
     try:
         while True:
             stmt = gen.send(result)
             if stmt.query.notifies is not None and woken is not None:
                 woken.add(stmt.query.notifies)
+            if finals and stmt.last:
+                send(cur, stmt, pipeline)
+                return stmt, None
             result = execute(cur, stmt, pipeline)
     except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+        return None, stop.value
 
 
 class Commit:
@@ -113,10 +137,12 @@ class Commit:
 
     def __init__(self) -> None:
         self._done: Cursor[DictRow] | None = None
+        self.queued = False  # from then on a lost connection leaves the outcome unknown
 
     def queue(self, conn: Connection[DictRow], wake: Stmt | None) -> None:
         # Never prepared: when a statement before them fails, the server skips them up to
         # the Sync, and a statement psycopg meant to prepare there would not exist.
+        self.queued = True
         self._done = conn.execute(COMMIT, prepare=False)
         if wake is not None:
             conn.execute(wake.query.sql, wake.params, prepare=False)
@@ -128,6 +154,56 @@ class Commit:
             return False
         log.warning("waking listeners after a commit failed: %s", exc)
         return True
+
+
+def run_own(
+    conn: Connection[DictRow],
+    binding: Stmt,
+    first: Stmt,
+    rest: Gen[T],
+    commit: Commit,
+    wake: Callable[[set[str]], Stmt | None],
+    *,
+    final_commits: bool,
+) -> T:
+    """Run an operation (its ``first`` statement already drawn from ``rest``) as a
+    transaction of its own. BEGIN, the binding and the first statement share one round
+    trip; COMMIT and the wake-up of the channels it wrote for go with the pipeline's
+    closing Sync, after its last statement, or, with ``final_commits`` (an idempotent
+    operation), with the statement marked :meth:`Stmt.final`, whose result is read once
+    they all arrived. On failure ``commit.queued`` tells whether COMMIT was sent."""
+    woken: set[str] = set()
+    gen = _bound(binding, first, rest)
+    with conn.cursor() as cur:
+        try:
+            with conn.pipeline() as pipeline:
+                cur.execute(BEGIN)
+                final, value = _steps(cur, gen, pipeline, woken, finals=final_commits)
+                commit.queue(conn, wake(woken))
+        except psycopg.Error as exc:
+            if not commit.absorbs(exc):
+                raise
+        if final is None:
+            return cast(T, value)
+        result = result_of(cur, final)
+    try:
+        gen.send(result)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    raise AssertionError(f"a statement after {final.query.name}, which was marked final")
+
+
+def _bound(binding: Stmt, first: Stmt, rest: Gen[T]) -> Gen[T]:
+    """An operation (its first statement already drawn) preceded by its binding, so both
+    travel in one pipeline flush."""
+    yield binding
+    stmt = first
+    while True:
+        result = yield stmt
+        try:
+            stmt = rest.send(result)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
 
 
 def run_lone(

@@ -74,6 +74,7 @@ class Stmt:
     fetch: Fetch
     many: bool = False
     lone: bool = False  # see alone()
+    last: bool = False  # see final()
 
     def alone(self) -> Stmt:
         """This statement, marked as its operation's only one.
@@ -86,6 +87,18 @@ class Stmt:
         if self.many:
             raise ValueError(f"{self.query.name}: a statement run many times is never alone")
         return replace(self, lone=True)
+
+    def final(self) -> Stmt:
+        """This statement, marked as its operation's last one.
+
+        When an idempotent operation runs as its own transaction, COMMIT travels with this
+        statement in its round trip (a lost connection then retries the operation, as one
+        lost during COMMIT does). Inside a caller's transaction, or in an operation that is
+        not idempotent, it runs like any other. The operation must yield nothing after it.
+        """
+        if self.many:
+            raise ValueError(f"{self.query.name}: a statement run many times is never final")
+        return replace(self, last=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ def upsert(entity: NewEntity, *, merge: str = "shallow") -> Gen[Entity]:
     """
     mode = v.choice("merge", merge, MERGES)
     row = _entity_row(entity, "entity", mode)
-    rows = yield from _upsert_rows([row], mode)
+    rows = yield from _upsert_rows([row], mode, last=True)
     return entity_from_row(rows[0])
 
 
@@ -145,9 +145,9 @@ def upsert_many(
         last[ident] = at
     ids: dict[tuple[str, str], UUID] = {}
     inserted = 0
-    for batch in rounds:
+    for n, batch in enumerate(rounds, 1):
         # A stable order keeps concurrent batches that share keys from deadlocking.
-        rows = yield from _upsert_rows([batch[k] for k in sorted(batch)], mode)
+        rows = yield from _upsert_rows([batch[k] for k in sorted(batch)], mode, n == len(rounds))
         ids.update({(r["user_id"] or "", r["dedup_key"]): r["id"] for r in rows})
         inserted += sum(1 for r in rows if r["inserted"])
     return UpsertResult(
@@ -155,7 +155,8 @@ def upsert_many(
     )
 
 
-def _upsert_rows(rows: list[dict[str, Any]], mode: str) -> Gen[list[dict[str, Any]]]:
+def _upsert_rows(rows: list[dict[str, Any]], mode: str, last: bool) -> Gen[list[dict[str, Any]]]:
+    """Upsert ``rows``; ``last``: the operation yields nothing after this call."""
     if any(r["name"] is None for r in rows):
         # Locked, so the name read is the one the upsert keeps (no rename or delete between);
         # all the batch's rows, in the upsert's order, so that batches lock in one order.
@@ -178,18 +179,21 @@ def _upsert_rows(rows: list[dict[str, Any]], mode: str) -> Gen[list[dict[str, An
         found = yield SPACES.vector_spaces.one(feature="entity embeddings")
         for r in embedded:
             for name, (field, vector) in r["embedding"].items():
-                if name not in targets:
-                    targets[name] = spaces.resolve(found["spaces"], name, _space_field(field))
+                if name not in targets:  # named by "space" for "embedding", else by its key
+                    where = "space" if field == "embedding" else field
+                    targets[name] = spaces.resolve(found["spaces"], name, where)
                 spaces.check(field, vector, targets[name])
     # The built-in space's vectors go in the upsert itself, aligned with its rows: set
     # after it, each would write the row (and every index) a second time.
     builtin = Vectors(_builtin_vector(r, targets) for r in rows)
     payload = json.dumps([{k: x for k, x in r.items() if k != "embedding"} for r in rows])
-    result: list[dict[str, Any]] = yield (
-        Q.upsert_entities_embedded.all(rows=payload, mode=mode, embeddings=builtin)
-        if any(x is not None for x in builtin)
-        else Q.upsert_entities.all(rows=payload, mode=mode)
-    )
+    if any(x is not None for x in builtin):
+        upsert = Q.upsert_entities_embedded.all(rows=payload, mode=mode, embeddings=builtin)
+    else:
+        upsert = Q.upsert_entities.all(rows=payload, mode=mode)
+    # It ends the operation unless vectors of declared spaces follow it.
+    last = last and all(t.id is None for t in targets.values())
+    result: list[dict[str, Any]] = yield upsert.final() if last else upsert
     space_ids, entity_ids, vectors = Bigints(), Uuids(), Vectors()
     if embedded:
         ids = {(r["user_id"] or "", r["dedup_key"]): r["id"] for r in result}
@@ -210,12 +214,6 @@ def _builtin_vector(row: dict[str, Any], targets: dict[str | None, EmbeddingSpac
         if targets[name].id is None:
             return vector
     return None
-
-
-def _space_field(field: str) -> str:
-    """The field that names a vector's space: ``space`` for ``embedding``, the key itself
-    for ``embeddings[name]``."""
-    return "space" if field == "embedding" else field
 
 
 @operation(writes=False, primary_if="touch")
