@@ -4,19 +4,18 @@ commits nothing, and inside a caller's transaction the mark commits nothing eith
 
 from __future__ import annotations
 
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from psycopg.pq import Trace
 
 from agentledger import Ledger, LedgerError
 from agentledger.config import Settings
 from agentledger.db.binding import QUERIES, Binding
 from agentledger.db.database_sync import Database
 from agentledger.db.statements import Gen, Queries, operation
+from tests.protocol_trace import traced
 
 Q = Queries.beside(__file__, "final_ops.sql")
 
@@ -64,20 +63,9 @@ def _db(ledger: Ledger) -> Database:
     return ledger._db
 
 
-def _traced(ledger: Ledger, run: Callable[[Database], Any]) -> list[str]:
+def _sent(ledger: Ledger, run: Callable[[Database], Any]) -> list[str]:
     """The protocol messages the client sent while ``run`` ran, one per line."""
-    db = _db(ledger)
-    with tempfile.TemporaryFile("w+") as trace:
-        with db.pool.connection() as conn:
-            conn.pgconn.trace(trace.fileno())
-            conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
-        try:
-            run(db)
-        finally:
-            with db.pool.connection() as conn:
-                conn.pgconn.untrace()
-        trace.seek(0)
-        return [line for line in trace.read().splitlines() if line.startswith("F")]
+    return [line for line in traced(ledger, run).splitlines() if line.startswith("F")]
 
 
 def _idle(ledger: Ledger) -> bool:
@@ -90,7 +78,7 @@ def test_an_idempotent_operation_commits_with_its_final_statement(
 ) -> None:
     name = f"m-{uuid.uuid4().hex[:8]}"
     out: list[int] = []
-    sent = _traced(ledger, lambda db: out.append(db.run(mark_idempotent(name, 1), binding)))
+    sent = _sent(ledger, lambda db: out.append(db.run(mark_idempotent(name, 1), binding)))
     assert out == [7]
     syncs = [i for i, line in enumerate(sent) if "Sync" in line]
     commit = next(i for i, line in enumerate(sent) if "COMMIT" in line)
@@ -104,7 +92,7 @@ def test_an_operation_that_is_not_idempotent_keeps_commit_apart(
     ledger: Ledger, binding: Binding
 ) -> None:
     name = f"m-{uuid.uuid4().hex[:8]}"
-    sent = _traced(ledger, lambda db: db.run(mark_once(name, 1), binding))
+    sent = _sent(ledger, lambda db: db.run(mark_once(name, 1), binding))
     syncs = [i for i, line in enumerate(sent) if "Sync" in line]
     commit = next(i for i, line in enumerate(sent) if "COMMIT" in line)
     assert len(syncs) == 3 and syncs[1] < commit < syncs[2], sent

@@ -4,17 +4,18 @@ caller's transaction() it commits nothing."""
 
 from __future__ import annotations
 
-import tempfile
+import functools
 import uuid
 from typing import Any
 
 import pytest
-from psycopg.pq import Trace
 
 from agentledger import Ledger, NotFound
 from agentledger.config import Settings
 from agentledger.db.binding import QUERIES, Binding
-from agentledger.db.statements import Gen, Queries, operation, yields_once
+from agentledger.db.database_sync import Database
+from agentledger.db.statements import Gen, Op, Queries, operation, yields_once
+from tests.protocol_trace import traced
 
 Q = Queries.beside(__file__, "lone_ops.sql")
 
@@ -172,21 +173,8 @@ def test_yields_once_reads_the_operations_source() -> None:
     assert _state_read().single and not _state_twice().single
 
 
-def _traced(ledger: Ledger, run: Any) -> str:
-    """The protocol messages the pool's one connection sent while ``run`` ran."""
-    db = ledger._db
-    assert db is not None
-    with tempfile.TemporaryFile("w+") as trace:
-        with db.pool.connection() as conn:
-            conn.pgconn.trace(trace.fileno())
-            conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
-        try:
-            run(db)
-        finally:
-            with db.pool.connection() as conn:
-                conn.pgconn.untrace()
-        trace.seek(0)
-        return trace.read()
+def _run_into(out: list[Any], op: Op[Any], binding: Binding, db: Database) -> None:
+    out.append(db.run(op, binding))
 
 
 def test_an_idempotent_operation_of_one_statement_sends_no_begin_or_commit(
@@ -201,7 +189,7 @@ def test_an_idempotent_operation_of_one_statement_sends_no_begin_or_commit(
         binding = Binding.to_tenant(tenant)
         for op, begins in ((_state_read, False), (_state_write, True), (_state_twice, True)):
             out: list[dict[str, Any]] = []
-            sent = _traced(ledger, lambda db, op=op, out=out: out.append(db.run(op(), binding)))
+            sent = traced(ledger, functools.partial(_run_into, out, op(), binding))
             assert out == [{"tenant": tenant, "plan_mode": "auto"}]
             assert ("BEGIN" in sent) is begins, op.__name__
             assert ("COMMIT" in sent) is begins, op.__name__

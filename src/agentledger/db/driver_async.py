@@ -186,11 +186,7 @@ async def run_own(
         if final is None:
             return cast(T, value)
         result = await result_of(cur, final)
-    try:
-        gen.send(result)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-    raise AssertionError(f"a statement after {final.query.name}, which was marked final")
+    return _last(gen, final, result, "final")
 
 
 def _bound(binding: Stmt, first: Stmt, rest: Gen[T]) -> Gen[T]:
@@ -238,11 +234,17 @@ async def run_lone(
             if not commit.absorbs(exc):
                 raise
         result = await result_of(cur, stmt)
+    return _last(rest, stmt, result, "alone")
+
+
+def _last(rest: Gen[T], stmt: Stmt, result: Any, mark: str) -> T:
+    """The operation's return value, once ``stmt``, which it marked as its last (``mark``),
+    gives it ``result``; AssertionError if it yields another statement."""
     try:
         rest.send(result)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
-    raise AssertionError(f"a statement after {stmt.query.name}, which was marked alone")
+    raise AssertionError(f"a statement after {stmt.query.name}, which was marked {mark}")
 
 
 def notified(stmt: Stmt) -> set[str]:
