@@ -254,17 +254,17 @@ class AsyncDatabase:
                 first = next(gen)  # the operation's input checks run before it connects
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
-            committing = False  # from here on a lost connection leaves the outcome unknown
-            commit = Commit()
+            commit = Commit()  # once queued, a lost connection leaves the outcome unknown
             try:
                 async with pool.connection() as conn:
                     if standby is not None and lsn and not await standby.caught_up(conn, lsn):
                         raise _ToPrimary("the standby has not replayed the scope's last write")
                     try:
                         if first.lone or (op.single and op.idempotent and not first.many):
-                            committing = True
                             wake = binding.wake(notified(first))
-                            return await run_lone(conn, binding.statement(), first, gen, wake)
+                            return await run_lone(
+                                conn, binding.statement(), first, gen, commit, wake
+                            )
                         return await run_own(
                             conn,
                             binding.statement(),
@@ -287,10 +287,9 @@ class AsyncDatabase:
                         standby.failed(exc)
                     raise _ToPrimary(str(exc)) from exc
                 retry = is_connection_failure(exc) and attempt < attempts
-                committing = committing or commit.queued
-                if not retry or (committing and not op.idempotent):
+                if not retry or (commit.queued and not op.idempotent):
                     err = translate(exc, tenant=binding.tenant)
-                    if committing and is_connection_failure(exc):
+                    if commit.queued and is_connection_failure(exc):
                         err.message = f"{err.message} (the outcome of {op.name} is unknown)"
                         err.args = (err.message,)
                     raise err from exc

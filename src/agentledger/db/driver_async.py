@@ -207,6 +207,7 @@ async def run_lone(
     binding: Stmt,
     stmt: Stmt,
     rest: Gen[T],
+    commit: Commit,
     wake: Stmt | None = None,
 ) -> T:
     """Run an operation whose only statement is ``stmt`` (marked with :meth:`Stmt.alone`, and
@@ -215,10 +216,11 @@ async def run_lone(
     ``binding`` and ``stmt`` run in the pipeline's implicit transaction, with neither BEGIN
     nor COMMIT: the pipeline's closing Sync commits them, and the result is read after it.
     With a ``wake``-up to follow, they are in BEGIN and a :class:`Commit`, still one round
-    trip. Once this is called the commit is under way: a connection lost on the way leaves
-    the outcome unknown. AssertionError if the operation yields another statement.
+    trip. Once this is called the commit is under way (``commit.queued``): a connection lost
+    on the way leaves the outcome unknown. AssertionError if the operation yields another
+    statement.
     """
-    commit = Commit()
+    commit.queued = True
     async with conn.cursor() as cur:
         try:
             async with conn.pipeline() as pipeline:
