@@ -25,7 +25,7 @@ import httpx
 from rich.table import Table
 
 from agentledger import Ledger, demo
-from bench.common import bench_database, console, machine
+from bench.common import add_fast_flag, bench_database, console, machine
 
 
 async def _drive(
@@ -81,11 +81,12 @@ def _server(database_url: str, data_dir: str) -> Iterator[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    add_fast_flag(parser)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=16)
     args = parser.parse_args(argv)
     console.print(machine())
-    with bench_database("api") as db:
+    with bench_database("api", fast=args.fast) as db:
         with Ledger(db.settings, migrate=False) as ledger:
             tid = f"bench-{uuid.uuid4().hex[:6]}"
             ledger.tenants.create(tid)

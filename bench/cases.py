@@ -39,6 +39,7 @@ from agentledger.db.migrations.helpers import DEFAULT_APP_ROLE
 from agentledger.db.statements import Stmt, run_offline
 from agentledger.ledger import TenantScope
 from bench.common import (
+    add_fast_flag,
     bench_database,
     console,
     machine,
@@ -77,13 +78,17 @@ COLUMNS = (
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    add_fast_flag(parser)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     sizes, queries, repeats = (
         ((1_000, 10_000), 40, 3) if args.quick else ((10_000, 1_000_000), 400, 5)
     )
     console.print(machine())
-    with bench_database("cases") as db, Ledger(db.settings, migrate=False) as ledger:
+    with (
+        bench_database("cases", fast=args.fast) as db,
+        Ledger(db.settings, migrate=False) as ledger,
+    ):
         ledger.tenants.create(TENANT)
         scope = ledger.tenant(TENANT)
         for kind, spec in KINDS.items():

@@ -6,6 +6,7 @@ in the same run on the same server, and prints ratios; nothing here is a pass/fa
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import platform
@@ -13,7 +14,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,15 +40,41 @@ class BenchDatabase:
     app_url: str
 
 
+def add_fast_flag(parser: argparse.ArgumentParser) -> None:
+    """Every suite runs on a durable server unless asked for a quick one."""
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="an embedded server without fsync (quick local runs; labelled in the results)",
+    )
+
+
+def server_options(fast: bool) -> tuple[str, ...]:
+    """The embedded server's options: durable as users run PostgreSQL, or ``fast``."""
+    return FAST_OPTIONS if fast else ()
+
+
+def durability(url: str) -> str:
+    """How the server commits, for titles and the published run's header."""
+    with psycopg.connect(url) as conn:
+        fsync, sync = (
+            str(conn.execute("SELECT current_setting(%s)", [name]).fetchone()[0])  # type: ignore[index]
+            for name in ("fsync", "synchronous_commit")
+        )
+    if fsync == "on" and sync == "on":
+        return "durable server"
+    return f"fsync {fsync}, synchronous_commit {sync}"
+
+
 @contextlib.contextmanager
-def shared_server() -> Iterator[str]:
+def shared_server(*, fast: bool = False) -> Iterator[str]:
     """DATABASE_URL, or one throwaway embedded server for a whole run (its maintenance URL)."""
     url = os.environ.get("DATABASE_URL")
     if url:
         yield url
         return
     with tempfile.TemporaryDirectory(prefix="al-bench-") as tmp:
-        server = EmbeddedServer(Path(tmp), options=FAST_OPTIONS)
+        server = EmbeddedServer(Path(tmp), options=server_options(fast))
         server.start()
         try:
             yield server.url("postgres")
@@ -56,18 +83,16 @@ def shared_server() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def bench_database(
-    name: str = "bench", options: tuple[str, ...] = FAST_OPTIONS
-) -> Iterator[BenchDatabase]:
-    """A fresh migrated database: on DATABASE_URL's server, else a throwaway embedded one
-    started with ``options`` (default: no fsync; ``()`` for a durable server)."""
+def bench_database(name: str = "bench", *, fast: bool = False) -> Iterator[BenchDatabase]:
+    """A fresh migrated database: on DATABASE_URL's server, else a throwaway embedded one,
+    durable unless ``fast``."""
     from agentledger.db.connect import app_conninfo
 
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="al-bench-")))
         server_url = os.environ.get("DATABASE_URL")
         if not server_url:
-            server = EmbeddedServer(tmp, options=options)
+            server = EmbeddedServer(tmp, options=server_options(fast))
             server.start()
             stack.callback(server.stop, "immediate")
             server_url = server.url("postgres")
@@ -127,6 +152,28 @@ def measure(label: str, fn: Callable[[], object], *, units: int = 1, repeats: in
     return timing
 
 
+def measure_each(
+    label: str, ops: Callable[[], Sequence[Callable[[], object]]], *, repeats: int = 5
+) -> Timing:
+    """Single operations timed one by one, so their p50 and p99 are kept: ``ops()`` makes
+    one repeat's operations (outside the clock); one warm-up repeat first."""
+    for op in ops():
+        op()
+    timing = Timing(label)
+    for _ in range(repeats):
+        round_ = ops()
+        timing.units = len(round_)
+        total = 0.0
+        for op in round_:
+            start = time.perf_counter()
+            op()
+            took = time.perf_counter() - start
+            timing.latencies.append(took)
+            total += took
+        timing.samples.append(total)
+    return timing
+
+
 # Every ratio printed in a run, for `python -m bench` to publish (json, Markdown, chart).
 RECORDED: list[dict[str, Any]] = []
 
@@ -152,6 +199,18 @@ def record_growth(
     return ratio
 
 
+def latency_record(ours: Timing, base: Timing) -> dict[str, Any]:
+    """p50 and p99 in ms of each side's single operations, where both kept them."""
+    if not (ours.latencies and base.latencies):
+        return {}
+    return {
+        "latency_ms": {
+            side: [round(t.percentile(q) * 1000, 3) for q in (0.5, 0.99)]
+            for side, t in (("ours", ours), ("baseline", base))
+        }
+    }
+
+
 def ratio_table(title: str, rows: list[tuple[Timing, Timing]]) -> Table:
     """Each row: (ours, baseline). Ratio > 1 means ours is slower than the baseline."""
     for ours, base in rows:
@@ -165,20 +224,33 @@ def ratio_table(title: str, rows: list[tuple[Timing, Timing]]) -> Table:
                 "time_ratio": ours.median / base.median,
                 "spread": [ours.spread, base.spread],
                 "repeats": len(ours.samples),
+                **latency_record(ours, base),
             }
         )
     table = Table(title=title)
-    for col in ("scenario", "ours ops/s", "baseline", "baseline ops/s", "time ratio", "spread"):
+    columns = ["scenario", "ours ops/s", "baseline", "baseline ops/s", "time ratio", "spread"]
+    kept = any(latency_record(ours, base) for ours, base in rows)
+    if kept:
+        columns.append("p50 / p99 ms (ours · baseline)")
+    for col in columns:
         table.add_column(col, justify="right" if col != "scenario" else "left")
     for ours, base in rows:
-        table.add_row(
+        cells = [
             ours.label,
             f"{ours.per_second:,.0f}",
             base.label,
             f"{base.per_second:,.0f}",
             f"{ours.median / base.median:.2f}x",
             f"{ours.spread:.0%} / {base.spread:.0%}",
-        )
+        ]
+        if kept:
+            latency = latency_record(ours, base).get("latency_ms")
+            cells.append(
+                " · ".join(f"{p50:.2f} / {p99:.2f}" for p50, p99 in latency.values())
+                if latency
+                else ""
+            )
+        table.add_row(*cells)
     return table
 
 

@@ -26,13 +26,14 @@ from rich.table import Table
 
 from agentledger import Ledger, NewEvent
 from agentledger.db.adapters import register_adapters
-from agentledger.db.embedded import FAST_OPTIONS
 from agentledger.events.follow_sync import Follower
 from agentledger.events.ops import Q
 from bench.common import (
     Timing,
+    add_fast_flag,
     bench_database,
     console,
+    durability,
     machine,
     progress,
     ratio_table,
@@ -128,18 +129,6 @@ def latency_table(title: str, timings: list[Timing]) -> Table:
     return table
 
 
-def durability(url: str) -> str:
-    """How the server commits, for the tables' titles."""
-    with psycopg.connect(url) as conn:
-        fsync, sync = (
-            str(conn.execute(f"SHOW {name}").fetchone()[0])  # type: ignore[index]
-            for name in ("fsync", "synchronous_commit")
-        )
-    if fsync == "on" and sync == "on":
-        return "durable server"
-    return f"fsync {fsync}, synchronous_commit {sync}"
-
-
 class Peer:
     """eventsourcing's PostgresApplicationRecorder, configured as its docs advise (a pooled
     datastore, the default table)."""
@@ -192,9 +181,7 @@ def peer(url: str, pool_size: int) -> Peer | None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run)")
-    parser.add_argument(
-        "--fast", action="store_true", help="a server without fsync (quick runs; labelled)"
-    )
+    add_fast_flag(parser)
     parser.add_argument("--singles", type=int, default=None)
     parser.add_argument("--batch", type=int, default=None)
     parser.add_argument("--writers", type=int, default=8)
@@ -206,8 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     repeats = 2 if args.quick else 5
     console.print(machine())
 
-    options = FAST_OPTIONS if args.fast else ()
-    with bench_database("events", options=options) as bdb:
+    with bench_database("events", fast=args.fast) as bdb:
         mode = durability(bdb.owner_url)
         console.print(f"server: {mode}")
         settings = bdb.settings.model_copy(update={"pool_max_size": max(10, writers + 2)})

@@ -27,6 +27,7 @@ import psycopg
 from agentledger import HashingEmbedder, Ledger
 from bench.common import (
     Timing,
+    add_fast_flag,
     bench_database,
     console,
     machine,
@@ -41,6 +42,7 @@ WORDS += ["churn", "upsell", "security", "audit", "roadmap", "integration", "dis
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    add_fast_flag(parser)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     try:
@@ -60,7 +62,10 @@ def main(argv: list[str] | None = None) -> None:
     rnd = random.Random(5)
     embedder = HashingEmbedder()
     console.print(machine())
-    with bench_database("langgraph") as db, Ledger(db.settings, migrate=False) as ledger:
+    with (
+        bench_database("langgraph", fast=args.fast) as db,
+        Ledger(db.settings, migrate=False) as ledger,
+    ):
         ledger.tenants.create("bench")
         scope = ledger.tenant("bench")
         ours = AgentLedgerStore(scope, embedder=embedder, fields=["text"])

@@ -25,6 +25,7 @@ import psycopg
 from agentledger import Filter, Ledger, NewEntity
 from agentledger.memory import filters, ops, search
 from bench.common import (
+    add_fast_flag,
     bench_database,
     console,
     machine,
@@ -58,6 +59,7 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
+    add_fast_flag(parser)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=1_000_000)
@@ -68,7 +70,10 @@ def main(argv: list[str] | None = None) -> None:
     console.print(machine())
     rng = random.Random(7)
     corpus = Corpus(seed=7)
-    with bench_database("memory") as bdb, Ledger(bdb.settings, migrate=False) as ledger:
+    with (
+        bench_database("memory", fast=args.fast) as bdb,
+        Ledger(bdb.settings, migrate=False) as ledger,
+    ):
         tid = "bench"
         ledger.tenants.create(tid)
         mem = ledger.tenant(tid).memory

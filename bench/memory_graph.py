@@ -28,6 +28,7 @@ from psycopg.rows import dict_row
 from agentledger import Filter
 from agentledger.memory import filters, graph, ops
 from bench.common import (
+    add_fast_flag,
     bench_database,
     console,
     machine,
@@ -50,6 +51,7 @@ NODES_A_USER = 100
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    add_fast_flag(parser)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     graph_nodes = 500 if args.quick else 5000
@@ -61,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     def run(coro: Coroutine[Any, Any, T]) -> T:
         return loop.run_until_complete(coro)
 
-    with bench_database("graph") as db:
+    with bench_database("graph", fast=args.fast) as db:
         backend = PostgresMemoryBackend(settings=db.settings)
         run(backend.initialize())
         tenant = backend.tenant

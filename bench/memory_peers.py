@@ -3,7 +3,7 @@ single and batch writes, get by key, filtered search, and vector search in a sco
 namespace with recall against exact search. Both get the same documents and the same
 embeddings (a deterministic hashing embedder), on the same server, in the same run.
 
-    python -m bench.memory_peers [--quick]
+    python -m bench.memory_peers [--quick] [--fast]
 """
 
 from __future__ import annotations
@@ -11,15 +11,19 @@ from __future__ import annotations
 import argparse
 import random
 import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from agentledger import Filter, HashingEmbedder, Ledger
 from bench.common import (
     Timing,
+    add_fast_flag,
     bench_database,
     console,
     machine,
     measure,
+    measure_each,
     progress,
     ratio_table,
 )
@@ -58,6 +62,7 @@ def documents(n: int, rnd: random.Random) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    add_fast_flag(parser)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     try:
@@ -73,7 +78,10 @@ def main(argv: list[str] | None = None) -> None:
     rnd = random.Random(3)
     embedder = HashingEmbedder()
     console.print(machine())
-    with bench_database("mempeer") as db, Ledger(db.settings, migrate=False) as ledger:
+    with (
+        bench_database("mempeer", fast=args.fast) as db,
+        Ledger(db.settings, migrate=False) as ledger,
+    ):
         tenant = "bench"
         ledger.tenants.create(tenant)
         memory = ledger.tenant(tenant).memory
@@ -82,9 +90,9 @@ def main(argv: list[str] | None = None) -> None:
             store.setup()
             rows: list[tuple[Timing, Timing]] = []
 
-            def ours_single() -> None:
-                for d in documents(n_single, rnd):
-                    memory.upsert(
+            def ours_single() -> list[Callable[[], object]]:
+                return [
+                    lambda d=d: memory.upsert(  # type: ignore[misc]
                         d["kind"],
                         d["key"],
                         key=f"{uuid.uuid4()}",
@@ -92,11 +100,15 @@ def main(argv: list[str] | None = None) -> None:
                         attrs={"score": d["score"], "team": d["team"]},
                         embedding=embedder.embed([d["text"]])[0],
                     )
+                    for d in documents(n_single, rnd)
+                ]
 
-            def peer_single() -> None:
+            def peer_single() -> list[Callable[[], object]]:
                 ns = ("bench", uuid.uuid4().hex[:6])
-                for d in documents(n_single, rnd):
-                    store.put(ns, d["key"], d)
+                return [
+                    lambda d=d: store.put(ns, d["key"], d)  # type: ignore[misc]
+                    for d in documents(n_single, rnd)
+                ]
 
             batch = documents(n_batch, rnd)
             vectors = embedder.embed([d["text"] for d in batch])
@@ -127,12 +139,8 @@ def main(argv: list[str] | None = None) -> None:
                 task = bar.add_task("writes", total=4)
                 rows.append(
                     (
-                        measure(
-                            "upsert (agentledger)", ours_single, units=n_single, repeats=repeats
-                        ),
-                        measure(
-                            "put (PostgresStore)", peer_single, units=n_single, repeats=repeats
-                        ),
+                        measure_each("upsert (agentledger)", ours_single, repeats=repeats),
+                        measure_each("put (PostgresStore)", peer_single, repeats=repeats),
                     )
                 )
                 bar.advance(task, 2)
@@ -184,16 +192,14 @@ def main(argv: list[str] | None = None) -> None:
                 task = bar.add_task("reads", total=6)
                 rows.append(
                     (
-                        measure(
+                        measure_each(
                             "get by id (agentledger)",
-                            lambda: [memory.get(ids[i]) for i in picks],
-                            units=n_reads,
+                            lambda: [partial(memory.get, ids[i]) for i in picks],
                             repeats=repeats,
                         ),
-                        measure(
+                        measure_each(
                             "get by key (PostgresStore)",
-                            lambda: [store.get(ns, batch[i]["key"]) for i in picks],
-                            units=n_reads,
+                            lambda: [partial(store.get, ns, batch[i]["key"]) for i in picks],
                             repeats=repeats,
                         ),
                     )
@@ -201,19 +207,17 @@ def main(argv: list[str] | None = None) -> None:
                 bar.advance(task, 2)
                 rows.append(
                     (
-                        measure(
+                        measure_each(
                             "filtered list (agentledger)",
-                            lambda: [memory.list(where, limit=10) for _ in queries],
-                            units=len(queries),
+                            lambda: [partial(memory.list, where, limit=10) for _ in queries],
                             repeats=repeats,
                         ),
-                        measure(
+                        measure_each(
                             "filtered search (PostgresStore)",
                             lambda: [
-                                store.search(ns, filter={"team": "sales"}, limit=10)
+                                partial(store.search, ns, filter={"team": "sales"}, limit=10)
                                 for _ in queries
                             ],
-                            units=len(queries),
                             repeats=repeats,
                         ),
                     )
@@ -221,19 +225,22 @@ def main(argv: list[str] | None = None) -> None:
                 bar.advance(task, 2)
                 rows.append(
                     (
-                        measure(
+                        measure_each(
                             "vector search, scoped (agentledger)",
                             lambda: [
-                                memory.search_vector(v, filter=Filter(tags=[scope_tag]), limit=10)
+                                partial(
+                                    memory.search_vector,
+                                    v,
+                                    filter=Filter(tags=[scope_tag]),
+                                    limit=10,
+                                )
                                 for v in qvecs
                             ],
-                            units=len(queries),
                             repeats=repeats,
                         ),
-                        measure(
+                        measure_each(
                             "vector search, namespace (PostgresStore)",
-                            lambda: [store.search(ns, query=q, limit=10) for q in queries],
-                            units=len(queries),
+                            lambda: [partial(store.search, ns, query=q, limit=10) for q in queries],
                             repeats=repeats,
                         ),
                     )

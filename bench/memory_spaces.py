@@ -30,7 +30,16 @@ from agentledger import Filter, Ledger, NewEntity
 from agentledger import validation as v
 from agentledger.db.adapters import VECTOR_TYPES, register_vector
 from agentledger.db.types import Vector, Vectors
-from bench.common import Timing, bench_database, console, machine, measure, progress, ratio_table
+from bench.common import (
+    Timing,
+    add_fast_flag,
+    bench_database,
+    console,
+    machine,
+    measure,
+    progress,
+    ratio_table,
+)
 
 DIMS = 1536
 
@@ -51,6 +60,7 @@ def clustered_rows(seed: int, n: int, centroids: Any) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    add_fast_flag(parser)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--entities", type=int, default=None, help="entities searched")
     parser.add_argument(
@@ -65,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.binary:
         console.print(machine())
-        with bench_database("binary") as db:
+        with bench_database("binary", fast=args.fast) as db:
             _binary(db.owner_url, args.entities or (5000 if args.quick else 100_000))
             through = args.library_entities
             through = (2000 if args.quick else 10_000) if through is None else through
@@ -77,7 +87,10 @@ def main(argv: list[str] | None = None) -> None:
     n_search = args.entities or (2000 if args.quick else 10_000)
     repeats = 2 if args.quick else 5
     console.print(machine())
-    with bench_database("spaces") as db, Ledger(db.settings, migrate=False) as ledger:
+    with (
+        bench_database("spaces", fast=args.fast) as db,
+        Ledger(db.settings, migrate=False) as ledger,
+    ):
         ledger.tenants.create("bench")
         memory = ledger.tenant("bench").memory
         memory.declare_space("openai-small", dimensions=DIMS, model="text-embedding-3-small")

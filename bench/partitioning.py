@@ -33,6 +33,7 @@ from rich.table import Table
 
 from bench.common import (
     Timing,
+    add_fast_flag,
     bench_database,
     console,
     machine,
@@ -291,6 +292,7 @@ def cycling(items: list[dict[str, Any]]) -> Callable[[], dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    add_fast_flag(parser)
     parser.add_argument("--quick", action="store_true", help="200k rows (a smoke run)")
     parser.add_argument("--rows", type=int, default=None, help="rows per table")
     parser.add_argument("--samples", type=int, default=None, help="samples per operation")
@@ -300,7 +302,10 @@ def main(argv: list[str] | None = None) -> None:
     reads = max(5, samples // 5)
     console.print({**machine(), "rows": f"{rows:,}"})
 
-    with bench_database("parts") as bdb, psycopg.connect(bdb.owner_url, autocommit=True) as conn:
+    with (
+        bench_database("parts", fast=args.fast) as bdb,
+        psycopg.connect(bdb.owner_url, autocommit=True) as conn,
+    ):
         console.print(scalar(conn, "SELECT version()"))
         months = month_bounds(conn)
         create(conn, months)

@@ -29,7 +29,7 @@ from rich.table import Table
 from agentledger import AsyncLedger, NewEvent
 from agentledger.integrations.nats import Relay, subject
 from agentledger.integrations.nats import subjects as msg
-from bench.common import Timing, bench_database, console, machine, ratio_table
+from bench.common import Timing, add_fast_flag, bench_database, console, machine, ratio_table
 from bench.memory import percentiles
 
 NATS_URL = os.environ.get("AGENTLEDGER_BENCH_NATS", "nats://127.0.0.1:4222")
@@ -39,6 +39,7 @@ APPEND_BATCH = 1000
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    add_fast_flag(parser)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--events", type=int, default=None, help="events for the drain")
     parser.add_argument("--lag-events", type=int, default=None, help="events for the lag run")
@@ -46,10 +47,10 @@ def main(argv: list[str] | None = None) -> None:
     events = args.events or (10_000 if args.quick else 100_000)
     lag_events = args.lag_events or (2_000 if args.quick else 16_000)
     console.print(machine())
-    asyncio.run(run(events, lag_events))
+    asyncio.run(run(events, lag_events, fast=args.fast))
 
 
-async def run(events: int, lag_events: int) -> None:
+async def run(events: int, lag_events: int, *, fast: bool = False) -> None:
     try:
         nc = await asyncio.wait_for(
             nats.connect(
@@ -66,7 +67,7 @@ async def run(events: int, lag_events: int) -> None:
     except Exception as exc:
         console.print(f"[yellow]NATS JetStream not reachable at {NATS_URL} ({exc}): skipped[/]")
         return
-    with bench_database("relay") as db:
+    with bench_database("relay", fast=fast) as db:
         async with AsyncLedger(db.settings, migrate=False) as ledger:
             await ledger.tenants.create("bench")
             relayed = await drain(ledger, events)

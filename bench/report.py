@@ -39,24 +39,34 @@ def _embed_in_docs(table: str) -> None:
         DOC.write_text(f"{head}{START}\n{table}{END}{tail}")
 
 
+def _latency(record: dict[str, Any]) -> str:
+    kept = record.get("latency_ms")
+    if not kept:
+        return ""
+    (o50, o99), (b50, b99) = kept["ours"], kept["baseline"]
+    return f"{o50:.2f} / {o99:.2f} · {b50:.2f} / {b99:.2f}"
+
+
 def markdown(records: list[dict[str, Any]], meta: dict[str, Any], stamp: str) -> str:
     lines = [
         f"Generated {stamp} by `python -m bench` on {meta.get('platform', '?')}, "
         f"{meta.get('cpus', '?')} CPUs, Python {meta.get('python', '?')}, "
         f"PostgreSQL {meta.get('postgres', '?')} (shared_buffers "
-        f"{meta.get('shared_buffers', '?')}){' (quick mode)' if meta.get('quick') else ''}.",
+        f"{meta.get('shared_buffers', '?')}), {meta.get('durability', 'durability not recorded')}"
+        f"{' (quick mode)' if meta.get('quick') else ''}.",
         "",
         "Time ratio = our median time / the baseline's median time for the same work "
-        "(below 1: we are faster). Spread = (max - min) / median over the repeats.",
+        "(below 1: we are faster). Spread = (max - min) / median over the repeats. Latency: "
+        "p50 / p99 of single operations in ms, ours then the baseline's, where both were kept.",
         "",
-        "| table | scenario | ours/s | baseline | baseline/s | time ratio | spread |",
-        "|---|---|---:|---|---:|---:|---:|",
+        "| table | scenario | ours/s | baseline | baseline/s | time ratio | spread | latency |",
+        "|---|---|---:|---|---:|---:|---:|---:|",
     ]
     for r in records:
         lines.append(
             f"| {r['table']} | {r['scenario']} | {r['ours_per_s']:,.0f} | {r['baseline']} | "
             f"{r['baseline_per_s']:,.0f} | {r['time_ratio']:.2f}x | "
-            f"{r['spread'][0]:.0%} / {r['spread'][1]:.0%} |"
+            f"{r['spread'][0]:.0%} / {r['spread'][1]:.0%} | {_latency(r)} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -36,6 +36,7 @@ from agentledger.sessions import content as texts
 from agentledger.sessions import segments
 from agentledger.sessions.ops import event
 from bench.common import (
+    add_fast_flag,
     bench_database,
     console,
     machine,
@@ -56,6 +57,7 @@ KB, MB = 1024, 1024 * 1024
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    add_fast_flag(parser)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
@@ -66,7 +68,10 @@ def main(argv: list[str] | None = None) -> None:
         repeats, sizes, spread_over, queries, json_sessions = 5, (10_000, 100_000), 1000, 400, 200
     console.print(machine())
     pool = Pool(Corpus(seed=11))
-    with bench_database("sessions") as db, Ledger(db.settings, migrate=False) as ledger:
+    with (
+        bench_database("sessions", fast=args.fast) as db,
+        Ledger(db.settings, migrate=False) as ledger,
+    ):
         ledger.tenants.create("bench")
         compare_appends(ledger.tenant("bench"), db.app_url, pool, appends, repeats)
         owner = psycopg.connect(db.owner_url, autocommit=True)

@@ -27,6 +27,7 @@ from agentledger.tasks.cycle import RESULT_COLUMNS, STATUS_PARAMS
 from agentledger.tasks.ops import Q
 from bench.common import (
     Timing,
+    add_fast_flag,
     bench_database,
     console,
     machine,
@@ -312,13 +313,14 @@ def then(*steps: Callable[[], object]) -> Callable[[], None]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    add_fast_flag(parser)
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
     parser.add_argument("--tasks", type=int, default=None)
     args = parser.parse_args(argv)
     n = args.tasks or (500 if args.quick else 20_000)
     repeats = 1 if args.quick else 5
     console.print(f"tasks benchmark: {n} no-op tasks, batches of {BATCH}; {machine()}")
-    with bench_database("tasks") as db:
+    with bench_database("tasks", fast=args.fast) as db:
         c = Contenders(db, n)
         peers: list[tuple[str, Any]] = []
         for name, cls in (("pgqueuer", PgQueuer), ("procrastinate", Procrastinate)):

@@ -21,5 +21,13 @@ def test_bench_runner_publishes_json_markdown_and_chart(
     data = json.loads((tmp_path / "latest.json").read_text())
     assert data["machine"]["quick"] is True and data["results"]
     assert all(r["time_ratio"] > 0 for r in data["results"])
-    assert "| time ratio |" in (tmp_path / "latest.md").read_text()
+    # The test server runs without fsync, and the published header must say so.
+    assert data["machine"]["durability"] == "fsync off, synchronous_commit off"
+    single = [r for r in data["results"] if r["scenario"] == "append (library)"]
+    assert single and all("latency_ms" in r for r in single)
+    for side in ("ours", "baseline"):
+        p50, p99 = single[0]["latency_ms"][side]
+        assert 0 < p50 <= p99
+    markdown = (tmp_path / "latest.md").read_text()
+    assert "| time ratio |" in markdown and "fsync off, synchronous_commit off" in markdown
     assert (tmp_path / "latest.svg").read_text().startswith("<svg")
