@@ -48,6 +48,42 @@ def test_oversized_json_is_refused() -> None:
         v.json_object("attrs", {"k": "x" * 200}, max_bytes=100)
 
 
+JSON_SHAPES = [
+    {},
+    {"a": 1, "b": [1, 2.5, -1e308, 2.2250738585072014e-308, None, True]},
+    {"quote": '"\\', "ctl": "\x01\x1f", "bmp": "é€", "astral": "😀" * 3, "big": 2**200},
+    {"deep": [[[[{"k": [-(2**63), 10**30]}]]]], "t": ("x", "y")},
+    {"k" * 50: "v" * 500, "nested": {"a": {"b": {"c": "d"}}}},
+]
+
+
+@pytest.mark.parametrize("value", JSON_SHAPES)
+def test_json_size_limit_is_exact_at_its_edge(value: dict[str, object]) -> None:
+    # The quick path skips encoding only when the value surely fits; at the edge the
+    # limit is the encoded size to the byte either way.
+    import json
+
+    size = len(json.dumps(value, allow_nan=False).encode())
+    assert v._plain_json_bound(value, 0) is not None
+    assert v._plain_json_bound(value, 0) >= size  # type: ignore[operator]
+    assert v.json_object("attrs", value, max_bytes=size) == value
+    with pytest.raises(InvalidInput, match=f"{size} bytes of JSON; the limit is {size - 1}"):
+        v.json_object("attrs", value, max_bytes=size - 1)
+
+
+def test_json_quick_path_leaves_doubtful_values_to_the_careful_walk() -> None:
+    from types import MappingProxyType
+
+    assert v._plain_json_bound({"a": MappingProxyType({"b": 1})}, 0) is None
+    with pytest.raises(InvalidInput, match="not JSON-serialisable"):
+        v.json_object("attrs", {"a": MappingProxyType({"b": 1})})
+    deep: object = "leaf"
+    for _ in range(70):
+        deep = [deep]
+    with pytest.raises(InvalidInput, match="deeper than 64"):
+        v.json_object("attrs", {"a": deep})
+
+
 def test_integers_and_choices() -> None:
     with pytest.raises(InvalidInput, match="between"):
         v.integer("limit", 0, low=1, high=10)
@@ -154,3 +190,43 @@ def test_operations_run_offline_on_canned_rows() -> None:
     _, sent = run_offline(ops.list_(limit=5), [[]])
     assert [s.query.name for s in sent] == ["list_tenants"]
     assert sent[0].params == {"status": None, "after": "", "limit": 5}
+
+
+VECTORS = [
+    [0.25, -1.5, 3.0],
+    [3.4e38, -3.4e38, 1.0],  # the edge of single precision
+    [1e-40, 0.0, -0.0],  # a subnormal single
+    [-0.0, 2.0],
+    [0.1] * 384,
+]
+
+
+@pytest.mark.parametrize("value", VECTORS)
+def test_plain_float_vectors_pack_as_the_careful_path_does(
+    value: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quick = v._plain_vector(value)
+    assert quick is not None
+    monkeypatch.setattr(v, "_plain_vector", lambda _: None)
+    assert quick == v.vector("embedding", value)
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ([1.0, 3.5e38], "beyond single precision"),
+        ([1e-50, 1e-50], "zero vector"),
+        ([0.0, -0.0], "zero vector"),
+        ([1.0, math.nan], "finite numbers only"),
+        ([1.0, math.inf], "finite numbers only"),
+        ([1e308, 1e308], "beyond single precision"),  # a sum that overflows
+        ([True, 1.0], "not booleans"),
+        ([1.0, "2"], "numbers only"),
+    ],
+)
+def test_vector_refusals_on_the_quick_path_name_the_problem(
+    value: list[object], needle: str
+) -> None:
+    with pytest.raises(InvalidInput, match=needle) as info:
+        v.vector("embedding", value)
+    assert info.value.field == "embedding"

@@ -109,6 +109,9 @@ def json_object(field: str, value: object, *, max_bytes: int = MAX_JSON_BYTES) -
 
 
 def json_value(field: str, value: object, *, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    bound = _plain_json_bound(value, 0)
+    if bound is not None and bound <= max_bytes:
+        return value  # plain JSON, surely within the limit: no need to encode it to know
     _check_json(field, value, depth=0)
     try:
         size = len(json.dumps(value, allow_nan=False).encode())
@@ -130,6 +133,46 @@ def tags(field: str, value: object, *, max_items: int = 100) -> list[str]:
     if len(items) > max_items:
         raise InvalidInput(f"{field} has {len(items)} items; the limit is {max_items}", field=field)
     return sorted(set(items))
+
+
+def _plain_json_bound(value: object, depth: int) -> int | None:
+    """An upper bound on ``json.dumps(value)``'s length in bytes when ``value`` is plain,
+    valid JSON (dicts with string keys, lists, tuples, finite numbers, strings without NUL,
+    at most 64 levels deep); None when it is not, or may not be: the careful walk
+    (:func:`_check_json`) and the encoder then decide and name the problem."""
+    if depth > 64:
+        return None
+    if isinstance(value, str):
+        if "\x00" in value:
+            return None
+        # ASCII escapes to at most 6 bytes a character (\u001f), anything else to 12 (a
+        # surrogate pair), plus the quotes.
+        return (6 if value.isascii() else 12) * len(value) + 2
+    if value is None or isinstance(value, bool):
+        return 5
+    if isinstance(value, int):
+        return value.bit_length() // 3 + 2  # decimal digits (log10 2 < 1/3) and a sign
+    if isinstance(value, float):
+        return 24 if math.isfinite(value) else None  # repr's longest: -1.2345678901234567e-308
+    total = 2
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return None
+            key_bound = _plain_json_bound(key, depth + 1)
+            item_bound = _plain_json_bound(item, depth + 1)
+            if key_bound is None or item_bound is None:
+                return None
+            total += key_bound + item_bound + 4  # ": " and ", "
+        return total
+    if isinstance(value, list | tuple):
+        for item in value:
+            item_bound = _plain_json_bound(item, depth + 1)
+            if item_bound is None:
+                return None
+            total += item_bound + 2  # ", "
+        return total
+    return None
 
 
 def _check_json(field: str, value: object, depth: int) -> None:
@@ -215,6 +258,14 @@ def vector(field: str, value: object, *, dimensions: int | None = None) -> bytes
             f"not {type(value).__name__}",
             field=field,
         )
+    if np is None and (
+        len(value) == dimensions
+        if dimensions is not None
+        else 1 <= len(value) <= MAX_VECTOR_DIMENSIONS
+    ):
+        plain = _plain_vector(value)
+        if plain is not None:
+            return plain
     if np is not None:
         singles = _numpy_singles(np, field, value)
         size = len(singles)
@@ -253,6 +304,24 @@ def vector(field: str, value: object, *, dimensions: int | None = None) -> bytes
     if sys.byteorder == "little":
         floats.byteswap()
     return struct.pack(">HH", size, 0) + floats.tobytes()
+
+
+def _plain_vector(value: Sequence[Any] | array[Any]) -> bytes | None:
+    """The binary form of a vector of plain floats that pgvector surely takes (finite, within
+    single precision, a component that stays non-zero); None when it is not, or may not
+    be: :func:`vector`'s careful checks then decide and name the problem."""
+    if not set(map(type, value)) <= {float}:
+        return None  # ints, booleans, numpy scalars, anything else: the careful path
+    if not math.isfinite(sum(value)):
+        return None  # a NaN or an infinity (or a sum that overflows): the careful path
+    first = next((x for x in value if x), 0.0)
+    if abs(first) < 1e-44:
+        return None  # zero, or small enough to round to zero in single precision
+    try:
+        # Big-endian single precision, as pgvector stores it; beyond ±3.4e38 it overflows.
+        return struct.pack(f">HH{len(value)}f", len(value), 0, *value)
+    except OverflowError:
+        return None
 
 
 def _numpy_singles(np: Any, field: str, value: object) -> Any:
