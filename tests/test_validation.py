@@ -201,6 +201,20 @@ VECTORS = [
 ]
 
 
+@pytest.fixture(params=["without numpy", "with numpy"])
+def numpy_loaded(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Vectors are checked by numpy once it is imported, by Python before: both must agree."""
+    import sys
+
+    if request.param == "with numpy":
+        import numpy  # noqa: F401
+
+        return True
+    monkeypatch.delitem(sys.modules, "numpy", raising=False)
+    return False
+
+
+@pytest.mark.usefixtures("numpy_loaded")
 @pytest.mark.parametrize("value", VECTORS)
 def test_plain_float_vectors_pack_as_the_careful_path_does(
     value: list[float], monkeypatch: pytest.MonkeyPatch
@@ -224,6 +238,7 @@ def test_plain_float_vectors_pack_as_the_careful_path_does(
         ([1.0, "2"], "numbers only"),
     ],
 )
+@pytest.mark.usefixtures("numpy_loaded")
 def test_vector_refusals_on_the_quick_path_name_the_problem(
     value: list[object], needle: str
 ) -> None:

@@ -247,9 +247,10 @@ def vector(field: str, value: object, *, dimensions: int | None = None) -> bytes
     (within ±3.4e38); and the vector must keep a non-zero length once stored, since no
     distance to a vector without a direction means anything (cosine gives NaN). A numpy
     array (or any input while numpy is imported) is checked by numpy, with no Python loop
-    per number.
+    per number; a list of plain floats that surely passes is packed without it.
     """
     np = sys.modules.get("numpy")
+    limit = MAX_VECTOR_DIMENSIONS if dimensions is None else dimensions
     if isinstance(value, str | bytes | Mapping) or not (
         isinstance(value, Sequence | array) or (np is not None and isinstance(value, np.ndarray))
     ):
@@ -258,20 +259,17 @@ def vector(field: str, value: object, *, dimensions: int | None = None) -> bytes
             f"not {type(value).__name__}",
             field=field,
         )
-    if np is None and (
-        len(value) == dimensions
-        if dimensions is not None
-        else 1 <= len(value) <= MAX_VECTOR_DIMENSIONS
-    ):
-        plain = _plain_vector(value)
-        if plain is not None:
-            return plain
+    if np is None or not isinstance(value, np.ndarray):
+        if len(value) == dimensions if dimensions is not None else 0 < len(value) <= limit:
+            plain = _plain_vector(value)
+            if plain is not None:
+                return plain
+        if bool in set(map(type, value)):  # numpy would take True as 1.0
+            raise InvalidInput(f"{field} must hold numbers only, not booleans", field=field)
     if np is not None:
         singles = _numpy_singles(np, field, value)
         size = len(singles)
     else:
-        if bool in set(map(type, value)):
-            raise InvalidInput(f"{field} must hold numbers only, not booleans", field=field)
         try:
             doubles = array("d", value)
         except TypeError:
@@ -282,7 +280,6 @@ def vector(field: str, value: object, *, dimensions: int | None = None) -> bytes
             )
         floats = array("f", doubles)  # what pgvector keeps: single precision
         size = len(floats)
-    limit = MAX_VECTOR_DIMENSIONS if dimensions is None else dimensions
     if size != limit and (dimensions is not None or not 1 <= size <= limit):
         raise InvalidInput(
             f"{field} has {size} dimensions; expected {dimensions}"
