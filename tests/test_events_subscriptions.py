@@ -127,6 +127,26 @@ def test_appends_notify_the_events_channel(
         assert _notes(listener) == [(EVENTS_CHANNEL, tenant_id)]
 
 
+def test_a_wake_up_reaches_every_channel_it_names(sync_ledger: Ledger, tenant_id: str) -> None:
+    """One channel or several, each listener hears the tenant once."""
+    binding = Binding.to_tenant(tenant_id)
+    with (
+        sync_ledger.db.listener("al_test_a", "al_test_b") as listener,
+        sync_ledger.db.pool.connection() as conn,
+    ):
+        for channels in ({"al_test_a"}, {"al_test_a", "al_test_b"}):
+            wake = binding.wake(channels)
+            assert wake is not None
+            conn.execute(wake.query.sql, wake.params)
+            heard: list[tuple[str, str]] = []
+            for _ in range(3):  # notifications may arrive one wait apart
+                heard += _notes(listener, 3)
+                if len(heard) >= len(channels):
+                    break
+            assert sorted(heard) == [(c, tenant_id) for c in sorted(channels)]
+    assert binding.wake(set()) is None and Binding.platform().wake({"al_test_a"}) is None
+
+
 def test_refused_appends_between_good_ones_on_one_connection(
     settings: Settings, aio: asyncio.Runner, tenant_id: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -46,4 +46,7 @@ class Binding:
         tenant (the tenant id is the payload); None when there is nothing to wake."""
         if not channels or self.tenant is None:
             return None
+        if len(channels) == 1:
+            (channel,) = channels
+            return QUERIES.wake_listener.none(channel=channel, payload=self.tenant)
         return QUERIES.wake_listeners.none(channels=sorted(channels), payload=self.tenant)
