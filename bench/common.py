@@ -29,6 +29,7 @@ from rich.table import Table
 from agentledger import Settings
 from agentledger.db import migrate
 from agentledger.db.embedded import FAST_OPTIONS, EmbeddedServer
+from bench.report import latency_text
 
 console = Console()
 
@@ -213,7 +214,8 @@ def latency_record(ours: Timing, base: Timing) -> dict[str, Any]:
 
 def ratio_table(title: str, rows: list[tuple[Timing, Timing]]) -> Table:
     """Each row: (ours, baseline). Ratio > 1 means ours is slower than the baseline."""
-    for ours, base in rows:
+    kept = [latency_record(ours, base) for ours, base in rows]
+    for (ours, base), latency in zip(rows, kept, strict=True):
         RECORDED.append(
             {
                 "table": title,
@@ -224,17 +226,17 @@ def ratio_table(title: str, rows: list[tuple[Timing, Timing]]) -> Table:
                 "time_ratio": ours.median / base.median,
                 "spread": [ours.spread, base.spread],
                 "repeats": len(ours.samples),
-                **latency_record(ours, base),
+                **latency,
             }
         )
     table = Table(title=title)
     columns = ["scenario", "ours ops/s", "baseline", "baseline ops/s", "time ratio", "spread"]
-    kept = any(latency_record(ours, base) for ours, base in rows)
-    if kept:
+    shown = any(kept)
+    if shown:
         columns.append("p50 / p99 ms (ours · baseline)")
     for col in columns:
         table.add_column(col, justify="right" if col != "scenario" else "left")
-    for ours, base in rows:
+    for (ours, base), latency in zip(rows, kept, strict=True):
         cells = [
             ours.label,
             f"{ours.per_second:,.0f}",
@@ -243,13 +245,8 @@ def ratio_table(title: str, rows: list[tuple[Timing, Timing]]) -> Table:
             f"{ours.median / base.median:.2f}x",
             f"{ours.spread:.0%} / {base.spread:.0%}",
         ]
-        if kept:
-            latency = latency_record(ours, base).get("latency_ms")
-            cells.append(
-                " · ".join(f"{p50:.2f} / {p99:.2f}" for p50, p99 in latency.values())
-                if latency
-                else ""
-            )
+        if shown:
+            cells.append(latency_text(latency))
         table.add_row(*cells)
     return table
 

@@ -39,12 +39,12 @@ def _embed_in_docs(table: str) -> None:
         DOC.write_text(f"{head}{START}\n{table}{END}{tail}")
 
 
-def _latency(record: dict[str, Any]) -> str:
+def latency_text(record: dict[str, Any]) -> str:
+    """A record's p50 / p99 in ms, ours then the baseline's ("" when it kept none)."""
     kept = record.get("latency_ms")
     if not kept:
         return ""
-    (o50, o99), (b50, b99) = kept["ours"], kept["baseline"]
-    return f"{o50:.2f} / {o99:.2f} · {b50:.2f} / {b99:.2f}"
+    return " · ".join(f"{p50:.2f} / {p99:.2f}" for p50, p99 in kept.values())
 
 
 def markdown(records: list[dict[str, Any]], meta: dict[str, Any], stamp: str) -> str:
@@ -66,7 +66,7 @@ def markdown(records: list[dict[str, Any]], meta: dict[str, Any], stamp: str) ->
         lines.append(
             f"| {r['table']} | {r['scenario']} | {r['ours_per_s']:,.0f} | {r['baseline']} | "
             f"{r['baseline_per_s']:,.0f} | {r['time_ratio']:.2f}x | "
-            f"{r['spread'][0]:.0%} / {r['spread'][1]:.0%} | {_latency(r)} |"
+            f"{r['spread'][0]:.0%} / {r['spread'][1]:.0%} | {latency_text(r)} |"
         )
     return "\n".join(lines) + "\n"
 

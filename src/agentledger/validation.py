@@ -260,11 +260,12 @@ def vector(field: str, value: object, *, dimensions: int | None = None) -> bytes
             field=field,
         )
     if np is None or not isinstance(value, np.ndarray):
-        if len(value) == dimensions if dimensions is not None else 0 < len(value) <= limit:
+        kinds = set(map(type, value))
+        if _sized(len(value), dimensions, limit) and kinds <= {float}:
             plain = _plain_vector(value)
             if plain is not None:
                 return plain
-        if bool in set(map(type, value)):  # numpy would take True as 1.0
+        if bool in kinds:  # numpy would take True as 1.0
             raise InvalidInput(f"{field} must hold numbers only, not booleans", field=field)
     if np is not None:
         singles = _numpy_singles(np, field, value)
@@ -280,7 +281,7 @@ def vector(field: str, value: object, *, dimensions: int | None = None) -> bytes
             )
         floats = array("f", doubles)  # what pgvector keeps: single precision
         size = len(floats)
-    if size != limit and (dimensions is not None or not 1 <= size <= limit):
+    if not _sized(size, dimensions, limit):
         raise InvalidInput(
             f"{field} has {size} dimensions; expected {dimensions}"
             if dimensions is not None
@@ -303,12 +304,17 @@ def vector(field: str, value: object, *, dimensions: int | None = None) -> bytes
     return struct.pack(">HH", size, 0) + floats.tobytes()
 
 
-def _plain_vector(value: Sequence[Any] | array[Any]) -> bytes | None:
-    """The binary form of a vector of plain floats that pgvector surely takes (finite, within
-    single precision, a component that stays non-zero); None when it is not, or may not
-    be: :func:`vector`'s careful checks then decide and name the problem."""
-    if not set(map(type, value)) <= {float}:
-        return None  # ints, booleans, numpy scalars, anything else: the careful path
+def _sized(size: int, dimensions: int | None, limit: int) -> bool:
+    """Whether a vector of ``size`` numbers has the dimensions asked for (any up to
+    ``limit`` when None)."""
+    return size == dimensions if dimensions is not None else 1 <= size <= limit
+
+
+def _plain_vector(value: Sequence[float] | array[float]) -> bytes | None:
+    """The binary form of a vector of floats (the caller checked their type) that pgvector
+    surely takes (finite, within single precision, a component that stays non-zero); None
+    when it is not, or may not be: :func:`vector`'s careful checks then decide and name the
+    problem."""
     if not math.isfinite(sum(value)):
         return None  # a NaN or an infinity (or a sum that overflows): the careful path
     first = next((x for x in value if x), 0.0)
