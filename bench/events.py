@@ -40,6 +40,7 @@ from bench.common import (
 )
 
 APPEND = Q.append_events.sql
+APPEND_ONE = Q.append_event.sql
 READ_ALL = Q.read_all.sql
 BIND = "SELECT agentledger.bind_tenant(%(tenant)s)"
 # A contender: does one repeat's work, adding each operation's seconds to the list.
@@ -55,6 +56,21 @@ def new_events(n: int, stream: str) -> list[NewEvent]:
 
 def one(stream: str, i: int) -> NewEvent:
     return NewEvent(stream=stream, type="Measured", payload={"i": i, "note": "x" * 40})
+
+
+def raw_one_params(e: NewEvent) -> dict[str, Any]:
+    """The one-event append statement's parameters for ``e``, built directly (a fresh id)."""
+    return {
+        "event_id": str(uuid.uuid4()),
+        "stream": e.stream,
+        "type": e.type,
+        "actor_type": e.actor_type,
+        "actor_id": e.actor_id,
+        "payload": json.dumps(e.payload, separators=(",", ":")),
+        "metadata": json.dumps(e.metadata, separators=(",", ":")),
+        "expected": None,
+        "at": None,
+    }
 
 
 def raw_params(events: list[NewEvent]) -> dict[str, Any]:
@@ -234,10 +250,13 @@ def run(
         return cur.fetchall()
 
     def raw_one(conn: psycopg.Connection[Any], stream: str, i: int) -> list[Any]:
-        return raw_append(conn, [one(stream, i)])
+        with conn.pipeline():
+            conn.execute(BIND, {"tenant": tenant})
+            cur = conn.execute(APPEND_ONE, raw_one_params(one(stream, i)))
+        return cur.fetchall()
 
     def bare_one(stream: str, i: int) -> list[Any]:
-        return bare.execute(APPEND, raw_params([one(stream, i)])).fetchall()
+        return bare.execute(APPEND_ONE, raw_one_params(one(stream, i))).fetchall()
 
     def lib_single(lat: list[float]) -> None:
         stream = f"single-{next(counter)}"

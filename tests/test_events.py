@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import threading
 import uuid
 from typing import Any
@@ -89,6 +90,28 @@ def test_batch_append_is_atomic_and_ordered(ledger: Ledger, tenant_id: str) -> N
         same = uuid.uuid4()
         events.append_many([NewEvent(stream="x", type="T", event_id=same)] * 2)
     assert events.stream_version("x") == 0
+
+
+def test_one_event_and_a_batch_keep_the_same_rules(ledger: Ledger, tenant_id: str) -> None:
+    # A lone event goes by its own statement, a batch by another: an id stored by either is
+    # known to the other, and a version expected for another stream binds neither.
+    events = ledger.tenant(tenant_id).events
+    alone = NewEvent(stream="r:1", type="T", payload={"n": 1}, event_id=uuid.uuid4())
+    batched = NewEvent(stream="r:2", type="T", payload={"n": 2}, event_id=uuid.uuid4())
+    first = events.append_many([alone], expected_versions={"r:1": 0, "elsewhere": 7})[0]
+    events.append_many([batched, NewEvent(stream="r:2", type="T")])
+    again = events.append_many([batched])[0]
+    assert again.already_appended and again.version == 1
+    replay = events.append_many([alone, NewEvent(stream="r:1", type="U")])
+    assert replay[0].already_appended and replay[0].position == first.position
+    assert replay[1].version == 2
+    dated = events.append("r:3", "T", at=first.created_at - dt.timedelta(days=3))
+    assert events.get(dated.event_id).created_at == first.created_at - dt.timedelta(days=3)
+    with pytest.raises(Conflict, match="other content"):
+        events.append_many([dataclasses.replace(batched, payload={"n": 3})])
+    with pytest.raises(VersionConflict, match="'r:2' is at version 2, not the expected 1"):
+        events.append("r:2", "T", expected_version=1)
+    assert [events.stream_version(s) for s in ("r:1", "r:2", "r:3")] == [2, 2, 1]
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ def event_time(at: object, field: str = "at") -> str | None:
 
 
 def event_json(event: NewEvent, field: str = "event") -> dict[str, Any]:
-    """One validated event as the JSON object ``append_events_v3`` takes."""
+    """One validated event as the JSON object ``append_statement`` takes."""
     if not isinstance(event, NewEvent):
         raise InvalidInput(f"{field} must be a NewEvent, not {type(event).__name__}", field=field)
     row: dict[str, Any] = {
@@ -64,7 +64,22 @@ def append_statement(
     so their rows and their events commit in one transaction). An event object may carry
     ``at`` (from :func:`event_time`): the event's time instead of now; its position is
     still the order of appending. ``dated``: whether some event has ``at``, when the caller
-    knows (else it is looked up)."""
+    knows (else it is looked up). One event goes by ``append_event``, whose plans the
+    server keeps; a batch by ``append_events``."""
+    if len(events) == 1:
+        (event,) = events
+        return Q.append_event.all(
+            event_id=event["event_id"],
+            stream=event["stream"],
+            type=event["type"],
+            actor_type=event["actor_type"],
+            actor_id=event["actor_id"],
+            payload=json.dumps(event["payload"], separators=(",", ":")),
+            metadata=json.dumps(event["metadata"], separators=(",", ":")),
+            # Only its own stream's expectation binds a batch of one.
+            expected=None if expected is None else expected.get(event["stream"]),
+            at=event.get("at"),
+        )
     return Q.append_events.all(
         events=json.dumps(list(events), separators=(",", ":")),
         expected=None if expected is None else json.dumps(dict(expected)),

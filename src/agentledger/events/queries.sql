@@ -6,6 +6,15 @@
 SELECT * FROM agentledger.append_events_v3(%(events)s::jsonb, %(expected)s::jsonb,
                                            %(dated)s::boolean)
 
+-- name: append_event
+-- notifies: agentledger_events
+-- Append one event as append_events appends a batch of one, with the event's fields as
+-- arguments (audit_0008); ``at`` NULL: now.
+SELECT * FROM agentledger.append_event_v1(
+    %(event_id)s::uuid, %(stream)s::text, %(type)s::text, %(actor_type)s::text,
+    %(actor_id)s::text, %(payload)s::jsonb, %(metadata)s::jsonb, %(expected)s::bigint,
+    %(at)s::timestamptz)
+
 -- name: get_event
 -- One event by its id.
 SELECT * FROM agentledger.events
