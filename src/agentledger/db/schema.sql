@@ -131,39 +131,43 @@ BEGIN
     PERFORM pg_advisory_xact_lock(
         hashtextextended('agentledger.events/' || v_tenant || '/' || p_stream, 0));
 
-    -- The two lookups are planned on each call (EXECUTE): a plan kept from when the log
-    -- was small may scan the tenant's whole log by its feed index.
+    -- The stream's head is looked up with a plan made for this call (EXECUTE): a plan kept
+    -- from when the log was small may walk the tenant's whole log along its feed index.
+    EXECUTE 'SELECT coalesce(max(v.version), 0) FROM agentledger.events v
+             WHERE v.tenant_id = $1 AND v.stream = $2'
+    INTO v_head USING v_tenant, p_stream;
+    IF p_expected IS NULL OR v_head = p_expected THEN
+        -- A stored id is found by the insert itself, through its unique index.
+        RETURN QUERY
+        INSERT INTO agentledger.events AS ev
+            (tenant_id, event_id, stream, version, type, actor_type, actor_id, payload,
+             metadata, commit_order, created_at)
+        VALUES (v_tenant, p_event_id, p_stream, v_head + 1, p_type, p_actor_type,
+                p_actor_id, p_payload, p_metadata, v_order, coalesce(p_at, now()))
+        ON CONFLICT (tenant_id, event_id) DO NOTHING
+        RETURNING ev.event_id, ev.stream, ev.version, ev.position, ev.created_at, false;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
+
+    -- Stored before, or the stream is not at the expected version (a stored id wins).
     EXECUTE 'SELECT s.event_id, s.stream, s.type, s.payload, s.version, s.position,
                     s.created_at
              FROM agentledger.events s WHERE s.tenant_id = $1 AND s.event_id = $2'
     INTO v_known USING v_tenant, p_event_id;
-    IF v_known.event_id IS NOT NULL THEN
-        IF v_known.stream <> p_stream OR v_known.type <> p_type
-           OR v_known.payload <> p_payload THEN
-            RAISE EXCEPTION USING ERRCODE = 'ALCF0', COLUMN = 'event_id',
-                MESSAGE = 'event ' || p_event_id || ' was already appended with other content';
-        END IF;
-        RETURN QUERY SELECT v_known.event_id, v_known.stream, v_known.version,
-                            v_known.position, v_known.created_at, true;
-        RETURN;
-    END IF;
-
-    EXECUTE 'SELECT coalesce(max(v.version), 0) FROM agentledger.events v
-             WHERE v.tenant_id = $1 AND v.stream = $2'
-    INTO v_head USING v_tenant, p_stream;
-    IF p_expected IS NOT NULL AND v_head <> p_expected THEN
+    IF v_known.event_id IS NULL THEN
         RAISE EXCEPTION USING ERRCODE = 'ALVC0', COLUMN = 'expected_version',
             MESSAGE = 'stream ' || quote_literal(p_stream) || ' is at version ' || v_head
                 || ', not the expected ' || p_expected;
     END IF;
-
-    RETURN QUERY
-    INSERT INTO agentledger.events AS ev
-        (tenant_id, event_id, stream, version, type, actor_type, actor_id, payload, metadata,
-         commit_order, created_at)
-    VALUES (v_tenant, p_event_id, p_stream, v_head + 1, p_type, p_actor_type, p_actor_id,
-            p_payload, p_metadata, v_order, coalesce(p_at, now()))
-    RETURNING ev.event_id, ev.stream, ev.version, ev.position, ev.created_at, false;
+    IF v_known.stream <> p_stream OR v_known.type <> p_type OR v_known.payload <> p_payload
+    THEN
+        RAISE EXCEPTION USING ERRCODE = 'ALCF0', COLUMN = 'event_id',
+            MESSAGE = 'event ' || p_event_id || ' was already appended with other content';
+    END IF;
+    RETURN QUERY SELECT v_known.event_id, v_known.stream, v_known.version, v_known.position,
+                        v_known.created_at, true;
 END
 $_$;
 
