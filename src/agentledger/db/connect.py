@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections import deque
+from typing import Any, TypeVar
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -11,6 +12,22 @@ from agentledger.db.embedded import EmbeddedServer
 
 # Installed when the server has them; features that need a missing one say so.
 OPTIONAL_EXTENSIONS = ("pg_trgm", "vector")
+C = TypeVar("C")
+
+
+class RecentFirst(deque[C]):
+    """A psycopg_pool pool's idle connections, the one returned last handed out first.
+
+    psycopg_pool takes idle connections from the left of a deque and returns them to the
+    right, so consecutive operations cycle through every idle connection, each served by a
+    server process whose caches have gone cold; taken from the right, a lone caller keeps
+    one connection, and the pool only reaches for a second under concurrency. A new pool's
+    ``_pool`` is replaced by one (db/database_*.py; a test checks the order). When the pool
+    shrinks, the idle connection it closes is then the one used last.
+    """
+
+    def popleft(self) -> C:
+        return self.pop()
 
 
 def owner_url(settings: Settings, *, start: bool = True) -> str:

@@ -27,6 +27,7 @@ from agentledger.db.adapters import VECTOR_TYPES, register_adapters, register_ve
 from agentledger.db.binding import QUERIES, Binding
 from agentledger.db.connect import (
     OPTIONAL_EXTENSIONS,
+    RecentFirst,
     app_conninfo,
     connection_kwargs,
     read_conninfo,
@@ -389,7 +390,7 @@ def _pool(
 ) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
     """The application's pool of connections to the primary, or to the standby (a short
     wait for a connection: past it, the read goes to the primary)."""
-    return AsyncConnectionPool(
+    pool = AsyncConnectionPool(
         conninfo,
         connection_class=AsyncConnection[DictRow],
         kwargs={**connection_kwargs(settings), "row_factory": dict_row},
@@ -405,6 +406,8 @@ def _pool(
         name=name,
         open=False,
     )
+    pool._pool = RecentFirst()  # psycopg_pool's idle deque, most recent first
+    return pool
 
 
 async def _configure(conn: AsyncConnection[DictRow]) -> None:

@@ -28,6 +28,7 @@ from agentledger.db.adapters import VECTOR_TYPES, register_adapters, register_ve
 from agentledger.db.binding import QUERIES, Binding
 from agentledger.db.connect import (
     OPTIONAL_EXTENSIONS,
+    RecentFirst,
     app_conninfo,
     connection_kwargs,
     read_conninfo,
@@ -380,7 +381,7 @@ def _pool(
 ) -> ConnectionPool[Connection[DictRow]]:
     """The application's pool of connections to the primary, or to the standby (a short
     wait for a connection: past it, the read goes to the primary)."""
-    return ConnectionPool(
+    pool = ConnectionPool(
         conninfo,
         connection_class=Connection[DictRow],
         kwargs={**connection_kwargs(settings), "row_factory": dict_row},
@@ -396,6 +397,8 @@ def _pool(
         name=name,
         open=False,
     )
+    pool._pool = RecentFirst()  # psycopg_pool's idle deque, most recent first
+    return pool
 
 
 def _configure(conn: Connection[DictRow]) -> None:
