@@ -4,7 +4,9 @@ the owner they run as (SECURITY DEFINER), with the tenant bound (see bench.plans
 from __future__ import annotations
 
 import json
+import random
 import re
+import string
 from typing import Any
 
 import psycopg
@@ -202,7 +204,8 @@ def test_a_bulk_batch_refreshes_the_planners_figures(
     sync_ledger: Any, tenant_id: str, database_url: str
 ) -> None:
     """memory_0017: a batch large against what the planner believes the table holds
-    analyzes it at once; a small one does not (nor does a second caller wait)."""
+    analyzes it at once; a small one does not (nor does a second caller wait). memory_0018:
+    the columns only; the name-words expression's figures wait for a full ANALYZE."""
 
     def measured() -> float:
         with psycopg.connect(database_url) as conn:
@@ -212,18 +215,31 @@ def test_a_bulk_batch_refreshes_the_planners_figures(
             assert row is not None
             return float(row[0])
 
+    def expression_terms() -> str:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute(
+                "SELECT most_common_elems::text FROM pg_stats WHERE schemaname = 'agentledger'"
+                " AND tablename = 'memory_entities_name_words_idx'"
+            ).fetchone()
+            return "" if row is None or row[0] is None else str(row[0])
+
     mem = sync_ledger.tenant(tenant_id).memory
+    word = "".join(random.choices(string.ascii_lowercase, k=10))  # this run's own name word
     with psycopg.connect(database_url, autocommit=True) as owner:
         owner.execute("ANALYZE agentledger.memory_entities")
     before = measured()
     mem.upsert_many(NewEntity(kind="note", name=f"few {i}") for i in range(10))
     assert measured() == before
     result = mem.upsert_many(
-        NewEntity(kind="note", name=f"bulk {i}") for i in range(max(1500, int(before) // 5))
+        NewEntity(kind="note", name=f"{word} {i}") for i in range(max(1500, int(before) // 5))
     )
     assert measured() >= before + result.inserted
+    assert word not in expression_terms()
     # Called again at once, with the figures fresh: nothing to do.
     assert (
         sync_ledger.tenant(tenant_id)._run(statistics.refresh_stats(result.inserted // 100))
         is False
     )
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        owner.execute("ANALYZE agentledger.memory_entities")
+    assert word in expression_terms()

@@ -2480,6 +2480,38 @@ END
 $$;
 
 --
+-- Name: memory_refresh_stats_v2(bigint); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_refresh_stats_v2(p_written bigint) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_tuples real := (SELECT c.reltuples FROM pg_class c
+                      WHERE c.oid = 'agentledger.memory_entities'::regclass);
+    v_columns text;
+BEGIN
+    IF v_tuples >= 0 AND p_written < greatest(v_tuples * 0.1, 1000) THEN
+        RETURN false;  -- the planner's figures still hold
+    END IF;
+    IF NOT pg_try_advisory_xact_lock(hashtext('agentledger.memory_refresh_stats')) THEN
+        RETURN false;  -- another caller is refreshing them
+    END IF;
+    PERFORM set_config('lock_timeout', '100ms', true);  -- autovacuum may be at it
+    -- Named columns: ANALYZE then skips the expression indexes (see the revision).
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO v_columns
+    FROM pg_attribute a
+    WHERE a.attrelid = 'agentledger.memory_entities'::regclass
+      AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE 'ANALYZE agentledger.memory_entities (' || v_columns || ')';
+    RETURN true;
+EXCEPTION WHEN lock_not_available THEN
+    RETURN false;
+END
+$$;
+
+--
 -- Name: memory_require(text, text); Type: FUNCTION; Schema: agentledger
 --
 
@@ -9426,6 +9458,13 @@ REVOKE ALL ON FUNCTION agentledger.memory_nearest_v2(p_space bigint, p_embedding
 
 REVOKE ALL ON FUNCTION agentledger.memory_refresh_stats_v1(p_written bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.memory_refresh_stats_v1(p_written bigint) TO agentledger_app;
+
+--
+-- Name: FUNCTION memory_refresh_stats_v2(p_written bigint); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_refresh_stats_v2(p_written bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_refresh_stats_v2(p_written bigint) TO agentledger_app;
 
 --
 -- Name: FUNCTION memory_require(p_extension text, p_feature text); Type: ACL; Schema: agentledger

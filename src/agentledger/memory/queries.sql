@@ -87,8 +87,8 @@ ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
 
 -- name: refresh_stats
 -- Analyze the entities table when a write of this many rows outdates the planner's figures
--- (memory_0017): true when it did.
-SELECT agentledger.memory_refresh_stats_v1(%(written)s::bigint)
+-- (memory_0017), its columns only (memory_0018): true when it did.
+SELECT agentledger.memory_refresh_stats_v2(%(written)s::bigint)
 
 -- name: entity_names
 -- The stored names of entities by (user, dedup key), locked in key order for the upsert.

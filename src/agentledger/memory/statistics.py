@@ -1,4 +1,5 @@
-"""The planner's figures for the entities table, refreshed after a bulk write (memory_0017)."""
+"""The planner's figures for the entities table, refreshed after a bulk write (memory_0017,
+memory_0018)."""
 
 from __future__ import annotations
 
