@@ -64,8 +64,9 @@ def append_statement(
     so their rows and their events commit in one transaction). An event object may carry
     ``at`` (from :func:`event_time`): the event's time instead of now; its position is
     still the order of appending. ``dated``: whether some event has ``at``, when the caller
-    knows (else it is looked up). One event goes by ``append_event``, whose plans the
-    server keeps; a batch by ``append_events``."""
+    knows (else it is looked up). One event goes by ``append_event`` (its fields as typed
+    arguments: no JSON array to parse, an insert whose plan the server keeps); a batch by
+    ``append_events``."""
     if len(events) == 1:
         (event,) = events
         return Q.append_event.all(
