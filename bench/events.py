@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
 from rich.table import Table
@@ -243,17 +243,20 @@ def run(
     counter = iter(range(10**9))
     each = max(1, singles // writers)
 
-    def raw_append(conn: psycopg.Connection[Any], events: list[NewEvent]) -> list[Any]:
+    def bound(
+        conn: psycopg.Connection[Any], sql: LiteralString, params: dict[str, Any]
+    ) -> list[Any]:
+        """``sql`` after the tenant binding, both in one round trip (as the library sends)."""
         with conn.pipeline():
             conn.execute(BIND, {"tenant": tenant})
-            cur = conn.execute(APPEND, raw_params(events))
+            cur = conn.execute(sql, params)
         return cur.fetchall()
 
+    def raw_append(conn: psycopg.Connection[Any], events: list[NewEvent]) -> list[Any]:
+        return bound(conn, APPEND, raw_params(events))
+
     def raw_one(conn: psycopg.Connection[Any], stream: str, i: int) -> list[Any]:
-        with conn.pipeline():
-            conn.execute(BIND, {"tenant": tenant})
-            cur = conn.execute(APPEND_ONE, raw_one_params(one(stream, i)))
-        return cur.fetchall()
+        return bound(conn, APPEND_ONE, raw_one_params(one(stream, i)))
 
     def bare_one(stream: str, i: int) -> list[Any]:
         return bare.execute(APPEND_ONE, raw_one_params(one(stream, i))).fetchall()
@@ -358,13 +361,7 @@ def run(
         assert len(got) == batch
 
     def raw_read(lat: list[float]) -> None:
-        def read() -> list[Any]:
-            with raw.pipeline():
-                raw.execute(BIND, {"tenant": tenant})
-                cur = raw.execute(READ_ALL, {"after": 0, "types": None, "limit": batch})
-            return cur.fetchall()
-
-        timed(lat, read)
+        timed(lat, bound, raw, READ_ALL, {"after": 0, "types": None, "limit": batch})
 
     contenders = [
         (f"catch-up read {batch} (library)", lib_read),
