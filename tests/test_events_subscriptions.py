@@ -12,6 +12,7 @@ from unittest.mock import patch
 import pytest
 
 from agentledger import AsyncLedger, Conflict, Ledger, NewEvent, NotFound, Settings
+from agentledger.db import waker as waker_module
 from agentledger.db.binding import Binding
 from agentledger.db.listen_sync import Listener
 from agentledger.db.statements import Gen, Query, operation
@@ -127,24 +128,72 @@ def test_appends_notify_the_events_channel(
         assert _notes(listener) == [(EVENTS_CHANNEL, tenant_id)]
 
 
-def test_a_wake_up_reaches_every_channel_it_names(sync_ledger: Ledger, tenant_id: str) -> None:
-    """One channel or several, each listener hears the tenant once."""
-    binding = Binding.to_tenant(tenant_id)
-    with (
-        sync_ledger.db.listener("al_test_a", "al_test_b") as listener,
-        sync_ledger.db.pool.connection() as conn,
-    ):
+def test_a_wake_up_reaches_every_channel_it_names(
+    sync_ledger: Ledger, tenant_id: str, settings: Settings
+) -> None:
+    """One channel or several, each listener hears the tenant once; wake-ups of two tenants
+    sent together reach both; the platform and an empty set wake nobody."""
+    waker = sync_ledger.db.waker
+    with sync_ledger.db.listener("al_test_a", "al_test_b") as listener:
         for channels in ({"al_test_a"}, {"al_test_a", "al_test_b"}):
-            wake = binding.wake(channels)
-            assert wake is not None
-            conn.execute(wake.query.sql, wake.params)
-            heard: list[tuple[str, str]] = []
-            for _ in range(3):  # notifications may arrive one wait apart
-                heard += _notes(listener, 3)
-                if len(heard) >= len(channels):
-                    break
-            assert sorted(heard) == [(c, tenant_id) for c in sorted(channels)]
-    assert binding.wake(set()) is None and Binding.platform().wake({"al_test_a"}) is None
+            waker.wake(tenant_id, channels)
+            assert _heard(listener, len(channels)) == [(c, tenant_id) for c in sorted(channels)]
+        waker.wake(tenant_id, {"al_test_a"})
+        waker.wake("another-tenant", {"al_test_a"})
+        assert _heard(listener, 2) == [("al_test_a", "another-tenant"), ("al_test_a", tenant_id)]
+        waker.wake(None, {"al_test_a"})
+        waker.wake(tenant_id, set())
+        assert waker.flush(10)
+        assert _notes(listener, 0.3) == []
+
+
+def test_wake_ups_recorded_together_go_out_once(sync_ledger: Ledger, tenant_id: str) -> None:
+    """The same channel and tenant recorded again before the waker's next statement goes
+    out once: a listener hears of a burst of writes, not of each."""
+    waker = sync_ledger.db.waker
+    with (
+        sync_ledger.db.listener("al_test_a") as listener,
+        patch.object(waker_module, "INTERVAL", 0.5),
+    ):
+        waker.wake("first", {"al_test_a"})
+        for _ in range(3):
+            waker.wake(tenant_id, {"al_test_a"})
+        assert waker.flush(10)
+        assert _heard(listener, 2) == [("al_test_a", "first"), ("al_test_a", tenant_id)]
+        assert _notes(listener, 0.3) == []
+
+
+def _heard(listener: Listener, n: int) -> list[tuple[str, str]]:
+    """At least ``n`` notifications, sorted (they may arrive one wait apart)."""
+    heard: list[tuple[str, str]] = []
+    for _ in range(3):
+        heard += _notes(listener, 3)
+        if len(heard) >= n:
+            break
+    return sorted(heard)
+
+
+def test_wake_ups_survive_a_lost_connection_and_go_out_at_close(
+    settings: Settings, sync_ledger: Ledger, tenant_id: str
+) -> None:
+    """The waker's connection ended by the server: the next wake-up goes out on a new one.
+    Closing the ledger sends what it has recorded before the waker stops."""
+    with Ledger(settings, migrate=False) as mine, sync_ledger.db.listener(EVENTS_CHANNEL) as ear:
+        events, waker = mine.tenant(tenant_id).events, mine.db.waker
+        events.append("lost", "One")
+        assert _notes(ear) == [(EVENTS_CHANNEL, tenant_id)]
+        with sync_ledger.db.pool.connection() as conn:
+            ended = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'agentledger-waker' AND datname = current_database()"
+            ).fetchall()
+        assert ended and all(row["pg_terminate_backend"] for row in ended)
+        events.append("lost", "Two")
+        assert _notes(ear) == [(EVENTS_CHANNEL, tenant_id)]
+        events.append("lost", "Three")
+        mine.close()
+        assert waker.flush(0)  # everything recorded was sent before it stopped
+        assert _notes(ear) == [(EVENTS_CHANNEL, tenant_id)]
 
 
 def test_refused_appends_between_good_ones_on_one_connection(
@@ -233,20 +282,23 @@ def _notes(listener: Listener, timeout: float = 10) -> list[tuple[str, str]]:
 def test_a_failed_wake_up_leaves_the_committed_write_standing(
     sync_ledger: Ledger, tenant_id: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The wake-up is a transaction of its own after the COMMIT: when it fails, the write
-    is kept, its result returned and the failure logged."""
-    broken = Query("wake_listeners", "SELECT 1 / 0")
+    """The wake-up goes out after the commit, from the waker's thread: when it fails, the
+    write is kept, its result returned and the failure logged."""
+    broken = Query("wake", "SELECT 1 / 0")
+    waker = sync_ledger.db.waker
     with (
-        patch.object(Binding, "wake", lambda self, channels: broken.none() if channels else None),
+        patch.object(waker_module, "WAKE", broken),
         caplog.at_level(logging.WARNING, logger="agentledger"),
     ):
         scope = sync_ledger.tenant(tenant_id)
         one = scope.events.append("s", "One")
+        assert waker.flush(10)
         version = sync_ledger.db.run(_read_then_append("s"), Binding.to_tenant(tenant_id))
+        assert waker.flush(10)
     assert version == 2
     stored = scope.events.read_stream("s")
     assert [e.version for e in stored] == [1, 2] and stored[0].event_id == one.event_id
-    assert sum("waking listeners" in r.getMessage() for r in caplog.records) == 2
+    assert sum("waking listeners failed" in r.getMessage() for r in caplog.records) == 2
 
 
 @pytest.mark.slow

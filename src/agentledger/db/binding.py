@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 from dataclasses import dataclass
 
 from agentledger.db.statements import Queries, Stmt
@@ -40,13 +39,3 @@ class Binding:
         if self.tenant is None:
             return QUERIES.bind_platform.none()
         return QUERIES.bind_tenant.none(tenant=self.tenant)
-
-    def wake(self, channels: Collection[str]) -> Stmt | None:
-        """The wake-up of ``channels``' listeners after a committed transaction of this
-        tenant (the tenant id is the payload); None when there is nothing to wake."""
-        if not channels or self.tenant is None:
-            return None
-        if len(channels) == 1:
-            (channel,) = channels
-            return QUERIES.wake_listener.none(channel=channel, payload=self.tenant)
-        return QUERIES.wake_listeners.none(channels=sorted(channels), payload=self.tenant)

@@ -41,7 +41,6 @@ from agentledger.db.driver_async import (
     notified,
     run_lone,
     run_own,
-    wake_after,
 )
 from agentledger.db.freshness import WriteMark
 from agentledger.db.leader_async import AsyncLeaderLock
@@ -50,6 +49,7 @@ from agentledger.db.spool import Spool
 from agentledger.db.standby_async import AsyncStandby
 from agentledger.db.statements import Gen, Op
 from agentledger.db.translate import is_connection_failure, is_driver_error, translate
+from agentledger.db.waker import Waker
 from agentledger.errors import LedgerError, Spooled, Unavailable
 
 T = TypeVar("T")
@@ -97,6 +97,8 @@ class AsyncDatabase:
         )
         self._down_until = 0.0
         self.pool = _pool(settings, app_conninfo(settings, url), "agentledger")
+        # Listeners of what a transaction wrote for are woken once it committed.
+        self.waker = Waker(app_conninfo(settings, url), connection_kwargs(settings))
         read = read_conninfo(settings)
         self.standby = (
             None
@@ -122,6 +124,7 @@ class AsyncDatabase:
         self.extensions = frozenset(rows)
 
     async def close(self) -> None:
+        await asyncio.to_thread(self.waker.close)
         if self.standby is not None:
             await self.standby.pool.close()
         await self.pool.close()
@@ -260,26 +263,27 @@ class AsyncDatabase:
                 async with pool.connection() as conn:
                     if standby is not None and lsn and not await standby.caught_up(conn, lsn):
                         raise _ToPrimary("the standby has not replayed the scope's last write")
+                    woken = notified(first)
                     try:
                         if first.lone or (op.single and op.idempotent and not first.many):
-                            wake = binding.wake(notified(first))
-                            return await run_lone(
-                                conn, binding.statement(), first, gen, commit, wake
+                            result = await run_lone(conn, binding.statement(), first, gen, commit)
+                        else:
+                            result = await run_own(
+                                conn,
+                                binding.statement(),
+                                first,
+                                gen,
+                                commit,
+                                woken,
+                                final_commits=op.idempotent,
                             )
-                        return await run_own(
-                            conn,
-                            binding.statement(),
-                            first,
-                            gen,
-                            commit,
-                            binding.wake,
-                            final_commits=op.idempotent,
-                        )
                     except BaseException as exc:
                         await discard_transaction(conn)
                         if isinstance(exc, psycopg.Error):
                             forget_prepared(conn)
                         raise
+                    self.waker.wake(binding.tenant, woken)
+                    return result
             except Exception as exc:
                 if not is_driver_error(exc):
                     raise
@@ -312,7 +316,7 @@ class AsyncDatabase:
             session = AsyncSession(conn, binding)
             yield session
             await conn.commit()
-            await wake_after(conn, binding.wake(session.woken))
+            self.waker.wake(binding.tenant, session.woken)
         except Exception as exc:
             if not is_driver_error(exc):
                 raise

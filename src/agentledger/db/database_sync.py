@@ -42,7 +42,6 @@ from agentledger.db.driver_sync import (
     notified,
     run_lone,
     run_own,
-    wake_after,
 )
 from agentledger.db.freshness import WriteMark
 from agentledger.db.leader_sync import LeaderLock
@@ -51,6 +50,7 @@ from agentledger.db.spool import Spool
 from agentledger.db.standby_sync import Standby
 from agentledger.db.statements import Gen, Op
 from agentledger.db.translate import is_connection_failure, is_driver_error, translate
+from agentledger.db.waker import Waker
 from agentledger.errors import LedgerError, Spooled, Unavailable
 
 T = TypeVar("T")
@@ -98,6 +98,8 @@ class Database:
         )
         self._down_until = 0.0
         self.pool = _pool(settings, app_conninfo(settings, url), "agentledger")
+        # Listeners of what a transaction wrote for are woken once it committed.
+        self.waker = Waker(app_conninfo(settings, url), connection_kwargs(settings))
         read = read_conninfo(settings)
         self.standby = (
             None
@@ -123,6 +125,7 @@ class Database:
         self.extensions = frozenset(rows)
 
     def close(self) -> None:
+        self.waker.close()
         if self.standby is not None:
             self.standby.pool.close()
         self.pool.close()
@@ -255,24 +258,27 @@ class Database:
                 with pool.connection() as conn:
                     if standby is not None and lsn and not standby.caught_up(conn, lsn):
                         raise _ToPrimary("the standby has not replayed the scope's last write")
+                    woken = notified(first)
                     try:
                         if first.lone or (op.single and op.idempotent and not first.many):
-                            wake = binding.wake(notified(first))
-                            return run_lone(conn, binding.statement(), first, gen, commit, wake)
-                        return run_own(
-                            conn,
-                            binding.statement(),
-                            first,
-                            gen,
-                            commit,
-                            binding.wake,
-                            final_commits=op.idempotent,
-                        )
+                            result = run_lone(conn, binding.statement(), first, gen, commit)
+                        else:
+                            result = run_own(
+                                conn,
+                                binding.statement(),
+                                first,
+                                gen,
+                                commit,
+                                woken,
+                                final_commits=op.idempotent,
+                            )
                     except BaseException as exc:
                         discard_transaction(conn)
                         if isinstance(exc, psycopg.Error):
                             forget_prepared(conn)
                         raise
+                    self.waker.wake(binding.tenant, woken)
+                    return result
             except Exception as exc:
                 if not is_driver_error(exc):
                     raise
@@ -303,7 +309,7 @@ class Database:
             session = Session(conn, binding)
             yield session
             conn.commit()
-            wake_after(conn, binding.wake(session.woken))
+            self.waker.wake(binding.tenant, session.woken)
         except Exception as exc:
             if not is_driver_error(exc):
                 raise

@@ -5,27 +5,22 @@ of each statement it yields. Transactions, the pool and retries are the database
 (db/database_async.py); the one exception is :func:`run_lone`, the named path for an
 operation whose only statement is its whole transaction.
 
-A statement marked ``-- notifies: <channel>`` has its transaction's listeners woken after
-the commit, in the same round trip (:class:`Commit`). The connection-level steps around a
-transaction live here too: the wake-up after a caller's transaction, and putting a
-connection back as the pool expects it after a failure.
+The channels of the statements marked ``-- notifies: <channel>`` are collected for the
+database, which wakes their listeners once the transaction committed (db/waker.py). Putting
+a connection back as the pool expects it after a failure lives here too.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from typing import Any, LiteralString, TypeVar, cast
 
-import psycopg
 from psycopg import AsyncConnection, AsyncCursor, AsyncPipeline
-from psycopg.pq import ExecStatus, TransactionStatus
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row, tuple_row
 
 from agentledger.db.statements import Gen, Stmt
 
 T = TypeVar("T")
-log = logging.getLogger("agentledger")
 BEGIN: LiteralString = "BEGIN"
 COMMIT: LiteralString = "COMMIT"
 # Around a statement marked ``-- plan: generic`` (its plan is chosen when it is bound).
@@ -128,32 +123,17 @@ async def _steps(
 
 
 class Commit:
-    """COMMIT queued in a pipeline, then the wake-up of the listeners its transaction wrote
-    for, as a transaction of its own: both travel with the pipeline's closing Sync.
-
-    A failure the pipeline raises once the COMMIT's own result has arrived is the
-    wake-up's alone: :meth:`absorbs` logs it and the write stands (a listener polls too).
-    """
+    """The COMMIT of an operation's own transaction, queued in its pipeline. From then on
+    (``queued``) a lost connection leaves the outcome unknown."""
 
     def __init__(self) -> None:
-        self._done: AsyncCursor[DictRow] | None = None
-        self.queued = False  # from then on a lost connection leaves the outcome unknown
+        self.queued = False
 
-    async def queue(self, conn: AsyncConnection[DictRow], wake: Stmt | None) -> None:
-        # Never prepared: when a statement before them fails, the server skips them up to
-        # the Sync, and a statement psycopg meant to prepare there would not exist.
+    async def queue(self, conn: AsyncConnection[DictRow]) -> None:
+        # Never prepared: when a statement before it fails, the server skips it up to the
+        # Sync, and a statement psycopg meant to prepare there would not exist.
         self.queued = True
-        self._done = await conn.execute(COMMIT, prepare=False)
-        if wake is not None:
-            await conn.execute(wake.query.sql, wake.params, prepare=False)
-
-    def absorbs(self, exc: psycopg.Error) -> bool:
-        """Whether ``exc`` came after a successful COMMIT (then it is logged, not raised)."""
-        result = None if self._done is None else self._done.pgresult
-        if result is None or result.status != ExecStatus.COMMAND_OK:
-            return False
-        log.warning("waking listeners after a commit failed: %s", exc)
-        return True
+        await conn.execute(COMMIT, prepare=False)
 
 
 async def run_own(
@@ -162,27 +142,23 @@ async def run_own(
     first: Stmt,
     rest: Gen[T],
     commit: Commit,
-    wake: Callable[[set[str]], Stmt | None],
+    woken: set[str],
     *,
     final_commits: bool,
 ) -> T:
     """Run an operation (its ``first`` statement already drawn from ``rest``) as a
     transaction of its own. BEGIN, the binding and the first statement share one round
-    trip; COMMIT and the wake-up of the channels it wrote for go with the pipeline's
-    closing Sync, after its last statement, or, with ``final_commits`` (an idempotent
-    operation), with the statement marked :meth:`Stmt.final`, whose result is read once
-    they all arrived. On failure ``commit.queued`` tells whether COMMIT was sent."""
-    woken: set[str] = set()
+    trip; COMMIT goes with the pipeline's closing Sync, after its last statement, or, with
+    ``final_commits`` (an idempotent operation), with the statement marked
+    :meth:`Stmt.final`, whose result is read once both arrived. The channels its statements
+    notify are added to ``woken``. On failure ``commit.queued`` tells whether COMMIT was
+    sent."""
     gen = _bound(binding, first, rest)
     async with conn.cursor() as cur:
-        try:
-            async with conn.pipeline() as pipeline:
-                await cur.execute(BEGIN)
-                final, value = await _steps(cur, gen, pipeline, woken, finals=final_commits)
-                await commit.queue(conn, wake(woken))
-        except psycopg.Error as exc:
-            if not commit.absorbs(exc):
-                raise
+        async with conn.pipeline() as pipeline:
+            await cur.execute(BEGIN)
+            final, value = await _steps(cur, gen, pipeline, woken, finals=final_commits)
+            await commit.queue(conn)
         if final is None:
             return cast(T, value)
         result = await result_of(cur, final)
@@ -208,33 +184,23 @@ async def run_lone(
     stmt: Stmt,
     rest: Gen[T],
     commit: Commit,
-    wake: Stmt | None = None,
 ) -> T:
     """Run an operation whose only statement is ``stmt`` (marked with :meth:`Stmt.alone`, and
     already drawn from ``rest``) as a transaction of its own, in one round trip.
 
     ``binding`` and ``stmt`` run in the pipeline's implicit transaction, with neither BEGIN
     nor COMMIT: the pipeline's closing Sync commits them, and the result is read after it.
-    With a ``wake``-up to follow, they are in BEGIN and a :class:`Commit`, still one round
-    trip. Once this is called the commit is under way (``commit.queued``): a connection lost
-    on the way leaves the outcome unknown. AssertionError if the operation yields another
+    Once this is called the commit is under way (``commit.queued``): a connection lost on
+    the way leaves the outcome unknown. AssertionError if the operation yields another
     statement.
     """
     commit.queued = True
     async with conn.cursor() as cur:
-        try:
-            async with conn.pipeline() as pipeline:
-                if wake is not None:
-                    await conn.execute(BEGIN, prepare=False)
-                await execute(cur, binding, pipeline)
-                if stmt.query.generic:  # local to its transaction: no reset needed
-                    await conn.execute(GENERIC_PLAN)
-                await cur.execute(stmt.query.sql, stmt.params, binary=stmt.fetch == "tuples")
-                if wake is not None:
-                    await commit.queue(conn, wake)
-        except psycopg.Error as exc:
-            if not commit.absorbs(exc):
-                raise
+        async with conn.pipeline() as pipeline:
+            await execute(cur, binding, pipeline)
+            if stmt.query.generic:  # local to its transaction: no reset needed
+                await conn.execute(GENERIC_PLAN)
+            await cur.execute(stmt.query.sql, stmt.params, binary=stmt.fetch == "tuples")
         result = await result_of(cur, stmt)
     return _last(rest, stmt, result, "alone")
 
@@ -251,18 +217,6 @@ def _last(rest: Gen[T], stmt: Stmt, result: Any, mark: str) -> T:
 
 def notified(stmt: Stmt) -> set[str]:
     return set() if stmt.query.notifies is None else {stmt.query.notifies}
-
-
-async def wake_after(conn: AsyncConnection[DictRow], wake: Stmt | None) -> None:
-    """Wake listeners after a transaction committed: in a statement of its own (autocommit),
-    so its failure is logged and the committed write stands."""
-    if wake is None:
-        return
-    try:
-        await conn.set_autocommit(True)
-        await conn.execute(wake.query.sql, wake.params)
-    except psycopg.Error as exc:
-        log.warning("waking listeners after a commit failed: %s", exc)
 
 
 async def discard_transaction(conn: AsyncConnection[DictRow]) -> None:

@@ -30,14 +30,9 @@ SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint
 -- How far a standby has replayed the primary's WAL, as a number; NULL on a primary.
 SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint
 
--- name: wake_listener
--- Wake the listeners of the one channel that a committed transaction wrote for (payload:
--- its tenant), in a transaction of its own whose commit waits for no flush: a lost wake-up
--- only delays a listener until its next poll. Sent unprepared (db/driver_async.py), so it
--- is planned each time: no array to unnest.
-SELECT set_config('synchronous_commit', 'off', true), pg_notify(%(channel)s, %(payload)s)
-
--- name: wake_listeners
--- wake_listener for several channels.
-SELECT set_config('synchronous_commit', 'off', true), pg_notify(c, %(payload)s)
-FROM unnest(%(channels)s::text[]) AS c
+-- name: wake
+-- Wake listeners after committed transactions (db/waker.py): each channel with its tenant
+-- id as payload, in a transaction of its own whose commit waits for no flush (a lost
+-- wake-up only delays a listener until its next poll).
+SELECT set_config('synchronous_commit', 'off', true), pg_notify(w.channel, w.tenant)
+FROM unnest(%(channels)s::text[], %(tenants)s::text[]) AS w(channel, tenant)

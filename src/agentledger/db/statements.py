@@ -284,7 +284,7 @@ class Queries:
     values: the driver always runs it with its generic plan, never one planned anew for
     the values at hand. ``-- notifies: <channel>`` marks a statement after whose
     transaction the database wakes that channel's listeners, the tenant id as payload
-    (``wake_listeners``, after the commit: a NOTIFY inside a transaction holds the server's
+    (db/waker.py, after the commit: a NOTIFY inside a transaction holds the server's
     notification lock through the commit's flush, so concurrent writers would commit one
     at a time).
 
