@@ -181,6 +181,24 @@ def test_tenants_do_not_see_each_others_events(ledger: Ledger, tenant_id: str) -
     assert not again.already_appended and again.version == 1
 
 
+def test_json_that_is_a_string_reads_as_that_string(
+    sync_ledger: Ledger, app_url: str, tenant_id: str
+) -> None:
+    """An event appended in SQL with a JSON string as payload: a catch-up read gives that
+    string, on every read of the field (it is decoded once, not again)."""
+    with psycopg.connect(app_url) as conn:
+        conn.execute("SELECT agentledger.bind_tenant(%s)", [tenant_id])
+        conn.execute(
+            "SELECT agentledger.append_event_v1(gen_random_uuid(), 'sql', 'T', 'system',"
+            " NULL, %s::jsonb, '{}', NULL, NULL)",
+            ['"{\\"not\\": \\"an object\\"}"'],
+        )
+    (event,) = sync_ledger.tenant(tenant_id).events.read_all(0)
+    first: Any = event.payload
+    again: Any = event.payload
+    assert first == '{"not": "an object"}' and again == first and isinstance(again, str)
+
+
 def test_app_role_cannot_update_or_delete_the_log(
     sync_ledger: Ledger, app_url: str, tenant_id: str
 ) -> None:

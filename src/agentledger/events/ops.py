@@ -250,8 +250,8 @@ def read_all(
     )
     if not rows or not rows[0][0]:
         raise NotFound(f"position {position} is not an event of this tenant", field="after")
-    # Columns after cursor_found are the event's fields in order; JSON decoded when read.
-    return [stored_event(row[1:]) for row in rows if row[4] is not None]
+    # After cursor_found, the event's fields in order (NULL: nothing readable).
+    return [stored_event(row) for row in rows if row[1] is not None]
 
 
 @operation(writes=False)

@@ -60,18 +60,20 @@ class Event:
     created_at: datetime
 
 
-class EncodedJson(str):
-    """A stored event's JSON object as the server sent it, not decoded yet."""
+class DecodedText(str):
+    """A payload or metadata field whose JSON was a string, once decoded: a plain ``str`` in
+    those fields is JSON text not decoded yet."""
 
     __slots__ = ()
 
 
 class _DecodedOnRead:
-    """An event's payload or metadata field that may hold :class:`EncodedJson`: decoded the
-    first time it is read, then kept. A catch-up read hands out a thousand events of which
-    a subscriber often reads a few payloads (or routes on the type alone); decoding each
-    one up front was most of the read's time on the client. Equality, ``repr``,
-    ``dataclasses.asdict`` and serialisers all read the field, so they see the value."""
+    """An event's payload or metadata field that may hold its JSON text (a plain ``str``):
+    decoded the first time it is read, then kept. A catch-up read hands out a thousand
+    events of which a subscriber often reads a few payloads (or routes on the type alone);
+    decoding each one up front was most of the read's time on the client. Equality,
+    ``repr``, ``dataclasses.asdict`` and serialisers all read the field, so they see the
+    value."""
 
     def __init__(self, slot: Any) -> None:
         self.slot = slot  # the dataclass's own slot, which keeps the value
@@ -80,8 +82,10 @@ class _DecodedOnRead:
         if obj is None:
             return self
         value = self.slot.__get__(obj, owner)
-        if type(value) is EncodedJson:
+        if type(value) is str:
             value = json.loads(value)
+            if type(value) is str:
+                value = DecodedText(value)
             self.slot.__set__(obj, value)
         return value
 
@@ -106,23 +110,23 @@ def _stored_event_builder() -> Callable[[Sequence[Any]], Event]:
     ) = (Event.__dict__[f.name].__set__ for f in fields(Event))
     new = object.__new__
 
-    def stored_event(values: Sequence[Any]) -> Event:
-        """An event from its fields' values in their order (as a read's row gives them),
-        its payload and metadata as JSON text (decoded when first read).
+    def stored_event(row: Sequence[Any]) -> Event:
+        """An event from a read's row: one leading column, then the event's fields in their
+        order, payload and metadata as JSON text (decoded when first read).
 
         Fills the slots directly: a frozen dataclass's ``__init__`` costs more than the
         rest of a catch-up read's work per event."""
         event: Event = new(Event)
-        set_event_id(event, values[0])
-        set_stream(event, values[1])
-        set_version(event, values[2])
-        set_position(event, values[3])
-        set_type(event, values[4])
-        set_actor_type(event, values[5])
-        set_actor_id(event, values[6])
-        set_payload(event, EncodedJson(values[7]))
-        set_metadata(event, EncodedJson(values[8]))
-        set_created_at(event, values[9])
+        set_event_id(event, row[1])
+        set_stream(event, row[2])
+        set_version(event, row[3])
+        set_position(event, row[4])
+        set_type(event, row[5])
+        set_actor_type(event, row[6])
+        set_actor_id(event, row[7])
+        set_payload(event, row[8])
+        set_metadata(event, row[9])
+        set_created_at(event, row[10])
         return event
 
     return stored_event
