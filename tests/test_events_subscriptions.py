@@ -199,9 +199,9 @@ def test_wake_ups_survive_a_lost_connection_and_go_out_at_close(
 def test_refused_appends_between_good_ones_on_one_connection(
     settings: Settings, aio: asyncio.Runner, tenant_id: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A refused append leaves the COMMIT and the wake-up queued behind it unrun: on the
-    same connection, past the driver's threshold for preparing a statement, every later
-    append still succeeds, wakes its listeners, and every refusal is a clean Conflict."""
+    """A refused append aborts the pipeline it was sent in: on the same connection, past
+    the driver's threshold for preparing a statement, every later append still succeeds,
+    no wake-up fails, and every refusal is a clean Conflict."""
     one = settings.with_(pool_min_size=1, pool_max_size=1)
     caplog.set_level(logging.WARNING, logger="agentledger")
     with Ledger(one, migrate=False) as mine:
