@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 from contextlib import AbstractContextManager
+from types import SimpleNamespace
 from typing import Any
 from unittest.mock import patch
 
@@ -299,6 +300,24 @@ def test_a_failed_wake_up_leaves_the_committed_write_standing(
     stored = scope.events.read_stream("s")
     assert [e.version for e in stored] == [1, 2] and stored[0].event_id == one.event_id
     assert sum("waking listeners failed" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_the_waker_outlives_an_unexpected_failure(
+    sync_ledger: Ledger, tenant_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failure that is not the database's (here a statement psycopg cannot send) is
+    logged, and the next wake-up still goes out."""
+    waker = sync_ledger.db.waker
+    with sync_ledger.db.listener("al_test_a") as listener:
+        with (
+            patch.object(waker_module, "WAKE", SimpleNamespace(sql=None)),
+            caplog.at_level(logging.WARNING, logger="agentledger"),
+        ):
+            waker.wake(tenant_id, {"al_test_a"})
+            assert waker.flush(10)
+        assert any("waking listeners failed" in r.getMessage() for r in caplog.records)
+        waker.wake(tenant_id, {"al_test_a"})
+        assert _heard(listener, 1) == [("al_test_a", tenant_id)]
 
 
 @pytest.mark.slow

@@ -71,7 +71,7 @@ class Waker:
             for channel in channels:
                 self._pending[(channel, tenant)] = None
             self._recorded += 1
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="agentledger-waker", daemon=True
                 )
@@ -133,4 +133,7 @@ class Waker:
                 if broken and attempt == 1:
                     continue
                 log.warning("waking listeners failed: %s", exc)
+                return
+            except Exception:  # the thread outlives any failure: later writes wake as ever
+                log.exception("waking listeners failed")
                 return
