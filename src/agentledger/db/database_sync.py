@@ -99,7 +99,7 @@ class Database:
         self._down_until = 0.0
         self.pool = _pool(settings, app_conninfo(settings, url), "agentledger")
         # Listeners of what a transaction wrote for are woken once it committed.
-        self.waker = Waker(app_conninfo(settings, url), connection_kwargs(settings))
+        self.waker = Waker(settings, url)
         read = read_conninfo(settings)
         self.standby = (
             None

@@ -26,7 +26,9 @@ from typing import Any
 
 import psycopg
 
+from agentledger.config import Settings
 from agentledger.db.binding import QUERIES
+from agentledger.db.connect import app_conninfo, connection_kwargs
 
 log = logging.getLogger("agentledger")
 WAKE = QUERIES.wake
@@ -42,13 +44,9 @@ class Waker:
     """Records wake-ups (a channel and a tenant) and sends them from its thread, started
     with the first one."""
 
-    def __init__(self, conninfo: str, connect_kwargs: dict[str, Any]) -> None:
-        self._conninfo = conninfo
-        self._kwargs = {
-            **connect_kwargs,
-            "autocommit": True,
-            "application_name": "agentledger-waker",
-        }
+    def __init__(self, settings: Settings, url: str) -> None:
+        self._conninfo = app_conninfo(settings, url)
+        self._kwargs = {**connection_kwargs(settings), "application_name": "agentledger-waker"}
         lock = threading.Lock()
         self._work = threading.Condition(lock)  # for the thread: something to send, or close
         self._done = threading.Condition(lock)  # for flush: a batch went out
