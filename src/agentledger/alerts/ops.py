@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -11,6 +10,7 @@ from agentledger import validation as v
 from agentledger.alerts.records import ALERT_LIFECYCLE, TIERS, Alert
 from agentledger.db.statements import Gen, Queries, operation
 from agentledger.errors import InvalidInput
+from agentledger.ids import new_id
 from agentledger.records import found, from_row
 
 Q = Queries.beside(__file__)
@@ -54,7 +54,7 @@ def raise_(
     so they span the occurrences in whatever order they are imported. ``recorded_at`` stays
     the time the ledger stored the alert."""
     row = yield Q.raise_alert.one(
-        id=uuid.uuid4() if id is None else v.uuid("id", id),
+        id=new_id() if id is None else v.uuid("id", id),
         tier=tier_number(tier),
         title=v.text("title", title, max_len=500),
         body=v.text("body", body, max_len=100_000, min_len=0),

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from agentledger import ids
 from agentledger.db.statements import Op
 
 P = ParamSpec("P")
@@ -52,7 +52,7 @@ def forward_sync(
 
 def _fill_id(kwargs: dict[str, Any], new_id: str | None) -> None:
     if new_id is not None and kwargs.get(new_id) is None:
-        kwargs[new_id] = uuid.uuid4()
+        kwargs[new_id] = ids.new_id()
 
 
 def _like(method: F, op: Callable[..., Any]) -> F:

@@ -18,6 +18,7 @@ from agentledger.db.statements import Gen, Queries, operation
 from agentledger.decisions.records import PERIODS, STATS_KEYS, AcceptanceStat, Decision
 from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.events.ops import append_statement, event_time
+from agentledger.ids import new_id
 from agentledger.records import found, from_row
 
 Q = Queries.beside(__file__)
@@ -66,7 +67,7 @@ def record(
     façade makes the id when none is given, so a retry or a spool replay repeats the same
     decision. ``at`` dates an imported decision, and its event (``created_at``; anywhere in
     the past, at most ``validation.CLOCK_SKEW`` ahead; default now)."""
-    decision_id = uuid.uuid4() if id is None else v.uuid("id", id)
+    decision_id = new_id() if id is None else v.uuid("id", id)
     text = v.text("decision", decision, max_len=10_000)
     kind = v.text("decision_type", decision_type, max_len=100)
     moment = v.aware_datetime("at", at, not_future=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -12,6 +11,7 @@ from agentledger.db.facade_async import AsyncFacade
 from agentledger.db.forward import forward_async
 from agentledger.events import ops
 from agentledger.events.records import Appended, NewEvent
+from agentledger.ids import new_id
 
 
 class AsyncEvents(AsyncFacade):
@@ -39,7 +39,7 @@ class AsyncEvents(AsyncFacade):
                 stream,
                 type,
                 payload,
-                event_id=uuid.uuid4() if event_id is None else event_id,
+                event_id=new_id() if event_id is None else event_id,
                 actor_type=actor_type,
                 actor_id=actor_id,
                 metadata=metadata,

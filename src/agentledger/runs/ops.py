@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -10,6 +9,7 @@ from uuid import UUID
 from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, operation
 from agentledger.errors import Conflict, InvalidInput, NotFound
+from agentledger.ids import new_id
 from agentledger.records import found, from_row
 from agentledger.runs.records import RUN_LIFECYCLE, Run, RunStat
 
@@ -49,7 +49,7 @@ def start(
     has another trigger type); the façade makes the id when none is given, so a retry or a
     spool replay repeats the same run. ``at`` dates an imported run (``started_at``;
     anywhere in the past, at most ``validation.CLOCK_SKEW`` ahead; default now)."""
-    run_id = uuid.uuid4() if id is None else v.uuid("id", id)
+    run_id = new_id() if id is None else v.uuid("id", id)
     trigger = v.text("trigger_type", trigger_type, max_len=100)
     text = v.optional_text("content", content, max_len=MAX_INPUT)
     row = yield Q.insert_run.one(
