@@ -80,7 +80,7 @@ def test_batch_append_is_atomic_and_ordered(ledger: Ledger, tenant_id: str) -> N
     batch = [NewEvent(stream=f"b:{i % 3}", type="T", payload={"i": i}) for i in range(30)]
     batch.insert(5, NewEvent(stream="b:1", type="Zero", event_id=known.event_id))
     results = events.append_many(batch, expected_versions={"b:0": 0, "b:1": 1})
-    assert len(results) == 31
+    assert [r.stream for r in results] == [e.stream for e in batch]  # in the batch's order
     assert results[5].already_appended and results[5].position == known.position
     fresh = [r for r in results if not r.already_appended]
     assert [r.position for r in fresh] == sorted(r.position for r in fresh)
@@ -90,6 +90,18 @@ def test_batch_append_is_atomic_and_ordered(ledger: Ledger, tenant_id: str) -> N
         same = uuid.uuid4()
         events.append_many([NewEvent(stream="x", type="T", event_id=same)] * 2)
     assert events.stream_version("x") == 0
+
+
+def test_minted_event_ids_are_time_ordered_v7(ledger: Ledger, tenant_id: str) -> None:
+    """Ids the library mints begin with their time, so the id index grows at one end."""
+    events = ledger.tenant(tenant_id).events
+    first = events.append("ids", "T")
+    batch = events.append_many([NewEvent(stream="ids", type="T") for _ in range(3)])
+    minted = [first.event_id, *(r.event_id for r in batch)]
+    assert {i.version for i in minted} == {7}
+    assert first.event_id.bytes[:6] <= min(r.event_id.bytes[:6] for r in batch)
+    given = uuid.uuid4()  # a caller's own id is kept as it is
+    assert events.append("ids", "T", event_id=given).event_id == given
 
 
 def test_one_event_and_a_batch_keep_the_same_rules(ledger: Ledger, tenant_id: str) -> None:

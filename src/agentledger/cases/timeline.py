@@ -71,7 +71,7 @@ def comment(
         event_id=comment_id,
     )
     result = yield record(row)
-    appended = events.appended_in_order(result, [row])[0]
+    appended = events.appended(result)[0]
     return CaseEvent(
         event_id=appended.event_id,
         case_id=found,
@@ -112,7 +112,7 @@ def append_event(
         found, created_at, name, "", payload, by=actor, actor_type=kind, at=when, event_id=eid
     )
     result = yield record(row)
-    return events.appended_in_order(result, [row])[0]
+    return events.appended(result)[0]
 
 
 @operation(writes=False)

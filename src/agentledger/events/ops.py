@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -13,6 +12,7 @@ from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, Stmt, operation
 from agentledger.errors import InvalidInput, NotFound
 from agentledger.events.records import ACTOR_TYPES, Appended, Event, NewEvent, stored_event
+from agentledger.ids import new_id_text
 from agentledger.records import found, from_row
 
 Q = Queries.beside(__file__)
@@ -34,8 +34,8 @@ def event_json(event: NewEvent, field: str = "event") -> dict[str, Any]:
     if not isinstance(event, NewEvent):
         raise InvalidInput(f"{field} must be a NewEvent, not {type(event).__name__}", field=field)
     row: dict[str, Any] = {
-        "event_id": str(
-            uuid.uuid4() if event.event_id is None else v.uuid("event_id", event.event_id)
+        "event_id": (
+            new_id_text() if event.event_id is None else str(v.uuid("event_id", event.event_id))
         ),
         "stream": v.text("stream", event.stream, max_len=MAX_NAME),
         "type": v.text("type", event.type, max_len=MAX_NAME),
@@ -89,11 +89,9 @@ def append_statement(
     )
 
 
-def appended_in_order(
-    rows: list[dict[str, Any]], events: Sequence[dict[str, Any]]
-) -> list[Appended]:
-    by_id = {str(row["event_id"]): row for row in rows}
-    return [from_row(Appended, by_id[e["event_id"]]) for e in events]
+def appended(rows: list[dict[str, Any]]) -> list[Appended]:
+    """An append statement's rows as records: one per event, in the events' order."""
+    return [Appended(**row) for row in rows]
 
 
 @operation(idempotent=True)
@@ -138,24 +136,23 @@ def append(
             for s, version in expected_versions.items()
         }
     result = yield append_statement(rows, expected)
-    return appended_in_order(result, rows)
+    return appended(result)
 
 
-def one_statement(event: NewEvent, expected_version: int | None) -> tuple[Stmt, dict[str, Any]]:
-    """The statement that appends one event, and the event as it sends it."""
+def one_statement(event: NewEvent, expected_version: int | None) -> Stmt:
+    """The statement that appends one event."""
     row = event_json(event)
     expected = None
     if expected_version is not None:
         expected = {row["stream"]: v.integer("expected_version", expected_version, low=0)}
-    return append_statement([row], expected, dated="at" in row), row
+    return append_statement([row], expected, dated="at" in row)
 
 
 @operation(idempotent=True)
 def append_one(event: NewEvent, expected_version: int | None = None) -> Gen[Appended]:
     """Append one event; ``expected_version`` is its stream's version before it."""
-    stmt, row = one_statement(event, expected_version)
-    result = yield stmt
-    return appended_in_order(result, [row])[0]
+    result = yield one_statement(event, expected_version)
+    return appended(result)[0]
 
 
 @operation(idempotent=True, spoolable=True)
@@ -185,9 +182,8 @@ def append_fields(
         at=at,
     )
     # Its one yield (no delegation) lets the driver commit it in one round trip.
-    stmt, row = one_statement(event, expected_version)
-    result = yield stmt
-    return appended_in_order(result, [row])[0]
+    result = yield one_statement(event, expected_version)
+    return appended(result)[0]
 
 
 @operation(writes=False)

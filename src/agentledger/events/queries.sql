@@ -1,9 +1,8 @@
 -- name: append_events
 -- notifies: agentledger_events
--- Append a batch atomically (idempotent by event id, version-checked per stream); dated:
--- some event carries its own time (audit_0005). Followers are woken after the commit
--- (audit_0007).
-SELECT * FROM agentledger.append_events_v3(%(events)s::jsonb, %(expected)s::jsonb,
+-- Append a batch atomically (idempotent by event id, version-checked per stream); one
+-- row per event, in the batch's order (audit_0009); dated: some event carries its own time.
+SELECT * FROM agentledger.append_events_v4(%(events)s::jsonb, %(expected)s::jsonb,
                                            %(dated)s::boolean)
 
 -- name: append_event
