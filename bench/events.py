@@ -13,6 +13,7 @@ bench runs on that server as it is configured.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import threading
 import time
@@ -105,11 +106,14 @@ def timed(lat: list[float], fn: Callable[..., object], *args: Any) -> None:
 
 def alternate(contenders: list[tuple[str, Work]], *, units: int, repeats: int) -> list[Timing]:
     """Each contender's repeats taken in turn (a, b, c, a, b, c, ...), so a busy machine's
-    drift falls on each alike; the first round warms up. Keeps per-operation latencies."""
+    drift falls on each alike; the first round warms up. Keeps per-operation latencies.
+    Each repeat starts after a full garbage collection: a contender's repeat pays for the
+    collections its own objects cause, not for the garbage another contender left."""
     timings = [Timing(label, units=units) for label, _ in contenders]
     for i in range(repeats + 1):
         for timing, (_, work) in zip(timings, contenders, strict=True):
             lat: list[float] = []
+            gc.collect()
             start = time.perf_counter()
             work(lat)
             if i:
