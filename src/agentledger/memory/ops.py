@@ -4,7 +4,6 @@ Searches live in ``memory.search``, relationships in ``memory.graph``."""
 from __future__ import annotations
 
 import json
-import uuid as uuidlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +13,7 @@ from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, operation
 from agentledger.db.types import Bigints, Uuids, Vectors
 from agentledger.errors import InvalidInput, NotFound
+from agentledger.ids import new_id_text
 from agentledger.memory import filters, spaces
 from agentledger.memory.filters import Filter
 from agentledger.memory.merging import merge_rows, mergeable, strip_nulls
@@ -381,7 +381,7 @@ def _entity_row(e: NewEntity, field: str, mode: str = "shallow") -> dict[str, An
     elif e.by_name and name is not None:  # by_name without a name was refused above
         dedup = _name_dedup(kind, name)
     else:
-        dedup = json.dumps(["id", str(uuidlib.uuid4())])
+        dedup = json.dumps(["id", new_id_text()])
     attrs = v.json_object("attrs", e.attrs, max_bytes=MAX_ATTRS_BYTES)
     at = v.aware_datetime("at", e.at, not_future=True)
     stamp = None if at is None else _utc_stamp(at)
