@@ -126,6 +126,29 @@ def test_one_event_and_a_batch_keep_the_same_rules(ledger: Ledger, tenant_id: st
     assert [events.stream_version(s) for s in ("r:1", "r:2", "r:3")] == [2, 2, 1]
 
 
+def test_a_batch_with_stored_ids_keeps_the_rules(ledger: Ledger, tenant_id: str) -> None:
+    """A batch of several events that repeats stored ones: content is checked, and a stream
+    the batch only repeats stored events of is not held to its expected version."""
+    events = ledger.tenant(tenant_id).events
+    stored = NewEvent(stream="k:1", type="T", payload={"n": 1}, event_id=uuid.uuid4())
+    events.append_many([stored, NewEvent(stream="k:1", type="T")])
+    with pytest.raises(Conflict, match="other content"):
+        events.append_many(
+            [dataclasses.replace(stored, payload={"n": 9}), NewEvent(stream="k:2", type="T")]
+        )
+    assert events.stream_version("k:2") == 0  # nothing of the refused batch was written
+    mixed = events.append_many(
+        [NewEvent(stream="k:2", type="T"), stored], expected_versions={"k:1": 0, "k:2": 0}
+    )
+    assert [(r.stream, r.version, r.already_appended) for r in mixed] == [
+        ("k:2", 1, False),
+        ("k:1", 1, True),
+    ]
+    with pytest.raises(VersionConflict, match="'k:1' is at version 2, not the expected 0"):
+        events.append_many([stored, NewEvent(stream="k:1", type="T")], expected_versions={"k:1": 0})
+    assert events.stream_version("k:1") == 2
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
