@@ -53,7 +53,9 @@ class Waker:
         self._pending: dict[tuple[str, str], None] = {}  # in the order recorded
         self._recorded = 0  # wake-ups recorded so far (a repeat of a pending one counts)
         self._handled = 0  # of those, sent or given up
-        self._idle = False  # the thread waits for something to send
+        # The thread waits for something to send: only then does wake() notify it (in its
+        # interval wait a notify would wake it for nothing, once per write).
+        self._idle = False
         self._thread: threading.Thread | None = None
         self._closing = False
         self._conn: psycopg.Connection[Any] | None = None
