@@ -224,7 +224,7 @@ def test_json_that_is_a_string_reads_as_that_string(
     with psycopg.connect(app_url) as conn:
         conn.execute("SELECT agentledger.bind_tenant(%s)", [tenant_id])
         conn.execute(
-            "SELECT agentledger.append_event_v1(gen_random_uuid(), 'sql', 'T', 'system',"
+            "SELECT agentledger.append_event_v2(gen_random_uuid(), 'sql', 'T', 'system',"
             " NULL, %s::jsonb, '{}', NULL, NULL)",
             ['"{\\"not\\": \\"an object\\"}"'],
         )

@@ -4,13 +4,17 @@ but an open append holds back a tenant's own."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 
 import psycopg
 import pytest
+from bench.plans import traced_plans
 
 from agentledger import Ledger, LedgerError, NewEvent, Settings
+from agentledger.db.migrations.helpers import DEFAULT_APP_ROLE
+from agentledger.events import ops
 
 
 def _tenant(ledger: Ledger) -> str:
@@ -135,3 +139,22 @@ def test_a_catch_up_read_walks_the_feed_index_in_order(
     [plan] = [n for n in notices if "agentledger.events e" in n and "Limit" in n]
     assert "Index Scan using events_commit_order" in plan
     assert "Sort" not in plan and "Bitmap" not in plan
+
+
+def test_a_single_append_keeps_a_head_plan_that_reads_the_stream_index(
+    sync_ledger: Ledger, database_url: str
+) -> None:
+    """A single append keeps the plan of its stream-head lookup across calls; that plan,
+    generic here (made for no stream in particular), reads the stream's index backwards and
+    stops at the head: never the tenant's feed index, never the whole table."""
+    tenant = _tenant(sync_ledger)
+    sync_ledger.tenant(tenant).events.append("s", "First")
+    stmt = ops.one_statement(NewEvent(stream="s", type="Second"), None)
+    with psycopg.connect(database_url) as conn, conn.transaction():
+        conn.execute("SELECT set_config('agentledger.tenant_id', %s, true)", [tenant])
+        conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        plans = traced_plans(conn, stmt.query.sql, dict(stmt.params), role=DEFAULT_APP_ROLE)  # type: ignore[arg-type]
+    [head] = [p for p in plans.split("duration:") if "ORDER BY v.version DESC" in p]
+    assert "Index Only Scan Backward using events_stream_version_unique" in head
+    assert re.search(r"Index Cond: \(\(tenant_id = \$\d+\) AND \(stream = \$\d+\)\)", head)
+    assert "events_commit_order" not in plans and "Seq Scan" not in plans

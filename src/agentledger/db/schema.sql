@@ -172,6 +172,68 @@ END
 $_$;
 
 --
+-- Name: append_event_v2(uuid, text, text, text, text, jsonb, jsonb, bigint, timestamp with time zone); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.append_event_v2(p_event_id uuid, p_stream text, p_type text, p_actor_type text, p_actor_id text, p_payload jsonb, p_metadata jsonb, p_expected bigint, p_at timestamp with time zone) RETURNS TABLE(event_id uuid, stream text, version bigint, "position" bigint, created_at timestamp with time zone, already_appended boolean)
+    LANGUAGE plpgsql
+    AS $_$
+-- Append one event (its time ``p_at``, NULL: now): idempotent by event id (a stored id
+-- returns its event, already_appended; with other stream, type or payload: ALCF0), and,
+-- for a new event, its stream at version ``p_expected`` when that is given (else ALVC0).
+#variable_conflict use_column
+DECLARE
+    v_tenant text := agentledger.current_tenant();
+    v_order xid8 := agentledger.events_feed_order_v1(v_tenant);
+    v_known record;
+    v_head bigint;
+BEGIN
+    PERFORM pg_advisory_xact_lock(
+        hashtextextended('agentledger.events/' || v_tenant || '/' || p_stream, 0));
+
+    -- The stream's head, read backwards along (tenant_id, stream, version): the plan is kept.
+    SELECT v.version INTO v_head FROM agentledger.events v
+    WHERE v.tenant_id = v_tenant AND v.stream = p_stream
+    ORDER BY v.version DESC
+    LIMIT 1;
+    v_head := coalesce(v_head, 0);
+    IF p_expected IS NULL OR v_head = p_expected THEN
+        -- A stored id is found by the insert itself, through its unique index.
+        RETURN QUERY
+        INSERT INTO agentledger.events AS ev
+            (tenant_id, event_id, stream, version, type, actor_type, actor_id, payload,
+             metadata, commit_order, created_at)
+        VALUES (v_tenant, p_event_id, p_stream, v_head + 1, p_type, p_actor_type,
+                p_actor_id, p_payload, p_metadata, v_order, coalesce(p_at, now()))
+        ON CONFLICT (tenant_id, event_id) DO NOTHING
+        RETURNING ev.event_id, ev.stream, ev.version, ev.position, ev.created_at, false;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
+
+    -- Stored before, or the stream is not at the expected version (a stored id wins). Planned
+    -- for this call (EXECUTE): a plan kept from an empty log scans the tenant's feed index.
+    EXECUTE 'SELECT s.event_id, s.stream, s.type, s.payload, s.version, s.position,
+                    s.created_at
+             FROM agentledger.events s WHERE s.tenant_id = $1 AND s.event_id = $2'
+    INTO v_known USING v_tenant, p_event_id;
+    IF v_known.event_id IS NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'ALVC0', COLUMN = 'expected_version',
+            MESSAGE = 'stream ' || quote_literal(p_stream) || ' is at version ' || v_head
+                || ', not the expected ' || p_expected;
+    END IF;
+    IF v_known.stream <> p_stream OR v_known.type <> p_type OR v_known.payload <> p_payload
+    THEN
+        RAISE EXCEPTION USING ERRCODE = 'ALCF0', COLUMN = 'event_id',
+            MESSAGE = 'event ' || p_event_id || ' was already appended with other content';
+    END IF;
+    RETURN QUERY SELECT v_known.event_id, v_known.stream, v_known.version, v_known.position,
+                        v_known.created_at, true;
+END
+$_$;
+
+--
 -- Name: append_events_v1(jsonb, jsonb); Type: FUNCTION; Schema: agentledger
 --
 
@@ -9242,6 +9304,13 @@ GRANT USAGE ON SCHEMA agentledger_reporting TO agentledger_reporting;
 
 REVOKE ALL ON FUNCTION agentledger.append_event_v1(p_event_id uuid, p_stream text, p_type text, p_actor_type text, p_actor_id text, p_payload jsonb, p_metadata jsonb, p_expected bigint, p_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.append_event_v1(p_event_id uuid, p_stream text, p_type text, p_actor_type text, p_actor_id text, p_payload jsonb, p_metadata jsonb, p_expected bigint, p_at timestamp with time zone) TO agentledger_app;
+
+--
+-- Name: FUNCTION append_event_v2(p_event_id uuid, p_stream text, p_type text, p_actor_type text, p_actor_id text, p_payload jsonb, p_metadata jsonb, p_expected bigint, p_at timestamp with time zone); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.append_event_v2(p_event_id uuid, p_stream text, p_type text, p_actor_type text, p_actor_id text, p_payload jsonb, p_metadata jsonb, p_expected bigint, p_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.append_event_v2(p_event_id uuid, p_stream text, p_type text, p_actor_type text, p_actor_id text, p_payload jsonb, p_metadata jsonb, p_expected bigint, p_at timestamp with time zone) TO agentledger_app;
 
 --
 -- Name: FUNCTION append_events_v1(p_events jsonb, p_expected jsonb); Type: ACL; Schema: agentledger

@@ -8,8 +8,8 @@ SELECT * FROM agentledger.append_events_v4(%(events)s::jsonb, %(expected)s::json
 -- name: append_event
 -- notifies: agentledger_events
 -- Append one event as append_events appends a batch of one, with the event's fields as
--- arguments (audit_0008); ``at`` NULL: now.
-SELECT * FROM agentledger.append_event_v1(
+-- arguments (audit_0010); ``at`` NULL: now.
+SELECT * FROM agentledger.append_event_v2(
     %(event_id)s::uuid, %(stream)s::text, %(type)s::text, %(actor_type)s::text,
     %(actor_id)s::text, %(payload)s::jsonb, %(metadata)s::jsonb, %(expected)s::bigint,
     %(at)s::timestamptz)
