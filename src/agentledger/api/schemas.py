@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
-from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,35 +32,10 @@ class TenantIn(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict, examples=[{"plan": "pro"}])
 
 
-class TenantOut(BaseModel):
-    id: str
-    name: str
-    status: Literal["active", "suspended", "archived"]
-    metadata: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-
-
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["admin", "writer", "reader"] = Field(examples=["writer"])
     name: str = Field(default="", max_length=200, examples=["ci pipeline"])
-
-
-class KeyOut(BaseModel):
-    id: UUID
-    tenant_id: str
-    name: str
-    role: str
-    prefix: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-
-class CreatedKeyOut(BaseModel):
-    key: KeyOut
-    secret: str = Field(description="Shown once; only its hash is stored.")
 
 
 class Health(BaseModel):

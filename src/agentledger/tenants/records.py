@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from agentledger.lifecycle import Lifecycle
@@ -18,13 +18,14 @@ TENANT_LIFECYCLE = Lifecycle(
     },
 )
 KEY_ROLES = ("admin", "writer", "reader")
+TenantStatus = Literal["active", "suspended", "archived"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Tenant:
     id: str
     name: str
-    status: str
+    status: TenantStatus
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime

@@ -8,22 +8,23 @@ from fastapi import APIRouter, Request
 
 from agentledger.api.auth import PlatformAdmin
 from agentledger.api.pagination import Limit, cursor_text, page
-from agentledger.api.schemas import CreatedKeyOut, KeyIn, Page, TenantIn, TenantOut
+from agentledger.api.schemas import KeyIn, Page, TenantIn
+from agentledger.tenants.records import CreatedKey, Tenant, TenantStatus
 from agentledger.web.auth import ledger_of
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants (platform admin)"])
 
 
-@router.post("", status_code=201, response_model=TenantOut, summary="Create a tenant")
+@router.post("", status_code=201, response_model=Tenant, summary="Create a tenant")
 async def create_tenant(body: TenantIn, request: Request, _: PlatformAdmin) -> object:
     return await ledger_of(request).tenants.create(body.id, body.name, body.metadata)
 
 
-@router.get("", response_model=Page[TenantOut], summary="List tenants (keyset pages)")
+@router.get("", response_model=Page[Tenant], summary="List tenants (keyset pages)")
 async def list_tenants(
     request: Request,
     _: PlatformAdmin,
-    status: Literal["active", "suspended", "archived"] | None = None,
+    status: TenantStatus | None = None,
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> object:
@@ -32,7 +33,7 @@ async def list_tenants(
     return page(items, limit, lambda last: {"id": last.id})
 
 
-@router.get("/{tenant_id}", response_model=TenantOut, summary="One tenant")
+@router.get("/{tenant_id}", response_model=Tenant, summary="One tenant")
 async def get_tenant(tenant_id: str, request: Request, _: PlatformAdmin) -> object:
     return await ledger_of(request).tenants.get(tenant_id)
 
@@ -40,7 +41,7 @@ async def get_tenant(tenant_id: str, request: Request, _: PlatformAdmin) -> obje
 @router.post(
     "/{tenant_id}/keys",
     status_code=201,
-    response_model=CreatedKeyOut,
+    response_model=CreatedKey,
     summary="Create an API key for a tenant",
 )
 async def create_tenant_key(
@@ -51,7 +52,7 @@ async def create_tenant_key(
 
 @router.post(
     "/{tenant_id}/{action}",
-    response_model=TenantOut,
+    response_model=Tenant,
     summary="Suspend, activate or archive a tenant",
 )
 async def transition_tenant(
