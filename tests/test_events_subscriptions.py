@@ -270,6 +270,7 @@ def test_a_multi_statement_write_wakes_after_its_commit(
 def test_a_refused_append_wakes_nobody(sync_ledger: Ledger, tenant_id: str) -> None:
     scope = sync_ledger.tenant(tenant_id)
     scope.events.append("s", "One")
+    assert sync_ledger.db.waker.flush(10)  # its wake-up is out before the listener starts
     with sync_ledger.db.listener(EVENTS_CHANNEL) as listener:
         with pytest.raises(Conflict):
             scope.events.append("s", "Late", expected_version=0)
