@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import get_args
 
 import pytest
 
@@ -14,6 +15,12 @@ from agentledger import (
     NotFound,
     TenantInactive,
 )
+from agentledger.tenants.records import TENANT_LIFECYCLE, TenantStatus
+
+
+def test_the_status_type_is_the_lifecycles_states() -> None:
+    """``TenantStatus`` (the API's enum) restates the lifecycle's states: they agree."""
+    assert set(get_args(TenantStatus)) == set(TENANT_LIFECYCLE.states)
 
 
 def test_create_get_and_list(ledger: Ledger) -> None:

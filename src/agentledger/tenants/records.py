@@ -18,6 +18,7 @@ TENANT_LIFECYCLE = Lifecycle(
     },
 )
 KEY_ROLES = ("admin", "writer", "reader")
+# TENANT_LIFECYCLE's states, as a type for the API schema (a test holds them equal).
 TenantStatus = Literal["active", "suspended", "archived"]
 
 
