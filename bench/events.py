@@ -1,7 +1,8 @@
-"""Event log benchmark: single appends (alone and from 8 concurrent writers), batches and a
-catch-up read, next to raw psycopg running the same SQL in a transaction with the tenant
-bound, and to the eventsourcing library's PostgreSQL recorder; the idempotent re-append
-cost; and a follower's lag behind 8 concurrent writers. Throughput with p50/p99.
+"""Event log benchmark: single appends (alone and from 8 concurrent writers), batches and
+catch-up reads (from the start, and from near the head of a long log), next to raw psycopg
+running the same SQL in a transaction with the tenant bound, and to the eventsourcing
+library's PostgreSQL recorder; the idempotent re-append cost; and a follower's lag behind 8
+concurrent writers. Throughput with p50/p99.
 
     python -m bench.events [--quick] [--fast]
 
@@ -185,8 +186,10 @@ class Peer:
         events = [self.stored(originator, v, "Measured", self.state) for v in range(1, n + 1)]
         timed(lat, lambda: self.recorder.insert_events(events))
 
-    def read(self, n: int, lat: list[float]) -> None:
-        timed(lat, lambda: self.recorder.select_notifications(start=1, limit=n))
+    def read(self, n: int, lat: list[float], *, behind: int | None = None) -> None:
+        """``n`` notifications from the start, or from ``behind`` before the last."""
+        start = 1 if behind is None else max(1, (self.recorder.max_notification_id() or 0) - behind)
+        timed(lat, lambda: self.recorder.select_notifications(start=start, limit=n))
 
 
 def peer(url: str, pool_size: int) -> Peer | None:
@@ -367,14 +370,33 @@ def run(
     def raw_read(lat: list[float]) -> None:
         timed(lat, bound, raw, READ_ALL, {"after": 0, "types": None, "limit": batch})
 
+    # A follower near the head of the log: its cursor is 2 reads' worth of events behind it.
+    row = bare.execute(
+        "SELECT position FROM agentledger.events ORDER BY commit_order DESC, position DESC"
+        " OFFSET %s LIMIT 1",
+        [2 * batch],
+    ).fetchone()
+    assert row is not None
+    deep = row[0]
+
+    def lib_deep_read(lat: list[float]) -> None:
+        got: list[Any] = []
+        timed(lat, lambda: got.extend(scope.events.read_all(deep, limit=batch)))
+        assert len(got) == batch
+
     contenders = [
         (f"catch-up read {batch} (library)", lib_read),
         (f"catch-up read {batch} (raw, tx + bind)", raw_read),
+        (f"read {batch} near the head (library)", lib_deep_read),
     ]
     if es is not None:
-        contenders.append(
-            (f"select_notifications {batch} (eventsourcing)", lambda lat: es.read(batch, lat))
-        )
+        contenders += [
+            (f"select_notifications {batch} (eventsourcing)", lambda lat: es.read(batch, lat)),
+            (
+                f"select_notifications {batch} near the head (eventsourcing)",
+                lambda lat: es.read(batch, lat, behind=2 * batch),
+            ),
+        ]
     with progress() as bar:
         task = bar.add_task(f"catch-up reads of {batch}", total=1)
         read_t = alternate(contenders, units=batch, repeats=repeats)
@@ -400,7 +422,8 @@ def run(
                     (single_t[0], single_t[3]),
                     (conc_t[0], conc_t[2]),
                     (batch_t[0], batch_t[4]),
-                    (read_t[0], read_t[2]),
+                    (read_t[0], read_t[3]),
+                    (read_t[2], read_t[4]),
                 ],
             )
         )

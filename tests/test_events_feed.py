@@ -133,12 +133,41 @@ def test_a_catch_up_read_walks_the_feed_index_in_order(
         notices: list[str] = []
         owner.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
         rows = owner.execute(
-            "SELECT position FROM agentledger.read_events_v2(0, NULL, 1000)"
+            "SELECT position FROM agentledger.read_events_v3(0, NULL, 1000)"
         ).fetchall()
     assert len(rows) == 1000
     [plan] = [n for n in notices if "agentledger.events e" in n and "Limit" in n]
     assert "Index Scan using events_commit_order" in plan
     assert "Sort" not in plan and "Bitmap" not in plan
+
+
+def test_a_read_from_deep_in_the_log_starts_at_its_cursor(
+    sync_ledger: Ledger, database_url: str
+) -> None:
+    """A reader far into the log costs what one at its start does: the feed index's scan
+    begins just past the cursor event (an index condition), not at the tenant's first event
+    with every event up to the cursor read and dropped."""
+    tenant = _tenant(sync_ledger)
+    events = sync_ledger.tenant(tenant).events
+    appended = events.append_many([NewEvent(stream="s", type="T") for _ in range(3000)])
+    cursor = appended[2500].position
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        owner.execute("LOAD 'auto_explain'")
+        owner.execute("SET auto_explain.log_nested_statements = on")
+        owner.execute("SET auto_explain.log_min_duration = 0")
+        owner.execute("SET auto_explain.log_analyze = on")
+        owner.execute("SET auto_explain.log_level = notice")
+        owner.execute("SELECT set_config('agentledger.tenant_id', %s, false)", (tenant,))
+        notices: list[str] = []
+        owner.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+        rows = owner.execute(
+            "SELECT position FROM agentledger.read_events_v3(%s, NULL, 10)", (cursor,)
+        ).fetchall()
+    assert [r[0] for r in rows] == [a.position for a in appended[2501:2511]]
+    [plan] = [n for n in notices if "agentledger.events e" in n and "Limit" in n]
+    assert re.search(r"Index Cond: .*ROW\(commit_order, \"position\"\) > ROW\(", plan), plan
+    scanned = re.search(r"Index Scan using events_commit_order .*?rows=([\d.]+)", plan)
+    assert scanned is not None and float(scanned.group(1)) <= 10, plan
 
 
 def test_a_single_append_keeps_a_head_plan_that_reads_the_stream_index(

@@ -5030,6 +5030,79 @@ END
 $$;
 
 --
+-- Name: read_events_v3(bigint, text[], integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.read_events_v3(p_after bigint, p_types text[], p_limit integer) RETURNS TABLE(cursor_found bigint, event_id uuid, stream text, version bigint, "position" bigint, type text, actor_type text, actor_id text, payload jsonb, metadata jsonb, created_at timestamp with time zone)
+    LANGUAGE plpgsql
+    SET enable_sort TO 'off'
+    SET enable_bitmapscan TO 'off'
+    AS $$
+-- The tenant's events after the cursor event (0: from the start), in commit-safe order.
+-- One row with NULL event columns when nothing is readable; cursor_found says whether the
+-- cursor exists. Each statement takes its own snapshot (read committed), so the look at the
+-- feed's lock holders comes before the snapshot the events are read in.
+#variable_conflict use_column
+DECLARE
+    v_tenant text := agentledger.current_tenant();
+    v_key bigint := hashtextextended('agentledger.feed/' || v_tenant, 0);
+    v_snap pg_snapshot := pg_current_snapshot();
+    v_next bigint := pg_snapshot_xmax(v_snap)::text::bigint;
+    v_horizon bigint := v_next;
+    v_order xid8 := '0';  -- the cursor event's place in the feed (0, 0: before the first)
+    v_position bigint := 0;
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        -- One snapshot for the whole transaction: only what it saw finished is safe.
+        v_horizon := pg_snapshot_xmin(v_snap)::text::bigint;
+    ELSIF pg_snapshot_xmin(v_snap) <> pg_snapshot_xmax(v_snap) THEN
+        -- Transactions are running: the oldest holding this feed's lock bounds the read.
+        -- pg_locks shows 32-bit ids; each is widened against v_next (one 2^31 or more
+        -- behind is at or past v_next, and so is its commit_order: it bounds nothing).
+        SELECT least(v_horizon, min(v_next - held.d)) INTO v_horizon
+        FROM (
+            SELECT mod(mod(v_next - t.transactionid::text::bigint, 4294967296) + 4294967296,
+                       4294967296) AS d
+            FROM pg_locks f
+            JOIN pg_locks t ON t.virtualtransaction = f.virtualtransaction
+            WHERE f.locktype = 'advisory' AND f.granted AND f.objsubid = 1
+              AND f.classid = ((v_key >> 32) & 4294967295)::text::oid
+              AND f.objid = (v_key & 4294967295)::text::oid
+              AND t.locktype = 'transactionid' AND t.mode = 'ExclusiveLock' AND t.granted
+        ) held
+        WHERE held.d < 2147483648;
+    END IF;
+
+    IF p_after <> 0 THEN
+        SELECT c.commit_order, c.position INTO v_order, v_position
+        FROM agentledger.events c
+        WHERE c.tenant_id = v_tenant AND c.position = p_after;
+        IF NOT FOUND THEN
+            cursor_found := 0;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+    END IF;
+
+    -- The row comparison is on the index's own columns: the scan starts past the cursor.
+    RETURN QUERY
+    SELECT 1::bigint, e.event_id, e.stream, e.version, e.position, e.type, e.actor_type,
+           e.actor_id, e.payload, e.metadata, e.created_at
+    FROM agentledger.events e
+    WHERE e.tenant_id = v_tenant
+      AND (e.commit_order, e.position) > (v_order, v_position)
+      AND e.commit_order < v_horizon::text::xid8
+      AND (p_types IS NULL OR e.type = ANY(p_types))
+    ORDER BY e.commit_order, e.position
+    LIMIT p_limit;
+    IF NOT FOUND THEN
+        cursor_found := 1;
+        RETURN NEXT;
+    END IF;
+END
+$$;
+
+--
 -- Name: reporting_tenants(); Type: FUNCTION; Schema: agentledger
 --
 
@@ -9937,6 +10010,13 @@ GRANT ALL ON FUNCTION agentledger.read_events_v1(p_after bigint, p_types text[],
 
 REVOKE ALL ON FUNCTION agentledger.read_events_v2(p_after bigint, p_types text[], p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.read_events_v2(p_after bigint, p_types text[], p_limit integer) TO agentledger_app;
+
+--
+-- Name: FUNCTION read_events_v3(p_after bigint, p_types text[], p_limit integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.read_events_v3(p_after bigint, p_types text[], p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.read_events_v3(p_after bigint, p_types text[], p_limit integer) TO agentledger_app;
 
 --
 -- Name: FUNCTION reporting_tenants(); Type: ACL; Schema: agentledger

@@ -42,12 +42,13 @@ LIMIT %(limit)s
 
 -- name: read_all
 -- The tenant's events after a cursor event, in commit-safe order; held back only by this
--- tenant's transactions that are appending (audit_0004), along the feed's index (audit_0006).
+-- tenant's transactions that are appending (audit_0004), along the feed's index (audit_0006)
+-- from just past the cursor (audit_0011).
 -- One row with NULL event columns when nothing is readable; cursor_found says whether the
 -- cursor exists. JSON comes as its text, for the records to decode when it is read.
 SELECT cursor_found, event_id, stream, version, position, type, actor_type, actor_id,
        payload::text, metadata::text, created_at
-FROM agentledger.read_events_v2(%(after)s, %(types)s::text[], %(limit)s)
+FROM agentledger.read_events_v3(%(after)s, %(types)s::text[], %(limit)s)
 
 -- name: save_checkpoint
 -- Remember how far a named subscriber has read.
