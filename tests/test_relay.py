@@ -124,6 +124,25 @@ def _wait_for(check: Any, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+def test_the_lag_counts_the_events_after_the_checkpoint(sync_ledger: Ledger) -> None:
+    """From the start, from an event deep in the log, of some types only, and from a
+    checkpoint that names no event of the tenant (nothing to count from)."""
+    tenant = _new_tenant(sync_ledger)
+    written = sync_ledger.tenant(tenant).events.append_many(
+        [NewEvent(stream=f"s{i % 3}", type="Odd" if i % 2 else "Even") for i in range(300)]
+    )
+    binding = Binding.to_tenant(tenant)
+
+    def lag(after: int, types: list[str] | None = None) -> int:
+        return sync_ledger.db.run(lag_ops.lag(after, types), binding)
+
+    assert lag(0) == 300
+    assert lag(written[249].position) == 50
+    assert lag(written[249].position, ["Odd"]) == 25
+    assert lag(written[-1].position) == 0
+    assert lag(written[-1].position + 1_000_000) == 0
+
+
 def test_subject_mapping() -> None:
     assert category("order:42") == "order"
     assert category("order-42:x") == "order"
