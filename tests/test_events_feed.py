@@ -23,6 +23,27 @@ def _tenant(ledger: Ledger) -> str:
     return tid
 
 
+def _feed_read(
+    database_url: str, tenant: str, *, after: int, limit: int, analyze: bool = False
+) -> tuple[list[int], str]:
+    """The positions the feed read returns, and the plan of its events query (as
+    auto_explain logs it; with ``analyze``, with the rows each node returned)."""
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        owner.execute("LOAD 'auto_explain'")
+        owner.execute("SET auto_explain.log_nested_statements = on")
+        owner.execute("SET auto_explain.log_min_duration = 0")
+        owner.execute("SELECT set_config('auto_explain.log_analyze', %s, false)", [str(analyze)])
+        owner.execute("SET auto_explain.log_level = notice")
+        owner.execute("SELECT set_config('agentledger.tenant_id', %s, false)", (tenant,))
+        notices: list[str] = []
+        owner.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+        rows = owner.execute(
+            "SELECT position FROM agentledger.read_events_v3(%s, NULL, %s)", (after, limit)
+        ).fetchall()
+    [plan] = [n for n in notices if "agentledger.events e" in n and "Limit" in n]
+    return [r[0] for r in rows], plan
+
+
 def test_another_tenants_open_append_does_not_hold_back_this_feed(sync_ledger: Ledger) -> None:
     noisy, quiet = _tenant(sync_ledger), _tenant(sync_ledger)
     with sync_ledger.tenant(noisy).transaction() as open_tx:
@@ -124,19 +145,8 @@ def test_a_catch_up_read_walks_the_feed_index_in_order(
     events = sync_ledger.tenant(tenant).events
     for batch in range(5):
         events.append_many([NewEvent(stream=f"s{batch}", type="T") for _ in range(1000)])
-    with psycopg.connect(database_url, autocommit=True) as owner:
-        owner.execute("LOAD 'auto_explain'")
-        owner.execute("SET auto_explain.log_nested_statements = on")
-        owner.execute("SET auto_explain.log_min_duration = 0")
-        owner.execute("SET auto_explain.log_level = notice")
-        owner.execute("SELECT set_config('agentledger.tenant_id', %s, false)", (tenant,))
-        notices: list[str] = []
-        owner.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
-        rows = owner.execute(
-            "SELECT position FROM agentledger.read_events_v3(0, NULL, 1000)"
-        ).fetchall()
-    assert len(rows) == 1000
-    [plan] = [n for n in notices if "agentledger.events e" in n and "Limit" in n]
+    positions, plan = _feed_read(database_url, tenant, after=0, limit=1000)
+    assert len(positions) == 1000
     assert "Index Scan using events_commit_order" in plan
     assert "Sort" not in plan and "Bitmap" not in plan
 
@@ -151,20 +161,8 @@ def test_a_read_from_deep_in_the_log_starts_at_its_cursor(
     events = sync_ledger.tenant(tenant).events
     appended = events.append_many([NewEvent(stream="s", type="T") for _ in range(3000)])
     cursor = appended[2500].position
-    with psycopg.connect(database_url, autocommit=True) as owner:
-        owner.execute("LOAD 'auto_explain'")
-        owner.execute("SET auto_explain.log_nested_statements = on")
-        owner.execute("SET auto_explain.log_min_duration = 0")
-        owner.execute("SET auto_explain.log_analyze = on")
-        owner.execute("SET auto_explain.log_level = notice")
-        owner.execute("SELECT set_config('agentledger.tenant_id', %s, false)", (tenant,))
-        notices: list[str] = []
-        owner.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
-        rows = owner.execute(
-            "SELECT position FROM agentledger.read_events_v3(%s, NULL, 10)", (cursor,)
-        ).fetchall()
-    assert [r[0] for r in rows] == [a.position for a in appended[2501:2511]]
-    [plan] = [n for n in notices if "agentledger.events e" in n and "Limit" in n]
+    positions, plan = _feed_read(database_url, tenant, after=cursor, limit=10, analyze=True)
+    assert positions == [a.position for a in appended[2501:2511]]
     assert re.search(r"Index Cond: .*ROW\(commit_order, \"position\"\) > ROW\(", plan), plan
     scanned = re.search(r"Index Scan using events_commit_order .*?rows=([\d.]+)", plan)
     assert scanned is not None and float(scanned.group(1)) <= 10, plan
