@@ -1458,6 +1458,63 @@ END
 $$;
 
 --
+-- Name: events_tenant_missing(text); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.events_tenant_missing(p_tenant text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+        CONSTRAINT = 'events_tenant_id_fkey', TABLE = 'events', SCHEMA = 'agentledger',
+        MESSAGE = 'tenant ' || quote_literal(p_tenant) || ' does not exist';
+END
+$$;
+
+--
+-- Name: events_tenant_moved(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.events_tenant_moved() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.tenant_id IS DISTINCT FROM OLD.tenant_id THEN
+        PERFORM pg_advisory_xact_lock_shared(
+            hashtextextended('agentledger.feed/' || NEW.tenant_id, 0));
+        PERFORM 1 FROM agentledger.tenants t WHERE t.id = NEW.tenant_id;
+        IF NOT FOUND THEN
+            PERFORM agentledger.events_tenant_missing(NEW.tenant_id);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+--
+-- Name: events_tenants_exist(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.events_tenants_exist() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_missing text;
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(hashtextextended('agentledger.feed/' || d.tenant_id, 0))
+    FROM (SELECT DISTINCT a.tenant_id FROM added a) d;
+    SELECT a.tenant_id INTO v_missing
+    FROM added a
+    WHERE NOT EXISTS (SELECT 1 FROM agentledger.tenants t WHERE t.id = a.tenant_id)
+    LIMIT 1;
+    IF FOUND THEN
+        PERFORM agentledger.events_tenant_missing(v_missing);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+--
 -- Name: is_platform(); Type: FUNCTION; Schema: agentledger
 --
 
@@ -5737,6 +5794,27 @@ END
 $$;
 
 --
+-- Name: tenants_keep_events(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.tenants_keep_events() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF TG_OP = 'DELETE' OR NEW.id IS DISTINCT FROM OLD.id THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended('agentledger.feed/' || OLD.id, 0));
+        IF EXISTS (SELECT 1 FROM agentledger.events e WHERE e.tenant_id = OLD.id) THEN
+            RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation',
+                CONSTRAINT = 'events_tenant_id_fkey', TABLE = 'events', SCHEMA = 'agentledger',
+                MESSAGE = 'tenant ' || quote_literal(OLD.id) || ' still has events';
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+--
 -- Name: tenants_keep_tasks(); Type: FUNCTION; Schema: agentledger
 --
 
@@ -8054,6 +8132,18 @@ CREATE TRIGGER cases_tally_insert AFTER INSERT ON agentledger.cases REFERENCING 
 CREATE TRIGGER cases_tally_update AFTER UPDATE ON agentledger.cases REFERENCING OLD TABLE AS gone NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION agentledger.cases_tally();
 
 --
+-- Name: events events_tenant_moved; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER events_tenant_moved AFTER UPDATE OF tenant_id ON agentledger.events FOR EACH ROW EXECUTE FUNCTION agentledger.events_tenant_moved();
+
+--
+-- Name: events events_tenants_exist; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER events_tenants_exist AFTER INSERT ON agentledger.events REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION agentledger.events_tenants_exist();
+
+--
 -- Name: memory_entities memory_entities_kind_insert; Type: TRIGGER; Schema: agentledger
 --
 
@@ -8166,6 +8256,12 @@ CREATE TRIGGER tasks_tenant_moved AFTER UPDATE OF tenant_id ON agentledger.tasks
 --
 
 CREATE TRIGGER tasks_tenants_exist AFTER INSERT ON agentledger.tasks REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION agentledger.tasks_tenants_exist();
+
+--
+-- Name: tenants tenants_keep_events; Type: TRIGGER; Schema: agentledger
+--
+
+CREATE TRIGGER tenants_keep_events AFTER DELETE OR UPDATE OF id ON agentledger.tenants FOR EACH ROW EXECUTE FUNCTION agentledger.tenants_keep_events();
 
 --
 -- Name: tenants tenants_keep_tasks; Type: TRIGGER; Schema: agentledger
@@ -8347,13 +8443,6 @@ ALTER TABLE ONLY agentledger.entity_expiry
 
 ALTER TABLE ONLY agentledger.event_checkpoints
     ADD CONSTRAINT event_checkpoints_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
-
---
--- Name: events events_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
---
-
-ALTER TABLE ONLY agentledger.events
-    ADD CONSTRAINT events_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
 
 --
 -- Name: memory_entities memory_entities_session_fk; Type: FK CONSTRAINT; Schema: agentledger
