@@ -18,7 +18,7 @@ from agentledger.errors import InvalidInput
 from agentledger.expiry.records import Found
 from agentledger.memory import filters, spaces
 from agentledger.memory.filters import Filter
-from agentledger.memory.ops import entity_from_row, natural_dedup
+from agentledger.memory.ops import entity_from_row, natural_dedup, source_arguments
 from agentledger.memory.search import EF_SEARCH
 from agentledger.memory.spaces import Q as MEMORY_SPACES
 
@@ -86,13 +86,8 @@ def sources(
     limit: int = 100,
 ) -> Gen[list[str]]:
     """memory's ``sources``, counting only entities whose TTL has not run out."""
-    rows = yield Q.entity_sources.all(
-        prefix=v.text("prefix", prefix, max_len=200, min_len=0),
-        kind=None if kind is None else v.text("kind", kind, max_len=100),
-        **filters.scoped(user, scope),
-        after=None if after is None else v.text("after", after, max_len=200, min_len=0),
-        limit=filters.limit(limit),
-    ).alone()
+    arguments = source_arguments(prefix, kind, user, scope, after, limit)
+    rows = yield Q.entity_sources.all(**arguments).alone()
     return [r["source"] for r in rows]
 
 
