@@ -20,6 +20,9 @@ from agentledger import (
     Settings,
     VersionConflict,
 )
+from agentledger.db.binding import Binding
+from agentledger.db.statements import Op
+from agentledger.events.facade_sync import Events
 
 
 def test_append_and_read_a_stream(ledger: Ledger, tenant_id: str) -> None:
@@ -44,6 +47,28 @@ def test_append_and_read_a_stream(ledger: Ledger, tenant_id: str) -> None:
     assert events.stream_version("case:EX-1") == 2
     assert events.stream_version("case:none") == 0
     assert events.get(first.event_id).type == "ExceptionCreated"
+
+
+def test_a_batch_run_again_by_a_retry_appends_its_events_once(
+    sync_ledger: Ledger, tenant_id: str
+) -> None:
+    """The façade makes the ids a batch's events lack before the operation: the driver's
+    retry after a lost commit runs the very same operation again, and appends nothing new."""
+    binding = Binding(tenant_id)
+    runs: list[list[Any]] = []
+
+    def twice(op: Op[Any]) -> Any:
+        runs.append(sync_ledger.db.run(op, binding))  # this attempt commits
+        runs.append(sync_ledger.db.run(op, binding))  # the retry
+        return runs[-1]
+
+    batch = [NewEvent(stream="retried", type="Noted", payload={"n": n}) for n in range(3)]
+    Events(twice).append_many(batch)
+    first, again = runs
+    assert not any(a.already_appended for a in first)
+    assert all(a.already_appended for a in again)
+    assert [a.event_id for a in again] == [a.event_id for a in first]
+    assert sync_ledger.tenant(tenant_id).events.stream_version("retried") == 3
 
 
 def test_reappending_an_id_says_so_with_the_original_place(ledger: Ledger, tenant_id: str) -> None:

@@ -51,8 +51,10 @@ class AsyncEvents(AsyncFacade):
     async def append_many(
         self, events: Sequence[NewEvent], *, expected_versions: Mapping[str, int] | None = None
     ) -> list[Appended]:
-        """Append a batch in one round trip, atomically; results in the input's order."""
-        return await self._run(ops.append(events, expected_versions))
+        """Append a batch in one round trip, atomically; results in the input's order. An
+        event without an ``event_id`` gets one here, so the library's retry of the call
+        (after a connection lost while committing) repeats the same events."""
+        return await self._run(ops.append(events, expected_versions, ids=ops.made_ids(events)))
 
     get = forward_async(ops.get)
     exists = forward_async(ops.exists)

@@ -53,8 +53,10 @@ class Events(Facade):
     def append_many(
         self, events: Sequence[NewEvent], *, expected_versions: Mapping[str, int] | None = None
     ) -> list[Appended]:
-        """Append a batch in one round trip, atomically; results in the input's order."""
-        return self._run(ops.append(events, expected_versions))
+        """Append a batch in one round trip, atomically; results in the input's order. An
+        event without an ``event_id`` gets one here, so the library's retry of the call
+        (after a connection lost while committing) repeats the same events."""
+        return self._run(ops.append(events, expected_versions, ids=ops.made_ids(events)))
 
     get = forward_sync(ops.get)
     exists = forward_sync(ops.exists)

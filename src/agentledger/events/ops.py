@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -29,14 +29,19 @@ def event_time(at: object, field: str = "at") -> str | None:
     return None if checked is None else checked.astimezone(dt.UTC).isoformat()
 
 
-def event_json(event: NewEvent, field: str = "event") -> dict[str, Any]:
-    """One validated event as the JSON object ``append_statement`` takes."""
+def event_json(
+    event: NewEvent, field: str = "event", made: Iterator[str] | None = None
+) -> dict[str, Any]:
+    """One validated event as the JSON object ``append_statement`` takes. Without an id, it
+    takes the next of ``made`` (see ``made_ids``), else a new one."""
     if not isinstance(event, NewEvent):
         raise InvalidInput(f"{field} must be a NewEvent, not {type(event).__name__}", field=field)
+    if event.event_id is not None:
+        event_id = str(v.uuid("event_id", event.event_id))
+    else:
+        event_id = (None if made is None else next(made, None)) or new_id_text()
     row: dict[str, Any] = {
-        "event_id": (
-            new_id_text() if event.event_id is None else str(v.uuid("event_id", event.event_id))
-        ),
+        "event_id": event_id,
         "stream": v.text("stream", event.stream, max_len=MAX_NAME),
         "type": v.text("type", event.type, max_len=MAX_NAME),
         "actor_type": v.choice("actor_type", event.actor_type, ACTOR_TYPES),
@@ -94,11 +99,26 @@ def appended(rows: list[dict[str, Any]]) -> list[Appended]:
     return [Appended(**row) for row in rows]
 
 
+def made_ids(events: object) -> list[str]:
+    """An id for each event of ``events`` that has none, in order: the façades make them
+    once per call, before the operation, so that a retry of it repeats the same events."""
+    if not isinstance(events, Sequence):
+        return []  # ``append`` says what is wrong with it
+    return [new_id_text() for e in events if isinstance(e, NewEvent) and e.event_id is None]
+
+
 @operation(idempotent=True)
 def append(
-    events: Sequence[NewEvent], expected_versions: Mapping[str, int] | None = None
+    events: Sequence[NewEvent],
+    expected_versions: Mapping[str, int] | None = None,
+    *,
+    ids: Sequence[str] = (),
 ) -> Gen[list[Appended]]:
     """Append ``events`` atomically; one result per event, in order.
+
+    Events without an ``event_id`` take the ``ids`` in turn (see ``made_ids``); past their
+    end, ids are made here, and running the same operation again would append those
+    events again.
 
     ``expected_versions`` maps a stream to the version it must be at before this batch
     (0: the stream is new); a mismatch raises VersionConflict and nothing is written.
@@ -114,7 +134,8 @@ def append(
         raise InvalidInput(
             f"events has {len(events)} items; append 1 to {MAX_BATCH} at a time", field="events"
         )
-    rows = [event_json(e, f"events[{i}]") for i, e in enumerate(events)]
+    made = iter(ids)
+    rows = [event_json(e, f"events[{i}]", made) for i, e in enumerate(events)]
     if len({row["event_id"] for row in rows}) < len(rows):  # one pass; a walk only to name it
         seen: set[str] = set()
         for row in rows:
@@ -148,13 +169,6 @@ def one_statement(event: NewEvent, expected_version: int | None) -> Stmt:
     return append_statement([row], expected, dated="at" in row)
 
 
-@operation(idempotent=True)
-def append_one(event: NewEvent, expected_version: int | None = None) -> Gen[Appended]:
-    """Append one event; ``expected_version`` is its stream's version before it."""
-    result = yield one_statement(event, expected_version)
-    return appended(result)[0]
-
-
 @operation(idempotent=True, spoolable=True)
 def append_fields(
     stream: str,
@@ -168,8 +182,8 @@ def append_fields(
     expected_version: int | None = None,
     at: dt.datetime | None = None,
 ) -> Gen[Appended]:
-    """``append_one`` from plain arguments with a required ``event_id``, so it can wait in
-    the spool: a repeat of the id returns the stored event (``already_appended``). ``at``
+    """Append one event, from plain arguments with a required ``event_id``, so it can wait
+    in the spool: a repeat of the id returns the stored event (``already_appended``). ``at``
     fixes the event's time (see ``append``)."""
     event = NewEvent(
         stream=stream,

@@ -16,8 +16,9 @@ EVENTS_CHANNEL = "agentledger_events"
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class NewEvent:
-    """An event to append. ``event_id`` is the idempotency key (a random one when omitted:
-    give your own to make retries safe). ``at`` is when it happened, for imported history
+    """An event to append. ``event_id`` is the idempotency key: when omitted, each append
+    call makes one, which the library's own retries of that call repeat; give your own to
+    make your retries safe too. ``at`` is when it happened, for imported history
     (timezone-aware; in the past, or at most ``validation.CLOCK_SKEW`` ahead); it becomes
     ``created_at`` (default: the time of appending), never the event's position."""
 
