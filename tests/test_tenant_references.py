@@ -25,10 +25,10 @@ class Reference:
     row: str  # one row's VALUES for a tenant (%s), unique on its own
     write: Callable[[TenantScope], object]  # one row through the library
 
-    def insert(self, tenants: int = 1) -> str:
-        return f"INSERT INTO agentledger.{self.table} ({self.columns}) VALUES " + ", ".join(
-            [self.row] * tenants
-        )
+    def insert(self, rows: int = 1) -> str:
+        """An INSERT of ``rows`` rows, each taking its tenant as a parameter."""
+        values = ", ".join([self.row] * rows)
+        return f"INSERT INTO agentledger.{self.table} ({self.columns}) VALUES {values}"
 
 
 REFERENCES = [
