@@ -18,7 +18,7 @@ from agentledger.errors import InvalidInput
 from agentledger.expiry.records import Found
 from agentledger.memory import filters, spaces
 from agentledger.memory.filters import Filter
-from agentledger.memory.ops import entity_from_row, natural_dedup, source_arguments
+from agentledger.memory.ops import entity_from_row, natural_dedup
 from agentledger.memory.search import EF_SEARCH
 from agentledger.memory.spaces import Q as MEMORY_SPACES
 
@@ -86,7 +86,7 @@ def sources(
     limit: int = 100,
 ) -> Gen[list[str]]:
     """memory's ``sources``, counting only entities whose TTL has not run out."""
-    arguments = source_arguments(prefix, kind, user, scope, after, limit)
+    arguments = filters.source_arguments(prefix, kind, user, scope, after, limit)
     rows = yield Q.entity_sources.all(**arguments).alone()
     return [r["source"] for r in rows]
 

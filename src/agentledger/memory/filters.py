@@ -150,3 +150,17 @@ def _moment(field: str, value: object) -> datetime | None:
     if value is not None and not isinstance(value, datetime):
         raise InvalidInput(f"{field} must be a datetime", field=field)
     return value
+
+
+def source_arguments(
+    prefix: str, kind: str | None, user: str | None, scope: str, after: str | None, count: int
+) -> dict[str, Any]:
+    """The arguments of a listing of sources (memory's and expiry's ``sources``), checked,
+    as their statements take them (``count``: the page size)."""
+    return {
+        "prefix": v.text("prefix", prefix, max_len=200, min_len=0),
+        "kind": None if kind is None else v.text("kind", kind, max_len=100),
+        **scoped(user, scope),
+        "after": None if after is None else v.text("after", after, max_len=200, min_len=0),
+        "limit": limit(count),
+    }

@@ -298,22 +298,9 @@ def sources(
     """Where the entities a reader sees came from: their distinct sources (of ``kind`` only,
     when given) that start with ``prefix``, in code point order, the page after ``after``
     (pass the last source back for the next page)."""
-    rows = yield Q.entity_sources.all(**source_arguments(prefix, kind, user, scope, after, limit))
+    arguments = filters.source_arguments(prefix, kind, user, scope, after, limit)
+    rows = yield Q.entity_sources.all(**arguments)
     return [r["source"] for r in rows]
-
-
-def source_arguments(
-    prefix: str, kind: str | None, user: str | None, scope: str, after: str | None, limit: int
-) -> dict[str, Any]:
-    """``sources``' arguments, checked, as its statement takes them (and expiry's, which
-    counts only the entities whose TTL has not run out)."""
-    return {
-        "prefix": v.text("prefix", prefix, max_len=200, min_len=0),
-        "kind": None if kind is None else v.text("kind", kind, max_len=100),
-        **filters.scoped(user, scope),
-        "after": None if after is None else v.text("after", after, max_len=200, min_len=0),
-        "limit": filters.limit(limit),
-    }
 
 
 @operation(writes=False)
