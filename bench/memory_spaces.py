@@ -26,8 +26,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from agentledger import Filter, Ledger, NewEntity
-from agentledger import validation as v
+from agentledger import Filter, Ledger, NewEntity, validation as v
 from agentledger.db.adapters import VECTOR_TYPES, register_vector
 from agentledger.db.types import Vector, Vectors
 from bench.common import (

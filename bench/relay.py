@@ -27,8 +27,7 @@ import nats
 from rich.table import Table
 
 from agentledger import AsyncLedger, NewEvent
-from agentledger.integrations.nats import Relay, subject
-from agentledger.integrations.nats import subjects as msg
+from agentledger.integrations.nats import Relay, subject, subjects as msg
 from bench.common import Timing, add_fast_flag, bench_database, console, machine, ratio_table
 from bench.memory import percentiles
 

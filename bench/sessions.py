@@ -32,8 +32,7 @@ from agentledger import Ledger
 from agentledger.db import binding
 from agentledger.ledger import TenantScope
 from agentledger.session_import import KINDS
-from agentledger.sessions import content as texts
-from agentledger.sessions import segments
+from agentledger.sessions import content as texts, segments
 from agentledger.sessions.ops import event
 from bench.common import (
     add_fast_flag,

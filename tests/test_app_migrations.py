@@ -26,8 +26,8 @@ from agentledger import (
     PermissionDenied,
     Settings,
     TenantInactive,
+    cli as cli_module,
 )
-from agentledger import cli as cli_module
 from agentledger.api import create_app
 from agentledger.cli import common
 from agentledger.db import migrate

@@ -17,8 +17,7 @@ from agentledger.db import waker as waker_module
 from agentledger.db.binding import Binding
 from agentledger.db.listen_sync import Listener
 from agentledger.db.statements import Gen, Query, operation
-from agentledger.events import EVENTS_CHANNEL
-from agentledger.events import ops as events_ops
+from agentledger.events import EVENTS_CHANNEL, ops as events_ops
 from agentledger.events.follow_async import AsyncFollower
 from agentledger.events.follow_sync import Follower
 from tests.faces import AsyncFace, _sync_cm

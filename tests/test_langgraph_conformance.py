@@ -11,14 +11,16 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.conformance.capabilities import ALL_CAPABILITIES
 from langgraph.checkpoint.conformance.report import CapabilityReport
-from langgraph.checkpoint.conformance.spec import test_copy_thread as copy_thread
-from langgraph.checkpoint.conformance.spec import test_delete_for_runs as delete_for_runs
-from langgraph.checkpoint.conformance.spec import test_delete_thread as delete_thread
-from langgraph.checkpoint.conformance.spec import test_get_tuple as get_tuple
-from langgraph.checkpoint.conformance.spec import test_list as list_
-from langgraph.checkpoint.conformance.spec import test_prune as prune
-from langgraph.checkpoint.conformance.spec import test_put as put
-from langgraph.checkpoint.conformance.spec import test_put_writes as put_writes
+from langgraph.checkpoint.conformance.spec import (
+    test_copy_thread as copy_thread,
+    test_delete_for_runs as delete_for_runs,
+    test_delete_thread as delete_thread,
+    test_get_tuple as get_tuple,
+    test_list as list_,
+    test_prune as prune,
+    test_put as put,
+    test_put_writes as put_writes,
+)
 
 from agentledger import AsyncLedger, Ledger, Settings
 from agentledger.integrations.langgraph import AgentLedgerSaver, AsyncAgentLedgerSaver

@@ -19,8 +19,8 @@ from agentledger import (
     Ledger,
     MiniLMEmbedder,
     NewEntity,
+    validation as v,
 )
-from agentledger import validation as v
 from agentledger.memory import spaces
 from agentledger.memory.facade_sync import Memory
 from agentledger.memory.records import LanguageStatus, ReembedStatus

@@ -26,8 +26,13 @@ from tests.procs import ROOT
 
 nats = pytest.importorskip("nats", reason="the nats extra (nats-py) is not installed")
 
-from agentledger.integrations.nats import Relay, category, subject, token  # noqa: E402
-from agentledger.integrations.nats import lag as lag_ops  # noqa: E402
+from agentledger.integrations.nats import (  # noqa: E402
+    Relay,
+    category,
+    lag as lag_ops,
+    subject,
+    token,
+)
 
 # The crash test's size. The suite runs it small; docs/relay.md gives the command and the
 # figures of a run at 100k events, a kill every few seconds and a 30 s broker outage.

@@ -7,8 +7,7 @@ import math
 
 import pytest
 
-from agentledger import InvalidInput, Settings
-from agentledger import validation as v
+from agentledger import InvalidInput, Settings, validation as v
 from agentledger.errors import ConfigError, IllegalTransition
 from agentledger.lifecycle import Lifecycle
 

@@ -19,8 +19,12 @@ from rich.table import Table
 
 from agentledger import Ledger
 from agentledger.ledger import TenantScope
-from agentledger.session_import import KINDS, ImportReport, StoreLayout
-from agentledger.session_import import import_sessions as import_into
+from agentledger.session_import import (
+    KINDS,
+    ImportReport,
+    StoreLayout,
+    import_sessions as import_into,
+)
 from examples.collab_sessions.postgres_backend import (
     HISTORY_QUEUE,
     MEMORY_PREFIX,

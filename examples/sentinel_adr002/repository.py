@@ -15,8 +15,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from agentledger import Case, InvalidInput, Ledger, NotFound
-from agentledger import validation as v
+from agentledger import Case, InvalidInput, Ledger, NotFound, validation as v
 from agentledger.cases import CaseEvent
 from examples.sentinel_adr002.records import (
     Agent,

@@ -51,9 +51,9 @@ from examples.sentinai_phase6 import (
     create_phase6_app,
     initialize_database,
     phase6_settings,
+    seed_data as data,
     unit_of_work,
 )
-from examples.sentinai_phase6 import seed_data as data
 from examples.sentinai_phase6.proxy import Proxy
 
 Check = Callable[[], Awaitable[str | None]]

@@ -1,5 +1,6 @@
 """The agent registry: who can do what, and who is alive."""
 
-from agentledger.agents.records import AGENT_STATUSES, Agent
-
-__all__ = ["AGENT_STATUSES", "Agent"]
+from agentledger.agents.records import (
+    AGENT_STATUSES as AGENT_STATUSES,
+    Agent as Agent,
+)

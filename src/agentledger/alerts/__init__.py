@@ -1,5 +1,7 @@
 """Tiered alerts (1 urgent, 2 important, 3 info) with dedup and a LISTEN/NOTIFY channel."""
 
-from agentledger.alerts.records import ALERTS_CHANNEL, Alert, AlertNotice
-
-__all__ = ["ALERTS_CHANNEL", "Alert", "AlertNotice"]
+from agentledger.alerts.records import (
+    ALERTS_CHANNEL as ALERTS_CHANNEL,
+    Alert as Alert,
+    AlertNotice as AlertNotice,
+)

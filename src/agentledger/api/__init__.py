@@ -1,5 +1,5 @@
 """The HTTP API: FastAPI routes over AsyncLedger; it never writes SQL."""
 
-from agentledger.api.app import create_app
-
-__all__ = ["create_app"]
+from agentledger.api.app import (
+    create_app as create_app,
+)

@@ -9,8 +9,12 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPBearer
 
 from agentledger.ledger import AsyncTenantScope
-from agentledger.web.auth import Principal, RoleCheck, resolve
-from agentledger.web.auth import scope as scope  # the routes' way to their tenant
+from agentledger.web.auth import (
+    Principal,
+    RoleCheck,
+    resolve,
+    scope as scope,  # the routes' way to their tenant
+)
 
 # Declares the bearer scheme in the OpenAPI document for every route of the API's routers
 # (a dependency of each, see app.py); the header itself is read by ``bearer``, so a missing

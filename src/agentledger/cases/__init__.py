@@ -1,31 +1,16 @@
 """Cases: system-of-record items with a lifecycle per kind, typed fields and a timeline."""
 
 from agentledger.cases.records import (
-    EVENT_TYPES,
-    ORDERS,
-    SEVERITIES,
-    Case,
-    CaseAggregates,
-    CaseEvent,
-    CaseKind,
-    CaseLink,
-    CasePage,
-    DurationStats,
-    SimilarCase,
-    UpsertedCase,
+    EVENT_TYPES as EVENT_TYPES,
+    ORDERS as ORDERS,
+    SEVERITIES as SEVERITIES,
+    Case as Case,
+    CaseAggregates as CaseAggregates,
+    CaseEvent as CaseEvent,
+    CaseKind as CaseKind,
+    CaseLink as CaseLink,
+    CasePage as CasePage,
+    DurationStats as DurationStats,
+    SimilarCase as SimilarCase,
+    UpsertedCase as UpsertedCase,
 )
-
-__all__ = [
-    "EVENT_TYPES",
-    "ORDERS",
-    "SEVERITIES",
-    "Case",
-    "CaseAggregates",
-    "CaseEvent",
-    "CaseKind",
-    "CaseLink",
-    "CasePage",
-    "DurationStats",
-    "SimilarCase",
-    "UpsertedCase",
-]

@@ -4,9 +4,7 @@
 
 from __future__ import annotations
 
-from agentledger.cases import kinds as kind_ops
-from agentledger.cases import listing, ops, relations
-from agentledger.cases import timeline as timelines
+from agentledger.cases import kinds as kind_ops, listing, ops, relations, timeline as timelines
 from agentledger.db.facade_sync import Facade
 from agentledger.db.forward import forward_sync
 

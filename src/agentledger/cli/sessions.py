@@ -117,8 +117,7 @@ def import_sessions(
 ) -> None:
     """Import a JSON session store: one transaction per session, idempotent, resumable;
     malformed files are reported and skipped (exit status 1)."""
-    from agentledger.session_import import KINDS, StoreLayout
-    from agentledger.session_import import import_sessions as run_import
+    from agentledger.session_import import KINDS, StoreLayout, import_sessions as run_import
 
     if not directory.is_dir():
         common.err.print(f"[red]{directory} is not a directory[/]")

@@ -17,8 +17,7 @@ from agentledger.console import charts
 from agentledger.console.routes import Editor, Viewer, _by, _fragment, _missing_page, _page
 from agentledger.errors import LedgerError, NotFound
 from agentledger.ledger import AsyncTenantScope
-from agentledger.web.auth import Principal
-from agentledger.web.auth import scope as tenant_of
+from agentledger.web.auth import Principal, scope as tenant_of
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 # Cases per page of the table (``limit`` asks for up to MAX_PAGE).

@@ -26,8 +26,7 @@ from agentledger.console.session import (
 )
 from agentledger.errors import LedgerError
 from agentledger.memory import Filter
-from agentledger.web.auth import Principal, RoleCheck, resolve
-from agentledger.web.auth import scope as tenant_of
+from agentledger.web.auth import Principal, RoleCheck, resolve, scope as tenant_of
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")

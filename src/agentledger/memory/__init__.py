@@ -1,46 +1,30 @@
 """Memory: entities with merge-upsert, relationships, fuzzy / text / vector / hybrid search."""
 
-from agentledger.memory.embedder import Embedder, HashingEmbedder
-from agentledger.memory.filters import Filter
-from agentledger.memory.minilm import MiniLMEmbedder
-from agentledger.memory.records import (
-    EMBEDDING_DIMENSIONS,
-    RELATIONSHIP_TYPES,
-    EmbeddingSpace,
-    Entity,
-    Languages,
-    LanguageStatus,
-    MemoryStats,
-    Neighbour,
-    NewEntity,
-    PathStep,
-    ReembedStatus,
-    Relationship,
-    RetentionResult,
-    SearchHit,
-    UpsertResult,
-    Vocabulary,
+from agentledger.memory.embedder import (
+    Embedder as Embedder,
+    HashingEmbedder as HashingEmbedder,
 )
-
-__all__ = [
-    "EMBEDDING_DIMENSIONS",
-    "RELATIONSHIP_TYPES",
-    "Embedder",
-    "EmbeddingSpace",
-    "Entity",
-    "Filter",
-    "HashingEmbedder",
-    "LanguageStatus",
-    "Languages",
-    "MemoryStats",
-    "MiniLMEmbedder",
-    "Neighbour",
-    "NewEntity",
-    "PathStep",
-    "ReembedStatus",
-    "Relationship",
-    "RetentionResult",
-    "SearchHit",
-    "UpsertResult",
-    "Vocabulary",
-]
+from agentledger.memory.filters import (
+    Filter as Filter,
+)
+from agentledger.memory.minilm import (
+    MiniLMEmbedder as MiniLMEmbedder,
+)
+from agentledger.memory.records import (
+    EMBEDDING_DIMENSIONS as EMBEDDING_DIMENSIONS,
+    RELATIONSHIP_TYPES as RELATIONSHIP_TYPES,
+    EmbeddingSpace as EmbeddingSpace,
+    Entity as Entity,
+    Languages as Languages,
+    LanguageStatus as LanguageStatus,
+    MemoryStats as MemoryStats,
+    Neighbour as Neighbour,
+    NewEntity as NewEntity,
+    PathStep as PathStep,
+    ReembedStatus as ReembedStatus,
+    Relationship as Relationship,
+    RetentionResult as RetentionResult,
+    SearchHit as SearchHit,
+    UpsertResult as UpsertResult,
+    Vocabulary as Vocabulary,
+)

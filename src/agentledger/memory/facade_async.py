@@ -14,8 +14,15 @@ from agentledger.db.database_async import AsyncRunner
 from agentledger.db.forward import forward_async
 from agentledger.db.statements import Op
 from agentledger.errors import InvalidInput, LedgerError
-from agentledger.memory import graph, ops, search, spaces, statistics, vocabulary
-from agentledger.memory import languages as langs
+from agentledger.memory import (
+    graph,
+    languages as langs,
+    ops,
+    search,
+    spaces,
+    statistics,
+    vocabulary,
+)
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.filters import Filter
 from agentledger.memory.jobs_async import AsyncJobs

@@ -15,8 +15,15 @@ from agentledger.db.database_sync import Runner
 from agentledger.db.forward import forward_sync
 from agentledger.db.statements import Op
 from agentledger.errors import InvalidInput, LedgerError
-from agentledger.memory import graph, ops, search, spaces, statistics, vocabulary
-from agentledger.memory import languages as langs
+from agentledger.memory import (
+    graph,
+    languages as langs,
+    ops,
+    search,
+    spaces,
+    statistics,
+    vocabulary,
+)
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.filters import Filter
 from agentledger.memory.jobs_sync import Jobs

@@ -21,8 +21,7 @@ from agentledger.errors import InvalidInput
 from agentledger.memory import languages, spaces
 from agentledger.memory.records import EmbeddingSpace, LanguageStatus, ReembedStatus
 from agentledger.sessions import content as session_text
-from agentledger.tasks import NewTask
-from agentledger.tasks import ops as tasks
+from agentledger.tasks import NewTask, ops as tasks
 
 Q = Queries.beside(__file__, "rebuild.sql")
 LANGUAGES = Queries.beside(__file__, "languages.sql")

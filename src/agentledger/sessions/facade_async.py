@@ -6,8 +6,7 @@ from uuid import UUID
 
 from agentledger.db.facade_async import AsyncFacade
 from agentledger.db.forward import forward_async
-from agentledger.sessions import content as texts
-from agentledger.sessions import language, ops
+from agentledger.sessions import content as texts, language, ops
 from agentledger.sessions.records import (
     ChunkHit,
     Session,

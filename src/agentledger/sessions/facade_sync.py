@@ -8,8 +8,7 @@ from uuid import UUID
 
 from agentledger.db.facade_sync import Facade
 from agentledger.db.forward import forward_sync
-from agentledger.sessions import content as texts
-from agentledger.sessions import language, ops
+from agentledger.sessions import content as texts, language, ops
 from agentledger.sessions.records import (
     ChunkHit,
     Session,

@@ -1,23 +1,12 @@
 """The task queue: batch SKIP LOCKED claims, leases and rescue, retries, dead letters."""
 
 from agentledger.tasks.records import (
-    TASK_LIFECYCLE,
-    TASKS_CHANNEL,
-    NewTask,
-    Outcome,
-    QueueDepth,
-    QueueStats,
-    Settled,
-    Task,
+    TASK_LIFECYCLE as TASK_LIFECYCLE,
+    TASKS_CHANNEL as TASKS_CHANNEL,
+    NewTask as NewTask,
+    Outcome as Outcome,
+    QueueDepth as QueueDepth,
+    QueueStats as QueueStats,
+    Settled as Settled,
+    Task as Task,
 )
-
-__all__ = [
-    "TASKS_CHANNEL",
-    "TASK_LIFECYCLE",
-    "NewTask",
-    "Outcome",
-    "QueueDepth",
-    "QueueStats",
-    "Settled",
-    "Task",
-]

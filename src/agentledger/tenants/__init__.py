@@ -1,5 +1,8 @@
 """Tenants (active / suspended / archived) and their hashed API keys."""
 
-from agentledger.tenants.records import ApiKey, CreatedKey, KeyIdentity, Tenant
-
-__all__ = ["ApiKey", "CreatedKey", "KeyIdentity", "Tenant"]
+from agentledger.tenants.records import (
+    ApiKey as ApiKey,
+    CreatedKey as CreatedKey,
+    KeyIdentity as KeyIdentity,
+    Tenant as Tenant,
+)

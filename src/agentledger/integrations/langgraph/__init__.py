@@ -17,15 +17,15 @@ except ImportError as exc:  # pragma: no cover - only without the extra
         "agentledger.integrations.langgraph needs LangGraph: pip install 'agentledger[langgraph]'"
     ) from exc
 
-from agentledger.integrations.langgraph.items import DEFAULT_KIND, SOURCE_PREFIX
-from agentledger.integrations.langgraph.saver import AgentLedgerSaver, AsyncAgentLedgerSaver
-from agentledger.integrations.langgraph.store import AgentLedgerStore, AsyncAgentLedgerStore
-
-__all__ = [
-    "DEFAULT_KIND",
-    "SOURCE_PREFIX",
-    "AgentLedgerSaver",
-    "AgentLedgerStore",
-    "AsyncAgentLedgerSaver",
-    "AsyncAgentLedgerStore",
-]
+from agentledger.integrations.langgraph.items import (
+    DEFAULT_KIND as DEFAULT_KIND,
+    SOURCE_PREFIX as SOURCE_PREFIX,
+)
+from agentledger.integrations.langgraph.saver import (
+    AgentLedgerSaver as AgentLedgerSaver,
+    AsyncAgentLedgerSaver as AsyncAgentLedgerSaver,
+)
+from agentledger.integrations.langgraph.store import (
+    AgentLedgerStore as AgentLedgerStore,
+    AsyncAgentLedgerStore as AsyncAgentLedgerStore,
+)

@@ -33,8 +33,7 @@ from agentledger.db.leader_async import AsyncLeaderLock
 from agentledger.errors import LedgerError, Unavailable
 from agentledger.events import ops as events
 from agentledger.events.records import EVENTS_CHANNEL, Event
-from agentledger.integrations.nats import lag as lag_ops
-from agentledger.integrations.nats import subjects
+from agentledger.integrations.nats import lag as lag_ops, subjects
 from agentledger.ledger_async import AsyncLedger
 
 log = logging.getLogger("agentledger.relay")
