@@ -129,6 +129,13 @@ ORDER BY from_status, action
 unnest(%(bodies)s::text[], %(overlaps)s::text[], %(starts)s::bigint[])
     WITH ORDINALITY AS s(body, overlap, start_at, ord)
 
+-- fragment: more_segments
+-- The rows of more of a new chunk's or artifact's segments (of id), numbered from first_ord.
+SELECT agentledger.current_tenant(), %(id)s, %(first_ord)s + s.ord::integer - 1, s.start_at,
+       s.body, s.overlap
+FROM
+    -- include: segment_rows
+
 -- name: add_chunk
 -- Add a chunk and its segments (a repeated id returns nothing); the insert trigger locks
 -- the session, assigns seq and counts the chunk.
@@ -153,10 +160,7 @@ SELECT * FROM c
 -- name: add_chunk_segments
 -- More of a new chunk's segments, numbered from first_ord.
 INSERT INTO agentledger.session_chunk_segments (tenant_id, chunk_id, ord, start_at, body, overlap)
-SELECT agentledger.current_tenant(), %(id)s, %(first_ord)s + s.ord::integer - 1, s.start_at,
-       s.body, s.overlap
-FROM
-    -- include: segment_rows
+-- include: more_segments
 
 -- name: get_chunk
 -- One chunk's description by id.
@@ -218,10 +222,7 @@ SELECT * FROM a
 -- More of a new artifact version's segments, numbered from first_ord.
 INSERT INTO agentledger.session_artifact_segments
     (tenant_id, artifact_id, ord, start_at, body, overlap)
-SELECT agentledger.current_tenant(), %(id)s, %(first_ord)s + s.ord::integer - 1, s.start_at,
-       s.body, s.overlap
-FROM
-    -- include: segment_rows
+-- include: more_segments
 
 -- name: get_artifact
 -- One artifact version's description by its id.
