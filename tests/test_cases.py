@@ -159,6 +159,7 @@ def test_create_reads_back_and_a_repeated_id_is_a_retry(ledger: Ledger, tenant_i
     with pytest.raises(Conflict) as taken:
         cases.create("exception", "Same ref", ref="EX-2025-0001")
     assert taken.value.field == "ref"
+    assert "a case of kind 'exception' with ref 'EX-2025-0001' already exists" in str(taken.value)
     with pytest.raises(NotFound) as no_ref:
         cases.get_by_ref("EX-2025-9999")
     assert no_ref.value.field == "ref"

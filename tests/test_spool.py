@@ -75,6 +75,15 @@ def test_entries_survive_a_torn_last_line(tmp_path: Path) -> None:
     assert binding.tenant == "t" and op.args[1] == "a" and isinstance(op.args[0], uuid.UUID)
 
 
+def test_an_argument_the_journal_cannot_hold_is_refused_and_nothing_is_written(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path, replay_modules=TEST_OPS)
+    with pytest.raises(InvalidInput, match="an argument of type frozenset cannot be spooled"):
+        spool.append(Binding("t"), insert_marker(uuid.uuid4(), frozenset({"a"})))  # type: ignore[arg-type]
+    assert spool.pending() == []
+
+
 def test_a_replay_imports_only_from_the_modules_it_was_given(tmp_path: Path) -> None:
     Spool(tmp_path, replay_modules=TEST_OPS).append(Binding("t"), insert_marker(uuid.uuid4(), "a"))
     entry = Spool(tmp_path).pending()[0]

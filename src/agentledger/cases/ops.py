@@ -155,7 +155,8 @@ def create(
         row = yield Q.get_case.one(id=case_id)
         if row is None:
             raise Conflict(
-                f"a {name} case with ref {key!r} already exists; upsert by ref to change it",
+                f"a case of kind {name!r} with ref {key!r} already exists; "
+                "upsert by ref to change it",
                 field="ref",
             )
         stored = case_from_row(row)

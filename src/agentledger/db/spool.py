@@ -217,7 +217,7 @@ def _encode(value: Any) -> Any:
         return [_encode(v) for v in value]
     if value is None or isinstance(value, str | int | float | bool):
         return value
-    raise InvalidInput(f"a {type(value).__name__} argument cannot be spooled")
+    raise InvalidInput(f"an argument of type {type(value).__name__} cannot be spooled")
 
 
 _DECODERS: dict[str, Any] = {
