@@ -308,9 +308,10 @@ def test_claim_and_settle_inside_a_transaction(ledger: Ledger, tenant_id: str) -
     [
         ({"queue": ""}, "queue"),
         ({"queue": "q", "input": {"x": "\x00"}}, "input.x"),
-        ({"queue": "q", "priority": "high"}, "tasks[0].priority"),
-        ({"queue": "q", "max_attempts": 0}, "tasks[0].max_attempts"),
-        ({"queue": "q", "run_after": datetime(2030, 1, 1)}, "tasks[0].run_after"),
+        ({"queue": "q", "input": "text"}, "input"),
+        ({"queue": "q", "priority": "high"}, "priority"),
+        ({"queue": "q", "max_attempts": 0}, "max_attempts"),
+        ({"queue": "q", "run_after": datetime(2030, 1, 1)}, "run_after"),
     ],
 )
 def test_bad_input_is_refused_naming_the_field(
@@ -318,7 +319,7 @@ def test_bad_input_is_refused_naming_the_field(
 ) -> None:
     with pytest.raises(InvalidInput) as info:
         ledger.tenant(tenant_id).tasks.enqueue(**kwargs)
-    assert info.value.field is not None and info.value.field.endswith(field)
+    assert info.value.field == field
 
 
 def test_enqueue_many_without_dedup_keys_returns_ids_in_input_order(

@@ -92,6 +92,22 @@ def test_integers_and_choices() -> None:
         v.choice("tier", "urgent", ["1", "2"])
     with pytest.raises(InvalidInput, match="UUID"):
         v.uuid("id", "nope")
+    with pytest.raises(InvalidInput, match="expected one of"):
+        v.choice("tier", ["1"], ["1", "2"])  # unhashable: none of them
+
+
+@pytest.mark.parametrize("value", ["ab", b"ab", {"a": 1}, 5, None])
+def test_items_refuse_what_is_not_a_list(value: object) -> None:
+    with pytest.raises(InvalidInput, match="ids must be a list of entity ids") as info:
+        v.items("ids", value, what="entity ids")
+    assert info.value.field == "ids"
+
+
+def test_items_take_any_iterable_within_the_limit() -> None:
+    assert v.items("ids", (i for i in range(3)), what="ids") == [0, 1, 2]
+    assert v.items("ids", {"a"}, what="ids", max_items=1) == ["a"]
+    with pytest.raises(InvalidInput, match="ids has 2 items; the limit is 1"):
+        v.items("ids", [1, 2], what="ids", max_items=1)
 
 
 def test_aware_datetimes() -> None:

@@ -95,7 +95,7 @@ class Lifecycle:
         )
 
     def _known(self, action: str) -> None:
-        if action not in self.targets:
+        if not isinstance(action, str) or action not in self.targets:
             raise InvalidInput(
                 f"{action!r} is not a {self.subject} action; expected one of "
                 f"{', '.join(self.actions)}",

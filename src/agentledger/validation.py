@@ -9,7 +9,7 @@ import re
 import struct
 import sys
 from array import array
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -69,11 +69,30 @@ def optional_text(field: str, value: object, *, max_len: int = 10_000) -> str | 
 
 
 def choice(field: str, value: object, allowed: Collection[str]) -> str:
-    if value not in allowed:
+    try:
+        known = value in allowed
+    except TypeError:  # unhashable, so none of them
+        known = False
+    if not known:
         raise InvalidInput(
             f"{field} is {value!r}; expected one of {', '.join(sorted(allowed))}", field=field
         )
     return str(value)
+
+
+def items(field: str, value: object, *, what: str, max_items: int | None = None) -> list[Any]:
+    """The items of ``value``, which must be a list (any iterable but a string, bytes or a
+    mapping), as a list; ``what`` names them in the error."""
+    if isinstance(value, str | bytes | bytearray | Mapping) or not isinstance(value, Iterable):
+        raise InvalidInput(
+            f"{field} must be a list of {what}, not {type(value).__name__}", field=field
+        )
+    listed = list(value)
+    if max_items is not None and len(listed) > max_items:
+        raise InvalidInput(
+            f"{field} has {len(listed)} items; the limit is {max_items}", field=field
+        )
+    return listed
 
 
 def integer(field: str, value: object, *, low: int = -_INT64, high: int = _INT64 - 1) -> int:

@@ -55,6 +55,7 @@ def put(
         )
         for ch, ver in _mapping("channel_versions", channel_versions).items()
     }
+    blobs = v.items("blobs", blobs, what="ChannelBlob")
     for i, blob in enumerate(blobs):
         _check_blob(f"blobs[{i}]", blob)
     yield Q.put_checkpoint.none(

@@ -189,9 +189,7 @@ def acceptance_stats(
 ) -> Gen[list[AcceptanceStat]]:
     """Acceptance per group: ``by`` any of decision_type / agent, ``period`` day / week /
     month (UTC) or None for all time."""
-    if isinstance(by, str):
-        raise InvalidInput("by must be a list of group keys", field="by")
-    keys = {v.choice("by", key, STATS_KEYS) for key in by}
+    keys = {v.choice("by", key, STATS_KEYS) for key in v.items("by", by, what="group keys")}
     rows = yield Q.acceptance_stats.all(
         by_type="decision_type" in keys,
         by_agent="agent" in keys,

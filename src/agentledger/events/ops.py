@@ -29,6 +29,14 @@ def event_time(at: object, field: str = "at") -> str | None:
     return None if checked is None else checked.astimezone(dt.UTC).isoformat()
 
 
+def event_types(types: object) -> list[str] | None:
+    """A filter on event types checked: None (every type) or a list of type names."""
+    if types is None:
+        return None
+    listed = v.items("types", types, what="event types")
+    return [v.text("types", t, max_len=MAX_NAME) for t in listed]
+
+
 def event_json(
     event: NewEvent, field: str = "event", made: Iterator[str] | None = None
 ) -> dict[str, Any]:
@@ -254,7 +262,7 @@ def read_all(
     runs in its own transaction. See docs/architecture.md, "The event feed".
     """
     position = v.integer("after", after, low=0)
-    kinds = None if types is None else [v.text("types", t, max_len=MAX_NAME) for t in types]
+    kinds = event_types(types)
     rows = yield Q.read_all.tuples(
         after=position, types=kinds, limit=v.integer("limit", limit, low=1, high=MAX_PAGE)
     )
@@ -267,7 +275,7 @@ def read_all(
 @operation(writes=False)
 def recent(*, types: Sequence[str] | None = None, limit: int = 50) -> Gen[list[Event]]:
     """The latest events, newest first: for a person watching the log, not a subscriber."""
-    kinds = None if types is None else [v.text("types", t, max_len=MAX_NAME) for t in types]
+    kinds = event_types(types)
     rows = yield Q.recent.all(types=kinds, limit=v.integer("limit", limit, low=1, high=MAX_PAGE))
     return [from_row(Event, row) for row in rows]
 

@@ -31,13 +31,12 @@ MAX_SWEEP_BATCH = 10_000
 def set_ttls(ids: Sequence[UUID], ttls: Sequence[float]) -> Gen[int]:
     """Give each entity its TTL in minutes (positive), counted from now; the TTL holds until
     the entity is written again. Returns how many entities exist to take one."""
-    if len(ids) != len(ttls):
+    listed = v.items("ids", ids, what="entity ids", max_items=MAX_IDS)
+    minutes = [ttl_minutes(ttl) for ttl in v.items("ttls", ttls, what="TTLs in minutes")]
+    if len(listed) != len(minutes):
         raise InvalidInput("ids and ttls differ in length", field="ttls")
-    if len(ids) > MAX_IDS:
-        raise InvalidInput(f"ids has {len(ids)} items; the limit is {MAX_IDS}", field="ids")
-    minutes = [ttl_minutes(ttl) for ttl in ttls]
     count: int = yield Q.set_ttls.rowcount(
-        ids=[v.uuid("ids", i) for i in ids], ttls=minutes
+        ids=[v.uuid("ids", i) for i in listed], ttls=minutes
     ).alone()
     return count
 
@@ -94,9 +93,8 @@ def sources(
 @operation(idempotent=True)
 def refresh(ids: Sequence[UUID]) -> Gen[int]:
     """Restart the TTL of these entities (those whose TTL has not run out); how many."""
-    if len(ids) > MAX_IDS:
-        raise InvalidInput(f"ids has {len(ids)} items; the limit is {MAX_IDS}", field="ids")
-    count: int = yield Q.refresh.rowcount(ids=[v.uuid("ids", i) for i in ids]).alone()
+    listed = v.items("ids", ids, what="entity ids", max_items=MAX_IDS)
+    count: int = yield Q.refresh.rowcount(ids=[v.uuid("ids", i) for i in listed]).alone()
     return count
 
 

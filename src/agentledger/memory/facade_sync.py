@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
+from agentledger import validation as v
 from agentledger.db.database_sync import Runner
 from agentledger.db.forward import forward_sync
 from agentledger.db.statements import Op
@@ -160,8 +161,8 @@ class Memory(Jobs):
             source=source,
             by_name=by_name,
             summary=summary,
-            attrs=dict(attrs) if attrs is not None else None,
-            tags=list(tags) if tags is not None else None,
+            attrs=_dicted(attrs),
+            tags=_listed(tags),
             relevance=relevance,
             user_id=user,
             shared=shared,
@@ -169,7 +170,7 @@ class Memory(Jobs):
             at=at,
             session_id=session_id,
             space=space,
-            embeddings=dict(embeddings) if embeddings is not None else None,
+            embeddings=_dicted(embeddings),
         )
         # A kept name is not known here: the stored embedding stays too.
         if embedding is None and self._embedder is not None and entity.name is not None:
@@ -196,9 +197,11 @@ class Memory(Jobs):
                 merge=merge,
                 session_id=entity.session_id,
                 space=entity.space,
-                embeddings=None
-                if entity.embeddings is None
-                else {k: _plain(x) for k, x in entity.embeddings.items()},
+                embeddings=(
+                    {k: _plain(x) for k, x in entity.embeddings.items()}
+                    if isinstance(entity.embeddings, Mapping)
+                    else entity.embeddings
+                ),
             )
         )
 
@@ -208,7 +211,8 @@ class Memory(Jobs):
         """Upsert a batch (up to 50,000) in one statement; ids come back in input order.
         Each input merges as ``upsert`` would (``merge`` likewise, and ``NewEntity.at``),
         in input order."""
-        items = [e if isinstance(e, NewEntity) else _new_entity(e) for e in entities]
+        listed = v.items("entities", entities, what="NewEntity or mappings")
+        items = [e if isinstance(e, NewEntity) else _new_entity(e) for e in listed]
         missing = [i for i, e in enumerate(items) if e.embedding is None and e.name is not None]
         if self._embedder is not None and missing:
             vectors = self._embed([_embedding_text(items[i]) for i in missing])
@@ -354,6 +358,8 @@ class Memory(Jobs):
         """The entity with the embedder's vector, in the embedder's space."""
         if self._space is None:
             return replace(entity, embedding=vector)
+        if entity.embeddings is not None and not isinstance(entity.embeddings, Mapping):
+            return entity  # the operation refuses it by name
         return replace(entity, embeddings={**(entity.embeddings or {}), self._space: vector})
 
     def _embed(self, texts: list[str]) -> Sequence[Any]:
@@ -385,7 +391,23 @@ def _plain(vector: Any) -> Any:
     if vector is None or isinstance(vector, list):
         return vector
     tolist = getattr(vector, "tolist", None)
-    return tolist() if tolist is not None else list(vector)
+    if tolist is not None:
+        return tolist()
+    return list(vector) if isinstance(vector, Iterable) else vector  # else refused by name
+
+
+def _dicted(value: Any) -> Any:
+    """A mapping as a dict (what the spool keeps); anything else as given, for the
+    operation to refuse by name."""
+    return dict(value) if isinstance(value, Mapping) else value
+
+
+def _listed(value: Any) -> Any:
+    """A collection of items as a list (what the spool keeps); a string, a mapping or a
+    single value as given, for the operation to refuse by name."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        return value
+    return list(value)
 
 
 def _read_ids(result: object) -> list[UUID]:

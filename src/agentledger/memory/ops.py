@@ -4,7 +4,7 @@ Searches live in ``memory.search``, relationships in ``memory.graph``."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -61,8 +61,8 @@ def upsert_keyed(
     source: str = "",
     by_name: bool = False,
     summary: str | None = None,
-    attrs: dict[str, Any] | None = None,
-    tags: list[str] | None = None,
+    attrs: Mapping[str, Any] | None = None,
+    tags: Sequence[str] | None = None,
     relevance: float | None = None,
     user_id: str | None = None,
     shared: bool = False,
@@ -308,6 +308,11 @@ def list_(
     filter: Filter | None = None, *, after: Entity | None = None, limit: int = 100
 ) -> Gen[list[Entity]]:
     """Entities newest change first; pass the last one back as ``after`` for the next page."""
+    if after is not None and not isinstance(after, Entity):
+        raise InvalidInput(
+            f"after must be the last Entity of the previous page, not {type(after).__name__}",
+            field="after",
+        )
     rows = yield Q.list_entities.all(
         **filters.params(filter),
         after_updated=None if after is None else after.updated_at,

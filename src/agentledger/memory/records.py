@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -47,8 +48,8 @@ class NewEntity:
     source: str = ""
     by_name: bool = False
     summary: str | None = None
-    attrs: dict[str, Any] | None = None
-    tags: list[str] | None = None
+    attrs: Mapping[str, Any] | None = None
+    tags: Sequence[str] | None = None
     relevance: float | None = None
     user_id: str | None = None
     shared: bool = False
@@ -58,7 +59,7 @@ class NewEntity:
     at: datetime | None = None  # the moment of this write, for imported history (None: now)
     session_id: UUID | str | None = None  # moves a merged entity there (None: keeps its own)
     space: str | None = None
-    embeddings: dict[str, Any] | None = None
+    embeddings: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

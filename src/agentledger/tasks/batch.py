@@ -16,24 +16,27 @@ def queue_name(value: object) -> str:
     return v.text("queue", value, max_len=200)
 
 
-def checked_task(queue: str, task: NewTask | Mapping[str, Any], index: int) -> NewTask:
-    """One task of a batch checked (a plain mapping is its input); errors name
-    ``tasks[index]`` and the field."""
+def checked_task(queue: str, task: NewTask | Mapping[str, Any], where: str = "") -> NewTask:
+    """One task checked (a plain mapping is its input); errors name the field, after
+    ``where`` (``tasks[i]`` in a batch)."""
+
+    def at(name: str) -> str:
+        return f"{where}.{name}" if where else name
+
     if not isinstance(task, NewTask):
-        task = NewTask(input=v.json_object(f"tasks[{index}]", task))
-    at = f"tasks[{index}]"
+        task = NewTask(input=v.json_object(where or "input", task))
     return NewTask(
-        input=v.json_object(f"{at}.input", task.input),
-        task_type=v.text(f"{at}.task_type", task.task_type, max_len=200, min_len=0),
-        priority=v.integer(f"{at}.priority", task.priority, low=-(2**31), high=2**31 - 1),
+        input=v.json_object(at("input"), task.input),
+        task_type=v.text(at("task_type"), task.task_type, max_len=200, min_len=0),
+        priority=v.integer(at("priority"), task.priority, low=-(2**31), high=2**31 - 1),
         queue=queue_name(task.queue if task.queue is not None else queue),
-        agent_name=v.optional_text(f"{at}.agent_name", task.agent_name, max_len=200),
-        max_attempts=v.integer(f"{at}.max_attempts", task.max_attempts, low=1, high=1000),
-        retry_delay=v.number(f"{at}.retry_delay", task.retry_delay, low=0, high=86_400),
-        run_after=v.aware_datetime(f"{at}.run_after", task.run_after),
-        session_id=v.optional_text(f"{at}.session_id", task.session_id, max_len=200),
-        entity_id=v.optional_text(f"{at}.entity_id", task.entity_id, max_len=200),
-        dedup_key=v.optional_text(f"{at}.dedup_key", task.dedup_key, max_len=500),
+        agent_name=v.optional_text(at("agent_name"), task.agent_name, max_len=200),
+        max_attempts=v.integer(at("max_attempts"), task.max_attempts, low=1, high=1000),
+        retry_delay=v.number(at("retry_delay"), task.retry_delay, low=0, high=86_400),
+        run_after=v.aware_datetime(at("run_after"), task.run_after),
+        session_id=v.optional_text(at("session_id"), task.session_id, max_len=200),
+        entity_id=v.optional_text(at("entity_id"), task.entity_id, max_len=200),
+        dedup_key=v.optional_text(at("dedup_key"), task.dedup_key, max_len=500),
     )
 
 
@@ -67,7 +70,7 @@ def batch_columns(queue: str, items: Sequence[NewTask | Mapping[str, Any]]) -> d
     for i, task in enumerate(items):
         if isinstance(task, NewTask):
             inputs.append(_input_json(f"tasks[{i}].input", task.input))
-            tasks.append(checked_task(queue, replace(task, input=None), i))
+            tasks.append(checked_task(queue, replace(task, input=None), f"tasks[{i}]"))
         else:
             inputs.append(_input_json(f"tasks[{i}]", task))
             tasks.append(plain)

@@ -42,7 +42,7 @@ def settle_params(outcomes: Sequence[Outcome]) -> tuple[list[Outcome], dict[str,
     side by side; the other outcomes as one JSON object keyed by task id; the statuses of
     STATUS_PARAMS. An id given twice is settled by its first outcome. InvalidInput names
     the first bad outcome (``outcomes[i]``)."""
-    checked = list(outcomes)
+    checked = v.items("outcomes", outcomes, what="Outcome")
     done_ids = Bigints()
     done_tokens = Uuids()
     rest: list[Outcome] = []

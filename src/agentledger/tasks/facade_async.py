@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -130,19 +130,7 @@ class AsyncTasks(Generic[S]):
         async with self._source().completing(task, self._scope, output) as held:
             yield held.tx
 
-    async def heartbeat(
-        self, tasks: Sequence[Task | tuple[int, UUID | str]], *, lease: float = 60.0
-    ) -> list[int]:
-        """Extend the leases of claimed tasks (records, or (id, claim token) pairs); returns
-        the ids still held."""
-        claims: list[tuple[int, UUID | str]] = []
-        for t in tasks:
-            if not isinstance(t, Task):
-                claims.append((t[0], t[1]))
-            elif t.claim_token is not None:
-                claims.append((t.id, t.claim_token))
-        return await self._run(ops.heartbeat(claims, lease=lease))
-
+    heartbeat = forward_async(ops.heartbeat)
     get = forward_async(ops.get)
 
     async def cancel(self, task_id: int) -> Task:

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -128,19 +128,7 @@ class Tasks(Generic[S]):
         with self._source().completing(task, self._scope, output) as held:
             yield held.tx
 
-    def heartbeat(
-        self, tasks: Sequence[Task | tuple[int, UUID | str]], *, lease: float = 60.0
-    ) -> list[int]:
-        """Extend the leases of claimed tasks (records, or (id, claim token) pairs); returns
-        the ids still held."""
-        claims: list[tuple[int, UUID | str]] = []
-        for t in tasks:
-            if not isinstance(t, Task):
-                claims.append((t[0], t[1]))
-            elif t.claim_token is not None:
-                claims.append((t.id, t.claim_token))
-        return self._run(ops.heartbeat(claims, lease=lease))
-
+    heartbeat = forward_sync(ops.heartbeat)
     get = forward_sync(ops.get)
 
     def cancel(self, task_id: int) -> Task:

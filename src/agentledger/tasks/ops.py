@@ -50,7 +50,7 @@ MANUAL_ACTIONS = ("cancel", "redrive", "discard")
 @operation(idempotent=False)
 def enqueue(queue: str, input: Mapping[str, Any] | None = None, **fields: Any) -> Gen[Task]:
     """Add one task; with a ``dedup_key`` held by an unfinished task, return that one."""
-    task = checked_task(queue, NewTask(input=dict(input or {}), **fields), 0)
+    task = checked_task(queue, NewTask(input=input, **fields))
     params = {field: getattr(task, field) for field in BATCH_ARRAYS}  # every field, by name
     row = yield Q.enqueue.one(**params)
     if row is None:
@@ -65,7 +65,7 @@ def enqueue(queue: str, input: Mapping[str, Any] | None = None, **fields: Any) -
 def enqueue_many(queue: str, tasks: Iterable[NewTask | Mapping[str, Any]]) -> Gen[list[int]]:
     """Add a batch in one statement (a mapping is a task's input); the ids in input order (existing
     ids for duplicates)."""
-    items = list(tasks)
+    items = v.items("tasks", tasks, what="NewTask or input mappings")
     if len(items) > MAX_BATCH:
         raise InvalidInput(f"a batch holds at most {MAX_BATCH} tasks", field="tasks")
     if not items:
@@ -204,12 +204,14 @@ def outcome(
 
 
 @operation(idempotent=True)
-def heartbeat(claims: Sequence[tuple[int, UUID | str]], *, lease: float = 60.0) -> Gen[list[int]]:
-    """Extend the leases of tasks still held under these tokens; returns those ids."""
-    pairs = [
-        (v.integer(f"claims[{i}].id", task_id, low=1), v.uuid(f"claims[{i}].token", token))
-        for i, (task_id, token) in enumerate(claims)
-    ]
+def heartbeat(
+    tasks: Sequence[Task | tuple[int, UUID | str]], *, lease: float = 60.0
+) -> Gen[list[int]]:
+    """Extend the leases of claimed tasks (records, or (id, claim token) pairs); returns
+    the ids still held under those tokens."""
+    listed = v.items("tasks", tasks, what="tasks or (id, claim token) pairs")
+    claims = (_claim(f"tasks[{i}]", t) for i, t in enumerate(listed))
+    pairs = [pair for pair in claims if pair is not None]
     if not pairs:
         return []
     rows = yield Q.heartbeat.all(
@@ -218,6 +220,15 @@ def heartbeat(claims: Sequence[tuple[int, UUID | str]], *, lease: float = 60.0) 
         lease=v.number("lease", lease, low=0.001, high=MAX_LEASE),
     )
     return [row["id"] for row in rows]
+
+
+def _claim(field: str, claim: object) -> tuple[int, UUID] | None:
+    """One claim checked: a task's id and token (None for a task record not claimed)."""
+    if isinstance(claim, Task):
+        return None if claim.claim_token is None else (claim.id, claim.claim_token)
+    if isinstance(claim, str | bytes) or not isinstance(claim, Sequence) or len(claim) != 2:
+        raise InvalidInput(f"{field} must be a Task or a (task id, claim token) pair", field=field)
+    return v.integer(f"{field}.id", claim[0], low=1), v.uuid(f"{field}.token", claim[1])
 
 
 @operation(writes=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,7 +68,7 @@ class Task:
 class NewTask:
     """One task of a batch for ``enqueue_many`` (``queue`` defaults to the batch's)."""
 
-    input: dict[str, Any] | None = None
+    input: Mapping[str, Any] | None = None
     task_type: str = ""
     priority: int = 0
     queue: str | None = None

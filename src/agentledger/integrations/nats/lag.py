@@ -16,6 +16,6 @@ Q = Queries.beside(__file__)
 def lag(after: int, types: Sequence[str] | None = None) -> Gen[int]:
     """How many of the bound tenant's events (of ``types``) sort after position ``after``
     in commit-safe order (``after`` 0: all of them)."""
-    kinds = None if types is None else [v.text("types", t, max_len=events.MAX_NAME) for t in types]
+    kinds = events.event_types(types)
     count = yield Q.relay_lag.scalar(after=v.integer("after", after, low=0), types=kinds)
     return int(count)

@@ -93,9 +93,7 @@ class Relay:
         self.tenants = (
             None if tenants is None else [Binding.to_tenant(t).tenant or "" for t in tenants]
         )
-        self.types = (
-            None if types is None else [v.text("types", t, max_len=events.MAX_NAME) for t in types]
-        )
+        self.types = events.event_types(types)
         self.prefix = subjects.check_prefix(prefix)
         self.stream = v.text("stream", stream, max_len=200)
         self.duplicate_window = v.number("duplicate_window", duplicate_window, low=1, high=86400)
