@@ -3,11 +3,14 @@ error, and nothing is written: the library's own promise, beside the API's schem
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import pytest
 
-from agentledger import HashingEmbedder, InvalidInput, Ledger
+from agentledger import HashingEmbedder, InvalidInput, Ledger, LedgerError
 from agentledger.ledger_sync import TenantScope
 
 Call = Callable[[TenantScope], object]
@@ -72,3 +75,94 @@ def test_an_argument_of_the_wrong_kind_is_refused_by_name(
     assert info.value.field == field
     assert scope.memory.list() == [] and scope.tasks.list() == []
     assert scope.events.recent() == [] or case == "session action"  # the session's own event
+
+
+# Every method of every module's façade, each parameter in turn given a value of the wrong
+# kind (the others a plausible one, by their annotation): a LedgerError or a TypeError
+# from the call's own signature, never an error from inside the library. Left out: what
+# waits for work or holds a transaction open, and the job helpers workers call.
+MODULES = (
+    "events",
+    "memory",
+    "tasks",
+    "cases",
+    "catalog",
+    "sessions",
+    "decisions",
+    "alerts",
+    "runs",
+    "agents",
+    "checkpoints",
+    "expiry",
+)
+WAITS = {"worker", "follow", "listener", "subscribe", "completing", "transaction", "work"}
+WRONG: tuple[object, ...] = (object(), 5, "text", [object()], {"k": object()})
+SIGNATURE = ("unexpected keyword argument", "missing", "positional argument")
+
+
+def _plausible(parameter: inspect.Parameter, session_id: object) -> object:
+    annotation = str(parameter.annotation)
+    if parameter.name == "session_id":
+        return session_id
+    if parameter.name == "kind":
+        return "incident"
+    for marker, value in (
+        ("UUID", uuid.uuid4()),
+        ("datetime", datetime.now(UTC)),
+        ("bool", False),
+        ("float", 1.0),
+        ("int", 1),
+        ("Sequence", []),
+        ("Iterable", []),
+        ("list", []),
+        ("Mapping", {}),
+        ("dict", {}),
+    ):
+        if marker in annotation:
+            return value
+    return "x"
+
+
+def _methods(scope: TenantScope) -> Iterator[tuple[str, Callable[..., object]]]:
+    for module in MODULES:
+        face = getattr(scope, module)
+        for name in sorted(dir(face)):
+            method = getattr(face, name)
+            if name.startswith("_") or name in WAITS or not inspect.ismethod(method):
+                continue
+            yield f"{module}.{name}", method
+
+
+def test_no_method_fails_inside_on_an_argument_of_the_wrong_kind(sync_ledger: Ledger) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    sync_ledger.tenants.create(tenant)
+    scope = sync_ledger.tenant(tenant)
+    scope.cases.define_kind("incident", ["open", "closed"], transitions={"open": ["closed"]})
+    session_id = scope.sessions.create("S").id
+    inside: list[str] = []
+    tried = 0
+    for where, method in _methods(scope):
+        parameters = [
+            p
+            for p in inspect.signature(method).parameters.values()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        for target in parameters:
+            for wrong in WRONG:
+                arguments = {
+                    p.name: wrong if p is target else _plausible(p, session_id)
+                    for p in parameters
+                    if p is target or p.default is p.empty
+                }
+                tried += 1
+                try:
+                    method(**arguments)
+                except LedgerError:
+                    pass
+                except TypeError as exc:
+                    if not any(marker in str(exc) for marker in SIGNATURE):
+                        inside.append(f"{where}({target.name}={wrong!r}): {exc!r}")
+                except Exception as exc:
+                    inside.append(f"{where}({target.name}={wrong!r}): {exc!r}")
+    assert tried > 1000  # the methods were found
+    assert inside == [], "\n".join(inside)

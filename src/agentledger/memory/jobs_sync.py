@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from agentledger.db.forward import forward_sync
-from agentledger.errors import InvalidInput, LeaseLost
+from agentledger.errors import LeaseLost
 from agentledger.memory import rebuild, spaces
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.records import EmbeddingSpace, ReembedStatus
@@ -152,13 +152,7 @@ class Jobs:
     def reembed_batch(self, task_input: Mapping[str, Any], embedder: EmbedderFor) -> dict[str, Any]:
         """One re-embedding task: a batch's entities still without a vector in the space
         embedded and stored (a vector written meanwhile wins), or the flip."""
-        if not isinstance(task_input, Mapping):
-            raise InvalidInput(
-                "task_input must be a re-embedding task's input (a mapping), "
-                f"not {type(task_input).__name__}",
-                field="task_input",
-            )
-        if task_input.get("flip"):
+        if rebuild.job_input(task_input).get("flip"):
             return self._run(rebuild.reembed_flip(task_input))
         target, todo = self._run(rebuild.reembed_candidates(task_input))
         if target is None:

@@ -59,6 +59,17 @@ def _text(value: UUID | None) -> str | None:
     return None if value is None else str(value)
 
 
+def job_input(task_input: object) -> Mapping[str, Any]:
+    """A re-index or re-embedding task's input, which must be a mapping."""
+    if not isinstance(task_input, Mapping):
+        raise InvalidInput(
+            "task_input must be a re-index or re-embedding task's input (a mapping), "
+            f"not {type(task_input).__name__}",
+            field="task_input",
+        )
+    return task_input
+
+
 def _bound(task_input: Mapping[str, Any], field: str) -> UUID | None:
     value = task_input.get(field)
     return None if value is None else v.uuid(field, value)
@@ -153,6 +164,7 @@ def reindex_range(task_input: Mapping[str, Any]) -> Gen[dict[str, int]]:
     other transactions hold; when some were skipped, or segments may be left, a batch of
     the same range is enqueued to come back for them. A session's batch (input:
     ``session``) re-indexes that session's segments only, the same way."""
+    task_input = job_input(task_input)
     if task_input.get("session") is not None:
         session = v.uuid("session", task_input["session"])
         segments = yield from session_text.reindex_batch(
@@ -261,7 +273,7 @@ def reembed_candidates(
     """The space of a re-embedding batch (a task's input: ``space``, ``lo``, ``hi``) and
     the range's entities with no vector there yet, each with the text to embed (name, and
     summary on the next line); None and nothing when the space was dropped since."""
-    target = yield from _still_declared(task_input)
+    target = yield from _still_declared(job_input(task_input))
     if target is None:
         return None, []
     rows = yield Q.reembed_candidates.all(
@@ -280,6 +292,7 @@ def reembed_flip(task_input: Mapping[str, Any]) -> Gen[dict[str, Any]]:
     default, in this transaction, when every entity has its vector there. While batches
     still wait or run, the flip comes back later; when none do and entities written
     meanwhile still miss a vector, batches for them are enqueued first."""
+    task_input = job_input(task_input)
     target = yield from _still_declared(task_input)
     if target is None:
         return {"flipped": False, "dropped": True}
