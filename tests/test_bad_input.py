@@ -77,10 +77,10 @@ def test_an_argument_of_the_wrong_kind_is_refused_by_name(
     assert scope.events.recent() == [] or case == "session action"  # the session's own event
 
 
-# Every method of every module's façade, each parameter in turn given a value of the wrong
-# kind (the others a plausible one, by their annotation): a LedgerError or a TypeError
-# from the call's own signature, never an error from inside the library. Left out: what
-# waits for work or holds a transaction open, and the job helpers workers call.
+# Every method of every module's façade and of the platform's, each parameter in turn
+# given a value of the wrong kind (the others a plausible one, by their annotation): a
+# LedgerError or a TypeError from the call's own signature, never an error from inside
+# the library. Left out: what waits for work or holds a transaction open.
 MODULES = (
     "events",
     "memory",
@@ -94,7 +94,9 @@ MODULES = (
     "agents",
     "checkpoints",
     "expiry",
+    "keys",
 )
+PLATFORM = ("tenants", "platform_tasks", "platform_catalog")
 WAITS = {"worker", "follow", "listener", "subscribe", "completing", "transaction", "work"}
 WRONG: tuple[object, ...] = (object(), 5, "text", [object()], {"k": object()})
 SIGNATURE = ("unexpected keyword argument", "missing", "positional argument")
@@ -123,9 +125,9 @@ def _plausible(parameter: inspect.Parameter, session_id: object) -> object:
     return "x"
 
 
-def _methods(scope: TenantScope) -> Iterator[tuple[str, Callable[..., object]]]:
-    for module in MODULES:
-        face = getattr(scope, module)
+def _methods(ledger: Ledger, scope: TenantScope) -> Iterator[tuple[str, Callable[..., object]]]:
+    faces = [(m, getattr(scope, m)) for m in MODULES] + [(p, getattr(ledger, p)) for p in PLATFORM]
+    for module, face in faces:
         for name in sorted(dir(face)):
             method = getattr(face, name)
             if name.startswith("_") or name in WAITS or not inspect.ismethod(method):
@@ -141,7 +143,7 @@ def test_no_method_fails_inside_on_an_argument_of_the_wrong_kind(sync_ledger: Le
     session_id = scope.sessions.create("S").id
     inside: list[str] = []
     tried = 0
-    for where, method in _methods(scope):
+    for where, method in _methods(sync_ledger, scope):
         parameters = [
             p
             for p in inspect.signature(method).parameters.values()
