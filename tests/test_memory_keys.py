@@ -65,6 +65,35 @@ def test_delete_by_key_finds_the_entity_as_get_by_key_does(mem: Memory) -> None:
     assert bad.value.field == "key"
 
 
+@pytest.mark.parametrize(
+    ("first", "again"),
+    [
+        ("José Núñez", "Jose\u0301 Nu\u0301n\u0303ez"),  # composed, and combining accents
+        ("ＡＢＣ Corp", "abc corp"),  # full-width letters
+        ("Straße", "STRASSE"),
+        ("ﬁnance  team", "Finance Team"),  # a ligature, and white space
+    ],
+)
+def test_a_name_key_is_the_same_in_every_form_unicode_counts_as_one(
+    mem: Memory, first: str, again: str
+) -> None:
+    made = mem.upsert("person", first, by_name=True)
+    merged = mem.upsert("person", again, by_name=True)
+    assert merged.id == made.id and merged.update_count == 1 and merged.name == again
+    found = mem.get_by_key(kind="person", name=first)
+    assert found is not None and found.id == made.id
+    assert mem.delete_by_key(kind="person", name=again)
+
+
+def test_names_unicode_tells_apart_stay_apart(mem: Memory) -> None:
+    # Turkish dotted capital I folds to i with a dot above, not to the plain i.
+    dotted = mem.upsert("city", "İstanbul", by_name=True)
+    assert mem.upsert("city", "istanbul", by_name=True).id != dotted.id
+    assert (
+        mem.upsert("city", "Josè", by_name=True).id != mem.upsert("city", "José", by_name=True).id
+    )
+
+
 def test_the_tenant_scope_reads_only_the_tenant_own_entities(mem: Memory) -> None:
     mine = mem.upsert("account", "Acme Alpha", embedding=vector(1))
     mem.upsert("account", "Acme Beta", user="bob", shared=True, embedding=vector(2))

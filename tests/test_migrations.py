@@ -4,6 +4,8 @@ round trips, offline SQL, concurrent runs, and revisions that stand on their own
 from __future__ import annotations
 
 import ast
+import json
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ from alembic.script import ScriptDirectory
 
 from agentledger.db import migrate, schema
 from agentledger.db.migrations.helpers import DEFAULT_APP_ROLE
+from agentledger.memory import keys
 from tests.conftest import drop_database, with_database
 
 VERSIONS = Path(migrate.__file__).with_name("migrations") / "versions"
@@ -220,8 +223,9 @@ def test_schema_sql_is_compared_only_with_a_like_server() -> None:
         schema.compare(expected, without_vector)
 
 
-# What a revision may import: alembic's op and the shared helpers, never another revision.
-REVISION_IMPORTS = {"__future__", "alembic", "agentledger.db.migrations.helpers"}
+# What a revision may import: alembic's op, the shared helpers and the standard library
+# (a data change may compute in Python), never another revision nor the library's code.
+REVISION_IMPORTS = {"alembic", "agentledger.db.migrations.helpers"}
 
 
 @pytest.mark.parametrize("path", sorted(VERSIONS.glob("[!_]*.py")), ids=lambda p: p.name)
@@ -238,7 +242,10 @@ def test_a_revision_stands_on_its_own(path: Path) -> None:
         elif isinstance(node, ast.Attribute | ast.Name):
             name = node.attr if isinstance(node, ast.Attribute) else node.id
             assert name not in {"import_module", "__import__"}, f"{path.name}:{node.lineno}"
-    assert imported <= REVISION_IMPORTS, f"{path.name} imports {imported - REVISION_IMPORTS}"
+    foreign = {
+        m for m in imported - REVISION_IMPORTS if m.split(".")[0] not in sys.stdlib_module_names
+    }
+    assert not foreign, f"{path.name} imports {foreign}"
     revision = next(
         str(node.value.value)
         for node in tree.body
@@ -247,3 +254,37 @@ def test_a_revision_stands_on_its_own(path: Path) -> None:
         and isinstance(node.value, ast.Constant)
     )
     assert path.name.startswith(f"{revision}_"), f"{path.name} holds revision {revision}"
+
+
+def test_name_keys_stored_before_memory_0019_are_refolded(empty_url: str) -> None:
+    """An entity keyed by name before memory_0019 takes the key the library now computes;
+    where two take the same one the oldest gets it, and a key already held stays held."""
+
+    def legacy(name: str) -> str:  # the by-name key before memory_0019
+        return json.dumps(["name", "person", " ".join(name.split()).casefold()])
+
+    names = {
+        "composed": "José",  # NFC: its key does not change
+        "combining": "Jose\u0301",  # the same text decomposed: its new key is held
+        "wide": "ＡＢＣ",
+        "wide again": "ＡbＣ",  # the same new key as "wide", written later
+        "ascii": "Ada  Lovelace",
+    }
+    migrate.upgrade(empty_url, "memory_0018")
+    with psycopg.connect(empty_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO agentledger.tenants (id, name) VALUES ('t', 't')")
+        for i, (label, name) in enumerate(names.items()):
+            conn.execute(
+                "INSERT INTO agentledger.memory_entities (tenant_id, kind, name, dedup_key, "
+                "created_at) VALUES ('t', 'person', %s, %s, now() + %s * interval '1 s')",
+                (label, legacy(name), i),
+            )
+    migrate.upgrade(empty_url)
+    with psycopg.connect(empty_url) as conn:
+        rows = conn.execute("SELECT name, dedup_key FROM agentledger.memory_entities").fetchall()
+    stored: dict[str, str] = dict(rows)
+    assert stored["composed"] == keys.name_dedup("person", "José") == legacy("José")
+    assert stored["combining"] == legacy("Jose\u0301") != keys.name_dedup("person", "Jose\u0301")
+    assert stored["wide"] == keys.name_dedup("person", "ＡＢＣ") == keys.name_dedup("person", "abc")
+    assert stored["wide again"] == legacy("ＡbＣ")
+    assert stored["ascii"] == keys.name_dedup("person", "Ada  Lovelace") == legacy("Ada Lovelace")

@@ -18,7 +18,8 @@ from agentledger.errors import InvalidInput
 from agentledger.expiry.records import Found
 from agentledger.memory import filters, spaces
 from agentledger.memory.filters import Filter
-from agentledger.memory.ops import entity_from_row, natural_dedup
+from agentledger.memory.keys import natural_dedup
+from agentledger.memory.ops import entity_from_row
 from agentledger.memory.search import EF_SEARCH
 from agentledger.memory.spaces import Q as MEMORY_SPACES
 

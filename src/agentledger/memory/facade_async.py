@@ -119,8 +119,9 @@ class AsyncMemory(AsyncJobs):
         """Insert an entity, or merge into the one with the same natural key.
 
         The natural key is ``(source, key)`` (e.g. ``("salesforce", "001234")``), or kind +
-        name (case- and space-insensitive) with ``by_name=True``; with neither, a new entity
-        is always inserted. Keys are per user (``user``), or the tenant's own when None.
+        name (folded: case, white space and Unicode forms aside, see ``memory.keys``) with
+        ``by_name=True``; with neither, a new entity is always inserted. Keys are per user
+        (``user``), or the tenant's own when None.
 
         Merging: attrs merge key by key and a None or missing value never overwrites a
         stored one; ``merge="deep"`` merges nested objects key by key too, at every depth

@@ -13,8 +13,7 @@ from agentledger import validation as v
 from agentledger.db.statements import Gen, Queries, operation
 from agentledger.db.types import Bigints, Uuids, Vectors
 from agentledger.errors import InvalidInput, NotFound
-from agentledger.ids import new_id_text
-from agentledger.memory import filters, spaces
+from agentledger.memory import filters, keys, spaces
 from agentledger.memory.filters import Filter
 from agentledger.memory.merging import merge_rows, mergeable, strip_nulls
 from agentledger.memory.records import (
@@ -240,7 +239,7 @@ def get_by_key(
 ) -> Gen[Entity | None]:
     """By natural key (source + key), or by kind + name for entities upserted by name; looks in
     ``user``'s namespace (or the tenant's)."""
-    dedup = natural_dedup(key, source, kind, name)
+    dedup = keys.natural_dedup(key, source, kind, name)
     lookup = Q.get_entity_by_key.one(owner=filters.user_id(user) or "", dedup_key=dedup)
     # Without a touch the lookup is the whole operation: one round trip.
     row = yield (lookup if touch else lookup.alone())
@@ -278,7 +277,7 @@ def delete_by_key(
 ) -> Gen[bool]:
     """Delete the entity with this natural key (as ``get_by_key`` finds it, in ``user``'s
     namespace or the tenant's) and its relationships; False when there was none."""
-    dedup = natural_dedup(key, source, kind, name)
+    dedup = keys.natural_dedup(key, source, kind, name)
     count = yield Q.delete_entity_by_key.rowcount(
         owner=filters.user_id(user) or "", dedup_key=dedup
     )
@@ -377,11 +376,11 @@ def _entity_row(e: NewEntity, field: str, mode: str = "shallow") -> dict[str, An
     if key is not None and e.by_name:
         raise InvalidInput("give key or by_name, not both", field="key")
     if key is not None:
-        dedup = _key_dedup(source, key)
+        dedup = keys.key_dedup(source, key)
     elif e.by_name and name is not None:  # by_name without a name was refused above
-        dedup = _name_dedup(kind, name)
+        dedup = keys.name_dedup(kind, name)
     else:
-        dedup = json.dumps(["id", new_id_text()])
+        dedup = keys.fresh_dedup()
     attrs = v.json_object("attrs", e.attrs, max_bytes=MAX_ATTRS_BYTES)
     at = v.aware_datetime("at", e.at, not_future=True)
     stamp = None if at is None else _utc_stamp(at)
@@ -421,27 +420,6 @@ def _merged_attrs(attrs: dict[str, Any], mode: str) -> dict[str, Any]:
 def _utc_stamp(at: datetime) -> str:
     """A checked moment (``validation.aware_datetime``) as the statement's UTC text."""
     return at.astimezone(UTC).isoformat()
-
-
-def natural_dedup(key: str | None, source: str, kind: str | None, name: str | None) -> str:
-    """The dedup key of a natural key: source + key, or kind + name."""
-    if key is not None:
-        return _key_dedup(source, key)
-    if kind is not None and name is not None:
-        return _name_dedup(kind, name)
-    raise InvalidInput("give key (and source), or kind and name", field="key")
-
-
-def _key_dedup(source: str, key: str) -> str:
-    return json.dumps(
-        ["key", v.text("source", source, max_len=200, min_len=0), v.text("key", key, max_len=500)]
-    )
-
-
-def _name_dedup(kind: str, name: str) -> str:
-    kind = v.text("kind", kind, max_len=100, strip=True)
-    name = v.text("name", name, max_len=1000, strip=True)
-    return json.dumps(["name", kind, " ".join(name.split()).casefold()])
 
 
 def entity_from_row(row: Mapping[str, Any]) -> Entity:

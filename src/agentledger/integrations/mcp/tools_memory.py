@@ -62,7 +62,10 @@ def register(server: MCPServer, access: Access) -> None:
         ] = "",
         by_name: Annotated[
             bool,
-            Field(description="Deduplicate by kind + name (case-insensitive) instead of a key."),
+            Field(
+                description="Deduplicate by kind + name (ignoring case, spacing and Unicode "
+                "forms) instead of a key."
+            ),
         ] = False,
         summary: Annotated[
             str | None,
