@@ -146,12 +146,8 @@ def json_value(field: str, value: object, *, max_bytes: int = MAX_JSON_BYTES) ->
 def tags(field: str, value: object, *, max_items: int = 100) -> list[str]:
     if value is None:
         return []
-    if isinstance(value, str) or not isinstance(value, Sequence | set | frozenset):
-        raise InvalidInput(f"{field} must be a list of strings", field=field)
-    items = [text(f"{field}[{i}]", v, max_len=200) for i, v in enumerate(value)]
-    if len(items) > max_items:
-        raise InvalidInput(f"{field} has {len(items)} items; the limit is {max_items}", field=field)
-    return sorted(set(items))
+    listed = items(field, value, what="strings", max_items=max_items)
+    return sorted({text(f"{field}[{i}]", v, max_len=200) for i, v in enumerate(listed)})
 
 
 def _plain_json_bound(value: object, depth: int) -> int | None:

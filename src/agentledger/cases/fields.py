@@ -114,10 +114,8 @@ def clearing(names: Iterable[str] | None) -> list[str]:
     """The fields ``update(clear=...)`` names, checked."""
     if names is None:
         return []
-    if isinstance(names, str) or not isinstance(names, Iterable):
-        raise InvalidInput("clear must be a list of field names", field="clear")
     out = []
-    for name in names:
+    for name in v.items("clear", names, what="field names"):
         if name not in CLEARABLE:
             raise InvalidInput(
                 f"clear names {name!r}; the fields that can be cleared are {', '.join(CLEARABLE)}",

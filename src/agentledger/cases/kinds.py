@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from agentledger import validation as v
 from agentledger.cases import fields
 from agentledger.cases.ops import Q
 from agentledger.cases.records import CaseKind
@@ -22,9 +23,8 @@ Transitions = Mapping[str, Iterable[str]] | Iterable[tuple[str, str]]
 
 
 def _names(field: str, values: object) -> list[str]:
-    if isinstance(values, str) or not isinstance(values, Iterable):
-        raise InvalidInput(f"{field} must be a list of statuses", field=field)
-    return [fields.status_name(s, f"{field}[{i}]") for i, s in enumerate(values)]
+    listed = v.items(field, values, what="statuses")
+    return [fields.status_name(s, f"{field}[{i}]") for i, s in enumerate(listed)]
 
 
 def _moves(transitions: object, statuses: Sequence[str]) -> list[tuple[str, str]]:

@@ -91,10 +91,8 @@ def put_writes(
     nothing, or replaced with ``replace`` (for writes whose index is fixed by their
     channel, such as an error, which a later attempt of the task overwrites).
     """
-    if isinstance(writes, str | bytes) or not isinstance(writes, Sequence):
-        raise InvalidInput("writes must be a list of (index, channel, type, value)", field="writes")
     checked: list[Write] = []
-    for i, write in enumerate(writes):
+    for i, write in enumerate(v.items("writes", writes, what="(index, channel, type, value)")):
         field = f"writes[{i}]"
         if not isinstance(write, tuple) or len(write) != 4:
             raise InvalidInput(f"{field} must be (index, channel, type, value)", field="writes")
@@ -300,8 +298,7 @@ def _check_blob(field: str, blob: object) -> None:
 
 
 def _list_of_ids(field: str, values: object) -> list[str]:
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
-        raise InvalidInput(f"{field} must be a list of ids", field=field)
+    values = v.items(field, values, what="ids")
     if len(values) > MAX_THREADS:
         raise InvalidInput(
             f"{field} has {len(values)} ids; the limit is {MAX_THREADS}", field=field

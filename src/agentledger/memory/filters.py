@@ -106,10 +106,8 @@ def params(f: Filter | None) -> dict[str, Any]:
 
 def jsonpath(where: Sequence[Where]) -> str:
     """``[("revenue", ">", 1000)]`` -> ``$."revenue" > 1000`` (conditions joined by &&)."""
-    if isinstance(where, str | bytes) or not isinstance(where, Sequence):
-        raise InvalidInput("where must be a list of (attribute, operator, value)", field="where")
     terms = []
-    for i, item in enumerate(where):
+    for i, item in enumerate(v.items("where", where, what="(attribute, operator, value)")):
         field = f"where[{i}]"
         if not isinstance(item, Sequence) or isinstance(item, str) or len(item) != 3:
             raise InvalidInput(f"{field} must be (attribute, operator, value)", field="where")

@@ -157,8 +157,7 @@ def _visible(id: UUID | str, user: str | None, scope: str) -> Gen[UUID]:
 
 
 def _ids(ids: Sequence[UUID | str]) -> list[UUID]:
-    if isinstance(ids, str | bytes) or not isinstance(ids, Sequence):
-        raise InvalidInput("ids must be a list of entity ids", field="ids")
+    ids = v.items("ids", ids, what="entity ids")
     if len(ids) > MAX_IDS:
         raise InvalidInput(f"ids holds {len(ids)} ids; at most {MAX_IDS} a call", field="ids")
     return list(dict.fromkeys(v.uuid("ids", i) for i in ids))

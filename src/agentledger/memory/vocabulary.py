@@ -55,8 +55,7 @@ def vocabulary() -> Gen[Vocabulary]:
 def _terms(field: str, given: Sequence[str] | None) -> list[str] | None:
     if given is None:
         return None
-    if isinstance(given, str) or not isinstance(given, Sequence):
-        raise InvalidInput(f"{field} must be a list of names", field=field)
+    given = v.items(field, given, what="names")
     if not 1 <= len(given) <= MAX_TERMS:
         raise InvalidInput(f"{field} holds 1 to {MAX_TERMS} names (None: any)", field=field)
     return list(dict.fromkeys(v.text(f"{field}[{i}]", t, max_len=100) for i, t in enumerate(given)))
