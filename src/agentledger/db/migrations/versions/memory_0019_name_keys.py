@@ -64,9 +64,13 @@ def upgrade() -> None:
     if context.is_offline_mode():
         return
     conn = op.get_bind()
-    # The new key of each candidate whose key changes, by (tenant, user, new key).
+    # The new key of each candidate whose key changes, by (tenant, user, new key); the
+    # candidates are read in batches, and only the changes are kept.
     groups: dict[tuple[str, str, str], list[Any]] = {}
-    for tenant_id, user_id, entity_id, key in conn.exec_driver_sql(CANDIDATES):
+    streamed = {"stream_results": True, "yield_per": BATCH}
+    for tenant_id, user_id, entity_id, key in conn.exec_driver_sql(
+        CANDIDATES, execution_options=streamed
+    ):
         new = refolded(key)
         if new != key:
             groups.setdefault((tenant_id, user_id, new), []).append(entity_id)
