@@ -40,16 +40,20 @@ SELECT tenant_id, user_id, id, dedup_key FROM agentledger.memory_entities
 WHERE starts_with(dedup_key, '["name",') AND strpos(dedup_key, chr(92) || 'u') > 0
 ORDER BY tenant_id, user_id, created_at, id
 """
-TAKEN = """
-SELECT 1 FROM agentledger.memory_entities
-WHERE tenant_id = %(tenant_id)s AND user_id = %(user_id)s AND dedup_key = %(dedup_key)s
-"""
+# Fresh figures first: a table loaded in bulk and never analyzed would have the look-ups
+# below planned on the wrong index (a scan of the user's entities for each key).
+ANALYZE = "ANALYZE agentledger.memory_entities (tenant_id, user_id, dedup_key)"
 # Each tenant's rows are changed bound to that tenant, so that an owner that is not a
 # superuser passes the tenant policy.
 BIND = "SELECT set_config('agentledger.tenant_id', %(tenant_id)s, true)"
+# A batch of one tenant's new keys; a key another entity of the user holds stays with it.
 REKEY = """
-UPDATE agentledger.memory_entities SET dedup_key = %(dedup_key)s
-WHERE tenant_id = %(tenant_id)s AND id = %(id)s
+UPDATE agentledger.memory_entities e SET dedup_key = c.dedup_key
+FROM unnest(%(ids)s::uuid[], %(keys)s::text[]) AS c(id, dedup_key)
+WHERE e.tenant_id = %(tenant_id)s AND e.id = c.id
+  AND NOT EXISTS (
+    SELECT 1 FROM agentledger.memory_entities o
+    WHERE o.tenant_id = e.tenant_id AND o.user_id = e.user_id AND o.dedup_key = c.dedup_key)
 """
 
 
@@ -64,26 +68,30 @@ def upgrade() -> None:
     if context.is_offline_mode():
         return
     conn = op.get_bind()
-    # The new key of each candidate whose key changes, by (tenant, user, new key); the
-    # candidates are read in batches, and only the changes are kept.
-    groups: dict[tuple[str, str, str], list[Any]] = {}
+    conn.exec_driver_sql(ANALYZE)
+    # The oldest candidate of each (tenant, user, new key) whose key changes, by tenant;
+    # the candidates are read in batches, and only the changes are kept.
+    changes: dict[str, dict[tuple[str, str], Any]] = {}
     streamed = {"stream_results": True, "yield_per": BATCH}
     for tenant_id, user_id, entity_id, key in conn.exec_driver_sql(
         CANDIDATES, execution_options=streamed
     ):
         new = refolded(key)
         if new != key:
-            groups.setdefault((tenant_id, user_id, new), []).append(entity_id)
-    changes: dict[str, list[dict[str, Any]]] = {}
-    for (tenant_id, user_id, new), entities in groups.items():
-        where = {"tenant_id": tenant_id, "user_id": user_id, "dedup_key": new}
-        if conn.exec_driver_sql(TAKEN, where).first() is None:
-            change = {"tenant_id": tenant_id, "id": entities[0], "dedup_key": new}  # the oldest
-            changes.setdefault(tenant_id, []).append(change)
-    for tenant_id, rows in changes.items():
+            changes.setdefault(tenant_id, {}).setdefault((user_id, new), entity_id)
+    for tenant_id, tenant_changes in changes.items():
         conn.exec_driver_sql(BIND, {"tenant_id": tenant_id})
-        for start in range(0, len(rows), BATCH):
-            conn.exec_driver_sql(REKEY, rows[start : start + BATCH])
+        listed = [(entity_id, new) for (_, new), entity_id in tenant_changes.items()]
+        for start in range(0, len(listed), BATCH):
+            batch = listed[start : start + BATCH]
+            conn.exec_driver_sql(
+                REKEY,
+                {
+                    "tenant_id": tenant_id,
+                    "ids": [entity_id for entity_id, _ in batch],
+                    "keys": [new for _, new in batch],
+                },
+            )
     if changes:
         conn.exec_driver_sql(BIND, {"tenant_id": ""})
 
