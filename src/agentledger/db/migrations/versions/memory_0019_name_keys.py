@@ -10,8 +10,9 @@ entities stored before.
 Only keys with a non-ASCII character can change (the keys are JSON with ASCII escapes, so
 they carry a ``\\u``). Where two stored entities of one user now share a key, the oldest
 takes it and the others keep theirs (they stay, reachable by id, as they were); a key
-another entity already holds is left alone too. The downgrade keeps the new keys: the
-folding is not undone, and the earlier code matches them as it matched any key.
+another entity already holds is left alone too. The downgrade keeps the new keys (the
+folding cannot be undone): the earlier code then misses an entity re-keyed here when a
+name's old folding differs from its new one, as it missed the other forms before.
 
 Offline (``--sql``) the re-keying is skipped: it reads the rows it changes.
 
