@@ -8,6 +8,7 @@ import math
 import re
 import struct
 import sys
+import unicodedata
 from array import array
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
@@ -51,6 +52,15 @@ def text(
             f"{field} is {len(value)} characters long; the limit is {max_len}", field=field
         )
     return value
+
+
+def query(
+    field: str, value: object, *, max_len: int = 1000, min_len: int = 1, strip: bool = False
+) -> str:
+    """A search string (``text``) in Unicode's composed form (NFC), the form nearly all
+    stored text is in: "café" typed with a combining accent then finds "café"."""
+    checked = text(field, value, max_len=max_len, min_len=min_len, strip=strip)
+    return checked if checked.isascii() else unicodedata.normalize("NFC", checked)
 
 
 def matching(

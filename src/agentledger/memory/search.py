@@ -46,7 +46,7 @@ def find_by_name(
     checked = v.number("threshold", threshold, low=0.0, high=1.0)
     yield Q.prepare_fuzzy.none(feature="fuzzy name search")
     rows = yield Q.find_by_name.all(
-        name=v.text("name", name, max_len=1000),
+        name=v.query("name", name),
         threshold=checked,
         cap=max(NAME_CANDIDATES, 10 * size),
         **filters.params(filter),
@@ -64,7 +64,7 @@ def search_text(
     filter's kinds, else every language the tenant's kinds use), and each hit highlighted
     in its own."""
     rows = yield Q.search_text.all(
-        query=v.text("query", query, max_len=1000),
+        query=v.query("query", query),
         **filters.params(filter),
         limit=filters.limit(limit),
     )
@@ -78,7 +78,7 @@ def find_by_substring(
     r"""Entities whose name or summary holds ``text`` (3+ characters, case-insensitive, taken
     literally: "cme" finds "Acme Corp"; ``%``, ``_`` and ``\`` match themselves), name matches
     first (score 1, summary-only 0.5); trigram-indexed."""
-    checked = v.text("text", text, max_len=1000, min_len=MIN_SUBSTRING)
+    checked = v.query("text", text, min_len=MIN_SUBSTRING)
     rows = yield Q.find_by_substring.all(
         pattern=f"%{like_escape(checked)}%", **filters.params(filter), limit=filters.limit(limit)
     )
@@ -140,7 +140,7 @@ def search_hybrid(
         raise InvalidInput("space names the space of embedding; give embedding", field="space")
     yield Q.prepare_fuzzy.none(feature="hybrid search")
     common = {
-        "query": v.text("query", query, max_len=1000),
+        "query": v.query("query", query),
         "threshold": checked,
         "cap": max(NAME_CANDIDATES, 10 * pool),
         **filters.params(filter),

@@ -41,7 +41,7 @@ ARTIFACT_SAVED = "ArtifactSaved"
 
 
 def _query(value: object) -> str:
-    return v.text("query", value, max_len=1000, strip=True)
+    return v.query("query", value, strip=True)
 
 
 def _batch(parts: segments.Segments, first: int, count: int) -> dict[str, Any]:
