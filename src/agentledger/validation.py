@@ -11,7 +11,7 @@ import sys
 import unicodedata
 from array import array
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 from uuid import UUID
 
 from agentledger.errors import InvalidInput
@@ -90,10 +90,16 @@ def choice(field: str, value: object, allowed: Collection[str]) -> str:
     return str(value)
 
 
+def listable(value: object) -> TypeGuard[Iterable[Any]]:
+    """Whether ``value`` is a list of items as ``items`` takes one: any iterable but a
+    string, bytes or a mapping (each of which is one value, not a list of its parts)."""
+    return isinstance(value, Iterable) and not isinstance(value, str | bytes | bytearray | Mapping)
+
+
 def items(field: str, value: object, *, what: str, max_items: int | None = None) -> list[Any]:
-    """The items of ``value``, which must be a list (any iterable but a string, bytes or a
-    mapping), as a list; ``what`` names them in the error."""
-    if isinstance(value, str | bytes | bytearray | Mapping) or not isinstance(value, Iterable):
+    """The items of ``value``, which must be ``listable``, as a list; ``what`` names them
+    in the error."""
+    if not listable(value):
         raise InvalidInput(
             f"{field} must be a list of {what}, not {type(value).__name__}", field=field
         )

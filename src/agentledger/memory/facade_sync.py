@@ -404,11 +404,9 @@ def _dicted(value: Any) -> Any:
 
 
 def _listed(value: Any) -> Any:
-    """A collection of items as a list (what the spool keeps); a string, a mapping or a
-    single value as given, for the operation to refuse by name."""
-    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
-        return value
-    return list(value)
+    """Items (``validation.listable``) as a list, what the spool keeps; anything else as
+    given, for the operation to refuse by name."""
+    return list(value) if v.listable(value) else value
 
 
 def _read_ids(result: object) -> list[UUID]:
