@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from agentledger.console import charts
 from agentledger.console.session import (
@@ -33,6 +34,20 @@ templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=1, default=str)[:2000]
 templates.env.filters["tojson_line"] = lambda v: json.dumps(v, default=str)[:300]
 templates.env.filters["ago"] = lambda t: _ago(t)
+# The marks the searches put around matched words (ts_headline's StartSel / StopSel).
+MARKS = ("<b>", "</b>", "<mark>", "</mark>")
+
+
+def highlighted(snippet: str) -> Markup:
+    """A search highlight as HTML: the stored text in it escaped (it is what users and agents
+    wrote), only the search's own marks kept as tags."""
+    html = str(escape(snippet))
+    for mark in MARKS:
+        html = html.replace(str(escape(mark)), mark)
+    return Markup(html)
+
+
+templates.env.filters["highlighted"] = highlighted
 router = APIRouter(prefix="/console", include_in_schema=False)
 T = TypeVar("T")
 

@@ -7,7 +7,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from markupsafe import Markup, escape
 
 from agentledger.console.routes import (
     Editor,
@@ -18,7 +17,6 @@ from agentledger.console.routes import (
     _listed,
     _missing_page,
     _page,
-    templates,
 )
 from agentledger.errors import LedgerError
 from agentledger.sessions import SESSION_LIFECYCLE, ChunkHit
@@ -28,15 +26,6 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 STATUSES = SESSION_LIFECYCLE.states
 # How much of each chunk and artifact the session page shows.
 PREVIEW_CHARS = 1500
-
-
-def _marks(snippet: str) -> Markup:
-    """A search snippet as HTML: its text escaped, its <mark> highlights kept."""
-    safe = str(escape(snippet))
-    return Markup(safe.replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>"))
-
-
-templates.env.filters["marks"] = _marks
 
 
 @router.get("/sessions", name="console-sessions")

@@ -76,7 +76,9 @@ class SearchHit:
     """An entity found by a search, with each signal's score (None: that signal missed it).
 
     ``score`` is the ranking score: the signal's own score for single-mode searches, the
-    reciprocal-rank-fusion score for hybrid search.
+    reciprocal-rank-fusion score for hybrid search. ``highlight`` (text matches only) is the
+    name and summary with the matched words wrapped in ``<b>``...``</b>``; its own text is
+    not HTML-escaped.
     """
 
     entity: Entity
