@@ -55,13 +55,22 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def page(base: str) -> Iterator[Page]:
+    """The browser's page; at the end, no page of the module's tests may have broken the
+    console's Content-Security-Policy (a script or style it refused)."""
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     assert executable, "Chromium is needed: apt-get install -y chromium (./dev.sh test does it)"
+    refused: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         context = browser.new_context(viewport={"width": 1366, "height": 860}, base_url=base)
-        yield context.new_page()
+        page = context.new_page()
+        page.on(
+            "console",
+            lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
+        )
+        yield page
         browser.close()
+    assert not refused, refused
 
 
 def _shot(page: Page, shots: Path, name: str) -> None:
@@ -100,6 +109,9 @@ def test_console_pages(page: Page, shots: Path, demo_tenant: tuple[str, str]) ->
     expect(page.locator("tbody tr")).to_have_count(before - 1)
     page.goto("/console/alerts?status=acknowledged")
     expect(page.locator("tbody")).to_contain_text(title)
+    page.select_option("select[name=status]", "pending")  # a filter applies as it changes
+    expect(page).to_have_url("/console/alerts?status=pending&tier=")
+    expect(page.locator("tbody tr")).to_have_count(before - 1)
 
     page.goto("/console/decisions?awaiting=1")
     waiting = page.locator("tbody tr")

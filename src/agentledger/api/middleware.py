@@ -1,4 +1,5 @@
-"""Request ids, the body size limit and request metrics, as plain ASGI middleware."""
+"""Request ids, the body size limit, security headers and request metrics, as plain ASGI
+middleware."""
 
 from __future__ import annotations
 
@@ -12,6 +13,21 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("agentledger.api")
+# On every answer: a browser takes its content type as given (an artifact streamed as
+# text/plain is never sniffed into HTML).
+EVERY_ANSWER = [(b"x-content-type-options", b"nosniff")]
+# On the console's answers besides: scripts only from the console's own files (no inline
+# script or handler runs, whatever text a page shows), and no other site may frame it.
+CONSOLE_ANSWER = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        b"img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        b"frame-ancestors 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+]
 
 
 class Metrics:
@@ -44,8 +60,8 @@ class Metrics:
 
 
 class RequestContext:
-    """Gives each request an id (``X-Request-ID``), refuses oversized bodies with 413, and
-    records its route, status and latency."""
+    """Gives each request an id (``X-Request-ID``), refuses oversized bodies with 413, adds
+    the security headers, and records its route, status and latency."""
 
     def __init__(self, app: ASGIApp, *, max_body: int, metrics: Metrics) -> None:
         self.app = app
@@ -78,6 +94,8 @@ class RequestContext:
 
         status = 500
         started = time.perf_counter()
+        console = scope["path"] == "/console" or scope["path"].startswith("/console/")
+        secured = EVERY_ANSWER + CONSOLE_ANSWER if console else EVERY_ANSWER
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, answered
@@ -94,6 +112,7 @@ class RequestContext:
                 headers = message.setdefault("headers", [])
                 if not any(name == b"x-request-id" for name, _ in headers):
                     headers.append((b"x-request-id", request_id.encode()))
+                headers.extend(secured)
             await send(message)
 
         try:
@@ -160,6 +179,7 @@ async def send_problem(
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"x-request-id", request_id.encode()),
+                *EVERY_ANSWER,
                 *headers,
             ],
         }

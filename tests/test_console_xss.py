@@ -1,6 +1,8 @@
-"""The console shows what agents and users wrote as text, never as markup: a value holding
-HTML (a stored script, an attribute break-out) is escaped on every page that shows it,
-search highlights included."""
+"""The console against cross-site scripting. What agents and users wrote is shown as text,
+never as markup: a value holding HTML (a stored script, an attribute break-out) is escaped on
+every page that shows it, search highlights included. Behind that, the console's answers let
+no inline script run and no other site frame them, and no answer of the server is sniffed
+into another content type."""
 
 from __future__ import annotations
 
@@ -125,3 +127,30 @@ def test_highlights_keep_their_marks_and_nothing_else(
     assert "<b>renewal</b>" in html
     html = browser.get("/console/sessions", params={"q": "renewal"}).text
     assert "<mark>renewal</mark>" in html
+
+
+def test_console_answers_run_no_inline_script_and_are_not_framed(
+    base: str, browser: httpx.Client
+) -> None:
+    signed_out = httpx.get(f"{base}/console/login")
+    for response in (browser.get("/console/memory", params={"q": "renewal"}), signed_out):
+        assert response.status_code == 200
+        policy = response.headers["content-security-policy"]
+        directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+        assert directives["script-src"] == "'self'"
+        assert directives["frame-ancestors"] == "'none'"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_api_answers_are_never_sniffed(base: str, written: dict[str, str], tenants: Any) -> None:
+    key = tenants[0]["keys"]["reader"]
+    content = httpx.get(
+        f"{base}/v1/sessions/{written['session']}/artifacts/notes/content",
+        headers={"authorization": f"Bearer {key}"},
+    )
+    assert content.status_code == 200 and HOSTILE in content.text
+    assert content.headers["content-type"].startswith("text/plain")
+    for response in (content, httpx.get(f"{base}/healthz"), httpx.get(f"{base}/nowhere")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert "content-security-policy" not in response.headers
