@@ -77,7 +77,7 @@ from agentledger.sessions import (
     SessionSummary,
 )
 from agentledger.tasks import NewTask, Outcome, QueueDepth, QueueStats, Settled, Task
-from agentledger.tenants import ApiKey, CreatedKey, KeyIdentity, Tenant
+from agentledger.tenants import ApiKey, CreatedKey, KeyIdentity, SignIn, Tenant
 
 __version__ = "0.1.0"
 
@@ -154,6 +154,7 @@ __all__ = [
     "SessionSummary",
     "Settings",
     "Settled",
+    "SignIn",
     "SimilarCase",
     "Spooled",
     "StoredCheckpoint",

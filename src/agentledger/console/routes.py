@@ -18,16 +18,16 @@ from markupsafe import Markup, escape
 
 from agentledger.console import charts
 from agentledger.console.session import (
-    COOKIE,
     CSRF_FIELD,
-    TTL_SECONDS,
-    Sessions,
     check_csrf,
     check_origin,
+    sign_in,
+    sign_out,
+    signed_in as signed_in_now,
 )
 from agentledger.errors import LedgerError
 from agentledger.memory import Filter
-from agentledger.web.auth import Principal, RoleCheck, resolve, scope as tenant_of
+from agentledger.web.auth import Principal, RoleCheck, principal_of, scope as tenant_of
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -57,7 +57,6 @@ class SignIn(Exception):
 
 
 def mount(app: FastAPI) -> None:
-    app.state.sessions = Sessions()
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.include_router(router)
 
@@ -74,18 +73,15 @@ def mount(app: FastAPI) -> None:
 
 
 async def signed_in(request: Request) -> Principal:
-    """The signed-in principal (its key still live); a state-changing request must also
-    carry the session's CSRF token and come from this site."""
-    session = request.app.state.sessions.get(request)
-    if session is None:
+    """The signed-in principal (its sign-in live: not expired or ended, its key not
+    revoked); a state-changing request must also carry the sign-in's CSRF token and come
+    from this site."""
+    current = await signed_in_now(request)
+    if current is None:
         raise SignIn
-    await check_csrf(request, session)
-    principal = await resolve(request, session.secret)  # a revoked key signs out
-    if principal is None:
-        request.app.state.sessions.drop(request)
-        raise SignIn
-    request.state.csrf = session.csrf
-    return principal
+    await check_csrf(request, current.csrf)
+    request.state.csrf = current.csrf
+    return principal_of(current.identity)
 
 
 # The same role rules as the API, through the same check (agentledger.web.auth).
@@ -139,25 +135,21 @@ async def login_form(request: Request) -> HTMLResponse:
 @router.post("/login")
 async def login(request: Request, key: str = Form(...)) -> Response:
     check_origin(request)
-    principal = await resolve(request, key.strip())
-    if principal is None:
+    response = RedirectResponse("/console/", status_code=303)
+    if await sign_in(request, response, key.strip()) is None:
         return templates.TemplateResponse(
             request,
             "login.html",
             {"title": "Sign in", "who": None, "error": "That key is unknown or revoked."},
             status_code=401,
         )
-    sid = request.app.state.sessions.create(principal, key.strip())
-    response = RedirectResponse("/console/", status_code=303)
-    response.set_cookie(COOKIE, sid, max_age=TTL_SECONDS, httponly=True, samesite="strict")
     return response
 
 
 @router.post("/logout", name="console-logout")
 async def logout(request: Request, who: Viewer) -> Response:
-    request.app.state.sessions.drop(request)
     response = RedirectResponse("/console/login", status_code=303)
-    response.delete_cookie(COOKIE)
+    await sign_out(request, response)
     return response
 
 

@@ -1,55 +1,51 @@
-"""Console sign-in: an API key exchanged for a server-side session id in a strict cookie,
-and the session's CSRF token that every state-changing request must carry."""
+"""Console sign-in: an API key exchanged for a sign-in kept in the database (so every
+process serving the console knows it), whose random token the browser holds in a strict
+cookie, and the sign-in's CSRF token that every state-changing request must carry."""
 
 from __future__ import annotations
 
 import hmac
-import secrets
-import time
-from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Response
 
-from agentledger.web.auth import Principal
+from agentledger.tenants import SignIn
+from agentledger.tenants.ops import SIGN_IN_SECONDS
+from agentledger.web.auth import ledger_of
 
 COOKIE = "agentledger_session"
-TTL_SECONDS = 12 * 3600
 CSRF_HEADER = "x-csrf-token"  # htmx sends it on every request (hx-headers on <body>)
 CSRF_FIELD = "csrf"  # plain forms post it as a hidden field
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-@dataclass
-class Session:
-    principal: Principal
-    secret: str
-    expires: float
-    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+async def sign_in(request: Request, response: Response, key: str) -> SignIn | None:
+    """Open a sign-in with ``key`` and give the browser its token; None for a dead key."""
+    opened = await ledger_of(request).tenants.sign_in(key, seconds=SIGN_IN_SECONDS)
+    if opened is not None:
+        response.set_cookie(
+            COOKIE,
+            opened.token,
+            max_age=SIGN_IN_SECONDS,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+    return opened
 
 
-class Sessions:
-    """In-memory sessions: a restart signs everyone out, and no key is ever sent back."""
+async def signed_in(request: Request) -> SignIn | None:
+    """The live sign-in the browser's cookie stands for, or None."""
+    token = request.cookies.get(COOKIE)
+    return await ledger_of(request).tenants.signed_in(token) if token else None
 
-    def __init__(self) -> None:
-        self._by_id: dict[str, Session] = {}
 
-    def create(self, principal: Principal, secret: str) -> str:
-        sid = secrets.token_urlsafe(32)
-        self._by_id[sid] = Session(principal, secret, time.monotonic() + TTL_SECONDS)
-        return sid
-
-    def get(self, request: Request) -> Session | None:
-        sid = request.cookies.get(COOKIE)
-        session = self._by_id.get(sid) if sid else None
-        if session is None or session.expires < time.monotonic():
-            return None
-        return session
-
-    def drop(self, request: Request) -> None:
-        sid = request.cookies.get(COOKIE)
-        if sid:
-            self._by_id.pop(sid, None)
+async def sign_out(request: Request, response: Response) -> None:
+    """End the browser's sign-in, here and in every other process, and drop its cookie."""
+    token = request.cookies.get(COOKIE)
+    if token:
+        await ledger_of(request).tenants.sign_out(token)
+    response.delete_cookie(COOKIE)
 
 
 def check_origin(request: Request) -> None:
@@ -67,7 +63,7 @@ def check_origin(request: Request) -> None:
         raise HTTPException(403, f"Cross-site request from {origin} refused")
 
 
-async def check_csrf(request: Request, session: Session) -> None:
+async def check_csrf(request: Request, expected: str) -> None:
     """The session's CSRF token, from the htmx header or the form field, or 403."""
     if request.method in SAFE_METHODS:
         return
@@ -78,5 +74,5 @@ async def check_csrf(request: Request, session: Session) -> None:
     ):
         value = (await request.form()).get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    if sent is None or not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+    if sent is None or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise HTTPException(403, "Missing or stale CSRF token: reload the page and try again")

@@ -5737,6 +5737,82 @@ END
 $$;
 
 --
+-- Name: sign_in(bytea, bytea, text, double precision); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.sign_in(p_key_hash bytea, p_token_hash bytea, p_csrf text, p_seconds double precision) RETURNS TABLE(tenant_id text, key_id uuid, role text, tenant_status text, csrf text, expires_at timestamp with time zone)
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+        WITH hit AS (
+            SELECT k.tenant_id, k.id, k.role, t.status
+            FROM agentledger.api_keys k JOIN agentledger.tenants t ON t.id = k.tenant_id
+            WHERE k.hash = p_key_hash AND k.revoked_at IS NULL
+        ), swept AS (
+            DELETE FROM agentledger.sign_ins s USING hit
+            WHERE s.tenant_id = hit.tenant_id AND s.expires_at <= now()
+              AND s.token_hash <> p_token_hash
+        ), opened AS (
+            INSERT INTO agentledger.sign_ins AS s
+                (token_hash, tenant_id, key_id, csrf, expires_at)
+            SELECT p_token_hash, hit.tenant_id, hit.id, p_csrf,
+                   now() + make_interval(secs => p_seconds)
+            FROM hit
+            ON CONFLICT (tenant_id, token_hash) DO UPDATE SET expires_at = EXCLUDED.expires_at
+                WHERE s.key_id = EXCLUDED.key_id
+            RETURNING s.csrf, s.expires_at
+        ), touched AS (
+            UPDATE agentledger.api_keys k SET last_used_at = now()
+            FROM hit
+            WHERE k.tenant_id = hit.tenant_id AND k.id = hit.id
+              AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute')
+        )
+        SELECT hit.tenant_id, hit.id, hit.role, hit.status, opened.csrf, opened.expires_at
+        FROM hit, opened
+    $$;
+
+--
+-- Name: sign_out(text, bytea); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.sign_out(p_tenant text, p_token_hash bytea) RETURNS boolean
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+        WITH ended AS (
+            DELETE FROM agentledger.sign_ins s
+            WHERE s.tenant_id = p_tenant AND s.token_hash = p_token_hash
+            RETURNING 1
+        )
+        SELECT EXISTS (SELECT 1 FROM ended)
+    $$;
+
+--
+-- Name: signed_in(text, bytea); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.signed_in(p_tenant text, p_token_hash bytea) RETURNS TABLE(tenant_id text, key_id uuid, role text, tenant_status text, csrf text, expires_at timestamp with time zone)
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+        WITH hit AS (
+            SELECT s.tenant_id, s.key_id, k.role, t.status, s.csrf, s.expires_at
+            FROM agentledger.sign_ins s
+            JOIN agentledger.api_keys k ON k.tenant_id = s.tenant_id AND k.id = s.key_id
+            JOIN agentledger.tenants t ON t.id = s.tenant_id
+            WHERE s.tenant_id = p_tenant AND s.token_hash = p_token_hash
+              AND s.expires_at > now()
+              AND k.revoked_at IS NULL
+        ), touched AS (
+            UPDATE agentledger.api_keys k SET last_used_at = now()
+            FROM hit
+            WHERE k.tenant_id = hit.tenant_id AND k.id = hit.key_id
+              AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute')
+        )
+        SELECT tenant_id, key_id, role, status, csrf, expires_at FROM hit
+    $$;
+
+--
 -- Name: tasks_tenant_missing(text); Type: FUNCTION; Schema: agentledger
 --
 
@@ -6759,6 +6835,27 @@ CREATE TABLE agentledger.sessions (
 ALTER TABLE ONLY agentledger.sessions FORCE ROW LEVEL SECURITY;
 
 --
+-- Name: sign_ins; Type: TABLE; Schema: agentledger
+--
+
+CREATE TABLE agentledger.sign_ins (
+    tenant_id text NOT NULL,
+    token_hash bytea NOT NULL,
+    key_id uuid NOT NULL,
+    csrf text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    expires_at timestamp with time zone NOT NULL
+);
+
+ALTER TABLE ONLY agentledger.sign_ins FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: TABLE sign_ins; Type: COMMENT; Schema: agentledger
+--
+
+COMMENT ON TABLE agentledger.sign_ins IS 'Console sign-ins: the SHA-256 of each browser''s session token, and its key';
+
+--
 -- Name: task_archive; Type: TABLE; Schema: agentledger
 --
 
@@ -7756,6 +7853,13 @@ ALTER TABLE ONLY agentledger.sessions
     ADD CONSTRAINT sessions_pkey PRIMARY KEY (tenant_id, id);
 
 --
+-- Name: sign_ins sign_ins_pkey; Type: CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.sign_ins
+    ADD CONSTRAINT sign_ins_pkey PRIMARY KEY (tenant_id, token_hash);
+
+--
 -- Name: task_archive task_archive_pkey; Type: CONSTRAINT; Schema: agentledger
 --
 
@@ -8070,6 +8174,18 @@ CREATE INDEX sessions_status_activity ON agentledger.sessions USING btree (tenan
 --
 
 CREATE INDEX sessions_text_config ON agentledger.sessions USING btree (tenant_id, text_config) WHERE (text_config IS NOT NULL);
+
+--
+-- Name: sign_ins_expiry; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX sign_ins_expiry ON agentledger.sign_ins USING btree (tenant_id, expires_at);
+
+--
+-- Name: sign_ins_key_id; Type: INDEX; Schema: agentledger
+--
+
+CREATE INDEX sign_ins_key_id ON agentledger.sign_ins USING btree (tenant_id, key_id);
 
 --
 -- Name: tasks_dead_letters; Type: INDEX; Schema: agentledger
@@ -8576,6 +8692,13 @@ ALTER TABLE ONLY agentledger.session_chunks
 
 ALTER TABLE ONLY agentledger.sessions
     ADD CONSTRAINT sessions_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES agentledger.tenants(id);
+
+--
+-- Name: sign_ins sign_ins_key; Type: FK CONSTRAINT; Schema: agentledger
+--
+
+ALTER TABLE ONLY agentledger.sign_ins
+    ADD CONSTRAINT sign_ins_key FOREIGN KEY (tenant_id, key_id) REFERENCES agentledger.api_keys(tenant_id, id) ON DELETE CASCADE;
 
 --
 -- Name: task_archive task_archive_tenant_id_fkey; Type: FK CONSTRAINT; Schema: agentledger
@@ -9197,6 +9320,12 @@ ALTER TABLE agentledger.session_chunks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE agentledger.sessions ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: sign_ins; Type: ROW SECURITY; Schema: agentledger
+--
+
+ALTER TABLE agentledger.sign_ins ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: task_archive; Type: ROW SECURITY; Schema: agentledger
 --
 
@@ -9423,6 +9552,12 @@ CREATE POLICY tenant_isolation ON agentledger.session_chunks USING ((tenant_id =
 --
 
 CREATE POLICY tenant_isolation ON agentledger.sessions USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
+
+--
+-- Name: sign_ins tenant_isolation; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY tenant_isolation ON agentledger.sign_ins USING ((tenant_id = agentledger.current_tenant())) WITH CHECK ((tenant_id = agentledger.current_tenant()));
 
 --
 -- Name: task_archive tenant_isolation; Type: POLICY; Schema: agentledger
@@ -10175,6 +10310,27 @@ GRANT ALL ON FUNCTION agentledger.session_segment_tsv() TO agentledger_app;
 --
 
 REVOKE ALL ON FUNCTION agentledger.session_text_configs_v1(p_session uuid) FROM PUBLIC;
+
+--
+-- Name: FUNCTION sign_in(p_key_hash bytea, p_token_hash bytea, p_csrf text, p_seconds double precision); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.sign_in(p_key_hash bytea, p_token_hash bytea, p_csrf text, p_seconds double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.sign_in(p_key_hash bytea, p_token_hash bytea, p_csrf text, p_seconds double precision) TO agentledger_app;
+
+--
+-- Name: FUNCTION sign_out(p_tenant text, p_token_hash bytea); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.sign_out(p_tenant text, p_token_hash bytea) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.sign_out(p_tenant text, p_token_hash bytea) TO agentledger_app;
+
+--
+-- Name: FUNCTION signed_in(p_tenant text, p_token_hash bytea); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.signed_in(p_tenant text, p_token_hash bytea) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.signed_in(p_tenant text, p_token_hash bytea) TO agentledger_app;
 
 --
 -- Name: TABLE agents; Type: ACL; Schema: agentledger
@@ -11669,6 +11825,12 @@ GRANT SELECT(last_activity) ON TABLE agentledger.sessions TO agentledger_reporti
 --
 
 GRANT SELECT(status_changed_at) ON TABLE agentledger.sessions TO agentledger_reporting;
+
+--
+-- Name: TABLE sign_ins; Type: ACL; Schema: agentledger
+--
+
+GRANT SELECT ON TABLE agentledger.sign_ins TO agentledger_app;
 
 --
 -- Name: TABLE task_archive; Type: ACL; Schema: agentledger

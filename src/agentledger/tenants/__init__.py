@@ -4,5 +4,6 @@ from agentledger.tenants.records import (
     ApiKey as ApiKey,
     CreatedKey as CreatedKey,
     KeyIdentity as KeyIdentity,
+    SignIn as SignIn,
     Tenant as Tenant,
 )

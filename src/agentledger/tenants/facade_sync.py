@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from agentledger.db.binding import Binding
@@ -11,7 +12,7 @@ from agentledger.db.database_sync import Database
 from agentledger.db.facade_sync import Facade
 from agentledger.db.forward import forward_sync
 from agentledger.tenants import ops
-from agentledger.tenants.records import KeyIdentity, Tenant
+from agentledger.tenants.records import KeyIdentity, SignIn, Tenant
 
 PLATFORM = Binding.platform()
 
@@ -52,6 +53,21 @@ class Tenants:
     def authenticate(self, secret: str) -> KeyIdentity | None:
         """The tenant and role of a live API key, or None."""
         return self._db.run(ops.authenticate(secret), PLATFORM)
+
+    def sign_in(self, secret: str, *, seconds: float = ops.SIGN_IN_SECONDS) -> SignIn | None:
+        """Open a console sign-in with a live API key, for ``seconds`` (at most 30 days), or
+        None when the key is unknown or revoked. Kept in the database, so any process
+        serving the console honours it."""
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        return self._db.run(ops.sign_in(secret, token, csrf, seconds=seconds), PLATFORM)
+
+    def signed_in(self, token: str) -> SignIn | None:
+        """The live sign-in a browser's ``token`` stands for, or None."""
+        return self._db.run(ops.signed_in(token), PLATFORM)
+
+    def sign_out(self, token: str) -> bool:
+        """End the sign-in ``token`` stands for; whether there was one."""
+        return self._db.run(ops.sign_out(token), PLATFORM)
 
 
 class Keys(Facade):

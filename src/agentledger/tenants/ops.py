@@ -8,9 +8,9 @@ from typing import Any
 from uuid import UUID
 
 from agentledger import validation as v
-from agentledger.db.binding import check_tenant_id
+from agentledger.db.binding import TENANT_ID, check_tenant_id
 from agentledger.db.statements import Gen, Queries, operation
-from agentledger.errors import Conflict, NotFound
+from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.records import found, from_row
 from agentledger.tenants.records import (
     KEY_ROLES,
@@ -18,12 +18,19 @@ from agentledger.tenants.records import (
     ApiKey,
     CreatedKey,
     KeyIdentity,
+    SignIn,
     Tenant,
 )
 
 Q = Queries.beside(__file__)
 KEY_PREFIX = "al_"
 MAX_PAGE = 1000
+# How long a console sign-in lasts by default, and at most.
+SIGN_IN_SECONDS = 12 * 3600
+MAX_SIGN_IN_SECONDS = 30 * 24 * 3600
+# Between a sign-in token's tenant and its random part: in neither, and a cookie keeps it
+# unquoted.
+SEPARATOR = "~"
 
 
 def hash_key(secret: str) -> bytes:
@@ -118,7 +125,76 @@ def revoke_key(key_id: UUID | str) -> Gen[ApiKey]:
 @operation(idempotent=True)
 def authenticate(secret: str) -> Gen[KeyIdentity | None]:
     """Who ``secret`` belongs to, or None when it is unknown or revoked."""
-    if not isinstance(secret, str) or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
+    if not _plausible(secret, KEY_PREFIX):
         return None
     row = yield Q.authenticate_key.one(hash=hash_key(secret))
     return None if row is None else from_row(KeyIdentity, row)
+
+
+def _plausible(secret: object, prefix: str = "") -> bool:
+    """Whether ``secret`` could be a key or token at all (else it is unknown, unasked)."""
+    return isinstance(secret, str) and secret.startswith(prefix) and 0 < len(secret) <= 200
+
+
+def _sign_in(token: str, row: dict[str, Any]) -> SignIn:
+    identity = KeyIdentity(
+        tenant_id=row["tenant_id"],
+        key_id=row["key_id"],
+        role=row["role"],
+        tenant_status=row["tenant_status"],
+    )
+    return SignIn(token=token, identity=identity, csrf=row["csrf"], expires_at=row["expires_at"])
+
+
+def _token_parts(token: object) -> dict[str, Any] | None:
+    """A sign-in token's tenant and the hash of its random part, as the statements take
+    them; None for a string that cannot be a token."""
+    if not isinstance(token, str) or not _plausible(token):
+        return None
+    tenant, _, random = token.partition(SEPARATOR)
+    if not TENANT_ID.fullmatch(tenant) or len(random) < 32:
+        return None
+    return {"tenant": tenant, "token_hash": hash_key(random)}
+
+
+@operation(idempotent=True)
+def sign_in(
+    secret: str, token: str, csrf: str, *, seconds: float = SIGN_IN_SECONDS
+) -> Gen[SignIn | None]:
+    """Open a console sign-in with a live key, for ``seconds``; None when the key is unknown
+    or revoked. ``token`` and ``csrf`` are fresh random secrets the caller made (the
+    façade does), so that a retry renews the same sign-in; the sign-in's own token is the
+    key's tenant and ``token``, so that each tenant's sign-ins are found among its own."""
+    seconds = v.number("seconds", seconds, low=1, high=MAX_SIGN_IN_SECONDS)
+    for field, value in (("token", token), ("csrf", csrf)):
+        if not _plausible(value) or SEPARATOR in value or len(value) < 32:
+            raise InvalidInput(
+                f"{field} must be a random string of 32 to 200 characters", field=field
+            )
+    if not _plausible(secret, KEY_PREFIX):
+        return None
+    row = yield Q.sign_in.one(
+        key_hash=hash_key(secret), token_hash=hash_key(token), csrf=csrf, seconds=seconds
+    )
+    return None if row is None else _sign_in(row["tenant_id"] + SEPARATOR + token, row)
+
+
+@operation(idempotent=True)
+def signed_in(token: str) -> Gen[SignIn | None]:
+    """The live console sign-in ``token`` stands for (not expired, not ended, its key not
+    revoked), or None. A write, as ``authenticate`` is: it notes the key's use."""
+    parts = _token_parts(token)
+    if parts is None:
+        return None
+    row = yield Q.signed_in.one(**parts)
+    return None if row is None else _sign_in(token, row)
+
+
+@operation(idempotent=True)
+def sign_out(token: str) -> Gen[bool]:
+    """End the console sign-in ``token`` stands for; whether there was one."""
+    parts = _token_parts(token)
+    if parts is None:
+        return False
+    ended = yield Q.sign_out.scalar(**parts)
+    return bool(ended)

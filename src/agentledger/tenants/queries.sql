@@ -47,3 +47,15 @@ RETURNING id, tenant_id, name, role, prefix, created_at, last_used_at, revoked_a
 -- name: authenticate_key
 -- Who a key hash belongs to, if it is live.
 SELECT * FROM agentledger.authenticate_key(%(hash)s)
+
+-- name: sign_in
+-- Open (or, with the same token, renew) a console sign-in for a live key.
+SELECT * FROM agentledger.sign_in(%(key_hash)s, %(token_hash)s, %(csrf)s, %(seconds)s)
+
+-- name: signed_in
+-- The live console sign-in with this token hash.
+SELECT * FROM agentledger.signed_in(%(tenant)s, %(token_hash)s)
+
+-- name: sign_out
+-- End a console sign-in; whether there was one.
+SELECT agentledger.sign_out(%(tenant)s, %(token_hash)s)

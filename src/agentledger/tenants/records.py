@@ -60,3 +60,15 @@ class KeyIdentity:
     key_id: UUID
     role: str
     tenant_status: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SignIn:
+    """A console sign-in, shared by every process serving the console: ``token`` is what the
+    browser's cookie holds (only its hash is stored), ``csrf`` what its state-changing
+    requests must carry. It ends at ``expires_at``, at sign-out, or when its key is revoked."""
+
+    token: str
+    identity: KeyIdentity
+    csrf: str
+    expires_at: datetime

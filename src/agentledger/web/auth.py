@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request
 
 from agentledger.ledger import AsyncLedger, AsyncTenantScope
+from agentledger.tenants import KeyIdentity
 
 ROLES = ("reader", "writer", "admin")
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -70,15 +71,14 @@ async def lookup(ledger: AsyncLedger, cache: KeyCache, secret: str) -> Principal
     known, found = cache.get(secret)
     if not known:
         identity = await ledger.tenants.authenticate(secret)
-        found = (
-            None
-            if identity is None
-            else Principal(
-                tenant_id=identity.tenant_id, role=identity.role, key_id=str(identity.key_id)
-            )
-        )
+        found = None if identity is None else principal_of(identity)
         cache.put(secret, found)
     return found
+
+
+def principal_of(identity: KeyIdentity) -> Principal:
+    """The principal a live key's identity makes, whatever presented the key."""
+    return Principal(tenant_id=identity.tenant_id, role=identity.role, key_id=str(identity.key_id))
 
 
 def authorize(who: Principal, role: str) -> Principal:
