@@ -94,6 +94,34 @@ def test_callers_without_a_key_share_their_address_budget(settings: Settings) ->
     assert 'method="GET",route="unmatched",status="429"} 2.0' in metrics
 
 
+def test_made_up_keys_spend_their_address_budget_and_real_keys_keep_theirs(
+    settings: Settings, setup_base: str
+) -> None:
+    """Each made-up key would be a fresh budget of its own: refused keys are counted
+    against their address instead, and once it is spent a new key is answered 429 before
+    it is looked up, while a key already accepted keeps being served."""
+    keys = _tenant(setup_base)["keys"]
+    assert isinstance(keys, dict)
+    limited = settings.with_(rate_limit="3/minute")
+    with serve(create_app(limited)) as url:
+        with client(url, keys["reader"]) as known:
+            assert known.get("/v1/events").status_code == 200
+            codes = []
+            for _ in range(5):
+                with client(url, f"al_{uuid.uuid4().hex[:8]}_{uuid.uuid4().hex}") as made_up:
+                    codes.append(made_up.get("/v1/events").status_code)
+            assert codes == [401, 401, 401, 429, 429]
+            assert known.get("/v1/events").status_code == 200
+            with client(url, keys["writer"]) as new:  # not yet accepted, from the same place
+                refused = new.get("/v1/events")
+        assert refused.status_code == 429
+        assert "refused keys" in refused.json()["detail"]
+        with httpx.Client(base_url=url) as c:
+            metrics = c.get("/metrics").text
+    # The refused made-up keys never reached a route (nor the key lookup).
+    assert 'route="unmatched",status="429"} 3.0' in metrics
+
+
 @pytest.mark.parametrize("bad", ["lots", "5 per fortnight", ""])
 def test_a_bad_rate_limit_setting_is_named(settings: Settings, bad: str) -> None:
     with pytest.raises(ValidationError, match="rate_limit"):
