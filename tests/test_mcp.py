@@ -29,9 +29,11 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent, TextResourceContents
 from typer.testing import CliRunner
 
-from agentledger import Ledger, PermissionDenied, Settings
+from agentledger import AsyncLedger, Ledger, PermissionDenied, Settings
 from agentledger.cli import app
 from agentledger.integrations.mcp import serve_stdio
+from agentledger.integrations.mcp.serve import http_app
+from tests.http_server import serve
 from tests.procs import ROOT
 
 T = TypeVar("T")
@@ -651,6 +653,26 @@ def test_http_without_a_live_key_is_refused(
 
     with pytest.raises(Exception):  # noqa: B017 (the SDK wraps the 401 in task groups)
         aio.run(connect())
+
+
+def test_http_holds_to_the_body_size_and_rate_limits(
+    settings: Settings, keys: dict[str, Any]
+) -> None:
+    limited = settings.with_(rate_limit="3/minute", max_body_bytes=2_000)
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Authorization": f"Bearer {keys['reader']}",
+    }
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    with serve(http_app(AsyncLedger(limited))) as base:  # type: ignore[arg-type]
+        url = f"{base}/mcp"
+        big = httpx.post(url, json={**ping, "params": {"pad": "x" * 3_000}}, headers=headers)
+        assert big.status_code == 413
+        assert big.headers["content-type"] == "application/problem+json"
+        answers = [httpx.post(url, json=ping, headers=headers, timeout=30) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert "tools" in answers[0].json()["result"]
+    assert all(a.headers["x-request-id"] for a in answers)
 
 
 def _run_cli(env: dict[str, str], *prelude: str) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,9 @@ streamable HTTP with each request's bearer key.
 HTTP runs stateless (every request stands alone, so any key may call at any time and the
 server holds no sessions) and answers JSON rather than event streams (no tool here sends
 progress). Bound to a loopback host it refuses other Host and Origin headers, against DNS
-rebinding.
+rebinding. It holds to the REST API's limits, from the same settings: the body size
+(``AGENTLEDGER_MAX_BODY_BYTES``, 413), each key's request rate (``AGENTLEDGER_RATE_LIMIT``,
+429), with a request id on every answer and a line per request in the access log.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.routing import Mount
+from starlette.types import ASGIApp
 
+from agentledger.api.middleware import Metrics, RequestContext
+from agentledger.api.ratelimit import RateLimit
 from agentledger.config import Settings
 from agentledger.errors import PermissionDenied
 from agentledger.integrations.mcp.auth import (
@@ -52,9 +57,10 @@ def http_app(
     open_ledger: bool = True,
 ) -> Starlette:
     """An ASGI app serving MCP over streamable HTTP at ``path``; a request without a live
-    key in ``Authorization: Bearer`` is answered 401. Its lifespan opens ``ledger`` (unless
-    ``open_ledger`` is False: the caller opens and closes it) and runs the SDK's session
-    manager; mounted inside another app, run that lifespan from the host app's."""
+    key in ``Authorization: Bearer`` is answered 401, one over the ledger's settings' body
+    size or rate limit 413 or 429. Its lifespan opens ``ledger`` (unless ``open_ledger`` is
+    False: the caller opens and closes it) and runs the SDK's session manager; mounted
+    inside another app, run that lifespan from the host app's."""
     server = create_server(
         Access(ledger, bearer_caller),
         verifier=KeyVerifier(ledger),
@@ -73,7 +79,12 @@ def http_app(
             await stack.enter_async_context(server.session_manager.run())
             yield
 
-    return Starlette(routes=[Mount("/", app=inner)], lifespan=lifespan)
+    settings = ledger.settings
+    limited: ASGIApp = inner
+    if settings.rate_limit is not None:
+        limited = RateLimit(limited, limits=settings.rate_limit)
+    limited = RequestContext(limited, max_body=settings.max_body_bytes, metrics=Metrics())
+    return Starlette(routes=[Mount("/", app=limited)], lifespan=lifespan)
 
 
 def serve_http(
