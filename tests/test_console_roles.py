@@ -75,7 +75,7 @@ def test_a_reader_cannot_act_on_alerts_or_decisions(
     for action in ("acknowledge", "resolve"):
         response = browser.post(f"/console/alerts/{alert}/{action}", headers=headers)
         assert response.status_code == 403
-        assert "writer role" in response.json()["detail"]
+        assert "writer role" in response.text  # the console's error page says why
     response = browser.post(
         f"/console/decisions/{decision}/feedback", data={"accepted": "true"}, headers=headers
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -11,10 +12,12 @@ from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
+from starlette.exceptions import HTTPException
 
 from agentledger.console import charts
 from agentledger.console.session import (
@@ -66,10 +69,43 @@ def mount(app: FastAPI) -> None:
         return RedirectResponse("/console/login", status_code=303)
 
     app.add_exception_handler(SignIn, to_login)
+    # The API's answers to errors, as pages where a browser asked for a console page.
+    for error in (LedgerError, RequestValidationError, HTTPException):
+        app.add_exception_handler(error, _as_page(app.exception_handlers[error]))
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse("/console/", status_code=303)
+
+
+def _as_page(
+    answer: Callable[[Request, Any], Response | Awaitable[Response]],
+) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """``answer`` (the API's problem+json for an error) for the API; for a console page, the
+    same status, title and detail as a page a person can read."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        answered = answer(request, exc)
+        response = await answered if inspect.isawaitable(answered) else answered
+        if not request.url.path.startswith("/console/") or not isinstance(response, JSONResponse):
+            return response
+        problem = json.loads(bytes(response.body))
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {
+                "title": problem.get("title", "Error"),
+                "who": None,
+                "status": response.status_code,
+                "heading": problem.get("title", "Something went wrong."),
+                "detail": problem.get("detail", ""),
+                "request_id": problem.get("request_id"),
+            },
+            status_code=response.status_code,
+            headers={k: v for k, v in response.headers.items() if k in ("retry-after",)},
+        )
+
+    return handle
 
 
 async def signed_in(request: Request) -> Principal:
