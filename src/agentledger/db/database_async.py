@@ -50,6 +50,7 @@ from agentledger.db.standby_async import AsyncStandby
 from agentledger.db.statements import Gen, Op
 from agentledger.db.translate import is_connection_failure, is_driver_error, translate
 from agentledger.db.waker import Waker
+from agentledger.db.wakeups import AsyncWakeups
 from agentledger.errors import LedgerError, Spooled, Unavailable
 
 T = TypeVar("T")
@@ -99,6 +100,8 @@ class AsyncDatabase:
         self.pool = _pool(settings, app_conninfo(settings, url), "agentledger")
         # Listeners of what a transaction wrote for are woken once it committed.
         self.waker = Waker(settings, url)
+        # Followers' wake-ups: one LISTEN connection per channel for the process (async).
+        self.wakeups = AsyncWakeups(settings, url)
         read = read_conninfo(settings)
         self.standby = (
             None
@@ -124,6 +127,7 @@ class AsyncDatabase:
         self.extensions = frozenset(rows)
 
     async def close(self) -> None:
+        await self.wakeups.close()
         await asyncio.to_thread(self.waker.close)
         if self.standby is not None:
             await self.standby.pool.close()

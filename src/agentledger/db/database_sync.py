@@ -51,6 +51,7 @@ from agentledger.db.standby_sync import Standby
 from agentledger.db.statements import Gen, Op
 from agentledger.db.translate import is_connection_failure, is_driver_error, translate
 from agentledger.db.waker import Waker
+from agentledger.db.wakeups import Wakeups
 from agentledger.errors import LedgerError, Spooled, Unavailable
 
 T = TypeVar("T")
@@ -100,6 +101,8 @@ class Database:
         self.pool = _pool(settings, app_conninfo(settings, url), "agentledger")
         # Listeners of what a transaction wrote for are woken once it committed.
         self.waker = Waker(settings, url)
+        # Followers' wake-ups: one LISTEN connection per channel for the process (async).
+        self.wakeups = Wakeups(settings, url)
         read = read_conninfo(settings)
         self.standby = (
             None
@@ -125,6 +128,7 @@ class Database:
         self.extensions = frozenset(rows)
 
     def close(self) -> None:
+        self.wakeups.close()
         self.waker.close()
         if self.standby is not None:
             self.standby.pool.close()

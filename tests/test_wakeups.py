@@ -1,0 +1,122 @@
+"""Followers of one async ledger share one LISTEN connection: however many wait, the database
+sees one listener, every one of them is woken by an append, the connection is reopened
+after a loss, and it closes with the last follower."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import psycopg
+import pytest
+
+from agentledger import AsyncLedger, Settings, Unavailable
+from agentledger.db.wakeups import AsyncWakeups
+from agentledger.events import EVENTS_CHANNEL
+from agentledger.events.follow_async import AsyncFollower
+
+FOLLOWERS = 12
+# Followers that never poll on their own within a test: only a notification wakes them.
+NEVER = 3600.0
+# A bound on how long something that should happen at once may take before the test fails.
+BOUND = 60.0
+
+
+def _listening(database_url: str) -> list[int]:
+    """The backends LISTENing on the events channel, as the database sees them."""
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        rows = owner.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = %s",
+            [f'LISTEN "{EVENTS_CHANNEL}"'],
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+async def _until(check: Callable[[], Awaitable[bool]]) -> None:
+    async def loop() -> None:
+        while not await check():
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(loop(), BOUND)
+
+
+@asynccontextmanager
+async def _following(ledger: AsyncLedger) -> AsyncIterator[tuple[str, list[AsyncFollower]]]:
+    """A fresh tenant and FOLLOWERS open followers of its log (closed on the way out)."""
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    await ledger.tenants.create(tenant)
+    scope = ledger.tenant(tenant)
+    followers = [await scope.follow(after=0, poll_interval=NEVER).open() for _ in range(FOLLOWERS)]
+    try:
+        yield tenant, followers
+    finally:
+        for follower in followers:
+            await follower.close()
+
+
+async def _all_woken(ledger: AsyncLedger, tenant: str, followers: list[AsyncFollower]) -> None:
+    """Each follower waits (never polling on its own); one append wakes every one."""
+    waiting = [asyncio.create_task(f.next_batch(timeout=NEVER)) for f in followers]
+    await asyncio.sleep(0.2)  # all of them waiting on the shared connection
+    assert not any(t.done() for t in waiting)
+    await ledger.tenant(tenant).events.append("s", "Woke", {})
+    batches = await asyncio.wait_for(asyncio.gather(*waiting), BOUND)
+    assert [[e.type for e in b] for b in batches] == [["Woke"]] * FOLLOWERS
+
+
+def test_many_followers_share_one_connection_and_all_wake(
+    async_ledger: AsyncLedger, aio: asyncio.Runner, database_url: str
+) -> None:
+    wakeups = async_ledger.db.wakeups
+
+    async def main() -> None:
+        async with _following(async_ledger) as (tenant, followers):
+            assert wakeups.connections() == 1
+            assert len(await asyncio.to_thread(_listening, database_url)) == 1
+            await _all_woken(async_ledger, tenant, followers)
+
+        async def closed() -> bool:
+            return wakeups.connections() == 0
+
+        await _until(closed)  # the last follower gone, so is the connection
+
+    aio.run(main())
+    assert _listening(database_url) == []
+
+
+def test_the_shared_connection_is_reopened_after_a_loss(
+    async_ledger: AsyncLedger, aio: asyncio.Runner, database_url: str
+) -> None:
+    async def main() -> None:
+        async with _following(async_ledger) as (tenant, followers):
+            (before,) = await asyncio.to_thread(_listening, database_url)
+            with psycopg.connect(database_url, autocommit=True) as owner:
+                owner.execute("SELECT pg_terminate_backend(%s)", [before])
+
+            async def replaced() -> bool:
+                now = await asyncio.to_thread(_listening, database_url)
+                return len(now) == 1 and now != [before]
+
+            await _until(replaced)
+            for follower in followers:  # woken at the loss: each read, and found nothing
+                assert await follower.next_batch(timeout=0) == []
+            await _all_woken(async_ledger, tenant, followers)
+
+    aio.run(main())
+
+
+def test_the_first_follower_hears_a_down_database(settings: Settings, aio: asyncio.Runner) -> None:
+    """The first subscriber opens the connection itself, so a database it cannot reach is
+    its error (as a follower's own connection was), not a silent follower."""
+    unreachable = settings.with_(database_url="postgresql://127.0.0.1:1/none", connect_timeout=1)
+    wakeups = AsyncWakeups(unreachable, str(unreachable.database_url))
+
+    async def main() -> None:
+        with pytest.raises(Unavailable):
+            await wakeups.subscribe(EVENTS_CHANNEL).open()
+        assert wakeups.connections() == 0
+        await wakeups.close()
+
+    aio.run(main())
