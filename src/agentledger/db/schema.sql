@@ -8846,6 +8846,24 @@ ALTER TABLE agentledger.decisions ENABLE ROW LEVEL SECURITY;
 CREATE POLICY definer_claims ON agentledger.tasks TO CURRENT_USER USING (true) WITH CHECK (true);
 
 --
+-- Name: api_keys definer_key_use; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY definer_key_use ON agentledger.api_keys FOR UPDATE TO CURRENT_USER USING (true) WITH CHECK (true);
+
+--
+-- Name: api_keys definer_keys; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY definer_keys ON agentledger.api_keys FOR SELECT TO CURRENT_USER USING (true);
+
+--
+-- Name: tenants definer_keys; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY definer_keys ON agentledger.tenants FOR SELECT TO CURRENT_USER USING (true);
+
+--
 -- Name: cases definer_search; Type: POLICY; Schema: agentledger
 --
 
@@ -8892,6 +8910,12 @@ CREATE POLICY definer_search ON agentledger.session_chunk_segments FOR SELECT TO
 --
 
 CREATE POLICY definer_search ON agentledger.session_chunks FOR SELECT TO CURRENT_USER USING (true);
+
+--
+-- Name: sign_ins definer_sign_ins; Type: POLICY; Schema: agentledger
+--
+
+CREATE POLICY definer_sign_ins ON agentledger.sign_ins TO CURRENT_USER USING (true) WITH CHECK (true);
 
 --
 -- Name: entity_expiry; Type: ROW SECURITY; Schema: agentledger

@@ -51,6 +51,18 @@ def upgrade() -> None:
         WITH CHECK (tenant_id = agentledger.current_tenant());
     -- Written through the functions below only; a bound tenant may see its own.
     GRANT SELECT ON agentledger.sign_ins TO "{role}";
+    -- A plain (non-superuser) owner is itself under the FORCEd tenant policy; this policy
+    -- lets it, and so the definer functions below, open, read and end the sign-ins of every
+    -- tenant (they find a sign-in by its token before a tenant is bound). Inert for a
+    -- superuser owner; never created for the app role.
+    DO $do$
+    BEGIN
+        IF current_user <> '{role}' THEN
+            CREATE POLICY definer_sign_ins ON agentledger.sign_ins
+                TO CURRENT_USER USING (true) WITH CHECK (true);
+        END IF;
+    END
+    $do$;
 
     -- Open a sign-in for the live key with this hash, lasting p_seconds; its identity and
     -- expiry, or no row for a key unknown or revoked. The same token again (a retried call)

@@ -1,0 +1,113 @@
+"""A database migrated by a plain owner: a role that is neither superuser nor BYPASSRLS, as a
+managed service's administrator is (RDS, Cloud SQL, Azure). Row-level security applies to
+it like to anyone, so the definer functions that run before a tenant is bound must still
+find what they look for: API keys, console sign-ins, and the tenants they belong to."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+
+from agentledger import Ledger, Settings
+from agentledger.api import create_app
+from agentledger.db import migrate
+from tests.conftest import with_database
+from tests.http_server import serve
+
+
+@pytest.fixture(scope="module")
+def plain_url(server_url: str) -> Iterator[str]:
+    """A fresh database owned, and migrated, by a plain role (its extensions installed by
+    the server's administrator first, as a managed service does)."""
+    role = f"al_owner_{uuid.uuid4().hex[:8]}"
+    name = f"al_plain_{uuid.uuid4().hex[:8]}"
+    password = uuid.uuid4().hex
+    with psycopg.connect(server_url, autocommit=True) as su:
+        su.execute(
+            sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS CREATEROLE PASSWORD {}").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
+        su.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(name), sql.Identifier(role)
+            )
+        )
+    admin = with_database(server_url, name)
+    with psycopg.connect(admin, autocommit=True) as su:
+        for extension in ("pg_trgm", "vector"):
+            available = su.execute(
+                "SELECT 1 FROM pg_available_extensions WHERE name = %s", [extension]
+            ).fetchone()
+            if available:
+                su.execute(sql.SQL("CREATE EXTENSION {}").format(sql.Identifier(extension)))
+    parts = urlsplit(admin)
+    port = "" if parts.port is None else f":{parts.port}"
+    url = urlunsplit(parts._replace(netloc=f"{role}:{password}@{parts.hostname}{port}"))
+    migrate.upgrade(url)
+    yield url
+    with psycopg.connect(server_url, autocommit=True) as su:
+        su.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        su.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        su.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+@pytest.fixture(scope="module")
+def plain_settings(plain_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data: Path = tmp_path_factory.mktemp("plain")
+    return Settings.build(database_url=plain_url, data_dir=data)
+
+
+def test_the_owner_is_plain_and_owns_the_tables(plain_url: str) -> None:
+    with psycopg.connect(plain_url) as conn:
+        me = conn.execute(
+            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
+        owner = conn.execute(
+            "SELECT tableowner = current_user FROM pg_tables"
+            " WHERE schemaname = 'agentledger' AND tablename = 'api_keys'"
+        ).fetchone()
+    assert me == (False, False) and owner == (True,)
+
+
+def test_keys_and_sign_ins_are_found(plain_settings: Settings) -> None:
+    with Ledger(plain_settings, migrate=False) as ledger:
+        tenant = f"t-{uuid.uuid4().hex[:8]}"
+        ledger.tenants.create(tenant)
+        created = ledger.tenant(tenant).keys.create(role="writer")
+        identity = ledger.tenants.authenticate(created.secret)
+        assert identity is not None and identity.tenant_id == tenant
+        opened = ledger.tenants.sign_in(created.secret)
+        assert opened is not None
+        assert ledger.tenants.signed_in(opened.token) == opened
+        assert ledger.tenants.sign_out(opened.token) is True
+        assert ledger.tenants.signed_in(opened.token) is None
+        ledger.tenant(tenant).keys.revoke(created.key.id)
+        assert ledger.tenants.authenticate(created.secret) is None
+
+
+def test_the_api_and_console_serve_a_key(plain_settings: Settings) -> None:
+    with Ledger(plain_settings, migrate=False) as ledger:
+        tenant, other = (f"t-{uuid.uuid4().hex[:8]}" for _ in range(2))
+        for tid in (tenant, other):
+            ledger.tenants.create(tid)
+        key = ledger.tenant(tenant).keys.create(role="writer").secret
+        ledger.tenant(other).events.append("theirs", "Secret", {})
+    with serve(create_app(plain_settings)) as base:
+        headers = {"authorization": f"Bearer {key}"}
+        appended = httpx.post(
+            f"{base}/v1/events", json={"stream": "s", "type": "T", "payload": {}}, headers=headers
+        )
+        assert appended.status_code == 201, appended.text
+        listed = httpx.get(f"{base}/v1/events", headers=headers).json()["items"]
+        assert [e["type"] for e in listed] == ["T"]  # its own tenant's events, no other's
+        with httpx.Client(base_url=base) as browser:
+            signed = browser.post("/console/login", data={"key": key}, follow_redirects=True)
+            assert signed.status_code == 200 and "<h1>Overview</h1>" in signed.text
