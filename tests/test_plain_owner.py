@@ -111,3 +111,40 @@ def test_the_api_and_console_serve_a_key(plain_settings: Settings) -> None:
         with httpx.Client(base_url=base) as browser:
             signed = browser.post("/console/login", data={"key": key}, follow_redirects=True)
             assert signed.status_code == 200 and "<h1>Overview</h1>" in signed.text
+
+
+def test_every_module_works_for_its_tenant_only(plain_settings: Settings) -> None:
+    """One call of each module's that reads through a definer function or across a
+    tenant's rows, for two tenants holding the same things: each sees only its own."""
+    with Ledger(plain_settings, migrate=False) as ledger:
+        mine, theirs = (f"t-{uuid.uuid4().hex[:8]}" for _ in range(2))
+        made: dict[str, dict[str, object]] = {}
+        for tid in (mine, theirs):
+            ledger.tenants.create(tid)
+            scope = ledger.tenant(tid)
+            entity = scope.memory.upsert("note", "Zelda Quinn", summary="renewal of the contract")
+            session = scope.sessions.create("kickoff")
+            scope.sessions.add_chunk(session.id, "we talked about the renewal")
+            scope.cases.define_kind("bug", ["open", "closed"], transitions={"open": ["closed"]})
+            case = scope.cases.create("bug", "renewal fails", domain="billing")
+            scope.catalog.create_version("policy", "refunds", {"days": 30})
+            scope.tasks.enqueue("work", {"n": 1})
+            scope.events.append("s", "Happened", {})
+            made[tid] = {"entity": entity.id, "session": session.id, "case": case.id}
+        scope = ledger.tenant(mine)
+        memory = scope.memory
+        assert [h.entity.id for h in memory.search_text("renewal")] == [made[mine]["entity"]]
+        assert [h.entity.id for h in memory.find_by_name("Zelda Quin")] == [made[mine]["entity"]]
+        assert [h.entity.id for h in memory.search("Zelda renewal")] == [made[mine]["entity"]]
+        assert [e.id for e in memory.list()] == [made[mine]["entity"]]
+        hits = scope.sessions.search("renewal")
+        assert [h.session_id for h in hits] == [made[mine]["session"]]
+        assert [c.id for c in scope.cases.list().items] == [made[mine]["case"]]
+        assert scope.cases.aggregates().total == 1
+        assert [d.name for d in scope.catalog.list_documents()] == ["refunds"]
+        log = scope.events.read_all(0)
+        assert "Happened" in [e.type for e in log]
+        assert {e.stream for e in log} >= {"s", f"case:{made[mine]['case']}"}
+        assert not {e.stream for e in log} & {f"case:{made[theirs]['case']}"}
+        claimed = ledger.platform_tasks.claim("work", limit=10)
+        assert sorted(t.tenant_id for t in claimed) == sorted([mine, theirs])
