@@ -148,3 +148,39 @@ def test_every_module_works_for_its_tenant_only(plain_settings: Settings) -> Non
         assert not {e.stream for e in log} & {f"case:{made[theirs]['case']}"}
         claimed = ledger.platform_tasks.claim("work", limit=10)
         assert sorted(t.tenant_id for t in claimed) == sorted([mine, theirs])
+
+
+def test_migrating_gives_the_app_role_its_configured_password(
+    server_url: str, tmp_path: Path
+) -> None:
+    """A server that asks for passwords (every managed service) lets the app role in only
+    with one: opening a ledger that migrates sets it from AGENTLEDGER_APP_PASSWORD, sent as
+    a SCRAM verifier, and migrating again sets a changed one."""
+    role, name = f"al_app_{uuid.uuid4().hex[:8]}", f"al_pw_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as su:
+        su.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = with_database(server_url, name)
+
+    def verifier() -> str:
+        with psycopg.connect(server_url) as su:
+            row = su.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", [role])
+            found = row.fetchone()
+        assert found is not None and found[0] is not None
+        return str(found[0])
+
+    try:
+        settings = Settings.build(
+            database_url=url, data_dir=tmp_path, app_role=role, app_password="first-secret"
+        )
+        with Ledger(settings) as ledger:  # migrates the fresh database, then connects as role
+            ledger.tenants.create("acme")
+        first = verifier()
+        assert first.startswith("SCRAM-SHA-256$") and "first-secret" not in first
+        migrate.upgrade(url, app_role=role, app_password="second-secret")
+        assert verifier().startswith("SCRAM-SHA-256$") and verifier() != first
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as su:
+            su.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+            su.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

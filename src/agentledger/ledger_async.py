@@ -21,7 +21,7 @@ from agentledger.config import Settings
 from agentledger.db import app_migrations, migrate
 from agentledger.db.app_sql import run_sql
 from agentledger.db.binding import Binding
-from agentledger.db.connect import owner_url
+from agentledger.db.connect import app_password, owner_url
 from agentledger.db.database_async import AsyncDatabase, AsyncRunner, AsyncSession
 from agentledger.db.freshness import WriteMark
 from agentledger.db.scoped_async import AsyncScoped
@@ -203,7 +203,7 @@ class AsyncLedger(AsyncScoped):
         url = await asyncio.to_thread(owner_url, self.settings)
         if self._migrate:
             try:
-                await asyncio.to_thread(_migrate_if_behind, url, self.settings.app_role, locations)
+                await asyncio.to_thread(_migrate_if_behind, url, self.settings, locations)
             except Exception as exc:
                 # With a spool, a ledger opens while the database is down; writes wait.
                 if self.settings.spool_dir is None or not _is_outage(exc):
@@ -304,8 +304,13 @@ def _is_outage(exc: BaseException) -> bool:
     return is_connection_failure(exc) or is_connection_failure(exc.__cause__ or exc)
 
 
-def _migrate_if_behind(url: str, app_role: str, locations: tuple[Path, ...]) -> None:
+def _migrate_if_behind(url: str, settings: Settings, locations: tuple[Path, ...]) -> None:
     """Upgrade when a revision of the core or of ``locations`` is missing (ConfigError when
     the database holds revisions neither knows)."""
     if not migrate.is_current(url, locations):
-        migrate.upgrade(url, app_role=app_role, locations=locations)
+        migrate.upgrade(
+            url,
+            app_role=settings.app_role,
+            app_password=app_password(settings),
+            locations=locations,
+        )

@@ -12,7 +12,7 @@ from agentledger.cli import common
 from agentledger.config import Settings
 from agentledger.db import migrate as migrations
 from agentledger.db.app_migrations import registered
-from agentledger.db.connect import embedded_server, owner_url
+from agentledger.db.connect import app_password, embedded_server, owner_url
 from agentledger.errors import LedgerError
 
 db_app = typer.Typer(help="The embedded PostgreSQL server.", no_args_is_help=True)
@@ -118,5 +118,11 @@ def migrate(
     if down is not None:
         migrations.downgrade(url, down, app_role=settings.app_role, locations=locations)
     else:
-        migrations.upgrade(url, revision, app_role=settings.app_role, locations=locations)
+        migrations.upgrade(
+            url,
+            revision,
+            app_role=settings.app_role,
+            app_password=app_password(settings),
+            locations=locations,
+        )
     common.out.print(f"database at {', '.join(sorted(migrations.current(url))) or 'base'}")

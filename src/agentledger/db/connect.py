@@ -54,6 +54,14 @@ def app_conninfo(settings: Settings, url: str) -> str:
     return make_conninfo("", **params)
 
 
+def app_password(settings: Settings) -> str | None:
+    """The password a migration gives the app role: the configured one, unless ``app_url``
+    carries a login of its own."""
+    if settings.app_url is not None or settings.app_password is None:
+        return None
+    return settings.app_password.get_secret_value()
+
+
 def read_conninfo(settings: Settings) -> str | None:
     """The standby connection for reads, None when none is configured: ``read_database_url``
     as given when ``app_url`` is set (it then carries its own login), otherwise logged in as

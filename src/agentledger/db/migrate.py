@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import psycopg.sql
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
@@ -167,9 +168,11 @@ def upgrade(
     revision: str = "heads",
     *,
     app_role: str = DEFAULT_APP_ROLE,
+    app_password: str | None = None,
     locations: Sequence[Path] = (),
 ) -> None:
-    """Upgrade to ``revision``; to the heads, the core's heads are reached first.
+    """Upgrade to ``revision``; to the heads, the core's heads are reached first. With
+    ``app_password``, the app role (which the first revision creates) is given it.
 
     ConfigError, before anything runs, when the database holds revisions that neither the
     core nor ``locations`` know."""
@@ -183,6 +186,32 @@ def upgrade(
                 command.upgrade(cfg, head)
         command.upgrade(cfg, revision)
         conn.commit()
+    if app_password is not None:
+        set_app_password(url, app_role, app_password)
+
+
+def set_app_password(url: str, app_role: str, password: str) -> None:
+    """Give the app role ``password``, so that a server that asks for one (every managed
+    service does) lets the application in. The server receives only the SCRAM verifier the
+    client computes from it. ConfigError when the migration role may not change the role
+    (its administrator then sets the password)."""
+    if not password or "\x00" in password:
+        raise ConfigError(
+            "the app role's password is empty or holds a NUL byte", field="app_password"
+        )
+    with psycopg.connect(url, autocommit=True) as conn:
+        verifier = conn.pgconn.encrypt_password(password.encode(), app_role.encode())
+        statement = psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            psycopg.sql.Identifier(app_role), psycopg.sql.Literal(verifier.decode())
+        )
+        try:
+            conn.execute(statement)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise ConfigError(
+                f"the migration role may not set the password of {app_role!r}; its "
+                "administrator can (ALTER ROLE ... PASSWORD)",
+                field="app_password",
+            ) from exc
 
 
 def downgrade(
