@@ -3,9 +3,9 @@ followers wait on it.
 
 An event-log follower (a browser on the API's event stream, say) waits for a NOTIFY as a
 hint to read now; it polls the log as well, so a wake-up lost to a reconnect only delays
-it. Giving each follower a connection of its own made the database's ``max_connections``
-the limit on how many could follow, and a key holding that many streams open a way to
-starve every tenant. :class:`AsyncWakeups` keeps one connection per channel while anyone
+it. A connection per follower would make the database's ``max_connections`` the limit on
+how many can follow, and let a key holding that many streams open starve every tenant.
+:class:`AsyncWakeups` keeps one connection per channel while anyone
 subscribes to it and sets each subscriber's flag on every notification; the connection
 is reopened after a loss (the followers poll meanwhile) and closed with the last
 subscriber. The sync face's threads each keep their own connection (:class:`Wakeups`):

@@ -4,9 +4,9 @@
 ``api_keys`` and ``tenants`` and noting the key's use. It runs as the migration owner
 (SECURITY DEFINER); a superuser owner bypasses row-level security, but a plain one (a
 managed service's administrator: RDS, Cloud SQL, Azure) is under the tables' FORCEd tenant
-policies like anyone else, so it found no key, and every request with a key was refused.
-These policies let the owner, and so the definer functions, read every tenant's keys and
-tenants and note a key's use. Inert for a superuser owner; never created for the app role.
+policies like anyone else, and without these policies would find no key. They let the
+owner, and so the definer functions, read every tenant's keys and tenants and note a key's
+use. Inert for a superuser owner; never created for the app role.
 
 Revision ID: tenants_0002
 Revises: tenants_0001
