@@ -1,6 +1,7 @@
 """Followers of one async ledger share one LISTEN connection: however many wait, the database
 sees one listener, every one of them is woken by an append, the connection is reopened
-after a loss, and it closes with the last follower."""
+after a loss, and it closes with the last follower. The API's alert streams wait on one
+shared connection too, and a raised alert reaches every one of them at once."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import httpx
 import psycopg
 import pytest
 
-from agentledger import AsyncLedger, Settings, Unavailable
+from agentledger import AsyncLedger, Ledger, Settings, Unavailable
+from agentledger.alerts import ALERTS_CHANNEL
+from agentledger.api import create_app
 from agentledger.db.wakeups import AsyncWakeups
 from agentledger.events import EVENTS_CHANNEL
 from agentledger.events.follow_async import AsyncFollower
+from tests.http_server import serve
 
 FOLLOWERS = 12
 # Followers that never poll on their own within a test: only a notification wakes them.
@@ -24,12 +29,12 @@ NEVER = 3600.0
 BOUND = 60.0
 
 
-def _listening(database_url: str) -> list[int]:
-    """The backends LISTENing on the events channel, as the database sees them."""
+def _listening(database_url: str, channel: str = EVENTS_CHANNEL) -> list[int]:
+    """The backends LISTENing on ``channel``, as the database sees them."""
     with psycopg.connect(database_url, autocommit=True) as owner:
         rows = owner.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = %s",
-            [f'LISTEN "{EVENTS_CHANNEL}"'],
+            [f'LISTEN "{channel}"'],
         ).fetchall()
     return [r[0] for r in rows]
 
@@ -120,3 +125,41 @@ def test_the_first_follower_hears_a_down_database(settings: Settings, aio: async
         await wakeups.close()
 
     aio.run(main())
+
+
+def test_alert_streams_share_a_connection_and_hear_a_raised_alert(
+    settings: Settings, sync_ledger: Ledger, aio: asyncio.Runner, database_url: str
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    sync_ledger.tenants.create(tenant)
+    key = sync_ledger.tenant(tenant).keys.create(role="reader").secret
+    app = create_app(settings)
+    app.state.sse_poll = app.state.sse_fallback = NEVER  # only a wake-up delivers in time
+    headers = {"authorization": f"Bearer {key}"}
+
+    async def follow(client: httpx.AsyncClient, ready: asyncio.Event, got: list[str]) -> None:
+        async with client.stream("GET", "/v1/alerts/stream", headers=headers) as response:
+            async for line in response.aiter_lines():
+                if line.startswith(": following"):
+                    ready.set()
+                elif line.startswith("id: "):
+                    got.append(line.removeprefix("id: "))
+                    return
+
+    async def main(base: str) -> list[list[str]]:
+        async with httpx.AsyncClient(base_url=base, timeout=BOUND) as client:
+            readies = [asyncio.Event() for _ in range(FOLLOWERS)]
+            got: list[list[str]] = [[] for _ in range(FOLLOWERS)]
+            streams = [
+                asyncio.create_task(follow(client, r, g)) for r, g in zip(readies, got, strict=True)
+            ]
+            await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), BOUND)
+            await asyncio.sleep(0.2)  # each stream read the pending alerts and now waits
+            assert len(await asyncio.to_thread(_listening, database_url, ALERTS_CHANNEL)) == 1
+            raised = await asyncio.to_thread(sync_ledger.tenant(tenant).alerts.create, 1, "fire")
+            await asyncio.wait_for(asyncio.gather(*streams), BOUND)
+            assert got == [[str(raised.id)]] * FOLLOWERS
+            return got
+
+    with serve(app) as base:
+        aio.run(main(base))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, LiteralString, Self, TypeVar
 
 from agentledger.agents.facade_async import AsyncAgents
+from agentledger.alerts import ALERTS_CHANNEL
 from agentledger.alerts.facade_async import AsyncAlerts
 from agentledger.cases.facade_async import AsyncCases
 from agentledger.catalog.facade_async import AsyncCatalog, AsyncPlatformCatalog
@@ -28,6 +29,7 @@ from agentledger.db.scoped_async import AsyncScoped
 from agentledger.db.spool import SpoolStatus
 from agentledger.db.statements import Op
 from agentledger.db.translate import is_connection_failure
+from agentledger.db.wakeups import AsyncSubscription
 from agentledger.decisions.facade_async import AsyncDecisions
 from agentledger.events.facade_async import AsyncEvents
 from agentledger.events.follow_async import AsyncFollower
@@ -169,6 +171,13 @@ class AsyncTenantScope(AsyncModules):
             types=types,
             poll_interval=poll_interval,
         )
+
+    def alert_wakeups(self) -> AsyncSubscription:
+        """Wake-ups when an alert is raised (``async with scope.alert_wakeups() as w``, then
+        ``await w.wait(timeout)``), on the connection the process's waiters share. A hint
+        to read the pending alerts now, for any tenant's alert; notifications can be lost
+        across a reconnect, so read now and then as well."""
+        return self._db.wakeups.subscribe(ALERTS_CHANNEL)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncTransaction]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, LiteralString, Self, TypeVar
 
 from agentledger.agents.facade_sync import Agents
+from agentledger.alerts import ALERTS_CHANNEL
 from agentledger.alerts.facade_sync import Alerts
 from agentledger.cases.facade_sync import Cases
 from agentledger.catalog.facade_sync import Catalog, PlatformCatalog
@@ -29,6 +30,7 @@ from agentledger.db.scoped_sync import Scoped
 from agentledger.db.spool import SpoolStatus
 from agentledger.db.statements import Op
 from agentledger.db.translate import is_connection_failure
+from agentledger.db.wakeups import Subscription
 from agentledger.decisions.facade_sync import Decisions
 from agentledger.events.facade_sync import Events
 from agentledger.events.follow_sync import Follower
@@ -170,6 +172,13 @@ class TenantScope(Modules):
             types=types,
             poll_interval=poll_interval,
         )
+
+    def alert_wakeups(self) -> Subscription:
+        """Wake-ups when an alert is raised (``with scope.alert_wakeups() as w``, then
+        ``w.wait(timeout)``), on the connection the process's waiters share. A hint
+        to read the pending alerts now, for any tenant's alert; notifications can be lost
+        across a reconnect, so read now and then as well."""
+        return self._db.wakeups.subscribe(ALERTS_CHANNEL)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:

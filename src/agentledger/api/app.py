@@ -71,6 +71,8 @@ def create_app(settings: Settings | None = None, *, ledger: AsyncLedger | None =
     )
     app.state.metrics = Metrics()
     app.state.sse_poll = 1.0
+    # How often a stream woken by notifications reads anyway (one may be lost).
+    app.state.sse_fallback = 15.0
     app.add_exception_handler(LedgerError, problems.ledger_error)
     app.add_exception_handler(RequestValidationError, problems.validation_error)
     app.add_exception_handler(HTTPException, problems.http_error)

@@ -152,6 +152,10 @@ class _Channel:
                 await listener.close()
 
 
+# The sync face's subscription: a LISTEN connection of its own.
+Subscription = Listener
+
+
 class Wakeups:
     """The sync face's wake-ups: each subscriber (a thread) its own LISTEN connection."""
 

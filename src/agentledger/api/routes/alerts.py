@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import json
@@ -107,12 +106,16 @@ async def alert_stream(
 
     async def gen() -> AsyncIterator[str]:
         yield ": following new alerts\n\n"
-        while not await request.is_disconnected():
-            for alert in reversed(await alerts.pending(_tier(tier), limit=500)):
-                if alert.id not in seen:
-                    seen.add(alert.id)
-                    yield _sse(str(alert.id), "alert", _json(alert))
-            await asyncio.sleep(request.app.state.sse_poll)
+        # Read when an alert is raised (a shared connection's wake-up), and at least every
+        # sse_fallback seconds, for one lost across a reconnect.
+        async with tenant.alert_wakeups() as raised:
+            while not await request.is_disconnected():
+                for alert in reversed(await alerts.pending(_tier(tier), limit=500)):
+                    if alert.id not in seen:
+                        seen.add(alert.id)
+                        yield _sse(str(alert.id), "alert", _json(alert))
+                if not await raised.wait(request.app.state.sse_fallback):
+                    yield ": keep-alive\n\n"
 
     return StreamingResponse(gen(), media_type="text/event-stream")
 
