@@ -163,3 +163,16 @@ def test_alert_streams_share_a_connection_and_hear_a_raised_alert(
 
     with serve(app) as base:
         aio.run(main(base))
+
+
+def test_a_sync_scope_hears_a_raised_alert_on_a_connection_of_its_own(
+    sync_ledger: Ledger,
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    sync_ledger.tenants.create(tenant)
+    scope = sync_ledger.tenant(tenant)
+    with scope.alert_wakeups() as raised:
+        assert raised.wait(0.05) == []
+        scope.alerts.create(2, "disk full")
+        heard = raised.wait(BOUND)
+    assert [n.channel for n in heard] == [ALERTS_CHANNEL]
