@@ -176,3 +176,29 @@ def test_a_sync_scope_hears_a_raised_alert_on_a_connection_of_its_own(
         scope.alerts.create(2, "disk full")
         heard = raised.wait(BOUND)
     assert [n.channel for n in heard] == [ALERTS_CHANNEL]
+
+
+def test_a_notification_wakes_its_own_tenant_s_subscribers(
+    async_ledger: AsyncLedger, aio: asyncio.Runner, database_url: str
+) -> None:
+    """The payload names the tenant (its id for events, a JSON object for alerts): only that
+    tenant's subscribers, and those of every tenant, are woken."""
+    wakeups = async_ledger.db.wakeups
+
+    async def main() -> None:
+        mine = wakeups.subscribe(EVENTS_CHANNEL, "t-mine")
+        theirs = wakeups.subscribe(EVENTS_CHANNEL, "t-theirs")
+        everyone = wakeups.subscribe(EVENTS_CHANNEL)
+        async with mine, theirs, everyone:
+            for payload in ("t-mine", '{"tenant_id": "t-mine", "alert_id": 1}'):
+                with psycopg.connect(database_url, autocommit=True) as owner:
+                    owner.execute("SELECT pg_notify(%s, %s)", [EVENTS_CHANNEL, payload])
+                assert await mine.wait(BOUND) != []
+                assert await everyone.wait(BOUND) != []
+                assert await theirs.wait(0.2) == []  # set with the others, or not at all
+            with psycopg.connect(database_url, autocommit=True) as owner:
+                owner.execute("SELECT pg_notify(%s, '')", [EVENTS_CHANNEL])
+            for subscriber in (mine, theirs, everyone):  # no tenant named: everyone reads
+                assert await subscriber.wait(BOUND) != []
+
+    aio.run(main())

@@ -174,11 +174,11 @@ class TenantScope(Modules):
         )
 
     def alert_wakeups(self) -> Subscription:
-        """Wake-ups when an alert is raised (``with scope.alert_wakeups() as w``, then
-        ``w.wait(timeout)``), on the connection the process's waiters share. A hint
-        to read the pending alerts now, for any tenant's alert; notifications can be lost
-        across a reconnect, so read now and then as well."""
-        return self._db.wakeups.subscribe(ALERTS_CHANNEL)
+        """Wake-ups when one of the tenant's alerts is raised (``with
+        scope.alert_wakeups() as w``, then ``w.wait(timeout)``), on the connection the
+        process's waiters share. A hint to read the pending alerts now; notifications can be
+        lost across a reconnect, so read now and then as well."""
+        return self._db.wakeups.subscribe(ALERTS_CHANNEL, self._binding.tenant)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:

@@ -6,16 +6,18 @@ hint to read now; it polls the log as well, so a wake-up lost to a reconnect onl
 it. A connection per follower would make the database's ``max_connections`` the limit on
 how many can follow, and let a key holding that many streams open starve every tenant.
 :class:`AsyncWakeups` keeps one connection per channel while anyone
-subscribes to it and sets each subscriber's flag on every notification; the connection
-is reopened after a loss (the followers poll meanwhile) and closed with the last
-subscriber. The sync face's threads each keep their own connection (:class:`Wakeups`):
-a thread per follower already bounds them.
+subscribes to it and sets the flag of each subscriber of the notification's tenant (its
+payload: the tenant id, or a JSON object with ``tenant_id``; every subscriber for any other
+payload); the connection is reopened after a loss (every follower reads then, and polls
+meanwhile) and closed with the last subscriber. The sync face's threads each keep their
+own connection (:class:`Wakeups`): a thread per follower already bounds them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import Self
 
@@ -40,12 +42,13 @@ class AsyncWakeups:
         self._url = url
         self._channels: dict[str, _Channel] = {}
 
-    def subscribe(self, channel: str) -> AsyncSubscription:
-        """A subscriber's view of ``channel`` (open it, then ``wait``)."""
+    def subscribe(self, channel: str, tenant: str | None = None) -> AsyncSubscription:
+        """A subscriber's view of ``channel`` (open it, then ``wait``): woken by ``tenant``'s
+        notifications only, or by every one when None."""
         shared = self._channels.get(channel)
         if shared is None:
             shared = self._channels[channel] = _Channel(self._settings, self._url, channel)
-        return AsyncSubscription(shared)
+        return AsyncSubscription(shared, tenant)
 
     async def close(self) -> None:
         for shared in self._channels.values():
@@ -61,12 +64,13 @@ class AsyncSubscription(AsyncScoped):
     """One follower's wake-ups: ``wait`` returns as soon as a notification on the channel
     came since the last ``wait`` (or since ``open``), else after ``timeout`` with none."""
 
-    def __init__(self, shared: _Channel) -> None:
+    def __init__(self, shared: _Channel, tenant: str | None) -> None:
         self._shared = shared
+        self._tenant = tenant
         self._flag = asyncio.Event()
 
     async def open(self) -> Self:
-        await self._shared.join(self._flag)
+        await self._shared.join(self._flag, self._tenant)
         return self
 
     async def close(self) -> None:
@@ -88,23 +92,23 @@ class _Channel:
         self._settings = settings
         self._url = url
         self.channel = channel
-        self._flags: set[asyncio.Event] = set()
+        self._flags: dict[asyncio.Event, str | None] = {}  # each subscriber's tenant
         self._lock = asyncio.Lock()
         self.listener: AsyncListener | None = None
         self._pump: asyncio.Task[None] | None = None
 
-    async def join(self, flag: asyncio.Event) -> None:
+    async def join(self, flag: asyncio.Event, tenant: str | None) -> None:
         """Add a subscriber; the first one opens the connection (and its errors reach it),
         so that it listens before its first read."""
         async with self._lock:
             if self._pump is None or self._pump.done():
                 self.listener = await self._listen()
                 self._pump = asyncio.create_task(self._run(), name=f"wakeups-{self.channel}")
-            self._flags.add(flag)
+            self._flags[flag] = tenant
 
     async def leave(self, flag: asyncio.Event) -> None:
         async with self._lock:
-            self._flags.discard(flag)
+            self._flags.pop(flag, None)
 
     async def stop(self) -> None:
         async with self._lock:
@@ -136,20 +140,35 @@ class _Channel:
                     self._wake()  # every follower reads now, and polls until it is back
                     await asyncio.sleep(RETRY_SECONDS)
                     continue
-                if woken:
-                    self._wake()
+                for note in woken:
+                    self._wake(_tenant_of(note.payload))
         finally:
             await self._drop()
 
-    def _wake(self) -> None:
-        for flag in self._flags:
-            flag.set()
+    def _wake(self, tenant: str | None = None) -> None:
+        """Set the flags of ``tenant``'s subscribers (and of those of every tenant); of
+        every subscriber when None."""
+        for flag, theirs in self._flags.items():
+            if tenant is None or theirs is None or theirs == tenant:
+                flag.set()
 
     async def _drop(self) -> None:
         if self.listener is not None:
             listener, self.listener = self.listener, None
             with contextlib.suppress(LedgerError):
                 await listener.close()
+
+
+def _tenant_of(payload: str) -> str | None:
+    """The tenant a notification is about: its payload, or the payload's ``tenant_id``
+    when it is a JSON object; None when it names none."""
+    if payload.startswith("{"):
+        with contextlib.suppress(ValueError):
+            found = json.loads(payload)
+            if isinstance(found, dict) and isinstance(found.get("tenant_id"), str):
+                return str(found["tenant_id"])
+        return None
+    return payload or None
 
 
 # The sync face's subscription: a LISTEN connection of its own.
@@ -163,7 +182,8 @@ class Wakeups:
         self._settings = settings
         self._url = url
 
-    def subscribe(self, channel: str) -> Listener:
+    def subscribe(self, channel: str, tenant: str | None = None) -> Listener:
+        """A connection of its own on ``channel``: every tenant's notifications wake it."""
         return Listener(self._settings, self._url, (channel,))
 
     def close(self) -> None:

@@ -52,7 +52,7 @@ class AsyncFollower(AsyncScoped):
         self.batch_size = v.integer("batch_size", batch_size, low=1, high=ops.MAX_PAGE)
         self.poll_interval = v.number("poll_interval", poll_interval, low=0.001, high=3600)
         self.position = 0
-        self._listener = db.wakeups.subscribe(EVENTS_CHANNEL)
+        self._listener = db.wakeups.subscribe(EVENTS_CHANNEL, tenant_id)
 
     async def open(self) -> Self:
         # Listen before reading the checkpoint, so no wake-up falls between the two.
