@@ -103,6 +103,13 @@ class Settings(BaseSettings):
         "one API process: '100/second', or several as '100/second;3000/minute'. Over it: "
         "429 with Retry-After. Unset: no limit.",
     )
+    max_streams_per_key: int = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        description="Server-sent event streams one API key may hold open on one API "
+        "process at once (429 past it).",
+    )
     retry_backoff: float = Field(
         default=0.2, ge=0, description="First retry delay, doubled each time."
     )

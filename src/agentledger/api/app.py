@@ -33,6 +33,7 @@ from agentledger.api.routes import (
     tenants,
 )
 from agentledger.api.schemas import ERRORS
+from agentledger.api.streams import OpenStreams
 from agentledger.config import Settings
 from agentledger.console import mount as mount_console
 from agentledger.errors import LedgerError
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, *, ledger: AsyncLedger | None =
     app.state.sse_poll = 1.0
     # How often a stream woken by notifications reads anyway (one may be lost).
     app.state.sse_fallback = 15.0
+    app.state.streams = OpenStreams(settings.max_streams_per_key)
     app.add_exception_handler(LedgerError, problems.ledger_error)
     app.add_exception_handler(RequestValidationError, problems.validation_error)
     app.add_exception_handler(HTTPException, problems.http_error)

@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.alerts import Alert
 from agentledger.api import pagination
-from agentledger.api.auth import ReaderTenant, WriterTenant
+from agentledger.api.auth import Reader, ReaderTenant, WriterTenant, scope
 from agentledger.api.pagination import Limit
 from agentledger.api.schemas import AT_HELP, Page
+from agentledger.api.streams import event_stream
 from agentledger.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["alerts"])
@@ -90,8 +91,9 @@ async def pending_alerts(
     summary="Server-sent events: new pending alerts as they are raised",
 )
 async def alert_stream(
-    request: Request, tenant: ReaderTenant, tier: Literal["1", "2", "3"] | None = None
+    request: Request, who: Reader, tier: Literal["1", "2", "3"] | None = None
 ) -> StreamingResponse:
+    tenant = scope(request, who)
     alerts = tenant.alerts
     current = await alerts.pending(_tier(tier), limit=500)
     seen: set[UUID] = {a.id for a in current}
@@ -117,7 +119,7 @@ async def alert_stream(
                 if not await raised.wait(request.app.state.sse_fallback):
                     yield ": keep-alive\n\n"
 
-    return StreamingResponse(gen(), media_type="text/event-stream")
+    return event_stream(request.app.state.streams, who.key_id, gen())
 
 
 @router.get("/alerts/{alert_id}", response_model=Alert)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentledger.api.auth import ReaderTenant, WriterTenant
+from agentledger.api.auth import Reader, ReaderTenant, WriterTenant, scope
 from agentledger.api.pagination import (
     MAX_POSITION,
     Limit,
@@ -22,6 +22,7 @@ from agentledger.api.pagination import (
     event_position,
 )
 from agentledger.api.schemas import AT_HELP, Page
+from agentledger.api.streams import event_stream
 from agentledger.errors import InvalidInput
 from agentledger.events import Appended, Event, NewEvent
 
@@ -114,10 +115,11 @@ async def recent(
 )
 async def stream(
     request: Request,
-    tenant: ReaderTenant,
+    who: Reader,
     types: Annotated[list[str] | None, Query()] = None,
     after: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> StreamingResponse:
+    tenant = scope(request, who)
     resume = event_position(request.headers.get("last-event-id"))
     start = resume if resume is not None else (after or 0)
     follower = tenant.follow(after=start, types=types, poll_interval=request.app.state.sse_poll)
@@ -131,7 +133,7 @@ async def stream(
                     yield f"id: {event.position}\nevent: {event.type}\ndata: {data}\n\n"
                 yield ": keep-alive\n\n"
 
-    return StreamingResponse(gen(), media_type="text/event-stream")
+    return event_stream(request.app.state.streams, who.key_id, gen())
 
 
 @router.get("/events/{event_id}", response_model=Event, summary="One event by id")

@@ -1,0 +1,77 @@
+"""How many server-sent event streams each API key holds open on this process.
+
+A stream holds no connection of the database's (its wake-ups share one, see
+db/wakeups.py), but each one reads its tenant's log or alerts whenever the tenant writes,
+through the process's pool: a key holding thousands open would make every tenant's
+requests wait for a pooled connection. Past ``max_streams_per_key`` a key's next stream is
+answered 429; closing one makes room.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from fastapi import HTTPException
+from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
+
+
+class OpenStreams:
+    """The streams each key holds open now, and the most it may."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[str, int] = {}
+
+    def hold(self, key_id: str) -> Held:
+        """Room for one more stream of ``key_id``; 429 when it holds the most it may."""
+        if self._open.get(key_id, 0) >= self.limit:
+            raise HTTPException(
+                429,
+                f"this key holds {self.limit} streams open, the most it may on this server; "
+                "close one first",
+            )
+        self._open[key_id] = self._open.get(key_id, 0) + 1
+        return Held(self, key_id)
+
+    def holding(self, key_id: str) -> int:
+        return self._open.get(key_id, 0)
+
+    def _release(self, key_id: str) -> None:
+        left = self._open.get(key_id, 0) - 1
+        if left > 0:
+            self._open[key_id] = left
+        else:
+            self._open.pop(key_id, None)
+
+
+class Held:
+    """One stream's room: released once, however its response ends (finished, failed, or
+    cancelled by a client that left before it began)."""
+
+    def __init__(self, streams: OpenStreams, key_id: str) -> None:
+        self._streams = streams
+        self._key_id = key_id
+        self._released = False
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._streams._release(self._key_id)
+
+
+def event_stream(streams: OpenStreams, key_id: str, body: AsyncIterator[str]) -> StreamingResponse:
+    """``body`` as a ``text/event-stream`` answer, holding one of ``key_id``'s streams until
+    it ends (429 when the key holds the most it may)."""
+    held = streams.hold(key_id)
+
+    async def released() -> AsyncIterator[str]:
+        try:
+            async for chunk in body:
+                yield chunk
+        finally:
+            held.release()
+
+    return StreamingResponse(
+        released(), media_type="text/event-stream", background=BackgroundTask(held.release)
+    )

@@ -1,0 +1,77 @@
+"""Each API key may hold a bounded number of server-sent event streams open on a server
+(events and alerts together); past it the next is answered 429, another key keeps its own
+room, and closing a stream makes room again."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncGenerator
+from contextlib import AsyncExitStack, aclosing
+from typing import cast
+
+import httpx
+
+from agentledger import Ledger, Settings
+from agentledger.api import create_app
+from tests.http_server import serve
+
+LIMIT = 2
+BOUND = 60.0  # how long a stream may take to open, or room to come back, before failing
+
+
+async def _open(
+    stack: AsyncExitStack, client: httpx.AsyncClient, path: str, key: str
+) -> httpx.Response:
+    """A stream held open by ``stack``; its first line read when it was accepted."""
+    response = await stack.enter_async_context(
+        client.stream("GET", path, headers={"authorization": f"Bearer {key}"})
+    )
+    if response.status_code == 200:
+        # The reader stays with the stack: dropping it would close the stream.
+        lines = await stack.enter_async_context(
+            aclosing(cast(AsyncGenerator[str, None], response.aiter_lines()))
+        )
+        first = await asyncio.wait_for(anext(lines), BOUND)
+        assert first.startswith(": following")
+    else:
+        await response.aread()
+    return response
+
+
+def test_a_key_holds_a_bounded_number_of_streams(
+    settings: Settings, sync_ledger: Ledger, aio: asyncio.Runner
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    sync_ledger.tenants.create(tenant)
+    keys = sync_ledger.tenant(tenant).keys
+    mine, other = (keys.create(role="reader").secret for _ in range(2))
+
+    async def main(base: str) -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=BOUND) as client:
+            held = AsyncExitStack()
+            async with held:
+                for path in ("/v1/events/stream", "/v1/alerts/stream"):
+                    assert (await _open(held, client, path, mine)).status_code == 200
+                async with AsyncExitStack() as refused:
+                    for path in ("/v1/events/stream", "/v1/alerts/stream"):
+                        answer = await _open(refused, client, path, mine)
+                        assert answer.status_code == 429
+                        assert answer.headers["content-type"] == "application/problem+json"
+                        assert "streams open" in answer.json()["detail"]
+                async with AsyncExitStack() as theirs:
+                    answer = await _open(theirs, client, "/v1/events/stream", other)
+                    assert answer.status_code == 200
+            # Both of mine closed: room again, once the server has seen them go.
+            deadline = time.monotonic() + BOUND
+            while True:
+                async with AsyncExitStack() as again:
+                    answer = await _open(again, client, "/v1/events/stream", mine)
+                    if answer.status_code == 200:
+                        break
+                assert time.monotonic() < deadline, "the closed streams never made room"
+                await asyncio.sleep(0.1)
+
+    with serve(create_app(settings.with_(max_streams_per_key=LIMIT))) as base:
+        aio.run(main(base))
