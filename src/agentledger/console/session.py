@@ -21,7 +21,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 async def sign_in(request: Request, response: Response, key: str) -> SignIn | None:
     """Open a sign-in with ``key`` and give the browser its token; None for a dead key."""
-    opened = await ledger_of(request).tenants.sign_in(key, seconds=SIGN_IN_SECONDS)
+    opened = await ledger_of(request).tenants.sign_in(key)
     if opened is not None:
         response.set_cookie(
             COOKIE,

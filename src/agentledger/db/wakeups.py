@@ -188,6 +188,3 @@ class Wakeups:
 
     def close(self) -> None:
         """Nothing is shared: each subscriber closes its own connection."""
-
-    def connections(self) -> int:
-        return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any
+from typing import Any, TypeGuard
 from uuid import UUID
 
 from agentledger import validation as v
@@ -131,25 +131,20 @@ def authenticate(secret: str) -> Gen[KeyIdentity | None]:
     return None if row is None else from_row(KeyIdentity, row)
 
 
-def _plausible(secret: object, prefix: str = "") -> bool:
+def _plausible(secret: object, prefix: str = "") -> TypeGuard[str]:
     """Whether ``secret`` could be a key or token at all (else it is unknown, unasked)."""
     return isinstance(secret, str) and secret.startswith(prefix) and 0 < len(secret) <= 200
 
 
 def _sign_in(token: str, row: dict[str, Any]) -> SignIn:
-    identity = KeyIdentity(
-        tenant_id=row["tenant_id"],
-        key_id=row["key_id"],
-        role=row["role"],
-        tenant_status=row["tenant_status"],
-    )
+    identity = from_row(KeyIdentity, row)
     return SignIn(token=token, identity=identity, csrf=row["csrf"], expires_at=row["expires_at"])
 
 
 def _token_parts(token: object) -> dict[str, Any] | None:
     """A sign-in token's tenant and the hash of its random part, as the statements take
     them; None for a string that cannot be a token."""
-    if not isinstance(token, str) or not _plausible(token):
+    if not _plausible(token):
         return None
     tenant, _, random = token.partition(SEPARATOR)
     if not TENANT_ID.fullmatch(tenant) or len(random) < 32:
