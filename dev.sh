@@ -35,10 +35,15 @@ case "$cmd" in
         ;;
     test)
         # The console's browser test drives the machine's Chromium (Playwright cannot
-        # download browsers here); install it from the distribution when it is missing.
-        if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
+        # download browsers here), and the pooler tests run PgBouncer; install them from
+        # the distribution when they are missing.
+        missing=()
+        command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+        command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] \
+            || missing+=(pgbouncer)
+        if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 \
             && [ "$(id -u)" = 0 ]; then
-            apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null
+            apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null
         fi
         ruff format --check src tests scripts bench chaos examples
         ruff check src tests scripts bench chaos examples

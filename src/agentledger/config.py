@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -39,6 +39,20 @@ class Settings(BaseSettings):
         description="Streaming standby(s) for read-only operations (docs/scaling.md); "
         "a multi-host URL with target_session_attrs=prefer-standby works. Unset: all on "
         "the primary.",
+    )
+    pooler: Literal["session", "transaction"] = Field(
+        default="session",
+        description="How the application connections reach PostgreSQL: directly or through "
+        "a session-mode pooler ('session'), or through a transaction-mode pooler such as "
+        "PgBouncer's pool_mode=transaction ('transaction': no prepared statements, the "
+        "session's settings sent with each transaction, LISTEN and leader locks on "
+        "session_url; docs/deploying.md).",
+    )
+    session_url: str | None = Field(
+        default=None,
+        description="With pooler=transaction: a direct (or session-mode) connection for what "
+        "needs a session of its own, the wake-ups' LISTEN and leader locks. Unset: readers "
+        "and workers poll, and leader locks are refused.",
     )
     read_pool_timeout: float = Field(
         default=1.0,
@@ -114,7 +128,7 @@ class Settings(BaseSettings):
         default=0.2, ge=0, description="First retry delay, doubled each time."
     )
 
-    @field_validator("database_url", "app_url", "read_database_url")
+    @field_validator("database_url", "app_url", "read_database_url", "session_url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("postgresql://", "postgres://")):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from agentledger.db.statements import Queries, Stmt
@@ -35,7 +36,13 @@ class Binding:
     def platform(cls) -> Binding:
         return cls(None)
 
-    def statement(self) -> Stmt:
+    def statement(self, carried: Mapping[str, str] | None = None) -> Stmt:
+        """The statement that binds a transaction; with ``carried`` (a transaction-mode
+        pooler's connections: db/connect.py), it also sets those session settings."""
+        if carried is None:
+            if self.tenant is None:
+                return QUERIES.bind_platform.none()
+            return QUERIES.bind_tenant.none(tenant=self.tenant)
         if self.tenant is None:
-            return QUERIES.bind_platform.none()
-        return QUERIES.bind_tenant.none(tenant=self.tenant)
+            return QUERIES.bind_platform_pooled.none(**carried)
+        return QUERIES.bind_tenant_pooled.none(tenant=self.tenant, **carried)

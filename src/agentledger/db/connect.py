@@ -73,8 +73,21 @@ def read_conninfo(settings: Settings) -> str | None:
     return app_conninfo(settings, settings.read_database_url)
 
 
-def connection_kwargs(settings: Settings) -> dict[str, Any]:
-    """The application's sessions. They speak UTC whatever the server's default, so every
+def session_conninfo(settings: Settings, url: str) -> str | None:
+    """Where what needs a session of its own connects (LISTEN, leader locks): the
+    application's connection, or with a transaction-mode pooler ``session_url`` (as given
+    when ``app_url`` is set, otherwise logged in as app_role); None when that is unset."""
+    if settings.pooler == "session":
+        return app_conninfo(settings, url)
+    if settings.session_url is None:
+        return None
+    if settings.app_url is not None:
+        return settings.session_url
+    return app_conninfo(settings, settings.session_url)
+
+
+def session_kwargs(settings: Settings) -> dict[str, Any]:
+    """A session's connection. It speaks UTC whatever the server's default, so every
     datetime a record carries is in UTC (and psycopg builds it without a zone lookup).
     Statements are bounded by ``statement_timeout_ms``, and a session left idle inside a
     transaction is ended, so it cannot hold locks (an open append holds its tenant's event
@@ -89,4 +102,31 @@ def connection_kwargs(settings: Settings) -> dict[str, Any]:
         "connect_timeout": settings.connect_timeout,
         "application_name": "agentledger",
         "options": options,
+    }
+
+
+def connection_kwargs(settings: Settings) -> dict[str, Any]:
+    """The application's connections (``app_url``): sessions of their own (as
+    :func:`session_kwargs`), or through a transaction-mode pooler, whose server sessions
+    serve one transaction at a time: no session options (a pooler refuses them), and no
+    prepared statements (a transaction's next may run on a session that never saw them);
+    each transaction sets :func:`transaction_settings` instead."""
+    if settings.pooler == "session":
+        return session_kwargs(settings)
+    return {
+        "autocommit": True,
+        "connect_timeout": settings.connect_timeout,
+        "application_name": "agentledger",
+        "prepare_threshold": None,
+    }
+
+
+def transaction_settings(settings: Settings) -> dict[str, str] | None:
+    """What each transaction sets for itself through a transaction-mode pooler (the
+    binding carries them: db/binding.py); None when connections keep their session's."""
+    if settings.pooler == "session":
+        return None
+    return {
+        "statement_timeout": str(settings.statement_timeout_ms),
+        "idle_timeout": str(settings.idle_in_transaction_timeout_ms),
     }

@@ -31,6 +31,7 @@ from agentledger.db.connect import (
     app_conninfo,
     connection_kwargs,
     read_conninfo,
+    transaction_settings,
 )
 from agentledger.db.driver_async import (
     Commit,
@@ -97,6 +98,8 @@ class AsyncDatabase:
             else None
         )
         self._down_until = 0.0
+        # Through a transaction-mode pooler, each transaction's binding sets these.
+        self._carried = transaction_settings(settings)
         self.pool = _pool(settings, app_conninfo(settings, url), "agentledger")
         # Listeners of what a transaction wrote for are woken once it committed.
         self.waker = Waker(settings, url)
@@ -268,13 +271,14 @@ class AsyncDatabase:
                     if standby is not None and lsn and not await standby.caught_up(conn, lsn):
                         raise _ToPrimary("the standby has not replayed the scope's last write")
                     woken = notified(first)
+                    bind = binding.statement(self._carried)
                     try:
                         if first.lone or (op.single and op.idempotent and not first.many):
-                            result = await run_lone(conn, binding.statement(), first, gen, commit)
+                            result = await run_lone(conn, bind, first, gen, commit)
                         else:
                             result = await run_own(
                                 conn,
-                                binding.statement(),
+                                bind,
                                 first,
                                 gen,
                                 commit,
@@ -342,7 +346,7 @@ class AsyncDatabase:
                 conn = await self.pool.getconn()
                 await conn.set_autocommit(False)
                 async with conn.cursor() as cur:
-                    await execute(cur, binding.statement())
+                    await execute(cur, binding.statement(self._carried))
                 return conn
             except Exception as exc:
                 if conn is not None:

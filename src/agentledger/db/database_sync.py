@@ -32,6 +32,7 @@ from agentledger.db.connect import (
     app_conninfo,
     connection_kwargs,
     read_conninfo,
+    transaction_settings,
 )
 from agentledger.db.driver_sync import (
     Commit,
@@ -98,6 +99,8 @@ class Database:
             else None
         )
         self._down_until = 0.0
+        # Through a transaction-mode pooler, each transaction's binding sets these.
+        self._carried = transaction_settings(settings)
         self.pool = _pool(settings, app_conninfo(settings, url), "agentledger")
         # Listeners of what a transaction wrote for are woken once it committed.
         self.waker = Waker(settings, url)
@@ -263,13 +266,14 @@ class Database:
                     if standby is not None and lsn and not standby.caught_up(conn, lsn):
                         raise _ToPrimary("the standby has not replayed the scope's last write")
                     woken = notified(first)
+                    bind = binding.statement(self._carried)
                     try:
                         if first.lone or (op.single and op.idempotent and not first.many):
-                            result = run_lone(conn, binding.statement(), first, gen, commit)
+                            result = run_lone(conn, bind, first, gen, commit)
                         else:
                             result = run_own(
                                 conn,
-                                binding.statement(),
+                                bind,
                                 first,
                                 gen,
                                 commit,
@@ -335,7 +339,7 @@ class Database:
                 conn = self.pool.getconn()
                 conn.set_autocommit(False)
                 with conn.cursor() as cur:
-                    execute(cur, binding.statement())
+                    execute(cur, binding.statement(self._carried))
                 return conn
             except Exception as exc:
                 if conn is not None:

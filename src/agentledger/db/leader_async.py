@@ -6,9 +6,10 @@ from psycopg import AsyncConnection
 
 from agentledger.config import Settings
 from agentledger.db.binding import QUERIES
-from agentledger.db.connect import app_conninfo, connection_kwargs
+from agentledger.db.connect import session_conninfo, session_kwargs
 from agentledger.db.scoped_async import AsyncScoped
 from agentledger.db.translate import is_driver_error, translate
+from agentledger.errors import ConfigError
 
 
 class AsyncLeaderLock(AsyncScoped):
@@ -21,8 +22,15 @@ class AsyncLeaderLock(AsyncScoped):
     """
 
     def __init__(self, settings: Settings, url: str, name: str) -> None:
-        self._conninfo = app_conninfo(settings, url)
-        self._kwargs = connection_kwargs(settings)
+        conninfo = session_conninfo(settings, url)
+        if conninfo is None:
+            raise ConfigError(
+                "a leader lock needs a session of its own, which a transaction-mode pooler "
+                "does not give: set AGENTLEDGER_SESSION_URL to a direct connection",
+                field="session_url",
+            )
+        self._conninfo = conninfo
+        self._kwargs = session_kwargs(settings)
         self.name = name
         self._conn: AsyncConnection[tuple[object, ...]] | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Self
@@ -9,7 +10,7 @@ from typing import Self
 from psycopg import AsyncConnection, sql
 
 from agentledger.config import Settings
-from agentledger.db.connect import app_conninfo, connection_kwargs
+from agentledger.db.connect import session_conninfo, session_kwargs
 from agentledger.db.scoped_async import AsyncScoped
 from agentledger.db.translate import is_driver_error, translate
 from agentledger.errors import InvalidInput
@@ -28,7 +29,10 @@ class AsyncListener(AsyncScoped):
 
     ``await listener.wait(timeout)`` returns the notifications that arrived (possibly none)
     within ``timeout`` seconds. Notifications can be lost across a reconnect: callers poll
-    their tables as well and treat a notification only as a hint to look now.
+    their tables as well and treat a notification only as a hint to look now. Through a
+    transaction-mode pooler with no ``session_url`` there is no session to listen on: the
+    listener opens no connection and ``wait`` only lets ``timeout`` pass, so its callers
+    poll (``listening`` is False).
     """
 
     def __init__(self, settings: Settings, url: str, channels: tuple[str, ...]) -> None:
@@ -37,12 +41,15 @@ class AsyncListener(AsyncScoped):
                 raise InvalidInput(
                     f"channel {channel!r} is not a plain identifier", field="channel"
                 )
-        self._conninfo = app_conninfo(settings, url)
-        self._kwargs = connection_kwargs(settings)
+        self._conninfo = session_conninfo(settings, url)
+        self._kwargs = session_kwargs(settings)
+        self.listening = self._conninfo is not None
         self.channels = channels
         self._conn: AsyncConnection[tuple[object, ...]] | None = None
 
     async def open(self) -> Self:
+        if self._conninfo is None:
+            return self
         try:
             self._conn = await AsyncConnection.connect(self._conninfo, **self._kwargs)
             for channel in self.channels:
@@ -59,6 +66,9 @@ class AsyncListener(AsyncScoped):
             self._conn = None
 
     async def wait(self, timeout: float) -> list[Notification]:
+        if not self.listening:
+            await asyncio.sleep(timeout)
+            return []
         if self._conn is None:
             raise RuntimeError("the listener is not open: use it as a context manager")
         received: list[Notification] = []

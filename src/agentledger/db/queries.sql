@@ -6,6 +6,21 @@ SELECT agentledger.bind_tenant(%(tenant)s)
 -- Bind the transaction to the platform: tenant administration across tenants.
 SELECT set_config('agentledger.platform', 'on', true)
 
+-- name: bind_tenant_pooled
+-- bind_tenant, with the session settings a transaction-mode pooler does not keep for a
+-- client (db/connect.py: transaction_settings): they last for this transaction.
+SELECT agentledger.bind_tenant(%(tenant)s),
+       set_config('statement_timeout', %(statement_timeout)s, true),
+       set_config('idle_in_transaction_session_timeout', %(idle_timeout)s, true),
+       set_config('TimeZone', 'UTC', true)
+
+-- name: bind_platform_pooled
+-- bind_platform, with the session settings a transaction-mode pooler does not keep.
+SELECT set_config('agentledger.platform', 'on', true),
+       set_config('statement_timeout', %(statement_timeout)s, true),
+       set_config('idle_in_transaction_session_timeout', %(idle_timeout)s, true),
+       set_config('TimeZone', 'UTC', true)
+
 -- name: installed_extensions
 -- Which optional extensions this database has.
 SELECT extname FROM pg_extension WHERE extname = ANY(%(names)s)

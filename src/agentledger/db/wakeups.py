@@ -22,6 +22,7 @@ import logging
 from typing import Self
 
 from agentledger.config import Settings
+from agentledger.db.connect import session_conninfo
 from agentledger.db.listen_async import AsyncListener, Notification
 from agentledger.db.listen_sync import Listener
 from agentledger.db.scoped_async import AsyncScoped
@@ -59,13 +60,21 @@ class AsyncWakeups:
         """How many shared connections are open now."""
         return sum(1 for c in self._channels.values() if c.listener is not None)
 
+    @property
+    def listening(self) -> bool:
+        """False through a transaction-mode pooler with no ``session_url``: no wake-ups
+        come, and subscribers only poll."""
+        return session_conninfo(self._settings, self._url) is not None
+
 
 class AsyncSubscription(AsyncScoped):
     """One follower's wake-ups: ``wait`` returns as soon as a notification on the channel
-    came since the last ``wait`` (or since ``open``), else after ``timeout`` with none."""
+    came since the last ``wait`` (or since ``open``), else after ``timeout`` with none.
+    When ``listening`` is False none ever comes (see :attr:`AsyncWakeups.listening`)."""
 
     def __init__(self, shared: _Channel, tenant: str | None) -> None:
         self._shared = shared
+        self.listening = shared.listening
         self._tenant = tenant
         self._flag = asyncio.Event()
 
@@ -92,6 +101,7 @@ class _Channel:
         self._settings = settings
         self._url = url
         self.channel = channel
+        self.listening = session_conninfo(settings, url) is not None
         self._flags: dict[asyncio.Event, str | None] = {}  # each subscriber's tenant
         self._lock = asyncio.Lock()
         self.listener: AsyncListener | None = None
@@ -101,7 +111,7 @@ class _Channel:
         """Add a subscriber; the first one opens the connection (and its errors reach it),
         so that it listens before its first read."""
         async with self._lock:
-            if self._pump is None or self._pump.done():
+            if self.listening and (self._pump is None or self._pump.done()):
                 self.listener = await self._listen()
                 self._pump = asyncio.create_task(self._run(), name=f"wakeups-{self.channel}")
             self._flags[flag] = tenant

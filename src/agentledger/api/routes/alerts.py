@@ -109,14 +109,16 @@ async def alert_stream(
     async def gen() -> AsyncIterator[str]:
         yield ": following new alerts\n\n"
         # Read when an alert is raised (a shared connection's wake-up), and at least every
-        # sse_fallback seconds, for one lost across a reconnect.
+        # sse_fallback seconds, for one lost across a reconnect; every second when no
+        # wake-ups come (a transaction-mode pooler with no session connection).
         async with tenant.alert_wakeups() as raised:
+            every = request.app.state.sse_fallback if raised.listening else 1.0
             while not await request.is_disconnected():
                 for alert in reversed(await alerts.pending(_tier(tier), limit=500)):
                     if alert.id not in seen:
                         seen.add(alert.id)
                         yield _sse(str(alert.id), "alert", _json(alert))
-                if not await raised.wait(request.app.state.sse_fallback):
+                if not await raised.wait(every):
                     yield ": keep-alive\n\n"
 
     return event_stream(request.app.state.streams, who.key_id, gen())
