@@ -81,9 +81,20 @@ def test_without_the_setting_the_pooler_refuses_the_sessions_options(
     settings: Settings, bouncer: PgBouncer
 ) -> None:
     plain = settings.with_(app_url=bouncer.url, pool_timeout=0.5, retry_attempts=1)
-    with pytest.raises(Unavailable):
+    with pytest.raises(ConfigError) as refused:
         Ledger(plain, migrate=False).open()
-    assert "unsupported startup parameter: options" in bouncer.log()
+    assert refused.value.field == "pooler"
+    assert "unsupported startup parameter: options" in str(refused.value)
+    assert "AGENTLEDGER_POOLER=transaction" in str(refused.value)
+
+
+def test_a_server_that_refuses_the_login_says_why(settings: Settings) -> None:
+    assert settings.database_url is not None
+    parts = urlsplit(settings.database_url)
+    nobody = urlunsplit(parts._replace(netloc=f"no_such_role@{parts.netloc.split('@')[-1]}"))
+    with pytest.raises(Unavailable) as refused:
+        Ledger(settings.with_(app_url=nobody, pool_timeout=0.5), migrate=False).open()
+    assert 'role "no_such_role" does not exist' in str(refused.value)
 
 
 def test_two_tenants_write_and_read_concurrently_through_the_pooler(ledger: Ledger) -> None:

@@ -19,17 +19,13 @@ from typing import Any, Protocol, TypeVar
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.errors import SerializationFailure
-from psycopg.rows import DictRow, dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg.rows import DictRow
 
 from agentledger.config import Settings
-from agentledger.db.adapters import VECTOR_TYPES, register_adapters, register_vector
 from agentledger.db.binding import QUERIES, Binding
 from agentledger.db.connect import (
     OPTIONAL_EXTENSIONS,
-    RecentFirst,
     app_conninfo,
-    connection_kwargs,
     read_conninfo,
     transaction_settings,
 )
@@ -46,10 +42,15 @@ from agentledger.db.driver_async import (
 from agentledger.db.freshness import WriteMark
 from agentledger.db.leader_async import AsyncLeaderLock
 from agentledger.db.listen_async import AsyncListener
+from agentledger.db.pool_async import new_pool, why_unreachable
 from agentledger.db.spool import Spool
 from agentledger.db.standby_async import AsyncStandby
 from agentledger.db.statements import Gen, Op
-from agentledger.db.translate import is_connection_failure, is_driver_error, translate
+from agentledger.db.translate import (
+    is_connection_failure,
+    is_driver_error,
+    translate,
+)
 from agentledger.db.waker import Waker
 from agentledger.db.wakeups import AsyncWakeups
 from agentledger.errors import LedgerError, Spooled, Unavailable
@@ -100,7 +101,7 @@ class AsyncDatabase:
         self._down_until = 0.0
         # Through a transaction-mode pooler, each transaction's binding sets these.
         self._carried = transaction_settings(settings)
-        self.pool = _pool(settings, app_conninfo(settings, url), "agentledger")
+        self.pool = new_pool(settings, app_conninfo(settings, url), "agentledger")
         # Listeners of what a transaction wrote for are woken once it committed.
         self.waker = Waker(settings, url)
         # Followers' wake-ups: one LISTEN connection per channel for the process (async).
@@ -109,7 +110,7 @@ class AsyncDatabase:
         self.standby = (
             None
             if read is None
-            else AsyncStandby(settings, _pool(settings, read, "agentledger-read", standby=True))
+            else AsyncStandby(settings, new_pool(settings, read, "agentledger-read", standby=True))
         )
 
     async def open(self) -> None:
@@ -118,9 +119,13 @@ class AsyncDatabase:
             await self.standby.pool.open(wait=False)
         try:
             await self.probe_extensions()
-        except Unavailable:
+        except Unavailable as exc:
             if self.spool is None:
-                raise
+                cause = await why_unreachable(
+                    self.settings, app_conninfo(self.settings, self.url), exc
+                )
+                await self.close()  # its pools would go on trying to connect
+                raise cause from exc
             log.warning("PostgreSQL is unavailable; writes will wait in %s", self.spool.directory)
 
     async def probe_extensions(self) -> None:
@@ -395,39 +400,6 @@ def _primary_serves(exc: BaseException) -> bool:
         and exc.sqlstate == TENANT_NOT_FOUND
         and exc.diag.column_name == "tenant_id"
     )
-
-
-def _pool(
-    settings: Settings, conninfo: str, name: str, *, standby: bool = False
-) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
-    """The application's pool of connections to the primary, or to the standby (a short
-    wait for a connection: past it, the read goes to the primary)."""
-    pool = AsyncConnectionPool(
-        conninfo,
-        connection_class=AsyncConnection[DictRow],
-        kwargs={**connection_kwargs(settings), "row_factory": dict_row},
-        configure=_configure,
-        min_size=settings.pool_min_size,
-        max_size=settings.pool_max_size,
-        timeout=settings.read_pool_timeout if standby else settings.pool_timeout,
-        # While the server is unreachable the pool retries with a doubling delay; ending
-        # each series of attempts after pool_timeout (not psycopg_pool's 5 minutes) keeps
-        # that delay short, so requests are served again within seconds of the server's
-        # return instead of after the last, longest delay.
-        reconnect_timeout=max(1.0, settings.pool_timeout),
-        name=name,
-        open=False,
-    )
-    pool._pool = RecentFirst()  # psycopg_pool's idle deque, most recent first
-    return pool
-
-
-async def _configure(conn: AsyncConnection[DictRow]) -> None:
-    register_adapters(conn)
-    # pgvector's types have per-database oids: looked up once per connection (autocommit).
-    row = await (await conn.execute(VECTOR_TYPES)).fetchone()
-    if row is not None:
-        register_vector(conn, row["oid"], row["typarray"])
 
 
 def _validate_offline(op: Op[Any]) -> None:

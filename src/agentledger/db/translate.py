@@ -90,6 +90,18 @@ def is_connection_failure(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError)
 
 
+def refused_connection(exc: BaseException) -> errors.LedgerError:
+    """A connection attempt that failed, named by its cause. A pooler in transaction mode
+    refuses the session options the library sends: that is a setting to change."""
+    if "unsupported startup parameter" in str(exc):
+        return errors.ConfigError(
+            f"{_first_line(exc)}: through a transaction-mode pooler (PgBouncer, RDS Proxy, "
+            "a pooled endpoint) set AGENTLEDGER_POOLER=transaction",
+            field="pooler",
+        )
+    return translate(exc)
+
+
 def is_driver_error(exc: BaseException) -> bool:
     """Errors that come from the driver or the pool (everything else is the caller's own)."""
     return isinstance(exc, psycopg.Error | PoolTimeout | ConnectionError)

@@ -109,10 +109,11 @@ async def alert_stream(
     async def gen() -> AsyncIterator[str]:
         yield ": following new alerts\n\n"
         # Read when an alert is raised (a shared connection's wake-up), and at least every
-        # sse_fallback seconds, for one lost across a reconnect; every second when no
-        # wake-ups come (a transaction-mode pooler with no session connection).
+        # sse_fallback seconds, for one lost across a reconnect; every sse_poll seconds when
+        # no wake-ups come (a transaction-mode pooler with no session connection).
         async with tenant.alert_wakeups() as raised:
-            every = request.app.state.sse_fallback if raised.listening else 1.0
+            state = request.app.state
+            every = state.sse_fallback if raised.listening else state.sse_poll
             while not await request.is_disconnected():
                 for alert in reversed(await alerts.pending(_tier(tier), limit=500)):
                     if alert.id not in seen:
