@@ -30,6 +30,9 @@ def serve(app: FastAPI) -> Iterator[str]:
     try:
         yield base
     finally:
+        streams = getattr(app.state, "streams", None)
+        if streams is not None:
+            streams.close_all()  # as agentledger.api.server.Server does on a signal
         server.should_exit = True
         thread.join(timeout=10)
 

@@ -5,16 +5,20 @@ room, and closing a stream makes room again."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack, aclosing
 from typing import cast
 
 import httpx
+import pytest
+from fastapi import HTTPException
 
 from agentledger import Ledger, Settings
 from agentledger.api import create_app
+from agentledger.api.streams import OpenStreams, event_stream
 from tests.http_server import serve
 
 LIMIT = 2
@@ -75,3 +79,28 @@ def test_a_key_holds_a_bounded_number_of_streams(
 
     with serve(create_app(settings.with_(max_streams_per_key=LIMIT))) as base:
         aio.run(main(base))
+
+
+def test_a_stopping_server_ends_its_streams_and_refuses_new_ones(aio: asyncio.Runner) -> None:
+    async def run() -> None:
+        streams = OpenStreams(LIMIT)
+
+        async def forever() -> AsyncIterator[str]:
+            yield ": open\n\n"
+            await asyncio.Event().wait()  # a stream that never ends by itself
+            yield "never"
+
+        body = aiter(event_stream(streams, "k", forever()).body_iterator)
+        assert await anext(body) == ": open\n\n"
+        assert streams.holding("k") == 1
+        rest = asyncio.ensure_future(anext(body))
+        await asyncio.sleep(0.05)
+        streams.close_all()
+        with contextlib.suppress(StopAsyncIteration):
+            await asyncio.wait_for(rest, BOUND)
+        assert streams.holding("k") == 0
+        with pytest.raises(HTTPException) as refused:
+            streams.hold("k")
+        assert refused.value.status_code == 503
+
+    aio.run(run())

@@ -5,10 +5,16 @@ db/wakeups.py), but each one reads its tenant's log or alerts whenever the tenan
 through the process's pool: a key holding thousands open would make every tenant's
 requests wait for a pooled connection. Past ``max_streams_per_key`` a key's next stream is
 answered 429; closing one makes room.
+
+A stream never ends by itself, and a server waits for its responses to end before it
+stops: :meth:`OpenStreams.close_all` ends them all when the server begins to stop
+(api/server.py), and their clients reconnect with ``Last-Event-ID``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import HTTPException
@@ -22,9 +28,17 @@ class OpenStreams:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._open: dict[str, int] = {}
+        self.closing = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def hold(self, key_id: str) -> Held:
-        """Room for one more stream of ``key_id``; 429 when it holds the most it may."""
+        """Room for one more stream of ``key_id``; 429 when it holds the most it may, 503
+        once the server is stopping."""
+        if self.closing.is_set():
+            raise HTTPException(
+                503, "this server is stopping; reconnect", headers={"Retry-After": "1"}
+            )
+        self._loop = asyncio.get_running_loop()
         if self._open.get(key_id, 0) >= self.limit:
             raise HTTPException(
                 429,
@@ -33,6 +47,14 @@ class OpenStreams:
             )
         self._open[key_id] = self._open.get(key_id, 0) + 1
         return Held(self, key_id)
+
+    def close_all(self) -> None:
+        """End every open stream, and refuse new ones: the server is stopping. Safe to call
+        from a signal handler or another thread."""
+        if self._loop is None or self._loop.is_closed():
+            self.closing.set()
+        else:
+            self._loop.call_soon_threadsafe(self.closing.set)
 
     def holding(self, key_id: str) -> int:
         return self._open.get(key_id, 0)
@@ -67,7 +89,7 @@ def event_stream(streams: OpenStreams, key_id: str, body: AsyncIterator[str]) ->
 
     async def released() -> AsyncIterator[str]:
         try:
-            async for chunk in body:
+            async for chunk in until(streams.closing, body):
                 yield chunk
         finally:
             held.release()
@@ -75,3 +97,28 @@ def event_stream(streams: OpenStreams, key_id: str, body: AsyncIterator[str]) ->
     return StreamingResponse(
         released(), media_type="text/event-stream", background=BackgroundTask(held.release)
     )
+
+
+async def until(stop: asyncio.Event, body: AsyncIterator[str]) -> AsyncIterator[str]:
+    """``body``'s chunks until it ends or ``stop`` is set, even while it waits for its next
+    one; ``body`` is closed either way."""
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        while True:
+            step = asyncio.ensure_future(anext(body))
+            await asyncio.wait((step, stopping), return_when=asyncio.FIRST_COMPLETED)
+            if not step.done():
+                step.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await step
+                return
+            try:
+                chunk = step.result()
+            except StopAsyncIteration:
+                return
+            yield chunk
+    finally:
+        stopping.cancel()
+        aclose = getattr(body, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -60,16 +60,24 @@ def serve(
     access_log: Annotated[
         bool, typer.Option(help="Log each request: method, path, status, time, request id.")
     ] = True,
+    shutdown_timeout: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Seconds a stopping server waits for requests under way before it cancels "
+            "them (open event streams end at once).",
+        ),
+    ] = 10,
 ) -> None:
     """Serve the HTTP API (and console) on the configured database, migrating first."""
-    import uvicorn
-
     from agentledger.api import create_app
+    from agentledger.api.server import run
 
     settings = common.settings()
     common.out.print(f"agentledger on http://{host}:{port}  (API docs at /docs)")
-    uvicorn.run(
+    run(
         create_app(settings),
+        shutdown_timeout=shutdown_timeout,
         host=host,
         port=port,
         log_config=log_config(access_log=access_log),

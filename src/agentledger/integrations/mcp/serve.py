@@ -94,4 +94,5 @@ def serve_http(
     import uvicorn
 
     app = http_app(AsyncLedger(settings), path=path, host=host, issuer_url=f"http://{host}:{port}")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # An MCP client may hold a stream open: past 10 s a stopping server cancels it.
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=10)
