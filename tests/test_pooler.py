@@ -16,8 +16,10 @@ import psycopg
 import pytest
 
 from agentledger import AsyncLedger, ConfigError, Ledger, QueryTimeout, Settings, Unavailable
+from agentledger.api import create_app
 from agentledger.db.binding import Binding
 from agentledger.db.statements import Gen, Queries, operation
+from tests.http_server import client, serve
 from tests.pgbouncer import PgBouncer
 
 Q = Queries.beside(__file__, "pooler_ops.sql")
@@ -230,3 +232,21 @@ def test_with_a_session_url_followers_are_woken(
                 assert [e.type for e in batch] == ["Woken"]
 
     aio.run(run())
+
+
+def test_the_api_serves_keys_and_alert_streams_through_the_pooler(
+    ledger: Ledger, pooled: Settings
+) -> None:
+    """Keys are found and alert streams delivered without wake-ups: a stream reads every
+    ``sse_poll`` seconds (its fallback for lost wake-ups is set past the test here)."""
+    tenant = _tenant(ledger)
+    key = ledger.tenant(tenant).keys.create(role="reader").secret
+    app = create_app(pooled)
+    app.state.sse_poll, app.state.sse_fallback = 0.1, 3600.0
+    with serve(app) as base, client(base, key) as http:
+        assert http.get("/v1/alerts").status_code == 200
+        with http.stream("GET", "/v1/alerts/stream") as response:
+            lines = response.iter_lines()
+            assert next(lines) == ": following new alerts"
+            raised = ledger.tenant(tenant).alerts.create(1, "fire")
+            assert next(line for line in lines if line.startswith("id: ")) == f"id: {raised.id}"
