@@ -175,6 +175,31 @@ def measure_each(
     return timing
 
 
+def measure_each_alternately(
+    contenders: list[tuple[str, Callable[[], Sequence[Callable[[], object]]]]],
+    *,
+    repeats: int = 5,
+) -> list[Timing]:
+    """``measure_each`` for several contenders, their repeats taken in turn as in
+    ``measure_alternately``; the first round warms up."""
+    timings = [Timing(label) for label, _ in contenders]
+    for i in range(repeats + 1):
+        for timing, (_, ops) in zip(timings, contenders, strict=True):
+            round_ = ops()
+            timing.units = len(round_)
+            total = 0.0
+            for op in round_:
+                start = time.perf_counter()
+                op()
+                took = time.perf_counter() - start
+                if i:
+                    timing.latencies.append(took)
+                total += took
+            if i:
+                timing.samples.append(total)
+    return timings
+
+
 # Every ratio printed in a run, for `python -m bench` to publish (json, Markdown, chart).
 RECORDED: list[dict[str, Any]] = []
 

@@ -14,13 +14,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from chaos.pgbouncer import PgBouncer
 
 from agentledger import AsyncLedger, ConfigError, Ledger, QueryTimeout, Settings, Unavailable
 from agentledger.api import create_app
 from agentledger.db.binding import Binding
 from agentledger.db.statements import Gen, Queries, operation
 from tests.http_server import client, serve
-from tests.pgbouncer import PgBouncer
 
 Q = Queries.beside(__file__, "pooler_ops.sql")
 ROUNDS = 12  # past psycopg's prepare threshold (5) on every connection

@@ -1,6 +1,6 @@
-"""PgBouncer in transaction mode in front of a test database, as managed services run it
-(Neon's and Supabase's pooled endpoints, RDS Proxy): each transaction may run on another
-server session, and the pooler refuses session options."""
+"""PgBouncer in transaction mode in front of a database, as managed services run it (Neon's
+and Supabase's pooled endpoints, RDS Proxy): each transaction may run on another server
+session, and the pooler refuses session options. For the tests and the benchmarks."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
 
-# Fewer server sessions than the library's pool has connections: transactions of one client
-# connection land on different sessions, and clients take turns on each.
+# Fewer server sessions than the library's pool has connections (by default): transactions
+# of one client connection land on different sessions, and clients take turns on each.
 SERVER_SESSIONS = 2
 
 
@@ -29,13 +29,16 @@ def pgbouncer_binary() -> str:
 class PgBouncer:
     """``with PgBouncer(database_url, user) as bouncer: bouncer.url`` -- a pooler in
     transaction mode that logs every client in as ``user`` on the database of
-    ``database_url``."""
+    ``database_url``, through at most ``server_sessions`` server sessions."""
 
-    def __init__(self, database_url: str, user: str) -> None:
+    def __init__(
+        self, database_url: str, user: str, *, server_sessions: int = SERVER_SESSIONS
+    ) -> None:
         parts = urlsplit(database_url)
         self.dbname = parts.path.lstrip("/")
         self._target = f"host={parts.hostname} port={parts.port or 5432} dbname={self.dbname}"
         self.user = user
+        self.server_sessions = server_sessions
         self.port = _free_port()
         self._dir = Path(tempfile.mkdtemp(prefix="agentledger-pgbouncer-"))
         self._proc: subprocess.Popen[bytes] | None = None
@@ -55,7 +58,7 @@ class PgBouncer:
             "unix_socket_dir =\n"
             "auth_type = any\n"
             "pool_mode = transaction\n"
-            f"default_pool_size = {SERVER_SESSIONS}\n"
+            f"default_pool_size = {self.server_sessions}\n"
             "max_client_conn = 200\n"
             f"logfile = {self._dir / 'pgbouncer.log'}\n"
         )
