@@ -172,6 +172,25 @@ def test_readyz_names_the_missing_revisions_until_they_are_applied(
         assert c.get("/readyz").status_code == 200
 
 
+def test_a_database_a_newer_agentledger_migrated_is_named_as_such(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    """Rolling back the code after a newer version migrated: the refusal says which
+    revisions are a newer agentledger's and how to go back, not to register folders."""
+    with psycopg.connect(fresh_url, autocommit=True) as conn:  # a later release's head
+        conn.execute("INSERT INTO public.agentledger_version VALUES ('audit_0099')")
+    settings = Settings.build(database_url=fresh_url, data_dir=tmp_path, pool_max_size=2)
+    with pytest.raises(ConfigError) as refused, Ledger(settings):
+        pass
+    message = str(refused.value)
+    assert "migrated by a newer agentledger (its revisions audit_0099)" in message
+    assert "migrate --down" in message and "register" not in message
+    with Ledger(settings, migrate=False) as ledger:  # readiness (/readyz) says the same
+        health = ledger.health()
+    assert not health.migrations_current and health.unknown_revisions == ("audit_0099",)
+    assert health.migrations == message
+
+
 def test_the_application_branch_downgrades_on_its_own(fresh_url: str) -> None:
     migrate.upgrade(fresh_url, locations=APP)
     migrate.downgrade(fresh_url, "app_sample_0001", locations=APP)

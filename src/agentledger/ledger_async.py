@@ -58,6 +58,7 @@ class Health:
     missing_revisions: tuple[str, ...] = ()
     unknown_revisions: tuple[str, ...] = ()
     standby: bool | None = None
+    migrations: str = ""  # the migrations' state for an operator, in a line
 
 
 class AsyncModules:
@@ -306,6 +307,7 @@ class AsyncLedger(AsyncScoped):
             missing_revisions=found.missing,
             unknown_revisions=tuple(sorted(found.unknown)),
             standby=standby,
+            migrations=found.describe(),
         )
 
 

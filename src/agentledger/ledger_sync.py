@@ -59,6 +59,7 @@ class Health:
     missing_revisions: tuple[str, ...] = ()
     unknown_revisions: tuple[str, ...] = ()
     standby: bool | None = None
+    migrations: str = ""  # the migrations' state for an operator, in a line
 
 
 class Modules:
@@ -307,6 +308,7 @@ class Ledger(Scoped):
             missing_revisions=found.missing,
             unknown_revisions=tuple(sorted(found.unknown)),
             standby=standby,
+            migrations=found.describe(),
         )
 
 

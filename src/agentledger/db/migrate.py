@@ -59,12 +59,25 @@ class Status:
         return not self.missing and not self.unknown
 
     def describe(self) -> str:
-        """One line for an operator: current, or what is missing or unknown."""
+        """One line for an operator: current, or what is missing or unknown (a newer
+        agentledger's revisions told apart from an application's unregistered ones)."""
         if self.unknown:
-            return (
-                f"the database holds revisions this process does not know: "
-                f"{', '.join(sorted(self.unknown))}; {REGISTER_HINT}"
-            )
+            newer = sorted(rev for rev in self.unknown if _newer_core(rev))
+            others = sorted(self.unknown - set(newer))
+            parts = []
+            if newer:
+                parts.append(
+                    f"the database was migrated by a newer agentledger (its revisions "
+                    f"{', '.join(newer)}): run this version on it only after upgrading "
+                    "agentledger, or take the database back with the newer version's "
+                    "`agentledger migrate --down`"
+                )
+            if others:
+                parts.append(
+                    f"the database holds revisions this process does not know: "
+                    f"{', '.join(others)}; {REGISTER_HINT}"
+                )
+            return "; ".join(parts)
         if self.missing:
             return f"revisions not applied: {', '.join(self.missing)}"
         return "current"
@@ -141,6 +154,18 @@ def _status(conn: Connection, locations: tuple[Path, ...]) -> Status:
     core = _ids(())
     missing = [rev for rev in in_order if rev in core] + [r for r in in_order if r not in core]
     return Status(applied=applied, missing=tuple(missing), unknown=unknown)
+
+
+def _newer_core(revision: str) -> bool:
+    """A revision id of one of the core's branches (``audit_0042``) that this version does
+    not have: a later agentledger's."""
+    branch, _, number = revision.rpartition("_")
+    return revision not in _ids(()) and number.isdigit() and branch in _core_branches()
+
+
+@functools.lru_cache(maxsize=1)
+def _core_branches() -> frozenset[str]:
+    return frozenset(rev.rpartition("_")[0] for rev in _ids(()) if "_" in rev)
 
 
 @functools.lru_cache(maxsize=8)

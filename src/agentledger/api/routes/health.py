@@ -44,11 +44,7 @@ async def readyz(request: Request) -> JSONResponse:
 def _why(health: LedgerHealth) -> str:
     if not health.database:
         return "the database does not answer"
-    if health.unknown_revisions:
-        return "the database holds revisions no registered migrations folder has: " + ", ".join(
-            health.unknown_revisions
-        )
-    return "migrations not applied: " + ", ".join(health.missing_revisions)
+    return health.migrations
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
