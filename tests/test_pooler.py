@@ -44,12 +44,17 @@ def pooled(settings: Settings, bouncer: PgBouncer) -> Settings:
     )
 
 
+def _as(url: str | None, user: str) -> str:
+    """``url`` logged in as ``user``."""
+    assert url is not None
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc.split('@')[-1]}"))
+
+
 @pytest.fixture(scope="module")
 def direct_app_url(settings: Settings) -> str:
     """The app role's own session on the server, past the pooler."""
-    assert settings.database_url is not None
-    parts = urlsplit(settings.database_url)
-    return urlunsplit(parts._replace(netloc=f"{settings.app_role}@{parts.netloc.split('@')[-1]}"))
+    return _as(settings.database_url, settings.app_role)
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +96,7 @@ def test_without_the_setting_the_pooler_refuses_the_sessions_options(
 
 
 def test_a_server_that_refuses_the_login_says_why(settings: Settings) -> None:
-    assert settings.database_url is not None
-    parts = urlsplit(settings.database_url)
-    nobody = urlunsplit(parts._replace(netloc=f"no_such_role@{parts.netloc.split('@')[-1]}"))
+    nobody = _as(settings.database_url, "no_such_role")
     with pytest.raises(Unavailable) as refused:
         Ledger(settings.with_(app_url=nobody, pool_timeout=0.5), migrate=False).open()
     assert 'role "no_such_role" does not exist' in str(refused.value)
