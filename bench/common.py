@@ -158,20 +158,7 @@ def measure_each(
 ) -> Timing:
     """Single operations timed one by one, so their p50 and p99 are kept: ``ops()`` makes
     one repeat's operations (outside the clock); one warm-up repeat first."""
-    for op in ops():
-        op()
-    timing = Timing(label)
-    for _ in range(repeats):
-        round_ = ops()
-        timing.units = len(round_)
-        total = 0.0
-        for op in round_:
-            start = time.perf_counter()
-            op()
-            took = time.perf_counter() - start
-            timing.latencies.append(took)
-            total += took
-        timing.samples.append(total)
+    (timing,) = measure_each_alternately([(label, ops)], repeats=repeats)
     return timing
 
 
