@@ -104,6 +104,9 @@ def test_a_stop_signal_ends_open_streams_and_then_the_server(
         served.http.stream("GET", "/v1/events/stream", headers=auth) as events,
         served.http.stream("GET", "/v1/alerts/stream", headers=auth) as alerts,
     ):
+        for response in (events, alerts):  # passed through proxies and caches as it comes
+            assert response.headers["cache-control"] == "no-cache"
+            assert response.headers["x-accel-buffering"] == "no"
         streams = [events.iter_lines(), alerts.iter_lines()]
         assert [next(lines) for lines in streams] == [
             ": following the event log",

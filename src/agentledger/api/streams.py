@@ -21,6 +21,10 @@ from fastapi import HTTPException
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
+# Each event to the client as it is sent: no cache keeps a stream, and a proxy that buffers
+# answers (nginx) passes this one through as it comes.
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
 
 class OpenStreams:
     """The streams each key holds open now, and the most it may."""
@@ -95,7 +99,10 @@ def event_stream(streams: OpenStreams, key_id: str, body: AsyncIterator[str]) ->
             held.release()
 
     return StreamingResponse(
-        released(), media_type="text/event-stream", background=BackgroundTask(held.release)
+        released(),
+        media_type="text/event-stream",
+        headers=STREAM_HEADERS,
+        background=BackgroundTask(held.release),
     )
 
 
