@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import AsyncExitStack, aclosing
 from typing import cast
 
@@ -90,7 +90,10 @@ def test_a_stopping_server_ends_its_streams_and_refuses_new_ones(aio: asyncio.Ru
             await asyncio.Event().wait()  # a stream that never ends by itself
             yield "never"
 
-        body = aiter(event_stream(streams, "k", forever()).body_iterator)
+        async def yes() -> bool:
+            return True
+
+        body = aiter(event_stream(streams, "k", forever(), allowed=yes).body_iterator)
         assert await anext(body) == ": open\n\n"
         assert streams.holding("k") == 1
         rest = asyncio.ensure_future(anext(body))
@@ -104,3 +107,40 @@ def test_a_stopping_server_ends_its_streams_and_refuses_new_ones(aio: asyncio.Ru
         assert refused.value.status_code == 503
 
     aio.run(run())
+
+
+def test_revoking_a_key_ends_its_open_streams(settings: Settings, sync_ledger: Ledger) -> None:
+    """A revoked key stops working within the key cache's time, open streams included:
+    each ends (and its next attempt is refused) while the other key's stream goes on."""
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    sync_ledger.tenants.create(tenant)
+    keys = sync_ledger.tenant(tenant).keys
+    revoked, kept = keys.create(role="reader"), keys.create(role="reader")
+    with (
+        serve(create_app(settings)) as base,
+        httpx.Client(base_url=base, timeout=BOUND) as http,
+        contextlib.ExitStack() as stack,
+    ):
+        streams: dict[tuple[str, str], Iterator[str]] = {}
+        for name, key in (("revoked", revoked.secret), ("kept", kept.secret)):
+            for path in ("/v1/events/stream", "/v1/alerts/stream"):
+                response = stack.enter_context(
+                    http.stream("GET", path, headers={"authorization": f"Bearer {key}"})
+                )
+                assert response.status_code == 200
+                streams[name, path] = response.iter_lines()
+                assert next(streams[name, path]).startswith(": following")
+        keys.revoke(revoked.key.id)
+        deadline = time.monotonic() + BOUND
+        for path in ("/v1/events/stream", "/v1/alerts/stream"):
+            for _line in streams["revoked", path]:  # keep-alives until it ends
+                assert time.monotonic() < deadline, f"{path} outlived its revoked key"
+        refused = http.get(
+            "/v1/events/stream", headers={"authorization": f"Bearer {revoked.secret}"}
+        )
+        assert refused.status_code == 401
+        sync_ledger.tenant(tenant).events.append("s", "StillFollowed", {})
+        following = streams["kept", "/v1/events/stream"]
+        assert next(line for line in following if line.startswith("event:")) == (
+            "event: StillFollowed"
+        )

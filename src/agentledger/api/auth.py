@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -42,6 +43,18 @@ async def principal(request: Request) -> Principal:
         )
     request.state.tenant_id = found.tenant_id
     return found
+
+
+def still_allowed(request: Request, who: Principal) -> Callable[[], Awaitable[bool]]:
+    """For an answer that lasts (an event stream): whether the key that opened it still
+    works, asked again as it goes (not revoked, its tenant not archived)."""
+    secret = bearer(request)
+
+    async def check() -> bool:
+        found = await resolve(request, secret)
+        return found is not None and found.key_id == who.key_id
+
+    return check
 
 
 def requires(role: str) -> RoleCheck:

@@ -15,15 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import HTTPException
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
+from agentledger.web.auth import CACHE_SECONDS
+
 # Each event to the client as it is sent: no cache keeps a stream, and a proxy that buffers
 # answers (nginx) passes this one through as it comes.
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# How often an open stream asks whether its key still works (keys are cached as long).
+RECHECK_SECONDS = CACHE_SECONDS
 
 
 class OpenStreams:
@@ -86,14 +91,22 @@ class Held:
             self._streams._release(self._key_id)
 
 
-def event_stream(streams: OpenStreams, key_id: str, body: AsyncIterator[str]) -> StreamingResponse:
+def event_stream(
+    streams: OpenStreams,
+    key_id: str,
+    body: AsyncIterator[str],
+    *,
+    allowed: Callable[[], Awaitable[bool]],
+) -> StreamingResponse:
     """``body`` as a ``text/event-stream`` answer, holding one of ``key_id``'s streams until
-    it ends (429 when the key holds the most it may)."""
+    it ends (429 when the key holds the most it may). ``allowed`` is asked again every
+    ``RECHECK_SECONDS`` while it lasts: a key revoked since (or its tenant archived) ends it,
+    as it ends the key's other requests."""
     held = streams.hold(key_id)
 
     async def released() -> AsyncIterator[str]:
         try:
-            async for chunk in until(streams.closing, body):
+            async for chunk in until(streams.closing, body, allowed):
                 yield chunk
         finally:
             held.release()
@@ -106,26 +119,41 @@ def event_stream(streams: OpenStreams, key_id: str, body: AsyncIterator[str]) ->
     )
 
 
-async def until(stop: asyncio.Event, body: AsyncIterator[str]) -> AsyncIterator[str]:
-    """``body``'s chunks until it ends or ``stop`` is set, even while it waits for its next
-    one; ``body`` is closed either way."""
+async def until(
+    stop: asyncio.Event, body: AsyncIterator[str], allowed: Callable[[], Awaitable[bool]]
+) -> AsyncIterator[str]:
+    """``body``'s chunks until it ends, ``stop`` is set or ``allowed`` (asked every
+    ``RECHECK_SECONDS``) says no, even while it waits for its next one; ``body`` is closed
+    either way."""
     stopping = asyncio.ensure_future(stop.wait())
+    step: asyncio.Future[str] | None = None
+    due = time.monotonic() + RECHECK_SECONDS
     try:
         while True:
-            step = asyncio.ensure_future(anext(body))
-            await asyncio.wait((step, stopping), return_when=asyncio.FIRST_COMPLETED)
+            if step is None:
+                step = asyncio.ensure_future(anext(body))
+            wait = max(0.0, due - time.monotonic())
+            await asyncio.wait((step, stopping), timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            if time.monotonic() >= due:
+                due = time.monotonic() + RECHECK_SECONDS
+                if not await allowed():
+                    return
             if not step.done():
-                step.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await step
-                return
+                if stopping.done():
+                    return
+                continue
+            done, step = step, None
             try:
-                chunk = step.result()
+                chunk = done.result()
             except StopAsyncIteration:
                 return
             yield chunk
     finally:
         stopping.cancel()
+        if step is not None and not step.done():
+            step.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await step
         aclose = getattr(body, "aclose", None)
         if aclose is not None:
             await aclose()

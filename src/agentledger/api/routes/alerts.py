@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.alerts import Alert
 from agentledger.api import pagination
-from agentledger.api.auth import Reader, ReaderTenant, WriterTenant, scope
+from agentledger.api.auth import Reader, ReaderTenant, WriterTenant, scope, still_allowed
 from agentledger.api.pagination import Limit
 from agentledger.api.schemas import AT_HELP, Page
 from agentledger.api.streams import event_stream
@@ -122,7 +122,9 @@ async def alert_stream(
                 if not await raised.wait(every):
                     yield ": keep-alive\n\n"
 
-    return event_stream(request.app.state.streams, who.key_id, gen())
+    return event_stream(
+        request.app.state.streams, who.key_id, gen(), allowed=still_allowed(request, who)
+    )
 
 
 @router.get("/alerts/{alert_id}", response_model=Alert)

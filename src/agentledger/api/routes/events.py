@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentledger.api.auth import Reader, ReaderTenant, WriterTenant, scope
+from agentledger.api.auth import Reader, ReaderTenant, WriterTenant, scope, still_allowed
 from agentledger.api.pagination import (
     MAX_POSITION,
     Limit,
@@ -133,7 +133,9 @@ async def stream(
                     yield f"id: {event.position}\nevent: {event.type}\ndata: {data}\n\n"
                 yield ": keep-alive\n\n"
 
-    return event_stream(request.app.state.streams, who.key_id, gen())
+    return event_stream(
+        request.app.state.streams, who.key_id, gen(), allowed=still_allowed(request, who)
+    )
 
 
 @router.get("/events/{event_id}", response_model=Event, summary="One event by id")
