@@ -47,7 +47,7 @@ async def principal(request: Request) -> Principal:
 
 def still_allowed(request: Request, who: Principal) -> Callable[[], Awaitable[bool]]:
     """For an answer that lasts (an event stream): whether the key that opened it still
-    works, asked again as it goes (not revoked, its tenant not archived)."""
+    works (is not revoked), asked again as it goes."""
     secret = bearer(request)
 
     async def check() -> bool:

@@ -100,8 +100,8 @@ def event_stream(
 ) -> StreamingResponse:
     """``body`` as a ``text/event-stream`` answer, holding one of ``key_id``'s streams until
     it ends (429 when the key holds the most it may). ``allowed`` is asked again every
-    ``RECHECK_SECONDS`` while it lasts: a key revoked since (or its tenant archived) ends it,
-    as it ends the key's other requests."""
+    ``RECHECK_SECONDS`` while it lasts: a key revoked since ends it, as it ends the key's
+    other requests."""
     held = streams.hold(key_id)
 
     async def released() -> AsyncIterator[str]:
