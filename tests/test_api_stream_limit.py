@@ -18,7 +18,7 @@ from fastapi import HTTPException
 
 from agentledger import Ledger, Settings
 from agentledger.api import create_app
-from agentledger.api.streams import OpenStreams, event_stream
+from agentledger.api.streams import OpenStreams, event_stream, until
 from tests.http_server import serve
 
 LIMIT = 2
@@ -105,6 +105,44 @@ def test_a_stopping_server_ends_its_streams_and_refuses_new_ones(aio: asyncio.Ru
         with pytest.raises(HTTPException) as refused:
             streams.hold("k")
         assert refused.value.status_code == 503
+
+    aio.run(run())
+
+
+def test_a_streams_body_ends_with_its_error_and_is_closed_when_cut(aio: asyncio.Runner) -> None:
+    async def run() -> None:
+        async def yes() -> bool:
+            return True
+
+        async def failing() -> AsyncIterator[str]:
+            yield "a"
+            yield "b"
+            raise RuntimeError("the body failed")
+
+        got: list[str] = []
+        with pytest.raises(RuntimeError, match="the body failed"):
+            async for chunk in until(asyncio.Event(), failing(), yes):
+                got.append(chunk)
+        assert got == ["a", "b"]
+
+        closed = asyncio.Event()
+
+        async def waiting() -> AsyncIterator[str]:
+            try:
+                yield "first"
+                await asyncio.Event().wait()
+                yield "never"
+            finally:
+                closed.set()
+
+        stop = asyncio.Event()
+        reader = until(stop, waiting(), yes)
+        assert await anext(reader) == "first"
+        later = asyncio.ensure_future(anext(reader, "ended"))
+        await asyncio.sleep(0.05)
+        stop.set()
+        assert await asyncio.wait_for(later, BOUND) == "ended"
+        assert closed.is_set()
 
     aio.run(run())
 

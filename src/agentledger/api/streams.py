@@ -29,6 +29,7 @@ from agentledger.web.auth import CACHE_SECONDS
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # How often an open stream asks whether its key still works (keys are cached as long).
 RECHECK_SECONDS = CACHE_SECONDS
+AHEAD = 64  # chunks a stream's body may run ahead of its client
 
 
 class OpenStreams:
@@ -123,37 +124,48 @@ async def until(
     stop: asyncio.Event, body: AsyncIterator[str], allowed: Callable[[], Awaitable[bool]]
 ) -> AsyncIterator[str]:
     """``body``'s chunks until it ends, ``stop`` is set or ``allowed`` (asked every
-    ``RECHECK_SECONDS``) says no, even while it waits for its next one; ``body`` is closed
-    either way."""
+    ``RECHECK_SECONDS``) says no, even while it waits for its next one. ``body`` runs in a
+    task of its own, a few chunks ahead of the reader, and is closed either way."""
+    chunks: asyncio.Queue[str] = asyncio.Queue(maxsize=AHEAD)
+    pump = asyncio.create_task(_pump(body, chunks))
     stopping = asyncio.ensure_future(stop.wait())
-    step: asyncio.Future[str] | None = None
     due = time.monotonic() + RECHECK_SECONDS
     try:
-        while True:
-            if step is None:
-                step = asyncio.ensure_future(anext(body))
-            wait = max(0.0, due - time.monotonic())
-            await asyncio.wait((step, stopping), timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+        while not stopping.done():
             if time.monotonic() >= due:
                 due = time.monotonic() + RECHECK_SECONDS
                 if not await allowed():
                     return
-            if not step.done():
-                if stopping.done():
-                    return
-                continue
-            done, step = step, None
             try:
-                chunk = done.result()
-            except StopAsyncIteration:
-                return
+                chunk = chunks.get_nowait()
+            except asyncio.QueueEmpty:
+                if pump.done():
+                    await pump  # the body's error, if it failed
+                    return
+                getting = asyncio.ensure_future(chunks.get())
+                await asyncio.wait(
+                    (getting, stopping, pump),
+                    timeout=max(0.0, due - time.monotonic()),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if not getting.done():
+                    getting.cancel()
+                    continue
+                chunk = getting.result()
             yield chunk
     finally:
         stopping.cancel()
-        if step is not None and not step.done():
-            step.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await step
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump
+
+
+async def _pump(body: AsyncIterator[str], chunks: asyncio.Queue[str]) -> None:
+    """Move ``body``'s chunks to ``chunks`` as room allows; close it however this ends."""
+    try:
+        async for chunk in body:
+            await chunks.put(chunk)
+    finally:
         aclose = getattr(body, "aclose", None)
         if aclose is not None:
             await aclose()
