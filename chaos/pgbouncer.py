@@ -15,6 +15,8 @@ from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
 
+from chaos.common import free_port
+
 # Fewer server sessions than the library's pool has connections (by default): transactions
 # of one client connection land on different sessions, and clients take turns on each.
 SERVER_SESSIONS = 2
@@ -39,7 +41,7 @@ class PgBouncer:
         self._target = f"host={parts.hostname} port={parts.port or 5432} dbname={self.dbname}"
         self.user = user
         self.server_sessions = server_sessions
-        self.port = _free_port()
+        self.port = free_port()
         self._dir = Path(tempfile.mkdtemp(prefix="agentledger-pgbouncer-"))
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -48,6 +50,19 @@ class PgBouncer:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{self.dbname}"
 
     def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def start(self) -> Self:
+        """Run the pooler (again, after ``stop``: on the same port) once it listens."""
         config = self._dir / "pgbouncer.ini"
         config.write_text(
             "[databases]\n"
@@ -70,30 +85,21 @@ class PgBouncer:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise RuntimeError(f"pgbouncer exited: {self._proc.stderr!r} {self.log()}")
+                err = self._proc.stderr.read().decode() if self._proc.stderr else ""
+                raise RuntimeError(f"pgbouncer exited: {err} {self.log()}")
             with socket.socket() as probe:
                 if probe.connect_ex(("127.0.0.1", self.port)) == 0:
                     return self
             time.sleep(0.05)
         raise RuntimeError(f"pgbouncer did not listen: {self.log()}")
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
+        """Stop the pooler: its clients' connections break."""
         if self._proc is not None:
             self._proc.terminate()
             self._proc.wait(10)
-        shutil.rmtree(self._dir, ignore_errors=True)
+            self._proc = None
 
     def log(self) -> str:
         path = self._dir / "pgbouncer.log"
         return path.read_text() if path.exists() else ""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -181,6 +181,25 @@ def test_a_worker_works_through_the_pooler(ledger: Ledger) -> None:
     assert stats.completed == 20 and sorted(done) == list(range(20))
 
 
+def test_a_pooler_restart_is_an_outage_the_ledger_rides_out(settings: Settings) -> None:
+    """Stopping the pooler breaks every connection through it: calls fail as Unavailable
+    while it is down, and the first one after its return is served."""
+    assert settings.database_url is not None
+    with PgBouncer(settings.database_url, settings.app_role) as restarted:
+        through = settings.with_(
+            app_url=restarted.url, pooler="transaction", pool_timeout=0.5, retry_attempts=2
+        )
+        with Ledger(through, migrate=False) as ledger:
+            events = ledger.tenant(_tenant(ledger)).events
+            events.append("s", "Before", {})
+            restarted.stop()
+            with pytest.raises(Unavailable):
+                events.append("s", "During", {})
+            restarted.start()
+            events.append("s", "After", {})
+            assert [e.type for e in events.read_stream("s")] == ["Before", "After"]
+
+
 def test_leader_locks_need_a_session_url(pooled: Settings, direct_app_url: str) -> None:
     with Ledger(pooled, migrate=False) as ledger:
         with pytest.raises(ConfigError) as refused:
