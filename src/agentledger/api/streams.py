@@ -1,4 +1,5 @@
-"""How many server-sent event streams each API key holds open on this process.
+"""Server-sent event streams: how many each API key holds open on this process, and what
+ends one.
 
 A stream holds no connection of the database's (its wake-ups share one, see
 db/wakeups.py), but each one reads its tenant's log or alerts whenever the tenant writes,
@@ -8,7 +9,8 @@ answered 429; closing one makes room.
 
 A stream never ends by itself, and a server waits for its responses to end before it
 stops: :meth:`OpenStreams.close_all` ends them all when the server begins to stop
-(api/server.py), and their clients reconnect with ``Last-Event-ID``.
+(api/server.py), and their clients reconnect with ``Last-Event-ID``. A stream also ends
+once the key that opened it no longer works (revoked), within ``RECHECK_SECONDS``.
 """
 
 from __future__ import annotations
