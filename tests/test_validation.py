@@ -139,6 +139,17 @@ def test_bad_setting_names_the_key_and_value() -> None:
         Settings.build(pool_max_size=0)
     with pytest.raises(ConfigError, match="database_url"):
         Settings.build(database_url="mysql://x")
+    with pytest.raises(ConfigError) as refused:  # a password is not repeated
+        Settings.build(app_url="mysql://app:s3cret@db:5432/x")
+    assert "s3cret" not in str(refused.value) and "app:***@db" in str(refused.value)
+
+
+def test_a_session_url_goes_with_a_transaction_pooler() -> None:
+    url = "postgresql://app@db:5432/x"
+    assert Settings.build(pooler="transaction", session_url=url).session_url == url
+    with pytest.raises(ConfigError, match="only with pooler=transaction") as refused:
+        Settings.build(session_url=url)
+    assert refused.value.field == "session_url"
 
 
 def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agentledger.errors import ConfigError
@@ -135,6 +143,13 @@ class Settings(BaseSettings):
             raise ValueError("must start with postgresql://")
         return value
 
+    @field_validator("session_url")
+    @classmethod
+    def _session_needs_pooler(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("pooler") != "transaction":
+            raise ValueError("is used only with pooler=transaction (AGENTLEDGER_POOLER)")
+        return value
+
     @field_validator("rate_limit")
     @classmethod
     def _rate_limit(cls, value: str | None) -> str | None:
@@ -194,6 +209,7 @@ def _config_error(exc: ValidationError) -> ConfigError:
     first = exc.errors()[0]
     key = ".".join(str(part) for part in first["loc"]) or "settings"
     env = f"AGENTLEDGER_{key.upper()}"
-    return ConfigError(
-        f"setting {key} ({env}) = {first.get('input')!r} is invalid: {first['msg']}", field=key
-    )
+    value = first.get("input")
+    if isinstance(value, str):  # a URL's password stays out of the message (and the logs)
+        value = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", value)
+    return ConfigError(f"setting {key} ({env}) = {value!r} is invalid: {first['msg']}", field=key)
