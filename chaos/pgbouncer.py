@@ -11,10 +11,10 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit
 
+from agentledger.db.scoped_sync import Scoped
 from chaos.common import free_port
 
 # Fewer server sessions than the library's pool has connections (by default): transactions
@@ -28,7 +28,7 @@ def pgbouncer_binary() -> str:
     return found
 
 
-class PgBouncer:
+class PgBouncer(Scoped):
     """``with PgBouncer(database_url, user) as bouncer: bouncer.url`` -- a pooler in
     transaction mode that logs every client in as ``user`` on the database of
     ``database_url``, through at most ``server_sessions`` server sessions."""
@@ -49,15 +49,10 @@ class PgBouncer:
     def url(self) -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{self.dbname}"
 
-    def __enter__(self) -> Self:
+    def open(self) -> Self:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self.stop()
         shutil.rmtree(self._dir, ignore_errors=True)
 
