@@ -58,6 +58,14 @@ def test_a_key_holds_a_bounded_number_of_streams(
             async with held:
                 for path in ("/v1/events/stream", "/v1/alerts/stream"):
                     assert (await _open(held, client, path, mine)).status_code == 200
+                # Both counted; each channel's connection opens as its stream starts to wait.
+                deadline = time.monotonic() + BOUND
+                while "agentledger_wakeup_connections 2.0" not in (
+                    metrics := (await client.get("/metrics")).text
+                ):
+                    assert time.monotonic() < deadline, metrics[-300:]
+                    await asyncio.sleep(0.05)
+                assert "agentledger_open_streams 2.0" in metrics
                 async with AsyncExitStack() as refused:
                     for path in ("/v1/events/stream", "/v1/alerts/stream"):
                         answer = await _open(refused, client, path, mine)

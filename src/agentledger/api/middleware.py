@@ -57,6 +57,14 @@ class Metrics:
         self.pool_waiting = Gauge(
             "agentledger_pool_waiting", "Requests waiting for a connection", registry=self.registry
         )
+        self.open_streams = Gauge(
+            "agentledger_open_streams", "Event and alert streams open", registry=self.registry
+        )
+        self.wakeup_connections = Gauge(
+            "agentledger_wakeup_connections",
+            "LISTEN connections the open streams share",
+            registry=self.registry,
+        )
 
 
 class RequestContext:

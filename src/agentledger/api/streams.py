@@ -71,6 +71,10 @@ class OpenStreams:
     def holding(self, key_id: str) -> int:
         return self._open.get(key_id, 0)
 
+    def total(self) -> int:
+        """The streams open on this process, every key's."""
+        return sum(self._open.values())
+
     def _release(self, key_id: str) -> None:
         left = self._open.get(key_id, 0) - 1
         if left > 0:

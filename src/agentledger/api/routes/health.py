@@ -54,6 +54,8 @@ async def metrics(request: Request) -> Response:
     m.pool_size.set(stats.get("pool_size", 0))
     m.pool_available.set(stats.get("pool_available", 0))
     m.pool_waiting.set(stats.get("requests_waiting", 0))
+    m.open_streams.set(request.app.state.streams.total())
+    m.wakeup_connections.set(ledger_of(request).db.wakeups.connections())
     spool = ledger_of(request).spool_status()
     if spool is not None:
         m.spool_pending.set(spool.pending)
