@@ -190,3 +190,37 @@ def test_revoking_a_key_ends_its_open_streams(settings: Settings, sync_ledger: L
         assert next(line for line in following if line.startswith("event:")) == (
             "event: StillFollowed"
         )
+
+
+def test_archiving_a_tenant_ends_its_open_streams_cleanly(
+    settings: Settings, sync_ledger: Ledger
+) -> None:
+    """The next read of an archived tenant's stream is refused: the answer, begun as 200,
+    ends (whole, not cut), and the reconnect is the 403 that says why."""
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    sync_ledger.tenants.create(tenant)
+    auth = {
+        "authorization": f"Bearer {sync_ledger.tenant(tenant).keys.create(role='reader').secret}"
+    }
+    with (
+        serve(create_app(settings)) as base,
+        httpx.Client(base_url=base, timeout=BOUND) as http,
+        contextlib.ExitStack() as stack,
+    ):
+        streams = []
+        for path in ("/v1/events/stream", "/v1/alerts/stream"):
+            response = stack.enter_context(http.stream("GET", path, headers=auth))
+            streams.append(response.iter_lines())
+            assert next(streams[-1]).startswith(": following")
+        # What the stream cannot serve is its status, before it begins: a position that is
+        # not in the log is 404 (it used to answer 200 and then break off).
+        missing = http.get("/v1/events/stream", params={"after": 10**9}, headers=auth)
+        assert missing.status_code == 404 and missing.json()["field"] == "after"
+        sync_ledger.tenants.archive(tenant)
+        deadline = time.monotonic() + BOUND
+        for lines in streams:  # httpx raises on an answer cut short
+            for _line in lines:
+                assert time.monotonic() < deadline, "a stream outlived its tenant"
+        refused = http.get("/v1/events/stream", headers=auth)
+        assert refused.status_code == 403
+        assert refused.json()["type"].endswith("/tenant-inactive")

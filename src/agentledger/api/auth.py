@@ -47,12 +47,14 @@ async def principal(request: Request) -> Principal:
 
 def still_allowed(request: Request, who: Principal) -> Callable[[], Awaitable[bool]]:
     """For an answer that lasts (an event stream): whether the key that opened it still
-    works (is not revoked), asked again as it goes."""
+    works (is not revoked, its tenant not archived), asked again as it goes."""
     secret = bearer(request)
 
     async def check() -> bool:
         found = await resolve(request, secret)
-        return found is not None and found.key_id == who.key_id
+        return (
+            found is not None and found.key_id == who.key_id and found.tenant_status != "archived"
+        )
 
     return check
 

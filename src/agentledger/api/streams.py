@@ -10,13 +10,15 @@ answered 429; closing one makes room.
 A stream never ends by itself, and a server waits for its responses to end before it
 stops: :meth:`OpenStreams.close_all` ends them all when the server begins to stop
 (api/server.py), and their clients reconnect with ``Last-Event-ID``. A stream also ends
-once the key that opened it no longer works (revoked), within ``RECHECK_SECONDS``.
+once the key that opened it no longer works (revoked, or its tenant archived), within
+``RECHECK_SECONDS``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -24,7 +26,10 @@ from fastapi import HTTPException
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
+from agentledger.errors import LedgerError
 from agentledger.web.auth import CACHE_SECONDS
+
+log = logging.getLogger(__name__)
 
 # Each event to the client as it is sent: no cache keeps a stream, and a proxy that buffers
 # answers (nginx) passes this one through as it comes.
@@ -107,14 +112,19 @@ def event_stream(
 ) -> StreamingResponse:
     """``body`` as a ``text/event-stream`` answer, holding one of ``key_id``'s streams until
     it ends (429 when the key holds the most it may). ``allowed`` is asked again every
-    ``RECHECK_SECONDS`` while it lasts: a key revoked since ends it, as it ends the key's
-    other requests."""
+    ``RECHECK_SECONDS`` while it lasts: a key revoked since (or its tenant archived) ends it,
+    as it ends the key's other requests."""
     held = streams.hold(key_id)
 
     async def released() -> AsyncIterator[str]:
         try:
             async for chunk in until(streams.closing, body, allowed):
                 yield chunk
+        except LedgerError as exc:
+            # Past its first line an answer's status cannot change: the stream ends, and the
+            # client's reconnect is answered with the error (its tenant archived: 403; the
+            # database down: 503).
+            log.info("an event stream of key %s ended: %s", key_id, exc)
         finally:
             held.release()
 

@@ -27,6 +27,7 @@ class Principal:
     tenant_id: str
     role: str
     key_id: str
+    tenant_status: str = "active"  # archived: its requests are refused when they bind
 
     def can(self, role: str) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
@@ -78,7 +79,12 @@ async def lookup(ledger: AsyncLedger, cache: KeyCache, secret: str) -> Principal
 
 def principal_of(identity: KeyIdentity) -> Principal:
     """The principal a live key's identity makes, whatever presented the key."""
-    return Principal(tenant_id=identity.tenant_id, role=identity.role, key_id=str(identity.key_id))
+    return Principal(
+        tenant_id=identity.tenant_id,
+        role=identity.role,
+        key_id=str(identity.key_id),
+        tenant_status=identity.tenant_status,
+    )
 
 
 def authorize(who: Principal, role: str) -> Principal:

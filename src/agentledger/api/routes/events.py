@@ -122,15 +122,27 @@ async def stream(
     tenant = scope(request, who)
     resume = event_position(request.headers.get("last-event-id"))
     start = resume if resume is not None else (after or 0)
-    follower = tenant.follow(after=start, types=types, poll_interval=request.app.state.sse_poll)
+    # The first page is read before answering, so that what the stream cannot serve (a
+    # position not in the log, a tenant that may not read) is the answer's status.
+    first = await tenant.events.read_all(start, types=types)
+    follower = tenant.follow(
+        after=first[-1].position if first else start,
+        types=types,
+        poll_interval=request.app.state.sse_poll,
+    )
+
+    def sse(event: Event) -> str:
+        data = json.dumps(dataclasses.asdict(event), default=str)
+        return f"id: {event.position}\nevent: {event.type}\ndata: {data}\n\n"
 
     async def gen() -> AsyncIterator[str]:
         async with follower:
             yield ": following the event log\n\n"
+            for event in first:
+                yield sse(event)
             while not await request.is_disconnected():
                 for event in await follower.next_batch(timeout=5.0):
-                    data = json.dumps(dataclasses.asdict(event), default=str)
-                    yield f"id: {event.position}\nevent: {event.type}\ndata: {data}\n\n"
+                    yield sse(event)
                 yield ": keep-alive\n\n"
 
     return event_stream(
