@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import time
 from collections.abc import AsyncIterator
@@ -53,7 +54,7 @@ from agentledger.db.translate import (
 )
 from agentledger.db.waker import Waker
 from agentledger.db.wakeups import AsyncWakeups
-from agentledger.errors import LedgerError, Spooled, Unavailable
+from agentledger.errors import ConfigError, LedgerError, Spooled, Unavailable
 
 T = TypeVar("T")
 log = logging.getLogger("agentledger")
@@ -99,6 +100,7 @@ class AsyncDatabase:
             else None
         )
         self._down_until = 0.0
+        self._pid = os.getpid()  # its connections are this process's alone
         # Through a transaction-mode pooler, each transaction's binding sets these.
         self._carried = transaction_settings(settings)
         self.pool = new_pool(settings, app_conninfo(settings, url), "agentledger")
@@ -135,6 +137,8 @@ class AsyncDatabase:
         self.extensions = frozenset(rows)
 
     async def close(self) -> None:
+        if os.getpid() != self._pid:
+            return  # a forked child's copy: closing would end the parent's sessions
         await self.wakeups.close()
         await asyncio.to_thread(self.waker.close)
         if self.standby is not None:
@@ -149,6 +153,7 @@ class AsyncDatabase:
         moves it to how far the primary's WAL reached, and a read runs on the standby only
         once it has replayed that far (docs/scaling.md).
         """
+        self._check_process()
         if self.standby is not None:
             return await self._routed(op, binding, self.standby, mark)
         if self.spool is not None and op.spoolable:
@@ -324,6 +329,7 @@ class AsyncDatabase:
         Connection failures before the first operation are retried; later ones raise
         Unavailable, and nothing of the block is committed. ``mark`` as for :meth:`run`.
         """
+        self._check_process()
         conn = await self._acquire_bound(binding)
         try:
             session = AsyncSession(conn, binding)
@@ -342,6 +348,15 @@ class AsyncDatabase:
             await self.pool.putconn(conn)
         if mark is not None and self.standby is not None:
             await self._mark(mark)
+
+    def _check_process(self) -> None:
+        """ConfigError in a process forked after this database opened: its connections
+        are the parent's sessions, which two processes cannot share."""
+        if os.getpid() != self._pid:
+            raise ConfigError(
+                f"this ledger was opened in process {self._pid}, which forked this one: "
+                "its connections belong to that process; open a ledger in this process"
+            )
 
     async def _acquire_bound(self, binding: Binding) -> AsyncConnection[DictRow]:
         delay = self.settings.retry_backoff

@@ -11,6 +11,7 @@ when one is configured (db/standby_sync.py, docs/scaling.md).
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections.abc import Iterator
@@ -54,7 +55,7 @@ from agentledger.db.translate import (
 )
 from agentledger.db.waker import Waker
 from agentledger.db.wakeups import Wakeups
-from agentledger.errors import LedgerError, Spooled, Unavailable
+from agentledger.errors import ConfigError, LedgerError, Spooled, Unavailable
 
 T = TypeVar("T")
 log = logging.getLogger("agentledger")
@@ -100,6 +101,7 @@ class Database:
             else None
         )
         self._down_until = 0.0
+        self._pid = os.getpid()  # its connections are this process's alone
         # Through a transaction-mode pooler, each transaction's binding sets these.
         self._carried = transaction_settings(settings)
         self.pool = new_pool(settings, app_conninfo(settings, url), "agentledger")
@@ -134,6 +136,8 @@ class Database:
         self.extensions = frozenset(rows)
 
     def close(self) -> None:
+        if os.getpid() != self._pid:
+            return  # a forked child's copy: closing would end the parent's sessions
         self.wakeups.close()
         self.waker.close()
         if self.standby is not None:
@@ -148,6 +152,7 @@ class Database:
         moves it to how far the primary's WAL reached, and a read runs on the standby only
         once it has replayed that far (docs/scaling.md).
         """
+        self._check_process()
         if self.standby is not None:
             return self._routed(op, binding, self.standby, mark)
         if self.spool is not None and op.spoolable:
@@ -315,6 +320,7 @@ class Database:
         Connection failures before the first operation are retried; later ones raise
         Unavailable, and nothing of the block is committed. ``mark`` as for :meth:`run`.
         """
+        self._check_process()
         conn = self._acquire_bound(binding)
         try:
             session = Session(conn, binding)
@@ -333,6 +339,15 @@ class Database:
             self.pool.putconn(conn)
         if mark is not None and self.standby is not None:
             self._mark(mark)
+
+    def _check_process(self) -> None:
+        """ConfigError in a process forked after this database opened: its connections
+        are the parent's sessions, which two processes cannot share."""
+        if os.getpid() != self._pid:
+            raise ConfigError(
+                f"this ledger was opened in process {self._pid}, which forked this one: "
+                "its connections belong to that process; open a ledger in this process"
+            )
 
     def _acquire_bound(self, binding: Binding) -> Connection[DictRow]:
         delay = self.settings.retry_backoff
