@@ -228,7 +228,8 @@ class AsyncLedger(AsyncScoped):
 
     async def close(self) -> None:
         if self._db is not None:
-            await self.flush_access()
+            if not self._db.forked:  # the counts are the parent's to write
+                await self.flush_access()
             await self._db.close()
             self._db = None
 

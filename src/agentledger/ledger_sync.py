@@ -229,7 +229,8 @@ class Ledger(Scoped):
 
     def close(self) -> None:
         if self._db is not None:
-            self.flush_access()
+            if not self._db.forked:  # the counts are the parent's to write
+                self.flush_access()
             self._db.close()
             self._db = None
 

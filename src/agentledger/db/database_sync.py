@@ -135,8 +135,13 @@ class Database:
         )
         self.extensions = frozenset(rows)
 
+    @property
+    def forked(self) -> bool:
+        """Whether this is a forked child's copy (see :meth:`_check_process`)."""
+        return os.getpid() != self._pid
+
     def close(self) -> None:
-        if os.getpid() != self._pid:
+        if self.forked:
             return  # a forked child's copy: closing would end the parent's sessions
         self.wakeups.close()
         self.waker.close()
@@ -343,7 +348,7 @@ class Database:
     def _check_process(self) -> None:
         """ConfigError in a process forked after this database opened: its connections
         are the parent's sessions, which two processes cannot share."""
-        if os.getpid() != self._pid:
+        if self.forked:
             raise ConfigError(
                 f"this ledger was opened in process {self._pid}, which forked this one: "
                 "its connections belong to that process; open a ledger in this process"
