@@ -54,7 +54,7 @@ def test_a_ledger_opened_before_a_fork_refuses_the_child(sync_ledger: Ledger) ->
     answer = answers.get(timeout=10)
     assert answer.startswith("refused: this ledger was opened in process"), answer
     assert child.exitcode == 0
-    assert _app_sessions(sync_ledger) == sessions  # none ended under the parent
+    assert sessions <= _app_sessions(sync_ledger)  # none ended under the parent (it may open more)
     events.append("s", "After", {})
     assert [e.type for e in events.read_stream("s")] == ["Before", "After"]
 
