@@ -47,11 +47,7 @@ from agentledger.db.pool_async import new_pool, why_unreachable
 from agentledger.db.spool import Spool
 from agentledger.db.standby_async import AsyncStandby
 from agentledger.db.statements import Gen, Op
-from agentledger.db.translate import (
-    is_connection_failure,
-    is_driver_error,
-    translate,
-)
+from agentledger.db.translate import is_connection_failure, is_driver_error, translate
 from agentledger.db.waker import Waker
 from agentledger.db.wakeups import AsyncWakeups
 from agentledger.errors import ConfigError, LedgerError, Spooled, Unavailable
@@ -103,7 +99,8 @@ class AsyncDatabase:
         self._pid = os.getpid()  # its connections are this process's alone
         # Through a transaction-mode pooler, each transaction's binding sets these.
         self._carried = transaction_settings(settings)
-        self.pool = new_pool(settings, app_conninfo(settings, url), "agentledger")
+        self.conninfo = app_conninfo(settings, url)
+        self.pool = new_pool(settings, self.conninfo, "agentledger")
         # Listeners of what a transaction wrote for are woken once it committed.
         self.waker = Waker(settings, url)
         # Followers' wake-ups: one LISTEN connection per channel for the process (async).
@@ -123,9 +120,7 @@ class AsyncDatabase:
             await self.probe_extensions()
         except Unavailable as exc:
             if self.spool is None:
-                cause = await why_unreachable(
-                    self.settings, app_conninfo(self.settings, self.url), exc
-                )
+                cause = await why_unreachable(self.settings, self.conninfo, exc)
                 await self.close()  # its pools would go on trying to connect
                 raise cause from exc
             log.warning("PostgreSQL is unavailable; writes will wait in %s", self.spool.directory)

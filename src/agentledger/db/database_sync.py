@@ -48,11 +48,7 @@ from agentledger.db.pool_sync import new_pool, why_unreachable
 from agentledger.db.spool import Spool
 from agentledger.db.standby_sync import Standby
 from agentledger.db.statements import Gen, Op
-from agentledger.db.translate import (
-    is_connection_failure,
-    is_driver_error,
-    translate,
-)
+from agentledger.db.translate import is_connection_failure, is_driver_error, translate
 from agentledger.db.waker import Waker
 from agentledger.db.wakeups import Wakeups
 from agentledger.errors import ConfigError, LedgerError, Spooled, Unavailable
@@ -104,7 +100,8 @@ class Database:
         self._pid = os.getpid()  # its connections are this process's alone
         # Through a transaction-mode pooler, each transaction's binding sets these.
         self._carried = transaction_settings(settings)
-        self.pool = new_pool(settings, app_conninfo(settings, url), "agentledger")
+        self.conninfo = app_conninfo(settings, url)
+        self.pool = new_pool(settings, self.conninfo, "agentledger")
         # Listeners of what a transaction wrote for are woken once it committed.
         self.waker = Waker(settings, url)
         # Followers' wake-ups: one LISTEN connection per channel for the process (async).
@@ -124,7 +121,7 @@ class Database:
             self.probe_extensions()
         except Unavailable as exc:
             if self.spool is None:
-                cause = why_unreachable(self.settings, app_conninfo(self.settings, self.url), exc)
+                cause = why_unreachable(self.settings, self.conninfo, exc)
                 self.close()  # its pools would go on trying to connect
                 raise cause from exc
             log.warning("PostgreSQL is unavailable; writes will wait in %s", self.spool.directory)

@@ -42,13 +42,18 @@ class AsyncWakeups:
         self._settings = settings
         self._url = url
         self._channels: dict[str, _Channel] = {}
+        # False through a transaction-mode pooler with no ``session_url``: no wake-ups
+        # come, and subscribers only poll.
+        self.listening = session_conninfo(settings, url) is not None
 
     def subscribe(self, channel: str, tenant: str | None = None) -> AsyncSubscription:
         """A subscriber's view of ``channel`` (open it, then ``wait``): woken by ``tenant``'s
         notifications only, or by every one when None."""
         shared = self._channels.get(channel)
         if shared is None:
-            shared = self._channels[channel] = _Channel(self._settings, self._url, channel)
+            shared = self._channels[channel] = _Channel(
+                self._settings, self._url, channel, listening=self.listening
+            )
         return AsyncSubscription(shared, tenant)
 
     async def close(self) -> None:
@@ -59,12 +64,6 @@ class AsyncWakeups:
     def connections(self) -> int:
         """How many shared connections are open now."""
         return sum(1 for c in self._channels.values() if c.listener is not None)
-
-    @property
-    def listening(self) -> bool:
-        """False through a transaction-mode pooler with no ``session_url``: no wake-ups
-        come, and subscribers only poll."""
-        return session_conninfo(self._settings, self._url) is not None
 
 
 class AsyncSubscription(AsyncScoped):
@@ -97,11 +96,11 @@ class AsyncSubscription(AsyncScoped):
 class _Channel:
     """One channel's connection and its subscribers' flags."""
 
-    def __init__(self, settings: Settings, url: str, channel: str) -> None:
+    def __init__(self, settings: Settings, url: str, channel: str, *, listening: bool) -> None:
         self._settings = settings
         self._url = url
         self.channel = channel
-        self.listening = session_conninfo(settings, url) is not None
+        self.listening = listening
         self._flags: dict[asyncio.Event, str | None] = {}  # each subscriber's tenant
         self._lock = asyncio.Lock()
         self.listener: AsyncListener | None = None
