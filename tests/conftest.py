@@ -156,6 +156,22 @@ def tenant_id(ledger: Ledger) -> str:
     return tid
 
 
+# The sample application's revisions: a tenant table of its own (``app_sample.notes``).
+APP_SPEC = "tests.app_sample.migrations"
+
+
+@pytest.fixture(scope="module")
+def app_settings(settings: Settings) -> Settings:
+    """The module's database, with the sample application registered."""
+    return settings.with_(migrations=(APP_SPEC,), pool_max_size=4)
+
+
+@pytest.fixture(scope="module")
+def app_sync(app_settings: Settings) -> Iterator[Ledger]:
+    with Ledger(app_settings) as ledger:  # opening applies the application's revisions
+        yield ledger
+
+
 @pytest.fixture
 def app_url(settings: Settings) -> str:
     """Connect as the application role (RLS applies), like the library does."""

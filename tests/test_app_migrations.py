@@ -33,11 +33,11 @@ from agentledger.cli import common
 from agentledger.db import migrate
 from agentledger.db.app_migrations import ENTRY_POINT_GROUP, registered
 from agentledger.migrations import tenant_table_sql
-from tests.conftest import clone_database, drop_database
+from tests.conftest import APP_SPEC, clone_database, drop_database
 from tests.faces import AsyncFace
 from tests.http_server import client, serve
 
-SPEC = "tests.app_sample.migrations"
+SPEC = APP_SPEC
 APP = (Path(tests.app_sample.migrations.__path__[0]).resolve(),)
 APP_REVISIONS = ("app_sample_0001", "app_sample_0002")
 NOTES = "app_sample.notes"
@@ -49,18 +49,6 @@ def fresh_url(server_url: str, template_url: str) -> Iterator[str]:
     url = clone_database(server_url, template_url, "app_migrations_fresh")
     yield url
     drop_database(server_url, url)
-
-
-@pytest.fixture(scope="module")
-def app_settings(settings: Settings) -> Settings:
-    """The module's database, with the sample application registered."""
-    return settings.with_(migrations=(SPEC,), pool_max_size=4)
-
-
-@pytest.fixture(scope="module")
-def app_sync(app_settings: Settings) -> Iterator[Ledger]:
-    with Ledger(app_settings) as ledger:  # opening applies the application's revisions
-        yield ledger
 
 
 @pytest.fixture(scope="module")

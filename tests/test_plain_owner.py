@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from agentledger import Ledger, Settings
+from agentledger import Ledger, NotFound, Settings
 from agentledger.api import create_app
 from agentledger.db import migrate
 from tests.conftest import with_database
@@ -148,6 +148,30 @@ def test_every_module_works_for_its_tenant_only(plain_settings: Settings) -> Non
         assert not {e.stream for e in log} & {f"case:{made[theirs]['case']}"}
         claimed = ledger.platform_tasks.claim("work", limit=10)
         assert sorted(t.tenant_id for t in claimed) == sorted([mine, theirs])
+
+
+def test_a_tenant_is_purged_under_the_forced_policies(plain_settings: Settings) -> None:
+    """The purge deletes as the owner, which the tables' policies hold like anyone."""
+    with Ledger(plain_settings, migrate=False) as ledger:
+        gone, kept = (f"t-{uuid.uuid4().hex[:8]}" for _ in range(2))
+        for tid in (gone, kept):
+            ledger.tenants.create(tid)
+            scope = ledger.tenant(tid)
+            scope.memory.upsert("note", "Zelda Quinn")
+            scope.cases.define_kind("bug", ["open", "closed"], transitions={"open": ["closed"]})
+            scope.cases.create("bug", "renewal fails")
+            scope.keys.create(role="reader")
+        held = ledger.tenants.rows(kept)
+        assert ledger.tenants.rows(gone) == held and held["agentledger.events"] == 1
+        ledger.tenants.archive(gone)
+        deleted = ledger.tenants.purge(gone).deleted
+        # Deleting the case records its tally's delta, deleted next.
+        deltas = "agentledger.case_tally_deltas"
+        assert deleted.pop(deltas) == held[deltas] + 1
+        assert deleted == {t: n for t, n in held.items() if t != deltas}
+        with pytest.raises(NotFound):
+            ledger.tenants.get(gone)
+        assert ledger.tenants.rows(kept) == held
 
 
 def test_migrating_gives_the_app_role_its_configured_password(

@@ -77,7 +77,7 @@ from agentledger.sessions import (
     SessionSummary,
 )
 from agentledger.tasks import NewTask, Outcome, QueueDepth, QueueStats, Settled, Task
-from agentledger.tenants import ApiKey, CreatedKey, KeyIdentity, SignIn, Tenant
+from agentledger.tenants import ApiKey, CreatedKey, KeyIdentity, PurgeResult, SignIn, Tenant
 
 __version__ = "0.1.0"
 
@@ -141,6 +141,7 @@ __all__ = [
     "Outcome",
     "PathStep",
     "PermissionDenied",
+    "PurgeResult",
     "QueryTimeout",
     "QueueDepth",
     "QueueStats",

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.progress import Progress
 from rich.table import Table
 
 from agentledger.cli import common
 
 tenant_app = typer.Typer(
-    help="Tenants: create, list, suspend, activate, archive.", no_args_is_help=True
+    help="Tenants: create, list, suspend, activate, archive, purge.", no_args_is_help=True
 )
 key_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 
@@ -55,6 +56,47 @@ def tenant_activate(tenant_id: str) -> None:
 def tenant_archive(tenant_id: str) -> None:
     """Archived tenants can neither read nor write."""
     _transition("archive", tenant_id)
+
+
+@tenant_app.command("purge")
+def tenant_purge(
+    tenant_id: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Delete without asking.")] = False,
+    batch_size: Annotated[
+        int, typer.Option(help="Rows deleted per transaction.", min=1, max=100_000)
+    ] = 1000,
+) -> None:
+    """Delete an archived tenant and every row it holds, in every table. Irreversible."""
+    with common.open_ledger() as ledger:
+        tenant = ledger.tenants.get(tenant_id)
+        if tenant.status != "archived":
+            common.err.print(
+                f"[red]error:[/] tenant {tenant.id} is {tenant.status}: archive it before "
+                f"purging (agentledger tenant archive {tenant.id})"
+            )
+            raise typer.Exit(1)
+        held = ledger.tenants.rows(tenant_id)
+        table = Table("table", "rows")
+        for name, count in held.items():
+            table.add_row(name, f"{count:,}")
+        common.out.print(table)
+        total = sum(held.values())
+        if not yes and not typer.confirm(
+            f"Delete these {total:,} rows and tenant {tenant_id}?", default=False
+        ):
+            common.out.print("nothing deleted")
+            raise typer.Exit(1)
+        with Progress(console=common.out) as bar:
+            task = bar.add_task(f"purging {tenant_id}", total=total)
+            result = ledger.tenants.purge(
+                tenant_id,
+                batch_size=batch_size,
+                progress=lambda _table, count: bar.advance(task, count),
+            )
+    rows = "row" if result.total == 1 else "rows"
+    common.out.print(
+        f"purged tenant [bold]{tenant_id}[/]: {result.total:,} {rows} in {result.batches} batches"
+    )
 
 
 @key_app.command("create")

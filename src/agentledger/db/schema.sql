@@ -4959,6 +4959,61 @@ CREATE FUNCTION agentledger.memory_tsvector(p_config text, p_name text, p_summar
 $$;
 
 --
+-- Name: purge_tenant_v1(text, integer); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.purge_tenant_v1(p_tenant text, p_batch integer) RETURNS TABLE(table_name text, deleted bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+    DECLARE
+        v_status text;
+        v_relation regclass;
+        v_count bigint;
+        v_bound text := current_setting('agentledger.tenant_id', true);
+    BEGIN
+        IF NOT agentledger.is_platform() THEN
+            RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+                MESSAGE = 'a tenant is purged only through the platform scope';
+        END IF;
+        IF p_batch IS NULL OR p_batch < 1 THEN
+            RAISE EXCEPTION USING ERRCODE = 'ALII0', COLUMN = 'batch_size',
+                MESSAGE = 'batch_size must be a positive number of rows';
+        END IF;
+        -- Bound to the tenant for this call, so the tables' tenant policies admit its rows.
+        PERFORM set_config('agentledger.tenant_id', p_tenant, true);
+        -- Locked: an activation waits for this batch, and the next call sees it.
+        SELECT t.status INTO v_status FROM agentledger.tenants t WHERE t.id = p_tenant
+            FOR UPDATE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = 'ALNF0', COLUMN = 'id',
+                MESSAGE = 'tenant ' || quote_literal(p_tenant) || ' does not exist';
+        END IF;
+        IF v_status <> 'archived' THEN
+            RAISE EXCEPTION USING ERRCODE = 'ALIT0', COLUMN = 'id',
+                MESSAGE = 'tenant ' || quote_literal(p_tenant) || ' is ' || v_status
+                    || ': archive it before purging';
+        END IF;
+        FOREACH v_relation IN ARRAY agentledger.tenant_tables_v1() LOOP
+            -- The relation's name comes from the catalog, quoted by regclass's output.
+            EXECUTE 'DELETE FROM ' || v_relation::text
+                || ' WHERE tenant_id = $1 AND ctid = ANY (ARRAY(SELECT ctid FROM '
+                || v_relation::text || ' WHERE tenant_id = $1 LIMIT $2))'
+                USING p_tenant, p_batch;
+            GET DIAGNOSTICS v_count = ROW_COUNT;
+            IF v_count > 0 THEN
+                PERFORM set_config('agentledger.tenant_id', coalesce(v_bound, ''), true);
+                RETURN QUERY SELECT v_relation::text, v_count;
+                RETURN;
+            END IF;
+        END LOOP;
+        DELETE FROM agentledger.tenants WHERE id = p_tenant;
+        PERFORM set_config('agentledger.tenant_id', coalesce(v_bound, ''), true);
+        RETURN QUERY SELECT 'agentledger.tenants'::text, 1::bigint;
+    END
+    $_$;
+
+--
 -- Name: read_events_v1(bigint, text[], integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -5868,6 +5923,91 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+--
+-- Name: tenant_rows_v1(text); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.tenant_rows_v1(p_tenant text) RETURNS TABLE(table_name text, row_count bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+    DECLARE
+        v_relation regclass;
+        v_bound text := current_setting('agentledger.tenant_id', true);
+    BEGIN
+        IF NOT agentledger.is_platform() THEN
+            RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+                MESSAGE = 'tenants'' rows are counted only through the platform scope';
+        END IF;
+        PERFORM set_config('agentledger.tenant_id', p_tenant, true);
+        PERFORM 1 FROM agentledger.tenants t WHERE t.id = p_tenant;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION USING ERRCODE = 'ALNF0', COLUMN = 'id',
+                MESSAGE = 'tenant ' || quote_literal(p_tenant) || ' does not exist';
+        END IF;
+        FOREACH v_relation IN ARRAY agentledger.tenant_tables_v1() LOOP
+            table_name := v_relation::text;
+            EXECUTE 'SELECT count(*) FROM ' || v_relation::text || ' WHERE tenant_id = $1'
+                INTO row_count USING p_tenant;
+            RETURN NEXT;
+        END LOOP;
+        PERFORM set_config('agentledger.tenant_id', coalesce(v_bound, ''), true);
+    END
+    $_$;
+
+--
+-- Name: tenant_tables_v1(); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.tenant_tables_v1() RETURNS regclass[]
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+        WITH RECURSIVE app AS (
+            SELECT DISTINCT c.conrelid AS relation
+            FROM pg_constraint c
+            JOIN pg_class r ON r.oid = c.conrelid
+            WHERE c.contype = 'f' AND c.confrelid = 'agentledger.tenants'::regclass
+              AND c.conparentid = 0
+              AND r.relnamespace <> 'agentledger'::regnamespace
+              AND EXISTS (
+                  SELECT 1 FROM pg_attribute a
+                  WHERE a.attrelid = c.conrelid AND a.attname = 'tenant_id'
+                    AND NOT a.attisdropped)
+        ), depth (relation, depth) AS (
+            SELECT relation, 0 FROM app
+            UNION ALL
+            -- A table that references another one of the application's is emptied first.
+            SELECT f.conrelid, d.depth + 1
+            FROM depth d
+            JOIN pg_constraint f ON f.contype = 'f' AND f.confrelid = d.relation
+            WHERE f.conrelid IN (SELECT relation FROM app) AND f.conrelid <> f.confrelid
+              AND d.depth < 32
+        ), core (name, ord) AS (
+            SELECT name, ord FROM unnest(ARRAY[
+                'sign_ins', 'api_keys',
+                'alert_requests', 'alerts', 'decisions', 'runs', 'agents',
+                'case_blocks', 'case_links', 'cases', 'case_tally_deltas', 'case_tallies',
+                'case_transitions', 'case_statuses', 'case_kinds',
+                'catalog_versions', 'catalog_documents', 'catalog_schemas',
+                'checkpoint_writes', 'checkpoint_blobs', 'checkpoints',
+                'entity_expiry', 'memory_relationships', 'memory_vectors', 'memory_entities',
+                'memory_name_terms', 'memory_spaces', 'memory_kind_languages',
+                'memory_vocabularies', 'memory_settings',
+                'session_artifact_segments', 'session_artifacts',
+                'session_chunk_segments', 'session_chunks', 'sessions',
+                'tasks', 'task_archive', 'event_checkpoints', 'events'
+            ]) WITH ORDINALITY AS t (name, ord)
+        )
+        SELECT array_agg(relation ORDER BY grp, depth DESC, ord, relation::text)
+        FROM (
+            SELECT relation, 0 AS grp, max(depth) AS depth, 0::bigint AS ord
+            FROM depth GROUP BY relation
+            UNION ALL
+            SELECT ('agentledger.' || name)::regclass, 1, 0, ord FROM core
+        ) t
+    $$;
 
 --
 -- Name: tenants_keep_events(); Type: FUNCTION; Schema: agentledger
@@ -10246,6 +10386,13 @@ REVOKE ALL ON FUNCTION agentledger.memory_text_configs_v1(p_kinds text[]) FROM P
 REVOKE ALL ON FUNCTION agentledger.memory_tsquery_v1(p_configs text[], p_query text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION purge_tenant_v1(p_tenant text, p_batch integer); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.purge_tenant_v1(p_tenant text, p_batch integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.purge_tenant_v1(p_tenant text, p_batch integer) TO agentledger_app;
+
+--
 -- Name: FUNCTION read_events_v1(p_after bigint, p_types text[], p_limit integer); Type: ACL; Schema: agentledger
 --
 
@@ -10355,6 +10502,19 @@ GRANT ALL ON FUNCTION agentledger.sign_out(p_tenant text, p_token_hash bytea) TO
 
 REVOKE ALL ON FUNCTION agentledger.signed_in(p_tenant text, p_token_hash bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION agentledger.signed_in(p_tenant text, p_token_hash bytea) TO agentledger_app;
+
+--
+-- Name: FUNCTION tenant_rows_v1(p_tenant text); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.tenant_rows_v1(p_tenant text) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.tenant_rows_v1(p_tenant text) TO agentledger_app;
+
+--
+-- Name: FUNCTION tenant_tables_v1(); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.tenant_tables_v1() FROM PUBLIC;
 
 --
 -- Name: TABLE agents; Type: ACL; Schema: agentledger

@@ -4,6 +4,7 @@ from agentledger.tenants.records import (
     ApiKey as ApiKey,
     CreatedKey as CreatedKey,
     KeyIdentity as KeyIdentity,
+    PurgeResult as PurgeResult,
     SignIn as SignIn,
     Tenant as Tenant,
 )

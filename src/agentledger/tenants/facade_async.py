@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from agentledger.db.binding import Binding
 from agentledger.db.database_async import AsyncDatabase
 from agentledger.db.facade_async import AsyncFacade
 from agentledger.db.forward import forward_async
+from agentledger.errors import NotFound
 from agentledger.tenants import ops
-from agentledger.tenants.records import KeyIdentity, SignIn, Tenant
+from agentledger.tenants.records import KeyIdentity, PurgeResult, SignIn, Tenant
 
 PLATFORM = Binding.platform()
 
@@ -49,6 +51,47 @@ class AsyncTenants:
 
     async def activate(self, id: str) -> Tenant:
         return await self._db.run(ops.transition(id, "activate"), PLATFORM)
+
+    async def rows(self, id: str) -> dict[str, int]:
+        """How many rows the tenant holds per table (schema-qualified names, the
+        application's own tables included), tables holding none left out: what ``purge``
+        would delete."""
+        return await self._db.run(ops.rows(id), PLATFORM)
+
+    async def purge(
+        self,
+        id: str,
+        *,
+        batch_size: int = 1000,
+        progress: Callable[[str, int], object] | None = None,
+    ) -> PurgeResult:
+        """Delete an archived tenant: every row it holds in every table (the event log and
+        decisions too, which nothing else deletes; the application's own tenant tables
+        first), then the tenant, its keys and reporting grants. Irreversible.
+
+        Works in batches of ``batch_size`` rows, each its own short transaction, so a
+        large tenant never holds a long lock; ``progress(table, count)`` is called after
+        each. The tenant must be archived (IllegalTransition naming its status; checked on
+        every batch, so an activation stops a purge midway, keeping what is left);
+        NotFound when it does not exist. Interrupted, it is resumed by calling it again."""
+        deleted: dict[str, int] = {}
+        batches = 0
+        while True:
+            try:
+                table, count = await self._db.run(
+                    ops.purge_batch(id, batch_size=batch_size), PLATFORM
+                )
+            except NotFound:
+                if not batches:
+                    raise
+                # The batch that deleted the tenant was retried after its answer was lost.
+                table, count = ops.TENANTS_TABLE, 1
+            batches += 1
+            if table == ops.TENANTS_TABLE:
+                return PurgeResult(tenant_id=id, deleted=deleted, batches=batches)
+            deleted[table] = deleted.get(table, 0) + count
+            if progress is not None:
+                progress(table, count)
 
     async def authenticate(self, secret: str) -> KeyIdentity | None:
         """The tenant and role of a live API key, or None."""

@@ -94,6 +94,31 @@ def transition(id: str, action: str) -> Gen[Tenant]:
     return from_row(Tenant, row)
 
 
+# What the purge function names when it has deleted the tenant itself.
+TENANTS_TABLE = "agentledger.tenants"
+MAX_PURGE_BATCH = 100_000
+
+
+@operation(idempotent=True)
+def purge_batch(id: str, *, batch_size: int = 1000) -> Gen[tuple[str, int]]:
+    """Delete up to ``batch_size`` of an archived tenant's rows from one table: that table
+    and the count, or (TENANTS_TABLE, 1) when it held none and the tenant itself is gone.
+    Repeatable: a retry deletes the next batch."""
+    row = yield Q.purge_tenant.one(
+        id=check_tenant_id(id),
+        batch=v.integer("batch_size", batch_size, low=1, high=MAX_PURGE_BATCH),
+    )
+    return row["table_name"], row["deleted"]
+
+
+@operation(writes=False, standby=False)
+def rows(id: str) -> Gen[dict[str, int]]:
+    """How many rows the tenant holds per table (schema-qualified), tables holding none left
+    out: what a purge would delete."""
+    found_rows = yield Q.tenant_rows.all(id=check_tenant_id(id))
+    return {r["table_name"]: r["row_count"] for r in found_rows if r["row_count"]}
+
+
 @operation()
 def create_key(*, role: str, name: str = "") -> Gen[CreatedKey]:
     """A new API key for the bound tenant, for role admin, writer or reader; its secret is returned

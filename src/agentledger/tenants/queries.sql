@@ -59,3 +59,11 @@ SELECT * FROM agentledger.signed_in(%(tenant)s, %(token_hash)s)
 -- name: sign_out
 -- End a console sign-in; whether there was one.
 SELECT agentledger.sign_out(%(tenant)s, %(token_hash)s)
+
+-- name: purge_tenant
+-- Delete one batch of an archived tenant's rows, or the tenant once it holds none.
+SELECT * FROM agentledger.purge_tenant_v1(%(id)s, %(batch)s)
+
+-- name: tenant_rows
+-- How many rows a tenant holds in each of its tables.
+SELECT * FROM agentledger.tenant_rows_v1(%(id)s)

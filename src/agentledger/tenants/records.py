@@ -33,6 +33,20 @@ class Tenant:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class PurgeResult:
+    """What a purge deleted: rows per table (schema-qualified), in the transactions of
+    ``batches`` calls; the tenant itself is gone."""
+
+    tenant_id: str
+    deleted: dict[str, int]
+    batches: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.deleted.values())
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ApiKey:
     id: UUID
     tenant_id: str

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from agentledger.api.auth import PlatformAdmin
 from agentledger.api.pagination import Limit, cursor_text, page
 from agentledger.api.schemas import KeyIn, Page, TenantIn
-from agentledger.tenants.records import CreatedKey, Tenant, TenantStatus
+from agentledger.tenants.records import CreatedKey, PurgeResult, Tenant, TenantStatus
 from agentledger.web.auth import ledger_of
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants (platform admin)"])
@@ -36,6 +36,21 @@ async def list_tenants(
 @router.get("/{tenant_id}", response_model=Tenant, summary="One tenant")
 async def get_tenant(tenant_id: str, request: Request, _: PlatformAdmin) -> object:
     return await ledger_of(request).tenants.get(tenant_id)
+
+
+@router.delete(
+    "/{tenant_id}",
+    response_model=PurgeResult,
+    summary="Purge an archived tenant: every row it holds, then the tenant (irreversible)",
+    responses={409: {"description": "The tenant is not archived"}},
+)
+async def purge_tenant(
+    tenant_id: str,
+    request: Request,
+    _: PlatformAdmin,
+    batch_size: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+) -> object:
+    return await ledger_of(request).tenants.purge(tenant_id, batch_size=batch_size)
 
 
 @router.post(
