@@ -9,6 +9,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from agentledger.cli import common
+from agentledger.tenants.records import MAX_PURGE_BATCH, PURGE_BATCH
 
 tenant_app = typer.Typer(
     help="Tenants: create, list, suspend, activate, archive, purge.", no_args_is_help=True
@@ -63,8 +64,8 @@ def tenant_purge(
     tenant_id: str,
     yes: Annotated[bool, typer.Option("--yes", help="Delete without asking.")] = False,
     batch_size: Annotated[
-        int, typer.Option(help="Rows deleted per transaction.", min=1, max=100_000)
-    ] = 1000,
+        int, typer.Option(help="Rows deleted per transaction.", min=1, max=MAX_PURGE_BATCH)
+    ] = PURGE_BATCH,
 ) -> None:
     """Delete an archived tenant and every row it holds, in every table. Irreversible."""
     with common.open_ledger() as ledger:

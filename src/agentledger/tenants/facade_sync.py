@@ -14,7 +14,7 @@ from agentledger.db.facade_sync import Facade
 from agentledger.db.forward import forward_sync
 from agentledger.errors import NotFound
 from agentledger.tenants import ops
-from agentledger.tenants.records import KeyIdentity, PurgeResult, SignIn, Tenant
+from agentledger.tenants.records import PURGE_BATCH, KeyIdentity, PurgeResult, SignIn, Tenant
 
 PLATFORM = Binding.platform()
 
@@ -62,7 +62,7 @@ class Tenants:
         self,
         id: str,
         *,
-        batch_size: int = 1000,
+        batch_size: int = PURGE_BATCH,
         progress: Callable[[str, int], object] | None = None,
     ) -> PurgeResult:
         """Delete an archived tenant: every row it holds in every table (the event log and

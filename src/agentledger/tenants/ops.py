@@ -14,6 +14,8 @@ from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.records import found, from_row
 from agentledger.tenants.records import (
     KEY_ROLES,
+    MAX_PURGE_BATCH,
+    PURGE_BATCH,
     TENANT_LIFECYCLE,
     ApiKey,
     CreatedKey,
@@ -96,11 +98,10 @@ def transition(id: str, action: str) -> Gen[Tenant]:
 
 # What the purge function names when it has deleted the tenant itself.
 TENANTS_TABLE = "agentledger.tenants"
-MAX_PURGE_BATCH = 100_000
 
 
 @operation(idempotent=True)
-def purge_batch(id: str, *, batch_size: int = 1000) -> Gen[tuple[str, int]]:
+def purge_batch(id: str, *, batch_size: int = PURGE_BATCH) -> Gen[tuple[str, int]]:
     """Delete up to ``batch_size`` of an archived tenant's rows from one table: that table
     and the count, or (TENANTS_TABLE, 1) when it held none and the tenant itself is gone.
     Repeatable: a retry deletes the next batch."""

@@ -18,6 +18,9 @@ TENANT_LIFECYCLE = Lifecycle(
     },
 )
 KEY_ROLES = ("admin", "writer", "reader")
+# Rows a purge deletes per transaction by default (a batch of events takes tens of ms).
+PURGE_BATCH = 10_000
+MAX_PURGE_BATCH = 100_000
 # TENANT_LIFECYCLE's states, as a type for the API schema (a test holds them equal).
 TenantStatus = Literal["active", "suspended", "archived"]
 

@@ -9,7 +9,14 @@ from fastapi import APIRouter, Query, Request
 from agentledger.api.auth import PlatformAdmin
 from agentledger.api.pagination import Limit, cursor_text, page
 from agentledger.api.schemas import KeyIn, Page, TenantIn
-from agentledger.tenants.records import CreatedKey, PurgeResult, Tenant, TenantStatus
+from agentledger.tenants.records import (
+    MAX_PURGE_BATCH,
+    PURGE_BATCH,
+    CreatedKey,
+    PurgeResult,
+    Tenant,
+    TenantStatus,
+)
 from agentledger.web.auth import ledger_of
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants (platform admin)"])
@@ -48,7 +55,7 @@ async def purge_tenant(
     tenant_id: str,
     request: Request,
     _: PlatformAdmin,
-    batch_size: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+    batch_size: Annotated[int, Query(ge=1, le=MAX_PURGE_BATCH)] = PURGE_BATCH,
 ) -> object:
     return await ledger_of(request).tenants.purge(tenant_id, batch_size=batch_size)
 
