@@ -25,6 +25,12 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = Field(default=None, examples=["eyJpZCI6ImFjbWUifQ"])
 
 
+class Purged(BaseModel):
+    """How many rows a bulk deletion removed."""
+
+    deleted: int
+
+
 class TenantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$", examples=["acme"])

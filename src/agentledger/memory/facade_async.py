@@ -12,6 +12,7 @@ from uuid import UUID
 
 from agentledger import validation as v
 from agentledger.db.database_async import AsyncRunner
+from agentledger.db.facade_async import drain_async
 from agentledger.db.forward import forward_async
 from agentledger.db.statements import Op
 from agentledger.errors import InvalidInput, LedgerError
@@ -318,21 +319,34 @@ class AsyncMemory(AsyncJobs):
         other transactions hold, so the table is never locked; a skipped row waits for the
         next pass. Inside ``transaction()`` all batches share that transaction.
         """
-        affected = batches = 0
-        while True:
-            count = await self._run(
-                ops.retention_batch(
-                    action=action,
-                    older_than_days=older_than_days,
-                    below_relevance=below_relevance,
-                    user=user,
-                    batch_size=batch_size,
-                )
-            )
-            affected += count
-            batches += 1
-            if count < batch_size:
-                return RetentionResult(action=action, affected=affected, batches=batches)
+        affected, batches = await drain_async(
+            self._run,
+            lambda: ops.retention_batch(
+                action=action,
+                older_than_days=older_than_days,
+                below_relevance=below_relevance,
+                user=user,
+                batch_size=batch_size,
+            ),
+            batch_size,
+        )
+        return RetentionResult(action=action, affected=affected, batches=batches)
+
+    async def forget_user(self, user: str, *, batch_size: int = 1000) -> int:
+        """Delete every entity ``user`` owns, its own and those it shared, with their
+        relationships (edges from other entities to them too), vectors in every space and
+        expiry; how many entities. For a user who leaves or asks to be forgotten.
+
+        Works in batches of ``batch_size``, each its own short transaction that waits for
+        rows other transactions hold, so none is left behind; an entity the user's agents
+        write meanwhile may outlive it (stop them first). Words of the deleted names stay
+        in the tenant's fuzzy-name dictionary, tied to no entity or user. Inside
+        ``transaction()`` all batches share that transaction.
+        """
+        deleted, _ = await drain_async(
+            self._run, lambda: ops.forget_user_batch(user, batch_size=batch_size), batch_size
+        )
+        return deleted
 
     stats = forward_async(ops.stats)
 

@@ -351,6 +351,17 @@ def retention_batch(
     return count
 
 
+@operation(idempotent=True)
+def forget_user_batch(user: str, *, batch_size: int) -> Gen[int]:
+    """Delete one batch of ``user``'s own entities; the façade loops until a short batch."""
+    if user is None:
+        raise InvalidInput("user must name the user whose memory is deleted", field="user")
+    count: int = yield Q.forget_user_batch.rowcount(
+        user=filters.user_id(user), batch=v.integer("batch_size", batch_size, low=1, high=MAX_BATCH)
+    )
+    return count
+
+
 @operation(writes=False)
 def stats(*, user: str | None = None) -> Gen[MemoryStats]:
     """Counts by kind and status, relationships, last activity: the tenant's, or one user's own

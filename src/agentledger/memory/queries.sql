@@ -402,6 +402,17 @@ WITH victims AS (
 DELETE FROM agentledger.memory_entities AS e USING victims v
 WHERE e.tenant_id = v.tenant_id AND e.id = v.id
 
+-- name: forget_user_batch
+-- Delete one batch of the entities one user owns, shared or not, waiting for rows others
+-- hold (none is skipped); their relationships, vectors and expiry go with them.
+DELETE FROM agentledger.memory_entities AS e
+WHERE e.tenant_id = agentledger.current_tenant()
+  AND e.id IN (
+      SELECT o.id FROM agentledger.memory_entities o
+      WHERE o.tenant_id = agentledger.current_tenant() AND o.user_id = %(user)s
+      LIMIT %(batch)s
+      FOR UPDATE)
+
 -- name: retention_archive
 -- Archive one batch of active entities past retention, skipping rows others hold.
 WITH victims AS (

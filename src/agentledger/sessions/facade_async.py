@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from agentledger.db.facade_async import AsyncFacade
+from agentledger.db.facade_async import AsyncFacade, drain_async
 from agentledger.db.forward import forward_async
 from agentledger.sessions import content as texts, language, ops
 from agentledger.sessions.records import (
@@ -48,12 +48,10 @@ class AsyncSessions(AsyncFacade):
     async def purge(self, older_than_days: float, *, batch: int = 500) -> int:
         """Retention: delete completed and archived sessions idle for more than
         ``older_than_days`` days, ``batch`` per transaction; returns how many."""
-        total = 0
-        while True:
-            done = await self._run(ops.purge_batch(older_than_days, batch=batch))
-            total += done
-            if done < batch:
-                return total
+        total, _ = await drain_async(
+            self._run, lambda: ops.purge_batch(older_than_days, batch=batch), batch
+        )
+        return total
 
     transitions = forward_async(ops.transitions)
     add_chunk = forward_async(texts.add_chunk, new_id="id")
@@ -97,13 +95,11 @@ class AsyncSessions(AsyncFacade):
         they share it); how many were. Until then a segment stays indexed in the language
         it was written in, and a query in the new language may miss it. Interrupted,
         calling it again finishes."""
-        done = 0
-        while True:
-            count = await self._run(
-                texts.reindex_batch(batch_size=batch_size, session_id=session_id)
-            )
-            done += count
-            if count < batch_size:
-                return done
+        done, _ = await drain_async(
+            self._run,
+            lambda: texts.reindex_batch(batch_size=batch_size, session_id=session_id),
+            batch_size,
+        )
+        return done
 
     list = forward_async(ops.list_)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from agentledger.db.facade_sync import Facade
+from agentledger.db.facade_sync import Facade, drain_sync
 from agentledger.db.forward import forward_sync
 from agentledger.sessions import content as texts, language, ops
 from agentledger.sessions.records import (
@@ -50,12 +50,10 @@ class Sessions(Facade):
     def purge(self, older_than_days: float, *, batch: int = 500) -> int:
         """Retention: delete completed and archived sessions idle for more than
         ``older_than_days`` days, ``batch`` per transaction; returns how many."""
-        total = 0
-        while True:
-            done = self._run(ops.purge_batch(older_than_days, batch=batch))
-            total += done
-            if done < batch:
-                return total
+        total, _ = drain_sync(
+            self._run, lambda: ops.purge_batch(older_than_days, batch=batch), batch
+        )
+        return total
 
     transitions = forward_sync(ops.transitions)
     add_chunk = forward_sync(texts.add_chunk, new_id="id")
@@ -99,11 +97,11 @@ class Sessions(Facade):
         they share it); how many were. Until then a segment stays indexed in the language
         it was written in, and a query in the new language may miss it. Interrupted,
         calling it again finishes."""
-        done = 0
-        while True:
-            count = self._run(texts.reindex_batch(batch_size=batch_size, session_id=session_id))
-            done += count
-            if count < batch_size:
-                return done
+        done, _ = drain_sync(
+            self._run,
+            lambda: texts.reindex_batch(batch_size=batch_size, session_id=session_id),
+            batch_size,
+        )
+        return done
 
     list = forward_sync(ops.list_)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api.auth import AdminTenant, ReaderTenant, WriterTenant
 from agentledger.api.pagination import Limit, cursor_uuid, page
-from agentledger.api.schemas import Page
+from agentledger.api.schemas import Page, Purged
 from agentledger.errors import InvalidInput, NotFound
 from agentledger.memory import (
     Entity,
@@ -235,6 +235,15 @@ async def delete_entity(
 ) -> None:
     if not await tenant.memory.delete(entity_id, user=user, scope=user_scope):
         raise NotFound(f"entity {entity_id} does not exist", field="entity_id")
+
+
+@router.delete(
+    "/users/{user}",
+    response_model=Purged,
+    summary="Forget a user: delete every entity it owns, with its relationships",
+)
+async def forget_user(user: str, tenant: AdminTenant) -> object:
+    return {"deleted": await tenant.memory.forget_user(user)}
 
 
 @router.post(

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentledger.api import pagination
 from agentledger.api.auth import AdminTenant, ReaderTenant, WriterTenant
 from agentledger.api.pagination import Limit
-from agentledger.api.schemas import Page
+from agentledger.api.schemas import Page, Purged
 from agentledger.errors import NotFound
 from agentledger.sessions import Chunk, ChunkHit, ChunkInfo, Session, SessionSummary
 
@@ -84,10 +84,6 @@ class PurgeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     older_than_days: float = Field(ge=0, examples=[90])
     batch: int = Field(default=500, ge=1, le=10_000)
-
-
-class Purged(BaseModel):
-    deleted: int
 
 
 @router.post("/sessions", status_code=201, response_model=Session, summary="Start a session")
