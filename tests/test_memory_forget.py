@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
-from agentledger import Filter, InvalidInput, Ledger, NotFound, Settings
+from agentledger import Filter, InvalidInput, Ledger, NotFound, Settings, cli as cli_module
 from agentledger.api import create_app
 from tests.api_support import ADMIN, tenant_with_keys
 from tests.http_server import client, serve
@@ -103,6 +104,23 @@ def test_a_row_another_transaction_holds_is_waited_for(sync_ledger: Ledger) -> N
     holder.join(30)
     forgetting.join(30)
     assert result == [2]  # the held one too, once its holder committed
+    assert _own(sync_ledger, tid, "alice") == set()
+
+
+def test_the_cli_asks_then_forgets(
+    sync_ledger: Ledger, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tid = _tenant(sync_ledger)
+    for n in range(2):
+        sync_ledger.tenant(tid).memory.upsert("fact", f"fact {n}", user="alice")
+    monkeypatch.setenv("AGENTLEDGER_DATABASE_URL", str(settings.database_url))
+    runner = CliRunner()
+    command = ["memory", "forget-user", "alice", "--tenant", tid]
+    kept = runner.invoke(cli_module.app, command, input="n\n")
+    assert kept.exit_code == 1 and "Delete the 2 entities alice owns" in kept.output
+    assert _own(sync_ledger, tid, "alice") == {"fact 0", "fact 1"}
+    done = runner.invoke(cli_module.app, [*command, "--yes"])
+    assert done.exit_code == 0 and "deleted 2 entities of alice" in done.output
     assert _own(sync_ledger, tid, "alice") == set()
 
 

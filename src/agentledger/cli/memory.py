@@ -11,7 +11,8 @@ from agentledger.cli import common
 from agentledger.cli.common import Tenant
 
 memory_app = typer.Typer(
-    help="Memory: embedding spaces, re-embedding, the search language.", no_args_is_help=True
+    help="Memory: embedding spaces, re-embedding, the search language, forgetting a user.",
+    no_args_is_help=True,
 )
 
 
@@ -30,6 +31,25 @@ def memory_spaces(tenant: Tenant) -> None:
             s.model or "-",
         )
     common.out.print(table)
+
+
+@memory_app.command("forget-user")
+def memory_forget_user(
+    user: str,
+    tenant: Tenant,
+    yes: Annotated[bool, typer.Option("--yes", help="Delete without asking.")] = False,
+) -> None:
+    """Delete every entity USER owns, with the relationships touching them. Irreversible."""
+    with common.open_ledger() as ledger:
+        memory = ledger.tenant(tenant).memory
+        owned = memory.stats(user=user).entities
+        if not yes and not typer.confirm(
+            f"Delete the {owned:,} entities {user} owns in tenant {tenant}?", default=False
+        ):
+            common.out.print("nothing deleted")
+            raise typer.Exit(1)
+        deleted = memory.forget_user(user)
+    common.out.print(f"deleted {deleted:,} entities of {user}")
 
 
 @memory_app.command("reembed")
