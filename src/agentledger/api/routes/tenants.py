@@ -57,7 +57,9 @@ async def purge_tenant(
     _: PlatformAdmin,
     batch_size: Annotated[int, Query(ge=1, le=MAX_PURGE_BATCH)] = PURGE_BATCH,
 ) -> object:
-    return await ledger_of(request).tenants.purge(tenant_id, batch_size=batch_size)
+    result = await ledger_of(request).tenants.purge(tenant_id, batch_size=batch_size)
+    request.app.state.key_cache = type(request.app.state.key_cache)()  # forget its keys
+    return result
 
 
 @router.post(
