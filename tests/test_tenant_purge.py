@@ -283,6 +283,10 @@ def test_the_api_purges_with_the_platform_key(app_sync: Ledger, app_settings: Se
         tenant_key = {"Authorization": f"Bearer {writer.secret}"}
         assert http.delete(f"/v1/tenants/{tid}", headers=tenant_key).status_code in (401, 403)
         assert http.get("/v1/events", headers=tenant_key).status_code == 200  # key cached
+        held = http.get(f"/v1/tenants/{tid}/rows", headers=admin)
+        assert held.status_code == 200 and held.json() == app_sync.tenants.rows(tid)
+        assert held.json()["agentledger.events"] == 1
+        assert http.get(f"/v1/tenants/{tid}/rows", headers=tenant_key).status_code in (401, 403)
         assert http.post(f"/v1/tenants/{tid}/archive", headers=admin).status_code == 200
         answer = http.delete(f"/v1/tenants/{tid}", headers=admin)
         assert answer.status_code == 200, answer.text

@@ -45,6 +45,15 @@ async def get_tenant(tenant_id: str, request: Request, _: PlatformAdmin) -> obje
     return await ledger_of(request).tenants.get(tenant_id)
 
 
+@router.get(
+    "/{tenant_id}/rows",
+    response_model=dict[str, int],
+    summary="The rows a tenant holds per table: what a purge would delete",
+)
+async def tenant_rows(tenant_id: str, request: Request, _: PlatformAdmin) -> object:
+    return await ledger_of(request).tenants.rows(tenant_id)
+
+
 @router.delete(
     "/{tenant_id}",
     response_model=PurgeResult,
