@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -27,11 +28,13 @@ from agentledger import (
 )
 from agentledger.api import create_app
 from agentledger.db.reporting import grants
+from agentledger.migrations import tenant_table_sql
 from tests.api_support import ADMIN
-from tests.conftest import APP_SPEC
+from tests.conftest import APP_SPEC, clone_database, drop_database
 from tests.http_server import client, serve
 
 NOTES = "app_sample.notes"
+ROLE = "agentledger_app"  # the app role of the test databases
 
 
 def _new_tenant(ledger: Ledger) -> str:
@@ -212,6 +215,35 @@ def test_a_tenant_bound_caller_cannot_purge(
     with psycopg.connect(app_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("SELECT agentledger.tenant_tables_v1()")
     assert _counts(database_url, victim)["agentledger.events"] == 1
+
+
+def test_application_tables_are_emptied_referencing_ones_first(
+    server_url: str, template_url: str, tmp_path: Path
+) -> None:
+    """Found in the catalog: a table that references another of the application's goes
+    first, whatever their names (alphabetically, the referenced one comes first here)."""
+    url = clone_database(server_url, template_url, "purge_app_order")
+    try:
+        with psycopg.connect(url, autocommit=True) as su:
+            su.execute("CREATE SCHEMA shop; GRANT USAGE ON SCHEMA shop TO agentledger_app")
+            su.execute(tenant_table_sql("shop.a_orders", "id bigint NOT NULL", role=ROLE))
+            lines = """
+                id bigint NOT NULL, order_id bigint NOT NULL,
+                FOREIGN KEY (tenant_id, order_id) REFERENCES shop.a_orders (tenant_id, id)
+            """
+            su.execute(tenant_table_sql("shop.z_lines", lines, role=ROLE))
+        settings = Settings.build(database_url=url, data_dir=tmp_path)
+        with Ledger(settings, migrate=False) as ledger:
+            tid = _new_tenant(ledger)
+            scope = ledger.tenant(tid)
+            scope.execute("INSERT INTO shop.a_orders (id) VALUES (1), (2)")
+            scope.execute("INSERT INTO shop.z_lines (id, order_id) VALUES (1, 1), (2, 1), (3, 2)")
+            ledger.tenants.archive(tid)
+            result = ledger.tenants.purge(tid)
+        assert result.deleted == {"shop.z_lines": 3, "shop.a_orders": 2}
+        assert list(result.deleted) == ["shop.z_lines", "shop.a_orders"]
+    finally:
+        drop_database(server_url, url)
 
 
 class Stop(Exception):
