@@ -45,6 +45,10 @@ class KeyCache:
             return False, None
         return True, hit[1]
 
+    def clear(self) -> None:
+        """Forget every key: after a change that may end some (a revocation, a purge)."""
+        self._entries.clear()
+
     def put(self, secret: str, principal: Principal | None) -> None:
         if len(self._entries) > 10_000:
             self._entries.clear()

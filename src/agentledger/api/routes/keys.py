@@ -25,5 +25,5 @@ async def create_key(body: KeyIn, tenant: AdminTenant) -> object:
 
 @router.post("/{key_id}/revoke", response_model=ApiKey, summary="Revoke an API key")
 async def revoke_key(key_id: UUID, request: Request, tenant: AdminTenant) -> object:
-    request.app.state.key_cache = type(request.app.state.key_cache)()  # forget cached keys
+    request.app.state.key_cache.clear()
     return await tenant.keys.revoke(key_id)

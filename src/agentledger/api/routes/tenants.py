@@ -67,7 +67,7 @@ async def purge_tenant(
     batch_size: Annotated[int, Query(ge=1, le=MAX_PURGE_BATCH)] = PURGE_BATCH,
 ) -> object:
     result = await ledger_of(request).tenants.purge(tenant_id, batch_size=batch_size)
-    request.app.state.key_cache = type(request.app.state.key_cache)()  # forget its keys
+    request.app.state.key_cache.clear()
     return result
 
 
