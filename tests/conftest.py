@@ -148,12 +148,17 @@ def ledger(request: pytest.FixtureRequest, aio: asyncio.Runner) -> Ledger:
     return cast(Ledger, AsyncFace(request.getfixturevalue("async_ledger"), aio))
 
 
-@pytest.fixture
-def tenant_id(ledger: Ledger) -> str:
-    """A fresh active tenant for one test."""
+def new_tenant(ledger: Ledger) -> str:
+    """A fresh active tenant: its id."""
     tid = f"t-{uuid.uuid4().hex[:12]}"
     ledger.tenants.create(tid, f"Tenant {tid}")
     return tid
+
+
+@pytest.fixture
+def tenant_id(ledger: Ledger) -> str:
+    """A fresh active tenant for one test."""
+    return new_tenant(ledger)
 
 
 # The sample application's revisions: a tenant table of its own (``app_sample.notes``).

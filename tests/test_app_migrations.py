@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +32,7 @@ from agentledger.cli import common
 from agentledger.db import migrate
 from agentledger.db.app_migrations import ENTRY_POINT_GROUP, registered
 from agentledger.migrations import tenant_table_sql
-from tests.conftest import APP_SPEC, clone_database, drop_database
+from tests.conftest import APP_SPEC, clone_database, drop_database, new_tenant
 from tests.faces import AsyncFace
 from tests.http_server import client, serve
 
@@ -63,12 +62,6 @@ def app_async(app_settings: Settings, app_sync: Ledger, aio: asyncio.Runner) -> 
 def app_ledger(request: pytest.FixtureRequest) -> Ledger:
     ledger: Ledger = request.getfixturevalue(f"app_{request.param}")
     return ledger
-
-
-def _tenant(ledger: Ledger) -> str:
-    tid = f"t-{uuid.uuid4().hex[:12]}"
-    ledger.tenants.create(tid)
-    return tid
 
 
 @contextmanager
@@ -336,7 +329,7 @@ def test_the_helper_refuses_what_is_not_a_plain_name(
 
 
 def test_each_tenant_sees_and_changes_only_its_own_rows(app_ledger: Ledger) -> None:
-    a, b = _tenant(app_ledger), _tenant(app_ledger)
+    a, b = new_tenant(app_ledger), new_tenant(app_ledger)
     with app_ledger.tenant(a).transaction() as tx:
         added = tx.execute(
             f"INSERT INTO {NOTES} (id, body) VALUES (%(id)s, %(body)s), (%(id)s + 1, '50%% off')",
@@ -364,7 +357,7 @@ def test_each_tenant_sees_and_changes_only_its_own_rows(app_ledger: Ledger) -> N
 def test_raw_queries_as_the_app_role_are_held_by_the_policy(
     app_ledger: Ledger, app_url: str
 ) -> None:
-    a, b = _tenant(app_ledger), _tenant(app_ledger)
+    a, b = new_tenant(app_ledger), new_tenant(app_ledger)
     app_ledger.tenant(a).execute(f"INSERT INTO {NOTES} (id, body) VALUES (1, 'a')")
     with psycopg.connect(app_url) as conn:
         assert conn.execute(f"SELECT count(*) FROM {NOTES}").fetchone() == (0,)  # unbound
@@ -378,7 +371,7 @@ def test_raw_queries_as_the_app_role_are_held_by_the_policy(
 
 
 def test_bad_statement_input_is_refused_and_nothing_is_written(app_ledger: Ledger) -> None:
-    tid = _tenant(app_ledger)
+    tid = new_tenant(app_ledger)
     scope = app_ledger.tenant(tid)
     with pytest.raises(InvalidInput) as refused, scope.transaction() as tx:
         tx.execute(f"INSERT INTO {NOTES} (id, body) VALUES (1, 'kept?')")
@@ -393,7 +386,7 @@ def test_bad_statement_input_is_refused_and_nothing_is_written(app_ledger: Ledge
 
 
 def test_a_suspended_tenant_reads_its_rows_but_cannot_write(app_ledger: Ledger) -> None:
-    tid = _tenant(app_ledger)
+    tid = new_tenant(app_ledger)
     app_ledger.tenant(tid).execute(f"INSERT INTO {NOTES} (id, body) VALUES (1, 'before')")
     app_ledger.tenants.suspend(tid)
     scope = app_ledger.tenant(tid)

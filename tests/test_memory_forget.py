@@ -5,7 +5,6 @@ transaction holds is waited for, not skipped."""
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,13 +15,8 @@ from typer.testing import CliRunner
 from agentledger import Filter, InvalidInput, Ledger, NotFound, Settings, cli as cli_module
 from agentledger.api import create_app
 from tests.api_support import ADMIN, tenant_with_keys
+from tests.conftest import new_tenant
 from tests.http_server import client, serve
-
-
-def _tenant(ledger: Ledger) -> str:
-    tid = f"t-{uuid.uuid4().hex[:12]}"
-    ledger.tenants.create(tid)
-    return tid
 
 
 def _own(ledger: Ledger, tid: str, user: str) -> set[str]:
@@ -30,7 +24,7 @@ def _own(ledger: Ledger, tid: str, user: str) -> set[str]:
 
 
 def test_a_user_is_forgotten_and_no_one_else(ledger: Ledger) -> None:
-    tid, other = _tenant(ledger), _tenant(ledger)
+    tid, other = new_tenant(ledger), new_tenant(ledger)
     mem = ledger.tenant(tid).memory
     mem.declare_space("small", dimensions=3)
     session = ledger.tenant(tid).sessions.create("call")
@@ -63,7 +57,7 @@ def test_a_user_is_forgotten_and_no_one_else(ledger: Ledger) -> None:
 
 
 def test_bad_input_is_refused_and_nothing_is_deleted(ledger: Ledger) -> None:
-    tid = _tenant(ledger)
+    tid = new_tenant(ledger)
     mem = ledger.tenant(tid).memory
     mem.upsert("fact", "kept", user="alice")
     mem.upsert("fact", "the tenant's")
@@ -77,7 +71,7 @@ def test_bad_input_is_refused_and_nothing_is_deleted(ledger: Ledger) -> None:
 
 def test_a_row_another_transaction_holds_is_waited_for(sync_ledger: Ledger) -> None:
     """Retention skips what others hold; forgetting must not leave it behind."""
-    tid = _tenant(sync_ledger)
+    tid = new_tenant(sync_ledger)
     scope = sync_ledger.tenant(tid)
     held = scope.memory.upsert("fact", "being written", user="alice")
     scope.memory.upsert("fact", "idle", user="alice")
@@ -110,7 +104,7 @@ def test_a_row_another_transaction_holds_is_waited_for(sync_ledger: Ledger) -> N
 def test_the_cli_asks_then_forgets(
     sync_ledger: Ledger, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tid = _tenant(sync_ledger)
+    tid = new_tenant(sync_ledger)
     for n in range(2):
         sync_ledger.tenant(tid).memory.upsert("fact", f"fact {n}", user="alice")
     monkeypatch.setenv("AGENTLEDGER_DATABASE_URL", str(settings.database_url))

@@ -4,7 +4,6 @@ an active tenant, an unknown one, a bad batch size and a tenant-bound caller are
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -30,17 +29,11 @@ from agentledger.api import create_app
 from agentledger.db.reporting import grants
 from agentledger.migrations import tenant_table_sql
 from tests.api_support import ADMIN
-from tests.conftest import APP_SPEC, clone_database, drop_database
+from tests.conftest import APP_SPEC, clone_database, drop_database, new_tenant
 from tests.http_server import client, serve
 
 NOTES = "app_sample.notes"
 ROLE = "agentledger_app"  # the app role of the test databases
-
-
-def _new_tenant(ledger: Ledger) -> str:
-    tid = f"t-{uuid.uuid4().hex[:12]}"
-    ledger.tenants.create(tid)
-    return tid
 
 
 def _fill(ledger: Ledger, tid: str) -> None:
@@ -119,7 +112,7 @@ def _counts(url: str, tid: str) -> dict[str, int]:
 def test_a_purge_deletes_every_row_of_the_tenant_and_nothing_of_another(
     app_sync: Ledger, database_url: str
 ) -> None:
-    gone, kept = _new_tenant(app_sync), _new_tenant(app_sync)
+    gone, kept = new_tenant(app_sync), new_tenant(app_sync)
     for tid in (gone, kept):
         _fill(app_sync, tid)
     grants.grant(database_url, "purge_reader", tenant_id=gone, password="pw-1234567890")
@@ -176,7 +169,7 @@ def test_the_purge_order_covers_every_tenant_table(app_sync: Ledger, database_ur
 def test_a_purge_is_refused_unless_the_tenant_is_archived(
     ledger: Ledger, database_url: str
 ) -> None:
-    tid = _new_tenant(ledger)
+    tid = new_tenant(ledger)
     ledger.tenant(tid).events.append("s", "Happened", {"n": 1})
     with pytest.raises(IllegalTransition, match=f"tenant '{tid}' is active: archive it") as err:
         ledger.tenants.purge(tid)
@@ -201,7 +194,7 @@ def test_a_purge_is_refused_unless_the_tenant_is_archived(
 def test_a_tenant_bound_caller_cannot_purge(
     app_sync: Ledger, app_url: str, database_url: str
 ) -> None:
-    victim, attacker = _new_tenant(app_sync), _new_tenant(app_sync)
+    victim, attacker = new_tenant(app_sync), new_tenant(app_sync)
     app_sync.tenant(victim).events.append("s", "Happened", {"n": 1})
     app_sync.tenants.archive(victim)
     with pytest.raises(PermissionDenied, match="only through the platform scope"):
@@ -234,7 +227,7 @@ def test_application_tables_are_emptied_referencing_ones_first(
             su.execute(tenant_table_sql("shop.z_lines", lines, role=ROLE))
         settings = Settings.build(database_url=url, data_dir=tmp_path)
         with Ledger(settings, migrate=False) as ledger:
-            tid = _new_tenant(ledger)
+            tid = new_tenant(ledger)
             scope = ledger.tenant(tid)
             scope.execute("INSERT INTO shop.a_orders (id) VALUES (1), (2)")
             scope.execute("INSERT INTO shop.z_lines (id, order_id) VALUES (1, 1), (2, 1), (3, 2)")
@@ -253,7 +246,7 @@ class Stop(Exception):
 def test_an_interrupted_purge_resumes_and_an_activation_stops_one(
     ledger: Ledger, database_url: str
 ) -> None:
-    tid = _new_tenant(ledger)
+    tid = new_tenant(ledger)
     scope = ledger.tenant(tid)
     scope.events.append_many([NewEvent(stream="s", type="E", payload={"i": i}) for i in range(30)])
     ledger.tenants.archive(tid)
@@ -286,7 +279,7 @@ def test_an_interrupted_purge_resumes_and_an_activation_stops_one(
 def test_the_cli_shows_what_it_will_delete_and_asks(
     app_sync: Ledger, app_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    tid = _new_tenant(app_sync)
+    tid = new_tenant(app_sync)
     app_sync.tenant(tid).events.append("s", "Happened", {"n": 1})
     monkeypatch.setenv("AGENTLEDGER_DATABASE_URL", str(app_settings.database_url))
     monkeypatch.setenv("AGENTLEDGER_MIGRATIONS", APP_SPEC)
@@ -306,7 +299,7 @@ def test_the_cli_shows_what_it_will_delete_and_asks(
 
 
 def test_the_api_purges_with_the_platform_key(app_sync: Ledger, app_settings: Settings) -> None:
-    tid = _new_tenant(app_sync)
+    tid = new_tenant(app_sync)
     writer = app_sync.tenant(tid).keys.create(role="admin")
     app_sync.tenant(tid).events.append("s", "Happened", {"n": 1})
     admin = {"Authorization": f"Bearer {ADMIN}"}
