@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, LiteralString, TypeVar, cast
 
 from psycopg import AsyncConnection, AsyncCursor, AsyncPipeline
+from psycopg.generators import send as send_all
 from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row, tuple_row
 
@@ -41,8 +42,21 @@ async def execute(
     if stmt.many or stmt.fetch == "none":
         return None
     if pipeline is not None:
-        await pipeline.sync()
+        await sync(cur, pipeline)
     return await result_of(cur, stmt)
+
+
+async def sync(cur: AsyncCursor[DictRow], pipeline: AsyncPipeline) -> None:
+    """The pipeline's Sync, once everything queued before it is on its way to the server.
+
+    psycopg's ``Pipeline.sync`` tries once to flush what libpq holds, then waits only to read:
+    a statement larger than the socket's buffers (an upsert of thousands of vectors) stayed
+    half sent while the server waited for the rest, and both waited for ever. Sending all of
+    it first leaves the Sync alone in libpq's buffer.
+    """
+    conn = cur.connection
+    await conn.wait(send_all(conn.pgconn))
+    await pipeline.sync()
 
 
 async def send(cur: AsyncCursor[DictRow], stmt: Stmt, pipeline: AsyncPipeline | None) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, LiteralString, TypeVar, cast
 
 from psycopg import Connection, Cursor, Pipeline
+from psycopg.generators import send as send_all
 from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row, tuple_row
 
@@ -41,8 +42,21 @@ def execute(cur: Cursor[DictRow], stmt: Stmt, pipeline: Pipeline | None = None) 
     if stmt.many or stmt.fetch == "none":
         return None
     if pipeline is not None:
-        pipeline.sync()
+        sync(cur, pipeline)
     return result_of(cur, stmt)
+
+
+def sync(cur: Cursor[DictRow], pipeline: Pipeline) -> None:
+    """The pipeline's Sync, once everything queued before it is on its way to the server.
+
+    psycopg's ``Pipeline.sync`` tries once to flush what libpq holds, then waits only to read:
+    a statement larger than the socket's buffers (an upsert of thousands of vectors) stayed
+    half sent while the server waited for the rest, and both waited for ever. Sending all of
+    it first leaves the Sync alone in libpq's buffer.
+    """
+    conn = cur.connection
+    conn.wait(send_all(conn.pgconn))
+    pipeline.sync()
 
 
 def send(cur: Cursor[DictRow], stmt: Stmt, pipeline: Pipeline | None) -> None:
