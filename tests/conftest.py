@@ -148,6 +148,12 @@ def ledger(request: pytest.FixtureRequest, aio: asyncio.Runner) -> Ledger:
     return cast(Ledger, AsyncFace(request.getfixturevalue("async_ledger"), aio))
 
 
+@pytest.fixture
+def has_vector(sync_ledger: Ledger) -> bool:
+    """The server has pgvector (the embedded one does; a DATABASE_URL server may not)."""
+    return "vector" in sync_ledger.db.extensions
+
+
 def new_tenant(ledger: Ledger) -> str:
     """A fresh active tenant: its id."""
     tid = f"t-{uuid.uuid4().hex[:12]}"
