@@ -24,6 +24,7 @@ from agentledger import (
 from agentledger.memory import spaces
 from agentledger.memory.facade_sync import Memory
 from agentledger.memory.records import LanguageStatus, ReembedStatus
+from tests.conftest import new_tenant
 
 pytestmark = pytest.mark.usefixtures("needs_vector")
 
@@ -140,6 +141,47 @@ def test_the_default_space_can_be_a_declared_one(mem: Memory) -> None:
     assert caught.value.field == "embedding"
     assert mem.set_default_space("default").builtin
     assert mem.search_vector(rows(10, 1, 384)[0], limit=1) == []
+
+
+def test_an_upsert_places_vectors_without_a_space_in_the_tenants_default(
+    ledger: Ledger, mem: Memory
+) -> None:
+    """The upsert's own statement chooses the default space (no read of the spaces first):
+    a declared default's vectors table, checked against its dimension, else the built-in
+    column; another tenant's default space changes nothing here."""
+    other = ledger.tenant(new_tenant(ledger)).memory
+    other.declare_space("tiny", dimensions=4, default=True)
+    builtin = rows(30, 2, 384)
+    kept = mem.upsert("fact", "built in", key="b", embedding=builtin[0])
+    assert mem.search_vector(builtin[0], limit=1)[0].entity.id == kept.id
+    mem.declare_space("small", dimensions=8, model="m8", default=True)
+    small = rows(31, 3, 8)
+    batch = mem.upsert_many(
+        [
+            {"kind": "fact", "name": "first", "key": "k0", "embedding": small[0]},
+            {"kind": "fact", "name": "bare", "key": "k1"},
+            {"kind": "fact", "name": "second", "key": "k2", "embedding": small[1]},
+        ]
+    )
+    found = mem.search_vector(small[1], limit=3)
+    assert [h.entity.id for h in found] == [batch.ids[2], batch.ids[0]]  # "bare" has none
+    mem.upsert("fact", "first", key="k0", embedding=small[2])  # replaces its vector
+    assert mem.search_vector(small[2], limit=1)[0].vector_score == pytest.approx(1.0, abs=1e-5)
+    entities = mem.stats().entities
+    with pytest.raises(
+        InvalidInput, match=r"embedding has 384 dimensions; space 'small' \(m8\) holds 8"
+    ) as caught:
+        mem.upsert_many(
+            [
+                {"kind": "fact", "name": "fits", "key": "k3", "embedding": small[0]},
+                {"kind": "fact", "name": "does not", "key": "k4", "embedding": builtin[1]},
+            ]
+        )
+    assert caught.value.field == "embedding"
+    assert mem.stats().entities == entities  # nothing written
+    mem.set_default_space("default")  # the built-in column kept only its own vector
+    assert [h.entity.id for h in mem.search_vector(builtin[0], limit=5)] == [kept.id]
+    assert other.search_vector(rows(32, 1, 4)[0], limit=5) == []
 
 
 def test_embedders_declare_their_dimension_and_are_checked(mem: Memory) -> None:

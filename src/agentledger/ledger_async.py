@@ -86,7 +86,13 @@ class AsyncModules:
         self.alerts = AsyncAlerts(run)
         self.agents = AsyncAgents(run)
         self.tasks = AsyncTasks(run, db, tenant_id, AsyncTransaction)
-        self.memory = AsyncMemory(run, recorder=recorder, tenant=tenant_id, tasks=self.tasks)
+        self.memory = AsyncMemory(
+            run,
+            recorder=recorder,
+            tenant=tenant_id,
+            tasks=self.tasks,
+            extensions=None if db is None else (lambda: db.extensions),
+        )
         self.sessions = AsyncSessions(run)
         self.catalog = AsyncCatalog(run)
         self.checkpoints = AsyncCheckpoints(run)

@@ -87,7 +87,13 @@ class Modules:
         self.alerts = Alerts(run)
         self.agents = Agents(run)
         self.tasks = Tasks(run, db, tenant_id, Transaction)
-        self.memory = Memory(run, recorder=recorder, tenant=tenant_id, tasks=self.tasks)
+        self.memory = Memory(
+            run,
+            recorder=recorder,
+            tenant=tenant_id,
+            tasks=self.tasks,
+            extensions=None if db is None else (lambda: db.extensions),
+        )
         self.sessions = Sessions(run)
         self.catalog = Catalog(run)
         self.checkpoints = Checkpoints(run)

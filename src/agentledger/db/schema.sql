@@ -2237,6 +2237,39 @@ END
 $$;
 
 --
+-- Name: memory_implied_space_v1(integer[], text[]); Type: FUNCTION; Schema: agentledger
+--
+
+CREATE FUNCTION agentledger.memory_implied_space_v1(p_dimensions integer[], p_fields text[]) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_space agentledger.memory_spaces;
+    v_dimensions integer := 384;  -- the built-in column's (memory.records.EMBEDDING_DIMENSIONS)
+    v_at integer;
+BEGIN
+    SELECT * INTO v_space FROM agentledger.memory_spaces s
+    WHERE s.tenant_id = agentledger.current_tenant() AND s.is_default;
+    IF FOUND THEN
+        v_dimensions := v_space.dimensions;
+    END IF;
+    SELECT i INTO v_at FROM generate_subscripts(p_dimensions, 1) AS i
+    WHERE p_dimensions[i] IS DISTINCT FROM v_dimensions
+    ORDER BY i LIMIT 1;
+    IF v_at IS NOT NULL THEN
+        RAISE EXCEPTION USING ERRCODE = 'ALII0', COLUMN = p_fields[v_at],
+            MESSAGE = p_fields[v_at] || ' has ' || p_dimensions[v_at] || ' dimensions; space '
+                || quote_literal(coalesce(v_space.name, 'default'))
+                || CASE WHEN coalesce(v_space.model, '') <> ''
+                        THEN ' (' || v_space.model || ')' ELSE '' END
+                || ' holds ' || v_dimensions;
+    END IF;
+    RETURN v_space.id;
+END
+$$;
+
+--
 -- Name: memory_list_v1(timestamp with time zone, uuid, text, text[], text[], jsonb, jsonpath, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, boolean, integer); Type: FUNCTION; Schema: agentledger
 --
 
@@ -10081,6 +10114,13 @@ REVOKE ALL ON FUNCTION agentledger.memory_fuzzy_v2(p_query text, p_threshold dou
 --
 
 REVOKE ALL ON FUNCTION agentledger.memory_fuzzy_v3(p_query text, p_threshold double precision, p_cap integer, p_user text, p_own boolean, p_session uuid, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION memory_implied_space_v1(p_dimensions integer[], p_fields text[]); Type: ACL; Schema: agentledger
+--
+
+REVOKE ALL ON FUNCTION agentledger.memory_implied_space_v1(p_dimensions integer[], p_fields text[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION agentledger.memory_implied_space_v1(p_dimensions integer[], p_fields text[]) TO agentledger_app;
 
 --
 -- Name: FUNCTION memory_list_v1(p_after_updated timestamp with time zone, p_after_id uuid, p_user text, p_kinds text[], p_tags text[], p_attrs jsonb, p_where jsonpath, p_created_after timestamp with time zone, p_created_before timestamp with time zone, p_updated_after timestamp with time zone, p_updated_before timestamp with time zone, p_archived boolean, p_limit integer); Type: ACL; Schema: agentledger

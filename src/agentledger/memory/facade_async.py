@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -66,8 +66,11 @@ class AsyncMemory(AsyncJobs):
         recorder: AsyncAccessRecorder | None = None,
         tenant: str = "",
         tasks: AsyncTasks[Any] | None = None,
+        extensions: Callable[[], frozenset[str]] | None = None,
     ) -> None:
         self._runner = run
+        # The server's optional extensions, where known (a transaction's memory: not).
+        self._extensions = extensions
         self._tasks = tasks
         self._embedder = embedder
         self._space = space
@@ -85,7 +88,11 @@ class AsyncMemory(AsyncJobs):
             recorder=self._recorder,
             tenant=self._tenant,
             tasks=self._tasks,
+            extensions=self._extensions,
         )
+
+    def _pgvector(self) -> bool:
+        return self._extensions is not None and "vector" in self._extensions()
 
     async def _run(self, op: Op[T]) -> T:
         """Run ``op``; a touched read, with a recorder, runs as a plain read (a standby may
@@ -178,7 +185,7 @@ class AsyncMemory(AsyncJobs):
             (vector,) = await self._embed([_embedding_text(entity)])
             entity = self._with_embedding(entity, vector)
         if entity.key is None and not entity.by_name:
-            return await self._run(ops.upsert(entity, merge=merge))
+            return await self._run(ops.upsert(entity, merge=merge, pgvector=self._pgvector()))
         # A natural key makes the upsert repeatable: it may wait in the spool.
         return await self._run(
             ops.upsert_keyed(
@@ -203,6 +210,7 @@ class AsyncMemory(AsyncJobs):
                     if isinstance(entity.embeddings, Mapping)
                     else entity.embeddings
                 ),
+                pgvector=self._pgvector(),
             )
         )
 
@@ -219,7 +227,7 @@ class AsyncMemory(AsyncJobs):
             vectors = await self._embed([_embedding_text(items[i]) for i in missing])
             for i, vector in zip(missing, vectors, strict=True):
                 items[i] = self._with_embedding(items[i], vector)
-        result = await self._run(ops.upsert_many(items, merge=merge))
+        result = await self._run(ops.upsert_many(items, merge=merge, pgvector=self._pgvector()))
         if result.inserted >= statistics.BULK_ROWS:
             try:
                 await self._run(statistics.refresh_stats(result.inserted))

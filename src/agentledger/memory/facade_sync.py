@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -67,8 +67,11 @@ class Memory(Jobs):
         recorder: AccessRecorder | None = None,
         tenant: str = "",
         tasks: Tasks[Any] | None = None,
+        extensions: Callable[[], frozenset[str]] | None = None,
     ) -> None:
         self._runner = run
+        # The server's optional extensions, where known (a transaction's memory: not).
+        self._extensions = extensions
         self._tasks = tasks
         self._embedder = embedder
         self._space = space
@@ -86,7 +89,11 @@ class Memory(Jobs):
             recorder=self._recorder,
             tenant=self._tenant,
             tasks=self._tasks,
+            extensions=self._extensions,
         )
+
+    def _pgvector(self) -> bool:
+        return self._extensions is not None and "vector" in self._extensions()
 
     def _run(self, op: Op[T]) -> T:
         """Run ``op``; a touched read, with a recorder, runs as a plain read (a standby may
@@ -179,7 +186,7 @@ class Memory(Jobs):
             (vector,) = self._embed([_embedding_text(entity)])
             entity = self._with_embedding(entity, vector)
         if entity.key is None and not entity.by_name:
-            return self._run(ops.upsert(entity, merge=merge))
+            return self._run(ops.upsert(entity, merge=merge, pgvector=self._pgvector()))
         # A natural key makes the upsert repeatable: it may wait in the spool.
         return self._run(
             ops.upsert_keyed(
@@ -204,6 +211,7 @@ class Memory(Jobs):
                     if isinstance(entity.embeddings, Mapping)
                     else entity.embeddings
                 ),
+                pgvector=self._pgvector(),
             )
         )
 
@@ -220,7 +228,7 @@ class Memory(Jobs):
             vectors = self._embed([_embedding_text(items[i]) for i in missing])
             for i, vector in zip(missing, vectors, strict=True):
                 items[i] = self._with_embedding(items[i], vector)
-        result = self._run(ops.upsert_many(items, merge=merge))
+        result = self._run(ops.upsert_many(items, merge=merge, pgvector=self._pgvector()))
         if result.inserted >= statistics.BULK_ROWS:
             try:
                 self._run(statistics.refresh_stats(result.inserted))

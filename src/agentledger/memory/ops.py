@@ -38,16 +38,18 @@ MERGES = ("shallow", "deep", "replace")
 
 
 @operation()
-def upsert(entity: NewEntity, *, merge: str = "shallow") -> Gen[Entity]:
+def upsert(entity: NewEntity, *, merge: str = "shallow", pgvector: bool = False) -> Gen[Entity]:
     """Insert the entity, or merge it into the one with the same natural key.
 
     ``merge`` is how attrs merge: "shallow" (top-level keys), "deep" (nested objects key
     by key at every depth), or "replace" (attrs and tags become the given ones, None values
     stored as JSON null). A None name keeps the stored one; a new entity needs a name.
+    ``pgvector``: the server has pgvector, so a vector given without a space is placed by
+    the upsert's own statement rather than after a read of the tenant's spaces.
     """
     mode = v.choice("merge", merge, MERGES)
     row = _entity_row(entity, "entity", mode)
-    rows = yield from _upsert_rows([row], mode, last=True)
+    rows = yield from _upsert_rows([row], mode, last=True, pgvector=pgvector)
     return entity_from_row(rows[0])
 
 
@@ -71,6 +73,7 @@ def upsert_keyed(
     session_id: UUID | str | None = None,
     space: str | None = None,
     embeddings: dict[str, list[float]] | None = None,
+    pgvector: bool = False,
 ) -> Gen[Entity]:
     """``upsert`` of an entity with a natural key (``key`` or ``by_name``), from plain
     arguments so it can wait in the spool.
@@ -102,12 +105,15 @@ def upsert_keyed(
         space=space,
         embeddings=embeddings,
     )
-    return (yield from upsert(entity, merge=merge).start())
+    return (yield from upsert(entity, merge=merge, pgvector=pgvector).start())
 
 
 @operation()
 def upsert_many(
-    entities: Iterable[NewEntity | Mapping[str, Any]], *, merge: str = "shallow"
+    entities: Iterable[NewEntity | Mapping[str, Any]],
+    *,
+    merge: str = "shallow",
+    pgvector: bool = False,
 ) -> Gen[UpsertResult]:
     """Upsert a batch in one statement; inputs with the same key are merged first, in order.
 
@@ -146,7 +152,8 @@ def upsert_many(
     inserted = 0
     for n, batch in enumerate(rounds, 1):
         # A stable order keeps concurrent batches that share keys from deadlocking.
-        rows = yield from _upsert_rows([batch[k] for k in sorted(batch)], mode, n == len(rounds))
+        ordered = [batch[k] for k in sorted(batch)]
+        rows = yield from _upsert_rows(ordered, mode, n == len(rounds), pgvector=pgvector)
         ids.update({(r["user_id"] or "", r["dedup_key"]): r["id"] for r in rows})
         inserted += sum(1 for r in rows if r["inserted"])
     return UpsertResult(
@@ -154,7 +161,9 @@ def upsert_many(
     )
 
 
-def _upsert_rows(rows: list[dict[str, Any]], mode: str, last: bool) -> Gen[list[dict[str, Any]]]:
+def _upsert_rows(
+    rows: list[dict[str, Any]], mode: str, last: bool, *, pgvector: bool
+) -> Gen[list[dict[str, Any]]]:
     """Upsert ``rows``; ``last``: the operation yields nothing after this call."""
     if any(r["name"] is None for r in rows):
         # Locked, so the name read is the one the upsert keeps (no rename or delete between);
@@ -172,6 +181,11 @@ def _upsert_rows(rows: list[dict[str, Any]], mode: str, last: bool) -> Gen[list[
                         field="name",
                     )
     embedded = [r for r in rows if r["embedding"]]
+    payload = json.dumps([{k: x for k, x in r.items() if k != "embedding"} for r in rows])
+    if embedded and pgvector and all(set(r["embedding"]) == {None} for r in embedded):
+        # Vectors of the default space only: the upsert chooses and checks the space itself.
+        implied = Q.upsert_entities_implied.all(rows=payload, mode=mode, **spaces.implied(rows))
+        return (yield implied.final() if last else implied)  # type: ignore[no-any-return]
     targets: dict[str | None, EmbeddingSpace] = {}
     if embedded:
         # The spaces named, checked before anything is written (and pgvector with them).
@@ -184,8 +198,7 @@ def _upsert_rows(rows: list[dict[str, Any]], mode: str, last: bool) -> Gen[list[
                 spaces.check(field, vector, targets[name])
     # The built-in space's vectors go in the upsert itself, aligned with its rows: set
     # after it, each would write the row (and every index) a second time.
-    builtin = Vectors(_builtin_vector(r, targets) for r in rows)
-    payload = json.dumps([{k: x for k, x in r.items() if k != "embedding"} for r in rows])
+    builtin = Vectors(spaces.builtin_vector(r, targets) for r in rows)
     if any(x is not None for x in builtin):
         upsert = Q.upsert_entities_embedded.all(rows=payload, mode=mode, embeddings=builtin)
     else:
@@ -205,14 +218,6 @@ def _upsert_rows(rows: list[dict[str, Any]], mode: str, last: bool) -> Gen[list[
     if space_ids:
         yield SPACES.set_space_vectors.none(spaces=space_ids, ids=entity_ids, embeddings=vectors)
     return result
-
-
-def _builtin_vector(row: dict[str, Any], targets: dict[str | None, EmbeddingSpace]) -> Any:
-    """The row's vector in the built-in space (None when it has none)."""
-    for name, (_, vector) in (row["embedding"] or {}).items():
-        if targets[name].id is None:
-            return vector
-    return None
 
 
 @operation(writes=False, primary_if="touch")

@@ -85,6 +85,45 @@ ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
     embedding = coalesce(EXCLUDED.embedding, e.embedding),
     -- include: merge_entity
 
+-- name: upsert_entities_implied
+-- upsert_entities with vectors given without a space (one per row in order, NULL: none),
+-- whose space the statement chooses (memory_0020), where a read before it would cost a
+-- round trip: the tenant's declared default space (its vectors table, replacing an earlier
+-- vector), else the built-in column (a stored vector stays when none is given).
+-- ``dimensions`` and ``fields`` describe the vectors given, checked before any write.
+WITH target AS MATERIALIZED (
+    SELECT agentledger.memory_implied_space_v1(
+        %(dimensions)s::integer[], %(fields)s::text[]) AS space_id
+), given AS MATERIALIZED (
+    SELECT * FROM ROWS FROM (
+        jsonb_to_recordset(%(rows)s::jsonb) AS (
+            user_id text, shared boolean, kind text, source text, key text, dedup_key text,
+            name text, summary text, attrs jsonb, tags text[], relevance real,
+            repeats integer, first_at timestamptz, at timestamptz, session_id uuid),
+        unnest(%(embeddings)s::vector[])
+    ) AS u(user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
+           relevance, repeats, first_at, at, session_id, embedding)
+), upserted AS (
+    INSERT INTO agentledger.memory_entities AS e
+        (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
+         relevance, update_count, created_at, updated_at, session_id, text_config, embedding)
+    -- include: new_entity
+         , CASE WHEN (SELECT t.space_id FROM target t) IS NULL THEN u.embedding END
+    FROM given u
+    ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
+        embedding = coalesce(EXCLUDED.embedding, e.embedding),
+        -- include: merge_entity
+), placed AS (
+    INSERT INTO agentledger.memory_vectors AS m (tenant_id, space_id, entity_id, embedding)
+    SELECT agentledger.current_tenant(), t.space_id, x.id, u.embedding
+    FROM target t
+    JOIN upserted x ON t.space_id IS NOT NULL
+    JOIN given u ON u.user_id = coalesce(x.user_id, '') AND u.dedup_key = x.dedup_key
+    WHERE u.embedding IS NOT NULL
+    ON CONFLICT (tenant_id, space_id, entity_id) DO UPDATE SET embedding = EXCLUDED.embedding
+)
+SELECT * FROM upserted
+
 -- name: refresh_stats
 -- Analyze the entities table when a write of this many rows outdates the planner's figures
 -- (memory_0017), its columns only (memory_0018): true when it did.

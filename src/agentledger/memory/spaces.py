@@ -261,3 +261,24 @@ def entity_vectors(e: NewEntity) -> dict[str | None, tuple[str, Vector]] | None:
                 raise InvalidInput(f"{field}: a second vector for one space", field=field)
             out[checked] = (field, vector(field, value))
     return out or None
+
+
+def builtin_vector(row: Mapping[str, Any], targets: Mapping[str | None, EmbeddingSpace]) -> Any:
+    """The upsert row's vector in the built-in space (None when it has none)."""
+    for name, (_, value) in (row["embedding"] or {}).items():
+        if targets[name].id is None:
+            return value
+    return None
+
+
+def implied(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The parameters of ``upsert_entities_implied`` for upsert rows whose vectors are all
+    given without a space: the vectors aligned with the rows, and each vector's dimension
+    and field, in row order, for the statement to check."""
+    given = [r["embedding"][None] if r["embedding"] else None for r in rows]
+    present = [g for g in given if g is not None]
+    return {
+        "embeddings": Vectors(None if g is None else g[1] for g in given),
+        "dimensions": [g[1].dimensions for g in present],
+        "fields": [g[0] for g in present],
+    }
