@@ -77,6 +77,23 @@ def template_url(server_url: str) -> Iterator[str]:
         )
 
 
+@pytest.fixture(scope="session")
+def server_has_vector(template_url: str) -> bool:
+    """The test server has pgvector (the embedded one does; a DATABASE_URL server may not),
+    so the migrations installed it."""
+    with psycopg.connect(template_url) as conn:
+        row = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone()
+    return row is not None
+
+
+@pytest.fixture(autouse=True)
+def _pgvector_marker(request: pytest.FixtureRequest) -> None:
+    """A test marked ``pgvector`` is skipped on a server without the extension."""
+    marked = request.node.get_closest_marker("pgvector") is not None
+    if marked and not request.getfixturevalue("server_has_vector"):
+        pytest.skip("the test server has no pgvector")
+
+
 def clone_database(server_url: str, template_url: str, label: str) -> str:
     name = f"al_{re.sub(r'[^a-z0-9]', '_', label.lower())[-30:]}_{os.getpid()}_{next(_counter)}"
     template = conninfo_to_dict(template_url)["dbname"]
@@ -149,9 +166,9 @@ def ledger(request: pytest.FixtureRequest, aio: asyncio.Runner) -> Ledger:
 
 
 @pytest.fixture
-def has_vector(sync_ledger: Ledger) -> bool:
+def has_vector(server_has_vector: bool) -> bool:
     """The server has pgvector (the embedded one does; a DATABASE_URL server may not)."""
-    return "vector" in sync_ledger.db.extensions
+    return server_has_vector
 
 
 def new_tenant(ledger: Ledger) -> str:

@@ -8,6 +8,7 @@ from tests.procs import run_bench
 
 
 @pytest.mark.slow
+@pytest.mark.pgvector
 def test_langgraph_benchmark_runs_quick(server_url: str) -> None:
     out = run_bench("bench.langgraph", server_url, "--quick", timeout=300)
     assert "LangGraph store and checkpointer" in out

@@ -156,6 +156,7 @@ def test_reference_tables_hold_no_sequence_the_nodes_would_need(catalog: dict[st
     assert [(t, c) for t, c in catalog["sequences"] if t in reference] == []
 
 
+@pytest.mark.pgvector
 def test_the_scaling_guide_names_every_table(catalog: dict[str, Any]) -> None:
     text = (Path(__file__).resolve().parents[1] / "docs" / "scaling.md").read_text()
     distributed = re.findall(r"create_distributed_table\('agentledger\.(\w+)', 'tenant_id'", text)

@@ -8,6 +8,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 from langgraph.types import Command
 
 from agentledger import Ledger
@@ -30,6 +31,7 @@ def agent(database_url: str, data_dir: Path, *args: str) -> str:
     return result.stdout.strip()
 
 
+@pytest.mark.pgvector
 def test_a_paused_thread_resumes_in_another_process(database_url: str, tmp_path: Path) -> None:
     tenant = ["--tenant", f"agent-{uuid.uuid4().hex[:8]}"]
     said = agent(
@@ -44,6 +46,7 @@ def test_a_paused_thread_resumes_in_another_process(database_url: str, tmp_path:
     assert asked == "you told me: I like green tea"
 
 
+@pytest.mark.pgvector
 def test_a_fact_refused_at_the_pause_is_forgotten(sync_ledger: Ledger) -> None:
     tenant = f"agent-{uuid.uuid4().hex[:8]}"
     sync_ledger.tenants.create(tenant)

@@ -272,6 +272,7 @@ def test_namespaces_follow_langgraph_rules(store: BaseStore) -> None:
         assert store.get(ns, "bar") is None
 
 
+@pytest.mark.pgvector
 def test_a_query_ranks_the_indexed_text(make_store: MakeStore) -> None:
     store = make_store(indexed=True)
     for key, text in [
@@ -297,6 +298,7 @@ def test_a_query_ranks_the_indexed_text(make_store: MakeStore) -> None:
     assert len(store.search(("test",), query="")) == 4
 
 
+@pytest.mark.pgvector
 def test_a_query_with_filters_and_pages(make_store: MakeStore) -> None:
     store = make_store(indexed=True)
     docs = [
@@ -324,6 +326,7 @@ def test_a_query_with_filters_and_pages(make_store: MakeStore) -> None:
     assert len(store.search(("pages",), query="test!@#$%^&*()")) == 5
 
 
+@pytest.mark.pgvector
 def test_fields_choose_what_is_embedded(make_store: MakeStore) -> None:
     store = make_store(indexed=True, fields=["title", "tags[*]"])
     store.put(("t",), "a", {"title": "quantum gravity", "body": "pasta recipes"})
@@ -337,6 +340,7 @@ def test_fields_choose_what_is_embedded(make_store: MakeStore) -> None:
     assert store.search(("t",), query="volcanoes erupting")[0].key == "d"
 
 
+@pytest.mark.pgvector
 def test_text_in_any_script_is_found(make_store: MakeStore) -> None:
     store = make_store(indexed=True)
     texts = ["这是中文", "これは日本語です", "이건 한국어야", "Это русский", "यह रूसी है"]

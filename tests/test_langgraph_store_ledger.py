@@ -49,6 +49,7 @@ def postgres_store(database_url: str) -> Iterator[PostgresStore]:
         yield pg
 
 
+@pytest.mark.pgvector
 def test_items_are_memory_entities(
     sync_ledger: Ledger, tenant: str, store: AgentLedgerStore
 ) -> None:
@@ -128,6 +129,7 @@ def test_bad_input_is_refused_naming_the_field(store: AgentLedgerStore) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.pgvector
 def test_scoped_vector_search_returns_its_limit_close_to_exact(
     sync_ledger: Ledger, tenant: str
 ) -> None:

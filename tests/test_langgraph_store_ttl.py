@@ -27,6 +27,8 @@ EMBEDDER = HashingEmbedder()
 STORES = ["postgres-store", "agentledger", "agentledger-async"]
 NS = ("memories", "u1")
 INDEX = {"dims": 384, "embed": EMBEDDER.embed, "fields": ["$"]}
+# Every store here is indexed, PostgresStore and ours alike: their vectors need pgvector.
+pytestmark = pytest.mark.pgvector
 
 
 class TimedOnLoop(OnLoop):

@@ -23,6 +23,7 @@ def _own(ledger: Ledger, tid: str, user: str) -> set[str]:
     return {e.name for e in ledger.tenant(tid).memory.list(Filter(user=user, scope="own"))}
 
 
+@pytest.mark.pgvector
 def test_a_user_is_forgotten_and_no_one_else(ledger: Ledger) -> None:
     tid, other = new_tenant(ledger), new_tenant(ledger)
     mem = ledger.tenant(tid).memory
@@ -107,7 +108,7 @@ def test_the_cli_asks_then_forgets(
     tid = new_tenant(sync_ledger)
     for n in range(2):
         sync_ledger.tenant(tid).memory.upsert("fact", f"fact {n}", user="alice")
-    monkeypatch.setenv("AGENTLEDGER_DATABASE_URL", str(settings.database_url))
+    monkeypatch.setenv("DATABASE_URL", str(settings.database_url))
     runner = CliRunner()
     command = ["memory", "forget-user", "alice", "--tenant", tid]
     kept = runner.invoke(cli_module.app, command, input="n\n")

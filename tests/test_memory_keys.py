@@ -94,6 +94,7 @@ def test_names_unicode_tells_apart_stay_apart(mem: Memory) -> None:
     )
 
 
+@pytest.mark.pgvector
 def test_the_tenant_scope_reads_only_the_tenant_own_entities(mem: Memory) -> None:
     mine = mem.upsert("account", "Acme Alpha", embedding=vector(1))
     mem.upsert("account", "Acme Beta", user="bob", shared=True, embedding=vector(2))

@@ -37,6 +37,7 @@ def world(mem: Memory) -> dict[str, Entity]:
     }
 
 
+@pytest.mark.pgvector
 def test_every_read_of_a_user_obeys_the_scope(mem: Memory) -> None:
     w = world(mem)
     own = Filter(user="alice", scope="own")
@@ -60,6 +61,7 @@ def test_every_read_of_a_user_obeys_the_scope(mem: Memory) -> None:
         assert len({e.id for e in read(None)}) == 4, name
 
 
+@pytest.mark.pgvector
 def test_graph_calls_and_lookups_obey_the_scope(mem: Memory) -> None:
     w = world(mem)
     a, tenant, bob_shared = w["alice"].id, w["tenant"].id, w["bob_shared"].id
@@ -81,6 +83,7 @@ def test_graph_calls_and_lookups_obey_the_scope(mem: Memory) -> None:
     assert mem.get(tenant).id == tenant  # nothing deleted
 
 
+@pytest.mark.pgvector
 def test_an_unknown_scope_is_refused_naming_it(mem: Memory) -> None:
     w = world(mem)
     with pytest.raises(InvalidInput) as caught:

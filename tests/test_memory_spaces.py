@@ -26,13 +26,7 @@ from agentledger.memory.facade_sync import Memory
 from agentledger.memory.records import LanguageStatus, ReembedStatus
 from tests.conftest import new_tenant
 
-pytestmark = pytest.mark.usefixtures("needs_vector")
-
-
-@pytest.fixture
-def needs_vector(sync_ledger: Any) -> None:
-    if "vector" not in sync_ledger.db.extensions:
-        pytest.skip("pgvector is not installed on this server")
+pytestmark = pytest.mark.pgvector
 
 
 @pytest.fixture

@@ -109,6 +109,7 @@ def _counts(url: str, tid: str) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.pgvector
 def test_a_purge_deletes_every_row_of_the_tenant_and_nothing_of_another(
     app_sync: Ledger, database_url: str
 ) -> None:
@@ -281,7 +282,7 @@ def test_the_cli_shows_what_it_will_delete_and_asks(
 ) -> None:
     tid = new_tenant(app_sync)
     app_sync.tenant(tid).events.append("s", "Happened", {"n": 1})
-    monkeypatch.setenv("AGENTLEDGER_DATABASE_URL", str(app_settings.database_url))
+    monkeypatch.setenv("DATABASE_URL", str(app_settings.database_url))
     monkeypatch.setenv("AGENTLEDGER_MIGRATIONS", APP_SPEC)
     runner = CliRunner()
     refused = runner.invoke(cli_module.app, ["tenant", "purge", tid])
