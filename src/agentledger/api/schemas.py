@@ -91,5 +91,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     413: _problem("The body is too large"),
     422: _problem("The input is not valid; `field` names it"),
     429: _problem("Over the key's rate limit (when one is set); see Retry-After"),
+    501: _problem("A PostgreSQL extension the feature needs is not installed (e.g. pgvector)"),
     503: _problem("The database is unavailable"),
 }
