@@ -44,6 +44,17 @@ RETURNING
     -- include: entity_columns
      , e.dedup_key, (e.xmax = 0) AS inserted
 
+-- fragment: embedded_rows
+-- The input rows u (a JSON array) beside their vectors (one per row, in order; NULL: none).
+FROM ROWS FROM (
+    jsonb_to_recordset(%(rows)s::jsonb) AS (
+        user_id text, shared boolean, kind text, source text, key text, dedup_key text,
+        name text, summary text, attrs jsonb, tags text[], relevance real, repeats integer,
+        first_at timestamptz, at timestamptz, session_id uuid),
+    unnest(%(embeddings)s::vector[])
+) AS u(user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags, relevance,
+       repeats, first_at, at, session_id, embedding)
+
 -- name: upsert_entities
 -- Insert entities or merge them into the rows with the same (user, dedup key): attrs merged
 -- key by key (at every depth if mode is deep; replaced whole, with the tags, if replace),
@@ -73,14 +84,7 @@ INSERT INTO agentledger.memory_entities AS e
      relevance, update_count, created_at, updated_at, session_id, text_config, embedding)
 -- include: new_entity
      , u.embedding
-FROM ROWS FROM (
-    jsonb_to_recordset(%(rows)s::jsonb) AS (
-        user_id text, shared boolean, kind text, source text, key text, dedup_key text,
-        name text, summary text, attrs jsonb, tags text[], relevance real, repeats integer,
-        first_at timestamptz, at timestamptz, session_id uuid),
-    unnest(%(embeddings)s::vector[])
-) AS u(user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags, relevance,
-       repeats, first_at, at, session_id, embedding)
+-- include: embedded_rows
 ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
     embedding = coalesce(EXCLUDED.embedding, e.embedding),
     -- include: merge_entity
@@ -95,14 +99,8 @@ WITH target AS MATERIALIZED (
     SELECT agentledger.memory_implied_space_v1(
         %(dimensions)s::integer[], %(fields)s::text[]) AS space_id
 ), given AS MATERIALIZED (
-    SELECT * FROM ROWS FROM (
-        jsonb_to_recordset(%(rows)s::jsonb) AS (
-            user_id text, shared boolean, kind text, source text, key text, dedup_key text,
-            name text, summary text, attrs jsonb, tags text[], relevance real,
-            repeats integer, first_at timestamptz, at timestamptz, session_id uuid),
-        unnest(%(embeddings)s::vector[])
-    ) AS u(user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
-           relevance, repeats, first_at, at, session_id, embedding)
+    SELECT *
+    -- include: embedded_rows
 ), upserted AS (
     INSERT INTO agentledger.memory_entities AS e
         (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
