@@ -165,12 +165,6 @@ def ledger(request: pytest.FixtureRequest, aio: asyncio.Runner) -> Ledger:
     return cast(Ledger, AsyncFace(request.getfixturevalue("async_ledger"), aio))
 
 
-@pytest.fixture
-def has_vector(server_has_vector: bool) -> bool:
-    """The server has pgvector (the embedded one does; a DATABASE_URL server may not)."""
-    return server_has_vector
-
-
 def new_tenant(ledger: Ledger) -> str:
     """A fresh active tenant: its id."""
     tid = f"t-{uuid.uuid4().hex[:12]}"

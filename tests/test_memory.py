@@ -170,11 +170,11 @@ def test_keyset_pages(mem: Memory) -> None:
     ],
 )
 def test_bad_input_is_refused_and_nothing_is_written(
-    mem: Any, kwargs: dict[str, Any], field: str, has_vector: bool
+    mem: Any, kwargs: dict[str, Any], field: str, server_has_vector: bool
 ) -> None:
     args = {"kind": "fact", "name": "ok", **kwargs}
     # A well-formed vector of the wrong size needs its space, hence pgvector, to be judged.
-    sized = not has_vector and kwargs.get("embedding") == [0.1, 0.2, 0.3]
+    sized = not server_has_vector and kwargs.get("embedding") == [0.1, 0.2, 0.3]
     with pytest.raises(MissingExtension if sized else InvalidInput) as info:
         mem.upsert(args.pop("kind"), args.pop("name"), **args)
     if not sized:

@@ -67,14 +67,16 @@ def test_hybrid_fuses_signals_and_reports_each_score(mem: Memory) -> None:
     assert hits[0].score >= hits[-1].score
 
 
-def test_search_returns_the_full_limit_in_a_narrow_scope(mem: Memory, has_vector: bool) -> None:
+def test_search_returns_the_full_limit_in_a_narrow_scope(
+    mem: Memory, server_has_vector: bool
+) -> None:
     # 300 entities for other users, 12 for alice: a scoped search must still fill its limit.
     items = [
         NewEntity(kind="fact", name=f"budget note {i}", user_id=f"u{i % 5}", embedding=None)
         for i in range(300)
     ]
     items += [NewEntity(kind="fact", name=f"budget alice {i}", user_id="alice") for i in range(12)]
-    if has_vector:
+    if server_has_vector:
         items = [
             NewEntity(kind=e.kind, name=e.name, user_id=e.user_id, embedding=unit(i))
             for i, e in enumerate(items)
@@ -84,15 +86,15 @@ def test_search_returns_the_full_limit_in_a_narrow_scope(mem: Memory, has_vector
     assert len(mem.search_text("budget", filter=scope, limit=10)) == 10
     assert len(mem.find_by_name("budget alice", filter=scope, limit=10)) == 10
     assert len(mem.search("budget", filter=scope, limit=10)) == 10
-    if has_vector:
+    if server_has_vector:
         hits = mem.search_vector(unit(999), filter=scope, limit=10)
         assert len(hits) == 10
         assert all(h.entity.user_id == "alice" for h in hits)
         assert len(mem.search_vector(unit(999), filter=scope, limit=50)) == 12
 
 
-def test_vector_search_and_embedder(mem: Memory, has_vector: bool) -> None:
-    if not has_vector:
+def test_vector_search_and_embedder(mem: Memory, server_has_vector: bool) -> None:
+    if not server_has_vector:
         with pytest.raises(MissingExtension, match="vector"):
             mem.search_vector(unit(1))
         with pytest.raises(MissingExtension):
@@ -112,11 +114,11 @@ def test_vector_search_and_embedder(mem: Memory, has_vector: bool) -> None:
     assert fused[0].vector_score is not None and fused[0].text_score is not None
 
 
-def test_wrong_dimension_embedding_is_invalid(mem: Memory, has_vector: bool) -> None:
+def test_wrong_dimension_embedding_is_invalid(mem: Memory, server_has_vector: bool) -> None:
     from agentledger import InvalidInput
 
     # Without pgvector there is no space to measure it against.
-    error = InvalidInput if has_vector else MissingExtension
+    error = InvalidInput if server_has_vector else MissingExtension
     with pytest.raises(error, match=r"dimensions|vector"):
         mem.search_vector([1.0, 2.0])
 
@@ -148,11 +150,11 @@ def test_vectors_without_a_direction_are_refused(
 
 
 def test_a_stored_zero_vector_never_scores_nan(
-    mem: Any, has_vector: bool, database_url: str, tenant_id: str
+    mem: Any, server_has_vector: bool, database_url: str, tenant_id: str
 ) -> None:
     """A zero-length embedding written before such vectors were refused (here by the owner,
     past the library's checks) is no vector hit, and scores no NaN in a fused ranking."""
-    if not has_vector:  # nothing can be stored without pgvector
+    if not server_has_vector:  # nothing can be stored without pgvector
         with pytest.raises(MissingExtension):
             mem.upsert("fact", "x", embedding=unit(7))
         return
@@ -177,8 +179,10 @@ def test_a_stored_zero_vector_never_scores_nan(
             assert hit.vector_score is None
 
 
-def test_an_orthogonal_vector_is_a_hit_of_similarity_zero(mem: Memory, has_vector: bool) -> None:
-    if not has_vector:
+def test_an_orthogonal_vector_is_a_hit_of_similarity_zero(
+    mem: Memory, server_has_vector: bool
+) -> None:
+    if not server_has_vector:
         pytest.skip("pgvector is not installed")
     axis = [[1.0 if i == k else 0.0 for i in range(EMBEDDING_DIMENSIONS)] for k in range(2)]
     mem.upsert("doc", "along", embedding=axis[0])
@@ -188,9 +192,9 @@ def test_an_orthogonal_vector_is_a_hit_of_similarity_zero(mem: Memory, has_vecto
 
 
 def test_a_batch_upsert_stores_embeddings_and_keeps_the_ones_it_does_not_bring(
-    mem: Memory, has_vector: bool
+    mem: Memory, server_has_vector: bool
 ) -> None:
-    if not has_vector:
+    if not server_has_vector:
         pytest.skip("needs pgvector")
     mem.upsert_many(
         [
