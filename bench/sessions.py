@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.quick:
         appends = {KB: 30, MB: 2}
-        repeats, sizes, spread_over, queries, json_sessions = 3, (1_000, 10_000), 100, 40, 5
+        repeats, sizes, spread_over, queries, json_sessions = 3, (500, 5_000), 100, 40, 5
     else:
         appends = {KB: 300, MB: 5}
         repeats, sizes, spread_over, queries, json_sessions = 5, (10_000, 100_000), 1000, 400, 200
