@@ -1,6 +1,7 @@
 """Run every benchmark in one go on one server, then publish the ratios.
 
     python -m bench [--quick] [--fast] [--only events,tasks,memory,api,langgraph]
+    python -m bench --only events -- --singles 100   # after --: the suite's own flags
 
 The embedded server is durable (fsync and synchronous_commit on), as users run PostgreSQL;
 ``--fast`` turns durability off for quick local runs, and the results say so. Each scenario
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     add_fast_flag(parser)
     parser.add_argument("--only", default=",".join(SUITES), help="comma-separated suites")
     parser.add_argument("--out", type=Path, default=report.RESULTS, help="where to publish")
+    parser.add_argument("suite_flags", nargs="*", help="after --: flags for the suites")
     args = parser.parse_args(argv)
     meta = {**machine(), "quick": args.quick}
     started = time.monotonic()
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
             module = importlib.import_module(f"bench.{name}")
             suite_started = time.monotonic()
             flags = [flag for flag, on in (("--quick", args.quick), ("--fast", args.fast)) if on]
-            module.main(flags)
+            module.main([*flags, *args.suite_flags])
             meta[f"seconds_{name}"] = round(time.monotonic() - suite_started)
     meta["seconds"] = round(time.monotonic() - started)
     for path in report.write(RECORDED, meta, args.out):

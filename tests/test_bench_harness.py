@@ -18,7 +18,8 @@ def test_bench_runner_publishes_json_markdown_and_chart(
 
     monkeypatch.setenv("DATABASE_URL", server_url)
     RECORDED.clear()
-    runner.main(["--quick", "--only", "events", "--out", str(tmp_path)])
+    tiny = ["--", "--singles", "5", "--batch", "20"]
+    runner.main(["--quick", "--only", "events", "--out", str(tmp_path), *tiny])
     data = json.loads((tmp_path / "latest.json").read_text())
     assert data["machine"]["quick"] is True and data["results"]
     assert all(r["time_ratio"] > 0 for r in data["results"])
