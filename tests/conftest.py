@@ -29,6 +29,13 @@ pytest_plugins = ["tests.api_fixtures", "tests.nats_fixtures"]
 _counter = itertools.count()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with slow tests first (otherwise in their order): a worker takes a module
+    whole, and a long one handed out last would run on alone while the others idle."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
 def with_database(url: str, dbname: str) -> str:
     """The same server URL with another database name."""
     parts = urlsplit(url)

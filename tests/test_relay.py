@@ -248,6 +248,7 @@ def test_all_tenants_through_the_platform_scope(
     assert set(aio.run(relay.lag()).values()) == {0}
 
 
+@pytest.mark.slow
 def test_every_event_once_in_order_through_crashes_and_outages(
     sync_ledger: Ledger, settings: Settings, aio: asyncio.Runner, stream_name: str, jetstream: str
 ) -> None:
