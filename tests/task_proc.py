@@ -59,6 +59,11 @@ def echo(task: Task) -> dict[str, Any]:
     return {"echo": task.input}
 
 
+async def echo_async(task: Task) -> dict[str, Any]:
+    """The same as a coroutine function, which the command runs on an ``AsyncLedger``."""
+    return {"echo": task.input}
+
+
 def record(task: Task) -> dict[str, Any]:
     """An ``agentledger worker`` handler recording its effect in the ``effects`` table of
     the worker's own database (DATABASE_URL)."""

@@ -96,13 +96,16 @@ def _all(tasks: Tasks[Transaction], queue: str) -> list[Task]:
 
 
 @pytest.mark.slow
-def test_worker_command_runs_a_handler_by_import_path(settings: Settings) -> None:
+@pytest.mark.parametrize("handler", ["echo", "echo_async"])
+def test_worker_command_runs_a_handler_by_import_path(settings: Settings, handler: str) -> None:
     tenant = f"t-{uuid.uuid4().hex[:12]}"
     with Ledger(settings, migrate=False) as ledger:
         ledger.tenants.create(tenant)
         tasks = ledger.tenant(tenant).tasks
         ids = tasks.enqueue_many("cli", [{"i": i} for i in range(20)])
-        proc = spawn_cli(settings, "worker", "cli", "tests.task_proc:echo", "--tenant", tenant)
+        proc = spawn_cli(
+            settings, "worker", "cli", f"tests.task_proc:{handler}", "--tenant", tenant
+        )
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and tasks.stats("cli")[0].completed < 20:

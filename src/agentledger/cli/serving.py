@@ -11,6 +11,7 @@ import typer
 from agentledger.cli import common
 from agentledger.db.connect import owner_url
 from agentledger.ledger import AsyncLedger, Ledger
+from agentledger.tasks.books import WorkerStats
 
 
 def demo(
@@ -159,21 +160,21 @@ def worker(
     )
     if inspect.iscoroutinefunction(fn):
 
-        async def run_async() -> None:
+        async def run_async() -> WorkerStats:
             async with AsyncLedger(common.settings()) as aledger:
                 tasks = aledger.platform_tasks if platform else aledger.tenant(tenant or "").tasks
-                await tasks.worker(queue, fn, **options).run()  # type: ignore[arg-type]
+                return await tasks.worker(queue, fn, **options).run()  # type: ignore[arg-type]
 
-        asyncio.run(run_async())
-        return
-    with Ledger(common.settings()) as ledger:
-        scope = ledger.platform_tasks if platform else ledger.tenant(tenant or "").tasks
-        w = scope.worker(queue, fn, **options)  # type: ignore[arg-type]
-        try:
-            stats = w.run()
-        except KeyboardInterrupt:
-            w.stop()
-            raise
+        stats = asyncio.run(run_async())
+    else:
+        with Ledger(common.settings()) as ledger:
+            scope = ledger.platform_tasks if platform else ledger.tenant(tenant or "").tasks
+            w = scope.worker(queue, fn, **options)  # type: ignore[arg-type]
+            try:
+                stats = w.run()
+            except KeyboardInterrupt:
+                w.stop()
+                raise
     common.out.print(f"stopped: {stats}")
 
 
