@@ -105,11 +105,13 @@ class RelayProcess:
         )
         self.ready = False
         self.leading = False
+        self.lines: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         assert self.process.stderr is not None
         for line in self.process.stderr:
+            self.lines.append(line)
             if line.rstrip().endswith(": leading"):
                 self.ready = self.leading = True
             elif line.rstrip().endswith(": standing by"):
@@ -246,6 +248,32 @@ def test_all_tenants_through_the_platform_scope(
     stored = {m.headers["Agentledger-Tenant"] for m in aio.run(_stored(jetstream, stream_name))}
     assert suspended in stored and archived not in stored
     assert set(aio.run(relay.lag()).values()) == {0}
+
+
+def test_the_relay_command_publishes_then_stops_on_sigterm(
+    sync_ledger: Ledger, settings: Settings, aio: asyncio.Runner, stream_name: str, jetstream: str
+) -> None:
+    tenant = _new_tenant(sync_ledger)
+    name = f"cli-{uuid.uuid4().hex[:6]}"
+    relay = RelayProcess(settings, jetstream, name, tenant, stream_name, _prefix())
+    try:
+        _wait_for(lambda: relay.leading, 60, "the relay leading")
+        sync_ledger.tenant(tenant).events.append_many(
+            [NewEvent(stream="order:1", type="t", payload={"i": i}) for i in range(3)]
+        )
+        _wait_for(lambda: _lag(sync_ledger, tenant, name) == 0, 60, "the events published")
+        relay.process.send_signal(signal.SIGTERM)
+        assert relay.process.wait(timeout=60) == 0, "".join(relay.lines)
+    finally:
+        if relay.process.poll() is None:
+            relay.kill()
+    stored = aio.run(_stored(jetstream, stream_name))
+    assert [m.headers["Agentledger-Tenant"] for m in stored] == [tenant] * 3
+    _wait_for(
+        lambda: any("stopped after publishing 3 events" in line for line in relay.lines),
+        10,
+        "the relay's last line",
+    )
 
 
 @pytest.mark.slow
