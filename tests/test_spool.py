@@ -3,6 +3,8 @@ order, even when a replaying process is killed halfway."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -13,16 +15,17 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from agentledger import ConfigError, InvalidInput, Ledger, Settings, Spooled
+from agentledger import AsyncLedger, ConfigError, InvalidInput, Ledger, Settings, Spooled
 from agentledger.db import migrate
 from agentledger.db.binding import Binding
 from agentledger.db.embedded import EmbeddedServer
 from agentledger.db.spool import Spool
 from tests.conftest import ROOT, server_dir
+from tests.faces import AsyncFace
 from tests.spool_ops import count_markers, insert_marker
 
 pytestmark = pytest.mark.slow
@@ -103,11 +106,27 @@ def test_replay_modules_must_be_module_prefixes() -> None:
             Settings.build(spool_replay_modules=[bad])
 
 
+@contextlib.contextmanager
+def _opened(face: str, settings: Settings, aio: asyncio.Runner) -> Iterator[Ledger]:
+    """A ledger on ``settings``: the sync face, or the async one behind the test proxy."""
+    if face == "sync":
+        with Ledger(settings, migrate=False) as ledger:
+            yield ledger
+        return
+    opened = AsyncLedger(settings, migrate=False)
+    aio.run(opened.open())
+    try:
+        yield cast(Ledger, AsyncFace(opened, aio))
+    finally:
+        aio.run(opened.close())
+
+
+@pytest.mark.parametrize("face", ["sync", "async"])
 def test_writes_during_an_outage_are_spooled_then_replayed_in_order(
-    server: EmbeddedServer, tmp_path: Path
+    server: EmbeddedServer, tmp_path: Path, face: str, aio: asyncio.Runner
 ) -> None:
     settings = _settings(server, tmp_path / "spool")
-    with Ledger(settings, migrate=False) as ledger:
+    with _opened(face, settings, aio) as ledger:
         tenant = ledger.tenants.create(f"s-{uuid.uuid4().hex[:8]}").id
         assert _write(ledger, tenant, "w00") == "w00"
         server.stop(mode="immediate")
