@@ -426,6 +426,27 @@ def test_the_memory_cli_lists_spaces_and_reembeds(
     unknown = runner.invoke(cli.app, ["memory", "reembed", "nope", "--tenant", tid])
     assert unknown.exit_code != 0
 
+    # Batches left on the queue for workers, then worked here with an embedder of the
+    # caller's own (module:function, called with the space).
+    memory.declare_space("h48", dimensions=48)
+    queued = runner.invoke(cli.app, ["memory", "reembed", "h48", "--tenant", tid, "--enqueue-only"])
+    assert queued.exit_code == 0, queued.output
+    assert "5 entities to embed into h48" in queued.output
+    assert "on queue agentledger.reembed:h48" in queued.output
+    assert memory.reembed_status("h48").missing == 5
+    own = ["--embedder", f"{__name__}:hashing_of_the_space"]
+    done = runner.invoke(cli.app, ["memory", "reembed", "h48", "--tenant", tid, *own])
+    assert done.exit_code == 0, done.output
+    assert "stored 5 vectors in h48" in done.output
+    assert memory.reembed_status("h48").missing == 0
+    bogus = runner.invoke(cli.app, ["memory", "reembed", "h48", "--tenant", tid, "--embedder", "x"])
+    assert bogus.exit_code == 2 and "module:function" in bogus.output
+
+
+def hashing_of_the_space(space: Any) -> HashingEmbedder:
+    """An embedder as ``--embedder module:function`` names one: made for the space."""
+    return HashingEmbedder(dimensions=space.dimensions)
+
 
 def test_vectors_read_back_as_lists_without_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
     from agentledger.db import adapters
