@@ -3,6 +3,7 @@ its handling of malformed files, and the lifecycle both backends share."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agentledger import Ledger
+from agentledger import Ledger, NotFound
 from agentledger.session_import import derived_id
 from agentledger.sessions import SESSION_LIFECYCLE
 from examples.collab_sessions import JsonBackend, StorageError, get_session_manager
@@ -115,6 +116,54 @@ def test_import_is_idempotent_and_skips_a_malformed_file(
         # The imported pending tasks are claimable, highest priority first.
         claimed = pg.claim_task("codex", "control")
         assert claimed is not None and claimed["input_data"] == {"n": 1}
+
+
+def test_an_unreadable_file_or_a_refused_item_is_reported_and_the_rest_imported(
+    sync_ledger: Ledger, tmp_path: Path
+) -> None:
+    store, sids = _store(tmp_path / "store")
+    folders = [tmp_path / "store" / "sessions" / sid for sid in sids]
+    # Session 0 (completed): its chunk's content is not UTF-8 (that chunk is skipped, the
+    # rest imported).
+    [chunk] = json.loads((folders[0] / "chunks.json").read_text())
+    text = folders[0] / "chunks" / f"{chunk['id']}.txt"
+    good_text = text.read_bytes()
+    text.write_bytes(b"caf\xe9 in latin-1")
+    # Session 1: a memory the database refuses (a tag that is not a string): the whole
+    # session rolls back.
+    memories = folders[1] / "memories.json"
+    good_memories = memories.read_text()
+    refused = json.loads(good_memories)
+    refused["risk-1"]["tags"] = [{"not": "a tag"}]
+    memories.write_text(json.dumps(refused))
+    # Session 2: archived in the JSON store.
+    session = json.loads((folders[2] / "session.json").read_text())
+    (folders[2] / "session.json").write_text(json.dumps({**session, "status": "archived"}))
+    tenant = f"imp-{uuid.uuid4().hex[:8]}"
+    scope = sync_ledger.tenant(tenant)
+
+    first = import_sessions(sync_ledger, store.root, tenant=tenant)
+    assert len(first.errors) == 2, first.errors
+    unreadable, rolled_back = sorted(first.errors, key=lambda e: e.startswith(str(folders[1])))
+    assert unreadable.startswith(f"{text}:") and "utf-8" in unreadable
+    assert rolled_back.startswith(f"{folders[1]}: InvalidInput") and "tags" in rolled_back
+    assert first.imported["sessions"] == 2 and first.imported["chunks"] == 1
+    with pytest.raises(NotFound):
+        scope.sessions.get(derived_id(sids[1], "session"))
+    assert scope.sessions.get(derived_id(sids[2], "session")).status == "archived"
+    # Completed in the store, but left active while its chunk waits: a finished session
+    # takes no more chunks, and the next run must be able to add it.
+    partial = scope.sessions.get(derived_id(sids[0], "session"))
+    assert (partial.status, partial.chunk_count) == ("active", 0)
+
+    text.write_bytes(good_text)
+    memories.write_text(good_memories)
+    second = import_sessions(sync_ledger, store.root, tenant=tenant)
+    assert second.errors == []
+    assert (second.imported["sessions"], second.imported["chunks"]) == (1, 2)
+    assert second.imported["memories"] == 2
+    whole = scope.sessions.get(derived_id(sids[0], "session"))
+    assert (whole.status, whole.chunk_count) == ("completed", 1)
 
 
 def test_an_importer_killed_mid_session_leaves_whole_sessions(

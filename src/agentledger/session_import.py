@@ -15,7 +15,9 @@ Each session is imported in one transaction with everything it holds, so a kille
 leaves whole sessions behind and the next run carries on. Ids come from the JSON ids (a
 UUID as is, anything else through uuid5), memories by their (source, key) and tasks by a
 ``dedup_key`` naming their JSON id, so a second run finds everything and imports nothing.
-A malformed file is reported with its path and skipped; the rest is imported.
+A malformed file is reported with its path and skipped; the rest is imported, and the
+session stays active (a finished session takes no more chunks or artifacts) until a run
+after the fix has imported everything and applies its status.
 """
 
 from __future__ import annotations
@@ -161,6 +163,9 @@ class _SessionImport:
         if not isinstance(self.session.get("id"), str) or not self.session.get("title"):
             raise Malformed(f"{folder / 'session.json'}: no id or title")
         self.sid = derived_id(self.session["id"], "session")
+        # Something of it could not be read: it is left active (a finished session takes
+        # no more chunks or artifacts), for the run after the fix to finish.
+        self.incomplete = False
         self.chunks = self._part("chunks.json", list)
         self.memories = self._part("memories.json", dict)
         self.tasks = self._part("tasks.json", list)
@@ -171,6 +176,7 @@ class _SessionImport:
             return _load(self.folder / name, kind, kind())
         except Malformed as exc:
             self.report.errors.append(str(exc))
+            self.incomplete = True
             return kind()
 
     def _content(self, sub: str, item: dict[str, Any]) -> str | None:
@@ -179,6 +185,7 @@ class _SessionImport:
             return path.read_bytes().decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             self.report.errors.append(f"{path}: {exc}")
+            self.incomplete = True
             return None
 
     def _unstored(
@@ -220,6 +227,8 @@ class _SessionImport:
         self._memories(tx)
         self._artifacts(tx)
         self._tasks(tx, known_tasks)
+        if self.incomplete:
+            return
         status = s.get("status")
         current = tx.sessions.get(self.sid).status
         if status in ("paused", "completed", "archived") and current == "active":
