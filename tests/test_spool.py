@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import decimal
 import os
 import shutil
 import signal
@@ -24,6 +26,7 @@ from agentledger.db import migrate
 from agentledger.db.binding import Binding
 from agentledger.db.embedded import EmbeddedServer
 from agentledger.db.spool import Spool
+from agentledger.events import ops as events
 from tests.conftest import ROOT, server_dir
 from tests.faces import AsyncFace
 from tests.spool_ops import count_markers, insert_marker
@@ -87,6 +90,32 @@ def test_an_argument_the_journal_cannot_hold_is_refused_and_nothing_is_written(
     assert spool.pending() == []
 
 
+# Objects of one key that read as the journal's own tags, beside values it tags.
+LOOKALIKES = {
+    "when": {"$date": "2024-01-01"},
+    "ref": {"$uuid": "not a uuid"},
+    "wrapped": {"$object": {"$bytes": "x"}},
+    "list": [{"$decimal": "1.5"}],
+}
+
+
+def test_every_value_comes_back_as_it_was_given(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    given = {
+        **LOOKALIKES,
+        "id": uuid.uuid4(),
+        "at": dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.UTC),
+        "day": dt.date(2024, 5, 6),
+        "amount": decimal.Decimal("12.50"),
+        "raw": b"\x00\xff",
+    }
+    op = events.append_fields("s", "T", given, event_id=uuid.uuid4())
+    spool.append(Binding("t"), op)
+    _, back = spool.decode(spool.pending()[0])
+    assert back.args == op.args and back.kwargs == op.kwargs
+    assert type(back.args[2]["amount"]) is decimal.Decimal
+
+
 def test_a_replay_imports_only_from_the_modules_it_was_given(tmp_path: Path) -> None:
     Spool(tmp_path, replay_modules=TEST_OPS).append(Binding("t"), insert_marker(uuid.uuid4(), "a"))
     entry = Spool(tmp_path).pending()[0]
@@ -146,6 +175,22 @@ def test_writes_during_an_outage_are_spooled_then_replayed_in_order(
         markers = _markers(ledger, tenant)
         assert markers["n"] == 42
         assert markers["names"] == [f"w{i:02d}" for i in range(42)]
+        status = ledger.spool_status()
+        assert status is not None and (status.pending, status.dead) == (0, 0)
+
+
+def test_a_payload_that_looks_like_a_tag_is_stored_unchanged_by_the_replay(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    settings = _settings(server, tmp_path / "spool")
+    with Ledger(settings, migrate=False) as ledger:
+        tenant = ledger.tenants.create(f"s-{uuid.uuid4().hex[:8]}").id
+        Spool(tmp_path / "spool").append(
+            Binding(tenant), events.append_fields("tagged", "T", LOOKALIKES, event_id=uuid.uuid4())
+        )
+        assert ledger.replay_spool() == 1
+        [stored] = ledger.tenant(tenant).events.read_stream("tagged")
+        assert stored.payload == LOOKALIKES
         status = ledger.spool_status()
         assert status is not None and (status.pending, status.dead) == (0, 0)
 

@@ -212,7 +212,10 @@ def _encode(value: Any) -> Any:
     if isinstance(value, bytes):
         return {"$bytes": base64.b64encode(value).decode()}
     if isinstance(value, dict):
-        return {str(k): _encode(v) for k, v in value.items()}
+        encoded = {str(k): _encode(v) for k, v in value.items()}
+        if len(encoded) == 1 and next(iter(encoded)) in _TAGS:
+            return {OBJECT: encoded}  # the caller's own object that reads as a tag
+        return encoded
     if isinstance(value, list | tuple):
         return [_encode(v) for v in value]
     if value is None or isinstance(value, str | int | float | bool):
@@ -227,12 +230,18 @@ _DECODERS: dict[str, Any] = {
     "$decimal": decimal.Decimal,
     "$bytes": base64.b64decode,
 }
+# An object of one key that is a tag (a payload's {"$date": ...}) is journalled inside
+# this one, and read back as it was, not as the value the tag stands for.
+OBJECT = "$object"
+_TAGS = frozenset((*_DECODERS, OBJECT))
 
 
 def _decode(value: Any) -> Any:
     if isinstance(value, dict):
         if len(value) == 1:
             ((key, inner),) = value.items()
+            if key == OBJECT:
+                return {k: _decode(v) for k, v in inner.items()}
             if key in _DECODERS:
                 return _DECODERS[key](inner)
         return {k: _decode(v) for k, v in value.items()}
