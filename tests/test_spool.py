@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import decimal
+import json
 import os
 import shutil
 import signal
@@ -193,6 +194,35 @@ def test_a_payload_that_looks_like_a_tag_is_stored_unchanged_by_the_replay(
         assert stored.payload == LOOKALIKES
         status = ledger.spool_status()
         assert status is not None and (status.pending, status.dead) == (0, 0)
+
+
+def test_an_entry_that_cannot_be_read_back_is_set_aside_and_the_rest_replayed(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    """As after a deploy that renamed an operation or changed its arguments."""
+    settings = _settings(server, tmp_path / "spool")
+    spool = Spool(tmp_path / "spool")
+    with Ledger(settings, migrate=False) as ledger:
+        tenant = ledger.tenants.create(f"s-{uuid.uuid4().hex[:8]}").id
+        for n in range(3):
+            op = events.append_fields("kept", "T", {"n": n}, event_id=uuid.uuid4())
+            spool.append(Binding(tenant), op)
+        lines = spool.journal.read_text().splitlines()
+        renamed, changed = json.loads(lines[0]), json.loads(lines[1])
+        renamed["op"] = "agentledger.events.ops:append_renamed"
+        changed["kwargs"]["event_uuid"] = changed["kwargs"].pop("event_id")
+        lines[:2] = [json.dumps(renamed), json.dumps(changed)]
+        spool.journal.write_text("\n".join(lines) + "\n")
+
+        assert ledger.replay_spool() == 1
+        [stored] = ledger.tenant(tenant).events.read_stream("kept")
+        assert stored.payload == {"n": 2}
+        status = ledger.spool_status()
+        assert status is not None and (status.pending, status.dead) == (0, 2)
+        dead = [json.loads(line) for line in spool.dead.read_text().splitlines()]
+        assert [d["id"] for d in dead] == [renamed["id"], changed["id"]]
+        assert all("cannot be read back" in d["error"] for d in dead)
+        assert "append_renamed" in dead[0]["error"] and "event_id" in dead[1]["error"]
 
 
 def test_ledger_opens_while_the_database_is_down(server: EmbeddedServer, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import datetime as dt
 import decimal
 import fcntl
 import importlib
+import inspect
 import json
 import os
 import uuid
@@ -139,12 +140,20 @@ class Spool:
 
     def decode(self, entry: SpoolEntry) -> tuple[Binding, Op[Any]]:
         """The binding and the operation an entry recorded; InvalidInput when the operation
-        is not in a module this spool may replay from (``replay_modules``)."""
+        is not in a module this spool may replay from (``replay_modules``), or cannot be
+        made from the entry (renamed or removed since, its arguments changed), so that a
+        replay sets the entry aside instead of stopping at it."""
         module, _, name = entry.op.partition(":")
         if not module.startswith(self.replay_modules):
             raise InvalidInput(f"spool entry {entry.id} names a foreign operation {entry.op}")
-        factory = getattr(importlib.import_module(module), name)
-        op: Op[Any] = factory(*_decode(entry.args), **_decode(entry.kwargs))
+        try:
+            factory = getattr(importlib.import_module(module), name)
+            op: Op[Any] = factory(*_decode(entry.args), **_decode(entry.kwargs))
+            inspect.signature(op.fn).bind(*op.args, **op.kwargs)  # its own checks run later
+        except (ImportError, AttributeError, TypeError, ValueError) as exc:
+            raise InvalidInput(
+                f"spool entry {entry.id} cannot be read back as {entry.op}: {exc}"
+            ) from exc
         return Binding(entry.tenant), op
 
     # -- internals ---------------------------------------------------------------------
