@@ -22,7 +22,15 @@ from typing import Any, cast
 
 import pytest
 
-from agentledger import AsyncLedger, ConfigError, InvalidInput, Ledger, Settings, Spooled
+from agentledger import (
+    AsyncLedger,
+    ConfigError,
+    InvalidInput,
+    Ledger,
+    Settings,
+    Spooled,
+    VersionConflict,
+)
 from agentledger.db import migrate
 from agentledger.db.binding import Binding
 from agentledger.db.embedded import EmbeddedServer
@@ -223,6 +231,25 @@ def test_an_entry_that_cannot_be_read_back_is_set_aside_and_the_rest_replayed(
         assert [d["id"] for d in dead] == [renamed["id"], changed["id"]]
         assert all("cannot be read back" in d["error"] for d in dead)
         assert "append_renamed" in dead[0]["error"] and "event_id" in dead[1]["error"]
+
+
+@pytest.mark.parametrize("face", ["sync", "async"])
+def test_a_write_queued_behind_the_spool_and_refused_raises_to_its_caller(
+    server: EmbeddedServer, tmp_path: Path, face: str, aio: asyncio.Runner
+) -> None:
+    """Not Spooled (it will never apply) and not a dead letter (its caller was told)."""
+    settings = _settings(server, tmp_path / "spool")
+    with _opened(face, settings, aio) as ledger:
+        tenant = ledger.tenants.create(f"s-{uuid.uuid4().hex[:8]}").id
+        earlier = events.append_fields("s", "Earlier", event_id=uuid.uuid4())
+        Spool(tmp_path / "spool").append(Binding(tenant), earlier)  # left by an outage
+        log = ledger.tenant(tenant).events
+        with pytest.raises(VersionConflict):
+            log.append("s", "Late", expected_version=5)
+        assert [e.type for e in log.read_stream("s")] == ["Earlier"]
+        assert log.append("s", "Next", expected_version=1).version == 2
+        status = ledger.spool_status()
+        assert status is not None and (status.pending, status.dead) == (0, 0)
 
 
 def test_ledger_opens_while_the_database_is_down(server: EmbeddedServer, tmp_path: Path) -> None:

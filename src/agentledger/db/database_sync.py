@@ -213,19 +213,24 @@ class Database:
                     f"{op.name} was spooled as {entry}: {exc.message}", entry_id=entry
                 ) from None
         entry = spool.append(binding, op)
-        results = self.replay(eager=False)
-        if entry in results:
-            return results[entry]  # type: ignore[no-any-return]
-        raise Spooled(f"{op.name} was spooled as {entry} behind earlier entries", entry_id=entry)
+        results = self.replay(eager=False, caller=entry)
+        if entry not in results:
+            behind = f"{op.name} was spooled as {entry} behind earlier entries"
+            raise Spooled(behind, entry_id=entry)
+        if isinstance(results[entry], LedgerError):
+            raise results[entry]  # refused, as it would have been without the spool
+        return results[entry]  # type: ignore[no-any-return]
 
-    def replay(self, *, eager: bool = True) -> dict[str, Any]:
+    def replay(self, *, eager: bool = True, caller: str | None = None) -> dict[str, Any]:
         """Apply spooled entries in order; stops at the first sign of an outage.
 
         ``eager=False`` (a write queueing behind the spool) skips the attempt when an outage
         was seen within the last second, so writes during an outage don't each wait for it.
 
         Returns the results by entry id. Entries the database refuses for a reason other
-        than an outage are set aside in the spool's dead letters, with the error.
+        than an outage are set aside in the spool's dead letters, with the error; but the
+        entry of a ``caller`` still waiting for it is dropped, its error returned as its
+        result for the caller to raise.
         """
         results: dict[str, Any] = {}
         spool = self.spool
@@ -246,8 +251,11 @@ class Database:
                 except Unavailable:
                     return results
                 except LedgerError as exc:
-                    spool.quarantine(entry, f"{type(exc).__name__}: {exc}")
-                    continue
+                    if entry.id == caller:
+                        results[entry.id] = exc
+                    else:
+                        spool.quarantine(entry, f"{type(exc).__name__}: {exc}")
+                        continue
                 spool.mark_done(entry.id)
             spool.compact()
         return results
