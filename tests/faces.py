@@ -7,7 +7,9 @@ import asyncio
 import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
+
+from agentledger import AsyncLedger, Ledger, Settings
 
 
 class AsyncFace:
@@ -74,3 +76,21 @@ def _drain(agen: Any, runner: asyncio.Runner) -> list[Any]:
         return [item async for item in agen]
 
     return runner.run(collect())
+
+
+@contextmanager
+def opened(
+    face: str, settings: Settings, aio: asyncio.Runner, *, migrate: bool = True
+) -> Iterator[Ledger]:
+    """A Ledger (``face="sync"``), or an AsyncLedger presented as one, opened on
+    ``settings``: for tests that open their own ledger on both faces."""
+    if face == "sync":
+        with Ledger(settings, migrate=migrate) as ledger:
+            yield ledger
+        return
+    aledger = AsyncLedger(settings, migrate=migrate)
+    aio.run(aledger.open())
+    try:
+        yield cast(Ledger, AsyncFace(aledger, aio))
+    finally:
+        aio.run(aledger.close())

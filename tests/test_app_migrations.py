@@ -8,7 +8,6 @@ import asyncio
 import logging
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -33,7 +32,7 @@ from agentledger.db import migrate
 from agentledger.db.app_migrations import ENTRY_POINT_GROUP, registered
 from agentledger.migrations import tenant_table_sql
 from tests.conftest import APP_SPEC, clone_database, drop_database, new_tenant
-from tests.faces import AsyncFace
+from tests.faces import AsyncFace, opened
 from tests.http_server import client, serve
 
 SPEC = APP_SPEC
@@ -62,23 +61,6 @@ def app_async(app_settings: Settings, app_sync: Ledger, aio: asyncio.Runner) -> 
 def app_ledger(request: pytest.FixtureRequest) -> Ledger:
     ledger: Ledger = request.getfixturevalue(f"app_{request.param}")
     return ledger
-
-
-@contextmanager
-def _opened(
-    face: str, settings: Settings, aio: asyncio.Runner, *, migrate: bool = True
-) -> Iterator[Ledger]:
-    """A Ledger, or an AsyncLedger presented as one, opened on ``settings``."""
-    if face == "sync":
-        with Ledger(settings, migrate=migrate) as ledger:
-            yield ledger
-        return
-    aledger = AsyncLedger(settings, migrate=migrate)
-    aio.run(aledger.open())
-    try:
-        yield AsyncFace(aledger, aio)  # type: ignore[misc]
-    finally:
-        aio.run(aledger.close())
 
 
 # Registering the application's folders
@@ -112,22 +94,22 @@ def test_open_counts_the_application_revisions_as_part_of_current(
 ) -> None:
     core_only = Settings.build(database_url=fresh_url, data_dir=tmp_path, pool_max_size=2)
     with_app = core_only.with_(migrations=(SPEC,))
-    with _opened(face, with_app, aio, migrate=False) as ledger:
+    with opened(face, with_app, aio, migrate=False) as ledger:
         health = ledger.health()
     assert not health.migrations_current
     assert health.missing_revisions == APP_REVISIONS
-    with _opened(face, with_app, aio) as ledger:  # open() applies them
+    with opened(face, with_app, aio) as ledger:  # open() applies them
         health = ledger.health()
     assert health.migrations_current and health.missing_revisions == ()
     assert migrate.current(fresh_url) >= {"app_sample_0002"}
     # A process that does not register them cannot vouch for the database.
     with (
         pytest.raises(ConfigError, match="app_sample_0002") as refused,
-        _opened(face, core_only, aio),
+        opened(face, core_only, aio),
     ):
         pass
     assert refused.value.field == "migrations"
-    with _opened(face, core_only, aio, migrate=False) as ledger:
+    with opened(face, core_only, aio, migrate=False) as ledger:
         health = ledger.health()
     assert not health.migrations_current
     assert health.unknown_revisions == ("app_sample_0002",)

@@ -4,7 +4,6 @@ order, even when a replaying process is killed halfway."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import decimal
 import json
@@ -18,12 +17,11 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
 from agentledger import (
-    AsyncLedger,
     ConfigError,
     InvalidInput,
     Ledger,
@@ -37,7 +35,7 @@ from agentledger.db.embedded import EmbeddedServer
 from agentledger.db.spool import Spool
 from agentledger.events import ops as events
 from tests.conftest import ROOT, server_dir
-from tests.faces import AsyncFace
+from tests.faces import opened
 from tests.spool_ops import count_markers, insert_marker
 
 pytestmark = pytest.mark.slow
@@ -144,27 +142,12 @@ def test_replay_modules_must_be_module_prefixes() -> None:
             Settings.build(spool_replay_modules=[bad])
 
 
-@contextlib.contextmanager
-def _opened(face: str, settings: Settings, aio: asyncio.Runner) -> Iterator[Ledger]:
-    """A ledger on ``settings``: the sync face, or the async one behind the test proxy."""
-    if face == "sync":
-        with Ledger(settings, migrate=False) as ledger:
-            yield ledger
-        return
-    opened = AsyncLedger(settings, migrate=False)
-    aio.run(opened.open())
-    try:
-        yield cast(Ledger, AsyncFace(opened, aio))
-    finally:
-        aio.run(opened.close())
-
-
 @pytest.mark.parametrize("face", ["sync", "async"])
 def test_writes_during_an_outage_are_spooled_then_replayed_in_order(
     server: EmbeddedServer, tmp_path: Path, face: str, aio: asyncio.Runner
 ) -> None:
     settings = _settings(server, tmp_path / "spool")
-    with _opened(face, settings, aio) as ledger:
+    with opened(face, settings, aio) as ledger:
         tenant = ledger.tenants.create(f"s-{uuid.uuid4().hex[:8]}").id
         assert _write(ledger, tenant, "w00") == "w00"
         server.stop(mode="immediate")
@@ -239,7 +222,7 @@ def test_a_write_queued_behind_the_spool_and_refused_raises_to_its_caller(
 ) -> None:
     """Not Spooled (it will never apply) and not a dead letter (its caller was told)."""
     settings = _settings(server, tmp_path / "spool")
-    with _opened(face, settings, aio) as ledger:
+    with opened(face, settings, aio) as ledger:
         tenant = ledger.tenants.create(f"s-{uuid.uuid4().hex[:8]}").id
         earlier = events.append_fields("s", "Earlier", event_id=uuid.uuid4())
         Spool(tmp_path / "spool").append(Binding(tenant), earlier)  # left by an outage
