@@ -441,6 +441,9 @@ def test_the_memory_cli_lists_spaces_and_reembeds(
     assert memory.reembed_status("h48").missing == 0
     bogus = runner.invoke(cli.app, ["memory", "reembed", "h48", "--tenant", tid, "--embedder", "x"])
     assert bogus.exit_code == 2 and "module:function" in bogus.output
+    absent = ["--embedder", "no_such_module:embedder"]
+    missing = runner.invoke(cli.app, ["memory", "reembed", "h48", "--tenant", tid, *absent])
+    assert missing.exit_code == 2 and "cannot import no_such_module" in missing.output
 
 
 def hashing_of_the_space(space: Any) -> HashingEmbedder:

@@ -125,3 +125,16 @@ def test_the_spool_commands_report_and_replay_a_journal_once(
     assert "applied 0; 0 still pending, 1 dead" in _ok(runner, "spool", "replay")
     assert len(sync_ledger.tenant(tid).events.read_stream("s")) == 2
     assert "0 pending, 1 dead" in _ok(runner, "spool", "status")
+
+
+def test_a_handler_that_cannot_be_had_is_named_without_a_traceback(runner: CliRunner) -> None:
+    for handler, named in (
+        ("no_such_module:handle", "cannot import no_such_module"),
+        ("tests.task_proc:no_such_handler", "tests.task_proc has no no_such_handler"),
+        ("tests.task_proc:_local", "tests.task_proc:_local is not callable"),
+        (":handle", "is not module:function"),
+    ):
+        done = runner.invoke(app, ["worker", "q", handler, "--tenant", "t"])
+        assert done.exit_code == 2, done.output
+        assert named in " ".join(done.output.split()), done.output
+        assert "Traceback" not in done.output

@@ -5,7 +5,8 @@ caller, a test for one, can swap in a console of another width."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import importlib
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,6 +26,24 @@ def settings() -> Settings:
 
 def open_ledger() -> Ledger:
     return Ledger(settings()).open()
+
+
+def imported(path: str, param_hint: str, *, default: str | None = None) -> Any:
+    """The callable a ``module:function`` option names (``default`` when the function is
+    left out); BadParameter, naming what is missing, when it cannot be had."""
+    module, colon, name = path.partition(":")
+    name = name or (default or "")
+    if not module or (not colon and default is None) or not name:
+        raise typer.BadParameter(f"{path!r} is not module:function", param_hint=param_hint)
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except ImportError as exc:
+        raise typer.BadParameter(f"cannot import {module}: {exc}", param_hint=param_hint) from None
+    except AttributeError:
+        raise typer.BadParameter(f"{module} has no {name}", param_hint=param_hint) from None
+    if not callable(found):
+        raise typer.BadParameter(f"{module}:{name} is not callable", param_hint=param_hint)
+    return found
 
 
 def embedded_only(found: Settings) -> None:

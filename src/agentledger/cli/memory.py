@@ -114,12 +114,9 @@ def embedder_for(name: str) -> Any:
         return lambda space: HashingEmbedder(dimensions=space.dimensions)
     if name == "minilm":
         return MiniLMEmbedder()
-    module, colon, attr = name.partition(":")
-    if not colon:
+    if ":" not in name:
         raise typer.BadParameter("hashing, minilm or module:function", param_hint="--embedder")
-    import importlib
-
-    return getattr(importlib.import_module(module), attr)
+    return common.imported(name, "--embedder")
 
 
 @memory_app.command("language")

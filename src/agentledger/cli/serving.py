@@ -141,7 +141,6 @@ def worker(
     re-embeds into spaces of that name.
     """
     import asyncio
-    import importlib
     import inspect
 
     if (tenant is None) == (not platform):
@@ -152,8 +151,7 @@ def worker(
         transactional = True
         handler = f"the built-in handler of {queue}"
     else:
-        module, _, name = handler.partition(":")
-        fn = getattr(importlib.import_module(module), name or "handler")
+        fn = common.imported(handler, "HANDLER", default="handler")
     options = {"concurrency": concurrency, "lease": lease, "transactional": transactional}
     common.out.print(
         f"working on queue [bold]{queue}[/] with {handler} (Ctrl-C or SIGTERM to stop)",
