@@ -150,6 +150,53 @@ def test_the_lag_counts_the_events_after_the_checkpoint(sync_ledger: Ledger) -> 
     assert lag(written[-1].position + 1_000_000) == 0
 
 
+def test_what_a_batch_counts_as_acknowledged_is_a_prefix(
+    sync_ledger: Ledger, async_ledger: AsyncLedger, aio: asyncio.Runner
+) -> None:
+    """A publish that failed, was cancelled or got no answer in time ends the acknowledged
+    prefix, and the publishes behind it are cancelled. The broker's futures are stood in
+    for, to reach the outcomes a live broker gives only by chance."""
+    from nats.js.api import PubAck
+
+    from agentledger.integrations.nats.relay import BrokerError
+
+    tenant = _new_tenant(sync_ledger)
+    sync_ledger.tenant(tenant).events.append_many(
+        [NewEvent(stream="order:1", type="t", payload={"i": i}) for i in range(3)]
+    )
+    batch = sync_ledger.tenant(tenant).events.read_all(0)
+    relay = Relay(async_ledger, NATS_URL, ack_timeout=0.2)
+
+    async def publish(outcomes: list[str]) -> tuple[int, BaseException | None, list[bool]]:
+        futures: list[asyncio.Future[PubAck]] = []
+
+        class Broker:  # answers each publish with the next outcome
+            async def publish_async(self, *args: Any, **kwargs: Any) -> asyncio.Future[PubAck]:
+                future: asyncio.Future[PubAck] = asyncio.get_running_loop().create_future()
+                outcome = outcomes[len(futures)]
+                if outcome == "acked":
+                    future.set_result(PubAck(stream="S", seq=len(futures) + 1))
+                elif outcome == "cancelled":
+                    future.cancel()
+                elif outcome == "refused":
+                    future.set_exception(OSError("refused"))
+                futures.append(future)
+                return future
+
+        acked, failure = await relay._publish(Broker(), tenant, batch)  # type: ignore[arg-type]
+        return acked, failure, [f.cancelled() for f in futures]
+
+    assert aio.run(publish(["acked"] * 3)) == (3, None, [False] * 3)
+    acked, failure, cancelled = aio.run(publish(["acked", "cancelled", "acked"]))
+    assert (acked, cancelled) == (1, [False, True, False])  # the third was answered already
+    assert isinstance(failure, BrokerError) and "cancelled" in str(failure)
+    acked, failure, cancelled = aio.run(publish(["acked", "acked", "refused"]))
+    assert (acked, cancelled, str(failure)) == (2, [False] * 3, "refused")
+    acked, failure, cancelled = aio.run(publish(["acked", "silent", "silent"]))
+    assert (acked, cancelled) == (1, [False, True, True])
+    assert isinstance(failure, BrokerError) and "no acknowledgement" in str(failure)
+
+
 def test_subject_mapping() -> None:
     assert category("order:42") == "order"
     assert category("order-42:x") == "order"

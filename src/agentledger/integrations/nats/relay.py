@@ -277,8 +277,11 @@ class Relay:
             if not future.done():
                 failure = failure or BrokerError(f"no acknowledgement in {self.ack_timeout}s")
                 break
-            if future.cancelled() or future.exception() is not None:
-                failure = failure or future.exception() or BrokerError("publish cancelled")
+            if future.cancelled():  # its exception() would raise CancelledError
+                failure = failure or BrokerError("publish cancelled")
+                break
+            if future.exception() is not None:
+                failure = failure or future.exception()
                 break
             if future.result().duplicate:
                 self.stats.duplicates += 1
