@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 import uuid
 from typing import Any
 
@@ -199,6 +200,45 @@ def test_formats_and_local_references_are_checked(ledger: Ledger, tenant_id: str
     assert catalog.create_version("weekly_plan", "2025-W02", {"week_start": "2025-01-06"})
 
 
+def test_patterns_match_as_before_and_a_pathological_one_is_cut_short(
+    ledger: Ledger, tenant_id: str
+) -> None:
+    """A pattern that backtracks without bound (``(a|aa)+$``) would hold the server for
+    ever on 40 characters: every validation's matches share a budget, then the content is
+    refused. Ordinary patterns match as they always did."""
+    catalog = ledger.tenant(tenant_id).catalog
+    catalog.register_schema(
+        "ticket",
+        {
+            "type": "object",
+            "properties": {"code": {"type": "string", "pattern": "^[A-Z]{3}-\\d+$"}},
+            "patternProperties": {"^x-": {"type": "string"}},
+            "additionalProperties": False,
+        },
+    )
+    assert catalog.create_version("ticket", "t1", {"code": "OPS-12", "x-team": "fx"})
+    for content, field, rule in (
+        ({"code": "ops-12"}, "content.code", "pattern"),
+        ({"code": "OPS-1", "x-team": 7}, "content['x-team']", "type"),
+        ({"code": "OPS-1", "team": "fx"}, "content", "additionalProperties"),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            catalog.create_version("ticket", "t2", content)
+        assert (refused.value.field, refused.value.detail["rule"]) == (field, rule)
+
+    evil = "a" * 40 + "!"
+    catalog.register_schema("slow", {"type": "string", "pattern": "(a|aa)+$"})
+    catalog.register_schema("slow_keys", {"type": "object", "patternProperties": {"(a|aa)+$": {}}})
+    slow: list[tuple[str, Any]] = [("slow", evil), ("slow_keys", {evil: 1})]
+    for doc_type, given in slow:
+        began = time.monotonic()
+        with pytest.raises(InvalidInput, match="took more than 1 s to match the patterns"):
+            catalog.create_version(doc_type, "x", given)
+        assert time.monotonic() - began < 30  # unbounded, it would not return at all
+    with pytest.raises(NotFound):
+        catalog.get_latest("slow", "x")
+
+
 @pytest.mark.parametrize(
     ("schema", "field"),
     [
@@ -210,6 +250,10 @@ def test_formats_and_local_references_are_checked(ledger: Ledger, tenant_id: str
         ({"$schema": 7}, "schema.$schema"),
         (["not", "an", "object"], "schema"),
         ({"description": "a\x00b"}, "schema.description"),
+        (
+            {"patternProperties": {"^x": {}}, "unevaluatedProperties": False},
+            "schema",
+        ),
     ],
 )
 def test_bad_schemas_are_refused(ledger: Ledger, tenant_id: str, schema: Any, field: str) -> None:

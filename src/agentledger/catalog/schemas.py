@@ -4,7 +4,8 @@ Schemas are checked against their own metaschema (the draft their ``$schema`` na
 2020-12 when it names none); a ``$schema`` jsonschema does not know is refused. References
 (``$ref``) must point inside the schema (``#...``): the catalog never fetches a schema from
 elsewhere, so validation reads no file and no network. The formats jsonschema checks
-without optional packages (date, email, ipv4, uuid, regex...) are checked.
+without optional packages (date, email, ipv4, uuid, regex...) are checked. Patterns are
+matched within a time budget (patterns.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from jsonschema import Draft201909Validator, Draft202012Validator, exceptions, v
 from jsonschema.protocols import Validator
 
 from agentledger import validation as v
+from agentledger.catalog import patterns
 from agentledger.catalog.records import MAX_CONTENT_BYTES, MAX_SCHEMA_BYTES
 from agentledger.errors import InvalidInput
 
@@ -93,7 +95,25 @@ def check_schema(schema: object) -> tuple[dict[str, Any], str]:
                 "are allowed",
                 field=f"schema{path}",
             )
+    if {"unevaluatedProperties", "patternProperties"} <= set(_keywords(found)):
+        raise InvalidInput(  # the first matches the second's patterns unbounded (patterns.py)
+            "schema uses unevaluatedProperties and patternProperties together, which the "
+            "catalog does not take: write additionalProperties, or name the properties",
+            field="schema",
+        )
     return found, text
+
+
+def _keywords(node: Any) -> Iterator[str]:
+    """Every key of a schema's objects, outside data values."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            if key not in _DATA_KEYS:
+                yield from _keywords(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _keywords(item)
 
 
 def _references(node: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -114,10 +134,17 @@ def validate(content: Any, schema: Mapping[str, Any], *, doc_type: str, is_globa
     """Nothing when ``content`` satisfies ``schema``; else InvalidInput naming the path in
     the content (``content.steps[0].action``) and the rule it breaks (``enum``)."""
     owner = "global" if is_global else "tenant's"
-    cls = validator_class(schema)
+    cls = patterns.bounded(validator_class(schema))
     checker = cls(schema, format_checker=cls.FORMAT_CHECKER, registry=referencing.Registry())
     try:
-        error = exceptions.best_match(checker.iter_errors(content))
+        with patterns.budget():
+            error = exceptions.best_match(checker.iter_errors(content))
+    except patterns.TooSlow as slow:
+        raise InvalidInput(
+            f"content took more than {patterns.MATCH_SECONDS:g} s to match the patterns of the "
+            f"{owner} schema for {doc_type} (the last: {_cut(str(slow))!r})",
+            field="content",
+        ) from None
     except referencing.exceptions.Unresolvable as exc:
         raise InvalidInput(
             f"the {owner} schema for {doc_type} has a reference that cannot be resolved: {exc}",
