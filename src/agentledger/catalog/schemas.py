@@ -88,14 +88,15 @@ def check_schema(schema: object) -> tuple[dict[str, Any], str]:
         cls.check_schema(found)  # the metaschema, its formats too (a pattern is a regex)
     except exceptions.SchemaError as error:
         raise _broken("schema", error, "its metaschema") from None
-    for path, ref in _references(found, ""):
-        if not ref.startswith("#"):
+    entries = list(_entries(found))
+    for path, key, ref in entries:
+        if key in ("$ref", "$dynamicRef") and isinstance(ref, str) and not ref.startswith("#"):
             raise InvalidInput(
                 f"schema{path} refers to {ref!r}: only references within the schema (#...) "
                 "are allowed",
                 field=f"schema{path}",
             )
-    if {"unevaluatedProperties", "patternProperties"} <= set(_keywords(found)):
+    if {"unevaluatedProperties", "patternProperties"} <= {key for _, key, _ in entries}:
         raise InvalidInput(  # the first matches the second's patterns unbounded (patterns.py)
             "schema uses unevaluatedProperties and patternProperties together, which the "
             "catalog does not take: write additionalProperties, or name the properties",
@@ -104,30 +105,17 @@ def check_schema(schema: object) -> tuple[dict[str, Any], str]:
     return found, text
 
 
-def _keywords(node: Any) -> Iterator[str]:
-    """Every key of a schema's objects, outside data values."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield key
-            if key not in _DATA_KEYS:
-                yield from _keywords(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _keywords(item)
-
-
-def _references(node: Any, path: str) -> Iterator[tuple[str, str]]:
-    """Every ``$ref`` and ``$dynamicRef`` string in a schema, with its path."""
+def _entries(node: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
+    """Every (path, key, value) of a schema's objects, outside data values."""
     if isinstance(node, dict):
         for key, value in node.items():
             here = f"{path}.{key}"
-            if key in ("$ref", "$dynamicRef") and isinstance(value, str):
-                yield here, value
-            elif key not in _DATA_KEYS:
-                yield from _references(value, here)
+            yield here, key, value
+            if key not in _DATA_KEYS:
+                yield from _entries(value, here)
     elif isinstance(node, list):
         for i, item in enumerate(node):
-            yield from _references(item, f"{path}[{i}]")
+            yield from _entries(item, f"{path}[{i}]")
 
 
 def validate(content: Any, schema: Mapping[str, Any], *, doc_type: str, is_global: bool) -> None:
