@@ -1,7 +1,8 @@
 """One exception hierarchy for everything agentledger raises to its callers.
 
-Each class's docstring is its default message and ``status`` is the HTTP status the API
-answers with. Driver errors are translated in ``agentledger.db.translate`` by SQLSTATE and
+Each class's docstring is its default message; its header names ``status``, the HTTP
+status the API answers with (its parent's when absent), and ``code``, the problem's stable
+name. Driver errors are translated in ``agentledger.db.translate`` by SQLSTATE and
 constraint name, never by message text.
 """
 
@@ -16,6 +17,14 @@ class LedgerError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "ledger-error"
 
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None) -> None:
+        """A subclass names its HTTP status (else its parent's) and its code in its header."""
+        super().__init_subclass__()
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
+
     def __init__(self, message: str | None = None, *, field: str | None = None, **detail: Any):
         self.message = message or (self.__doc__ or "").strip()
         self.field = field
@@ -23,105 +32,65 @@ class LedgerError(Exception):
         super().__init__(self.message)
 
 
-class ConfigError(LedgerError):
+class ConfigError(LedgerError, code="config-error"):
     """A setting has an invalid value."""
 
-    code = "config-error"
 
-
-class InvalidInput(LedgerError):
+class InvalidInput(LedgerError, status=422, code="invalid-input"):
     """The input is not valid."""
 
-    status = 422
-    code = "invalid-input"
 
-
-class MalformedRequest(InvalidInput):
+class MalformedRequest(InvalidInput, status=400, code="malformed-request"):
     """A request header or parameter is malformed."""
 
-    status = 400
-    code = "malformed-request"
 
-
-class NotFound(LedgerError):
+class NotFound(LedgerError, status=404, code="not-found"):
     """The object does not exist."""
 
-    status = 404
-    code = "not-found"
 
-
-class Conflict(LedgerError):
+class Conflict(LedgerError, status=409, code="conflict"):
     """The change conflicts with the current state."""
 
-    status = 409
-    code = "conflict"
 
-
-class VersionConflict(Conflict):
+class VersionConflict(Conflict, code="version-conflict"):
     """The stream or object is not at the expected version."""
 
-    code = "version-conflict"
 
-
-class IllegalTransition(Conflict):
+class IllegalTransition(Conflict, code="illegal-transition"):
     """The action is not allowed in the current state."""
 
-    code = "illegal-transition"
 
-
-class LeaseLost(Conflict):
+class LeaseLost(Conflict, code="lease-lost"):
     """The task's lease was lost to another claim: nothing of this transaction was committed."""
 
-    code = "lease-lost"
 
-
-class TenantMismatch(LedgerError):
+class TenantMismatch(LedgerError, status=404, code="tenant-mismatch"):
     """The object belongs to another tenant."""
 
-    status = 404
-    code = "tenant-mismatch"
 
-
-class TenantInactive(LedgerError):
+class TenantInactive(LedgerError, status=403, code="tenant-inactive"):
     """The tenant is not active."""
 
-    status = 403
-    code = "tenant-inactive"
 
-
-class PermissionDenied(LedgerError):
+class PermissionDenied(LedgerError, status=403, code="permission-denied"):
     """The caller may not do this."""
 
-    status = 403
-    code = "permission-denied"
 
-
-class MissingExtension(LedgerError):
+class MissingExtension(LedgerError, status=501, code="missing-extension"):
     """A PostgreSQL extension this feature needs is not installed on the server."""
 
-    status = 501
-    code = "missing-extension"
 
-
-class Unavailable(LedgerError):
+class Unavailable(LedgerError, status=503, code="unavailable"):
     """The database is unavailable."""
 
-    status = 503
-    code = "unavailable"
 
-
-class Spooled(LedgerError):
+class Spooled(LedgerError, status=202, code="spooled"):
     """The database is unavailable: the write was kept in the local spool and will be
     applied, exactly once and in order, when it returns."""
 
-    status = 202
-    code = "spooled"
 
-
-class QueryTimeout(Unavailable):
+class QueryTimeout(Unavailable, code="timeout"):
     """The statement ran longer than the statement timeout."""
-
-    code = "timeout"
 
 
 __all__ = [

@@ -38,10 +38,8 @@ _NOISE = re.compile(
 )
 
 
-class Incomparable(LedgerError):
+class Incomparable(LedgerError, code="schema-incomparable"):
     """This server's schema cannot be compared with schema.sql."""
-
-    code = "schema-incomparable"
 
 
 def dump(url: str) -> str:
