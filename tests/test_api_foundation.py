@@ -162,6 +162,21 @@ def test_a_body_that_is_not_utf8_is_422_naming_the_body(base: str, platform: htt
         assert c.get("/v1/events").json()["items"] == []
 
 
+def test_a_lone_surrogate_is_422_naming_where(base: str, platform: httpx.Client) -> None:
+    # JSON may escape half of a UTF-16 pair; jsonb cannot store it. The answer names the
+    # place (by the key's repr where the key is the culprit) and is itself valid UTF-8.
+    t = _tenant_with_keys(platform)
+    with client(base, t["keys"]["writer"]["secret"]) as c:
+        for body, field in (
+            (b'{"stream": "s", "type": "t", "payload": {"a": "x\\ud800"}}', "payload.a"),
+            (b'{"stream": "s", "type": "t", "payload": {"\\udc80": 1}}', "payload"),
+        ):
+            r = c.post("/v1/events", content=body, headers={"content-type": "application/json"})
+            assert r.status_code == 422, r.text
+            assert r.json()["field"] == field and "surrogate" in r.json()["detail"]
+        assert c.get("/v1/events").json()["items"] == []
+
+
 def test_the_document_declares_the_bearer_scheme_on_every_keyed_route(base: str) -> None:
     with client(base) as c:
         doc = c.get("/openapi.json").json()

@@ -57,6 +57,17 @@ CALLS: dict[str, tuple[Call, str]] = {
         ),
         "blobs",
     ),
+    # Text a Python str may hold but UTF-8 and jsonb cannot: refused by path, not by the server.
+    "event payload half pair": (
+        lambda s: s.events.append("s", "t", {"a": {"b": "x\ud800"}}),
+        "payload.a.b",
+    ),
+    "event payload key": (lambda s: s.events.append("s", "t", {"\udc80": 1}), "payload"),
+    "task input half pair": (lambda s: s.tasks.enqueue("q", {"a": "\udfff"}), "input.a"),
+    "memory attrs half pair": (
+        lambda s: s.memory.upsert("note", "n", key="k", attrs={"a": "\ud800"}),
+        "attrs.a",
+    ),
     "session action": (
         lambda s: s.sessions.transition(s.sessions.create("S").id, ["pause"]),  # type: ignore[arg-type]
         "action",

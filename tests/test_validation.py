@@ -31,6 +31,10 @@ def test_lone_surrogates_are_refused() -> None:
     ("value", "needle"),
     [
         ({"a": "x\x00"}, "NUL"),
+        (
+            {"a": ["ok", "half \ud800 a pair"]},
+            r"attrs\.a\[1\] contains a lone surrogate \(\\ud800\)",
+        ),
         ({"a": [1, math.nan]}, "non-finite"),
         ({"a": {1, 2}}, "not a JSON type"),
         ({1: "x"}, "non-string key"),
@@ -40,6 +44,22 @@ def test_lone_surrogates_are_refused() -> None:
 def test_json_refusals_name_the_path(value: object, needle: str) -> None:
     with pytest.raises(InvalidInput, match=needle):
         v.json_object("attrs", value)
+
+
+@pytest.mark.parametrize("key", ["half \udc80", "nul \x00"])
+def test_a_key_that_is_not_storable_text_is_named_printably(key: str) -> None:
+    # The message names the key by its repr: it must itself survive UTF-8 and the database.
+    with pytest.raises(InvalidInput) as info:
+        v.json_object("attrs", {"ok": {key: 1}})
+    assert info.value.field == "attrs.ok" and repr(key) in str(info.value)
+    str(info.value).encode("utf-8")
+    assert "\x00" not in str(info.value)
+
+
+def test_characters_past_the_basic_plane_are_text() -> None:
+    value = {"emoji \U0001f600": ["\U0001f600", "\ud7ff \ue000 \uffff"]}
+    assert v._plain_json_bound(value, 0) is not None
+    assert v.json_object("attrs", value) == value
 
 
 def test_oversized_json_is_refused() -> None:

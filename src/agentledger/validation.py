@@ -166,6 +166,10 @@ def tags(field: str, value: object, *, max_items: int = 100) -> list[str]:
     return sorted({text(f"{field}[{i}]", v, max_len=200) for i, v in enumerate(listed)})
 
 
+# Half of a UTF-16 pair on its own: Python strings may hold one, UTF-8 and jsonb cannot.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _plain_json_bound(value: object, depth: int) -> int | None:
     """An upper bound on ``json.dumps(value)``'s length in bytes when ``value`` is plain,
     valid JSON (dicts with string keys, lists, tuples, finite numbers, strings without NUL,
@@ -174,11 +178,12 @@ def _plain_json_bound(value: object, depth: int) -> int | None:
     if depth > 64:
         return None
     if isinstance(value, str):
-        if "\x00" in value:
+        if value.isascii():
+            # ASCII escapes to at most 6 bytes a character (\u001f), plus the quotes.
+            return None if "\x00" in value else 6 * len(value) + 2
+        if "\x00" in value or _SURROGATE.search(value):
             return None
-        # ASCII escapes to at most 6 bytes a character (\u001f), anything else to 12 (a
-        # surrogate pair), plus the quotes.
-        return (6 if value.isascii() else 12) * len(value) + 2
+        return 12 * len(value) + 2  # anything else at most a surrogate pair's 12
     if value is None or isinstance(value, bool):
         return 5
     if isinstance(value, int):
@@ -212,6 +217,13 @@ def _check_json(field: str, value: object, depth: int) -> None:
     if isinstance(value, str):
         if "\x00" in value:
             raise InvalidInput(f"{field} contains a NUL character (\\u0000)", field=field)
+        lone = None if value.isascii() else _SURROGATE.search(value)
+        if lone is not None:
+            raise InvalidInput(
+                f"{field} contains a lone surrogate (\\u{ord(lone.group()):x}), which is not "
+                "Unicode text",
+                field=field,
+            )
     elif isinstance(value, bool) or value is None or isinstance(value, int):
         return
     elif isinstance(value, float):
@@ -221,7 +233,13 @@ def _check_json(field: str, value: object, depth: int) -> None:
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidInput(f"{field} has a non-string key {key!r}", field=field)
-            _check_json(f"{field}.{key}", key, depth + 1)
+            if "\x00" in key or (not key.isascii() and _SURROGATE.search(key)):
+                # repr() keeps the message itself storable and printable.
+                raise InvalidInput(
+                    f"{field} has the key {key!r}, which holds a NUL character or a lone "
+                    "surrogate: not text PostgreSQL can store",
+                    field=field,
+                )
             _check_json(f"{field}.{key}", item, depth + 1)
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):

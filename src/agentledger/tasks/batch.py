@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from operator import attrgetter
@@ -120,8 +121,15 @@ def _input_json(field: str, value: object) -> str:
             text = _encode(value)
         except (TypeError, ValueError):
             pass
-        else:  # ASCII (ensure_ascii), so its length is its size in bytes
-            if len(text) <= v.MAX_JSON_BYTES and "\\u0000" not in text:
+        else:
+            # ASCII (ensure_ascii), so its length is its size in bytes. A surrogate escape
+            # is a pair (a character past U+FFFF) or a lone half that jsonb refuses: the
+            # full check tells them apart.
+            if (
+                len(text) <= v.MAX_JSON_BYTES
+                and "\\u0000" not in text
+                and ("\\ud" not in text or not _SURROGATE_ESCAPE.search(text))
+            ):
                 return text
     return json.dumps(v.json_object(field, value))
 
@@ -145,5 +153,6 @@ def _plain_json(value: object, depth: int) -> bool:
 
 
 _CONTAINERS = (dict, list, tuple)
+_SURROGATE_ESCAPE = re.compile(r"\\ud[89a-f]")
 # One encoder for every input (json.dumps with options builds a new one per call).
 _encode = json.JSONEncoder(allow_nan=False).encode
