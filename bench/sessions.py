@@ -116,14 +116,15 @@ class Pool:
 
 def raw_add_chunk(conn: psycopg.Connection[Any], tenant: str, session: UUID, text: str) -> None:
     """What ``add_chunk`` runs (its statements' text), straight through the driver: bind
-    the tenant, insert the chunk with its first segments, the other segments a batch per
-    statement, the session's event; one transaction."""
+    the tenant, lock the session, insert the chunk with its first segments, the other
+    segments a batch per statement, the session's event; one transaction."""
     chunk_id = uuid.uuid4()
     parts = segments.split(text)
     batch = texts.WRITE_BATCH
     with conn.transaction():
         with conn.pipeline():
             conn.execute(BIND, {"tenant": tenant})
+            conn.execute(texts.Q.lock_for_insert.sql, {"session_id": session})
             cur = conn.execute(
                 texts.Q.add_chunk.sql,
                 {

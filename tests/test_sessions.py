@@ -149,6 +149,49 @@ def test_counters_hold_under_concurrent_writers(sync_ledger: Ledger) -> None:
     assert len(sessions.artifact_versions(sid, "notes")) == 60
 
 
+def test_racing_retries_of_one_id_all_get_the_stored_write(sync_ledger: Ledger) -> None:
+    # A client retrying after a timeout sends the same id while the first try is still
+    # running: every try, on its own connection, answers with the one stored chunk or version.
+    tid = f"t-{uuid.uuid4().hex[:12]}"
+    sync_ledger.tenants.create(tid)
+    sessions = sync_ledger.tenant(tid).sessions
+    sid = sessions.create("retries").id
+    answers: list[tuple[str, object]] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def retry(barrier: threading.Barrier, write: str, wid: uuid.UUID) -> None:
+        barrier.wait()
+        try:
+            if write == "chunk":
+                done: object = sessions.add_chunk(sid, "say it once", id=wid)
+            else:
+                done = sessions.save_artifact(sid, "doc", "once", artifact_type="code", id=wid)
+        except BaseException as exc:  # every failure is the finding
+            with lock:
+                failures.append(exc)
+            return
+        with lock:
+            answers.append((write, done))
+
+    rounds = 8
+    for write in ("chunk", "artifact") * rounds:
+        barrier = threading.Barrier(3)
+        wid = uuid.uuid4()
+        threads = [threading.Thread(target=retry, args=(barrier, write, wid)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failures == []
+        last = [done for _, done in answers[-3:]]
+        assert last == [last[0]] * 3, last
+    session = sessions.get(sid)
+    assert (session.chunk_count, session.artifact_count) == (rounds, 1)
+    assert [c.seq for c in sessions.list_chunks(sid)] == list(range(1, rounds + 1))
+    assert len(sessions.artifact_versions(sid, "doc")) == rounds
+
+
 def test_delete_cascades_and_retention_purges_old_closed_sessions(
     sync_ledger: Ledger, database_url: str
 ) -> None:

@@ -81,6 +81,7 @@ def add_chunk(
     kind = v.choice("format", format, CHUNK_FORMATS)
     items = v.json_value("extracted", {} if extracted is None else extracted)
     parts = segments.split(text)
+    yield Q.lock_for_insert.none(session_id=found)
     row = yield Q.add_chunk.one(
         session_id=found,
         id=chunk_id,
@@ -198,6 +199,7 @@ def save_artifact(
     text = segments.content("content", content, max_chars=MAX_CONTENT_CHARS)
     title = v.text("name", name, max_len=300, strip=True)
     parts = segments.split(text)
+    yield Q.lock_for_insert.none(session_id=found)
     row = yield Q.save_artifact.one(
         session_id=found,
         id=artifact_id,

@@ -136,6 +136,14 @@ SELECT agentledger.current_tenant(), %(id)s, %(first_ord)s + s.ord::integer - 1,
 FROM
     -- include: segment_rows
 
+-- name: lock_for_insert
+-- Wait for the session's other writers, taking the lock its insert triggers take. The id
+-- check of the insert that follows (its own statement, so its own snapshot) then sees a
+-- racing retry's committed row: the retry returns it, rather than breaking the key.
+SELECT 1 FROM agentledger.sessions
+WHERE tenant_id = agentledger.current_tenant() AND id = %(session_id)s
+FOR NO KEY UPDATE
+
 -- name: add_chunk
 -- Add a chunk and its segments (a repeated id returns nothing); the insert trigger locks
 -- the session, assigns seq and counts the chunk.
