@@ -68,6 +68,23 @@ CALLS: dict[str, tuple[Call, str]] = {
         lambda s: s.memory.upsert("note", "n", key="k", attrs={"a": "\ud800"}),
         "attrs.a",
     ),
+    "memory attrs huge integer": (
+        lambda s: s.memory.upsert("note", "n", key="k", attrs={"n": 10**5000}),
+        "attrs.n",
+    ),
+    "task input huge integer": (lambda s: s.tasks.enqueue("q", {"n": [10**5000]}), "input.n[0]"),
+    "memory relevance underflow": (
+        lambda s: s.memory.upsert("note", "n", key="k", relevance=1e-50),
+        "relevance",
+    ),
+    "flag given as text": (
+        lambda s: s.sessions.search_artifacts("x", all_versions="false"),  # type: ignore[arg-type]
+        "all_versions",
+    ),
+    "artifact version past integer": (
+        lambda s: s.sessions.get_artifact(uuid.uuid4(), "x", version=2**31),
+        "version",
+    ),
     "session action": (
         lambda s: s.sessions.transition(s.sessions.create("S").id, ["pause"]),  # type: ignore[arg-type]
         "action",

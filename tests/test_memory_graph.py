@@ -45,6 +45,11 @@ def test_bad_relationships(mem: Memory) -> None:
         mem.relate(a.id, a.id, "relates_to")
     with pytest.raises(InvalidInput):
         mem.relate(a.id, "nope", "relates_to")
+    b = mem.upsert("fact", "b")
+    for weight in (1e39, 1e-50):  # a real column's single precision: named before the write
+        with pytest.raises(InvalidInput) as info:
+            mem.relate(a.id, b.id, "relates_to", weight=weight)
+        assert info.value.field == "weight"
     assert mem.stats().relationships == 0
 
 

@@ -62,6 +62,40 @@ def test_characters_past_the_basic_plane_are_text() -> None:
     assert v.json_object("attrs", value) == value
 
 
+def test_numbers_past_what_readers_hold_are_refused_by_name() -> None:
+    # Python converts at most 4,300 digits between text and int: a reader of a stored
+    # 5,000-digit integer could not load it, nor could the encoder write it.
+    assert v.json_object("attrs", {"n": 10**3999}) == {"n": 10**3999}
+    with pytest.raises(InvalidInput, match="more than 4,000 digits") as info:
+        v.json_object("attrs", {"a": [1, -(10**5000)]})
+    assert info.value.field == "attrs.a[1]"
+    with pytest.raises(InvalidInput, match="beyond a double") as big:
+        v.number("score", 10**400)
+    assert big.value.field == "score"
+    with pytest.raises(InvalidInput, match="integer of 16610 bits"):
+        v.integer("after", 10**5000)
+
+
+@pytest.mark.parametrize("value", [1e39, -1e39, 1e-50, -(10**39)])
+def test_a_real_column_holds_single_precision(value: float) -> None:
+    with pytest.raises(InvalidInput, match="single precision") as info:
+        v.number("weight", value, single=True)
+    assert info.value.field == "weight"
+
+
+def test_a_real_column_takes_zero_and_the_smallest_magnitudes() -> None:
+    for value in (0, 0.0, 1.5e-45, 3.4e38, -2.5):
+        assert v.number("weight", value, single=True) == float(value)
+
+
+@pytest.mark.parametrize("value", ["false", 0, None, "yes"])
+def test_a_flag_is_true_or_false_only(value: object) -> None:
+    # bool("false") is True: a flag given as text is refused, not read.
+    with pytest.raises(InvalidInput, match="true or false") as info:
+        v.flag("all_versions", value)
+    assert info.value.field == "all_versions"
+
+
 def test_oversized_json_is_refused() -> None:
     with pytest.raises(InvalidInput, match="limit is 100"):
         v.json_object("attrs", {"k": "x" * 200}, max_bytes=100)

@@ -115,19 +115,51 @@ def integer(field: str, value: object, *, low: int = -_INT64, high: int = _INT64
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"{field} must be an integer, not {type(value).__name__}", field=field)
     if not low <= value <= high:
-        raise InvalidInput(f"{field} is {value}; it must be between {low} and {high}", field=field)
+        shown = value if value.bit_length() <= 256 else f"an integer of {value.bit_length()} bits"
+        raise InvalidInput(f"{field} is {shown}; it must be between {low} and {high}", field=field)
+    return value
+
+
+def flag(field: str, value: object) -> bool:
+    """A yes-or-no argument: ``bool("false")`` is True, so nothing else is read as one."""
+    if not isinstance(value, bool):
+        raise InvalidInput(
+            f"{field} must be true or false, not {type(value).__name__}", field=field
+        )
     return value
 
 
 def number(
-    field: str, value: object, *, low: float | None = None, high: float | None = None
+    field: str,
+    value: object,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    single: bool = False,
 ) -> float:
+    """A finite number within bounds; with ``single``, one a ``real`` column stores (single
+    precision: within ±3.4e38, and not so small that it would become 0)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput(f"{field} must be a number, not {type(value).__name__}", field=field)
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int past a double's range
+        raise InvalidInput(f"{field} is beyond a double's range", field=field) from None
+    if not finite:
         raise InvalidInput(f"{field} must be a finite number", field=field)
     if (low is not None and value < low) or (high is not None and value > high):
         raise InvalidInput(f"{field} is {value}; it must be between {low} and {high}", field=field)
+    if single and value != 0:
+        try:
+            stored = struct.unpack("f", struct.pack("f", value))[0]
+        except OverflowError:
+            stored = math.inf
+        if stored == 0 or math.isinf(stored):
+            raise InvalidInput(
+                f"{field} is {value}; a real (single precision) holds 0 and magnitudes from "
+                "about 1.4e-45 to 3.4e38",
+                field=field,
+            )
     return float(value)
 
 
@@ -166,6 +198,12 @@ def tags(field: str, value: object, *, max_items: int = 100) -> list[str]:
     return sorted({text(f"{field}[{i}]", v, max_len=200) for i, v in enumerate(listed)})
 
 
+# Integers in JSON: Python (and so every reader of the stored value) converts at most 4,300
+# digits between text and int by default. An int of at most _JSON_INT_BITS bits is surely
+# below 10**MAX_JSON_INT_DIGITS.
+MAX_JSON_INT_DIGITS = 4000
+_JSON_INT_BITS = 13_287
+
 # Half of a UTF-16 pair on its own: Python strings may hold one, UTF-8 and jsonb cannot.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -187,6 +225,8 @@ def _plain_json_bound(value: object, depth: int) -> int | None:
     if value is None or isinstance(value, bool):
         return 5
     if isinstance(value, int):
+        if value.bit_length() > _JSON_INT_BITS:
+            return None
         return value.bit_length() // 3 + 2  # decimal digits (log10 2 < 1/3) and a sign
     if isinstance(value, float):
         return 24 if math.isfinite(value) else None  # repr's longest: -1.2345678901234567e-308
@@ -224,8 +264,13 @@ def _check_json(field: str, value: object, depth: int) -> None:
                 "Unicode text",
                 field=field,
             )
-    elif isinstance(value, bool) or value is None or isinstance(value, int):
+    elif isinstance(value, bool) or value is None:
         return
+    elif isinstance(value, int):
+        if value.bit_length() > _JSON_INT_BITS and abs(value) >= 10**MAX_JSON_INT_DIGITS:
+            raise InvalidInput(
+                f"{field} is an integer of more than {MAX_JSON_INT_DIGITS:,} digits", field=field
+            )
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidInput(f"{field} contains a non-finite number ({value})", field=field)

@@ -92,7 +92,7 @@ def heartbeat(name: str, *, status: str | None = None, ran: bool = False) -> Gen
     row = yield Q.heartbeat_agent.one(
         name=_name(name),
         status=None if status is None else v.choice("status", status, AGENT_STATUSES),
-        ran=bool(ran),
+        ran=v.flag("ran", ran),
     )
     if row is None:
         raise NotFound(f"agent {name!r} is not registered", field="name")

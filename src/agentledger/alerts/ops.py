@@ -58,7 +58,7 @@ def raise_(
         tier=tier_number(tier),
         title=v.text("title", title, max_len=500),
         body=v.text("body", body, max_len=100_000, min_len=0),
-        action_required=bool(action_required),
+        action_required=v.flag("action_required", action_required),
         run_id=None if run_id is None else v.uuid("run_id", run_id),
         entity_ref=v.optional_text("entity_ref", entity_ref, max_len=500),
         case_ref=v.optional_text("case_ref", case_ref, max_len=500),

@@ -74,7 +74,9 @@ def amount(value: object) -> Decimal:
         raise InvalidInput("amount is not a number", field="amount") from None
     if not exact.is_finite():
         raise InvalidInput("amount must be a finite number", field="amount")
-    if len(exact.as_tuple().digits) > _MAX_AMOUNT_DIGITS:
+    exponent = int(exact.as_tuple().exponent)
+    written = max(exact.adjusted() + 1, 1) + max(-exponent, 0)  # digits written out in full
+    if written > _MAX_AMOUNT_DIGITS:
         raise InvalidInput(f"amount has more than {_MAX_AMOUNT_DIGITS} digits", field="amount")
     return exact
 

@@ -120,7 +120,7 @@ def timeline(case_id: UUID | str, *, after: int = 0, limit: int = 1000) -> Gen[l
     """The case's events in order, after its event number ``after`` (0: from the first).
     A deleted case's timeline stays readable."""
     found = case_uuid(case_id)
-    start = v.integer("after", after, low=0, high=2**62) + 1
+    start = v.integer("after", after, low=0, high=2**62 - 1) + 1  # read_stream's bound
     count = v.integer("limit", limit, low=1, high=MAX_TIMELINE)
     rows = yield from events.read_stream(stream(found), from_version=start, limit=count).start()
     if not rows:

@@ -116,7 +116,7 @@ def put_writes(
         channels=[w[1] for w in checked],
         types=[w[2] for w in checked],
         blobs=[w[3] for w in checked],
-        replace=bool(replace),
+        replace=v.flag("replace", replace),
     ).alone()
 
 

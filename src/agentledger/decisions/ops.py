@@ -117,10 +117,8 @@ def record_feedback(
     was recorded, at most ``validation.CLOCK_SKEW`` ahead; default now)."""
     did = v.uuid("decision_id", decision_id)
     moment = v.aware_datetime("at", at, not_future=True)
-    if not isinstance(accepted, bool):
-        raise InvalidInput(f"accepted must be true or false, not {accepted!r}", field="accepted")
     given = (
-        accepted,
+        v.flag("accepted", accepted),
         v.optional_text("reason", reason, max_len=10_000),
         v.optional_text("by", by, max_len=200),
     )
@@ -172,7 +170,7 @@ def list_(
         decision_type=v.optional_text("decision_type", decision_type, max_len=100),
         agent=v.optional_text("agent", agent, max_len=200),
         run_id=None if run_id is None else v.uuid("run_id", run_id),
-        awaiting_feedback=bool(awaiting_feedback),
+        awaiting_feedback=v.flag("awaiting_feedback", awaiting_feedback),
         before=None if before is None else v.uuid("before", before),
         limit=v.integer("limit", limit, low=1, high=MAX_PAGE),
     )

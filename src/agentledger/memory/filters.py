@@ -99,7 +99,7 @@ def params(f: Filter | None) -> dict[str, Any]:
         "created_before": _moment("created_before", f.created_before),
         "updated_after": _moment("updated_after", f.updated_after),
         "updated_before": _moment("updated_before", f.updated_before),
-        "archived": bool(f.include_archived),
+        "archived": v.flag("include_archived", f.include_archived),
         "session": None if f.session is None else v.uuid("session", f.session),
     }
 
@@ -127,9 +127,11 @@ def _term(field: str, name: str, op: str, value: object) -> str:
         if op not in ("==", "!="):
             raise InvalidInput(f"{field}: booleans compare only with = or !=", field="where")
         return f"$.{name} {op} {'true' if value else 'false'}"
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInput(f"{field}: the value must be a finite number", field="where")
+    if isinstance(value, int) and value.bit_length() > 256:
+        raise InvalidInput(f"{field}: the integer is beyond 256 bits", field="where")
     if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise InvalidInput(f"{field}: the value must be a finite number", field="where")
         return f"$.{name} {op} {value!r}"
     if isinstance(value, datetime | date):
         # Dates compare as dates: both sides parsed by jsonpath's datetime().

@@ -45,7 +45,7 @@ def relate(
         from_id=source,
         to_id=target,
         type=v.text("type", type, max_len=100),
-        weight=v.number("weight", weight),
+        weight=v.number("weight", weight, single=True),
         attrs=v.json_object("attrs", attrs, max_bytes=MAX_ATTRS_BYTES),
         **filters.scoped(user, scope),
     )

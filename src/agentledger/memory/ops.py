@@ -413,7 +413,7 @@ def _entity_row(e: NewEntity, field: str, mode: str = "shallow") -> dict[str, An
         "tags": v.tags("tags", e.tags),
         "relevance": None
         if e.relevance is None
-        else v.number("relevance", e.relevance, low=0.0, high=1.0),
+        else v.number("relevance", e.relevance, low=0.0, high=1.0, single=True),
         "embedding": spaces.entity_vectors(e),
         "repeats": 0,  # inputs of the same batch merged into this one, each an update
         "at": stamp,  # the moment of this write (None: now)

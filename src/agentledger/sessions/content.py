@@ -240,7 +240,7 @@ def find_artifact(
     row = yield Q.find_artifact.one(
         session_id=found,
         name=title,
-        version=None if version is None else v.integer("version", version, low=1),
+        version=None if version is None else v.integer("version", version, low=1, high=2**31 - 1),
     )
     if row is None:
         which = "" if version is None else f" version {version}"
@@ -309,7 +309,7 @@ def search_artifacts(
         artifact_type=None
         if artifact_type is None
         else v.choice("artifact_type", artifact_type, ARTIFACT_TYPES),
-        all_versions=bool(all_versions),
+        all_versions=v.flag("all_versions", all_versions),
         limit=v.integer("limit", limit, low=1, high=MAX_HITS),
     )
     return [from_row(ArtifactHit, r) for r in rows]

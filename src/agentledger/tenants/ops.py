@@ -138,7 +138,7 @@ def create_key(*, role: str, name: str = "") -> Gen[CreatedKey]:
 
 @operation(writes=False)
 def list_keys(*, include_revoked: bool = False) -> Gen[list[ApiKey]]:
-    rows = yield Q.list_keys.all(include_revoked=bool(include_revoked))
+    rows = yield Q.list_keys.all(include_revoked=v.flag("include_revoked", include_revoked))
     return [from_row(ApiKey, row) for row in rows]
 
 
