@@ -264,6 +264,9 @@ def test_bad_input_names_the_field_and_writes_nothing(ledger: Ledger, tenant_id:
         ("severity", {"severity": "urgent"}),
         ("amount", {"amount": float("inf")}),
         ("amount", {"amount": "12"}),
+        ("amount", {"amount": Decimal("1E+200000")}),  # 38 digits, written out
+        ("score", {"score": 10**400}),  # beyond a double
+        ("attrs.n", {"attrs": {"n": 10**5000}}),  # beyond what Python reads back
         ("sla_deadline", {"sla_deadline": dt.datetime(2025, 1, 1)}),
         ("at", {"at": future}),
         ("title", {"title": "  "}),
@@ -296,6 +299,9 @@ def test_bad_input_names_the_field_and_writes_nothing(ledger: Ledger, tenant_id:
         ("cursor", lambda: cases.list(cursor="garbage")),
         ("status", lambda: cases.list(status=[])),
         ("limit", lambda: cases.list(limit=0)),
+        ("after", lambda: cases.timeline(case.id, after=2**62)),
+        ("where", lambda: cases.list(where=[("n", ">", 10**400)])),
+        ("sla_breached", lambda: cases.list(sla_breached="false")),  # type: ignore[arg-type]
     ):
         with pytest.raises(InvalidInput) as info:
             call()
@@ -344,6 +350,21 @@ def test_upsert_by_ref_is_idempotent_and_records_changes(ledger: Ledger, tenant_
     with pytest.raises(InvalidInput) as no_kind:
         cases.upsert("incident", "I-1", "x")
     assert no_kind.value.field == "kind"
+
+
+def test_true_is_not_1_in_a_change(ledger: Ledger, tenant_id: str) -> None:
+    # JSON's true is not 1, though Python's True == 1: each change is kept, at any depth,
+    # and a repeat of it is no change.
+    cases = cases_of(ledger, tenant_id)
+    made = cases.upsert("exception", "EX-9", "Flags", attrs={"flag": 1, "n": [0]}).case
+    flagged = cases.upsert("exception", "EX-9", attrs={"flag": True, "n": [False]})
+    assert flagged.changed == ["attrs"] and flagged.case.version == made.version + 1
+    assert cases.get(made.id).attrs == {"flag": True, "n": [False]}
+    back = cases.update(made.id, attrs={"flag": 1})
+    assert back.attrs == {"flag": 1, "n": [False]} and back.version == made.version + 2
+    again = cases.upsert("exception", "EX-9", attrs={"flag": 1, "n": [False]})
+    assert again.changed == [] and again.case == back
+    assert cases.upsert("exception", "EX-9", attrs={"flag": 1.0}).changed == []  # as in jsonb
 
 
 def test_updates_assignments_and_versions(ledger: Ledger, tenant_id: str) -> None:

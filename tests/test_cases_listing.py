@@ -5,7 +5,9 @@ cases; and one winner among concurrent changers."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 import random
 import threading
 import uuid
@@ -164,6 +166,14 @@ def test_every_filter_and_order_walks_each_match_once(ledger: Ledger, tenant_id:
             assert walk(cases, order=order, limit=4, **f) == expected, (order, f)
 
 
+def _forged(cursor: str, **parts: object) -> str:
+    """``cursor`` with ``parts`` changed (and its order made score's where ``n`` is)."""
+    key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    key.update(parts, **({"o": "score"} if "n" in parts else {}))
+    raw = json.dumps(key).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 def test_cursors_belong_to_their_listing(ledger: Ledger, tenant_id: str) -> None:
     cases = ledger.tenant(tenant_id).cases
     populate(cases, 12)
@@ -175,6 +185,10 @@ def test_cursors_belong_to_their_listing(ledger: Ledger, tenant_id: str) -> None
         {"cursor": page.next_cursor, "kind": "bottleneck"},
         {"cursor": page.next_cursor, "kind": None},
         {"cursor": "eyJvIjoiY3JlYXRlZF9hdCJ9"},  # {"o":"created_at"}
+        # Forged: the right listing, parts of the wrong kind.
+        {"cursor": _forged(page.next_cursor, i=5)},
+        {"cursor": _forged(page.next_cursor, n=10**400), "order": "score"},
+        {"cursor": _forged(page.next_cursor, n="nan"), "order": "score"},
     ]
     for bad in bads:
         with pytest.raises(InvalidInput) as info:

@@ -13,6 +13,7 @@ import binascii
 import datetime as dt
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -135,8 +136,18 @@ def decode_cursor(cursor: object, order: str) -> dict[str, Any]:
         }
         if at is not None:
             parts["after_at"] = at if at == _NO_DEADLINE else dt.datetime.fromisoformat(at)
-    except (binascii.Error, ValueError, UnicodeDecodeError, KeyError, TypeError):
+    except (
+        binascii.Error,
+        ValueError,
+        UnicodeDecodeError,
+        KeyError,
+        TypeError,
+        AttributeError,  # UUID() of a number
+        OverflowError,  # float() of an integer past a double's range
+    ):
         raise _foreign() from None
+    if parts["after_num"] is not None and not math.isfinite(parts["after_num"]):
+        raise _foreign()
     needs_num = order in ("score", "severity")
     needs_at = order != "score"
     if needs_num != (parts["after_num"] is not None) or needs_at != (parts["after_at"] is not None):
@@ -180,8 +191,7 @@ def list_(
     """
     params = filters(locals())  # the filter arguments, checked
     chosen = v.choice("order", order, ORDERS)
-    if not isinstance(sla_breached, bool):
-        raise InvalidInput("sla_breached must be true or false", field="sla_breached")
+    v.flag("sla_breached", sla_breached)
     size = v.integer("limit", limit, low=1, high=MAX_PAGE)
     at = _moment("now", now)
     digest = _digest(chosen, {**params, "sla_breached": sla_breached})

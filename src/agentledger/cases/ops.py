@@ -31,6 +31,7 @@ from agentledger.cases.records import (
 from agentledger.db.statements import Gen, Queries, Stmt, operation
 from agentledger.errors import Conflict, InvalidInput, NotFound, VersionConflict
 from agentledger.events import ops as events
+from agentledger.jsonvalues import same
 from agentledger.records import from_row
 
 Q = Queries.beside(__file__)
@@ -240,7 +241,7 @@ def apply(
         new[f] = fields.empty(f)
     for f, value in given.items():
         new[f] = {**new["attrs"], **value} if f == "attrs" else value
-    changed = [f for f in fields.FIELDS if new[f] != getattr(current, f)]
+    changed = [f for f in fields.FIELDS if not same(new[f], getattr(current, f))]
     target = current.status if status is None else status
     if not changed and target == current.status:
         return current, []

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentledger.catalog.records import DiffEntry
+from agentledger.jsonvalues import same
 
 
 def pointer(path: str, key: str | int) -> str:
@@ -44,18 +45,8 @@ def diff_json(old: Any, new: Any) -> tuple[list[DiffEntry], list[DiffEntry], lis
                     added.append(DiffEntry(path=here, new=b[i]))
                 else:
                     walk(a[i], b[i], here)
-        elif not same_scalar(a, b):
+        elif not same(a, b):
             changed.append(DiffEntry(path=path, old=a, new=b))
 
     walk(old, new, "")
     return added, removed, changed
-
-
-def same_scalar(a: Any, b: Any) -> bool:
-    """JSON equality of two values that are not both objects or both arrays: ``true`` is
-    not ``1`` (Python says it is), ``1`` is ``1.0`` (as in jsonb)."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, dict | list) or isinstance(b, dict | list):
-        return False
-    return bool(a == b)
