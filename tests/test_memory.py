@@ -143,6 +143,19 @@ def test_filters_compare_numbers_and_dates_as_such(mem: Memory) -> None:
     assert [e.id for e in found] == [big.id]
     found = mem.list(Filter(where=[("closed", "<", date(2024, 6, 1))]))
     assert [e.id for e in found] == [small.id]
+    # Zoned and unzoned moments compare each with their own kind (never an error).
+    from datetime import UTC, datetime
+
+    stamps = {"d": "2024-03-01", "t": "2024-03-01T10:00:00", "z": "2024-03-01T10:00:00+02:00"}
+    made = {k: mem.upsert("stamp", k, attrs={"at": at}).id for k, at in stamps.items()}
+    for given, expected in (
+        (date(2024, 3, 2), {"d", "t"}),
+        (datetime(2024, 3, 1, 12), {"d", "t"}),
+        (datetime(2024, 3, 1, 9, tzinfo=UTC), {"z"}),
+        (datetime(2024, 3, 1, 7, tzinfo=UTC), set()),
+    ):
+        found = mem.list(Filter(kind="stamp", where=[("at", "<", given)]))
+        assert {e.id for e in found} == {made[k] for k in expected}, given
     assert [e.name for e in mem.list(Filter(attrs={"value": 500}))] == ["person"]
     assert [e.name for e in mem.list(Filter(tags=["x"]))] == ["person"]
     assert len(mem.list(Filter(kind=["deal", "contact"]))) == 3

@@ -38,7 +38,9 @@ class Filter:
     tenant's own, none of its users'. ``kind``: one kind or several.
     ``tags``: all must be present. ``attrs``: containment (``{"industry": "tech"}``).
     ``where``: comparisons such as ``("revenue", ">", 1000)`` or ``("closed", "<",
-    date(2024, 1, 1))``. Time bounds are inclusive below, exclusive above. Archived
+    date(2024, 1, 1))``; a date or a datetime without a zone matches stored dates and
+    timestamps without a zone, a datetime with one stored timestamps with a zone (ISO 8601
+    text). Time bounds are inclusive below, exclusive above. Archived
     entities are left out unless asked for. ``session``: only the memories of that session.
     """
 
@@ -134,9 +136,12 @@ def _term(field: str, name: str, op: str, value: object) -> str:
     if isinstance(value, int | float):
         return f"$.{name} {op} {value!r}"
     if isinstance(value, datetime | date):
-        # Dates compare as dates: both sides parsed by jsonpath's datetime().
+        # Dates compare as dates: both sides parsed by jsonpath's datetime(), and only with
+        # the stored kinds it compares with outside the *_tz functions (else it raises).
+        zoned = isinstance(value, datetime) and value.utcoffset() is not None
+        kinds = " || ".join(f'$.{name}.datetime().type() == "{k}"' for k in _COMPARABLE[zoned])
         stamp = json.dumps(value.isoformat())
-        return f"$.{name}.datetime() {op} {stamp}.datetime()"
+        return f"(({kinds}) && $.{name}.datetime() {op} {stamp}.datetime())"
     if isinstance(value, str):
         return f"$.{name} {op} {json.dumps(v.text(field, value, max_len=1000, min_len=0))}"
     raise InvalidInput(
@@ -144,6 +149,14 @@ def _term(field: str, name: str, op: str, value: object) -> str:
         f"not {type(value).__name__}",
         field="where",
     )
+
+
+# What a given moment compares with: a zoned one with zoned timestamps; a date or an
+# unzoned moment with dates and unzoned timestamps. Other stored values do not match.
+_COMPARABLE = {
+    True: ("timestamp with time zone",),
+    False: ("date", "timestamp without time zone"),
+}
 
 
 def _moment(field: str, value: object) -> datetime | None:
