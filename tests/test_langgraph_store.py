@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ from langgraph.store.base import (
 )
 from langgraph.store.memory import InMemoryStore
 
-from agentledger import AsyncLedger, HashingEmbedder, Ledger
+from agentledger import AsyncLedger, HashingEmbedder, InvalidInput, Ledger
 from agentledger.integrations.langgraph import AgentLedgerStore, AsyncAgentLedgerStore
 
 EMBEDDER = HashingEmbedder()
@@ -54,26 +54,41 @@ def fresh_tenant(ledger: Ledger) -> str:
     return tid
 
 
-@pytest.fixture(params=STORES)
-def make_store(
-    request: pytest.FixtureRequest, sync_ledger: Ledger, aio: asyncio.Runner
+def _maker(
+    kind: str, request: pytest.FixtureRequest, sync_ledger: Ledger, aio: asyncio.Runner
 ) -> MakeStore:
-    """Makes an empty store; ``indexed`` embeds ``fields`` of each put (HashingEmbedder on
-    every store, so their rankings agree)."""
+    """Makes an empty store of ``kind`` (one of STORES); ``indexed`` embeds ``fields`` of each
+    put (HashingEmbedder on every store, so their rankings agree)."""
 
     def make(*, indexed: bool = False, fields: Sequence[str] = ("$",)) -> BaseStore:
-        if request.param == "in-memory":
+        if kind == "in-memory":
             index = {"dims": 384, "embed": EMBEDDER.embed, "fields": list(fields)}
             return InMemoryStore(index=index) if indexed else InMemoryStore()  # type: ignore[arg-type]
         tenant = fresh_tenant(sync_ledger)
         embedder = EMBEDDER if indexed else None
-        if request.param == "agentledger":
+        if kind == "agentledger":
             return AgentLedgerStore(sync_ledger.tenant(tenant), embedder=embedder, fields=fields)
         async_ledger: AsyncLedger = request.getfixturevalue("async_ledger")
         inner = AsyncAgentLedgerStore(async_ledger.tenant(tenant), embedder=embedder, fields=fields)
         return OnLoop(inner, aio)
 
     return make
+
+
+@pytest.fixture(params=STORES)
+def make_store(
+    request: pytest.FixtureRequest, sync_ledger: Ledger, aio: asyncio.Runner
+) -> MakeStore:
+    """Makes an empty store, ours (both faces) or LangGraph's InMemoryStore."""
+    return _maker(request.param, request, sync_ledger, aio)
+
+
+@pytest.fixture(params=STORES[1:])
+def make_ours(
+    request: pytest.FixtureRequest, sync_ledger: Ledger, aio: asyncio.Runner
+) -> MakeStore:
+    """Makes an empty AgentLedgerStore, on either face."""
+    return _maker(request.param, request, sync_ledger, aio)
 
 
 @pytest.fixture
@@ -348,3 +363,47 @@ def test_text_in_any_script_is_found(make_store: MakeStore) -> None:
         store.put(("user_123", "memories"), str(i), {"text": text})
     for i, text in enumerate(texts):
         assert store.search(("user_123", "memories"), query=text)[0].key == str(i)
+
+
+# -- agentledger only -------------------------------------------------------------------------
+
+
+@pytest.mark.pgvector
+def test_a_value_that_is_not_json_is_refused_naming_where_with_or_without_an_embedder(
+    make_ours: MakeStore,
+) -> None:
+    """As memory refuses it, before anything is embedded or written (LangGraph's index text
+    would otherwise fail on it with a bare TypeError)."""
+    when = datetime(2020, 1, 1, tzinfo=UTC)
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"when": when}, "attrs.when"),
+        ({"tags": {"a"}}, "attrs.tags"),
+        ({"raw": b"x"}, "attrs.raw"),
+        ({"deep": [{"at": when}]}, "attrs.deep[0].at"),
+    ]
+    for indexed in (False, True):
+        store = make_ours(indexed=indexed)
+        for value, field in bad:
+            with pytest.raises(InvalidInput) as raised:
+                store.batch([PutOp(("t",), "ok", {"v": 1}), PutOp(("t",), "bad", value)])
+            assert raised.value.field == field, (indexed, field)
+            assert "not a JSON type" in str(raised.value)
+        with pytest.raises(InvalidInput) as raised:
+            store.put(("t",), "one", {"when": when}, index=["when"])
+        assert raised.value.field == "attrs.when"
+        assert store.search(("t",)) == []
+
+
+@pytest.mark.pgvector
+def test_field_paths_given_as_one_string_are_refused(make_ours: MakeStore) -> None:
+    # A string is not a list of its characters: "text" would embed the paths t, e, x, t.
+    with pytest.raises(InvalidInput) as made:
+        make_ours(indexed=True, fields="text")
+    assert made.value.field == "fields"
+    store = make_ours(indexed=True)
+    with pytest.raises(InvalidInput) as put:
+        store.put(("t",), "k", {"text": "hello"}, index="text")  # type: ignore[arg-type]
+    assert put.value.field == "index"
+    assert store.search(("t",)) == []
+    store.put(("t",), "k", {"text": "hello"}, index=["text"])
+    assert [i.key for i in store.search(("t",), query="hello")] == ["k"]

@@ -20,6 +20,7 @@ from langgraph.store.base import BaseStore, PutOp, TTLConfig
 from langgraph.store.postgres import PostgresStore
 
 from agentledger import HashingEmbedder, InvalidInput, Ledger
+from agentledger.expiry.ops import MAX_TTL_MINUTES
 from agentledger.integrations.langgraph import AgentLedgerStore, AsyncAgentLedgerStore
 from tests.test_langgraph_store import OnLoop, fresh_tenant
 
@@ -236,6 +237,66 @@ def test_a_bad_ttl_is_refused_naming_ttl_and_writes_nothing(
     assert store.search(NS) == []
 
 
+# Past the limit: just past it, past what PostgreSQL holds, near a double's top, and an int
+# no double holds.
+FAR = [MAX_TTL_MINUTES + 1, 1e12, 1e300, 10**400]
+
+
+@pytest.fixture(params=STORES[1:])
+def make_ours(
+    request: pytest.FixtureRequest, sync_ledger: Ledger, aio: asyncio.Runner
+) -> Callable[..., tuple[BaseStore, str]]:
+    """Makes an empty AgentLedgerStore on either face with ``ttl`` as its TTL config; and
+    its tenant."""
+
+    def make(ttl: TTLConfig | None = None) -> tuple[BaseStore, str]:
+        tenant = fresh_tenant(sync_ledger)
+        if request.param == "agentledger":
+            return AgentLedgerStore(sync_ledger.tenant(tenant), ttl=ttl), tenant
+        async_ledger = request.getfixturevalue("async_ledger")
+        return TimedOnLoop(AsyncAgentLedgerStore(async_ledger.tenant(tenant), ttl=ttl), aio), tenant
+
+    return make
+
+
+def test_a_ttl_is_at_most_what_postgresql_holds_from_now(
+    make_ours: Callable[..., tuple[BaseStore, str]], owner: psycopg.Connection[Any]
+) -> None:
+    """The limit is kept, refreshed and read; past it a put's TTL, or the config's default,
+    is InvalidInput naming ``ttl`` that says the limit, and the batch writes nothing."""
+    store, tenant = make_ours()
+    store.put(NS, "far", {"v": 1}, ttl=MAX_TTL_MINUTES)
+    assert store.get(NS, "far", refresh_ttl=True) is not None
+    row = owner.execute(
+        "SELECT ttl_minutes, expires_at > now() + interval '90000 years'"
+        " FROM agentledger.entity_expiry WHERE tenant_id = %s",
+        [tenant],
+    ).fetchone()
+    assert row == (MAX_TTL_MINUTES, True)
+    for ttl in FAR:
+        with pytest.raises(InvalidInput) as raised:
+            store.batch([PutOp(NS, "ok", {"v": 1}), PutOp(NS, "bad", {"v": 2}, ttl=ttl)])
+        assert raised.value.field == "ttl" and f"{MAX_TTL_MINUTES:,} minutes" in str(raised.value)
+        configured, _ = make_ours({"default_ttl": ttl})
+        with pytest.raises(InvalidInput) as raised:
+            configured.put(NS, "k", {"v": 1})
+        assert raised.value.field == "ttl"
+        assert configured.search(NS) == []
+    assert [i.key for i in store.search(NS)] == ["far"]
+
+
+def test_set_ttls_refuses_a_ttl_past_the_limit_naming_ttl(ledger: Ledger, tenant_id: str) -> None:
+    """The expiry module itself, on both faces: nothing set, no error from PostgreSQL."""
+    scope = ledger.tenant(tenant_id)
+    ids = [scope.memory.upsert("fact", name).id for name in ("near", "far")]
+    for ttl in FAR:
+        with pytest.raises(InvalidInput) as raised:
+            scope.expiry.set_ttls(ids, [60, ttl])
+        assert raised.value.field == "ttl"
+    assert [f.ttl_minutes for f in scope.expiry.list()] == [None, None]
+    assert scope.expiry.set_ttls(ids, [60, MAX_TTL_MINUTES]) == 2
+
+
 def test_the_sweep_goes_in_batches_and_keeps_to_its_tenant(
     sync_ledger: Ledger, owner: psycopg.Connection[Any]
 ) -> None:
@@ -340,3 +401,16 @@ def test_a_suspended_tenant_reads_its_items_with_their_ttls_standing_still(
         assert after == before
     finally:
         sync_ledger.tenants.activate(tenant)
+
+
+def test_a_sweep_interval_is_a_positive_number_of_minutes_within_a_year(
+    sync_ledger: Ledger,
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    sync_ledger.tenants.create(tenant)
+    store = AgentLedgerStore(sync_ledger.tenant(tenant), ttl={"default_ttl": 5})
+    for bad in (-1, 1e300, "5"):
+        with pytest.raises(InvalidInput) as info:
+            store.start_ttl_sweeper(bad)  # type: ignore[arg-type]
+        assert info.value.field == "sweep_interval_minutes"
+    assert store._sweeper is None  # nothing was started

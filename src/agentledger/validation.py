@@ -115,9 +115,18 @@ def integer(field: str, value: object, *, low: int = -_INT64, high: int = _INT64
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"{field} must be an integer, not {type(value).__name__}", field=field)
     if not low <= value <= high:
-        shown = value if value.bit_length() <= 256 else f"an integer of {value.bit_length()} bits"
-        raise InvalidInput(f"{field} is {shown}; it must be between {low} and {high}", field=field)
+        raise InvalidInput(
+            f"{field} is {shown(value)}; it must be between {low} and {high}", field=field
+        )
     return value
+
+
+def shown(value: float) -> str:
+    """A number for a message: an int too long to print whole (Python prints at most 4,300
+    digits) is told by its size."""
+    if isinstance(value, int) and value.bit_length() > 256:
+        return f"an integer of {value.bit_length()} bits"
+    return repr(value)
 
 
 def flag(field: str, value: object) -> bool:

@@ -26,6 +26,10 @@ from agentledger.memory.spaces import Q as MEMORY_SPACES
 Q = Queries.beside(__file__)
 MAX_IDS = 50_000
 MAX_SWEEP_BATCH = 10_000
+MINUTES_A_YEAR = 525_960  # 365.25 days
+# The longest TTL: now() plus it must stay a timestamptz (up to year 294276) and its interval
+# in range (2^63 microseconds, about 292,000 years), whatever "now" is for a long time yet.
+MAX_TTL_MINUTES = 50_000_000_000
 
 
 @operation(idempotent=True)
@@ -109,11 +113,21 @@ def sweep_batch(batch_size: int = 1000) -> Gen[tuple[int, int]]:
 
 
 def ttl_minutes(ttl: object) -> float:
-    """A TTL as set_ttls takes it (InvalidInput naming ``ttl`` otherwise)."""
+    """A TTL as set_ttls takes it: more than 0 and at most ``MAX_TTL_MINUTES`` minutes
+    (InvalidInput naming ``ttl`` otherwise)."""
     if ttl is None or isinstance(ttl, bool) or not isinstance(ttl, int | float):
         raise InvalidInput(f"ttl must be a number of minutes, not {ttl!r}", field="ttl")
-    if not math.isfinite(ttl) or ttl <= 0:
-        raise InvalidInput(f"ttl is {ttl}; it must be a positive number of minutes", field="ttl")
+    # Compared before any float(): an int too large for a double is simply out of range.
+    if (isinstance(ttl, float) and math.isnan(ttl)) or ttl <= 0:
+        raise InvalidInput(
+            f"ttl is {v.shown(ttl)}; it must be a positive number of minutes", field="ttl"
+        )
+    if ttl > MAX_TTL_MINUTES:
+        raise InvalidInput(
+            f"ttl is {v.shown(ttl)}; it must be at most {MAX_TTL_MINUTES:,} minutes (about "
+            f"{round(MAX_TTL_MINUTES / MINUTES_A_YEAR, -3):,.0f} years)",
+            field="ttl",
+        )
     return float(ttl)
 
 

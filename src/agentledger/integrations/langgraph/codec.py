@@ -25,6 +25,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from agentledger import validation as v
 from agentledger.checkpoints.ops import Write
 from agentledger.checkpoints.records import EMPTY, ChannelBlob, StoredCheckpoint
 
@@ -33,6 +34,12 @@ def thread(config: RunnableConfig) -> tuple[str, str]:
     """The thread id and checkpoint namespace a config names."""
     configurable = config.get("configurable") or {}
     return str(configurable["thread_id"]), str(configurable.get("checkpoint_ns") or "")
+
+
+def ids(field: str, values: object) -> list[str]:
+    """Thread or run ids as text: a list of them, never one string taken for its characters
+    (InvalidInput naming ``field``, as the checkpoints module says it)."""
+    return [str(x) for x in v.items(field, values, what="ids")]
 
 
 def stored_config(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> RunnableConfig:

@@ -16,6 +16,7 @@ from typing import Any
 from langgraph.store.base import Item, MatchCondition, SearchItem
 from langgraph.store.base.embed import get_text_at_path, tokenize_path
 
+from agentledger import validation as v
 from agentledger.errors import InvalidInput
 from agentledger.memory.filters import Where
 from agentledger.memory.records import Entity
@@ -49,6 +50,13 @@ def namespace(source_text: str) -> tuple[str, ...]:
 def prefix_tags(ns: Sequence[str]) -> list[str]:
     """The tags of an item in ``ns``: one per prefix of the namespace, itself included."""
     return [source(ns[: i + 1]) for i in range(len(ns))]
+
+
+def paths(field: str, value: object) -> list[str]:
+    """Field paths to embed (``fields``, a put's ``index``): a list of them, never one string
+    taken for its characters."""
+    listed = v.items(field, value, what="field paths")
+    return [v.text(f"{field}[{i}]", p, max_len=500) for i, p in enumerate(listed)]
 
 
 def index_text(value: Mapping[str, Any], fields: Sequence[str]) -> str:

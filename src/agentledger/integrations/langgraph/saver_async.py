@@ -74,13 +74,13 @@ class AsyncSaverCore:
         await self._checkpoints.delete_threads([str(thread_id)])
 
     async def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await self._checkpoints.delete_runs([str(r) for r in run_ids])
+        await self._checkpoints.delete_runs(codec.ids("run_ids", run_ids))
 
     async def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         await self._checkpoints.copy_thread(str(source_thread_id), str(target_thread_id))
 
     async def prune(self, thread_ids: Sequence[str], strategy: str) -> None:
-        await self._checkpoints.prune([str(t) for t in thread_ids], strategy=strategy)
+        await self._checkpoints.prune(codec.ids("thread_ids", thread_ids), strategy=strategy)
 
     async def list(
         self,

@@ -76,13 +76,13 @@ class SaverCore:
         self._checkpoints.delete_threads([str(thread_id)])
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        self._checkpoints.delete_runs([str(r) for r in run_ids])
+        self._checkpoints.delete_runs(codec.ids("run_ids", run_ids))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         self._checkpoints.copy_thread(str(source_thread_id), str(target_thread_id))
 
     def prune(self, thread_ids: Sequence[str], strategy: str) -> None:
-        self._checkpoints.prune([str(t) for t in thread_ids], strategy=strategy)
+        self._checkpoints.prune(codec.ids("thread_ids", thread_ids), strategy=strategy)
 
     def list(
         self,

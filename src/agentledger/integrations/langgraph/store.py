@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from langgraph.store.base import BaseStore, Op, Result, TTLConfig
 
+from agentledger import validation as v
 from agentledger.integrations.langgraph.bridge import LoopBridge
 from agentledger.integrations.langgraph.items import DEFAULT_KIND
 from agentledger.integrations.langgraph.store_async import AsyncStoreCore
@@ -23,13 +24,16 @@ from agentledger.memory.embedder import Embedder
 logger = logging.getLogger(__name__)
 # Minutes between sweeps when neither the call nor the TTL config says (as LangGraph's).
 DEFAULT_SWEEP_MINUTES = 5.0
+MAX_SWEEP_MINUTES = 525_960.0  # a year; the timers refuse waits of about 300 years and more
 # Entities a sweep deletes per transaction.
 SWEEP_BATCH = 1000
 
 
 def _interval(ttl: TTLConfig | None, minutes: float | None) -> float:
-    """Seconds between sweeps."""
-    return 60 * float(minutes or (ttl or {}).get("sweep_interval_minutes") or DEFAULT_SWEEP_MINUTES)
+    """Seconds between sweeps: a positive number of minutes (InvalidInput naming
+    ``sweep_interval_minutes`` otherwise)."""
+    chosen = minutes or (ttl or {}).get("sweep_interval_minutes") or DEFAULT_SWEEP_MINUTES
+    return 60 * v.number("sweep_interval_minutes", chosen, low=0, high=MAX_SWEEP_MINUTES)
 
 
 class AgentLedgerStore(BaseStore):

@@ -19,6 +19,7 @@ from langgraph.store.base import (
     validate_op_namespace,
 )
 
+from agentledger import validation as v
 from agentledger.errors import InvalidInput, TenantInactive
 from agentledger.expiry import Found
 from agentledger.expiry.ops import ttl_minutes
@@ -26,6 +27,7 @@ from agentledger.integrations.langgraph import items
 from agentledger.ledger_async import AsyncTenantScope
 from agentledger.memory.embedder import Embedder
 from agentledger.memory.filters import MAX_LIMIT, Filter
+from agentledger.memory.ops import MAX_ATTRS_BYTES
 from agentledger.memory.records import NewEntity
 
 # Sources read per page while listing namespaces.
@@ -40,7 +42,11 @@ class AsyncStoreCore:
 
     Reads go through the expiry module, which leaves out items whose TTL has run out; the
     TTLs of the items a batch read with ``refresh_ttl`` restart in one statement after its
-    reads, and puts with a ``ttl`` set theirs after the batch's upsert."""
+    reads, and puts with a ``ttl`` set theirs after the batch's upsert.
+
+    Each put's value (a JSON object, as memory's attrs take it) and TTL are checked before
+    anything is read, embedded or written: bad ones are InvalidInput naming ``attrs...`` or
+    ``ttl``, and the batch does nothing."""
 
     def __init__(
         self,
@@ -55,7 +61,7 @@ class AsyncStoreCore:
         self._memory = tenant.memory
         self._expiry = tenant.expiry
         self._embedder = embedder
-        self._fields = list(fields)
+        self._fields = items.paths("fields", fields)
         self._kind = kind
         self._user = user
         self._scope = "tenant" if user is None else "own"
@@ -64,8 +70,13 @@ class AsyncStoreCore:
         todo = list(ops)
         for op in todo:
             validate_op_namespace(op)
-            if isinstance(op, PutOp) and op.value is not None and op.ttl is not None:
-                ttl_minutes(op.ttl)  # refused before anything is read or written
+            if isinstance(op, PutOp) and op.value is not None:
+                # LangGraph's index text (json.dumps) would choke on a non-JSON value.
+                v.json_object("attrs", op.value, max_bytes=MAX_ATTRS_BYTES)
+                if op.index is not None and op.index is not False:
+                    items.paths("index", op.index)
+                if op.ttl is not None:
+                    ttl_minutes(op.ttl)
         results: list[Result] = []
         writes: dict[tuple[tuple[str, ...], str], PutOp] = {}
         refresh: list[Found] = []
