@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -17,10 +18,12 @@ from agentledger import (
     NewTask,
     NotFound,
     Outcome,
+    Settings,
 )
 from agentledger.tasks.batch import batch_columns, plain_batch
 from agentledger.tasks.ops import Q
 from agentledger.tasks.records import TASK_LIFECYCLE
+from tests.races import at_once
 
 
 def test_enqueue_claim_complete(ledger: Ledger, tenant_id: str) -> None:
@@ -74,6 +77,24 @@ def test_enqueue_many_in_one_statement_with_dedup(ledger: Ledger, tenant_id: str
     assert tasks.get(ids[5]).queue == "other"
     assert tasks.enqueue("batch", {"again": 1}, dedup_key="same").id == first.id
     assert tasks.enqueue_many("batch", []) == []
+
+
+def test_racing_batches_with_one_dedup_key_both_get_its_id(
+    settings: Settings, sync_ledger: Ledger, tenant_id: str
+) -> None:
+    # The loser's statement cannot see the winner's rows (its snapshot came first): it
+    # must still answer with their ids, never None.
+    with Ledger(settings, migrate=False) as second:
+        first_tasks = sync_ledger.tenant(tenant_id).tasks
+        second_tasks = second.tenant(tenant_id).tasks
+        for round_ in range(8):
+            batch = [NewTask(dedup_key=f"r{round_}-a"), NewTask(dedup_key=f"r{round_}-b")]
+            got = at_once(
+                partial(first_tasks.enqueue_many, "race", batch),
+                partial(second_tasks.enqueue_many, "race", batch),
+            )
+            assert got[0] == got[1], got
+            assert isinstance(got[0], list) and all(isinstance(i, int) for i in got[0]), got
 
 
 def test_dedup_key_is_free_again_once_the_task_finished(ledger: Ledger, tenant_id: str) -> None:

@@ -53,8 +53,10 @@ def raise_(
     ``last_seen_at``; a bump moves ``created_at`` back or ``last_seen_at`` forward to it,
     so they span the occurrences in whatever order they are imported. ``recorded_at`` stays
     the time the ledger stored the alert."""
+    request = new_id() if id is None else v.uuid("id", id)
+    yield Q.lock_request.none(id=str(request))
     row = yield Q.raise_alert.one(
-        id=new_id() if id is None else v.uuid("id", id),
+        id=request,
         tier=tier_number(tier),
         title=v.text("title", title, max_len=500),
         body=v.text("body", body, max_len=100_000, min_len=0),

@@ -1,3 +1,10 @@
+-- name: lock_request
+-- Serialise the raises of one client-side id in this tenant for this transaction: the
+-- raise that follows (its own statement, so its own snapshot) then sees a racing retry's
+-- committed alert or request, and returns it rather than breaking the key or counting twice.
+SELECT pg_advisory_xact_lock(
+    hashtextextended('agentledger.alerts/' || agentledger.current_tenant() || '/' || %(id)s, 0))
+
 -- name: raise_alert
 -- Create an alert with the client-side id, or bump the open alert with the same dedup key
 -- (remembering the id); a repeated id returns its alert unchanged. ``at``: when this

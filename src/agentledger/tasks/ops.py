@@ -70,13 +70,23 @@ def enqueue_many(queue: str, tasks: Iterable[NewTask | Mapping[str, Any]]) -> Ge
         raise InvalidInput(f"a batch holds at most {MAX_BATCH} tasks", field="tasks")
     if not items:
         return []
-    columns = batch_columns(queue_name(queue), items)
+    name = queue_name(queue)
+    columns = batch_columns(name, items)
     if any(key is not None for key in columns["dedup_keys"]):
         rows = yield Q.enqueue_many.all(**columns)
     else:  # nothing to deduplicate: a plain insert
         rows = yield Q.enqueue_many_plain.all(**plain_batch(columns))
+    ids: list[int | None] = [row["id"] for row in rows]
+    missing = [i for i, found in enumerate(ids) if found is None]
+    while missing:
+        # A racing batch committed their twins after this statement's snapshot was taken:
+        # a new statement (a new snapshot) finds them, or enqueues those that finished since.
+        rows = yield Q.enqueue_many.all(**batch_columns(name, [items[i] for i in missing]))
+        for i, row in zip(missing, rows, strict=True):
+            ids[i] = row["id"]
+        missing = [i for i in missing if ids[i] is None]
     yield Q.notify_queues.none(queues=sorted(set(columns["queues"])))
-    return [row["id"] for row in rows]
+    return [i for i in ids if i is not None]
 
 
 def _claim_args(
