@@ -85,13 +85,32 @@ def test_a_refused_command_says_why_in_one_line_and_changes_nothing(
     for args, named in (
         (("key", "create", "--tenant", tid, "--role", "owner"), "role"),
         (("tenant", "suspend", f"no-{tid}"), f"no-{tid}"),
+        # What the caller typed is quoted as typed, never read as Rich markup.
+        (("key", "revoke", "[/oops]", "--tenant", tid), "'[/oops]' is not a UUID"),
+        (("key", "create", "--tenant", tid, "--role", "[bold]boss"), "'[bold]boss'"),
     ):
         done = cli(*args)
         assert done.returncode == 1, done.stdout + done.stderr
         assert done.stderr.startswith("error:") and named in done.stderr, done.stderr
         assert "Traceback" not in done.stderr and done.stdout == ""
+        assert done.stderr.count("\n") == 1, done.stderr  # one line, however long
     assert sync_ledger.tenant(tid).keys.list(include_revoked=True) == []
     assert sync_ledger.tenants.get(tid).status == "active"
+
+
+def test_tenant_list_pages_through_every_tenant_and_shows_names_as_text(
+    runner: CliRunner, sync_ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentledger.cli import tenants as tenant_commands
+
+    made = [f"t-{uuid.uuid4().hex[:12]}" for _ in range(3)]
+    for i, tid in enumerate(made):
+        sync_ledger.tenants.create(tid, f"[/x] Acme {i}" if i == 0 else f"Acme {i}")
+    monkeypatch.setattr(tenant_commands, "LIST_PAGE", 2)  # pages of two: many pages
+    listed = _ok(runner, "tenant", "list")
+    every = sync_ledger.tenants.list(limit=1000)
+    assert len(every) > 2 and all(t.id in listed for t in every)
+    assert "[/x] Acme 0" in listed
 
 
 def test_the_spool_commands_report_and_replay_a_journal_once(

@@ -5,6 +5,7 @@ workers, MCP, relay). One module per command group; this one assembles them."""
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from agentledger.cli import common
 from agentledger.cli.cases import case_app
@@ -46,5 +47,6 @@ def main() -> None:
     try:
         app()
     except LedgerError as exc:
-        common.err.print(f"[red]error:[/] {exc}")
+        # One line, whatever the width; the message is text, never markup.
+        common.err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise SystemExit(1) from None

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from agentledger.catalog.facade_sync import Catalog, PlatformCatalog
@@ -160,11 +161,11 @@ def catalog_list(
     table = Table("type", "name", "version", "owner", "title", "updated")
     for d in found:
         table.add_row(
-            d.doc_type,
-            d.name,
+            escape(d.doc_type),
+            escape(d.name),
             str(d.latest_version),
             "global" if d.is_global else "tenant",
-            d.title or "",
+            escape(d.title or ""),
             f"{d.updated_at:%Y-%m-%d %H:%M}",
         )
     common.out.print(table)

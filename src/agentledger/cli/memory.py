@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from agentledger.cli import common
@@ -28,7 +29,7 @@ def memory_spaces(tenant: Tenant) -> None:
             str(s.dimensions),
             s.distance,
             s.element + (f", binary x{s.rerank}" if s.quantization == "binary" else ""),
-            s.model or "-",
+            escape(s.model or "-"),
         )
     common.out.print(table)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from agentledger.cli import common
@@ -32,7 +33,7 @@ def session_list(
     for s in found:
         table.add_row(
             str(s.id),
-            s.title,
+            escape(s.title),
             s.status,
             str(s.chunk_count),
             str(s.artifact_count),
@@ -47,15 +48,16 @@ def session_show(session_id: str, tenant: Tenant) -> None:
     with common.open_ledger() as ledger:
         summary = ledger.tenant(tenant).sessions.get_summary(session_id, chunks=10)
     s = summary.session
-    common.out.print(f"[bold]{s.title}[/] ({s.status}) {s.id}")
-    common.out.print(f"participants: {', '.join(s.participants) or '-'}")
+    common.out.print(f"[bold]{escape(s.title)}[/] ({s.status}) {s.id}")
+    common.out.print(f"participants: {escape(', '.join(s.participants) or '-')}")
     common.out.print(
         f"chunks {s.chunk_count}, artifacts {s.artifact_count}, last {s.last_activity}",
     )
     for c in summary.recent_chunks:
-        common.out.print(f"  #{c.seq} {c.format} by {c.author or '-'}: {c.size} chars")
+        common.out.print(f"  #{c.seq} {c.format} by {escape(c.author or '-')}: {c.size} chars")
     for a in summary.artifacts:
-        common.out.print(f"  {a.name} v{a.version} ({a.artifact_type}, {a.format}): {a.size} chars")
+        kind = escape(f"{a.name} v{a.version} ({a.artifact_type}, {a.format})")
+        common.out.print(f"  {kind}: {a.size} chars")
 
 
 @session_app.command("search")
@@ -120,7 +122,7 @@ def import_sessions(
     from agentledger.session_import import KINDS, StoreLayout, import_sessions as run_import
 
     if not directory.is_dir():
-        common.err.print(f"[red]{directory} is not a directory[/]")
+        common.err.print(f"[red]{escape(str(directory))} is not a directory[/]")
         raise typer.Exit(2)
     layout = StoreLayout(queue=queue, history_queue=history_queue, memory_prefix=memory_prefix)
     with common.open_ledger() as ledger:
@@ -131,6 +133,6 @@ def import_sessions(
         table.add_row(kind, str(report.found[kind]), str(report.imported[kind]))
     common.out.print(table)
     for problem in report.errors:
-        common.err.print(f"[red]skipped[/] {problem}", highlight=False)
+        common.err.print(f"[red]skipped[/] {escape(str(problem))}", highlight=False)
     if report.errors:
         raise typer.Exit(1)

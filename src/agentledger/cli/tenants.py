@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -26,13 +27,19 @@ def tenant_create(
     common.out.print(f"created tenant [bold]{tenant.id}[/] ({tenant.status})")
 
 
+# Tenants read per page by ``tenant list`` (which lists them all).
+LIST_PAGE = 1000
+
+
 @tenant_app.command("list")
 def tenant_list() -> None:
-    with common.open_ledger() as ledger:
-        tenants = ledger.tenants.list(limit=1000)
     table = Table("id", "name", "status", "created")
-    for t in tenants:
-        table.add_row(t.id, t.name, t.status, f"{t.created_at:%Y-%m-%d %H:%M}")
+    with common.open_ledger() as ledger:
+        after = ""
+        while page := ledger.tenants.list(after=after, limit=LIST_PAGE):
+            for t in page:
+                table.add_row(t.id, escape(t.name), t.status, f"{t.created_at:%Y-%m-%d %H:%M}")
+            after = page[-1].id
     common.out.print(table)
 
 
@@ -121,7 +128,7 @@ def key_list(tenant: Annotated[str, typer.Option(help="Tenant id.")]) -> None:
     for k in keys:
         table.add_row(
             str(k.id),
-            k.name,
+            escape(k.name),
             k.role,
             k.prefix,
             f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "-",
