@@ -85,6 +85,22 @@ CALLS: dict[str, tuple[Call, str]] = {
         lambda s: s.sessions.get_artifact(uuid.uuid4(), "x", version=2**31),
         "version",
     ),
+    "event payload falsy list": (lambda s: s.events.append("s", "t", []), "payload"),  # type: ignore[arg-type]
+    "event metadata empty text": (
+        lambda s: s.events.append("s", "t", {}, metadata=""),  # type: ignore[arg-type]
+        "metadata",
+    ),
+    "follow types text": (lambda s: s.follow(types="Paid"), "types"),
+    "task output text": (
+        lambda s: s.tasks.complete(1, "done", token=uuid.uuid4()),  # type: ignore[arg-type]
+        "output",
+    ),
+    "task retry text": (
+        lambda s: s.tasks.fail(1, "x", retry="false", token=uuid.uuid4()),  # type: ignore[arg-type]
+        "outcomes[0].retry",
+    ),
+    "task claim agent": (lambda s: s.tasks.claim("q", agent="a" * 300), "agent"),
+    "task prune past the calendar": (lambda s: s.tasks.prune(older_than=1e12), "older_than"),
     "session action": (
         lambda s: s.sessions.transition(s.sessions.create("S").id, ["pause"]),  # type: ignore[arg-type]
         "action",

@@ -48,7 +48,7 @@ class AsyncFollower(AsyncScoped):
             None if subscriber is None else v.text("subscriber", subscriber, max_len=ops.MAX_NAME)
         )
         self._start = None if after is None else v.integer("after", after, low=0)
-        self.types = None if types is None else list(types)
+        self.types = ops.event_types(types)
         self.batch_size = v.integer("batch_size", batch_size, low=1, high=ops.MAX_PAGE)
         self.poll_interval = v.number("poll_interval", poll_interval, low=0.001, high=3600)
         self.position = 0

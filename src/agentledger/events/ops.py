@@ -196,8 +196,8 @@ def append_fields(
     event = NewEvent(
         stream=stream,
         type=type,
-        payload=payload or {},
-        metadata=metadata or {},
+        payload={} if payload is None else payload,
+        metadata={} if metadata is None else metadata,
         actor_type=actor_type,
         actor_id=actor_id,
         event_id=v.uuid("event_id", event_id),

@@ -32,7 +32,7 @@ def checked_outcome(outcome: Outcome, index: int) -> Outcome:
         action=outcome.action,
         output=None if outcome.output is None else v.json_object(f"{at}.output", outcome.output),
         error=v.optional_text(f"{at}.error", outcome.error, max_len=20_000),
-        retry=bool(outcome.retry),
+        retry=v.flag(f"{at}.retry", outcome.retry),
     )
 
 

@@ -41,6 +41,9 @@ Q = Queries.beside(__file__)
 MAX_BATCH = 50_000
 MAX_PAGE = 1000
 MAX_LEASE = 86_400.0
+# The oldest a finished task can be, in seconds: a thousand years (now() minus more leaves
+# the timestamps PostgreSQL holds).
+MAX_AGE = 1000 * 365.25 * 86_400
 # The largest task id (bigint): "before" no id at all.
 LAST_ID = 2**63 - 1
 # The lifecycle actions a caller applies to one task by hand (the others are a worker's).
@@ -138,10 +141,9 @@ def settle_and_claim(
     applied is refused the second time (its claim token is spent), never applied twice.
     """
     checked, params = settle_params(outcomes)
+    agent = v.optional_text("agent", agent, max_len=200)  # named before it stands for worker
     args = _claim_args(queue, limit, lease, worker if worker is not None else agent, low=0)
-    rows = yield Q.settle_and_claim.tuples(
-        agent=v.optional_text("agent", agent, max_len=200), **args, **params
-    ).alone()
+    rows = yield Q.settle_and_claim.tuples(agent=agent, **args, **params).alone()
     return cycle_of(checked, rows, args["queue"], args["worker"])
 
 
@@ -207,7 +209,7 @@ def outcome(
         id=task_id,
         token=v.uuid("token", held),
         action=action,
-        output=None if output is None else dict(output),
+        output=None if output is None else v.json_object("output", output),
         error=error,
         retry=retry,
     )
@@ -347,7 +349,7 @@ def prune(*, older_than: float, limit: int = 1000) -> Gen[int]:
     """Move up to ``limit`` tasks finished more than ``older_than`` seconds ago to the
     archive (out of the hot table); returns how many moved. Call until it returns 0."""
     moved = yield Q.prune.rowcount(
-        older_than=v.number("older_than", older_than, low=0),
+        older_than=v.number("older_than", older_than, low=0, high=MAX_AGE),
         limit=v.integer("limit", limit, low=1, high=MAX_BATCH),
     )
     return int(moved)
