@@ -183,7 +183,7 @@ def test_agent_registry(admin: httpx.Client, reader: httpx.Client) -> None:
     assert reader.put(f"/v1/agents/{name}", json={}).status_code == 403
     beat = admin.post(f"/v1/agents/{name}/heartbeat", json={"status": "busy"}).json()
     assert beat["status"] == "busy"
-    listed = reader.get("/v1/agents", params={"capability": "search"}).json()
+    listed = reader.get("/v1/agents", params={"capability": "search"}).json()["items"]
     assert name in [a["name"] for a in listed]
     weekly = admin.put(f"/v1/agents/{name}-weekly", json={"heartbeat_timeout": "never"})
     assert weekly.status_code == 200 and weekly.json()["heartbeat_timeout"] is None, weekly.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from agentledger import (
     NewEntity,
     NotFound,
 )
+from agentledger.memory import ListPosition
 from agentledger.memory.facade_sync import Memory
 
 
@@ -144,7 +146,7 @@ def test_filters_compare_numbers_and_dates_as_such(mem: Memory) -> None:
     found = mem.list(Filter(where=[("closed", "<", date(2024, 6, 1))]))
     assert [e.id for e in found] == [small.id]
     # Zoned and unzoned moments compare each with their own kind (never an error).
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     stamps = {"d": "2024-03-01", "t": "2024-03-01T10:00:00", "z": "2024-03-01T10:00:00+02:00"}
     made = {k: mem.upsert("stamp", k, attrs={"at": at}).id for k, at in stamps.items()}
@@ -167,6 +169,13 @@ def test_keyset_pages(mem: Memory) -> None:
     rest = mem.list(after=first[-1], limit=4)
     assert len(first) == 4 and len(rest) == 3
     assert not {e.id for e in first} & {e.id for e in rest}
+    # A position outlives its entity: the next page is the same once that entity is gone.
+    position = ListPosition(updated_at=first[-1].updated_at, id=first[-1].id)
+    mem.delete(first[-1].id)
+    assert mem.list(after=position, limit=4) == rest
+    with pytest.raises(InvalidInput) as naive:
+        mem.list(after=ListPosition(updated_at=datetime(2024, 1, 1), id=first[0].id))
+    assert naive.value.field == "after"
 
 
 @pytest.mark.parametrize(

@@ -52,11 +52,24 @@ def cursor_int(cursor: str | None, key: str) -> int | None:
 
 
 def cursor_text(cursor: str | None, key: str) -> str | None:
-    """The text ``key`` (1-200 characters) of a cursor this API issued, or None."""
+    """The text ``key`` (1-200 characters PostgreSQL can store: no NUL, no lone surrogate)
+    of a cursor this API issued, or None."""
     value = _issued(cursor, key)
-    if value is None or (isinstance(value, str) and 0 < len(value) <= 200):
+    if value is None or (isinstance(value, str) and 0 < len(value) <= 200 and _storable(value)):
         return value
     raise _foreign()
+
+
+def _storable(value: str) -> bool:
+    """Text a cursor can carry: what the API issues is stored text, so never a NUL byte or
+    a lone surrogate (JSON can spell both)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def cursor_time(cursor: str | None, key: str) -> dt.datetime | None:

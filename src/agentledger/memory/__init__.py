@@ -17,6 +17,7 @@ from agentledger.memory.records import (
     Entity as Entity,
     Languages as Languages,
     LanguageStatus as LanguageStatus,
+    ListPosition as ListPosition,
     MemoryStats as MemoryStats,
     Neighbour as Neighbour,
     NewEntity as NewEntity,

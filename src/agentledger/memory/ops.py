@@ -19,6 +19,7 @@ from agentledger.memory.merging import merge_rows, mergeable, strip_nulls
 from agentledger.memory.records import (
     EmbeddingSpace,
     Entity,
+    ListPosition,
     MemoryStats,
     NewEntity,
     UpsertResult,
@@ -309,18 +310,19 @@ def sources(
 
 @operation(writes=False)
 def list_(
-    filter: Filter | None = None, *, after: Entity | None = None, limit: int = 100
+    filter: Filter | None = None, *, after: Entity | ListPosition | None = None, limit: int = 100
 ) -> Gen[list[Entity]]:
-    """Entities newest change first; pass the last one back as ``after`` for the next page."""
-    if after is not None and not isinstance(after, Entity):
+    """Entities newest change first; pass the last one (or its ListPosition) back as
+    ``after`` for the next page."""
+    if after is not None and not isinstance(after, Entity | ListPosition):
         raise InvalidInput(
             f"after must be the last Entity of the previous page, not {type(after).__name__}",
             field="after",
         )
     rows = yield Q.list_entities.all(
         **filters.params(filter),
-        after_updated=None if after is None else after.updated_at,
-        after_id=None if after is None else after.id,
+        after_updated=None if after is None else v.aware_datetime("after", after.updated_at),
+        after_id=None if after is None else v.uuid("after", after.id),
         limit=filters.limit(limit),
     ).alone()
     return [entity_from_row(r) for r in rows]

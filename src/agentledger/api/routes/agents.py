@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.agents import Agent
 from agentledger.api.auth import AdminTenant, ReaderTenant, WriterTenant
-from agentledger.api.pagination import Limit
+from agentledger.api.pagination import Limit, cursor_text, page
+from agentledger.api.schemas import Page
 
 router = APIRouter(prefix="/v1", tags=["agents"])
 
@@ -36,17 +37,23 @@ async def register_agent(name: str, body: AgentIn, tenant: AdminTenant) -> objec
     return await tenant.agents.register(name, **body.model_dump())
 
 
-@router.get("/agents", response_model=list[Agent], summary="The registry")
+@router.get("/agents", response_model=Page[Agent], summary="The registry, by name")
 async def list_agents(
     tenant: ReaderTenant,
     status: Literal["available", "busy", "offline", "error"] | None = None,
     agent_type: str | None = None,
     capability: str | None = None,
+    cursor: str | None = None,
     limit: Limit = 100,
 ) -> object:
-    return await tenant.agents.list(
-        status=status, agent_type=agent_type, capability=capability, limit=limit
+    items = await tenant.agents.list(
+        status=status,
+        agent_type=agent_type,
+        capability=capability,
+        after=cursor_text(cursor, "after") or "",
+        limit=limit,
     )
+    return page(items, limit, lambda last: {"after": last.name})
 
 
 @router.get("/agents/{name}", response_model=Agent)
