@@ -432,7 +432,7 @@ def test_a_version_may_be_back_dated(ledger: Ledger, tenant_id: str) -> None:
         (lambda c: c.get_latest("tool", "x", scope="everywhere"), "scope"),
         (lambda c: c.create_version("tool", "x", None), "content"),
         (lambda c: c.create_version("tool", "x", {"k": "a\x00b"}), "content.k"),
-        (lambda c: c.create_version("tool", "x", {"k": "\ud800"}), "content"),
+        (lambda c: c.create_version("tool", "x", {"k": "\ud800"}), "content.k"),
         (lambda c: c.create_version("tool", "x", {"k": float("nan")}), "content.k"),
         (lambda c: c.create_version("tool", "x", "y" * MAX_CONTENT_BYTES), "content"),
         (lambda c: c.create_version("tool", "x", {}, title="t" * 501), "title"),

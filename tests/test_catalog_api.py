@@ -100,6 +100,22 @@ def test_schemas_need_an_admin_and_refuse_invalid_content(
     assert admin.delete(f"/v1/catalog/schemas/{doc_type}").status_code == 404
 
 
+def test_a_schema_that_would_break_every_write_is_refused_with_422(
+    platform: httpx.Client, admin: httpx.Client, writer: httpx.Client
+) -> None:
+    doc_type = f"loop_{uuid.uuid4().hex[:6]}"
+    looped = {"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}
+    put = platform.put(f"/v1/catalog/global/schemas/{doc_type}", json={"json_schema": looped})
+    assert put.status_code == 422, put.text
+    assert put.headers["content-type"] == "application/problem+json"
+    assert put.json()["field"] == "schema.$defs.a.$ref"
+    assert _push(writer, f"/v1/catalog/documents/{doc_type}/a", {"x": 1}).status_code == 201
+    regex = {"json_schema": {"type": "string", "format": "regex"}}
+    assert admin.put(f"/v1/catalog/schemas/{doc_type}", json=regex).status_code == 200
+    bad = _push(writer, f"/v1/catalog/documents/{doc_type}/b", "(" * 3000 + ")" * 3000)
+    assert bad.status_code == 422 and bad.json()["field"] == "content"
+
+
 def test_global_entries_are_written_by_the_platform_and_read_by_every_tenant(
     platform: httpx.Client, writer: httpx.Client, reader: httpx.Client, intruder: httpx.Client
 ) -> None:

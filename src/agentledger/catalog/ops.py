@@ -273,7 +273,8 @@ def register_schema(
 ) -> Gen[CatalogSchema]:
     """Register the JSON Schema new versions of ``doc_type`` must satisfy, replacing the
     one registered before (versions already stored are not checked again). The schema is
-    checked first: InvalidInput names the path in it and the metaschema's rule it breaks.
+    checked first (schemas.check_schema: its metaschema, references that lead nowhere or
+    loop, patterns that cannot be compiled): InvalidInput names the path in it.
     A tenant's schema applies to its own documents on top of the global one, never instead
     of it; ``scope="global"`` registers the global one (the platform scope only)."""
     kind, owner = doc_type_of(doc_type), write_scope(scope)

@@ -3,13 +3,16 @@
 Schemas are checked against their own metaschema (the draft their ``$schema`` names,
 2020-12 when it names none); a ``$schema`` jsonschema does not know is refused. References
 (``$ref``) must point inside the schema (``#...``): the catalog never fetches a schema from
-elsewhere, so validation reads no file and no network. The formats jsonschema checks
-without optional packages (date, email, ipv4, uuid, regex...) are checked. Patterns are
-matched within a time budget (patterns.py).
+elsewhere, so validation reads no file and no network. They must resolve to a schema, and
+must not loop without descending into the content (subschemas.py). The formats jsonschema
+checks without optional packages (date, email, ipv4, uuid, regex...) are checked. Patterns
+are compiled within bounds and matched within a time budget (patterns.py), ``uniqueItems``
+is checked in linear time (uniqueness.py).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -20,7 +23,7 @@ from jsonschema import Draft201909Validator, Draft202012Validator, exceptions, v
 from jsonschema.protocols import Validator
 
 from agentledger import validation as v
-from agentledger.catalog import patterns
+from agentledger.catalog import patterns, subschemas
 from agentledger.catalog.records import MAX_CONTENT_BYTES, MAX_SCHEMA_BYTES
 from agentledger.errors import InvalidInput
 
@@ -76,7 +79,7 @@ def validator_class(schema: Mapping[str, Any]) -> type[Validator]:
 
 def check_schema(schema: object) -> tuple[dict[str, Any], str]:
     """``schema`` as a registrable JSON Schema and its JSON text; InvalidInput naming the
-    path in the schema and the metaschema's rule it breaks."""
+    path in the schema and the metaschema's rule it breaks (or what else is wrong there)."""
     if not isinstance(schema, Mapping):
         raise InvalidInput(
             f"schema must be a JSON object, not {type(schema).__name__}", field="schema"
@@ -85,9 +88,32 @@ def check_schema(schema: object) -> tuple[dict[str, Any], str]:
     found = dict(schema)
     cls = validator_class(found)
     try:
-        cls.check_schema(found)  # the metaschema, its formats too (a pattern is a regex)
-    except exceptions.SchemaError as error:
-        raise _broken("schema", error, "its metaschema") from None
+        _check_parts(json.loads(text), cls)
+    except patterns.TooSlow as slow:
+        raise InvalidInput(
+            f"schema's patterns took more than {patterns.MATCH_SECONDS:g} s to compile: they "
+            f"are too many or too big (the last: {_cut(str(slow))!r})",
+            field="schema",
+        ) from None
+    except RecursionError:
+        raise InvalidInput("schema nests too deeply to be checked", field="schema") from None
+    return found, text
+
+
+@functools.cache
+def _metaschema_checker(cls: type[Validator]) -> Validator:
+    """A validator of schemas for ``cls`` against its metaschema, with the catalog's
+    bounded keywords and its ``regex`` format (patterns.py)."""
+    meta = patterns.bounded(validators.validator_for(cls.META_SCHEMA, default=cls))
+    return meta(cls.META_SCHEMA, format_checker=patterns.format_checker(meta))
+
+
+def _check_parts(found: dict[str, Any], cls: type[Validator]) -> None:
+    """InvalidInput for the first thing wrong in ``found`` (plain JSON), a schema for
+    ``cls``: against the metaschema, then its references and pattern keys."""
+    error = next(iter(_metaschema_checker(cls).iter_errors(found)), None)
+    if error is not None:  # the metaschema's formats too: a pattern is a regex
+        raise _broken("schema", error, "its metaschema")
     entries = list(_entries(found))
     for path, key, ref in entries:
         if key in ("$ref", "$dynamicRef") and isinstance(ref, str) and not ref.startswith("#"):
@@ -102,7 +128,7 @@ def check_schema(schema: object) -> tuple[dict[str, Any], str]:
             "catalog does not take: write additionalProperties, or name the properties",
             field="schema",
         )
-    return found, text
+    subschemas.check(found, cls)
 
 
 def _entries(node: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
@@ -123,7 +149,9 @@ def validate(content: Any, schema: Mapping[str, Any], *, doc_type: str, is_globa
     the content (``content.steps[0].action``) and the rule it breaks (``enum``)."""
     owner = "global" if is_global else "tenant's"
     cls = patterns.bounded(validator_class(schema))
-    checker = cls(schema, format_checker=cls.FORMAT_CHECKER, registry=referencing.Registry())
+    checker = cls(
+        schema, format_checker=patterns.format_checker(cls), registry=referencing.Registry()
+    )
     try:
         with patterns.budget():
             error = exceptions.best_match(checker.iter_errors(content))
@@ -133,9 +161,20 @@ def validate(content: Any, schema: Mapping[str, Any], *, doc_type: str, is_globa
             f"{owner} schema for {doc_type} (the last: {_cut(str(slow))!r})",
             field="content",
         ) from None
+    except patterns.BadPattern as bad:
+        raise InvalidInput(
+            f"the {owner} schema for {doc_type} has a pattern the catalog cannot compile: {bad}",
+            field="content",
+        ) from None
     except referencing.exceptions.Unresolvable as exc:
         raise InvalidInput(
             f"the {owner} schema for {doc_type} has a reference that cannot be resolved: {exc}",
+            field="content",
+        ) from None
+    except RecursionError:  # a schema stored before cycles were refused, or deep content
+        raise InvalidInput(
+            f"content could not be checked against the {owner} schema for {doc_type}: its "
+            "references nest too deeply (or loop without descending into the content)",
             field="content",
         ) from None
     if error is None:
@@ -149,8 +188,9 @@ def _broken(
     """InvalidInput naming the path under ``root`` that ``error`` is at and the rule of
     ``rules`` it breaks."""
     path = error.json_path[1:]
+    why = "" if error.cause is None else f" ({_cut(str(error.cause))})"
     return InvalidInput(
-        f"{root}{path} breaks the {error.validator!r} rule of {rules}: {_cut(error.message)}",
+        f"{root}{path} breaks the {error.validator!r} rule of {rules}: {_cut(error.message)}{why}",
         field=f"{root}{path}",
         rule=str(error.validator),
     )
