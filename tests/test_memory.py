@@ -170,11 +170,11 @@ def test_keyset_pages(mem: Memory) -> None:
     assert len(first) == 4 and len(rest) == 3
     assert not {e.id for e in first} & {e.id for e in rest}
     # A position outlives its entity: the next page is the same once that entity is gone.
-    position = ListPosition(updated_at=first[-1].updated_at, id=first[-1].id)
+    position = ListPosition(at=first[-1].updated_at, id=first[-1].id)
     mem.delete(first[-1].id)
     assert mem.list(after=position, limit=4) == rest
     with pytest.raises(InvalidInput) as naive:
-        mem.list(after=ListPosition(updated_at=datetime(2024, 1, 1), id=first[0].id))
+        mem.list(after=ListPosition(at=datetime(2024, 1, 1), id=first[0].id))
     assert naive.value.field == "after"
 
 

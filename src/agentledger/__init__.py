@@ -43,6 +43,7 @@ from agentledger.errors import (
     VersionConflict,
 )
 from agentledger.events import Appended, Event, NewEvent
+from agentledger.keyset import ListPosition
 from agentledger.ledger import AsyncLedger, Health, Ledger
 from agentledger.memory import (
     EMBEDDING_DIMENSIONS,
@@ -129,6 +130,7 @@ __all__ = [
     "LeaseLost",
     "Ledger",
     "LedgerError",
+    "ListPosition",
     "MalformedRequest",
     "MemoryStats",
     "MiniLMEmbedder",

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from agentledger import validation as v
+from agentledger import keyset, validation as v
 from agentledger.alerts.records import ALERT_LIFECYCLE, TIERS, Alert
 from agentledger.db.statements import Gen, Queries, operation
 from agentledger.errors import InvalidInput
 from agentledger.ids import new_id
+from agentledger.keyset import ListPosition
 from agentledger.records import found, from_row
 
 Q = Queries.beside(__file__)
@@ -133,13 +134,24 @@ def list_(
     *,
     status: str | None = None,
     tier: int | str | None = None,
-    before: UUID | str | None = None,
+    before: Alert | ListPosition | UUID | str | None = None,
     limit: int = 100,
 ) -> Gen[list[Alert]]:
+    """Newest first (by ``created_at``, then id, both descending). For the next page pass
+    the last alert of this one (or its ListPosition) as ``before``: the page goes on after
+    that position, even when the alert has since been deleted. An id as ``before`` reads
+    the position from its alert: NotFound naming ``before`` when it is gone."""
+    params = {
+        "status": None if status is None else v.choice("status", status, ALERT_LIFECYCLE.states),
+        "tier": None if tier is None else tier_number(tier),
+        "limit": v.integer("limit", limit, low=1, high=MAX_PAGE),
+    }
+    key = yield from keyset.position(
+        before, field="before", record=Alert, at="created_at", lookup=Q.get_alert
+    )
     rows = yield Q.list_alerts.all(
-        status=None if status is None else v.choice("status", status, ALERT_LIFECYCLE.states),
-        tier=None if tier is None else tier_number(tier),
-        before=None if before is None else v.uuid("before", before),
-        limit=v.integer("limit", limit, low=1, high=MAX_PAGE),
+        **params,
+        before_at=None if key is None else key[0],
+        before_id=None if key is None else key[1],
     )
     return [from_row(Alert, row) for row in rows]

@@ -74,13 +74,13 @@ ORDER BY tier, created_at, id
 LIMIT %(limit)s
 
 -- name: list_alerts
--- Alerts newest first, optionally of one status and tier, before a keyset cursor.
+-- Alerts newest first, optionally of one status and tier, before a (created_at, id)
+-- position given whole (never re-read from a row, which may be gone).
 SELECT * FROM agentledger.alerts
 WHERE tenant_id = agentledger.current_tenant()
   AND (%(status)s::text IS NULL OR status = %(status)s::text)
   AND (%(tier)s::smallint IS NULL OR tier = %(tier)s::smallint)
-  AND (%(before)s::uuid IS NULL OR (created_at, id) < (
-        SELECT b.created_at, b.id FROM agentledger.alerts b
-        WHERE b.tenant_id = agentledger.current_tenant() AND b.id = %(before)s::uuid))
+  AND (%(before_at)s::timestamptz IS NULL
+       OR (created_at, id) < (%(before_at)s::timestamptz, %(before_id)s::uuid))
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s

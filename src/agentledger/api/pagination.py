@@ -16,6 +16,7 @@ from uuid import UUID
 from fastapi import Query
 
 from agentledger.errors import InvalidInput, MalformedRequest
+from agentledger.keyset import ListPosition
 
 T = TypeVar("T")
 MAX_LIMIT = 500
@@ -146,14 +147,23 @@ def page(items: Sequence[T], limit: int, key: Callable[[T], dict[str, Any]]) -> 
     return {"items": items, "next_cursor": nxt}
 
 
-def newest_first(items: Sequence[Any], limit: int) -> dict[str, Any]:
-    """A page of a newest-first list (items with an ``id``): a full page's cursor carries
-    its last item's id as ``before``."""
-    return page(items, limit, lambda last: {"before": str(last.id)})
+def positioned(items: Sequence[Any], limit: int, at: str) -> dict[str, Any]:
+    """A page of a list ordered by the time field ``at`` and the id: a full page's cursor
+    carries its last item's (time, id), the position the next page follows (see keyset)."""
+    return page(
+        items, limit, lambda last: {"at": getattr(last, at).isoformat(), "id": str(last.id)}
+    )
 
 
-def before(cursor: str | None) -> str | None:
-    """The ``before`` id a :func:`newest_first` cursor carries; None for the first page.
-    A cursor this API did not issue is InvalidInput naming ``cursor``."""
-    value = cursor_uuid(cursor, "before")
-    return None if value is None else str(value)
+def position(cursor: str | None) -> ListPosition | None:
+    """The position a :func:`positioned` cursor carries; None for the first page. A cursor
+    this API did not issue (a key missing or malformed, a time no UTC clock shows) is
+    InvalidInput naming ``cursor``."""
+    at, item = cursor_time(cursor, "at"), cursor_uuid(cursor, "id")
+    if at is None or item is None:
+        return None
+    try:
+        at.astimezone(dt.UTC)
+    except OverflowError:
+        raise _foreign() from None
+    return ListPosition(at=at, id=item)

@@ -13,12 +13,18 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from agentledger import validation as v
+from agentledger import keyset, validation as v
 from agentledger.db.statements import Gen, Queries, operation
-from agentledger.decisions.records import PERIODS, STATS_KEYS, AcceptanceStat, Decision
+from agentledger.decisions.records import (
+    PERIODS,
+    STATS_KEYS,
+    AcceptanceStat,
+    Decision,
+)
 from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.events.ops import append_statement, event_time
 from agentledger.ids import new_id
+from agentledger.keyset import ListPosition
 from agentledger.records import found, from_row
 
 Q = Queries.beside(__file__)
@@ -162,17 +168,27 @@ def list_(
     agent: str | None = None,
     run_id: UUID | str | None = None,
     awaiting_feedback: bool = False,
-    before: UUID | str | None = None,
+    before: Decision | ListPosition | UUID | str | None = None,
     limit: int = 100,
 ) -> Gen[list[Decision]]:
-    """Newest first; pass the last decision's id as ``before`` for the next page."""
+    """Newest first (by ``created_at``, then id, both descending). For the next page pass
+    the last decision of this one (or its ListPosition) as ``before``: the page goes on after
+    that position, even when the decision has since been deleted. An id as ``before`` reads
+    the position from its decision: NotFound naming ``before`` when it is gone."""
+    params = {
+        "decision_type": v.optional_text("decision_type", decision_type, max_len=100),
+        "agent": v.optional_text("agent", agent, max_len=200),
+        "run_id": None if run_id is None else v.uuid("run_id", run_id),
+        "awaiting_feedback": v.flag("awaiting_feedback", awaiting_feedback),
+        "limit": v.integer("limit", limit, low=1, high=MAX_PAGE),
+    }
+    key = yield from keyset.position(
+        before, field="before", record=Decision, at="created_at", lookup=Q.get_decision
+    )
     rows = yield Q.list_decisions.all(
-        decision_type=v.optional_text("decision_type", decision_type, max_len=100),
-        agent=v.optional_text("agent", agent, max_len=200),
-        run_id=None if run_id is None else v.uuid("run_id", run_id),
-        awaiting_feedback=v.flag("awaiting_feedback", awaiting_feedback),
-        before=None if before is None else v.uuid("before", before),
-        limit=v.integer("limit", limit, low=1, high=MAX_PAGE),
+        **params,
+        before_at=None if key is None else key[0],
+        before_id=None if key is None else key[1],
     )
     return [from_row(Decision, row) for row in rows]
 

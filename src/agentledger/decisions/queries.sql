@@ -25,16 +25,16 @@ WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s AND feedback_at I
 RETURNING *
 
 -- name: list_decisions
--- Decisions newest first, filtered, before a keyset cursor.
+-- Decisions newest first, filtered, before a (created_at, id) position given whole (never
+-- re-read from a row, which may be gone).
 SELECT * FROM agentledger.decisions
 WHERE tenant_id = agentledger.current_tenant()
   AND (%(decision_type)s::text IS NULL OR decision_type = %(decision_type)s::text)
   AND (%(agent)s::text IS NULL OR agent = %(agent)s::text)
   AND (%(run_id)s::uuid IS NULL OR run_id = %(run_id)s::uuid)
   AND (NOT %(awaiting_feedback)s OR feedback_at IS NULL)
-  AND (%(before)s::uuid IS NULL OR (created_at, id) < (
-        SELECT b.created_at, b.id FROM agentledger.decisions b
-        WHERE b.tenant_id = agentledger.current_tenant() AND b.id = %(before)s::uuid))
+  AND (%(before_at)s::timestamptz IS NULL
+       OR (created_at, id) < (%(before_at)s::timestamptz, %(before_id)s::uuid))
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s
 

@@ -1,5 +1,8 @@
 """Memory: entities with merge-upsert, relationships, fuzzy / text / vector / hybrid search."""
 
+from agentledger.keyset import (
+    ListPosition as ListPosition,
+)
 from agentledger.memory.embedder import (
     Embedder as Embedder,
     HashingEmbedder as HashingEmbedder,
@@ -17,7 +20,6 @@ from agentledger.memory.records import (
     Entity as Entity,
     Languages as Languages,
     LanguageStatus as LanguageStatus,
-    ListPosition as ListPosition,
     MemoryStats as MemoryStats,
     Neighbour as Neighbour,
     NewEntity as NewEntity,

@@ -9,17 +9,17 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from agentledger import validation as v
+from agentledger import keyset, validation as v
 from agentledger.db.statements import Gen, Queries, operation
 from agentledger.db.types import Bigints, Uuids, Vectors
 from agentledger.errors import InvalidInput, NotFound
+from agentledger.keyset import ListPosition
 from agentledger.memory import filters, keys, spaces
 from agentledger.memory.filters import Filter
 from agentledger.memory.merging import merge_rows, mergeable, strip_nulls
 from agentledger.memory.records import (
     EmbeddingSpace,
     Entity,
-    ListPosition,
     MemoryStats,
     NewEntity,
     UpsertResult,
@@ -314,15 +314,11 @@ def list_(
 ) -> Gen[list[Entity]]:
     """Entities newest change first; pass the last one (or its ListPosition) back as
     ``after`` for the next page."""
-    if after is not None and not isinstance(after, Entity | ListPosition):
-        raise InvalidInput(
-            f"after must be the last Entity of the previous page, not {type(after).__name__}",
-            field="after",
-        )
+    key = yield from keyset.position(after, field="after", record=Entity, at="updated_at")
     rows = yield Q.list_entities.all(
         **filters.params(filter),
-        after_updated=None if after is None else v.aware_datetime("after", after.updated_at),
-        after_id=None if after is None else v.uuid("after", after.id),
+        after_updated=None if key is None else key[0],
+        after_id=None if key is None else key[1],
         limit=filters.limit(limit),
     ).alone()
     return [entity_from_row(r) for r in rows]

@@ -39,15 +39,6 @@ class Entity:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ListPosition:
-    """Where a listing of entities stands: the last entity's sort key. A next page after it
-    follows that position even when the entity has since changed or been deleted."""
-
-    updated_at: datetime
-    id: UUID
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
 class NewEntity:
     """One entity to upsert (see ``Memory.upsert`` for what each field means)."""
 

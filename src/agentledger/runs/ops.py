@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from agentledger import validation as v
+from agentledger import keyset, validation as v
 from agentledger.db.statements import Gen, Queries, operation
 from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.ids import new_id
+from agentledger.keyset import ListPosition
 from agentledger.records import found, from_row
 from agentledger.runs.records import RUN_LIFECYCLE, Run, RunStat
 
@@ -139,15 +140,25 @@ def list_(
     *,
     status: str | None = None,
     trigger_type: str | None = None,
-    before: UUID | str | None = None,
+    before: Run | ListPosition | UUID | str | None = None,
     limit: int = 100,
 ) -> Gen[list[Run]]:
-    """Newest first; pass the last run's id as ``before`` for the next page."""
+    """Newest first (by ``started_at``, then id, both descending). For the next page pass
+    the last run of this one (or its ListPosition) as ``before``: the page goes on after
+    that position, even when the run has since been deleted. An id as ``before`` reads
+    the position from its run: NotFound naming ``before`` when it is gone."""
+    params = {
+        "status": None if status is None else v.choice("status", status, RUN_LIFECYCLE.states),
+        "trigger_type": v.optional_text("trigger_type", trigger_type, max_len=100),
+        "limit": v.integer("limit", limit, low=1, high=MAX_PAGE),
+    }
+    key = yield from keyset.position(
+        before, field="before", record=Run, at="started_at", lookup=Q.get_run
+    )
     rows = yield Q.list_runs.all(
-        status=None if status is None else v.choice("status", status, RUN_LIFECYCLE.states),
-        trigger_type=v.optional_text("trigger_type", trigger_type, max_len=100),
-        before=None if before is None else v.uuid("before", before),
-        limit=v.integer("limit", limit, low=1, high=MAX_PAGE),
+        **params,
+        before_at=None if key is None else key[0],
+        before_id=None if key is None else key[1],
     )
     return [from_row(Run, row) for row in rows]
 

@@ -33,14 +33,14 @@ WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
 RETURNING *
 
 -- name: list_runs
--- Runs newest first, optionally of one status / trigger type, before a keyset cursor.
+-- Runs newest first, optionally of one status / trigger type, before a (started_at, id)
+-- position given whole (never re-read from a row, which may be gone).
 SELECT * FROM agentledger.runs
 WHERE tenant_id = agentledger.current_tenant()
   AND (%(status)s::text IS NULL OR status = %(status)s::text)
   AND (%(trigger_type)s::text IS NULL OR trigger_type = %(trigger_type)s::text)
-  AND (%(before)s::uuid IS NULL OR (started_at, id) < (
-        SELECT b.started_at, b.id FROM agentledger.runs b
-        WHERE b.tenant_id = agentledger.current_tenant() AND b.id = %(before)s::uuid))
+  AND (%(before_at)s::timestamptz IS NULL
+       OR (started_at, id) < (%(before_at)s::timestamptz, %(before_id)s::uuid))
 ORDER BY started_at DESC, id DESC
 LIMIT %(limit)s
 

@@ -67,9 +67,9 @@ async def list_alerts(
     limit: Limit = 50,
 ) -> object:
     items = await tenant.alerts.list(
-        status=status, tier=_tier(tier), before=pagination.before(cursor), limit=limit
+        status=status, tier=_tier(tier), before=pagination.position(cursor), limit=limit
     )
-    return pagination.newest_first(items, limit)
+    return pagination.positioned(items, limit, "created_at")
 
 
 @router.get(

@@ -66,10 +66,10 @@ async def list_decisions(
         decision_type=decision_type,
         agent=agent,
         awaiting_feedback=awaiting_feedback,
-        before=pagination.before(cursor),
+        before=pagination.position(cursor),
         limit=limit,
     )
-    return pagination.newest_first(items, limit)
+    return pagination.positioned(items, limit, "created_at")
 
 
 @router.get(

@@ -14,13 +14,12 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api.auth import AdminTenant, ReaderTenant, WriterTenant
-from agentledger.api.pagination import Limit, cursor_time, cursor_uuid, page
+from agentledger.api.pagination import Limit, position, positioned
 from agentledger.api.schemas import Page, Purged
 from agentledger.errors import InvalidInput, NotFound
 from agentledger.memory import (
     Entity,
     Filter,
-    ListPosition,
     MemoryStats,
     Neighbour,
     PathStep,
@@ -198,8 +197,8 @@ async def list_entities(
     limit: Limit = 50,
 ) -> object:
     where = Filter(kind=kind, user=user, scope=user_scope, session=session)
-    items = await tenant.memory.list(where, after=_position(cursor), limit=limit)
-    return page(items, limit, lambda last: {"at": last.updated_at.isoformat(), "id": str(last.id)})
+    items = await tenant.memory.list(where, after=position(cursor), limit=limit)
+    return positioned(items, limit, "updated_at")
 
 
 @router.get("/entities/by-key", response_model=Entity, summary="One entity by natural key")
@@ -363,14 +362,6 @@ async def define_vocabulary(body: VocabularyIn, tenant: AdminTenant) -> object:
 @router.get("/stats", response_model=MemoryStats, summary="Counts by kind, relationships")
 async def stats(tenant: ReaderTenant, user: str | None = None) -> object:
     return await tenant.memory.stats(user=user)
-
-
-def _position(cursor: str | None) -> ListPosition | None:
-    """Where a list_entities cursor resumes: its own (updated_at, id), the list's sort key,
-    so the next page follows that position whether the entity has since changed or gone.
-    None for the first page; a cursor this API did not issue is 422 naming ``cursor``."""
-    at, entity_id = cursor_time(cursor, "at"), cursor_uuid(cursor, "id")
-    return None if at is None or entity_id is None else ListPosition(updated_at=at, id=entity_id)
 
 
 def _typed(value: Any) -> Any:

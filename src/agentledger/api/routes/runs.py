@@ -63,9 +63,9 @@ async def list_runs(
     limit: Limit = 50,
 ) -> object:
     items = await tenant.runs.list(
-        status=status, trigger_type=trigger_type, before=pagination.before(cursor), limit=limit
+        status=status, trigger_type=trigger_type, before=pagination.position(cursor), limit=limit
     )
-    return pagination.newest_first(items, limit)
+    return pagination.positioned(items, limit, "started_at")
 
 
 @router.get(
