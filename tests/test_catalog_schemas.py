@@ -26,6 +26,15 @@ TREE = {
 }
 
 
+def _refused(catalog: Any, doc_type: str, schema: dict[str, Any]) -> InvalidInput:
+    """The refusal of registering ``schema`` for ``doc_type``, which stays unregistered."""
+    with pytest.raises(InvalidInput) as refused:
+        catalog.register_schema(doc_type, schema)
+    with pytest.raises(NotFound):
+        catalog.get_schema(doc_type)
+    return refused.value
+
+
 @pytest.mark.parametrize(
     ("schema", "field"),
     [
@@ -55,12 +64,8 @@ def test_a_reference_cycle_is_refused_when_the_schema_is_registered(
     """Each of these makes jsonschema recurse until the stack runs out, on any content: a
     global one would break every tenant's writes of the type."""
     catalog = ledger.tenant(tenant_id).catalog
-    with pytest.raises(InvalidInput) as refused:
-        catalog.register_schema("looped", schema)
-    assert refused.value.field == field
-    assert "cycle of references" in refused.value.message
-    with pytest.raises(NotFound):
-        catalog.get_schema("looped")
+    refused = _refused(catalog, "looped", schema)
+    assert refused.field == field and "cycle of references" in refused.message
     assert catalog.create_version("looped", "a", {"x": 1}).version == 1
 
 
@@ -94,12 +99,8 @@ def test_a_reference_to_nothing_or_to_no_schema_is_refused(
     ledger: Ledger, tenant_id: str, schema: dict[str, Any], field: str, words: str
 ) -> None:
     """Taken, the first would refuse every write and the others crash each one."""
-    catalog = ledger.tenant(tenant_id).catalog
-    with pytest.raises(InvalidInput) as refused:
-        catalog.register_schema("dangling", schema)
-    assert refused.value.field == field and words in refused.value.message
-    with pytest.raises(NotFound):
-        catalog.get_schema("dangling")
+    refused = _refused(ledger.tenant(tenant_id).catalog, "dangling", schema)
+    assert refused.field == field and words in refused.message
 
 
 def test_a_stored_schema_that_loops_refuses_the_content_instead_of_crashing() -> None:
@@ -145,12 +146,7 @@ NESTED = "(" * 3000 + ")" * 3000
 def test_a_pattern_that_cannot_be_compiled_is_refused_naming_its_place(
     ledger: Ledger, tenant_id: str, schema: dict[str, Any], field: str
 ) -> None:
-    catalog = ledger.tenant(tenant_id).catalog
-    with pytest.raises(InvalidInput) as refused:
-        catalog.register_schema("patterned", schema)
-    assert refused.value.field == field
-    with pytest.raises(NotFound):
-        catalog.get_schema("patterned")
+    assert _refused(ledger.tenant(tenant_id).catalog, "patterned", schema).field == field
 
 
 def test_content_of_the_regex_format_is_refused_when_it_cannot_be_compiled(
