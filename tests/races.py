@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
+
+from agentledger import Ledger, Settings
+
+Faces = tuple[Any, Any]
 
 
 def at_once(*calls: Callable[[], object]) -> list[object]:
@@ -25,3 +32,16 @@ def at_once(*calls: Callable[[], object]) -> list[object]:
     for t in threads:
         t.join()
     return outcomes
+
+
+@contextmanager
+def rivals(settings: Settings, ledger: Ledger, tenant: str, module: str) -> Iterator[Faces]:
+    """``module``'s façade for ``tenant`` on ``ledger`` and on a second ledger of its own
+    pool: two callers that never share a connection."""
+    with Ledger(settings, migrate=False) as second:
+        yield getattr(ledger.tenant(tenant), module), getattr(second.tenant(tenant), module)
+
+
+def both(faces: Faces, method: str, *args: Any, **kwargs: Any) -> list[object]:
+    """``method(*args, **kwargs)`` called on both faces at once (see :func:`at_once`)."""
+    return at_once(*(partial(getattr(face, method), *args, **kwargs) for face in faces))

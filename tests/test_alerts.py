@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import uuid
-from functools import partial
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from agentledger import (
 )
 from agentledger.alerts import ALERTS_CHANNEL
 from agentledger.config import Settings
-from tests.races import at_once
+from tests.races import both, rivals
 
 
 def test_create_acknowledge_resolve(ledger: Ledger, tenant_id: str) -> None:
@@ -143,17 +142,12 @@ def test_racing_retries_of_one_id_count_once(
 ) -> None:
     # A retry sent while the first try is still running, on another connection: with or
     # without a dedup key, every try answers with the one alert, counted once.
-    with Ledger(settings, migrate=False) as second:
-        first_alerts = sync_ledger.tenant(tenant_id).alerts
-        second_alerts = second.tenant(tenant_id).alerts
+    with rivals(settings, sync_ledger, tenant_id, "alerts") as faces:
         for round_ in range(8):
             aid, key = uuid.uuid4(), (f"k{round_}" if round_ % 2 else None)
-            got = at_once(
-                partial(first_alerts.create, 2, "Retry", dedup_key=key, id=aid),
-                partial(second_alerts.create, 2, "Retry", dedup_key=key, id=aid),
-            )
+            got = both(faces, "create", 2, "Retry", dedup_key=key, id=aid)
             assert all(isinstance(a, Alert) and a.id == aid for a in got), got
-            assert first_alerts.get(aid).occurrences == 1
+            assert faces[0].get(aid).occurrences == 1
 
 
 def test_alerts_are_tenant_scoped(ledger: Ledger, tenant_id: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from agentledger import (
 from agentledger.tasks.batch import batch_columns, plain_batch
 from agentledger.tasks.ops import Q
 from agentledger.tasks.records import TASK_LIFECYCLE
-from tests.races import at_once
+from tests.races import both, rivals
 
 
 def test_enqueue_claim_complete(ledger: Ledger, tenant_id: str) -> None:
@@ -84,17 +83,12 @@ def test_racing_batches_with_one_dedup_key_both_get_its_id(
 ) -> None:
     # The loser's statement cannot see the winner's rows (its snapshot came first): it
     # must still answer with their ids, never None.
-    with Ledger(settings, migrate=False) as second:
-        first_tasks = sync_ledger.tenant(tenant_id).tasks
-        second_tasks = second.tenant(tenant_id).tasks
+    with rivals(settings, sync_ledger, tenant_id, "tasks") as faces:
         for round_ in range(8):
             batch = [NewTask(dedup_key=f"r{round_}-a"), NewTask(dedup_key=f"r{round_}-b")]
-            got = at_once(
-                partial(first_tasks.enqueue_many, "race", batch),
-                partial(second_tasks.enqueue_many, "race", batch),
-            )
-            assert got[0] == got[1], got
-            assert isinstance(got[0], list) and all(isinstance(i, int) for i in got[0]), got
+            first, second = both(faces, "enqueue_many", "race", batch)
+            assert first == second and isinstance(first, list), (first, second)
+            assert all(isinstance(i, int) for i in first)
 
 
 def test_dedup_key_is_free_again_once_the_task_finished(ledger: Ledger, tenant_id: str) -> None:
