@@ -34,6 +34,7 @@ from agentledger.db.binding import Binding
 from agentledger.db.embedded import EmbeddedServer
 from agentledger.db.spool import Spool
 from agentledger.events import ops as events
+from agentledger.runs import ops as runs
 from tests.conftest import ROOT, server_dir
 from tests.faces import opened
 from tests.spool_ops import count_markers, insert_marker
@@ -86,6 +87,10 @@ def test_entries_survive_a_torn_last_line(tmp_path: Path) -> None:
     assert [e.op.rsplit(":", 1)[1] for e in spool.pending()] == ["insert_marker"]
     binding, op = spool.decode(spool.pending()[0])
     assert binding.tenant == "t" and op.args[1] == "a" and isinstance(op.args[0], uuid.UUID)
+    # The next write starts a line of its own: the torn one never swallows it.
+    after = spool.append(Binding("t"), insert_marker(uuid.uuid4(), "b"))
+    assert [e.id for e in spool.pending()][1:] == [after]
+    assert spool.decode(spool.pending()[1])[1].args[1] == "b"
 
 
 def test_an_argument_the_journal_cannot_hold_is_refused_and_nothing_is_written(
@@ -118,8 +123,11 @@ def test_every_value_comes_back_as_it_was_given(tmp_path: Path) -> None:
     }
     op = events.append_fields("s", "T", given, event_id=uuid.uuid4())
     spool.append(Binding("t"), op)
-    _, back = spool.decode(spool.pending()[0])
-    assert back.args == op.args and back.kwargs == op.kwargs
+    [entry] = spool.pending()
+    _, back = spool.decode(entry)
+    # Given no at, the write is dated when the spool accepted it.
+    accepted = {"at": dt.datetime.fromisoformat(entry.at)}
+    assert back.args == op.args and back.kwargs == {**op.kwargs, **accepted}
     assert type(back.args[2]["amount"]) is decimal.Decimal
 
 
@@ -195,25 +203,56 @@ def test_an_entry_that_cannot_be_read_back_is_set_aside_and_the_rest_replayed(
     spool = Spool(tmp_path / "spool")
     with Ledger(settings, migrate=False) as ledger:
         tenant = ledger.tenants.create(f"s-{uuid.uuid4().hex[:8]}").id
-        for n in range(3):
+        for n in range(4):
             op = events.append_fields("kept", "T", {"n": n}, event_id=uuid.uuid4())
             spool.append(Binding(tenant), op)
         lines = spool.journal.read_text().splitlines()
-        renamed, changed = json.loads(lines[0]), json.loads(lines[1])
+        renamed, changed, damaged = (json.loads(line) for line in lines[:3])
         renamed["op"] = "agentledger.events.ops:append_renamed"
         changed["kwargs"]["event_uuid"] = changed["kwargs"].pop("event_id")
-        lines[:2] = [json.dumps(renamed), json.dumps(changed)]
+        damaged["args"][2] = {"n": {"$decimal": "not a number"}}  # a hand-damaged tag
+        lines[:3] = [json.dumps(renamed), json.dumps(changed), json.dumps(damaged)]
+        lines.insert(3, json.dumps({"id": "keys-lost"}))  # an entry with its keys lost
         spool.journal.write_text("\n".join(lines) + "\n")
 
         assert ledger.replay_spool() == 1
         [stored] = ledger.tenant(tenant).events.read_stream("kept")
-        assert stored.payload == {"n": 2}
+        assert stored.payload == {"n": 3}
         status = ledger.spool_status()
-        assert status is not None and (status.pending, status.dead) == (0, 2)
+        assert status is not None and (status.pending, status.dead) == (0, 4)
         dead = [json.loads(line) for line in spool.dead.read_text().splitlines()]
-        assert [d["id"] for d in dead] == [renamed["id"], changed["id"]]
-        assert all("cannot be read back" in d["error"] for d in dead)
+        assert [d["id"] for d in dead] == [renamed["id"], changed["id"], damaged["id"], "keys-lost"]
         assert "append_renamed" in dead[0]["error"] and "event_id" in dead[1]["error"]
+        assert all("cannot be read back" in d["error"] for d in dead[:3])
+        assert "foreign operation" in dead[3]["error"]
+
+
+def test_a_spooled_write_is_dated_when_it_was_accepted(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    """A run started and finished during an outage keeps its times and its duration, though
+    both are applied together when the database is back."""
+    settings = _settings(server, tmp_path / "spool")
+    spool = Spool(tmp_path / "spool")
+    with Ledger(settings, migrate=False) as ledger:
+        tenant = ledger.tenants.create(f"s-{uuid.uuid4().hex[:8]}").id
+        run_id = uuid.uuid4()
+        spool.append(Binding(tenant), runs.start("outage", id=run_id))
+        time.sleep(0.3)  # the run lasts a moment: its finish is accepted later
+        spool.append(Binding(tenant), runs.finish(run_id))
+        given = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)  # a caller's own at is kept
+        spool.append(
+            Binding(tenant), events.append_fields("s", "T", {}, event_id=uuid.uuid4(), at=given)
+        )
+        accepted = [dt.datetime.fromisoformat(e.at) for e in spool.pending()]
+        time.sleep(0.3)  # the replay comes later still
+        assert ledger.replay_spool() == 3
+        run = ledger.tenant(tenant).runs.get(run_id)
+        assert (run.started_at, run.finished_at) == (accepted[0], accepted[1])
+        exact_ms = (accepted[1] - accepted[0]).total_seconds() * 1000
+        assert run.duration_ms is not None and abs(run.duration_ms - exact_ms) <= 0.5
+        [event] = ledger.tenant(tenant).events.read_stream("s")
+        assert event.created_at == given
 
 
 @pytest.mark.parametrize("face", ["sync", "async"])

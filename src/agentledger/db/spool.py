@@ -16,6 +16,7 @@ import fcntl
 import importlib
 import inspect
 import json
+import logging
 import os
 import uuid
 from collections.abc import Iterable, Iterator
@@ -29,6 +30,7 @@ from agentledger.errors import InvalidInput
 
 # A replay imports the operation an entry names; the library's own always qualify.
 LIBRARY_MODULES = "agentledger."
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -65,18 +67,26 @@ class Spool:
 
     # -- writing -----------------------------------------------------------------------
     def append(self, binding: Binding, op: Op[Any]) -> str:
-        """Durably record ``op`` for ``binding``; returns the entry id."""
+        """Durably record ``op`` for ``binding``; returns the entry id. An operation that
+        takes ``at`` (the time it dates its write by) and was given none is given the time
+        it was accepted, so that its replay dates it then, not when the database is back."""
         if not op.spoolable:
             raise InvalidInput(f"{op.name} cannot be spooled", field="op")
         entry_id = uuid.uuid4().hex
+        accepted = dt.datetime.now(dt.UTC)
+        kwargs = dict(op.kwargs)
+        signature = inspect.signature(op.fn)
+        given = signature.bind_partial(*op.args, **kwargs).arguments
+        if "at" in signature.parameters and given.get("at") is None:
+            kwargs["at"] = accepted
         line = json.dumps(
             {
                 "id": entry_id,
                 "tenant": binding.tenant,
                 "op": f"{op.fn.__module__}:{op.fn.__name__}",
                 "args": _encode(list(op.args)),
-                "kwargs": _encode(dict(op.kwargs)),
-                "at": dt.datetime.now(dt.UTC).isoformat(),
+                "kwargs": _encode(kwargs),
+                "at": accepted.isoformat(),
             },
             separators=(",", ":"),
         )
@@ -150,7 +160,8 @@ class Spool:
             factory = getattr(importlib.import_module(module), name)
             op: Op[Any] = factory(*_decode(entry.args), **_decode(entry.kwargs))
             inspect.signature(op.fn).bind(*op.args, **op.kwargs)  # its own checks run later
-        except (ImportError, AttributeError, TypeError, ValueError) as exc:
+        except (ImportError, AttributeError, TypeError, ValueError, ArithmeticError) as exc:
+            # ArithmeticError: decimal's InvalidOperation, a damaged "$decimal"
             raise InvalidInput(
                 f"spool entry {entry.id} cannot be read back as {entry.op}: {exc}"
             ) from exc
@@ -175,8 +186,19 @@ class Spool:
             try:
                 raw = json.loads(line)
             except ValueError:
-                continue  # a torn last line from a crash mid-write: never acknowledged
-            yield SpoolEntry(**{k: raw[k] for k in ("id", "tenant", "op", "args", "kwargs", "at")})
+                continue  # a line torn by a crash mid-write: never acknowledged
+            if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+                log.warning("spool %s: skipped a line that names no entry", path)
+                continue
+            # A damaged entry is still one: decode refuses it and a replay sets it aside.
+            yield SpoolEntry(
+                id=raw["id"],
+                tenant=str(raw.get("tenant", "")),
+                op=str(raw.get("op", "")),
+                args=raw.get("args", []),
+                kwargs=raw.get("kwargs", {}),
+                at=str(raw.get("at", "")),
+            )
 
     @staticmethod
     def _lines(path: Path) -> Iterator[str]:
@@ -194,10 +216,16 @@ def _entry_dict(entry: SpoolEntry) -> dict[str, Any]:
 
 
 def _append_durably(path: Path, line: str) -> None:
+    """Append ``line`` and flush it to disk. A last line torn by a crash mid-write is ended
+    first, so that it never swallows the line written after it."""
     new = not path.exists()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        os.write(fd, (line + "\n").encode())
+        size = os.fstat(fd).st_size
+        torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+        data = memoryview((("\n" if torn else "") + line + "\n").encode())
+        while data:  # a write may be short
+            data = data[os.write(fd, data) :]
         os.fsync(fd)
     finally:
         os.close(fd)

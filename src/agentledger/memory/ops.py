@@ -82,7 +82,8 @@ def upsert_keyed(
     The natural key makes a repeat merge into the same entity, and merging the same values
     again leaves the same fields, so a retry or a replay never adds an entity (it does count
     in ``update_count``). Without a natural key each call inserts: InvalidInput. ``at``
-    dates the write (see ``upsert``); a replay without one is dated when it runs.
+    dates the write (see ``upsert``); a spooled write without it is dated when the spool
+    accepted it.
     """
     if key is None and not by_name:
         raise InvalidInput(
