@@ -173,7 +173,12 @@ def test_agents_pages_show_status_heartbeat_and_capabilities(
     assert "crm" in detail.text and "&#34;model&#34;" in detail.text and "Call back" in detail.text
     intruder, _ = browsers["intruder"]
     assert f"scout-{tag}" not in intruder.get("/console/agents").text
-    assert "does not exist" in intruder.get(f"/console/agents/scout-{tag}").text
+    theirs = intruder.get(f"/console/agents/scout-{tag}")
+    assert theirs.status_code == 404 and "does not exist" in theirs.text
+    entity = scope.memory.upsert("contact", f"Ana {tag}", key=tag)
+    assert reader.get(f"/console/memory/{entity.id}").status_code == 200
+    gone = intruder.get(f"/console/memory/{entity.id}")  # another tenant's entity
+    assert gone.status_code == 404 and f"Ana {tag}" not in gone.text
     scope.agents.register(f"weekly-{tag}", agent_type="research", heartbeat_timeout="never")
     with psycopg.connect(database_url) as owner:  # silent for an hour, yet not offline
         owner.execute(

@@ -43,7 +43,8 @@ def test_session_pages_show_chunks_artifacts_and_counters(
     assert page.status_code == 200 and "tiers.md" in page.text and "&lt;b&gt;ana" in page.text
     assert "Pause</button>" not in page.text  # a reader sees no actions
     intruder, _ = browsers["intruder"]
-    assert "does not exist" in intruder.get(f"/console/sessions/{sid}").text
+    theirs = intruder.get(f"/console/sessions/{sid}")
+    assert theirs.status_code == 404 and "does not exist" in theirs.text
     assert "Pricing" not in intruder.get("/console/sessions").text
 
 

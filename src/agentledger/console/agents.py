@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse
 
 from agentledger.agents.records import AGENT_STATUSES
 from agentledger.console.routes import Viewer, _listed, _missing_page, _page
-from agentledger.errors import LedgerError
+from agentledger.errors import InvalidInput, NotFound
 from agentledger.web.auth import scope as tenant_of
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -51,7 +51,7 @@ async def agent(request: Request, name: str, who: Viewer) -> HTMLResponse:
     scope = tenant_of(request, who)
     try:
         a = await scope.agents.get(name)
-    except LedgerError:
+    except (NotFound, InvalidInput):  # no such agent, or no such name
         return _missing_page(request, who, "console-agents", "agent")
     decisions = await scope.decisions.list(agent=name, limit=20)
     return _page(

@@ -48,10 +48,7 @@ DOMAINS_CHARTED = 12
 
 
 def _missing(request: Request, who: Principal) -> HTMLResponse:
-    """The console's not-found page, answered 404 (also for another tenant's case)."""
-    response = _missing_page(request, who, "console-cases", "case")
-    response.status_code = 404
-    return response
+    return _missing_page(request, who, "console-cases", "case")
 
 
 @router.get("/cases", name="console-cases")
@@ -238,7 +235,7 @@ async def case(request: Request, case_id: UUID, who: Viewer, partial: str = "") 
     scope = tenant_of(request, who)
     try:
         found = await scope.cases.get(case_id)
-    except LedgerError:
+    except NotFound:
         return _missing(request, who)
     timeline = await scope.cases.timeline(case_id)
     if partial:  # the timeline alone, reloaded after a change

@@ -28,7 +28,7 @@ from agentledger.console.session import (
     sign_out,
     signed_in as signed_in_now,
 )
-from agentledger.errors import LedgerError
+from agentledger.errors import LedgerError, NotFound
 from agentledger.memory import Filter
 from agentledger.web.auth import Principal, RoleCheck, principal_of, scope as tenant_of
 
@@ -130,8 +130,11 @@ def _page(request: Request, name: str, who: Principal, active: str, **ctx: Any) 
 
 
 def _missing_page(request: Request, who: Principal, active: str, what: str) -> HTMLResponse:
-    """The not-found page of a ``what`` (an agent, an entity...) under the ``active`` tab."""
-    return _page(request, "missing.html", who, active, title="Not found", what=what)
+    """The not-found page of a ``what`` (an agent, an entity...) under the ``active`` tab,
+    answered 404 (also for another tenant's)."""
+    response = _page(request, "missing.html", who, active, title="Not found", what=what)
+    response.status_code = 404
+    return response
 
 
 def _by(who: Principal) -> str:
@@ -347,7 +350,7 @@ async def entity(request: Request, entity_id: UUID, who: Viewer) -> HTMLResponse
     scope = tenant_of(request, who)
     try:
         e = await scope.memory.get(entity_id)
-    except LedgerError:
+    except NotFound:
         return _missing_page(request, who, "console-memory", "entity")
     neighbours = await scope.memory.neighbours(entity_id, limit=50)
     return _page(

@@ -18,7 +18,7 @@ from agentledger.console.routes import (
     _missing_page,
     _page,
 )
-from agentledger.errors import LedgerError
+from agentledger.errors import NotFound
 from agentledger.sessions import SESSION_LIFECYCLE, ChunkHit
 from agentledger.web.auth import scope as tenant_of
 
@@ -56,7 +56,7 @@ async def session(request: Request, session_id: UUID, who: Viewer) -> HTMLRespon
     scope = tenant_of(request, who)
     try:
         summary = await scope.sessions.get_summary(session_id, chunks=20, memories=20)
-    except LedgerError:
+    except NotFound:
         return _missing_page(request, who, "console-sessions", "session")
     previews = {}
     for chunk in summary.recent_chunks:
