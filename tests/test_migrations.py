@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import subprocess
 import sys
 import threading
 import uuid
@@ -15,6 +17,7 @@ import psycopg
 import pytest
 from alembic.script import ScriptDirectory
 
+from agentledger import InvalidInput
 from agentledger.db import migrate, schema
 from agentledger.db.migrations.helpers import DEFAULT_APP_ROLE
 from agentledger.memory import keys
@@ -140,6 +143,31 @@ def test_two_concurrent_upgrades_are_safe(empty_url: str) -> None:
         t.join()
     assert errors == []
     assert migrate.is_current(empty_url)
+
+
+def test_a_revision_that_cannot_be_found_is_refused_by_name(empty_url: str) -> None:
+    # A typo in --revision is the caller's input: InvalidInput naming it, nothing applied,
+    # and from the CLI one error line (no Alembic traceback).
+    for call in (
+        lambda: migrate.upgrade(empty_url, "no_such_rev"),
+        lambda: migrate.upgrade(empty_url, ""),
+        lambda: migrate.downgrade(empty_url, "no_such_rev"),
+        lambda: migrate.upgrade_sql("no_such_rev"),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            call()
+        assert refused.value.field == "revision"
+    assert migrate.current(empty_url) == set()
+    done = subprocess.run(
+        [sys.executable, "-m", "agentledger.cli", "migrate", "--revision", "no_such_rev"],
+        env={**os.environ, "DATABASE_URL": empty_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1 and done.stderr.startswith("error: revision 'no_such_rev'")
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
 
 
 def test_offline_sql_covers_every_revision() -> None:

@@ -32,7 +32,7 @@ from sqlalchemy.pool import NullPool
 
 from agentledger.db.app_migrations import CORE_VERSIONS
 from agentledger.db.migrations.helpers import DEFAULT_APP_ROLE, VERSION_TABLE
-from agentledger.errors import ConfigError
+from agentledger.errors import ConfigError, InvalidInput
 
 # Two `migrate` runs at once: the second waits for the first, then finds nothing to do.
 ADVISORY_LOCK_KEY = 0x6167_656E_746C_6467  # "agentldg"
@@ -202,7 +202,7 @@ def upgrade(
     ConfigError, before anything runs, when the database holds revisions that neither the
     core nor ``locations`` know."""
     locations = tuple(locations)
-    with _locked(url) as conn:
+    with _locked(url) as conn, _target("revision", revision):
         _refuse_unknown(conn, locations)
         cfg = alembic_config(app_role, locations)
         cfg.attributes["connection"] = conn
@@ -245,7 +245,7 @@ def downgrade(
     """Downgrade to ``revision`` (``base``, an id, or ``<branch label>@base`` for one
     application branch); revisions that depend on what goes are downgraded first."""
     locations = tuple(locations)
-    with _locked(url) as conn:
+    with _locked(url) as conn, _target("revision", revision):
         _refuse_unknown(conn, locations)
         cfg = alembic_config(app_role, locations)
         cfg.attributes["connection"] = conn
@@ -270,7 +270,8 @@ def upgrade_sql(
     if not locations or revision != "heads":
         cfg = alembic_config(app_role, locations)
         cfg.output_buffer = buffer
-        command.upgrade(cfg, revision, sql=True)
+        with _target("revision", revision):
+            command.upgrade(cfg, revision, sql=True)
         return buffer.getvalue()
     core = alembic_config(app_role)
     core.output_buffer = buffer
@@ -293,6 +294,19 @@ def upgrade_sql(
     ):
         script.run_env()
     return buffer.getvalue()
+
+
+@contextmanager
+def _target(field: str, revision: str) -> Iterator[None]:
+    """Alembic's refusal of a revision it cannot find or reach (an unknown id, a typo, an
+    empty name) as InvalidInput naming ``field``: the revision is the caller's input. What
+    ran inside is rolled back with its connection."""
+    if not isinstance(revision, str) or not revision.strip():
+        raise InvalidInput(f"{field} must name a revision, not {revision!r}", field=field)
+    try:
+        yield
+    except (CommandError, RevisionError) as exc:
+        raise InvalidInput(f"{field} {revision!r}: {exc}", field=field) from exc
 
 
 @contextmanager
