@@ -157,3 +157,13 @@ def test_a_handler_that_cannot_be_had_is_named_without_a_traceback(runner: CliRu
         assert done.exit_code == 2, done.output
         assert named in " ".join(done.output.split()), done.output
         assert "Traceback" not in done.output
+
+
+@pytest.mark.parametrize(
+    "args", [("serve", "--port", "99999"), ("demo", "--port", "0"), ("mcp", "--port", "-1")]
+)
+def test_a_port_out_of_range_is_refused_before_anything_starts(
+    runner: CliRunner, args: tuple[str, ...]
+) -> None:
+    done = runner.invoke(app, list(args))
+    assert done.exit_code == 2 and "--port" in done.output, done.output

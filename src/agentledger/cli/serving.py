@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from agentledger.cli import common
 from agentledger.db.connect import owner_url
@@ -17,7 +18,7 @@ from agentledger.tasks.books import WorkerStats
 def demo(
     tenant: Annotated[str, typer.Option(help="Demo tenant id.")] = "demo",
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8700,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8700,
     serve_: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the console.")] = True,
 ) -> None:
     """Start the database (embedded unless DATABASE_URL), migrate, load a month of demo data
@@ -57,7 +58,7 @@ def demo(
 
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8700,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8700,
     access_log: Annotated[
         bool, typer.Option(help="Log each request: method, path, status, time, request id.")
     ] = True,
@@ -115,8 +116,18 @@ def worker(
         str | None, typer.Option(help="Tenant id; omit with --platform to serve every tenant.")
     ] = None,
     platform: Annotated[bool, typer.Option(help="Claim fairly across all tenants.")] = False,
-    concurrency: Annotated[int, typer.Option(min=1, help="Handlers running at once.")] = 10,
-    lease: Annotated[float, typer.Option(help="Lease seconds (heartbeats renew it).")] = 60.0,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            show_default=False,
+            help="Handlers running at once (default: 10; for a transactional worker at most "
+            "AGENTLEDGER_POOL_MAX_SIZE - 1).",
+        ),
+    ] = None,
+    lease: Annotated[
+        float, typer.Option(help="Lease seconds, 0.001 to 86400 (heartbeats renew it).")
+    ] = 60.0,
     transactional: Annotated[
         bool,
         typer.Option(
@@ -135,13 +146,16 @@ def worker(
 
     A coroutine function handler runs on AsyncLedger; a plain function on Ledger's threads.
     A transactional worker needs a pool larger than its concurrency
-    (AGENTLEDGER_POOL_MAX_SIZE). The memory's background queues have their handlers built
-    in: ``agentledger worker agentledger.reindex --platform`` re-indexes after language
-    changes, ``agentledger worker agentledger.reembed:SPACE --platform --embedder E``
+    (AGENTLEDGER_POOL_MAX_SIZE): without --concurrency it runs at most pool size - 1
+    handlers at once. The memory's background queues have their handlers built in
+    (transactional): ``agentledger worker agentledger.reindex --platform`` re-indexes after
+    language changes, ``agentledger worker agentledger.reembed:SPACE --platform --embedder E``
     re-embeds into spaces of that name.
     """
     import asyncio
     import inspect
+
+    from agentledger.tasks.books import WorkerOptions
 
     if (tenant is None) == (not platform):
         common.err.print("give exactly one of --tenant or --platform")
@@ -152,22 +166,31 @@ def worker(
         handler = f"the built-in handler of {queue}"
     else:
         fn = common.imported(handler, "HANDLER", default="handler")
-    options = {"concurrency": concurrency, "lease": lease, "transactional": transactional}
+    settings = common.settings()
+    if concurrency is None:  # a transactional handler holds a connection: leave the worker one
+        concurrency = max(1, min(10, settings.pool_max_size - 1)) if transactional else 10
+    options: dict[str, Any] = {
+        "concurrency": concurrency,
+        "lease": lease,
+        "transactional": transactional,
+    }
+    WorkerOptions(**options)  # InvalidInput naming a bad one, before connecting
     common.out.print(
-        f"working on queue [bold]{queue}[/] with {handler} (Ctrl-C or SIGTERM to stop)",
+        f"working on queue [bold]{escape(queue)}[/] with {escape(str(handler))} "
+        "(Ctrl-C or SIGTERM to stop)",
     )
     if inspect.iscoroutinefunction(fn):
 
         async def run_async() -> WorkerStats:
-            async with AsyncLedger(common.settings()) as aledger:
+            async with AsyncLedger(settings) as aledger:
                 tasks = aledger.platform_tasks if platform else aledger.tenant(tenant or "").tasks
-                return await tasks.worker(queue, fn, **options).run()  # type: ignore[arg-type]
+                return await tasks.worker(queue, fn, **options).run()
 
         stats = asyncio.run(run_async())
     else:
-        with Ledger(common.settings()) as ledger:
+        with Ledger(settings) as ledger:
             scope = ledger.platform_tasks if platform else ledger.tenant(tenant or "").tasks
-            w = scope.worker(queue, fn, **options)  # type: ignore[arg-type]
+            w = scope.worker(queue, fn, **options)
             try:
                 stats = w.run()
             except KeyboardInterrupt:
@@ -201,7 +224,7 @@ def mcp(
         typer.Option(help="stdio (an MCP client starts this command) or http (streamable HTTP)."),
     ] = McpTransport.stdio,
     host: Annotated[str, typer.Option(help="Interface to listen on (http).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port (http).")] = 8701,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port (http).")] = 8701,
     api_key: Annotated[
         str | None,
         typer.Option(

@@ -14,12 +14,19 @@ import uuid
 from dataclasses import dataclass
 from uuid import UUID
 
-from agentledger.errors import ConfigError
+from agentledger import validation as v
+from agentledger.errors import ConfigError, InvalidInput
+from agentledger.tasks.ops import MAX_AGE, MAX_LEASE, MAX_PAGE
 from agentledger.tasks.records import Cycle, Outcome, Task
 
 PRUNE_EVERY = 60.0
 # Idle waits on the LISTEN connection are cut into slices this long, so stop() is prompt.
 WAIT_SLICE = 0.25
+# WorkerOptions' bounds: a claim takes at most MAX_PAGE tasks; a lease (and a poll interval)
+# at least MIN_SECONDS; a worker's id is stored in tasks' claimed_by (200 characters at most).
+MAX_CONCURRENCY = MAX_PAGE
+MIN_SECONDS = 0.001
+MAX_WORKER_ID = 200
 
 
 @dataclass(kw_only=True, slots=True)
@@ -35,6 +42,16 @@ class WorkerStats:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class WorkerOptions:
+    """A worker's settings, checked as they are made: InvalidInput names a bad one.
+
+    ``concurrency`` is 1 to MAX_CONCURRENCY (a claim takes at most that many tasks);
+    ``lease`` and ``poll_interval`` are seconds from MIN_SECONDS to MAX_LEASE (what the
+    queue accepts for a lease); ``grace`` is 0 to MAX_LEASE seconds; ``retention``, when
+    given, is 0 to MAX_AGE seconds (as ``prune(older_than=...)`` takes it); ``worker_id``
+    is at most MAX_WORKER_ID characters ("" for one made up of host, process and a random
+    part).
+    """
+
     concurrency: int = 10
     lease: float = 60.0
     poll_interval: float = 1.0
@@ -45,8 +62,21 @@ class WorkerOptions:
     transactional: bool = False
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1 or self.lease <= 0 or self.poll_interval <= 0:
-            raise ValueError("concurrency, lease and poll_interval must be positive")
+        checked = {
+            "concurrency": v.integer("concurrency", self.concurrency, low=1, high=MAX_CONCURRENCY),
+            "lease": v.number("lease", self.lease, low=MIN_SECONDS, high=MAX_LEASE),
+            "poll_interval": v.number(
+                "poll_interval", self.poll_interval, low=MIN_SECONDS, high=MAX_LEASE
+            ),
+            "grace": v.number("grace", self.grace, low=0, high=MAX_LEASE),
+            "retention": None
+            if self.retention is None
+            else v.number("retention", self.retention, low=0, high=MAX_AGE),
+            "worker_id": v.optional_text("worker_id", self.worker_id, max_len=MAX_WORKER_ID) or "",
+            "transactional": v.flag("transactional", self.transactional),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)  # frozen: set once, here
 
     def check_transactional(self, scope: object, pool_max_size: int) -> None:
         """A transactional worker needs the ``scope`` of its handlers' transactions, and a
@@ -54,7 +84,9 @@ class WorkerOptions:
         if not self.transactional:
             return
         if scope is None:
-            raise ValueError("a transactional worker needs the scope of its transactions")
+            raise InvalidInput(
+                "a transactional worker needs the scope of its transactions", field="scope"
+            )
         if self.concurrency >= pool_max_size:
             raise ConfigError(
                 f"a transactional worker with concurrency {self.concurrency} needs "
@@ -68,7 +100,10 @@ class WorkerOptions:
         return self.lease / 3
 
     def ident(self) -> str:
-        return self.worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        if self.worker_id:
+            return self.worker_id
+        made = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        return made[-MAX_WORKER_ID:]  # a long host name loses its start, not the random part
 
 
 class Every:

@@ -6,9 +6,12 @@ everything they say to the database goes through the task source (turn, upkeep),
 once.
 
 A handler takes the claimed :class:`Task` and returns its output (a dict, or None). An
-exception fails the task (it retries with backoff until its attempts are spent). On
-``stop()`` or SIGTERM the worker claims nothing more, lets in-flight handlers finish within
-``grace`` seconds, and releases the rest back to the queue.
+exception fails the task (it retries with backoff until its attempts are spent), and so does
+an output that is not a JSON object PostgreSQL stores: that task alone, the rest of its batch
+is settled as usual. On ``stop()`` or SIGTERM the worker claims nothing more, lets in-flight
+handlers finish within ``grace`` seconds, and releases the rest back to the queue. A
+handler raising a BaseException that is not an Exception (SystemExit, KeyboardInterrupt)
+fails its task too and stops the worker that way; ``run()`` then raises it again.
 
 A transactional worker calls ``handler(task, tx)`` inside a transaction bound to the task's
 tenant, and completes the task in that same transaction (see ``tasks/completion.py``): its
@@ -26,9 +29,11 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, cast
 
+from agentledger import validation as v
 from agentledger.db.database_async import AsyncSession
 from agentledger.db.database_sync import Session
-from agentledger.errors import LeaseLost, Unavailable
+from agentledger.errors import InvalidInput, LeaseLost, Unavailable
+from agentledger.tasks.batch import queue_name
 from agentledger.tasks.books import WAIT_SLICE, Books, Claim, WorkerOptions, WorkerStats, claim_of
 from agentledger.tasks.builders import builder
 from agentledger.tasks.completion import output_of
@@ -49,17 +54,37 @@ BATCH_WINDOW = 0.002
 
 
 def outcome_of(task: Task, result: object, exc: BaseException | None) -> Outcome:
-    """The outcome of one handler call."""
+    """The outcome of one handler call. One that cannot be stored (an output that is not a
+    JSON object PostgreSQL takes) fails this task alone, saying why; it never reaches the
+    statement that settles the whole batch."""
     assert task.claim_token is not None
     if result is None and exc is None:  # the usual case first
         return _completed(task.id, task.claim_token, "complete", None, None, True)
     if exc is not None:
-        error = f"{type(exc).__name__}: {exc}"[:20_000]
-        return Outcome(id=task.id, token=task.claim_token, action="fail", error=error)
-    if result is not None and not isinstance(result, dict):
-        error = f"handler returned {type(result).__name__}, not a dict or None"
-        return Outcome(id=task.id, token=task.claim_token, action="fail", error=error)
+        return _failed(task, f"{type(exc).__name__}: {_said(exc)}")
+    if not isinstance(result, dict):
+        return _failed(task, f"handler returned {type(result).__name__}, not a dict or None")
+    try:
+        v.json_object("output", result)  # as settling checks it
+    except InvalidInput as bad:
+        return _failed(task, f"handler returned an output that cannot be stored: {bad}")
     return _completed(task.id, task.claim_token, "complete", result, None, True)
+
+
+def _failed(task: Task, error: str) -> Outcome:
+    """A failed outcome whose error is text PostgreSQL stores (no NUL, no lone surrogate)."""
+    assert task.claim_token is not None
+    if "\x00" in error or not error.isascii():
+        error = error.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode()
+    return Outcome(id=task.id, token=task.claim_token, action="fail", error=error[:20_000])
+
+
+def _said(exc: BaseException) -> str:
+    """What an exception says; its repr when its own ``__str__`` fails."""
+    try:
+        return str(exc)
+    except Exception:
+        return object.__repr__(exc)
 
 
 # Outcome's fields in order (id, token, action, output, error, retry): one per task done.
@@ -80,6 +105,26 @@ def _book(books: Books, task: Task, result: object, exc: BaseException | None) -
         books.lost(task)  # another claim holds the task: an outcome would be refused
     else:
         books.owe(task, outcome_of(task, None, exc))
+
+
+def checked(queue: object, handler: object, options: object) -> None:
+    """InvalidInput, naming it, unless a worker's queue, handler and options will do."""
+    queue_name(queue)
+    if not callable(handler):
+        raise InvalidInput(
+            f"handler must be callable, not {type(handler).__name__}", field="handler"
+        )
+    if not isinstance(options, WorkerOptions):
+        raise InvalidInput("options must be WorkerOptions", field="options")
+
+
+def _stats_or_raise(worker: AsyncWorker | Worker) -> WorkerStats:
+    """What ``run()`` did; or, once it has shut down, the BaseException that is not an
+    Exception (SystemExit, KeyboardInterrupt) a handler raised, raised again."""
+    fatal, worker._fatal = worker._fatal, None
+    if fatal is not None:
+        raise fatal
+    return worker.stats
 
 
 @contextlib.contextmanager
@@ -112,6 +157,7 @@ class AsyncWorker:
         *,
         scope: Callable[[AsyncSession], Any] | None = None,
     ) -> None:
+        checked(queue, handler, options)
         options.check_transactional(scope, source.pool_max_size)
         self.source = source
         self.queue = queue
@@ -124,6 +170,7 @@ class AsyncWorker:
         self._stopping = False
         self._ended = False  # run() is over: its listener exits (stop() is not implied)
         self._wake: asyncio.Event | None = None
+        self._fatal: BaseException | None = None  # a handler's SystemExit, KeyboardInterrupt
 
     def stop(self) -> None:
         """Ask the worker to finish: no new claims, in-flight work finishes or is released."""
@@ -147,6 +194,11 @@ class AsyncWorker:
                 raise
             except Exception as exc:
                 _book(books, task, None, exc)
+            except BaseException as exc:  # SystemExit, KeyboardInterrupt: fail, then stop
+                _book(books, task, None, exc)
+                if self._fatal is None:
+                    self._fatal = exc
+                self.stop()
             else:
                 _book(books, task, result, None)
             jobs.pop(claim_of(task), None)
@@ -198,7 +250,7 @@ class AsyncWorker:
             if with_signal:
                 loop.remove_signal_handler(signal.SIGTERM)
             self._wake = None
-        return self.stats
+        return _stats_or_raise(self)
 
     async def _in_transaction(self, task: Task) -> object:
         """Run the handler in the transaction that completes its task; SETTLED."""
@@ -257,6 +309,7 @@ class Worker:
         *,
         scope: Callable[[Session], Any] | None = None,
     ) -> None:
+        checked(queue, handler, options)
         options.check_transactional(scope, source.pool_max_size)
         self.source = source
         self.queue = queue
@@ -267,6 +320,7 @@ class Worker:
         self.stats = WorkerStats()
         self.listening = threading.Event()
         self._stopping = threading.Event()
+        self._fatal: BaseException | None = None  # a handler's SystemExit, KeyboardInterrupt
 
     def stop(self) -> None:
         """Ask the worker to finish: no new claims, in-flight work finishes or is released."""
@@ -284,6 +338,11 @@ class Worker:
             try:
                 result = handle(task)
             except Exception as exc:
+                finished.put((task, None, exc))
+            except BaseException as exc:  # SystemExit, KeyboardInterrupt: fail, then stop
+                if self._fatal is None:
+                    self._fatal = exc
+                self.stop()  # before its outcome is in: nothing more is claimed
                 finished.put((task, None, exc))
             else:
                 finished.put((task, result, None))
@@ -324,7 +383,7 @@ class Worker:
                     if len(held) > opts.concurrency // 2:
                         collect(len(held), BATCH_WINDOW)  # the rest may be about to finish
             self._drain(books, collect)
-        return self.stats
+        return _stats_or_raise(self)
 
     def _in_transaction(self, task: Task) -> object:
         """Run the handler in the transaction that completes its task; SETTLED."""
@@ -337,6 +396,7 @@ class Worker:
     def _drain(self, books: Books, collect: Callable[[int, float], None]) -> None:
         """Let in-flight handlers finish within the grace period; release the rest."""
         deadline = time.monotonic() + self.options.grace
+        collect(0, 0.0)  # what has finished already is settled, even without grace
         while books.held and time.monotonic() < deadline:
             collect(len(books.held), min(0.1, max(0.001, deadline - time.monotonic())))
         # A thread cannot be interrupted: its late outcome is dropped (the task is released
