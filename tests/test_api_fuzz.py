@@ -74,7 +74,7 @@ def test_no_server_errors_and_responses_match_schema(api_schema: Any, writer_key
 
 
 def test_openapi_has_examples_and_problem_responses(base: str) -> None:
-    doc = httpx.get(f"{base}/openapi.json").json()
+    doc = httpx.get(f"{base}/openapi.json", timeout=30).json()
     post = doc["paths"]["/v1/events"]["post"]
     assert {"401", "403", "422"} <= set(post["responses"])
     assert "example" in str(doc["components"]["schemas"]["EventIn"]).lower()

@@ -39,7 +39,7 @@ def tenant(sync_ledger: Ledger) -> tuple[str, str, str]:
 
 def _sign_in(base: str, key: str) -> tuple[str, str]:
     """Sign in at ``base``: the session cookie's value and the page's CSRF token."""
-    with httpx.Client(base_url=base) as browser:
+    with httpx.Client(base_url=base, timeout=30) as browser:
         response = browser.post("/console/login", data={"key": key})
         assert response.status_code == 303, response.text
         set_cookie = response.headers["set-cookie"]
