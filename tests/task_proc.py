@@ -6,6 +6,7 @@ own connection, then returns the token as the task's output.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -62,6 +63,18 @@ def echo(task: Task) -> dict[str, Any]:
 async def echo_async(task: Task) -> dict[str, Any]:
     """The same as a coroutine function, which the command runs on an ``AsyncLedger``."""
     return {"echo": task.input}
+
+
+def linger(task: Task) -> dict[str, Any]:
+    """A handler that takes a second: long enough to be interrupted while it runs."""
+    time.sleep(1.0)
+    return {"lingered": True}
+
+
+async def linger_async(task: Task) -> dict[str, Any]:
+    """The same as a coroutine function."""
+    await asyncio.sleep(1.0)
+    return {"lingered": True}
 
 
 def record(task: Task) -> dict[str, Any]:

@@ -281,3 +281,30 @@ def test_the_documented_reindex_worker_command_works_with_default_settings(
     assert proc.returncode == 0, out
     assert "refused=0" in out
     assert memory.language_status() == LanguageStatus(language="german", pending=0, batches=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("handler", ["tests.task_proc:linger", "tests.task_proc:linger_async"])
+def test_ctrl_c_on_the_worker_command_lets_the_running_task_finish(
+    settings: Settings, sync_ledger: Ledger, handler: str
+) -> None:
+    """The first Ctrl-C stops the command as SIGTERM does: the task in hand finishes within
+    the grace, none is left held until its lease runs out."""
+    tenant = new_tenant(sync_ledger)
+    tasks = sync_ledger.tenant(tenant).tasks
+    task = tasks.enqueue("slow", {})
+    proc = spawn_cli(settings, "worker", "slow", handler, "--tenant", tenant)
+    try:
+        deadline = time.monotonic() + 60
+        while tasks.get(task.id).status != "running":
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "stopped:" in out and "completed=1" in out, out
+    done = tasks.get(task.id)
+    assert done.status == "completed" and done.output == {"lingered": True}

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
+import signal
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -179,24 +183,44 @@ def worker(
         f"working on queue [bold]{escape(queue)}[/] with {escape(str(handler))} "
         "(Ctrl-C or SIGTERM to stop)",
     )
+    stops: list[Callable[[], object]] = []  # the running worker's stop, once it is made
     if inspect.iscoroutinefunction(fn):
 
         async def run_async() -> WorkerStats:
             async with AsyncLedger(settings) as aledger:
                 tasks = aledger.platform_tasks if platform else aledger.tenant(tenant or "").tasks
-                return await tasks.worker(queue, fn, **options).run()
+                w = tasks.worker(queue, fn, **options)
+                loop = asyncio.get_running_loop()
+                stops.append(functools.partial(loop.call_soon_threadsafe, w.stop))
+                return await w.run()
 
-        stats = asyncio.run(run_async())
+        with _ctrl_c_stops(stops):
+            stats = asyncio.run(run_async())
     else:
         with Ledger(settings) as ledger:
             scope = ledger.platform_tasks if platform else ledger.tenant(tenant or "").tasks
             w = scope.worker(queue, fn, **options)
-            try:
+            stops.append(w.stop)
+            with _ctrl_c_stops(stops):
                 stats = w.run()
-            except KeyboardInterrupt:
-                w.stop()
-                raise
     common.out.print(f"stopped: {stats}")
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops(stops: list[Callable[[], object]]) -> Iterator[None]:
+    """The first Ctrl-C stops the worker as SIGTERM does (no new claims, in-flight work
+    finishes within the grace or is released); a second one interrupts at once."""
+
+    def first(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for stop in stops:
+            stop()
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def builtin_handler(queue: str, embedder: str) -> Any:
