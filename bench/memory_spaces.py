@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from agentledger import Filter, Ledger, NewEntity, validation as v
+from agentledger import Filter, Ledger, NewEntity
 from agentledger.db.adapters import VECTOR_TYPES, register_vector
 from agentledger.db.types import Vector, Vectors
 from bench.common import (
@@ -205,7 +205,7 @@ def _transfer(url: str, n: int, repeats: int) -> tuple[Timing, Timing]:
         conn.execute(f"CREATE UNLOGGED TABLE bench_vectors (id int, embedding vector({DIMS}))")
 
         def binary() -> None:
-            packed = Vectors(Vector(v.vector("embedding", x)) for x in vectors)
+            packed = Vectors(Vector(vectors.vector("embedding", x)) for x in vectors)
             conn.execute("TRUNCATE bench_vectors")
             conn.execute(TRANSFER_SQL, [ids, packed])
 
@@ -308,7 +308,7 @@ def _binary(url: str, n: int) -> None:
                     "INSERT INTO bench_docs SELECT * FROM unnest(%s::int[], %s::vector[])",
                     [
                         list(range(start, start + len(chunk))),
-                        Vectors(Vector(v.vector("embedding", x)) for x in chunk),
+                        Vectors(Vector(vectors.vector("embedding", x)) for x in chunk),
                     ],
                 )
                 bar.advance(task, len(chunk))
@@ -349,7 +349,7 @@ def _binary(url: str, n: int) -> None:
                     ids = conn.execute(
                         sql,
                         {
-                            "q": Vector(v.vector("q", q)),
+                            "q": Vector(vectors.vector("q", q)),
                             "k": k,
                             "candidates": params.get("candidates", k),
                         },
@@ -364,7 +364,7 @@ def _binary(url: str, n: int) -> None:
             )
         plan = conn.execute(
             "EXPLAIN " + BINARY_QUERY,
-            {"q": Vector(v.vector("q", queries[0])), "k": k, "candidates": 40},
+            {"q": Vector(vectors.vector("q", queries[0])), "k": k, "candidates": 40},
         ).fetchall()
         console.print(f"{n} clustered {DIMS}-dim vectors, 100 queries, k={k}:", *lines, sep="\n")
         # The plan's nodes, without the query vector and its bits printed in full.

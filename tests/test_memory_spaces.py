@@ -19,7 +19,7 @@ from agentledger import (
     Ledger,
     MiniLMEmbedder,
     NewEntity,
-    validation as v,
+    vectors,
 )
 from agentledger.memory import spaces
 from agentledger.memory.facade_sync import Memory
@@ -307,8 +307,8 @@ def test_vectors_without_numpy_are_checked_the_same(monkeypatch: pytest.MonkeyPa
     value = rows(12, 1, 64, np.float64)[0]
     with_numpy = spaces.vector("embedding", value)
     monkeypatch.setitem(sys.modules, "numpy", None)  # as if numpy were not installed
-    assert v.vector("embedding", value.tolist()) == with_numpy
-    assert v.vector("embedding", array("d", value)) == with_numpy
+    assert vectors.vector("embedding", value.tolist()) == with_numpy
+    assert vectors.vector("embedding", array("d", value)) == with_numpy
     assert with_numpy.dimensions == 64 and len(with_numpy) == 4 + 4 * 64
     for bad, message in [
         ([0.0] * 8, "zero vector"),
@@ -320,7 +320,7 @@ def test_vectors_without_numpy_are_checked_the_same(monkeypatch: pytest.MonkeyPa
         ([], "1 to 16000"),
     ]:
         with pytest.raises(InvalidInput, match=message):
-            v.vector("embedding", bad)
+            vectors.vector("embedding", bad)
 
 
 def test_full_text_search_in_german_and_spanish(ledger: Ledger, mem: Memory) -> None:

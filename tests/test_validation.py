@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from agentledger import InvalidInput, Settings, validation as v
+from agentledger import InvalidInput, Settings, validation as v, vectors
 from agentledger.errors import ConfigError, IllegalTransition
 from agentledger.lifecycle import Lifecycle
 
@@ -299,10 +299,10 @@ def numpy_loaded(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 def test_plain_float_vectors_pack_as_the_careful_path_does(
     value: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    quick = v._plain_vector(value)
+    quick = vectors._plain_vector(value)
     assert quick is not None
-    monkeypatch.setattr(v, "_plain_vector", lambda _: None)
-    assert quick == v.vector("embedding", value)
+    monkeypatch.setattr(vectors, "_plain_vector", lambda _: None)
+    assert quick == vectors.vector("embedding", value)
 
 
 @pytest.mark.parametrize(
@@ -323,5 +323,5 @@ def test_vector_refusals_on_the_quick_path_name_the_problem(
     value: list[object], needle: str
 ) -> None:
     with pytest.raises(InvalidInput, match=needle) as info:
-        v.vector("embedding", value)
+        vectors.vector("embedding", value)
     assert info.value.field == "embedding"

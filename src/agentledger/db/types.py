@@ -21,7 +21,7 @@ class Uuids(list[UUID]):
 
 class Vector(bytes):
     """One embedding in pgvector's binary form (dimension, a zero, big-endian float32s),
-    as ``validation.vector`` makes it: it travels as ``vector`` with no text in between."""
+    as ``vectors.vector`` makes it: it travels as ``vector`` with no text in between."""
 
     @property
     def dimensions(self) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from agentledger import validation as v
+from agentledger import validation as v, vectors
 from agentledger.db.statements import Gen, Queries, operation
 from agentledger.db.types import Uuids, Vector, Vectors
 from agentledger.errors import Conflict, InvalidInput, NotFound
@@ -167,8 +167,8 @@ def resolve(rows: Sequence[Mapping[str, Any]], name: str | None, field: str) -> 
 
 
 def vector(field: str, value: object) -> Vector:
-    """``value`` checked as a vector (``validation.vector``), ready to travel in binary."""
-    return Vector(v.vector(field, value))
+    """``value`` checked as a vector (``vectors.vector``), ready to travel in binary."""
+    return Vector(vectors.vector(field, value))
 
 
 def check(field: str, vector: Vector, space: EmbeddingSpace) -> Vector:
