@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from agentledger import AsyncLedger, Ledger, Settings, Unavailable
+from agentledger import AsyncLedger, ConfigError, Ledger, Settings, Unavailable
 from agentledger.db import migrate
 from agentledger.db.embedded import EmbeddedServer
 from tests.conftest import server_dir
@@ -115,3 +115,19 @@ def test_only_connection_failures_count_as_retryable(own_server: EmbeddedServer)
     finally:
         own_server.start()
     assert is_connection_failure(refused.value)
+
+
+def test_a_ledger_opening_on_a_server_that_is_down_or_a_bad_url_says_which(
+    tmp_path: Path,
+) -> None:
+    """The migration check opens the first connection: it answers as every operation does,
+    Unavailable for a server it cannot reach, ConfigError for a URL libpq cannot read."""
+    down = Settings.build(
+        database_url="postgresql://u@127.0.0.1:1/db", data_dir=tmp_path, connect_timeout=1
+    )
+    with pytest.raises(Unavailable), Ledger(down):
+        pass
+    for url in ("postgresql://[::1", "postgresql://u@127.0.0.1:1/db?foo=bar"):
+        with pytest.raises(ConfigError) as refused, Ledger(down.with_(database_url=url)):
+            pass
+        assert refused.value.field == "database_url"

@@ -216,6 +216,39 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings.from_env()
 
 
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"pool_min_size": 5, "pool_max_size": 2}, "pool_max_size"),
+        ({"pool_timeout": float("inf")}, "pool_timeout"),
+        ({"retry_backoff": float("nan")}, "retry_backoff"),
+        ({"statement_timeout_ms": 2**31}, "statement_timeout_ms"),  # past PostgreSQL's int
+        ({"idle_in_transaction_timeout_ms": 2**31}, "idle_in_transaction_timeout_ms"),
+        ({"data_dir": __file__}, "data_dir"),  # a file, not a directory
+        ({"spool_dir": __file__}, "spool_dir"),
+    ],
+)
+def test_settings_a_ledger_could_not_open_with_are_refused_when_built(
+    values: dict[str, object], field: str
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.build(**values)
+    assert refused.value.field == field
+
+
+def test_replay_modules_from_the_environment_are_a_comma_or_json_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for raw, expected in (("myapp., other.", ("myapp.", "other.")), ('["myapp."]', ("myapp.",))):
+        monkeypatch.setenv("AGENTLEDGER_SPOOL_REPLAY_MODULES", raw)
+        assert Settings.from_env().spool_replay_modules == expected
+    for bad in ("[bad", "myapp"):  # not JSON; not a module prefix
+        monkeypatch.setenv("AGENTLEDGER_SPOOL_REPLAY_MODULES", bad)
+        with pytest.raises(ConfigError) as refused:
+            Settings.from_env()
+        assert refused.value.field == "spool_replay_modules"
+
+
 def test_lifecycle_table_drives_checks() -> None:
     life = Lifecycle(
         "alert", {"pending": {"ack": "acked"}, "acked": {"resolve": "done"}, "done": {}}

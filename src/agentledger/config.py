@@ -17,8 +17,12 @@ from pydantic import (
     field_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 from agentledger.errors import ConfigError
+
+# PostgreSQL's integer settings (statement_timeout and the like) hold at most this.
+_PG_INT_MAX = 2**31 - 1
 
 
 def default_data_dir() -> Path:
@@ -65,17 +69,23 @@ class Settings(BaseSettings):
     read_pool_timeout: float = Field(
         default=1.0,
         gt=0,
+        le=3600,
+        allow_inf_nan=False,
         description="Seconds a read waits for a standby connection before it goes to the primary.",
     )
     read_retry_interval: float = Field(
         default=5.0,
         ge=0,
+        le=86_400,
+        allow_inf_nan=False,
         description="After a standby fails, reads go to the primary this many seconds "
         "before it is tried again.",
     )
     read_your_writes_wait: float = Field(
         default=0.2,
         ge=0,
+        le=60,
+        allow_inf_nan=False,
         description="How long a read-your-writes read waits for the standby to replay "
         "its scope's last write before it goes to the primary.",
     )
@@ -84,12 +94,19 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     pool_min_size: int = Field(default=1, ge=0, le=1000)
     pool_max_size: int = Field(default=10, ge=1, le=1000)
-    pool_timeout: float = Field(default=5.0, gt=0, description="Seconds to wait for a connection.")
+    pool_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Seconds to wait for a connection.",
+    )
     connect_timeout: int = Field(default=5, ge=1, le=600)
-    statement_timeout_ms: int = Field(default=30_000, ge=0)
+    statement_timeout_ms: int = Field(default=30_000, ge=0, le=_PG_INT_MAX)
     idle_in_transaction_timeout_ms: int = Field(
         default=60_000,
         ge=0,
+        le=_PG_INT_MAX,
         description="End a library session left idle inside a transaction this long (0: never).",
     )
     retry_attempts: int = Field(default=3, ge=1, le=20)
@@ -97,16 +114,18 @@ class Settings(BaseSettings):
         default=1.0,
         ge=0,
         le=3600,
+        allow_inf_nan=False,
         description="Seconds touched memory reads are counted before the counts are written "
         "(0: each in the read's own transaction).",
     )
     spool_dir: Path | None = Field(
         default=None, description="Keep spoolable writes here while PostgreSQL is down."
     )
-    spool_replay_modules: tuple[str, ...] = Field(
+    spool_replay_modules: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description="Module prefixes (besides agentledger's) whose spoolable operations a "
-        'spool replay may import, each ending in a dot: ["myapp."].',
+        'spool replay may import, each ending in a dot: ["myapp."]; from the environment a '
+        "comma list or a JSON list.",
     )
     migrations: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
@@ -133,7 +152,11 @@ class Settings(BaseSettings):
         "process at once (429 past it).",
     )
     retry_backoff: float = Field(
-        default=0.2, ge=0, description="First retry delay, doubled each time."
+        default=0.2,
+        ge=0,
+        le=60,
+        allow_inf_nan=False,
+        description="First retry delay, doubled each time.",
     )
 
     @field_validator("database_url", "app_url", "read_database_url", "session_url")
@@ -169,6 +192,31 @@ class Settings(BaseSettings):
                 raise ValueError(f"{prefix!r} is not a module prefix such as 'myapp.'")
         return value
 
+    @field_validator("pool_max_size")
+    @classmethod
+    def _pool_holds_its_minimum(cls, value: int, info: ValidationInfo) -> int:
+        least = info.data.get("pool_min_size")
+        if least is not None and value < least:
+            raise ValueError(f"is below pool_min_size ({least})")
+        return value
+
+    @field_validator("data_dir", "spool_dir")
+    @classmethod
+    def _a_directory(cls, value: Path | None) -> Path | None:
+        if value is not None and value.exists() and not value.is_dir():
+            raise ValueError("names a file, not a directory")
+        return value
+
+    @field_validator("spool_replay_modules", mode="before")
+    @classmethod
+    def _prefix_list(cls, value: Any) -> Any:
+        """From the environment, a comma list or a JSON list (each item then checked)."""
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)  # ValueError: the setting's error names the text
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        return value
+
     @field_validator("migrations", mode="before")
     @classmethod
     def _folder_list(cls, value: Any) -> Any:
@@ -187,6 +235,8 @@ class Settings(BaseSettings):
             return cls(**overrides)
         except ValidationError as exc:
             raise _config_error(exc) from None
+        except SettingsError as exc:  # a variable the environment source could not read
+            raise ConfigError(f"the environment holds an unreadable setting: {exc}") from None
 
     @classmethod
     def build(cls, **values: Any) -> Settings:

@@ -28,11 +28,13 @@ from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from agentledger.db.app_migrations import CORE_VERSIONS
 from agentledger.db.migrations.helpers import DEFAULT_APP_ROLE, VERSION_TABLE
-from agentledger.errors import ConfigError, InvalidInput
+from agentledger.db.translate import refused_connection
+from agentledger.errors import ConfigError, InvalidInput, LedgerError
 
 # Two `migrate` runs at once: the second waits for the first, then finds nothing to do.
 ADVISORY_LOCK_KEY = 0x6167_656E_746C_6467  # "agentldg"
@@ -135,12 +137,8 @@ def _script(locations: tuple[Path, ...]) -> ScriptDirectory:
 
 def status(url: str, locations: Sequence[Path] = ()) -> Status:
     """The database's revisions against the core's and ``locations``'."""
-    engine = _engine(url)
-    try:
-        with engine.connect() as conn:
-            return _status(conn, tuple(locations))
-    finally:
-        engine.dispose()
+    with _connected(url) as conn:
+        return _status(conn, tuple(locations))
 
 
 def _status(conn: Connection, locations: tuple[Path, ...]) -> Status:
@@ -175,12 +173,8 @@ def _ids(locations: tuple[Path, ...]) -> frozenset[str]:
 
 def current(url: str) -> set[str]:
     """The revisions the database is at (empty before the first migration)."""
-    engine = _engine(url)
-    try:
-        with engine.connect() as conn:
-            return _version_rows(conn)
-    finally:
-        engine.dispose()
+    with _connected(url) as conn:
+        return _version_rows(conn)
 
 
 def is_current(url: str, locations: Sequence[Path] = ()) -> bool:
@@ -311,19 +305,39 @@ def _target(field: str, revision: str) -> Iterator[None]:
 
 @contextmanager
 def _locked(url: str) -> Iterator[Connection]:
+    with _connected(url) as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
+        conn.commit()
+        try:
+            yield conn
+        finally:
+            conn.rollback()
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
+            conn.commit()
+
+
+@contextmanager
+def _connected(url: str) -> Iterator[Connection]:
+    """One connection to ``url``: Unavailable when the server cannot be reached (its
+    driver error the cause), ConfigError naming ``database_url`` when libpq cannot read
+    the URL."""
     engine = _engine(url)
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
-            conn.commit()
-            try:
-                yield conn
-            finally:
-                conn.rollback()
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_LOCK_KEY})
-                conn.commit()
+        try:
+            conn = engine.connect()
+        except DBAPIError as exc:
+            cause = exc.orig or exc
+            raise _unreached(cause) from cause
+        with conn:
+            yield conn
     finally:
         engine.dispose()
+
+
+def _unreached(exc: BaseException) -> LedgerError:
+    if isinstance(exc, psycopg.ProgrammingError) and exc.sqlstate is None:
+        return ConfigError(f"the database URL is not one libpq reads: {exc}", field="database_url")
+    return refused_connection(exc)
 
 
 def _version_rows(conn: Connection) -> set[str]:
