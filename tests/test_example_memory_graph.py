@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from agentledger import NotFound, Settings
+from agentledger import ConfigError, NotFound, Settings
 from agentledger.db import migrate
 from agentledger.db.database_async import AsyncSession
 from agentledger.db.embedded import EmbeddedServer
@@ -115,6 +115,11 @@ def test_the_seed_environment_maps_onto_settings(tmp_path: Path) -> None:
     assert (settings.database_url, settings.pool_max_size, settings.pool_min_size) == (url, 7, 2)
     assert settings.statement_timeout_ms == 60_000 and settings.spool_dir is not None
     assert connection_string({}) is None
+    # A pool of one keeps one open; none is refused, naming the variable the user set.
+    small = memory_settings(env={**env, "POSTGRES_POOL_SIZE": "1"}, data_dir=tmp_path)
+    assert (small.pool_min_size, small.pool_max_size) == (1, 1)
+    with pytest.raises(ConfigError, match="POSTGRES_POOL_SIZE"):
+        memory_settings(env={**env, "POSTGRES_POOL_SIZE": "0"}, data_dir=tmp_path)
 
 
 async def test_load_user_memories_takes_the_statements_it_states(

@@ -218,6 +218,11 @@ def test_bad_options_name_the_field(sync_ledger: Ledger, async_ledger: AsyncLedg
     with pytest.raises(InvalidInput) as bad:
         Relay(async_ledger, batch_size=0)
     assert bad.value.field == "batch_size"
+    for stream in ("a.b", "with space", "x*", "x>", "", "nul\x00"):  # JetStream refuses them
+        with pytest.raises(InvalidInput) as bad:
+            Relay(async_ledger, stream=stream)
+        assert bad.value.field == "stream", stream
+    assert Relay(async_ledger, stream="EVENTS-2").stream == "EVENTS-2"
 
 
 def test_one_leader_per_relay_name(async_ledger: AsyncLedger, aio: asyncio.Runner) -> None:

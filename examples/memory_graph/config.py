@@ -53,8 +53,10 @@ def memory_settings(
     """
     env = env if env is not None else os.environ
     size = pool_size if pool_size is not None else integer(env, "POSTGRES_POOL_SIZE")
+    if size < 1:
+        raise ConfigError(f"POSTGRES_POOL_SIZE = {size} is invalid: at least 1", field="pool_size")
     values: dict[str, Any] = {
-        "pool_min_size": 2,
+        "pool_min_size": min(2, size),
         "pool_max_size": size,
         "statement_timeout_ms": 60_000,
         "pool_timeout": 0.5,

@@ -95,7 +95,7 @@ class Relay:
         )
         self.types = events.event_types(types)
         self.prefix = subjects.check_prefix(prefix)
-        self.stream = v.text("stream", stream, max_len=200)
+        self.stream = subjects.check_stream(stream)
         self.duplicate_window = v.number("duplicate_window", duplicate_window, low=1, high=86400)
         self.batch_size = v.integer("batch_size", batch_size, low=1, high=events.MAX_PAGE)
         self.poll_interval = v.number("poll_interval", poll_interval, low=0.001, high=3600)

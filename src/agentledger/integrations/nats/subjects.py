@@ -20,6 +20,7 @@ DEFAULT_PREFIX = "agentledger"
 _OTHER = re.compile(r"[^A-Za-z0-9_-]")
 _CATEGORY_END = re.compile(r"[:-]")
 _PREFIX = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+_STREAM = re.compile(r"[^\s.*>/\\\x00-\x1f\x7f]{1,200}")
 
 # Headers every message carries beside its JSON body (Nats-Msg-Id is JetStream's own).
 MSG_ID = "Nats-Msg-Id"
@@ -49,6 +50,18 @@ def check_prefix(prefix: str) -> str:
             field="prefix",
         )
     return prefix
+
+
+def check_stream(name: object) -> str:
+    """A JetStream stream name: 1-200 printable characters without whitespace, ``.``,
+    ``*``, ``>``, ``/`` or ``\\`` (what the server and nats-py accept)."""
+    if not isinstance(name, str) or not _STREAM.fullmatch(name):
+        raise InvalidInput(
+            f"stream {name!r} must be 1-200 printable characters without whitespace, '.', "
+            "'*', '>', '/' or '\\'",
+            field="stream",
+        )
+    return name
 
 
 def subject(tenant_id: str, stream: str, prefix: str = DEFAULT_PREFIX) -> str:
