@@ -17,14 +17,17 @@ UUID as is, anything else through uuid5), memories by their (source, key) and ta
 ``dedup_key`` naming their JSON id, so a second run finds everything and imports nothing.
 A malformed file is reported with its path and skipped; the rest is imported, and the
 session stays active (a finished session takes no more chunks or artifacts) until a run
-after the fix has imported everything and applies its status.
+after the fix has imported everything and applies its status. Chunks and each artifact's
+versions are imported in their JSON order up to the first whose content cannot be read (the
+database numbers them as they come): the rest wait for that run, so seq and version come
+out as in the store. A cancelled task is kept, cancelled, in the history queue.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +44,7 @@ ID_NAMESPACE = uuid.UUID("5b0c7c35-3a55-4f8e-9b7a-0c2f7d1e6a41")
 KINDS = ("sessions", "chunks", "memories", "tasks", "artifacts")
 IMPORTER = "json-import"
 FINISHED = {"completed": "complete", "failed": "fail"}
+CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -162,6 +166,9 @@ class _SessionImport:
             raise Malformed(f"{folder / 'session.json'}: missing")
         if not isinstance(self.session.get("id"), str) or not self.session.get("title"):
             raise Malformed(f"{folder / 'session.json'}: no id or title")
+        for name, kind in (("metadata", dict), ("participants", list)):
+            if not isinstance(self.session.get(name) or kind(), kind):
+                raise Malformed(f"{folder / 'session.json'}: {name} is not a JSON {kind.__name__}")
         self.sid = derived_id(self.session["id"], "session")
         # Something of it could not be read: it is left active (a finished session takes
         # no more chunks or artifacts), for the run after the fix to finish.
@@ -172,8 +179,16 @@ class _SessionImport:
         self.artifacts = self._part("artifacts.json", list)
 
     def _part(self, name: str, kind: type) -> Any:
+        """The file's items (a list, or a dict by key), each a JSON object; a file that is
+        not that is reported and skipped whole."""
+        path = self.folder / name
         try:
-            return _load(self.folder / name, kind, kind())
+            found = _load(path, kind, kind())
+            items = found.values() if isinstance(found, dict) else found
+            for i, item in enumerate(items):
+                if not isinstance(item, dict):
+                    raise Malformed(f"{path}: item {i} is a {type(item).__name__}, not an object")
+            return found
         except Malformed as exc:
             self.report.errors.append(str(exc))
             self.incomplete = True
@@ -189,17 +204,28 @@ class _SessionImport:
             return None
 
     def _unstored(
-        self, sub: str, label: str, items: list[dict[str, Any]], stored: set[str]
+        self,
+        sub: str,
+        label: str,
+        items: list[dict[str, Any]],
+        stored: set[str],
+        line: Callable[[dict[str, Any]], str],
     ) -> Iterator[tuple[dict[str, Any], str, str]]:
-        """Each item whose derived id is not ``stored`` yet, with that id and its content
-        (an item whose content cannot be read is reported and skipped)."""
+        """Each item (in order) whose derived id is not ``stored`` yet, with that id and its
+        content. An item whose content cannot be read is reported, and it and the later
+        items of its ``line`` (the chunks, one artifact's versions) wait for a later run."""
+        waiting: set[str] = set()
         for item in items:
             item_id = derived_id(str(item.get("id")), self.sid, label)
             if item_id in stored:
                 continue
+            if line(item) in waiting:
+                continue
             content = self._content(sub, item)
-            if content is not None:
-                yield item, item_id, content
+            if content is None:
+                waiting.add(line(item))
+                continue
+            yield item, item_id, content
 
     def count(self) -> None:
         found = self.report.found
@@ -249,7 +275,8 @@ class _SessionImport:
                 break
             after = page[-1].seq
         chunks = sorted(self.chunks, key=lambda c: c.get("seq", 0))
-        for chunk, cid, content in self._unstored("chunks", "chunk", chunks, stored):
+        by_seq = self._unstored("chunks", "chunk", chunks, stored, lambda _: "")
+        for chunk, cid, content in by_seq:
             tx.sessions.add_chunk(
                 self.sid,
                 content,
@@ -296,7 +323,10 @@ class _SessionImport:
                 continue
             stored.update(str(a.id) for a in versions)
         infos = sorted(self.artifacts, key=lambda a: (str(a.get("name")), a.get("version", 0)))
-        for info, aid, content in self._unstored("artifacts", "artifact", infos, stored):
+        by_version = self._unstored(
+            "artifacts", "artifact", infos, stored, lambda a: str(a.get("name"))
+        )
+        for info, aid, content in by_version:
             tx.sessions.save_artifact(
                 self.sid,
                 str(info.get("name")),
@@ -315,16 +345,21 @@ class _SessionImport:
             key = _import_key(self.sid, task.get("id"))
             if key in known:
                 continue
-            new = NewTask(
-                input=dict(task.get("input_data") or {}),
-                task_type=str(task.get("task_type") or ""),
-                priority=int(task.get("priority") or 0),
-                agent_name=task.get("agent_name"),
-                max_attempts=1,
-                session_id=self.sid,
-                dedup_key=key,
-            )
-            if task.get("status") in FINISHED:
+            try:
+                new = NewTask(
+                    input=dict(task.get("input_data") or {}),
+                    task_type=str(task.get("task_type") or ""),
+                    priority=int(task.get("priority") or 0),
+                    agent_name=task.get("agent_name"),
+                    max_attempts=1,
+                    session_id=self.sid,
+                    dedup_key=key,
+                )
+            except (TypeError, ValueError) as exc:  # input_data a list, priority "high"...
+                self.report.errors.append(f"{self.folder / 'tasks.json'}: task {key}: {exc}")
+                self.incomplete = True
+                continue
+            if task.get("status") in FINISHED or task.get("status") == CANCELLED:
                 done.append((new, task))
             else:  # pending, or claimed by a process of the JSON era: to be claimed again
                 live.append(new)
@@ -342,6 +377,9 @@ class _SessionImport:
         history = self.layout.history_queue
         ids = tx.tasks.enqueue_many(history, [t for t, _ in done])
         by_id = {i: task for i, (_, task) in zip(ids, done, strict=True)}
+        for task_id, source in by_id.items():
+            if source.get("status") == CANCELLED:
+                tx.tasks.cancel(task_id)  # before the claims below: never claimed
         claimed: list[Task] = []
         for agent in {t.agent_name for t, _ in done}:
             while batch := tx.tasks.claim(history, limit=1000, worker=IMPORTER, agent=agent):
