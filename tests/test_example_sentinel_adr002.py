@@ -176,3 +176,18 @@ def test_another_tenants_bottleneck_is_not_found(
             call()
     assert other.list_bottlenecks() == []
     assert repo.get_bottleneck(mine.id).status == "pending"
+
+
+def test_a_bottleneck_listing_takes_a_limit_of_one_or_more(repo: SentinelRepository) -> None:
+    repo.register_agent("gh", "github")
+    for impact in (3, 9, 6):
+        repo.report_bottleneck("gh", f"impact {impact}", impact, 0.5)
+    for bad in (0, -5):
+        with pytest.raises(InvalidInput) as info:
+            repo.list_bottlenecks(limit=bad)
+        assert info.value.field == "limit"
+    for listing in (repo.list_decisions, repo.list_weekly_plans):  # as these answer
+        with pytest.raises(InvalidInput):
+            listing(limit=0)
+    assert [b.impact_score for b in repo.list_bottlenecks(limit=2)] == [9, 6]
+    assert len(repo.list_bottlenecks(limit=1)) == 1 and len(repo.list_bottlenecks()) == 3

@@ -11,7 +11,9 @@ Layout under the root directory (see the README)::
 
 Every write happens under one exclusive lock (``.lock``, flock), so threads and processes
 sharing the directory never lose an update; files are replaced atomically, so reads need
-no lock. Search is a plain scan: every query word must occur (case-insensitive).
+no lock. Search is a plain scan: every query word must occur (case-insensitive). An id
+that names a file or a folder (a session's, a chunk's, an artifact's) must be
+``checked_id``'s, so nothing is ever read or written outside the store.
 """
 
 from __future__ import annotations
@@ -40,6 +42,29 @@ from examples.collab_sessions.interface import (
 )
 
 SNIPPET_CHARS = 120
+# An id that names a file or folder: letters, digits, "_", "." and "-", not led by ".".
+FILE_ID = re.compile(r"(?!\.)[\w.-]{1,200}")
+
+
+def checked_id(field: str, value: object) -> str:
+    """``value`` when it can name a file in the store (FILE_ID: no "/", no "..", no
+    leading "."); else StorageError naming ``field``."""
+    if not isinstance(value, str) or not FILE_ID.fullmatch(value):
+        raise StorageError(f"{field} {value!r} is not a valid id")
+    return value
+
+
+def content_file(folder: Path, kind: str, item_id: object) -> Path:
+    """Where a chunk's (``kind`` "chunks") or an artifact version's ("artifacts") content
+    lives in the session's ``folder``; StorageError for an id that could lead outside."""
+    return folder / kind / f"{checked_id('id', item_id)}.txt"
+
+
+def chunk_info(chunk: dict[str, Any]) -> dict[str, Any]:
+    """A stored chunk description as returned: no extracted items read as ``{}`` (as the
+    PostgreSQL backend stores them; chunks.json of older versions holds null)."""
+    items = chunk.get("extracted_items")
+    return {**chunk, "extracted_items": {} if items is None else items}
 
 
 def now() -> str:
@@ -123,9 +148,7 @@ class JsonBackend:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _dir(self, session_id: str) -> Path:
-        if not re.fullmatch(r"[\w.-]{1,200}", session_id) or session_id.startswith("."):
-            raise StorageError(f"session_id {session_id!r} is not a valid session id")
-        return self.root / "sessions" / session_id
+        return self.root / "sessions" / checked_id("session_id", session_id)
 
     def _session_ids(self) -> list[str]:
         return sorted(p.name for p in (self.root / "sessions").iterdir() if p.is_dir())
@@ -164,7 +187,7 @@ class JsonBackend:
             session = {
                 "id": sid,
                 "title": title,
-                "participants": list(dict.fromkeys(participants)),
+                "participants": sorted(set(participants)),
                 "status": "active",
                 "summary": summary,
                 "metadata": dict(metadata or {}),
@@ -191,7 +214,7 @@ class JsonBackend:
                 if k in session and session[k] != stored.get(k)
             }
             if "participants" in changes:
-                changes["participants"] = list(dict.fromkeys(changes["participants"]))
+                changes["participants"] = sorted(set(changes["participants"]))
             if next_status(stored["status"], str(session.get("status", stored["status"]))):
                 changes["status"] = session["status"]
             if changes:
@@ -218,7 +241,7 @@ class JsonBackend:
             latest[version["name"]] = version
         return {
             "session": session,
-            "recent_chunks": sorted(chunks, key=lambda c: -c["seq"])[:5],
+            "recent_chunks": [chunk_info(c) for c in sorted(chunks, key=lambda c: -c["seq"])[:5]],
             "artifacts": [latest[name] for name in sorted(latest)],
             "tasks": self.task_counts(session_id),
         }
@@ -245,25 +268,27 @@ class JsonBackend:
         author: str | None = None,
         chunk_id: str | None = None,
     ) -> dict[str, Any]:
+        """Append a chunk; the same ``chunk_id`` again returns the stored one. A chunk id
+        must be ``checked_id``'s (it names the content's file)."""
         choice("format", format, CHUNK_FORMATS)
-        cid = chunk_id or str(uuid.uuid4())
+        cid = checked_id("chunk_id", chunk_id) if chunk_id else str(uuid.uuid4())
         with self._locked():
             folder, session = self._open(session_id)
             chunks = read_json(folder / "chunks.json", [])
             for chunk in chunks:
                 if chunk["id"] == cid:
-                    return dict(chunk)
+                    return chunk_info(chunk)
             info = {
                 "id": cid,
                 "session_id": session_id,
                 "seq": max((c["seq"] for c in chunks), default=0) + 1,
                 "format": format,
                 "author": author,
-                "extracted_items": extracted_items,
+                "extracted_items": {} if extracted_items is None else extracted_items,
                 "size": len(content),
                 "created": now(),
             }
-            write_text(folder / "chunks" / f"{cid}.txt", content)
+            write_text(content_file(folder, "chunks", cid), content)
             write_json(folder / "chunks.json", [*chunks, info])
             self._touch(folder, session, chunk_count=1)
         return info
@@ -277,18 +302,20 @@ class JsonBackend:
     def get_conversation_chunk(self, chunk_id: str) -> dict[str, Any]:
         for folder, chunk in self._chunks():
             if chunk["id"] == chunk_id:
-                content = (folder / "chunks" / f"{chunk_id}.txt").read_bytes().decode("utf-8")
-                return {**chunk, "content": content}
+                content = content_file(folder, "chunks", chunk_id).read_bytes().decode("utf-8")
+                return {**chunk_info(chunk), "content": content}
         raise StorageError(f"chunk {chunk_id!r} does not exist")
 
     def search_conversations(
         self, query: str, *, session_id: str | None = None, limit: int = 10
     ) -> list[dict[str, Any]]:
+        if session_id is not None:
+            checked_id("session_id", session_id)
         hits = []
         for folder, chunk in self._chunks():
             if session_id is not None and chunk["session_id"] != session_id:
                 continue
-            text = (folder / "chunks" / f"{chunk['id']}.txt").read_text(encoding="utf-8")
+            text = content_file(folder, "chunks", chunk["id"]).read_text(encoding="utf-8")
             found = search_text(query, text)
             if found is not None:
                 hits.append(
@@ -496,7 +523,7 @@ class JsonBackend:
                 "size": len(content),
                 "created": now(),
             }
-            write_text(folder / "artifacts" / f"{info['id']}.txt", content)
+            write_text(content_file(folder, "artifacts", info["id"]), content)
             write_json(folder / "artifacts.json", [*versions, info])
             self._touch(folder, session, artifact_count=0 if same else 1)
         return info
@@ -513,7 +540,7 @@ class JsonBackend:
         if not versions:
             return None
         info = max(versions, key=lambda a: a["version"])
-        content = (folder / "artifacts" / f"{info['id']}.txt").read_bytes().decode("utf-8")
+        content = content_file(folder, "artifacts", info["id"]).read_bytes().decode("utf-8")
         return {**info, "content": content}
 
     def search_artifacts(
@@ -527,7 +554,7 @@ class JsonBackend:
                 if info["version"] > latest.get(info["name"], {"version": 0})["version"]:
                     latest[info["name"]] = info
             for info in latest.values():
-                text = (folder / "artifacts" / f"{info['id']}.txt").read_text(encoding="utf-8")
+                text = content_file(folder, "artifacts", info["id"]).read_text(encoding="utf-8")
                 found = search_text(query, f"{info['name']}\n{text}")
                 if found is not None:
                     keys = ("id", "session_id", "name", "version", "type")
@@ -540,5 +567,10 @@ class JsonBackend:
     # --- agents ------------------------------------------------------------------------
 
     def list_agents(self, status: str | None = None) -> list[dict[str, Any]]:
+        """The registry by name; capabilities sorted (as the PostgreSQL registry keeps them)."""
         agents = read_json(self.root / "agents.json", {})
-        return [a for _, a in sorted(agents.items()) if status is None or a["status"] == status]
+        return [
+            {**a, "capabilities": sorted(a["capabilities"])}
+            for _, a in sorted(agents.items())
+            if status is None or a["status"] == status
+        ]

@@ -51,11 +51,17 @@ def import_sessions(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command: 0 when everything was imported, 1 when something was skipped (each
+    named on its own line), 2 when ``directory`` is not a directory (before any
+    connection)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("directory", type=Path, help="the JSON store's directory")
     parser.add_argument("--tenant", default=TENANT)
     args = parser.parse_args(argv)
     console = Console()
+    if not args.directory.is_dir():  # as `agentledger import sessions`: one line, exit 2
+        print(f"{args.directory} is not a directory", file=sys.stderr)
+        return 2
     with Ledger.from_env() as ledger:
         report = import_sessions(ledger, args.directory, tenant=args.tenant, progress=True)
     table = Table("kind", "in JSON", "imported now")

@@ -5,21 +5,32 @@ of the memory's type attached to their session (``session_id``), keyed
 ``(source="collab:<session id>", key)`` and carrying the session id in ``attrs`` too;
 tasks are one task queue (``collab``) with the task's ``session_id`` column set; agents
 are the agent registry. See the README for the table.
+
+Ids are the importer's (``agentledger.session_import.derived_id``): a session id, or a
+chunk id given to ``add_conversation_chunk``, that is not a UUID stands for the uuid5 the
+importer gives it, so the ids of a JSON store keep naming its sessions once imported. An
+id the JSON backend would refuse (``json_backend.checked_id``) is refused here too, with
+StorageError; an id that names nothing answers as on JSON (None, False, empty). Every
+write through this backend, a memory stored again or a task claimed or settled included,
+moves the session's ``last_activity`` in the database, so listings are ordered, and cut
+at their limit, by the database alone.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
 from agentledger import (
     ArtifactInfo,
     ChunkInfo,
+    Conflict,
     Entity,
     Filter,
+    InvalidInput,
     Ledger,
     LedgerError,
     NotFound,
@@ -27,7 +38,8 @@ from agentledger import (
     Settings,
     Task,
 )
-from agentledger.session_import import memory_text
+from agentledger.ledger import Transaction
+from agentledger.session_import import derived_id, memory_text
 from examples.collab_sessions.interface import (
     ARTIFACT_TYPES,
     CHUNK_FORMATS,
@@ -39,6 +51,7 @@ from examples.collab_sessions.interface import (
     choice,
     next_status,
 )
+from examples.collab_sessions.json_backend import checked_id
 
 TENANT = "collab"
 QUEUE = "collab"
@@ -150,6 +163,24 @@ def memory_filter(
     return Filter(kind=memory_type, tags=list(tags) if tags else None, session=session_id)
 
 
+def sid(value: str, *scope: str, field: str = "session_id") -> str:
+    """The database id of a session id (or, with a ``scope``, of a chunk id): a UUID as
+    is, any other id the JSON backend takes as the importer's uuid5 of it (``derived_id``
+    with the importer's scope, ``"session"`` for a session); StorageError naming ``field``
+    for an id the JSON backend refuses."""
+    return derived_id(checked_id(field, value), *(scope or ("session",)))
+
+
+def touch(tx: Transaction, session_id: str | None) -> None:
+    """Note activity in the session ``session_id`` (no session, or one deleted since:
+    nothing)."""
+    if session_id is not None:
+        # Neither aborts the transaction: NotFound is a row not returned, InvalidInput a
+        # refusal before any SQL runs.
+        with suppress(NotFound, InvalidInput):
+            tx.sessions.update(session_id)
+
+
 @contextmanager
 def storage_errors() -> Iterator[None]:
     """agentledger's refusals as the interface's StorageError (the message kept)."""
@@ -204,21 +235,9 @@ class PostgresBackend:
     # --- sessions ----------------------------------------------------------------------
 
     def _session(self, session_id: str) -> Session:
+        """The session ``session_id`` names; StorageError when none (or a refused id)."""
         with storage_errors():
-            return self.scope.sessions.get(session_id)
-
-    def _with_counts(self, sessions: list[Session]) -> list[dict[str, Any]]:
-        """Sessions with last_activity covering changes to their memories: the database
-        keeps every counter, and the activity of new chunks, artifacts, tasks and memories,
-        itself; a memory stored again (an update) is the latest memory's change."""
-        rows = []
-        for s in sessions:
-            row = session_dict(s)
-            latest = self.scope.memory.list(memory_filter(row["id"]), limit=1)
-            moments = [s.last_activity, *(e.updated_at for e in latest)]
-            row.update(last_activity=iso(max(moments)))
-            rows.append(row)
-        return rows
+            return self.scope.sessions.get(sid(session_id))
 
     def create_session(
         self,
@@ -229,26 +248,35 @@ class PostgresBackend:
         summary: str = "",
         metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """A new active session; an id already taken returns the stored session, as on
+        JSON (whatever its title)."""
+        key = sid(session_id) if session_id else str(uuid.uuid4())
         with storage_errors():
-            made = self.scope.sessions.create(
-                title,
-                participants=list(participants),
-                summary=summary,
-                metadata=dict(metadata or {}),
-                id=session_id or uuid.uuid4(),
-            )
-        return self._with_counts([made])[0]
+            try:
+                made = self.scope.sessions.create(
+                    title,
+                    participants=list(participants),
+                    summary=summary,
+                    metadata=dict(metadata or {}),
+                    id=key,
+                )
+            except Conflict:  # taken, under another title
+                made = self.scope.sessions.get(key)
+        return session_dict(made)
 
     def load_session(self, session_id: str) -> dict[str, Any] | None:
-        try:
-            found = self.scope.sessions.get(session_id)
-        except NotFound:
-            return None
-        return self._with_counts([found])[0]
+        """The session, or None when the id names none (StorageError for a refused id)."""
+        key = sid(session_id)
+        with storage_errors():
+            try:
+                found = self.scope.sessions.get(key)
+            except NotFound:
+                return None
+        return session_dict(found)
 
     def save_session(self, session: Mapping[str, Any]) -> dict[str, Any]:
-        sid = str(session["id"])
-        stored = session_dict(self._session(sid))
+        key = sid(str(session["id"]))
+        stored = session_dict(self._session(key))
         changes = {
             k: session[k]
             for k in ("title", "participants", "summary", "metadata")
@@ -256,35 +284,38 @@ class PostgresBackend:
         }
         action = next_status(stored["status"], str(session.get("status", stored["status"])))
         with storage_errors(), self.scope.transaction() as tx:
-            moved = tx.sessions.update(sid, **changes) if changes else tx.sessions.get(sid)
+            moved = tx.sessions.update(key, **changes) if changes else tx.sessions.get(key)
             if action is not None:
-                moved = tx.sessions.transition(sid, action)
-        return self._with_counts([moved])[0]
+                moved = tx.sessions.transition(key, action)
+        return session_dict(moved)
 
     def list_sessions(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Newest activity first, the first ``limit``: one query, the database's order (its
+        last_activity covers every write of this backend, see the module docstring)."""
         with storage_errors():
             found = self.scope.sessions.list(status=status, limit=limit)
-        rows = self._with_counts(found)
-        rows.sort(key=lambda s: (s["last_activity"], s["id"]), reverse=True)
-        return rows
+        return [session_dict(s) for s in found]
 
     def list_active_sessions(self, limit: int = 100) -> list[dict[str, Any]]:
         return self.list_sessions("active", limit)
 
     def get_session_summary(self, session_id: str) -> dict[str, Any]:
+        key = sid(session_id)
         with storage_errors():
-            summary = self.scope.sessions.get_summary(session_id)
+            summary = self.scope.sessions.get_summary(key, memories=0)
         return {
-            "session": self._with_counts([summary.session])[0],
+            "session": session_dict(summary.session),
             "recent_chunks": [chunk_dict(c) for c in summary.recent_chunks],
             "artifacts": [artifact_dict(a) for a in summary.artifacts],
-            "tasks": self.task_counts(session_id),
+            "tasks": self.task_counts(key),
         }
 
     def delete_session(self, session_id: str) -> bool:
-        """The session with its chunks, artifacts, memories and tasks (archived ones too)."""
+        """The session with its chunks, artifacts, memories and tasks (archived ones too);
+        False when the id names none."""
+        key = sid(session_id)
         with storage_errors():
-            return self.scope.sessions.delete(session_id, tasks=True, memories=True)
+            return self.scope.sessions.delete(key, tasks=True, memories=True)
 
     # --- conversation chunks -----------------------------------------------------------
 
@@ -298,19 +329,21 @@ class PostgresBackend:
         author: str | None = None,
         chunk_id: str | None = None,
     ) -> dict[str, Any]:
+        """A ``chunk_id`` that is not a UUID stands for the uuid5 of it in its session, as
+        the importer makes it: the chunk's ``id`` is that UUID."""
         choice("format", format, CHUNK_FORMATS)
+        key = sid(session_id)
+        cid = sid(chunk_id, key, "chunk", field="chunk_id") if chunk_id else uuid.uuid4()
         with storage_errors():
             info = self.scope.sessions.add_chunk(
-                session_id,
-                content,
-                format=format,
-                author=author,
-                extracted=extracted_items,
-                id=chunk_id or uuid.uuid4(),
+                key, content, format=format, author=author, extracted=extracted_items, id=cid
             )
         return chunk_dict(info)
 
     def get_conversation_chunk(self, chunk_id: str) -> dict[str, Any]:
+        """The chunk with this UUID; StorageError when there is none (a chunk id that is not
+        a UUID names none here: chunks are found by the id ``add_conversation_chunk``
+        returned)."""
         with storage_errors():
             chunk = self.scope.sessions.get_chunk(chunk_id)
         return {**chunk_dict(chunk), "content": chunk.content}
@@ -318,8 +351,9 @@ class PostgresBackend:
     def search_conversations(
         self, query: str, *, session_id: str | None = None, limit: int = 10
     ) -> list[dict[str, Any]]:
+        key = None if session_id is None else sid(session_id)
         with storage_errors():
-            hits = self.scope.sessions.search(query, session_id=session_id, limit=limit)
+            hits = self.scope.sessions.search(query, session_id=key, limit=limit)
         return [
             {
                 "chunk_id": str(h.chunk_id),
@@ -342,24 +376,33 @@ class PostgresBackend:
         content: Any,
         tags: Sequence[str] = (),
     ) -> dict[str, Any]:
+        """Store or update the memory, and note it in the session's last_activity (the
+        database notes only a new memory itself)."""
         choice("memory_type", memory_type, MEMORY_TYPES)
-        sid = str(self._session(session_id).id)
-        with storage_errors():
-            entity = self.scope.memory.upsert(
+        owner = str(self._session(session_id).id)
+        with storage_errors(), self.scope.transaction() as tx:
+            entity = tx.memory.upsert(
                 memory_type,
                 key,
                 key=key,
-                source=memory_source(sid),
+                source=memory_source(owner),
                 summary=memory_text(content),
-                attrs={"session_id": sid, "content": content},
+                attrs={"session_id": owner, "content": content},
                 tags=list(tags),
-                session_id=sid,
+                session_id=owner,
             )
+            touch(tx, owner)
         return memory_dict(entity)
 
     def get_memory(self, session_id: str, key: str) -> dict[str, Any] | None:
+        """The memory, or None when there is none (a key the database could not hold, such
+        as an empty one, names none)."""
+        source = memory_source(sid(session_id))
         with storage_errors():
-            found = self.scope.memory.get_by_key(key, source=memory_source(session_id))
+            try:
+                found = self.scope.memory.get_by_key(key, source=source)
+            except InvalidInput:
+                return None
         return None if found is None else memory_dict(found)
 
     def query_memories(
@@ -371,7 +414,7 @@ class PostgresBackend:
         text: str | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        where = memory_filter(session_id, memory_type, tags)
+        where = memory_filter(sid(session_id), memory_type, tags)
         with storage_errors():
             if text is None:
                 return [memory_dict(e) for e in self.scope.memory.list(where, limit=limit)]
@@ -382,6 +425,7 @@ class PostgresBackend:
 
     def _tasks(self, session_id: str) -> Iterator[Task]:
         """The session's tasks, both queues, in id order (the library lists by session)."""
+        session_id = sid(session_id)
         after = 0
         while True:
             with storage_errors():
@@ -401,7 +445,7 @@ class PostgresBackend:
         priority: int = 0,
     ) -> dict[str, Any]:
         choice("task_type", task_type, TASK_TYPES)
-        sid = str(self._session(session_id).id)
+        owner = str(self._session(session_id).id)
         with storage_errors():
             task = self.scope.tasks.enqueue(
                 QUEUE,
@@ -409,16 +453,19 @@ class PostgresBackend:
                 task_type=task_type,
                 priority=priority,
                 agent_name=agent_name,
-                session_id=sid,
+                session_id=owner,
                 max_attempts=1,
             )
         return task_dict(task)
 
     def claim_task(self, agent_name: str, control_agent: str) -> dict[str, Any] | None:
-        with storage_errors():
-            claimed = self.scope.tasks.claim(
+        """Claim the next task; the claim is activity in its session (as on JSON)."""
+        with storage_errors(), self.scope.transaction() as tx:
+            claimed = tx.tasks.claim(
                 QUEUE, limit=1, lease=LEASE_SECONDS, worker=control_agent, agent=agent_name
             )
+            for task in claimed:
+                touch(tx, task.session_id)
         return task_dict(claimed[0]) if claimed else None
 
     def _task(self, task_id: str) -> Task:
@@ -432,14 +479,20 @@ class PostgresBackend:
     def complete_task(
         self, task_id: str, output_data: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
+        """Settle a claimed task as completed; activity in its session (as on JSON)."""
         task = self._task(task_id)
-        with storage_errors():
-            return task_dict(self.scope.tasks.complete(task, dict(output_data or {})))
+        with storage_errors(), self.scope.transaction() as tx:
+            done = tx.tasks.complete(task, dict(output_data or {}))
+            touch(tx, done.session_id)
+        return task_dict(done)
 
     def fail_task(self, task_id: str, error: str) -> dict[str, Any]:
+        """Settle a claimed task as failed; activity in its session (as on JSON)."""
         task = self._task(task_id)
-        with storage_errors():
-            return task_dict(self.scope.tasks.fail(task, error, retry=False))
+        with storage_errors(), self.scope.transaction() as tx:
+            failed = tx.tasks.fail(task, error, retry=False)
+            touch(tx, failed.session_id)
+        return task_dict(failed)
 
     def get_task(self, task_id: str) -> dict[str, Any]:
         return task_dict(self._task(task_id))
@@ -476,9 +529,10 @@ class PostgresBackend:
         metadata: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         choice("artifact_type", artifact_type, ARTIFACT_TYPES)
+        key = sid(session_id)
         with storage_errors():
             info = self.scope.sessions.save_artifact(
-                session_id,
+                key,
                 name,
                 content,
                 artifact_type=artifact_type,
@@ -490,17 +544,23 @@ class PostgresBackend:
     def get_artifact(
         self, session_id: str, name: str, *, version: int | None = None
     ) -> dict[str, Any] | None:
-        try:
-            found = self.scope.sessions.get_artifact(session_id, name, version=version)
-        except NotFound:
-            return None
+        """The version asked for (default the latest) with its content, or None when the
+        session, the name or the version names none (one the database could not hold, such
+        as an empty name or version 0, included)."""
+        key = sid(session_id)
+        with storage_errors():
+            try:
+                found = self.scope.sessions.get_artifact(key, name, version=version)
+            except (NotFound, InvalidInput):
+                return None
         return {**artifact_dict(found), "content": found.content}
 
     def search_artifacts(
         self, query: str, *, session_id: str | None = None, limit: int = 10
     ) -> list[dict[str, Any]]:
+        key = None if session_id is None else sid(session_id)
         with storage_errors():
-            hits = self.scope.sessions.search_artifacts(query, session_id=session_id, limit=limit)
+            hits = self.scope.sessions.search_artifacts(query, session_id=key, limit=limit)
         return [
             {
                 "id": str(h.artifact_id),

@@ -205,7 +205,10 @@ class SentinelRepository:
     ) -> list[Bottleneck]:
         """Bottlenecks by impact, highest first, filtered by status, reporting agent and the
         period they were identified in (``identified_from`` inclusive, ``identified_to``
-        exclusive)."""
+        exclusive); the first ``limit`` (None: all; below 1 is InvalidInput naming
+        ``limit``, as for decisions and plans)."""
+        if limit is not None and v.integer("limit", limit) < 1:
+            raise InvalidInput(f"limit is {limit}; it must be at least 1", field="limit")
         found: list[Bottleneck] = []
         with self.scope.transaction() as tx:
             for case in _walk(
