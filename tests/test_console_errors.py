@@ -59,6 +59,18 @@ def test_a_refusal_of_the_library_is_a_page(
     assert "archived" in html
 
 
+def test_a_form_over_the_body_limit_is_a_page_and_the_api_a_problem(
+    signed_in: tuple[httpx.Client, str, str], base: str
+) -> None:
+    browser, csrf, _ = signed_in
+    huge = {"text": "x" * 2_100_000, "csrf_token": csrf}  # past max_body_bytes' 2,000,000
+    html = _page(browser.post(f"/console/cases/{uuid.uuid4()}/comments", data=huge), 413)
+    assert "2,000,000 bytes" in html
+    api = httpx.post(f"{base}/v1/events", content=b"x" * 2_100_000, timeout=30)
+    assert api.status_code == 413
+    assert api.headers["content-type"] == "application/problem+json"
+
+
 def test_the_api_keeps_answering_problem_json(base: str, tenants: Any) -> None:
     answer = httpx.get(f"{base}/v1/memory/entities/not-a-uuid")
     assert answer.status_code in (401, 422)

@@ -83,9 +83,10 @@ class RequestContext:
         headers = dict(scope.get("headers") or [])
         request_id = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        console = scope["path"] == "/console" or scope["path"].startswith("/console/")
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            await _too_large(send, request_id, self.max_body)
+            await _too_large(send, request_id, self.max_body, console=console)
             return
         received = 0
         too_large = answered = False
@@ -102,7 +103,6 @@ class RequestContext:
 
         status = 500
         started = time.perf_counter()
-        console = scope["path"] == "/console" or scope["path"].startswith("/console/")
         secured = EVERY_ANSWER + CONSOLE_ANSWER if console else EVERY_ANSWER
 
         async def send_with_id(message: Message) -> None:
@@ -113,7 +113,7 @@ class RequestContext:
                 if not answered:
                     answered = True
                     status = 413
-                    await _too_large(send, request_id, self.max_body)
+                    await _too_large(send, request_id, self.max_body, console=console)
                 return
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -127,7 +127,7 @@ class RequestContext:
             await self.app(scope, limited_receive, send_with_id)
         except BodyTooLarge:
             if not answered:
-                await _too_large(send, request_id, self.max_body)
+                await _too_large(send, request_id, self.max_body, console=console)
             status = 413
         finally:
             route = scope.get("route")
@@ -149,7 +149,29 @@ class BodyTooLarge(Exception):
     pass
 
 
-async def _too_large(send: Send, request_id: str, limit: int) -> None:
+async def _too_large(send: Send, request_id: str, limit: int, *, console: bool) -> None:
+    """413: to the console a page its forms show, to the API a problem."""
+    if console:
+        body = (
+            '<!doctype html><title>Too large</title><div class="card empty-state" '
+            f'data-status="413"><strong>Too large</strong>The form sent more than the '
+            f"{limit:,} bytes the server takes.</div>"
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-request-id", request_id.encode()),
+                    *EVERY_ANSWER,
+                    *CONSOLE_ANSWER,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        return
     await send_problem(
         send,
         413,
