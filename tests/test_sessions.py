@@ -113,6 +113,7 @@ def test_list_filters_and_pages(ledger: Ledger, tenant_id: str) -> None:
     first = sessions.list(limit=2)
     rest = sessions.list(before=(first[-1].last_activity, first[-1].id), limit=10)
     assert [s.id for s in first + rest] == [s.id for s in listed]
+    assert sessions.list(before=first[-1], limit=10) == rest  # the record is its position
     later = sessions.list(active_since=made[0].last_activity)
     assert made[0].id in {s.id for s in later}
     future = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from typing import Any
 
@@ -43,6 +45,11 @@ def test_session_lifecycle_and_listing(writer: httpx.Client, reader: httpx.Clien
     assert len(ids) == 3 == len(set(ids))
     bad = reader.get("/v1/sessions", params={"cursor": "garbage"})
     assert bad.status_code == 422 and bad.json()["field"] == "cursor"
+    # A time no UTC clock shows is no position this API issued either.
+    raw = json.dumps({"at": "9999-12-31T23:59:59-14:00", "id": sid}).encode()
+    forged = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    far = reader.get("/v1/sessions", params={"cursor": forged})
+    assert far.status_code == 422 and far.json()["field"] == "cursor"
     assert reader.get("/v1/sessions", params={"status": "sleeping"}).status_code == 422
     paused_only = reader.get("/v1/sessions", params={"status": "paused"}).json()["items"]
     assert sid in {s["id"] for s in paused_only}

@@ -12,10 +12,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-from agentledger import validation as v
+from agentledger import keyset, validation as v
 from agentledger.db.statements import Gen, Queries, Stmt, operation
 from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.events.ops import append_statement
+from agentledger.keyset import ListPosition
 from agentledger.memory import languages
 from agentledger.memory.records import Entity
 from agentledger.records import from_row
@@ -142,18 +143,17 @@ def list_(
     participant: str | None = None,
     active_since: dt.datetime | None = None,
     active_until: dt.datetime | None = None,
-    before: tuple[dt.datetime, UUID | str] | None = None,
+    before: Session | ListPosition | tuple[dt.datetime, UUID | str] | None = None,
     limit: int = 100,
 ) -> Gen[list[Session]]:
-    """Sessions by latest activity, newest first. ``before`` is the (last_activity, id) of
-    the last session of the previous page."""
-    before_at: dt.datetime | None = None
-    before_id: UUID | None = None
-    if before is not None:
-        if not isinstance(before, tuple) or len(before) != 2:
+    """Sessions by latest activity, newest first. ``before`` is the last session of the
+    previous page, its ListPosition, or its (last_activity, id) pair."""
+    if isinstance(before, tuple):
+        if len(before) != 2:
             raise InvalidInput("before must be a (last_activity, id) pair", field="before")
-        before_at = v.aware_datetime("before", before[0])
-        before_id = v.uuid("before", before[1])
+        before = ListPosition(at=before[0], id=v.uuid("before", before[1]))
+    key = yield from keyset.position(before, field="before", record=Session, at="last_activity")
+    before_at, before_id = key or (None, None)
     rows = yield Q.list_sessions.all(
         status=None if status is None else v.choice("status", status, SESSION_LIFECYCLE.states),
         participant=v.optional_text("participant", participant, max_len=200),

@@ -106,12 +106,10 @@ async def list_sessions(
         participant=participant,
         active_since=active_since,
         active_until=active_until,
-        before=_before(cursor),
+        before=pagination.position(cursor),
         limit=limit,
     )
-    return pagination.page(
-        items, limit, lambda last: {"at": last.last_activity.isoformat(), "id": str(last.id)}
-    )
+    return pagination.positioned(items, limit, "last_activity")
 
 
 @router.get(
@@ -288,10 +286,3 @@ def text_stream(read: Callable[[int], Awaitable[list[str]]], count: int) -> Stre
             start += len(parts)
 
     return StreamingResponse(body(), media_type="text/plain; charset=utf-8")
-
-
-def _before(cursor: str | None) -> tuple[dt.datetime, UUID] | None:
-    """The (last_activity, id) a sessions cursor carries; None for the first page."""
-    at = pagination.cursor_time(cursor, "at")
-    sid = pagination.cursor_uuid(cursor, "id")
-    return None if at is None or sid is None else (at, sid)
