@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from agentledger import Filter, Ledger, Settings
+from agentledger import Filter, Ledger, NewEntity, Settings
 from agentledger.db import migrate
 from agentledger.db.embedded import EmbeddedServer
 from agentledger.db.spool import Spool
@@ -125,6 +125,44 @@ def test_alerts_deals_and_structured_context(store: SentinelStoreBack) -> None:
     assert store.get_structured_context()["contact_profile"] is None
     store.resolve_alert(urgent)
     assert [a["id"] for a in store.get_pending_alerts()] == [info]
+
+
+def test_active_deals_are_all_found_among_more_than_a_page_of_deals(
+    store: SentinelStoreBack,
+) -> None:
+    """A listing page holds 1000 deals: an active deal older than 1000 closed ones is
+    still returned, by get_active_deals and by the structured context."""
+    active = store.upsert_deal("Big Active Deal", {"status": "active"})
+    unset = store.upsert_deal("Deal Without Status", {"value_eur": 1})
+    store.scope.memory.upsert_many(
+        [
+            NewEntity(kind="deal", name=f"closed {i}", attrs={"status": "closed"})
+            for i in range(1000)
+        ]
+    )
+    assert sorted(d["id"] for d in store.get_active_deals()) == sorted([active, unset])
+    context = store.get_structured_context()
+    assert sorted(d["id"] for d in context["active_deals"]) == sorted([active, unset])
+
+
+def test_an_urgent_alert_comes_first_behind_more_than_a_page_of_info_alerts(
+    store: SentinelStoreBack,
+) -> None:
+    """A listing page holds 1000 alerts: the oldest alert, the only urgent one, still
+    comes first, and every unresolved alert is returned."""
+    urgent = store.create_alert(1, "URGENT: contract expires today")
+    acknowledged = store.create_alert(2, "Important, seen")
+    store.acknowledge_alert(acknowledged)
+    with store.scope.transaction() as tx:
+        for i in range(1000):
+            tx.alerts.create(3, f"info {i}")
+    pending = store.get_pending_alerts()
+    assert len(pending) == 1002
+    assert [a["id"] for a in pending[:2]] == [urgent, acknowledged]
+    assert {a["tier"] for a in pending[2:]} == {3}
+    context = store.get_structured_context()
+    assert [a["id"] for a in context["pending_alerts"]] == [a["id"] for a in pending]
+    assert [a["id"] for a in store.get_pending_alerts(tier=1)] == [urgent]
 
 
 def _trigger(i: int) -> TriggerEvent:

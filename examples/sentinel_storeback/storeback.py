@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from agentledger import (
+    Alert,
     Embedder,
     Entity,
     Filter,
@@ -30,6 +31,7 @@ from agentledger import (
     Spooled,
     Unavailable,
 )
+from agentledger.ledger import Transaction
 from agentledger.memory import minilm
 
 log = logging.getLogger("sentinel.storeback")
@@ -227,13 +229,11 @@ class SentinelStoreBack:
         return str(aid)
 
     def get_pending_alerts(self, tier: int | None = None) -> list[dict[str, Any]]:
-        """Unresolved alerts (pending, then acknowledged), most urgent first."""
+        """Every unresolved alert (pending or acknowledged; of ``tier`` only, when given),
+        most urgent tier first, oldest first within a tier. All of them are read, page by
+        page, before sorting: none is left out however many there are."""
         with self.scope.transaction() as tx:
-            alerts = [
-                *tx.alerts.list(status="pending", tier=tier, limit=1000),
-                *tx.alerts.list(status="acknowledged", tier=tier, limit=1000),
-            ]
-        alerts.sort(key=lambda a: (a.tier, a.created_at))
+            alerts = unresolved_alerts(tx, tier)
         return [record_dict(a) for a in alerts]
 
     def acknowledge_alert(self, alert_id: str) -> None:
@@ -248,14 +248,17 @@ class SentinelStoreBack:
         return self._upsert(DEAL, name, updates)
 
     def get_active_deals(self) -> list[dict[str, Any]]:
-        """Deals with status 'active' (a deal given no status counts as active, like the
-        seed's column default)."""
-        return [d for d in self._deals() if d.get("status", "active") == "active"]
+        """Every deal with status 'active' (a deal given no status counts as active, like
+        the seed's column default), newest change first. All deals are read, page by page,
+        however many there are."""
+        with self.scope.transaction() as tx:
+            return active_deals(tx)
 
     # --- Retrieval (the seed's Task 4) -------------------------------------------------
     def get_structured_context(self, contact_name: str | None = None) -> dict[str, Any]:
-        """Contact profile, active deals, unresolved alerts and recent decisions, read in
-        one transaction (one connection, one snapshot)."""
+        """Contact profile, every active deal (as ``get_active_deals``), every unresolved
+        alert (as ``get_pending_alerts``) and the ten most recent decisions, read in one
+        transaction (one connection)."""
         with self.scope.transaction() as tx:
             hits = (
                 tx.memory.find_by_name(
@@ -264,21 +267,15 @@ class SentinelStoreBack:
                 if contact_name
                 else []
             )
-            deals = tx.memory.list(Filter(kind=DEAL), limit=1000)
-            alerts = [
-                *tx.alerts.list(status="pending", limit=100),
-                *tx.alerts.list(status="acknowledged", limit=100),
-            ]
+            deals = active_deals(tx)
+            alerts = unresolved_alerts(tx)
             decisions = tx.decisions.list(limit=10)
-        alerts.sort(key=lambda a: (a.tier, a.created_at))
         profile = None
         if hits:
             profile = {**entity_dict(hits[0].entity), "similarity": hits[0].score}
         return {
             "contact_profile": profile,
-            "active_deals": [
-                d for d in map(entity_dict, deals) if d.get("status", "active") == "active"
-            ],
+            "active_deals": deals,
             "pending_alerts": [record_dict(a) for a in alerts],
             "recent_decisions": [record_dict(d) for d in decisions],
         }
@@ -351,9 +348,6 @@ class SentinelStoreBack:
         assert entity is not None  # reraise: a spooled upsert raised
         return str(entity.id)
 
-    def _deals(self) -> list[dict[str, Any]]:
-        return [entity_dict(e) for e in self.scope.memory.list(Filter(kind=DEAL), limit=1000)]
-
     def _write(self, what: str, call: Callable[[], T], *, reraise: bool = False) -> T | None:
         try:
             result = call()
@@ -374,6 +368,39 @@ class SentinelStoreBack:
                 self.ledger.tenants.create(self.tenant, "Sentinel (Baker)")
         except Unavailable:
             log.warning("PostgreSQL is down: assuming tenant %s exists", self.tenant)
+
+
+PAGE = 1000  # the largest page the library's listings return
+
+
+def active_deals(tx: Transaction) -> list[dict[str, Any]]:
+    """Every deal whose status is 'active' or not given, newest change first: every page
+    of the tenant's deals is read (a deal's status is one of its attrs, and a deal with
+    none counts as active, so the status cannot be the listing's only filter)."""
+    deals: list[dict[str, Any]] = []
+    last: Entity | None = None
+    while True:
+        page = tx.memory.list(Filter(kind=DEAL), after=last, limit=PAGE)
+        deals += [d for d in map(entity_dict, page) if d.get("status", "active") == "active"]
+        if len(page) < PAGE:
+            return deals
+        last = page[-1]
+
+
+def unresolved_alerts(tx: Transaction, tier: int | None = None) -> list[Alert]:
+    """Every pending or acknowledged alert (of ``tier`` only, when given), most urgent tier
+    first, oldest first within a tier. Pending ones are read first, every page, then
+    acknowledged ones: an alert acknowledged meanwhile is found once (by its id)."""
+    found: dict[uuid.UUID, Alert] = {}
+    for status in ("pending", "acknowledged"):
+        last: Alert | None = None
+        while True:
+            page = tx.alerts.list(status=status, tier=tier, before=last, limit=PAGE)
+            found.update((a.id, a) for a in page)
+            if len(page) < PAGE:
+                break
+            last = page[-1]
+    return sorted(found.values(), key=lambda a: (a.tier, a.created_at, a.id))
 
 
 def confidence_score(confidence: str | float) -> tuple[float, str]:
