@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from agentledger import ConfigError, NotFound, Settings
+from agentledger import ConfigError, InvalidInput, NotFound, Settings
 from agentledger.db import migrate
 from agentledger.db.database_async import AsyncSession
 from agentledger.db.embedded import EmbeddedServer
@@ -263,3 +263,106 @@ async def _replay(backend: PostgresMemoryBackend) -> int:
             break
         await asyncio.sleep(0.1)
     return replayed
+
+
+# --- merges, search and input checks ---------------------------------------------------
+
+
+async def test_an_entity_stored_twice_keeps_both_ids_and_its_edges(
+    backend: PostgresMemoryBackend,
+) -> None:
+    user = f"merge-{uuid.uuid4().hex[:8]}"
+    local = LocalStore()
+    graph = ContextualMemoryGraph(user, backend=backend, local=local)
+    first = await graph.remember(seed_data.account_first())
+    second = await graph.remember(seed_data.account_second())
+    person = await graph.remember(seed_data.contact())
+    assert local.stored_id(first) == local.stored_id(second) is not None
+    assert await graph.relate(first, person, RelationshipType.RELATES_TO) is True
+    assert await graph.relate(second, person, "led_to") is True
+    stats = await backend.get_user_stats(user)
+    assert (stats["total_nodes"], stats["total_relationships"]) == (2, 2)
+    assert len(local.edges(user)) == 2 and local.counts(user) == {"stored": 2}
+    (account,) = graph.search("technology account")  # the merged node, both stores' data
+    assert account.content["entity_data"] == {"name": "Acme Corp", "revenue": 1000000}
+    with pytest.raises(NotFound):
+        await graph.relate(first, str(uuid.uuid4()), "relates_to")
+    assert len(local.edges(user)) == 2
+    local.close()
+
+
+async def test_search_gives_the_newest_matches(
+    backend: PostgresMemoryBackend,
+) -> None:
+    user = f"find-{uuid.uuid4().hex[:8]}"
+    for i in range(5):  # older nodes say "zebra" more often: full-text ranks them higher
+        text = "zebra " * (5 - i) + f"item{i}"
+        node = MemoryNode(
+            content={"text": text}, summary=f"s{i}", context_type=ContextType.CONVERSATION_FACT
+        )
+        await backend.store_node(node, user)
+    assert [n.summary for n in await backend.search_nodes(user, "zebra", limit=2)] == [
+        "s4",
+        "s3",
+    ]
+
+
+async def test_search_finds_short_substrings_and_the_entitys_id_and_system(
+    backend: PostgresMemoryBackend,
+) -> None:
+    user = f"find-{uuid.uuid4().hex[:8]}"
+    account = MemoryNode(
+        content={"entity_id": "ACC-001", "entity_system": "salesforce", "entity_name": "Acme"},
+        context_type=ContextType.DOMAIN_ENTITY,
+        summary="Acme Corp account",
+    )
+    await backend.store_node(account, user)
+    for query in ("Ac", "ACC-001", "salesforce"):
+        assert [n.summary for n in await backend.search_nodes(user, query)] == [
+            "Acme Corp account"
+        ], query
+
+
+async def test_search_skips_a_made_up_name(backend: PostgresMemoryBackend) -> None:
+    user = f"find-{uuid.uuid4().hex[:8]}"
+    # stored under the name "conversation_fact <node_id>", which the caller never gave
+    bare = MemoryNode(content={"note": "likes blue"}, context_type=ContextType.CONVERSATION_FACT)
+    await backend.store_node(bare, user)
+    for query in ("conversation", bare.node_id[:8]):
+        assert await backend.search_nodes(user, query) == [], query
+    assert len(await backend.search_nodes(user, "blue")) == 1
+
+
+async def test_search_takes_one_context_type_as_a_string(backend: PostgresMemoryBackend) -> None:
+    user = f"find-{uuid.uuid4().hex[:8]}"
+    node = MemoryNode(content={"note": "likes blue"}, context_type=ContextType.CONVERSATION_FACT)
+    await backend.store_node(node, user)
+    assert len(await backend.search_nodes(user, "blue", "conversation_fact")) == 1
+    assert await backend.search_nodes(user, "blue", "domain_entity") == []
+
+
+async def test_a_long_summary_is_stored_in_full(backend: PostgresMemoryBackend) -> None:
+    user = f"long-{uuid.uuid4().hex[:8]}"
+    summary = "User asked about quarterly revenue. " * 30  # 1080 characters
+    for content in ({"fact": "revenue"}, {"entity_id": "Y-1", "entity_system": "crm"}):
+        node = MemoryNode(content=content, summary=summary, context_type=ContextType.TOOL_OUTPUT)
+        stored = await backend.get_node(await backend.store_node(node, user), user)
+        assert stored is not None and stored.summary == summary
+
+
+async def test_bad_arguments_get_clean_errors(backend: PostgresMemoryBackend) -> None:
+    user = f"args-{uuid.uuid4().hex[:8]}"
+    for call, field in [
+        (backend.search_nodes(user, None), "query"),  # type: ignore[arg-type]
+        (backend.search_nodes(user, "x", limit=0), "limit"),
+        (backend.get_nodes_by_user(user, limit="3"), "limit"),  # type: ignore[arg-type]
+    ]:
+        with pytest.raises(InvalidInput) as caught:
+            await call
+        assert caught.value.field == field
+    node = MemoryNode(content=None, tags=None, context_type=ContextType.TOOL_OUTPUT)  # type: ignore[arg-type]
+    assert (node.content, node.tags, node.metadata) == ({}, [], {})
+    with pytest.raises(InvalidInput, match="content"):
+        MemoryNode(content="text", context_type=ContextType.TOOL_OUTPUT)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="tags"):
+        MemoryNode(content={}, tags="urgent", context_type=ContextType.TOOL_OUTPUT)  # type: ignore[arg-type]

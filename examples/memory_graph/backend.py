@@ -8,12 +8,13 @@ or delete crosses users.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Self
 
 from agentledger import (
@@ -53,6 +54,7 @@ VOCABULARY = Vocabulary(
 )
 # Every read is of the user's own nodes only (the seed: "all queries filtered by user_id").
 OWN = "own"
+OLDEST = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -199,28 +201,42 @@ class PostgresMemoryBackend:
         context_filter: Iterable[ContextType | str] | None = None,
         limit: int = 50,
     ) -> list[MemoryNode]:
-        """The user's nodes matching ``query``: a case-insensitive substring of the summary
-        or name ("cme" finds "Acme Corp"), or the words of any text in the content. Summary
-        matches come first, then the rest; newest first within each.
+        """The user's nodes matching ``query`` as the seed's ``summary ILIKE '%query%' OR
+        content::text ILIKE '%query%'``: a case-insensitive substring (any length, taken
+        literally) of the summary or of the content's JSON text, which holds the entity's
+        ``entity_id``, ``entity_system`` and ``entity_name``. A name the backend made up for
+        a node that gave none is not searched. Summary matches come first, then the rest,
+        newest first within each; the first ``limit`` of that order.
+
+        ``context_filter``: context types (a set, or one type); None for all. Reads all the
+        user's nodes of those types (1000 a statement, in one transaction), as the seed's
+        ILIKE scans the user's rows. Raises InvalidInput for a query that is not text or a
+        limit that is not a positive integer.
         """
+        needle = _query(query).lower()
+        size = positive_limit(limit)
         flt = own(user_id, context_filter)
-        text = query.strip()
+        matches: list[tuple[bool, MemoryNode]] = []
         async with self.scope.transaction() as tx:
-            found = (
-                await tx.memory.find_by_substring(text, filter=flt, limit=PAGE)
-                if len(text) >= 3
-                else []
-            )
-            found += await tx.memory.search_text(text, filter=flt, limit=limit)
-        hits = list({h.entity.id: h.entity for h in found}.values())
-        needle = text.casefold()
-        hits.sort(key=lambda e: e.created_at, reverse=True)
-        hits.sort(key=lambda e: needle not in (e.summary or "").casefold())  # stable
-        return [node_from_entity(e) for e in hits[:limit]]
+            after: Entity | None = None
+            while True:
+                page = await tx.memory.list(flt, after=after, limit=PAGE)
+                for entity in page:
+                    node = node_from_entity(entity)
+                    in_summary = needle in (node.summary or "").lower()
+                    if in_summary or needle in content_text(node.content).lower():
+                        matches.append((in_summary, node))
+                if len(page) < PAGE:
+                    break
+                after = page[-1]
+        matches.sort(key=lambda m: m[1].created_at or OLDEST, reverse=True)
+        matches.sort(key=lambda m: not m[0])  # stable: newest first within each
+        return [node for _, node in matches[:size]]
 
     async def get_nodes_by_user(self, user_id: str, limit: int = 1000) -> list[MemoryNode]:
-        """The user's nodes, most recently changed first, at most ``limit``."""
-        entities = await self._entities(user_id, limit)
+        """The user's nodes, most recently changed first, at most ``limit`` (a positive
+        integer, else InvalidInput)."""
+        entities = await self._entities(user_id, positive_limit(limit))
         return [node_from_entity(e) for e in entities]
 
     async def cleanup_old_nodes(self, user_id: str, days: int = 90) -> int:
@@ -370,7 +386,33 @@ def own(
     *,
     include_archived: bool = False,
 ) -> Filter:
-    """The user's own nodes, of the given context types (all when None)."""
+    """The user's own nodes, of the given context types (all when None; one type given as
+    a string or ``ContextType`` is that type)."""
+    if isinstance(context_filter, str):
+        context_filter = [context_filter]
+    elif context_filter is not None and not isinstance(context_filter, Iterable):
+        raise InvalidInput(
+            f"context_filter is {context_filter!r}; expected context types or None",
+            field="context_filter",
+        )
     wanted = list(context_filter or ())
     kinds = sorted({term(c) for c in wanted}) if wanted else None
     return Filter(user=user(user_id), scope=OWN, kind=kinds, include_archived=include_archived)
+
+
+def positive_limit(value: object, field: str = "limit") -> int:
+    """A limit: a positive integer (not a bool, not text), else InvalidInput naming it."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInput(f"{field} is {value!r}; expected a positive integer", field=field)
+    return value
+
+
+def _query(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"query is {value!r}; expected text", field="query")
+    return value
+
+
+def content_text(content: Mapping[str, Any]) -> str:
+    """The content as the seed's ``content::text`` reads it: its JSON text."""
+    return json.dumps(content, ensure_ascii=False, default=str)

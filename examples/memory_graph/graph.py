@@ -4,8 +4,9 @@ local SQLite store and its long-term memory in PostgreSQL (when enabled and reac
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
-from agentledger import Spooled, Unavailable
+from agentledger import NotFound, Spooled, Unavailable
 from examples.memory_graph.factory import MemoryBackend
 from examples.memory_graph.local import LocalStore
 from examples.memory_graph.models import (
@@ -56,7 +57,11 @@ class ContextualMemoryGraph:
     async def remember(self, node: MemoryNode) -> str:
         """Keep a node; returns its local id. Where it went is the local row's state:
         ``stored`` (PostgreSQL has it), ``spooled`` (PostgreSQL will, exactly once) or
-        ``local`` (transient, PostgreSQL disabled, or a store it could not take)."""
+        ``local`` (transient, PostgreSQL disabled, or a store it could not take).
+
+        Storing an entity this graph already holds (the same ``entity_system`` and
+        ``entity_id``) merges it in PostgreSQL; the local row then takes the merged node,
+        and the ids both stores returned resolve to it (``relate``, ``stored_id``)."""
         kind = term(node.context_type)
         if kind in TRANSIENT or not self.backend.enabled:
             return self.local.put(node, self.user_id, state="local", stored_as=None)
@@ -68,7 +73,18 @@ class ContextualMemoryGraph:
         except Unavailable:
             log.warning("PostgreSQL is unreachable: node %s kept locally", node.node_id)
             return self.local.put(node, self.user_id, state="local", stored_as=None)
-        return self.local.put(node, self.user_id, state="stored", stored_as=stored_as)
+        if self.local.resolve(stored_as) in (None, self.local.resolve(node.node_id)):
+            return self.local.put(node, self.user_id, state="stored", stored_as=stored_as)
+        # merged into a node the local store holds: keep PostgreSQL's merged node
+        try:
+            merged = await self.backend.get_node(stored_as, self.user_id)
+        except Unavailable:
+            merged = None
+        if merged is None:  # keep the row as it was; this id resolves to it
+            self.local.alias(node.node_id, stored_as)
+            return node.node_id
+        merged = replace(merged, node_id=node.node_id)
+        return self.local.put(merged, self.user_id, state="stored", stored_as=stored_as)
 
     async def relate(
         self,
@@ -76,19 +92,26 @@ class ContextualMemoryGraph:
         to_id: str,
         type: RelationshipType | str,
         strength: float = 1.0,
-    ) -> None:
-        """Relate two nodes locally, and in PostgreSQL when both are stored there."""
+    ) -> bool:
+        """Relate two nodes (ids ``remember`` returned, or PostgreSQL ids ``start``
+        loaded); True when the edge is stored in PostgreSQL too, False when it is kept
+        locally only (PostgreSQL disabled or unreachable, or an end not stored there:
+        transient, spooled or kept locally). Raises NotFound, storing nothing, when an id
+        names no node of this graph, and InvalidInput for an unknown relationship type."""
         kind = term(type)
+        for end in (from_id, to_id):
+            if self.local.resolve(end) is None:
+                raise NotFound(f"node {end!r} is not in {self.user_id!r}'s memory graph")
         self.local.relate(self.user_id, from_id, to_id, kind, strength)
         ends = self.local.stored_id(from_id), self.local.stored_id(to_id)
-        if not self.backend.enabled or None in ends:
-            return
+        if not self.backend.enabled or ends[0] is None or ends[1] is None:
+            return False
         try:
-            await self.backend.store_relationship(
-                self.user_id, str(ends[0]), str(ends[1]), kind, strength
-            )
+            await self.backend.store_relationship(self.user_id, ends[0], ends[1], kind, strength)
         except Unavailable:
             log.warning("PostgreSQL is unreachable: edge %s-%s kept locally", from_id, to_id)
+            return False
+        return True
 
     def search(self, query: str, limit: int = 50) -> list[MemoryNode]:
         """The working graph's nodes matching ``query`` (summary matches first)."""

@@ -39,6 +39,11 @@ CREATE TABLE IF NOT EXISTS edges (
     strength          REAL NOT NULL DEFAULT 1.0,
     PRIMARY KEY (user_id, from_node_id, to_node_id, relationship_type)
 );
+-- a local id whose node PostgreSQL merged into another row's: it resolves to that row
+CREATE TABLE IF NOT EXISTS aliases (
+    alias   TEXT PRIMARY KEY,
+    node_id TEXT NOT NULL
+);
 """
 STATES = ("local", "stored", "spooled")
 
@@ -57,19 +62,27 @@ class LocalStore:
         self.db.close()
 
     def put(self, node: MemoryNode, user_id: str, *, state: str, stored_as: str | None) -> str:
-        """Keep the node (replacing the one with the same id, or the same PostgreSQL id)."""
+        """Keep the node; returns its id, which resolves to its row from then on.
+
+        A node with the id of a row replaces it. A node stored as the PostgreSQL node of
+        another row (PostgreSQL merged them: the same entity stored twice) replaces that
+        row's data and keeps its id; the node's own id becomes an alias of it, so both ids
+        resolve (``resolve``, ``stored_id``, ``relate``) and the row's edges stay."""
         assert state in STATES
         created = (node.created_at or datetime.now(UTC)).isoformat()
         with _checked("context_type", node.context_type, CONTEXT_TYPES), self.db:
+            row_id = self.resolve(node.node_id) or node.node_id
             if stored_as is not None:
-                self.db.execute(
-                    "DELETE FROM nodes WHERE stored_as = ? AND node_id <> ?",
-                    (stored_as, node.node_id),
-                )
+                holder = self.db.execute(
+                    "SELECT node_id FROM nodes WHERE stored_as = ?", (stored_as,)
+                ).fetchone()
+                if holder is not None and holder["node_id"] != row_id:
+                    self._merge(row_id, holder["node_id"])
+                    row_id = holder["node_id"]
             self.db.execute(
                 "INSERT OR REPLACE INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    node.node_id,
+                    row_id,
                     user_id,
                     term(node.context_type),
                     node.summary,
@@ -83,12 +96,51 @@ class LocalStore:
             )
         return node.node_id
 
+    def alias(self, node_id: str, stored_as: str) -> bool:
+        """Make ``node_id`` resolve to the row stored as ``stored_as`` (keeping that row's
+        data); False when no row is."""
+        holder = self.db.execute(
+            "SELECT node_id FROM nodes WHERE stored_as = ?", (stored_as,)
+        ).fetchone()
+        if holder is None:
+            return False
+        with self.db:
+            self._merge(self.resolve(node_id) or node_id, holder["node_id"])
+        return True
+
+    def _merge(self, old: str, into: str) -> None:
+        """Fold row ``old`` (if any) into row ``into``: its id, aliases and edges move."""
+        if old == into:
+            return
+        self.db.execute("DELETE FROM nodes WHERE node_id = ?", (old,))
+        self.db.execute("UPDATE aliases SET node_id = ? WHERE node_id = ?", (into, old))
+        self.db.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?)", (old, into))
+        for end in ("from_node_id", "to_node_id"):
+            self.db.execute(
+                f"UPDATE OR REPLACE edges SET {end} = ? WHERE {end} = ?",  # noqa: S608
+                (into, old),
+            )
+
+    def resolve(self, node_id: str) -> str | None:
+        """The id of the row ``node_id`` names (its own, an alias's, or a PostgreSQL id's);
+        None when no row does."""
+        row = self.db.execute(
+            "SELECT node_id FROM nodes WHERE node_id = ?"
+            " UNION ALL SELECT node_id FROM aliases WHERE alias = ?"
+            " UNION ALL SELECT node_id FROM nodes WHERE stored_as = ?",
+            (node_id, node_id, node_id),
+        ).fetchone()
+        return None if row is None else str(row["node_id"])
+
     def relate(self, user_id: str, from_id: str, to_id: str, type: str, strength: float) -> None:
+        """Keep an edge between two nodes (ids as ``resolve`` reads them; an id no row has
+        is kept as given). One edge per (from, to, type): its strength is updated."""
+        ends = self.resolve(from_id) or from_id, self.resolve(to_id) or to_id
         with _checked("relationship_type", type, RELATIONSHIP_TYPES), self.db:
             self.db.execute(
                 "INSERT INTO edges VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE"
                 " SET strength = excluded.strength",
-                (user_id, from_id, to_id, type, strength),
+                (user_id, *ends, type, strength),
             )
 
     def nodes(self, user_id: str, *, state: str | None = None) -> list[MemoryNode]:
@@ -116,9 +168,12 @@ class LocalStore:
         return [dict(r) for r in rows]
 
     def stored_id(self, node_id: str) -> str | None:
-        row = self.db.execute(
-            "SELECT stored_as FROM nodes WHERE node_id = ? OR stored_as = ?", (node_id, node_id)
-        ).fetchone()
+        """The PostgreSQL id of the node ``node_id`` resolves to; None when it is not
+        stored there (or no row is)."""
+        row_id = self.resolve(node_id)
+        if row_id is None:
+            return None
+        row = self.db.execute("SELECT stored_as FROM nodes WHERE node_id = ?", (row_id,)).fetchone()
         return None if row is None else row["stored_as"]
 
     def counts(self, user_id: str) -> dict[str, int]:

@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from agentledger import Entity, NewEntity, Relationship
+from agentledger import Entity, InvalidInput, NewEntity, Relationship
 
 # Content keys that live in the entity's own columns rather than in its attrs.
 ENTITY_ID, ENTITY_SYSTEM, ENTITY_NAME = "entity_id", "entity_system", "entity_name"
 LAST_UPDATED, UPDATE_COUNT = "last_updated", "update_count"
 COLUMN_KEYS = (ENTITY_ID, ENTITY_SYSTEM, ENTITY_NAME, LAST_UPDATED, UPDATE_COUNT)
+# agentledger's longest entity name; a name derived from the summary is cut to it.
+NAME_LIMIT = 1000
 
 
 class ContextType(StrEnum):
@@ -54,6 +56,8 @@ class MemoryNode:
     node deduplicated per user; ``entity_type``, ``entity_name``, ``entity_data`` and any
     other keys are kept as given; ``last_updated`` and ``update_count`` are filled in on
     read. ``node_id`` is the database's id once stored (a fresh UUID until then).
+    ``content``, ``tags`` and ``metadata`` given as None are empty; any other value that is
+    not a mapping (a list of strings for ``tags``) raises InvalidInput naming the field.
     """
 
     content: dict[str, Any]
@@ -67,6 +71,16 @@ class MemoryNode:
     created_at: datetime | None = None
     last_accessed: datetime | None = None
     access_count: int = 1
+
+    def __post_init__(self) -> None:
+        self.content = _mapping("content", self.content)
+        self.metadata = _mapping("metadata", self.metadata)
+        tags: object = [] if self.tags is None else self.tags
+        if isinstance(tags, str | bytes) or not isinstance(tags, list | tuple | set | frozenset):
+            raise InvalidInput(f"tags is {tags!r}; expected a list of strings", field="tags")
+        if not all(isinstance(t, str) for t in tags):
+            raise InvalidInput(f"tags is {tags!r}; expected a list of strings", field="tags")
+        self.tags = list(tags)
 
     @property
     def entity_key(self) -> tuple[str, str] | None:
@@ -91,7 +105,7 @@ def new_entity(node: MemoryNode, user_id: str, *, at: datetime | None = None) ->
         name = content.get(ENTITY_NAME) or _data(content).get("name")
     else:
         source, ident = "", node.node_id
-        name = node.summary or f"{kind} {node.node_id}"
+        name = derived_name(node.summary) or f"{kind} {node.node_id}"
     return NewEntity(
         kind=kind,
         name=None if name is None else str(name),
@@ -107,10 +121,21 @@ def new_entity(node: MemoryNode, user_id: str, *, at: datetime | None = None) ->
 
 
 def fallback_name(node: MemoryNode) -> str:
-    """A name for a new entity whose content names none (the seed's name is optional)."""
+    """A name for a new entity whose content names none (the seed's name is optional): the
+    summary cut to ``NAME_LIMIT`` characters, else ``"<entity_type> <entity_id>"``. The
+    summary itself is stored in full."""
     content = node.content
     label = content.get("entity_type") or term(node.context_type)
-    return node.summary or f"{label} {content.get(ENTITY_ID, node.node_id)}"
+    name = derived_name(node.summary) or f"{label} {content.get(ENTITY_ID, node.node_id)}"
+    return name[:NAME_LIMIT]
+
+
+def derived_name(summary: str | None) -> str | None:
+    """A name made from a summary: at most ``NAME_LIMIT`` characters (whole characters; a
+    longer summary ends in "…")."""
+    if not summary or len(summary) <= NAME_LIMIT:
+        return summary or None
+    return summary[: NAME_LIMIT - 1] + "…"
 
 
 def node_from_entity(entity: Entity) -> MemoryNode:
@@ -154,6 +179,14 @@ def relationship_dict(rel: Relationship, user_id: str) -> dict[str, Any]:
 def iso_utc(moment: datetime) -> str:
     """The seed's ``datetime_to_iso_utc``: ISO-8601 in UTC with a trailing Z."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _mapping(field: str, value: object) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{field} is {value!r}; expected a mapping", field=field)
+    return dict(value)
 
 
 def _data(content: Mapping[str, Any]) -> Mapping[str, Any]:
