@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -94,3 +94,14 @@ def opened(
         yield cast(Ledger, AsyncFace(aledger, aio))
     finally:
         aio.run(aledger.close())
+
+
+def handler_for(ledger: Any, fn: Callable[[Any], Any]) -> Any:
+    """The same task handler as a plain or a coroutine function, to suit the face."""
+    if isinstance(ledger, AsyncFace):
+
+        async def handle(task: Any) -> Any:
+            return fn(task)
+
+        return handle
+    return fn

@@ -4,8 +4,11 @@ benchmark runs."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from agentledger import Settings
@@ -55,3 +58,25 @@ def run_bench(module: str, server_url: str, *args: str, timeout: float = 600) ->
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
+
+
+def stop_when(
+    proc: subprocess.Popen[str],
+    ready: Callable[[], bool],
+    sig: signal.Signals = signal.SIGTERM,
+    timeout: float = 60,
+) -> str:
+    """Wait until ``ready()`` (the process must keep running meanwhile), send it ``sig`` and
+    return its stdout once it has ended; it is killed if anything goes wrong on the way."""
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            assert proc.poll() is None, "the process ended before it was ready"
+            assert time.monotonic() < deadline, "the process was not ready in time"
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=timeout)
+        return out
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,16 +42,9 @@ def test_consumer_applies_each_event_once(
     expected = {(tenant, f"order:{s}"): (10, Decimal(sum(range(s, 30, 3))), 10) for s in range(3)}
     assert first == 30
     assert projection.totals() == expected
-    # The durable consumer resumes after its acks: nothing comes again.
-    again = aio.run(consume(jetstream, stream_name, projection, subject=subject, idle_timeout=0.3))
-    assert again == 0
-    # A new consumer delivers every message again: each is skipped, nothing changes.
-    replay = aio.run(
-        consume(
-            jetstream, stream_name, projection, subject=subject, durable="replay", idle_timeout=0.3
-        )
-    )
-    assert replay == 0
+    # The durable consumer resumes after its acks: nothing comes again; a new consumer
+    # delivers every message again: each is skipped, nothing changes.
+    assert _applied_again(aio, jetstream, stream_name, projection, subject) == (0, 0)
     assert projection.totals() == expected
 
 
@@ -106,13 +100,20 @@ def test_amounts_are_exact_and_an_unreadable_event_is_kept_dead_not_blocking(
     assert "amount is None" in dead[ids[2]] and "'lots'" in dead[ids[3]]
     assert dead[f"{stream_name}:6"].startswith("not JSON")
     # Everything was acknowledged: nothing comes again; a replay changes nothing.
-    again = aio.run(consume(jetstream, stream_name, projection, subject=subject, idle_timeout=0.3))
-    assert again == 0
-    replay = aio.run(
-        consume(
-            jetstream, stream_name, projection, subject=subject, durable="replay", idle_timeout=0.3
-        )
-    )
-    assert replay == 0
+    assert _applied_again(aio, jetstream, stream_name, projection, subject) == (0, 0)
     assert projection.totals() == expected
     assert projection.dead() == dead
+
+
+def _applied_again(
+    aio: Any, jetstream: Any, stream: str, projection: Any, subject: str
+) -> tuple[int, int]:
+    """What the durable consumer applies on a second run, and what a new consumer (every
+    message delivered again) applies."""
+    from examples.nats_consumer.consumer import consume
+
+    again = aio.run(consume(jetstream, stream, projection, subject=subject, idle_timeout=0.3))
+    replay = aio.run(
+        consume(jetstream, stream, projection, subject=subject, durable="replay", idle_timeout=0.3)
+    )
+    return again, replay

@@ -3,7 +3,6 @@ change and re-embedding into a space, by workers and by the caller, resumable, o
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 import uuid
@@ -17,7 +16,7 @@ from agentledger.config import Settings
 from agentledger.memory import jobs_sync, rebuild
 from agentledger.memory.facade_sync import Memory
 from agentledger.memory.records import LanguageStatus
-from tests.procs import spawn_cli
+from tests.procs import spawn_cli, stop_when
 
 
 @pytest.fixture
@@ -221,15 +220,7 @@ def test_the_worker_command_has_the_reindex_handler_built_in(
     facts(memory, 6)
     memory.set_language("german", batch_size=2)
     proc = spawn_cli(settings, "worker", rebuild.REINDEX_QUEUE, "--platform", "--concurrency", "2")
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and memory.language_status().pending:
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    out = stop_when(proc, lambda: not memory.language_status().pending)
     assert proc.returncode == 0, out
     assert memory.language_status() == LanguageStatus(language="german", pending=0, batches=0)
 

@@ -15,7 +15,7 @@ import pytest
 from agentledger import Ledger, Settings, Task
 from agentledger.ledger_sync import Transaction
 from agentledger.tasks.facade_sync import Tasks
-from tests.procs import spawn_cli, spawn_worker
+from tests.procs import spawn_cli, spawn_worker, stop_when
 
 TASKS = 1500
 
@@ -106,15 +106,7 @@ def test_worker_command_runs_a_handler_by_import_path(settings: Settings, handle
         proc = spawn_cli(
             settings, "worker", "cli", f"tests.task_proc:{handler}", "--tenant", tenant
         )
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and tasks.stats("cli")[0].completed < 20:
-                time.sleep(0.1)
-            proc.send_signal(signal.SIGTERM)
-            out, _ = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        out = stop_when(proc, lambda: tasks.stats("cli")[0].completed >= 20)
         assert proc.returncode == 0, out
         assert "completed=20" in out
         assert tasks.get(ids[3]).output == {"echo": {"i": 3}}

@@ -21,7 +21,7 @@ from agentledger import ConfigError, LeaseLost, Ledger, NewTask, Settings, Task
 from agentledger.ledger import AsyncTransaction, Transaction
 from tests.conftest import ROOT
 from tests.faces import AsyncFace
-from tests.procs import spawn_worker
+from tests.procs import spawn_worker, stop_when
 
 
 def _stream(task_id: int) -> str:
@@ -315,16 +315,7 @@ def test_the_worker_command_runs_a_transactional_handler(settings: Settings) -> 
             stdout=subprocess.PIPE,
             text=True,
         )
-        try:
-            deadline = time.monotonic() + 60
-            while scope.tasks.stats("cli-tx")[0].completed < len(ids):
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
-            proc.send_signal(signal.SIGTERM)
-            out, _ = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        out = stop_when(proc, lambda: scope.tasks.stats("cli-tx")[0].completed >= len(ids))
         assert proc.returncode == 0, out
         assert "completed=5" in out and "refused=0" in out
         for i, task_id in enumerate(ids):

@@ -13,18 +13,7 @@ import psycopg
 import pytest
 
 from agentledger import AsyncLedger, Conflict, Ledger, Settings, Task
-from tests.faces import AsyncFace
-
-
-def _handler(ledger: Ledger, fn: Any) -> Any:
-    """The same handler as a plain or a coroutine function, to suit the face."""
-    if isinstance(ledger, AsyncFace):
-
-        async def handle(task: Task) -> Any:
-            return fn(task)
-
-        return handle
-    return fn
+from tests.faces import AsyncFace, handler_for
 
 
 def _boom_on_odd(task: Task) -> dict[str, Any]:
@@ -39,7 +28,7 @@ def test_worker_runs_handlers_until_empty(ledger: Ledger, tenant_id: str) -> Non
     from agentledger import NewTask
 
     tasks.enqueue_many("w", [NewTask(input={"i": 101}, max_attempts=1)])
-    worker = tasks.worker("w", _handler(ledger, _boom_on_odd), concurrency=4, poll_interval=0.05)
+    worker = tasks.worker("w", handler_for(ledger, _boom_on_odd), concurrency=4, poll_interval=0.05)
     stats = worker.run(until_empty=True)
     assert stats.completed == 15
     done = tasks.list(queue="w", status="completed", limit=100)
@@ -53,7 +42,7 @@ def test_worker_runs_handlers_until_empty(ledger: Ledger, tenant_id: str) -> Non
 def test_worker_refuses_a_non_dict_result(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
     task = tasks.enqueue("nd", max_attempts=1)
-    tasks.worker("nd", _handler(ledger, lambda t: [1, 2])).run(until_empty=True)
+    tasks.worker("nd", handler_for(ledger, lambda t: [1, 2])).run(until_empty=True)
     assert "not a dict" in (tasks.get(task.id).error or "")
 
 
@@ -239,7 +228,7 @@ def test_platform_worker_drains_every_tenant(ledger: Ledger) -> None:
         ledger.tenants.create(tid)
         ledger.tenant(tid).tasks.enqueue_many(queue, [{"i": i} for i in range(5 + n)])
     worker = ledger.platform_tasks.worker(
-        queue, _handler(ledger, lambda t: {"tenant": t.tenant_id}), concurrency=4
+        queue, handler_for(ledger, lambda t: {"tenant": t.tenant_id}), concurrency=4
     )
     assert worker.run(until_empty=True).completed == 18
     for tid in tenants:
@@ -406,7 +395,7 @@ def test_runners_give_blocking_handlers_a_thread_each_up_to_the_limit() -> None:
 
 def test_a_worker_runs_again_after_running_until_empty(ledger: Ledger, tenant_id: str) -> None:
     tasks = ledger.tenant(tenant_id).tasks
-    worker = tasks.worker("again", _handler(ledger, lambda t: None), poll_interval=0.05)
+    worker = tasks.worker("again", handler_for(ledger, lambda t: None), poll_interval=0.05)
     tasks.enqueue("again")
     assert worker.run(until_empty=True).completed == 1
     tasks.enqueue("again")

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from typing import Any
 
@@ -19,20 +18,8 @@ import pytest
 from agentledger import AsyncLedger, InvalidInput, LanguageStatus, Ledger, NewEntity, Settings, Task
 from agentledger.memory import rebuild
 from tests.conftest import new_tenant
-from tests.faces import AsyncFace
-from tests.procs import ROOT, spawn_cli
-
-
-def _handler(ledger: Ledger, fn: Any) -> Any:
-    """The same handler as a plain or a coroutine function, to suit the face."""
-    if isinstance(ledger, AsyncFace):
-
-        async def handle(task: Task) -> Any:
-            return fn(task)
-
-        return handle
-    return fn
-
+from tests.faces import AsyncFace, handler_for
+from tests.procs import ROOT, spawn_cli, stop_when
 
 BAD_OUTPUTS: dict[str, tuple[dict[Any, Any], str]] = {
     "nan": ({"x": float("nan")}, "output.x contains a non-finite number (nan)"),
@@ -55,7 +42,7 @@ def test_an_output_that_cannot_be_stored_fails_its_task_alone(
     def handle(task: Task) -> dict[Any, Any]:
         return output if task.input["bad"] else {"ok": True}
 
-    worker = tasks.worker("out", _handler(ledger, handle), concurrency=2)
+    worker = tasks.worker("out", handler_for(ledger, handle), concurrency=2)
     stats = worker.run(until_empty=True)
     assert (stats.claimed, stats.completed, stats.failed) == (2, 1, 1)
     failed = tasks.get(bad)
@@ -77,7 +64,7 @@ def test_an_error_message_postgresql_cannot_store_is_stored_escaped(
     def handle(task: Task) -> None:
         raise ValueError(message)
 
-    stats = tasks.worker("err", _handler(ledger, handle)).run(until_empty=True)
+    stats = tasks.worker("err", handler_for(ledger, handle)).run(until_empty=True)
     assert stats.failed == 1
     assert tasks.get(task_id).error == f"ValueError: {stored}"
 
@@ -112,7 +99,7 @@ BAD_OPTIONS: list[tuple[str, object]] = [
 def test_a_bad_worker_option_is_refused_when_the_worker_is_made(
     ledger: Ledger, tenant_id: str, name: str, value: object
 ) -> None:
-    handler = _handler(ledger, lambda task: None)
+    handler = handler_for(ledger, lambda task: None)
     makers: list[Any] = [ledger.tenant(tenant_id).tasks.worker]
     if name != "retention":  # a platform worker prunes nothing
         makers.append(ledger.platform_tasks.worker)
@@ -126,7 +113,7 @@ def test_a_worker_checks_its_queue_and_handler_and_takes_options_at_their_bounds
     ledger: Ledger, tenant_id: str
 ) -> None:
     tasks = ledger.tenant(tenant_id).tasks
-    handler = _handler(ledger, lambda task: None)
+    handler = handler_for(ledger, lambda task: None)
     with pytest.raises(InvalidInput) as info:
         tasks.worker("", handler)
     assert info.value.field == "queue"
@@ -157,7 +144,7 @@ def _fatal_or_fine(fatal: BaseException) -> Any:
     return handle
 
 
-def _after_a_fatal_handler(tasks: Any, doomed: Task, fine: Task, named: str) -> None:
+def _after_a_fatalhandler_for(tasks: Any, doomed: Task, fine: Task, named: str) -> None:
     """The handler that raised failed its task; the other one's completion was settled."""
     failed = tasks.get(doomed.id)
     assert failed.status == "pending" and failed.attempts == 1
@@ -184,7 +171,7 @@ def test_a_handler_raising_a_base_exception_fails_its_task_and_stops_the_worker(
         guard.cancel()
     assert info.value is fatal
     assert (worker.stats.claimed, worker.stats.completed, worker.stats.failed) == (2, 1, 1)
-    _after_a_fatal_handler(tasks, doomed, fine, type(fatal).__name__)
+    _after_a_fatalhandler_for(tasks, doomed, fine, type(fatal).__name__)
 
 
 @pytest.mark.parametrize("fatal", [SystemExit(3), Halt("halt")], ids=repr)
@@ -219,7 +206,7 @@ def test_an_async_handler_raising_a_base_exception_fails_its_task_and_stops_the_
             assert info.value is fatal
             assert (worker.stats.claimed, worker.stats.completed) == (2, 1)
             assert worker.stats.failed == 1
-            _after_a_fatal_handler(AsyncFace(tasks, runner), doomed, fine, type(fatal).__name__)
+            _after_a_fatalhandler_for(AsyncFace(tasks, runner), doomed, fine, type(fatal).__name__)
         finally:
             runner.run(aledger.close())
 
@@ -267,17 +254,7 @@ def test_the_documented_reindex_worker_command_works_with_default_settings(
     proc = spawn_cli(
         settings, "worker", rebuild.REINDEX_QUEUE, "--platform", AGENTLEDGER_POOL_MAX_SIZE="10"
     )
-    try:
-        deadline = time.monotonic() + 60
-        while proc.poll() is None and memory.language_status().pending:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        assert proc.poll() is None  # it started, and runs until stopped
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    out = stop_when(proc, lambda: not memory.language_status().pending)  # it ran until stopped
     assert proc.returncode == 0, out
     assert "refused=0" in out
     assert memory.language_status() == LanguageStatus(language="german", pending=0, batches=0)
@@ -294,16 +271,7 @@ def test_ctrl_c_on_the_worker_command_lets_the_running_task_finish(
     tasks = sync_ledger.tenant(tenant).tasks
     task = tasks.enqueue("slow", {})
     proc = spawn_cli(settings, "worker", "slow", handler, "--tenant", tenant)
-    try:
-        deadline = time.monotonic() + 60
-        while tasks.get(task.id).status != "running":
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    out = stop_when(proc, lambda: tasks.get(task.id).status == "running", signal.SIGINT)
     assert proc.returncode == 0, out
     assert "stopped:" in out and "completed=1" in out, out
     done = tasks.get(task.id)
