@@ -12,13 +12,13 @@ import pytest
 from langgraph.types import Command
 
 from agentledger import Ledger
-from examples.langgraph_agent.agent import build, run
+from examples.langgraph_agent.agent import NothingToResume, build, run, user_label
 from tests.conftest import ROOT
 
 
-def agent(database_url: str, data_dir: Path, *args: str) -> str:
-    """One run of the example's script, in a process of its own."""
-    result = subprocess.run(
+def launch(database_url: str, data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """One run of the example's script, in a process of its own, whatever its outcome."""
+    return subprocess.run(
         [sys.executable, "-m", "examples.langgraph_agent.agent", *args],
         env={"DATABASE_URL": database_url, "AGENTLEDGER_DATA_DIR": str(data_dir), "PATH": ""},
         cwd=ROOT,
@@ -27,6 +27,11 @@ def agent(database_url: str, data_dir: Path, *args: str) -> str:
         timeout=120,
         check=False,
     )
+
+
+def agent(database_url: str, data_dir: Path, *args: str) -> str:
+    """One successful run of the example's script: what it printed."""
+    result = launch(database_url, data_dir, *args)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout.strip()
 
@@ -61,3 +66,61 @@ def test_a_fact_refused_at_the_pause_is_forgotten(sync_ledger: Ledger) -> None:
     run(graph, "t3", noted)
     run(graph, "t3", Command(resume="yes"))
     assert run(graph, "t4", question) == "you have not told me anything yet"
+
+
+@pytest.mark.pgvector
+def test_resuming_a_thread_with_nothing_paused_says_so(database_url: str, tmp_path: Path) -> None:
+    tenant = ["--tenant", f"agent-{uuid.uuid4().hex[:8]}"]
+    result = launch(database_url, tmp_path, "resume", "--thread", "never-seen", "yes", *tenant)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == "thread never-seen has nothing to resume"
+
+
+@pytest.mark.pgvector
+def test_a_thread_resumes_once(sync_ledger: Ledger) -> None:
+    tenant = f"agent-{uuid.uuid4().hex[:8]}"
+    sync_ledger.tenants.create(tenant)
+    graph = build(sync_ledger, tenant)
+    with pytest.raises(NothingToResume, match="thread t0 has nothing to resume"):
+        run(graph, "t0", Command(resume="yes"))
+    start = {"user": "bo", "message": "remember I row", "fact": "", "kept": False}
+    assert run(graph, "t1", start) == "paused: keep 'I row'?"
+    assert run(graph, "t1", Command(resume="yes")) == "I will remember: I row"
+    with pytest.raises(NothingToResume):
+        run(graph, "t1", Command(resume="yes"))
+
+
+@pytest.mark.pgvector
+def test_an_email_is_a_user(sync_ledger: Ledger) -> None:
+    tenant = f"agent-{uuid.uuid4().hex[:8]}"
+    sync_ledger.tenants.create(tenant)
+    graph = build(sync_ledger, tenant)
+    noted = {"user": "ana.b@x.org", "message": "remember I row", "fact": "", "kept": False}
+    assert run(graph, "t1", noted) == "paused: keep 'I row'?"
+    assert run(graph, "t1", Command(resume="yes")) == "I will remember: I row"
+    asked = {"user": "ana.b@x.org", "message": "what do I do?", "fact": "", "kept": False}
+    assert run(graph, "t2", asked) == "you told me: I row"
+    # An id that spells the encoding is another user.
+    other = {**asked, "user": "ana%2Eb@x%2Eorg"}
+    assert run(graph, "t3", other) == "you have not told me anything yet"
+
+
+def test_user_labels_keep_plain_ids_and_never_collide() -> None:
+    assert user_label("ana") == "ana"
+    assert user_label("a.b") == "a%2Eb"
+    ids = ["a.b", "a%2Eb", "a%252Eb", "a\x00b", "a%00b"]
+    labels = [user_label(user) for user in ids]
+    assert len(set(labels)) == len(ids)
+    assert all("." not in label and "\x00" not in label for label in labels)
+    for bad in ("", "x" * 200):
+        with pytest.raises(ValueError):
+            user_label(bad)
+
+
+@pytest.mark.parametrize("user", ["", "x" * 200])
+def test_an_unusable_user_is_refused_in_one_line(user: str, tmp_path: Path) -> None:
+    result = launch("postgresql://unused", tmp_path, "say", "--thread", "t1", "--user", user, "hi")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("--user ")

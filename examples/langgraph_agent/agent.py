@@ -28,6 +28,36 @@ from agentledger import HashingEmbedder, Ledger
 from agentledger.integrations.langgraph import AgentLedgerSaver, AgentLedgerStore
 
 REMEMBER = "remember "
+# The store keeps ``("memories", label)`` as the source ``"langgraph:memories." + label``,
+# at most 200 characters: what is left for the user's label.
+MAX_USER_LABEL = 200 - len("langgraph:memories.")
+
+
+class NothingToResume(LookupError):
+    """``resume`` on a thread that is not paused (never seen, or already answered)."""
+
+    def __init__(self, thread: str) -> None:
+        super().__init__(f"thread {thread} has nothing to resume")
+        self.thread = thread
+
+
+def user_label(user: str) -> str:
+    """The namespace label of ``user``: the id itself, with ``%``, ``.`` and NUL written as
+    ``%25``, ``%2E`` and ``%00`` (LangGraph's labels cannot hold a dot), so that an email
+    works and two ids never share a label. ValueError for an empty or too long id."""
+    if not user:
+        raise ValueError("the user must not be empty")
+    label = user.replace("%", "%25").replace(".", "%2E").replace("\x00", "%00")
+    if len(label) > MAX_USER_LABEL:
+        raise ValueError(
+            f"the user is {len(label)} characters once encoded; the limit is {MAX_USER_LABEL}"
+        )
+    return label
+
+
+def memories(user: str) -> tuple[str, str]:
+    """The store namespace of ``user``'s memories."""
+    return ("memories", user_label(user))
 
 
 class State(TypedDict, total=False):
@@ -44,7 +74,7 @@ def note(state: State, *, store: BaseStore) -> dict[str, Any]:
     if not message.lower().startswith(REMEMBER):
         return {"fact": ""}
     fact = message[len(REMEMBER) :].strip()
-    store.put(("memories", state["user"]), _key(fact), {"text": fact})
+    store.put(memories(state["user"]), _key(fact), {"text": fact})
     return {"fact": fact}
 
 
@@ -53,7 +83,7 @@ def approve(state: State, *, store: BaseStore) -> dict[str, Any]:
     answer = interrupt({"question": f"keep {state['fact']!r}?"})
     kept = str(answer).strip().lower() in ("y", "yes")
     if not kept:
-        store.delete(("memories", state["user"]), _key(state["fact"]))
+        store.delete(memories(state["user"]), _key(state["fact"]))
     return {"kept": kept}
 
 
@@ -62,7 +92,7 @@ def answer(state: State, *, store: BaseStore) -> dict[str, Any]:
     if state.get("fact"):
         verb = "I will remember" if state.get("kept") else "I forgot"
         return {"reply": f"{verb}: {state['fact']}"}
-    found = store.search(("memories", state["user"]), query=state["message"], limit=3)
+    found = store.search(memories(state["user"]), query=state["message"], limit=3)
     if not found:
         return {"reply": "you have not told me anything yet"}
     return {"reply": "you told me: " + "; ".join(str(item.value["text"]) for item in found)}
@@ -86,8 +116,12 @@ def build(ledger: Ledger, tenant: str) -> CompiledStateGraph[State, None, State,
 
 
 def run(graph: CompiledStateGraph[State, None, State, State], thread: str, data: Any) -> str:
-    """One turn on ``thread``: the reply, or the question it paused on."""
-    result = graph.invoke(data, {"configurable": {"thread_id": thread}})
+    """One turn on ``thread``: the reply, or the question it paused on. A ``Command`` (a
+    resume) on a thread with no pending question raises NothingToResume."""
+    config: Any = {"configurable": {"thread_id": thread}}
+    if isinstance(data, Command) and not graph.get_state(config).interrupts:
+        raise NothingToResume(thread)
+    result = graph.invoke(data, config)
     pauses = result.get("__interrupt__") if isinstance(result, dict) else None
     if pauses:
         return f"paused: {pauses[0].value['question']}"
@@ -102,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user", default="ana")
     parser.add_argument("--tenant", default="langgraph-demo")
     args = parser.parse_args(argv)
+    try:
+        user_label(args.user)
+    except ValueError as error:
+        print(f"--user {args.user!r}: {error}", file=sys.stderr)
+        return 2
     with Ledger.from_env() as ledger:
         ledger.tenants.create(args.tenant, exist_ok=True)
         graph = build(ledger, args.tenant)
@@ -109,7 +148,11 @@ def main(argv: list[str] | None = None) -> int:
             data: Any = {"user": args.user, "message": args.text, "fact": "", "kept": False}
         else:
             data = Command(resume=args.text)
-        print(run(graph, args.thread, data))
+        try:
+            print(run(graph, args.thread, data))
+        except NothingToResume as error:
+            print(error, file=sys.stderr)
+            return 1
     return 0
 
 
