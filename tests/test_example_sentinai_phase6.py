@@ -5,6 +5,7 @@ for a database that comes up late, and the seed's settings refused naming the va
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,9 @@ from examples.sentinai_phase6 import (
     EventEnvelope,
     ExceptionEventRepository,
     ExceptionRepository,
+    PlaybookRepository,
     TenantRepository,
+    ToolDefinitionRepository,
     create_phase6_app,
     initialize_database,
     phase6_settings,
@@ -235,3 +238,120 @@ async def test_a_real_database_restart_during_requests(tmp_path: Path) -> None:
     finally:
         await asyncio.to_thread(server.stop, mode="immediate")
         shutil.rmtree(server.data_dir, ignore_errors=True)
+
+
+async def _normalized(ledger: AsyncLedger, tenant: str, ref: str, count: int) -> None:
+    """``ref`` with ``count`` ExceptionNormalized events after its CaseCreated."""
+    await ExceptionRepository(ledger).upsert_exception(tenant, _exception(ref))
+    async with unit_of_work(ledger, tenant) as tx:
+        events = ExceptionEventRepository(tx)
+        for i in range(count):
+            envelope = EventEnvelope(
+                tenant_id=tenant,
+                exception_id=ref,
+                event_type="ExceptionNormalized",
+                payload={"i": i},
+            )
+            await events.append_event_if_new(envelope)
+
+
+async def _writer(ledger: AsyncLedger, tenant: str) -> dict[str, str]:
+    key = await ledger.tenant(tenant).keys.create(role="writer")
+    return {"Authorization": f"Bearer {key.secret}"}
+
+
+async def test_event_types_filter_before_the_limit_and_refuse_a_string(
+    ledger: AsyncLedger, tenant: str
+) -> None:
+    await _normalized(ledger, tenant, "EX-2025-9100", 5)
+    events = ExceptionEventRepository(ledger)
+    await events.append_event_if_new(
+        EventEnvelope(
+            tenant_id=tenant,
+            exception_id="EX-2025-9100",
+            event_type="TriageCompleted",
+            payload={"severity": "high"},
+        )
+    )
+    got = await events.get_events_for_exception(
+        tenant, "EX-2025-9100", event_types=["TriageCompleted"], limit=2
+    )
+    assert [e.event_type for e in got] == ["TriageCompleted"]
+    two = await events.get_events_for_exception(
+        tenant, "EX-2025-9100", event_types=["ExceptionNormalized"], limit=2
+    )
+    assert [e.payload["i"] for e in two] == [0, 1]
+    rest = await events.get_events_for_exception(
+        tenant, "EX-2025-9100", event_types=["ExceptionNormalized"], after=two[-1].sequence
+    )
+    assert [e.payload["i"] for e in rest] == [2, 3, 4]
+    with pytest.raises(InvalidInput) as refused:
+        await events.get_events_for_exception(tenant, "EX-2025-9100", event_types="Triage")
+    assert refused.value.field == "event_types"
+
+
+async def test_playbooks_and_tools_are_listed_past_a_thousand(
+    ledger: AsyncLedger, tenant: str
+) -> None:
+    async with unit_of_work(ledger, tenant) as tx:
+        playbooks, tools = PlaybookRepository(tx), ToolDefinitionRepository(tx)
+        for i in range(1005):
+            await playbooks.create_version(tenant, f"pb-{i:05d}", steps=[])
+            await tools.create_tool(f"tool-{i:05d}", "email", {}, tenant_id=tenant)
+    listed = await PlaybookRepository(ledger).list_playbooks(tenant)
+    assert [p.playbook_id for p in listed] == [f"pb-{i:05d}" for i in range(1005)]
+    own = [t.tool_id for t in await ToolDefinitionRepository(ledger).list_tools(tenant)]
+    assert [t for t in own if t.startswith("tool-")] == [f"tool-{i:05d}" for i in range(1005)]
+
+
+async def test_the_supervisor_lists_every_sla_breach(ledger: AsyncLedger, tenant: str) -> None:
+    past = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    async with unit_of_work(ledger, tenant) as tx:
+        repo = ExceptionRepository(tx)
+        for i in range(130):
+            await repo.upsert_exception(
+                tenant, _exception(f"EX-S{i:04d}", sla_deadline=past + dt.timedelta(minutes=i))
+            )
+    app = create_phase6_app(ledger=ledger)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        body = (
+            await c.get(f"/api/supervisor/{tenant}", headers=await _writer(ledger, tenant))
+        ).json()
+    assert body["counts"]["sla_breached"] == 130
+    assert [b["exception_id"] for b in body["sla_breaches"]] == [f"EX-S{i:04d}" for i in range(130)]
+    every = await ExceptionRepository(ledger).find_sla_breaches(tenant, limit=None)
+    assert len(every) == 130
+
+
+async def test_http_timelines_page_with_after_and_limit(ledger: AsyncLedger, tenant: str) -> None:
+    await _normalized(ledger, tenant, "EX-2025-9101", 4)  # sequences 1 (CaseCreated) to 5
+    app = create_phase6_app(ledger=ledger)
+    headers = await _writer(ledger, tenant)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        first = await c.get("/api/exceptions/EX-2025-9101/events?limit=2", headers=headers)
+        assert [e["sequence"] for e in first.json()] == [1, 2]
+        assert first.headers["Next-After"] == "2"
+        last = await c.get("/api/exceptions/EX-2025-9101/events?after=4&limit=2", headers=headers)
+        assert [e["sequence"] for e in last.json()] == [5]
+        assert "Next-After" not in last.headers
+        detail = (
+            await c.get(f"/api/exceptions/{tenant}/EX-2025-9101?after=1&limit=3", headers=headers)
+        ).json()
+        assert [e["sequence"] for e in detail["events"]] == [2, 3, 4]
+        assert detail["next_after"] == 4
+        detail = (
+            await c.get(f"/api/exceptions/{tenant}/EX-2025-9101?after=4", headers=headers)
+        ).json()
+        assert [e["sequence"] for e in detail["events"]] == [5]
+        assert detail["next_after"] is None
+
+
+def test_an_envelope_refuses_created_at_text_naming_it() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        EventEnvelope(
+            tenant_id="t",
+            exception_id="EX-1",
+            event_type="ExceptionNormalized",
+            created_at="2025-01-01T00:00:00+00:00",  # type: ignore[arg-type]
+        )
+    assert refused.value.field == "created_at"

@@ -7,7 +7,8 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agentledger import CatalogVersion, InvalidInput, NotFound
+from agentledger import CatalogDocument, CatalogVersion, InvalidInput, NotFound
+from agentledger.catalog.facade_async import AsyncCatalog
 from examples.sentinai_phase6.models import (
     KIND,
     STATUSES,
@@ -25,6 +26,7 @@ from examples.sentinai_phase6.models import (
 from examples.sentinai_phase6.session import Session, bound, ledger_of
 
 DOMAIN_PACK, POLICY_PACK, PLAYBOOK, TOOL = "domain_pack", "policy_pack", "playbook", "tool"
+PAGE = 1000  # the most list_documents returns at once
 POLICY_NAME = "default"  # a tenant has one policy pack, versioned
 
 
@@ -243,9 +245,10 @@ class PlaybookRepository:
         return _playbook(tenant_id, stored)
 
     async def list_playbooks(self, tenant_id: str) -> list[Playbook]:
-        """The tenant's playbooks at their latest versions, by id."""
+        """Every one of the tenant's playbooks at its latest version, by id (read page by
+        page, so there is no cap)."""
         catalog = bound(self.session, tenant_id).catalog
-        documents = await catalog.list_documents(PLAYBOOK, scope="tenant", limit=1000)
+        documents = await _all_documents(catalog, PLAYBOOK, scope="tenant")
         return [await self.get_latest(tenant_id, d.name) for d in documents]
 
     async def delete_playbook(self, tenant_id: str, playbook_id: str) -> bool:
@@ -336,6 +339,21 @@ def _order(value: object, high: int) -> int:
     return value
 
 
+async def _all_documents(
+    catalog: AsyncCatalog, doc_type: str, *, scope: str = "any"
+) -> list[CatalogDocument]:
+    """Every document of ``doc_type`` in ``scope``, by name, read a page at a time
+    (``list_documents`` returns at most 1000 per call)."""
+    documents: list[CatalogDocument] = []
+    after: tuple[str, str] | None = None
+    while True:
+        page = await catalog.list_documents(doc_type, scope=scope, after=after, limit=PAGE)
+        documents.extend(page)
+        if len(page) < PAGE:
+            return documents
+        after = (page[-1].doc_type, page[-1].name)
+
+
 def _tool(stored: CatalogVersion, tenant_id: str | None) -> ToolDefinition:
     return ToolDefinition(
         tool_id=stored.name,
@@ -386,9 +404,10 @@ class ToolDefinitionRepository:
         return _tool(stored, tenant_id)
 
     async def list_tools(self, tenant_id: str) -> list[ToolDefinition]:
-        """The tools the tenant can use, global and its own, by name."""
+        """Every tool the tenant can use, global and its own, by name (read page by page,
+        so there is no cap)."""
         catalog = bound(self.session, tenant_id).catalog
-        documents = await catalog.list_documents(TOOL, limit=1000)
+        documents = await _all_documents(catalog, TOOL)
         tools = [await catalog.get_latest(TOOL, d.name) for d in documents]
         return [_tool(t, tenant_id) for t in tools]
 

@@ -43,7 +43,8 @@ class EventEnvelope:
     """One event for an exception's log, validated when made: a known ``event_type``, an
     ``actor_type`` of agent / user / system, a UUID ``event_id`` (made here when not given,
     so that a retry of the same envelope appends once) and a payload with the keys its
-    type requires. ``created_at`` fixes the event's time (imported history, tests)."""
+    type requires. ``created_at`` fixes the event's time (imported history, tests): a
+    zoned ``datetime``, anything else (ISO text too) is InvalidInput naming ``created_at``."""
 
     tenant_id: str
     exception_id: str
@@ -83,5 +84,7 @@ class EventEnvelope:
                 f"a {self.event_type} payload needs {', '.join(missing)}",
                 field=f"payload.{missing[0]}",
             )
+        if self.created_at is not None and not isinstance(self.created_at, datetime):
+            raise InvalidInput("created_at must be a datetime", field="created_at")
         if self.created_at is not None and self.created_at.tzinfo is None:
             raise InvalidInput("created_at needs a time zone", field="created_at")

@@ -136,7 +136,11 @@ class ExceptionRepository:
         )
 
     async def delete_exception(self, tenant_id: str, exception_id: str) -> bool:
-        """Delete the exception (its event log stays readable); False when there was none."""
+        """Delete the exception; False when there was none. Its events are kept in the
+        ledger (``event_exists`` still finds their ids) but are no longer reachable by the
+        exception id: ``get_events_for_exception`` raises NotFound afterwards, and an
+        exception created again with the same id starts a new log (its own
+        ``CaseCreated`` first)."""
         try:
             case = await self._case(tenant_id, exception_id)
         except NotFound:
@@ -194,15 +198,34 @@ class ExceptionRepository:
         now: dt.datetime | None = None,
         *,
         domain: str | None = None,
-        limit: int = 100,
+        limit: int | None = 100,
     ) -> list[ExceptionRecord]:
         """Open exceptions past their SLA deadline at ``now`` (default: now), most overdue
-        first."""
-        with seed_fields():
-            found = await self._cases(tenant_id).cases.find_sla_breaches(
-                now, kind=KIND, domain=domain, limit=limit
-            )
-        return [ExceptionRecord.of(tenant_id, c) for c in found]
+        first: the first ``limit`` (1 to 1000), or with ``limit=None`` every one (read a
+        page at a time)."""
+        cases = self._cases(tenant_id).cases
+        if limit is not None:
+            with seed_fields():
+                found = await cases.find_sla_breaches(now, kind=KIND, domain=domain, limit=limit)
+            return [ExceptionRecord.of(tenant_id, c) for c in found]
+        at = moment("now", now) or dt.datetime.now(dt.UTC)
+        records: list[ExceptionRecord] = []
+        cursor: str | None = None
+        while True:
+            with seed_fields():
+                page = await cases.list(
+                    kind=KIND,
+                    domain=domain,
+                    sla_breached=True,
+                    now=at,
+                    order="sla_deadline",
+                    cursor=cursor,
+                    limit=1000,
+                )
+            records.extend(ExceptionRecord.of(tenant_id, c) for c in page.items)
+            if page.next_cursor is None:
+                return records
+            cursor = page.next_cursor
 
     async def find_by_entity(
         self, tenant_id: str, entity: str, *, open: bool | None = None, limit: int = 100
@@ -257,12 +280,30 @@ class ExceptionEventRepository:
         limit: int = 1000,
     ) -> list[ExceptionEvent]:
         """The exception's events in the order they were appended (``sequence``), after
-        ``after``; ``event_types`` keeps only those. NotFound for an unknown exception."""
+        the sequence ``after``, at most ``limit`` of them (1 to 10000). ``event_types`` (a
+        list of type names; a plain string is InvalidInput naming ``event_types``) keeps
+        only those, filtered before ``limit`` applies: the first ``limit`` matching events
+        after ``after``. For the next page pass the last event's ``sequence`` as ``after``.
+        NotFound for an unknown exception, a deleted one included."""
+        wanted: frozenset[str] | None = None
+        if event_types is not None:
+            if isinstance(event_types, str | bytes) or not isinstance(event_types, Sequence):
+                raise InvalidInput(
+                    "event_types must be a list of event types, not a string",
+                    field="event_types",
+                )
+            if not all(isinstance(t, str) for t in event_types):
+                raise InvalidInput("event_types must hold strings", field="event_types")
+            wanted = frozenset(event_types)
         scope = bound(self.session, tenant_id)
+        events: list[ExceptionEvent] = []
         with seed_fields():
             case = await scope.cases.get_by_ref(exception_id, kind=KIND)
-            found = await scope.cases.timeline(case.id, after=after, limit=limit)
-        events = [ExceptionEvent.of(tenant_id, exception_id, e) for e in found]
-        if event_types is not None:
-            events = [e for e in events if e.event_type in event_types]
-        return events
+            while True:
+                found = await scope.cases.timeline(case.id, after=after, limit=limit)
+                for e in found:
+                    if wanted is None or e.type in wanted:
+                        events.append(ExceptionEvent.of(tenant_id, exception_id, e))
+                if wanted is None or len(events) >= limit or len(found) < limit:
+                    return events[:limit]
+                after = found[-1].version

@@ -76,8 +76,22 @@ class EventIn(BaseModel):
 
 
 class ExceptionDetail(BaseModel):
+    """The exception and one page of its timeline: ``next_after`` is the last event's
+    ``sequence`` when the page is full (pass it as ``after`` for more), else None."""
+
     exception: ExceptionRecord
     events: list[ExceptionEvent]
+    next_after: int | None = None
+
+
+EVENTS_PAGE = 1000  # a timeline page's default size
+MAX_EVENTS_PAGE = 10_000  # its largest (agentledger's timeline cap)
+After = Annotated[int, Query(ge=0, description="the sequence to read after (0: from the start)")]
+Limit = Annotated[int, Query(ge=1, le=MAX_EVENTS_PAGE, description="the most events to return")]
+
+
+def _next_after(events: list[ExceptionEvent], limit: int) -> int | None:
+    return events[-1].sequence if len(events) == limit else None
 
 
 class Appended(BaseModel):
@@ -156,25 +170,45 @@ async def list_exceptions(
 
 
 @router.get("/exceptions/{exception_id}/events", response_model=list[ExceptionEvent])
-async def exception_events(exception_id: str, request: Request, who: Reader) -> object:
-    """The exception's event log in order (the key's tenant)."""
-    events = ExceptionEventRepository(ledger_of(request))
-    return await events.get_events_for_exception(who.tenant_id, exception_id)
+async def exception_events(
+    exception_id: str,
+    request: Request,
+    response: Response,
+    who: Reader,
+    after: After = 0,
+    limit: Limit = EVENTS_PAGE,
+) -> object:
+    """One page of the exception's event log in order (the key's tenant): at most
+    ``limit`` events after the sequence ``after``. A full page sets the ``Next-After``
+    header to its last sequence; pass it as ``after`` for the rest."""
+    events = await ExceptionEventRepository(ledger_of(request)).get_events_for_exception(
+        who.tenant_id, exception_id, after=after, limit=limit
+    )
+    following = _next_after(events, limit)
+    if following is not None:
+        response.headers["Next-After"] = str(following)
+    return events
 
 
 @router.get("/exceptions/{tenant_id}/{exception_id}", response_model=ExceptionDetail)
 async def get_exception(
-    tenant_id: str, exception_id: str, request: Request, who: Reader
+    tenant_id: str,
+    exception_id: str,
+    request: Request,
+    who: Reader,
+    after: After = 0,
+    limit: Limit = EVENTS_PAGE,
 ) -> ExceptionDetail:
-    """The exception with its timeline."""
+    """The exception with one page of its timeline (``after``, ``limit`` as for the
+    events route); ``next_after`` leads to the next page."""
     ledger = ledger_of(request)
     found = await ExceptionRepository(ledger).get_exception(mine(tenant_id, who), exception_id)
     if found is None:
         raise NotFound(f"exception {exception_id!r} not found", field="exception_id")
     events = await ExceptionEventRepository(ledger).get_events_for_exception(
-        tenant_id, exception_id
+        tenant_id, exception_id, after=after, limit=limit
     )
-    return ExceptionDetail(exception=found, events=events)
+    return ExceptionDetail(exception=found, events=events, next_after=_next_after(events, limit))
 
 
 @router.post("/exceptions/{tenant_id}/{exception_id}/events", response_model=Appended)
@@ -260,10 +294,13 @@ async def create_tool(tenant_id: str, body: ToolIn, request: Request, who: Write
 async def supervisor(
     tenant_id: str, request: Request, who: Reader, now: dt.datetime | None = None
 ) -> Supervisor:
-    """The supervisor view's data: counts by status, severity and domain; SLA breaches."""
+    """The supervisor view's data: counts by status, severity and domain; every SLA
+    breach at ``now`` (default: the time of the request), most overdue first, so that
+    ``len(sla_breaches) == counts.sla_breached``."""
     exceptions = ExceptionRepository(ledger_of(request))
-    counts = await exceptions.aggregates(mine(tenant_id, who), now=now)
-    breaches = await exceptions.find_sla_breaches(tenant_id, now)
+    at = now if now is not None else dt.datetime.now(dt.UTC)
+    counts = await exceptions.aggregates(mine(tenant_id, who), now=at)
+    breaches = await exceptions.find_sla_breaches(tenant_id, at, limit=None)
     return Supervisor(counts=counts, sla_breaches=breaches)
 
 
