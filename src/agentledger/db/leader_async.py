@@ -69,11 +69,14 @@ class AsyncLeaderLock(AsyncScoped):
         return False
 
     async def release(self) -> None:
-        """Close the lock's connection, which releases the lock."""
+        """Give the lock back and close its connection: a standby may take it at once."""
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
-                await conn.close()
+                try:
+                    await conn.execute(QUERIES.leader_unlock.sql, {"name": self.name})
+                finally:
+                    await conn.close()
             except Exception as exc:  # a broken connection: the lock is gone either way
                 if not is_driver_error(exc):
                     raise

@@ -33,6 +33,11 @@ SELECT 1
 -- Take a named session-level lock if no other session holds it (leader election).
 SELECT pg_try_advisory_lock(hashtextextended('agentledger.leader/' || %(name)s, 0))
 
+-- name: leader_unlock
+-- Give the named lock back now: closing the session would release it only once the server
+-- has noticed, so a standby's next try could still find it taken.
+SELECT pg_advisory_unlock(hashtextextended('agentledger.leader/' || %(name)s, 0))
+
 -- name: leader_lock_held
 -- Whether this session still holds the named lock.
 SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = pg_backend_pid() AND objsubid = 1 AND classid = ((hashtextextended('agentledger.leader/' || %(name)s, 0) >> 32) & 4294967295)::text::oid AND objid = (hashtextextended('agentledger.leader/' || %(name)s, 0) & 4294967295)::text::oid)
