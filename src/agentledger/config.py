@@ -211,18 +211,14 @@ class Settings(BaseSettings):
     @classmethod
     def _prefix_list(cls, value: Any) -> Any:
         """From the environment, a comma list or a JSON list (each item then checked)."""
-        if isinstance(value, str):
-            if value.lstrip().startswith("["):
-                return json.loads(value)  # ValueError: the setting's error names the text
-            return tuple(item.strip() for item in value.split(",") if item.strip())
-        return value
+        return _env_list(value) if isinstance(value, str) else value
 
     @field_validator("migrations", mode="before")
     @classmethod
     def _folder_list(cls, value: Any) -> Any:
         """A comma list or a JSON list from the environment; blanks dropped."""
         if isinstance(value, str):
-            value = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+            value = _env_list(value)
         if isinstance(value, list | tuple):
             value = tuple(item.strip() if isinstance(item, str) else item for item in value)
             return tuple(item for item in value if item != "")
@@ -253,6 +249,14 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.database_url is None
+
+
+def _env_list(text: str) -> Any:
+    """A list setting as the environment spells it: a JSON list, or a comma list (blanks
+    dropped). Bad JSON is ValueError, which the setting's error names."""
+    if text.lstrip().startswith("["):
+        return json.loads(text)
+    return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
 def _config_error(exc: ValidationError) -> ConfigError:
