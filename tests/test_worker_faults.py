@@ -3,6 +3,7 @@ handlers raising SystemExit, and what the ``worker`` command says and assumes.""
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import math
 import os
@@ -276,3 +277,56 @@ def test_ctrl_c_on_the_worker_command_lets_the_running_task_finish(
     assert "stopped:" in out and "completed=1" in out, out
     done = tasks.get(task.id)
     assert done.status == "completed" and done.output == {"lingered": True}
+
+
+def test_ctrl_c_in_a_library_workers_run_releases_the_task_in_hand(sync_ledger: Ledger) -> None:
+    """KeyboardInterrupt in the thread running ``Worker.run()`` (a script's Ctrl-C): the task
+    in hand is handed back at once for other workers, and the interrupt is raised."""
+    tasks = sync_ledger.tenant(new_tenant(sync_ledger)).tasks
+    task = tasks.enqueue("ctrl-c", {})
+    started, let_go = threading.Event(), threading.Event()
+
+    def handle(task: Task) -> dict[str, Any]:
+        started.set()
+        let_go.wait(30)
+        return {"done": True}
+
+    worker = tasks.worker("ctrl-c", handle, lease=300)
+    interrupt = threading.Thread(target=lambda: started.wait(30) and _thread.interrupt_main())
+    interrupt.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            worker.run()
+    finally:
+        let_go.set()
+        interrupt.join()
+    released = tasks.get(task.id)
+    assert released.status == "pending" and released.attempts == 0, released
+
+
+def test_cancelling_an_async_workers_run_releases_the_task_in_hand(
+    async_ledger: AsyncLedger, aio: asyncio.Runner
+) -> None:
+    """asyncio.run's Ctrl-C cancels the main task: the held task is handed back at once."""
+    tid = f"t-{uuid.uuid4().hex[:12]}"
+    aio.run(async_ledger.tenants.create(tid))
+    tasks = async_ledger.tenant(tid).tasks
+    task = aio.run(tasks.enqueue("cancel", {}))
+    started = asyncio.Event()
+
+    async def handle(task: Task) -> dict[str, Any]:
+        started.set()
+        await asyncio.sleep(30)
+        return {"done": True}
+
+    async def cancelled() -> None:
+        worker = tasks.worker("cancel", handle, lease=300)
+        running = asyncio.create_task(worker.run())
+        await asyncio.wait_for(started.wait(), 30)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    aio.run(cancelled())
+    released = aio.run(tasks.get(task.id))
+    assert released.status == "pending" and released.attempts == 0, released

@@ -179,7 +179,9 @@ class AsyncWorker:
             self._wake.set()
 
     async def run(self, *, until_empty: bool = False) -> WorkerStats:
-        """Work until ``stop()`` (or SIGTERM); with ``until_empty``, until no work is ready."""
+        """Work until ``stop()`` (or SIGTERM); with ``until_empty``, until no work is ready.
+        Cancelled (asyncio.run's Ctrl-C), it settles what has finished, releases the rest at
+        once for other workers, and lets the cancellation through."""
         opts = self.options
         books = Books(opts, self.stats)
         self._wake = wake = asyncio.Event()
@@ -239,7 +241,12 @@ class AsyncWorker:
                     wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), left)
-            await self._drain(books, jobs)
+        except asyncio.CancelledError:  # the caller's Ctrl-C or cancel: settle, release, end
+            self.stop()
+            await self._drain(books, jobs, grace=0.0)
+            raise
+        else:
+            await self._drain(books, jobs, grace=opts.grace)
         finally:
             if listen_task is not None:
                 self._ended = True  # the listener finishes its current slice and exits
@@ -260,10 +267,12 @@ class AsyncWorker:
             held.output = output_of(await handler(task, held.tx))
         return SETTLED
 
-    async def _drain(self, books: Books, jobs: dict[Claim, asyncio.Task[None]]) -> None:
-        """Let in-flight handlers finish within the grace period; release the rest."""
-        if jobs:
-            await asyncio.wait(list(jobs.values()), timeout=self.options.grace)
+    async def _drain(
+        self, books: Books, jobs: dict[Claim, asyncio.Task[None]], *, grace: float
+    ) -> None:
+        """Let in-flight handlers finish within ``grace`` seconds; release the rest."""
+        if jobs and grace > 0:
+            await asyncio.wait(list(jobs.values()), timeout=grace)
         late = list(jobs.values())
         for job in late:
             job.cancel()
@@ -327,7 +336,9 @@ class Worker:
         self._stopping.set()
 
     def run(self, *, until_empty: bool = False) -> WorkerStats:
-        """Work until ``stop()`` (or SIGTERM); with ``until_empty``, until no work is ready."""
+        """Work until ``stop()`` (or SIGTERM); with ``until_empty``, until no work is ready.
+        On Ctrl-C (KeyboardInterrupt in this thread) it settles what has finished, releases
+        the rest at once for other workers, and raises it again."""
         opts = self.options
         books = Books(opts, self.stats)
         held = books.held
@@ -357,32 +368,37 @@ class Worker:
             stack.callback(runners.close)
             stack.enter_context(_on_sigterm(self.stop))
             wake = stack.enter_context(Wake(self.source.listener, self._stopping, self.listening))
-            while not self._stopping.is_set():
-                claimed: list[Task] = []
-                try:
-                    collect()
-                    self.source.upkeep(books)
-                    claimed = self.source.turn(books, self.queue, books.free, self.id)
-                    runners.submit(claimed)
-                    if until_empty and not claimed and books.idle:
-                        break
-                except Unavailable:
-                    pass  # the database is away: keep in-flight work, retry after a pause
-                # Even after a full batch, wait for handlers to finish (below) rather than
-                # cycle again at once: settling whatever few are done by then splits every
-                # later batch in parts.
-                timeout = max(0.001, min(opts.poll_interval, books.beat.left()))
-                if not held:
-                    wake.wait(timeout)  # a notification, or the poll interval
-                    continue
-                before = len(held)
-                if before > opts.concurrency // 2:
-                    collect(before, BATCH_WINDOW)  # quick handlers: all of them, one wake-up
-                if len(held) == before:
-                    collect(1, timeout)  # a handler finishing frees a slot
-                    if len(held) > opts.concurrency // 2:
-                        collect(len(held), BATCH_WINDOW)  # the rest may be about to finish
-            self._drain(books, collect)
+            try:
+                while not self._stopping.is_set():
+                    claimed: list[Task] = []
+                    try:
+                        collect()
+                        self.source.upkeep(books)
+                        claimed = self.source.turn(books, self.queue, books.free, self.id)
+                        runners.submit(claimed)
+                        if until_empty and not claimed and books.idle:
+                            break
+                    except Unavailable:
+                        pass  # the database is away: keep in-flight work, retry after a pause
+                    # Even after a full batch, wait for handlers to finish (below) rather than
+                    # cycle again at once: settling whatever few are done by then splits every
+                    # later batch in parts.
+                    timeout = max(0.001, min(opts.poll_interval, books.beat.left()))
+                    if not held:
+                        wake.wait(timeout)  # a notification, or the poll interval
+                        continue
+                    before = len(held)
+                    if before > opts.concurrency // 2:
+                        collect(before, BATCH_WINDOW)  # quick handlers: all of them, one wake-up
+                    if len(held) == before:
+                        collect(1, timeout)  # a handler finishing frees a slot
+                        if len(held) > opts.concurrency // 2:
+                            collect(len(held), BATCH_WINDOW)  # the rest may be about to finish
+            except KeyboardInterrupt:  # Ctrl-C in the caller's thread: settle, release, end
+                self.stop()
+                self._drain(books, collect, grace=0.0)
+                raise
+            self._drain(books, collect, grace=opts.grace)
         return _stats_or_raise(self)
 
     def _in_transaction(self, task: Task) -> object:
@@ -393,9 +409,9 @@ class Worker:
             held.output = output_of(handler(task, held.tx))
         return SETTLED
 
-    def _drain(self, books: Books, collect: Callable[[int, float], None]) -> None:
-        """Let in-flight handlers finish within the grace period; release the rest."""
-        deadline = time.monotonic() + self.options.grace
+    def _drain(self, books: Books, collect: Callable[[int, float], None], *, grace: float) -> None:
+        """Let in-flight handlers finish within ``grace`` seconds; release the rest."""
+        deadline = time.monotonic() + grace
         collect(0, 0.0)  # what has finished already is settled, even without grace
         while books.held and time.monotonic() < deadline:
             collect(len(books.held), min(0.1, max(0.001, deadline - time.monotonic())))
