@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from agentledger import ConfigError, LeaseLost, Ledger, NewTask, Settings, Task
+from agentledger import ConfigError, InvalidInput, LeaseLost, Ledger, NewTask, Settings, Task
 from agentledger.ledger import AsyncTransaction, Transaction
 from tests.conftest import ROOT
 from tests.faces import AsyncFace
@@ -327,5 +327,5 @@ def test_a_transactional_handlers_result_must_be_a_dict_or_none() -> None:
     from agentledger.tasks.completion import output_of
 
     assert output_of(None) is None and output_of({"a": 1}) == {"a": 1}
-    with pytest.raises(TypeError, match="handler returned list, not a dict or None"):
+    with pytest.raises(InvalidInput, match="handler returned list, not a dict or None"):
         output_of([1, 2])

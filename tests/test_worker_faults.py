@@ -53,6 +53,30 @@ def test_an_output_that_cannot_be_stored_fails_its_task_alone(
     assert done.status == "completed" and done.output == {"ok": True}
 
 
+@pytest.mark.parametrize("case", [*sorted(BAD_OUTPUTS), "list"])
+def test_a_transactional_handlers_bad_output_fails_its_task_in_the_same_words(
+    sync_ledger: Ledger, case: str
+) -> None:
+    """Its writes roll back, and the task's error reads as a plain worker's would."""
+    output, said = BAD_OUTPUTS.get(case, ([1], ""))
+    scope = sync_ledger.tenant(new_tenant(sync_ledger))
+    [task_id] = scope.tasks.enqueue_many("tx-out", [{}])
+
+    def handle(task: Task, tx: Any) -> Any:
+        tx.events.append(f"task-{task.id}", "Handled", {})
+        return output
+
+    worker = scope.tasks.worker("tx-out", handle, transactional=True, concurrency=2)
+    stats = worker.run(until_empty=True)
+    assert (stats.claimed, stats.failed) == (1, 1)
+    error = scope.tasks.get(task_id).error
+    if case == "list":
+        assert error == "handler returned list, not a dict or None"
+    else:
+        assert error == f"handler returned an output that cannot be stored: {said}"
+    assert scope.events.stream_version(f"task-{task_id}") == 0  # its write rolled back
+
+
 @pytest.mark.parametrize(
     ("message", "stored"), [("a\x00b", "a\\x00b"), ("lone \udc80", "lone \\udc80")]
 )

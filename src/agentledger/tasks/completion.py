@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
+from agentledger import validation as v
 from agentledger.db.statements import Gen, operation
-from agentledger.errors import LeaseLost, NotFound
+from agentledger.errors import InvalidInput, LeaseLost, NotFound
 from agentledger.tasks import ops
 from agentledger.tasks.ops import Q
 from agentledger.tasks.records import TASK_LIFECYCLE, Outcome
@@ -38,10 +39,23 @@ class Completing(Generic[S]):
         self.output = output
 
 
+class UnstorableOutput(InvalidInput):
+    """A handler returned an output its task cannot store."""
+
+
 def output_of(result: object) -> dict[str, Any] | None:
-    """A transactional handler's result as its task's output: a dict, or None."""
-    if result is not None and not isinstance(result, dict):
-        raise TypeError(f"handler returned {type(result).__name__}, not a dict or None")
+    """A handler's result as its task's output: None, or a dict PostgreSQL's jsonb stores.
+    UnstorableOutput says why not; its message is the failed task's error on every worker."""
+    if result is None:
+        return None
+    if not isinstance(result, dict):
+        said = f"handler returned {type(result).__name__}, not a dict or None"
+        raise UnstorableOutput(said, field="output")
+    try:
+        v.json_object("output", result)  # as settling checks it
+    except InvalidInput as bad:
+        said = f"handler returned an output that cannot be stored: {bad}"
+        raise UnstorableOutput(said, field="output") from None
     return result
 
 

@@ -29,14 +29,13 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, cast
 
-from agentledger import validation as v
 from agentledger.db.database_async import AsyncSession
 from agentledger.db.database_sync import Session
 from agentledger.errors import InvalidInput, LeaseLost, Unavailable
 from agentledger.tasks.batch import queue_name
 from agentledger.tasks.books import WAIT_SLICE, Books, Claim, WorkerOptions, WorkerStats, claim_of
 from agentledger.tasks.builders import builder
-from agentledger.tasks.completion import output_of
+from agentledger.tasks.completion import UnstorableOutput, output_of
 from agentledger.tasks.records import Outcome, Task
 from agentledger.tasks.source_async import AsyncTaskSource
 from agentledger.tasks.source_sync import TaskSource
@@ -60,15 +59,15 @@ def outcome_of(task: Task, result: object, exc: BaseException | None) -> Outcome
     assert task.claim_token is not None
     if result is None and exc is None:  # the usual case first
         return _completed(task.id, task.claim_token, "complete", None, None, True)
+    if isinstance(exc, UnstorableOutput):  # a transactional handler's, from output_of
+        return _failed(task, str(exc))
     if exc is not None:
         return _failed(task, f"{type(exc).__name__}: {_said(exc)}")
-    if not isinstance(result, dict):
-        return _failed(task, f"handler returned {type(result).__name__}, not a dict or None")
     try:
-        v.json_object("output", result)  # as settling checks it
-    except InvalidInput as bad:
-        return _failed(task, f"handler returned an output that cannot be stored: {bad}")
-    return _completed(task.id, task.claim_token, "complete", result, None, True)
+        output = output_of(result)
+    except UnstorableOutput as bad:
+        return _failed(task, str(bad))
+    return _completed(task.id, task.claim_token, "complete", output, None, True)
 
 
 def _failed(task: Task, error: str) -> Outcome:
