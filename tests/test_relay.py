@@ -20,7 +20,7 @@ from chaos.tcp_proxy import TcpProxy
 
 from agentledger import AsyncLedger, Ledger, NewEvent, Settings
 from agentledger.db.binding import Binding
-from agentledger.errors import InvalidInput
+from agentledger.errors import ConfigError, InvalidInput
 from tests.nats_fixtures import NATS_URL
 from tests.procs import ROOT
 
@@ -33,6 +33,7 @@ from agentledger.integrations.nats import (  # noqa: E402
     subject,
     token,
 )
+from agentledger.integrations.nats.subjects import captures  # noqa: E402
 
 # The crash test's size. The suite runs it small; docs/relay.md gives the command and the
 # figures of a run at 100k events, a kill every few seconds and a 30 s broker outage.
@@ -206,6 +207,34 @@ def test_subject_mapping() -> None:
     assert token("") == "_"
     assert subject("acme.eu", "invoice:7") == "agentledger.acme_eu.invoice"
     assert subject("acme", "user.profile-9", prefix="x.y") == "x.y.acme.user_profile"
+
+
+def test_a_stream_captures_the_relays_subjects_through_one_of_its_patterns() -> None:
+    for patterns in (["x.y.>"], [">"], ["x.>"], ["x.y.*.*"], ["x.*.*.*", "x.y.*.>"]):
+        assert captures(patterns, "x.y"), patterns
+    for patterns in ([], ["x.y"], ["x.y.*"], ["x.y.a.*"], ["x.y.*.*.*"], ["z.>"], ["x.z.>"]):
+        assert not captures(patterns, "x.y"), patterns
+
+
+def test_a_stream_that_does_not_take_the_prefix_is_refused_once(
+    async_ledger: AsyncLedger, aio: asyncio.Runner, jetstream: str, stream_name: str
+) -> None:
+    """Not a broker outage retried for ever: ConfigError naming the stream's subjects."""
+
+    async def made() -> None:
+        nc = await nats.connect(jetstream, allow_reconnect=False)
+        try:
+            await nc.jetstream().add_stream(name=stream_name, subjects=[f"{_prefix()}.>"])
+        finally:
+            await nc.close()
+
+    aio.run(made())
+    relay = Relay(async_ledger, jetstream, name=stream_name, stream=stream_name, prefix=_prefix())
+    with pytest.raises(ConfigError) as refused:
+        aio.run(asyncio.wait_for(relay.run(until_idle=True), 60))
+    assert refused.value.field == "stream"
+    assert "not the relay's" in str(refused.value)
+    assert relay.stats.broker_failures == 0
 
 
 def test_bad_options_name_the_field(sync_ledger: Ledger, async_ledger: AsyncLedger) -> None:

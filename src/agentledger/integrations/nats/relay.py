@@ -30,7 +30,7 @@ from nats.js.client import JetStreamContext
 from agentledger import validation as v
 from agentledger.db.binding import Binding
 from agentledger.db.leader_async import AsyncLeaderLock
-from agentledger.errors import LedgerError, Unavailable
+from agentledger.errors import ConfigError, LedgerError, Unavailable
 from agentledger.events import ops as events
 from agentledger.events.records import EVENTS_CHANNEL, Event
 from agentledger.integrations.nats import lag as lag_ops, subjects
@@ -66,7 +66,7 @@ class Relay:
     at each pass); only active ones are relayed. ``types``: only events of these types
     (None: all). ``stream``: the JetStream stream, created with subjects ``<prefix>.>`` and
     ``duplicate_window`` seconds when it does not exist (an existing stream is used as it
-    is). ``batch_size`` events are published per tenant and pass, pipelined over one
+    is, if its subjects take the relay's: else ConfigError). ``batch_size`` events are published per tenant and pass, pipelined over one
     connection, then acknowledged together.
     """
 
@@ -194,13 +194,24 @@ class Relay:
         return False
 
     async def _ensure_stream(self, js: JetStreamContext) -> None:
+        """Create the stream, or make sure the one there takes the relay's subjects: else
+        every publish would be refused, and retried for ever as if the broker were down."""
         try:
-            await js.stream_info(self.stream)
+            info = await js.stream_info(self.stream)
         except nats.js.errors.NotFoundError:
             await js.add_stream(
                 name=self.stream,
                 subjects=[f"{self.prefix}.>"],
                 duplicate_window=self.duplicate_window,
+            )
+            return
+        patterns = info.config.subjects or []
+        if not subjects.captures(patterns, self.prefix):
+            raise ConfigError(
+                f"stream {self.stream!r} takes subjects {patterns}, not the relay's "
+                f"{self.prefix}.<tenant>.<category>: give another stream, or the prefix "
+                "its subjects begin with",
+                field="stream",
             )
 
     async def _tenant_ids(self) -> list[str]:

@@ -64,6 +64,23 @@ def check_stream(name: object) -> str:
     return name
 
 
+def captures(patterns: list[str], prefix: str) -> bool:
+    """Whether one of a stream's subject ``patterns`` takes every ``<prefix>.<tenant>.<category>``
+    (``>`` matches one token or more at the end, ``*`` any one token)."""
+    wanted = [*prefix.split("."), "*", "*"]
+    for pattern in patterns:
+        tokens = pattern.split(".")
+        for i, part in enumerate(tokens):
+            if part == ">":
+                return True
+            if i >= len(wanted) or (part != "*" and part != wanted[i]):
+                break
+        else:
+            if len(tokens) == len(wanted):
+                return True
+    return False
+
+
 def subject(tenant_id: str, stream: str, prefix: str = DEFAULT_PREFIX) -> str:
     """``<prefix>.<tenant>.<category>`` for an event of ``stream`` in ``tenant_id``."""
     return f"{prefix}.{token(tenant_id)}.{token(category(stream))}"
