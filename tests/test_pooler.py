@@ -6,6 +6,7 @@ options, no LISTEN or session locks on it (docs/deploying.md)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 import uuid
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import psycopg.sql
 import pytest
 from chaos.pgbouncer import PgBouncer
 
@@ -160,6 +162,32 @@ def test_each_transaction_carries_the_sessions_settings(
                 " current_setting('statement_timeout')"
             ).fetchone()
             assert row is not None and row[0] in (None, "") and row[1] != "4321ms"
+
+
+def test_datetimes_come_back_in_utc_when_the_servers_zone_is_not(
+    settings: Settings, direct_app_url: str
+) -> None:
+    """A transaction-mode session keeps the server's zone (UTC is set per transaction), which
+    psycopg would give every datetime; records carry UTC whatever it is."""
+    dbname = urlsplit(direct_app_url).path.lstrip("/")
+    assert settings.database_url is not None
+    zone = psycopg.sql.SQL("ALTER ROLE {} IN DATABASE {} {}")
+    role, db = psycopg.sql.Identifier(settings.app_role), psycopg.sql.Identifier(dbname)
+    with psycopg.connect(settings.database_url, autocommit=True) as owner:
+        owner.execute(zone.format(role, db, psycopg.sql.SQL("SET TimeZone = 'Pacific/Kiritimati'")))
+    try:
+        with Ledger(settings.with_(pooler="transaction"), migrate=False) as ledger:
+            scope = ledger.tenant(_tenant(ledger))
+            at = dt.datetime(2024, 6, 1, 15, 0, tzinfo=dt.UTC)
+            run = scope.runs.start("tz", at=at)
+            event = scope.events.append("tz", "Seen", {})
+            stored = [scope.runs.get(run.id).started_at, event.created_at]
+            stored += [scope.events.get(event.event_id).created_at]
+        assert stored[0] == at
+        assert [value.utcoffset() for value in stored] == [dt.timedelta(0)] * 3
+    finally:
+        with psycopg.connect(settings.database_url, autocommit=True) as owner:
+            owner.execute(zone.format(role, db, psycopg.sql.SQL("RESET TimeZone")))
 
 
 def test_the_statement_timeout_holds_through_the_pooler(pooled: Settings) -> None:

@@ -9,6 +9,7 @@ the whole array wherever it is evaluated (in a row filter, once per row).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import struct
@@ -20,8 +21,10 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import BaseConnection, DataError, postgres
+from psycopg.abc import AdaptContext
 from psycopg.adapt import Buffer, Dumper, Loader
 from psycopg.pq import Format
+from psycopg.types.datetime import TimestamptzBinaryLoader, TimestamptzLoader
 from psycopg.types.json import JsonbDumper
 
 from agentledger.db.types import Bigints, Uuids, Vector, Vectors
@@ -38,6 +41,27 @@ def register_adapters(conn: BaseConnection[Any]) -> None:
         adapters.register_loader(name, JsonLoader)
     adapters.register_loader("json", JsonBinaryLoader)
     adapters.register_loader("jsonb", JsonbBinaryLoader)
+    if conn.pgconn.parameter_status(b"TimeZone") != b"UTC":  # through a transaction pooler
+        adapters.register_loader("timestamptz", UtcTimestamptzLoader)
+        adapters.register_loader("timestamptz", UtcTimestamptzBinaryLoader)
+
+
+class UtcTimestamptzLoader(TimestamptzLoader):
+    """timestamptz in UTC. psycopg gives the session's zone, which is UTC on the ledger's own
+    sessions but the server's default on a transaction pooler's (where each transaction
+    sets UTC for itself only)."""
+
+    def __init__(self, oid: int, context: AdaptContext | None = None):
+        super().__init__(oid, context)
+        self._timezone = dt.UTC
+
+
+class UtcTimestamptzBinaryLoader(TimestamptzBinaryLoader):
+    """timestamptz in UTC, from the binary format (as UtcTimestamptzLoader)."""
+
+    def __init__(self, oid: int, context: AdaptContext | None = None):
+        super().__init__(oid, context)
+        self._timezone = dt.UTC
 
 
 def _array_head(count: int, element_oid: int, nulls: bool = False) -> bytes:
