@@ -202,3 +202,42 @@ def test_a_notification_wakes_its_own_tenant_s_subscribers(
                 assert await subscriber.wait(BOUND) != []
 
     aio.run(main())
+
+
+def test_an_alert_stream_delivers_a_new_alert_behind_any_number_of_pending_ones(
+    settings: Settings, sync_ledger: Ledger, aio: asyncio.Runner
+) -> None:
+    """The stream compares every pending alert with those it has seen, in pages: a new
+    info alert behind 1,001 older urgent ones (more than one page) is still new."""
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    sync_ledger.tenants.create(tenant)
+    scope = sync_ledger.tenant(tenant)
+    with scope.transaction() as tx:
+        for i in range(1001):
+            tx.alerts.create(1, f"old {i}")
+    key = scope.keys.create(role="reader").secret
+    app = create_app(settings)
+    app.state.sse_poll = app.state.sse_fallback = NEVER  # the wake-up delivers it
+
+    async def follow(client: httpx.AsyncClient, ready: asyncio.Event, got: list[str]) -> None:
+        headers = {"authorization": f"Bearer {key}"}
+        async with client.stream("GET", "/v1/alerts/stream", headers=headers) as response:
+            async for line in response.aiter_lines():
+                if line.startswith(": following"):
+                    ready.set()
+                elif line.startswith("id: "):
+                    got.append(line.removeprefix("id: "))
+                    return
+
+    async def main(base: str) -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=BOUND) as client:
+            ready, got = asyncio.Event(), []
+            stream = asyncio.create_task(follow(client, ready, got))
+            await asyncio.wait_for(ready.wait(), BOUND)
+            await asyncio.sleep(0.2)  # the stream read the pending alerts and now waits
+            raised = await asyncio.to_thread(scope.alerts.create, 3, "new")
+            await asyncio.wait_for(stream, BOUND)
+            assert got == [str(raised.id)]
+
+    with serve(app) as base:
+        aio.run(main(base))

@@ -30,4 +30,5 @@ class AsyncAlerts(AsyncFacade):
 
     get = forward_async(ops.get)
     pending = forward_async(ops.pending)
+    raised = forward_async(ops.raised)
     list = forward_async(ops.list_)

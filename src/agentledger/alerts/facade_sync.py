@@ -32,4 +32,5 @@ class Alerts(Facade):
 
     get = forward_sync(ops.get)
     pending = forward_sync(ops.pending)
+    raised = forward_sync(ops.raised)
     list = forward_sync(ops.list_)

@@ -130,6 +130,26 @@ def pending(tier: int | str | None = None, *, limit: int = 100) -> Gen[list[Aler
 
 
 @operation(writes=False)
+def raised(
+    *,
+    tier: int | str | None = None,
+    after: Alert | ListPosition | None = None,
+    limit: int = 100,
+) -> Gen[list[Alert]]:
+    """Pending alerts in the order they were stored (``recorded_at``, then id), for a follower
+    that pages through them all: the next page goes on after this one's last alert (or
+    its ListPosition of ``recorded_at`` and id)."""
+    key = yield from keyset.position(after, field="after", record=Alert, at="recorded_at")
+    rows = yield Q.raised_alerts.all(
+        tier=None if tier is None else tier_number(tier),
+        after_at=None if key is None else key[0],
+        after_id=None if key is None else key[1],
+        limit=v.integer("limit", limit, low=1, high=MAX_PAGE),
+    )
+    return [from_row(Alert, row) for row in rows]
+
+
+@operation(writes=False)
 def list_(
     *,
     status: str | None = None,

@@ -73,6 +73,16 @@ WHERE tenant_id = agentledger.current_tenant() AND status = 'pending'
 ORDER BY tier, created_at, id
 LIMIT %(limit)s
 
+-- name: raised_alerts
+-- Pending alerts in the order they were recorded, after a (recorded_at, id) position.
+SELECT * FROM agentledger.alerts
+WHERE tenant_id = agentledger.current_tenant() AND status = 'pending'
+  AND (%(tier)s::smallint IS NULL OR tier = %(tier)s::smallint)
+  AND (%(after_at)s::timestamptz IS NULL
+       OR (recorded_at, id) > (%(after_at)s::timestamptz, %(after_id)s::uuid))
+ORDER BY recorded_at, id
+LIMIT %(limit)s
+
 -- name: list_alerts
 -- Alerts newest first, optionally of one status and tier, before a (created_at, id)
 -- position given whole (never re-read from a row, which may be gone).

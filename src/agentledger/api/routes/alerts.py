@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.alerts import Alert
+from agentledger.alerts.facade_async import AsyncAlerts
 from agentledger.api import pagination
 from agentledger.api.auth import Reader, ReaderTenant, WriterTenant, scope, still_allowed
 from agentledger.api.pagination import Limit
@@ -95,7 +96,7 @@ async def alert_stream(
 ) -> StreamingResponse:
     tenant = scope(request, who)
     alerts = tenant.alerts
-    current = await alerts.pending(_tier(tier), limit=500)
+    current = await _pending(alerts, _tier(tier))
     seen: set[UUID] = {a.id for a in current}
     resume = pagination.alert_position(request.headers.get("last-event-id"))
     if resume is not None:  # a reconnect: deliver what was raised after the last alert it saw
@@ -115,16 +116,28 @@ async def alert_stream(
             state = request.app.state
             every = state.sse_fallback if raised.listening else state.sse_poll
             while not await request.is_disconnected():
-                for alert in reversed(await alerts.pending(_tier(tier), limit=500)):
+                current = await _pending(alerts, _tier(tier))
+                for alert in current:
                     if alert.id not in seen:
-                        seen.add(alert.id)
                         yield _sse(str(alert.id), "alert", _json(alert))
+                seen.intersection_update(a.id for a in current)  # forget what has left
+                seen.update(a.id for a in current)
                 if not await raised.wait(every):
                     yield ": keep-alive\n\n"
 
     return event_stream(
         request.app.state.streams, who.key_id, gen(), allowed=still_allowed(request, who)
     )
+
+
+async def _pending(alerts: AsyncAlerts, tier: int | str | None) -> list[Alert]:
+    """Every pending alert (of ``tier``), in the order they were stored."""
+    found: list[Alert] = []
+    while True:
+        page = await alerts.raised(tier=tier, after=found[-1] if found else None, limit=1000)
+        found.extend(page)
+        if len(page) < 1000:
+            return found
 
 
 @router.get("/alerts/{alert_id}", response_model=Alert)

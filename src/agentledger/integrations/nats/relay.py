@@ -66,8 +66,9 @@ class Relay:
     at each pass); only active ones are relayed. ``types``: only events of these types
     (None: all). ``stream``: the JetStream stream, created with subjects ``<prefix>.>`` and
     ``duplicate_window`` seconds when it does not exist (an existing stream is used as it
-    is, if its subjects take the relay's: else ConfigError). ``batch_size`` events are published per tenant and pass, pipelined over one
-    connection, then acknowledged together.
+    is, if its subjects take the relay's: else ConfigError). ``batch_size`` events are
+    published per tenant and pass, pipelined over one connection, then acknowledged
+    together.
     """
 
     def __init__(
