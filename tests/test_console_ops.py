@@ -225,3 +225,32 @@ def test_the_console_demands_what_the_api_demands(settings: Settings) -> None:
     writes = _writes(create_app(settings))
     console = writes[("POST", "/console/tasks/{task_id}/{action}")]
     assert console == writes[("POST", "/v1/tasks/{task_id}/{action}")] == {"writer"}
+
+
+def test_the_overview_counts_every_pending_alert_and_shows_rates_as_percentages(
+    scope: TenantScope, browsers: dict[str, tuple[httpx.Client, str]]
+) -> None:
+    with scope.transaction() as tx:
+        for n in range(505):
+            tx.alerts.create(1, f"urgent {n}")
+        for n in range(3):
+            tx.alerts.create(3, f"info {n}")
+    kind = f"pick-{uuid.uuid4().hex[:6]}"
+    for accepted in (True, False):
+        decision = scope.decisions.record(f"{kind} {accepted}", decision_type=kind)
+        scope.decisions.record_feedback(decision.id, accepted)
+    counts = scope.alerts.pending_counts()
+    assert counts[1] >= 505 and counts[3] >= 3
+    reader, _ = browsers["reader"]
+    page = reader.get("/console/")
+    shown = re.findall(
+        r'<div class="n"[^>]*>(\d+)</div><div class="l">(\w+) alerts pending', page.text
+    )
+    assert shown == [
+        (str(counts[1]), "urgent"),
+        (str(counts[2]), "important"),
+        (str(counts[3]), "info"),
+    ]
+    rate = scope.decisions.acceptance_stats(by=(), period="day")[-1].acceptance_rate
+    today = datetime.now(UTC).strftime("%b %d")
+    assert f"<title>{today}: {rate:.0%}</title>" in page.text, rate

@@ -31,4 +31,5 @@ class AsyncAlerts(AsyncFacade):
     get = forward_async(ops.get)
     pending = forward_async(ops.pending)
     raised = forward_async(ops.raised)
+    pending_counts = forward_async(ops.pending_counts)
     list = forward_async(ops.list_)

@@ -33,4 +33,5 @@ class Alerts(Facade):
     get = forward_sync(ops.get)
     pending = forward_sync(ops.pending)
     raised = forward_sync(ops.raised)
+    pending_counts = forward_sync(ops.pending_counts)
     list = forward_sync(ops.list_)

@@ -130,6 +130,15 @@ def pending(tier: int | str | None = None, *, limit: int = 100) -> Gen[list[Aler
 
 
 @operation(writes=False)
+def pending_counts() -> Gen[dict[int, int]]:
+    """How many alerts are pending, per tier (1, 2 and 3, each present)."""
+    rows = yield Q.pending_counts.all()
+    counts = dict.fromkeys(TIERS.values(), 0)
+    counts.update((row["tier"], row["pending"]) for row in rows)
+    return counts
+
+
+@operation(writes=False)
 def raised(
     *,
     tier: int | str | None = None,

@@ -73,6 +73,12 @@ WHERE tenant_id = agentledger.current_tenant() AND status = 'pending'
 ORDER BY tier, created_at, id
 LIMIT %(limit)s
 
+-- name: pending_counts
+-- How many alerts of each tier are pending.
+SELECT tier, count(*) AS pending FROM agentledger.alerts
+WHERE tenant_id = agentledger.current_tenant() AND status = 'pending'
+GROUP BY tier
+
 -- name: raised_alerts
 -- Pending alerts in the order they were recorded, after a (recorded_at, id) position.
 SELECT * FROM agentledger.alerts

@@ -31,7 +31,7 @@ def bar_chart(
         y = PAD_T + plot_h - h
         parts.append(
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" rx="2" '
-            f'fill="{color}"><title>{escape(label)}: {value:,.0f}{escape(unit)}</title></rect>'
+            f'fill="{color}"><title>{escape(label)}: {escape(_shown(value, unit))}</title></rect>'
         )
         if len(values) <= 16 or i % max(1, len(values) // 8) == 0:
             parts.append(_x_label(PAD_L + i * step + step / 2, label))
@@ -67,7 +67,7 @@ def stacked_bar_chart(
             parts.append(
                 f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
                 f'fill="{color}" data-series="{escape(name)}"><title>{escape(label)} · '
-                f"{escape(name)}: {values[i]:,.0f}{escape(unit)}</title></rect>"
+                f"{escape(name)}: {escape(_shown(values[i], unit))}</title></rect>"
             )
         if len(labels) <= 16 or i % max(1, len(labels) // 8) == 0:
             parts.append(_x_label(PAD_L + i * step + step / 2, label))
@@ -109,7 +109,7 @@ def line_chart(
     for (i, v), (x, y) in zip(points, coords, strict=True):
         parts.append(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}">'
-            f"<title>{escape(labels[i])}: {v:,.2f}{escape(unit)}</title></circle>"
+            f"<title>{escape(labels[i])}: {escape(_shown(v, unit))}</title></circle>"
         )
     for i, label in enumerate(labels):
         if len(labels) <= 16 or i % max(1, len(labels) // 8) == 0:
@@ -123,6 +123,16 @@ def _frame(title: str) -> str:
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">'
     )
+
+
+def _shown(value: float, unit: str) -> str:
+    """A point's value as its tooltip says it: a fraction as a percentage, a whole or large
+    number without decimals, a small one with two."""
+    if unit == "%":
+        return f"{value:.0%}"
+    if abs(value) >= 100 or value == round(value):
+        return f"{value:,.0f}{unit}"
+    return f"{value:,.2f}{unit}"
 
 
 def _y_axis(top: float, unit: str, *, top_y: float = PAD_T) -> list[str]:

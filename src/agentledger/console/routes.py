@@ -196,8 +196,8 @@ async def logout(request: Request, who: Viewer) -> Response:
 async def overview(request: Request, who: Viewer) -> HTMLResponse:
     scope = tenant_of(request, who)
     today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    pending = await scope.alerts.pending(limit=500)
-    by_tier = {tier: sum(1 for a in pending if a.tier == tier) for tier in (1, 2, 3)}
+    pending = await scope.alerts.pending(limit=8)
+    by_tier = await scope.alerts.pending_counts()
     since = today - dt.timedelta(days=29)
     days = [(since + dt.timedelta(days=i)).date() for i in range(30)]
     acceptance = await scope.decisions.acceptance_stats(by=(), period="day", since=since)
@@ -220,7 +220,7 @@ async def overview(request: Request, who: Viewer) -> HTMLResponse:
         "console-overview",
         title="Overview",
         by_tier=by_tier,
-        pending=pending[:8],
+        pending=pending,
         acceptance_chart=charts.line_chart(
             labels, [rate.get(d) for d in days], unit="%", top=1.0, title="Decision acceptance rate"
         ),
