@@ -50,6 +50,24 @@ def text(
     return value
 
 
+# Characters that end or break a line of text (C0 and C1 controls, the Unicode separators).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def name(field: str, value: object, *, max_len: int) -> str:
+    """A name that travels on one line (a stream, an event type: an SSE ``event:`` line, a
+    message header): text without control characters or line breaks."""
+    value = text(field, value, max_len=max_len)
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        raise InvalidInput(
+            f"{field} contains the control character {bad.group()!r}: a name is one line of "
+            "printable text",
+            field=field,
+        )
+    return value
+
+
 def query(
     field: str, value: object, *, max_len: int = 1000, min_len: int = 1, strip: bool = False
 ) -> str:

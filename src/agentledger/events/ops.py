@@ -50,8 +50,8 @@ def event_json(
         event_id = (None if made is None else next(made, None)) or new_id_text()
     row: dict[str, Any] = {
         "event_id": event_id,
-        "stream": v.text("stream", event.stream, max_len=MAX_NAME),
-        "type": v.text("type", event.type, max_len=MAX_NAME),
+        "stream": v.name("stream", event.stream, max_len=MAX_NAME),
+        "type": v.name("type", event.type, max_len=MAX_NAME),
         "actor_type": v.choice("actor_type", event.actor_type, ACTOR_TYPES),
         "actor_id": v.optional_text("actor_id", event.actor_id, max_len=MAX_NAME),
         # Empty objects (the common metadata) need no walk.
@@ -90,7 +90,6 @@ def append_statement(
             actor_id=event["actor_id"],
             payload=json.dumps(event["payload"], separators=(",", ":")),
             metadata=json.dumps(event["metadata"], separators=(",", ":")),
-            # Only its own stream's expectation binds a batch of one.
             expected=None if expected is None else expected.get(event["stream"]),
             at=event.get("at"),
         )
@@ -128,10 +127,12 @@ def append(
     end, ids are made here, and running the same operation again would append those
     events again.
 
-    ``expected_versions`` maps a stream to the version it must be at before this batch
-    (0: the stream is new); a mismatch raises VersionConflict and nothing is written.
-    Events whose id is already stored come back with ``already_appended=True`` and their
-    original version, position and time; an id stored with other content is a Conflict.
+    ``expected_versions`` maps a stream the batch appends to to the version it must be at
+    before this batch (0: the stream is new); a mismatch raises VersionConflict and nothing
+    is written. Events whose id is already stored come back with ``already_appended=True``
+    and their original version, position and time; an id stored with another stream, type
+    or payload is a Conflict (its actor and metadata are not compared: the stored ones
+    stay).
     An event's ``at`` fixes its ``created_at`` (anywhere in the past, at most
     ``validation.CLOCK_SKEW`` ahead; default now); positions still follow the order of
     appending, so readers of the feed see a back-dated event as new.
@@ -164,6 +165,13 @@ def append(
             )
             for s, version in expected_versions.items()
         }
+        untouched = expected.keys() - {row["stream"] for row in rows}
+        if untouched:
+            raise InvalidInput(
+                f"expected_versions names {min(untouched)!r}, a stream the batch does not "
+                "append to: only a stream appended to is checked",
+                field="expected_versions",
+            )
     result = yield append_statement(rows, expected)
     return appended(result)
 
@@ -282,12 +290,19 @@ def recent(*, types: Sequence[str] | None = None, limit: int = 50) -> Gen[list[E
 
 @operation(idempotent=True)
 def save_checkpoint(subscriber: str, position: int) -> Gen[None]:
-    """Remember ``subscriber``'s position; run it in your own transaction to commit your
-    writes and the checkpoint together."""
-    yield Q.save_checkpoint.none(
-        subscriber=v.text("subscriber", subscriber, max_len=MAX_NAME),
-        position=v.integer("position", position, low=0),
+    """Remember ``subscriber``'s position (0, or an event's of this tenant: anything else is
+    InvalidInput, as a follower could never resume from it); run it in your own transaction
+    to commit your writes and the checkpoint together."""
+    at = v.integer("position", position, low=0)
+    saved = yield Q.save_checkpoint.scalar(
+        subscriber=v.text("subscriber", subscriber, max_len=MAX_NAME), position=at
     )
+    if saved is None:
+        raise InvalidInput(
+            f"position {at} is not an event of this tenant: a checkpoint is 0 or an "
+            "event's position",
+            field="position",
+        )
 
 
 # A subscriber resumes from it: a lagging copy would deliver events again.

@@ -51,11 +51,16 @@ SELECT cursor_found, event_id, stream, version, position, type, actor_type, acto
 FROM agentledger.read_events_v3(%(after)s, %(types)s::text[], %(limit)s)
 
 -- name: save_checkpoint
--- Remember how far a named subscriber has read.
+-- Remember how far a named subscriber has read: 0, or the position of an event of this
+-- tenant (no row when it is neither, and nothing is saved).
 INSERT INTO agentledger.event_checkpoints (tenant_id, subscriber, position)
-VALUES (agentledger.current_tenant(), %(subscriber)s, %(position)s)
+SELECT agentledger.current_tenant(), %(subscriber)s, %(position)s
+WHERE %(position)s::bigint = 0 OR EXISTS (
+    SELECT 1 FROM agentledger.events
+    WHERE tenant_id = agentledger.current_tenant() AND position = %(position)s::bigint)
 ON CONFLICT (tenant_id, subscriber)
 DO UPDATE SET position = excluded.position, updated_at = now()
+RETURNING position
 
 -- name: get_checkpoint
 -- A named subscriber's saved position (none when it never saved one).

@@ -23,7 +23,7 @@ from agentledger.api.pagination import (
 )
 from agentledger.api.schemas import AT_HELP, Page
 from agentledger.api.streams import event_stream
-from agentledger.errors import InvalidInput
+from agentledger.errors import InvalidInput, NotFound
 from agentledger.events import Appended, Event, NewEvent
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -94,7 +94,13 @@ async def read_all(
     limit: Limit = 100,
 ) -> object:
     after = cursor_int(cursor, "after") or 0
-    items = await tenant.events.read_all(after, types=types, limit=limit)
+    try:
+        items = await tenant.events.read_all(after, types=types, limit=limit)
+    except NotFound:  # only a position from a cursor can be missing: not one this gave out
+        raise InvalidInput(
+            f"cursor names position {after}, which is not an event of this tenant",
+            field="cursor",
+        ) from None
     last = items[-1].position if items else after
     return {"items": items, "next_cursor": encode_cursor({"after": last})}
 
@@ -133,7 +139,10 @@ async def stream(
 
     def sse(event: Event) -> str:
         data = json.dumps(dataclasses.asdict(event), default=str)
-        return f"id: {event.position}\nevent: {event.type}\ndata: {data}\n\n"
+        # A type stored before names were checked may hold a line break: such an event goes
+        # out as a plain "message" (its type is in the data), never as lines of its own.
+        kind = "message" if any(c in event.type for c in "\r\n") else event.type
+        return f"id: {event.position}\nevent: {kind}\ndata: {data}\n\n"
 
     async def gen() -> AsyncIterator[str]:
         async with follower:
@@ -156,7 +165,9 @@ async def get_event(event_id: UUID, tenant: ReaderTenant) -> object:
 
 
 @router.get(
-    "/streams/{stream}/events", response_model=list[Event], summary="A stream's events by version"
+    "/streams/{stream:path}/events",
+    response_model=list[Event],
+    summary="A stream's events by version",
 )
 async def read_stream(
     stream: str,
@@ -170,6 +181,6 @@ async def read_stream(
     )
 
 
-@router.get("/streams/{stream}/version", summary="A stream's current version (0: empty)")
+@router.get("/streams/{stream:path}/version", summary="A stream's current version (0: empty)")
 async def stream_version(stream: str, tenant: ReaderTenant) -> dict[str, int]:
     return {"version": await tenant.events.stream_version(stream)}
