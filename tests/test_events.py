@@ -131,11 +131,16 @@ def test_minted_event_ids_are_time_ordered_v7(ledger: Ledger, tenant_id: str) ->
 
 def test_one_event_and_a_batch_keep_the_same_rules(ledger: Ledger, tenant_id: str) -> None:
     # A lone event goes by its own statement, a batch by another: an id stored by either is
-    # known to the other, and a version expected for another stream binds neither.
+    # known to the other, and a version expected of a stream not appended to is refused by
+    # both.
     events = ledger.tenant(tenant_id).events
     alone = NewEvent(stream="r:1", type="T", payload={"n": 1}, event_id=uuid.uuid4())
     batched = NewEvent(stream="r:2", type="T", payload={"n": 2}, event_id=uuid.uuid4())
-    first = events.append_many([alone], expected_versions={"r:1": 0, "elsewhere": 7})[0]
+    for batch in ([alone], [alone, batched]):
+        with pytest.raises(InvalidInput) as refused:
+            events.append_many(batch, expected_versions={"r:1": 0, "elsewhere": 7})
+        assert refused.value.field == "expected_versions"
+    first = events.append_many([alone], expected_versions={"r:1": 0})[0]
     events.append_many([batched, NewEvent(stream="r:2", type="T")])
     again = events.append_many([batched])[0]
     assert again.already_appended and again.version == 1
@@ -249,7 +254,7 @@ def test_json_that_is_a_string_reads_as_that_string(
     with psycopg.connect(app_url) as conn:
         conn.execute("SELECT agentledger.bind_tenant(%s)", [tenant_id])
         conn.execute(
-            "SELECT agentledger.append_event_v2(gen_random_uuid(), 'sql', 'T', 'system',"
+            "SELECT agentledger.append_event_v3(gen_random_uuid(), 'sql', 'T', 'system',"
             " NULL, %s::jsonb, '{}', NULL, NULL)",
             ['"{\\"not\\": \\"an object\\"}"'],
         )

@@ -3,6 +3,7 @@ batch does not touch, checkpoints that name no event, and streams named like pat
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 from urllib.parse import quote
@@ -91,3 +92,33 @@ def _other(ledger: Ledger) -> str:
     tid = f"t-{uuid.uuid4().hex[:12]}"
     ledger.tenants.create(tid)
     return tid
+
+
+def test_the_feed_gives_each_streams_events_in_version_order(sync_ledger: Ledger) -> None:
+    """Appends racing for one stream, each its own transaction, on connections of their own:
+    an append that waited for the stream is ordered past the one it waited for."""
+    scope = sync_ledger.tenant(_other(sync_ledger))
+    streams = ["a", "b"]
+
+    def write(n: int) -> None:
+        for i in range(150):
+            if i % 5 == 4:
+                batch = [NewEvent(stream=streams[n % 2], type="T") for _ in range(3)]
+                scope.events.append_many(batch)
+            else:
+                scope.events.append(streams[(n + i) % 2], "T", {"i": i})
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seen: dict[str, list[int]] = {s: [] for s in streams}
+    after = 0
+    while page := scope.events.read_all(after, limit=1000):
+        for event in page:
+            seen[event.stream].append(event.version)
+        after = page[-1].position
+    for stream, versions in seen.items():
+        assert versions == list(range(1, len(versions) + 1)), stream
+    assert sum(len(v) for v in seen.values()) == 4 * (120 + 30 * 3)

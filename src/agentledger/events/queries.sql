@@ -1,15 +1,15 @@
 -- name: append_events
 -- notifies: agentledger_events
 -- Append a batch atomically (idempotent by event id, version-checked per stream); one
--- row per event, in the batch's order (audit_0009); dated: some event carries its own time.
-SELECT * FROM agentledger.append_events_v4(%(events)s::jsonb, %(expected)s::jsonb,
+-- row per event, in the batch's order (audit_0013); dated: some event carries its own time.
+SELECT * FROM agentledger.append_events_v5(%(events)s::jsonb, %(expected)s::jsonb,
                                            %(dated)s::boolean)
 
 -- name: append_event
 -- notifies: agentledger_events
 -- Append one event as append_events appends a batch of one, with the event's fields as
--- arguments (audit_0010); ``at`` NULL: now.
-SELECT * FROM agentledger.append_event_v2(
+-- arguments (audit_0013); ``at`` NULL: now.
+SELECT * FROM agentledger.append_event_v3(
     %(event_id)s::uuid, %(stream)s::text, %(type)s::text, %(actor_type)s::text,
     %(actor_id)s::text, %(payload)s::jsonb, %(metadata)s::jsonb, %(expected)s::bigint,
     %(at)s::timestamptz)
