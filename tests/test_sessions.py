@@ -37,6 +37,20 @@ def test_create_is_idempotent_and_reads_back(ledger: Ledger, tenant_id: str) -> 
     assert [e.type for e in events] == ["SessionCreated"]
 
 
+def test_a_session_deleted_and_made_again_under_its_id_logs_each_life(
+    ledger: Ledger, tenant_id: str
+) -> None:
+    sessions = ledger.tenant(tenant_id).sessions
+    sid = uuid.uuid4()
+    for title in ("First", "First", "Second"):
+        sessions.create(title, id=sid)
+        assert sessions.create(title, id=sid).title == title  # a retry adds nothing
+        assert sessions.delete(sid) and not sessions.delete(sid)
+    events = ledger.tenant(tenant_id).events.read_stream(f"session:{sid}")
+    assert [e.type for e in events] == ["SessionCreated", "SessionDeleted"] * 3
+    assert [e.payload.get("title") for e in events[::2]] == ["First", "First", "Second"]
+
+
 def test_lifecycle_moves_and_refusals(ledger: Ledger, tenant_id: str) -> None:
     sessions = ledger.tenant(tenant_id).sessions
     sid = sessions.create("s").id

@@ -102,7 +102,9 @@ def create(
             raise Conflict(f"session {session_id} already exists with another title", field="id")
         return record(row)
     created = record(row)
-    yield event(session_id, CREATED, "", {"title": name, "participants": created.participants})
+    # Keyed by its creation: a session deleted and made again under its id logs both.
+    born = created.created_at.isoformat()
+    yield event(session_id, CREATED, born, {"title": name, "participants": created.participants})
     return created
 
 
@@ -217,12 +219,12 @@ def delete(session_id: UUID | str, *, tasks: bool = False, memories: bool = Fals
     if memories:
         # First: deleting the session detaches its memories (the foreign key).
         yield Q.delete_session_memories.rowcount(session_id=found)
-    gone = yield Q.delete_session.scalar(id=found)
-    if gone is None:
+    born = yield Q.delete_session.scalar(id=found)
+    if born is None:
         return False
     if tasks:
         yield Q.delete_session_tasks.scalar(session_id=str(found))
-    yield event(found, DELETED, "", {})
+    yield event(found, DELETED, born.isoformat(), {})
     return True
 
 

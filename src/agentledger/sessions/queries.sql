@@ -76,7 +76,7 @@ RETURNING *
 -- Delete a session with its chunks and artifacts (the foreign keys cascade).
 DELETE FROM agentledger.sessions
 WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
-RETURNING id
+RETURNING created_at
 
 -- name: delete_session_tasks
 -- The tasks naming a session, finished and archived ones included (on request, with it).
