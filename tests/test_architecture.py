@@ -249,3 +249,14 @@ def test_sql_is_never_built_from_strings_at_run_time() -> None:
                 if re.search(r"\b(SELECT|INSERT|UPDATE|DELETE)\b", literal):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+def test_every_errors_docstring_is_its_one_line_title() -> None:
+    """The API's problem title is an error's first docstring line: a whole sentence."""
+    from agentledger import errors
+
+    classes = [c for c in vars(errors).values() if isinstance(c, type)]
+    for error in classes:
+        if issubclass(error, errors.LedgerError):
+            doc = (error.__doc__ or "").strip()
+            assert doc and "\n" not in doc and doc.endswith("."), error.__name__

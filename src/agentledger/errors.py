@@ -85,8 +85,7 @@ class Unavailable(LedgerError, status=503, code="unavailable"):
 
 
 class Spooled(LedgerError, status=202, code="spooled"):
-    """The database is unavailable: the write was kept in the local spool and will be
-    applied, exactly once and in order, when it returns."""
+    """The database is unavailable: the write is kept in the local spool, to be applied."""
 
 
 class QueryTimeout(Unavailable, code="timeout"):
