@@ -72,6 +72,9 @@ def test_a_key_holds_a_bounded_number_of_streams(
                         assert answer.status_code == 429
                         assert answer.headers["content-type"] == "application/problem+json"
                         assert "streams open" in answer.json()["detail"]
+                        # As every 429: the rate-limited problem, with Retry-After.
+                        assert answer.json()["type"].endswith("/problems/rate-limited")
+                        assert answer.headers["retry-after"] == "1"
                 async with AsyncExitStack() as theirs:
                     answer = await _open(theirs, client, "/v1/events/stream", other)
                     assert answer.status_code == 200

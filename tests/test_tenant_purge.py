@@ -75,7 +75,7 @@ def _fill(ledger: Ledger, tid: str) -> None:
         blobs=[ChannelBlob(channel="a", version="1", type="bytes", blob=b"A")],
     )
     scope.checkpoints.put_writes("thread", "", "c1", "task", [(0, "a", "bytes", b"w")])
-    scope.events.save_checkpoint("reader", 1)
+    scope.events.save_checkpoint("reader", scope.events.read_all(0)[-1].position)
     scope.alerts.create(1, "disk", dedup_key="disk")
     scope.alerts.create(1, "disk", dedup_key="disk")  # a second request for the same alert
     scope.tasks.enqueue("chores", {"n": 1})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import platformdirs
 from pydantic import (
@@ -20,6 +20,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
 from agentledger.errors import ConfigError
+
+if TYPE_CHECKING:
+    from limits import RateLimitItem
 
 # PostgreSQL's integer settings (statement_timeout and the like) hold at most this.
 _PG_INT_MAX = 2**31 - 1
@@ -141,8 +144,8 @@ class Settings(BaseSettings):
     rate_limit: str | None = Field(
         default=None,
         description="Requests each API key (or, without one, each address) may make to "
-        "one API process: '100/second', or several as '100/second;3000/minute'. Over it: "
-        "429 with Retry-After. Unset: no limit.",
+        "one API process: '100/second', or several as '100/second;3000/minute' (each amount "
+        "and period 1 or more). Over it: 429 with Retry-After. Unset: no limit.",
     )
     max_streams_per_key: int = Field(
         default=20,
@@ -177,10 +180,7 @@ class Settings(BaseSettings):
     @classmethod
     def _rate_limit(cls, value: str | None) -> str | None:
         if value is not None:
-            from limits import parse_many
-
-            if not parse_many(value):  # ValueError: the setting's error names the text
-                raise ValueError(f"no rate limit in {value!r}")
+            rate_limits(value)  # ValueError: the setting's error names the variable and text
         return value
 
     @field_validator("spool_replay_modules")
@@ -249,6 +249,25 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return self.database_url is None
+
+
+def rate_limits(text: str) -> list[RateLimitItem]:
+    """``"100/second;3000/minute"`` as the ``limits`` package's items. ValueError for text
+    that does not parse, an amount below 1 (which would refuse every request) or a period
+    of 0 (which ``limits`` would read as 1)."""
+    from limits import parse_many
+    from limits.util import SEPARATORS, SINGLE_EXPR
+
+    items = parse_many(text)  # ValueError naming the text
+    if not items:
+        raise ValueError(f"no rate limit in {text!r}")
+    for part in SEPARATORS.split(text):
+        amount, _, period, _ = SINGLE_EXPR.match(part).groups()  # type: ignore[union-attr]
+        if int(amount) < 1:
+            raise ValueError(f"{part.strip()!r} allows no request: the amount must be 1 or more")
+        if period is not None and int(period) < 1:
+            raise ValueError(f"{part.strip()!r} has a period of 0: it must be 1 or more")
+    return items
 
 
 def _env_list(text: str) -> Any:

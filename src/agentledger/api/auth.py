@@ -17,30 +17,52 @@ from agentledger.web.auth import (
     scope as scope,  # the routes' way to their tenant
 )
 
+# The request state's flag that authentication accepted the request's key.
+KEY_ACCEPTED = "bearer_key_accepted"
+
 # Declares the bearer scheme in the OpenAPI document for every route of the API's routers
 # (a dependency of each, see app.py); the header itself is read by ``bearer``, so a missing
 # key is our 401 problem, not FastAPI's 403.
 SCHEME = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`")
 
 
-def bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+def bearer_secret(header: str) -> str | None:
+    """The key an ``Authorization: Bearer <key>`` header presents, or None when it presents
+    none (missing or malformed). The one way both the rate limiter and authentication read
+    the header, so a key is counted as what it is accepted as: only ASCII spaces and tabs
+    around it are dropped, and a key holding any other whitespace or a control character
+    (a no-break space, NEL...) is malformed, never another spelling of the same key."""
     scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
-        raise HTTPException(
-            401,
-            "Missing or malformed Authorization: Bearer <key>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return secret.strip()
+    secret = secret.strip(" \t")
+    if scheme.lower() != "bearer" or not secret:
+        return None
+    if not all(c.isprintable() and not c.isspace() for c in secret):
+        return None
+    return secret
+
+
+def bearer(request: Request) -> str:
+    secret = bearer_secret(request.headers.get("authorization", ""))
+    if secret is None:
+        raise _unauthorized("Missing or malformed Authorization: Bearer <key>")
+    return secret
+
+
+def _accepted(request: Request) -> None:
+    """Note in the request's state that its key is a live one (the rate limiter then
+    counts it as a caller of its own, see ratelimit.py)."""
+    setattr(request.state, KEY_ACCEPTED, True)
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 async def principal(request: Request) -> Principal:
     found = await resolve(request, bearer(request))
     if found is None:
-        raise HTTPException(
-            401, "Unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
-        )
+        raise _unauthorized("Unknown or revoked API key")
+    _accepted(request)
     request.state.tenant_id = found.tenant_id
     return found
 
@@ -89,10 +111,18 @@ AdminTenant = Annotated[AsyncTenantScope, Depends(_admin_tenant)]
 
 
 async def platform_admin(request: Request) -> None:
+    """Passes the platform admin key. Any other key is 401 unless it is a live tenant key
+    (then 403): a wrong guess at the admin key is a refused key, which the rate limiter
+    counts against its address like any other."""
     secret = bearer(request)
     expected = request.app.state.admin_key
-    if expected is None or not hmac.compare_digest(secret.encode(), expected.encode()):
-        raise HTTPException(403, "This needs the platform admin key")
+    if expected is not None and hmac.compare_digest(secret.encode(), expected.encode()):
+        _accepted(request)
+        return
+    if await resolve(request, secret) is None:
+        raise _unauthorized("Unknown or revoked API key")
+    _accepted(request)
+    raise HTTPException(403, "This needs the platform admin key")
 
 
 PlatformAdmin = Annotated[None, Depends(platform_admin)]

@@ -12,6 +12,9 @@ from starlette.exceptions import HTTPException
 from agentledger.errors import LedgerError
 
 PROBLEM = "application/problem+json"
+# The title of a problem whose type has one, whatever raised it (the rate limiter answers
+# 429 itself, an event stream through an HTTPException).
+TITLES = {429: "Too many requests."}
 
 
 def problem(
@@ -44,23 +47,38 @@ async def ledger_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
-    field = ".".join(loc) or None
-    detail = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+    errors = [(_field(e), _message(e)) for e in exc.errors()]
+    field, msg = errors[0] if errors else ("", "invalid request")
     return problem(
         422,
         "The input is not valid.",
-        detail,
+        f"{field}: {msg}" if field else msg,
         code="invalid-input",
-        field=field,
-        errors=[
-            {"field": ".".join(str(p) for p in e.get("loc", ())[1:]), "message": e.get("msg")}
-            for e in errors
-        ][:20],
+        field=field or None,
+        errors=[{"field": f, "message": m} for f, m in errors][:20],
         request_id=getattr(request.state, "request_id", None),
     )
+
+
+def _field(error: Any) -> str:
+    """The field an error names, as the caller sent it: its location within the part of
+    the request (body, query...), or ``body`` for the body as a whole, and for a body that
+    is not JSON (whose location holds the character where parsing stopped)."""
+    loc = list(error.get("loc", ()))
+    if error.get("type") == "json_invalid" or loc == ["body"]:
+        return "body"
+    if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
+        loc = loc[1:]
+    return ".".join(str(part) for part in loc)
+
+
+def _message(error: Any) -> str:
+    if error.get("type") != "json_invalid":
+        return str(error.get("msg"))
+    reason = (error.get("ctx") or {}).get("error") or "JSON decode error"
+    where = error.get("loc", ())[1:]
+    at = f" at character {where[0]}" if where else ""
+    return f"not valid JSON ({reason}{at})"
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -81,10 +99,11 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
         404: "not-found",
         405: "method-not-allowed",
         413: "too-large",
+        429: "rate-limited",  # as the rate limiter's own (ratelimit.py); with Retry-After
     }.get(exc.status_code, "http-error")
     response = problem(
         exc.status_code,
-        str(exc.detail),
+        TITLES.get(exc.status_code, str(exc.detail)),
         str(exc.detail),
         code=code,
         request_id=getattr(request.state, "request_id", None),

@@ -2,8 +2,9 @@
 
 A caller is its API key (the bearer secret, hashed) or, without one, its address; each
 caller has its own budget, so one tenant's flood is answered 429 before it reaches the
-database while every other key keeps its full rate. A key is a caller of its own only once
-it has been accepted: until then its requests also need room in its address's budget of
+database while every other key keeps its full rate. A key is read from its header as
+authentication reads it (api/auth.py), and is a caller of its own only once authentication
+has accepted it: until then its requests also need room in its address's budget of
 refused keys, which each 401 spends, so a flood of made-up keys (each a fresh budget
 otherwise) is answered 429 before any of them is looked up. Counting uses the ``limits``
 package's moving window in the process's memory: a key gets at most N requests in any
@@ -17,12 +18,14 @@ import hashlib
 import math
 import time
 
-from limits import RateLimitItem, parse_many
+from limits import RateLimitItem
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from agentledger.api.auth import KEY_ACCEPTED, bearer_secret
 from agentledger.api.middleware import send_problem
+from agentledger.config import rate_limits
 
 # Probes and scrapes are never limited: an orchestrator must see a flooded server's health.
 EXEMPT = ("/healthz", "/readyz", "/metrics")
@@ -32,11 +35,9 @@ MAX_ACCEPTED = 100_000
 
 
 def parse_limits(text: str) -> list[RateLimitItem]:
-    """``"100/second;2000/minute"`` as limit items; ValueError names what didn't parse."""
-    items = parse_many(text)
-    if not items:
-        raise ValueError(f"no rate limit in {text!r}")
-    return items
+    """``"100/second;2000/minute"`` as limit items; ValueError names what is wrong (see
+    :func:`agentledger.config.rate_limits`)."""
+    return rate_limits(text)
 
 
 class RateLimit:
@@ -47,7 +48,7 @@ class RateLimit:
         self.app = app
         self.items = parse_limits(limits)
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
-        self.accepted: set[str] = set()  # keys the app did not refuse (401)
+        self.accepted: set[str] = set()  # keys authentication accepted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(EXEMPT):
@@ -77,36 +78,42 @@ class RateLimit:
         item, reset, remaining = tightest
         headers = _headers(item, reset, remaining)
 
+        state = scope.setdefault("state", {})  # where authentication notes an accepted key
+
         async def send_with_headers(message: dict[str, object]) -> None:
             if message["type"] == "http.response.start":
                 if key is not None:
-                    await self._judge(key, refused, message["status"])
+                    await self._judge(key, refused, message["status"], state.get(KEY_ACCEPTED))
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], *headers]  # type: ignore[misc]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)  # type: ignore[arg-type]
 
-    async def _judge(self, key: str, refused: str, status: object) -> None:
-        """Remember a key the app accepted; a refused one (401) spends its address's budget
-        of refused keys, and is forgotten if it was accepted before (revoked since)."""
+    async def _judge(self, key: str, refused: str, status: object, accepted: object) -> None:
+        """Remember a key authentication accepted (a route that asks for none, a 404, proves
+        nothing); a refused one (401) spends its address's budget of refused keys, and is
+        forgotten if it was accepted before (revoked since)."""
         if status == 401:
             self.accepted.discard(key)
             for item in self.items:
                 await self.limiter.hit(item, refused)
-        elif key not in self.accepted:
+        elif accepted and key not in self.accepted:
             if len(self.accepted) >= MAX_ACCEPTED:
                 self.accepted.clear()
             self.accepted.add(key)
 
 
 def _key(scope: Scope) -> str | None:
-    """The bearer secret's digest (never the secret itself), or None without one."""
+    """The digest (never the secret itself) of the key the request presents, read as
+    authentication reads it (so each key is one caller, however its header is spelled), or
+    None without one: a malformed header is refused as keyless, and counted by address."""
     for name, value in scope.get("headers") or []:
         if name == b"authorization":
-            scheme, _, secret = value.partition(b" ")
-            if scheme.lower() == b"bearer" and secret.strip():
-                return "key:" + hashlib.sha256(secret.strip()).hexdigest()[:32]
+            secret = bearer_secret(value.decode("latin-1"))
+            if secret is not None:
+                return "key:" + hashlib.sha256(secret.encode()).hexdigest()[:32]
+            return None
     return None
 
 

@@ -79,7 +79,9 @@ def _problem(description: str) -> dict[str, Any]:
     return {
         "model": Problem,
         "description": description,
-        "content": {"application/problem+json": {}},
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
     }
 
 
@@ -93,4 +95,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     429: _problem("Over the key's rate limit (when one is set); see Retry-After"),
     501: _problem("A PostgreSQL extension the feature needs is not installed (e.g. pgvector)"),
     503: _problem("The database is unavailable"),
+}
+
+# What a server-sent event stream (events, alerts) answers besides ERRORS: its 200 is a
+# text/event-stream, and a Last-Event-ID that is none of the stream's ids is 400.
+STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-sent events: `id: <resume position>`, `event: <type>`, "
+        "`data: <JSON>` per event, and `:` comment lines (keep-alives)",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    },
+    400: _problem("A malformed Last-Event-ID; `field` names the header"),
 }

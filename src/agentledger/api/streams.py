@@ -37,6 +37,9 @@ STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # How often an open stream asks whether its key still works (keys are cached as long).
 RECHECK_SECONDS = CACHE_SECONDS
 AHEAD = 64  # chunks a stream's body may run ahead of its client
+# When a refused stream may be asked for again (a key's other streams may close any moment;
+# a stopping server's clients go to another process, or to this one once it is back).
+RETRY_SECONDS = 1
 
 
 class OpenStreams:
@@ -49,11 +52,13 @@ class OpenStreams:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def hold(self, key_id: str) -> Held:
-        """Room for one more stream of ``key_id``; 429 when it holds the most it may, 503
-        once the server is stopping."""
+        """Room for one more stream of ``key_id``; 429 (with Retry-After) when it holds the
+        most it may, 503 once the server is stopping."""
         if self.closing.is_set():
             raise HTTPException(
-                503, "this server is stopping; reconnect", headers={"Retry-After": "1"}
+                503,
+                "this server is stopping; reconnect",
+                headers={"Retry-After": str(RETRY_SECONDS)},
             )
         self._loop = asyncio.get_running_loop()
         if self._open.get(key_id, 0) >= self.limit:
@@ -61,6 +66,7 @@ class OpenStreams:
                 429,
                 f"this key holds {self.limit} streams open, the most it may on this server; "
                 "close one first",
+                headers={"Retry-After": str(RETRY_SECONDS)},
             )
         self._open[key_id] = self._open.get(key_id, 0) + 1
         return Held(self, key_id)

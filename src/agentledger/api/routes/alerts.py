@@ -18,7 +18,7 @@ from agentledger.alerts.facade_async import AsyncAlerts
 from agentledger.api import pagination
 from agentledger.api.auth import Reader, ReaderTenant, WriterTenant, scope, still_allowed
 from agentledger.api.pagination import Limit
-from agentledger.api.schemas import AT_HELP, Page
+from agentledger.api.schemas import AT_HELP, STREAM_RESPONSES, Page
 from agentledger.api.streams import event_stream
 from agentledger.errors import NotFound
 
@@ -89,6 +89,7 @@ async def pending_alerts(
 @router.get(
     "/alerts/stream",
     response_class=StreamingResponse,
+    responses=STREAM_RESPONSES,
     summary="Server-sent events: new pending alerts as they are raised",
 )
 async def alert_stream(

@@ -21,7 +21,7 @@ from agentledger.api.pagination import (
     encode_cursor,
     event_position,
 )
-from agentledger.api.schemas import AT_HELP, Page
+from agentledger.api.schemas import AT_HELP, STREAM_RESPONSES, Page
 from agentledger.api.streams import event_stream
 from agentledger.errors import InvalidInput, NotFound
 from agentledger.events import Appended, Event, NewEvent
@@ -117,6 +117,7 @@ async def recent(
 @router.get(
     "/events/stream",
     response_class=StreamingResponse,
+    responses=STREAM_RESPONSES,
     summary="Server-sent events: every event, resuming after Last-Event-ID",
 )
 async def stream(

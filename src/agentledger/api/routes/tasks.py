@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api.auth import ReaderTenant, WriterTenant
-from agentledger.api.pagination import Limit, cursor_int, page
+from agentledger.api.pagination import MAX_POSITION, Limit, cursor_int, page
 from agentledger.api.schemas import Page
 from agentledger.tasks import NewTask, Outcome, QueueDepth, QueueStats, Settled, Task
 
@@ -70,7 +70,9 @@ class HeartbeatIn(BaseModel):
 
 class OutcomeRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: int = Field(ge=1)
+    # Bounded here, so a bad id is named as the body names it (claims.N.id), not as the
+    # library's heartbeat names its argument (tasks[N].id).
+    id: int = Field(ge=1, le=MAX_POSITION)
     token: UUID
 
 

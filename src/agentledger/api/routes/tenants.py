@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query, Request
 from agentledger.api.auth import PlatformAdmin
 from agentledger.api.pagination import Limit, cursor_text, page
 from agentledger.api.schemas import KeyIn, Page, TenantIn
+from agentledger.db.binding import TENANT_ID
+from agentledger.errors import InvalidInput
 from agentledger.tenants.records import (
     MAX_PURGE_BATCH,
     PURGE_BATCH,
@@ -35,8 +37,10 @@ async def list_tenants(
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> object:
-    after = cursor_text(cursor, "id") or ""
-    items = await ledger_of(request).tenants.list(status=status, after=after, limit=limit)
+    after = cursor_text(cursor, "id")
+    if after is not None and not TENANT_ID.fullmatch(after):  # never a tenant's id: forged
+        raise InvalidInput("cursor is not a cursor this API issued", field="cursor")
+    items = await ledger_of(request).tenants.list(status=status, after=after or "", limit=limit)
     return page(items, limit, lambda last: {"id": last.id})
 
 
