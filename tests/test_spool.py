@@ -227,6 +227,29 @@ def test_an_entry_that_cannot_be_read_back_is_set_aside_and_the_rest_replayed(
         assert "foreign operation" in dead[3]["error"]
 
 
+def test_a_write_spooled_for_a_tenant_purged_and_made_again_is_not_replayed_into_it(
+    server: EmbeddedServer, tmp_path: Path
+) -> None:
+    """The tenant of that id now is a new one, created after the write was accepted: the
+    entry is set aside, and the new tenant stays empty."""
+    settings = _settings(server, tmp_path / "spool")
+    spool = Spool(tmp_path / "spool")
+    with Ledger(settings, migrate=False) as ledger:
+        tenant = ledger.tenants.create(f"s-{uuid.uuid4().hex[:8]}").id
+        kept = ledger.tenants.create(f"s-{uuid.uuid4().hex[:8]}").id
+        for owner in (tenant, kept):
+            op = events.append_fields("secret", "T", {"card": "4111"}, event_id=uuid.uuid4())
+            spool.append(Binding(owner), op)
+        ledger.tenants.archive(tenant)
+        ledger.tenants.purge(tenant)
+        ledger.tenants.create(tenant)
+        assert ledger.replay_spool() == 1
+        assert ledger.tenant(tenant).events.read_all(0) == []
+        assert [e.payload for e in ledger.tenant(kept).events.read_all(0)] == [{"card": "4111"}]
+        [dead] = [json.loads(line) for line in spool.dead.read_text().splitlines()]
+        assert dead["tenant"] == tenant and "created since" in dead["error"]
+
+
 def test_a_spooled_write_is_dated_when_it_was_accepted(
     server: EmbeddedServer, tmp_path: Path
 ) -> None:

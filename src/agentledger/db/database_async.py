@@ -44,7 +44,7 @@ from agentledger.db.freshness import WriteMark
 from agentledger.db.leader_async import AsyncLeaderLock
 from agentledger.db.listen_async import AsyncListener
 from agentledger.db.pool_async import new_pool, why_unreachable
-from agentledger.db.spool import Spool
+from agentledger.db.spool import Spool, check_tenant_life, tenant_created
 from agentledger.db.standby_async import AsyncStandby
 from agentledger.db.statements import Gen, Op
 from agentledger.db.translate import is_connection_failure, is_driver_error, translate
@@ -247,9 +247,14 @@ class AsyncDatabase:
         with spool.replaying() as mine:
             if not mine:
                 return results
+            created: dict[str | None, Any] = {}  # each tenant's, for check_tenant_life
             for entry in await asyncio.to_thread(spool.pending):
                 try:
                     binding, op = spool.decode(entry)
+                    if entry.tenant not in created:
+                        life = tenant_created(entry.tenant)
+                        created[entry.tenant] = await self._run(life, Binding.platform())
+                    check_tenant_life(entry, created[entry.tenant])
                     results[entry.id] = await self._run(op, binding)
                 except Unavailable:
                     return results

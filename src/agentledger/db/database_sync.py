@@ -45,7 +45,7 @@ from agentledger.db.freshness import WriteMark
 from agentledger.db.leader_sync import LeaderLock
 from agentledger.db.listen_sync import Listener
 from agentledger.db.pool_sync import new_pool, why_unreachable
-from agentledger.db.spool import Spool
+from agentledger.db.spool import Spool, check_tenant_life, tenant_created
 from agentledger.db.standby_sync import Standby
 from agentledger.db.statements import Gen, Op
 from agentledger.db.translate import is_connection_failure, is_driver_error, translate
@@ -244,9 +244,14 @@ class Database:
         with spool.replaying() as mine:
             if not mine:
                 return results
+            created: dict[str | None, Any] = {}  # each tenant's, for check_tenant_life
             for entry in spool.pending():
                 try:
                     binding, op = spool.decode(entry)
+                    if entry.tenant not in created:
+                        life = tenant_created(entry.tenant)
+                        created[entry.tenant] = self._run(life, Binding.platform())
+                    check_tenant_life(entry, created[entry.tenant])
                     results[entry.id] = self._run(op, binding)
                 except Unavailable:
                     return results

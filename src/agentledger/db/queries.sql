@@ -56,3 +56,7 @@ SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint
 -- wake-up only delays a listener until its next poll).
 SELECT set_config('synchronous_commit', 'off', true), pg_notify(w.channel, w.tenant)
 FROM unnest(%(channels)s::text[], %(tenants)s::text[]) AS w(channel, tenant)
+
+-- name: tenant_created
+-- When the tenant of an id was created (no row: there is none).
+SELECT created_at FROM agentledger.tenants WHERE id = %(tenant)s

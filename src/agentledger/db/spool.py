@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agentledger.db.binding import Binding
-from agentledger.db.statements import Op
-from agentledger.errors import InvalidInput
+from agentledger.db.binding import QUERIES, Binding
+from agentledger.db.statements import Gen, Op, operation
+from agentledger.errors import InvalidInput, NotFound
 
 # A replay imports the operation an entry names; the library's own always qualify.
 LIBRARY_MODULES = "agentledger."
@@ -41,6 +41,32 @@ class SpoolEntry:
     args: list[Any]
     kwargs: dict[str, Any]
     at: str
+
+
+@operation(writes=False, standby=False)
+def tenant_created(tenant: str | None) -> Gen[dt.datetime | None]:
+    """When the tenant of that id was created (None: there is none, or the platform)."""
+    if tenant is None:
+        return None
+    created: dt.datetime | None = yield QUERIES.tenant_created.scalar(tenant=tenant)
+    return created
+
+
+def check_tenant_life(entry: SpoolEntry, created: dt.datetime | None) -> None:
+    """NotFound when the entry's tenant was created after the write was accepted: the
+    write was for an earlier tenant of that id, purged since, and never reaches the new one
+    (a tenant that does not exist is refused by the binding itself)."""
+    try:
+        accepted = dt.datetime.fromisoformat(entry.at)
+    except ValueError:
+        return  # a damaged time: the operation's own checks decide
+    if created is not None and accepted.tzinfo is not None and created > accepted:
+        raise NotFound(
+            f"spool entry {entry.id} was accepted at {entry.at} for tenant {entry.tenant!r}, "
+            f"which was created since (at {created.isoformat()}): that write was for an "
+            "earlier tenant of that id",
+            field="tenant_id",
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
