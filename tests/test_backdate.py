@@ -265,6 +265,28 @@ def test_a_runs_start_and_finish_are_stored_exactly(ledger: Ledger, tenant_id: s
     assert runs.stats(since=dt.datetime.now(dt.UTC) - dt.timedelta(days=1)) == []
 
 
+def test_an_undated_follow_up_of_a_record_dated_ahead_of_the_clock_is_not_before_it(
+    ledger: Ledger, tenant_id: str
+) -> None:
+    """A time within the clock skew may be ahead of the server's clock; a change given no
+    time then takes the record's own, never one before it."""
+    scope = ledger.tenant(tenant_id)
+    ahead = _soon()
+    decision = scope.decisions.record("d", decision_type="t", at=ahead)
+    assert decision.created_at == ahead
+    fed = scope.decisions.record_feedback(decision.id, True)
+    assert fed.feedback_at is not None and fed.feedback_at >= ahead
+    alert = scope.alerts.create(1, "a", at=ahead)
+    acknowledged = scope.alerts.acknowledge(alert.id)
+    assert acknowledged.acknowledged_at is not None and acknowledged.acknowledged_at >= ahead
+    resolved = scope.alerts.resolve(alert.id)
+    assert resolved.resolved_at is not None and resolved.resolved_at >= ahead
+    run = scope.runs.start("r", at=ahead)
+    finished = scope.runs.finish(run.id)
+    assert finished.finished_at is not None and finished.finished_at >= ahead
+    assert finished.duration_ms is not None and finished.duration_ms >= 0
+
+
 def test_a_finish_before_the_start_is_refused(ledger: Ledger, tenant_id: str) -> None:
     runs = ledger.tenant(tenant_id).runs
     run = runs.start("email", at=LATER)

@@ -50,15 +50,19 @@ WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
 
 -- name: transition_alert
 -- Acknowledge or resolve an alert in a state the action is allowed from, noting who and when
--- (``at``, default now; not before the alert was created or acknowledged).
+-- (``at``; not before the alert was created or acknowledged: by default now, or that time
+-- when it is ahead of this clock).
 UPDATE agentledger.alerts
 SET status = %(target)s::text,
     acknowledged_at = CASE WHEN %(target)s::text = 'acknowledged'
-                           THEN coalesce(%(at)s::timestamptz, now()) ELSE acknowledged_at END,
+                           THEN coalesce(%(at)s::timestamptz, greatest(now(), created_at))
+                           ELSE acknowledged_at END,
     acknowledged_by = CASE WHEN %(target)s::text = 'acknowledged' THEN %(by)s::text
                            ELSE acknowledged_by END,
     resolved_at = CASE WHEN %(target)s::text = 'resolved'
-                       THEN coalesce(%(at)s::timestamptz, now()) ELSE resolved_at END,
+                       THEN coalesce(%(at)s::timestamptz,
+                                     greatest(now(), created_at, acknowledged_at))
+                       ELSE resolved_at END,
     resolved_by = CASE WHEN %(target)s::text = 'resolved' THEN %(by)s::text ELSE resolved_by END
 WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s AND status = ANY(%(sources)s)
   AND (%(at)s::timestamptz IS NULL

@@ -16,10 +16,11 @@ WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
 
 -- name: set_feedback
 -- Set a decision's feedback if it has none yet (the row lock orders concurrent callers), at
--- the given time (default now), which may not precede the decision.
+-- the given time, which may not precede the decision (default now, or the decision's time
+-- when that is ahead of this clock).
 UPDATE agentledger.decisions
 SET accepted = %(accepted)s, feedback_reason = %(reason)s, feedback_by = %(by)s,
-    feedback_at = coalesce(%(at)s::timestamptz, now())
+    feedback_at = coalesce(%(at)s::timestamptz, greatest(now(), created_at))
 WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s AND feedback_at IS NULL
   AND (%(at)s::timestamptz IS NULL OR %(at)s::timestamptz >= created_at)
 RETURNING *

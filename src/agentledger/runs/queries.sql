@@ -15,18 +15,19 @@ WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
 
 -- name: finish_run
 -- Record a run's outcome when it is in a state the action is allowed from, at the given
--- time (default now; not before the start); the duration defaults to the time since it
--- started.
+-- time (not before the start; by default now, or the start when that is ahead of this
+-- clock); the duration defaults to the time since it started.
 UPDATE agentledger.runs
 SET status = %(target)s,
     error = %(error)s,
     response_id = %(response_id)s,
     duration_ms = coalesce(%(duration_ms)s::bigint,
-        (extract(epoch FROM coalesce(%(at)s::timestamptz, clock_timestamp()) - started_at)
+        (extract(epoch FROM coalesce(%(at)s::timestamptz,
+                                     greatest(clock_timestamp(), started_at)) - started_at)
          * 1000)::bigint),
     tokens_in = %(tokens_in)s,
     tokens_out = %(tokens_out)s,
-    finished_at = coalesce(%(at)s::timestamptz, clock_timestamp())
+    finished_at = coalesce(%(at)s::timestamptz, greatest(clock_timestamp(), started_at))
 WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
   AND status = ANY(%(sources)s)
   AND (%(at)s::timestamptz IS NULL OR %(at)s::timestamptz >= started_at)
