@@ -95,3 +95,20 @@ def test_an_agent_without_a_heartbeat_shows_what_it_reported(
         agents.register("weekly", heartbeat_timeout="always")  # type: ignore[arg-type]
     assert info.value.field == "heartbeat_timeout"
     assert agents.get("weekly").heartbeat_timeout == 0.05  # nothing written
+
+
+def test_updating_a_silent_agent_does_not_bring_it_back(ledger: Ledger, tenant_id: str) -> None:
+    """Registering a new agent counts as its first heartbeat; updating a registered one is
+    no sign of life: an offline agent stays offline, with its last heartbeat as it was."""
+    agents = ledger.tenant(tenant_id).agents
+    first = agents.register("silent", heartbeat_timeout=0.05, capabilities=["a"])
+    assert first.status == "available" and first.last_heartbeat_at is not None
+    agents.heartbeat("silent", status="busy")
+    time.sleep(0.1)
+    beat = agents.get("silent")
+    assert beat.status == "offline"
+    updated = agents.register("silent", config={"model": "x"}, capabilities=["a", "b"])
+    assert updated.config == {"model": "x"} and updated.capabilities == ["a", "b"]
+    assert updated.status == "offline" and updated.last_heartbeat_at == beat.last_heartbeat_at
+    assert [a.name for a in agents.list(status="offline")] == ["silent"]
+    assert agents.heartbeat("silent").status == "busy"  # a heartbeat does bring it back

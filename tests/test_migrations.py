@@ -202,8 +202,9 @@ def test_replacing_a_function_in_place_downgrades_to_the_previous_body(empty_url
 
 
 def test_fair_claim_versions_step_down_one_by_one(empty_url: str) -> None:
-    """tasks_0002 and tasks_0004 each add a claim_tasks_fair version beside the earlier ones;
-    a downgrade drops only its own (and tasks_0004's puts the status-named indexes back)."""
+    """tasks_0002, tasks_0004 and tasks_0006 each add a claim_tasks_fair version beside the
+    earlier ones; a downgrade drops only its own (and tasks_0004's puts the status-named
+    indexes back)."""
 
     def fair_claims() -> list[str]:
         with psycopg.connect(empty_url) as conn:
@@ -222,8 +223,11 @@ def test_fair_claim_versions_step_down_one_by_one(empty_url: str) -> None:
             ).fetchone()
         return None if row is None else str(row[0])
 
+    every = ["claim_tasks_fair_v1", "claim_tasks_fair_v2", "claim_tasks_fair_v3"]
     migrate.upgrade(empty_url)
-    assert fair_claims() == ["claim_tasks_fair_v1", "claim_tasks_fair_v2", "claim_tasks_fair_v3"]
+    assert fair_claims() == [*every, "claim_tasks_fair_v4"]
+    migrate.downgrade(empty_url, "tasks_0005")
+    assert fair_claims() == every
     assert "finished_at IS NULL" in (index("tasks_ready") or "")
     assert index("tasks_leases") is None
     migrate.downgrade(empty_url, "tasks_0003")
@@ -234,7 +238,7 @@ def test_fair_claim_versions_step_down_one_by_one(empty_url: str) -> None:
     assert "tasks_0001" in migrate.current(empty_url)
     assert fair_claims() == ["claim_tasks_fair_v1"]
     migrate.upgrade(empty_url)
-    assert fair_claims() == ["claim_tasks_fair_v1", "claim_tasks_fair_v2", "claim_tasks_fair_v3"]
+    assert fair_claims() == [*every, "claim_tasks_fair_v4"]
     assert migrate.is_current(empty_url)
 
 

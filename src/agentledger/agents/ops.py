@@ -38,6 +38,10 @@ def register(
 ) -> Gen[Agent]:
     """Register or update an agent (arguments left None keep their stored value).
 
+    A new agent counts as alive from its registration (its first heartbeat); updating a
+    registered agent is no sign of life and leaves its last heartbeat as it was, so an
+    agent shown ``offline`` stays offline until it heartbeats.
+
     ``heartbeat_timeout`` is how many seconds without a heartbeat show the agent
     ``offline`` (60 for a new agent); ``"never"`` registers an agent that keeps no
     heartbeat, such as one that runs on a schedule: its status is the one it last

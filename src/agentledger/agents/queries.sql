@@ -1,6 +1,8 @@
 -- name: upsert_agent
 -- Register an agent, or update it: fields passed as NULL keep their stored value;
 -- no_heartbeat clears the heartbeat timeout (the agent is never shown offline for silence).
+-- A new agent counts as alive from its registration; an update is no sign of life (only a
+-- heartbeat is), so it keeps the last heartbeat as it was.
 INSERT INTO agentledger.agents AS a (
     tenant_id, name, agent_type, domain, command, capabilities, config, heartbeat_timeout,
     last_heartbeat_at)
@@ -17,7 +19,6 @@ ON CONFLICT (tenant_id, name) DO UPDATE SET
     config = coalesce(%(config)s::jsonb, a.config),
     heartbeat_timeout = CASE WHEN %(no_heartbeat)s THEN NULL
                              ELSE coalesce(%(heartbeat_timeout)s, a.heartbeat_timeout) END,
-    last_heartbeat_at = now(),
     updated_at = now()
 RETURNING a.*, agentledger.agent_status(a.status, a.last_heartbeat_at, a.heartbeat_timeout)
     AS shown_status

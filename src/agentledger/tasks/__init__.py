@@ -7,6 +7,7 @@ from agentledger.tasks.records import (
     Outcome as Outcome,
     QueueDepth as QueueDepth,
     QueueStats as QueueStats,
+    Redriven as Redriven,
     Settled as Settled,
     Task as Task,
 )

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from agentledger import validation as v
-from agentledger.db.statements import Gen, Queries, operation
+from agentledger.db.statements import Gen, Queries, Row, operation
 from agentledger.db.types import Bigints, Uuids
 from agentledger.errors import Conflict, InvalidInput, NotFound
 from agentledger.records import from_row
@@ -33,6 +33,7 @@ from agentledger.tasks.records import (
     Outcome,
     QueueDepth,
     QueueStats,
+    Redriven,
     Settled,
     Task,
 )
@@ -48,6 +49,9 @@ MAX_AGE = 1000 * 365.25 * 86_400
 LAST_ID = 2**63 - 1
 # The lifecycle actions a caller applies to one task by hand (the others are a worker's).
 MANUAL_ACTIONS = ("cancel", "redrive", "discard")
+# How often enqueue tries again when a dedup key's holder finishes between its insert and
+# its look-up (each round is two statements; racing workers rarely need a second).
+ENQUEUE_ROUNDS = 8
 
 
 @operation(idempotent=False)
@@ -55,13 +59,18 @@ def enqueue(queue: str, input: Mapping[str, Any] | None = None, **fields: Any) -
     """Add one task; with a ``dedup_key`` held by an unfinished task, return that one."""
     task = checked_task(queue, NewTask(input=input, **fields))
     params = {field: getattr(task, field) for field in BATCH_ARRAYS}  # every field, by name
-    row = yield Q.enqueue.one(**params)
-    if row is None:
-        row = yield Q.find_unfinished.one(queue=task.queue, dedup_key=task.dedup_key)
-        if row is None:  # finished between the conflict and the look-up: enqueue afresh
-            row = yield Q.enqueue.one(**params)
-    yield Q.notify_queues.none(queues=[task.queue])
-    return from_row(Task, row)
+    for _ in range(ENQUEUE_ROUNDS):
+        row = yield Q.enqueue.one(**params)
+        if row is None:  # the key is held: the holder, unless it finished since the insert
+            row = yield Q.find_unfinished.one(queue=task.queue, dedup_key=task.dedup_key)
+        if row is not None:
+            yield Q.notify_queues.none(queues=[task.queue])
+            return from_row(Task, row)
+    raise Conflict(
+        f"dedup_key {task.dedup_key!r} of queue {task.queue!r} was taken and finished "
+        f"{ENQUEUE_ROUNDS} times while this task was enqueued; enqueue it again",
+        field="dedup_key",
+    )
 
 
 @operation(idempotent=False)
@@ -285,30 +294,50 @@ def list_(
 def transition(task_id: int, action: str) -> Gen[Task]:
     """Cancel a pending task, redrive a dead one (pending again, with fresh attempts) or
     discard it (cancelled, kept with its error until pruned); IllegalTransition names the
-    state."""
+    state. Conflict when a dead task's dedup key is held by another unfinished task (it
+    names that task): it stays dead."""
     if action not in MANUAL_ACTIONS:
         raise InvalidInput(f"{action!r} is not one of {', '.join(MANUAL_ACTIONS)}", field="action")
     row = yield from TASK_LIFECYCLE.move(
         action,
         Q.transition.one(id=v.integer("task_id", task_id, low=1), **TASK_LIFECYCLE.guard(action)),
-        Q.get_task.one(id=task_id),
+        Q.get_task_held.one(id=task_id),
         what=f"task {task_id}",
         field="task_id",
+        refused=_key_held if action == "redrive" else None,
     )
     if row["status"] == "pending":
         yield Q.notify_queues.none(queues=[row["queue"]])
     return from_row(Task, row)
 
 
+def _key_held(row: Row) -> None:
+    """Conflict naming the unfinished task that holds a dead task's dedup key, if one does."""
+    if row["held_by"] is not None:
+        raise Conflict(
+            f"task {row['id']} cannot run again: unfinished task {row['held_by']} holds its "
+            f"dedup_key {row['dedup_key']!r} in queue {row['queue']!r}",
+            field="task_id",
+            held_by=row["held_by"],
+        )
+
+
 @operation(idempotent=True)
-def redrive_queue(queue: str, *, limit: int = 1000) -> Gen[list[int]]:
-    """Send up to ``limit`` dead tasks of ``queue`` back to pending; returns their ids."""
+def redrive_queue(queue: str, *, limit: int = 1000) -> Gen[Redriven]:
+    """Send up to ``limit`` dead tasks of ``queue`` back to pending, with fresh attempts.
+
+    A dead task whose dedup key another unfinished task holds stays dead, listed in
+    ``held`` with that task's id (up to ``limit`` of them): discard it, or redrive it once
+    the holder has finished. Of dead tasks sharing a key, the oldest goes back."""
+    name = queue_name(queue)
     rows = yield Q.redrive_queue.all(
-        queue=queue_name(queue), limit=v.integer("limit", limit, low=1, high=MAX_BATCH)
+        queue=name, limit=v.integer("limit", limit, low=1, high=MAX_BATCH)
     )
-    if rows:
-        yield Q.notify_queues.none(queues=[queue])
-    return [row["id"] for row in rows]
+    ids = sorted(row["id"] for row in rows if row["held_by"] is None)
+    if ids:
+        yield Q.notify_queues.none(queues=[name])
+    held = {row["id"]: row["held_by"] for row in rows if row["held_by"] is not None}
+    return Redriven(ids=ids, held=dict(sorted(held.items())))
 
 
 @operation(writes=False)

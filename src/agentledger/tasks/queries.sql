@@ -97,8 +97,10 @@ SELECT pg_notify('agentledger_tasks', q) FROM unnest(%(queues)s::text[]) AS q
 -- released work that is ready at once wakes idle workers. The claim takes ready unfinished
 -- tasks in priority and age order, pending or running under an expired lease (a rescue,
 -- which goes dead when its attempts are spent), never one settled here, SKIP LOCKED; every
--- task of a claim holds the claim's one random token. Settle only with limit 0, claim only
--- with no outcomes. Result: one summary row, then the claimed tasks (tasks/cycle.py).
+-- task of a claim holds the claim's one random token. A rescue that goes dead takes no place
+-- of the limit: as many tasks that run are picked in its stead. Settle only with limit 0,
+-- claim only with no outcomes. Result: one summary row, then the claimed tasks
+-- (tasks/cycle.py).
 -- Why it has this shape, with the measurements: docs/notes/worker-cycle.md.
 WITH completed AS (
     -- Plain completions: their ids and tokens arrive as two arrays, side by side. Neither
@@ -108,11 +110,10 @@ WITH completed AS (
     UPDATE agentledger.tasks t
     SET status = %(completed)s, finished_at = now(), lease_expires_at = NULL,
         claim_token = NULL, updated_at = now()
-    WHERE t.tenant_id = agentledger.current_tenant() AND t.id = ANY(%(done_ids)b::bigint[])
-      AND (t.status = ANY(%(sources)s)) IS TRUE
-      AND t.claim_token
-          = (%(done_tokens)b::uuid[])[array_position(%(done_ids)b::bigint[], t.id)]
-    RETURNING t.id, t.status, t.queue, false AS ready
+    WHERE tenant_id = agentledger.current_tenant() AND id = ANY(%(done_ids)b::bigint[])
+      AND (status = ANY(%(sources)s)) IS TRUE
+      AND claim_token = (%(done_tokens)b::uuid[])[array_position(%(done_ids)b::bigint[], id)]
+    RETURNING id, status, queue, false AS ready
 ), other AS (
     -- The other outcomes: one JSON object keyed by task id, read per row by key.
     UPDATE agentledger.tasks t
@@ -148,7 +149,8 @@ WITH completed AS (
     SELECT pg_notify('agentledger_tasks', q.queue)
     FROM (SELECT DISTINCT queue FROM settled WHERE status = 'pending' AND ready) q
 ), picked AS (
-    SELECT ctid FROM agentledger.tasks
+    SELECT ctid, status = 'running' AND attempts >= max_attempts AS doomed
+    FROM agentledger.tasks
     WHERE tenant_id = agentledger.current_tenant() AND queue = %(queue)s
       AND finished_at IS NULL AND run_after <= now()
       AND (status = 'pending' OR lease_expires_at < now())
@@ -157,33 +159,43 @@ WITH completed AS (
     ORDER BY priority DESC, run_after, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
+), topped AS (
+    -- In the stead of each doomed rescue (the lease of its last attempt expired: it goes
+    -- dead), a task that runs. Mostly none is doomed: a limit of 0 reads nothing. A task
+    -- settled above is skipped by the lock (updated by this very command).
+    SELECT ctid FROM agentledger.tasks
+    WHERE tenant_id = agentledger.current_tenant() AND queue = %(queue)s
+      AND finished_at IS NULL AND run_after <= now()
+      AND (status = 'pending' OR lease_expires_at < now() AND attempts < max_attempts)
+      AND (agent_name IS NULL OR agent_name = %(agent)s)
+      AND ctid NOT IN (SELECT ctid FROM picked)
+    ORDER BY priority DESC, run_after, id
+    LIMIT (SELECT count(*) FROM picked WHERE doomed)
+    FOR UPDATE SKIP LOCKED
 ), k AS MATERIALIZED (
     -- What every task of this claim shares: drawn or computed once.
     SELECT gen_random_uuid() AS token, agentledger.current_tenant() AS tenant_id,
            now() AS at, now() + make_interval(secs => %(lease)s) AS lease_expires_at
 ), claimed AS (
     -- No indexed column changes, so each row is rewritten in place (HOT), and found again
-    -- by its physical address rather than by a second primary key lookup.
+    -- by its physical address rather than by a second primary key lookup (the policy of
+    -- the table keeps it to the bound tenant).
     UPDATE agentledger.tasks t
-    SET status = CASE WHEN t.status = 'running' AND t.attempts >= t.max_attempts
-                      THEN 'dead' ELSE 'running' END,
-        error = CASE WHEN t.status = 'running' AND t.attempts >= t.max_attempts
-                     THEN 'lease expired after the last attempt' ELSE t.error END,
-        finished_at = CASE WHEN t.status = 'running' AND t.attempts >= t.max_attempts
-                           THEN k.at END,
-        rescues = t.rescues + (t.status = 'running')::integer,
-        attempts = t.attempts + (t.status = 'pending' OR t.attempts < t.max_attempts)::integer,
+    SET status = CASE WHEN p.doomed THEN 'dead' ELSE 'running' END,
+        error = CASE WHEN p.doomed THEN 'lease expired after the last attempt' ELSE error END,
+        finished_at = CASE WHEN p.doomed THEN k.at END,
+        rescues = rescues + (status = 'running')::integer,
+        attempts = attempts + (NOT p.doomed)::integer,
         claim_token = k.token,
         claimed_by = %(worker)s,
         lease_expires_at = k.lease_expires_at,
         updated_at = k.at
-    FROM k
-    WHERE t.ctid = ANY(ARRAY(SELECT ctid FROM picked))
-      AND t.tenant_id = agentledger.current_tenant()
+    FROM k, (SELECT * FROM picked UNION ALL SELECT ctid, false FROM topped) p
+    WHERE t.ctid = p.ctid
     -- Only what differs per task (tasks/cycle.py: CLAIMED_COLUMNS); the claim has the rest.
-    RETURNING t.id, t.task_type, t.agent_name, t.priority, t.input, t.output, t.attempts,
-              t.max_attempts, t.retry_delay, t.run_after, t.rescues, t.error,
-              t.session_id, t.entity_id, t.dedup_key, t.created_at, t.status
+    RETURNING id, task_type, agent_name, priority, input, output, attempts, max_attempts,
+              retry_delay, run_after, rescues, error, session_id, entity_id, dedup_key,
+              created_at, status
 )
 -- FULL JOIN ON false: the summary row and the claimed rows. The one-time filter makes the
 -- (otherwise unreferenced) notifications run.
@@ -198,8 +210,8 @@ WHERE (SELECT count(*) FROM woken) >= 0
 ORDER BY c.priority DESC, c.run_after, c.id
 
 -- name: claim_fair
--- Claim across tenants, an equal share each (platform scope; see claim_tasks_fair_v3).
-SELECT * FROM agentledger.claim_tasks_fair_v3(%(queue)s, %(limit)s, %(lease)s, %(worker)s)
+-- Claim across tenants, an equal share each (platform scope; see claim_tasks_fair_v4).
+SELECT * FROM agentledger.claim_tasks_fair_v4(%(queue)s, %(limit)s, %(lease)s, %(worker)s)
 
 -- name: heartbeat
 -- Extend the leases of tasks still held under the given claim tokens; returns their ids.
@@ -230,31 +242,67 @@ LIMIT %(limit)s
 
 -- name: transition
 -- Apply a lifecycle action (cancel, redrive, discard) to one task in a state it is allowed
--- from.
-UPDATE agentledger.tasks
+-- from; a task sent back to pending only while no other unfinished task holds its dedup key.
+UPDATE agentledger.tasks t
 SET status = %(target)s,
     attempts = CASE WHEN %(target)s = 'pending' THEN 0 ELSE attempts END,
     run_after = CASE WHEN %(target)s = 'pending' THEN now() ELSE run_after END,
     finished_at = CASE WHEN %(target)s = 'pending' THEN NULL ELSE now() END,
     updated_at = now()
-WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
-  AND status = ANY(%(sources)s)
+WHERE t.tenant_id = agentledger.current_tenant() AND t.id = %(id)s
+  AND t.status = ANY(%(sources)s)
+  AND (%(target)s <> 'pending' OR t.dedup_key IS NULL OR NOT EXISTS (
+      SELECT FROM agentledger.tasks h
+      WHERE h.tenant_id = t.tenant_id AND h.queue = t.queue AND h.dedup_key = t.dedup_key
+        AND h.finished_at IS NULL))
 RETURNING *
 
+-- name: get_task_held
+-- One task by id, with the id of another unfinished task holding its dedup key (held_by).
+SELECT t.*, (SELECT h.id FROM agentledger.tasks h
+             WHERE h.tenant_id = t.tenant_id AND h.queue = t.queue
+               AND h.dedup_key = t.dedup_key AND h.finished_at IS NULL AND h.id <> t.id)
+            AS held_by
+FROM agentledger.tasks t
+WHERE t.tenant_id = agentledger.current_tenant() AND t.id = %(id)s
+
 -- name: redrive_queue
--- Send up to limit dead tasks of a queue back to pending with fresh attempts.
+-- Send up to limit dead tasks of a queue back to pending with fresh attempts, but for those
+-- whose dedup key an unfinished task holds: these stay dead (up to limit of them listed
+-- with the holder's id as held_by). Of dead tasks sharing a key, the first goes back and
+-- holds the key for the others. The redriven ones are listed with held_by NULL.
 WITH dead AS MATERIALIZED (
-    SELECT tenant_id, id FROM agentledger.tasks
-    WHERE tenant_id = agentledger.current_tenant() AND queue = %(queue)s
-      AND dead_letter
-    ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+    SELECT d.tenant_id, d.id, d.dedup_key FROM agentledger.tasks d
+    WHERE d.tenant_id = agentledger.current_tenant() AND d.queue = %(queue)s
+      AND d.dead_letter
+      AND NOT EXISTS (
+          SELECT FROM agentledger.tasks h
+          WHERE h.tenant_id = d.tenant_id AND h.queue = d.queue
+            AND h.dedup_key = d.dedup_key AND h.finished_at IS NULL)
+    ORDER BY d.id LIMIT %(limit)s FOR UPDATE OF d SKIP LOCKED
+), firsts AS (
+    SELECT tenant_id, id, CASE WHEN dedup_key IS NULL THEN id
+                               ELSE min(id) OVER (PARTITION BY dedup_key) END AS holder
+    FROM dead
+), sent AS (
+    UPDATE agentledger.tasks t
+    SET status = 'pending', attempts = 0, run_after = now(), finished_at = NULL,
+        updated_at = now()
+    FROM firsts f
+    WHERE t.tenant_id = f.tenant_id AND t.id = f.id AND f.holder = f.id
+    RETURNING t.id
 )
-UPDATE agentledger.tasks t
-SET status = 'pending', attempts = 0, run_after = now(), finished_at = NULL,
-    updated_at = now()
-FROM dead d
-WHERE t.tenant_id = d.tenant_id AND t.id = d.id
-RETURNING t.id
+SELECT id, NULL::bigint AS held_by FROM sent
+UNION ALL
+SELECT id, holder FROM firsts WHERE holder <> id
+UNION ALL (
+    SELECT d.id, h.id FROM agentledger.tasks d
+    JOIN agentledger.tasks h
+      ON h.tenant_id = d.tenant_id AND h.queue = d.queue AND h.dedup_key = d.dedup_key
+     AND h.finished_at IS NULL
+    WHERE d.tenant_id = agentledger.current_tenant() AND d.queue = %(queue)s
+      AND d.dead_letter
+    ORDER BY d.id LIMIT %(limit)s)
 
 -- name: stats
 -- Depth by status, age of the oldest ready task, last-minute throughput, per queue.

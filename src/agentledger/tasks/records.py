@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -103,6 +103,23 @@ class Settled:
 
     applied: dict[int, str]
     refused: list[int]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Redriven:
+    """The result of ``redrive_queue``: the ids of the dead tasks sent back to pending, and
+    the dead tasks left dead because another unfinished task holds their dedup key (``held``:
+    each one's id, and the id of the task holding the key). Iterating it, or ``len()``, reads
+    ``ids``, as with the list of ids it once was."""
+
+    ids: list[int]
+    held: dict[int, int]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from agentledger.db.binding import Binding
 from agentledger.db.database_async import AsyncDatabase, AsyncSession
 from agentledger.db.listen_async import AsyncListener
-from agentledger.errors import TenantMismatch
+from agentledger.errors import NotFound, TenantInactive, TenantMismatch
 from agentledger.tasks import completion, ops
 from agentledger.tasks.books import Books
 from agentledger.tasks.completion import Completing
@@ -77,23 +77,36 @@ class AsyncTaskSource:
             books.prune.done()
 
     async def settle(self, done: Sequence[tuple[str, Outcome]]) -> Settled:
-        """Outcomes of (tenant, outcome) pairs: one statement per tenant involved."""
+        """Outcomes of (tenant, outcome) pairs: one statement per tenant involved.
+
+        A tenant that cannot be written any more (suspended, archived or gone) does not stop
+        the others: its outcomes are dropped, counted as refused, and its tasks are claimed
+        again once it is active and their leases have run out (as after a worker's crash).
+        """
         applied: dict[int, str] = {}
         refused: list[int] = []
         for tenant, outcomes in _by_tenant(done).items():
-            result = await self._db.run(ops.settle(outcomes), Binding.to_tenant(tenant))
+            try:
+                result = await self._db.run(ops.settle(outcomes), Binding.to_tenant(tenant))
+            except (TenantInactive, NotFound):
+                refused.extend(o.id for o in outcomes)
+                continue
             applied.update(result.applied)
             refused.extend(result.refused)
         return Settled(applied=applied, refused=refused)
 
     async def heartbeat(self, tasks: Sequence[Task], lease: float) -> list[int]:
-        """Extend leases; returns the ids still held."""
+        """Extend leases; returns the ids still held. A tenant that cannot be written any
+        more (suspended, archived or gone) keeps no lease; the other tenants' are extended."""
         held: list[int] = []
         pairs = [(t.tenant_id, (t.id, t.claim_token)) for t in tasks if t.claim_token]
         for tenant, claims in _by_tenant(pairs).items():
-            still: list[int] = await self._db.run(
-                ops.heartbeat(claims, lease=lease), Binding.to_tenant(tenant)
-            )
+            try:
+                still: list[int] = await self._db.run(
+                    ops.heartbeat(claims, lease=lease), Binding.to_tenant(tenant)
+                )
+            except (TenantInactive, NotFound):
+                continue
             held.extend(still)
         return held
 

@@ -115,7 +115,7 @@ async def claim(queue: str, body: ClaimIn, tenant: WriterTenant) -> object:
 @router.post(
     "/tasks/settle",
     response_model=Settled,
-    summary="Complete, fail or release claimed tasks (409 if the lease was lost)",
+    summary="Complete, fail or release claimed tasks (a lost lease is listed as refused)",
 )
 async def settle(body: SettleIn, tenant: WriterTenant) -> object:
     outcomes = [Outcome(**o.model_dump()) for o in body.outcomes]
