@@ -231,7 +231,7 @@ def test_an_alert_stream_delivers_a_new_alert_behind_any_number_of_pending_ones(
 
     async def main(base: str) -> None:
         async with httpx.AsyncClient(base_url=base, timeout=BOUND) as client:
-            ready, got = asyncio.Event(), []
+            ready, got = asyncio.Event(), list[str]()
             stream = asyncio.create_task(follow(client, ready, got))
             await asyncio.wait_for(ready.wait(), BOUND)
             await asyncio.sleep(0.2)  # the stream read the pending alerts and now waits

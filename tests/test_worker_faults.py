@@ -316,7 +316,12 @@ def test_ctrl_c_in_a_library_workers_run_releases_the_task_in_hand(sync_ledger: 
         return {"done": True}
 
     worker = tasks.worker("ctrl-c", handle, lease=300)
-    interrupt = threading.Thread(target=lambda: started.wait(30) and _thread.interrupt_main())
+
+    def interrupt_once_started() -> None:
+        if started.wait(30):
+            _thread.interrupt_main()
+
+    interrupt = threading.Thread(target=interrupt_once_started)
     interrupt.start()
     try:
         with pytest.raises(KeyboardInterrupt):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -15,7 +16,9 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
@@ -192,13 +195,22 @@ class Settings(BaseSettings):
                 raise ValueError(f"{prefix!r} is not a module prefix such as 'myapp.'")
         return value
 
-    @field_validator("pool_max_size")
-    @classmethod
-    def _pool_holds_its_minimum(cls, value: int, info: ValidationInfo) -> int:
-        least = info.data.get("pool_min_size")
-        if least is not None and value < least:
-            raise ValueError(f"is below pool_min_size ({least})")
-        return value
+    @model_validator(mode="after")
+    def _pool_holds_its_minimum(self) -> Settings:
+        """Two settings at odds: the message names both, and which one was left as is."""
+        if self.pool_max_size < self.pool_min_size:
+
+            def named(field: str) -> str:
+                default = "" if field in self.model_fields_set else ", the default"
+                return f"{field} ({_env_name(field)}) = {getattr(self, field)}{default}"
+
+            raise PydanticCustomError(
+                "pool_sizes",
+                f"{named('pool_min_size')} is above {named('pool_max_size')}: the pool's "
+                "minimum must be at most its maximum",
+                {"field": "pool_max_size"},
+            )
+        return self
 
     @field_validator("data_dir", "spool_dir")
     @classmethod
@@ -230,7 +242,7 @@ class Settings(BaseSettings):
         try:
             return cls(**overrides)
         except ValidationError as exc:
-            raise _config_error(exc) from None
+            raise _config_error(exc, environment=True) from None
         except SettingsError as exc:  # a variable the environment source could not read
             raise ConfigError(f"the environment holds an unreadable setting: {exc}") from None
 
@@ -278,11 +290,46 @@ def _env_list(text: str) -> Any:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 
-def _config_error(exc: ValidationError) -> ConfigError:
+# A URL's password: it stays out of messages (and the logs).
+_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@/\s]*)@")
+
+
+def _redacted(text: str) -> str:
+    return _PASSWORD.sub(r"\1***@", text)
+
+
+def _aliases(field: str) -> list[str]:
+    """The environment names a field also answers to (``DATABASE_URL``), in precedence."""
+    info = Settings.model_fields.get(field)
+    alias = None if info is None else info.validation_alias
+    choices = alias.choices if isinstance(alias, AliasChoices) else []
+    return [c for c in choices if isinstance(c, str) and c != field]
+
+
+def _env_name(field: str, value: Any = None) -> str:
+    """The variable that sets ``field``: given the ``value`` read, the environment name
+    that holds it, as spelled there (names are case-insensitive); otherwise its
+    documented name."""
+    names = _aliases(field) or [f"AGENTLEDGER_{field.upper()}"]
+    if isinstance(value, str):
+        spelled = {name.upper(): name for name in os.environ if os.environ[name] == value}
+        for name in names:
+            if name.upper() in spelled:
+                return spelled[name.upper()]
+    return names[0]
+
+
+def _config_error(exc: ValidationError, *, environment: bool = False) -> ConfigError:
     first = exc.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "settings"
-    env = f"AGENTLEDGER_{key.upper()}"
+    loc = [str(part) for part in first["loc"]]
+    if not loc:  # a rule across settings, whose message names them
+        field = (first.get("ctx") or {}).get("field")
+        return ConfigError(f"settings are invalid: {first['msg']}", field=field)
+    # An alias key (DATABASE_URL) stands for its field, and is named as the user spelled it.
+    field = next((f for f in Settings.model_fields if loc[0] in _aliases(f)), loc[0])
     value = first.get("input")
-    if isinstance(value, str):  # a URL's password stays out of the message (and the logs)
-        value = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", value)
-    return ConfigError(f"setting {key} ({env}) = {value!r} is invalid: {first['msg']}", field=key)
+    env = _env_name(field, value if environment else None)
+    key = ".".join([field, *loc[1:]])
+    if isinstance(value, str):
+        value = _redacted(value)
+    return ConfigError(f"setting {key} ({env}) = {value!r} is invalid: {first['msg']}", field=field)

@@ -96,7 +96,10 @@ def migrate(
     revision: Annotated[str, typer.Option(help="Target revision.")] = "heads",
     down: Annotated[
         str | None,
-        typer.Option("--down", help="Downgrade to this revision (base, or <branch>@base)."),
+        typer.Option(
+            "--down",
+            help="Downgrade to this revision: an id, <app branch>@base, or base (everything).",
+        ),
     ] = None,
     check: Annotated[
         bool,

@@ -34,10 +34,12 @@ from sqlalchemy.pool import NullPool
 from agentledger.db.app_migrations import CORE_VERSIONS
 from agentledger.db.migrations.helpers import DEFAULT_APP_ROLE, VERSION_TABLE
 from agentledger.db.translate import refused_connection
-from agentledger.errors import ConfigError, InvalidInput, LedgerError
+from agentledger.errors import ConfigError, InvalidInput
 
 # Two `migrate` runs at once: the second waits for the first, then finds nothing to do.
 ADVISORY_LOCK_KEY = 0x6167_656E_746C_6467  # "agentldg"
+# The core's first revision, which every other revision stands on.
+FOUNDATION = "0001"
 REGISTER_HINT = (
     "register the folders that hold them (the migrations setting, AGENTLEDGER_MIGRATIONS, "
     "or an agentledger.migrations entry point)"
@@ -237,14 +239,62 @@ def downgrade(
     url: str, revision: str, *, app_role: str = DEFAULT_APP_ROLE, locations: Sequence[Path] = ()
 ) -> None:
     """Downgrade to ``revision`` (``base``, an id, or ``<branch label>@base`` for one
-    application branch); revisions that depend on what goes are downgraded first."""
+    application branch); revisions that depend on what goes are downgraded first.
+
+    InvalidInput naming ``revision``, before anything runs, for a ``<label>@...`` whose
+    label no branch carries (Alembic would read ``<typo>@base`` as base) and for any target
+    but ``base`` itself whose downgrade would remove the foundation, ``0001`` (a core
+    branch's ``<label>@base`` does: the core's branches all start from it)."""
     locations = tuple(locations)
+    with _target("revision", revision):
+        _known_branch(revision, locations)
     with _locked(url) as conn, _target("revision", revision):
         _refuse_unknown(conn, locations)
+        _keep_foundation(conn, revision, locations)
         cfg = alembic_config(app_role, locations)
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
         conn.commit()
+
+
+def _known_branch(revision: str, locations: tuple[Path, ...]) -> None:
+    """``<label>@<target>``, absolute or relative, names a branch label or a revision id."""
+    label, at, _ = revision.partition("@")
+    if not at:
+        return
+    revisions = _script(locations).walk_revisions()
+    labels = sorted({name for rev in revisions for name in rev.branch_labels})
+    if label not in labels and label not in _ids(locations):
+        raise InvalidInput(
+            f"revision {revision!r}: no branch is labelled {label!r}; the labels are "
+            f"{', '.join(labels)} (an application's label needs its folder registered)",
+            field="revision",
+        )
+
+
+def _keep_foundation(conn: Connection, revision: str, locations: tuple[Path, ...]) -> None:
+    """Refuse a downgrade whose plan removes the foundation, unless ``base`` was asked for."""
+    if revision == "base":
+        return
+    applied = tuple(sorted(_version_rows(conn)))
+    conn.commit()
+    try:
+        # What command.downgrade runs, from the heads it reads (typed as one, takes several).
+        steps = _script(locations)._downgrade_revs(revision, applied)  # type: ignore[arg-type]
+    except AssertionError as exc:  # Alembic's relative walk found no single revision
+        raise InvalidInput(
+            f"revision {revision!r} does not name one revision from the database's "
+            f"({', '.join(applied) or 'base'}): name the revision to go back to",
+            field="revision",
+        ) from exc
+    if FOUNDATION in {step.revision.revision for step in steps}:
+        raise InvalidInput(
+            f"revision {revision!r} would remove the foundation revision {FOUNDATION}, and "
+            "with it every table of the core and of every application: to remove everything, "
+            "downgrade to 'base'; to remove one application's tables, name its branch "
+            "(<label>@base)",
+            field="revision",
+        )
 
 
 def _refuse_unknown(conn: Connection, locations: tuple[Path, ...]) -> None:
@@ -327,17 +377,11 @@ def _connected(url: str) -> Iterator[Connection]:
             conn = engine.connect()
         except DBAPIError as exc:
             cause = exc.orig or exc
-            raise _unreached(cause) from cause
+            raise refused_connection(cause, url) from cause
         with conn:
             yield conn
     finally:
         engine.dispose()
-
-
-def _unreached(exc: BaseException) -> LedgerError:
-    if isinstance(exc, psycopg.ProgrammingError) and exc.sqlstate is None:
-        return ConfigError(f"the database URL is not one libpq reads: {exc}", field="database_url")
-    return refused_connection(exc)
 
 
 def _version_rows(conn: Connection) -> set[str]:

@@ -55,6 +55,6 @@ async def why_unreachable(settings: Settings, conninfo: str, exc: Unavailable) -
     except Exception as attempt:
         if not is_driver_error(attempt):
             raise
-        return refused_connection(attempt)
+        return refused_connection(attempt, conninfo)
     await conn.close()
     return exc

@@ -57,6 +57,6 @@ def why_unreachable(settings: Settings, conninfo: str, exc: Unavailable) -> Ledg
     except Exception as attempt:
         if not is_driver_error(attempt):
             raise
-        return refused_connection(attempt)
+        return refused_connection(attempt, conninfo)
     conn.close()
     return exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -78,10 +79,51 @@ CONSTRAINTS: Mapping[str, Constraint] = {
 }
 
 
+# libpq's refusals of a connection option's value (fe-connect.c: connectOptions2 and the
+# first attempt's socket options), made before any server is reached and the same on every
+# retry; psycopg raises them as "connection is bad: ..." without a SQLSTATE.
+_BAD_OPTION = re.compile(
+    r'invalid integer value "[^"]*" for connection option "'
+    r'|invalid port number: "'
+    r'|invalid "?\w+"? value: "'
+    r"|could not match \d+ (?:host names|port numbers) to \d+"
+    r'|invalid connection option "'
+    r'|require_auth method "'
+    r"|invalid SSL protocol version range"
+    r'|value "[^"]*" invalid when \w+ support is not compiled in'
+    r'|weak sslmode "'
+)
+
+
+def is_bad_conninfo(exc: BaseException) -> bool:
+    """A connection libpq would not even attempt: an option of the URL it cannot use
+    (``sslmode=bogus``, a port that is not a number). A setting to fix, never an outage."""
+    if not isinstance(exc, psycopg.OperationalError) or exc.sqlstate is not None:
+        return False
+    line = _first_line(exc)
+    return line.startswith("connection is bad: ") and _BAD_OPTION.search(line) is not None
+
+
+def bad_conninfo(exc: BaseException, url: str | None = None) -> errors.ConfigError:
+    """ConfigError naming ``database_url`` for a connection string libpq refused; the
+    password of ``url`` (the one refused), wherever libpq quotes it, shows as ***."""
+    reason = _first_line(exc).removeprefix("connection is bad: ")
+    reason = re.sub(r"(://[^:/@\s]*:)[^@/\s]*@", r"\1***@", reason)  # no password
+    secret = _password(url)
+    if secret:
+        reason = reason.replace(secret, "***")
+    return errors.ConfigError(
+        f"the database URL is not one libpq reads: {reason}", field="database_url"
+    )
+
+
 def is_connection_failure(exc: BaseException) -> bool:
-    """True for failures of the connection itself (worth a retry), never for SQL errors."""
+    """True for failures of the connection itself (worth a retry), never for SQL errors
+    nor for a connection string libpq refused."""
     if isinstance(exc, PoolTimeout):
         return True
+    if is_bad_conninfo(exc):
+        return False
     if isinstance(exc, psycopg.Error):
         state = exc.sqlstate
         if state is None:
@@ -90,9 +132,22 @@ def is_connection_failure(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError)
 
 
-def refused_connection(exc: BaseException) -> errors.LedgerError:
-    """A connection attempt that failed, named by its cause. A pooler in transaction mode
-    refuses the session options the library sends: that is a setting to change."""
+def _password(url: str | None) -> str | None:
+    """The password as written in ``url`` (percent-encoding and all), if it has one."""
+    found = re.match(r"[a-z]+://[^:/@\s]*:([^@/\s]*)@", url or "")
+    return found.group(1) if found else None
+
+
+def refused_connection(exc: BaseException, url: str | None = None) -> errors.LedgerError:
+    """A connection attempt that failed, named by its cause. A connection string libpq
+    cannot parse (a ProgrammingError without SQLSTATE, at connect time) or whose option
+    values it refuses is ConfigError naming ``database_url`` (``url``'s password hidden).
+    A pooler in transaction mode refuses the session options the library sends: that is a
+    setting to change."""
+    if is_bad_conninfo(exc) or (
+        isinstance(exc, psycopg.ProgrammingError) and exc.sqlstate is None
+    ):
+        return bad_conninfo(exc, url)
     if "unsupported startup parameter" in str(exc):
         return errors.ConfigError(
             f"{_first_line(exc)}: through a transaction-mode pooler (PgBouncer, RDS Proxy, "
@@ -111,6 +166,8 @@ def translate(exc: BaseException, *, tenant: str | None = None) -> errors.Ledger
     """Map a driver exception to a LedgerError whose message names what is at fault."""
     if isinstance(exc, errors.LedgerError):
         return exc
+    if is_bad_conninfo(exc):
+        return bad_conninfo(exc)
     if is_connection_failure(exc):
         return errors.Unavailable(f"the database is unavailable: {_first_line(exc)}")
     if not isinstance(exc, psycopg.Error):

@@ -87,8 +87,10 @@ def grant(
     is NotFound otherwise; an existing role keeps its password. The role is made a member
     of ``agentledger_reporting``. Roles that could see or write more than a grant allows
     are refused (InvalidInput): superusers, BYPASSRLS roles, the connected owner, roles
-    that may write agentledger's tables (the app role), and roles that cannot log in (the
-    grant names the login, ``session_user``). Granting the same again changes nothing.
+    that may write agentledger's tables (the app role), members of any of those by any
+    membership (inherited or not: ``SET ROLE`` would reach them), CREATEROLE roles, and
+    roles that cannot log in (the grant names the login, ``session_user``). Granting the
+    same again changes nothing.
     """
     name = check_role_name(role)
     tenant = _scope(tenant_id, all_tenants, required=True)
@@ -177,6 +179,12 @@ def _refuse_privileged(name: str, found: dict[str, Any]) -> None:
         if found["is_current_user"]
         else "may write agentledger's tables (the app role or an owner)"
         if found["writes"]
+        else f"is a member of {', '.join(found['privileged_roles'])}, which may write "
+        "agentledger's tables, bypass row-level security or own them (SET ROLE reaches them "
+        "even without inheritance)"
+        if found["privileged_roles"]
+        else "may create roles and grant memberships (CREATEROLE)"
+        if found["create_role"]
         else "cannot log in (a grant names the login itself)"
         if not found["can_login"]
         else None

@@ -3,13 +3,30 @@
 SELECT to_regclass('agentledger.reporting_grants') IS NOT NULL
 
 -- name: role_of
--- A role's attributes, whether it may write any agentledger table, and its membership.
+-- A role's attributes, whether it may write (or owns) any agentledger table, the roles it
+-- could act as that are privileged, and its membership of the reporting role.
+-- privileged_roles: every other role it is a member of, directly or through others, by
+-- any kind of membership (inherited or not: SET ROLE reaches privileges that
+-- has_table_privilege does not count; pg_has_role's MEMBER counts every membership on
+-- PostgreSQL 15 and 16+ alike), that is a superuser, bypasses row-level security, is the
+-- owner running this, owns an agentledger table or may write one.
 SELECT r.rolcanlogin AS can_login, r.rolsuper AS superuser, r.rolbypassrls AS bypass_rls,
-       r.rolname = current_user AS is_current_user,
+       r.rolcreaterole AS create_role, r.rolname = current_user AS is_current_user,
        EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE n.nspname = 'agentledger' AND c.relkind IN ('r', 'p')
-                 AND has_table_privilege(r.oid, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE'))
+                 AND (c.relowner = r.oid
+                      OR has_table_privilege(r.oid, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')))
            AS writes,
+       ARRAY(SELECT x.rolname::text FROM pg_roles x
+             WHERE x.oid <> r.oid AND pg_has_role(r.oid, x.oid, 'MEMBER')
+               AND (x.rolsuper OR x.rolbypassrls OR x.rolname = current_user
+                    OR EXISTS (SELECT 1 FROM pg_class c
+                               JOIN pg_namespace n ON n.oid = c.relnamespace
+                               WHERE n.nspname = 'agentledger' AND c.relkind IN ('r', 'p')
+                                 AND (c.relowner = x.oid
+                                      OR has_table_privilege(
+                                          x.oid, c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE'))))
+             ORDER BY x.rolname) AS privileged_roles,
        EXISTS (SELECT 1 FROM pg_auth_members m
                WHERE m.member = r.oid AND m.roleid = 'agentledger_reporting'::regrole)
            AS member
