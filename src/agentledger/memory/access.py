@@ -3,16 +3,16 @@ in batches, one UPDATE per tenant per flush.
 
 Recording a read in the read's own transaction turns every read into a write (a row
 version, a WAL flush at commit). Access statistics are advisory (retention and ranking
-read them), so the ledger keeps them here and writes them at most every
-``access_flush_interval`` seconds, when it closes, or on ``flush_access()``. What a crashed
-process had not flushed is lost; a record returned by a read shows the values stored
-before it.
+read them), so the ledger keeps them here and writes them ``access_flush_interval`` seconds
+after the first read counted since the last write (memory/flushing.py: an asyncio task of
+an ``AsyncLedger``, run while its event loop runs; a timer thread of a ``Ledger``), when it
+closes, or on ``flush_access()``. What a crashed process had not flushed is lost; a record
+returned by a read shows the values stored before it.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from uuid import UUID
@@ -21,26 +21,23 @@ from uuid import UUID
 class AccessLog:
     """Per tenant and entity: how many reads since the last flush, and when the last one."""
 
-    def __init__(self, interval: float) -> None:
-        self.interval = interval
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: dict[str, dict[UUID, tuple[int, datetime]]] = {}
-        self._since = time.monotonic()
 
-    def record(self, tenant: str, ids: Iterable[UUID]) -> None:
+    def record(self, tenant: str, ids: Iterable[UUID]) -> bool:
+        """Count a read of each entity; whether they are the first reads waiting."""
+        ids = list(ids)
+        if not ids:
+            return False
         now = datetime.now(UTC)
         with self._lock:
-            if not self._pending:
-                self._since = time.monotonic()
+            first = not self._pending
             reads = self._pending.setdefault(tenant, {})
             for id in ids:
                 count, _ = reads.get(id, (0, now))
                 reads[id] = (count + 1, now)
-
-    def due(self) -> bool:
-        """Something waits, for at least the interval."""
-        with self._lock:
-            return bool(self._pending) and time.monotonic() - self._since >= self.interval
+            return first
 
     def take(self) -> dict[str, dict[UUID, tuple[int, datetime]]]:
         """Everything waiting, per tenant; the log is empty afterwards."""

@@ -13,8 +13,9 @@ def merge_rows(old: dict[str, Any], new: dict[str, Any], mode: str) -> dict[str,
     for field in ("name", "summary", "relevance", "session_id"):
         if new[field] is None:
             merged[field] = old[field]
-    # Vectors by space: a later input's replace an earlier one's in the same space.
-    merged["embedding"] = {**(old["embedding"] or {}), **(new["embedding"] or {})} or None
+    # Each input's vectors, in order: the spaces they name are known once read, and then a
+    # later input's replaces an earlier one's in the same space (spaces.placed).
+    merged["embedding"] = old["embedding"] + new["embedding"]
     # "replace" keeps the later input's attrs and tags as they are.
     if mode != "replace":
         merged["attrs"] = (

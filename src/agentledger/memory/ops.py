@@ -11,7 +11,7 @@ from uuid import UUID
 
 from agentledger import keyset, validation as v
 from agentledger.db.statements import Gen, Queries, operation
-from agentledger.db.types import Bigints, Uuids, Vectors
+from agentledger.db.types import Bigints, Uuids, Vector, Vectors
 from agentledger.errors import InvalidInput, NotFound
 from agentledger.keyset import ListPosition
 from agentledger.memory import filters, keys, spaces
@@ -184,40 +184,34 @@ def _upsert_rows(
                     )
     embedded = [r for r in rows if r["embedding"]]
     payload = json.dumps([{k: x for k, x in r.items() if k != "embedding"} for r in rows])
-    if embedded and pgvector and all(set(r["embedding"]) == {None} for r in embedded):
+    if embedded and pgvector and all(spaces.unnamed(r["embedding"]) for r in embedded):
         # Vectors of the default space only: the upsert chooses and checks the space itself.
         implied = Q.upsert_entities_implied.all(rows=payload, mode=mode, **spaces.implied(rows))
         return (yield implied.final() if last else implied)  # type: ignore[no-any-return]
-    targets: dict[str | None, EmbeddingSpace] = {}
+    placed: list[dict[str, tuple[EmbeddingSpace, Vector]]] = [{} for _ in rows]
     if embedded:
         # The spaces named, checked before anything is written (and pgvector with them).
         found = yield SPACES.vector_spaces.one(feature="entity embeddings")
-        for r in embedded:
-            for name, (field, vector) in r["embedding"].items():
-                if name not in targets:  # named by "space" for "embedding", else by its key
-                    where = "space" if field == "embedding" else field
-                    targets[name] = spaces.resolve(found["spaces"], name, where)
-                spaces.check(field, vector, targets[name])
+        placed = spaces.placed(rows, found["spaces"])
     # The built-in space's vectors go in the upsert itself, aligned with its rows: set
     # after it, each would write the row (and every index) a second time.
-    builtin = Vectors(spaces.builtin_vector(r, targets) for r in rows)
+    builtin = Vectors(spaces.builtin_vector(p) for p in placed)
     if any(x is not None for x in builtin):
         upsert = Q.upsert_entities_embedded.all(rows=payload, mode=mode, embeddings=builtin)
     else:
         upsert = Q.upsert_entities.all(rows=payload, mode=mode)
     # It ends the operation unless vectors of declared spaces follow it.
-    last = last and all(t.id is None for t in targets.values())
-    result: list[dict[str, Any]] = yield upsert.final() if last else upsert
-    space_ids, entity_ids, vectors = Bigints(), Uuids(), Vectors()
-    if embedded:
+    declared = any(t.id is not None for p in placed for t, _ in p.values())
+    result: list[dict[str, Any]] = yield upsert.final() if last and not declared else upsert
+    if declared:
+        space_ids, entity_ids, vectors = Bigints(), Uuids(), Vectors()
         ids = {(r["user_id"] or "", r["dedup_key"]): r["id"] for r in result}
-        for r in embedded:
-            for name, (_, vector) in r["embedding"].items():
-                if (space_id := targets[name].id) is not None:
-                    space_ids.append(space_id)
+        for r, p in zip(rows, placed, strict=True):
+            for target, vector in p.values():  # one vector per space and entity
+                if target.id is not None:
+                    space_ids.append(target.id)
                     entity_ids.append(ids[(r["user_id"], r["dedup_key"])])
                     vectors.append(vector)
-    if space_ids:
         yield SPACES.set_space_vectors.none(spaces=space_ids, ids=entity_ids, embeddings=vectors)
     return result
 

@@ -12,9 +12,12 @@
        OR (NOT %(own)s AND (e.user_id = '' OR e.shared)))
 
 -- fragment: new_entity
--- An input row u as a new entity's values (its text configuration: see upsert_entities).
+-- An input row u as a new entity's values (its text configuration: see upsert_entities);
+-- the inputs of its batch merged into it count as updates and accesses, as they would one
+-- by one.
 SELECT agentledger.current_tenant(), u.user_id, u.shared, u.kind, u.source, u.key, u.dedup_key,
-       u.name, u.summary, u.attrs, u.tags, u.relevance, u.repeats, coalesce(u.first_at, now()),
+       u.name, u.summary, u.attrs, u.tags, u.relevance, u.repeats, u.repeats,
+       CASE WHEN u.repeats > 0 THEN coalesce(u.at, now()) END, coalesce(u.first_at, now()),
        coalesce(u.at, now()), u.session_id,
        coalesce((SELECT k.text_config FROM agentledger.memory_kind_languages k
                  WHERE k.tenant_id = agentledger.current_tenant() AND k.kind = u.kind),
@@ -67,7 +70,8 @@ FROM ROWS FROM (
 -- tenant's (memory_settings), else english.
 INSERT INTO agentledger.memory_entities AS e
     (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
-     relevance, update_count, created_at, updated_at, session_id, text_config)
+     relevance, update_count, access_count, last_accessed_at, created_at, updated_at,
+     session_id, text_config)
 -- include: new_entity
 FROM jsonb_to_recordset(%(rows)s::jsonb) AS u(
     user_id text, shared boolean, kind text, source text, key text, dedup_key text, name text,
@@ -81,7 +85,8 @@ ON CONFLICT (tenant_id, user_id, dedup_key) DO UPDATE SET
 -- stored vector stays), written with the row: set after it, the row would be written again.
 INSERT INTO agentledger.memory_entities AS e
     (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
-     relevance, update_count, created_at, updated_at, session_id, text_config, embedding)
+     relevance, update_count, access_count, last_accessed_at, created_at, updated_at,
+     session_id, text_config, embedding)
 -- include: new_entity
      , u.embedding
 -- include: embedded_rows
@@ -104,7 +109,8 @@ WITH target AS MATERIALIZED (
 ), upserted AS (
     INSERT INTO agentledger.memory_entities AS e
         (tenant_id, user_id, shared, kind, source, key, dedup_key, name, summary, attrs, tags,
-         relevance, update_count, created_at, updated_at, session_id, text_config, embedding)
+         relevance, update_count, access_count, last_accessed_at, created_at, updated_at,
+     session_id, text_config, embedding)
     -- include: new_entity
          , CASE WHEN (SELECT t.space_id FROM target t) IS NULL THEN u.embedding END
     FROM given u
@@ -360,40 +366,50 @@ ORDER BY r.weight DESC, r.type, r.id
 LIMIT %(limit)s
 
 -- name: traverse
--- Entities reachable from one within max_depth edges (recursive, never revisiting a node on
--- a path); each reported once, at its shortest depth.
-WITH RECURSIVE walk (id, depth, path, via) AS (
-    SELECT %(id)s::uuid, 0, ARRAY[%(id)s::uuid], ''::text
+-- Entities reachable from one within max_depth edges, breadth first, each reported once at
+-- its shortest depth with the least path there: a level expands only the nodes it reached
+-- first (fresh), never one reached before, so a dense graph costs its edges, not its paths.
+-- Each level carries the nodes reached before it along (not fresh), for the next to skip.
+WITH RECURSIVE walk (id, depth, path, via, fresh) AS (
+    SELECT %(id)s::uuid, 0, ARRAY[%(id)s::uuid], ''::text, true
     UNION ALL
-    SELECT n.id, w.depth + 1, w.path || n.id, n.type
-    FROM walk w CROSS JOIN LATERAL (
-        SELECT r.to_id AS id, r.type
-        FROM agentledger.memory_relationships r
-        WHERE %(out)s AND r.tenant_id = agentledger.current_tenant() AND r.from_id = w.id
-          AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
-        UNION ALL
-        SELECT r.from_id, r.type
-        FROM agentledger.memory_relationships r
-        WHERE %(in)s AND r.tenant_id = agentledger.current_tenant() AND r.to_id = w.id
-          AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
-    ) n
-    WHERE w.depth < %(max_depth)s
-      AND NOT n.id = ANY(w.path)
-      AND (%(user)s::text IS NULL OR EXISTS (
-          SELECT 1 FROM agentledger.memory_entities e
-          WHERE e.tenant_id = agentledger.current_tenant() AND e.id = n.id
-            -- include: visible
-      ))
-), shortest AS (
-    SELECT DISTINCT ON (id) id, depth, path, via
-    FROM walk
-    WHERE depth > 0
-    ORDER BY id, depth, path
+    SELECT * FROM (
+        SELECT DISTINCT ON (x.id) x.*
+        FROM (
+            -- Every node reached so far (as jsonb keys), and whether the level can go on.
+            SELECT w.*, jsonb_object_agg(w.id::text, 0) OVER () AS known,
+                   bool_or(w.fresh AND w.depth < %(max_depth)s) OVER () AS going
+            FROM walk w
+        ) w CROSS JOIN LATERAL (
+            SELECT n.id, w.depth + 1 AS depth, w.path || n.id AS path, n.type AS via, true AS fresh
+            FROM (
+                SELECT r.to_id AS id, r.type
+                FROM agentledger.memory_relationships r
+                WHERE %(out)s AND r.tenant_id = agentledger.current_tenant() AND r.from_id = w.id
+                  AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
+                UNION ALL
+                SELECT r.from_id, r.type
+                FROM agentledger.memory_relationships r
+                WHERE %(in)s AND r.tenant_id = agentledger.current_tenant() AND r.to_id = w.id
+                  AND (%(types)s::text[] IS NULL OR r.type = ANY(%(types)s::text[]))
+            ) n
+            WHERE w.fresh AND w.depth < %(max_depth)s AND NOT w.known ? n.id::text
+              AND (%(user)s::text IS NULL OR EXISTS (
+                  SELECT 1 FROM agentledger.memory_entities e
+                  WHERE e.tenant_id = agentledger.current_tenant() AND e.id = n.id
+                    -- include: visible
+              ))
+            UNION ALL
+            SELECT w.id, w.depth, w.path, w.via, false WHERE w.going
+        ) x
+        ORDER BY x.id, x.path, x.via
+    ) s
 )
 SELECT
     -- include: entity_columns
      , s.depth, s.path, s.via
-FROM shortest s JOIN agentledger.memory_entities e ON e.tenant_id = agentledger.current_tenant() AND e.id = s.id
+FROM walk s JOIN agentledger.memory_entities e ON e.tenant_id = agentledger.current_tenant() AND e.id = s.id
+WHERE s.fresh AND s.depth > 0
 ORDER BY s.depth, e.name, e.id
 LIMIT %(limit)s
 

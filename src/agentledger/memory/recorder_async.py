@@ -1,5 +1,6 @@
 """Writes what the access log counted (memory/access.py): each tenant's touched reads in one
-statement, through the ledger's database."""
+statement, through the ledger's database, ``interval`` seconds after the first read counted
+(memory/flushing.py) or when asked."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from agentledger.db.database_async import AsyncDatabase
 from agentledger.errors import LedgerError
 from agentledger.memory import ops
 from agentledger.memory.access import AccessLog
+from agentledger.memory.flushing import AsyncFlusher
 
 log = logging.getLogger("agentledger")
 
@@ -21,17 +23,22 @@ class AsyncAccessRecorder:
 
     def __init__(self, db: AsyncDatabase, interval: float) -> None:
         self.db = db
-        self.log = AccessLog(interval)
+        self.log = AccessLog()
+        self._flusher = AsyncFlusher(self._write, interval)
 
     async def record(self, tenant: str, ids: Iterable[UUID]) -> None:
-        self.log.record(tenant, ids)
-        if self.log.due():
-            await self.flush()
+        """Count the reads; the first one waiting schedules their flush."""
+        if self.log.record(tenant, ids):
+            self._flusher.schedule()
 
     async def flush(self) -> int:
-        """Write every count waiting; how many entities were updated. Counts a tenant cannot
-        write now (suspended, the database down) are dropped with a warning: access
-        statistics are advisory, and a read never fails for them."""
+        """Write every count waiting now (the ledger's close does), instead of when due; how
+        many entities were updated. Counts a tenant cannot write now (suspended, the
+        database down) are dropped with a warning: access statistics are advisory, and a
+        read never fails for them."""
+        return await self._flusher.run()
+
+    async def _write(self) -> int:
         updated = 0
         for tenant, reads in self.log.take().items():
             try:

@@ -1,7 +1,8 @@
 # Generated from src/agentledger/memory/recorder_async.py by scripts/async_to_sync.py.
 # Edit the source and rerun the script; CI fails when this file is stale.
 """Writes what the access log counted (memory/access.py): each tenant's touched reads in one
-statement, through the ledger's database."""
+statement, through the ledger's database, ``interval`` seconds after the first read counted
+(memory/flushing.py) or when asked."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from agentledger.db.database_sync import Database
 from agentledger.errors import LedgerError
 from agentledger.memory import ops
 from agentledger.memory.access import AccessLog
+from agentledger.memory.flushing import Flusher
 
 log = logging.getLogger("agentledger")
 
@@ -23,17 +25,22 @@ class AccessRecorder:
 
     def __init__(self, db: Database, interval: float) -> None:
         self.db = db
-        self.log = AccessLog(interval)
+        self.log = AccessLog()
+        self._flusher = Flusher(self._write, interval)
 
     def record(self, tenant: str, ids: Iterable[UUID]) -> None:
-        self.log.record(tenant, ids)
-        if self.log.due():
-            self.flush()
+        """Count the reads; the first one waiting schedules their flush."""
+        if self.log.record(tenant, ids):
+            self._flusher.schedule()
 
     def flush(self) -> int:
-        """Write every count waiting; how many entities were updated. Counts a tenant cannot
-        write now (suspended, the database down) are dropped with a warning: access
-        statistics are advisory, and a read never fails for them."""
+        """Write every count waiting now (the ledger's close does), instead of when due; how
+        many entities were updated. Counts a tenant cannot write now (suspended, the
+        database down) are dropped with a warning: access statistics are advisory, and a
+        read never fails for them."""
+        return self._flusher.run()
+
+    def _write(self) -> int:
         updated = 0
         for tenant, reads in self.log.take().items():
             try:

@@ -105,10 +105,13 @@ def set_default(name: str) -> Gen[EmbeddingSpace]:
     """Make ``name`` the space an embedding without a named space goes to (and that searches
     use when none is named); "default" is the built-in space."""
     checked = space_name("name", name)
-    yield Q.clear_default_space.none()
+    # One change at a time per tenant, so that the last caller's space is the default. The
+    # lock is a statement of its own (sent with the BEGIN, when it opens the transaction):
+    # the change's snapshot, taken once it holds the lock, then shows the change before.
+    yield Q.lock_default_space.none()
+    row = yield Q.set_default_space.one(name=None if checked == BUILTIN else checked)
     if checked == BUILTIN:
         return builtin(default=True)
-    row = yield Q.set_default_space.one(name=checked)
     if row is None:
         yield from _unknown("name", checked)
     return _space(row)
@@ -242,9 +245,16 @@ def embedding(
     return row["embedding"]
 
 
-def entity_vectors(e: NewEntity) -> dict[str | None, tuple[str, Vector]] | None:
-    """The entity's vectors by space name (None: the default space), each checked as a
-    vector and kept with its field; their spaces' dimensions are checked once read."""
+# An upsert row's vectors: one mapping per input merged into the row (a batch's repeats of
+# one entity), in input order, of each vector by the space name given (None: the default
+# space) with its field.
+Layers = list[dict[str | None, tuple[str, Vector]]]
+
+
+def entity_vectors(e: NewEntity) -> Layers:
+    """The entity's vectors, each checked as a vector and kept with its field, as one layer
+    (none when it gives no vector); their spaces are resolved and their dimensions checked
+    once the spaces are read (``placed``)."""
     out: dict[str | None, tuple[str, Vector]] = {}
     if e.embedding is not None:
         space = None if e.space is None else space_name("space", e.space)
@@ -260,25 +270,61 @@ def entity_vectors(e: NewEntity) -> dict[str | None, tuple[str, Vector]] | None:
             if checked in out:
                 raise InvalidInput(f"{field}: a second vector for one space", field=field)
             out[checked] = (field, vector(field, value))
-    return out or None
+    return [out] if out else []
 
 
-def builtin_vector(row: Mapping[str, Any], targets: Mapping[str | None, EmbeddingSpace]) -> Any:
-    """The upsert row's vector in the built-in space (None when it has none)."""
-    for name, (_, value) in (row["embedding"] or {}).items():
-        if targets[name].id is None:
-            return value
-    return None
+def unnamed(layers: Layers) -> bool:
+    """Every vector of an upsert row is given without a space."""
+    return all(set(layer) == {None} for layer in layers)
+
+
+def placed(
+    rows: Sequence[Mapping[str, Any]], declared: Sequence[Mapping[str, Any]]
+) -> list[dict[str, tuple[EmbeddingSpace, Vector]]]:
+    """Each upsert row's vectors by the name of the space they go to, among the tenant's
+    (``declared``, from ``vector_spaces``), each checked against its space.
+
+    Names resolve first: a vector without a space and one named by the default space's
+    name go to the same space. Two of one input for one space: InvalidInput naming the
+    second's field. An input merged into the row later replaces an earlier one's vector.
+    """
+    targets: dict[str | None, EmbeddingSpace] = {}
+    out: list[dict[str, tuple[EmbeddingSpace, Vector]]] = []
+    for row in rows:
+        vectors: dict[str, tuple[EmbeddingSpace, Vector]] = {}
+        for layer in row["embedding"]:
+            given: dict[str, str] = {}  # this input's fields, by space
+            for name, (field, value) in layer.items():
+                if name not in targets:  # named by "space" for "embedding", else by its key
+                    where = "space" if field == "embedding" else field
+                    targets[name] = resolve(declared, name, where)
+                space = targets[name]
+                if space.name in given:
+                    raise InvalidInput(
+                        f"{field} is a second vector for space {space.name!r}"
+                        f" (beside {given[space.name]}); give one",
+                        field=field,
+                    )
+                given[space.name] = field
+                vectors[space.name] = (space, check(field, value, space))
+        out.append(vectors)
+    return out
+
+
+def builtin_vector(vectors: Mapping[str, tuple[EmbeddingSpace, Vector]]) -> Vector | None:
+    """A row's vector in the built-in space (``placed``), None when it has none there."""
+    return next((value for space, value in vectors.values() if space.id is None), None)
 
 
 def implied(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The parameters of ``upsert_entities_implied`` for upsert rows whose vectors are all
-    given without a space: the vectors aligned with the rows, and each vector's dimension
-    and field, in row order, for the statement to check."""
-    given = [r["embedding"][None] if r["embedding"] else None for r in rows]
-    present = [g for g in given if g is not None]
+    given without a space: the vectors aligned with the rows (the latest input's, for a row
+    several inputs merged into), and every vector's dimension and field, in row order, for
+    the statement to check."""
+    given = [r["embedding"][-1][None] if r["embedding"] else None for r in rows]
+    checked = [layer[None] for r in rows for layer in r["embedding"]]  # replaced ones too
     return {
         "embeddings": Vectors(None if g is None else g[1] for g in given),
-        "dimensions": [g[1].dimensions for g in present],
-        "fields": [g[0] for g in present],
+        "dimensions": [g[1].dimensions for g in checked],
+        "fields": [g[0] for g in checked],
     }

@@ -34,15 +34,25 @@ SELECT * FROM agentledger.memory_spaces s
 WHERE s.tenant_id = agentledger.current_tenant()
 ORDER BY s.name
 
--- name: clear_default_space
--- No declared space is the default (the built-in one is).
-UPDATE agentledger.memory_spaces AS s SET is_default = false
-WHERE s.tenant_id = agentledger.current_tenant() AND s.is_default
+-- name: lock_default_space
+-- Serialise changes of the tenant's default space until the transaction ends; taken before
+-- the statement that changes it, whose snapshot then holds the previous change.
+SELECT pg_advisory_xact_lock(
+    hashtextextended('agentledger.memory_spaces/' || agentledger.current_tenant(), 0))
 
 -- name: set_default_space
--- Make one declared space the default.
+-- Make one declared space the default (NULL name: none, so the built-in one is), the
+-- default before it cleared first, in the same statement (the unique index on the flag
+-- does not count a row this transaction has changed).
+WITH cleared AS (
+    UPDATE agentledger.memory_spaces AS s SET is_default = false
+    WHERE s.tenant_id = agentledger.current_tenant() AND s.is_default
+      AND s.name IS DISTINCT FROM %(name)s::text
+    RETURNING s.id
+)
 UPDATE agentledger.memory_spaces AS s SET is_default = true
-WHERE s.tenant_id = agentledger.current_tenant() AND s.name = %(name)s
+WHERE s.tenant_id = agentledger.current_tenant() AND s.name = %(name)s::text
+  AND (SELECT count(*) FROM cleared) >= 0
 RETURNING s.*
 
 -- name: set_space_vectors

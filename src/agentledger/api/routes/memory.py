@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 import sys
 from array import array
 from typing import Annotated, Any, Literal
@@ -109,7 +110,8 @@ class FilterIn(BaseModel):
     where: list[tuple[str, Literal["=", "!=", "<", "<=", ">", ">="], Any]] | None = Field(
         default=None,
         examples=[[["revenue", ">", 1000]]],
-        description="Typed comparisons on attrs: numbers as numbers, ISO dates as dates.",
+        description="Typed comparisons on attrs: numbers as numbers, a string that is "
+        "exactly YYYY-MM-DD as a date, any other string as a string.",
     )
     created_after: dt.datetime | None = None
     created_before: dt.datetime | None = None
@@ -364,12 +366,18 @@ async def stats(tenant: ReaderTenant, user: str | None = None) -> object:
     return await tenant.memory.stats(user=user)
 
 
+# The one spelling of a date a comparison reads as a date. ``date.fromisoformat`` would take
+# "20240101" and "2024-W01-1" too, which are as likely plain strings (references, codes).
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _typed(value: Any) -> Any:
-    """JSON has no dates: an ISO date string in a comparison compares as a date."""
-    if isinstance(value, str):
+    """JSON has no dates: a string that is exactly a date as ``YYYY-MM-DD`` compares as a
+    date; any other string (other ISO 8601 spellings of a date included) as a string."""
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
         try:
             return dt.date.fromisoformat(value)
-        except ValueError:
+        except ValueError:  # 2024-02-30: no date, so a string
             return value
     return value
 
