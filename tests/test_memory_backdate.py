@@ -90,6 +90,31 @@ def test_a_batch_dates_each_input_as_one_by_one_upserts_would(ledger: Ledger) ->
     assert seen[0] == seen[1] == {"a": (OLD, LATER, 1), "b": (OLD, OLD, 0)}
 
 
+def test_a_merge_dated_earlier_never_moves_updated_at_back(ledger: Ledger) -> None:
+    """An import replaying older history into a newer entity: the entity keeps its latest
+    change's time, so retention does not take it for old."""
+    inputs = [
+        NewEntity(kind="contact", name="Bob", key="b"),
+        NewEntity(kind="contact", name=None, key="b", attrs={"old": True}, at=OLD),
+        NewEntity(kind="contact", name="Cy", key="c", at=LATER),
+        NewEntity(kind="contact", name=None, key="c", attrs={"older": True}, at=OLD),
+    ]
+    for batch in (True, False):
+        tid = f"t-{uuid.uuid4().hex[:12]}"
+        ledger.tenants.create(tid, f"Tenant {tid}")
+        mem = ledger.tenant(tid).memory
+        if batch:
+            mem.upsert_many(inputs)
+        else:
+            for e in inputs:
+                mem.upsert(e.kind, e.name, key=e.key, attrs=e.attrs, at=e.at)
+        bob, cy = mem.get_by_key("b"), mem.get_by_key("c")
+        assert bob is not None and cy is not None
+        assert bob.updated_at >= NOW and bob.attrs == {"old": True}, batch
+        assert (cy.created_at, cy.updated_at) == (LATER, LATER), batch
+        assert mem.retain(older_than_days=30).affected == 0
+
+
 def test_a_batch_input_without_a_moment_is_now_after_a_dated_one(mem: Memory) -> None:
     mem.upsert_many(
         [

@@ -3,6 +3,7 @@ one batch that share a key (merged before the statement, as the database would m
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 
@@ -26,8 +27,12 @@ def merge_rows(old: dict[str, Any], new: dict[str, Any], mode: str) -> dict[str,
         merged["tags"] = sorted(set(old["tags"]) | set(new["tags"]))
     merged["shared"] = old["shared"] or new["shared"]
     merged["repeats"] = old["repeats"] + 1
-    # The later input's moment (None: now) is the update's; a new entity was created at the
-    # first input's, as one-by-one upserts would leave it.
+    # The later of the two moments (None: now) is the update's, as the database keeps the
+    # later; a new entity was created at the first input's, as one-by-one upserts leave it.
+    if old["at"] is None or new["at"] is None:
+        merged["at"] = None
+    else:
+        merged["at"] = max(old["at"], new["at"], key=dt.datetime.fromisoformat)
     merged["first_at"] = old["first_at"]
     return merged
 

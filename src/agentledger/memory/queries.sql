@@ -40,7 +40,7 @@ SELECT agentledger.current_tenant(), u.user_id, u.shared, u.kind, u.source, u.ke
     shared = e.shared OR EXCLUDED.shared,
     status = 'active',
     update_count = e.update_count + 1 + EXCLUDED.update_count,
-    updated_at = EXCLUDED.updated_at,
+    updated_at = greatest(e.updated_at, EXCLUDED.updated_at),
     access_count = e.access_count + 1 + EXCLUDED.update_count,
     last_accessed_at = greatest(e.last_accessed_at, EXCLUDED.updated_at)
 RETURNING
@@ -61,7 +61,7 @@ FROM ROWS FROM (
 -- name: upsert_entities
 -- Insert entities or merge them into the rows with the same (user, dedup key): attrs merged
 -- key by key (at every depth if mode is deep; replaced whole, with the tags, if replace),
--- NULLs never overwrite, tags unioned, updated_at set to
+-- NULLs never overwrite, tags unioned, updated_at the later of the stored one and
 -- ``at`` (default now; ``first_at``: a batch's first input's, for a new entity's created_at),
 -- update_count counting each merge (``repeats``: inputs of one batch already merged in),
 -- each merge recorded as an access (access_count, last_accessed_at), and a given session
