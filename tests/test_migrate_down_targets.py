@@ -23,7 +23,7 @@ APP = (Path(tests.app_sample.migrations.__path__[0]).resolve(),)
 @pytest.fixture
 def app_url(server_url: str, template_url: str) -> Iterator[str]:
     """A database of its own at every head, the sample application's too, with a row."""
-    url = clone_database(server_url, template_url, "probe_migrate_down")
+    url = clone_database(server_url, template_url, "migrate_down_targets")
     migrate.upgrade(url, locations=APP)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("INSERT INTO agentledger.tenants (id, name) VALUES ('keep', 'Keep me')")

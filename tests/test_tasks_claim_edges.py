@@ -1,7 +1,7 @@
-"""Defects the task probes reproduced, each fixed: a platform worker outlives a tenant's
-suspension, a deduplicated enqueue racing completions returns a task, a claim is not used
-up by rescues that go dead, the platform's claim leaves addressed tasks alone, and dead
-letters whose dedup key a live task holds stay dead without stopping the others."""
+"""The task queue at its edges: a platform worker outlives a tenant's suspension, a
+deduplicated enqueue racing completions returns a task, a claim is not used up by rescues
+that go dead, the platform's claim leaves addressed tasks alone, and dead letters whose
+dedup key a live task holds stay dead without stopping the others."""
 
 from __future__ import annotations
 
