@@ -4,24 +4,39 @@ clients for a while (the server itself keeps running)."""
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import threading
 from types import TracebackType
 from typing import Self
 from urllib.parse import urlsplit, urlunsplit
 
+# PostgreSQL's ReadyForQuery, idle: the last message of the answer that ends a transaction,
+# and the command tags (CommandComplete) of one that wrote.
+READY_IDLE = b"Z\x00\x00\x00\x05I"
+WROTE = re.compile(rb"C\x00\x00\x00.(?:INSERT|UPDATE|DELETE|COMMIT)", re.DOTALL)
+
 
 class TcpProxy:
     """Forwards ``127.0.0.1:<port>`` to ``target``. ``stop()`` closes the listening socket
     and every open connection (clients see the server vanish and connecting is refused);
-    ``start()`` listens on the same port again."""
+    ``start()`` listens on the same port again. ``lose_next_commit_answer()``: the next
+    answer of a PostgreSQL server that ends a transaction that wrote is dropped with its
+    connection (the server committed; the client never learns it)."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.port = 0
         self._listener: socket.socket | None = None
         self._conns: set[socket.socket] = set()
+        self._servers: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._lose_commit = False
+        self.lost_answers = 0
+
+    def lose_next_commit_answer(self) -> None:
+        with self._lock:
+            self._lose_commit = True
 
     def __enter__(self) -> Self:
         self.start()
@@ -84,12 +99,20 @@ class TcpProxy:
                     server.close()
                     return
                 self._conns.update((client, server))
+                self._servers.add(server)
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                with self._lock:
+                    lose = self._lose_commit and source in self._servers
+                    lose = lose and data.endswith(READY_IDLE) and bool(WROTE.search(data))
+                    if lose:
+                        self._lose_commit, self.lost_answers = False, self.lost_answers + 1
+                if lose:
+                    break  # the answer is dropped, and both ends closed below
                 sink.sendall(data)
         except OSError:
             pass
@@ -99,4 +122,5 @@ class TcpProxy:
                     s.shutdown(socket.SHUT_RDWR)
             with self._lock:
                 self._conns.discard(source)
+                self._servers.discard(source)
             source.close()

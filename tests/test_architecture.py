@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "agentledger"
 # Which top-level parts of the package each part may import (api/console/cli -> ledger ->
 # modules -> db). Modules may use the shared leaf helpers.
-LEAVES = {"errors", "config", "validation", "lifecycle", "records"}
+LEAVES = {"errors", "config", "validation", "lifecycle", "records", "attempts"}
 FRONT = {
     "api",
     "console",

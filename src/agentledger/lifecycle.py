@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Mapping
 from typing import Any, TypeVar
 
+from agentledger.attempts import after_unknown_commit
 from agentledger.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 
 S = TypeVar("S")  # a statement (this leaf module does not know the db layer's type)
@@ -85,6 +86,8 @@ class Lifecycle:
         if current is None:
             raise NotFound(f"{what} does not exist", field=field)
         state = current["status"]
+        if after_unknown_commit() and state == self.target(action):
+            return current  # the lost COMMIT's own move, most likely: it is done
         self.check(action, state)
         if refused is not None:
             refused(current)

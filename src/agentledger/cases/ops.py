@@ -18,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from agentledger import validation as v
+from agentledger.attempts import after_unknown_commit
 from agentledger.cases import fields
 from agentledger.cases.records import (
     ASSIGNED,
@@ -275,17 +276,32 @@ def apply(
 
 def locked(case_id: UUID, expected_version: int | None) -> Gen[Case]:
     """The case, locked for a change; VersionConflict when it is not at the expected
-    version (checked under the lock, so concurrent changers see exactly one winner)."""
+    version (checked under the lock, so concurrent changers see exactly one winner). A
+    repeat after a lost COMMIT may find it one version past: the change then goes on, and
+    ``settled`` accepts it only if it was there already (the lost COMMIT's own)."""
     row = yield Q.lock_case.one(id=case_id)
     if row is None:
         raise not_found(case_id)
     case = case_from_row(row)
-    if expected_version is not None and case.version != expected_version:
-        raise VersionConflict(
-            f"case {case_id} is at version {case.version}, not the expected {expected_version}",
-            field="expected_version",
-        )
+    past = after_unknown_commit() and case.version == (expected_version or 0) + 1
+    if expected_version is not None and case.version != expected_version and not past:
+        raise _behind(case, expected_version)
     return case
+
+
+def settled(case: Case, changed: list[str], current: Case, expected_version: int | None) -> Case:
+    """``case`` as the change left it; VersionConflict when ``current`` was past the expected
+    version (see ``locked``) and the change was not there already."""
+    if expected_version is not None and current.version != expected_version and changed:
+        raise _behind(current, expected_version)
+    return case
+
+
+def _behind(case: Case, expected_version: int) -> VersionConflict:
+    return VersionConflict(
+        f"case {case.id} is at version {case.version}, not the expected {expected_version}",
+        field="expected_version",
+    )
 
 
 def _version(value: object) -> int | None:
@@ -346,8 +362,8 @@ def update(
     cleared = fields.clearing(clear)
     version, actor, when = _version(expected_version), fields.actor(by), moment(at)
     current = yield from locked(found, version)
-    case, _ = yield from apply(current, given, clear=cleared, by=actor, at=when)
-    return case
+    case, changed = yield from apply(current, given, clear=cleared, by=actor, at=when)
+    return settled(case, changed, current, version)
 
 
 @operation(idempotent=True)
@@ -370,8 +386,8 @@ def transition(
     why = v.optional_text("reason", reason, max_len=10_000)
     version, actor, when = _version(expected_version), fields.actor(by), moment(at)
     current = yield from locked(found, version)
-    case, _ = yield from apply(current, {}, status=target, by=actor, at=when, reason=why)
-    return case
+    case, changed = yield from apply(current, {}, status=target, by=actor, at=when, reason=why)
+    return settled(case, changed, current, version)
 
 
 @operation(idempotent=True)
@@ -389,8 +405,10 @@ def assign(
     clear = ["owner"] if owner is None else []
     version, actor, when = _version(expected_version), fields.actor(by), moment(at)
     current = yield from locked(found, version)
-    case, _ = yield from apply(current, given, clear=clear, by=actor, at=when, update_type=ASSIGNED)
-    return case
+    case, changed = yield from apply(
+        current, given, clear=clear, by=actor, at=when, update_type=ASSIGNED
+    )
+    return settled(case, changed, current, version)
 
 
 def held(case_id: UUID) -> Gen[dt.datetime]:

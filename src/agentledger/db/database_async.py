@@ -1,10 +1,8 @@
 """The database: the pool, tenant-bound transactions, retries, and the spool's replay.
 
-It runs each operation in a transaction bound to a tenant (or the platform) through the
-driver (db/driver_async.py), retries connection failures with backoff, and translates
-driver errors into LedgerError. It is also the one place that sends a read to a standby,
-when one is configured (db/standby_async.py, docs/scaling.md).
-"""
+Each operation runs in a transaction bound to a tenant (or the platform) through the driver
+(db/driver_async.py); connection failures are retried with backoff, driver errors become
+LedgerError, and reads go to a standby when one is configured (db/standby_async.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +20,7 @@ from psycopg import AsyncConnection
 from psycopg.errors import SerializationFailure
 from psycopg.rows import DictRow
 
+from agentledger.attempts import Repeating
 from agentledger.config import Settings
 from agentledger.db.binding import QUERIES, Binding
 from agentledger.db.connect import (
@@ -283,7 +282,7 @@ class AsyncDatabase:
         """
         pool = self.pool if standby is None else standby.pool
         attempts = self.settings.retry_attempts if standby is None else 1
-        delay = self.settings.retry_backoff
+        delay, again = self.settings.retry_backoff, False  # again: a COMMIT sent was lost
         for attempt in range(1, attempts + 1):
             gen = op.start()
             try:
@@ -292,7 +291,7 @@ class AsyncDatabase:
                 return stop.value  # type: ignore[no-any-return]
             commit = Commit()  # once queued, a lost connection leaves the outcome unknown
             try:
-                async with pool.connection() as conn:
+                async with pool.connection() as conn, Repeating(again):
                     if standby is not None and lsn and not await standby.caught_up(conn, lsn):
                         raise _ToPrimary("the standby has not replayed the scope's last write")
                     woken = notified(first)
@@ -325,6 +324,7 @@ class AsyncDatabase:
                         standby.failed(exc)
                     raise _ToPrimary(str(exc)) from exc
                 retry = is_connection_failure(exc) and attempt < attempts
+                again = again or commit.queued
                 if not retry or (commit.queued and not op.idempotent):
                     err = translate(exc, tenant=binding.tenant)
                     if commit.queued and is_connection_failure(exc):

@@ -2,11 +2,9 @@
 # Edit the source and rerun the script; CI fails when this file is stale.
 """The database: the pool, tenant-bound transactions, retries, and the spool's replay.
 
-It runs each operation in a transaction bound to a tenant (or the platform) through the
-driver (db/driver_sync.py), retries connection failures with backoff, and translates
-driver errors into LedgerError. It is also the one place that sends a read to a standby,
-when one is configured (db/standby_sync.py, docs/scaling.md).
-"""
+Each operation runs in a transaction bound to a tenant (or the platform) through the driver
+(db/driver_sync.py); connection failures are retried with backoff, driver errors become
+LedgerError, and reads go to a standby when one is configured (db/standby_sync.py)."""
 
 from __future__ import annotations
 
@@ -23,6 +21,7 @@ from psycopg import Connection
 from psycopg.errors import SerializationFailure
 from psycopg.rows import DictRow
 
+from agentledger.attempts import Repeating
 from agentledger.config import Settings
 from agentledger.db.binding import QUERIES, Binding
 from agentledger.db.connect import (
@@ -276,7 +275,7 @@ class Database:
         """
         pool = self.pool if standby is None else standby.pool
         attempts = self.settings.retry_attempts if standby is None else 1
-        delay = self.settings.retry_backoff
+        delay, again = self.settings.retry_backoff, False  # again: a COMMIT sent was lost
         for attempt in range(1, attempts + 1):
             gen = op.start()
             try:
@@ -285,7 +284,7 @@ class Database:
                 return stop.value  # type: ignore[no-any-return]
             commit = Commit()  # once queued, a lost connection leaves the outcome unknown
             try:
-                with pool.connection() as conn:
+                with pool.connection() as conn, Repeating(again):
                     if standby is not None and lsn and not standby.caught_up(conn, lsn):
                         raise _ToPrimary("the standby has not replayed the scope's last write")
                     woken = notified(first)
@@ -318,6 +317,7 @@ class Database:
                         standby.failed(exc)
                     raise _ToPrimary(str(exc)) from exc
                 retry = is_connection_failure(exc) and attempt < attempts
+                again = again or commit.queued
                 if not retry or (commit.queued and not op.idempotent):
                     err = translate(exc, tenant=binding.tenant)
                     if commit.queued and is_connection_failure(exc):

@@ -144,9 +144,7 @@ def refused_connection(exc: BaseException, url: str | None = None) -> errors.Led
     values it refuses is ConfigError naming ``database_url`` (``url``'s password hidden).
     A pooler in transaction mode refuses the session options the library sends: that is a
     setting to change."""
-    if is_bad_conninfo(exc) or (
-        isinstance(exc, psycopg.ProgrammingError) and exc.sqlstate is None
-    ):
+    if is_bad_conninfo(exc) or (isinstance(exc, psycopg.ProgrammingError) and exc.sqlstate is None):
         return bad_conninfo(exc, url)
     if "unsupported startup parameter" in str(exc):
         return errors.ConfigError(

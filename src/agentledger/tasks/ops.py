@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from agentledger import validation as v
+from agentledger.attempts import after_unknown_commit
 from agentledger.db.statements import Gen, Queries, Row, operation
 from agentledger.db.types import Bigints, Uuids
 from agentledger.errors import Conflict, InvalidInput, NotFound
@@ -186,15 +187,17 @@ def settle_one(outcome: Outcome) -> Gen[Task]:
     row = yield Q.get_task.one(id=checked.id)
     if row is None:
         raise NotFound(f"task {checked.id} does not exist", field="task_id")
-    if checked.id not in result.applied:
+    action = {"complete": "complete", "fail": "retry", "release": "release"}[checked.action]
+    # A repeat after a lost COMMIT finds the task where its first run put it: done.
+    done = after_unknown_commit() and row["status"] == TASK_LIFECYCLE.target(action)
+    if checked.id not in result.applied and not done:
         if row["status"] == "running":
             raise Conflict(
                 f"task {checked.id} is held by another claim (by {row['claimed_by']!r}): "
                 "this worker's lease was lost",
                 field="token",
             )
-        action = {"complete": "complete", "fail": "retry", "release": "release"}
-        TASK_LIFECYCLE.check(action[checked.action], row["status"])  # raises: not running
+        TASK_LIFECYCLE.check(action, row["status"])  # raises: not running
     return from_row(Task, row)
 
 
