@@ -62,7 +62,7 @@ SELECT agentledger.sign_out(%(tenant)s, %(token_hash)s)
 
 -- name: purge_tenant
 -- Delete one batch of an archived tenant's rows, or the tenant once it holds none.
-SELECT * FROM agentledger.purge_tenant_v1(%(id)s, %(batch)s)
+SELECT * FROM agentledger.purge_tenant_v2(%(id)s, %(batch)s)
 
 -- name: tenant_rows
 -- How many rows a tenant holds in each of its tables.
