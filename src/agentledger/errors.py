@@ -9,6 +9,7 @@ constraint name, never by message text.
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from uuid import UUID
 
 
 class LedgerError(Exception):
@@ -86,6 +87,29 @@ class Unavailable(LedgerError, status=503, code="unavailable"):
 
 class Spooled(LedgerError, status=202, code="spooled"):
     """The database is unavailable: the write is kept in the local spool, to be applied."""
+
+    # ``entry_id`` names the spool entry; ``record_id`` the id of the record the write makes
+    # or changes (the client-side id it was given, or the one the façade made for it, so a
+    # caller can finish a run or answer a decision it has not seen stored), None for an
+    # operation that takes no id (a memory upsert by natural key). Both are in ``detail``.
+
+    @property
+    def entry_id(self) -> str | None:
+        entry: str | None = self.detail.get("entry_id")
+        return entry
+
+    @property
+    def record_id(self) -> UUID | str | None:
+        record: UUID | str | None = self.detail.get("record_id")
+        return record
+
+    def naming(self, record_id: UUID | str | None) -> Spooled:
+        """This error, naming ``record_id`` as the spooled record's (in its message too)."""
+        if record_id is not None and self.detail.get("record_id") is None:
+            self.detail["record_id"] = record_id
+            self.message = f"{self.message} (the record's id is {record_id})"
+            self.args = (self.message,)
+        return self
 
 
 class QueryTimeout(Unavailable, code="timeout"):

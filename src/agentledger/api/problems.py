@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from agentledger.errors import LedgerError
+from agentledger.errors import LedgerError, Spooled
 
 PROBLEM = "application/problem+json"
 # The title of a problem whose type has one, whatever raised it (the rate limiter answers
@@ -42,7 +42,17 @@ async def ledger_error(request: Request, exc: Exception) -> JSONResponse:
         code=exc.code,
         field=exc.field,
         request_id=getattr(request.state, "request_id", None),
+        **(_spooled(exc) if isinstance(exc, Spooled) else {}),
     )
+
+
+def _spooled(exc: Spooled) -> dict[str, Any]:
+    """What a 202 "spooled" answer names besides its detail: the spool entry, and the id of
+    the record the write makes or changes (the one sent, or the one the server made), so a
+    client can finish the run, answer the decision, or repeat the request without a second
+    record (null when the write takes no id: a memory upsert, keyed by its natural key)."""
+    record = exc.record_id
+    return {"entry_id": exc.entry_id, "record_id": None if record is None else str(record)}
 
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -75,12 +75,33 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
-def _problem(description: str) -> dict[str, Any]:
+class SpooledProblem(Problem):
+    """202: the database is unreachable, and the write waits in the server's spool, to be
+    applied exactly once when it is back (docs/spool.md). Not an error: the write is
+    accepted, not yet stored; it is not readable until then."""
+
+    type: str = Field(examples=["https://agentledger.dev/problems/spooled"])
+    status: int = Field(examples=[202])
+    entry_id: str = Field(description="The spool entry that holds the write.")
+    record_id: str | None = Field(
+        default=None,
+        description="The id of the record the write makes: the `id` / `event_id` sent, or the "
+        "one the server made for it. Send it again (or use it to finish the run, answer the "
+        "decision) and the record is the same one, never a second. Null when the write takes "
+        "no id (a memory upsert, keyed by its natural key; a finish or feedback, whose path "
+        "names the record).",
+        examples=["0190f4c2-7a4e-7d36-9b8a-3f1c2d4e5f60"],
+    )
+
+
+def _problem(description: str, model: type[Problem] = Problem) -> dict[str, Any]:
     return {
-        "model": Problem,
+        "model": model,
         "description": description,
         "content": {
-            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            "application/problem+json": {
+                "schema": {"$ref": f"#/components/schemas/{model.__name__}"}
+            }
         },
     }
 
@@ -95,6 +116,18 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     429: _problem("Over the key's rate limit (when one is set); see Retry-After"),
     501: _problem("A PostgreSQL extension the feature needs is not installed (e.g. pgvector)"),
     503: _problem("The database is unavailable"),
+}
+
+# What a write that may wait in the spool answers besides ERRORS and its own success: the
+# operations marked spoolable (runs.start / finish, decisions.record / record_feedback,
+# alerts.raise_, events.append_fields, memory.upsert_keyed) on a server with a spool.
+SPOOLED: dict[int | str, dict[str, Any]] = {
+    202: _problem(
+        "The database is unreachable: the write is kept in the server's spool (only when "
+        "`AGENTLEDGER_SPOOL_DIR` is set), to be applied exactly once when it is back; "
+        "`entry_id` names the entry, `record_id` the record's id",
+        SpooledProblem,
+    ),
 }
 
 # What a server-sent event stream (events, alerts) answers besides ERRORS: its 200 is a

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from agentledger.db.facade_async import AsyncFacade
-from agentledger.db.forward import forward_async
+from agentledger.db.forward import forward_async, run_naming_async
 from agentledger.events import ops
 from agentledger.events.records import Appended, NewEvent
 from agentledger.ids import new_id
@@ -34,7 +34,8 @@ class AsyncEvents(AsyncFacade):
         else VersionConflict. A repeated ``event_id`` returns ``already_appended=True``; one
         is made here when not given, so a retry or a spool replay repeats the same event.
         ``at`` is when it happened (its ``created_at``; default now), not its position."""
-        return await self._run(
+        return await run_naming_async(
+            self._run,
             ops.append_fields(
                 stream,
                 type,
@@ -45,7 +46,8 @@ class AsyncEvents(AsyncFacade):
                 metadata=metadata,
                 expected_version=expected_version,
                 at=at,
-            )
+            ),
+            "event_id",
         )
 
     async def append_many(

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from agentledger.db.facade_sync import Facade
-from agentledger.db.forward import forward_sync
+from agentledger.db.forward import forward_sync, run_naming_sync
 from agentledger.events import ops
 from agentledger.events.records import Appended, NewEvent
 from agentledger.ids import new_id
@@ -36,7 +36,8 @@ class Events(Facade):
         else VersionConflict. A repeated ``event_id`` returns ``already_appended=True``; one
         is made here when not given, so a retry or a spool replay repeats the same event.
         ``at`` is when it happened (its ``created_at``; default now), not its position."""
-        return self._run(
+        return run_naming_sync(
+            self._run,
             ops.append_fields(
                 stream,
                 type,
@@ -47,7 +48,8 @@ class Events(Facade):
                 metadata=metadata,
                 expected_version=expected_version,
                 at=at,
-            )
+            ),
+            "event_id",
         )
 
     def append_many(

@@ -18,7 +18,7 @@ from agentledger.alerts.facade_async import AsyncAlerts
 from agentledger.api import pagination
 from agentledger.api.auth import Reader, ReaderTenant, WriterTenant, scope, still_allowed
 from agentledger.api.pagination import Limit
-from agentledger.api.schemas import AT_HELP, STREAM_RESPONSES, Page
+from agentledger.api.schemas import AT_HELP, SPOOLED, STREAM_RESPONSES, Page
 from agentledger.api.streams import event_stream
 from agentledger.errors import NotFound
 
@@ -54,6 +54,7 @@ class AlertActionIn(BaseModel):
     status_code=201,
     response_model=Alert,
     summary="Raise an alert (deduplicated by dedup_key while open)",
+    responses=SPOOLED,
 )
 async def create_alert(body: AlertIn, tenant: WriterTenant) -> object:
     return await tenant.alerts.create(**body.model_dump())

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentledger.api import pagination
 from agentledger.api.auth import ReaderTenant, WriterTenant
 from agentledger.api.pagination import Limit
-from agentledger.api.schemas import AT_HELP, Page
+from agentledger.api.schemas import AT_HELP, SPOOLED, Page
 from agentledger.decisions import AcceptanceStat, Decision
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -44,6 +44,7 @@ class FeedbackIn(BaseModel):
     status_code=201,
     response_model=Decision,
     summary="Record a decision (never deleted)",
+    responses=SPOOLED,
 )
 async def record_decision(body: DecisionIn, tenant: WriterTenant) -> object:
     return await tenant.decisions.record(**body.model_dump())
@@ -98,6 +99,7 @@ async def get_decision(decision_id: UUID, tenant: ReaderTenant) -> object:
     "/decisions/{decision_id}/feedback",
     response_model=Decision,
     summary="Record feedback once (the same again is a no-op; different is 409)",
+    responses=SPOOLED,
 )
 async def decision_feedback(decision_id: UUID, body: FeedbackIn, tenant: WriterTenant) -> object:
     return await tenant.decisions.record_feedback(

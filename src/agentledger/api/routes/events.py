@@ -21,7 +21,7 @@ from agentledger.api.pagination import (
     encode_cursor,
     event_position,
 )
-from agentledger.api.schemas import AT_HELP, STREAM_RESPONSES, Page
+from agentledger.api.schemas import AT_HELP, SPOOLED, STREAM_RESPONSES, Page
 from agentledger.api.streams import event_stream
 from agentledger.errors import InvalidInput, NotFound
 from agentledger.events import Appended, Event, NewEvent
@@ -58,6 +58,7 @@ class BatchIn(BaseModel):
     status_code=201,
     response_model=Appended,
     summary="Append one event (idempotent by event_id)",
+    responses=SPOOLED,
 )
 async def append(body: EventIn, tenant: WriterTenant) -> object:
     return await tenant.events.append(**body.model_dump())

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.api.auth import AdminTenant, ReaderTenant, WriterTenant
 from agentledger.api.pagination import Limit, position, positioned
-from agentledger.api.schemas import Page, Purged
+from agentledger.api.schemas import SPOOLED, Page, Purged
 from agentledger.errors import InvalidInput, NotFound
 from agentledger.memory import (
     Entity,
@@ -168,7 +168,9 @@ class EdgesIn(BaseModel):
     limit: int = Field(default=1000, ge=1, le=1000)
 
 
-@router.post("/entities", response_model=Entity, summary="Merge-upsert one entity")
+@router.post(
+    "/entities", response_model=Entity, summary="Merge-upsert one entity", responses=SPOOLED
+)
 async def upsert(body: UpsertIn, tenant: WriterTenant) -> object:
     fields = _decoded(body.model_dump())
     return await tenant.memory.upsert(fields.pop("kind"), fields.pop("name"), **fields)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentledger.api import pagination
 from agentledger.api.auth import ReaderTenant, WriterTenant
 from agentledger.api.pagination import Limit
-from agentledger.api.schemas import AT_HELP, Page
+from agentledger.api.schemas import AT_HELP, SPOOLED, Page
 from agentledger.runs import Run, RunStat
 
 router = APIRouter(prefix="/v1", tags=["runs"])
@@ -40,7 +40,7 @@ class RunFinishIn(BaseModel):
     at: dt.datetime | None = Field(default=None, description=AT_HELP)
 
 
-@router.post("/runs", status_code=201, response_model=Run, summary="Start a run")
+@router.post("/runs", status_code=201, response_model=Run, summary="Start a run", responses=SPOOLED)
 async def start_run(body: RunIn, tenant: WriterTenant) -> object:
     return await tenant.runs.start(**body.model_dump())
 
@@ -49,6 +49,7 @@ async def start_run(body: RunIn, tenant: WriterTenant) -> object:
     "/runs/{run_id}/finish",
     response_model=Run,
     summary="Finish a run (succeeded, or failed with an error)",
+    responses=SPOOLED,
 )
 async def finish_run(run_id: UUID, body: RunFinishIn, tenant: WriterTenant) -> object:
     return await tenant.runs.finish(run_id, **body.model_dump())
