@@ -217,8 +217,12 @@ def delete(session_id: UUID | str, *, tasks: bool = False, memories: bool = Fals
     they stay, in no session); False when it did not exist."""
     found = session_uuid(session_id)
     if memories:
-        # First: deleting the session detaches its memories (the foreign key).
-        yield Q.delete_session_memories.rowcount(session_id=found)
+        # The session row first, queued with the deletes in one round trip: memory writers
+        # wait for this transaction (then find no session) instead of taking the row the
+        # memories' count trigger needs; every memory committed before it is seen below.
+        yield Q.lock_session_for_delete.none(id=found)
+        # Then the memories: deleting the session detaches them (the foreign key).
+        yield Q.delete_session_memories.none(session_id=found)
     born = yield Q.delete_session.scalar(id=found)
     if born is None:
         return False

@@ -91,6 +91,14 @@ WITH live AS (
 )
 SELECT (SELECT count(*) FROM live) + (SELECT count(*) FROM archived) AS deleted
 
+-- name: lock_session_for_delete
+-- Take the session row for its delete before anything else (its own statement): memory
+-- writers, whose foreign-key check and count trigger both need it, queue behind the delete
+-- rather than deadlock with it, and then find no session.
+SELECT 1 FROM agentledger.sessions
+WHERE tenant_id = agentledger.current_tenant() AND id = %(id)s
+FOR UPDATE
+
 -- name: delete_session_memories
 -- The memory entities of a session (on request, before it; their relationships go too).
 DELETE FROM agentledger.memory_entities e

@@ -272,15 +272,26 @@ async def chunk_content(
 STREAM_BATCH = 64
 
 
+class StreamCutShort(RuntimeError):
+    """Content changed or went away while it was being streamed (its session deleted)."""
+
+
 def text_stream(read: Callable[[int], Awaitable[list[str]]], count: int) -> StreamingResponse:
-    """A text/plain response of ``count`` segments, fetched ``STREAM_BATCH`` at a time."""
+    """A text/plain response of ``count`` segments, fetched ``STREAM_BATCH`` at a time.
+
+    Each batch is its own read, so the content can go away mid-stream (its session
+    deleted). A batch short of what the description promised raises inside the body: the
+    server then breaks off the chunked transfer, and the client sees an incomplete body,
+    never a short one that reads as complete."""
 
     async def body() -> AsyncIterator[bytes]:
         start = 0
         while start < count:
             parts = await read(start)
-            if not parts:
-                return
+            if len(parts) < min(STREAM_BATCH, count - start):
+                raise StreamCutShort(
+                    f"content went away while streamed: {start + len(parts)} of {count} segments"
+                )
             for part in parts:
                 yield part.encode()
             start += len(parts)
