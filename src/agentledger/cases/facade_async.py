@@ -26,6 +26,7 @@ class AsyncCases(AsyncFacade):
     comment = forward_async(timelines.comment, new_id="id")
     append_event = forward_async(timelines.append_event, new_id="event_id")
     timeline = forward_async(timelines.timeline)
+    detail = forward_async(timelines.detail)
     delete = forward_async(ops.delete)
 
     link_entity = forward_async(relations.link_entity)

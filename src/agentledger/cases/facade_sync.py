@@ -28,6 +28,7 @@ class Cases(Facade):
     comment = forward_sync(timelines.comment, new_id="id")
     append_event = forward_sync(timelines.append_event, new_id="event_id")
     timeline = forward_sync(timelines.timeline)
+    detail = forward_sync(timelines.detail)
     delete = forward_sync(ops.delete)
 
     link_entity = forward_sync(relations.link_entity)

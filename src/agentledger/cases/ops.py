@@ -60,6 +60,11 @@ def moment(at: object) -> dt.datetime | None:
     return v.aware_datetime("at", at, not_future=True)
 
 
+def event_uuid(case_id: UUID, created_at: dt.datetime, type: str, key: str) -> UUID:
+    """A case event's id: the case's identity (id and creation), the type and ``key``."""
+    return uuid.uuid5(case_id, f"{created_at.isoformat()}:{type}:{key}")
+
+
 def event(
     case_id: UUID,
     created_at: dt.datetime,
@@ -76,7 +81,7 @@ def event(
     derives from the case's identity, the type and ``key``; ``at`` (a fixed time) travels
     in its metadata."""
     if event_id is None:
-        event_id = uuid.uuid5(case_id, f"{created_at.isoformat()}:{type}:{key}")
+        event_id = event_uuid(case_id, created_at, type, key)
     return {
         "event_id": str(event_id),
         "stream": stream(case_id),
@@ -152,6 +157,8 @@ def create(
     key = None if ref is None else fields.ref(ref)
     start = None if status is None else fields.status_name(status)
     actor, when = fields.actor(by), moment(at)
+    if start is not None:  # see hold_status
+        yield Q.hold_status.none(kind=name, status=start)
     row = yield Q.insert_case.one(id=case_id, at=when, **_insert_values(name, key, start, given))
     if row is None:
         row = yield Q.get_case.one(id=case_id)
@@ -210,6 +217,8 @@ def upsert(
         if "title" not in given:
             raise InvalidInput(f"a new case ({name} {key!r}) needs a title", field="title")
         values = _insert_values(name, key, target, given)
+        if target is not None:
+            yield Q.hold_status.none(kind=name, status=target)
         inserted = yield Q.insert_case.one(id=case_id, at=when, **values)
         if inserted is not None:
             created = case_from_row(inserted)
@@ -246,6 +255,8 @@ def apply(
     target = current.status if status is None else status
     if not changed and target == current.status:
         return current, []
+    if target != current.status:  # see hold_status: a racing define_kind may drop it
+        yield Q.hold_status.none(kind=current.kind, status=target)
     row = yield Q.update_case.one(id=current.id, status=target, at=at, **new)
     case = case_from_row(row)
     key, appended = str(case.version), []

@@ -120,6 +120,15 @@ WHERE c.tenant_id = agentledger.current_tenant() AND c.ref = %(ref)s
 ORDER BY c.kind
 LIMIT 2
 
+-- name: hold_status
+-- Hold a status of a kind against a concurrent define_kind dropping it, before a case moves
+-- into it: define_kind's delete waits for this transaction (and then fails on the cases in
+-- it), or this waits for define_kind's and finds nothing; the statement that moves the case
+-- then reads the kind as redefined and refuses the status as not of its kind.
+SELECT s.status FROM agentledger.case_statuses s
+WHERE s.tenant_id = agentledger.current_tenant() AND s.kind = %(kind)s AND s.status = %(status)s
+FOR KEY SHARE
+
 -- name: hold_case
 -- A case's creation time, its row held against deletion until this transaction ends
 -- (for events added beside it).

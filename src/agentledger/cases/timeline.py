@@ -10,8 +10,27 @@ from uuid import UUID
 
 from agentledger import validation as v
 from agentledger.cases import fields
-from agentledger.cases.ops import Q, case_uuid, event, held, moment, not_found, record, stream
-from agentledger.cases.records import COMMENTED, EVENT_TYPES, CaseEvent
+from agentledger.cases.ops import (
+    Q,
+    case_from_row,
+    case_uuid,
+    event,
+    event_uuid,
+    held,
+    moment,
+    not_found,
+    record,
+    stream,
+)
+from agentledger.cases.records import (
+    ASSIGNED,
+    COMMENTED,
+    EVENT_TYPES,
+    STATUS_CHANGED,
+    UPDATED,
+    Case,
+    CaseEvent,
+)
 from agentledger.db.statements import Gen, operation
 from agentledger.errors import InvalidInput
 from agentledger.events import ops as events
@@ -128,3 +147,31 @@ def timeline(case_id: UUID | str, *, after: int = 0, limit: int = 1000) -> Gen[l
         if row is None and start == 1:
             raise not_found(case_id)
     return [case_event(r) for r in rows]
+
+
+@operation(writes=False)
+def detail(case_id: UUID | str, *, limit: int = 1000) -> Gen[tuple[Case, list[CaseEvent]]]:
+    """The case and its first ``limit`` events, as one read: the timeline stops before the
+    first change made after the case was read, so it holds exactly the changes that make
+    the case's ``version`` (and the comments and events appended before the next one).
+    NotFound when there is no such case."""
+    found = case_uuid(case_id)
+    count = v.integer("limit", limit, low=1, high=MAX_TIMELINE)
+    row = yield Q.get_case.one(id=found)
+    if row is None:
+        raise not_found(case_id)
+    case = case_from_row(row)
+    # Read after the case, the stream holds at least its changes, perhaps later ones too:
+    # a change's events are appended under the case's row lock, in version order, with ids
+    # derived from the case, the type and the version they made (ops.event).
+    rows = yield from events.read_stream(stream(found), from_version=1, limit=count).start()
+    after = str(case.version + 1)
+    later = {
+        event_uuid(found, case.created_at, t, after) for t in (UPDATED, STATUS_CHANGED, ASSIGNED)
+    }
+    kept = []
+    for r in rows:
+        if r.event_id in later:
+            break
+        kept.append(case_event(r))
+    return case, kept

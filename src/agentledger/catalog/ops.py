@@ -109,6 +109,9 @@ def create_version(
     is_global = owner == "global"
     if is_global:
         yield Q.require_platform.none()
+    # The schemas are held (a shared lock register_schema waits for) before they are read,
+    # so the version is checked against the schemas in force when it commits.
+    yield Q.hold_schemas.none(doc_type=kind, tenant_too=not is_global)
     found = yield Q.schemas_for.all(doc_type=kind, tenant_too=not is_global)
     if found:
         value = json.loads(text)  # the content as stored, whatever Python type it came in

@@ -225,6 +225,17 @@ DELETE FROM agentledger.catalog_global_documents
 WHERE doc_type = %(doc_type)s AND name = %(name)s
 RETURNING latest_version
 
+-- name: hold_schemas
+-- Hold the type's schemas (the global one, and the tenant's for a tenant document) for this
+-- transaction: a shared lock, which register_schema's exclusive one waits for, so a version
+-- is checked against the schemas in force when it commits. A statement of its own: the
+-- schemas must be read by a later statement, whose snapshot is taken once the lock is held.
+SELECT pg_advisory_xact_lock_shared(
+           hashtextextended('agentledger.catalog_schema/global/' || %(doc_type)s, 0)),
+       CASE WHEN %(tenant_too)s::boolean THEN pg_advisory_xact_lock_shared(hashtextextended(
+           'agentledger.catalog_schema/' || agentledger.current_tenant() || '/'
+           || %(doc_type)s, 0)) END
+
 -- name: schemas_for
 -- The schemas a new version of a type must satisfy: the global one, and the tenant's own
 -- for a tenant document.
@@ -234,8 +245,12 @@ ORDER BY s.is_global DESC
 
 -- name: put_schema
 -- Register the bound tenant's schema for a type, or replace it (one version more).
+-- Under the type's exclusive lock (see hold_schemas), held until the transaction ends.
 INSERT INTO agentledger.catalog_schemas AS s (tenant_id, doc_type, json_schema, created_by)
-VALUES (agentledger.current_tenant(), %(doc_type)s, %(json_schema)s::jsonb, %(created_by)s)
+SELECT agentledger.current_tenant(), %(doc_type)s, %(json_schema)s::jsonb, %(created_by)s
+FROM (SELECT pg_advisory_xact_lock(hashtextextended(
+    'agentledger.catalog_schema/' || agentledger.current_tenant() || '/' || %(doc_type)s, 0))
+) AS held
 ON CONFLICT (tenant_id, doc_type) DO UPDATE
 SET json_schema = excluded.json_schema, version = s.version + 1, updated_at = now(),
     created_by = excluded.created_by
@@ -244,8 +259,11 @@ RETURNING s.doc_type, false AS is_global, s.json_schema, s.version, s.created_at
 
 -- name: put_global_schema
 -- Register the global schema for a type, or replace it (the platform scope only).
+-- Under the type's exclusive global lock (see hold_schemas), held until the transaction ends.
 INSERT INTO agentledger.catalog_global_schemas AS s (doc_type, json_schema, created_by)
-VALUES (%(doc_type)s, %(json_schema)s::jsonb, %(created_by)s)
+SELECT %(doc_type)s, %(json_schema)s::jsonb, %(created_by)s
+FROM (SELECT pg_advisory_xact_lock(
+    hashtextextended('agentledger.catalog_schema/global/' || %(doc_type)s, 0))) AS held
 ON CONFLICT (doc_type) DO UPDATE
 SET json_schema = excluded.json_schema, version = s.version + 1, updated_at = now(),
     created_by = excluded.created_by

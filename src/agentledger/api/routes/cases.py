@@ -227,9 +227,8 @@ async def get_case(
     tenant: ReaderTenant,
     events: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> object:
-    cases = tenant.cases
-    case = await cases.get(case_id)
-    return {"case": case, "timeline": await cases.timeline(case_id, limit=events)}
+    case, timeline = await tenant.cases.detail(case_id, limit=events)  # one consistent read
+    return {"case": case, "timeline": timeline}
 
 
 @router.patch(

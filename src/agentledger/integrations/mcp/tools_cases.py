@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from mcp.server.mcpserver import MCPServer
@@ -125,8 +125,10 @@ def register(server: MCPServer, access: Access) -> None:
             found = await cases.get_by_ref(ref, kind=kind)
         else:
             raise InvalidInput("give the case's id or its ref", field="case_id")
+        events: list[Any] = []
+        if timeline:  # the case again with its timeline, the two read together
+            found, events = await cases.detail(found.id, limit=timeline)
         lifecycle = await cases.kind(found.kind)
-        events = await cases.timeline(found.id, limit=timeline) if timeline else []
         return CaseDetail(
             case=found, next_statuses=lifecycle.transitions.get(found.status, []), timeline=events
         )
