@@ -138,13 +138,7 @@ def test_alert_streams_share_a_connection_and_hear_a_raised_alert(
     headers = {"authorization": f"Bearer {key}"}
 
     async def follow(client: httpx.AsyncClient, ready: asyncio.Event, got: list[str]) -> None:
-        async with client.stream("GET", "/v1/alerts/stream", headers=headers) as response:
-            async for line in response.aiter_lines():
-                if line.startswith(": following"):
-                    ready.set()
-                elif line.startswith("id: "):
-                    got.append(line.removeprefix("id: "))
-                    return
+        await _first_alert(client, headers, ready, got)
 
     async def main(base: str) -> list[list[str]]:
         async with httpx.AsyncClient(base_url=base, timeout=BOUND) as client:
@@ -220,14 +214,7 @@ def test_an_alert_stream_delivers_a_new_alert_behind_any_number_of_pending_ones(
     app.state.sse_poll = app.state.sse_fallback = NEVER  # the wake-up delivers it
 
     async def follow(client: httpx.AsyncClient, ready: asyncio.Event, got: list[str]) -> None:
-        headers = {"authorization": f"Bearer {key}"}
-        async with client.stream("GET", "/v1/alerts/stream", headers=headers) as response:
-            async for line in response.aiter_lines():
-                if line.startswith(": following"):
-                    ready.set()
-                elif line.startswith("id: "):
-                    got.append(line.removeprefix("id: "))
-                    return
+        await _first_alert(client, {"authorization": f"Bearer {key}"}, ready, got)
 
     async def main(base: str) -> None:
         async with httpx.AsyncClient(base_url=base, timeout=BOUND) as client:
@@ -241,3 +228,16 @@ def test_an_alert_stream_delivers_a_new_alert_behind_any_number_of_pending_ones(
 
     with serve(app) as base:
         aio.run(main(base))
+
+
+async def _first_alert(
+    client: httpx.AsyncClient, headers: dict[str, str], ready: asyncio.Event, got: list[str]
+) -> None:
+    """Follow the alert stream: ``ready`` once it follows, then the first alert's id."""
+    async with client.stream("GET", "/v1/alerts/stream", headers=headers) as response:
+        async for line in response.aiter_lines():
+            if line.startswith(": following"):
+                ready.set()
+            elif line.startswith("id: "):
+                got.append(line.removeprefix("id: "))
+                return
