@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import Iterator
 from typing import cast
@@ -79,25 +78,6 @@ def test_closing_the_ledger_writes_what_it_counted(
     ledger.close()
     with Ledger(settings, migrate=False) as other:
         assert other.tenant(tid).memory.get(e.id).access_count == 1
-
-
-def test_a_touched_read_writes_the_counts_once_they_are_due(
-    settings: Settings, face: str, aio: asyncio.Runner
-) -> None:
-    ledger = _open(settings, face, aio, 0.05)
-    try:
-        mem = ledger.tenant(_tenant(ledger)).memory
-        e = mem.upsert("fact", "sky is blue")
-        mem.get(e.id, touch=True)
-        mem.get(e.id, touch=True)
-        # Written once the interval has passed, with no other read: by a timer thread, or a
-        # task of the async ledger's event loop (which runs here while this test sleeps).
-        deadline = time.monotonic() + 10
-        while mem.get(e.id).access_count < 2 and time.monotonic() < deadline:
-            aio.run(asyncio.sleep(0.05))
-        assert mem.get(e.id).access_count == 2
-    finally:
-        ledger.close()
 
 
 def test_an_interval_of_zero_writes_each_touch_with_its_read(
