@@ -294,8 +294,15 @@ def _env_list(text: str) -> Any:
 _PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@/\s]*)@")
 
 
-def _redacted(text: str) -> str:
+def redacted(text: str) -> str:
+    """``text`` with the password of any URL in it shown as ***."""
     return _PASSWORD.sub(r"\1***@", text)
+
+
+def password_in(url: str | None) -> str | None:
+    """The password of ``url`` as written (percent-encoding and all), if it has one."""
+    found = _PASSWORD.search(url or "")
+    return found.group(2) or None if found else None
 
 
 def _aliases(field: str) -> list[str]:
@@ -331,5 +338,5 @@ def _config_error(exc: ValidationError, *, environment: bool = False) -> ConfigE
     env = _env_name(field, value if environment else None)
     key = ".".join([field, *loc[1:]])
     if isinstance(value, str):
-        value = _redacted(value)
+        value = redacted(value)
     return ConfigError(f"setting {key} ({env}) = {value!r} is invalid: {first['msg']}", field=field)

@@ -11,6 +11,7 @@ from psycopg import errors as pg
 from psycopg_pool import PoolTimeout
 
 from agentledger import errors
+from agentledger.config import password_in, redacted
 
 # Our own SQL functions raise these SQLSTATEs (class "AL" is unused by PostgreSQL).
 CUSTOM_STATES: dict[str, type[errors.LedgerError]] = {
@@ -107,9 +108,8 @@ def is_bad_conninfo(exc: BaseException) -> bool:
 def bad_conninfo(exc: BaseException, url: str | None = None) -> errors.ConfigError:
     """ConfigError naming ``database_url`` for a connection string libpq refused; the
     password of ``url`` (the one refused), wherever libpq quotes it, shows as ***."""
-    reason = _first_line(exc).removeprefix("connection is bad: ")
-    reason = re.sub(r"(://[^:/@\s]*:)[^@/\s]*@", r"\1***@", reason)  # no password
-    secret = _password(url)
+    reason = redacted(_first_line(exc).removeprefix("connection is bad: "))
+    secret = password_in(url)
     if secret:
         reason = reason.replace(secret, "***")
     return errors.ConfigError(
@@ -130,12 +130,6 @@ def is_connection_failure(exc: BaseException) -> bool:
             return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
         return state.startswith("08") or state in {"57P01", "57P02", "57P03"}
     return isinstance(exc, ConnectionError)
-
-
-def _password(url: str | None) -> str | None:
-    """The password as written in ``url`` (percent-encoding and all), if it has one."""
-    found = re.match(r"[a-z]+://[^:/@\s]*:([^@/\s]*)@", url or "")
-    return found.group(1) if found else None
 
 
 def refused_connection(exc: BaseException, url: str | None = None) -> errors.LedgerError:
