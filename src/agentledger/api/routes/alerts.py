@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentledger.alerts import Alert
 from agentledger.alerts.facade_async import AsyncAlerts
+from agentledger.alerts.ops import MAX_PAGE
 from agentledger.api import pagination
 from agentledger.api.auth import Reader, ReaderTenant, WriterTenant, scope, still_allowed
 from agentledger.api.pagination import Limit
@@ -122,7 +123,7 @@ async def alert_stream(
                 for alert in current:
                     if alert.id not in seen:
                         yield _sse(str(alert.id), "alert", _json(alert))
-                seen.intersection_update(a.id for a in current)  # forget what has left
+                seen.clear()  # what has left the pending alerts is forgotten
                 seen.update(a.id for a in current)
                 if not await raised.wait(every):
                     yield ": keep-alive\n\n"
@@ -136,9 +137,10 @@ async def _pending(alerts: AsyncAlerts, tier: int | str | None) -> list[Alert]:
     """Every pending alert (of ``tier``), in the order they were stored."""
     found: list[Alert] = []
     while True:
-        page = await alerts.raised(tier=tier, after=found[-1] if found else None, limit=1000)
+        after = found[-1] if found else None
+        page = await alerts.raised(tier=tier, after=after, limit=MAX_PAGE)
         found.extend(page)
-        if len(page) < 1000:
+        if len(page) < MAX_PAGE:
             return found
 
 
